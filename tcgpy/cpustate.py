@@ -1,0 +1,79 @@
+"""CPU state: one list of register rows per architecture becomes the native
+``ctypes.Structure`` that JIT code addresses through its ``env`` pointer, the IR
+globals, and the name maps used by ``reg_read``/``reg_write``, the difftest and
+the logs (archinfo-style: declare once, derive everything).
+"""
+from __future__ import annotations
+
+import ctypes
+from dataclasses import dataclass, field
+
+TLB_BITS = 10
+TLB_SIZE = 1 << TLB_BITS
+PAGE_BITS = 12
+PAGE_SIZE = 1 << PAGE_BITS
+PAGE_MASK = ~(PAGE_SIZE - 1) & ((1 << 64) - 1)
+
+
+@dataclass(frozen=True)
+class RegDef:
+    """One architectural (or internal) register."""
+    name: str
+    size: int = 8                  # bytes
+    aliases: tuple[str, ...] = ()
+    ir: bool = True                # visible to the IR as a 64-bit global
+    user: bool = True              # readable/writable through Emulator.reg_read/reg_write
+    compare: bool = True           # compared by the difftest
+
+
+class TLBEntry(ctypes.Structure):
+    # addr_read/addr_write hold the page address when the access is allowed
+    # from the fast path, or -1 so the inline compare always misses.
+    _fields_ = [("addr_read", ctypes.c_uint64),
+                ("addr_write", ctypes.c_uint64),
+                ("addend", ctypes.c_uint64),
+                ("_pad", ctypes.c_uint64)]
+
+
+TLB_ENTRY_SIZE = ctypes.sizeof(TLBEntry)
+
+# Fields every architecture's env has: the dispatcher and the backend use them.
+COMMON_ROWS: tuple[RegDef, ...] = (
+    RegDef("pc"),
+    RegDef("icount_left", ir=False, user=False, compare=False),   # signed budget
+    RegDef("exit_request", ir=False, user=False, compare=False),
+    RegDef("fault_addr", ir=False, user=False, compare=False),
+    RegDef("fault_access", ir=False, user=False, compare=False),  # 0 read, 1 write, 2 fetch
+    RegDef("exception", ir=False, user=False, compare=False),     # set by slow paths
+)
+
+
+@dataclass
+class CPUStateLayout:
+    rows: tuple[RegDef, ...]
+    struct: type
+    offsets: dict[str, int] = field(default_factory=dict)
+    by_name: dict[str, RegDef] = field(default_factory=dict)
+    tlb_offset: int = 0
+
+    @property
+    def ir_globals(self) -> list[RegDef]:
+        return [r for r in self.rows if r.ir]
+
+
+def make_layout(arch_name: str, arch_rows: tuple[RegDef, ...]) -> CPUStateLayout:
+    rows = COMMON_ROWS + tuple(arch_rows)
+    fields = []
+    for r in rows:
+        ctype = ctypes.c_uint64 if r.size == 8 else ctypes.c_uint8 * r.size
+        fields.append((r.name, ctype))
+    fields.append(("tlb", TLBEntry * TLB_SIZE))
+    struct = type(f"{arch_name.capitalize()}Env", (ctypes.Structure,), {"_fields_": fields})
+    layout = CPUStateLayout(rows, struct)
+    for r in rows:
+        layout.offsets[r.name] = getattr(struct, r.name).offset
+        layout.by_name[r.name] = r
+        for a in r.aliases:
+            layout.by_name[a] = r
+    layout.tlb_offset = struct.tlb.offset
+    return layout

@@ -1,0 +1,35 @@
+"""The AArch64 (A64) frontend."""
+from __future__ import annotations
+
+import capstone
+import unicorn
+
+from ..arch import ArchInfo, PseudoReg
+from . import insn_branch, insn_dp_imm, insn_dp_reg, insn_ldst, insn_system  # noqa: F401  (register patterns)
+from .cpu import LAYOUT, nzcv_pack, nzcv_unpack
+from .decode import A64
+from .translate import DisasContext
+
+
+def _nzcv_read(env) -> int:
+    return nzcv_pack(env.nf & 1, env.zf & 1, env.cf & 1, env.vf & 1)
+
+
+def _nzcv_write(env, value: int) -> None:
+    env.nf, env.zf, env.cf, env.vf = nzcv_unpack(value)
+
+
+A64.compile()
+
+ARCH = ArchInfo(
+    name="aarch64",
+    aliases=("arm64",),
+    layout=LAYOUT,
+    decoder=A64,
+    DisasContext=DisasContext,
+    insn_size=4,
+    pseudo_regs={"nzcv": PseudoReg(_nzcv_read, _nzcv_write)},
+    capstone=(capstone.CS_ARCH_ARM64, capstone.CS_MODE_ARM),
+    unicorn=(unicorn.UC_ARCH_ARM64, unicorn.UC_MODE_ARM),
+    elf_machine="EM_AARCH64",
+)

@@ -1,0 +1,35 @@
+"""A64 branches: b, bl, b.cond, cbz/cbnz, tbz/tbnz, br, blr, ret."""
+from __future__ import annotations
+
+from .decode import A64
+
+
+@A64.pattern("op:1 00101 imm:s26")
+def trans_B(ctx, a):
+    if a.op:  # BL
+        ctx.write_reg(30, ctx.next_pc)
+    ctx.gen_goto(ctx.pc + a.imm * 4)
+
+
+@A64.pattern("0101010 0 imm:s19 0 cond:4")
+def trans_B_cond(ctx, a):
+    target = ctx.pc + a.imm * 4
+    if a.cond >= 14:
+        ctx.gen_goto(target)
+    else:
+        ctx.gen_cond_goto(ctx.cond_holds(a.cond), target)
+
+
+@A64.pattern("1101011 0 0 op:2 11111 000000 rn:5 00000")
+def trans_BR(ctx, a):
+    # op: 0 br, 1 blr, 2 ret
+    if a.op == 3:
+        return False
+    target = ctx.b.temp(ctx.read_reg(a.rn))
+    if a.op == 1:
+        # Read the target before writing lr: "blr x30" jumps to the old x30.
+        t = ctx.b.new_local()
+        ctx.b.mov(t, target)
+        target = t
+        ctx.write_reg(30, ctx.next_pc)
+    ctx.gen_goto_reg(target)

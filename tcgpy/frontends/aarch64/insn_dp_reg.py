@@ -1,0 +1,1 @@
+"""A64 data processing (register)."""

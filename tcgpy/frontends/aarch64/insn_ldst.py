@@ -1,0 +1,1 @@
+"""A64 loads and stores of general registers."""

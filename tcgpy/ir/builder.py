@@ -1,0 +1,104 @@
+"""Builder: the API frontends use to emit IR.
+
+For every value-producing op in the table there is a method of the same name
+(``b.add(x, y)``) that allocates a fresh local, emits the op and returns the
+local; ``b.emit(Op.add, out, x, y)`` writes to an existing temp instead.
+Plain ints are accepted wherever a temp is and become constants.
+"""
+from __future__ import annotations
+
+from .core import Block, Insn, Kind, Temp
+from .ops import MASK64, Cond, Op
+
+
+class Builder:
+    def __init__(self, block: Block):
+        self.block = block
+        self._consts: dict[int, Temp] = {}
+
+    # -- temps -------------------------------------------------------------
+    def const(self, value: int) -> Temp:
+        value &= MASK64
+        t = self._consts.get(value)
+        if t is None:
+            t = self._consts[value] = Temp(Kind.CONST, -1, value=value)
+        return t
+
+    def temp(self, v) -> Temp:
+        return v if isinstance(v, Temp) else self.const(v)
+
+    def new_local(self) -> Temp:
+        return self.block.new_local()
+
+    def new_label(self) -> int:
+        self.block.n_labels += 1
+        return self.block.n_labels - 1
+
+    # -- emission ----------------------------------------------------------
+    def emit(self, op: Op, *args, consts: tuple = ()) -> None:
+        """Emit ``op`` with its outputs then inputs as positional temps."""
+        d = op.value
+        outs = tuple(args[:d.nout])
+        ins = tuple(self.temp(a) for a in args[d.nout:])
+        assert len(ins) == d.nin and len(consts) == d.nconst, (op, args, consts)
+        self.block.insns.append(Insn(op, outs, ins, tuple(consts)))
+
+    def _value_op(self, op: Op, *ins, consts: tuple = ()) -> Temp:
+        out = self.new_local()
+        self.block.insns.append(Insn(op, (out,), tuple(self.temp(a) for a in ins), consts))
+        return out
+
+    def mov(self, dst: Temp, src) -> None:
+        self.emit(Op.mov, dst, src)
+
+    def setcond(self, cond: Cond, a, b) -> Temp:
+        return self._value_op(Op.setcond, a, b, consts=(cond,))
+
+    def movcond(self, cond: Cond, c1, c2, v1, v2) -> Temp:
+        return self._value_op(Op.movcond, c1, c2, v1, v2, consts=(cond,))
+
+    def ld(self, addr, memop: int) -> Temp:
+        return self._value_op(Op.ld, addr, consts=(memop,))
+
+    def st(self, value, addr, memop: int) -> None:
+        self.emit(Op.st, value, addr, consts=(memop,))
+
+    def call(self, helper_id: int, a=0, b=0, c=0) -> Temp:
+        return self._value_op(Op.call, a, b, c, consts=(helper_id,))
+
+    def insn_start(self, pc: int) -> None:
+        self.emit(Op.insn_start, consts=(pc,))
+
+    def set_label(self, label: int) -> None:
+        self.emit(Op.set_label, consts=(label,))
+
+    def br(self, label: int) -> None:
+        self.emit(Op.br, consts=(label,))
+
+    def brcond(self, cond: Cond, a, b, label: int) -> None:
+        self.emit(Op.brcond, a, b, consts=(cond, label))
+
+    def goto_tb(self, pc: int) -> None:
+        self.emit(Op.goto_tb, consts=(pc & MASK64,))
+
+    def goto_ptr(self, target) -> None:
+        self.emit(Op.goto_ptr, target)
+
+    def exit_tb(self, pc, code: int) -> None:
+        self.emit(Op.exit_tb, pc, consts=(int(code),))
+
+
+def _make_value_method(op: Op):
+    def method(self: Builder, *ins) -> Temp:
+        return self._value_op(op, *ins)
+    method.__name__ = op.value.name
+    method.__doc__ = f"Emit ``{op.value.name}`` into a fresh local and return it."
+    return method
+
+
+# Every plain value op (one output, no constant args) gets a builder method
+# named after the op (and_, or_, not_ keep Python-safe names).
+for _op in Op:
+    _d = _op.value
+    if _d.nout == 1 and _d.nconst == 0 and not hasattr(Builder, _op.name):
+        setattr(Builder, _op.name, _make_value_method(_op))

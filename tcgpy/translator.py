@@ -1,0 +1,65 @@
+"""The architecture-neutral translation loop (QEMU's translator_loop).
+
+A frontend supplies a ``DisasContext`` class; this loop fetches one guest
+instruction at a time through the softmmu's execute permission, lets the
+frontend emit IR for it, and ends the block on a branch, a page boundary, the
+size cap, a stop address or an instruction that cannot be fetched.
+"""
+from __future__ import annotations
+
+from .cpustate import PAGE_MASK
+from .ir.builder import Builder
+from .ir.core import Block
+from .ir.ops import Exit
+
+MAX_BLOCK_INSNS = 64
+
+
+class FetchFault(Exception):
+    """The first instruction of a block could not be fetched."""
+
+    def __init__(self, pc: int):
+        super().__init__(f"instruction fetch fault at {pc:#x}")
+        self.pc = pc
+
+
+def translate_block(arch, fetch, pc: int, max_insns: int = MAX_BLOCK_INSNS,
+                    stop_pc: int | None = None, log_insn=None) -> Block:
+    """Translate guest code at ``pc`` into an IR block.
+
+    ``fetch(pc)`` returns the instruction word or None when ``pc`` is not
+    executable.  ``stop_pc`` ends the block before that address (``run(until=)``).
+    """
+    block = Block(pc, globals=arch.ir_globals)
+    b = Builder(block)
+    ctx = arch.DisasContext(b, block)
+    page = pc & PAGE_MASK
+    cur = pc
+    isz = arch.insn_size
+    while True:
+        word = fetch(cur)
+        if word is None:
+            if block.guest_insns == 0:
+                raise FetchFault(cur)
+            b.goto_tb(cur)
+            break
+        b.insn_start(cur)
+        block.insn_pcs.append(cur)
+        block.guest_insns += 1
+        ctx.pc = cur
+        ctx.next_pc = cur + isz
+        if log_insn is not None:
+            log_insn(cur, word)
+        if not arch.decoder.decode(ctx, word):
+            # Undefined: stop here with pc at the instruction, state precise.
+            b.exit_tb(cur, Exit.ILLEGAL)
+            ctx.ended = True
+        if ctx.ended:
+            break
+        cur += isz
+        if (block.guest_insns >= max_insns or (cur & PAGE_MASK) != page
+                or (stop_pc is not None and cur == stop_pc)):
+            b.goto_tb(cur)
+            break
+    block.guest_size = cur + isz - pc if ctx.ended else cur - pc
+    return block
