@@ -1,0 +1,1 @@
+"""Differential testing of tcgpy against Unicorn."""

@@ -1,0 +1,62 @@
+"""Registry of random instruction-form generators, by architecture and class.
+
+A form class is a named generator of random, *valid* encodings of the forms a
+frontend claims (``gen(rng, pos) -> int``, one 32-bit word).  The difftest draws
+sequences from these classes; ``--classes``/``--list-classes`` name them.
+
+Conventions shared by generators and the difftest engine (tcgpy/difftest):
+- The data page is mapped read/write at DATA_BASE, DATA_SIZE bytes, random content.
+- Registers in PTR_REGS start as pointers into the middle of the data page
+  (DATA_BASE + DATA_SIZE//2 + a small random offset); memory forms use them as
+  base registers, with offsets that stay inside the page.
+- Registers in SMALL_REGS start with small values (0..255): index registers.
+- The code sequence is at CODE_BASE; the run stops at CODE_BASE + 4*length (the
+  "end") or after a bounded instruction count.  A branch generator picks its
+  target from ``pos`` (index of this instruction, length of the sequence).
+"""
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from typing import Callable
+
+CODE_BASE = 0x100000
+DATA_BASE = 0x200000
+DATA_SIZE = 0x10000
+PTR_REGS = tuple(range(20, 28))
+SMALL_REGS = (18, 19)
+
+
+@dataclass(frozen=True)
+class Pos:
+    index: int     # this instruction's index in the sequence
+    length: int    # number of instructions in the sequence
+
+
+@dataclass(frozen=True)
+class FormClass:
+    arch: str
+    name: str
+    gen: Callable[[random.Random, Pos], int]
+    doc: str
+
+
+FORMS: dict[str, dict[str, FormClass]] = {}
+
+
+def form_class(arch: str, name: str):
+    """Decorator registering ``gen(rng, pos) -> word`` as form class ``name``."""
+    def register(fn):
+        table = FORMS.setdefault(arch, {})
+        if name in table:
+            raise ValueError(f"form class {arch}/{name} registered twice")
+        table[name] = FormClass(arch, name, fn, (fn.__doc__ or "").strip().split("\n")[0])
+        return fn
+    return register
+
+
+def classes(arch: str) -> dict[str, FormClass]:
+    """All form classes of ``arch`` (imports the arch's generator modules)."""
+    if arch == "aarch64":
+        from . import a64_forms_dp, a64_forms_ls  # noqa: F401
+    return FORMS.get(arch, {})
