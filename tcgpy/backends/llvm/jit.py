@@ -1,0 +1,92 @@
+"""The llvmlite JIT: one process-wide MCJIT engine that compiles batches of
+lowered blocks (one LLVM module per batch; compile cost per module is mostly
+fixed, so batching translation is how translation throughput is won)."""
+from __future__ import annotations
+
+import ctypes
+import threading
+import time
+
+import llvmlite.binding as llvm
+
+from ...ir.helpers import HELPERS
+
+_lock = threading.Lock()
+_engine = None
+_target_machine = None
+_miss_stub = 0
+_helper_addrs: list[int] = []
+_keepalive: list = []
+
+HELPER_CFUNC = ctypes.CFUNCTYPE(ctypes.c_uint64, ctypes.c_uint64, ctypes.c_uint64, ctypes.c_uint64)
+
+# Codegen optimisation level: 0 selects LLVM's FastISel, several times cheaper
+# to compile; the IR we emit is already optimised by our own passes and keeps
+# guest globals in SSA values, so little is lost.
+CODEGEN_OPT = 1
+
+
+def _make_helper(fn):
+    def call(a, b, c):
+        try:
+            return fn(a, b, c) & 0xFFFF_FFFF_FFFF_FFFF
+        except Exception:       # a helper must never unwind through JIT frames
+            return 0
+    return HELPER_CFUNC(call)
+
+
+def engine():
+    """The shared execution engine, created on first use."""
+    global _engine, _target_machine, _miss_stub
+    with _lock:
+        if _engine is None:
+            llvm.initialize_native_target()
+            llvm.initialize_native_asmprinter()
+            target = llvm.Target.from_default_triple()
+            _target_machine = target.create_target_machine(opt=CODEGEN_OPT, codemodel="jitdefault")
+            _engine = llvm.create_mcjit_compiler(llvm.parse_assembly(""), _target_machine)
+            stub = llvm.parse_assembly("define i32 @tcgpy_miss_stub(ptr %env) {\n  ret i32 0\n}\n")
+            _engine.add_module(stub)
+            _engine.finalize_object()
+            _miss_stub = _engine.get_function_address("tcgpy_miss_stub")
+            for h in HELPERS:
+                cf = _make_helper(h.fn)
+                _keepalive.append(cf)
+                _helper_addrs.append(ctypes.cast(cf, ctypes.c_void_p).value)
+        return _engine
+
+
+def miss_stub() -> int:
+    engine()
+    return _miss_stub
+
+
+def helper_addresses() -> list[int]:
+    engine()
+    return _helper_addrs
+
+
+def compile_module(text: str, names: list[str], stats=None):
+    """Compile LLVM IR text; returns (module, {name: address})."""
+    ee = engine()
+    t0 = time.perf_counter()
+    with _lock:
+        mod = llvm.parse_assembly(text)
+        ee.add_module(mod)
+        ee.finalize_object()
+        addrs = {n: ee.get_function_address(n) for n in names}
+    if stats is not None:
+        stats.time_llvm_compile += time.perf_counter() - t0
+    return mod, addrs
+
+
+def remove_module(mod) -> None:
+    with _lock:
+        _engine.remove_module(mod)
+
+
+def emit_assembly(text: str) -> str:
+    """Host assembly for LLVM IR text (for -d out_asm)."""
+    engine()
+    mod = llvm.parse_assembly(text)
+    return _target_machine.emit_assembly(mod)

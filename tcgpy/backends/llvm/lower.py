@@ -1,0 +1,622 @@
+"""Lowering of IR blocks to LLVM IR text.
+
+Each IR op has one ``@lowers(Op.x)`` function below that turns already
+lowered operands into LLVM instructions; the block-level code around it does
+what TCG's register allocator does for globals: a global is loaded from env
+the first time it is read, kept in an SSA value, and stored back only where
+guest state becomes observable (block exits, the fault path of a memory
+access, and before labels/branches where control merges).  Text is generated
+directly rather than through llvmlite.ir because translation cost is on the
+hot path of a dynamic translator and string formatting is several times
+cheaper than building an in-memory IR in Python.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+from ...cpustate import PAGE_MASK, TLB_ENTRY_SIZE, TLB_SIZE
+from ...ir.core import Block, Insn, Temp
+from ...ir.ops import F, Cond, Exit, MemOp, Op
+
+MASK64 = (1 << 64) - 1
+
+LOWERERS: dict[Op, Callable] = {}
+
+
+def lowers(*ops: Op):
+    def register(fn):
+        for op in ops:
+            LOWERERS[op] = fn
+        return fn
+    return register
+
+
+ICMP = {
+    Cond.eq: "eq", Cond.ne: "ne", Cond.lt: "slt", Cond.ge: "sge", Cond.le: "sle",
+    Cond.gt: "sgt", Cond.ltu: "ult", Cond.geu: "uge", Cond.leu: "ule", Cond.gtu: "ugt",
+}
+
+INTRINSIC_DECLS = """\
+declare i64 @llvm.ctlz.i64(i64, i1)
+declare i64 @llvm.bitreverse.i64(i64)
+declare i64 @llvm.bswap.i64(i64)
+declare i64 @llvm.fshr.i64(i64, i64, i64)
+"""
+
+
+@dataclass
+class Runtime:
+    """Addresses the generated code needs, fixed for the emulator's lifetime."""
+    offsets: dict[str, int]          # env field offsets
+    tlb_offset: int
+    slot_base: int                   # address of the jump-slot array (u64 each)
+    jmp_table: int                   # address of the pc -> host fn table (pc, fn) pairs
+    jmp_table_mask: int
+    slow_ld: int                     # u64 slow_ld(env, addr, memop)
+    slow_st: int                     # void slow_st(env, addr, value, memop)
+    helpers: list[int]               # helper id -> callable address
+
+
+@dataclass
+class LoweredBlock:
+    name: str
+    text: str
+    slots: list[tuple[int, int]] = field(default_factory=list)   # (slot index, target pc)
+
+
+def _c(v: int) -> str:
+    """An i64 constant as LLVM text (signed, as LLVM prints it)."""
+    v &= MASK64
+    return str(v - (1 << 64) if v >> 63 else v)
+
+
+class _FnLowering:
+    """State while lowering one block into one LLVM function."""
+
+    def __init__(self, block: Block, rt: Runtime, name: str, alloc_slot: Callable[[], int]):
+        self.block = block
+        self.rt = rt
+        self.name = name
+        self.alloc_slot = alloc_slot
+        self.lines: list[str] = []
+        self.n = 0
+        self.vals: dict[int, str] = {}     # id(temp) -> SSA name currently holding it
+        self.dirty: dict[int, Temp] = {}   # globals written since the last sync
+        self.homes: dict[int, str] = {}    # locals that live across labels -> alloca
+        self.insn_pc = block.pc
+        self.slots: list[tuple[int, int]] = []
+        self.label_names: dict[int, str] = {}
+
+    def tmp(self) -> str:
+        self.n += 1
+        return f"%t{self.n}"
+
+    def emit(self, line: str) -> None:
+        self.lines.append("  " + line)
+
+    def env_ptr(self, offset: int) -> str:
+        p = self.tmp()
+        self.emit(f"{p} = getelementptr i8, ptr %env, i64 {offset}")
+        return p
+
+    # -- temps -----------------------------------------------------------------
+    def get(self, t: Temp) -> str:
+        if t.is_const:
+            return _c(t.value)
+        v = self.vals.get(id(t))
+        if v is not None:
+            return v
+        v = self.tmp()
+        if t.is_global:
+            self.emit(f"{v} = load i64, ptr {self.env_ptr(t.offset)}")
+        else:
+            home = self.homes.get(id(t))
+            if home is None:
+                # A local read before any write: the verifier forbids it, but
+                # random blocks may still do it; define it as zero.
+                return "0"
+            self.emit(f"{v} = load i64, ptr {home}")
+        self.vals[id(t)] = v
+        return v
+
+    def set(self, t: Temp, value: str) -> None:
+        self.vals[id(t)] = value
+        if t.is_global:
+            self.dirty[id(t)] = t
+        elif id(t) in self.homes:
+            self.emit(f"store i64 {value}, ptr {self.homes[id(t)]}")
+
+    def sync_globals(self) -> None:
+        """Store dirty globals to env (they stay cached and valid)."""
+        for t in self.dirty.values():
+            self.emit(f"store i64 {self.vals[id(t)]}, ptr {self.env_ptr(t.offset)}")
+        self.dirty.clear()
+
+    def store_dirty_copy(self) -> None:
+        """Store dirty globals on a side path (fault exit) without forgetting them."""
+        for t in self.dirty.values():
+            self.emit(f"store i64 {self.vals[id(t)]}, ptr {self.env_ptr(t.offset)}")
+
+    def label(self, lid: int) -> str:
+        name = self.label_names.get(lid)
+        if name is None:
+            name = self.label_names[lid] = f"L{lid}"
+        return name
+
+    def new_bb(self, prefix: str) -> str:
+        self.n += 1
+        return f"{prefix}{self.n}"
+
+    def start_bb(self, name: str) -> None:
+        self.lines.append(f"{name}:")
+
+    def store_pc(self, value: str) -> None:
+        self.emit(f"store i64 {value}, ptr {self.env_ptr(self.rt.offsets['pc'])}")
+
+    def ret_exit(self, code: int) -> None:
+        self.emit(f"ret i32 {int(code)}")
+
+    # -- the block ---------------------------------------------------------------
+    def find_cross_label_locals(self) -> None:
+        """Locals read in a region (between labels) where they were not written
+        before get a stack home; everything else stays in SSA values."""
+        written: set[int] = set()
+        for insn in self.block.insns:
+            if insn.op is Op.set_label:
+                written = set()
+                continue
+            for t in insn.ins:
+                if t.is_local and id(t) not in written and id(t) not in self.homes:
+                    self.homes[id(t)] = f"%home{t.index}"
+            for t in insn.outs:
+                if t.is_local:
+                    written.add(id(t))
+
+    def lower(self) -> LoweredBlock:
+        rt = self.rt
+        blk = self.block
+        self.find_cross_label_locals()
+        head = [f"define i32 @{self.name}(ptr noalias %env) {{", "entry:"]
+        for home in self.homes.values():
+            head.append(f"  {home} = alloca i64")
+            head.append(f"  store i64 0, ptr {home}")
+        # Budget check at block entry (QEMU's icount decrement / exit_request):
+        # it keeps a chain of blocks from running forever without Python.
+        ic = rt.offsets["icount_left"]
+        er = rt.offsets["exit_request"]
+        head += [
+            f"  %icp = getelementptr i8, ptr %env, i64 {ic}",
+            "  %ic = load i64, ptr %icp",
+            f"  %erp = getelementptr i8, ptr %env, i64 {er}",
+            "  %er = load i64, ptr %erp",
+            f"  %ic2 = sub i64 %ic, {blk.guest_insns}",
+            "  %neg = icmp slt i64 %ic2, 0",
+            "  %req = icmp ne i64 %er, 0",
+            "  %stop = or i1 %neg, %req",
+            "  br i1 %stop, label %budget, label %body, !prof !0",
+            "budget:",
+            f"  %pcp0 = getelementptr i8, ptr %env, i64 {rt.offsets['pc']}",
+            f"  store i64 {_c(blk.pc)}, ptr %pcp0",
+            f"  ret i32 {int(Exit.BUDGET)}",
+            "body:",
+            "  store i64 %ic2, ptr %icp",
+        ]
+        self.lines = head
+        terminated = False
+        for insn in blk.insns:
+            op = insn.op
+            if op is Op.set_label:
+                if not terminated:
+                    self.sync_globals()
+                    self.emit(f"br label %{self.label(insn.consts[0])}")
+                self.vals.clear()
+                self.dirty.clear()
+                self.start_bb(self.label(insn.consts[0]))
+                terminated = False
+                continue
+            if terminated:
+                continue      # unreachable code after a block end (verifier forbids it)
+            LOWERERS[op](self, insn)
+            if op.value.flags & F.BB_END or op is Op.br:
+                terminated = True
+        if not terminated:
+            self.sync_globals()
+            self.store_pc(_c(blk.pc + blk.guest_size))
+            self.ret_exit(Exit.MISS)
+        self.lines.append("}")
+        return LoweredBlock(self.name, "\n".join(self.lines), self.slots)
+
+
+# --- value ops ------------------------------------------------------------------
+
+def _binop(llop: str):
+    def lower(fl: _FnLowering, insn: Insn) -> None:
+        a, b = fl.get(insn.ins[0]), fl.get(insn.ins[1])
+        d = fl.tmp()
+        fl.emit(f"{d} = {llop} i64 {a}, {b}")
+        fl.set(insn.outs[0], d)
+    return lower
+
+
+for _op, _ll in ((Op.add, "add"), (Op.sub, "sub"), (Op.mul, "mul"), (Op.and_, "and"),
+                 (Op.or_, "or"), (Op.xor, "xor")):
+    LOWERERS[_op] = _binop(_ll)
+
+
+@lowers(Op.shl, Op.shr, Op.sar)
+def lower_shift(fl, insn):
+    llop = {Op.shl: "shl", Op.shr: "lshr", Op.sar: "ashr"}[insn.op]
+    a = fl.get(insn.ins[0])
+    b = insn.ins[1]
+    # LLVM shifts by >= 64 are poison; the IR defines counts modulo 64.
+    if b.is_const:
+        amt = str(b.value & 63)
+    else:
+        amt = fl.tmp()
+        fl.emit(f"{amt} = and i64 {fl.get(b)}, 63")
+    d = fl.tmp()
+    fl.emit(f"{d} = {llop} i64 {a}, {amt}")
+    fl.set(insn.outs[0], d)
+
+
+@lowers(Op.rotr)
+def lower_rotr(fl, insn):
+    a, b = fl.get(insn.ins[0]), fl.get(insn.ins[1])
+    d = fl.tmp()
+    fl.emit(f"{d} = call i64 @llvm.fshr.i64(i64 {a}, i64 {a}, i64 {b})")
+    fl.set(insn.outs[0], d)
+
+
+@lowers(Op.andc)
+def lower_andc(fl, insn):
+    a, b = fl.get(insn.ins[0]), fl.get(insn.ins[1])
+    nb, d = fl.tmp(), fl.tmp()
+    fl.emit(f"{nb} = xor i64 {b}, -1")
+    fl.emit(f"{d} = and i64 {a}, {nb}")
+    fl.set(insn.outs[0], d)
+
+
+@lowers(Op.mov)
+def lower_mov(fl, insn):
+    fl.set(insn.outs[0], fl.get(insn.ins[0]))
+
+
+@lowers(Op.neg)
+def lower_neg(fl, insn):
+    d = fl.tmp()
+    fl.emit(f"{d} = sub i64 0, {fl.get(insn.ins[0])}")
+    fl.set(insn.outs[0], d)
+
+
+@lowers(Op.not_)
+def lower_not(fl, insn):
+    d = fl.tmp()
+    fl.emit(f"{d} = xor i64 {fl.get(insn.ins[0])}, -1")
+    fl.set(insn.outs[0], d)
+
+
+@lowers(Op.muluh, Op.mulsh)
+def lower_mulh(fl, insn):
+    ext = "zext" if insn.op is Op.muluh else "sext"
+    a, b = fl.get(insn.ins[0]), fl.get(insn.ins[1])
+    wa, wb, p, h, d = (fl.tmp() for _ in range(5))
+    fl.emit(f"{wa} = {ext} i64 {a} to i128")
+    fl.emit(f"{wb} = {ext} i64 {b} to i128")
+    fl.emit(f"{p} = mul i128 {wa}, {wb}")
+    fl.emit(f"{h} = lshr i128 {p}, 64")
+    fl.emit(f"{d} = trunc i128 {h} to i64")
+    fl.set(insn.outs[0], d)
+
+
+@lowers(Op.divu)
+def lower_divu(fl, insn):
+    a, b = fl.get(insn.ins[0]), fl.get(insn.ins[1])
+    z, sb, q, d = fl.tmp(), fl.tmp(), fl.tmp(), fl.tmp()
+    fl.emit(f"{z} = icmp eq i64 {b}, 0")
+    fl.emit(f"{sb} = select i1 {z}, i64 1, i64 {b}")
+    fl.emit(f"{q} = udiv i64 {a}, {sb}")
+    fl.emit(f"{d} = select i1 {z}, i64 0, i64 {q}")
+    fl.set(insn.outs[0], d)
+
+
+@lowers(Op.divs)
+def lower_divs(fl, insn):
+    # x/0 == 0 and INT64_MIN/-1 == INT64_MIN, without LLVM's undefined behaviour.
+    a, b = fl.get(insn.ins[0]), fl.get(insn.ins[1])
+    z, m, n1, ov, bad, sb, q, d = (fl.tmp() for _ in range(8))
+    fl.emit(f"{z} = icmp eq i64 {b}, 0")
+    fl.emit(f"{m} = icmp eq i64 {a}, -9223372036854775808")
+    fl.emit(f"{n1} = icmp eq i64 {b}, -1")
+    fl.emit(f"{ov} = and i1 {m}, {n1}")
+    fl.emit(f"{bad} = or i1 {z}, {ov}")
+    fl.emit(f"{sb} = select i1 {bad}, i64 1, i64 {b}")
+    fl.emit(f"{q} = sdiv i64 {a}, {sb}")
+    fl.emit(f"{d} = select i1 {z}, i64 0, i64 {q}")
+    fl.set(insn.outs[0], d)
+
+
+_EXT = {Op.ext8s: ("i8", "sext"), Op.ext8u: ("i8", "zext"), Op.ext16s: ("i16", "sext"),
+        Op.ext16u: ("i16", "zext"), Op.ext32s: ("i32", "sext"), Op.ext32u: ("i32", "zext")}
+
+
+@lowers(*_EXT)
+def lower_ext(fl, insn):
+    ty, ext = _EXT[insn.op]
+    t, d = fl.tmp(), fl.tmp()
+    fl.emit(f"{t} = trunc i64 {fl.get(insn.ins[0])} to {ty}")
+    fl.emit(f"{d} = {ext} {ty} {t} to i64")
+    fl.set(insn.outs[0], d)
+
+
+@lowers(Op.clz, Op.bitrev, Op.bswap64)
+def lower_bitop(fl, insn):
+    a = fl.get(insn.ins[0])
+    d = fl.tmp()
+    if insn.op is Op.clz:
+        fl.emit(f"{d} = call i64 @llvm.ctlz.i64(i64 {a}, i1 false)")
+    elif insn.op is Op.bitrev:
+        fl.emit(f"{d} = call i64 @llvm.bitreverse.i64(i64 {a})")
+    else:
+        fl.emit(f"{d} = call i64 @llvm.bswap.i64(i64 {a})")
+    fl.set(insn.outs[0], d)
+
+
+def _icmp(fl, cond: Cond, a: str, b: str) -> str:
+    c = fl.tmp()
+    if cond is Cond.always or cond == Cond.always:
+        fl.emit(f"{c} = icmp eq i64 0, 0")
+    elif cond == Cond.never:
+        fl.emit(f"{c} = icmp ne i64 0, 0")
+    else:
+        fl.emit(f"{c} = icmp {ICMP[Cond(cond)]} i64 {a}, {b}")
+    return c
+
+
+@lowers(Op.setcond)
+def lower_setcond(fl, insn):
+    c = _icmp(fl, insn.consts[0], fl.get(insn.ins[0]), fl.get(insn.ins[1]))
+    d = fl.tmp()
+    fl.emit(f"{d} = zext i1 {c} to i64")
+    fl.set(insn.outs[0], d)
+
+
+@lowers(Op.movcond)
+def lower_movcond(fl, insn):
+    c1, c2, v1, v2 = (fl.get(t) for t in insn.ins)
+    c = _icmp(fl, insn.consts[0], c1, c2)
+    d = fl.tmp()
+    fl.emit(f"{d} = select i1 {c}, i64 {v1}, i64 {v2}")
+    fl.set(insn.outs[0], d)
+
+
+# --- guest memory: inline TLB hit path, Python slow path ----------------------
+
+def _tlb_lookup(fl, addr: str, memop: int, write: bool) -> tuple[str, str]:
+    """Emit the TLB compare; returns (hit i1, entry pointer)."""
+    size = 1 << (memop & MemOp.SIZE_MASK)
+    rt = fl.rt
+    idx, off, ent, tagp, tag, cmpa, page, hit = (fl.tmp() for _ in range(8))
+    fl.emit(f"{idx} = lshr i64 {addr}, 12")
+    fl.emit(f"{off} = and i64 {idx}, {TLB_SIZE - 1}")
+    fl.emit(f"{ent} = mul i64 {off}, {TLB_ENTRY_SIZE}")
+    e = fl.tmp()
+    fl.emit(f"{e} = add i64 {ent}, {rt.tlb_offset}")
+    entp = fl.tmp()
+    fl.emit(f"{entp} = getelementptr i8, ptr %env, i64 {e}")
+    fl.emit(f"{tagp} = getelementptr i8, ptr {entp}, i64 {8 if write else 0}")
+    fl.emit(f"{tag} = load i64, ptr {tagp}")
+    if memop & MemOp.ALIGN:
+        # Misaligned addresses keep low bits set and so never match the tag.
+        fl.emit(f"{cmpa} = and i64 {addr}, {_c(PAGE_MASK | (size - 1))}")
+        fl.emit(f"{page} = add i64 {cmpa}, 0")
+    else:
+        # Compare the page of the last byte: an access crossing into the next
+        # page misses and the slow path splits it.
+        fl.emit(f"{cmpa} = add i64 {addr}, {size - 1}")
+        fl.emit(f"{page} = and i64 {cmpa}, {_c(PAGE_MASK)}")
+    fl.emit(f"{hit} = icmp eq i64 {page}, {tag}")
+    return hit, entp
+
+
+def _host_ptr(fl, addr: str, entp: str) -> str:
+    ap, add, h, hp = fl.tmp(), fl.tmp(), fl.tmp(), fl.tmp()
+    fl.emit(f"{ap} = getelementptr i8, ptr {entp}, i64 16")
+    fl.emit(f"{add} = load i64, ptr {ap}")
+    fl.emit(f"{h} = add i64 {addr}, {add}")
+    fl.emit(f"{hp} = inttoptr i64 {h} to ptr")
+    return hp
+
+
+def _fault_check(fl, ok_bb: str) -> None:
+    """After a slow-path call: leave the block precisely if it reported a fault."""
+    exc = fl.tmp()
+    fl.emit(f"{exc} = load i64, ptr {fl.env_ptr(fl.rt.offsets['exception'])}")
+    bad = fl.tmp()
+    fl.emit(f"{bad} = icmp ne i64 {exc}, 0")
+    fault_bb = fl.new_bb("fault")
+    fl.emit(f"br i1 {bad}, label %{fault_bb}, label %{ok_bb}, !prof !0")
+    fl.start_bb(fault_bb)
+    fl.store_dirty_copy()
+    fl.store_pc(_c(fl.insn_pc))
+    fl.ret_exit(Exit.FAULT)
+
+
+@lowers(Op.ld)
+def lower_ld(fl, insn):
+    memop = insn.consts[0]
+    size_log2 = memop & MemOp.SIZE_MASK
+    ty = f"i{8 << size_log2}"
+    addr = fl.get(insn.ins[0])
+    hit, entp = _tlb_lookup(fl, addr, memop, write=False)
+    hit_bb, miss_bb, ok_bb, cont_bb = (fl.new_bb(p) for p in ("ldhit", "ldmiss", "ldok", "ldcont"))
+    fl.emit(f"br i1 {hit}, label %{hit_bb}, label %{miss_bb}, !prof !1")
+    fl.start_bb(hit_bb)
+    hp = _host_ptr(fl, addr, entp)
+    raw = fl.tmp()
+    fl.emit(f"{raw} = load {ty}, ptr {hp}, align 1")
+    if size_log2 == 3:
+        fast = raw
+    else:
+        fast = fl.tmp()
+        fl.emit(f"{fast} = {'sext' if memop & MemOp.SIGN else 'zext'} {ty} {raw} to i64")
+    fl.emit(f"br label %{cont_bb}")
+    fl.start_bb(miss_bb)
+    slow = fl.tmp()
+    fl.emit(f"{slow} = call i64 inttoptr (i64 {fl.rt.slow_ld} to ptr)(ptr %env, i64 {addr}, i64 {memop})")
+    _fault_check(fl, ok_bb)
+    fl.start_bb(ok_bb)
+    fl.emit(f"br label %{cont_bb}")
+    fl.start_bb(cont_bb)
+    d = fl.tmp()
+    fl.emit(f"{d} = phi i64 [ {fast}, %{hit_bb} ], [ {slow}, %{ok_bb} ]")
+    fl.set(insn.outs[0], d)
+
+
+@lowers(Op.st)
+def lower_st(fl, insn):
+    memop = insn.consts[0]
+    size_log2 = memop & MemOp.SIZE_MASK
+    ty = f"i{8 << size_log2}"
+    val = fl.get(insn.ins[0])
+    addr = fl.get(insn.ins[1])
+    hit, entp = _tlb_lookup(fl, addr, memop, write=True)
+    hit_bb, miss_bb, ok_bb, cont_bb = (fl.new_bb(p) for p in ("sthit", "stmiss", "stok", "stcont"))
+    fl.emit(f"br i1 {hit}, label %{hit_bb}, label %{miss_bb}, !prof !1")
+    fl.start_bb(hit_bb)
+    hp = _host_ptr(fl, addr, entp)
+    if size_log2 == 3:
+        v = val
+    else:
+        v = fl.tmp()
+        fl.emit(f"{v} = trunc i64 {val} to {ty}")
+    fl.emit(f"store {ty} {v}, ptr {hp}, align 1")
+    fl.emit(f"br label %{cont_bb}")
+    fl.start_bb(miss_bb)
+    fl.emit(f"call void inttoptr (i64 {fl.rt.slow_st} to ptr)(ptr %env, i64 {addr}, i64 {val}, i64 {memop})")
+    _fault_check(fl, ok_bb)
+    fl.start_bb(ok_bb)
+    fl.emit(f"br label %{cont_bb}")
+    fl.start_bb(cont_bb)
+
+
+@lowers(Op.ld_env)
+def lower_ld_env(fl, insn):
+    off, memop = insn.consts
+    size_log2 = memop & MemOp.SIZE_MASK
+    ty = f"i{8 << size_log2}"
+    raw = fl.tmp()
+    fl.emit(f"{raw} = load {ty}, ptr {fl.env_ptr(off)}, align 1")
+    if size_log2 == 3:
+        d = raw
+    else:
+        d = fl.tmp()
+        fl.emit(f"{d} = {'sext' if memop & MemOp.SIGN else 'zext'} {ty} {raw} to i64")
+    fl.set(insn.outs[0], d)
+
+
+@lowers(Op.st_env)
+def lower_st_env(fl, insn):
+    off, memop = insn.consts
+    size_log2 = memop & MemOp.SIZE_MASK
+    ty = f"i{8 << size_log2}"
+    v = fl.get(insn.ins[0])
+    if size_log2 != 3:
+        t = fl.tmp()
+        fl.emit(f"{t} = trunc i64 {v} to {ty}")
+        v = t
+    fl.emit(f"store {ty} {v}, ptr {fl.env_ptr(off)}, align 1")
+
+
+@lowers(Op.call)
+def lower_call(fl, insn):
+    a, b, c = (fl.get(t) for t in insn.ins)
+    d = fl.tmp()
+    fn = fl.rt.helpers[insn.consts[0]]
+    fl.emit(f"{d} = call i64 inttoptr (i64 {fn} to ptr)(i64 {a}, i64 {b}, i64 {c})")
+    fl.set(insn.outs[0], d)
+
+
+# --- control flow ---------------------------------------------------------------
+
+@lowers(Op.insn_start)
+def lower_insn_start(fl, insn):
+    fl.insn_pc = insn.consts[0]
+
+
+@lowers(Op.br)
+def lower_br(fl, insn):
+    fl.sync_globals()
+    fl.emit(f"br label %{fl.label(insn.consts[0])}")
+
+
+@lowers(Op.brcond)
+def lower_brcond(fl, insn):
+    cond, lid = insn.consts
+    a, b = fl.get(insn.ins[0]), fl.get(insn.ins[1])
+    c = _icmp(fl, cond, a, b)
+    fl.sync_globals()
+    nxt = fl.new_bb("fall")
+    fl.emit(f"br i1 {c}, label %{fl.label(lid)}, label %{nxt}")
+    fl.start_bb(nxt)
+
+
+@lowers(Op.goto_tb)
+def lower_goto_tb(fl, insn):
+    target = insn.consts[0]
+    slot = fl.alloc_slot()
+    fl.slots.append((slot, target))
+    fl.sync_globals()
+    fl.store_pc(_c(target))
+    f, r = fl.tmp(), fl.tmp()
+    fl.emit(f"{f} = load ptr, ptr inttoptr (i64 {fl.rt.slot_base + 8 * slot} to ptr)")
+    fl.emit(f"{r} = musttail call i32 {f}(ptr %env)")
+    fl.emit(f"ret i32 {r}")
+
+
+@lowers(Op.goto_ptr)
+def lower_goto_ptr(fl, insn):
+    rt = fl.rt
+    target = fl.get(insn.ins[0])
+    fl.sync_globals()
+    fl.store_pc(target)
+    h, i, o, ep, epc, hit, fp, f, r = (fl.tmp() for _ in range(9))
+    fl.emit(f"{h} = lshr i64 {target}, 2")
+    fl.emit(f"{i} = and i64 {h}, {rt.jmp_table_mask}")
+    fl.emit(f"{o} = shl i64 {i}, 4")
+    fl.emit(f"{ep} = getelementptr i8, ptr inttoptr (i64 {rt.jmp_table} to ptr), i64 {o}")
+    fl.emit(f"{epc} = load i64, ptr {ep}")
+    fl.emit(f"{hit} = icmp eq i64 {epc}, {target}")
+    hit_bb, miss_bb = fl.new_bb("jhit"), fl.new_bb("jmiss")
+    fl.emit(f"br i1 {hit}, label %{hit_bb}, label %{miss_bb}, !prof !1")
+    fl.start_bb(hit_bb)
+    fl.emit(f"{fp} = getelementptr i8, ptr {ep}, i64 8")
+    fl.emit(f"{f} = load ptr, ptr {fp}")
+    fl.emit(f"{r} = musttail call i32 {f}(ptr %env)")
+    fl.emit(f"ret i32 {r}")
+    fl.start_bb(miss_bb)
+    fl.ret_exit(Exit.MISS)
+
+
+@lowers(Op.exit_tb)
+def lower_exit_tb(fl, insn):
+    pc = fl.get(insn.ins[0])
+    fl.sync_globals()
+    fl.store_pc(pc)
+    fl.ret_exit(insn.consts[0])
+
+
+@lowers(Op.set_label)
+def lower_set_label(fl, insn):   # handled by _FnLowering.lower (control merges)
+    raise AssertionError("set_label is lowered by the block walker")
+
+
+MODULE_TAIL = '!0 = !{!"branch_weights", i32 1, i32 1000}\n!1 = !{!"branch_weights", i32 1000, i32 1}\n'
+
+
+def lower_block(block: Block, rt: Runtime, name: str, alloc_slot: Callable[[], int]) -> LoweredBlock:
+    return _FnLowering(block, rt, name, alloc_slot).lower()
+
+
+def module_text(funcs: list[LoweredBlock], extra: str = "") -> str:
+    return INTRINSIC_DECLS + extra + "\n".join(f.text for f in funcs) + "\n" + MODULE_TAIL

@@ -1,0 +1,277 @@
+"""``tcgpy.Emulator``: the library API, in Unicorn's spirit, and the CPU loop."""
+from __future__ import annotations
+
+import ctypes
+import threading
+import weakref
+from typing import Callable, Iterable
+
+from .errors import AlignmentFault, EmulationError, GuestTrap, IllegalInstruction, MemoryFault, UnhandledSyscall
+from .frontends import get_arch
+from .ir.ops import Exit, MemOp
+from .softmmu.memory import AddressSpace, Fault
+from .tbcache import TBCache
+from .translator import FetchFault
+
+MASK64 = (1 << 64) - 1
+UNLIMITED = 1 << 62
+
+ACCESS_NAMES = ("read", "write", "fetch")
+EXC_NONE, EXC_FAULT, EXC_INTERNAL = 0, 1, 2
+
+# The JIT calls these two for every TLB miss, MMIO access and faulting access.
+# They are created once and find their emulator from the env pointer.
+SLOW_LD = ctypes.CFUNCTYPE(ctypes.c_uint64, ctypes.c_void_p, ctypes.c_uint64, ctypes.c_uint64)
+SLOW_ST = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_uint64, ctypes.c_uint64, ctypes.c_uint64)
+_by_env: "weakref.WeakValueDictionary[int, Emulator]" = weakref.WeakValueDictionary()
+
+
+def _slow_ld(env_addr, addr, memop):
+    emu = _by_env.get(env_addr)
+    if emu is None:
+        return 0
+    return emu._slow_access(addr, memop, None)
+
+
+def _slow_st(env_addr, addr, value, memop):
+    emu = _by_env.get(env_addr)
+    if emu is not None:
+        emu._slow_access(addr, memop, value)
+
+
+_SLOW_LD_CB = SLOW_LD(_slow_ld)
+_SLOW_ST_CB = SLOW_ST(_slow_st)
+_SLOW_LD_ADDR = ctypes.cast(_SLOW_LD_CB, ctypes.c_void_p).value
+_SLOW_ST_ADDR = ctypes.cast(_SLOW_ST_CB, ctypes.c_void_p).value
+
+
+def default_pipeline():
+    from .ir.passes import optimize
+    return optimize
+
+
+class Emulator:
+    """A guest CPU with its own address space and translation cache.
+
+    >>> emu = Emulator("aarch64")
+    >>> emu.mem_map(0x10000, 0x1000, perms="rwx")
+    """
+
+    def __init__(self, arch: str = "aarch64", *, passes: Iterable[str] | None = None):
+        self.arch = get_arch(arch)
+        lay = self.arch.layout
+        self.env = lay.struct()
+        self.env_addr = ctypes.addressof(self.env)
+        self.aspace = AddressSpace(self.env.tlb)
+        self._pass_names = None if passes is None else list(passes)
+        optimize = default_pipeline()
+        names = self._pass_names
+        self.cache = TBCache(self.arch, self.env, self.aspace,
+                             (lambda b: optimize(b, enabled=names)) if names is not None else optimize)
+        self.cache.set_slow_paths(_SLOW_LD_ADDR, _SLOW_ST_ADDR)
+        _by_env[self.env_addr] = self
+        self.on_syscall: Callable[["Emulator"], None] | None = None
+        self._pending_error: BaseException | None = None
+        self.env.excl_addr = MASK64 if hasattr(self.env, "excl_addr") else 0
+        self.log = None
+
+    # -- logging (tcgpy run -d) ----------------------------------------------------------
+    def set_log(self, log) -> None:
+        """Attach a logger (see tcgpy.log) that receives in_asm/op/op_opt/out_asm/exec/cpu."""
+        self.log = log
+        self.cache.log = log
+
+    # -- memory --------------------------------------------------------------------------
+    def mem_map(self, address: int, size: int, perms="rwx") -> None:
+        """Map ``size`` bytes of zeroed memory at ``address`` (both page-aligned)."""
+        self.aspace.map(address, size, perms)
+
+    def mmio_map(self, address: int, size: int, read: Callable[[int, int], int],
+                 write: Callable[[int, int, int], None], perms="rw") -> None:
+        """Map device memory: every access calls ``read(offset, size)`` or
+        ``write(offset, size, value)``."""
+        self.aspace.map(address, size, perms, mmio=(read, write))
+
+    def mem_unmap(self, address: int, size: int) -> None:
+        self.aspace.check_range(address, size)
+        self.cache.invalidate_range(address, address + size)
+        self.aspace.unmap(address, size)
+
+    def mem_protect(self, address: int, size: int, perms) -> None:
+        self.aspace.check_range(address, size)
+        # Blocks on pages losing execute permission must not run again.
+        self.cache.invalidate_range(address, address + size)
+        self.aspace.protect(address, size, perms)
+
+    def mem_regions(self) -> list[tuple[int, int, str]]:
+        """(start, end, perms) of every mapping, in address order."""
+        out = []
+        for r in self.aspace.regions:
+            p = "".join(c if r.perms & b else "-" for c, b in (("r", 1), ("w", 2), ("x", 4)))
+            out.append((r.start, r.end, p))
+        return out
+
+    def mem_write(self, address: int, data: bytes) -> None:
+        """Write bytes regardless of page permissions (the mapping must exist)."""
+        try:
+            self.aspace.write(address, bytes(data), need=0)
+        except Fault as f:
+            raise MemoryFault(self.env.pc, f.address, "write") from None
+
+    def mem_read(self, address: int, size: int) -> bytes:
+        """Read bytes regardless of page permissions (the mapping must exist)."""
+        try:
+            return self.aspace.read(address, size, need=0)
+        except Fault as f:
+            raise MemoryFault(self.env.pc, f.address, "read") from None
+
+    # -- registers -----------------------------------------------------------------------
+    def _reg(self, name: str):
+        r = self.arch.layout.by_name.get(name.lower())
+        if r is None or not r.user:
+            raise ValueError(f"unknown register {name!r}")
+        return r
+
+    def reg_read(self, name: str) -> int:
+        pseudo = self.arch.pseudo_regs.get(name.lower())
+        if pseudo is not None:
+            return pseudo.read(self.env)
+        r = self._reg(name)
+        v = getattr(self.env, r.name)
+        if r.size != 8:
+            return int.from_bytes(bytes(v), "little")
+        return v
+
+    def reg_write(self, name: str, value: int) -> None:
+        pseudo = self.arch.pseudo_regs.get(name.lower())
+        if pseudo is not None:
+            pseudo.write(self.env, value & MASK64)
+            return
+        r = self._reg(name)
+        if r.size != 8:
+            getattr(self.env, r.name)[:] = (value & ((1 << (8 * r.size)) - 1)).to_bytes(r.size, "little")
+        else:
+            setattr(self.env, r.name, value & MASK64)
+
+    @property
+    def stats(self):
+        """JIT statistics (blocks and instructions translated, dispatcher
+        returns, chain patches, flushes, time per translation stage)."""
+        return self.cache.stats
+
+    def flush_cache(self) -> None:
+        """Drop every translated block (e.g. after changing passes)."""
+        self.cache.flush()
+
+    # -- slow path (called from JIT code through ctypes) ----------------------------------
+    def _slow_access(self, addr: int, memop: int, value: int | None) -> int:
+        size = 1 << (memop & MemOp.SIZE_MASK)
+        env = self.env
+        try:
+            if memop & MemOp.ALIGN and addr & (size - 1):
+                raise Fault(addr, "read" if value is None else "write", align=True)
+            if value is None:
+                return self.aspace.load(addr, size, bool(memop & MemOp.SIGN))
+            self.aspace.store(addr, size, value)
+            return 0
+        except Fault as f:
+            env.fault_addr = f.address
+            env.fault_access = ACCESS_NAMES.index(f.access) | (8 if f.align else 0)
+            env.exception = EXC_FAULT
+            return 0
+        except BaseException as e:       # an MMIO callback failed: stop the guest, re-raise later
+            self._pending_error = e
+            env.fault_addr = addr
+            env.fault_access = 0 if value is None else 1
+            env.exception = EXC_INTERNAL
+            return 0
+
+    # -- execution ---------------------------------------------------------------------------
+    def request_exit(self) -> None:
+        """Make ``run`` return at the next block boundary (thread-safe)."""
+        self.env.exit_request = 1
+
+    def run(self, begin: int, until: int | None = None, count: int | None = None,
+            timeout: float | None = None) -> None:
+        """Execute from ``begin`` until the instruction at ``until`` is reached (not
+        executed), ``count`` instructions have run, or ``timeout`` seconds pass.
+
+        Guest faults raise :class:`MemoryFault`, :class:`IllegalInstruction`,
+        :class:`GuestTrap` or :class:`UnhandledSyscall` with the state precise
+        at the faulting instruction.
+        """
+        env = self.env
+        cache = self.cache
+        stats = cache.stats
+        env.pc = begin & MASK64
+        env.exit_request = 0
+        env.exception = EXC_NONE
+        if count is not None and count < 0:
+            raise ValueError("count must be >= 0")
+        env.icount_left = UNLIMITED if count is None else count
+        if until is not None:
+            until &= MASK64
+            cache.invalidate_containing(until)
+        timer = None
+        if timeout is not None:
+            timer = threading.Timer(timeout, self.request_exit)
+            timer.daemon = True
+            timer.start()
+        log = self.log
+        try:
+            while True:
+                pc = env.pc
+                if pc == until or env.exit_request:
+                    break
+                left = env.icount_left
+                if left <= 0 and count is not None:
+                    break
+                try:
+                    tb = cache.lookup(pc, until)
+                except FetchFault:
+                    raise MemoryFault(pc, pc, "fetch") from None
+                if tb.n_insns > left:
+                    tb = cache.translate_partial(pc, left, until)
+                if log is not None and log.wants_exec:
+                    log.exec_block(self, tb)
+                code = tb.fn(self.env_addr)
+                stats.dispatcher_returns += 1
+                if code == Exit.MISS or code == Exit.BUDGET:
+                    continue
+                self._handle_exit(code)
+        finally:
+            if timer is not None:
+                timer.cancel()
+            env.exit_request = 0
+
+    def _handle_exit(self, code: int) -> None:
+        env = self.env
+        pc = env.pc
+        if code == Exit.SYSCALL:
+            if self.on_syscall is None:
+                raise UnhandledSyscall(pc)
+            self.on_syscall(self)
+            return
+        if code == Exit.FAULT:
+            exc = env.exception
+            env.exception = EXC_NONE
+            if exc == EXC_INTERNAL and self._pending_error is not None:
+                err, self._pending_error = self._pending_error, None
+                raise err
+            acc = env.fault_access
+            cls = AlignmentFault if acc & 8 else MemoryFault
+            raise cls(pc, env.fault_addr, ACCESS_NAMES[acc & 3])
+        word = self._word_at(pc)
+        if code == Exit.ILLEGAL:
+            raise IllegalInstruction(pc, word)
+        if code == Exit.TRAP:
+            raise GuestTrap(pc, "brk", word)
+        if code == Exit.HALT:
+            raise GuestTrap(pc, "hlt", word)
+        raise EmulationError(f"unexpected exit code {code} at pc {pc:#x}")
+
+    def _word_at(self, pc: int) -> int:
+        try:
+            return int.from_bytes(self.aspace.read(pc, 4, need=0), "little")
+        except Fault:
+            return 0

@@ -1,0 +1,275 @@
+"""The guest address space: mapped regions with r/w/x permissions backed by
+host memory, MMIO regions with Python callbacks, and the software TLB that the
+JIT's inlined fast path reads (index by page, compare the tag, add the addend).
+
+Backing memory is anonymous ``mmap`` so that large guest mappings cost nothing
+until touched.  Regions never overlap; ``protect`` splits them.
+"""
+from __future__ import annotations
+
+import bisect
+import ctypes
+import mmap
+from dataclasses import dataclass
+from typing import Callable
+
+from ..cpustate import PAGE_MASK, PAGE_SIZE, TLB_SIZE, TLBEntry
+
+MASK64 = (1 << 64) - 1
+NO_TAG = MASK64          # a tag no (page-aligned) address compares equal to
+
+PERM_R, PERM_W, PERM_X = 1, 2, 4
+
+
+def parse_perms(perms) -> int:
+    if isinstance(perms, int):
+        if perms & ~7:
+            raise ValueError(f"bad permission bits {perms:#x}")
+        return perms
+    bits = 0
+    for ch in perms:
+        if ch not in "rwx-":
+            raise ValueError(f"bad permission string {perms!r}: use a subset of 'rwx'")
+        bits |= {"r": PERM_R, "w": PERM_W, "x": PERM_X, "-": 0}[ch]
+    return bits
+
+
+class Fault(Exception):
+    """Raised inside the softmmu; the caller turns it into a guest exception."""
+
+    def __init__(self, address: int, access: str, align: bool = False):
+        super().__init__(f"{access} fault at {address:#x}")
+        self.address = address
+        self.access = access
+        self.align = align
+
+
+@dataclass
+class Backing:
+    """Host memory shared by the regions split from one mapping."""
+    mm: mmap.mmap | None
+    host: int
+    size: int
+
+
+@dataclass
+class Region:
+    start: int
+    end: int                 # exclusive
+    perms: int
+    backing: Backing | None  # None for MMIO
+    offset: int = 0          # byte offset of start in backing
+    mmio_read: Callable[[int, int], int] | None = None
+    mmio_write: Callable[[int, int, int], None] | None = None
+    mmio_base: int = 0       # guest address the MMIO callbacks' offsets are relative to
+
+    @property
+    def host(self) -> int:
+        return self.backing.host + self.offset
+
+    @property
+    def is_mmio(self) -> bool:
+        return self.backing is None
+
+
+class AddressSpace:
+    def __init__(self, tlb: ctypes.Array):
+        self.regions: list[Region] = []
+        self._starts: list[int] = []
+        self.tlb = tlb
+        # Pages holding translated code: stores to them must take the slow
+        # path so that the translated blocks are invalidated (QEMU's NOTDIRTY).
+        self.code_pages: set[int] = set()
+        self.on_code_write: Callable[[int, int], None] | None = None
+        self.tlb_flush()
+
+    # -- region bookkeeping ------------------------------------------------------
+    def _reindex(self) -> None:
+        self.regions.sort(key=lambda r: r.start)
+        self._starts = [r.start for r in self.regions]
+
+    def find(self, addr: int) -> Region | None:
+        i = bisect.bisect_right(self._starts, addr) - 1
+        if i >= 0:
+            r = self.regions[i]
+            if addr < r.end:
+                return r
+        return None
+
+    def overlapping(self, start: int, end: int) -> list[Region]:
+        i = max(bisect.bisect_right(self._starts, start) - 1, 0)
+        out = []
+        for r in self.regions[i:]:
+            if r.start >= end:
+                break
+            if r.end > start:
+                out.append(r)
+        return out
+
+    @staticmethod
+    def check_range(addr: int, size: int) -> None:
+        if addr & (PAGE_SIZE - 1) or size & (PAGE_SIZE - 1):
+            raise ValueError(f"address {addr:#x} and size {size:#x} must be page-aligned ({PAGE_SIZE:#x})")
+        if size <= 0 or addr < 0 or addr + size > (1 << 64):
+            raise ValueError(f"bad range {addr:#x}+{size:#x}")
+
+    def map(self, addr: int, size: int, perms, *, mmio=None) -> None:
+        self.check_range(addr, size)
+        if self.overlapping(addr, addr + size):
+            raise ValueError(f"range {addr:#x}+{size:#x} overlaps an existing mapping")
+        p = parse_perms(perms)
+        if mmio is None:
+            mm = mmap.mmap(-1, size, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
+            host = ctypes.addressof(ctypes.c_char.from_buffer(mm))
+            self.regions.append(Region(addr, addr + size, p, Backing(mm, host, size)))
+        else:
+            read, write = mmio
+            self.regions.append(Region(addr, addr + size, p, None, mmio_read=read,
+                                       mmio_write=write, mmio_base=addr))
+        self._reindex()
+        self.tlb_flush()
+
+    def _split(self, at: int) -> None:
+        r = self.find(at)
+        if r is None or r.start == at:
+            return
+        tail = Region(at, r.end, r.perms, r.backing, r.offset + (at - r.start) if r.backing else 0,
+                      r.mmio_read, r.mmio_write, r.mmio_base)
+        r.end = at
+        self.regions.append(tail)
+        self._reindex()
+
+    def unmap(self, addr: int, size: int) -> None:
+        self.check_range(addr, size)
+        self._split(addr)
+        self._split(addr + size)
+        self.regions = [r for r in self.regions if not (r.start >= addr and r.end <= addr + size)]
+        self._reindex()
+        self.tlb_flush()
+
+    def protect(self, addr: int, size: int, perms) -> None:
+        self.check_range(addr, size)
+        p = parse_perms(perms)
+        self._split(addr)
+        self._split(addr + size)
+        for r in self.overlapping(addr, addr + size):
+            r.perms = p
+        self._merge()
+        self.tlb_flush()
+
+    def _merge(self) -> None:
+        """Coalesce neighbours that became identical again (keeps lookups short)."""
+        out: list[Region] = []
+        for r in self.regions:
+            prev = out[-1] if out else None
+            if (prev is not None and prev.end == r.start and prev.perms == r.perms
+                    and prev.backing is not None and prev.backing is r.backing
+                    and prev.offset + (prev.end - prev.start) == r.offset):
+                prev.end = r.end
+            else:
+                out.append(r)
+        self.regions = out
+        self._reindex()
+
+    def is_mapped(self, addr: int, size: int) -> bool:
+        covered = addr
+        for r in self.overlapping(addr, addr + size):
+            if r.start > covered:
+                return False
+            covered = r.end
+        return covered >= addr + size
+
+    # -- the software TLB --------------------------------------------------------
+    def tlb_flush(self) -> None:
+        ctypes.memset(ctypes.addressof(self.tlb), 0xFF, ctypes.sizeof(self.tlb))
+
+    def tlb_flush_page(self, page: int) -> None:
+        e = self.tlb[(page >> 12) & (TLB_SIZE - 1)]
+        if e.addr_read == page or e.addr_write == page:
+            e.addr_read = e.addr_write = NO_TAG
+
+    def tlb_fill(self, addr: int) -> None:
+        """Make the fast path hit for ``addr``'s page where permissions allow."""
+        r = self.find(addr)
+        if r is None or r.is_mmio:
+            return
+        page = addr & PAGE_MASK
+        e: TLBEntry = self.tlb[(page >> 12) & (TLB_SIZE - 1)]
+        e.addr_read = page if r.perms & PERM_R else NO_TAG
+        e.addr_write = page if (r.perms & PERM_W and page not in self.code_pages) else NO_TAG
+        e.addend = (r.host - r.start) & MASK64
+
+    # -- slow-path access (also used by the API) ---------------------------------
+    def _chunks(self, addr: int, size: int, need: int, access: str):
+        """Yield (region, addr, n) pieces covering [addr, addr+size) with ``need`` perms."""
+        end = addr + size
+        while addr < end:
+            r = self.find(addr)
+            if r is None or (r.perms & need) != need:
+                raise Fault(addr, access)
+            n = min(end, r.end) - addr
+            yield r, addr, n
+            addr += n
+
+    def read(self, addr: int, size: int, *, need: int = PERM_R, access: str = "read") -> bytes:
+        out = bytearray()
+        for r, a, n in self._chunks(addr, size, need, access):
+            if r.is_mmio:
+                for i in range(n):
+                    out.append(r.mmio_read(a + i - r.mmio_base, 1) & 0xFF)
+            else:
+                out += ctypes.string_at(r.host + (a - r.start), n)
+        return bytes(out)
+
+    def write(self, addr: int, data: bytes, *, need: int = PERM_W, access: str = "write") -> None:
+        pieces = list(self._chunks(addr, len(data), need, access))   # all-or-nothing
+        self.notify_code_write(addr, len(data))
+        pos = 0
+        for r, a, n in pieces:
+            if r.is_mmio:
+                for i in range(n):
+                    r.mmio_write(a + i - r.mmio_base, 1, data[pos + i])
+            else:
+                ctypes.memmove(r.host + (a - r.start), data[pos:pos + n], n)
+            pos += n
+
+    def notify_code_write(self, addr: int, size: int) -> None:
+        if not self.code_pages or self.on_code_write is None:
+            return
+        page = addr & PAGE_MASK
+        last = (addr + size - 1) & PAGE_MASK
+        while page <= last:
+            if page in self.code_pages:
+                self.on_code_write(page, PAGE_SIZE)
+            page += PAGE_SIZE
+
+    def load(self, addr: int, size: int, sign: bool = False) -> int:
+        """One guest load (slow path): MMIO is one callback of the access size."""
+        r = self.find(addr)
+        if r is not None and r.is_mmio and addr + size <= r.end:
+            if not r.perms & PERM_R:
+                raise Fault(addr, "read")
+            v = r.mmio_read(addr - r.mmio_base, size) & ((1 << (8 * size)) - 1)
+        else:
+            v = int.from_bytes(self.read(addr, size), "little")
+            self.tlb_fill(addr)
+        if sign and v >> (8 * size - 1):
+            v -= 1 << (8 * size)
+        return v & MASK64
+
+    def store(self, addr: int, size: int, value: int) -> None:
+        r = self.find(addr)
+        if r is not None and r.is_mmio and addr + size <= r.end:
+            if not r.perms & PERM_W:
+                raise Fault(addr, "write")
+            r.mmio_write(addr - r.mmio_base, size, value & ((1 << (8 * size)) - 1))
+            return
+        self.write(addr, (value & ((1 << (8 * size)) - 1)).to_bytes(size, "little"))
+        self.tlb_fill(addr)
+
+    def fetch32(self, addr: int) -> int | None:
+        """An instruction word for the translator, or None when not executable."""
+        r = self.find(addr)
+        if r is None or r.is_mmio or not r.perms & PERM_X or addr + 4 > r.end:
+            return None
+        return int.from_bytes(ctypes.string_at(r.host + (addr - r.start), 4), "little")

@@ -1,0 +1,294 @@
+"""The translation-block cache: translation pipeline, chaining, invalidation.
+
+* Direct jumps end in a ``musttail`` call through a jump slot (a u64 in a
+  native array) that first points at the miss stub and is patched once the
+  target block exists; every slot is recorded under its target pc so that a
+  new block patches the slots already waiting for it.
+* Indirect jumps look the pc up in a direct-mapped native table of
+  (pc, host function) pairs.
+* Blocks are tracked by guest page; a write to such a page (from the guest
+  through the slow path, or from the API) invalidates the page's blocks and
+  points every slot that led to them back at the miss stub.
+* A cap on the number of blocks (or slots) triggers a full flush, as QEMU does
+  when its code buffer fills.
+"""
+from __future__ import annotations
+
+import ctypes
+import time
+from dataclasses import dataclass, field
+
+from .backends.llvm import jit
+from .backends.llvm.lower import Runtime, lower_block, module_text
+from .cpustate import PAGE_MASK
+from .ir.core import Insn
+from .ir.ops import Exit, Op
+from .translator import translate_block
+
+BLOCK_FN = ctypes.CFUNCTYPE(ctypes.c_int32, ctypes.c_void_p)
+
+JMP_TABLE_BITS = 14
+MAX_SLOTS = 1 << 16
+MAX_BLOCKS = 12_000
+LOOKAHEAD = 8          # blocks translated and compiled together on a miss
+
+
+@dataclass
+class Stats:
+    blocks_translated: int = 0
+    insns_translated: int = 0
+    dispatcher_returns: int = 0
+    chain_patches: int = 0
+    cache_flushes: int = 0
+    invalidations: int = 0
+    modules_compiled: int = 0
+    time_decode: float = 0.0
+    time_ir_build: float = 0.0
+    time_passes: float = 0.0
+    time_llvm_lower: float = 0.0
+    time_llvm_compile: float = 0.0
+
+    def as_dict(self) -> dict:
+        return dict(self.__dict__)
+
+    def format(self) -> str:
+        d = self.as_dict()
+        return "\n".join(f"{k:>20}: {v:.6f}" if isinstance(v, float) else f"{k:>20}: {v}"
+                         for k, v in d.items())
+
+
+@dataclass(eq=False)
+class TB:
+    pc: int
+    size: int
+    n_insns: int
+    insn_pcs: list[int]
+    fn_addr: int = 0
+    fn: object = None
+    slots: list[tuple[int, int]] = field(default_factory=list)
+    pages: tuple[int, ...] = ()
+    valid: bool = True
+
+
+class TBCache:
+    def __init__(self, arch, env, aspace, pipeline, log=None):
+        self.arch = arch
+        self.env = env
+        self.aspace = aspace
+        self.pipeline = pipeline           # callable(block) -> block
+        self.log = log                     # optional logger with .enabled(item)/.write
+        self.stats = Stats()
+        self.miss_stub = jit.miss_stub()
+        self.slots = (ctypes.c_uint64 * MAX_SLOTS)()
+        self.jmp_table = (ctypes.c_uint64 * (2 << JMP_TABLE_BITS))()
+        self.jmp_mask = (1 << JMP_TABLE_BITS) - 1
+        self.blocks: dict[int, TB] = {}
+        self.page_blocks: dict[int, set[TB]] = {}
+        self.waiting: dict[int, set[int]] = {}       # target pc -> slots jumping there
+        self.slot_owner: dict[int, TB] = {}
+        self.modules: list = []
+        self.next_slot = 0
+        self.free_slots: list[int] = []
+        self._fn_counter = 0
+        lay = arch.layout
+        self.rt = Runtime(offsets=lay.offsets, tlb_offset=lay.tlb_offset,
+                          slot_base=ctypes.addressof(self.slots),
+                          jmp_table=ctypes.addressof(self.jmp_table), jmp_table_mask=self.jmp_mask,
+                          slow_ld=0, slow_st=0, helpers=jit.helper_addresses())
+        self._reset_slots()
+        aspace.on_code_write = self.invalidate_page
+
+    def set_slow_paths(self, ld: int, st: int) -> None:
+        self.rt.slow_ld = ld
+        self.rt.slow_st = st
+
+    def _reset_slots(self) -> None:
+        stub = self.miss_stub
+        for i in range(MAX_SLOTS):
+            self.slots[i] = stub
+        ctypes.memset(ctypes.addressof(self.jmp_table), 0xFF, ctypes.sizeof(self.jmp_table))
+
+    def _alloc_slot(self) -> int:
+        if self.free_slots:
+            return self.free_slots.pop()
+        if self.next_slot >= MAX_SLOTS:
+            raise MemoryError("jump slots exhausted")
+        self.next_slot += 1
+        return self.next_slot - 1
+
+    # -- translation -----------------------------------------------------------------
+    def _fetch(self, pc: int):
+        if pc & (self.arch.insn_size - 1):
+            return None
+        return self.aspace.fetch32(pc)
+
+    def _translate(self, pc: int, max_insns: int, stop_pc: int | None):
+        t0 = time.perf_counter()
+        log = self.log
+        block = translate_block(self.arch, self._fetch, pc, max_insns=max_insns, stop_pc=stop_pc)
+        t1 = time.perf_counter()
+        self.stats.time_ir_build += t1 - t0
+        if log is not None:
+            log.block_in(block, self._fetch)
+            log.block_ir("op", block)
+        block = self.pipeline(block)
+        self.stats.time_passes += time.perf_counter() - t1
+        if log is not None:
+            log.block_ir("op_opt", block)
+        return block
+
+    def _compile(self, blocks, chain: bool) -> list[TB]:
+        t0 = time.perf_counter()
+        lowered = []
+        for block in blocks:
+            self._fn_counter += 1
+            name = f"tb_{id(self):x}_{self._fn_counter}"
+            lowered.append(lower_block(block, self.rt, name, self._alloc_slot))
+        text = module_text(lowered)
+        self.stats.time_llvm_lower += time.perf_counter() - t0
+        if self.log is not None:
+            self.log.llvm("out_asm", text)
+        mod, addrs = jit.compile_module(text, [lb.name for lb in lowered], self.stats)
+        self.modules.append(mod)
+        self.stats.modules_compiled += 1
+        tbs = []
+        for block, lb in zip(blocks, lowered):
+            pages = tuple(sorted({block.pc & PAGE_MASK,
+                                  (block.pc + max(block.guest_size, 1) - 1) & PAGE_MASK}))
+            tb = TB(block.pc, block.guest_size, block.guest_insns, block.insn_pcs,
+                    addrs[lb.name], BLOCK_FN(addrs[lb.name]), lb.slots, pages)
+            tbs.append(tb)
+            self.stats.blocks_translated += 1
+            self.stats.insns_translated += block.guest_insns
+        return tbs
+
+    def _register(self, tb: TB) -> None:
+        self.blocks[tb.pc] = tb
+        for page in tb.pages:
+            self.page_blocks.setdefault(page, set()).add(tb)
+            if page not in self.aspace.code_pages:
+                self.aspace.code_pages.add(page)
+                self.aspace.tlb_flush_page(page)
+        # slots waiting for this block, then this block's own slots
+        for slot in self.waiting.get(tb.pc, ()):
+            self.slots[slot] = tb.fn_addr
+            self.stats.chain_patches += 1
+        for slot, target in tb.slots:
+            self.slot_owner[slot] = tb
+            self.waiting.setdefault(target, set()).add(slot)
+            dst = self.blocks.get(target)
+            if dst is not None:
+                self.slots[slot] = dst.fn_addr
+                self.stats.chain_patches += 1
+        self._jmp_set(tb)
+
+    def _jmp_set(self, tb: TB) -> None:
+        i = ((tb.pc >> 2) & self.jmp_mask) * 2
+        self.jmp_table[i] = tb.pc
+        self.jmp_table[i + 1] = tb.fn_addr
+
+    def lookup(self, pc: int, stop_pc: int | None) -> TB:
+        """The block at ``pc``, translating it (and what it jumps to) on a miss."""
+        tb = self.blocks.get(pc)
+        if tb is not None:
+            self._jmp_set(tb)
+            return tb
+        if len(self.blocks) >= MAX_BLOCKS or self.next_slot >= MAX_SLOTS - 4096:
+            self.flush()
+        from .translator import MAX_BLOCK_INSNS
+        blocks = [self._translate(pc, MAX_BLOCK_INSNS, stop_pc)]
+        seen = {pc}
+        i = 0
+        while i < len(blocks) and len(blocks) < LOOKAHEAD:
+            for insn in blocks[i].insns:
+                if insn.op is Op.goto_tb:
+                    t = insn.consts[0]
+                    if (t in seen or t in self.blocks or t == stop_pc
+                            or self._fetch(t) is None or len(blocks) >= LOOKAHEAD):
+                        continue
+                    seen.add(t)
+                    blocks.append(self._translate(t, MAX_BLOCK_INSNS, stop_pc))
+            i += 1
+        tbs = self._compile(blocks, chain=True)
+        for tb in tbs:
+            self._register(tb)
+        return tbs[0]
+
+    def translate_partial(self, pc: int, max_insns: int, stop_pc: int | None) -> TB:
+        """An uncached block of at most ``max_insns`` instructions (exact counts):
+        its direct exits return to the dispatcher instead of chaining."""
+        block = self._translate(pc, max_insns, stop_pc)
+        pc_g = block.globals["pc"]
+        for i, insn in enumerate(block.insns):
+            if insn.op is Op.goto_tb:
+                from .ir.core import Kind, Temp
+                target = Temp(Kind.CONST, -1, value=insn.consts[0])
+                block.insns[i] = Insn(Op.exit_tb, (), (target,), (int(Exit.MISS),))
+        del pc_g
+        return self._compile([block], chain=False)[0]
+
+    # -- invalidation --------------------------------------------------------------
+    def invalidate(self, tb: TB) -> None:
+        if not tb.valid:
+            return
+        tb.valid = False
+        self.stats.invalidations += 1
+        if self.blocks.get(tb.pc) is tb:
+            del self.blocks[tb.pc]
+        for page in tb.pages:
+            s = self.page_blocks.get(page)
+            if s is not None:
+                s.discard(tb)
+                if not s:
+                    del self.page_blocks[page]
+                    self.aspace.code_pages.discard(page)
+                    self.aspace.tlb_flush_page(page)
+        stub = self.miss_stub
+        for slot in self.waiting.get(tb.pc, ()):
+            self.slots[slot] = stub
+        for slot, target in tb.slots:
+            self.slots[slot] = stub
+            w = self.waiting.get(target)
+            if w is not None:
+                w.discard(slot)
+            self.slot_owner.pop(slot, None)
+            self.free_slots.append(slot)
+        i = ((tb.pc >> 2) & self.jmp_mask) * 2
+        if self.jmp_table[i + 1] == tb.fn_addr:
+            self.jmp_table[i] = 0xFFFF_FFFF_FFFF_FFFF
+
+    def invalidate_page(self, page: int, size: int = 0) -> None:
+        for tb in list(self.page_blocks.get(page, ())):
+            self.invalidate(tb)
+
+    def invalidate_range(self, start: int, end: int) -> None:
+        page = start & PAGE_MASK
+        while page < end:
+            self.invalidate_page(page)
+            page += 1 << 12
+
+    def invalidate_containing(self, addr: int) -> None:
+        """Drop blocks that start at or run over ``addr`` (a new stop address)."""
+        for tb in list(self.page_blocks.get(addr & PAGE_MASK, ())):
+            if tb.pc <= addr < tb.pc + tb.size:
+                self.invalidate(tb)
+
+    def flush(self) -> None:
+        """Drop every block and its host code (only called from the dispatcher,
+        when no JIT frame is live)."""
+        self.stats.cache_flushes += 1
+        for tb in self.blocks.values():
+            tb.valid = False
+        self.blocks.clear()
+        for page in self.page_blocks:
+            self.aspace.code_pages.discard(page)
+        self.page_blocks.clear()
+        self.waiting.clear()
+        self.slot_owner.clear()
+        self.free_slots.clear()
+        self.next_slot = 0
+        self._reset_slots()
+        self.aspace.tlb_flush()
+        for mod in self.modules:
+            jit.remove_module(mod)
+        self.modules.clear()
