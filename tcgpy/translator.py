@@ -7,6 +7,8 @@ size cap, a stop address or an instruction that cannot be fetched.
 """
 from __future__ import annotations
 
+import time
+
 from .cpustate import PAGE_MASK
 from .ir.builder import Builder
 from .ir.core import Block
@@ -24,7 +26,7 @@ class FetchFault(Exception):
 
 
 def translate_block(arch, fetch, pc: int, max_insns: int = MAX_BLOCK_INSNS,
-                    stop_pc: int | None = None, log_insn=None) -> Block:
+                    stop_pc: int | None = None, log_insn=None, stats=None) -> Block:
     """Translate guest code at ``pc`` into an IR block.
 
     ``fetch(pc)`` returns the instruction word or None when ``pc`` is not
@@ -36,6 +38,9 @@ def translate_block(arch, fetch, pc: int, max_insns: int = MAX_BLOCK_INSNS,
     page = pc & PAGE_MASK
     cur = pc
     isz = arch.insn_size
+    lookup = arch.decoder.lookup
+    clock = time.perf_counter
+    t_decode = 0.0
     while True:
         word = fetch(cur)
         if word is None:
@@ -50,7 +55,15 @@ def translate_block(arch, fetch, pc: int, max_insns: int = MAX_BLOCK_INSNS,
         ctx.next_pc = cur + isz
         if log_insn is not None:
             log_insn(cur, word)
-        if not arch.decoder.decode(ctx, word):
+        t0 = clock()
+        candidates = [(p, p.extract(word)) for p in lookup(word)]
+        t_decode += clock() - t0
+        mark = len(block.insns)
+        for p, args in candidates:
+            if p.trans(ctx, args) is not False:
+                break
+            del block.insns[mark:]      # a declining translator may have emitted ops
+        else:
             # Undefined: stop here with pc at the instruction, state precise.
             b.exit_tb(cur, Exit.ILLEGAL)
             ctx.ended = True
@@ -62,4 +75,6 @@ def translate_block(arch, fetch, pc: int, max_insns: int = MAX_BLOCK_INSNS,
             b.goto_tb(cur)
             break
     block.guest_size = cur + isz - pc if ctx.ended else cur - pc
+    if stats is not None:
+        stats.time_decode += t_decode
     return block
