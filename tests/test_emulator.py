@@ -1,0 +1,336 @@
+"""The Emulator API, the CPU loop, chaining, invalidation and the softmmu."""
+from __future__ import annotations
+
+import random
+import struct
+
+import pytest
+
+import tcgpy
+from tcgpy import tbcache
+
+from .asm import asm
+
+CODE = 0x10000
+DATA = 0x40000
+
+
+def make(code: bytes, perms="rwx", data_perms="rw", **kw) -> tcgpy.Emulator:
+    emu = tcgpy.Emulator("aarch64", **kw)
+    emu.mem_map(CODE, 0x4000, perms)
+    emu.mem_map(DATA, 0x4000, data_perms)
+    emu.mem_write(CODE, code)
+    return emu
+
+
+# -- API -------------------------------------------------------------------------
+
+def test_arm64_alias_and_registers():
+    emu = tcgpy.Emulator("arm64")
+    for i in range(31):
+        emu.reg_write(f"x{i}", i * 0x1111)
+    assert [emu.reg_read(f"x{i}") for i in range(31)] == [i * 0x1111 for i in range(31)]
+    emu.reg_write("sp", 0x7fff0000)
+    emu.reg_write("nzcv", 0xA0000000)
+    emu.reg_write("tpidr_el0", 0x1234)
+    assert emu.reg_read("sp") == 0x7fff0000
+    assert emu.reg_read("nzcv") == 0xA0000000
+    assert emu.reg_read("tpidr_el0") == 0x1234
+    assert emu.reg_read("lr") == emu.reg_read("x30")
+    emu.reg_write("x0", -1)
+    assert emu.reg_read("x0") == (1 << 64) - 1
+    with pytest.raises(ValueError):
+        emu.reg_read("x31")
+    with pytest.raises(ValueError):
+        tcgpy.Emulator("sparc")
+
+
+def test_mem_map_rules():
+    emu = tcgpy.Emulator("aarch64")
+    with pytest.raises(ValueError):
+        emu.mem_map(0x10001, 0x1000)
+    with pytest.raises(ValueError):
+        emu.mem_map(0x10000, 0x1000, perms="rwz")
+    emu.mem_map(0x10000, 0x2000, "rw")
+    with pytest.raises(ValueError):
+        emu.mem_map(0x11000, 0x1000)
+    emu.mem_write(0x10ffe, b"abcd")           # across a page boundary
+    assert emu.mem_read(0x10ffe, 4) == b"abcd"
+    emu.mem_unmap(0x11000, 0x1000)
+    with pytest.raises(tcgpy.MemoryFault):
+        emu.mem_read(0x11000, 1)
+    assert emu.mem_regions() == [(0x10000, 0x11000, "rw-")]
+
+
+def test_simple_block_and_flags():
+    emu = make(asm("add x0, x1, #5; subs x2, x0, #15"))
+    emu.reg_write("x1", 10)
+    emu.run(CODE, until=CODE + 8)
+    assert emu.reg_read("x0") == 15
+    assert emu.reg_read("x2") == 0
+    assert emu.reg_read("nzcv") == 0x60000000      # Z and C
+    assert emu.reg_read("pc") == CODE + 8
+
+
+# -- chaining --------------------------------------------------------------------------
+
+LOOP = "mov x0, x1; loop: subs x0, x0, #1; b.ne loop; nop"
+
+
+def test_hot_loop_stays_in_host_code():
+    """The dispatcher is entered a bounded number of times, whatever the iteration count."""
+    returns = []
+    for n in (1000, 10_000_000):
+        emu = make(asm(LOOP))
+        emu.reg_write("x1", n)
+        emu.run(CODE, until=CODE + 12)
+        assert emu.reg_read("x0") == 0
+        returns.append(emu.stats.dispatcher_returns)
+    assert returns[0] == returns[1] <= 4
+    assert emu.stats.chain_patches >= 1
+
+
+def test_indirect_branch_uses_jump_table():
+    code = asm("""
+        mov x0, #0
+        adr x5, f
+        mov x6, #60000
+    loop:
+        blr x5
+        subs x6, x6, #1
+        b.ne loop
+        b done
+    f:
+        add x0, x0, #3
+        ret
+    done:
+        nop
+    """)
+    emu = make(code)
+    end = CODE + len(code) - 4
+    emu.run(CODE, until=end)
+    assert emu.reg_read("x0") == 180000
+    assert emu.stats.dispatcher_returns < 50
+
+
+# -- exact counts and stop addresses ------------------------------------------------------
+
+STRAIGHT = "; ".join(f"add x{i}, x{i}, #{i + 1}" for i in range(10))
+
+
+def test_count_is_exact_mid_block():
+    for k in range(0, 11):
+        emu = make(asm(STRAIGHT))
+        emu.run(CODE, until=CODE + 40)           # translate the whole block first
+        for i in range(10):
+            emu.reg_write(f"x{i}", 0)
+        emu.run(CODE, count=k)
+        assert emu.reg_read("pc") == CODE + 4 * k
+        assert [emu.reg_read(f"x{i}") for i in range(10)] == [i + 1 if i < k else 0 for i in range(10)]
+
+
+def test_until_inside_a_cached_block():
+    emu = make(asm(STRAIGHT))
+    emu.run(CODE, until=CODE + 40)
+    for i in range(10):
+        emu.reg_write(f"x{i}", 0)
+    emu.run(CODE, until=CODE + 12)
+    assert emu.reg_read("pc") == CODE + 12
+    assert [emu.reg_read(f"x{i}") for i in range(4)] == [1, 2, 3, 0]
+
+
+def test_count_in_a_loop():
+    emu = make(asm(LOOP))
+    emu.reg_write("x1", 1000)
+    emu.run(CODE, count=1 + 2 * 10)
+    assert emu.reg_read("x0") == 990
+    assert emu.reg_read("pc") == CODE + 4
+
+
+def test_timeout_stops_an_infinite_loop():
+    emu = make(asm("loop: add x0, x0, #1; b loop"))
+    emu.run(CODE, timeout=0.2)
+    assert emu.reg_read("x0") > 1000
+    assert emu.reg_read("pc") in (CODE, CODE + 4)
+
+
+# -- faults -------------------------------------------------------------------------------
+
+def test_read_fault_is_precise():
+    emu = make(asm("add x0, x0, #1; ldr x1, [x2]; add x0, x0, #1"))
+    emu.reg_write("x2", 0x900000)
+    emu.reg_write("x1", 77)
+    with pytest.raises(tcgpy.MemoryFault) as ei:
+        emu.run(CODE, until=CODE + 12)
+    e = ei.value
+    assert (e.pc, e.address, e.access) == (CODE + 4, 0x900000, "read")
+    assert emu.reg_read("pc") == CODE + 4
+    assert emu.reg_read("x0") == 1 and emu.reg_read("x1") == 77
+
+
+def test_write_fault_on_readonly_page():
+    emu = make(asm("mov x0, #7; str x0, [x1]"), data_perms="r")
+    emu.reg_write("x1", DATA + 8)
+    with pytest.raises(tcgpy.MemoryFault) as ei:
+        emu.run(CODE, until=CODE + 8)
+    assert (ei.value.pc, ei.value.address, ei.value.access) == (CODE + 4, DATA + 8, "write")
+    assert emu.mem_read(DATA + 8, 8) == bytes(8)
+    assert emu.reg_read("x0") == 7
+
+
+def test_fetch_fault_and_nonexec():
+    emu = make(asm(f"b #{CODE + 0x3000:#x}"))        # inside the mapping, not executable
+    emu.mem_protect(CODE + 0x3000, 0x1000, "r")
+    with pytest.raises(tcgpy.MemoryFault) as ei:
+        emu.run(CODE)
+    assert (ei.value.pc, ei.value.address, ei.value.access) == (CODE + 0x3000,) * 2 + ("fetch",)
+    with pytest.raises(tcgpy.MemoryFault):
+        emu.run(0xdead0000)
+
+
+def test_unaligned_normal_access_allowed_across_pages():
+    emu = make(asm("ldr x0, [x1]; str x0, [x2]"))
+    emu.mem_write(DATA + 0xffc, bytes(range(1, 9)))
+    emu.reg_write("x1", DATA + 0xffc)
+    emu.reg_write("x2", DATA + 0x2001)
+    emu.run(CODE, until=CODE + 8)
+    assert emu.reg_read("x0") == int.from_bytes(bytes(range(1, 9)), "little")
+    assert emu.mem_read(DATA + 0x2001, 8) == bytes(range(1, 9))
+
+
+def test_illegal_instruction():
+    emu = make(asm("add x0, x0, #1") + struct.pack("<I", 0x00000000))
+    with pytest.raises(tcgpy.IllegalInstruction) as ei:
+        emu.run(CODE, until=CODE + 8)
+    assert ei.value.pc == CODE + 4 and ei.value.word == 0
+    assert emu.reg_read("x0") == 1
+
+
+def test_syscall_handler_and_unhandled():
+    emu = make(asm("mov x8, #93; svc #0; add x0, x0, #1"))
+    seen = []
+
+    def on_syscall(e):
+        seen.append((e.reg_read("x8"), e.reg_read("pc")))
+        e.reg_write("x0", 41)
+    emu.on_syscall = on_syscall
+    emu.run(CODE, until=CODE + 12)
+    assert seen == [(93, CODE + 8)]
+    assert emu.reg_read("x0") == 42
+    emu.on_syscall = None
+    with pytest.raises(tcgpy.UnhandledSyscall):
+        emu.run(CODE, until=CODE + 12)
+
+
+# -- self-modifying code ----------------------------------------------------------------------
+
+def test_self_modifying_code_runs_new_code():
+    # The loop body is patched by the guest itself after the first iteration.
+    code = asm("""
+        mov x0, #0
+        mov x3, #2
+    again:
+        bl body
+        ldr w4, [x5]
+        str w4, [x6]
+        subs x3, x3, #1
+        b.ne again
+        b end
+    body:
+        add x0, x0, #1
+        ret
+    end:
+        nop
+    """)
+    new_insn = asm("add x0, x0, #100")
+    emu = make(code)
+    body = CODE + code.index(asm("add x0, x0, #1"), 16)
+    emu.mem_write(DATA, new_insn)
+    emu.reg_write("x5", DATA)
+    emu.reg_write("x6", body)
+    emu.run(CODE, until=CODE + len(code) - 4)
+    assert emu.reg_read("x0") == 101
+    assert emu.stats.invalidations >= 1
+
+
+def test_api_write_invalidates_chained_code():
+    emu = make(asm("add x0, x0, #1; b next; next: add x0, x0, #2; nop"))
+    emu.run(CODE, until=CODE + 12)
+    assert emu.reg_read("x0") == 3
+    emu.mem_write(CODE + 8, asm("add x0, x0, #20"))
+    emu.reg_write("x0", 0)
+    emu.run(CODE, until=CODE + 12)
+    assert emu.reg_read("x0") == 21
+
+
+# -- MMIO -------------------------------------------------------------------------------------------
+
+def test_mmio_callbacks():
+    log = []
+
+    def read(off, size):
+        log.append(("r", off, size))
+        return 0x1122334455667788
+
+    def write(off, size, value):
+        log.append(("w", off, size, value))
+    emu = make(asm("ldr w0, [x1, #4]; strh w2, [x1, #8]; ldr x3, [x1]"))
+    emu.mmio_map(0x90000, 0x1000, read, write)
+    emu.reg_write("x1", 0x90000)
+    emu.reg_write("x2", 0xABCDEF)
+    emu.run(CODE, until=CODE + 12)
+    assert log == [("r", 4, 4), ("w", 8, 2, 0xCDEF), ("r", 0, 8)]
+    assert emu.reg_read("x0") == 0x55667788
+    assert emu.reg_read("x3") == 0x1122334455667788
+
+
+def test_mmio_callback_error_propagates():
+    def read(off, size):
+        raise RuntimeError("device on fire")
+    emu = make(asm("ldr x0, [x1]"))
+    emu.mmio_map(0x90000, 0x1000, read, lambda *a: None)
+    emu.reg_write("x1", 0x90000)
+    with pytest.raises(RuntimeError, match="device on fire"):
+        emu.run(CODE, until=CODE + 4)
+
+
+# -- cache cap ---------------------------------------------------------------------------------------
+
+def test_cache_cap_flushes(monkeypatch):
+    monkeypatch.setattr(tbcache, "MAX_BLOCKS", 20)
+    # 60 blocks: each adds and branches to the next one.
+    code = asm("; ".join(f"add x0, x0, #1; b l{i}; l{i}: nop" for i in range(60)))
+    emu = make(code)
+    emu.run(CODE, until=CODE + len(code))
+    assert emu.reg_read("x0") == 60
+    assert emu.stats.cache_flushes >= 2
+    emu.reg_write("x0", 0)
+    emu.run(CODE, until=CODE + len(code))
+    assert emu.reg_read("x0") == 60
+
+
+# -- no guest input crashes the host --------------------------------------------------------------
+
+def test_random_words_never_crash():
+    rng = random.Random(1234)
+    emu = tcgpy.Emulator("aarch64")
+    emu.mem_map(CODE, 0x4000, "rwx")
+    emu.mem_map(DATA, 0x4000, "rw")
+    outcomes = {}
+    for case in range(25):
+        words = [rng.getrandbits(32) for _ in range(100)]
+        emu.mem_write(CODE, struct.pack(f"<{len(words)}I", *words))
+        for trial in range(40):
+            for i in range(31):
+                emu.reg_write(f"x{i}", rng.choice([0, 1, DATA + rng.randrange(0x4000), rng.getrandbits(64)]))
+            emu.reg_write("sp", DATA + 0x2000)
+            emu.reg_write("nzcv", rng.getrandbits(4) << 28)
+            start = CODE + 4 * rng.randrange(len(words))
+            try:
+                emu.run(start, count=20)
+                kind = "stop"
+            except tcgpy.EmulationError as e:
+                kind = type(e).__name__
+            outcomes[kind] = outcomes.get(kind, 0) + 1
+    assert sum(outcomes.values()) == 1000
+    assert outcomes.get("IllegalInstruction", 0) > 0
