@@ -10,6 +10,11 @@ Conventions shared by generators and the difftest engine (tcgpy/difftest):
   (DATA_BASE + DATA_SIZE//2 + a small random offset); memory forms use them as
   base registers, with offsets that stay inside the page.
 - Registers in SMALL_REGS start with small values (0..255): index registers.
+- SP starts as a 16-byte aligned pointer into the middle of the data page, so
+  forms may use it as a base register too.  Pointers in PTR_REGS are 16-byte
+  aligned three times out of four, any byte otherwise (within +-512 of the middle).
+- Other general registers hold random values, edge values (0, 1, -1, INT64_MIN,
+  2**31, 2**32-1, ...) drawn often; NZCV is random; tpidr_el0 is random.
 - The code sequence is at CODE_BASE; the run stops at CODE_BASE + 4*length (the
   "end") or after a bounded instruction count.  A branch generator picks its
   target from ``pos`` (index of this instruction, length of the sequence).
@@ -21,6 +26,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 CODE_BASE = 0x100000
+CODE_SIZE = 0x1000          # mapped r-x; the bytes after the sequence are zero (udf)
 DATA_BASE = 0x200000
 DATA_SIZE = 0x10000
 PTR_REGS = tuple(range(20, 28))

@@ -1,0 +1,271 @@
+"""Difftest campaigns: many cases, optionally over worker processes, each with
+its own pair of emulators; mismatches minimized and written as case files.
+
+Case ``i`` of seed ``s`` is generated from (arch, s, i) alone, so a campaign
+gives the same cases whatever the number of workers, and a finding's label
+("seed 7 case 1234") regenerates it.
+"""
+from __future__ import annotations
+
+import contextlib
+import multiprocessing
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Callable
+
+from .casefile import write_case
+from .engine import Engine, campaign_case, select_classes
+from .minimize import minimize_result
+
+CHUNK = 20          # cases per work item: small enough for a smooth progress line
+
+
+@dataclass(frozen=True)
+class Spec:
+    arch: str
+    seed: int
+    length: int
+    classes: tuple[str, ...]
+    out: str | None = None
+    minimize: bool = True
+    budget: int = 600
+
+
+@dataclass
+class ClassStats:
+    cases: int = 0
+    passed: int = 0
+    mismatched: int = 0
+    known: int = 0
+
+    def add(self, other: "ClassStats") -> None:
+        self.cases += other.cases
+        self.passed += other.passed
+        self.mismatched += other.mismatched
+        self.known += other.known
+
+
+@dataclass
+class Finding:
+    index: int
+    label: str
+    primary: str                  # class the case was drawn for
+    culprit: list[str]            # classes of the minimized case's instructions
+    length: int                   # instructions after minimization
+    original_length: int
+    fields: list[str]
+    summary: str
+    disassembly: list[str]
+    path: str | None = None
+
+
+@dataclass
+class ChunkResult:
+    stats: dict[str, ClassStats] = field(default_factory=dict)
+    findings: list[Finding] = field(default_factory=list)
+    known: dict[str, int] = field(default_factory=dict)    # known-difference name -> count
+    times: dict[str, float] = field(default_factory=dict)  # seconds, by stage
+    cases: int = 0
+
+
+@dataclass
+class Summary:
+    arch: str
+    seed: int
+    count: int
+    length: int
+    jobs: int
+    classes: list[str]
+    stats: dict[str, ClassStats]
+    findings: list[Finding]
+    known: dict[str, int]
+    times: dict[str, float]
+    elapsed: float
+
+    @property
+    def mismatches(self) -> int:
+        return len(self.findings)
+
+    @property
+    def cases_per_s(self) -> float:
+        return self.count / self.elapsed if self.elapsed > 0 else 0.0
+
+    @property
+    def exit_status(self) -> int:
+        return 1 if self.findings else 0
+
+    def to_json(self) -> dict:
+        return {
+            "arch": self.arch, "seed": self.seed, "count": self.count, "length": self.length,
+            "jobs": self.jobs, "classes": self.classes, "elapsed_s": round(self.elapsed, 3),
+            "cases_per_s": round(self.cases_per_s, 1),
+            "passed": sum(s.passed for s in self.stats.values()),
+            "mismatches": self.mismatches,
+            "known": sum(self.known.values()),
+            "known_by_entry": self.known,
+            "per_class": {k: asdict(v) for k, v in sorted(self.stats.items())},
+            "time_s": {k: round(v, 3) for k, v in sorted(self.times.items())},
+            "findings": [asdict(f) for f in self.findings],
+            "exit_status": self.exit_status,
+        }
+
+
+class Worker:
+    """One process's engines and the spec it runs cases of."""
+
+    def __init__(self, spec: Spec, engine: Engine | None = None):
+        self.spec = spec
+        self.classes = select_classes(spec.arch, spec.classes)
+        self.engine = engine or Engine(spec.arch)
+
+    def run(self, indices: range | list[int]) -> ChunkResult:
+        spec, eng = self.spec, self.engine
+        out = ChunkResult()
+        t_gen = t_min = 0.0
+        for i in indices:
+            t0 = time.perf_counter()
+            case = campaign_case(spec.arch, self.classes, spec.seed, i, spec.length)
+            t_gen += time.perf_counter() - t0
+            r = eng.run(case)
+            st = out.stats.setdefault(case.primary, ClassStats())
+            st.cases += 1
+            out.cases += 1
+            if r.status == "pass":
+                st.passed += 1
+            elif r.status == "known":
+                st.known += 1
+                out.known[r.known.name] = out.known.get(r.known.name, 0) + 1
+            else:
+                st.mismatched += 1
+                t0 = time.perf_counter()
+                small = minimize_result(eng, r, spec.budget) if spec.minimize else r
+                t_min += time.perf_counter() - t0
+                out.findings.append(self._finding(i, r, small))
+        out.times = dict(eng.times)
+        out.times["generate"] = t_gen
+        out.times["minimize"] = t_min
+        eng.times.clear()
+        return out
+
+    def _finding(self, index: int, original, small) -> Finding:
+        from .casefile import disassemble
+        path = None
+        if self.spec.out:
+            path = write_case(self.spec.out, small, index=index,
+                              note=f"minimized from {len(original.case.words)} instructions "
+                                   f"({original.case.label})")
+        return Finding(index, original.case.label, original.case.primary,
+                       sorted(set(small.case.classes)), len(small.case.words),
+                       len(original.case.words), small.mismatch.names, str(small.mismatch),
+                       disassemble(small.case.arch, small.case), path)
+
+
+# Worker-process state: one Worker per process, built by the pool initializer
+# (engines cannot be pickled, and building them per chunk would waste the
+# translations they cache).
+_PROCESS_WORKER: list[Worker] = []
+_PROCESS_HOOKS = contextlib.ExitStack()
+
+
+def _init_process(spec: Spec) -> None:
+    from .testing import install_from_env
+    install_from_env(_PROCESS_HOOKS)
+    _PROCESS_WORKER.append(Worker(spec))
+
+
+def _run_in_process(indices: range) -> ChunkResult:
+    return _PROCESS_WORKER[0].run(indices)
+
+
+def _mp_context():
+    # fork is much faster to start than spawn and the parent holds no
+    # emulator, JIT or thread at this point; spawn where fork does not exist.
+    methods = multiprocessing.get_all_start_methods()
+    return multiprocessing.get_context("fork" if "fork" in methods else "spawn")
+
+
+Progress = Callable[[int, int, int, int, float], None]   # done, total, mismatches, known, elapsed
+
+
+def run_campaign(spec: Spec, count: int, jobs: int = 1, progress: Progress | None = None,
+                 engine: Engine | None = None) -> Summary:
+    """Run cases 0..count-1 of ``spec``; ``engine`` (jobs == 1 only) lets tests
+    supply their own runners."""
+    classes = select_classes(spec.arch, spec.classes)
+    if not classes:
+        raise ValueError(f"no form classes selected for {spec.arch}")
+    spec = Spec(spec.arch, spec.seed, spec.length, tuple(c.name for c in classes),
+                spec.out, spec.minimize, spec.budget)
+    chunks = [range(i, min(i + CHUNK, count)) for i in range(0, count, CHUNK)]
+    total = ChunkResult()
+    start = time.perf_counter()
+    done = 0
+
+    def merge(cr: ChunkResult) -> None:
+        nonlocal done
+        for k, v in cr.stats.items():
+            total.stats.setdefault(k, ClassStats()).add(v)
+        total.findings.extend(cr.findings)
+        for k, v in cr.known.items():
+            total.known[k] = total.known.get(k, 0) + v
+        for k, v in cr.times.items():
+            total.times[k] = total.times.get(k, 0.0) + v
+        done += cr.cases
+        if progress:
+            progress(done, count, len(total.findings), sum(total.known.values()),
+                     time.perf_counter() - start)
+
+    if jobs <= 1 or len(chunks) <= 1:
+        worker = Worker(spec, engine)
+        for ch in chunks:
+            merge(worker.run(ch))
+    else:
+        with _mp_context().Pool(jobs, initializer=_init_process, initargs=(spec,)) as pool:
+            for cr in pool.imap_unordered(_run_in_process, chunks):
+                merge(cr)
+    elapsed = time.perf_counter() - start
+    total.findings.sort(key=lambda f: f.index)
+    return Summary(spec.arch, spec.seed, count, spec.length, max(jobs, 1), list(spec.classes),
+                   total.stats, total.findings, total.known, total.times, elapsed)
+
+
+def format_table(summary: Summary) -> str:
+    rows = [("class", "cases", "passed", "mismatched", "known")]
+    for name in summary.classes:
+        s = summary.stats.get(name, ClassStats())
+        rows.append((name, str(s.cases), str(s.passed), str(s.mismatched), str(s.known)))
+    tot = ClassStats()
+    for s in summary.stats.values():
+        tot.add(s)
+    rows.append(("total", str(tot.cases), str(tot.passed), str(tot.mismatched), str(tot.known)))
+    widths = [max(len(r[i]) for r in rows) for i in range(5)]
+    lines = []
+    for j, r in enumerate(rows):
+        cells = [r[0].ljust(widths[0])] + [c.rjust(w) for c, w in zip(r[1:], widths[1:])]
+        lines.append("  ".join(cells))
+        if j == 0 or j == len(rows) - 2:
+            lines.append("  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def print_progress(stream=sys.stderr) -> Progress:
+    """A live one-line progress display (a line every few seconds when not a tty)."""
+    tty = stream.isatty()
+    last = [0.0]
+
+    def show(done: int, total: int, mism: int, known: int, elapsed: float) -> None:
+        if done < total and elapsed - last[0] < (0.2 if tty else 5.0):
+            return
+        last[0] = elapsed
+        rate = done / elapsed if elapsed > 0 else 0.0
+        width = 30
+        fill = int(width * done / total) if total else width
+        line = (f"[{'#' * fill}{'.' * (width - fill)}] {done}/{total} cases  "
+                f"{rate:.0f} cases/s  {mism} mismatches  {known} known")
+        if tty:
+            stream.write("\r" + line + ("\n" if done >= total else ""))
+        else:
+            stream.write(line + "\n")
+        stream.flush()
+    return show

@@ -1,0 +1,516 @@
+"""The difftest core: a case model, the two engines under test, and the comparison.
+
+A :class:`Case` is a short instruction sequence plus a full start state (general
+registers, flags, a random data page).  :class:`Engine` runs it on Unicorn (the
+reference) and on tcgpy (the subject), compares every register the CPU-state
+table marks ``compare`` plus the pseudo registers (nzcv) and the data page, and
+classifies a difference as known (listed, with proof, in
+:mod:`tcgpy.difftest.known_differences`) or not.
+
+Both emulators are created once per :class:`Engine` and reused across cases:
+creating them is cheap next to translating code, but mapping per case is not
+free either, and tcgpy keeps its translations when the code bytes of the next
+case are the same (the minimizer reruns one code sequence many times).
+"""
+from __future__ import annotations
+
+import importlib
+import random
+import time
+import traceback
+from dataclasses import dataclass, replace
+from typing import Callable, Sequence
+
+from . import forms
+from .forms import CODE_BASE, CODE_SIZE, DATA_BASE, DATA_SIZE, PTR_REGS, SMALL_REGS, FormClass, Pos
+
+MASK64 = (1 << 64) - 1
+
+# Values that break arithmetic more often than random ones: carries out of 32
+# and 64 bits, sign boundaries, all-ones, small shifts.
+EDGE_VALUES = (
+    0, 1, 2, 3, 0x7F, 0x80, 0xFF, 0x100, 0x7FFF, 0x8000, 0xFFFF,
+    (1 << 31) - 1, 1 << 31, (1 << 32) - 1, 1 << 32, (1 << 32) + 1,
+    (1 << 63) - 1, 1 << 63, (1 << 63) + 1, MASK64, MASK64 - 1,
+    0xFFFF_FFFF_8000_0000, 0xFFFF_FFFF_0000_0000, 0x0000_0000_8000_0001,
+    0x5555_5555_5555_5555, 0xAAAA_AAAA_AAAA_AAAA, 63, 64, 32, 31,
+)
+
+
+# -- per-architecture difftest description -------------------------------------
+
+# Where Unicorn keeps each architecture's register ids: the id of register
+# ``name`` is the constant PREFIX + NAME.upper() of that module.
+_UNICORN_CONSTS = {
+    "aarch64": ("unicorn.arm64_const", "UC_ARM64_REG_"),
+}
+
+# Unicorn's interrupt numbers (QEMU's EXCP_*) as difftest events.
+_UNICORN_INTR = {
+    "aarch64": {1: "illegal", 2: "syscall", 3: "fault", 4: "fault", 7: "trap",
+                22: "fault"},
+}
+
+
+@dataclass(frozen=True)
+class DiffArch:
+    """What the difftest needs to know about one guest architecture, derived
+    from the frontend's ArchInfo (register table) and Unicorn's constants."""
+    name: str
+    info: object                           # tcgpy.frontends.arch.ArchInfo
+    state_regs: tuple[str, ...]            # written before a run (pc excluded)
+    compare_regs: tuple[str, ...]          # compared after a run
+    uc_ids: dict[str, int]
+    uc_intr: dict[int, str]
+
+
+_DIFF_ARCHES: dict[str, DiffArch] = {}
+
+
+def diff_arch(name: str) -> DiffArch:
+    from ..frontends import get_arch
+    info = get_arch(name)
+    cached = _DIFF_ARCHES.get(info.name)
+    if cached is not None:
+        return cached
+    regs = [r.name for r in info.layout.rows if r.user and r.compare and r.name != "pc"]
+    regs += list(info.pseudo_regs)
+    module, prefix = _UNICORN_CONSTS[info.name]
+    consts = importlib.import_module(module)
+    uc_ids = {n: getattr(consts, prefix + n.upper()) for n in regs + ["pc"]}
+    da = DiffArch(info.name, info, tuple(regs), tuple(regs) + ("pc",), uc_ids,
+                  _UNICORN_INTR[info.name])
+    _DIFF_ARCHES[info.name] = da
+    return da
+
+
+# -- cases ------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Case:
+    """One difftest case: code words at CODE_BASE and a full start state."""
+    arch: str
+    words: tuple[int, ...]
+    regs: dict[str, int]                   # start values, by register name
+    data: bytes                            # DATA_SIZE bytes at DATA_BASE
+    bound: int                             # instruction count limit
+    classes: tuple[str, ...] = ()          # form class of each word (informational)
+    primary: str = ""                      # the class the case was drawn for
+    label: str = ""                        # where it came from, e.g. "seed 1 case 42"
+
+    @property
+    def begin(self) -> int:
+        return CODE_BASE
+
+    @property
+    def end(self) -> int:
+        return CODE_BASE + 4 * len(self.words)
+
+    @property
+    def code(self) -> bytes:
+        return b"".join(w.to_bytes(4, "little") for w in self.words)
+
+    def with_(self, **changes) -> "Case":
+        return replace(self, **changes)
+
+
+def default_bound(length: int) -> int:
+    # Backward branches may loop: allow a few passes over the sequence, no more.
+    return 4 * length + 16
+
+
+def random_value(rng: random.Random) -> int:
+    r = rng.random()
+    if r < 0.35:
+        return rng.choice(EDGE_VALUES)
+    if r < 0.5:
+        return rng.randrange(0, 256)
+    if r < 0.65:
+        v = rng.getrandbits(32)
+        return v | 0xFFFF_FFFF_0000_0000 if rng.random() < 0.3 else v
+    return rng.getrandbits(64)
+
+
+def data_pointer(rng: random.Random) -> int:
+    """A pointer into the middle of the data page (usually 16-byte aligned)."""
+    off = rng.randrange(-512, 512)
+    if rng.random() < 0.75:
+        off &= ~15
+    return DATA_BASE + DATA_SIZE // 2 + off
+
+
+def _start_gpr(rng: random.Random, n: int) -> int:
+    if n in PTR_REGS:
+        return data_pointer(rng)
+    if n in SMALL_REGS:
+        return rng.randrange(0, 256)
+    return random_value(rng)
+
+
+# How the start value of each non-GPR register is drawn.  Registers not listed
+# start at 0 (FP control/status: the integer frontend never touches them, and
+# random values would only test Unicorn's RES0 masking).
+_START_SPECIAL: dict[str, Callable[[random.Random], int]] = {
+    # SP is a base register of memory forms too; keep it aligned as Linux does.
+    "sp": lambda rng: data_pointer(rng) & ~15,
+    "nzcv": lambda rng: rng.getrandbits(4) << 28,
+    "tpidr_el0": random_value,
+}
+
+
+def random_start_regs(da: DiffArch, rng: random.Random) -> dict[str, int]:
+    regs = {}
+    for name in da.state_regs:
+        if name.startswith("x") and name[1:].isdigit():
+            regs[name] = _start_gpr(rng, int(name[1:]))
+        else:
+            gen = _START_SPECIAL.get(name)
+            regs[name] = gen(rng) if gen else 0
+    return regs
+
+
+def generate_case(arch: str, classes: Sequence[FormClass], rng: random.Random,
+                  length: int, label: str = "", bound: int | None = None) -> Case:
+    """A random case: one primary class, most words drawn from it, some from
+    the other selected classes so that instructions of different classes
+    meet (flags set by one, read by the next; a store then a load)."""
+    da = diff_arch(arch)
+    if not classes:
+        raise ValueError(f"no form classes selected for {arch}")
+    primary = rng.choice(classes)
+    words, names = [], []
+    for i in range(length):
+        fc = primary if rng.random() < 0.75 else rng.choice(classes)
+        words.append(fc.gen(rng, Pos(i, length)) & 0xFFFF_FFFF)
+        names.append(fc.name)
+    regs = random_start_regs(da, rng)
+    data = rng.randbytes(DATA_SIZE)
+    return Case(da.name, tuple(words), regs, data,
+                default_bound(length) if bound is None else bound,
+                tuple(names), primary.name, label)
+
+
+def campaign_case(arch: str, classes: Sequence[FormClass], seed: int, index: int,
+                  length: int) -> Case:
+    """Case ``index`` of the campaign with ``seed``: independent of every other
+    case, of the number of workers and of the order they run in."""
+    rng = random.Random(f"{arch}:{seed}:{index}")
+    return generate_case(arch, classes, rng, length, label=f"seed {seed} case {index}")
+
+
+def select_classes(arch: str, include: Sequence[str] | None = None,
+                   exclude: Sequence[str] | None = None) -> list[FormClass]:
+    table = forms.classes(arch)
+    names = sorted(table)
+    for n in list(include or ()) + list(exclude or ()):
+        if n not in table:
+            raise ValueError(f"unknown form class {n!r} for {arch} "
+                             f"(known: {', '.join(names) or 'none'})")
+    if include:
+        names = [n for n in names if n in include]
+    if exclude:
+        names = [n for n in names if n not in exclude]
+    return [table[n] for n in names]
+
+
+# -- outcomes -----------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Event:
+    """How a run stopped.  ``end`` covers both the stop address and the count."""
+    kind: str                      # end | fault | illegal | syscall | trap | crash
+    access: str | None = None      # fault: read | write | fetch (None when unknown)
+    address: int | None = None     # fault: the faulting data address (None when unknown)
+    detail: str = ""               # crash: the Python exception
+
+    def same(self, other: "Event") -> bool:
+        if self.kind != other.kind:
+            return False
+        # Unicorn reports alignment faults through its interrupt hook, which
+        # says neither the access nor the address: compare what both know.
+        for a, b in ((self.access, other.access), (self.address, other.address)):
+            if a is not None and b is not None and a != b:
+                return False
+        return self.kind != "crash"
+
+    def __str__(self) -> str:
+        s = self.kind
+        if self.access:
+            s += f" {self.access}"
+        if self.address is not None:
+            s += f" @{self.address:#x}"
+        if self.detail:
+            s += f" ({self.detail})"
+        return s
+
+    def to_json(self) -> dict:
+        return {"kind": self.kind, "access": self.access,
+                "address": None if self.address is None else f"{self.address:#x}",
+                "detail": self.detail}
+
+    @staticmethod
+    def from_json(d: dict) -> "Event":
+        a = d.get("address")
+        return Event(d["kind"], d.get("access"), None if a is None else int(a, 0),
+                     d.get("detail", ""))
+
+
+END = Event("end")
+
+
+@dataclass
+class Outcome:
+    event: Event
+    regs: dict[str, int]
+    data: bytes
+
+
+@dataclass(frozen=True)
+class FieldDiff:
+    name: str          # "x3", "nzcv", "pc", "event", "mem@0x208010"
+    reference: str     # Unicorn's value, formatted
+    subject: str       # tcgpy's value, formatted
+
+
+@dataclass
+class Mismatch:
+    fields: list[FieldDiff]
+
+    @property
+    def names(self) -> list[str]:
+        return [f.name for f in self.fields]
+
+    def __str__(self) -> str:
+        return "; ".join(f"{f.name}: unicorn {f.reference} != tcgpy {f.subject}"
+                         for f in self.fields)
+
+
+MAX_MEM_RUNS = 8
+
+
+def _mem_diffs(ref: bytes, sub: bytes) -> list[FieldDiff]:
+    """Differing bytes as runs (gaps under 8 bytes merged), at most MAX_MEM_RUNS."""
+    idx = [i for i in range(min(len(ref), len(sub))) if ref[i] != sub[i]]
+    runs: list[list[int]] = []
+    for i in idx:
+        if runs and i - runs[-1][1] <= 8:
+            runs[-1][1] = i
+        else:
+            runs.append([i, i])
+    out = [FieldDiff(f"mem@{DATA_BASE + a:#x}", ref[a:b + 1].hex(), sub[a:b + 1].hex())
+           for a, b in runs[:MAX_MEM_RUNS]]
+    if len(runs) > MAX_MEM_RUNS:
+        out.append(FieldDiff("mem@...", f"{len(runs) - MAX_MEM_RUNS} more runs", ""))
+    return out
+
+
+def compare(da: DiffArch, ref: Outcome, sub: Outcome) -> Mismatch | None:
+    fields = []
+    if not ref.event.same(sub.event):
+        fields.append(FieldDiff("event", str(ref.event), str(sub.event)))
+    for r in da.compare_regs:
+        a, b = ref.regs.get(r), sub.regs.get(r)
+        if a != b:
+            fields.append(FieldDiff(r, _hex(a), _hex(b)))
+    if ref.data != sub.data:
+        fields.extend(_mem_diffs(ref.data, sub.data))
+    return Mismatch(fields) if fields else None
+
+
+def _hex(v) -> str:
+    return "-" if v is None else f"{v:#x}"
+
+
+# -- the engines ---------------------------------------------------------------------
+
+class UnicornRunner:
+    """Runs cases on Unicorn, the reference."""
+
+    name = "unicorn"
+
+    def __init__(self, arch: str):
+        import unicorn
+        self._uc_mod = unicorn
+        self.da = diff_arch(arch)
+        uc = self.uc = unicorn.Uc(*self.da.info.unicorn)
+        uc.mem_map(CODE_BASE, CODE_SIZE, unicorn.UC_PROT_READ | unicorn.UC_PROT_EXEC)
+        uc.mem_map(DATA_BASE, DATA_SIZE, unicorn.UC_PROT_READ | unicorn.UC_PROT_WRITE)
+        self._event: Event | None = None
+        uc.hook_add(unicorn.UC_HOOK_INTR, self._on_intr)
+        uc.hook_add(unicorn.UC_HOOK_MEM_UNMAPPED | unicorn.UC_HOOK_MEM_PROT, self._on_mem)
+        self._ids = [(n, self.da.uc_ids[n]) for n in self.da.state_regs]
+        self._cmp_ids = [(n, self.da.uc_ids[n]) for n in self.da.compare_regs]
+        self._code: bytes | None = None
+        self._access = {}
+        for suffix, access in (("READ", "read"), ("WRITE", "write"), ("FETCH", "fetch")):
+            for kind in ("UNMAPPED", "PROT"):
+                self._access[getattr(unicorn, f"UC_MEM_{suffix}_{kind}")] = access
+
+    def _on_intr(self, uc, intno, user_data):
+        kind = self.da.uc_intr.get(intno, f"exception {intno}")
+        self._event = Event(kind)
+        uc.emu_stop()
+
+    def _on_mem(self, uc, access, address, size, value, user_data):
+        self._event = Event("fault", self._access.get(access), address)
+        return False
+
+    def run(self, case: Case) -> Outcome:
+        uc = self.uc
+        code = case.code.ljust(CODE_SIZE, b"\0")
+        if code != self._code:
+            uc.mem_write(CODE_BASE, code)
+            # Unicorn 2.1 does not always drop translated blocks when code is
+            # rewritten through mem_write (seen after a block that ended in an
+            # svc stopped by emu_stop): stale code would run.  Drop them.
+            uc.ctl_remove_cache(CODE_BASE, CODE_BASE + CODE_SIZE)
+            self._code = code
+        uc.mem_write(DATA_BASE, case.data)
+        for name, rid in self._ids:
+            uc.reg_write(rid, case.regs.get(name, 0))
+        self._event = None
+        try:
+            uc.emu_start(case.begin, case.end, count=case.bound)
+        except self._uc_mod.UcError as e:
+            if self._event is None:
+                self._event = Event("fault" if "UNMAPPED" in str(e) or "PROT" in str(e)
+                                    else "crash", detail=str(e))
+        regs = {name: uc.reg_read(rid) for name, rid in self._cmp_ids}
+        return Outcome(self._event or END, regs, bytes(uc.mem_read(DATA_BASE, DATA_SIZE)))
+
+
+def _tcgpy_event(exc) -> Event:
+    import tcgpy
+    if isinstance(exc, tcgpy.MemoryFault):
+        return Event("fault", exc.access, exc.address)
+    if isinstance(exc, tcgpy.IllegalInstruction):
+        return Event("illegal")
+    if isinstance(exc, tcgpy.UnhandledSyscall):
+        return Event("syscall")
+    trap = getattr(tcgpy, "GuestTrap", None) or getattr(tcgpy.errors, "GuestTrap", None)
+    if trap is not None and isinstance(exc, trap):
+        # HLT at EL0 without halting debug is UNDEFINED (Arm ARM, HLT): Linux
+        # delivers SIGILL, so it compares as an illegal instruction.
+        return Event("illegal" if getattr(exc, "kind", "") == "hlt" else "trap")
+    return Event("crash", detail=f"{type(exc).__name__}: {exc}")
+
+
+class TcgpyRunner:
+    """Runs cases on tcgpy, the subject, through its public Emulator API."""
+
+    name = "tcgpy"
+    TIMEOUT = 10.0      # seconds; a run never needs it unless the count is ignored
+
+    def __init__(self, arch: str):
+        self.da = diff_arch(arch)
+        self._reset()
+
+    def _reset(self) -> None:
+        import tcgpy
+        self._tcgpy = tcgpy
+        emu = self.emu = tcgpy.Emulator(self.da.name)
+        emu.mem_map(CODE_BASE, CODE_SIZE, perms="rx")
+        emu.mem_map(DATA_BASE, DATA_SIZE, perms="rw")
+        self._code: bytes | None = None
+
+    def run(self, case: Case) -> Outcome:
+        emu = self.emu
+        code = case.code.ljust(CODE_SIZE, b"\0")
+        if code != self._code:
+            # Only rewrite changed code: a write invalidates the translations,
+            # and reruns of one sequence (minimizer, replay) should reuse them.
+            emu.mem_write(CODE_BASE, code)
+            self._code = code
+        emu.mem_write(DATA_BASE, case.data)
+        for name in self.da.state_regs:
+            emu.reg_write(name, case.regs.get(name, 0))
+        event = END
+        try:
+            emu.run(case.begin, until=case.end, count=case.bound, timeout=self.TIMEOUT)
+        except self._tcgpy.EmulationError as e:
+            event = _tcgpy_event(e)
+        except Exception as e:  # noqa: BLE001 - a tcgpy bug must become a report, not a crash
+            tb = traceback.extract_tb(e.__traceback__)[-1]
+            event = Event("crash", detail=f"{type(e).__name__}: {e} "
+                                          f"[{tb.filename.rsplit('/', 1)[-1]}:{tb.lineno}]")
+        try:
+            regs = {name: emu.reg_read(name) for name in self.da.compare_regs}
+            data = bytes(emu.mem_read(DATA_BASE, DATA_SIZE))
+        except Exception:  # noqa: BLE001
+            regs, data = {}, b""
+        if event.kind == "crash":
+            # Internal state may be inconsistent after an internal error.
+            self._reset()
+        return Outcome(event, regs, data)
+
+
+@dataclass
+class Result:
+    case: Case
+    reference: Outcome
+    subject: Outcome
+    mismatch: Mismatch | None
+    known: object | None = None            # a known_differences.KnownDifference
+
+    @property
+    def status(self) -> str:
+        if self.mismatch is None:
+            return "pass"
+        return "known" if self.known is not None else "mismatch"
+
+
+class Engine:
+    """Runs cases on a reference and a subject runner and compares them.
+
+    The runners are created on first use (tests substitute fakes through
+    ``reference``/``subject``; anything with ``run(case) -> Outcome`` works).
+    """
+
+    def __init__(self, arch: str = "aarch64", *, reference=None, subject=None,
+                 known: Sequence | None = None):
+        self.da = diff_arch(arch)
+        self.arch = self.da.name
+        self._reference = reference
+        self._subject = subject
+        self._known = known
+        self.runs = 0
+        self.times: dict[str, float] = {}     # seconds per runner, for "where time goes"
+
+    @property
+    def reference(self):
+        if self._reference is None:
+            self._reference = UnicornRunner(self.arch)
+        return self._reference
+
+    @property
+    def subject(self):
+        if self._subject is None:
+            self._subject = TcgpyRunner(self.arch)
+        return self._subject
+
+    def run(self, case: Case) -> Result:
+        from .known_differences import KNOWN, classify
+        self.runs += 1
+        reference, subject = self.reference, self.subject
+        t0 = time.perf_counter()
+        ref = reference.run(case)
+        t1 = time.perf_counter()
+        sub = subject.run(case)
+        t2 = time.perf_counter()
+        mm = compare(self.da, ref, sub)
+        t = self.times
+        t[reference.name] = t.get(reference.name, 0.0) + (t1 - t0)
+        t[subject.name] = t.get(subject.name, 0.0) + (t2 - t1)
+        t["compare"] = t.get("compare", 0.0) + (time.perf_counter() - t2)
+        known = None
+        if mm is not None:
+            known = classify(case, mm, ref, sub, self.arch,
+                             KNOWN if self._known is None else self._known)
+        return Result(case, ref, sub, mm, known)
+
+
+__all__ = [
+    "Case", "DiffArch", "Engine", "Event", "FieldDiff", "Mismatch", "Outcome", "Result",
+    "TcgpyRunner", "UnicornRunner", "campaign_case", "compare", "diff_arch",
+    "generate_case", "random_start_regs", "select_classes",
+]

@@ -1,0 +1,52 @@
+"""Where Unicorn (the difftest reference) deviates from the architecture.
+
+tcgpy follows the architecture; Unicorn is an old QEMU with its own bugs.  A
+mismatch is *known* only when an entry below matches it, and an entry goes in
+only with proof: the Arm ARM section that defines the behaviour and/or the
+observation of the same instruction and inputs on ``qemu-aarch64`` (current
+QEMU) or hardware.  Each entry says what Unicorn does, what the architecture
+says, the proof, and why tcgpy follows the architecture.  A predicate should be
+as narrow as the evidence: the instruction encoding, the inputs that trigger it
+and the fields that differ, so that a real tcgpy bug in the same instruction is
+not hidden behind the entry.
+
+Nothing is listed until proven: an empty list means every mismatch fails.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+
+@dataclass(frozen=True)
+class KnownDifference:
+    name: str
+    arch: str
+    # (case, mismatch, unicorn outcome, tcgpy outcome) -> does this entry explain it?
+    matches: Callable[..., bool]
+    unicorn: str        # what Unicorn does
+    architecture: str   # what the architecture says
+    proof: str          # Arm ARM reference and/or qemu-aarch64 / hardware observation
+    why: str            # why tcgpy follows the architecture here
+
+
+def any_word(mask: int, value: int) -> Callable[[object], bool]:
+    """Predicate on a case: some instruction word has ``word & mask == value``."""
+    return lambda case: any(w & mask == value for w in case.words)
+
+
+def only_fields(*prefixes: str) -> Callable[[object], bool]:
+    """Predicate on a mismatch: every differing field starts with one of ``prefixes``."""
+    return lambda mm: all(f.name.startswith(prefixes) for f in mm.fields)
+
+
+KNOWN: tuple[KnownDifference, ...] = ()
+
+
+def classify(case, mismatch, reference, subject, arch: str,
+             known: tuple[KnownDifference, ...] = KNOWN) -> KnownDifference | None:
+    """The first entry that explains ``mismatch``, or None."""
+    for k in known:
+        if k.arch == arch and k.matches(case, mismatch, reference, subject):
+            return k
+    return None
