@@ -11,7 +11,7 @@ import contextlib
 import multiprocessing
 import sys
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Callable
 
 from .casefile import write_case
@@ -30,6 +30,7 @@ class Spec:
     out: str | None = None
     minimize: bool = True
     budget: int = 600
+    states_per_code: int = 4
 
 
 @dataclass
@@ -75,6 +76,7 @@ class Summary:
     seed: int
     count: int
     length: int
+    states_per_code: int
     jobs: int
     classes: list[str]
     stats: dict[str, ClassStats]
@@ -98,6 +100,7 @@ class Summary:
     def to_json(self) -> dict:
         return {
             "arch": self.arch, "seed": self.seed, "count": self.count, "length": self.length,
+            "states_per_code": self.states_per_code,
             "jobs": self.jobs, "classes": self.classes, "elapsed_s": round(self.elapsed, 3),
             "cases_per_s": round(self.cases_per_s, 1),
             "passed": sum(s.passed for s in self.stats.values()),
@@ -125,7 +128,8 @@ class Worker:
         t_gen = t_min = 0.0
         for i in indices:
             t0 = time.perf_counter()
-            case = campaign_case(spec.arch, self.classes, spec.seed, i, spec.length)
+            case = campaign_case(spec.arch, self.classes, spec.seed, i, spec.length,
+                                 spec.states_per_code)
             t_gen += time.perf_counter() - t0
             r = eng.run(case)
             st = out.stats.setdefault(case.primary, ClassStats())
@@ -195,9 +199,11 @@ def run_campaign(spec: Spec, count: int, jobs: int = 1, progress: Progress | Non
     classes = select_classes(spec.arch, spec.classes)
     if not classes:
         raise ValueError(f"no form classes selected for {spec.arch}")
-    spec = Spec(spec.arch, spec.seed, spec.length, tuple(c.name for c in classes),
-                spec.out, spec.minimize, spec.budget)
-    chunks = [range(i, min(i + CHUNK, count)) for i in range(0, count, CHUNK)]
+    spec = replace(spec, classes=tuple(c.name for c in classes))
+    # Chunks hold whole groups of cases sharing code, so that one worker
+    # translates each code sequence once.
+    step = -(-CHUNK // spec.states_per_code) * spec.states_per_code
+    chunks = [range(i, min(i + step, count)) for i in range(0, count, step)]
     total = ChunkResult()
     start = time.perf_counter()
     done = 0
@@ -226,7 +232,8 @@ def run_campaign(spec: Spec, count: int, jobs: int = 1, progress: Progress | Non
                 merge(cr)
     elapsed = time.perf_counter() - start
     total.findings.sort(key=lambda f: f.index)
-    return Summary(spec.arch, spec.seed, count, spec.length, max(jobs, 1), list(spec.classes),
+    return Summary(spec.arch, spec.seed, count, spec.length, spec.states_per_code, max(jobs, 1),
+                   list(spec.classes),
                    total.stats, total.findings, total.known, total.times, elapsed)
 
 

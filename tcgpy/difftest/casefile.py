@@ -52,9 +52,11 @@ def _regs_json(regs: dict[str, int]) -> dict[str, str]:
     return {k: f"{v:#x}" for k, v in regs.items()}
 
 
-def _outcome_json(o: Outcome, start: bytes) -> dict:
-    return {"event": o.event.to_json(), "regs": _regs_json(o.regs),
-            "data_written": _runs(o.data, start) if o.data else []}
+def _outcome_json(o: Outcome, case: Case) -> dict:
+    # Registers the run changed (and pc): the start state gives the others.
+    changed = {k: v for k, v in o.regs.items() if k == "pc" or case.regs.get(k) != v}
+    return {"event": o.event.to_json(), "regs_changed": _regs_json(changed),
+            "data_written": _runs(o.data, case.data) if o.data else []}
 
 
 def case_to_json(result: Result, note: str = "") -> dict:
@@ -77,8 +79,8 @@ def case_to_json(result: Result, note: str = "") -> dict:
         "start": {"regs": _regs_json(case.regs),
                   "data": {"base": f"{DATA_BASE:#x}", "size": len(case.data),
                            "fill": 0, "runs": _runs(case.data)}},
-        "end": {"unicorn": _outcome_json(result.reference, case.data),
-                "tcgpy": _outcome_json(result.subject, case.data)},
+        "end": {"unicorn": _outcome_json(result.reference, case),
+                "tcgpy": _outcome_json(result.subject, case)},
     }
 
 
@@ -112,9 +114,26 @@ def write_case(directory: str, result: Result, note: str = "", index: int | None
     os.makedirs(directory, exist_ok=True)
     path = os.path.join(directory, case_file_name(result, index))
     with open(path, "w") as f:
-        json.dump(case_to_json(result, note), f, indent=1)
-        f.write("\n")
+        f.write(dumps(case_to_json(result, note)) + "\n")
     return path
+
+
+def dumps(obj, indent: str = "") -> str:
+    """JSON laid out for reading: small objects on one line, registers four
+    to a line, lists one item per line."""
+    inner = indent + "  "
+    if isinstance(obj, dict):
+        flat = json.dumps(obj)
+        if len(flat) <= 100 and not any(isinstance(v, (dict, list)) and v for v in obj.values()):
+            return flat
+        items = [f"{json.dumps(k)}: {dumps(v, inner)}" for k, v in obj.items()]
+        if all(isinstance(v, str) for v in obj.values()) and len(obj) > 4:
+            rows = [", ".join(items[i:i + 4]) for i in range(0, len(items), 4)]
+            return "{\n" + ",\n".join(inner + r for r in rows) + "\n" + indent + "}"
+        return "{\n" + ",\n".join(inner + i for i in items) + "\n" + indent + "}"
+    if isinstance(obj, list) and obj:
+        return "[\n" + ",\n".join(inner + dumps(v, inner) for v in obj) + "\n" + indent + "]"
+    return json.dumps(obj)
 
 
 def load_case(path: str) -> tuple[Case, dict]:

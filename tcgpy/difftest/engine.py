@@ -169,33 +169,49 @@ def random_start_regs(da: DiffArch, rng: random.Random) -> dict[str, int]:
     return regs
 
 
-def generate_case(arch: str, classes: Sequence[FormClass], rng: random.Random,
-                  length: int, label: str = "", bound: int | None = None) -> Case:
-    """A random case: one primary class, most words drawn from it, some from
+def generate_code(classes: Sequence[FormClass], rng: random.Random,
+                  length: int) -> tuple[tuple[int, ...], tuple[str, ...], str]:
+    """Random words: one primary class, most words drawn from it, some from
     the other selected classes so that instructions of different classes
-    meet (flags set by one, read by the next; a store then a load)."""
-    da = diff_arch(arch)
+    meet (flags set by one, read by the next; a store then a load).
+    Returns (words, class of each word, primary class)."""
     if not classes:
-        raise ValueError(f"no form classes selected for {arch}")
+        raise ValueError("no form classes selected")
     primary = rng.choice(classes)
     words, names = [], []
     for i in range(length):
         fc = primary if rng.random() < 0.75 else rng.choice(classes)
         words.append(fc.gen(rng, Pos(i, length)) & 0xFFFF_FFFF)
         names.append(fc.name)
+    return tuple(words), tuple(names), primary.name
+
+
+def generate_case(arch: str, classes: Sequence[FormClass], rng: random.Random,
+                  length: int, label: str = "", bound: int | None = None) -> Case:
+    """A random case (code and start state) drawn from ``rng``."""
+    da = diff_arch(arch)
+    words, names, primary = generate_code(classes, rng, length)
     regs = random_start_regs(da, rng)
-    data = rng.randbytes(DATA_SIZE)
-    return Case(da.name, tuple(words), regs, data,
-                default_bound(length) if bound is None else bound,
-                tuple(names), primary.name, label)
+    return Case(da.name, words, regs, rng.randbytes(DATA_SIZE),
+                default_bound(length) if bound is None else bound, names, primary, label)
 
 
 def campaign_case(arch: str, classes: Sequence[FormClass], seed: int, index: int,
-                  length: int) -> Case:
+                  length: int, states_per_code: int = 1) -> Case:
     """Case ``index`` of the campaign with ``seed``: independent of every other
-    case, of the number of workers and of the order they run in."""
-    rng = random.Random(f"{arch}:{seed}:{index}")
-    return generate_case(arch, classes, rng, length, label=f"seed {seed} case {index}")
+    case, of the number of workers and of the order they run in.
+
+    Cases come in groups of ``states_per_code`` that share their code and
+    differ in start state: the group's code is translated once (LLVM compile
+    time dominates a case) and then tested on several states.
+    """
+    da = diff_arch(arch)
+    code_rng = random.Random(f"{da.name}:{seed}:code:{index // states_per_code}")
+    words, names, primary = generate_code(classes, code_rng, length)
+    rng = random.Random(f"{da.name}:{seed}:state:{index}")
+    regs = random_start_regs(da, rng)
+    return Case(da.name, words, regs, rng.randbytes(DATA_SIZE), default_bound(length),
+                names, primary, f"seed {seed} case {index} (states per code {states_per_code})")
 
 
 def select_classes(arch: str, include: Sequence[str] | None = None,
@@ -399,7 +415,6 @@ class TcgpyRunner:
     """Runs cases on tcgpy, the subject, through its public Emulator API."""
 
     name = "tcgpy"
-    TIMEOUT = 10.0      # seconds; a run never needs it unless the count is ignored
 
     def __init__(self, arch: str):
         self.da = diff_arch(arch)
@@ -426,7 +441,9 @@ class TcgpyRunner:
             emu.reg_write(name, case.regs.get(name, 0))
         event = END
         try:
-            emu.run(case.begin, until=case.end, count=case.bound, timeout=self.TIMEOUT)
+            # No timeout: the count bounds every run, and a timeout starts a
+            # timer thread per run that costs more than the run itself.
+            emu.run(case.begin, until=case.end, count=case.bound)
         except self._tcgpy.EmulationError as e:
             event = _tcgpy_event(e)
         except Exception as e:  # noqa: BLE001 - a tcgpy bug must become a report, not a crash

@@ -1,0 +1,1 @@
+"""tcgpy subcommands: each module exposes ``add_parser(subparsers)`` and ``main(args) -> int``."""

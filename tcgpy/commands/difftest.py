@@ -1,0 +1,173 @@
+"""``tcgpy difftest ARCH``: differential-testing campaigns against Unicorn.
+
+Exit status: 0 when no mismatch outside the known-differences list, 1 when
+there is one (or a replayed case still fails), 2 on a usage error.
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import random
+import sys
+
+
+def _names(text: str) -> list[str]:
+    return [n.strip() for n in text.split(",") if n.strip()]
+
+
+def add_parser(subparsers) -> argparse.ArgumentParser:
+    """Register the ``difftest`` subcommand on an argparse subparsers object."""
+    p = subparsers.add_parser(
+        "difftest", help="differential-test the CPU frontend against Unicorn",
+        description="Run random instruction sequences of the frontend's implemented forms "
+                    "on tcgpy and on Unicorn from the same random state and compare every "
+                    "register and the data page.  Mismatches are minimized and written as "
+                    "case files (--out) that --replay reruns.")
+    configure_parser(p)
+    return p
+
+
+def configure_parser(p: argparse.ArgumentParser) -> None:
+    p.add_argument("arch", help="guest architecture (aarch64)")
+    p.add_argument("--count", "-n", type=int, default=1000, help="number of cases (default 1000)")
+    p.add_argument("--seed", "-s", type=int, default=None,
+                   help="campaign seed; the same seed gives the same cases (default: random, printed)")
+    p.add_argument("--length", "-l", type=int, default=4, help="instructions per case (default 4)")
+    p.add_argument("--states", type=int, default=4, metavar="K",
+                   help="start states per code sequence: each sequence is translated once "
+                        "and run from K random states (default 4)")
+    p.add_argument("--classes", type=_names, default=None, metavar="A,B",
+                   help="only these instruction classes (see --list-classes)")
+    p.add_argument("--exclude", type=_names, default=None, metavar="A,B",
+                   help="leave out these instruction classes")
+    p.add_argument("--list-classes", action="store_true", help="list the instruction classes and exit")
+    p.add_argument("--jobs", "-j", type=int, default=os.cpu_count() or 1,
+                   help="worker processes (default: one per CPU)")
+    p.add_argument("--out", "-o", default=None, metavar="DIR",
+                   help="write a minimized case file for every mismatch into DIR")
+    p.add_argument("--replay", nargs="+", default=None, metavar="FILE",
+                   help="rerun case files instead of a campaign")
+    p.add_argument("--no-minimize", dest="minimize", action="store_false",
+                   help="report mismatches as found, without shrinking them")
+    p.add_argument("--json", action="store_true", help="print a machine-readable summary on stdout")
+    p.add_argument("--quiet", "-q", action="store_true", help="no progress line")
+
+
+def _list_classes(arch: str, as_json: bool) -> int:
+    from ..difftest import forms
+    table = forms.classes(arch)
+    if as_json:
+        print(json.dumps({n: table[n].doc for n in sorted(table)}, indent=1))
+    else:
+        width = max((len(n) for n in table), default=0)
+        for n in sorted(table):
+            print(f"{n.ljust(width)}  {table[n].doc}")
+    return 0
+
+
+def _replay(args) -> int:
+    from ..difftest.casefile import disassemble, replay
+    from ..difftest.engine import Engine
+    engines: dict[str, Engine] = {}
+    failed = 0
+    reports = []
+    for path in args.replay:
+        from ..difftest.casefile import load_case
+        case, _ = load_case(path)
+        eng = engines.setdefault(case.arch, Engine(case.arch))
+        rp = replay(path, eng)
+        r = rp.result
+        failed += r.status == "mismatch"
+        reports.append({"path": path, "status": r.status, "reproduced": rp.reproduced,
+                        "recorded": rp.recorded,
+                        "fields": r.mismatch.names if r.mismatch else [],
+                        "summary": str(r.mismatch) if r.mismatch else "",
+                        "known": getattr(r.known, "name", None)})
+        if not args.json:
+            print(f"== {path}  ({case.label or 'no label'})")
+            for line in disassemble(case.arch, case):
+                print("   " + line)
+            print(f"   unicorn: {r.reference.event}, pc {r.reference.regs.get('pc', 0):#x}")
+            print(f"   tcgpy:   {r.subject.event}, pc {r.subject.regs.get('pc', 0):#x}")
+            if r.mismatch is None:
+                print("   PASS: both engines agree now")
+            else:
+                what = "KNOWN difference " + r.known.name if r.known else "MISMATCH"
+                again = "reproduced" if rp.reproduced else "differs from the recorded fields"
+                print(f"   {what} ({again}): {r.mismatch}")
+    if args.json:
+        print(json.dumps({"replayed": reports, "exit_status": 1 if failed else 0}, indent=1))
+    return 1 if failed else 0
+
+
+def _print_summary(summary) -> None:
+    from ..difftest.campaign import format_table
+    print(format_table(summary))
+    print()
+    for f in summary.findings:
+        print(f"MISMATCH {f.label} [{', '.join(f.culprit)}] "
+              f"({f.length} of {f.original_length} instructions after minimizing)")
+        for line in f.disassembly:
+            print("    " + line)
+        print(f"    {f.summary}")
+        if f.path:
+            print(f"    case file: {f.path}")
+    for name, n in sorted(summary.known.items()):
+        print(f"known difference {name}: {n} cases")
+    t = summary.times
+    split = ", ".join(f"{k} {v:.1f}s" for k, v in sorted(t.items(), key=lambda kv: -kv[1]))
+    print(f"{summary.count} cases ({summary.length} instructions each, seed {summary.seed}) "
+          f"in {summary.elapsed:.1f}s with {summary.jobs} job(s): {summary.cases_per_s:.0f} cases/s; "
+          f"{summary.mismatches} mismatches, {sum(summary.known.values())} known differences")
+    print(f"time by stage (summed over workers): {split}")
+
+
+def main(args) -> int:
+    """Run the subcommand with parsed ``args``; returns the exit status."""
+    from ..difftest.campaign import Spec, print_progress, run_campaign
+    from ..difftest.engine import select_classes
+    from ..difftest.testing import install_from_env
+    if args.list_classes:
+        return _list_classes(args.arch, args.json)
+    hooks = contextlib.ExitStack()
+    with hooks:
+        install_from_env(hooks)
+        if args.replay:
+            return _replay(args)
+        if args.count < 0 or min(args.length, args.jobs, args.states) < 1:
+            print("tcgpy difftest: --count must be >= 0; --length, --jobs, --states >= 1",
+                  file=sys.stderr)
+            return 2
+        try:
+            classes = select_classes(args.arch, args.classes, args.exclude)
+        except ValueError as e:
+            print(f"tcgpy difftest: {e}", file=sys.stderr)
+            return 2
+        if not classes:
+            print(f"tcgpy difftest: no instruction classes selected for {args.arch}", file=sys.stderr)
+            return 2
+        seed = args.seed if args.seed is not None else random.randrange(1 << 32)
+        spec = Spec(args.arch, seed, args.length, tuple(c.name for c in classes),
+                    args.out, args.minimize, states_per_code=args.states)
+        if not args.quiet:
+            print(f"difftest {args.arch}: {args.count} cases of {args.length} instructions, "
+                  f"seed {seed}, {len(classes)} classes, {args.jobs} job(s)", file=sys.stderr)
+        summary = run_campaign(spec, args.count, args.jobs,
+                               None if args.quiet else print_progress(sys.stderr))
+        if args.json:
+            print(json.dumps(summary.to_json(), indent=1))
+        else:
+            _print_summary(summary)
+        return summary.exit_status
+
+
+def _standalone(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="tcgpy difftest")
+    configure_parser(p)
+    return main(p.parse_args(argv))
+
+
+if __name__ == "__main__":
+    sys.exit(_standalone())
