@@ -175,7 +175,9 @@ class Emulator:
             self.aspace.store(addr, size, value)
             return 0
         except Fault as f:
-            env.fault_addr = f.address
+            # Report the address of the access, as Unicorn does (even when only
+            # its tail crosses into an inaccessible page).
+            env.fault_addr = addr
             env.fault_access = ACCESS_NAMES.index(f.access) | (8 if f.align else 0)
             env.exception = EXC_FAULT
             return 0

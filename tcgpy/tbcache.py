@@ -106,7 +106,11 @@ class TBCache:
         stub = self.miss_stub
         for i in range(MAX_SLOTS):
             self.slots[i] = stub
-        ctypes.memset(ctypes.addressof(self.jmp_table), 0xFF, ctypes.sizeof(self.jmp_table))
+        # Empty entries still hold a callable (the miss stub): any pc value,
+        # even the filler, may be looked up by an indirect jump.
+        for i in range(0, len(self.jmp_table), 2):
+            self.jmp_table[i] = 0xFFFF_FFFF_FFFF_FFFF
+            self.jmp_table[i + 1] = stub
 
     def _alloc_slot(self) -> int:
         if self.free_slots:
@@ -260,6 +264,7 @@ class TBCache:
         i = ((tb.pc >> 2) & self.jmp_mask) * 2
         if self.jmp_table[i + 1] == tb.fn_addr:
             self.jmp_table[i] = 0xFFFF_FFFF_FFFF_FFFF
+            self.jmp_table[i + 1] = stub
 
     def invalidate_page(self, page: int, size: int = 0) -> None:
         for tb in list(self.page_blocks.get(page, ())):

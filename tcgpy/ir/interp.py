@@ -477,8 +477,12 @@ def interpret(block: Block, state: InterpState, mem: Memory, *, helpers=None,
         try:
             INTERPRETERS[insn.op](m, insn)
         except InterpFault as f:
-            m.set(block.globals["pc"], m.insn_pc)
-            return ExitInfo("fault", m.insn_pc, fault_addr=f.addr & MASK64, fault_access=f.access)
+            # An op belongs to the guest instruction whose insn_start precedes
+            # it in program order (as in QEMU), even when reached by a branch.
+            pc = next((x.consts[0] for x in reversed(insns[:i]) if x.op is Op.insn_start),
+                      block.pc)
+            m.set(block.globals["pc"], pc)
+            return ExitInfo("fault", pc, fault_addr=f.addr & MASK64, fault_access=f.access)
         if m.exit is not None:
             return m.exit
         if m.jump is not None:
