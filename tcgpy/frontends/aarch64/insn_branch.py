@@ -1,6 +1,7 @@
 """A64 branches: b, bl, b.cond, cbz/cbnz, tbz/tbnz, br, blr, ret."""
 from __future__ import annotations
 
+from ...ir.ops import Cond
 from .decode import A64
 
 
@@ -33,3 +34,21 @@ def trans_BR(ctx, a):
         target = t
         ctx.write_reg(30, ctx.next_pc)
     ctx.gen_goto_reg(target)
+
+
+@A64.pattern("sf:1 011010 op:1 imm:s19 rt:5")
+def trans_CBZ(ctx, a):
+    # op: 0 cbz, 1 cbnz
+    b = ctx.b
+    cond = b.setcond(Cond.ne if a.op else Cond.eq, ctx.read_reg_sf(a.rt, a.sf), 0)
+    ctx.gen_cond_goto(cond, ctx.pc + a.imm * 4)
+
+
+@A64.pattern("b5:1 011011 op:1 b40:5 imm:s14 rt:5")
+def trans_TBZ(ctx, a):
+    # op: 0 tbz, 1 tbnz; the bit number is b5:b40 (b5 set only for X registers)
+    b = ctx.b
+    bit = b.and_(b.shr(ctx.read_reg(a.rt), (a.b5 << 5) | a.b40), 1)
+    if not a.op:
+        bit = b.xor(bit, 1)
+    ctx.gen_cond_goto(bit, ctx.pc + a.imm * 4)
