@@ -127,7 +127,7 @@ def _print_summary(summary) -> None:
 def main(args) -> int:
     """Run the subcommand with parsed ``args``; returns the exit status."""
     from ..difftest.campaign import Spec, print_progress, run_campaign
-    from ..difftest.engine import select_classes
+    from ..difftest.engine import FormError, select_classes
     from ..difftest.testing import install_from_env
     if args.list_classes:
         return _list_classes(args.arch, args.json)
@@ -154,8 +154,12 @@ def main(args) -> int:
         if not args.quiet:
             print(f"difftest {args.arch}: {args.count} cases of {args.length} instructions, "
                   f"seed {seed}, {len(classes)} classes, {args.jobs} job(s)", file=sys.stderr)
-        summary = run_campaign(spec, args.count, args.jobs,
-                               None if args.quiet else print_progress(sys.stderr))
+        try:
+            summary = run_campaign(spec, args.count, args.jobs,
+                                   None if args.quiet else print_progress(sys.stderr))
+        except FormError as e:
+            print(f"\ntcgpy difftest: {e}", file=sys.stderr)
+            return 2
         if args.json:
             print(json.dumps(summary.to_json(), indent=1))
         else:

@@ -169,6 +169,10 @@ def random_start_regs(da: DiffArch, rng: random.Random) -> dict[str, int]:
     return regs
 
 
+class FormError(Exception):
+    """A form-class generator is broken (a bug in a64_forms_*.py, not in tcgpy)."""
+
+
 def generate_code(classes: Sequence[FormClass], rng: random.Random,
                   length: int) -> tuple[tuple[int, ...], tuple[str, ...], str]:
     """Random words: one primary class, most words drawn from it, some from
@@ -181,7 +185,14 @@ def generate_code(classes: Sequence[FormClass], rng: random.Random,
     words, names = [], []
     for i in range(length):
         fc = primary if rng.random() < 0.75 else rng.choice(classes)
-        words.append(fc.gen(rng, Pos(i, length)) & 0xFFFF_FFFF)
+        try:
+            word = fc.gen(rng, Pos(i, length))
+        except Exception as e:
+            raise FormError(f"form class {fc.arch}/{fc.name} failed to generate: "
+                            f"{type(e).__name__}: {e}") from e
+        if not 0 <= word < 1 << 32:
+            raise FormError(f"form class {fc.arch}/{fc.name} generated {word:#x}, not a 32-bit word")
+        words.append(word)
         names.append(fc.name)
     return tuple(words), tuple(names), primary.name
 
