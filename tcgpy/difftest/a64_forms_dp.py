@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import random
 
-from .forms import PTR_REGS, Pos, form_class
+from .forms import FORMS, PTR_REGS, Pos, form_class
 
 ARCH = "aarch64"
 DEST_REGS = tuple(r for r in range(32) if r not in PTR_REGS)
@@ -179,3 +179,8 @@ def gen_bits1(rng: random.Random, pos: Pos) -> int:
     sf = _bits(rng, 1)
     opcode = rng.choice((0, 1, 2, 3, 4, 5) if sf else (0, 1, 2, 4, 5))
     return _pack((sf, 1), (0b1011010110, 10), (0, 5), (opcode, 6), (_rs(rng), 5), (_rd(rng), 5))
+
+
+# The classes this module registers, in declaration order (tests iterate them).
+DP_CLASSES: tuple[str, ...] = tuple(
+    name for name, fc in FORMS[ARCH].items() if fc.gen.__module__ == __name__)
