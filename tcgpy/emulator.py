@@ -78,6 +78,9 @@ class Emulator:
     # -- logging (tcgpy run -d) ----------------------------------------------------------
     def set_log(self, log) -> None:
         """Attach a logger (see tcgpy.log) that receives in_asm/op/op_opt/out_asm/exec/cpu."""
+        if log is not None and getattr(log, "_cs", 1) is None:
+            import capstone
+            log._cs = capstone.Cs(*self.arch.capstone)
         self.log = log
         self.cache.log = log
 

@@ -170,6 +170,10 @@ class TBCache:
             self.stats.insns_translated += block.guest_insns
         return tbs
 
+    @property
+    def nochain(self) -> bool:
+        return self.log is not None and self.log.nochain
+
     def _register(self, tb: TB) -> None:
         self.blocks[tb.pc] = tb
         for page in tb.pages:
@@ -177,6 +181,8 @@ class TBCache:
             if page not in self.aspace.code_pages:
                 self.aspace.code_pages.add(page)
                 self.aspace.tlb_flush_page(page)
+        if self.nochain:
+            return
         # slots waiting for this block, then this block's own slots
         for slot in self.waiting.get(tb.pc, ()):
             self.slots[slot] = tb.fn_addr
@@ -199,7 +205,8 @@ class TBCache:
         """The block at ``pc``, translating it (and what it jumps to) on a miss."""
         tb = self.blocks.get(pc)
         if tb is not None:
-            self._jmp_set(tb)
+            if not self.nochain:
+                self._jmp_set(tb)
             return tb
         if len(self.blocks) >= MAX_BLOCKS or self.next_slot >= MAX_SLOTS - 4096:
             self.flush()

@@ -99,7 +99,20 @@ class DisasContext:
         if not set_flags:
             res = b.sub(a, b_)
             return res if sf else b.ext32u(res)
-        return self.gen_add_carry(a, b.not_(b_), 1, sf, True)
+        # AddWithCarry(a, NOT(b), 1) written the cheap way: C is "no borrow"
+        # and V is set when the operands differ in sign and the result's sign
+        # differs from a's.
+        if not sf:
+            a = b.ext32u(a)
+            b_ = b.ext32u(b_)
+        res = b.sub(a, b_)
+        if not sf:
+            res = b.ext32u(res)
+        top = 63 if sf else 31
+        self.gen_nz(res, sf)
+        b.mov(self.cf, b.setcond(Cond.geu, a, b_))
+        b.mov(self.vf, b.and_(b.shr(b.and_(b.xor(a, b_), b.xor(a, res)), top), 1))
+        return res
 
     def cond_holds(self, cond: int) -> Temp:
         """1 when A64 condition ``cond`` (0..15) holds on the current NZCV, else 0."""
