@@ -18,9 +18,9 @@ from hypothesis import strategies as st
 import tcgpy
 from tcgpy.difftest import engine as dt
 from tcgpy.difftest.a64_forms_dp import DP_CLASSES
-from tcgpy.difftest.forms import PTR_REGS, Pos, classes
+from tcgpy.difftest.forms import CODE_BASE, PTR_REGS, Pos, classes
 
-CODE = 0x100000
+CODE = CODE_BASE              # the hand cases are annotated at this address too
 M64 = (1 << 64) - 1
 N, Z, C, V = 8, 4, 2, 1          # NZCV bits, as a 4-bit value
 
@@ -333,15 +333,22 @@ def start_regs(draw):
     return regs
 
 
+def _disasm(words) -> list[str]:
+    from capstone import CS_ARCH_ARM64, CS_MODE_ARM, Cs
+    cs = Cs(CS_ARCH_ARM64, CS_MODE_ARM)
+    out = []
+    for k, w in enumerate(words):
+        pc = CODE + 4 * k
+        insn = next(cs.disasm(w.to_bytes(4, "little"), pc), None)
+        out.append(f"{pc:x}: {w:08x} " + (f"{insn.mnemonic} {insn.op_str}" if insn else "(undefined)"))
+    return out
+
+
 def _check(engine, words, regs, names):
     case = dt.Case("aarch64", tuple(words), regs, bytes(dt.DATA_SIZE), len(words), tuple(names))
     res = engine.run(case)
     if res.status == "mismatch":
-        from capstone import CS_ARCH_ARM64, CS_MODE_ARM, Cs
-        cs = Cs(CS_ARCH_ARM64, CS_MODE_ARM)
-        dis = [f"{w:08x} {' '.join((i.mnemonic, i.op_str)) if (i := next(cs.disasm(w.to_bytes(4, 'little'), 0), None)) else '?'}"
-               for w in words]
-        pytest.fail(f"{dis}: {res.mismatch}")
+        pytest.fail(f"{_disasm(words)} from {_hexdict(regs)}: {res.mismatch}")
 
 
 @pytest.mark.parametrize("form", DP_FORMS, ids=[f.name for f in DP_FORMS])

@@ -35,12 +35,16 @@ def gen_addsub(ctx, sub: int, set_flags: int, sf: int, n, m):
     return ctx.gen_add(n, m, sf, bool(set_flags))
 
 
+# (unsigned, signed) extension of the low 8/16/32 bits: uxt*/sxt* and their ubfx/sbfx forms
+EXTS = {8: (Builder.ext8u, Builder.ext8s), 16: (Builder.ext16u, Builder.ext16s),
+        32: (Builder.ext32u, Builder.ext32s)}
+
+
 def gen_extract(ctx, src, lsb: int, length: int, signed: bool):
     """Bits [lsb, lsb+length) of the 64-bit ``src``, zero- or sign-extended to 64 bits."""
     b = ctx.b
-    if lsb == 0 and length in (8, 16, 32):
-        exts = {8: (b.ext8u, b.ext8s), 16: (b.ext16u, b.ext16s), 32: (b.ext32u, b.ext32s)}
-        return exts[length][signed](src)
+    if lsb == 0 and length in EXTS:
+        return EXTS[length][signed](b, src)
     if lsb + length == 64:
         if lsb == 0:
             return src
