@@ -1,0 +1,6 @@
+"""``python -m tcgpy``: the same as the ``tcgpy`` command."""
+import sys
+
+from .cli import main
+
+sys.exit(main())

@@ -1,0 +1,189 @@
+"""The ``tcgpy`` command line: ``tcgpy run [options] PROG [ARGS...]`` runs a
+foreign Linux program the way ``qemu-aarch64`` does (same option spellings),
+and further subcommands plug in through :data:`SUBCOMMAND_MODULES`."""
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import os
+import sys
+
+# Modules that provide add_parser(subparsers) and main(args) -> int.
+SUBCOMMAND_MODULES = ("tcgpy.commands.difftest", "tcgpy.commands.bench")
+
+RUN_EPILOG = """\
+Exit status is the guest's.  When the guest dies of a signal, tcgpy dies of
+the same signal (a shell sees 128+N); for signals whose default action dumps
+core it first prints one line, as qemu-user does.
+
+-d items: {items}
+"""
+
+
+def _split_list(values: list[str] | None) -> list[str]:
+    out = []
+    for v in values or ():
+        out += [x for x in v.split(",") if x]
+    return out
+
+
+def add_run_parser(subparsers) -> argparse.ArgumentParser:
+    from .linux.debuglog import LOG_ITEMS
+    items = "\n  ".join(f"{k:8} {v}" for k, v in LOG_ITEMS.items())
+    p = subparsers.add_parser(
+        "run", help="run a Linux program of another architecture (like qemu-aarch64)",
+        description="Run a static (or, with -L, dynamic) Linux ELF program of a foreign "
+                    "architecture, translating it with tcgpy's JIT.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=RUN_EPILOG.format(items="\n  " + items))
+    p.add_argument("-strace", action="store_true",
+                   help="log every system call with decoded arguments and result (to stderr or -D)")
+    p.add_argument("-d", metavar="ITEMS", action="append",
+                   help="comma-separated debug log items (see below; '-d help' lists them)")
+    p.add_argument("-D", metavar="FILE", help="write -d and -strace logs to FILE instead of stderr")
+    p.add_argument("-E", metavar="VAR=VALUE", action="append",
+                   help="set a guest environment variable (repeatable, or comma-separated)")
+    p.add_argument("-U", metavar="VAR", action="append",
+                   help="remove a variable from the guest environment (repeatable, or comma-separated)")
+    p.add_argument("-0", dest="argv0", metavar="ARGV0", help="use ARGV0 as the guest's argv[0]")
+    p.add_argument("-L", metavar="PATH", dest="sysroot",
+                   help="sysroot for the ELF interpreter and absolute guest paths "
+                        "(e.g. /usr/aarch64-linux-gnu)")
+    p.add_argument("--stats", action="store_true", help="print JIT statistics to stderr at exit")
+    # Used when a guest execve()s another guest program: the environment and
+    # the exec path travel here because the host environment must stay the
+    # one that can start Python.
+    p.add_argument("--exec-environ", help=argparse.SUPPRESS)
+    p.add_argument("--execfn", help=argparse.SUPPRESS)
+    p.add_argument("prog", metavar="PROG", help="the guest program")
+    p.add_argument("args", metavar="ARGS", nargs=argparse.REMAINDER, help="its arguments")
+    p.set_defaults(_main=run_main)
+    return p
+
+
+def _error(msg: str) -> int:
+    sys.stderr.write(f"tcgpy: {msg}\n")
+    sys.stderr.flush()
+    return 1
+
+
+def _guest_environ(args) -> list[bytes]:
+    if args.exec_environ is not None:
+        return [os.fsencode(e) for e in json.loads(args.exec_environ)]
+    env = dict(os.environb)
+    for name in _split_list(args.U):
+        env.pop(os.fsencode(name), None)
+    for item in _split_list(args.E):
+        k, _, v = item.partition("=")
+        env[os.fsencode(k)] = os.fsencode(v)
+    return [k + b"=" + v for k, v in env.items()]
+
+
+def _exec_argv(args) -> list[str]:
+    out = []
+    if args.strace:
+        out.append("-strace")
+    for d in args.d or ():
+        out += ["-d", d]
+    if args.D:
+        out += ["-D", os.path.abspath(args.D)]
+    if args.sysroot:
+        out += ["-L", args.sysroot]
+    if args.stats:
+        out.append("--stats")
+    return out
+
+
+def run_main(args) -> int:
+    from .linux.debuglog import LOG_ITEMS, DebugLog
+    from .linux.loader import LoadError, read_elf
+
+    items = set(_split_list(args.d))
+    if "help" in items:
+        for k, v in LOG_ITEMS.items():
+            print(f"{k:8} {v}")
+        return 0
+    unknown = items - set(LOG_ITEMS)
+    if unknown:
+        return _error(f"unknown -d item(s): {', '.join(sorted(unknown))} (try -d help)")
+    try:
+        info = read_elf(args.prog)
+    except LoadError as e:
+        return _error(str(e))
+
+    log = sys.stderr
+    if args.D:
+        try:
+            # A guest execve re-runs tcgpy with the same -D: keep the parent's lines.
+            log = open(args.D, "a" if args.execfn is not None else "w", buffering=1)
+        except OSError as e:
+            return _error(f"-D {args.D}: {e.strerror}")
+
+    from . import Emulator
+    from .linux.hostsig import kill_self
+    from .linux.process import LinuxProcess, Options, ProcessExit, ProcessKilled
+    from .linux.sys_signal import host_signo
+
+    emu = Emulator(info.arch.name)
+    opts = Options(strace=args.strace or "strace" in items, sysroot=args.sysroot, log=log,
+                   exec_argv=_exec_argv(args))
+    proc = LinuxProcess(emu, info.arch, opts)
+    argv = [os.fsencode(args.argv0 if args.argv0 is not None else args.prog)]
+    argv += [os.fsencode(a) for a in args.args]
+    execfn = os.fsencode(args.execfn if args.execfn is not None else args.prog)
+    try:
+        proc.load(args.prog, argv, _guest_environ(args), execfn)
+    except LoadError as e:
+        return _error(str(e))
+    if items - {"strace"}:
+        emu.set_log(DebugLog(items, log, emu.arch))
+    proc.start_signal_watcher()
+
+    def finish():
+        if args.stats:
+            sys.stderr.write(f"tcgpy: JIT statistics\n{emu.stats.format()}\n")
+        proc.flush_logs()
+
+    try:
+        proc.run()
+    except ProcessExit as e:
+        finish()
+        os._exit(e.status)
+    except ProcessKilled as e:
+        finish()
+        if e.message:
+            sys.stderr.write(e.message + "\n")
+            sys.stderr.flush()
+        kill_self(host_signo(proc, e.signo))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="tcgpy", description="tcgpy: a QEMU-TCG-style dynamic binary translator in Python")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+    add_run_parser(sub)
+    for name in SUBCOMMAND_MODULES:
+        try:
+            mod = importlib.import_module(name)
+        except ImportError as e:
+            if e.name is not None and name.startswith(e.name):
+                continue           # that subcommand is not part of this build
+            raise
+        before = set(sub.choices)
+        mod.add_parser(sub)
+        for cmd in set(sub.choices) - before:
+            sub.choices[cmd].set_defaults(_main=mod.main)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    return args._main(args) or 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,43 @@
+"""AArch64 Linux user mode: the syscall ABI, constants, layouts and hwcaps."""
+from __future__ import annotations
+
+from ..abi import LinuxArch, SyscallABI
+from ..structs import GENERIC_64
+from . import kernel_consts, signal_frame
+
+# arch/arm64/include/uapi/asm/hwcap.h bit numbers
+HWCAP_BITS = {"fp": 0, "asimd": 1, "evtstrm": 2, "aes": 3, "pmull": 4, "sha1": 5, "sha2": 6,
+              "crc32": 7, "atomics": 8, "fphp": 9, "asimdhp": 10, "cpuid": 11, "asimdrdm": 12,
+              "jscvt": 13, "fcma": 14, "lrcpc": 15, "dcpop": 16, "sha3": 17, "sm3": 18, "sm4": 19,
+              "asimddp": 20, "sha512": 21, "sve": 22, "asimdfhm": 23, "dit": 24, "uscat": 25,
+              "ilrcpc": 26, "flagm": 27, "ssbs": 28, "sb": 29, "paca": 30, "pacg": 31}
+
+# Features the frontend implements and wants guest libcs to use.  FP and
+# ASIMD are architecturally mandatory for Linux AArch64 (the kernel refuses
+# to boot without them and glibc never tests the bits before using them), so
+# leaving them out does not steer glibc away from SIMD; they are listed here
+# once the FP/SIMD frontend lands.
+IMPLEMENTED_FEATURES: tuple[str, ...] = ()
+
+
+def aarch64_hwcaps() -> tuple[int, int]:
+    """(AT_HWCAP, AT_HWCAP2) advertising exactly IMPLEMENTED_FEATURES."""
+    hwcap = 0
+    for name in IMPLEMENTED_FEATURES:
+        hwcap |= 1 << HWCAP_BITS[name]
+    return hwcap, 0
+
+
+LINUX_ARCH = LinuxArch(
+    name="aarch64",
+    elf_machine="EM_AARCH64",
+    uname_machine="aarch64",
+    platform="aarch64",
+    abi=SyscallABI(number="x8", args=("x0", "x1", "x2", "x3", "x4", "x5"), ret="x0"),
+    consts=kernel_consts,
+    structs=GENERIC_64,
+    hwcaps=aarch64_hwcaps,
+    minsigstksz=signal_frame.MINSIGSTKSZ,
+    sigframe=signal_frame,
+    tls_register="tpidr_el0",
+)

@@ -1,0 +1,49 @@
+"""What an architecture contributes to Linux user mode: its syscall ABI
+(which registers hold the number, the arguments and the result), its kernel
+constants, struct layouts, the auxv hardware capabilities and its signal
+frame.  Everything else in tcgpy.linux is architecture-neutral."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from types import ModuleType
+from typing import Callable
+
+from .structs import Layout
+
+
+@dataclass(frozen=True)
+class SyscallABI:
+    """Qiling-style: where a syscall's number, arguments and result live."""
+    number: str
+    args: tuple[str, ...]
+    ret: str
+
+
+@dataclass(frozen=True)
+class LinuxArch:
+    name: str                           # tcgpy.frontends arch name
+    elf_machine: str                    # pyelftools e_machine
+    uname_machine: str                  # utsname.machine
+    platform: str                       # AT_PLATFORM string
+    abi: SyscallABI
+    consts: ModuleType                  # generated kernel_consts module
+    structs: dict[str, Layout]
+    hwcaps: Callable[[], tuple[int, int]]   # (AT_HWCAP, AT_HWCAP2)
+    minsigstksz: int                    # AT_MINSIGSTKSZ
+    sigframe: ModuleType                # setup_rt_frame / restore_rt_frame / TRAMPOLINE
+    stack_pointer: str = "sp"
+    pc: str = "pc"
+    tls_register: str = ""
+    elf_flags: int = 0
+    extra: dict = field(default_factory=dict)
+
+    def nr(self, name: str) -> int:
+        return self.consts.SYSCALLS[name]
+
+
+def get_linux_arch(elf_machine: str) -> LinuxArch | None:
+    """The Linux user-mode description for an ELF e_machine, or None."""
+    if elf_machine == "EM_AARCH64":
+        from .aarch64 import LINUX_ARCH
+        return LINUX_ARCH
+    return None

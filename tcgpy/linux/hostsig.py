@@ -1,0 +1,108 @@
+"""Host signals for the guest.
+
+The CPU thread runs JIT code with the GIL released, so a Python signal
+handler would only run at the next syscall.  Instead the forwarded signals
+are blocked in every thread and a watcher thread takes them with sigwait():
+a signal whose guest disposition is the default fatal action kills the
+process right away (wherever the CPU thread is, as the kernel would); one
+with a guest handler is queued and the emulator is asked to return to
+Python at the next block boundary, repeatedly until the CPU thread has
+taken it.
+"""
+from __future__ import annotations
+
+import os
+import resource
+import signal
+import threading
+import time
+
+from .signals import SIG_DFL, SIG_IGN
+
+FORWARDED = ("SIGHUP", "SIGINT", "SIGQUIT", "SIGUSR1", "SIGUSR2", "SIGALRM", "SIGTERM", "SIGCHLD",
+             "SIGCONT", "SIGTSTP", "SIGTTIN", "SIGTTOU", "SIGURG", "SIGXCPU", "SIGVTALRM", "SIGPROF",
+             "SIGWINCH", "SIGIO", "SIGPWR")
+POKE_INTERVAL = 0.002
+
+
+def kill_self(host_signo: int) -> None:
+    """Die of ``host_signo`` with the default action and no core file."""
+    try:
+        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    except (ValueError, OSError):
+        pass
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(host_signo, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {host_signo})
+    signal.pthread_kill(threading.get_ident(), host_signo)
+    time.sleep(0.05)
+    os._exit(128 + host_signo)
+
+
+class SignalWatcher:
+    def __init__(self, proc):
+        self.proc = proc
+        self.host = {int(getattr(signal, n)) for n in FORWARDED if hasattr(signal, n)}
+        self.thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        """Call on the main thread before the guest runs."""
+        for hs in self.host:
+            signal.signal(hs, signal.SIG_DFL)
+        signal.pthread_sigmask(signal.SIG_BLOCK, self.host)
+        self._spawn()
+
+    def _spawn(self) -> None:
+        self.thread = threading.Thread(target=self._loop, name="tcgpy-signals", daemon=True)
+        self.thread.start()
+
+    def after_fork_child(self) -> None:
+        self._spawn()
+
+    def prepare_exec(self) -> None:
+        """Before execve: the new image starts with the guest's ignored signals
+        ignored and everything else at the default, unblocked."""
+        sigs = self.proc.signals
+        for name in ("SIGPIPE", "SIGXFSZ"):
+            signal.signal(getattr(signal, name), signal.SIG_DFL)
+        for hs in self.host | {signal.SIGPIPE}:
+            g = sigs.numbers.get(signal.Signals(hs).name)
+            if g and sigs.actions[g].handler == SIG_IGN:
+                signal.signal(hs, signal.SIG_IGN)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, self.host)
+
+    def undo_prepare_exec(self) -> None:
+        signal.pthread_sigmask(signal.SIG_BLOCK, self.host)
+        signal.signal(signal.SIGPIPE, signal.SIG_IGN)
+
+    def _loop(self) -> None:
+        while True:
+            hs = signal.sigwait(self.host)
+            self.forward(hs)
+
+    def forward(self, hs: int) -> None:
+        proc = self.proc
+        sigs = proc.signals
+        g = sigs.numbers.get(signal.Signals(hs).name)
+        if g is None:
+            return
+        act = sigs.actions[g]
+        blocked = sigs.blocked & (1 << (g - 1))
+        if act.handler == SIG_IGN:
+            return
+        if act.handler == SIG_DFL and not blocked:
+            what = sigs.default_action(g)
+            if what == "ignore":
+                return
+            if what == "stop":
+                os.kill(os.getpid(), signal.SIGSTOP)
+                return
+            proc.flush_logs()
+            kill_self(hs)
+        sigs.host_queue.append(g)
+        proc.wakeup.set()
+        # request_exit() only lasts until run() is re-entered; keep asking
+        # until the CPU thread has drained the queue.
+        while sigs.host_queue:
+            proc.emu.request_exit()
+            time.sleep(POKE_INTERVAL)

@@ -1,0 +1,236 @@
+"""ELF loading and the initial process stack, as Linux's binfmt_elf does it.
+
+Loads ELF64 little-endian ``ET_EXEC`` and ``ET_DYN`` images (static-PIE, or a
+dynamic executable plus the ``PT_INTERP`` interpreter from a sysroot) into an
+:class:`AddressSpace` and lays out argc/argv/envp/auxv and the strings above
+them exactly in the kernel's order.  Every problem the input file can cause
+is a :class:`LoadError` with a one-line message.
+"""
+from __future__ import annotations
+
+import io
+import os
+import struct
+from dataclasses import dataclass
+
+from elftools.common.exceptions import ELFError
+from elftools.elf.elffile import ELFFile
+
+from .abi import LinuxArch, get_linux_arch
+from .memory import PAGE, AddressSpace, page_down, page_up, perms_str
+
+ET_DYN_BASE = 0x5555_5555_4000
+PT_LOAD, PT_INTERP, PT_PHDR, PT_GNU_STACK = 1, 3, 6, 0x6474E551
+PF_X, PF_W, PF_R = 1, 2, 4
+PHDR_FMT = struct.Struct("<IIQQQQQQ")   # Elf64_Phdr
+
+
+class LoadError(Exception):
+    """The program cannot be loaded; str() is the one-line reason."""
+
+
+@dataclass
+class ElfInfo:
+    path: str
+    data: bytes
+    arch: LinuxArch
+    e_type: str
+    entry: int
+    phoff: int
+    phentsize: int
+    phnum: int
+    phdrs: list[tuple]          # (type, flags, offset, vaddr, filesz, memsz, align)
+    interp: str | None
+
+
+@dataclass
+class LoadedImage:
+    bias: int
+    entry: int                  # biased program entry (AT_ENTRY)
+    phdr: int                   # AT_PHDR
+    phent: int
+    phnum: int
+    end: int                    # highest mapped address of the image
+    interp_bias: int = 0        # AT_BASE
+    start_pc: int = 0           # where execution begins (interpreter entry if any)
+    exec_stack: bool = False
+
+
+def read_elf(path: str, expect_arch: LinuxArch | None = None) -> ElfInfo:
+    """Parse and validate an ELF file; raises LoadError with a one-line reason."""
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except OSError as e:
+        raise LoadError(f"{path}: {e.strerror}") from None
+    if data[:4] != b"\x7fELF":
+        raise LoadError(f"{path}: not an ELF file")
+    if len(data) < 64:
+        raise LoadError(f"{path}: truncated ELF header")
+    if data[4] != 2 or data[5] != 1:
+        raise LoadError(f"{path}: only 64-bit little-endian ELF files are supported")
+    try:
+        elf = ELFFile(io.BytesIO(data))
+        header = elf.header
+        machine, e_type = header["e_machine"], header["e_type"]
+        phoff, phentsize, phnum = header["e_phoff"], header["e_phentsize"], header["e_phnum"]
+    except (ELFError, struct.error, ValueError, KeyError, AttributeError) as e:
+        raise LoadError(f"{path}: malformed ELF header ({e})") from None
+    arch = get_linux_arch(machine)
+    if arch is None:
+        name = machine[3:].lower() if str(machine).startswith("EM_") else str(machine)
+        raise LoadError(f"{path}: unsupported guest architecture {name} (tcgpy emulates: aarch64)")
+    if expect_arch is not None and arch is not expect_arch:
+        raise LoadError(f"{path}: architecture {arch.name} does not match {expect_arch.name}")
+    if e_type not in ("ET_EXEC", "ET_DYN"):
+        raise LoadError(f"{path}: not an executable (ELF type {e_type})")
+    if phentsize != PHDR_FMT.size or phnum == 0 or phoff + phnum * phentsize > len(data):
+        raise LoadError(f"{path}: truncated or malformed program headers")
+    phdrs = []
+    interp = None
+    for i in range(phnum):
+        p_type, p_flags, off, vaddr, _paddr, filesz, memsz, align = PHDR_FMT.unpack_from(data, phoff + i * phentsize)
+        if p_type == PT_LOAD:
+            if off + filesz > len(data):
+                raise LoadError(f"{path}: truncated (segment {i} extends past the end of the file)")
+            if filesz > memsz or (vaddr - off) % PAGE:
+                raise LoadError(f"{path}: malformed segment {i}")
+        if p_type == PT_INTERP:
+            if off + filesz > len(data) or filesz == 0:
+                raise LoadError(f"{path}: truncated PT_INTERP")
+            interp = data[off:off + filesz].split(b"\0")[0].decode("utf-8", "replace")
+        phdrs.append((p_type, p_flags, off, vaddr, filesz, memsz, align))
+    if not any(p[0] == PT_LOAD for p in phdrs):
+        raise LoadError(f"{path}: no loadable segments")
+    entry = header["e_entry"]
+    return ElfInfo(path, data, arch, e_type, entry, phoff, phentsize, phnum, phdrs, interp)
+
+
+def _load_segments(space: AddressSpace, info: ElfInfo, bias: int) -> int:
+    """Map PT_LOAD segments (page-rounded, union of permissions where two
+    segments share a page), copy file bytes, leave bss zero; returns the end."""
+    pages: dict[int, set[str]] = {}
+    loads = [p for p in info.phdrs if p[0] == PT_LOAD]
+    for _t, flags, _off, vaddr, _fs, memsz, _al in loads:
+        perm = perms_str(bool(flags & PF_R), bool(flags & PF_W), bool(flags & PF_X))
+        for pg in range(page_down(bias + vaddr), page_up(bias + vaddr + memsz), PAGE):
+            pages.setdefault(pg, set()).update(perm)
+    run_start = None
+    ordered = sorted(pages)
+    for i, pg in enumerate(ordered):
+        if run_start is None:
+            run_start = pg
+        nxt = ordered[i + 1] if i + 1 < len(ordered) else None
+        if nxt != pg + PAGE or pages[nxt] != pages[pg]:
+            perm = "".join(c for c in "rwx" if c in pages[pg])
+            space.map(run_start, pg + PAGE - run_start, perm, os.path.basename(info.path))
+            run_start = None
+    end = 0
+    for _t, _flags, off, vaddr, filesz, memsz, _al in loads:
+        if filesz:
+            space.emu.mem_write(bias + vaddr, info.data[off:off + filesz])
+        end = max(end, bias + vaddr + memsz)
+    return end
+
+
+def _span(info: ElfInfo) -> tuple[int, int]:
+    loads = [p for p in info.phdrs if p[0] == PT_LOAD]
+    lo = min(page_down(p[3]) for p in loads)
+    hi = max(page_up(p[3] + p[5]) for p in loads)
+    return lo, hi
+
+
+def _phdr_addr(info: ElfInfo, bias: int) -> int:
+    for p_type, _f, off, vaddr, *_ in info.phdrs:
+        if p_type == PT_PHDR:
+            return bias + vaddr
+    for p_type, _f, off, vaddr, filesz, *_ in info.phdrs:
+        if p_type == PT_LOAD and off <= info.phoff < off + filesz:
+            return bias + vaddr + (info.phoff - off)
+    return 0
+
+
+def load_program(space: AddressSpace, info: ElfInfo, sysroot: str | None) -> LoadedImage:
+    """Map the program (and its interpreter, if dynamic) and set up brk."""
+    lo, hi = _span(info)
+    bias = 0
+    if info.e_type == "ET_DYN":
+        bias = ET_DYN_BASE - lo
+    if not space.is_free(bias + lo, bias + hi) or bias + hi > space.LIMIT:
+        raise LoadError(f"{info.path}: segments overlap the emulator's reserved address range")
+    end = _load_segments(space, info, bias)
+    img = LoadedImage(bias=bias, entry=info.entry + bias, phdr=_phdr_addr(info, bias),
+                      phent=info.phentsize, phnum=info.phnum, end=end)
+    img.exec_stack = any(p[0] == PT_GNU_STACK and p[1] & PF_X for p in info.phdrs)
+    img.start_pc = img.entry
+    if info.interp:
+        if not sysroot:
+            raise LoadError(f"{info.path}: dynamically linked (interpreter {info.interp}); "
+                            f"pass -L SYSROOT, e.g. -L /usr/aarch64-linux-gnu")
+        ipath = os.path.join(sysroot, info.interp.lstrip("/"))
+        interp = read_elf(ipath, info.arch)
+        if interp.interp:
+            raise LoadError(f"{ipath}: the interpreter itself asks for an interpreter")
+        ilo, ihi = _span(interp)
+        ibase = space.find_free(ihi - ilo)
+        if ibase is None:
+            raise LoadError(f"{ipath}: no room for the interpreter")
+        ibias = (ibase - ilo) if interp.e_type == "ET_DYN" else 0
+        _load_segments(space, interp, ibias)
+        img.interp_bias = ibias
+        img.start_pc = interp.entry + ibias
+    space.set_brk_start(end)
+    return img
+
+
+def build_stack(space: AddressSpace, arch: LinuxArch, img: LoadedImage, argv: list[bytes],
+                envp: list[bytes], execfn: bytes, random16: bytes | None = None) -> int:
+    """Map the stack and write the initial process stack; returns sp."""
+    top = space.STACK_TOP
+    space.map(top - space.STACK_SIZE, space.STACK_SIZE, "rwx" if img.exec_stack else "rw", "[stack]")
+    emu = space.emu
+    p = top - 8                                  # the kernel leaves one NULL word at the very top
+
+    def push_bytes(b: bytes) -> int:
+        nonlocal p
+        p -= len(b)
+        emu.mem_write(p, b)
+        return p
+
+    execfn_addr = push_bytes(execfn + b"\0")
+    env_addrs = [push_bytes(e + b"\0") for e in reversed(envp)][::-1]
+    arg_addrs = [push_bytes(a + b"\0") for a in reversed(argv)][::-1]
+    p &= ~15
+    platform_addr = push_bytes(arch.platform.encode() + b"\0")
+    p &= ~15
+    random_addr = push_bytes(random16 if random16 is not None else os.urandom(16))
+    hwcap, hwcap2 = arch.hwcaps()
+    a = arch.consts.AUXV
+    auxv = [
+        (a["AT_MINSIGSTKSZ"], arch.minsigstksz),
+        (a["AT_HWCAP"], hwcap),
+        (a["AT_PAGESZ"], PAGE),
+        (a["AT_CLKTCK"], 100),
+        (a["AT_PHDR"], img.phdr),
+        (a["AT_PHENT"], img.phent),
+        (a["AT_PHNUM"], img.phnum),
+        (a["AT_BASE"], img.interp_bias),
+        (a["AT_FLAGS"], 0),
+        (a["AT_ENTRY"], img.entry),
+        (a["AT_UID"], os.getuid()),
+        (a["AT_EUID"], os.geteuid()),
+        (a["AT_GID"], os.getgid()),
+        (a["AT_EGID"], os.getegid()),
+        (a["AT_SECURE"], 0),
+        (a["AT_RANDOM"], random_addr),
+        (a["AT_HWCAP2"], hwcap2),
+        (a["AT_EXECFN"], execfn_addr),
+        (a["AT_PLATFORM"], platform_addr),
+        (a["AT_NULL"], 0),
+    ]
+    words = [len(argv), *arg_addrs, 0, *env_addrs, 0]
+    for k, v in auxv:
+        words += [k, v]
+    sp = (p - 8 * len(words)) & ~15
+    emu.mem_write(sp, struct.pack(f"<{len(words)}Q", *words))
+    return sp

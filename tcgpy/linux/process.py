@@ -1,0 +1,326 @@
+"""A Linux process running on a tcgpy Emulator: loading, the syscall
+entry point, signal delivery, and the CPU loop that turns guest faults into
+guest signals and host signals into guest signals at block boundaries."""
+from __future__ import annotations
+
+import os
+import signal as host_signal
+import struct
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+
+from ..errors import AlignmentFault, EmulationError, GuestTrap, IllegalInstruction, MemoryFault
+from . import sys_fs, sys_mem, sys_proc, sys_signal  # noqa: F401  (register syscall rows)
+from .abi import LinuxArch
+from .loader import LoadError, build_stack, load_program, read_elf
+from .memory import PAGE, AddressSpace
+from .signals import (BUS_ADRALN, ILL_ILLOPC, SEGV_ACCERR, SEGV_MAPERR, SI_KERNEL, SIG_DFL, SIG_IGN,
+                      TRAP_BRKPT, PendingSignal, SignalState, host_signal_name)
+from .syscalls import MASK64, NORETURN, TABLE, host_to_guest_errno, strace_call, strace_result
+
+SIGTRAMP_ADDR = 0xFFFF_0000        # where the rt_sigreturn trampoline page lives
+
+
+class ProcessExit(Exception):
+    def __init__(self, status: int):
+        super().__init__(f"exit {status}")
+        self.status = status
+
+
+class ProcessKilled(Exception):
+    """The guest died of a signal; ``message`` is printed (qemu-user style) if set."""
+
+    def __init__(self, signo: int, message: str = ""):
+        super().__init__(message or f"signal {signo}")
+        self.signo = signo
+        self.message = message
+
+
+class GuestErrno(Exception):
+    def __init__(self, name: str):
+        super().__init__(name)
+        self.name = name
+
+
+@dataclass
+class Options:
+    strace: bool = False
+    sysroot: str | None = None
+    log: object = None                 # file-like for -strace / -d output
+    # command line to re-run tcgpy for a guest execve (options only)
+    exec_argv: list[str] = field(default_factory=list)
+
+
+def _guest_signal_for_fault(sigs: SignalState, exc: EmulationError) -> PendingSignal:
+    n = sigs.numbers
+    if isinstance(exc, AlignmentFault):
+        signo, code, addr = n["SIGBUS"], BUS_ADRALN, exc.address
+    elif isinstance(exc, MemoryFault):
+        signo, addr = n["SIGSEGV"], exc.address
+        code = SEGV_MAPERR
+    elif isinstance(exc, IllegalInstruction):
+        signo, code, addr = n["SIGILL"], ILL_ILLOPC, exc.pc
+    elif isinstance(exc, GuestTrap):
+        signo, code, addr = n["SIGTRAP"], TRAP_BRKPT, exc.pc
+    else:
+        signo, code, addr = n["SIGSEGV"], SI_KERNEL, exc.pc
+    info = struct.pack("<iiiiQ", signo, 0, code, 0, addr).ljust(128, b"\0")
+    return PendingSignal(signo, info, fault_address=addr)
+
+
+class LinuxProcess:
+    def __init__(self, emu, arch: LinuxArch, options: Options):
+        self.emu = emu
+        self.arch = arch
+        self.opts = options
+        self.log = options.log or sys.stderr
+        self.space = AddressSpace(emu)
+        self.table = TABLE.for_arch(arch.consts.SYSCALLS)
+        self.names = {v: k for k, v in arch.consts.SYSCALLS.items()}
+        self.signals = SignalState(arch.consts)
+        self.errno = arch.consts.ERRNO
+        self.pid = os.getpid()
+        self.exe_path = ""
+        self.tid_address = 0
+        self.umask_value = None
+        self.exit_status: int | None = None
+        self.fault_info: EmulationError | None = None
+        self.wakeup = threading.Event()    # set when a host signal is queued
+        self.dirstate: dict[int, list] = {}   # getdents64 position per directory fd
+        self.epolls: dict[int, tuple] = {}    # epoll fd -> (host epoll, fd -> guest data)
+        self.ioctl_names = {v: k for k, v in arch.consts.IOCTLS.items()}
+        emu.on_syscall = self.on_syscall
+
+    # -- guest memory helpers (used by every handler) ------------------------------
+    def read(self, addr: int, size: int) -> bytes:
+        if size == 0:
+            return b""
+        return self.emu.mem_read(addr, size)
+
+    def write(self, addr: int, data: bytes) -> None:
+        if data:
+            self.emu.mem_write(addr, data)
+
+    def read_cstr(self, addr: int, limit: int = 4096) -> bytes:
+        out = bytearray()
+        while len(out) < limit:
+            # Read up to the end of the page so that a string ending right
+            # before an unmapped page does not fault.
+            chunk = min(PAGE - ((addr + len(out)) & (PAGE - 1)), limit - len(out))
+            data = self.emu.mem_read(addr + len(out), chunk)
+            i = data.find(b"\0")
+            if i >= 0:
+                return bytes(out + data[:i])
+            out += data
+        raise GuestErrno("ENAMETOOLONG")
+
+    def read_u64(self, addr: int) -> int:
+        return struct.unpack("<Q", self.read(addr, 8))[0]
+
+    def read_ptr_array(self, addr: int) -> list[int]:
+        out = []
+        while addr:
+            p = self.read_u64(addr)
+            if p == 0:
+                break
+            out.append(p)
+            addr += 8
+        return out
+
+    def layout(self, name: str):
+        return self.arch.structs[name]
+
+    def err(self, name: str) -> int:
+        return -self.errno[name]
+
+    def host_path(self, path: bytes) -> bytes:
+        """qemu -L semantics: absolute guest paths that exist under the sysroot go there."""
+        if self.opts.sysroot and path.startswith(b"/"):
+            alt = os.fsencode(self.opts.sysroot).rstrip(b"/") + path
+            if os.path.lexists(alt):
+                return alt
+        return path
+
+    # -- loading ---------------------------------------------------------------------
+    def load(self, path: str, argv: list[bytes], envp: list[bytes], execfn: bytes | None = None) -> None:
+        info = read_elf(path)
+        if info.arch is not self.arch:
+            raise LoadError(f"{path}: architecture {info.arch.name} does not match the emulator")
+        img = load_program(self.space, info, self.opts.sysroot)
+        self.image = img
+        self.exe_path = os.path.abspath(path)
+        sp = build_stack(self.space, self.arch, img, argv, envp,
+                         execfn if execfn is not None else os.fsencode(path))
+        self.space.map(SIGTRAMP_ADDR, PAGE, "rx", "[sigtramp]")
+        self.emu.mem_write(SIGTRAMP_ADDR, self.arch.sigframe.TRAMPOLINE)
+        for i in range(31):
+            self.emu.reg_write(f"x{i}", 0)
+        self.emu.reg_write(self.arch.stack_pointer, sp)
+        self.emu.reg_write(self.arch.pc, img.start_pc)
+
+    # -- syscalls --------------------------------------------------------------------
+    def on_syscall(self, emu) -> None:
+        abi = self.arch.abi
+        nr = emu.reg_read(abi.number)
+        args = tuple(emu.reg_read(r) for r in abi.args)
+        row = self.table.get(nr)
+        trace = self.opts.strace
+        if row is None:
+            name = self.names.get(nr, f"syscall_{nr}")
+            ret = self.err("ENOSYS")
+            if trace:
+                self._trace(f"{self.pid} {name}(...) [unimplemented]" + strace_result(self, None, ret) + "\n")
+        else:
+            if trace:
+                self._trace(strace_call(self, row, args))
+            try:
+                ret = row.handler(self, *args[:len(row.args)])
+            except (ProcessExit, ProcessKilled):
+                if trace:
+                    self._trace("\n")
+                raise
+            except OSError as e:
+                ret = -host_to_guest_errno(e.errno or 0, self.errno) if e.errno else self.err("EINVAL")
+            except GuestErrno as e:
+                ret = self.err(e.name)
+            except MemoryFault:
+                ret = self.err("EFAULT")
+            except (ValueError, OverflowError):
+                ret = self.err("EINVAL")
+            if trace:
+                self._trace(strace_result(self, row, ret) + "\n")
+        if ret is not NORETURN:
+            emu.reg_write(abi.ret, ret & MASK64)
+        self.deliver_pending()
+
+    def _trace(self, text: str) -> None:
+        self.log.write(text)
+        self.log.flush()
+
+    # -- signals ---------------------------------------------------------------------
+    def drain_host_signals(self) -> None:
+        q = self.signals.host_queue
+        while q:
+            signo = q.popleft()
+            info = struct.pack("<iiiiiI", signo, 0, 0, 0, 0, 0).ljust(128, b"\0")   # SI_USER
+            self.signals.post(PendingSignal(signo, info))
+        self.wakeup.clear()
+
+    def deliver_pending(self, force: int = 0) -> bool:
+        """Deliver what can be delivered; True when a guest handler frame was pushed."""
+        self.drain_host_signals()
+        while True:
+            sig = self.signals.next_deliverable(force)
+            if sig is None:
+                return False
+            if self.deliver(sig, synchronous=sig.signo == force):
+                # The handler runs first; further signals are taken at its
+                # next syscall or block boundary.
+                return True
+
+    def deliver(self, sig: PendingSignal, synchronous: bool = False) -> bool:
+        """Deliver one signal; True when a guest handler was set up."""
+        sigs = self.signals
+        signo = sig.signo
+        act = sigs.actions[signo]
+        blocked = bool(sigs.blocked & (1 << (signo - 1)))
+        if act.handler == SIG_IGN and not synchronous:
+            return False
+        if act.handler in (SIG_DFL, SIG_IGN) or (synchronous and blocked):
+            what = sigs.default_action(signo)
+            if synchronous:
+                what = "core" if what in ("core", "ignore") or act.handler == SIG_IGN else what
+            if what == "ignore":
+                return False
+            if what == "stop":
+                os.kill(os.getpid(), host_signal.SIGSTOP)
+                return False
+            self.die(signo, core=(what == "core"), fault=sig if synchronous else None)
+        sa = sigs.sa
+        sp = self.emu.reg_read(self.arch.stack_pointer)
+        ss_sp, ss_flags, ss_size = sigs.altstack
+        if act.flags & sa["SA_ONSTACK"] and ss_flags == 0 and not (ss_sp <= sp < ss_sp + ss_size):
+            sp = ss_sp + ss_size
+        restorer = act.restorer if act.flags & sa["SA_RESTORER"] else SIGTRAMP_ADDR
+        try:
+            self.arch.sigframe.setup_rt_frame(self.emu, sp, signo, sig.siginfo, act.handler, restorer,
+                                              sigs.blocked, sigs.altstack, sig.fault_address)
+        except MemoryFault:
+            self.die(sigs.numbers["SIGSEGV"], core=True, fault=None)
+        sigs.blocked |= act.mask
+        if not act.flags & sa["SA_NODEFER"]:
+            sigs.blocked |= 1 << (signo - 1)
+        sigs.blocked &= ~((1 << (sigs.numbers["SIGKILL"] - 1)) | (1 << (sigs.numbers["SIGSTOP"] - 1)))
+        if act.flags & sa["SA_RESETHAND"]:
+            sigs.actions[signo] = type(act)()
+        return True
+
+    def die(self, signo: int, core: bool, fault: PendingSignal | None = None):
+        msg = ""
+        if core:
+            desc = host_signal_name(signo)
+            # qemu-user says "- core dumped"; tcgpy writes no core file, so it
+            # says what happened instead.
+            msg = f"tcgpy: uncaught target signal {signo} ({desc})"
+            if self.fault_info is not None:
+                msg += f": {self.fault_info}"
+        raise ProcessKilled(signo, msg)
+
+    # -- host process plumbing (fork, exec, logs) ---------------------------------------
+    def start_signal_watcher(self) -> None:
+        from .hostsig import SignalWatcher
+        self.watcher = SignalWatcher(self)
+        self.watcher.start()
+
+    def flush_logs(self) -> None:
+        for f in (self.log, sys.stdout, sys.stderr):
+            try:
+                f.flush()
+            except (OSError, ValueError):
+                pass
+
+    def after_fork_child(self) -> None:
+        self.pid = os.getpid()
+        self.signals.pending.clear()
+        self.signals.host_queue.clear()
+        if getattr(self, "watcher", None) is not None:
+            self.watcher.after_fork_child()
+
+    def prepare_host_exec(self) -> None:
+        if getattr(self, "watcher", None) is not None:
+            self.watcher.prepare_exec()
+
+    def undo_prepare_host_exec(self) -> None:
+        if getattr(self, "watcher", None) is not None:
+            self.watcher.undo_prepare_exec()
+
+    def exec_command(self, path: str, argv: list[bytes], envp: list[bytes], execfn: bytes) -> list[str]:
+        """The host command line that runs guest program ``path`` under tcgpy
+        again, with the same options (a guest execve of a guest binary)."""
+        import json
+        dec = [os.fsdecode(a) for a in argv]
+        env = json.dumps([os.fsdecode(e) for e in envp])
+        cmd = [sys.executable, "-m", "tcgpy", "run", *self.opts.exec_argv,
+               "--exec-environ", env, "--execfn", os.fsdecode(execfn)]
+        if dec:
+            cmd += ["-0", dec[0]]
+        return cmd + ["--", path, *dec[1:]]
+
+    # -- the CPU loop ----------------------------------------------------------------
+    def run(self) -> None:
+        """Run until the guest exits (ProcessExit) or dies (ProcessKilled)."""
+        emu = self.emu
+        while True:
+            self.fault_info = None
+            try:
+                emu.run(emu.reg_read(self.arch.pc))
+            except EmulationError as exc:
+                self.fault_info = exc
+                sig = _guest_signal_for_fault(self.signals, exc)
+                self.signals.pending.insert(0, sig)
+                self.deliver_pending(force=sig.signo)
+                continue
+            # run() came back without a fault: a host signal asked us to stop.
+            self.deliver_pending()

@@ -1,0 +1,653 @@
+"""File and I/O syscalls.  Guest file descriptors are host file descriptors
+(as in qemu-user); flags, struct layouts and errno are converted by name
+between the guest's kernel ABI and the host's."""
+from __future__ import annotations
+
+import os
+import select
+import stat as host_stat
+import struct
+import termios
+import fcntl as host_fcntl
+
+from .signals import PendingSignal
+from .syscalls import s32, s64, syscall
+
+MAX_IO = 1 << 24               # cap on one read: the kernel may always return less
+UTIME_NOW, UTIME_OMIT = (1 << 30) - 1, (1 << 30) - 2
+PROC_SELF_EXE = (b"/proc/self/exe", b"/proc/%d/exe")
+
+
+# -- conversions ------------------------------------------------------------------
+
+def open_flags_to_host(proc, flags: int) -> int:
+    out = flags & 3
+    for name, bit in proc.arch.consts.OPEN_FLAGS.items():
+        if bit and name not in ("O_ACCMODE", "O_TMPFILE_MASK") and (flags & bit) == bit:
+            out |= getattr(os, name, 0)
+    return out
+
+
+def open_flags_to_guest(proc, flags: int) -> int:
+    out = flags & 3
+    for name, bit in proc.arch.consts.OPEN_FLAGS.items():
+        h = getattr(os, name, 0)
+        if h and name not in ("O_ACCMODE", "O_TMPFILE_MASK") and (flags & h) == h:
+            out |= bit
+    return out
+
+
+def pack_stat(proc, st: os.stat_result) -> bytes:
+    return proc.layout("stat").pack(
+        st_dev=st.st_dev, st_ino=st.st_ino, st_mode=st.st_mode, st_nlink=st.st_nlink,
+        st_uid=st.st_uid, st_gid=st.st_gid, st_rdev=st.st_rdev, st_size=st.st_size,
+        st_blksize=st.st_blksize, st_blocks=st.st_blocks,
+        st_atime_sec=st.st_atime_ns // 10**9, st_atime_nsec=st.st_atime_ns % 10**9,
+        st_mtime_sec=st.st_mtime_ns // 10**9, st_mtime_nsec=st.st_mtime_ns % 10**9,
+        st_ctime_sec=st.st_ctime_ns // 10**9, st_ctime_nsec=st.st_ctime_ns % 10**9)
+
+
+def guest_path(proc, addr: int) -> bytes:
+    path = proc.read_cstr(addr)
+    if path in PROC_SELF_EXE[:1] or path == PROC_SELF_EXE[1] % proc.pid:
+        return os.fsencode(proc.exe_path)
+    return proc.host_path(path)
+
+
+def at(proc, dirfd: int, addr: int) -> tuple[bytes, int | None]:
+    """(host path, dir_fd or None) for a *at syscall's (dirfd, path)."""
+    path = guest_path(proc, addr)
+    fd = s32(dirfd)
+    if path.startswith(b"/") or fd == proc.arch.consts.AT_FLAGS["AT_FDCWD"]:
+        return path, None
+    return path, fd
+
+
+def _atflag(proc, flags: int, name: str) -> bool:
+    return bool(flags & proc.arch.consts.AT_FLAGS[name])
+
+
+# -- open / close / read / write ------------------------------------------------------
+
+@syscall("openat", "fd s oflags o")
+def sys_openat(proc, dirfd, path, flags, mode):
+    p, dfd = at(proc, dirfd, path)
+    return os.open(p, open_flags_to_host(proc, flags), mode & 0o7777, dir_fd=dfd)
+
+
+@syscall("close", "i")
+def sys_close(proc, fd):
+    proc.dirstate.pop(s32(fd), None)
+    proc.epolls.pop(s32(fd), None)
+    os.close(s32(fd))
+    return 0
+
+
+@syscall("read", "i p u")
+def sys_read(proc, fd, buf, count):
+    data = os.read(s32(fd), min(count, MAX_IO))
+    proc.write(buf, data)
+    return len(data)
+
+
+def _write(proc, fn):
+    try:
+        return fn()
+    except BrokenPipeError:
+        sigpipe = proc.signals.numbers["SIGPIPE"]
+        info = struct.pack("<iiiiiI", sigpipe, 0, 0, 0, proc.pid, os.getuid()).ljust(128, b"\0")
+        proc.signals.post(PendingSignal(sigpipe, info))
+        return proc.err("EPIPE")
+
+
+@syscall("write", "i buf u")
+def sys_write(proc, fd, buf, count):
+    data = proc.read(buf, min(count, MAX_IO))
+    return _write(proc, lambda: os.write(s32(fd), data))
+
+
+@syscall("pread64", "i p u d")
+def sys_pread64(proc, fd, buf, count, offset):
+    data = os.pread(s32(fd), min(count, MAX_IO), s64(offset))
+    proc.write(buf, data)
+    return len(data)
+
+
+@syscall("pwrite64", "i buf u d")
+def sys_pwrite64(proc, fd, buf, count, offset):
+    data = proc.read(buf, min(count, MAX_IO))
+    return _write(proc, lambda: os.pwrite(s32(fd), data, s64(offset)))
+
+
+def _iovecs(proc, iov, iovcnt):
+    if iovcnt > 1024:
+        raise OSError(22, "iovcnt")
+    lay = proc.layout("iovec")
+    raw = proc.read(iov, lay.size * iovcnt)
+    return [(e["iov_base"], e["iov_len"]) for e in (lay.unpack(raw[i * lay.size:]) for i in range(iovcnt))]
+
+
+@syscall("readv", "i p i")
+def sys_readv(proc, fd, iov, iovcnt):
+    total = 0
+    for base, length in _iovecs(proc, iov, iovcnt):
+        if length == 0:
+            continue
+        data = os.read(s32(fd), min(length, MAX_IO))
+        proc.write(base, data)
+        total += len(data)
+        if len(data) < length:
+            break
+    return total
+
+
+@syscall("writev", "i p i")
+def sys_writev(proc, fd, iov, iovcnt):
+    data = b"".join(proc.read(base, length) for base, length in _iovecs(proc, iov, iovcnt))
+    return _write(proc, lambda: os.write(s32(fd), data))
+
+
+@syscall("lseek", "i d d")
+def sys_lseek(proc, fd, offset, whence):
+    pos = os.lseek(s32(fd), s64(offset), whence)
+    if pos == 0:
+        proc.dirstate.pop(s32(fd), None)
+    return pos
+
+
+# -- stat -------------------------------------------------------------------------
+
+def _stat_at(proc, dirfd, path, flags) -> os.stat_result:
+    if path == 0 or (_atflag(proc, flags, "AT_EMPTY_PATH") and proc.read_cstr(path) == b""):
+        return os.fstat(s32(dirfd))
+    p, dfd = at(proc, dirfd, path)
+    return os.stat(p, dir_fd=dfd, follow_symlinks=not _atflag(proc, flags, "AT_SYMLINK_NOFOLLOW"))
+
+
+@syscall("fstat", "i p")
+def sys_fstat(proc, fd, buf):
+    proc.write(buf, pack_stat(proc, os.fstat(s32(fd))))
+    return 0
+
+
+@syscall("newfstatat", "fd s p x")
+def sys_newfstatat(proc, dirfd, path, buf, flags):
+    proc.write(buf, pack_stat(proc, _stat_at(proc, dirfd, path, flags)))
+    return 0
+
+
+@syscall("statx", "fd s x x p")
+def sys_statx(proc, dirfd, path, flags, mask, buf):
+    st = _stat_at(proc, dirfd, path, flags)
+
+    def ts(prefix, ns):
+        return {f"{prefix}_sec": ns // 10**9, f"{prefix}_nsec": ns % 10**9}
+    proc.write(buf, proc.layout("statx").pack(
+        stx_mask=0x7FF, stx_blksize=st.st_blksize, stx_nlink=st.st_nlink, stx_uid=st.st_uid,
+        stx_gid=st.st_gid, stx_mode=st.st_mode & 0xFFFF, stx_ino=st.st_ino, stx_size=st.st_size,
+        stx_blocks=st.st_blocks, **ts("stx_atime", st.st_atime_ns), **ts("stx_ctime", st.st_ctime_ns),
+        **ts("stx_mtime", st.st_mtime_ns), **ts("stx_btime", st.st_ctime_ns),
+        stx_rdev_major=os.major(st.st_rdev), stx_rdev_minor=os.minor(st.st_rdev),
+        stx_dev_major=os.major(st.st_dev), stx_dev_minor=os.minor(st.st_dev)))
+    return 0
+
+
+def _pack_statfs(proc, sv: os.statvfs_result) -> bytes:
+    return proc.layout("statfs").pack(
+        f_type=0, f_bsize=sv.f_bsize, f_blocks=sv.f_blocks, f_bfree=sv.f_bfree, f_bavail=sv.f_bavail,
+        f_files=sv.f_files, f_ffree=sv.f_ffree, f_namelen=sv.f_namemax, f_frsize=sv.f_frsize,
+        f_flags=sv.f_flag)
+
+
+@syscall("statfs", "s p")
+def sys_statfs(proc, path, buf):
+    proc.write(buf, _pack_statfs(proc, os.statvfs(guest_path(proc, path))))
+    return 0
+
+
+@syscall("fstatfs", "i p")
+def sys_fstatfs(proc, fd, buf):
+    proc.write(buf, _pack_statfs(proc, os.fstatvfs(s32(fd))))
+    return 0
+
+
+@syscall("readlinkat", "fd s p u")
+def sys_readlinkat(proc, dirfd, path, buf, size):
+    raw = proc.read_cstr(path)
+    if raw in PROC_SELF_EXE[:1] or raw == PROC_SELF_EXE[1] % proc.pid:
+        target = os.fsencode(proc.exe_path)
+    else:
+        p, dfd = at(proc, dirfd, path)
+        target = os.readlink(p, dir_fd=dfd)
+    target = target[:size]
+    proc.write(buf, target)
+    return len(target)
+
+
+DT = ((host_stat.S_ISDIR, 4), (host_stat.S_ISREG, 8), (host_stat.S_ISLNK, 10), (host_stat.S_ISCHR, 2),
+      (host_stat.S_ISBLK, 6), (host_stat.S_ISFIFO, 1), (host_stat.S_ISSOCK, 12))
+
+
+@syscall("getdents64", "i p u")
+def sys_getdents64(proc, fd, buf, count):
+    fd = s32(fd)
+    state = proc.dirstate.get(fd)
+    if state is None:
+        st = os.fstat(fd)
+        if not host_stat.S_ISDIR(st.st_mode):
+            return proc.err("ENOTDIR")
+        entries = [(st.st_ino, 4, b"."), (st.st_ino, 4, b"..")]
+        with os.scandir(fd) as it:
+            for e in it:
+                try:
+                    mode = e.stat(follow_symlinks=False).st_mode
+                    dtype = next((d for test, d in DT if test(mode)), 0)
+                except OSError:
+                    dtype = 0
+                entries.append((e.inode(), dtype, os.fsencode(e.name)))
+        state = proc.dirstate[fd] = [entries, 0]
+    entries, pos = state
+    head = proc.layout("dirent64_head")
+    out = bytearray()
+    while pos < len(entries):
+        ino, dtype, name = entries[pos]
+        reclen = (head.size + len(name) + 1 + 7) & ~7
+        if len(out) + reclen > count:
+            if not out:
+                return proc.err("EINVAL")
+            break
+        rec = head.pack(d_ino=ino, d_off=pos + 1, d_reclen=reclen, d_type=dtype) + name
+        out += rec.ljust(reclen, b"\0")
+        pos += 1
+    state[1] = pos
+    proc.write(buf, bytes(out))
+    return len(out)
+
+
+# -- paths ----------------------------------------------------------------------------
+
+@syscall("faccessat", "fd s o")
+def sys_faccessat(proc, dirfd, path, mode):
+    p, dfd = at(proc, dirfd, path)
+    return 0 if os.access(p, mode, dir_fd=dfd) else proc.err("EACCES" if os.path.lexists(p) or dfd else "ENOENT")
+
+
+@syscall("faccessat2", "fd s o x")
+def sys_faccessat2(proc, dirfd, path, mode, flags):
+    p, dfd = at(proc, dirfd, path)
+    ok = os.access(p, mode, dir_fd=dfd, effective_ids=_atflag(proc, flags, "AT_EACCESS"),
+                   follow_symlinks=not _atflag(proc, flags, "AT_SYMLINK_NOFOLLOW"))
+    return 0 if ok else proc.err("EACCES" if os.path.lexists(p) or dfd else "ENOENT")
+
+
+@syscall("unlinkat", "fd s x")
+def sys_unlinkat(proc, dirfd, path, flags):
+    p, dfd = at(proc, dirfd, path)
+    if _atflag(proc, flags, "AT_REMOVEDIR"):
+        os.rmdir(p, dir_fd=dfd)
+    else:
+        os.unlink(p, dir_fd=dfd)
+    return 0
+
+
+@syscall("mkdirat", "fd s o")
+def sys_mkdirat(proc, dirfd, path, mode):
+    p, dfd = at(proc, dirfd, path)
+    os.mkdir(p, mode & 0o7777, dir_fd=dfd)
+    return 0
+
+
+@syscall("mknodat", "fd s o x")
+def sys_mknodat(proc, dirfd, path, mode, dev):
+    p, dfd = at(proc, dirfd, path)
+    os.mknod(p, mode, dev, dir_fd=dfd)
+    return 0
+
+
+@syscall("renameat", "fd s fd s")
+def sys_renameat(proc, olddirfd, oldpath, newdirfd, newpath):
+    a, adfd = at(proc, olddirfd, oldpath)
+    b, bdfd = at(proc, newdirfd, newpath)
+    os.rename(a, b, src_dir_fd=adfd, dst_dir_fd=bdfd)
+    return 0
+
+
+@syscall("renameat2", "fd s fd s x")
+def sys_renameat2(proc, olddirfd, oldpath, newdirfd, newpath, flags):
+    RENAME_NOREPLACE = 1
+    if flags & ~RENAME_NOREPLACE:
+        return proc.err("EINVAL")
+    if flags & RENAME_NOREPLACE:
+        b, bdfd = at(proc, newdirfd, newpath)
+        try:
+            os.stat(b, dir_fd=bdfd, follow_symlinks=False)
+            return proc.err("EEXIST")
+        except FileNotFoundError:
+            pass
+    return sys_renameat(proc, olddirfd, oldpath, newdirfd, newpath)
+
+
+@syscall("symlinkat", "s fd s")
+def sys_symlinkat(proc, target, newdirfd, linkpath):
+    p, dfd = at(proc, newdirfd, linkpath)
+    os.symlink(proc.read_cstr(target), p, dir_fd=dfd)
+    return 0
+
+
+@syscall("linkat", "fd s fd s x")
+def sys_linkat(proc, olddirfd, oldpath, newdirfd, newpath, flags):
+    a, adfd = at(proc, olddirfd, oldpath)
+    b, bdfd = at(proc, newdirfd, newpath)
+    os.link(a, b, src_dir_fd=adfd, dst_dir_fd=bdfd, follow_symlinks=_atflag(proc, flags, "AT_SYMLINK_FOLLOW"))
+    return 0
+
+
+@syscall("fchmod", "i o")
+def sys_fchmod(proc, fd, mode):
+    os.chmod(s32(fd), mode & 0o7777)
+    return 0
+
+
+@syscall("fchmodat", "fd s o")
+def sys_fchmodat(proc, dirfd, path, mode):
+    p, dfd = at(proc, dirfd, path)
+    os.chmod(p, mode & 0o7777, dir_fd=dfd)
+    return 0
+
+
+@syscall("fchown", "i d d")
+def sys_fchown(proc, fd, uid, gid):
+    os.chown(s32(fd), s32(uid), s32(gid))
+    return 0
+
+
+@syscall("fchownat", "fd s d d x")
+def sys_fchownat(proc, dirfd, path, uid, gid, flags):
+    if _atflag(proc, flags, "AT_EMPTY_PATH") and proc.read_cstr(path) == b"":
+        return sys_fchown(proc, dirfd, uid, gid)
+    p, dfd = at(proc, dirfd, path)
+    os.chown(p, s32(uid), s32(gid), dir_fd=dfd, follow_symlinks=not _atflag(proc, flags, "AT_SYMLINK_NOFOLLOW"))
+    return 0
+
+
+@syscall("utimensat", "fd s p x")
+def sys_utimensat(proc, dirfd, path, times, flags):
+    target = s32(dirfd) if path == 0 else None
+    if target is None:
+        p, dfd = at(proc, dirfd, path)
+        st = os.stat(p, dir_fd=dfd, follow_symlinks=not _atflag(proc, flags, "AT_SYMLINK_NOFOLLOW"))
+    else:
+        st = os.fstat(target)
+    now = None
+    if times == 0:
+        ns = None
+    else:
+        a_s, a_ns, m_s, m_ns = struct.unpack("<qqqq", proc.read(times, 32))
+        import time
+        now = time.time_ns()
+
+        def pick(sec, nsec, old):
+            return now if nsec == UTIME_NOW else old if nsec == UTIME_OMIT else sec * 10**9 + nsec
+        ns = (pick(a_s, a_ns, st.st_atime_ns), pick(m_s, m_ns, st.st_mtime_ns))
+    if target is not None:
+        os.utime(target, ns=ns) if ns else os.utime(target)
+    else:
+        kw = dict(dir_fd=dfd, follow_symlinks=not _atflag(proc, flags, "AT_SYMLINK_NOFOLLOW"))
+        os.utime(p, ns=ns, **kw) if ns else os.utime(p, **kw)
+    return 0
+
+
+@syscall("truncate", "s d")
+def sys_truncate(proc, path, length):
+    os.truncate(guest_path(proc, path), s64(length))
+    return 0
+
+
+@syscall("ftruncate", "i d")
+def sys_ftruncate(proc, fd, length):
+    os.ftruncate(s32(fd), s64(length))
+    return 0
+
+
+@syscall("fsync", "i")
+def sys_fsync(proc, fd):
+    os.fsync(s32(fd))
+    return 0
+
+
+@syscall("fdatasync", "i")
+def sys_fdatasync(proc, fd):
+    os.fdatasync(s32(fd))
+    return 0
+
+
+@syscall("sync", "")
+def sys_sync(proc):
+    os.sync()
+    return 0
+
+
+@syscall("getcwd", "p u")
+def sys_getcwd(proc, buf, size):
+    cwd = os.getcwdb() + b"\0"
+    if len(cwd) > size:
+        return proc.err("ERANGE")
+    proc.write(buf, cwd)
+    return len(cwd)
+
+
+@syscall("chdir", "s")
+def sys_chdir(proc, path):
+    os.chdir(guest_path(proc, path))
+    return 0
+
+
+@syscall("fchdir", "i")
+def sys_fchdir(proc, fd):
+    os.fchdir(s32(fd))
+    return 0
+
+
+@syscall("umask", "o")
+def sys_umask(proc, mask):
+    return os.umask(mask & 0o777)
+
+
+# -- descriptors ------------------------------------------------------------------------
+
+@syscall("dup", "i")
+def sys_dup(proc, fd):
+    return os.dup(s32(fd))
+
+
+@syscall("dup3", "i i x")
+def sys_dup3(proc, old, new, flags):
+    if s32(old) == s32(new):
+        return proc.err("EINVAL")
+    cloexec = bool(flags & proc.arch.consts.OPEN_FLAGS["O_CLOEXEC"])
+    return os.dup2(s32(old), s32(new), inheritable=not cloexec)
+
+
+@syscall("pipe2", "p oflags")
+def sys_pipe2(proc, fds, flags):
+    r, w = os.pipe2(open_flags_to_host(proc, flags))
+    proc.write(fds, struct.pack("<ii", r, w))
+    return 0
+
+
+@syscall("fcntl", "i i x")
+def sys_fcntl(proc, fd, cmd, arg):
+    F = proc.arch.consts.FCNTL
+    fd = s32(fd)
+    if cmd in (F["F_DUPFD"], F["F_DUPFD_CLOEXEC"]):
+        hostcmd = host_fcntl.F_DUPFD if cmd == F["F_DUPFD"] else host_fcntl.F_DUPFD_CLOEXEC
+        return host_fcntl.fcntl(fd, hostcmd, s32(arg))
+    if cmd == F["F_GETFD"]:
+        return host_fcntl.fcntl(fd, host_fcntl.F_GETFD)
+    if cmd == F["F_SETFD"]:
+        return host_fcntl.fcntl(fd, host_fcntl.F_SETFD, arg & 1)
+    if cmd == F["F_GETFL"]:
+        return open_flags_to_guest(proc, host_fcntl.fcntl(fd, host_fcntl.F_GETFL))
+    if cmd == F["F_SETFL"]:
+        return host_fcntl.fcntl(fd, host_fcntl.F_SETFL, open_flags_to_host(proc, arg))
+    if cmd in (F["F_GETLK"], F["F_SETLK"], F["F_SETLKW"]):
+        # struct flock is identical on AArch64 and x86_64 (asm-generic, 32 bytes).
+        hostcmd = {F["F_GETLK"]: host_fcntl.F_GETLK, F["F_SETLK"]: host_fcntl.F_SETLK,
+                   F["F_SETLKW"]: host_fcntl.F_SETLKW}[cmd]
+        res = host_fcntl.fcntl(fd, hostcmd, proc.read(arg, 32))
+        proc.write(arg, res)
+        return 0
+    if cmd in (F.get("F_GETPIPE_SZ"), F.get("F_SETPIPE_SZ")):
+        return host_fcntl.fcntl(fd, cmd, arg) if cmd == F["F_GETPIPE_SZ"] else host_fcntl.fcntl(fd, cmd, s32(arg))
+    return proc.err("EINVAL")
+
+
+# Guest ioctl request name -> (host request, bytes copied in, bytes copied out)
+IOCTLS = {
+    "TCGETS": (termios.TCGETS, 0, 36),
+    "TCSETS": (termios.TCSETS, 36, 0),
+    "TCSETSW": (termios.TCSETSW, 36, 0),
+    "TCSETSF": (termios.TCSETSF, 36, 0),
+    "TIOCGWINSZ": (termios.TIOCGWINSZ, 0, 8),
+    "TIOCSWINSZ": (termios.TIOCSWINSZ, 8, 0),
+    "TIOCGPGRP": (termios.TIOCGPGRP, 0, 4),
+    "TIOCSPGRP": (termios.TIOCSPGRP, 4, 0),
+    "FIONREAD": (termios.FIONREAD, 0, 4),
+    "FIONBIO": (termios.FIONBIO, 4, 0),
+}
+
+
+@syscall("ioctl", "i x x")
+def sys_ioctl(proc, fd, request, arg):
+    names = proc.ioctl_names
+    name = names.get(request & 0xFFFFFFFF)
+    if name not in IOCTLS:
+        return proc.err("ENOTTY")
+    host_req, size_in, size_out = IOCTLS[name]
+    buf = proc.read(arg, max(size_in, size_out)) if (size_in or size_out) else b""
+    res = host_fcntl.ioctl(s32(fd), host_req, buf if buf else 0)
+    if size_out:
+        proc.write(arg, res[:size_out])
+    return 0
+
+
+@syscall("sendfile", "i i p u")
+def sys_sendfile(proc, out_fd, in_fd, offset, count):
+    if offset:
+        off = struct.unpack("<q", proc.read(offset, 8))[0]
+        n = os.sendfile(s32(out_fd), s32(in_fd), off, count)
+        proc.write(offset, struct.pack("<q", off + n))
+        return n
+    return os.sendfile(s32(out_fd), s32(in_fd), None, count)
+
+
+@syscall("copy_file_range", "i p i p u x")
+def sys_copy_file_range(proc, fd_in, off_in, fd_out, off_out, length, flags):
+    oi = struct.unpack("<q", proc.read(off_in, 8))[0] if off_in else None
+    oo = struct.unpack("<q", proc.read(off_out, 8))[0] if off_out else None
+    n = os.copy_file_range(s32(fd_in), s32(fd_out), length, oi, oo)
+    if off_in:
+        proc.write(off_in, struct.pack("<q", oi + n))
+    if off_out:
+        proc.write(off_out, struct.pack("<q", oo + n))
+    return n
+
+
+# -- polling ------------------------------------------------------------------------------
+
+def _timeout_ms(proc, ts_addr) -> int | None:
+    if ts_addr == 0:
+        return None
+    sec, nsec = struct.unpack("<qq", proc.read(ts_addr, 16))
+    return max(0, sec * 1000 + (nsec + 999_999) // 1_000_000)
+
+
+@syscall("ppoll", "p u p p u")
+def sys_ppoll(proc, fds, nfds, tmo, sigmask, sigsetsize):
+    lay = proc.layout("pollfd")
+    raw = proc.read(fds, lay.size * nfds)
+    entries = [lay.unpack(raw[i * lay.size:]) for i in range(nfds)]
+    p = select.poll()
+    for e in entries:
+        if e["fd"] >= 0:
+            p.register(e["fd"], e["events"] & 0xFFFF)
+    ready = dict(p.poll(_timeout_ms(proc, tmo)))
+    out = b""
+    n = 0
+    for e in entries:
+        rev = ready.get(e["fd"], 0) if e["fd"] >= 0 else 0
+        n += bool(rev)
+        out += lay.pack(fd=e["fd"], events=e["events"], revents=rev if rev < 0x8000 else rev - 0x10000)
+    proc.write(fds, out)
+    return n
+
+
+@syscall("pselect6", "i p p p p p")
+def sys_pselect6(proc, nfds, rfds, wfds, efds, tmo, sigmask):
+    nbytes = ((nfds + 63) // 64) * 8
+
+    def fdset(addr):
+        if not addr:
+            return []
+        bits = int.from_bytes(proc.read(addr, nbytes), "little")
+        return [i for i in range(nfds) if bits >> i & 1]
+
+    sets = [fdset(a) for a in (rfds, wfds, efds)]
+    ms = _timeout_ms(proc, tmo)
+    ready = select.select(*sets, None if ms is None else ms / 1000)
+    total = 0
+    for addr, fds in zip((rfds, wfds, efds), ready):
+        if addr:
+            bits = sum(1 << fd for fd in fds)
+            proc.write(addr, bits.to_bytes(nbytes, "little"))
+            total += len(fds)
+    return total
+
+
+@syscall("eventfd2", "u x")
+def sys_eventfd2(proc, initval, flags):
+    return os.eventfd(initval & 0xFFFFFFFF, open_flags_to_host(proc, flags))
+
+
+@syscall("epoll_create1", "x")
+def sys_epoll_create1(proc, flags):
+    ep = select.epoll(flags=0)
+    fd = ep.fileno()
+    if flags & proc.arch.consts.OPEN_FLAGS["O_CLOEXEC"]:
+        os.set_inheritable(fd, False)
+    proc.epolls[fd] = (ep, {})
+    return fd
+
+
+@syscall("epoll_ctl", "i i i p")
+def sys_epoll_ctl(proc, epfd, op, fd, event):
+    entry = proc.epolls.get(s32(epfd))
+    if entry is None:
+        return proc.err("EBADF")
+    ep, data = entry
+    fd = s32(fd)
+    lay = proc.layout("epoll_event")
+    ev = lay.unpack(proc.read(event, lay.size)) if event else {"events": 0, "data": 0}
+    if op == 1:
+        ep.register(fd, ev["events"])
+    elif op == 2:
+        ep.unregister(fd)
+    elif op == 3:
+        ep.modify(fd, ev["events"])
+    else:
+        return proc.err("EINVAL")
+    data[fd] = ev["data"]
+    return 0
+
+
+@syscall("epoll_pwait", "i p i i p u")
+def sys_epoll_pwait(proc, epfd, events, maxevents, timeout, sigmask, sigsetsize):
+    entry = proc.epolls.get(s32(epfd))
+    if entry is None:
+        return proc.err("EBADF")
+    ep, data = entry
+    t = s32(timeout)
+    ready = ep.poll(-1 if t < 0 else t / 1000, max(1, s32(maxevents)))
+    lay = proc.layout("epoll_event")
+    proc.write(events, b"".join(lay.pack(events=ev, data=data.get(fd, 0)) for fd, ev in ready))
+    return len(ready)

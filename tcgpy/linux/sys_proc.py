@@ -1,0 +1,454 @@
+"""Process, identity, resource and time syscalls; fork-style clone, execve, wait."""
+from __future__ import annotations
+
+import os
+import resource
+import struct
+import sys
+import time
+
+from .syscalls import NORETURN, s32, s64, syscall
+
+RLIM_INFINITY = (1 << 64) - 1
+CLONE_VM, CLONE_VFORK, CLONE_THREAD = 0x100, 0x4000, 0x10000
+CLONE_SETTLS, CLONE_PARENT_SETTID, CLONE_CHILD_SETTID = 0x80000, 0x100000, 0x01000000
+TIMER_ABSTIME = 1
+PR_SET_NAME, PR_GET_NAME = 15, 16
+CLK_TCK = 100
+
+
+# -- exit and identity -------------------------------------------------------------------
+
+@syscall("exit", "d")
+def sys_exit(proc, status):
+    from .process import ProcessExit
+    raise ProcessExit(status & 0xFF)
+
+
+@syscall("exit_group", "d")
+def sys_exit_group(proc, status):
+    from .process import ProcessExit
+    raise ProcessExit(status & 0xFF)
+
+
+def _simple(name: str, fn):
+    syscall(name, "")(lambda proc: fn())
+
+
+for _name, _fn in (("getpid", os.getpid), ("getppid", os.getppid), ("gettid", os.getpid),
+                   ("getuid", os.getuid), ("geteuid", os.geteuid), ("getgid", os.getgid),
+                   ("getegid", os.getegid), ("setsid", os.setsid), ("sched_yield", lambda: 0)):
+    _simple(_name, _fn)
+
+
+@syscall("getgroups", "i p")
+def sys_getgroups(proc, size, lst):
+    groups = os.getgroups()
+    if size == 0:
+        return len(groups)
+    if size < len(groups):
+        return proc.err("EINVAL")
+    proc.write(lst, struct.pack(f"<{len(groups)}I", *groups))
+    return len(groups)
+
+
+@syscall("setpgid", "i i")
+def sys_setpgid(proc, pid, pgid):
+    os.setpgid(s32(pid), s32(pgid))
+    return 0
+
+
+@syscall("getpgid", "i")
+def sys_getpgid(proc, pid):
+    return os.getpgid(s32(pid))
+
+
+@syscall("getsid", "i")
+def sys_getsid(proc, pid):
+    return os.getsid(s32(pid))
+
+
+@syscall("setuid", "i")
+def sys_setuid(proc, uid):
+    os.setuid(s32(uid))
+    return 0
+
+
+@syscall("setgid", "i")
+def sys_setgid(proc, gid):
+    os.setgid(s32(gid))
+    return 0
+
+
+@syscall("getresuid", "p p p")
+def sys_getresuid(proc, r, e, s):
+    for addr, v in zip((r, e, s), os.getresuid()):
+        proc.write(addr, struct.pack("<I", v))
+    return 0
+
+
+@syscall("getresgid", "p p p")
+def sys_getresgid(proc, r, e, s):
+    for addr, v in zip((r, e, s), os.getresgid()):
+        proc.write(addr, struct.pack("<I", v))
+    return 0
+
+
+@syscall("uname", "p")
+def sys_uname(proc, buf):
+    u = os.uname()
+    proc.write(buf, proc.layout("utsname").pack(
+        sysname=b"Linux", nodename=u.nodename.encode(), release=u.release.encode(),
+        version=u.version.encode(), machine=proc.arch.uname_machine.encode(), domainname=b"(none)"))
+    return 0
+
+
+@syscall("set_tid_address", "p")
+def sys_set_tid_address(proc, addr):
+    proc.tid_address = addr
+    return proc.pid
+
+
+@syscall("set_robust_list", "p u")
+def sys_set_robust_list(proc, head, length):
+    return 0
+
+
+@syscall("rseq", "p u x x")
+def sys_rseq(proc, rseq, length, flags, sig):
+    # Restartable sequences need kernel cooperation on preemption; glibc
+    # falls back cleanly when the kernel says ENOSYS.
+    return proc.err("ENOSYS")
+
+
+@syscall("prctl", "i x x x x")
+def sys_prctl(proc, option, a2, a3, a4, a5):
+    if option == PR_SET_NAME:
+        proc.comm = proc.read_cstr(a2, 16)[:15]
+        return 0
+    if option == PR_GET_NAME:
+        proc.write(a2, getattr(proc, "comm", b"")[:15].ljust(16, b"\0"))
+        return 0
+    return proc.err("EINVAL")
+
+
+@syscall("personality", "x")
+def sys_personality(proc, persona):
+    return 0
+
+
+@syscall("membarrier", "i x i")
+def sys_membarrier(proc, cmd, flags, cpu_id):
+    return 0            # single-threaded: MEMBARRIER_CMD_QUERY reports no commands
+
+
+@syscall("getcpu", "p p p")
+def sys_getcpu(proc, cpu, node, cache):
+    for a in (cpu, node):
+        if a:
+            proc.write(a, struct.pack("<I", 0))
+    return 0
+
+
+@syscall("sched_getaffinity", "i u p")
+def sys_sched_getaffinity(proc, pid, size, mask):
+    cpus = os.sched_getaffinity(s32(pid))
+    bits = sum(1 << c for c in cpus)
+    n = max(8, ((max(cpus) // 64) + 1) * 8)
+    if size < n:
+        return proc.err("EINVAL")
+    proc.write(mask, bits.to_bytes(n, "little"))
+    return n
+
+
+@syscall("sched_setaffinity", "i u p")
+def sys_sched_setaffinity(proc, pid, size, mask):
+    return 0
+
+
+# -- resources ------------------------------------------------------------------------
+
+def _rlim_to_guest(v: int) -> int:
+    return RLIM_INFINITY if v == resource.RLIM_INFINITY else v
+
+
+def _rlim_to_host(v: int) -> int:
+    return resource.RLIM_INFINITY if v == RLIM_INFINITY else v
+
+
+@syscall("prlimit64", "i i p p")
+def sys_prlimit64(proc, pid, res, new, old):
+    lay = proc.layout("rlimit")
+    pid = s32(pid) or os.getpid()
+    if new:
+        n = lay.unpack(proc.read(new, lay.size))
+        cur = resource.prlimit(pid, res, (_rlim_to_host(n["rlim_cur"]), _rlim_to_host(n["rlim_max"])))
+    else:
+        cur = resource.prlimit(pid, res)
+    if old:
+        proc.write(old, lay.pack(rlim_cur=_rlim_to_guest(cur[0]), rlim_max=_rlim_to_guest(cur[1])))
+    return 0
+
+
+@syscall("getrlimit", "i p")
+def sys_getrlimit(proc, res, rlim):
+    return sys_prlimit64(proc, 0, res, 0, rlim)
+
+
+@syscall("setrlimit", "i p")
+def sys_setrlimit(proc, res, rlim):
+    return sys_prlimit64(proc, 0, res, rlim, 0)
+
+
+def pack_rusage(proc, ru) -> bytes:
+    def tv(t):
+        return int(t), int(round((t - int(t)) * 1e6))
+    us, uu = tv(ru.ru_utime)
+    ss, su = tv(ru.ru_stime)
+    return proc.layout("rusage").pack(
+        ru_utime_sec=us, ru_utime_usec=uu, ru_stime_sec=ss, ru_stime_usec=su, ru_maxrss=ru.ru_maxrss,
+        ru_minflt=ru.ru_minflt, ru_majflt=ru.ru_majflt, ru_inblock=ru.ru_inblock,
+        ru_oublock=ru.ru_oublock, ru_nvcsw=ru.ru_nvcsw, ru_nivcsw=ru.ru_nivcsw)
+
+
+@syscall("getrusage", "i p")
+def sys_getrusage(proc, who, usage):
+    w = {0: resource.RUSAGE_SELF, -1: resource.RUSAGE_CHILDREN}.get(s32(who))
+    if w is None:
+        return proc.err("EINVAL")
+    proc.write(usage, pack_rusage(proc, resource.getrusage(w)))
+    return 0
+
+
+@syscall("sysinfo", "p")
+def sys_sysinfo(proc, info):
+    mem = {}
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                k, v = line.split(":", 1)
+                mem[k] = int(v.split()[0]) * 1024
+        with open("/proc/uptime") as f:
+            uptime = int(float(f.read().split()[0]))
+    except (OSError, ValueError):
+        uptime = 0
+    loads = [int(x * 65536) for x in os.getloadavg()]
+    proc.write(info, proc.layout("sysinfo").pack(
+        uptime=uptime, loads0=loads[0], loads1=loads[1], loads2=loads[2],
+        totalram=mem.get("MemTotal", 0), freeram=mem.get("MemFree", 0), sharedram=mem.get("Shmem", 0),
+        bufferram=mem.get("Buffers", 0), totalswap=mem.get("SwapTotal", 0),
+        freeswap=mem.get("SwapFree", 0), procs=1, mem_unit=1))
+    return 0
+
+
+@syscall("getrandom", "p u x")
+def sys_getrandom(proc, buf, length, flags):
+    data = os.urandom(min(length, 1 << 20))
+    proc.write(buf, data)
+    return len(data)
+
+
+# -- time ----------------------------------------------------------------------------
+
+@syscall("clock_gettime", "i p")
+def sys_clock_gettime(proc, clk, ts):
+    ns = time.clock_gettime_ns(s32(clk))
+    proc.write(ts, struct.pack("<qq", ns // 10**9, ns % 10**9))
+    return 0
+
+
+@syscall("clock_getres", "i p")
+def sys_clock_getres(proc, clk, ts):
+    res = time.clock_getres(s32(clk))
+    if ts:
+        proc.write(ts, struct.pack("<qq", int(res), int(round((res - int(res)) * 1e9))))
+    return 0
+
+
+@syscall("gettimeofday", "p p")
+def sys_gettimeofday(proc, tv, tz):
+    ns = time.time_ns()
+    if tv:
+        proc.write(tv, struct.pack("<qq", ns // 10**9, (ns % 10**9) // 1000))
+    if tz:
+        proc.write(tz, struct.pack("<ii", 0, 0))
+    return 0
+
+
+@syscall("times", "p")
+def sys_times(proc, buf):
+    t = os.times()
+    if buf:
+        proc.write(buf, struct.pack("<4q", *(int(x * CLK_TCK) for x in t[:4])))
+    return int(t.elapsed * CLK_TCK) & ((1 << 63) - 1)
+
+
+def _sleep(proc, seconds: float, rem: int) -> int:
+    """Sleep, but return -EINTR early when a host signal arrives for the guest."""
+    deadline = time.monotonic() + seconds
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return 0
+        if proc.wakeup.wait(left):
+            proc.drain_host_signals()
+            if proc.signals.pending:
+                if rem:
+                    left = max(0.0, deadline - time.monotonic())
+                    proc.write(rem, struct.pack("<qq", int(left), int((left - int(left)) * 1e9)))
+                return proc.err("EINTR")
+
+
+@syscall("nanosleep", "p p")
+def sys_nanosleep(proc, req, rem):
+    sec, nsec = struct.unpack("<qq", proc.read(req, 16))
+    if sec < 0 or not 0 <= nsec < 10**9:
+        return proc.err("EINVAL")
+    return _sleep(proc, sec + nsec / 1e9, rem)
+
+
+@syscall("clock_nanosleep", "i x p p")
+def sys_clock_nanosleep(proc, clk, flags, req, rem):
+    sec, nsec = struct.unpack("<qq", proc.read(req, 16))
+    if sec < 0 or not 0 <= nsec < 10**9:
+        return proc.err("EINVAL")
+    t = sec + nsec / 1e9
+    if flags & TIMER_ABSTIME:
+        t -= time.clock_gettime(s32(clk))
+    return _sleep(proc, max(0.0, t), 0 if flags & TIMER_ABSTIME else rem)
+
+
+@syscall("setitimer", "i p p")
+def sys_setitimer(proc, which, new, old):
+    import signal
+    iv_s, iv_us, v_s, v_us = struct.unpack("<4q", proc.read(new, 32))
+    prev = signal.setitimer(which, v_s + v_us / 1e6, iv_s + iv_us / 1e6)
+    if old:
+        proc.write(old, struct.pack("<4q", int(prev[1]), int((prev[1] % 1) * 1e6),
+                                    int(prev[0]), int((prev[0] % 1) * 1e6)))
+    return 0
+
+
+@syscall("getitimer", "i p")
+def sys_getitimer(proc, which, cur):
+    import signal
+    value, interval = signal.getitimer(which)
+    proc.write(cur, struct.pack("<4q", int(interval), int((interval % 1) * 1e6),
+                                int(value), int((value % 1) * 1e6)))
+    return 0
+
+
+@syscall("futex", "p i u p p u")
+def sys_futex(proc, uaddr, op, val, timeout, uaddr2, val3):
+    cmd = op & 0x7F
+    if cmd in (0, 9):              # FUTEX_WAIT, FUTEX_WAIT_BITSET
+        cur = struct.unpack("<I", proc.read(uaddr, 4))[0]
+        if cur != val & 0xFFFFFFFF:
+            return proc.err("EAGAIN")
+        # Single-threaded: only a signal can end the wait.
+        if timeout:
+            sec, nsec = struct.unpack("<qq", proc.read(timeout, 16))
+            r = _sleep(proc, sec + nsec / 1e9, 0)
+            return r if r else proc.err("ETIMEDOUT")
+        r = _sleep(proc, 1e9, 0)
+        return r
+    if cmd in (1, 10):             # FUTEX_WAKE, FUTEX_WAKE_BITSET
+        return 0
+    return proc.err("ENOSYS")
+
+
+# -- processes ------------------------------------------------------------------------
+
+@syscall("clone", "x p p p p")
+def sys_clone(proc, flags, newsp, ptid, tls, ctid):
+    if flags & CLONE_THREAD:
+        # Threads are not emulated yet; glibc turns this into EAGAIN from pthread_create.
+        return proc.err("ENOSYS")
+    proc.flush_logs()
+    pid = os.fork()
+    if pid == 0:
+        proc.after_fork_child()
+        emu = proc.emu
+        if newsp:
+            emu.reg_write(proc.arch.stack_pointer, newsp)
+        if flags & CLONE_SETTLS and proc.arch.tls_register:
+            emu.reg_write(proc.arch.tls_register, tls)
+        if flags & CLONE_CHILD_SETTID and ctid:
+            proc.write(ctid, struct.pack("<i", proc.pid))
+        return 0
+    if flags & CLONE_PARENT_SETTID and ptid:
+        proc.write(ptid, struct.pack("<i", pid))
+    return pid
+
+
+@syscall("clone3", "p u")
+def sys_clone3(proc, args, size):
+    return proc.err("ENOSYS")        # glibc falls back to clone
+
+
+@syscall("execve", "s p p")
+def sys_execve(proc, path, argv, envp):
+    from .loader import LoadError, read_elf
+    gpath = proc.read_cstr(path)
+    hpath = proc.host_path(gpath)
+    args = [proc.read_cstr(a, 1 << 17) for a in proc.read_ptr_array(argv)]
+    env = [proc.read_cstr(e, 1 << 17) for e in proc.read_ptr_array(envp)]
+    if not os.path.exists(hpath):
+        return proc.err("ENOENT")
+    guest = False
+    try:
+        with open(hpath, "rb") as f:
+            magic = f.read(4)
+        if magic == b"\x7fELF":
+            read_elf(os.fsdecode(hpath))
+            guest = True
+    except LoadError:
+        guest = False
+    except OSError as e:
+        raise e
+    proc.flush_logs()
+    if guest:
+        cmd = proc.exec_command(os.fsdecode(hpath), args, env, execfn=gpath)
+        proc.prepare_host_exec()
+        os.execve(sys.executable, cmd, os.environ)
+    proc.prepare_host_exec()
+    try:
+        os.execve(hpath, args or [gpath], dict(e.split(b"=", 1) for e in env if b"=" in e))
+    except OSError:
+        proc.undo_prepare_host_exec()
+        raise
+    return NORETURN
+
+
+def _write_status(proc, addr, status):
+    if addr:
+        proc.write(addr, struct.pack("<i", status))
+
+
+@syscall("wait4", "i p x p")
+def sys_wait4(proc, pid, wstatus, options, rusage):
+    try:
+        got, status, ru = os.wait4(s32(pid), options & 0xFFFFFFFF)
+    except ChildProcessError:
+        return proc.err("ECHILD")
+    if got:
+        _write_status(proc, wstatus, status)
+        if rusage:
+            proc.write(rusage, pack_rusage(proc, ru))
+    return got
+
+
+@syscall("waitid", "i i p x p")
+def sys_waitid(proc, idtype, id_, infop, options, rusage):
+    try:
+        res = os.waitid(idtype, s32(id_), options & 0xFFFFFFFF)
+    except ChildProcessError:
+        return proc.err("ECHILD")
+    lay = proc.layout("siginfo_chld")
+    if infop:
+        if res is None:
+            proc.write(infop, bytes(lay.size))
+        else:
+            proc.write(infop, lay.pack(si_signo=res.si_signo, si_code=res.si_code, si_pid=res.si_pid,
+                                       si_uid=res.si_uid, si_status=res.si_status))
+    return 0

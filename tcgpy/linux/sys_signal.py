@@ -1,0 +1,162 @@
+"""Signal syscalls: rt_sigaction, rt_sigprocmask, rt_sigreturn, sigaltstack,
+rt_sigsuspend, rt_sigpending, kill/tgkill/tkill."""
+from __future__ import annotations
+
+import os
+import signal as host_signal
+import struct
+
+from .signals import SI_TKILL, SI_USER, UNCATCHABLE, PendingSignal, SigAction
+from .syscalls import NORETURN, s32, syscall
+
+NSIG = 64
+SS_ONSTACK, SS_DISABLE = 1, 2
+
+
+def _valid(proc, signo: int) -> bool:
+    return 1 <= signo <= NSIG
+
+
+def _kill_info(proc, signo: int, code: int) -> bytes:
+    return struct.pack("<iiiiiI", signo, 0, code, 0, proc.pid, os.getuid()).ljust(128, b"\0")
+
+
+def host_signo(proc, signo: int) -> int:
+    """Guest signal number -> host signal number, by name."""
+    name = proc.signals.names.get(signo)
+    if name and hasattr(host_signal, name):
+        return int(getattr(host_signal, name))
+    if signo >= proc.signals.numbers["SIGRTMIN"]:
+        return host_signal.SIGRTMIN + (signo - proc.signals.numbers["SIGRTMIN"])
+    return signo
+
+
+@syscall("rt_sigaction", "sig p p u")
+def sys_rt_sigaction(proc, signo, act, oldact, sigsetsize):
+    signo = s32(signo)
+    if not _valid(proc, signo) or sigsetsize != 8:
+        return proc.err("EINVAL")
+    lay = proc.layout("sigaction")
+    cur = proc.signals.actions[signo]
+    new = lay.unpack(proc.read(act, lay.size)) if act else None
+    if new is not None and proc.signals.names.get(signo) in UNCATCHABLE:
+        return proc.err("EINVAL")
+    if oldact:
+        proc.write(oldact, lay.pack(sa_handler=cur.handler, sa_flags=cur.flags,
+                                    sa_restorer=cur.restorer, sa_mask=cur.mask))
+    if new is not None:
+        proc.signals.actions[signo] = SigAction(new["sa_handler"], new["sa_flags"],
+                                                new["sa_restorer"], new["sa_mask"])
+    return 0
+
+
+@syscall("rt_sigprocmask", "i p p u")
+def sys_rt_sigprocmask(proc, how, nset, oset, sigsetsize):
+    sigs = proc.signals
+    if sigsetsize != 8:
+        return proc.err("EINVAL")
+    old = sigs.blocked
+    if nset:
+        (mask,) = struct.unpack("<Q", proc.read(nset, 8))
+        h = proc.arch.consts.SIG_HOW
+        if how == h["SIG_BLOCK"]:
+            sigs.blocked |= mask
+        elif how == h["SIG_UNBLOCK"]:
+            sigs.blocked &= ~mask
+        elif how == h["SIG_SETMASK"]:
+            sigs.blocked = mask
+        else:
+            return proc.err("EINVAL")
+        sigs.blocked &= ~((1 << (sigs.numbers["SIGKILL"] - 1)) | (1 << (sigs.numbers["SIGSTOP"] - 1)))
+    if oset:
+        proc.write(oset, struct.pack("<Q", old))
+    return 0
+
+
+@syscall("rt_sigreturn", "")
+def sys_rt_sigreturn(proc):
+    proc.signals.blocked = proc.arch.sigframe.restore_rt_frame(proc.emu)
+    return NORETURN
+
+
+@syscall("rt_sigpending", "p u")
+def sys_rt_sigpending(proc, setp, sigsetsize):
+    proc.drain_host_signals()
+    proc.write(setp, struct.pack("<Q", proc.signals.pending_mask() & proc.signals.blocked))
+    return 0
+
+
+@syscall("rt_sigsuspend", "p u")
+def sys_rt_sigsuspend(proc, maskp, sigsetsize):
+    sigs = proc.signals
+    (mask,) = struct.unpack("<Q", proc.read(maskp, 8))
+    saved = sigs.blocked
+    sigs.blocked = mask
+    while True:
+        proc.drain_host_signals()
+        if any(not mask & (1 << (p.signo - 1)) for p in sigs.pending):
+            break
+        proc.wakeup.wait(1.0)
+    # The handler frame must record the *old* mask so that sigreturn restores it.
+    ret = proc.err("EINTR")
+    proc.emu.reg_write(proc.arch.abi.ret, ret & ((1 << 64) - 1))
+    if proc.deliver_pending():
+        proc.arch.sigframe.set_saved_mask(proc.emu, saved)
+    else:
+        sigs.blocked = saved
+    return NORETURN
+
+
+@syscall("sigaltstack", "p p")
+def sys_sigaltstack(proc, ss, old):
+    lay = proc.layout("stack_t")
+    cur_sp, cur_flags, cur_size = proc.signals.altstack
+    if old:
+        sp = proc.emu.reg_read(proc.arch.stack_pointer)
+        flags = SS_ONSTACK if cur_flags == 0 and cur_sp <= sp < cur_sp + cur_size else cur_flags
+        proc.write(old, lay.pack(ss_sp=cur_sp, ss_flags=flags, ss_size=cur_size))
+    if ss:
+        new = lay.unpack(proc.read(ss, lay.size))
+        if new["ss_flags"] & SS_DISABLE:
+            proc.signals.altstack = (0, SS_DISABLE, 0)
+        elif new["ss_flags"] & ~SS_ONSTACK:
+            return proc.err("EINVAL")
+        else:
+            if new["ss_size"] < proc.arch.minsigstksz:
+                return proc.err("ENOMEM")
+            proc.signals.altstack = (new["ss_sp"], 0, new["ss_size"])
+    return 0
+
+
+def _post_self(proc, signo: int, code: int) -> int:
+    if signo == 0:
+        return 0
+    proc.signals.post(PendingSignal(signo, _kill_info(proc, signo, code)))
+    return 0
+
+
+@syscall("kill", "i sig")
+def sys_kill(proc, pid, signo):
+    pid, signo = s32(pid), s32(signo)
+    if not 0 <= signo <= NSIG:
+        return proc.err("EINVAL")
+    if pid == proc.pid:
+        return _post_self(proc, signo, SI_USER)
+    hs = host_signo(proc, signo) if signo else 0
+    # Other processes, or a group that includes us: the host delivers it, and
+    # our share comes back through the signal watcher thread.
+    os.kill(pid, hs)
+    return 0
+
+
+@syscall("tgkill", "i i sig")
+def sys_tgkill(proc, tgid, tid, signo):
+    if s32(tid) == proc.pid:
+        return _post_self(proc, s32(signo), SI_TKILL)
+    os.kill(s32(tid), host_signo(proc, s32(signo)))
+    return 0
+
+
+@syscall("tkill", "i sig")
+def sys_tkill(proc, tid, signo):
+    return sys_tgkill(proc, tid, tid, signo)
