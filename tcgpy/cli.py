@@ -29,8 +29,7 @@ def _split_list(values: list[str] | None) -> list[str]:
 
 
 def add_run_parser(subparsers) -> argparse.ArgumentParser:
-    from .linux.debuglog import LOG_ITEMS
-    items = "\n  ".join(f"{k:8} {v}" for k, v in LOG_ITEMS.items())
+    items = "\n  ".join(f"{k:8} {v}" for k, v in _log_items().items())
     p = subparsers.add_parser(
         "run", help="run a Linux program of another architecture (like qemu-aarch64)",
         description="Run a static (or, with -L, dynamic) Linux ELF program of a foreign "
@@ -60,6 +59,11 @@ def add_run_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("args", metavar="ARGS", nargs=argparse.REMAINDER, help="its arguments")
     p.set_defaults(_main=run_main)
     return p
+
+
+def _log_items() -> dict[str, str]:
+    from .log import ITEMS
+    return {**ITEMS, "strace": "same as -strace"}
 
 
 def _error(msg: str) -> int:
@@ -96,15 +100,15 @@ def _exec_argv(args) -> list[str]:
 
 
 def run_main(args) -> int:
-    from .linux.debuglog import LOG_ITEMS, DebugLog
     from .linux.loader import LoadError, read_elf
+    from .log import Logger
 
     items = set(_split_list(args.d))
     if "help" in items:
-        for k, v in LOG_ITEMS.items():
+        for k, v in _log_items().items():
             print(f"{k:8} {v}")
         return 0
-    unknown = items - set(LOG_ITEMS)
+    unknown = items - set(_log_items())
     if unknown:
         return _error(f"unknown -d item(s): {', '.join(sorted(unknown))} (try -d help)")
     try:
@@ -137,7 +141,7 @@ def run_main(args) -> int:
     except LoadError as e:
         return _error(str(e))
     if items - {"strace"}:
-        emu.set_log(DebugLog(items, log, emu.arch))
+        emu.set_log(Logger(items - {"strace"}, log, emu.arch))
     proc.start_signal_watcher()
 
     def finish():
