@@ -107,6 +107,13 @@ def test_unicorn_runs_rewritten_code(engine):
     assert r.reference.regs["x0"] == 15 and r.subject.regs["x0"] == 15
 
 
+def test_each_case_starts_with_a_clear_exclusive_monitor(engine):
+    ptr = DATA_BASE + 0x100
+    engine.run(simple_case("ldxr x1, [x20]", x20=ptr))
+    r = engine.run(simple_case("mov x0, #5; stxr w0, x1, [x20]", x20=ptr))
+    assert r.reference.regs["x0"] == 1 and r.status == "pass", r.mismatch
+
+
 def test_compare_names_every_differing_field():
     da = diff_arch(ARCH)
     regs = {n: 0 for n in da.compare_regs}

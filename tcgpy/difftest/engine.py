@@ -25,6 +25,7 @@ from . import forms
 from .forms import CODE_BASE, CODE_SIZE, DATA_BASE, DATA_SIZE, PTR_REGS, SMALL_REGS, FormClass, Pos
 
 MASK64 = (1 << 64) - 1
+CODE_PAGE = 0x1000          # the prologue page mapped just below CODE_BASE
 
 # Values that break arithmetic more often than random ones: carries out of 32
 # and 64 bits, sign boundaries, all-ones, small shifts.
@@ -45,6 +46,14 @@ _UNICORN_CONSTS = {
     "aarch64": ("unicorn.arm64_const", "UC_ARM64_REG_"),
 }
 
+# Instructions run just before every case, placed so that they fall through
+# into CODE_BASE: they reset state that persists in a reused emulator and that
+# neither API can write.  A64: clrex (the exclusive monitor starts open, as in
+# a fresh process; otherwise a stxr could succeed on a previous case's ldxr).
+_PROLOGUE = {
+    "aarch64": (0xD503305F,),
+}
+
 # Unicorn's interrupt numbers (QEMU's EXCP_*) as difftest events.
 _UNICORN_INTR = {
     "aarch64": {1: "illegal", 2: "syscall", 3: "fault", 4: "fault", 7: "trap",
@@ -62,6 +71,17 @@ class DiffArch:
     compare_regs: tuple[str, ...]          # compared after a run
     uc_ids: dict[str, int]
     uc_intr: dict[int, str]
+    prologue: tuple[int, ...]
+
+    @property
+    def prologue_base(self) -> int:
+        return CODE_BASE - 4 * len(self.prologue)
+
+    @property
+    def prologue_code(self) -> bytes:
+        """The page before CODE_BASE, ending with the prologue."""
+        words = b"".join(w.to_bytes(4, "little") for w in self.prologue)
+        return words.rjust(CODE_PAGE, b"\0")
 
 
 _DIFF_ARCHES: dict[str, DiffArch] = {}
@@ -79,7 +99,7 @@ def diff_arch(name: str) -> DiffArch:
     consts = importlib.import_module(module)
     uc_ids = {n: getattr(consts, prefix + n.upper()) for n in regs + ["pc"]}
     da = DiffArch(info.name, info, tuple(regs), tuple(regs) + ("pc",), uc_ids,
-                  _UNICORN_INTR[info.name])
+                  _UNICORN_INTR[info.name], _PROLOGUE[info.name])
     _DIFF_ARCHES[info.name] = da
     return da
 
@@ -360,7 +380,9 @@ class UnicornRunner:
         self._uc_mod = unicorn
         self.da = diff_arch(arch)
         uc = self.uc = unicorn.Uc(*self.da.info.unicorn)
-        uc.mem_map(CODE_BASE, CODE_SIZE, unicorn.UC_PROT_READ | unicorn.UC_PROT_EXEC)
+        uc.mem_map(CODE_BASE - CODE_PAGE, CODE_PAGE + CODE_SIZE,
+                   unicorn.UC_PROT_READ | unicorn.UC_PROT_EXEC)
+        uc.mem_write(CODE_BASE - CODE_PAGE, self.da.prologue_code)
         uc.mem_map(DATA_BASE, DATA_SIZE, unicorn.UC_PROT_READ | unicorn.UC_PROT_WRITE)
         self._event: Event | None = None
         uc.hook_add(unicorn.UC_HOOK_INTR, self._on_intr)
@@ -397,7 +419,8 @@ class UnicornRunner:
             uc.reg_write(rid, case.regs.get(name, 0))
         self._event = None
         try:
-            uc.emu_start(case.begin, case.end, count=case.bound)
+            uc.emu_start(self.da.prologue_base, case.end,
+                         count=case.bound + len(self.da.prologue))
         except self._uc_mod.UcError as e:
             if self._event is None:
                 self._event = Event("fault" if "UNMAPPED" in str(e) or "PROT" in str(e)
@@ -435,7 +458,8 @@ class TcgpyRunner:
         import tcgpy
         self._tcgpy = tcgpy
         emu = self.emu = tcgpy.Emulator(self.da.name)
-        emu.mem_map(CODE_BASE, CODE_SIZE, perms="rx")
+        emu.mem_map(CODE_BASE - CODE_PAGE, CODE_PAGE + CODE_SIZE, perms="rx")
+        emu.mem_write(CODE_BASE - CODE_PAGE, self.da.prologue_code)
         emu.mem_map(DATA_BASE, DATA_SIZE, perms="rw")
         self._code: bytes | None = None
 
@@ -454,7 +478,8 @@ class TcgpyRunner:
         try:
             # No timeout: the count bounds every run, and a timeout starts a
             # timer thread per run that costs more than the run itself.
-            emu.run(case.begin, until=case.end, count=case.bound)
+            emu.run(self.da.prologue_base, until=case.end,
+                    count=case.bound + len(self.da.prologue))
         except self._tcgpy.EmulationError as e:
             event = _tcgpy_event(e)
         except Exception as e:  # noqa: BLE001 - a tcgpy bug must become a report, not a crash
