@@ -160,7 +160,6 @@ class Machine:
         self.mem = mem
         self.helpers = helpers
         self.locals: dict[int, int] = {}
-        self.insn_pc = block.pc        # pc of the guest insn being executed
         self.jump: int | None = None   # label to continue at
         self.exit: ExitInfo | None = None
 
@@ -418,7 +417,7 @@ def interp_call(m: Machine, insn: Insn) -> None:
 
 @executes(Op.insn_start)
 def interp_insn_start(m: Machine, insn: Insn) -> None:
-    m.insn_pc = insn.consts[0]
+    pass    # marks ownership statically: see the fault case in interpret()
 
 
 @executes(Op.set_label)
@@ -461,7 +460,9 @@ def interpret(block: Block, state: InterpState, mem: Memory, *, helpers=None,
 
     A memory fault stops the block precisely: every op before the faulting
     one has taken effect, nothing after, and the pc global holds the pc of
-    the faulting guest instruction (the last ``insn_start``).  ``helpers``
+    the faulting guest instruction: that of the ``insn_start`` preceding the
+    faulting op in program order (not necessarily the last one executed, when
+    a branch skipped some), which is how the backend knows it too.  ``helpers``
     replaces ``tcgpy.ir.helpers.HELPERS`` (tests use deterministic ones).
     """
     if helpers is None:

@@ -25,7 +25,11 @@ class IRError(Exception):
 
 def _where(i: int, insn: Insn) -> str:
     from .printer import format_insn
-    return f"insn {i} ({format_insn(insn).strip()})"
+    try:
+        text = format_insn(insn).strip()
+    except Exception:   # the printer chokes on the very constants we reject
+        text = f"{insn.op.value.name} {insn.outs} {insn.ins} {insn.consts}"
+    return f"insn {i} ({text})"
 
 
 def _check_arity(i: int, insn: Insn) -> None:
@@ -48,7 +52,9 @@ def _check_arity(i: int, insn: Insn) -> None:
             raise IRError(f"{_where(i, insn)}: constant {t.value:#x} is not a 64-bit value")
 
 
-_VALID_MEMOP = MemOp.SIZE_MASK | MemOp.SIGN | MemOp.ALIGN
+# Plain ints: ~ on an IntFlag complements only within its declared bits.
+_VALID_MEMOP = int(MemOp.SIZE_MASK | MemOp.SIGN | MemOp.ALIGN)
+_VALID_ENV_MEMOP = int(MemOp.SIZE_MASK | MemOp.SIGN)
 
 
 def _check_consts(i: int, insn: Insn, n_helpers: int) -> None:
@@ -57,7 +63,7 @@ def _check_consts(i: int, insn: Insn, n_helpers: int) -> None:
         raise IRError(f"{_where(i, insn)}: {c[0]} is not a Cond")
     if op in (Op.ld, Op.st) and c[0] & ~_VALID_MEMOP:
         raise IRError(f"{_where(i, insn)}: {c[0]:#x} is not a MemOp")
-    if op in (Op.ld_env, Op.st_env) and (c[1] & ~(MemOp.SIZE_MASK | MemOp.SIGN) or c[0] < 0):
+    if op in (Op.ld_env, Op.st_env) and (c[1] & ~_VALID_ENV_MEMOP or c[0] < 0):
         raise IRError(f"{_where(i, insn)}: bad env offset/MemOp {c[0]}, {c[1]:#x}")
     if op is Op.exit_tb and c[0] not in Exit._value2member_map_:
         raise IRError(f"{_where(i, insn)}: {c[0]} is not an Exit code")

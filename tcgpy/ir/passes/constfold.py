@@ -22,6 +22,7 @@ from typing import Callable
 from ..core import Block, Insn, Kind, Temp
 from ..interp import VALUE_SEMANTICS
 from ..ops import MASK64, Cond, F, Op, eval_cond
+from ._opclass import ADD as _ADD, BR, BRCOND, MOV, SET_LABEL
 
 CONST = Kind.CONST
 
@@ -80,6 +81,7 @@ def _const_second(insn: Insn) -> tuple[Temp, Temp]:
 
 
 # -- folds, in op-table order ---------------------------------------------------
+# The common case (no constant operand) returns first: this is the hot path.
 
 @folds(Op.mov)
 def fold_mov(f: Folder, insn: Insn) -> FoldResult:
@@ -89,9 +91,11 @@ def fold_mov(f: Folder, insn: Insn) -> FoldResult:
 @folds(Op.add)
 def fold_add(f: Folder, insn: Insn) -> FoldResult:
     a, b = _const_second(insn)
-    if _is(b, 0):
-        return a
-    return f.evaluate(insn)
+    if b.kind is not CONST:
+        return None
+    if a.kind is CONST:
+        return f.const(a.value + b.value)
+    return a if b.value == 0 else None
 
 
 @folds(Op.sub)
@@ -106,16 +110,18 @@ def fold_sub(f: Folder, insn: Insn) -> FoldResult:
     if a.kind is CONST:
         return f.evaluate(insn)
     # x - c == x + (-c): one canonical form for constant offsets
-    insn.op, insn.ins = Op.add, (a, f.const(-b.value))
+    insn.op, insn.ins = _ADD, (a, f.const(-b.value))
     return None
 
 
 @folds(Op.mul)
 def fold_mul(f: Folder, insn: Insn) -> FoldResult:
     a, b = _const_second(insn)
-    if _is(b, 0):
+    if b.kind is not CONST:
+        return None
+    if b.value == 0:
         return b
-    if _is(b, 1):
+    if b.value == 1:
         return a
     return f.evaluate(insn)
 
@@ -123,9 +129,13 @@ def fold_mul(f: Folder, insn: Insn) -> FoldResult:
 @folds(Op.and_)
 def fold_and(f: Folder, insn: Insn) -> FoldResult:
     a, b = _const_second(insn)
-    if _is(b, 0):
+    if a is b:
+        return a
+    if b.kind is not CONST:
+        return None
+    if b.value == 0:
         return b
-    if _is(b, MASK64) or a is b:
+    if b.value == MASK64:
         return a
     return f.evaluate(insn)
 
@@ -133,9 +143,13 @@ def fold_and(f: Folder, insn: Insn) -> FoldResult:
 @folds(Op.or_)
 def fold_or(f: Folder, insn: Insn) -> FoldResult:
     a, b = _const_second(insn)
-    if _is(b, 0) or a is b:
+    if a is b:
         return a
-    if _is(b, MASK64):
+    if b.kind is not CONST:
+        return None
+    if b.value == 0:
+        return a
+    if b.value == MASK64:
         return b
     return f.evaluate(insn)
 
@@ -143,10 +157,12 @@ def fold_or(f: Folder, insn: Insn) -> FoldResult:
 @folds(Op.xor)
 def fold_xor(f: Folder, insn: Insn) -> FoldResult:
     a, b = _const_second(insn)
-    if _is(b, 0):
-        return a
     if a is b:
         return f.const(0)
+    if b.kind is not CONST:
+        return None
+    if b.value == 0:
+        return a
     return f.evaluate(insn)
 
 
@@ -170,11 +186,14 @@ def fold_shift(f: Folder, insn: Insn) -> FoldResult:
             # Counts are mod 64: say so in the IR, so a backend whose native
             # shift is undefined past the width needs no mask for constants.
             insn.ins = (a, f.const(b.value & 63))
-    if _is(a, 0):
-        return a
-    if _is(a, MASK64) and insn.op in (Op.sar, Op.rotr):
-        return a
-    return f.evaluate(insn)
+    if a.kind is CONST:
+        if a.value == 0 or (a.value == MASK64 and insn.op in _ONES_STAY_ONES):
+            return a
+        return f.evaluate(insn)
+    return None
+
+
+_ONES_STAY_ONES = (Op.sar, Op.rotr)
 
 
 @folds(Op.muluh, Op.mulsh)
@@ -201,18 +220,23 @@ def fold_unary(f: Folder, insn: Insn) -> FoldResult:
     return f.evaluate(insn)
 
 
+_ALWAYS, _NEVER = int(Cond.always), int(Cond.never)
+_LTU, _GEU = int(Cond.ltu), int(Cond.geu)
+_REFLEXIVE = frozenset(int(c) for c in (Cond.eq, Cond.ge, Cond.le, Cond.geu, Cond.leu))
+
+
 def decide(cond: int, a: Temp, b: Temp) -> bool | None:
     """The outcome of ``a cond b`` if it is known at translation time."""
-    if cond == Cond.always:
+    if cond == _ALWAYS:
         return True
-    if cond == Cond.never:
+    if cond == _NEVER:
         return False
     if a.kind is CONST and b.kind is CONST:
         return eval_cond(cond, a.value, b.value)
     if a is b:
-        return cond in (Cond.eq, Cond.ge, Cond.le, Cond.geu, Cond.leu)
-    if _is(b, 0) and cond in (Cond.ltu, Cond.geu):
-        return cond == Cond.geu     # nothing is unsigned-below zero
+        return cond in _REFLEXIVE
+    if b.kind is CONST and b.value == 0 and (cond == _LTU or cond == _GEU):
+        return cond == _GEU     # nothing is unsigned-below zero
     return None
 
 
@@ -233,41 +257,46 @@ def fold_movcond(f: Folder, insn: Insn) -> FoldResult:
 
 # -- the pass ----------------------------------------------------------------------
 
+_FOLD_BY_NAME = {op._name_: fn for op, fn in FOLDERS.items()}   # see _opclass
+
+
 def run(block: Block) -> Block:
     f = Folder()
-    known: dict[Temp, int] = {}
+    known: dict[Temp, Temp] = {}     # local/global -> the constant Temp it holds
+    fold_for = _FOLD_BY_NAME.get
     out = []
+    append = out.append
     for insn in block.insns:
         op = insn.op
-        if op is Op.set_label:
+        if op is SET_LABEL:
             known.clear()
-            out.append(insn)
+            append(insn)
             continue
-        if known and insn.ins:
+        if known:
             ins = insn.ins
-            new = tuple([f.const(known[t]) if t in known else t for t in ins])
-            if new != ins:
-                insn.ins = new
-        fold = FOLDERS.get(op)
+            for t in ins:
+                if t in known:
+                    insn.ins = tuple(map(known.get, ins, ins))     # get(t, t) in C
+                    break
+        fold = fold_for(op._name_)
         if fold is not None:
             r = fold(f, insn)
             if r is not None:
-                insn = r if isinstance(r, Insn) else Insn(Op.mov, insn.outs, (r,))
+                insn = r if r.__class__ is Insn else Insn(MOV, insn.outs, (r,))
             dst = insn.outs[0]
-            src = insn.ins[0]
-            if insn.op is Op.mov and src.kind is CONST:
-                known[dst] = src.value
-            else:
-                known.pop(dst, None)
-        elif op is Op.brcond:
+            if insn.op is MOV and insn.ins[0].kind is CONST:
+                known[dst] = insn.ins[0]
+            elif dst in known:
+                del known[dst]
+        elif op is BRCOND:
             taken = decide(insn.consts[0], *insn.ins)
             if taken is False:
                 continue
             if taken:
-                insn = Insn(Op.br, (), (), (insn.consts[1],))
-        else:
+                insn = Insn(BR, (), (), (insn.consts[1],))
+        elif known:
             for t in insn.outs:
                 known.pop(t, None)
-        out.append(insn)
+        append(insn)
     block.insns = out
     return block

@@ -10,7 +10,9 @@ DCE/deadglobals to judge, except ``mov x, x`` which is a no-op.
 from __future__ import annotations
 
 from ..core import Block, Kind
-from ..ops import Op
+from ._opclass import MOV, SET_LABEL
+
+_CONST = Kind.CONST
 
 
 def run(block: Block) -> Block:
@@ -19,7 +21,7 @@ def run(block: Block) -> Block:
 
     def kill(t) -> None:
         src = copy_of.pop(t, None)
-        if src is not None and src.kind is not Kind.CONST:
+        if src is not None and src.kind is not _CONST:
             copies[src].discard(t)
         dsts = copies.pop(t, None)
         if dsts:
@@ -27,22 +29,28 @@ def run(block: Block) -> Block:
                 del copy_of[d]
 
     out = []
+    append = out.append
     for insn in block.insns:
         op = insn.op
-        if op is Op.set_label:
+        if op is SET_LABEL:
             copy_of.clear()
             copies.clear()
-            out.append(insn)
+            append(insn)
             continue
-        if copy_of and insn.ins:
-            insn.ins = tuple([copy_of.get(t, t) for t in insn.ins])
-        if op is Op.mov:
+        if copy_of:
+            ins = insn.ins
+            for t in ins:
+                if t in copy_of:
+                    insn.ins = tuple(map(copy_of.get, ins, ins))   # get(t, t) in C
+                    break
+        if op is MOV:
             dst, src = insn.outs[0], insn.ins[0]
             if src is dst:
                 continue
-            kill(dst)
+            if dst in copy_of or dst in copies:
+                kill(dst)
             copy_of[dst] = src
-            if src.kind is not Kind.CONST:
+            if src.kind is not _CONST:
                 s = copies.get(src)
                 if s is None:
                     copies[src] = {dst}
@@ -52,6 +60,6 @@ def run(block: Block) -> Block:
             for t in insn.outs:
                 if t in copy_of or t in copies:
                     kill(t)
-        out.append(insn)
+        append(insn)
     block.insns = out
     return block

@@ -11,30 +11,29 @@ touch IR-global fields (the verifier checks), so they are not barriers.
 from __future__ import annotations
 
 from ..core import Block, Kind
-from ..ops import F, Op
+from ._opclass import BARRIER, PURE
 
-_BARRIER = F.BB_END | F.MEMORY | F.CALL | F.BRANCH
+_GLOBAL = Kind.GLOBAL
 
 
 def run(block: Block) -> Block:
     overwritten: set = set()
     kept = []
     for insn in reversed(block.insns):
-        op = insn.op
-        flags = op.value.flags
-        if flags & _BARRIER or op is Op.set_label:
+        name = insn.op._name_
+        if name in BARRIER:
             overwritten.clear()
             kept.append(insn)
             continue
-        if not flags and insn.outs:
+        if name in PURE:
             out = insn.outs[0]
-            if out.kind is Kind.GLOBAL:
+            if out.kind is _GLOBAL:
                 if out in overwritten:
                     continue
                 overwritten.add(out)
         if overwritten:
             for t in insn.ins:
-                if t.kind is Kind.GLOBAL:
+                if t.kind is _GLOBAL:
                     overwritten.discard(t)
         kept.append(insn)
     kept.reverse()
