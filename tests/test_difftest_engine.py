@@ -226,20 +226,20 @@ def test_case_file_round_trip(engine, tmp_path):
 
 
 def test_clean_campaign_has_no_unknown_mismatch(engine):
-    summary = run_campaign(Spec(ARCH, seed=2024, length=4, classes=()), count=160, engine=engine)
+    summary = run_campaign(Spec(ARCH, seed=2024, length=4, classes=()), count=400, engine=engine)
     assert summary.exit_status == 0, [f.summary for f in summary.findings]
-    assert sum(s.cases for s in summary.stats.values()) == 160
+    assert sum(s.cases for s in summary.stats.values()) == 400
     assert set(summary.stats) <= set(forms.classes(ARCH))
 
 
 # -- the command, end to end -----------------------------------------------------------
 
-def difftest_cmd(*args, env=None):
+def difftest_cmd(*args, env=None, arch=ARCH):
     e = dict(os.environ)
     e.pop(ENV_VAR, None)
     e.update(env or {})
-    return subprocess.run([sys.executable, "-m", "tcgpy.commands.difftest", ARCH, *args],
-                          capture_output=True, text=True, env=e, cwd=ROOT, timeout=300)
+    return subprocess.run([sys.executable, "-m", "tcgpy", "difftest", *([arch] if arch else []),
+                           *args], capture_output=True, text=True, env=e, cwd=ROOT, timeout=300)
 
 
 def test_cli_list_classes():
@@ -269,15 +269,16 @@ def test_cli_finds_and_replays_an_injected_bug(tmp_path):
     assert "MISMATCH" in p.stdout and "addsub_imm" in p.stdout
     files = sorted(tmp_path.iterdir())
     assert files
-    rp = difftest_cmd("--replay", str(files[0]), env=inject)
+    rp = difftest_cmd("--replay", str(files[0]), env=inject, arch=None)
     assert rp.returncode == 1 and "reproduced" in rp.stdout, rp.stdout
-    ok = difftest_cmd("--replay", str(files[0]), "--json")
+    ok = difftest_cmd("--replay", str(files[0]), "--json", arch=None)
     assert ok.returncode == 0 and json.loads(ok.stdout)["replayed"][0]["status"] == "pass"
 
 
 def test_cli_usage_errors():
     assert difftest_cmd("--classes", "no_such_class", "--count", "1").returncode == 2
     assert difftest_cmd("--length", "0").returncode == 2
+    assert difftest_cmd("--count", "1", arch=None).returncode == 2
 
 
 # -- hypothesis difftest over every registered class ---------------------------------------
@@ -303,7 +304,7 @@ def _difftest_property(engine, case):
         pytest.fail(f"difftest mismatch ({small.case.classes}):\n{lines}\n{small.mismatch}")
 
 
-@settings(max_examples=400)
+@settings(max_examples=1500)
 @given(case=cases(max_length=4))
 def test_difftest_random_sequences(engine, case):
     _difftest_property(engine, case)

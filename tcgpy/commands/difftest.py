@@ -30,7 +30,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 
 
 def configure_parser(p: argparse.ArgumentParser) -> None:
-    p.add_argument("arch", help="guest architecture (aarch64)")
+    p.add_argument("arch", nargs="?", default=None,
+                   help="guest architecture (aarch64); not needed with --replay")
     p.add_argument("--count", "-n", type=int, default=1000, help="number of cases (default 1000)")
     p.add_argument("--seed", "-s", type=int, default=None,
                    help="campaign seed; the same seed gives the same cases (default: random, printed)")
@@ -129,6 +130,10 @@ def main(args) -> int:
     from ..difftest.campaign import Spec, print_progress, run_campaign
     from ..difftest.engine import FormError, select_classes
     from ..difftest.testing import install_from_env
+    if args.arch is None and not args.replay:
+        print("tcgpy difftest: give the guest architecture (e.g. tcgpy difftest aarch64)",
+              file=sys.stderr)
+        return 2
     if args.list_classes:
         return _list_classes(args.arch, args.json)
     hooks = contextlib.ExitStack()
