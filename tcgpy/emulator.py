@@ -74,6 +74,9 @@ class Emulator:
         self._pending_error: BaseException | None = None
         self.env.excl_addr = MASK64 if hasattr(self.env, "excl_addr") else 0
         self.log = None
+        # Guest instructions run by the last ``run`` (blocks entered count in
+        # full, a faulting block up to its end: exact when it stopped cleanly).
+        self.last_run_insns = 0
 
     # -- logging (tcgpy run -d) ----------------------------------------------------------
     def set_log(self, log) -> None:
@@ -248,6 +251,7 @@ class Emulator:
             if timer is not None:
                 timer.cancel()
             env.exit_request = 0
+            self.last_run_insns = (UNLIMITED if count is None else count) - env.icount_left
 
     def _handle_exit(self, code: int) -> None:
         env = self.env

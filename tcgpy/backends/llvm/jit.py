@@ -4,6 +4,7 @@ fixed, so batching translation is how translation throughput is won)."""
 from __future__ import annotations
 
 import ctypes
+import os
 import threading
 import time
 
@@ -23,7 +24,7 @@ HELPER_CFUNC = ctypes.CFUNCTYPE(ctypes.c_uint64, ctypes.c_uint64, ctypes.c_uint6
 # Codegen optimisation level: 0 selects LLVM's FastISel, several times cheaper
 # to compile; the IR we emit is already optimised by our own passes and keeps
 # guest globals in SSA values, so little is lost.
-CODEGEN_OPT = 1
+CODEGEN_OPT = int(os.environ.get("TCGPY_CODEGEN_OPT", "1"))
 
 
 def _make_helper(fn):

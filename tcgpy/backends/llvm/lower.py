@@ -568,6 +568,12 @@ def lower_goto_tb(fl, insn):
     fl.slots.append((slot, target))
     fl.sync_globals()
     fl.store_pc(_c(target))
+    # The tail call sits in a basic block of its own: FastISel cannot select
+    # it and would hand the whole enclosing block to SelectionDAG, which
+    # costs several times more compile time.
+    tc = fl.new_bb("chain")
+    fl.emit(f"br label %{tc}")
+    fl.start_bb(tc)
     f, r = fl.tmp(), fl.tmp()
     fl.emit(f"{f} = load ptr, ptr inttoptr (i64 {fl.rt.slot_base + 8 * slot} to ptr)")
     fl.emit(f"{r} = musttail call i32 {f}(ptr %env)")
