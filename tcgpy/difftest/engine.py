@@ -167,14 +167,17 @@ def _start_gpr(rng: random.Random, n: int) -> int:
     return random_value(rng)
 
 
-# How the start value of each non-GPR register is drawn.  Registers not listed
-# start at 0 (FP control/status: the integer frontend never touches them, and
-# random values would only test Unicorn's RES0 masking).
+# How the start value of each non-GPR register is drawn (0 when not listed).
 _START_SPECIAL: dict[str, Callable[[random.Random], int]] = {
     # SP is a base register of memory forms too; keep it aligned as Linux does.
     "sp": lambda rng: data_pointer(rng) & ~15,
     "nzcv": lambda rng: rng.getrandbits(4) << 28,
     "tpidr_el0": random_value,
+    # Only bits the architecture defines for an implementation without FP
+    # exception trapping: FPCR AHP/DN/FZ/RMode (26..22), FPSR NZCV/QC and the
+    # cumulative flags.  Other bits are RES0 and Unicorn masks them.
+    "fpcr": lambda rng: rng.getrandbits(5) << 22,
+    "fpsr": lambda rng: (rng.getrandbits(5) << 27) | (rng.getrandbits(8) & 0b10011111),
 }
 
 

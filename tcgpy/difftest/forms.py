@@ -14,7 +14,8 @@ Conventions shared by generators and the difftest engine (tcgpy/difftest):
   forms may use it as a base register too.  Pointers in PTR_REGS are 16-byte
   aligned three times out of four, any byte otherwise (within +-512 of the middle).
 - Other general registers hold random values, edge values (0, 1, -1, INT64_MIN,
-  2**31, 2**32-1, ...) drawn often; NZCV is random; tpidr_el0 is random.
+  2**31, 2**32-1, ...) drawn often; NZCV and tpidr_el0 are random; FPCR and FPSR
+  hold random values of their defined bits.
 - The code sequence is at CODE_BASE; the run stops at CODE_BASE + 4*length (the
   "end") or after a bounded instruction count.  A branch generator picks its
   target from ``pos`` (index of this instruction, length of the sequence).
