@@ -40,47 +40,83 @@ EDGE_VALUES = (
 
 # -- per-architecture difftest description -------------------------------------
 
-# Where Unicorn keeps each architecture's register ids: the id of register
-# ``name`` is the constant PREFIX + NAME.upper() of that module.
-_UNICORN_CONSTS = {
-    "aarch64": ("unicorn.arm64_const", "UC_ARM64_REG_"),
-}
+def random_value(rng: random.Random) -> int:
+    r = rng.random()
+    if r < 0.35:
+        return rng.choice(EDGE_VALUES)
+    if r < 0.5:
+        return rng.randrange(0, 256)
+    if r < 0.65:
+        v = rng.getrandbits(32)
+        return v | 0xFFFF_FFFF_0000_0000 if rng.random() < 0.3 else v
+    return rng.getrandbits(64)
 
-# Instructions run just before every case, placed so that they fall through
-# into CODE_BASE: they reset state that persists in a reused emulator and that
-# neither API can write.  A64: clrex (the exclusive monitor starts open, as in
-# a fresh process; otherwise a stxr could succeed on a previous case's ldxr).
-_PROLOGUE = {
-    "aarch64": (0xD503305F,),
-}
 
-# Unicorn's interrupt numbers (QEMU's EXCP_*) as difftest events.
-_UNICORN_INTR = {
-    "aarch64": {1: "illegal", 2: "syscall", 3: "fault", 4: "fault", 7: "trap",
-                22: "fault"},
+def data_pointer(rng: random.Random) -> int:
+    """A pointer into the middle of the data page (usually 16-byte aligned)."""
+    off = rng.randrange(-512, 512)
+    if rng.random() < 0.75:
+        off &= ~15
+    return DATA_BASE + DATA_SIZE // 2 + off
+
+
+@dataclass(frozen=True)
+class ArchDef:
+    """The difftest facts of one architecture that its register table does not give."""
+    gprs: tuple[str, ...]                  # general registers, by number (forms' PTR_REGS etc.)
+    # Unicorn's register ids: the id of ``name`` is unicorn_consts.PREFIX + NAME.upper()
+    unicorn_consts: tuple[str, str]
+    # Unicorn's interrupt numbers (QEMU's EXCP_*) as difftest events
+    unicorn_intr: dict[int, str]
+    # Words run just before every case, falling through into CODE_BASE: they
+    # reset state that persists in a reused emulator and neither API can write.
+    prologue: tuple[int, ...]
+    # How non-GPR start values are drawn (registers not listed start at 0)
+    start: dict[str, Callable[[random.Random], int]]
+
+
+ARCH_DEFS: dict[str, ArchDef] = {
+    "aarch64": ArchDef(
+        gprs=tuple(f"x{i}" for i in range(31)),
+        unicorn_consts=("unicorn.arm64_const", "UC_ARM64_REG_"),
+        unicorn_intr={1: "illegal", 2: "syscall", 3: "fault", 4: "fault", 7: "trap", 22: "fault"},
+        # clrex: the exclusive monitor starts open, as in a fresh process;
+        # otherwise a stxr could succeed on a previous case's ldxr.
+        prologue=(0xD503305F,),
+        start={
+            # SP is a base register of memory forms too; aligned as Linux keeps it.
+            "sp": lambda rng: data_pointer(rng) & ~15,
+            "nzcv": lambda rng: rng.getrandbits(4) << 28,
+            "tpidr_el0": random_value,
+            # Only the bits defined for an implementation without FP exception
+            # trapping: FPCR AHP/DN/FZ/RMode (26..22); FPSR NZCV/QC (31..27) and
+            # the cumulative flags IDC/IXC/UFC/OFC/DZC/IOC.  The rest is RES0.
+            "fpcr": lambda rng: rng.getrandbits(5) << 22,
+            "fpsr": lambda rng: (rng.getrandbits(5) << 27) | (rng.getrandbits(8) & 0b1001_1111),
+        },
+    ),
 }
 
 
 @dataclass(frozen=True)
 class DiffArch:
-    """What the difftest needs to know about one guest architecture, derived
-    from the frontend's ArchInfo (register table) and Unicorn's constants."""
+    """What the difftest needs to know about one guest architecture: derived
+    from the frontend's ArchInfo (register table), ARCH_DEFS and Unicorn."""
     name: str
     info: object                           # tcgpy.frontends.arch.ArchInfo
+    defs: ArchDef
     state_regs: tuple[str, ...]            # written before a run (pc excluded)
     compare_regs: tuple[str, ...]          # compared after a run
     uc_ids: dict[str, int]
-    uc_intr: dict[int, str]
-    prologue: tuple[int, ...]
 
     @property
     def prologue_base(self) -> int:
-        return CODE_BASE - 4 * len(self.prologue)
+        return CODE_BASE - 4 * len(self.defs.prologue)
 
     @property
     def prologue_code(self) -> bytes:
         """The page before CODE_BASE, ending with the prologue."""
-        words = b"".join(w.to_bytes(4, "little") for w in self.prologue)
+        words = b"".join(w.to_bytes(4, "little") for w in self.defs.prologue)
         return words.rjust(CODE_PAGE, b"\0")
 
 
@@ -93,13 +129,13 @@ def diff_arch(name: str) -> DiffArch:
     cached = _DIFF_ARCHES.get(info.name)
     if cached is not None:
         return cached
+    defs = ARCH_DEFS[info.name]
     regs = [r.name for r in info.layout.rows if r.user and r.compare and r.name != "pc"]
     regs += list(info.pseudo_regs)
-    module, prefix = _UNICORN_CONSTS[info.name]
+    module, prefix = defs.unicorn_consts
     consts = importlib.import_module(module)
     uc_ids = {n: getattr(consts, prefix + n.upper()) for n in regs + ["pc"]}
-    da = DiffArch(info.name, info, tuple(regs), tuple(regs) + ("pc",), uc_ids,
-                  _UNICORN_INTR[info.name], _PROLOGUE[info.name])
+    da = DiffArch(info.name, info, defs, tuple(regs), tuple(regs) + ("pc",), uc_ids)
     _DIFF_ARCHES[info.name] = da
     return da
 
@@ -139,56 +175,21 @@ def default_bound(length: int) -> int:
     return 4 * length + 16
 
 
-def random_value(rng: random.Random) -> int:
-    r = rng.random()
-    if r < 0.35:
-        return rng.choice(EDGE_VALUES)
-    if r < 0.5:
-        return rng.randrange(0, 256)
-    if r < 0.65:
-        v = rng.getrandbits(32)
-        return v | 0xFFFF_FFFF_0000_0000 if rng.random() < 0.3 else v
-    return rng.getrandbits(64)
-
-
-def data_pointer(rng: random.Random) -> int:
-    """A pointer into the middle of the data page (usually 16-byte aligned)."""
-    off = rng.randrange(-512, 512)
-    if rng.random() < 0.75:
-        off &= ~15
-    return DATA_BASE + DATA_SIZE // 2 + off
-
-
-def _start_gpr(rng: random.Random, n: int) -> int:
-    if n in PTR_REGS:
-        return data_pointer(rng)
-    if n in SMALL_REGS:
-        return rng.randrange(0, 256)
-    return random_value(rng)
-
-
-# How the start value of each non-GPR register is drawn (0 when not listed).
-_START_SPECIAL: dict[str, Callable[[random.Random], int]] = {
-    # SP is a base register of memory forms too; keep it aligned as Linux does.
-    "sp": lambda rng: data_pointer(rng) & ~15,
-    "nzcv": lambda rng: rng.getrandbits(4) << 28,
-    "tpidr_el0": random_value,
-    # Only bits the architecture defines for an implementation without FP
-    # exception trapping: FPCR AHP/DN/FZ/RMode (26..22), FPSR NZCV/QC and the
-    # cumulative flags.  Other bits are RES0 and Unicorn masks them.
-    "fpcr": lambda rng: rng.getrandbits(5) << 22,
-    "fpsr": lambda rng: (rng.getrandbits(5) << 27) | (rng.getrandbits(8) & 0b10011111),
-}
-
-
 def random_start_regs(da: DiffArch, rng: random.Random) -> dict[str, int]:
+    """Start registers by the forms conventions (see tcgpy.difftest.forms)."""
+    gpr_number = {n: i for i, n in enumerate(da.defs.gprs)}
     regs = {}
     for name in da.state_regs:
-        if name.startswith("x") and name[1:].isdigit():
-            regs[name] = _start_gpr(rng, int(name[1:]))
-        else:
-            gen = _START_SPECIAL.get(name)
+        n = gpr_number.get(name)
+        if n is None:
+            gen = da.defs.start.get(name)
             regs[name] = gen(rng) if gen else 0
+        elif n in PTR_REGS:
+            regs[name] = data_pointer(rng)
+        elif n in SMALL_REGS:
+            regs[name] = rng.randrange(0, 256)
+        else:
+            regs[name] = random_value(rng)
     return regs
 
 
@@ -399,7 +400,7 @@ class UnicornRunner:
                 self._access[getattr(unicorn, f"UC_MEM_{suffix}_{kind}")] = access
 
     def _on_intr(self, uc, intno, user_data):
-        kind = self.da.uc_intr.get(intno, f"exception {intno}")
+        kind = self.da.defs.unicorn_intr.get(intno, f"exception {intno}")
         self._event = Event(kind)
         uc.emu_stop()
 
@@ -423,7 +424,7 @@ class UnicornRunner:
         self._event = None
         try:
             uc.emu_start(self.da.prologue_base, case.end,
-                         count=case.bound + len(self.da.prologue))
+                         count=case.bound + len(self.da.defs.prologue))
         except self._uc_mod.UcError as e:
             if self._event is None:
                 self._event = Event("fault" if "UNMAPPED" in str(e) or "PROT" in str(e)
@@ -482,7 +483,7 @@ class TcgpyRunner:
             # No timeout: the count bounds every run, and a timeout starts a
             # timer thread per run that costs more than the run itself.
             emu.run(self.da.prologue_base, until=case.end,
-                    count=case.bound + len(self.da.prologue))
+                    count=case.bound + len(self.da.defs.prologue))
         except self._tcgpy.EmulationError as e:
             event = _tcgpy_event(e)
         except Exception as e:  # noqa: BLE001 - a tcgpy bug must become a report, not a crash
