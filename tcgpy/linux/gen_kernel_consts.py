@@ -16,7 +16,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-HEADERS = ("asm/unistd.h", "asm/errno.h", "asm/signal.h", "asm/fcntl.h", "asm/mman.h",
+HEADERS = ("asm/unistd.h", "asm/errno.h", "asm/signal.h", "asm/fcntl.h", "asm/mman.h", "linux/mman.h",
            "linux/fcntl.h", "asm/ioctls.h", "linux/auxvec.h")
 
 # name prefix -> dictionary in the generated module

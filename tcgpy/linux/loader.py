@@ -91,7 +91,7 @@ def read_elf(path: str, expect_arch: LinuxArch | None = None) -> ElfInfo:
     for i in range(phnum):
         p_type, p_flags, off, vaddr, _paddr, filesz, memsz, align = PHDR_FMT.unpack_from(data, phoff + i * phentsize)
         if p_type == PT_LOAD:
-            if off + filesz > len(data):
+            if filesz and off + filesz > len(data):
                 raise LoadError(f"{path}: truncated (segment {i} extends past the end of the file)")
             if filesz > memsz or (vaddr - off) % PAGE:
                 raise LoadError(f"{path}: malformed segment {i}")

@@ -189,6 +189,9 @@ class LinuxProcess:
                 ret = self.err("EFAULT")
             except (ValueError, OverflowError):
                 ret = self.err("EINVAL")
+            except Exception as e:   # a tcgpy bug: say so in one line, let the guest see EINVAL
+                sys.stderr.write(f"tcgpy: internal error in {row.name}: {type(e).__name__}: {e}\n")
+                ret = self.err("EINVAL")
             if trace:
                 self._trace(strace_result(self, row, ret) + "\n")
         if ret is not NORETURN:

@@ -1,0 +1,142 @@
+"""End-to-end: guest programs from tests/guest/ run through ``tcgpy run``
+(a subprocess, as a user would) and compared on stdout and exit status.
+
+References (tests/guest/ref/*.out) were recorded with qemu-aarch64 7.2 by
+``python tests/test_linux_guest.py --record``; where qemu-user differs from a
+real AArch64 Linux kernel the recording applies QEMU_USER_DEVIATIONS below
+(each entry says why).  glibc programs are compared against the same C source
+built natively with the host ``cc`` at test time.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+GUEST = ROOT / "tests" / "guest"
+BIN = GUEST / "bin"
+REF = GUEST / "ref"
+TIMEOUT = 120
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str                        # reference file stem
+    binary: str
+    args: tuple[str, ...] = ()
+    stdin: bytes = b""
+    env: tuple[tuple[str, str], ...] = ()
+    status: int = 0
+    tmpdir_arg: bool = False         # append a fresh temporary directory to args
+    options: tuple[str, ...] = ()    # tcgpy run options
+
+
+CASES = [
+    Case("asm_hello", "asm_hello"),
+    Case("fs_args", "fs_args", ("one", "two words", ""), env=(("TCGPY_TEST_A", "x=y"),)),
+    Case("fs_args_pie", "fs_args_pie", ("pie",)),
+    Case("fs_args_argv0", "fs_args", ("z",), options=("-0", "renamed", "-E", "TCGPY_TEST_E=1")),
+    Case("fs_mem", "fs_mem"),
+    Case("fs_signals", "fs_signals"),
+    Case("fs_proc", "fs_proc"),
+    Case("fs_files", "fs_files", tmpdir_arg=True),
+    Case("fs_misc", "fs_misc", ("42",), stdin=b"hello\nstdin\n", status=42),
+]
+
+# qemu-user is the recording oracle, but it is not a kernel: these lines are
+# what a real AArch64 Linux kernel prints instead (and tcgpy does).
+QEMU_USER_DEVIATIONS = {
+    # qemu-user cannot execve() a foreign binary unless binfmt_misc is set up
+    # on the host; a kernel runs the program, which prints and exits 7.
+    "fs_proc": [("execve failed\nexec child exited 99\n",
+                 "exec'd child: argv[2]=hello exec\nexec'd child env TCGPY_EXEC_VAR=yes\n"
+                 "exec child exited 7\n")],
+    # qemu 7.2 fails readlinkat("/proc/self/exe") with ENOENT when started
+    # with a relative program path; the kernel returns the absolute path.
+    "fs_files": [("readlink_exe_ok=0\n", "readlink_exe_ok=1\n")],
+}
+
+
+def tcgpy_cmd(*args: str) -> list[str]:
+    return [sys.executable, "-m", "tcgpy", "run", *args]
+
+
+def run_case(case: Case, runner: list[str]) -> subprocess.CompletedProcess:
+    args = list(case.args)
+    tmp = None
+    if case.tmpdir_arg:
+        tmp = tempfile.mkdtemp(prefix="tcgpy-guest-")
+        args.append(tmp)
+    env = dict(os.environ)
+    env.update(case.env)
+    env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
+    try:
+        # Relative to the repository root, so AT_EXECFN is the same on every checkout.
+        return subprocess.run(runner + [str((BIN / case.binary).relative_to(ROOT)), *args], input=case.stdin,
+                              capture_output=True, env=env, cwd=ROOT, timeout=TIMEOUT)
+    finally:
+        if tmp:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
+def test_guest_program(case: Case):
+    res = run_case(case, tcgpy_cmd(*case.options))
+    expected = (REF / f"{case.name}.out").read_bytes()
+    assert res.stdout.decode(errors="replace") == expected.decode(), res.stderr.decode(errors="replace")
+    assert res.returncode == case.status, res.stderr.decode(errors="replace")
+
+
+# -- signal deaths ---------------------------------------------------------------------
+
+DEATHS = [("segv", signal.SIGSEGV, True), ("ill", signal.SIGILL, True), ("trap", signal.SIGTRAP, True),
+          ("abrt", signal.SIGABRT, True), ("term", signal.SIGTERM, False), ("bus", signal.SIGBUS, True)]
+
+
+@pytest.mark.parametrize("how,sig,message", DEATHS, ids=[d[0] for d in DEATHS])
+def test_signal_death(how, sig, message):
+    res = run_case(Case("", "fs_die", (how,)), tcgpy_cmd())
+    assert res.stdout == b"about to die\n"
+    assert res.returncode == -sig, res.stderr
+    line = f"tcgpy: uncaught target signal {int(sig)} ("
+    # One line for core-dumping signals, as qemu-user prints; nothing for SIGTERM.
+    assert (line in res.stderr.decode()) == message, res.stderr
+    assert b"Traceback" not in res.stderr
+
+
+def test_exit_status_through_shell():
+    res = subprocess.run(["sh", "-c", " ".join(tcgpy_cmd(str(BIN / "fs_die"), "segv")) + "; echo $?"],
+                         capture_output=True, cwd=ROOT, timeout=TIMEOUT,
+                         env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert res.stdout.decode().splitlines()[-1] == str(128 + signal.SIGSEGV)
+
+
+# -- recording -------------------------------------------------------------------------
+
+def record() -> None:
+    qemu = shutil.which("qemu-aarch64")
+    if qemu is None:
+        sys.exit("qemu-aarch64 is needed to record references")
+    REF.mkdir(exist_ok=True)
+    for case in CASES:
+        res = run_case(case, [qemu, *case.options])     # the option spellings are qemu's
+        out = res.stdout.decode()
+        for old, new in QEMU_USER_DEVIATIONS.get(case.name, []):
+            assert old in out, (case.name, old)
+            out = out.replace(old, new)
+        assert res.returncode == case.status, (case.name, res.returncode)
+        (REF / f"{case.name}.out").write_text(out)
+        print(f"recorded {case.name}")
+
+
+if __name__ == "__main__":
+    if sys.argv[1:] == ["--record"]:
+        record()
