@@ -18,7 +18,8 @@ from tcgpy.difftest.campaign import Spec, run_campaign
 from tcgpy.difftest.casefile import case_from_json, case_to_json, replay, write_case
 from tcgpy.difftest.engine import (CODE_BASE, DATA_BASE, DATA_SIZE, END, Case, Engine, Event,
                                    Outcome, campaign_case, compare, default_bound, diff_arch,
-                                   generate_code, random_start_regs, select_classes)
+                                   generate_code, random_data, random_start_regs,
+                                   select_classes)
 from tcgpy.difftest.known_differences import KnownDifference, any_word, only_fields
 from tcgpy.difftest.minimize import minimize, minimize_result
 from tcgpy.difftest.testing import ENV_VAR, broken_add_imm
@@ -292,7 +293,7 @@ def cases(draw, max_length: int):
     length = draw(st.integers(1, max_length))
     words, names, primary = generate_code(select_classes(ARCH), rng, length)
     regs = random_start_regs(diff_arch(ARCH), rng)
-    data = random.Random(draw(st.integers(0, 2**32))).randbytes(DATA_SIZE)
+    data = random_data(random.Random(draw(st.integers(0, 2**32))))
     return Case(ARCH, words, regs, data, default_bound(length), names, primary, "hypothesis")
 
 
