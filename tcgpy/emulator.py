@@ -7,6 +7,7 @@ import weakref
 from typing import Callable, Iterable
 
 from .errors import AlignmentFault, EmulationError, GuestTrap, IllegalInstruction, MemoryFault, UnhandledSyscall
+from .backends.llvm import jit
 from .frontends import get_arch
 from .ir.ops import Exit, MemOp
 from .softmmu.memory import AddressSpace, Fault
@@ -226,6 +227,7 @@ class Emulator:
             timer.daemon = True
             timer.start()
         log = self.log
+        enter = jit.enter
         try:
             while True:
                 pc = env.pc
@@ -242,7 +244,7 @@ class Emulator:
                     tb = cache.translate_partial(pc, left, until)
                 if log is not None and log.wants_exec:
                     log.exec_block(self, tb)
-                code = tb.fn(self.env_addr)
+                code = enter(self.env_addr, tb.fn_addr)
                 stats.dispatcher_returns += 1
                 if code == Exit.MISS or code == Exit.BUDGET:
                     continue

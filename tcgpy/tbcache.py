@@ -25,7 +25,6 @@ from .ir.core import Insn
 from .ir.ops import Exit, Op
 from .translator import translate_block
 
-BLOCK_FN = ctypes.CFUNCTYPE(ctypes.c_int32, ctypes.c_void_p)
 
 JMP_TABLE_BITS = 14
 MAX_SLOTS = 1 << 16
@@ -64,7 +63,6 @@ class TB:
     n_insns: int
     insn_pcs: list[int]
     fn_addr: int = 0
-    fn: object = None
     slots: list[tuple[int, int]] = field(default_factory=list)
     pages: tuple[int, ...] = ()
     valid: bool = True
@@ -164,7 +162,7 @@ class TBCache:
             pages = tuple(sorted({block.pc & PAGE_MASK,
                                   (block.pc + max(block.guest_size, 1) - 1) & PAGE_MASK}))
             tb = TB(block.pc, block.guest_size, block.guest_insns, block.insn_pcs,
-                    addrs[lb.name], BLOCK_FN(addrs[lb.name]), lb.slots, pages)
+                    addrs[lb.name], lb.slots, pages)
             tbs.append(tb)
             self.stats.blocks_translated += 1
             self.stats.insns_translated += block.guest_insns

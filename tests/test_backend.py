@@ -9,6 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import tcgpy
+from tcgpy.backends.llvm import jit
 from tcgpy.backends.llvm.lower import LOWERERS
 from tcgpy.ir import randgen
 from tcgpy.ir.builder import Builder
@@ -50,7 +51,7 @@ def jit_run(block: Block, state: InterpState, mem: FlatMemory):
     emu.env.exception = 0
     emu.aspace.tlb_flush()
     emu.mem_write(DATA_BASE, bytes(mem.data))
-    code = tb.fn(emu.env_addr)
+    code = jit.enter(emu.env_addr, tb.fn_addr)
     emu.env.exception = 0
     out = InterpState(lay, bytes(ctypes.string_at(emu.env_addr, ctypes.sizeof(emu.env))))
     return out, emu.mem_read(DATA_BASE, DATA_SIZE), (code, emu.env.pc, emu.env.fault_addr,

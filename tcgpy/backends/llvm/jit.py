@@ -19,12 +19,16 @@ _miss_stub = 0
 _helper_addrs: list[int] = []
 _keepalive: list = []
 
+# enter(env, block) runs a translated block (and whatever it chains to).
+ENTER_FN = ctypes.CFUNCTYPE(ctypes.c_int32, ctypes.c_void_p, ctypes.c_void_p)
+enter = None
+
 HELPER_CFUNC = ctypes.CFUNCTYPE(ctypes.c_uint64, ctypes.c_uint64, ctypes.c_uint64, ctypes.c_uint64)
 
 # Codegen optimisation level: 0 selects LLVM's FastISel, several times cheaper
 # to compile; the IR we emit is already optimised by our own passes and keeps
 # guest globals in SSA values, so little is lost.
-CODEGEN_OPT = int(os.environ.get("TCGPY_CODEGEN_OPT", "1"))
+CODEGEN_OPT = int(os.environ.get("TCGPY_CODEGEN_OPT", "0"))
 
 
 def _make_helper(fn):
@@ -46,10 +50,16 @@ def engine():
             target = llvm.Target.from_default_triple()
             _target_machine = target.create_target_machine(opt=CODEGEN_OPT, codemodel="jitdefault")
             _engine = llvm.create_mcjit_compiler(llvm.parse_assembly(""), _target_machine)
-            stub = llvm.parse_assembly("define i32 @tcgpy_miss_stub(ptr %env) {\n  ret i32 0\n}\n")
+            from .lower import CC
+            stub = llvm.parse_assembly(
+                f"define {CC} i32 @tcgpy_miss_stub(ptr %env) {{\n  ret i32 0\n}}\n"
+                "define i32 @tcgpy_enter(ptr %env, ptr %fn) {\n"
+                f"  %r = call {CC} i32 %fn(ptr %env)\n  ret i32 %r\n}}\n")
             _engine.add_module(stub)
             _engine.finalize_object()
             _miss_stub = _engine.get_function_address("tcgpy_miss_stub")
+            global enter
+            enter = ENTER_FN(_engine.get_function_address("tcgpy_enter"))
             for h in HELPERS:
                 cf = _make_helper(h.fn)
                 _keepalive.append(cf)

@@ -21,6 +21,12 @@ from ...ir.ops import F, Cond, Exit, MemOp, Op
 
 MASK64 = (1 << 64) - 1
 
+# Blocks call each other only through tail calls, so no register needs to
+# survive a call: preserve_none drops the callee-saved pushes and pops that
+# the C convention would put around every block.  Python enters through a
+# C-convention trampoline (jit.enter).
+CC = "preserve_nonecc"
+
 LOWERERS: dict[Op, Callable] = {}
 
 
@@ -177,7 +183,7 @@ class _FnLowering:
         rt = self.rt
         blk = self.block
         self.find_cross_label_locals()
-        head = [f"define i32 @{self.name}(ptr noalias %env) {{", "entry:"]
+        head = [f"define {CC} i32 @{self.name}(ptr noalias %env) {{", "entry:"]
         for home in self.homes.values():
             head.append(f"  {home} = alloca i64")
             head.append(f"  store i64 0, ptr {home}")
@@ -576,7 +582,7 @@ def lower_goto_tb(fl, insn):
     fl.start_bb(tc)
     f, r = fl.tmp(), fl.tmp()
     fl.emit(f"{f} = load ptr, ptr inttoptr (i64 {fl.rt.slot_base + 8 * slot} to ptr)")
-    fl.emit(f"{r} = musttail call i32 {f}(ptr %env)")
+    fl.emit(f"{r} = musttail call {CC} i32 {f}(ptr %env)")
     fl.emit(f"ret i32 {r}")
 
 
@@ -598,7 +604,7 @@ def lower_goto_ptr(fl, insn):
     fl.start_bb(hit_bb)
     fl.emit(f"{fp} = getelementptr i8, ptr {ep}, i64 8")
     fl.emit(f"{f} = load ptr, ptr {fp}")
-    fl.emit(f"{r} = musttail call i32 {f}(ptr %env)")
+    fl.emit(f"{r} = musttail call {CC} i32 {f}(ptr %env)")
     fl.emit(f"ret i32 {r}")
     fl.start_bb(miss_bb)
     fl.ret_exit(Exit.MISS)
