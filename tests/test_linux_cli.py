@@ -1,0 +1,93 @@
+"""``tcgpy run`` as a user meets it: options, logs, and one-line errors."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = "tests/guest/bin"
+
+
+def tcgpy(*args: str, stdin: bytes = b"", env: dict | None = None) -> subprocess.CompletedProcess:
+    e = {**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}
+    return subprocess.run([sys.executable, "-m", "tcgpy", *args], input=stdin, capture_output=True,
+                          cwd=ROOT, env=e, timeout=120)
+
+
+def test_help_documents_every_option():
+    res = tcgpy("run", "--help")
+    assert res.returncode == 0
+    for opt in ("-strace", "-d ITEMS", "-D FILE", "-E VAR=VALUE", "-U VAR", "-0 ARGV0", "-L PATH",
+                "--stats", "in_asm", "op_opt", "out_asm", "exec", "cpu"):
+        assert opt in res.stdout.decode(), opt
+
+
+@pytest.mark.parametrize("content,message", [
+    (b"hello\n", "not an ELF file"),
+    (b"\x7fELF\x02\x01\x01\x00", "truncated ELF header"),
+])
+def test_bad_program_is_one_line_error(tmp_path, content, message):
+    p = tmp_path / "prog"
+    p.write_bytes(content)
+    res = tcgpy("run", str(p))
+    assert res.returncode == 1
+    err = res.stderr.decode()
+    assert err.count("\n") == 1 and message in err and err.startswith("tcgpy: ")
+
+
+def test_missing_program():
+    res = tcgpy("run", "/nonexistent/prog")
+    assert res.returncode == 1 and "No such file" in res.stderr.decode()
+
+
+def test_wrong_architecture_is_named():
+    res = tcgpy("run", sys.executable)
+    assert res.returncode == 1
+    assert "unsupported guest architecture x86_64" in res.stderr.decode()
+
+
+def test_dynamic_without_sysroot_says_to_pass_L():
+    res = tcgpy("run", f"{BIN}/libc_hello_dyn")
+    assert res.returncode == 1
+    err = res.stderr.decode()
+    assert err.count("\n") == 1 and "-L" in err and "ld-linux-aarch64.so.1" in err
+
+
+def test_strace_names_calls_and_unknown_syscalls(tmp_path):
+    res = tcgpy("run", "-strace", f"{BIN}/fs_misc", "0", stdin=b"")
+    err = res.stderr.decode()
+    assert res.returncode == 0
+    assert 'uname(' in err and "exit_group(0)" in err
+    # syscall 4000 does not exist: ENOSYS, and strace says so by name.
+    assert "syscall_4000(...) [unimplemented] = -1 errno=38 (ENOSYS)" in err
+
+
+def test_strace_and_d_go_to_D_file(tmp_path):
+    log = tmp_path / "log.txt"
+    res = tcgpy("run", "-strace", "-d", "in_asm,op,op_opt", "-D", str(log), f"{BIN}/asm_hello")
+    assert res.stdout == b"hello from aarch64\n" and res.stderr == b""
+    text = log.read_text()
+    assert "IN: " in text and "svc" in text and "OP:" in text and "OP after optimization" in text
+    assert 'write(1,"hello from aarch64\\n",19) = 19' in text
+
+
+def test_environment_options():
+    res = tcgpy("run", "-U", "TCGPY_TEST_GONE", "-E", "TCGPY_TEST_NEW=v,TCGPY_TEST_TWO=w",
+                f"{BIN}/fs_args", env={"TCGPY_TEST_GONE": "1"})
+    out = res.stdout.decode()
+    assert "env TCGPY_TEST_NEW=v\n" in out and "env TCGPY_TEST_TWO=w\n" in out
+    assert "TCGPY_TEST_GONE" not in out
+
+
+def test_stats():
+    res = tcgpy("run", "--stats", f"{BIN}/asm_hello")
+    assert res.returncode == 0 and b"blocks_translated" in res.stderr
+
+
+def test_unknown_d_item():
+    res = tcgpy("run", "-d", "nonsense", f"{BIN}/asm_hello")
+    assert res.returncode == 1 and b"unknown -d item" in res.stderr

@@ -1,0 +1,182 @@
+"""The ELF loader and the initial stack, checked word by word in guest
+memory (no guest code runs), plus the declared guest ABI data."""
+from __future__ import annotations
+
+import struct
+from pathlib import Path
+
+import pytest
+
+from tcgpy import Emulator
+from tcgpy.linux.aarch64 import LINUX_ARCH, aarch64_hwcaps, kernel_consts, signal_frame
+from tcgpy.linux.loader import LoadError, read_elf
+from tcgpy.linux.memory import PAGE
+from tcgpy.linux.process import LinuxProcess, Options
+from tcgpy.linux.syscalls import TABLE
+
+BIN = Path(__file__).resolve().parent / "guest" / "bin"
+AT = kernel_consts.AUXV
+
+
+def load(name: str, argv: list[bytes], envp: list[bytes]):
+    emu = Emulator("aarch64")
+    proc = LinuxProcess(emu, LINUX_ARCH, Options())
+    proc.load(str(BIN / name), argv, envp, execfn=b"/some/path/" + name.encode())
+    return emu, proc
+
+
+def u64(emu, addr):
+    return struct.unpack("<Q", emu.mem_read(addr, 8))[0]
+
+
+def cstr(emu, addr):
+    out = b""
+    while (c := emu.mem_read(addr + len(out), 1)) != b"\0":
+        out += c
+    return out
+
+
+def parse_stack(emu):
+    sp = emu.reg_read("sp")
+    argc = u64(emu, sp)
+    argv = [u64(emu, sp + 8 * (1 + i)) for i in range(argc)]
+    assert u64(emu, sp + 8 * (1 + argc)) == 0
+    p = sp + 8 * (2 + argc)
+    envp = []
+    while (v := u64(emu, p)) != 0:
+        envp.append(v)
+        p += 8
+    p += 8
+    auxv = []
+    while True:
+        k, v = u64(emu, p), u64(emu, p + 8)
+        auxv.append((k, v))
+        p += 16
+        if k == 0:
+            break
+    return sp, argv, envp, auxv
+
+
+def test_stack_layout_static():
+    emu, proc = load("fs_args", [b"prog", b"a b", b""], [b"A=1", b"B="])
+    sp, argv, envp, auxv = parse_stack(emu)
+    assert sp % 16 == 0
+    assert [cstr(emu, a) for a in argv] == [b"prog", b"a b", b""]
+    assert [cstr(emu, e) for e in envp] == [b"A=1", b"B="]
+    # The kernel's string order: argv strings, then envp strings, then execfn, ascending.
+    assert argv[0] < argv[1] < argv[2] < envp[0] < envp[1]
+    aux = dict(auxv)
+    assert [k for k, _ in auxv][-1] == AT["AT_NULL"]
+    info = read_elf(str(BIN / "fs_args"))
+    assert aux[AT["AT_ENTRY"]] == info.entry == emu.reg_read("pc")
+    assert aux[AT["AT_PAGESZ"]] == PAGE
+    assert aux[AT["AT_PHENT"]] == 56 and aux[AT["AT_PHNUM"]] == info.phnum
+    assert emu.mem_read(aux[AT["AT_PHDR"]], 56) == info.data[info.phoff:info.phoff + 56]
+    assert aux[AT["AT_BASE"]] == 0 and aux[AT["AT_FLAGS"]] == 0 and aux[AT["AT_SECURE"]] == 0
+    assert cstr(emu, aux[AT["AT_PLATFORM"]]) == b"aarch64"
+    assert cstr(emu, aux[AT["AT_EXECFN"]]) == b"/some/path/fs_args"
+    assert envp[1] < aux[AT["AT_EXECFN"]]
+    assert len(emu.mem_read(aux[AT["AT_RANDOM"]], 16)) == 16
+    assert (aux[AT["AT_HWCAP"]], aux[AT["AT_HWCAP2"]]) == aarch64_hwcaps()
+    assert aux[AT["AT_MINSIGSTKSZ"]] == signal_frame.MINSIGSTKSZ
+    assert aux[AT["AT_CLKTCK"]] == 100
+    for key in ("AT_UID", "AT_EUID", "AT_GID", "AT_EGID"):
+        assert key and AT[key] in aux
+
+
+def test_static_pie_is_relocated():
+    emu, proc = load("fs_args_pie", [b"p"], [])
+    info = read_elf(str(BIN / "fs_args_pie"))
+    assert info.e_type == "ET_DYN" and info.interp is None
+    _, _, _, auxv = parse_stack(emu)
+    aux = dict(auxv)
+    bias = aux[AT["AT_ENTRY"]] - info.entry
+    assert bias > 0 and bias % PAGE == 0
+    assert emu.mem_read(aux[AT["AT_PHDR"]], 56) == info.data[info.phoff:info.phoff + 56]
+
+
+def test_segments_permissions_and_brk():
+    emu, proc = load("fs_mem", [b"x"], [])
+    info = read_elf(str(BIN / "fs_mem"))
+    regions = emu.mem_regions()
+    for p_type, flags, off, vaddr, filesz, memsz, _ in info.phdrs:
+        if p_type != 1:
+            continue
+        assert emu.mem_read(vaddr, filesz) == info.data[off:off + filesz]
+        assert emu.mem_read(vaddr + filesz, memsz - filesz) == bytes(memsz - filesz)   # bss zeroed
+        perms = next(p for s, e, p in regions if s <= vaddr < e)
+        assert ("x" in perms) == bool(flags & 1) and ("r" in perms) == bool(flags & 4)
+    end = max(v + m for t, _, _, v, _, m, _ in info.phdrs if t == 1)
+    assert proc.space.brk == (end + PAGE - 1) & ~(PAGE - 1)
+
+
+@pytest.mark.parametrize("content,message", [
+    (b"", "not an ELF file"),
+    (b"#!/bin/sh\necho hi\n", "not an ELF file"),
+    (b"\x7fELF\x02\x01\x01", "truncated ELF header"),
+    (b"\x7fELF\x01\x01\x01" + bytes(60), "only 64-bit little-endian"),
+])
+def test_bad_files(tmp_path, content, message):
+    p = tmp_path / "bad"
+    p.write_bytes(content)
+    with pytest.raises(LoadError, match=message):
+        read_elf(str(p))
+
+
+def test_truncated_segment(tmp_path):
+    data = (BIN / "fs_args").read_bytes()
+    p = tmp_path / "trunc"
+    p.write_bytes(data[:len(data) // 3])
+    with pytest.raises(LoadError, match="truncated"):
+        read_elf(str(p))
+
+
+def test_wrong_architecture():
+    import sys
+    with pytest.raises(LoadError, match="unsupported guest architecture x86_64"):
+        read_elf(sys.executable)
+
+
+def test_dynamic_needs_sysroot():
+    emu = Emulator("aarch64")
+    proc = LinuxProcess(emu, LINUX_ARCH, Options())
+    with pytest.raises(LoadError, match="pass -L SYSROOT"):
+        proc.load(str(BIN / "libc_hello_dyn"), [b"x"], [])
+
+
+# -- declared ABI data -------------------------------------------------------------------
+
+def test_every_registered_syscall_exists_in_the_kernel_table():
+    missing = sorted(set(TABLE.rows) - set(kernel_consts.SYSCALLS))
+    assert not missing, f"handlers registered under names the kernel does not have: {missing}"
+
+
+def test_strace_formats_match_handler_arity():
+    import inspect
+    for row in TABLE.rows.values():
+        params = list(inspect.signature(row.handler).parameters)[1:]
+        assert len(params) == len(row.args), row.name
+
+
+def test_generic_struct_sizes():
+    s = LINUX_ARCH.structs
+    # asm-generic / arm64 sizes (x86_64 differs for stat: 144, and epoll_event: 12).
+    assert s["stat"].size == 128 and s["stat"].offset("st_size") == 48
+    assert s["statx"].size == 256
+    assert s["epoll_event"].size == 16
+    assert s["sigaction"].size == 32 and s["stack_t"].size == 24
+    assert s["utsname"].size == 390 and s["rusage"].size == 144 and s["sysinfo"].size == 112
+    assert s["siginfo_fault"].size == 128 and s["siginfo_chld"].size == 128
+
+
+def test_sigframe_offsets_match_the_kernel():
+    # struct ucontext: uc_mcontext at 176; sigcontext.__reserved 16-aligned at 464; 4560 bytes.
+    assert signal_frame.UC_MCONTEXT == 176
+    assert signal_frame.SC_RESERVED == 176 + 8 + 31 * 8 + 24 + 8
+    assert signal_frame.UCONTEXT_SIZE == 4560
+    assert signal_frame.FRAME_SIZE == 128 + 4560
+
+
+def test_guest_open_flags_are_not_the_hosts():
+    f = kernel_consts.OPEN_FLAGS
+    assert f["O_DIRECTORY"] == 0o40000 and f["O_NOFOLLOW"] == 0o100000 and f["O_DIRECT"] == 0o200000
