@@ -175,6 +175,91 @@ def test_fold(op, ins, consts, expected):
     assert fold_one(op, *ins, consts=consts) == expected
 
 
+def fold_seq(build) -> str:
+    """constfold over ``build(b)`` (which returns the temp to store in x0);
+    the text of the insn that writes x0's value, after copyprop."""
+    block, b = new_block()
+    b.mov(G["x0"], build(b))
+    b.goto_tb(0)
+    out = optimize(block.copy(), enabled=["constfold", "copyprop", "dce"])
+    assert_same(block, out, randgen.random_state(random.Random(3), ARCH),
+                FlatMemory(0, bytearray(8)))
+    return str(out)
+
+
+def test_known_zero_bits_drop_redundant_extensions():
+    # A W-register result zero-extended twice (write_reg then read_reg_sf).
+    text = fold_seq(lambda b: b.ext32u(b.ext32u(b.add(G["x1"], 1))))
+    assert text.count("ext32u") == 1
+    text = fold_seq(lambda b: b.ext32s(b.ext16u(G["x1"])))      # bit 31 known clear
+    assert "ext32s" not in text and "ext16u" in text
+    text = fold_seq(lambda b: b.ext8u(b.ld(G["x1"], MemOp.make(0))))
+    assert "ext8u" not in text
+    text = fold_seq(lambda b: b.ext8u(b.ld(G["x1"], MemOp.make(0, sign=True))))
+    assert "ext8u" in text
+
+
+def test_known_zero_bits_simplify_flag_arithmetic():
+    # and with 1 of a 0/1 value, shr of a 32-bit value past its width
+    assert "and" not in fold_seq(lambda b: b.and_(b.setcond(Cond.ltu, G["x1"], G["x2"]), 1))
+    assert "and" not in fold_seq(lambda b: b.and_(b.shr(G["x1"], 63), 1))
+    assert "mov x0,$0x0" in fold_seq(lambda b: b.shr(b.ext32u(G["x1"]), 32))
+    assert "mov x0,$0x0" in fold_seq(lambda b: b.and_(b.ext8u(G["x1"]), b.shl(G["x2"], 8)))
+    # flag != 0 is the flag; flag == 0 its negation
+    text = fold_seq(lambda b: b.setcond(Cond.ne, b.setcond(Cond.lt, G["x1"], G["x2"]), 0))
+    assert text.count("setcond") == 1
+    text = fold_seq(lambda b: b.setcond(Cond.eq, b.setcond(Cond.lt, G["x1"], G["x2"]), 0))
+    assert text.count("setcond") == 1 and "xor" in text
+
+
+def test_constant_offsets_chain():
+    # add x0, x1, #5; sub x0, x0, #1; sub x0, x0, #1 -> x1 + 3
+    text = fold_seq(lambda b: b.sub(b.sub(b.add(G["x1"], 5), 1), 1))
+    assert "add tmp2,x1,$0x3" in text and text.count("add") == 1
+    # double negation of a flag (GE after LT-style inversion) vanishes
+    text = fold_seq(lambda b: b.xor(b.xor(G["x1"], 1), 1))
+    assert "xor" not in text and "mov x0,x1" in text
+
+
+def test_constant_offsets_fold_into_equality_tests():
+    block, b = new_block()
+    label = b.new_label()
+    b.brcond(Cond.eq, b.xor(G["zf"], 1), 0, label)      # b.ne: !(zf ^ 1 == 0)
+    b.goto_tb(4)
+    b.set_label(label)
+    b.goto_tb(8)
+    out = optimize(block.copy())
+    assert "xor" not in str(out) and "brcond zf,$0x1,eq" in str(out)
+    for zf in (0, 1):
+        assert_same(block, out, InterpState.from_dict(ARCH, {"zf": zf}), FlatMemory(0, bytearray(8)))
+
+
+def test_constant_offsets_end_when_the_base_is_reassigned():
+    # t = x1 + 1; x1 = 5; x0 = t + 1 must stay old_x1 + 2, not 5 + 2 or x1 + 2.
+    block, b = new_block()
+    t = b.add(G["x1"], 1)
+    b.mov(G["x1"], 5)
+    b.mov(G["x0"], b.add(t, 1))
+    b.goto_tb(0)
+    out = optimize(block.copy())
+    state = InterpState.from_dict(ARCH, {"x1": 100})
+    assert_same(block, out, state, FlatMemory(0, bytearray(8)))
+    info, state, _ = outcome(out, state, FlatMemory(0, bytearray(8)))
+    assert state["x0"] == 102
+
+
+def test_constant_offsets_end_when_the_temp_is_reassigned():
+    block, b = new_block()
+    t = b.add(G["x1"], 1)
+    b.emit(Op.mul, t, G["x2"], G["x2"])       # t reassigned: no longer x1 + 1
+    b.mov(G["x0"], b.add(t, 1))
+    b.goto_tb(0)
+    out = optimize(block.copy())
+    state = InterpState.from_dict(ARCH, {"x1": 100, "x2": 7})
+    info, state, _ = outcome(out, state, FlatMemory(0, bytearray(8)))
+    assert state["x0"] == 50
+
+
 def test_constants_propagate_through_globals_and_locals():
     block, b = new_block()
     b.mov(G["x1"], 40)

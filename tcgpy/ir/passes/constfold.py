@@ -11,8 +11,14 @@ becomes a ``br`` or disappears.
 
 Evaluating constant operands goes through the interpreter's own semantics
 (``VALUE_SEMANTICS``), so the folder cannot disagree with the oracle.
+Besides constants, ``zmask`` records for some temps which bits may be
+nonzero (QEMU's z_mask): a setcond result is 0/1, an ext32u or a 32-bit load
+has a clear top half, ``shr x, 63`` is one bit.  It lets folds drop
+``ext32u`` of a value already zero-extended (every W-register op) or
+``and x, 1`` of a flag.  Each rule is one small function, ``@bits(Op.x)``.
+
 Knowledge is dropped at each label, where paths join.  Globals keep their
-constant only until written: nothing else (memory ops, calls, ld/st_env) can
+facts only until written: nothing else (memory ops, calls, ld/st_env) can
 change them.
 """
 from __future__ import annotations
@@ -21,8 +27,11 @@ from typing import Callable
 
 from ..core import Block, Insn, Kind, Temp
 from ..interp import VALUE_SEMANTICS
-from ..ops import MASK64, Cond, F, Op, eval_cond
+from ..ops import MASK64, Cond, F, MemOp, Op, eval_cond
 from ._opclass import ADD as _ADD, BR, BRCOND, MOV, SET_LABEL
+
+_SHR, _XOR = Op.shr, Op.xor
+_SIGN = int(MemOp.SIGN)
 
 CONST = Kind.CONST
 
@@ -38,10 +47,20 @@ FOLDERS: dict[Op, Callable[["Folder", Insn], FoldResult]] = {}
 
 
 class Folder:
-    """Per-run context handed to fold functions: makes constant temps."""
+    """Per-run context handed to fold functions: makes constant temps and
+    knows which bits of a temp may be nonzero."""
 
     def __init__(self):
         self._consts: dict[int, Temp] = {}
+        self.zmask: dict[Temp, int] = {}     # absent: any bit may be set
+        # t -> (Op.add or Op.xor, s, c): t == s op c, while neither t nor s
+        # is reassigned; ``users`` maps s to those t, to forget them then.
+        self.offset: dict[Temp, tuple] = {}
+        self.users: dict[Temp, set] = {}
+
+    def z(self, t: Temp) -> int:
+        """Bits of ``t`` that may be nonzero."""
+        return t.value if t.kind is CONST else self.zmask.get(t, MASK64)
 
     def const(self, value: int) -> Temp:
         value &= MASK64
@@ -49,6 +68,26 @@ class Folder:
         if t is None:
             t = self._consts[value] = Temp(Kind.CONST, -1, value=value)
         return t
+
+    def compare_through(self, cond: int, a: Temp, k: Temp) -> tuple[Temp, Temp]:
+        """``a == k`` with ``a == s + c`` (or ``s ^ c``) is ``s == k - c``
+        (``k ^ c``); also for ``!=``.  Other conditions are not preserved."""
+        if k.kind is CONST and (cond == _EQ or cond == _NE):
+            fact = self.offset.get(a)
+            if fact is not None:
+                op, s, c = fact
+                return s, self.const(k.value - c if op is _ADD else k.value ^ c)
+        return a, k
+
+    def forget(self, t: Temp) -> None:
+        """``t`` is being written: facts about it and built on it end."""
+        fact = self.offset.pop(t, None)
+        if fact is not None:
+            self.users[fact[1]].discard(t)
+        dependents = self.users.pop(t, None)
+        if dependents:
+            for d in dependents:
+                del self.offset[d]
 
     def evaluate(self, insn: Insn) -> Temp | None:
         """The constant result when every input is constant."""
@@ -90,11 +129,19 @@ def fold_mov(f: Folder, insn: Insn) -> FoldResult:
 
 @folds(Op.add)
 def fold_add(f: Folder, insn: Insn) -> FoldResult:
-    a, b = _const_second(insn)
+    a, b = insn.ins
+    if a.kind is CONST and b.kind is not CONST:
+        a, b = b, a         # constant operand second
+        insn.ins = (a, b)
     if b.kind is not CONST:
         return None
     if a.kind is CONST:
         return f.const(a.value + b.value)
+    fact = f.offset.get(a)
+    if fact is not None and fact[0] is _ADD:
+        # (s + c1) + c2 == s + (c1 + c2): the chain of subs/adds collapses
+        a, b = fact[1], f.const(fact[2] + b.value)
+        insn.ins = (a, b)
     return a if b.value == 0 else None
 
 
@@ -111,7 +158,7 @@ def fold_sub(f: Folder, insn: Insn) -> FoldResult:
         return f.evaluate(insn)
     # x - c == x + (-c): one canonical form for constant offsets
     insn.op, insn.ins = _ADD, (a, f.const(-b.value))
-    return None
+    return fold_add(f, insn)
 
 
 @folds(Op.mul)
@@ -128,15 +175,18 @@ def fold_mul(f: Folder, insn: Insn) -> FoldResult:
 
 @folds(Op.and_)
 def fold_and(f: Folder, insn: Insn) -> FoldResult:
-    a, b = _const_second(insn)
+    a, b = insn.ins
+    if a.kind is CONST and b.kind is not CONST:
+        a, b = b, a         # constant operand second
+        insn.ins = (a, b)
     if a is b:
         return a
     if b.kind is not CONST:
-        return None
+        return f.const(0) if f.z(a) & f.z(b) == 0 else None
     if b.value == 0:
         return b
-    if b.value == MASK64:
-        return a
+    if f.z(a) & ~b.value & MASK64 == 0:
+        return a        # the mask clears nothing that may be set (and x, -1 too)
     return f.evaluate(insn)
 
 
@@ -156,14 +206,22 @@ def fold_or(f: Folder, insn: Insn) -> FoldResult:
 
 @folds(Op.xor)
 def fold_xor(f: Folder, insn: Insn) -> FoldResult:
-    a, b = _const_second(insn)
+    a, b = insn.ins
+    if a.kind is CONST and b.kind is not CONST:
+        a, b = b, a         # constant operand second
+        insn.ins = (a, b)
     if a is b:
         return f.const(0)
     if b.kind is not CONST:
         return None
-    if b.value == 0:
-        return a
-    return f.evaluate(insn)
+    if a.kind is CONST:
+        return f.evaluate(insn)
+    fact = f.offset.get(a)
+    if fact is not None and fact[0] is _XOR:
+        # (s ^ c1) ^ c2 == s ^ (c1 ^ c2): double negations of flags vanish
+        a, b = fact[1], f.const(fact[2] ^ b.value)
+        insn.ins = (a, b)
+    return a if b.value == 0 else None
 
 
 @folds(Op.andc)
@@ -185,11 +243,14 @@ def fold_shift(f: Folder, insn: Insn) -> FoldResult:
         if b.value > 63:
             # Counts are mod 64: say so in the IR, so a backend whose native
             # shift is undefined past the width needs no mask for constants.
-            insn.ins = (a, f.const(b.value & 63))
+            b = f.const(b.value & 63)
+            insn.ins = (a, b)
     if a.kind is CONST:
         if a.value == 0 or (a.value == MASK64 and insn.op in _ONES_STAY_ONES):
             return a
         return f.evaluate(insn)
+    if b.kind is CONST and insn.op is _SHR and f.z(a) >> b.value == 0:
+        return f.const(0)
     return None
 
 
@@ -214,14 +275,29 @@ def fold_div(f: Folder, insn: Insn) -> FoldResult:
     return f.evaluate(insn)
 
 
-@folds(Op.neg, Op.not_, Op.ext8s, Op.ext8u, Op.ext16s, Op.ext16u, Op.ext32s, Op.ext32u,
-       Op.clz, Op.bitrev, Op.bswap64)
+@folds(Op.neg, Op.not_, Op.clz, Op.bitrev, Op.bswap64)
 def fold_unary(f: Folder, insn: Insn) -> FoldResult:
     return f.evaluate(insn)
 
 
+# ext to N bits is the identity when no bit at or above the (sign) bit may be set.
+_EXT_KEEPS = {"ext8u": 0xFF, "ext16u": 0xFFFF, "ext32u": 0xFFFF_FFFF,
+              "ext8s": 0x7F, "ext16s": 0x7FFF, "ext32s": 0x7FFF_FFFF}
+
+
+@folds(Op.ext8s, Op.ext8u, Op.ext16s, Op.ext16u, Op.ext32s, Op.ext32u)
+def fold_ext(f: Folder, insn: Insn) -> FoldResult:
+    a = insn.ins[0]
+    if a.kind is CONST:
+        return f.evaluate(insn)
+    if f.z(a) & ~_EXT_KEEPS[insn.op._name_] == 0:
+        return a
+    return None
+
+
 _ALWAYS, _NEVER = int(Cond.always), int(Cond.never)
 _LTU, _GEU = int(Cond.ltu), int(Cond.geu)
+_EQ, _NE = int(Cond.eq), int(Cond.ne)
 _REFLEXIVE = frozenset(int(c) for c in (Cond.eq, Cond.ge, Cond.le, Cond.geu, Cond.leu))
 
 
@@ -242,8 +318,22 @@ def decide(cond: int, a: Temp, b: Temp) -> bool | None:
 
 @folds(Op.setcond)
 def fold_setcond(f: Folder, insn: Insn) -> FoldResult:
-    r = decide(insn.consts[0], *insn.ins)
-    return None if r is None else f.const(int(r))
+    cond = insn.consts[0]
+    a, b = insn.ins
+    # always/never are the two highest Conds
+    if a.kind is not CONST and b.kind is not CONST and a is not b and cond < _ALWAYS:
+        return None     # two unknown values: the common case
+    r = decide(cond, a, b)
+    if r is not None:
+        return f.const(int(r))
+    a, b = f.compare_through(cond, a, b)
+    insn.ins = (a, b)
+    if b.kind is CONST and b.value <= 1 and f.z(a) == 1 and (cond == _EQ or cond == _NE):
+        # a is a 0/1 flag: (a != 0) and (a == 1) are a itself, the others its negation.
+        if (cond == _NE) == (b.value == 0):
+            return a
+        insn.op, insn.ins, insn.consts = _XOR, (a, f.const(1)), ()
+    return None
 
 
 @folds(Op.movcond)
@@ -251,25 +341,124 @@ def fold_movcond(f: Folder, insn: Insn) -> FoldResult:
     c1, c2, v1, v2 = insn.ins
     if v1 is v2 or (v1.kind is CONST and v2.kind is CONST and v1.value == v2.value):
         return v1
-    r = decide(insn.consts[0], c1, c2)
-    return None if r is None else (v1 if r else v2)
+    cond = insn.consts[0]
+    r = decide(cond, c1, c2)
+    if r is not None:
+        return v1 if r else v2
+    c1, c2 = f.compare_through(cond, c1, c2)
+    if c1 is not insn.ins[0]:
+        insn.ins = (c1, c2, v1, v2)
+    return None
+
+
+# -- known-zero bits: which bits of an op's result may be nonzero -------------------
+# Rules take the zmask dict itself: they run for most ops, so no method calls.
+
+BITS: dict[Op, Callable[[dict, Insn], int]] = {}
+
+
+def bits(*ops: Op):
+    def register(fn):
+        for op in ops:
+            BITS[op] = fn
+        return fn
+    return register
+
+
+@bits(Op.and_)
+def bits_and(zm: dict, insn: Insn) -> int:
+    a, b = insn.ins
+    return ((a.value if a.kind is CONST else zm.get(a, MASK64))
+            & (b.value if b.kind is CONST else zm.get(b, MASK64)))
+
+
+@bits(Op.or_, Op.xor)
+def bits_or(zm: dict, insn: Insn) -> int:
+    a, b = insn.ins
+    return ((a.value if a.kind is CONST else zm.get(a, MASK64))
+            | (b.value if b.kind is CONST else zm.get(b, MASK64)))
+
+
+@bits(Op.andc)
+def bits_andc(zm: dict, insn: Insn) -> int:
+    a = insn.ins[0]
+    return a.value if a.kind is CONST else zm.get(a, MASK64)
+
+
+@bits(Op.shr)
+def bits_shr(zm: dict, insn: Insn) -> int:
+    a, b = insn.ins
+    if b.kind is not CONST:
+        return MASK64
+    return (a.value if a.kind is CONST else zm.get(a, MASK64)) >> (b.value & 63)
+
+
+@bits(Op.shl)
+def bits_shl(zm: dict, insn: Insn) -> int:
+    a, b = insn.ins
+    if b.kind is not CONST:
+        return MASK64
+    return ((a.value if a.kind is CONST else zm.get(a, MASK64)) << (b.value & 63)) & MASK64
+
+
+@bits(Op.ext8u, Op.ext16u, Op.ext32u)
+def bits_extu(zm: dict, insn: Insn) -> int:
+    a = insn.ins[0]
+    return (a.value if a.kind is CONST else zm.get(a, MASK64)) & _EXT_KEEPS[insn.op._name_]
+
+
+@bits(Op.setcond)
+def bits_setcond(zm: dict, insn: Insn) -> int:
+    return 1
+
+
+@bits(Op.movcond)
+def bits_movcond(zm: dict, insn: Insn) -> int:
+    a, b = insn.ins[2:]
+    return ((a.value if a.kind is CONST else zm.get(a, MASK64))
+            | (b.value if b.kind is CONST else zm.get(b, MASK64)))
+
+
+@bits(Op.clz)
+def bits_clz(zm: dict, insn: Insn) -> int:
+    return 127          # 0..64
+
+
+@bits(Op.ld)
+def bits_ld(zm: dict, insn: Insn) -> int:
+    memop = insn.consts[0]
+    return MASK64 if memop & _SIGN else (1 << (8 << (memop & 3))) - 1
+
+
+@bits(Op.ld_env)
+def bits_ld_env(zm: dict, insn: Insn) -> int:
+    memop = insn.consts[1]
+    return MASK64 if memop & _SIGN else (1 << (8 << (memop & 3))) - 1
 
 
 # -- the pass ----------------------------------------------------------------------
 
 _FOLD_BY_NAME = {op._name_: fn for op, fn in FOLDERS.items()}   # see _opclass
+_BITS_BY_NAME = {op._name_: fn for op, fn in BITS.items()}
 
 
 def run(block: Block) -> Block:
     f = Folder()
     known: dict[Temp, Temp] = {}     # local/global -> the constant Temp it holds
+    zmask = f.zmask
     fold_for = _FOLD_BY_NAME.get
+    bits_for = _BITS_BY_NAME.get
     out = []
     append = out.append
+    offset = f.offset
+    users = f.users
     for insn in block.insns:
         op = insn.op
         if op is SET_LABEL:
             known.clear()
+            zmask.clear()
+            offset.clear()
+            users.clear()
             append(insn)
             continue
         if known:
@@ -284,19 +473,53 @@ def run(block: Block) -> Block:
             if r is not None:
                 insn = r if r.__class__ is Insn else Insn(MOV, insn.outs, (r,))
             dst = insn.outs[0]
-            if insn.op is MOV and insn.ins[0].kind is CONST:
-                known[dst] = insn.ins[0]
-            elif dst in known:
+            op = insn.op
+            if dst in offset or dst in users:
+                f.forget(dst)
+            if op is MOV:
+                src = insn.ins[0]
+                if src.kind is CONST:
+                    known[dst] = src
+                    zmask.pop(dst, None)     # f.z() reads a constant's value
+                    append(insn)
+                    continue
+                z = zmask.get(src, MASK64)
+            else:
+                if op is _ADD or op is _XOR:
+                    s, c = insn.ins
+                    if c.kind is CONST and s is not dst:
+                        offset[dst] = (op, s, c.value)
+                        if s in users:
+                            users[s].add(dst)
+                        else:
+                            users[s] = {dst}
+                rule = bits_for(op._name_)
+                z = MASK64 if rule is None else rule(zmask, insn)
+            if dst in known:
                 del known[dst]
+            if z != MASK64:
+                zmask[dst] = z
+            elif dst in zmask:
+                del zmask[dst]
         elif op is BRCOND:
-            taken = decide(insn.consts[0], *insn.ins)
+            cond = insn.consts[0]
+            taken = decide(cond, *insn.ins)
             if taken is False:
                 continue
             if taken:
                 insn = Insn(BR, (), (), (insn.consts[1],))
-        elif known:
-            for t in insn.outs:
-                known.pop(t, None)
+            elif offset:
+                insn.ins = f.compare_through(cond, *insn.ins)
+        elif insn.outs:
+            dst = insn.outs[0]          # ld, ld_env, call
+            known.pop(dst, None)
+            if dst in offset or dst in users:
+                f.forget(dst)
+            rule = bits_for(op._name_)
+            if rule is not None:
+                zmask[dst] = rule(zmask, insn)
+            else:
+                zmask.pop(dst, None)
         append(insn)
     block.insns = out
     return block
