@@ -248,6 +248,9 @@ class Emulator:
                 stats.dispatcher_returns += 1
                 if code == Exit.MISS or code == Exit.BUDGET:
                     continue
+                if code == Exit.HOT:
+                    cache.promote(env.pc)
+                    continue
                 self._handle_exit(code)
         finally:
             if timer is not None:

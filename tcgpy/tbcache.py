@@ -30,6 +30,7 @@ JMP_TABLE_BITS = 14
 MAX_SLOTS = 1 << 16
 MAX_BLOCKS = 12_000
 LOOKAHEAD = 8          # blocks translated and compiled together on a miss
+HOT_THRESHOLD = 2000   # executions before a block is recompiled at the hot tier
 
 
 @dataclass
@@ -41,6 +42,7 @@ class Stats:
     cache_flushes: int = 0
     invalidations: int = 0
     modules_compiled: int = 0
+    blocks_promoted: int = 0
     time_decode: float = 0.0
     time_ir_build: float = 0.0
     time_passes: float = 0.0
@@ -66,6 +68,7 @@ class TB:
     slots: list[tuple[int, int]] = field(default_factory=list)
     pages: tuple[int, ...] = ()
     valid: bool = True
+    counter: int = -1        # index of its hotness counter, -1 when it has none
 
 
 class TBCache:
@@ -80,6 +83,8 @@ class TBCache:
         self.slots = (ctypes.c_uint64 * MAX_SLOTS)()
         self.jmp_table = (ctypes.c_uint64 * (2 << JMP_TABLE_BITS))()
         self.jmp_mask = (1 << JMP_TABLE_BITS) - 1
+        self.counters = (ctypes.c_uint64 * (MAX_BLOCKS + 64))()
+        self.free_counters = list(range(len(self.counters) - 1, -1, -1))
         self.blocks: dict[int, TB] = {}
         self.page_blocks: dict[int, set[TB]] = {}
         self.waiting: dict[int, set[int]] = {}       # target pc -> slots jumping there
@@ -92,7 +97,8 @@ class TBCache:
         self.rt = Runtime(offsets=lay.offsets, tlb_offset=lay.tlb_offset,
                           slot_base=ctypes.addressof(self.slots),
                           jmp_table=ctypes.addressof(self.jmp_table), jmp_table_mask=self.jmp_mask,
-                          slow_ld=0, slow_st=0, helpers=jit.helper_addresses())
+                          slow_ld=0, slow_st=0, helpers=jit.helper_addresses(),
+                          counters=ctypes.addressof(self.counters))
         self._reset_slots()
         aspace.on_code_write = self.invalidate_page
 
@@ -143,26 +149,34 @@ class TBCache:
             log.block_ir("op_opt", block)
         return block
 
-    def _compile(self, blocks, chain: bool) -> list[TB]:
+    def _compile(self, blocks, chain: bool, hot: bool = False) -> list[TB]:
+        """Lower and compile ``blocks`` as one module.  ``chain`` blocks get a
+        hotness counter unless they are already the ``hot`` tier."""
         t0 = time.perf_counter()
         lowered = []
+        counters = []
         for block in blocks:
             self._fn_counter += 1
             name = f"tb_{id(self):x}_{self._fn_counter}"
-            lowered.append(lower_block(block, self.rt, name, self._alloc_slot))
+            counter = -1
+            if chain and not hot and self.free_counters:
+                counter = self.free_counters.pop()
+                self.counters[counter] = HOT_THRESHOLD
+            counters.append(counter)
+            lowered.append(lower_block(block, self.rt, name, self._alloc_slot, counter))
         text = module_text(lowered)
         self.stats.time_llvm_lower += time.perf_counter() - t0
         if self.log is not None:
             self.log.llvm("out_asm", text)
-        mod, addrs = jit.compile_module(text, [lb.name for lb in lowered], self.stats)
-        self.modules.append(mod)
+        mod, addrs = jit.compile_module(text, [lb.name for lb in lowered], self.stats, hot=hot)
+        self.modules.append((mod, hot))
         self.stats.modules_compiled += 1
         tbs = []
-        for block, lb in zip(blocks, lowered):
+        for block, lb, counter in zip(blocks, lowered, counters):
             pages = tuple(sorted({block.pc & PAGE_MASK,
                                   (block.pc + max(block.guest_size, 1) - 1) & PAGE_MASK}))
             tb = TB(block.pc, block.guest_size, block.guest_insns, block.insn_pcs,
-                    addrs[lb.name], lb.slots, pages)
+                    addrs[lb.name], lb.slots, pages, counter=counter)
             tbs.append(tb)
             self.stats.blocks_translated += 1
             self.stats.insns_translated += block.guest_insns
@@ -240,6 +254,19 @@ class TBCache:
         del pc_g
         return self._compile([block], chain=False)[0]
 
+    def promote(self, pc: int) -> None:
+        """Recompile the block at ``pc`` at the hot tier and swap it in."""
+        tb = self.blocks.get(pc)
+        if tb is None or not tb.valid:
+            return
+        # Same pc, same instruction count: the same guest code (the block is
+        # still valid, so its bytes have not changed).
+        block = self._translate(pc, tb.n_insns, None)
+        new = self._compile([block], chain=True, hot=True)[0]
+        self.invalidate(tb)
+        self._register(new)
+        self.stats.blocks_promoted += 1
+
     # -- invalidation --------------------------------------------------------------
     def invalidate(self, tb: TB) -> None:
         if not tb.valid:
@@ -266,6 +293,9 @@ class TBCache:
                 w.discard(slot)
             self.slot_owner.pop(slot, None)
             self.free_slots.append(slot)
+        if tb.counter >= 0:
+            self.free_counters.append(tb.counter)
+            tb.counter = -1
         i = ((tb.pc >> 2) & self.jmp_mask) * 2
         if self.jmp_table[i + 1] == tb.fn_addr:
             self.jmp_table[i] = 0xFFFF_FFFF_FFFF_FFFF
@@ -303,6 +333,7 @@ class TBCache:
         self.next_slot = 0
         self._reset_slots()
         self.aspace.tlb_flush()
-        for mod in self.modules:
-            jit.remove_module(mod)
+        for mod, hot in self.modules:
+            jit.remove_module(mod, hot)
         self.modules.clear()
+        self.free_counters = list(range(len(self.counters) - 1, -1, -1))

@@ -80,7 +80,7 @@ LOOP = "mov x0, x1; loop: subs x0, x0, #1; b.ne loop; nop"
 def test_hot_loop_stays_in_host_code():
     """The dispatcher is entered a bounded number of times, whatever the iteration count."""
     returns = []
-    for n in (1000, 10_000_000):
+    for n in (100_000, 10_000_000):
         emu = make(asm(LOOP))
         emu.reg_write("x1", n)
         emu.run(CODE, until=CODE + 12)

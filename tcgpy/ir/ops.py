@@ -141,6 +141,7 @@ class Exit(enum.IntEnum):
     ILLEGAL = 4    # undefined instruction at pc
     TRAP = 5       # breakpoint-style trap (brk), pc is the insn
     HALT = 6       # guest asked to stop (hlt), pc is the insn
+    HOT = 7        # the block at pc ran often enough to be recompiled optimised
 
 
 COND_FUNCS = {

@@ -62,6 +62,7 @@ class Runtime:
     slow_ld: int                     # u64 slow_ld(env, addr, memop)
     slow_st: int                     # void slow_st(env, addr, value, memop)
     helpers: list[int]               # helper id -> callable address
+    counters: int = 0                # address of the per-block hotness counters (u64 each)
 
 
 @dataclass
@@ -80,7 +81,9 @@ def _c(v: int) -> str:
 class _FnLowering:
     """State while lowering one block into one LLVM function."""
 
-    def __init__(self, block: Block, rt: Runtime, name: str, alloc_slot: Callable[[], int]):
+    def __init__(self, block: Block, rt: Runtime, name: str, alloc_slot: Callable[[], int],
+                 counter: int = -1):
+        self.counter = counter
         self.block = block
         self.rt = rt
         self.name = name
@@ -206,8 +209,24 @@ class _FnLowering:
             f"  store i64 {_c(blk.pc)}, ptr %pcp0",
             f"  ret i32 {int(Exit.BUDGET)}",
             "body:",
-            "  store i64 %ic2, ptr %icp",
         ]
+        if self.counter >= 0:
+            # Hotness: count executions down and leave for recompilation at
+            # zero, before anything is executed or the budget is consumed.
+            head += [
+                f"  %hcp = inttoptr i64 {rt.counters + 8 * self.counter} to ptr",
+                "  %hc = load i64, ptr %hcp",
+                "  %hc1 = sub i64 %hc, 1",
+                "  store i64 %hc1, ptr %hcp",
+                "  %hot = icmp eq i64 %hc1, 0",
+                "  br i1 %hot, label %promote, label %run, !prof !0",
+                "promote:",
+                f"  %pcp1 = getelementptr i8, ptr %env, i64 {rt.offsets['pc']}",
+                f"  store i64 {_c(blk.pc)}, ptr %pcp1",
+                f"  ret i32 {int(Exit.HOT)}",
+                "run:",
+            ]
+        head.append("  store i64 %ic2, ptr %icp")
         self.lines = head
         terminated = False
         for insn in blk.insns:
@@ -626,8 +645,10 @@ def lower_set_label(fl, insn):   # handled by _FnLowering.lower (control merges)
 MODULE_TAIL = '!0 = !{!"branch_weights", i32 1, i32 1000}\n!1 = !{!"branch_weights", i32 1000, i32 1}\n'
 
 
-def lower_block(block: Block, rt: Runtime, name: str, alloc_slot: Callable[[], int]) -> LoweredBlock:
-    return _FnLowering(block, rt, name, alloc_slot).lower()
+def lower_block(block: Block, rt: Runtime, name: str, alloc_slot: Callable[[], int],
+                counter: int = -1) -> LoweredBlock:
+    """Lower one block; ``counter`` >= 0 adds the hotness check using that counter."""
+    return _FnLowering(block, rt, name, alloc_slot, counter).lower()
 
 
 def module_text(funcs: list[LoweredBlock], extra: str = "") -> str:
