@@ -260,6 +260,7 @@ def test_cli_clean_campaign_json():
     assert doc["count"] == 48 and doc["passed"] == 48 and doc["mismatches"] == 0
     assert doc["seed"] == 9 and doc["exit_status"] == 0
     assert sum(c["cases"] for c in doc["per_class"].values()) == 48
+    assert {"unicorn", "tcgpy", "generate", "tcgpy:llvm_compile"} <= set(doc["time_s"])
 
 
 def test_cli_finds_and_replays_an_injected_bug(tmp_path):

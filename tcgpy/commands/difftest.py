@@ -118,7 +118,12 @@ def _print_summary(summary) -> None:
     for name, n in sorted(summary.known.items()):
         print(f"known difference {name}: {n} cases")
     t = summary.times
-    split = ", ".join(f"{k} {v:.1f}s" for k, v in sorted(t.items(), key=lambda kv: -kv[1]))
+    top = {k: v for k, v in t.items() if ":" not in k}
+    split = ", ".join(f"{k} {v:.1f}s" for k, v in sorted(top.items(), key=lambda kv: -kv[1]))
+    stages = {k.split(":", 1)[1]: v for k, v in t.items() if k.startswith("tcgpy:")}
+    if stages:
+        split += "; of tcgpy: " + ", ".join(
+            f"{k} {v:.1f}s" for k, v in sorted(stages.items(), key=lambda kv: -kv[1]))
     print(f"{summary.count} cases ({summary.length} instructions each, seed {summary.seed}) "
           f"in {summary.elapsed:.1f}s with {summary.jobs} job(s): {summary.cases_per_s:.0f} cases/s; "
           f"{summary.mismatches} mismatches, {sum(summary.known.values())} known differences")

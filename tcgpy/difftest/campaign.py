@@ -126,6 +126,7 @@ class Worker:
         spec, eng = self.spec, self.engine
         out = ChunkResult()
         t_gen = t_min = 0.0
+        stages0 = self._stage_times()
         for i in indices:
             t0 = time.perf_counter()
             case = campaign_case(spec.arch, self.classes, spec.seed, i, spec.length,
@@ -149,8 +150,15 @@ class Worker:
         out.times = dict(eng.times)
         out.times["generate"] = t_gen
         out.times["minimize"] = t_min
+        # The subject's share, split by translation stage (includes minimizer reruns).
+        for k, v in self._stage_times().items():
+            out.times[f"tcgpy:{k}"] = v - stages0.get(k, 0.0)
         eng.times.clear()
         return out
+
+    def _stage_times(self) -> dict[str, float]:
+        sub = self.engine.subject
+        return sub.stage_times() if hasattr(sub, "stage_times") else {}
 
     def _finding(self, index: int, original, small) -> Finding:
         from .casefile import disassemble

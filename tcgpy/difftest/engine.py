@@ -463,11 +463,23 @@ class TcgpyRunner:
 
     def __init__(self, arch: str):
         self.da = diff_arch(arch)
+        self._past_stages: dict[str, float] = {}
+        self.emu = None
         self._reset()
+
+    def stage_times(self) -> dict[str, float]:
+        """Seconds spent in each translation stage so far (from Emulator.stats)."""
+        out = dict(self._past_stages)
+        for k, v in vars(self.emu.stats).items():
+            if k.startswith("time_"):
+                out[k[5:]] = out.get(k[5:], 0.0) + v
+        return out
 
     def _reset(self) -> None:
         import tcgpy
         self._tcgpy = tcgpy
+        if self.emu is not None:
+            self._past_stages = self.stage_times()
         emu = self.emu = tcgpy.Emulator(self.da.name)
         emu.mem_map(CODE_BASE - CODE_PAGE, CODE_PAGE + CODE_SIZE, perms="rx")
         emu.mem_write(CODE_BASE - CODE_PAGE, self.da.prologue_code)
