@@ -140,3 +140,97 @@ def record() -> None:
 if __name__ == "__main__":
     if sys.argv[1:] == ["--record"]:
         record()
+
+
+# -- glibc programs, against the same source built for the host --------------------------
+
+SIMD_REASON = ("static glibc executes Advanced SIMD/FP instructions (memset/strlen: dup, cmeq, "
+               "umaxp, ld1, ldp/stp q; printf: fmov) that the integer frontend does not decode yet; "
+               "see tests/guest/simd_census.txt")
+
+LIBC_CASES = [
+    Case("libc_hello", "libc_hello", ("7", "two words"), env=(("TCGPY_TEST_VAR", "set"),), status=7),
+    Case("libc_hello_pie", "libc_hello_pie", ("3",), status=3),
+    Case("libc_float", "libc_float"),
+    Case("libc_string", "libc_string"),
+    Case("libc_io", "libc_io", stdin=b"one\ntwo\nthree\n", tmpdir_arg=True),
+    Case("libc_proc", "libc_proc"),
+]
+
+
+@pytest.fixture(scope="session")
+def native_bin(tmp_path_factory):
+    cc = shutil.which("cc")
+    if cc is None:
+        pytest.skip("no host C compiler (cc) to build the reference programs")
+    out = tmp_path_factory.mktemp("native")
+
+    def build(src: str) -> Path:
+        exe = out / src
+        if not exe.exists():
+            subprocess.run([cc, "-O2", "-o", str(exe), str(GUEST / f"{src}.c")], check=True,
+                           capture_output=True)
+        return exe
+    return build
+
+
+class MissingSimd(Exception):
+    """The guest died of SIGILL on an FP/SIMD instruction (the expected failure)."""
+
+
+def check_missing_simd(res: subprocess.CompletedProcess) -> None:
+    """Raise MissingSimd only when the run stopped on an FP/SIMD instruction, so
+    that the xfail below cannot hide any other failure."""
+    import re
+    import capstone
+    m = re.search(rb"illegal instruction (0x[0-9a-f]+) at pc (0x[0-9a-f]+)", res.stderr)
+    if res.returncode != -signal.SIGILL or m is None:
+        return
+    word, pc = int(m.group(1), 16), int(m.group(2), 16)
+    md = capstone.Cs(capstone.CS_ARCH_ARM64, capstone.CS_MODE_ARM)
+    insn = next(md.disasm(word.to_bytes(4, "little"), pc), None)
+    if insn is not None and re.search(r"\b([vqdsbh]\d+|fpcr|fpsr)\b", insn.op_str):
+        raise MissingSimd(f"{word:#010x} {insn.mnemonic} {insn.op_str} at {pc:#x}")
+
+
+@pytest.mark.xfail(strict=True, raises=MissingSimd, reason=SIMD_REASON)
+@pytest.mark.parametrize("case", LIBC_CASES, ids=[c.name for c in LIBC_CASES])
+def test_glibc_program(case: Case, native_bin):
+    src = case.binary.removesuffix("_pie")
+    native = native_bin(src)
+    # The native program runs with the same argv[0] so that programs that
+    # spawn themselves spawn the native build.
+    ref = _run_with(case, [], native)
+    res = run_case(case, tcgpy_cmd(*case.options))
+    check_missing_simd(res)
+    assert res.stdout == ref.stdout, res.stderr.decode(errors="replace")
+    assert res.returncode == ref.returncode == case.status
+
+
+def _run_with(case: Case, runner: list[str], exe: Path) -> subprocess.CompletedProcess:
+    args = list(case.args)
+    tmp = tempfile.mkdtemp(prefix="tcgpy-native-") if case.tmpdir_arg else None
+    if tmp:
+        args.append(tmp)
+    try:
+        return subprocess.run(runner + [str(exe), *args], input=case.stdin, capture_output=True,
+                              env={**os.environ, **dict(case.env)}, timeout=TIMEOUT)
+    finally:
+        if tmp:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+SYSROOT = Path("/usr/aarch64-linux-gnu")
+
+
+@pytest.mark.skipif(not (SYSROOT / "lib" / "ld-linux-aarch64.so.1").exists(),
+                    reason="needs the AArch64 glibc sysroot /usr/aarch64-linux-gnu "
+                           "(Debian/Ubuntu package libc6-arm64-cross)")
+@pytest.mark.xfail(strict=True, raises=MissingSimd, reason=SIMD_REASON)
+def test_dynamic_glibc_with_sysroot(native_bin):
+    case = Case("libc_hello_dyn", "libc_hello_dyn", ("5",), status=5, options=("-L", str(SYSROOT)))
+    ref = _run_with(case, [], native_bin("libc_hello"))
+    res = run_case(case, tcgpy_cmd(*case.options))
+    check_missing_simd(res)
+    assert res.stdout == ref.stdout, res.stderr.decode(errors="replace")
+    assert res.returncode == 5
