@@ -234,3 +234,30 @@ def test_dynamic_glibc_with_sysroot(native_bin):
     check_missing_simd(res)
     assert res.stdout == ref.stdout, res.stderr.decode(errors="replace")
     assert res.returncode == 5
+
+
+# -- host signals reach a guest in a hot loop ------------------------------------------------
+
+def test_sigalrm_interrupts_hot_loop():
+    res = run_case(Case("", "fs_spin", ("alarm",)), tcgpy_cmd())
+    assert res.stdout == b"handler_ran=14\n" and res.returncode == 0, res.stderr
+
+
+def _spin_and_signal(mode: str, sig: int) -> tuple[subprocess.Popen, bytes]:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    p = subprocess.Popen(tcgpy_cmd(str(BIN / "fs_spin"), mode), stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, env=env, cwd=ROOT)
+    first = p.stdout.readline()
+    p.send_signal(sig)
+    out, err = p.communicate(timeout=TIMEOUT)
+    return p, first + out
+
+
+def test_sigusr1_handler_runs_in_hot_loop():
+    p, out = _spin_and_signal("usr1", signal.SIGUSR1)
+    assert out == b"ready\nhandler_ran=10\n" and p.returncode == 0
+
+
+def test_sigint_kills_hot_loop_like_the_kernel():
+    p, out = _spin_and_signal("wait", signal.SIGINT)
+    assert out == b"ready\n" and p.returncode == -signal.SIGINT
