@@ -112,10 +112,18 @@ def exec_workloads(scale: float = 1.0) -> list[Workload]:
     ]
 
 
+def _keystone():
+    try:
+        import keystone
+    except ImportError:
+        raise SystemExit("tcgpy bench assembles its workloads with keystone: "
+                         "pip install 'tcgpy[bench]'") from None
+    return keystone.Ks(keystone.KS_ARCH_ARM64, keystone.KS_MODE_LITTLE_ENDIAN)
+
+
 def assemble(source: str, addr: int = CODE) -> tuple[bytes, dict[str, int]]:
     """Assemble; returns code and the addresses of the labels we need."""
-    import keystone
-    ks = keystone.Ks(keystone.KS_ARCH_ARM64, keystone.KS_MODE_LITTLE_ENDIAN)
+    ks = _keystone()
     lines = [ln.strip() for ln in source.strip().splitlines() if ln.strip()]
     code = bytes(ks.asm("\n".join(lines), addr)[0])
     # Every statement is one 4-byte instruction except .quad data.
@@ -211,9 +219,7 @@ def translation_code(n_blocks: int, seed: int = 1) -> tuple[bytes, int, int]:
         lines.append(f"l{k}:")
         n_insns += 1
     lines.append("nop")
-    import keystone
-    ks = keystone.Ks(keystone.KS_ARCH_ARM64, keystone.KS_MODE_LITTLE_ENDIAN)
-    code = bytes(ks.asm("\n".join(lines), CODE)[0])
+    code = bytes(_keystone().asm("\n".join(lines), CODE)[0])
     return code, CODE + len(code) - 4, n_insns
 
 
@@ -245,29 +251,85 @@ def bench_translate(n_blocks: int = 2000) -> dict:
     }
 
 
+def bench_programs(programs: list[str], qemu: str | None) -> list[dict]:
+    """Wall time of whole guest programs under ``tcgpy run`` and qemu-user."""
+    import shutil
+    import subprocess
+    import sys
+    qemu = qemu or shutil.which("qemu-aarch64")
+    rows = []
+    for prog in programs:
+        row = {"program": prog}
+        t0 = time.perf_counter()
+        r = subprocess.run([sys.executable, "-m", "tcgpy", "run", prog], capture_output=True)
+        row["tcgpy_s"] = time.perf_counter() - t0
+        row["tcgpy_status"] = r.returncode
+        if qemu:
+            t0 = time.perf_counter()
+            q = subprocess.run([qemu, prog], capture_output=True)
+            row["qemu_s"] = time.perf_counter() - t0
+            row["same_output"] = q.stdout == r.stdout and q.returncode == r.returncode
+            row["ratio"] = row["tcgpy_s"] / row["qemu_s"]
+        rows.append(row)
+    return rows
+
+
+def run_all(scale: float = 1.0, blocks: int = 2000, programs=(), qemu=None) -> dict:
+    return {"exec": bench_exec(scale), "translate": bench_translate(blocks),
+            "programs": bench_programs(list(programs), qemu)}
+
+
+def format_report(res: dict) -> str:
+    out = [f"{'workload':<10} {'insns':>12} {'tcgpy MIPS':>11} {'unicorn MIPS':>13} {'ratio':>7} {'returns':>8}"]
+    for r in res["exec"]:
+        out.append(f"{r['workload']:<10} {r['guest_insns']:>12} {r['tcgpy_mips']:>11.1f} "
+                   f"{r['unicorn_mips']:>13.1f} {r['ratio']:>6.2f}x {r['dispatcher_returns']:>8}")
+    tr = res["translate"]
+    out += ["", f"translation: {tr['blocks']} blocks, {tr['guest_insns']} insns",
+            f"  tcgpy   {tr['tcgpy_blocks_per_s']:>9.0f} blocks/s {tr['tcgpy_insns_per_s']:>9.0f} insns/s",
+            f"  unicorn {tr['unicorn_blocks_per_s']:>9.0f} blocks/s   ratio {tr['ratio']:.3f}x"]
+    total = sum(tr["stages_s"].values()) or 1.0
+    out.append("  stages: " + ", ".join(f"{k} {v * 1e3:.0f} ms ({v / total:.0%})"
+                                        for k, v in tr["stages_s"].items()))
+    if res["programs"]:
+        out.append("")
+        for p in res["programs"]:
+            if "qemu_s" in p:
+                out.append(f"{p['program']}: tcgpy {p['tcgpy_s']:.3f} s, qemu {p['qemu_s']:.3f} s, "
+                           f"ratio {p['ratio']:.2f} (same output: {p['same_output']})")
+            else:
+                out.append(f"{p['program']}: tcgpy {p['tcgpy_s']:.3f} s (qemu-aarch64 not installed: no ratio)")
+    return "\n".join(out)
+
+
+def plot(res: dict, path: str) -> None:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    names = [r["workload"] for r in res["exec"]] + ["translate"]
+    ratios = [r["ratio"] for r in res["exec"]] + [res["translate"]["ratio"]]
+    fig, ax = plt.subplots(figsize=(7, 3.5))
+    ax.bar(names, ratios)
+    ax.axhline(1.0, color="k", lw=0.8)
+    ax.set_ylabel("speed vs Unicorn (x)")
+    ax.set_title("tcgpy / Unicorn")
+    fig.tight_layout()
+    fig.savefig(path)
+
+
 def main(argv=None) -> int:
     import argparse
-    import json
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--scale", type=float, default=1.0, help="iteration-count multiplier")
     ap.add_argument("--blocks", type=int, default=2000, help="blocks in the translation benchmark")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args(argv)
-    rows = bench_exec(args.scale)
-    tr = bench_translate(args.blocks)
+    res = run_all(args.scale, args.blocks)
     if args.json:
-        print(json.dumps({"exec": rows, "translate": tr}, indent=2))
-        return 0
-    print(f"{'workload':<10} {'insns':>12} {'tcgpy MIPS':>11} {'unicorn MIPS':>13} {'ratio':>7} {'returns':>8}")
-    for r in rows:
-        print(f"{r['workload']:<10} {r['guest_insns']:>12} {r['tcgpy_mips']:>11.1f} "
-              f"{r['unicorn_mips']:>13.1f} {r['ratio']:>6.2f}x {r['dispatcher_returns']:>8}")
-    print()
-    print(f"translation: {tr['blocks']} blocks, {tr['guest_insns']} insns")
-    print(f"  tcgpy   {tr['tcgpy_blocks_per_s']:>9.0f} blocks/s {tr['tcgpy_insns_per_s']:>9.0f} insns/s")
-    print(f"  unicorn {tr['unicorn_blocks_per_s']:>9.0f} blocks/s   ratio {tr['ratio']:.3f}x")
-    total = sum(tr["stages_s"].values())
-    print("  stages: " + ", ".join(f"{k} {v * 1e3:.0f} ms ({v / total:.0%})" for k, v in tr["stages_s"].items()))
+        import json
+        print(json.dumps(res, indent=2))
+    else:
+        print(format_report(res))
     return 0
 
 
