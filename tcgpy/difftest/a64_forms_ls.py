@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import random
 
-from .forms import CODE_SIZE, PTR_REGS, SMALL_REGS, Pos, form_class
+from .forms import CODE_BASE, CODE_SIZE, FORMS, PTR_REGS, SMALL_REGS, Pos, form_class
 
 ARCH = "aarch64"
 SP = 31
@@ -278,3 +278,77 @@ def gen_exc_gen(rng: random.Random, pos: Pos) -> int:
     """svc, brk, hlt with any immediate (each ends the run)"""
     opc, ll = rng.choice(((0, 1), (1, 0), (2, 0)))
     return pack((0b11010100, 8), (opc, 3), (rng.getrandbits(16), 16), (0, 3), (ll, 2))
+
+
+LS_CLASSES: tuple[str, ...] = tuple(
+    name for name, fc in FORMS[ARCH].items() if fc.gen.__module__ == __name__)
+LDST_CLASSES = tuple(n for n in LS_CLASSES if n.startswith("ldst_") or n == "dc_zva")
+BRANCH_CLASSES = ("branch", "branch_cond", "cbz", "tbz")
+SYSTEM_CLASSES = ("sysreg", "hint_barrier", "exc_gen")
+
+
+# -- Unicorn's deviations from the architecture in these forms --------------------------------
+# Entries for tcgpy.difftest.known_differences (same shape); proven in
+# tests/test_a64_ldst.py, which runs each on Unicorn and asserts what it does.
+
+def _faulting_word(case, outcome) -> int | None:
+    """The word at which ``outcome`` stopped with a fault, if it did."""
+    if outcome.event.kind != "fault" or outcome.event.address is None:
+        return None
+    idx = (outcome.regs.get("pc", 0) - CODE_BASE) // 4
+    return case.words[idx] if 0 <= idx < len(case.words) else None
+
+
+def _reference_passed(ref, sub) -> bool:
+    """Unicorn did not stop with a fault at the instruction where tcgpy did."""
+    return ref.event.kind != "fault" or ref.regs.get("pc") != sub.regs.get("pc")
+
+
+def _ordered_misaligned(case, mm, ref, sub) -> bool:
+    w = _faulting_word(case, sub)
+    if w is None or w & 0x3FA0_8000 != 0x0880_8000:      # ldar*/stlr*
+        return False
+    return sub.event.address % (1 << (w >> 30)) != 0 and _reference_passed(ref, sub)
+
+
+def _store_exclusive_misaligned(case, mm, ref, sub) -> bool:
+    w = _faulting_word(case, sub)
+    if w is None or w & 0x3FC0_0000 != 0x0800_0000:      # stxr*/stlxr*/stxp/stlxp
+        return False
+    size = w >> 30
+    pair = (w >> 21) & 1
+    align = (4 << (size & 1)) * 2 if pair else 1 << size
+    return (sub.event.access == "write" and sub.event.address % align != 0
+            and _reference_passed(ref, sub))
+
+
+def known_differences():
+    """The KnownDifference rows for these forms."""
+    from .known_differences import KnownDifference
+    return (
+        KnownDifference(
+            name="a64-ordered-misaligned",
+            arch=ARCH,
+            matches=_ordered_misaligned,
+            unicorn="ldar/ldarb/ldarh/stlr/stlrb/stlrh on a misaligned address complete "
+                    "(QEMU 5 emits them without MO_ALIGN)",
+            architecture="Alignment fault: ordered accesses (AccType_ORDERED) must be "
+                         "naturally aligned without FEAT_LSE2 (Arm ARM, AArch64.CheckAlignment)",
+            proof="qemu-aarch64 7.2 delivers SIGBUS for ldar/stlr at buf+1 "
+                  "(tests/test_a64_ldst.py::test_unicorn_ordered_misaligned_deviation)",
+            why="the architecture, and every later QEMU, fault"),
+        KnownDifference(
+            name="a64-store-exclusive-misaligned",
+            arch=ARCH,
+            matches=_store_exclusive_misaligned,
+            unicorn="a misaligned stxr/stxp whose monitor check fails returns status 1 "
+                    "without a fault (QEMU compares the address with the monitor first)",
+            architecture="AArch64.ExclusiveMonitorsPass checks alignment before the monitor: "
+                         "the alignment fault is unconditional",
+            proof="Arm ARM pseudocode AArch64.ExclusiveMonitorsPass; the Sail model's "
+                  "AArch64_ExclusiveMonitorsPass (any return implies an aligned address)",
+            why="the architecture; programs never rely on it, tcgpy follows the spec"),
+    )
+
+
+KNOWN_DIFFERENCES = known_differences()

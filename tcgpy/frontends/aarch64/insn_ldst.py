@@ -87,42 +87,52 @@ def gen_ldst_pair(ctx, size: int, load: bool, sign: bool, rt: int, rt2: int, rn:
                   offset: int, mode: int) -> None:
     """ldp/stp/ldpsw/ldnp/stnp of two registers of 1 << size bytes."""
     b = ctx.b
-    nbytes = 1 << size
     base = ctx.read_reg(rn, sp=True)
     moved = b.add(base, offset)
     addr = base if mode == POST else moved
-    addr2 = b.add(addr, nbytes)
     if load:
-        v1 = ctx.gen_ld(addr, size, sign)
-        v2 = ctx.gen_ld(addr2, size, sign)
-        ctx.write_reg(rt2, v2, 1 if sign else size == 3)
-        ctx.write_reg(rt, v1, 1 if sign else size == 3)
+        if size == 2:
+            # A pair of words is one doubleword access: one TLB lookup, and a
+            # page-crossing pair faults as a whole.
+            both = ctx.gen_ld(addr, 3)
+            ext = b.ext32s if sign else b.ext32u
+            v1, v2 = ext(both), ext(b.shr(both, 32))
+        else:
+            v1 = ctx.gen_ld(addr, 3)
+            v2 = ctx.gen_ld(b.add(addr, 8), 3)
+        ctx.write_reg(rt2, v2)
+        ctx.write_reg(rt, v1)
+    elif size == 2:
+        lo = b.ext32u(ctx.read_reg(rt))
+        ctx.gen_st(b.or_(lo, b.shl(ctx.read_reg(rt2), 32)), addr, 3)
     else:
-        gen_store_pair(ctx, size, ctx.read_reg(rt), ctx.read_reg(rt2), addr, addr2)
+        gen_store_pair64(ctx, ctx.read_reg(rt), ctx.read_reg(rt2), addr)
     if mode != OFFSET:
         ctx.write_reg(rn, moved, sp=True)
 
 
-def gen_store_pair(ctx, size: int, v1, v2, addr, addr2) -> None:
-    """Store v1 at addr and v2 at addr2 = addr + size so that a fault leaves
-    memory untouched wherever the IR allows it.
+def gen_store_pair64(ctx, v1, v2, addr) -> None:
+    """Store v1 at addr and v2 at addr + 8 so that a fault leaves memory
+    untouched wherever the IR allows it (a store that crosses a page is
+    all-or-nothing in the softmmu; two stores are not).
 
-    Within one page either store order is fault-safe; the first store goes to
-    the lower address (as QEMU and hardware report it).  A pair that crosses
-    into the next page stores the upper element first: overrunning the end of
-    a mapping (the common direction) then faults before anything is written.
-    Only a bad lower page under a good upper one still sees the upper element
-    written: detecting that would need a write probe the IR does not have.
+    The lower doubleword goes first, as QEMU and hardware order them, so the
+    lowest faulting address is the one reported -- except when the pair
+    crosses a page with its lower doubleword wholly in the first page: then
+    the upper one goes first, so that overrunning the end of a mapping (the
+    common direction) faults before anything is written.  What remains
+    imprecise is that layout with the lower page bad and the upper one good
+    (the upper doubleword is written), and with both pages bad the upper
+    address is reported: the architecture does not order the two accesses.
     """
     b = ctx.b
-    nbytes = 1 << size
-    cross = b.setcond(Cond.gtu, b.and_(addr, PAGE_SIZE - 1), PAGE_SIZE - 2 * nbytes)
-    first_addr = b.movcond(Cond.ne, cross, 0, addr2, addr)
-    first_val = b.movcond(Cond.ne, cross, 0, v2, v1)
-    second_addr = b.movcond(Cond.ne, cross, 0, addr, addr2)
-    second_val = b.movcond(Cond.ne, cross, 0, v1, v2)
-    ctx.gen_st(first_val, first_addr, size)
-    ctx.gen_st(second_val, second_addr, size)
+    addr2 = b.add(addr, 8)
+    # (addr & 0xfff) in [0x1000-15, 0x1000-8]: crosses, lower doubleword in the first page
+    upper_first = b.setcond(Cond.ltu, b.and_(b.add(addr, 15), PAGE_SIZE - 1), 8)
+    ctx.gen_st(b.movcond(Cond.ne, upper_first, 0, v2, v1),
+               b.movcond(Cond.ne, upper_first, 0, addr2, addr), 3)
+    ctx.gen_st(b.movcond(Cond.ne, upper_first, 0, v1, v2),
+               b.movcond(Cond.ne, upper_first, 0, addr, addr2), 3)
 
 
 # How the emulator's slow path encodes env.fault_access (tcgpy/emulator.py):
