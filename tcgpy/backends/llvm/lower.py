@@ -29,6 +29,9 @@ CC = "preserve_nonecc"
 
 LOWERERS: dict[Op, Callable] = {}
 
+# Ops after which control does not fall through to the next op.
+_ENDS_FLOW = frozenset(op for op in Op if op.value.flags & F.BB_END) | {Op.br}
+
 
 def lowers(*ops: Op):
     def register(fn):
@@ -185,7 +188,8 @@ class _FnLowering:
     def lower(self) -> LoweredBlock:
         rt = self.rt
         blk = self.block
-        self.find_cross_label_locals()
+        if blk.n_labels:
+            self.find_cross_label_locals()
         head = [f"define {CC} i32 @{self.name}(ptr noalias %env) {{", "entry:"]
         for home in self.homes.values():
             head.append(f"  {home} = alloca i64")
@@ -243,7 +247,7 @@ class _FnLowering:
             if terminated:
                 continue      # unreachable code after a block end (verifier forbids it)
             LOWERERS[op](self, insn)
-            if op.value.flags & F.BB_END or op is Op.br:
+            if op in _ENDS_FLOW:
                 terminated = True
         if not terminated:
             self.sync_globals()
