@@ -17,7 +17,7 @@ from tcgpy.difftest import forms
 from tcgpy.difftest.campaign import Spec, run_campaign
 from tcgpy.difftest.casefile import case_from_json, case_to_json, replay, write_case
 from tcgpy.difftest.engine import (CODE_BASE, DATA_BASE, DATA_SIZE, END, Case, Engine, Event,
-                                   Outcome, campaign_case, compare, default_bound, diff_arch,
+                                   Outcome, TcgpyRunner, campaign_case, compare, default_bound, diff_arch,
                                    generate_code, random_data, random_start_regs,
                                    select_classes)
 from tcgpy.difftest.known_differences import KnownDifference, any_word, only_fields
@@ -275,6 +275,23 @@ def test_cli_finds_and_replays_an_injected_bug(tmp_path):
     assert rp.returncode == 1 and "reproduced" in rp.stdout, rp.stdout
     ok = difftest_cmd("--replay", str(files[0]), "--json", arch=None)
     assert ok.returncode == 0 and json.loads(ok.stdout)["replayed"][0]["status"] == "pass"
+
+
+def test_cli_reports_a_case_that_kills_the_host_process(tmp_path):
+    p = difftest_cmd("--count", "4", "--states", "2", "--jobs", "2", "--seed", "1",
+                     "--classes", "div", "--out", str(tmp_path), "--json",
+                     env={ENV_VAR: "a64-div-kills-host"})
+    assert p.returncode == 1, p.stdout + p.stderr
+    doc = json.loads(p.stdout)
+    assert doc["count"] == 4 and doc["mismatches"] == 4
+    assert all("process died" in f["summary"] for f in doc["findings"])
+    assert len(list(tmp_path.iterdir())) == 4
+
+
+def test_a_run_that_never_ends_is_a_timeout(monkeypatch):
+    monkeypatch.setattr(TcgpyRunner, "TIMEOUT", 0.4)
+    out = TcgpyRunner(ARCH).run(simple_case("b .").with_(bound=10**15))
+    assert out.event.kind == "timeout"
 
 
 def test_cli_usage_errors():

@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import contextlib
 import multiprocessing
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
 import sys
 import time
 from dataclasses import asdict, dataclass, field, replace
 from typing import Callable
 
 from .casefile import write_case
-from .engine import Engine, campaign_case, select_classes
+from .engine import Engine, campaign_case, diff_arch, select_classes
 from .minimize import minimize_result
 
 CHUNK = 20          # cases per work item: small enough for a smooth progress line
@@ -68,6 +70,16 @@ class ChunkResult:
     known: dict[str, int] = field(default_factory=dict)    # known-difference name -> count
     times: dict[str, float] = field(default_factory=dict)  # seconds, by stage
     cases: int = 0
+
+    def merge(self, other: "ChunkResult") -> None:
+        for k, v in other.stats.items():
+            self.stats.setdefault(k, ClassStats()).add(v)
+        self.findings.extend(other.findings)
+        for k, v in other.known.items():
+            self.known[k] = self.known.get(k, 0) + v
+        for k, v in other.times.items():
+            self.times[k] = self.times.get(k, 0.0) + v
+        self.cases += other.cases
 
 
 @dataclass
@@ -197,6 +209,57 @@ def _mp_context():
     return multiprocessing.get_context("fork" if "fork" in methods else "spawn")
 
 
+def _run_in_pool(spec: Spec, chunks: list[range], jobs: int,
+                 merge: Callable[[ChunkResult], None]) -> list[range]:
+    """Run ``chunks`` over ``jobs`` processes; returns the chunks lost to a
+    worker process that died (all those pending at that moment)."""
+    lost = []
+    with ProcessPoolExecutor(jobs, mp_context=_mp_context(), initializer=_init_process,
+                             initargs=(spec,)) as ex:
+        futures = {ex.submit(_run_in_process, ch): ch for ch in chunks}
+        for fut in as_completed(futures):
+            try:
+                merge(fut.result())
+            except BrokenProcessPool:
+                lost.append(futures[fut])
+    return sorted(lost, key=lambda r: r.start)
+
+
+def _isolate(spec: Spec, chunk: range) -> ChunkResult:
+    """Rerun a chunk whose worker died, one process per case when the chunk
+    kills its process again, and report each case that does as a finding."""
+    got: list[ChunkResult] = []
+    if not _run_in_pool(spec, [chunk], 1, got.append):
+        return got[0]
+    out = ChunkResult()
+    for i in chunk:
+        got.clear()
+        if _run_in_pool(spec, [range(i, i + 1)], 1, got.append):
+            out.findings.append(_host_crash_finding(spec, i))
+            cls = out.findings[-1].primary
+            st = out.stats.setdefault(cls, ClassStats())
+            st.cases += 1
+            st.mismatched += 1
+            out.cases += 1
+        else:
+            out.merge(got[0])
+    return out
+
+
+def _host_crash_finding(spec: Spec, index: int) -> Finding:
+    from .casefile import disassemble
+    from .engine import Event, Outcome, Result, UnicornRunner, compare
+    case = campaign_case(spec.arch, select_classes(spec.arch, spec.classes), spec.seed, index,
+                         spec.length, spec.states_per_code)
+    ref = UnicornRunner(spec.arch).run(case)
+    sub = Outcome(Event("crash", detail="the tcgpy worker process died running this case"),
+                  {}, b"")
+    r = Result(case, ref, sub, compare(diff_arch(spec.arch), ref, sub))
+    path = write_case(spec.out, r, index=index, note="not minimized: host crash") if spec.out else None
+    return Finding(index, case.label, case.primary, sorted(set(case.classes)), len(case.words),
+                   len(case.words), ["event"], str(r.mismatch), disassemble(case.arch, case), path)
+
+
 Progress = Callable[[int, int, int, int, float], None]   # done, total, mismatches, known, elapsed
 
 
@@ -214,30 +277,22 @@ def run_campaign(spec: Spec, count: int, jobs: int = 1, progress: Progress | Non
     chunks = [range(i, min(i + step, count)) for i in range(0, count, step)]
     total = ChunkResult()
     start = time.perf_counter()
-    done = 0
 
     def merge(cr: ChunkResult) -> None:
-        nonlocal done
-        for k, v in cr.stats.items():
-            total.stats.setdefault(k, ClassStats()).add(v)
-        total.findings.extend(cr.findings)
-        for k, v in cr.known.items():
-            total.known[k] = total.known.get(k, 0) + v
-        for k, v in cr.times.items():
-            total.times[k] = total.times.get(k, 0.0) + v
-        done += cr.cases
+        total.merge(cr)
         if progress:
-            progress(done, count, len(total.findings), sum(total.known.values()),
+            progress(total.cases, count, len(total.findings), sum(total.known.values()),
                      time.perf_counter() - start)
 
-    if jobs <= 1 or len(chunks) <= 1:
+    if engine is not None:
         worker = Worker(spec, engine)
         for ch in chunks:
             merge(worker.run(ch))
     else:
-        with _mp_context().Pool(jobs, initializer=_init_process, initargs=(spec,)) as pool:
-            for cr in pool.imap_unordered(_run_in_process, chunks):
-                merge(cr)
+        # Worker processes even for one job: a case that kills the host
+        # process (a JIT bug can) is then found and reported, not fatal.
+        for ch in _run_in_pool(spec, chunks, max(jobs, 1), merge):
+            merge(_isolate(spec, ch))
     elapsed = time.perf_counter() - start
     total.findings.sort(key=lambda f: f.index)
     return Summary(spec.arch, spec.seed, count, spec.length, spec.states_per_code, max(jobs, 1),

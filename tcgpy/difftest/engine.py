@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import importlib
 import random
+import threading
 import time
 import traceback
 from dataclasses import dataclass, replace
@@ -276,7 +277,7 @@ def select_classes(arch: str, include: Sequence[str] | None = None,
 @dataclass(frozen=True)
 class Event:
     """How a run stopped.  ``end`` covers both the stop address and the count."""
-    kind: str                      # end | fault | illegal | syscall | trap | crash
+    kind: str                      # end | fault | illegal | syscall | trap | crash | timeout
     access: str | None = None      # fault: read | write | fetch (None when unknown)
     address: int | None = None     # fault: the faulting data address (None when unknown)
     detail: str = ""               # crash: the Python exception
@@ -289,7 +290,7 @@ class Event:
         for a, b in ((self.access, other.access), (self.address, other.address)):
             if a is not None and b is not None and a != b:
                 return False
-        return self.kind != "crash"
+        return self.kind not in ("crash", "timeout")
 
     def __str__(self) -> str:
         s = self.kind
@@ -456,15 +457,45 @@ def _tcgpy_event(exc) -> Event:
     return Event("crash", detail=f"{type(exc).__name__}: {exc}")
 
 
+class _Watchdog:
+    """Stops a run that takes longer than ``limit`` seconds (a tcgpy bug that
+    ignores the instruction count must fail the case, not hang the campaign).
+    One daemon thread per runner: a threading.Timer per run would start a
+    thread per case, which costs more than the case."""
+
+    def __init__(self, limit: float):
+        self.limit = limit
+        self._run: tuple[float, object] | None = None     # (start time, emulator)
+        self.fired = False
+        threading.Thread(target=self._loop, name="difftest-watchdog", daemon=True).start()
+
+    def _loop(self) -> None:
+        while True:
+            time.sleep(self.limit / 4)
+            run = self._run
+            if run is not None and time.perf_counter() - run[0] > self.limit and self._run is run:
+                self.fired = True
+                run[1].request_exit()
+
+    def arm(self, emu) -> None:
+        self.fired = False
+        self._run = (time.perf_counter(), emu)
+
+    def disarm(self) -> None:
+        self._run = None
+
+
 class TcgpyRunner:
     """Runs cases on tcgpy, the subject, through its public Emulator API."""
 
     name = "tcgpy"
+    TIMEOUT = 20.0      # seconds; a case runs in well under a millisecond
 
     def __init__(self, arch: str):
         self.da = diff_arch(arch)
         self._past_stages: dict[str, float] = {}
         self.emu = None
+        self._watchdog = _Watchdog(self.TIMEOUT)
         self._reset()
 
     def stage_times(self) -> dict[str, float]:
@@ -498,23 +529,26 @@ class TcgpyRunner:
         for name in self.da.state_regs:
             emu.reg_write(name, case.regs.get(name, 0))
         event = END
+        self._watchdog.arm(emu)
         try:
-            # No timeout: the count bounds every run, and a timeout starts a
-            # timer thread per run that costs more than the run itself.
             emu.run(self.da.prologue_base, until=case.end,
                     count=case.bound + len(self.da.defs.prologue))
+            if self._watchdog.fired:
+                event = Event("timeout", detail=f"still running after {self.TIMEOUT:.0f}s")
         except self._tcgpy.EmulationError as e:
             event = _tcgpy_event(e)
         except Exception as e:  # noqa: BLE001 - a tcgpy bug must become a report, not a crash
             tb = traceback.extract_tb(e.__traceback__)[-1]
             event = Event("crash", detail=f"{type(e).__name__}: {e} "
                                           f"[{tb.filename.rsplit('/', 1)[-1]}:{tb.lineno}]")
+        finally:
+            self._watchdog.disarm()
         try:
             regs = {name: emu.reg_read(name) for name in self.da.compare_regs}
             data = bytes(emu.mem_read(DATA_BASE, DATA_SIZE))
         except Exception:  # noqa: BLE001
             regs, data = {}, b""
-        if event.kind == "crash":
+        if event.kind in ("crash", "timeout"):
             # Internal state may be inconsistent after an internal error.
             self._reset()
         return Outcome(event, regs, data)

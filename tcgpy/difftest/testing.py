@@ -56,8 +56,19 @@ def broken_add_imm() -> contextlib.AbstractContextManager:
     return patched_translation("aarch64", 0x91000420, _add_one_to_rd)  # add x0, x1, #1
 
 
+def _kill_process(ctx, a) -> None:
+    os._exit(70)
+
+
+def host_crash_on_div() -> contextlib.AbstractContextManager:
+    """Translating A64 ``UDIV``/``SDIV`` kills the process, as a JIT bug that
+    crashes the host would (the campaign must report the case, not die)."""
+    return patched_translation("aarch64", 0x9AC20820, _kill_process)  # udiv x0, x1, x2
+
+
 INJECTIONS: dict[str, Callable[[], contextlib.AbstractContextManager]] = {
     "a64-add-imm-plus-one": broken_add_imm,
+    "a64-div-kills-host": host_crash_on_div,
 }
 
 
