@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass, field
 
 from ..errors import AlignmentFault, EmulationError, GuestTrap, IllegalInstruction, MemoryFault
-from . import sys_fs, sys_mem, sys_proc, sys_signal  # noqa: F401  (register syscall rows)
+from . import sys_fs, sys_mem, sys_net, sys_proc, sys_signal  # noqa: F401  (register syscall rows)
 from .abi import LinuxArch
 from .loader import LoadError, build_stack, load_program, read_elf
 from .memory import PAGE, AddressSpace
@@ -90,7 +90,9 @@ class LinuxProcess:
         self.wakeup = threading.Event()    # set when a host signal is queued
         self.dirstate: dict[int, list] = {}   # getdents64 position per directory fd
         self.epolls: dict[int, tuple] = {}    # epoll fd -> (host epoll, fd -> guest data)
-        self.ioctl_names = {v: k for k, v in arch.consts.IOCTLS.items()}
+        from .sys_fs import IOCTLS
+        # Several names share a number (FIONREAD == TIOCINQ): keep the one we handle.
+        self.ioctl_names = {v: k for k, v in arch.consts.IOCTLS.items() if k in IOCTLS}
         emu.on_syscall = self.on_syscall
 
     # -- guest memory helpers (used by every handler) ------------------------------

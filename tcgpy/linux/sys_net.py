@@ -1,0 +1,206 @@
+"""Socket syscalls.  Socket addresses, socket-level option values and the
+SOCK_* type flags are the same bytes on every Linux architecture tcgpy
+hosts or emulates (asm-generic), so the guest's buffers are handed to the
+host's libc as they are; only pointers inside struct msghdr are translated."""
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import os
+import struct
+
+from .syscalls import s32, syscall
+
+_libc = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
+
+
+def _call(fn, *args) -> int:
+    r = fn(*args)
+    if r < 0:
+        e = ctypes.get_errno()
+        raise OSError(e, os.strerror(e))
+    return r
+
+
+def _in_buf(proc, addr: int, size: int):
+    """A host copy of a guest buffer (or NULL)."""
+    if not addr:
+        return None
+    return ctypes.create_string_buffer(proc.read(addr, size), size)
+
+
+def _socklen(proc, addr: int) -> int:
+    return struct.unpack("<I", proc.read(addr, 4))[0] if addr else 0
+
+
+def _out_addr(proc, buf, addr: int, lenp: int, got: int) -> None:
+    if addr and lenp:
+        room = _socklen(proc, lenp)
+        proc.write(addr, buf.raw[:min(room, got)])
+        proc.write(lenp, struct.pack("<I", got))
+
+
+@syscall("socket", "i i i")
+def sys_socket(proc, domain, type_, protocol):
+    return _call(_libc.socket, s32(domain), s32(type_), s32(protocol))
+
+
+@syscall("socketpair", "i i i p")
+def sys_socketpair(proc, domain, type_, protocol, sv):
+    fds = (ctypes.c_int * 2)()
+    _call(_libc.socketpair, s32(domain), s32(type_), s32(protocol), fds)
+    proc.write(sv, struct.pack("<ii", fds[0], fds[1]))
+    return 0
+
+
+@syscall("bind", "i p u")
+def sys_bind(proc, fd, addr, addrlen):
+    return _call(_libc.bind, s32(fd), _in_buf(proc, addr, addrlen), ctypes.c_uint(addrlen))
+
+
+@syscall("connect", "i p u")
+def sys_connect(proc, fd, addr, addrlen):
+    return _call(_libc.connect, s32(fd), _in_buf(proc, addr, addrlen), ctypes.c_uint(addrlen))
+
+
+@syscall("listen", "i i")
+def sys_listen(proc, fd, backlog):
+    return _call(_libc.listen, s32(fd), s32(backlog))
+
+
+def _addr_query(proc, fn, fd, addr, lenp) -> int:
+    room = _socklen(proc, lenp) if lenp else 0
+    buf = ctypes.create_string_buffer(max(room, 128))
+    n = ctypes.c_uint(len(buf))
+    r = _call(fn, s32(fd), buf if addr else None, ctypes.byref(n) if addr else None)
+    _out_addr(proc, buf, addr, lenp, n.value)
+    return r
+
+
+@syscall("accept4", "i p p x")
+def sys_accept4(proc, fd, addr, lenp, flags):
+    room = _socklen(proc, lenp) if lenp else 0
+    buf = ctypes.create_string_buffer(max(room, 128))
+    n = ctypes.c_uint(len(buf))
+    r = _call(_libc.accept4, s32(fd), buf if addr else None, ctypes.byref(n) if addr else None, s32(flags))
+    _out_addr(proc, buf, addr, lenp, n.value)
+    return r
+
+
+@syscall("accept", "i p p")
+def sys_accept(proc, fd, addr, lenp):
+    return sys_accept4(proc, fd, addr, lenp, 0)
+
+
+@syscall("getsockname", "i p p")
+def sys_getsockname(proc, fd, addr, lenp):
+    return _addr_query(proc, _libc.getsockname, fd, addr, lenp)
+
+
+@syscall("getpeername", "i p p")
+def sys_getpeername(proc, fd, addr, lenp):
+    return _addr_query(proc, _libc.getpeername, fd, addr, lenp)
+
+
+@syscall("sendto", "i buf u x p u")
+def sys_sendto(proc, fd, buf, length, flags, addr, addrlen):
+    data = proc.read(buf, length)
+    return _call(_libc.sendto, s32(fd), data, ctypes.c_size_t(length), s32(flags),
+                 _in_buf(proc, addr, addrlen), ctypes.c_uint(addrlen))
+
+
+@syscall("recvfrom", "i p u x p p")
+def sys_recvfrom(proc, fd, buf, length, flags, addr, lenp):
+    length = min(length, 1 << 24)
+    data = ctypes.create_string_buffer(length)
+    room = _socklen(proc, lenp) if lenp else 0
+    abuf = ctypes.create_string_buffer(max(room, 128))
+    n = ctypes.c_uint(len(abuf))
+    r = _call(_libc.recvfrom, s32(fd), data, ctypes.c_size_t(length), s32(flags),
+              abuf if addr else None, ctypes.byref(n) if addr else None)
+    proc.write(buf, data.raw[:r])
+    _out_addr(proc, abuf, addr, lenp, n.value)
+    return r
+
+
+@syscall("shutdown", "i i")
+def sys_shutdown(proc, fd, how):
+    return _call(_libc.shutdown, s32(fd), s32(how))
+
+
+@syscall("setsockopt", "i i i p u")
+def sys_setsockopt(proc, fd, level, name, val, vlen):
+    return _call(_libc.setsockopt, s32(fd), s32(level), s32(name), _in_buf(proc, val, vlen),
+                 ctypes.c_uint(vlen))
+
+
+@syscall("getsockopt", "i i i p p")
+def sys_getsockopt(proc, fd, level, name, val, lenp):
+    room = _socklen(proc, lenp)
+    buf = ctypes.create_string_buffer(max(room, 1))
+    n = ctypes.c_uint(room)
+    r = _call(_libc.getsockopt, s32(fd), s32(level), s32(name), buf, ctypes.byref(n))
+    proc.write(val, buf.raw[:min(room, n.value)])
+    proc.write(lenp, struct.pack("<I", n.value))
+    return r
+
+
+class _IOVec(ctypes.Structure):
+    _fields_ = [("base", ctypes.c_void_p), ("len", ctypes.c_size_t)]
+
+
+class _MsgHdr(ctypes.Structure):
+    _fields_ = [("name", ctypes.c_void_p), ("namelen", ctypes.c_uint), ("iov", ctypes.POINTER(_IOVec)),
+                ("iovlen", ctypes.c_size_t), ("control", ctypes.c_void_p), ("controllen", ctypes.c_size_t),
+                ("flags", ctypes.c_int)]
+
+
+def _host_msghdr(proc, msg: int, for_recv: bool):
+    lay = proc.layout("msghdr")
+    m = lay.unpack(proc.read(msg, lay.size))
+    if m["msg_iovlen"] > 1024:
+        raise OSError(22, "iovlen")
+    iov_lay = proc.layout("iovec")
+    raw = proc.read(m["msg_iov"], iov_lay.size * m["msg_iovlen"])
+    guest_iov = [iov_lay.unpack(raw[i * iov_lay.size:]) for i in range(m["msg_iovlen"])]
+    keep = []
+    iov = (_IOVec * max(1, len(guest_iov)))()
+    for i, v in enumerate(guest_iov):
+        b = ctypes.create_string_buffer(b"" if for_recv else proc.read(v["iov_base"], v["iov_len"]),
+                                        v["iov_len"])
+        keep.append(b)
+        iov[i] = _IOVec(ctypes.addressof(b), v["iov_len"])
+    name = ctypes.create_string_buffer(proc.read(m["msg_name"], m["msg_namelen"]) if m["msg_name"] and not for_recv
+                                       else b"", max(m["msg_namelen"], 1))
+    ctl = ctypes.create_string_buffer(proc.read(m["msg_control"], m["msg_controllen"])
+                                      if m["msg_control"] and not for_recv else b"", max(m["msg_controllen"], 1))
+    h = _MsgHdr(ctypes.addressof(name) if m["msg_name"] else None, m["msg_namelen"], iov, len(guest_iov),
+                ctypes.addressof(ctl) if m["msg_control"] else None, m["msg_controllen"], 0)
+    return m, h, keep, name, ctl, guest_iov
+
+
+@syscall("sendmsg", "i p x")
+def sys_sendmsg(proc, fd, msg, flags):
+    m, h, keep, name, ctl, _ = _host_msghdr(proc, msg, False)
+    return _call(_libc.sendmsg, s32(fd), ctypes.byref(h), s32(flags))
+
+
+@syscall("recvmsg", "i p x")
+def sys_recvmsg(proc, fd, msg, flags):
+    m, h, keep, name, ctl, guest_iov = _host_msghdr(proc, msg, True)
+    n = _call(_libc.recvmsg, s32(fd), ctypes.byref(h), s32(flags))
+    left = n
+    for b, v in zip(keep, guest_iov):
+        take = min(left, v["iov_len"])
+        proc.write(v["iov_base"], b.raw[:take])
+        left -= take
+    if m["msg_name"]:
+        proc.write(m["msg_name"], name.raw[:h.namelen])
+    if m["msg_control"]:
+        # SCM_RIGHTS carries host fds, which are the guest's fds too.
+        proc.write(m["msg_control"], ctl.raw[:h.controllen])
+    lay = proc.layout("msghdr")
+    proc.write(msg + lay.offset("msg_namelen"), struct.pack("<I", h.namelen))
+    proc.write(msg + lay.offset("msg_controllen"), struct.pack("<Q", h.controllen))
+    proc.write(msg + lay.offset("msg_flags"), struct.pack("<i", h.flags))
+    return n
