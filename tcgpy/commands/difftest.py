@@ -108,8 +108,9 @@ def _print_summary(summary) -> None:
     print(format_table(summary))
     print()
     for f in summary.findings:
-        print(f"MISMATCH {f.label} [{', '.join(f.culprit)}] "
-              f"({f.length} of {f.original_length} instructions after minimizing)")
+        size = (f"{f.length} of {f.original_length} instructions after minimizing" if f.minimized
+                else f"{f.length} instructions, not minimized")
+        print(f"MISMATCH {f.label} [{', '.join(f.culprit)}] ({size})")
         for line in f.disassembly:
             print("    " + line)
         print(f"    {f.summary}")

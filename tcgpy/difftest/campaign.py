@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass, field, replace
 from typing import Callable
 
 from .casefile import write_case
-from .engine import Engine, campaign_case, diff_arch, select_classes
+from .engine import Engine, campaign_case, select_classes
 from .minimize import minimize_result
 
 CHUNK = 20          # cases per work item: small enough for a smooth progress line
@@ -61,6 +61,7 @@ class Finding:
     summary: str
     disassembly: list[str]
     path: str | None = None
+    minimized: bool = True
 
 
 @dataclass
@@ -182,7 +183,7 @@ class Worker:
         return Finding(index, original.case.label, original.case.primary,
                        sorted(set(small.case.classes)), len(small.case.words),
                        len(original.case.words), small.mismatch.names, str(small.mismatch),
-                       disassemble(small.case.arch, small.case), path)
+                       disassemble(small.case.arch, small.case), path, minimized=self.spec.minimize)
 
 
 # Worker-process state: one Worker per process, built by the pool initializer
@@ -248,13 +249,13 @@ def _isolate(spec: Spec, chunk: range) -> ChunkResult:
 
 def _host_crash_finding(spec: Spec, index: int) -> Finding:
     from .casefile import disassemble
-    from .engine import Event, Outcome, Result, UnicornRunner, compare
+    from .engine import Event, FieldDiff, Mismatch, Outcome, Result, UnicornRunner
     case = campaign_case(spec.arch, select_classes(spec.arch, spec.classes), spec.seed, index,
                          spec.length, spec.states_per_code)
     ref = UnicornRunner(spec.arch).run(case)
     sub = Outcome(Event("crash", detail="the tcgpy worker process died running this case"),
                   {}, b"")
-    r = Result(case, ref, sub, compare(diff_arch(spec.arch), ref, sub))
+    r = Result(case, ref, sub, Mismatch([FieldDiff("event", str(ref.event), str(sub.event))]))
     path = write_case(spec.out, r, index=index, note="not minimized: host crash") if spec.out else None
     return Finding(index, case.label, case.primary, sorted(set(case.classes)), len(case.words),
                    len(case.words), ["event"], str(r.mismatch), disassemble(case.arch, case), path)
@@ -265,8 +266,8 @@ Progress = Callable[[int, int, int, int, float], None]   # done, total, mismatch
 
 def run_campaign(spec: Spec, count: int, jobs: int = 1, progress: Progress | None = None,
                  engine: Engine | None = None) -> Summary:
-    """Run cases 0..count-1 of ``spec``; ``engine`` (jobs == 1 only) lets tests
-    supply their own runners."""
+    """Run cases 0..count-1 of ``spec`` over ``jobs`` worker processes, or in
+    this process on ``engine`` when one is given (tests supply their runners)."""
     classes = select_classes(spec.arch, spec.classes)
     if not classes:
         raise ValueError(f"no form classes selected for {spec.arch}")
@@ -291,8 +292,16 @@ def run_campaign(spec: Spec, count: int, jobs: int = 1, progress: Progress | Non
     else:
         # Worker processes even for one job: a case that kills the host
         # process (a JIT bug can) is then found and reported, not fatal.
-        for ch in _run_in_pool(spec, chunks, max(jobs, 1), merge):
-            merge(_isolate(spec, ch))
+        # When a worker dies every pending chunk fails; the executor runs
+        # chunks in order, so the culprit is among the first jobs + 1 (those
+        # running or queued): isolate those, resubmit the rest.
+        jobs = max(jobs, 1)
+        pending = chunks
+        while pending:
+            lost = _run_in_pool(spec, pending, jobs, merge)
+            suspects, pending = lost[:jobs + 1], lost[jobs + 1:]
+            for ch in suspects:
+                merge(_isolate(spec, ch))
     elapsed = time.perf_counter() - start
     total.findings.sort(key=lambda f: f.index)
     return Summary(spec.arch, spec.seed, count, spec.length, spec.states_per_code, max(jobs, 1),
