@@ -4,6 +4,7 @@ and further subcommands plug in through :data:`SUBCOMMAND_MODULES`."""
 from __future__ import annotations
 
 import argparse
+import fcntl
 import importlib
 import json
 import os
@@ -11,6 +12,7 @@ import sys
 
 # Modules that provide add_parser(subparsers) and main(args) -> int.
 SUBCOMMAND_MODULES = ("tcgpy.commands.difftest", "tcgpy.commands.bench")
+LOG_FD_MIN = 200
 
 RUN_EPILOG = """\
 Exit status is the guest's.  When the guest dies of a signal, tcgpy dies of
@@ -120,9 +122,15 @@ def run_main(args) -> int:
     if args.D:
         try:
             # A guest execve re-runs tcgpy with the same -D: keep the parent's lines.
-            log = open(args.D, "a" if args.execfn is not None else "w", buffering=1)
+            fd = os.open(args.D, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC
+                         | (os.O_APPEND if args.execfn is not None else os.O_TRUNC), 0o644)
         except OSError as e:
             return _error(f"-D {args.D}: {e.strerror}")
+        # Keep the log out of the low descriptors the guest expects to get
+        # from its own open() calls (guest fds are host fds).
+        high = fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, LOG_FD_MIN)
+        os.close(fd)
+        log = os.fdopen(high, "w", buffering=1)
 
     from . import Emulator
     from .linux.hostsig import kill_self

@@ -8,7 +8,6 @@ import signal as host_signal
 import struct
 import sys
 import threading
-import time
 from dataclasses import dataclass, field
 
 from ..errors import AlignmentFault, EmulationError, GuestTrap, IllegalInstruction, MemoryFault
@@ -53,13 +52,13 @@ class Options:
     exec_argv: list[str] = field(default_factory=list)
 
 
-def _guest_signal_for_fault(sigs: SignalState, exc: EmulationError) -> PendingSignal:
+def _guest_signal_for_fault(sigs: SignalState, exc: EmulationError, space: AddressSpace) -> PendingSignal:
     n = sigs.numbers
     if isinstance(exc, AlignmentFault):
         signo, code, addr = n["SIGBUS"], BUS_ADRALN, exc.address
     elif isinstance(exc, MemoryFault):
         signo, addr = n["SIGSEGV"], exc.address
-        code = SEGV_MAPERR
+        code = SEGV_ACCERR if space.find(addr) is not None else SEGV_MAPERR
     elif isinstance(exc, IllegalInstruction):
         signo, code, addr = n["SIGILL"], ILL_ILLOPC, exc.pc
     elif isinstance(exc, GuestTrap):
@@ -323,7 +322,7 @@ class LinuxProcess:
                 emu.run(emu.reg_read(self.arch.pc))
             except EmulationError as exc:
                 self.fault_info = exc
-                sig = _guest_signal_for_fault(self.signals, exc)
+                sig = _guest_signal_for_fault(self.signals, exc, self.space)
                 self.signals.pending.insert(0, sig)
                 self.deliver_pending(force=sig.signo)
                 continue

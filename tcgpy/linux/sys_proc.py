@@ -7,7 +7,7 @@ import struct
 import sys
 import time
 
-from .syscalls import NORETURN, s32, s64, syscall
+from .syscalls import NORETURN, s32, syscall
 
 RLIM_INFINITY = (1 << 64) - 1
 CLONE_VM, CLONE_VFORK, CLONE_THREAD = 0x100, 0x4000, 0x10000

@@ -124,7 +124,7 @@ def fmt_arg(proc, kind: str, value: int, args: tuple[int, ...], i: int) -> str:
     if kind == "x" or kind == "p":
         return "NULL" if kind == "p" and value == 0 else f"{value:#x}"
     if kind == "o":
-        return f"{value:#o}"
+        return f"0{value:o}" if value else "0"
     if kind == "s":
         if value == 0:
             return "NULL"
