@@ -271,6 +271,10 @@ def test_cli_finds_and_replays_an_injected_bug(tmp_path):
     assert "MISMATCH" in p.stdout and "addsub_imm" in p.stdout
     files = sorted(tmp_path.iterdir())
     assert files
+    doc = json.loads(files[0].read_text())
+    assert len(doc["disassembly"]) == 1 and doc["disassembly"][0].split()[2] == "add"
+    [diff] = doc["differences"]
+    assert int(diff["tcgpy"], 16) - int(diff["unicorn"], 16) == 1    # exactly the injected bug
     rp = difftest_cmd("--replay", str(files[0]), env=inject, arch=None)
     assert rp.returncode == 1 and "reproduced" in rp.stdout, rp.stdout
     ok = difftest_cmd("--replay", str(files[0]), "--json", arch=None)

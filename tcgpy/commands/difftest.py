@@ -107,7 +107,13 @@ def _print_summary(summary) -> None:
     from ..difftest.campaign import format_table
     print(format_table(summary))
     print()
+    # Cases sharing code (--states) usually minimize to the same failure:
+    # show each distinct failure once, with the other cases that hit it.
+    groups: dict[tuple, list] = {}
     for f in summary.findings:
+        groups.setdefault((tuple(f.disassembly), tuple(f.fields)), []).append(f)
+    for same in groups.values():
+        f = same[0]
         size = (f"{f.length} of {f.original_length} instructions after minimizing" if f.minimized
                 else f"{f.length} instructions, not minimized")
         print(f"MISMATCH {f.label} [{', '.join(f.culprit)}] ({size})")
@@ -116,6 +122,9 @@ def _print_summary(summary) -> None:
         print(f"    {f.summary}")
         if f.path:
             print(f"    case file: {f.path}")
+        if len(same) > 1:
+            print(f"    same failure in {len(same) - 1} more case(s): "
+                  + ", ".join(str(g.index) for g in same[1:]))
     for name, n in sorted(summary.known.items()):
         print(f"known difference {name}: {n} cases")
     t = summary.times

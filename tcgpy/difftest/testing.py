@@ -29,6 +29,10 @@ def patched_translation(arch: str, word: int, after: Callable) -> Iterator[objec
         raise ValueError(f"no {arch} pattern decodes {word:#010x}")
     pat = pats[0]
     original = pat.trans
+    if getattr(original, "difftest_after", None) is after:
+        # Already installed (a forked worker inherits its parent's patch).
+        yield pat
+        return
 
     def broken(ctx, a):
         r = original(ctx, a)
@@ -36,6 +40,7 @@ def patched_translation(arch: str, word: int, after: Callable) -> Iterator[objec
             after(ctx, a)
         return r
 
+    broken.difftest_after = after
     pat.trans = broken
     try:
         yield pat
