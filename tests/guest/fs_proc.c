@@ -79,5 +79,16 @@ int main(int argc, char **argv, char **envp)
     sys4(NR_wait4, pid, &status, 0, 0);
     report("exec child", status);
     kv("execve_enoent", sys3(NR_execve, "/nonexistent/prog", 0, 0) == -2);
+
+    pid = fork_();
+    if (pid == 0) {
+        /* Not a guest ELF: the host runs it. */
+        char *av[] = { "sh", "-c", "echo host shell ran; exit 4", 0 };
+        char *ev[] = { "PATH=/usr/bin:/bin", 0 };
+        sys3(NR_execve, "/bin/sh", av, ev);
+        sys_exit_group(98);
+    }
+    sys4(NR_wait4, pid, &status, 0, 0);
+    report("host exec child", status);
     return 0;
 }

@@ -67,5 +67,17 @@ int main(int argc, char **argv, char **envp)
     sys2(NR_kill, pid, 15);
     out("survived ignored SIGTERM\n");
     kv("sigaction_sigkill_einval", sys4(NR_rt_sigaction, 9, &ign, 0, 8) == -22);
+
+    /* rt_sigsuspend: SIGALRM blocked, a timer fires, suspend with it unblocked;
+     * the handler runs, suspend returns EINTR and the old mask is back. */
+    unsigned long alrm = 1UL << (14 - 1), now = 0, empty = 0;
+    install(14, 0);
+    sys4(NR_rt_sigprocmask, 0, &alrm, 0, 8);
+    long it[4] = { 0, 0, 0, 20000 };
+    sys3(103 /* setitimer */, 0, it, 0);
+    kv("sigsuspend", sys2(133 /* rt_sigsuspend */, &empty, 8));
+    kv("got_alrm", got[14]);
+    sys4(NR_rt_sigprocmask, 0, 0, &now, 8);
+    kv("mask_restored", now == alrm);
     return 0;
 }
