@@ -99,6 +99,8 @@ class _FnLowering:
         self.insn_pc = block.pc
         self.slots: list[tuple[int, int]] = []
         self.label_names: dict[int, str] = {}
+        self.tail_edges: list[tuple[str, str]] = []   # (function value, predecessor block)
+        self.current_bb = "entry"
 
     def tmp(self) -> str:
         self.n += 1
@@ -162,6 +164,17 @@ class _FnLowering:
 
     def start_bb(self, name: str) -> None:
         self.lines.append(f"{name}:")
+        self.current_bb = name
+
+    def tail_call(self, fn: str) -> None:
+        """Leave for ``fn`` through the function's single tail-call block.
+
+        FastISel cannot select a musttail call and hands the whole basic
+        block holding one to SelectionDAG, several times slower to compile;
+        funnelling every exit into one small shared block keeps that cost to
+        a few instructions per function."""
+        self.tail_edges.append((fn, self.current_bb))
+        self.emit("br label %tail")
 
     def store_pc(self, value: str) -> None:
         self.emit(f"store i64 {value}, ptr {self.env_ptr(self.rt.offsets['pc'])}")
@@ -231,6 +244,7 @@ class _FnLowering:
                 "run:",
             ]
         head.append("  store i64 %ic2, ptr %icp")
+        self.current_bb = "run" if self.counter >= 0 else "body"
         self.lines = head
         terminated = False
         for insn in blk.insns:
@@ -253,6 +267,10 @@ class _FnLowering:
             self.sync_globals()
             self.store_pc(_c(blk.pc + blk.guest_size))
             self.ret_exit(Exit.MISS)
+        if self.tail_edges:
+            phi = ", ".join(f"[ {fn}, %{bb} ]" for fn, bb in self.tail_edges)
+            self.lines += ["tail:", f"  %tailfn = phi ptr {phi}",
+                           f"  %tailr = musttail call {CC} i32 %tailfn(ptr %env)", "  ret i32 %tailr"]
         self.lines.append("}")
         return LoweredBlock(self.name, "\n".join(self.lines), self.slots)
 
@@ -597,16 +615,9 @@ def lower_goto_tb(fl, insn):
     fl.slots.append((slot, target))
     fl.sync_globals()
     fl.store_pc(_c(target))
-    # The tail call sits in a basic block of its own: FastISel cannot select
-    # it and would hand the whole enclosing block to SelectionDAG, which
-    # costs several times more compile time.
-    tc = fl.new_bb("chain")
-    fl.emit(f"br label %{tc}")
-    fl.start_bb(tc)
-    f, r = fl.tmp(), fl.tmp()
+    f = fl.tmp()
     fl.emit(f"{f} = load ptr, ptr inttoptr (i64 {fl.rt.slot_base + 8 * slot} to ptr)")
-    fl.emit(f"{r} = musttail call {CC} i32 {f}(ptr %env)")
-    fl.emit(f"ret i32 {r}")
+    fl.tail_call(f)
 
 
 @lowers(Op.goto_ptr)
@@ -627,8 +638,7 @@ def lower_goto_ptr(fl, insn):
     fl.start_bb(hit_bb)
     fl.emit(f"{fp} = getelementptr i8, ptr {ep}, i64 8")
     fl.emit(f"{f} = load ptr, ptr {fp}")
-    fl.emit(f"{r} = musttail call {CC} i32 {f}(ptr %env)")
-    fl.emit(f"ret i32 {r}")
+    fl.tail_call(f)
     fl.start_bb(miss_bb)
     fl.ret_exit(Exit.MISS)
 
