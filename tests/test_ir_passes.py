@@ -488,3 +488,15 @@ def test_pipeline_shrinks_translated_block_and_drops_dead_flags():
     rng = random.Random(1)
     for _ in range(50):
         assert_same(block, after, randgen.random_state(rng, ARCH), FlatMemory(0, bytearray(8)))
+
+
+@pytest.mark.slow
+def test_soak_each_pass_and_pipeline_on_large_blocks():
+    for seed in range(10_000):
+        rng = random.Random(10**6 + seed)
+        block = randgen.random_block(rng, ARCH, n_ops=rng.randrange(5, 150), calls=True)
+        state, mem = randgen.random_state(rng, ARCH), randgen.random_memory(rng)
+        for passes in [[name] for name in PASSES] + [None]:
+            after = optimize(block.copy(), enabled=passes)
+            verify(after)
+            assert_same(block, after, state, mem)
