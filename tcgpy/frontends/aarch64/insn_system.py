@@ -163,6 +163,8 @@ SYSREGS: dict[tuple[int, int, int, int, int], SysReg] = {
     (3, 3, 4, 4, 0): SysReg("fpcr", *_field("fpcr", FPCR_MASK)),
     (3, 3, 4, 4, 1): SysReg("fpsr", *_field("fpsr", FPSR_MASK)),
     (3, 3, 13, 0, 2): SysReg("tpidr_el0", *_field("tpidr_el0")),
+    # Read-only at EL0; Linux keeps it zero for 64-bit tasks.
+    (3, 3, 13, 0, 3): SysReg("tpidrro_el0", _const(0)),
     (3, 3, 0, 0, 1): SysReg("ctr_el0", _const(CTR_EL0)),
     (3, 3, 0, 0, 7): SysReg("dczid_el0", _const(DCZID_EL0)),
     # EL1 register that Linux emulates for EL0 reads (HWCAP_CPUID).
