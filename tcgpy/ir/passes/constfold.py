@@ -497,7 +497,7 @@ def run(block: Block) -> Block:
                         insn = r
                     else:
                         insn = Insn(MOV, outs, (r,))
-                    op = insn.op
+                op = insn.op        # folds may also rewrite in place (sub -> add)
         # Facts about dst end here (after the fold, which may have used them
         # when dst is also an input).
         if offset and (dst in offset or dst in users):
