@@ -218,6 +218,16 @@ def test_broken_translation_is_found_minimized_written_and_replayed(tmp_path):
     assert replay(f.path, Engine(ARCH)).result.status == "pass"
 
 
+def test_same_seed_same_campaign_whatever_the_number_of_workers():
+    spec = Spec(ARCH, seed=77, length=3, classes=())
+    with broken_add_imm():          # forked workers inherit the injected bug
+        one = run_campaign(spec, count=120, jobs=1)
+        two = run_campaign(spec, count=120, jobs=2)
+    assert one.findings and one.stats == two.stats
+    assert [f.index for f in one.findings] == [f.index for f in two.findings]
+    assert [f.summary for f in one.findings] == [f.summary for f in two.findings]
+
+
 def test_case_file_round_trip(engine, tmp_path):
     case = campaign_case(ARCH, select_classes(ARCH), 5, 3, 4)
     r = engine.run(case)
