@@ -219,7 +219,7 @@ def test_broken_translation_is_found_minimized_written_and_replayed(tmp_path):
 
 
 def test_same_seed_same_campaign_whatever_the_number_of_workers():
-    spec = Spec(ARCH, seed=77, length=3, classes=())
+    spec = Spec(ARCH, seed=77, length=3, classes=("addsub_imm", "movw", "csel"))
     with broken_add_imm():          # forked workers inherit the injected bug
         one = run_campaign(spec, count=120, jobs=1)
         two = run_campaign(spec, count=120, jobs=2)
