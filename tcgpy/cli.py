@@ -194,7 +194,15 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    return args._main(args) or 0
+    try:
+        return args._main(args) or 0
+    except Exception as e:  # a tcgpy bug, not the guest's doing: one line unless asked
+        if os.environ.get("TCGPY_TRACEBACK"):
+            raise
+        import traceback
+        where = traceback.extract_tb(e.__traceback__)[-1]
+        return _error(f"internal error: {type(e).__name__}: {e} ({os.path.basename(where.filename)}:"
+                      f"{where.lineno}; TCGPY_TRACEBACK=1 shows the traceback)")
 
 
 if __name__ == "__main__":

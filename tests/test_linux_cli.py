@@ -91,3 +91,18 @@ def test_stats():
 def test_unknown_d_item():
     res = tcgpy("run", "-d", "nonsense", f"{BIN}/asm_hello")
     assert res.returncode == 1 and b"unknown -d item" in res.stderr
+
+
+def test_proc_self_maps_and_auxv_describe_the_guest():
+    maps = tcgpy("run", f"{BIN}/fs_cat", "/proc/self/maps").stdout.decode()
+    assert "[stack]" in maps and "fs_cat" in maps and "python" not in maps
+    auxv = tcgpy("run", f"{BIN}/fs_cat", "/proc/self/auxv").stdout
+    assert len(auxv) % 16 == 0 and auxv[-16:] == bytes(16)
+    cpuinfo = tcgpy("run", f"{BIN}/fs_cat", "/proc/cpuinfo").stdout.decode()
+    assert "Features" in cpuinfo
+
+
+def test_strace_shows_signal_delivery():
+    err = tcgpy("run", "-strace", f"{BIN}/fs_mem").stderr.decode()
+    assert "--- SIGSEGV {si_signo=SIGSEGV, si_code=2, si_addr=0x" in err     # SEGV_ACCERR
+    assert "--- SIGSEGV {si_signo=SIGSEGV, si_code=1, si_addr=0x" in err     # SEGV_MAPERR

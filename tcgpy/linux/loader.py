@@ -54,6 +54,7 @@ class LoadedImage:
     interp_bias: int = 0        # AT_BASE
     start_pc: int = 0           # where execution begins (interpreter entry if any)
     exec_stack: bool = False
+    auxv: bytes = b""           # as /proc/self/auxv shows it
 
 
 def read_elf(path: str, expect_arch: LinuxArch | None = None) -> ElfInfo:
@@ -233,4 +234,5 @@ def build_stack(space: AddressSpace, arch: LinuxArch, img: LoadedImage, argv: li
         words += [k, v]
     sp = (p - 8 * len(words)) & ~15
     emu.mem_write(sp, struct.pack(f"<{len(words)}Q", *words))
+    img.auxv = struct.pack(f"<{2 * len(auxv)}Q", *(x for kv in auxv for x in kv))
     return sp

@@ -130,6 +130,10 @@ class LinuxProcess:
             addr += 8
         return out
 
+    @property
+    def auxv_bytes(self) -> bytes:
+        return self.image.auxv
+
     def layout(self, name: str):
         return self.arch.structs[name]
 
@@ -242,6 +246,10 @@ class LinuxProcess:
                 os.kill(os.getpid(), host_signal.SIGSTOP)
                 return False
             self.die(signo, core=(what == "core"), fault=sig if synchronous else None)
+        if self.opts.strace:
+            code, addr = struct.unpack_from("<8xi4xQ", sig.siginfo)
+            name = sigs.name(signo)
+            self._trace(f"--- {name} {{si_signo={name}, si_code={code}, si_addr={addr:#x}}} ---\n")
         sa = sigs.sa
         sp = self.emu.reg_read(self.arch.stack_pointer)
         ss_sp, ss_flags, ss_size = sigs.altstack

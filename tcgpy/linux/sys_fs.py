@@ -69,9 +69,52 @@ def _atflag(proc, flags: int, name: str) -> bool:
 
 # -- open / close / read / write ------------------------------------------------------
 
+def _proc_maps(proc) -> bytes:
+    lines = []
+    for v in proc.space.vmas:
+        perms = "".join(c if c in v.perms else "-" for c in "rwx") + "p"
+        name = v.name if v.name.startswith("[") else (proc.exe_path if v.name == os.path.basename(proc.exe_path)
+                                                       else "")
+        lines.append(f"{v.start:08x}-{v.end:08x} {perms} 00000000 00:00 0".ljust(73) + f" {name}".rstrip())
+    return ("\n".join(lines) + "\n").encode()
+
+
+def _proc_cpuinfo(proc) -> bytes:
+    hwcap, _ = proc.arch.hwcaps()
+    from .aarch64 import HWCAP_BITS
+    feats = " ".join(n for n, b in HWCAP_BITS.items() if hwcap >> b & 1)
+    cpus = len(os.sched_getaffinity(0))
+    return "".join(f"processor\t: {i}\nFeatures\t: {feats}\nCPU implementer\t: 0x00\n"
+                   f"CPU architecture: 8\n\n" for i in range(cpus)).encode()
+
+
+# Files under /proc that must describe the guest, not the Python process.
+PROC_FILES = {
+    b"/proc/self/maps": _proc_maps,
+    b"/proc/self/auxv": lambda proc: proc.auxv_bytes,
+    b"/proc/cpuinfo": _proc_cpuinfo,
+}
+
+
+def _open_synthetic(proc, path: bytes) -> int | None:
+    path = path.replace(b"/proc/%d/" % proc.pid, b"/proc/self/")
+    make = PROC_FILES.get(path)
+    if make is None:
+        return None
+    fd = os.memfd_create(os.fsdecode(path.rsplit(b"/", 1)[-1]), os.MFD_CLOEXEC)
+    os.write(fd, make(proc))
+    os.lseek(fd, 0, os.SEEK_SET)
+    return fd
+
+
 @syscall("openat", "fd s oflags o")
 def sys_openat(proc, dirfd, path, flags, mode):
     p, dfd = at(proc, dirfd, path)
+    fd = _open_synthetic(proc, p) if p.startswith(b"/proc/") else None
+    if fd is not None:
+        if not flags & proc.arch.consts.OPEN_FLAGS["O_CLOEXEC"]:
+            os.set_inheritable(fd, True)
+        return fd
     return os.open(p, open_flags_to_host(proc, flags), mode & 0o7777, dir_fd=dfd)
 
 
