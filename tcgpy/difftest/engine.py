@@ -622,5 +622,6 @@ class Engine:
 __all__ = [
     "Case", "DiffArch", "Engine", "Event", "FieldDiff", "Mismatch", "Outcome", "Result",
     "TcgpyRunner", "UnicornRunner", "campaign_case", "compare", "diff_arch",
-    "generate_case", "random_start_regs", "select_classes",
+    "FormError", "generate_case", "generate_code", "random_data", "random_start_regs",
+    "select_classes",
 ]
