@@ -100,6 +100,11 @@ class Op(enum.Enum):
     def __repr__(self) -> str:
         return f"Op.{self.value.name}"
 
+    # Members are singletons: the identity hash is correct and, unlike Enum's
+    # Python-level __hash__, costs nothing on the per-op dispatch paths of the
+    # translator, the passes and the lowering.
+    __hash__ = object.__hash__
+
 
 class Cond(enum.IntEnum):
     """Comparison conditions for setcond/movcond/brcond (TCGCond)."""
