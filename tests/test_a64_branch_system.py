@@ -232,3 +232,13 @@ def test_difftest_class(engine, form, seed, length):
     case = dt.Case("aarch64", words, regs, rng.randbytes(DATA_SIZE), dt.default_bound(length))
     res = engine.run(case)
     assert res.status == "pass", ([f"{w:08x}" for w in words], res.mismatch)
+
+
+def test_syscall_return_clears_the_monitor(emu):
+    end = load(emu, b"\x20\x7c\x5f\xc8"    # 100000: ldxr x0, [x1]
+                    b"\x01\x00\x00\xd4"    # 100004: svc #0
+                    b"\x23\x7c\x02\xc8")   # 100008: stxr w2, x3, [x1]
+    emu.on_syscall = lambda e: None
+    emu.reg_write("x1", P)
+    emu.run(CODE, until=end)
+    assert emu.reg_read("x2") == 1

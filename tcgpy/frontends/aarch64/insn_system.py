@@ -23,6 +23,9 @@ from .decode import A64
 
 @A64.pattern("11010100 000 imm:16 000 01")
 def trans_SVC(ctx, a):
+    # The return to EL0 (ERET) clears the local exclusive monitor
+    # (AArch64.ExceptionReturn); nothing of the guest runs in between.
+    ctx.b.mov(ctx.g["excl_addr"], -1)
     # pc points after the svc when the syscall handler runs, as on Linux.
     ctx.gen_exit(ctx.next_pc, Exit.SYSCALL)
 
