@@ -1,0 +1,57 @@
+"""`tcgpy bench` in smoke mode, and the -d logger."""
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import sys
+
+import tcgpy
+from tcgpy.log import Logger, parse_items
+
+from .asm import asm
+
+CODE = 0x10000
+
+
+def test_bench_smoke_json_has_every_field():
+    r = subprocess.run([sys.executable, "-m", "tcgpy", "bench", "--smoke", "--json", "--programs"],
+                       capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr
+    res = json.loads(r.stdout)
+    assert [row["workload"] for row in res["exec"]] == ["arith", "memory", "indirect", "callret"]
+    for row in res["exec"]:
+        assert set(row) >= {"guest_insns", "tcgpy_mips", "unicorn_mips", "ratio",
+                            "tcgpy_blocks_per_s", "dispatcher_returns"}
+        assert row["guest_insns"] > 0 and row["tcgpy_mips"] > 0 and row["unicorn_mips"] > 0
+    tr = res["translate"]
+    assert set(tr["stages_s"]) == {"decode", "ir_build", "passes", "llvm_lower", "llvm_compile"}
+    assert tr["blocks"] == 50 and tr["tcgpy_blocks_per_s"] > 0 and tr["unicorn_blocks_per_s"] > 0
+    assert res["programs"] == []
+
+
+def test_logger_items():
+    emu = tcgpy.Emulator("aarch64")
+    emu.mem_map(CODE, 0x1000)
+    emu.mem_write(CODE, asm("mov x1, #3; loop: subs x1, x1, #1; b.ne loop; nop"))
+    buf = io.StringIO()
+    emu.set_log(Logger(parse_items("in_asm,op,op_opt,out_asm,exec,cpu"), buf))
+    emu.run(CODE, until=CODE + 12)
+    text = buf.getvalue()
+    assert "0x0000000000010004:  f1000421      subs x1, x1, #1" in text     # in_asm via capstone
+    assert "OP:\n ---- 0000000000010000" in text                          # op
+    assert "OP after optimization:" in text                                # op_opt
+    assert "define preserve_nonecc i32 @tb_" in text and "OUT: [host]" in text
+    # exec/cpu turn chaining off, so every block entry is seen: 0x10000 once, 0x10004 twice
+    assert text.count("Trace: [") == 3
+    assert "X1=0000000000000002" in text
+    assert emu.reg_read("x1") == 0
+
+
+def test_unknown_log_item_is_a_clear_error():
+    try:
+        parse_items("in_asm,bogus")
+    except ValueError as e:
+        assert "bogus" in str(e) and "in_asm" in str(e)
+    else:
+        raise AssertionError("bogus item accepted")
