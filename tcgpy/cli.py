@@ -101,7 +101,10 @@ def _exec_argv(args) -> list[str]:
     return out
 
 
-def run_main(args) -> int:
+def run_main(args, emulator_factory=None, exec_prefix: list[str] | None = None) -> int:
+    """``tcgpy run``.  ``emulator_factory(arch_name)`` and ``exec_prefix`` (the
+    host command a guest execve of a guest program re-runs) let tests put the
+    same Linux layer on another CPU."""
     from .linux.loader import LoadError, read_elf
     from .log import Logger
 
@@ -137,9 +140,11 @@ def run_main(args) -> int:
     from .linux.process import LinuxProcess, Options, ProcessExit, ProcessKilled
     from .linux.sys_signal import host_signo
 
-    emu = Emulator(info.arch.name)
+    emu = (emulator_factory or Emulator)(info.arch.name)
     opts = Options(strace=args.strace or "strace" in items, sysroot=args.sysroot, log=log,
                    exec_argv=_exec_argv(args))
+    if exec_prefix is not None:
+        opts.exec_prefix = list(exec_prefix)
     proc = LinuxProcess(emu, info.arch, opts)
     argv = [os.fsencode(args.argv0 if args.argv0 is not None else args.prog)]
     argv += [os.fsencode(a) for a in args.args]
@@ -148,7 +153,7 @@ def run_main(args) -> int:
         proc.load(args.prog, argv, _guest_environ(args), execfn)
     except LoadError as e:
         return _error(str(e))
-    if items - {"strace"}:
+    if items - {"strace"} and hasattr(emu, "set_log"):
         emu.set_log(Logger(items - {"strace"}, log, emu.arch))
     proc.start_signal_watcher()
 

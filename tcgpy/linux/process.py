@@ -48,7 +48,8 @@ class Options:
     strace: bool = False
     sysroot: str | None = None
     log: object = None                 # file-like for -strace / -d output
-    # command line to re-run tcgpy for a guest execve (options only)
+    # command line to re-run tcgpy for a guest execve: the program, then options
+    exec_prefix: list[str] = field(default_factory=lambda: [sys.executable, "-m", "tcgpy", "run"])
     exec_argv: list[str] = field(default_factory=list)
 
 
@@ -314,7 +315,7 @@ class LinuxProcess:
         import json
         dec = [os.fsdecode(a) for a in argv]
         env = json.dumps([os.fsdecode(e) for e in envp])
-        cmd = [sys.executable, "-m", "tcgpy", "run", *self.opts.exec_argv,
+        cmd = [*self.opts.exec_prefix, *self.opts.exec_argv,
                "--exec-environ", env, "--execfn", os.fsdecode(execfn)]
         if dec:
             cmd += ["-0", dec[0]]
