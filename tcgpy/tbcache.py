@@ -163,7 +163,7 @@ class TBCache:
                 counter = self.free_counters.pop()
                 self.counters[counter] = HOT_THRESHOLD
             counters.append(counter)
-            lowered.append(lower_block(block, self.rt, name, self._alloc_slot, counter))
+            lowered.append(lower_block(block, self.rt, name, self._alloc_slot, counter, hot))
         text = module_text(lowered)
         self.stats.time_llvm_lower += time.perf_counter() - t0
         if self.log is not None:

@@ -30,7 +30,7 @@ def _emulator():
 EMU = None
 
 
-def jit_run(block: Block, state: InterpState, mem: FlatMemory):
+def jit_run(block: Block, state: InterpState, mem: FlatMemory, hot: bool = False):
     """Compile ``block`` alone and run it once on a copy of ``state``/``mem``.
 
     Returns (env image as InterpState, data bytes, (exit code, pc, fault addr, access)).
@@ -40,7 +40,7 @@ def jit_run(block: Block, state: InterpState, mem: FlatMemory):
         EMU = _emulator()
     emu = EMU
     lay = emu.arch.layout
-    tb = emu.cache._compile([block], chain=False)[0]
+    tb = emu.cache._compile([block], chain=False, hot=hot)[0]
     # registers from the interpreter's image; the dispatcher's own fields stay ours
     for row in lay.rows:
         if row.name in ("icount_left", "exit_request", "fault_addr", "fault_access", "exception"):
@@ -67,10 +67,10 @@ def compared_rows():
 ROWS = compared_rows()
 
 
-def check_block(block, state, mem):
+def check_block(block, state, mem, hot=False):
     ref_state, ref_mem = state.copy(), mem.copy()
     info = interpret(block, ref_state, ref_mem)
-    got_state, got_mem, (code, pc, faddr, facc) = jit_run(block, state, mem)
+    got_state, got_mem, (code, pc, faddr, facc) = jit_run(block, state, mem, hot)
     assert pc == info.pc
     if info.kind == "fault":
         assert code == Exit.FAULT
@@ -137,8 +137,9 @@ def test_conditions_and_memops_match_the_interpreter():
         check_block(block, st_, randgen.random_memory(rng))
 
 
-@given(seed=st.integers(0, 2**64 - 1))
-def test_random_blocks_jit_equals_interpreter(seed):
+@given(seed=st.integers(0, 2**64 - 1), hot=st.booleans())
+def test_random_blocks_jit_equals_interpreter(seed, hot):
+    """Both tiers: codegen level 0 with shared tail block, and the hot tier."""
     rng = random.Random(seed)
     block = randgen.random_block(rng, n_ops=40)
-    check_block(block, randgen.random_state(rng), randgen.random_memory(rng))
+    check_block(block, randgen.random_state(rng), randgen.random_memory(rng), hot)

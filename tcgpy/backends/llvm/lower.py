@@ -85,8 +85,9 @@ class _FnLowering:
     """State while lowering one block into one LLVM function."""
 
     def __init__(self, block: Block, rt: Runtime, name: str, alloc_slot: Callable[[], int],
-                 counter: int = -1):
+                 counter: int = -1, hot: bool = False):
         self.counter = counter
+        self.hot = hot
         self.block = block
         self.rt = rt
         self.name = name
@@ -172,7 +173,14 @@ class _FnLowering:
         FastISel cannot select a musttail call and hands the whole basic
         block holding one to SelectionDAG, several times slower to compile;
         funnelling every exit into one small shared block keeps that cost to
-        a few instructions per function."""
+        a few instructions per function.  Hot-tier code keeps one indirect
+        jump per exit instead: separate jump sites predict better, and there
+        compile time matters less."""
+        if self.hot:
+            r = self.tmp()
+            self.emit(f"{r} = musttail call {CC} i32 {fn}(ptr %env)")
+            self.emit(f"ret i32 {r}")
+            return
         self.tail_edges.append((fn, self.current_bb))
         self.emit("br label %tail")
 
@@ -660,9 +668,10 @@ MODULE_TAIL = '!0 = !{!"branch_weights", i32 1, i32 1000}\n!1 = !{!"branch_weigh
 
 
 def lower_block(block: Block, rt: Runtime, name: str, alloc_slot: Callable[[], int],
-                counter: int = -1) -> LoweredBlock:
-    """Lower one block; ``counter`` >= 0 adds the hotness check using that counter."""
-    return _FnLowering(block, rt, name, alloc_slot, counter).lower()
+                counter: int = -1, hot: bool = False) -> LoweredBlock:
+    """Lower one block; ``counter`` >= 0 adds the hotness check using that
+    counter; ``hot`` lowers for the optimising tier."""
+    return _FnLowering(block, rt, name, alloc_slot, counter, hot).lower()
 
 
 def module_text(funcs: list[LoweredBlock], extra: str = "") -> str:
