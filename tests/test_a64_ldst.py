@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 import tcgpy
 from tcgpy.difftest import engine as dt
-from tcgpy.difftest.a64_forms_ls import KNOWN_DIFFERENCES, LDST_CLASSES
+from tcgpy.difftest.a64_forms_ls import LDST_CLASSES, known_differences
 from tcgpy.difftest.forms import CODE_BASE, CODE_SIZE, DATA_BASE, DATA_SIZE, Pos, classes
 
 CODE = CODE_BASE
@@ -465,7 +465,7 @@ def test_unallocated_is_illegal(tcg, uc, word, why):
 # -- Unicorn's deviations, proven ----------------------------------------------------------------
 
 def _known_engine():
-    return dt.Engine("aarch64", known=KNOWN_DIFFERENCES)
+    return dt.Engine("aarch64", known=known_differences())
 
 
 def test_unicorn_ordered_misaligned_deviation(tcg, uc):
@@ -518,7 +518,7 @@ LDST_FORMS = [classes("aarch64")[n] for n in LDST_CLASSES]
 
 @pytest.fixture(scope="module")
 def engine():
-    return dt.Engine("aarch64", known=KNOWN_DIFFERENCES)
+    return dt.Engine("aarch64", known=known_differences())
 
 
 def _disasm(words) -> list[str]:

@@ -322,33 +322,34 @@ def _store_exclusive_misaligned(case, mm, ref, sub) -> bool:
             and _reference_passed(ref, sub))
 
 
+KNOWN_ROWS: tuple[dict, ...] = (
+    dict(
+        name="a64-ordered-misaligned",
+        arch=ARCH,
+        matches=_ordered_misaligned,
+        unicorn="ldar/ldarb/ldarh/stlr/stlrb/stlrh on a misaligned address complete "
+                "(QEMU 5 emits them without MO_ALIGN)",
+        architecture="Alignment fault: ordered accesses (AccType_ORDERED) must be "
+                     "naturally aligned without FEAT_LSE2 (Arm ARM, AArch64.CheckAlignment)",
+        proof="qemu-aarch64 7.2 delivers SIGBUS for ldar/stlr at buf+1 "
+              "(tests/test_a64_ldst.py::test_unicorn_ordered_misaligned_deviation)",
+        why="the architecture, and every later QEMU, fault"),
+    dict(
+        name="a64-store-exclusive-misaligned",
+        arch=ARCH,
+        matches=_store_exclusive_misaligned,
+        unicorn="a misaligned stxr/stxp whose monitor check fails returns status 1 "
+                "without a fault (QEMU compares the address with the monitor first)",
+        architecture="AArch64.ExclusiveMonitorsPass checks alignment before the monitor: "
+                     "the alignment fault is unconditional",
+        proof="Arm ARM pseudocode AArch64.ExclusiveMonitorsPass; the Sail model's "
+              "AArch64_ExclusiveMonitorsPass (any return implies an aligned address); "
+              "tests/test_a64_ldst.py::test_unicorn_store_exclusive_misaligned_deviation",
+        why="the architecture; programs never rely on it, tcgpy follows the spec"),
+)
+
+
 def known_differences():
-    """The KnownDifference rows for these forms."""
+    """KNOWN_ROWS as tcgpy.difftest.known_differences.KnownDifference rows."""
     from .known_differences import KnownDifference
-    return (
-        KnownDifference(
-            name="a64-ordered-misaligned",
-            arch=ARCH,
-            matches=_ordered_misaligned,
-            unicorn="ldar/ldarb/ldarh/stlr/stlrb/stlrh on a misaligned address complete "
-                    "(QEMU 5 emits them without MO_ALIGN)",
-            architecture="Alignment fault: ordered accesses (AccType_ORDERED) must be "
-                         "naturally aligned without FEAT_LSE2 (Arm ARM, AArch64.CheckAlignment)",
-            proof="qemu-aarch64 7.2 delivers SIGBUS for ldar/stlr at buf+1 "
-                  "(tests/test_a64_ldst.py::test_unicorn_ordered_misaligned_deviation)",
-            why="the architecture, and every later QEMU, fault"),
-        KnownDifference(
-            name="a64-store-exclusive-misaligned",
-            arch=ARCH,
-            matches=_store_exclusive_misaligned,
-            unicorn="a misaligned stxr/stxp whose monitor check fails returns status 1 "
-                    "without a fault (QEMU compares the address with the monitor first)",
-            architecture="AArch64.ExclusiveMonitorsPass checks alignment before the monitor: "
-                         "the alignment fault is unconditional",
-            proof="Arm ARM pseudocode AArch64.ExclusiveMonitorsPass; the Sail model's "
-                  "AArch64_ExclusiveMonitorsPass (any return implies an aligned address)",
-            why="the architecture; programs never rely on it, tcgpy follows the spec"),
-    )
-
-
-KNOWN_DIFFERENCES = known_differences()
+    return tuple(KnownDifference(**row) for row in KNOWN_ROWS)

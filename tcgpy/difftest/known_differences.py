@@ -10,7 +10,10 @@ as narrow as the evidence: the instruction encoding, the inputs that trigger it
 and the fields that differ, so that a real tcgpy bug in the same instruction is
 not hidden behind the entry.
 
-Nothing is listed until proven: an empty list means every mismatch fails.
+An entry that explains the engines parting at one instruction gives
+``diverges_at`` (that instruction's pc): the engine then reruns the case
+stopping there, and the mismatch is known only if everything up to that
+instruction agrees.
 """
 from __future__ import annotations
 
@@ -28,6 +31,9 @@ class KnownDifference:
     architecture: str   # what the architecture says
     proof: str          # Arm ARM reference and/or qemu-aarch64 / hardware observation
     why: str            # why tcgpy follows the architecture here
+    # (case, mismatch, unicorn outcome, tcgpy outcome) -> pc of the one
+    # instruction where the engines legitimately part, or None
+    diverges_at: Callable[..., int | None] | None = None
 
 
 def any_word(mask: int, value: int) -> Callable[[object], bool]:
@@ -40,7 +46,12 @@ def only_fields(*prefixes: str) -> Callable[[object], bool]:
     return lambda mm: all(f.name.startswith(prefixes) for f in mm.fields)
 
 
-KNOWN: tuple[KnownDifference, ...] = ()
+# Rows declared beside the form generators they concern.
+from . import a64_forms_ls  # noqa: E402
+
+KNOWN: tuple[KnownDifference, ...] = (
+    *(KnownDifference(**row) for row in a64_forms_ls.KNOWN_ROWS),
+)
 
 
 def classify(case, mismatch, reference, subject, arch: str,
