@@ -13,6 +13,8 @@ QEMU (and so Unicorn, the difftest reference) does:
   value rt had before the writeback.
 - ldp with rt == rt2: rt2 is written first, then rt, so rt gets the first
   (lower) element.  ldxp with rt == rt2: rt then rt2, rt2's element wins.
+
+Page-crossing pairs: see gen_store_pair64 (which half is stored first).
 - A store-exclusive whose size differs from the load-exclusive compares the
   loaded value, zero-extended, against the whole monitored value (and so
   usually fails).  Unlike QEMU it never writes memory when it reports failure.
@@ -47,18 +49,22 @@ class Access:
     sf: int = 1
 
 
+# opc of the single-register forms -> (load, sign-extend, destination sf,
+# largest size); size 3 with opc 2 is PRFM, the other gaps are unallocated.
+OPC_ROWS = {
+    0: (False, False, 1, 3),        # str*
+    1: (True, False, 1, 3),         # ldr*, zero-extending
+    2: (True, True, 1, 2),          # ldrsb/ldrsh/ldrsw into X
+    3: (True, True, 0, 1),          # ldrsb/ldrsh into W
+}
+GPR_ACCESS: dict[tuple[int, int], Access] = {
+    (size, opc): Access(size, load, sign, sf)
+    for opc, (load, sign, sf, top) in OPC_ROWS.items() for size in range(top + 1)}
+
+
 def gpr_access(size: int, opc: int) -> Access | None:
-    """The access of the size/opc fields shared by the single-register forms;
-    None for PRFM (size 3, opc 2) and the unallocated combinations."""
-    if opc == 0:
-        return Access(size, load=False)
-    if opc == 1:
-        return Access(size, load=True)
-    if opc == 2 and size < 3:              # ldrsb/ldrsh/ldrsw into X
-        return Access(size, load=True, sign=True, sf=1)
-    if opc == 3 and size < 2:              # ldrsb/ldrsh into W
-        return Access(size, load=True, sign=True, sf=0)
-    return None
+    """The access of a single-register form; None for PRFM and the gaps."""
+    return GPR_ACCESS.get((size, opc))
 
 
 def is_prfm(size: int, opc: int) -> bool:
@@ -232,7 +238,7 @@ def trans_LDST_pair(ctx, a):
 
 @A64.pattern("size:2 001000 1 L:1 0 ----- 1 ----- rn:5 rt:5")
 def trans_LDAR_STLR(ctx, a):
-    gen_ldst_gpr(ctx, Access(a.size, bool(a.L)), a.rt, a.rn, 0, align=True)
+    gen_ldst_gpr(ctx, GPR_ACCESS[(a.size, a.L)], a.rt, a.rn, 0, align=True)
 
 
 # -- exclusives ---------------------------------------------------------------------
