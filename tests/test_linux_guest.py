@@ -156,6 +156,7 @@ LIBC_CASES = [
     Case("libc_string", "libc_string"),
     Case("libc_io", "libc_io", stdin=b"one\ntwo\nthree\n", tmpdir_arg=True),
     Case("libc_proc", "libc_proc"),
+    Case("libc_sys", "libc_sys", tmpdir_arg=True),
 ]
 
 

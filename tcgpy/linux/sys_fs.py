@@ -115,13 +115,25 @@ def sys_openat(proc, dirfd, path, flags, mode):
         if not flags & proc.arch.consts.OPEN_FLAGS["O_CLOEXEC"]:
             os.set_inheritable(fd, True)
         return fd
-    return os.open(p, open_flags_to_host(proc, flags), mode & 0o7777, dir_fd=dfd)
+    fd = os.open(p, open_flags_to_host(proc, flags), mode & 0o7777, dir_fd=dfd)
+    return _inheritable_unless(proc, fd, flags)
+
+
+def _inheritable_unless(proc, fd: int, flags: int) -> int:
+    """Python makes every new descriptor close-on-exec (PEP 446); the guest's
+    stay open across execve unless it asked for O_CLOEXEC."""
+    if not flags & proc.arch.consts.OPEN_FLAGS["O_CLOEXEC"]:
+        os.set_inheritable(fd, True)
+    return fd
 
 
 @syscall("close", "i")
 def sys_close(proc, fd):
     proc.dirstate.pop(s32(fd), None)
-    proc.epolls.pop(s32(fd), None)
+    ep = proc.epolls.pop(s32(fd), None)
+    if ep is not None:
+        ep[0].close()          # the epoll object owns the descriptor
+        return 0
     os.close(s32(fd))
     return 0
 
@@ -500,7 +512,9 @@ def sys_umask(proc, mask):
 
 @syscall("dup", "i")
 def sys_dup(proc, fd):
-    return os.dup(s32(fd))
+    new = os.dup(s32(fd))
+    os.set_inheritable(new, True)
+    return new
 
 
 @syscall("dup3", "i i x")
@@ -655,9 +669,7 @@ def sys_eventfd2(proc, initval, flags):
 @syscall("epoll_create1", "x")
 def sys_epoll_create1(proc, flags):
     ep = select.epoll(flags=0)
-    fd = ep.fileno()
-    if flags & proc.arch.consts.OPEN_FLAGS["O_CLOEXEC"]:
-        os.set_inheritable(fd, False)
+    fd = _inheritable_unless(proc, ep.fileno(), flags)
     proc.epolls[fd] = (ep, {})
     return fd
 
