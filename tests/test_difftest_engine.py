@@ -198,6 +198,19 @@ def test_known_difference_entry_classifies_a_mismatch():
     assert r.status == "known" and r.known is entry
 
 
+@pytest.mark.parametrize("text", [
+    "add x1, x20, #1; stxr w2, x0, [x1]; add x3, x3, #3",       # misaligned store-exclusive
+    "add x1, x20, #4; ldar x5, [x1]",                           # misaligned load-acquire
+])
+def test_known_difference_needs_agreement_up_to_where_it_diverges(text):
+    case = simple_case(text, x20=DATA_BASE + 0x100)
+    r = Engine(ARCH).run(case)
+    assert r.status == "known", r.mismatch
+    with broken_add_imm():          # the add before it now differs: a real bug, not the known one
+        r = Engine(ARCH).run(case)
+    assert r.status == "mismatch" and r.known is None
+
+
 # -- the injected bug: found, minimized, written, replayed ---------------------------------
 
 def test_broken_translation_is_found_minimized_written_and_replayed(tmp_path):

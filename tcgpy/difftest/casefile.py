@@ -5,8 +5,8 @@ A file reads on its own: code as hex plus one disassembly line per
 instruction (address, word, text, form class), the start state (registers in
 hex, the data page as its non-zero byte runs), both engines' end states (how
 they stopped, registers, the bytes each one changed) and the differing fields.
-Only ``arch``, ``code``, ``bound`` and ``start`` are read back; the rest is for
-the reader.
+Only ``arch``, ``code``, ``bound``, ``stop`` and ``start`` are read back; the
+rest is for the reader.
 """
 from __future__ import annotations
 
@@ -76,6 +76,7 @@ def case_to_json(result: Result, note: str = "") -> dict:
         "code": {"base": f"{CODE_BASE:#x}", "hex": case.code.hex(),
                  "classes": list(case.classes), "primary": case.primary},
         "bound": case.bound,
+        "stop": None if case.stop is None else f"{case.stop:#x}",
         "start": {"regs": _regs_json(case.regs),
                   "data": {"base": f"{DATA_BASE:#x}", "size": len(case.data),
                            "fill": 0, "runs": _runs(case.data)}},
@@ -98,9 +99,11 @@ def case_from_json(d: dict) -> Case:
         off = int(run["at"], 0) - DATA_BASE
         chunk = bytes.fromhex(run["hex"])
         data[off:off + len(chunk)] = chunk
+    stop = d.get("stop")
     return Case(d["arch"], words, {k: int(v, 0) for k, v in start["regs"].items()},
                 bytes(data), int(d["bound"]), tuple(d["code"].get("classes", ())),
-                d["code"].get("primary", ""), d.get("label", ""))
+                d["code"].get("primary", ""), d.get("label", ""),
+                None if stop is None else int(stop, 0))
 
 
 def case_file_name(result: Result, index: int | None = None) -> str:

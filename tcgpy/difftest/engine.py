@@ -155,6 +155,7 @@ class Case:
     classes: tuple[str, ...] = ()          # form class of each word (informational)
     primary: str = ""                      # the class the case was drawn for
     label: str = ""                        # where it came from, e.g. "seed 1 case 42"
+    stop: int | None = None                # stop address, when not after the last word
 
     @property
     def begin(self) -> int:
@@ -162,7 +163,8 @@ class Case:
 
     @property
     def end(self) -> int:
-        return CODE_BASE + 4 * len(self.words)
+        """Where the run stops (``run(until=)``): after the last word by default."""
+        return CODE_BASE + 4 * len(self.words) if self.stop is None else self.stop
 
     @property
     def code(self) -> bytes:
@@ -616,6 +618,13 @@ class Engine:
         if mm is not None:
             known = classify(case, mm, ref, sub, self.arch,
                              KNOWN if self._known is None else self._known)
+            if known is not None and known.diverges_at is not None:
+                # The entry explains the engines parting at one instruction;
+                # everything up to it must still agree, or the case shows a
+                # real difference before the known one.
+                pc = known.diverges_at(case, mm, ref, sub)
+                if pc is None or (case.stop != pc and self.run(case.with_(stop=pc)).mismatch):
+                    known = None
         return Result(case, ref, sub, mm, known)
 
 
