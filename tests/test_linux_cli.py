@@ -106,3 +106,32 @@ def test_strace_shows_signal_delivery():
     err = tcgpy("run", "-strace", f"{BIN}/fs_mem").stderr.decode()
     assert "--- SIGSEGV {si_signo=SIGSEGV, si_code=2, si_addr=0x" in err     # SEGV_ACCERR
     assert "--- SIGSEGV {si_signo=SIGSEGV, si_code=1, si_addr=0x" in err     # SEGV_MAPERR
+
+
+def test_terminal_ioctls_on_a_pty():
+    import fcntl
+    import pty
+    import struct
+    import termios
+    master, slave = pty.openpty()
+    fcntl.ioctl(master, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 100, 0, 0))
+    try:
+        e = {**os.environ, "PYTHONPATH": str(ROOT)}
+        res = subprocess.run([sys.executable, "-m", "tcgpy", "run", f"{BIN}/fs_tty"], stdin=slave,
+                             capture_output=True, cwd=ROOT, env=e, timeout=120)
+    finally:
+        os.close(master)
+        os.close(slave)
+    assert res.stdout.decode() == ("tcgets=0\ntcsets=0\ntiocgwinsz=0\nrows=30\ncols=100\n"
+                                   "tiocgpgrp_ok=1\nunknown_ioctl_enotty=1\n"), res.stderr
+
+
+def test_sigpipe_kills_a_writer_to_a_closed_pipe():
+    import signal
+    r, w = os.pipe()
+    os.close(r)
+    e = {**os.environ, "PYTHONPATH": str(ROOT)}
+    res = subprocess.run([sys.executable, "-m", "tcgpy", "run", f"{BIN}/asm_hello"], stdout=w,
+                         stderr=subprocess.PIPE, cwd=ROOT, env=e, timeout=120)
+    os.close(w)
+    assert res.returncode == -signal.SIGPIPE and res.stderr == b""
