@@ -101,6 +101,7 @@ class _FnLowering:
         self.slots: list[tuple[int, int]] = []
         self.label_names: dict[int, str] = {}
         self.tail_edges: list[tuple[str, str]] = []   # (function value, predecessor block)
+        self.env_offsets: set[int] = set()
         self.current_bb = "entry"
 
     def tmp(self) -> str:
@@ -111,9 +112,11 @@ class _FnLowering:
         self.lines.append("  " + line)
 
     def env_ptr(self, offset: int) -> str:
-        p = self.tmp()
-        self.emit(f"{p} = getelementptr i8, ptr %env, i64 {offset}")
-        return p
+        """Pointer to an env field.  One getelementptr per field and function,
+        placed in the entry block: LLVM's compile time grows with the
+        instruction count, and a block touches the same fields again and again."""
+        self.env_offsets.add(offset)
+        return f"%e{offset}"
 
     # -- temps -----------------------------------------------------------------
     def get(self, t: Temp) -> str:
@@ -220,18 +223,15 @@ class _FnLowering:
         ic = rt.offsets["icount_left"]
         er = rt.offsets["exit_request"]
         head += [
-            f"  %icp = getelementptr i8, ptr %env, i64 {ic}",
-            "  %ic = load i64, ptr %icp",
-            f"  %erp = getelementptr i8, ptr %env, i64 {er}",
-            "  %er = load i64, ptr %erp",
+            f"  %ic = load i64, ptr {self.env_ptr(ic)}",
+            f"  %er = load i64, ptr {self.env_ptr(er)}",
             f"  %ic2 = sub i64 %ic, {blk.guest_insns}",
             "  %neg = icmp slt i64 %ic2, 0",
             "  %req = icmp ne i64 %er, 0",
             "  %stop = or i1 %neg, %req",
             "  br i1 %stop, label %budget, label %body, !prof !0",
             "budget:",
-            f"  %pcp0 = getelementptr i8, ptr %env, i64 {rt.offsets['pc']}",
-            f"  store i64 {_c(blk.pc)}, ptr %pcp0",
+            f"  store i64 {_c(blk.pc)}, ptr {self.env_ptr(rt.offsets['pc'])}",
             f"  ret i32 {int(Exit.BUDGET)}",
             "body:",
         ]
@@ -246,12 +246,11 @@ class _FnLowering:
                 "  %hot = icmp eq i64 %hc1, 0",
                 "  br i1 %hot, label %promote, label %run, !prof !0",
                 "promote:",
-                f"  %pcp1 = getelementptr i8, ptr %env, i64 {rt.offsets['pc']}",
-                f"  store i64 {_c(blk.pc)}, ptr %pcp1",
+                f"  store i64 {_c(blk.pc)}, ptr {self.env_ptr(rt.offsets['pc'])}",
                 f"  ret i32 {int(Exit.HOT)}",
                 "run:",
             ]
-        head.append("  store i64 %ic2, ptr %icp")
+        head.append(f"  store i64 %ic2, ptr {self.env_ptr(ic)}")
         self.current_bb = "run" if self.counter >= 0 else "body"
         self.lines = head
         terminated = False
@@ -275,6 +274,8 @@ class _FnLowering:
             self.sync_globals()
             self.store_pc(_c(blk.pc + blk.guest_size))
             self.ret_exit(Exit.MISS)
+        geps = [f"  %e{off} = getelementptr i8, ptr %env, i64 {off}" for off in sorted(self.env_offsets)]
+        self.lines[2:2] = geps          # right after "define ..." and "entry:"
         if self.tail_edges:
             phi = ", ".join(f"[ {fn}, %{bb} ]" for fn, bb in self.tail_edges)
             self.lines += ["tail:", f"  %tailfn = phi ptr {phi}",
@@ -676,3 +677,4 @@ def lower_block(block: Block, rt: Runtime, name: str, alloc_slot: Callable[[], i
 
 def module_text(funcs: list[LoweredBlock], extra: str = "") -> str:
     return INTRINSIC_DECLS + extra + "\n".join(f.text for f in funcs) + "\n" + MODULE_TAIL
+from . import lower_vec  # noqa: E402,F401  (registers the vec op's lowering)
