@@ -257,7 +257,7 @@ def fold_shift(f: Folder, insn: Insn) -> FoldResult:
         if a.value == 0 or (a.value == MASK64 and insn.op in _ONES_STAY_ONES):
             return a
         return f.evaluate(insn)
-    if b.kind is CONST and insn.op is _SHR and f.z(a) >> b.value == 0:
+    if b.kind is CONST and insn.op is _SHR and f.zmask.get(a, MASK64) >> b.value == 0:
         return f.const(0)
     return None
 
@@ -298,7 +298,7 @@ def fold_ext(f: Folder, insn: Insn) -> FoldResult:
     a = insn.ins[0]
     if a.kind is CONST:
         return f.evaluate(insn)
-    if f.z(a) & ~_EXT_KEEPS[insn.op._name_] == 0:
+    if f.zmask.get(a, MASK64) & ~_EXT_KEEPS[insn.op._name_] == 0:
         return a
     return None
 
@@ -497,7 +497,9 @@ def run(block: Block) -> Block:
                         insn = r
                     else:
                         insn = Insn(MOV, outs, (r,))
-                op = insn.op        # folds may also rewrite in place (sub -> add)
+                if insn.op is not op:   # replaced, or rewritten in place (sub -> add)
+                    op = insn.op
+                    rule = rules[op._name_][1]
         # Facts about dst end here (after the fold, which may have used them
         # when dst is also an input).
         if offset and (dst in offset or dst in users):
@@ -520,7 +522,6 @@ def run(block: Block) -> Block:
                         users[s].add(dst)
                     else:
                         users[s] = {dst}
-            rule = rules[op._name_][1]
             z = MASK64 if rule is None else rule(zmask, insn)
         if dst in known:
             del known[dst]
