@@ -161,10 +161,7 @@ class LinuxProcess:
                          execfn if execfn is not None else os.fsencode(path))
         self.space.map(SIGTRAMP_ADDR, PAGE, "rx", "[sigtramp]")
         self.emu.mem_write(SIGTRAMP_ADDR, self.arch.sigframe.TRAMPOLINE)
-        for i in range(31):
-            self.emu.reg_write(f"x{i}", 0)
-        self.emu.reg_write(self.arch.stack_pointer, sp)
-        self.emu.reg_write(self.arch.pc, img.start_pc)
+        self.arch.start_thread(self.emu, img.start_pc, sp)
 
     # -- syscalls --------------------------------------------------------------------
     def on_syscall(self, emu) -> None:

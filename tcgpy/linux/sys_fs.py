@@ -80,12 +80,7 @@ def _proc_maps(proc) -> bytes:
 
 
 def _proc_cpuinfo(proc) -> bytes:
-    hwcap, _ = proc.arch.hwcaps()
-    from .aarch64 import HWCAP_BITS
-    feats = " ".join(n for n, b in HWCAP_BITS.items() if hwcap >> b & 1)
-    cpus = len(os.sched_getaffinity(0))
-    return "".join(f"processor\t: {i}\nFeatures\t: {feats}\nCPU implementer\t: 0x00\n"
-                   f"CPU architecture: 8\n\n" for i in range(cpus)).encode()
+    return proc.arch.cpuinfo(len(os.sched_getaffinity(0))).encode()
 
 
 # Files under /proc that must describe the guest, not the Python process.

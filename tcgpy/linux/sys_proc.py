@@ -360,7 +360,9 @@ def sys_futex(proc, uaddr, op, val, timeout, uaddr2, val3):
 # -- processes ------------------------------------------------------------------------
 
 @syscall("clone", "x p p p p")
-def sys_clone(proc, flags, newsp, ptid, tls, ctid):
+def sys_clone(proc, flags, newsp, a2, a3, a4):
+    named = dict(zip(proc.arch.clone_args, (a2, a3, a4)))
+    ptid, tls, ctid = named["ptid"], named["tls"], named["ctid"]
     if flags & CLONE_THREAD:
         # Threads are not emulated yet; glibc turns this into EAGAIN from pthread_create.
         return proc.err("ENOSYS")

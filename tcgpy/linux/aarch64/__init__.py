@@ -28,6 +28,23 @@ def aarch64_hwcaps() -> tuple[int, int]:
     return hwcap, 0
 
 
+def aarch64_cpuinfo(ncpus: int) -> str:
+    hwcap, _ = aarch64_hwcaps()
+    feats = " ".join(n for n, b in HWCAP_BITS.items() if hwcap >> b & 1)
+    return "".join(f"processor\t: {i}\nFeatures\t: {feats}\nCPU implementer\t: 0x00\n"
+                   f"CPU architecture: 8\n\n" for i in range(ncpus))
+
+
+def start_thread(emu, pc: int, sp: int) -> None:
+    """Registers at process entry, as arch/arm64 start_thread leaves them:
+    all general registers zero (x0 is not an atexit hook), sp and pc set."""
+    for i in range(31):
+        emu.reg_write(f"x{i}", 0)
+    emu.reg_write("nzcv", 0)
+    emu.reg_write("sp", sp)
+    emu.reg_write("pc", pc)
+
+
 LINUX_ARCH = LinuxArch(
     name="aarch64",
     elf_machine="EM_AARCH64",
@@ -39,5 +56,7 @@ LINUX_ARCH = LinuxArch(
     hwcaps=aarch64_hwcaps,
     minsigstksz=signal_frame.MINSIGSTKSZ,
     sigframe=signal_frame,
+    start_thread=start_thread,
+    cpuinfo=aarch64_cpuinfo,
     tls_register="tpidr_el0",
 )
