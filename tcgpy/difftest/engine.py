@@ -144,7 +144,7 @@ def diff_arch(name: str) -> DiffArch:
 
 # -- cases ------------------------------------------------------------------------
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class Case:
     """One difftest case: code words at CODE_BASE and a full start state."""
     arch: str
@@ -172,6 +172,14 @@ class Case:
 
     def with_(self, **changes) -> "Case":
         return replace(self, **changes)
+
+    def __repr__(self) -> str:
+        # Short enough for a test failure: the data page as a digest.
+        words = ", ".join(f"{w:#010x}" for w in self.words)
+        regs = ", ".join(f"{k}={v:#x}" for k, v in self.regs.items() if v)
+        digest = hashlib.sha1(self.data).hexdigest()[:12]
+        return (f"Case({self.arch} [{words}] {self.classes} regs({regs}) "
+                f"data(sha1 {digest}) bound={self.bound} stop={self.stop} {self.label!r})")
 
 
 def default_bound(length: int) -> int:
