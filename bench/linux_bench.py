@@ -24,10 +24,10 @@ BIN = ROOT / "tests" / "guest" / "bin"
 
 HELLO = [("hello (asm)", ["asm_hello"]), ("hello (glibc, static)", ["libc_hello"])]
 KERNELS = [  # name, args at full size, args at --quick size
-    ("hash", ["fs_bench", "hash", "60000000"], ["fs_bench", "hash", "2000000"]),
+    ("hash", ["fs_bench", "hash", "100000000"], ["fs_bench", "hash", "2000000"]),
     ("sort", ["fs_bench", "sort", "24"], ["fs_bench", "sort", "2"]),
-    ("matmul", ["fs_bench", "matmul", "150"], ["fs_bench", "matmul", "8"]),
-    ("string", ["fs_bench", "string", "4000"], ["fs_bench", "string", "150"]),
+    ("matmul", ["fs_bench", "matmul", "450"], ["fs_bench", "matmul", "8"]),
+    ("string", ["fs_bench", "string", "8000"], ["fs_bench", "string", "150"]),
 ]
 
 
