@@ -37,7 +37,7 @@ def test_covers_every_op_cond_and_memop():
                 ld_memops.add(insn.consts[0] & (MemOp.SIZE_MASK | MemOp.SIGN))
             elif insn.op is Op.st:
                 st_sizes.add(insn.consts[0] & MemOp.SIZE_MASK)
-    assert ops == set(Op)
+    assert {op._name_ for op in Op} - {op._name_ for op in ops} <= randgen.NOT_GENERATED
     assert conds == {(op, c) for op in (Op.setcond, Op.movcond, Op.brcond) for c in Cond}
     assert ld_memops == set(range(8))
     assert st_sizes == set(range(4))

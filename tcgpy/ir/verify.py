@@ -15,6 +15,8 @@ The rules, one checker each:
 """
 from __future__ import annotations
 
+import enum
+
 from .core import Block, Insn, Kind, Temp
 from .ops import MASK64, Cond, Exit, F, MemOp, Op, memop_size
 
@@ -42,7 +44,8 @@ def _check_arity(i: int, insn: Insn) -> None:
         if not isinstance(t, Temp):
             raise IRError(f"{_where(i, insn)}: operand {t!r} is not a Temp")
     for c in insn.consts:
-        if not isinstance(c, int):
+        # ints, or enum members naming a sub-operation (e.g. a vector op kind)
+        if not isinstance(c, (int, enum.Enum)):
             raise IRError(f"{_where(i, insn)}: constant {c!r} is not an int")
     for t in insn.outs:
         if t.is_const:
