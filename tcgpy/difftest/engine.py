@@ -193,7 +193,11 @@ def random_start_regs(da: DiffArch, rng: random.Random) -> dict[str, int]:
     regs = {}
     for name in da.state_regs:
         n = gpr_number.get(name)
-        if n is None:
+        row = da.info.layout.by_name.get(name)
+        if n is None and row is not None and row.size > 8:
+            # vector registers (once the CPU table marks them compared)
+            regs[name] = rng.getrandbits(8 * row.size)
+        elif n is None:
             gen = da.defs.start.get(name)
             regs[name] = gen(rng) if gen else 0
         elif n in PTR_REGS:
