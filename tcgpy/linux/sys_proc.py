@@ -367,8 +367,16 @@ def sys_clone(proc, flags, newsp, a2, a3, a4):
         # Threads are not emulated yet; glibc turns this into EAGAIN from pthread_create.
         return proc.err("ENOSYS")
     proc.flush_logs()
+    vfork_fd = None
+    if flags & CLONE_VFORK:
+        # The parent of a vfork sleeps until the child execs or exits: a
+        # close-on-exec pipe reaches EOF at exactly those two moments.
+        r, w = os.pipe2(os.O_CLOEXEC)
+        vfork_fd = (_high_fd(r), _high_fd(w))
     pid = os.fork()
     if pid == 0:
+        if vfork_fd:
+            os.close(vfork_fd[0])
         proc.after_fork_child()
         emu = proc.emu
         if newsp:
@@ -378,9 +386,26 @@ def sys_clone(proc, flags, newsp, a2, a3, a4):
         if flags & CLONE_CHILD_SETTID and ctid:
             proc.write(ctid, struct.pack("<i", proc.pid))
         return 0
+    if vfork_fd:
+        os.close(vfork_fd[1])
+        while True:
+            try:
+                if not os.read(vfork_fd[0], 1):
+                    break
+            except InterruptedError:
+                continue
+        os.close(vfork_fd[0])
     if flags & CLONE_PARENT_SETTID and ptid:
         proc.write(ptid, struct.pack("<i", pid))
     return pid
+
+
+def _high_fd(fd: int) -> int:
+    """Move a descriptor of tcgpy's own out of the range the guest allocates from."""
+    import fcntl
+    new = fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 200)
+    os.close(fd)
+    return new
 
 
 @syscall("clone3", "p u")
