@@ -17,8 +17,8 @@ from tcgpy.difftest import forms
 from tcgpy.difftest.campaign import Spec, run_campaign
 from tcgpy.difftest.casefile import case_from_json, case_to_json, replay, write_case
 from tcgpy.difftest.engine import (CODE_BASE, DATA_BASE, DATA_SIZE, END, Case, Engine, Event,
-                                   Outcome, TcgpyRunner, campaign_case, compare, default_bound, diff_arch,
-                                   generate_code, random_data, random_start_regs,
+                                   Outcome, TcgpyRunner, campaign_case, compare, default_bound,
+                                   diff_arch, generate_code, random_data, random_start_regs,
                                    select_classes)
 from tcgpy.difftest.known_differences import KnownDifference, any_word, only_fields
 from tcgpy.difftest.minimize import minimize, minimize_result
