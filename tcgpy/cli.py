@@ -188,12 +188,23 @@ def build_parser() -> argparse.ArgumentParser:
         except ImportError as e:
             if e.name is not None and name.startswith(e.name):
                 continue           # that subcommand is not part of this build
-            raise
+            _add_broken(sub, name, e)
+            continue
+        except Exception as e:     # a broken subcommand must not take `tcgpy run` down with it
+            _add_broken(sub, name, e)
+            continue
         before = set(sub.choices)
         mod.add_parser(sub)
         for cmd in set(sub.choices) - before:
             sub.choices[cmd].set_defaults(_main=mod.main)
     return parser
+
+
+def _add_broken(sub, module: str, err: Exception) -> None:
+    cmd = module.rsplit(".", 1)[-1]
+    p = sub.add_parser(cmd, help=f"(unavailable: {type(err).__name__})")
+    p.add_argument("rest", nargs=argparse.REMAINDER)
+    p.set_defaults(_main=lambda args: _error(f"{cmd}: cannot load {module}: {type(err).__name__}: {err}"))
 
 
 def main(argv: list[str] | None = None) -> int:
