@@ -96,11 +96,11 @@ def sys_mremap(proc, old, old_size, new_size, flags, new_addr):
 @syscall("madvise", "p u d")
 def sys_madvise(proc, addr, length, advice):
     if advice == proc.arch.consts.MMAN["MADV_DONTNEED"] and length:
-        # Private anonymous pages read back as zero after MADV_DONTNEED.
-        start, size = addr & ~(PAGE - 1), page_up(length)
-        if proc.space.find(start) is not None:
-            try:
-                proc.emu.mem_write(start, bytes(size))
-            except Exception:
-                pass
+        # Private pages read back as zero-fill after MADV_DONTNEED: give the
+        # range fresh pages rather than writing zeros (which would commit
+        # host memory for what the guest just gave back).
+        start, end = addr & ~(PAGE - 1), page_up(addr + length)
+        for v in [v for v in proc.space.vmas if v.end > start and v.start < end]:
+            lo, hi = max(v.start, start), min(v.end, end)
+            proc.space.map(lo, hi - lo, v.perms, v.name)
     return 0

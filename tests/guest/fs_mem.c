@@ -49,5 +49,11 @@ int main(int argc, char **argv, char **envp)
     char *r2 = (char *)sys5(NR_mremap, r, 4096, 8 * 4096, 1, 0);
     kv("mremap_ok", (long)r2 > 0 && r2[100] == 7 && r2[8 * 4096 - 1] == 0);
     kv("munmap_unaligned_einval", sys2(NR_munmap, r2 + 1, 4096) == -22);
+
+    /* MADV_DONTNEED: private anonymous pages come back zero-filled, neighbours kept. */
+    char *big = (char *)sys6(NR_mmap, 0, 16 << 20, 3, 0x22, -1, 0);
+    for (long i = 0; i < (16 << 20); i += 4096) big[i] = 1;
+    kv("madvise", sys3(233, big + 4096, (16 << 20) - 8192, 4));
+    kv("dontneed_zeroed", big[1 << 20] == 0 && big[0] == 1 && big[(16 << 20) - 4096] == 1);
     return 0;
 }
