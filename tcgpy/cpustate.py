@@ -45,6 +45,7 @@ COMMON_ROWS: tuple[RegDef, ...] = (
     RegDef("fault_addr", ir=False, user=False, compare=False),
     RegDef("fault_access", ir=False, user=False, compare=False),  # 0 read, 1 write, 2 fetch
     RegDef("exception", ir=False, user=False, compare=False),     # set by slow paths
+    RegDef("exit_info", ir=False, user=False, compare=False),     # detail of an exit (HOT: counter)
 )
 
 

@@ -249,7 +249,7 @@ class Emulator:
                 if code == Exit.MISS or code == Exit.BUDGET:
                     continue
                 if code == Exit.HOT:
-                    cache.promote(env.pc)
+                    cache.promote(env.exit_info, env.pc)
                     continue
                 self._handle_exit(code)
         finally:

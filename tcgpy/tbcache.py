@@ -30,7 +30,8 @@ JMP_TABLE_BITS = 14
 MAX_SLOTS = 1 << 16
 MAX_BLOCKS = 12_000
 LOOKAHEAD = 8          # blocks translated and compiled together on a miss
-HOT_THRESHOLD = 2000   # executions before a block is recompiled at the hot tier
+HOT_THRESHOLD = 2000   # passes over a loop-closing edge before its loop is recompiled hot
+HOT_REGION_MAX = 64    # blocks recompiled together for one hot edge
 
 
 @dataclass
@@ -68,7 +69,8 @@ class TB:
     slots: list[tuple[int, int]] = field(default_factory=list)
     pages: tuple[int, ...] = ()
     valid: bool = True
-    counter: int = -1        # index of its hotness counter, -1 when it has none
+    counters: list[int] = field(default_factory=list)   # hotness counters on its edges
+    hot: bool = False
 
 
 class TBCache:
@@ -85,6 +87,7 @@ class TBCache:
         self.jmp_mask = (1 << JMP_TABLE_BITS) - 1
         self.counters = (ctypes.c_uint64 * (MAX_BLOCKS + 64))()
         self.free_counters = list(range(len(self.counters) - 1, -1, -1))
+        self.counter_owner: dict[int, TB] = {}
         self.blocks: dict[int, TB] = {}
         self.page_blocks: dict[int, set[TB]] = {}
         self.waiting: dict[int, set[int]] = {}       # target pc -> slots jumping there
@@ -149,21 +152,23 @@ class TBCache:
             log.block_ir("op_opt", block)
         return block
 
+    def _alloc_counter(self) -> int:
+        if not self.free_counters:
+            return -1
+        idx = self.free_counters.pop()
+        self.counters[idx] = HOT_THRESHOLD
+        return idx
+
     def _compile(self, blocks, chain: bool, hot: bool = False) -> list[TB]:
-        """Lower and compile ``blocks`` as one module.  ``chain`` blocks get a
-        hotness counter unless they are already the ``hot`` tier."""
+        """Lower and compile ``blocks`` as one module.  ``chain`` blocks count
+        their loop-closing edges unless they are already the ``hot`` tier."""
         t0 = time.perf_counter()
         lowered = []
-        counters = []
+        counting = self._alloc_counter if chain and not hot else None
         for block in blocks:
             self._fn_counter += 1
             name = f"tb_{id(self):x}_{self._fn_counter}"
-            counter = -1
-            if chain and not hot and self.free_counters:
-                counter = self.free_counters.pop()
-                self.counters[counter] = HOT_THRESHOLD
-            counters.append(counter)
-            lowered.append(lower_block(block, self.rt, name, self._alloc_slot, counter, hot))
+            lowered.append(lower_block(block, self.rt, name, self._alloc_slot, counting, hot))
         text = module_text(lowered)
         self.stats.time_llvm_lower += time.perf_counter() - t0
         if self.log is not None:
@@ -172,11 +177,13 @@ class TBCache:
         self.modules.append((mod, hot))
         self.stats.modules_compiled += 1
         tbs = []
-        for block, lb, counter in zip(blocks, lowered, counters):
+        for block, lb in zip(blocks, lowered):
             pages = tuple(sorted({block.pc & PAGE_MASK,
                                   (block.pc + max(block.guest_size, 1) - 1) & PAGE_MASK}))
             tb = TB(block.pc, block.guest_size, block.guest_insns, block.insn_pcs,
-                    addrs[lb.name], lb.slots, pages, counter=counter)
+                    addrs[lb.name], lb.slots, pages, counters=lb.counters, hot=hot)
+            for idx in lb.counters:
+                self.counter_owner[idx] = tb
             tbs.append(tb)
             self.stats.blocks_translated += 1
             self.stats.insns_translated += block.guest_insns
@@ -254,18 +261,32 @@ class TBCache:
         del pc_g
         return self._compile([block], chain=False)[0]
 
-    def promote(self, pc: int) -> None:
-        """Recompile the block at ``pc`` at the hot tier and swap it in."""
-        tb = self.blocks.get(pc)
-        if tb is None or not tb.valid:
+    def promote(self, counter: int, target: int) -> None:
+        """A loop-closing edge became hot: recompile its loop at the hot tier.
+
+        The loop is taken to be the valid blocks from the edge's target up to
+        its source (the source itself for a forward indirect jump), which
+        covers the usual loop laid out in address order."""
+        src = self.counter_owner.get(counter)
+        if src is None or not src.valid:
             return
-        # Same pc, same instruction count: the same guest code (the block is
-        # still valid, so its bytes have not changed).
-        block = self._translate(pc, tb.n_insns, None)
-        new = self._compile([block], chain=True, hot=True)[0]
-        self.invalidate(tb)
-        self._register(new)
-        self.stats.blocks_promoted += 1
+        lo, hi = min(target, src.pc), max(target, src.pc)
+        region = sorted((tb for pc, tb in self.blocks.items()
+                         if lo <= pc <= hi and not tb.hot), key=lambda tb: tb.pc)
+        if len(region) > HOT_REGION_MAX:
+            # a long way back: keep the two ends, where the loop runs
+            region = [tb for tb in region if tb.pc in (target, src.pc)]
+        if not region:
+            return
+        # Same pc, same instruction count: the same guest code (the blocks
+        # are still valid, so their bytes have not changed).
+        blocks = [self._translate(tb.pc, tb.n_insns, None) for tb in region]
+        news = self._compile(blocks, chain=True, hot=True)
+        for old in region:
+            self.invalidate(old)
+        for new in news:
+            self._register(new)
+        self.stats.blocks_promoted += len(news)
 
     # -- invalidation --------------------------------------------------------------
     def invalidate(self, tb: TB) -> None:
@@ -293,9 +314,10 @@ class TBCache:
                 w.discard(slot)
             self.slot_owner.pop(slot, None)
             self.free_slots.append(slot)
-        if tb.counter >= 0:
-            self.free_counters.append(tb.counter)
-            tb.counter = -1
+        for idx in tb.counters:
+            self.counter_owner.pop(idx, None)
+            self.free_counters.append(idx)
+        tb.counters = []
         i = ((tb.pc >> 2) & self.jmp_mask) * 2
         if self.jmp_table[i + 1] == tb.fn_addr:
             self.jmp_table[i] = 0xFFFF_FFFF_FFFF_FFFF
@@ -337,3 +359,4 @@ class TBCache:
             jit.remove_module(mod, hot)
         self.modules.clear()
         self.free_counters = list(range(len(self.counters) - 1, -1, -1))
+        self.counter_owner.clear()

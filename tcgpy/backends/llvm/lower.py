@@ -73,6 +73,7 @@ class LoweredBlock:
     name: str
     text: str
     slots: list[tuple[int, int]] = field(default_factory=list)   # (slot index, target pc)
+    counters: list[int] = field(default_factory=list)            # hotness counters it uses
 
 
 def _c(v: int) -> str:
@@ -85,8 +86,9 @@ class _FnLowering:
     """State while lowering one block into one LLVM function."""
 
     def __init__(self, block: Block, rt: Runtime, name: str, alloc_slot: Callable[[], int],
-                 counter: int = -1, hot: bool = False):
-        self.counter = counter
+                 alloc_counter: Callable[[], int] | None = None, hot: bool = False):
+        self.alloc_counter = alloc_counter
+        self.counters: list[int] = []
         self.hot = hot
         self.block = block
         self.rt = rt
@@ -187,6 +189,31 @@ class _FnLowering:
         self.tail_edges.append((fn, self.current_bb))
         self.emit("br label %tail")
 
+    def count_edge(self) -> None:
+        """Hotness counting on a loop-closing edge (a backward direct jump or
+        an indirect jump), with pc already holding the target: every cycle
+        of guest code passes through one, so counting there finds all hot
+        code without a counter on every block.  At zero, leave with
+        Exit.HOT and the counter's index in env ``exit_info``."""
+        if self.alloc_counter is None:
+            return
+        idx = self.alloc_counter()
+        if idx < 0:
+            return
+        self.counters.append(idx)
+        c, c1, z = self.tmp(), self.tmp(), self.tmp()
+        addr = f"inttoptr (i64 {self.rt.counters + 8 * idx} to ptr)"
+        self.emit(f"{c} = load i64, ptr {addr}")
+        self.emit(f"{c1} = sub i64 {c}, 1")
+        self.emit(f"store i64 {c1}, ptr {addr}")
+        self.emit(f"{z} = icmp eq i64 {c1}, 0")
+        hot_bb, cont_bb = self.new_bb("hot"), self.new_bb("cont")
+        self.emit(f"br i1 {z}, label %{hot_bb}, label %{cont_bb}, !prof !0")
+        self.start_bb(hot_bb)
+        self.emit(f"store i64 {idx}, ptr {self.env_ptr(self.rt.offsets['exit_info'])}")
+        self.ret_exit(Exit.HOT)
+        self.start_bb(cont_bb)
+
     def store_pc(self, value: str) -> None:
         self.emit(f"store i64 {value}, ptr {self.env_ptr(self.rt.offsets['pc'])}")
 
@@ -235,23 +262,8 @@ class _FnLowering:
             f"  ret i32 {int(Exit.BUDGET)}",
             "body:",
         ]
-        if self.counter >= 0:
-            # Hotness: count executions down and leave for recompilation at
-            # zero, before anything is executed or the budget is consumed.
-            head += [
-                f"  %hcp = inttoptr i64 {rt.counters + 8 * self.counter} to ptr",
-                "  %hc = load i64, ptr %hcp",
-                "  %hc1 = sub i64 %hc, 1",
-                "  store i64 %hc1, ptr %hcp",
-                "  %hot = icmp eq i64 %hc1, 0",
-                "  br i1 %hot, label %promote, label %run, !prof !0",
-                "promote:",
-                f"  store i64 {_c(blk.pc)}, ptr {self.env_ptr(rt.offsets['pc'])}",
-                f"  ret i32 {int(Exit.HOT)}",
-                "run:",
-            ]
         head.append(f"  store i64 %ic2, ptr {self.env_ptr(ic)}")
-        self.current_bb = "run" if self.counter >= 0 else "body"
+        self.current_bb = "body"
         self.lines = head
         terminated = False
         for insn in blk.insns:
@@ -281,7 +293,7 @@ class _FnLowering:
             self.lines += ["tail:", f"  %tailfn = phi ptr {phi}",
                            f"  %tailr = musttail call {CC} i32 %tailfn(ptr %env)", "  ret i32 %tailr"]
         self.lines.append("}")
-        return LoweredBlock(self.name, "\n".join(self.lines), self.slots)
+        return LoweredBlock(self.name, "\n".join(self.lines), self.slots, self.counters)
 
 
 # --- value ops ------------------------------------------------------------------
@@ -624,6 +636,8 @@ def lower_goto_tb(fl, insn):
     fl.slots.append((slot, target))
     fl.sync_globals()
     fl.store_pc(_c(target))
+    if target <= fl.insn_pc:
+        fl.count_edge()
     f = fl.tmp()
     fl.emit(f"{f} = load ptr, ptr inttoptr (i64 {fl.rt.slot_base + 8 * slot} to ptr)")
     fl.tail_call(f)
@@ -635,6 +649,7 @@ def lower_goto_ptr(fl, insn):
     target = fl.get(insn.ins[0])
     fl.sync_globals()
     fl.store_pc(target)
+    fl.count_edge()
     h, i, o, ep, epc, hit, fp, f, r = (fl.tmp() for _ in range(9))
     fl.emit(f"{h} = lshr i64 {target}, 2")
     fl.emit(f"{i} = and i64 {h}, {rt.jmp_table_mask}")
@@ -669,10 +684,11 @@ MODULE_TAIL = '!0 = !{!"branch_weights", i32 1, i32 1000}\n!1 = !{!"branch_weigh
 
 
 def lower_block(block: Block, rt: Runtime, name: str, alloc_slot: Callable[[], int],
-                counter: int = -1, hot: bool = False) -> LoweredBlock:
-    """Lower one block; ``counter`` >= 0 adds the hotness check using that
-    counter; ``hot`` lowers for the optimising tier."""
-    return _FnLowering(block, rt, name, alloc_slot, counter, hot).lower()
+                alloc_counter: Callable[[], int] | None = None, hot: bool = False) -> LoweredBlock:
+    """Lower one block.  ``alloc_counter`` (returning an index, or -1 when
+    none is left) enables hotness counting on loop-closing edges; ``hot``
+    lowers for the optimising tier."""
+    return _FnLowering(block, rt, name, alloc_slot, alloc_counter, hot).lower()
 
 
 def module_text(funcs: list[LoweredBlock], extra: str = "") -> str:
