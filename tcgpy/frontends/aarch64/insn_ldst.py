@@ -1,6 +1,7 @@
 """A64 loads and stores of general registers: immediate (scaled, unscaled,
 pre/post-index, unprivileged), register offset, literal, pairs (incl. ldnp/stnp
 and ldpsw), load-acquire/store-release, exclusives, and prefetch (a nop).
+The SIMD&FP register forms (V=1) are in insn_simd_ldst.py.
 
 Precise faults: every guest-visible effect of an instruction (register writes,
 writeback, the exclusive monitor) is emitted after the last of its memory
@@ -14,7 +15,7 @@ QEMU (and so Unicorn, the difftest reference) does:
 - ldp with rt == rt2: rt2 is written first, then rt, so rt gets the first
   (lower) element.  ldxp with rt == rt2: rt then rt2, rt2's element wins.
 
-Page-crossing pairs: see gen_store_pair64 (which half is stored first).
+Page-crossing pairs: see gen_store_block (which half is stored first).
 - A store-exclusive whose size differs from the load-exclusive compares the
   loaded value, zero-extended, against the whole monitored value (and so
   usually fails).  Unlike QEMU it never writes memory when it reports failure.
@@ -112,33 +113,43 @@ def gen_ldst_pair(ctx, size: int, load: bool, sign: bool, rt: int, rt2: int, rn:
         lo = b.ext32u(ctx.read_reg(rt))
         ctx.gen_st(b.or_(lo, b.shl(ctx.read_reg(rt2), 32)), addr, 3)
     else:
-        gen_store_pair64(ctx, ctx.read_reg(rt), ctx.read_reg(rt2), addr)
+        gen_store_block(ctx, [ctx.read_reg(rt), ctx.read_reg(rt2)], addr)
     if mode != OFFSET:
         ctx.write_reg(rn, moved, sp=True)
 
 
-def gen_store_pair64(ctx, v1, v2, addr) -> None:
-    """Store v1 at addr and v2 at addr + 8 so that a fault leaves memory
-    untouched wherever the IR allows it (a store that crosses a page is
-    all-or-nothing in the softmmu; two stores are not).
+def gen_store_block(ctx, values: list, addr) -> None:
+    """Store 2**k doublewords ``values`` at addr, addr + 8, ... so that a fault
+    leaves memory untouched wherever the IR allows it (one store that crosses
+    a page is all-or-nothing in the softmmu; several stores are not).
 
-    The lower doubleword goes first, as QEMU and hardware order them, so the
-    lowest faulting address is the one reported -- except when the pair
-    crosses a page with its lower doubleword wholly in the first page: then
-    the upper one goes first, so that overrunning the end of a mapping (the
-    common direction) faults before anything is written.  What remains
-    imprecise is that layout with the lower page bad and the upper one good
-    (the upper doubleword is written), and with both pages bad the upper
-    address is reported: the architecture does not order the two accesses.
+    The lower half goes first, as QEMU and hardware order the accesses, so
+    the lowest faulting address is the one reported -- except when the block
+    crosses a page with its lower half wholly in the first page: then the
+    upper half goes first, so that overrunning the end of a mapping (the
+    common direction) faults before anything is written.  Each half is
+    ordered the same way, recursively.  What remains imprecise: with the
+    lower page bad and the upper one good, the upper part is written; with
+    both bad, an upper address is reported (the architecture does not order
+    the accesses of one instruction).
     """
     b = ctx.b
-    addr2 = b.add(addr, 8)
-    # (addr & 0xfff) in [0x1000-15, 0x1000-8]: crosses, lower doubleword in the first page
-    upper_first = b.setcond(Cond.ltu, b.and_(b.add(addr, 15), PAGE_SIZE - 1), 8)
-    ctx.gen_st(b.movcond(Cond.ne, upper_first, 0, v2, v1),
-               b.movcond(Cond.ne, upper_first, 0, addr2, addr), 3)
-    ctx.gen_st(b.movcond(Cond.ne, upper_first, 0, v1, v2),
-               b.movcond(Cond.ne, upper_first, 0, addr, addr2), 3)
+    n = len(values)
+    if n == 1:
+        ctx.gen_st(values[0], addr, 3)
+        return
+    half = n // 2
+    span = 8 * n
+    hi_addr = b.add(addr, 8 * half)
+    # (addr & 0xfff) in [0x1000 - span + 1, 0x1000 - span/2]
+    upper_first = b.setcond(Cond.ltu, b.and_(b.add(addr, span - 1), PAGE_SIZE - 1), 8 * half)
+
+    def pick(if_upper, otherwise):
+        return b.movcond(Cond.ne, upper_first, 0, if_upper, otherwise)
+
+    lo, hi = values[:half], values[half:]
+    gen_store_block(ctx, [pick(h, l) for l, h in zip(lo, hi)], pick(hi_addr, addr))
+    gen_store_block(ctx, [pick(l, h) for l, h in zip(lo, hi)], pick(addr, hi_addr))
 
 
 # How the emulator's slow path encodes env.fault_access (tcgpy/emulator.py):
@@ -321,3 +332,4 @@ def trans_STXP(ctx, a):
         gen_store_exclusive(ctx, a.rs, a.rn, 3, 8, [val])
     else:
         gen_store_exclusive(ctx, a.rs, a.rn, 3, 16, [ctx.read_reg(a.rt), ctx.read_reg(a.rt2)])
+
