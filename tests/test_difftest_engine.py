@@ -325,6 +325,9 @@ def test_cli_usage_errors():
     assert difftest_cmd("--classes", "no_such_class", "--count", "1").returncode == 2
     assert difftest_cmd("--length", "0").returncode == 2
     assert difftest_cmd("--count", "1", arch=None).returncode == 2
+    assert difftest_cmd("--count", "1", arch="sparc").returncode == 2
+    alias = difftest_cmd("--list-classes", arch="arm64")
+    assert alias.returncode == 0 and "addsub_imm" in alias.stdout
 
 
 # -- hypothesis difftest over every registered class ---------------------------------------

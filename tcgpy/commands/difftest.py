@@ -149,6 +149,13 @@ def main(args) -> int:
         print("tcgpy difftest: give the guest architecture (e.g. tcgpy difftest aarch64)",
               file=sys.stderr)
         return 2
+    if args.arch is not None:
+        from ..frontends import get_arch
+        try:
+            get_arch(args.arch)
+        except ValueError as e:
+            print(f"tcgpy difftest: {e}", file=sys.stderr)
+            return 2
     if args.list_classes:
         return _list_classes(args.arch, args.json)
     hooks = contextlib.ExitStack()

@@ -63,7 +63,10 @@ def form_class(arch: str, name: str):
 
 
 def classes(arch: str) -> dict[str, FormClass]:
-    """All form classes of ``arch`` (imports the arch's generator modules)."""
+    """All form classes of ``arch`` or an alias of it (imports the arch's
+    generator modules)."""
+    from ..frontends import get_arch
+    arch = get_arch(arch).name
     if arch == "aarch64":
         from . import a64_forms_dp, a64_forms_ls  # noqa: F401
     return FORMS.get(arch, {})
