@@ -18,6 +18,20 @@ static void handler(int sig, struct ksiginfo *si, void *ctx)
         uc->mc.pc += 4;             /* step over udf / brk */
 }
 
+/* The handler reads x19 from the saved context and writes x20: sigreturn must
+ * restore the modified context.  It also checks the first context record. */
+static volatile unsigned long seen_x19, magic, magic_size;
+
+static void ctx_handler(int sig, struct ksiginfo *si, void *ctx)
+{
+    struct kucontext *uc = ctx;
+    unsigned int *reserved = (unsigned int *)((char *)&uc->mc.pstate + 16);
+    seen_x19 = uc->mc.regs[19];
+    uc->mc.regs[20] = 0xfeedface12345678UL;
+    magic = reserved[0];
+    magic_size = reserved[1];
+}
+
 static void install(int sig, unsigned long flags)
 {
     struct ksigaction sa = { (void *)handler, SA_SIGINFO | flags, 0, 0 };
@@ -67,6 +81,22 @@ int main(int argc, char **argv, char **envp)
     sys2(NR_kill, pid, 15);
     out("survived ignored SIGTERM\n");
     kv("sigaction_sigkill_einval", sys4(NR_rt_sigaction, 9, &ign, 0, 8) == -22);
+
+    struct ksigaction csa = { (void *)ctx_handler, SA_SIGINFO, 0, 0 };
+    sys4(NR_rt_sigaction, 10, &csa, 0, 8);
+    unsigned long x20_after;
+    __asm__ volatile(
+        "mov x19, #0x1234\n"
+        "mov x20, #0\n"
+        "mov x0, %1\n"
+        "mov x1, #10\n"
+        "mov x8, #129\n"          /* kill(pid, SIGUSR1) */
+        "svc #0\n"
+        "mov %0, x20\n"
+        : "=r"(x20_after) : "r"((long)pid) : "x0", "x1", "x8", "x19", "x20", "memory");
+    kv("ctx_saw_x19", seen_x19 == 0x1234);
+    kv("sigreturn_restored_x20", x20_after == 0xfeedface12345678UL);
+    kv("fpsimd_record", magic == 0x46508001 && magic_size == 528);
 
     /* rt_sigsuspend: SIGALRM blocked, a timer fires, suspend with it unblocked;
      * the handler runs, suspend returns EINTR and the old mask is back. */
