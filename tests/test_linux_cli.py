@@ -135,3 +135,12 @@ def test_sigpipe_kills_a_writer_to_a_closed_pipe():
                          stderr=subprocess.PIPE, cwd=ROOT, env=e, timeout=120)
     os.close(w)
     assert res.returncode == -signal.SIGPIPE and res.stderr == b""
+
+
+def test_every_d_item_logs_something(tmp_path):
+    log = tmp_path / "d.txt"
+    res = tcgpy("run", "-d", "in_asm,op,op_opt,out_asm,exec,cpu", "-D", str(log), f"{BIN}/asm_hello")
+    assert res.returncode == 0 and res.stdout == b"hello from aarch64\n", res.stderr
+    text = log.read_text()
+    for marker in ("IN: ", "OP:", "OP after optimization", "OUT: [LLVM IR]", "X0=", "PC="):
+        assert marker in text, marker
