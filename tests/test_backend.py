@@ -41,11 +41,9 @@ def jit_run(block: Block, state: InterpState, mem: FlatMemory, hot: bool = False
     emu = EMU
     lay = emu.arch.layout
     tb = emu.cache._compile([block], chain=False, hot=hot)[0]
-    # registers from the interpreter's image; the dispatcher's own fields stay ours
-    for row in lay.rows:
-        if row.name in ("icount_left", "exit_request", "fault_addr", "fault_access", "exception"):
-            continue
-        emu.reg_write(row.name, state[row.name]) if row.user else setattr(emu.env, row.name, state[row.name])
+    # registers from the interpreter's image (everything before the TLB);
+    # then the dispatcher's own fields
+    ctypes.memmove(emu.env_addr, bytes(state.env[:lay.tlb_offset]), lay.tlb_offset)
     emu.env.icount_left = 1 << 40
     emu.env.exit_request = 0
     emu.env.exception = 0
@@ -61,7 +59,8 @@ def jit_run(block: Block, state: InterpState, mem: FlatMemory, hot: bool = False
 def compared_rows():
     lay = tcgpy.frontends.get_arch("aarch64").layout
     return [r.name for r in lay.rows
-            if r.name not in ("icount_left", "exit_request", "fault_addr", "fault_access", "exception")]
+            if r.name not in ("icount_left", "exit_request", "fault_addr", "fault_access", "exception",
+                              "exit_info")]
 
 
 ROWS = compared_rows()
