@@ -441,8 +441,8 @@ class UnicornRunner:
             uc.ctl_remove_cache(CODE_BASE, CODE_BASE + CODE_SIZE)
             self._code = code
         uc.mem_write(DATA_BASE, case.data)
-        for name, rid in self._ids:
-            uc.reg_write(rid, case.regs.get(name, 0))
+        get = case.regs.get
+        uc.reg_write_batch([(rid, get(name, 0)) for name, rid in self._ids])
         self._event = None
         try:
             uc.emu_start(self.da.prologue_base, case.end,
@@ -451,7 +451,8 @@ class UnicornRunner:
             if self._event is None:
                 self._event = Event("fault" if "UNMAPPED" in str(e) or "PROT" in str(e)
                                     else "crash", detail=str(e))
-        regs = {name: uc.reg_read(rid) for name, rid in self._cmp_ids}
+        values = uc.reg_read_batch([rid for _, rid in self._cmp_ids])
+        regs = dict(zip((name for name, _ in self._cmp_ids), values))
         return Outcome(self._event or END, regs, bytes(uc.mem_read(DATA_BASE, DATA_SIZE)))
 
 
