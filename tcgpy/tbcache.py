@@ -29,7 +29,8 @@ from .translator import translate_block
 JMP_TABLE_BITS = 14
 MAX_SLOTS = 1 << 16
 MAX_BLOCKS = 12_000
-LOOKAHEAD = 8          # blocks translated and compiled together on a miss
+LOOKAHEAD = 12         # blocks translated on a miss (the block and what it jumps to)
+CHUNK = 4              # blocks per LLVM module
 HOT_THRESHOLD = 2000   # passes over a loop-closing edge before its loop is recompiled hot
 HOT_REGION_MAX = 64    # blocks recompiled together for one hot edge
 
@@ -160,8 +161,8 @@ class TBCache:
         self.counters[idx] = HOT_THRESHOLD
         return idx
 
-    def _compile(self, blocks, chain: bool, hot: bool = False) -> list[TB]:
-        """Lower and compile ``blocks`` as one module.  ``chain`` blocks count
+    def _lower(self, blocks, chain: bool, hot: bool):
+        """LLVM IR text for ``blocks`` as one module.  ``chain`` blocks count
         their loop-closing edges unless they are already the ``hot`` tier."""
         t0 = time.perf_counter()
         lowered = []
@@ -174,7 +175,15 @@ class TBCache:
         self.stats.time_llvm_lower += time.perf_counter() - t0
         if self.log is not None:
             self.log.llvm("out_asm", text)
+        return text, lowered
+
+    def _compile(self, blocks, chain: bool, hot: bool = False) -> list[TB]:
+        """Lower and compile ``blocks`` as one module, synchronously."""
+        text, lowered = self._lower(blocks, chain, hot)
         mod, addrs = jit.compile_module(text, [lb.name for lb in lowered], self.stats, hot=hot)
+        return self._make_tbs(blocks, lowered, mod, addrs, hot)
+
+    def _make_tbs(self, blocks, lowered, mod, addrs, hot: bool) -> list[TB]:
         self.modules.append((mod, hot))
         self.stats.modules_compiled += 1
         tbs = []
@@ -231,8 +240,21 @@ class TBCache:
         if len(self.blocks) >= MAX_BLOCKS or self.next_slot >= MAX_SLOTS - 4096:
             self.flush()
         from .translator import MAX_BLOCK_INSNS
+        # Translate the block and, breadth first, the blocks it jumps to;
+        # every CHUNK blocks go to LLVM on the compile thread while Python
+        # translates the next ones.
         blocks = [self._translate(pc, MAX_BLOCK_INSNS, stop_pc)]
         seen = {pc}
+        pending = []
+        done = 0
+
+        def submit(upto: int) -> None:
+            nonlocal done
+            chunk = blocks[done:upto]
+            text, lowered = self._lower(chunk, chain=True, hot=False)
+            pending.append((chunk, lowered, jit.compile_async(text, [lb.name for lb in lowered])))
+            done = upto
+
         i = 0
         while i < len(blocks) and len(blocks) < LOOKAHEAD:
             for insn in blocks[i].insns:
@@ -243,8 +265,16 @@ class TBCache:
                         continue
                     seen.add(t)
                     blocks.append(self._translate(t, MAX_BLOCK_INSNS, stop_pc))
+                    if len(blocks) - done >= CHUNK:
+                        submit(len(blocks))
             i += 1
-        tbs = self._compile(blocks, chain=True)
+        if done < len(blocks):
+            submit(len(blocks))
+        tbs = []
+        for chunk, lowered, fut in pending:
+            mod, addrs, elapsed = fut.result()
+            self.stats.time_llvm_compile += elapsed
+            tbs += self._make_tbs(chunk, lowered, mod, addrs, hot=False)
         for tb in tbs:
             self._register(tb)
         return tbs[0]

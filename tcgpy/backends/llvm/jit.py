@@ -95,6 +95,13 @@ def hot_engine():
 
 def compile_module(text: str, names: list[str], stats=None, hot: bool = False):
     """Compile LLVM IR text; returns (module, {name: address})."""
+    mod, addrs, elapsed = _compile(text, names, hot)
+    if stats is not None:
+        stats.time_llvm_compile += elapsed
+    return mod, addrs
+
+
+def _compile(text: str, names: list[str], hot: bool = False):
     ee = hot_engine() if hot else engine()
     t0 = time.perf_counter()
     with _lock:
@@ -102,9 +109,23 @@ def compile_module(text: str, names: list[str], stats=None, hot: bool = False):
         ee.add_module(mod)
         ee.finalize_object()
         addrs = {n: ee.get_function_address(n) for n in names}
-    if stats is not None:
-        stats.time_llvm_compile += time.perf_counter() - t0
-    return mod, addrs
+    return mod, addrs, time.perf_counter() - t0
+
+
+_pool = None
+
+
+def compile_async(text: str, names: list[str]):
+    """Compile first-tier code on a background thread; returns a future of
+    (module, {name: address}, seconds).  llvmlite serialises calls into LLVM,
+    but it releases the GIL while in them, so Python can translate the next
+    blocks while LLVM compiles these."""
+    global _pool
+    if _pool is None:
+        from concurrent.futures import ThreadPoolExecutor
+        engine()
+        _pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tcgpy-llvm")
+    return _pool.submit(_compile, text, names, False)
 
 
 def remove_module(mod, hot: bool = False) -> None:
