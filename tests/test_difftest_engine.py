@@ -353,7 +353,9 @@ def _difftest_property(engine, case):
         pytest.fail(f"difftest mismatch ({small.case.classes}):\n{lines}\n{small.mismatch}")
 
 
-@settings(max_examples=1500)
+# A difftest example costs a few ms, far less than most property tests: 25 times
+# the profile's count (1500 under "ci", about 10 s on two cores).
+@settings(max_examples=25 * settings().max_examples)
 @given(case=cases(max_length=4))
 def test_difftest_random_sequences(engine, case):
     _difftest_property(engine, case)
