@@ -158,10 +158,6 @@ class Case:
     stop: int | None = None                # stop address, when not after the last word
 
     @property
-    def begin(self) -> int:
-        return CODE_BASE
-
-    @property
     def end(self) -> int:
         """Where the run stops (``run(until=)``): after the last word by default."""
         return CODE_BASE + 4 * len(self.words) if self.stop is None else self.stop
