@@ -115,6 +115,15 @@ def _compile(text: str, names: list[str], hot: bool = False):
 _pool = None
 
 
+def _forget_pool_in_child() -> None:
+    # A forked child (guest fork) has no compile thread: start a new one on demand.
+    global _pool
+    _pool = None
+
+
+os.register_at_fork(after_in_child=_forget_pool_in_child)
+
+
 def compile_async(text: str, names: list[str]):
     """Compile first-tier code on a background thread; returns a future of
     (module, {name: address}, seconds).  llvmlite serialises calls into LLVM,
