@@ -2,9 +2,7 @@
 whole programs), measured in one run so that ratios hold on a noisy machine."""
 from __future__ import annotations
 
-import glob
 import json
-import os
 
 
 def add_parser(subparsers):
@@ -17,8 +15,9 @@ def add_parser(subparsers):
     p.add_argument("--blocks", type=int, default=2000,
                    help="distinct blocks in the translation benchmark")
     p.add_argument("--programs", nargs="*", default=None,
-                   help="guest programs to time under tcgpy run and qemu-aarch64 "
-                        "(default: bench/programs/* when present)")
+                   help="guest programs to time under tcgpy run and qemu-aarch64 (default: the "
+                        "hello worlds and compute kernels of tests/guest/bin in a source checkout; "
+                        "give no value to skip whole programs)")
     p.add_argument("--qemu", help="path of qemu-aarch64 (default: from PATH; skipped if absent)")
     p.add_argument("--smoke", action="store_true", help="tiny sizes, for tests")
     p.add_argument("--json", action="store_true", help="machine-readable output")
@@ -28,12 +27,12 @@ def add_parser(subparsers):
 
 def main(args) -> int:
     from .. import benchmarks
-    programs = args.programs
-    if programs is None:
-        root = os.path.join(os.path.dirname(__file__), "..", "..", "bench", "programs")
-        programs = sorted(p for p in glob.glob(os.path.join(root, "*")) if os.access(p, os.X_OK))
+    if args.programs is None:
+        programs = [] if args.smoke else benchmarks.default_programs()
+    else:
+        programs = [[p] for p in args.programs]
     scale, blocks = (0.01, 50) if args.smoke else (args.scale, args.blocks)
-    res = benchmarks.run_all(scale, blocks, programs, args.qemu)
+    res = benchmarks.run_all(scale, blocks, programs, args.qemu, repeat=1 if args.smoke else 3)
     if args.json:
         print(json.dumps(res, indent=2))
     else:
