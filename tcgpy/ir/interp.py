@@ -494,3 +494,4 @@ def interpret(block: Block, state: InterpState, mem: Memory, *, helpers=None,
         else:
             i += 1
     raise IRError(f"block did not exit within {max_steps} steps")
+from . import interp_vec  # noqa: E402,F401  (registers the vec op's interpreter)

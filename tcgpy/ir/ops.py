@@ -81,6 +81,11 @@ class Op(enum.Enum):
     # Must not overlap an IR global's field (the verifier checks).
     ld_env   = OpDef("ld_env",   1, 0, 2)
     st_env   = OpDef("st_env",   0, 1, 2, F.SIDE_EFFECTS)
+    # vector/FP operation on env bytes (QEMU's gvec): consts (kind, dofs, aofs,
+    # bofs, esz, oprsz, imm) with kind a tcgpy.ir.vector.VecOp; the input is a
+    # scalar operand or the FPCR, the output a status word (FPSR exception
+    # bits, compare NZCV).  Like ld_env/st_env it never touches IR globals.
+    vec      = OpDef("vec",      1, 1, 7, F.SIDE_EFFECTS)
     # helper call: const 0 is a helper id from tcgpy.ir.helpers
     call     = OpDef("call",     1, 3, 1, F.CALL | F.SIDE_EFFECTS)
     # control flow inside the block

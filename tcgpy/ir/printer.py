@@ -17,6 +17,8 @@ def _fmt_const(op: Op, i: int, c: int) -> str:
         return f"$L{c}"
     if op is Op.exit_tb:
         return Exit(c).name.lower()
+    if op is Op.vec and i == 0:
+        return c.value.name
     if op is Op.call:
         from .helpers import HELPERS
         return HELPERS[c].name if 0 <= c < len(HELPERS) else f"helper{c}"

@@ -1,0 +1,345 @@
+"""A64 Advanced SIMD: three-same integer, logic and FP vector arithmetic,
+two-register misc (compares with zero, not/neg/abs, cnt/clz, rev, xtn),
+across lanes, copy (dup/ins/umov/smov), modified immediate (movi/mvni/
+orr/bic/fmov), shifts by immediate (shl/sshr/ushr/shrn/sshll/ushll), ext,
+zip/uzp/trn, tbl/tbx, a few scalar forms, and CRC32.
+
+Each form is one vec op (tcgpy.ir.vector) on the register file in env.
+"""
+from __future__ import annotations
+
+from ...ir import helpers
+from ...ir.ops import MemOp, Op
+from ...ir.vector import VecOp
+from .decode import A64
+from .vreg import (VTMP, gen_fp, gen_to_high_half, gen_vec, qofs, read_v, write_v_elem,
+                   zero_tmp)
+
+# -- three same ---------------------------------------------------------------------
+
+# (U, opcode) -> (VecOp, lane sizes allowed; a 64-bit lane also needs Q=1)
+THREE_SAME = {
+    (0, 0b10000): (VecOp.add, 0b1111), (1, 0b10000): (VecOp.sub, 0b1111),
+    (0, 0b10011): (VecOp.mul, 0b0111),
+    (0, 0b00110): (VecOp.cmgt, 0b1111), (1, 0b00110): (VecOp.cmhi, 0b1111),
+    (0, 0b00111): (VecOp.cmge, 0b1111), (1, 0b00111): (VecOp.cmhs, 0b1111),
+    (0, 0b10001): (VecOp.cmtst, 0b1111), (1, 0b10001): (VecOp.cmeq, 0b1111),
+    (0, 0b01100): (VecOp.smax, 0b0111), (1, 0b01100): (VecOp.umax, 0b0111),
+    (0, 0b01101): (VecOp.smin, 0b0111), (1, 0b01101): (VecOp.umin, 0b0111),
+    (0, 0b10111): (VecOp.addp, 0b1111),
+    (0, 0b10100): (VecOp.smaxp, 0b0111), (1, 0b10100): (VecOp.umaxp, 0b0111),
+    (0, 0b10101): (VecOp.sminp, 0b0111), (1, 0b10101): (VecOp.uminp, 0b0111),
+}
+
+# (U, size) of opcode 00011: the bitwise operations
+LOGIC = {(0, 0): VecOp.and_, (0, 1): VecOp.bic, (0, 2): VecOp.orr, (0, 3): VecOp.orn,
+         (1, 0): VecOp.eor}
+
+# (U, size >> 1, opcode) of the single/double FP three-same forms
+FP_THREE_SAME = {
+    (0, 0, 0b11010): VecOp.fadd, (0, 1, 0b11010): VecOp.fsub, (1, 0, 0b11011): VecOp.fmul,
+    (1, 0, 0b11111): VecOp.fdiv, (0, 0, 0b11110): VecOp.fmax, (0, 1, 0b11110): VecOp.fmin,
+    (0, 0, 0b11000): VecOp.fmaxnm, (0, 1, 0b11000): VecOp.fminnm,
+}
+
+
+@A64.pattern("0 Q:1 U:1 01110 size:2 1 rm:5 opcode:5 1 rn:5 rd:5")
+def trans_SIMD_3same(ctx, a):
+    oprsz = 16 if a.Q else 8
+    d, n, m = qofs(a.rd), qofs(a.rn), qofs(a.rm)
+    if a.opcode == 0b00011:
+        if a.U and a.size:                  # bsl / bit / bif: (x & c) | (y & ~c)
+            x, y, c = {1: (n, m, d), 2: (n, d, m), 3: (d, n, m)}[a.size]
+            gen_vec(ctx, VecOp.bsl, d, x, y, 0, oprsz, imm=c)
+        else:
+            gen_vec(ctx, LOGIC[(a.U, a.size)], d, n, m, 0, oprsz)
+        return True
+    if a.opcode >= 0b11000:
+        kind = FP_THREE_SAME.get((a.U, a.size >> 1, a.opcode))
+        esz = 2 + (a.size & 1)
+        if kind is None or (esz == 3 and not a.Q):
+            return False
+        gen_fp(ctx, kind, d, n, m, esz, oprsz)
+        return True
+    row = THREE_SAME.get((a.U, a.opcode))
+    if row is None or not row[1] >> a.size & 1 or (a.size == 3 and not a.Q):
+        return False
+    gen_vec(ctx, row[0], d, n, m, a.size, oprsz)
+
+
+# Scalar three same on d registers: add/sub and the compares.
+SCALAR_THREE_SAME = {k: v[0] for k, v in THREE_SAME.items()
+                     if v[0] in (VecOp.add, VecOp.sub, VecOp.cmgt, VecOp.cmhi, VecOp.cmge,
+                                 VecOp.cmhs, VecOp.cmtst, VecOp.cmeq)}
+
+
+@A64.pattern("01 U:1 11110 11 1 rm:5 opcode:5 1 rn:5 rd:5")
+def trans_SIMD_scalar_3same(ctx, a):
+    kind = SCALAR_THREE_SAME.get((a.U, a.opcode))
+    if kind is None:
+        return False
+    gen_vec(ctx, kind, qofs(a.rd), qofs(a.rn), qofs(a.rm), 3, 8)
+
+
+# -- two-register misc ------------------------------------------------------------------
+
+# (U, opcode) -> (VecOp, sizes, zero is the first operand / second operand / none)
+CMP_ZERO = {(0, 0b01001): (VecOp.cmeq, False), (1, 0b01001): (VecOp.cmge, True),
+            (0, 0b01000): (VecOp.cmgt, False), (1, 0b01000): (VecOp.cmge, False),
+            (0, 0b01010): (VecOp.cmgt, True)}
+UNARY = {(1, 0b01011): (VecOp.neg, 0b1111), (0, 0b01011): (VecOp.abs_, 0b1111),
+         (1, 0b00100): (VecOp.clz, 0b0111)}
+REV = {(0, 0b00000): 3, (1, 0b00000): 2, (0, 0b00001): 1}     # rev64, rev32, rev16: container
+
+
+def gen_cmp_zero(ctx, kind, swap, d, n, esz, oprsz) -> None:
+    z = zero_tmp(ctx)
+    gen_vec(ctx, kind, d, z if swap else n, n if swap else z, esz, oprsz)
+
+
+@A64.pattern("0 Q:1 U:1 01110 size:2 10000 opcode:5 10 rn:5 rd:5")
+def trans_SIMD_2misc(ctx, a):
+    oprsz = 16 if a.Q else 8
+    d, n = qofs(a.rd), qofs(a.rn)
+    key = (a.U, a.opcode)
+    if key in CMP_ZERO:
+        if a.size == 3 and not a.Q:
+            return False
+        kind, swap = CMP_ZERO[key]
+        gen_cmp_zero(ctx, kind, swap, d, n, a.size, oprsz)
+    elif key in UNARY:
+        kind, sizes = UNARY[key]
+        if not sizes >> a.size & 1 or (a.size == 3 and not a.Q):
+            return False
+        gen_vec(ctx, kind, d, n, 0, a.size, oprsz)
+    elif a.opcode == 0b00101 and a.size == 0:           # cnt / not
+        gen_vec(ctx, VecOp.not_ if a.U else VecOp.cnt, d, n, 0, 0, oprsz)
+    elif key in REV:
+        if a.size >= REV[key]:
+            return False
+        gen_vec(ctx, VecOp.rev, d, n, 0, a.size, oprsz, imm=REV[key])
+    elif key == (0, 0b10010):                           # xtn, xtn2
+        if a.size == 3:
+            return False
+        gen_narrow(ctx, a.Q, a.rd, n, a.size, 0)
+    else:
+        return False
+
+
+@A64.pattern("01 U:1 11110 11 10000 opcode:5 10 rn:5 rd:5")
+def trans_SIMD_scalar_2misc(ctx, a):
+    key = (a.U, a.opcode)
+    d, n = qofs(a.rd), qofs(a.rn)
+    if key in CMP_ZERO:
+        kind, swap = CMP_ZERO[key]
+        gen_cmp_zero(ctx, kind, swap, d, n, 3, 8)
+    elif key in ((1, 0b01011), (0, 0b01011)):
+        gen_vec(ctx, UNARY[key][0], d, n, 0, 3, 8)
+    else:
+        return False
+
+
+def gen_narrow(ctx, q: int, rd: int, src: int, esz: int, shift: int) -> None:
+    """xtn/shrn (q=0: low half, upper zeroed) and xtn2/shrn2 (q=1: upper half)."""
+    if q:
+        gen_vec(ctx, VecOp.shrn, VTMP, src, 0, esz, 8, imm=shift)
+        gen_to_high_half(ctx, rd, VTMP)
+    else:
+        gen_vec(ctx, VecOp.shrn, qofs(rd), src, 0, esz, 8, imm=shift)
+
+
+# -- across lanes -------------------------------------------------------------------------
+
+ACROSS = {(0, 0b11011): VecOp.addv, (0, 0b01010): VecOp.smaxv, (1, 0b01010): VecOp.umaxv,
+          (0, 0b11010): VecOp.sminv, (1, 0b11010): VecOp.uminv, (0, 0b00011): VecOp.saddlv,
+          (1, 0b00011): VecOp.uaddlv}
+
+
+@A64.pattern("0 Q:1 U:1 01110 size:2 11000 opcode:5 10 rn:5 rd:5")
+def trans_SIMD_across(ctx, a):
+    kind = ACROSS.get((a.U, a.opcode))
+    if kind is None or a.size == 3 or (a.size == 2 and not a.Q):
+        return False
+    gen_vec(ctx, kind, qofs(a.rd), qofs(a.rn), 0, a.size, 16 if a.Q else 8)
+
+
+@A64.pattern("01 0 11110 11 11000 11011 10 rn:5 rd:5")
+def trans_ADDP_scalar(ctx, a):
+    gen_vec(ctx, VecOp.addv, qofs(a.rd), qofs(a.rn), 0, 3, 16)
+
+
+# -- copy -----------------------------------------------------------------------------------
+
+@A64.pattern("0 Q:1 op:1 01110000 imm5:5 0 imm4:4 1 rn:5 rd:5")
+def trans_SIMD_copy(ctx, a):
+    if not a.imm5 & 15:
+        return False
+    esz = (a.imm5 & -a.imm5).bit_length() - 1
+    index = a.imm5 >> (esz + 1)
+    d = qofs(a.rd)
+    if a.op:
+        if not a.Q:
+            return False
+        src = a.imm4 >> esz                                  # ins (element)
+        write_v_elem(ctx, a.rd, read_v(ctx, a.rn, esz, src << esz), esz, index << esz)
+        return True
+    if a.imm4 == 0b0000:                                     # dup (element)
+        if esz == 3 and not a.Q:
+            return False
+        gen_vec(ctx, VecOp.dupe, d, qofs(a.rn), 0, esz, 16 if a.Q else 8, imm=index)
+    elif a.imm4 == 0b0001:                                   # dup (general)
+        if esz == 3 and not a.Q:
+            return False
+        gen_vec(ctx, VecOp.dupx, d, 0, 0, esz, 16 if a.Q else 8, x=ctx.read_reg(a.rn))
+    elif a.imm4 == 0b0011 and a.Q:                           # ins (general)
+        write_v_elem(ctx, a.rd, ctx.read_reg(a.rn), esz, index << esz)
+    elif a.imm4 in (0b0101, 0b0111):                         # smov / umov
+        sign = a.imm4 == 0b0101
+        if sign and (esz == 3 or esz == 2 and not a.Q):
+            return False
+        if not sign and (esz == 3) != bool(a.Q):
+            return False
+        v = read_v(ctx, a.rn, esz, index << esz, sign)
+        ctx.write_reg(a.rd, v, a.Q)
+    else:
+        return False
+
+
+# -- modified immediate --------------------------------------------------------------------
+
+def adv_simd_expand_imm(op: int, cmode: int, imm8: int) -> int | None:
+    """AdvSIMDExpandImm: the 64-bit pattern (None: unallocated/unsupported)."""
+    c = cmode >> 1
+    if c <= 3:
+        return (imm8 << (8 * c)) * 0x0000_0001_0000_0001
+    if c <= 5:
+        return (imm8 << (8 * (c & 1))) * 0x0001_0001_0001_0001
+    if c == 6:
+        lane = (imm8 << 8 | 0xFF) if not cmode & 1 else (imm8 << 16 | 0xFFFF)
+        return lane * 0x0000_0001_0000_0001
+    if cmode == 0b1110:
+        if not op:
+            return imm8 * 0x0101_0101_0101_0101
+        return sum(0xFF << (8 * i) for i in range(8) if imm8 >> i & 1)
+    if not op:                                                 # fmov (vector, single)
+        b6 = (imm8 >> 6) & 1
+        lane = ((imm8 >> 7) << 31) | ((b6 ^ 1) << 30) | ((0x1F * b6) << 25) | ((imm8 & 0x3F) << 19)
+        return lane * 0x0000_0001_0000_0001
+    b6 = (imm8 >> 6) & 1                                       # fmov (vector, double)
+    return ((imm8 >> 7) << 63) | ((b6 ^ 1) << 62) | ((0xFF * b6) << 54) | ((imm8 & 0x3F) << 48)
+
+
+@A64.pattern("0 Q:1 op:1 0111100000 abc:3 cmode:4 0 1 defgh:5 rd:5")
+def trans_SIMD_modimm(ctx, a):
+    if a.cmode == 0b1111 and a.op and not a.Q:
+        return False
+    imm = adv_simd_expand_imm(a.op, a.cmode, a.abc << 5 | a.defgh)
+    oprsz = 16 if a.Q else 8
+    d = qofs(a.rd)
+    shifted = a.cmode < 0b1100                       # the 32- and 16-bit shifted forms
+    if shifted and a.cmode & 1:                      # orr / bic
+        gen_vec(ctx, VecOp.bicx if a.op else VecOp.orrx, d, d, 0, 3, oprsz, x=imm)
+        return True
+    if a.op and a.cmode < 0b1110:                    # mvni
+        imm = ~imm & ((1 << 64) - 1)
+    gen_vec(ctx, VecOp.dupx, d, 0, 0, 3, oprsz, x=imm)
+
+
+# -- shifts by immediate ---------------------------------------------------------------------
+
+@A64.pattern("0 Q:1 U:1 011110 immh:4 immb:3 opcode:5 1 rn:5 rd:5")
+def trans_SIMD_shift_imm(ctx, a):
+    if a.immh == 0:
+        return False
+    esz = a.immh.bit_length() - 1
+    bits = 8 << esz
+    immhb = a.immh << 3 | a.immb
+    oprsz = 16 if a.Q else 8
+    d, n = qofs(a.rd), qofs(a.rn)
+    key = (a.U, a.opcode)
+    if key in ((0, 0), (1, 0), (0, 0b01010)):
+        if esz == 3 and not a.Q:
+            return False
+        if a.opcode == 0:
+            gen_vec(ctx, VecOp.ushri if a.U else VecOp.sshri, d, n, 0, esz, oprsz, 2 * bits - immhb)
+        else:
+            gen_vec(ctx, VecOp.shli, d, n, 0, esz, oprsz, immhb - bits)
+    elif key == (0, 0b10000):                        # shrn, shrn2
+        if esz == 3:
+            return False
+        gen_narrow(ctx, a.Q, a.rd, n, esz, 2 * bits - immhb)
+    elif a.opcode == 0b10100:                        # sshll/ushll (sxtl/uxtl), and the '2' forms
+        if esz == 3:
+            return False
+        gen_vec(ctx, VecOp.ushll if a.U else VecOp.sshll, d, n + (8 if a.Q else 0), 0, esz, 16,
+                immhb - bits)
+    else:
+        return False
+
+
+# -- permutes ---------------------------------------------------------------------------------
+
+@A64.pattern("0 Q:1 101110 00 0 rm:5 0 imm4:4 0 rn:5 rd:5")
+def trans_EXT(ctx, a):
+    if not a.Q and a.imm4 & 8:
+        return False
+    gen_vec(ctx, VecOp.ext, qofs(a.rd), qofs(a.rn), qofs(a.rm), 0, 16 if a.Q else 8, a.imm4)
+
+
+PERMUTE = {0b001: VecOp.uzp1, 0b010: VecOp.trn1, 0b011: VecOp.zip1, 0b101: VecOp.uzp2,
+           0b110: VecOp.trn2, 0b111: VecOp.zip2}
+
+
+@A64.pattern("0 Q:1 001110 size:2 0 rm:5 0 opcode:3 10 rn:5 rd:5")
+def trans_SIMD_permute(ctx, a):
+    kind = PERMUTE.get(a.opcode)
+    if kind is None or (a.size == 3 and not a.Q):
+        return False
+    gen_vec(ctx, kind, qofs(a.rd), qofs(a.rn), qofs(a.rm), a.size, 16 if a.Q else 8)
+
+
+@A64.pattern("0 Q:1 001110 000 rm:5 0 len:2 op:1 00 rn:5 rd:5")
+def trans_TBL_TBX(ctx, a):
+    """The table registers (rn.. rn+len, wrapping at 31) are copied to the
+    scratch area first: contiguous, and safe if rd is one of them."""
+    n = a.len + 1
+    for r in range(n):
+        for half in (0, 8):
+            v = read_v(ctx, (a.rn + r) % 32, 3, half)
+            ctx.b.emit(Op.st_env, v, consts=(VTMP + 16 * r + half, MemOp.make(3)))
+    gen_vec(ctx, VecOp.tbl, qofs(a.rd), VTMP, qofs(a.rm), 0, 16 if a.Q else 8,
+            imm=16 * n | (0x80 if a.op else 0))
+
+
+# -- CRC32 --------------------------------------------------------------------------------------
+
+def _crc32_table(poly: int) -> tuple[int, ...]:
+    table = []
+    for i in range(256):
+        c = i
+        for _ in range(8):
+            c = (c >> 1) ^ poly if c & 1 else c >> 1
+        table.append(c)
+    return tuple(table)
+
+
+CRC_TABLES = (_crc32_table(0xEDB88320), _crc32_table(0x82F63B78))
+
+
+@helpers.helper("crc32")
+def helper_crc32(acc: int, value: int, desc: int) -> int:
+    """CRC32 (desc bit 2: CRC32C) of the low 1 << (desc & 3) bytes of value."""
+    table = CRC_TABLES[desc >> 2 & 1]
+    crc = acc & 0xFFFF_FFFF
+    for i in range(1 << (desc & 3)):
+        crc = table[(crc ^ (value >> (8 * i))) & 0xFF] ^ (crc >> 8)
+    return crc
+
+
+@A64.pattern("sf:1 00 11010110 rm:5 010 C:1 sz:2 rn:5 rd:5")
+def trans_CRC32(ctx, a):
+    if (a.sz == 3) != bool(a.sf):
+        return False
+    v = ctx.b.call(helpers.BY_NAME["crc32"].id, ctx.read_reg(a.rn), ctx.read_reg(a.rm),
+                   a.sz | a.C << 2)
+    ctx.write_reg(a.rd, v, 0)

@@ -1,0 +1,544 @@
+"""Vector operations of the ``vec`` IR op, declared once as data.
+
+``vec`` works on env bytes directly, as QEMU's gvec does: its constants are
+``(kind, dofs, aofs, bofs, esz, oprsz, imm)`` -- a :class:`VecOp`, the env
+byte offsets of the destination and up to two sources, the log2 lane size
+(0 byte .. 3 doubleword), the operation size in bytes and an immediate; its
+one i64 input ``x`` is a scalar operand (dup from a general register) or the
+FPCR (floating point); its one i64 output is a status word: the FPSR
+cumulative exception bits the operation raised (0 for integer operations)
+and, for compares, NZCV in bits 31..28.
+
+A ``vec`` writes ``oprsz`` bytes at ``dofs`` and zeroes the rest of the
+16-byte register, as every A64 write of a d/s/h/b or 64-bit vector does:
+oprsz 16 (a q/.16b form), 8 (a .8b/.4h/.2s form or a d scalar), or the lane
+size itself (a scalar FP operation).  Operations with other shapes say so
+in their row (``zero_upper=False``: they write only what their doc says).
+
+The meaning of each VecOp is one small Python function below (``@semantics``)
+over the env bytes: the interpreter runs it, and the JIT calls it too for
+the operations ``tcgpy.backends.llvm.lower_vec`` does not lower to LLVM
+vector code (all floating point: Arm's rounding, NaN and flag rules are
+not LLVM's).  Everything floating point goes through :mod:`tcgpy.ir.fp`.
+"""
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from typing import Callable
+
+from . import fp
+from .helpers import helper
+
+MASK64 = (1 << 64) - 1
+
+
+@dataclass(frozen=True)
+class VecDef:
+    name: str
+    nsrc: int                 # vector sources used: aofs (1), aofs and bofs (2)
+    uses_x: bool = False      # reads the i64 input (a scalar, or FPCR for FP)
+    zero_upper: bool = True   # zeroes the register past oprsz
+    doc: str = ""
+
+
+class VecOp(enum.Enum):
+    # bitwise (lane size irrelevant)
+    and_   = VecDef("and", 2)
+    orr    = VecDef("orr", 2)
+    eor    = VecDef("eor", 2)
+    bic    = VecDef("bic", 2, doc="a & ~b")
+    orn    = VecDef("orn", 2, doc="a | ~b")
+    bsl    = VecDef("bsl", 2, doc="(a & c) | (b & ~c), c at env offset imm")
+    orrx   = VecDef("orrx", 1, True, doc="a | x in every doubleword")
+    bicx   = VecDef("bicx", 1, True, doc="a & ~x in every doubleword")
+    # integer lane arithmetic
+    add    = VecDef("add", 2)
+    sub    = VecDef("sub", 2)
+    mul    = VecDef("mul", 2)
+    neg    = VecDef("neg", 1)
+    abs_   = VecDef("abs", 1)
+    not_   = VecDef("not", 1)
+    smax   = VecDef("smax", 2)
+    smin   = VecDef("smin", 2)
+    umax   = VecDef("umax", 2)
+    umin   = VecDef("umin", 2)
+    # compares: all-ones lanes where true
+    cmeq   = VecDef("cmeq", 2)
+    cmgt   = VecDef("cmgt", 2)
+    cmge   = VecDef("cmge", 2)
+    cmhi   = VecDef("cmhi", 2)
+    cmhs   = VecDef("cmhs", 2)
+    cmtst  = VecDef("cmtst", 2)
+    # pairwise: lanes of a then b, adjacent pairs combined
+    addp   = VecDef("addp", 2)
+    smaxp  = VecDef("smaxp", 2)
+    sminp  = VecDef("sminp", 2)
+    umaxp  = VecDef("umaxp", 2)
+    uminp  = VecDef("uminp", 2)
+    # across lanes: one result lane (esz) at dofs
+    addv   = VecDef("addv", 1, doc="oprsz bytes of a summed into one esz lane")
+    smaxv  = VecDef("smaxv", 1)
+    sminv  = VecDef("sminv", 1)
+    umaxv  = VecDef("umaxv", 1)
+    uminv  = VecDef("uminv", 1)
+    uaddlv = VecDef("uaddlv", 1, doc="result lane is 2*esz wide")
+    saddlv = VecDef("saddlv", 1, doc="result lane is 2*esz wide")
+    # shifts by immediate
+    shli   = VecDef("shli", 1, doc="a << imm")
+    ushri  = VecDef("ushri", 1, doc="a >> imm (imm may equal the lane size)")
+    sshri  = VecDef("sshri", 1)
+    # widening and narrowing: esz is the narrow lane size
+    shrn   = VecDef("shrn", 1, doc="8 bytes: the 2*esz lanes of a (16 bytes) >> imm, truncated")
+    ushll  = VecDef("ushll", 1, doc="16 bytes: the esz lanes of a (8 bytes) zero-extended << imm")
+    sshll  = VecDef("sshll", 1, doc="16 bytes: the esz lanes of a (8 bytes) sign-extended << imm")
+    # moves and permutes
+    dupx   = VecDef("dupx", 0, True, doc="every lane = x")
+    dupe   = VecDef("dupe", 1, doc="every lane = lane imm of a")
+    ext    = VecDef("ext", 2, doc="bytes imm.. of the concatenation b:a (a low)")
+    zip1   = VecDef("zip1", 2)
+    zip2   = VecDef("zip2", 2)
+    uzp1   = VecDef("uzp1", 2)
+    uzp2   = VecDef("uzp2", 2)
+    trn1   = VecDef("trn1", 2)
+    trn2   = VecDef("trn2", 2)
+    rev    = VecDef("rev", 1, doc="reverse esz lanes within containers of 1 << imm bytes")
+    cnt    = VecDef("cnt", 1)
+    clz    = VecDef("clz", 1)
+    tbl    = VecDef("tbl", 2, doc="table of imm & 0x7f bytes at a, indices b; tbx (imm bit 7) keeps d")
+    # floating point: x is the FPCR; the status word has the FPSR exception bits
+    fadd   = VecDef("fadd", 2, True)
+    fsub   = VecDef("fsub", 2, True)
+    fmul   = VecDef("fmul", 2, True)
+    fdiv   = VecDef("fdiv", 2, True)
+    fnmul  = VecDef("fnmul", 2, True)
+    fmax   = VecDef("fmax", 2, True)
+    fmin   = VecDef("fmin", 2, True)
+    fmaxnm = VecDef("fmaxnm", 2, True)
+    fminnm = VecDef("fminnm", 2, True)
+    fmla   = VecDef("fmla", 2, True, doc="c + a*b fused, c at env offset imm & 0xfff; "
+                                        "imm bit 12 negates a, bit 13 negates c")
+    fsqrt  = VecDef("fsqrt", 1, True)
+    fabs   = VecDef("fabs", 1)
+    fneg   = VecDef("fneg", 1)
+    fcmp   = VecDef("fcmp", 2, True, doc="NZCV of a vs b in status bits 31..28; imm 1: fcmpe")
+    fcvt   = VecDef("fcvt", 1, True, doc="lane of size esz converted to size imm")
+    frint  = VecDef("frint", 1, True, doc="imm: rounding mode (fp.RN..RA, 7: FPCR's) | 8: exact")
+    cvtf   = VecDef("cvtf", 1, True, doc="integer of 1 << (imm & 3) bytes at a to FP esz; "
+                                         "imm bit 2 unsigned, bits 8.. fbits")
+    fcvti  = VecDef("fcvti", 1, True, doc="FP esz at a to an integer of 1 << (imm & 3) bytes; "
+                                          "bit 2 unsigned, bits 3..5 rounding mode "
+                                          "(7: FPCR's), bits 8.. fbits")
+
+    @property
+    def d(self) -> VecDef:
+        return self.value
+
+    def __repr__(self) -> str:
+        return f"VecOp.{self.value.name}"
+
+
+# -- env access ------------------------------------------------------------------
+# ``env`` is a bytearray (the interpreter) or a writable memoryview over the
+# native env (the JIT's callback); only slicing and from_bytes are used.
+
+def lanes(env, off: int, esz: int, nbytes: int) -> list[int]:
+    n = 1 << esz
+    return [int.from_bytes(env[off + i:off + i + n], "little") for i in range(0, nbytes, n)]
+
+
+def put_lanes(env, off: int, esz: int, values, zero_to: int = 16) -> None:
+    n = 1 << esz
+    mask = (1 << (8 * n)) - 1
+    data = b"".join((v & mask).to_bytes(n, "little") for v in values)
+    data = data.ljust(zero_to, b"\0")
+    env[off:off + len(data)] = data
+
+
+def sext(v: int, esz: int) -> int:
+    bits = 8 << esz
+    v &= (1 << bits) - 1
+    return v - (1 << bits) if v >> (bits - 1) else v
+
+
+def dup64(x: int, esz: int) -> int:
+    """``x``'s low lane repeated across 64 bits."""
+    bits = 8 << esz
+    lane = x & ((1 << bits) - 1)
+    out = 0
+    for i in range(0, 64, bits):
+        out |= lane << i
+    return out
+
+
+# -- semantics ---------------------------------------------------------------------
+
+Semantics = Callable[..., int]
+SEMANTICS: dict[VecOp, Semantics] = {}
+
+
+def semantics(*ops: VecOp):
+    """Register ``fn(env, d, a, b, esz, oprsz, imm, x) -> status`` for ``ops``
+    (a shared function receives the VecOp as keyword ``op``)."""
+    def register(fn):
+        for op in ops:
+            if len(ops) == 1:
+                SEMANTICS[op] = fn
+            else:
+                SEMANTICS[op] = (lambda o: lambda *a: fn(*a, op=o))(op)
+        return fn
+    return register
+
+
+def _lanewise(fn: Callable[[int, int, int], int]) -> Semantics:
+    def run(env, d, a, b, esz, oprsz, imm, x):
+        xs, ys = lanes(env, a, esz, oprsz), lanes(env, b, esz, oprsz)
+        put_lanes(env, d, esz, [fn(p, q, esz) for p, q in zip(xs, ys)])
+        return 0
+    return run
+
+
+def _unary(fn: Callable[[int, int], int]) -> Semantics:
+    def run(env, d, a, b, esz, oprsz, imm, x):
+        put_lanes(env, d, esz, [fn(p, esz) for p in lanes(env, a, esz, oprsz)])
+        return 0
+    return run
+
+
+def _ones(cond: bool, esz: int) -> int:
+    return (1 << (8 << esz)) - 1 if cond else 0
+
+
+_LANEWISE = {
+    VecOp.and_: lambda p, q, e: p & q,
+    VecOp.orr: lambda p, q, e: p | q,
+    VecOp.eor: lambda p, q, e: p ^ q,
+    VecOp.bic: lambda p, q, e: p & ~q,
+    VecOp.orn: lambda p, q, e: p | ~q,
+    VecOp.add: lambda p, q, e: p + q,
+    VecOp.sub: lambda p, q, e: p - q,
+    VecOp.mul: lambda p, q, e: p * q,
+    VecOp.smax: lambda p, q, e: max(sext(p, e), sext(q, e)),
+    VecOp.smin: lambda p, q, e: min(sext(p, e), sext(q, e)),
+    VecOp.umax: lambda p, q, e: max(p, q),
+    VecOp.umin: lambda p, q, e: min(p, q),
+    VecOp.cmeq: lambda p, q, e: _ones(p == q, e),
+    VecOp.cmgt: lambda p, q, e: _ones(sext(p, e) > sext(q, e), e),
+    VecOp.cmge: lambda p, q, e: _ones(sext(p, e) >= sext(q, e), e),
+    VecOp.cmhi: lambda p, q, e: _ones(p > q, e),
+    VecOp.cmhs: lambda p, q, e: _ones(p >= q, e),
+    VecOp.cmtst: lambda p, q, e: _ones(p & q != 0, e),
+}
+for _op, _fn in _LANEWISE.items():
+    SEMANTICS[_op] = _lanewise(_fn)
+
+_UNARY = {
+    VecOp.neg: lambda p, e: -p,
+    VecOp.abs_: lambda p, e: abs(sext(p, e)),
+    VecOp.not_: lambda p, e: ~p,
+    VecOp.cnt: lambda p, e: bin(p).count("1"),
+    VecOp.clz: lambda p, e: (8 << e) - p.bit_length(),
+    VecOp.fabs: lambda p, e: p & ~(1 << ((8 << e) - 1)),
+    VecOp.fneg: lambda p, e: p ^ (1 << ((8 << e) - 1)),
+}
+for _op, _fn in _UNARY.items():
+    SEMANTICS[_op] = _unary(_fn)
+
+_PAIRWISE = {
+    VecOp.addp: lambda p, q, e: p + q,
+    VecOp.smaxp: lambda p, q, e: max(sext(p, e), sext(q, e)),
+    VecOp.sminp: lambda p, q, e: min(sext(p, e), sext(q, e)),
+    VecOp.umaxp: lambda p, q, e: max(p, q),
+    VecOp.uminp: lambda p, q, e: min(p, q),
+}
+
+
+def _pairwise(fn) -> Semantics:
+    def run(env, d, a, b, esz, oprsz, imm, x):
+        cat = lanes(env, a, esz, oprsz) + lanes(env, b, esz, oprsz)
+        put_lanes(env, d, esz, [fn(cat[i], cat[i + 1], esz) for i in range(0, len(cat), 2)])
+        return 0
+    return run
+
+
+for _op, _fn in _PAIRWISE.items():
+    SEMANTICS[_op] = _pairwise(_fn)
+
+_ACROSS = {
+    VecOp.addv: (lambda vs, e: sum(vs), False, False),
+    VecOp.smaxv: (lambda vs, e: max(vs), True, False),
+    VecOp.sminv: (lambda vs, e: min(vs), True, False),
+    VecOp.umaxv: (lambda vs, e: max(vs), False, False),
+    VecOp.uminv: (lambda vs, e: min(vs), False, False),
+    VecOp.uaddlv: (lambda vs, e: sum(vs), False, True),
+    VecOp.saddlv: (lambda vs, e: sum(vs), True, True),
+}
+
+
+def _across(fn, signed: bool, long: bool) -> Semantics:
+    def run(env, d, a, b, esz, oprsz, imm, x):
+        vs = lanes(env, a, esz, oprsz)
+        if signed:
+            vs = [sext(v, esz) for v in vs]
+        put_lanes(env, d, esz + 1 if long else esz, [fn(vs, esz)])
+        return 0
+    return run
+
+
+for _op, (_fn, _s, _l) in _ACROSS.items():
+    SEMANTICS[_op] = _across(_fn, _s, _l)
+
+
+@semantics(VecOp.bsl)
+def sem_bsl(env, d, a, b, esz, oprsz, imm, x):
+    p, q, c = (int.from_bytes(env[o:o + oprsz], "little") for o in (a, b, imm))
+    put_lanes(env, d, 3, lanes((((p & c) | (q & ~c)) & ((1 << (8 * oprsz)) - 1))
+                              .to_bytes(oprsz, "little"), 0, 3, oprsz))
+    return 0
+
+
+@semantics(VecOp.orrx, VecOp.bicx)
+def sem_orrx(env, d, a, b, esz, oprsz, imm, x, op):
+    vs = lanes(env, a, 3, oprsz)
+    put_lanes(env, d, 3, [v | x if op is VecOp.orrx else v & ~x for v in vs])
+    return 0
+
+
+@semantics(VecOp.shli, VecOp.ushri, VecOp.sshri)
+def sem_shift(env, d, a, b, esz, oprsz, imm, x, op):
+    vs = lanes(env, a, esz, oprsz)
+    if op is VecOp.shli:
+        out = [v << imm for v in vs]
+    elif op is VecOp.ushri:
+        out = [v >> imm for v in vs]
+    else:
+        out = [sext(v, esz) >> imm for v in vs]
+    put_lanes(env, d, esz, out)
+    return 0
+
+
+@semantics(VecOp.shrn)
+def sem_shrn(env, d, a, b, esz, oprsz, imm, x):
+    put_lanes(env, d, esz, [v >> imm for v in lanes(env, a, esz + 1, 16)])
+    return 0
+
+
+@semantics(VecOp.ushll, VecOp.sshll)
+def sem_shll(env, d, a, b, esz, oprsz, imm, x, op):
+    vs = lanes(env, a, esz, 8)
+    if op is VecOp.sshll:
+        vs = [sext(v, esz) for v in vs]
+    put_lanes(env, d, esz + 1, [v << imm for v in vs])
+    return 0
+
+
+@semantics(VecOp.dupx)
+def sem_dupx(env, d, a, b, esz, oprsz, imm, x):
+    put_lanes(env, d, esz, [x] * (oprsz >> esz))
+    return 0
+
+
+@semantics(VecOp.dupe)
+def sem_dupe(env, d, a, b, esz, oprsz, imm, x):
+    v = lanes(env, a, esz, 16)[imm]
+    put_lanes(env, d, esz, [v] * (oprsz >> esz))
+    return 0
+
+
+@semantics(VecOp.ext)
+def sem_ext(env, d, a, b, esz, oprsz, imm, x):
+    cat = bytes(env[a:a + oprsz]) + bytes(env[b:b + oprsz])
+    put_lanes(env, d, 0, cat[imm:imm + oprsz])
+    return 0
+
+
+@semantics(VecOp.zip1, VecOp.zip2, VecOp.uzp1, VecOp.uzp2, VecOp.trn1, VecOp.trn2)
+def sem_permute(env, d, a, b, esz, oprsz, imm, x, op):
+    p, q = lanes(env, a, esz, oprsz), lanes(env, b, esz, oprsz)
+    n = len(p)
+    if op in (VecOp.zip1, VecOp.zip2):
+        base = 0 if op is VecOp.zip1 else n // 2
+        out = [v for i in range(n // 2) for v in (p[base + i], q[base + i])]
+    elif op in (VecOp.uzp1, VecOp.uzp2):
+        out = (p + q)[0 if op is VecOp.uzp1 else 1::2]
+    else:
+        o = 0 if op is VecOp.trn1 else 1
+        out = [v for i in range(0, n, 2) for v in (p[i + o], q[i + o])]
+    put_lanes(env, d, esz, out)
+    return 0
+
+
+@semantics(VecOp.rev)
+def sem_rev(env, d, a, b, esz, oprsz, imm, x):
+    vs = lanes(env, a, esz, oprsz)
+    per = (1 << imm) >> esz
+    put_lanes(env, d, esz, [v for i in range(0, len(vs), per) for v in reversed(vs[i:i + per])])
+    return 0
+
+
+@semantics(VecOp.tbl)
+def sem_tbl(env, d, a, b, esz, oprsz, imm, x):
+    size = imm & 0x7F
+    table = bytes(env[a:a + size])
+    old = bytes(env[d:d + oprsz])
+    idx = bytes(env[b:b + oprsz])
+    out = [table[i] if i < size else (old[k] if imm & 0x80 else 0) for k, i in enumerate(idx)]
+    put_lanes(env, d, 0, out)
+    return 0
+
+
+# -- floating point ----------------------------------------------------------------
+
+_FP2 = {
+    VecOp.fadd: fp.fp_add, VecOp.fsub: fp.fp_sub, VecOp.fmul: fp.fp_mul,
+    VecOp.fdiv: fp.fp_div, VecOp.fnmul: fp.fp_nmul, VecOp.fmax: fp.fp_max,
+    VecOp.fmin: fp.fp_min, VecOp.fmaxnm: fp.fp_maxnum, VecOp.fminnm: fp.fp_minnum,
+}
+
+
+def _fp2(fn) -> Semantics:
+    def run(env, d, a, b, esz, oprsz, imm, x):
+        flags = 0
+        out = []
+        for p, q in zip(lanes(env, a, esz, oprsz), lanes(env, b, esz, oprsz)):
+            r, f = fn(p, q, esz, x)
+            out.append(r)
+            flags |= f
+        put_lanes(env, d, esz, out)
+        return flags
+    return run
+
+
+for _op, _fn in _FP2.items():
+    SEMANTICS[_op] = _fp2(_fn)
+
+
+@semantics(VecOp.fmla)
+def sem_fmla(env, d, a, b, esz, oprsz, imm, x):
+    sign = 1 << ((8 << esz) - 1)
+    neg_a = sign if imm & 0x1000 else 0
+    neg_c = sign if imm & 0x2000 else 0
+    flags = 0
+    out = []
+    for p, q, c in zip(lanes(env, a, esz, oprsz), lanes(env, b, esz, oprsz),
+                       lanes(env, imm & 0xFFF, esz, oprsz)):
+        r, f = fp.fp_muladd(c ^ neg_c, p ^ neg_a, q, esz, x)
+        out.append(r)
+        flags |= f
+    put_lanes(env, d, esz, out)
+    return flags
+
+
+def _fp1(fn) -> Semantics:
+    def run(env, d, a, b, esz, oprsz, imm, x):
+        flags = 0
+        out = []
+        for p in lanes(env, a, esz, oprsz):
+            r, f = fn(p, esz, x, imm)
+            out.append(r)
+            flags |= f
+        put_lanes(env, d, esz, out)
+        return flags
+    return run
+
+
+def _mode(imm_mode: int, fpcr: int) -> int:
+    return fp.rmode(fpcr) if imm_mode == 7 else imm_mode
+
+
+SEMANTICS[VecOp.fsqrt] = _fp1(lambda p, e, fpcr, imm: fp.fp_sqrt(p, e, fpcr))
+SEMANTICS[VecOp.frint] = _fp1(lambda p, e, fpcr, imm: fp.fp_round_int(
+    p, e, fpcr, _mode(imm & 7, fpcr), bool(imm & 8)))
+
+
+@semantics(VecOp.fcmp)
+def sem_fcmp(env, d, a, b, esz, oprsz, imm, x):
+    p = lanes(env, a, esz, 1 << esz)[0]
+    q = lanes(env, b, esz, 1 << esz)[0]
+    nzcv, flags = fp.fp_compare(p, q, esz, x, bool(imm & 1))
+    return (nzcv << 28) | flags
+
+
+@semantics(VecOp.fcvt)
+def sem_fcvt(env, d, a, b, esz, oprsz, imm, x):
+    flags = 0
+    out = []
+    for p in lanes(env, a, esz, oprsz):
+        r, f = fp.fp_convert(p, esz, imm, x)
+        out.append(r)
+        flags |= f
+    put_lanes(env, d, imm, out, zero_to=16)
+    return flags
+
+
+@semantics(VecOp.cvtf)
+def sem_cvtf(env, d, a, b, esz, oprsz, imm, x):
+    isz = imm & 3
+    flags = 0
+    out = []
+    for v in lanes(env, a, isz, oprsz >> esz << isz):
+        r, f = fp.fixed_to_fp(v, 8 << isz, bool(imm & 4), imm >> 8, esz, x)
+        out.append(r)
+        flags |= f
+    put_lanes(env, d, esz, out)
+    return flags
+
+
+@semantics(VecOp.fcvti)
+def sem_fcvti(env, d, a, b, esz, oprsz, imm, x):
+    isz = imm & 3
+    mode = _mode((imm >> 3) & 7, x)
+    flags = 0
+    out = []
+    for v in lanes(env, a, esz, oprsz):
+        r, f = fp.fp_to_fixed(v, esz, x, imm >> 8, bool(imm & 4), 8 << isz, mode)
+        out.append(r)
+        flags |= f
+    put_lanes(env, d, isz, out)
+    return flags
+
+
+# -- the JIT's way in -------------------------------------------------------------
+# Operations without an LLVM vector lowering are run by the same semantics
+# through one helper the backend calls with the env pointer (it is the one
+# helper that touches CPU state; IR never names it in an Op.call, whose
+# arguments are values).  The constants travel packed into one i64.
+
+KINDS = list(VecOp)
+KIND_INDEX = {op: i for i, op in enumerate(KINDS)}
+_OFS_BITS = 12
+ENV_VIEW_SIZE = 1 << _OFS_BITS
+
+
+def pack(kind: VecOp, d: int, a: int, b: int, esz: int, oprsz: int, imm: int) -> int:
+    assert 0 <= imm < 1 << 15 and max(d, a, b) < ENV_VIEW_SIZE, (kind, d, a, b, imm)
+    return (KIND_INDEX[kind] | esz << 7 | (oprsz.bit_length() - 1) << 9 | d << 12 | a << 24
+            | b << 36 | imm << 48)
+
+
+def unpack(packed: int) -> tuple[VecOp, int, int, int, int, int, int]:
+    m = (1 << _OFS_BITS) - 1
+    return (KINDS[packed & 0x7F], (packed >> 12) & m, (packed >> 24) & m, (packed >> 36) & m,
+            (packed >> 7) & 3, 1 << ((packed >> 9) & 7), packed >> 48)
+
+
+_views: dict[int, memoryview] = {}
+
+
+def _env_view(addr: int) -> memoryview:
+    v = _views.get(addr)
+    if v is None:
+        import ctypes
+        v = _views[addr] = memoryview((ctypes.c_uint8 * ENV_VIEW_SIZE).from_address(addr)).cast("B")
+    return v
+
+
+@helper("vec_env")
+def helper_vec_env(env_addr: int, packed: int, x: int) -> int:
+    kind, d, a, b, esz, oprsz, imm = unpack(packed)
+    return SEMANTICS[kind](_env_view(env_addr), d, a, b, esz, oprsz, imm, x)
+
+
+def run(env, kind: VecOp, d: int, a: int, b: int, esz: int, oprsz: int, imm: int, x: int) -> int:
+    """Execute one vec op on ``env`` (bytes-like, writable); returns the status word."""
+    return SEMANTICS[kind](env, d, a, b, esz, oprsz, imm, x) & MASK64
