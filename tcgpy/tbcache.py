@@ -29,7 +29,7 @@ from .translator import translate_block
 JMP_TABLE_BITS = 14
 MAX_SLOTS = 1 << 16
 MAX_BLOCKS = 12_000
-LOOKAHEAD = 12         # blocks translated on a miss (the block and what it jumps to)
+LOOKAHEAD = 8          # blocks translated on a miss (the block and what it jumps to)
 CHUNK = 4              # blocks per LLVM module
 HOT_THRESHOLD = 2000   # passes over a loop-closing edge before its loop is recompiled hot
 HOT_REGION_MAX = 64    # blocks recompiled together for one hot edge
