@@ -17,8 +17,9 @@ the run comparable with Unicorn:
 - Branch targets lie forward in the sequence or exactly at its end.  br/blr/ret
   need a register holding a code address and are difftested in
   tests/test_a64_branch.py with sequences built around them, not here.
-- Not generated: wfi (ends a Unicorn run: it runs at EL1), sb (Unicorn's Cortex-A72 lacks FEAT_SB), cntvct_el0 and
-  cntfrq_el0 (clock values differ by design).
+- Not generated: wfi (ends a Unicorn run: it runs at EL1), sb (Unicorn's
+  Cortex-A72 lacks FEAT_SB), cntvct_el0 and cntfrq_el0 (clock values differ
+  by design), tpidrro_el0 (Unicorn runs at EL1, where it is writable state).
 """
 from __future__ import annotations
 

@@ -191,8 +191,9 @@ def random_start_regs(da: DiffArch, rng: random.Random) -> dict[str, int]:
         n = gpr_number.get(name)
         row = da.info.layout.by_name.get(name)
         if n is None and row is not None and row.size > 8:
-            # vector registers (once the CPU table marks them compared)
-            regs[name] = rng.getrandbits(8 * row.size)
+            # vector registers: FP special values often (tcgpy.difftest.fpvalues)
+            from .fpvalues import random_vector
+            regs[name] = random_vector(rng, row.size)
         elif n is None:
             gen = da.defs.start.get(name)
             regs[name] = gen(rng) if gen else 0
@@ -412,6 +413,7 @@ class UnicornRunner:
         self._ids = [(n, self.da.uc_ids[n]) for n in self.da.state_regs]
         self._cmp_ids = [(n, self.da.uc_ids[n]) for n in self.da.compare_regs]
         self._code: bytes | None = None
+        self._end: int | None = None     # stop address the cached blocks were made for
         self._access = {}
         for suffix, access in (("READ", "read"), ("WRITE", "write"), ("FETCH", "fetch")):
             for kind in ("UNMAPPED", "PROT"):
@@ -436,6 +438,12 @@ class UnicornRunner:
             # svc stopped by emu_stop): stale code would run.  Drop them.
             uc.ctl_remove_cache(CODE_BASE, CODE_BASE + CODE_SIZE)
             self._code = code
+            self._end = case.end
+        elif case.end != self._end:
+            # Unicorn compiles the stop address into its translated blocks:
+            # blocks cached from a run with another end run past this one's.
+            uc.ctl_remove_cache(CODE_BASE, CODE_BASE + CODE_SIZE)
+            self._end = case.end
         uc.mem_write(DATA_BASE, case.data)
         get = case.regs.get
         uc.reg_write_batch([(rid, get(name, 0)) for name, rid in self._ids])

@@ -98,30 +98,23 @@ def gen_ldst_pair(ctx, size: int, load: bool, sign: bool, rt: int, rt2: int, rn:
     moved = b.add(base, offset)
     addr = base if mode == POST else moved
     if load:
-        if size == 2:
-            # A pair of words is one doubleword access: one TLB lookup, and a
-            # page-crossing pair faults as a whole.
-            both = ctx.gen_ld(addr, 3)
-            ext = b.ext32s if sign else b.ext32u
-            v1, v2 = ext(both), ext(b.shr(both, 32))
-        else:
-            v1 = ctx.gen_ld(addr, 3)
-            v2 = ctx.gen_ld(b.add(addr, 8), 3)
+        # Two accesses of the element size, as the architecture issues them
+        # (an MMIO device sees two word reads for an ldp of w registers).
+        v1 = ctx.gen_ld(addr, size, sign)
+        v2 = ctx.gen_ld(b.add(addr, 1 << size), size, sign)
         ctx.write_reg(rt2, v2)
         ctx.write_reg(rt, v1)
-    elif size == 2:
-        lo = b.ext32u(ctx.read_reg(rt))
-        ctx.gen_st(b.or_(lo, b.shl(ctx.read_reg(rt2), 32)), addr, 3)
     else:
-        gen_store_block(ctx, [ctx.read_reg(rt), ctx.read_reg(rt2)], addr)
+        gen_store_block(ctx, [ctx.read_reg(rt), ctx.read_reg(rt2)], addr, size)
     if mode != OFFSET:
         ctx.write_reg(rn, moved, sp=True)
 
 
-def gen_store_block(ctx, values: list, addr) -> None:
-    """Store 2**k doublewords ``values`` at addr, addr + 8, ... so that a fault
-    leaves memory untouched wherever the IR allows it (one store that crosses
-    a page is all-or-nothing in the softmmu; several stores are not).
+def gen_store_block(ctx, values: list, addr, size: int = 3) -> None:
+    """Store the 2**k elements ``values`` of 1 << size bytes each at addr,
+    addr + (1 << size), ... (one access per element), so that a fault leaves
+    memory untouched wherever the IR allows it (one store that crosses a page
+    is all-or-nothing in the softmmu; several stores are not).
 
     The lower half goes first, as QEMU and hardware order the accesses, so
     the lowest faulting address is the one reported -- except when the block
@@ -136,20 +129,20 @@ def gen_store_block(ctx, values: list, addr) -> None:
     b = ctx.b
     n = len(values)
     if n == 1:
-        ctx.gen_st(values[0], addr, 3)
+        ctx.gen_st(values[0], addr, size)
         return
     half = n // 2
-    span = 8 * n
-    hi_addr = b.add(addr, 8 * half)
+    span = n << size
+    hi_addr = b.add(addr, half << size)
     # (addr & 0xfff) in [0x1000 - span + 1, 0x1000 - span/2]
-    upper_first = b.setcond(Cond.ltu, b.and_(b.add(addr, span - 1), PAGE_SIZE - 1), 8 * half)
+    upper_first = b.setcond(Cond.ltu, b.and_(b.add(addr, span - 1), PAGE_SIZE - 1), half << size)
 
     def pick(if_upper, otherwise):
         return b.movcond(Cond.ne, upper_first, 0, if_upper, otherwise)
 
     lo, hi = values[:half], values[half:]
-    gen_store_block(ctx, [pick(h, l) for l, h in zip(lo, hi)], pick(hi_addr, addr))
-    gen_store_block(ctx, [pick(l, h) for l, h in zip(lo, hi)], pick(addr, hi_addr))
+    gen_store_block(ctx, [pick(h, l) for l, h in zip(lo, hi)], pick(hi_addr, addr), size)
+    gen_store_block(ctx, [pick(l, h) for l, h in zip(lo, hi)], pick(addr, hi_addr), size)
 
 
 # How the emulator's slow path encodes env.fault_access (tcgpy/emulator.py):
