@@ -518,34 +518,48 @@ def _fault_check(fl, ok_bb: str) -> None:
     fl.ret_exit(Exit.FAULT)
 
 
+def _guest_access(fl, memop: int, addr: str, write: bool, fast, slow):
+    """The shape every guest access shares: the inline TLB compare, the hit
+    path ``fast(host_ptr)`` and the slow-path call ``slow()`` with its fault
+    exit.  Returns the hit path's and the slow path's results (or None) with
+    the blocks they come from, for the caller's phi."""
+    hit, entp = _tlb_lookup(fl, addr, memop, write=write)
+    hit_bb, miss_bb, cont_bb = fl.new_bb("hit"), fl.new_bb("miss"), fl.new_bb("cont")
+    fl.emit(f"br i1 {hit}, label %{hit_bb}, label %{miss_bb}, !prof !1")
+    fl.start_bb(hit_bb)
+    fast_val = fast(_host_ptr(fl, addr, entp))
+    fl.emit(f"br label %{cont_bb}")
+    fl.start_bb(miss_bb)
+    slow_val = slow()
+    _fault_check(fl, cont_bb)
+    fl.start_bb(cont_bb)
+    return (fast_val, hit_bb), (slow_val, miss_bb)
+
+
 @lowers(Op.ld)
 def lower_ld(fl, insn):
     memop = insn.consts[0]
     size_log2 = memop & MemOp.SIZE_MASK
     ty = f"i{8 << size_log2}"
     addr = fl.get(insn.ins[0])
-    hit, entp = _tlb_lookup(fl, addr, memop, write=False)
-    hit_bb, miss_bb, ok_bb, cont_bb = (fl.new_bb(p) for p in ("ldhit", "ldmiss", "ldok", "ldcont"))
-    fl.emit(f"br i1 {hit}, label %{hit_bb}, label %{miss_bb}, !prof !1")
-    fl.start_bb(hit_bb)
-    hp = _host_ptr(fl, addr, entp)
-    raw = fl.tmp()
-    fl.emit(f"{raw} = load {ty}, ptr {hp}, align 1")
-    if size_log2 == 3:
-        fast = raw
-    else:
-        fast = fl.tmp()
-        fl.emit(f"{fast} = {'sext' if memop & MemOp.SIGN else 'zext'} {ty} {raw} to i64")
-    fl.emit(f"br label %{cont_bb}")
-    fl.start_bb(miss_bb)
-    slow = fl.tmp()
-    fl.emit(f"{slow} = call i64 inttoptr (i64 {fl.rt.slow_ld} to ptr)(ptr %env, i64 {addr}, i64 {memop})")
-    _fault_check(fl, ok_bb)
-    fl.start_bb(ok_bb)
-    fl.emit(f"br label %{cont_bb}")
-    fl.start_bb(cont_bb)
+
+    def fast(hp):
+        raw = fl.tmp()
+        fl.emit(f"{raw} = load {ty}, ptr {hp}, align 1")
+        if size_log2 == 3:
+            return raw
+        v = fl.tmp()
+        fl.emit(f"{v} = {'sext' if memop & MemOp.SIGN else 'zext'} {ty} {raw} to i64")
+        return v
+
+    def slow():
+        v = fl.tmp()
+        fl.emit(f"{v} = call i64 inttoptr (i64 {fl.rt.slow_ld} to ptr)(ptr %env, i64 {addr}, i64 {memop})")
+        return v
+
+    (fv, fbb), (sv, sbb) = _guest_access(fl, memop, addr, False, fast, slow)
     d = fl.tmp()
-    fl.emit(f"{d} = phi i64 [ {fast}, %{hit_bb} ], [ {slow}, %{ok_bb} ]")
+    fl.emit(f"{d} = phi i64 [ {fv}, %{fbb} ], [ {sv}, %{sbb} ]")
     fl.set(insn.outs[0], d)
 
 
@@ -556,24 +570,19 @@ def lower_st(fl, insn):
     ty = f"i{8 << size_log2}"
     val = fl.get(insn.ins[0])
     addr = fl.get(insn.ins[1])
-    hit, entp = _tlb_lookup(fl, addr, memop, write=True)
-    hit_bb, miss_bb, ok_bb, cont_bb = (fl.new_bb(p) for p in ("sthit", "stmiss", "stok", "stcont"))
-    fl.emit(f"br i1 {hit}, label %{hit_bb}, label %{miss_bb}, !prof !1")
-    fl.start_bb(hit_bb)
-    hp = _host_ptr(fl, addr, entp)
-    if size_log2 == 3:
+
+    def fast(hp):
         v = val
-    else:
-        v = fl.tmp()
-        fl.emit(f"{v} = trunc i64 {val} to {ty}")
-    fl.emit(f"store {ty} {v}, ptr {hp}, align 1")
-    fl.emit(f"br label %{cont_bb}")
-    fl.start_bb(miss_bb)
-    fl.emit(f"call void inttoptr (i64 {fl.rt.slow_st} to ptr)(ptr %env, i64 {addr}, i64 {val}, i64 {memop})")
-    _fault_check(fl, ok_bb)
-    fl.start_bb(ok_bb)
-    fl.emit(f"br label %{cont_bb}")
-    fl.start_bb(cont_bb)
+        if size_log2 != 3:
+            v = fl.tmp()
+            fl.emit(f"{v} = trunc i64 {val} to {ty}")
+        fl.emit(f"store {ty} {v}, ptr {hp}, align 1")
+
+    def slow():
+        fl.emit(f"call void inttoptr (i64 {fl.rt.slow_st} to ptr)"
+                f"(ptr %env, i64 {addr}, i64 {val}, i64 {memop})")
+
+    _guest_access(fl, memop, addr, True, fast, slow)
 
 
 @lowers(Op.ld_env)
@@ -701,5 +710,4 @@ def lower_block(block: Block, rt: Runtime, name: str, alloc_slot: Callable[[], i
 
 def module_text(funcs: list[LoweredBlock], extra: str = "") -> str:
     return INTRINSIC_DECLS + extra + "\n".join(f.text for f in funcs) + "\n" + MODULE_TAIL
-from . import lower_vec  # noqa: E402,F401  (registers the vec op's lowering)
 from . import lower_vec  # noqa: E402,F401  (registers the vec op's lowering)
