@@ -89,7 +89,8 @@ CASES = [
     b"\xc0\x03\x3f\xd6",  # 100000: blr x30
     b"\x21\x00\x80\xd2",  # 100004: mov x1, #1
     b"\x42\x00\x80\xd2",  # 100008: mov x2, #2
-      regs={"x30": CODE + 8}, expect={"x2": 2, "x30": CODE + 4}, name="blr x30 jumps to the old x30"),
+      regs={"x30": CODE + 8}, expect={"x2": 2, "x30": CODE + 4},
+      name="blr x30 jumps to the old x30"),
     t(
     b"\xc0\x03\x5f\xd6",  # 100000: ret
     b"\x21\x00\x80\xd2",  # 100004: mov x1, #1

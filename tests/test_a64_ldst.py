@@ -106,10 +106,10 @@ CASES = [
     b"\x20\xfc\xcf\x78",  # 100000: ldrsh w0, [x1, #0xff]!
       regs={"x1": P}, expect={"x0": 0x0000_00FF, "x1": P + 255}),
     t(
-    b"\x21\x84\x40\xf8",  # 100000: ldr x1, [x1], #8  (CONSTRAINED UNPREDICTABLE; capstone declines it)
+    b"\x21\x84\x40\xf8",  # 100000: ldr x1, [x1], #8  (CONSTR. UNPRED.: no capstone text)
       regs={"x1": P}, expect={"x1": P + 8}, name="post-index load rn == rt: writeback wins"),
     t(
-    b"\x21\x8c\x40\xf8",  # 100000: ldr x1, [x1, #8]!  (CONSTRAINED UNPREDICTABLE; capstone declines it)
+    b"\x21\x8c\x40\xf8",  # 100000: ldr x1, [x1, #8]!  (CONSTR. UNPRED.: no capstone text)
       regs={"x1": P}, expect={"x1": P + 8}, name="pre-index load rn == rt: writeback wins"),
     t(
     b"\x21\x8c\x00\xf8",  # 100000: str x1, [x1, #8]!
@@ -183,14 +183,14 @@ CASES = [
       regs={"x1": P, "x3": 7}, expect={"x0": 0x1716_1514_1312_1110, "x2": 0x1F1E_1D1C_1B1A_1918},
       mem={0x0FF0: "18191a1b1c1d1e1f" "0700000000000000"}),
     t(
-    b"\x20\x00\x40\xa9",  # 100000: ldp x0, x0, [x1]  (CONSTRAINED UNPREDICTABLE; capstone declines it)
+    b"\x20\x00\x40\xa9",  # 100000: ldp x0, x0, [x1]  (CONSTR. UNPRED.: no capstone text)
       regs={"x1": P}, expect={"x0": 0x0706_0504_0302_0100}, name="ldp rt == rt2: first element"),
     t(
-    b"\x21\x08\xc1\xa9",  # 100000: ldp x1, x2, [x1, #16]!  (CONSTRAINED UNPREDICTABLE; capstone declines it)
+    b"\x21\x08\xc1\xa9",  # 100000: ldp x1, x2, [x1, #16]!  (CONSTR. UNPRED.: no capstone text)
       regs={"x1": P}, expect={"x1": P + 16, "x2": 0x1F1E_1D1C_1B1A_1918},
       name="ldp writeback rn == rt: writeback wins"),
     t(
-    b"\x21\x08\x81\xa9",  # 100000: stp x1, x2, [x1, #16]!  (CONSTRAINED UNPREDICTABLE; capstone declines it)
+    b"\x21\x08\x81\xa9",  # 100000: stp x1, x2, [x1, #16]!  (CONSTR. UNPRED.: no capstone text)
       regs={"x1": P, "x2": 5}, expect={"x1": P + 16},
       mem={0x1010: "0010200000000000" "0500000000000000"}, name="stp writeback rn == rt"),
     # -- load-acquire / store-release -------------------------------------------------------------
