@@ -416,8 +416,9 @@ def sys_clone3(proc, args, size):
 @syscall("execve", "s p p")
 def sys_execve(proc, path, argv, envp):
     from .loader import LoadError, read_elf
+    from .sys_fs import guest_path
     gpath = proc.read_cstr(path)
-    hpath = proc.host_path(gpath)
+    hpath = guest_path(proc, path)          # sysroot, and /proc/self/exe is the guest program
     args = [proc.read_cstr(a, 1 << 17) for a in proc.read_ptr_array(argv)]
     env = [proc.read_cstr(e, 1 << 17) for e in proc.read_ptr_array(envp)]
     if not os.path.exists(hpath):
