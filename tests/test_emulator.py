@@ -334,3 +334,37 @@ def test_random_words_never_crash():
             outcomes[kind] = outcomes.get(kind, 0) + 1
     assert sum(outcomes.values()) == 1000
     assert outcomes.get("IllegalInstruction", 0) > 0
+
+
+def test_hot_loop_is_promoted_and_still_invalidated_by_code_writes():
+    emu = make(asm("loop: add x0, x0, #1; subs x1, x1, #1; b.ne loop; nop"))
+    emu.reg_write("x1", 50_000)
+    emu.run(CODE, until=CODE + 12)
+    assert emu.reg_read("x0") == 50_000
+    assert emu.stats.blocks_promoted >= 1
+    emu.mem_write(CODE, asm("add x0, x0, #3"))
+    emu.reg_write("x0", 0)
+    emu.reg_write("x1", 50_000)
+    emu.run(CODE, until=CODE + 12)
+    assert emu.reg_read("x0") == 150_000
+
+
+def test_hot_indirect_loop_promotes_its_region():
+    code = asm("""
+        adr x5, f
+    loop:
+        blr x5
+        subs x6, x6, #1
+        b.ne loop
+        b done
+    f:
+        add x0, x0, #2
+        ret
+    done:
+        nop
+    """)
+    emu = make(code)
+    emu.reg_write("x6", 20_000)
+    emu.run(CODE, until=CODE + len(code) - 4)
+    assert emu.reg_read("x0") == 40_000
+    assert emu.stats.blocks_promoted >= 2
