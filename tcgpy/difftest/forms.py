@@ -69,4 +69,5 @@ def classes(arch: str) -> dict[str, FormClass]:
     arch = get_arch(arch).name
     if arch == "aarch64":
         from . import a64_forms_dp, a64_forms_ls  # noqa: F401
+        from . import a64_forms_simd  # noqa: F401
     return FORMS.get(arch, {})

@@ -166,8 +166,8 @@ def gen_fcvti(ctx, sf: int, esz: int, rd: int, rn: int, unsigned: bool, mode: in
     ctx.write_reg(rd, v, sf)
 
 
-# (rmode, opcode >> 1) -> rounding mode of fcvt*s/u
-FCVT_MODE = {(0, 0): fp.RN, (1, 0): fp.RP, (2, 0): fp.RM, (3, 0): fp.RZ, (0, 2): fp.RA}
+# (rmode, opcode & 6) -> rounding mode of fcvt*s/u
+FCVT_MODE = {(0, 0): fp.RN, (1, 0): fp.RP, (2, 0): fp.RM, (3, 0): fp.RZ, (0, 4): fp.RA}
 
 
 @A64.pattern("sf:1 00 11110 ftype:2 1 rmode:2 opcode:3 000000 rn:5 rd:5")

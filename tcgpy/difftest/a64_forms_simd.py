@@ -1,0 +1,317 @@
+"""Random A64 FP/Advanced SIMD encodings (owned by the a64-simd helper).
+
+Every generator returns one random *allocated* encoding of a form tcgpy
+claims, with random vector registers and fields.  General-register
+destinations are never the pointer registers (PTR_REGS) memory forms use;
+memory forms use PTR_REGS or SP as their base, with offsets that stay in
+the data page.  Half precision (FEAT_FP16) is not generated: tcgpy does not
+implement it, and neither does Unicorn's Cortex-A72.
+"""
+from __future__ import annotations
+
+import random
+
+from .forms import PTR_REGS, SMALL_REGS, Pos, form_class
+
+ARCH = "aarch64"
+GPR_DEST = tuple(r for r in range(32) if r not in PTR_REGS)
+
+
+def _pack(*fields: tuple[int, int]) -> int:
+    word = width = 0
+    for value, w in fields:
+        assert 0 <= value < (1 << w), (value, w)
+        word = (word << w) | value
+        width += w
+    assert width == 32, width
+    return word
+
+
+def _v(rng: random.Random) -> int:
+    """A vector register; low ones more often so that sequences reuse results."""
+    return rng.randrange(8) if rng.random() < 0.6 else rng.randrange(32)
+
+
+def _x(rng: random.Random) -> int:
+    return 31 if rng.random() < 0.1 else rng.randrange(31)
+
+
+def _base(rng: random.Random) -> int:
+    return 31 if rng.random() < 0.15 else rng.choice(PTR_REGS)
+
+
+def _b(rng: random.Random, n: int) -> int:
+    return rng.getrandbits(n)
+
+
+# -- loads and stores ---------------------------------------------------------------
+
+def _vscale(rng: random.Random) -> tuple[int, int, int]:
+    """(size, opc high bit, log2 bytes) of a b/h/s/d/q access."""
+    scale = rng.randrange(5)
+    return (0, 1, 4) if scale == 4 else (scale, 0, scale)
+
+
+@form_class(ARCH, "simd_ldst")
+def gen_simd_ldst(rng: random.Random, pos: Pos) -> int:
+    """ldr/str/ldur/stur b/h/s/d/q: unsigned offset, unscaled, pre/post-index, register, literal"""
+    size, hi, scale = _vscale(rng)
+    opc = hi << 1 | _b(rng, 1)
+    kind = rng.randrange(5)
+    if kind == 0:
+        return _pack((size, 2), (0b111101, 6), (opc, 2), (rng.randrange(64), 12), (_base(rng), 5), (_v(rng), 5))
+    if kind == 1:
+        idx = rng.choice((0, 1, 3))
+        return _pack((size, 2), (0b111100, 6), (opc, 2), (0, 1), (rng.randrange(-256, 256) & 0x1FF, 9),
+                     (idx, 2), (_base(rng), 5), (_v(rng), 5))
+    if kind == 2:
+        option = rng.choice((2, 3, 6, 7))
+        return _pack((size, 2), (0b111100, 6), (opc, 2), (1, 1), (rng.choice(SMALL_REGS), 5), (option, 3),
+                     (_b(rng, 1), 1), (0b10, 2), (_base(rng), 5), (_v(rng), 5))
+    if kind == 3:                       # ldr (literal): s/d/q from the code page
+        return _pack((rng.randrange(3), 2), (0b011100, 6), (rng.randrange(-pos.index - 4, 8) & 0x7FFFF, 19),
+                     (_v(rng), 5))
+    # ldp/stp/ldnp/stnp s/d/q
+    opc = rng.randrange(3)
+    rt = _v(rng)
+    rt2 = (rt + 1 + rng.randrange(31)) % 32
+    return _pack((opc, 2), (0b1011, 4), (0, 1), (rng.randrange(4), 2), (_b(rng, 1), 1),
+                 (rng.randrange(-16, 16) & 0x7F, 7), (rt2, 5), (_base(rng), 5), (rt, 5))
+
+
+@form_class(ARCH, "simd_ld1st1")
+def gen_simd_ld1st1(rng: random.Random, pos: Pos) -> int:
+    """ld1/st1 (multiple structures, 1-4 registers), offset and post-index (imm/register)"""
+    opcode = rng.choice((0b0111, 0b1010, 0b0110, 0b0010))
+    q, L, size = _b(rng, 1), _b(rng, 1), _b(rng, 2)
+    if rng.random() < 0.5:
+        return _pack((0, 1), (q, 1), (0b0011000, 7), (L, 1), (0, 6), (opcode, 4), (size, 2),
+                     (_base(rng), 5), (_v(rng), 5))
+    rm = 31 if rng.random() < 0.6 else rng.choice(SMALL_REGS)
+    return _pack((0, 1), (q, 1), (0b0011001, 7), (L, 1), (0, 1), (rm, 5), (opcode, 4), (size, 2),
+                 (_base(rng), 5), (_v(rng), 5))
+
+
+# -- scalar floating point -------------------------------------------------------------
+
+def _ftype(rng):
+    return _b(rng, 1)
+
+
+@form_class(ARCH, "fp_arith")
+def gen_fp_arith(rng: random.Random, pos: Pos) -> int:
+    """fmul/fdiv/fadd/fsub/fmax/fmin/fmaxnm/fminnm/fnmul (s, d)"""
+    return _pack((0b00011110, 8), (_ftype(rng), 2), (1, 1), (_v(rng), 5), (rng.randrange(9), 4),
+                 (0b10, 2), (_v(rng), 5), (_v(rng), 5))
+
+
+@form_class(ARCH, "fp_fma")
+def gen_fp_fma(rng: random.Random, pos: Pos) -> int:
+    """fmadd/fmsub/fnmadd/fnmsub (s, d)"""
+    return _pack((0b00011111, 8), (_ftype(rng), 2), (_b(rng, 1), 1), (_v(rng), 5), (_b(rng, 1), 1),
+                 (_v(rng), 5), (_v(rng), 5), (_v(rng), 5))
+
+
+@form_class(ARCH, "fp_1src")
+def gen_fp_1src(rng: random.Random, pos: Pos) -> int:
+    """fmov/fabs/fneg/fsqrt, fcvt s<->d, frintn/p/m/z/a/x/i (s, d)"""
+    ftype = _ftype(rng)
+    opcode = rng.choice((0, 1, 2, 3, 4 + (ftype ^ 1), 8, 9, 10, 11, 12, 14, 15))
+    return _pack((0b00011110, 8), (ftype, 2), (1, 1), (opcode, 6), (0b10000, 5), (_v(rng), 5), (_v(rng), 5))
+
+
+@form_class(ARCH, "fp_cmp")
+def gen_fp_cmp(rng: random.Random, pos: Pos) -> int:
+    """fcmp/fcmpe (register and #0), fccmp/fccmpe, fcsel (s, d)"""
+    ftype = _ftype(rng)
+    k = rng.randrange(3)
+    if k == 0:
+        opc = _b(rng, 2)
+        rm = 0 if opc & 1 else _v(rng)
+        return _pack((0b00011110, 8), (ftype, 2), (1, 1), (rm, 5), (0b001000, 6), (_v(rng), 5), (opc, 2), (0, 3))
+    if k == 1:
+        return _pack((0b00011110, 8), (ftype, 2), (1, 1), (_v(rng), 5), (_b(rng, 4), 4), (0b01, 2),
+                     (_v(rng), 5), (_b(rng, 1), 1), (_b(rng, 4), 4))
+    return _pack((0b00011110, 8), (ftype, 2), (1, 1), (_v(rng), 5), (_b(rng, 4), 4), (0b11, 2),
+                 (_v(rng), 5), (_v(rng), 5))
+
+
+@form_class(ARCH, "fp_cvt")
+def gen_fp_cvt(rng: random.Random, pos: Pos) -> int:
+    """scvtf/ucvtf and fcvt{n,p,m,z,a}{s,u} between s/d and w/x, incl. fixed point"""
+    sf, ftype = _b(rng, 1), _ftype(rng)
+    if rng.random() < 0.3:                                    # fixed point
+        to_fp = _b(rng, 1)
+        rmode, opcode = (0, 2 | _b(rng, 1)) if to_fp else (3, _b(rng, 1))
+        scale = rng.randrange(32 if not sf else 1, 64) if sf else rng.randrange(32, 64)
+        rd, rn = (_v(rng), _x(rng)) if to_fp else (rng.choice(GPR_DEST), _v(rng))
+        return _pack((sf, 1), (0b0011110, 7), (ftype, 2), (0, 1), (rmode, 2), (opcode, 3), (scale, 6),
+                     (rn, 5), (rd, 5))
+    rmode, opcode = rng.choice([(0, 2), (0, 3)] + [(r, o) for r in range(4) for o in (0, 1)]
+                               + [(0, 4), (0, 5)])
+    to_fp = opcode in (2, 3)
+    rd, rn = (_v(rng), _x(rng)) if to_fp else (rng.choice(GPR_DEST), _v(rng))
+    return _pack((sf, 1), (0b0011110, 7), (ftype, 2), (1, 1), (rmode, 2), (opcode, 3), (0, 6), (rn, 5), (rd, 5))
+
+
+@form_class(ARCH, "fp_mov")
+def gen_fp_mov(rng: random.Random, pos: Pos) -> int:
+    """fmov w<->s, x<->d, x<->v.d[1], fmov (immediate)"""
+    if rng.random() < 0.3:
+        return _pack((0b00011110, 8), (_ftype(rng), 2), (1, 1), (_b(rng, 8), 8), (0b100, 3), (0, 5), (_v(rng), 5))
+    sf, ftype, rmode = rng.choice(((0, 0, 0), (1, 1, 0), (1, 2, 1)))
+    to_fp = _b(rng, 1)
+    rd, rn = (_v(rng), _x(rng)) if to_fp else (rng.choice(GPR_DEST), _v(rng))
+    return _pack((sf, 1), (0b0011110, 7), (ftype, 2), (1, 1), (rmode, 2), (0b110 | to_fp, 3), (0, 6),
+                 (rn, 5), (rd, 5))
+
+
+# -- Advanced SIMD ------------------------------------------------------------------------
+
+_INT3 = [(0, 0b10000, 15), (1, 0b10000, 15), (0, 0b10011, 7), (0, 0b00110, 15), (1, 0b00110, 15),
+         (0, 0b00111, 15), (1, 0b00111, 15), (0, 0b10001, 15), (1, 0b10001, 15), (0, 0b01100, 7),
+         (1, 0b01100, 7), (0, 0b01101, 7), (1, 0b01101, 7), (0, 0b10111, 15), (0, 0b10100, 7),
+         (1, 0b10100, 7), (0, 0b10101, 7), (1, 0b10101, 7)]
+
+
+def _3same(q, u, size, opcode, rng) -> int:
+    return _pack((0, 1), (q, 1), (u, 1), (0b01110, 5), (size, 2), (1, 1), (_v(rng), 5), (opcode, 5),
+                 (1, 1), (_v(rng), 5), (_v(rng), 5))
+
+
+@form_class(ARCH, "simd_3same")
+def gen_simd_3same(rng: random.Random, pos: Pos) -> int:
+    """add/sub/mul, cmeq/cmge/cmgt/cmhi/cmhs/cmtst, smax/umax/smin/umin, addp/maxp/minp, logic/bsl/bit/bif"""
+    q = _b(rng, 1)
+    if rng.random() < 0.3:
+        return _3same(q, _b(rng, 1), _b(rng, 2), 0b00011, rng)
+    u, opcode, sizes = rng.choice(_INT3)
+    size = rng.choice([s for s in range(4) if sizes >> s & 1 and (s < 3 or q)])
+    return _3same(q, u, size, opcode, rng)
+
+
+@form_class(ARCH, "simd_fp3same")
+def gen_simd_fp3same(rng: random.Random, pos: Pos) -> int:
+    """fadd/fsub/fmul/fdiv/fmax/fmin/fmaxnm/fminnm (vector .2s/.4s/.2d)"""
+    u, hi, opcode = rng.choice([(0, 0, 0b11010), (0, 1, 0b11010), (1, 0, 0b11011), (1, 0, 0b11111),
+                                (0, 0, 0b11110), (0, 1, 0b11110), (0, 0, 0b11000), (0, 1, 0b11000)])
+    q = _b(rng, 1)
+    sz = _b(rng, 1) if q else 0
+    return _3same(q, u, hi << 1 | sz, opcode, rng)
+
+
+@form_class(ARCH, "simd_2misc")
+def gen_simd_2misc(rng: random.Random, pos: Pos) -> int:
+    """cmeq/cmge/cmgt/cmle/cmlt #0, neg/abs, clz, cnt, not, rev16/32/64, xtn/xtn2"""
+    q = _b(rng, 1)
+    u, opcode, sizes = rng.choice([(0, 0b01001, 15), (1, 0b01001, 15), (0, 0b01000, 15), (1, 0b01000, 15),
+                                   (0, 0b01010, 15), (1, 0b01011, 15), (0, 0b01011, 15), (1, 0b00100, 7),
+                                   (0, 0b00101, 1), (1, 0b00101, 1), (0, 0b00000, 7), (1, 0b00000, 3),
+                                   (0, 0b00001, 1), (0, 0b10010, 7)])
+    allowed = [s for s in range(4) if sizes >> s & 1 and (s < 3 or q or opcode == 0b10010)]
+    return _pack((0, 1), (q, 1), (u, 1), (0b01110, 5), (rng.choice(allowed), 2), (0b10000, 5), (opcode, 5),
+                 (0b10, 2), (_v(rng), 5), (_v(rng), 5))
+
+
+@form_class(ARCH, "simd_across")
+def gen_simd_across(rng: random.Random, pos: Pos) -> int:
+    """addv, smaxv/umaxv/sminv/uminv, saddlv/uaddlv; addp d (scalar)"""
+    if rng.random() < 0.15:
+        return _pack((0b01011110, 8), (0b11, 2), (0b11000, 5), (0b11011, 5), (0b10, 2), (_v(rng), 5), (_v(rng), 5))
+    q = _b(rng, 1)
+    u, opcode = rng.choice([(0, 0b11011), (0, 0b01010), (1, 0b01010), (0, 0b11010), (1, 0b11010),
+                            (0, 0b00011), (1, 0b00011)])
+    size = rng.randrange(3 if q else 2)
+    return _pack((0, 1), (q, 1), (u, 1), (0b01110, 5), (size, 2), (0b11000, 5), (opcode, 5), (0b10, 2),
+                 (_v(rng), 5), (_v(rng), 5))
+
+
+@form_class(ARCH, "simd_copy")
+def gen_simd_copy(rng: random.Random, pos: Pos) -> int:
+    """dup (element, general), ins (element, general), umov/smov (mov w/x, v.t[i])"""
+    esz = rng.randrange(4)
+    index = rng.randrange(16 >> esz)
+    imm5 = (index << (esz + 1)) | (1 << esz)
+    k = rng.randrange(5)
+    if k == 0:                                               # dup element
+        q = 1 if esz == 3 else _b(rng, 1)
+        return _pack((0, 1), (q, 1), (0, 1), (0b01110000, 8), (imm5, 5), (0, 1), (0, 4), (1, 1), (_v(rng), 5), (_v(rng), 5))
+    if k == 1:                                               # dup general
+        q = 1 if esz == 3 else _b(rng, 1)
+        return _pack((0, 1), (q, 1), (0, 1), (0b01110000, 8), (imm5, 5), (0, 1), (1, 4), (1, 1), (_x(rng), 5), (_v(rng), 5))
+    if k == 2:                                               # ins general
+        return _pack((0, 1), (1, 1), (0, 1), (0b01110000, 8), (imm5, 5), (0, 1), (3, 4), (1, 1), (_x(rng), 5), (_v(rng), 5))
+    if k == 3:                                               # ins element
+        imm4 = rng.randrange(16 >> esz) << esz
+        return _pack((0, 1), (1, 1), (1, 1), (0b01110000, 8), (imm5, 5), (0, 1), (imm4, 4), (1, 1), (_v(rng), 5), (_v(rng), 5))
+    if _b(rng, 1) and esz < 3:                               # smov
+        q = 1 if esz == 2 else _b(rng, 1)
+        return _pack((0, 1), (q, 1), (0, 1), (0b01110000, 8), (imm5, 5), (0, 1), (5, 4), (1, 1), (_v(rng), 5),
+                     (rng.choice(GPR_DEST), 5))
+    return _pack((0, 1), (int(esz == 3), 1), (0, 1), (0b01110000, 8), (imm5, 5), (0, 1), (7, 4), (1, 1),
+                 (_v(rng), 5), (rng.choice(GPR_DEST), 5))
+
+
+@form_class(ARCH, "simd_modimm")
+def gen_simd_modimm(rng: random.Random, pos: Pos) -> int:
+    """movi/mvni/orr/bic (vector, immediate, all cmodes), movi d, fmov (vector, immediate)"""
+    q, op, cmode = _b(rng, 1), _b(rng, 1), _b(rng, 4)
+    if cmode == 0b1111 and op:
+        q = 1
+    return _pack((0, 1), (q, 1), (op, 1), (0b0111100000, 10), (_b(rng, 3), 3), (cmode, 4), (0, 1), (1, 1),
+                 (_b(rng, 5), 5), (_v(rng), 5))
+
+
+@form_class(ARCH, "simd_shift")
+def gen_simd_shift(rng: random.Random, pos: Pos) -> int:
+    """shl, sshr/ushr, shrn/shrn2, sshll/ushll(2) (sxtl/uxtl) by immediate"""
+    q = _b(rng, 1)
+    u, opcode, wide_ok = rng.choice([(0, 0, True), (1, 0, True), (0, 0b01010, True), (0, 0b10000, False),
+                                     (0, 0b10100, False), (1, 0b10100, False)])
+    esz = rng.randrange(4 if wide_ok and q else 3)
+    immhb = (1 << (esz + 3)) | rng.randrange(1 << (esz + 3))
+    return _pack((0, 1), (q, 1), (u, 1), (0b011110, 6), (immhb >> 3, 4), (immhb & 7, 3), (opcode, 5), (1, 1),
+                 (_v(rng), 5), (_v(rng), 5))
+
+
+@form_class(ARCH, "simd_perm")
+def gen_simd_perm(rng: random.Random, pos: Pos) -> int:
+    """ext, zip1/zip2/uzp1/uzp2/trn1/trn2, tbl/tbx (1-4 registers)"""
+    q = _b(rng, 1)
+    k = rng.randrange(3)
+    if k == 0:
+        return _pack((0, 1), (q, 1), (0b101110000, 9), (_v(rng), 5), (0, 1), (rng.randrange(16 if q else 8), 4),
+                     (0, 1), (_v(rng), 5), (_v(rng), 5))
+    if k == 1:
+        size = rng.randrange(4 if q else 3)
+        return _pack((0, 1), (q, 1), (0b001110, 6), (size, 2), (0, 1), (_v(rng), 5), (0, 1),
+                     (rng.choice((1, 2, 3, 5, 6, 7)), 3), (0b10, 2), (_v(rng), 5), (_v(rng), 5))
+    return _pack((0, 1), (q, 1), (0b001110000, 9), (_v(rng), 5), (0, 1), (_b(rng, 2), 2), (_b(rng, 1), 1),
+                 (0, 2), (_v(rng), 5), (_v(rng), 5))
+
+
+@form_class(ARCH, "simd_scalar")
+def gen_simd_scalar(rng: random.Random, pos: Pos) -> int:
+    """scalar add/sub/cmeq/cmge/cmgt/cmhi/cmhs/cmtst d, and the compare-with-zero/neg/abs d forms"""
+    if _b(rng, 1):
+        u, opcode = rng.choice([(0, 0b10000), (1, 0b10000), (0, 0b00110), (1, 0b00110), (0, 0b00111),
+                                (1, 0b00111), (0, 0b10001), (1, 0b10001)])
+        return _pack((0b01, 2), (u, 1), (0b11110, 5), (0b11, 2), (1, 1), (_v(rng), 5), (opcode, 5), (1, 1),
+                     (_v(rng), 5), (_v(rng), 5))
+    u, opcode = rng.choice([(0, 0b01001), (1, 0b01001), (0, 0b01000), (1, 0b01000), (0, 0b01010),
+                            (0, 0b01011), (1, 0b01011)])
+    return _pack((0b01, 2), (u, 1), (0b11110, 5), (0b11, 2), (0b10000, 5), (opcode, 5), (0b10, 2),
+                 (_v(rng), 5), (_v(rng), 5))
+
+
+@form_class(ARCH, "crc32")
+def gen_crc32(rng: random.Random, pos: Pos) -> int:
+    """crc32b/h/w/x, crc32cb/ch/cw/cx"""
+    sz = rng.randrange(4)
+    return _pack((int(sz == 3), 1), (0b0011010110, 10), (_x(rng), 5), (0b010, 3), (_b(rng, 1), 1), (sz, 2),
+                 (_x(rng), 5), (rng.choice(GPR_DEST), 5))
+
+
+SIMD_CLASSES = ("simd_ldst", "simd_ld1st1", "fp_arith", "fp_fma", "fp_1src", "fp_cmp", "fp_cvt", "fp_mov",
+                "simd_3same", "simd_fp3same", "simd_2misc", "simd_across", "simd_copy", "simd_modimm",
+                "simd_shift", "simd_perm", "simd_scalar", "crc32")
