@@ -148,14 +148,20 @@ def trans_BITFIELD(ctx, a):
     # DecodeBitMasks' wmask/tmask come down to two shapes: with s >= r, bits
     # [r, s] move to the bottom (ubfx/sbfx/bfxil, lsr/asr, sxt*/uxt*); with
     # s < r, bits [0, s] move up to datasize - r (ubfiz/sbfiz/bfi, lsl).
+    size = 64 if a.sf else 32
     if s >= r:
         lsb, length, pos = r, s - r + 1, 0
     else:
-        lsb, length, pos = 0, s + 1, (64 if a.sf else 32) - r
+        lsb, length, pos = 0, s + 1, size - r
     src = ctx.read_reg(a.rn)
-    field = gen_extract(ctx, src, lsb, length, signed=a.opc == 0)
-    if pos:
-        field = b.shl(field, pos)
+    if pos and pos + length == size:
+        # lsl (immediate) and the like: the shift itself drops the bits above
+        # the field (a Wd result is truncated on write)
+        field = b.shl(src, pos)
+    else:
+        field = gen_extract(ctx, src, lsb, length, signed=a.opc == 0)
+        if pos:
+            field = b.shl(field, pos)
     if a.opc == 1:
         keep = ~(ones(length) << pos) & MASK64
         field = b.or_(b.and_(ctx.read_reg(a.rd), keep), field)
