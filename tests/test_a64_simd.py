@@ -257,3 +257,15 @@ def test_difftest_campaign(chunk):
         case = dt.campaign_case("aarch64", SIMD_FORMS, 7, i, 1 + i % 4)
         res = engine.run(case)
         assert res.status != "mismatch", (dt_disasm(case.code), str(res.mismatch))
+
+
+def test_implemented_features_name_registered_difftest_classes():
+    from tcgpy.frontends.aarch64 import features
+    from tcgpy.linux.aarch64 import HWCAP_BITS, aarch64_hwcaps
+    table = classes("aarch64")
+    for f in features.FEATURES:
+        assert f.name in HWCAP_BITS
+        if f.implemented:
+            assert f.difftest and all(c in table for c in f.difftest), f
+    hwcap, _ = aarch64_hwcaps()
+    assert hwcap == sum(1 << HWCAP_BITS[n] for n in features.IMPLEMENTED)

@@ -1,6 +1,7 @@
 """AArch64 Linux user mode: the syscall ABI, constants, layouts and hwcaps."""
 from __future__ import annotations
 
+from ...frontends.aarch64 import features
 from ..abi import LinuxArch, SyscallABI
 from ..structs import GENERIC_64
 from . import kernel_consts, signal_frame
@@ -12,12 +13,9 @@ HWCAP_BITS = {"fp": 0, "asimd": 1, "evtstrm": 2, "aes": 3, "pmull": 4, "sha1": 5
               "asimddp": 20, "sha512": 21, "sve": 22, "asimdfhm": 23, "dit": 24, "uscat": 25,
               "ilrcpc": 26, "flagm": 27, "ssbs": 28, "sb": 29, "paca": 30, "pacg": 31}
 
-# Features the frontend implements and wants guest libcs to use.  FP and
-# ASIMD are architecturally mandatory for Linux AArch64 (the kernel refuses
-# to boot without them and glibc never tests the bits before using them), so
-# leaving them out does not steer glibc away from SIMD; they are listed here
-# once the FP/SIMD frontend lands.
-IMPLEMENTED_FEATURES: tuple[str, ...] = ()
+# Features the frontend implements and wants guest libcs to use: declared
+# once, by the frontend.
+IMPLEMENTED_FEATURES: tuple[str, ...] = features.IMPLEMENTED
 
 
 def aarch64_hwcaps() -> tuple[int, int]:

@@ -1,0 +1,39 @@
+"""The single description of which optional A64 features the frontend
+implements.  Linux user mode derives AT_HWCAP/AT_HWCAP2 (and the
+/proc/cpuinfo "Features" line) from it, so that guest libraries only pick
+code paths tcgpy runs; the difftest classes named here are the proof.
+
+A feature is listed as implemented only when every instruction it adds
+decodes and is difftested against Unicorn.  FP and ASIMD are the exception
+the architecture forces: Linux requires them, and glibc uses them without
+testing the bits, so they are advertised with the forms implemented so far
+(tests/guest/simd_census.txt lists what static glibc needs; all of it is in).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Feature:
+    name: str                       # the Linux hwcap name (arch/arm64 hwcap.h, cpuinfo)
+    implemented: bool
+    difftest: tuple[str, ...] = ()  # form classes (tcgpy.difftest.a64_forms_*) covering it
+    note: str = ""
+
+
+FEATURES: tuple[Feature, ...] = (
+    Feature("fp", True, ("fp_arith", "fp_fma", "fp_1src", "fp_cmp", "fp_cvt", "fp_mov"),
+            "single/double precision; no FEAT_FP16"),
+    Feature("asimd", True, ("simd_ldst", "simd_ld1st1", "simd_3same", "simd_fp3same", "simd_2misc",
+                            "simd_across", "simd_copy", "simd_modimm", "simd_shift", "simd_perm",
+                            "simd_scalar"),
+            "integer, logic, permutes, basic FP vector arithmetic; see issue 3 for the rest"),
+    Feature("crc32", True, ("crc32",)),
+    Feature("aes", False), Feature("pmull", False), Feature("sha1", False), Feature("sha2", False),
+    Feature("atomics", False, note="LSE: cas/swp/ld<op>"),
+    Feature("fphp", False), Feature("asimdhp", False),
+    Feature("cpuid", False, note="EL0 reads of ID registers are not emulated"),
+)
+
+IMPLEMENTED: tuple[str, ...] = tuple(f.name for f in FEATURES if f.implemented)
