@@ -180,6 +180,8 @@ class LinuxProcess:
                 self._trace(strace_call(self, row, args))
             try:
                 ret = row.handler(self, *args[:len(row.args)])
+                if not isinstance(ret, int) and ret is not NORETURN:
+                    raise TypeError(f"handler returned {ret!r}")
             except (ProcessExit, ProcessKilled):
                 if trace:
                     self._trace("\n")
