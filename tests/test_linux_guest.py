@@ -177,7 +177,7 @@ LIBC_CASES = [
     Case("libc_hello", "libc_hello", ("7", "two words"), env=(("TCGPY_TEST_VAR", "set"),), status=7),
     Case("libc_hello_pie", "libc_hello_pie", ("3",), status=3, slow=True),
     Case("libc_float", "libc_float"),
-    Case("libc_string", "libc_string"),
+    Case("libc_string", "libc_string", slow=True),
     Case("libc_io", "libc_io", stdin=b"one\ntwo\nthree\n", tmpdir_arg=True, slow=True),
     Case("libc_proc", "libc_proc", slow=True),
     Case("libc_sys", "libc_sys", tmpdir_arg=True),
