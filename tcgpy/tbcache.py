@@ -93,7 +93,8 @@ class TBCache:
         self.page_blocks: dict[int, set[TB]] = {}
         self.waiting: dict[int, set[int]] = {}       # target pc -> slots jumping there
         self.slot_owner: dict[int, TB] = {}
-        self.modules: list = []
+        self.code = jit.CodeSpace()
+        self.generation_blocks = 0     # blocks compiled into the current code space
         self.next_slot = 0
         self.free_slots: list[int] = []
         self._fn_counter = 0
@@ -180,12 +181,13 @@ class TBCache:
     def _compile(self, blocks, chain: bool, hot: bool = False) -> list[TB]:
         """Lower and compile ``blocks`` as one module, synchronously."""
         text, lowered = self._lower(blocks, chain, hot)
-        mod, addrs = jit.compile_module(text, [lb.name for lb in lowered], self.stats, hot=hot)
-        return self._make_tbs(blocks, lowered, mod, addrs, hot)
+        addrs, elapsed = self.code.compile(text, [lb.name for lb in lowered], hot=hot)
+        self.stats.time_llvm_compile += elapsed
+        return self._make_tbs(blocks, lowered, addrs, hot)
 
-    def _make_tbs(self, blocks, lowered, mod, addrs, hot: bool) -> list[TB]:
-        self.modules.append((mod, hot))
+    def _make_tbs(self, blocks, lowered, addrs, hot: bool) -> list[TB]:
         self.stats.modules_compiled += 1
+        self.generation_blocks += len(blocks)
         tbs = []
         for block, lb in zip(blocks, lowered):
             pages = tuple(sorted({block.pc & PAGE_MASK,
@@ -237,7 +239,9 @@ class TBCache:
             if not self.nochain:
                 self._jmp_set(tb)
             return tb
-        if len(self.blocks) >= MAX_BLOCKS or self.next_slot >= MAX_SLOTS - 4096:
+        # The cap counts every block compiled since the last flush, live or
+        # invalidated: their machine code is only released with the code space.
+        if self.generation_blocks >= MAX_BLOCKS or self.next_slot >= MAX_SLOTS - 4096:
             self.flush()
         from .translator import MAX_BLOCK_INSNS
         # Translate the block and, breadth first, the blocks it jumps to;
@@ -252,7 +256,7 @@ class TBCache:
             nonlocal done
             chunk = blocks[done:upto]
             text, lowered = self._lower(chunk, chain=True, hot=False)
-            pending.append((chunk, lowered, jit.compile_async(text, [lb.name for lb in lowered])))
+            pending.append((chunk, lowered, self.code.compile_async(text, [lb.name for lb in lowered])))
             done = upto
 
         i = 0
@@ -272,9 +276,9 @@ class TBCache:
             submit(len(blocks))
         tbs = []
         for chunk, lowered, fut in pending:
-            mod, addrs, elapsed = fut.result()
+            addrs, elapsed = fut.result()
             self.stats.time_llvm_compile += elapsed
-            tbs += self._make_tbs(chunk, lowered, mod, addrs, hot=False)
+            tbs += self._make_tbs(chunk, lowered, addrs, hot=False)
         for tb in tbs:
             self._register(tb)
         return tbs[0]
@@ -386,8 +390,9 @@ class TBCache:
         self.next_slot = 0
         self._reset_slots()
         self.aspace.tlb_flush()
-        for mod, hot in self.modules:
-            jit.remove_module(mod, hot)
-        self.modules.clear()
+        # Nothing points into the old code any more: release it all.
+        self.code.close()
+        self.code = jit.CodeSpace()
+        self.generation_blocks = 0
         self.free_counters = list(range(len(self.counters) - 1, -1, -1))
         self.counter_owner.clear()

@@ -1,6 +1,14 @@
-"""The llvmlite JIT: one process-wide MCJIT engine that compiles batches of
-lowered blocks (one LLVM module per batch; compile cost per module is mostly
-fixed, so batching translation is how translation throughput is won)."""
+"""The llvmlite JIT.
+
+A process-wide *base* engine holds what never changes: the miss stub every
+empty jump slot points at, the C-convention trampoline Python enters blocks
+through, and the helper callbacks.  Translated blocks live in a
+:class:`CodeSpace` owned by one block cache: MCJIT releases machine code only
+when its engine is disposed (``remove_module`` frees the IR, not the code), so
+a cache flush drops its whole code space and starts a new one.  That bounds
+the memory (and the host memory mappings) of a long run that keeps
+retranslating, such as a difftest campaign or a self-modifying guest.
+"""
 from __future__ import annotations
 
 import ctypes
@@ -13,9 +21,7 @@ import llvmlite.binding as llvm
 from ...ir.helpers import HELPERS
 
 _lock = threading.Lock()
-_engine = None
-_target_machine = None
-_hot_engine = None
+_base = None
 _miss_stub = 0
 _helper_addrs: list[int] = []
 _keepalive: list = []
@@ -28,7 +34,7 @@ HELPER_CFUNC = ctypes.CFUNCTYPE(ctypes.c_uint64, ctypes.c_uint64, ctypes.c_uint6
 
 # Two tiers, as in method JITs: every block is first compiled at codegen level
 # 0 (FastISel and the fast register allocator: about 4x cheaper to compile,
-# and most blocks run only a few times); a block that keeps running is
+# and most blocks run only a few times); a loop that keeps running is
 # recompiled at level 1 (greedy register allocation, no spills at every
 # basic-block edge), which runs hot loops 1.5-2x faster.
 CODEGEN_OPT = int(os.environ.get("TCGPY_CODEGEN_OPT", "0"))
@@ -44,75 +50,101 @@ def _make_helper(fn):
     return HELPER_CFUNC(call)
 
 
-def engine():
-    """The shared execution engine, created on first use."""
-    global _engine, _target_machine, _miss_stub
+def _target_machine(opt: int):
+    # Each engine takes ownership of its target machine: a new one per engine.
+    return llvm.Target.from_default_triple().create_target_machine(opt=opt, codemodel="jitdefault")
+
+
+def base():
+    """The process-wide engine with the miss stub and the entry trampoline."""
+    global _base, _miss_stub, enter
     with _lock:
-        if _engine is None:
+        if _base is None:
             llvm.initialize_native_target()
             llvm.initialize_native_asmprinter()
-            target = llvm.Target.from_default_triple()
-            _target_machine = target.create_target_machine(opt=CODEGEN_OPT, codemodel="jitdefault")
-            _engine = llvm.create_mcjit_compiler(llvm.parse_assembly(""), _target_machine)
+            _base = llvm.create_mcjit_compiler(llvm.parse_assembly(""), _target_machine(CODEGEN_OPT))
             from .lower import CC
             stub = llvm.parse_assembly(
                 f"define {CC} i32 @tcgpy_miss_stub(ptr %env) {{\n  ret i32 0\n}}\n"
                 "define i32 @tcgpy_enter(ptr %env, ptr %fn) {\n"
                 f"  %r = call {CC} i32 %fn(ptr %env)\n  ret i32 %r\n}}\n")
-            _engine.add_module(stub)
-            _engine.finalize_object()
-            _miss_stub = _engine.get_function_address("tcgpy_miss_stub")
-            global enter
-            enter = ENTER_FN(_engine.get_function_address("tcgpy_enter"))
+            _base.add_module(stub)
+            _base.finalize_object()
+            _miss_stub = _base.get_function_address("tcgpy_miss_stub")
+            enter = ENTER_FN(_base.get_function_address("tcgpy_enter"))
             for h in HELPERS:
                 cf = _make_helper(h.fn)
                 _keepalive.append(cf)
                 _helper_addrs.append(ctypes.cast(cf, ctypes.c_void_p).value)
-        return _engine
+        return _base
 
 
 def miss_stub() -> int:
-    engine()
+    base()
     return _miss_stub
 
 
 def helper_addresses() -> list[int]:
-    engine()
+    base()
     return _helper_addrs
 
 
-def hot_engine():
-    """The engine that recompiles hot blocks at a higher optimisation level."""
-    global _hot_engine
-    engine()
-    with _lock:
-        if _hot_engine is None:
-            target = llvm.Target.from_default_triple()
-            tm = target.create_target_machine(opt=HOT_CODEGEN_OPT, codemodel="jitdefault")
-            _hot_engine = llvm.create_mcjit_compiler(llvm.parse_assembly(""), tm)
-        return _hot_engine
+class CodeSpace:
+    """One generation of translated code: a first-tier and a hot-tier engine."""
 
+    def __init__(self):
+        base()
+        with _lock:
+            self._engines = {False: llvm.create_mcjit_compiler(llvm.parse_assembly(""),
+                                                               _target_machine(CODEGEN_OPT))}
+        self.modules = 0
 
-def compile_module(text: str, names: list[str], stats=None, hot: bool = False):
-    """Compile LLVM IR text; returns (module, {name: address})."""
-    mod, addrs, elapsed = _compile(text, names, hot)
-    if stats is not None:
-        stats.time_llvm_compile += elapsed
-    return mod, addrs
+    def _engine(self, hot: bool):
+        ee = self._engines.get(hot)
+        if ee is None:
+            with _lock:
+                ee = self._engines[hot] = llvm.create_mcjit_compiler(
+                    llvm.parse_assembly(""), _target_machine(HOT_CODEGEN_OPT))
+        return ee
 
+    def compile(self, text: str, names: list[str], hot: bool = False):
+        """Compile LLVM IR text; returns ({name: address}, seconds)."""
+        ee = self._engine(hot)
+        t0 = time.perf_counter()
+        with _lock:
+            mod = llvm.parse_assembly(text)
+            ee.add_module(mod)
+            ee.finalize_object()
+            addrs = {n: ee.get_function_address(n) for n in names}
+            # The machine code stays where it is; the IR is no longer needed.
+            ee.remove_module(mod)
+        self.modules += 1
+        return addrs, time.perf_counter() - t0
 
-def _compile(text: str, names: list[str], hot: bool = False):
-    ee = hot_engine() if hot else engine()
-    t0 = time.perf_counter()
-    with _lock:
-        mod = llvm.parse_assembly(text)
-        ee.add_module(mod)
-        ee.finalize_object()
-        addrs = {n: ee.get_function_address(n) for n in names}
-    return mod, addrs, time.perf_counter() - t0
+    def compile_async(self, text: str, names: list[str]):
+        """First-tier compile on the compile thread; a future of ({name: address}, seconds).
+
+        llvmlite serialises calls into LLVM but releases the GIL inside them,
+        so Python translates the next blocks while LLVM compiles these."""
+        return _compile_pool().submit(self.compile, text, names, False)
+
+    def close(self) -> None:
+        """Release all machine code of this space (no block of it may be running)."""
+        with _lock:
+            for ee in self._engines.values():
+                ee.close()
+            self._engines.clear()
 
 
 _pool = None
+
+
+def _compile_pool():
+    global _pool
+    if _pool is None:
+        from concurrent.futures import ThreadPoolExecutor
+        _pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tcgpy-llvm")
+    return _pool
 
 
 def _forget_pool_in_child() -> None:
@@ -124,26 +156,8 @@ def _forget_pool_in_child() -> None:
 os.register_at_fork(after_in_child=_forget_pool_in_child)
 
 
-def compile_async(text: str, names: list[str]):
-    """Compile first-tier code on a background thread; returns a future of
-    (module, {name: address}, seconds).  llvmlite serialises calls into LLVM,
-    but it releases the GIL while in them, so Python can translate the next
-    blocks while LLVM compiles these."""
-    global _pool
-    if _pool is None:
-        from concurrent.futures import ThreadPoolExecutor
-        engine()
-        _pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tcgpy-llvm")
-    return _pool.submit(_compile, text, names, False)
-
-
-def remove_module(mod, hot: bool = False) -> None:
-    with _lock:
-        (_hot_engine if hot else _engine).remove_module(mod)
-
-
 def emit_assembly(text: str) -> str:
     """Host assembly for LLVM IR text (for -d out_asm)."""
-    engine()
-    mod = llvm.parse_assembly(text)
-    return _target_machine.emit_assembly(mod)
+    base()
+    with _lock:
+        return _target_machine(CODEGEN_OPT).emit_assembly(llvm.parse_assembly(text))
