@@ -368,3 +368,24 @@ def test_hot_indirect_loop_promotes_its_region():
     emu.run(CODE, until=CODE + len(code) - 4)
     assert emu.reg_read("x0") == 40_000
     assert emu.stats.blocks_promoted >= 2
+
+
+def test_retranslation_does_not_grow_host_memory_mappings(monkeypatch):
+    """Blocks rewritten again and again (a difftest campaign, a self-modifying
+    guest) must not accumulate machine code: flushes release it."""
+    monkeypatch.setattr(tbcache, "MAX_BLOCKS", 100)
+
+    def maps() -> int:
+        with open("/proc/self/maps") as f:
+            return sum(1 for _ in f)
+    emu = make(b"")
+    counts = []
+    for i in range(1500):
+        emu.mem_write(CODE, struct.pack("<I", 0x91000000 | ((i % 4096) << 10)))   # add x0, x0, #i
+        emu.reg_write("x0", 0)
+        emu.run(CODE, until=CODE + 4)
+        assert emu.reg_read("x0") == i % 4096
+        if i % 500 == 499:
+            counts.append(maps())
+    assert emu.stats.cache_flushes >= 10
+    assert counts[-1] <= counts[0] + 50, counts
