@@ -25,7 +25,13 @@ PYTHON_ONLY = {VecOp.addv, VecOp.smaxv, VecOp.sminv, VecOp.umaxv, VecOp.uminv, V
                VecOp.saddlv, VecOp.cnt, VecOp.clz, VecOp.tbl, VecOp.fadd, VecOp.fsub,
                VecOp.fmul, VecOp.fdiv, VecOp.fnmul, VecOp.fmax, VecOp.fmin, VecOp.fmaxnm,
                VecOp.fminnm, VecOp.fmla, VecOp.fsqrt, VecOp.fcmp, VecOp.fcvt, VecOp.frint,
-               VecOp.cvtf, VecOp.fcvti}
+               VecOp.cvtf, VecOp.fcvti, VecOp.hadd, VecOp.hsub, VecOp.qadd, VecOp.qsub, VecOp.shl,
+               VecOp.abd, VecOp.mla, VecOp.pmul, VecOp.qdmulh, VecOp.addl, VecOp.subl, VecOp.addw,
+               VecOp.subw, VecOp.abdl, VecOp.mlal, VecOp.mull, VecOp.pmull, VecOp.addhn, VecOp.subhn,
+               VecOp.rshri, VecOp.sri, VecOp.sli, VecOp.qshli, VecOp.qshrn, VecOp.rbit, VecOp.cls,
+               VecOp.addlp, VecOp.qabs, VecOp.fabd, VecOp.faddp, VecOp.fmaxp, VecOp.fminp,
+               VecOp.fmaxnmp, VecOp.fminnmp, VecOp.fcmeq, VecOp.fcmge, VecOp.fcmgt, VecOp.facge,
+               VecOp.facgt, VecOp.fcvtl, VecOp.fcvtn, VecOp.aese, VecOp.aesmc}
 
 
 def test_every_vecop_has_semantics_and_a_known_lowering():

@@ -179,6 +179,11 @@ def _3same(q, u, size, opcode, rng) -> int:
                  (1, 1), (_v(rng), 5), (_v(rng), 5))
 
 
+_INT3_MORE = [(u, op, sizes) for u in (0, 1) for op, sizes in (
+    (0b00000, 7), (0b00010, 7), (0b00100, 7), (0b00001, 15), (0b00101, 15), (0b01000, 15), (0b01001, 15),
+    (0b01010, 15), (0b01011, 15), (0b01110, 7), (0b01111, 7), (0b10010, 7), (0b10110, 6))] + [(1, 0b10011, 1)]
+
+
 @form_class(ARCH, "simd_3same")
 def gen_simd_3same(rng: random.Random, pos: Pos) -> int:
     """add/sub/mul, cmeq/cmge/cmgt/cmhi/cmhs/cmtst, smax/umax/smin/umin, addp/maxp/minp, logic/bsl/bit/bif"""
@@ -190,11 +195,57 @@ def gen_simd_3same(rng: random.Random, pos: Pos) -> int:
     return _3same(q, u, size, opcode, rng)
 
 
+@form_class(ARCH, "simd_3same_more")
+def gen_simd_3same_more(rng: random.Random, pos: Pos) -> int:
+    """[su]hadd/[su]rhadd/[su]hsub, [su]qadd/[su]qsub, [su][q][r]shl, [su]abd/[su]aba, mla/mls, pmul, sq[r]dmulh"""
+    q = _b(rng, 1)
+    u, opcode, sizes = rng.choice(_INT3_MORE)
+    size = rng.choice([s for s in range(4) if sizes >> s & 1 and (s < 3 or q)])
+    return _3same(q, u, size, opcode, rng)
+
+
+@form_class(ARCH, "simd_3diff")
+def gen_simd_3diff(rng: random.Random, pos: Pos) -> int:
+    """[su]addl/w, [su]subl/w, [r]addhn/[r]subhn, [su]abal/abdl, [su]mlal/mlsl, [su]mull, pmull (incl. '2')"""
+    opcode = rng.choice((0, 1, 2, 3, 4, 5, 6, 7, 8, 10, 12, 14))
+    u = 0 if opcode == 14 else _b(rng, 1)
+    size = rng.choice((0, 3)) if opcode == 14 else rng.randrange(3)
+    return _pack((0, 1), (_b(rng, 1), 1), (u, 1), (0b01110, 5), (size, 2), (1, 1), (_v(rng), 5), (opcode, 4),
+                 (0, 2), (_v(rng), 5), (_v(rng), 5))
+
+
+@form_class(ARCH, "simd_fp2misc")
+def gen_simd_fp2misc(rng: random.Random, pos: Pos) -> int:
+    """vector fabs/fneg/fsqrt, frint*, fcvt[nmpaz][su], [su]cvtf, fcm{eq,ge,gt,le,lt} #0, fcvtl/fcvtn(2)"""
+    u, hi, opcode = rng.choice([
+        (0, 1, 0b01111), (1, 1, 0b01111), (1, 1, 0b11111), (0, 0, 0b11000), (0, 1, 0b11000),
+        (0, 0, 0b11001), (0, 1, 0b11001), (1, 0, 0b11000), (1, 0, 0b11001), (1, 1, 0b11001),
+        (0, 0, 0b11101), (1, 0, 0b11101), (0, 0, 0b11010), (1, 0, 0b11010), (0, 1, 0b11010),
+        (1, 1, 0b11010), (0, 0, 0b11011), (1, 0, 0b11011), (0, 1, 0b11011), (1, 1, 0b11011),
+        (0, 0, 0b11100), (1, 0, 0b11100), (0, 1, 0b01100), (1, 1, 0b01100), (0, 1, 0b01101),
+        (1, 1, 0b01101), (0, 1, 0b01110), (0, 0, 0b10110), (0, 0, 0b10111)])
+    q = _b(rng, 1)
+    sz = 1 if opcode in (0b10110, 0b10111) else (_b(rng, 1) if q else 0)
+    return _pack((0, 1), (q, 1), (u, 1), (0b01110, 5), (hi << 1 | sz, 2), (0b10000, 5), (opcode, 5), (0b10, 2),
+                 (_v(rng), 5), (_v(rng), 5))
+
+
+@form_class(ARCH, "crypto_aes")
+def gen_crypto_aes(rng: random.Random, pos: Pos) -> int:
+    """aese/aesd/aesmc/aesimc"""
+    return _pack((0b01001110, 8), (0, 2), (0b10100, 5), (0b0010 | _b(rng, 1), 4), (_b(rng, 1), 1), (0b10, 2),
+                 (_v(rng), 5), (_v(rng), 5))
+
+
 @form_class(ARCH, "simd_fp3same")
 def gen_simd_fp3same(rng: random.Random, pos: Pos) -> int:
-    """fadd/fsub/fmul/fdiv/fmax/fmin/fmaxnm/fminnm (vector .2s/.4s/.2d)"""
+    """fadd/fsub/fmul/fdiv/fmax/fmin/fmaxnm/fminnm/fmla/fmls/fabd, pairwise, fcm*/fac* (vector .2s/.4s/.2d)"""
     u, hi, opcode = rng.choice([(0, 0, 0b11010), (0, 1, 0b11010), (1, 0, 0b11011), (1, 0, 0b11111),
-                                (0, 0, 0b11110), (0, 1, 0b11110), (0, 0, 0b11000), (0, 1, 0b11000)])
+                                (0, 0, 0b11110), (0, 1, 0b11110), (0, 0, 0b11000), (0, 1, 0b11000),
+                                (0, 0, 0b11001), (0, 1, 0b11001), (1, 1, 0b11010), (1, 0, 0b11010),
+                                (1, 0, 0b11110), (1, 1, 0b11110), (1, 0, 0b11000), (1, 1, 0b11000),
+                                (0, 0, 0b11100), (1, 0, 0b11100), (1, 1, 0b11100), (1, 0, 0b11101),
+                                (1, 1, 0b11101)])
     q = _b(rng, 1)
     sz = _b(rng, 1) if q else 0
     return _3same(q, u, hi << 1 | sz, opcode, rng)
@@ -202,13 +253,17 @@ def gen_simd_fp3same(rng: random.Random, pos: Pos) -> int:
 
 @form_class(ARCH, "simd_2misc")
 def gen_simd_2misc(rng: random.Random, pos: Pos) -> int:
-    """cmeq/cmge/cmgt/cmle/cmlt #0, neg/abs, clz, cnt, not, rev16/32/64, xtn/xtn2"""
+    """cmeq/cmge/cmgt/cmle/cmlt #0, neg/abs, clz/cls, cnt, not, rbit, rev16/32/64, xtn(2), sq/uqxtn(2), sqxtun(2), [su]addlp, [su]adalp, sqabs/sqneg"""
     q = _b(rng, 1)
     u, opcode, sizes = rng.choice([(0, 0b01001, 15), (1, 0b01001, 15), (0, 0b01000, 15), (1, 0b01000, 15),
                                    (0, 0b01010, 15), (1, 0b01011, 15), (0, 0b01011, 15), (1, 0b00100, 7),
                                    (0, 0b00101, 1), (1, 0b00101, 1), (0, 0b00000, 7), (1, 0b00000, 3),
-                                   (0, 0b00001, 1), (0, 0b10010, 7)])
-    allowed = [s for s in range(4) if sizes >> s & 1 and (s < 3 or q or opcode == 0b10010)]
+                                   (0, 0b00001, 1), (0, 0b10010, 7), (0, 0b10100, 7), (1, 0b10100, 7),
+                                   (1, 0b10010, 7), (1, 0b00101, 2), (0, 0b00100, 7), (0, 0b00010, 7),
+                                   (1, 0b00010, 7), (0, 0b00110, 7), (1, 0b00110, 7), (0, 0b00111, 15),
+                                   (1, 0b00111, 15)])
+    narrow = opcode in (0b10010, 0b10100)
+    allowed = [s for s in range(4) if sizes >> s & 1 and (s < 3 or q) and not (narrow and s == 3)]
     return _pack((0, 1), (q, 1), (u, 1), (0b01110, 5), (rng.choice(allowed), 2), (0b10000, 5), (opcode, 5),
                  (0b10, 2), (_v(rng), 5), (_v(rng), 5))
 
@@ -264,11 +319,19 @@ def gen_simd_modimm(rng: random.Random, pos: Pos) -> int:
 
 @form_class(ARCH, "simd_shift")
 def gen_simd_shift(rng: random.Random, pos: Pos) -> int:
-    """shl, sshr/ushr, shrn/shrn2, sshll/ushll(2) (sxtl/uxtl) by immediate"""
+    """shl, [su]shr, [su]sra, [su]rshr, [su]rsra, sri/sli, sq/uqshl(u), shrn(2), sq[r]shr[u]n(2), uq[r]shrn(2), [su]shll(2), [su]cvtf/fcvtz[su] fixed"""
     q = _b(rng, 1)
     u, opcode, wide_ok = rng.choice([(0, 0, True), (1, 0, True), (0, 0b01010, True), (0, 0b10000, False),
-                                     (0, 0b10100, False), (1, 0b10100, False)])
-    esz = rng.randrange(4 if wide_ok and q else 3)
+                                     (0, 0b10100, False), (1, 0b10100, False), (0, 2, True), (1, 2, True),
+                                     (0, 4, True), (1, 4, True), (0, 6, True), (1, 6, True), (1, 8, True),
+                                     (1, 10, True), (0, 14, True), (1, 14, True), (1, 12, True),
+                                     (0, 18, False), (0, 19, False), (1, 18, False), (1, 19, False),
+                                     (1, 16, False), (1, 17, False), (0, 28, None), (1, 28, None),
+                                     (0, 31, None), (1, 31, None)])
+    if wide_ok is None:                               # FP fixed-point conversions: .2s/.4s/.2d
+        esz = 2 + (_b(rng, 1) if q else 0)
+    else:
+        esz = rng.randrange(4 if wide_ok and q else 3)
     immhb = (1 << (esz + 3)) | rng.randrange(1 << (esz + 3))
     return _pack((0, 1), (q, 1), (u, 1), (0b011110, 6), (immhb >> 3, 4), (immhb & 7, 3), (opcode, 5), (1, 1),
                  (_v(rng), 5), (_v(rng), 5))
@@ -313,5 +376,6 @@ def gen_crc32(rng: random.Random, pos: Pos) -> int:
 
 
 SIMD_CLASSES = ("simd_ldst", "simd_ld1st1", "fp_arith", "fp_fma", "fp_1src", "fp_cmp", "fp_cvt", "fp_mov",
-                "simd_3same", "simd_fp3same", "simd_2misc", "simd_across", "simd_copy", "simd_modimm",
-                "simd_shift", "simd_perm", "simd_scalar", "crc32")
+                "simd_3same", "simd_3same_more", "simd_3diff", "simd_fp3same", "simd_2misc", "simd_fp2misc",
+                "simd_across", "simd_copy", "simd_modimm", "simd_shift", "simd_perm", "simd_scalar", "crc32",
+                "crypto_aes")

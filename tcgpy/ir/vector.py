@@ -106,6 +106,60 @@ class VecOp(enum.Enum):
     cnt    = VecDef("cnt", 1)
     clz    = VecDef("clz", 1)
     tbl    = VecDef("tbl", 2, doc="table of imm & 0x7f bytes at a, indices b; tbx (imm bit 7) keeps d")
+    # more lane-wise integer operations; imm bit 0: the signed variant.
+    # Saturating ones report saturation as FPSR.QC (status bit 27).
+    hadd   = VecDef("hadd", 2, doc="(a + b) >> 1; imm bit 1: rounding")
+    hsub   = VecDef("hsub", 2)
+    qadd   = VecDef("qadd", 2)
+    qsub   = VecDef("qsub", 2)
+    shl    = VecDef("shl", 2, doc="a shifted by the signed low byte of b; imm bit 1 rounding, "
+                                  "bit 2 saturating")
+    abd    = VecDef("abd", 2, doc="|a - b|; imm bit 1: accumulate into d")
+    mla    = VecDef("mla", 2, doc="d + a*b; imm bit 1: d - a*b")
+    pmul   = VecDef("pmul", 2, doc="polynomial (carry-less) multiply of bytes")
+    qdmulh = VecDef("qdmulh", 2, doc="saturating doubling multiply high; imm bit 1: rounding")
+    # widening (esz: the narrow lane size; a and b point at 8 bytes, the
+    # upper halves for the '2' forms); imm bit 0: signed
+    addl   = VecDef("addl", 2)
+    subl   = VecDef("subl", 2)
+    addw   = VecDef("addw", 2, doc="a is 16 bytes of wide lanes")
+    subw   = VecDef("subw", 2, doc="a is 16 bytes of wide lanes")
+    abdl   = VecDef("abdl", 2, doc="imm bit 1: accumulate into d")
+    mlal   = VecDef("mlal", 2, doc="imm bit 1: subtract")
+    mull   = VecDef("mull", 2)
+    pmull  = VecDef("pmull", 2, doc="polynomial multiply long of bytes (esz 0) or doublewords (esz 3)")
+    addhn  = VecDef("addhn", 2, doc="8 bytes: high halves of a + b (16 bytes each); imm bit 1: rounding")
+    subhn  = VecDef("subhn", 2)
+    # shifts by immediate, rounding/accumulating/inserting/saturating forms
+    rshri  = VecDef("rshri", 1, doc="rounding shift right by imm & 0x7f; bit 7: signed; bit 8: accumulate")
+    sri    = VecDef("sri", 1, doc="shift right by imm and insert into d")
+    sli    = VecDef("sli", 1, doc="shift left by imm and insert into d")
+    qshli  = VecDef("qshli", 1, doc="saturating shift left by imm & 0x7f; bit 7: signed src, bit 8 signed dst")
+    qshrn  = VecDef("qshrn", 1, doc="8 bytes: 2*esz lanes of a >> (imm & 0x7f), saturated to esz; "
+                                    "bit 7 signed src, bit 8 signed dst, bit 9 rounding")
+    # two-register misc extras
+    rbit   = VecDef("rbit", 1)
+    cls    = VecDef("cls", 1)
+    addlp  = VecDef("addlp", 1, doc="pairs of esz lanes added into 2*esz lanes; imm bit 0 signed, "
+                                    "bit 1 accumulate into d")
+    qabs   = VecDef("qabs", 1, doc="imm bit 1: qneg")
+    # floating-point vector extras
+    fabd   = VecDef("fabd", 2, True)
+    faddp  = VecDef("faddp", 2, True)
+    fmaxp  = VecDef("fmaxp", 2, True)
+    fminp  = VecDef("fminp", 2, True)
+    fmaxnmp = VecDef("fmaxnmp", 2, True)
+    fminnmp = VecDef("fminnmp", 2, True)
+    fcmeq  = VecDef("fcmeq", 2, True, doc="lane compares (all-ones when true)")
+    fcmge  = VecDef("fcmge", 2, True)
+    fcmgt  = VecDef("fcmgt", 2, True)
+    facge  = VecDef("facge", 2, True)
+    facgt  = VecDef("facgt", 2, True)
+    fcvtl  = VecDef("fcvtl", 1, True, doc="16 bytes: the esz lanes of a (8 bytes) widened")
+    fcvtn  = VecDef("fcvtn", 1, True, doc="8 bytes: the 2*esz lanes of a (16 bytes) narrowed to esz")
+    # crypto
+    aese   = VecDef("aese", 2, doc="AESE (imm 1: AESD): d = SubBytes(ShiftRows(a ^ b))")
+    aesmc  = VecDef("aesmc", 1, doc="MixColumns (imm 1: InvMixColumns)")
     # floating point: x is the FPCR; the status word has the FPSR exception bits
     fadd   = VecDef("fadd", 2, True)
     fsub   = VecDef("fsub", 2, True)
@@ -496,6 +550,349 @@ def sem_fcvti(env, d, a, b, esz, oprsz, imm, x):
         flags |= f
     put_lanes(env, d, isz, out)
     return flags
+
+
+# -- more integer operations -----------------------------------------------------------
+
+QC = 1 << 27       # FPSR.QC in the status word: some lane saturated
+
+
+def _sat(v: int, esz: int, signed: bool) -> tuple[int, bool]:
+    bits = 8 << esz
+    lo, hi = (-(1 << (bits - 1)), (1 << (bits - 1)) - 1) if signed else (0, (1 << bits) - 1)
+    if v < lo:
+        return lo, True
+    if v > hi:
+        return hi, True
+    return v, False
+
+
+def _vals(env, off: int, esz: int, nbytes: int, signed: bool) -> list[int]:
+    vs = lanes(env, off, esz, nbytes)
+    return [sext(v, esz) for v in vs] if signed else vs
+
+
+def _shr(v: int, n: int) -> int:
+    return v >> n if n >= 0 else v << -n
+
+
+@semantics(VecOp.hadd, VecOp.hsub, VecOp.qadd, VecOp.qsub, VecOp.shl, VecOp.abd, VecOp.mla,
+           VecOp.pmul, VecOp.qdmulh)
+def sem_int2(env, d, a, b, esz, oprsz, imm, x, op):
+    signed = bool(imm & 1)
+    rnd = (imm >> 1) & 1
+    bits = 8 << esz
+    ps, qs = _vals(env, a, esz, oprsz, signed), _vals(env, b, esz, oprsz, signed)
+    old = lanes(env, d, esz, oprsz)
+    out, st = [], 0
+    for p, q, o in zip(ps, qs, old):
+        sat = False
+        if op is VecOp.hadd:
+            r = (p + q + rnd) >> 1
+        elif op is VecOp.hsub:
+            r = (p - q) >> 1
+        elif op is VecOp.qadd:
+            r, sat = _sat(p + q, esz, signed)
+        elif op is VecOp.qsub:
+            r, sat = _sat(p - q, esz, signed)
+        elif op is VecOp.shl:
+            sh = sext(lanes(env, b, esz, oprsz)[len(out)] & 0xFF, 0)
+            rc = 1 << (-sh - 1) if rnd and sh < 0 else 0
+            r = _shr(p + rc, -sh)
+            if imm & 4:
+                r, sat = _sat(r, esz, signed)
+        elif op is VecOp.abd:
+            r = abs(p - q) + (o if rnd else 0)
+        elif op is VecOp.mla:
+            r = o - p * q if rnd else o + p * q
+        elif op is VecOp.pmul:
+            r = _clmul(p, q)
+        else:
+            r, sat = _sat((2 * p * q + (rnd << (bits - 1))) >> bits, esz, True)
+        st |= QC if sat else 0
+        out.append(r)
+    put_lanes(env, d, esz, out)
+    return st
+
+
+def _clmul(p: int, q: int) -> int:
+    """Carry-less product of two non-negative ints."""
+    assert p >= 0 and q >= 0
+    r = 0
+    while q:
+        if q & 1:
+            r ^= p
+        p <<= 1
+        q >>= 1
+    return r
+
+
+@semantics(VecOp.addl, VecOp.subl, VecOp.addw, VecOp.subw, VecOp.abdl, VecOp.mlal, VecOp.mull,
+           VecOp.pmull)
+def sem_widen(env, d, a, b, esz, oprsz, imm, x, op):
+    signed = bool(imm & 1)
+    alt = (imm >> 1) & 1
+    if op is VecOp.pmull and esz == 3:
+        put_lanes(env, d, 3, _split128(_clmul(lanes(env, a, 3, 8)[0], lanes(env, b, 3, 8)[0])))
+        return 0
+    n = 8 >> esz
+    ps = (_vals(env, a, esz + 1, 16, signed) if op in (VecOp.addw, VecOp.subw)
+          else _vals(env, a, esz, 8, signed))
+    qs = _vals(env, b, esz, 8, signed)
+    old = lanes(env, d, esz + 1, 16)
+    out = []
+    for i in range(n):
+        p, q, o = ps[i], qs[i], old[i]
+        if op in (VecOp.addl, VecOp.addw):
+            r = p + q
+        elif op in (VecOp.subl, VecOp.subw):
+            r = p - q
+        elif op is VecOp.abdl:
+            r = abs(p - q) + (o if alt else 0)
+        elif op is VecOp.mlal:
+            r = o - p * q if alt else o + p * q
+        elif op is VecOp.mull:
+            r = p * q
+        else:
+            m = (1 << (8 << esz)) - 1
+            r = _clmul(p & m, q & m)
+        out.append(r)
+    put_lanes(env, d, esz + 1, out)
+    return 0
+
+
+def _split128(v: int) -> list[int]:
+    return [v & MASK64, (v >> 64) & MASK64]
+
+
+@semantics(VecOp.addhn, VecOp.subhn)
+def sem_hn(env, d, a, b, esz, oprsz, imm, x, op):
+    bits = 8 << esz
+    rc = (1 << (bits - 1)) if imm & 2 else 0
+    ps, qs = lanes(env, a, esz + 1, 16), lanes(env, b, esz + 1, 16)
+    put_lanes(env, d, esz, [((p + q if op is VecOp.addhn else p - q) + rc) >> bits
+                            for p, q in zip(ps, qs)])
+    return 0
+
+
+@semantics(VecOp.rshri)
+def sem_rshri(env, d, a, b, esz, oprsz, imm, x):
+    sh = imm & 0x7F
+    ps = _vals(env, a, esz, oprsz, bool(imm & 0x80))
+    rc = (1 << (sh - 1)) if imm & 0x200 else 0
+    out = [(p + rc) >> sh for p in ps]
+    if imm & 0x100:
+        out = [o + r for o, r in zip(lanes(env, d, esz, oprsz), out)]
+    put_lanes(env, d, esz, out)
+    return 0
+
+
+@semantics(VecOp.sri, VecOp.sli)
+def sem_insert(env, d, a, b, esz, oprsz, imm, x, op):
+    ones = (1 << (8 << esz)) - 1
+    mask = (ones >> imm) if op is VecOp.sri else (ones << imm) & ones
+    ps = lanes(env, a, esz, oprsz)
+    vals = [p >> imm for p in ps] if op is VecOp.sri else [(p << imm) & ones for p in ps]
+    put_lanes(env, d, esz, [(o & ~mask) | v for o, v in zip(lanes(env, d, esz, oprsz), vals)])
+    return 0
+
+
+@semantics(VecOp.qshli)
+def sem_qshli(env, d, a, b, esz, oprsz, imm, x):
+    sh = imm & 0x7F
+    st, out = 0, []
+    for p in _vals(env, a, esz, oprsz, bool(imm & 0x80)):
+        r, sat = _sat(p << sh, esz, bool(imm & 0x100))
+        st |= QC if sat else 0
+        out.append(r)
+    put_lanes(env, d, esz, out)
+    return st
+
+
+@semantics(VecOp.qshrn)
+def sem_qshrn(env, d, a, b, esz, oprsz, imm, x):
+    sh = imm & 0x7F
+    rc = (1 << (sh - 1)) if imm & 0x200 and sh else 0
+    st, out = 0, []
+    for p in _vals(env, a, esz + 1, 16, bool(imm & 0x80)):
+        r, sat = _sat((p + rc) >> sh, esz, bool(imm & 0x100))
+        st |= QC if sat else 0
+        out.append(r)
+    put_lanes(env, d, esz, out)
+    return st
+
+
+@semantics(VecOp.rbit)
+def sem_rbit(env, d, a, b, esz, oprsz, imm, x):
+    put_lanes(env, d, 0, [int(f"{v:08b}"[::-1], 2) for v in lanes(env, a, 0, oprsz)])
+    return 0
+
+
+@semantics(VecOp.cls)
+def sem_cls(env, d, a, b, esz, oprsz, imm, x):
+    bits = 8 << esz
+    out = []
+    for v in lanes(env, a, esz, oprsz):
+        t = (v ^ (v >> 1)) & ((1 << (bits - 1)) - 1)
+        out.append(bits - 1 - t.bit_length())
+    put_lanes(env, d, esz, out)
+    return 0
+
+
+@semantics(VecOp.addlp)
+def sem_addlp(env, d, a, b, esz, oprsz, imm, x):
+    vs = _vals(env, a, esz, oprsz, bool(imm & 1))
+    out = [vs[i] + vs[i + 1] for i in range(0, len(vs), 2)]
+    if imm & 2:
+        out = [o + r for o, r in zip(lanes(env, d, esz + 1, oprsz), out)]
+    put_lanes(env, d, esz + 1, out)
+    return 0
+
+
+@semantics(VecOp.qabs)
+def sem_qabs(env, d, a, b, esz, oprsz, imm, x):
+    st, out = 0, []
+    for p in _vals(env, a, esz, oprsz, True):
+        r, sat = _sat(-p if imm & 2 else abs(p), esz, True)
+        st |= QC if sat else 0
+        out.append(r)
+    put_lanes(env, d, esz, out)
+    return st
+
+
+# -- more floating point -------------------------------------------------------------
+
+def _fabd(p, q, esz, fpcr):
+    r, f = fp.fp_sub(p, q, esz, fpcr)
+    return r & ~(1 << ((8 << esz) - 1)), f
+
+
+def _fcmp_lane(kind: str):
+    def run(p, q, esz, fpcr):
+        f = [0]
+        if kind.startswith("fac"):
+            sign = 1 << ((8 << esz) - 1)
+            p, q = p & ~sign, q & ~sign
+        nzcv, flags = fp.fp_compare(p, q, esz, fpcr, kind != "fcmeq")
+        if nzcv == 0b0011:
+            return 0, flags
+        ones = (1 << (8 << esz)) - 1
+        eq, gt = nzcv == 0b0110, nzcv == 0b0010
+        res = {"fcmeq": eq, "fcmge": eq or gt, "fcmgt": gt, "facge": eq or gt, "facgt": gt}[kind]
+        del f
+        return (ones if res else 0), flags
+    return run
+
+
+_FP2_MORE = {VecOp.fabd: _fabd, VecOp.fcmeq: _fcmp_lane("fcmeq"), VecOp.fcmge: _fcmp_lane("fcmge"),
+             VecOp.fcmgt: _fcmp_lane("fcmgt"), VecOp.facge: _fcmp_lane("facge"),
+             VecOp.facgt: _fcmp_lane("facgt")}
+for _op, _fn in _FP2_MORE.items():
+    SEMANTICS[_op] = _fp2(_fn)
+
+_FP_PAIRWISE = {VecOp.faddp: fp.fp_add, VecOp.fmaxp: fp.fp_max, VecOp.fminp: fp.fp_min,
+                VecOp.fmaxnmp: fp.fp_maxnum, VecOp.fminnmp: fp.fp_minnum}
+
+
+def _fp_pairwise(fn) -> Semantics:
+    def run(env, d, a, b, esz, oprsz, imm, x):
+        cat = lanes(env, a, esz, oprsz) + lanes(env, b, esz, oprsz)
+        flags, out = 0, []
+        for i in range(0, len(cat), 2):
+            r, f = fn(cat[i], cat[i + 1], esz, x)
+            out.append(r)
+            flags |= f
+        put_lanes(env, d, esz, out)
+        return flags
+    return run
+
+
+for _op, _fn in _FP_PAIRWISE.items():
+    SEMANTICS[_op] = _fp_pairwise(_fn)
+
+
+@semantics(VecOp.fcvtl, VecOp.fcvtn)
+def sem_fcvt_ln(env, d, a, b, esz, oprsz, imm, x, op):
+    flags, out = 0, []
+    src, dst = (esz, esz + 1) if op is VecOp.fcvtl else (esz + 1, esz)
+    for v in lanes(env, a, src, 8 if op is VecOp.fcvtl else 16):
+        r, f = fp.fp_convert(v, src, dst, x)
+        out.append(r)
+        flags |= f
+    put_lanes(env, d, dst, out)
+    return flags
+
+
+# -- AES -------------------------------------------------------------------------------
+
+def _aes_tables():
+    sbox = [0] * 256
+    p = q = 1
+    while True:
+        p ^= (p << 1) ^ (0x1B if p & 0x80 else 0)
+        p &= 0xFF
+        q ^= q << 1
+        q ^= q << 2
+        q ^= q << 4
+        q &= 0xFF
+        if q & 0x80:
+            q ^= 0x09
+        r = q ^ ((q << 1) | (q >> 7)) ^ ((q << 2) | (q >> 6)) ^ ((q << 3) | (q >> 5)) ^ ((q << 4) | (q >> 4))
+        sbox[p] = (r ^ 0x63) & 0xFF
+        if p == 1:
+            break
+    sbox[0] = 0x63
+    inv = [0] * 256
+    for i, v in enumerate(sbox):
+        inv[v] = i
+    return tuple(sbox), tuple(inv)
+
+
+AES_SBOX, AES_INV_SBOX = _aes_tables()
+_SHIFT_ROWS = tuple((i + 4 * (i % 4)) % 16 for i in range(16))      # out[i] = in[_SHIFT_ROWS[i]]
+_INV_SHIFT_ROWS = tuple((i - 4 * (i % 4)) % 16 for i in range(16))
+
+
+def _xt(v: int) -> int:
+    v <<= 1
+    return (v ^ 0x1B) & 0xFF if v & 0x100 else v
+
+
+def _gmul(v: int, k: int) -> int:
+    r = 0
+    while k:
+        if k & 1:
+            r ^= v
+        v = _xt(v)
+        k >>= 1
+    return r
+
+
+@semantics(VecOp.aese)
+def sem_aese(env, d, a, b, esz, oprsz, imm, x):
+    st = bytes(p ^ q for p, q in zip(env[a:a + 16], env[b:b + 16]))
+    if imm & 1:
+        out = [AES_INV_SBOX[st[_INV_SHIFT_ROWS[i]]] for i in range(16)]
+    else:
+        out = [AES_SBOX[st[_SHIFT_ROWS[i]]] for i in range(16)]
+    put_lanes(env, d, 0, out)
+    return 0
+
+
+@semantics(VecOp.aesmc)
+def sem_aesmc(env, d, a, b, esz, oprsz, imm, x):
+    st = bytes(env[a:a + 16])
+    m = (14, 11, 13, 9) if imm & 1 else (2, 3, 1, 1)
+    out = []
+    for c in range(4):
+        col = st[4 * c:4 * c + 4]
+        for r in range(4):
+            v = 0
+            for k in range(4):
+                v ^= _gmul(col[k], m[(k - r) % 4])
+            out.append(v)
+    put_lanes(env, d, 0, out)
+    return 0
 
 
 # -- the JIT's way in -------------------------------------------------------------

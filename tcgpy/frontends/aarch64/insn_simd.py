@@ -8,7 +8,7 @@ Each form is one vec op (tcgpy.ir.vector) on the register file in env.
 """
 from __future__ import annotations
 
-from ...ir import helpers
+from ...ir import fp, helpers
 from ...ir.ops import MemOp, Op
 from ...ir.vector import VecOp
 from .decode import A64
@@ -31,6 +31,34 @@ THREE_SAME = {
     (0, 0b10101): (VecOp.sminp, 0b0111), (1, 0b10101): (VecOp.uminp, 0b0111),
 }
 
+# (U, opcode) -> (VecOp, sizes, imm (None: bit 0 = signed = not U), saturating:
+# the extra imm bits, or None when the operation cannot saturate)
+THREE_SAME_X = {
+    (0, 0b00000): (VecOp.hadd, 0b0111, 1, None), (1, 0b00000): (VecOp.hadd, 0b0111, 0, None),
+    (0, 0b00010): (VecOp.hadd, 0b0111, 3, None), (1, 0b00010): (VecOp.hadd, 0b0111, 2, None),
+    (0, 0b00100): (VecOp.hsub, 0b0111, 1, None), (1, 0b00100): (VecOp.hsub, 0b0111, 0, None),
+    (0, 0b00001): (VecOp.qadd, 0b1111, 1, 0), (1, 0b00001): (VecOp.qadd, 0b1111, 0, 0),
+    (0, 0b00101): (VecOp.qsub, 0b1111, 1, 0), (1, 0b00101): (VecOp.qsub, 0b1111, 0, 0),
+    (0, 0b01000): (VecOp.shl, 0b1111, 1, None), (1, 0b01000): (VecOp.shl, 0b1111, 0, None),
+    (0, 0b01001): (VecOp.shl, 0b1111, 1, 4), (1, 0b01001): (VecOp.shl, 0b1111, 0, 4),
+    (0, 0b01010): (VecOp.shl, 0b1111, 3, None), (1, 0b01010): (VecOp.shl, 0b1111, 2, None),
+    (0, 0b01011): (VecOp.shl, 0b1111, 3, 4), (1, 0b01011): (VecOp.shl, 0b1111, 2, 4),
+    (0, 0b01110): (VecOp.abd, 0b0111, 1, None), (1, 0b01110): (VecOp.abd, 0b0111, 0, None),
+    (0, 0b01111): (VecOp.abd, 0b0111, 3, None), (1, 0b01111): (VecOp.abd, 0b0111, 2, None),
+    (0, 0b10010): (VecOp.mla, 0b0111, 0, None), (1, 0b10010): (VecOp.mla, 0b0111, 2, None),
+    (1, 0b10011): (VecOp.pmul, 0b0001, 0, None),
+    (0, 0b10110): (VecOp.qdmulh, 0b0110, 1, 0), (1, 0b10110): (VecOp.qdmulh, 0b0110, 3, 0),
+}
+
+QC_BIT = 1 << 27
+
+
+def gen_qc(ctx, st) -> None:
+    """Saturation (status bit 27) sets the sticky FPSR.QC."""
+    g = ctx.g
+    ctx.b.mov(g["fpsr"], ctx.b.or_(g["fpsr"], ctx.b.and_(st, QC_BIT)))
+
+
 # (U, size) of opcode 00011: the bitwise operations
 LOGIC = {(0, 0): VecOp.and_, (0, 1): VecOp.bic, (0, 2): VecOp.orr, (0, 3): VecOp.orn,
          (1, 0): VecOp.eor}
@@ -40,6 +68,10 @@ FP_THREE_SAME = {
     (0, 0, 0b11010): VecOp.fadd, (0, 1, 0b11010): VecOp.fsub, (1, 0, 0b11011): VecOp.fmul,
     (1, 0, 0b11111): VecOp.fdiv, (0, 0, 0b11110): VecOp.fmax, (0, 1, 0b11110): VecOp.fmin,
     (0, 0, 0b11000): VecOp.fmaxnm, (0, 1, 0b11000): VecOp.fminnm,
+    (1, 1, 0b11010): VecOp.fabd, (1, 0, 0b11010): VecOp.faddp, (1, 0, 0b11110): VecOp.fmaxp,
+    (1, 1, 0b11110): VecOp.fminp, (1, 0, 0b11000): VecOp.fmaxnmp, (1, 1, 0b11000): VecOp.fminnmp,
+    (0, 0, 0b11100): VecOp.fcmeq, (1, 0, 0b11100): VecOp.fcmge, (1, 1, 0b11100): VecOp.fcmgt,
+    (1, 0, 0b11101): VecOp.facge, (1, 1, 0b11101): VecOp.facgt,
 }
 
 
@@ -55,14 +87,30 @@ def trans_SIMD_3same(ctx, a):
             gen_vec(ctx, LOGIC[(a.U, a.size)], d, n, m, 0, oprsz)
         return True
     if a.opcode >= 0b11000:
-        kind = FP_THREE_SAME.get((a.U, a.size >> 1, a.opcode))
         esz = 2 + (a.size & 1)
-        if kind is None or (esz == 3 and not a.Q):
+        if esz == 3 and not a.Q:
+            return False
+        if a.opcode == 0b11001 and not a.U:          # fmla / fmls: d +- n*m, fused
+            gen_fp(ctx, VecOp.fmla, d, n, m, esz, oprsz, imm=d | (0x1000 if a.size >> 1 else 0))
+            return True
+        kind = FP_THREE_SAME.get((a.U, a.size >> 1, a.opcode))
+        if kind is None:
             return False
         gen_fp(ctx, kind, d, n, m, esz, oprsz)
         return True
     row = THREE_SAME.get((a.U, a.opcode))
-    if row is None or not row[1] >> a.size & 1 or (a.size == 3 and not a.Q):
+    if row is None:
+        row = THREE_SAME_X.get((a.U, a.opcode))
+        if row is None or not row[1] >> a.size & 1 or (a.size == 3 and not a.Q):
+            return False
+        kind, _, imm, qc = row
+        if imm is None:                        # signedness from U
+            imm = 0 if a.U else 1
+        st = gen_vec(ctx, kind, d, n, m, a.size, oprsz, imm | (0 if qc is None else qc))
+        if qc is not None:
+            gen_qc(ctx, st)
+        return True
+    if not row[1] >> a.size & 1 or (a.size == 3 and not a.Q):
         return False
     gen_vec(ctx, row[0], d, n, m, a.size, oprsz)
 
@@ -122,8 +170,91 @@ def trans_SIMD_2misc(ctx, a):
         if a.size == 3:
             return False
         gen_narrow(ctx, a.Q, a.rd, n, a.size, 0)
+    elif key in SQXTN:                                  # sqxtn, uqxtn, sqxtun
+        if a.size == 3:
+            return False
+        gen_qc(ctx, gen_narrow_op(ctx, a.Q, a.rd, VecOp.qshrn, n, 0, a.size, SQXTN[key]))
+    elif key == (1, 0b00101) and a.size == 1:            # rbit
+        gen_vec(ctx, VecOp.rbit, d, n, 0, 0, oprsz)
+    elif key == (0, 0b00100):                           # cls
+        if a.size == 3:
+            return False
+        gen_vec(ctx, VecOp.cls, d, n, 0, a.size, oprsz)
+    elif a.opcode in (0b00010, 0b00110):                # [su]addlp, [su]adalp
+        if a.size == 3:
+            return False
+        gen_vec(ctx, VecOp.addlp, d, n, 0, a.size, oprsz,
+                (0 if a.U else 1) | (2 if a.opcode == 0b00110 else 0))
+    elif a.opcode == 0b00111:                           # sqabs, sqneg
+        if a.size == 3 and not a.Q:
+            return False
+        gen_qc(ctx, gen_vec(ctx, VecOp.qabs, d, n, 0, a.size, oprsz, 2 if a.U else 0))
+    elif a.opcode >= 0b01100:
+        return gen_fp_2misc(ctx, a, d, n, oprsz)
     else:
         return False
+
+
+SQXTN = {(0, 0b10100): 0x180, (1, 0b10100): 0, (1, 0b10010): 0x80}
+
+# (U, size >> 1, opcode) -> (VecOp, imm) of the FP two-register misc forms;
+# imm None: fcvt to integer with the given rounding mode
+FP_2MISC = {
+    (0, 1, 0b01111): (VecOp.fabs, 0), (1, 1, 0b01111): (VecOp.fneg, 0),
+    (1, 1, 0b11111): (VecOp.fsqrt, 0),
+    (0, 0, 0b11000): (VecOp.frint, fp.RN), (0, 1, 0b11000): (VecOp.frint, fp.RP),
+    (0, 0, 0b11001): (VecOp.frint, fp.RM), (0, 1, 0b11001): (VecOp.frint, fp.RZ),
+    (1, 0, 0b11000): (VecOp.frint, fp.RA), (1, 0, 0b11001): (VecOp.frint, 7 | 8),
+    (1, 1, 0b11001): (VecOp.frint, 7),
+    (0, 0, 0b11101): (VecOp.cvtf, 0), (1, 0, 0b11101): (VecOp.cvtf, 4),
+    (0, 0, 0b11010): (VecOp.fcvti, fp.RN << 3), (1, 0, 0b11010): (VecOp.fcvti, 4 | fp.RN << 3),
+    (0, 1, 0b11010): (VecOp.fcvti, fp.RP << 3), (1, 1, 0b11010): (VecOp.fcvti, 4 | fp.RP << 3),
+    (0, 0, 0b11011): (VecOp.fcvti, fp.RM << 3), (1, 0, 0b11011): (VecOp.fcvti, 4 | fp.RM << 3),
+    (0, 1, 0b11011): (VecOp.fcvti, fp.RZ << 3), (1, 1, 0b11011): (VecOp.fcvti, 4 | fp.RZ << 3),
+    (0, 0, 0b11100): (VecOp.fcvti, fp.RA << 3), (1, 0, 0b11100): (VecOp.fcvti, 4 | fp.RA << 3),
+}
+# (U, opcode) of the FP compares with zero -> (VecOp, zero first)
+FP_CMP_ZERO = {(0, 0b01100): (VecOp.fcmgt, False), (1, 0b01100): (VecOp.fcmge, False),
+               (0, 0b01101): (VecOp.fcmeq, False), (1, 0b01101): (VecOp.fcmge, True),
+               (0, 0b01110): (VecOp.fcmgt, True)}
+
+
+def gen_fp_2misc(ctx, a, d: int, n: int, oprsz: int) -> bool:
+    esz = 2 + (a.size & 1)
+    if a.opcode in (0b10110, 0b10111) and not a.U:      # fcvtn(2) d -> s, fcvtl(2) s -> d
+        if a.size != 1:
+            return False
+        if a.opcode == 0b10111:
+            gen_fp(ctx, VecOp.fcvtl, d, n + (8 if a.Q else 0), 0, 2, 16)
+        else:
+            gen_fp_narrow(ctx, a.Q, a.rd, n)
+        return True
+    if esz == 3 and not a.Q:
+        return False
+    if a.size >> 1 and (a.U, a.opcode) in FP_CMP_ZERO:
+        kind, swap = FP_CMP_ZERO[(a.U, a.opcode)]
+        z = zero_tmp(ctx)
+        gen_fp(ctx, kind, d, z if swap else n, n if swap else z, esz, oprsz)
+        return True
+    row = FP_2MISC.get((a.U, a.size >> 1, a.opcode))
+    if row is None:
+        return False
+    kind, imm = row
+    if kind in (VecOp.cvtf, VecOp.fcvti):
+        imm |= esz
+    if kind in (VecOp.fabs, VecOp.fneg):
+        gen_vec(ctx, kind, d, n, 0, esz, oprsz)
+    else:
+        gen_fp(ctx, kind, d, n, 0, esz, oprsz, imm)
+    return True
+
+
+def gen_fp_narrow(ctx, q: int, rd: int, n: int) -> None:
+    if q:
+        gen_fp(ctx, VecOp.fcvtn, VTMP, n, 0, 2, 8)
+        gen_to_high_half(ctx, rd, VTMP)
+    else:
+        gen_fp(ctx, VecOp.fcvtn, qofs(rd), n, 0, 2, 8)
 
 
 @A64.pattern("01 U:1 11110 11 10000 opcode:5 10 rn:5 rd:5")
@@ -146,6 +277,60 @@ def gen_narrow(ctx, q: int, rd: int, src: int, esz: int, shift: int) -> None:
         gen_to_high_half(ctx, rd, VTMP)
     else:
         gen_vec(ctx, VecOp.shrn, qofs(rd), src, 0, esz, 8, imm=shift)
+
+
+# -- three different (widening and narrowing) --------------------------------------------------
+
+# opcode -> (VecOp, imm, form): form "l" both sources narrow, "w" a wide,
+# "hn" narrowing result.  imm bit 0 (signed) is added from U where it matters.
+THREE_DIFF = {
+    0b0000: (VecOp.addl, 0, "l"), 0b0001: (VecOp.addw, 0, "w"), 0b0010: (VecOp.subl, 0, "l"),
+    0b0011: (VecOp.subw, 0, "w"), 0b0100: (VecOp.addhn, 0, "hn"), 0b0110: (VecOp.subhn, 0, "hn"),
+    0b0101: (VecOp.abdl, 2, "l"), 0b0111: (VecOp.abdl, 0, "l"), 0b1000: (VecOp.mlal, 0, "l"),
+    0b1010: (VecOp.mlal, 2, "l"), 0b1100: (VecOp.mull, 0, "l"), 0b1110: (VecOp.pmull, 0, "l"),
+}
+
+
+@A64.pattern("0 Q:1 U:1 01110 size:2 1 rm:5 opcode:4 00 rn:5 rd:5")
+def trans_SIMD_3diff(ctx, a):
+    row = THREE_DIFF.get(a.opcode)
+    if row is None:
+        return False
+    kind, imm, form = row
+    if kind is VecOp.pmull:
+        if a.U or a.size not in (0, 3):
+            return False
+    elif a.size == 3:
+        return False
+    hi = 8 if a.Q else 0
+    n, m = qofs(a.rn), qofs(a.rm)
+    if form == "hn":
+        gen_narrow_op(ctx, a.Q, a.rd, kind, n, m, a.size, imm | (2 if a.U else 0))
+        return True
+    imm |= 0 if a.U else 1
+    gen_vec(ctx, kind, qofs(a.rd), n + (0 if form == "w" else hi), m + hi, a.size, 16, imm)
+
+
+def gen_narrow_op(ctx, q: int, rd: int, kind, a: int, b: int, esz: int, imm: int):
+    """A narrowing vec op (8-byte result): into rd's low half, upper zeroed,
+    or for the '2' forms into its upper half, lower kept.  Returns the status."""
+    if q:
+        st = gen_vec(ctx, kind, VTMP, a, b, esz, 8, imm)
+        gen_to_high_half(ctx, rd, VTMP)
+        return st
+    return gen_vec(ctx, kind, qofs(rd), a, b, esz, 8, imm)
+
+
+# -- AES -------------------------------------------------------------------------------------
+
+@A64.pattern("01001110 00 10100 0010 D:1 10 rn:5 rd:5")
+def trans_AESE_AESD(ctx, a):
+    gen_vec(ctx, VecOp.aese, qofs(a.rd), qofs(a.rd), qofs(a.rn), 0, 16, a.D)
+
+
+@A64.pattern("01001110 00 10100 0011 D:1 10 rn:5 rd:5")
+def trans_AESMC(ctx, a):
+    gen_vec(ctx, VecOp.aesmc, qofs(a.rd), qofs(a.rn), 0, 0, 16, a.D)
 
 
 # -- across lanes -------------------------------------------------------------------------
@@ -264,10 +449,40 @@ def trans_SIMD_shift_imm(ctx, a):
             gen_vec(ctx, VecOp.ushri if a.U else VecOp.sshri, d, n, 0, esz, oprsz, 2 * bits - immhb)
         else:
             gen_vec(ctx, VecOp.shli, d, n, 0, esz, oprsz, immhb - bits)
+    elif a.opcode in (0b00010, 0b00100, 0b00110):    # [su]sra, [su]rshr, [su]rsra
+        if esz == 3 and not a.Q:
+            return False
+        flags = {0b00010: 0x100, 0b00100: 0x200, 0b00110: 0x300}[a.opcode]
+        gen_vec(ctx, VecOp.rshri, d, n, 0, esz, oprsz, (2 * bits - immhb) | flags | (0 if a.U else 0x80))
+    elif key in ((1, 0b01000), (1, 0b01010)):        # sri, sli
+        if esz == 3 and not a.Q:
+            return False
+        sri = a.opcode == 0b01000
+        gen_vec(ctx, VecOp.sri if sri else VecOp.sli, d, n, 0, esz, oprsz,
+                2 * bits - immhb if sri else immhb - bits)
+    elif key in ((0, 0b01110), (1, 0b01110), (1, 0b01100)):   # sqshl, uqshl, sqshlu
+        if esz == 3 and not a.Q:
+            return False
+        sign = {(0, 0b01110): 0x180, (1, 0b01110): 0, (1, 0b01100): 0x80}[key]
+        gen_qc(ctx, gen_vec(ctx, VecOp.qshli, d, n, 0, esz, oprsz, (immhb - bits) | sign))
     elif key == (0, 0b10000):                        # shrn, shrn2
         if esz == 3:
             return False
         gen_narrow(ctx, a.Q, a.rd, n, esz, 2 * bits - immhb)
+    elif key in SQSHRN:                              # saturating narrowing shifts
+        if esz == 3:
+            return False
+        st = gen_narrow_op(ctx, a.Q, a.rd, VecOp.qshrn, n, 0, esz, (2 * bits - immhb) | SQSHRN[key])
+        gen_qc(ctx, st)
+    elif a.opcode in (0b11100, 0b11111) and esz >= 2:    # [su]cvtf, fcvtz[su] (vector, fixed point)
+        if esz == 3 and not a.Q:
+            return False
+        fbits = 2 * bits - immhb
+        if a.opcode == 0b11100:
+            gen_fp(ctx, VecOp.cvtf, d, n, 0, esz, oprsz, esz | (4 if a.U else 0) | fbits << 8)
+        else:
+            gen_fp(ctx, VecOp.fcvti, d, n, 0, esz, oprsz,
+                   esz | (4 if a.U else 0) | fp.RZ << 3 | fbits << 8)
     elif a.opcode == 0b10100:                        # sshll/ushll (sxtl/uxtl), and the '2' forms
         if esz == 3:
             return False
@@ -275,6 +490,12 @@ def trans_SIMD_shift_imm(ctx, a):
                 immhb - bits)
     else:
         return False
+
+
+# (U, opcode) of the saturating narrowing shifts -> imm bits: 0x80 signed
+# source, 0x100 signed result, 0x200 rounding
+SQSHRN = {(0, 0b10010): 0x180, (0, 0b10011): 0x380, (1, 0b10010): 0, (1, 0b10011): 0x200,
+          (1, 0b10000): 0x80, (1, 0b10001): 0x280}
 
 
 # -- permutes ---------------------------------------------------------------------------------
