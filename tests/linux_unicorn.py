@@ -80,11 +80,13 @@ class UnicornEmulator:
         self.uc.reg_write(_REGS[name], value)
 
     def request_exit(self):
-        self._event = ("exit", 0)
+        # Another thread: must not overwrite a syscall the hook just recorded.
+        self._exit_requested = True
         self.uc.emu_stop()
 
     def run(self, begin, until=None, count=None, timeout=None):
         pc = begin
+        self._exit_requested = False
         while True:
             self._event = self._fault = None
             try:
@@ -97,8 +99,8 @@ class UnicornEmulator:
                     raise IllegalInstruction(pc, int.from_bytes(self.uc.mem_read(pc, 4), "little")) from None
                 raise MemoryFault(pc, pc, "fetch") from None
             ev = self._event
-            if ev is None or ev[0] == "exit":
-                return
+            if ev is None:
+                return            # request_exit (or a stop with nothing to do)
             if ev[0] == "illegal":
                 pc = self.reg_read("pc")
                 raise IllegalInstruction(pc, int.from_bytes(self.uc.mem_read(pc, 4), "little"))
@@ -107,6 +109,8 @@ class UnicornEmulator:
                 raise GuestTrap(pc, "brk")
             self.on_syscall(self)
             pc = self.reg_read("pc")
+            if self._exit_requested:
+                return
 
 
 def main(argv: list[str]) -> int:

@@ -39,6 +39,7 @@ class Case:
     tmpdir_arg: bool = False         # append a fresh temporary directory to args
     options: tuple[str, ...] = ()    # tcgpy run options
     slow: bool = False               # through tcgpy only with -m slow (the Unicorn run covers it)
+    unicorn: bool = True             # also run on the Unicorn CPU
 
 
 CASES = [
@@ -181,6 +182,10 @@ LIBC_CASES = [
     Case("libc_io", "libc_io", stdin=b"one\ntwo\nthree\n", tmpdir_arg=True, slow=True),
     Case("libc_proc", "libc_proc", slow=True),
     Case("libc_sys", "libc_sys", tmpdir_arg=True),
+    # On the Unicorn CPU this deadlocks (a mutex word left at 2 with no owner;
+    # not diagnosed: Unicorn's exclusive monitor cannot be cleared on a thread
+    # switch from outside, tcgpy's is), so threads are checked on tcgpy only.
+    Case("libc_threads", "libc_threads", unicorn=False),
 ]
 
 
@@ -300,7 +305,10 @@ def test_sigint_kills_hot_loop_like_the_kernel():
 UNICORN_RUNNER = [sys.executable, str(ROOT / "tests" / "linux_unicorn.py")]
 
 
-@pytest.mark.parametrize("case", LIBC_CASES, ids=[c.name for c in LIBC_CASES])
+UNICORN_CASES = [c for c in LIBC_CASES if c.unicorn]
+
+
+@pytest.mark.parametrize("case", UNICORN_CASES, ids=[c.name for c in UNICORN_CASES])
 def test_glibc_program_on_unicorn_cpu(case: Case, native_bin):
     ref = _run_with(case, [], native_bin(case.binary.removesuffix("_pie")))
     res = run_case(case, UNICORN_RUNNER + list(case.options))

@@ -36,6 +36,9 @@ class LinuxArch:
     # clone(2)'s argument order differs between architectures (x86_64 puts
     # child_tid before tls); names for the registers after flags and newsp.
     clone_args: tuple[str, str, str] = ("ptid", "tls", "ctid")
+    # registers that make up a thread's context (saved/restored on a switch)
+    context_regs: tuple[str, ...] = ()
+    clear_exclusive: Callable[[object], None] = lambda emu: None
     stack_pointer: str = "sp"
     pc: str = "pc"
     tls_register: str = ""

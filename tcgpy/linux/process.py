@@ -92,6 +92,8 @@ class LinuxProcess:
         self.epolls: dict[int, tuple] = {}    # epoll fd -> (host epoll, fd -> guest data)
         from .sys_fs import IOCTLS
         # Several names share a number (FIONREAD == TIOCINQ): keep the one we handle.
+        from .threads import Scheduler
+        self.sched = Scheduler(self)
         self.ioctl_names = {v: k for k, v in arch.consts.IOCTLS.items() if k in IOCTLS}
         emu.on_syscall = self.on_syscall
 
@@ -220,7 +222,7 @@ class LinuxProcess:
         """Deliver what can be delivered; True when a guest handler frame was pushed."""
         self.drain_host_signals()
         while True:
-            sig = self.signals.next_deliverable(force)
+            sig = self.signals.next_deliverable(force, self.sched.current.tid)
             if sig is None:
                 return False
             if self.deliver(sig, synchronous=sig.signo == force):
@@ -295,6 +297,7 @@ class LinuxProcess:
 
     def after_fork_child(self) -> None:
         self.pid = os.getpid()
+        self.sched.after_fork_child(self.pid)
         self.signals.pending.clear()
         self.signals.host_queue.clear()
         if getattr(self, "watcher", None) is not None:
@@ -331,8 +334,12 @@ class LinuxProcess:
             except EmulationError as exc:
                 self.fault_info = exc
                 sig = _guest_signal_for_fault(self.signals, exc, self.space)
+                sig.tid = self.sched.current.tid
                 self.signals.pending.insert(0, sig)
                 self.deliver_pending(force=sig.signo)
                 continue
-            # run() came back without a fault: a host signal asked us to stop.
+            # run() came back without a fault: a time slice ended or a host
+            # signal asked us to stop.
+            if self.sched.need_resched:
+                self.sched.preempt()
             self.deliver_pending()

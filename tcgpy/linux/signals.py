@@ -37,6 +37,7 @@ class PendingSignal:
     siginfo: bytes
     fault_address: int = 0
     esr: int = 0
+    tid: int | None = None          # thread-directed (tgkill, faults), else process-directed
 
 
 class SignalState:
@@ -80,10 +81,12 @@ class SignalState:
             return
         self.pending.append(sig)
 
-    def next_deliverable(self, force: int = 0) -> PendingSignal | None:
-        """The next pending signal that is not blocked (``force``: a synchronous
-        fault signal is delivered even when blocked, as the kernel does)."""
+    def next_deliverable(self, force: int = 0, tid: int | None = None) -> PendingSignal | None:
+        """The next pending signal for thread ``tid`` that is not blocked (``force``:
+        a synchronous fault signal is delivered even when blocked, as the kernel does)."""
         for i, p in enumerate(self.pending):
+            if p.tid is not None and p.tid != tid:
+                continue
             if p.signo == force or not self.blocked & (1 << (p.signo - 1)):
                 return self.pending.pop(i)
         return None

@@ -12,6 +12,7 @@ from .syscalls import NORETURN, s32, syscall
 RLIM_INFINITY = (1 << 64) - 1
 CLONE_VM, CLONE_VFORK, CLONE_THREAD = 0x100, 0x4000, 0x10000
 CLONE_SETTLS, CLONE_PARENT_SETTID, CLONE_CHILD_SETTID = 0x80000, 0x100000, 0x01000000
+CLONE_CHILD_CLEARTID = 0x200000
 TIMER_ABSTIME = 1
 PR_SET_NAME, PR_GET_NAME = 15, 16
 CLK_TCK = 100
@@ -21,8 +22,16 @@ CLK_TCK = 100
 
 @syscall("exit", "d")
 def sys_exit(proc, status):
+    if proc.sched.multi:             # only this thread ends
+        proc.sched.exit_current()
+        return NORETURN
     from .process import ProcessExit
     raise ProcessExit(status & 0xFF)
+
+
+@syscall("gettid", "")
+def sys_gettid(proc):
+    return proc.sched.current.tid
 
 
 @syscall("exit_group", "d")
@@ -35,10 +44,19 @@ def _simple(name: str, fn):
     syscall(name, "")(lambda proc: fn())
 
 
-for _name, _fn in (("getpid", os.getpid), ("getppid", os.getppid), ("gettid", os.getpid),
+for _name, _fn in (("getpid", os.getpid), ("getppid", os.getppid),
                    ("getuid", os.getuid), ("geteuid", os.geteuid), ("getgid", os.getgid),
-                   ("getegid", os.getegid), ("sched_yield", lambda: 0)):
+                   ("getegid", os.getegid)):
     _simple(_name, _fn)
+
+
+@syscall("sched_yield", "")
+def sys_sched_yield(proc):
+    if proc.sched.multi:
+        proc.sched.current.wake_result = 0
+        proc.sched.preempt()
+        return NORETURN
+    return 0
 
 
 @syscall("setsid", "")
@@ -111,8 +129,8 @@ def sys_uname(proc, buf):
 
 @syscall("set_tid_address", "p")
 def sys_set_tid_address(proc, addr):
-    proc.tid_address = addr
-    return proc.pid
+    proc.sched.current.clear_child_tid = addr
+    return proc.sched.current.tid
 
 
 @syscall("set_robust_list", "p u")
@@ -310,6 +328,9 @@ def sys_nanosleep(proc, req, rem):
     sec, nsec = struct.unpack("<qq", proc.read(req, 16))
     if sec < 0 or not 0 <= nsec < 10**9:
         return proc.err("EINVAL")
+    if proc.sched.multi:             # let the other threads run meanwhile
+        proc.sched.block("sleep", deadline=time.monotonic() + sec + nsec / 1e9)
+        return NORETURN
     return _sleep(proc, sec + nsec / 1e9, rem)
 
 
@@ -321,6 +342,9 @@ def sys_clock_nanosleep(proc, clk, flags, req, rem):
     t = sec + nsec / 1e9
     if flags & TIMER_ABSTIME:
         t -= time.clock_gettime(s32(clk))
+    if proc.sched.multi:
+        proc.sched.block("sleep", deadline=time.monotonic() + max(0.0, t))
+        return NORETURN
     return _sleep(proc, max(0.0, t), 0 if flags & TIMER_ABSTIME else rem)
 
 
@@ -344,22 +368,44 @@ def sys_getitimer(proc, which, cur):
     return 0
 
 
+FUTEX_WAIT, FUTEX_WAKE, FUTEX_REQUEUE, FUTEX_CMP_REQUEUE = 0, 1, 3, 4
+FUTEX_WAIT_BITSET, FUTEX_WAKE_BITSET = 9, 10
+FUTEX_CLOCK_REALTIME = 256
+ALL_BITS = 0xFFFFFFFF
+
+
 @syscall("futex", "p i u p p u")
 def sys_futex(proc, uaddr, op, val, timeout, uaddr2, val3):
     cmd = op & 0x7F
-    if cmd in (0, 9):              # FUTEX_WAIT, FUTEX_WAIT_BITSET
+    if cmd in (FUTEX_WAIT, FUTEX_WAIT_BITSET):
         cur = struct.unpack("<I", proc.read(uaddr, 4))[0]
         if cur != val & 0xFFFFFFFF:
             return proc.err("EAGAIN")
-        # Single-threaded: only a signal can end the wait.
+        bitset = ALL_BITS if cmd == FUTEX_WAIT else val3 & ALL_BITS
+        if bitset == 0:
+            return proc.err("EINVAL")
+        wait = None
         if timeout:
             sec, nsec = struct.unpack("<qq", proc.read(timeout, 16))
-            r = _sleep(proc, sec + nsec / 1e9, 0)
-            return r if r else proc.err("ETIMEDOUT")
-        r = _sleep(proc, 1e9, 0)
-        return r
-    if cmd in (1, 10):             # FUTEX_WAKE, FUTEX_WAKE_BITSET
-        return 0
+            wait = sec + nsec / 1e9
+            if cmd == FUTEX_WAIT_BITSET:     # absolute, on CLOCK_REALTIME or CLOCK_MONOTONIC
+                clock = time.CLOCK_REALTIME if op & FUTEX_CLOCK_REALTIME else time.CLOCK_MONOTONIC
+                wait -= time.clock_gettime(clock)
+            wait = max(0.0, wait)
+        if proc.sched.multi:
+            proc.sched.block("futex", uaddr, bitset, None if wait is None else time.monotonic() + wait,
+                             timeout_result=proc.err("ETIMEDOUT"))
+            return NORETURN
+        # Single-threaded: only a signal (or the timeout) can end the wait.
+        r = _sleep(proc, 1e9 if wait is None else wait, 0)
+        return r if r or wait is None else proc.err("ETIMEDOUT")
+    if cmd in (FUTEX_WAKE, FUTEX_WAKE_BITSET):
+        bitset = ALL_BITS if cmd == FUTEX_WAKE else val3 & ALL_BITS
+        return proc.sched.wake(uaddr, val, bitset)
+    if cmd in (FUTEX_REQUEUE, FUTEX_CMP_REQUEUE):
+        if cmd == FUTEX_CMP_REQUEUE and struct.unpack("<I", proc.read(uaddr, 4))[0] != val3 & ALL_BITS:
+            return proc.err("EAGAIN")
+        return proc.sched.requeue(uaddr, val, uaddr2, timeout & 0x7FFFFFFF)
     return proc.err("ENOSYS")
 
 
@@ -370,8 +416,14 @@ def sys_clone(proc, flags, newsp, a2, a3, a4):
     named = dict(zip(proc.arch.clone_args, (a2, a3, a4)))
     ptid, tls, ctid = named["ptid"], named["tls"], named["ctid"]
     if flags & CLONE_THREAD:
-        # Threads are not emulated yet; glibc turns this into EAGAIN from pthread_create.
-        return proc.err("ENOSYS")
+        if not flags & CLONE_VM:
+            return proc.err("EINVAL")
+        t = proc.sched.spawn(newsp, tls if flags & CLONE_SETTLS else None,
+                             ctid if flags & CLONE_CHILD_CLEARTID else 0)
+        for flag, addr in ((CLONE_PARENT_SETTID, ptid), (CLONE_CHILD_SETTID, ctid)):
+            if flags & flag and addr:
+                proc.write(addr, struct.pack("<i", t.tid))
+        return t.tid
     proc.flush_logs()
     vfork_fd = None
     if flags & CLONE_VFORK:

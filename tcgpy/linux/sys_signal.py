@@ -151,9 +151,12 @@ def sys_kill(proc, pid, signo):
 
 @syscall("tgkill", "i i sig")
 def sys_tgkill(proc, tgid, tid, signo):
-    if s32(tid) == proc.pid:
-        return _post_self(proc, s32(signo), SI_TKILL)
-    os.kill(s32(tid), host_signo(proc, s32(signo)))
+    tid, signo = s32(tid), s32(signo)
+    if tid in proc.sched.threads:
+        if signo:
+            proc.signals.post(PendingSignal(signo, _kill_info(proc, signo, SI_TKILL), tid=tid))
+        return 0
+    os.kill(tid, host_signo(proc, signo))
     return 0
 
 

@@ -155,12 +155,12 @@ def fmt_arg(proc, kind: str, value: int, args: tuple[int, ...], i: int) -> str:
 
 def strace_call(proc, row: Syscall, args: tuple[int, ...]) -> str:
     parts = [fmt_arg(proc, k, args[i], args, i) for i, k in enumerate(row.args)]
-    return f"{proc.pid} {row.name}({','.join(parts)})"
+    return f"{proc.sched.current.tid} {row.name}({','.join(parts)})"
 
 
 def strace_result(proc, row: Syscall | None, ret) -> str:
     if ret is NORETURN:
-        return ""
+        return " = ? (switched thread or context)" if proc.sched.multi else ""
     v = s64(ret)
     if -4096 < v < 0:
         name = next((k for k, n in proc.arch.consts.ERRNO.items() if n == -v), "?")

@@ -43,6 +43,17 @@ def start_thread(emu, pc: int, sp: int) -> None:
     emu.reg_write("pc", pc)
 
 
+CONTEXT_REGS = (*(f"x{i}" for i in range(31)), "sp", "pc", "nzcv", "tpidr_el0", "fpcr", "fpsr",
+                *(f"q{i}" for i in range(32)))
+
+
+def clear_exclusive(emu) -> None:
+    """CLREX: forget the exclusive monitor (on a thread switch)."""
+    env = getattr(emu, "env", None)
+    if env is not None and hasattr(env, "excl_addr"):
+        env.excl_addr = (1 << 64) - 1
+
+
 LINUX_ARCH = LinuxArch(
     name="aarch64",
     elf_machine="EM_AARCH64",
@@ -56,5 +67,7 @@ LINUX_ARCH = LinuxArch(
     sigframe=signal_frame,
     start_thread=start_thread,
     cpuinfo=aarch64_cpuinfo,
+    context_regs=CONTEXT_REGS,
+    clear_exclusive=clear_exclusive,
     tls_register="tpidr_el0",
 )

@@ -1,0 +1,208 @@
+"""Guest threads on one emulated CPU, scheduled by tcgpy as a uniprocessor
+kernel would: CLONE_THREAD creates a thread with its own register context,
+signal mask and tid; threads switch at futex waits, sleeps, sched_yield and
+thread exit, and on a time slice (a ticker thread asks the emulator to
+return at a block boundary).  Memory is shared because there is one guest
+address space.  A thread blocked in a host syscall (read on a pipe, wait4,
+...) blocks all of them: futex waits and sleeps are the scheduler-aware ones.
+"""
+from __future__ import annotations
+
+import struct
+import threading
+import time
+from dataclasses import dataclass, field
+
+TIME_SLICE = 0.01
+FIRST_TID = 1 << 22            # above the kernel's pid_max: never a host process
+MASK64 = (1 << 64) - 1
+
+
+@dataclass
+class GuestThread:
+    tid: int
+    context: dict | None = None     # saved registers while not running
+    blocked: int = 0                # signal mask
+    altstack: tuple = (0, 2, 0)
+    clear_child_tid: int = 0
+    waiting: str | None = None      # None (runnable), "futex" or "sleep"
+    wait_addr: int = 0
+    wait_bitset: int = 0
+    deadline: float | None = None   # monotonic end of a wait or sleep
+    wake_result: int | None = None  # syscall result to hand over when it runs again
+
+
+@dataclass
+class Scheduler:
+    proc: object
+    threads: dict[int, GuestThread] = field(default_factory=dict)
+    order: list[int] = field(default_factory=list)
+    current: GuestThread | None = None
+    need_resched: bool = False
+    _next_tid: int = FIRST_TID
+    _ticker: threading.Thread | None = None
+
+    def __post_init__(self):
+        main = GuestThread(self.proc.pid)
+        self.threads[main.tid] = main
+        self.order.append(main.tid)
+        self.current = main
+
+    @property
+    def multi(self) -> bool:
+        return len(self.threads) > 1
+
+    # -- register contexts -------------------------------------------------------------
+    def _save(self, t: GuestThread) -> None:
+        emu = self.proc.emu
+        t.context = {r: emu.reg_read(r) for r in self.proc.arch.context_regs}
+        t.blocked = self.proc.signals.blocked
+        t.altstack = self.proc.signals.altstack
+
+    def _load(self, t: GuestThread) -> None:
+        emu = self.proc.emu
+        for r, v in t.context.items():
+            emu.reg_write(r, v)
+        # A store-exclusive must not succeed across a context switch.
+        self.proc.arch.clear_exclusive(emu)
+        self.proc.signals.blocked = t.blocked
+        self.proc.signals.altstack = t.altstack
+        t.context = None
+        self.current = t
+        if t.wake_result is not None:
+            emu.reg_write(self.proc.arch.abi.ret, t.wake_result & MASK64)
+            t.wake_result = None
+
+    # -- creation and exit ---------------------------------------------------------------
+    def spawn(self, sp: int, tls: int | None, clear_child_tid: int) -> GuestThread:
+        """A new runnable thread: a copy of the caller, returning 0 from clone on ``sp``."""
+        arch = self.proc.arch
+        t = GuestThread(self._next_tid)
+        self._next_tid += 1
+        self._save(self.current)
+        ctx = dict(self.current.context)
+        self.current.context = None
+        ctx[arch.abi.ret] = 0
+        if sp:
+            ctx[arch.stack_pointer] = sp
+        if tls is not None and arch.tls_register:
+            ctx[arch.tls_register] = tls
+        t.context = ctx
+        t.blocked = self.proc.signals.blocked
+        t.clear_child_tid = clear_child_tid
+        self.threads[t.tid] = t
+        self.order.append(t.tid)
+        self._start_ticker()
+        return t
+
+    def exit_current(self) -> None:
+        """The running thread ends (exit, not exit_group); CLONE_CHILD_CLEARTID
+        is honoured so that pthread_join wakes up."""
+        t = self.current
+        if t.clear_child_tid:
+            try:
+                self.proc.write(t.clear_child_tid, struct.pack("<i", 0))
+            except Exception:       # the guest unmapped it: nothing to clear
+                pass
+            self.wake(t.clear_child_tid, 1, MASK64)
+        i = self.order.index(t.tid)
+        del self.threads[t.tid]
+        self.order.remove(t.tid)
+        self.current = None
+        self._run_next(start=i)
+
+    def after_fork_child(self, pid: int) -> None:
+        """Only the forking thread exists in the child; it becomes the main thread."""
+        t = self.current
+        t.tid = pid
+        self.threads = {pid: t}
+        self.order = [pid]
+        self._ticker = None
+
+    # -- blocking ---------------------------------------------------------------------------
+    def block(self, waiting: str, addr: int = 0, bitset: int = 0, deadline: float | None = None,
+              timeout_result: int = 0) -> None:
+        """The running thread waits (its syscall result arrives when it is woken)."""
+        t = self.current
+        t.waiting, t.wait_addr, t.wait_bitset, t.deadline = waiting, addr, bitset, deadline
+        t.wake_result = timeout_result
+        self._save(t)
+        self._run_next(start=self.order.index(t.tid) + 1)
+
+    def wake(self, addr: int, count: int, bitset: int) -> int:
+        n = 0
+        for tid in self.order:
+            t = self.threads[tid]
+            if n >= count:
+                break
+            if t.waiting == "futex" and t.wait_addr == addr and t.wait_bitset & bitset:
+                t.waiting, t.deadline, t.wake_result = None, None, 0
+                n += 1
+        return n
+
+    def requeue(self, addr: int, count: int, addr2: int, limit: int) -> int:
+        n = self.wake(addr, count, MASK64)
+        moved = 0
+        for tid in self.order:
+            t = self.threads[tid]
+            if moved >= limit:
+                break
+            if t.waiting == "futex" and t.wait_addr == addr:
+                t.wait_addr = addr2
+                moved += 1
+        return n + moved
+
+    def preempt(self) -> None:
+        """Time slice over: the running thread stays runnable, the next one runs."""
+        self.need_resched = False
+        if not self.multi:
+            return
+        t = self.current
+        self._save(t)
+        self._run_next(start=self.order.index(t.tid) + 1)
+
+    # -- choosing ------------------------------------------------------------------------------
+    def _runnable(self, t: GuestThread, now: float) -> bool:
+        if t.waiting is None:
+            return True
+        if t.deadline is not None and now >= t.deadline:
+            t.waiting, t.deadline = None, None
+            return True
+        return False
+
+    def _run_next(self, start: int) -> None:
+        """Resume the first runnable thread in round-robin order from ``start``;
+        with none runnable, wait for a deadline or a host signal."""
+        while True:
+            now = time.monotonic()
+            n = len(self.order)
+            for i in range(n):
+                t = self.threads[self.order[(start + i) % n]]
+                if self._runnable(t, now):
+                    self._load(t)
+                    return
+            deadlines = [t.deadline for t in self.threads.values() if t.deadline is not None]
+            timeout = max(0.0, min(deadlines) - now) if deadlines else None
+            if self.proc.wakeup.wait(timeout):
+                self.proc.drain_host_signals()
+                if self.proc.signals.pending:
+                    # A signal interrupts a waiting thread with EINTR, as in the kernel.
+                    t = self.threads[self.order[0]]
+                    t.waiting, t.deadline = None, None
+                    t.wake_result = -self.proc.errno["EINTR"]
+                    self._load(t)
+                    return
+
+    # -- preemption ------------------------------------------------------------------------------
+    def _start_ticker(self) -> None:
+        if self._ticker is not None:
+            return
+
+        def tick():
+            while True:
+                time.sleep(TIME_SLICE)
+                if self.multi:
+                    self.need_resched = True
+                    self.proc.emu.request_exit()
+        self._ticker = threading.Thread(target=tick, name="tcgpy-timeslice", daemon=True)
+        self._ticker.start()
