@@ -176,7 +176,7 @@ class LinuxProcess:
             name = self.names.get(nr, f"syscall_{nr}")
             ret = self.err("ENOSYS")
             if trace:
-                self._trace(f"{self.pid} {name}(...) [unimplemented]" + strace_result(self, None, ret) + "\n")
+                self._trace(f"{self.sched.current.tid} {name}(...) [unimplemented]" + strace_result(self, None, ret) + "\n")
         else:
             if trace:
                 self._trace(strace_call(self, row, args))
