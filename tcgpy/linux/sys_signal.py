@@ -155,6 +155,7 @@ def sys_tgkill(proc, tgid, tid, signo):
     if tid in proc.sched.threads:
         if signo:
             proc.signals.post(PendingSignal(signo, _kill_info(proc, signo, SI_TKILL), tid=tid))
+            proc.sched.interrupt(tid, signo)
         return 0
     os.kill(tid, host_signo(proc, signo))
     return 0

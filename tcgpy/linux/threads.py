@@ -152,6 +152,13 @@ class Scheduler:
                 moved += 1
         return n + moved
 
+    def interrupt(self, tid: int, signo: int) -> None:
+        """A signal for a waiting thread ends its wait with EINTR (unless blocked)."""
+        t = self.threads[tid]
+        if t is not self.current and t.waiting is not None and not t.blocked & (1 << (signo - 1)):
+            t.waiting, t.deadline = None, None
+            t.wake_result = -self.proc.errno["EINTR"]
+
     def preempt(self) -> None:
         """Time slice over: the running thread stays runnable, the next one runs."""
         self.need_resched = False
