@@ -92,6 +92,34 @@ def gen_simd_ld1st1(rng: random.Random, pos: Pos) -> int:
                  (_base(rng), 5), (_v(rng), 5))
 
 
+@form_class(ARCH, "simd_ldst_struct")
+def gen_simd_ldst_struct(rng: random.Random, pos: Pos) -> int:
+    """ld2-ld4/st2-st4 (multiple), ld1-ld4/st1-st4 (single lane), ld1r-ld4r; offset and post-index"""
+    q, L = _b(rng, 1), _b(rng, 1)
+    post = _b(rng, 1)
+    rm = 31 if rng.random() < 0.6 else rng.choice(SMALL_REGS)
+    if rng.random() < 0.4:
+        opcode = rng.choice((0b1000, 0b0100, 0b0000))
+        size = rng.randrange(4 if q else 3)
+        mid = (0b0011001, 7), (L, 1), (0, 1), (rm, 5)
+        if not post:
+            mid = (0b0011000, 7), (L, 1), (0, 6)
+        return _pack((0, 1), (q, 1), *mid, (opcode, 4), (size, 2), (_base(rng), 5), (_v(rng), 5))
+    kind = rng.randrange(5)
+    R = _b(rng, 1)
+    if kind == 4:                                            # ldNr
+        L, opc, S, size = 1, 0b110 | _b(rng, 1), 0, _b(rng, 2)
+    else:
+        opc = (kind if kind < 3 else 2) << 1 | _b(rng, 1)
+        S = _b(rng, 1)
+        size = {0: _b(rng, 2), 1: _b(rng, 1) << 1, 2: 0, 3: 1}[kind]
+        if kind == 3:
+            S = 0
+    head = ((0, 1), (q, 1), (0b0011011 if post else 0b0011010, 7), (L, 1), (R, 1),
+            (rm if post else 0, 5))
+    return _pack(*head, (opc, 3), (S, 1), (size, 2), (_base(rng), 5), (_v(rng), 5))
+
+
 # -- scalar floating point -------------------------------------------------------------
 
 def _ftype(rng):
@@ -228,6 +256,28 @@ def gen_simd_fp2misc(rng: random.Random, pos: Pos) -> int:
     sz = 1 if opcode in (0b10110, 0b10111) else (_b(rng, 1) if q else 0)
     return _pack((0, 1), (q, 1), (u, 1), (0b01110, 5), (hi << 1 | sz, 2), (0b10000, 5), (opcode, 5), (0b10, 2),
                  (_v(rng), 5), (_v(rng), 5))
+
+
+@form_class(ARCH, "simd_by_elem")
+def gen_simd_by_elem(rng: random.Random, pos: Pos) -> int:
+    """mul/mla/mls, [su]mlal/[su]mlsl/[su]mull(2), sq[r]dmulh, fmla/fmls/fmul by element (vector and scalar FP)"""
+    q = _b(rng, 1)
+    k = rng.random()
+    if k < 0.35:                                             # FP
+        scalar = rng.random() < 0.3
+        sz = _b(rng, 1) if q or scalar else 0
+        L = 0 if sz else _b(rng, 1)
+        opcode = rng.choice((0b0001, 0b0101, 0b1001))
+        if scalar:
+            return _pack((0b01011111, 8), (1, 1), (sz, 1), (L, 1), (_b(rng, 1), 1), (_b(rng, 4), 4), (opcode, 4),
+                         (_b(rng, 1), 1), (0, 1), (_v(rng), 5), (_v(rng), 5))
+        return _pack((0, 1), (q, 1), (0, 1), (0b01111, 5), (2 | sz, 2), (L, 1), (_b(rng, 1), 1), (_b(rng, 4), 4),
+                     (opcode, 4), (_b(rng, 1), 1), (0, 1), (_v(rng), 5), (_v(rng), 5))
+    u, opcode = rng.choice([(0, 0b1000), (1, 0b0000), (1, 0b0100), (0, 0b0010), (1, 0b0010), (0, 0b0110),
+                            (1, 0b0110), (0, 0b1010), (1, 0b1010), (0, 0b1100), (0, 0b1101)])
+    size = rng.choice((1, 2))
+    return _pack((0, 1), (q, 1), (u, 1), (0b01111, 5), (size, 2), (_b(rng, 1), 1), (_b(rng, 1), 1), (_b(rng, 4), 4),
+                 (opcode, 4), (_b(rng, 1), 1), (0, 1), (_v(rng), 5), (_v(rng), 5))
 
 
 @form_class(ARCH, "crypto_aes")
@@ -375,7 +425,7 @@ def gen_crc32(rng: random.Random, pos: Pos) -> int:
                  (_x(rng), 5), (rng.choice(GPR_DEST), 5))
 
 
-SIMD_CLASSES = ("simd_ldst", "simd_ld1st1", "fp_arith", "fp_fma", "fp_1src", "fp_cmp", "fp_cvt", "fp_mov",
-                "simd_3same", "simd_3same_more", "simd_3diff", "simd_fp3same", "simd_2misc", "simd_fp2misc",
+SIMD_CLASSES = ("simd_ldst", "simd_ld1st1", "simd_ldst_struct", "fp_arith", "fp_fma", "fp_1src", "fp_cmp", "fp_cvt", "fp_mov",
+                "simd_3same", "simd_3same_more", "simd_3diff", "simd_by_elem", "simd_fp3same", "simd_2misc", "simd_fp2misc",
                 "simd_across", "simd_copy", "simd_modimm", "simd_shift", "simd_perm", "simd_scalar", "crc32",
                 "crypto_aes")

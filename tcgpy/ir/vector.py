@@ -160,6 +160,10 @@ class VecOp(enum.Enum):
     # crypto
     aese   = VecDef("aese", 2, doc="AESE (imm 1: AESD): d = SubBytes(ShiftRows(a ^ b))")
     aesmc  = VecDef("aesmc", 1, doc="MixColumns (imm 1: InvMixColumns)")
+    # structure loads/stores: (de)interleaving n registers' worth of lanes
+    uzpn   = VecDef("uzpn", 1, doc="lanes r, r+n, r+2n.. of the n*oprsz bytes at a; imm = n | r << 4")
+    zipn   = VecDef("zipn", 1, zero_upper=False,
+                    doc="n*oprsz bytes: lane i of each of the n vectors at a (oprsz bytes apart) in turn")
     # floating point: x is the FPCR; the status word has the FPSR exception bits
     fadd   = VecDef("fadd", 2, True)
     fsub   = VecDef("fsub", 2, True)
@@ -892,6 +896,21 @@ def sem_aesmc(env, d, a, b, esz, oprsz, imm, x):
                 v ^= _gmul(col[k], m[(k - r) % 4])
             out.append(v)
     put_lanes(env, d, 0, out)
+    return 0
+
+
+@semantics(VecOp.uzpn)
+def sem_uzpn(env, d, a, b, esz, oprsz, imm, x):
+    n, r = imm & 15, imm >> 4
+    put_lanes(env, d, esz, lanes(env, a, esz, n * oprsz)[r::n])
+    return 0
+
+
+@semantics(VecOp.zipn)
+def sem_zipn(env, d, a, b, esz, oprsz, imm, x):
+    n = imm & 15
+    regs = [lanes(env, a + k * oprsz, esz, oprsz) for k in range(n)]
+    put_lanes(env, d, esz, [regs[k][i] for i in range(oprsz >> esz) for k in range(n)], zero_to=0)
     return 0
 
 

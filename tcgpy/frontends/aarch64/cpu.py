@@ -27,7 +27,7 @@ ROWS: tuple[RegDef, ...] = (
     *(RegDef(f"q{i}", size=16, aliases=(f"v{i}",), ir=False) for i in range(32)),
     # Scratch for vector operands that are no register (zero vectors, tbl
     # tables, narrowing into the top half, FP <-> general conversions).
-    RegDef("vtmp", size=64, ir=False, user=False, compare=False),
+    RegDef("vtmp", size=128, ir=False, user=False, compare=False),
 )
 
 LAYOUT = make_layout("aarch64", ROWS)

@@ -25,8 +25,8 @@ class Feature:
 FEATURES: tuple[Feature, ...] = (
     Feature("fp", True, ("fp_arith", "fp_fma", "fp_1src", "fp_cmp", "fp_cvt", "fp_mov"),
             "single/double precision; no FEAT_FP16"),
-    Feature("asimd", True, ("simd_ldst", "simd_ld1st1", "simd_3same", "simd_3same_more", "simd_3diff",
-                            "simd_fp3same", "simd_2misc", "simd_fp2misc", "simd_across", "simd_copy",
+    Feature("asimd", True, ("simd_ldst", "simd_ld1st1", "simd_ldst_struct", "simd_3same", "simd_3same_more", "simd_3diff",
+                            "simd_by_elem", "simd_fp3same", "simd_2misc", "simd_fp2misc", "simd_across", "simd_copy",
                             "simd_modimm", "simd_shift", "simd_perm", "simd_scalar"),
             "integer, logic, permutes, basic FP vector arithmetic; see issue 3 for the rest"),
     Feature("crc32", True, ("crc32",)),

@@ -321,6 +321,81 @@ def gen_narrow_op(ctx, q: int, rd: int, kind, a: int, b: int, esz: int, imm: int
     return gen_vec(ctx, kind, qofs(rd), a, b, esz, 8, imm)
 
 
+# -- by element ---------------------------------------------------------------------------------
+# The element is first replicated into the scratch area, then the ordinary
+# vector operation runs with it as its second operand.
+
+# (U, opcode) -> (VecOp, imm, form): "s" same width, "l" widening, "q" saturating
+BY_ELEM_INT = {
+    (0, 0b1000): (VecOp.mul, 0, "s"), (1, 0b0000): (VecOp.mla, 0, "s"), (1, 0b0100): (VecOp.mla, 2, "s"),
+    (0, 0b0010): (VecOp.mlal, 1, "l"), (1, 0b0010): (VecOp.mlal, 0, "l"),
+    (0, 0b0110): (VecOp.mlal, 3, "l"), (1, 0b0110): (VecOp.mlal, 2, "l"),
+    (0, 0b1010): (VecOp.mull, 1, "l"), (1, 0b1010): (VecOp.mull, 0, "l"),
+    (0, 0b1100): (VecOp.qdmulh, 1, "q"), (0, 0b1101): (VecOp.qdmulh, 3, "q"),
+}
+
+
+def _elem_index(size: int, H: int, L: int, M: int, rm: int) -> tuple[int, int] | None:
+    """(register, index) of the by-element operand, or None if unallocated."""
+    if size == 1:
+        return rm, H << 2 | L << 1 | M
+    if size == 2:
+        return M << 4 | rm, H << 1 | L
+    if size == 3 and not L:
+        return M << 4 | rm, H
+    return None
+
+
+@A64.pattern("0 Q:1 U:1 01111 size:2 L:1 M:1 rm:4 opcode:4 H:1 0 rn:5 rd:5")
+def trans_SIMD_by_elem(ctx, a):
+    d, n = qofs(a.rd), qofs(a.rn)
+    oprsz = 16 if a.Q else 8
+    if a.opcode in (0b0001, 0b0101, 0b1001) and a.size >> 1:          # fmla, fmls, fmul
+        if a.U:                                    # fmulx: not implemented
+            return False
+        esz = 2 + (a.size & 1)
+        el = _elem_index(esz, a.H, a.L, a.M, a.rm)
+        if el is None or (esz == 3 and not a.Q):
+            return False
+        gen_by_elem_fp(ctx, a.opcode, d, n, el, esz, oprsz)
+        return True
+    row = BY_ELEM_INT.get((a.U, a.opcode))
+    if row is None or a.size not in (1, 2):
+        return False
+    kind, imm, form = row
+    rm, index = _elem_index(a.size, a.H, a.L, a.M, a.rm)
+    tmp = VTMP + 64
+    gen_vec(ctx, VecOp.dupe, tmp, qofs(rm), 0, a.size, 16, imm=index)
+    if form == "l":
+        gen_vec(ctx, kind, d, n + (8 if a.Q else 0), tmp, a.size, 16, imm)
+    else:
+        st = gen_vec(ctx, kind, d, n, tmp, a.size, oprsz, imm)
+        if form == "q":
+            gen_qc(ctx, st)
+
+
+def gen_by_elem_fp(ctx, opcode: int, d: int, n: int, el, esz: int, oprsz: int) -> None:
+    rm, index = el
+    tmp = VTMP + 64
+    gen_vec(ctx, VecOp.dupe, tmp, qofs(rm), 0, esz, 16, imm=index)
+    if opcode == 0b1001:
+        gen_fp(ctx, VecOp.fmul, d, n, tmp, esz, oprsz)
+    else:
+        gen_fp(ctx, VecOp.fmla, d, n, tmp, esz, oprsz, imm=d | (0x1000 if opcode == 0b0101 else 0))
+
+
+@A64.pattern("01 0 11111 1 sz:1 L:1 M:1 rm:4 opcode:4 H:1 0 rn:5 rd:5")
+def trans_FP_scalar_by_elem(ctx, a):
+    """fmla/fmls/fmul (scalar, by element)."""
+    if a.opcode not in (0b0001, 0b0101, 0b1001):
+        return False
+    esz = 2 + a.sz
+    el = _elem_index(esz, a.H, a.L, a.M, a.rm)
+    if el is None:
+        return False
+    gen_by_elem_fp(ctx, a.opcode, qofs(a.rd), qofs(a.rn), el, esz, 1 << esz)
+
+
 # -- AES -------------------------------------------------------------------------------------
 
 @A64.pattern("01001110 00 10100 0010 D:1 10 rn:5 rd:5")

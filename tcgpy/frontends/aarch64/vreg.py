@@ -11,7 +11,7 @@ from .cpu import LAYOUT
 
 QOFF = tuple(LAYOUT.offsets[f"q{i}"] for i in range(32))
 VTMP = LAYOUT.offsets["vtmp"]
-VTMP_SIZE = 64
+VTMP_SIZE = 128
 
 # FPSR bits a floating-point operation may raise (its status word's low byte).
 FPSR_EXC = 0x9F
