@@ -701,3 +701,41 @@ def sys_epoll_pwait(proc, epfd, events, maxevents, timeout, sigmask, sigsetsize)
     lay = proc.layout("epoll_event")
     proc.write(events, b"".join(lay.pack(events=ev, data=data.get(fd, 0)) for fd, ev in ready))
     return len(ready)
+
+
+# -- advice and locks ---------------------------------------------------------------------
+
+@syscall("flock", "i x")
+def sys_flock(proc, fd, op):
+    import fcntl as f
+    host = {1: f.LOCK_SH, 2: f.LOCK_EX, 8: f.LOCK_UN}.get(op & ~4)   # LOCK_NB is 4 everywhere
+    if host is None:
+        return proc.err("EINVAL")
+    f.flock(s32(fd), host | (f.LOCK_NB if op & 4 else 0))
+    return 0
+
+
+@syscall("fallocate", "i i d d")
+def sys_fallocate(proc, fd, mode, offset, length):
+    if mode:
+        return proc.err("EOPNOTSUPP")
+    os.posix_fallocate(s32(fd), s64(offset), s64(length))
+    return 0
+
+
+@syscall("fadvise64", "i d d i")
+def sys_fadvise64(proc, fd, offset, length, advice):
+    os.fstat(s32(fd))               # EBADF for a bad descriptor, as the kernel
+    return 0
+
+
+@syscall("sync_file_range", "i d d x")
+def sys_sync_file_range(proc, fd, offset, nbytes, flags):
+    os.fdatasync(s32(fd))
+    return 0
+
+
+@syscall("syncfs", "i")
+def sys_syncfs(proc, fd):
+    os.sync()
+    return 0

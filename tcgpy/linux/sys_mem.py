@@ -104,3 +104,30 @@ def sys_madvise(proc, addr, length, advice):
             lo, hi = max(v.start, start), min(v.end, end)
             proc.space.map(lo, hi - lo, v.perms, v.name)
     return 0
+
+
+@syscall("msync", "p u x")
+def sys_msync(proc, addr, length, flags):
+    # Mappings are private copies: there is nothing to write back.
+    return 0 if proc.space.find(addr) is not None else proc.err("ENOMEM")
+
+
+# Locking pages in memory has no meaning for softmmu-backed guest memory.
+@syscall("mlock", "p u")
+def sys_mlock(proc, addr, length):
+    return 0
+
+
+@syscall("munlock", "p u")
+def sys_munlock(proc, addr, length):
+    return 0
+
+
+@syscall("mlockall", "x")
+def sys_mlockall(proc, flags):
+    return 0
+
+
+@syscall("munlockall", "")
+def sys_munlockall(proc):
+    return 0

@@ -538,3 +538,26 @@ def sys_waitid(proc, idtype, id_, infop, options, rusage):
             proc.write(infop, lay.pack(si_signo=res.si_signo, si_code=res.si_code, si_pid=res.si_pid,
                                        si_uid=res.si_uid, si_status=res.si_status))
     return 0
+
+
+@syscall("getpriority", "i i")
+def sys_getpriority(proc, which, who):
+    # The raw syscall returns 20 - nice (never negative); glibc converts back.
+    return 20 - os.getpriority(s32(which), s32(who))
+
+
+@syscall("setpriority", "i i i")
+def sys_setpriority(proc, which, who, prio):
+    os.setpriority(s32(which), s32(who), s32(prio))
+    return 0
+
+
+@syscall("sched_getscheduler", "i")
+def sys_sched_getscheduler(proc, pid):
+    return 0                         # SCHED_OTHER
+
+
+@syscall("sched_getparam", "i p")
+def sys_sched_getparam(proc, pid, param):
+    proc.write(param, struct.pack("<i", 0))
+    return 0

@@ -164,3 +164,27 @@ def sys_tgkill(proc, tgid, tid, signo):
 @syscall("tkill", "i sig")
 def sys_tkill(proc, tid, signo):
     return sys_tgkill(proc, tid, tid, signo)
+
+
+@syscall("rt_sigtimedwait", "p p p u")
+def sys_rt_sigtimedwait(proc, setp, info, timeout, sigsetsize):
+    """sigwait/sigtimedwait: take a pending signal of the set without running its handler."""
+    import time
+    (mask,) = struct.unpack("<Q", proc.read(setp, 8))
+    deadline = None
+    if timeout:
+        sec, nsec = struct.unpack("<qq", proc.read(timeout, 16))
+        deadline = time.monotonic() + sec + nsec / 1e9
+    sigs = proc.signals
+    while True:
+        proc.drain_host_signals()
+        for i, p in enumerate(sigs.pending):
+            if mask & (1 << (p.signo - 1)) and p.tid in (None, proc.sched.current.tid):
+                sigs.pending.pop(i)
+                if info:
+                    proc.write(info, p.siginfo)
+                return p.signo
+        left = None if deadline is None else deadline - time.monotonic()
+        if left is not None and left <= 0:
+            return proc.err("EAGAIN")
+        proc.wakeup.wait(left)

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/file.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
@@ -166,6 +167,21 @@ int main(int argc, char **argv)
     printf("alarm via sigsuspend: %d\n", alarms);
     sigprocmask(SIG_SETMASK, &old, NULL);
 
+    sigset_t us;
+    sigemptyset(&us);
+    sigaddset(&us, SIGUSR1);
+    sigprocmask(SIG_BLOCK, &us, NULL);
+    kill(getpid(), SIGUSR1);
+    int got = 0;
+    sigwait(&us, &got);
+    struct timespec short_ts = {0, 1000000};
+    int tw = sigtimedwait(&us, NULL, &short_ts);
+    int tw_errno = errno;
+    int lf = open("lockfile", O_CREAT | O_RDWR, 0600);
+    printf("sigwait %d timedwait %d %s flock %d nice %d fadvise %d\n", got, tw, strerror(tw_errno),
+           flock(lf, LOCK_EX), getpriority(PRIO_PROCESS, 0), posix_fadvise(lf, 0, 0, POSIX_FADV_NORMAL));
+    close(lf);
+
     pid_t kid = fork();
     if (kid == 0) { pause(); _exit(0); }
     kill(kid, SIGKILL);
@@ -181,6 +197,6 @@ int main(int argc, char **argv)
     int w_errno = errno;
     printf("wait no child: %d %s\n", w, strerror(w_errno));
     fflush(stdout);
-    system("rm -rf d");
+    system("rm -rf d lockfile");
     return 0;
 }
