@@ -280,6 +280,15 @@ def gen_simd_by_elem(rng: random.Random, pos: Pos) -> int:
                  (opcode, 4), (_b(rng, 1), 1), (0, 1), (_v(rng), 5), (_v(rng), 5))
 
 
+@form_class(ARCH, "crypto_sha")
+def gen_crypto_sha(rng: random.Random, pos: Pos) -> int:
+    """sha1c/sha1p/sha1m/sha1su0/sha1h/sha1su1, sha256h/sha256h2/sha256su0/sha256su1"""
+    if _b(rng, 1):
+        return _pack((0b01011110, 8), (0, 3), (_v(rng), 5), (0, 1), (rng.randrange(7), 3), (0, 2),
+                     (_v(rng), 5), (_v(rng), 5))
+    return _pack((0b01011110, 8), (0, 2), (0b10100, 5), (rng.randrange(3), 5), (0b10, 2), (_v(rng), 5), (_v(rng), 5))
+
+
 @form_class(ARCH, "crypto_aes")
 def gen_crypto_aes(rng: random.Random, pos: Pos) -> int:
     """aese/aesd/aesmc/aesimc"""
@@ -417,6 +426,53 @@ def gen_simd_scalar(rng: random.Random, pos: Pos) -> int:
                  (_v(rng), 5), (_v(rng), 5))
 
 
+@form_class(ARCH, "simd_scalar_more")
+def gen_simd_scalar_more(rng: random.Random, pos: Pos) -> int:
+    """scalar sq/uqadd/sub, [su][q][r]shl, sq[r]dmulh, sqabs/sqneg, sq/uqxtn, sqxtun, fabd, fcm*/fac*,
+    fcm* #0, fcvt*/[su]cvtf, shifts by immediate (d), sq/uqshl(u) #imm, fixed-point cvt, faddp/fmaxp/...,
+    mov b/h/s/d, v.t[i]; fmaxv/fminv/fmaxnmv/fminnmv"""
+    k = rng.randrange(8)
+    rd, rn = _v(rng), _v(rng)
+    if k == 0:
+        u, opcode, sizes = rng.choice([(u, op, sz) for u in (0, 1) for op, sz in
+                                       ((0b00001, 15), (0b00101, 15), (0b01001, 15), (0b01011, 15),
+                                        (0b01000, 8), (0b01010, 8))] + [(0, 0b10110, 6), (1, 0b10110, 6)])
+        size = rng.choice([s_ for s_ in range(4) if sizes >> s_ & 1])
+        return _pack((0b01, 2), (u, 1), (0b11110, 5), (size, 2), (1, 1), (_v(rng), 5), (opcode, 5), (1, 1), (rn, 5), (rd, 5))
+    if k == 1:
+        u, hi, opcode = rng.choice([(1, 1, 0b11010), (0, 0, 0b11100), (1, 0, 0b11100), (1, 1, 0b11100),
+                                    (1, 0, 0b11101), (1, 1, 0b11101)])
+        return _pack((0b01, 2), (u, 1), (0b11110, 5), (hi << 1 | _b(rng, 1), 2), (1, 1), (_v(rng), 5), (opcode, 5),
+                     (1, 1), (rn, 5), (rd, 5))
+    if k == 2:
+        u, opcode, fpk = rng.choice([(0, 0b00111, 0), (1, 0b00111, 0), (0, 0b10100, 1), (1, 0b10100, 1),
+                                     (1, 0b10010, 1), (0, 0b01100, 2), (1, 0b01100, 2), (0, 0b01101, 2),
+                                     (1, 0b01101, 2), (0, 0b01110, 2), (0, 0b11101, 3), (1, 0b11101, 3),
+                                     (0, 0b11010, 4), (1, 0b11011, 4), (0, 0b11100, 3)])
+        size = (rng.randrange(4), rng.randrange(3), 2 | _b(rng, 1), _b(rng, 1), rng.randrange(4))[fpk]
+        return _pack((0b01, 2), (u, 1), (0b11110, 5), (size, 2), (0b10000, 5), (opcode, 5), (0b10, 2), (rn, 5), (rd, 5))
+    if k == 3:
+        u, opcode = rng.choice([(0, 0), (1, 0), (0, 2), (1, 2), (0, 4), (1, 4), (0, 6), (1, 6), (0, 10),
+                                (1, 8), (1, 10)])
+        immhb = 64 | rng.randrange(64)
+        return _pack((0b01, 2), (u, 1), (0b111110, 6), (immhb >> 3, 4), (immhb & 7, 3), (opcode, 5), (1, 1), (rn, 5), (rd, 5))
+    if k == 4:
+        u, opcode = rng.choice([(0, 0b01110), (1, 0b01110), (1, 0b01100), (0, 0b11100), (1, 0b11100),
+                                (0, 0b11111), (1, 0b11111)])
+        esz = rng.randrange(4) if opcode < 0b11100 else 2 + _b(rng, 1)
+        immhb = (1 << (esz + 3)) | rng.randrange(1 << (esz + 3))
+        return _pack((0b01, 2), (u, 1), (0b111110, 6), (immhb >> 3, 4), (immhb & 7, 3), (opcode, 5), (1, 1), (rn, 5), (rd, 5))
+    if k == 5:
+        opcode, hi = rng.choice([(0b01100, 0), (0b01100, 1), (0b01111, 0), (0b01111, 1), (0b01101, 0)])
+        return _pack((0b01111110, 8), (hi << 1 | _b(rng, 1), 2), (0b11000, 5), (opcode, 5), (0b10, 2), (rn, 5), (rd, 5))
+    if k == 6:
+        esz = rng.randrange(4)
+        imm5 = (rng.randrange(16 >> esz) << (esz + 1)) | (1 << esz)
+        return _pack((0b01011110000, 11), (imm5, 5), (0, 1), (0, 4), (1, 1), (rn, 5), (rd, 5))
+    opcode, hi = rng.choice([(0b01100, 0), (0b01100, 1), (0b01111, 0), (0b01111, 1)])
+    return _pack((0b01101110, 8), (hi, 1), (0, 1), (0b11000, 5), (opcode, 5), (0b10, 2), (rn, 5), (rd, 5))
+
+
 @form_class(ARCH, "crc32")
 def gen_crc32(rng: random.Random, pos: Pos) -> int:
     """crc32b/h/w/x, crc32cb/ch/cw/cx"""
@@ -427,5 +483,5 @@ def gen_crc32(rng: random.Random, pos: Pos) -> int:
 
 SIMD_CLASSES = ("simd_ldst", "simd_ld1st1", "simd_ldst_struct", "fp_arith", "fp_fma", "fp_1src", "fp_cmp", "fp_cvt", "fp_mov",
                 "simd_3same", "simd_3same_more", "simd_3diff", "simd_by_elem", "simd_fp3same", "simd_2misc", "simd_fp2misc",
-                "simd_across", "simd_copy", "simd_modimm", "simd_shift", "simd_perm", "simd_scalar", "crc32",
-                "crypto_aes")
+                "simd_across", "simd_copy", "simd_modimm", "simd_shift", "simd_perm", "simd_scalar", "simd_scalar_more", "crc32",
+                "crypto_aes", "crypto_sha")

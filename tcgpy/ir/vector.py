@@ -164,6 +164,7 @@ class VecOp(enum.Enum):
     uzpn   = VecDef("uzpn", 1, doc="lanes r, r+n, r+2n.. of the n*oprsz bytes at a; imm = n | r << 4")
     zipn   = VecDef("zipn", 1, zero_upper=False,
                     doc="n*oprsz bytes: lane i of each of the n vectors at a (oprsz bytes apart) in turn")
+    sha    = VecDef("sha", 2, doc="SHA1/SHA256 instruction imm (SHA_OPS) on d (also a source), a, b")
     # floating point: x is the FPCR; the status word has the FPSR exception bits
     fadd   = VecDef("fadd", 2, True)
     fsub   = VecDef("fsub", 2, True)
@@ -911,6 +912,100 @@ def sem_zipn(env, d, a, b, esz, oprsz, imm, x):
     n = imm & 15
     regs = [lanes(env, a + k * oprsz, esz, oprsz) for k in range(n)]
     put_lanes(env, d, esz, [regs[k][i] for i in range(oprsz >> esz) for k in range(n)], zero_to=0)
+    return 0
+
+
+# -- SHA-1 / SHA-256 ---------------------------------------------------------------------
+
+SHA_OPS = ("sha1c", "sha1p", "sha1m", "sha1su0", "sha256h", "sha256h2", "sha256su1",
+           "sha1h", "sha1su1", "sha256su0")
+M32 = 0xFFFF_FFFF
+M128 = (1 << 128) - 1
+
+
+def _rol32(v: int, n: int) -> int:
+    return ((v << n) | (v >> (32 - n))) & M32
+
+
+def _ror32(v: int, n: int) -> int:
+    return ((v >> n) | (v << (32 - n))) & M32
+
+
+def _w(v: int, i: int) -> int:
+    return (v >> (32 * i)) & M32
+
+
+def _from_words(ws) -> int:
+    return sum((w & M32) << (32 * i) for i, w in enumerate(ws))
+
+
+def _sha1_hash(x: int, y: int, w: int, f) -> int:
+    for e in range(4):
+        t = f(_w(x, 1), _w(x, 2), _w(x, 3))
+        y = (y + _rol32(_w(x, 0), 5) + t + _w(w, e)) & M32
+        x = (x & ~(M32 << 32)) | (_rol32(_w(x, 1), 30) << 32)
+        x, y = ((x << 32) | y) & M128, x >> 96
+    return x
+
+
+def _sha256_hash(x: int, y: int, w: int, part1: bool) -> int:
+    for e in range(4):
+        chs = ((_w(y, 1) ^ _w(y, 2)) & _w(y, 0)) ^ _w(y, 2)
+        maj = (_w(x, 0) & _w(x, 1)) | ((_w(x, 0) | _w(x, 1)) & _w(x, 2))
+        y0 = _w(y, 0)
+        t = (_w(y, 3) + (_ror32(y0, 6) ^ _ror32(y0, 11) ^ _ror32(y0, 25)) + chs + _w(w, e)) & M32
+        x3 = (t + _w(x, 3)) & M32
+        x0 = _w(x, 0)
+        y3 = (t + (_ror32(x0, 2) ^ _ror32(x0, 13) ^ _ror32(x0, 22)) + maj) & M32
+        x = (x & ~(M32 << 96)) | (x3 << 96)
+        y = (y & ~(M32 << 96)) | (y3 << 96)
+        x, y = ((x << 32) | (y >> 96)) & M128, ((y << 32) | (x >> 96)) & M128
+    return x if part1 else y
+
+
+_SHA1_F = (lambda x, y, z: ((y ^ z) & x) ^ z, lambda x, y, z: x ^ y ^ z,
+           lambda x, y, z: (x & y) | ((x | y) & z))
+
+
+@semantics(VecOp.sha)
+def sem_sha(env, d, a, b, esz, oprsz, imm, x):
+    rd = int.from_bytes(env[d:d + 16], "little")
+    rn = int.from_bytes(env[a:a + 16], "little")
+    rm = int.from_bytes(env[b:b + 16], "little")
+    op = SHA_OPS[imm]
+    if op in ("sha1c", "sha1p", "sha1m"):
+        r = _sha1_hash(rd, rn & M32, rm, _SHA1_F[imm])
+    elif op == "sha1su0":
+        r = rd ^ (((rn & MASK64) << 64) | (rd >> 64)) ^ rm
+    elif op == "sha256h":
+        r = _sha256_hash(rd, rn, rm, True)
+    elif op == "sha256h2":
+        r = _sha256_hash(rn, rd, rm, False)
+    elif op == "sha256su1":
+        t0 = ((rm & M32) << 96) | (rn >> 32)
+        t1 = rm >> 64
+        res = []
+        for e in range(4):
+            elt = _w(t1, e) if e < 2 else res[e - 2]
+            elt = _ror32(elt, 17) ^ _ror32(elt, 19) ^ (elt >> 10)
+            res.append((elt + _w(rd, e) + _w(t0, e)) & M32)
+        r = _from_words(res)
+    elif op == "sha1h":
+        r = _rol32(rn & M32, 30)
+    elif op == "sha1su1":
+        t = rd ^ (rn >> 32)
+        ws = [_rol32(_w(t, i), 1) for i in range(3)]
+        ws.append(_rol32(_w(t, 3), 1) ^ _rol32(_w(t, 0), 2))
+        r = _from_words(ws)
+    else:                                               # sha256su0
+        t = ((rn & M32) << 96) | (rd >> 32)
+        res = []
+        for e in range(4):
+            elt = _w(t, e)
+            elt = _ror32(elt, 7) ^ _ror32(elt, 18) ^ (elt >> 3)
+            res.append((elt + _w(rd, e)) & M32)
+        r = _from_words(res)
+    env[d:d + 16] = r.to_bytes(16, "little")
     return 0
 
 

@@ -13,7 +13,7 @@ from ...ir.ops import MemOp, Op
 from ...ir.vector import VecOp
 from .decode import A64
 from .vreg import (VTMP, gen_fp, gen_to_high_half, gen_vec, qofs, read_v, write_v_elem,
-                   zero_tmp)
+                   write_v_scalar, zero_tmp)
 
 # -- three same ---------------------------------------------------------------------
 
@@ -396,6 +396,22 @@ def trans_FP_scalar_by_elem(ctx, a):
     gen_by_elem_fp(ctx, a.opcode, qofs(a.rd), qofs(a.rn), el, esz, 1 << esz)
 
 
+# -- SHA-1 / SHA-256 -----------------------------------------------------------------------------
+
+@A64.pattern("01011110 00 0 rm:5 0 opcode:3 00 rn:5 rd:5")
+def trans_SHA_3reg(ctx, a):
+    if a.opcode == 7:
+        return False
+    gen_vec(ctx, VecOp.sha, qofs(a.rd), qofs(a.rn), qofs(a.rm), 0, 16, a.opcode)
+
+
+@A64.pattern("01011110 00 10100 opcode:5 10 rn:5 rd:5")
+def trans_SHA_2reg(ctx, a):
+    if a.opcode > 2:
+        return False
+    gen_vec(ctx, VecOp.sha, qofs(a.rd), qofs(a.rn), 0, 0, 16, 7 + a.opcode)
+
+
 # -- AES -------------------------------------------------------------------------------------
 
 @A64.pattern("01001110 00 10100 0010 D:1 10 rn:5 rd:5")
@@ -417,6 +433,14 @@ ACROSS = {(0, 0b11011): VecOp.addv, (0, 0b01010): VecOp.smaxv, (1, 0b01010): Vec
 
 @A64.pattern("0 Q:1 U:1 01110 size:2 11000 opcode:5 10 rn:5 rd:5")
 def trans_SIMD_across(ctx, a):
+    if a.U and a.opcode in (0b01100, 0b01111):          # fmaxnmv/fminnmv/fmaxv/fminv (.4s)
+        if not a.Q or a.size & 1:
+            return False
+        kind = FP_PAIRWISE[(a.opcode, a.size >> 1)]
+        # FPReduce pairs neighbours, then the pair results: two pairwise steps
+        gen_fp(ctx, kind, VTMP, qofs(a.rn), qofs(a.rn), 2, 16)
+        gen_fp(ctx, kind, qofs(a.rd), VTMP, VTMP + 4, 2, 4)
+        return True
     kind = ACROSS.get((a.U, a.opcode))
     if kind is None or a.size == 3 or (a.size == 2 and not a.Q):
         return False
@@ -426,6 +450,136 @@ def trans_SIMD_across(ctx, a):
 @A64.pattern("01 0 11110 11 11000 11011 10 rn:5 rd:5")
 def trans_ADDP_scalar(ctx, a):
     gen_vec(ctx, VecOp.addv, qofs(a.rd), qofs(a.rn), 0, 3, 16)
+
+
+# (opcode, size >> 1) of the FP pairwise reductions -> VecOp
+FP_PAIRWISE = {(0b01100, 0): VecOp.fmaxnmp, (0b01100, 1): VecOp.fminnmp, (0b01111, 0): VecOp.fmaxp,
+               (0b01111, 1): VecOp.fminp, (0b01101, 0): VecOp.faddp}
+
+
+@A64.pattern("01 1 11110 size:2 11000 opcode:5 10 rn:5 rd:5")
+def trans_FP_pairwise_scalar(ctx, a):
+    """faddp/fmaxp/fminp/fmaxnmp/fminnmp (scalar): the two lanes of rn."""
+    kind = FP_PAIRWISE.get((a.opcode, a.size >> 1))
+    if kind is None:
+        return False
+    esz = 2 + (a.size & 1)
+    n = qofs(a.rn)
+    gen_fp(ctx, kind, qofs(a.rd), n, n + (1 << esz), esz, 1 << esz)
+
+
+@A64.pattern("01 0 11110000 imm5:5 0 0000 1 rn:5 rd:5")
+def trans_DUP_scalar(ctx, a):
+    """mov b/h/s/d, v.t[i] (dup, scalar)."""
+    if not a.imm5 & 15:
+        return False
+    esz = (a.imm5 & -a.imm5).bit_length() - 1
+    index = a.imm5 >> (esz + 1)
+    write_v_scalar(ctx, a.rd, read_v(ctx, a.rn, esz, index << esz), esz)
+
+
+# Scalar three same, any size: the saturating and shift forms, and FP
+# (U, opcode) -> (VecOp, sizes, imm (None: signed = not U), qc)
+SCALAR_3SAME_X = {k: v for k, v in THREE_SAME_X.items()
+                  if v[0] in (VecOp.qadd, VecOp.qsub, VecOp.shl, VecOp.qdmulh)}
+# (U, size >> 1, opcode) -> VecOp
+SCALAR_FP_3SAME = {(1, 1, 0b11010): VecOp.fabd, (0, 0, 0b11100): VecOp.fcmeq, (1, 0, 0b11100): VecOp.fcmge,
+                   (1, 1, 0b11100): VecOp.fcmgt, (1, 0, 0b11101): VecOp.facge, (1, 1, 0b11101): VecOp.facgt}
+
+
+@A64.pattern("01 U:1 11110 size:2 1 rm:5 opcode:5 1 rn:5 rd:5")
+def trans_SIMD_scalar_3same_any(ctx, a):
+    d, n, m = qofs(a.rd), qofs(a.rn), qofs(a.rm)
+    if a.opcode >= 0b11000:
+        kind = SCALAR_FP_3SAME.get((a.U, a.size >> 1, a.opcode))
+        if kind is None:
+            return False
+        esz = 2 + (a.size & 1)
+        gen_fp(ctx, kind, d, n, m, esz, 1 << esz)
+        return True
+    row = SCALAR_3SAME_X.get((a.U, a.opcode))
+    if row is None or not row[1] >> a.size & 1:
+        return False
+    kind, _, imm, qc = row
+    if kind is VecOp.shl and qc is None and a.size != 3:       # sshl/ushl/srshl/urshl: d only
+        return False
+    st = gen_vec(ctx, kind, d, n, m, a.size, 1 << a.size, imm | (0 if qc is None else qc))
+    if qc is not None:
+        gen_qc(ctx, st)
+
+
+@A64.pattern("01 U:1 11110 size:2 10000 opcode:5 10 rn:5 rd:5")
+def trans_SIMD_scalar_2misc_any(ctx, a):
+    d, n = qofs(a.rd), qofs(a.rn)
+    key = (a.U, a.opcode)
+    if a.opcode == 0b00111:                                    # sqabs, sqneg
+        gen_qc(ctx, gen_vec(ctx, VecOp.qabs, d, n, 0, a.size, 1 << a.size, 2 if a.U else 0))
+    elif key in SQXTN:                                        # sqxtn, uqxtn, sqxtun (scalar)
+        if a.size == 3:
+            return False
+        # Only the one source element may saturate: stage it alone.
+        z = zero_tmp(ctx, 16)
+        ctx.b.emit(Op.st_env, read_v(ctx, a.rn, a.size + 1), consts=(z, MemOp.make(a.size + 1)))
+        st = gen_vec(ctx, VecOp.qshrn, VTMP + 16, z, 0, a.size, 8, SQXTN[key])
+        gen_qc(ctx, st)
+        v = ctx.b.new_local()
+        ctx.b.emit(Op.ld_env, v, consts=(VTMP + 16, MemOp.make(a.size)))
+        write_v_scalar(ctx, a.rd, v, a.size)
+    elif a.opcode >= 0b01100 and a.size >> 1 and key in FP_CMP_ZERO:
+        kind, swap = FP_CMP_ZERO[key]
+        esz = 2 + (a.size & 1)
+        z = zero_tmp(ctx)
+        gen_fp(ctx, kind, d, z if swap else n, n if swap else z, esz, 1 << esz)
+    elif a.opcode >= 0b11000:
+        row = FP_2MISC.get((a.U, a.size >> 1, a.opcode))
+        if row is None or row[0] not in (VecOp.cvtf, VecOp.fcvti):
+            return False
+        esz = 2 + (a.size & 1)
+        gen_fp(ctx, row[0], d, n, 0, esz, 1 << esz, row[1] | esz)
+    else:
+        return False
+
+
+# (U, opcode) of the scalar shifts by immediate on d registers
+SCALAR_SHIFT_D = {(0, 0b00000), (1, 0b00000), (0, 0b00010), (1, 0b00010), (0, 0b00100), (1, 0b00100),
+                  (0, 0b00110), (1, 0b00110), (0, 0b01010), (1, 0b01000), (1, 0b01010)}
+
+
+@A64.pattern("01 U:1 111110 immh:4 immb:3 opcode:5 1 rn:5 rd:5")
+def trans_SIMD_scalar_shift_imm(ctx, a):
+    if a.immh == 0:
+        return False
+    esz = a.immh.bit_length() - 1
+    bits = 8 << esz
+    immhb = a.immh << 3 | a.immb
+    d, n = qofs(a.rd), qofs(a.rn)
+    key = (a.U, a.opcode)
+    if key in SCALAR_SHIFT_D:
+        if esz != 3:
+            return False
+        right = 2 * bits - immhb
+        if a.opcode == 0:
+            gen_vec(ctx, VecOp.ushri if a.U else VecOp.sshri, d, n, 0, 3, 8, right)
+        elif a.opcode in (0b00010, 0b00100, 0b00110):
+            flags = {0b00010: 0x100, 0b00100: 0x200, 0b00110: 0x300}[a.opcode]
+            gen_vec(ctx, VecOp.rshri, d, n, 0, 3, 8, right | flags | (0 if a.U else 0x80))
+        elif key == (0, 0b01010):
+            gen_vec(ctx, VecOp.shli, d, n, 0, 3, 8, immhb - bits)
+        elif key == (1, 0b01000):
+            gen_vec(ctx, VecOp.sri, d, n, 0, 3, 8, right)
+        else:
+            gen_vec(ctx, VecOp.sli, d, n, 0, 3, 8, immhb - bits)
+    elif key in ((0, 0b01110), (1, 0b01110), (1, 0b01100)):   # sqshl, uqshl, sqshlu (scalar)
+        sign = {(0, 0b01110): 0x180, (1, 0b01110): 0, (1, 0b01100): 0x80}[key]
+        gen_qc(ctx, gen_vec(ctx, VecOp.qshli, d, n, 0, esz, 1 << esz, (immhb - bits) | sign))
+    elif a.opcode in (0b11100, 0b11111) and esz >= 2:         # [su]cvtf, fcvtz[su] (scalar, fixed)
+        fbits = 2 * bits - immhb
+        if a.opcode == 0b11100:
+            gen_fp(ctx, VecOp.cvtf, d, n, 0, esz, 1 << esz, esz | (4 if a.U else 0) | fbits << 8)
+        else:
+            gen_fp(ctx, VecOp.fcvti, d, n, 0, esz, 1 << esz, esz | (4 if a.U else 0) | fp.RZ << 3 | fbits << 8)
+    else:
+        return False
 
 
 # -- copy -----------------------------------------------------------------------------------
