@@ -58,7 +58,11 @@ class Emulator:
     >>> emu.mem_map(0x10000, 0x1000, perms="rwx")
     """
 
-    def __init__(self, arch: str = "aarch64", *, passes: Iterable[str] | None = None):
+    def __init__(self, arch: str = "aarch64", *, passes: Iterable[str] | None = None,
+                 tbi: bool = False):
+        """``passes`` limits the optimizer to the named passes; ``tbi`` makes
+        data accesses ignore the top address byte, as Linux sets up for user
+        mode (off by default, as in Unicorn)."""
         self.arch = get_arch(arch)
         lay = self.arch.layout
         self.env = lay.struct()
@@ -70,6 +74,7 @@ class Emulator:
         self.cache = TBCache(self.arch, self.env, self.aspace,
                              (lambda b: optimize(b, enabled=names)) if names is not None else optimize)
         self.cache.set_slow_paths(_SLOW_LD_ADDR, _SLOW_ST_ADDR)
+        self.cache.tbi = tbi
         _by_env[self.env_addr] = self
         self.on_syscall: Callable[["Emulator"], None] | None = None
         self._pending_error: BaseException | None = None

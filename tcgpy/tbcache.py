@@ -81,6 +81,7 @@ class TBCache:
         self.aspace = aspace
         self.pipeline = pipeline           # callable(block) -> block
         self.log = log                     # optional logger with .enabled(item)/.write
+        self.tbi = False                   # translate with Top Byte Ignore (set by the Emulator)
         self.stats = Stats()
         self.miss_stub = jit.miss_stub()
         self.slots = (ctypes.c_uint64 * MAX_SLOTS)()
@@ -141,7 +142,7 @@ class TBCache:
         log = self.log
         d0 = self.stats.time_decode
         block = translate_block(self.arch, self._fetch, pc, max_insns=max_insns, stop_pc=stop_pc,
-                                stats=self.stats)
+                                stats=self.stats, tbi=self.tbi)
         t1 = time.perf_counter()
         # translate_block interleaves decoding and IR building; it reports the
         # decode share itself, the rest is IR building.

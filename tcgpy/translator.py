@@ -26,15 +26,18 @@ class FetchFault(Exception):
 
 
 def translate_block(arch, fetch, pc: int, max_insns: int = MAX_BLOCK_INSNS,
-                    stop_pc: int | None = None, log_insn=None, stats=None) -> Block:
+                    stop_pc: int | None = None, log_insn=None, stats=None,
+                    tbi: bool = False) -> Block:
     """Translate guest code at ``pc`` into an IR block.
 
     ``fetch(pc)`` returns the instruction word or None when ``pc`` is not
     executable.  ``stop_pc`` ends the block before that address (``run(until=)``).
+    ``tbi`` makes data accesses ignore the address's top byte (Linux user mode).
     """
     block = Block(pc, globals=arch.ir_globals)
     b = Builder(block)
     ctx = arch.DisasContext(b, block)
+    ctx.tbi = tbi
     page = pc & PAGE_MASK
     cur = pc
     isz = arch.insn_size

@@ -389,3 +389,25 @@ def test_retranslation_does_not_grow_host_memory_mappings(monkeypatch):
             counts.append(maps())
     assert emu.stats.cache_flushes >= 10
     assert counts[-1] <= counts[0] + 50, counts
+
+
+def test_top_byte_ignore_is_opt_in():
+    code = asm("ldr x0, [x1]; str x0, [x1, #8]; add x1, x1, #16")
+    tagged = (0x5A << 56) | DATA
+    for tbi in (False, True):
+        emu = make(code, tbi=tbi)
+        emu.mem_write(DATA, (0x1122334455667788).to_bytes(8, "little"))
+        emu.reg_write("x1", tagged)
+        if not tbi:
+            with pytest.raises(tcgpy.MemoryFault) as ei:
+                emu.run(CODE, until=CODE + 12)
+            assert ei.value.address == tagged
+            continue
+        emu.run(CODE, until=CODE + 12)
+        assert emu.reg_read("x0") == 0x1122334455667788
+        assert emu.mem_read(DATA + 8, 8) == (0x1122334455667788).to_bytes(8, "little")
+        assert emu.reg_read("x1") == tagged + 16          # the tag survives in the register
+    emu = make(code, tbi=True)
+    emu.reg_write("x1", (0xFF << 56) | (1 << 55) | DATA)  # a kernel-half address still faults
+    with pytest.raises(tcgpy.MemoryFault):
+        emu.run(CODE, until=CODE + 12)

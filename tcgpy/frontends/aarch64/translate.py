@@ -24,6 +24,7 @@ class DisasContext:
         self.pc = block.pc          # pc of the instruction being translated
         self.next_pc = block.pc + 4
         self.ended = False          # set by instructions that end the block
+        self.tbi = False            # Top Byte Ignore for data addresses
 
     # -- general registers ---------------------------------------------------
     def read_reg(self, n: int, sp: bool = False) -> Temp:
@@ -139,11 +140,21 @@ class DisasContext:
         return t
 
     # -- memory ----------------------------------------------------------------
+    def access_address(self, addr):
+        """The address an access uses.  With TBI (Linux enables it for EL0)
+        bits 63:56 are ignored: bit 55 is copied over them, so tagged user
+        pointers work and kernel-half addresses still fault.  Writeback and
+        the exclusive monitor keep the tagged value."""
+        if not self.tbi:
+            return addr
+        b = self.b
+        return b.sar(b.shl(addr, 8), 8)
+
     def gen_ld(self, addr, size_log2: int, sign: bool = False, align: bool = False) -> Temp:
-        return self.b.ld(addr, MemOp.make(size_log2, sign, align))
+        return self.b.ld(self.access_address(addr), MemOp.make(size_log2, sign, align))
 
     def gen_st(self, value, addr, size_log2: int, align: bool = False) -> None:
-        self.b.st(value, addr, MemOp.make(size_log2, False, align))
+        self.b.st(value, self.access_address(addr), MemOp.make(size_log2, False, align))
 
     # -- control flow ----------------------------------------------------------
     def gen_goto(self, target: int) -> None:
