@@ -4,6 +4,7 @@
 #   fs_*.c   freestanding (mini.h): raw syscalls, integer registers only
 #   asm_*.S  hand-written assembly
 #   libc_*.c glibc programs (static, -O2); static-PIE and dynamic variants
+#   bench_*.c glibc programs for bench/
 set -e
 cd "$(dirname "$0")"
 CC=${CC:-aarch64-linux-gnu-gcc}
@@ -17,8 +18,8 @@ done
 for src in asm_*.S; do
     $CC -nostdlib -static -o "bin/${src%.S}" "$src"
 done
-for src in libc_*.c; do
-    $CC $LDFLAGS -static -O2 -o "bin/${src%.c}" "$src"
+for src in libc_*.c bench_*.c; do
+    $CC $LDFLAGS -static -O2 -pthread -o "bin/${src%.c}" "$src"
 done
 $CC $LDFLAGS -static-pie -fPIE -O2 -o bin/libc_hello_pie libc_hello.c
 $CC $LDFLAGS -O2 -o bin/libc_hello_dyn libc_hello.c
