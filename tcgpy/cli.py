@@ -55,7 +55,7 @@ def add_run_parser(subparsers) -> argparse.ArgumentParser:
     # Used when a guest execve()s another guest program: the environment and
     # the exec path travel here because the host environment must stay the
     # one that can start Python.
-    p.add_argument("--exec-environ", help=argparse.SUPPRESS)
+    p.add_argument("--exec-environ-fd", type=int, help=argparse.SUPPRESS)
     p.add_argument("--execfn", help=argparse.SUPPRESS)
     p.add_argument("prog", metavar="PROG", help="the guest program")
     p.add_argument("args", metavar="ARGS", nargs=argparse.REMAINDER, help="its arguments")
@@ -75,8 +75,11 @@ def _error(msg: str) -> int:
 
 
 def _guest_environ(args) -> list[bytes]:
-    if args.exec_environ is not None:
-        return [os.fsencode(e) for e in json.loads(args.exec_environ)]
+    if args.exec_environ_fd is not None:
+        fd = args.exec_environ_fd
+        os.lseek(fd, 0, os.SEEK_SET)
+        with os.fdopen(fd, "rb") as f:
+            return [os.fsencode(e) for e in json.loads(f.read())]
     env = dict(os.environb)
     for name in _split_list(args.U):
         env.pop(os.fsencode(name), None)

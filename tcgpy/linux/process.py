@@ -316,9 +316,13 @@ class LinuxProcess:
         again, with the same options (a guest execve of a guest binary)."""
         import json
         dec = [os.fsdecode(a) for a in argv]
-        env = json.dumps([os.fsdecode(e) for e in envp])
+        # The guest environment travels in an inherited memfd: an argument is
+        # limited to 128 KiB and would show the environment in ps.
+        fd = os.memfd_create("tcgpy-guest-environ", 0)
+        os.write(fd, json.dumps([os.fsdecode(e) for e in envp]).encode())
+        os.set_inheritable(fd, True)
         cmd = [*self.opts.exec_prefix, *self.opts.exec_argv,
-               "--exec-environ", env, "--execfn", os.fsdecode(execfn)]
+               "--exec-environ-fd", str(fd), "--execfn", os.fsdecode(execfn)]
         if dec:
             cmd += ["-0", dec[0]]
         return cmd + ["--", path, *dec[1:]]

@@ -477,8 +477,13 @@ def sys_execve(proc, path, argv, envp):
     from .sys_fs import guest_path
     gpath = proc.read_cstr(path)
     hpath = guest_path(proc, path)          # sysroot, and /proc/self/exe is the guest program
-    args = [proc.read_cstr(a, 1 << 17) for a in proc.read_ptr_array(argv)]
-    env = [proc.read_cstr(e, 1 << 17) for e in proc.read_ptr_array(envp)]
+    from .process import GuestErrno
+    try:
+        # MAX_ARG_STRLEN: one argument or environment string is at most 32 pages.
+        args = [proc.read_cstr(a, 1 << 17) for a in proc.read_ptr_array(argv)]
+        env = [proc.read_cstr(e, 1 << 17) for e in proc.read_ptr_array(envp)]
+    except GuestErrno:
+        return proc.err("E2BIG")
     if not os.path.exists(hpath):
         return proc.err("ENOENT")
     guest = False
