@@ -19,6 +19,7 @@ BUSYBOX = ROOT / "tests" / "guest" / "ext" / "busybox"
 QEMU = shutil.which("qemu-aarch64")
 
 pytestmark = [
+    pytest.mark.realworld,
     pytest.mark.skipif(not BUSYBOX.exists(), reason="run tests/guest/get_busybox.sh to fetch busybox-static:arm64"),
     pytest.mark.skipif(QEMU is None, reason="qemu-aarch64 is the reference for busybox's output"),
 ]
