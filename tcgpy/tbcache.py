@@ -9,8 +9,13 @@
 * Blocks are tracked by guest page; a write to such a page (from the guest
   through the slow path, or from the API) invalidates the page's blocks and
   points every slot that led to them back at the miss stub.
-* A cap on the number of blocks (or slots) triggers a full flush, as QEMU does
-  when its code buffer fills.
+* A cap on the number of blocks compiled (or slots used) triggers a full
+  flush, as QEMU does when its code buffer fills; the flush disposes of the
+  cache's code space, which is what releases MCJIT's machine code.
+* Two tiers: blocks are compiled cheaply first (translated in batches: a miss
+  also translates what the block jumps to, and LLVM compiles one batch on the
+  compile thread while Python translates the next); loop-closing edges count
+  their passes and a hot one recompiles its loop optimised (``promote``).
 """
 from __future__ import annotations
 
@@ -21,7 +26,7 @@ from dataclasses import dataclass, field
 from .backends.llvm import jit
 from .backends.llvm.lower import Runtime, lower_block, module_text
 from .cpustate import PAGE_MASK
-from .ir.core import Insn
+from .ir.core import Insn, Kind, Temp
 from .ir.ops import Exit, Op
 from .translator import translate_block
 
@@ -288,13 +293,10 @@ class TBCache:
         """An uncached block of at most ``max_insns`` instructions (exact counts):
         its direct exits return to the dispatcher instead of chaining."""
         block = self._translate(pc, max_insns, stop_pc)
-        pc_g = block.globals["pc"]
         for i, insn in enumerate(block.insns):
             if insn.op is Op.goto_tb:
-                from .ir.core import Kind, Temp
                 target = Temp(Kind.CONST, -1, value=insn.consts[0])
                 block.insns[i] = Insn(Op.exit_tb, (), (target,), (int(Exit.MISS),))
-        del pc_g
         return self._compile([block], chain=False)[0]
 
     def promote(self, counter: int, target: int) -> None:
