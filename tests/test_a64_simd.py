@@ -166,6 +166,27 @@ CASES = [
     t(b"\x81\x0a\xbf\xad",  # 100000: stp q1, q2, [x20, #-32]!
       b"\x80\x06\x40\xad",  # 100004: ldp q0, q1, [x20]
       regs={"x20": PTR + 32, "q1": 1, "q2": 2}, expect={"x20": PTR, "q0": 1, "q1": 2}),
+    t(b"\x80\x82\x40\x0c",  # 100000: ld2 {v0.8b, v1.8b}, [x20]
+      regs={"x20": PTR}, expect={"q0": B(0, 2, 4, 6, 8, 10, 12, 14), "q1": B(1, 3, 5, 7, 9, 11, 13, 15)}),
+    t(b"\x80\xca\x40\x4d",  # 100000: ld1r {v0.4s}, [x20]
+      regs={"x20": PTR}, expect={"q0": 0x03020100_03020100_03020100_03020100}),
+    # -- more arithmetic: saturation (FPSR.QC), widening, by element, half precision ----------
+    t(b"\x20\x0c\x22\x5e",  # 100000: sqadd b0, b1, b2
+      regs={"q1": 0x7F, "q2": 1}, expect={"q0": 0x7F, "fpsr": 1 << 27}),
+    t(b"\x20\x48\x21\x2e",  # 100000: uqxtn v0.8b, v1.8h
+      regs={"q1": 0x00FF_0100}, expect={"q0": 0xFFFF, "fpsr": 1 << 27}),
+    t(b"\x20\xc0\x22\x2e",  # 100000: umull v0.8h, v1.8b, v2.8b
+      regs={"q1": B(255, 2), "q2": B(255, 3)}, expect={"q0": 0x0006_FE01}),
+    t(b"\x20\x10\xa2\x4f",  # 100000: fmla v0.4s, v1.4s, v2.s[1]
+      regs={"q0": S(1.0), "q1": S(2.0), "q2": S(3.0) << 32}, expect={"q0": S(7.0)}),
+    t(b"\x20\xc0\x23\x1e",  # 100000: fcvt h0, s1
+      regs={"q1": S(float("inf")), "fpcr": fp.FPCR_AHP}, expect={"q0": 0x7FFF, "fpsr": IOC},
+      name="fcvt to alternative half precision: inf is invalid"),
+    # -- crypto ---------------------------------------------------------------------------------
+    t(b"\x20\x48\x28\x4e",  # 100000: aese v0.16b, v1.16b
+      expect={"q0": int.from_bytes(b"\x63" * 16, "little")}),
+    t(b"\x20\x08\x28\x5e",  # 100000: sha1h s0, s1
+      regs={"q0": GARBAGE, "q1": 1}, expect={"q0": 0x4000_0000}),
     # -- CRC32 -------------------------------------------------------------------------------
     t(b"\x20\x40\xc2\x1a",  # 100000: crc32b w0, w1, w2
       regs={"x1": 0xFFFF_FFFF, "x2": ord("a")}, expect={"x0": 0xE8B7_BE43 ^ 0xFFFF_FFFF}),

@@ -142,7 +142,10 @@ def gen_fp_fma(rng: random.Random, pos: Pos) -> int:
 
 @form_class(ARCH, "fp_1src")
 def gen_fp_1src(rng: random.Random, pos: Pos) -> int:
-    """fmov/fabs/fneg/fsqrt, fcvt s<->d, frintn/p/m/z/a/x/i (s, d)"""
+    """fmov/fabs/fneg/fsqrt, fcvt between h/s/d, frintn/p/m/z/a/x/i (s, d)"""
+    if rng.random() < 0.2:                                  # fcvt to/from half (AHP from FPCR)
+        ftype, opcode = rng.choice(((3, 4), (3, 5), (0, 7), (1, 7)))
+        return _pack((0b00011110, 8), (ftype, 2), (1, 1), (opcode, 6), (0b10000, 5), (_v(rng), 5), (_v(rng), 5))
     ftype = _ftype(rng)
     opcode = rng.choice((0, 1, 2, 3, 4 + (ftype ^ 1), 8, 9, 10, 11, 12, 14, 15))
     return _pack((0b00011110, 8), (ftype, 2), (1, 1), (opcode, 6), (0b10000, 5), (_v(rng), 5), (_v(rng), 5))
@@ -253,7 +256,7 @@ def gen_simd_fp2misc(rng: random.Random, pos: Pos) -> int:
         (0, 0, 0b11100), (1, 0, 0b11100), (0, 1, 0b01100), (1, 1, 0b01100), (0, 1, 0b01101),
         (1, 1, 0b01101), (0, 1, 0b01110), (0, 0, 0b10110), (0, 0, 0b10111)])
     q = _b(rng, 1)
-    sz = 1 if opcode in (0b10110, 0b10111) else (_b(rng, 1) if q else 0)
+    sz = _b(rng, 1) if opcode in (0b10110, 0b10111) else (_b(rng, 1) if q else 0)
     return _pack((0, 1), (q, 1), (u, 1), (0b01110, 5), (hi << 1 | sz, 2), (0b10000, 5), (opcode, 5), (0b10, 2),
                  (_v(rng), 5), (_v(rng), 5))
 

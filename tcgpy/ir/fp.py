@@ -89,9 +89,10 @@ def _flush_inputs(fmt: Fmt, fpcr: int) -> bool:
     return bool(fpcr & (FPCR_FZ16 if fmt.ebits == 5 else FPCR_FZ))
 
 
-def unpack(bits: int, esz: int, fpcr: int, flags: list[int]) -> tuple[int, int, Fraction]:
+def unpack(bits: int, esz: int, fpcr: int, flags: list[int], ahp: bool = False) -> tuple[int, int, Fraction]:
     """FPUnpack: (FPType, sign, exact value).  A denormal input is flushed to
-    zero under FPCR.FZ (FZ16 for half, which raises no IDC)."""
+    zero under FPCR.FZ (FZ16 for half, which raises no IDC).  ``ahp``: a half
+    in the alternative format, whose top exponent is an ordinary one."""
     fmt = FMTS[esz]
     sign = (bits >> (fmt.bits - 1)) & 1
     exp = (bits >> fmt.fbits) & fmt.emax_field
@@ -105,7 +106,7 @@ def unpack(bits: int, esz: int, fpcr: int, flags: list[int]) -> tuple[int, int, 
             return ZERO, sign, Fraction(0)
         v = Fraction(frac, 1 << fmt.fbits) * Fraction(2) ** fmt.min_exp
         return DENORM, sign, -v if sign else v
-    if exp == fmt.emax_field:
+    if exp == fmt.emax_field and not ahp:
         if frac == 0:
             return INF, sign, Fraction(0)
         return (QNAN if frac & fmt.quiet_bit else SNAN), sign, Fraction(0)
@@ -122,7 +123,7 @@ def _floor_log2(v: Fraction) -> int:
 
 
 def fp_round(value: Fraction, esz: int, fpcr: int, flags: list[int], mode: int | None = None,
-             sticky: bool = False) -> int:
+             sticky: bool = False, ahp: bool = False) -> int:
     """FPRound of a nonzero exact value.  ``sticky``: the true value is a
     hair above |value| (used by sqrt, whose result is not rational)."""
     fmt = FMTS[esz]
@@ -160,7 +161,12 @@ def fp_round(value: Fraction, esz: int, fpcr: int, flags: list[int], mode: int |
         if int_mant == 1 << (fmt.fbits + 1):
             biased += 1
             int_mant >>= 1
-    if biased >= fmt.emax_field:
+    if ahp:
+        # Alternative half precision: no infinities; out of range is invalid.
+        if biased > fmt.emax_field:
+            flags[0] |= IOC
+            return (sign << (fmt.bits - 1)) | ((1 << (fmt.bits - 1)) - 1)
+    elif biased >= fmt.emax_field:
         flags[0] |= OFC | IXC
         if mode in (RN, RA) or (mode == RP and not sign) or (mode == RM and sign):
             return fmt.inf(sign)
@@ -446,15 +452,19 @@ def fixed_to_fp(x: int, in_bits: int, unsigned: bool, fbits: int, esz: int, fpcr
 
 
 def fp_convert(a: int, from_esz: int, to_esz: int, fpcr: int) -> tuple[int, int]:
-    """FPConvert between precisions (half in IEEE format only: AHP is
-    handled by the caller refusing it)."""
+    """FPConvert between precisions; a half-precision operand or result is in
+    the alternative format when FPCR.AHP is set."""
     src, dst = FMTS[from_esz], FMTS[to_esz]
     f = [0]
+    in_ahp = from_esz == 1 and bool(fpcr & FPCR_AHP)
+    alt_hp = to_esz == 1 and bool(fpcr & FPCR_AHP)
     # FPUnpackCV: FZ16 does not apply to a half-precision input.
-    t, s, v = unpack(a, from_esz, fpcr & ~FPCR_FZ16, f)
+    t, s, v = unpack(a, from_esz, fpcr & ~FPCR_FZ16, f, ahp=in_ahp)
     if t in (QNAN, SNAN):
-        if t == SNAN:
+        if t == SNAN or alt_hp:
             f[0] |= IOC
+        if alt_hp:
+            return dst.zero(s), f[0]
         if fpcr & FPCR_DN:
             return dst.default_nan, f[0]
         payload = a & ((1 << (src.fbits - 1)) - 1)
@@ -464,11 +474,14 @@ def fp_convert(a: int, from_esz: int, to_esz: int, fpcr: int) -> tuple[int, int]
             payload >>= src.fbits - dst.fbits
         return dst.inf(s) | dst.quiet_bit | payload, f[0]
     if t == INF:
+        if alt_hp:
+            f[0] |= IOC
+            return (s << 15) | 0x7FFF, f[0]
         return dst.inf(s), f[0]
     if t == ZERO:
         return dst.zero(s), f[0]
     # FPRoundCV: FZ16 does not flush a half-precision result either.
-    return fp_round(v, to_esz, fpcr & ~FPCR_FZ16, f), f[0]
+    return fp_round(v, to_esz, fpcr & ~FPCR_FZ16, f, ahp=alt_hp), f[0]
 
 
 def fp_round_int(a: int, esz: int, fpcr: int, mode: int, exact: bool) -> tuple[int, int]:

@@ -52,8 +52,20 @@ FRINT = {0b001000: (fp.RN, False), 0b001001: (fp.RP, False), 0b001010: (fp.RM, F
          0b001111: (7, False)}
 
 
+# fcvt opcode -> destination size; ftype 11 (half) may be a source of fcvt
+# without FEAT_FP16
+FCVT_TO = {0b000100: 2, 0b000101: 3, 0b000111: 1}
+
+
 @A64.pattern("000 11110 ftype:2 1 opcode:6 10000 rn:5 rd:5")
 def trans_FP_1src(ctx, a):
+    if a.opcode in FCVT_TO and a.ftype != 2:            # fcvt between h, s and d
+        esz = {0: 2, 1: 3, 3: 1}[a.ftype]
+        to = FCVT_TO[a.opcode]
+        if to == esz:
+            return False
+        gen_fp(ctx, VecOp.fcvt, qofs(a.rd), qofs(a.rn), esz=esz, imm=to)
+        return True
     esz = _esz(a.ftype)
     if esz is None:
         return False
@@ -65,11 +77,6 @@ def trans_FP_1src(ctx, a):
         gen_vec(ctx, VecOp.fabs if op == 1 else VecOp.fneg, d, n, 0, esz, 1 << esz)
     elif op == 3:
         gen_fp(ctx, VecOp.fsqrt, d, n, esz=esz)
-    elif op in (4, 5):                              # fcvt to s / d
-        to = 2 + (op & 1)
-        if to == esz:
-            return False
-        gen_fp(ctx, VecOp.fcvt, d, n, esz=esz, imm=to)
     elif op in FRINT:
         mode, exact = FRINT[op]
         gen_fp(ctx, VecOp.frint, d, n, esz=esz, imm=mode | (8 if exact else 0))

@@ -221,13 +221,14 @@ FP_CMP_ZERO = {(0, 0b01100): (VecOp.fcmgt, False), (1, 0b01100): (VecOp.fcmge, F
 
 def gen_fp_2misc(ctx, a, d: int, n: int, oprsz: int) -> bool:
     esz = 2 + (a.size & 1)
-    if a.opcode in (0b10110, 0b10111) and not a.U:      # fcvtn(2) d -> s, fcvtl(2) s -> d
-        if a.size != 1:
+    if a.opcode in (0b10110, 0b10111) and not a.U:      # fcvtn(2) / fcvtl(2): s <-> d, h <-> s
+        if a.size > 1:
             return False
+        narrow = 1 + a.size
         if a.opcode == 0b10111:
-            gen_fp(ctx, VecOp.fcvtl, d, n + (8 if a.Q else 0), 0, 2, 16)
+            gen_fp(ctx, VecOp.fcvtl, d, n + (8 if a.Q else 0), 0, narrow, 16)
         else:
-            gen_fp_narrow(ctx, a.Q, a.rd, n)
+            gen_fp_narrow(ctx, a.Q, a.rd, n, narrow)
         return True
     if esz == 3 and not a.Q:
         return False
@@ -249,12 +250,12 @@ def gen_fp_2misc(ctx, a, d: int, n: int, oprsz: int) -> bool:
     return True
 
 
-def gen_fp_narrow(ctx, q: int, rd: int, n: int) -> None:
+def gen_fp_narrow(ctx, q: int, rd: int, n: int, esz: int) -> None:
     if q:
-        gen_fp(ctx, VecOp.fcvtn, VTMP, n, 0, 2, 8)
+        gen_fp(ctx, VecOp.fcvtn, VTMP, n, 0, esz, 8)
         gen_to_high_half(ctx, rd, VTMP)
     else:
-        gen_fp(ctx, VecOp.fcvtn, qofs(rd), n, 0, 2, 8)
+        gen_fp(ctx, VecOp.fcvtn, qofs(rd), n, 0, esz, 8)
 
 
 @A64.pattern("01 U:1 11110 11 10000 opcode:5 10 rn:5 rd:5")
