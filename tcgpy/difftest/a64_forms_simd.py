@@ -270,11 +270,12 @@ def gen_simd_by_elem(rng: random.Random, pos: Pos) -> int:
         scalar = rng.random() < 0.3
         sz = _b(rng, 1) if q or scalar else 0
         L = 0 if sz else _b(rng, 1)
-        opcode = rng.choice((0b0001, 0b0101, 0b1001))
+        opcode = rng.choice((0b0001, 0b0101, 0b1001, 0b11001))
+        u, opcode = opcode >> 4, opcode & 15
         if scalar:
-            return _pack((0b01011111, 8), (1, 1), (sz, 1), (L, 1), (_b(rng, 1), 1), (_b(rng, 4), 4), (opcode, 4),
+            return _pack((0b01, 2), (u, 1), (0b11111, 5), (1, 1), (sz, 1), (L, 1), (_b(rng, 1), 1), (_b(rng, 4), 4), (opcode, 4),
                          (_b(rng, 1), 1), (0, 1), (_v(rng), 5), (_v(rng), 5))
-        return _pack((0, 1), (q, 1), (0, 1), (0b01111, 5), (2 | sz, 2), (L, 1), (_b(rng, 1), 1), (_b(rng, 4), 4),
+        return _pack((0, 1), (q, 1), (u, 1), (0b01111, 5), (2 | sz, 2), (L, 1), (_b(rng, 1), 1), (_b(rng, 4), 4),
                      (opcode, 4), (_b(rng, 1), 1), (0, 1), (_v(rng), 5), (_v(rng), 5))
     u, opcode = rng.choice([(0, 0b1000), (1, 0b0000), (1, 0b0100), (0, 0b0010), (1, 0b0010), (0, 0b0110),
                             (1, 0b0110), (0, 0b1010), (1, 0b1010), (0, 0b1100), (0, 0b1101)])
@@ -307,7 +308,7 @@ def gen_simd_fp3same(rng: random.Random, pos: Pos) -> int:
                                 (0, 0, 0b11001), (0, 1, 0b11001), (1, 1, 0b11010), (1, 0, 0b11010),
                                 (1, 0, 0b11110), (1, 1, 0b11110), (1, 0, 0b11000), (1, 1, 0b11000),
                                 (0, 0, 0b11100), (1, 0, 0b11100), (1, 1, 0b11100), (1, 0, 0b11101),
-                                (1, 1, 0b11101)])
+                                (1, 1, 0b11101), (0, 0, 0b11011), (0, 0, 0b11111), (0, 1, 0b11111)])
     q = _b(rng, 1)
     sz = _b(rng, 1) if q else 0
     return _3same(q, u, hi << 1 | sz, opcode, rng)
@@ -444,7 +445,8 @@ def gen_simd_scalar_more(rng: random.Random, pos: Pos) -> int:
         return _pack((0b01, 2), (u, 1), (0b11110, 5), (size, 2), (1, 1), (_v(rng), 5), (opcode, 5), (1, 1), (rn, 5), (rd, 5))
     if k == 1:
         u, hi, opcode = rng.choice([(1, 1, 0b11010), (0, 0, 0b11100), (1, 0, 0b11100), (1, 1, 0b11100),
-                                    (1, 0, 0b11101), (1, 1, 0b11101)])
+                                    (1, 0, 0b11101), (1, 1, 0b11101), (0, 0, 0b11011), (0, 0, 0b11111),
+                                    (0, 1, 0b11111)])
         return _pack((0b01, 2), (u, 1), (0b11110, 5), (hi << 1 | _b(rng, 1), 2), (1, 1), (_v(rng), 5), (opcode, 5),
                      (1, 1), (rn, 5), (rd, 5))
     if k == 2:

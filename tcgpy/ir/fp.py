@@ -515,3 +515,44 @@ def fp_round_int(a: int, esz: int, fpcr: int, mode: int, exact: bool) -> tuple[i
     if error != 0 and exact:
         f[0] |= IXC
     return r, f[0]
+
+
+def fp_mulx(a: int, b: int, esz: int, fpcr: int) -> tuple[int, int]:
+    """FPMulX: FPMul, except that infinity times zero is 2.0 (signed)."""
+    fmt = FMTS[esz]
+    f = [0]
+    t1, s1, _ = unpack(a, esz, fpcr, f)
+    t2, s2, _ = unpack(b, esz, fpcr, f)
+    if process_nans([(t1, a), (t2, b)], esz, fpcr, [0]) is None and \
+            ((t1 == INF and t2 == ZERO) or (t1 == ZERO and t2 == INF)):
+        return (fmt.zero(s1 ^ s2) | (fmt.bias + 1) << fmt.fbits), f[0]
+    return fp_mul(a, b, esz, fpcr)
+
+
+def _step_fused(a: int, b: int, esz: int, fpcr: int, rsqrt: bool) -> tuple[int, int]:
+    """FPRecipStepFused (2 - a*b) and FPRSqrtStepFused ((3 - a*b) / 2)."""
+    fmt = FMTS[esz]
+    a ^= 1 << (fmt.bits - 1)                 # op1 = FPNeg(op1), NaNs included
+    f = [0]
+    t1, s1, v1 = unpack(a, esz, fpcr, f)
+    t2, s2, v2 = unpack(b, esz, fpcr, f)
+    r = process_nans([(t1, a), (t2, b)], esz, fpcr, f)
+    if r is not None:
+        return r, f[0]
+    if (t1 == INF and t2 == ZERO) or (t1 == ZERO and t2 == INF):
+        # FPOnePointFive / FPTwo
+        frac = (1 << (fmt.fbits - 1)) if rsqrt else 0
+        exp = fmt.bias if rsqrt else fmt.bias + 1
+        return (exp << fmt.fbits) | frac, f[0]
+    if t1 == INF or t2 == INF:
+        return fmt.inf(s1 ^ s2), f[0]
+    v = (3 + v1 * v2) / 2 if rsqrt else 2 + v1 * v2
+    return _zero_or_round(v, esz, fpcr, f), f[0]
+
+
+def fp_recps(a: int, b: int, esz: int, fpcr: int) -> tuple[int, int]:
+    return _step_fused(a, b, esz, fpcr, False)
+
+
+def fp_rsqrts(a: int, b: int, esz: int, fpcr: int) -> tuple[int, int]:
+    return _step_fused(a, b, esz, fpcr, True)

@@ -165,6 +165,9 @@ class VecOp(enum.Enum):
     zipn   = VecDef("zipn", 1, zero_upper=False,
                     doc="n*oprsz bytes: lane i of each of the n vectors at a (oprsz bytes apart) in turn")
     sha    = VecDef("sha", 2, doc="SHA1/SHA256 instruction imm (SHA_OPS) on d (also a source), a, b")
+    fmulx  = VecDef("fmulx", 2, True)
+    frecps = VecDef("frecps", 2, True)
+    frsqrts = VecDef("frsqrts", 2, True)
     # floating point: x is the FPCR; the status word has the FPSR exception bits
     fadd   = VecDef("fadd", 2, True)
     fsub   = VecDef("fsub", 2, True)
@@ -789,7 +792,8 @@ def _fcmp_lane(kind: str):
     return run
 
 
-_FP2_MORE = {VecOp.fabd: _fabd, VecOp.fcmeq: _fcmp_lane("fcmeq"), VecOp.fcmge: _fcmp_lane("fcmge"),
+_FP2_MORE = {VecOp.fmulx: fp.fp_mulx, VecOp.frecps: fp.fp_recps, VecOp.frsqrts: fp.fp_rsqrts,
+             VecOp.fabd: _fabd, VecOp.fcmeq: _fcmp_lane("fcmeq"), VecOp.fcmge: _fcmp_lane("fcmge"),
              VecOp.fcmgt: _fcmp_lane("fcmgt"), VecOp.facge: _fcmp_lane("facge"),
              VecOp.facgt: _fcmp_lane("facgt")}
 for _op, _fn in _FP2_MORE.items():

@@ -72,6 +72,7 @@ FP_THREE_SAME = {
     (1, 1, 0b11110): VecOp.fminp, (1, 0, 0b11000): VecOp.fmaxnmp, (1, 1, 0b11000): VecOp.fminnmp,
     (0, 0, 0b11100): VecOp.fcmeq, (1, 0, 0b11100): VecOp.fcmge, (1, 1, 0b11100): VecOp.fcmgt,
     (1, 0, 0b11101): VecOp.facge, (1, 1, 0b11101): VecOp.facgt,
+    (0, 0, 0b11011): VecOp.fmulx, (0, 0, 0b11111): VecOp.frecps, (0, 1, 0b11111): VecOp.frsqrts,
 }
 
 
@@ -352,13 +353,13 @@ def trans_SIMD_by_elem(ctx, a):
     d, n = qofs(a.rd), qofs(a.rn)
     oprsz = 16 if a.Q else 8
     if a.opcode in (0b0001, 0b0101, 0b1001) and a.size >> 1:          # fmla, fmls, fmul
-        if a.U:                                    # fmulx: not implemented
+        if a.U and a.opcode != 0b1001:             # U=1 is fmulx only
             return False
         esz = 2 + (a.size & 1)
         el = _elem_index(esz, a.H, a.L, a.M, a.rm)
         if el is None or (esz == 3 and not a.Q):
             return False
-        gen_by_elem_fp(ctx, a.opcode, d, n, el, esz, oprsz)
+        gen_by_elem_fp(ctx, a.opcode | a.U << 4, d, n, el, esz, oprsz)
         return True
     row = BY_ELEM_INT.get((a.U, a.opcode))
     if row is None or a.size not in (1, 2):
@@ -379,22 +380,22 @@ def gen_by_elem_fp(ctx, opcode: int, d: int, n: int, el, esz: int, oprsz: int) -
     rm, index = el
     tmp = VTMP + 64
     gen_vec(ctx, VecOp.dupe, tmp, qofs(rm), 0, esz, 16, imm=index)
-    if opcode == 0b1001:
-        gen_fp(ctx, VecOp.fmul, d, n, tmp, esz, oprsz)
+    if opcode & 0xF == 0b1001:                      # fmul, fmulx (opcode | U << 4)
+        gen_fp(ctx, VecOp.fmulx if opcode >> 4 else VecOp.fmul, d, n, tmp, esz, oprsz)
     else:
         gen_fp(ctx, VecOp.fmla, d, n, tmp, esz, oprsz, imm=d | (0x1000 if opcode == 0b0101 else 0))
 
 
-@A64.pattern("01 0 11111 1 sz:1 L:1 M:1 rm:4 opcode:4 H:1 0 rn:5 rd:5")
+@A64.pattern("01 U:1 11111 1 sz:1 L:1 M:1 rm:4 opcode:4 H:1 0 rn:5 rd:5")
 def trans_FP_scalar_by_elem(ctx, a):
-    """fmla/fmls/fmul (scalar, by element)."""
-    if a.opcode not in (0b0001, 0b0101, 0b1001):
+    """fmla/fmls/fmul/fmulx (scalar, by element)."""
+    if a.opcode not in (0b0001, 0b0101, 0b1001) or (a.U and a.opcode != 0b1001):
         return False
     esz = 2 + a.sz
     el = _elem_index(esz, a.H, a.L, a.M, a.rm)
     if el is None:
         return False
-    gen_by_elem_fp(ctx, a.opcode, qofs(a.rd), qofs(a.rn), el, esz, 1 << esz)
+    gen_by_elem_fp(ctx, a.opcode | a.U << 4, qofs(a.rd), qofs(a.rn), el, esz, 1 << esz)
 
 
 # -- SHA-1 / SHA-256 -----------------------------------------------------------------------------
@@ -485,7 +486,9 @@ SCALAR_3SAME_X = {k: v for k, v in THREE_SAME_X.items()
                   if v[0] in (VecOp.qadd, VecOp.qsub, VecOp.shl, VecOp.qdmulh)}
 # (U, size >> 1, opcode) -> VecOp
 SCALAR_FP_3SAME = {(1, 1, 0b11010): VecOp.fabd, (0, 0, 0b11100): VecOp.fcmeq, (1, 0, 0b11100): VecOp.fcmge,
-                   (1, 1, 0b11100): VecOp.fcmgt, (1, 0, 0b11101): VecOp.facge, (1, 1, 0b11101): VecOp.facgt}
+                   (1, 1, 0b11100): VecOp.fcmgt, (1, 0, 0b11101): VecOp.facge, (1, 1, 0b11101): VecOp.facgt,
+                   (0, 0, 0b11011): VecOp.fmulx, (0, 0, 0b11111): VecOp.frecps,
+                   (0, 1, 0b11111): VecOp.frsqrts}
 
 
 @A64.pattern("01 U:1 11110 size:2 1 rm:5 opcode:5 1 rn:5 rd:5")
