@@ -31,7 +31,7 @@ PYTHON_ONLY = {VecOp.addv, VecOp.smaxv, VecOp.sminv, VecOp.umaxv, VecOp.uminv, V
                VecOp.rshri, VecOp.sri, VecOp.sli, VecOp.qshli, VecOp.qshrn, VecOp.rbit, VecOp.cls,
                VecOp.addlp, VecOp.qabs, VecOp.fabd, VecOp.faddp, VecOp.fmaxp, VecOp.fminp,
                VecOp.fmaxnmp, VecOp.fminnmp, VecOp.fcmeq, VecOp.fcmge, VecOp.fcmgt, VecOp.facge,
-               VecOp.facgt, VecOp.fcvtl, VecOp.fcvtn, VecOp.aese, VecOp.aesmc, VecOp.uzpn, VecOp.zipn, VecOp.sha, VecOp.fmulx, VecOp.frecps, VecOp.frsqrts}
+               VecOp.facgt, VecOp.fcvtl, VecOp.fcvtn, VecOp.aese, VecOp.aesmc, VecOp.uzpn, VecOp.zipn, VecOp.sha, VecOp.fmulx, VecOp.frecps, VecOp.frsqrts, VecOp.frecpe, VecOp.frsqrte}
 
 
 def test_every_vecop_has_semantics_and_a_known_lowering():

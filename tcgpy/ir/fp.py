@@ -556,3 +556,93 @@ def fp_recps(a: int, b: int, esz: int, fpcr: int) -> tuple[int, int]:
 
 def fp_rsqrts(a: int, b: int, esz: int, fpcr: int) -> tuple[int, int]:
     return _step_fused(a, b, esz, fpcr, True)
+
+
+def _recip_estimate(a: int) -> int:
+    a = a * 2 + 1
+    b = (1 << 19) // a
+    return (b + 1) // 2
+
+
+def _rsqrt_estimate(a: int) -> int:
+    if a < 256:
+        a = a * 2 + 1
+    else:
+        a = (a >> 1) << 1
+        a = (a + 1) * 2
+    b = 512
+    while a * (b + 1) * (b + 1) < 1 << 28:
+        b += 1
+    return (b + 1) // 2
+
+
+def fp_recpe(a: int, esz: int, fpcr: int) -> tuple[int, int]:
+    """FPRecipEstimate (single/double)."""
+    fmt = FMTS[esz]
+    f = [0]
+    t, s, v = unpack(a, esz, fpcr, f)
+    if t in (QNAN, SNAN):
+        return process_nan(t, a, esz, fpcr, f), f[0]
+    if t == INF:
+        return fmt.zero(s), f[0]
+    if t == ZERO:
+        f[0] |= DZC
+        return fmt.inf(s), f[0]
+    mag = abs(v)
+    if mag < Fraction(2) ** (-128 if esz == 2 else -1024):
+        mode = rmode(fpcr)
+        to_inf = mode == RN or (mode == RP and not s) or (mode == RM and s)
+        f[0] |= OFC | IXC
+        return (fmt.inf(s) if to_inf else fmt.max_normal(s)), f[0]
+    if fpcr & FPCR_FZ and mag >= Fraction(2) ** (126 if esz == 2 else 1022):
+        f[0] |= UFC
+        return fmt.zero(s), f[0]
+    fraction = (a & ((1 << fmt.fbits) - 1)) << (52 - fmt.fbits)
+    exp = (a >> fmt.fbits) & fmt.emax_field
+    if exp == 0:
+        if not fraction >> 51 & 1:
+            exp = -1
+            fraction = (fraction << 2) & ((1 << 52) - 1)
+        else:
+            fraction = (fraction << 1) & ((1 << 52) - 1)
+    scaled = 256 | (fraction >> 44)
+    result_exp = (253 if esz == 2 else 2045) - exp
+    estimate = _recip_estimate(scaled)
+    frac = (estimate & 0xFF) << (fmt.fbits - 8)
+    if result_exp == 0:
+        frac = (1 << (fmt.fbits - 1)) | frac >> 1
+    elif result_exp == -1:
+        frac = (1 << (fmt.fbits - 2)) | frac >> 2
+        result_exp = 0
+    return (s << (fmt.bits - 1)) | (result_exp << fmt.fbits) | frac, f[0]
+
+
+def fp_rsqrte(a: int, esz: int, fpcr: int) -> tuple[int, int]:
+    """FPRSqrtEstimate (single/double)."""
+    fmt = FMTS[esz]
+    f = [0]
+    t, s, v = unpack(a, esz, fpcr, f)
+    if t in (QNAN, SNAN):
+        return process_nan(t, a, esz, fpcr, f), f[0]
+    if t == ZERO:
+        f[0] |= DZC
+        return fmt.inf(s), f[0]
+    if s:
+        f[0] |= IOC
+        return fmt.default_nan, f[0]
+    if t == INF:
+        return fmt.zero(0), f[0]
+    fraction = (a & ((1 << fmt.fbits) - 1)) << (52 - fmt.fbits)
+    exp = (a >> fmt.fbits) & fmt.emax_field
+    if exp == 0:
+        while not fraction >> 51 & 1:
+            fraction = (fraction << 1) & ((1 << 52) - 1)
+            exp -= 1
+        fraction = (fraction << 1) & ((1 << 52) - 1)
+    if exp & 1 == 0:
+        scaled = 256 | (fraction >> 44)
+    else:
+        scaled = 128 | (fraction >> 45)
+    result_exp = ((380 if esz == 2 else 3068) - exp) // 2
+    estimate = _rsqrt_estimate(scaled)
+    return (result_exp << fmt.fbits) | ((estimate & 0xFF) << (fmt.fbits - 8)), f[0]

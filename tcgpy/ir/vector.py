@@ -168,6 +168,8 @@ class VecOp(enum.Enum):
     fmulx  = VecDef("fmulx", 2, True)
     frecps = VecDef("frecps", 2, True)
     frsqrts = VecDef("frsqrts", 2, True)
+    frecpe = VecDef("frecpe", 1, True)
+    frsqrte = VecDef("frsqrte", 1, True)
     # floating point: x is the FPCR; the status word has the FPSR exception bits
     fadd   = VecDef("fadd", 2, True)
     fsub   = VecDef("fsub", 2, True)
@@ -509,6 +511,8 @@ def _mode(imm_mode: int, fpcr: int) -> int:
 
 
 SEMANTICS[VecOp.fsqrt] = _fp1(lambda p, e, fpcr, imm: fp.fp_sqrt(p, e, fpcr))
+SEMANTICS[VecOp.frecpe] = _fp1(lambda p, e, fpcr, imm: fp.fp_recpe(p, e, fpcr))
+SEMANTICS[VecOp.frsqrte] = _fp1(lambda p, e, fpcr, imm: fp.fp_rsqrte(p, e, fpcr))
 SEMANTICS[VecOp.frint] = _fp1(lambda p, e, fpcr, imm: fp.fp_round_int(
     p, e, fpcr, _mode(imm & 7, fpcr), bool(imm & 8)))
 

@@ -213,6 +213,7 @@ FP_2MISC = {
     (0, 0, 0b11011): (VecOp.fcvti, fp.RM << 3), (1, 0, 0b11011): (VecOp.fcvti, 4 | fp.RM << 3),
     (0, 1, 0b11011): (VecOp.fcvti, fp.RZ << 3), (1, 1, 0b11011): (VecOp.fcvti, 4 | fp.RZ << 3),
     (0, 0, 0b11100): (VecOp.fcvti, fp.RA << 3), (1, 0, 0b11100): (VecOp.fcvti, 4 | fp.RA << 3),
+    (0, 1, 0b11101): (VecOp.frecpe, 0), (1, 1, 0b11101): (VecOp.frsqrte, 0),
 }
 # (U, opcode) of the FP compares with zero -> (VecOp, zero first)
 FP_CMP_ZERO = {(0, 0b01100): (VecOp.fcmgt, False), (1, 0b01100): (VecOp.fcmge, False),
@@ -536,10 +537,11 @@ def trans_SIMD_scalar_2misc_any(ctx, a):
         gen_fp(ctx, kind, d, z if swap else n, n if swap else z, esz, 1 << esz)
     elif a.opcode >= 0b11000:
         row = FP_2MISC.get((a.U, a.size >> 1, a.opcode))
-        if row is None or row[0] not in (VecOp.cvtf, VecOp.fcvti):
+        if row is None or row[0] not in (VecOp.cvtf, VecOp.fcvti, VecOp.frecpe, VecOp.frsqrte):
             return False
         esz = 2 + (a.size & 1)
-        gen_fp(ctx, row[0], d, n, 0, esz, 1 << esz, row[1] | esz)
+        imm = row[1] | esz if row[0] in (VecOp.cvtf, VecOp.fcvti) else 0
+        gen_fp(ctx, row[0], d, n, 0, esz, 1 << esz, imm)
     else:
         return False
 
