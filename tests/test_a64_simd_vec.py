@@ -26,8 +26,7 @@ PYTHON_ONLY = {VecOp.addv, VecOp.smaxv, VecOp.sminv, VecOp.umaxv, VecOp.uminv, V
                VecOp.fmul, VecOp.fdiv, VecOp.fnmul, VecOp.fmax, VecOp.fmin, VecOp.fmaxnm,
                VecOp.fminnm, VecOp.fmla, VecOp.fsqrt, VecOp.fcmp, VecOp.fcvt, VecOp.frint,
                VecOp.cvtf, VecOp.fcvti, VecOp.hadd, VecOp.hsub, VecOp.qadd, VecOp.qsub, VecOp.shl,
-               VecOp.abd, VecOp.mla, VecOp.pmul, VecOp.qdmulh, VecOp.addl, VecOp.subl, VecOp.addw,
-               VecOp.subw, VecOp.abdl, VecOp.mlal, VecOp.mull, VecOp.pmull, VecOp.addhn, VecOp.subhn,
+               VecOp.abd, VecOp.pmul, VecOp.qdmulh, VecOp.abdl, VecOp.mlal, VecOp.pmull, VecOp.addhn, VecOp.subhn,
                VecOp.rshri, VecOp.sri, VecOp.sli, VecOp.qshli, VecOp.qshrn, VecOp.rbit, VecOp.cls,
                VecOp.addlp, VecOp.qabs, VecOp.fabd, VecOp.faddp, VecOp.fmaxp, VecOp.fminp,
                VecOp.fmaxnmp, VecOp.fminnmp, VecOp.fcmeq, VecOp.fcmge, VecOp.fcmgt, VecOp.facge,
@@ -62,11 +61,16 @@ def _imm(kind: VecOp, esz: int, rng: random.Random) -> int:
         return rng.randrange(16 >> esz)
     if kind is VecOp.rev:
         return rng.randrange(esz + 1, 4)
+    if kind in (VecOp.mla, VecOp.addl, VecOp.subl, VecOp.addw, VecOp.subw, VecOp.mull):
+        return rng.randrange(4)           # bit 0 signed, bit 1 subtract (mla)
     return 0
 
 
 def _shapes(kind: VecOp):
-    if kind in (VecOp.shrn, VecOp.ushll, VecOp.sshll):
+    if kind in (VecOp.shrn, VecOp.ushll, VecOp.sshll, VecOp.addl, VecOp.subl, VecOp.addw, VecOp.subw,
+                VecOp.mull):
+        if kind not in (VecOp.shrn, VecOp.ushll, VecOp.sshll):
+            return [(e, 16) for e in range(3)]
         return [(e, 8) for e in range(3)]
     if kind is VecOp.ext:
         return [(0, 8), (0, 16)]

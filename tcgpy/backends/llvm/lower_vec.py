@@ -286,3 +286,30 @@ def lower_rev(v: V) -> None:
     p = v.load(v.a)
     mask = [i + per - 1 - j for i in range(0, v.lanes, per) for j in range(per)]
     v.store(v.shuffle(v.t, p, "poison", mask))
+
+
+# -- multiply-accumulate and widening ------------------------------------------------------
+
+@lowers_vec(VecOp.mla)
+def lower_mla(v: V) -> None:
+    acc, p, q = v.load(v.d), v.load(v.a), v.load(v.b)
+    prod = v.emit(f"mul {v.t} {p}, {q}")
+    v.store(v.emit(f"{'sub' if v.imm & 2 else 'add'} {v.t} {acc}, {prod}"))
+
+
+_WIDEN = {VecOp.addl: "add", VecOp.subl: "sub", VecOp.addw: "add", VecOp.subw: "sub",
+          VecOp.mull: "mul"}
+
+
+@lowers_vec(*_WIDEN)
+def lower_widen(v: V) -> None:
+    """The esz lanes of 8 bytes at a and b, extended (imm bit 0: signed) to
+    2*esz lanes; addw/subw take a as 16 bytes of wide lanes already."""
+    narrow, wide = v.ty(v.esz, 8), v.ty(v.esz + 1, 16)
+    ext = "sext" if v.imm & 1 else "zext"
+    if v.kind in (VecOp.addw, VecOp.subw):
+        p = v.load(v.a, v.esz + 1, 16)
+    else:
+        p = v.emit(f"{ext} {narrow} {v.load(v.a, v.esz, 8)} to {wide}")
+    q = v.emit(f"{ext} {narrow} {v.load(v.b, v.esz, 8)} to {wide}")
+    v.store(v.emit(f"{_WIDEN[v.kind]} {wide} {p}, {q}"), v.esz + 1, 16)
