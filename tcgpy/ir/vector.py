@@ -781,7 +781,6 @@ def _fabd(p, q, esz, fpcr):
 
 def _fcmp_lane(kind: str):
     def run(p, q, esz, fpcr):
-        f = [0]
         if kind.startswith("fac"):
             sign = 1 << ((8 << esz) - 1)
             p, q = p & ~sign, q & ~sign
@@ -791,7 +790,6 @@ def _fcmp_lane(kind: str):
         ones = (1 << (8 << esz)) - 1
         eq, gt = nzcv == 0b0110, nzcv == 0b0010
         res = {"fcmeq": eq, "fcmge": eq or gt, "fcmgt": gt, "facge": eq or gt, "facgt": gt}[kind]
-        del f
         return (ones if res else 0), flags
     return run
 

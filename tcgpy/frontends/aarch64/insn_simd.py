@@ -1,10 +1,13 @@
-"""A64 Advanced SIMD: three-same integer, logic and FP vector arithmetic,
-two-register misc (compares with zero, not/neg/abs, cnt/clz, rev, xtn),
-across lanes, copy (dup/ins/umov/smov), modified immediate (movi/mvni/
-orr/bic/fmov), shifts by immediate (shl/sshr/ushr/shrn/sshll/ushll), ext,
-zip/uzp/trn, tbl/tbx, a few scalar forms, and CRC32.
+"""A64 Advanced SIMD: three-same (integer, saturating, shifts, logic, FP),
+three-different (widening/narrowing), by element, two-register misc (integer
+and FP), across lanes, copy (dup/ins/umov/smov), modified immediate, shifts
+by immediate, ext/zip/uzp/trn/tbl/tbx, the scalar forms of these, AES,
+SHA-1/SHA-256 and CRC32.
 
-Each form is one vec op (tcgpy.ir.vector) on the register file in env.
+Each form is one vec op (tcgpy.ir.vector) on the register file in env, or a
+few; saturating forms accumulate FPSR.QC, FP forms FPSR's exception flags.
+Not implemented: FEAT_FP16 arithmetic, fcvtxn, urecpe/ursqrte, frecpx,
+sqdmull/sqdmlal/sqdmlsl, rshrn and the scalar narrowing shifts.
 """
 from __future__ import annotations
 
