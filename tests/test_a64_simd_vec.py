@@ -54,7 +54,7 @@ def _imm(kind: VecOp, esz: int, rng: random.Random) -> int:
     if kind in (VecOp.ushri, VecOp.sshri):
         return rng.randrange(1, bits + 1)
     if kind is VecOp.shrn:
-        return rng.randrange(1, bits + 1)
+        return rng.randrange(1, bits + 1) | rng.choice((0, 0x100))
     if kind in (VecOp.ushll, VecOp.sshll):
         return rng.randrange(bits)
     if kind is VecOp.dupe:

@@ -383,10 +383,10 @@ def gen_simd_modimm(rng: random.Random, pos: Pos) -> int:
 
 @form_class(ARCH, "simd_shift")
 def gen_simd_shift(rng: random.Random, pos: Pos) -> int:
-    """shl, [su]shr, [su]sra, [su]rshr, [su]rsra, sri/sli, sq/uqshl(u), shrn(2), sq[r]shr[u]n(2), uq[r]shrn(2), [su]shll(2), [su]cvtf/fcvtz[su] fixed"""
+    """shl, [su]shr, [su]sra, [su]rshr, [su]rsra, sri/sli, sq/uqshl(u), [r]shrn(2), sq[r]shr[u]n(2), uq[r]shrn(2), [su]shll(2), [su]cvtf/fcvtz[su] fixed"""
     q = _b(rng, 1)
     u, opcode, wide_ok = rng.choice([(0, 0, True), (1, 0, True), (0, 0b01010, True), (0, 0b10000, False),
-                                     (0, 0b10100, False), (1, 0b10100, False), (0, 2, True), (1, 2, True),
+                                     (0, 0b10001, False), (0, 0b10100, False), (1, 0b10100, False), (0, 2, True), (1, 2, True),
                                      (0, 4, True), (1, 4, True), (0, 6, True), (1, 6, True), (1, 8, True),
                                      (1, 10, True), (0, 14, True), (1, 14, True), (1, 12, True),
                                      (0, 18, False), (0, 19, False), (1, 18, False), (1, 19, False),

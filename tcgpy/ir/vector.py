@@ -89,7 +89,8 @@ class VecOp(enum.Enum):
     ushri  = VecDef("ushri", 1, doc="a >> imm (imm may equal the lane size)")
     sshri  = VecDef("sshri", 1)
     # widening and narrowing: esz is the narrow lane size
-    shrn   = VecDef("shrn", 1, doc="8 bytes: the 2*esz lanes of a (16 bytes) >> imm, truncated")
+    shrn   = VecDef("shrn", 1, doc="8 bytes: the 2*esz lanes of a (16 bytes) >> (imm & 0x7f), "
+                                   "truncated; imm bit 8: rounding")
     ushll  = VecDef("ushll", 1, doc="16 bytes: the esz lanes of a (8 bytes) zero-extended << imm")
     sshll  = VecDef("sshll", 1, doc="16 bytes: the esz lanes of a (8 bytes) sign-extended << imm")
     # moves and permutes
@@ -383,7 +384,9 @@ def sem_shift(env, d, a, b, esz, oprsz, imm, x, op):
 
 @semantics(VecOp.shrn)
 def sem_shrn(env, d, a, b, esz, oprsz, imm, x):
-    put_lanes(env, d, esz, [v >> imm for v in lanes(env, a, esz + 1, 16)])
+    sh = imm & 0x7F
+    rc = 1 << (sh - 1) if imm & 0x100 and sh else 0
+    put_lanes(env, d, esz, [(v + rc) >> sh for v in lanes(env, a, esz + 1, 16)])
     return 0
 
 

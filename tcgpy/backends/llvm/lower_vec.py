@@ -226,7 +226,12 @@ def lower_shrn(v: V) -> None:
     wide = v.ty(v.esz + 1, 16)
     n = 16 >> (v.esz + 1)
     p = v.load(v.a, v.esz + 1, 16)
-    s = v.emit(f"lshr {wide} {p}, {v.splat(v.imm, v.esz + 1, n)}") if v.imm else p
+    sh = v.imm & 0x7F
+    if v.imm & 0x100 and sh:
+        # rshrn: the rounding carry out of the wide lane never reaches the
+        # result bits, so a wrapping add is exact
+        p = v.emit(f"add {wide} {p}, {v.splat(1 << (sh - 1), v.esz + 1, n)}")
+    s = v.emit(f"lshr {wide} {p}, {v.splat(sh, v.esz + 1, n)}") if sh else p
     v.store(v.emit(f"trunc {wide} {s} to {v.ty(v.esz, 8)}"), v.esz, 8)
 
 

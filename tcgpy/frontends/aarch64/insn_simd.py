@@ -7,7 +7,7 @@ SHA-1/SHA-256 and CRC32.
 Each form is one vec op (tcgpy.ir.vector) on the register file in env, or a
 few; saturating forms accumulate FPSR.QC, FP forms FPSR's exception flags.
 Not implemented: FEAT_FP16 arithmetic, fcvtxn, urecpe/ursqrte, frecpx,
-sqdmull/sqdmlal/sqdmlsl, rshrn and the scalar narrowing shifts.
+sqdmull/sqdmlal/sqdmlsl and the scalar narrowing shifts.
 """
 from __future__ import annotations
 
@@ -703,10 +703,10 @@ def trans_SIMD_shift_imm(ctx, a):
             return False
         sign = {(0, 0b01110): 0x180, (1, 0b01110): 0, (1, 0b01100): 0x80}[key]
         gen_qc(ctx, gen_vec(ctx, VecOp.qshli, d, n, 0, esz, oprsz, (immhb - bits) | sign))
-    elif key == (0, 0b10000):                        # shrn, shrn2
+    elif key in ((0, 0b10000), (0, 0b10001)):        # shrn(2), rshrn(2)
         if esz == 3:
             return False
-        gen_narrow(ctx, a.Q, a.rd, n, esz, 2 * bits - immhb)
+        gen_narrow(ctx, a.Q, a.rd, n, esz, (2 * bits - immhb) | (0x100 if a.opcode & 1 else 0))
     elif key in SQSHRN:                              # saturating narrowing shifts
         if esz == 3:
             return False
