@@ -121,39 +121,12 @@ class CodeSpace:
         self.modules += 1
         return addrs, time.perf_counter() - t0
 
-    def compile_async(self, text: str, names: list[str]):
-        """First-tier compile on the compile thread; a future of ({name: address}, seconds).
-
-        llvmlite serialises calls into LLVM but releases the GIL inside them,
-        so Python translates the next blocks while LLVM compiles these."""
-        return _compile_pool().submit(self.compile, text, names, False)
-
     def close(self) -> None:
         """Release all machine code of this space (no block of it may be running)."""
         with _lock:
             for ee in self._engines.values():
                 ee.close()
             self._engines.clear()
-
-
-_pool = None
-
-
-def _compile_pool():
-    global _pool
-    if _pool is None:
-        from concurrent.futures import ThreadPoolExecutor
-        _pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tcgpy-llvm")
-    return _pool
-
-
-def _forget_pool_in_child() -> None:
-    # A forked child (guest fork) has no compile thread: start a new one on demand.
-    global _pool
-    _pool = None
-
-
-os.register_at_fork(after_in_child=_forget_pool_in_child)
 
 
 def emit_assembly(text: str) -> str:
