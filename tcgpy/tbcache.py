@@ -35,8 +35,10 @@ MAX_SLOTS = 1 << 16
 MAX_BLOCKS = 12_000
 # Blocks translated and compiled together on a miss (the block and what it
 # jumps to).  Measured on glibc's hello world, 8 beats both 1 (per-module cost)
-# and 16 or more (compiling code that never runs).
+# and 16 or more (compiling code that never runs); code that streams through
+# new blocks gets up to MAX_LOOKAHEAD.
 LOOKAHEAD = 8
+MAX_LOOKAHEAD = 32
 HOT_THRESHOLD = 2000   # passes over a loop-closing edge before its loop is recompiled hot
 HOT_REGION_MAX = 64    # blocks recompiled together for one hot edge
 
@@ -102,6 +104,8 @@ class TBCache:
         self.slot_owner: dict[int, TB] = {}
         self.code = jit.CodeSpace()
         self.generation_blocks = 0     # blocks compiled into the current code space
+        self.lookahead = LOOKAHEAD     # batch size of the last miss
+        self.frontier: set[int] = set()   # jump targets the last batch left untranslated
         self.next_slot = 0
         self.free_slots: list[int] = []
         self._fn_counter = 0
@@ -253,20 +257,30 @@ class TBCache:
         from .translator import MAX_BLOCK_INSNS
         # Translate the block and, breadth first, the blocks it jumps to, and
         # compile them as one module: LLVM's cost per module is large enough
-        # that batching pays even though some of them may never run.
+        # that batching pays even though some of them may never run.  When
+        # execution ran off the edge of the previous batch (code streaming
+        # through new blocks) the batch doubles, up to MAX_LOOKAHEAD; a miss
+        # anywhere else starts again from LOOKAHEAD.
+        limit = min(2 * self.lookahead, MAX_LOOKAHEAD) if pc in self.frontier else LOOKAHEAD
+        self.lookahead = limit
         blocks = [self._translate(pc, MAX_BLOCK_INSNS, stop_pc)]
         seen = {pc}
+        frontier = set()
         i = 0
-        while i < len(blocks) and len(blocks) < LOOKAHEAD:
+        while i < len(blocks):
             for insn in blocks[i].insns:
                 if insn.op is Op.goto_tb:
                     t = insn.consts[0]
                     if (t in seen or t in self.blocks or t == stop_pc
-                            or self._fetch(t) is None or len(blocks) >= LOOKAHEAD):
+                            or self._fetch(t) is None):
                         continue
                     seen.add(t)
+                    if len(blocks) >= limit:
+                        frontier.add(t)
+                        continue
                     blocks.append(self._translate(t, MAX_BLOCK_INSNS, stop_pc))
             i += 1
+        self.frontier = frontier
         tbs = self._compile(blocks, chain=True)
         for tb in tbs:
             self._register(tb)
