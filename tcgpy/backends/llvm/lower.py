@@ -197,12 +197,26 @@ class _FnLowering:
         self.tail_edges.append((fn, self.current_bb))
         self.emit("br label %tail")
 
-    def count_edge(self) -> None:
-        """Hotness counting on a loop-closing edge (a backward direct jump or
-        an indirect jump), with pc already holding the target: every cycle
-        of guest code passes through one, so counting there finds all hot
-        code without a counter on every block.  At zero, leave with
-        Exit.HOT and the counter's index in env ``exit_info``."""
+    def loop_edge(self) -> None:
+        """Checks on a loop-closing edge (a backward direct jump or an
+        indirect jump), with pc already holding the target.  Every cycle of
+        guest code passes through one, so two things need doing only here,
+        not on every block entry:
+
+        * an exit request (timeout, host signal) leaves with Exit.BUDGET; code
+          without such an edge runs forward and reaches the dispatcher or an
+          edge within a bounded number of blocks anyway;
+        * first-tier code counts passes; at zero it leaves with Exit.HOT and
+          the counter's index in env ``exit_info``, to be recompiled.
+        """
+        er, req = self.tmp(), self.tmp()
+        self.emit(f"{er} = load i64, ptr {self.env_ptr(self.rt.offsets['exit_request'])}")
+        self.emit(f"{req} = icmp ne i64 {er}, 0")
+        stop_bb, go_bb = self.new_bb("request"), self.new_bb("go")
+        self.emit(f"br i1 {req}, label %{stop_bb}, label %{go_bb}, !prof !0")
+        self.start_bb(stop_bb)
+        self.ret_exit(Exit.BUDGET)
+        self.start_bb(go_bb)
         if self.alloc_counter is None:
             return
         idx = self.alloc_counter()
@@ -253,18 +267,14 @@ class _FnLowering:
         for home in self.homes.values():
             head.append(f"  {home} = alloca i64")
             head.append(f"  store i64 0, ptr {home}")
-        # Budget check at block entry (QEMU's icount decrement / exit_request):
-        # it keeps a chain of blocks from running forever without Python.
+        # Instruction budget at block entry (QEMU's icount decrement), for
+        # exact counts; exit requests are checked on loop edges (loop_edge).
         ic = rt.offsets["icount_left"]
-        er = rt.offsets["exit_request"]
         head += [
             f"  %ic = load i64, ptr {self.env_ptr(ic)}",
-            f"  %er = load i64, ptr {self.env_ptr(er)}",
             f"  %ic2 = sub i64 %ic, {blk.guest_insns}",
             "  %neg = icmp slt i64 %ic2, 0",
-            "  %req = icmp ne i64 %er, 0",
-            "  %stop = or i1 %neg, %req",
-            "  br i1 %stop, label %budget, label %body, !prof !0",
+            "  br i1 %neg, label %budget, label %body, !prof !0",
             "budget:",
             f"  store i64 {_c(blk.pc)}, ptr {self.env_ptr(rt.offsets['pc'])}",
             f"  ret i32 {int(Exit.BUDGET)}",
@@ -654,7 +664,7 @@ def lower_goto_tb(fl, insn):
     fl.sync_globals()
     fl.store_pc(_c(target))
     if target <= fl.insn_pc:
-        fl.count_edge()
+        fl.loop_edge()
     f = fl.tmp()
     fl.emit(f"{f} = load ptr, ptr inttoptr (i64 {fl.rt.slot_base + 8 * slot} to ptr)")
     fl.tail_call(f)
@@ -666,7 +676,7 @@ def lower_goto_ptr(fl, insn):
     target = fl.get(insn.ins[0])
     fl.sync_globals()
     fl.store_pc(target)
-    fl.count_edge()
+    fl.loop_edge()
     h, i, o, ep, epc, hit, fp, f, r = (fl.tmp() for _ in range(9))
     fl.emit(f"{h} = lshr i64 {target}, 2")
     fl.emit(f"{i} = and i64 {h}, {rt.jmp_table_mask}")
