@@ -58,8 +58,9 @@ int main(int argc, char **argv, char **envp)
     kv("close_again_ebadf", sys1(NR_close, fd) == -9);
 
     kv("mkdirat", sys3(NR_mkdirat, AT_FDCWD, join(dir, "sub"), 0755));
-    kv("renameat", sys4(NR_renameat, AT_FDCWD, join(dir, "a.txt"), AT_FDCWD,
-                        "b.txt") == -2);   /* relative to cwd: no such file there */
+    /* relative to cwd (the repository when tested): no such file there */
+    kv("renameat", sys4(NR_renameat, AT_FDCWD, "tcgpy-no-such-file.txt", AT_FDCWD,
+                        "tcgpy-no-such-target.txt") == -2);
     char from[512];
     memcpy(from, join(dir, "a.txt"), 512);
     kv("renameat_ok", sys4(NR_renameat, AT_FDCWD, from, AT_FDCWD, join(dir, "sub/b.txt")));
