@@ -399,6 +399,25 @@ def fp_compare(a: int, b: int, esz: int, fpcr: int, signal_nans: bool) -> tuple[
     return (0b1000 if x1 < x2 else 0b0010), f[0]
 
 
+
+def _round_integer(v: Fraction, mode: int) -> tuple[int, Fraction]:
+    """The exact value ``v`` rounded to an integer in rounding ``mode`` (the
+    shared step of FPToFixed and FPRoundInt); also returns what was dropped."""
+    n = math.floor(v)
+    error = v - n
+    half = Fraction(1, 2)
+    if mode == RN:
+        up = error > half or (error == half and n & 1)
+    elif mode == RA:
+        up = error > half or (error == half and n >= 0)
+    elif mode == RP:
+        up = error != 0
+    elif mode == RM:
+        up = False
+    else:
+        up = error != 0 and n < 0
+    return (n + 1 if up else n), error
+
 def fp_to_fixed(a: int, esz: int, fpcr: int, fbits: int, unsigned: bool, out_bits: int,
                 mode: int) -> tuple[int, int]:
     """FPToFixed: the integer (as an unsigned bit pattern of out_bits)."""
@@ -416,21 +435,7 @@ def fp_to_fixed(a: int, esz: int, fpcr: int, fbits: int, unsigned: bool, out_bit
         f[0] |= IOC
         return (lo if s else hi) & mask, f[0]
     v = v * (1 << fbits)
-    n = math.floor(v)
-    error = v - n
-    half = Fraction(1, 2)
-    if mode == RN:
-        up = error > half or (error == half and n & 1)
-    elif mode == RA:
-        up = error > half or (error == half and n >= 0)
-    elif mode == RP:
-        up = error != 0
-    elif mode == RM:
-        up = False
-    else:
-        up = error != 0 and n < 0
-    if up:
-        n += 1
+    n, error = _round_integer(v, mode)
     if n < lo or n > hi:
         f[0] |= IOC
         n = lo if n < lo else hi
@@ -493,21 +498,7 @@ def fp_round_int(a: int, esz: int, fpcr: int, mode: int, exact: bool) -> tuple[i
         return process_nan(t, a, esz, fpcr, f), f[0]
     if t in (INF, ZERO):
         return (fmt.inf(s) if t == INF else fmt.zero(s)), f[0]
-    n = math.floor(v)
-    error = v - n
-    half = Fraction(1, 2)
-    if mode == RN:
-        up = error > half or (error == half and n & 1)
-    elif mode == RA:
-        up = error > half or (error == half and n >= 0)
-    elif mode == RP:
-        up = error != 0
-    elif mode == RM:
-        up = False
-    else:
-        up = error != 0 and n < 0
-    if up:
-        n += 1
+    n, error = _round_integer(v, mode)
     if n == 0:
         r = fmt.zero(s)
     else:
