@@ -39,7 +39,7 @@ MAX_BLOCKS = 12_000
 # new blocks gets up to MAX_LOOKAHEAD.
 LOOKAHEAD = 8
 MAX_LOOKAHEAD = 64
-HOT_THRESHOLD = 2000   # passes over a loop-closing edge before its loop is recompiled hot
+HOT_THRESHOLD = 100    # passes over a loop-closing edge before its loop is recompiled hot
 HOT_REGION_MAX = 64    # blocks recompiled together for one hot edge
 
 
