@@ -1025,21 +1025,24 @@ def sem_sha(env, d, a, b, esz, oprsz, imm, x):
 # arguments are values).  The constants travel packed into one i64.
 
 KINDS = list(VecOp)
+assert len(KINDS) <= 256, "pack() has 8 bits for the kind"
 KIND_INDEX = {op: i for i, op in enumerate(KINDS)}
 _OFS_BITS = 12
 ENV_VIEW_SIZE = 1 << _OFS_BITS
 
 
 def pack(kind: VecOp, d: int, a: int, b: int, esz: int, oprsz: int, imm: int) -> int:
+    """All of a vec op's constants in 64 bits: kind 8, esz 2, log2 oprsz 3,
+    three 12-bit env offsets, imm 15 (the helper takes the i64 unsigned)."""
     assert 0 <= imm < 1 << 15 and max(d, a, b) < ENV_VIEW_SIZE, (kind, d, a, b, imm)
-    return (KIND_INDEX[kind] | esz << 7 | (oprsz.bit_length() - 1) << 9 | d << 12 | a << 24
-            | b << 36 | imm << 48)
+    return (KIND_INDEX[kind] | esz << 8 | (oprsz.bit_length() - 1) << 10 | d << 13 | a << 25
+            | b << 37 | imm << 49)
 
 
 def unpack(packed: int) -> tuple[VecOp, int, int, int, int, int, int]:
     m = (1 << _OFS_BITS) - 1
-    return (KINDS[packed & 0x7F], (packed >> 12) & m, (packed >> 24) & m, (packed >> 36) & m,
-            (packed >> 7) & 3, 1 << ((packed >> 9) & 7), packed >> 48)
+    return (KINDS[packed & 0xFF], (packed >> 13) & m, (packed >> 25) & m, (packed >> 37) & m,
+            (packed >> 8) & 3, 1 << ((packed >> 10) & 7), packed >> 49)
 
 
 _views: dict[int, memoryview] = {}
