@@ -94,9 +94,10 @@ class Emulator:
         self.cache.log = log
 
     # -- memory --------------------------------------------------------------------------
-    def mem_map(self, address: int, size: int, perms="rwx") -> None:
-        """Map ``size`` bytes of zeroed memory at ``address`` (both page-aligned)."""
-        self.aspace.map(address, size, perms)
+    def mem_map(self, address: int, size: int, perms="rwx", backing=None) -> None:
+        """Map ``size`` bytes of zeroed memory at ``address`` (both page-aligned),
+        or the host memory of ``backing`` (tcgpy.softmmu.memory.host_backing)."""
+        self.aspace.map(address, size, perms, backing=backing)
 
     def mmio_map(self, address: int, size: int, read: Callable[[int, int], int],
                  write: Callable[[int, int, int], None], perms="rw") -> None:

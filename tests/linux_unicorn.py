@@ -35,6 +35,7 @@ class UnicornEmulator:
         # Enable FP/SIMD (CPACR_EL1.FPEN) as the kernel does for EL0.
         self.uc.reg_write(A.UC_ARM64_REG_CPACR_EL1, 3 << 20)
         self.on_syscall = None
+        self._backings = {}        # kept alive while Unicorn points into them
         self._event = None
         self._fault = None
         self.uc.hook_add(unicorn.UC_HOOK_INTR, self._intr)
@@ -49,8 +50,13 @@ class UnicornEmulator:
         self._fault = (address, _ACCESS.get(access, "read"))
         return False
 
-    def mem_map(self, address, size, perms="rwx"):
-        self.uc.mem_map(address, size, _perms(perms))
+    def mem_map(self, address, size, perms="rwx", backing=None):
+        if backing is None:
+            self.uc.mem_map(address, size, _perms(perms))
+            return
+        # Host memory of a shared mapping (tcgpy.softmmu.memory.host_backing).
+        self.uc.mem_map_ptr(address, size, _perms(perms), backing.host)
+        self._backings[address] = backing
 
     def mem_unmap(self, address, size):
         self.uc.mem_unmap(address, size)

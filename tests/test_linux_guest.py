@@ -52,6 +52,7 @@ CASES = [
     Case("fs_proc", "fs_proc"),
     Case("fs_files", "fs_files", tmpdir_arg=True),
     Case("fs_io", "fs_io", tmpdir_arg=True),
+    Case("fs_mmap", "fs_mmap", tmpdir_arg=True),
     Case("fs_misc", "fs_misc", ("42",), stdin=b"hello\nstdin\n", status=42),
 ]
 

@@ -1,9 +1,20 @@
 """The guest address space as Linux user mode sees it: a sorted list of
 mappings (VMAs) with permissions, kept in step with the emulator's softmmu,
-plus the brk heap and a top-down allocator for mmap without MAP_FIXED."""
+plus the brk heap and a top-down allocator for mmap without MAP_FIXED.
+
+Private mappings are softmmu memory of their own (file contents copied in).
+Shared mappings are backed by a host mapping of the same kind (the file with
+MAP_SHARED, or shared anonymous memory), so that guest stores reach the
+file, other processes and forked children exactly as the host kernel makes
+them.  Pages of a shared file mapping that lie beyond the end of the file
+are "holes": inaccessible in the softmmu, SIGBUS for the guest, and mapped
+in on the fault if the file has grown since."""
 from __future__ import annotations
 
 import bisect
+import os
+import stat
+import weakref
 from dataclasses import dataclass
 
 PAGE = 4096
@@ -21,12 +32,39 @@ def perms_str(read: bool, write: bool, execute: bool) -> str:
     return ("r" if read else "") + ("w" if write else "") + ("x" if execute else "")
 
 
+@dataclass(eq=False)
+class FileMap:
+    """The file behind a shared mapping (shared by the VMAs split or moved from it)."""
+    fd: int                 # tcgpy's own close-on-exec dup, closed with the last VMA
+    dev_ino: tuple          # to notice the guest replacing that descriptor number
+    host_shared: bool       # False for a read-only file: the guest cannot write it anyway
+
+    def size(self) -> int | None:
+        """The file's current size, or None when the descriptor is no longer ours."""
+        try:
+            st = os.fstat(self.fd)
+        except OSError:
+            return None
+        return st.st_size if (st.st_dev, st.st_ino) == self.dev_ino else None
+
+
 @dataclass
 class VMA:
     start: int
     end: int
     perms: str
     name: str = ""
+    shared: bool = False
+    may_write: bool = True       # mprotect(PROT_WRITE) allowed (a shared file needs O_RDWR)
+    file: FileMap | None = None
+    foff: int = 0                # file offset at ``start``
+    hole: bool = False           # beyond the end of ``file``: SIGBUS
+    backing: object = None       # host memory of a shared mapping (softmmu Backing)
+    bbase: int = 0               # guest address of ``backing`` offset 0
+
+    def piece(self, start: int, end: int) -> "VMA":
+        return VMA(start, end, self.perms, self.name, self.shared, self.may_write, self.file,
+                   self.foff + (start - self.start), self.hole, self.backing, self.bbase)
 
 
 class AddressSpace:
@@ -75,15 +113,43 @@ class AddressSpace:
         v = self.find(addr)
         if v is not None and v.start < addr:
             i = self.vmas.index(v)
-            self.vmas.insert(i + 1, VMA(addr, v.end, v.perms, v.name))
+            self.vmas.insert(i + 1, v.piece(addr, v.end))
             v.end = addr
 
-    def map(self, start: int, length: int, perms: str, name: str = "") -> None:
-        """Map fresh zeroed pages; any existing mapping in the range is replaced."""
+    def map(self, start: int, length: int, perms: str, name: str = "", **shared) -> None:
+        """Map fresh zeroed pages; any existing mapping in the range is replaced.
+        ``shared`` holds VMA fields of a shared mapping (backing, bbase, file, hole...)."""
         start, end = page_down(start), page_up(start + length)
         self.unmap(start, end - start)
-        self.emu.mem_map(start, end - start, perms)
-        self.vmas.insert(self._index(start) + 1, VMA(start, end, perms, name))
+        vma = VMA(start, end, perms, name, **shared)
+        if vma.backing is not None:
+            self.emu.mem_map(start, end - start, "" if vma.hole else perms,
+                             backing=_view(vma.backing, start - vma.bbase, end - start))
+        else:
+            self.emu.mem_map(start, end - start, "" if vma.hole else perms)
+        self.vmas.insert(self._index(start) + 1, vma)
+
+    def map_shared(self, start: int, size: int, perms: str, name: str, fd: int = -1, offset: int = 0,
+                   may_write: bool = True, file: FileMap | None = None) -> None:
+        """A MAP_SHARED mapping of host descriptor ``fd`` (or of ``file``) at
+        ``offset``, or shared anonymous memory with neither (OSError with the
+        host's errno; nothing changes then)."""
+        from ..softmmu.memory import host_backing
+        if fd < 0 and file is None:
+            self.map(start, size, perms, name, shared=True, backing=host_backing(size, shared=True),
+                     bbase=start)
+            return
+        fm = file or _file_map(fd, may_write)
+        data = size
+        st = os.fstat(fm.fd)
+        if stat.S_ISREG(st.st_mode):
+            data = min(size, page_up(st.st_size - offset) if st.st_size > offset else 0)
+        fields = dict(shared=True, may_write=may_write, file=fm)
+        if data:
+            b = host_backing(data, fm.fd, offset, shared=fm.host_shared)
+            self.map(start, data, perms, name, foff=offset, backing=b, bbase=start, **fields)
+        if data < size:
+            self.map(start + data, size - data, perms, name, foff=offset + data, hole=True, **fields)
 
     def unmap(self, start: int, length: int) -> None:
         start, end = page_down(start), page_up(start + length)
@@ -104,9 +170,32 @@ class AddressSpace:
         self._split(end)
         for v in self.vmas:
             if start <= v.start and v.end <= end and v.perms != perms:
-                self.emu.mem_protect(v.start, v.end - v.start, perms)
+                if not v.hole:
+                    self.emu.mem_protect(v.start, v.end - v.start, perms)
                 v.perms = perms
         return True
+
+    def may_protect(self, start: int, length: int, write: bool) -> bool:
+        """False (EACCES) when asking for write access to a read-only shared file."""
+        end = page_up(start + length)
+        return not write or all(v.may_write for v in self.vmas if v.end > start and v.start < end)
+
+    def fault_in(self, addr: int) -> bool:
+        """A guest access faulted at ``addr``: True when it was a hole of a shared
+        file that has grown meanwhile (now mapped: run the access again)."""
+        v = self.find(addr)
+        if v is None or not v.hole:
+            return False
+        size = v.file.size()
+        if size is None or v.foff + (page_down(addr) - v.start) >= size:
+            return False
+        self.map_shared(v.start, v.end - v.start, v.perms, v.name, offset=v.foff, may_write=v.may_write,
+                        file=v.file)
+        return True
+
+    def is_hole(self, addr: int) -> bool:
+        v = self.find(addr)
+        return v is not None and v.hole
 
     # -- brk -------------------------------------------------------------------
     def set_brk_start(self, addr: int) -> None:
@@ -125,3 +214,30 @@ class AddressSpace:
             self.unmap(new_top, old_top - new_top)
         self.brk = new
         return self.brk
+
+
+def _view(backing, offset: int, size: int):
+    """The part of a host backing from ``offset`` (a mapping may start inside one)."""
+    if offset == 0:
+        return backing
+    from ..softmmu.memory import Backing
+    view = Backing(None, backing.host + offset, size)
+    view.parent = backing           # keeps the host mapping alive
+    return view
+
+
+def _file_map(fd: int, may_write: bool) -> FileMap:
+    import fcntl
+    st = os.fstat(fd)
+    # Out of the low numbers the guest allocates from, and gone on execve.
+    own = fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 256)
+    fm = FileMap(own, (st.st_dev, st.st_ino), may_write)
+    weakref.finalize(fm, _close_quietly, own)
+    return fm
+
+
+def _close_quietly(fd: int) -> None:
+    try:
+        os.close(fd)
+    except OSError:
+        pass

@@ -15,7 +15,7 @@ from . import sys_fs, sys_mem, sys_net, sys_proc, sys_signal  # noqa: F401  (reg
 from .abi import LinuxArch
 from .loader import LoadError, build_stack, load_program, read_elf
 from .memory import PAGE, AddressSpace
-from .signals import (BUS_ADRALN, ILL_ILLOPC, SEGV_ACCERR, SEGV_MAPERR, SI_KERNEL, SIG_DFL, SIG_IGN,
+from .signals import (BUS_ADRALN, BUS_ADRERR, ILL_ILLOPC, SEGV_ACCERR, SEGV_MAPERR, SI_KERNEL, SIG_DFL, SIG_IGN,
                       TRAP_BRKPT, PendingSignal, SignalState, host_signal_name)
 from .syscalls import MASK64, NORETURN, TABLE, host_to_guest_errno, strace_call, strace_result
 
@@ -57,6 +57,8 @@ def _guest_signal_for_fault(sigs: SignalState, exc: EmulationError, space: Addre
     n = sigs.numbers
     if isinstance(exc, AlignmentFault):
         signo, code, addr = n["SIGBUS"], BUS_ADRALN, exc.address
+    elif isinstance(exc, MemoryFault) and space.is_hole(exc.address):
+        signo, code, addr = n["SIGBUS"], BUS_ADRERR, exc.address     # beyond the end of a mapped file
     elif isinstance(exc, MemoryFault):
         signo, addr = n["SIGSEGV"], exc.address
         code = SEGV_ACCERR if space.find(addr) is not None else SEGV_MAPERR
@@ -336,6 +338,9 @@ class LinuxProcess:
             try:
                 emu.run(emu.reg_read(self.arch.pc))
             except EmulationError as exc:
+                if (isinstance(exc, MemoryFault) and not isinstance(exc, AlignmentFault)
+                        and self.space.fault_in(exc.address)):
+                    continue
                 self.fault_info = exc
                 sig = _guest_signal_for_fault(self.signals, exc, self.space)
                 sig.tid = self.sched.current.tid

@@ -1,10 +1,12 @@
 """Memory syscalls: brk, mmap, munmap, mprotect, mremap, madvise."""
 from __future__ import annotations
 
+import fcntl
 import os
+import stat
 
 from .memory import PAGE, page_up, perms_str
-from .syscalls import syscall
+from .syscalls import s32, syscall
 
 
 def _perms(proc, prot: int) -> str:
@@ -17,12 +19,42 @@ def sys_brk(proc, addr):
     return proc.space.do_brk(addr)
 
 
+def _file_access(proc, fd: int, shared: bool, prot: int) -> tuple[str | None, bool]:
+    """(errno name or None, whether the file may be written through a shared mapping)."""
+    m = proc.arch.consts.MMAN
+    try:
+        fl = fcntl.fcntl(fd, fcntl.F_GETFL)
+        st = os.fstat(fd)
+    except OSError:
+        return "EBADF", False
+    if stat.S_ISDIR(st.st_mode) or stat.S_ISFIFO(st.st_mode) or stat.S_ISSOCK(st.st_mode):
+        return "ENODEV", False
+    acc = fl & os.O_ACCMODE
+    if acc == os.O_WRONLY:
+        return "EACCES", False
+    may_write = acc == os.O_RDWR and not fl & os.O_APPEND
+    if shared and prot & m["PROT_WRITE"] and not may_write:
+        return "EACCES", False
+    return None, may_write
+
+
 @syscall("mmap", "p u prot mapflags fd x", ret="x")
 def sys_mmap(proc, addr, length, prot, flags, fd, offset):
     m = proc.arch.consts.MMAN
     space = proc.space
     if length == 0 or offset & (PAGE - 1) or length > space.LIMIT:
         return proc.err("EINVAL")
+    kind = flags & m["MAP_TYPE"]
+    if kind not in (m["MAP_SHARED"], m["MAP_PRIVATE"], m["MAP_SHARED_VALIDATE"]):
+        return proc.err("EINVAL")
+    shared = kind != m["MAP_PRIVATE"]
+    anon = bool(flags & m["MAP_ANONYMOUS"])
+    hfd = s32(fd)
+    may_write = True
+    if not anon:
+        error, may_write = _file_access(proc, hfd, shared, prot)
+        if error:
+            return proc.err(error)
     size = page_up(length)
     fixed = flags & (m["MAP_FIXED"] | m["MAP_FIXED_NOREPLACE"])
     if fixed:
@@ -35,10 +67,12 @@ def sys_mmap(proc, addr, length, prot, flags, fd, offset):
         start = space.find_free(size, addr)
         if start is None:
             return proc.err("ENOMEM")
-    data = b""
-    if not flags & m["MAP_ANONYMOUS"]:
-        # File mappings are private copies; MAP_SHARED writes do not reach the file.
-        data = os.pread(fd if fd < (1 << 31) else -1, length, offset)
+    if shared:
+        space.map_shared(start, size, _perms(proc, prot), "mmap", -1 if anon else hfd, 0 if anon else offset,
+                         may_write)
+        return start
+    # Private file mappings are copies: the file's later changes are not seen.
+    data = b"" if anon else os.pread(hfd, length, offset)
     space.map(start, size, _perms(proc, prot), "mmap")
     if data:
         proc.emu.mem_write(start, data)
@@ -59,6 +93,8 @@ def sys_mprotect(proc, addr, length, prot):
         return proc.err("EINVAL")
     if length == 0:
         return 0
+    if not proc.space.may_protect(addr, length, bool(prot & proc.arch.consts.MMAN["PROT_WRITE"])):
+        return proc.err("EACCES")
     return 0 if proc.space.protect(addr, length, _perms(proc, prot)) else proc.err("ENOMEM")
 
 
@@ -79,18 +115,40 @@ def sys_mremap(proc, old, old_size, new_size, flags, new_addr):
             space.unmap(old + new_size, old_size - new_size)
         return old
     if space.is_free(old + old_size, old + new_size):
-        space.map(old + old_size, new_size - old_size, vma.perms, vma.name)
+        _extend(space, vma, old, old_size, new_size, old + old_size)
         return old
     if not flags & m["MREMAP_MAYMOVE"]:
         return proc.err("ENOMEM")
     start = space.find_free(new_size)
     if start is None:
         return proc.err("ENOMEM")
-    data = proc.emu.mem_read(old, old_size)
-    space.map(start, new_size, vma.perms, vma.name)
-    proc.emu.mem_write(start, data)
+    if vma.file is not None:
+        # The same pages of the same file, at the new address.
+        space.map_shared(start, new_size, vma.perms, vma.name, offset=vma.foff + (old - vma.start),
+                         may_write=vma.may_write, file=vma.file)
+    else:
+        # A moved shared anonymous mapping stops being shared with children
+        # forked before the move (a kernel keeps it shared).
+        data = proc.emu.mem_read(old, old_size)
+        if vma.shared:
+            space.map_shared(start, new_size, vma.perms, vma.name)
+        else:
+            space.map(start, new_size, vma.perms, vma.name)
+        proc.emu.mem_write(start, data)
     space.unmap(old, old_size)
     return start
+
+
+def _extend(space, vma, old: int, old_size: int, new_size: int, at: int) -> None:
+    """Grow a mapping in place with pages of the same kind."""
+    grow = new_size - old_size
+    if vma.file is not None:
+        space.map_shared(at, grow, vma.perms, vma.name, offset=vma.foff + (at - vma.start),
+                         may_write=vma.may_write, file=vma.file)
+    elif vma.shared:
+        space.map_shared(at, grow, vma.perms, vma.name)
+    else:
+        space.map(at, grow, vma.perms, vma.name)
 
 
 @syscall("madvise", "p u d")
@@ -98,18 +156,36 @@ def sys_madvise(proc, addr, length, advice):
     if advice == proc.arch.consts.MMAN["MADV_DONTNEED"] and length:
         # Private pages read back as zero-fill after MADV_DONTNEED: give the
         # range fresh pages rather than writing zeros (which would commit
-        # host memory for what the guest just gave back).
+        # host memory for what the guest just gave back).  Shared pages
+        # keep their contents (they are the file's, or the children's).
         start, end = addr & ~(PAGE - 1), page_up(addr + length)
-        for v in [v for v in proc.space.vmas if v.end > start and v.start < end]:
+        for v in [v for v in proc.space.vmas if v.end > start and v.start < end and not v.shared]:
             lo, hi = max(v.start, start), min(v.end, end)
             proc.space.map(lo, hi - lo, v.perms, v.name)
     return 0
 
 
+MS_ASYNC, MS_INVALIDATE, MS_SYNC = 1, 2, 4
+
+
 @syscall("msync", "p u x")
 def sys_msync(proc, addr, length, flags):
-    # Mappings are private copies: there is nothing to write back.
-    return 0 if proc.space.find(addr) is not None else proc.err("ENOMEM")
+    from ..softmmu.memory import backing_sync
+    if addr & (PAGE - 1) or flags & ~(MS_ASYNC | MS_INVALIDATE | MS_SYNC) or \
+            (flags & MS_ASYNC and flags & MS_SYNC):
+        return proc.err("EINVAL")
+    start, end = addr, page_up(addr + length)
+    vmas = [v for v in proc.space.vmas if v.end > start and v.start < end]
+    if sum(min(v.end, end) - max(v.start, start) for v in vmas) != end - start:
+        return proc.err("ENOMEM")
+    if flags & MS_SYNC:
+        # Stores already reached the page cache (the host mapping is the
+        # file's); MS_SYNC also waits for the disk, as the kernel does.
+        for v in vmas:
+            if v.file is not None and v.backing is not None:
+                lo, hi = max(v.start, start), min(v.end, end)
+                backing_sync(v.backing, lo - v.bbase, hi - lo, MS_SYNC)
+    return 0
 
 
 # Locking pages in memory has no meaning for softmmu-backed guest memory.

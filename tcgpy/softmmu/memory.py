@@ -10,6 +10,8 @@ from __future__ import annotations
 import bisect
 import ctypes
 import mmap
+import os
+import weakref
 from dataclasses import dataclass
 from typing import Callable
 
@@ -50,6 +52,51 @@ class Backing:
     mm: mmap.mmap | None
     host: int
     size: int
+
+
+def host_backing(size: int, fd: int = -1, offset: int = 0, shared: bool = False) -> Backing:
+    """Read-write host memory for ``map(..., backing=)``: a mapping of ``fd``
+    at ``offset`` (MAP_SHARED writes reach the file and other processes'
+    mappings of it), or anonymous with ``fd`` -1 (shared anonymous memory is
+    shared with forked children).  Python's mmap is not used for files
+    because it keeps a dup of ``fd``, which would be visible in the guest's
+    descriptor numbering.  The host mapping goes away with the last region
+    that uses it.  OSError carries the host mmap's errno."""
+    flags = (mmap.MAP_SHARED if shared else mmap.MAP_PRIVATE) | (mmap.MAP_ANONYMOUS if fd < 0 else 0)
+    if fd < 0 and not shared:
+        mm = mmap.mmap(-1, size, flags=flags)
+        return Backing(mm, ctypes.addressof(ctypes.c_char.from_buffer(mm)), size)
+    libc = _libc()
+    host = libc.mmap(None, size, mmap.PROT_READ | mmap.PROT_WRITE, flags, fd, offset)
+    if host in (None, MASK64):            # MAP_FAILED
+        err = ctypes.get_errno()
+        raise OSError(err, os.strerror(err))
+    b = Backing(None, host, size)
+    weakref.finalize(b, libc.munmap, host, size)
+    return b
+
+
+def backing_sync(backing: Backing, offset: int, size: int, flags: int) -> None:
+    """msync(2) part of a host_backing (flags are the host's MS_* bits)."""
+    if _libc().msync(backing.host + offset, size, flags):
+        err = ctypes.get_errno()
+        raise OSError(err, os.strerror(err))
+
+
+_LIBC = None
+
+
+def _libc():
+    global _LIBC
+    if _LIBC is None:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.mmap.restype = ctypes.c_void_p
+        libc.mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int, ctypes.c_int,
+                              ctypes.c_long]
+        libc.munmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t]
+        libc.msync.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
+        _LIBC = libc
+    return _LIBC
 
 
 @dataclass
@@ -113,12 +160,18 @@ class AddressSpace:
         if size <= 0 or addr < 0 or addr + size > (1 << 64):
             raise ValueError(f"bad range {addr:#x}+{size:#x}")
 
-    def map(self, addr: int, size: int, perms, *, mmio=None) -> None:
+    def map(self, addr: int, size: int, perms, *, mmio=None, backing: Backing | None = None) -> None:
+        """Map zeroed private memory, or MMIO callbacks (``mmio=(read, write)``),
+        or the host memory of ``backing`` (see host_backing; at least ``size`` bytes)."""
         self.check_range(addr, size)
         if self.overlapping(addr, addr + size):
             raise ValueError(f"range {addr:#x}+{size:#x} overlaps an existing mapping")
         p = parse_perms(perms)
-        if mmio is None:
+        if backing is not None:
+            if backing.size < size:
+                raise ValueError(f"backing of {backing.size:#x} bytes for a {size:#x}-byte mapping")
+            self.regions.append(Region(addr, addr + size, p, backing))
+        elif mmio is None:
             mm = mmap.mmap(-1, size, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
             host = ctypes.addressof(ctypes.c_char.from_buffer(mm))
             self.regions.append(Region(addr, addr + size, p, Backing(mm, host, size)))
