@@ -85,7 +85,7 @@ def rmode(fpcr: int) -> int:
     return (fpcr >> RMODE_SHIFT) & 3
 
 
-def _flush_inputs(fmt: Fmt, fpcr: int) -> bool:
+def _flush_to_zero(fmt: Fmt, fpcr: int) -> bool:
     return bool(fpcr & (FPCR_FZ16 if fmt.ebits == 5 else FPCR_FZ))
 
 
@@ -100,7 +100,7 @@ def unpack(bits: int, esz: int, fpcr: int, flags: list[int], ahp: bool = False) 
     if exp == 0:
         if frac == 0:
             return ZERO, sign, Fraction(0)
-        if _flush_inputs(fmt, fpcr):
+        if _flush_to_zero(fmt, fpcr):
             if fmt.ebits != 5:
                 flags[0] |= IDC
             return ZERO, sign, Fraction(0)
@@ -132,7 +132,9 @@ def fp_round(value: Fraction, esz: int, fpcr: int, flags: list[int], mode: int |
     sign = 1 if value < 0 else 0
     mag = -value if sign else value
     exponent = _floor_log2(mag)
-    if fmt.ebits != 5 and fpcr & FPCR_FZ and exponent < fmt.min_exp:
+    # FZ (FZ16 for half) flushes a tiny result before rounding, raising UFC
+    # (FPRoundBase); conversions clear FZ16 before they get here (FPRoundCV).
+    if not ahp and _flush_to_zero(fmt, fpcr) and exponent < fmt.min_exp:
         flags[0] |= UFC
         return fmt.zero(sign)
     e = max(exponent, fmt.min_exp)
@@ -568,7 +570,7 @@ def _rsqrt_estimate(a: int) -> int:
 
 
 def fp_recpe(a: int, esz: int, fpcr: int) -> tuple[int, int]:
-    """FPRecipEstimate (single/double)."""
+    """FPRecipEstimate."""
     fmt = FMTS[esz]
     f = [0]
     t, s, v = unpack(a, esz, fpcr, f)
@@ -580,12 +582,12 @@ def fp_recpe(a: int, esz: int, fpcr: int) -> tuple[int, int]:
         f[0] |= DZC
         return fmt.inf(s), f[0]
     mag = abs(v)
-    if mag < Fraction(2) ** (-128 if esz == 2 else -1024):
+    if mag < Fraction(2) ** -(fmt.bias + 1):
         mode = rmode(fpcr)
         to_inf = mode == RN or (mode == RP and not s) or (mode == RM and s)
         f[0] |= OFC | IXC
         return (fmt.inf(s) if to_inf else fmt.max_normal(s)), f[0]
-    if fpcr & FPCR_FZ and mag >= Fraction(2) ** (126 if esz == 2 else 1022):
+    if _flush_to_zero(fmt, fpcr) and mag >= Fraction(2) ** (fmt.bias - 1):
         f[0] |= UFC
         return fmt.zero(s), f[0]
     fraction = (a & ((1 << fmt.fbits) - 1)) << (52 - fmt.fbits)
@@ -597,7 +599,7 @@ def fp_recpe(a: int, esz: int, fpcr: int) -> tuple[int, int]:
         else:
             fraction = (fraction << 1) & ((1 << 52) - 1)
     scaled = 256 | (fraction >> 44)
-    result_exp = (253 if esz == 2 else 2045) - exp
+    result_exp = 2 * fmt.bias - 1 - exp
     estimate = _recip_estimate(scaled)
     frac = (estimate & 0xFF) << (fmt.fbits - 8)
     if result_exp == 0:
@@ -609,7 +611,7 @@ def fp_recpe(a: int, esz: int, fpcr: int) -> tuple[int, int]:
 
 
 def fp_rsqrte(a: int, esz: int, fpcr: int) -> tuple[int, int]:
-    """FPRSqrtEstimate (single/double)."""
+    """FPRSqrtEstimate."""
     fmt = FMTS[esz]
     f = [0]
     t, s, v = unpack(a, esz, fpcr, f)
@@ -634,6 +636,19 @@ def fp_rsqrte(a: int, esz: int, fpcr: int) -> tuple[int, int]:
         scaled = 256 | (fraction >> 44)
     else:
         scaled = 128 | (fraction >> 45)
-    result_exp = ((380 if esz == 2 else 3068) - exp) // 2
+    result_exp = (3 * fmt.bias - 1 - exp) // 2
     estimate = _rsqrt_estimate(scaled)
     return (result_exp << fmt.fbits) | ((estimate & 0xFF) << (fmt.fbits - 8)), f[0]
+
+
+def fp_recpx(a: int, esz: int, fpcr: int) -> tuple[int, int]:
+    """FPRecpX: the exponent field inverted, the fraction cleared (a zero or
+    denormal exponent becomes the largest finite one)."""
+    fmt = FMTS[esz]
+    f = [0]
+    t, s, _ = unpack(a, esz, fpcr, f)
+    if t in (QNAN, SNAN):
+        return process_nan(t, a, esz, fpcr, f), f[0]
+    exp = (a >> fmt.fbits) & fmt.emax_field
+    exp = fmt.emax_field - 1 if exp == 0 else exp ^ fmt.emax_field
+    return (s << (fmt.bits - 1)) | (exp << fmt.fbits), f[0]
