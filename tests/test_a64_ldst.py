@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 
 import tcgpy
 from tcgpy.difftest import engine as dt
+from tcgpy.difftest.a64_forms_atomic import is_lse
 from tcgpy.difftest.a64_forms_dp import DP_CLASSES
 from tcgpy.difftest.a64_forms_ls import LDST_CLASSES, LS_CLASSES, known_differences
 from tcgpy.difftest.forms import CODE_BASE, CODE_SIZE, DATA_BASE, DATA_SIZE, Pos, classes
@@ -448,10 +449,7 @@ UNALLOCATED = [
     (0x6840_0820, "ldnp with opc=01"),
     (0x6900_0820, "stgp (MTE)"),
     (0x889F_7C22, "stllr (LOR)"),
-    (0x88E3_7C22, "cas (LSE)"),
-    (0x0824_7C22, "casp (LSE)"),
     (0xB8BF_C020, "ldapr (RCpc)"),
-    (0xB820_0020, "ldadd (LSE)"),
     (0xF820_0420, "ldraa (PAuth)"),
 ]
 
@@ -579,9 +577,11 @@ def test_difftest_with_integer_classes(engine, seed, length):
 
 def _random_ldst_word(rng: random.Random) -> int | None:
     """Any word of the general-register load/store groups (op0 x1x0, V=0),
-    allocated or not, but never loading into the pointer registers."""
+    allocated or not, but never loading into the pointer registers, and no
+    LSE atomic (Unicorn's default model lacks them: tests/test_a64_atomic.py
+    difftests them on its "max" model)."""
     w = (rng.getrandbits(32) | 1 << 27) & ~(1 << 26) & ~(1 << 25)
-    return None if (w & 31) in dt.PTR_REGS else w
+    return None if (w & 31) in dt.PTR_REGS or is_lse(w) else w
 
 
 @given(seed=st.integers(0, 2 ** 64 - 1))

@@ -249,10 +249,10 @@ def _isolate(spec: Spec, chunk: range) -> ChunkResult:
 
 def _host_crash_finding(spec: Spec, index: int) -> Finding:
     from .casefile import disassemble
-    from .engine import Event, FieldDiff, Mismatch, Outcome, Result, UnicornRunner
+    from .engine import Event, FieldDiff, Mismatch, Outcome, Result, UnicornRunner, case_cpu
     case = campaign_case(spec.arch, select_classes(spec.arch, spec.classes), spec.seed, index,
                          spec.length, spec.states_per_code)
-    ref = UnicornRunner(spec.arch).run(case)
+    ref = UnicornRunner(spec.arch, case_cpu(case)).run(case)
     sub = Outcome(Event("crash", detail="the tcgpy worker process died running this case"),
                   {}, b"")
     r = Result(case, ref, sub, Mismatch([FieldDiff("event", str(ref.event), str(sub.event))]))

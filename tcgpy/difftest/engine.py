@@ -20,7 +20,7 @@ import random
 import threading
 import time
 import traceback
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Callable, Sequence
 
 from . import forms
@@ -75,6 +75,9 @@ class ArchDef:
     prologue: tuple[int, ...]
     # How non-GPR start values are drawn (registers not listed start at 0)
     start: dict[str, Callable[[random.Random], int]]
+    # Unicorn CPU models a form class may ask for (FormClass.unicorn_cpu):
+    # name -> constant in unicorn_consts' module.  Others run on the default.
+    unicorn_cpus: dict[str, str] = field(default_factory=dict)
 
 
 ARCH_DEFS: dict[str, ArchDef] = {
@@ -96,6 +99,8 @@ ARCH_DEFS: dict[str, ArchDef] = {
             "fpcr": lambda rng: rng.getrandbits(5) << 22,
             "fpsr": lambda rng: (rng.getrandbits(5) << 27) | (rng.getrandbits(8) & 0b1001_1111),
         },
+        # The default Cortex-A72 lacks FEAT_LSE (and FP16, RDM, ...).
+        unicorn_cpus={"max": "UC_CPU_ARM64_MAX"},
     ),
 }
 
@@ -225,9 +230,11 @@ def generate_code(classes: Sequence[FormClass], rng: random.Random,
     if not classes:
         raise ValueError("no form classes selected")
     primary = rng.choice(classes)
+    # Classes that need another Unicorn model than the primary's stay out.
+    mixable = [c for c in classes if c.unicorn_cpu == primary.unicorn_cpu]
     words, names = [], []
     for i in range(length):
-        fc = primary if rng.random() < 0.75 else rng.choice(classes)
+        fc = primary if rng.random() < 0.75 else rng.choice(mixable)
         try:
             word = fc.gen(rng, Pos(i, length))
         except Exception as e:
@@ -266,6 +273,17 @@ def campaign_case(arch: str, classes: Sequence[FormClass], seed: int, index: int
     regs = random_start_regs(da, rng)
     return Case(da.name, words, regs, random_data(rng), default_bound(length),
                 names, primary, f"seed {seed} case {index} (states per code {states_per_code})")
+
+
+def case_cpu(case: Case) -> str | None:
+    """The Unicorn CPU model ``case`` runs on: the one its form classes name
+    (classes needing different models are never mixed), else None (default)."""
+    table = forms.classes(case.arch)
+    for name in (case.primary, *case.classes):
+        fc = table.get(name)
+        if fc is not None and fc.unicorn_cpu is not None:
+            return fc.unicorn_cpu
+    return None
 
 
 def select_classes(arch: str, include: Sequence[str] | None = None,
@@ -398,11 +416,16 @@ class UnicornRunner:
 
     name = "unicorn"
 
-    def __init__(self, arch: str):
+    def __init__(self, arch: str, cpu: str | None = None):
+        """``cpu``: a CPU model of the arch's ArchDef.unicorn_cpus (None: Unicorn's default)."""
         import unicorn
         self._uc_mod = unicorn
         self.da = diff_arch(arch)
+        self.cpu = cpu
         uc = self.uc = unicorn.Uc(*self.da.info.unicorn)
+        if cpu is not None:
+            consts = importlib.import_module(self.da.defs.unicorn_consts[0])
+            uc.ctl_set_cpu_model(getattr(consts, self.da.defs.unicorn_cpus[cpu]))
         uc.mem_map(CODE_BASE - CODE_PAGE, CODE_PAGE + CODE_SIZE,
                    unicorn.UC_PROT_READ | unicorn.UC_PROT_EXEC)
         uc.mem_write(CODE_BASE - CODE_PAGE, self.da.prologue_code)
@@ -593,12 +616,16 @@ class Engine:
 
     The runners are created on first use (tests substitute fakes through
     ``reference``/``subject``; anything with ``run(case) -> Outcome`` works).
+    A case whose form classes need another Unicorn CPU model (``case_cpu``)
+    runs on a reference runner of that model, unless a reference was given.
     """
 
     def __init__(self, arch: str = "aarch64", *, reference=None, subject=None,
                  known: Sequence | None = None):
         self.da = diff_arch(arch)
         self.arch = self.da.name
+        self._given_reference = reference is not None
+        self._cpu_references: dict[str, UnicornRunner] = {}
         self._reference = reference
         self._subject = subject
         self._known = known
@@ -617,10 +644,20 @@ class Engine:
             self._subject = TcgpyRunner(self.arch)
         return self._subject
 
+    def reference_for(self, case: Case):
+        """The reference runner of ``case``'s Unicorn CPU model."""
+        cpu = None if self._given_reference else case_cpu(case)
+        if cpu is None:
+            return self.reference
+        runner = self._cpu_references.get(cpu)
+        if runner is None:
+            runner = self._cpu_references[cpu] = UnicornRunner(self.arch, cpu)
+        return runner
+
     def run(self, case: Case) -> Result:
         from .known_differences import KNOWN, classify
         self.runs += 1
-        reference, subject = self.reference, self.subject
+        reference, subject = self.reference_for(case), self.subject
         t0 = time.perf_counter()
         ref = reference.run(case)
         t1 = time.perf_counter()
@@ -647,7 +684,7 @@ class Engine:
 
 __all__ = [
     "Case", "DiffArch", "Engine", "Event", "FieldDiff", "Mismatch", "Outcome", "Result",
-    "TcgpyRunner", "UnicornRunner", "campaign_case", "compare", "diff_arch",
+    "TcgpyRunner", "UnicornRunner", "campaign_case", "case_cpu", "compare", "diff_arch",
     "FormError", "generate_case", "generate_code", "random_data", "random_start_regs",
     "select_classes",
 ]

@@ -16,6 +16,11 @@ Conventions shared by generators and the difftest engine (tcgpy/difftest):
 - Other general registers hold random values, edge values (0, 1, -1, INT64_MIN,
   2**31, 2**32-1, ...) drawn often; NZCV and tpidr_el0 are random; FPCR and FPSR
   hold random values of their defined bits.
+- A class may name the Unicorn CPU model it needs (``unicorn_cpu``: "max" for
+  extensions Unicorn's default Cortex-A72 lacks).  Its cases run on that model
+  and mix only with classes naming the same model: the models differ in more
+  than the extensions (MIDR_EL1, writable FPCR bits), so the other classes stay
+  on the default, as they were difftested.
 - The code sequence is at CODE_BASE; the run stops at CODE_BASE + 4*length (the
   "end") or after a bounded instruction count.  A branch generator picks its
   target from ``pos`` (index of this instruction, length of the sequence).
@@ -46,18 +51,21 @@ class FormClass:
     name: str
     gen: Callable[[random.Random, Pos], int]
     doc: str
+    unicorn_cpu: str | None = None      # a key of engine.ArchDef.unicorn_cpus; None: default
 
 
 FORMS: dict[str, dict[str, FormClass]] = {}
 
 
-def form_class(arch: str, name: str):
-    """Decorator registering ``gen(rng, pos) -> word`` as form class ``name``."""
+def form_class(arch: str, name: str, unicorn_cpu: str | None = None):
+    """Decorator registering ``gen(rng, pos) -> word`` as form class ``name``,
+    difftested on Unicorn's CPU model ``unicorn_cpu`` (None: the default)."""
     def register(fn):
         table = FORMS.setdefault(arch, {})
         if name in table:
             raise ValueError(f"form class {arch}/{name} registered twice")
-        table[name] = FormClass(arch, name, fn, (fn.__doc__ or "").strip().split("\n")[0])
+        table[name] = FormClass(arch, name, fn, (fn.__doc__ or "").strip().split("\n")[0],
+                                unicorn_cpu)
         return fn
     return register
 
@@ -70,4 +78,5 @@ def classes(arch: str) -> dict[str, FormClass]:
     if arch == "aarch64":
         from . import a64_forms_dp, a64_forms_ls  # noqa: F401
         from . import a64_forms_simd  # noqa: F401
+        from . import a64_forms_atomic  # noqa: F401
     return FORMS.get(arch, {})

@@ -34,7 +34,7 @@ FEATURES: tuple[Feature, ...] = (
     Feature("aes", True, ("crypto_aes",)),
     Feature("pmull", True, ("simd_3diff",), "pmull/pmull2 of bytes and of doublewords"),
     Feature("sha1", True, ("crypto_sha",)), Feature("sha2", True, ("crypto_sha",)),
-    Feature("atomics", False, note="LSE: cas/swp/ld<op>"),
+    Feature("atomics", True, ("atomic",), "FEAT_LSE: cas/casp/swp/ld<op>, every size and ordering"),
     Feature("fphp", False), Feature("asimdhp", False),
     Feature("cpuid", False, note="EL0 reads of ID registers are not emulated"),
 )

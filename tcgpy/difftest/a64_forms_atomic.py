@@ -1,0 +1,224 @@
+"""Random A64 LSE atomic encodings (FEAT_LSE), owned by the atomics helper.
+
+One class, "atomic": ld<op> (add, clr, eor, set, smax, smin, umax, umin) and
+swp of every size and ordering, the st<op> aliases (rt = zr), cas and casp of
+every size and ordering, and ldar loads of the registers the class compares.
+
+- Bases are SP (always 16-byte aligned) half the time, else x20 or x21 (PTR
+  registers: aligned three times in four), so most accesses are aligned and
+  some take the alignment fault; a few bases, so that instructions of one
+  case meet on the same bytes.  ldar uses SP only: Unicorn does not check
+  its alignment (known difference a64-ordered-misaligned).
+- Registers the class writes (cas/casp compare registers, ld<op>/swp/ldar
+  results) are never pointer registers, and are x4 and x6 (x4:x5, x6:x7 as
+  casp pairs) more often than not: a cas then compares the value an earlier
+  cas, swp, ld<op> or ldar of the same bytes left there, so it succeeds
+  often.  ld<op> with rs = zr (an atomic load) leaves memory as it was.
+- Unicorn's default Cortex-A72 lacks FEAT_LSE: the difftest reference runs
+  these on Unicorn's "max" model.
+"""
+from __future__ import annotations
+
+import random
+
+from .a64_forms_ls import pack
+from .forms import CODE_BASE, PTR_REGS, Pos, form_class
+
+ARCH = "aarch64"
+SP = ZR = 31
+BASES = (SP, SP, 20, 21)
+HOT = (4, 6)
+DEST = tuple(r for r in range(31) if r not in PTR_REGS)
+# casp register pairs (n, n + 1) the class may write: n even, n + 1 no pointer
+PAIR_DEST = tuple(r for r in DEST if r % 2 == 0 and r + 1 not in PTR_REGS)
+
+# opc of the o3=0 atomic memory operations, in encoding order
+LDOP_NAMES = ("add", "clr", "eor", "set", "smax", "smin", "umax", "umin")
+SMAX, SMIN = 0b100, 0b101
+
+
+def enc_ldop(size: int, a: int, r: int, rs: int, o3: int, opc: int, rn: int, rt: int) -> int:
+    """ld<op>/swp: size 111 0 00 A R 1 Rs o3 opc 00 Rn Rt."""
+    return pack((size, 2), (0b111000, 6), (a, 1), (r, 1), (1, 1), (rs, 5), (o3, 1), (opc, 3),
+                (0, 2), (rn, 5), (rt, 5))
+
+
+def enc_cas(size: int, l_: int, rs: int, o0: int, rn: int, rt: int) -> int:
+    """cas: size 001000 1 L 1 Rs o0 11111 Rn Rt."""
+    return pack((size, 2), (0b0010001, 7), (l_, 1), (1, 1), (rs, 5), (o0, 1), (ZR, 5),
+                (rn, 5), (rt, 5))
+
+
+def enc_casp(sz: int, l_: int, rs: int, o0: int, rn: int, rt: int) -> int:
+    """casp: 0 sz 001000 0 L 1 Rs o0 11111 Rn Rt."""
+    return pack((0, 1), (sz, 1), (0b0010000, 7), (l_, 1), (1, 1), (rs, 5), (o0, 1), (ZR, 5),
+                (rn, 5), (rt, 5))
+
+
+def enc_ldar(size: int, rn: int, rt: int) -> int:
+    return pack((size, 2), (0b0010001, 7), (1, 1), (0, 1), (ZR, 5), (1, 1), (ZR, 5),
+                (rn, 5), (rt, 5))
+
+
+# (mask, value) of every encoding insn_atomic decodes
+LSE_ENCODINGS = (
+    (0x3F20_8C00, 0x3820_0000),     # ld<op>
+    (0x3F20_FC00, 0x3820_8000),     # swp
+    (0x3FA0_7C00, 0x08A0_7C00),     # cas
+    (0xBFA0_7C00, 0x0820_7C00),     # casp (odd rs/rt: undefined)
+)
+
+
+def is_lse(word: int) -> bool:
+    """An LSE encoding (Unicorn's default CPU model has none of them)."""
+    return any(word & mask == value for mask, value in LSE_ENCODINGS)
+
+
+def _dest(rng: random.Random) -> int:
+    r = rng.random()
+    if r < 0.6:
+        return rng.choice(HOT)
+    return ZR if r < 0.7 else rng.choice(DEST)
+
+
+def _pair_dest(rng: random.Random) -> int:
+    return rng.choice(HOT) if rng.random() < 0.7 else rng.choice(PAIR_DEST)
+
+
+def _value(rng: random.Random) -> int:
+    """A source register: any, zr sometimes."""
+    return ZR if rng.random() < 0.15 else rng.randrange(31)
+
+
+@form_class(ARCH, "atomic", unicorn_cpu="max")
+def gen_atomic(rng: random.Random, pos: Pos) -> int:
+    """LSE: ld<op>/st<op>, swp, cas, casp (all sizes and orderings), ldar"""
+    rn = rng.choice(BASES)
+    r = rng.random()
+    if r < 0.4:
+        rt = ZR if rng.random() < 0.15 else _dest(rng)     # rt = zr: the st<op> alias
+        return enc_ldop(rng.randrange(4), rng.randrange(2), rng.randrange(2), _value(rng), 0,
+                        rng.randrange(8), rn, rt)
+    if r < 0.5:
+        return enc_ldop(rng.randrange(4), rng.randrange(2), rng.randrange(2), _value(rng), 1,
+                        0, rn, _dest(rng))
+    if r < 0.8:
+        return enc_cas(rng.randrange(4), rng.randrange(2), _dest(rng), rng.randrange(2), rn,
+                       _value(rng))
+    if r < 0.93:
+        return enc_casp(rng.randrange(2), rng.randrange(2), _pair_dest(rng), rng.randrange(2),
+                        rn, rng.randrange(0, 32, 2))
+    return enc_ldar(rng.randrange(4), SP, _dest(rng))
+
+
+# -- Unicorn's deviation: ldsmax/ldsmin of bytes, halfwords and words ------------------------
+# Unicorn (QEMU 5.0) emits them without MO_SIGN and so compares the operands
+# as unsigned numbers; only doublewords come out right.  The entry below
+# replays the case on tcgpy, applying Unicorn's unsigned result at every such
+# instruction whose operands differ in sign, and accepts the mismatch only
+# when the replay then ends exactly as Unicorn did: any other difference,
+# before or after, stays a mismatch.
+
+def _is_narrow_signed_minmax(word: int) -> bool:
+    # size 111 0 00 A R 1 Rs 0 opc 00 Rn Rt with opc 10x, size != 11
+    return (word & 0x3F20_8C00 == 0x3820_0000 and (word >> 12) & 0b110 == 0b100
+            and word >> 30 != 3)
+
+
+def _unicorn_minmax(word: int, old: int, value: int) -> int | None:
+    """What Unicorn stores for a narrow ldsmax/ldsmin when it differs from
+    the architecture, else None."""
+    size = word >> 30
+    bits = 8 << size
+    mask = (1 << bits) - 1
+    old, value = old & mask, value & mask
+
+    def signed(v):
+        return v - (1 << bits) if v >> (bits - 1) else v
+    pick_max = (word >> 12) & 7 == SMAX
+    arch = max(old, value, key=signed) if pick_max else min(old, value, key=signed)
+    uni = max(old, value) if pick_max else min(old, value)
+    return None if arch == uni else uni
+
+
+def _replay_with_unicorn_minmax(case, reference):
+    """tcgpy's outcome of ``case`` with Unicorn's ldsmax/ldsmin semantics
+    applied; None when no such instruction met operands of differing sign."""
+    import tcgpy
+    from .engine import END, CODE_PAGE, DATA_BASE, DATA_SIZE, Outcome, diff_arch, _tcgpy_event
+    from .forms import CODE_SIZE
+    da = diff_arch(case.arch)
+    emu = tcgpy.Emulator(da.name)
+    emu.mem_map(CODE_BASE - CODE_PAGE, CODE_PAGE + CODE_SIZE, perms="rx")
+    emu.mem_write(CODE_BASE - CODE_PAGE, da.prologue_code)
+    emu.mem_write(CODE_BASE, case.code)
+    emu.mem_map(DATA_BASE, DATA_SIZE, perms="rw")
+    emu.mem_write(DATA_BASE, case.data)
+    for name in da.state_regs:
+        emu.reg_write(name, case.regs.get(name, 0))
+    stops = [CODE_BASE + 4 * i for i, w in enumerate(case.words) if _is_narrow_signed_minmax(w)]
+    applied = False
+    begin, budget = da.prologue_base, case.bound + len(da.defs.prologue)
+    try:
+        for stop in stops + [case.end]:
+            emu.run(begin, until=stop, count=budget)
+            if emu.reg_read("pc") != stop:
+                break
+            if stop == case.end:
+                break
+            word = case.words[(stop - CODE_BASE) // 4]
+            rs, rn, rt = (word >> 16) & 31, (word >> 5) & 31, word & 31
+            addr = emu.reg_read("sp") if rn == SP else emu.reg_read(f"x{rn}")
+            size = 1 << (word >> 30)
+            begin = stop
+            if addr % size or not DATA_BASE <= addr <= DATA_BASE + DATA_SIZE - size:
+                continue        # faults on both: run it
+            old = int.from_bytes(emu.mem_read(addr, size), "little")
+            value = 0 if rs == ZR else emu.reg_read(f"x{rs}")
+            uni = _unicorn_minmax(word, old, value)
+            if uni is None:
+                continue
+            emu.mem_write(addr, uni.to_bytes(size, "little"))
+            if rt != ZR:
+                emu.reg_write(f"x{rt}", old)
+            begin = stop + 4
+            applied = True
+        event = END
+    except tcgpy.EmulationError as e:
+        event = _tcgpy_event(e)
+    if not applied:
+        return None
+    regs = {n: emu.reg_read(n) for n in da.compare_regs}
+    return Outcome(event, regs, bytes(emu.mem_read(DATA_BASE, DATA_SIZE)))
+
+
+def _narrow_signed_minmax(case, mm, ref, sub) -> bool:
+    from .engine import compare, diff_arch
+    if not any(_is_narrow_signed_minmax(w) for w in case.words):
+        return False
+    replay = _replay_with_unicorn_minmax(case, ref)
+    return replay is not None and compare(diff_arch(case.arch), ref, replay) is None
+
+
+KNOWN_ROWS: tuple[dict, ...] = (
+    dict(
+        name="a64-ldsmax-ldsmin-narrow-unsigned",
+        arch=ARCH,
+        matches=_narrow_signed_minmax,
+        unicorn="ldsmax/ldsmin of bytes, halfwords and words (all orderings, st<op> "
+                "aliases too) compare the operands as unsigned numbers (QEMU 5.0 emits "
+                "the atomic op without MO_SIGN): ldsmaxb of 1 into 0x80 stores 0x80",
+        architecture="MemAtomic with MemAtomicOp_SMAX/SMIN compares SInt() of the "
+                     "access-size values: ldsmaxb of 1 into 0x80 (-128) stores 0x01",
+        proof="Arm ARM LDSMAX/LDSMIN pseudocode (MemAtomicOp_SMAX: SInt(value) > "
+              "SInt(oldvalue)); qemu-aarch64 7.2 -cpu max: ldsmaxb w(1) on 0x80 stores 0x01, "
+              "ldsmax w on 0x80000000 stores 1; "
+              "tests/test_a64_atomic.py::test_unicorn_narrow_signed_minmax_deviation",
+        why="the architecture; glibc and compilers use ldsmax/ldsmin on signed data"),
+)
+
+
+def known_differences():
+    """KNOWN_ROWS as tcgpy.difftest.known_differences.KnownDifference rows."""
+    from .known_differences import KnownDifference
+    return tuple(KnownDifference(**row) for row in KNOWN_ROWS)
