@@ -480,6 +480,119 @@ def gen_simd_scalar_more(rng: random.Random, pos: Pos) -> int:
     return _pack((0b01101110, 8), (hi, 1), (0, 1), (0b11000, 5), (opcode, 5), (0b10, 2), (rn, 5), (rd, 5))
 
 
+# -- saturating doubling multiplies, narrowing shifts and the other late forms -----------------
+# Saturation happens only at the edges (0x8000 * 0x8000, an accumulator near
+# INT_MAX, a lane just past the narrow range), which random bits rarely hit.
+# So a fifth to a third of these classes' words are set-up instructions that put edge
+# values into v0 (halfword lanes), v1 (word lanes) or v2 (bytes, doublewords),
+# and their forms read the register of their lane size most of the time.
+
+# lane size -> (op, cmode, imm8) of movi/mvni: 0x8000, 0x7fff, -1 in halfwords;
+# 0x80000000, 0x7fffffff, -1, 1 in words; 0x80 in bytes, zero.  The minimum
+# twice as often: only INT_MIN * INT_MIN saturates sqdmull/sqdmulh.
+_EDGE_MODIMM = {
+    1: ((0, 0b1010, 0x80), (0, 0b1010, 0x80), (1, 0b1010, 0x80), (1, 0b1000, 0)),
+    2: ((0, 0b0110, 0x80), (0, 0b0110, 0x80), (1, 0b0110, 0x80), (1, 0b0000, 0), (0, 0b0000, 1)),
+    0: ((0, 0b1110, 0x80), (0, 0b1110, 0)),
+}
+_EDGE_REG = (2, 0, 1, 2)          # by lane size
+
+
+def _edge_setup(rng: random.Random) -> int:
+    """movi/mvni of an edge pattern, or dup/ins of a general register (edge
+    values often, tcgpy.difftest.engine.EDGE_VALUES), into the register of
+    its lane size."""
+    esz = rng.choice((0, 1, 1, 2, 2, 3))
+    rd = _EDGE_REG[esz]
+    k = rng.random()
+    if k < 0.6 and esz < 3:
+        op, cmode, imm8 = rng.choice(_EDGE_MODIMM[esz])
+        return _pack((0, 1), (1, 1), (op, 1), (0b0111100000, 10), (imm8 >> 5, 3), (cmode, 4), (0, 1), (1, 1),
+                     (imm8 & 31, 5), (rd, 5))
+    if k < 0.8:                                              # dup vd.t, rn
+        return _pack((0, 1), (1, 1), (0, 1), (0b01110000, 8), (1 << esz, 5), (0, 1), (1, 4), (1, 1), (_x(rng), 5), (rd, 5))
+    imm5 = (rng.randrange(16 >> esz) << (esz + 1)) | (1 << esz)    # ins vd.t[i], rn
+    return _pack((0, 1), (1, 1), (0, 1), (0b01110000, 8), (imm5, 5), (0, 1), (3, 4), (1, 1), (_x(rng), 5), (rd, 5))
+
+
+def _vs(rng: random.Random, esz: int) -> int:
+    """A source or accumulator register: the edge register of lane size esz
+    most of the time."""
+    return _EDGE_REG[esz] if rng.random() < 0.7 else _v(rng)
+
+
+# (U, opcode) of the by-element sqdmlal, sqdmlsl, sqdmull, sqdmulh, sqrdmulh
+_QDMUL_ELEM = ((0, 0b0011), (0, 0b0111), (0, 0b1011), (0, 0b1100), (0, 0b1101))
+
+
+@form_class(ARCH, "simd_qdmull")
+def gen_simd_qdmull(rng: random.Random, pos: Pos) -> int:
+    """sqdmull/sqdmlal/sqdmlsl(2) (vector, scalar, by element, scalar by element), sqdmulh/sqrdmulh
+    (scalar by element); with movi/dup/ins of saturation edges"""
+    if rng.random() < 0.3:
+        return _edge_setup(rng)
+    size = rng.choice((1, 2))
+    rn, rd = _vs(rng, size), _vs(rng, size + 1)
+    rm = rn if rng.random() < 0.5 else _vs(rng, size)
+    k = rng.randrange(4)
+    if k < 2:                                                # three different: vector (k 0), scalar (k 1)
+        opcode = rng.choice((0b1001, 0b1011, 0b1101))
+        head = ((0, 1), (_b(rng, 1), 1), (0, 1), (0b01110, 5)) if k == 0 else ((0b01, 2), (0, 1), (0b11110, 5))
+        return _pack(*head, (size, 2), (1, 1), (rm, 5), (opcode, 4), (0, 2), (rn, 5), (rd, 5))
+    u, opcode = rng.choice(_QDMUL_ELEM[:3] if k == 2 else _QDMUL_ELEM)
+    if size == 1:                                            # v0..v15, index H:L:M
+        rm &= 15
+        h, l, m = _b(rng, 1), _b(rng, 1), _b(rng, 1)
+    else:                                                    # v0..v31, index H:L
+        h, l, m = _b(rng, 1), _b(rng, 1), rm >> 4
+    head = ((0, 1), (_b(rng, 1), 1), (u, 1), (0b01111, 5)) if k == 2 else ((0b01, 2), (u, 1), (0b11111, 5))
+    return _pack(*head, (size, 2), (l, 1), (m, 1), (rm & 15, 4), (opcode, 4), (h, 1), (0, 1), (rn, 5), (rd, 5))
+
+
+# (U, opcode) of the saturating narrowing shifts: sqshrn, sqrshrn, uqshrn, uqrshrn, sqshrun, sqrshrun
+_QSHRN = ((0, 0b10010), (0, 0b10011), (1, 0b10010), (1, 0b10011), (1, 0b10000), (1, 0b10001))
+
+
+@form_class(ARCH, "simd_misc_more")
+def gen_simd_misc_more(rng: random.Random, pos: Pos) -> int:
+    """fcvtxn(2) (vector, scalar), frecpx, urecpe/ursqrte, suqadd/usqadd (vector, scalar), shll(2),
+    sq[r]shr[u]n/uq[r]shrn and sqxtn/uqxtn/sqxtun (scalar); with movi/dup/ins of saturation edges"""
+    if rng.random() < 0.2:
+        return _edge_setup(rng)
+    q = _b(rng, 1)
+    k = rng.randrange(9)
+    if k < 3:                                                # FP and estimates: no integer edges
+        rd, rn = _v(rng), _v(rng)
+        if k == 0:                                           # fcvtxn, fcvtxn2
+            return _pack((0, 1), (q, 1), (1, 1), (0b01110, 5), (0b01, 2), (0b10000, 5), (0b10110, 5), (0b10, 2),
+                         (rn, 5), (rd, 5))
+        if k == 1 and _b(rng, 1):                            # fcvtxn (scalar)
+            return _pack((0b01, 2), (1, 1), (0b11110, 5), (0b01, 2), (0b10000, 5), (0b10110, 5), (0b10, 2), (rn, 5), (rd, 5))
+        if k == 1:                                           # frecpx
+            return _pack((0b01, 2), (0, 1), (0b11110, 5), (0b10 | _b(rng, 1), 2), (0b10000, 5), (0b11111, 5), (0b10, 2),
+                         (rn, 5), (rd, 5))
+        return _pack((0, 1), (q, 1), (_b(rng, 1), 1), (0b01110, 5), (0b10, 2), (0b10000, 5), (0b11100, 5), (0b10, 2),
+                     (rn, 5), (rd, 5))                       # urecpe, ursqrte
+    if k < 5:                                                # suqadd, usqadd: vector (k 3), scalar (k 4)
+        size = rng.randrange(4 if q or k == 4 else 3)
+        head = ((0, 1), (q, 1), (_b(rng, 1), 1), (0b01110, 5)) if k == 3 else ((0b01, 2), (_b(rng, 1), 1), (0b11110, 5))
+        return _pack(*head, (size, 2), (0b10000, 5), (0b00011, 5), (0b10, 2), (_vs(rng, size), 5), (_vs(rng, size), 5))
+    size = rng.randrange(3)
+    rd, rn = _v(rng), _vs(rng, size + 1)
+    if k == 5:                                               # shll, shll2
+        return _pack((0, 1), (q, 1), (1, 1), (0b01110, 5), (size, 2), (0b10000, 5), (0b10011, 5), (0b10, 2),
+                     (_vs(rng, size), 5), (rd, 5))
+    if k == 6:                                               # sqxtn, uqxtn, sqxtun (scalar)
+        u, opcode = rng.choice(((0, 0b10100), (1, 0b10100), (1, 0b10010)))
+        return _pack((0b01, 2), (u, 1), (0b11110, 5), (size, 2), (0b10000, 5), (opcode, 5), (0b10, 2), (rn, 5), (rd, 5))
+    # narrowing shifts by immediate (scalar), shifts by 1 and by the whole lane often
+    u, opcode = rng.choice(_QSHRN)
+    bits = 8 << size
+    shift = rng.choice((1, bits, rng.randrange(1, bits + 1)))
+    immhb = 2 * bits - shift
+    return _pack((0b01, 2), (u, 1), (0b111110, 6), (immhb >> 3, 4), (immhb & 7, 3), (opcode, 5), (1, 1), (rn, 5), (rd, 5))
+
+
 @form_class(ARCH, "crc32")
 def gen_crc32(rng: random.Random, pos: Pos) -> int:
     """crc32b/h/w/x, crc32cb/ch/cw/cx"""
@@ -490,5 +603,5 @@ def gen_crc32(rng: random.Random, pos: Pos) -> int:
 
 SIMD_CLASSES = ("simd_ldst", "simd_ld1st1", "simd_ldst_struct", "fp_arith", "fp_fma", "fp_1src", "fp_cmp", "fp_cvt", "fp_mov",
                 "simd_3same", "simd_3same_more", "simd_3diff", "simd_by_elem", "simd_fp3same", "simd_2misc", "simd_fp2misc",
-                "simd_across", "simd_copy", "simd_modimm", "simd_shift", "simd_perm", "simd_scalar", "simd_scalar_more", "crc32",
-                "crypto_aes", "crypto_sha")
+                "simd_across", "simd_copy", "simd_modimm", "simd_shift", "simd_perm", "simd_scalar", "simd_scalar_more",
+                "simd_qdmull", "simd_misc_more", "crc32", "crypto_aes", "crypto_sha")

@@ -194,6 +194,16 @@ class VecOp(enum.Enum):
     fcvti  = VecDef("fcvti", 1, True, doc="FP esz at a to an integer of 1 << (imm & 3) bytes; "
                                           "bit 2 unsigned, bits 3..5 rounding mode "
                                           "(7: FPCR's), bits 8.. fbits")
+    # saturating doubling multiply long (sqdmull/sqdmlal/sqdmlsl): oprsz
+    # bytes of esz lanes at a and b (8 for the vector forms, the lane itself
+    # for the scalar ones) to 2*oprsz bytes of 2*esz lanes
+    qdmlal = VecDef("qdmlal", 2, doc="sat(2*a*b); imm bit 1: sat(d + that), bit 2: sat(d - that)")
+    uqacc  = VecDef("uqacc", 1, doc="d + a saturated: imm bit 0 suqadd (d signed, a unsigned), "
+                                    "else usqadd (d unsigned, a signed)")
+    urecpe = VecDef("urecpe", 1, doc="32-bit lanes; imm bit 0: ursqrte")
+    fcvtxn = VecDef("fcvtxn", 1, True, doc="oprsz bytes of esz lanes: the 2*esz lanes of a narrowed, "
+                                           "rounding to odd")
+    frecpx = VecDef("frecpx", 1, True)
 
     @property
     def d(self) -> VecDef:
@@ -1016,6 +1026,78 @@ def sem_sha(env, d, a, b, esz, oprsz, imm, x):
         r = _from_words(res)
     env[d:d + 16] = r.to_bytes(16, "little")
     return 0
+
+
+# -- saturating long multiplies, accumulates, estimates, round to odd ---------------------
+
+@semantics(VecOp.qdmlal)
+def sem_qdmlal(env, d, a, b, esz, oprsz, imm, x):
+    st, out = 0, []
+    old = _vals(env, d, esz + 1, 2 * oprsz, True)
+    for p, q, o in zip(_vals(env, a, esz, oprsz, True), _vals(env, b, esz, oprsz, True), old):
+        r, sat = _sat(2 * p * q, esz + 1, True)
+        if imm & 6:
+            r, sat2 = _sat(o - r if imm & 4 else o + r, esz + 1, True)
+            sat |= sat2
+        st |= QC if sat else 0
+        out.append(r)
+    put_lanes(env, d, esz + 1, out)
+    return st
+
+
+@semantics(VecOp.uqacc)
+def sem_uqacc(env, d, a, b, esz, oprsz, imm, x):
+    signed = bool(imm & 1)
+    st, out = 0, []
+    for p, o in zip(_vals(env, a, esz, oprsz, not signed), _vals(env, d, esz, oprsz, signed)):
+        r, sat = _sat(o + p, esz, signed)
+        st |= QC if sat else 0
+        out.append(r)
+    put_lanes(env, d, esz, out)
+    return st
+
+
+def _unsigned_estimate(v: int, rsqrt: bool) -> int:
+    """UnsignedRecipEstimate / UnsignedRSqrtEstimate of a 32-bit lane."""
+    if not v >> (30 if rsqrt else 31):
+        return 0xFFFF_FFFF
+    est = fp._rsqrt_estimate(v >> 23) if rsqrt else fp._recip_estimate(v >> 23)
+    return (est & 0x1FF) << 23
+
+
+@semantics(VecOp.urecpe)
+def sem_urecpe(env, d, a, b, esz, oprsz, imm, x):
+    put_lanes(env, d, 2, [_unsigned_estimate(v, bool(imm & 1)) for v in lanes(env, a, 2, oprsz)])
+    return 0
+
+
+def _fcvt_odd(v: int, esz: int, fpcr: int) -> tuple[int, int]:
+    """FPConvert to the narrower esz with FPRounding_ODD: truncate, and make
+    the last bit one when that lost anything (no overflow to infinity)."""
+    f = [0]
+    t, s, value = fp.unpack(v, esz + 1, fpcr, f)
+    if t not in (fp.NORMAL, fp.DENORM):
+        r, g = fp.fp_convert(v, esz + 1, esz, fpcr)
+        return r, f[0] | g
+    g = [0]
+    r = fp.fp_round(value, esz, fpcr, g, fp.RZ)
+    if g[0] & fp.IXC and not g[0] & fp.OFC:
+        r |= 1
+    return r, f[0] | g[0]
+
+
+@semantics(VecOp.fcvtxn)
+def sem_fcvtxn(env, d, a, b, esz, oprsz, imm, x):
+    flags, out = 0, []
+    for v in lanes(env, a, esz + 1, 2 * oprsz):
+        r, f = _fcvt_odd(v, esz, x)
+        out.append(r)
+        flags |= f
+    put_lanes(env, d, esz, out)
+    return flags
+
+
+SEMANTICS[VecOp.frecpx] = _fp1(lambda p, e, fpcr, imm: fp.fp_recpx(p, e, fpcr))
 
 
 # -- the JIT's way in -------------------------------------------------------------

@@ -6,8 +6,8 @@ SHA-1/SHA-256 and CRC32.
 
 Each form is one vec op (tcgpy.ir.vector) on the register file in env, or a
 few; saturating forms accumulate FPSR.QC, FP forms FPSR's exception flags.
-Not implemented: FEAT_FP16 arithmetic, fcvtxn, urecpe/ursqrte, frecpx,
-sqdmull/sqdmlal/sqdmlsl and the scalar narrowing shifts.
+Not implemented: FEAT_FP16 arithmetic (insn_fp16) and FEAT_RDM
+(sqrdmlah/sqrdmlsh: Unicorn's Cortex-A72 cannot check them).
 """
 from __future__ import annotations
 
@@ -193,6 +193,14 @@ def trans_SIMD_2misc(ctx, a):
         if a.size == 3 and not a.Q:
             return False
         gen_qc(ctx, gen_vec(ctx, VecOp.qabs, d, n, 0, a.size, oprsz, 2 if a.U else 0))
+    elif a.opcode == 0b00011:                           # suqadd, usqadd
+        if a.size == 3 and not a.Q:
+            return False
+        gen_qc(ctx, gen_vec(ctx, VecOp.uqacc, d, n, 0, a.size, oprsz, 0 if a.U else 1))
+    elif key == (1, 0b10011):                           # shll, shll2: shift by the lane size
+        if a.size == 3:
+            return False
+        gen_vec(ctx, VecOp.ushll, d, n + (8 if a.Q else 0), 0, a.size, 16, 8 << a.size)
     elif a.opcode >= 0b01100:
         return gen_fp_2misc(ctx, a, d, n, oprsz)
     else:
@@ -226,6 +234,14 @@ FP_CMP_ZERO = {(0, 0b01100): (VecOp.fcmgt, False), (1, 0b01100): (VecOp.fcmge, F
 
 def gen_fp_2misc(ctx, a, d: int, n: int, oprsz: int) -> bool:
     esz = 2 + (a.size & 1)
+    if a.opcode == 0b10110 and a.U:                     # fcvtxn(2): d -> s, rounding to odd
+        if a.size != 1:
+            return False
+        gen_narrow_op(ctx, a.Q, a.rd, VecOp.fcvtxn, n, 0, 2, 0, fp=True)
+        return True
+    if a.opcode == 0b11100 and a.size == 2:             # urecpe, ursqrte (32-bit lanes)
+        gen_vec(ctx, VecOp.urecpe, d, n, 0, 2, oprsz, a.U)
+        return True
     if a.opcode in (0b10110, 0b10111) and not a.U:      # fcvtn(2) / fcvtl(2): s <-> d, h <-> s
         if a.size > 1:
             return False
@@ -295,10 +311,19 @@ THREE_DIFF = {
     0b0101: (VecOp.abdl, 2, "l"), 0b0111: (VecOp.abdl, 0, "l"), 0b1000: (VecOp.mlal, 0, "l"),
     0b1010: (VecOp.mlal, 2, "l"), 0b1100: (VecOp.mull, 0, "l"), 0b1110: (VecOp.pmull, 0, "l"),
 }
+# opcode -> imm of sqdmlal, sqdmlsl, sqdmull (U=0, h and s lanes; also scalar)
+QDMLAL = {0b1001: 2, 0b1011: 4, 0b1101: 0}
 
 
 @A64.pattern("0 Q:1 U:1 01110 size:2 1 rm:5 opcode:4 00 rn:5 rd:5")
 def trans_SIMD_3diff(ctx, a):
+    if a.opcode in QDMLAL:
+        if a.U or a.size not in (1, 2):
+            return False
+        hi = 8 if a.Q else 0
+        gen_qc(ctx, gen_vec(ctx, VecOp.qdmlal, qofs(a.rd), qofs(a.rn) + hi, qofs(a.rm) + hi, a.size, 8,
+                            QDMLAL[a.opcode]))
+        return True
     row = THREE_DIFF.get(a.opcode)
     if row is None:
         return False
@@ -317,14 +342,25 @@ def trans_SIMD_3diff(ctx, a):
     gen_vec(ctx, kind, qofs(a.rd), n + (0 if form == "w" else hi), m + hi, a.size, 16, imm)
 
 
-def gen_narrow_op(ctx, q: int, rd: int, kind, a: int, b: int, esz: int, imm: int):
+@A64.pattern("01 U:1 11110 size:2 1 rm:5 opcode:4 00 rn:5 rd:5")
+def trans_SIMD_scalar_3diff(ctx, a):
+    """sqdmlal, sqdmlsl, sqdmull (scalar): s <- h*h, d <- s*s."""
+    if a.U or a.opcode not in QDMLAL or a.size not in (1, 2):
+        return False
+    gen_qc(ctx, gen_vec(ctx, VecOp.qdmlal, qofs(a.rd), qofs(a.rn), qofs(a.rm), a.size, 1 << a.size,
+                        QDMLAL[a.opcode]))
+
+
+def gen_narrow_op(ctx, q: int, rd: int, kind, a: int, b: int, esz: int, imm: int, fp: bool = False):
     """A narrowing vec op (8-byte result): into rd's low half, upper zeroed,
-    or for the '2' forms into its upper half, lower kept.  Returns the status."""
+    or for the '2' forms into its upper half, lower kept.  Returns the status.
+    ``fp``: a floating-point operation (FPCR in, FPSR flags out)."""
+    gen = gen_fp if fp else gen_vec
     if q:
-        st = gen_vec(ctx, kind, VTMP, a, b, esz, 8, imm)
+        st = gen(ctx, kind, VTMP, a, b, esz, 8, imm)
         gen_to_high_half(ctx, rd, VTMP)
         return st
-    return gen_vec(ctx, kind, qofs(rd), a, b, esz, 8, imm)
+    return gen(ctx, kind, qofs(rd), a, b, esz, 8, imm)
 
 
 # -- by element ---------------------------------------------------------------------------------
@@ -338,6 +374,8 @@ BY_ELEM_INT = {
     (0, 0b0110): (VecOp.mlal, 3, "l"), (1, 0b0110): (VecOp.mlal, 2, "l"),
     (0, 0b1010): (VecOp.mull, 1, "l"), (1, 0b1010): (VecOp.mull, 0, "l"),
     (0, 0b1100): (VecOp.qdmulh, 1, "q"), (0, 0b1101): (VecOp.qdmulh, 3, "q"),
+    (0, 0b0011): (VecOp.qdmlal, 2, "ql"), (0, 0b0111): (VecOp.qdmlal, 4, "ql"),
+    (0, 0b1011): (VecOp.qdmlal, 0, "ql"),
 }
 
 
@@ -374,6 +412,8 @@ def trans_SIMD_by_elem(ctx, a):
     gen_vec(ctx, VecOp.dupe, tmp, qofs(rm), 0, a.size, 16, imm=index)
     if form == "l":
         gen_vec(ctx, kind, d, n + (8 if a.Q else 0), tmp, a.size, 16, imm)
+    elif form == "ql":
+        gen_qc(ctx, gen_vec(ctx, kind, d, n + (8 if a.Q else 0), tmp, a.size, 8, imm))
     else:
         st = gen_vec(ctx, kind, d, n, tmp, a.size, oprsz, imm)
         if form == "q":
@@ -400,6 +440,19 @@ def trans_FP_scalar_by_elem(ctx, a):
     if el is None:
         return False
     gen_by_elem_fp(ctx, a.opcode | a.U << 4, qofs(a.rd), qofs(a.rn), el, esz, 1 << esz)
+
+
+@A64.pattern("01 U:1 11111 size:2 L:1 M:1 rm:4 opcode:4 H:1 0 rn:5 rd:5")
+def trans_SIMD_scalar_by_elem(ctx, a):
+    """sqdmlal/sqdmlsl/sqdmull, sqdmulh/sqrdmulh (scalar, by element)."""
+    row = BY_ELEM_INT.get((a.U, a.opcode))
+    if row is None or row[2] not in ("q", "ql") or a.size not in (1, 2):
+        return False
+    kind, imm, _ = row
+    rm, index = _elem_index(a.size, a.H, a.L, a.M, a.rm)
+    tmp = VTMP + 64
+    gen_vec(ctx, VecOp.dupe, tmp, qofs(rm), 0, a.size, 16, imm=index)
+    gen_qc(ctx, gen_vec(ctx, kind, qofs(a.rd), qofs(a.rn), tmp, a.size, 1 << a.size, imm))
 
 
 # -- SHA-1 / SHA-256 -----------------------------------------------------------------------------
@@ -525,14 +578,16 @@ def trans_SIMD_scalar_2misc_any(ctx, a):
     elif key in SQXTN:                                        # sqxtn, uqxtn, sqxtun (scalar)
         if a.size == 3:
             return False
-        # Only the one source element may saturate: stage it alone.
-        z = zero_tmp(ctx, 16)
-        ctx.b.emit(Op.st_env, read_v(ctx, a.rn, a.size + 1), consts=(z, MemOp.make(a.size + 1)))
-        st = gen_vec(ctx, VecOp.qshrn, VTMP + 16, z, 0, a.size, 8, SQXTN[key])
-        gen_qc(ctx, st)
-        v = ctx.b.new_local()
-        ctx.b.emit(Op.ld_env, v, consts=(VTMP + 16, MemOp.make(a.size)))
-        write_v_scalar(ctx, a.rd, v, a.size)
+        gen_scalar_qshrn(ctx, a.rd, a.rn, a.size, SQXTN[key])
+    elif a.opcode == 0b00011:                                  # suqadd, usqadd (scalar)
+        gen_qc(ctx, gen_vec(ctx, VecOp.uqacc, d, n, 0, a.size, 1 << a.size, 0 if a.U else 1))
+    elif key == (1, 0b10110):                                  # fcvtxn (scalar): d -> s
+        if a.size != 1:
+            return False
+        gen_fp(ctx, VecOp.fcvtxn, d, n, 0, 2, 4)
+    elif key == (0, 0b11111) and a.size >> 1:                  # frecpx
+        esz = 2 + (a.size & 1)
+        gen_fp(ctx, VecOp.frecpx, d, n, 0, esz, 1 << esz)
     elif a.opcode >= 0b01100 and a.size >> 1 and key in FP_CMP_ZERO:
         kind, swap = FP_CMP_ZERO[key]
         esz = 2 + (a.size & 1)
@@ -547,6 +602,17 @@ def trans_SIMD_scalar_2misc_any(ctx, a):
         gen_fp(ctx, row[0], d, n, 0, esz, 1 << esz, imm)
     else:
         return False
+
+
+def gen_scalar_qshrn(ctx, rd: int, rn: int, esz: int, imm: int) -> None:
+    """A saturating narrowing vec op (qshrn) on the scalar of 2*esz in rn:
+    only that one element may saturate, so it is staged alone."""
+    z = zero_tmp(ctx, 16)
+    ctx.b.emit(Op.st_env, read_v(ctx, rn, esz + 1), consts=(z, MemOp.make(esz + 1)))
+    gen_qc(ctx, gen_vec(ctx, VecOp.qshrn, VTMP + 16, z, 0, esz, 8, imm))
+    v = ctx.b.new_local()
+    ctx.b.emit(Op.ld_env, v, consts=(VTMP + 16, MemOp.make(esz)))
+    write_v_scalar(ctx, rd, v, esz)
 
 
 # (U, opcode) of the scalar shifts by immediate on d registers
@@ -581,6 +647,10 @@ def trans_SIMD_scalar_shift_imm(ctx, a):
     elif key in ((0, 0b01110), (1, 0b01110), (1, 0b01100)):   # sqshl, uqshl, sqshlu (scalar)
         sign = {(0, 0b01110): 0x180, (1, 0b01110): 0, (1, 0b01100): 0x80}[key]
         gen_qc(ctx, gen_vec(ctx, VecOp.qshli, d, n, 0, esz, 1 << esz, (immhb - bits) | sign))
+    elif key in SQSHRN:                                       # sq[r]shr[u]n, uq[r]shrn (scalar)
+        if esz == 3:
+            return False
+        gen_scalar_qshrn(ctx, a.rd, a.rn, esz, (2 * bits - immhb) | SQSHRN[key])
     elif a.opcode in (0b11100, 0b11111) and esz >= 2:         # [su]cvtf, fcvtz[su] (scalar, fixed)
         fbits = 2 * bits - immhb
         if a.opcode == 0b11100:
