@@ -28,7 +28,7 @@ FEATURES: tuple[Feature, ...] = (
     Feature("asimd", True, ("simd_ldst", "simd_ld1st1", "simd_ldst_struct", "simd_3same", "simd_3same_more", "simd_3diff",
                             "simd_by_elem", "simd_fp3same", "simd_2misc", "simd_fp2misc", "simd_across", "simd_copy",
                             "simd_modimm", "simd_shift", "simd_perm", "simd_scalar",
-                            "simd_scalar_more"),
+                            "simd_scalar_more", "simd_qdmull", "simd_misc_more"),
             "integer, logic, permutes, basic FP vector arithmetic; see issue 3 for the rest"),
     Feature("crc32", True, ("crc32",)),
     Feature("aes", True, ("crypto_aes",)),
