@@ -1113,18 +1113,23 @@ _OFS_BITS = 12
 ENV_VIEW_SIZE = 1 << _OFS_BITS
 
 
+# Bit positions in the packed word (the JIT's FP library unpacks offsets too).
+PACK_ESZ, PACK_OPRSZ, PACK_D, PACK_A, PACK_B, PACK_IMM = 8, 10, 13, 25, 37, 49
+
+
 def pack(kind: VecOp, d: int, a: int, b: int, esz: int, oprsz: int, imm: int) -> int:
     """All of a vec op's constants in 64 bits: kind 8, esz 2, log2 oprsz 3,
     three 12-bit env offsets, imm 15 (the helper takes the i64 unsigned)."""
     assert 0 <= imm < 1 << 15 and max(d, a, b) < ENV_VIEW_SIZE, (kind, d, a, b, imm)
-    return (KIND_INDEX[kind] | esz << 8 | (oprsz.bit_length() - 1) << 10 | d << 13 | a << 25
-            | b << 37 | imm << 49)
+    return (KIND_INDEX[kind] | esz << PACK_ESZ | (oprsz.bit_length() - 1) << PACK_OPRSZ
+            | d << PACK_D | a << PACK_A | b << PACK_B | imm << PACK_IMM)
 
 
 def unpack(packed: int) -> tuple[VecOp, int, int, int, int, int, int]:
     m = (1 << _OFS_BITS) - 1
-    return (KINDS[packed & 0xFF], (packed >> 13) & m, (packed >> 25) & m, (packed >> 37) & m,
-            (packed >> 8) & 3, 1 << ((packed >> 10) & 7), packed >> 49)
+    return (KINDS[packed & 0xFF], (packed >> PACK_D) & m, (packed >> PACK_A) & m,
+            (packed >> PACK_B) & m, (packed >> PACK_ESZ) & 3, 1 << ((packed >> PACK_OPRSZ) & 7),
+            packed >> PACK_IMM)
 
 
 _views: dict[int, memoryview] = {}
