@@ -527,19 +527,23 @@ _QDMUL_ELEM = ((0, 0b0011), (0, 0b0111), (0, 0b1011), (0, 0b1100), (0, 0b1101))
 
 @form_class(ARCH, "simd_qdmull")
 def gen_simd_qdmull(rng: random.Random, pos: Pos) -> int:
-    """sqdmull/sqdmlal/sqdmlsl(2) (vector, scalar, by element, scalar by element), sqdmulh/sqrdmulh
-    (scalar by element); with movi/dup/ins of saturation edges"""
+    """sqdmull/sqdmlal/sqdmlsl(2) and sqdmulh/sqrdmulh (vector, scalar, by element, scalar by
+    element); with movi/dup/ins of saturation edges"""
     if rng.random() < 0.3:
         return _edge_setup(rng)
     size = rng.choice((1, 2))
     rn, rd = _vs(rng, size), _vs(rng, size + 1)
     rm = rn if rng.random() < 0.5 else _vs(rng, size)
-    k = rng.randrange(4)
+    k = rng.randrange(5)
+    if k == 4:                                               # sqdmulh, sqrdmulh: vector or scalar
+        head = ((0, 1), (_b(rng, 1), 1)) if _b(rng, 1) else ((0b01, 2),)
+        return _pack(*head, (_b(rng, 1), 1), (0b01110 if len(head) == 2 else 0b11110, 5), (size, 2), (1, 1), (rm, 5),
+                     (0b10110, 5), (1, 1), (rn, 5), (rd, 5))
     if k < 2:                                                # three different: vector (k 0), scalar (k 1)
         opcode = rng.choice((0b1001, 0b1011, 0b1101))
         head = ((0, 1), (_b(rng, 1), 1), (0, 1), (0b01110, 5)) if k == 0 else ((0b01, 2), (0, 1), (0b11110, 5))
         return _pack(*head, (size, 2), (1, 1), (rm, 5), (opcode, 4), (0, 2), (rn, 5), (rd, 5))
-    u, opcode = rng.choice(_QDMUL_ELEM[:3] if k == 2 else _QDMUL_ELEM)
+    u, opcode = rng.choice(_QDMUL_ELEM)
     if size == 1:                                            # v0..v15, index H:L:M
         rm &= 15
         h, l, m = _b(rng, 1), _b(rng, 1), _b(rng, 1)
