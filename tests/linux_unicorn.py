@@ -32,6 +32,9 @@ class UnicornEmulator:
     def __init__(self, arch: str = "aarch64"):
         self.arch = get_arch(arch)
         self.uc = unicorn.Uc(unicorn.UC_ARCH_ARM64, unicorn.UC_MODE_ARM)
+        # The "max" model has what AT_HWCAP advertises (LSE atomics, which
+        # glibc then uses); the default Cortex-A72 model has not.
+        self.uc.ctl_set_cpu_model(A.UC_CPU_ARM64_MAX)
         # Enable FP/SIMD (CPACR_EL1.FPEN) as the kernel does for EL0.
         self.uc.reg_write(A.UC_ARM64_REG_CPACR_EL1, 3 << 20)
         self.on_syscall = None

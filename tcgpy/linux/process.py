@@ -92,6 +92,8 @@ class LinuxProcess:
         self.wakeup = threading.Event()    # set when a host signal is queued
         self.dirstate: dict[int, list] = {}   # getdents64 position per directory fd
         self.epolls: dict[int, tuple] = {}    # epoll fd -> (host epoll, fd -> guest data)
+        self.vfork_pipe: int | None = None    # in a CLONE_VFORK child: the parent waits for its EOF
+        self.vfork_vm = False                 # ... and CLONE_VM: the parent gets our stores
         from .sys_fs import IOCTLS
         # Several names share a number (FIONREAD == TIOCINQ): keep the one we handle.
         from .threads import Scheduler
@@ -305,6 +307,12 @@ class LinuxProcess:
         if getattr(self, "watcher", None) is not None:
             self.watcher.after_fork_child()
 
+    def vfork_send(self) -> None:
+        """In a vfork child, about to exec or exit: the parent gets our stores."""
+        if self.vfork_pipe is not None and self.vfork_vm:
+            from .vfork import send_changes
+            send_changes(self.emu, self.vfork_pipe)
+
     def prepare_host_exec(self) -> None:
         if getattr(self, "watcher", None) is not None:
             self.watcher.prepare_exec()
@@ -332,6 +340,13 @@ class LinuxProcess:
     # -- the CPU loop ----------------------------------------------------------------
     def run(self) -> None:
         """Run until the guest exits (ProcessExit) or dies (ProcessKilled)."""
+        try:
+            self._run()
+        except (ProcessExit, ProcessKilled):
+            self.vfork_send()
+            raise
+
+    def _run(self) -> None:
         emu = self.emu
         while True:
             self.fault_info = None

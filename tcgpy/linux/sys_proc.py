@@ -433,8 +433,14 @@ def sys_clone(proc, flags, newsp, a2, a3, a4):
         vfork_fd = (_high_fd(r), _high_fd(w))
     pid = os.fork()
     if pid == 0:
+        if proc.vfork_pipe is not None:
+            # We are a vfork child forking: our parent waits for us, not for this child.
+            os.close(proc.vfork_pipe)
+            proc.vfork_pipe = None
         if vfork_fd:
             os.close(vfork_fd[0])
+            proc.vfork_pipe = vfork_fd[1]
+            proc.vfork_vm = bool(flags & CLONE_VM)   # the parent's memory: see vfork.py
         proc.after_fork_child()
         emu = proc.emu
         if newsp:
@@ -445,14 +451,12 @@ def sys_clone(proc, flags, newsp, a2, a3, a4):
             proc.write(ctid, struct.pack("<i", proc.pid))
         return 0
     if vfork_fd:
+        from .vfork import apply_changes, receive_changes
         os.close(vfork_fd[1])
-        while True:
-            try:
-                if not os.read(vfork_fd[0], 1):
-                    break
-            except InterruptedError:
-                continue
+        changes = receive_changes(vfork_fd[0])
         os.close(vfork_fd[0])
+        if flags & CLONE_VM:
+            apply_changes(proc.emu, changes)
     if flags & CLONE_PARENT_SETTID and ptid:
         proc.write(ptid, struct.pack("<i", pid))
     return pid
@@ -498,6 +502,7 @@ def sys_execve(proc, path, argv, envp):
     except OSError as e:
         raise e
     proc.flush_logs()
+    proc.vfork_send()
     if guest:
         cmd = proc.exec_command(os.fsdecode(hpath), args, env, execfn=gpath)
         proc.prepare_host_exec()
