@@ -79,4 +79,5 @@ def classes(arch: str) -> dict[str, FormClass]:
         from . import a64_forms_dp, a64_forms_ls  # noqa: F401
         from . import a64_forms_simd  # noqa: F401
         from . import a64_forms_atomic  # noqa: F401
+        from . import a64_forms_fp16  # noqa: F401
     return FORMS.get(arch, {})

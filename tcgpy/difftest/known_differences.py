@@ -54,13 +54,14 @@ def subject_fault_pc(case, mismatch, reference, subject) -> int | None:
 
 # Rows declared beside the form generators they concern.  Both A64 rows so far
 # are faults tcgpy takes and Unicorn does not, so they part at the faulting pc.
-from . import a64_forms_atomic, a64_forms_ls  # noqa: E402
+from . import a64_forms_atomic, a64_forms_fp16, a64_forms_ls  # noqa: E402
 
 KNOWN: tuple[KnownDifference, ...] = (
     *(KnownDifference(**{"diverges_at": subject_fault_pc, **row})
       for row in a64_forms_ls.KNOWN_ROWS),
     # Replays the whole case with Unicorn's semantics at the instruction: no diverges_at.
     *(KnownDifference(**row) for row in a64_forms_atomic.KNOWN_ROWS),
+    *(KnownDifference(**row) for row in a64_forms_fp16.KNOWN_ROWS),
 )
 
 

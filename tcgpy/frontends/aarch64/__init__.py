@@ -7,6 +7,7 @@ import unicorn
 from ..arch import ArchInfo, PseudoReg
 from . import insn_branch, insn_dp_imm, insn_dp_reg, insn_ldst, insn_system  # noqa: F401  (register patterns)
 from . import insn_fp, insn_simd, insn_simd_ldst  # noqa: F401  (FP/SIMD patterns)
+from . import insn_fp16  # noqa: F401  (FEAT_FP16 Advanced SIMD)
 from . import insn_atomic  # noqa: F401  (LSE atomics)
 from .cpu import LAYOUT, nzcv_pack, nzcv_unpack
 from .decode import A64

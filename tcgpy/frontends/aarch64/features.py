@@ -35,7 +35,11 @@ FEATURES: tuple[Feature, ...] = (
     Feature("pmull", True, ("simd_3diff",), "pmull/pmull2 of bytes and of doublewords"),
     Feature("sha1", True, ("crypto_sha",)), Feature("sha2", True, ("crypto_sha",)),
     Feature("atomics", True, ("atomic",), "FEAT_LSE: cas/casp/swp/ld<op>, every size and ordering"),
-    Feature("fphp", False), Feature("asimdhp", False),
+    Feature("fphp", True, ("fp16_arith", "fp16_1src", "fp16_cmp", "fp16_cvt", "fp16_mov"),
+            "FEAT_FP16 scalar: every FP data-processing form on h registers"),
+    Feature("asimdhp", True, ("simd_fp16_3same", "simd_fp16_2misc", "simd_fp16_elem",
+                              "simd_fp16_scalar", "simd_fp16_across", "fp16_mov"),
+            "FEAT_FP16 Advanced SIMD: every FP16 encoding (vector and scalar)"),
     Feature("cpuid", False, note="EL0 reads of ID registers are not emulated"),
 )
 

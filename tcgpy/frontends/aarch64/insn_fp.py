@@ -1,8 +1,9 @@
-"""A64 scalar floating point (single and double precision; half precision
-arithmetic needs FEAT_FP16, which is not implemented): fmov (register,
-general, top half, immediate), arithmetic, fused multiply-add, min/max,
-fabs/fneg/fsqrt, frint*, fcmp/fcmpe/fccmp/fccmpe, fcsel, fcvt between s and
-d, and conversions to/from general registers (incl. fixed point).
+"""A64 scalar floating point in half (FEAT_FP16), single and double
+precision: fmov (register, general, top half, immediate), arithmetic, fused
+multiply-add, min/max, fabs/fneg/fsqrt, frint*, fcmp/fcmpe/fccmp/fccmpe,
+fcsel, fcvt between h, s and d, and conversions to/from general registers
+(incl. fixed point).  One translator serves every precision: the format is
+the ftype field (tcgpy.ir.fp is parametrized by it, FPCR.FZ16 included).
 
 Every operation that can raise a floating-point exception is a vec op whose
 semantics are Arm's pseudocode (tcgpy.ir.fp): FPCR rounding, FZ and DN are
@@ -16,8 +17,8 @@ from ...ir.vector import VecOp
 from .decode import A64
 from .vreg import VTMP, gen_fp, gen_vec, qofs, read_v, write_v_elem, write_v_scalar, zero_tmp
 
-# ftype -> log2 bytes; 11 (half) needs FEAT_FP16 for all but conversions.
-FTYPE_ESZ = {0: 2, 1: 3}
+# ftype -> log2 bytes (10 is unallocated)
+FTYPE_ESZ = {0: 2, 1: 3, 3: 1}
 
 
 def _esz(ftype: int) -> int | None:
@@ -52,8 +53,7 @@ FRINT = {0b001000: (fp.RN, False), 0b001001: (fp.RP, False), 0b001010: (fp.RM, F
          0b001111: (7, False)}
 
 
-# fcvt opcode -> destination size; ftype 11 (half) may be a source of fcvt
-# without FEAT_FP16
+# fcvt opcode -> destination size
 FCVT_TO = {0b000100: 2, 0b000101: 3, 0b000111: 1}
 
 
@@ -201,6 +201,8 @@ def gen_fmov_general(ctx, a) -> bool:
         size = 2
     elif key == (1, 1, 0):               # x <-> d
         size = 3
+    elif key in ((0, 3, 0), (1, 3, 0)):  # w/x <-> h: the low 16 bits, zero-extended
+        size = 1
     elif key == (1, 2, 1):               # x <-> v.d[1]
         if to_fp:
             write_v_elem(ctx, a.rd, ctx.read_reg(a.rn), 3, 8)

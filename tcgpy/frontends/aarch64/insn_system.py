@@ -114,10 +114,10 @@ class SysReg:
     write: Callable | None = None
 
 
-# FPCR: AHP DN FZ RMode Stride Len (Len/Stride are kept for AArch32 context
-# switches, ignored in AArch64).  FZ16 needs FEAT_FP16 and the trap enables
-# IOE..IDE trapped-exception support, neither implemented: RAZ/WI.
-FPCR_MASK = 0x07F7_0000
+# FPCR: AHP DN FZ RMode Stride FZ16 Len (Len/Stride are kept for AArch32
+# context switches, ignored in AArch64; FZ16 is FEAT_FP16's).  The trap
+# enables IOE..IDE need trapped-exception support, not implemented: RAZ/WI.
+FPCR_MASK = 0x07FF_0000
 # FPSR: N Z C V (AArch32 state), QC, IDC, and the cumulative IXC UFC OFC DZC IOC.
 FPSR_MASK = 0xF800_009F
 
