@@ -2,18 +2,21 @@
 
 One class, "atomic": ld<op> (add, clr, eor, set, smax, smin, umax, umin) and
 swp of every size and ordering, the st<op> aliases (rt = zr), cas and casp of
-every size and ordering, and ldar loads of the registers the class compares.
+every size and ordering, and plain ldr/ldp loads of the registers cas and
+casp compare.
 
-- Bases are SP (always 16-byte aligned) half the time, else x20 or x21 (PTR
+- Bases are SP (always 16-byte aligned) mostly, else x20 or x21 (PTR
   registers: aligned three times in four), so most accesses are aligned and
-  some take the alignment fault; a few bases, so that instructions of one
-  case meet on the same bytes.  ldar uses SP only: Unicorn does not check
-  its alignment (known difference a64-ordered-misaligned).
-- Registers the class writes (cas/casp compare registers, ld<op>/swp/ldar
-  results) are never pointer registers, and are x4 and x6 (x4:x5, x6:x7 as
-  casp pairs) more often than not: a cas then compares the value an earlier
-  cas, swp, ld<op> or ldar of the same bytes left there, so it succeeds
-  often.  ld<op> with rs = zr (an atomic load) leaves memory as it was.
+  some take the alignment fault; few bases, so that the instructions of one
+  case meet on the same bytes.
+- Each base has its compare register (SP: x4, x20: x6, x21: x8; as casp
+  pairs x4:x5, ...), which cas/casp on that base use as rs, ldr/ldp load and
+  ld<op>/swp sometimes return into: a cas then compares the value an earlier
+  cas, casp or ldr of the same bytes left there, and succeeds often (a cas
+  loop: fail, reload, succeed).  Doublewords are the most frequent size, so
+  that a narrower cas after a wider load compares equal too.
+- Registers the class writes are never pointer registers.  ld<op> with
+  rs = zr (an atomic load) leaves memory as it was.
 - Unicorn's default Cortex-A72 lacks FEAT_LSE: the difftest reference runs
   these on Unicorn's "max" model.
 """
@@ -26,8 +29,9 @@ from .forms import CODE_BASE, PTR_REGS, Pos, form_class
 
 ARCH = "aarch64"
 SP = ZR = 31
-BASES = (SP, SP, 20, 21)
-HOT = (4, 6)
+BASES = (SP, SP, SP, 20, 21)
+COMPARE_REG = {SP: 4, 20: 6, 21: 8}     # even: a casp pair with the next register
+SIZES = (0, 1, 2, 3, 3, 3)
 DEST = tuple(r for r in range(31) if r not in PTR_REGS)
 # casp register pairs (n, n + 1) the class may write: n even, n + 1 no pointer
 PAIR_DEST = tuple(r for r in DEST if r % 2 == 0 and r + 1 not in PTR_REGS)
@@ -55,8 +59,14 @@ def enc_casp(sz: int, l_: int, rs: int, o0: int, rn: int, rt: int) -> int:
                 (rn, 5), (rt, 5))
 
 
-def enc_ldar(size: int, rn: int, rt: int) -> int:
-    return pack((size, 2), (0b0010001, 7), (1, 1), (0, 1), (ZR, 5), (1, 1), (ZR, 5),
+def enc_ldr(size: int, rn: int, rt: int) -> int:
+    """ldrb/ldrh/ldr w/ldr x rt, [rn] (unsigned offset 0)."""
+    return pack((size, 2), (0b111001, 6), (0b01, 2), (0, 12), (rn, 5), (rt, 5))
+
+
+def enc_ldp(x: int, rn: int, rt: int) -> int:
+    """ldp w/x rt, rt + 1, [rn]."""
+    return pack((x << 1, 2), (0b101, 3), (0, 1), (0b010, 3), (1, 1), (0, 7), (rt + 1, 5),
                 (rn, 5), (rt, 5))
 
 
@@ -74,15 +84,13 @@ def is_lse(word: int) -> bool:
     return any(word & mask == value for mask, value in LSE_ENCODINGS)
 
 
-def _dest(rng: random.Random) -> int:
-    r = rng.random()
-    if r < 0.6:
-        return rng.choice(HOT)
-    return ZR if r < 0.7 else rng.choice(DEST)
+def _dest(rng: random.Random, rn: int, p: float) -> int:
+    """A register to write: the base's compare register with probability p."""
+    return COMPARE_REG[rn] if rng.random() < p else rng.choice(DEST + (ZR,))
 
 
-def _pair_dest(rng: random.Random) -> int:
-    return rng.choice(HOT) if rng.random() < 0.7 else rng.choice(PAIR_DEST)
+def _pair_dest(rng: random.Random, rn: int) -> int:
+    return COMPARE_REG[rn] if rng.random() < 0.8 else rng.choice(PAIR_DEST)
 
 
 def _value(rng: random.Random) -> int:
@@ -90,25 +98,41 @@ def _value(rng: random.Random) -> int:
     return ZR if rng.random() < 0.15 else rng.randrange(31)
 
 
+# Instructions 2k and 2k + 1 of a case mostly share a base (SLOT_BASES[k % 4]):
+# the first is more often a load, the second a cas or casp, which then
+# compares the value just loaded.  Weights per kind, (first, second) of a slot:
+KIND_WEIGHTS = {
+    "ldop": (22, 20), "swp": (6, 5), "cas": (30, 45), "casp": (10, 25), "ldr": (14, 3),
+    "ldp": (18, 2),
+}
+SLOT_BASES = (SP, 20, SP, 21)
+# ... and the same pair size (ldp, casp): doublewords in even slots, words in odd.
+
+
 @form_class(ARCH, "atomic", unicorn_cpu="max")
 def gen_atomic(rng: random.Random, pos: Pos) -> int:
-    """LSE: ld<op>/st<op>, swp, cas, casp (all sizes and orderings), ldar"""
-    rn = rng.choice(BASES)
-    r = rng.random()
-    if r < 0.4:
-        rt = ZR if rng.random() < 0.15 else _dest(rng)     # rt = zr: the st<op> alias
-        return enc_ldop(rng.randrange(4), rng.randrange(2), rng.randrange(2), _value(rng), 0,
-                        rng.randrange(8), rn, rt)
-    if r < 0.5:
-        return enc_ldop(rng.randrange(4), rng.randrange(2), rng.randrange(2), _value(rng), 1,
-                        0, rn, _dest(rng))
-    if r < 0.8:
-        return enc_cas(rng.randrange(4), rng.randrange(2), _dest(rng), rng.randrange(2), rn,
-                       _value(rng))
-    if r < 0.93:
-        return enc_casp(rng.randrange(2), rng.randrange(2), _pair_dest(rng), rng.randrange(2),
-                        rn, rng.randrange(0, 32, 2))
-    return enc_ldar(rng.randrange(4), SP, _dest(rng))
+    """LSE: ld<op>/st<op>, swp, cas, casp (all sizes and orderings)"""
+    second = pos.index & 1
+    rn = SLOT_BASES[(pos.index >> 1) % 4] if rng.random() < 0.85 else rng.choice(BASES)
+    size = rng.choice(SIZES)
+    pair = ((pos.index >> 1) & 1) ^ 1 if rng.random() < 0.8 else rng.randrange(2)
+    a, r = rng.randrange(2), rng.randrange(2)
+    kind = rng.choices(tuple(KIND_WEIGHTS), [w[second] for w in KIND_WEIGHTS.values()])[0]
+    if kind == "ldop":
+        rt = ZR if rng.random() < 0.15 else _dest(rng, rn, 0.3)   # rt = zr: st<op>
+        return enc_ldop(size, a, r, _value(rng), 0, rng.randrange(8), rn, rt)
+    if kind == "swp":
+        return enc_ldop(size, a, r, _value(rng), 1, 0, rn, _dest(rng, rn, 0.3))
+    if kind == "cas":
+        # rt = rs sometimes: a successful cas then leaves memory as it was
+        rs = _dest(rng, rn, 0.8)
+        return enc_cas(size, a, rs, r, rn, rs if rng.random() < 0.2 else _value(rng))
+    if kind == "casp":
+        return enc_casp(pair, a, _pair_dest(rng, rn), r, rn, rng.randrange(0, 32, 2))
+    if kind == "ldr":
+        # a doubleword: a cas of any size compares equal with it
+        return enc_ldr(3, rn, _dest(rng, rn, 0.9))
+    return enc_ldp(pair, rn, _pair_dest(rng, rn))
 
 
 # -- Unicorn's deviation: ldsmax/ldsmin of bytes, halfwords and words ------------------------
