@@ -11,11 +11,9 @@ from __future__ import annotations
 
 import pytest
 
-import tcgpy
-from tcgpy.ir.builder import Builder
-from tcgpy.ir.core import Block
 from tests.test_a64_simd import (GARBAGE, IOC, IXC, OFC, UFC, D, FZ, _case, _id, _want, dt, engine,  # noqa: F401
                                  t)
+from tests.test_a64_simd_census import decodes
 
 QC = 1 << 27
 M64 = (1 << 64) - 1
@@ -194,8 +192,6 @@ def test_hand_case_table_agrees_with_unicorn(engine, h):  # noqa: F811
 
 # -- decoding -------------------------------------------------------------------------------------
 
-ARCH = tcgpy.frontends.get_arch("aarch64")
-
 # Every arrangement of the forms above (words from GNU as, disassembly from capstone).
 CLAIMED = {
     0x0E62D020: "sqdmull v0.4s, v1.4h, v2.4h", 0x4E62D020: "sqdmull2 v0.4s, v1.8h, v2.8h",
@@ -234,22 +230,15 @@ NOT_CLAIMED = {
 }
 
 
-def _decodes(word: int) -> bool:
-    block = Block(0x1000, globals=ARCH.ir_globals)
-    ctx = ARCH.DisasContext(Builder(block), block)
-    ctx.pc, ctx.next_pc = 0x1000, 0x1004
-    return any(p.trans(ctx, p.extract(word)) is not False for p in ARCH.decoder.lookup(word))
-
-
 def test_claimed_forms_decode():
     from capstone import CS_ARCH_ARM64, CS_MODE_ARM, Cs
     cs = Cs(CS_ARCH_ARM64, CS_MODE_ARM)
     for word, text in CLAIMED.items():
         insn = next(cs.disasm(word.to_bytes(4, "little"), 0))
         assert insn.mnemonic == text.split()[0], (hex(word), text, insn.mnemonic)
-        assert _decodes(word), text
+        assert decodes(word), text
 
 
 def test_unclaimed_forms_are_undefined():
     for word, why in NOT_CLAIMED.items():
-        assert not _decodes(word), why
+        assert not decodes(word), why

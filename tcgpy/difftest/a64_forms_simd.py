@@ -510,7 +510,8 @@ def _edge_setup(rng: random.Random) -> int:
         return _pack((0, 1), (1, 1), (op, 1), (0b0111100000, 10), (imm8 >> 5, 3), (cmode, 4), (0, 1), (1, 1),
                      (imm8 & 31, 5), (rd, 5))
     if k < 0.8:                                              # dup vd.t, rn
-        return _pack((0, 1), (1, 1), (0, 1), (0b01110000, 8), (1 << esz, 5), (0, 1), (1, 4), (1, 1), (_x(rng), 5), (rd, 5))
+        return _pack((0, 1), (1, 1), (0, 1), (0b01110000, 8), (1 << esz, 5), (0, 1), (1, 4), (1, 1), (_x(rng), 5),
+                     (rd, 5))
     imm5 = (rng.randrange(16 >> esz) << (esz + 1)) | (1 << esz)    # ins vd.t[i], rn
     return _pack((0, 1), (1, 1), (0, 1), (0b01110000, 8), (imm5, 5), (0, 1), (3, 4), (1, 1), (_x(rng), 5), (rd, 5))
 
@@ -571,7 +572,8 @@ def gen_simd_misc_more(rng: random.Random, pos: Pos) -> int:
             return _pack((0, 1), (q, 1), (1, 1), (0b01110, 5), (0b01, 2), (0b10000, 5), (0b10110, 5), (0b10, 2),
                          (rn, 5), (rd, 5))
         if k == 1 and _b(rng, 1):                            # fcvtxn (scalar)
-            return _pack((0b01, 2), (1, 1), (0b11110, 5), (0b01, 2), (0b10000, 5), (0b10110, 5), (0b10, 2), (rn, 5), (rd, 5))
+            return _pack((0b01, 2), (1, 1), (0b11110, 5), (0b01, 2), (0b10000, 5), (0b10110, 5), (0b10, 2), (rn, 5),
+                         (rd, 5))
         if k == 1:                                           # frecpx
             return _pack((0b01, 2), (0, 1), (0b11110, 5), (0b10 | _b(rng, 1), 2), (0b10000, 5), (0b11111, 5), (0b10, 2),
                          (rn, 5), (rd, 5))
@@ -594,7 +596,8 @@ def gen_simd_misc_more(rng: random.Random, pos: Pos) -> int:
     bits = 8 << size
     shift = rng.choice((1, bits, rng.randrange(1, bits + 1)))
     immhb = 2 * bits - shift
-    return _pack((0b01, 2), (u, 1), (0b111110, 6), (immhb >> 3, 4), (immhb & 7, 3), (opcode, 5), (1, 1), (rn, 5), (rd, 5))
+    return _pack((0b01, 2), (u, 1), (0b111110, 6), (immhb >> 3, 4), (immhb & 7, 3), (opcode, 5), (1, 1), (rn, 5),
+                 (rd, 5))
 
 
 @form_class(ARCH, "crc32")
