@@ -490,12 +490,20 @@ for _op, _fn in _FP2.items():
     SEMANTICS[_op] = _fp2(_fn)
 
 
+# Bit of the x operand (FPCR bits 32.. are RES0) that the frontend sets for
+# these operations when FPSR.IXC is already set.
+KNOWN_IXC_BIT = 36
+KNOWN_IXC_OPS = frozenset({VecOp.fmla})
+
+
 @semantics(VecOp.fmla)
 def sem_fmla(env, d, a, b, esz, oprsz, imm, x):
     sign = 1 << ((8 << esz) - 1)
     neg_a = sign if imm & 0x1000 else 0
     neg_c = sign if imm & 0x2000 else 0
-    flags = 0
+    # Once FPSR.IXC is set the JIT need not know whether the result is exact:
+    # the frontend says so in x, and the status word then always has IXC.
+    flags = fp.IXC if x >> KNOWN_IXC_BIT & 1 else 0
     out = []
     for p, q, c in zip(lanes(env, a, esz, oprsz), lanes(env, b, esz, oprsz),
                        lanes(env, imm & 0xFFF, esz, oprsz)):

@@ -719,5 +719,8 @@ def lower_block(block: Block, rt: Runtime, name: str, alloc_slot: Callable[[], i
 
 
 def module_text(funcs: list[LoweredBlock], extra: str = "") -> str:
-    return INTRINSIC_DECLS + extra + "\n".join(f.text for f in funcs) + "\n" + MODULE_TAIL
+    return INTRINSIC_DECLS + FP_DECLS + extra + "\n".join(f.text for f in funcs) + "\n" + MODULE_TAIL
+
+
 from . import lower_vec  # noqa: E402,F401  (registers the vec op's lowering)
+from .lower_fp import DECLS as FP_DECLS  # noqa: E402

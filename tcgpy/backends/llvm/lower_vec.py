@@ -2,10 +2,11 @@
 each loading its operands from env as LLVM vectors (``<16 x i8>`` ...
 ``<2 x i64>``), computing with vector instructions and storing the result.
 
-A VecOp without a function here (floating point, whose Arm semantics LLVM
-does not have, and a few rare integer ones) calls its Python semantics in
-tcgpy.ir.vector through the ``vec_env`` helper with the env pointer; a test
-lists which ones do.
+Floating point, whose Arm semantics LLVM does not have, goes to lower_fp
+(native code for the common case, the Python semantics otherwise).  A VecOp
+with neither (a few rare integer ones and the rarer FP ones) calls its
+Python semantics in tcgpy.ir.vector through the ``vec_env`` helper with the
+env pointer; a test lists which ones do.
 """
 from __future__ import annotations
 
@@ -15,6 +16,8 @@ from ...ir.helpers import BY_NAME
 from ...ir.ops import Op
 from ...ir.vector import VecOp, pack
 from .lower import _c, lowers
+from .lower_fp import NATIVE as FP_NATIVE
+from .lower_fp import lower_fp
 
 VEC_LOWERERS: dict[VecOp, Callable] = {}
 
@@ -29,18 +32,14 @@ def lowers_vec(*ops: VecOp):
 
 @lowers(Op.vec)
 def lower_vec(fl, insn):
-    kind, d, a, b, esz, oprsz, imm = insn.consts
-    fn = VEC_LOWERERS.get(kind)
-    if fn is None:
-        x = fl.get(insn.ins[0])
-        r = fl.tmp()
-        addr = fl.rt.helpers[BY_NAME["vec_env"].id]
-        fl.emit(f"{r} = call i64 inttoptr (i64 {addr} to ptr)"
-                f"(ptr %env, i64 {_c(pack(kind, d, a, b, esz, oprsz, imm))}, i64 {x})")
-        fl.set(insn.outs[0], r)
+    v = V(fl, insn)
+    fn = VEC_LOWERERS.get(v.kind)
+    if fn is not None:
+        fn(v)
+        fl.set(insn.outs[0], "0")
         return
-    V(fl, insn).run(fn)
-    fl.set(insn.outs[0], "0")
+    status = lower_fp(v) if v.kind in FP_NATIVE else None
+    fl.set(insn.outs[0], status if status is not None else v.call_python())
 
 
 class V:
@@ -51,8 +50,25 @@ class V:
         self.insn = insn
         self.kind, self.d, self.a, self.b, self.esz, self.oprsz, self.imm = insn.consts
 
-    def run(self, fn) -> None:
-        fn(self)
+    def ptr(self, operand: str, extra: int = 0) -> str:
+        """Pointer to operand ``a``, ``b``, ``d`` or ``c`` (the third source of
+        fused multiply-adds, at env offset imm & 0xfff), plus ``extra`` bytes."""
+        off = (self.imm & 0xFFF) if operand == "c" else getattr(self, operand)
+        return self.fl.env_ptr(off + extra)
+
+    def x(self) -> str:
+        return self.fl.get(self.insn.ins[0])
+
+    def call_python(self) -> str:
+        """Run the op's Python semantics (tcgpy.ir.vector) through the
+        ``vec_env`` helper; returns the status word."""
+        return self.call_native(self.fl.rt.helpers[BY_NAME["vec_env"].id])
+
+    def call_native(self, addr: int) -> str:
+        """Call ``i64 fn(env, packed constants, x)`` at ``addr``: the Python
+        semantics' helper, or a function of the FP library (lower_fp)."""
+        packed = pack(self.kind, self.d, self.a, self.b, self.esz, self.oprsz, self.imm)
+        return self.emit(f"call i64 inttoptr (i64 {addr} to ptr)(ptr %env, i64 {_c(packed)}, i64 {self.x()})")
 
     def emit(self, text: str) -> str:
         t = self.fl.tmp()

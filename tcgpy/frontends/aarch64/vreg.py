@@ -4,9 +4,10 @@ vec op.  Every write of a b/h/s/d scalar or of a 64-bit vector zeroes the
 rest of the 128-bit register (Arm ARM: V[] and the scalar views)."""
 from __future__ import annotations
 
+from ...ir import fp
 from ...ir.core import Temp
 from ...ir.ops import MemOp, Op
-from ...ir.vector import VecOp
+from ...ir.vector import KNOWN_IXC_BIT, KNOWN_IXC_OPS, VecOp
 from .cpu import LAYOUT
 
 QOFF = tuple(LAYOUT.offsets[f"q{i}"] for i in range(32))
@@ -67,7 +68,12 @@ def gen_fp(ctx, kind: VecOp, d: int, a: int = 0, b: int = 0, esz: int = 3, oprsz
     """A floating-point vec op under the current FPCR; its exception flags
     accumulate into FPSR.  Returns the status word."""
     g = ctx.g
-    st = gen_vec(ctx, kind, d, a, b, esz, (1 << esz) if oprsz is None else oprsz, imm, g["fpcr"])
+    x = g["fpcr"]
+    if kind in KNOWN_IXC_OPS:
+        # The JIT may skip computing inexactness once FPSR.IXC is set.
+        ixc = ctx.b.and_(g["fpsr"], fp.IXC)
+        x = ctx.b.or_(x, ctx.b.shl(ixc, KNOWN_IXC_BIT - 4))
+    st = gen_vec(ctx, kind, d, a, b, esz, (1 << esz) if oprsz is None else oprsz, imm, x)
     ctx.b.mov(g["fpsr"], ctx.b.or_(g["fpsr"], ctx.b.and_(st, FPSR_EXC)))
     return st
 
