@@ -236,7 +236,8 @@ KNOWN_ROWS: tuple[dict, ...] = (
                      "access-size values: ldsmaxb of 1 into 0x80 (-128) stores 0x01",
         proof="Arm ARM LDSMAX/LDSMIN pseudocode (MemAtomicOp_SMAX: SInt(value) > "
               "SInt(oldvalue)); qemu-aarch64 7.2 -cpu max: ldsmaxb w(1) on 0x80 stores 0x01, "
-              "ldsmax w on 0x80000000 stores 1; "
+              "ldsmax w on 0x80000000 stores 1 (tests/test_a64_atomic_qemu.py runs the "
+              "signed cases there); "
               "tests/test_a64_atomic.py::test_unicorn_narrow_signed_minmax_deviation",
         why="the architecture; glibc and compilers use ldsmax/ldsmin on signed data"),
 )
