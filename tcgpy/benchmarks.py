@@ -258,11 +258,13 @@ def bench_translate(n_blocks: int = 2000) -> dict:
 
 def default_programs() -> list[list[str]]:
     """Guest programs of a source checkout (tests/guest/bin): hello worlds
-    and the compute kernels of tests/guest/fs_bench.c at a medium size."""
+    and the compute kernels of tests/guest/fs_bench.c and bench_fp.c at a
+    medium size."""
     import os
     root = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "guest", "bin")
     progs = [["asm_hello"], ["libc_hello"], ["fs_bench", "hash", "20000000"],
-             ["fs_bench", "sort", "6"], ["fs_bench", "matmul", "200"], ["fs_bench", "string", "2000"]]
+             ["fs_bench", "sort", "6"], ["fs_bench", "matmul", "200"], ["fs_bench", "string", "2000"],
+             ["bench_fp", "10"]]
     out = []
     for argv in progs:
         path = os.path.normpath(os.path.join(root, argv[0]))
