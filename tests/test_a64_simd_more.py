@@ -1,18 +1,25 @@
 """A64 Advanced SIMD forms added late: the saturating doubling multiplies
 (sqdmull/sqdmlal/sqdmlsl in every shape, sqdmulh/sqrdmulh by element,
 scalar), fcvtxn (round to odd), frecpx, urecpe/ursqrte, suqadd/usqadd,
-shll and the scalar saturating narrowing shifts.
+shll, the scalar saturating narrowing shifts and FEAT_RDM sqrdmlah/sqrdmlsh.
 
 Known-answer cases in the style of tests/test_a64_simd.py (checked on tcgpy
-and on Unicorn), and a decode table: every arrangement of these forms is
-claimed, and FEAT_RDM (sqrdmlah/sqrdmlsh) is not.
+and on Unicorn; FEAT_RDM on Unicorn's max model, its default Cortex-A72
+lacks it), a decode table of every arrangement with unallocated
+neighbours, and the difftest of the FEAT_RDM class (it cannot join the
+default-model SIMD classes of tests/test_a64_simd.py).
 """
 from __future__ import annotations
 
+import random
+
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tests.test_a64_simd import (GARBAGE, IOC, IXC, OFC, UFC, D, FZ, _case, _id, _want, dt, engine,  # noqa: F401
                                  t)
+from tcgpy.difftest.forms import Pos, classes
 from tests.test_a64_simd_census import decodes
 
 QC = 1 << 27
@@ -177,7 +184,30 @@ CASES = [
 ]
 
 
-@pytest.mark.parametrize("h", CASES, ids=[_id(h) for h in CASES])
+# FEAT_RDM: Unicorn's default model lacks it, so these run on its max model.
+RDM_CASES = [
+    t(b"\x20\x84\x42\x6e",  # 100000: sqrdmlah v0.8h, v1.8h, v2.8h
+      regs={"q0": H(0x7FFF, 0, 0x100, -1), "q1": H(1, 0x8000, 0x4000, 0x4000), "q2": H(0x4000, 0x8000, 0x4000, 0x8000)},
+      expect={"q0": H(0x7FFF, 0x7FFF, 0x2100, -0x4001), "fpsr": QC},
+      name="sqrdmlah: one saturation after accumulating and rounding"),
+    t(b"\x20\x8c\x82\x7e",  # 100000: sqrdmlsh s0, s1, s2
+      regs={"q0": W(0x8000_0000, 9) | GARBAGE, "q1": W(0x1_0000), "q2": W(0x1_0000)},
+      expect={"q0": 0x8000_0000, "fpsr": QC}),
+    t(b"\x20\xd8\x72\x7f",  # 100000: sqrdmlah h0, h1, v2.h[7]
+      regs={"q0": H(0x1234, 7), "q1": H(0x100), "q2": H(0, 0, 0, 0, 0, 0, 0, 0x100)},
+      expect={"q0": 0x1236}),
+    t(b"\x20\xf8\xa2\x6f",  # 100000: sqrdmlsh v0.4s, v1.4s, v2.s[3]
+      regs={"q0": W(5, 0x7FFF_FFFF), "q1": W(0x4000_0000, 0x8000_0000, 0, 1), "q2": W(0, 0, 0, 0x8000_0000)},
+      expect={"q0": W(0x4000_0005, -1, 0, 1)}, name="sqrdmlsh: no saturation on the way"),
+]
+
+
+@pytest.fixture(scope="module")
+def unicorn_max():
+    return dt.UnicornRunner("aarch64", "max")
+
+
+@pytest.mark.parametrize("h", CASES + RDM_CASES, ids=[_id(h) for h in CASES + RDM_CASES])
 def test_hand_case(engine, h):  # noqa: F811
     out = engine.subject.run(_case(h))
     assert out.event == dt.END
@@ -188,6 +218,29 @@ def test_hand_case(engine, h):  # noqa: F811
 def test_hand_case_table_agrees_with_unicorn(engine, h):  # noqa: F811
     out = engine.reference.run(_case(h))
     assert {k: hex(v) for k, v in out.regs.items()} == _want(h)
+
+
+@pytest.mark.parametrize("h", RDM_CASES, ids=[_id(h) for h in RDM_CASES])
+def test_rdm_hand_case_table_agrees_with_unicorn_max(unicorn_max, h):
+    out = unicorn_max.run(_case(h))
+    assert {k: hex(v) for k, v in out.regs.items()} == _want(h)
+
+
+def test_rdm_class_runs_on_unicorn_max():
+    assert classes("aarch64")["simd_rdm"].unicorn_cpu == "max"
+
+
+@settings(max_examples=60, deadline=None)
+@given(seed=st.integers(0, 2 ** 64 - 1), length=st.integers(1, 5))
+def test_difftest_rdm(engine, seed, length):  # noqa: F811
+    """simd_rdm sequences (with their saturation-edge set-up words) on Unicorn max."""
+    rng = random.Random(seed)
+    form = classes("aarch64")["simd_rdm"]
+    words = tuple(form.gen(rng, Pos(i, length)) for i in range(length))
+    case = dt.Case("aarch64", words, dt.random_start_regs(dt.diff_arch("aarch64"), rng), dt.random_data(rng),
+                   dt.default_bound(length), (form.name,) * length, form.name)
+    res = engine.run(case)
+    assert res.status == "pass", res.mismatch
 
 
 # -- decoding -------------------------------------------------------------------------------------
@@ -217,6 +270,11 @@ CLAIMED = {
     0x2EA13820: "shll v0.2d, v1.2s, #32",
     0x5F0F9420: "sqshrn b0, h1, #1", 0x7F1F9420: "uqshrn h0, s1, #1", 0x5F3F9C20: "sqrshrn s0, d1, #1",
     0x7F0F9C20: "uqrshrn b0, h1, #1", 0x7F1F8420: "sqshrun h0, s1, #1", 0x7F3F8C20: "sqrshrun s0, d1, #1",
+    0x6E428420: "sqrdmlah v0.8h, v1.8h, v2.8h", 0x2E428420: "sqrdmlah v0.4h, v1.4h, v2.4h",
+    0x2E828C20: "sqrdmlsh v0.2s, v1.2s, v2.2s", 0x7E828420: "sqrdmlah s0, s1, s2",
+    0x7E428C20: "sqrdmlsh h0, h1, h2", 0x6F7FD820: "sqrdmlah v0.8h, v1.8h, v15.h[7]",
+    0x2FBFF020: "sqrdmlsh v0.2s, v1.2s, v31.s[1]", 0x7F72D820: "sqrdmlah h0, h1, v2.h[7]",
+    0x7FA2F820: "sqrdmlsh s0, s1, v2.s[3]",
 }
 # Unallocated neighbours and features tcgpy does not claim.
 NOT_CLAIMED = {
@@ -225,8 +283,8 @@ NOT_CLAIMED = {
     0x2E216820: "fcvtxn with sz=0", 0x5E21F820: "frecpx with size 00 (FP16 is elsewhere)",
     0x0EE1C820: "urecpe with doubleword lanes", 0x0EE03820: "suqadd .1d",
     0x2EE13820: "shll with doubleword lanes", 0x5F4F9420: "sqshrn (scalar) from q",
-    0x6E428420: "sqrdmlah v0.8h (FEAT_RDM)", 0x7E828C20: "sqrdmlsh s0, s1, s2 (FEAT_RDM)",
-    0x6F72D820: "sqrdmlah v0.8h, v1.8h, v2.h[7] (FEAT_RDM)",
+    0x6E028420: "sqrdmlah with byte lanes", 0x7EC28C20: "sqrdmlsh (scalar) d",
+    0x6E829420: "udot v0.4s, v1.16b, v2.16b (FEAT_DotProd)",
 }
 
 

@@ -31,7 +31,8 @@ PYTHON_ONLY = {VecOp.addv, VecOp.smaxv, VecOp.sminv, VecOp.umaxv, VecOp.uminv, V
                VecOp.addlp, VecOp.qabs, VecOp.fabd, VecOp.faddp, VecOp.fmaxp, VecOp.fminp,
                VecOp.fmaxnmp, VecOp.fminnmp, VecOp.fcmeq, VecOp.fcmge, VecOp.fcmgt, VecOp.facge,
                VecOp.facgt, VecOp.fcvtl, VecOp.fcvtn, VecOp.aese, VecOp.aesmc, VecOp.uzpn, VecOp.zipn, VecOp.sha, VecOp.fmulx, VecOp.frecps, VecOp.frsqrts, VecOp.frecpe, VecOp.frsqrte,
-               VecOp.qdmlal, VecOp.uqacc, VecOp.urecpe, VecOp.fcvtxn, VecOp.frecpx}
+               VecOp.qdmlal, VecOp.uqacc, VecOp.urecpe, VecOp.fcvtxn, VecOp.frecpx,
+               VecOp.qrdmlah}
 
 
 def test_every_vecop_has_semantics_and_a_known_lowering():

@@ -554,6 +554,29 @@ def gen_simd_qdmull(rng: random.Random, pos: Pos) -> int:
     return _pack(*head, (size, 2), (l, 1), (m, 1), (rm & 15, 4), (opcode, 4), (h, 1), (0, 1), (rn, 5), (rd, 5))
 
 
+@form_class(ARCH, "simd_rdm", unicorn_cpu="max")
+def gen_simd_rdm(rng: random.Random, pos: Pos) -> int:
+    """FEAT_RDM sqrdmlah/sqrdmlsh (vector, scalar, by element, scalar by element; Unicorn's max
+    model: its Cortex-A72 lacks them); with movi/dup/ins of saturation edges"""
+    if rng.random() < 0.3:
+        return _edge_setup(rng)
+    size = rng.choice((1, 2))
+    rn, rd = _vs(rng, size), _vs(rng, size)
+    rm = rn if rng.random() < 0.5 else _vs(rng, size)
+    k = rng.randrange(4)
+    if k < 2:                                                # three same extra: vector (k 0), scalar (k 1)
+        head = ((0, 1), (_b(rng, 1), 1), (1, 1), (0b01110, 5)) if k == 0 else ((0b01, 2), (1, 1), (0b11110, 5))
+        return _pack(*head, (size, 2), (0, 1), (rm, 5), (0b10000 | _b(rng, 1), 5), (1, 1), (rn, 5), (rd, 5))
+    if size == 1:                                            # v0..v15, index H:L:M
+        rm &= 15
+        h, l, m = _b(rng, 1), _b(rng, 1), _b(rng, 1)
+    else:                                                    # v0..v31, index H:L
+        h, l, m = _b(rng, 1), _b(rng, 1), rm >> 4
+    head = ((0, 1), (_b(rng, 1), 1), (1, 1), (0b01111, 5)) if k == 2 else ((0b01, 2), (1, 1), (0b11111, 5))
+    return _pack(*head, (size, 2), (l, 1), (m, 1), (rm & 15, 4), (0b1101 | _b(rng, 1) << 1, 4), (h, 1), (0, 1),
+                 (rn, 5), (rd, 5))
+
+
 # (U, opcode) of the saturating narrowing shifts: sqshrn, sqrshrn, uqshrn, uqrshrn, sqshrun, sqrshrun
 _QSHRN = ((0, 0b10010), (0, 0b10011), (1, 0b10010), (1, 0b10011), (1, 0b10000), (1, 0b10001))
 

@@ -204,6 +204,8 @@ class VecOp(enum.Enum):
     fcvtxn = VecDef("fcvtxn", 1, True, doc="oprsz bytes of esz lanes: the 2*esz lanes of a narrowed, "
                                            "rounding to odd")
     frecpx = VecDef("frecpx", 1, True)
+    qrdmlah = VecDef("qrdmlah", 2, doc="FEAT_RDM sqrdmlah: sat((d << esize) + 2*a*b + round) >> esize; "
+                                       "imm bit 1: sqrdmlsh (- 2*a*b)")
 
     @property
     def d(self) -> VecDef:
@@ -1106,6 +1108,20 @@ def sem_fcvtxn(env, d, a, b, esz, oprsz, imm, x):
 
 
 SEMANTICS[VecOp.frecpx] = _fp1(lambda p, e, fpcr, imm: fp.fp_recpx(p, e, fpcr))
+
+
+@semantics(VecOp.qrdmlah)
+def sem_qrdmlah(env, d, a, b, esz, oprsz, imm, x):
+    bits = 8 << esz
+    st, out = 0, []
+    for p, q, o in zip(_vals(env, a, esz, oprsz, True), _vals(env, b, esz, oprsz, True),
+                       _vals(env, d, esz, oprsz, True)):
+        prod = -2 * p * q if imm & 2 else 2 * p * q
+        r, sat = _sat(((o << bits) + prod + (1 << (bits - 1))) >> bits, esz, True)
+        st |= QC if sat else 0
+        out.append(r)
+    put_lanes(env, d, esz, out)
+    return st
 
 
 # -- the JIT's way in -------------------------------------------------------------

@@ -6,8 +6,9 @@ SHA-1/SHA-256 and CRC32.
 
 Each form is one vec op (tcgpy.ir.vector) on the register file in env, or a
 few; saturating forms accumulate FPSR.QC, FP forms FPSR's exception flags.
-Not implemented: FEAT_FP16 arithmetic (insn_fp16) and FEAT_RDM
-(sqrdmlah/sqrdmlsh: Unicorn's Cortex-A72 cannot check them).
+FEAT_RDM (sqrdmlah/sqrdmlsh) is here too; FEAT_FP16 arithmetic is in
+insn_fp16.  Not implemented: the optional dot products (FEAT_DotProd) and
+the later extensions (SHA-3, SHA-512, SM3/SM4, complex numbers).
 """
 from __future__ import annotations
 
@@ -117,6 +118,22 @@ def trans_SIMD_3same(ctx, a):
     if not row[1] >> a.size & 1 or (a.size == 3 and not a.Q):
         return False
     gen_vec(ctx, row[0], d, n, m, a.size, oprsz)
+
+
+@A64.pattern("0 Q:1 1 01110 size:2 0 rm:5 1 000 S:1 1 rn:5 rd:5")
+def trans_SQRDMLAH_vector(ctx, a):
+    """sqrdmlah/sqrdmlsh (FEAT_RDM; three same extra)."""
+    if a.size not in (1, 2):
+        return False
+    gen_qc(ctx, gen_vec(ctx, VecOp.qrdmlah, qofs(a.rd), qofs(a.rn), qofs(a.rm), a.size, 16 if a.Q else 8,
+                        a.S << 1))
+
+
+@A64.pattern("01 1 11110 size:2 0 rm:5 1 000 S:1 1 rn:5 rd:5")
+def trans_SQRDMLAH_scalar(ctx, a):
+    if a.size not in (1, 2):
+        return False
+    gen_qc(ctx, gen_vec(ctx, VecOp.qrdmlah, qofs(a.rd), qofs(a.rn), qofs(a.rm), a.size, 1 << a.size, a.S << 1))
 
 
 # Scalar three same on d registers: add/sub and the compares.
@@ -376,6 +393,7 @@ BY_ELEM_INT = {
     (0, 0b1100): (VecOp.qdmulh, 1, "q"), (0, 0b1101): (VecOp.qdmulh, 3, "q"),
     (0, 0b0011): (VecOp.qdmlal, 2, "ql"), (0, 0b0111): (VecOp.qdmlal, 4, "ql"),
     (0, 0b1011): (VecOp.qdmlal, 0, "ql"),
+    (1, 0b1101): (VecOp.qrdmlah, 0, "q"), (1, 0b1111): (VecOp.qrdmlah, 2, "q"),     # FEAT_RDM
 }
 
 
@@ -444,7 +462,7 @@ def trans_FP_scalar_by_elem(ctx, a):
 
 @A64.pattern("01 U:1 11111 size:2 L:1 M:1 rm:4 opcode:4 H:1 0 rn:5 rd:5")
 def trans_SIMD_scalar_by_elem(ctx, a):
-    """sqdmlal/sqdmlsl/sqdmull, sqdmulh/sqrdmulh (scalar, by element)."""
+    """sqdmlal/sqdmlsl/sqdmull, sqdmulh/sqrdmulh, sqrdmlah/sqrdmlsh (scalar, by element)."""
     row = BY_ELEM_INT.get((a.U, a.opcode))
     if row is None or row[2] not in ("q", "ql") or a.size not in (1, 2):
         return False
