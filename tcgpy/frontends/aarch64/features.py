@@ -40,6 +40,7 @@ FEATURES: tuple[Feature, ...] = (
     Feature("asimdhp", True, ("simd_fp16_3same", "simd_fp16_2misc", "simd_fp16_elem",
                               "simd_fp16_scalar", "simd_fp16_across", "fp16_mov"),
             "FEAT_FP16 Advanced SIMD: every FP16 encoding (vector and scalar)"),
+    Feature("asimdrdm", True, ("simd_rdm",), "FEAT_RDM: sqrdmlah/sqrdmlsh (vector, scalar, by element)"),
     Feature("cpuid", False, note="EL0 reads of ID registers are not emulated"),
 )
 
