@@ -45,6 +45,16 @@ def test_arm64_alias_and_registers():
         tcgpy.Emulator("sparc")
 
 
+def test_fpcr_fpsr_reserved_bits_ignore_writes_as_msr_does():
+    # Unicorn and msr agree; the JIT also relies on FPCR's RES0 bits being
+    # clear (the FP shortcut takes bit 36 of its FPCR operand as a hint).
+    emu = tcgpy.Emulator("aarch64")
+    emu.reg_write("fpcr", (1 << 64) - 1)
+    emu.reg_write("fpsr", (1 << 64) - 1)
+    assert emu.reg_read("fpcr") == 0x07FF_0000       # AHP DN FZ RMode Stride FZ16 Len
+    assert emu.reg_read("fpsr") == 0xF800_009F       # NZCV QC IDC IXC UFC OFC DZC IOC
+
+
 def test_mem_map_rules():
     emu = tcgpy.Emulator("aarch64")
     with pytest.raises(ValueError):

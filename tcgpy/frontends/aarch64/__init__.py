@@ -22,6 +22,14 @@ def _nzcv_write(env, value: int) -> None:
     env.nf, env.zf, env.cf, env.vf = nzcv_unpack(value)
 
 
+def _masked(name: str, mask: int) -> PseudoReg:
+    """A system register whose reserved bits read as zero and ignore writes,
+    as ``msr`` treats them."""
+    def write(env, value: int) -> None:
+        setattr(env, name, value & mask)
+    return PseudoReg(lambda env: getattr(env, name), write)
+
+
 A64.compile()
 
 ARCH = ArchInfo(
@@ -31,7 +39,9 @@ ARCH = ArchInfo(
     decoder=A64,
     DisasContext=DisasContext,
     insn_size=4,
-    pseudo_regs={"nzcv": PseudoReg(_nzcv_read, _nzcv_write)},
+    pseudo_regs={"nzcv": PseudoReg(_nzcv_read, _nzcv_write),
+                 "fpcr": _masked("fpcr", insn_system.FPCR_MASK),
+                 "fpsr": _masked("fpsr", insn_system.FPSR_MASK)},
     capstone=(capstone.CS_ARCH_ARM64, capstone.CS_MODE_ARM),
     unicorn=(unicorn.UC_ARCH_ARM64, unicorn.UC_MODE_ARM),
     elf_machine="EM_AARCH64",
