@@ -115,7 +115,7 @@ class TBCache:
                           jmp_table=ctypes.addressof(self.jmp_table), jmp_table_mask=self.jmp_mask,
                           slow_ld=0, slow_st=0, helpers=jit.helper_addresses(),
                           counters=ctypes.addressof(self.counters),
-                          env_addr=ctypes.addressof(env))
+                          env_addr=ctypes.addressof(env), exit_fns=jit.exit_stubs())
         self._reset_slots()
         aspace.on_code_write = self.invalidate_page
 

@@ -19,10 +19,13 @@ import time
 import llvmlite.binding as llvm
 
 from ...ir.helpers import HELPERS
+from ...ir.ops import Exit
+from .lower import CC
 
 _lock = threading.Lock()
 _base = None
 _miss_stub = 0
+_exit_stubs: dict[int, int] = {}
 _helper_addrs: list[int] = []
 _keepalive: list = []
 
@@ -63,20 +66,29 @@ def base():
             llvm.initialize_native_target()
             llvm.initialize_native_asmprinter()
             _base = llvm.create_mcjit_compiler(llvm.parse_assembly(""), _target_machine(CODEGEN_OPT))
-            from .lower import CC
             stub = llvm.parse_assembly(
                 f"define {CC} i32 @tcgpy_miss_stub(ptr %env) {{\n  ret i32 0\n}}\n"
                 "define i32 @tcgpy_enter(ptr %env, ptr %fn) {\n"
-                f"  %r = call {CC} i32 %fn(ptr %env)\n  ret i32 %r\n}}\n")
+                f"  %r = call {CC} i32 %fn(ptr %env)\n  ret i32 %r\n}}\n"
+                + "".join(f"define {CC} i32 @tcgpy_exit_{int(c)}(ptr %env) {{\n  ret i32 {int(c)}\n}}\n"
+                          for c in Exit))
             _base.add_module(stub)
             _base.finalize_object()
             _miss_stub = _base.get_function_address("tcgpy_miss_stub")
             enter = ENTER_FN(_base.get_function_address("tcgpy_enter"))
+            for c in Exit:
+                _exit_stubs[int(c)] = _base.get_function_address(f"tcgpy_exit_{int(c)}")
             for h in HELPERS:
                 cf = _make_helper(h.fn)
                 _keepalive.append(cf)
                 _helper_addrs.append(ctypes.cast(cf, ctypes.c_void_p).value)
         return _base
+
+
+def exit_stubs() -> dict[int, int]:
+    """Exit code -> a block-convention function that just returns it."""
+    base()
+    return _exit_stubs
 
 
 def miss_stub() -> int:

@@ -67,6 +67,8 @@ class Runtime:
     helpers: list[int]               # helper id -> callable address
     counters: int = 0                # address of the per-block hotness counters (u64 each)
     env_addr: int = 0                # address of the env structure
+    # exit code -> a function returning it (jit.exit_stubs); empty: plain returns
+    exit_fns: dict = field(default_factory=dict)
 
 
 @dataclass
@@ -240,7 +242,16 @@ class _FnLowering:
         self.emit(f"store i64 {value}, ptr {self.env_ptr(self.rt.offsets['pc'])}")
 
     def ret_exit(self, code: int) -> None:
-        self.emit(f"ret i32 {int(code)}")
+        """Return ``code`` to the dispatcher.
+
+        FastISel cannot lower a return in the preserve_none convention, so
+        every basic block ending in one goes through SelectionDAG, many times
+        slower to compile.  First-tier code leaves instead by tail-calling a
+        stub that returns the code, through its single tail-call block."""
+        if self.hot or not self.rt.exit_fns:
+            self.emit(f"ret i32 {int(code)}")
+            return
+        self.tail_call(f"inttoptr (i64 {self.rt.exit_fns[int(code)]} to ptr)")
 
     # -- the block ---------------------------------------------------------------
     def find_cross_label_locals(self) -> None:
@@ -277,9 +288,11 @@ class _FnLowering:
             "  br i1 %neg, label %budget, label %body, !prof !0",
             "budget:",
             f"  store i64 {_c(blk.pc)}, ptr {self.env_ptr(rt.offsets['pc'])}",
-            f"  ret i32 {int(Exit.BUDGET)}",
-            "body:",
         ]
+        self.lines = head
+        self.current_bb = "budget"
+        self.ret_exit(Exit.BUDGET)
+        head.append("body:")
         head.append(f"  store i64 %ic2, ptr {self.env_ptr(ic)}")
         self.current_bb = "body"
         self.lines = head
