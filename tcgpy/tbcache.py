@@ -23,7 +23,8 @@ import time
 from dataclasses import dataclass, field
 
 from .backends.llvm import jit
-from .backends.llvm.lower import Runtime, lower_block, module_text
+from .backends.llvm.lower import (ACCESS_MEMOPS, Runtime, access_fn_name, access_module_text,
+                                  lower_block, module_text)
 from .cpustate import PAGE_MASK
 from .ir.core import Insn, Kind, Temp
 from .ir.ops import Exit, Op
@@ -122,6 +123,10 @@ class TBCache:
     def set_slow_paths(self, ld: int, st: int) -> None:
         self.rt.slow_ld = ld
         self.rt.slow_st = st
+        self.rt.access_fns = {}
+        names = [access_fn_name(m, w) for m, w in ACCESS_MEMOPS]
+        fns = jit.runtime_functions(access_module_text(self.rt), names)
+        self.rt.access_fns = {mw: fns[n] for mw, n in zip(ACCESS_MEMOPS, names)}
 
     def _reset_slots(self) -> None:
         stub = self.miss_stub

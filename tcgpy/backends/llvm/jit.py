@@ -18,6 +18,7 @@ import time
 
 import llvmlite.binding as llvm
 
+from ...cpustate import COMMON_ROWS
 from ...ir.helpers import HELPERS
 from ...ir.ops import Exit
 from .lower import CC
@@ -44,6 +45,42 @@ CODEGEN_OPT = int(os.environ.get("TCGPY_CODEGEN_OPT", "0"))
 HOT_CODEGEN_OPT = int(os.environ.get("TCGPY_HOT_CODEGEN_OPT", "1"))
 
 
+# The entry trampoline.  It also sets up env ``jmp_buf`` (LLVM's builtin
+# setjmp buffer: frame pointer, resume address, stack pointer) so that an
+# out-of-line guest access that faults leaves all the chained blocks at once
+# with Exit.FAULT, as QEMU's cpu_loop_exit does: the blocks then need no
+# fault check after each access.  The blocks between have nothing to clean
+# up, and the slow path's Python callback has returned before the jump.
+_JMP_BUF = 8 * [r.name for r in COMMON_ROWS].index("jmp_buf")
+assert all(r.size == 8 for r in COMMON_ROWS)
+_ENTER = f"""\
+declare i32 @llvm.eh.sjlj.setjmp(ptr)
+declare ptr @llvm.frameaddress.p0(i32)
+declare ptr @llvm.stacksave.p0()
+define i32 @tcgpy_enter(ptr %env, ptr %fn) {{
+  %slot = getelementptr i8, ptr %env, i64 {_JMP_BUF}
+  %buf = alloca [5 x ptr], align 16
+  %outer = load ptr, ptr %slot
+  store ptr %buf, ptr %slot
+  %fp = call ptr @llvm.frameaddress.p0(i32 0)
+  store ptr %fp, ptr %buf
+  %sp = call ptr @llvm.stacksave.p0()
+  %spp = getelementptr [5 x ptr], ptr %buf, i64 0, i64 2
+  store ptr %sp, ptr %spp
+  %jumped = call i32 @llvm.eh.sjlj.setjmp(ptr %buf)
+  %direct = icmp eq i32 %jumped, 0
+  br i1 %direct, label %run, label %fault
+run:
+  %r = call {CC} i32 %fn(ptr %env)
+  store ptr %outer, ptr %slot
+  ret i32 %r
+fault:
+  store ptr %outer, ptr %slot
+  ret i32 {int(Exit.FAULT)}
+}}
+"""
+
+
 def _make_helper(fn):
     def call(a, b, c):
         try:
@@ -67,9 +104,7 @@ def base():
             llvm.initialize_native_asmprinter()
             _base = llvm.create_mcjit_compiler(llvm.parse_assembly(""), _target_machine(CODEGEN_OPT))
             stub = llvm.parse_assembly(
-                f"define {CC} i32 @tcgpy_miss_stub(ptr %env) {{\n  ret i32 0\n}}\n"
-                "define i32 @tcgpy_enter(ptr %env, ptr %fn) {\n"
-                f"  %r = call {CC} i32 %fn(ptr %env)\n  ret i32 %r\n}}\n"
+                f"define {CC} i32 @tcgpy_miss_stub(ptr %env) {{\n  ret i32 0\n}}\n" + _ENTER
                 + "".join(f"define {CC} i32 @tcgpy_exit_{int(c)}(ptr %env) {{\n  ret i32 {int(c)}\n}}\n"
                           for c in Exit))
             _base.add_module(stub)
@@ -139,6 +174,26 @@ class CodeSpace:
             for ee in self._engines.values():
                 ee.close()
             self._engines.clear()
+
+
+_runtime_fns: dict[str, dict[str, int]] = {}
+_runtime_engines: list = []
+
+
+def runtime_functions(text: str, names: list[str]) -> dict[str, int]:
+    """Addresses of support functions (``text``) that translated code calls,
+    compiled optimised once per process for each distinct text and never
+    released (code spaces come and go, these stay)."""
+    fns = _runtime_fns.get(text)
+    if fns is None:
+        base()
+        with _lock:
+            ee = llvm.create_mcjit_compiler(llvm.parse_assembly(""), _target_machine(2))
+            ee.add_module(llvm.parse_assembly(text))
+            ee.finalize_object()
+            fns = _runtime_fns[text] = {n: ee.get_function_address(n) for n in names}
+            _runtime_engines.append(ee)
+    return fns
 
 
 def emit_assembly(text: str) -> str:
