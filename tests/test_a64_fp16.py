@@ -203,6 +203,17 @@ def test_hand_case_table_agrees_with_unicorn(engine, h):
         assert got == _want(h)
 
 
+def test_default_cpu_fz16_is_a_known_difference(engine):
+    """Classes on Unicorn's default model may msr FZ16, which it drops."""
+    words = (0xD51B4400,                                # 100000: msr fpcr, x0
+             0xD53B4401)                                # 100004: mrs x1, fpcr
+    regs = {name: 0 for name in DA.state_regs}
+    regs["x0"] = FZ16
+    res = engine.run(dt.Case("aarch64", words, regs, DATA, 2, ("sysreg", "sysreg")))
+    assert res.status == "known" and res.known.name == "a64-fpcr-fz16-default-cpu"
+    assert {f.name for f in res.mismatch.fields} == {"x1", "fpcr"}
+
+
 def test_fp16_classes_run_on_unicorn_max():
     for name in FP16_CLASSES:
         assert classes("aarch64")[name].unicorn_cpu == "max"
@@ -210,7 +221,7 @@ def test_fp16_classes_run_on_unicorn_max():
 
 # -- difftest against Unicorn ---------------------------------------------------------------------
 
-FP16_CLASSES = ("fp16_arith", "fp16_1src", "fp16_cmp", "fp16_cvt", "fp16_mov", "simd_fp16_3same",
+FP16_CLASSES = ("fp16_fz16", "fp16_arith", "fp16_1src", "fp16_cmp", "fp16_cvt", "fp16_mov", "simd_fp16_3same",
                 "simd_fp16_2misc", "simd_fp16_elem", "simd_fp16_scalar", "simd_fp16_across")
 FP16_FORMS = [classes("aarch64")[n] for n in FP16_CLASSES]
 

@@ -1,8 +1,9 @@
 """Start values for vector registers that break floating point: each 128-bit
-register is, at random, two doubles, four singles or plain random bits, and
-each FP lane is drawn half of the time from the special values below (signed
-zeros, infinities, quiet and signalling NaNs with payloads, denormals, the
-normal extremes, ties, and the edges of the integer conversion ranges)."""
+register is, at random, two doubles, four singles, eight halves or plain
+random bits, and each FP lane is drawn half of the time from the special
+values below (signed zeros, infinities, quiet and signalling NaNs with
+payloads, denormals, the normal extremes, ties, and the edges of the
+integer conversion ranges)."""
 from __future__ import annotations
 
 import random
@@ -44,6 +45,18 @@ SINGLE_SPECIALS = tuple(sorted({
 }))
 
 
+def _h(x: float) -> int:
+    return struct.unpack("<H", struct.pack("<e", x))[0]
+
+
+HALF_SPECIALS = tuple(sorted({
+    *(_h(x) for x in _EDGES if abs(x) < 65504), *(_h(-x) for x in _EDGES if abs(x) < 65504),
+    0x7C00, 0xFC00, 0x7E00, 0xFE12, 0x7C01, 0xFD00, 0x7DFF,    # +-inf, quiet and signalling NaNs
+    0x0001, 0x8001, 0x03FF, 0x0200, 0x0400, 0x8400,            # denormals, smallest normals
+    0x7BFF, 0xFBFF, 0x7800, 0xF800, 0x77FF, 0x57FF, 0x5800,    # largest normals, int16/int8 edges
+}))
+
+
 def _lane(rng: random.Random, specials, bits: int) -> int:
     return rng.choice(specials) if rng.random() < 0.5 else rng.getrandbits(bits)
 
@@ -60,4 +73,8 @@ def random_vector(rng: random.Random, size: int = 16) -> int:
     if r < 0.8:
         # small integers in every byte: equal lanes for compares, zero bytes for strlen
         return int.from_bytes(bytes(rng.randrange(3) for _ in range(size)), "little")
+    if r < 0.9:
+        # halves, for FEAT_FP16 (drawn from the random-bits share, which they mostly are)
+        lanes = [_lane(rng, HALF_SPECIALS, 16) for _ in range(size // 2)]
+        return sum(v << (16 * i) for i, v in enumerate(lanes))
     return rng.getrandbits(8 * size)
