@@ -243,6 +243,17 @@ def test_difftest_rdm(engine, seed, length):  # noqa: F811
     assert res.status == "pass", res.mismatch
 
 
+
+@pytest.mark.slow
+def test_rdm_campaign():
+    engine = dt.Engine("aarch64")
+    forms = [classes("aarch64")["simd_rdm"]]
+    for i in range(4000):
+        case = dt.campaign_case("aarch64", forms, 8, i, 1 + i % 5)
+        res = engine.run(case)
+        assert res.status == "pass", (case, res.mismatch)
+
+
 # -- decoding -------------------------------------------------------------------------------------
 
 # Every arrangement of the forms above (words from GNU as, disassembly from capstone).
