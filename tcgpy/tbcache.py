@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 
 from .backends.llvm import jit
 from .backends.llvm.lower import (ACCESS_MEMOPS, Runtime, access_fn_name, access_module_text,
-                                  lower_block, module_text)
+                                  lower_batch, lower_block, module_text)
 from .cpustate import PAGE_MASK
 from .ir.core import Insn, Kind, Temp
 from .ir.ops import Exit, Op
@@ -184,11 +184,19 @@ class TBCache:
         t0 = time.perf_counter()
         lowered = []
         counting = self._alloc_counter if chain and not hot else None
-        for block in blocks:
+        if not hot and len(blocks) > 1:
+            # first tier: one function for the whole batch (lower_batch)
             self._fn_counter += 1
-            name = f"tb_{id(self):x}_{self._fn_counter}"
-            lowered.append(lower_block(block, self.rt, name, self._alloc_slot, counting, hot))
-        text = module_text(lowered)
+            batch = lower_batch(blocks, self.rt, f"tb_{id(self):x}_{self._fn_counter}",
+                                self._alloc_slot, counting)
+            text = module_text([batch])
+            lowered = batch.parts
+        else:
+            for block in blocks:
+                self._fn_counter += 1
+                name = f"tb_{id(self):x}_{self._fn_counter}"
+                lowered.append(lower_block(block, self.rt, name, self._alloc_slot, counting, hot))
+            text = module_text(lowered)
         self.stats.time_llvm_lower += time.perf_counter() - t0
         if self.log is not None:
             self.log.llvm("out_asm", text)
@@ -359,7 +367,7 @@ class TBCache:
             self.free_counters.append(idx)
         tb.counters = []
         i = ((tb.pc >> 2) & self.jmp_mask) * 2
-        if self.jmp_table[i + 1] == tb.fn_addr:
+        if self.jmp_table[i] == tb.pc and self.jmp_table[i + 1] == tb.fn_addr:
             self.jmp_table[i] = 0xFFFF_FFFF_FFFF_FFFF
             self.jmp_table[i + 1] = stub
 

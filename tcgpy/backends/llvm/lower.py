@@ -112,6 +112,7 @@ class _FnLowering:
         self.tail_edges: list[tuple[str, str]] = []   # (function value, predecessor block)
         self.env_offsets: set[int] = set()
         self.current_bb = "entry"
+        self.tag = ""                      # prefix of this block's fixed names in a batch
 
     def tmp(self) -> str:
         self.n += 1
@@ -175,7 +176,7 @@ class _FnLowering:
     def label(self, lid: int) -> str:
         name = self.label_names.get(lid)
         if name is None:
-            name = self.label_names[lid] = f"L{lid}"
+            name = self.label_names[lid] = f"{self.tag}L{lid}"
         return name
 
     def new_bb(self, prefix: str) -> str:
@@ -268,38 +269,35 @@ class _FnLowering:
                 continue
             for t in insn.ins:
                 if t.is_local and id(t) not in written and id(t) not in self.homes:
-                    self.homes[id(t)] = f"%home{t.index}"
+                    self.homes[id(t)] = f"%{self.tag}home{t.index}"
             for t in insn.outs:
                 if t.is_local:
                     written.add(id(t))
 
-    def lower(self) -> LoweredBlock:
+    def lower_body(self, entry_bb: str) -> list[str]:
+        """The block's code as basic blocks, the first named ``entry_bb``;
+        allocas for ``homes`` are the caller's to place in the entry block."""
         rt = self.rt
         blk = self.block
         if blk.n_labels:
             self.find_cross_label_locals()
-        head = [f"define {CC} i32 @{self.name}(ptr noalias %env) {{", "entry:"]
-        for home in self.homes.values():
-            head.append(f"  {home} = alloca i64")
-            head.append(f"  store i64 0, ptr {home}")
         # Instruction budget at block entry (QEMU's icount decrement), for
         # exact counts; exit requests are checked on loop edges (loop_edge).
         ic = rt.offsets["icount_left"]
-        head += [
-            f"  %ic = load i64, ptr {self.env_ptr(ic)}",
-            f"  %ic2 = sub i64 %ic, {blk.guest_insns}",
-            "  %neg = icmp slt i64 %ic2, 0",
-            "  br i1 %neg, label %budget, label %body, !prof !0",
-            "budget:",
-            f"  store i64 {_c(blk.pc)}, ptr {self.env_ptr(rt.offsets['pc'])}",
+        n, n2, neg = self.tmp(), self.tmp(), self.tmp()
+        budget_bb, body_bb = self.new_bb("budget"), self.new_bb("body")
+        self.lines = [
+            f"{entry_bb}:",
+            f"  {n} = load i64, ptr {self.env_ptr(ic)}",
+            f"  {n2} = sub i64 {n}, {blk.guest_insns}",
+            f"  {neg} = icmp slt i64 {n2}, 0",
+            f"  br i1 {neg}, label %{budget_bb}, label %{body_bb}, !prof !0",
         ]
-        self.lines = head
-        self.current_bb = "budget"
+        self.start_bb(budget_bb)
+        self.store_pc(_c(blk.pc))
         self.ret_exit(Exit.BUDGET)
-        head.append("body:")
-        head.append(f"  store i64 %ic2, ptr {self.env_ptr(ic)}")
-        self.current_bb = "body"
-        self.lines = head
+        self.start_bb(body_bb)
+        self.emit(f"store i64 {n2}, ptr {self.env_ptr(ic)}")
         terminated = False
         for insn in blk.insns:
             op = insn.op
@@ -321,14 +319,101 @@ class _FnLowering:
             self.sync_globals()
             self.store_pc(_c(blk.pc + blk.guest_size))
             self.ret_exit(Exit.MISS)
+        return self.lines
+
+    def allocas(self) -> list[str]:
+        out = []
+        for home in self.homes.values():
+            out.append(f"  {home} = alloca i64")
+            out.append(f"  store i64 0, ptr {home}")
+        return out
+
+    def lower(self) -> LoweredBlock:
+        body = self.lower_body("entry")
         geps = [f"  %e{off} = getelementptr i8, ptr %env, i64 {off}" for off in sorted(self.env_offsets)]
-        self.lines[2:2] = geps          # right after "define ..." and "entry:"
-        if self.tail_edges:
-            phi = ", ".join(f"[ {fn}, %{bb} ]" for fn, bb in self.tail_edges)
-            self.lines += ["tail:", f"  %tailfn = phi ptr {phi}",
-                           f"  %tailr = musttail call {CC} i32 %tailfn(ptr %env)", "  ret i32 %tailr"]
-        self.lines.append("}")
-        return LoweredBlock(self.name, "\n".join(self.lines), self.slots, self.counters)
+        lines = ([f"define {CC} i32 @{self.name}(ptr noalias %env) {{", body[0]] + geps
+                 + self.allocas() + body[1:] + _tail_block(self.tail_edges) + ["}"])
+        return LoweredBlock(self.name, "\n".join(lines), self.slots, self.counters)
+
+
+def _tail_block(edges: list[tuple[str, str]]) -> list[str]:
+    if not edges:
+        return []
+    phi = ", ".join(f"[ {fn}, %{bb} ]" for fn, bb in edges)
+    return ["tail:", f"  %tailfn = phi ptr {phi}",
+            f"  %tailr = musttail call {CC} i32 %tailfn(ptr %env)", "  ret i32 %tailr"]
+
+
+def _search_tree(cases: list[tuple[int, str]]) -> list[str]:
+    """Branch to the case whose pc equals %pc (else to %stray) by binary
+    search, as compares and branches: FastISel cannot select a switch, and
+    SelectionDAG lowering one costs more than all its cases' blocks."""
+    cases = sorted(cases)
+    out: list[str] = []
+    n = [0]
+
+    def node(lo: int, hi: int) -> str:
+        n[0] += 1
+        name = f"s{n[0]}"
+        if hi - lo == 1:
+            pc, target = cases[lo]
+            out.extend([f"{name}:", f"  %{name}c = icmp eq i64 %pc, {_c(pc)}",
+                        f"  br i1 %{name}c, label %{target}, label %stray"])
+            return name
+        mid = (lo + hi) // 2
+        at = len(out)
+        out.extend([None, None, None])
+        left, right = node(lo, mid), node(mid, hi)
+        out[at:at + 3] = [f"{name}:", f"  %{name}c = icmp ult i64 %pc, {_c(cases[mid][0])}",
+                          f"  br i1 %{name}c, label %{left}, label %{right}"]
+        return name
+
+    node(0, len(cases))
+    return ["  br label %s1"] + out
+
+
+@dataclass
+class LoweredBatch:
+    """First-tier blocks compiled as one function that finds the entered
+    block's code from env ``pc``."""
+    name: str
+    text: str
+    parts: list[LoweredBlock]      # per block: its slots and counters (name unused)
+
+
+def lower_batch(blocks: list[Block], rt: Runtime, name: str, alloc_slot: Callable[[], int],
+                alloc_counter: Callable[[], int] | None = None) -> LoweredBatch:
+    """Lower first-tier ``blocks`` (distinct pcs) into one function.
+
+    Most of LLVM's compile time for a small block is per function (a
+    hundred-odd codegen passes, each with its pass-manager bookkeeping, and
+    SelectionDAG runs for the preserve_none argument and tail call), not per
+    instruction.  Every way into a block (the dispatcher, a chained jump,
+    an indirect jump) has just stored its pc to env, so one function per
+    batch can switch on it; each block keeps its own budget check, exits and
+    jump slots, exactly as when compiled alone."""
+    pc_off = rt.offsets["pc"]
+    parts, lines, cases, allocas, tail_edges = [], [], [], [], []
+    n = 0
+    for i, block in enumerate(blocks):
+        fl = _FnLowering(block, rt, name, alloc_slot, alloc_counter)
+        fl.tag = f"b{i}"
+        fl.n = n
+        lines += fl.lower_body(f"b{i}")
+        n = fl.n
+        cases.append((block.pc, f"b{i}"))
+        allocas += fl.allocas()
+        tail_edges += fl.tail_edges
+        parts.append(LoweredBlock(name, "", fl.slots, fl.counters))
+    stray = _FnLowering(blocks[0], rt, name, alloc_slot)
+    stray.n = n
+    stray.current_bb = "stray"
+    stray.ret_exit(Exit.MISS)             # not reachable: pc is always one of the cases
+    tail_edges += stray.tail_edges
+    head = [f"define {CC} i32 @{name}(ptr noalias %env) {{", "entry:"] + allocas + [
+        f"  %pc = load i64, ptr {stray.env_ptr(pc_off)}"] + _search_tree(cases) + ["stray:"] + stray.lines
+    text = "\n".join(head + lines + _tail_block(tail_edges) + ["}"])
+    return LoweredBatch(name, text, parts)
 
 
 # --- value ops ------------------------------------------------------------------
