@@ -190,6 +190,8 @@ LIBC_CASES = [
     # not diagnosed: Unicorn's exclusive monitor cannot be cleared on a thread
     # switch from outside, tcgpy's is), so threads are checked on tcgpy only.
     Case("libc_threads", "libc_threads", unicorn=False),
+    # Threads blocked in read/write/poll/recv/waitpid while others run.
+    Case("libc_blocking", "libc_blocking", unicorn=False),
 ]
 
 

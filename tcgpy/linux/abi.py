@@ -41,6 +41,7 @@ class LinuxArch:
     clear_exclusive: Callable[[object], None] = lambda emu: None
     stack_pointer: str = "sp"
     pc: str = "pc"
+    syscall_insn_size: int = 4          # a restarted syscall runs its instruction again
     tls_register: str = ""
     elf_flags: int = 0
     extra: dict = field(default_factory=dict)

@@ -18,6 +18,7 @@ from .memory import PAGE, AddressSpace
 from .signals import (BUS_ADRALN, BUS_ADRERR, ILL_ILLOPC, SEGV_ACCERR, SEGV_MAPERR, SI_KERNEL, SIG_DFL, SIG_IGN,
                       TRAP_BRKPT, PendingSignal, SignalState, host_signal_name)
 from .syscalls import MASK64, NORETURN, TABLE, host_to_guest_errno, strace_call, strace_result
+from .threads import FD_WAITS, wait_instead
 
 SIGTRAMP_ADDR = 0xFFFF_0000        # where the rt_sigreturn trampoline page lives
 
@@ -185,7 +186,11 @@ class LinuxProcess:
             if trace:
                 self._trace(strace_call(self, row, args))
             try:
-                ret = row.handler(self, *args[:len(row.args)])
+                ret = None
+                if self.sched.multi and row.name in FD_WAITS:
+                    ret = wait_instead(self, row.name, args)
+                if ret is None:
+                    ret = row.handler(self, *args[:len(row.args)])
                 if not isinstance(ret, int) and ret is not NORETURN:
                     raise TypeError(f"handler returned {ret!r}")
             except (ProcessExit, ProcessKilled):

@@ -11,7 +11,7 @@ import termios
 import fcntl as host_fcntl
 
 from .signals import PendingSignal
-from .syscalls import s32, s64, syscall
+from .syscalls import NORETURN, s32, s64, syscall
 
 MAX_IO = 1 << 24               # cap on one read: the kernel may always return less
 UTIME_NOW, UTIME_OMIT = (1 << 30) - 1, (1 << 30) - 2
@@ -72,7 +72,7 @@ def _atflag(proc, flags: int, name: str) -> bool:
 def _proc_maps(proc) -> bytes:
     lines = []
     for v in proc.space.vmas:
-        perms = "".join(c if c in v.perms else "-" for c in "rwx") + "p"
+        perms = "".join(c if c in v.perms else "-" for c in "rwx") + ("s" if v.shared else "p")
         name = v.name if v.name.startswith("[") else (proc.exe_path if v.name == os.path.basename(proc.exe_path)
                                                        else "")
         lines.append(f"{v.start:08x}-{v.end:08x} {perms} 00000000 00:00 0".ljust(73) + f" {name}".rstrip())
@@ -614,6 +614,18 @@ def _timeout_ms(proc, ts_addr) -> int | None:
     return max(0, sec * 1000 + (nsec + 999_999) // 1_000_000)
 
 
+def _threads_wait(proc, ms: int | None) -> bool:
+    """Whether a wait of ``ms`` (None: forever) must leave the CPU to other guest threads."""
+    return proc.sched.multi and ms != 0
+
+
+def _block(proc, io: list, ms: int | None) -> None:
+    """The calling thread waits for ``io`` (the syscall then runs again) or for
+    the timeout (the syscall returns 0)."""
+    import time
+    proc.sched.block_io(io, None if ms is None else time.monotonic() + ms / 1000, timeout_result=0)
+
+
 @syscall("ppoll", "p u p p u")
 def sys_ppoll(proc, fds, nfds, tmo, sigmask, sigsetsize):
     lay = proc.layout("pollfd")
@@ -623,7 +635,12 @@ def sys_ppoll(proc, fds, nfds, tmo, sigmask, sigsetsize):
     for e in entries:
         if e["fd"] >= 0:
             p.register(e["fd"], e["events"] & 0xFFFF)
-    ready = dict(p.poll(_timeout_ms(proc, tmo)))
+    ms = _timeout_ms(proc, tmo)
+    ready = dict(p.poll(0 if _threads_wait(proc, ms) else ms))
+    if not ready and _threads_wait(proc, ms):
+        proc.write(fds, b"".join(lay.pack(fd=e["fd"], events=e["events"], revents=0) for e in entries))
+        _block(proc, [(e["fd"], e["events"] & 0xFFFF) for e in entries if e["fd"] >= 0], ms)
+        return NORETURN
     out = b""
     n = 0
     for e in entries:
@@ -646,7 +663,13 @@ def sys_pselect6(proc, nfds, rfds, wfds, efds, tmo, sigmask):
 
     sets = [fdset(a) for a in (rfds, wfds, efds)]
     ms = _timeout_ms(proc, tmo)
-    ready = select.select(*sets, None if ms is None else ms / 1000)
+    wait = _threads_wait(proc, ms)
+    ready = select.select(*sets, 0 if wait else None if ms is None else ms / 1000)
+    if wait and not any(ready):
+        # (On the timeout the sets are left as they were, not cleared.)
+        _block(proc, [(fd, ev) for fds, ev in zip(sets, (select.POLLIN, select.POLLOUT, select.POLLPRI))
+                      for fd in fds], ms)
+        return NORETURN
     total = 0
     for addr, fds in zip((rfds, wfds, efds), ready):
         if addr:
@@ -697,7 +720,11 @@ def sys_epoll_pwait(proc, epfd, events, maxevents, timeout, sigmask, sigsetsize)
         return proc.err("EBADF")
     ep, data = entry
     t = s32(timeout)
-    ready = ep.poll(-1 if t < 0 else t / 1000, max(1, s32(maxevents)))
+    wait = _threads_wait(proc, None if t < 0 else t)
+    ready = ep.poll(0 if wait else -1 if t < 0 else t / 1000, max(1, s32(maxevents)))
+    if wait and not ready:
+        _block(proc, [(s32(epfd), select.POLLIN)], None if t < 0 else t)
+        return NORETURN
     lay = proc.layout("epoll_event")
     proc.write(events, b"".join(lay.pack(events=ev, data=data.get(fd, 0)) for fd, ev in ready))
     return len(ready)

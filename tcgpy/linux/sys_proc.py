@@ -523,10 +523,15 @@ def _write_status(proc, addr, status):
 
 @syscall("wait4", "i p x p")
 def sys_wait4(proc, pid, wstatus, options, rusage):
+    waits = proc.sched.multi and not options & os.WNOHANG
     try:
-        got, status, ru = os.wait4(s32(pid), options & 0xFFFFFFFF)
+        # Other guest threads keep running while this one waits.
+        got, status, ru = os.wait4(s32(pid), (options & 0xFFFFFFFF) | (os.WNOHANG if waits else 0))
     except ChildProcessError:
         return proc.err("ECHILD")
+    if waits and not got:
+        proc.sched.block_retry()
+        return NORETURN
     if got:
         _write_status(proc, wstatus, status)
         if rusage:

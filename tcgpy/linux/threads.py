@@ -3,17 +3,27 @@ kernel would: CLONE_THREAD creates a thread with its own register context,
 signal mask and tid; threads switch at futex waits, sleeps, sched_yield and
 thread exit, and on a time slice (a ticker thread asks the emulator to
 return at a block boundary).  Memory is shared because there is one guest
-address space.  A thread blocked in a host syscall (read on a pipe, wait4,
-...) blocks all of them: futex waits and sleeps are the scheduler-aware ones.
+address space.  Syscalls that would block in the host (read on an empty
+pipe, accept, poll, wait4 for a running child...) do not block the host
+thread while other guest threads exist: the caller waits in the scheduler
+for its descriptors to become ready (or retries periodically: wait4) and
+then executes its syscall instruction again, as the kernel restarts an
+interrupted syscall.
 """
 from __future__ import annotations
 
+import fcntl
+import os
+import select
+import stat
 import struct
 import threading
 import time
 from dataclasses import dataclass, field
 
 TIME_SLICE = 0.01
+RETRY_INTERVAL = 0.005          # how often a wait without a descriptor (wait4) is retried
+IDLE_POLL = 0.02                # longest host poll before looking at pending host signals
 FIRST_TID = 1 << 22            # above the kernel's pid_max: never a host process
 MASK64 = (1 << 64) - 1
 
@@ -25,7 +35,9 @@ class GuestThread:
     blocked: int = 0                # signal mask
     altstack: tuple = (0, 2, 0)
     clear_child_tid: int = 0
-    waiting: str | None = None      # None (runnable), "futex" or "sleep"
+    waiting: str | None = None      # None (runnable), "futex", "sleep", "io" or "retry"
+    io: list = field(default_factory=list)   # (host fd, poll events) an "io" wait ends on
+    resume: object = None           # for "io": called when ready, the result or None (wait on)
     wait_addr: int = 0
     wait_bitset: int = 0
     deadline: float | None = None   # monotonic end of a wait or sleep
@@ -129,6 +141,23 @@ class Scheduler:
         self._save(t)
         self._run_next(start=self.order.index(t.tid) + 1)
 
+    def block_io(self, io: list, deadline: float | None = None, timeout_result: int = 0,
+                 resume=None) -> None:
+        """Wait until one of ``io`` (fd, poll events) is ready, then run the
+        syscall again (or, with ``resume``, call it: its result, or None to
+        wait on); at ``deadline`` return ``timeout_result`` instead."""
+        self.current.io = list(io)
+        self.current.resume = resume
+        self.block("io", deadline=deadline, timeout_result=timeout_result)
+
+    def block_retry(self) -> None:
+        """Run the syscall again a little later (nothing to poll for)."""
+        self.block("retry", deadline=time.monotonic() + RETRY_INTERVAL)
+
+    def _restart(self, t: GuestThread) -> None:
+        t.context[self.proc.arch.pc] -= self.proc.arch.syscall_insn_size
+        t.wake_result = None
+
     def wake(self, addr: int, count: int, bitset: int) -> int:
         n = 0
         for tid in self.order:
@@ -156,7 +185,7 @@ class Scheduler:
         """A signal for a waiting thread ends its wait with EINTR (unless blocked)."""
         t = self.threads[tid]
         if t is not self.current and t.waiting is not None and not t.blocked & (1 << (signo - 1)):
-            t.waiting, t.deadline = None, None
+            t.waiting, t.deadline, t.resume = None, None, None
             t.wake_result = -self.proc.errno["EINTR"]
 
     def preempt(self) -> None:
@@ -172,7 +201,19 @@ class Scheduler:
     def _runnable(self, t: GuestThread, now: float) -> bool:
         if t.waiting is None:
             return True
+        if t.waiting == "io" and _ready(t.io):
+            if t.resume is not None:
+                result = t.resume()
+                if result is None:
+                    return False
+                t.wake_result, t.resume = result, None
+            else:
+                self._restart(t)
+            t.waiting, t.deadline = None, None
+            return True
         if t.deadline is not None and now >= t.deadline:
+            if t.waiting == "retry":
+                self._restart(t)
             t.waiting, t.deadline = None, None
             return True
         return False
@@ -190,12 +231,21 @@ class Scheduler:
                     return
             deadlines = [t.deadline for t in self.threads.values() if t.deadline is not None]
             timeout = max(0.0, min(deadlines) - now) if deadlines else None
-            if self.proc.wakeup.wait(timeout):
+            io = [e for t in self.threads.values() if t.waiting == "io" for e in t.io]
+            if io:
+                # Host signals set an Event, which poll cannot wait for: look
+                # at it between bounded polls.
+                limit = IDLE_POLL if timeout is None else min(timeout, IDLE_POLL)
+                _ready(io, limit)
+                woken = self.proc.wakeup.is_set()
+            else:
+                woken = self.proc.wakeup.wait(timeout)
+            if woken:
                 self.proc.drain_host_signals()
                 if self.proc.signals.pending:
                     # A signal interrupts a waiting thread with EINTR, as in the kernel.
                     t = self.threads[self.order[0]]
-                    t.waiting, t.deadline = None, None
+                    t.waiting, t.deadline, t.resume = None, None, None
                     t.wake_result = -self.proc.errno["EINTR"]
                     self._load(t)
                     return
@@ -213,3 +263,80 @@ class Scheduler:
                     self.proc.emu.request_exit()
         self._ticker = threading.Thread(target=tick, name="tcgpy-timeslice", daemon=True)
         self._ticker.start()
+
+
+def _ready(io: list, timeout: float = 0.0) -> bool:
+    """Whether any (fd, events) is ready (a closed descriptor counts: the
+    restarted syscall reports EBADF)."""
+    p = select.poll()
+    for fd, events in io:
+        try:
+            p.register(fd, events)
+        except (OSError, ValueError):
+            return True
+    try:
+        return bool(p.poll(timeout * 1000))
+    except InterruptedError:
+        return False
+
+
+# Syscalls that block on one descriptor: (index of the fd argument, poll
+# events it waits for, index of a MSG_* flags argument or None).
+FD_WAITS = {
+    "read": (0, select.POLLIN, None), "readv": (0, select.POLLIN, None),
+    "recvfrom": (0, select.POLLIN, 3), "recvmsg": (0, select.POLLIN, 2),
+    "accept": (0, select.POLLIN, None), "accept4": (0, select.POLLIN, None),
+    "write": (0, select.POLLOUT, None), "writev": (0, select.POLLOUT, None),
+    "sendto": (0, select.POLLOUT, 3), "sendmsg": (0, select.POLLOUT, 2),
+}
+MSG_DONTWAIT = 0x40
+PIPE_BUF = 4096
+
+
+def wait_instead(proc, name: str, args: tuple):
+    """Before a FD_WAITS syscall with other guest threads around: None to run
+    it as usual, else its result or NORETURN (the caller waits for its
+    descriptor, then the syscall runs again)."""
+    from .syscalls import NORETURN
+    index, events, flags_index = FD_WAITS[name]
+    fd = args[index] & 0xFFFFFFFF
+    fd = fd - (1 << 32) if fd >> 31 else fd
+    if flags_index is not None and args[flags_index] & MSG_DONTWAIT:
+        return None
+    try:
+        if fcntl.fcntl(fd, fcntl.F_GETFL) & os.O_NONBLOCK:
+            return None
+        fifo = stat.S_ISFIFO(os.fstat(fd).st_mode)
+    except OSError:
+        return None             # the syscall itself reports EBADF
+    if name == "write" and fifo:
+        return _pipe_write(proc, fd, args[1], args[2])
+    if _ready([(fd, events)]):
+        return None
+    proc.sched.block_io([(fd, events)])
+    return NORETURN
+
+
+def _pipe_write(proc, fd: int, buf: int, count: int):
+    """A blocking write to a pipe, PIPE_BUF bytes at a time (never more than
+    poll says fits, so the host never blocks), waiting in the scheduler when
+    the pipe is full; all of it is written before it returns, as in the kernel."""
+    from .sys_fs import MAX_IO, _write
+    from .syscalls import NORETURN
+    data = proc.read(buf, min(count, MAX_IO))
+    done = 0
+
+    def step():
+        nonlocal done
+        while done < len(data) and _ready([(fd, select.POLLOUT)]):
+            n = _write(proc, lambda: os.write(fd, data[done:done + PIPE_BUF]))
+            if n < 0:
+                return done or n
+            done += n
+        return done if done == len(data) else None
+
+    result = step()
+    if result is not None:
+        return result
+    proc.sched.block_io([(fd, select.POLLOUT)], resume=step)
+    return NORETURN
