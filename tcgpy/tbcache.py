@@ -23,7 +23,7 @@ import time
 from dataclasses import dataclass, field
 
 from .backends.llvm import jit
-from .backends.llvm.lower import (ACCESS_MEMOPS, Runtime, access_fn_name, access_module_text,
+from .backends.llvm.lower import (ACCESS_MEMOPS, Runtime, access_fn_name, access_function_text,
                                   lower_batch, lower_block, module_text)
 from .cpustate import PAGE_MASK
 from .ir.core import Insn, Kind, Temp
@@ -67,6 +67,24 @@ class Stats:
         d = self.as_dict()
         return "\n".join(f"{k:>20}: {v:.6f}" if isinstance(v, float) else f"{k:>20}: {v}"
                          for k, v in d.items())
+
+
+class _AccessFunctions(dict):
+    """(memop, write) -> address of the out-of-line access function for it,
+    compiled on first use (each costs a few milliseconds at -O2, and a
+    program uses about half of them) and shared by every cache in the
+    process (jit.runtime_functions)."""
+
+    def __init__(self, rt: Runtime):
+        super().__init__()
+        self.rt = rt
+
+    def get(self, key, default=None):
+        fn = dict.get(self, key)
+        if fn is None and key in ACCESS_MEMOPS:
+            name = access_fn_name(*key)
+            fn = self[key] = jit.runtime_functions(access_function_text(self.rt, *key), [name])[name]
+        return default if fn is None else fn
 
 
 @dataclass(eq=False)
@@ -123,10 +141,7 @@ class TBCache:
     def set_slow_paths(self, ld: int, st: int) -> None:
         self.rt.slow_ld = ld
         self.rt.slow_st = st
-        self.rt.access_fns = {}
-        names = [access_fn_name(m, w) for m, w in ACCESS_MEMOPS]
-        fns = jit.runtime_functions(access_module_text(self.rt), names)
-        self.rt.access_fns = {mw: fns[n] for mw, n in zip(ACCESS_MEMOPS, names)}
+        self.rt.access_fns = _AccessFunctions(self.rt)
 
     def _reset_slots(self) -> None:
         stub = self.miss_stub

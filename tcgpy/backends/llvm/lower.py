@@ -755,50 +755,49 @@ def access_fn_name(memop: int, write: bool) -> str:
     return f"tcgpy_{'st' if write else 'ld'}{memop}"
 
 
-def access_module_text(rt: Runtime) -> str:
-    """The out-of-line guest access functions first-tier code calls (one per
-    MemOp and direction): ``i64 ld(env, addr, pc)`` and ``void st(env, addr,
-    val, pc)``.  A fault sets env ``pc`` to the faulting instruction's and
-    leaves through env ``jmp_buf``; the slow path has filled in the rest."""
-    out = ["declare void @llvm.eh.sjlj.longjmp(ptr)"]
-    for memop, write in ACCESS_MEMOPS:
-        fl = _TextFn(rt)
-        hit, entp = _tlb_lookup(fl, "%addr", memop, write)
-        fl.emit(f"br i1 {hit}, label %hit, label %miss, !prof !1")
-        fl.lines.append("hit:")
-        hp = _host_ptr(fl, "%addr", entp)
-        name = access_fn_name(memop, write)
-        if write:
-            _store_fast(fl, hp, "%val", memop)
-            fl.emit("ret void")
-            fl.lines.append("miss:")
-            fl.emit(f"call void inttoptr (i64 {rt.slow_st} to ptr)"
-                    f"(ptr %env, i64 %addr, i64 %val, i64 {memop})")
-            ok = "ret void"
-            head = f"define void @{name}(ptr noalias %env, i64 %addr, i64 %val, i64 %pc) {{"
-        else:
-            fl.emit(f"ret i64 {_value_fast(fl, hp, memop)}")
-            fl.lines.append("miss:")
-            fl.emit(f"%s = call i64 inttoptr (i64 {rt.slow_ld} to ptr)(ptr %env, i64 %addr, i64 {memop})")
-            ok = "ret i64 %s"
-            head = f"define i64 @{name}(ptr noalias %env, i64 %addr, i64 %pc) {{"
-        off = rt.offsets
-        fl.lines += [
-            f"  %excp = getelementptr i8, ptr %env, i64 {off['exception']}",
-            "  %exc = load i64, ptr %excp",
-            "  %bad = icmp ne i64 %exc, 0",
-            "  br i1 %bad, label %fault, label %ok, !prof !0",
-            "ok:", "  " + ok,
-            "fault:",
-            f"  %pcp = getelementptr i8, ptr %env, i64 {off['pc']}",
-            "  store i64 %pc, ptr %pcp",
-            f"  %jbp = getelementptr i8, ptr %env, i64 {off['jmp_buf']}",
-            "  %jb = load ptr, ptr %jbp",
-            "  call void @llvm.eh.sjlj.longjmp(ptr %jb)",
-            "  unreachable",
-        ]
-        out.append("\n".join([head, "entry:"] + fl.lines + ["}"]))
-    return "\n".join(out) + "\n" + MODULE_TAIL
+def access_function_text(rt: Runtime, memop: int, write: bool) -> str:
+    """A module with the out-of-line guest access function first-tier code
+    calls for ``memop`` in one direction: ``i64 ld(env, addr, pc)`` or
+    ``void st(env, addr, val, pc)``.  A fault sets env ``pc`` to the faulting
+    instruction's and leaves through env ``jmp_buf``; the slow path has
+    filled in the rest."""
+    fl = _TextFn(rt)
+    hit, entp = _tlb_lookup(fl, "%addr", memop, write)
+    fl.emit(f"br i1 {hit}, label %hit, label %miss, !prof !1")
+    fl.lines.append("hit:")
+    hp = _host_ptr(fl, "%addr", entp)
+    name = access_fn_name(memop, write)
+    if write:
+        _store_fast(fl, hp, "%val", memop)
+        fl.emit("ret void")
+        fl.lines.append("miss:")
+        fl.emit(f"call void inttoptr (i64 {rt.slow_st} to ptr)"
+                f"(ptr %env, i64 %addr, i64 %val, i64 {memop})")
+        ok = "ret void"
+        head = f"define void @{name}(ptr noalias %env, i64 %addr, i64 %val, i64 %pc) {{"
+    else:
+        fl.emit(f"ret i64 {_value_fast(fl, hp, memop)}")
+        fl.lines.append("miss:")
+        fl.emit(f"%s = call i64 inttoptr (i64 {rt.slow_ld} to ptr)(ptr %env, i64 %addr, i64 {memop})")
+        ok = "ret i64 %s"
+        head = f"define i64 @{name}(ptr noalias %env, i64 %addr, i64 %pc) {{"
+    off = rt.offsets
+    fl.lines += [
+        f"  %excp = getelementptr i8, ptr %env, i64 {off['exception']}",
+        "  %exc = load i64, ptr %excp",
+        "  %bad = icmp ne i64 %exc, 0",
+        "  br i1 %bad, label %fault, label %ok, !prof !0",
+        "ok:", "  " + ok,
+        "fault:",
+        f"  %pcp = getelementptr i8, ptr %env, i64 {off['pc']}",
+        "  store i64 %pc, ptr %pcp",
+        f"  %jbp = getelementptr i8, ptr %env, i64 {off['jmp_buf']}",
+        "  %jb = load ptr, ptr %jbp",
+        "  call void @llvm.eh.sjlj.longjmp(ptr %jb)",
+        "  unreachable",
+    ]
+    return "\n".join(["declare void @llvm.eh.sjlj.longjmp(ptr)", head, "entry:"] + fl.lines
+                     + ["}", MODULE_TAIL])
 
 
 @lowers(Op.ld_env)
