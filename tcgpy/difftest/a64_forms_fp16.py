@@ -370,3 +370,9 @@ KNOWN_ROWS: tuple[dict, ...] = (
         why="the architecture and hardware; the unsigned form and fcvtzs h, h (no fbits) "
             "already zero-extend in Unicorn"),
 )
+
+
+def known_differences():
+    """KNOWN_ROWS as tcgpy.difftest.known_differences.KnownDifference rows."""
+    from .known_differences import KnownDifference
+    return tuple(KnownDifference(**row) for row in KNOWN_ROWS)
