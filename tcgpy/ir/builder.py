@@ -10,6 +10,8 @@ from __future__ import annotations
 from .core import Block, Insn, Kind, Temp
 from .ops import MASK64, Cond, Op
 
+_LOCAL = Kind.LOCAL
+
 
 class Builder:
     def __init__(self, block: Block):
@@ -25,7 +27,7 @@ class Builder:
         return t
 
     def temp(self, v) -> Temp:
-        return v if isinstance(v, Temp) else self.const(v)
+        return v if v.__class__ is Temp else self.const(v)
 
     def new_local(self) -> Temp:
         return self.block.new_local()
@@ -35,17 +37,26 @@ class Builder:
         return self.block.n_labels - 1
 
     # -- emission ----------------------------------------------------------
+    # emit and _value_op run for every op a frontend emits: they use the
+    # plain ``_value_`` attribute (Enum's ``value`` is a slow descriptor) and
+    # test for Temp by exact class, and make no generator.
     def emit(self, op: Op, *args, consts: tuple = ()) -> None:
         """Emit ``op`` with its outputs then inputs as positional temps."""
-        d = op.value
-        outs = tuple(args[:d.nout])
-        ins = tuple(self.temp(a) for a in args[d.nout:])
+        d = op._value_
+        nout = d.nout
+        outs = args[:nout]
+        const = self.const
+        ins = tuple([a if a.__class__ is Temp else const(a) for a in args[nout:]])
         assert len(ins) == d.nin and len(consts) == d.nconst, (op, args, consts)
         self.block.insns.append(Insn(op, outs, ins, tuple(consts)))
 
     def _value_op(self, op: Op, *ins, consts: tuple = ()) -> Temp:
-        out = self.new_local()
-        self.block.insns.append(Insn(op, (out,), tuple(self.temp(a) for a in ins), consts))
+        block = self.block
+        out = Temp(_LOCAL, block.n_locals)
+        block.n_locals += 1
+        const = self.const
+        block.insns.append(Insn(op, (out,), tuple([a if a.__class__ is Temp else const(a) for a in ins]),
+                                consts))
         return out
 
     def mov(self, dst: Temp, src) -> None:
@@ -90,7 +101,13 @@ class Builder:
 
 def _make_value_method(op: Op):
     def method(self: Builder, *ins) -> Temp:
-        return self._value_op(op, *ins)
+        block = self.block
+        out = Temp(_LOCAL, block.n_locals)
+        block.n_locals += 1
+        const = self.const
+        block.insns.append(Insn(op, (out,), tuple([a if a.__class__ is Temp else const(a) for a in ins]),
+                                ()))
+        return out
     method.__name__ = op.value.name
     method.__doc__ = f"Emit ``{op.value.name}`` into a fresh local and return it."
     return method
