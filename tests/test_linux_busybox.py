@@ -45,6 +45,17 @@ COMMANDS = [
     "sh -c 'exec 3>f3; echo via3 >&3; exec 3>&-; cat f3'", "sh -c 'read x; echo got $x'",
     "sh -c '(exit 7); echo $?'", "sh -c 'ls /nonexistent; echo $?'",
     "sh -c 'umask 077; touch u; stat -c %a u'",
+    # Floating point, checksums and compressors run as applets directly: in
+    # a busybox shell pipeline qemu-user cannot re-execute /proc/self/exe and
+    # runs the host's gzip/cpio/ed instead (or finds no dc/lzop).
+    "awk 'BEGIN{printf \"%.6f %g %e\\n\", 3.14159265*2, 1/3, 12345.678; x=0.1+0.2; printf \"%.17g\\n\", x}'",
+    "awk '{s+=$2*1.5} END {print s, s/NR; printf \"%.3f\\n\", s}' in.txt", "seq 1 0.5 3", "seq -s, 1 0.25 2",
+    "printf '%f|%e|%g|%.0f|%.1f\\n' 1e-7 123456789 1e20 0.5 0.25", "dc -e '10 k 1 3 / p 2 v p 16 i FF p'",
+    "sort -r -k2 in.txt", "sha512sum in.txt", "sha3sum in.txt", "sha1sum in.txt", "od -A x -t x1z in.txt",
+    "xxd in.txt", "factor 1234567890 600851475143", "date -u -d @86400", "cal 2 2024", "nl in.txt",
+    "sed -n '2,3p' in.txt", "wc -l -w -c in.txt", "find . -type f",
+    "sh -c 'bzip2 -c in.txt | bzip2 -dc'", "sh -c 'i=0; while [ $i -lt 300 ]; do i=$((i+1)); done; echo $i'",
+    "sh -c 'kill -9 $$'",
 ]
 
 # Where qemu-user is not a usable reference (it cannot re-execute

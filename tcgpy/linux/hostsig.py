@@ -31,7 +31,8 @@ def kill_self(host_signo: int) -> None:
         resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     except (ValueError, OSError):
         pass
-    if threading.current_thread() is threading.main_thread():
+    # SIGKILL's disposition cannot be changed (nor needs to be).
+    if threading.current_thread() is threading.main_thread() and host_signo != signal.SIGKILL:
         signal.signal(host_signo, signal.SIG_DFL)
     signal.pthread_sigmask(signal.SIG_UNBLOCK, {host_signo})
     signal.pthread_kill(threading.get_ident(), host_signo)

@@ -230,7 +230,10 @@ def _file_map(fd: int, may_write: bool) -> FileMap:
     import fcntl
     st = os.fstat(fd)
     # Out of the low numbers the guest allocates from, and gone on execve.
-    own = fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 256)
+    try:
+        own = fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 256)
+    except OSError:         # RLIMIT_NOFILE at 256 or below
+        own = fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 0)
     fm = FileMap(own, (st.st_dev, st.st_ino), may_write)
     weakref.finalize(fm, _close_quietly, own)
     return fm
