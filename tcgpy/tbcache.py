@@ -35,10 +35,12 @@ JMP_TABLE_BITS = 14
 MAX_SLOTS = 1 << 16
 MAX_BLOCKS = 12_000
 # Blocks translated and compiled together on a miss (the block and what it
-# jumps to).  Measured on glibc's hello world, 8 beats both 1 (per-module cost)
-# and 16 or more (compiling code that never runs); code that streams through
-# new blocks gets up to MAX_LOOKAHEAD.
-LOOKAHEAD = 8
+# jumps to); code that streams through new blocks gets up to MAX_LOOKAHEAD.
+# Once a block's own code got cheap to compile (one function per batch,
+# out-of-line memory accesses) compiling what may never run stopped paying:
+# on glibc's hello, string and float programs 1 beats 2, 4 and 8 by 2-10%
+# (instructions executed, callgrind).
+LOOKAHEAD = 1
 MAX_LOOKAHEAD = 64
 HOT_THRESHOLD = 100    # passes over a loop-closing edge before its loop is recompiled hot
 HOT_REGION_MAX = 64    # blocks recompiled together for one hot edge
@@ -291,6 +293,8 @@ class TBCache:
         # anywhere else starts again from LOOKAHEAD.
         limit = min(2 * self.lookahead, MAX_LOOKAHEAD) if pc in self.frontier else LOOKAHEAD
         self.lookahead = limit
+        # a batch does not run past the cap (the block missed always fits)
+        limit = max(1, min(limit, MAX_BLOCKS - self.generation_blocks))
         blocks = [self._translate(pc, MAX_BLOCK_INSNS, stop_pc)]
         seen = {pc}
         frontier = set()
