@@ -10,7 +10,6 @@ from __future__ import annotations
 import sys
 from typing import TextIO
 
-import capstone
 
 ITEMS = {
     "in_asm": "guest disassembly of each translated block",
@@ -40,6 +39,7 @@ class Logger:
         self.nochain = self.wants_exec or "nochain" in self.items
         self._cs = None
         if arch is not None:
+            import capstone     # only when logging: tcgpy run need not load it
             self._cs = capstone.Cs(*arch.capstone)
 
     def enabled(self, item: str) -> bool:

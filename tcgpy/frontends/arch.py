@@ -25,10 +25,25 @@ class ArchInfo:
     DisasContext: type
     insn_size: int
     pseudo_regs: dict[str, PseudoReg]
-    capstone: tuple[int, int]              # (CS_ARCH_*, CS_MODE_*)
-    unicorn: tuple[int, int]               # (UC_ARCH_*, UC_MODE_*)
+    # capstone's CS_ARCH_*/CS_MODE_* and unicorn's UC_ARCH_*/UC_MODE_* names:
+    # resolved on use (the ``capstone``/``unicorn`` properties) so that
+    # ``tcgpy run`` does not pay for importing either (about 40 ms)
+    capstone_names: tuple[str, str]
+    unicorn_names: tuple[str, str]
     elf_machine: str                       # pyelftools e_machine name
     ir_globals: dict[str, Temp] = field(default_factory=dict)
+
+    @property
+    def capstone(self) -> tuple[int, int]:
+        """(CS_ARCH_*, CS_MODE_*) for ``capstone.Cs``."""
+        import capstone
+        return tuple(getattr(capstone, n) for n in self.capstone_names)
+
+    @property
+    def unicorn(self) -> tuple[int, int]:
+        """(UC_ARCH_*, UC_MODE_*) for ``unicorn.Uc``."""
+        import unicorn
+        return tuple(getattr(unicorn, n) for n in self.unicorn_names)
 
     def __post_init__(self):
         for i, r in enumerate(self.layout.ir_globals):

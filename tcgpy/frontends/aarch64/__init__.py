@@ -1,9 +1,6 @@
 """The AArch64 (A64) frontend."""
 from __future__ import annotations
 
-import capstone
-import unicorn
-
 from ..arch import ArchInfo, PseudoReg
 from . import insn_branch, insn_dp_imm, insn_dp_reg, insn_ldst, insn_system  # noqa: F401  (register patterns)
 from . import insn_fp, insn_simd, insn_simd_ldst  # noqa: F401  (FP/SIMD patterns)
@@ -42,7 +39,7 @@ ARCH = ArchInfo(
     pseudo_regs={"nzcv": PseudoReg(_nzcv_read, _nzcv_write),
                  "fpcr": _masked("fpcr", insn_system.FPCR_MASK),
                  "fpsr": _masked("fpsr", insn_system.FPSR_MASK)},
-    capstone=(capstone.CS_ARCH_ARM64, capstone.CS_MODE_ARM),
-    unicorn=(unicorn.UC_ARCH_ARM64, unicorn.UC_MODE_ARM),
+    capstone_names=("CS_ARCH_ARM64", "CS_MODE_ARM"),
+    unicorn_names=("UC_ARCH_ARM64", "UC_MODE_ARM"),
     elf_machine="EM_AARCH64",
 )
