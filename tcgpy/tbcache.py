@@ -19,12 +19,15 @@
 from __future__ import annotations
 
 import ctypes
+import os
 import time
 from dataclasses import dataclass, field
 
 from .backends.llvm import jit
 from .backends.llvm.lower import (ACCESS_MEMOPS, Runtime, access_fn_name, access_function_text,
                                   lower_batch, lower_block, module_text)
+from .backends.llvm.lower_region import lower_region, region_possible
+from .backends.llvm.lower_region import optimize as optimize_region
 from .cpustate import PAGE_MASK
 from .ir.core import Insn, Kind, Temp
 from .ir.ops import Exit, Op
@@ -44,6 +47,9 @@ LOOKAHEAD = 1
 MAX_LOOKAHEAD = 64
 HOT_THRESHOLD = 100    # passes over a loop-closing edge before its loop is recompiled hot
 HOT_REGION_MAX = 64    # blocks recompiled together for one hot edge
+# A hot loop's blocks also become one function entered at its header
+# (TCGPY_HOT_REGIONS=0 turns that off, to compare).
+HOT_REGIONS = os.environ.get("TCGPY_HOT_REGIONS", "1") != "0"
 
 
 @dataclass
@@ -56,6 +62,7 @@ class Stats:
     invalidations: int = 0
     modules_compiled: int = 0
     blocks_promoted: int = 0
+    hot_regions: int = 0              # hot loops compiled as one function (lower_region)
     time_decode: float = 0.0
     time_ir_build: float = 0.0
     time_passes: float = 0.0
@@ -226,6 +233,37 @@ class TBCache:
         self.stats.time_llvm_compile += elapsed
         return self._make_tbs(blocks, lowered, addrs, hot)
 
+    def _compile_hot(self, blocks, header_pc: int) -> list[TB]:
+        """The hot tier: each block's own function and, when the loop's header
+        is among them, the whole loop as one function entered there
+        (lower_region), optimised by LLVM."""
+        header = next((b for b in blocks if b.pc == header_pc), None)
+        if header is None or not HOT_REGIONS or not region_possible(blocks, self.rt):
+            return self._compile(blocks, chain=True, hot=True)
+        t0 = time.perf_counter()
+        others = [b for b in blocks if b is not header]
+        lowered = []
+        for block in others:
+            self._fn_counter += 1
+            lowered.append(lower_block(block, self.rt, f"tb_{id(self):x}_{self._fn_counter}",
+                                       self._alloc_slot, None, True))
+        self._fn_counter += 1
+        region = lower_region([header] + others, self.rt, f"tb_{id(self):x}_{self._fn_counter}",
+                              self._alloc_slot)
+        text = module_text(lowered + [region])
+        t1 = time.perf_counter()
+        self.stats.time_llvm_lower += t1 - t0
+        text = optimize_region(text)
+        if self.log is not None:
+            self.log.llvm("out_asm", text)
+        addrs, _ = self.code.compile(text, [lb.name for lb in lowered] + [region.name], hot=True)
+        self.stats.time_llvm_compile += time.perf_counter() - t1     # optimisation included
+        tbs = self._make_tbs(others + [header], lowered + [region], addrs, True)
+        # the region runs every block's code: any of their pages invalidates it
+        tbs[-1].pages = tuple(sorted({p for tb in tbs for p in tb.pages}))
+        self.stats.hot_regions += 1
+        return tbs
+
     def _make_tbs(self, blocks, lowered, addrs, hot: bool) -> list[TB]:
         self.stats.modules_compiled += 1
         self.generation_blocks += len(blocks)
@@ -338,8 +376,10 @@ class TBCache:
         if src is None or not src.valid:
             return
         lo, hi = min(target, src.pc), max(target, src.pc)
+        # Inner loops that are hot already are taken in again when regions
+        # are on: the outer loop then runs as one function around them.
         region = sorted((tb for pc, tb in self.blocks.items()
-                         if lo <= pc <= hi and not tb.hot), key=lambda tb: tb.pc)
+                         if lo <= pc <= hi and (HOT_REGIONS or not tb.hot)), key=lambda tb: tb.pc)
         if len(region) > HOT_REGION_MAX:
             # a long way back: keep the two ends, where the loop runs
             region = [tb for tb in region if tb.pc in (target, src.pc)]
@@ -348,7 +388,7 @@ class TBCache:
         # Same pc, same instruction count: the same guest code (the blocks
         # are still valid, so their bytes have not changed).
         blocks = [self._translate(tb.pc, tb.n_insns, None) for tb in region]
-        news = self._compile(blocks, chain=True, hot=True)
+        news = self._compile_hot(blocks, target)
         for old in region:
             self.invalidate(old)
         for new in news:

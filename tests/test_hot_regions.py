@@ -1,0 +1,149 @@
+"""Hot loops compiled as one function (backends/llvm/lower_region.py):
+guest registers live in host registers inside the loop and go back to env on
+every way out.  Each way out is checked against Unicorn running the same
+code: normal exits, exact instruction counts that end inside the loop, a
+fault in the middle of the loop, a timeout, and code that rewrites a block
+of the loop after it became hot."""
+from __future__ import annotations
+
+import unicorn
+from unicorn import arm64_const as U
+
+import tcgpy
+from tests.asm import CODE, asm
+
+DATA = 0x40000
+
+NESTED = """
+    mov x9, x0              // data pointer
+outer:
+    mov x2, #37
+inner:
+    ldr w3, [x9, x2, lsl #2]
+    add x4, x4, x3
+    eor x5, x5, x4, ror #7
+    subs x2, x2, #1
+    b.ne inner
+    str x4, [x9, x1, lsl #3]
+    adds x6, x6, x5
+    subs x1, x1, #1
+    b.hi outer
+    nop
+"""
+REGS = [f"x{i}" for i in range(31)] + ["sp", "pc", "nzcv"]
+
+
+def _tcgpy(code: bytes, regs: dict, data: bytes = b"") -> tcgpy.Emulator:
+    emu = tcgpy.Emulator("aarch64")
+    emu.mem_map(CODE, 0x4000, "rwx")
+    emu.mem_map(DATA, 0x4000, "rw")
+    emu.mem_write(CODE, code)
+    emu.mem_write(DATA, data)
+    for k, v in regs.items():
+        emu.reg_write(k, v)
+    return emu
+
+
+def _unicorn(code: bytes, regs: dict, data: bytes = b""):
+    uc = unicorn.Uc(unicorn.UC_ARCH_ARM64, unicorn.UC_MODE_ARM)
+    uc.mem_map(CODE, 0x4000)
+    uc.mem_map(DATA, 0x4000)
+    uc.mem_write(CODE, code)
+    uc.mem_write(DATA, data)
+    for k, v in regs.items():
+        uc.reg_write(getattr(U, f"UC_ARM64_REG_{k.upper()}"), v)
+    return uc
+
+
+def _uc_regs(uc) -> dict:
+    return {r: uc.reg_read(getattr(U, f"UC_ARM64_REG_{r.upper()}")) for r in REGS}
+
+
+def _regs(emu) -> dict:
+    return {r: emu.reg_read(r) for r in REGS}
+
+
+START = {"x0": DATA, "x1": 400, "x4": 3, "x5": 5, "x6": 0, "nzcv": 0}
+DATA_BYTES = bytes((i * 37 + 11) & 0xFF for i in range(0x4000))
+
+
+def test_nested_hot_loop_matches_unicorn_and_runs_as_a_region():
+    code = asm(NESTED)
+    end = CODE + len(code) - 4
+    emu = _tcgpy(code, START, DATA_BYTES)
+    emu.run(CODE, until=end)
+    uc = _unicorn(code, START, DATA_BYTES)
+    uc.emu_start(CODE, end)
+    assert _regs(emu) == _uc_regs(uc)
+    assert emu.mem_read(DATA, 0x4000) == bytes(uc.mem_read(DATA, 0x4000))
+    assert emu.stats.hot_regions >= 1
+
+
+def test_exact_counts_ending_inside_a_hot_region():
+    code = asm(NESTED)
+    for count in (20_000, 20_001, 33_333, 50_007):
+        emu = _tcgpy(code, START, DATA_BYTES)
+        emu.run(CODE, count=count)
+        uc = _unicorn(code, START, DATA_BYTES)
+        uc.emu_start(CODE, CODE + len(code), count=count)
+        assert emu.stats.hot_regions >= 1
+        assert _regs(emu) == _uc_regs(uc), count
+        assert emu.mem_read(DATA, 0x4000) == bytes(uc.mem_read(DATA, 0x4000))
+
+
+def test_fault_in_a_hot_region_is_precise():
+    # walks up through the data page (storing a running sum) into unmapped memory
+    code = asm("""
+    loop:
+        ldr x3, [x0], #8
+        add x4, x4, x3
+        str x4, [x0, #-8]
+        subs x1, x1, #1
+        b.ne loop
+        nop
+    """)
+    regs = {"x0": DATA, "x1": 100_000, "x4": 1}
+    emu = _tcgpy(code, regs, DATA_BYTES)
+    try:
+        emu.run(CODE)
+        raise AssertionError("no fault")
+    except tcgpy.MemoryFault as e:
+        assert e.address == DATA + 0x4000 and e.access == "read"
+    uc = _unicorn(code, regs, DATA_BYTES)
+    try:
+        uc.emu_start(CODE, CODE + len(code))
+    except unicorn.UcError:
+        pass
+    assert emu.stats.hot_regions >= 1
+    assert _regs(emu) == _uc_regs(uc)
+    assert emu.mem_read(DATA, 0x4000) == bytes(uc.mem_read(DATA, 0x4000))
+
+
+def test_timeout_leaves_an_endless_region():
+    emu = _tcgpy(asm("loop: add x0, x0, #1; cmp x0, #0; b.ne loop"), {"x0": 1})
+    emu.run(CODE, timeout=0.3)
+    assert emu.stats.hot_regions >= 1
+    x0 = emu.reg_read("x0")
+    assert x0 > 1000
+    # the state written back is consistent: resuming continues the count
+    emu.run(emu.reg_read("pc"), count=300)
+    assert emu.reg_read("x0") in range(x0 + 99, x0 + 101)
+
+
+def test_rewriting_a_block_of_a_hot_region_runs_the_new_code():
+    code = asm(NESTED)
+    end = CODE + len(code) - 4
+    emu = _tcgpy(code, START, DATA_BYTES)
+    emu.run(CODE, until=end)
+    assert emu.stats.hot_regions >= 1
+    # "add x4, x4, x3" in the inner loop (not the region's entry) becomes a sub
+    at = code.index(asm("add x4, x4, x3"))
+    new = code[:at] + asm("sub x4, x4, x3") + code[at + 4:]
+    emu.mem_write(CODE, new)
+    for k, v in START.items():
+        emu.reg_write(k, v)
+    emu.mem_write(DATA, DATA_BYTES)
+    emu.run(CODE, until=end)
+    uc = _unicorn(new, START, DATA_BYTES)
+    uc.emu_start(CODE, end)
+    assert _regs(emu) == _uc_regs(uc)
