@@ -1,4 +1,4 @@
-"""Random A64 LSE atomic encodings (FEAT_LSE), owned by the atomics helper.
+"""Random A64 LSE atomic encodings (FEAT_LSE).
 
 One class, "atomic": ld<op> (add, clr, eor, set, smax, smin, umax, umin) and
 swp of every size and ordering, the st<op> aliases (rt = zr), cas and casp of

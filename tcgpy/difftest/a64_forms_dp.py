@@ -1,4 +1,4 @@
-"""Random A64 data-processing encodings (owned by the a64-dp helper).
+"""Random A64 data-processing encodings.
 
 Every generator returns one random *allocated* encoding of its class, with
 random registers (31 included where it means XZR or SP) and random fields.

@@ -1,4 +1,4 @@
-"""Random A64 half-precision encodings (FEAT_FP16, owned by the fp16 helper).
+"""Random A64 half-precision encodings (FEAT_FP16).
 
 Unicorn's default Cortex-A72 has no FEAT_FP16: these classes run on its
 "max" model.  Start vectors are doubles, singles, halves or bytes

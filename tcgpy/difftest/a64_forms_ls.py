@@ -1,4 +1,4 @@
-"""Random A64 load/store, branch and system encodings (owned by the a64-ls helper).
+"""Random A64 load/store, branch and system encodings.
 
 Every generator returns one random *allocated* encoding of its class that keeps
 the run comparable with Unicorn:

@@ -1,11 +1,12 @@
-"""Random A64 FP/Advanced SIMD encodings (owned by the a64-simd helper).
+"""Random A64 FP/Advanced SIMD encodings.
 
 Every generator returns one random *allocated* encoding of a form tcgpy
 claims, with random vector registers and fields.  General-register
 destinations are never the pointer registers (PTR_REGS) memory forms use;
 memory forms use PTR_REGS or SP as their base, with offsets that stay in
-the data page.  Half precision (FEAT_FP16) is not generated: tcgpy does not
-implement it, and neither does Unicorn's Cortex-A72.
+the data page.  Half precision (FEAT_FP16) is not generated here: its
+classes are in a64_forms_fp16, run on Unicorn's "max" CPU (the default
+Cortex-A72 has no FEAT_FP16).
 """
 from __future__ import annotations
 

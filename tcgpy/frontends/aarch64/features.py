@@ -24,7 +24,7 @@ class Feature:
 
 FEATURES: tuple[Feature, ...] = (
     Feature("fp", True, ("fp_arith", "fp_fma", "fp_1src", "fp_cmp", "fp_cvt", "fp_mov"),
-            "single/double precision; no FEAT_FP16"),
+            "single/double precision (half precision: the fphp row)"),
     Feature("asimd", True, ("simd_ldst", "simd_ld1st1", "simd_ldst_struct", "simd_3same", "simd_3same_more", "simd_3diff",
                             "simd_by_elem", "simd_fp3same", "simd_2misc", "simd_fp2misc", "simd_across", "simd_copy",
                             "simd_modimm", "simd_shift", "simd_perm", "simd_scalar",
