@@ -45,7 +45,8 @@ MAX_BLOCKS = 12_000
 # (instructions executed, callgrind).
 LOOKAHEAD = 1
 MAX_LOOKAHEAD = 64
-HOT_THRESHOLD = 100    # passes over a loop-closing edge before its loop is recompiled hot
+# passes over a loop-closing edge before its loop is recompiled hot
+HOT_THRESHOLD = int(os.environ.get("TCGPY_HOT_THRESHOLD", "100"))
 HOT_REGION_MAX = 64    # blocks recompiled together for one hot edge
 # A hot loop's blocks also become one function entered at its header
 # (TCGPY_HOT_REGIONS=0 turns that off, to compare).
