@@ -1,6 +1,6 @@
 """A real static AArch64 program nobody here wrote: Debian's busybox-static,
 run through ``tcgpy run`` and compared with qemu-aarch64 (stdout, stderr
-and exit status).  Opt-in: needs ``tests/guest/get_busybox.sh`` to have
+and exit status).  Opt-in: needs ``tests/guest/get_realworld.sh`` to have
 fetched it (tests/guest/ext/busybox) and qemu-aarch64 as the reference."""
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ QEMU = shutil.which("qemu-aarch64")
 
 pytestmark = [
     pytest.mark.realworld,
-    pytest.mark.skipif(not BUSYBOX.exists(), reason="run tests/guest/get_busybox.sh to fetch busybox-static:arm64"),
+    pytest.mark.skipif(not BUSYBOX.exists(), reason="run tests/guest/get_realworld.sh to fetch busybox-static:arm64"),
     pytest.mark.skipif(QEMU is None, reason="qemu-aarch64 is the reference for busybox's output"),
 ]
 

@@ -1,0 +1,33 @@
+#!/bin/sh
+# Fetch real AArch64 Linux programs nobody here wrote, from Debian's arm64
+# archive, into tests/guest/ext/ for the opt-in realworld tests
+# (tests/test_linux_busybox.py, tests/test_linux_realworld.py):
+#   busybox          busybox-static (glibc, static)
+#   zsh-static       zsh-static (glibc, static)
+#   mksh-musl, mksh-diet, mksh-klibc
+#                    mksh linked statically against three other libcs
+#   shfmt            a Go program (static; goroutines on threads, futexes, signals)
+# Uses a private apt state directory: the host's apt configuration and
+# architecture list are left alone.
+set -e
+here=$(cd "$(dirname "$0")" && pwd)
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+mkdir -p "$work/lists/partial" "$work/cache/archives/partial" "$work/dl" "$work/x" "$here/ext"
+opts="-o APT::Sandbox::User=root -o APT::Architecture=arm64 -o APT::Architectures::=arm64 -o Dir::State::Lists=$work/lists \
+      -o Dir::Cache=$work/cache -o Dir::State::status=/dev/null"
+apt-get $opts update >/dev/null
+for pkg in busybox-static zsh-static mksh shfmt; do
+    (cd "$work/dl" && apt-get $opts download "$pkg:arm64" >/dev/null 2>&1)
+    deb=$(ls "$work"/dl/"${pkg}"_*_arm64.deb)
+    dpkg-deb -x "$deb" "$work/x"
+    echo "$pkg $(dpkg-deb -f "$deb" Version)"
+done
+x="$work/x"
+cp "$x/bin/busybox" "$here/ext/busybox"
+cp "$x/bin/zsh-static" "$here/ext/zsh-static"
+cp "$x/usr/lib/aarch64-linux-musl/bin/mksh" "$here/ext/mksh-musl"
+cp "$x/usr/lib/diet/bin/mksh" "$here/ext/mksh-diet"
+cp "$x/usr/lib/klibc/bin/mksh" "$here/ext/mksh-klibc"
+cp "$x/usr/bin/shfmt" "$here/ext/shfmt"
+ls "$here/ext"
