@@ -147,3 +147,85 @@ def test_rewriting_a_block_of_a_hot_region_runs_the_new_code():
     uc = _unicorn(new, START, DATA_BYTES)
     uc.emu_start(CODE, end)
     assert _regs(emu) == _uc_regs(uc)
+
+
+# Flags set by different kinds of instruction in different blocks of one hot
+# loop, read in the block that set them, in a later block (csinc at a jump
+# target) and by adc/ccmp: inside a region they are carried as the inputs of
+# their last computation and evaluated only where needed.
+FLAGS_LOOP = """
+    mov x9, x0
+loop:
+    ldr w3, [x9, x2, lsl #2]
+    adds w4, w4, w3
+    b.vs skip
+    eor x5, x5, x4, ror #7
+skip:
+    csinc x6, x6, x6, cs
+    tst x5, #0xff0
+    cset x7, eq
+    ccmp x4, x5, #4, ne
+    adc x8, x8, x4
+    cmn w5, w6
+    b.le over
+    add x10, x10, #1
+over:
+    subs x2, x2, #1
+    b.ne loop
+    nop
+"""
+FLAGS_START = {"x0": DATA, "x2": 900, "x4": 0x7FFF_FF00, "x5": 5, "x6": 0, "nzcv": 0x6000_0000}
+
+
+def test_lazy_flags_in_a_region_match_unicorn_at_every_way_out():
+    code = asm(FLAGS_LOOP)
+    end = CODE + len(code) - 4
+    emu = _tcgpy(code, FLAGS_START, DATA_BYTES)
+    emu.run(CODE, until=end)
+    uc = _unicorn(code, FLAGS_START, DATA_BYTES)
+    uc.emu_start(CODE, end)
+    assert emu.stats.hot_regions >= 1
+    assert _regs(emu) == _uc_regs(uc)
+    # every instruction of the loop body as the last one run (the budget
+    # leaves at block starts, with the flags some other block set)
+    for count in range(12_000, 12_000 + 18):
+        emu = _tcgpy(code, FLAGS_START, DATA_BYTES)
+        emu.run(CODE, count=count)
+        uc = _unicorn(code, FLAGS_START, DATA_BYTES)
+        uc.emu_start(CODE, CODE + len(code), count=count)
+        assert emu.stats.hot_regions >= 1
+        assert _regs(emu) == _uc_regs(uc), count
+
+
+def test_lazy_flags_survive_a_fault_in_a_region():
+    # the load walks off the data page: the fault comes with the flags that
+    # the previous pass through the loop set
+    code = asm(FLAGS_LOOP.replace("ldr w3, [x9, x2, lsl #2]", "ldr w3, [x9], #4"))
+    regs = {**FLAGS_START, "x2": 100_000}
+    emu = _tcgpy(code, regs, DATA_BYTES)
+    try:
+        emu.run(CODE)
+        raise AssertionError("no fault")
+    except tcgpy.MemoryFault as e:
+        assert e.address == DATA + 0x4000
+    uc = _unicorn(code, regs, DATA_BYTES)
+    try:
+        uc.emu_start(CODE, CODE + len(code))
+    except unicorn.UcError:
+        pass
+    assert emu.stats.hot_regions >= 1
+    assert _regs(emu) == _uc_regs(uc)
+
+
+def test_flags_computed_from_a_long_chain_in_a_region():
+    # each add doubles the expression behind x3 if shared parts were copied
+    chain = "\n".join(["add x3, x3, x3", "eor x3, x3, x3, lsr #3"] * 40)
+    code = asm(f"loop:\n mov x3, x1\n{chain}\n adds x4, x4, x3\n csinc x5, x5, x5, vc\n"
+               " subs x1, x1, #1\n b.ne loop\n nop")
+    regs = {"x1": 500, "x4": 7, "nzcv": 0}
+    emu = _tcgpy(code, regs)
+    emu.run(CODE, until=CODE + len(code) - 4)
+    uc = _unicorn(code, regs)
+    uc.emu_start(CODE, CODE + len(code) - 4)
+    assert emu.stats.hot_regions >= 1
+    assert _regs(emu) == _uc_regs(uc)

@@ -13,15 +13,36 @@ can look at them.  The function then goes through a short LLVM pipeline
 
 Entries into the middle of the loop from elsewhere keep using the blocks'
 own functions; only the header's entry runs the region.
+
+The condition flags are the exception to "globals live in SSA values":
+every flag-setting instruction writes all four, almost always to be read by
+the branch right after it, yet as loop-carried values they would have to be
+computed on every pass for the rare way out that needs them (a third of a
+tight loop's host instructions).  In a region they are carried *lazily*, as
+the inputs of their last computation (``kind`` naming the expression, up to
+four ``leaves``); the expressions are evaluated only where the flags are
+needed: on the way out (one shared function per region) and where a block
+reads flags it did not set itself.
 """
 from __future__ import annotations
 
 import threading
 from typing import Callable
 
-from ...ir.core import Block
+from ...ir.core import Block, Insn, Kind, Temp
 from ...ir.ops import Exit, Op
 from .lower import _ENDS_FLOW, CC, LOWERERS, LoweredBlock, Runtime, _c, _FnLowering
+
+# The globals carried lazily in a region (when the architecture has them):
+# the condition flags, each 0 or 1, all four set by every flag-setting
+# instruction.
+LAZY_GLOBALS = ("nf", "zf", "cf", "vf")
+N_LEAVES = 4          # as many as there are lazy globals: kind 0 is "the values themselves"
+MAX_TREE = 48         # IR ops in one kind's expressions (bigger ones are carried as values)
+# Value ops whose results are recomputed from their inputs at will.
+_PURE = frozenset({Op.add, Op.sub, Op.mul, Op.and_, Op.or_, Op.xor, Op.shl, Op.shr, Op.sar,
+                   Op.andc, Op.neg, Op.not_, Op.ext8s, Op.ext8u, Op.ext16s, Op.ext16u,
+                   Op.ext32s, Op.ext32u, Op.setcond, Op.movcond})
 
 
 class _RegionLowering(_FnLowering):
@@ -39,8 +60,18 @@ class _RegionLowering(_FnLowering):
                 for t in insn.ins + insn.outs:
                     if t.is_global:
                         offs.add(t.offset)
+        lazy = [rt.offsets.get(n) for n in LAZY_GLOBALS]
+        self.lazy = lazy if None not in lazy and set(lazy) <= offs else []
+        self.lazy_set = set(self.lazy)
+        offs -= self.lazy_set
         self.promoted = sorted(offs)
         self.promoted_set = set(offs)
+        self.exprs: dict[str, tuple] = {}      # SSA name -> how it was computed (pure ops)
+        self.sizes: dict[str, int] = {}        # SSA name -> ops in that expression
+        # kind -> the lazy globals' expressions over leaves ("l", i); kind 0
+        # is the identity (the leaves are the values)
+        self.kinds: dict[tuple, int] = {tuple(("l", i) for i in range(N_LEAVES)): 0}
+        self.reads: list[tuple[str, list[str]]] = []   # in-body evaluations, filled in last
 
     # -- env fields in allocas -------------------------------------------------------
     def env_ptr(self, offset: int) -> str:
@@ -54,6 +85,204 @@ class _RegionLowering(_FnLowering):
             v = self.tmp()
             self.emit(f"{v} = load i64, ptr %a{off}")
             self.emit(f"store i64 {v}, ptr {super().env_ptr(off)}")
+        if not self.lazy:
+            return
+        if all(self._lazy_id(off) in self.vals for off in self.lazy):
+            # set (or evaluated) since the last label: their values are at hand
+            for off in self.lazy:
+                self.emit(f"store i64 {self.vals[self._lazy_id(off)]}, ptr {super().env_ptr(off)}")
+            return
+        args = self._load_lazy()
+        self.emit(f"call void @{self.name}_flags(ptr %env, {args})")
+
+    # -- lazy globals -------------------------------------------------------------------
+    def _load_lazy(self) -> str:
+        """kind and leaves from their allocas, as call arguments."""
+        names = []
+        for a in ["%fk"] + [f"%fl{i}" for i in range(N_LEAVES)]:
+            v = self.tmp()
+            self.emit(f"{v} = load i64, ptr {a}")
+            names.append(f"i64 {v}")
+        return ", ".join(names)
+
+    def get(self, t: Temp) -> str:
+        if t.is_global and t.offset in self.lazy_set and id(t) not in self.vals:
+            # read before this stretch of code set it: evaluate what the
+            # allocas describe (filled in once every kind is known)
+            n = len(self.reads)
+            args = self._load_lazy()
+            outs = [f"%fr{n}_{i}" for i in range(len(self.lazy))]
+            self.lines.append(f"@@fr {n} {args}")
+            self.reads.append((args, outs))
+            for i, off in enumerate(self.lazy):
+                self.vals[self._lazy_id(off)] = outs[i]
+            return self.vals[id(t)]
+        return super().get(t)
+
+    def _lazy_id(self, off: int) -> int:
+        return id(self.lazy_temps[off])
+
+    def _find_lazy_temps(self, blk: Block) -> None:
+        """This block's temps for the lazy globals (stand-ins for those it
+        does not name: they are only read back through vals)."""
+        self.lazy_temps = {}
+        for insn in blk.insns:
+            for t in insn.ins + insn.outs:
+                if t.is_global and t.offset in self.lazy_set:
+                    self.lazy_temps.setdefault(t.offset, t)
+        for off in self.lazy:
+            if off not in self.lazy_temps:
+                self.lazy_temps[off] = Temp(Kind.GLOBAL, -1, offset=off)
+
+    def _store_lazy(self, forget: bool) -> None:
+        """The lazy globals written since the last store, as a kind and its
+        leaves (the expressions' inputs) in the allocas."""
+        dirty = [t for t in self.dirty.values() if t.offset in self.lazy_set]
+        if not dirty:
+            return
+        for t in dirty:
+            if forget:
+                del self.dirty[id(t)]
+        trees = []
+        for off in self.lazy:
+            t = self.lazy_temps[off]
+            if id(t) not in self.vals:
+                self.get(t)
+            trees.append(self._tree(self.vals[id(t)]))
+        leaves: list[str] = []
+
+        def number(tree):
+            if tree[0] == "l":
+                if tree[1] not in leaves:
+                    leaves.append(tree[1])
+                return ("l", leaves.index(tree[1]))
+            if tree[0] == "c":
+                return tree
+            return (tree[0], tree[1], tuple(number(k) for k in tree[2]))
+
+        key = tuple(number(t) for t in trees)
+        if len(leaves) > N_LEAVES or sum(self.sizes.get(self.vals[id(self.lazy_temps[o])], 0)
+                                         for o in self.lazy) > MAX_TREE:
+            key, leaves = next(iter(self.kinds)), [self.vals[id(self.lazy_temps[o])] for o in self.lazy]
+        kind = self.kinds.setdefault(key, len(self.kinds))
+        self.emit(f"store i64 {kind}, ptr %fk")
+        for i, v in enumerate(leaves):
+            self.emit(f"store i64 {v}, ptr %fl{i}")
+
+    def _tree(self, value: str) -> tuple:
+        if not value.startswith("%"):
+            return ("c", int(value))
+        return self.exprs.get(value, ("l", value))
+
+    def sync_globals(self) -> None:
+        if self.lazy:
+            self._store_lazy(forget=True)
+        super().sync_globals()
+
+    def store_dirty_copy(self) -> None:
+        if self.lazy:
+            self._store_lazy(forget=False)
+        lazy = {k: t for k, t in self.dirty.items() if t.offset in self.lazy_set}
+        for k in lazy:
+            del self.dirty[k]
+        super().store_dirty_copy()
+        self.dirty.update(lazy)
+
+    def _lower_insn(self, insn: Insn) -> None:
+        """Lower one op, remembering how pure ops computed their results."""
+        if insn.op in _PURE and self.lazy:
+            ins = [None if t.is_const else self.get(t) for t in insn.ins]
+            LOWERERS[insn.op](self, insn)
+            out = self.vals.get(id(insn.outs[0]))
+            # Sizes count shared subexpressions again, as walking them does:
+            # a chain such as x = x + x stops being an expression at the cap.
+            size = 1 + sum(self.sizes.get(v, 0) for v in ins if v is not None)
+            if out is not None and out.startswith("%") and out not in self.exprs and size <= MAX_TREE:
+                self.exprs[out] = (insn.op, insn.consts,
+                                   tuple(("c", t.value) if v is None else self._tree(v)
+                                         for t, v in zip(insn.ins, ins)))
+                self.sizes[out] = size
+            return
+        LOWERERS[insn.op](self, insn)
+
+    def _emit_kind(self, key: tuple, leaves: list[str]) -> list[str]:
+        """Emit the lazy globals' values for ``key`` over ``leaves``."""
+        memo: dict[tuple, str] = {}
+
+        def value(tree) -> str:
+            if tree[0] == "l":
+                return leaves[tree[1]]
+            if tree[0] == "c":
+                return _c(tree[1])
+            v = memo.get(tree)
+            if v is None:
+                op, consts, kids = tree
+                ins = []
+                for k in kids:
+                    t = Temp(Kind.LOCAL, -1)
+                    self.vals[id(t)] = value(k)
+                    ins.append(t)
+                out = Temp(Kind.LOCAL, -1)
+                LOWERERS[op](self, Insn(op, (out,), tuple(ins), consts))
+                v = memo[tree] = self.vals[id(out)]
+                for t in ins + [out]:
+                    del self.vals[id(t)]
+            return v
+
+        return [value(t) for t in key]
+
+    def _evaluate(self, args: list[str], outs: list[str] | None) -> list[str]:
+        """Code that selects the lazy globals' values by kind (``args``: the
+        kind, then the leaves); with ``outs`` the results get those names."""
+        kinds = sorted(self.kinds.items(), key=lambda kv: kv[1])
+        results = [self._emit_kind(key, args[1:]) for key, _ in kinds]
+        final = []
+        for i in range(len(self.lazy)):
+            v = results[0][i]
+            for (key, kind), res in zip(kinds[1:], results[1:]):
+                c, s = self.tmp(), self.tmp()
+                self.emit(f"{c} = icmp eq i64 {args[0]}, {kind}")
+                self.emit(f"{s} = select i1 {c}, i64 {res[i]}, i64 {v}")
+                v = s
+            final.append(v)
+        if outs is not None:
+            for o, v in zip(outs, final):
+                self.emit(f"{o} = add i64 {v}, 0")
+        return final
+
+    def _flags_function(self) -> list[str]:
+        """The shared way-out evaluation: the lazy globals' values for the
+        kind (a switch: only that kind's expressions run) to env."""
+        saved, self.lines = self.lines, []
+        leaves = [f"%l{i}" for i in range(N_LEAVES)]
+        cases = []
+        for key, kind in self.kinds.items():
+            self.lines.append(f"k{kind}:")
+            for off, v in zip(self.lazy, self._emit_kind(key, leaves)):
+                p = self.tmp()
+                self.emit(f"{p} = getelementptr i8, ptr %env, i64 {off}")
+                self.emit(f"store i64 {v}, ptr {p}")
+            self.emit("ret void")
+            cases.append(f"i64 {kind}, label %k{kind}")
+        body, self.lines = self.lines, saved
+        params = ", ".join(f"i64 {a}" for a in leaves)
+        pick = f"  switch i64 %k, label %k0 [ {' '.join(cases[1:])} ]" if cases[1:] else "  br label %k0"
+        return ([f"define internal void @{self.name}_flags(ptr noalias %env, i64 %k, {params}) noinline {{",
+                 "entry:", pick] + body + ["}"])
+
+    def _fill_reads(self, body: list[str]) -> list[str]:
+        out = []
+        for line in body:
+            if line.startswith("@@fr "):
+                n = int(line.split()[1])
+                args, outs = self.reads[n]
+                saved, self.lines = self.lines, []
+                self._evaluate([a.split()[1] for a in args.split(", ")], outs)
+                out += self.lines
+                self.lines = saved
+            else:
+                out.append(line)
+        return out
 
     def ret_exit(self, code: int) -> None:
         self._flush()
@@ -99,6 +328,8 @@ class _RegionLowering(_FnLowering):
             self.dirty.clear()
             if blk.n_labels:
                 self._cross_label_homes(blk)
+            if self.lazy:
+                self._find_lazy_temps(blk)
             self.start_bb(f"R{bi}")
             ic = rt.offsets["icount_left"]
             n = self.tmp()
@@ -131,7 +362,7 @@ class _RegionLowering(_FnLowering):
                 if op is Op.goto_tb and insn.consts[0] in self.index:
                     self._goto_internal(insn.consts[0])
                 else:
-                    LOWERERS[op](self, insn)
+                    self._lower_insn(insn)
                 if op in _ENDS_FLOW:
                     terminated = True
             if not terminated:
@@ -148,12 +379,21 @@ class _RegionLowering(_FnLowering):
         for off in self.promoted:
             head.append(f"  %a{off} = alloca i64")
         head += [f"  %e{off} = getelementptr i8, ptr %env, i64 {off}"
-                 for off in sorted(self.env_offsets | self.promoted_set)]
+                 for off in sorted(self.env_offsets | self.promoted_set | self.lazy_set)]
         for off in self.promoted:
             head.append(f"  %in{off} = load i64, ptr %e{off}")
             head.append(f"  store i64 %in{off}, ptr %a{off}")
+        tail = ["}"]
+        if self.lazy:
+            head += ["  %fk = alloca i64", "  store i64 0, ptr %fk"]
+            for i, off in enumerate(self.lazy):
+                head += [f"  %fl{i} = alloca i64",
+                         f"  %in{off} = load i64, ptr {super().env_ptr(off)}",
+                         f"  store i64 %in{off}, ptr %fl{i}"]
+            body = self._fill_reads(body)
+            tail += self._flags_function()
         head.append("  br label %R0")
-        return LoweredBlock(self.name, "\n".join(head + body + ["}"]), self.slots, [])
+        return LoweredBlock(self.name, "\n".join(head + body + tail), self.slots, [])
 
 
 def region_possible(blocks: list[Block], rt: Runtime) -> bool:
