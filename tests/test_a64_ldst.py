@@ -498,6 +498,22 @@ def test_unicorn_store_exclusive_misaligned_deviation(tcg, uc):
     assert res.status == "known" and res.known.name == "a64-store-exclusive-misaligned"
 
 
+def test_unicorn_dc_zva_fault_pc_deviation(tcg, uc):
+    """A dc zva on an unmapped block: Unicorn stops with pc at the next
+    instruction (its helper does not restore pc; qemu-aarch64 7.2 reports the
+    start of the translation block).  The exception's return address is the
+    dc zva's own (tcgpy), and nothing is written."""
+    code = (b"\x3b\x74\x0b\xd5"   # 100000: dc zva, x27
+            b"\x1f\x20\x03\xd5")  # 100004: nop
+    case = make_case(code, {"x27": DATA - 0xA0})
+    ref = uc.run(case)
+    assert ref.event.kind == "fault" and ref.regs["pc"] != CODE
+    sub = tcg.run(case)
+    assert sub.event == dt.Event("fault", "write", DATA - 0xC0) and sub.regs["pc"] == CODE
+    res = _known_engine().run(case)
+    assert res.status == "known" and res.known.name == "a64-dc-zva-fault-pc"
+
+
 def test_unicorn_store_exclusive_size_mismatch_deviation(tcg, uc):
     """After a 64-bit ldxr, Unicorn's stxrb compares only the low byte of the
     monitored value, writes memory, and then reports failure (1).  The
