@@ -55,17 +55,23 @@ class _RegionLowering(_FnLowering):
         # env fields that live in allocas: every IR global the region names,
         # the instruction budget and pc (written on the way out only)
         offs = {rt.offsets["icount_left"], rt.offsets["pc"]}
+        written = set(offs)
         for b in blocks:
             for insn in b.insns:
                 for t in insn.ins + insn.outs:
                     if t.is_global:
                         offs.add(t.offset)
+                written.update(t.offset for t in insn.outs if t.is_global)
         lazy = [rt.offsets.get(n) for n in LAZY_GLOBALS]
         self.lazy = lazy if None not in lazy and set(lazy) <= offs else []
         self.lazy_set = set(self.lazy)
         offs -= self.lazy_set
         self.promoted = sorted(offs)
         self.promoted_set = set(offs)
+        # Only what the region writes goes back to env on the way out: the
+        # rest still holds the value it was read from.
+        self.written = sorted(offs & written)
+        self.lazy_written = bool(self.lazy_set & written)
         self.exprs: dict[str, tuple] = {}      # SSA name -> how it was computed (pure ops)
         self.sizes: dict[str, int] = {}        # SSA name -> ops in that expression
         # kind -> the lazy globals' expressions over leaves ("l", i); kind 0
@@ -80,12 +86,12 @@ class _RegionLowering(_FnLowering):
         return super().env_ptr(offset)
 
     def _flush(self) -> None:
-        """Write every promoted field back to env before leaving."""
-        for off in self.promoted:
+        """Write every promoted field the region writes back to env before leaving."""
+        for off in self.written:
             v = self.tmp()
             self.emit(f"{v} = load i64, ptr %a{off}")
             self.emit(f"store i64 {v}, ptr {super().env_ptr(off)}")
-        if not self.lazy:
+        if not self.lazy_written:
             return
         if all(self._lazy_id(off) in self.vals for off in self.lazy):
             # set (or evaluated) since the last label: their values are at hand
