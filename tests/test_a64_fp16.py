@@ -214,6 +214,19 @@ def test_default_cpu_fz16_is_a_known_difference(engine):
     assert {f.name for f in res.mismatch.fields} == {"x1", "fpcr"}
 
 
+def test_default_cpu_fz16_through_tpidr_is_a_known_difference(engine):
+    """The FZ16 bit read back from fpcr may go on into tpidr_el0 (found by a
+    20000-case sysreg campaign, seed 100 case 17905)."""
+    words = (0xD51B4404,                                # 100000: msr fpcr, x4
+             0xD53B4413,                                # 100004: mrs x19, fpcr
+             0xD51BD053)                                # 100008: msr tpidr_el0, x19
+    regs = {name: 0 for name in DA.state_regs}
+    regs["x4"] = 0x1ED0000
+    res = engine.run(dt.Case("aarch64", words, regs, DATA, 3, ("sysreg",) * 3))
+    assert res.status == "known" and res.known.name == "a64-fpcr-fz16-default-cpu"
+    assert {f.name for f in res.mismatch.fields} == {"x19", "tpidr_el0", "fpcr"}
+
+
 def test_fp16_classes_run_on_unicorn_max():
     for name in FP16_CLASSES:
         assert classes("aarch64")[name].unicorn_cpu == "max"
