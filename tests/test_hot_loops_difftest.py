@@ -148,6 +148,8 @@ def _page_crossing_fault(res: dt.Result) -> bool:
     if a.access != b.access or a.address is None or b.address is None:
         return False
     lo, hi = sorted((a.address, b.address))
+    if hi - lo >= 1 << 63:          # a pair at -8 also accesses 0
+        lo, hi = hi, hi + (lo - hi) % (1 << 64)
     if hi - lo >= 64 or (lo - 64) >> 12 == (hi + 63) >> 12:
         return False
     return all(n == "event" or n.startswith(("mem@", "q")) for n in res.mismatch.names)
