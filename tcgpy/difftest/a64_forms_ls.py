@@ -233,6 +233,23 @@ def gen_tbz(rng: random.Random, pos: Pos) -> int:
                 (_forward(rng, pos), 14), (_any_reg(rng), 5))
 
 
+# x16/x17 (the intra-procedure-call registers) carry indirect branch targets.
+BRANCH_REG_TARGETS = (16, 17)
+
+
+@form_class(ARCH, "branch_reg")
+def gen_branch_reg(rng: random.Random, pos: Pos) -> int:
+    """br/blr/ret x16|x17, half the words adr x16|x17 of a later instruction (or the end)"""
+    rn = rng.choice(BRANCH_REG_TARGETS)
+    if pos.index + 1 < pos.length and rng.random() < 0.5:
+        # A target past the next word, so a br right after the adr still jumps.
+        off = 4 * (rng.randrange(pos.index + 2, pos.length + 1) - pos.index)
+        return pack((0, 1), (off & 3, 2), (0b10000, 5), (off >> 2, 19), (rn, 5))
+    # Without an adr before it the register holds a start value: a fetch
+    # fault, or a jump back into the sequence when a later adr set it.
+    return pack((0b1101011, 7), (0, 2), (rng.randrange(3), 2), (0b11111, 5), (0, 6), (rn, 5), (0, 5))
+
+
 # -- system -------------------------------------------------------------------------------
 
 # (op0, op1, CRn, CRm, op2, writable) of the registers Unicorn and tcgpy agree on.
@@ -284,7 +301,7 @@ def gen_exc_gen(rng: random.Random, pos: Pos) -> int:
 LS_CLASSES: tuple[str, ...] = tuple(
     name for name, fc in FORMS[ARCH].items() if fc.gen.__module__ == __name__)
 LDST_CLASSES = tuple(n for n in LS_CLASSES if n.startswith("ldst_") or n == "dc_zva")
-BRANCH_CLASSES = ("branch", "branch_cond", "cbz", "tbz")
+BRANCH_CLASSES = ("branch", "branch_cond", "cbz", "tbz", "branch_reg")
 SYSTEM_CLASSES = ("sysreg", "hint_barrier", "exc_gen")
 
 
