@@ -233,13 +233,14 @@ def gen_tbz(rng: random.Random, pos: Pos) -> int:
                 (_forward(rng, pos), 14), (_any_reg(rng), 5))
 
 
-# x16/x17 (the intra-procedure-call registers) carry indirect branch targets.
-BRANCH_REG_TARGETS = (16, 17)
+# x16/x17 (the intra-procedure-call registers) and the link register carry
+# indirect branch targets (ret of x30 is the common form).
+BRANCH_REG_TARGETS = (16, 17, 30)
 
 
 @form_class(ARCH, "branch_reg")
 def gen_branch_reg(rng: random.Random, pos: Pos) -> int:
-    """br/blr/ret x16|x17, half the words adr x16|x17 of a later instruction (or the end)"""
+    """br/blr/ret x16|x17|x30, half the words adr of one of them to a later instruction (or the end)"""
     rn = rng.choice(BRANCH_REG_TARGETS)
     if pos.index + 1 < pos.length and rng.random() < 0.5:
         # A target past the next word, so a br right after the adr still jumps.
