@@ -527,3 +527,18 @@ def test_hwcap_advertises_atomics():
     row = next(f for f in features.FEATURES if f.name == "atomics")
     assert row.implemented and row.difftest == (ATOMIC,) and ATOMIC in classes("aarch64")
     assert aarch64_hwcaps()[0] >> HWCAP_BITS["atomics"] & 1
+
+
+def test_both_unicorn_deviations_in_one_case():
+    """fcvtzs h3, h0, #11 of a negative half (Unicorn sign-extends the int16)
+    and ldsmin wzr, w4, [sp] of a negative word (Unicorn compares unsigned)
+    in one case: neither single entry explains it, the combined one does
+    (a mixed campaign, seed 300 case 3146)."""
+    data = bytearray(INIT)
+    data[0x100:0x104] = (0xC2505C05).to_bytes(4, "little")
+    code = (b"\x03\xfc\x15\x5f"   # 100000: fcvtzs h3, h0, #0xb
+            b"\xe4\x53\x3f\xb8")  # 100004: ldsmin wzr, w4, [sp]
+    c = atomic_case(code, {"sp": ls.DATA + 0x100, "q0": 0xF722}, bytes(data))
+    res = dt.Engine("aarch64").run(c)          # every known difference
+    assert res.status == "known" and res.known.name == "a64-ldsmax-and-fcvtzs-h-together"
+    assert set(res.mismatch.names) == {"q3", f"mem@{ls.DATA + 0x100:#x}"}

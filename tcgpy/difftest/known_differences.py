@@ -56,12 +56,100 @@ def subject_fault_pc(case, mismatch, reference, subject) -> int | None:
 # are faults tcgpy takes and Unicorn does not, so they part at the faulting pc.
 from . import a64_forms_atomic, a64_forms_fp16, a64_forms_ls  # noqa: E402
 
+def _replay_both_deviations(case):
+    """tcgpy's outcome of ``case`` with Unicorn's narrow ldsmax/ldsmin (the
+    a64_forms_atomic entry) and fcvtzs h, #fbits (the a64_forms_fp16 entry)
+    both applied, each as its own entry's replay does; None unless each
+    changed something.  Straight-line code, as theirs."""
+    import tcgpy
+    from .engine import CODE_PAGE, END, Outcome, _tcgpy_event, diff_arch
+    from .forms import CODE_BASE, CODE_SIZE, DATA_BASE, DATA_SIZE
+    minmax, fcvtzs = a64_forms_atomic._is_narrow_signed_minmax, a64_forms_fp16._is_fcvtzs_h_fixed
+    da = diff_arch(case.arch)
+    emu = tcgpy.Emulator(da.name)
+    emu.mem_map(CODE_BASE - CODE_PAGE, CODE_PAGE + CODE_SIZE, perms="rx")
+    emu.mem_write(CODE_BASE - CODE_PAGE, da.prologue_code)
+    emu.mem_write(CODE_BASE, case.code)
+    emu.mem_map(DATA_BASE, DATA_SIZE, perms="rw")
+    emu.mem_write(DATA_BASE, case.data)
+    for name in da.state_regs:
+        emu.reg_write(name, case.regs.get(name, 0))
+    stops = [CODE_BASE + 4 * i for i, w in enumerate(case.words) if minmax(w) or fcvtzs(w)]
+    applied = set()
+    begin, budget = da.prologue_base, case.bound + len(da.defs.prologue)
+    event = END
+    try:
+        for stop in stops + [case.end]:
+            emu.run(begin, until=stop, count=budget)
+            if emu.reg_read("pc") != stop or stop == case.end:
+                break
+            word = case.words[(stop - CODE_BASE) // 4]
+            begin = stop
+            if fcvtzs(word):
+                emu.run(stop, until=stop + 4, count=budget)
+                if emu.reg_read("pc") != stop + 4:
+                    break
+                begin = stop + 4
+                rd = f"q{word & 31}"
+                v = emu.reg_read(rd)
+                if 0x8000 <= v < 0x10000:
+                    emu.reg_write(rd, v | 0xFFFF_0000)
+                    applied.add("fcvtzs")
+                continue
+            rs, rn, rt = (word >> 16) & 31, (word >> 5) & 31, word & 31
+            addr = emu.reg_read("sp") if rn == 31 else emu.reg_read(f"x{rn}")
+            size = 1 << (word >> 30)
+            if addr % size or not DATA_BASE <= addr <= DATA_BASE + DATA_SIZE - size:
+                continue        # faults on both: run it
+            old = int.from_bytes(emu.mem_read(addr, size), "little")
+            uni = a64_forms_atomic._unicorn_minmax(word, old, 0 if rs == 31 else emu.reg_read(f"x{rs}"))
+            if uni is None:
+                continue
+            emu.mem_write(addr, uni.to_bytes(size, "little"))
+            if rt != 31:
+                emu.reg_write(f"x{rt}", old)
+            begin = stop + 4
+            applied.add("minmax")
+    except tcgpy.EmulationError as e:
+        event = _tcgpy_event(e)
+    if applied != {"fcvtzs", "minmax"}:
+        return None
+    regs = {n: emu.reg_read(n) for n in da.compare_regs}
+    return Outcome(event, regs, bytes(emu.mem_read(DATA_BASE, DATA_SIZE)))
+
+
+def _both_deviations(case, mismatch, reference, subject) -> bool:
+    from .engine import compare, diff_arch
+    words = case.words
+    if not (any(a64_forms_atomic._is_narrow_signed_minmax(w) for w in words)
+            and any(a64_forms_fp16._is_fcvtzs_h_fixed(w) for w in words)):
+        return False
+    replay = _replay_both_deviations(case)
+    return replay is not None and compare(diff_arch(case.arch), reference, replay) is None
+
+
+BOTH_ROW = dict(
+    name="a64-ldsmax-and-fcvtzs-h-together",
+    arch="aarch64",
+    matches=_both_deviations,
+    unicorn="a case with both a narrow ldsmax/ldsmin whose operands differ in sign and an "
+            "fcvtzs h, h, #fbits with a negative result shows both deviations at once; the "
+            "entries a64-ldsmax-ldsmin-narrow-unsigned and a64-fcvtzs-h-fixed-sign-extended "
+            "each replay only their own",
+    architecture="as those two entries say",
+    proof="those two entries' proofs; the replay applies both of Unicorn's behaviours and must "
+          "reproduce Unicorn's outcome exactly (a mixed campaign, seed 300 case 3146: "
+          "fcvtzs h3, h0, #11; ldsmin wzr, w4, [sp])",
+    why="as those two entries")
+
+
 KNOWN: tuple[KnownDifference, ...] = (
     *(KnownDifference(**{"diverges_at": subject_fault_pc, **row})
       for row in a64_forms_ls.KNOWN_ROWS),
     # Replays the whole case with Unicorn's semantics at the instruction: no diverges_at.
     *(KnownDifference(**row) for row in a64_forms_atomic.KNOWN_ROWS),
     *(KnownDifference(**row) for row in a64_forms_fp16.KNOWN_ROWS),
+    KnownDifference(**BOTH_ROW),
 )
 
 
