@@ -181,3 +181,29 @@ def test_fp_library_function_per_shape_is_reused():
         state = _state(random.Random(1), 3, 16, 3, VecOp.fadd)
         check_block(block, state, randgen.random_memory(random.Random(1)), hot=hot)
     assert len(lower_fp._library) <= before + 1
+
+
+@pytest.mark.parametrize("esz,oprsz", [(3, 8), (3, 16), (2, 4), (2, 16)])
+def test_fused_multiply_add_of_zeros_is_native_and_signed_right(esz, oprsz):
+    """c + a*b with a zero product and a zero addend, every sign: exact, so
+    the shortcut keeps it (n-body style sums start from zero)."""
+    values = [_bits(v, esz) for v in (0.0, -0.0, 1.5, -2.25)]
+    runs = native = 0
+    for neg in (0, 0x1000, 0x2000, 0x3000):
+        block = _block(VecOp.fmla, esz, oprsz, Q[5] | neg, True)
+        for a in values:
+            for b in values:
+                for c in values[:2]:
+                    if a not in values[:2] and b not in values[:2]:
+                        continue
+                    rng = random.Random(f"{a}{b}{c}{neg}")
+                    state = _state(rng, esz, oprsz, esz, VecOp.fmla)
+                    lanes = 16 >> esz
+                    for i, v in ((1, a), (2, b), (5, c)):
+                        state[f"q{i}"] = int.from_bytes(v.to_bytes(1 << esz, "little") * lanes, "little")
+                    state["x1"], state["x3"] = 0, fp.IXC
+                    with _PythonCalls(VecOp.fmla) as calls:
+                        check_block(block, state, randgen.random_memory(rng), hot=bool(neg & 0x1000))
+                    runs += 1
+                    native += calls.n == 1
+    assert native == runs

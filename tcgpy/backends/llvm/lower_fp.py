@@ -412,7 +412,11 @@ def _gen_fmla(v, f: F):
     if v.imm & 0x2000:
         c = f.neg(c)
     r = f.call("fma", a, b, c)
-    ok = f.and_(f.finite(r), f.at_least(r, f.safe))
+    # An exact zero (a zero product plus a zero addend, frequent when a sum
+    # starts from zero) is no underflow; its sign follows the same IEEE rule
+    # (FPMulAdd's) on both sides.
+    exact_zero = f.and_(f.is_zero(c), f.or_(f.is_zero(a), f.is_zero(b)))
+    ok = f.and_(f.finite(r), f.or_(f.at_least(r, f.safe), exact_zero))
     ok = f.and_(ok, f.and_(f.finite(a), f.finite(b)))
     return _emit_store(v, r, f.t, v.oprsz), ok, str(fp.IXC)
 
