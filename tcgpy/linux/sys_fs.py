@@ -614,6 +614,16 @@ def _timeout_ms(proc, ts_addr) -> int | None:
     return max(0, sec * 1000 + (nsec + 999_999) // 1_000_000)
 
 
+def _write_remaining(proc, ts_addr, ms: int | None, started: float) -> None:
+    """The kernel writes the time left back into a ppoll/pselect6 timeout
+    (zero after a timeout); glibc's select() passes it on to its caller."""
+    import time
+    if ts_addr == 0 or ms is None:
+        return
+    left_ns = max(0, ms * 1_000_000 - int((time.monotonic() - started) * 1e9))
+    proc.write(ts_addr, struct.pack("<qq", left_ns // 10**9, left_ns % 10**9))
+
+
 def _threads_wait(proc, ms: int | None) -> bool:
     """Whether a wait of ``ms`` (None: forever) must leave the CPU to other guest threads."""
     return proc.sched.multi and ms != 0
@@ -636,6 +646,8 @@ def sys_ppoll(proc, fds, nfds, tmo, sigmask, sigsetsize):
         if e["fd"] >= 0:
             p.register(e["fd"], e["events"] & 0xFFFF)
     ms = _timeout_ms(proc, tmo)
+    import time
+    started = time.monotonic()
     ready = dict(p.poll(0 if _threads_wait(proc, ms) else ms))
     if not ready and _threads_wait(proc, ms):
         proc.write(fds, b"".join(lay.pack(fd=e["fd"], events=e["events"], revents=0) for e in entries))
@@ -648,6 +660,7 @@ def sys_ppoll(proc, fds, nfds, tmo, sigmask, sigsetsize):
         n += bool(rev)
         out += lay.pack(fd=e["fd"], events=e["events"], revents=rev if rev < 0x8000 else rev - 0x10000)
     proc.write(fds, out)
+    _write_remaining(proc, tmo, ms, started)
     return n
 
 
@@ -664,6 +677,8 @@ def sys_pselect6(proc, nfds, rfds, wfds, efds, tmo, sigmask):
     sets = [fdset(a) for a in (rfds, wfds, efds)]
     ms = _timeout_ms(proc, tmo)
     wait = _threads_wait(proc, ms)
+    import time
+    started = time.monotonic()
     ready = select.select(*sets, 0 if wait else None if ms is None else ms / 1000)
     if wait and not any(ready):
         # (On the timeout the sets are left as they were, not cleared.)
@@ -676,6 +691,7 @@ def sys_pselect6(proc, nfds, rfds, wfds, efds, tmo, sigmask):
             bits = sum(1 << fd for fd in fds)
             proc.write(addr, bits.to_bytes(nbytes, "little"))
             total += len(fds)
+    _write_remaining(proc, tmo, ms, started)
     return total
 
 

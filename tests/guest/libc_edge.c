@@ -1,0 +1,419 @@
+/* Kernel behaviour at the edges of memory and I/O, compared with the same
+ * source built for the host (a real kernel is the reference; qemu-aarch64
+ * 7.2 differs where noted in tests/test_linux_guest.py):
+ *   bus      a MAP_SHARED file truncated under its own mapping: SIGBUS
+ *            (BUS_ADRERR, si_addr) for pages past the new end of file,
+ *            whether this process or another one truncated it; EFAULT for
+ *            a syscall reading them; the pages come back when it grows
+ *   busdie   the same access with SIGBUS at its default action
+ *   select   select/pselect6/ppoll: result sets cleared on a timeout, the
+ *            remaining time written back
+ *   eintr    a blocking pipe write interrupted by a signal returns what it
+ *            wrote (EINTR only when it wrote nothing), also with threads;
+ *            SA_RESTART restarts a read that got nothing
+ *   mremap   a moved MAP_SHARED anonymous mapping stays shared with a
+ *            forked child; growing one gives SIGBUS pages past the object
+ *   vfork    a vfork child's mmap/munmap/brk are the parent's
+ * With no mode argument, every mode but busdie runs in turn. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/select.h>
+#include <sys/syscall.h>
+#include <sys/time.h>
+#include <sys/wait.h>
+#include <poll.h>
+#include <time.h>
+#include <unistd.h>
+
+#define PG 4096
+static sigjmp_buf probe_jb;
+static volatile int got_sig, got_code;
+static volatile void *got_addr;
+
+static void on_fault(int sig, siginfo_t *si, void *uc)
+{
+    (void)uc;
+    got_sig = sig;
+    got_code = si->si_code;
+    got_addr = si->si_addr;
+    siglongjmp(probe_jb, 1);
+}
+
+/* Touch one byte; say what happened relative to ``base``. */
+static void probe(const char *what, volatile char *base, long off, int write)
+{
+    got_sig = 0;
+    if (sigsetjmp(probe_jb, 1) == 0) {
+        int v;
+        if (write) {
+            base[off] = 'w';
+            v = 'w';
+        } else {
+            v = base[off];
+        }
+        printf("%s: ok (%d)\n", what, v);
+    } else {
+        printf("%s: %s code=%d at +%ld\n", what, got_sig == SIGBUS ? "SIGBUS" : got_sig == SIGSEGV ? "SIGSEGV"
+               : "other signal", got_code, (long)((volatile char *)got_addr - base));
+    }
+    fflush(stdout);
+}
+
+static void catch_faults(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_sigaction = on_fault;
+    sa.sa_flags = SA_SIGINFO;
+    sigaction(SIGBUS, &sa, NULL);
+    sigaction(SIGSEGV, &sa, NULL);
+}
+
+static long spin_sum(volatile char *p, int n)
+{
+    long s = 0;
+    for (int i = 0; i < n; i++)
+        s += p[(i * 64) % PG];
+    return s;
+}
+
+static char *map_file(const char *dir, int *fdp)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/mapped", dir);
+    int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+    if (fd < 0 || ftruncate(fd, 3 * PG) != 0) {
+        perror("open/ftruncate");
+        exit(1);
+    }
+    char *p = mmap(NULL, 3 * PG, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    if (p == MAP_FAILED) {
+        perror("mmap");
+        exit(1);
+    }
+    *fdp = fd;
+    return p;
+}
+
+static void mode_bus(const char *dir)
+{
+    int fd;
+    char *p = map_file(dir, &fd);
+    catch_faults();
+    p[0] = 'A';
+    p[PG + 60] = 'B';
+    p[2 * PG] = 'C';
+    printf("before: sum=%ld\n", spin_sum(p, 20000));
+    /* This process truncates: the page holding the new end stays, the next goes. */
+    ftruncate(fd, PG + 100);
+    probe("own truncate, page with EOF", p, PG + 60, 0);
+    probe("own truncate, past EOF in that page", p, PG + 200, 0);
+    probe("own truncate, next page read", p, 2 * PG, 0);
+    probe("own truncate, next page write", p, 2 * PG + 8, 1);
+    /* (/dev/null would not read the buffer at all.) */
+    int sink[2];
+    pipe(sink);
+    errno = 0;
+    long w = write(sink[1], p + 2 * PG, 16);
+    printf("write from past EOF: %ld %s\n", w, w < 0 ? strerror(errno) : "");
+    /* Another process truncates: pages this one used a moment ago go. */
+    pid_t pid = fork();
+    if (pid == 0) {
+        ftruncate(fd, 100);
+        _exit(0);
+    }
+    waitpid(pid, NULL, 0);
+    probe("other's truncate, page 1", p, PG + 60, 0);
+    probe("other's truncate, page 0", p, 50, 0);
+    /* ... while a loop runs hot over page 0. */
+    printf("hot: sum=%ld\n", spin_sum(p, 200000));
+    pid = fork();
+    if (pid == 0) {
+        ftruncate(fd, 0);
+        _exit(0);
+    }
+    waitpid(pid, NULL, 0);
+    got_sig = 0;
+    if (sigsetjmp(probe_jb, 1) == 0)
+        printf("hot after truncate to 0: sum=%ld\n", spin_sum(p, 200000));
+    else
+        printf("hot after truncate to 0: %s code=%d in page %ld\n", got_sig == SIGBUS ? "SIGBUS" : "other",
+               got_code, (long)((volatile char *)got_addr - p) / PG);
+    /* Growing the file brings the pages back, zero-filled past the old end. */
+    ftruncate(fd, 3 * PG);
+    probe("grown again, page 2", p, 2 * PG, 0);
+    probe("grown again, page 0", p, 0, 0);
+    munmap(p, 3 * PG);
+    close(fd);
+    close(sink[0]);
+    close(sink[1]);
+}
+
+static void mode_busdie(const char *dir)
+{
+    int fd;
+    char *p = map_file(dir, &fd);
+    p[2 * PG] = 1;
+    ftruncate(fd, 10);
+    printf("touching page 2\n");
+    fflush(stdout);
+    p[2 * PG] = 2;
+    printf("survived\n");
+}
+
+static void show_ts(const char *what, struct timespec *ts, long initial_ms)
+{
+    long ms = ts->tv_sec * 1000 + ts->tv_nsec / 1000000;
+    printf("%s remaining: %s\n", what, ms == 0 ? "0" : ms > 0 && ms <= initial_ms ? "between 0 and initial" : "WRONG");
+}
+
+static void mode_select(void)
+{
+    int pfd[2];
+    pipe(pfd);
+    fd_set r, w, e;
+    FD_ZERO(&r); FD_ZERO(&w); FD_ZERO(&e);
+    FD_SET(pfd[0], &r);
+    FD_SET(pfd[0], &e);
+    struct timeval tv = {0, 20000};
+    int n = select(pfd[1] + 1, &r, &w, &e, &tv);
+    printf("select timeout: %d r=%d e=%d tv=%ld.%06ld\n", n, FD_ISSET(pfd[0], &r), FD_ISSET(pfd[0], &e),
+           (long)tv.tv_sec, (long)tv.tv_usec);
+    FD_ZERO(&r);
+    FD_SET(pfd[0], &r);
+    struct timespec ts = {0, 20000000};
+    n = syscall(SYS_pselect6, pfd[1] + 1, &r, NULL, NULL, &ts, NULL);
+    printf("pselect6 timeout: %d r=%d\n", n, FD_ISSET(pfd[0], &r));
+    show_ts("pselect6 timeout", &ts, 20);
+    struct pollfd pf = {pfd[0], POLLIN, 0};
+    ts = (struct timespec){0, 20000000};
+    n = syscall(SYS_ppoll, &pf, 1, &ts, NULL, 8);
+    printf("ppoll timeout: %d revents=%d\n", n, pf.revents);
+    show_ts("ppoll timeout", &ts, 20);
+    write(pfd[1], "x", 1);
+    FD_ZERO(&r); FD_ZERO(&w); FD_ZERO(&e);
+    FD_SET(pfd[0], &r); FD_SET(pfd[1], &r);
+    FD_SET(pfd[0], &w); FD_SET(pfd[1], &w);
+    FD_SET(pfd[0], &e);
+    ts = (struct timespec){5, 0};
+    n = syscall(SYS_pselect6, pfd[1] + 1, &r, &w, &e, &ts, NULL);
+    printf("pselect6 ready: %d r=%d%d w=%d%d e=%d\n", n, FD_ISSET(pfd[0], &r), FD_ISSET(pfd[1], &r),
+           FD_ISSET(pfd[0], &w), FD_ISSET(pfd[1], &w), FD_ISSET(pfd[0], &e));
+    show_ts("pselect6 ready", &ts, 5000);
+    tv = (struct timeval){5, 0};
+    FD_ZERO(&r);
+    FD_SET(pfd[0], &r);
+    n = select(pfd[0] + 1, &r, NULL, NULL, &tv);
+    printf("select ready: %d r=%d tv %s\n", n, FD_ISSET(pfd[0], &r),
+           tv.tv_sec * 1000000 + tv.tv_usec > 0 && tv.tv_sec <= 5 ? "between 0 and initial" : "WRONG");
+    pf.revents = 0;
+    ts = (struct timespec){5, 0};
+    n = syscall(SYS_ppoll, &pf, 1, &ts, NULL, 8);
+    printf("ppoll ready: %d revents=%d\n", n, pf.revents);
+    show_ts("ppoll ready", &ts, 5000);
+    /* A null timeout pointer and a zero timeout: nothing to write back. */
+    ts = (struct timespec){0, 0};
+    FD_ZERO(&r);
+    FD_SET(pfd[1], &r);
+    n = syscall(SYS_pselect6, pfd[1] + 1, &r, NULL, NULL, &ts, NULL);
+    printf("pselect6 poll: %d r=%d\n", n, FD_ISSET(pfd[1], &r));
+    close(pfd[0]);
+    close(pfd[1]);
+}
+
+static volatile int alarms;
+static void on_alarm(int sig) { (void)sig; alarms++; }
+
+static void alarm_in(long ms, int restart)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_alarm;
+    sa.sa_flags = restart ? SA_RESTART : 0;
+    sigaction(SIGALRM, &sa, NULL);
+    struct itimerval it = {{0, 0}, {ms / 1000, (ms % 1000) * 1000}};
+    setitimer(ITIMER_REAL, &it, NULL);
+}
+
+static int idle_pipe[2];
+static void *idle_thread(void *arg)
+{
+    (void)arg;
+    char c;
+    read(idle_pipe[0], &c, 1);
+    return NULL;
+}
+
+static void interrupted_writes(const char *what)
+{
+    static char big[1 << 20];
+    int pfd[2];
+    pipe(pfd);
+    alarms = 0;
+    alarm_in(100, 0);
+    errno = 0;
+    long n = write(pfd[1], big, sizeof big);
+    printf("%s: write into an empty pipe: %ld (%s), handler ran %d\n", what, n, n < 0 ? strerror(errno) : "partial",
+           alarms);
+    alarm_in(100, 0);
+    errno = 0;
+    n = write(pfd[1], big, 100);
+    printf("%s: write into a full pipe: %ld (%s), handler ran %d\n", what, n, n < 0 ? strerror(errno) : "?", alarms);
+    close(pfd[0]);
+    close(pfd[1]);
+}
+
+static void mode_eintr(void)
+{
+    interrupted_writes("single thread");
+    /* SA_RESTART: a read that got nothing runs again after the handler. */
+    int pfd[2];
+    pipe(pfd);
+    pid_t pid = fork();
+    if (pid == 0) {
+        struct timespec d = {0, 300000000};
+        nanosleep(&d, NULL);
+        write(pfd[1], "hello", 5);
+        _exit(0);
+    }
+    alarms = 0;
+    alarm_in(50, 1);
+    char buf[16];
+    long n = read(pfd[0], buf, sizeof buf);
+    printf("SA_RESTART read: %ld, handler ran %d\n", n, alarms);
+    waitpid(pid, NULL, 0);
+    close(pfd[0]);
+    close(pfd[1]);
+    /* The same with a second thread (which does not take SIGALRM). */
+    sigset_t s;
+    sigemptyset(&s);
+    sigaddset(&s, SIGALRM);
+    pipe(idle_pipe);
+    pthread_sigmask(SIG_BLOCK, &s, NULL);
+    pthread_t t;
+    pthread_create(&t, NULL, idle_thread, NULL);
+    pthread_sigmask(SIG_UNBLOCK, &s, NULL);
+    interrupted_writes("two threads");
+    write(idle_pipe[1], "q", 1);
+    pthread_join(t, NULL);
+}
+
+static void mode_mremap(void)
+{
+    catch_faults();
+    char *p = mmap(NULL, PG, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    p[0] = 'a';
+    void *blocker = mmap(p + PG, PG, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+    int go[2], back[2];
+    pipe(go);
+    pipe(back);
+    pid_t pid = fork();
+    if (pid == 0) {
+        char c;
+        read(go[0], &c, 1);
+        c = p[0];
+        p[1] = 'Y';
+        write(back[1], &c, 1);
+        _exit(0);
+    }
+    char *q = mremap(p, PG, 3 * PG, MREMAP_MAYMOVE);
+    /* (The blocker fails when something is mapped there already: either way it must move.) */
+    (void)blocker;
+    printf("mremap moved: %d\n", q != p && q != MAP_FAILED);
+    q[0] = 'X';
+    write(go[1], "g", 1);
+    char seen = 0;
+    read(back[0], &seen, 1);
+    waitpid(pid, NULL, 0);
+    printf("child saw the moved mapping's store: %c, parent sees the child's: %c\n", seen, q[1]);
+    probe("moved mapping, grown page", q, PG, 0);
+    probe("moved mapping, old page", q, 0, 0);
+    /* In place: three pages reserved, the top two freed, the bottom one shared. */
+    char *r = mmap(NULL, 3 * PG, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    munmap(r + PG, 2 * PG);
+    r = mmap(r, PG, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+    r[0] = 'r';
+    char *r2 = mremap(r, PG, 2 * PG, 0);
+    printf("grown in place: %d\n", r2 == r);
+    probe("grown in place, new page", r, PG, 1);
+    probe("grown in place, old page", r, 0, 0);
+    /* Shrinking keeps the first page. */
+    q = mremap(q, 3 * PG, PG, 0);
+    probe("shrunk, page 0", q, 0, 0);
+}
+
+static char *volatile child_map;
+static char *volatile child_brk;
+
+static void mode_vfork(void)
+{
+    catch_faults();
+    char *victim = mmap(NULL, PG, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    char *ro = mmap(NULL, PG, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    victim[0] = 'v';
+    ro[0] = 'o';
+    char *b0 = sbrk(0);
+    pid_t pid = vfork();
+    if (pid == 0) {
+        char *m = mmap(NULL, 2 * PG, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        strcpy(m + PG, "from the child's mmap");
+        child_map = m;
+        char *b = sbrk(2 * PG);
+        b[PG] = 'b';
+        child_brk = b;
+        munmap(victim, PG);
+        mprotect(ro, PG, PROT_READ);
+        _exit(0);
+    }
+    waitpid(pid, NULL, 0);
+    printf("vfork child's mmap: %s\n", child_map ? child_map + PG : "(none)");
+    printf("vfork child's brk: parent's break past it %d, data %c\n",
+           child_brk != NULL && (char *)sbrk(0) >= child_brk + 2 * PG && child_brk >= b0,
+           child_brk ? child_brk[PG] : '-');
+    probe("vfork child's munmap", victim, 0, 0);
+    probe("vfork child's mprotect (read)", ro, 0, 0);
+    probe("vfork child's mprotect (write)", ro, 0, 1);
+    /* posix_spawn-style: the child's stores to the parent's stack. */
+    volatile int flag = 0;
+    if (vfork() == 0) {
+        flag = 5;
+        _exit(0);
+    }
+    wait(NULL);
+    printf("vfork store: %d\n", flag);
+}
+
+int main(int argc, char **argv)
+{
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    const char *mode = argc > 1 ? argv[1] : "all";
+    const char *dir = argc > 2 ? argv[2] : "/tmp";
+    if (!strcmp(mode, "busdie")) {
+        mode_busdie(dir);
+        return 0;
+    }
+    int all = !strcmp(mode, "all");
+    if (all) {
+        /* tmpdir_arg puts the directory last. */
+        dir = argc > 2 ? argv[2] : argv[argc - 1];
+    }
+    if (all || !strcmp(mode, "bus"))
+        mode_bus(dir);
+    if (all || !strcmp(mode, "select"))
+        mode_select();
+    if (all || !strcmp(mode, "eintr"))
+        mode_eintr();
+    if (all || !strcmp(mode, "mremap"))
+        mode_mremap();
+    if (all || !strcmp(mode, "vfork"))
+        mode_vfork();
+    return 0;
+}
