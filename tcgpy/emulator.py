@@ -188,8 +188,9 @@ class Emulator:
             self.aspace.store(addr, size, value)
             return 0
         except Fault as f:
-            # Report the address of the access, as Unicorn does (even when only
-            # its tail crosses into an inaccessible page).
+            # Report the address where the access starts, even when only its
+            # tail crosses into an inaccessible page (qemu-user reports the
+            # first inaccessible byte there: a known gap for si_addr).
             env.fault_addr = addr
             env.fault_access = ACCESS_NAMES.index(f.access) | (8 if f.align else 0)
             env.exception = EXC_FAULT
