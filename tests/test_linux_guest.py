@@ -336,3 +336,15 @@ def test_dynamic_glibc_on_unicorn_cpu(native_bin):
     res = run_case(case, UNICORN_RUNNER + list(case.options))
     assert res.stdout == ref.stdout, res.stderr.decode(errors="replace")
     assert res.returncode == 5
+
+
+# -- a shared file mapping past the end of a file this process shrank ----------------------
+
+def test_sigbus_after_own_truncate():
+    """The kernel (and qemu-aarch64 7.2) kill the guest with SIGBUS; before
+    tcgpy made those pages holes, the host process died of it instead."""
+    res = run_case(Case("", "libc_edge", ("busdie",), tmpdir_arg=True), tcgpy_cmd())
+    assert res.stdout == b"touching page 2\n"
+    assert res.returncode == -signal.SIGBUS, res.stderr
+    assert b"tcgpy: uncaught target signal 7 (Bus error)" in res.stderr
+    assert b"Traceback" not in res.stderr

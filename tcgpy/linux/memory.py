@@ -184,7 +184,7 @@ class AddressSpace:
         """A guest access faulted at ``addr``: True when it was a hole of a shared
         file that has grown meanwhile (now mapped: run the access again)."""
         v = self.find(addr)
-        if v is None or not v.hole:
+        if v is None or not v.hole or v.file is None:
             return False
         size = v.file.size()
         if size is None or v.foff + (page_down(addr) - v.start) >= size:
@@ -192,6 +192,20 @@ class AddressSpace:
         self.map_shared(v.start, v.end - v.start, v.perms, v.name, offset=v.foff, may_write=v.may_write,
                         file=v.file)
         return True
+
+    def refresh_file_holes(self) -> None:
+        """After this process shrank a file: pages of its shared mappings wholly
+        past the new end become holes, so that touching them is a guest
+        SIGBUS rather than a host one.  (A file shrunk by another process
+        still faults in the host: not handled yet.)"""
+        for v in [v for v in self.vmas if v.file is not None and not v.hole]:
+            size = v.file.size()
+            if size is None:
+                continue
+            gone = max(v.start, v.start + page_up(size) - v.foff)
+            if gone < v.end:
+                self.map(gone, v.end - gone, v.perms, v.name, shared=True, may_write=v.may_write, file=v.file,
+                         foff=v.foff + (gone - v.start), hole=True)
 
     def is_hole(self, addr: int) -> bool:
         v = self.find(addr)
