@@ -389,6 +389,14 @@ class TBCache:
         # Same pc, same instruction count: the same guest code (the blocks
         # are still valid, so their bytes have not changed).
         blocks = [self._translate(tb.pc, tb.n_insns, None) for tb in region]
+        if HOT_REGIONS and not region_possible(blocks, self.rt):
+            # No region for this loop: keep the hot code (and the regions)
+            # of its inner loops as they are.
+            keep = [i for i, tb in enumerate(region) if not tb.hot]
+            region = [region[i] for i in keep]
+            blocks = [blocks[i] for i in keep]
+            if not region:
+                return
         news = self._compile_hot(blocks, target)
         for old in region:
             self.invalidate(old)

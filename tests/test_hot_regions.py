@@ -229,3 +229,46 @@ def test_flags_computed_from_a_long_chain_in_a_region():
     uc.emu_start(CODE, CODE + len(code) - 4)
     assert emu.stats.hot_regions >= 1
     assert _regs(emu) == _uc_regs(uc)
+
+
+# The outer loop calls through a register: it stays block-at-a-time code
+# (no region), while its inner loop keeps the region it already had.
+INDIRECT = """
+    mov x9, x0
+    adr x10, callee
+outer:
+    mov x2, #150
+inner:
+    ldr w3, [x9, x2, lsl #2]
+    add x4, x4, x3
+    subs x2, x2, #1
+    b.ne inner
+    blr x10
+    subs x1, x1, #1
+    b.hi outer
+    b done
+callee:
+    eor x5, x5, x4, ror #3
+    ret
+done:
+    nop
+"""
+
+
+def test_loop_with_an_indirect_call_keeps_its_inner_region():
+    code = asm(INDIRECT)
+    end = CODE + len(code) - 4
+    regs = {**START, "x1": 300}
+    emu = _tcgpy(code, regs, DATA_BYTES)
+    emu.run(CODE, until=end)
+    uc = _unicorn(code, regs, DATA_BYTES)
+    uc.emu_start(CODE, end)
+    assert _regs(emu) == _uc_regs(uc)
+    assert emu.stats.hot_regions >= 1
+    inner, call = CODE + 12, CODE + 28
+    assert emu.cache.blocks[inner].hot         # not demoted when the outer loop turned hot
+    assert emu.cache.blocks[call].hot          # the outer loop was promoted, block by block
+    from tcgpy.backends.llvm.lower_region import region_possible
+    blocks = [emu.cache._translate(pc, emu.cache.blocks[pc].n_insns, None) for pc in (inner, call)]
+    assert region_possible(blocks[:1], emu.cache.rt)
+    assert not region_possible(blocks, emu.cache.rt)    # blr leaves on every pass

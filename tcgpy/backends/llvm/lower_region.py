@@ -404,11 +404,18 @@ class _RegionLowering(_FnLowering):
 
 def region_possible(blocks: list[Block], rt: Runtime) -> bool:
     """Env accesses by offset (ld_env/st_env) must not touch an IR global,
-    which would live in an alloca inside the region."""
+    which would live in an alloca inside the region.  A loop that jumps
+    indirectly (a call through a pointer, a switch table) is not made a
+    region either: such a jump leaves the region, and its target comes back
+    to the header through the region's entry, so every pass would pay for
+    loading and writing back the registers (tcgpy bench's indirect loop ran
+    at 0.8x the block-at-a-time code)."""
     glob: set[int] = set()
     raw: set[int] = set()
     for b in blocks:
         for insn in b.insns:
+            if insn.op is Op.goto_ptr:
+                return False
             for t in insn.ins + insn.outs:
                 if t.is_global:
                     glob.add(t.offset)
