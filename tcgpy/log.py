@@ -67,11 +67,11 @@ class Logger:
         title = "OP:" if item == "op" else "OP after optimization:"
         self.write(f"{title}\n{block}\n")
 
-    def llvm(self, item: str, text: str) -> None:
+    def llvm(self, item: str, text: str, hot: bool = False) -> None:
         if item not in self.items:
             return
         from .backends.llvm.jit import emit_assembly
-        self.write(f"OUT: [LLVM IR]\n{text}\nOUT: [host]\n{emit_assembly(text)}\n")
+        self.write(f"OUT: [LLVM IR]\n{text}\nOUT: [host]\n{emit_assembly(text, hot)}\n")
 
     def exec_block(self, emu, tb) -> None:
         if "cpu" in self.items:

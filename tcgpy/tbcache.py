@@ -224,7 +224,7 @@ class TBCache:
             text = module_text(lowered)
         self.stats.time_llvm_lower += time.perf_counter() - t0
         if self.log is not None:
-            self.log.llvm("out_asm", text)
+            self.log.llvm("out_asm", text, hot)
         return text, lowered
 
     def _compile(self, blocks, chain: bool, hot: bool = False) -> list[TB]:
@@ -256,7 +256,7 @@ class TBCache:
         self.stats.time_llvm_lower += t1 - t0
         text = optimize_region(text)
         if self.log is not None:
-            self.log.llvm("out_asm", text)
+            self.log.llvm("out_asm", text, True)
         addrs, _ = self.code.compile(text, [lb.name for lb in lowered] + [region.name], hot=True)
         self.stats.time_llvm_compile += time.perf_counter() - t1     # optimisation included
         tbs = self._make_tbs(others + [header], lowered + [region], addrs, True)

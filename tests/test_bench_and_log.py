@@ -55,3 +55,28 @@ def test_unknown_log_item_is_a_clear_error():
         assert "bogus" in str(e) and "in_asm" in str(e)
     else:
         raise AssertionError("bogus item accepted")
+
+
+def test_out_asm_of_hot_code_is_the_hot_tier_codegen(monkeypatch):
+    """A loop recompiled hot shows the host code of the hot tier's codegen
+    level, not the first tier's."""
+    from tcgpy.backends.llvm import jit
+    levels = []
+    real = jit.emit_assembly
+
+    def spy(text, hot=False):
+        levels.append(hot)
+        return real(text, hot)
+    monkeypatch.setattr(jit, "emit_assembly", spy)
+    emu = tcgpy.Emulator("aarch64")
+    emu.mem_map(CODE, 0x1000)
+    emu.mem_write(CODE, asm("mov x1, #1000; loop: subs x1, x1, #1; b.ne loop; nop"))
+    buf = io.StringIO()
+    emu.set_log(Logger(parse_items("out_asm"), buf))
+    emu.run(CODE, until=CODE + 12)
+    assert emu.stats.blocks_promoted >= 1
+    assert False in levels and True in levels
+    hot_text = buf.getvalue().split("OUT: [LLVM IR]\n")[-1].split("\nOUT: [host]\n")[0]
+    assert buf.getvalue().rstrip().endswith(real(hot_text, True).rstrip())
+    if jit.HOT_CODEGEN_OPT != jit.CODEGEN_OPT:
+        assert real(hot_text, True) != real(hot_text, False)

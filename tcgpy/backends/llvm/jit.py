@@ -196,8 +196,10 @@ def runtime_functions(text: str, names: list[str]) -> dict[str, int]:
     return fns
 
 
-def emit_assembly(text: str) -> str:
-    """Host assembly for LLVM IR text (for -d out_asm)."""
+def emit_assembly(text: str, hot: bool = False) -> str:
+    """Host assembly for LLVM IR text (for -d out_asm), at the codegen level
+    of the tier that runs it."""
     base()
     with _lock:
-        return _target_machine(CODEGEN_OPT).emit_assembly(llvm.parse_assembly(text))
+        return _target_machine(HOT_CODEGEN_OPT if hot else CODEGEN_OPT).emit_assembly(
+            llvm.parse_assembly(text))
