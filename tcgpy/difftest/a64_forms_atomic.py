@@ -169,17 +169,8 @@ def _replay_with_unicorn_minmax(case, reference):
     """tcgpy's outcome of ``case`` with Unicorn's ldsmax/ldsmin semantics
     applied; None when no such instruction met operands of differing sign."""
     import tcgpy
-    from .engine import END, CODE_PAGE, DATA_BASE, DATA_SIZE, Outcome, diff_arch, _tcgpy_event
-    from .forms import CODE_SIZE
-    da = diff_arch(case.arch)
-    emu = tcgpy.Emulator(da.name)
-    emu.mem_map(CODE_BASE - CODE_PAGE, CODE_PAGE + CODE_SIZE, perms="rx")
-    emu.mem_write(CODE_BASE - CODE_PAGE, da.prologue_code)
-    emu.mem_write(CODE_BASE, case.code)
-    emu.mem_map(DATA_BASE, DATA_SIZE, perms="rw")
-    emu.mem_write(DATA_BASE, case.data)
-    for name in da.state_regs:
-        emu.reg_write(name, case.regs.get(name, 0))
+    from .engine import END, DATA_BASE, DATA_SIZE, Outcome, _tcgpy_event, case_emulator
+    emu, da = case_emulator(case)
     stops = [CODE_BASE + 4 * i for i, w in enumerate(case.words) if _is_narrow_signed_minmax(w)]
     applied = False
     begin, budget = da.prologue_base, case.bound + len(da.defs.prologue)

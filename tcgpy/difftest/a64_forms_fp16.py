@@ -275,17 +275,9 @@ def _replay_sign_extended(case):
     """tcgpy's outcome of ``case`` with Unicorn's fcvtzs h, h, #fbits applied
     (a negative result sign-extended to 32 bits); None if none was negative."""
     import tcgpy
-    from .engine import CODE_PAGE, END, Outcome, _tcgpy_event, diff_arch
-    from .forms import CODE_BASE, CODE_SIZE, DATA_BASE, DATA_SIZE
-    da = diff_arch(case.arch)
-    emu = tcgpy.Emulator(da.name)
-    emu.mem_map(CODE_BASE - CODE_PAGE, CODE_PAGE + CODE_SIZE, perms="rx")
-    emu.mem_write(CODE_BASE - CODE_PAGE, da.prologue_code)
-    emu.mem_write(CODE_BASE, case.code)
-    emu.mem_map(DATA_BASE, DATA_SIZE, perms="rw")
-    emu.mem_write(DATA_BASE, case.data)
-    for name in da.state_regs:
-        emu.reg_write(name, case.regs.get(name, 0))
+    from .engine import END, Outcome, _tcgpy_event, case_emulator
+    from .forms import CODE_BASE, DATA_BASE, DATA_SIZE
+    emu, da = case_emulator(case)
     # The FP16 classes have no branches: each word runs once, in order.
     stops = [CODE_BASE + 4 * i for i, w in enumerate(case.words) if _is_fcvtzs_h_fixed(w)]
     applied = False

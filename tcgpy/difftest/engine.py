@@ -485,6 +485,23 @@ class UnicornRunner:
         return Outcome(self._event or END, regs, bytes(uc.mem_read(DATA_BASE, DATA_SIZE)))
 
 
+def case_emulator(case):
+    """A fresh tcgpy emulator holding ``case`` (prologue, code, data page and
+    registers) and its DiffArch, ready to run from ``da.prologue_base``: the
+    set-up replays of known differences start from."""
+    import tcgpy
+    da = diff_arch(case.arch)
+    emu = tcgpy.Emulator(da.name)
+    emu.mem_map(CODE_BASE - CODE_PAGE, CODE_PAGE + CODE_SIZE, perms="rx")
+    emu.mem_write(CODE_BASE - CODE_PAGE, da.prologue_code)
+    emu.mem_write(CODE_BASE, case.code)
+    emu.mem_map(DATA_BASE, DATA_SIZE, perms="rw")
+    emu.mem_write(DATA_BASE, case.data)
+    for name in da.state_regs:
+        emu.reg_write(name, case.regs.get(name, 0))
+    return emu, da
+
+
 def _tcgpy_event(exc) -> Event:
     import tcgpy
     if isinstance(exc, tcgpy.MemoryFault):

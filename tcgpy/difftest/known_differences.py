@@ -62,18 +62,10 @@ def _replay_both_deviations(case):
     both applied, each as its own entry's replay does; None unless each
     changed something.  Straight-line code, as theirs."""
     import tcgpy
-    from .engine import CODE_PAGE, END, Outcome, _tcgpy_event, diff_arch
-    from .forms import CODE_BASE, CODE_SIZE, DATA_BASE, DATA_SIZE
+    from .engine import END, Outcome, _tcgpy_event, case_emulator
+    from .forms import CODE_BASE, DATA_BASE, DATA_SIZE
     minmax, fcvtzs = a64_forms_atomic._is_narrow_signed_minmax, a64_forms_fp16._is_fcvtzs_h_fixed
-    da = diff_arch(case.arch)
-    emu = tcgpy.Emulator(da.name)
-    emu.mem_map(CODE_BASE - CODE_PAGE, CODE_PAGE + CODE_SIZE, perms="rx")
-    emu.mem_write(CODE_BASE - CODE_PAGE, da.prologue_code)
-    emu.mem_write(CODE_BASE, case.code)
-    emu.mem_map(DATA_BASE, DATA_SIZE, perms="rw")
-    emu.mem_write(DATA_BASE, case.data)
-    for name in da.state_regs:
-        emu.reg_write(name, case.regs.get(name, 0))
+    emu, da = case_emulator(case)
     stops = [CODE_BASE + 4 * i for i, w in enumerate(case.words) if minmax(w) or fcvtzs(w)]
     applied = set()
     begin, budget = da.prologue_base, case.bound + len(da.defs.prologue)
