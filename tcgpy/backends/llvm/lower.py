@@ -277,27 +277,33 @@ class _FnLowering:
     def lower_body(self, entry_bb: str) -> list[str]:
         """The block's code as basic blocks, the first named ``entry_bb``;
         allocas for ``homes`` are the caller's to place in the entry block."""
-        rt = self.rt
         blk = self.block
         if blk.n_labels:
             self.find_cross_label_locals()
+        self.lines = []
+        self.walk_block(blk, entry_bb)
+        return self.lines
+
+    def walk_block(self, blk: Block, entry_bb: str) -> None:
+        """Append ``blk``'s code to ``lines``, from a new basic block
+        ``entry_bb``: the instruction budget, then every op (through
+        lower_insn), then the fall-through exit (fall_through)."""
         # Instruction budget at block entry (QEMU's icount decrement), for
         # exact counts; exit requests are checked on loop edges (loop_edge).
-        ic = rt.offsets["icount_left"]
+        ic = self.rt.offsets["icount_left"]
         n, n2, neg = self.tmp(), self.tmp(), self.tmp()
         budget_bb, body_bb = self.new_bb("budget"), self.new_bb("body")
-        self.lines = [
-            f"{entry_bb}:",
-            f"  {n} = load i64, ptr {self.env_ptr(ic)}",
-            f"  {n2} = sub i64 {n}, {blk.guest_insns}",
-            f"  {neg} = icmp slt i64 {n2}, 0",
-            f"  br i1 {neg}, label %{budget_bb}, label %{body_bb}, !prof !0",
-        ]
+        self.start_bb(entry_bb)
+        self.emit(f"{n} = load i64, ptr {self.env_ptr(ic)}")
+        self.emit(f"{n2} = sub i64 {n}, {blk.guest_insns}")
+        self.emit(f"{neg} = icmp slt i64 {n2}, 0")
+        self.emit(f"br i1 {neg}, label %{budget_bb}, label %{body_bb}, !prof !0")
         self.start_bb(budget_bb)
         self.store_pc(_c(blk.pc))
         self.ret_exit(Exit.BUDGET)
         self.start_bb(body_bb)
         self.emit(f"store i64 {n2}, ptr {self.env_ptr(ic)}")
+        self.insn_pc = blk.pc
         terminated = False
         for insn in blk.insns:
             op = insn.op
@@ -312,14 +318,20 @@ class _FnLowering:
                 continue
             if terminated:
                 continue      # unreachable code after a block end (verifier forbids it)
-            LOWERERS[op](self, insn)
+            self.lower_insn(insn)
             if op in _ENDS_FLOW:
                 terminated = True
         if not terminated:
-            self.sync_globals()
-            self.store_pc(_c(blk.pc + blk.guest_size))
-            self.ret_exit(Exit.MISS)
-        return self.lines
+            self.fall_through(blk.pc + blk.guest_size)
+
+    def lower_insn(self, insn: Insn) -> None:
+        LOWERERS[insn.op](self, insn)
+
+    def fall_through(self, pc: int) -> None:
+        """Leave for the next guest block at ``pc``, through the dispatcher."""
+        self.sync_globals()
+        self.store_pc(_c(pc))
+        self.ret_exit(Exit.MISS)
 
     def allocas(self) -> list[str]:
         out = []

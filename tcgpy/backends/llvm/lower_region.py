@@ -30,8 +30,8 @@ import threading
 from typing import Callable
 
 from ...ir.core import Block, Insn, Kind, Temp
-from ...ir.ops import Exit, Op
-from .lower import _ENDS_FLOW, CC, LOWERERS, LoweredBlock, Runtime, _c, _FnLowering
+from ...ir.ops import Op
+from .lower import CC, LOWERERS, LoweredBlock, Runtime, _c, _FnLowering
 
 # The globals carried lazily in a region (when the architecture has them):
 # the condition flags, each 0 or 1, all four set by every flag-setting
@@ -194,8 +194,12 @@ class _RegionLowering(_FnLowering):
         super().store_dirty_copy()
         self.dirty.update(lazy)
 
-    def _lower_insn(self, insn: Insn) -> None:
-        """Lower one op, remembering how pure ops computed their results."""
+    def lower_insn(self, insn: Insn) -> None:
+        """Lower one op: a jump to a block of the region is a branch, and
+        pure ops remember how they computed their results."""
+        if insn.op is Op.goto_tb and insn.consts[0] in self.index:
+            self._goto_internal(insn.consts[0])
+            return
         if insn.op in _PURE and self.lazy:
             ins = [None if t.is_const else self.get(t) for t in insn.ins]
             LOWERERS[insn.op](self, insn)
@@ -315,6 +319,12 @@ class _RegionLowering(_FnLowering):
                 if t.is_local:
                     written.add(id(t))
 
+    def fall_through(self, pc: int) -> None:
+        if pc in self.index:
+            self._goto_internal(pc)
+        else:
+            super().fall_through(pc)
+
     def _goto_internal(self, target: int) -> None:
         self.sync_globals()
         self.store_pc(_c(target))
@@ -323,7 +333,6 @@ class _RegionLowering(_FnLowering):
         self.emit(f"br label %R{self.index[target]}")
 
     def lower(self) -> LoweredBlock:
-        rt = self.rt
         head = [f"define {CC} i32 @{self.name}(ptr noalias %env) {{", "entry:"]
         body: list[str] = []
         self.lines = body
@@ -336,49 +345,7 @@ class _RegionLowering(_FnLowering):
                 self._cross_label_homes(blk)
             if self.lazy:
                 self._find_lazy_temps(blk)
-            self.start_bb(f"R{bi}")
-            ic = rt.offsets["icount_left"]
-            n = self.tmp()
-            self.emit(f"{n} = load i64, ptr %a{ic}")
-            n2, neg = self.tmp(), self.tmp()
-            self.emit(f"{n2} = sub i64 {n}, {blk.guest_insns}")
-            self.emit(f"{neg} = icmp slt i64 {n2}, 0")
-            budget, go = self.new_bb("budget"), self.new_bb("body")
-            self.emit(f"br i1 {neg}, label %{budget}, label %{go}, !prof !0")
-            self.start_bb(budget)
-            self.store_pc(_c(blk.pc))
-            self.ret_exit(Exit.BUDGET)
-            self.start_bb(go)
-            self.emit(f"store i64 {n2}, ptr %a{ic}")
-            self.insn_pc = blk.pc
-            terminated = False
-            for insn in blk.insns:
-                op = insn.op
-                if op is Op.set_label:
-                    if not terminated:
-                        self.sync_globals()
-                        self.emit(f"br label %{self.label(insn.consts[0])}")
-                    self.vals.clear()
-                    self.dirty.clear()
-                    self.start_bb(self.label(insn.consts[0]))
-                    terminated = False
-                    continue
-                if terminated:
-                    continue
-                if op is Op.goto_tb and insn.consts[0] in self.index:
-                    self._goto_internal(insn.consts[0])
-                else:
-                    self._lower_insn(insn)
-                if op in _ENDS_FLOW:
-                    terminated = True
-            if not terminated:
-                nxt = blk.pc + blk.guest_size
-                if nxt in self.index:
-                    self._goto_internal(nxt)
-                else:
-                    self.sync_globals()
-                    self.store_pc(_c(nxt))
-                    self.ret_exit(Exit.MISS)
+            self.walk_block(blk, f"R{bi}")
         for home in self.homes.values():
             head.append(f"  {home} = alloca i64")
             head.append(f"  store i64 0, ptr {home}")
