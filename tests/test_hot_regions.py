@@ -63,6 +63,15 @@ def _regs(emu) -> dict:
     return {r: emu.reg_read(r) for r in REGS}
 
 
+def _both_until(code: bytes, regs: dict, end: int, data: bytes = b""):
+    """``code`` run from CODE up to ``end`` on tcgpy and on Unicorn."""
+    emu = _tcgpy(code, regs, data)
+    emu.run(CODE, until=end)
+    uc = _unicorn(code, regs, data)
+    uc.emu_start(CODE, end)
+    return emu, uc
+
+
 START = {"x0": DATA, "x1": 400, "x4": 3, "x5": 5, "x6": 0, "nzcv": 0}
 DATA_BYTES = bytes((i * 37 + 11) & 0xFF for i in range(0x4000))
 
@@ -70,10 +79,7 @@ DATA_BYTES = bytes((i * 37 + 11) & 0xFF for i in range(0x4000))
 def test_nested_hot_loop_matches_unicorn_and_runs_as_a_region():
     code = asm(NESTED)
     end = CODE + len(code) - 4
-    emu = _tcgpy(code, START, DATA_BYTES)
-    emu.run(CODE, until=end)
-    uc = _unicorn(code, START, DATA_BYTES)
-    uc.emu_start(CODE, end)
+    emu, uc = _both_until(code, START, end, DATA_BYTES)
     assert _regs(emu) == _uc_regs(uc)
     assert emu.mem_read(DATA, 0x4000) == bytes(uc.mem_read(DATA, 0x4000))
     assert emu.stats.hot_regions >= 1
@@ -180,10 +186,7 @@ FLAGS_START = {"x0": DATA, "x2": 900, "x4": 0x7FFF_FF00, "x5": 5, "x6": 0, "nzcv
 def test_lazy_flags_in_a_region_match_unicorn_at_every_way_out():
     code = asm(FLAGS_LOOP)
     end = CODE + len(code) - 4
-    emu = _tcgpy(code, FLAGS_START, DATA_BYTES)
-    emu.run(CODE, until=end)
-    uc = _unicorn(code, FLAGS_START, DATA_BYTES)
-    uc.emu_start(CODE, end)
+    emu, uc = _both_until(code, FLAGS_START, end, DATA_BYTES)
     assert emu.stats.hot_regions >= 1
     assert _regs(emu) == _uc_regs(uc)
     # every instruction of the loop body as the last one run (the budget
@@ -223,10 +226,7 @@ def test_flags_computed_from_a_long_chain_in_a_region():
     code = asm(f"loop:\n mov x3, x1\n{chain}\n adds x4, x4, x3\n csinc x5, x5, x5, vc\n"
                " subs x1, x1, #1\n b.ne loop\n nop")
     regs = {"x1": 500, "x4": 7, "nzcv": 0}
-    emu = _tcgpy(code, regs)
-    emu.run(CODE, until=CODE + len(code) - 4)
-    uc = _unicorn(code, regs)
-    uc.emu_start(CODE, CODE + len(code) - 4)
+    emu, uc = _both_until(code, regs, CODE + len(code) - 4)
     assert emu.stats.hot_regions >= 1
     assert _regs(emu) == _uc_regs(uc)
 
@@ -259,10 +259,7 @@ def test_loop_with_an_indirect_call_keeps_its_inner_region():
     code = asm(INDIRECT)
     end = CODE + len(code) - 4
     regs = {**START, "x1": 300}
-    emu = _tcgpy(code, regs, DATA_BYTES)
-    emu.run(CODE, until=end)
-    uc = _unicorn(code, regs, DATA_BYTES)
-    uc.emu_start(CODE, end)
+    emu, uc = _both_until(code, regs, end, DATA_BYTES)
     assert _regs(emu) == _uc_regs(uc)
     assert emu.stats.hot_regions >= 1
     inner, call = CODE + 12, CODE + 28
