@@ -22,8 +22,10 @@ def test_bench_smoke_json_has_every_field():
     assert [row["workload"] for row in res["exec"]] == ["arith", "memory", "indirect", "callret"]
     for row in res["exec"]:
         assert set(row) >= {"guest_insns", "tcgpy_mips", "unicorn_mips", "ratio",
-                            "tcgpy_blocks_per_s", "dispatcher_returns"}
+                            "tcgpy_blocks_per_s", "dispatcher_returns", "tcgpy_translate_s"}
         assert row["guest_insns"] > 0 and row["tcgpy_mips"] > 0 and row["unicorn_mips"] > 0
+        # every workload is translated and compiled inside the timed run
+        assert 0 < row["tcgpy_translate_s"] < row["guest_insns"] / row["tcgpy_mips"] / 1e6
     tr = res["translate"]
     assert set(tr["stages_s"]) == {"decode", "ir_build", "passes", "llvm_lower", "llvm_compile"}
     assert tr["blocks"] == 50 and tr["tcgpy_blocks_per_s"] > 0 and tr["unicorn_blocks_per_s"] > 0

@@ -9,9 +9,10 @@ def add_parser(subparsers):
     p = subparsers.add_parser(
         "bench", help="execution and translation throughput vs Unicorn (and qemu-user)",
         description=__doc__)
-    p.add_argument("--scale", type=float, default=8.0,
-                   help="iteration multiplier for the execution loops (default 8: long enough "
-                        "that translation time is a small share)")
+    p.add_argument("--scale", type=float, default=40.0,
+                   help="iteration multiplier for the execution loops (default 40: runs of "
+                        "0.1-0.3 s on tcgpy, so that its translation and compile time, printed "
+                        "in the last column, is about a tenth of each)")
     p.add_argument("--blocks", type=int, default=2000,
                    help="distinct blocks in the translation benchmark")
     p.add_argument("--programs", nargs="*", default=None,
