@@ -78,8 +78,17 @@ class SignalWatcher:
 
     def _loop(self) -> None:
         while True:
-            hs = signal.sigwait(self.host)
-            self.forward(hs)
+            # While a queued signal waits for the CPU thread, keep asking the
+            # emulator to return (request_exit() only lasts until run() is
+            # re-entered), but go on taking signals: a fatal one must still
+            # kill the process whatever the CPU thread is doing.
+            if self.proc.signals.host_queue:
+                self.proc.emu.request_exit()
+                hs = signal.sigtimedwait(self.host, POKE_INTERVAL)
+            else:
+                hs = signal.sigwait(self.host)
+            if hs is not None:
+                self.forward(hs if isinstance(hs, int) else hs.si_signo)
 
     def forward(self, hs: int) -> None:
         proc = self.proc
@@ -101,9 +110,6 @@ class SignalWatcher:
             proc.flush_logs()
             kill_self(hs)
         sigs.host_queue.append(g)
+        proc.poke_wake_fd()
         proc.wakeup.set()
-        # request_exit() only lasts until run() is re-entered; keep asking
-        # until the CPU thread has drained the queue.
-        while sigs.host_queue:
-            proc.emu.request_exit()
-            time.sleep(POKE_INTERVAL)
+        proc.emu.request_exit()

@@ -91,6 +91,7 @@ class LinuxProcess:
         self.exit_status: int | None = None
         self.fault_info: EmulationError | None = None
         self.wakeup = threading.Event()    # set when a host signal is queued
+        self._open_wake_fd()
         self.dirstate: dict[int, list] = {}   # getdents64 position per directory fd
         self.epolls: dict[int, tuple] = {}    # epoll fd -> (host epoll, fd -> guest data)
         self.vfork_pipe: int | None = None    # in a CLONE_VFORK child: the parent waits for its EOF
@@ -185,9 +186,10 @@ class LinuxProcess:
         else:
             if trace:
                 self._trace(strace_call(self, row, args))
+                loads = self.sched.loads
             try:
                 ret = None
-                if self.sched.multi and row.name in FD_WAITS:
+                if row.name in FD_WAITS:
                     ret = wait_instead(self, row.name, args)
                 if ret is None:
                     ret = row.handler(self, *args[:len(row.args)])
@@ -209,7 +211,7 @@ class LinuxProcess:
                 sys.stderr.write(f"tcgpy: internal error in {row.name}: {type(e).__name__}: {e}\n")
                 ret = self.err("EINVAL")
             if trace:
-                self._trace(strace_result(self, row, ret) + "\n")
+                self._trace(strace_result(self, row, ret, waited=self.sched.loads != loads) + "\n")
         if ret is not NORETURN:
             emu.reg_write(abi.ret, ret & MASK64)
         self.deliver_pending()
@@ -219,13 +221,33 @@ class LinuxProcess:
         self.log.flush()
 
     # -- signals ---------------------------------------------------------------------
+    def _open_wake_fd(self) -> None:
+        """A pipe the signal watcher writes to (after queueing a signal, before
+        setting ``wakeup``), for waits in poll()."""
+        self.wake_fd, self._wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+
+    def poke_wake_fd(self) -> None:
+        try:
+            os.write(self._wake_w, b"\0")
+        except BlockingIOError:       # full: it is readable anyway
+            pass
+
     def drain_host_signals(self) -> None:
+        # Cleared before the queue is read: a signal queued meanwhile sets it
+        # again (and its byte is in the pipe before it is set), so none is
+        # left queued with nothing to say so.
+        if self.wakeup.is_set():
+            self.wakeup.clear()
+            try:
+                while os.read(self.wake_fd, 4096):
+                    pass
+            except BlockingIOError:
+                pass
         q = self.signals.host_queue
         while q:
             signo = q.popleft()
             info = struct.pack("<iiiiiI", signo, 0, 0, 0, 0, 0).ljust(128, b"\0")   # SI_USER
             self.signals.post(PendingSignal(signo, info))
-        self.wakeup.clear()
 
     def deliver_pending(self, force: int = 0) -> bool:
         """Deliver what can be delivered; True when a guest handler frame was pushed."""
@@ -309,6 +331,11 @@ class LinuxProcess:
         self.sched.after_fork_child(self.pid)
         self.signals.pending.clear()
         self.signals.host_queue.clear()
+        # The parent's pipe would wake both processes.
+        os.close(self.wake_fd)
+        os.close(self._wake_w)
+        self._open_wake_fd()
+        self.wakeup.clear()
         if getattr(self, "watcher", None) is not None:
             self.watcher.after_fork_child()
 

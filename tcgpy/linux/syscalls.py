@@ -158,9 +158,9 @@ def strace_call(proc, row: Syscall, args: tuple[int, ...]) -> str:
     return f"{proc.sched.current.tid} {row.name}({','.join(parts)})"
 
 
-def strace_result(proc, row: Syscall | None, ret) -> str:
+def strace_result(proc, row: Syscall | None, ret, waited: bool = False) -> str:
     if ret is NORETURN:
-        return " = ? (switched thread or context)" if proc.sched.multi else ""
+        return " = ? (switched thread or context)" if proc.sched.multi or waited else ""
     v = s64(ret)
     if -4096 < v < 0:
         name = next((k for k, n in proc.arch.consts.ERRNO.items() if n == -v), "?")

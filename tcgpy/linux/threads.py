@@ -4,11 +4,13 @@ signal mask and tid; threads switch at futex waits, sleeps, sched_yield and
 thread exit, and on a time slice (a ticker thread asks the emulator to
 return at a block boundary).  Memory is shared because there is one guest
 address space.  Syscalls that would block in the host (read on an empty
-pipe, accept, poll, wait4 for a running child...) do not block the host
-thread while other guest threads exist: the caller waits in the scheduler
-for its descriptors to become ready (or retries periodically: wait4) and
-then executes its syscall instruction again, as the kernel restarts an
-interrupted syscall.
+pipe, accept, poll...) do not block the host thread: the caller waits in the
+scheduler for its descriptors to become ready and then executes its syscall
+instruction again, as the kernel restarts an interrupted syscall.  That holds
+with a single guest thread too, because host signals are blocked on the CPU
+thread: the scheduler's wait is what a guest signal can end (with EINTR, a
+partial result or a restart, as the kernel decides).  wait4 for a running
+child retries periodically while other guest threads exist.
 """
 from __future__ import annotations
 
@@ -23,7 +25,6 @@ from dataclasses import dataclass, field
 
 TIME_SLICE = 0.01
 RETRY_INTERVAL = 0.005          # how often a wait without a descriptor (wait4) is retried
-IDLE_POLL = 0.02                # longest host poll before looking at pending host signals
 FIRST_TID = 1 << 22            # above the kernel's pid_max: never a host process
 MASK64 = (1 << 64) - 1
 
@@ -42,6 +43,9 @@ class GuestThread:
     wait_bitset: int = 0
     deadline: float | None = None   # monotonic end of a wait or sleep
     wake_result: int | None = None  # syscall result to hand over when it runs again
+    on_timeout: object = None       # at the deadline: called for the result (instead of the fixed one)
+    on_signal: object = None        # a signal ends the wait: called, the result if it got somewhere, else None
+    sa_restart: bool = False        # nothing done: SA_RESTART restarts it (-ERESTARTSYS), else EINTR
 
 
 @dataclass
@@ -53,6 +57,7 @@ class Scheduler:
     need_resched: bool = False
     _next_tid: int = FIRST_TID
     _ticker: threading.Thread | None = None
+    loads: int = 0                  # context loads so far (-strace: did a syscall wait?)
 
     def __post_init__(self):
         main = GuestThread(self.proc.pid)
@@ -81,6 +86,7 @@ class Scheduler:
         self.proc.signals.altstack = t.altstack
         t.context = None
         self.current = t
+        self.loads += 1
         if t.wake_result is not None:
             emu.reg_write(self.proc.arch.abi.ret, t.wake_result & MASK64)
             t.wake_result = None
@@ -133,30 +139,51 @@ class Scheduler:
 
     # -- blocking ---------------------------------------------------------------------------
     def block(self, waiting: str, addr: int = 0, bitset: int = 0, deadline: float | None = None,
-              timeout_result: int = 0) -> None:
-        """The running thread waits (its syscall result arrives when it is woken)."""
+              timeout_result: int = 0, on_timeout=None, on_signal=None, sa_restart: bool = False) -> None:
+        """The running thread waits (its syscall result arrives when it is woken).
+        A signal for it ends the wait as in the kernel: ``on_signal`` may
+        return what the syscall achieved so far (a partial write); otherwise
+        the result is EINTR, or with ``sa_restart`` and an SA_RESTART handler
+        the syscall runs again after the handler."""
         t = self.current
         t.waiting, t.wait_addr, t.wait_bitset, t.deadline = waiting, addr, bitset, deadline
         t.wake_result = timeout_result
+        t.on_timeout, t.on_signal, t.sa_restart = on_timeout, on_signal, sa_restart
         self._save(t)
         self._run_next(start=self.order.index(t.tid) + 1)
 
     def block_io(self, io: list, deadline: float | None = None, timeout_result: int = 0,
-                 resume=None) -> None:
+                 resume=None, **kw) -> None:
         """Wait until one of ``io`` (fd, poll events) is ready, then run the
         syscall again (or, with ``resume``, call it: its result, or None to
         wait on); at ``deadline`` return ``timeout_result`` instead."""
         self.current.io = list(io)
         self.current.resume = resume
-        self.block("io", deadline=deadline, timeout_result=timeout_result)
+        self.block("io", deadline=deadline, timeout_result=timeout_result, **kw)
 
     def block_retry(self) -> None:
         """Run the syscall again a little later (nothing to poll for)."""
-        self.block("retry", deadline=time.monotonic() + RETRY_INTERVAL)
+        self.block("retry", deadline=time.monotonic() + RETRY_INTERVAL, sa_restart=True)
 
     def _restart(self, t: GuestThread) -> None:
         t.context[self.proc.arch.pc] -= self.proc.arch.syscall_insn_size
         t.wake_result = None
+
+    def _end_wait(self, t: GuestThread) -> None:
+        t.waiting, t.deadline, t.resume = None, None, None
+        t.on_timeout = t.on_signal = None
+
+    def _call(self, fn):
+        """Run a resume/on_timeout/on_signal hook: host and guest-memory errors
+        become the syscall's errno, as they would in its handler."""
+        from ..errors import MemoryFault
+        from .syscalls import host_to_guest_errno
+        try:
+            return fn()
+        except MemoryFault:
+            return -self.proc.errno["EFAULT"]
+        except OSError as e:
+            return -host_to_guest_errno(e.errno or 0, self.proc.errno)
 
     def wake(self, addr: int, count: int, bitset: int) -> int:
         n = 0
@@ -182,11 +209,55 @@ class Scheduler:
         return n + moved
 
     def interrupt(self, tid: int, signo: int) -> None:
-        """A signal for a waiting thread ends its wait with EINTR (unless blocked)."""
+        """A signal for a waiting thread ends its wait (unless it blocks the signal)."""
         t = self.threads[tid]
         if t is not self.current and t.waiting is not None and not t.blocked & (1 << (signo - 1)):
-            t.waiting, t.deadline, t.resume = None, None, None
-            t.wake_result = -self.proc.errno["EINTR"]
+            self._interrupt(t, signo)
+
+    def _interrupt(self, t: GuestThread, signo: int) -> None:
+        """End ``t``'s wait for signal ``signo`` the way the kernel ends a
+        sleep for a signal: what the syscall got done (a partial write)
+        stands; with nothing done it fails with EINTR when a handler runs,
+        except that SA_RESTART restarts the syscalls that allow it; with no
+        handler (a stop, say) it restarts."""
+        from .signals import SIG_DFL, SIG_IGN
+        result = self._call(t.on_signal) if t.on_signal is not None else None
+        if result is None:
+            act = self.proc.signals.actions[signo]
+            handled = act.handler not in (SIG_DFL, SIG_IGN)
+            if handled and not (t.sa_restart and act.flags & self.proc.signals.sa["SA_RESTART"]):
+                result = -self.proc.errno["EINTR"]
+        if result is None:
+            self._restart(t)
+        else:
+            t.wake_result = result
+        self._end_wait(t)
+
+    def _signal_target(self, signo: int, tid: int | None) -> GuestThread | None:
+        """The thread a pending signal goes to: the one it names, else (as the
+        kernel's complete_signal) the main thread unless it blocks the signal,
+        then the first thread that does not."""
+        bit = 1 << (signo - 1)
+        if tid is not None:
+            t = self.threads.get(tid)
+            return t if t is not None and not t.blocked & bit else None
+        main = self.threads.get(self.proc.pid)
+        for t in ([main] if main is not None else []) + [self.threads[i] for i in self.order]:
+            if not t.blocked & bit:
+                return t
+        return None
+
+    def _interrupt_waiters(self) -> GuestThread | None:
+        """Pending signals end the waits of the threads they go to; the first
+        thread so woken, if any (it runs next, so that it takes its signal)."""
+        self.proc.drain_host_signals()
+        first = None
+        for p in list(self.proc.signals.pending):
+            t = self._signal_target(p.signo, p.tid)
+            if t is not None and t.waiting is not None:
+                self._interrupt(t, p.signo)
+                first = first or t
+        return first
 
     def preempt(self) -> None:
         """Time slice over: the running thread stays runnable, the next one runs."""
@@ -203,18 +274,20 @@ class Scheduler:
             return True
         if t.waiting == "io" and _ready(t.io):
             if t.resume is not None:
-                result = t.resume()
+                result = self._call(t.resume)
                 if result is None:
                     return False
-                t.wake_result, t.resume = result, None
+                t.wake_result = result
             else:
                 self._restart(t)
-            t.waiting, t.deadline = None, None
+            self._end_wait(t)
             return True
         if t.deadline is not None and now >= t.deadline:
             if t.waiting == "retry":
                 self._restart(t)
-            t.waiting, t.deadline = None, None
+            elif t.on_timeout is not None:
+                t.wake_result = self._call(t.on_timeout)
+            self._end_wait(t)
             return True
         return False
 
@@ -222,6 +295,10 @@ class Scheduler:
         """Resume the first runnable thread in round-robin order from ``start``;
         with none runnable, wait for a deadline or a host signal."""
         while True:
+            woken = self._interrupt_waiters()
+            if woken is not None:
+                self._load(woken)
+                return
             now = time.monotonic()
             n = len(self.order)
             for i in range(n):
@@ -233,22 +310,11 @@ class Scheduler:
             timeout = max(0.0, min(deadlines) - now) if deadlines else None
             io = [e for t in self.threads.values() if t.waiting == "io" for e in t.io]
             if io:
-                # Host signals set an Event, which poll cannot wait for: look
-                # at it between bounded polls.
-                limit = IDLE_POLL if timeout is None else min(timeout, IDLE_POLL)
-                _ready(io, limit)
-                woken = self.proc.wakeup.is_set()
+                # The signal watcher also writes to wake_fd, so that one poll
+                # waits for the descriptors and for host signals.
+                _ready(io + [(self.proc.wake_fd, select.POLLIN)], timeout)
             else:
-                woken = self.proc.wakeup.wait(timeout)
-            if woken:
-                self.proc.drain_host_signals()
-                if self.proc.signals.pending:
-                    # A signal interrupts a waiting thread with EINTR, as in the kernel.
-                    t = self.threads[self.order[0]]
-                    t.waiting, t.deadline, t.resume = None, None, None
-                    t.wake_result = -self.proc.errno["EINTR"]
-                    self._load(t)
-                    return
+                self.proc.wakeup.wait(timeout)
 
     # -- preemption ------------------------------------------------------------------------------
     def _start_ticker(self) -> None:
@@ -265,9 +331,10 @@ class Scheduler:
         self._ticker.start()
 
 
-def _ready(io: list, timeout: float = 0.0) -> bool:
-    """Whether any (fd, events) is ready (a closed descriptor counts: the
-    restarted syscall reports EBADF)."""
+def _ready(io: list, timeout: float | None = 0.0) -> bool:
+    """Whether any (fd, events) is ready, waiting up to ``timeout`` seconds
+    (None: no limit); a closed descriptor counts: the restarted syscall
+    reports EBADF."""
     p = select.poll()
     for fd, events in io:
         try:
@@ -275,7 +342,7 @@ def _ready(io: list, timeout: float = 0.0) -> bool:
         except (OSError, ValueError):
             return True
     try:
-        return bool(p.poll(timeout * 1000))
+        return bool(p.poll(None if timeout is None else timeout * 1000))
     except InterruptedError:
         return False
 
@@ -294,9 +361,11 @@ PIPE_BUF = 4096
 
 
 def wait_instead(proc, name: str, args: tuple):
-    """Before a FD_WAITS syscall with other guest threads around: None to run
-    it as usual, else its result or NORETURN (the caller waits for its
-    descriptor, then the syscall runs again)."""
+    """Before a FD_WAITS syscall: None to run it as usual, else its result or
+    NORETURN (the caller waits for its descriptor in the scheduler, then the
+    syscall runs again).  The host call must not block even with one guest
+    thread: host signals are blocked on the CPU thread, so a guest signal
+    could not end the wait as it ends the kernel's."""
     from .syscalls import NORETURN
     index, events, flags_index = FD_WAITS[name]
     fd = args[index] & 0xFFFFFFFF
@@ -304,23 +373,24 @@ def wait_instead(proc, name: str, args: tuple):
     if flags_index is not None and args[flags_index] & MSG_DONTWAIT:
         return None
     try:
-        if fcntl.fcntl(fd, fcntl.F_GETFL) & os.O_NONBLOCK:
+        mode = os.fstat(fd).st_mode
+        if stat.S_ISREG(mode) or stat.S_ISBLK(mode) or fcntl.fcntl(fd, fcntl.F_GETFL) & os.O_NONBLOCK:
             return None
-        fifo = stat.S_ISFIFO(os.fstat(fd).st_mode)
     except OSError:
         return None             # the syscall itself reports EBADF
-    if name == "write" and fifo:
+    if name == "write" and stat.S_ISFIFO(mode):
         return _pipe_write(proc, fd, args[1], args[2])
     if _ready([(fd, events)]):
         return None
-    proc.sched.block_io([(fd, events)])
+    proc.sched.block_io([(fd, events)], sa_restart=True)
     return NORETURN
 
 
 def _pipe_write(proc, fd: int, buf: int, count: int):
     """A blocking write to a pipe, PIPE_BUF bytes at a time (never more than
     poll says fits, so the host never blocks), waiting in the scheduler when
-    the pipe is full; all of it is written before it returns, as in the kernel."""
+    the pipe is full; all of it is written before it returns, as in the
+    kernel, unless a signal comes first: then the bytes written so far."""
     from .sys_fs import MAX_IO, _write
     from .syscalls import NORETURN
     data = proc.read(buf, min(count, MAX_IO))
@@ -338,5 +408,5 @@ def _pipe_write(proc, fd: int, buf: int, count: int):
     result = step()
     if result is not None:
         return result
-    proc.sched.block_io([(fd, select.POLLOUT)], resume=step)
+    proc.sched.block_io([(fd, select.POLLOUT)], resume=step, on_signal=lambda: done or None, sa_restart=True)
     return NORETURN
