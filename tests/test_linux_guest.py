@@ -192,8 +192,9 @@ LIBC_CASES = [
     Case("libc_threads", "libc_threads", unicorn=False),
     # Threads blocked in read/write/poll/recv/waitpid while others run.
     Case("libc_blocking", "libc_blocking", unicorn=False),
-    # select/pselect6/ppoll result sets and the time left written back
-    # (qemu-aarch64 7.2 agrees). libc_edge's modes not listed here (SIGBUS
+    # select/pselect6/ppoll result sets and the time left written back, on
+    # a timeout too, and EINTR for a signal, alone and with a second thread
+    # blocked meanwhile (qemu-aarch64 7.2 agrees). libc_edge's modes not listed here (SIGBUS
     # after a truncate, shared mremap, vfork's mmap/brk) are known gaps of
     # tcgpy and are not run yet.
     Case("libc_edge_select", "libc_edge", ("select",)),

@@ -626,48 +626,68 @@ def _write_remaining(proc, ts_addr, ms: int | None, started: float) -> None:
     proc.write(ts_addr, struct.pack("<qq", left_ns // 10**9, left_ns % 10**9))
 
 
-def _threads_wait(proc, ms: int | None) -> bool:
-    """Whether a wait of ``ms`` (None: forever) must leave the CPU to other guest threads."""
-    return proc.sched.multi and ms != 0
-
-
-def _block(proc, io: list, ms: int | None) -> None:
-    """The calling thread waits for ``io`` (the syscall then runs again) or for
-    the timeout (the syscall returns 0)."""
+def _block(proc, io: list, ms: int | None, **kw) -> None:
+    """The calling thread waits in the scheduler, never in a blocking host
+    call (where host signals are blocked), for ``io`` or the timeout.  A
+    signal ends the wait with EINTR, SA_RESTART or not, as in the kernel."""
     import time
-    proc.sched.block_io(io, None if ms is None else time.monotonic() + ms / 1000, timeout_result=0)
+    proc.sched.block_io(io, None if ms is None else time.monotonic() + ms / 1000, timeout_result=0, **kw)
+
+
+def _wait_for(proc, check, finish, io: list, ms: int | None, tmo: int = 0, started: float = 0.0):
+    """A poll-like syscall: ``check()`` says what is ready now (without
+    waiting); ``finish(ready)`` writes the results and returns the count,
+    at once when something is ready or there is no time to wait, else when
+    something becomes ready or, with nothing, at the timeout."""
+    ready = check()
+    if ready or ms == 0:
+        return finish(ready)
+
+    def resume():
+        ready = check()
+        return finish(ready) if ready else None
+
+    def on_signal():
+        _write_remaining(proc, tmo, ms, started)
+        return None
+    _block(proc, io, ms, resume=resume, on_timeout=lambda: finish(check()), on_signal=on_signal)
+    return NORETURN
 
 
 @syscall("ppoll", "p u p p u")
 def sys_ppoll(proc, fds, nfds, tmo, sigmask, sigsetsize):
+    import time
     lay = proc.layout("pollfd")
     raw = proc.read(fds, lay.size * nfds)
     entries = [lay.unpack(raw[i * lay.size:]) for i in range(nfds)]
-    p = select.poll()
-    for e in entries:
-        if e["fd"] >= 0:
-            p.register(e["fd"], e["events"] & 0xFFFF)
     ms = _timeout_ms(proc, tmo)
-    import time
     started = time.monotonic()
-    ready = dict(p.poll(0 if _threads_wait(proc, ms) else ms))
-    if not ready and _threads_wait(proc, ms):
-        proc.write(fds, b"".join(lay.pack(fd=e["fd"], events=e["events"], revents=0) for e in entries))
-        _block(proc, [(e["fd"], e["events"] & 0xFFFF) for e in entries if e["fd"] >= 0], ms)
-        return NORETURN
-    out = b""
-    n = 0
-    for e in entries:
-        rev = ready.get(e["fd"], 0) if e["fd"] >= 0 else 0
-        n += bool(rev)
-        out += lay.pack(fd=e["fd"], events=e["events"], revents=rev if rev < 0x8000 else rev - 0x10000)
-    proc.write(fds, out)
-    _write_remaining(proc, tmo, ms, started)
-    return n
+
+    def check():
+        p = select.poll()
+        for e in entries:
+            if e["fd"] >= 0:
+                p.register(e["fd"], e["events"] & 0xFFFF)
+        return dict(p.poll(0))
+
+    def finish(ready):
+        out = b""
+        n = 0
+        for e in entries:
+            rev = ready.get(e["fd"], 0) if e["fd"] >= 0 else 0
+            n += bool(rev)
+            out += lay.pack(fd=e["fd"], events=e["events"], revents=rev if rev < 0x8000 else rev - 0x10000)
+        proc.write(fds, out)
+        _write_remaining(proc, tmo, ms, started)
+        return n
+
+    io = [(e["fd"], e["events"] & 0xFFFF) for e in entries if e["fd"] >= 0]
+    return _wait_for(proc, check, finish, io, ms, tmo, started)
 
 
 @syscall("pselect6", "i p p p p p")
 def sys_pselect6(proc, nfds, rfds, wfds, efds, tmo, sigmask):
+    import time
     nbytes = ((nfds + 63) // 64) * 8
 
     def fdset(addr):
@@ -678,23 +698,24 @@ def sys_pselect6(proc, nfds, rfds, wfds, efds, tmo, sigmask):
 
     sets = [fdset(a) for a in (rfds, wfds, efds)]
     ms = _timeout_ms(proc, tmo)
-    wait = _threads_wait(proc, ms)
-    import time
     started = time.monotonic()
-    ready = select.select(*sets, 0 if wait else None if ms is None else ms / 1000)
-    if wait and not any(ready):
-        # (On the timeout the sets are left as they were, not cleared.)
-        _block(proc, [(fd, ev) for fds, ev in zip(sets, (select.POLLIN, select.POLLOUT, select.POLLPRI))
-                      for fd in fds], ms)
-        return NORETURN
-    total = 0
-    for addr, fds in zip((rfds, wfds, efds), ready):
-        if addr:
-            bits = sum(1 << fd for fd in fds)
-            proc.write(addr, bits.to_bytes(nbytes, "little"))
-            total += len(fds)
-    _write_remaining(proc, tmo, ms, started)
-    return total
+
+    def check():
+        ready = select.select(*sets, 0)
+        return ready if any(ready) else None
+
+    def finish(ready):
+        # Nothing ready (the timeout): every set comes back empty.
+        total = 0
+        for addr, fds in zip((rfds, wfds, efds), ready or ([], [], [])):
+            if addr:
+                proc.write(addr, sum(1 << fd for fd in fds).to_bytes(nbytes, "little"))
+                total += len(fds)
+        _write_remaining(proc, tmo, ms, started)
+        return total
+
+    io = [(fd, ev) for fds, ev in zip(sets, (select.POLLIN, select.POLLOUT, select.POLLPRI)) for fd in fds]
+    return _wait_for(proc, check, finish, io, ms, tmo, started)
 
 
 @syscall("eventfd2", "u x")
@@ -738,14 +759,13 @@ def sys_epoll_pwait(proc, epfd, events, maxevents, timeout, sigmask, sigsetsize)
         return proc.err("EBADF")
     ep, data = entry
     t = s32(timeout)
-    wait = _threads_wait(proc, None if t < 0 else t)
-    ready = ep.poll(0 if wait else -1 if t < 0 else t / 1000, max(1, s32(maxevents)))
-    if wait and not ready:
-        _block(proc, [(s32(epfd), select.POLLIN)], None if t < 0 else t)
-        return NORETURN
     lay = proc.layout("epoll_event")
-    proc.write(events, b"".join(lay.pack(events=ev, data=data.get(fd, 0)) for fd, ev in ready))
-    return len(ready)
+
+    def finish(ready):
+        proc.write(events, b"".join(lay.pack(events=ev, data=data.get(fd, 0)) for fd, ev in ready))
+        return len(ready)
+    return _wait_for(proc, lambda: ep.poll(0, max(1, s32(maxevents))), finish, [(s32(epfd), select.POLLIN)],
+                     None if t < 0 else t)
 
 
 # -- advice and locks ---------------------------------------------------------------------

@@ -393,8 +393,9 @@ def sys_futex(proc, uaddr, op, val, timeout, uaddr2, val3):
                 wait -= time.clock_gettime(clock)
             wait = max(0.0, wait)
         if proc.sched.multi:
+            # Without a timeout the kernel's futex_wait returns -ERESTARTSYS.
             proc.sched.block("futex", uaddr, bitset, None if wait is None else time.monotonic() + wait,
-                             timeout_result=proc.err("ETIMEDOUT"))
+                             timeout_result=proc.err("ETIMEDOUT"), sa_restart=wait is None)
             return NORETURN
         # Single-threaded: only a signal (or the timeout) can end the wait.
         r = _sleep(proc, 1e9 if wait is None else wait, 0)

@@ -7,7 +7,8 @@
  *            a syscall reading them; the pages come back when it grows
  *   busdie   the same access with SIGBUS at its default action
  *   select   select/pselect6/ppoll: result sets cleared on a timeout, the
- *            remaining time written back
+ *            remaining time written back; EINTR for a signal, even with
+ *            SA_RESTART; alone and with a second thread
  *   eintr    a blocking pipe write interrupted by a signal returns what it
  *            wrote (EINTR only when it wrote nothing), also with threads;
  *            SA_RESTART restarts a read that got nothing
@@ -169,66 +170,6 @@ static void mode_busdie(const char *dir)
     printf("survived\n");
 }
 
-static void show_ts(const char *what, struct timespec *ts, long initial_ms)
-{
-    long ms = ts->tv_sec * 1000 + ts->tv_nsec / 1000000;
-    printf("%s remaining: %s\n", what, ms == 0 ? "0" : ms > 0 && ms <= initial_ms ? "between 0 and initial" : "WRONG");
-}
-
-static void mode_select(void)
-{
-    int pfd[2];
-    pipe(pfd);
-    fd_set r, w, e;
-    FD_ZERO(&r); FD_ZERO(&w); FD_ZERO(&e);
-    FD_SET(pfd[0], &r);
-    FD_SET(pfd[0], &e);
-    struct timeval tv = {0, 20000};
-    int n = select(pfd[1] + 1, &r, &w, &e, &tv);
-    printf("select timeout: %d r=%d e=%d tv=%ld.%06ld\n", n, FD_ISSET(pfd[0], &r), FD_ISSET(pfd[0], &e),
-           (long)tv.tv_sec, (long)tv.tv_usec);
-    FD_ZERO(&r);
-    FD_SET(pfd[0], &r);
-    struct timespec ts = {0, 20000000};
-    n = syscall(SYS_pselect6, pfd[1] + 1, &r, NULL, NULL, &ts, NULL);
-    printf("pselect6 timeout: %d r=%d\n", n, FD_ISSET(pfd[0], &r));
-    show_ts("pselect6 timeout", &ts, 20);
-    struct pollfd pf = {pfd[0], POLLIN, 0};
-    ts = (struct timespec){0, 20000000};
-    n = syscall(SYS_ppoll, &pf, 1, &ts, NULL, 8);
-    printf("ppoll timeout: %d revents=%d\n", n, pf.revents);
-    show_ts("ppoll timeout", &ts, 20);
-    write(pfd[1], "x", 1);
-    FD_ZERO(&r); FD_ZERO(&w); FD_ZERO(&e);
-    FD_SET(pfd[0], &r); FD_SET(pfd[1], &r);
-    FD_SET(pfd[0], &w); FD_SET(pfd[1], &w);
-    FD_SET(pfd[0], &e);
-    ts = (struct timespec){5, 0};
-    n = syscall(SYS_pselect6, pfd[1] + 1, &r, &w, &e, &ts, NULL);
-    printf("pselect6 ready: %d r=%d%d w=%d%d e=%d\n", n, FD_ISSET(pfd[0], &r), FD_ISSET(pfd[1], &r),
-           FD_ISSET(pfd[0], &w), FD_ISSET(pfd[1], &w), FD_ISSET(pfd[0], &e));
-    show_ts("pselect6 ready", &ts, 5000);
-    tv = (struct timeval){5, 0};
-    FD_ZERO(&r);
-    FD_SET(pfd[0], &r);
-    n = select(pfd[0] + 1, &r, NULL, NULL, &tv);
-    printf("select ready: %d r=%d tv %s\n", n, FD_ISSET(pfd[0], &r),
-           tv.tv_sec * 1000000 + tv.tv_usec > 0 && tv.tv_sec <= 5 ? "between 0 and initial" : "WRONG");
-    pf.revents = 0;
-    ts = (struct timespec){5, 0};
-    n = syscall(SYS_ppoll, &pf, 1, &ts, NULL, 8);
-    printf("ppoll ready: %d revents=%d\n", n, pf.revents);
-    show_ts("ppoll ready", &ts, 5000);
-    /* A null timeout pointer and a zero timeout: nothing to write back. */
-    ts = (struct timespec){0, 0};
-    FD_ZERO(&r);
-    FD_SET(pfd[1], &r);
-    n = syscall(SYS_pselect6, pfd[1] + 1, &r, NULL, NULL, &ts, NULL);
-    printf("pselect6 poll: %d r=%d\n", n, FD_ISSET(pfd[1], &r));
-    close(pfd[0]);
-    close(pfd[1]);
-}
-
 static volatile int alarms;
 static void on_alarm(int sig) { (void)sig; alarms++; }
 
@@ -304,6 +245,112 @@ static void mode_eintr(void)
     interrupted_writes("two threads");
     write(idle_pipe[1], "q", 1);
     pthread_join(t, NULL);
+}
+
+static void show_ts(const char *what, struct timespec *ts, long initial_ms)
+{
+    long ms = ts->tv_sec * 1000 + ts->tv_nsec / 1000000;
+    printf("%s remaining: %s\n", what, ms == 0 ? "0" : ms > 0 && ms <= initial_ms ? "between 0 and initial" : "WRONG");
+}
+
+static void select_checks(void)
+{
+    int pfd[2];
+    pipe(pfd);
+    fd_set r, w, e;
+    FD_ZERO(&r); FD_ZERO(&w); FD_ZERO(&e);
+    FD_SET(pfd[0], &r);
+    FD_SET(pfd[0], &e);
+    struct timeval tv = {0, 20000};
+    int n = select(pfd[1] + 1, &r, &w, &e, &tv);
+    printf("select timeout: %d r=%d e=%d tv=%ld.%06ld\n", n, FD_ISSET(pfd[0], &r), FD_ISSET(pfd[0], &e),
+           (long)tv.tv_sec, (long)tv.tv_usec);
+    FD_ZERO(&r);
+    FD_SET(pfd[0], &r);
+    struct timespec ts = {0, 20000000};
+    n = syscall(SYS_pselect6, pfd[1] + 1, &r, NULL, NULL, &ts, NULL);
+    printf("pselect6 timeout: %d r=%d\n", n, FD_ISSET(pfd[0], &r));
+    show_ts("pselect6 timeout", &ts, 20);
+    struct pollfd pf = {pfd[0], POLLIN, 0};
+    ts = (struct timespec){0, 20000000};
+    n = syscall(SYS_ppoll, &pf, 1, &ts, NULL, 8);
+    printf("ppoll timeout: %d revents=%d\n", n, pf.revents);
+    show_ts("ppoll timeout", &ts, 20);
+    write(pfd[1], "x", 1);
+    FD_ZERO(&r); FD_ZERO(&w); FD_ZERO(&e);
+    FD_SET(pfd[0], &r); FD_SET(pfd[1], &r);
+    FD_SET(pfd[0], &w); FD_SET(pfd[1], &w);
+    FD_SET(pfd[0], &e);
+    ts = (struct timespec){5, 0};
+    n = syscall(SYS_pselect6, pfd[1] + 1, &r, &w, &e, &ts, NULL);
+    printf("pselect6 ready: %d r=%d%d w=%d%d e=%d\n", n, FD_ISSET(pfd[0], &r), FD_ISSET(pfd[1], &r),
+           FD_ISSET(pfd[0], &w), FD_ISSET(pfd[1], &w), FD_ISSET(pfd[0], &e));
+    show_ts("pselect6 ready", &ts, 5000);
+    tv = (struct timeval){5, 0};
+    FD_ZERO(&r);
+    FD_SET(pfd[0], &r);
+    n = select(pfd[0] + 1, &r, NULL, NULL, &tv);
+    printf("select ready: %d r=%d tv %s\n", n, FD_ISSET(pfd[0], &r),
+           tv.tv_sec * 1000000 + tv.tv_usec > 0 && tv.tv_sec <= 5 ? "between 0 and initial" : "WRONG");
+    pf.revents = 0;
+    ts = (struct timespec){5, 0};
+    n = syscall(SYS_ppoll, &pf, 1, &ts, NULL, 8);
+    printf("ppoll ready: %d revents=%d\n", n, pf.revents);
+    show_ts("ppoll ready", &ts, 5000);
+    /* A null timeout pointer and a zero timeout: nothing to write back. */
+    ts = (struct timespec){0, 0};
+    FD_ZERO(&r);
+    FD_SET(pfd[1], &r);
+    n = syscall(SYS_pselect6, pfd[1] + 1, &r, NULL, NULL, &ts, NULL);
+    printf("pselect6 poll: %d r=%d\n", n, FD_ISSET(pfd[1], &r));
+    close(pfd[0]);
+    close(pfd[1]);
+}
+
+/* Interrupted by a signal (no SA_RESTART): EINTR, the sets as they were. */
+static void select_interrupted(void)
+{
+    int pfd[2];
+    pipe(pfd);
+    fd_set r;
+    FD_ZERO(&r);
+    FD_SET(pfd[0], &r);
+    alarms = 0;
+    alarm_in(50, 0);
+    struct timeval tv = {5, 0};
+    errno = 0;
+    int n = select(pfd[0] + 1, &r, NULL, NULL, &tv);
+    printf("select interrupted: %d %s r=%d, handler ran %d\n", n, n < 0 ? strerror(errno) : "", FD_ISSET(pfd[0], &r),
+           alarms);
+    struct pollfd pf = {pfd[0], POLLIN, 0};
+    alarm_in(50, 1);
+    errno = 0;
+    n = poll(&pf, 1, 5000);
+    printf("poll interrupted (SA_RESTART too): %d %s, handler ran %d\n", n, n < 0 ? strerror(errno) : "", alarms);
+    close(pfd[0]);
+    close(pfd[1]);
+}
+
+static void mode_select(void)
+{
+    select_checks();
+    select_interrupted();
+    /* The same while another thread exists (blocked in a read meanwhile). */
+    printf("-- with a second thread\n");
+    sigset_t s;
+    sigemptyset(&s);
+    sigaddset(&s, SIGALRM);
+    pipe(idle_pipe);
+    pthread_sigmask(SIG_BLOCK, &s, NULL);
+    pthread_t t;
+    pthread_create(&t, NULL, idle_thread, NULL);
+    pthread_sigmask(SIG_UNBLOCK, &s, NULL);
+    select_checks();
+    select_interrupted();
+    write(idle_pipe[1], "q", 1);
+    pthread_join(t, NULL);
+    close(idle_pipe[0]);
+    close(idle_pipe[1]);
 }
 
 static void mode_mremap(void)
