@@ -45,8 +45,16 @@ MAX_BLOCKS = 12_000
 # (instructions executed, callgrind).
 LOOKAHEAD = 1
 MAX_LOOKAHEAD = 64
-# passes over a loop-closing edge before its loop is recompiled hot
-HOT_THRESHOLD = int(os.environ.get("TCGPY_HOT_THRESHOLD", "100"))
+# Passes over a loop-closing edge before its loop is recompiled hot.  A hot
+# compile costs 5-30 ms and saves a few nanoseconds per pass, so it pays only
+# for loops that run far longer than any threshold; what the threshold buys
+# is not compiling the many short loops of a program's start-up (dynamic
+# linking, libc initialisation).  3000 against 100 (callgrind, instructions):
+# glibc hello -7.6%, fs_bench matmul -8.4%, bench_fp -2.6%, fs_bench sort
+# +1.2%; sqlite3's start-up (dynamic, -L) 11.1 s -> 7.8 s of CPU, 34 hot
+# regions -> 4.  (1000 and 5000 made sort 18% slower: its loops then turn
+# hot in another order and form a worse region; see the closing notes.)
+HOT_THRESHOLD = int(os.environ.get("TCGPY_HOT_THRESHOLD", "3000"))
 HOT_REGION_MAX = 64    # blocks recompiled together for one hot edge
 # A hot loop's blocks also become one function entered at its header
 # (TCGPY_HOT_REGIONS=0 turns that off, to compare).

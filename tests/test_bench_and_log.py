@@ -62,7 +62,9 @@ def test_unknown_log_item_is_a_clear_error():
 def test_out_asm_of_hot_code_is_the_hot_tier_codegen(monkeypatch):
     """A loop recompiled hot shows the host code of the hot tier's codegen
     level, not the first tier's."""
+    from tcgpy import tbcache
     from tcgpy.backends.llvm import jit
+    monkeypatch.setattr(tbcache, "HOT_THRESHOLD", 100)
     levels = []
     real = jit.emit_assembly
 

@@ -6,13 +6,22 @@ fault in the middle of the loop, a timeout, and code that rewrites a block
 of the loop after it became hot."""
 from __future__ import annotations
 
+import pytest
 import unicorn
 from unicorn import arm64_const as U
 
 import tcgpy
+from tcgpy import tbcache
 from tests.asm import CODE, asm
 
 DATA = 0x40000
+
+
+@pytest.fixture(autouse=True)
+def loops_turn_hot_soon(monkeypatch):
+    """The loops here are sized for a hot tier that starts after 100 passes
+    (the default is higher: start-up code is not worth a hot compile)."""
+    monkeypatch.setattr(tbcache, "HOT_THRESHOLD", 100)
 
 NESTED = """
     mov x9, x0              // data pointer
