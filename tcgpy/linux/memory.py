@@ -38,6 +38,7 @@ class FileMap:
     fd: int                 # tcgpy's own close-on-exec dup, closed with the last VMA
     dev_ino: tuple          # to notice the guest replacing that descriptor number
     host_shared: bool       # False for a read-only file: the guest cannot write it anyway
+    seen_size: int = 0      # the size its mapped pages were last laid out for
 
     def size(self) -> int | None:
         """The file's current size, or None when the descriptor is no longer ours."""
@@ -80,10 +81,26 @@ class AddressSpace:
         self.vmas: list[VMA] = []
         self.brk_start = 0
         self.brk = 0
+        # The files behind shared mappings (each alive while a VMA holds it).
+        self.files: weakref.WeakSet[FileMap] = weakref.WeakSet()
 
     # -- queries -------------------------------------------------------------
     def _index(self, addr: int) -> int:
-        return bisect.bisect_right([v.start for v in self.vmas], addr) - 1
+        return bisect.bisect_right(self.vmas, addr, key=lambda v: v.start) - 1
+
+    def inaccessible(self, addr: int, size: int, write: bool) -> int | None:
+        """The first address of [addr, addr + size) that a kernel access
+        (copy_from_user/copy_to_user) would fault on: unmapped, a hole past
+        the end of a file, PROT_NONE, or read-only for a write; else None."""
+        end = addr + size
+        i = self._index(addr)
+        while addr < end:
+            v = self.vmas[i] if 0 <= i < len(self.vmas) else None
+            if v is None or not v.start <= addr < v.end or v.hole or not v.perms or (write and "w" not in v.perms):
+                return addr
+            addr = v.end
+            i += 1
+        return None
 
     def find(self, addr: int) -> VMA | None:
         i = self._index(addr)
@@ -144,6 +161,8 @@ class AddressSpace:
         st = os.fstat(fm.fd)
         if stat.S_ISREG(st.st_mode):
             data = min(size, page_up(st.st_size - offset) if st.st_size > offset else 0)
+            fm.seen_size = st.st_size
+            self.files.add(fm)
         fields = dict(shared=True, may_write=may_write, file=fm)
         if data:
             b = host_backing(data, fm.fd, offset, shared=fm.host_shared)
@@ -186,6 +205,8 @@ class AddressSpace:
         v = self.find(addr)
         if v is None or not v.hole or v.file is None:
             return False
+        # A shrink since the last syscall must not be hidden by the size seen now.
+        self.refresh_file_holes()
         size = v.file.size()
         if size is None or v.foff + (page_down(addr) - v.start) >= size:
             return False
@@ -194,15 +215,26 @@ class AddressSpace:
         return True
 
     def refresh_file_holes(self) -> None:
-        """After this process shrank a file: pages of its shared mappings wholly
-        past the new end become holes, so that touching them is a guest
-        SIGBUS rather than a host one.  (A file shrunk by another process
-        still faults in the host: not handled yet.)"""
-        for v in [v for v in self.vmas if v.file is not None and not v.hole]:
-            size = v.file.size()
-            if size is None:
-                continue
-            gone = max(v.start, v.start + page_up(size) - v.foff)
+        """Pages of shared mappings wholly past the end of a file that shrank
+        (this process truncated it, or another one did) become holes, so
+        that touching them is a guest SIGBUS rather than a host one.  Called
+        at every syscall's entry and exit while shared file mappings exist.
+        A file shrunk by another process while the guest runs without a
+        syscall in between still faults in the host, and that kills tcgpy:
+        the access comes from JIT code (or the host memory behind a TLB
+        entry), where only a native SIGBUS handler able to unwind to the
+        guest instruction could turn it into a guest signal."""
+        shrunk = []
+        for fm in list(self.files):
+            size = fm.size()
+            if size is not None and size < fm.seen_size:
+                shrunk.append(fm)
+            if size is not None:
+                fm.seen_size = size
+        if not shrunk:
+            return
+        for v in [v for v in self.vmas if v.file in shrunk and not v.hole]:
+            gone = max(v.start, v.start + page_up(v.file.seen_size) - v.foff)
             if gone < v.end:
                 self.map(gone, v.end - gone, v.perms, v.name, shared=True, may_write=v.may_write, file=v.file,
                          foff=v.foff + (gone - v.start), hole=True)

@@ -105,12 +105,20 @@ class LinuxProcess:
 
     # -- guest memory helpers (used by every handler) ------------------------------
     def read(self, addr: int, size: int) -> bytes:
+        """Guest memory as a syscall reads it: EFAULT (MemoryFault) where the
+        kernel's copy_from_user would fault, whatever the softmmu allows."""
         if size == 0:
             return b""
+        bad = self.space.inaccessible(addr, size, write=False)
+        if bad is not None:
+            raise MemoryFault(self.emu.reg_read(self.arch.pc), bad, "read")
         return self.emu.mem_read(addr, size)
 
     def write(self, addr: int, data: bytes) -> None:
         if data:
+            bad = self.space.inaccessible(addr, len(data), write=True)
+            if bad is not None:
+                raise MemoryFault(self.emu.reg_read(self.arch.pc), bad, "write")
             self.emu.mem_write(addr, data)
 
     def read_cstr(self, addr: int, limit: int = 4096) -> bytes:
@@ -119,7 +127,7 @@ class LinuxProcess:
             # Read up to the end of the page so that a string ending right
             # before an unmapped page does not fault.
             chunk = min(PAGE - ((addr + len(out)) & (PAGE - 1)), limit - len(out))
-            data = self.emu.mem_read(addr + len(out), chunk)
+            data = self.read(addr + len(out), chunk)
             i = data.find(b"\0")
             if i >= 0:
                 return bytes(out + data[:i])
@@ -178,6 +186,9 @@ class LinuxProcess:
         args = tuple(emu.reg_read(r) for r in abi.args)
         row = self.table.get(nr)
         trace = self.opts.strace
+        files = self.space.files
+        if files:
+            self.space.refresh_file_holes()
         if row is None:
             name = self.names.get(nr, f"syscall_{nr}")
             ret = self.err("ENOSYS")
@@ -214,6 +225,11 @@ class LinuxProcess:
                 self._trace(strace_result(self, row, ret, waited=self.sched.loads != loads) + "\n")
         if ret is not NORETURN:
             emu.reg_write(abi.ret, ret & MASK64)
+        if files:
+            # Another process may have shrunk a mapped file while this one
+            # waited: its pages past the end must be holes before the guest
+            # touches them (a host SIGBUS would kill tcgpy).
+            self.space.refresh_file_holes()
         self.deliver_pending()
 
     def _trace(self, text: str) -> None:

@@ -3,8 +3,9 @@
  * 7.2 differs where noted in tests/test_linux_guest.py):
  *   bus      a MAP_SHARED file truncated under its own mapping: SIGBUS
  *            (BUS_ADRERR, si_addr) for pages past the new end of file,
- *            whether this process or another one truncated it; EFAULT for
- *            a syscall reading them; the pages come back when it grows
+ *            whether this process or another one truncated it (or an
+ *            open with O_TRUNC); EFAULT for a syscall reading them; the
+ *            pages come back when it grows
  *   busdie   the same access with SIGBUS at its default action
  *   select   select/pselect6/ppoll: result sets cleared on a timeout, the
  *            remaining time written back; EINTR for a signal, even with
@@ -152,6 +153,12 @@ static void mode_bus(const char *dir)
     ftruncate(fd, 3 * PG);
     probe("grown again, page 2", p, 2 * PG, 0);
     probe("grown again, page 0", p, 0, 0);
+    /* Opening it with O_TRUNC truncates it too. */
+    char path[4096];
+    snprintf(path, sizeof path, "%s/mapped", dir);
+    int fd2 = open(path, O_RDWR | O_TRUNC);
+    probe("after open(O_TRUNC), page 0", p, 0, 0);
+    close(fd2);
     munmap(p, 3 * PG);
     close(fd);
     close(sink[0]);
