@@ -117,6 +117,7 @@ class TB:
     valid: bool = True
     counters: list[int] = field(default_factory=list)   # hotness counters on its edges
     hot: bool = False
+    region: bool = False      # a hot loop's function entered at its header (lower_region)
 
 
 class TBCache:
@@ -270,6 +271,7 @@ class TBCache:
         tbs = self._make_tbs(others + [header], lowered + [region], addrs, True)
         # the region runs every block's code: any of their pages invalidates it
         tbs[-1].pages = tuple(sorted({p for tb in tbs for p in tb.pages}))
+        tbs[-1].region = True
         self.stats.hot_regions += 1
         return tbs
 
@@ -406,9 +408,20 @@ class TBCache:
             if not region:
                 return
         news = self._compile_hot(blocks, target)
+        # An inner loop's region stays the way into that loop: the outer
+        # region is entered at its own header only, and code that comes back
+        # into the inner loop from elsewhere (a path that left the outer
+        # region, a return from a call) would otherwise run it block at a
+        # time.  (fs_bench sort: 18% more instructions when its partition
+        # loop's regions were replaced by the recursion's.)
+        inner = {tb.pc for tb in region if tb.region and tb.pc != target}
         for old in region:
-            self.invalidate(old)
+            if old.pc not in inner:
+                self.invalidate(old)
         for new in news:
+            if new.pc in inner and not new.region:
+                self.free_slots.extend(slot for slot, _ in new.slots)    # never registered
+                continue
             self._register(new)
         self.stats.blocks_promoted += len(news)
 

@@ -94,6 +94,20 @@ def test_nested_hot_loop_matches_unicorn_and_runs_as_a_region():
     assert emu.stats.hot_regions >= 1
 
 
+def test_inner_loop_keeps_its_region_when_the_outer_loop_becomes_one():
+    """The outer loop's region is entered at the outer header only; a way
+    back into the inner loop from elsewhere (in fs_bench's quicksort, the
+    swap path, which lies past the outer loop's end) still finds the inner
+    loop's own region."""
+    code = asm(NESTED)
+    end = CODE + len(code) - 4
+    emu, uc = _both_until(code, START, end, DATA_BYTES)
+    assert _regs(emu) == _uc_regs(uc)
+    outer, inner = CODE + 4, CODE + 8
+    assert emu.stats.hot_regions >= 2
+    assert emu.cache.blocks[outer].region and emu.cache.blocks[inner].region
+
+
 def test_exact_counts_ending_inside_a_hot_region():
     code = asm(NESTED)
     for count in (20_000, 20_001, 33_333, 50_007):
