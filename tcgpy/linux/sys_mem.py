@@ -126,14 +126,13 @@ def sys_mremap(proc, old, old_size, new_size, flags, new_addr):
         # The same pages of the same file, at the new address.
         space.map_shared(start, new_size, vma.perms, vma.name, offset=vma.foff + (old - vma.start),
                          may_write=vma.may_write, file=vma.file)
+    elif vma.shared:
+        # The same host memory at the new address, so still shared with
+        # children forked before the move.
+        _map_shared_anon(space, vma, start, new_size, old - vma.bbase)
     else:
-        # A moved shared anonymous mapping stops being shared with children
-        # forked before the move (a kernel keeps it shared).
         data = proc.emu.mem_read(old, old_size)
-        if vma.shared:
-            space.map_shared(start, new_size, vma.perms, vma.name)
-        else:
-            space.map(start, new_size, vma.perms, vma.name)
+        space.map(start, new_size, vma.perms, vma.name)
         proc.emu.mem_write(start, data)
     space.unmap(old, old_size)
     return start
@@ -146,9 +145,22 @@ def _extend(space, vma, old: int, old_size: int, new_size: int, at: int) -> None
         space.map_shared(at, grow, vma.perms, vma.name, offset=vma.foff + (at - vma.start),
                          may_write=vma.may_write, file=vma.file)
     elif vma.shared:
-        space.map_shared(at, grow, vma.perms, vma.name)
+        _map_shared_anon(space, vma, at, grow, at - vma.bbase)
     else:
         space.map(at, grow, vma.perms, vma.name)
+
+
+def _map_shared_anon(space, vma, start: int, size: int, offset: int) -> None:
+    """Guest [start, start + size) showing the shared anonymous memory of
+    ``vma`` from ``offset`` on.  The kernel backs such a mapping with a shmem
+    object the size of the original mmap: pages past its end (after a grow)
+    are SIGBUS holes."""
+    obj = vma.backing
+    inside = max(0, min(size, obj.size - offset)) if obj is not None and offset >= 0 else 0
+    if inside:
+        space.map(start, inside, vma.perms, vma.name, shared=True, backing=obj, bbase=start - offset)
+    if inside < size:
+        space.map(start + inside, size - inside, vma.perms, vma.name, shared=True, hole=True)
 
 
 @syscall("madvise", "p u d")
