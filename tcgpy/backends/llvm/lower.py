@@ -343,9 +343,16 @@ class _FnLowering:
     def lower(self) -> LoweredBlock:
         body = self.lower_body("entry")
         geps = [f"  %e{off} = getelementptr i8, ptr %env, i64 {off}" for off in sorted(self.env_offsets)]
-        lines = ([f"define {CC} i32 @{self.name}(ptr noalias %env) {{", body[0]] + geps
+        lines = ([block_fn_header(self.name), body[0]] + geps
                  + self.allocas() + body[1:] + _tail_block(self.tail_edges) + ["}"])
         return LoweredBlock(self.name, "\n".join(lines), self.slots, self.counters)
+
+
+def block_fn_header(name: str) -> str:
+    """The first line of a translated block's function.  ``nounwind``: no
+    exception unwinds through translated code (a guest fault leaves by
+    longjmp), so LLVM emits no unwind tables for it and MCJIT registers none."""
+    return f"define {CC} i32 @{name}(ptr noalias %env) nounwind {{"
 
 
 def _tail_block(edges: list[tuple[str, str]]) -> list[str]:
@@ -422,7 +429,7 @@ def lower_batch(blocks: list[Block], rt: Runtime, name: str, alloc_slot: Callabl
     stray.current_bb = "stray"
     stray.ret_exit(Exit.MISS)             # not reachable: pc is always one of the cases
     tail_edges += stray.tail_edges
-    head = [f"define {CC} i32 @{name}(ptr noalias %env) {{", "entry:"] + allocas + [
+    head = [block_fn_header(name), "entry:"] + allocas + [
         f"  %pc = load i64, ptr {stray.env_ptr(pc_off)}"] + _search_tree(cases) + ["stray:"] + stray.lines
     text = "\n".join(head + lines + _tail_block(tail_edges) + ["}"])
     return LoweredBatch(name, text, parts)

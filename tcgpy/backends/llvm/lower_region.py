@@ -31,7 +31,7 @@ from typing import Callable
 
 from ...ir.core import Block, Insn, Kind, Temp
 from ...ir.ops import Op
-from .lower import CC, LOWERERS, LoweredBlock, Runtime, _c, _FnLowering
+from .lower import LOWERERS, LoweredBlock, Runtime, _c, _FnLowering, block_fn_header
 
 # The globals carried lazily in a region (when the architecture has them):
 # the condition flags, each 0 or 1, all four set by every flag-setting
@@ -333,7 +333,7 @@ class _RegionLowering(_FnLowering):
         self.emit(f"br label %R{self.index[target]}")
 
     def lower(self) -> LoweredBlock:
-        head = [f"define {CC} i32 @{self.name}(ptr noalias %env) {{", "entry:"]
+        head = [block_fn_header(self.name), "entry:"]
         body: list[str] = []
         self.lines = body
         for bi, blk in enumerate(self.blocks):
