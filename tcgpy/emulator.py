@@ -189,8 +189,9 @@ class Emulator:
             return 0
         except Fault as f:
             # Report the address where the access starts, even when only its
-            # tail crosses into an inaccessible page (qemu-user reports the
-            # first inaccessible byte there: a known gap for si_addr).
+            # tail crosses into an inaccessible page (the IR interpreter does
+            # the same; Linux user mode derives si_addr, the first
+            # inaccessible byte, from it: tcgpy/linux/process.py).
             env.fault_addr = addr
             env.fault_access = ACCESS_NAMES.index(f.access) | (8 if f.align else 0)
             env.exception = EXC_FAULT

@@ -14,7 +14,7 @@ from ..errors import AlignmentFault, EmulationError, GuestTrap, IllegalInstructi
 from . import sys_fs, sys_mem, sys_net, sys_proc, sys_signal  # noqa: F401  (register syscall rows)
 from .abi import LinuxArch
 from .loader import LoadError, build_stack, load_program, read_elf
-from .memory import PAGE, AddressSpace
+from .memory import PAGE, AddressSpace, page_down
 from .signals import (BUS_ADRALN, BUS_ADRERR, ILL_ILLOPC, SEGV_ACCERR, SEGV_MAPERR, SI_KERNEL, SIG_DFL, SIG_IGN,
                       TRAP_BRKPT, PendingSignal, SignalState, host_signal_name)
 from .syscalls import MASK64, NORETURN, TABLE, host_to_guest_errno, strace_call, strace_result
@@ -54,14 +54,29 @@ class Options:
     exec_argv: list[str] = field(default_factory=list)
 
 
+def first_inaccessible(exc: MemoryFault, space: AddressSpace) -> int:
+    """The kernel's si_addr for a faulting access: its first byte that cannot
+    be accessed.  The CPU reports where the access starts; when that page
+    allows the access, only the access's tail (at most 16 bytes) can have
+    faulted, in the next page."""
+    addr = exc.address
+    v = space.find(addr)
+    need = "w" if exc.access == "write" else "r"
+    if exc.access == "fetch" or v is None or v.hole or need not in v.perms:
+        return addr
+    return page_down(addr) + PAGE
+
+
 def _guest_signal_for_fault(sigs: SignalState, exc: EmulationError, space: AddressSpace) -> PendingSignal:
     n = sigs.numbers
+    if isinstance(exc, MemoryFault) and not isinstance(exc, AlignmentFault):
+        addr = first_inaccessible(exc, space)
     if isinstance(exc, AlignmentFault):
         signo, code, addr = n["SIGBUS"], BUS_ADRALN, exc.address
-    elif isinstance(exc, MemoryFault) and space.is_hole(exc.address):
-        signo, code, addr = n["SIGBUS"], BUS_ADRERR, exc.address     # beyond the end of a mapped file
+    elif isinstance(exc, MemoryFault) and space.is_hole(addr):
+        signo, code = n["SIGBUS"], BUS_ADRERR     # beyond the end of a mapped file
     elif isinstance(exc, MemoryFault):
-        signo, addr = n["SIGSEGV"], exc.address
+        signo = n["SIGSEGV"]
         code = SEGV_ACCERR if space.find(addr) is not None else SEGV_MAPERR
     elif isinstance(exc, IllegalInstruction):
         signo, code, addr = n["SIGILL"], ILL_ILLOPC, exc.pc
@@ -402,7 +417,7 @@ class LinuxProcess:
                 emu.run(emu.reg_read(self.arch.pc))
             except EmulationError as exc:
                 if (isinstance(exc, MemoryFault) and not isinstance(exc, AlignmentFault)
-                        and self.space.fault_in(exc.address)):
+                        and self.space.fault_in(first_inaccessible(exc, self.space))):
                     continue
                 self.fault_info = exc
                 sig = _guest_signal_for_fault(self.signals, exc, self.space)

@@ -16,6 +16,8 @@
  *   mremap   a moved MAP_SHARED anonymous mapping stays shared with a
  *            forked child; growing one gives SIGBUS pages past the object
  *   vfork    a vfork child's mmap/munmap/brk are the parent's
+ *   crossing loads and stores crossing into an inaccessible page: si_addr is
+ *            the first byte they cannot access
  * With no mode argument, every mode but busdie runs in turn. */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -180,6 +182,9 @@ static void mode_busdie(const char *dir)
 static volatile int alarms;
 static void on_alarm(int sig) { (void)sig; alarms++; }
 
+/* SIGALRM every ``ms`` until alarm_off(): one that comes before the syscall
+ * under test has started (a slow emulator) is followed by one that finds it
+ * blocked.  ``alarms`` counts the handler's runs. */
 static void alarm_in(long ms, int restart)
 {
     struct sigaction sa;
@@ -187,8 +192,17 @@ static void alarm_in(long ms, int restart)
     sa.sa_handler = on_alarm;
     sa.sa_flags = restart ? SA_RESTART : 0;
     sigaction(SIGALRM, &sa, NULL);
-    struct itimerval it = {{0, 0}, {ms / 1000, (ms % 1000) * 1000}};
+    alarms = 0;
+    struct timeval t = {ms / 1000, (ms % 1000) * 1000};
+    struct itimerval it = {t, t};
     setitimer(ITIMER_REAL, &it, NULL);
+}
+
+static const char *alarm_off(void)
+{
+    struct itimerval it = {{0, 0}, {0, 0}};
+    setitimer(ITIMER_REAL, &it, NULL);
+    return alarms ? "yes" : "no";
 }
 
 static int idle_pipe[2];
@@ -205,16 +219,19 @@ static void interrupted_writes(const char *what)
     static char big[1 << 20];
     int pfd[2];
     pipe(pfd);
-    alarms = 0;
     alarm_in(100, 0);
     errno = 0;
     long n = write(pfd[1], big, sizeof big);
-    printf("%s: write into an empty pipe: %ld (%s), handler ran %d\n", what, n, n < 0 ? strerror(errno) : "partial",
-           alarms);
+    int e = errno;
+    const char *ran = alarm_off();
+    printf("%s: write into an empty pipe: %ld (%s), handler ran: %s\n", what, n, n < 0 ? strerror(e) : "partial",
+           ran);
     alarm_in(100, 0);
     errno = 0;
     n = write(pfd[1], big, 100);
-    printf("%s: write into a full pipe: %ld (%s), handler ran %d\n", what, n, n < 0 ? strerror(errno) : "?", alarms);
+    e = errno;
+    ran = alarm_off();
+    printf("%s: write into a full pipe: %ld (%s), handler ran: %s\n", what, n, n < 0 ? strerror(e) : "?", ran);
     close(pfd[0]);
     close(pfd[1]);
 }
@@ -232,11 +249,10 @@ static void mode_eintr(void)
         write(pfd[1], "hello", 5);
         _exit(0);
     }
-    alarms = 0;
     alarm_in(50, 1);
     char buf[16];
     long n = read(pfd[0], buf, sizeof buf);
-    printf("SA_RESTART read: %ld, handler ran %d\n", n, alarms);
+    printf("SA_RESTART read: %ld, handler ran: %s\n", n, alarm_off());
     waitpid(pid, NULL, 0);
     close(pfd[0]);
     close(pfd[1]);
@@ -322,18 +338,21 @@ static void select_interrupted(void)
     fd_set r;
     FD_ZERO(&r);
     FD_SET(pfd[0], &r);
-    alarms = 0;
     alarm_in(50, 0);
     struct timeval tv = {5, 0};
     errno = 0;
     int n = select(pfd[0] + 1, &r, NULL, NULL, &tv);
-    printf("select interrupted: %d %s r=%d, handler ran %d\n", n, n < 0 ? strerror(errno) : "", FD_ISSET(pfd[0], &r),
-           alarms);
+    int e = errno;
+    const char *ran = alarm_off();
+    printf("select interrupted: %d %s r=%d, handler ran: %s\n", n, n < 0 ? strerror(e) : "", FD_ISSET(pfd[0], &r),
+           ran);
     struct pollfd pf = {pfd[0], POLLIN, 0};
     alarm_in(50, 1);
     errno = 0;
     n = poll(&pf, 1, 5000);
-    printf("poll interrupted (SA_RESTART too): %d %s, handler ran %d\n", n, n < 0 ? strerror(errno) : "", alarms);
+    e = errno;
+    ran = alarm_off();
+    printf("poll interrupted (SA_RESTART too): %d %s, handler ran: %s\n", n, n < 0 ? strerror(e) : "", ran);
     close(pfd[0]);
     close(pfd[1]);
 }
@@ -404,6 +423,45 @@ static void mode_mremap(void)
     probe("shrunk, page 0", q, 0, 0);
 }
 
+/* Accesses that cross from an accessible page into an inaccessible one: the
+ * fault address is the first byte that cannot be accessed, not the start. */
+static void cross(const char *what, volatile char *base, long off, int kind)
+{
+    got_sig = 0;
+    if (sigsetjmp(probe_jb, 1) == 0) {
+        volatile unsigned long *p8 = (volatile unsigned long *)(base + off);
+        volatile unsigned __int128 *p16 = (volatile unsigned __int128 *)(base + off);
+        unsigned long v = 0;
+        if (kind == 0)
+            v = *p8;
+        else if (kind == 1)
+            *p8 = 0x1122334455667788UL;
+        else
+            v = (unsigned long)(*p16 >> 64);
+        printf("%s: ok (%lu)\n", what, v);
+    } else {
+        printf("%s: %s code=%d at +%ld\n", what, got_sig == SIGSEGV ? "SIGSEGV" : got_sig == SIGBUS ? "SIGBUS"
+               : "other signal", got_code, (long)((volatile char *)got_addr - base));
+    }
+    fflush(stdout);
+}
+
+static void mode_crossing(void)
+{
+    catch_faults();
+    char *p = mmap(NULL, 2 * PG, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    memset(p, 1, 2 * PG);
+    mprotect(p + PG, PG, PROT_NONE);
+    cross("8-byte load into PROT_NONE", p, PG - 4, 0);
+    cross("8-byte store into PROT_NONE", p, PG - 2, 1);
+    cross("16-byte load, second half into PROT_NONE", p, PG - 12, 2);
+    munmap(p + PG, PG);
+    cross("8-byte load into unmapped", p, PG - 1, 0);
+    cross("8-byte store into unmapped", p, PG - 6, 1);
+    cross("8-byte load ending at the boundary", p, PG - 8, 0);
+    munmap(p, PG);
+}
+
 static char *volatile child_map;
 static char *volatile child_brk;
 
@@ -469,5 +527,7 @@ int main(int argc, char **argv)
         mode_mremap();
     if (all || !strcmp(mode, "vfork"))
         mode_vfork();
+    if (all || !strcmp(mode, "crossing"))
+        mode_crossing();
     return 0;
 }
