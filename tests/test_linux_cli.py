@@ -144,3 +144,12 @@ def test_every_d_item_logs_something(tmp_path):
     text = log.read_text()
     for marker in ("IN: ", "OP:", "OP after optimization", "OUT: [LLVM IR]", "X0=", "PC="):
         assert marker in text, marker
+
+
+def test_first_guest_descriptor_is_3(tmp_path):
+    """tcgpy's own descriptors (signal watcher, shared file mappings) must not
+    take the numbers a guest expects from its first open, as after a kernel's
+    execve with 0-2 open."""
+    res = tcgpy("run", "-strace", f"{BIN}/fs_files", str(tmp_path))
+    first = next(line for line in res.stderr.decode().splitlines() if " openat(" in line)
+    assert first.endswith(" = 3"), first

@@ -110,6 +110,5 @@ class SignalWatcher:
             proc.flush_logs()
             kill_self(hs)
         sigs.host_queue.append(g)
-        proc.poke_wake_fd()
         proc.wakeup.set()
         proc.emu.request_exit()

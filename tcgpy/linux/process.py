@@ -106,7 +106,6 @@ class LinuxProcess:
         self.exit_status: int | None = None
         self.fault_info: EmulationError | None = None
         self.wakeup = threading.Event()    # set when a host signal is queued
-        self._open_wake_fd()
         self.dirstate: dict[int, list] = {}   # getdents64 position per directory fd
         self.epolls: dict[int, tuple] = {}    # epoll fd -> (host epoll, fd -> guest data)
         self.vfork_pipe: int | None = None    # in a CLONE_VFORK child: the parent waits for its EOF
@@ -252,28 +251,10 @@ class LinuxProcess:
         self.log.flush()
 
     # -- signals ---------------------------------------------------------------------
-    def _open_wake_fd(self) -> None:
-        """A pipe the signal watcher writes to (after queueing a signal, before
-        setting ``wakeup``), for waits in poll()."""
-        self.wake_fd, self._wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
-
-    def poke_wake_fd(self) -> None:
-        try:
-            os.write(self._wake_w, b"\0")
-        except BlockingIOError:       # full: it is readable anyway
-            pass
-
     def drain_host_signals(self) -> None:
         # Cleared before the queue is read: a signal queued meanwhile sets it
-        # again (and its byte is in the pipe before it is set), so none is
-        # left queued with nothing to say so.
-        if self.wakeup.is_set():
-            self.wakeup.clear()
-            try:
-                while os.read(self.wake_fd, 4096):
-                    pass
-            except BlockingIOError:
-                pass
+        # again, so none is left queued with nothing to say so.
+        self.wakeup.clear()
         q = self.signals.host_queue
         while q:
             signo = q.popleft()
@@ -362,10 +343,6 @@ class LinuxProcess:
         self.sched.after_fork_child(self.pid)
         self.signals.pending.clear()
         self.signals.host_queue.clear()
-        # The parent's pipe would wake both processes.
-        os.close(self.wake_fd)
-        os.close(self._wake_w)
-        self._open_wake_fd()
         self.wakeup.clear()
         if getattr(self, "watcher", None) is not None:
             self.watcher.after_fork_child()

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 
 TIME_SLICE = 0.01
 RETRY_INTERVAL = 0.005          # how often a wait without a descriptor (wait4) is retried
+IDLE_POLL = 0.02                # longest host poll before looking at pending host signals
 FIRST_TID = 1 << 22            # above the kernel's pid_max: never a host process
 MASK64 = (1 << 64) - 1
 
@@ -310,9 +311,11 @@ class Scheduler:
             timeout = max(0.0, min(deadlines) - now) if deadlines else None
             io = [e for t in self.threads.values() if t.waiting == "io" for e in t.io]
             if io:
-                # The signal watcher also writes to wake_fd, so that one poll
-                # waits for the descriptors and for host signals.
-                _ready(io + [(self.proc.wake_fd, select.POLLIN)], timeout)
+                # Host signals set an Event, which poll cannot wait for: look
+                # at it between bounded polls.  (A pipe for the watcher to
+                # write to would take a descriptor number the guest expects
+                # to get from its first open.)
+                _ready(io, IDLE_POLL if timeout is None else min(timeout, IDLE_POLL))
             else:
                 self.proc.wakeup.wait(timeout)
 
@@ -373,15 +376,19 @@ def wait_instead(proc, name: str, args: tuple):
     if flags_index is not None and args[flags_index] & MSG_DONTWAIT:
         return None
     try:
-        mode = os.fstat(fd).st_mode
-        if stat.S_ISREG(mode) or stat.S_ISBLK(mode) or fcntl.fcntl(fd, fcntl.F_GETFL) & os.O_NONBLOCK:
+        # Ready (regular files always are; a bad descriptor too: the syscall
+        # reports EBADF) and not more than a ready pipe surely takes: run it.
+        # The common case costs one poll.
+        big_pipe_write = name == "write" and args[2] > PIPE_BUF and stat.S_ISFIFO(os.fstat(fd).st_mode)
+        if not big_pipe_write and _ready([(fd, events)]):
             return None
+        if fcntl.fcntl(fd, fcntl.F_GETFL) & os.O_NONBLOCK:
+            return None
+        fifo = stat.S_ISFIFO(os.fstat(fd).st_mode)
     except OSError:
         return None             # the syscall itself reports EBADF
-    if name == "write" and stat.S_ISFIFO(mode):
+    if name == "write" and fifo:
         return _pipe_write(proc, fd, args[1], args[2])
-    if _ready([(fd, events)]):
-        return None
     proc.sched.block_io([(fd, events)], sa_restart=True)
     return NORETURN
 
