@@ -22,7 +22,7 @@ from tcgpy.difftest import engine as dt
 from tcgpy.difftest.a64_forms_atomic import is_lse
 from tcgpy.difftest.a64_forms_dp import DP_CLASSES
 from tcgpy.difftest.a64_forms_fp16 import known_differences as fp16_known_differences
-from tcgpy.difftest.a64_forms_ls import LDST_CLASSES, LS_CLASSES, known_differences
+from tcgpy.difftest.a64_forms_ls import LDST_CLASSES, LOAD_DEST, LS_CLASSES, _excl, known_differences
 from tcgpy.difftest.forms import CODE_BASE, CODE_SIZE, DATA_BASE, DATA_SIZE, Pos, classes
 
 CODE = CODE_BASE
@@ -591,6 +591,45 @@ def test_difftest_with_integer_classes(engine, seed, length):
     table = classes("aarch64")
     forms = [table[n] for n in LS_CLASSES + DP_CLASSES]
     check_case(engine, random_case(forms, seed, length), allow_known=True)
+
+
+def narrow_exclusive_case(seed: int) -> dt.Case:
+    """Byte, halfword or word exclusives (one size per case: after a wider
+    load-exclusive Unicorn's narrower store-exclusive misbehaves, see
+    test_unicorn_store_exclusive_size_mismatch_deviation), plain or
+    acquire/release, around random plain stores of that size and clrex, on an
+    aligned SP into random data."""
+    rng = random.Random(seed)
+    size = rng.randrange(3)
+
+    def data_reg() -> int:
+        return rng.choice(LOAD_DEST)
+
+    def load_excl() -> int:
+        return _excl(size, 0, 1, 0, 31, rng.randrange(2), 31, 31, data_reg())
+
+    def store_excl() -> int:
+        rt = rng.randrange(32)
+        rs = rng.choice([r for r in LOAD_DEST if r != rt])
+        return _excl(size, 0, 0, 0, rs, rng.randrange(2), 31, 31, rt)
+
+    plain_store = lambda: 0x3900_03E0 | size << 30 | rng.randrange(32)   # str{b,h,} [sp]
+    clrex = 0xD503_305F
+    words = [load_excl()]
+    for _ in range(rng.randrange(1, 5)):
+        words.append(rng.choice((store_excl, store_excl, load_excl, plain_store,
+                                 lambda: clrex))())
+    words.append(store_excl())
+    regs = dt.random_start_regs(DA, rng)
+    regs["sp"] = DATA_BASE + rng.randrange(DATA_SIZE // 16) * 16 + rng.randrange(4) * (1 << size)
+    return dt.Case("aarch64", tuple(words), regs, rng.randbytes(DATA_SIZE), len(words))
+
+
+@given(seed=st.integers(0, 2 ** 64 - 1))
+def test_difftest_narrow_exclusives(engine, seed):
+    """ldxrb/ldaxrb/stxrb/stlxrb and the h and w forms on random values
+    (the random classes draw only 64-bit and pair exclusives)."""
+    check_case(engine, narrow_exclusive_case(seed))
 
 
 def _random_ldst_word(rng: random.Random) -> int | None:

@@ -13,7 +13,9 @@ the run comparable with Unicorn:
   a store-exclusive that fails its monitor check (see tests/test_a64_ldst.py).
 - Exclusives in the random class are 64-bit accesses only (ldxr/stxr x, and
   both pair sizes): after a wider load-exclusive, QEMU's narrower stxr writes
-  memory yet reports failure; mixed sizes are covered by hand-written tests.
+  memory yet reports failure; mixed sizes are covered by hand-written tests,
+  byte/halfword/word exclusives (one size per case) on random values by
+  tests/test_a64_ldst.py::test_difftest_narrow_exclusives.
 - Branch targets lie forward in the sequence or exactly at its end.  br/blr/ret
   need a register holding a code address and are difftested in
   tests/test_a64_branch.py with sequences built around them, not here.
