@@ -267,11 +267,19 @@ class LinuxProcess:
         while True:
             sig = self.signals.next_deliverable(force, self.sched.current.tid)
             if sig is None:
+                self.restore_saved_mask()
                 return False
             if self.deliver(sig, synchronous=sig.signo == force):
                 # The handler runs first; further signals are taken at its
                 # next syscall or block boundary.
                 return True
+
+    def restore_saved_mask(self) -> None:
+        """The mask a ppoll/pselect6/epoll_pwait installed ends with the call
+        (a handler it let in has run by now, or none was due)."""
+        t = self.sched.current
+        if t.saved_mask is not None:
+            self.signals.blocked, t.saved_mask = t.saved_mask, None
 
     def deliver(self, sig: PendingSignal, synchronous: bool = False) -> bool:
         """Deliver one signal; True when a guest handler was set up."""
@@ -302,8 +310,13 @@ class LinuxProcess:
             sp = ss_sp + ss_size
         restorer = act.restorer if act.flags & sa["SA_RESTORER"] else SIGTRAMP_ADDR
         try:
+            # After a ppoll's EINTR the handler runs with the call's mask,
+            # and sigreturn goes back to the mask from before the call.
+            t = self.sched.current
+            saved = sigs.blocked if t.saved_mask is None else t.saved_mask
             self.arch.sigframe.setup_rt_frame(self.emu, sp, signo, sig.siginfo, act.handler, restorer,
-                                              sigs.blocked, sigs.altstack, sig.fault_address)
+                                              saved, sigs.altstack, sig.fault_address)
+            t.saved_mask = None
         except MemoryFault:
             self.die(sigs.numbers["SIGSEGV"], core=True, fault=None)
         sigs.blocked |= act.mask

@@ -634,13 +634,39 @@ def _block(proc, io: list, ms: int | None, **kw) -> None:
     proc.sched.block_io(io, None if ms is None else time.monotonic() + ms / 1000, timeout_result=0, **kw)
 
 
-def _wait_for(proc, check, finish, io: list, ms: int | None, tmo: int = 0, started: float = 0.0):
+def _read_sigmask(proc, addr: int, size: int) -> int | None:
+    """A ppoll/pselect6/epoll_pwait signal mask argument (None: no mask)."""
+    if not addr:
+        return None
+    if size != 8:
+        from .process import GuestErrno
+        raise GuestErrno("EINVAL")
+    return struct.unpack("<Q", proc.read(addr, 8))[0]
+
+
+def _signal_pending(proc) -> bool:
+    """Whether a signal the running thread does not block is pending for it."""
+    proc.drain_host_signals()
+    tid, blocked = proc.sched.current.tid, proc.signals.blocked
+    return any(p.tid in (None, tid) and not blocked >> (p.signo - 1) & 1 for p in proc.signals.pending)
+
+
+def _wait_for(proc, check, finish, io: list, ms: int | None, tmo: int = 0, started: float = 0.0,
+              mask: int | None = None):
     """A poll-like syscall: ``check()`` says what is ready now (without
     waiting); ``finish(ready)`` writes the results and returns the count,
     at once when something is ready or there is no time to wait, else when
-    something becomes ready or, with nothing, at the timeout."""
+    something becomes ready or, with nothing, at the timeout.  ``mask`` is
+    the signal mask in force meanwhile: a signal it lets in ends the wait
+    with EINTR (even a zero one) and its handler runs with that mask; any
+    other end of the call restores the thread's own mask."""
+    if mask is not None:
+        sigs = proc.signals
+        proc.sched.current.saved_mask = sigs.blocked
+        sigs.blocked = mask & ~((1 << (sigs.numbers["SIGKILL"] - 1)) | (1 << (sigs.numbers["SIGSTOP"] - 1)))
     ready = check()
-    if ready or ms == 0:
+    if ready or (ms == 0 and not (mask is not None and _signal_pending(proc))):
+        proc.restore_saved_mask()
         return finish(ready)
 
     def resume():
@@ -682,7 +708,7 @@ def sys_ppoll(proc, fds, nfds, tmo, sigmask, sigsetsize):
         return n
 
     io = [(e["fd"], e["events"] & 0xFFFF) for e in entries if e["fd"] >= 0]
-    return _wait_for(proc, check, finish, io, ms, tmo, started)
+    return _wait_for(proc, check, finish, io, ms, tmo, started, _read_sigmask(proc, sigmask, sigsetsize))
 
 
 @syscall("pselect6", "i p p p p p")
@@ -715,7 +741,9 @@ def sys_pselect6(proc, nfds, rfds, wfds, efds, tmo, sigmask):
         return total
 
     io = [(fd, ev) for fds, ev in zip(sets, (select.POLLIN, select.POLLOUT, select.POLLPRI)) for fd in fds]
-    return _wait_for(proc, check, finish, io, ms, tmo, started)
+    # The sixth argument points to {const sigset_t *ss; size_t ss_len}.
+    mask = _read_sigmask(proc, *struct.unpack("<QQ", proc.read(sigmask, 16))) if sigmask else None
+    return _wait_for(proc, check, finish, io, ms, tmo, started, mask)
 
 
 @syscall("eventfd2", "u x")
@@ -765,7 +793,7 @@ def sys_epoll_pwait(proc, epfd, events, maxevents, timeout, sigmask, sigsetsize)
         proc.write(events, b"".join(lay.pack(events=ev, data=data.get(fd, 0)) for fd, ev in ready))
         return len(ready)
     return _wait_for(proc, lambda: ep.poll(0, max(1, s32(maxevents))), finish, [(s32(epfd), select.POLLIN)],
-                     None if t < 0 else t)
+                     None if t < 0 else t, mask=_read_sigmask(proc, sigmask, sigsetsize))
 
 
 # -- advice and locks ---------------------------------------------------------------------

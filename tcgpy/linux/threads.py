@@ -47,6 +47,11 @@ class GuestThread:
     on_timeout: object = None       # at the deadline: called for the result (instead of the fixed one)
     on_signal: object = None        # a signal ends the wait: called, the result if it got somewhere, else None
     sa_restart: bool = False        # nothing done: SA_RESTART restarts it (-ERESTARTSYS), else EINTR
+    # ppoll/pselect6/epoll_pwait installed their mask: the mask to go back to
+    # when the call ends, except after EINTR, when the handler runs with the
+    # temporary mask and its frame records this one (the kernel's
+    # TIF_RESTORE_SIGMASK).
+    saved_mask: int | None = None
 
 
 @dataclass
@@ -170,9 +175,11 @@ class Scheduler:
         t.context[self.proc.arch.pc] -= self.proc.arch.syscall_insn_size
         t.wake_result = None
 
-    def _end_wait(self, t: GuestThread) -> None:
+    def _end_wait(self, t: GuestThread, interrupted: bool = False) -> None:
         t.waiting, t.deadline, t.resume = None, None, None
         t.on_timeout = t.on_signal = None
+        if t.saved_mask is not None and not interrupted:
+            t.blocked, t.saved_mask = t.saved_mask, None
 
     def _call(self, fn):
         """Run a resume/on_timeout/on_signal hook: host and guest-memory errors
@@ -232,7 +239,7 @@ class Scheduler:
             self._restart(t)
         else:
             t.wake_result = result
-        self._end_wait(t)
+        self._end_wait(t, interrupted=result == -self.proc.errno["EINTR"])
 
     def _signal_target(self, signo: int, tid: int | None) -> GuestThread | None:
         """The thread a pending signal goes to: the one it names, else (as the

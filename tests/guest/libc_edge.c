@@ -13,6 +13,10 @@
  *   eintr    a blocking pipe write interrupted by a signal returns what it
  *            wrote (EINTR only when it wrote nothing), also with threads;
  *            SA_RESTART restarts a read that got nothing
+ *   sigmask  pselect6/ppoll/epoll_pwait with a signal mask: a signal blocked
+ *            outside but not by the mask ends the wait (EINTR) and its
+ *            handler runs with the mask; one the mask blocks stays pending
+ *            until the caller's own mask is back; alone and with a thread
  *   mremap   a moved MAP_SHARED anonymous mapping stays shared with a
  *            forked child; growing one gives SIGBUS pages past the object
  *   vfork    a vfork child's mmap/munmap/brk are the parent's
@@ -28,6 +32,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/mman.h>
 #include <sys/select.h>
 #include <sys/syscall.h>
@@ -379,6 +384,122 @@ static void mode_select(void)
     close(idle_pipe[1]);
 }
 
+static volatile int mask_runs, mask_saw_usr2, mask_saw_alrm;
+static void on_alarm_mask(int sig)
+{
+    (void)sig;
+    sigset_t cur;
+    sigprocmask(SIG_BLOCK, NULL, &cur);
+    mask_runs++;
+    mask_saw_usr2 = sigismember(&cur, SIGUSR2);
+    mask_saw_alrm = sigismember(&cur, SIGALRM);
+}
+
+/* Wait up to ``ms`` for the read end ``fd`` of an empty pipe with ``mask``
+ * installed, by pselect6 (0), ppoll (1) or epoll_pwait (2). */
+static int masked_wait(int how, int fd, int epfd, sigset_t *mask, long ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000};
+    if (how == 1) {
+        struct pollfd pf = {fd, POLLIN, 0};
+        return syscall(SYS_ppoll, &pf, 1, &ts, mask, 8);
+    }
+    if (how == 2) {
+        struct epoll_event ev;
+        return syscall(SYS_epoll_pwait, epfd, &ev, 1, (int)ms, mask, 8);
+    }
+    fd_set r;
+    FD_ZERO(&r);
+    FD_SET(fd, &r);
+    struct { const sigset_t *ss; size_t len; } arg = {mask, 8};
+    return syscall(SYS_pselect6, fd + 1, &r, NULL, NULL, &ts, &arg);
+}
+
+static void one_shot_alarm(long ms)
+{
+    struct itimerval it = {{0, 0}, {ms / 1000, (ms % 1000) * 1000}};
+    setitimer(ITIMER_REAL, &it, NULL);
+}
+
+static void sigmask_checks(const char *what)
+{
+    static const char *names[] = {"pselect6", "ppoll", "epoll_pwait"};
+    int pfd[2];
+    pipe(pfd);
+    int epfd = epoll_create1(0);
+    struct epoll_event ev = {EPOLLIN, {0}};
+    epoll_ctl(epfd, EPOLL_CTL_ADD, pfd[0], &ev);
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_alarm_mask;
+    sigaction(SIGALRM, &sa, NULL);
+    sigset_t alrm, usr2, cur, pend;
+    sigemptyset(&alrm);
+    sigaddset(&alrm, SIGALRM);
+    sigemptyset(&usr2);
+    sigaddset(&usr2, SIGUSR2);
+    for (int how = 0; how < 3; how++) {
+        /* SIGALRM blocked outside, let in by the call's mask (which blocks
+         * SIGUSR2 instead). */
+        sigprocmask(SIG_BLOCK, &alrm, NULL);
+        mask_runs = mask_saw_usr2 = mask_saw_alrm = 0;
+        one_shot_alarm(50);
+        errno = 0;
+        int n = masked_wait(how, pfd[0], epfd, &usr2, 5000);
+        int e = errno;
+        sigprocmask(SIG_BLOCK, NULL, &cur);
+        printf("%s: %s letting SIGALRM in: %d %s, handler ran %d time(s) with SIGUSR2 blocked: %d, SIGALRM "
+               "blocked: %d; afterwards SIGALRM blocked: %d, SIGUSR2 blocked: %d\n", what, names[how], n,
+               n < 0 ? strerror(e) : "", mask_runs, mask_saw_usr2, mask_saw_alrm, sigismember(&cur, SIGALRM),
+               sigismember(&cur, SIGUSR2));
+        /* The call's mask blocks it too: a timeout, the signal pending
+         * until the caller unblocks it. */
+        mask_runs = 0;
+        one_shot_alarm(30);
+        n = masked_wait(how, pfd[0], epfd, &alrm, 200);
+        int during = mask_runs;
+        sigpending(&pend);
+        sigprocmask(SIG_UNBLOCK, &alrm, NULL);
+        printf("%s: %s blocking SIGALRM: %d, handler ran during it: %d, SIGALRM pending: %d, handler ran once "
+               "unblocked: %d\n", what, names[how], n, during, sigismember(&pend, SIGALRM), mask_runs);
+    }
+    /* Already pending and let in by the mask: EINTR even with a zero timeout. */
+    sigprocmask(SIG_BLOCK, &alrm, NULL);
+    raise(SIGALRM);
+    mask_runs = 0;
+    errno = 0;
+    int n = masked_wait(1, pfd[0], epfd, &usr2, 0);
+    printf("%s: ppoll with a zero timeout and SIGALRM pending: %d %s, handler ran: %d\n", what, n,
+           n < 0 ? strerror(errno) : "", mask_runs);
+    sigprocmask(SIG_UNBLOCK, &alrm, NULL);
+    struct pollfd pf = {pfd[0], POLLIN, 0};
+    struct timespec ts = {0, 0};
+    errno = 0;
+    n = syscall(SYS_ppoll, &pf, 1, &ts, &usr2, 4);
+    printf("%s: ppoll sigsetsize 4: %d %s\n", what, n, strerror(errno));
+    close(epfd);
+    close(pfd[0]);
+    close(pfd[1]);
+}
+
+static void mode_sigmask(void)
+{
+    sigmask_checks("single thread");
+    sigset_t s;
+    sigemptyset(&s);
+    sigaddset(&s, SIGALRM);
+    pipe(idle_pipe);
+    pthread_sigmask(SIG_BLOCK, &s, NULL);
+    pthread_t t;
+    pthread_create(&t, NULL, idle_thread, NULL);
+    pthread_sigmask(SIG_UNBLOCK, &s, NULL);
+    sigmask_checks("two threads");
+    write(idle_pipe[1], "q", 1);
+    pthread_join(t, NULL);
+    close(idle_pipe[0]);
+    close(idle_pipe[1]);
+}
+
 static void mode_mremap(void)
 {
     catch_faults();
@@ -523,6 +644,8 @@ int main(int argc, char **argv)
         mode_select();
     if (all || !strcmp(mode, "eintr"))
         mode_eintr();
+    if (all || !strcmp(mode, "sigmask"))
+        mode_sigmask();
     if (all || !strcmp(mode, "mremap"))
         mode_mremap();
     if (all || !strcmp(mode, "vfork"))
