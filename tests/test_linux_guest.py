@@ -211,6 +211,10 @@ LIBC_CASES = [
     # it blocks stays pending until the caller's mask is back; alone and
     # with a second thread (qemu-aarch64 7.2 agrees).
     Case("libc_edge_sigmask", "libc_edge", ("sigmask",)),
+    # waitpid/waitid for a child that outlives a periodic SIGALRM: the
+    # handler runs while they wait, EINTR without SA_RESTART, a restart with
+    # it (qemu-aarch64 7.2 agrees).
+    Case("libc_edge_waitsig", "libc_edge", ("waitsig",)),
     # A MAP_SHARED anonymous mapping moved by mremap stays shared with a
     # child forked before; pages grown past the original object are SIGBUS,
     # moved or in place (qemu-aarch64 7.2 agrees).

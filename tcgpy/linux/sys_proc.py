@@ -524,10 +524,13 @@ def _write_status(proc, addr, status):
 
 @syscall("wait4", "i p x p")
 def sys_wait4(proc, pid, wstatus, options, rusage):
-    waits = proc.sched.multi and not options & os.WNOHANG
+    # Never a blocking host wait, where a guest signal could not end it (host
+    # signals are blocked on the CPU thread): the caller retries in the
+    # scheduler, so a handler runs meanwhile and EINTR/SA_RESTART apply as in
+    # the kernel, and other guest threads run.
+    waits = not options & os.WNOHANG
     try:
-        # Other guest threads keep running while this one waits.
-        got, status, ru = os.wait4(s32(pid), (options & 0xFFFFFFFF) | (os.WNOHANG if waits else 0))
+        got, status, ru = os.wait4(s32(pid), (options & 0xFFFFFFFF) | os.WNOHANG)
     except ChildProcessError:
         return proc.err("ECHILD")
     if waits and not got:
@@ -543,9 +546,13 @@ def sys_wait4(proc, pid, wstatus, options, rusage):
 @syscall("waitid", "i i p x p")
 def sys_waitid(proc, idtype, id_, infop, options, rusage):
     try:
-        res = os.waitid(idtype, s32(id_), options & 0xFFFFFFFF)
+        # As wait4: the wait happens in the scheduler, not in the host.
+        res = os.waitid(idtype, s32(id_), (options & 0xFFFFFFFF) | os.WNOHANG)
     except ChildProcessError:
         return proc.err("ECHILD")
+    if res is None and not options & os.WNOHANG:
+        proc.sched.block_retry()
+        return NORETURN
     lay = proc.layout("siginfo_chld")
     if infop:
         if res is None:

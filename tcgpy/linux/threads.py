@@ -9,8 +9,8 @@ scheduler for its descriptors to become ready and then executes its syscall
 instruction again, as the kernel restarts an interrupted syscall.  That holds
 with a single guest thread too, because host signals are blocked on the CPU
 thread: the scheduler's wait is what a guest signal can end (with EINTR, a
-partial result or a restart, as the kernel decides).  wait4 for a running
-child retries periodically while other guest threads exist.
+partial result or a restart, as the kernel decides).  wait4/waitid for a
+running child retry periodically in the scheduler, for the same reason.
 """
 from __future__ import annotations
 

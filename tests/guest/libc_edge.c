@@ -17,6 +17,8 @@
  *            outside but not by the mask ends the wait (EINTR) and its
  *            handler runs with the mask; one the mask blocks stays pending
  *            until the caller's own mask is back; alone and with a thread
+ *   waitsig  waitpid/waitid for a child that outlives an alarm: the handler
+ *            runs while they wait; EINTR, or a restart under SA_RESTART
  *   mremap   a moved MAP_SHARED anonymous mapping stays shared with a
  *            forked child; growing one gives SIGBUS pages past the object
  *   vfork    a vfork child's mmap/munmap/brk are the parent's
@@ -500,6 +502,54 @@ static void mode_sigmask(void)
     close(idle_pipe[1]);
 }
 
+static pid_t sleepy_child(long ms, int status)
+{
+    pid_t pid = fork();
+    if (pid == 0) {
+        struct timespec d = {ms / 1000, (ms % 1000) * 1000000};
+        nanosleep(&d, NULL);
+        _exit(status);
+    }
+    return pid;
+}
+
+static void mode_waitsig(void)
+{
+    for (int restart = 0; restart < 2; restart++) {
+        const char *how = restart ? "SA_RESTART" : "no SA_RESTART";
+        pid_t pid = sleepy_child(400, 7);
+        alarm_in(50, restart);
+        int st = 0;
+        errno = 0;
+        pid_t got = waitpid(pid, &st, 0);
+        int e = errno;
+        const char *ran = alarm_off();
+        printf("waitpid, %s: %s %s, handler ran: %s\n", how, got == pid ? "the child" : got < 0 ? "-1" : "WRONG",
+               got < 0 ? strerror(e) : "", ran);
+        if (got < 0)
+            got = waitpid(pid, &st, 0);
+        printf("waitpid, %s: then %s, exit status %d\n", how, got == pid ? "the child" : "WRONG",
+               WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+        pid = sleepy_child(400, 9);
+        alarm_in(50, restart);
+        siginfo_t si;
+        memset(&si, 0, sizeof si);
+        errno = 0;
+        int n = waitid(P_PID, pid, &si, WEXITED);
+        e = errno;
+        ran = alarm_off();
+        printf("waitid, %s: %d %s, handler ran: %s\n", how, n, n < 0 ? strerror(e) : "", ran);
+        if (n < 0)
+            n = waitid(P_PID, pid, &si, WEXITED);
+        printf("waitid, %s: then %d, si_pid is the child: %d, si_status %d\n", how, n, si.si_pid == pid,
+               si.si_status);
+    }
+    /* WNOHANG with the child still running: 0 at once. */
+    pid_t pid = sleepy_child(100, 0);
+    printf("waitpid WNOHANG: %d\n", (int)waitpid(pid, NULL, WNOHANG));
+    printf("waitpid then: %s\n", waitpid(pid, NULL, 0) == pid ? "the child" : "WRONG");
+}
+
 static void mode_mremap(void)
 {
     catch_faults();
@@ -646,6 +696,8 @@ int main(int argc, char **argv)
         mode_eintr();
     if (all || !strcmp(mode, "sigmask"))
         mode_sigmask();
+    if (all || !strcmp(mode, "waitsig"))
+        mode_waitsig();
     if (all || !strcmp(mode, "mremap"))
         mode_mremap();
     if (all || !strcmp(mode, "vfork"))
