@@ -202,9 +202,10 @@ LIBC_CASES = [
     # one, by open(O_TRUNC): SIGBUS past the end, EFAULT for write() from
     # there, the pages back when it grows (qemu-aarch64 7.2 agrees).
     Case("libc_edge_bus", "libc_edge", ("bus",), tmpdir_arg=True),
-    # Pipe writes interrupted by SIGALRM: the bytes written so far, or EINTR
-    # when none were; an SA_RESTART read restarted; alone and with a second
-    # thread (qemu-aarch64 7.2 agrees).
+    # Pipe writes and writevs interrupted by SIGALRM: the bytes written so
+    # far, or EINTR when none were; uninterrupted, all of 1 MiB to a reader;
+    # an SA_RESTART read restarted; alone and with a second thread
+    # (qemu-aarch64 7.2 agrees).
     Case("libc_edge_eintr", "libc_edge", ("eintr",)),
     # pselect6/ppoll/epoll_pwait install their signal mask for the wait: a
     # signal it lets in gives EINTR and its handler runs with that mask, one

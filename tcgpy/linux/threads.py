@@ -386,7 +386,8 @@ def wait_instead(proc, name: str, args: tuple):
         # Ready (regular files always are; a bad descriptor too: the syscall
         # reports EBADF) and not more than a ready pipe surely takes: run it.
         # The common case costs one poll.
-        big_pipe_write = name == "write" and args[2] > PIPE_BUF and stat.S_ISFIFO(os.fstat(fd).st_mode)
+        big_pipe_write = (name in PIPE_WRITES and _write_size(proc, name, args) > PIPE_BUF
+                          and stat.S_ISFIFO(os.fstat(fd).st_mode))
         if not big_pipe_write and _ready([(fd, events)]):
             return None
         if fcntl.fcntl(fd, fcntl.F_GETFL) & os.O_NONBLOCK:
@@ -394,20 +395,46 @@ def wait_instead(proc, name: str, args: tuple):
         fifo = stat.S_ISFIFO(os.fstat(fd).st_mode)
     except OSError:
         return None             # the syscall itself reports EBADF
-    if name == "write" and fifo:
-        return _pipe_write(proc, fd, args[1], args[2])
+    if name in PIPE_WRITES and fifo:
+        return _pipe_write(proc, fd, PIPE_WRITES[name](proc, args))
     proc.sched.block_io([(fd, events)], sa_restart=True)
     return NORETURN
 
 
-def _pipe_write(proc, fd: int, buf: int, count: int):
+def _write_data(proc, args) -> bytes:
+    from .sys_fs import MAX_IO
+    return proc.read(args[1], min(args[2], MAX_IO))
+
+
+def _writev_data(proc, args) -> bytes:
+    from .sys_fs import _iovecs
+    return b"".join(proc.read(base, length) for base, length in _iovecs(proc, args[1], args[2]))
+
+
+# The blocking pipe writes _pipe_write does: the bytes each one writes.
+PIPE_WRITES = {"write": _write_data, "writev": _writev_data}
+
+
+def _write_size(proc, name: str, args: tuple) -> int:
+    """How many bytes a write/writev asks for (0 for a bad iovec array: the
+    syscall itself reports it)."""
+    if name == "write":
+        return args[2]
+    from ..errors import MemoryFault
+    from .sys_fs import _iovecs
+    try:
+        return sum(length for _, length in _iovecs(proc, args[1], args[2]))
+    except (MemoryFault, OSError):
+        return 0
+
+
+def _pipe_write(proc, fd: int, data: bytes):
     """A blocking write to a pipe, PIPE_BUF bytes at a time (never more than
     poll says fits, so the host never blocks), waiting in the scheduler when
     the pipe is full; all of it is written before it returns, as in the
     kernel, unless a signal comes first: then the bytes written so far."""
-    from .sys_fs import MAX_IO, _write
+    from .sys_fs import _write
     from .syscalls import NORETURN
-    data = proc.read(buf, min(count, MAX_IO))
     done = 0
 
     def step():

@@ -10,8 +10,8 @@
  *   select   select/pselect6/ppoll: result sets cleared on a timeout, the
  *            remaining time written back; EINTR for a signal, even with
  *            SA_RESTART; alone and with a second thread
- *   eintr    a blocking pipe write interrupted by a signal returns what it
- *            wrote (EINTR only when it wrote nothing), also with threads;
+ *   eintr    a blocking pipe write/writev interrupted by a signal returns
+ *            what it wrote (EINTR only when it wrote nothing), also with threads;
  *            SA_RESTART restarts a read that got nothing
  *   sigmask  pselect6/ppoll/epoll_pwait with a signal mask: a signal blocked
  *            outside but not by the mask ends the wait (EINTR) and its
@@ -39,6 +39,7 @@
 #include <sys/select.h>
 #include <sys/syscall.h>
 #include <sys/time.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 #include <poll.h>
 #include <time.h>
@@ -221,26 +222,64 @@ static void *idle_thread(void *arg)
     return NULL;
 }
 
+/* write, or writev (1) with the bytes in two pieces. */
+static long some_write(int v, int fd, char *buf, size_t len)
+{
+    if (!v)
+        return write(fd, buf, len);
+    struct iovec iov[2] = {{buf, len / 2}, {buf + len / 2, len - len / 2}};
+    return writev(fd, iov, 2);
+}
+
 static void interrupted_writes(const char *what)
 {
     static char big[1 << 20];
-    int pfd[2];
-    pipe(pfd);
-    alarm_in(100, 0);
-    errno = 0;
-    long n = write(pfd[1], big, sizeof big);
-    int e = errno;
-    const char *ran = alarm_off();
-    printf("%s: write into an empty pipe: %ld (%s), handler ran: %s\n", what, n, n < 0 ? strerror(e) : "partial",
-           ran);
-    alarm_in(100, 0);
-    errno = 0;
-    n = write(pfd[1], big, 100);
-    e = errno;
-    ran = alarm_off();
-    printf("%s: write into a full pipe: %ld (%s), handler ran: %s\n", what, n, n < 0 ? strerror(e) : "?", ran);
-    close(pfd[0]);
-    close(pfd[1]);
+    for (int v = 0; v < 2; v++) {
+        const char *name = v ? "writev" : "write";
+        int pfd[2];
+        pipe(pfd);
+        alarm_in(100, 0);
+        errno = 0;
+        long n = some_write(v, pfd[1], big, sizeof big);
+        int e = errno;
+        const char *ran = alarm_off();
+        printf("%s: %s into an empty pipe: %ld (%s), handler ran: %s\n", what, name, n,
+               n < 0 ? strerror(e) : "partial", ran);
+        alarm_in(100, 0);
+        errno = 0;
+        n = some_write(v, pfd[1], big, 100);
+        e = errno;
+        ran = alarm_off();
+        printf("%s: %s into a full pipe: %ld (%s), handler ran: %s\n", what, name, n, n < 0 ? strerror(e) : "?",
+               ran);
+        errno = 0;
+        alarm_in(100, 0);
+        n = some_write(v, pfd[1], big, sizeof big);
+        e = errno;
+        ran = alarm_off();
+        printf("%s: %s of 1 MiB into a full pipe: %ld (%s), handler ran: %s\n", what, name, n,
+               n < 0 ? strerror(e) : "?", ran);
+        close(pfd[0]);
+        close(pfd[1]);
+        /* Uninterrupted, it waits for a reader to make room until all of it is written. */
+        pipe(pfd);
+        pid_t pid = fork();
+        if (pid == 0) {
+            close(pfd[1]);
+            long total = 0, got;
+            char buf[3000];
+            while ((got = read(pfd[0], buf, sizeof buf)) > 0)
+                total += got;
+            _exit(total == sizeof big ? 0 : 1);
+        }
+        close(pfd[0]);
+        n = some_write(v, pfd[1], big, sizeof big);
+        close(pfd[1]);
+        int st;
+        waitpid(pid, &st, 0);
+        printf("%s: %s of 1 MiB to a reader: %ld, the reader got it all: %s\n", what, name, n,
+               WIFEXITED(st) && WEXITSTATUS(st) == 0 ? "yes" : "no");
+    }
 }
 
 static void mode_eintr(void)
