@@ -239,7 +239,10 @@ class Scheduler:
             self._restart(t)
         else:
             t.wake_result = result
-        self._end_wait(t, interrupted=result == -self.proc.errno["EINTR"])
+        # The signal is taken (handler, default action or discarded) with
+        # the wait's mask still in force, as the kernel's get_signal does;
+        # deliver_pending then puts the thread's own mask back.
+        self._end_wait(t, interrupted=True)
 
     def _signal_target(self, signo: int, tid: int | None) -> GuestThread | None:
         """The thread a pending signal goes to: the one it names, else (as the

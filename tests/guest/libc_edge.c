@@ -523,9 +523,44 @@ static void sigmask_checks(const char *what)
     close(pfd[1]);
 }
 
+/* A pending signal let in by a ppoll's mask that has no handler is taken
+ * with that mask: discarded when ignored (the wait goes on), fatal at a
+ * terminating default action. */
+static void sigmask_no_handler(void)
+{
+    sigset_t usr, none, pend;
+    sigemptyset(&none);
+    sigemptyset(&usr);
+    sigaddset(&usr, SIGUSR2);
+    signal(SIGUSR2, SIG_IGN);
+    sigprocmask(SIG_BLOCK, &usr, NULL);
+    raise(SIGUSR2);
+    struct timespec ts = {0, 100000000};
+    int n = syscall(SYS_ppoll, NULL, 0, &ts, &none, 8);
+    sigpending(&pend);
+    printf("ppoll letting in an ignored pending signal: %d, still pending: %d\n", n, sigismember(&pend, SIGUSR2));
+    sigprocmask(SIG_UNBLOCK, &usr, NULL);
+    signal(SIGUSR2, SIG_DFL);
+    pid_t pid = fork();
+    if (pid == 0) {
+        sigemptyset(&usr);
+        sigaddset(&usr, SIGUSR1);
+        sigprocmask(SIG_BLOCK, &usr, NULL);
+        raise(SIGUSR1);
+        ts = (struct timespec){1, 0};
+        syscall(SYS_ppoll, NULL, 0, &ts, &none, 8);
+        _exit(0);
+    }
+    int st;
+    waitpid(pid, &st, 0);
+    printf("ppoll letting in a pending SIGUSR1 at its default action: %s\n",
+           WIFSIGNALED(st) && WTERMSIG(st) == SIGUSR1 ? "killed by it" : "WRONG");
+}
+
 static void mode_sigmask(void)
 {
     sigmask_checks("single thread");
+    sigmask_no_handler();
     sigset_t s;
     sigemptyset(&s);
     sigaddset(&s, SIGALRM);
