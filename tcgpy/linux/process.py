@@ -275,7 +275,7 @@ class LinuxProcess:
                 return True
 
     def restore_saved_mask(self) -> None:
-        """The mask a ppoll/pselect6/epoll_pwait installed ends with the call
+        """The mask a rt_sigsuspend/ppoll/pselect6/epoll_pwait installed ends with the call
         (a handler it let in has run by now, or none was due)."""
         t = self.sched.current
         if t.saved_mask is not None:

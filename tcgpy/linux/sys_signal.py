@@ -88,22 +88,17 @@ def sys_rt_sigpending(proc, setp, sigsetsize):
 
 @syscall("rt_sigsuspend", "p u")
 def sys_rt_sigsuspend(proc, maskp, sigsetsize):
+    """Wait in the scheduler (other guest threads run meanwhile) with ``mask``
+    installed, until a signal it lets in is taken: EINTR, its handler run
+    with that mask and its frame recording the thread's own, which
+    sigreturn (or deliver_pending, with no handler) puts back."""
+    if sigsetsize != 8:
+        return proc.err("EINVAL")
     sigs = proc.signals
     (mask,) = struct.unpack("<Q", proc.read(maskp, 8))
-    saved = sigs.blocked
-    sigs.blocked = mask
-    while True:
-        proc.drain_host_signals()
-        if any(not mask & (1 << (p.signo - 1)) for p in sigs.pending):
-            break
-        proc.wakeup.wait(1.0)
-    # The handler frame must record the *old* mask so that sigreturn restores it.
-    ret = proc.err("EINTR")
-    proc.emu.reg_write(proc.arch.abi.ret, ret & ((1 << 64) - 1))
-    if proc.deliver_pending():
-        proc.arch.sigframe.set_saved_mask(proc.emu, saved)
-    else:
-        sigs.blocked = saved
+    proc.sched.current.saved_mask = sigs.blocked
+    sigs.blocked = mask & ~((1 << (sigs.numbers["SIGKILL"] - 1)) | (1 << (sigs.numbers["SIGSTOP"] - 1)))
+    proc.sched.block("sigsuspend")
     return NORETURN
 
 

@@ -37,7 +37,7 @@ class GuestThread:
     blocked: int = 0                # signal mask
     altstack: tuple = (0, 2, 0)
     clear_child_tid: int = 0
-    waiting: str | None = None      # None (runnable), "futex", "sleep", "io" or "retry"
+    waiting: str | None = None      # None (runnable), "futex", "sleep", "io", "retry" or "sigsuspend"
     io: list = field(default_factory=list)   # (host fd, poll events) an "io" wait ends on
     resume: object = None           # for "io": called when ready, the result or None (wait on)
     wait_addr: int = 0
@@ -47,7 +47,7 @@ class GuestThread:
     on_timeout: object = None       # at the deadline: called for the result (instead of the fixed one)
     on_signal: object = None        # a signal ends the wait: called, the result if it got somewhere, else None
     sa_restart: bool = False        # nothing done: SA_RESTART restarts it (-ERESTARTSYS), else EINTR
-    # ppoll/pselect6/epoll_pwait installed their mask: the mask to go back to
+    # rt_sigsuspend/ppoll/pselect6/epoll_pwait installed their mask: the mask to go back to
     # when the call ends, except after EINTR, when the handler runs with the
     # temporary mask and its frame records this one (the kernel's
     # TIF_RESTORE_SIGMASK).

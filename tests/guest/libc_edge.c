@@ -16,7 +16,8 @@
  *   sigmask  pselect6/ppoll/epoll_pwait with a signal mask: a signal blocked
  *            outside but not by the mask ends the wait (EINTR) and its
  *            handler runs with the mask; one the mask blocks stays pending
- *            until the caller's own mask is back; alone and with a thread
+ *            until the caller's own mask is back; alone and with a thread;
+ *            sigsuspend woken by another thread
  *   waitsig  waitpid/waitid for a child that outlives an alarm: the handler
  *            runs while they wait; EINTR, or a restart under SA_RESTART
  *   mremap   a moved MAP_SHARED anonymous mapping stays shared with a
@@ -557,6 +558,44 @@ static void sigmask_no_handler(void)
            WIFSIGNALED(st) && WTERMSIG(st) == SIGUSR1 ? "killed by it" : "WRONG");
 }
 
+static pthread_t suspender;
+static void *kick_suspender(void *arg)
+{
+    (void)arg;
+    struct timespec d = {0, 50000000};
+    nanosleep(&d, NULL);
+    pthread_kill(suspender, SIGALRM);
+    return NULL;
+}
+
+/* sigsuspend lets the other threads run: one of them sends the signal. */
+static void sigsuspend_with_thread(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_alarm_mask;
+    sigaction(SIGALRM, &sa, NULL);
+    sigset_t alrm, usr2, cur;
+    sigemptyset(&alrm);
+    sigaddset(&alrm, SIGALRM);
+    sigemptyset(&usr2);
+    sigaddset(&usr2, SIGUSR2);
+    sigprocmask(SIG_BLOCK, &alrm, NULL);
+    suspender = pthread_self();
+    mask_runs = mask_saw_usr2 = mask_saw_alrm = 0;
+    pthread_t t;
+    pthread_create(&t, NULL, kick_suspender, NULL);
+    errno = 0;
+    int n = sigsuspend(&usr2);
+    int e = errno;
+    sigprocmask(SIG_BLOCK, NULL, &cur);
+    printf("sigsuspend woken by another thread: %d %s, handler ran %d time(s) with SIGUSR2 blocked: %d; "
+           "afterwards SIGALRM blocked: %d, SIGUSR2 blocked: %d\n", n, strerror(e), mask_runs, mask_saw_usr2,
+           sigismember(&cur, SIGALRM), sigismember(&cur, SIGUSR2));
+    pthread_join(t, NULL);
+    sigprocmask(SIG_UNBLOCK, &alrm, NULL);
+}
+
 static void mode_sigmask(void)
 {
     sigmask_checks("single thread");
@@ -570,6 +609,7 @@ static void mode_sigmask(void)
     pthread_create(&t, NULL, idle_thread, NULL);
     pthread_sigmask(SIG_UNBLOCK, &s, NULL);
     sigmask_checks("two threads");
+    sigsuspend_with_thread();
     write(idle_pipe[1], "q", 1);
     pthread_join(t, NULL);
     close(idle_pipe[0]);

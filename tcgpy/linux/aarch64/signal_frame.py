@@ -113,9 +113,3 @@ def restore_rt_frame(emu) -> int:
             lo, hi = struct.unpack_from("<QQ", data, SC_RESERVED + 16 + 16 * i)
             _write_q(emu, i, lo | (hi << 64))
     return mask
-
-
-def set_saved_mask(emu, mask: int) -> None:
-    """Rewrite the signal mask saved in the frame at sp (rt_sigsuspend restores
-    the mask from before the call, not the temporary one)."""
-    emu.mem_write(emu.reg_read("sp") + SIGINFO_SIZE + UC_SIGMASK, struct.pack("<Q", mask))
