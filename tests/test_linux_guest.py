@@ -210,7 +210,8 @@ LIBC_CASES = [
     # pselect6/ppoll/epoll_pwait install their signal mask for the wait: a
     # signal it lets in gives EINTR and its handler runs with that mask, one
     # it blocks stays pending until the caller's mask is back; alone and
-    # with a second thread (qemu-aarch64 7.2 agrees).
+    # with a second thread. sigsuspend and sigwait let another thread run
+    # and send the signal (qemu-aarch64 7.2 agrees).
     Case("libc_edge_sigmask", "libc_edge", ("sigmask",)),
     # waitpid/waitid for a child that outlives a periodic SIGALRM: the
     # handler runs while they wait, EINTR without SA_RESTART, a restart with

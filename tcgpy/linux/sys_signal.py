@@ -163,7 +163,9 @@ def sys_tkill(proc, tid, signo):
 
 @syscall("rt_sigtimedwait", "p p p u")
 def sys_rt_sigtimedwait(proc, setp, info, timeout, sigsetsize):
-    """sigwait/sigtimedwait: take a pending signal of the set without running its handler."""
+    """sigwait/sigtimedwait: take a pending signal of the set without running
+    its handler, waiting in the scheduler (other guest threads run, one may
+    send it); another signal that is let in ends the wait with EINTR."""
     import time
     (mask,) = struct.unpack("<Q", proc.read(setp, 8))
     deadline = None
@@ -171,15 +173,22 @@ def sys_rt_sigtimedwait(proc, setp, info, timeout, sigsetsize):
         sec, nsec = struct.unpack("<qq", proc.read(timeout, 16))
         deadline = time.monotonic() + sec + nsec / 1e9
     sigs = proc.signals
-    while True:
-        proc.drain_host_signals()
+    tid = proc.sched.current.tid
+
+    def take():
         for i, p in enumerate(sigs.pending):
-            if mask & (1 << (p.signo - 1)) and p.tid in (None, proc.sched.current.tid):
+            if mask & (1 << (p.signo - 1)) and p.tid in (None, tid):
                 sigs.pending.pop(i)
                 if info:
                     proc.write(info, p.siginfo)
                 return p.signo
-        left = None if deadline is None else deadline - time.monotonic()
-        if left is not None and left <= 0:
-            return proc.err("EAGAIN")
-        proc.wakeup.wait(left)
+        return None
+
+    proc.drain_host_signals()
+    got = take()
+    if got is not None:
+        return got
+    if deadline is not None and deadline <= time.monotonic():
+        return proc.err("EAGAIN")
+    proc.sched.block_check(take, deadline, timeout_result=proc.err("EAGAIN"))
+    return NORETURN

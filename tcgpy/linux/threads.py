@@ -37,9 +37,9 @@ class GuestThread:
     blocked: int = 0                # signal mask
     altstack: tuple = (0, 2, 0)
     clear_child_tid: int = 0
-    waiting: str | None = None      # None (runnable), "futex", "sleep", "io", "retry" or "sigsuspend"
+    waiting: str | None = None      # None (runnable), "futex", "sleep", "io", "retry", "sigsuspend", "check"
     io: list = field(default_factory=list)   # (host fd, poll events) an "io" wait ends on
-    resume: object = None           # for "io": called when ready, the result or None (wait on)
+    resume: object = None           # "io": called when ready, "check": at each look; the result or None (wait on)
     wait_addr: int = 0
     wait_bitset: int = 0
     deadline: float | None = None   # monotonic end of a wait or sleep
@@ -167,6 +167,13 @@ class Scheduler:
         self.current.resume = resume
         self.block("io", deadline=deadline, timeout_result=timeout_result, **kw)
 
+    def block_check(self, check, deadline: float | None = None, timeout_result: int = 0) -> None:
+        """Wait until ``check()`` (asked each time the scheduler looks, after
+        host signals are taken in) returns the syscall's result, or the
+        deadline passes."""
+        self.current.resume = check
+        self.block("check", deadline=deadline, timeout_result=timeout_result)
+
     def block_retry(self) -> None:
         """Run the syscall again a little later (nothing to poll for)."""
         self.block("retry", deadline=time.monotonic() + RETRY_INTERVAL, sa_restart=True)
@@ -263,6 +270,12 @@ class Scheduler:
         thread so woken, if any (it runs next, so that it takes its signal)."""
         self.proc.drain_host_signals()
         first = None
+        now = time.monotonic()
+        for t in self.threads.values():
+            # A sigtimedwait takes the signals it waits for before they can
+            # interrupt it.
+            if t.waiting == "check" and self._runnable(t, now):
+                first = first or t
         for p in list(self.proc.signals.pending):
             t = self._signal_target(p.signo, p.tid)
             if t is not None and t.waiting is not None:
@@ -283,16 +296,17 @@ class Scheduler:
     def _runnable(self, t: GuestThread, now: float) -> bool:
         if t.waiting is None:
             return True
-        if t.waiting == "io" and _ready(t.io):
-            if t.resume is not None:
-                result = self._call(t.resume)
-                if result is None:
-                    return False
-                t.wake_result = result
-            else:
+        if t.waiting == "check" or (t.waiting == "io" and _ready(t.io)):
+            if t.resume is None:
                 self._restart(t)
-            self._end_wait(t)
-            return True
+                self._end_wait(t)
+                return True
+            result = self._call(t.resume)
+            if result is not None:
+                t.wake_result = result
+                self._end_wait(t)
+                return True
+            # Not done yet: it waits on, unless its time is up.
         if t.deadline is not None and now >= t.deadline:
             if t.waiting == "retry":
                 self._restart(t)

@@ -17,7 +17,8 @@
  *            outside but not by the mask ends the wait (EINTR) and its
  *            handler runs with the mask; one the mask blocks stays pending
  *            until the caller's own mask is back; alone and with a thread;
- *            sigsuspend woken by another thread
+ *            sigsuspend woken by another thread; sigwait in one thread while
+ *            another sends the signal
  *   waitsig  waitpid/waitid for a child that outlives an alarm: the handler
  *            runs while they wait; EINTR, or a restart under SA_RESTART
  *   mremap   a moved MAP_SHARED anonymous mapping stays shared with a
@@ -596,6 +597,36 @@ static void sigsuspend_with_thread(void)
     sigprocmask(SIG_UNBLOCK, &alrm, NULL);
 }
 
+static void *sigwait_thread(void *arg)
+{
+    sigset_t *set = arg;
+    int sig = 0;
+    int r = sigwait(set, &sig);
+    return (void *)(long)(r ? -r : sig);
+}
+
+/* A thread that sigwaits lets the others run: the one that sends the signal. */
+static void sigwait_with_thread(void)
+{
+    static sigset_t usr1;
+    sigemptyset(&usr1);
+    sigaddset(&usr1, SIGUSR1);
+    sigprocmask(SIG_BLOCK, &usr1, NULL);
+    pthread_t t;
+    pthread_create(&t, NULL, sigwait_thread, &usr1);
+    struct timespec d = {0, 50000000};
+    nanosleep(&d, NULL);
+    pthread_kill(t, SIGUSR1);
+    void *got;
+    pthread_join(t, &got);
+    printf("sigwait in another thread: %s\n", (long)got == SIGUSR1 ? "SIGUSR1" : "WRONG");
+    struct timespec ts = {0, 50000000};
+    errno = 0;
+    int r = sigtimedwait(&usr1, NULL, &ts);
+    printf("sigtimedwait with nothing sent: %d %s\n", r, strerror(errno));
+    sigprocmask(SIG_UNBLOCK, &usr1, NULL);
+}
+
 static void mode_sigmask(void)
 {
     sigmask_checks("single thread");
@@ -610,6 +641,7 @@ static void mode_sigmask(void)
     pthread_sigmask(SIG_UNBLOCK, &s, NULL);
     sigmask_checks("two threads");
     sigsuspend_with_thread();
+    sigwait_with_thread();
     write(idle_pipe[1], "q", 1);
     pthread_join(t, NULL);
     close(idle_pipe[0]);
