@@ -525,42 +525,52 @@ def _write_status(proc, addr, status):
 @syscall("wait4", "i p x p")
 def sys_wait4(proc, pid, wstatus, options, rusage):
     # Never a blocking host wait, where a guest signal could not end it (host
-    # signals are blocked on the CPU thread): the caller retries in the
-    # scheduler, so a handler runs meanwhile and EINTR/SA_RESTART apply as in
-    # the kernel, and other guest threads run.
-    waits = not options & os.WNOHANG
-    try:
-        got, status, ru = os.wait4(s32(pid), (options & 0xFFFFFFFF) | os.WNOHANG)
-    except ChildProcessError:
-        return proc.err("ECHILD")
-    if waits and not got:
-        proc.sched.block_retry()
-        return NORETURN
-    if got:
-        _write_status(proc, wstatus, status)
-        if rusage:
-            proc.write(rusage, pack_rusage(proc, ru))
-    return got
+    # signals are blocked on the CPU thread): the caller waits in the
+    # scheduler, which asks the host again every RETRY_INTERVAL, so a handler
+    # runs meanwhile, EINTR/SA_RESTART apply as in the kernel (-ERESTARTSYS),
+    # and other guest threads run.
+    def check():
+        try:
+            got, status, ru = os.wait4(s32(pid), (options & 0xFFFFFFFF) | os.WNOHANG)
+        except ChildProcessError:
+            return proc.err("ECHILD")
+        if not got and not options & os.WNOHANG:
+            return None
+        if got:
+            _write_status(proc, wstatus, status)
+            if rusage:
+                proc.write(rusage, pack_rusage(proc, ru))
+        return got
+    return _wait_child(proc, check)
+
+
+def _wait_child(proc, check):
+    got = check()
+    if got is not None:
+        return got
+    proc.sched.block_check(check, periodic=True, sa_restart=True)
+    return NORETURN
 
 
 @syscall("waitid", "i i p x p")
 def sys_waitid(proc, idtype, id_, infop, options, rusage):
-    try:
-        # As wait4: the wait happens in the scheduler, not in the host.
-        res = os.waitid(idtype, s32(id_), (options & 0xFFFFFFFF) | os.WNOHANG)
-    except ChildProcessError:
-        return proc.err("ECHILD")
-    if res is None and not options & os.WNOHANG:
-        proc.sched.block_retry()
-        return NORETURN
-    lay = proc.layout("siginfo_chld")
-    if infop:
-        if res is None:
-            proc.write(infop, bytes(lay.size))
-        else:
-            proc.write(infop, lay.pack(si_signo=res.si_signo, si_code=res.si_code, si_pid=res.si_pid,
-                                       si_uid=res.si_uid, si_status=res.si_status))
-    return 0
+    def check():
+        try:
+            # As wait4: the wait happens in the scheduler, not in the host.
+            res = os.waitid(idtype, s32(id_), (options & 0xFFFFFFFF) | os.WNOHANG)
+        except ChildProcessError:
+            return proc.err("ECHILD")
+        if res is None and not options & os.WNOHANG:
+            return None
+        lay = proc.layout("siginfo_chld")
+        if infop:
+            if res is None:
+                proc.write(infop, bytes(lay.size))
+            else:
+                proc.write(infop, lay.pack(si_signo=res.si_signo, si_code=res.si_code, si_pid=res.si_pid,
+                                           si_uid=res.si_uid, si_status=res.si_status))
+        return 0
+    return _wait_child(proc, check)
 
 
 @syscall("getpriority", "i i")

@@ -10,7 +10,7 @@ instruction again, as the kernel restarts an interrupted syscall.  That holds
 with a single guest thread too, because host signals are blocked on the CPU
 thread: the scheduler's wait is what a guest signal can end (with EINTR, a
 partial result or a restart, as the kernel decides).  wait4/waitid for a
-running child retry periodically in the scheduler, for the same reason.
+running child look again periodically in the scheduler, for the same reason.
 """
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ import time
 from dataclasses import dataclass, field
 
 TIME_SLICE = 0.01
-RETRY_INTERVAL = 0.005          # how often a wait without a descriptor (wait4) is retried
+RETRY_INTERVAL = 0.005          # how often a wait without a descriptor (wait4) looks again
 IDLE_POLL = 0.02                # longest host poll before looking at pending host signals
 FIRST_TID = 1 << 22            # above the kernel's pid_max: never a host process
 MASK64 = (1 << 64) - 1
@@ -37,9 +37,9 @@ class GuestThread:
     blocked: int = 0                # signal mask
     altstack: tuple = (0, 2, 0)
     clear_child_tid: int = 0
-    waiting: str | None = None      # None (runnable), "futex", "sleep", "io", "retry", "sigsuspend", "check"
+    waiting: str | None = None      # None (runnable), "futex", "sleep", "io", "sigsuspend", "check", "poll"
     io: list = field(default_factory=list)   # (host fd, poll events) an "io" wait ends on
-    resume: object = None           # "io": called when ready, "check": at each look; the result or None (wait on)
+    resume: object = None           # "io": called when ready, "check"/"poll": at each look; result or None
     wait_addr: int = 0
     wait_bitset: int = 0
     deadline: float | None = None   # monotonic end of a wait or sleep
@@ -167,16 +167,14 @@ class Scheduler:
         self.current.resume = resume
         self.block("io", deadline=deadline, timeout_result=timeout_result, **kw)
 
-    def block_check(self, check, deadline: float | None = None, timeout_result: int = 0) -> None:
+    def block_check(self, check, deadline: float | None = None, timeout_result: int = 0,
+                    periodic: bool = False, **kw) -> None:
         """Wait until ``check()`` (asked each time the scheduler looks, after
         host signals are taken in) returns the syscall's result, or the
-        deadline passes."""
+        deadline passes.  ``periodic``: what it waits for happens outside
+        the guest's sight (a child exits), so look every RETRY_INTERVAL."""
         self.current.resume = check
-        self.block("check", deadline=deadline, timeout_result=timeout_result)
-
-    def block_retry(self) -> None:
-        """Run the syscall again a little later (nothing to poll for)."""
-        self.block("retry", deadline=time.monotonic() + RETRY_INTERVAL, sa_restart=True)
+        self.block("poll" if periodic else "check", deadline=deadline, timeout_result=timeout_result, **kw)
 
     def _restart(self, t: GuestThread) -> None:
         t.context[self.proc.arch.pc] -= self.proc.arch.syscall_insn_size
@@ -273,8 +271,8 @@ class Scheduler:
         now = time.monotonic()
         for t in self.threads.values():
             # A sigtimedwait takes the signals it waits for before they can
-            # interrupt it.
-            if t.waiting == "check" and self._runnable(t, now):
+            # interrupt it; a child that has exited is reaped first too.
+            if t.waiting in ("check", "poll") and self._runnable(t, now):
                 first = first or t
         for p in list(self.proc.signals.pending):
             t = self._signal_target(p.signo, p.tid)
@@ -296,7 +294,7 @@ class Scheduler:
     def _runnable(self, t: GuestThread, now: float) -> bool:
         if t.waiting is None:
             return True
-        if t.waiting == "check" or (t.waiting == "io" and _ready(t.io)):
+        if t.waiting in ("check", "poll") or (t.waiting == "io" and _ready(t.io)):
             if t.resume is None:
                 self._restart(t)
                 self._end_wait(t)
@@ -308,9 +306,7 @@ class Scheduler:
                 return True
             # Not done yet: it waits on, unless its time is up.
         if t.deadline is not None and now >= t.deadline:
-            if t.waiting == "retry":
-                self._restart(t)
-            elif t.on_timeout is not None:
+            if t.on_timeout is not None:
                 t.wake_result = self._call(t.on_timeout)
             self._end_wait(t)
             return True
@@ -332,6 +328,8 @@ class Scheduler:
                     self._load(t)
                     return
             deadlines = [t.deadline for t in self.threads.values() if t.deadline is not None]
+            if any(t.waiting == "poll" for t in self.threads.values()):
+                deadlines.append(now + RETRY_INTERVAL)
             timeout = max(0.0, min(deadlines) - now) if deadlines else None
             io = [e for t in self.threads.values() if t.waiting == "io" for e in t.io]
             if io:
