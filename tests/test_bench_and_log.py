@@ -32,14 +32,19 @@ def test_bench_smoke_json_has_every_field():
     assert res["programs"] == []
 
 
-def test_logger_items():
+def _logged_loop(passes: int, items: str) -> tuple[tcgpy.Emulator, str]:
+    """A countdown loop of ``passes`` run with the -d ``items`` logged."""
     emu = tcgpy.Emulator("aarch64")
     emu.mem_map(CODE, 0x1000)
-    emu.mem_write(CODE, asm("mov x1, #3; loop: subs x1, x1, #1; b.ne loop; nop"))
+    emu.mem_write(CODE, asm(f"mov x1, #{passes}; loop: subs x1, x1, #1; b.ne loop; nop"))
     buf = io.StringIO()
-    emu.set_log(Logger(parse_items("in_asm,op,op_opt,out_asm,exec,cpu"), buf))
+    emu.set_log(Logger(parse_items(items), buf))
     emu.run(CODE, until=CODE + 12)
-    text = buf.getvalue()
+    return emu, buf.getvalue()
+
+
+def test_logger_items():
+    emu, text = _logged_loop(3, "in_asm,op,op_opt,out_asm,exec,cpu")
     assert "0x0000000000010004:  f1000421      subs x1, x1, #1" in text     # in_asm via capstone
     assert "OP:\n ---- 0000000000010000" in text                          # op
     assert "OP after optimization:" in text                                # op_opt
@@ -72,15 +77,10 @@ def test_out_asm_of_hot_code_is_the_hot_tier_codegen(monkeypatch):
         levels.append(hot)
         return real(text, hot)
     monkeypatch.setattr(jit, "emit_assembly", spy)
-    emu = tcgpy.Emulator("aarch64")
-    emu.mem_map(CODE, 0x1000)
-    emu.mem_write(CODE, asm("mov x1, #1000; loop: subs x1, x1, #1; b.ne loop; nop"))
-    buf = io.StringIO()
-    emu.set_log(Logger(parse_items("out_asm"), buf))
-    emu.run(CODE, until=CODE + 12)
+    emu, log = _logged_loop(1000, "out_asm")
     assert emu.stats.blocks_promoted >= 1
     assert False in levels and True in levels
-    hot_text = buf.getvalue().split("OUT: [LLVM IR]\n")[-1].split("\nOUT: [host]\n")[0]
-    assert buf.getvalue().rstrip().endswith(real(hot_text, True).rstrip())
+    hot_text = log.split("OUT: [LLVM IR]\n")[-1].split("\nOUT: [host]\n")[0]
+    assert log.rstrip().endswith(real(hot_text, True).rstrip())
     if jit.HOT_CODEGEN_OPT != jit.CODEGEN_OPT:
         assert real(hot_text, True) != real(hot_text, False)

@@ -61,6 +61,13 @@ static void on_fault(int sig, siginfo_t *si, void *uc)
     siglongjmp(probe_jb, 1);
 }
 
+/* The signal a probe caught, its code and its address relative to ``base``. */
+static void report_fault(const char *what, volatile char *base)
+{
+    printf("%s: %s code=%d at +%ld\n", what, got_sig == SIGBUS ? "SIGBUS" : got_sig == SIGSEGV ? "SIGSEGV"
+           : "other signal", got_code, (long)((volatile char *)got_addr - base));
+}
+
 /* Touch one byte; say what happened relative to ``base``. */
 static void probe(const char *what, volatile char *base, long off, int write)
 {
@@ -75,8 +82,7 @@ static void probe(const char *what, volatile char *base, long off, int write)
         }
         printf("%s: ok (%d)\n", what, v);
     } else {
-        printf("%s: %s code=%d at +%ld\n", what, got_sig == SIGBUS ? "SIGBUS" : got_sig == SIGSEGV ? "SIGSEGV"
-               : "other signal", got_code, (long)((volatile char *)got_addr - base));
+        report_fault(what, base);
     }
     fflush(stdout);
 }
@@ -757,8 +763,7 @@ static void cross(const char *what, volatile char *base, long off, int kind)
             v = (unsigned long)(*p16 >> 64);
         printf("%s: ok (%lu)\n", what, v);
     } else {
-        printf("%s: %s code=%d at +%ld\n", what, got_sig == SIGSEGV ? "SIGSEGV" : got_sig == SIGBUS ? "SIGBUS"
-               : "other signal", got_code, (long)((volatile char *)got_addr - base));
+        report_fault(what, base);
     }
     fflush(stdout);
 }
