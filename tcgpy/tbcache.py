@@ -52,9 +52,10 @@ MAX_LOOKAHEAD = 64
 # linking, libc initialisation).  3000 against 100 (callgrind, instructions):
 # glibc hello -7.6%, fs_bench matmul -8.4%, bench_fp -2.6%, fs_bench sort
 # +1.2%; sqlite3's start-up (dynamic, -L) 11.1 s -> 7.8 s of CPU, 34 hot
-# regions -> 4.  (1000 and 5000 make sort 9% slower: its loops then turn hot
-# in another order, and the recursion's loop becomes a region around the
-# partition loops, which the partition's other paths enter mid-way.)
+# regions -> 4.  (At 1000 sort runs 9% more instructions, and 5000 forms
+# the same regions: its loops turn hot in another order, and the recursion's
+# loop becomes a region around the partition loops, which the partition's
+# other paths enter mid-way.)
 HOT_THRESHOLD = int(os.environ.get("TCGPY_HOT_THRESHOLD", "3000"))
 HOT_REGION_MAX = 64    # blocks recompiled together for one hot edge
 # A hot loop's blocks also become one function entered at its header
