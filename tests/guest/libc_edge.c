@@ -230,6 +230,29 @@ static void *idle_thread(void *arg)
     return NULL;
 }
 
+/* A second thread, blocked in a read until stop_idle_thread; it blocks
+ * SIGALRM, so the alarms of the checks go to the main thread. */
+static pthread_t start_idle_thread(void)
+{
+    sigset_t s;
+    sigemptyset(&s);
+    sigaddset(&s, SIGALRM);
+    pipe(idle_pipe);
+    pthread_sigmask(SIG_BLOCK, &s, NULL);
+    pthread_t t;
+    pthread_create(&t, NULL, idle_thread, NULL);
+    pthread_sigmask(SIG_UNBLOCK, &s, NULL);
+    return t;
+}
+
+static void stop_idle_thread(pthread_t t)
+{
+    write(idle_pipe[1], "q", 1);
+    pthread_join(t, NULL);
+    close(idle_pipe[0]);
+    close(idle_pipe[1]);
+}
+
 /* write, or writev (1) with the bytes in two pieces. */
 static long some_write(int v, int fd, char *buf, size_t len)
 {
@@ -311,17 +334,9 @@ static void mode_eintr(void)
     close(pfd[0]);
     close(pfd[1]);
     /* The same with a second thread (which does not take SIGALRM). */
-    sigset_t s;
-    sigemptyset(&s);
-    sigaddset(&s, SIGALRM);
-    pipe(idle_pipe);
-    pthread_sigmask(SIG_BLOCK, &s, NULL);
-    pthread_t t;
-    pthread_create(&t, NULL, idle_thread, NULL);
-    pthread_sigmask(SIG_UNBLOCK, &s, NULL);
+    pthread_t t = start_idle_thread();
     interrupted_writes("two threads");
-    write(idle_pipe[1], "q", 1);
-    pthread_join(t, NULL);
+    stop_idle_thread(t);
 }
 
 static void show_ts(const char *what, struct timespec *ts, long initial_ms)
@@ -417,20 +432,10 @@ static void mode_select(void)
     select_interrupted();
     /* The same while another thread exists (blocked in a read meanwhile). */
     printf("-- with a second thread\n");
-    sigset_t s;
-    sigemptyset(&s);
-    sigaddset(&s, SIGALRM);
-    pipe(idle_pipe);
-    pthread_sigmask(SIG_BLOCK, &s, NULL);
-    pthread_t t;
-    pthread_create(&t, NULL, idle_thread, NULL);
-    pthread_sigmask(SIG_UNBLOCK, &s, NULL);
+    pthread_t t = start_idle_thread();
     select_checks();
     select_interrupted();
-    write(idle_pipe[1], "q", 1);
-    pthread_join(t, NULL);
-    close(idle_pipe[0]);
-    close(idle_pipe[1]);
+    stop_idle_thread(t);
 }
 
 static volatile int mask_runs, mask_saw_usr2, mask_saw_alrm;
@@ -637,21 +642,11 @@ static void mode_sigmask(void)
 {
     sigmask_checks("single thread");
     sigmask_no_handler();
-    sigset_t s;
-    sigemptyset(&s);
-    sigaddset(&s, SIGALRM);
-    pipe(idle_pipe);
-    pthread_sigmask(SIG_BLOCK, &s, NULL);
-    pthread_t t;
-    pthread_create(&t, NULL, idle_thread, NULL);
-    pthread_sigmask(SIG_UNBLOCK, &s, NULL);
+    pthread_t t = start_idle_thread();
     sigmask_checks("two threads");
     sigsuspend_with_thread();
     sigwait_with_thread();
-    write(idle_pipe[1], "q", 1);
-    pthread_join(t, NULL);
-    close(idle_pipe[0]);
-    close(idle_pipe[1]);
+    stop_idle_thread(t);
 }
 
 static pid_t sleepy_child(long ms, int status)
