@@ -143,8 +143,10 @@ def run_main(args, emulator_factory=None, exec_prefix: list[str] | None = None) 
     from .linux.process import LinuxProcess, Options, ProcessExit, ProcessKilled
     from .linux.sys_signal import host_signo
 
-    # Linux gives user mode Top Byte Ignore on data addresses (as qemu-user does).
-    emu = emulator_factory(info.arch.name) if emulator_factory else Emulator(info.arch.name, tbi=True)
+    # Linux gives user mode Top Byte Ignore on data addresses (as qemu-user does);
+    # nothing here runs a counted number of instructions.
+    emu = (emulator_factory(info.arch.name) if emulator_factory
+           else Emulator(info.arch.name, tbi=True, icount=False))
     opts = Options(strace=args.strace or "strace" in items, sysroot=args.sysroot, log=log,
                    exec_argv=_exec_argv(args))
     if exec_prefix is not None:

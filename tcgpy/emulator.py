@@ -59,10 +59,13 @@ class Emulator:
     """
 
     def __init__(self, arch: str = "aarch64", *, passes: Iterable[str] | None = None,
-                 tbi: bool = False):
+                 tbi: bool = False, icount: bool = True):
         """``passes`` limits the optimizer to the named passes; ``tbi`` makes
         data accesses ignore the top address byte, as Linux sets up for user
-        mode (off by default, as in Unicorn)."""
+        mode (off by default, as in Unicorn).  ``icount=False`` leaves the
+        instruction budget out of the translated code (a load, a compare and
+        a store per block, and a sixth of a small block's LLVM code): ``run``
+        then takes no ``count`` and ``last_run_insns`` stays 0."""
         self.arch = get_arch(arch)
         lay = self.arch.layout
         self.env = lay.struct()
@@ -75,6 +78,7 @@ class Emulator:
                              (lambda b: optimize(b, enabled=names)) if names is not None else optimize)
         self.cache.set_slow_paths(_SLOW_LD_ADDR, _SLOW_ST_ADDR)
         self.cache.tbi = tbi
+        self.cache.rt.icount = icount
         _by_env[self.env_addr] = self
         self.on_syscall: Callable[["Emulator"], None] | None = None
         self._pending_error: BaseException | None = None
@@ -225,6 +229,8 @@ class Emulator:
         env.exception = EXC_NONE
         if count is not None and count < 0:
             raise ValueError("count must be >= 0")
+        if count is not None and not cache.rt.icount:
+            raise ValueError("run(count=...) needs an Emulator made with icount=True")
         env.icount_left = UNLIMITED if count is None else count
         if until is not None:
             until &= MASK64

@@ -164,6 +164,27 @@ def test_timeout_stops_an_infinite_loop():
     assert emu.reg_read("pc") in (CODE, CODE + 4)
 
 
+def test_without_icount_blocks_carry_no_budget():
+    """icount=False (tcgpy run's setting) leaves the per-block instruction
+    budget out of the code: same results, no count."""
+    code = asm(LOOP)
+    results = []
+    for icount in (True, False):
+        emu = make(code, icount=icount)
+        emu.reg_write("x1", 5000)
+        emu.run(CODE, until=CODE + 12)
+        results.append((emu.reg_read("x0"), emu.reg_read("nzcv"), emu.reg_read("pc")))
+        budget = str(emu.env_addr + emu.arch.layout.offsets["icount_left"])
+        text, _ = emu.cache._lower([emu.cache._translate(CODE + 4, 8, None)], chain=True, hot=False)
+        assert (f"i64 {budget} to ptr" in text) == icount
+    assert results[0] == results[1] == (0, 0x60000000, CODE + 12)
+    with pytest.raises(ValueError, match="icount"):
+        emu.run(CODE, count=3)
+    endless = make(asm("loop: add x0, x0, #1; b loop"), icount=False)
+    endless.run(CODE, timeout=0.2)      # an exit request still ends the loop
+    assert endless.reg_read("x0") > 1000
+
+
 # -- faults -------------------------------------------------------------------------------
 
 def test_read_fault_is_precise():

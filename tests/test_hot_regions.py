@@ -42,8 +42,8 @@ inner:
 REGS = [f"x{i}" for i in range(31)] + ["sp", "pc", "nzcv"]
 
 
-def _tcgpy(code: bytes, regs: dict, data: bytes = b"") -> tcgpy.Emulator:
-    emu = tcgpy.Emulator("aarch64")
+def _tcgpy(code: bytes, regs: dict, data: bytes = b"", **kw) -> tcgpy.Emulator:
+    emu = tcgpy.Emulator("aarch64", **kw)
     emu.mem_map(CODE, 0x4000, "rwx")
     emu.mem_map(DATA, 0x4000, "rw")
     emu.mem_write(CODE, code)
@@ -92,6 +92,22 @@ def test_nested_hot_loop_matches_unicorn_and_runs_as_a_region():
     assert _regs(emu) == _uc_regs(uc)
     assert emu.mem_read(DATA, 0x4000) == bytes(uc.mem_read(DATA, 0x4000))
     assert emu.stats.hot_regions >= 1
+
+
+def test_region_without_icount_matches_unicorn():
+    """tcgpy run's regions carry no instruction budget (icount=False)."""
+    code = asm(NESTED)
+    end = CODE + len(code) - 4
+    emu = _tcgpy(code, START, DATA_BYTES, icount=False)
+    emu.run(CODE, until=end)
+    uc = _unicorn(code, START, DATA_BYTES)
+    uc.emu_start(CODE, end)
+    assert _regs(emu) == _uc_regs(uc)
+    assert emu.mem_read(DATA, 0x4000) == bytes(uc.mem_read(DATA, 0x4000))
+    assert emu.stats.hot_regions >= 1
+    endless = _tcgpy(asm("loop: add x0, x0, #1; cmp x0, #0; b.ne loop"), {"x0": 1}, icount=False)
+    endless.run(CODE, timeout=0.3)
+    assert endless.stats.hot_regions >= 1 and endless.reg_read("x0") > 1000
 
 
 def test_inner_loop_keeps_its_region_when_the_outer_loop_becomes_one():

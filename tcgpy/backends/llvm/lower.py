@@ -73,6 +73,9 @@ class Runtime:
     access_fns: dict = field(default_factory=dict)
     # exit code -> a function returning it (jit.exit_stubs); empty: plain returns
     exit_fns: dict = field(default_factory=dict)
+    # Blocks count the instructions they run against env icount_left (for
+    # run(count=...)); without it they carry no budget check at all.
+    icount: bool = True
 
 
 @dataclass
@@ -290,19 +293,20 @@ class _FnLowering:
         lower_insn), then the fall-through exit (fall_through)."""
         # Instruction budget at block entry (QEMU's icount decrement), for
         # exact counts; exit requests are checked on loop edges (loop_edge).
-        ic = self.rt.offsets["icount_left"]
-        n, n2, neg = self.tmp(), self.tmp(), self.tmp()
-        budget_bb, body_bb = self.new_bb("budget"), self.new_bb("body")
         self.start_bb(entry_bb)
-        self.emit(f"{n} = load i64, ptr {self.env_ptr(ic)}")
-        self.emit(f"{n2} = sub i64 {n}, {blk.guest_insns}")
-        self.emit(f"{neg} = icmp slt i64 {n2}, 0")
-        self.emit(f"br i1 {neg}, label %{budget_bb}, label %{body_bb}, !prof !0")
-        self.start_bb(budget_bb)
-        self.store_pc(_c(blk.pc))
-        self.ret_exit(Exit.BUDGET)
-        self.start_bb(body_bb)
-        self.emit(f"store i64 {n2}, ptr {self.env_ptr(ic)}")
+        if self.rt.icount:
+            ic = self.rt.offsets["icount_left"]
+            n, n2, neg = self.tmp(), self.tmp(), self.tmp()
+            budget_bb, body_bb = self.new_bb("budget"), self.new_bb("body")
+            self.emit(f"{n} = load i64, ptr {self.env_ptr(ic)}")
+            self.emit(f"{n2} = sub i64 {n}, {blk.guest_insns}")
+            self.emit(f"{neg} = icmp slt i64 {n2}, 0")
+            self.emit(f"br i1 {neg}, label %{budget_bb}, label %{body_bb}, !prof !0")
+            self.start_bb(budget_bb)
+            self.store_pc(_c(blk.pc))
+            self.ret_exit(Exit.BUDGET)
+            self.start_bb(body_bb)
+            self.emit(f"store i64 {n2}, ptr {self.env_ptr(ic)}")
         self.insn_pc = blk.pc
         terminated = False
         for insn in blk.insns:

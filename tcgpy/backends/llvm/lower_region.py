@@ -53,8 +53,8 @@ class _RegionLowering(_FnLowering):
         self.index = {b.pc: i for i, b in enumerate(blocks)}
         self.bi = 0
         # env fields that live in allocas: every IR global the region names,
-        # the instruction budget and pc (written on the way out only)
-        offs = {rt.offsets["icount_left"], rt.offsets["pc"]}
+        # the instruction budget (when counted) and pc (written on the way out only)
+        offs = {rt.offsets["icount_left"], rt.offsets["pc"]} if rt.icount else {rt.offsets["pc"]}
         written = set(offs)
         for b in blocks:
             for insn in b.insns:
