@@ -442,3 +442,32 @@ def test_top_byte_ignore_is_opt_in():
     emu.reg_write("x1", (0xFF << 56) | (1 << 55) | DATA)  # a kernel-half address still faults
     with pytest.raises(tcgpy.MemoryFault):
         emu.run(CODE, until=CODE + 12)
+
+
+def test_top_byte_ignore_in_hot_code(monkeypatch):
+    """The hot tier applies MemOp.TBI inline (the first tier in its access
+    functions): a loop over a tagged pointer gives the same sums."""
+    monkeypatch.setattr(tbcache, "HOT_THRESHOLD", 50)
+    code = asm("""
+    loop:
+        ldrb w2, [x1], #1
+        add x0, x0, x2
+        strb w0, [x1, #0xfff]
+        subs x3, x3, #1
+        b.ne loop
+        nop
+    """)
+    emu = make(code, tbi=True)
+    data = bytes((7 + 3 * i) & 0xFF for i in range(0x800))
+    emu.mem_write(DATA, data)
+    emu.reg_write("x1", (0xA5 << 56) | DATA)
+    emu.reg_write("x3", 0x800)
+    emu.run(CODE, until=CODE + len(code) - 4)
+    assert emu.stats.hot_regions >= 1
+    sums, total = [], 0
+    for b in data:
+        total += b
+        sums.append(total & 0xFF)
+    assert emu.reg_read("x0") == total
+    assert emu.mem_read(DATA + 0x1000, 0x800) == bytes(sums)
+    assert emu.reg_read("x1") == (0xA5 << 56) | (DATA + 0x800)

@@ -154,7 +154,7 @@ def test_rejects_bad_brcond_cond():
 
 def test_rejects_bad_memop():
     block, b = new_block()
-    b.ld(G["x0"], 0x10)
+    b.ld(G["x0"], 0x20)
     b.goto_tb(0)
     rejects(block, "not a MemOp")
 

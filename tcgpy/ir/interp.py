@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Callable, Mapping, Protocol
 
 from .core import Block, Insn, Kind, Temp
-from .ops import MASK64, MemOp, Op, eval_cond, memop_size, to_signed
+from .ops import MASK64, MemOp, Op, eval_cond, memop_size, tbi_address, to_signed
 from .verify import IRError
 
 INT64_MIN = 1 << 63
@@ -370,6 +370,10 @@ def _extend(value: int, memop: int) -> int:
     return value
 
 
+def _address(addr: int, memop: int) -> int:
+    return tbi_address(addr) if memop & MemOp.TBI else addr
+
+
 def _check_align(addr: int, memop: int, access: str) -> None:
     if memop & MemOp.ALIGN and addr & (memop_size(memop) - 1):
         raise InterpFault(addr, access)
@@ -378,7 +382,7 @@ def _check_align(addr: int, memop: int, access: str) -> None:
 @executes(Op.ld)
 def interp_ld(m: Machine, insn: Insn) -> None:
     memop = insn.consts[0]
-    addr = m.get(insn.ins[0])
+    addr = _address(m.get(insn.ins[0]), memop)
     _check_align(addr, memop, "read")
     m.set(insn.outs[0], _extend(m.mem.load(addr, memop_size(memop)), memop))
 
@@ -386,7 +390,7 @@ def interp_ld(m: Machine, insn: Insn) -> None:
 @executes(Op.st)
 def interp_st(m: Machine, insn: Insn) -> None:
     memop = insn.consts[0]
-    addr = m.get(insn.ins[1])
+    addr = _address(m.get(insn.ins[1]), memop)
     _check_align(addr, memop, "write")
     size = memop_size(memop)
     m.mem.store(addr, size, m.get(insn.ins[0]) & ((1 << (8 * size)) - 1))

@@ -132,10 +132,23 @@ class MemOp(enum.IntFlag):
     SIZE_MASK = 0x3
     SIGN = 0x4        # sign-extend loads
     ALIGN = 0x8       # fault unless naturally aligned (exclusives, atomics)
+    TBI = 0x10        # Top Byte Ignore: the access uses tbi_address(addr)
 
     @staticmethod
-    def make(size_log2: int, sign: bool = False, align: bool = False) -> int:
-        return size_log2 | (MemOp.SIGN if sign else 0) | (MemOp.ALIGN if align else 0)
+    def make(size_log2: int, sign: bool = False, align: bool = False, tbi: bool = False) -> int:
+        return (size_log2 | (MemOp.SIGN if sign else 0) | (MemOp.ALIGN if align else 0)
+                | (MemOp.TBI if tbi else 0))
+
+
+def tbi_address(addr: int) -> int:
+    """The address a TBI access uses: bit 55 copied over bits 63:56, so a
+    tagged user pointer works and a kernel-half address still faults (AArch64
+    Linux enables TBI for EL0 data accesses).  Carried by the MemOp rather
+    than computed in the IR: the backend applies it inside its out-of-line
+    access functions, which keeps two instructions per access out of every
+    block's code."""
+    addr &= MASK64
+    return addr | (0xFF << 56) if addr >> 55 & 1 else addr & ((1 << 56) - 1)
 
 
 def memop_size(memop: int) -> int:

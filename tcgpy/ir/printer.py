@@ -29,6 +29,8 @@ def _fmt_const(op: Op, i: int, c: int) -> str:
             s += "s"
         if c & MemOp.ALIGN:
             s += "a"
+        if c & MemOp.TBI:
+            s += "t"
         return s
     return f"${c:#x}"
 

@@ -151,13 +151,16 @@ class _Gen:
         size_log2 = rng.randrange(4)
         align = rng.random() < 0.2
         addr = self.address(1 << size_log2, align)
+        tbi = rng.random() < 0.2
+        if tbi:       # a tagged pointer: the access ignores its top byte
+            addr = b.xor(addr, rng.randrange(256) << 56)
         if rng.random() < 0.5:
-            memop = MemOp.make(size_log2, sign=rng.random() < 0.5, align=align)
+            memop = MemOp.make(size_log2, sign=rng.random() < 0.5, align=align, tbi=tbi)
             out = self.dest()
             b.emit(Op.ld, out, addr, consts=(memop,))
             self.wrote(out)
         else:
-            b.st(self.operand(), addr, MemOp.make(size_log2, align=align))
+            b.st(self.operand(), addr, MemOp.make(size_log2, align=align, tbi=tbi))
 
     def env_op(self) -> None:
         rng, b = self.rng, self.b

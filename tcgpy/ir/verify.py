@@ -56,7 +56,7 @@ def _check_arity(i: int, insn: Insn) -> None:
 
 
 # Plain ints: ~ on an IntFlag complements only within its declared bits.
-_VALID_MEMOP = int(MemOp.SIZE_MASK | MemOp.SIGN | MemOp.ALIGN)
+_VALID_MEMOP = int(MemOp.SIZE_MASK | MemOp.SIGN | MemOp.ALIGN | MemOp.TBI)
 _VALID_ENV_MEMOP = int(MemOp.SIZE_MASK | MemOp.SIGN)
 
 

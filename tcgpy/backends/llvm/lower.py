@@ -712,6 +712,16 @@ def _call_access(fl, fn: int, addr: str, val: str | None) -> str | None:
     return None
 
 
+def _untag(fl, addr: str, memop: int) -> str:
+    """The address an access uses (ops.tbi_address, for MemOp.TBI)."""
+    if not memop & MemOp.TBI:
+        return addr
+    s, d = fl.tmp(), fl.tmp()
+    fl.emit(f"{s} = shl i64 {addr}, 8")
+    fl.emit(f"{d} = ashr i64 {s}, 8")
+    return d
+
+
 @lowers(Op.ld)
 def lower_ld(fl, insn):
     memop = insn.consts[0]
@@ -720,6 +730,7 @@ def lower_ld(fl, insn):
     if fn is not None:
         fl.set(insn.outs[0], _call_access(fl, fn, addr, None))
         return
+    addr = _untag(fl, addr, memop)
 
     def slow():
         v = fl.tmp()
@@ -742,6 +753,7 @@ def lower_st(fl, insn):
     if fn is not None:
         _call_access(fl, fn, addr, val)
         return
+    addr = _untag(fl, addr, memop)
 
     def slow():
         fl.emit(f"call void inttoptr (i64 {fl.rt.slow_st} to ptr)"
@@ -768,8 +780,8 @@ class _TextFn:
 
 # The MemOps frontends use (a 64-bit load has no sign); any other (random
 # IR in the tests) is lowered inline.
-ACCESS_MEMOPS = tuple((MemOp.make(size, sign, align), write)
-                      for size in range(4) for align in (False, True)
+ACCESS_MEMOPS = tuple((MemOp.make(size, sign, align, tbi), write)
+                      for size in range(4) for align in (False, True) for tbi in (False, True)
                       for write, sign in ((False, False), (False, True), (True, False))
                       if not (sign and size == 3))
 
@@ -785,25 +797,27 @@ def access_function_text(rt: Runtime, memop: int, write: bool) -> str:
     instruction's and leaves through env ``jmp_buf``; the slow path has
     filled in the rest."""
     fl = _TextFn(rt)
-    hit, entp = _tlb_lookup(fl, "%addr", memop, write)
+    # %arg is the guest's address as the instruction computed it
+    addr = _untag(fl, "%arg", memop)
+    hit, entp = _tlb_lookup(fl, addr, memop, write)
     fl.emit(f"br i1 {hit}, label %hit, label %miss, !prof !1")
     fl.lines.append("hit:")
-    hp = _host_ptr(fl, "%addr", entp)
+    hp = _host_ptr(fl, addr, entp)
     name = access_fn_name(memop, write)
     if write:
         _store_fast(fl, hp, "%val", memop)
         fl.emit("ret void")
         fl.lines.append("miss:")
         fl.emit(f"call void inttoptr (i64 {rt.slow_st} to ptr)"
-                f"(ptr %env, i64 %addr, i64 %val, i64 {memop})")
+                f"(ptr %env, i64 {addr}, i64 %val, i64 {memop})")
         ok = "ret void"
-        head = f"define void @{name}(ptr noalias %env, i64 %addr, i64 %val, i64 %pc) {{"
+        head = f"define void @{name}(ptr noalias %env, i64 %arg, i64 %val, i64 %pc) {{"
     else:
         fl.emit(f"ret i64 {_value_fast(fl, hp, memop)}")
         fl.lines.append("miss:")
-        fl.emit(f"%s = call i64 inttoptr (i64 {rt.slow_ld} to ptr)(ptr %env, i64 %addr, i64 {memop})")
+        fl.emit(f"%s = call i64 inttoptr (i64 {rt.slow_ld} to ptr)(ptr %env, i64 {addr}, i64 {memop})")
         ok = "ret i64 %s"
-        head = f"define i64 @{name}(ptr noalias %env, i64 %addr, i64 %pc) {{"
+        head = f"define i64 @{name}(ptr noalias %env, i64 %arg, i64 %pc) {{"
     off = rt.offsets
     fl.lines += [
         f"  %excp = getelementptr i8, ptr %env, i64 {off['exception']}",

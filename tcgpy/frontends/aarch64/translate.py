@@ -140,21 +140,14 @@ class DisasContext:
         return t
 
     # -- memory ----------------------------------------------------------------
-    def access_address(self, addr):
-        """The address an access uses.  With TBI (Linux enables it for EL0)
-        bits 63:56 are ignored: bit 55 is copied over them, so tagged user
-        pointers work and kernel-half addresses still fault.  Writeback and
-        the exclusive monitor keep the tagged value."""
-        if not self.tbi:
-            return addr
-        b = self.b
-        return b.sar(b.shl(addr, 8), 8)
-
     def gen_ld(self, addr, size_log2: int, sign: bool = False, align: bool = False) -> Temp:
-        return self.b.ld(self.access_address(addr), MemOp.make(size_log2, sign, align))
+        # With TBI (Linux enables it for EL0) the access ignores the address's
+        # top byte (MemOp.TBI); writeback and the exclusive monitor keep the
+        # tagged value.
+        return self.b.ld(addr, MemOp.make(size_log2, sign, align, self.tbi))
 
     def gen_st(self, value, addr, size_log2: int, align: bool = False) -> None:
-        self.b.st(value, self.access_address(addr), MemOp.make(size_log2, False, align))
+        self.b.st(value, addr, MemOp.make(size_log2, False, align, self.tbi))
 
     # -- control flow ----------------------------------------------------------
     def gen_goto(self, target: int) -> None:
