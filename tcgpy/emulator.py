@@ -9,7 +9,7 @@ from typing import Callable, Iterable
 from .errors import AlignmentFault, EmulationError, GuestTrap, IllegalInstruction, MemoryFault, UnhandledSyscall
 from .backends.llvm import jit
 from .frontends import get_arch
-from .ir.ops import Exit, MemOp
+from .ir.ops import EXIT_REQUESTED, Exit, MemOp
 from .softmmu.memory import AddressSpace, Fault
 from .tbcache import TBCache
 from .translator import FetchFault
@@ -210,7 +210,7 @@ class Emulator:
     # -- execution ---------------------------------------------------------------------------
     def request_exit(self) -> None:
         """Make ``run`` return at the next block boundary (thread-safe)."""
-        self.env.exit_request = 1
+        self.env.exit_request = EXIT_REQUESTED
 
     def run(self, begin: int, until: int | None = None, count: int | None = None,
             timeout: float | None = None) -> None:
@@ -263,7 +263,7 @@ class Emulator:
                 if code == Exit.MISS or code == Exit.BUDGET:
                     continue
                 if code == Exit.HOT:
-                    cache.promote(env.exit_info, env.pc)
+                    cache.hot_edge(env.exit_info, env.pc)
                     continue
                 self._handle_exit(code)
         finally:

@@ -58,6 +58,7 @@ MAX_LOOKAHEAD = 64
 # other paths enter mid-way.)
 HOT_THRESHOLD = int(os.environ.get("TCGPY_HOT_THRESHOLD", "3000"))
 HOT_REGION_MAX = 64    # blocks recompiled together for one hot edge
+COUNTER_NEVER = 1 << 62  # a count that does not run out
 # A hot loop's blocks also become one function entered at its header
 # (TCGPY_HOT_REGIONS=0 turns that off, to compare).
 HOT_REGIONS = os.environ.get("TCGPY_HOT_REGIONS", "1") != "0"
@@ -378,6 +379,17 @@ class TBCache:
                 target = Temp(Kind.CONST, -1, value=insn.consts[0])
                 block.insns[i] = Insn(Op.exit_tb, (), (target,), (int(Exit.MISS),))
         return self._compile([block], chain=False)[0]
+
+    def hot_edge(self, counter: int, target: int) -> None:
+        """A counted loop edge to ``target`` left with Exit.HOT: its counter
+        ran out (promote the loop), or an exit was requested and it had not."""
+        left = self.counters[counter]
+        if 0 < left < 1 << 63:
+            return
+        self.promote(counter, target)
+        if counter in self.counter_owner:
+            # not promoted (and still counting): this edge stays first tier
+            self.counters[counter] = COUNTER_NEVER
 
     def promote(self, counter: int, target: int) -> None:
         """A loop-closing edge became hot: recompile its loop at the hot tier.

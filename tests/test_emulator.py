@@ -380,6 +380,19 @@ def test_hot_loop_is_promoted_and_still_invalidated_by_code_writes():
     assert emu.reg_read("x0") == 150_000
 
 
+def test_loop_edge_that_is_not_promoted_stops_counting(monkeypatch):
+    """A counted loop edge leaves for the dispatcher when its counter runs
+    out; if nothing replaces the loop, the edge must not keep leaving."""
+    monkeypatch.setattr(tbcache, "HOT_THRESHOLD", 10)
+    monkeypatch.setattr(tbcache.TBCache, "promote", lambda self, counter, target: None)
+    emu = make(asm("loop: add x0, x0, #1; subs x1, x1, #1; b.ne loop; nop"))
+    emu.reg_write("x1", 50_000)
+    emu.run(CODE, until=CODE + 12)
+    assert emu.reg_read("x0") == 50_000
+    assert emu.stats.blocks_promoted == 0
+    assert emu.stats.dispatcher_returns <= 5
+
+
 def test_hot_indirect_loop_promotes_its_region():
     code = asm("""
         adr x5, f

@@ -164,7 +164,12 @@ class Exit(enum.IntEnum):
     ILLEGAL = 4    # undefined instruction at pc
     TRAP = 5       # breakpoint-style trap (brk), pc is the insn
     HALT = 6       # guest asked to stop (hlt), pc is the insn
-    HOT = 7        # the block at pc ran often enough to be recompiled optimised
+    HOT = 7        # at a counted loop edge to pc: its counter ran out, or an exit was requested
+
+
+# env exit_request when set: above any hotness count, so a counted loop edge
+# checks both with one compare (lower.loop_edge).
+EXIT_REQUESTED = 1 << 62
 
 
 COND_FUNCS = {

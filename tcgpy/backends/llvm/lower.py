@@ -213,38 +213,40 @@ class _FnLowering:
         guest code passes through one, so two things need doing only here,
         not on every block entry:
 
-        * an exit request (timeout, host signal) leaves with Exit.BUDGET; code
-          without such an edge runs forward and reaches the dispatcher or an
-          edge within a bounded number of blocks anyway;
+        * an exit request (timeout, host signal) leaves; code without such an
+          edge runs forward and reaches the dispatcher or an edge within a
+          bounded number of blocks anyway;
         * first-tier code counts passes; at zero it leaves with Exit.HOT and
           the counter's index in env ``exit_info``, to be recompiled.
+
+        Both are one compare where the edge counts: env ``exit_request`` is
+        EXIT_REQUESTED (far above any count) when set, so "counter <= request"
+        catches either, and the dispatcher tells them apart.  (Two checks cost
+        the first tier a sixth of its LLVM code: an edge in almost every block.)
         """
-        er, req = self.tmp(), self.tmp()
+        idx = -1 if self.alloc_counter is None else self.alloc_counter()
+        er = self.tmp()
         self.emit(f"{er} = load i64, ptr {self.env_ptr(self.rt.offsets['exit_request'])}")
-        self.emit(f"{req} = icmp ne i64 {er}, 0")
         stop_bb, go_bb = self.new_bb("request"), self.new_bb("go")
-        self.emit(f"br i1 {req}, label %{stop_bb}, label %{go_bb}, !prof !0")
-        self.start_bb(stop_bb)
-        self.ret_exit(Exit.BUDGET)
-        self.start_bb(go_bb)
-        if self.alloc_counter is None:
-            return
-        idx = self.alloc_counter()
+        test = self.tmp()
         if idx < 0:
-            return
-        self.counters.append(idx)
-        c, c1, z = self.tmp(), self.tmp(), self.tmp()
-        addr = f"inttoptr (i64 {self.rt.counters + 8 * idx} to ptr)"
-        self.emit(f"{c} = load i64, ptr {addr}")
-        self.emit(f"{c1} = sub i64 {c}, 1")
-        self.emit(f"store i64 {c1}, ptr {addr}")
-        self.emit(f"{z} = icmp eq i64 {c1}, 0")
-        hot_bb, cont_bb = self.new_bb("hot"), self.new_bb("cont")
-        self.emit(f"br i1 {z}, label %{hot_bb}, label %{cont_bb}, !prof !0")
-        self.start_bb(hot_bb)
-        self.emit(f"store i64 {idx}, ptr {self.env_ptr(self.rt.offsets['exit_info'])}")
-        self.ret_exit(Exit.HOT)
-        self.start_bb(cont_bb)
+            self.emit(f"{test} = icmp ne i64 {er}, 0")
+        else:
+            self.counters.append(idx)
+            c, c1 = self.tmp(), self.tmp()
+            addr = f"inttoptr (i64 {self.rt.counters + 8 * idx} to ptr)"
+            self.emit(f"{c} = load i64, ptr {addr}")
+            self.emit(f"{c1} = sub i64 {c}, 1")
+            self.emit(f"store i64 {c1}, ptr {addr}")
+            self.emit(f"{test} = icmp sle i64 {c1}, {er}")
+        self.emit(f"br i1 {test}, label %{stop_bb}, label %{go_bb}, !prof !0")
+        self.start_bb(stop_bb)
+        if idx < 0:
+            self.ret_exit(Exit.BUDGET)
+        else:
+            self.emit(f"store i64 {idx}, ptr {self.env_ptr(self.rt.offsets['exit_info'])}")
+            self.ret_exit(Exit.HOT)
+        self.start_bb(go_bb)
 
     def store_pc(self, value: str) -> None:
         self.emit(f"store i64 {value}, ptr {self.env_ptr(self.rt.offsets['pc'])}")
