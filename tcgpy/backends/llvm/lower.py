@@ -109,6 +109,7 @@ class _FnLowering:
         self.vals: dict[int, str] = {}     # id(temp) -> SSA name currently holding it
         self.dirty: dict[int, Temp] = {}   # globals written since the last sync
         self.homes: dict[int, str] = {}    # locals that live across labels -> alloca
+        self.bools: dict[str, str] = {}    # SSA name of a setcond's 0/1 -> its i1
         self.insn_pc = block.pc
         self.slots: list[tuple[int, int]] = []
         self.label_names: dict[int, str] = {}
@@ -591,6 +592,7 @@ def lower_setcond(fl, insn):
     c = _icmp(fl, insn.consts[0], fl.get(insn.ins[0]), fl.get(insn.ins[1]))
     d = fl.tmp()
     fl.emit(f"{d} = zext i1 {c} to i64")
+    fl.bools[d] = c
     fl.set(insn.outs[0], d)
 
 
@@ -893,11 +895,22 @@ def lower_br(fl, insn):
 def lower_brcond(fl, insn):
     cond, lid = insn.consts
     a, b = fl.get(insn.ins[0]), fl.get(insn.ins[1])
-    c = _icmp(fl, cond, a, b)
-    fl.sync_globals()
+    taken = fl.label(lid)
     nxt = fl.new_bb("fall")
-    fl.emit(f"br i1 {c}, label %{fl.label(lid)}, label %{nxt}")
+    if a in fl.bools and (cond, b) in _BOOL_TESTS:
+        # a branch on a setcond's result (a flag, cbz) branches on its i1
+        c = fl.bools[a]
+        targets = (taken, nxt) if _BOOL_TESTS[cond, b] else (nxt, taken)
+    else:
+        c = _icmp(fl, cond, a, b)
+        targets = (taken, nxt)
+    fl.sync_globals()
+    fl.emit(f"br i1 {c}, label %{targets[0]}, label %{targets[1]}")
     fl.start_bb(nxt)
+
+
+# (cond, constant) -> whether brcond(cond, x, constant) is taken when x is 1, for x in {0, 1}
+_BOOL_TESTS = {(Cond.ne, "0"): True, (Cond.eq, "1"): True, (Cond.eq, "0"): False, (Cond.ne, "1"): False}
 
 
 @lowers(Op.goto_tb)
