@@ -42,9 +42,14 @@ MAX_BLOCKS = 12_000
 # Once a block's own code got cheap to compile (one function per batch,
 # out-of-line memory accesses) compiling what may never run stopped paying:
 # on glibc's hello, string and float programs 1 beats 2, 4 and 8 by 2-10%
-# (instructions executed, callgrind).
+# (instructions executed, callgrind).  Rechecked once blocks got smaller
+# still (no instruction budget in tcgpy run's blocks, TBI in the access
+# functions): 3 saves hello 1.3% but costs string 1.6% and float 3%.
+# Streaming batches capped at 4 instead of 64: hello -6.2%, string -3.8%,
+# float -6.1%, zsh -c (a loop, a pipe to sort) -3.1%; 2, 8 and 16 are in
+# between.
 LOOKAHEAD = 1
-MAX_LOOKAHEAD = 64
+MAX_LOOKAHEAD = 4
 # Passes over a loop-closing edge before its loop is recompiled hot.  A hot
 # compile costs 5-30 ms and saves a few nanoseconds per pass, so it pays only
 # for loops that run far longer than any threshold; what the threshold buys
