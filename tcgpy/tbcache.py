@@ -24,7 +24,7 @@ import time
 from dataclasses import dataclass, field
 
 from .backends.llvm import jit
-from .backends.llvm.lower import (ACCESS_MEMOPS, Runtime, access_fn_name, access_function_text,
+from .backends.llvm.lower import (ACCESS_KEYS, Runtime, access_fn_name, access_function_text,
                                   lower_batch, lower_block, module_text)
 from .backends.llvm.lower_region import lower_region, region_possible
 from .backends.llvm.lower_region import optimize as optimize_region
@@ -96,7 +96,7 @@ class Stats:
 
 
 class _AccessFunctions(dict):
-    """(memop, write) -> address of the out-of-line access function for it,
+    """(memop, kind) -> address of the out-of-line access function for it,
     compiled on first use (each costs a few milliseconds at -O2, and a
     program uses about half of them) and shared by every cache in the
     process (jit.runtime_functions)."""
@@ -107,7 +107,7 @@ class _AccessFunctions(dict):
 
     def get(self, key, default=None):
         fn = dict.get(self, key)
-        if fn is None and key in ACCESS_MEMOPS:
+        if fn is None and key in ACCESS_KEYS:
             name = access_fn_name(*key)
             fn = self[key] = jit.runtime_functions(access_function_text(self.rt, *key), [name])[name]
         return default if fn is None else fn

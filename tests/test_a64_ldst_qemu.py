@@ -36,7 +36,7 @@ M64 = (1 << 64) - 1
 # Faults where QEMU's memory or outcome differs from the table by design:
 QEMU_DIFFERS = {
     # tcgpy stores the upper half first when a pair crosses into the next
-    # page (gen_store_block); QEMU writes the lower half before faulting.
+    # page (ops.pair_upper_first); QEMU writes the lower half before faulting.
     "stp upper element faults": "memory",
     "stp w across the end": "memory",
     # QEMU checks the monitor before alignment (as Unicorn): no fault, status 1.

@@ -134,7 +134,7 @@ def _check(engine, case: dt.Case) -> None:
 def _page_crossing_fault(res: dt.Result) -> bool:
     """A loop that walks its pointer off the data page ends in an access that
     crosses a page boundary, where the two softmmus differ by design
-    (tcgpy/frontends/aarch64/insn_ldst.py gen_store_block, and
+    (tcgpy/ir/ops.py pair_upper_first, and
     tests/test_a64_ldst.py::test_difftest_any_ldst_word): tcgpy reports the
     first address of the (up to 8-byte) access that faults, stores the upper
     half of a pair first when only its lower half is in the first page, and

@@ -74,6 +74,9 @@ class Builder:
     def st(self, value, addr, memop: int) -> None:
         self.emit(Op.st, value, addr, consts=(memop,))
 
+    def st2(self, lo, hi, addr, memop: int) -> None:
+        self.emit(Op.st2, lo, hi, addr, consts=(memop,))
+
     def call(self, helper_id: int, a=0, b=0, c=0) -> Temp:
         return self._value_op(Op.call, a, b, c, consts=(helper_id,))
 

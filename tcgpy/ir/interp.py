@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Callable, Mapping, Protocol
 
 from .core import Block, Insn, Kind, Temp
-from .ops import MASK64, MemOp, Op, eval_cond, memop_size, tbi_address, to_signed
+from .ops import MASK64, MemOp, Op, eval_cond, memop_size, pair_upper_first, tbi_address, to_signed
 from .verify import IRError
 
 INT64_MIN = 1 << 63
@@ -394,6 +394,19 @@ def interp_st(m: Machine, insn: Insn) -> None:
     _check_align(addr, memop, "write")
     size = memop_size(memop)
     m.mem.store(addr, size, m.get(insn.ins[0]) & ((1 << (8 * size)) - 1))
+
+
+@executes(Op.st2)
+def interp_st2(m: Machine, insn: Insn) -> None:
+    memop = insn.consts[0]
+    addr = _address(m.get(insn.ins[2]), memop)
+    size = memop_size(memop)
+    mask = (1 << (8 * size)) - 1
+    parts = [(addr, m.get(insn.ins[0])), ((addr + size) & MASK64, m.get(insn.ins[1]))]
+    if pair_upper_first(addr, size):
+        parts.reverse()
+    for a, v in parts:
+        m.mem.store(a, size, v & mask)
 
 
 @executes(Op.ld_env)

@@ -12,6 +12,8 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
+from ..cpustate import PAGE_SIZE
+
 
 class F(enum.IntFlag):
     """Op flags, in the spirit of TCG_OPF_*."""
@@ -76,6 +78,8 @@ class Op(enum.Enum):
     # guest memory: const 0 is a MemOp
     ld       = OpDef("ld",       1, 1, 1, F.MEMORY | F.SIDE_EFFECTS)   # d = mem[a]
     st       = OpDef("st",       0, 2, 1, F.MEMORY | F.SIDE_EFFECTS)   # mem[a1] = a0
+    # a pair: mem[a2] = a0, mem[a2 + size] = a1, in the order pair_upper_first says
+    st2      = OpDef("st2",      0, 3, 1, F.MEMORY | F.SIDE_EFFECTS)
     # raw env access for state that is not an IR global (vector registers,
     # internal fields): const 0 is the byte offset, const 1 a MemOp (size/sign).
     # Must not overlap an IR global's field (the verifier checks).
@@ -138,6 +142,18 @@ class MemOp(enum.IntFlag):
     def make(size_log2: int, sign: bool = False, align: bool = False, tbi: bool = False) -> int:
         return (size_log2 | (MemOp.SIGN if sign else 0) | (MemOp.ALIGN if align else 0)
                 | (MemOp.TBI if tbi else 0))
+
+
+def pair_upper_first(addr: int, size: int) -> bool:
+    """Does st2 store its upper element first?  The lower element goes first,
+    as QEMU and hardware order the accesses, so the lowest faulting address is
+    the one reported -- except when the pair crosses a page with its lower
+    element wholly in the first page: then the upper one goes first, so that
+    overrunning the end of a mapping (the common direction) faults before
+    anything is written.  What remains imprecise: with the lower page bad and
+    the upper one good, the upper element is written (the architecture does
+    not order the accesses of one instruction)."""
+    return (addr + 2 * size - 1) & (PAGE_SIZE - 1) < size
 
 
 def tbi_address(addr: int) -> int:

@@ -131,36 +131,44 @@ class _Gen:
         b.emit(op, out, *ins, consts=consts)
         self.wrote(out)
 
-    def address(self, size: int, align: bool) -> Temp:
+    def address(self, size: int, align: bool, span: int = 0) -> Temp:
+        """An address for an access of ``size`` bytes (elements) covering
+        ``span`` bytes (size unless given)."""
         rng, b = self.rng, self.b
+        span = span or size
         if rng.random() < self.fault_rate:
             # Out of range: a raw operand, or just past the end of the region.
             if rng.random() < 0.5:
                 return self.operand()
             return b.const(self.data_base + self.data_size - rng.randrange(size))
-        # base + (x & (size - 8)) + k, k + size <= 8: inside the region; k not
-        # a multiple of size makes an ALIGN access fault.
-        k = rng.randrange(0, 9 - size)
+        # base + (x & (data_size - slack)) + k, k + span <= slack: inside the
+        # region; k not a multiple of size makes an ALIGN access fault.
+        slack = max(8, span)
+        k = rng.randrange(0, slack + 1 - span)
         if align and rng.random() > self.fault_rate * 5:
             k -= k % size
-        masked = b.and_(self.operand(), self.data_size - 8)
+        masked = b.and_(self.operand(), self.data_size - slack)
         return b.add(masked, self.data_base + k)
 
     def memory_op(self) -> None:
         rng, b = self.rng, self.b
         size_log2 = rng.randrange(4)
         align = rng.random() < 0.2
-        addr = self.address(1 << size_log2, align)
+        kind = rng.random()
+        pair = kind >= 0.8 and not align
+        addr = self.address(1 << size_log2, align, 2 << size_log2 if pair else 0)
         tbi = rng.random() < 0.2
         if tbi:       # a tagged pointer: the access ignores its top byte
             addr = b.xor(addr, rng.randrange(256) << 56)
-        if rng.random() < 0.5:
+        if kind < 0.5:
             memop = MemOp.make(size_log2, sign=rng.random() < 0.5, align=align, tbi=tbi)
             out = self.dest()
             b.emit(Op.ld, out, addr, consts=(memop,))
             self.wrote(out)
-        else:
+        elif not pair:
             b.st(self.operand(), addr, MemOp.make(size_log2, align=align, tbi=tbi))
+        else:
+            b.st2(self.operand(), self.operand(), addr, MemOp.make(size_log2, tbi=tbi))
 
     def env_op(self) -> None:
         rng, b = self.rng, self.b

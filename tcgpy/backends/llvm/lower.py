@@ -16,7 +16,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Callable
 
-from ...cpustate import PAGE_MASK, TLB_ENTRY_SIZE, TLB_SIZE
+from ...cpustate import PAGE_MASK, PAGE_SIZE, TLB_ENTRY_SIZE, TLB_SIZE
 from ...ir.core import Block, Insn, Temp
 from ...ir.ops import F, Cond, Exit, MemOp, Op
 
@@ -68,7 +68,7 @@ class Runtime:
     helpers: list[int]               # helper id -> callable address
     counters: int = 0                # address of the per-block hotness counters (u64 each)
     env_addr: int = 0                # address of the env structure
-    # (memop, write) -> address of the out-of-line access function
+    # (memop, kind) -> address of the out-of-line access function
     # (access_module_text); empty: every access is inlined
     access_fns: dict = field(default_factory=dict)
     # exit code -> a function returning it (jit.exit_stubs); empty: plain returns
@@ -607,9 +607,10 @@ def lower_movcond(fl, insn):
 
 # --- guest memory: inline TLB hit path, Python slow path ----------------------
 
-def _tlb_lookup(fl, addr: str, memop: int, write: bool) -> tuple[str, str]:
-    """Emit the TLB compare; returns (hit i1, entry pointer)."""
-    size = 1 << (memop & MemOp.SIZE_MASK)
+def _tlb_lookup(fl, addr: str, memop: int, write: bool, span: int = 0) -> tuple[str, str]:
+    """Emit the TLB compare for an access of ``span`` bytes (the memop's size
+    unless given); returns (hit i1, entry pointer)."""
+    size = span or 1 << (memop & MemOp.SIZE_MASK)
     rt = fl.rt
     idx, off, ent, tagp, tag, cmpa, page, hit = (fl.tmp() for _ in range(8))
     fl.emit(f"{idx} = lshr i64 {addr}, 12")
@@ -730,7 +731,7 @@ def _untag(fl, addr: str, memop: int) -> str:
 def lower_ld(fl, insn):
     memop = insn.consts[0]
     addr = fl.get(insn.ins[0])
-    fn = None if fl.hot else fl.rt.access_fns.get((memop, False))
+    fn = None if fl.hot else fl.rt.access_fns.get((memop, LOAD))
     if fn is not None:
         fl.set(insn.outs[0], _call_access(fl, fn, addr, None))
         return
@@ -753,17 +754,54 @@ def lower_st(fl, insn):
     memop = insn.consts[0]
     val = fl.get(insn.ins[0])
     addr = fl.get(insn.ins[1])
-    fn = None if fl.hot else fl.rt.access_fns.get((memop, True))
+    fn = None if fl.hot else fl.rt.access_fns.get((memop, STORE))
     if fn is not None:
         _call_access(fl, fn, addr, val)
         return
-    addr = _untag(fl, addr, memop)
+    _inline_store(fl, memop, _untag(fl, addr, memop), val)
 
+
+def _inline_store(fl, memop: int, addr: str, val: str) -> None:
     def slow():
         fl.emit(f"call void inttoptr (i64 {fl.rt.slow_st} to ptr)"
                 f"(ptr %env, i64 {addr}, i64 {val}, i64 {memop})")
 
     _guest_access(fl, memop, addr, True, lambda hp: _store_fast(fl, hp, val, memop), slow)
+
+
+def _pair_upper_first(fl, addr: str, size: int) -> str:
+    """i1: ops.pair_upper_first(addr, size)."""
+    end, off, up = fl.tmp(), fl.tmp(), fl.tmp()
+    fl.emit(f"{end} = add i64 {addr}, {2 * size - 1}")
+    fl.emit(f"{off} = and i64 {end}, {PAGE_SIZE - 1}")
+    fl.emit(f"{up} = icmp ult i64 {off}, {size}")
+    return up
+
+
+@lowers(Op.st2)
+def lower_st2(fl, insn):
+    memop = insn.consts[0]
+    lo, hi = fl.get(insn.ins[0]), fl.get(insn.ins[1])
+    addr = fl.get(insn.ins[2])
+    fn = None if fl.hot else fl.rt.access_fns.get((memop, STORE_PAIR))
+    if fn is not None:
+        fl.sync_globals()
+        fl.emit(f"call void inttoptr (i64 {fn} to ptr)"
+                f"(ptr %env, i64 {addr}, i64 {lo}, i64 {hi}, i64 {_c(fl.insn_pc)})")
+        return
+    # inline (the hot tier): the two stores in pair_upper_first's order
+    size = 1 << (memop & MemOp.SIZE_MASK)
+    addr = _untag(fl, addr, memop)
+    up = _pair_upper_first(fl, addr, size)
+    upper = fl.tmp()
+    fl.emit(f"{upper} = add i64 {addr}, {size}")
+    picks = []
+    for if_up, otherwise in ((upper, addr), (hi, lo), (addr, upper), (lo, hi)):
+        v = fl.tmp()
+        fl.emit(f"{v} = select i1 {up}, i64 {if_up}, i64 {otherwise}")
+        picks.append(v)
+    _inline_store(fl, memop, picks[0], picks[1])
+    _inline_store(fl, memop, picks[2], picks[3])
 
 
 class _TextFn:
@@ -784,31 +822,46 @@ class _TextFn:
 
 # The MemOps frontends use (a 64-bit load has no sign); any other (random
 # IR in the tests) is lowered inline.
-ACCESS_MEMOPS = tuple((MemOp.make(size, sign, align, tbi), write)
-                      for size in range(4) for align in (False, True) for tbi in (False, True)
-                      for write, sign in ((False, False), (False, True), (True, False))
-                      if not (sign and size == 3))
+# The kinds of out-of-line access function, and the (memop, kind) pairs
+# there is one for.
+LOAD, STORE, STORE_PAIR = "ld", "st", "st2"
+ACCESS_KEYS = frozenset(
+    [(MemOp.make(size, sign, align, tbi), kind)
+     for size in range(4) for align in (False, True) for tbi in (False, True)
+     for kind, sign in ((LOAD, False), (LOAD, True), (STORE, False))
+     if not (sign and size == 3)]
+    + [(MemOp.make(size, tbi=tbi), STORE_PAIR) for size in range(4) for tbi in (False, True)])
 
 
-def access_fn_name(memop: int, write: bool) -> str:
-    return f"tcgpy_{'st' if write else 'ld'}{memop}"
+def access_fn_name(memop: int, kind: str) -> str:
+    return f"tcgpy_{kind}_{memop}"
 
 
-def access_function_text(rt: Runtime, memop: int, write: bool) -> str:
+def access_function_text(rt: Runtime, memop: int, kind: str) -> str:
     """A module with the out-of-line guest access function first-tier code
-    calls for ``memop`` in one direction: ``i64 ld(env, addr, pc)`` or
-    ``void st(env, addr, val, pc)``.  A fault sets env ``pc`` to the faulting
-    instruction's and leaves through env ``jmp_buf``; the slow path has
-    filled in the rest."""
+    calls for ``memop``: ``i64 ld(env, addr, pc)``, ``void st(env, addr, val,
+    pc)`` or ``void st2(env, addr, lo, hi, pc)`` (Op.st2).  A fault sets env
+    ``pc`` to the faulting instruction's and leaves through env ``jmp_buf``;
+    the slow path has filled in the rest."""
     fl = _TextFn(rt)
+    size = 1 << (memop & MemOp.SIZE_MASK)
     # %arg is the guest's address as the instruction computed it
     addr = _untag(fl, "%arg", memop)
-    hit, entp = _tlb_lookup(fl, addr, memop, write)
+    hit, entp = _tlb_lookup(fl, addr, memop, kind != LOAD, 2 * size if kind == STORE_PAIR else 0)
     fl.emit(f"br i1 {hit}, label %hit, label %miss, !prof !1")
     fl.lines.append("hit:")
     hp = _host_ptr(fl, addr, entp)
-    name = access_fn_name(memop, write)
-    if write:
+    name = access_fn_name(memop, kind)
+    checked = "ok"          # where the slow path goes when it did not fault
+
+    def slow_st(a: str, v: str, then: str) -> None:
+        exc, bad = fl.tmp(), fl.tmp()
+        fl.emit(f"call void inttoptr (i64 {rt.slow_st} to ptr)(ptr %env, i64 {a}, i64 {v}, i64 {memop})")
+        fl.emit(f"{exc} = load i64, ptr %excp")
+        fl.emit(f"{bad} = icmp ne i64 {exc}, 0")
+        fl.emit(f"br i1 {bad}, label %fault, label %{then}, !prof !0")
+
+    if kind == STORE:
         _store_fast(fl, hp, "%val", memop)
         fl.emit("ret void")
         fl.lines.append("miss:")
@@ -816,6 +869,29 @@ def access_function_text(rt: Runtime, memop: int, write: bool) -> str:
                 f"(ptr %env, i64 {addr}, i64 %val, i64 {memop})")
         ok = "ret void"
         head = f"define void @{name}(ptr noalias %env, i64 %arg, i64 %val, i64 %pc) {{"
+    elif kind == STORE_PAIR:
+        # the pair is in one page and it hits: both stores, no fault possible
+        hp2 = fl.tmp()
+        fl.emit(f"{hp2} = getelementptr i8, ptr {hp}, i64 {size}")
+        _store_fast(fl, hp, "%lo", memop)
+        _store_fast(fl, hp2, "%hi", memop)
+        fl.emit("ret void")
+        fl.lines.append("miss:")
+        fl.lines.append(f"  %excp = getelementptr i8, ptr %env, i64 {rt.offsets['exception']}")
+        upper = fl.tmp()
+        fl.emit(f"{upper} = add i64 {addr}, {size}")
+        fl.emit(f"br i1 {_pair_upper_first(fl, addr, size)}, label %upfirst, label %lofirst")
+        fl.lines.append("upfirst:")
+        slow_st(upper, "%hi", "up2")
+        fl.lines.append("up2:")
+        slow_st(addr, "%lo", "done")
+        fl.lines.append("lofirst:")
+        slow_st(addr, "%lo", "lo2")
+        fl.lines.append("lo2:")
+        slow_st(upper, "%hi", "done")
+        fl.lines += ["done:", "  ret void"]
+        checked = None
+        head = f"define void @{name}(ptr noalias %env, i64 %arg, i64 %lo, i64 %hi, i64 %pc) {{"
     else:
         fl.emit(f"ret i64 {_value_fast(fl, hp, memop)}")
         fl.lines.append("miss:")
@@ -823,12 +899,14 @@ def access_function_text(rt: Runtime, memop: int, write: bool) -> str:
         ok = "ret i64 %s"
         head = f"define i64 @{name}(ptr noalias %env, i64 %arg, i64 %pc) {{"
     off = rt.offsets
+    if checked:
+        fl.lines += [
+            f"  %excp = getelementptr i8, ptr %env, i64 {off['exception']}",
+            "  %exc = load i64, ptr %excp",
+            "  %bad = icmp ne i64 %exc, 0",
+            "  br i1 %bad, label %fault, label %ok, !prof !0",
+            "ok:", "  " + ok]
     fl.lines += [
-        f"  %excp = getelementptr i8, ptr %env, i64 {off['exception']}",
-        "  %exc = load i64, ptr %excp",
-        "  %bad = icmp ne i64 %exc, 0",
-        "  br i1 %bad, label %fault, label %ok, !prof !0",
-        "ok:", "  " + ok,
         "fault:",
         f"  %pcp = getelementptr i8, ptr %env, i64 {off['pc']}",
         "  store i64 %pc, ptr %pcp",

@@ -15,7 +15,7 @@ QEMU (and so Unicorn, the difftest reference) does:
 - ldp with rt == rt2: rt2 is written first, then rt, so rt gets the first
   (lower) element.  ldxp with rt == rt2: rt then rt2, rt2's element wins.
 
-Page-crossing pairs: see gen_store_block (which half is stored first).
+Page-crossing pairs: see ops.pair_upper_first (which element is stored first).
 - A store-exclusive whose size differs from the load-exclusive compares the
   loaded value, zero-extended, against the whole monitored value (and so
   usually fails).  Unlike QEMU it never writes memory when it reports failure.
@@ -30,7 +30,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ...cpustate import PAGE_SIZE
 from ...ir.ops import Cond, Exit, MemOp, Op
 from .cpu import LAYOUT
 from .decode import A64
@@ -105,44 +104,9 @@ def gen_ldst_pair(ctx, size: int, load: bool, sign: bool, rt: int, rt2: int, rn:
         ctx.write_reg(rt2, v2)
         ctx.write_reg(rt, v1)
     else:
-        gen_store_block(ctx, [ctx.read_reg(rt), ctx.read_reg(rt2)], addr, size)
+        ctx.gen_st2(ctx.read_reg(rt), ctx.read_reg(rt2), addr, size)
     if mode != OFFSET:
         ctx.write_reg(rn, moved, sp=True)
-
-
-def gen_store_block(ctx, values: list, addr, size: int = 3) -> None:
-    """Store the 2**k elements ``values`` of 1 << size bytes each at addr,
-    addr + (1 << size), ... (one access per element), so that a fault leaves
-    memory untouched wherever the IR allows it (one store that crosses a page
-    is all-or-nothing in the softmmu; several stores are not).
-
-    The lower half goes first, as QEMU and hardware order the accesses, so
-    the lowest faulting address is the one reported -- except when the block
-    crosses a page with its lower half wholly in the first page: then the
-    upper half goes first, so that overrunning the end of a mapping (the
-    common direction) faults before anything is written.  Each half is
-    ordered the same way, recursively.  What remains imprecise: with the
-    lower page bad and the upper one good, the upper part is written; with
-    both bad, an upper address is reported (the architecture does not order
-    the accesses of one instruction).
-    """
-    b = ctx.b
-    n = len(values)
-    if n == 1:
-        ctx.gen_st(values[0], addr, size)
-        return
-    half = n // 2
-    span = n << size
-    hi_addr = b.add(addr, half << size)
-    # (addr & 0xfff) in [0x1000 - span + 1, 0x1000 - span/2]
-    upper_first = b.setcond(Cond.ltu, b.and_(b.add(addr, span - 1), PAGE_SIZE - 1), half << size)
-
-    def pick(if_upper, otherwise):
-        return b.movcond(Cond.ne, upper_first, 0, if_upper, otherwise)
-
-    lo, hi = values[:half], values[half:]
-    gen_store_block(ctx, [pick(h, l) for l, h in zip(lo, hi)], pick(hi_addr, addr), size)
-    gen_store_block(ctx, [pick(l, h) for l, h in zip(lo, hi)], pick(addr, hi_addr), size)
 
 
 # How the emulator's slow path encodes env.fault_access (tcgpy/emulator.py):

@@ -149,6 +149,11 @@ class DisasContext:
     def gen_st(self, value, addr, size_log2: int, align: bool = False) -> None:
         self.b.st(value, addr, MemOp.make(size_log2, False, align, self.tbi))
 
+    def gen_st2(self, lo, hi, addr, size_log2: int) -> None:
+        """A pair of elements at addr and addr + size (ops.pair_upper_first
+        says which one is stored first)."""
+        self.b.st2(lo, hi, addr, MemOp.make(size_log2, tbi=self.tbi))
+
     # -- control flow ----------------------------------------------------------
     def gen_goto(self, target: int) -> None:
         """Direct jump to a known pc: a chained exit."""
