@@ -652,14 +652,15 @@ def _signal_pending(proc) -> bool:
 
 
 def _wait_for(proc, check, finish, io: list, ms: int | None, tmo: int = 0, started: float = 0.0,
-              mask: int | None = None):
+              mask: int | None = None, interrupted=None):
     """A poll-like syscall: ``check()`` says what is ready now (without
     waiting); ``finish(ready)`` writes the results and returns the count,
     at once when something is ready or there is no time to wait, else when
     something becomes ready or, with nothing, at the timeout.  ``mask`` is
     the signal mask in force meanwhile: a signal it lets in ends the wait
     with EINTR (even a zero one) and its handler runs with that mask; any
-    other end of the call restores the thread's own mask."""
+    other end of the call restores the thread's own mask.  ``interrupted()``
+    writes what the call leaves behind on EINTR (ppoll: revents all zero)."""
     if mask is not None:
         sigs = proc.signals
         proc.sched.current.saved_mask = sigs.blocked
@@ -674,6 +675,8 @@ def _wait_for(proc, check, finish, io: list, ms: int | None, tmo: int = 0, start
         return finish(ready) if ready else None
 
     def on_signal():
+        if interrupted is not None:
+            interrupted()
         _write_remaining(proc, tmo, ms, started)
         return None
     _block(proc, io, ms, resume=resume, on_timeout=lambda: finish(check()), on_signal=on_signal)
@@ -708,7 +711,10 @@ def sys_ppoll(proc, fds, nfds, tmo, sigmask, sigsetsize):
         return n
 
     io = [(e["fd"], e["events"] & 0xFFFF) for e in entries if e["fd"] >= 0]
-    return _wait_for(proc, check, finish, io, ms, tmo, started, _read_sigmask(proc, sigmask, sigsetsize))
+    # On EINTR the kernel still copies the (all zero) revents out; select
+    # leaves its sets alone.
+    return _wait_for(proc, check, finish, io, ms, tmo, started, _read_sigmask(proc, sigmask, sigsetsize),
+                     interrupted=lambda: finish({}))
 
 
 @syscall("pselect6", "i p p p p p")

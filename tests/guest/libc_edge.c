@@ -415,13 +415,15 @@ static void select_interrupted(void)
     const char *ran = alarm_off();
     printf("select interrupted: %d %s r=%d, handler ran: %s\n", n, n < 0 ? strerror(e) : "", FD_ISSET(pfd[0], &r),
            ran);
-    struct pollfd pf = {pfd[0], POLLIN, 0};
+    /* revents comes back zeroed even though the call failed */
+    struct pollfd pf = {pfd[0], POLLIN, 0x5a5a};
     alarm_in(50, 1);
     errno = 0;
     n = poll(&pf, 1, 5000);
     e = errno;
     ran = alarm_off();
-    printf("poll interrupted (SA_RESTART too): %d %s, handler ran: %s\n", n, n < 0 ? strerror(e) : "", ran);
+    printf("poll interrupted (SA_RESTART too): %d %s revents=%#x, handler ran: %s\n", n,
+           n < 0 ? strerror(e) : "", pf.revents, ran);
     close(pfd[0]);
     close(pfd[1]);
 }
