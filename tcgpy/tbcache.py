@@ -50,6 +50,13 @@ MAX_BLOCKS = 12_000
 # between.
 LOOKAHEAD = 1
 MAX_LOOKAHEAD = 4
+# A block's one direct successor (it ends in a jump or a call, nothing
+# conditional) runs next: it joins the batch whatever the lookahead, up to
+# MAX_BATCH blocks.  Code that streams through such chains compiles in few
+# modules (tcgpy bench's translation loop: 1,600-2,000 blocks/s with the
+# cap of 4, ~2,700 with 64), at no cost to programs that branch
+# (callgrind: hello +0.5%, string -0.4%, float -0.6%).
+MAX_BATCH = 64
 # Passes over a loop-closing edge before its loop is recompiled hot.  A hot
 # compile costs 5-30 ms and saves a few nanoseconds per pass, so it pays only
 # for loops that run far longer than any threshold; what the threshold buys
@@ -351,23 +358,25 @@ class TBCache:
         limit = min(2 * self.lookahead, MAX_LOOKAHEAD) if pc in self.frontier else LOOKAHEAD
         self.lookahead = limit
         # a batch does not run past the cap (the block missed always fits)
-        limit = max(1, min(limit, MAX_BLOCKS - self.generation_blocks))
+        cap = max(1, min(MAX_BATCH, MAX_BLOCKS - self.generation_blocks))
+        limit = min(limit, cap)
         blocks = [self._translate(pc, MAX_BLOCK_INSNS, stop_pc)]
         seen = {pc}
         frontier = set()
         i = 0
         while i < len(blocks):
-            for insn in blocks[i].insns:
-                if insn.op is Op.goto_tb:
-                    t = insn.consts[0]
-                    if (t in seen or t in self.blocks or t == stop_pc
-                            or self._fetch(t) is None):
-                        continue
-                    seen.add(t)
-                    if len(blocks) >= limit:
-                        frontier.add(t)
-                        continue
-                    blocks.append(self._translate(t, MAX_BLOCK_INSNS, stop_pc))
+            targets = [insn.consts[0] for insn in blocks[i].insns if insn.op is Op.goto_tb]
+            # A block's only way on (a jump, a call) is where it goes next:
+            # that joins the batch past the limit.
+            room = cap if len(targets) == 1 else limit
+            for t in targets:
+                if t in seen or t in self.blocks or t == stop_pc or self._fetch(t) is None:
+                    continue
+                seen.add(t)
+                if len(blocks) >= room:
+                    frontier.add(t)
+                    continue
+                blocks.append(self._translate(t, MAX_BLOCK_INSNS, stop_pc))
             i += 1
         self.frontier = frontier
         tbs = self._compile(blocks, chain=True)
