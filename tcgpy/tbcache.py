@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import ctypes
 import os
+import struct
 import time
 from dataclasses import dataclass, field
 
@@ -178,14 +179,12 @@ class TBCache:
         self.rt.access_fns = _AccessFunctions(self.rt)
 
     def _reset_slots(self) -> None:
-        stub = self.miss_stub
-        for i in range(MAX_SLOTS):
-            self.slots[i] = stub
+        stub = struct.pack("<Q", self.miss_stub)
+        ctypes.memmove(self.slots, stub * MAX_SLOTS, ctypes.sizeof(self.slots))
         # Empty entries still hold a callable (the miss stub): any pc value,
         # even the filler, may be looked up by an indirect jump.
-        for i in range(0, len(self.jmp_table), 2):
-            self.jmp_table[i] = 0xFFFF_FFFF_FFFF_FFFF
-            self.jmp_table[i + 1] = stub
+        entry = struct.pack("<Q", 0xFFFF_FFFF_FFFF_FFFF) + stub
+        ctypes.memmove(self.jmp_table, entry * (len(self.jmp_table) // 2), ctypes.sizeof(self.jmp_table))
 
     def _alloc_slot(self) -> int:
         if self.free_slots:
