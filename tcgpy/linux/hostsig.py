@@ -96,6 +96,10 @@ class SignalWatcher:
         g = sigs.numbers.get(signal.Signals(hs).name)
         if g is None:
             return
+        if hs == signal.SIGCHLD:
+            # A wait4/waitid waiting in the scheduler looks again now, not at
+            # its next periodic retry, whatever the guest does with SIGCHLD.
+            proc.wakeup.set()
         act = sigs.actions[g]
         blocked = sigs.blocked & (1 << (g - 1))
         if act.handler == SIG_IGN:

@@ -24,7 +24,9 @@ import time
 from dataclasses import dataclass, field
 
 TIME_SLICE = 0.01
-RETRY_INTERVAL = 0.005          # how often a wait without a descriptor (wait4) looks again
+# How often a wait without a descriptor (wait4) looks again, besides when
+# a host SIGCHLD wakes the scheduler (hostsig.SignalWatcher.forward).
+RETRY_INTERVAL = 0.005
 IDLE_POLL = 0.02                # longest host poll before looking at pending host signals
 FIRST_TID = 1 << 22            # above the kernel's pid_max: never a host process
 MASK64 = (1 << 64) - 1
