@@ -160,6 +160,7 @@ class TBCache:
         self.generation_blocks = 0     # blocks compiled into the current code space
         self.lookahead = LOOKAHEAD     # batch size of the last miss
         self.frontier: set[int] = set()   # jump targets the last batch left untranslated
+        self.new_pcs: list[int] | None = None   # when a list: pcs of blocks translated on a miss
         self.next_slot = 0
         self.free_slots: list[int] = []
         self._fn_counter = 0
@@ -381,7 +382,27 @@ class TBCache:
         tbs = self._compile(blocks, chain=True)
         for tb in tbs:
             self._register(tb)
+        if self.new_pcs is not None:
+            self.new_pcs.extend(tb.pc for tb in tbs)
         return tbs[0]
+
+    def prefetch(self, pcs) -> None:
+        """Translate the blocks at ``pcs`` not cached yet (what forked children
+        of this process needed: linux/forkshare.py), MAX_BATCH to a module,
+        leaving room below the cap for what runs next."""
+        from .translator import MAX_BLOCK_INSNS, FetchFault
+        todo = [pc for pc in dict.fromkeys(pcs) if pc not in self.blocks and self._fetch(pc) is not None]
+        del todo[max(0, MAX_BLOCKS - MAX_BLOCKS // 8 - self.generation_blocks):]
+        for i in range(0, len(todo), MAX_BATCH):
+            blocks = []
+            for pc in todo[i:i + MAX_BATCH]:
+                try:
+                    blocks.append(self._translate(pc, MAX_BLOCK_INSNS, None))
+                except FetchFault:
+                    continue
+            if blocks:
+                for tb in self._compile(blocks, chain=True):
+                    self._register(tb)
 
     def translate_partial(self, pc: int, max_insns: int, stop_pc: int | None) -> TB:
         """An uncached block of at most ``max_insns`` instructions (exact counts):

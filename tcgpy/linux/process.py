@@ -109,6 +109,8 @@ class LinuxProcess:
         self.dirstate: dict[int, list] = {}   # getdents64 position per directory fd
         self.epolls: dict[int, tuple] = {}    # epoll fd -> (host epoll, fd -> guest data)
         self.vfork_pipe: int | None = None    # in a CLONE_VFORK child: the parent waits for its EOF
+        from .forkshare import ForkShare
+        self.forkshare = ForkShare()          # blocks forked children translated, for the next ones
         self.vfork_vm = False                 # ... and CLONE_VM: the parent gets our stores
         from .sys_fs import IOCTLS
         # Several names share a number (FIONREAD == TIOCINQ): keep the one we handle.
@@ -359,12 +361,17 @@ class LinuxProcess:
         self.wakeup.clear()
         if getattr(self, "watcher", None) is not None:
             self.watcher.after_fork_child()
+        if hasattr(self.emu, "cache"):
+            self.forkshare.after_fork_child(self.emu.cache)
 
     def vfork_send(self) -> None:
-        """In a vfork child, about to exec or exit: the parent gets our stores."""
+        """About to exec or exit: a vfork child's parent gets our stores, and
+        a forked child's parent the blocks we translated (forkshare.py)."""
         if self.vfork_pipe is not None and self.vfork_vm:
             from .vfork import send_changes
             send_changes(self.emu, self.vfork_pipe)
+        if hasattr(self.emu, "cache"):
+            self.forkshare.teach_parent(self.emu.cache)
 
     def prepare_host_exec(self) -> None:
         if getattr(self, "watcher", None) is not None:

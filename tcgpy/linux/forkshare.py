@@ -1,0 +1,97 @@
+"""Blocks a forked child translated, passed back to its parent.
+
+A child of fork starts with its parent's block cache, but what it translates
+itself (the code only a child runs: a subshell's body, the steps between
+fork and execve, its exit) dies with it, so a shell that forks in a loop
+compiles the same blocks in every child (zsh: 0.3-0.4 s per subshell).
+Each child sends the pcs of the blocks it translated through a pipe to its
+parent when it exits or execs; the parent translates those before its next
+fork, so the children after the first start with them.
+
+The pipe's ends sit above the descriptors the guest allocates from, but a
+guest can still close or dup2 over any number: each end is checked to be
+the same pipe (device and inode) before it is used.
+"""
+from __future__ import annotations
+
+import fcntl
+import os
+import struct
+
+FD_MIN = 200         # with the log and vfork descriptors (cli.LOG_FD_MIN)
+CHUNK = 4096         # PIPE_BUF: one write of whole records is never interleaved
+
+
+def _high(fd: int) -> int:
+    new = fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, FD_MIN)
+    os.close(fd)
+    return new
+
+
+def _ident(fd: int):
+    st = os.fstat(fd)
+    return st.st_dev, st.st_ino
+
+
+def _still(fd: int, ident) -> bool:
+    try:
+        return _ident(fd) == ident
+    except OSError:
+        return False
+
+
+class ForkShare:
+    def __init__(self):
+        self.pipe: tuple[int, int, tuple] | None = None   # (read, write, ident) for our children
+        self.owner = 0                                     # the pid that made self.pipe
+        self.parent: tuple[int, tuple] | None = None       # (write end, ident) to our parent
+
+    def before_fork(self, cache) -> None:
+        """In the parent: learn what earlier children translated, and make
+        sure the children about to be made can tell us theirs."""
+        if self.pipe is None or self.owner != os.getpid():
+            r, w = os.pipe2(os.O_CLOEXEC | os.O_NONBLOCK)
+            r, w = _high(r), _high(w)
+            os.set_blocking(r, False)
+            os.set_blocking(w, False)
+            self.pipe, self.owner = (r, w, _ident(r)), os.getpid()
+            return
+        r, _, ident = self.pipe
+        if not _still(r, ident):
+            self.pipe = None
+            return
+        data = b""
+        while True:
+            try:
+                chunk = os.read(r, 1 << 16)
+            except BlockingIOError:
+                break
+            if not chunk:
+                break
+            data += chunk
+        n = len(data) // 8
+        if n:
+            cache.prefetch(struct.unpack(f"<{n}Q", data[:8 * n]))
+
+    def after_fork_child(self, cache) -> None:
+        """In the child: what it translates from now on goes to the parent."""
+        cache.new_pcs = []
+        if self.pipe is None:
+            self.parent = None
+            return
+        r, w, ident = self.pipe
+        if _still(r, ident):
+            os.close(r)
+        self.parent, self.pipe = (w, ident), None
+
+    def teach_parent(self, cache) -> None:
+        """In a child about to exit or exec: send the pcs it translated."""
+        pcs, cache.new_pcs = cache.new_pcs, [] if cache.new_pcs is not None else None
+        if not pcs or self.parent is None or not _still(*self.parent):
+            return
+        data = struct.pack(f"<{len(pcs)}Q", *pcs)
+        for i in range(0, len(data), CHUNK):
+            try:
+                os.write(self.parent[0], data[i:i + CHUNK])
+            except OSError:         # the pipe is full (the parent is not forking any more)
+                return

@@ -1,0 +1,97 @@
+"""Blocks a forked child translated reach its parent (tcgpy/linux/forkshare.py),
+and TBCache.prefetch compiles them so that later children start with them."""
+from __future__ import annotations
+
+import os
+
+import tcgpy
+from tcgpy.linux.forkshare import ForkShare
+
+from .asm import asm
+
+CODE = 0x10000
+
+
+class Recorder:
+    """The part of a TBCache that ForkShare uses."""
+
+    def __init__(self):
+        self.new_pcs = None
+        self.prefetched = []
+
+    def prefetch(self, pcs):
+        self.prefetched += list(pcs)
+
+
+def _child(share: ForkShare, cache: Recorder, pcs, before_teach=None) -> int:
+    pid = os.fork()
+    if pid == 0:
+        try:
+            share.after_fork_child(cache)
+            cache.new_pcs += pcs
+            if before_teach is not None:
+                before_teach(share)
+            share.teach_parent(cache)
+        finally:
+            os._exit(0)
+    os.waitpid(pid, 0)
+    return pid
+
+
+def test_children_teach_their_parent_the_blocks_they_translated():
+    share, cache = ForkShare(), Recorder()
+    share.before_fork(cache)                         # makes the pipe
+    _child(share, cache, [0x1000, 0x2000])
+    big = list(range(0x10000, 0x10000 + 8 * 1000, 8))   # more than one atomic write
+    _child(share, cache, big)
+    share.before_fork(cache)
+    assert cache.prefetched == [0x1000, 0x2000] + big
+    share.before_fork(cache)                         # nothing new
+    assert len(cache.prefetched) == 2 + len(big)
+    assert cache.new_pcs is None                     # the parent itself records nothing
+
+
+def test_a_descriptor_the_guest_took_over_is_left_alone():
+    share, cache = ForkShare(), Recorder()
+    share.before_fork(cache)
+    r, w = os.pipe()
+
+    def guest_dup2(s):
+        os.dup2(w, s.parent[0])                      # the guest's own pipe on our number
+
+    _child(share, cache, [0x1000], before_teach=guest_dup2)
+    os.set_blocking(r, False)
+    try:
+        leaked = os.read(r, 100)
+    except BlockingIOError:
+        leaked = b""
+    os.close(r)
+    os.close(w)
+    assert leaked == b""
+    share.before_fork(cache)
+    assert cache.prefetched == []
+
+
+def test_prefetch_compiles_blocks_that_then_run():
+    code = asm("""
+        add x0, x0, #1
+        b other
+    back:
+        add x0, x0, #100
+        b done
+    other:
+        add x0, x0, #10
+        b back
+    done:
+        nop
+    """)
+    emu = tcgpy.Emulator("aarch64")
+    emu.mem_map(CODE, 0x1000, "rwx")
+    emu.mem_write(CODE, code)
+    emu.cache.prefetch([CODE, CODE + 8, CODE + 16, CODE + 0x5000])   # the last is unmapped
+    assert {CODE, CODE + 8, CODE + 16} <= set(emu.cache.blocks)
+    assert CODE + 0x5000 not in emu.cache.blocks
+    translated = emu.stats.blocks_translated
+    emu.run(CODE, until=CODE + len(code) - 4)
+    assert emu.reg_read("x0") == 111
+    assert emu.stats.blocks_translated == translated   # nothing left to translate
