@@ -95,3 +95,18 @@ def test_prefetch_compiles_blocks_that_then_run():
     emu.run(CODE, until=CODE + len(code) - 4)
     assert emu.reg_read("x0") == 111
     assert emu.stats.blocks_translated == translated   # nothing left to translate
+
+
+def test_no_room_above_the_guest_descriptors_means_no_sharing():
+    import resource
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    share, cache = ForkShare(), Recorder()
+    resource.setrlimit(resource.RLIMIT_NOFILE, (100, hard))     # as a guest's setrlimit would
+    try:
+        share.before_fork(cache)
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    assert share.pipe is None
+    _child(share, cache, [0x1000])
+    share.before_fork(cache)          # room again: from now on children share
+    assert share.pipe is not None and cache.prefetched == []

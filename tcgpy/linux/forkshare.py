@@ -28,6 +28,23 @@ def _high(fd: int) -> int:
     return new
 
 
+def _make_pipe() -> tuple[int, int, tuple] | None:
+    """(read, write, ident), or None when the guest's descriptor limit leaves
+    no room above FD_MIN (the children then just do not share)."""
+    try:
+        r, w = os.pipe2(os.O_CLOEXEC | os.O_NONBLOCK)
+    except OSError:
+        return None
+    try:
+        r = _high(r)          # rebound only once moved: the close below is right either way
+        w = _high(w)
+    except OSError:
+        os.close(r)
+        os.close(w)
+        return None
+    return r, w, _ident(r)
+
+
 def _ident(fd: int):
     st = os.fstat(fd)
     return st.st_dev, st.st_ino
@@ -50,11 +67,7 @@ class ForkShare:
         """In the parent: learn what earlier children translated, and make
         sure the children about to be made can tell us theirs."""
         if self.pipe is None or self.owner != os.getpid():
-            r, w = os.pipe2(os.O_CLOEXEC | os.O_NONBLOCK)
-            r, w = _high(r), _high(w)
-            os.set_blocking(r, False)
-            os.set_blocking(w, False)
-            self.pipe, self.owner = (r, w, _ident(r)), os.getpid()
+            self.pipe, self.owner = _make_pipe(), os.getpid()
             return
         r, _, ident = self.pipe
         if not _still(r, ident):
