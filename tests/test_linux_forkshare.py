@@ -1,5 +1,7 @@
-"""Blocks a forked child translated reach its parent (tcgpy/linux/forkshare.py),
-and TBCache.prefetch compiles them so that later children start with them."""
+"""tcgpy's own descriptors around fork: blocks a forked child translated reach
+its parent (tcgpy/linux/forkshare.py), and TBCache.prefetch compiles them so
+that later children start with them; a guest's low descriptor limit leaves
+them where they are instead of failing the fork."""
 from __future__ import annotations
 
 import os
@@ -110,3 +112,20 @@ def test_no_room_above_the_guest_descriptors_means_no_sharing():
     _child(share, cache, [0x1000])
     share.before_fork(cache)          # room again: from now on children share
     assert share.pipe is not None and cache.prefetched == []
+
+
+def test_vfork_pipe_stays_low_when_the_limit_leaves_no_room():
+    """posix_spawn under a guest's RLIMIT_NOFILE of 64 used to fail with EINVAL."""
+    import resource
+    from tcgpy.linux.sys_proc import _high_fd
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    r, w = os.pipe2(os.O_CLOEXEC)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (64, hard))
+    try:
+        assert _high_fd(r) == r
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    high = _high_fd(w)
+    assert high >= 200
+    os.close(r)
+    os.close(high)

@@ -466,9 +466,13 @@ def sys_clone(proc, flags, newsp, a2, a3, a4):
 
 
 def _high_fd(fd: int) -> int:
-    """Move a descriptor of tcgpy's own out of the range the guest allocates from."""
+    """Move a descriptor of tcgpy's own out of the range the guest allocates
+    from (where the guest's descriptor limit leaves room for that)."""
     import fcntl
-    new = fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 200)
+    try:
+        new = fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 200)
+    except OSError:
+        return fd
     os.close(fd)
     return new
 
