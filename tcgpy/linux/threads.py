@@ -17,6 +17,7 @@ from __future__ import annotations
 import fcntl
 import os
 import select
+import socket
 import stat
 import struct
 import threading
@@ -401,21 +402,46 @@ def wait_instead(proc, name: str, args: tuple):
         return None
     try:
         # Ready (regular files always are; a bad descriptor too: the syscall
-        # reports EBADF) and not more than a ready pipe surely takes: run it.
-        # The common case costs one poll.
-        big_pipe_write = (name in PIPE_WRITES and _write_size(proc, name, args) > PIPE_BUF
-                          and stat.S_ISFIFO(os.fstat(fd).st_mode))
-        if not big_pipe_write and _ready([(fd, events)]):
+        # reports EBADF) and not more than a ready pipe or socket surely
+        # takes: run it.  The common case costs one poll.
+        send = None
+        if name in PIPE_WRITES and _write_size(proc, name, args) > PIPE_BUF:
+            send = _stream_sender(fd)
+        if send is None and _ready([(fd, events)]):
             return None
         if fcntl.fcntl(fd, fcntl.F_GETFL) & os.O_NONBLOCK:
             return None
-        fifo = stat.S_ISFIFO(os.fstat(fd).st_mode)
     except OSError:
         return None             # the syscall itself reports EBADF
-    if name in PIPE_WRITES and fifo:
-        return _pipe_write(proc, fd, PIPE_WRITES[name](proc, args))
+    if send is not None:
+        return _stream_write(proc, fd, PIPE_WRITES[name](proc, args), *send)
     proc.sched.block_io([(fd, events)], sa_restart=True)
     return NORETURN
+
+
+def _stream_sender(fd: int):
+    """(send(bytes) -> count without blocking, bytes per call) for a pipe or a
+    stream socket; None for anything else."""
+    mode = os.fstat(fd).st_mode
+    if stat.S_ISFIFO(mode):
+        # poll's POLLOUT on a pipe means PIPE_BUF bytes fit
+        return (lambda chunk: os.write(fd, chunk)), PIPE_BUF
+    if not stat.S_ISSOCK(mode):
+        return None
+    sock = socket.socket(fileno=fd)
+    try:
+        if sock.type != socket.SOCK_STREAM:
+            return None
+    finally:
+        sock.detach()
+
+    def send(chunk: bytes) -> int:
+        s = socket.socket(fileno=fd)
+        try:
+            return s.send(chunk, socket.MSG_DONTWAIT)
+        finally:
+            s.detach()
+    return send, 1 << 16
 
 
 def _write_data(proc, args) -> bytes:
@@ -428,7 +454,7 @@ def _writev_data(proc, args) -> bytes:
     return b"".join(proc.read(base, length) for base, length in _iovecs(proc, args[1], args[2]))
 
 
-# The blocking pipe writes _pipe_write does: the bytes each one writes.
+# The blocking writes _stream_write does: the bytes each one writes.
 PIPE_WRITES = {"write": _write_data, "writev": _writev_data}
 
 
@@ -445,11 +471,11 @@ def _write_size(proc, name: str, args: tuple) -> int:
         return 0
 
 
-def _pipe_write(proc, fd: int, data: bytes):
-    """A blocking write to a pipe, PIPE_BUF bytes at a time (never more than
-    poll says fits, so the host never blocks), waiting in the scheduler when
-    the pipe is full; all of it is written before it returns, as in the
-    kernel, unless a signal comes first: then the bytes written so far."""
+def _stream_write(proc, fd: int, data: bytes, send, chunk: int):
+    """A blocking write to a pipe or a stream socket, ``chunk`` bytes at a
+    time without blocking (``send``), waiting in the scheduler when it is
+    full; all of it is written before it returns, as in the kernel, unless a
+    signal comes first: then the bytes written so far."""
     from .sys_fs import _write
     from .syscalls import NORETURN
     done = 0
@@ -457,7 +483,10 @@ def _pipe_write(proc, fd: int, data: bytes):
     def step():
         nonlocal done
         while done < len(data) and _ready([(fd, select.POLLOUT)]):
-            n = _write(proc, lambda: os.write(fd, data[done:done + PIPE_BUF]))
+            try:
+                n = _write(proc, lambda: send(data[done:done + chunk]))
+            except BlockingIOError:      # less room than poll promised: wait
+                break
             if n < 0:
                 return done or n
             done += n

@@ -1,8 +1,9 @@
 /* Threads that block in host syscalls must not stop the others (tcgpy runs
  * guest threads on one CPU): read on an empty pipe while another thread
  * computes and then writes, a writer stopped by a full pipe, poll without a
- * timeout, recv on a socketpair, waitpid for a slow child, and a poll that
- * times out while another thread runs. */
+ * timeout, recv on a socketpair, a write to a socketpair far larger than
+ * its buffer, waitpid for a slow child, and a poll that times out while
+ * another thread runs. */
 #include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -68,6 +69,16 @@ static void *receiver(void *arg)
     return NULL;
 }
 
+static int sv2[2];
+static void *sock_bulk_writer(void *arg)
+{
+    static char big[1 << 20];
+    memset(big, 'y', sizeof big);
+    ssize_t n = write(sv2[1], big, sizeof big);   /* one write, far more than the socket takes */
+    close(sv2[1]);
+    return (void *)n;
+}
+
 static void *waiter(void *arg)
 {
     int st = 0;
@@ -116,6 +127,19 @@ int main(void)
     spin();
     send(sv[1], "over the socket", 15, 0);
     pthread_join(t, NULL);
+
+    socketpair(AF_UNIX, SOCK_STREAM, 0, sv2);
+    pthread_create(&t, NULL, sock_bulk_writer, NULL);
+    static char rbuf[65536];
+    total = 0;
+    for (;;) {
+        n = read(sv2[0], rbuf, sizeof rbuf);
+        if (n <= 0) break;
+        total += n;
+    }
+    pthread_join(t, &wrote);
+    printf("socket bulk: wrote %zd read %zu\n", (ssize_t)wrote, total);
+    close(sv2[0]);
 
     pid_t pid = fork();
     if (pid == 0) {
