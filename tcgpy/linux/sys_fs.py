@@ -140,13 +140,19 @@ def sys_read(proc, fd, buf, count):
     return len(data)
 
 
+def post_sigpipe(proc) -> None:
+    """The SIGPIPE the kernel sends with EPIPE (a write to a pipe or stream
+    socket nobody reads any more)."""
+    sigpipe = proc.signals.numbers["SIGPIPE"]
+    info = struct.pack("<iiiiiI", sigpipe, 0, 0, 0, proc.pid, os.getuid()).ljust(128, b"\0")
+    proc.signals.post(PendingSignal(sigpipe, info))
+
+
 def _write(proc, fn):
     try:
         return fn()
     except BrokenPipeError:
-        sigpipe = proc.signals.numbers["SIGPIPE"]
-        info = struct.pack("<iiiiiI", sigpipe, 0, 0, 0, proc.pid, os.getuid()).ljust(128, b"\0")
-        proc.signals.post(PendingSignal(sigpipe, info))
+        post_sigpipe(proc)
         return proc.err("EPIPE")
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import os
+import socket
 import struct
 
 from .syscalls import s32, syscall
@@ -102,10 +103,22 @@ def sys_getpeername(proc, fd, addr, lenp):
     return _addr_query(proc, _libc.getpeername, fd, addr, lenp)
 
 
+def _send(proc, flags: int, fn, *args) -> int:
+    """sendto/sendmsg: EPIPE comes with SIGPIPE unless MSG_NOSIGNAL (the MSG_
+    flags are the same on every Linux architecture)."""
+    try:
+        return _call(fn, *args)
+    except BrokenPipeError:
+        if not flags & socket.MSG_NOSIGNAL:
+            from .sys_fs import post_sigpipe
+            post_sigpipe(proc)
+        raise
+
+
 @syscall("sendto", "i buf u x p u")
 def sys_sendto(proc, fd, buf, length, flags, addr, addrlen):
     data = proc.read(buf, length)
-    return _call(_libc.sendto, s32(fd), data, ctypes.c_size_t(length), s32(flags),
+    return _send(proc, flags, _libc.sendto, s32(fd), data, ctypes.c_size_t(length), s32(flags),
                  _in_buf(proc, addr, addrlen), ctypes.c_uint(addrlen))
 
 
@@ -182,7 +195,7 @@ def _host_msghdr(proc, msg: int, for_recv: bool):
 @syscall("sendmsg", "i p x")
 def sys_sendmsg(proc, fd, msg, flags):
     m, h, keep, name, ctl, _ = _host_msghdr(proc, msg, False)
-    return _call(_libc.sendmsg, s32(fd), ctypes.byref(h), s32(flags))
+    return _send(proc, flags, _libc.sendmsg, s32(fd), ctypes.byref(h), s32(flags))
 
 
 @syscall("recvmsg", "i p x")

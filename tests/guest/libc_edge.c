@@ -26,6 +26,8 @@
  *   vfork    a vfork child's mmap/munmap/brk are the parent's
  *   crossing loads and stores crossing into an inaccessible page: si_addr is
  *            the first byte they cannot access
+ *   sigpipe  send/sendmsg to a stream socket whose peer is gone: EPIPE, with
+ *            SIGPIPE unless MSG_NOSIGNAL (default action: death; a handler runs)
  * With no mode argument, every mode but busdie runs in turn. */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -39,6 +41,7 @@
 #include <sys/epoll.h>
 #include <sys/mman.h>
 #include <sys/select.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/time.h>
 #include <sys/uio.h>
@@ -822,6 +825,49 @@ static void mode_vfork(void)
     printf("vfork store: %d\n", flag);
 }
 
+static void on_sigpipe(int sig)
+{
+    (void)sig;
+    static const char msg[] = "SIGPIPE handler ran\n";
+    write(1, msg, sizeof msg - 1);
+}
+
+/* One send of each kind to a socket whose peer has closed. */
+static void broken_sends(void)
+{
+    int sv[2];
+    socketpair(AF_UNIX, SOCK_STREAM, 0, sv);
+    close(sv[1]);
+    errno = 0;
+    ssize_t n = send(sv[0], "x", 1, MSG_NOSIGNAL);
+    printf("send MSG_NOSIGNAL: %zd %s\n", n, strerror(errno));
+    char c = 'y';
+    struct iovec iov = {&c, 1};
+    struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1};
+    errno = 0;
+    n = sendmsg(sv[0], &m, 0);
+    printf("sendmsg: %zd %s\n", n, strerror(errno));
+    errno = 0;
+    n = send(sv[0], "x", 1, 0);
+    printf("send: %zd %s\n", n, strerror(errno));
+    close(sv[0]);
+}
+
+static void mode_sigpipe(void)
+{
+    pid_t pid = fork();
+    if (pid == 0) {
+        broken_sends();          /* dies at the sendmsg */
+        _exit(0);
+    }
+    int st;
+    waitpid(pid, &st, 0);
+    printf("default action: %s %d\n", WIFSIGNALED(st) ? "killed by" : "exited", WIFSIGNALED(st) ? WTERMSIG(st) : WEXITSTATUS(st));
+    signal(SIGPIPE, on_sigpipe);
+    broken_sends();
+    signal(SIGPIPE, SIG_DFL);
+}
+
 int main(int argc, char **argv)
 {
     setvbuf(stdout, NULL, _IOLBF, 0);
@@ -852,5 +898,7 @@ int main(int argc, char **argv)
         mode_vfork();
     if (all || !strcmp(mode, "crossing"))
         mode_crossing();
+    if (all || !strcmp(mode, "sigpipe"))
+        mode_sigpipe();
     return 0;
 }
