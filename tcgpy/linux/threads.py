@@ -406,7 +406,7 @@ def wait_instead(proc, name: str, args: tuple):
         # takes: run it.  The common case costs one poll.
         send = None
         if name in PIPE_WRITES and _write_size(proc, name, args) > PIPE_BUF:
-            send = _stream_sender(fd)
+            send = _stream_sender(fd, name, args)
         if send is None and _ready([(fd, events)]):
             return None
         if fcntl.fcntl(fd, fcntl.F_GETFL) & os.O_NONBLOCK:
@@ -419,14 +419,15 @@ def wait_instead(proc, name: str, args: tuple):
     return NORETURN
 
 
-def _stream_sender(fd: int):
-    """(send(bytes) -> count without blocking, bytes per call) for a pipe or a
-    stream socket; None for anything else."""
+def _stream_sender(fd: int, name: str, args: tuple):
+    """(send(bytes) -> count without blocking, bytes per call, whether EPIPE
+    comes without SIGPIPE) for a write to a pipe or a stream socket, or a
+    send on a connected stream socket; None for anything else."""
     mode = os.fstat(fd).st_mode
-    if stat.S_ISFIFO(mode):
+    if stat.S_ISFIFO(mode) and name != "sendto":
         # poll's POLLOUT on a pipe means PIPE_BUF bytes fit
-        return (lambda chunk: os.write(fd, chunk)), PIPE_BUF
-    if not stat.S_ISSOCK(mode):
+        return (lambda chunk: os.write(fd, chunk)), PIPE_BUF, False
+    if not stat.S_ISSOCK(mode) or name == "sendto" and args[4]:
         return None
     sock = socket.socket(fileno=fd)
     try:
@@ -434,14 +435,15 @@ def _stream_sender(fd: int):
             return None
     finally:
         sock.detach()
+    flags = args[3] & 0xFFFFFFFF if name == "sendto" else 0   # the MSG_ flags are the host's too
 
     def send(chunk: bytes) -> int:
         s = socket.socket(fileno=fd)
         try:
-            return s.send(chunk, socket.MSG_DONTWAIT)
+            return s.send(chunk, flags | socket.MSG_DONTWAIT)
         finally:
             s.detach()
-    return send, 1 << 16
+    return send, 1 << 16, bool(flags & socket.MSG_NOSIGNAL)
 
 
 def _write_data(proc, args) -> bytes:
@@ -455,13 +457,13 @@ def _writev_data(proc, args) -> bytes:
 
 
 # The blocking writes _stream_write does: the bytes each one writes.
-PIPE_WRITES = {"write": _write_data, "writev": _writev_data}
+PIPE_WRITES = {"write": _write_data, "writev": _writev_data, "sendto": _write_data}
 
 
 def _write_size(proc, name: str, args: tuple) -> int:
     """How many bytes a write/writev asks for (0 for a bad iovec array: the
     syscall itself reports it)."""
-    if name == "write":
+    if name in ("write", "sendto"):
         return args[2]
     from ..errors import MemoryFault
     from .sys_fs import _iovecs
@@ -471,7 +473,7 @@ def _write_size(proc, name: str, args: tuple) -> int:
         return 0
 
 
-def _stream_write(proc, fd: int, data: bytes, send, chunk: int):
+def _stream_write(proc, fd: int, data: bytes, send, chunk: int, nosignal: bool):
     """A blocking write to a pipe or a stream socket, ``chunk`` bytes at a
     time without blocking (``send``), waiting in the scheduler when it is
     full; all of it is written before it returns, as in the kernel, unless a
@@ -484,9 +486,14 @@ def _stream_write(proc, fd: int, data: bytes, send, chunk: int):
         nonlocal done
         while done < len(data) and _ready([(fd, select.POLLOUT)]):
             try:
-                n = _write(proc, lambda: send(data[done:done + chunk]))
+                if nosignal:
+                    n = send(data[done:done + chunk])
+                else:
+                    n = _write(proc, lambda: send(data[done:done + chunk]))
             except BlockingIOError:      # less room than poll promised: wait
                 break
+            except BrokenPipeError:      # MSG_NOSIGNAL: EPIPE alone
+                n = proc.err("EPIPE")
             if n < 0:
                 return done or n
             done += n

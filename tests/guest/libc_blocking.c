@@ -74,7 +74,8 @@ static void *sock_bulk_writer(void *arg)
 {
     static char big[1 << 20];
     memset(big, 'y', sizeof big);
-    ssize_t n = write(sv2[1], big, sizeof big);   /* one write, far more than the socket takes */
+    /* one call, far more than the socket takes: write, or send when arg is set */
+    ssize_t n = arg ? send(sv2[1], big, sizeof big, 0) : write(sv2[1], big, sizeof big);
     close(sv2[1]);
     return (void *)n;
 }
@@ -128,18 +129,20 @@ int main(void)
     send(sv[1], "over the socket", 15, 0);
     pthread_join(t, NULL);
 
-    socketpair(AF_UNIX, SOCK_STREAM, 0, sv2);
-    pthread_create(&t, NULL, sock_bulk_writer, NULL);
-    static char rbuf[65536];
-    total = 0;
-    for (;;) {
-        n = read(sv2[0], rbuf, sizeof rbuf);
-        if (n <= 0) break;
-        total += n;
+    for (long use_send = 0; use_send < 2; use_send++) {
+        socketpair(AF_UNIX, SOCK_STREAM, 0, sv2);
+        pthread_create(&t, NULL, sock_bulk_writer, (void *)use_send);
+        static char rbuf[65536];
+        total = 0;
+        for (;;) {
+            n = read(sv2[0], rbuf, sizeof rbuf);
+            if (n <= 0) break;
+            total += n;
+        }
+        pthread_join(t, &wrote);
+        printf("socket bulk (%s): wrote %zd read %zu\n", use_send ? "send" : "write", (ssize_t)wrote, total);
+        close(sv2[0]);
     }
-    pthread_join(t, &wrote);
-    printf("socket bulk: wrote %zd read %zu\n", (ssize_t)wrote, total);
-    close(sv2[0]);
 
     pid_t pid = fork();
     if (pid == 0) {
