@@ -699,9 +699,10 @@ def _store_fast(fl, hp: str, val: str, memop: int) -> None:
     fl.emit(f"store {ty} {v}, ptr {hp}, align 1")
 
 
-def _call_access(fl, fn: int, addr: str, val: str | None) -> str | None:
+def _call_access(fl, fn: int, addr: str, *vals: str) -> str | None:
     """First tier: call the shared out-of-line access function (TLB compare,
-    hit path, slow path).  An inline access is about 25 LLVM instructions in
+    hit path, slow path) for a load (no ``vals``; returns its value) or a
+    store of ``vals``.  An inline access is about 25 LLVM instructions in
     four basic blocks with its fault exit, and memory accesses are most of a
     typical block's code: a call is far cheaper to compile and costs little
     at run time.  A fault leaves through env ``jmp_buf`` (see jit.enter) with
@@ -709,11 +710,12 @@ def _call_access(fl, fn: int, addr: str, val: str | None) -> str | None:
     as QEMU does before an access that may fault."""
     fl.sync_globals()
     pc = _c(fl.insn_pc)
-    if val is None:
+    args = "".join(f", i64 {v}" for v in vals)
+    if not vals:
         d = fl.tmp()
         fl.emit(f"{d} = call i64 inttoptr (i64 {fn} to ptr)(ptr %env, i64 {addr}, i64 {pc})")
         return d
-    fl.emit(f"call void inttoptr (i64 {fn} to ptr)(ptr %env, i64 {addr}, i64 {val}, i64 {pc})")
+    fl.emit(f"call void inttoptr (i64 {fn} to ptr)(ptr %env, i64 {addr}{args}, i64 {pc})")
     return None
 
 
@@ -733,7 +735,7 @@ def lower_ld(fl, insn):
     addr = fl.get(insn.ins[0])
     fn = None if fl.hot else fl.rt.access_fns.get((memop, LOAD))
     if fn is not None:
-        fl.set(insn.outs[0], _call_access(fl, fn, addr, None))
+        fl.set(insn.outs[0], _call_access(fl, fn, addr))
         return
     addr = _untag(fl, addr, memop)
 
@@ -785,9 +787,7 @@ def lower_st2(fl, insn):
     addr = fl.get(insn.ins[2])
     fn = None if fl.hot else fl.rt.access_fns.get((memop, STORE_PAIR))
     if fn is not None:
-        fl.sync_globals()
-        fl.emit(f"call void inttoptr (i64 {fn} to ptr)"
-                f"(ptr %env, i64 {addr}, i64 {lo}, i64 {hi}, i64 {_c(fl.insn_pc)})")
+        _call_access(fl, fn, addr, lo, hi)
         return
     # inline (the hot tier): the two stores in pair_upper_first's order
     size = 1 << (memop & MemOp.SIZE_MASK)
@@ -820,10 +820,10 @@ class _TextFn:
         self.lines.append("  " + line)
 
 
-# The MemOps frontends use (a 64-bit load has no sign); any other (random
-# IR in the tests) is lowered inline.
 # The kinds of out-of-line access function, and the (memop, kind) pairs
-# there is one for.
+# there is one for: the MemOps frontends use (a 64-bit load has no sign;
+# pairs are never aligned); any other (random IR in the tests) is lowered
+# inline.
 LOAD, STORE, STORE_PAIR = "ld", "st", "st2"
 ACCESS_KEYS = frozenset(
     [(MemOp.make(size, sign, align, tbi), kind)
@@ -852,7 +852,7 @@ def access_function_text(rt: Runtime, memop: int, kind: str) -> str:
     fl.lines.append("hit:")
     hp = _host_ptr(fl, addr, entp)
     name = access_fn_name(memop, kind)
-    checked = "ok"          # where the slow path goes when it did not fault
+    ok = None               # what the slow path's end does when it did not fault
 
     def slow_st(a: str, v: str, then: str) -> None:
         exc, bad = fl.tmp(), fl.tmp()
@@ -890,7 +890,6 @@ def access_function_text(rt: Runtime, memop: int, kind: str) -> str:
         fl.lines.append("lo2:")
         slow_st(upper, "%hi", "done")
         fl.lines += ["done:", "  ret void"]
-        checked = None
         head = f"define void @{name}(ptr noalias %env, i64 %arg, i64 %lo, i64 %hi, i64 %pc) {{"
     else:
         fl.emit(f"ret i64 {_value_fast(fl, hp, memop)}")
@@ -899,7 +898,7 @@ def access_function_text(rt: Runtime, memop: int, kind: str) -> str:
         ok = "ret i64 %s"
         head = f"define i64 @{name}(ptr noalias %env, i64 %arg, i64 %pc) {{"
     off = rt.offsets
-    if checked:
+    if ok is not None:
         fl.lines += [
             f"  %excp = getelementptr i8, ptr %env, i64 {off['exception']}",
             "  %exc = load i64, ptr %excp",
