@@ -32,7 +32,7 @@ from .backends.llvm.lower_region import optimize as optimize_region
 from .cpustate import PAGE_MASK
 from .ir.core import Insn, Kind, Temp
 from .ir.ops import Exit, Op
-from .translator import translate_block
+from .translator import MAX_BLOCK_INSNS, FetchFault, translate_block
 
 
 JMP_TABLE_BITS = 14
@@ -348,7 +348,6 @@ class TBCache:
         # invalidated: their machine code is only released with the code space.
         if self.generation_blocks >= MAX_BLOCKS or self.next_slot >= MAX_SLOTS - 4096:
             self.flush()
-        from .translator import MAX_BLOCK_INSNS
         # Translate the block and, breadth first, the blocks it jumps to, and
         # compile them as one module: LLVM's cost per module is large enough
         # that batching pays even though some of them may never run.  When
@@ -390,7 +389,6 @@ class TBCache:
         """Translate the blocks at ``pcs`` not cached yet (what forked children
         of this process needed: linux/forkshare.py), MAX_BATCH to a module,
         leaving room below the cap for what runs next."""
-        from .translator import MAX_BLOCK_INSNS, FetchFault
         todo = [pc for pc in dict.fromkeys(pcs) if pc not in self.blocks and self._fetch(pc) is not None]
         del todo[max(0, MAX_BLOCKS - MAX_BLOCKS // 8 - self.generation_blocks):]
         for i in range(0, len(todo), MAX_BATCH):

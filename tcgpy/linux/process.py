@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from ..errors import AlignmentFault, EmulationError, GuestTrap, IllegalInstruction, MemoryFault
 from . import sys_fs, sys_mem, sys_net, sys_proc, sys_signal  # noqa: F401  (register syscall rows)
 from .abi import LinuxArch
+from .forkshare import ForkShare
 from .loader import LoadError, build_stack, load_program, read_elf
 from .memory import PAGE, AddressSpace, page_down
 from .signals import (BUS_ADRALN, BUS_ADRERR, ILL_ILLOPC, SEGV_ACCERR, SEGV_MAPERR, SI_KERNEL, SIG_DFL, SIG_IGN,
@@ -109,9 +110,8 @@ class LinuxProcess:
         self.dirstate: dict[int, list] = {}   # getdents64 position per directory fd
         self.epolls: dict[int, tuple] = {}    # epoll fd -> (host epoll, fd -> guest data)
         self.vfork_pipe: int | None = None    # in a CLONE_VFORK child: the parent waits for its EOF
-        from .forkshare import ForkShare
-        self.forkshare = ForkShare()          # blocks forked children translated, for the next ones
         self.vfork_vm = False                 # ... and CLONE_VM: the parent gets our stores
+        self.forkshare = ForkShare()          # blocks forked children translated, for the next ones
         from .sys_fs import IOCTLS
         # Several names share a number (FIONREAD == TIOCINQ): keep the one we handle.
         from .threads import Scheduler
