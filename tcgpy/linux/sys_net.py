@@ -10,6 +10,7 @@ import os
 import socket
 import struct
 
+from .sys_fs import post_sigpipe
 from .syscalls import s32, syscall
 
 _libc = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
@@ -110,7 +111,6 @@ def _send(proc, flags: int, fn, *args) -> int:
         return _call(fn, *args)
     except BrokenPipeError:
         if not flags & socket.MSG_NOSIGNAL:
-            from .sys_fs import post_sigpipe
             post_sigpipe(proc)
         raise
 
