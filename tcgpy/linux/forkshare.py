@@ -5,8 +5,9 @@ itself (the code only a child runs: a subshell's body, the steps between
 fork and execve, its exit) dies with it, so a shell that forks in a loop
 compiles the same blocks in every child (zsh: 0.3-0.4 s per subshell).
 Each child sends the pcs of the blocks it translated through a pipe to its
-parent when it exits or execs; the parent translates those before its next
-fork, so the children after the first start with them.
+parent when it exits or execs; before its next fork the parent translates
+those that two children have needed (a child doing work of its own is not
+copied into the parent), so the children after the second start with them.
 
 The pipe's ends sit above the descriptors the guest allocates from, but a
 guest can still close or dup2 over any number: each end is checked to be
@@ -20,6 +21,7 @@ import struct
 
 FD_MIN = 200         # with the log and vfork descriptors (cli.LOG_FD_MIN)
 CHUNK = 4096         # PIPE_BUF: one write of whole records is never interleaved
+MAX_TEACH = 4096     # pcs a child sends at most (its first: the way back from fork)
 
 
 def _high(fd: int) -> int:
@@ -62,6 +64,7 @@ class ForkShare:
         self.pipe: tuple[int, int, tuple] | None = None   # (read, write, ident) for our children
         self.owner = 0                                     # the pid that made self.pipe
         self.parent: tuple[int, tuple] | None = None       # (write end, ident) to our parent
+        self.taught: set[int] = set()                      # pcs one child has sent so far
 
     def before_fork(self, cache) -> None:
         """In the parent: learn what earlier children translated, and make
@@ -83,12 +86,19 @@ class ForkShare:
                 break
             data += chunk
         n = len(data) // 8
-        if n:
-            cache.prefetch(struct.unpack(f"<{n}Q", data[:8 * n]))
+        again = []
+        for pc in struct.unpack(f"<{n}Q", data[:8 * n]):
+            if pc in self.taught:
+                again.append(pc)
+            else:
+                self.taught.add(pc)
+        if again:
+            cache.prefetch(again)
 
     def after_fork_child(self, cache) -> None:
         """In the child: what it translates from now on goes to the parent."""
         cache.new_pcs = []
+        self.taught = set()
         if self.pipe is None:
             self.parent = None
             return
@@ -102,6 +112,7 @@ class ForkShare:
         pcs, cache.new_pcs = cache.new_pcs, [] if cache.new_pcs is not None else None
         if not pcs or self.parent is None or not _still(*self.parent):
             return
+        pcs = pcs[:MAX_TEACH]
         data = struct.pack(f"<{len(pcs)}Q", *pcs)
         for i in range(0, len(data), CHUNK):
             try:
