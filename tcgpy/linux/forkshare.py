@@ -24,7 +24,9 @@ CHUNK = 4096         # PIPE_BUF: one write of whole records is never interleaved
 MAX_TEACH = 4096     # pcs a child sends at most (its first: the way back from fork)
 
 
-def _high(fd: int) -> int:
+def move_high(fd: int) -> int:
+    """``fd`` moved (close-on-exec) to FD_MIN or above, out of the range the
+    guest allocates from; OSError when the descriptor limit leaves no room."""
     new = fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, FD_MIN)
     os.close(fd)
     return new
@@ -38,8 +40,8 @@ def _make_pipe() -> tuple[int, int, tuple] | None:
     except OSError:
         return None
     try:
-        r = _high(r)          # rebound only once moved: the close below is right either way
-        w = _high(w)
+        r = move_high(r)      # rebound only once moved: the close below is right either way
+        w = move_high(w)
     except OSError:
         os.close(r)
         os.close(w)

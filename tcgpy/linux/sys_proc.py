@@ -467,14 +467,13 @@ def sys_clone(proc, flags, newsp, a2, a3, a4):
 
 def _high_fd(fd: int) -> int:
     """Move a descriptor of tcgpy's own out of the range the guest allocates
-    from (where the guest's descriptor limit leaves room for that)."""
-    import fcntl
+    from (where the guest's descriptor limit leaves room for that: the pipe
+    lives only until the child execs or exits)."""
+    from .forkshare import move_high
     try:
-        new = fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 200)
+        return move_high(fd)
     except OSError:
         return fd
-    os.close(fd)
-    return new
 
 
 @syscall("clone3", "p u")
