@@ -62,10 +62,11 @@ class VMA:
     hole: bool = False           # beyond the end of ``file``: SIGBUS
     backing: object = None       # host memory of a shared mapping (softmmu Backing)
     bbase: int = 0               # guest address of ``backing`` offset 0
+    serial: int = 0              # which map() made it (its pieces keep it): see vfork.py
 
     def piece(self, start: int, end: int) -> "VMA":
         return VMA(start, end, self.perms, self.name, self.shared, self.may_write, self.file,
-                   self.foff + (start - self.start), self.hole, self.backing, self.bbase)
+                   self.foff + (start - self.start), self.hole, self.backing, self.bbase, self.serial)
 
 
 class AddressSpace:
@@ -81,6 +82,7 @@ class AddressSpace:
         self.vmas: list[VMA] = []
         self.brk_start = 0
         self.brk = 0
+        self.next_serial = 1
         # The files behind shared mappings (each alive while a VMA holds it).
         self.files: weakref.WeakSet[FileMap] = weakref.WeakSet()
 
@@ -138,7 +140,8 @@ class AddressSpace:
         ``shared`` holds VMA fields of a shared mapping (backing, bbase, file, hole...)."""
         start, end = page_down(start), page_up(start + length)
         self.unmap(start, end - start)
-        vma = VMA(start, end, perms, name, **shared)
+        vma = VMA(start, end, perms, name, **shared, serial=self.next_serial)
+        self.next_serial += 1
         if vma.backing is not None:
             self.emu.mem_map(start, end - start, "" if vma.hole else perms,
                              backing=_view(vma.backing, start - vma.bbase, end - start))

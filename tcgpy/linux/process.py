@@ -110,7 +110,8 @@ class LinuxProcess:
         self.dirstate: dict[int, list] = {}   # getdents64 position per directory fd
         self.epolls: dict[int, tuple] = {}    # epoll fd -> (host epoll, fd -> guest data)
         self.vfork_pipe: int | None = None    # in a CLONE_VFORK child: the parent waits for its EOF
-        self.vfork_vm = False                 # ... and CLONE_VM: the parent gets our stores
+        self.vfork_vm: int | None = None      # ... and CLONE_VM: the parent gets our stores and
+                                              # mappings; the first VMA serial made after the fork
         self.forkshare = ForkShare()          # blocks forked children translated, for the next ones
         from .sys_fs import IOCTLS
         # Several names share a number (FIONREAD == TIOCINQ): keep the one we handle.
@@ -367,9 +368,9 @@ class LinuxProcess:
     def vfork_send(self) -> None:
         """About to exec or exit: a vfork child's parent gets our stores, and
         a forked child's parent the blocks we translated (forkshare.py)."""
-        if self.vfork_pipe is not None and self.vfork_vm:
+        if self.vfork_pipe is not None and self.vfork_vm is not None:
             from .vfork import send_changes
-            send_changes(self.emu, self.vfork_pipe)
+            send_changes(self.emu, self.space, self.vfork_vm, self.vfork_pipe)
         if hasattr(self.emu, "cache"):
             self.forkshare.teach_parent(self.emu.cache)
 

@@ -443,7 +443,8 @@ def sys_clone(proc, flags, newsp, a2, a3, a4):
         if vfork_fd:
             os.close(vfork_fd[0])
             proc.vfork_pipe = vfork_fd[1]
-            proc.vfork_vm = bool(flags & CLONE_VM)   # the parent's memory: see vfork.py
+            # The parent's memory: see vfork.py.
+            proc.vfork_vm = proc.space.next_serial if flags & CLONE_VM else None
         proc.after_fork_child()
         emu = proc.emu
         if newsp:
@@ -459,7 +460,7 @@ def sys_clone(proc, flags, newsp, a2, a3, a4):
         changes = receive_changes(vfork_fd[0])
         os.close(vfork_fd[0])
         if flags & CLONE_VM:
-            apply_changes(proc.emu, changes)
+            apply_changes(proc.emu, proc.space, changes)
     if flags & CLONE_PARENT_SETTID and ptid:
         proc.write(ptid, struct.pack("<i", pid))
     return pid
