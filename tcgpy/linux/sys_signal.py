@@ -127,6 +127,7 @@ def _post_self(proc, signo: int, code: int) -> int:
     if signo == 0:
         return 0
     proc.signals.post(PendingSignal(signo, _kill_info(proc, signo, code)))
+    proc.sched.nudge(signo)
     return 0
 
 
@@ -150,6 +151,7 @@ def sys_tgkill(proc, tgid, tid, signo):
     if tid in proc.sched.threads:
         if signo:
             proc.signals.post(PendingSignal(signo, _kill_info(proc, signo, SI_TKILL), tid=tid))
+            proc.sched.nudge(signo, tid)
             proc.sched.interrupt(tid, signo)
         return 0
     os.kill(tid, host_signo(proc, signo))

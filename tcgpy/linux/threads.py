@@ -230,6 +230,20 @@ class Scheduler:
         if t is not self.current and t.waiting is not None and not t.blocked & (1 << (signo - 1)):
             self._interrupt(t, signo)
 
+    def nudge(self, signo: int, tid: int | None = None) -> None:
+        """Signal ``signo`` was sent to thread ``tid`` (None: to the process)
+        while the current thread runs on.  A waiting thread it may wake (a
+        sigwait for it, or a wait it interrupts) gets the CPU at the next
+        block boundary rather than at the end of the time slice, as if it
+        had a CPU of its own."""
+        cur = self.current
+        if tid is None and not self.proc.signals.blocked & (1 << (signo - 1)):
+            return                  # the current thread takes it on the way out
+        if any(t is not cur and t.waiting is not None and tid in (None, t.tid)
+               for t in self.threads.values()):
+            self.need_resched = True
+            self.proc.emu.request_exit()
+
     def _interrupt(self, t: GuestThread, signo: int) -> None:
         """End ``t``'s wait for signal ``signo`` the way the kernel ends a
         sleep for a signal: what the syscall got done (a partial write)
