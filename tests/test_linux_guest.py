@@ -228,6 +228,12 @@ LIBC_CASES = [
     # send/sendmsg to a stream socket whose peer is gone: EPIPE with SIGPIPE
     # (death, or the handler) unless MSG_NOSIGNAL (qemu-aarch64 7.2 agrees).
     Case("libc_edge_sigpipe", "libc_edge", ("sigpipe",)),
+    # SO_RCVTIMEO/SO_SNDTIMEO end blocking recv, read, accept, send and
+    # write with EAGAIN (or what was sent); blocking sendmsg (with
+    # SCM_RIGHTS), send and sendto of 1 MiB on a stream socket, and a send to
+    # a full datagram socket, wait while a second thread reads (qemu-aarch64
+    # 7.2 agrees).
+    Case("libc_edge_socket", "libc_edge", ("socket",)),
     # A vfork child's mmap, sbrk, munmap, mprotect and stores are the
     # parent's once it exits (qemu-aarch64 7.2 runs vfork as a fork and
     # loses all of them).

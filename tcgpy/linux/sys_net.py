@@ -6,12 +6,16 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import fcntl
 import os
+import select
 import socket
 import struct
+import time
 
 from .sys_fs import post_sigpipe
-from .syscalls import s32, syscall
+from .syscalls import NORETURN, s32, syscall
+from .threads import MSG_DONTWAIT, sock_timeout
 
 _libc = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
 
@@ -104,22 +108,74 @@ def sys_getpeername(proc, fd, addr, lenp):
     return _addr_query(proc, _libc.getpeername, fd, addr, lenp)
 
 
-def _send(proc, flags: int, fn, *args) -> int:
-    """sendto/sendmsg: EPIPE comes with SIGPIPE unless MSG_NOSIGNAL (the MSG_
-    flags are the same on every Linux architecture)."""
+def _send(proc, fd: int, flags: int, data: bytes, name=None, namelen: int = 0, ctl=None, ctllen: int = 0):
+    """sendto and sendmsg (a host sendmsg either way).  EPIPE comes with
+    SIGPIPE unless MSG_NOSIGNAL (the MSG_ flags are the same on every Linux
+    architecture).  A blocking send never blocks the host (threads.py says
+    why): the host call is non-blocking and the thread waits in the
+    scheduler for room.  A stream socket takes the data in parts, as many
+    as it needs (the address and ancillary data go with the first), a
+    datagram socket all at once; SO_SNDTIMEO ends the wait with EAGAIN, or
+    with the count sent so far, as a signal does."""
+    fd = s32(fd)
+    buf = ctypes.create_string_buffer(data, max(1, len(data)))
+    done = 0
+
+    def part() -> int:
+        first = done == 0
+        iov = _IOVec(ctypes.addressof(buf) + done, len(data) - done)
+        h = _MsgHdr(ctypes.addressof(name) if first and name is not None else None, namelen if first else 0,
+                    ctypes.pointer(iov), 1, ctypes.addressof(ctl) if first and ctl is not None else None,
+                    ctllen if first else 0, 0)
+        return _call(_libc.sendmsg, fd, ctypes.byref(h), s32(flags | MSG_DONTWAIT))
+
+    def step():
+        nonlocal done
+        while True:
+            try:
+                n = part()
+            except BlockingIOError:
+                return None
+            except BrokenPipeError:
+                if done:
+                    return done
+                if not flags & socket.MSG_NOSIGNAL:
+                    post_sigpipe(proc)
+                raise
+            except OSError:
+                if done:
+                    return done
+                raise
+            done += n
+            if not stream or done >= len(data):
+                return done
+
+    blocking = not flags & MSG_DONTWAIT and not fcntl.fcntl(fd, fcntl.F_GETFL) & os.O_NONBLOCK
+    stream = blocking and _sock_type(fd) == socket.SOCK_STREAM
+    result = step()
+    if result is not None:
+        return result
+    if not blocking:
+        return proc.err("EAGAIN")
+    timeout = sock_timeout(fd, socket.SO_SNDTIMEO)
+    proc.sched.block_io([(fd, select.POLLOUT)], deadline=time.monotonic() + timeout if timeout else None,
+                        on_timeout=lambda: done or proc.err("EAGAIN"), resume=step,
+                        on_signal=lambda: done or None, sa_restart=not timeout)
+    return NORETURN
+
+
+def _sock_type(fd: int) -> int:
+    s = socket.socket(fileno=fd)        # OSError (ENOTSOCK) for anything else
     try:
-        return _call(fn, *args)
-    except BrokenPipeError:
-        if not flags & socket.MSG_NOSIGNAL:
-            post_sigpipe(proc)
-        raise
+        return s.type
+    finally:
+        s.detach()
 
 
 @syscall("sendto", "i buf u x p u")
 def sys_sendto(proc, fd, buf, length, flags, addr, addrlen):
     data = proc.read(buf, length)
-    return _send(proc, flags, _libc.sendto, s32(fd), data, ctypes.c_size_t(length), s32(flags),
-                 _in_buf(proc, addr, addrlen), ctypes.c_uint(addrlen))
+    return _send(proc, fd, flags, data, _in_buf(proc, addr, addrlen), addrlen if addr else 0)
 
 
 @syscall("recvfrom", "i p u x p p")
@@ -195,7 +251,8 @@ def _host_msghdr(proc, msg: int, for_recv: bool):
 @syscall("sendmsg", "i p x")
 def sys_sendmsg(proc, fd, msg, flags):
     m, h, keep, name, ctl, _ = _host_msghdr(proc, msg, False)
-    return _send(proc, flags, _libc.sendmsg, s32(fd), ctypes.byref(h), s32(flags))
+    return _send(proc, fd, flags, b"".join(b.raw for b in keep), name if m["msg_name"] else None,
+                 m["msg_namelen"], ctl if m["msg_control"] else None, m["msg_controllen"])
 
 
 @syscall("recvmsg", "i p x")

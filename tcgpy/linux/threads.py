@@ -390,13 +390,13 @@ def _ready(io: list, timeout: float | None = 0.0) -> bool:
 
 
 # Syscalls that block on one descriptor: (index of the fd argument, poll
-# events it waits for, index of a MSG_* flags argument or None).
+# events it waits for, index of a MSG_* flags argument or None).  sendto
+# and sendmsg wait in their handlers (sys_net._send).
 FD_WAITS = {
     "read": (0, select.POLLIN, None), "readv": (0, select.POLLIN, None),
     "recvfrom": (0, select.POLLIN, 3), "recvmsg": (0, select.POLLIN, 2),
     "accept": (0, select.POLLIN, None), "accept4": (0, select.POLLIN, None),
     "write": (0, select.POLLOUT, None), "writev": (0, select.POLLOUT, None),
-    "sendto": (0, select.POLLOUT, 3), "sendmsg": (0, select.POLLOUT, 2),
 }
 MSG_DONTWAIT = 0x40
 PIPE_BUF = 4096
@@ -420,7 +420,7 @@ def wait_instead(proc, name: str, args: tuple):
         # takes: run it.  The common case costs one poll.
         send = None
         if name in PIPE_WRITES and _write_size(proc, name, args) > PIPE_BUF:
-            send = _stream_sender(fd, name, args)
+            send = _stream_sender(fd)
         if send is None and _ready([(fd, events)]):
             return None
         if fcntl.fcntl(fd, fcntl.F_GETFL) & os.O_NONBLOCK:
@@ -429,19 +429,35 @@ def wait_instead(proc, name: str, args: tuple):
         return None             # the syscall itself reports EBADF
     if send is not None:
         return _stream_write(proc, fd, PIPE_WRITES[name](proc, args), *send)
-    proc.sched.block_io([(fd, events)], sa_restart=True)
+    # A socket's SO_RCVTIMEO/SO_SNDTIMEO ends the wait with EAGAIN; a signal
+    # then ends it with EINTR even under SA_RESTART (sock_intr_errno).
+    timeout = sock_timeout(fd, socket.SO_RCVTIMEO if events == select.POLLIN else socket.SO_SNDTIMEO)
+    proc.sched.block_io([(fd, events)], deadline=time.monotonic() + timeout if timeout else None,
+                        timeout_result=proc.err("EAGAIN"), sa_restart=not timeout)
     return NORETURN
 
 
-def _stream_sender(fd: int, name: str, args: tuple):
-    """(send(bytes) -> count without blocking, bytes per call, whether EPIPE
-    comes without SIGPIPE) for a write to a pipe or a stream socket, or a
-    send on a connected stream socket; None for anything else."""
+def sock_timeout(fd: int, option: int) -> float:
+    """A socket's SO_RCVTIMEO or SO_SNDTIMEO in seconds (0: none, or not a socket)."""
+    try:
+        s = socket.socket(fileno=fd)
+    except OSError:
+        return 0.0
+    try:
+        sec, usec = struct.unpack("@ll", s.getsockopt(socket.SOL_SOCKET, option, struct.calcsize("@ll")))
+    finally:
+        s.detach()
+    return sec + usec / 1e6
+
+
+def _stream_sender(fd: int):
+    """(send(bytes) -> count without blocking, bytes per call) for a write to
+    a pipe or a stream socket; None for anything else."""
     mode = os.fstat(fd).st_mode
-    if stat.S_ISFIFO(mode) and name != "sendto":
+    if stat.S_ISFIFO(mode):
         # poll's POLLOUT on a pipe means PIPE_BUF bytes fit
-        return (lambda chunk: os.write(fd, chunk)), PIPE_BUF, False
-    if not stat.S_ISSOCK(mode) or name == "sendto" and args[4]:
+        return (lambda chunk: os.write(fd, chunk)), PIPE_BUF
+    if not stat.S_ISSOCK(mode):
         return None
     sock = socket.socket(fileno=fd)
     try:
@@ -449,15 +465,14 @@ def _stream_sender(fd: int, name: str, args: tuple):
             return None
     finally:
         sock.detach()
-    flags = args[3] & 0xFFFFFFFF if name == "sendto" else 0   # the MSG_ flags are the host's too
 
     def send(chunk: bytes) -> int:
         s = socket.socket(fileno=fd)
         try:
-            return s.send(chunk, flags | socket.MSG_DONTWAIT)
+            return s.send(chunk, socket.MSG_DONTWAIT)
         finally:
             s.detach()
-    return send, 1 << 16, bool(flags & socket.MSG_NOSIGNAL)
+    return send, 1 << 16
 
 
 def _write_data(proc, args) -> bytes:
@@ -471,13 +486,13 @@ def _writev_data(proc, args) -> bytes:
 
 
 # The blocking writes _stream_write does: the bytes each one writes.
-PIPE_WRITES = {"write": _write_data, "writev": _writev_data, "sendto": _write_data}
+PIPE_WRITES = {"write": _write_data, "writev": _writev_data}
 
 
 def _write_size(proc, name: str, args: tuple) -> int:
     """How many bytes a write/writev asks for (0 for a bad iovec array: the
     syscall itself reports it)."""
-    if name in ("write", "sendto"):
+    if name == "write":
         return args[2]
     from ..errors import MemoryFault
     from .sys_fs import _iovecs
@@ -487,12 +502,14 @@ def _write_size(proc, name: str, args: tuple) -> int:
         return 0
 
 
-def _stream_write(proc, fd: int, data: bytes, send, chunk: int, nosignal: bool):
+def _stream_write(proc, fd: int, data: bytes, send, chunk: int):
     """A blocking write to a pipe or a stream socket, ``chunk`` bytes at a
     time without blocking (``send``), waiting in the scheduler when it is
     full; all of it is written before it returns, as in the kernel, unless a
-    signal comes first: then the bytes written so far."""
-    from .sys_fs import _write
+    signal or the socket's SO_SNDTIMEO comes first: then the bytes written
+    so far (EINTR or EAGAIN with none).  EPIPE, and its SIGPIPE, only when
+    nothing was written."""
+    from .sys_fs import post_sigpipe
     from .syscalls import NORETURN
     done = 0
 
@@ -500,21 +517,22 @@ def _stream_write(proc, fd: int, data: bytes, send, chunk: int, nosignal: bool):
         nonlocal done
         while done < len(data) and _ready([(fd, select.POLLOUT)]):
             try:
-                if nosignal:
-                    n = send(data[done:done + chunk])
-                else:
-                    n = _write(proc, lambda: send(data[done:done + chunk]))
+                done += send(data[done:done + chunk])
             except BlockingIOError:      # less room than poll promised: wait
                 break
-            except BrokenPipeError:      # MSG_NOSIGNAL: EPIPE alone
-                n = proc.err("EPIPE")
-            if n < 0:
-                return done or n
-            done += n
+            except OSError as e:
+                if done:
+                    return done
+                if isinstance(e, BrokenPipeError):
+                    post_sigpipe(proc)
+                raise
         return done if done == len(data) else None
 
     result = step()
     if result is not None:
         return result
-    proc.sched.block_io([(fd, select.POLLOUT)], resume=step, on_signal=lambda: done or None, sa_restart=True)
+    timeout = sock_timeout(fd, socket.SO_SNDTIMEO)
+    proc.sched.block_io([(fd, select.POLLOUT)], deadline=time.monotonic() + timeout if timeout else None,
+                        on_timeout=lambda: done or proc.err("EAGAIN"), resume=step,
+                        on_signal=lambda: done or None, sa_restart=not timeout)
     return NORETURN

@@ -28,6 +28,11 @@
  *            the first byte they cannot access
  *   sigpipe  send/sendmsg to a stream socket whose peer is gone: EPIPE, with
  *            SIGPIPE unless MSG_NOSIGNAL (default action: death; a handler runs)
+ *   socket   SO_RCVTIMEO/SO_SNDTIMEO end blocking reads, recvs, accepts and
+ *            sends with EAGAIN (or the count sent); a blocking sendmsg with
+ *            SCM_RIGHTS and an addressed sendto larger than the socket
+ *            buffer, and a send to a full datagram socket, wait while
+ *            another thread reads
  * With no mode argument, every mode but busdie runs in turn. */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -45,6 +50,8 @@
 #include <sys/syscall.h>
 #include <sys/time.h>
 #include <sys/uio.h>
+#include <sys/un.h>
+#include <netinet/in.h>
 #include <sys/wait.h>
 #include <poll.h>
 #include <time.h>
@@ -868,6 +875,146 @@ static void mode_sigpipe(void)
     signal(SIGPIPE, SIG_DFL);
 }
 
+static double now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+static void set_timeout(int fd, int opt, long ms)
+{
+    struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
+    setsockopt(fd, SOL_SOCKET, opt, &tv, sizeof tv);
+}
+
+/* A reader thread: drains a socket until EOF (or n datagrams), counting
+ * bytes and taking any descriptor passed with SCM_RIGHTS. */
+struct drain { int fd, dgrams, delay_ms; long bytes; int passed_fd; };
+
+static void *drain_thread(void *arg)
+{
+    struct drain *d = arg;
+    static char buf[65536];
+    if (d->delay_ms)
+        usleep(d->delay_ms * 1000);
+    for (int got = 0; !d->dgrams || got < d->dgrams; got++) {
+        union { char c[CMSG_SPACE(sizeof(int))]; struct cmsghdr align; } ctl;
+        struct iovec iov = {buf, sizeof buf};
+        struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.c, .msg_controllen = sizeof ctl.c};
+        ssize_t n = recvmsg(d->fd, &m, 0);
+        if (n <= 0)
+            break;
+        d->bytes += n;
+        struct cmsghdr *c = CMSG_FIRSTHDR(&m);
+        if (c && c->cmsg_type == SCM_RIGHTS)
+            memcpy(&d->passed_fd, CMSG_DATA(c), sizeof(int));
+    }
+    return NULL;
+}
+
+static void mode_socket(void)
+{
+    static char big[1 << 20];
+    int sv[2];
+    char c;
+    double t0;
+
+    /* Timeouts on the receiving side. */
+    socketpair(AF_UNIX, SOCK_STREAM, 0, sv);
+    set_timeout(sv[0], SO_RCVTIMEO, 100);
+    t0 = now_ms();
+    errno = 0;
+    ssize_t n = recv(sv[0], &c, 1, 0);
+    printf("recv with SO_RCVTIMEO: %zd %s, waited %d\n", n, strerror(errno), now_ms() - t0 >= 90);
+    errno = 0;
+    n = read(sv[0], &c, 1);
+    printf("read with SO_RCVTIMEO: %zd %s\n", n, strerror(errno));
+    /* The sending side: a full stream socket times out with what fitted. */
+    set_timeout(sv[1], SO_SNDTIMEO, 100);
+    errno = 0;
+    n = send(sv[1], big, sizeof big, 0);
+    printf("send 1 MiB with SO_SNDTIMEO: partial %d\n", n > 0 && n < (ssize_t)sizeof big);
+    errno = 0;
+    n = send(sv[1], big, sizeof big, 0);
+    printf("send to a full socket with SO_SNDTIMEO: %zd %s\n", n, strerror(errno));
+    errno = 0;
+    n = write(sv[1], big, 100);
+    printf("write to a full socket with SO_SNDTIMEO: %zd %s\n", n, strerror(errno));
+    close(sv[0]);
+    close(sv[1]);
+
+    int lfd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sin = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    bind(lfd, (struct sockaddr *)&sin, sizeof sin);
+    listen(lfd, 1);
+    set_timeout(lfd, SO_RCVTIMEO, 50);
+    errno = 0;
+    n = accept(lfd, NULL, NULL);
+    printf("accept with SO_RCVTIMEO: %zd %s\n", n, strerror(errno));
+    close(lfd);
+
+    /* A blocking sendmsg of 1 MiB with a descriptor: all of it arrives,
+     * the descriptor once, while another thread reads. */
+    socketpair(AF_UNIX, SOCK_STREAM, 0, sv);
+    struct drain d = {.fd = sv[0], .passed_fd = -1};
+    pthread_t t;
+    pthread_create(&t, NULL, drain_thread, &d);
+    int pfd[2];
+    pipe(pfd);
+    union { char c[CMSG_SPACE(sizeof(int))]; struct cmsghdr align; } ctl;
+    struct iovec iov[2] = {{big, sizeof big / 2}, {big + sizeof big / 2, sizeof big / 2}};
+    struct msghdr m = {.msg_iov = iov, .msg_iovlen = 2, .msg_control = ctl.c, .msg_controllen = sizeof ctl.c};
+    struct cmsghdr *cm = CMSG_FIRSTHDR(&m);
+    cm->cmsg_level = SOL_SOCKET;
+    cm->cmsg_type = SCM_RIGHTS;
+    cm->cmsg_len = CMSG_LEN(sizeof(int));
+    memcpy(CMSG_DATA(cm), &pfd[1], sizeof(int));
+    n = sendmsg(sv[1], &m, 0);
+    printf("sendmsg 1 MiB with SCM_RIGHTS: %zd\n", n);
+    /* A connected Unix stream socket refuses an address (EISCONN). */
+    struct sockaddr_un sun = {.sun_family = AF_UNIX};
+    errno = 0;
+    n = sendto(sv[1], big, sizeof big, 0, (struct sockaddr *)&sun, sizeof sun);
+    printf("sendto with an address on a connected stream socket: %zd %s\n", n, strerror(errno));
+    n = sendto(sv[1], big, sizeof big, 0, NULL, 0);
+    printf("sendto 1 MiB: %zd\n", n);
+    shutdown(sv[1], SHUT_WR);
+    pthread_join(t, NULL);
+    printf("read by the thread: %ld bytes, a descriptor %s\n", d.bytes, d.passed_fd >= 0 ? "came" : "did not come");
+    if (d.passed_fd >= 0) {
+        write(d.passed_fd, "p", 1);
+        n = read(pfd[0], &c, 1);
+        printf("the passed descriptor writes the pipe: %zd %c\n", n, c);
+        close(d.passed_fd);
+    }
+    close(pfd[0]);
+    close(pfd[1]);
+    close(sv[0]);
+    close(sv[1]);
+
+    /* Datagrams: fill the peer's queue, then a blocking send waits for a
+     * reader; with SO_SNDTIMEO it gives up with EAGAIN. */
+    socketpair(AF_UNIX, SOCK_DGRAM, 0, sv);
+    int queued = 0;
+    while (send(sv[1], big, 512, MSG_DONTWAIT) == 512)
+        queued++;
+    printf("datagrams queued before EAGAIN: some %d\n", queued > 0);
+    set_timeout(sv[1], SO_SNDTIMEO, 50);
+    errno = 0;
+    n = send(sv[1], big, 512, 0);
+    printf("send to a full datagram socket with SO_SNDTIMEO: %zd %s\n", n, strerror(errno));
+    set_timeout(sv[1], SO_SNDTIMEO, 0);
+    struct drain dd = {.fd = sv[0], .dgrams = queued + 1, .delay_ms = 50, .passed_fd = -1};
+    pthread_create(&t, NULL, drain_thread, &dd);
+    n = send(sv[1], big, 512, 0);
+    printf("blocking send to a full datagram socket: %zd\n", n);
+    pthread_join(t, NULL);
+    printf("datagrams read by the thread: all %d\n", dd.bytes == 512L * (queued + 1));
+    close(sv[0]);
+    close(sv[1]);
+}
+
 int main(int argc, char **argv)
 {
     setvbuf(stdout, NULL, _IOLBF, 0);
@@ -900,5 +1047,7 @@ int main(int argc, char **argv)
         mode_crossing();
     if (all || !strcmp(mode, "sigpipe"))
         mode_sigpipe();
+    if (all || !strcmp(mode, "socket"))
+        mode_socket();
     return 0;
 }
