@@ -17,6 +17,8 @@ import stat
 import weakref
 from dataclasses import dataclass
 
+from . import busguard
+
 PAGE = 4096
 
 
@@ -169,6 +171,8 @@ class AddressSpace:
         fields = dict(shared=True, may_write=may_write, file=fm)
         if data:
             b = host_backing(data, fm.fd, offset, shared=fm.host_shared)
+            if busguard.watch(self.emu, b.host, b.host + b.size):
+                weakref.finalize(b, busguard.unwatch, b.host, b.host + b.size)
             self.map(start, data, perms, name, foff=offset, backing=b, bbase=start, **fields)
         if data < size:
             self.map(start + data, size - data, perms, name, foff=offset + data, hole=True, **fields)
@@ -221,12 +225,9 @@ class AddressSpace:
         """Pages of shared mappings wholly past the end of a file that shrank
         (this process truncated it, or another one did) become holes, so
         that touching them is a guest SIGBUS rather than a host one.  Called
-        at every syscall's entry and exit while shared file mappings exist.
-        A file shrunk by another process while the guest runs without a
-        syscall in between still faults in the host, and that kills tcgpy:
-        the access comes from JIT code (or the host memory behind a TLB
-        entry), where only a native SIGBUS handler able to unwind to the
-        guest instruction could turn it into a guest signal."""
+        at every syscall's entry and exit while shared file mappings exist,
+        and after busguard caught the host's SIGBUS for a file shrunk while
+        the guest made no syscall."""
         shrunk = []
         for fm in list(self.files):
             size = fm.size()
@@ -241,6 +242,16 @@ class AddressSpace:
             if gone < v.end:
                 self.map(gone, v.end - gone, v.perms, v.name, shared=True, may_write=v.may_write, file=v.file,
                          foff=v.foff + (gone - v.start), hole=True)
+
+    def guest_address(self, host: int) -> int | None:
+        """The guest address of host memory inside a shared mapping's backing."""
+        for v in self.vmas:
+            b = v.backing
+            if b is not None and b.host <= host < b.host + b.size:
+                g = v.bbase + (host - b.host)
+                if v.start <= g < v.end:
+                    return g
+        return None
 
     def is_hole(self, addr: int) -> bool:
         v = self.find(addr)

@@ -14,6 +14,7 @@ from ..errors import AlignmentFault, EmulationError, GuestTrap, IllegalInstructi
 from . import sys_fs, sys_mem, sys_net, sys_proc, sys_signal  # noqa: F401  (register syscall rows)
 from .abi import LinuxArch
 from .forkshare import ForkShare
+from . import busguard
 from .loader import LoadError, build_stack, load_program, read_elf
 from .memory import PAGE, AddressSpace, page_down
 from .signals import (BUS_ADRALN, BUS_ADRERR, ILL_ILLOPC, SEGV_ACCERR, SEGV_MAPERR, SI_KERNEL, SIG_DFL, SIG_IGN,
@@ -85,6 +86,10 @@ def _guest_signal_for_fault(sigs: SignalState, exc: EmulationError, space: Addre
         signo, code, addr = n["SIGTRAP"], TRAP_BRKPT, exc.pc
     else:
         signo, code, addr = n["SIGSEGV"], SI_KERNEL, exc.pc
+    return _fault_signal(signo, code, addr)
+
+
+def _fault_signal(signo: int, code: int, addr: int) -> PendingSignal:
     info = struct.pack("<iiiiQ", signo, 0, code, 0, addr).ljust(128, b"\0")
     return PendingSignal(signo, info, fault_address=addr)
 
@@ -407,6 +412,29 @@ class LinuxProcess:
             self.vfork_send()
             raise
 
+    def _host_bus_fault(self) -> bool:
+        """A host SIGBUS from a file another process truncated (busguard.py):
+        the pages past its end become holes and the guest gets its SIGBUS."""
+        host = busguard.take_fault()
+        if host is None:
+            return False
+        addr = self.space.guest_address(host)
+        self.space.refresh_file_holes()
+        if addr is None:
+            return False            # not a guest mapping any more
+        v = self.space.find(addr)
+        if v is not None and not v.hole and v.file is not None:
+            # The file grew back meanwhile: the page busguard replaced is the file's again.
+            page = page_down(addr)
+            self.space.map_shared(page, PAGE, v.perms, v.name, offset=v.foff + (page - v.start),
+                                  may_write=v.may_write, file=v.file)
+        self.fault_info = MemoryFault(self.emu.reg_read(self.arch.pc), addr, "read")
+        sig = _fault_signal(self.signals.numbers["SIGBUS"], BUS_ADRERR, addr)
+        sig.tid = self.sched.current.tid
+        self.signals.pending.insert(0, sig)
+        self.deliver_pending(force=sig.signo)
+        return True
+
     def _run(self) -> None:
         emu = self.emu
         while True:
@@ -414,6 +442,8 @@ class LinuxProcess:
             try:
                 emu.run(emu.reg_read(self.arch.pc))
             except EmulationError as exc:
+                if self._host_bus_fault():
+                    continue
                 if (isinstance(exc, MemoryFault) and not isinstance(exc, AlignmentFault)
                         and self.space.fault_in(first_inaccessible(exc, self.space))):
                     continue
@@ -423,8 +453,10 @@ class LinuxProcess:
                 self.signals.pending.insert(0, sig)
                 self.deliver_pending(force=sig.signo)
                 continue
-            # run() came back without a fault: a time slice ended or a host
-            # signal asked us to stop.
+            # run() came back without a fault: a time slice ended, a host
+            # signal asked us to stop, or busguard caught a host SIGBUS.
+            if self._host_bus_fault():
+                continue
             if self.sched.need_resched:
                 self.sched.preempt()
             self.deliver_pending()

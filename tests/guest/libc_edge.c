@@ -6,6 +6,8 @@
  *            whether this process or another one truncated it (or an
  *            open with O_TRUNC); EFAULT for a syscall reading them; the
  *            pages come back when it grows
+ *   bushot   another process truncates while this one runs a loop that
+ *            makes no syscall: SIGBUS all the same
  *   busdie   the same access with SIGBUS at its default action
  *   select   select/pselect6/ppoll: result sets cleared on a timeout, the
  *            remaining time written back; EINTR for a signal, even with
@@ -191,6 +193,32 @@ static void mode_bus(const char *dir)
     close(fd);
     close(sink[0]);
     close(sink[1]);
+}
+
+static void mode_bushot(const char *dir)
+{
+    int fd;
+    char *p = map_file(dir, &fd);
+    catch_faults();
+    p[PG + 8] = 'D';
+    pid_t pid = fork();
+    if (pid == 0) {
+        usleep(50000);
+        ftruncate(fd, PG);
+        _exit(0);
+    }
+    got_sig = 0;
+    if (sigsetjmp(probe_jb, 1) == 0) {
+        volatile char *v = p;
+        for (long sum = 0;; sum += v[PG + 8])
+            ;
+    }
+    printf("truncated during a loop without syscalls: %s code=%d at page %ld +%ld\n",
+           got_sig == SIGBUS ? "SIGBUS" : "other", got_code, (long)((volatile char *)got_addr - p) / PG,
+           (long)((volatile char *)got_addr - p) % PG);
+    waitpid(pid, NULL, 0);
+    munmap(p, 3 * PG);
+    close(fd);
 }
 
 static void mode_busdie(const char *dir)
@@ -1031,6 +1059,8 @@ int main(int argc, char **argv)
     }
     if (all || !strcmp(mode, "bus"))
         mode_bus(dir);
+    if (all || !strcmp(mode, "bushot"))
+        mode_bushot(dir);
     if (all || !strcmp(mode, "select"))
         mode_select();
     if (all || !strcmp(mode, "eintr"))
