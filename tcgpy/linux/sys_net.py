@@ -17,6 +17,8 @@ from .sys_fs import post_sigpipe
 from .syscalls import NORETURN, s32, syscall
 from .threads import MSG_DONTWAIT, sock_timeout
 
+MSG_WAITALL = 0x100         # the same on every Linux architecture
+
 _libc = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
 
 
@@ -150,7 +152,7 @@ def _send(proc, fd: int, flags: int, data: bytes, name=None, namelen: int = 0, c
             if not stream or done >= len(data):
                 return done
 
-    blocking = not flags & MSG_DONTWAIT and not fcntl.fcntl(fd, fcntl.F_GETFL) & os.O_NONBLOCK
+    blocking = _blocking(fd, flags)
     stream = blocking and _sock_type(fd) == socket.SOCK_STREAM
     result = step()
     if result is not None:
@@ -181,6 +183,10 @@ def sys_sendto(proc, fd, buf, length, flags, addr, addrlen):
 @syscall("recvfrom", "i p u x p p")
 def sys_recvfrom(proc, fd, buf, length, flags, addr, lenp):
     length = min(length, 1 << 24)
+    if flags & MSG_WAITALL and _blocking(s32(fd), flags) and _sock_type(s32(fd)) == socket.SOCK_STREAM:
+        if addr and lenp:
+            proc.write(lenp, struct.pack("<I", 0))      # a stream has no source address
+        return _recv_waitall(proc, s32(fd), buf, length, flags & ~MSG_WAITALL)
     data = ctypes.create_string_buffer(length)
     room = _socklen(proc, lenp) if lenp else 0
     abuf = ctypes.create_string_buffer(max(room, 128))
@@ -190,6 +196,47 @@ def sys_recvfrom(proc, fd, buf, length, flags, addr, lenp):
     proc.write(buf, data.raw[:r])
     _out_addr(proc, abuf, addr, lenp, n.value)
     return r
+
+
+def _recv_waitall(proc, fd: int, buf: int, length: int, flags: int):
+    """A blocking MSG_WAITALL recv on a stream socket: what arrives goes to
+    the guest as it comes, the thread waiting in the scheduler in between,
+    until ``length`` bytes, end of stream, an error, a signal or SO_RCVTIMEO
+    (then the bytes so far, or EINTR/EAGAIN with none)."""
+    done = 0
+
+    def step():
+        nonlocal done
+        while done < length:
+            data = ctypes.create_string_buffer(length - done)
+            try:
+                n = _call(_libc.recvfrom, fd, data, ctypes.c_size_t(length - done), s32(flags | MSG_DONTWAIT),
+                          None, None)
+            except BlockingIOError:
+                return None
+            except OSError:
+                if done:
+                    return done
+                raise
+            if n == 0:
+                return done             # end of stream
+            proc.write(buf + done, data.raw[:n])
+            done += n
+        return done
+
+    result = step()
+    if result is not None:
+        return result
+    timeout = sock_timeout(fd, socket.SO_RCVTIMEO)
+    proc.sched.block_io([(fd, select.POLLIN)], deadline=time.monotonic() + timeout if timeout else None,
+                        on_timeout=lambda: done or proc.err("EAGAIN"), resume=step,
+                        on_signal=lambda: done or None, sa_restart=not timeout)
+    return NORETURN
+
+
+def _blocking(fd: int, flags: int) -> bool:
+    """Whether a socket call may block (OSError EBADF for a bad descriptor)."""
+    return not flags & MSG_DONTWAIT and not fcntl.fcntl(fd, fcntl.F_GETFL) & os.O_NONBLOCK
 
 
 @syscall("shutdown", "i i")

@@ -34,7 +34,7 @@
  *            sends with EAGAIN (or the count sent); a blocking sendmsg with
  *            SCM_RIGHTS and an addressed sendto larger than the socket
  *            buffer, and a send to a full datagram socket, wait while
- *            another thread reads
+ *            another thread reads; a MSG_WAITALL recv while another sends
  * With no mode argument, every mode but busdie runs in turn. */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -941,6 +941,20 @@ static void *drain_thread(void *arg)
     return NULL;
 }
 
+/* Writes 50 bytes, waits, 50 more, then closes its end. */
+static void *trickle_thread(void *arg)
+{
+    int fd = *(int *)arg;
+    static char half[50];
+    write(fd, half, sizeof half);
+    usleep(50000);
+    write(fd, half, sizeof half);
+    usleep(20000);
+    write(fd, half, 30);
+    shutdown(fd, SHUT_WR);
+    return NULL;
+}
+
 static void mode_socket(void)
 {
     static char big[1 << 20];
@@ -1018,6 +1032,18 @@ static void mode_socket(void)
     }
     close(pfd[0]);
     close(pfd[1]);
+    close(sv[0]);
+    close(sv[1]);
+
+    /* MSG_WAITALL waits for all of it while another thread sends it in
+     * parts; the end of the stream ends it early. */
+    socketpair(AF_UNIX, SOCK_STREAM, 0, sv);
+    pthread_create(&t, NULL, trickle_thread, &sv[1]);
+    n = recv(sv[0], big, 100, MSG_WAITALL);
+    printf("recv MSG_WAITALL 100 bytes sent in two parts: %zd\n", n);
+    n = recv(sv[0], big, 100, MSG_WAITALL);
+    printf("recv MSG_WAITALL 100 bytes, the stream ends after 30: %zd\n", n);
+    pthread_join(t, NULL);
     close(sv[0]);
     close(sv[1]);
 
