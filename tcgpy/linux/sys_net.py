@@ -305,7 +305,17 @@ def sys_sendmsg(proc, fd, msg, flags):
 @syscall("recvmsg", "i p x")
 def sys_recvmsg(proc, fd, msg, flags):
     m, h, keep, name, ctl, guest_iov = _host_msghdr(proc, msg, True)
-    n = _call(_libc.recvmsg, s32(fd), ctypes.byref(h), s32(flags))
+    fd = s32(fd)
+    if (flags & MSG_WAITALL and any(v["iov_len"] for v in guest_iov) and _blocking(fd, flags)
+            and _sock_type(fd) == socket.SOCK_STREAM):
+        return _recvmsg_waitall(proc, fd, msg, flags & ~MSG_WAITALL, m, h, keep, name, ctl, guest_iov)
+    n = _call(_libc.recvmsg, fd, ctypes.byref(h), s32(flags))
+    _recvmsg_out(proc, msg, m, h, keep, name, ctl, guest_iov, n)
+    return n
+
+
+def _recvmsg_out(proc, msg, m, h, keep, name, ctl, guest_iov, n: int) -> None:
+    """The first ``n`` bytes received, the source address and the ancillary data to the guest."""
     left = n
     for b, v in zip(keep, guest_iov):
         take = min(left, v["iov_len"])
@@ -320,4 +330,48 @@ def sys_recvmsg(proc, fd, msg, flags):
     proc.write(msg + lay.offset("msg_namelen"), struct.pack("<I", h.namelen))
     proc.write(msg + lay.offset("msg_controllen"), struct.pack("<Q", h.controllen))
     proc.write(msg + lay.offset("msg_flags"), struct.pack("<i", h.flags))
-    return n
+
+
+def _recvmsg_waitall(proc, fd: int, msg: int, flags: int, m, h, keep, name, ctl, guest_iov):
+    """recvmsg's MSG_WAITALL on a blocking stream socket, as _recv_waitall;
+    the address and ancillary data come with the first part."""
+    total = sum(v["iov_len"] for v in guest_iov)
+    done = 0
+    first = None            # the first part's msghdr as the host filled it
+
+    def step():
+        nonlocal done, first
+        while done < total:
+            rest, skip = [], done
+            for b, v in zip(keep, guest_iov):
+                if skip < v["iov_len"]:
+                    rest.append(_IOVec(ctypes.addressof(b) + skip, v["iov_len"] - skip))
+                skip = max(0, skip - v["iov_len"])
+            part = h if first is None else _MsgHdr(None, 0, None, 0, None, 0, 0)
+            part.iov, part.iovlen = (_IOVec * len(rest))(*rest), len(rest)
+            try:
+                n = _call(_libc.recvmsg, fd, ctypes.byref(part), s32(flags | MSG_DONTWAIT))
+            except BlockingIOError:
+                return None
+            except OSError:
+                if done:
+                    break
+                raise
+            first = h
+            if n == 0:
+                break                   # end of stream
+            done += n
+        return finish()
+
+    def finish():
+        _recvmsg_out(proc, msg, m, h, keep, name, ctl, guest_iov, done)
+        return done
+
+    result = step()
+    if result is not None:
+        return result
+    timeout = sock_timeout(fd, socket.SO_RCVTIMEO)
+    proc.sched.block_io([(fd, select.POLLIN)], deadline=time.monotonic() + timeout if timeout else None,
+                        on_timeout=lambda: finish() if done else proc.err("EAGAIN"), resume=step,
+                        on_signal=lambda: finish() if done else None, sa_restart=not timeout)
+    return NORETURN

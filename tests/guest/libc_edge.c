@@ -946,6 +946,8 @@ static void *trickle_thread(void *arg)
 {
     int fd = *(int *)arg;
     static char half[50];
+    for (int i = 0; i < 50; i++)
+        half[i] = 'a' + i % 26;
     write(fd, half, sizeof half);
     usleep(50000);
     write(fd, half, sizeof half);
@@ -1043,6 +1045,19 @@ static void mode_socket(void)
     printf("recv MSG_WAITALL 100 bytes sent in two parts: %zd\n", n);
     n = recv(sv[0], big, 100, MSG_WAITALL);
     printf("recv MSG_WAITALL 100 bytes, the stream ends after 30: %zd\n", n);
+    pthread_join(t, NULL);
+    close(sv[0]);
+    close(sv[1]);
+    socketpair(AF_UNIX, SOCK_STREAM, 0, sv);
+    pthread_create(&t, NULL, trickle_thread, &sv[1]);
+    struct iovec two[2] = {{big, 60}, {big + 1000, 40}};
+    struct msghdr wm = {.msg_iov = two, .msg_iovlen = 2};
+    n = recvmsg(sv[0], &wm, MSG_WAITALL);
+    printf("recvmsg MSG_WAITALL into 60+40 bytes sent in two parts: %zd %.60s|%.40s\n", n, big, big + 1000);
+    two[0].iov_len = 10;
+    two[1].iov_len = 90;
+    n = recvmsg(sv[0], &wm, MSG_WAITALL);
+    printf("recvmsg MSG_WAITALL into 10+90 bytes, the stream ends after 30: %zd\n", n);
     pthread_join(t, NULL);
     close(sv[0]);
     close(sv[1]);
