@@ -11,11 +11,10 @@ import os
 import select
 import socket
 import struct
-import time
 
 from .sys_fs import post_sigpipe
-from .syscalls import NORETURN, s32, syscall
-from .threads import MSG_DONTWAIT, sock_timeout
+from .syscalls import s32, syscall
+from .threads import MSG_DONTWAIT, step_or_wait
 
 MSG_WAITALL = 0x100         # the same on every Linux architecture
 
@@ -154,16 +153,10 @@ def _send(proc, fd: int, flags: int, data: bytes, name=None, namelen: int = 0, c
 
     blocking = _blocking(fd, flags)
     stream = blocking and _sock_type(fd) == socket.SOCK_STREAM
-    result = step()
-    if result is not None:
-        return result
     if not blocking:
-        return proc.err("EAGAIN")
-    timeout = sock_timeout(fd, socket.SO_SNDTIMEO)
-    proc.sched.block_io([(fd, select.POLLOUT)], deadline=time.monotonic() + timeout if timeout else None,
-                        on_timeout=lambda: done or proc.err("EAGAIN"), resume=step,
-                        on_signal=lambda: done or None, sa_restart=not timeout)
-    return NORETURN
+        result = step()
+        return proc.err("EAGAIN") if result is None else result
+    return step_or_wait(proc, fd, select.POLLOUT, socket.SO_SNDTIMEO, step, lambda: done or None)
 
 
 def _sock_type(fd: int) -> int:
@@ -224,14 +217,7 @@ def _recv_waitall(proc, fd: int, buf: int, length: int, flags: int):
             done += n
         return done
 
-    result = step()
-    if result is not None:
-        return result
-    timeout = sock_timeout(fd, socket.SO_RCVTIMEO)
-    proc.sched.block_io([(fd, select.POLLIN)], deadline=time.monotonic() + timeout if timeout else None,
-                        on_timeout=lambda: done or proc.err("EAGAIN"), resume=step,
-                        on_signal=lambda: done or None, sa_restart=not timeout)
-    return NORETURN
+    return step_or_wait(proc, fd, select.POLLIN, socket.SO_RCVTIMEO, step, lambda: done or None)
 
 
 def _blocking(fd: int, flags: int) -> bool:
@@ -367,11 +353,4 @@ def _recvmsg_waitall(proc, fd: int, msg: int, flags: int, m, h, keep, name, ctl,
         _recvmsg_out(proc, msg, m, h, keep, name, ctl, guest_iov, done)
         return done
 
-    result = step()
-    if result is not None:
-        return result
-    timeout = sock_timeout(fd, socket.SO_RCVTIMEO)
-    proc.sched.block_io([(fd, select.POLLIN)], deadline=time.monotonic() + timeout if timeout else None,
-                        on_timeout=lambda: finish() if done else proc.err("EAGAIN"), resume=step,
-                        on_signal=lambda: finish() if done else None, sa_restart=not timeout)
-    return NORETURN
+    return step_or_wait(proc, fd, select.POLLIN, socket.SO_RCVTIMEO, step, lambda: finish() if done else None)

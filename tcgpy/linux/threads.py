@@ -510,7 +510,6 @@ def _stream_write(proc, fd: int, data: bytes, send, chunk: int):
     so far (EINTR or EAGAIN with none).  EPIPE, and its SIGPIPE, only when
     nothing was written."""
     from .sys_fs import post_sigpipe
-    from .syscalls import NORETURN
     done = 0
 
     def step():
@@ -528,11 +527,22 @@ def _stream_write(proc, fd: int, data: bytes, send, chunk: int):
                 raise
         return done if done == len(data) else None
 
+    return step_or_wait(proc, fd, select.POLLOUT, socket.SO_SNDTIMEO, step, lambda: done or None)
+
+
+def step_or_wait(proc, fd: int, events: int, option: int, step, sofar):
+    """A blocking transfer that moves data in non-blocking steps: ``step()``
+    makes progress and returns the syscall's result, or None to wait for
+    ``events`` on ``fd`` and step again.  A signal ends the wait with
+    ``sofar()`` (the result for what moved so far, or None: nothing moved,
+    EINTR or a restart); the socket's ``option`` timeout (SO_RCVTIMEO or
+    SO_SNDTIMEO) with it, or EAGAIN."""
+    from .syscalls import NORETURN
     result = step()
     if result is not None:
         return result
-    timeout = sock_timeout(fd, socket.SO_SNDTIMEO)
-    proc.sched.block_io([(fd, select.POLLOUT)], deadline=time.monotonic() + timeout if timeout else None,
-                        on_timeout=lambda: done or proc.err("EAGAIN"), resume=step,
-                        on_signal=lambda: done or None, sa_restart=not timeout)
+    timeout = sock_timeout(fd, option)
+    proc.sched.block_io([(fd, events)], deadline=time.monotonic() + timeout if timeout else None,
+                        on_timeout=lambda: sofar() or proc.err("EAGAIN"), resume=step,
+                        on_signal=sofar, sa_restart=not timeout)
     return NORETURN
