@@ -104,6 +104,53 @@ def sys_setgid(proc, gid):
     return 0
 
 
+@syscall("setreuid", "i i")
+def sys_setreuid(proc, r, e):
+    os.setreuid(s32(r), s32(e))         # -1: unchanged, as in the kernel
+    return 0
+
+
+@syscall("setregid", "i i")
+def sys_setregid(proc, r, e):
+    os.setregid(s32(r), s32(e))
+    return 0
+
+
+@syscall("setresuid", "i i i")
+def sys_setresuid(proc, r, e, s):
+    os.setresuid(s32(r), s32(e), s32(s))
+    return 0
+
+
+@syscall("setresgid", "i i i")
+def sys_setresgid(proc, r, e, s):
+    os.setresgid(s32(r), s32(e), s32(s))
+    return 0
+
+
+@syscall("setfsuid", "i")
+def sys_setfsuid(proc, uid):
+    return _host_libc().setfsuid(s32(uid))     # the previous fsuid; never fails
+
+
+@syscall("setfsgid", "i")
+def sys_setfsgid(proc, gid):
+    return _host_libc().setfsgid(s32(gid))
+
+
+@syscall("setgroups", "u p")
+def sys_setgroups(proc, size, lst):
+    if size > 65536:
+        return proc.err("EINVAL")
+    os.setgroups(list(struct.unpack(f"<{size}I", proc.read(lst, 4 * size))))
+    return 0
+
+
+def _host_libc():
+    import ctypes
+    return ctypes.CDLL(None, use_errno=True)
+
+
 @syscall("getresuid", "p p p")
 def sys_getresuid(proc, r, e, s):
     for addr, v in zip((r, e, s), os.getresuid()):

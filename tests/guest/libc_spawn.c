@@ -3,7 +3,9 @@
  * caller, and a vfork child's stores are the parent's.  Compared with the
  * same source built for the host: qemu-aarch64 7.2 differs here (it turns
  * CLONE_VFORK into fork: posix_spawn returns 0 and the child exits 127). */
+#define _GNU_SOURCE
 #include <errno.h>
+#include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <string.h>
@@ -37,6 +39,22 @@ int main(void)
     r = posix_spawn(&pid, "/bin/true", NULL, NULL, tv, environ);
     printf("posix_spawn /bin/true: %d\n", r);
     reap("after /bin/true");
+    /* The attributes make the child reset its ids (setresuid/setresgid,
+     * as make's posix_spawn does) and its signal mask and dispositions. */
+    posix_spawnattr_t attr;
+    posix_spawnattr_init(&attr);
+    sigset_t none, all;
+    sigemptyset(&none);
+    sigfillset(&all);
+    posix_spawnattr_setsigmask(&attr, &none);
+    posix_spawnattr_setsigdefault(&attr, &all);
+    posix_spawnattr_setflags(&attr, POSIX_SPAWN_RESETIDS | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+    r = posix_spawn(&pid, "/bin/true", NULL, &attr, tv, environ);
+    printf("posix_spawn /bin/true with RESETIDS, SETSIGMASK, SETSIGDEF: %d\n", r);
+    reap("after /bin/true with attributes");
+    posix_spawnattr_destroy(&attr);
+    printf("setresuid to the same ids: %d, setreuid: %d, setresgid: %d, setregid: %d\n",
+           setresuid(-1, geteuid(), -1), setreuid(-1, -1), setresgid(-1, getegid(), -1), setregid(-1, -1));
 
     volatile int shared = 1;
     volatile int exec_errno = 0;
