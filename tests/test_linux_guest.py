@@ -183,6 +183,10 @@ LIBC_CASES = [
     Case("libc_io", "libc_io", stdin=b"one\ntwo\nthree\n", tmpdir_arg=True, slow=True),
     Case("libc_proc", "libc_proc", slow=True),
     Case("libc_sys", "libc_sys", tmpdir_arg=True),
+    # memfd, timerfd, inotify, xattrs, preadv/pwritev(2), mincore, sched_*
+    # priorities, sigqueue to this process, a thread and a child, and the
+    # siginfo of signals other processes send (si_pid, SIGCHLD's status).
+    Case("libc_events", "libc_events", tmpdir_arg=True),
     # The kernel's vfork (the native build's behaviour); qemu-aarch64 7.2 loses
     # the child's stores (CLONE_VFORK as fork) and reports posix_spawn success.
     Case("libc_spawn", "libc_spawn"),

@@ -2,7 +2,8 @@
 
 The CPU thread runs JIT code with the GIL released, so a Python signal
 handler would only run at the next syscall.  Instead the forwarded signals
-are blocked in every thread and a watcher thread takes them with sigwait():
+are blocked in every thread and a watcher thread takes them with
+sigwaitinfo() (through libc: Python's own sigwait loses si_value):
 a signal whose guest disposition is the default fatal action kills the
 process right away (wherever the CPU thread is, as the kernel would); one
 with a guest handler is queued and the emulator is asked to return to
@@ -11,9 +12,11 @@ taken it.
 """
 from __future__ import annotations
 
+import ctypes
 import os
 import resource
 import signal
+import struct
 import threading
 import time
 
@@ -40,11 +43,29 @@ def kill_self(host_signo: int) -> None:
     os._exit(128 + host_signo)
 
 
+SIGINFO = 128                   # sizeof(siginfo_t)
+
+
+class _SigSet(ctypes.Structure):
+    _fields_ = [("words", ctypes.c_uint64 * 16)]      # glibc's sigset_t
+
+
+class _TimeSpec(ctypes.Structure):
+    _fields_ = [("sec", ctypes.c_long), ("nsec", ctypes.c_long)]
+
+
 class SignalWatcher:
     def __init__(self, proc):
         self.proc = proc
-        self.host = {int(getattr(signal, n)) for n in FORWARDED if hasattr(signal, n)}
+        # The real-time signals from glibc's SIGRTMIN (the two below it are
+        # glibc's own, in tcgpy's process as in the guest's).
+        self.host = ({int(getattr(signal, n)) for n in FORWARDED if hasattr(signal, n)}
+                     | set(range(signal.SIGRTMIN, signal.SIGRTMAX + 1)))
         self.thread: threading.Thread | None = None
+        self._set = _SigSet()
+        for hs in self.host:
+            self._set.words[(hs - 1) // 64] |= 1 << ((hs - 1) % 64)
+        self._libc = ctypes.CDLL(None, use_errno=True)
 
     def start(self) -> None:
         """Call on the main thread before the guest runs."""
@@ -67,7 +88,7 @@ class SignalWatcher:
         for name in ("SIGPIPE", "SIGXFSZ"):
             signal.signal(getattr(signal, name), signal.SIG_DFL)
         for hs in self.host | {signal.SIGPIPE}:
-            g = sigs.numbers.get(signal.Signals(hs).name)
+            g = sigs.from_host(hs)
             if g and sigs.actions[g].handler == SIG_IGN:
                 signal.signal(hs, signal.SIG_IGN)
         signal.pthread_sigmask(signal.SIG_UNBLOCK, self.host)
@@ -82,18 +103,22 @@ class SignalWatcher:
             # emulator to return (request_exit() only lasts until run() is
             # re-entered), but go on taking signals: a fatal one must still
             # kill the process whatever the CPU thread is doing.
+            info = ctypes.create_string_buffer(SIGINFO)
             if self.proc.signals.host_queue:
                 self.proc.emu.request_exit()
-                hs = signal.sigtimedwait(self.host, POKE_INTERVAL)
+                poke = _TimeSpec(0, int(POKE_INTERVAL * 1e9))
+                hs = self._libc.sigtimedwait(ctypes.byref(self._set), info, ctypes.byref(poke))
             else:
-                hs = signal.sigwait(self.host)
-            if hs is not None:
-                self.forward(hs if isinstance(hs, int) else hs.si_signo)
+                hs = self._libc.sigwaitinfo(ctypes.byref(self._set), info)
+            if hs > 0:
+                self.forward(hs, info.raw)
 
-    def forward(self, hs: int) -> None:
+    def forward(self, hs: int, info: bytes = b"") -> None:
+        """Host signal ``hs`` (with the host's siginfo, whose layout is the
+        guest's too but for the signal number) for the guest."""
         proc = self.proc
         sigs = proc.signals
-        g = sigs.numbers.get(signal.Signals(hs).name)
+        g = sigs.from_host(hs)
         if g is None:
             return
         if hs == signal.SIGCHLD:
@@ -113,6 +138,7 @@ class SignalWatcher:
                 return
             proc.flush_logs()
             kill_self(hs)
-        sigs.host_queue.append(g)
+        info = info or struct.pack("<iiii", g, 0, 0, 0)          # SI_USER
+        sigs.host_queue.append(struct.pack("<i", g) + info[4:].ljust(SIGINFO - 4, b"\0"))
         proc.wakeup.set()
         proc.emu.request_exit()

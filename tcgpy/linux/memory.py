@@ -112,6 +112,11 @@ class AddressSpace:
             return self.vmas[i]
         return None
 
+    def covers(self, start: int, end: int) -> bool:
+        """Whether mappings (of any permissions) cover all of [start, end)."""
+        return end - start == sum(min(v.end, end) - max(v.start, start) for v in self.vmas
+                                  if v.end > start and v.start < end)
+
     def is_free(self, start: int, end: int) -> bool:
         return all(v.end <= start or v.start >= end for v in self.vmas)
 
@@ -188,9 +193,7 @@ class AddressSpace:
     def protect(self, start: int, length: int, perms: str) -> bool:
         """mprotect; False (ENOMEM) when part of the range is unmapped."""
         start, end = page_down(start), page_up(start + length)
-        covered = sum(min(v.end, end) - max(v.start, start) for v in self.vmas
-                      if v.end > start and v.start < end)
-        if covered != end - start:
+        if not self.covers(start, end):
             return False
         self._split(start)
         self._split(end)

@@ -11,7 +11,7 @@ import threading
 from dataclasses import dataclass, field
 
 from ..errors import AlignmentFault, EmulationError, GuestTrap, IllegalInstruction, MemoryFault
-from . import sys_fs, sys_mem, sys_net, sys_proc, sys_signal  # noqa: F401  (register syscall rows)
+from . import sys_events, sys_fs, sys_mem, sys_net, sys_proc, sys_signal, sys_xattr  # noqa: F401  (register rows)
 from .abi import LinuxArch
 from .forkshare import ForkShare
 from . import busguard
@@ -265,9 +265,8 @@ class LinuxProcess:
         self.wakeup.clear()
         q = self.signals.host_queue
         while q:
-            signo = q.popleft()
-            info = struct.pack("<iiiiiI", signo, 0, 0, 0, 0, 0).ljust(128, b"\0")   # SI_USER
-            self.signals.post(PendingSignal(signo, info))
+            info = q.popleft()
+            self.signals.post(PendingSignal(struct.unpack_from("<i", info)[0], info))
 
     def deliver_pending(self, force: int = 0) -> bool:
         """Deliver what can be delivered; True when a guest handler frame was pushed."""

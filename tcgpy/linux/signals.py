@@ -11,6 +11,7 @@ from dataclasses import dataclass
 SIG_DFL, SIG_IGN = 0, 1
 
 # Default actions (signal(7)); anything not listed terminates.
+SYNCHRONOUS = frozenset({"SIGSEGV", "SIGBUS", "SIGILL", "SIGTRAP", "SIGFPE", "SIGSYS"})
 CORE = frozenset({"SIGQUIT", "SIGILL", "SIGTRAP", "SIGABRT", "SIGBUS", "SIGFPE", "SIGSEGV",
                   "SIGXCPU", "SIGXFSZ", "SIGSYS"})
 IGNORE = frozenset({"SIGCHLD", "SIGURG", "SIGWINCH", "SIGCONT"})
@@ -53,8 +54,28 @@ class SignalState:
         self.altstack = (0, 2, 0)          # ss_sp, ss_flags (SS_DISABLE), ss_size
         # Host signals arrive on the watcher thread; they are queued here and
         # turned into guest signals on the CPU thread.
-        self.host_queue: collections.deque[int] = collections.deque()
+        self.host_queue: collections.deque[bytes] = collections.deque()   # guest siginfo
         self.lock = threading.Lock()
+
+    # Real-time signals (32-64) are numbered alike on every Linux
+    # architecture; the others are matched by name.
+    RT_FIRST = 32
+
+    def to_host(self, signo: int) -> int:
+        """Guest signal number -> the host's."""
+        name = self.names.get(signo)
+        if signo < self.RT_FIRST and name and hasattr(host_signal, name):
+            return int(getattr(host_signal, name))
+        return signo
+
+    def from_host(self, hs: int) -> int | None:
+        """Host signal number -> the guest's (None: the guest has no such signal)."""
+        if hs >= self.RT_FIRST:
+            return hs
+        try:
+            return self.numbers.get(host_signal.Signals(hs).name)
+        except ValueError:
+            return None
 
     def name(self, signo: int) -> str:
         return self.names.get(signo, str(signo) if signo < 32 else f"SIGRT_{signo - 32}")
@@ -84,12 +105,18 @@ class SignalState:
     def next_deliverable(self, force: int = 0, tid: int | None = None) -> PendingSignal | None:
         """The next pending signal for thread ``tid`` that is not blocked (``force``:
         a synchronous fault signal is delivered even when blocked, as the kernel does)."""
+        # As the kernel's dequeue_signal: the thread's own signals before the
+        # process's, synchronous faults first, then the lowest number (the
+        # oldest first among real-time signals of one number).
+        best = None
         for i, p in enumerate(self.pending):
             if p.tid is not None and p.tid != tid:
                 continue
             if p.signo == force or not self.blocked & (1 << (p.signo - 1)):
-                return self.pending.pop(i)
-        return None
+                key = (p.tid is None, self.names.get(p.signo) not in SYNCHRONOUS, p.signo, i)
+                if best is None or key < best:
+                    best = key
+        return None if best is None else self.pending.pop(best[3])
 
     def pending_mask(self) -> int:
         m = 0

@@ -203,6 +203,44 @@ def sys_writev(proc, fd, iov, iovcnt):
     return _write(proc, lambda: os.write(s32(fd), data))
 
 
+@syscall("preadv", "i p i d")
+def sys_preadv(proc, fd, iov, iovcnt, offset):
+    if s64(offset) < 0:
+        return proc.err("EINVAL")       # only preadv2 reads at the file position
+    return sys_preadv2(proc, fd, iov, iovcnt, offset, 0, 0)
+
+
+@syscall("pwritev", "i p i d")
+def sys_pwritev(proc, fd, iov, iovcnt, offset):
+    if s64(offset) < 0:
+        return proc.err("EINVAL")
+    return sys_pwritev2(proc, fd, iov, iovcnt, offset, 0, 0)
+
+
+@syscall("preadv2", "i p i d x x")
+def sys_preadv2(proc, fd, iov, iovcnt, offset, offset_high, flags):
+    """At ``offset``, or at the file position (as readv) with offset -1.
+    (``offset_high`` is for 32-bit ABIs: a 64-bit one has it all in ``offset``.)"""
+    vecs = _iovecs(proc, iov, iovcnt)
+    if s64(offset) == -1:
+        return sys_readv(proc, fd, iov, iovcnt)
+    buffers = [bytearray(min(length, MAX_IO)) for _, length in vecs]
+    n = os.preadv(s32(fd), buffers, s64(offset), flags)
+    left = n
+    for (base, _), b in zip(vecs, buffers):
+        proc.write(base, bytes(b[:left]))
+        left -= min(left, len(b))
+    return n
+
+
+@syscall("pwritev2", "i p i d x x")
+def sys_pwritev2(proc, fd, iov, iovcnt, offset, offset_high, flags):
+    if s64(offset) == -1:
+        return sys_writev(proc, fd, iov, iovcnt)
+    data = b"".join(proc.read(base, length) for base, length in _iovecs(proc, iov, iovcnt))
+    return _write(proc, lambda: os.pwritev(s32(fd), [data], s64(offset), flags))
+
+
 @syscall("lseek", "i d d")
 def sys_lseek(proc, fd, offset, whence):
     pos = os.lseek(s32(fd), s64(offset), whence)

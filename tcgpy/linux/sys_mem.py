@@ -163,6 +163,19 @@ def _map_shared_anon(space, vma, start: int, size: int, offset: int) -> None:
         space.map(start + inside, size - inside, vma.perms, vma.name, shared=True, hole=True)
 
 
+@syscall("mincore", "p u p")
+def sys_mincore(proc, addr, length, vec):
+    """Every mapped page counts as resident (guest memory is never paged
+    out behind its back in a way it could observe); ENOMEM for a hole."""
+    if addr & (PAGE - 1):
+        return proc.err("EINVAL")
+    end = page_up(addr + length)
+    if not proc.space.covers(addr, end):
+        return proc.err("ENOMEM")
+    proc.write(vec, b"\1" * ((end - addr) // PAGE))
+    return 0
+
+
 @syscall("madvise", "p u d")
 def sys_madvise(proc, addr, length, advice):
     if advice == proc.arch.consts.MMAN["MADV_DONTNEED"] and length:

@@ -638,12 +638,50 @@ def sys_setpriority(proc, which, who, prio):
     return 0
 
 
+def _sched_pid(proc, pid: int) -> int:
+    """The host process a sched_* call means: guest threads are all this one."""
+    pid = s32(pid)
+    return 0 if pid in proc.sched.threads else pid
+
+
 @syscall("sched_getscheduler", "i")
 def sys_sched_getscheduler(proc, pid):
-    return 0                         # SCHED_OTHER
+    return os.sched_getscheduler(_sched_pid(proc, pid))
 
 
 @syscall("sched_getparam", "i p")
 def sys_sched_getparam(proc, pid, param):
-    proc.write(param, struct.pack("<i", 0))
+    prio = os.sched_getparam(_sched_pid(proc, pid)).sched_priority
+    proc.write(param, struct.pack("<i", prio))
+    return 0
+
+
+@syscall("sched_setparam", "i p")
+def sys_sched_setparam(proc, pid, param):
+    (prio,) = struct.unpack("<i", proc.read(param, 4))
+    os.sched_setparam(_sched_pid(proc, pid), os.sched_param(prio))
+    return 0
+
+
+@syscall("sched_setscheduler", "i i p")
+def sys_sched_setscheduler(proc, pid, policy, param):
+    (prio,) = struct.unpack("<i", proc.read(param, 4))
+    os.sched_setscheduler(_sched_pid(proc, pid), s32(policy), os.sched_param(prio))
+    return 0
+
+
+@syscall("sched_get_priority_max", "i")
+def sys_sched_get_priority_max(proc, policy):
+    return os.sched_get_priority_max(s32(policy))
+
+
+@syscall("sched_get_priority_min", "i")
+def sys_sched_get_priority_min(proc, policy):
+    return os.sched_get_priority_min(s32(policy))
+
+
+@syscall("sched_rr_get_interval", "i p")
+def sys_sched_rr_get_interval(proc, pid, tp):
+    t = os.sched_rr_get_interval(_sched_pid(proc, pid))
+    proc.write(tp, struct.pack("<qq", int(t), round((t - int(t)) * 1e9)))
     return 0

@@ -2,8 +2,8 @@
 rt_sigsuspend, rt_sigpending, kill/tgkill/tkill."""
 from __future__ import annotations
 
+import ctypes
 import os
-import signal as host_signal
 import struct
 
 from .signals import SI_TKILL, SI_USER, UNCATCHABLE, PendingSignal, SigAction
@@ -22,13 +22,7 @@ def _kill_info(proc, signo: int, code: int) -> bytes:
 
 
 def host_signo(proc, signo: int) -> int:
-    """Guest signal number -> host signal number, by name."""
-    name = proc.signals.names.get(signo)
-    if name and hasattr(host_signal, name):
-        return int(getattr(host_signal, name))
-    if signo >= proc.signals.numbers["SIGRTMIN"]:
-        return host_signal.SIGRTMIN + (signo - proc.signals.numbers["SIGRTMIN"])
-    return signo
+    return proc.signals.to_host(signo)
 
 
 @syscall("rt_sigaction", "sig p p u")
@@ -161,6 +155,63 @@ def sys_tgkill(proc, tgid, tid, signo):
 @syscall("tkill", "i sig")
 def sys_tkill(proc, tid, signo):
     return sys_tgkill(proc, tid, tid, signo)
+
+
+SI_QUEUE = -1
+
+
+def _queued_info(proc, signo: int, uinfo: int, to_self: bool) -> bytes | None:
+    """The caller's siginfo with its signal number, or None when only the
+    kernel may send that code to another process (si_code >= 0 or SI_TKILL)."""
+    info = bytearray(proc.read(uinfo, 128))
+    (code,) = struct.unpack_from("<i", info, 8)
+    if not to_self and (code >= 0 or code == SI_TKILL):
+        return None
+    struct.pack_into("<i", info, 0, signo)
+    return bytes(info)
+
+
+@syscall("rt_sigqueueinfo", "i sig p")
+def sys_rt_sigqueueinfo(proc, pid, signo, uinfo):
+    """sigqueue(): a signal with a value (si_value) and the caller's si_code."""
+    pid, signo = s32(pid), s32(signo)
+    if not 0 <= signo <= NSIG:
+        return proc.err("EINVAL")
+    info = _queued_info(proc, signo, uinfo, pid == proc.pid)
+    if info is None:
+        return proc.err("EPERM")
+    if pid == proc.pid:
+        if signo:
+            proc.signals.post(PendingSignal(signo, info))
+            proc.sched.nudge(signo)
+        return 0
+    # Another process: the host's sigqueue carries the value (its si_code is SI_QUEUE).
+    (value,) = struct.unpack_from("<Q", info, 24)
+    if _libc_sigqueue(pid, host_signo(proc, signo) if signo else 0, value) < 0:
+        e = ctypes.get_errno()
+        raise OSError(e, os.strerror(e))
+    return 0
+
+
+@syscall("rt_tgsigqueueinfo", "i i sig p")
+def sys_rt_tgsigqueueinfo(proc, tgid, tid, signo, uinfo):
+    tid, signo = s32(tid), s32(signo)
+    if not 0 <= signo <= NSIG:
+        return proc.err("EINVAL")
+    if tid not in proc.sched.threads:
+        return sys_rt_sigqueueinfo(proc, tid, signo, uinfo)
+    info = _queued_info(proc, signo, uinfo, True)
+    if signo:
+        proc.sched.nudge(signo, tid)
+        proc.signals.post(PendingSignal(signo, info, tid=tid))
+        proc.sched.interrupt(tid, signo)
+    return 0
+
+
+def _libc_sigqueue(pid: int, signo: int, value: int) -> int:
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.sigqueue.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_void_p]
+    return libc.sigqueue(pid, signo, value)
 
 
 @syscall("rt_sigtimedwait", "p p p u")
