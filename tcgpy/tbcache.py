@@ -36,8 +36,13 @@ from .translator import MAX_BLOCK_INSNS, FetchFault, translate_block
 
 
 JMP_TABLE_BITS = 14
-MAX_SLOTS = 1 << 16
-MAX_BLOCKS = 12_000
+# The cap is about memory (~8 KB per compiled block, host code and MCJIT's
+# bookkeeping); a program that needs more blocks than it allows retranslates
+# everything after each flush.  CPython's start-up alone runs ~45,000: with
+# a cap of 12,000 `python3 -S -c 'print(1)'` flushed 11 times and took
+# 106 s, with 64,000 none and 37 s (425 MB peak).
+MAX_SLOTS = 1 << 17
+MAX_BLOCKS = 64_000
 # Blocks translated and compiled together on a miss (the block and what it
 # jumps to); code that streams through new blocks gets up to MAX_LOOKAHEAD.
 # Once a block's own code got cheap to compile (one function per batch,
