@@ -11,10 +11,10 @@ import threading
 from dataclasses import dataclass, field
 
 from ..errors import AlignmentFault, EmulationError, GuestTrap, IllegalInstruction, MemoryFault
+from . import busguard
 from . import sys_events, sys_fs, sys_mem, sys_net, sys_proc, sys_signal, sys_xattr  # noqa: F401  (register rows)
 from .abi import LinuxArch
 from .forkshare import ForkShare
-from . import busguard
 from .loader import LoadError, build_stack, load_program, read_elf
 from .memory import PAGE, AddressSpace, page_down
 from .signals import (BUS_ADRALN, BUS_ADRERR, ILL_ILLOPC, SEGV_ACCERR, SEGV_MAPERR, SI_KERNEL, SIG_DFL, SIG_IGN,
