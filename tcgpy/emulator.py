@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import ctypes
+import os
 import threading
 import weakref
 from typing import Callable, Iterable
@@ -46,6 +47,10 @@ _SLOW_LD_ADDR = ctypes.cast(_SLOW_LD_CB, ctypes.c_void_p).value
 _SLOW_ST_ADDR = ctypes.cast(_SLOW_ST_CB, ctypes.c_void_p).value
 
 
+# Interpreted runs of a block before it is compiled (coldtier.py).
+COLD_RUNS = int(os.environ.get("TCGPY_COLD_RUNS", "8"))
+
+
 def default_pipeline():
     from .ir.passes import optimize
     return optimize
@@ -79,6 +84,9 @@ class Emulator:
         self.cache.set_slow_paths(_SLOW_LD_ADDR, _SLOW_ST_ADDR)
         self.cache.tbi = tbi
         self.cache.rt.icount = icount
+        # The cold tier (coldtier.py): not with exact instruction counts.
+        self.cache.cold_runs = 0 if icount else COLD_RUNS
+        self._cold = None
         _by_env[self.env_addr] = self
         self.on_syscall: Callable[["Emulator"], None] | None = None
         self._pending_error: BaseException | None = None
@@ -96,6 +104,9 @@ class Emulator:
             log._cs = capstone.Cs(*self.arch.capstone)
         self.log = log
         self.cache.log = log
+        if log is not None:
+            # Every block's in_asm/op/out_asm is logged once, when it is compiled.
+            self.cache.cold_runs = 0
 
     # -- memory --------------------------------------------------------------------------
     def mem_map(self, address: int, size: int, perms="rwx", backing=None) -> None:
@@ -258,7 +269,13 @@ class Emulator:
                     tb = cache.translate_partial(pc, left, until)
                 if log is not None and log.wants_exec:
                     log.exec_block(self, tb)
-                code = enter(self.env_addr, tb.fn_addr)
+                if tb.ir is not None:
+                    if self._cold is None:
+                        from .coldtier import ColdRunner
+                        self._cold = ColdRunner(self)
+                    code = self._cold.run(tb)
+                else:
+                    code = enter(self.env_addr, tb.fn_addr)
                 stats.dispatcher_returns += 1
                 if code == Exit.MISS or code == Exit.BUDGET:
                     continue

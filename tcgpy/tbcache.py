@@ -31,6 +31,7 @@ from .backends.llvm.lower_region import lower_region, region_possible
 from .backends.llvm.lower_region import optimize as optimize_region
 from .cpustate import PAGE_MASK
 from .ir.core import Insn, Kind, Temp
+from .ir.interp import block_plan
 from .ir.ops import Exit, Op
 from .translator import MAX_BLOCK_INSNS, FetchFault, translate_block
 
@@ -93,6 +94,8 @@ class Stats:
     modules_compiled: int = 0
     blocks_promoted: int = 0
     hot_regions: int = 0              # hot loops compiled as one function (lower_region)
+    cold_blocks: int = 0              # blocks translated for the cold tier (interpreted)
+    cold_runs: int = 0                # runs of them
     time_decode: float = 0.0
     time_ir_build: float = 0.0
     time_passes: float = 0.0
@@ -139,6 +142,14 @@ class TB:
     counters: list[int] = field(default_factory=list)   # hotness counters on its edges
     hot: bool = False
     region: bool = False      # a hot loop's function entered at its header (lower_region)
+    ir: object = None         # a cold block: its IR, interpreted (coldtier.py), no host code
+    plan: tuple | None = None  # ... and ir.interp.block_plan(ir)
+    runs: int = 0
+
+
+def _pages(block) -> tuple[int, ...]:
+    """The guest pages a block's code lies on."""
+    return tuple(sorted({block.pc & PAGE_MASK, (block.pc + max(block.guest_size, 1) - 1) & PAGE_MASK}))
 
 
 class TBCache:
@@ -158,6 +169,8 @@ class TBCache:
         self.free_counters = list(range(len(self.counters) - 1, -1, -1))
         self.counter_owner: dict[int, TB] = {}
         self.blocks: dict[int, TB] = {}
+        self.cold: dict[int, TB] = {}            # cold blocks (coldtier.py), by pc
+        self.cold_runs = 0                       # interpreted runs before compiling; 0: no cold tier
         self.page_blocks: dict[int, set[TB]] = {}
         self.waiting: dict[int, set[int]] = {}       # target pc -> slots jumping there
         self.slot_owner: dict[int, TB] = {}
@@ -300,10 +313,8 @@ class TBCache:
         self.generation_blocks += len(blocks)
         tbs = []
         for block, lb in zip(blocks, lowered):
-            pages = tuple(sorted({block.pc & PAGE_MASK,
-                                  (block.pc + max(block.guest_size, 1) - 1) & PAGE_MASK}))
             tb = TB(block.pc, block.guest_size, block.guest_insns, block.insn_pcs,
-                    addrs[lb.name], lb.slots, pages, counters=lb.counters, hot=hot)
+                    addrs[lb.name], lb.slots, _pages(block), counters=lb.counters, hot=hot)
             for idx in lb.counters:
                 self.counter_owner[idx] = tb
             tbs.append(tb)
@@ -315,13 +326,20 @@ class TBCache:
     def nochain(self) -> bool:
         return self.log is not None and self.log.nochain
 
-    def _register(self, tb: TB) -> None:
-        self.blocks[tb.pc] = tb
+    def _track_pages(self, tb: TB) -> None:
+        """Stores to ``tb``'s pages take the slow path, which invalidates it."""
         for page in tb.pages:
             self.page_blocks.setdefault(page, set()).add(tb)
             if page not in self.aspace.code_pages:
                 self.aspace.code_pages.add(page)
                 self.aspace.tlb_flush_page(page)
+
+    def _register(self, tb: TB) -> None:
+        cold = self.cold.get(tb.pc)
+        if cold is not None:
+            self.invalidate(cold)       # compiled with a batch before its time
+        self.blocks[tb.pc] = tb
+        self._track_pages(tb)
         if self.nochain:
             return
         # slots waiting for this block, then this block's own slots
@@ -343,12 +361,27 @@ class TBCache:
         self.jmp_table[i + 1] = tb.fn_addr
 
     def lookup(self, pc: int, stop_pc: int | None) -> TB:
-        """The block at ``pc``, translating it (and what it jumps to) on a miss."""
+        """The block at ``pc``, translating it (and what it jumps to) on a miss;
+        with a cold tier, a cold block (``tb.ir``) for its first ``cold_runs`` runs."""
         tb = self.blocks.get(pc)
         if tb is not None:
             if not self.nochain:
                 self._jmp_set(tb)
             return tb
+        if self.cold_runs:
+            tb = self.cold.get(pc)
+            if tb is None:
+                block = self._translate(pc, MAX_BLOCK_INSNS, stop_pc)
+                tb = TB(block.pc, block.guest_size, block.guest_insns, block.insn_pcs, ir=block,
+                        plan=block_plan(block), pages=_pages(block))
+                self.cold[pc] = tb
+                self._track_pages(tb)
+                self.stats.cold_blocks += 1
+            tb.runs += 1
+            if tb.runs < self.cold_runs:
+                self.stats.cold_runs += 1
+                return tb
+            self.invalidate(tb)         # warm now: compiled below
         # The cap counts every block compiled since the last flush, live or
         # invalidated: their machine code is only released with the code space.
         if self.generation_blocks >= MAX_BLOCKS or self.next_slot >= MAX_SLOTS - 4096:
@@ -481,7 +514,11 @@ class TBCache:
         if not tb.valid:
             return
         tb.valid = False
-        self.stats.invalidations += 1
+        if tb.ir is not None:
+            if self.cold.get(tb.pc) is tb:
+                del self.cold[tb.pc]
+        else:
+            self.stats.invalidations += 1
         if self.blocks.get(tb.pc) is tb:
             del self.blocks[tb.pc]
         for page in tb.pages:
@@ -534,6 +571,7 @@ class TBCache:
         for tb in self.blocks.values():
             tb.valid = False
         self.blocks.clear()
+        self.cold.clear()
         for page in self.page_blocks:
             self.aspace.code_pages.discard(page)
         self.page_blocks.clear()

@@ -53,7 +53,7 @@ def jit_run(block: Block, state: InterpState, mem: FlatMemory, hot: bool = False
     emu.env.exception = 0
     out = InterpState(lay, bytes(ctypes.string_at(emu.env_addr, ctypes.sizeof(emu.env))))
     return out, emu.mem_read(DATA_BASE, DATA_SIZE), (code, emu.env.pc, emu.env.fault_addr,
-                                                     emu.env.fault_access & 3)
+                                                     emu.env.fault_access)
 
 
 def compared_rows():
@@ -74,7 +74,8 @@ def check_block(block, state, mem, hot=False):
     if info.kind == "fault":
         assert code == Exit.FAULT
         assert faddr == info.fault_addr
-        assert ("read", "write")[facc] == info.fault_access
+        assert ("read", "write")[facc & 3] == info.fault_access
+        assert bool(facc & 8) == info.fault_align
     elif info.kind == "exit_tb":
         assert code == info.code
     else:

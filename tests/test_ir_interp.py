@@ -10,7 +10,7 @@ from tcgpy.ir.core import Block
 from tcgpy.ir.helpers import HelperDef
 from tcgpy.ir.interp import (INTERPRETERS, VALUE_SEMANTICS, ExitInfo, FlatMemory, InterpFault,
                              InterpState, interpret)
-from tcgpy.ir.ops import MASK64, Cond, Exit, MemOp, Op
+from tcgpy.ir.ops import MASK64, Cond, Exit, MemOp, Op, memop_size
 from tcgpy.ir.verify import IRError
 
 ARCH = get_arch("aarch64")
@@ -215,7 +215,8 @@ def test_faults_are_precise(access, memop, addr):
     block = fault_block(access, memop, addr)
     state = InterpState.from_dict(ARCH, {"x3": 77})
     info, state, mem = run(block, state)
-    assert info == ExitInfo("fault", 0x1004, fault_addr=addr, fault_access=access)
+    misaligned = bool(memop & MemOp.ALIGN) and addr % memop_size(memop) != 0
+    assert info == ExitInfo("fault", 0x1004, fault_addr=addr, fault_access=access, fault_align=misaligned)
     assert (state["x0"], state["x1"], state["x2"], state["x3"]) == (1, 2, 0, 77)
     assert state["pc"] == 0x1004
     assert mem.data == bytearray(64)

@@ -9,6 +9,8 @@ built natively with the host ``cc`` at test time.
 """
 from __future__ import annotations
 
+import dataclasses
+
 import os
 import re
 import shutil
@@ -296,6 +298,36 @@ def test_glibc_program(case: Case, native_bin):
     ref = _run_with(case, [], native)
     res = run_case(case, tcgpy_cmd(*case.options))
     check_missing_simd(res)
+    assert res.stdout == ref.stdout, res.stderr.decode(errors="replace")
+    assert res.returncode == ref.returncode == case.status
+
+
+# Each tier on its own (tcgpy/coldtier.py): every block interpreted and none
+# compiled, or every block compiled at once, as the hello-sized programs
+# above otherwise mix them.
+TIERS = {"interpreted": "1000000000", "compiled": "0"}
+TIER_LIBC = [c for c in LIBC_CASES if c.name in ("libc_hello", "libc_float", "libc_string", "libc_io",
+                                                  "libc_proc", "libc_spawn", "libc_edge_crossing")]
+
+
+def _one_tier(case: Case, tier: str) -> Case:
+    return dataclasses.replace(case, env=case.env + (("TCGPY_COLD_RUNS", TIERS[tier]),))
+
+
+@pytest.mark.parametrize("tier", TIERS)
+@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
+def test_guest_program_one_tier(case: Case, tier: str):
+    res = run_case(_one_tier(case, tier), tcgpy_cmd(*case.options))
+    expected = (REF / f"{case.name}.out").read_bytes()
+    assert res.stdout.decode(errors="replace") == expected.decode(), res.stderr.decode(errors="replace")
+    assert res.returncode == case.status, res.stderr.decode(errors="replace")
+
+
+@pytest.mark.parametrize("tier", TIERS)
+@pytest.mark.parametrize("case", TIER_LIBC, ids=[c.name for c in TIER_LIBC])
+def test_glibc_program_one_tier(case: Case, tier: str, native_bin):
+    ref = _run_with(case, [], native_bin(case.binary))
+    res = run_case(_one_tier(case, tier), tcgpy_cmd(*case.options))
     assert res.stdout == ref.stdout, res.stderr.decode(errors="replace")
     assert res.returncode == ref.returncode == case.status
 

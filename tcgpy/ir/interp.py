@@ -32,10 +32,11 @@ INTERPRETERS: dict[Op, Callable[["Machine", Insn], None]] = {}
 class InterpFault(Exception):
     """A guest memory access the memory model refuses (unmapped, misaligned)."""
 
-    def __init__(self, addr: int, access: str):
+    def __init__(self, addr: int, access: str, align: bool = False):
         super().__init__(f"{access} fault at {addr:#x}")
         self.addr = addr
         self.access = access      # "read" or "write"
+        self.align = align        # misaligned (an exclusive or atomic access)
 
 
 class Memory(Protocol):
@@ -147,6 +148,7 @@ class ExitInfo:
     code: int | None = None         # Exit code, exit_tb only
     fault_addr: int | None = None
     fault_access: str | None = None  # "read" / "write"
+    fault_align: bool = False
 
 
 # -- the machine the effectful ops act on ---------------------------------------
@@ -196,7 +198,8 @@ def interprets(op: Op):
         VALUE_SEMANTICS[op] = fn
 
         def run(m: Machine, insn: Insn) -> None:
-            m.set(insn.outs[0], fn(*insn.consts, *(m.get(t) for t in insn.ins)))
+            get = m.get
+            m.set(insn.outs[0], fn(*insn.consts, *[get(t) for t in insn.ins]))
         INTERPRETERS[op] = run
         return fn
     return register
@@ -376,7 +379,7 @@ def _address(addr: int, memop: int) -> int:
 
 def _check_align(addr: int, memop: int, access: str) -> None:
     if memop & MemOp.ALIGN and addr & (memop_size(memop) - 1):
-        raise InterpFault(addr, access)
+        raise InterpFault(addr, access, align=True)
 
 
 @executes(Op.ld)
@@ -471,8 +474,16 @@ def interp_exit_tb(m: Machine, insn: Insn) -> None:
 
 # -- the loop ---------------------------------------------------------------------
 
+def block_plan(block: Block) -> tuple[dict[int, int], list]:
+    """What ``interpret`` works out about a block before running it (label ->
+    insn index, each insn's interpreter), to be passed back in for a block
+    run many times."""
+    labels = {insn.consts[0]: i for i, insn in enumerate(block.insns) if insn.op is Op.set_label}
+    return labels, [INTERPRETERS[insn.op] for insn in block.insns]
+
+
 def interpret(block: Block, state: InterpState, mem: Memory, *, helpers=None,
-              max_steps: int = 1_000_000) -> ExitInfo:
+              max_steps: int = 1_000_000, plan: tuple | None = None) -> ExitInfo:
     """Run ``block`` on ``state`` (modified in place) and ``mem``.
 
     A memory fault stops the block precisely: every op before the faulting
@@ -485,22 +496,23 @@ def interpret(block: Block, state: InterpState, mem: Memory, *, helpers=None,
     if helpers is None:
         from .helpers import HELPERS as helpers
     insns = block.insns
-    labels = {insn.consts[0]: i for i, insn in enumerate(insns) if insn.op is Op.set_label}
+    labels, fns = plan or block_plan(block)
     m = Machine(block, state, mem, helpers)
     i = 0
+    n = len(insns)
     for _ in range(max_steps):
-        if i >= len(insns):
+        if i >= n:
             raise IRError("control fell off the end of the block")
         insn = insns[i]
         try:
-            INTERPRETERS[insn.op](m, insn)
+            fns[i](m, insn)
         except InterpFault as f:
             # An op belongs to the guest instruction whose insn_start precedes
             # it in program order (as in QEMU), even when reached by a branch.
             pc = next((x.consts[0] for x in reversed(insns[:i]) if x.op is Op.insn_start),
                       block.pc)
             m.set(block.globals["pc"], pc)
-            return ExitInfo("fault", pc, fault_addr=f.addr & MASK64, fault_access=f.access)
+            return ExitInfo("fault", pc, fault_addr=f.addr & MASK64, fault_access=f.access, fault_align=f.align)
         if m.exit is not None:
             return m.exit
         if m.jump is not None:

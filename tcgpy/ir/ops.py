@@ -131,8 +131,11 @@ class Cond(enum.IntEnum):
     never = 11
 
 
-class MemOp(enum.IntFlag):
-    """Constant argument of ld/st: log2 size in the low bits, then modifiers."""
+class MemOp:
+    """Constant argument of ld/st: log2 size in the low bits, then modifiers.
+    Plain ints rather than an IntFlag: every load and store of every block
+    tests these bits while it is translated, lowered or interpreted, and an
+    IntFlag makes each ``&`` build an enum member."""
     SIZE_MASK = 0x3
     SIGN = 0x4        # sign-extend loads
     ALIGN = 0x8       # fault unless naturally aligned (exclusives, atomics)
@@ -213,4 +216,4 @@ def to_signed(v: int) -> int:
 
 def eval_cond(cond: Cond, a: int, b: int) -> bool:
     """Evaluate a Cond on two unsigned 64-bit values (shared by interpreter and folder)."""
-    return COND_FUNCS[Cond(cond)](a, b, to_signed(a), to_signed(b))
+    return COND_FUNCS[cond](a, b, to_signed(a), to_signed(b))     # an int finds its Cond key
