@@ -7,7 +7,7 @@ a millisecond, interpreting its IR about 30 microseconds a run.  So with a
 cold tier a missed block is translated and optimised as usual but kept as
 IR, and the dispatcher interprets it (tcgpy.ir.interp, the reference both
 JIT tiers are tested against) on the emulator's own env and guest memory;
-the run that reaches ``Emulator.cold_runs`` compiles it like any miss
+the run that reaches ``TBCache.cold_runs`` (emulator.COLD_RUNS) compiles it like any miss
 (with what it jumps to), and it is chained from then on.
 
 The interpreter's faults are as precise as the JIT's (the state at the

@@ -368,6 +368,7 @@ class TBCache:
             if not self.nochain:
                 self._jmp_set(tb)
             return tb
+        warm = None
         if self.cold_runs:
             tb = self.cold.get(pc)
             if tb is None:
@@ -381,7 +382,8 @@ class TBCache:
             if tb.runs < self.cold_runs:
                 self.stats.cold_runs += 1
                 return tb
-            self.invalidate(tb)         # warm now: compiled below
+            self.invalidate(tb)         # warm now: compiled below, from the same IR
+            warm = tb.ir
         # The cap counts every block compiled since the last flush, live or
         # invalidated: their machine code is only released with the code space.
         if self.generation_blocks >= MAX_BLOCKS or self.next_slot >= MAX_SLOTS - 4096:
@@ -397,7 +399,7 @@ class TBCache:
         # a batch does not run past the cap (the block missed always fits)
         cap = max(1, min(MAX_BATCH, MAX_BLOCKS - self.generation_blocks))
         limit = min(limit, cap)
-        blocks = [self._translate(pc, MAX_BLOCK_INSNS, stop_pc)]
+        blocks = [warm or self._translate(pc, MAX_BLOCK_INSNS, stop_pc)]
         seen = {pc}
         frontier = set()
         i = 0
