@@ -10,18 +10,11 @@ import ctypes
 import os
 
 from .sys_fs import guest_path
+from .sys_net import libc_call
 from .syscalls import s32, syscall
 
 _libc = ctypes.CDLL(None, use_errno=True)
 ITIMERSPEC = 32         # two struct timespec
-
-
-def _call(fn, *args) -> int:
-    r = fn(*args)
-    if r < 0:
-        e = ctypes.get_errno()
-        raise OSError(e, os.strerror(e))
-    return r
 
 
 @syscall("memfd_create", "s x")
@@ -31,14 +24,14 @@ def sys_memfd_create(proc, name, flags):
 
 @syscall("timerfd_create", "i x")
 def sys_timerfd_create(proc, clockid, flags):
-    return _call(_libc.timerfd_create, s32(clockid), s32(flags))
+    return libc_call(_libc.timerfd_create, s32(clockid), s32(flags))
 
 
 @syscall("timerfd_settime", "i x p p")
 def sys_timerfd_settime(proc, fd, flags, new, old):
     new_buf = ctypes.create_string_buffer(proc.read(new, ITIMERSPEC), ITIMERSPEC)
     old_buf = ctypes.create_string_buffer(ITIMERSPEC)
-    _call(_libc.timerfd_settime, s32(fd), s32(flags), new_buf, old_buf)
+    libc_call(_libc.timerfd_settime, s32(fd), s32(flags), new_buf, old_buf)
     if old:
         proc.write(old, old_buf.raw)
     return 0
@@ -47,21 +40,21 @@ def sys_timerfd_settime(proc, fd, flags, new, old):
 @syscall("timerfd_gettime", "i p")
 def sys_timerfd_gettime(proc, fd, cur):
     buf = ctypes.create_string_buffer(ITIMERSPEC)
-    _call(_libc.timerfd_gettime, s32(fd), buf)
+    libc_call(_libc.timerfd_gettime, s32(fd), buf)
     proc.write(cur, buf.raw)
     return 0
 
 
 @syscall("inotify_init1", "x")
 def sys_inotify_init1(proc, flags):
-    return _call(_libc.inotify_init1, s32(flags))
+    return libc_call(_libc.inotify_init1, s32(flags))
 
 
 @syscall("inotify_add_watch", "i s x")
 def sys_inotify_add_watch(proc, fd, path, mask):
-    return _call(_libc.inotify_add_watch, s32(fd), guest_path(proc, path), ctypes.c_uint32(mask))
+    return libc_call(_libc.inotify_add_watch, s32(fd), guest_path(proc, path), ctypes.c_uint32(mask))
 
 
 @syscall("inotify_rm_watch", "i i")
 def sys_inotify_rm_watch(proc, fd, wd):
-    return _call(_libc.inotify_rm_watch, s32(fd), s32(wd))
+    return libc_call(_libc.inotify_rm_watch, s32(fd), s32(wd))

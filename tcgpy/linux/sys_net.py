@@ -21,12 +21,14 @@ MSG_WAITALL = 0x100         # the same on every Linux architecture
 _libc = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
 
 
-def _call(fn, *args) -> int:
+def libc_call(fn, *args) -> int:
+    """A libc function that returns -1 and sets errno: its result, or OSError."""
     r = fn(*args)
     if r < 0:
         e = ctypes.get_errno()
         raise OSError(e, os.strerror(e))
     return r
+
 
 
 def _in_buf(proc, addr: int, size: int):
@@ -49,37 +51,37 @@ def _out_addr(proc, buf, addr: int, lenp: int, got: int) -> None:
 
 @syscall("socket", "i i i")
 def sys_socket(proc, domain, type_, protocol):
-    return _call(_libc.socket, s32(domain), s32(type_), s32(protocol))
+    return libc_call(_libc.socket, s32(domain), s32(type_), s32(protocol))
 
 
 @syscall("socketpair", "i i i p")
 def sys_socketpair(proc, domain, type_, protocol, sv):
     fds = (ctypes.c_int * 2)()
-    _call(_libc.socketpair, s32(domain), s32(type_), s32(protocol), fds)
+    libc_call(_libc.socketpair, s32(domain), s32(type_), s32(protocol), fds)
     proc.write(sv, struct.pack("<ii", fds[0], fds[1]))
     return 0
 
 
 @syscall("bind", "i p u")
 def sys_bind(proc, fd, addr, addrlen):
-    return _call(_libc.bind, s32(fd), _in_buf(proc, addr, addrlen), ctypes.c_uint(addrlen))
+    return libc_call(_libc.bind, s32(fd), _in_buf(proc, addr, addrlen), ctypes.c_uint(addrlen))
 
 
 @syscall("connect", "i p u")
 def sys_connect(proc, fd, addr, addrlen):
-    return _call(_libc.connect, s32(fd), _in_buf(proc, addr, addrlen), ctypes.c_uint(addrlen))
+    return libc_call(_libc.connect, s32(fd), _in_buf(proc, addr, addrlen), ctypes.c_uint(addrlen))
 
 
 @syscall("listen", "i i")
 def sys_listen(proc, fd, backlog):
-    return _call(_libc.listen, s32(fd), s32(backlog))
+    return libc_call(_libc.listen, s32(fd), s32(backlog))
 
 
 def _addr_query(proc, fn, fd, addr, lenp) -> int:
     room = _socklen(proc, lenp) if lenp else 0
     buf = ctypes.create_string_buffer(max(room, 128))
     n = ctypes.c_uint(len(buf))
-    r = _call(fn, s32(fd), buf if addr else None, ctypes.byref(n) if addr else None)
+    r = libc_call(fn, s32(fd), buf if addr else None, ctypes.byref(n) if addr else None)
     _out_addr(proc, buf, addr, lenp, n.value)
     return r
 
@@ -89,7 +91,7 @@ def sys_accept4(proc, fd, addr, lenp, flags):
     room = _socklen(proc, lenp) if lenp else 0
     buf = ctypes.create_string_buffer(max(room, 128))
     n = ctypes.c_uint(len(buf))
-    r = _call(_libc.accept4, s32(fd), buf if addr else None, ctypes.byref(n) if addr else None, s32(flags))
+    r = libc_call(_libc.accept4, s32(fd), buf if addr else None, ctypes.byref(n) if addr else None, s32(flags))
     _out_addr(proc, buf, addr, lenp, n.value)
     return r
 
@@ -128,7 +130,7 @@ def _send(proc, fd: int, flags: int, data: bytes, name=None, namelen: int = 0, c
         h = _MsgHdr(ctypes.addressof(name) if first and name is not None else None, namelen if first else 0,
                     ctypes.pointer(iov), 1, ctypes.addressof(ctl) if first and ctl is not None else None,
                     ctllen if first else 0, 0)
-        return _call(_libc.sendmsg, fd, ctypes.byref(h), s32(flags | MSG_DONTWAIT))
+        return libc_call(_libc.sendmsg, fd, ctypes.byref(h), s32(flags | MSG_DONTWAIT))
 
     def step():
         nonlocal done
@@ -184,7 +186,7 @@ def sys_recvfrom(proc, fd, buf, length, flags, addr, lenp):
     room = _socklen(proc, lenp) if lenp else 0
     abuf = ctypes.create_string_buffer(max(room, 128))
     n = ctypes.c_uint(len(abuf))
-    r = _call(_libc.recvfrom, s32(fd), data, ctypes.c_size_t(length), s32(flags),
+    r = libc_call(_libc.recvfrom, s32(fd), data, ctypes.c_size_t(length), s32(flags),
               abuf if addr else None, ctypes.byref(n) if addr else None)
     proc.write(buf, data.raw[:r])
     _out_addr(proc, abuf, addr, lenp, n.value)
@@ -203,7 +205,7 @@ def _recv_waitall(proc, fd: int, buf: int, length: int, flags: int):
         while done < length:
             data = ctypes.create_string_buffer(length - done)
             try:
-                n = _call(_libc.recvfrom, fd, data, ctypes.c_size_t(length - done), s32(flags | MSG_DONTWAIT),
+                n = libc_call(_libc.recvfrom, fd, data, ctypes.c_size_t(length - done), s32(flags | MSG_DONTWAIT),
                           None, None)
             except BlockingIOError:
                 return None
@@ -227,12 +229,12 @@ def _blocking(fd: int, flags: int) -> bool:
 
 @syscall("shutdown", "i i")
 def sys_shutdown(proc, fd, how):
-    return _call(_libc.shutdown, s32(fd), s32(how))
+    return libc_call(_libc.shutdown, s32(fd), s32(how))
 
 
 @syscall("setsockopt", "i i i p u")
 def sys_setsockopt(proc, fd, level, name, val, vlen):
-    return _call(_libc.setsockopt, s32(fd), s32(level), s32(name), _in_buf(proc, val, vlen),
+    return libc_call(_libc.setsockopt, s32(fd), s32(level), s32(name), _in_buf(proc, val, vlen),
                  ctypes.c_uint(vlen))
 
 
@@ -241,7 +243,7 @@ def sys_getsockopt(proc, fd, level, name, val, lenp):
     room = _socklen(proc, lenp)
     buf = ctypes.create_string_buffer(max(room, 1))
     n = ctypes.c_uint(room)
-    r = _call(_libc.getsockopt, s32(fd), s32(level), s32(name), buf, ctypes.byref(n))
+    r = libc_call(_libc.getsockopt, s32(fd), s32(level), s32(name), buf, ctypes.byref(n))
     proc.write(val, buf.raw[:min(room, n.value)])
     proc.write(lenp, struct.pack("<I", n.value))
     return r
@@ -295,7 +297,7 @@ def sys_recvmsg(proc, fd, msg, flags):
     if (flags & MSG_WAITALL and any(v["iov_len"] for v in guest_iov) and _blocking(fd, flags)
             and _sock_type(fd) == socket.SOCK_STREAM):
         return _recvmsg_waitall(proc, fd, msg, flags & ~MSG_WAITALL, m, h, keep, name, ctl, guest_iov)
-    n = _call(_libc.recvmsg, fd, ctypes.byref(h), s32(flags))
+    n = libc_call(_libc.recvmsg, fd, ctypes.byref(h), s32(flags))
     _recvmsg_out(proc, msg, m, h, keep, name, ctl, guest_iov, n)
     return n
 
@@ -336,7 +338,7 @@ def _recvmsg_waitall(proc, fd: int, msg: int, flags: int, m, h, keep, name, ctl,
             part = h if first is None else _MsgHdr(None, 0, None, 0, None, 0, 0)
             part.iov, part.iovlen = (_IOVec * len(rest))(*rest), len(rest)
             try:
-                n = _call(_libc.recvmsg, fd, ctypes.byref(part), s32(flags | MSG_DONTWAIT))
+                n = libc_call(_libc.recvmsg, fd, ctypes.byref(part), s32(flags | MSG_DONTWAIT))
             except BlockingIOError:
                 return None
             except OSError:
