@@ -170,6 +170,7 @@ class TBCache:
         self.counter_owner: dict[int, TB] = {}
         self.blocks: dict[int, TB] = {}
         self.cold: dict[int, TB] = {}            # cold blocks (coldtier.py), by pc
+        self.lukewarm: list[TB] = []             # cold blocks halfway to cold_runs
         self.cold_runs = 0                       # interpreted runs before compiling; 0: no cold tier
         self.page_blocks: dict[int, set[TB]] = {}
         self.waiting: dict[int, set[int]] = {}       # target pc -> slots jumping there
@@ -381,6 +382,8 @@ class TBCache:
             tb.runs += 1
             if tb.runs < self.cold_runs:
                 self.stats.cold_runs += 1
+                if tb.runs == self.cold_runs // 2:
+                    self.lukewarm.append(tb)
                 return tb
             self.invalidate(tb)         # warm now: compiled below, from the same IR
             warm = tb.ir
@@ -415,9 +418,16 @@ class TBCache:
                 if len(blocks) >= room:
                     frontier.add(t)
                     continue
-                blocks.append(self._translate(t, MAX_BLOCK_INSNS, stop_pc))
+                cold = self.cold.get(t)
+                blocks.append(cold.ir if cold is not None else self._translate(t, MAX_BLOCK_INSNS, stop_pc))
             i += 1
         self.frontier = frontier
+        # Cold blocks halfway to their compile come along: fewer modules.
+        while self.lukewarm and len(blocks) < MAX_BATCH and self.generation_blocks + len(blocks) < MAX_BLOCKS:
+            cold = self.lukewarm.pop()
+            if cold.valid and cold.pc not in seen:
+                seen.add(cold.pc)
+                blocks.append(cold.ir)
         tbs = self._compile(blocks, chain=True)
         for tb in tbs:
             self._register(tb)
@@ -574,6 +584,7 @@ class TBCache:
             tb.valid = False
         self.blocks.clear()
         self.cold.clear()
+        self.lukewarm.clear()
         for page in self.page_blocks:
             self.aspace.code_pages.discard(page)
         self.page_blocks.clear()
