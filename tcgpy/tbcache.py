@@ -179,7 +179,9 @@ class TBCache:
         self.generation_blocks = 0     # blocks compiled into the current code space
         self.lookahead = LOOKAHEAD     # batch size of the last miss
         self.frontier: set[int] = set()   # jump targets the last batch left untranslated
-        self.new_pcs: list[int] | None = None   # when a list: pcs of blocks translated on a miss
+        # When a dict (an ordered set): the pcs of the blocks this process ran
+        # cold or had to compile (linux/forkshare.py: a forked child's, for its parent).
+        self.new_pcs: dict[int, None] | None = None
         self.next_slot = 0
         self.free_slots: list[int] = []
         self._fn_counter = 0
@@ -379,6 +381,8 @@ class TBCache:
                 self.cold[pc] = tb
                 self._track_pages(tb)
                 self.stats.cold_blocks += 1
+            if self.new_pcs is not None:
+                self.new_pcs[pc] = None
             tb.runs += 1
             if tb.runs < self.cold_runs:
                 self.stats.cold_runs += 1
@@ -432,7 +436,7 @@ class TBCache:
         for tb in tbs:
             self._register(tb)
         if self.new_pcs is not None:
-            self.new_pcs.extend(tb.pc for tb in tbs)
+            self.new_pcs.update(dict.fromkeys(tb.pc for tb in tbs))
         return tbs[0]
 
     def prefetch(self, pcs) -> None:

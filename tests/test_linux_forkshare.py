@@ -30,7 +30,7 @@ def _child(share: ForkShare, cache: Recorder, pcs, before_teach=None) -> int:
     if pid == 0:
         try:
             share.after_fork_child(cache)
-            cache.new_pcs += pcs
+            cache.new_pcs.update(dict.fromkeys(pcs))
             if before_teach is not None:
                 before_teach(share)
             share.teach_parent(cache)
@@ -132,3 +132,24 @@ def test_vfork_pipe_stays_low_when_the_limit_leaves_no_room():
     assert high >= 200
     os.close(r)
     os.close(high)
+
+
+def test_a_child_notes_the_cold_blocks_it_runs_and_the_parent_compiles_them():
+    # The parent ran the block cold (too few times to compile it); a child
+    # that runs it notes it too, and a prefetch replaces the cold block by
+    # compiled code, which the parent's next children inherit.
+    code = asm("add x0, x0, #1; b done; done: nop")
+    emu = tcgpy.Emulator("aarch64", icount=False)
+    emu.mem_map(CODE, 0x1000, "rwx")
+    emu.mem_write(CODE, code)
+    emu.run(CODE, until=CODE + 8)
+    assert CODE in emu.cache.cold and emu.stats.blocks_translated == 0
+    share = ForkShare()
+    share.after_fork_child(emu.cache)           # as in a child: from now on, noted
+    emu.run(CODE, until=CODE + 8)
+    assert list(emu.cache.new_pcs) == [CODE]
+    emu.cache.prefetch(list(emu.cache.new_pcs))
+    assert CODE in emu.cache.blocks and CODE not in emu.cache.cold
+    emu.reg_write("x0", 0)
+    emu.run(CODE, until=CODE + 8)
+    assert emu.reg_read("x0") == 1

@@ -4,10 +4,12 @@ A child of fork starts with its parent's block cache, but what it translates
 itself (the code only a child runs: a subshell's body, the steps between
 fork and execve, its exit) dies with it, so a shell that forks in a loop
 compiles the same blocks in every child (zsh: 0.3-0.4 s per subshell).
-Each child sends the pcs of the blocks it translated through a pipe to its
-parent when it exits or execs; before its next fork the parent translates
-those that two children have needed (a child doing work of its own is not
-copied into the parent), so the children after the second start with them.
+Each child sends the pcs of the blocks it translated or ran cold (the cold
+tier's blocks that the parent has not run often enough to compile) through a
+pipe to its parent when it exits or execs; before its next fork the parent
+compiles those that two children have needed (a child doing work of its own
+is not copied into the parent), so the children after the second start with
+them.
 
 The pipe's ends sit above the descriptors the guest allocates from, but a
 guest can still close or dup2 over any number: each end is checked to be
@@ -98,8 +100,8 @@ class ForkShare:
             cache.prefetch(again)
 
     def after_fork_child(self, cache) -> None:
-        """In the child: what it translates from now on goes to the parent."""
-        cache.new_pcs = []
+        """In the child: what it translates or runs cold from now on goes to the parent."""
+        cache.new_pcs = {}
         self.taught = set()
         if self.pipe is None:
             self.parent = None
@@ -110,8 +112,8 @@ class ForkShare:
         self.parent, self.pipe = (w, ident), None
 
     def teach_parent(self, cache) -> None:
-        """In a child about to exit or exec: send the pcs it translated."""
-        pcs, cache.new_pcs = cache.new_pcs, [] if cache.new_pcs is not None else None
+        """In a child about to exit or exec: send the pcs it translated or ran cold."""
+        pcs, cache.new_pcs = list(cache.new_pcs or ()), {} if cache.new_pcs is not None else None
         if not pcs or self.parent is None or not _still(*self.parent):
             return
         pcs = pcs[:MAX_TEACH]
