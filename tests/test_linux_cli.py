@@ -75,6 +75,17 @@ def test_strace_and_d_go_to_D_file(tmp_path):
     assert 'write(1,"hello from aarch64\\n",19) = 19' in text
 
 
+def test_close_range_leaves_the_D_log_open(tmp_path):
+    # libc_events ends with close_range(40, ~0U): the -D log (a descriptor
+    # above 200) is tcgpy's, not the guest's, and the trace goes on.
+    log = tmp_path / "log.txt"
+    res = tcgpy("run", "-strace", "-D", str(log), f"{BIN}/libc_events", str(tmp_path))
+    assert res.returncode == 0, res.stderr
+    assert b"close_range with first > last: -1 Invalid argument" in res.stdout
+    text = log.read_text()
+    assert "close_range(40,4294967295,0x0) = 0" in text and "exit_group(0)" in text
+
+
 def test_environment_options():
     res = tcgpy("run", "-U", "TCGPY_TEST_GONE", "-E", "TCGPY_TEST_NEW=v,TCGPY_TEST_TWO=w",
                 f"{BIN}/fs_args", env={"TCGPY_TEST_GONE": "1"})

@@ -70,6 +70,13 @@ class ForkShare:
         self.parent: tuple[int, tuple] | None = None       # (write end, ident) to our parent
         self.taught: set[int] = set()                      # pcs one child has sent so far
 
+    def fds(self) -> set[int]:
+        """The pipe ends this process holds."""
+        fds = set(self.pipe[:2]) if self.pipe is not None else set()
+        if self.parent is not None:
+            fds.add(self.parent[0])
+        return fds
+
     def before_fork(self, cache) -> None:
         """In the parent: learn what earlier children translated, and make
         sure the children about to be made can tell us theirs."""

@@ -369,6 +369,15 @@ class LinuxProcess:
         if hasattr(self.emu, "cache"):
             self.forkshare.after_fork_child(self.emu.cache)
 
+    def own_fds(self) -> set[int]:
+        """The host descriptors tcgpy itself has open in this process."""
+        fds = {fm.fd for fm in self.space.files}
+        if self.log not in (sys.stderr, sys.stdout) and hasattr(self.log, "fileno"):
+            fds.add(self.log.fileno())
+        if self.vfork_pipe is not None:
+            fds.add(self.vfork_pipe)
+        return fds | self.forkshare.fds()
+
     def vfork_send(self) -> None:
         """About to exec or exit: a vfork child's parent gets our stores, and
         a forked child's parent the blocks we translated (forkshare.py)."""

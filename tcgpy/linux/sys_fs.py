@@ -133,6 +133,32 @@ def sys_close(proc, fd):
     return 0
 
 
+CLOSE_RANGE_UNSHARE, CLOSE_RANGE_CLOEXEC = 1 << 1, 1 << 2     # the same on every architecture
+
+
+@syscall("close_range", "u u x")
+def sys_close_range(proc, first, last, flags):
+    """The open descriptors from ``first`` to ``last`` closed (or made
+    close-on-exec), as close() would, except tcgpy's own (its -D log, the
+    fork and vfork pipes, the files behind shared mappings), which a
+    program closing "everything" before an exec does not know about;
+    UNSHARE has nothing to do (a guest's descriptor table is never shared:
+    threads are one host process, a CLONE_FILES child is not emulated)."""
+    if first > last or flags & ~(CLOSE_RANGE_UNSHARE | CLOSE_RANGE_CLOEXEC):
+        return proc.err("EINVAL")
+    own = proc.own_fds()
+    for fd in sorted(int(n) for n in os.listdir("/proc/self/fd")):
+        if first <= fd <= last and fd not in own:
+            try:
+                if flags & CLOSE_RANGE_CLOEXEC:
+                    os.set_inheritable(fd, False)
+                else:
+                    sys_close(proc, fd)
+            except OSError:
+                pass        # listdir's own descriptor, gone by now
+    return 0
+
+
 @syscall("read", "i p u")
 def sys_read(proc, fd, buf, count):
     data = os.read(s32(fd), min(count, MAX_IO))

@@ -19,6 +19,7 @@
 #include <sys/timerfd.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
+#include <sys/syscall.h>
 #include <sys/xattr.h>
 #include <time.h>
 #include <unistd.h>
@@ -283,6 +284,24 @@ static void senders(void)
     signal(SIGUSR1, SIG_DFL);
 }
 
+/* close_range: a span of descriptors closed, or made close-on-exec. */
+static void close_span(void)
+{
+    int base = dup2(1, 40);
+    dup2(1, 41);
+    dup2(1, 43);
+    dup2(1, 50);
+    SHOW("close_range 41-45", syscall(SYS_close_range, 41, 45, 0));
+    printf("open after it: 40 %d, 41 %d, 43 %d, 50 %d\n", fcntl(40, F_GETFD) >= 0, fcntl(41, F_GETFD) >= 0,
+           fcntl(43, F_GETFD) >= 0, fcntl(50, F_GETFD) >= 0);
+    SHOW("close_range CLOEXEC 40-", syscall(SYS_close_range, 40, ~0U, 4));
+    printf("close-on-exec: 40 %d, 50 %d\n", fcntl(40, F_GETFD) & FD_CLOEXEC, fcntl(50, F_GETFD) & FD_CLOEXEC);
+    SHOW("close_range 40-", syscall(SYS_close_range, base, ~0U, 0));
+    printf("open after it: 40 %d, 50 %d, stdout %d\n", fcntl(40, F_GETFD) >= 0, fcntl(50, F_GETFD) >= 0,
+           fcntl(1, F_GETFD) >= 0);
+    SHOW("close_range with first > last", syscall(SYS_close_range, 10, 5, 0));
+}
+
 int main(int argc, char **argv)
 {
     const char *dir = argc > 1 ? argv[1] : "/tmp";
@@ -296,5 +315,6 @@ int main(int argc, char **argv)
     priorities();
     queue();
     senders();
+    close_span();
     return 0;
 }
