@@ -11,7 +11,7 @@ import os
 import sys
 
 # Modules that provide add_parser(subparsers) and main(args) -> int.
-SUBCOMMAND_MODULES = ("tcgpy.commands.difftest", "tcgpy.commands.bench")
+SUBCOMMAND_MODULES = ("tcgpy.commands.difftest", "tcgpy.commands.bench", "tcgpy.commands.cache")
 LOG_FD_MIN = 200
 
 RUN_EPILOG = """\
@@ -52,6 +52,11 @@ def add_run_parser(subparsers) -> argparse.ArgumentParser:
                    help="sysroot for the ELF interpreter and absolute guest paths "
                         "(e.g. /usr/aarch64-linux-gnu)")
     p.add_argument("--stats", action="store_true", help="print JIT statistics to stderr at exit")
+    p.add_argument("--cache-dir", metavar="DIR",
+                   help="persistent translation cache directory (default: $TCGPY_CACHE_DIR, "
+                        "else $XDG_CACHE_HOME/tcgpy or ~/.cache/tcgpy)")
+    p.add_argument("--no-cache", action="store_true",
+                   help="do not use the persistent translation cache (also: TCGPY_CACHE=0)")
     # Used when a guest execve()s another guest program: the environment and
     # the exec path travel here because the host environment must stay the
     # one that can start Python.
@@ -65,7 +70,21 @@ def add_run_parser(subparsers) -> argparse.ArgumentParser:
 
 def _log_items() -> dict[str, str]:
     from .log import ITEMS
-    return {**ITEMS, "strace": "same as -strace"}
+    return {**ITEMS, "strace": "same as -strace",
+            "cache": "a line for each persistent-cache file that could not be used or written"}
+
+
+# -d items that do not look at translation: the persistent cache stays on
+# with them (the others log or change what is translated, so they turn it off).
+CACHE_NEUTRAL_ITEMS = frozenset({"strace", "cache"})
+
+
+def _cache_dir(args, items: set[str]) -> str | None:
+    """Where the persistent translation cache is, or None when it is off."""
+    from .pcache import default_dir, enabled_by_env
+    if args.no_cache or not enabled_by_env() or items - CACHE_NEUTRAL_ITEMS:
+        return None
+    return args.cache_dir or default_dir()
 
 
 def _error(msg: str) -> int:
@@ -101,6 +120,11 @@ def _exec_argv(args) -> list[str]:
         out += ["-L", args.sysroot]
     if args.stats:
         out.append("--stats")
+    # A guest's environment is its own: the cache choice travels as flags.
+    if args.no_cache:
+        out.append("--no-cache")
+    elif args.cache_dir:
+        out += ["--cache-dir", os.path.abspath(args.cache_dir)]
     return out
 
 
@@ -159,11 +183,17 @@ def run_main(args, emulator_factory=None, exec_prefix: list[str] | None = None) 
         proc.load(args.prog, argv, _guest_environ(args), execfn)
     except LoadError as e:
         return _error(str(e))
-    if items - {"strace"} and hasattr(emu, "set_log"):
-        emu.set_log(Logger(items - {"strace"}, log, emu.arch))
+    if items - CACHE_NEUTRAL_ITEMS and hasattr(emu, "set_log"):
+        emu.set_log(Logger(items - CACHE_NEUTRAL_ITEMS, log, emu.arch))
+    cache_dir = _cache_dir(args, items)
+    if cache_dir is not None and hasattr(emu, "set_cache_dir"):
+        emu.set_cache_dir(cache_dir, warn=(lambda m: log.write(m + "\n")) if "cache" in items else None)
     proc.start_signal_watcher()
 
     def finish():
+        if cache_dir is not None and hasattr(emu, "save_cache"):
+            # in a detached process unless asked to wait (tests, benchmarks)
+            emu.save_cache(background=os.environ.get("TCGPY_CACHE_SYNC", "0") in ("", "0"))
         if args.stats:
             sys.stderr.write(f"tcgpy: JIT statistics\n{emu.stats.format()}\n")
         proc.flush_logs()

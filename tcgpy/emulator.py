@@ -67,13 +67,20 @@ class Emulator:
     """
 
     def __init__(self, arch: str = "aarch64", *, passes: Iterable[str] | None = None,
-                 tbi: bool = False, icount: bool = True):
+                 tbi: bool = False, icount: bool = True, cache_dir: str | None = None):
         """``passes`` limits the optimizer to the named passes; ``tbi`` makes
         data accesses ignore the top address byte, as Linux sets up for user
         mode (off by default, as in Unicorn).  ``icount=False`` leaves the
         instruction budget out of the translated code (a load, a compare and
         a store per block, and a sixth of a small block's LLVM code): ``run``
-        then takes no ``count`` and ``last_run_insns`` stays 0."""
+        then takes no ``count`` and ``last_run_insns`` stays 0.
+
+        ``cache_dir`` turns on the persistent translation cache there
+        (tcgpy/pcache.py): blocks missed are looked up on disk before being
+        translated, and :meth:`save_cache` writes what this emulator ran.
+        Off by default for the library: a script that maps code of its own
+        for one run should not leave files behind unasked (``tcgpy run``
+        uses it by default)."""
         self.arch = get_arch(arch)
         lay = self.arch.layout
         self.env = lay.struct()
@@ -89,6 +96,9 @@ class Emulator:
         self.cache.rt.icount = icount
         # The cold tier (coldtier.py): not with exact instruction counts.
         self.cache.cold_runs = 0 if icount else COLD_RUNS
+        self.cache.pass_names = self._pass_names
+        if cache_dir is not None:
+            self.set_cache_dir(cache_dir)
         self._cold = None
         _by_env[self.env_addr] = self
         self.on_syscall: Callable[["Emulator"], None] | None = None
@@ -110,6 +120,28 @@ class Emulator:
         if log is not None:
             # Every block's in_asm/op/out_asm is logged once, when it is compiled.
             self.cache.cold_runs = 0
+
+    # -- the persistent translation cache -----------------------------------------------
+    def set_cache_dir(self, cache_dir: str | None, warn: Callable[[str], None] | None = None) -> None:
+        """Use (or with None, stop using) the persistent cache at ``cache_dir``;
+        ``warn`` receives one-line notes about files it could not use."""
+        if cache_dir is None:
+            self.cache.pcache = None
+            return
+        from .pcache import PersistentCache, namespace
+        from .persist import namespace_parts
+        self.cache.pcache = PersistentCache(cache_dir, namespace(namespace_parts(self.cache)), warn)
+
+    def save_cache(self, background: bool = False) -> int:
+        """Write the blocks this emulator ran to its persistent cache (as
+        compiled first-tier code, page by page, where the cache lacks them);
+        returns the pages written (0 with ``background``, which returns at
+        once and leaves the work to a detached process)."""
+        from . import persist
+        if background:
+            persist.save_in_background(self)
+            return 0
+        return persist.save_now(self)
 
     # -- memory --------------------------------------------------------------------------
     def mem_map(self, address: int, size: int, perms="rwx", backing=None) -> None:

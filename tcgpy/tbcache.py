@@ -29,6 +29,7 @@ from .backends.llvm.lower import (ACCESS_KEYS, Runtime, access_fn_name, access_f
                                   lower_batch, lower_block, module_text)
 from .backends.llvm.lower_region import lower_region, region_possible
 from .backends.llvm.lower_region import optimize as optimize_region
+from . import persist
 from .cpustate import PAGE_MASK
 from .ir.core import Insn, Kind, Temp
 from .ir.interp import block_plan
@@ -44,6 +45,10 @@ JMP_TABLE_BITS = 14
 # 106 s, with 64,000 none and 37 s (425 MB peak).
 MAX_SLOTS = 1 << 17
 MAX_BLOCKS = 64_000
+N_COUNTERS = MAX_BLOCKS + 64
+# Modules loaded from the persistent cache (persist.py) address their
+# counters from one base: they take contiguous runs from a region of their own.
+LOADED_COUNTERS = 1 << 16
 # Blocks translated and compiled together on a miss (the block and what it
 # jumps to); code that streams through new blocks gets up to MAX_LOOKAHEAD.
 # Once a block's own code got cheap to compile (one function per batch,
@@ -96,6 +101,12 @@ class Stats:
     hot_regions: int = 0              # hot loops compiled as one function (lower_region)
     cold_blocks: int = 0              # blocks translated for the cold tier (interpreted)
     cold_runs: int = 0                # runs of them
+    pcache_hits: int = 0              # guest pages whose blocks came from the persistent cache
+    pcache_misses: int = 0            # guest pages looked up there and not found
+    pcache_blocks: int = 0            # blocks installed from it
+    pcache_bytes: int = 0             # bytes of it read
+    modules_loaded: int = 0           # object-code modules loaded (no LLVM codegen)
+    time_pcache_load: float = 0.0
     time_decode: float = 0.0
     time_ir_build: float = 0.0
     time_passes: float = 0.0
@@ -165,8 +176,15 @@ class TBCache:
         self.slots = (ctypes.c_uint64 * MAX_SLOTS)()
         self.jmp_table = (ctypes.c_uint64 * (2 << JMP_TABLE_BITS))()
         self.jmp_mask = (1 << JMP_TABLE_BITS) - 1
-        self.counters = (ctypes.c_uint64 * (MAX_BLOCKS + 64))()
-        self.free_counters = list(range(len(self.counters) - 1, -1, -1))
+        self.counters = (ctypes.c_uint64 * (N_COUNTERS + LOADED_COUNTERS))()
+        self.free_counters = list(range(N_COUNTERS - 1, -1, -1))
+        self.next_loaded_counter = N_COUNTERS
+        self.max_blocks = MAX_BLOCKS
+        # The persistent cache (pcache.py, persist.py), when the emulator has one:
+        self.pcache = None
+        self.pass_names: list[str] | None = None       # the optimizer's passes, part of its key
+        self.pcache_tried: set[int] = set()            # pages looked up since their last change
+        self.pcache_pages: dict[int, tuple[str, set[int]]] = {}   # page -> (key, pcs) loaded
         self.counter_owner: dict[int, TB] = {}
         self.blocks: dict[int, TB] = {}
         self.cold: dict[int, TB] = {}            # cold blocks (coldtier.py), by pc
@@ -207,6 +225,36 @@ class TBCache:
         # even the filler, may be looked up by an indirect jump.
         entry = struct.pack("<Q", 0xFFFF_FFFF_FFFF_FFFF) + stub
         ctypes.memmove(self.jmp_table, entry * (len(self.jmp_table) // 2), ctypes.sizeof(self.jmp_table))
+
+    def alloc_slot_range(self, n: int) -> int | None:
+        """``n`` contiguous jump slots (a loaded module's), or None."""
+        if self.next_slot + n > MAX_SLOTS - 4096:
+            return None
+        self.next_slot += n
+        return self.next_slot - n
+
+    def alloc_counter_range(self, n: int) -> int | None:
+        """``n`` contiguous hotness counters (a loaded module's), or None."""
+        if self.next_loaded_counter + n > len(self.counters):
+            return None
+        base = self.next_loaded_counter
+        self.next_loaded_counter += n
+        for i in range(base, base + n):
+            self.counters[i] = HOT_THRESHOLD
+        return base
+
+    def slot_address(self, idx: int) -> int:
+        return ctypes.addressof(self.slots) + 8 * idx
+
+    def counter_address(self, idx: int) -> int:
+        return ctypes.addressof(self.counters) + 8 * idx
+
+    def install_loaded(self, tb: TB) -> None:
+        """Register a block loaded from the persistent cache."""
+        for idx in tb.counters:
+            self.counter_owner[idx] = tb
+        self.generation_blocks += 1
+        self._register(tb)
 
     def _alloc_slot(self) -> int:
         if self.free_slots:
@@ -371,6 +419,11 @@ class TBCache:
             if not self.nochain:
                 self._jmp_set(tb)
             return tb
+        if (self.pcache is not None and (pc & PAGE_MASK) not in self.pcache_tried
+                and pc not in self.cold):
+            tb = persist.load_page(self, pc, stop_pc)
+            if tb is not None:
+                return tb
         warm = None
         if self.cold_runs:
             tb = self.cold.get(pc)
@@ -466,9 +519,13 @@ class TBCache:
                 block.insns[i] = Insn(Op.exit_tb, (), (target,), (int(Exit.MISS),))
         return self._compile([block], chain=False)[0]
 
-    def hot_edge(self, counter: int, target: int) -> None:
-        """A counted loop edge to ``target`` left with Exit.HOT: its counter
-        ran out (promote the loop), or an exit was requested and it had not."""
+    def hot_edge(self, counter_addr: int, target: int) -> None:
+        """A counted loop edge to ``target`` left with Exit.HOT (env
+        ``exit_info`` holds its counter's address): its counter ran out
+        (promote the loop), or an exit was requested and it had not."""
+        counter = (counter_addr - ctypes.addressof(self.counters)) >> 3
+        if not 0 <= counter < len(self.counters):
+            return
         left = self.counters[counter]
         if 0 < left < 1 << 63:
             return
@@ -565,6 +622,7 @@ class TBCache:
             self.jmp_table[i + 1] = stub
 
     def invalidate_page(self, page: int, size: int = 0) -> None:
+        self.pcache_tried.discard(page)        # new content: look it up again
         for tb in list(self.page_blocks.get(page, ())):
             self.invalidate(tb)
 
@@ -602,5 +660,8 @@ class TBCache:
         self.code.close()
         self.code = jit.CodeSpace()
         self.generation_blocks = 0
-        self.free_counters = list(range(len(self.counters) - 1, -1, -1))
+        self.free_counters = list(range(N_COUNTERS - 1, -1, -1))
+        self.next_loaded_counter = N_COUNTERS
         self.counter_owner.clear()
+        self.pcache_tried.clear()
+        self.pcache_pages.clear()

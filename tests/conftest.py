@@ -14,3 +14,23 @@ settings.register_profile("dev", max_examples=300, deadline=None,
 settings.register_profile("slow", max_examples=5000, deadline=None,
                           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
+
+def pytest_configure(config):
+    """Every `tcgpy run` of the session shares one persistent translation
+    cache, new for the session (the cache is on by default, as for users;
+    workers inherit the variable)."""
+    if hasattr(config, "workerinput") or "TCGPY_CACHE_DIR" in os.environ:
+        return
+    import tempfile
+    os.environ["TCGPY_CACHE_DIR"] = tempfile.mkdtemp(prefix="tcgpy-test-cache-")
+    config._tcgpy_cache_dir = os.environ["TCGPY_CACHE_DIR"]
+
+
+def pytest_unconfigure(config):
+    d = getattr(config, "_tcgpy_cache_dir", None)
+    if d:
+        import shutil
+        from tcgpy.pcache import wait_for_writers
+        wait_for_writers(d, timeout=60)
+        shutil.rmtree(d, ignore_errors=True)

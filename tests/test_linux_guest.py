@@ -430,3 +430,45 @@ def test_sigbus_after_own_truncate():
     assert res.returncode == -signal.SIGBUS, res.stderr
     assert b"tcgpy: uncaught target signal 7 (Bus error)" in res.stderr
     assert b"Traceback" not in res.stderr
+
+
+# -- the persistent translation cache (tcgpy/pcache.py, tcgpy/persist.py) -------------------
+
+def _with_cache(case: Case, cache_dir: str, sync: bool = True) -> Case:
+    env = (("TCGPY_CACHE_DIR", cache_dir),) + ((("TCGPY_CACHE_SYNC", "1"),) if sync else ())
+    return dataclasses.replace(case, env=case.env + env)
+
+
+def _pages_found(cache_dir: str) -> int:
+    """Pages the last run found in the cache (runs.log's last line)."""
+    return int((Path(cache_dir) / "runs.log").read_text().splitlines()[-1].split()[1])
+
+
+CACHE_LIBC = [c for c in LIBC_CASES if not c.slow]
+
+
+@pytest.mark.parametrize("case", CASES + CACHE_LIBC, ids=[c.name for c in CASES + CACHE_LIBC])
+def test_program_cold_then_warm(case: Case, tmp_path, native_bin):
+    """A first run fills an empty cache; the second runs from it and gives
+    the same output and status."""
+    if case in CASES:
+        expected, status = (REF / f"{case.name}.out").read_bytes(), case.status
+    else:
+        ref = _run_with(case, [], native_bin(case.binary.removesuffix("_pie")))
+        expected, status = ref.stdout, ref.returncode
+    d = str(tmp_path / "cache")
+    for run in ("cold", "warm"):
+        res = run_case(_with_cache(case, d), tcgpy_cmd(*case.options))
+        assert res.stdout == expected, (run, res.stderr.decode(errors="replace"))
+        assert res.returncode == status, (run, res.stderr.decode(errors="replace"))
+        if run == "cold":
+            assert _pages_found(d) == 0
+    assert _pages_found(d) > 0
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
+def test_guest_program_without_cache(case: Case):
+    res = run_case(dataclasses.replace(case, env=case.env + (("TCGPY_CACHE", "0"),)), tcgpy_cmd(*case.options))
+    expected = (REF / f"{case.name}.out").read_bytes()
+    assert res.stdout.decode(errors="replace") == expected.decode(), res.stderr.decode(errors="replace")
+    assert res.returncode == case.status, res.stderr.decode(errors="replace")

@@ -145,6 +145,9 @@ class CodeSpace:
             self._engines = {False: llvm.create_mcjit_compiler(llvm.parse_assembly(""),
                                                                _target_machine(CODEGEN_OPT))}
         self.modules = 0
+        self._objects: dict[str, bytes] | None = None    # module name -> object for MCJIT to load
+        self._mapped: dict[str, int] = {}                 # symbol -> address, in the first-tier engine
+        self.loaded_tags: set[str] = set()                # persistent-cache modules loaded here
 
     def _engine(self, hot: bool):
         ee = self._engines.get(hot)
@@ -165,6 +168,40 @@ class CodeSpace:
             addrs = {n: ee.get_function_address(n) for n in names}
             # The machine code stays where it is; the IR is no longer needed.
             ee.remove_module(mod)
+        self.modules += 1
+        return addrs, time.perf_counter() - t0
+
+    def load_object(self, obj: bytes, tag: str, symbols: dict[str, int], names: list[str]) -> dict[str, int]:
+        """Load relocatable first-tier object code (the persistent cache's,
+        see tcgpy/persist.py) with its undefined ``symbols`` mapped to this
+        run's addresses; returns ({function name: address}, seconds).
+
+        MCJIT loads an object for a module when its object cache has one:
+        the module added here only carries the symbol declarations, and
+        RuntimeDyld relocates the cached code instead of LLVM generating it.
+        Mappings are per engine and by name, set once: the names shared by
+        every module (env, stubs, helpers) map to the same address in one
+        code space, the module's own carry ``tag``, unique to it."""
+        ee = self._engines[False]
+        if self._objects is None:
+            self._objects = {}
+            ee.set_object_cache(None, lambda mod: self._objects.pop(mod.name, None))
+        if tag in self.loaded_tags:
+            raise ValueError(f"module {tag} is loaded already")
+        t0 = time.perf_counter()
+        with _lock:
+            new = [s for s in symbols if s not in self._mapped]
+            carrier = llvm.parse_assembly("".join(f"@{s} = external global i8\n" for s in new))
+            carrier.name = f"tcgpy_cached_{tag}"
+            for s in new:
+                ee.add_global_mapping(carrier.get_global_variable(s), symbols[s])
+                self._mapped[s] = symbols[s]
+            self._objects[carrier.name] = obj
+            ee.add_module(carrier)
+            ee.finalize_object()
+            addrs = {n: ee.get_function_address(n) for n in names}
+            ee.remove_module(carrier)
+        self.loaded_tags.add(tag)
         self.modules += 1
         return addrs, time.perf_counter() - t0
 
@@ -203,3 +240,29 @@ def emit_assembly(text: str, hot: bool = False) -> str:
     with _lock:
         return _target_machine(HOT_CODEGEN_OPT if hot else CODEGEN_OPT).emit_assembly(
             llvm.parse_assembly(text))
+
+
+_object_tm = None
+# Relocatable code for the persistent cache: the large code model reaches any
+# address through a 64-bit relocation, wherever the next run puts things;
+# first-tier codegen level, generic x86-64 as every engine here targets.
+OBJECT_CODE_MODEL = "large"
+
+
+def emit_object(text: str) -> bytes:
+    """Object code (ELF, relocatable) for LLVM IR text, at the first tier's
+    codegen level."""
+    global _object_tm
+    base()
+    with _lock:
+        if _object_tm is None:
+            _object_tm = llvm.Target.from_default_triple().create_target_machine(
+                opt=CODEGEN_OPT, codemodel=OBJECT_CODE_MODEL)
+        return _object_tm.emit_object(llvm.parse_assembly(text))
+
+
+def target_description() -> str:
+    """What translated code is generated for (part of the persistent cache's key)."""
+    base()
+    return (f"{llvm.get_default_triple()} llvm {'.'.join(map(str, llvm.llvm_version_info))} "
+            f"O{CODEGEN_OPT} {OBJECT_CODE_MODEL} cpu=generic")

@@ -76,6 +76,65 @@ class Runtime:
     # Blocks count the instructions they run against env icount_left (for
     # run(count=...)); without it they carry no budget check at all.
     icount: bool = True
+    # Non-empty: relocatable code for the persistent cache (tcgpy/pcache.py).
+    # Every address above is then named by a symbol (``ref``) that the
+    # loader maps to this run's value, and ``tag`` makes the module's own
+    # symbols (its jump slots, counters and functions) unique in an engine.
+    tag: str = ""
+    imports: dict = field(default_factory=dict)   # symbol -> extra (fplib: its key)
+
+    def ref(self, sym: str, addr: int, offset: int = 0) -> str:
+        """The address ``addr + offset`` as an LLVM constant: a number, or in
+        relocatable code symbol ``sym`` plus ``offset``."""
+        if not self.tag:
+            return f"inttoptr (i64 {addr + offset} to ptr)"
+        self.imports.setdefault(sym, None)
+        return f"getelementptr (i8, ptr @{sym}, i64 {offset})" if offset else f"@{sym}"
+
+    def slot_ref(self, slot: int) -> str:
+        return self.ref(f"tcgpy_slots_{self.tag}", self.slot_base, 8 * slot)
+
+    def counter_ref(self, idx: int) -> str:
+        return self.ref(f"tcgpy_ctr_{self.tag}", self.counters, 8 * idx)
+
+    def helper_ref(self, helper_id: int) -> str:
+        return self.ref(f"tcgpy_helper_{helper_id}", self.helpers[helper_id])
+
+    def access_ref(self, key) -> str | None:
+        """The out-of-line access function for (memop, kind), if there is one."""
+        fn = self.access_fns.get(key)
+        return None if fn is None else self.ref(access_fn_name(*key), fn)
+
+
+# Symbols of relocatable code that name the same thing in every module
+# (the per-module ones carry the module's tag: Runtime.slot_ref/counter_ref).
+SYM_ENV, SYM_JMP_TABLE, SYM_SLOW_LD, SYM_SLOW_ST = "tcgpy_env", "tcgpy_jmp_table", "tcgpy_slow_ld", "tcgpy_slow_st"
+SYM_EXIT, SYM_HELPER, SYM_FPLIB = "tcgpy_exit_", "tcgpy_helper_", "tcgpy_fplib_"
+
+
+def runtime_symbol(rt: Runtime, sym: str, extra=None) -> int:
+    """The address relocatable code's shared symbol ``sym`` stands for in
+    ``rt``'s run (0: unknown, the code must not be loaded)."""
+    if sym == SYM_ENV:
+        return rt.env_addr
+    if sym == SYM_JMP_TABLE:
+        return rt.jmp_table
+    if sym == SYM_SLOW_LD:
+        return rt.slow_ld
+    if sym == SYM_SLOW_ST:
+        return rt.slow_st
+    if sym.startswith(SYM_EXIT):
+        return rt.exit_fns.get(int(sym[len(SYM_EXIT):]), 0) if sym[len(SYM_EXIT):].isdigit() else 0
+    if sym.startswith(SYM_HELPER):
+        i = sym[len(SYM_HELPER):]
+        return rt.helpers[int(i)] if i.isdigit() and int(i) < len(rt.helpers) else 0
+    if sym.startswith(SYM_FPLIB):
+        from .lower_fp import library_function_for
+        return library_function_for(extra, rt)
+    key = ACCESS_BY_NAME.get(sym)
+    if key is not None:
+        return rt.access_fns.get(key) or 0
+    return 0
 
 
 @dataclass
@@ -135,7 +194,7 @@ class _FnLowering:
         argument (shorter machine code), with one getelementptr per field
         hoisted to the entry block."""
         if not self.hot:
-            return f"inttoptr (i64 {self.rt.env_addr + offset} to ptr)"
+            return self.rt.ref(SYM_ENV, self.rt.env_addr, offset)
         self.env_offsets.add(offset)
         return f"%e{offset}"
 
@@ -235,7 +294,7 @@ class _FnLowering:
         else:
             self.counters.append(idx)
             c, c1 = self.tmp(), self.tmp()
-            addr = f"inttoptr (i64 {self.rt.counters + 8 * idx} to ptr)"
+            addr = self.rt.counter_ref(idx)
             self.emit(f"{c} = load i64, ptr {addr}")
             self.emit(f"{c1} = sub i64 {c}, 1")
             self.emit(f"store i64 {c1}, ptr {addr}")
@@ -245,7 +304,9 @@ class _FnLowering:
         if idx < 0:
             self.ret_exit(Exit.BUDGET)
         else:
-            self.emit(f"store i64 {idx}, ptr {self.env_ptr(self.rt.offsets['exit_info'])}")
+            # the counter's address tells the dispatcher which edge it was
+            self.emit(f"store i64 ptrtoint (ptr {self.rt.counter_ref(idx)} to i64), "
+                      f"ptr {self.env_ptr(self.rt.offsets['exit_info'])}")
             self.ret_exit(Exit.HOT)
         self.start_bb(go_bb)
 
@@ -262,7 +323,7 @@ class _FnLowering:
         if self.hot or not self.rt.exit_fns:
             self.emit(f"ret i32 {int(code)}")
             return
-        self.tail_call(f"inttoptr (i64 {self.rt.exit_fns[int(code)]} to ptr)")
+        self.tail_call(self.rt.ref(f"{SYM_EXIT}{int(code)}", self.rt.exit_fns[int(code)]))
 
     # -- the block ---------------------------------------------------------------
     def find_cross_label_locals(self) -> None:
@@ -713,9 +774,9 @@ def _call_access(fl, fn: int, addr: str, *vals: str) -> str | None:
     args = "".join(f", i64 {v}" for v in vals)
     if not vals:
         d = fl.tmp()
-        fl.emit(f"{d} = call i64 inttoptr (i64 {fn} to ptr)(ptr %env, i64 {addr}, i64 {pc})")
+        fl.emit(f"{d} = call i64 {fn}(ptr %env, i64 {addr}, i64 {pc})")
         return d
-    fl.emit(f"call void inttoptr (i64 {fn} to ptr)(ptr %env, i64 {addr}{args}, i64 {pc})")
+    fl.emit(f"call void {fn}(ptr %env, i64 {addr}{args}, i64 {pc})")
     return None
 
 
@@ -733,7 +794,7 @@ def _untag(fl, addr: str, memop: int) -> str:
 def lower_ld(fl, insn):
     memop = insn.consts[0]
     addr = fl.get(insn.ins[0])
-    fn = None if fl.hot else fl.rt.access_fns.get((memop, LOAD))
+    fn = None if fl.hot else fl.rt.access_ref((memop, LOAD))
     if fn is not None:
         fl.set(insn.outs[0], _call_access(fl, fn, addr))
         return
@@ -741,7 +802,7 @@ def lower_ld(fl, insn):
 
     def slow():
         v = fl.tmp()
-        fl.emit(f"{v} = call i64 inttoptr (i64 {fl.rt.slow_ld} to ptr)(ptr %env, i64 {addr}, i64 {memop})")
+        fl.emit(f"{v} = call i64 {fl.rt.ref(SYM_SLOW_LD, fl.rt.slow_ld)}(ptr %env, i64 {addr}, i64 {memop})")
         return v
 
     (fv, fbb), (sv, sbb) = _guest_access(fl, memop, addr, False,
@@ -756,7 +817,7 @@ def lower_st(fl, insn):
     memop = insn.consts[0]
     val = fl.get(insn.ins[0])
     addr = fl.get(insn.ins[1])
-    fn = None if fl.hot else fl.rt.access_fns.get((memop, STORE))
+    fn = None if fl.hot else fl.rt.access_ref((memop, STORE))
     if fn is not None:
         _call_access(fl, fn, addr, val)
         return
@@ -765,7 +826,7 @@ def lower_st(fl, insn):
 
 def _inline_store(fl, memop: int, addr: str, val: str) -> None:
     def slow():
-        fl.emit(f"call void inttoptr (i64 {fl.rt.slow_st} to ptr)"
+        fl.emit(f"call void {fl.rt.ref(SYM_SLOW_ST, fl.rt.slow_st)}"
                 f"(ptr %env, i64 {addr}, i64 {val}, i64 {memop})")
 
     _guest_access(fl, memop, addr, True, lambda hp: _store_fast(fl, hp, val, memop), slow)
@@ -785,7 +846,7 @@ def lower_st2(fl, insn):
     memop = insn.consts[0]
     lo, hi = fl.get(insn.ins[0]), fl.get(insn.ins[1])
     addr = fl.get(insn.ins[2])
-    fn = None if fl.hot else fl.rt.access_fns.get((memop, STORE_PAIR))
+    fn = None if fl.hot else fl.rt.access_ref((memop, STORE_PAIR))
     if fn is not None:
         _call_access(fl, fn, addr, lo, hi)
         return
@@ -835,6 +896,9 @@ ACCESS_KEYS = frozenset(
 
 def access_fn_name(memop: int, kind: str) -> str:
     return f"tcgpy_{kind}_{memop}"
+
+
+ACCESS_BY_NAME = {access_fn_name(*key): key for key in ACCESS_KEYS}
 
 
 def access_function_text(rt: Runtime, memop: int, kind: str) -> str:
@@ -950,8 +1014,7 @@ def lower_st_env(fl, insn):
 def lower_call(fl, insn):
     a, b, c = (fl.get(t) for t in insn.ins)
     d = fl.tmp()
-    fn = fl.rt.helpers[insn.consts[0]]
-    fl.emit(f"{d} = call i64 inttoptr (i64 {fn} to ptr)(i64 {a}, i64 {b}, i64 {c})")
+    fl.emit(f"{d} = call i64 {fl.rt.helper_ref(insn.consts[0])}(i64 {a}, i64 {b}, i64 {c})")
     fl.set(insn.outs[0], d)
 
 
@@ -1000,7 +1063,7 @@ def lower_goto_tb(fl, insn):
     if target <= fl.insn_pc:
         fl.loop_edge()
     f = fl.tmp()
-    fl.emit(f"{f} = load ptr, ptr inttoptr (i64 {fl.rt.slot_base + 8 * slot} to ptr)")
+    fl.emit(f"{f} = load ptr, ptr {fl.rt.slot_ref(slot)}")
     fl.tail_call(f)
 
 
@@ -1015,7 +1078,7 @@ def lower_goto_ptr(fl, insn):
     fl.emit(f"{h} = lshr i64 {target}, 2")
     fl.emit(f"{i} = and i64 {h}, {rt.jmp_table_mask}")
     fl.emit(f"{o} = shl i64 {i}, 4")
-    fl.emit(f"{ep} = getelementptr i8, ptr inttoptr (i64 {rt.jmp_table} to ptr), i64 {o}")
+    fl.emit(f"{ep} = getelementptr i8, ptr {rt.ref(SYM_JMP_TABLE, rt.jmp_table)}, i64 {o}")
     fl.emit(f"{epc} = load i64, ptr {ep}")
     fl.emit(f"{hit} = icmp eq i64 {epc}, {target}")
     hit_bb, miss_bb = fl.new_bb("jhit"), fl.new_bb("jmiss")

@@ -31,6 +31,7 @@ import threading
 from ...ir import fp, vector
 from ...ir.helpers import BY_NAME
 from ...ir.vector import VecOp
+from .lower import SYM_FPLIB
 
 # FPCR fields the shortcut needs at zero: RMode (round to nearest) and FZ.
 FPCR_SLOW = (3 << fp.RMODE_SHIFT) | fp.FPCR_FZ
@@ -223,8 +224,15 @@ def lower_fp(v) -> str | None:
         return None
     if v.fl.hot:
         return emit_shortcut(v)
-    addr = _library_function(key, v.fl.rt)
-    return v.call_native(addr) if addr else None
+    rt = v.fl.rt
+    addr = _library_function(key, rt)
+    if not addr:
+        return None
+    sym = SYM_FPLIB + "_".join([key[0].name] + [str(k) for k in key[1:]])
+    fn = rt.ref(sym, addr)
+    if rt.tag:
+        rt.imports[sym] = [key[0].name, *key[1:]]     # the loader compiles it from the key
+    return v.call_native(fn)
 
 
 def emit_shortcut(v) -> str | None:
@@ -334,8 +342,8 @@ class _LibOperands:
         return "%x"
 
     def call_python(self) -> str:
-        addr = self.fl.rt.helpers[BY_NAME["vec_env"].id]
-        return self.emit(f"call i64 inttoptr (i64 {addr} to ptr)(ptr %env, i64 %packed, i64 %x)")
+        fn = self.fl.rt.helper_ref(BY_NAME["vec_env"].id)
+        return self.emit(f"call i64 {fn}(ptr %env, i64 %packed, i64 %x)")
 
 
 def library_text(key: tuple, rt, name: str) -> str | None:
@@ -348,6 +356,17 @@ def library_text(key: tuple, rt, name: str) -> str | None:
         return None
     return (f"define i64 @{name}(ptr %env, i64 %packed, i64 %x) {{\nentry:\n"
             + "\n".join(fl.lines) + f"\n  ret i64 {status}\n}}\n")
+
+
+def library_function_for(key, rt) -> int:
+    """The library function for a key read back from the persistent cache
+    (a JSON list), or 0 when it names none."""
+    if not isinstance(key, list) or len(key) != 4 or not all(type(k) is int for k in key[1:]):
+        return 0
+    kind = VecOp.__members__.get(key[0]) if isinstance(key[0], str) else None
+    if kind not in _GENERATORS or key[1] not in _FTY:
+        return 0
+    return _library_function((kind, *key[1:]), rt)
 
 
 def _library_function(key: tuple, rt) -> int:

@@ -62,13 +62,14 @@ class V:
     def call_python(self) -> str:
         """Run the op's Python semantics (tcgpy.ir.vector) through the
         ``vec_env`` helper; returns the status word."""
-        return self.call_native(self.fl.rt.helpers[BY_NAME["vec_env"].id])
+        return self.call_native(self.fl.rt.helper_ref(BY_NAME["vec_env"].id))
 
-    def call_native(self, addr: int) -> str:
-        """Call ``i64 fn(env, packed constants, x)`` at ``addr``: the Python
-        semantics' helper, or a function of the FP library (lower_fp)."""
+    def call_native(self, fn: str) -> str:
+        """Call ``i64 fn(env, packed constants, x)`` (an LLVM pointer
+        constant): the Python semantics' helper, or a function of the FP
+        library (lower_fp)."""
         packed = pack(self.kind, self.d, self.a, self.b, self.esz, self.oprsz, self.imm)
-        return self.emit(f"call i64 inttoptr (i64 {addr} to ptr)(ptr %env, i64 {_c(packed)}, i64 {self.x()})")
+        return self.emit(f"call i64 {fn}(ptr %env, i64 {_c(packed)}, i64 {self.x()})")
 
     def emit(self, text: str) -> str:
         t = self.fl.tmp()

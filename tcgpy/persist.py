@@ -1,0 +1,367 @@
+"""Blocks in and out of the persistent translation cache (tcgpy/pcache.py).
+
+*Saving*: when a program exits, the blocks it ran (compiled or interpreted
+by the cold tier) are grouped by the guest page they start on, translated
+again from guest memory and compiled as first-tier code, one module per
+page, into **relocatable** object code: every address that differs from run
+to run (env, the jump slots and counters, helpers, access functions, exit
+stubs) is a symbol (lower.Runtime.ref), so the code does not depend on where
+this run put tcgpy's own structures.  Guest addresses are constants in it:
+the page's key holds the address it was translated at, and tcgpy lays out a
+program the same way every run (no address-space randomisation: the loader,
+mmap's placement and brk are deterministic for the same program and inputs),
+so a static-PIE or a shared library mapped elsewhere is just another key.
+
+*Loading*: a miss in the block cache looks up the page of the missed pc (by
+its content) before translating anything; a hit installs all the page's
+blocks at once (MCJIT relocates the object: no LLVM IR, no codegen) and
+chains them as if compiled in this run.  A block running onto a second page
+records that page's hash and is installed only where it still matches.
+
+The work of saving (about a millisecond of LLVM per block) is done after the
+guest has exited, in a detached process (``save_in_background``), so no run
+waits for it; ``TCGPY_CACHE_SYNC=1`` saves before exiting instead.
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import itertools
+import os
+import re
+import secrets
+import struct
+import sys
+import time
+
+from .backends.llvm import jit
+from .backends.llvm.lower import lower_batch, lower_block, module_text, runtime_symbol
+from .cpustate import PAGE_MASK, PAGE_SIZE
+from .softmmu.memory import PERM_X
+from .translator import MAX_BLOCK_INSNS
+
+BATCH = 64              # blocks per function (lower_batch), as the first tier's MAX_BATCH
+_TAG = re.compile(r"[0-9a-f]{16}\Z")
+
+
+def page_bytes(aspace, page: int) -> bytes | None:
+    """The content of executable guest page ``page`` (None: not executable)."""
+    r = aspace.find(page)
+    if r is None or r.is_mmio or not r.perms & PERM_X or page + PAGE_SIZE > r.end:
+        return None
+    import ctypes
+    return ctypes.string_at(r.host + (page - r.start), PAGE_SIZE)
+
+
+def content_hash(data: bytes) -> str:
+    return hashlib.blake2b(data, digest_size=16).hexdigest()
+
+
+def namespace_parts(cache) -> dict:
+    """Everything translated code depends on besides the guest's bytes."""
+    from . import __version__
+    from .pcache import source_digest
+    return {"tcgpy": __version__, "source": source_digest(), "arch": cache.arch.name,
+            "tbi": cache.tbi, "icount": cache.rt.icount, "passes": cache.pass_names,
+            "target": jit.target_description(), "page": PAGE_SIZE, "format": 1}
+
+
+# -- loading ----------------------------------------------------------------------------
+
+def undefined_symbols(obj: bytes) -> set[str] | None:
+    """The undefined symbols of an ELF64 relocatable object (None: not one)."""
+    try:
+        if obj[:4] != b"\x7fELF" or obj[4] != 2 or obj[5] != 1:
+            return None
+        shoff, = struct.unpack_from("<Q", obj, 0x28)
+        shentsize, shnum = struct.unpack_from("<HH", obj, 0x3A)
+        if shentsize != 64 or shnum > 4096:
+            return None
+        out = set()
+        for i in range(shnum):
+            _, sh_type, _, _, off, size, link, _, _, entsize = struct.unpack_from(
+                "<IIQQQQIIQQ", obj, shoff + 64 * i)
+            if sh_type != 2:                       # SHT_SYMTAB
+                continue
+            str_off, str_size = struct.unpack_from("<QQ", obj, shoff + 64 * link + 24)
+            strtab = obj[str_off:str_off + str_size]
+            if entsize != 24 or off + size > len(obj) or len(strtab) != str_size:
+                return None
+            for s in range(off, off + size, 24):
+                name, _, _, shndx = struct.unpack_from("<IBBH", obj, s)
+                if shndx == 0 and name:
+                    end = strtab.index(b"\0", name)
+                    out.add(strtab[name:end].decode())
+        return out
+    except (struct.error, ValueError, IndexError, UnicodeDecodeError):
+        return None
+
+
+def _valid_meta(meta: dict, page: int) -> bool:
+    blocks = meta.get("blocks")
+    if not (isinstance(meta.get("tag"), str) and _TAG.match(meta["tag"]) and isinstance(blocks, list)
+            and isinstance(meta.get("imports"), dict) and meta.get("page") == page
+            and all(type(meta.get(k)) is int and 0 <= meta[k] < 1 << 16 for k in ("nslots", "nctr"))):
+        return False
+    for b in blocks:
+        if not (isinstance(b, list) and len(b) == 8):
+            return False
+        pc, size, n, offs, fn, slots, ctrs, deps = b
+        if not (type(pc) is int and pc & PAGE_MASK == page and type(size) is int and 0 < size <= 1 << 16
+                and type(n) is int and 0 < n <= MAX_BLOCK_INSNS and isinstance(fn, str)
+                and isinstance(offs, list) and len(offs) == n and all(type(o) is int for o in offs)
+                and isinstance(slots, list) and isinstance(ctrs, list) and isinstance(deps, list)):
+            return False
+        if not all(isinstance(s, list) and len(s) == 2 and type(s[0]) is int and 0 <= s[0] < meta["nslots"]
+                   and type(s[1]) is int and 0 <= s[1] < 1 << 64 for s in slots):
+            return False
+        if not all(type(c) is int and 0 <= c < meta["nctr"] for c in ctrs):
+            return False
+        if not all(isinstance(d, list) and len(d) == 2 and type(d[0]) is int and isinstance(d[1], str)
+                   for d in deps):
+            return False
+    return True
+
+
+def load_page(cache, pc: int, stop_pc: int | None):
+    """Install the cached blocks of ``pc``'s page, if the persistent cache
+    has them for its current content; returns the TB at ``pc`` or None."""
+    from .tbcache import TB
+    page = pc & PAGE_MASK
+    cache.pcache_tried.add(page)
+    data = page_bytes(cache.aspace, page)
+    if data is None:
+        return None
+    t0 = time.perf_counter()
+    pcache = cache.pcache
+    key = pcache.page_key(page, data)
+    entry = pcache.read(key)
+    stats = cache.stats
+    if entry is not None:
+        stats.pcache_bytes += entry.size
+    if entry is None:
+        stats.pcache_misses += 1
+        stats.time_pcache_load += time.perf_counter() - t0
+        return None
+    meta = entry.meta
+    if not _valid_meta(meta, page) or meta["tag"] in cache.code.loaded_tags:
+        stats.pcache_misses += 1
+        return None
+    tag = meta["tag"]
+    blocks = meta["blocks"]
+    if cache.generation_blocks + len(blocks) >= cache.max_blocks:
+        return None                   # the next compile flushes; then there is room
+    own = (f"tcgpy_slots_{tag}", f"tcgpy_ctr_{tag}")
+    symbols = {}
+    for sym, extra in meta["imports"].items():
+        addr = 1 if sym in own else runtime_symbol(cache.rt, sym, extra)
+        if not addr:
+            stats.pcache_misses += 1
+            return None
+        symbols[sym] = addr
+    base_slot = cache.alloc_slot_range(meta["nslots"])
+    base_ctr = cache.alloc_counter_range(meta["nctr"])
+    if base_slot is None or base_ctr is None:
+        return None
+    symbols[own[0]] = cache.slot_address(base_slot)
+    symbols[own[1]] = cache.counter_address(base_ctr)
+    undefined = undefined_symbols(entry.obj)
+    if undefined is None or not undefined <= symbols.keys():
+        stats.pcache_misses += 1
+        pcache._note(f"ignoring {key[:12]}: its object code is not what it says")
+        return None
+    fns = sorted({b[4] for b in blocks})
+    try:
+        addrs, elapsed = cache.code.load_object(entry.obj, tag, symbols, fns)
+    except Exception as e:          # an object MCJIT refused: a miss
+        pcache._note(f"ignoring {key[:12]}: {e}")
+        stats.pcache_misses += 1
+        return None
+    cache.stats.modules_loaded += 1
+    hashes = {page: content_hash(data)}
+    found = None
+    installed = set()
+    for pc_b, size, n, offs, fn, slots, ctrs, deps in blocks:
+        if not addrs.get(fn) or pc_b in cache.blocks:
+            continue
+        if stop_pc is not None and pc_b < stop_pc < pc_b + size:
+            continue                 # run(until=) stops inside it: translated shorter instead
+        ok = True
+        for dep_page, h in deps:
+            if dep_page not in hashes:
+                d = page_bytes(cache.aspace, dep_page)
+                hashes[dep_page] = None if d is None else content_hash(d)
+            ok = ok and hashes[dep_page] == h
+        if not ok:
+            continue
+        ctr_ids = [base_ctr + c for c in ctrs]
+        tb = TB(pc_b, size, n, [pc_b + o for o in offs], addrs[fn],
+                [(base_slot + k, target) for k, target in slots],
+                tuple(sorted({page, *(d for d, _ in deps)})), counters=ctr_ids)
+        cache.install_loaded(tb)
+        installed.add(pc_b)
+        if pc_b == pc:
+            found = tb
+    cache.pcache_pages[page] = (key, installed)
+    stats.pcache_hits += 1
+    stats.pcache_blocks += len(installed)
+    stats.time_pcache_load += time.perf_counter() - t0
+    return found
+
+
+# -- saving -------------------------------------------------------------------------------
+
+def _block_pcs(cache) -> dict[int, set[int]]:
+    """The pcs of the blocks this run has (compiled or cold), by page."""
+    by_page: dict[int, set[int]] = {}
+    for pc in itertools.chain(cache.blocks, cache.cold):
+        by_page.setdefault(pc & PAGE_MASK, set()).add(pc)
+    return by_page
+
+
+def save(cache, deadline: float | None = None) -> int:
+    """Write this run's blocks to the persistent cache, page by page, where
+    the cache lacks any of them; returns the number of pages written."""
+    pcache = cache.pcache
+    written = 0
+    for page, pcs in sorted(_block_pcs(cache).items()):
+        if deadline is not None and time.monotonic() > deadline:
+            break
+        data = page_bytes(cache.aspace, page)
+        if data is None:
+            continue
+        key = pcache.page_key(page, data)
+        loaded = cache.pcache_pages.get(page)
+        if loaded is not None and loaded[0] == key and pcs <= loaded[1]:
+            continue
+        old = pcache.read(key)
+        if old is not None and _valid_meta(old.meta, page):
+            have = {b[0] for b in old.meta["blocks"]}
+            if pcs <= have:
+                continue
+            pcs = pcs | have
+        try:
+            if _save_page(cache, page, data, key, sorted(pcs)):
+                written += 1
+        except Exception as e:        # a translation or LLVM failure: this page is not cached
+            pcache._note(f"page {page:#x} not saved: {type(e).__name__}: {e}")
+    return written
+
+
+def _save_page(cache, page: int, data: bytes, key: str, pcs: list[int]) -> bool:
+    from .tbcache import _pages
+    from .translator import FetchFault
+    blocks, deps = [], []
+    for pc in pcs:
+        try:
+            block = cache._translate(pc, MAX_BLOCK_INSNS, None)
+        except FetchFault:
+            continue
+        dep = []
+        for p in _pages(block):
+            if p != page:
+                d = page_bytes(cache.aspace, p)
+                if d is None:
+                    break
+                dep.append([p, content_hash(d)])
+        else:
+            blocks.append(block)
+            deps.append(dep)
+    if not blocks:
+        return False
+    tag = secrets.token_hex(8)
+    rt = dataclasses.replace(cache.rt, tag=tag, imports={})
+    next_slot, next_ctr = itertools.count(), itertools.count()
+    lowered, metas = [], []
+    for i in range(0, len(blocks), BATCH):
+        group = blocks[i:i + BATCH]
+        name = f"tb_{tag}_{i // BATCH}"
+        if len(group) > 1:
+            fn = lower_batch(group, rt, name, next_slot.__next__, next_ctr.__next__)
+            parts = fn.parts
+        else:
+            fn = lower_block(group[0], rt, name, next_slot.__next__, next_ctr.__next__)
+            parts = [fn]
+        lowered.append(fn)
+        for block, part, dep in zip(group, parts, deps[i:i + BATCH]):
+            metas.append([block.pc, block.guest_size, block.guest_insns,
+                          [p - block.pc for p in block.insn_pcs], name,
+                          [list(s) for s in part.slots], list(part.counters), dep])
+    decls = "".join(f"@{s} = external global i8\n" for s in rt.imports)
+    obj = jit.emit_object(module_text(lowered, decls))
+    meta = {"page": page, "tag": tag, "nslots": next(next_slot), "nctr": next(next_ctr),
+            "imports": rt.imports, "blocks": metas}
+    return cache.pcache.write(key, meta, obj)
+
+
+def save_in_background(emu, log_figures: bool = True) -> None:
+    """Save ``emu``'s blocks in a detached process (double fork: no guest
+    ever sees it as a child) that gives up when another process is writing
+    to the same cache.  Returns at once in the caller."""
+    cache = emu.cache
+    if cache.pcache is None:
+        return
+    try:
+        pid = os.fork()
+    except OSError:
+        return
+    if pid:
+        try:
+            os.waitpid(pid, 0)
+        except ChildProcessError:
+            pass
+        return
+    try:
+        if os.fork():
+            os._exit(0)
+        os.setsid()
+        _detach_descriptors()
+        try:
+            os.nice(10)
+        except OSError:
+            pass
+        # Another writer at work: leave this run's pages to a later run
+        # rather than queueing (a script of 200 short processes would
+        # otherwise leave 200 waiting copies of tcgpy behind it).
+        save_now(emu, log_figures, wait=False)
+    except BaseException:
+        pass
+    os._exit(0)
+
+
+def save_now(emu, log_figures: bool = True, wait: bool = True) -> int:
+    """Save ``emu``'s blocks under the cache's writer lock (waiting for it,
+    or giving up at once when another process holds it and not ``wait``);
+    returns the pages written."""
+    from .pcache import WriterLock, cap_from_env, evict, log_run
+    cache = emu.cache
+    pcache = cache.pcache
+    if pcache is None or not pcache.usable():
+        return 0
+    lock = WriterLock(str(pcache.root))
+    if not lock.acquire(wait=wait):
+        return 0
+    try:
+        written = save(cache)
+        evict(str(pcache.root), cap_from_env())
+        if log_figures:
+            s = cache.stats
+            log_run(str(pcache.root), s.pcache_hits, s.pcache_misses, pcache.bytes_loaded, written)
+        return written
+    finally:
+        lock.release()
+
+
+def _detach_descriptors() -> None:
+    """Close everything the guest or our caller holds (a pipe a test reads
+    to its end must not stay open) and put /dev/null on 0-2."""
+    try:
+        max_fd = os.sysconf("SC_OPEN_MAX")
+    except (ValueError, OSError):
+        max_fd = 1024
+    os.closerange(0, max(3, min(max_fd, 1 << 20)))
+    fd = os.open(os.devnull, os.O_RDWR)
+    for i in range(3):
+        if fd != i:
+            os.dup2(fd, i)
+    sys.stdout = sys.stderr = open(os.devnull, "w")

@@ -1,0 +1,247 @@
+"""The persistent translation cache (tcgpy/pcache.py, tcgpy/persist.py):
+what a warm run loads is exactly what a cold run would translate, and
+nothing on disk can make tcgpy run stale or broken code.
+
+Guest programs through ``tcgpy run``, cold then warm, are in
+test_linux_guest.py (test_program_cold_then_warm)."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import tcgpy
+from tcgpy import pcache
+
+ROOT = Path(__file__).resolve().parent.parent
+HELLO = ROOT / "tests" / "guest" / "bin" / "libc_hello"
+CODE = 0x10000
+DATA = 0x20000
+
+# A loop and a call into a second page: several blocks, chained.
+LOOP = bytes.fromhex(
+    "20 14 00 91"      # 0x10000: add  x0, x1, #5
+    "00 04 00 f1"      # 0x10004: subs x0, x0, #1
+    "e1 ff ff 54"      # 0x10008: b.ne 0x10004
+    "fe 03 00 94"      # 0x1000c: bl   0x11004
+    "00 00 20 d4")     # 0x10010: brk  #0
+CALLEE = bytes.fromhex(
+    "42 10 00 91"      # 0x11004: add  x2, x2, #4
+    "c0 03 5f d6")     # 0x11008: ret
+
+
+def _emu(cache_dir, code=LOOP, x1=1000) -> tcgpy.Emulator:
+    emu = tcgpy.Emulator("aarch64", cache_dir=str(cache_dir))
+    emu.mem_map(CODE, 0x3000, perms="rx")
+    emu.mem_map(DATA, 0x1000, perms="rw")
+    emu.mem_write(CODE, code)
+    emu.mem_write(0x11004, CALLEE)
+    emu.reg_write("x1", x1)
+    return emu
+
+
+def _run(emu) -> tuple[int, int]:
+    with pytest.raises(tcgpy.GuestTrap) as e:
+        emu.run(CODE)
+    assert e.value.pc == 0x10010
+    return emu.reg_read("x0"), emu.reg_read("x2")
+
+
+def _entries(d: Path) -> list[Path]:
+    return [p for p in d.rglob("*") if p.is_file() and p.parent.parent.parent == d]
+
+
+def test_warm_run_loads_instead_of_translating(tmp_path):
+    cold = _emu(tmp_path)
+    assert _run(cold) == (0, 4)
+    # (the miss at 0x10000 translates the callee with it: one page looked up)
+    assert cold.stats.pcache_hits == 0 and cold.stats.pcache_misses == 1
+    assert cold.save_cache() == 2                       # two code pages
+    assert cold.save_cache() == 0                       # nothing new to write
+    assert len(_entries(tmp_path)) == 2
+    warm = _emu(tmp_path)
+    assert _run(warm) == (0, 4)
+    s = warm.stats
+    assert s.pcache_hits == 2 and s.pcache_misses == 0 and s.modules_loaded == 2
+    assert s.blocks_translated == s.cold_blocks == 0    # nothing translated, nothing compiled
+
+
+def test_hot_loops_still_promote_from_loaded_code(tmp_path):
+    e = _emu(tmp_path)
+    _run(e)
+    e.save_cache()
+    warm = _emu(tmp_path, x1=100_000)
+    assert _run(warm) == (0, 4)
+    assert warm.stats.pcache_blocks > 0 and warm.stats.blocks_promoted > 0
+
+
+def test_one_changed_byte_misses(tmp_path):
+    e = _emu(tmp_path)
+    _run(e)
+    e.save_cache()
+    changed = bytearray(LOOP)
+    changed[0] = 0x40                                   # add x0, x1, #5 -> add x0, x2, #5
+    warm = _emu(tmp_path, bytes(changed))
+    warm.reg_write("x2", 7)
+    assert _run(warm) == (0, 11)
+    assert warm.stats.pcache_misses == 1 and warm.stats.blocks_translated > 0
+
+
+def test_other_tcgpy_version_shares_nothing(tmp_path, monkeypatch):
+    e = _emu(tmp_path)
+    _run(e)
+    e.save_cache()
+    monkeypatch.setattr(tcgpy, "__version__", "0.0.0-other")
+    other = _emu(tmp_path)
+    _run(other)
+    assert other.stats.pcache_hits == 0 and other.stats.pcache_misses == 1
+    monkeypatch.undo()
+    again = _emu(tmp_path)
+    _run(again)
+    assert again.stats.pcache_hits == 2
+
+
+def test_self_modifying_code_with_a_warm_cache(tmp_path):
+    code = bytes.fromhex(
+        "41 00 40 b9"      # 0x10000: ldr  w1, [x2]
+        "61 00 00 b9"      # 0x10004: str  w1, [x3]      (rewrites 0x10100)
+        "3e 00 00 14"      # 0x10008: b    0x10100
+    ) + bytes(0xF4) + bytes.fromhex(
+        "20 00 80 d2"      # 0x10100: movz x0, #1
+        "00 00 20 d4")     # 0x10104: brk  #0
+
+    def emu(new_word: bytes) -> tcgpy.Emulator:
+        e = tcgpy.Emulator("aarch64", cache_dir=str(tmp_path))
+        e.mem_map(CODE, 0x1000, perms="rwx")
+        e.mem_map(DATA, 0x1000, perms="rw")
+        e.mem_write(CODE, code)
+        e.mem_write(DATA, new_word)
+        e.reg_write("x2", DATA)
+        e.reg_write("x3", 0x10100)
+        with pytest.raises(tcgpy.GuestTrap):
+            e.run(CODE)
+        return e
+
+    first = emu(bytes.fromhex("20 00 80 d2"))            # stores the same movz x0, #1
+    assert first.reg_read("x0") == 1
+    first.save_cache()
+    warm = emu(bytes.fromhex("40 00 80 d2"))             # movz x0, #2 over the cached block
+    assert warm.stats.pcache_blocks > 0
+    assert warm.reg_read("x0") == 2
+
+
+CORRUPTIONS = {
+    "truncated": lambda b: b[:len(b) // 2],
+    "empty": lambda b: b"",
+    "garbage": lambda b: os.urandom(len(b)),
+    "flipped code byte": lambda b: b[:-40] + bytes([b[-40] ^ 0x01]) + b[-39:],
+    "flipped metadata byte": lambda b: b[:60] + bytes([b[60] ^ 0x20]) + b[61:],
+    "header only": lambda b: b[:pcache.HEADER.size],
+    "longer": lambda b: b + b"\0" * 16,
+}
+
+
+@pytest.mark.parametrize("how", CORRUPTIONS)
+def test_damaged_entries_are_misses(tmp_path, how):
+    e = _emu(tmp_path)
+    _run(e)
+    e.save_cache()
+    for path in _entries(tmp_path):
+        path.write_bytes(CORRUPTIONS[how](path.read_bytes()))
+    notes = []
+    warm = _emu(tmp_path)
+    warm.set_cache_dir(str(tmp_path), warn=notes.append)
+    assert _run(warm) == (0, 4)
+    assert warm.stats.pcache_hits == 0 and warm.stats.pcache_misses == 1
+    assert len(notes) == 1 and notes[0].startswith("tcgpy: cache: ignoring"), notes
+
+
+def test_entry_under_another_name_is_a_miss(tmp_path):
+    e = _emu(tmp_path)
+    _run(e)
+    e.save_cache()
+    a, b = _entries(tmp_path)
+    data_a, data_b = a.read_bytes(), b.read_bytes()
+    a.write_bytes(data_b)
+    b.write_bytes(data_a)
+    warm = _emu(tmp_path)
+    assert _run(warm) == (0, 4)
+    assert warm.stats.pcache_hits == 0
+
+
+def test_unwritable_cache_is_quietly_off(tmp_path):
+    (tmp_path / "file").write_text("")
+    e = _emu(tmp_path / "file" / "cache")        # a path below a file: nothing can be made there
+    assert _run(e) == (0, 4)
+    assert e.save_cache() == 0
+
+
+def test_cache_writable_by_others_is_not_used(tmp_path):
+    d = tmp_path / "shared"
+    d.mkdir()
+    d.chmod(0o777)
+    e = _emu(d)
+    _run(e)
+    assert e.save_cache() == 0 and not _entries(d)
+
+
+def test_eviction_keeps_the_cap(tmp_path):
+    c = pcache.PersistentCache(str(tmp_path), "ab" * 16)
+    for i in range(10):
+        key = f"{i:040x}"
+        assert c.write(key, {"i": i}, bytes(100_000))
+        os.utime(c.path(key), (1000 + i, 1000 + i))
+    assert c.read(f"{9:040x}") is not None          # a read makes it the most recent
+    freed = pcache.evict(str(tmp_path), cap=500_000)
+    left = sorted(p.name for p in _entries(tmp_path))
+    assert freed > 0 and sum(p.stat().st_size for p in _entries(tmp_path)) <= 450_000
+    assert f"{9:040x}"[2:] in left and f"{0:040x}"[2:] not in left
+
+
+def _tcgpy(*args, cache_dir, sync=True, **kw):
+    env = {**os.environ, "TCGPY_CACHE_DIR": str(cache_dir), "PYTHONPATH": str(ROOT)}
+    if sync:
+        env["TCGPY_CACHE_SYNC"] = "1"
+    return subprocess.Popen([sys.executable, "-m", "tcgpy", *args], env=env, cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, **kw)
+
+
+@pytest.mark.parametrize("sync", [True, False], ids=["sync", "background"])
+def test_eight_processes_share_one_empty_cache(tmp_path, sync):
+    procs = [_tcgpy("run", str(HELLO), cache_dir=tmp_path, sync=sync) for _ in range(8)]
+    for p in procs:
+        out, err = p.communicate(timeout=240)
+        assert p.returncode == 0, err
+        assert out.startswith(b"hello, world\n"), err
+    assert pcache.wait_for_writers(str(tmp_path), timeout=120)
+    warm = _tcgpy("run", "--stats", str(HELLO), cache_dir=tmp_path)
+    out, err = warm.communicate(timeout=120)
+    assert out.startswith(b"hello, world\n") and warm.returncode == 0
+    stats = {k.strip(): v for k, v in (line.split(":") for line in err.decode().splitlines()[1:] if ":" in line)}
+    assert int(stats["pcache_hits"]) > 0 and int(stats["pcache_misses"]) == 0, err
+
+
+def test_cache_command(tmp_path):
+    p = _tcgpy("run", str(HELLO), cache_dir=tmp_path)
+    assert p.communicate(timeout=120)[0].startswith(b"hello")
+    p = _tcgpy("cache", "stats", "--json", cache_dir=tmp_path)
+    s = json.loads(p.communicate(timeout=60)[0])
+    assert s["entries"] > 0 and s["bytes"] > 0 and s["runs"] == 1 and s["hits"] == 0
+    p = _tcgpy("cache", "clear", cache_dir=tmp_path)
+    assert b"deleted" in p.communicate(timeout=60)[0] and p.returncode == 0
+    p = _tcgpy("cache", "stats", "--json", cache_dir=tmp_path)
+    assert json.loads(p.communicate(timeout=60)[0])["entries"] == 0
+
+
+def test_no_cache_flag_and_variable(tmp_path):
+    for args, env in ((["run", "--no-cache"], {}), (["run"], {"TCGPY_CACHE": "0"})):
+        p = subprocess.run([sys.executable, "-m", "tcgpy", *args, str(HELLO)], cwd=ROOT, timeout=120,
+                           capture_output=True,
+                           env={**os.environ, **env, "TCGPY_CACHE_DIR": str(tmp_path),
+                                "TCGPY_CACHE_SYNC": "1", "PYTHONPATH": str(ROOT)})
+        assert p.returncode == 0 and p.stdout.startswith(b"hello")
+    assert not _entries(tmp_path)
