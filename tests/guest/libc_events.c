@@ -57,12 +57,17 @@ static void memfd(void)
 static void timerfd(void)
 {
     int fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC);
-    struct itimerspec its = {.it_value = {0, 20 * 1000 * 1000}, .it_interval = {0, 0}};
+    /* Read back while armed for 60 s (a loaded machine must not see it
+     * expire first), then re-armed for the 20 ms the read waits. */
+    struct itimerspec its = {.it_value = {60, 0}, .it_interval = {0, 0}};
     printf("timerfd_settime: %d\n", timerfd_settime(fd, 0, &its, NULL));
     struct itimerspec cur;
     timerfd_gettime(fd, &cur);
-    printf("timerfd_gettime: armed %d, no interval %d\n", cur.it_value.tv_sec == 0 && cur.it_value.tv_nsec > 0,
+    printf("timerfd_gettime: armed %d, no interval %d\n", cur.it_value.tv_sec > 0 && cur.it_value.tv_sec <= 60,
            cur.it_interval.tv_sec == 0 && cur.it_interval.tv_nsec == 0);
+    its.it_value.tv_sec = 0;
+    its.it_value.tv_nsec = 20 * 1000 * 1000;
+    timerfd_settime(fd, 0, &its, NULL);
     uint64_t expirations = 0;
     ssize_t n = read(fd, &expirations, sizeof expirations);  /* blocks ~20 ms */
     printf("timerfd read: %zd bytes, %llu expiration\n", n, (unsigned long long)expirations);
