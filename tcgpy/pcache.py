@@ -127,8 +127,19 @@ class PersistentCache:
         h.update(obj)
         return h.digest()
 
+    # -- runtime functions (jit.runtime_functions' store) -----------------------------
+    def text_key(self, text: str) -> str:
+        return hashlib.blake2b(self.key + b"runtime\0" + text.encode(), digest_size=20).hexdigest()
+
+    def get(self, text: str) -> bytes | None:
+        e = self.read(self.text_key(text), count=False)
+        return None if e is None or e.meta.get("runtime") is not True else e.obj
+
+    def put(self, text: str, obj: bytes) -> None:
+        self.write(self.text_key(text), {"runtime": True}, obj)
+
     # -- reading -------------------------------------------------------------------
-    def read(self, key: str) -> Entry | None:
+    def read(self, key: str, count: bool = True) -> Entry | None:
         """The entry stored under ``key``, or None (absent, or not whole and
         intact: anything else is a miss too)."""
         if not self.usable():
@@ -151,13 +162,13 @@ class PersistentCache:
             if not isinstance(meta, dict) or meta.get("key") != key:
                 raise ValueError("not this entry")
         except FileNotFoundError:
-            self.misses += 1
+            self.misses += count
             return None
         except (OSError, ValueError, UnicodeDecodeError) as e:
-            self.misses += 1
+            self.misses += count
             self._note(f"ignoring {key[:12]}: {e}")
             return None
-        self.hits += 1
+        self.hits += count
         self.bytes_loaded += HEADER.size + len(body)
         try:
             os.utime(self.path(key))          # least recently used goes first

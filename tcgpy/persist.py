@@ -295,9 +295,12 @@ def _save_page(cache, page: int, data: bytes, key: str, pcs: list[int]) -> bool:
 
 
 def save_in_background(emu, log_figures: bool = True) -> None:
-    """Save ``emu``'s blocks in a detached process (double fork: no guest
-    ever sees it as a child) that gives up when another process is writing
-    to the same cache.  Returns at once in the caller."""
+    """Save ``emu``'s blocks in a detached process that gives up when
+    another process is writing to the same cache.  Returns at once in the
+    caller, which must be about to exit: the child is then reparented, and
+    no guest can see it as a child of its own.  (A double fork would not
+    need that, but waiting for the middle process, a copy of all of tcgpy,
+    to exit costs tens of milliseconds.)"""
     cache = emu.cache
     if cache.pcache is None:
         return
@@ -306,14 +309,8 @@ def save_in_background(emu, log_figures: bool = True) -> None:
     except OSError:
         return
     if pid:
-        try:
-            os.waitpid(pid, 0)
-        except ChildProcessError:
-            pass
         return
     try:
-        if os.fork():
-            os._exit(0)
         os.setsid()
         _detach_descriptors()
         try:

@@ -19,13 +19,15 @@
 from __future__ import annotations
 
 import ctypes
+import dataclasses
 import os
 import struct
 import time
 from dataclasses import dataclass, field
 
 from .backends.llvm import jit
-from .backends.llvm.lower import (ACCESS_KEYS, Runtime, access_fn_name, access_function_text,
+from .backends.llvm.lower import (ACCESS_KEYS, SYM_SLOW_LD, SYM_SLOW_ST, Runtime, access_fn_name,
+                                  access_function_text,
                                   lower_batch, lower_block, module_text)
 from .backends.llvm.lower_region import lower_region, region_possible
 from .backends.llvm.lower_region import optimize as optimize_region
@@ -128,15 +130,19 @@ class _AccessFunctions(dict):
     program uses about half of them) and shared by every cache in the
     process (jit.runtime_functions)."""
 
-    def __init__(self, rt: Runtime):
+    def __init__(self, rt: Runtime, cache: "TBCache"):
         super().__init__()
         self.rt = rt
+        self.cache = cache
 
     def get(self, key, default=None):
         fn = dict.get(self, key)
         if fn is None and key in ACCESS_KEYS:
             name = access_fn_name(*key)
-            fn = self[key] = jit.runtime_functions(access_function_text(self.rt, *key), [name])[name]
+            # named by process symbols, not addresses: the persistent cache
+            # keeps its object code for the next process
+            text = access_function_text(dataclasses.replace(self.rt, tag="runtime", imports={}), *key)
+            fn = self[key] = jit.runtime_functions(text, [name], self.cache.pcache)[name]
         return default if fn is None else fn
 
 
@@ -216,7 +222,9 @@ class TBCache:
     def set_slow_paths(self, ld: int, st: int) -> None:
         self.rt.slow_ld = ld
         self.rt.slow_st = st
-        self.rt.access_fns = _AccessFunctions(self.rt)
+        jit.add_process_symbol(SYM_SLOW_LD, ld)
+        jit.add_process_symbol(SYM_SLOW_ST, st)
+        self.rt.access_fns = _AccessFunctions(self.rt, self)
 
     def _reset_slots(self) -> None:
         stub = struct.pack("<Q", self.miss_stub)

@@ -117,6 +117,11 @@ def base():
                 cf = _make_helper(h.fn)
                 _keepalive.append(cf)
                 _helper_addrs.append(ctypes.cast(cf, ctypes.c_void_p).value)
+            # the names relocatable code uses for them (lower.Runtime.ref)
+            for i, addr in enumerate(_helper_addrs):
+                llvm.add_symbol(f"tcgpy_helper_{i}", addr)
+            for c, addr in _exit_stubs.items():
+                llvm.add_symbol(f"tcgpy_exit_{c}", addr)
         return _base
 
 
@@ -217,19 +222,44 @@ _runtime_fns: dict[str, dict[str, int]] = {}
 _runtime_engines: list = []
 
 
-def runtime_functions(text: str, names: list[str]) -> dict[str, int]:
+def add_process_symbol(name: str, addr: int) -> None:
+    """Make ``name`` resolve to ``addr`` in every engine of this process (for
+    run-time addresses that are the same for every emulator: the helpers,
+    exit stubs and slow paths that relocatable runtime functions name)."""
+    llvm.add_symbol(name, addr)
+
+
+def runtime_functions(text: str, names: list[str], store=None) -> dict[str, int]:
     """Addresses of support functions (``text``) that translated code calls,
     compiled optimised once per process for each distinct text and never
-    released (code spaces come and go, these stay)."""
+    released (code spaces come and go, these stay).
+
+    With a ``store`` (``get(text) -> object code or None``, ``put(text,
+    object code)``: the persistent cache) and a ``text`` that names run-time
+    addresses only by process symbols, the object code is kept there and a
+    later process relocates it instead of compiling (each is a few
+    milliseconds of LLVM at -O2)."""
     fns = _runtime_fns.get(text)
     if fns is None:
         base()
+        obj = store.get(text) if store is not None else None
+        made = []
         with _lock:
             ee = llvm.create_mcjit_compiler(llvm.parse_assembly(""), _target_machine(2))
-            ee.add_module(llvm.parse_assembly(text))
+            mod = llvm.parse_assembly("" if obj is not None else text)
+            mod.name = "tcgpy_runtime"
+            if store is not None:
+                ee.set_object_cache(lambda m, buf: made.append(buf) if m.name == mod.name else None,
+                                    lambda m: obj if m.name == mod.name else None)
+            ee.add_module(mod)
             ee.finalize_object()
-            fns = _runtime_fns[text] = {n: ee.get_function_address(n) for n in names}
+            fns = {n: ee.get_function_address(n) for n in names}
             _runtime_engines.append(ee)
+        if not all(fns.values()) and obj is not None:
+            return runtime_functions(text, names)        # not what it said: compile it
+        _runtime_fns[text] = fns
+        if made and store is not None:
+            store.put(text, bytes(made[0]))
     return fns
 
 

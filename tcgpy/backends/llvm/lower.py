@@ -920,7 +920,7 @@ def access_function_text(rt: Runtime, memop: int, kind: str) -> str:
 
     def slow_st(a: str, v: str, then: str) -> None:
         exc, bad = fl.tmp(), fl.tmp()
-        fl.emit(f"call void inttoptr (i64 {rt.slow_st} to ptr)(ptr %env, i64 {a}, i64 {v}, i64 {memop})")
+        fl.emit(f"call void {rt.ref(SYM_SLOW_ST, rt.slow_st)}(ptr %env, i64 {a}, i64 {v}, i64 {memop})")
         fl.emit(f"{exc} = load i64, ptr %excp")
         fl.emit(f"{bad} = icmp ne i64 {exc}, 0")
         fl.emit(f"br i1 {bad}, label %fault, label %{then}, !prof !0")
@@ -929,8 +929,7 @@ def access_function_text(rt: Runtime, memop: int, kind: str) -> str:
         _store_fast(fl, hp, "%val", memop)
         fl.emit("ret void")
         fl.lines.append("miss:")
-        fl.emit(f"call void inttoptr (i64 {rt.slow_st} to ptr)"
-                f"(ptr %env, i64 {addr}, i64 %val, i64 {memop})")
+        fl.emit(f"call void {rt.ref(SYM_SLOW_ST, rt.slow_st)}(ptr %env, i64 {addr}, i64 %val, i64 {memop})")
         ok = "ret void"
         head = f"define void @{name}(ptr noalias %env, i64 %arg, i64 %val, i64 %pc) {{"
     elif kind == STORE_PAIR:
@@ -958,7 +957,7 @@ def access_function_text(rt: Runtime, memop: int, kind: str) -> str:
     else:
         fl.emit(f"ret i64 {_value_fast(fl, hp, memop)}")
         fl.lines.append("miss:")
-        fl.emit(f"%s = call i64 inttoptr (i64 {rt.slow_ld} to ptr)(ptr %env, i64 {addr}, i64 {memop})")
+        fl.emit(f"%s = call i64 {rt.ref(SYM_SLOW_LD, rt.slow_ld)}(ptr %env, i64 {addr}, i64 {memop})")
         ok = "ret i64 %s"
         head = f"define i64 @{name}(ptr noalias %env, i64 %arg, i64 %pc) {{"
     off = rt.offsets
@@ -978,8 +977,9 @@ def access_function_text(rt: Runtime, memop: int, kind: str) -> str:
         "  call void @llvm.eh.sjlj.longjmp(ptr %jb)",
         "  unreachable",
     ]
-    return "\n".join(["declare void @llvm.eh.sjlj.longjmp(ptr)", head, "entry:"] + fl.lines
-                     + ["}", MODULE_TAIL])
+    decls = [f"@{sym} = external global i8" for sym in rt.imports]
+    return "\n".join(["declare void @llvm.eh.sjlj.longjmp(ptr)"] + decls + [head, "entry:"] + fl.lines
+                      + ["}", MODULE_TAIL])
 
 
 @lowers(Op.ld_env)
