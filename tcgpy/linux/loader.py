@@ -8,13 +8,10 @@ is a :class:`LoadError` with a one-line message.
 """
 from __future__ import annotations
 
-import io
 import os
 import struct
 from dataclasses import dataclass
 
-from elftools.common.exceptions import ELFError
-from elftools.elf.elffile import ELFFile
 
 from .abi import LinuxArch, get_linux_arch
 from .memory import PAGE, AddressSpace, page_down, page_up, perms_str
@@ -23,6 +20,14 @@ ET_DYN_BASE = 0x5555_5555_4000
 PT_LOAD, PT_INTERP, PT_PHDR, PT_GNU_STACK = 1, 3, 6, 0x6474E551
 PF_X, PF_W, PF_R = 1, 2, 4
 PHDR_FMT = struct.Struct("<IIQQQQQQ")   # Elf64_Phdr
+# Elf64_Ehdr from e_type on: type, machine, version, entry, phoff, shoff,
+# flags, ehsize, phentsize, phnum (read with struct: pyelftools cost every
+# run ~25 ms of imports for these ten fields)
+EHDR_FMT = struct.Struct("<HHIQQQIHHH")
+ET_NAMES = {2: "ET_EXEC", 3: "ET_DYN", 1: "ET_REL", 4: "ET_CORE"}
+# e_machine numbers as pyelftools (and the targets' elf_machine) name them
+EM_NAMES = {3: "EM_386", 8: "EM_MIPS", 20: "EM_PPC", 21: "EM_PPC64", 22: "EM_S390", 40: "EM_ARM",
+            62: "EM_X86_64", 183: "EM_AARCH64", 243: "EM_RISCV", 258: "EM_LOONGARCH"}
 
 
 class LoadError(Exception):
@@ -70,16 +75,13 @@ def read_elf(path: str, expect_arch: LinuxArch | None = None) -> ElfInfo:
         raise LoadError(f"{path}: truncated ELF header")
     if data[4] != 2 or data[5] != 1:
         raise LoadError(f"{path}: only 64-bit little-endian ELF files are supported")
-    try:
-        elf = ELFFile(io.BytesIO(data))
-        header = elf.header
-        machine, e_type = header["e_machine"], header["e_type"]
-        phoff, phentsize, phnum = header["e_phoff"], header["e_phentsize"], header["e_phnum"]
-    except (ELFError, struct.error, ValueError, KeyError, AttributeError) as e:
-        raise LoadError(f"{path}: malformed ELF header ({e})") from None
+    e_type_n, e_machine, _version, entry, phoff, _shoff, _flags, _ehsize, phentsize, phnum = \
+        EHDR_FMT.unpack_from(data, 16)
+    machine = EM_NAMES.get(e_machine, e_machine)
+    e_type = ET_NAMES.get(e_type_n, e_type_n)
     arch = get_linux_arch(machine)
     if arch is None:
-        name = machine[3:].lower() if str(machine).startswith("EM_") else str(machine)
+        name = machine[3:].lower() if str(machine).startswith("EM_") else f"(e_machine {machine})"
         raise LoadError(f"{path}: unsupported guest architecture {name} (tcgpy emulates: aarch64)")
     if expect_arch is not None and arch is not expect_arch:
         raise LoadError(f"{path}: architecture {arch.name} does not match {expect_arch.name}")
@@ -103,7 +105,6 @@ def read_elf(path: str, expect_arch: LinuxArch | None = None) -> ElfInfo:
         phdrs.append((p_type, p_flags, off, vaddr, filesz, memsz, align))
     if not any(p[0] == PT_LOAD for p in phdrs):
         raise LoadError(f"{path}: no loadable segments")
-    entry = header["e_entry"]
     return ElfInfo(path, data, arch, e_type, entry, phoff, phentsize, phnum, phdrs, interp)
 
 
