@@ -126,11 +126,12 @@ class Emulator:
         """Use (or with None, stop using) the persistent cache at ``cache_dir``;
         ``warn`` receives one-line notes about files it could not use."""
         if cache_dir is None:
-            self.cache.pcache = None
+            self.cache.pcache = self.cache.rt.store = None
             return
         from .pcache import PersistentCache, namespace
         from .persist import namespace_parts
         self.cache.pcache = PersistentCache(cache_dir, namespace(namespace_parts(self.cache)), warn)
+        self.cache.rt.store = self.cache.pcache
 
     def save_cache(self, background: bool = False) -> int:
         """Write the blocks this emulator ran to its persistent cache (as

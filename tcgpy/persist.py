@@ -109,7 +109,8 @@ def _valid_meta(meta: dict, page: int) -> bool:
         pc, size, n, offs, fn, slots, ctrs, deps = b
         if not (type(pc) is int and pc & PAGE_MASK == page and type(size) is int and 0 < size <= 1 << 16
                 and type(n) is int and 0 < n <= MAX_BLOCK_INSNS and isinstance(fn, str)
-                and isinstance(offs, list) and len(offs) == n and all(type(o) is int for o in offs)
+                and (type(offs) is int and 0 < offs <= 16
+                     or isinstance(offs, list) and len(offs) == n and all(type(o) is int for o in offs))
                 and isinstance(slots, list) and isinstance(ctrs, list) and isinstance(deps, list)):
             return False
         if not all(isinstance(s, list) and len(s) == 2 and type(s[0]) is int and 0 <= s[0] < meta["nslots"]
@@ -195,7 +196,8 @@ def load_page(cache, pc: int, stop_pc: int | None):
         if not ok:
             continue
         ctr_ids = [base_ctr + c for c in ctrs]
-        tb = TB(pc_b, size, n, [pc_b + o for o in offs], addrs[fn],
+        insn_pcs = list(range(pc_b, pc_b + n * offs, offs)) if type(offs) is int else [pc_b + o for o in offs]
+        tb = TB(pc_b, size, n, insn_pcs, addrs[fn],
                 [(base_slot + k, target) for k, target in slots],
                 tuple(sorted({page, *(d for d, _ in deps)})), counters=ctr_ids)
         cache.install_loaded(tb)
@@ -270,6 +272,7 @@ def _save_page(cache, page: int, data: bytes, key: str, pcs: list[int]) -> bool:
     if not blocks:
         return False
     tag = secrets.token_hex(8)
+    isz = cache.arch.insn_size
     rt = dataclasses.replace(cache.rt, tag=tag, imports={})
     next_slot, next_ctr = itertools.count(), itertools.count()
     lowered, metas = [], []
@@ -284,8 +287,10 @@ def _save_page(cache, page: int, data: bytes, key: str, pcs: list[int]) -> bool:
             parts = [fn]
         lowered.append(fn)
         for block, part, dep in zip(group, parts, deps[i:i + BATCH]):
-            metas.append([block.pc, block.guest_size, block.guest_insns,
-                          [p - block.pc for p in block.insn_pcs], name,
+            offs = [p - block.pc for p in block.insn_pcs]
+            if offs == list(range(0, isz * len(offs), isz)):
+                offs = isz              # fixed-length instructions: the step is enough
+            metas.append([block.pc, block.guest_size, block.guest_insns, offs, name,
                           [list(s) for s in part.slots], list(part.counters), dep])
     decls = "".join(f"@{s} = external global i8\n" for s in rt.imports)
     obj = jit.emit_object(module_text(lowered, decls))

@@ -130,10 +130,9 @@ class _AccessFunctions(dict):
     program uses about half of them) and shared by every cache in the
     process (jit.runtime_functions)."""
 
-    def __init__(self, rt: Runtime, cache: "TBCache"):
+    def __init__(self, rt: Runtime):
         super().__init__()
         self.rt = rt
-        self.cache = cache
 
     def get(self, key, default=None):
         fn = dict.get(self, key)
@@ -142,7 +141,7 @@ class _AccessFunctions(dict):
             # named by process symbols, not addresses: the persistent cache
             # keeps its object code for the next process
             text = access_function_text(dataclasses.replace(self.rt, tag="runtime", imports={}), *key)
-            fn = self[key] = jit.runtime_functions(text, [name], self.cache.pcache)[name]
+            fn = self[key] = jit.runtime_functions(text, [name], self.rt.store)[name]
         return default if fn is None else fn
 
 
@@ -224,7 +223,7 @@ class TBCache:
         self.rt.slow_st = st
         jit.add_process_symbol(SYM_SLOW_LD, ld)
         jit.add_process_symbol(SYM_SLOW_ST, st)
-        self.rt.access_fns = _AccessFunctions(self.rt, self)
+        self.rt.access_fns = _AccessFunctions(self.rt)
 
     def _reset_slots(self) -> None:
         stub = struct.pack("<Q", self.miss_stub)

@@ -23,10 +23,36 @@ def add_parser(subparsers):
     p.add_argument("--smoke", action="store_true", help="tiny sizes, for tests")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.add_argument("--plot", metavar="FILE.png", help="bar chart of the ratios (needs matplotlib)")
+    g = p.add_argument_group(
+        "start-up", "--startup times short runs of real programs (bench/get_startup_programs.sh "
+                    "fetches them) cold, warm and without the translation cache, and under "
+                    "qemu-aarch64; ratios are tcgpy time / qemu time (>1: tcgpy slower). "
+                    "--programs then names start-up programs, --smoke runs libc_hello once")
+    g.add_argument("--startup", action="store_true", help="the start-up table instead of the above")
+    g.add_argument("--sysroot", help="the sysroot bench/get_startup_programs.sh made "
+                                     "(default ~/.cache/tcgpy-bench/sysroot)")
+    g.add_argument("--runs", type=int, default=3, help="best of N runs (default 3)")
+    g.add_argument("--quick", action="store_true", help="1 run each, fewer programs")
     return p
 
 
+def startup_main(args) -> int:
+    from .. import benchmarks_startup as bs
+    names = args.programs or None
+    unknown = [n for n in names or () if n not in bs.CASE_NAMES]
+    if unknown:
+        print(f"tcgpy bench --startup: unknown program(s) {', '.join(unknown)} "
+              f"(choose from {', '.join(bs.CASE_NAMES)})")
+        return 2
+    res = bs.run_startup(names, args.runs, args.quick, args.smoke, args.sysroot, args.qemu,
+                         progress=None if args.json else lambda s: print(s, flush=True))
+    print(json.dumps(res, indent=2) if args.json else bs.format_startup_report(res))
+    return 0
+
+
 def main(args) -> int:
+    if args.startup:
+        return startup_main(args)
     from .. import benchmarks
     if args.programs is None:
         programs = [] if args.smoke else benchmarks.default_programs()

@@ -21,6 +21,7 @@ import llvmlite.binding as llvm
 from ...cpustate import COMMON_ROWS
 from ...ir.helpers import HELPERS
 from ...ir.ops import Exit
+from . import objload
 from .lower import CC
 
 _lock = threading.Lock()
@@ -119,9 +120,9 @@ def base():
                 _helper_addrs.append(ctypes.cast(cf, ctypes.c_void_p).value)
             # the names relocatable code uses for them (lower.Runtime.ref)
             for i, addr in enumerate(_helper_addrs):
-                llvm.add_symbol(f"tcgpy_helper_{i}", addr)
+                add_process_symbol(f"tcgpy_helper_{i}", addr)
             for c, addr in _exit_stubs.items():
-                llvm.add_symbol(f"tcgpy_exit_{c}", addr)
+                add_process_symbol(f"tcgpy_exit_{c}", addr)
         return _base
 
 
@@ -150,9 +151,8 @@ class CodeSpace:
             self._engines = {False: llvm.create_mcjit_compiler(llvm.parse_assembly(""),
                                                                _target_machine(CODEGEN_OPT))}
         self.modules = 0
-        self._objects: dict[str, bytes] | None = None    # module name -> object for MCJIT to load
-        self._mapped: dict[str, int] = {}                 # symbol -> address, in the first-tier engine
-        self.loaded_tags: set[str] = set()                # persistent-cache modules loaded here
+        self.loaded = objload.LoadedCode()                # persistent-cache modules' memory
+        self.loaded_tags: set[str] = set()                # ... and their tags
 
     def _engine(self, hot: bool):
         ee = self._engines.get(hot)
@@ -181,34 +181,18 @@ class CodeSpace:
         see tcgpy/persist.py) with its undefined ``symbols`` mapped to this
         run's addresses; returns ({function name: address}, seconds).
 
-        MCJIT loads an object for a module when its object cache has one:
-        the module added here only carries the symbol declarations, and
-        RuntimeDyld relocates the cached code instead of LLVM generating it.
-        Mappings are per engine and by name, set once: the names shared by
-        every module (env, stubs, helpers) map to the same address in one
-        code space, the module's own carry ``tag``, unique to it."""
-        ee = self._engines[False]
-        if self._objects is None:
-            self._objects = {}
-            ee.set_object_cache(None, lambda mod: self._objects.pop(mod.name, None))
+        The object goes through tcgpy's own loader (objload.py): ~50x
+        cheaper than MCJIT's RuntimeDyld through llvmlite, and it needs no
+        LLVM.  ``tag`` names the module: one is loaded once per space."""
         if tag in self.loaded_tags:
             raise ValueError(f"module {tag} is loaded already")
         t0 = time.perf_counter()
-        with _lock:
-            new = [s for s in symbols if s not in self._mapped]
-            carrier = llvm.parse_assembly("".join(f"@{s} = external global i8\n" for s in new))
-            carrier.name = f"tcgpy_cached_{tag}"
-            for s in new:
-                ee.add_global_mapping(carrier.get_global_variable(s), symbols[s])
-                self._mapped[s] = symbols[s]
-            self._objects[carrier.name] = obj
-            ee.add_module(carrier)
-            ee.finalize_object()
-            addrs = {n: ee.get_function_address(n) for n in names}
-            ee.remove_module(carrier)
+        defined = objload.load(obj, symbols, self.loaded)
+        if defined is None:
+            raise ValueError("object code refused by the loader")
         self.loaded_tags.add(tag)
         self.modules += 1
-        return addrs, time.perf_counter() - t0
+        return {n: defined.get(n, 0) for n in names}, time.perf_counter() - t0
 
     def close(self) -> None:
         """Release all machine code of this space (no block of it may be running)."""
@@ -216,9 +200,10 @@ class CodeSpace:
             for ee in self._engines.values():
                 ee.close()
             self._engines.clear()
+        self.loaded.close()
 
 
-_runtime_fns: dict[str, dict[str, int]] = {}
+_runtime_fns: dict[tuple[str, int], dict[str, int]] = {}
 _runtime_engines: list = []
 
 
@@ -227,9 +212,14 @@ def add_process_symbol(name: str, addr: int) -> None:
     run-time addresses that are the same for every emulator: the helpers,
     exit stubs and slow paths that relocatable runtime functions name)."""
     llvm.add_symbol(name, addr)
+    _process_symbols[name] = addr
 
 
-def runtime_functions(text: str, names: list[str], store=None) -> dict[str, int]:
+_process_symbols: dict[str, int] = {}
+_runtime_loaded = objload.LoadedCode()      # runtime functions from the cache, never released
+
+
+def runtime_functions(text: str, names: list[str], store=None, opt: int = 2) -> dict[str, int]:
     """Addresses of support functions (``text``) that translated code calls,
     compiled optimised once per process for each distinct text and never
     released (code spaces come and go, these stay).
@@ -239,27 +229,29 @@ def runtime_functions(text: str, names: list[str], store=None) -> dict[str, int]
     addresses only by process symbols, the object code is kept there and a
     later process relocates it instead of compiling (each is a few
     milliseconds of LLVM at -O2)."""
-    fns = _runtime_fns.get(text)
-    if fns is None:
-        base()
-        obj = store.get(text) if store is not None else None
-        made = []
-        with _lock:
-            ee = llvm.create_mcjit_compiler(llvm.parse_assembly(""), _target_machine(2))
-            mod = llvm.parse_assembly("" if obj is not None else text)
-            mod.name = "tcgpy_runtime"
-            if store is not None:
-                ee.set_object_cache(lambda m, buf: made.append(buf) if m.name == mod.name else None,
-                                    lambda m: obj if m.name == mod.name else None)
-            ee.add_module(mod)
-            ee.finalize_object()
-            fns = {n: ee.get_function_address(n) for n in names}
-            _runtime_engines.append(ee)
-        if not all(fns.values()) and obj is not None:
-            return runtime_functions(text, names)        # not what it said: compile it
-        _runtime_fns[text] = fns
-        if made and store is not None:
-            store.put(text, bytes(made[0]))
+    fns = _runtime_fns.get((text, opt))
+    if fns is not None:
+        return fns
+    base()
+    obj = store.get(f"O{opt}\n{text}") if store is not None else None
+    if obj is not None:
+        defined = objload.load(obj, _process_symbols, _runtime_loaded)
+        if defined is not None and all(defined.get(n) for n in names):
+            fns = _runtime_fns[text, opt] = {n: defined[n] for n in names}
+            return fns
+    made = []
+    with _lock:
+        ee = llvm.create_mcjit_compiler(llvm.parse_assembly(""), _target_machine(opt))
+        mod = llvm.parse_assembly(text)
+        mod.name = "tcgpy_runtime"
+        if store is not None:
+            ee.set_object_cache(lambda m, buf: made.append(bytes(buf)) if m.name == mod.name else None)
+        ee.add_module(mod)
+        ee.finalize_object()
+        fns = _runtime_fns[text, opt] = {n: ee.get_function_address(n) for n in names}
+        _runtime_engines.append(ee)
+    if made and store is not None:
+        store.put(f"O{opt}\n{text}", made[0])
     return fns
 
 

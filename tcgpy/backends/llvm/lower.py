@@ -82,6 +82,9 @@ class Runtime:
     # symbols (its jump slots, counters and functions) unique in an engine.
     tag: str = ""
     imports: dict = field(default_factory=dict)   # symbol -> extra (fplib: its key)
+    # Where runtime functions' object code is kept between processes
+    # (jit.runtime_functions' store: the persistent cache), or None.
+    store: object = None
 
     def ref(self, sym: str, addr: int, offset: int = 0) -> str:
         """The address ``addr + offset`` as an LLVM constant: a number, or in
@@ -193,8 +196,10 @@ class _FnLowering:
         cheaper to compile).  Hot-tier code addresses them from the env
         argument (shorter machine code), with one getelementptr per field
         hoisted to the entry block."""
-        if not self.hot:
+        if not self.hot and not self.rt.tag:
             return self.rt.ref(SYM_ENV, self.rt.env_addr, offset)
+        # (relocatable code too: a relocation per field reference would
+        # cost every load of it from the persistent cache)
         self.env_offsets.add(offset)
         return f"%e{offset}"
 
@@ -481,6 +486,7 @@ def lower_batch(blocks: list[Block], rt: Runtime, name: str, alloc_slot: Callabl
     jump slots, exactly as when compiled alone."""
     pc_off = rt.offsets["pc"]
     parts, lines, cases, allocas, tail_edges = [], [], [], [], []
+    env_offsets: set[int] = set()
     n = 0
     for i, block in enumerate(blocks):
         fl = _FnLowering(block, rt, name, alloc_slot, alloc_counter)
@@ -491,14 +497,18 @@ def lower_batch(blocks: list[Block], rt: Runtime, name: str, alloc_slot: Callabl
         cases.append((block.pc, f"b{i}"))
         allocas += fl.allocas()
         tail_edges += fl.tail_edges
+        env_offsets |= fl.env_offsets
         parts.append(LoweredBlock(name, "", fl.slots, fl.counters))
     stray = _FnLowering(blocks[0], rt, name, alloc_slot)
     stray.n = n
     stray.current_bb = "stray"
     stray.ret_exit(Exit.MISS)             # not reachable: pc is always one of the cases
     tail_edges += stray.tail_edges
-    head = [block_fn_header(name), "entry:"] + allocas + [
-        f"  %pc = load i64, ptr {stray.env_ptr(pc_off)}"] + _search_tree(cases) + ["stray:"] + stray.lines
+    pc_ptr = stray.env_ptr(pc_off)
+    env_offsets |= stray.env_offsets
+    geps = [f"  %e{off} = getelementptr i8, ptr %env, i64 {off}" for off in sorted(env_offsets)]
+    head = [block_fn_header(name), "entry:"] + geps + allocas + [
+        f"  %pc = load i64, ptr {pc_ptr}"] + _search_tree(cases) + ["stray:"] + stray.lines
     text = "\n".join(head + lines + _tail_block(tail_edges) + ["}"])
     return LoweredBatch(name, text, parts)
 

@@ -279,7 +279,6 @@ _VARIANT_IMM = {VecOp.fmla: 0x3000, VecOp.fcvt: 0x7FFF, VecOp.cvtf: 0x7FFF,
                 VecOp.fcvti: 0x7FFF, VecOp.frint: 0x7FFF}
 
 _library: dict[tuple, int] = {}
-_library_engine = None
 _library_lock = threading.Lock()
 LIBRARY_CODEGEN_OPT = 1
 
@@ -370,26 +369,26 @@ def library_function_for(key, rt) -> int:
 
 
 def _library_function(key: tuple, rt) -> int:
-    """Address of the library function for ``key`` (0: none), compiled on first use."""
+    """Address of the library function for ``key`` (0: none), compiled on
+    first use (or loaded from the persistent cache, ``rt.store``)."""
     addr = _library.get(key)
     if addr is not None:
         return addr
-    import llvmlite.binding as llvm
-    global _library_engine
+    import dataclasses
+    from . import jit
     with _library_lock:
         if key not in _library:
-            name = f"tcgpy_fp_{len(_library)}"
-            text = library_text(key, rt, name)
+            name = "tcgpy_fp_" + "_".join([key[0].name] + [str(k) for k in key[1:]])
+            # helpers named by process symbols: the text (and so the cached
+            # object code) is the same in every process
+            sym_rt = dataclasses.replace(rt, tag="runtime", imports={})
+            text = library_text(key, sym_rt, name)
             if text is None:
                 _library[key] = 0
                 return 0
-            if _library_engine is None:
-                tm = llvm.Target.from_default_triple().create_target_machine(
-                    opt=LIBRARY_CODEGEN_OPT, codemodel="jitdefault")
-                _library_engine = llvm.create_mcjit_compiler(llvm.parse_assembly(""), tm)
-            _library_engine.add_module(llvm.parse_assembly(DECLS + text + MODULE_TAIL))
-            _library_engine.finalize_object()
-            _library[key] = _library_engine.get_function_address(name)
+            decls = "".join(f"@{s} = external global i8\n" for s in sym_rt.imports)
+            _library[key] = jit.runtime_functions(DECLS + decls + text + MODULE_TAIL, [name], rt.store,
+                                                  opt=LIBRARY_CODEGEN_OPT)[name]
     return _library[key]
 
 
