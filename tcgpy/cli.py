@@ -169,8 +169,10 @@ def run_main(args, emulator_factory=None, exec_prefix: list[str] | None = None) 
 
     # Linux gives user mode Top Byte Ignore on data addresses (as qemu-user does);
     # nothing here runs a counted number of instructions.
+    cache_dir = _cache_dir(args, items)
+    cache_warn = (lambda m: log.write(m + "\n")) if "cache" in items else None
     emu = (emulator_factory(info.arch.name) if emulator_factory
-           else Emulator(info.arch.name, tbi=True, icount=False))
+           else Emulator(info.arch.name, tbi=True, icount=False, cache_dir=cache_dir, cache_warn=cache_warn))
     opts = Options(strace=args.strace or "strace" in items, sysroot=args.sysroot, log=log,
                    exec_argv=_exec_argv(args))
     if exec_prefix is not None:
@@ -185,9 +187,8 @@ def run_main(args, emulator_factory=None, exec_prefix: list[str] | None = None) 
         return _error(str(e))
     if items - CACHE_NEUTRAL_ITEMS and hasattr(emu, "set_log"):
         emu.set_log(Logger(items - CACHE_NEUTRAL_ITEMS, log, emu.arch))
-    cache_dir = _cache_dir(args, items)
-    if cache_dir is not None and hasattr(emu, "set_cache_dir"):
-        emu.set_cache_dir(cache_dir, warn=(lambda m: log.write(m + "\n")) if "cache" in items else None)
+    if emulator_factory is not None and hasattr(emu, "set_cache_dir"):
+        emu.set_cache_dir(cache_dir, warn=cache_warn)
     proc.start_signal_watcher()
 
     def finish():

@@ -67,7 +67,8 @@ class Emulator:
     """
 
     def __init__(self, arch: str = "aarch64", *, passes: Iterable[str] | None = None,
-                 tbi: bool = False, icount: bool = True, cache_dir: str | None = None):
+                 tbi: bool = False, icount: bool = True, cache_dir: str | None = None,
+                 cache_warn: Callable[[str], None] | None = None):
         """``passes`` limits the optimizer to the named passes; ``tbi`` makes
         data accesses ignore the top address byte, as Linux sets up for user
         mode (off by default, as in Unicorn).  ``icount=False`` leaves the
@@ -80,7 +81,8 @@ class Emulator:
         translated, and :meth:`save_cache` writes what this emulator ran.
         Off by default for the library: a script that maps code of its own
         for one run should not leave files behind unasked (``tcgpy run``
-        uses it by default)."""
+        uses it by default).  ``cache_warn`` receives a line for each cache
+        file that could not be used or written."""
         self.arch = get_arch(arch)
         lay = self.arch.layout
         self.env = lay.struct()
@@ -89,6 +91,11 @@ class Emulator:
         self._pass_names = None if passes is None else list(passes)
         optimize = default_pipeline()
         names = self._pass_names
+        pcache = None
+        if cache_dir is not None:
+            # before the block cache: the JIT's base code comes from it too
+            pcache = self._persistent_cache(cache_dir, cache_warn, tbi, icount)
+            jit.use_store(pcache)
         self.cache = TBCache(self.arch, self.env, self.aspace,
                              (lambda b: optimize(b, enabled=names)) if names is not None else optimize)
         self.cache.set_slow_paths(_SLOW_LD_ADDR, _SLOW_ST_ADDR)
@@ -96,9 +103,7 @@ class Emulator:
         self.cache.rt.icount = icount
         # The cold tier (coldtier.py): not with exact instruction counts.
         self.cache.cold_runs = 0 if icount else COLD_RUNS
-        self.cache.pass_names = self._pass_names
-        if cache_dir is not None:
-            self.set_cache_dir(cache_dir)
+        self.cache.pcache = self.cache.rt.store = pcache
         self._cold = None
         _by_env[self.env_addr] = self
         self.on_syscall: Callable[["Emulator"], None] | None = None
@@ -125,13 +130,15 @@ class Emulator:
     def set_cache_dir(self, cache_dir: str | None, warn: Callable[[str], None] | None = None) -> None:
         """Use (or with None, stop using) the persistent cache at ``cache_dir``;
         ``warn`` receives one-line notes about files it could not use."""
-        if cache_dir is None:
-            self.cache.pcache = self.cache.rt.store = None
-            return
+        self.cache.pcache = self.cache.rt.store = (
+            None if cache_dir is None else self._persistent_cache(cache_dir, warn, self.cache.tbi,
+                                                                  self.cache.rt.icount))
+
+    def _persistent_cache(self, cache_dir: str, warn, tbi: bool, icount: bool):
         from .pcache import PersistentCache, namespace
         from .persist import namespace_parts
-        self.cache.pcache = PersistentCache(cache_dir, namespace(namespace_parts(self.cache)), warn)
-        self.cache.rt.store = self.cache.pcache
+        return PersistentCache(cache_dir, namespace(namespace_parts(self.arch.name, tbi, icount,
+                                                                    self._pass_names)), warn)
 
     def save_cache(self, background: bool = False) -> int:
         """Write the blocks this emulator ran to its persistent cache (as

@@ -57,13 +57,13 @@ def content_hash(data: bytes) -> str:
     return hashlib.blake2b(data, digest_size=16).hexdigest()
 
 
-def namespace_parts(cache) -> dict:
+def namespace_parts(arch: str, tbi: bool, icount: bool, passes: list[str] | None) -> dict:
     """Everything translated code depends on besides the guest's bytes."""
     from . import __version__
     from .pcache import source_digest
-    return {"tcgpy": __version__, "source": source_digest(), "arch": cache.arch.name,
-            "tbi": cache.tbi, "icount": cache.rt.icount, "passes": cache.pass_names,
-            "target": jit.target_description(), "page": PAGE_SIZE, "format": 1}
+    return {"tcgpy": __version__, "source": source_digest(), "arch": arch, "tbi": tbi,
+            "icount": icount, "passes": passes, "target": jit.target_description(), "page": PAGE_SIZE,
+            "format": 1}
 
 
 # -- loading ----------------------------------------------------------------------------

@@ -187,7 +187,6 @@ class TBCache:
         self.max_blocks = MAX_BLOCKS
         # The persistent cache (pcache.py, persist.py), when the emulator has one:
         self.pcache = None
-        self.pass_names: list[str] | None = None       # the optimizer's passes, part of its key
         self.pcache_tried: set[int] = set()            # pages looked up since their last change
         self.pcache_pages: dict[int, tuple[str, set[int]]] = {}   # page -> (key, pcs) loaded
         self.counter_owner: dict[int, TB] = {}

@@ -60,9 +60,10 @@ def test_warm_run_loads_instead_of_translating(tmp_path):
     assert _run(cold) == (0, 4)
     # (the miss at 0x10000 translates the callee with it: one page looked up)
     assert cold.stats.pcache_hits == 0 and cold.stats.pcache_misses == 1
+    before = set(_entries(tmp_path))                    # (base code and runtime functions)
     assert cold.save_cache() == 2                       # two code pages
     assert cold.save_cache() == 0                       # nothing new to write
-    assert len(_entries(tmp_path)) == 2
+    assert len(set(_entries(tmp_path)) - before) == 2
     warm = _emu(tmp_path)
     assert _run(warm) == (0, 4)
     s = warm.stats
@@ -157,7 +158,7 @@ def test_damaged_entries_are_misses(tmp_path, how):
     warm.set_cache_dir(str(tmp_path), warn=notes.append)
     assert _run(warm) == (0, 4)
     assert warm.stats.pcache_hits == 0 and warm.stats.pcache_misses == 1
-    assert len(notes) == 1 and notes[0].startswith("tcgpy: cache: ignoring"), notes
+    assert notes and all(n.startswith("tcgpy: cache: ignoring") for n in notes), notes
 
 
 def test_entry_under_another_name_is_a_miss(tmp_path):

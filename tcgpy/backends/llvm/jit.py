@@ -1,8 +1,10 @@
 """The llvmlite JIT.
 
-A process-wide *base* engine holds what never changes: the miss stub every
+Process-wide *base* code holds what never changes: the miss stub every
 empty jump slot points at, the C-convention trampoline Python enters blocks
-through, and the helper callbacks.  Translated blocks live in a
+through, and the helper callbacks.  LLVM itself is imported and set up only
+when something is compiled: a run whose code all comes from the persistent
+cache (base code included) never loads it.  Translated blocks live in a
 :class:`CodeSpace` owned by one block cache: MCJIT releases machine code only
 when its engine is disposed (``remove_module`` frees the IR, not the code), so
 a cache flush drops its whole code space and starts a new one.  That bounds
@@ -16,7 +18,9 @@ import os
 import threading
 import time
 
-import llvmlite.binding as llvm
+import platform
+
+import llvmlite
 
 from ...cpustate import COMMON_ROWS
 from ...ir.helpers import HELPERS
@@ -25,7 +29,10 @@ from . import objload
 from .lower import CC
 
 _lock = threading.Lock()
-_base = None
+_base = False
+_base_lock = threading.Lock()
+_default_store = None        # the persistent cache base() keeps its code in (use_store)
+llvm = None                  # llvmlite.binding, once _llvm() has set it up
 _miss_stub = 0
 _exit_stubs: dict[int, int] = {}
 _helper_addrs: list[int] = []
@@ -91,39 +98,62 @@ def _make_helper(fn):
     return HELPER_CFUNC(call)
 
 
+def _llvm():
+    """llvmlite.binding, imported and initialised on first use (~40 ms)."""
+    global llvm
+    if llvm is None:
+        import llvmlite.binding as binding
+        binding.initialize_native_target()
+        binding.initialize_native_asmprinter()
+        for name, addr in _process_symbols.items():
+            binding.add_symbol(name, addr)
+        llvm = binding
+    return llvm
+
+
 def _target_machine(opt: int):
     # Each engine takes ownership of its target machine: a new one per engine.
-    return llvm.Target.from_default_triple().create_target_machine(opt=opt, codemodel="jitdefault")
+    return _llvm().Target.from_default_triple().create_target_machine(opt=opt, codemodel="jitdefault")
 
 
-def base():
-    """The process-wide engine with the miss stub and the entry trampoline."""
+def use_store(store) -> None:
+    """Keep the base code (and runtime functions without a store of their
+    own) in ``store`` (the persistent cache), if no other is set and base
+    code is not made yet."""
+    global _default_store
+    if _default_store is None:
+        _default_store = store
+
+
+_BASE_TEXT = (f"define {CC} i32 @tcgpy_miss_stub(ptr %env) {{\n  ret i32 0\n}}\n" + _ENTER
+              + "".join(f"define {CC} i32 @tcgpy_exit_{int(c)}(ptr %env) {{\n  ret i32 {int(c)}\n}}\n"
+                        for c in Exit))
+
+
+def base() -> None:
+    """Make the process-wide base code: the miss stub, the exit stubs, the
+    entry trampoline and the helper callbacks."""
     global _base, _miss_stub, enter
-    with _lock:
-        if _base is None:
-            llvm.initialize_native_target()
-            llvm.initialize_native_asmprinter()
-            _base = llvm.create_mcjit_compiler(llvm.parse_assembly(""), _target_machine(CODEGEN_OPT))
-            stub = llvm.parse_assembly(
-                f"define {CC} i32 @tcgpy_miss_stub(ptr %env) {{\n  ret i32 0\n}}\n" + _ENTER
-                + "".join(f"define {CC} i32 @tcgpy_exit_{int(c)}(ptr %env) {{\n  ret i32 {int(c)}\n}}\n"
-                          for c in Exit))
-            _base.add_module(stub)
-            _base.finalize_object()
-            _miss_stub = _base.get_function_address("tcgpy_miss_stub")
-            enter = ENTER_FN(_base.get_function_address("tcgpy_enter"))
-            for c in Exit:
-                _exit_stubs[int(c)] = _base.get_function_address(f"tcgpy_exit_{int(c)}")
-            for h in HELPERS:
-                cf = _make_helper(h.fn)
-                _keepalive.append(cf)
-                _helper_addrs.append(ctypes.cast(cf, ctypes.c_void_p).value)
-            # the names relocatable code uses for them (lower.Runtime.ref)
-            for i, addr in enumerate(_helper_addrs):
-                add_process_symbol(f"tcgpy_helper_{i}", addr)
-            for c, addr in _exit_stubs.items():
-                add_process_symbol(f"tcgpy_exit_{c}", addr)
-        return _base
+    if _base:
+        return
+    with _base_lock:
+        if _base:
+            return
+        for h in HELPERS:
+            cf = _make_helper(h.fn)
+            _keepalive.append(cf)
+            _helper_addrs.append(ctypes.cast(cf, ctypes.c_void_p).value)
+        # the names relocatable code uses for them (lower.Runtime.ref)
+        for i, addr in enumerate(_helper_addrs):
+            add_process_symbol(f"tcgpy_helper_{i}", addr)
+        names = ["tcgpy_miss_stub", "tcgpy_enter"] + [f"tcgpy_exit_{int(c)}" for c in Exit]
+        fns = _runtime_functions(_BASE_TEXT, names, _default_store, CODEGEN_OPT)
+        _miss_stub = fns["tcgpy_miss_stub"]
+        enter = ENTER_FN(fns["tcgpy_enter"])
+        for c in Exit:
+            _exit_stubs[int(c)] = fns[f"tcgpy_exit_{int(c)}"]
+            add_process_symbol(f"tcgpy_exit_{int(c)}", _exit_stubs[int(c)])
+        _base = True
 
 
 def exit_stubs() -> dict[int, int]:
@@ -147,9 +177,7 @@ class CodeSpace:
 
     def __init__(self):
         base()
-        with _lock:
-            self._engines = {False: llvm.create_mcjit_compiler(llvm.parse_assembly(""),
-                                                               _target_machine(CODEGEN_OPT))}
+        self._engines = {}             # tier (hot?) -> MCJIT engine, made on first compile
         self.modules = 0
         self.loaded = objload.LoadedCode()                # persistent-cache modules' memory
         self.loaded_tags: set[str] = set()                # ... and their tags
@@ -157,9 +185,9 @@ class CodeSpace:
     def _engine(self, hot: bool):
         ee = self._engines.get(hot)
         if ee is None:
+            tm = _target_machine(HOT_CODEGEN_OPT if hot else CODEGEN_OPT)
             with _lock:
-                ee = self._engines[hot] = llvm.create_mcjit_compiler(
-                    llvm.parse_assembly(""), _target_machine(HOT_CODEGEN_OPT))
+                ee = self._engines[hot] = llvm.create_mcjit_compiler(llvm.parse_assembly(""), tm)
         return ee
 
     def compile(self, text: str, names: list[str], hot: bool = False):
@@ -211,8 +239,9 @@ def add_process_symbol(name: str, addr: int) -> None:
     """Make ``name`` resolve to ``addr`` in every engine of this process (for
     run-time addresses that are the same for every emulator: the helpers,
     exit stubs and slow paths that relocatable runtime functions name)."""
-    llvm.add_symbol(name, addr)
     _process_symbols[name] = addr
+    if llvm is not None:
+        llvm.add_symbol(name, addr)
 
 
 _process_symbols: dict[str, int] = {}
@@ -233,6 +262,10 @@ def runtime_functions(text: str, names: list[str], store=None, opt: int = 2) -> 
     if fns is not None:
         return fns
     base()
+    return _runtime_functions(text, names, store if store is not None else _default_store, opt)
+
+
+def _runtime_functions(text: str, names: list[str], store, opt: int) -> dict[str, int]:
     obj = store.get(f"O{opt}\n{text}") if store is not None else None
     if obj is not None:
         defined = objload.load(obj, _process_symbols, _runtime_loaded)
@@ -240,8 +273,9 @@ def runtime_functions(text: str, names: list[str], store=None, opt: int = 2) -> 
             fns = _runtime_fns[text, opt] = {n: defined[n] for n in names}
             return fns
     made = []
+    tm = _target_machine(opt)
     with _lock:
-        ee = llvm.create_mcjit_compiler(llvm.parse_assembly(""), _target_machine(opt))
+        ee = llvm.create_mcjit_compiler(llvm.parse_assembly(""), tm)
         mod = llvm.parse_assembly(text)
         mod.name = "tcgpy_runtime"
         if store is not None:
@@ -259,9 +293,9 @@ def emit_assembly(text: str, hot: bool = False) -> str:
     """Host assembly for LLVM IR text (for -d out_asm), at the codegen level
     of the tier that runs it."""
     base()
+    tm = _target_machine(HOT_CODEGEN_OPT if hot else CODEGEN_OPT)
     with _lock:
-        return _target_machine(HOT_CODEGEN_OPT if hot else CODEGEN_OPT).emit_assembly(
-            llvm.parse_assembly(text))
+        return tm.emit_assembly(llvm.parse_assembly(text))
 
 
 _object_tm = None
@@ -276,15 +310,17 @@ def emit_object(text: str) -> bytes:
     codegen level."""
     global _object_tm
     base()
+    binding = _llvm()
     with _lock:
         if _object_tm is None:
-            _object_tm = llvm.Target.from_default_triple().create_target_machine(
+            _object_tm = binding.Target.from_default_triple().create_target_machine(
                 opt=CODEGEN_OPT, codemodel=OBJECT_CODE_MODEL)
-        return _object_tm.emit_object(llvm.parse_assembly(text))
+        return _object_tm.emit_object(binding.parse_assembly(text))
 
 
 def target_description() -> str:
-    """What translated code is generated for (part of the persistent cache's key)."""
-    base()
-    return (f"{llvm.get_default_triple()} llvm {'.'.join(map(str, llvm.llvm_version_info))} "
-            f"O{CODEGEN_OPT} {OBJECT_CODE_MODEL} cpu=generic")
+    """What translated code is generated for (part of the persistent cache's
+    key): the host, llvmlite's version (which fixes LLVM's), the codegen
+    level and model, and the generic CPU every target machine here uses."""
+    return (f"{platform.machine()}-{platform.system().lower()} llvmlite {llvmlite.__version__} "
+            f"O{CODEGEN_OPT}/O{HOT_CODEGEN_OPT} {OBJECT_CODE_MODEL} cpu=generic")

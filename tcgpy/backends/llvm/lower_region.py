@@ -407,7 +407,8 @@ def optimize(text: str) -> str:
     """``text`` after a short function pipeline: SROA (the allocas become SSA
     values), instcombine, simplifycfg, dead code.  LLVM's whole -O2 pipeline
     compiles three times slower for no measurable gain on these loops."""
-    import llvmlite.binding as llvm
+    from .jit import _llvm
+    llvm = _llvm()              # imported and initialised on first use
     global _opt
     with _opt_lock:
         if _opt is None:
