@@ -146,7 +146,8 @@ int main(void)
 
     pid_t pid = fork();
     if (pid == 0) {
-        struct timespec ts = {0, 50000000};
+        /* long enough that main's spin ends first even on a loaded machine */
+        struct timespec ts = {1, 0};
         nanosleep(&ts, NULL);
         _exit(6);
     }
