@@ -68,36 +68,9 @@ def namespace_parts(arch: str, tbi: bool, icount: bool, passes: list[str] | None
 
 # -- loading ----------------------------------------------------------------------------
 
-def undefined_symbols(obj: bytes) -> set[str] | None:
-    """The undefined symbols of an ELF64 relocatable object (None: not one)."""
-    try:
-        if obj[:4] != b"\x7fELF" or obj[4] != 2 or obj[5] != 1:
-            return None
-        shoff, = struct.unpack_from("<Q", obj, 0x28)
-        shentsize, shnum = struct.unpack_from("<HH", obj, 0x3A)
-        if shentsize != 64 or shnum > 4096:
-            return None
-        out = set()
-        for i in range(shnum):
-            _, sh_type, _, _, off, size, link, _, _, entsize = struct.unpack_from(
-                "<IIQQQQIIQQ", obj, shoff + 64 * i)
-            if sh_type != 2:                       # SHT_SYMTAB
-                continue
-            str_off, str_size = struct.unpack_from("<QQ", obj, shoff + 64 * link + 24)
-            strtab = obj[str_off:str_off + str_size]
-            if entsize != 24 or off + size > len(obj) or len(strtab) != str_size:
-                return None
-            for s in range(off, off + size, 24):
-                name, _, _, shndx = struct.unpack_from("<IBBH", obj, s)
-                if shndx == 0 and name:
-                    end = strtab.index(b"\0", name)
-                    out.add(strtab[name:end].decode())
-        return out
-    except (struct.error, ValueError, IndexError, UnicodeDecodeError):
-        return None
-
-
-def _valid_meta(meta: dict, page: int) -> bool:
+def _valid_meta(meta: dict, page: int | None) -> bool:
+    """The entry's facts are what persist.py writes (``page``: the page its
+    blocks start on, or None for a hot loop's)."""
     blocks = meta.get("blocks")
     if not (isinstance(meta.get("tag"), str) and _TAG.match(meta["tag"]) and isinstance(blocks, list)
             and isinstance(meta.get("imports"), dict) and meta.get("page") == page
@@ -107,7 +80,8 @@ def _valid_meta(meta: dict, page: int) -> bool:
         if not (isinstance(b, list) and len(b) == 8):
             return False
         pc, size, n, offs, fn, slots, ctrs, deps = b
-        if not (type(pc) is int and pc & PAGE_MASK == page and type(size) is int and 0 < size <= 1 << 16
+        if not (type(pc) is int and (page is None or pc & PAGE_MASK == page)
+                and type(size) is int and 0 < size <= 1 << 16
                 and type(n) is int and 0 < n <= MAX_BLOCK_INSNS and isinstance(fn, str)
                 and (type(offs) is int and 0 < offs <= 16
                      or isinstance(offs, list) and len(offs) == n and all(type(o) is int for o in offs))
@@ -152,25 +126,11 @@ def load_page(cache, pc: int, stop_pc: int | None):
     blocks = meta["blocks"]
     if cache.generation_blocks + len(blocks) >= cache.max_blocks:
         return None                   # the next compile flushes; then there is room
-    own = (f"tcgpy_slots_{tag}", f"tcgpy_ctr_{tag}")
-    symbols = {}
-    for sym, extra in meta["imports"].items():
-        addr = 1 if sym in own else runtime_symbol(cache.rt, sym, extra)
-        if not addr:
-            stats.pcache_misses += 1
-            return None
-        symbols[sym] = addr
-    base_slot = cache.alloc_slot_range(meta["nslots"])
-    base_ctr = cache.alloc_counter_range(meta["nctr"])
-    if base_slot is None or base_ctr is None:
-        return None
-    symbols[own[0]] = cache.slot_address(base_slot)
-    symbols[own[1]] = cache.counter_address(base_ctr)
-    undefined = undefined_symbols(entry.obj)
-    if undefined is None or not undefined <= symbols.keys():
+    symbols = _symbols(cache, meta)
+    if symbols is None:
         stats.pcache_misses += 1
-        pcache._note(f"ignoring {key[:12]}: its object code is not what it says")
         return None
+    base_slot, base_ctr = cache.pcache_slot_base, cache.pcache_ctr_base
     fns = sorted({b[4] for b in blocks})
     try:
         addrs, elapsed = cache.code.load_object(entry.obj, tag, symbols, fns)
@@ -211,6 +171,124 @@ def load_page(cache, pc: int, stop_pc: int | None):
     return found
 
 
+# -- hot loops -----------------------------------------------------------------------------
+# A loop that turns hot is compiled optimised (tbcache.promote).  Its entry
+# is keyed by the loop (header, each block's pc and instruction count) and
+# the content of every page its blocks lie on: the same loop of the same
+# code finds it in the next run, which then skips LLVM's optimiser and
+# code generator for it too.
+
+def _page_hash(cache, page: int) -> str | None:
+    h = cache.page_hashes.get(page, False)
+    if h is False:
+        data = page_bytes(cache.aspace, page)
+        h = cache.page_hashes[page] = None if data is None else content_hash(data)
+    return h
+
+
+def hot_key(cache, header: int, region) -> str | None:
+    """The key of hot loop ``region`` (TBs) entered at ``header``, or None."""
+    h = hashlib.blake2b(cache.pcache.key + b"hot\0", digest_size=20)
+    h.update(struct.pack("<Q", header))
+    pages = set()
+    for tb in region:
+        h.update(struct.pack("<QI", tb.pc, tb.n_insns))
+        pages.update(_pages_of(tb.pc, tb.size))
+    for p in sorted(pages):
+        ph = _page_hash(cache, p)
+        if ph is None:
+            return None
+        h.update(struct.pack("<Q", p) + bytes.fromhex(ph))
+    return h.hexdigest()
+
+
+def _pages_of(pc: int, size: int) -> tuple[int, ...]:
+    return tuple(sorted({pc & PAGE_MASK, (pc + max(size, 1) - 1) & PAGE_MASK}))
+
+
+def load_hot(cache, key: str):
+    """The TBs (unregistered, in tbcache.lower_hot's order) of a cached hot
+    loop, or None."""
+    from .tbcache import TB, mark_region
+    entry = cache.pcache.read(key, count=False)
+    if entry is None:
+        return None
+    meta = entry.meta
+    if not (meta.get("hot") is True and type(meta.get("region")) is bool and _valid_meta(meta, None)
+            and meta["blocks"] and meta["tag"] not in cache.code.loaded_tags):
+        return None
+    tag = meta["tag"]
+    symbols = _symbols(cache, meta)
+    if symbols is None:
+        return None
+    try:
+        addrs, _ = cache.code.load_object(entry.obj, tag, symbols, sorted({b[4] for b in meta["blocks"]}))
+    except ValueError:
+        return None
+    base_slot = cache.pcache_slot_base
+    tbs = []
+    for pc, size, n, offs, fn, slots, _, _ in meta["blocks"]:
+        if not addrs.get(fn):
+            return None
+        insn_pcs = list(range(pc, pc + n * offs, offs)) if type(offs) is int else [pc + o for o in offs]
+        tbs.append(TB(pc, size, n, insn_pcs, addrs[fn], [(base_slot + k, t) for k, t in slots],
+                      _pages_of(pc, size), hot=True))
+    if meta["region"]:
+        mark_region(tbs)
+        cache.stats.hot_regions_loaded += 1
+    cache.stats.modules_loaded += 1
+    cache.generation_blocks += len(tbs)
+    return tbs
+
+
+def _symbols(cache, meta: dict) -> dict[str, int] | None:
+    """Addresses for an entry's imports (its own slots and counters taken
+    here: their bases are left in cache.pcache_slot_base/_ctr_base)."""
+    tag = meta["tag"]
+    own = (f"tcgpy_slots_{tag}", f"tcgpy_ctr_{tag}")
+    symbols = {}
+    for sym, extra in meta["imports"].items():
+        addr = 1 if sym in own else runtime_symbol(cache.rt, sym, extra)
+        if not addr:
+            return None
+        symbols[sym] = addr
+    base_slot = cache.alloc_slot_range(meta["nslots"])
+    base_ctr = cache.alloc_counter_range(meta["nctr"])
+    if base_slot is None or base_ctr is None:
+        return None
+    cache.pcache_slot_base, cache.pcache_ctr_base = base_slot, base_ctr
+    symbols[own[0]] = cache.slot_address(base_slot)
+    symbols[own[1]] = cache.counter_address(base_ctr)
+    return symbols
+
+
+def _save_hot(cache, key: str, header: int, pcs: list[tuple[int, int]]) -> bool:
+    from .backends.llvm.lower_region import optimize as optimize_region
+    from .tbcache import lower_hot
+    blocks = [cache._translate(pc, n, None) for pc, n in pcs]
+    tag = secrets.token_hex(8)
+    rt = dataclasses.replace(cache.rt, tag=tag, imports={})
+    next_slot, names = itertools.count(), itertools.count()
+    text, order, lowered, region = lower_hot(blocks, header, rt, lambda: f"tb_{tag}_{next(names)}",
+                                             next_slot.__next__)
+    decls = "".join(f"@{s} = external global i8\n" for s in rt.imports)
+    text = decls + text
+    if region:
+        text = optimize_region(text)
+    obj = jit.emit_object(text, hot=True)
+    isz = cache.arch.insn_size
+    metas = []
+    for block, lb in zip(order, lowered):
+        offs = [p - block.pc for p in block.insn_pcs]
+        if offs == list(range(0, isz * len(offs), isz)):
+            offs = isz
+        metas.append([block.pc, block.guest_size, block.guest_insns, offs, lb.name,
+                      [list(sl) for sl in lb.slots], [], []])
+    meta = {"hot": True, "region": region, "tag": tag, "nslots": next(next_slot), "nctr": 0,
+            "imports": rt.imports, "blocks": metas, "page": None}
+    return cache.pcache.write(key, meta, obj)
+
+
 # -- saving -------------------------------------------------------------------------------
 
 def _block_pcs(cache) -> dict[int, set[int]]:
@@ -226,6 +304,12 @@ def save(cache, deadline: float | None = None) -> int:
     the cache lacks any of them; returns the number of pages written."""
     pcache = cache.pcache
     written = 0
+    for key, (header, pcs) in list(cache.hot_records.items()):
+        if pcache.read(key, count=False) is None:
+            try:
+                written += _save_hot(cache, key, header, pcs)
+            except Exception as e:        # this loop is not cached
+                pcache._note(f"hot loop at {header:#x} not saved: {type(e).__name__}: {e}")
     for page, pcs in sorted(_block_pcs(cache).items()):
         if deadline is not None and time.monotonic() > deadline:
             break

@@ -32,7 +32,7 @@ from .backends.llvm.lower import (ACCESS_KEYS, SYM_SLOW_LD, SYM_SLOW_ST, Runtime
 from .backends.llvm.lower_region import lower_region, region_possible
 from .backends.llvm.lower_region import optimize as optimize_region
 from . import persist
-from .cpustate import PAGE_MASK
+from .cpustate import PAGE_BITS, PAGE_MASK
 from .ir.core import Insn, Kind, Temp
 from .ir.interp import block_plan
 from .ir.ops import Exit, Op
@@ -108,6 +108,7 @@ class Stats:
     pcache_blocks: int = 0            # blocks installed from it
     pcache_bytes: int = 0             # bytes of it read
     modules_loaded: int = 0           # object-code modules loaded (no LLVM codegen)
+    hot_regions_loaded: int = 0       # hot loops among them
     time_pcache_load: float = 0.0
     time_decode: float = 0.0
     time_ir_build: float = 0.0
@@ -163,6 +164,28 @@ class TB:
     runs: int = 0
 
 
+def lower_hot(blocks, header_pc: int, rt: Runtime, fn_name, alloc_slot):
+    """LLVM IR for a hot loop: (text, blocks in function order, their
+    lowerings, whether the last is the loop's region function).  Each block
+    gets its own hot-tier function and, when the loop's header is among
+    them, the whole loop is also one function entered there."""
+    header = next((b for b in blocks if b.pc == header_pc), None)
+    if header is None or not HOT_REGIONS or not region_possible(blocks, rt):
+        lowered = [lower_block(b, rt, fn_name(), alloc_slot, None, True) for b in blocks]
+        return module_text(lowered), list(blocks), lowered, False
+    others = [b for b in blocks if b is not header]
+    lowered = [lower_block(b, rt, fn_name(), alloc_slot, None, True) for b in others]
+    lowered.append(lower_region([header] + others, rt, fn_name(), alloc_slot))
+    return module_text(lowered), others + [header], lowered, True
+
+
+def mark_region(tbs: list["TB"]) -> None:
+    """The last of a hot loop's TBs is its region: it runs every block's
+    code, so any of their pages invalidates it."""
+    tbs[-1].pages = tuple(sorted({p for tb in tbs for p in tb.pages}))
+    tbs[-1].region = True
+
+
 def _pages(block) -> tuple[int, ...]:
     """The guest pages a block's code lies on."""
     return tuple(sorted({block.pc & PAGE_MASK, (block.pc + max(block.guest_size, 1) - 1) & PAGE_MASK}))
@@ -189,6 +212,9 @@ class TBCache:
         self.pcache = None
         self.pcache_tried: set[int] = set()            # pages looked up since their last change
         self.pcache_pages: dict[int, tuple[str, set[int]]] = {}   # page -> (key, pcs) loaded
+        self.page_hashes: dict[int, str | None] = {}   # content hash of code pages (persist.py)
+        self.hot_records: dict[str, tuple] = {}        # hot loops compiled here: key -> (header, blocks)
+        self.pcache_slot_base = self.pcache_ctr_base = 0   # of the entry persist.py loaded last
         self.counter_owner: dict[int, TB] = {}
         self.blocks: dict[int, TB] = {}
         self.cold: dict[int, TB] = {}            # cold blocks (coldtier.py), by pc
@@ -337,33 +363,25 @@ class TBCache:
         """The hot tier: each block's own function and, when the loop's header
         is among them, the whole loop as one function entered there
         (lower_region), optimised by LLVM."""
-        header = next((b for b in blocks if b.pc == header_pc), None)
-        if header is None or not HOT_REGIONS or not region_possible(blocks, self.rt):
-            return self._compile(blocks, chain=True, hot=True)
         t0 = time.perf_counter()
-        others = [b for b in blocks if b is not header]
-        lowered = []
-        for block in others:
-            self._fn_counter += 1
-            lowered.append(lower_block(block, self.rt, f"tb_{id(self):x}_{self._fn_counter}",
-                                       self._alloc_slot, None, True))
-        self._fn_counter += 1
-        region = lower_region([header] + others, self.rt, f"tb_{id(self):x}_{self._fn_counter}",
-                              self._alloc_slot)
-        text = module_text(lowered + [region])
+        text, order, lowered, region = lower_hot(blocks, header_pc, self.rt, self._fn_name, self._alloc_slot)
         t1 = time.perf_counter()
         self.stats.time_llvm_lower += t1 - t0
-        text = optimize_region(text)
+        if region:
+            text = optimize_region(text)
         if self.log is not None:
             self.log.llvm("out_asm", text, True)
-        addrs, _ = self.code.compile(text, [lb.name for lb in lowered] + [region.name], hot=True)
+        addrs, _ = self.code.compile(text, [lb.name for lb in lowered], hot=True)
         self.stats.time_llvm_compile += time.perf_counter() - t1     # optimisation included
-        tbs = self._make_tbs(others + [header], lowered + [region], addrs, True)
-        # the region runs every block's code: any of their pages invalidates it
-        tbs[-1].pages = tuple(sorted({p for tb in tbs for p in tb.pages}))
-        tbs[-1].region = True
-        self.stats.hot_regions += 1
+        tbs = self._make_tbs(order, lowered, addrs, True)
+        if region:
+            mark_region(tbs)
+            self.stats.hot_regions += 1
         return tbs
+
+    def _fn_name(self) -> str:
+        self._fn_counter += 1
+        return f"tb_{id(self):x}_{self._fn_counter}"
 
     def _make_tbs(self, blocks, lowered, addrs, hot: bool) -> list[TB]:
         self.stats.modules_compiled += 1
@@ -552,13 +570,20 @@ class TBCache:
         lo, hi = min(target, src.pc), max(target, src.pc)
         # Inner loops that are hot already are taken in again when regions
         # are on: the outer loop then runs as one function around them.
-        region = sorted((tb for pc, tb in self.blocks.items()
-                         if lo <= pc <= hi and (HOT_REGIONS or not tb.hot)), key=lambda tb: tb.pc)
+        region = sorted((tb for tb in self._blocks_between(lo, hi) if HOT_REGIONS or not tb.hot),
+                        key=lambda tb: tb.pc)
         if len(region) > HOT_REGION_MAX:
             # a long way back: keep the two ends, where the loop runs
             region = [tb for tb in region if tb.pc in (target, src.pc)]
         if not region:
             return
+        hot_key = None
+        if self.pcache is not None:
+            hot_key = persist.hot_key(self, target, region)
+            news = persist.load_hot(self, hot_key) if hot_key else None
+            if news is not None:
+                self._install_hot(region, news, target)
+                return
         # Same pc, same instruction count: the same guest code (the blocks
         # are still valid, so their bytes have not changed).
         blocks = [self._translate(tb.pc, tb.n_insns, None) for tb in region]
@@ -571,6 +596,13 @@ class TBCache:
             if not region:
                 return
         news = self._compile_hot(blocks, target)
+        if hot_key:
+            # for the persistent cache: compiled again as relocatable code when saving
+            self.hot_records[hot_key] = (target, [(b.pc, b.guest_insns) for b in blocks])
+        self._install_hot(region, news, target)
+
+    def _install_hot(self, region: list[TB], news: list[TB], target: int) -> None:
+        """Replace a loop's ``region`` blocks by their hot versions ``news``."""
         # An inner loop's region stays the way into that loop: the outer
         # region is entered at its own header only, and code that comes back
         # into the inner loop from elsewhere (a path that left the outer
@@ -587,6 +619,21 @@ class TBCache:
                 continue
             self._register(new)
         self.stats.blocks_promoted += len(news)
+
+    def _blocks_between(self, lo: int, hi: int):
+        """The registered blocks whose pc is in [lo, hi], found by page (a
+        scan of every block made each promotion cost O(blocks): 0.3 s of a
+        warm python3 start-up, which loads 38,000 from the persistent cache)."""
+        if (hi - lo) >> PAGE_BITS > len(self.page_blocks):
+            return [tb for pc, tb in self.blocks.items() if lo <= pc <= hi]
+        out = {}
+        page = lo & PAGE_MASK
+        while page <= hi:
+            for tb in self.page_blocks.get(page, ()):
+                if lo <= tb.pc <= hi and self.blocks.get(tb.pc) is tb:
+                    out[tb.pc] = tb
+            page += 1 << PAGE_BITS
+        return list(out.values())
 
     # -- invalidation --------------------------------------------------------------
     def invalidate(self, tb: TB) -> None:
@@ -629,6 +676,7 @@ class TBCache:
 
     def invalidate_page(self, page: int, size: int = 0) -> None:
         self.pcache_tried.discard(page)        # new content: look it up again
+        self.page_hashes.pop(page, None)
         for tb in list(self.page_blocks.get(page, ())):
             self.invalidate(tb)
 
@@ -671,3 +719,4 @@ class TBCache:
         self.counter_owner.clear()
         self.pcache_tried.clear()
         self.pcache_pages.clear()
+        self.page_hashes.clear()

@@ -4,7 +4,7 @@ AddressSpace.refresh_file_holes turns the pages past the end of a shrunk
 file into guest holes at every syscall.  A file shrunk while the guest runs
 without a syscall makes the host fault inside JIT code instead, and the
 host's SIGBUS would kill tcgpy.  So while file mappings exist, a native
-handler (LLVM IR, compiled once per process) catches SIGBUS at addresses
+handler (LLVM IR, compiled once per process or taken from the persistent cache) catches SIGBUS at addresses
 inside their host memory: it puts a zero page where the vanished one was,
 so that the access completes, notes the address and asks the emulator to
 return at the next block boundary.  There the process turns the pages into
@@ -37,27 +37,33 @@ _exit_request = ctypes.c_uint64(0)              # address of the running emulato
 _installed = False
 
 
+# The handler names the state above and libc's functions by symbol: its text
+# is the same in every process, so its object code can come from the
+# persistent cache (no LLVM in a run whose code is all cached).
+_SYMBOLS = {"tcgpy_bg_used": _used, "tcgpy_bg_ranges": _ranges, "tcgpy_bg_fault": _fault,
+            "tcgpy_bg_exit_request": _exit_request}
+
+
 def _handler_ir() -> str:
-    libc = ctypes.CDLL(None)
-    mmap_fn = ctypes.cast(libc.mmap, ctypes.c_void_p).value
-    signal_fn = ctypes.cast(libc.signal, ctypes.c_void_p).value
     anon = mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS | MAP_FIXED
     prot = mmap.PROT_READ | mmap.PROT_WRITE
-    a = ctypes.addressof
-    return f"""
+    decls = "".join(f"@{name} = external global i64\n" for name in _SYMBOLS)
+    return decls + f"""
+declare ptr @mmap(ptr, i64, i32, i32, i32, i64)
+declare ptr @signal(i32, ptr)
 define void @tcgpy_sigbus(i32 %sig, ptr %si, ptr %uc) {{
 entry:
   %ap = getelementptr i8, ptr %si, i64 {SIGINFO_ADDR}
   %a = load i64, ptr %ap
-  %n = load volatile i64, ptr inttoptr (i64 {a(_used)} to ptr)
+  %n = load volatile i64, ptr @tcgpy_bg_used
   br label %loop
 loop:
   %i = phi i64 [0, %entry], [%next, %check]
   %end = icmp uge i64 %i, %n
   br i1 %end, label %foreign, label %check
 check:
-  %lop = getelementptr [2 x i64], ptr inttoptr (i64 {a(_ranges)} to ptr), i64 %i, i64 0
-  %hip = getelementptr [2 x i64], ptr inttoptr (i64 {a(_ranges)} to ptr), i64 %i, i64 1
+  %lop = getelementptr [2 x i64], ptr @tcgpy_bg_ranges, i64 %i, i64 0
+  %hip = getelementptr [2 x i64], ptr @tcgpy_bg_ranges, i64 %i, i64 1
   %lo = load volatile i64, ptr %lop
   %hi = load volatile i64, ptr %hip
   %ge = icmp uge i64 %a, %lo
@@ -68,9 +74,8 @@ check:
 ours:
   %page = and i64 %a, {-PAGE}
   %pp = inttoptr i64 %page to ptr
-  %mm = inttoptr i64 {mmap_fn} to ptr
-  %r = call ptr %mm(ptr %pp, i64 {PAGE}, i32 {prot}, i32 {anon}, i32 -1, i64 0)
-  %fp = inttoptr i64 {a(_fault)} to ptr
+  %r = call ptr @mmap(ptr %pp, i64 {PAGE}, i32 {prot}, i32 {anon}, i32 -1, i64 0)
+  %fp = getelementptr i8, ptr @tcgpy_bg_fault, i64 0
   %old = load volatile i64, ptr %fp
   %first = icmp eq i64 %old, 0
   br i1 %first, label %note, label %poke
@@ -78,13 +83,12 @@ note:
   store volatile i64 %a, ptr %fp
   br label %poke
 poke:
-  %erp = load volatile i64, ptr inttoptr (i64 {a(_exit_request)} to ptr)
+  %erp = load volatile i64, ptr @tcgpy_bg_exit_request
   %er = inttoptr i64 %erp to ptr
   store volatile i64 {EXIT_REQUESTED}, ptr %er
   ret void
 foreign:
-  %sg = inttoptr i64 {signal_fn} to ptr
-  %d = call ptr %sg(i32 %sig, ptr null)
+  %d = call ptr @signal(i32 %sig, ptr null)
   ret void
 }}
 """
@@ -96,12 +100,14 @@ class _SigAction(ctypes.Structure):
                 ("restorer", ctypes.c_void_p)]
 
 
-def _install() -> None:
+def _install(store) -> None:
     global _installed
     import signal
 
-    from ..backends.llvm.jit import runtime_functions
-    fn = runtime_functions(_handler_ir(), ["tcgpy_sigbus"])["tcgpy_sigbus"]
+    from ..backends.llvm.jit import add_process_symbol, runtime_functions
+    for name, var in _SYMBOLS.items():
+        add_process_symbol(name, ctypes.addressof(var))
+    fn = runtime_functions(_handler_ir(), ["tcgpy_sigbus"], store)["tcgpy_sigbus"]
     sa = _SigAction(fn, (ctypes.c_uint64 * 16)(), SA_SIGINFO, None)
     if ctypes.CDLL(None, use_errno=True).sigaction(int(signal.SIGBUS), ctypes.byref(sa), None) == 0:
         _installed = True
@@ -113,7 +119,7 @@ def watch(emu, lo: int, hi: int) -> bool:
     if not hasattr(emu, "env"):
         return False
     if not _installed:
-        _install()
+        _install(getattr(getattr(emu, "cache", None), "pcache", None))
         if not _installed:
             return False
     _exit_request.value = ctypes.addressof(emu.env) + type(emu.env).exit_request.offset

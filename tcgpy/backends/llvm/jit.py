@@ -262,7 +262,7 @@ def runtime_functions(text: str, names: list[str], store=None, opt: int = 2) -> 
     if fns is not None:
         return fns
     base()
-    return _runtime_functions(text, names, store if store is not None else _default_store, opt)
+    return _runtime_functions(text, names, store, opt)
 
 
 def _runtime_functions(text: str, names: list[str], store, opt: int) -> dict[str, int]:
@@ -298,24 +298,24 @@ def emit_assembly(text: str, hot: bool = False) -> str:
         return tm.emit_assembly(llvm.parse_assembly(text))
 
 
-_object_tm = None
+_object_tms: dict = {}
 # Relocatable code for the persistent cache: the large code model reaches any
 # address through a 64-bit relocation, wherever the next run puts things;
 # first-tier codegen level, generic x86-64 as every engine here targets.
 OBJECT_CODE_MODEL = "large"
 
 
-def emit_object(text: str) -> bytes:
-    """Object code (ELF, relocatable) for LLVM IR text, at the first tier's
-    codegen level."""
-    global _object_tm
+def emit_object(text: str, hot: bool = False) -> bytes:
+    """Object code (ELF, relocatable) for LLVM IR text, at the codegen level
+    of the first tier (or of the hot one)."""
     base()
     binding = _llvm()
     with _lock:
-        if _object_tm is None:
-            _object_tm = binding.Target.from_default_triple().create_target_machine(
-                opt=CODEGEN_OPT, codemodel=OBJECT_CODE_MODEL)
-        return _object_tm.emit_object(binding.parse_assembly(text))
+        tm = _object_tms.get(hot)
+        if tm is None:
+            tm = _object_tms[hot] = binding.Target.from_default_triple().create_target_machine(
+                opt=HOT_CODEGEN_OPT if hot else CODEGEN_OPT, codemodel=OBJECT_CODE_MODEL)
+        return tm.emit_object(binding.parse_assembly(text))
 
 
 def target_description() -> str:

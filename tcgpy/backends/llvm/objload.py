@@ -5,7 +5,8 @@ an ELF64 relocatable object for x86-64: sections of code and constants and
 relocations against symbols, absolute in the large code model.  Loading it
 is copying the allocated sections into fresh memory, resolving the
 undefined symbols from a table (this run's addresses of env, jump slots,
-helpers...) and patching each relocation, then making the memory
+helpers...) or, for the C library functions LLVM calls, from the process,
+and patching each relocation, then making the memory
 executable: a few microseconds of Python per object where MCJIT's
 RuntimeDyld, through llvmlite, costs about a millisecond (and a run that
 finds all its code in the cache then never imports or initialises LLVM).
@@ -42,6 +43,25 @@ _libc.mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_
 _libc.mprotect.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
 _libc.munmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t]
 MAP_FAILED = ctypes.c_void_p(-1).value
+_libm = None
+
+
+def process_symbol(name: str) -> int:
+    """A C library function LLVM's code calls (``fma``, ``trunc``, ``memcpy``:
+    generic x86-64 has no instruction for them), as the process has it; 0
+    for tcgpy's own names, which only the caller's table may resolve."""
+    global _libm
+    if name.startswith("tcgpy_") or not name.isidentifier():
+        return 0
+    if _libm is None:
+        from ctypes.util import find_library
+        _libm = ctypes.CDLL(find_library("m") or "libm.so.6")
+    for lib in (_libc, _libm):
+        try:
+            return ctypes.cast(getattr(lib, name), ctypes.c_void_p).value or 0
+        except AttributeError:
+            continue
+    return 0
 
 
 class LoadedCode:
@@ -136,7 +156,7 @@ def _symbols(obj, shdrs, place, base, table):
             if not name:
                 addrs.append(0)
                 continue
-            addr = table.get(name)
+            addr = table.get(name) or process_symbol(name)
             if not addr:
                 return None, None
         elif shndx == SHN_ABS:
