@@ -582,7 +582,9 @@ class TBCache:
             hot_key = persist.hot_key(self, target, region)
             news = persist.load_hot(self, hot_key) if hot_key else None
             if news is not None:
-                self._install_hot(region, news, target)
+                # (the blocks it was compiled from: region_possible may have left some out)
+                pcs = {tb.pc for tb in news}
+                self._install_hot([tb for tb in region if tb.pc in pcs], news, target)
                 return
         # Same pc, same instruction count: the same guest code (the blocks
         # are still valid, so their bytes have not changed).
