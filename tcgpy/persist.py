@@ -63,38 +63,42 @@ def namespace_parts(arch: str, tbi: bool, icount: bool, passes: list[str] | None
     from .pcache import source_digest
     return {"tcgpy": __version__, "source": source_digest(), "arch": arch, "tbi": tbi,
             "icount": icount, "passes": passes, "target": jit.target_description(), "page": PAGE_SIZE,
-            "format": 1}
+            "format": 2}
 
 
 # -- loading ----------------------------------------------------------------------------
 
 def _valid_meta(meta: dict, page: int | None) -> bool:
     """The entry's facts are what persist.py writes (``page``: the page its
-    blocks start on, or None for a hot loop's)."""
-    blocks = meta.get("blocks")
-    if not (isinstance(meta.get("tag"), str) and _TAG.match(meta["tag"]) and isinstance(blocks, list)
+    blocks start on, or None for a hot loop's): every number that indexes
+    something here is an int in range.  (Plain loops: this runs for every
+    block a warm run loads.)"""
+    blocks, nslots, nctr = meta.get("blocks"), meta.get("nslots"), meta.get("nctr")
+    if not (isinstance(meta.get("tag"), str) and _TAG.match(meta["tag"]) and type(blocks) is list
             and isinstance(meta.get("imports"), dict) and meta.get("page") == page
-            and all(type(meta.get(k)) is int and 0 <= meta[k] < 1 << 16 for k in ("nslots", "nctr"))):
+            and type(nslots) is int and type(nctr) is int and 0 <= nslots < 1 << 16 and 0 <= nctr < 1 << 16):
         return False
     for b in blocks:
-        if not (isinstance(b, list) and len(b) == 8):
+        if type(b) is not list or len(b) != 7:
             return False
-        pc, size, n, offs, fn, slots, ctrs, deps = b
-        if not (type(pc) is int and (page is None or pc & PAGE_MASK == page)
-                and type(size) is int and 0 < size <= 1 << 16
-                and type(n) is int and 0 < n <= MAX_BLOCK_INSNS and isinstance(fn, str)
-                and (type(offs) is int and 0 < offs <= 16
-                     or isinstance(offs, list) and len(offs) == n and all(type(o) is int for o in offs))
-                and isinstance(slots, list) and isinstance(ctrs, list) and isinstance(deps, list)):
+        pc, size, n, fn, slots, ctrs, deps = b
+        if (type(pc) is not int or type(size) is not int or type(n) is not int or type(fn) is not str
+                or type(slots) is not list or type(ctrs) is not list or type(deps) is not list
+                or not 0 < size <= 1 << 16 or not 0 < n <= MAX_BLOCK_INSNS or not 0 <= pc < 1 << 64
+                or page is not None and pc & PAGE_MASK != page):
             return False
-        if not all(isinstance(s, list) and len(s) == 2 and type(s[0]) is int and 0 <= s[0] < meta["nslots"]
-                   and type(s[1]) is int and 0 <= s[1] < 1 << 64 for s in slots):
-            return False
-        if not all(type(c) is int and 0 <= c < meta["nctr"] for c in ctrs):
-            return False
-        if not all(isinstance(d, list) and len(d) == 2 and type(d[0]) is int and isinstance(d[1], str)
-                   for d in deps):
-            return False
+        for sl in slots:
+            if type(sl) is not list or len(sl) != 2:
+                return False
+            k, target = sl
+            if type(k) is not int or type(target) is not int or not 0 <= k < nslots or not 0 <= target < 1 << 64:
+                return False
+        for c in ctrs:
+            if type(c) is not int or not 0 <= c < nctr:
+                return False
+        for d in deps:
+            if type(d) is not list or len(d) != 2 or type(d[0]) is not int or type(d[1]) is not str:
+                return False
     return True
 
 
@@ -131,7 +135,7 @@ def load_page(cache, pc: int, stop_pc: int | None):
         stats.pcache_misses += 1
         return None
     base_slot, base_ctr = cache.pcache_slot_base, cache.pcache_ctr_base
-    fns = sorted({b[4] for b in blocks})
+    fns = sorted({b[3] for b in blocks})
     try:
         addrs, elapsed = cache.code.load_object(entry.obj, tag, symbols, fns)
     except Exception as e:          # an object MCJIT refused: a miss
@@ -142,7 +146,7 @@ def load_page(cache, pc: int, stop_pc: int | None):
     hashes = {page: content_hash(data)}
     found = None
     installed = set()
-    for pc_b, size, n, offs, fn, slots, ctrs, deps in blocks:
+    for pc_b, size, n, fn, slots, ctrs, deps in blocks:
         if not addrs.get(fn) or pc_b in cache.blocks:
             continue
         if stop_pc is not None and pc_b < stop_pc < pc_b + size:
@@ -156,8 +160,7 @@ def load_page(cache, pc: int, stop_pc: int | None):
         if not ok:
             continue
         ctr_ids = [base_ctr + c for c in ctrs]
-        insn_pcs = list(range(pc_b, pc_b + n * offs, offs)) if type(offs) is int else [pc_b + o for o in offs]
-        tb = TB(pc_b, size, n, insn_pcs, addrs[fn],
+        tb = TB(pc_b, size, n, (), addrs[fn],
                 [(base_slot + k, target) for k, target in slots],
                 tuple(sorted({page, *(d for d, _ in deps)})), counters=ctr_ids)
         cache.install_loaded(tb)
@@ -222,16 +225,15 @@ def load_hot(cache, key: str):
     if symbols is None:
         return None
     try:
-        addrs, _ = cache.code.load_object(entry.obj, tag, symbols, sorted({b[4] for b in meta["blocks"]}))
+        addrs, _ = cache.code.load_object(entry.obj, tag, symbols, sorted({b[3] for b in meta["blocks"]}))
     except ValueError:
         return None
     base_slot = cache.pcache_slot_base
     tbs = []
-    for pc, size, n, offs, fn, slots, _, _ in meta["blocks"]:
+    for pc, size, n, fn, slots, _, _ in meta["blocks"]:
         if not addrs.get(fn):
             return None
-        insn_pcs = list(range(pc, pc + n * offs, offs)) if type(offs) is int else [pc + o for o in offs]
-        tbs.append(TB(pc, size, n, insn_pcs, addrs[fn], [(base_slot + k, t) for k, t in slots],
+        tbs.append(TB(pc, size, n, (), addrs[fn], [(base_slot + k, t) for k, t in slots],
                       _pages_of(pc, size), hot=True))
     if meta["region"]:
         mark_region(tbs)
@@ -276,13 +278,9 @@ def _save_hot(cache, key: str, header: int, pcs: list[tuple[int, int]]) -> bool:
     if region:
         text = optimize_region(text)
     obj = jit.emit_object(text, hot=True)
-    isz = cache.arch.insn_size
     metas = []
     for block, lb in zip(order, lowered):
-        offs = [p - block.pc for p in block.insn_pcs]
-        if offs == list(range(0, isz * len(offs), isz)):
-            offs = isz
-        metas.append([block.pc, block.guest_size, block.guest_insns, offs, lb.name,
+        metas.append([block.pc, block.guest_size, block.guest_insns, lb.name,
                       [list(sl) for sl in lb.slots], [], []])
     meta = {"hot": True, "region": region, "tag": tag, "nslots": next(next_slot), "nctr": 0,
             "imports": rt.imports, "blocks": metas, "page": None}
@@ -356,7 +354,6 @@ def _save_page(cache, page: int, data: bytes, key: str, pcs: list[int]) -> bool:
     if not blocks:
         return False
     tag = secrets.token_hex(8)
-    isz = cache.arch.insn_size
     rt = dataclasses.replace(cache.rt, tag=tag, imports={})
     next_slot, next_ctr = itertools.count(), itertools.count()
     lowered, metas = [], []
@@ -371,10 +368,7 @@ def _save_page(cache, page: int, data: bytes, key: str, pcs: list[int]) -> bool:
             parts = [fn]
         lowered.append(fn)
         for block, part, dep in zip(group, parts, deps[i:i + BATCH]):
-            offs = [p - block.pc for p in block.insn_pcs]
-            if offs == list(range(0, isz * len(offs), isz)):
-                offs = isz              # fixed-length instructions: the step is enough
-            metas.append([block.pc, block.guest_size, block.guest_insns, offs, name,
+            metas.append([block.pc, block.guest_size, block.guest_insns, name,
                           [list(s) for s in part.slots], list(part.counters), dep])
     decls = "".join(f"@{s} = external global i8\n" for s in rt.imports)
     obj = jit.emit_object(module_text(lowered, decls))

@@ -570,11 +570,12 @@ class TBCache:
         lo, hi = min(target, src.pc), max(target, src.pc)
         # Inner loops that are hot already are taken in again when regions
         # are on: the outer loop then runs as one function around them.
-        region = sorted((tb for tb in self._blocks_between(lo, hi) if HOT_REGIONS or not tb.hot),
-                        key=lambda tb: tb.pc)
+        region = self._blocks_between(lo, hi, HOT_REGION_MAX + 1)
         if len(region) > HOT_REGION_MAX:
             # a long way back: keep the two ends, where the loop runs
-            region = [tb for tb in region if tb.pc in (target, src.pc)]
+            region = [tb for tb in {self.blocks.get(target), self.blocks.get(src.pc)}
+                      if tb is not None and (HOT_REGIONS or not tb.hot)]
+        region.sort(key=lambda tb: tb.pc)
         if not region:
             return
         hot_key = None
@@ -622,17 +623,23 @@ class TBCache:
             self._register(new)
         self.stats.blocks_promoted += len(news)
 
-    def _blocks_between(self, lo: int, hi: int):
-        """The registered blocks whose pc is in [lo, hi], found by page (a
-        scan of every block made each promotion cost O(blocks): 0.3 s of a
-        warm python3 start-up, which loads 38,000 from the persistent cache)."""
+    def _blocks_between(self, lo: int, hi: int, limit: int) -> list[TB]:
+        """The registered blocks whose pc is in [lo, hi] (hot ones only with
+        HOT_REGIONS), up to ``limit`` of them, found by page (a scan of every block made each promotion cost
+        O(blocks): 0.3 s of a warm python3 start-up, which loads 38,000
+        from the persistent cache)."""
+        out: dict[int, TB] = {}
         if (hi - lo) >> PAGE_BITS > len(self.page_blocks):
-            return [tb for pc, tb in self.blocks.items() if lo <= pc <= hi]
-        out = {}
+            for pc, tb in self.blocks.items():
+                if lo <= pc <= hi and (HOT_REGIONS or not tb.hot):
+                    out[pc] = tb
+                    if len(out) >= limit:
+                        break
+            return list(out.values())
         page = lo & PAGE_MASK
-        while page <= hi:
+        while page <= hi and len(out) < limit:
             for tb in self.page_blocks.get(page, ()):
-                if lo <= tb.pc <= hi and self.blocks.get(tb.pc) is tb:
+                if lo <= tb.pc <= hi and self.blocks.get(tb.pc) is tb and (HOT_REGIONS or not tb.hot):
                     out[tb.pc] = tb
             page += 1 << PAGE_BITS
         return list(out.values())
