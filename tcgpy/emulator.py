@@ -5,6 +5,7 @@ import ctypes
 import os
 import threading
 import weakref
+from time import perf_counter
 from typing import Callable, Iterable
 
 from .errors import AlignmentFault, EmulationError, GuestTrap, IllegalInstruction, MemoryFault, UnhandledSyscall
@@ -316,7 +317,9 @@ class Emulator:
                     if self._cold is None:
                         from .coldtier import ColdRunner
                         self._cold = ColdRunner(self)
+                    t0 = perf_counter()
                     code = self._cold.run(tb)
+                    stats.time_interp += perf_counter() - t0
                 else:
                     code = enter(self.env_addr, tb.fn_addr)
                 stats.dispatcher_returns += 1
@@ -338,7 +341,11 @@ class Emulator:
         if code == Exit.SYSCALL:
             if self.on_syscall is None:
                 raise UnhandledSyscall(pc)
-            self.on_syscall(self)
+            t0 = perf_counter()
+            try:
+                self.on_syscall(self)
+            finally:
+                self.cache.stats.time_syscalls += perf_counter() - t0
             return
         if code == Exit.FAULT:
             exc = env.exception

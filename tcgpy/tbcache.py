@@ -115,6 +115,8 @@ class Stats:
     time_passes: float = 0.0
     time_llvm_lower: float = 0.0
     time_llvm_compile: float = 0.0
+    time_interp: float = 0.0          # running cold blocks (coldtier.py)
+    time_syscalls: float = 0.0        # in the syscall handler (Linux user mode)
 
     def as_dict(self) -> dict:
         return dict(self.__dict__)
