@@ -246,3 +246,22 @@ def test_no_cache_flag_and_variable(tmp_path):
                                 "TCGPY_CACHE_SYNC": "1", "PYTHONPATH": str(ROOT)})
         assert p.returncode == 0 and p.stdout.startswith(b"hello")
     assert not _entries(tmp_path)
+
+
+def test_full_disk(tmp_path):
+    """A cache on a file system with no room left: writes fail (ENOSPC),
+    runs go on, and what was written whole is used."""
+    mnt = tmp_path / "tiny"
+    mnt.mkdir()
+    if os.geteuid() != 0 or subprocess.run(["mount", "-t", "tmpfs", "-o", "size=96k,mode=0700", "tmpfs",
+                                            str(mnt)], capture_output=True).returncode != 0:
+        pytest.skip("needs root and a mountable tmpfs to make a full file system")
+    try:
+        for _ in range(2):
+            p = _tcgpy("run", "-d", "cache", str(HELLO), cache_dir=mnt)
+            out, err = p.communicate(timeout=120)
+            assert p.returncode == 0 and out.startswith(b"hello, world\n"), err
+        assert b"No space left on device" in err, err
+        assert not [f for f in mnt.rglob(".*.tmp")]          # no partial file left behind
+    finally:
+        subprocess.run(["umount", str(mnt)], capture_output=True)
