@@ -85,7 +85,7 @@ class PersistentCache:
     """A cache directory, seen through one namespace."""
 
     def __init__(self, root: str, ns: str, warn=None):
-        self.root = Path(root)
+        self.root = Path(os.path.abspath(root))      # the guest may chdir
         self.ns = ns
         self.dir = self.root / ns
         self.key = bytes.fromhex(ns)
@@ -99,14 +99,14 @@ class PersistentCache:
             self.warn(f"tcgpy: cache: {msg}")
 
     def usable(self) -> bool:
-        """The directory is ours to trust: not writable by other users (they
-        could plant code there)."""
+        """The directory is ours to trust: ours, and not writable by every
+        user (who could plant code there)."""
         if self._trusted is None:
             try:
                 st = os.stat(self.root)
-                self._trusted = st.st_uid == os.getuid() and not st.st_mode & 0o022
+                self._trusted = st.st_uid == os.getuid() and not st.st_mode & 0o002
                 if not self._trusted:
-                    self._note(f"{self.root} is writable by others or not ours: not used")
+                    self._note(f"{self.root} is writable by every user or not ours: not used")
             except OSError:
                 self._trusted = True        # not made yet: a writer makes it with mode 0700
         return self._trusted
@@ -185,7 +185,9 @@ class PersistentCache:
         path = self.path(key)
         tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
         try:
-            path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            if not path.parent.is_dir():
+                for d in (self.root, self.dir, path.parent):     # each 0700, whatever the umask
+                    d.mkdir(mode=0o700, parents=d is self.root, exist_ok=True)
             with open(tmp, "wb") as f:
                 f.write(data)
             os.replace(tmp, path)

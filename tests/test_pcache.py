@@ -181,7 +181,7 @@ def test_unwritable_cache_is_quietly_off(tmp_path):
     assert e.save_cache() == 0
 
 
-def test_cache_writable_by_others_is_not_used(tmp_path):
+def test_cache_writable_by_every_user_is_not_used(tmp_path):
     d = tmp_path / "shared"
     d.mkdir()
     d.chmod(0o777)
@@ -265,3 +265,16 @@ def test_full_disk(tmp_path):
         assert not [f for f in mnt.rglob(".*.tmp")]          # no partial file left behind
     finally:
         subprocess.run(["umount", str(mnt)], capture_output=True)
+
+
+def test_cache_directories_are_private_whatever_the_umask(tmp_path):
+    old = os.umask(0)
+    try:
+        e = _emu(tmp_path / "new" / "cache")
+        _run(e)
+        assert e.save_cache() == 2
+    finally:
+        os.umask(old)
+    root = tmp_path / "new" / "cache"
+    for d in [root] + [p for p in root.rglob("*") if p.is_dir()]:
+        assert d.stat().st_mode & 0o777 == 0o700, d
