@@ -138,7 +138,7 @@ def load_page(cache, pc: int, stop_pc: int | None):
     fns = sorted({b[3] for b in blocks})
     try:
         addrs, elapsed = cache.code.load_object(entry.obj, tag, symbols, fns)
-    except Exception as e:          # an object MCJIT refused: a miss
+    except ValueError as e:         # an object the loader refused: a miss
         pcache._note(f"ignoring {key[:12]}: {e}")
         stats.pcache_misses += 1
         return None
@@ -149,8 +149,8 @@ def load_page(cache, pc: int, stop_pc: int | None):
     for pc_b, size, n, fn, slots, ctrs, deps in blocks:
         if not addrs.get(fn) or pc_b in cache.blocks:
             continue
-        if stop_pc is not None and pc_b < stop_pc < pc_b + size:
-            continue                 # run(until=) stops inside it: translated shorter instead
+        if stop_pc is not None and pc_b <= stop_pc < pc_b + size:
+            continue                 # run(until=) stops there: not chained into, or translated shorter
         ok = True
         for dep_page, h in deps:
             if dep_page not in hashes:

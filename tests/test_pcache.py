@@ -278,3 +278,15 @@ def test_cache_directories_are_private_whatever_the_umask(tmp_path):
     root = tmp_path / "new" / "cache"
     for d in [root] + [p for p in root.rglob("*") if p.is_dir()]:
         assert d.stat().st_mode & 0o777 == 0o700, d
+
+
+def test_run_until_a_cached_block(tmp_path):
+    """run(until=) stops at a block start even when the page's cached blocks
+    (that one among them) are installed together: nothing chains into it."""
+    e = _emu(tmp_path)
+    _run(e)
+    e.save_cache()
+    warm = _emu(tmp_path, x1=3)
+    warm.run(CODE, until=0x1000c)            # the bl, which the loop's exit falls into
+    assert warm.reg_read("pc") == 0x1000c and warm.reg_read("x0") == 0 and warm.reg_read("x2") == 0
+    assert warm.stats.pcache_hits == 1
