@@ -395,51 +395,72 @@ def save_in_background(emu, log_figures: bool = True) -> None:
         return
     try:
         os.setsid()
-        _detach_descriptors()
+        # The writer lock is taken before our caller's descriptors close:
+        # whoever waits for those to close and then for the lock (a test,
+        # ``tcgpy cache wait``) waits for this save too.  Another writer at
+        # work: this run's pages are left to a later run rather than
+        # queueing (a script of 200 short processes would otherwise leave
+        # 200 waiting copies of tcgpy behind it).
+        lock = _writer_lock(cache.pcache, wait=False)
+        _detach_descriptors(keep=lock.fd if lock is not None else -1)
         try:
             os.nice(10)
         except OSError:
             pass
-        # Another writer at work: leave this run's pages to a later run
-        # rather than queueing (a script of 200 short processes would
-        # otherwise leave 200 waiting copies of tcgpy behind it).
-        save_now(emu, log_figures, wait=False)
+        save_now(emu, log_figures, lock=lock)
     except BaseException:
         pass
     os._exit(0)
 
 
-def save_now(emu, log_figures: bool = True, wait: bool = True) -> int:
-    """Save ``emu``'s blocks under the cache's writer lock (waiting for it,
-    or giving up at once when another process holds it and not ``wait``);
-    returns the pages written."""
-    from .pcache import WriterLock, cap_from_env, evict, log_run
+def _writer_lock(pcache, wait: bool):
+    from .pcache import WriterLock
+    if not pcache.usable():
+        return None
+    lock = WriterLock(str(pcache.root))
+    return lock if lock.acquire(wait=wait) else None
+
+
+_TAKE = object()
+
+
+def save_now(emu, log_figures: bool = True, lock=_TAKE) -> int:
+    """Save ``emu``'s blocks under the cache's writer lock (``lock``: one
+    held already, or None to save nothing; by default it is waited for);
+    returns the pages written.  The run's figures go to runs.log either way."""
+    from .pcache import cap_from_env, evict, log_run
     cache = emu.cache
     pcache = cache.pcache
-    if pcache is None or not pcache.usable():
+    if pcache is None:
         return 0
-    lock = WriterLock(str(pcache.root))
-    if not lock.acquire(wait=wait):
-        return 0
-    try:
-        written = save(cache)
-        evict(str(pcache.root), cap_from_env())
-        if log_figures:
-            s = cache.stats
-            log_run(str(pcache.root), s.pcache_hits, s.pcache_misses, pcache.bytes_loaded, written)
-        return written
-    finally:
-        lock.release()
+    if lock is _TAKE:
+        lock = _writer_lock(pcache, wait=True)
+    written = 0
+    if lock is not None:
+        try:
+            written = save(cache)
+            evict(str(pcache.root), cap_from_env())
+        finally:
+            lock.release()
+    if log_figures and pcache.usable():
+        s = cache.stats
+        log_run(str(pcache.root), s.pcache_hits, s.pcache_misses, pcache.bytes_loaded, written)
+    return written
 
 
-def _detach_descriptors() -> None:
+def _detach_descriptors(keep: int = -1) -> None:
     """Close everything the guest or our caller holds (a pipe a test reads
-    to its end must not stay open) and put /dev/null on 0-2."""
+    to its end must not stay open) but ``keep``, and put /dev/null on 0-2."""
     try:
         max_fd = os.sysconf("SC_OPEN_MAX")
     except (ValueError, OSError):
         max_fd = 1024
-    os.closerange(0, max(3, min(max_fd, 1 << 20)))
+    max_fd = max(3, min(max_fd, 1 << 20))
+    if keep >= 0:
+        os.closerange(0, keep)
+        os.closerange(keep + 1, max_fd)
+    else:
+        os.closerange(0, max_fd)
     fd = os.open(os.devnull, os.O_RDWR)
     for i in range(3):
         if fd != i:
