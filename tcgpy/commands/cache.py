@@ -48,7 +48,7 @@ def main(args) -> int:
         return 0
     rate = "n/a" if s["hit_rate"] is None else f"{100 * s['hit_rate']:.1f}%"
     print(f"directory:      {s['dir']}\n"
-          f"entries:        {s['entries']} (guest code pages), {s['namespaces']} namespace(s)\n"
+          f"entries:        {s['entries']} files (guest code pages, hot loops, runtime code) in {s['namespaces']} namespace(s)\n"
           f"size:           {s['bytes'] / 1048576:.1f} MiB (cap {pcache.cap_from_env() / 1048576:.0f} MiB)\n"
           f"last {s['runs']} runs: {s['hits']} pages found, {s['misses']} missed (hit rate {rate}), "
           f"{s['bytes_loaded'] / 1048576:.1f} MiB loaded")
