@@ -191,8 +191,9 @@ def _page_hash(cache, page: int) -> str | None:
 
 def hot_key(cache, header: int, region) -> str | None:
     """The key of hot loop ``region`` (TBs) entered at ``header``, or None."""
+    from .tbcache import HOT_REGIONS
     h = hashlib.blake2b(cache.pcache.key + b"hot\0", digest_size=20)
-    h.update(struct.pack("<Q", header))
+    h.update(struct.pack("<Q?", header, HOT_REGIONS))
     pages = set()
     for tb in region:
         h.update(struct.pack("<QI", tb.pc, tb.n_insns))
