@@ -290,3 +290,15 @@ def test_run_until_a_cached_block(tmp_path):
     warm.run(CODE, until=0x1000c)            # the bl, which the loop's exit falls into
     assert warm.reg_read("pc") == 0x1000c and warm.reg_read("x0") == 0 and warm.reg_read("x2") == 0
     assert warm.stats.pcache_hits == 1
+
+
+def test_hot_loop_comes_from_the_cache(tmp_path):
+    first = _emu(tmp_path, x1=100_000)
+    assert _run(first) == (0, 4)
+    assert first.stats.blocks_promoted > 0
+    first.save_cache()
+    warm = _emu(tmp_path, x1=100_000)
+    assert _run(warm) == (0, 4)
+    s = warm.stats
+    assert s.blocks_promoted > 0 and s.modules_compiled == 0 and s.blocks_translated == 0
+    assert s.modules_loaded > s.pcache_hits             # the pages' modules and the loop's
