@@ -14,9 +14,11 @@ so a static-PIE or a shared library mapped elsewhere is just another key.
 
 *Loading*: a miss in the block cache looks up the page of the missed pc (by
 its content) before translating anything; a hit installs all the page's
-blocks at once (MCJIT relocates the object: no LLVM IR, no codegen) and
-chains them as if compiled in this run.  A block running onto a second page
-records that page's hash and is installed only where it still matches.
+blocks at once (backends/llvm/objload.py relocates the object: no LLVM at
+all) and chains them as if compiled in this run.  A block running onto a
+second page records that page's hash and is installed only where it still
+matches.  Hot loops (tbcache.promote) are kept the same way, keyed by their
+blocks and the content of their pages.
 
 The work of saving (about a millisecond of LLVM per block) is done after the
 guest has exited, in a detached process (``save_in_background``), so no run
@@ -29,7 +31,6 @@ import hashlib
 import itertools
 import os
 import re
-import secrets
 import struct
 import sys
 import time
@@ -162,7 +163,7 @@ def load_page(cache, pc: int, stop_pc: int | None):
         ctr_ids = [base_ctr + c for c in ctrs]
         tb = TB(pc_b, size, n, (), addrs[fn],
                 [(base_slot + k, target) for k, target in slots],
-                tuple(sorted({page, *(d for d, _ in deps)})), counters=ctr_ids)
+                tuple(sorted({page, *(d for d, _ in deps)})) if deps else (page,), counters=ctr_ids)
         cache.install_loaded(tb)
         installed.add(pc_b)
         if pc_b == pc:
@@ -269,7 +270,7 @@ def _save_hot(cache, key: str, header: int, pcs: list[tuple[int, int]]) -> bool:
     from .backends.llvm.lower_region import optimize as optimize_region
     from .tbcache import lower_hot
     blocks = [cache._translate(pc, n, None) for pc, n in pcs]
-    tag = secrets.token_hex(8)
+    tag = os.urandom(8).hex()          # names the module's own symbols, unique in an engine
     rt = dataclasses.replace(cache.rt, tag=tag, imports={})
     next_slot, names = itertools.count(), itertools.count()
     text, order, lowered, region = lower_hot(blocks, header, rt, lambda: f"tb_{tag}_{next(names)}",
@@ -354,7 +355,7 @@ def _save_page(cache, page: int, data: bytes, key: str, pcs: list[int]) -> bool:
             deps.append(dep)
     if not blocks:
         return False
-    tag = secrets.token_hex(8)
+    tag = os.urandom(8).hex()          # names the module's own symbols, unique in an engine
     rt = dataclasses.replace(cache.rt, tag=tag, imports={})
     next_slot, next_ctr = itertools.count(), itertools.count()
     lowered, metas = [], []
