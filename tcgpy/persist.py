@@ -275,8 +275,7 @@ def _save_hot(cache, key: str, header: int, pcs: list[tuple[int, int]]) -> bool:
     next_slot, names = itertools.count(), itertools.count()
     text, order, lowered, region = lower_hot(blocks, header, rt, lambda: f"tb_{tag}_{next(names)}",
                                              next_slot.__next__)
-    decls = "".join(f"@{s} = external global i8\n" for s in rt.imports)
-    text = decls + text
+    text = rt.import_decls() + text
     if region:
         text = optimize_region(text)
     obj = jit.emit_object(text, hot=True)
@@ -372,8 +371,7 @@ def _save_page(cache, page: int, data: bytes, key: str, pcs: list[int]) -> bool:
         for block, part, dep in zip(group, parts, deps[i:i + BATCH]):
             metas.append([block.pc, block.guest_size, block.guest_insns, name,
                           [list(s) for s in part.slots], list(part.counters), dep])
-    decls = "".join(f"@{s} = external global i8\n" for s in rt.imports)
-    obj = jit.emit_object(module_text(lowered, decls))
+    obj = jit.emit_object(module_text(lowered, rt.import_decls()))
     meta = {"page": page, "tag": tag, "nslots": next(next_slot), "nctr": next(next_ctr),
             "imports": rt.imports, "blocks": metas}
     return cache.pcache.write(key, meta, obj)

@@ -17,7 +17,6 @@ ROOT = Path(__file__).resolve().parent.parent
 HELLO = ROOT / "tests" / "guest" / "bin" / "libc_hello"
 
 
-@pytest.mark.skipif(not HELLO.exists(), reason="tests/guest/bin/libc_hello not built")
 def test_startup_smoke_json_and_table():
     r = subprocess.run([sys.executable, "-m", "tcgpy", "bench", "--startup", "--smoke", "--json"],
                        capture_output=True, text=True, timeout=120, cwd=ROOT)

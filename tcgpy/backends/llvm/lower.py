@@ -94,6 +94,11 @@ class Runtime:
         self.imports.setdefault(sym, None)
         return f"getelementptr (i8, ptr @{sym}, i64 {offset})" if offset else f"@{sym}"
 
+    def import_decls(self) -> str:
+        """Declarations of the symbols relocatable code named (``ref``), for
+        the module text: the loader maps each to this run's address."""
+        return "".join(f"@{sym} = external global i8\n" for sym in self.imports)
+
     def slot_ref(self, slot: int) -> str:
         return self.ref(f"tcgpy_slots_{self.tag}", self.slot_base, 8 * slot)
 
@@ -987,9 +992,8 @@ def access_function_text(rt: Runtime, memop: int, kind: str) -> str:
         "  call void @llvm.eh.sjlj.longjmp(ptr %jb)",
         "  unreachable",
     ]
-    decls = [f"@{sym} = external global i8" for sym in rt.imports]
-    return "\n".join(["declare void @llvm.eh.sjlj.longjmp(ptr)"] + decls + [head, "entry:"] + fl.lines
-                      + ["}", MODULE_TAIL])
+    return "\n".join(["declare void @llvm.eh.sjlj.longjmp(ptr)", rt.import_decls(), head, "entry:"]
+                     + fl.lines + ["}", MODULE_TAIL])
 
 
 @lowers(Op.ld_env)

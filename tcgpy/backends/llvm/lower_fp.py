@@ -386,8 +386,8 @@ def _library_function(key: tuple, rt) -> int:
             if text is None:
                 _library[key] = 0
                 return 0
-            decls = "".join(f"@{s} = external global i8\n" for s in sym_rt.imports)
-            _library[key] = jit.runtime_functions(DECLS + decls + text + MODULE_TAIL, [name], rt.store,
+            _library[key] = jit.runtime_functions(DECLS + sym_rt.import_decls() + text + MODULE_TAIL,
+                                                  [name], rt.store,
                                                   opt=LIBRARY_CODEGEN_OPT)[name]
     return _library[key]
 
