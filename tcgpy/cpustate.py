@@ -8,7 +8,10 @@ from __future__ import annotations
 import ctypes
 from dataclasses import dataclass, field
 
-TLB_BITS = 10
+# 16,384 entries (64 MiB of reach, 512 KiB of env): a miss is refilled in
+# host code (backends/llvm/refill.py), so the size only has to keep conflict
+# misses rare in working sets of tens of MiB; flushing it is a 512 KiB memset.
+TLB_BITS = 14
 TLB_SIZE = 1 << TLB_BITS
 PAGE_BITS = 12
 PAGE_SIZE = 1 << PAGE_BITS
@@ -37,6 +40,30 @@ class TLBEntry(ctypes.Structure):
 
 TLB_ENTRY_SIZE = ctypes.sizeof(TLBEntry)
 
+
+class RegionEntry(ctypes.Structure):
+    """One guest mapping as host code sees it (softmmu.memory.AddressSpace
+    keeps an array of them, sorted by start, for the native TLB refill)."""
+    _fields_ = [("start", ctypes.c_uint64),
+                ("end", ctypes.c_uint64),        # exclusive
+                ("addend", ctypes.c_uint64),     # host address - guest address
+                ("fast", ctypes.c_uint64)]       # FAST_READ | FAST_WRITE
+
+
+# What the refill may grant without Python: reads of readable RAM, writes to
+# writable RAM holding no translated code (stores there must invalidate it).
+FAST_READ, FAST_WRITE = 1, 2
+
+
+class RegionTable(ctypes.Structure):
+    """The header env ``mem_table`` points at."""
+    _fields_ = [("count", ctypes.c_uint64),
+                ("entries", ctypes.c_void_p),    # RegionEntry[count]
+                ("refills", ctypes.c_uint64)]    # TLB refills done in host code
+
+
+REGION_ENTRY_SIZE = ctypes.sizeof(RegionEntry)
+
 # Fields every architecture's env has: the dispatcher and the backend use them.
 COMMON_ROWS: tuple[RegDef, ...] = (
     RegDef("pc"),
@@ -58,6 +85,7 @@ class CPUStateLayout:
     offsets: dict[str, int] = field(default_factory=dict)
     by_name: dict[str, RegDef] = field(default_factory=dict)
     tlb_offset: int = 0
+    mem_table_offset: int = 0
 
     @property
     def ir_globals(self) -> list[RegDef]:
@@ -71,6 +99,10 @@ def make_layout(arch_name: str, arch_rows: tuple[RegDef, ...]) -> CPUStateLayout
         ctype = ctypes.c_uint64 if r.size == 8 else ctypes.c_uint8 * r.size
         fields.append((r.name, ctype))
     fields.append(("tlb", TLBEntry * TLB_SIZE))
+    # After the TLB, with it outside every register image (InterpState, the
+    # tests' env copies): the address space's RegionTable, which the native
+    # TLB refill searches.
+    fields.append(("mem_table", ctypes.c_void_p))
     struct = type(f"{arch_name.capitalize()}Env", (ctypes.Structure,), {"_fields_": fields})
     layout = CPUStateLayout(rows, struct)
     for r in rows:
@@ -79,4 +111,5 @@ def make_layout(arch_name: str, arch_rows: tuple[RegDef, ...]) -> CPUStateLayout
         for a in r.aliases:
             layout.by_name[a] = r
     layout.tlb_offset = struct.tlb.offset
+    layout.mem_table_offset = struct.mem_table.offset
     return layout

@@ -48,6 +48,16 @@ _SLOW_LD_ADDR = ctypes.cast(_SLOW_LD_CB, ctypes.c_void_p).value
 _SLOW_ST_ADDR = ctypes.cast(_SLOW_ST_CB, ctypes.c_void_p).value
 
 
+def python_calls() -> dict[str, int]:
+    """Helper name (vec ops: ``vec_env:KIND``) -> calls from translated code
+    into its Python function in this process, most called first."""
+    from .ir.helpers import HELPERS
+    from .ir.vector import KINDS, VEC_ENV_CALLS
+    counts = {h.name: n for h, n in zip(HELPERS, jit.helper_calls) if n and h.name != "vec_env"}
+    counts.update((f"vec_env:{k.value.name}", n) for k, n in zip(KINDS, VEC_ENV_CALLS) if n)
+    return dict(sorted(counts.items(), key=lambda kv: -kv[1]))
+
+
 # Interpreted runs of a block before it is compiled (coldtier.py): about
 # what compiling one costs (~1 ms) in interpreted runs (~25 us), so that a
 # block never costs more than twice the better choice.  glibc hello 0.46 s at
@@ -99,12 +109,12 @@ class Emulator:
             jit.use_store(pcache)
         self.cache = TBCache(self.arch, self.env, self.aspace,
                              (lambda b: optimize(b, enabled=names)) if names is not None else optimize)
+        self.cache.pcache = self.cache.rt.store = pcache
         self.cache.set_slow_paths(_SLOW_LD_ADDR, _SLOW_ST_ADDR)
         self.cache.tbi = tbi
         self.cache.rt.icount = icount
         # The cold tier (coldtier.py): not with exact instruction counts.
         self.cache.cold_runs = 0 if icount else COLD_RUNS
-        self.cache.pcache = self.cache.rt.store = pcache
         self._cold = None
         _by_env[self.env_addr] = self
         self.on_syscall: Callable[["Emulator"], None] | None = None
@@ -228,8 +238,13 @@ class Emulator:
     @property
     def stats(self):
         """JIT statistics (blocks and instructions translated, dispatcher
-        returns, chain patches, flushes, time per translation stage)."""
-        return self.cache.stats
+        returns, chain patches, flushes, time per translation stage, and the
+        calls translated code made into Python: slow-path accesses and
+        helpers, the latter counted for the whole process)."""
+        s = self.cache.stats
+        s.tlb_refills_native = self.aspace.native_refills
+        s.python_calls = python_calls()
+        return s
 
     def flush_cache(self) -> None:
         """Drop every translated block (e.g. after changing passes)."""
@@ -239,6 +254,7 @@ class Emulator:
     def _slow_access(self, addr: int, memop: int, value: int | None) -> int:
         size = 1 << (memop & MemOp.SIZE_MASK)
         env = self.env
+        self.cache.stats.slow_accesses += 1
         try:
             if memop & MemOp.ALIGN and addr & (size - 1):
                 raise Fault(addr, "read" if value is None else "write", align=True)

@@ -25,7 +25,7 @@ import struct
 import time
 from dataclasses import dataclass, field
 
-from .backends.llvm import jit
+from .backends.llvm import jit, refill
 from .backends.llvm.lower import (ACCESS_KEYS, SYM_SLOW_LD, SYM_SLOW_ST, Runtime, access_fn_name,
                                   access_function_text,
                                   lower_batch, lower_block, module_text)
@@ -117,14 +117,24 @@ class Stats:
     time_llvm_compile: float = 0.0
     time_interp: float = 0.0          # running cold blocks (coldtier.py)
     time_syscalls: float = 0.0        # in the syscall handler (Linux user mode)
+    # Where translated code went back to Python (a cliff when it is in a loop):
+    slow_accesses: int = 0            # Python slow path: faults, MMIO, code-page stores, page crossings
+    tlb_refills_native: int = 0       # TLB misses refilled in host code (refill.py)
+    # helper (vec ops as "vec_env:KIND") -> calls from translated code, most first
+    python_calls: dict = field(default_factory=dict)
 
     def as_dict(self) -> dict:
         return dict(self.__dict__)
 
-    def format(self) -> str:
-        d = self.as_dict()
-        return "\n".join(f"{k:>20}: {v:.6f}" if isinstance(v, float) else f"{k:>20}: {v}"
-                         for k, v in d.items())
+    def format(self, top: int = 12) -> str:
+        lines = []
+        for k, v in self.as_dict().items():
+            if isinstance(v, dict):
+                lines.append(f"{k:>20}: {sum(v.values())}")
+                lines += [f"{'':>22}{n:>10}  {name}" for name, n in list(v.items())[:top]]
+            else:
+                lines.append(f"{k:>20}: {v:.6f}" if isinstance(v, float) else f"{k:>20}: {v}")
+        return "\n".join(lines)
 
 
 class _AccessFunctions(dict):
@@ -246,10 +256,18 @@ class TBCache:
         aspace.on_code_write = self.invalidate_page
 
     def set_slow_paths(self, ld: int, st: int) -> None:
-        self.rt.slow_ld = ld
-        self.rt.slow_st = st
-        jit.add_process_symbol(SYM_SLOW_LD, ld)
-        jit.add_process_symbol(SYM_SLOW_ST, st)
+        """Install the Python slow paths (``ld(env, addr, memop)``, ``st(env,
+        addr, value, memop)``) behind the native TLB refill (refill.py), which
+        is what translated code calls on a miss."""
+        jit.add_process_symbol(refill.PY_SLOW_LD, ld)
+        jit.add_process_symbol(refill.PY_SLOW_ST, st)
+        self.env.mem_table = self.aspace.table_address
+        text = refill.slow_path_text(dataclasses.replace(self.rt, tag="runtime", imports={}),
+                                     self.arch.layout.mem_table_offset)
+        fns = jit.runtime_functions(text, [refill.REFILL_LD, refill.REFILL_ST], self.rt.store)
+        self.rt.slow_ld, self.rt.slow_st = fns[refill.REFILL_LD], fns[refill.REFILL_ST]
+        jit.add_process_symbol(SYM_SLOW_LD, self.rt.slow_ld)
+        jit.add_process_symbol(SYM_SLOW_ST, self.rt.slow_st)
         self.rt.access_fns = _AccessFunctions(self.rt)
 
     def _reset_slots(self) -> None:
@@ -408,8 +426,7 @@ class TBCache:
         for page in tb.pages:
             self.page_blocks.setdefault(page, set()).add(tb)
             if page not in self.aspace.code_pages:
-                self.aspace.code_pages.add(page)
-                self.aspace.tlb_flush_page(page)
+                self.aspace.add_code_page(page)
 
     def _register(self, tb: TB) -> None:
         cold = self.cold.get(tb.pc)
@@ -664,8 +681,7 @@ class TBCache:
                 s.discard(tb)
                 if not s:
                     del self.page_blocks[page]
-                    self.aspace.code_pages.discard(page)
-                    self.aspace.tlb_flush_page(page)
+                    self.aspace.remove_code_page(page)
         stub = self.miss_stub
         for slot in self.waiting.get(tb.pc, ()):
             self.slots[slot] = stub

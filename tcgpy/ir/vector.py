@@ -1167,8 +1167,14 @@ def _env_view(addr: int) -> memoryview:
     return v
 
 
+# Calls of vec_env by kind (KINDS index): the vec ops translated code ran in
+# Python, in this process (--stats).
+VEC_ENV_CALLS = [0] * len(KINDS)
+
+
 @helper("vec_env")
 def helper_vec_env(env_addr: int, packed: int, x: int) -> int:
+    VEC_ENV_CALLS[packed & 0xFF] += 1
     kind, d, a, b, esz, oprsz, imm = unpack(packed)
     return SEMANTICS[kind](_env_view(env_addr), d, a, b, esz, oprsz, imm, x)
 

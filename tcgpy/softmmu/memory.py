@@ -1,6 +1,9 @@
 """The guest address space: mapped regions with r/w/x permissions backed by
 host memory, MMIO regions with Python callbacks, and the software TLB that the
 JIT's inlined fast path reads (index by page, compare the tag, add the addend).
+The regions are also published as a native table (cpustate.RegionTable) from
+which host code refills the TLB on a miss (backends/llvm/refill.py); Python
+sees only faults, MMIO, stores to translated code and page-crossing accesses.
 
 Backing memory is anonymous ``mmap`` so that large guest mappings cost nothing
 until touched.  Regions never overlap; ``protect`` splits them.
@@ -15,7 +18,8 @@ import weakref
 from dataclasses import dataclass
 from typing import Callable
 
-from ..cpustate import PAGE_MASK, PAGE_SIZE, TLB_SIZE, TLBEntry
+from ..cpustate import (FAST_READ, FAST_WRITE, PAGE_MASK, PAGE_SIZE, TLB_SIZE, RegionEntry,
+                        RegionTable, TLBEntry)
 
 MASK64 = (1 << 64) - 1
 NO_TAG = MASK64          # a tag no (page-aligned) address compares equal to
@@ -109,6 +113,11 @@ class Region:
     mmio_read: Callable[[int, int], int] | None = None
     mmio_write: Callable[[int, int, int], None] | None = None
     mmio_base: int = 0       # guest address the MMIO callbacks' offsets are relative to
+    # Translated code was found in it: stores must go through Python, which
+    # invalidates that code.  Cleared only when the region goes; the host
+    # refill then leaves the region's stores to Python, which still fills
+    # the TLB for its pages without code.
+    has_code: bool = False
 
     @property
     def host(self) -> int:
@@ -128,12 +137,51 @@ class AddressSpace:
         # path so that the translated blocks are invalidated (QEMU's NOTDIRTY).
         self.code_pages: set[int] = set()
         self.on_code_write: Callable[[int, int], None] | None = None
+        self.table = RegionTable()
+        self._entries = None          # keeps the published RegionEntry array alive
+        self.table_address = ctypes.addressof(self.table)
         self.tlb_flush()
+
+    @property
+    def native_refills(self) -> int:
+        return self.table.refills
 
     # -- region bookkeeping ------------------------------------------------------
     def _reindex(self) -> None:
         self.regions.sort(key=lambda r: r.start)
         self._starts = [r.start for r in self.regions]
+        self._publish()
+
+    def _publish(self) -> None:
+        """Write the regions into the native table the host refill searches."""
+        entries = (RegionEntry * max(len(self.regions), 1))()
+        for e, r in zip(entries, self.regions):
+            e.start, e.end = r.start, r.end
+            if not r.is_mmio:
+                e.addend = (r.host - r.start) & MASK64
+                e.fast = ((FAST_READ if r.perms & PERM_R else 0)
+                          | (FAST_WRITE if r.perms & PERM_W and not r.has_code else 0))
+        # the array first, then the count: host code never sees a count
+        # larger than the array it reads
+        self.table.count = 0
+        self.table.entries = ctypes.addressof(entries)
+        self.table.count = len(self.regions)
+        self._entries = entries
+
+    def add_code_page(self, page: int) -> None:
+        """Translated code now comes from ``page``: stores to it go through
+        Python (which invalidates the code) until remove_code_page."""
+        self.code_pages.add(page)
+        self.tlb_flush_page(page)
+        r = self.find(page)
+        if r is not None and not r.has_code:
+            r.has_code = True
+            if r.perms & PERM_W:
+                self._publish()
+
+    def remove_code_page(self, page: int) -> None:
+        self.code_pages.discard(page)
+        self.tlb_flush_page(page)
 
     def find(self, addr: int) -> Region | None:
         i = bisect.bisect_right(self._starts, addr) - 1
@@ -187,7 +235,7 @@ class AddressSpace:
         if r is None or r.start == at:
             return
         tail = Region(at, r.end, r.perms, r.backing, r.offset + (at - r.start) if r.backing else 0,
-                      r.mmio_read, r.mmio_write, r.mmio_base)
+                      r.mmio_read, r.mmio_write, r.mmio_base, r.has_code)
         r.end = at
         self.regions.append(tail)
         self._reindex()
@@ -219,6 +267,7 @@ class AddressSpace:
                     and prev.backing is not None and prev.backing is r.backing
                     and prev.offset + (prev.end - prev.start) == r.offset):
                 prev.end = r.end
+                prev.has_code |= r.has_code
             else:
                 out.append(r)
         self.regions = out

@@ -89,8 +89,16 @@ fault:
 """
 
 
-def _make_helper(fn):
+# Calls from translated code into each helper's Python function, by helper
+# id, in this process: what --stats shows so that a loop calling Python is seen.
+helper_calls: list[int] = []
+
+
+def _make_helper(h):
+    fn, i, calls = h.fn, h.id, helper_calls
+
     def call(a, b, c):
+        calls[i] += 1
         try:
             return fn(a, b, c) & 0xFFFF_FFFF_FFFF_FFFF
         except Exception:       # a helper must never unwind through JIT frames
@@ -139,8 +147,9 @@ def base() -> None:
     with _base_lock:
         if _base:
             return
+        helper_calls[:] = [0] * len(HELPERS)
         for h in HELPERS:
-            cf = _make_helper(h.fn)
+            cf = _make_helper(h)
             _keepalive.append(cf)
             _helper_addrs.append(ctypes.cast(cf, ctypes.c_void_p).value)
         # the names relocatable code uses for them (lower.Runtime.ref)

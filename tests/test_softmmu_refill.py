@@ -1,0 +1,205 @@
+"""The TLB refilled in host code (backends/llvm/refill.py) from the native
+region table (softmmu.memory.AddressSpace._publish): random accesses over
+1 GiB with protection changes and unmaps between them agree with a model of
+the guest, faults stay precise after pages were refilled natively, and stores
+to a page whose code was translated after a native refill still invalidate
+that code."""
+from __future__ import annotations
+
+import random
+
+import pytest
+
+import tcgpy
+
+from .asm import asm
+
+CODE = 0x10000
+TABLE = 0x100000
+BIG = 0x10_0000_0000
+BIG_SIZE = 1 << 30
+PAGE = 0x1000
+M64 = (1 << 64) - 1
+
+# x1: table of addresses, x2: count, x5: increment, x6: checksum
+LOOP = """
+loop: ldr x3, [x1], #8
+ldr x4, [x3]
+add x4, x4, x5
+str x4, [x3]
+add x6, x6, x4
+subs x2, x2, #1
+b.ne loop
+"""
+LOAD_PC, STORE_PC, END = CODE + 4, CODE + 12, CODE + 28
+
+
+def _addresses(rng: random.Random, n: int, earlier: list[int]) -> list[int]:
+    """Mostly new pages (misses), some addresses seen before (hits)."""
+    out = []
+    for _ in range(n):
+        if earlier and rng.random() < 0.25:
+            out.append(rng.choice(earlier))
+        else:
+            out.append(BIG + rng.randrange(BIG_SIZE // 8) * 8)
+    return out
+
+
+@pytest.mark.parametrize("icount", [True, False], ids=["jit", "cold-tier-then-jit"])
+def test_random_access_over_1gib_with_mprotect_and_munmap(icount):
+    rng = random.Random(14)
+    emu = tcgpy.Emulator("aarch64", icount=icount)
+    emu.mem_map(CODE, PAGE, "rx")
+    emu.mem_write(CODE, asm(LOOP, CODE))
+    n = 2500
+    emu.mem_map(TABLE, (n * 8 + PAGE - 1) & -PAGE, "rw")
+    emu.mem_map(BIG, BIG_SIZE, "rw")
+    model: dict[int, int] = {}          # aligned word -> value
+    state: dict[int, str] = {}          # page -> "r" (stores fault) or "none" (unmapped)
+    seen: list[int] = []
+    csum, faults = 0, 0
+    for rnd in range(6):
+        # change pages the last rounds touched: their TLB entries were
+        # refilled in host code and must not outlive the change (rounds of
+        # only mprotect, only munmap and both: each must update the table)
+        p_protect = (1.0, 0.0, 0.5)[rnd % 3]
+        for a in rng.sample(seen, min(len(seen), 40)):
+            page = a & -PAGE
+            if state.get(page):
+                continue
+            if rng.random() < p_protect:
+                emu.mem_protect(page, PAGE, "r")
+                state[page] = "r"
+            else:
+                emu.mem_unmap(page, PAGE)
+                state[page] = "none"
+        addrs = _addresses(rng, n, seen)
+        seen += addrs
+        emu.mem_write(TABLE, b"".join(a.to_bytes(8, "little") for a in addrs))
+        inc = rng.getrandbits(64)
+        for reg, v in (("x1", TABLE), ("x2", n), ("x5", inc), ("x6", csum)):
+            emu.reg_write(reg, v)
+        i, pc = 0, CODE
+        while True:
+            try:
+                emu.run(pc, until=END)
+                fault = None
+            except tcgpy.MemoryFault as e:
+                fault = e
+            expected = None
+            while i < n:
+                a = addrs[i]
+                st = state.get(a & -PAGE)
+                if st == "none":
+                    expected = ("read", LOAD_PC, a)
+                    break
+                v = (model.get(a, 0) + inc) & M64
+                if st == "r":
+                    expected = ("write", STORE_PC, a)
+                    break
+                model[a] = v
+                csum = (csum + v) & M64
+                i += 1
+            if expected is None:
+                assert fault is None
+                break
+            assert fault is not None, f"no fault at {expected}"
+            assert (fault.access, fault.pc, fault.address) == expected
+            assert emu.reg_read("x6") == csum and emu.reg_read("x2") == n - i
+            assert emu.reg_read("x1") == TABLE + 8 * (i + 1)
+            page = expected[2] & -PAGE
+            if expected[0] == "read":               # map it again: fresh zeros
+                emu.mem_map(page, PAGE, "rw")
+                for w in [w for w in model if w & -PAGE == page]:
+                    del model[w]
+            else:
+                emu.mem_protect(page, PAGE, "rw")
+            del state[page]
+            faults += 1
+            pc = fault.pc
+        assert emu.reg_read("x6") == csum
+    for a in rng.sample(sorted(w for w in model if state.get(w & -PAGE) != "none"), 500):
+        assert int.from_bytes(emu.mem_read(a, 8), "little") == model[a]
+    assert faults > 20
+    # most misses were served by host code, not by Python
+    assert emu.stats.tlb_refills_native > 5000
+    assert emu.stats.slow_accesses < 1000
+
+
+def test_store_to_code_translated_after_a_native_refill_invalidates_it():
+    data = 0x80000
+    emu = tcgpy.Emulator("aarch64")
+    emu.mem_map(CODE, PAGE, "rx")
+    emu.mem_map(data, 4 * PAGE, "rwx")        # one writable region, no code yet
+    emu.mem_write(CODE, asm("str w1, [x2]"))
+    target = data + PAGE
+    emu.mem_write(target, asm("mov x0, #1", target))
+    # a store to the page while it holds no translated code: refilled natively
+    emu.reg_write("x1", int.from_bytes(asm("mov x0, #1", target), "little"))
+    emu.reg_write("x2", target)
+    before = emu.stats.tlb_refills_native
+    emu.run(CODE, until=CODE + 4)
+    assert emu.stats.tlb_refills_native > before
+    # now translate code on it ...
+    emu.run(target, until=target + 4)
+    assert emu.reg_read("x0") == 1
+    # ... and a store there must reach the translated block
+    emu.reg_write("x1", int.from_bytes(asm("mov x0, #2", target), "little"))
+    emu.run(CODE, until=CODE + 4)
+    emu.run(target, until=target + 4)
+    assert emu.reg_read("x0") == 2
+    # the region's other pages still take stores (through Python's refill)
+    emu.reg_write("x2", data + 3 * PAGE + 8)
+    emu.run(CODE, until=CODE + 4)
+    assert emu.mem_read(data + 3 * PAGE + 8, 4) == asm("mov x0, #2", target)
+
+
+def test_mmio_and_page_crossing_accesses_still_reach_python():
+    mmio = 0x90000
+    seen = []
+    emu = tcgpy.Emulator("aarch64")
+    emu.mem_map(CODE, PAGE, "rx")
+    emu.mem_map(0x40000, 2 * PAGE, "rw")
+    emu.mmio_map(mmio, PAGE, lambda off, size: seen.append(("r", off, size)) or 0x1234,
+                 lambda off, size, v: seen.append(("w", off, size, v)))
+    emu.mem_write(CODE, asm("ldr x0, [x1]; str x0, [x2]; ldr x3, [x4]"))
+    emu.mem_write(0x40ffc, bytes(range(1, 9)))
+    emu.reg_write("x1", 0x40ffc)            # crosses into the next page
+    emu.reg_write("x2", mmio + 0x10)
+    emu.reg_write("x4", mmio + 0x20)
+    emu.run(CODE, until=CODE + 12)
+    assert emu.reg_read("x0") == int.from_bytes(bytes(range(1, 9)), "little")
+    assert seen == [("w", 0x10, 8, emu.reg_read("x0")), ("r", 0x20, 8)]
+    assert emu.reg_read("x3") == 0x1234
+    assert emu.stats.slow_accesses >= 3
+
+
+@pytest.mark.parametrize("change", ["mprotect", "munmap", "mprotect-none"])
+def test_one_change_after_a_native_refill_faults_precisely(change):
+    data = 0x400000
+    emu = tcgpy.Emulator("aarch64")
+    emu.mem_map(CODE, PAGE, "rx")
+    emu.mem_map(data, 16 * PAGE, "rw")
+    emu.mem_write(CODE, asm("ldr x0, [x1]; add x0, x0, #1; str x0, [x1]"))
+    emu.reg_write("x1", data + 5 * PAGE + 16)
+    emu.run(CODE, until=CODE + 12)
+    assert emu.mem_read(data + 5 * PAGE + 16, 8) == (1).to_bytes(8, "little")
+    refills = emu.stats.tlb_refills_native
+    assert refills
+    if change == "mprotect":
+        emu.mem_protect(data + 5 * PAGE, PAGE, "r")
+        where, access = CODE + 8, "write"
+    elif change == "mprotect-none":
+        emu.mem_protect(data + 5 * PAGE, PAGE, "-")
+        where, access = CODE, "read"
+    else:
+        emu.mem_unmap(data + 5 * PAGE, PAGE)
+        where, access = CODE, "read"
+    with pytest.raises(tcgpy.MemoryFault) as ei:
+        emu.run(CODE, until=CODE + 12)
+    assert (ei.value.pc, ei.value.address, ei.value.access) == (where, data + 5 * PAGE + 16, access)
+    assert emu.reg_read("x0") == (2 if access == "write" else 1)
+    # the neighbours keep working, refilled natively again
+    emu.reg_write("x1", data + 6 * PAGE)
+    emu.run(CODE, until=CODE + 12)
+    assert emu.stats.tlb_refills_native > refills
