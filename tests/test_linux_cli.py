@@ -97,6 +97,7 @@ def test_environment_options():
 def test_stats():
     res = tcgpy("run", "--stats", f"{BIN}/asm_hello")
     assert res.returncode == 0 and b"blocks_translated" in res.stderr
+    assert b"tlb_refills_native" in res.stderr and b"python_calls" in res.stderr
 
 
 def test_unknown_d_item():

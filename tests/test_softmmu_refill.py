@@ -203,3 +203,14 @@ def test_one_change_after_a_native_refill_faults_precisely(change):
     emu.reg_write("x1", data + 6 * PAGE)
     emu.run(CODE, until=CODE + 12)
     assert emu.stats.tlb_refills_native > refills
+
+
+def test_stats_count_calls_from_translated_code_into_python():
+    emu = tcgpy.Emulator("aarch64")
+    emu.mem_map(CODE, PAGE, "rx")
+    emu.mem_write(CODE, asm("loop: mrs x0, cntvct_el0; subs x1, x1, #1; b.ne loop"))
+    before = emu.stats.python_calls.get("cntvct", 0)
+    emu.reg_write("x1", 500)
+    emu.run(CODE, until=CODE + 12)
+    assert emu.stats.python_calls["cntvct"] - before == 500
+    assert "python_calls" in emu.stats.format() and "cntvct" in emu.stats.format()
