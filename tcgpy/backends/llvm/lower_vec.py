@@ -2,6 +2,8 @@
 each loading its operands from env as LLVM vectors (``<16 x i8>`` ...
 ``<2 x i64>``), computing with vector instructions and storing the result.
 
+The saturating, halving, rounding, narrowing and inserting integer ones
+are in lower_vec_arith (their lowerings return the status word, FPSR.QC).
 Floating point, whose Arm semantics LLVM does not have, goes to lower_fp
 (native code for the common case, the Python semantics otherwise).  A VecOp
 with neither (a few rare integer ones and the rarer FP ones) calls its
