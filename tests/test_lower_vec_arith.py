@@ -81,10 +81,10 @@ def _state(rng: random.Random, esz: int, k: int):
     return state
 
 
-def _check_ops(rng: random.Random, ops: list[tuple], esz: int) -> None:
+def _check_ops(rng: random.Random, ops: list[tuple], esz: int, hot: bool) -> None:
     """One block of independent vec ops (each writes its own destination
-    and its status to its own x register), compiled once and compared with
-    the interpreter on several states."""
+    and its status to its own x register), compiled once (``hot``: by the
+    optimising tier) and compared with the interpreter on several states."""
     g = ARCH.ir_globals
     for start in range(0, len(ops), len(DESTS)):
         block = Block(0x1000, globals=g)
@@ -95,7 +95,7 @@ def _check_ops(rng: random.Random, ops: list[tuple], esz: int) -> None:
             b.emit(Op.vec, out, g["x1"], consts=(kind, DESTS[i], a, bb, e, oprsz, imm))
             b.mov(g[f"x{i + 2}"], out)
         b.goto_tb(0x2000)
-        tb = jit_compile(block)
+        tb = jit_compile(block, hot)
         for k in range(STATES_PER_BLOCK):
             check_block(block, _state(rng, esz, k), randgen.random_memory(rng), tb=tb)
 
@@ -112,15 +112,16 @@ def no_python(monkeypatch):
     monkeypatch.setattr(lower_vec.V, "call_python", refuse)
 
 
+@pytest.mark.parametrize("hot", [False, True], ids=["first_tier", "hot_tier"])
 @pytest.mark.parametrize("kind", NATIVE, ids=lambda k: k.value.name)
-def test_every_frontend_combination_matches_the_interpreter_on_edge_lanes(kind, no_python):
+def test_every_frontend_combination_matches_the_interpreter_on_edge_lanes(kind, hot, no_python):
     consts = sorted(frontend_vec_consts()[kind])
     assert consts, f"the frontend no longer emits {kind}"
     rng = random.Random(kind.value.name)
     for esz in sorted({c[0] for c in consts}):
         ops = [(kind, rng.choice(SOURCES), rng.choice(SOURCES), e, oprsz, imm)
                for e, oprsz, imm in consts if e == esz]
-        _check_ops(rng, ops, esz)
+        _check_ops(rng, ops, esz, hot)
 
 
 def test_urecpe_and_ursqrte_on_every_estimate_input(no_python):
