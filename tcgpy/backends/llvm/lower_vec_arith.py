@@ -143,27 +143,27 @@ def lower_halving(v: V) -> None:
 
 @lowers_vec(VecOp.qadd, VecOp.qsub)
 def lower_qaddsub(v: V) -> str:
-    l = _same(v)
-    p, q = l.load(v.a), l.load(v.b)
+    ln = _same(v)
+    p, q = ln.load(v.a), ln.load(v.b)
     add = v.kind is VecOp.qadd
-    r = l.call(("s" if v.imm & 1 else "u") + ("add" if add else "sub") + ".sat", p, q)
-    l.store(r)
-    return l.qc(l.cmp("ne", r, l.op("add" if add else "sub", p, q)))
+    r = ln.call(("s" if v.imm & 1 else "u") + ("add" if add else "sub") + ".sat", p, q)
+    ln.store(r)
+    return ln.qc(ln.cmp("ne", r, ln.op("add" if add else "sub", p, q)))
 
 
-def _absdiff(l: Lanes, p: str, q: str, signed: bool) -> str:
+def _absdiff(ln: Lanes, p: str, q: str, signed: bool) -> str:
     """|p - q|, which always fits the unsigned lane."""
-    gt = l.cmp("sgt" if signed else "ugt", p, q)
-    return l.sel(gt, l.op("sub", p, q), l.op("sub", q, p))
+    gt = ln.cmp("sgt" if signed else "ugt", p, q)
+    return ln.sel(gt, ln.op("sub", p, q), ln.op("sub", q, p))
 
 
 @lowers_vec(VecOp.abd)
 def lower_abd(v: V) -> None:
-    l = _same(v)
-    r = _absdiff(l, l.load(v.a), l.load(v.b), bool(v.imm & 1))
+    ln = _same(v)
+    r = _absdiff(ln, ln.load(v.a), ln.load(v.b), bool(v.imm & 1))
     if v.imm & 2:
-        r = l.op("add", l.load(v.d), r)
-    l.store(r)
+        r = ln.op("add", ln.load(v.d), r)
+    ln.store(r)
 
 
 @lowers_vec(VecOp.abdl)
@@ -200,31 +200,31 @@ def lower_hn(v: V) -> None:
 @lowers_vec(VecOp.qabs)
 def lower_qabs(v: V) -> str:
     """sqabs/sqneg: only the most negative lane saturates (to the largest)."""
-    l = _same(v)
-    p = l.load(v.a)
-    neg = l.op("sub", l.const(0), p)
-    r = neg if v.imm & 2 else l.sel(l.cmp("slt", p, l.const(0)), neg, p)
-    is_min = l.cmp("eq", p, l.const(l.smin_value))
-    l.store(l.sel(is_min, l.const(l.smax_value), r))
-    return l.qc(is_min)
+    ln = _same(v)
+    p = ln.load(v.a)
+    neg = ln.op("sub", ln.const(0), p)
+    r = neg if v.imm & 2 else ln.sel(ln.cmp("slt", p, ln.const(0)), neg, p)
+    is_min = ln.cmp("eq", p, ln.const(ln.smin_value))
+    ln.store(ln.sel(is_min, ln.const(ln.smax_value), r))
+    return ln.qc(is_min)
 
 
 @lowers_vec(VecOp.uqacc)
 def lower_uqacc(v: V) -> str:
-    l = _same(v)
-    d, a = l.load(v.d), l.load(v.a)
-    sign = l.const(l.smin_value)
+    ln = _same(v)
+    d, a = ln.load(v.d), ln.load(v.a)
+    sign = ln.const(ln.smin_value)
     if v.imm & 1:
         # suqadd: signed d + unsigned a.  With d's sign bit flipped (d +
         # 2^(bits-1), unsigned) the signed overflow is an unsigned one.
-        r = l.op("xor", l.call("uadd.sat", l.op("xor", d, sign), a), sign)
+        r = ln.op("xor", ln.call("uadd.sat", ln.op("xor", d, sign), a), sign)
     else:
         # usqadd: unsigned d + signed a, one saturation for each sign of a
-        up = l.call("uadd.sat", d, a)
-        down = l.call("usub.sat", d, l.op("sub", l.const(0), a))
-        r = l.sel(l.cmp("slt", a, l.const(0)), down, up)
-    l.store(r)
-    return l.qc(l.cmp("ne", r, l.op("add", d, a)))
+        up = ln.call("uadd.sat", d, a)
+        down = ln.call("usub.sat", d, ln.op("sub", ln.const(0), a))
+        r = ln.sel(ln.cmp("slt", a, ln.const(0)), down, up)
+    ln.store(r)
+    return ln.qc(ln.cmp("ne", r, ln.op("add", d, a)))
 
 
 # -- saturating doubling multiplies ------------------------------------------------------------
@@ -280,39 +280,39 @@ def lower_qdmlal(v: V) -> str:
 
 # -- shifts ---------------------------------------------------------------------------------------
 
-def _sat_shl(l: Lanes, p: str, amount: str, too_far: str | None, signed: bool) -> tuple[str, str]:
+def _sat_shl(ln: Lanes, p: str, amount: str, too_far: str | None, signed: bool) -> tuple[str, str]:
     """``p << amount`` saturated to the lane (same signedness as p), and the
     lanes that saturated.  ``amount`` is below the lane size; ``too_far``
     (or None) marks lanes whose real shift count is not (only 0 fits)."""
-    shifted = l.op("shl", p, amount)
-    fits = l.cmp("eq", l.op("ashr" if signed else "lshr", shifted, amount), p)
+    shifted = ln.op("shl", p, amount)
+    fits = ln.cmp("eq", ln.op("ashr" if signed else "lshr", shifted, amount), p)
     if too_far is not None:
-        fits = l.bool_op("and", fits, l.bool_op("or", l.not_(too_far), l.cmp("eq", p, l.const(0))))
+        fits = ln.bool_op("and", fits, ln.bool_op("or", ln.not_(too_far), ln.cmp("eq", p, ln.const(0))))
     if signed:
-        limit = l.sel(l.cmp("slt", p, l.const(0)), l.const(l.smin_value), l.const(l.smax_value))
+        limit = ln.sel(ln.cmp("slt", p, ln.const(0)), ln.const(ln.smin_value), ln.const(ln.smax_value))
     else:
-        limit = l.const(-1)
-    return l.sel(fits, shifted, limit), l.not_(fits)
+        limit = ln.const(-1)
+    return ln.sel(fits, shifted, limit), ln.not_(fits)
 
 
 @lowers_vec(VecOp.qshli)
 def lower_qshli(v: V) -> str:
     sh = v.imm & 0x7F
     src_signed, dst_signed = bool(v.imm & 0x80), bool(v.imm & 0x100)
-    l = _same(v)
-    if sh >= l.bits or (dst_signed and not src_signed):
+    ln = _same(v)
+    if sh >= ln.bits or (dst_signed and not src_signed):
         return v.call_python()          # not an A64 form
-    p = l.load(v.a)
+    p = ln.load(v.a)
     if src_signed and not dst_signed:
         # sqshlu: a negative lane saturates to 0, the rest shift unsigned
-        r, sat = _sat_shl(l, p, l.const(sh), None, False)
-        negative = l.cmp("slt", p, l.const(0))
-        r = l.sel(negative, l.const(0), r)
-        sat = l.bool_op("or", sat, negative)
+        r, sat = _sat_shl(ln, p, ln.const(sh), None, False)
+        negative = ln.cmp("slt", p, ln.const(0))
+        r = ln.sel(negative, ln.const(0), r)
+        sat = ln.bool_op("or", sat, negative)
     else:
-        r, sat = _sat_shl(l, p, l.const(sh), None, src_signed)
-    l.store(r)
-    return l.qc(sat)
+        r, sat = _sat_shl(ln, p, ln.const(sh), None, src_signed)
+    ln.store(r)
+    return ln.qc(sat)
 
 
 @lowers_vec(VecOp.shl)
@@ -321,39 +321,39 @@ def lower_shl(v: V) -> str | None:
     positive (saturating: imm bit 2), right when negative (rounding: bit 1);
     counts at or past the lane size shift everything out."""
     signed, rnd, sat = bool(v.imm & 1), bool(v.imm & 2), bool(v.imm & 4)
-    l = _same(v)
-    top = l.const(l.bits - 1)
-    p, b = l.load(v.a), l.load(v.b)
-    if l.esz:
-        byte = Lanes(v, 0, l.n)
-        b = byte.extend(l.trunc(b, byte), l, True)
-    right = l.cmp("slt", b, l.const(0))
+    ln = _same(v)
+    top = ln.const(ln.bits - 1)
+    p, b = ln.load(v.a), ln.load(v.b)
+    if ln.esz:
+        byte = Lanes(v, 0, ln.n)
+        b = byte.extend(ln.trunc(b, byte), ln, True)
+    right = ln.cmp("slt", b, ln.const(0))
 
     def limited(count: str) -> tuple[str, str]:
         """(min(count, bits-1), count >= bits), count unsigned."""
-        too_far = l.cmp("uge", count, l.const(l.bits))
-        return l.sel(too_far, top, count), too_far
+        too_far = ln.cmp("uge", count, ln.const(ln.bits))
+        return ln.sel(too_far, top, count), too_far
 
     def shr(count: str) -> str:
         amount, too_far = limited(count)
         if signed:                      # past the lane: copies of the sign
-            return l.op("ashr", p, amount)
-        return l.sel(too_far, l.const(0), l.op("lshr", p, amount))
+            return ln.op("ashr", p, amount)
+        return ln.sel(too_far, ln.const(0), ln.op("lshr", p, amount))
 
     # right by n = -b, 1..128 (as an unsigned count even for b = -128)
-    n = l.op("sub", l.const(0), b)
+    n = ln.op("sub", ln.const(0), b)
     r_right = shr(n)
     if rnd:
-        r_right = l.op("add", r_right, l.op("and", shr(l.op("sub", n, l.const(1))), l.const(1)))
+        r_right = ln.op("add", r_right, ln.op("and", shr(ln.op("sub", n, ln.const(1))), ln.const(1)))
     # left by b, 0..127
     amount, too_far = limited(b)
     status = None
     if sat:
-        r_left, saturated = _sat_shl(l, p, amount, too_far, signed)
-        status = l.qc(l.bool_op("and", saturated, l.not_(right)))
+        r_left, saturated = _sat_shl(ln, p, amount, too_far, signed)
+        status = ln.qc(ln.bool_op("and", saturated, ln.not_(right)))
     else:
-        r_left = l.sel(too_far, l.const(0), l.op("shl", p, amount))
-    l.store(l.sel(right, r_right, r_left))
+        r_left = ln.sel(too_far, ln.const(0), ln.op("shl", p, amount))
+    ln.store(ln.sel(right, r_right, r_left))
     return status
 
 
@@ -361,26 +361,26 @@ def lower_shl(v: V) -> str | None:
 def lower_rshri(v: V) -> None:
     """[su]sra, [su]rshr, [su]rsra: the count may be the lane size."""
     sh, signed = v.imm & 0x7F, bool(v.imm & 0x80)
-    l = _same(v)
-    p = l.load(v.a)
-    r = l.round_shr(p, sh, signed) if v.imm & 0x200 else l.shr(p, sh, signed)
+    ln = _same(v)
+    p = ln.load(v.a)
+    r = ln.round_shr(p, sh, signed) if v.imm & 0x200 else ln.shr(p, sh, signed)
     if v.imm & 0x100:
-        r = l.op("add", l.load(v.d), r)
-    l.store(r)
+        r = ln.op("add", ln.load(v.d), r)
+    ln.store(r)
 
 
 @lowers_vec(VecOp.sri, VecOp.sli)
 def lower_insert(v: V) -> None:
     """Shift and insert: d keeps the bits the shifted a does not reach."""
-    l = _same(v)
-    ones = (1 << l.bits) - 1
+    ln = _same(v)
+    ones = (1 << ln.bits) - 1
     sh = v.imm
-    p, d = l.load(v.a), l.load(v.d)
+    p, d = ln.load(v.a), ln.load(v.d)
     if v.kind is VecOp.sri:
-        keep, moved = ones & ~(ones >> sh), l.shr(p, sh, False)
+        keep, moved = ones & ~(ones >> sh), ln.shr(p, sh, False)
     else:
-        keep, moved = ones & ~(ones << sh), l.op("shl", p, l.const(sh))
-    l.store(l.op("or", l.op("and", d, l.const(keep)), moved))
+        keep, moved = ones & ~(ones << sh), ln.op("shl", p, ln.const(sh))
+    ln.store(ln.op("or", ln.op("and", d, ln.const(keep)), moved))
 
 
 @lowers_vec(VecOp.qshrn)
@@ -408,36 +408,36 @@ def lower_qshrn(v: V) -> str:
 def lower_urecpe(v: V) -> None:
     """urecpe/ursqrte: Arm's RecipEstimate / RecipSqrtEstimate of the top
     nine bits (tcgpy.ir.fp), all-ones for lanes below the input range."""
-    l = Lanes(v, 2, v.oprsz >> 2)
-    p = l.load(v.a)
-    a = l.op("lshr", p, l.const(23))
+    ln = Lanes(v, 2, v.oprsz >> 2)
+    p = ln.load(v.a)
+    a = ln.op("lshr", p, ln.const(23))
     if v.imm & 1:
-        small = l.cmp("ult", p, l.const(1 << 30))
+        small = ln.cmp("ult", p, ln.const(1 << 30))
         # a < 256: 2a+1; else (a & ~1) * 2 + 2
-        a = l.sel(l.cmp("ult", a, l.const(256)), l.op("or", l.op("shl", a, l.const(1)), l.const(1)),
-                  l.op("add", l.op("shl", l.op("and", a, l.const(~1)), l.const(1)), l.const(2)))
-        c = _rsqrt_count(l, a)
+        a = ln.sel(ln.cmp("ult", a, ln.const(256)), ln.op("or", ln.op("shl", a, ln.const(1)), ln.const(1)),
+                  ln.op("add", ln.op("shl", ln.op("and", a, ln.const(~1)), ln.const(1)), ln.const(2)))
+        c = _rsqrt_count(ln, a)
     else:
-        small = l.cmp("ult", p, l.const(1 << 31))
+        small = ln.cmp("ult", p, ln.const(1 << 31))
         # ((2^19 // (2a+1)) + 1) // 2 = (2^19 // (2a+1) + 1) >> 1
-        b = l.op("udiv", l.const(1 << 19), l.op("or", l.op("shl", a, l.const(1)), l.const(1)))
-        c = l.op("add", b, l.const(1))
-    est = l.op("shl", l.op("and", l.op("lshr", c, l.const(1)), l.const(0x1FF)), l.const(23))
-    l.store(l.sel(small, l.const(-1), est))
+        b = ln.op("udiv", ln.const(1 << 19), ln.op("or", ln.op("shl", a, ln.const(1)), ln.const(1)))
+        c = ln.op("add", b, ln.const(1))
+    est = ln.op("shl", ln.op("and", ln.op("lshr", c, ln.const(1)), ln.const(0x1FF)), ln.const(23))
+    ln.store(ln.sel(small, ln.const(-1), est))
 
 
-def _rsqrt_count(l: Lanes, a: str) -> str:
+def _rsqrt_count(ln: Lanes, a: str) -> str:
     """The least c >= 513 with a*c*c >= 2^28 (RecipSqrtEstimate's b + 1):
     ceil(sqrt(2^28 / a)) from double precision, then made exact in
     integers (a <= 1022 and c <= 1023 keep a*c*c below 2^32)."""
-    dt = f"<{l.n} x double>"
-    fa = l.emit(f"uitofp {l.t} {a} to {dt}")
-    two28 = "<" + ", ".join(["double 0x41B0000000000000"] * l.n) + ">"
-    root = l.emit(f"call {dt} @llvm.sqrt.v{l.n}f64({dt} {l.emit(f'fdiv {dt} {two28}, {fa}')})")
-    c = l.emit(f"fptoui {dt} {root} to {l.t}")
+    dt = f"<{ln.n} x double>"
+    fa = ln.emit(f"uitofp {ln.t} {a} to {dt}")
+    two28 = "<" + ", ".join(["double 0x41B0000000000000"] * ln.n) + ">"
+    root = ln.emit(f"call {dt} @llvm.sqrt.v{ln.n}f64({dt} {ln.emit(f'fdiv {dt} {two28}, {fa}')})")
+    c = ln.emit(f"fptoui {dt} {root} to {ln.t}")
     # floor(root) is c or c - 1: a whole number k other than sqrt(2^28/a)
     # is at least 1/(2*a*k) > 4e-7 away from it (a*k*k and 2^28 are whole
     # numbers), far more than the rounding error (the test runs all inputs)
-    short = l.cmp("ult", l.op("mul", a, l.op("mul", c, c)), l.const(1 << 28))
-    c = l.op("add", c, l.emit(f"zext {l.bt} {short} to {l.t}"))
-    return l.call("umax", c, l.const(513))
+    short = ln.cmp("ult", ln.op("mul", a, ln.op("mul", c, c)), ln.const(1 << 28))
+    c = ln.op("add", c, ln.emit(f"zext {ln.bt} {short} to {ln.t}"))
+    return ln.call("umax", c, ln.const(513))
