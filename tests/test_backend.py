@@ -35,12 +35,22 @@ def jit_run(block: Block, state: InterpState, mem: FlatMemory, hot: bool = False
 
     Returns (env image as InterpState, data bytes, (exit code, pc, fault addr, access)).
     """
+    return jit_enter(jit_compile(block, hot), state, mem)
+
+
+def jit_compile(block: Block, hot: bool = False):
+    """``block`` compiled alone (unchained), for :func:`jit_enter`."""
     global EMU
     if EMU is None:
         EMU = _emulator()
+    return EMU.cache._compile([block], chain=False, hot=hot)[0]
+
+
+def jit_enter(tb, state: InterpState, mem: FlatMemory):
+    """Run a block of :func:`jit_compile` once on a copy of ``state``/``mem``
+    (the results as :func:`jit_run`'s)."""
     emu = EMU
     lay = emu.arch.layout
-    tb = emu.cache._compile([block], chain=False, hot=hot)[0]
     # registers from the interpreter's image (everything before the TLB);
     # then the dispatcher's own fields
     ctypes.memmove(emu.env_addr, bytes(state.env[:lay.tlb_offset]), lay.tlb_offset)
@@ -66,10 +76,13 @@ def compared_rows():
 ROWS = compared_rows()
 
 
-def check_block(block, state, mem, hot=False):
+def check_block(block, state, mem, hot=False, tb=None):
+    """``block`` interpreted and run by the JIT agree (``tb``: its
+    :func:`jit_compile` code, to run one compilation on several states)."""
     ref_state, ref_mem = state.copy(), mem.copy()
     info = interpret(block, ref_state, ref_mem)
-    got_state, got_mem, (code, pc, faddr, facc) = jit_run(block, state, mem, hot)
+    got_state, got_mem, (code, pc, faddr, facc) = (jit_run(block, state, mem, hot) if tb is None
+                                                   else jit_enter(tb, state, mem))
     assert pc == info.pc
     if info.kind == "fault":
         assert code == Exit.FAULT

@@ -1141,7 +1141,7 @@ def _intrinsic_decls(body: str) -> str:
     if "@llvm." not in body:
         return ""
     if not _decls:
-        for line in (INTRINSIC_DECLS + FP_DECLS).splitlines():
+        for line in (INTRINSIC_DECLS + FP_DECLS + VEC_ARITH_DECLS).splitlines():
             if line.startswith("declare"):
                 _decls[_INTRINSIC_CALL.search(line).group(1)] = line + "\n"
     return "".join(_decls.get(n, "") for n in set(_INTRINSIC_CALL.findall(body)))
@@ -1154,3 +1154,4 @@ def module_text(funcs: list[LoweredBlock], extra: str = "") -> str:
 
 from . import lower_vec  # noqa: E402,F401  (registers the vec op's lowering)
 from .lower_fp import DECLS as FP_DECLS  # noqa: E402
+from .lower_vec_arith import DECLS as VEC_ARITH_DECLS  # noqa: E402

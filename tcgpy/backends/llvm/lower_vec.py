@@ -2,6 +2,8 @@
 each loading its operands from env as LLVM vectors (``<16 x i8>`` ...
 ``<2 x i64>``), computing with vector instructions and storing the result.
 
+The saturating, halving, rounding, narrowing and inserting integer ones
+are in lower_vec_arith (their lowerings return the status word, FPSR.QC).
 Floating point, whose Arm semantics LLVM does not have, goes to lower_fp
 (native code for the common case, the Python semantics otherwise).  A VecOp
 with neither (a few rare integer ones and the rarer FP ones) calls its
@@ -35,8 +37,8 @@ def lower_vec(fl, insn):
     v = V(fl, insn)
     fn = VEC_LOWERERS.get(v.kind)
     if fn is not None:
-        fn(v)
-        fl.set(insn.outs[0], "0")
+        # a lowering returns its status word (saturation: FPSR.QC), or None for 0
+        fl.set(insn.outs[0], fn(v) or "0")
         return
     status = lower_fp(v) if v.kind in FP_NATIVE else None
     fl.set(insn.outs[0], status if status is not None else v.call_python())
@@ -335,3 +337,6 @@ def lower_widen(v: V) -> None:
         p = v.emit(f"{ext} {narrow} {v.load(v.a, v.esz, 8)} to {wide}")
     q = v.emit(f"{ext} {narrow} {v.load(v.b, v.esz, 8)} to {wide}")
     v.store(v.emit(f"{_WIDEN[v.kind]} {wide} {p}, {q}"), v.esz + 1, 16)
+
+
+from . import lower_vec_arith  # noqa: E402,F401  (registers the saturating/rounding/narrowing ops)
