@@ -144,6 +144,7 @@ class Emulator:
         self.cache.pcache = self.cache.rt.store = (
             None if cache_dir is None else self._persistent_cache(cache_dir, warn, self.cache.tbi,
                                                                   self.cache.rt.icount))
+        self.cache.rt.helpers.store = self.cache.rt.store
 
     def _persistent_cache(self, cache_dir: str, warn, tbi: bool, icount: bool):
         from .pcache import PersistentCache, namespace

@@ -25,7 +25,7 @@ import struct
 import time
 from dataclasses import dataclass, field
 
-from .backends.llvm import jit, refill
+from .backends.llvm import jit, native_helpers, refill
 from .backends.llvm.lower import (ACCESS_KEYS, SYM_SLOW_LD, SYM_SLOW_ST, Runtime, access_fn_name,
                                   access_function_text,
                                   lower_batch, lower_block, module_text)
@@ -135,6 +135,23 @@ class Stats:
             else:
                 lines.append(f"{k:>20}: {v:.6f}" if isinstance(v, float) else f"{k:>20}: {v}")
         return "\n".join(lines)
+
+
+class _Helpers(list):
+    """Helper id -> the address translated code calls: the host-code version
+    (native_helpers.py) where there is one, compiled or loaded on first use
+    (from ``store``, the persistent cache), else the Python function's callback."""
+
+    def __init__(self, python_addrs: list[int]):
+        super().__init__(python_addrs)
+        self.store = None
+        self.pending = set(native_helpers.TEXTS_BY_ID)
+
+    def __getitem__(self, i):
+        if i in self.pending:
+            self.pending.discard(i)
+            self[i] = native_helpers.native_address(i, self.store)
+        return list.__getitem__(self, i)
 
 
 class _AccessFunctions(dict):
@@ -249,7 +266,7 @@ class TBCache:
         self.rt = Runtime(offsets=lay.offsets, tlb_offset=lay.tlb_offset,
                           slot_base=ctypes.addressof(self.slots),
                           jmp_table=ctypes.addressof(self.jmp_table), jmp_table_mask=self.jmp_mask,
-                          slow_ld=0, slow_st=0, helpers=jit.helper_addresses(),
+                          slow_ld=0, slow_st=0, helpers=_Helpers(jit.helper_addresses()),
                           counters=ctypes.addressof(self.counters),
                           env_addr=ctypes.addressof(env), exit_fns=jit.exit_stubs())
         self._reset_slots()
@@ -269,6 +286,7 @@ class TBCache:
         jit.add_process_symbol(SYM_SLOW_LD, self.rt.slow_ld)
         jit.add_process_symbol(SYM_SLOW_ST, self.rt.slow_st)
         self.rt.access_fns = _AccessFunctions(self.rt)
+        self.rt.helpers.store = self.rt.store
 
     def _reset_slots(self) -> None:
         stub = struct.pack("<Q", self.miss_stub)
