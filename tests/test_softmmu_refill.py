@@ -206,11 +206,76 @@ def test_one_change_after_a_native_refill_faults_precisely(change):
 
 
 def test_stats_count_calls_from_translated_code_into_python():
+    """Every helper translated code calls has a host-code version today, so
+    the block calls the Python vec op semantics through vec_env directly."""
+    from tcgpy.ir import randgen
+    from tcgpy.ir.builder import Builder
+    from tcgpy.ir.core import Block
+    from tcgpy.ir.helpers import BY_NAME
+    from tcgpy.ir.ops import Op
+    from tcgpy.ir.vector import VecOp, pack
+
+    from . import test_backend
+    if test_backend.EMU is None:
+        test_backend.EMU = test_backend._emulator()
+    emu = test_backend.EMU
+    arch = tcgpy.frontends.get_arch("aarch64")
+    g, q = arch.ir_globals, arch.layout.offsets
+    block = Block(0x1000, globals=g)
+    b = Builder(block)
+    b.insn_start(0x1000)
+    b.mov(g["x1"], pack(VecOp.add, q["q0"], q["q1"], q["q2"], 0, 16, 0))
+    for _ in range(5):
+        b.emit(Op.call, g["x3"], g["x0"], g["x1"], g["x2"], consts=(BY_NAME["vec_env"].id,))
+    b.goto_tb(0x2000)
+    state = randgen.random_state(random.Random(1))
+    state["x0"] = emu.env_addr              # vec_env's first argument: the env
+    before = emu.stats.python_calls.get("vec_env:add", 0)
+    test_backend.jit_run(block, state, randgen.random_memory(random.Random(2)))
+    assert emu.stats.python_calls["vec_env:add"] - before == 5
+    assert "vec_env:add" in emu.stats.format()
+
+
+def _native_table(aspace) -> list[tuple[int, int, int, int]]:
+
+    from tcgpy.cpustate import RegionEntry
+    t = aspace.table
+    arr = (RegionEntry * t.count).from_address(t.entries)
+    return [(e.start, e.end, e.addend, e.fast) for e in arr]
+
+
+def test_native_table_follows_random_map_unmap_protect():
+    """The table is updated by splicing the changed span; it must equal a
+    table built from scratch after every change, with regions kept sorted,
+    disjoint and merged."""
+    import struct
+
+    from tcgpy.softmmu.memory import AddressSpace
+    rng = random.Random(5)
     emu = tcgpy.Emulator("aarch64")
-    emu.mem_map(CODE, PAGE, "rx")
-    emu.mem_write(CODE, asm("loop: mrs x0, cntvct_el0; subs x1, x1, #1; b.ne loop"))
-    before = emu.stats.python_calls.get("cntvct", 0)
-    emu.reg_write("x1", 500)
-    emu.run(CODE, until=CODE + 12)
-    assert emu.stats.python_calls["cntvct"] - before == 500
-    assert "python_calls" in emu.stats.format() and "cntvct" in emu.stats.format()
+    space = emu.aspace
+    base, pages = 0x100000, 256
+    changed = 0
+    for step in range(1500):
+        page = rng.randrange(pages)
+        n = rng.randrange(1, 12)
+        addr, size = base + page * PAGE, min(n, pages - page) * PAGE
+        op = rng.random()
+        try:
+            if op < 0.35:
+                emu.mem_map(addr, size, rng.choice(["r", "rw", "rx", "rwx"]))
+            elif op < 0.6:
+                emu.mem_unmap(addr, size)
+            elif op < 0.95:
+                emu.mem_protect(addr, size, rng.choice(["r", "rw", "-", "rwx"]))
+            else:
+                space.add_code_page(addr)
+        except (ValueError, tcgpy.EmulationError):
+            continue                      # overlapping map, protect of a hole: refused, nothing changed
+        changed += 1
+        expected = [struct.unpack("<4Q", AddressSpace._entry(r)) for r in space.regions]
+        assert _native_table(space) == expected, step
+        starts = [r.start for r in space.regions]
+        assert starts == sorted(starts) == space._starts
+        assert all(a.end <= b.start for a, b in zip(space.regions, space.regions[1:]))
+    assert changed > 800 and len(space.regions) > 20

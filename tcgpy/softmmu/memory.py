@@ -14,14 +14,16 @@ import bisect
 import ctypes
 import mmap
 import os
+import struct
 import weakref
 from dataclasses import dataclass
 from typing import Callable
 
-from ..cpustate import (FAST_READ, FAST_WRITE, PAGE_MASK, PAGE_SIZE, TLB_SIZE, RegionEntry,
-                        RegionTable, TLBEntry)
+from ..cpustate import (FAST_READ, FAST_WRITE, PAGE_MASK, PAGE_SIZE, REGION_ENTRY_SIZE, TLB_SIZE,
+                        RegionEntry, RegionTable, TLBEntry)
 
 MASK64 = (1 << 64) - 1
+_ENTRY = struct.Struct("<4Q")        # cpustate.RegionEntry
 NO_TAG = MASK64          # a tag no (page-aligned) address compares equal to
 
 PERM_R, PERM_W, PERM_X = 1, 2, 4
@@ -138,8 +140,13 @@ class AddressSpace:
         self.code_pages: set[int] = set()
         self.on_code_write: Callable[[int, int], None] | None = None
         self.table = RegionTable()
-        self._entries = None          # keeps the published RegionEntry array alive
         self.table_address = ctypes.addressof(self.table)
+        # the published table: RegionEntry array (with room to grow) and the
+        # (start, end) of each entry, to find what a change replaces
+        self._entries = (RegionEntry * 64)()
+        self._pub_starts: list[int] = []
+        self._pub_ends: list[int] = []
+        self.table.entries = ctypes.addressof(self._entries)
         self.tlb_flush()
 
     @property
@@ -147,26 +154,54 @@ class AddressSpace:
         return self.table.refills
 
     # -- region bookkeeping ------------------------------------------------------
-    def _reindex(self) -> None:
-        self.regions.sort(key=lambda r: r.start)
-        self._starts = [r.start for r in self.regions]
-        self._publish()
+    def _insert(self, region: Region) -> None:
+        i = bisect.bisect_left(self._starts, region.start)
+        self.regions.insert(i, region)
+        self._starts.insert(i, region.start)
 
-    def _publish(self) -> None:
-        """Write the regions into the native table the host refill searches."""
-        entries = (RegionEntry * max(len(self.regions), 1))()
-        for e, r in zip(entries, self.regions):
-            e.start, e.end = r.start, r.end
-            if not r.is_mmio:
-                e.addend = (r.host - r.start) & MASK64
-                e.fast = ((FAST_READ if r.perms & PERM_R else 0)
-                          | (FAST_WRITE if r.perms & PERM_W and not r.has_code else 0))
-        # the array first, then the count: host code never sees a count
-        # larger than the array it reads
-        self.table.count = 0
-        self.table.entries = ctypes.addressof(entries)
-        self.table.count = len(self.regions)
-        self._entries = entries
+    @staticmethod
+    def _entry(r: Region) -> bytes:
+        if r.is_mmio:
+            return _ENTRY.pack(r.start, r.end, 0, 0)
+        fast = ((FAST_READ if r.perms & PERM_R else 0)
+                | (FAST_WRITE if r.perms & PERM_W and not r.has_code else 0))
+        return _ENTRY.pack(r.start, r.end, (r.host - r.start) & MASK64, fast)
+
+    @staticmethod
+    def _touching(starts: list[int], end_of, a: int, b: int) -> tuple[int, int]:
+        """Index range of the (sorted, disjoint) intervals meeting [a, b)."""
+        i = bisect.bisect_right(starts, a) - 1
+        if i < 0 or end_of(i) <= a:
+            i += 1
+        return i, max(i, bisect.bisect_left(starts, b))
+
+    def _publish(self, start: int = 0, end: int = 1 << 64) -> None:
+        """Bring the native table the host refill searches up to date after a
+        change confined to [start, end): the entries meeting it (or its
+        neighbours, which a merge may have joined) are replaced, the rest
+        moved, so a change costs a memmove, not a Python loop over every
+        region."""
+        a, b = max(start - 1, 0), end + 1
+        ps, pe = self._pub_starts, self._pub_ends
+        i0, j0 = self._touching(ps, pe.__getitem__, a, b)
+        i1, j1 = self._touching(self._starts, lambda i: self.regions[i].end, a, b)
+        assert i0 == i1, "a region change reached outside its span"
+        new = self.regions[i1:j1]
+        n_old, size = len(ps), REGION_ENTRY_SIZE
+        n = n_old - (j0 - i0) + len(new)
+        if n > len(self._entries):
+            grown = (RegionEntry * (2 * n))()
+            ctypes.memmove(grown, self._entries, n_old * size)
+            self._entries = grown
+            self.table.entries = ctypes.addressof(grown)
+        base = ctypes.addressof(self._entries)
+        if j0 - i0 != len(new):
+            ctypes.memmove(base + (i0 + len(new)) * size, base + j0 * size, (n_old - j0) * size)
+        data = b"".join(map(self._entry, new))
+        ctypes.memmove(base + i0 * size, data, len(data))
+        ps[i0:j0] = [r.start for r in new]
+        pe[i0:j0] = [r.end for r in new]
+        self.table.count = n
 
     def add_code_page(self, page: int) -> None:
         """Translated code now comes from ``page``: stores to it go through
@@ -177,7 +212,7 @@ class AddressSpace:
         if r is not None and not r.has_code:
             r.has_code = True
             if r.perms & PERM_W:
-                self._publish()
+                self._publish(r.start, r.end)
 
     def remove_code_page(self, page: int) -> None:
         self.code_pages.discard(page)
@@ -218,17 +253,17 @@ class AddressSpace:
         if backing is not None:
             if backing.size < size:
                 raise ValueError(f"backing of {backing.size:#x} bytes for a {size:#x}-byte mapping")
-            self.regions.append(Region(addr, addr + size, p, backing))
+            region = Region(addr, addr + size, p, backing)
         elif mmio is None:
             mm = mmap.mmap(-1, size, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
             host = ctypes.addressof(ctypes.c_char.from_buffer(mm))
-            self.regions.append(Region(addr, addr + size, p, Backing(mm, host, size)))
+            region = Region(addr, addr + size, p, Backing(mm, host, size))
         else:
             read, write = mmio
-            self.regions.append(Region(addr, addr + size, p, None, mmio_read=read,
-                                       mmio_write=write, mmio_base=addr))
-        self._reindex()
-        self.tlb_flush()
+            region = Region(addr, addr + size, p, None, mmio_read=read, mmio_write=write, mmio_base=addr)
+        self._insert(region)
+        self._publish(addr, addr + size)
+        self.tlb_flush_range(addr, size)
 
     def _split(self, at: int) -> None:
         r = self.find(at)
@@ -237,16 +272,17 @@ class AddressSpace:
         tail = Region(at, r.end, r.perms, r.backing, r.offset + (at - r.start) if r.backing else 0,
                       r.mmio_read, r.mmio_write, r.mmio_base, r.has_code)
         r.end = at
-        self.regions.append(tail)
-        self._reindex()
+        self._insert(tail)
 
     def unmap(self, addr: int, size: int) -> None:
         self.check_range(addr, size)
         self._split(addr)
         self._split(addr + size)
-        self.regions = [r for r in self.regions if not (r.start >= addr and r.end <= addr + size)]
-        self._reindex()
-        self.tlb_flush()
+        i, j = self._touching(self._starts, lambda k: self.regions[k].end, addr, addr + size)
+        del self.regions[i:j]
+        del self._starts[i:j]
+        self._publish(addr, addr + size)
+        self.tlb_flush_range(addr, size)
 
     def protect(self, addr: int, size: int, perms) -> None:
         self.check_range(addr, size)
@@ -255,13 +291,17 @@ class AddressSpace:
         self._split(addr + size)
         for r in self.overlapping(addr, addr + size):
             r.perms = p
-        self._merge()
-        self.tlb_flush()
+        self._merge(addr, addr + size)
+        self._publish(addr, addr + size)
+        self.tlb_flush_range(addr, size)
 
-    def _merge(self) -> None:
-        """Coalesce neighbours that became identical again (keeps lookups short)."""
+    def _merge(self, start: int, end: int) -> None:
+        """Coalesce the regions meeting [start, end) and their neighbours where
+        they became one again (keeps lookups short).  Only there: the rest
+        was merged when it last changed, and _publish relies on that."""
+        i, j = self._touching(self._starts, lambda k: self.regions[k].end, max(start - 1, 0), end + 1)
         out: list[Region] = []
-        for r in self.regions:
+        for r in self.regions[i:j]:
             prev = out[-1] if out else None
             if (prev is not None and prev.end == r.start and prev.perms == r.perms
                     and prev.backing is not None and prev.backing is r.backing
@@ -270,8 +310,8 @@ class AddressSpace:
                 prev.has_code |= r.has_code
             else:
                 out.append(r)
-        self.regions = out
-        self._reindex()
+        self.regions[i:j] = out
+        self._starts[i:j] = [r.start for r in out]
 
     def is_mapped(self, addr: int, size: int) -> bool:
         covered = addr
@@ -284,6 +324,15 @@ class AddressSpace:
     # -- the software TLB --------------------------------------------------------
     def tlb_flush(self) -> None:
         ctypes.memset(ctypes.addressof(self.tlb), 0xFF, ctypes.sizeof(self.tlb))
+
+    def tlb_flush_range(self, addr: int, size: int) -> None:
+        """Drop the entries of [addr, addr + size): page by page when that is
+        cheaper than clearing the whole TLB (a memset of ~20 us)."""
+        if size > 16 * PAGE_SIZE:
+            self.tlb_flush()
+            return
+        for page in range(addr & PAGE_MASK, addr + size, PAGE_SIZE):
+            self.tlb_flush_page(page)
 
     def tlb_flush_page(self, page: int) -> None:
         e = self.tlb[(page >> 12) & (TLB_SIZE - 1)]
