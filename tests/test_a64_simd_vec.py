@@ -13,7 +13,7 @@ from tcgpy.ir import randgen
 from tcgpy.ir.builder import Builder
 from tcgpy.ir.core import Block
 from tcgpy.ir.ops import Op
-from tcgpy.ir.vector import KINDS, SEMANTICS, VecOp, pack, unpack
+from tcgpy.ir.vector import KINDS, SEMANTICS, SHA_OPS, VecOp, pack, unpack
 from tests.test_backend import check_block
 
 ARCH = tcgpy.frontends.get_arch("aarch64")
@@ -28,7 +28,7 @@ PYTHON_ONLY = {VecOp.fadd, VecOp.fsub,
                VecOp.abd, VecOp.qdmulh, VecOp.abdl, VecOp.mlal, VecOp.addhn, VecOp.subhn,
                VecOp.rshri, VecOp.sri, VecOp.sli, VecOp.qshli, VecOp.qshrn, VecOp.qabs, VecOp.fabd, VecOp.faddp, VecOp.fmaxp, VecOp.fminp,
                VecOp.fmaxnmp, VecOp.fminnmp, VecOp.fcmeq, VecOp.fcmge, VecOp.fcmgt, VecOp.facge,
-               VecOp.facgt, VecOp.fcvtl, VecOp.fcvtn, VecOp.aese, VecOp.aesmc, VecOp.sha, VecOp.fmulx, VecOp.frecps, VecOp.frsqrts, VecOp.frecpe, VecOp.frsqrte,
+               VecOp.facgt, VecOp.fcvtl, VecOp.fcvtn, VecOp.fmulx, VecOp.frecps, VecOp.frsqrts, VecOp.frecpe, VecOp.frsqrte,
                VecOp.qdmlal, VecOp.uqacc, VecOp.urecpe, VecOp.fcvtxn, VecOp.frecpx,
                VecOp.qrdmlah}
 
@@ -58,6 +58,7 @@ LANES_SHAPES = {
     VecOp.uaddlv: _ACROSS, VecOp.saddlv: _ACROSS,
     VecOp.cnt: _BYTES, VecOp.rbit: _BYTES, VecOp.clz: _HBS, VecOp.cls: _HBS, VecOp.addlp: _HBS,
     VecOp.tbl: _BYTES, VecOp.pmul: _BYTES, VecOp.pmull: [(0, 16), (3, 16)],
+    VecOp.aese: [(0, 16)], VecOp.aesmc: [(0, 16)], VecOp.sha: [(0, 16)],
 }
 LANES_IMMS = {
     VecOp.uzpn: [n | r << 4 for n in (2, 3, 4) for r in range(n)],         # n registers, register r
@@ -65,6 +66,8 @@ LANES_IMMS = {
     VecOp.addlp: [0, 1, 2, 3],                                              # bit 0 signed, bit 1 accumulate
     VecOp.tbl: [16 * n | x for n in (1, 2, 3, 4) for x in (0, 0x80)],       # table bytes | tbx
     VecOp.pmull: [1],                                                       # U=0 sets the "signed" bit
+    VecOp.aese: [0, 1], VecOp.aesmc: [0, 1],                                # AESE/AESMC, AESD/AESIMC
+    VecOp.sha: list(range(len(SHA_OPS))),                                   # SHA_OPS[imm]
 }
 
 

@@ -337,4 +337,4 @@ def lower_widen(v: V) -> None:
     v.store(v.emit(f"{_WIDEN[v.kind]} {wide} {p}, {q}"), v.esz + 1, 16)
 
 
-from . import lower_vec_lanes  # noqa: E402,F401  (registers its lowerings: lanes, tables, clmul)
+from . import lower_vec_crypto, lower_vec_lanes  # noqa: E402,F401  (they register more lowerings)
