@@ -30,9 +30,6 @@ def _sfx(n: int, bits: int) -> str:
 
 
 DECLS = "".join(
-    f"declare i{b} @llvm.vector.reduce.{r}.{_sfx(n, b)}({_vt(n, b)})\n"
-    for n, b in _SIZES for r in ("add", "smax", "smin", "umax", "umin")
-) + "".join(
     f"declare {_vt(n, b)} @llvm.{f}.{_sfx(n, b)}({_vt(n, b)}{', i1' if f == 'ctlz' else ''})\n"
     for n, b in _SIZES for f in ("ctpop", "ctlz", "bitreverse")
 )
@@ -63,43 +60,104 @@ def _store_scalar(v: V, value: str, bits: int) -> None:
 # -- structure loads and stores ----------------------------------------------------------
 # ld2-ld4 stage the n*oprsz bytes they read in the scratch area and take each
 # register's lanes out of it with one uzpn; st2-st4 interleave the registers
-# with one zipn.  Both are a single shuffle of the whole staged block.
+# into it with one zipn.  Everything stays in register-sized vectors: one
+# shuffle of the whole <64 x i8> block costs LLVM ~8 ms to compile at the
+# first tier's level, a tree of 128-bit shuffles ~0.5 ms.
+
+def _mask(idx) -> str:
+    return "<" + ", ".join("i32 poison" if i is None else f"i32 {i}" for i in idx) + ">"
+
+
+def _pick(v: V, srcs: list[str], idx: list[int]) -> str:
+    """Lanes ``idx`` of the concatenation of ``srcs`` (vectors of v.t): a
+    two-input shuffle of the first two sources used, then one more per
+    further source."""
+    n = v.lanes
+    used = sorted({i // n for i in idx})
+    if len(used) == 1:
+        return v.emit(f"shufflevector {v.t} {srcs[used[0]]}, {v.t} poison, "
+                      f"<{len(idx)} x i32> {_mask([i % n for i in idx])}")
+    first, second = used[:2]
+    mask = [i % n + (n if i // n == second else 0) if i // n in (first, second) else None for i in idx]
+    acc = v.emit(f"shufflevector {v.t} {srcs[first]}, {v.t} {srcs[second]}, <{len(idx)} x i32> {_mask(mask)}")
+    done = {first, second}
+    for src in used[2:]:
+        mask = [k if i // n in done else (n + i % n if i // n == src else None) for k, i in enumerate(idx)]
+        acc = v.emit(f"shufflevector {v.t} {acc}, {v.t} {srcs[src]}, <{len(idx)} x i32> {_mask(mask)}")
+        done.add(src)
+    return acc
+
+
+def _uzp(v: V, srcs: list[str], r: int) -> str:
+    """Lanes r, r+n, r+2n.. of the concatenation of the n vectors ``srcs``
+    (n = 4: two levels of two-way unzips, which SSE2 does with pack
+    instructions)."""
+    n, lanes = len(srcs), v.lanes
+    if n == 4:
+        return _uzp(v, [_uzp(v, srcs[:2], r % 2), _uzp(v, srcs[2:], r % 2)], r // 2)
+    return _pick(v, srcs, [r + n * i for i in range(lanes)])
+
+
+def _zip(v: V, srcs: list[str]) -> list[str]:
+    """The n vectors ``srcs`` interleaved lane by lane, as n vectors (n = 4:
+    the two-way interleave of zip(a0, a2) and zip(a1, a3))."""
+    n, lanes = len(srcs), v.lanes
+    if n == 4:
+        p, q = _zip(v, [srcs[0], srcs[2]]), _zip(v, [srcs[1], srcs[3]])
+        return _zip(v, [p[0], q[0]]) + _zip(v, [p[1], q[1]])
+    return [_pick(v, srcs, [(g % n) * lanes + g // n for g in range(j * lanes, (j + 1) * lanes)])
+            for j in range(n)]
+
+
+def _regs(v: V, n: int) -> list[str]:
+    return [v.load(v.a + k * v.oprsz) for k in range(n)]
+
 
 @lowers_vec(VecOp.uzpn)
 def lower_uzpn(v: V) -> None:
     n, r = v.imm & 15, v.imm >> 4
-    whole = v.load(v.a, v.esz, n * v.oprsz)
-    ty = v.ty(v.esz, n * v.oprsz)
-    v.store(v.shuffle(ty, whole, "poison", [r + n * i for i in range(v.lanes)]))
+    v.store(_uzp(v, _regs(v, n), r))
 
 
 @lowers_vec(VecOp.zipn)
 def lower_zipn(v: V) -> None:
-    n, lanes = v.imm & 15, v.lanes
-    ty = v.ty(v.esz, n * v.oprsz)
-    whole = v.load(v.a, v.esz, n * v.oprsz)
-    out = v.shuffle(ty, whole, "poison", [k * lanes + i for i in range(lanes) for k in range(n)])
-    # n*oprsz bytes and nothing past them (zero_upper=False)
-    v.fl.emit(f"store {ty} {out}, ptr {v.fl.env_ptr(v.d)}, align 1")
+    fl = v.fl
+    for j, out in enumerate(_zip(v, _regs(v, v.imm & 15))):
+        # n*oprsz bytes and nothing past them (zero_upper=False)
+        fl.emit(f"store {v.t} {out}, ptr {fl.env_ptr(v.d + j * v.oprsz)}, align 1")
 
 
 # -- across lanes -------------------------------------------------------------------------
 
-_REDUCE = {VecOp.addv: "add", VecOp.smaxv: "smax", VecOp.sminv: "smin", VecOp.umaxv: "umax",
-           VecOp.uminv: "umin", VecOp.uaddlv: "add", VecOp.saddlv: "add"}
+_REDUCE = {VecOp.addv: "add", VecOp.smaxv: "sgt", VecOp.sminv: "slt", VecOp.umaxv: "ugt",
+           VecOp.uminv: "ult", VecOp.uaddlv: "add", VecOp.saddlv: "add"}
 
 
 @lowers_vec(*_REDUCE)
 def lower_across(v: V) -> None:
-    n, bits = v.lanes, 8 << v.esz
+    """A tree of halving shuffles (LLVM's vector.reduce intrinsics cost
+    twice as much to compile); the long forms add the halves of the
+    register widened to 2*esz first (at most 16 lanes: no overflow)."""
+    esz, lanes = v.esz, v.lanes
     p = v.load(v.a)
     if v.kind in (VecOp.uaddlv, VecOp.saddlv):
-        # the sum of at most 16 lanes fits the double-width lane
         ext = "sext" if v.kind is VecOp.saddlv else "zext"
-        p = v.emit(f"{ext} {v.t} {p} to {_vt(n, 2 * bits)}")
-        bits *= 2
-    r = _intrinsic(v, f"vector.reduce.{_REDUCE[v.kind]}", f"i{bits}", n, bits, f"{_vt(n, bits)} {p}")
-    _store_scalar(v, r, bits)
+        narrow, esz, lanes = v.ty(esz, v.oprsz // 2), esz + 1, lanes // 2
+        halves = [v.emit(f"{ext} {narrow} {v.shuffle(v.t, p, 'poison', list(range(h, h + lanes)))} "
+                         f"to {_vt(lanes, 8 << esz)}") for h in (0, lanes)]
+        p = v.emit(f"add {_vt(lanes, 8 << esz)} {halves[0]}, {halves[1]}")
+    t, pred = _vt(lanes, 8 << esz), _REDUCE[v.kind]
+    n = lanes
+    while n > 1:
+        n //= 2
+        hi = v.emit(f"shufflevector {t} {p}, {t} poison, <{lanes} x i32> "
+                    f"{_mask([i + n if i < n else None for i in range(lanes)])}")
+        if pred == "add":
+            p = v.emit(f"add {t} {p}, {hi}")
+        else:
+            c = v.emit(f"icmp {pred} {t} {p}, {hi}")
+            p = v.emit(f"select <{lanes} x i1> {c}, {t} {p}, {t} {hi}")
+    _store_scalar(v, v.emit(f"extractelement {t} {p}, i32 0"), 8 << esz)
 
 
 # -- bit counts -----------------------------------------------------------------------------
@@ -150,15 +208,24 @@ def lower_addlp(v: V) -> None:
 @lowers_vec(VecOp.tbl)
 def lower_tbl(v: V) -> None:
     """Bytes of the imm & 0x7f-byte table at a indexed by the bytes at b; an
-    index past the table gives 0 (tbx, imm bit 7: d's byte).  A byte load
-    per lane (no byte shuffle with a run-time index before SSSE3), of the
-    table's first byte where the index is out of range."""
-    size, n = v.imm & 0x7F, v.oprsz
+    index past the table gives 0 (tbx, imm bit 7: d's byte).  Without SSSE3
+    there is no byte shuffle with a run-time index: a byte load per lane
+    (of the table's first byte where the index is out of range).  The hot
+    tier has the sixteen loads inline; the first tier calls a loop
+    (@tcgpy_mod_tbl), a sixth of the inline code's compile time."""
+    size, n, tbx = v.imm & 0x7F, v.oprsz, bool(v.imm & 0x80)
+    fl = v.fl
+    if not fl.hot:
+        fl.emit(f"call void @tcgpy_mod_tbl(ptr {fl.env_ptr(v.d)}, ptr {fl.env_ptr(v.a)}, "
+                f"ptr {fl.env_ptr(v.b)}, i64 {size}, i64 {n}, i1 {'true' if tbx else 'false'})")
+        if n < 16:
+            fl.emit(f"store <{16 - n} x i8> zeroinitializer, ptr {fl.env_ptr(v.d + n)}, align 1")
+        return
     t = _vt(n, 8)
     idx = v.load(v.b, 0)
     inside = v.emit(f"icmp ult {t} {idx}, {_splat(v, size, 0, n)}")
     safe = v.emit(f"select <{n} x i1> {inside}, {t} {idx}, {t} zeroinitializer")
-    base = v.fl.env_ptr(v.a)
+    base = fl.env_ptr(v.a)
     looked = "poison"
     for k in range(n):
         i = v.emit(f"extractelement {t} {safe}, i32 {k}")
@@ -166,8 +233,48 @@ def lower_tbl(v: V) -> None:
         p = v.emit(f"getelementptr i8, ptr {base}, i64 {i64}")
         byte = v.emit(f"load i8, ptr {p}, align 1")
         looked = v.emit(f"insertelement {t} {looked}, i8 {byte}, i32 {k}")
-    other = v.load(v.d, 0) if v.imm & 0x80 else "zeroinitializer"
+    other = v.load(v.d, 0) if tbx else "zeroinitializer"
     v.store(v.emit(f"select <{n} x i1> {inside}, {t} {looked}, {t} {other}"), 0)
+
+
+# The lanes go to a buffer first: d may be the index register, or (in the
+# tests, never from the frontend, which stages tables in vtmp) the table.
+TBL_LOOP = """\
+define internal void @tcgpy_mod_tbl(ptr %d, ptr %t, ptr %x, i64 %size, i64 %n, i1 %tbx) {
+entry:
+  %buf = alloca <16 x i8>, align 16
+  br label %lane
+lane:
+  %k = phi i64 [ 0, %entry ], [ %k1, %lane ]
+  %xp = getelementptr i8, ptr %x, i64 %k
+  %i8 = load i8, ptr %xp, align 1
+  %i = zext i8 %i8 to i64
+  %in = icmp ult i64 %i, %size
+  %safe = select i1 %in, i64 %i, i64 0
+  %tp = getelementptr i8, ptr %t, i64 %safe
+  %looked = load i8, ptr %tp, align 1
+  %dp = getelementptr i8, ptr %d, i64 %k
+  %old = load i8, ptr %dp, align 1
+  %other = select i1 %tbx, i8 %old, i8 0
+  %r = select i1 %in, i8 %looked, i8 %other
+  %bp = getelementptr i8, ptr %buf, i64 %k
+  store i8 %r, ptr %bp, align 1
+  %k1 = add i64 %k, 1
+  %more = icmp ult i64 %k1, %n
+  br i1 %more, label %lane, label %done
+done:
+  %short = icmp ult i64 %n, 16
+  br i1 %short, label %half, label %full
+half:
+  %lo = load <8 x i8>, ptr %buf, align 16
+  store <8 x i8> %lo, ptr %d, align 1
+  ret void
+full:
+  %all = load <16 x i8>, ptr %buf, align 16
+  store <16 x i8> %all, ptr %d, align 1
+  ret void
+}
+"""
 
 
 # -- polynomial multiplies ------------------------------------------------------------------
@@ -254,4 +361,4 @@ def _clmul64_text() -> str:
     return "\n".join(lines) + "\n"
 
 
-on_demand(DECLS + _clmul64_text())
+on_demand(DECLS + TBL_LOOP + _clmul64_text())
