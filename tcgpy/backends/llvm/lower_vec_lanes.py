@@ -8,9 +8,11 @@ them can saturate or raise an FP exception, so their status word is 0.
 
 Code is generated for generic x86-64 (SSE2): LLVM lowers the vector
 instructions and intrinsics used here without SSSE3's byte shuffles, so a
-table lookup with a run-time index is a byte load per lane.  The 64-bit
-carry-less multiply is an out-of-line function (``@tcgpy_mod_clmul64``)
-that every module using it carries (lower.on_demand).
+table lookup with a run-time index is a byte load per lane.  Vectors stay
+register-sized (128 bits or less): wider ones cost LLVM many times more to
+compile at the first tier's level.  The 64-bit carry-less multiply and the
+first tier's table lookup are out-of-line functions (``@tcgpy_mod_*``)
+that every module using them carries (lower.on_demand).
 """
 from __future__ import annotations
 
@@ -18,7 +20,7 @@ from ...ir.vector import VecOp
 from .lower import on_demand
 from .lower_vec import V, lowers_vec
 
-_SIZES = [(n, bits) for n in (1, 2, 4, 8, 16, 32, 64) for bits in (8, 16, 32, 64) if n * bits <= 512]
+_SIZES = [(n, bits) for n in (1, 2, 4, 8, 16, 32, 64) for bits in (8, 16, 32, 64) if n * bits <= 128]
 
 
 def _vt(n: int, bits: int) -> str:
