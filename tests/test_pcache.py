@@ -302,3 +302,75 @@ def test_hot_loop_comes_from_the_cache(tmp_path):
     s = warm.stats
     assert s.blocks_promoted > 0 and s.modules_compiled == 0 and s.blocks_translated == 0
     assert s.modules_loaded > s.pcache_hits             # the pages' modules and the loop's
+
+
+# Vec ops whose lowering names module-internal functions and constant tables
+# (lower_vec_lanes, lower_vec_crypto: @tcgpy_mod_*), in a loop that gets hot.
+VEC_LOOP = bytes.fromhex(
+    "20 48 28 4e"      # 0x10000: aese    v0.16b, v1.16b             (S-box table)
+    "00 68 28 4e"      # 0x10004: aesmc   v0.16b, v0.16b
+    "62 40 04 5e"      # 0x10008: sha256h q2, q3, v4.4s             (out-of-line function)
+    "05 e0 e2 4e"      # 0x1000c: pmull2  v5.1q, v0.2d, v2.2d       (clmul64)
+    "06 20 05 4e"      # 0x10010: tbl     v6.16b, {v0.16b, v1.16b}, v5.16b
+    "70 00 40 4c"      # 0x10014: ld4     {v16.16b-v19.16b}, [x3]
+    "10 1e 26 6e"      # 0x10018: eor     v16.16b, v16.16b, v6.16b
+    "70 40 00 4c"      # 0x1001c: st3     {v16.16b-v18.16b}, [x3]
+    "c7 38 30 6e"      # 0x10020: uaddlv  h7, v6.16b
+    "21 1c 26 6e"      # 0x10024: eor     v1.16b, v1.16b, v6.16b
+    "21 04 00 f1"      # 0x10028: subs    x1, x1, #1
+    "a1 fe ff 54"      # 0x1002c: b.ne    0x10000
+    "00 00 20 d4")     # 0x10030: brk     #0
+VEC_REGS = ["x1", "x3"] + [f"q{i}" for i in (0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19)]
+
+
+def _vec_loop(emu, n: int) -> dict:
+    emu.mem_write(DATA, bytes(range(256)) * 16)
+    for i, r in enumerate(VEC_REGS[2:]):
+        emu.reg_write(r, int.from_bytes(bytes((7 * i + 13 * k) & 0xFF for k in range(16)), "little"))
+    emu.reg_write("x1", n)
+    emu.reg_write("x3", DATA)
+    with pytest.raises(tcgpy.GuestTrap) as e:
+        emu.run(CODE)
+    assert e.value.pc == CODE + len(VEC_LOOP) - 4
+    return {r: emu.reg_read(r) for r in VEC_REGS} | {"data": bytes(emu.mem_read(DATA, 64))}
+
+
+def _unicorn_vec_loop(n: int) -> dict:
+    import unicorn
+    from unicorn import arm64_const as A
+    uc = unicorn.Uc(unicorn.UC_ARCH_ARM64, unicorn.UC_MODE_ARM)
+    uc.mem_map(CODE, 0x3000)
+    uc.mem_map(DATA, 0x1000)
+    uc.mem_write(CODE, VEC_LOOP)
+    uc.mem_write(DATA, bytes(range(256)) * 16)
+    uc.reg_write(A.UC_ARM64_REG_CPACR_EL1, 3 << 20)       # FP/SIMD on at EL0
+    ids = {r: getattr(A, f"UC_ARM64_REG_{r.upper()}") for r in VEC_REGS}
+    for i, r in enumerate(VEC_REGS[2:]):
+        uc.reg_write(ids[r], int.from_bytes(bytes((7 * i + 13 * k) & 0xFF for k in range(16)), "little"))
+    uc.reg_write(ids["x1"], n)
+    uc.reg_write(ids["x3"], DATA)
+    uc.emu_start(CODE, CODE + len(VEC_LOOP) - 4)
+    return {r: uc.reg_read(ids[r]) for r in VEC_REGS} | {"data": bytes(uc.mem_read(DATA, 64))}
+
+
+def test_vec_ops_with_module_tables_and_functions_load_from_the_cache(tmp_path):
+    """Relocatable code that carries the S-box and the SHA/AES/clmul
+    functions: the warm run (first-tier page module and hot loop, both
+    loaded) computes what the cold run and Unicorn compute."""
+    n = 20_000                  # well past tbcache.HOT_THRESHOLD loop iterations
+    cold = tcgpy.Emulator("aarch64", cache_dir=str(tmp_path))
+    cold.mem_map(CODE, 0x3000, perms="rx")
+    cold.mem_map(DATA, 0x1000, perms="rw")
+    cold.mem_write(CODE, VEC_LOOP)
+    want = _vec_loop(cold, n)
+    assert cold.stats.blocks_promoted > 0
+    cold.save_cache()
+    warm = tcgpy.Emulator("aarch64", cache_dir=str(tmp_path))
+    warm.mem_map(CODE, 0x3000, perms="rx")
+    warm.mem_map(DATA, 0x1000, perms="rw")
+    warm.mem_write(CODE, VEC_LOOP)
+    assert _vec_loop(warm, n) == want
+    s = warm.stats
+    assert s.pcache_hits > 0 and s.modules_compiled == 0 and s.blocks_translated == 0
+    assert s.blocks_promoted > 0
+    assert _unicorn_vec_loop(n) == want

@@ -883,8 +883,8 @@ def _aes_tables():
 
 
 AES_SBOX, AES_INV_SBOX = _aes_tables()
-_SHIFT_ROWS = tuple((i + 4 * (i % 4)) % 16 for i in range(16))      # out[i] = in[_SHIFT_ROWS[i]]
-_INV_SHIFT_ROWS = tuple((i - 4 * (i % 4)) % 16 for i in range(16))
+SHIFT_ROWS = tuple((i + 4 * (i % 4)) % 16 for i in range(16))      # out[i] = in[SHIFT_ROWS[i]]
+INV_SHIFT_ROWS = tuple((i - 4 * (i % 4)) % 16 for i in range(16))
 
 
 def _xt(v: int) -> int:
@@ -906,9 +906,9 @@ def _gmul(v: int, k: int) -> int:
 def sem_aese(env, d, a, b, esz, oprsz, imm, x):
     st = bytes(p ^ q for p, q in zip(env[a:a + 16], env[b:b + 16]))
     if imm & 1:
-        out = [AES_INV_SBOX[st[_INV_SHIFT_ROWS[i]]] for i in range(16)]
+        out = [AES_INV_SBOX[st[INV_SHIFT_ROWS[i]]] for i in range(16)]
     else:
-        out = [AES_SBOX[st[_SHIFT_ROWS[i]]] for i in range(16)]
+        out = [AES_SBOX[st[SHIFT_ROWS[i]]] for i in range(16)]
     put_lanes(env, d, 0, out)
     return 0
 

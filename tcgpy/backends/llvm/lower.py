@@ -1129,29 +1129,55 @@ def lower_block(block: Block, rt: Runtime, name: str, alloc_slot: Callable[[], i
     return _FnLowering(block, rt, name, alloc_slot, alloc_counter, hot).lower()
 
 
-_INTRINSIC_CALL = re.compile(r"@(llvm\.[\w.]+)\(")
-_decls: dict[str, str] = {}
+# Text a module carries only when its code names it, by name: intrinsics'
+# declarations (every declaration costs parsing, verification and an
+# intrinsic-attribute lookup in each module: with all of them declared, about
+# a fifth of a small module's compile time), and the out-of-line functions and
+# constant tables of the vec lowering (``@tcgpy_mod_*``, internal to each
+# module that uses them, so relocatable code needs no symbol for them).
+ON_DEMAND: dict[str, str] = {}
+_NAMED = re.compile(r"@((?:llvm\.|tcgpy_mod_)[\w.]+)")
 
 
-def _intrinsic_decls(body: str) -> str:
-    """Declarations of the intrinsics ``body`` calls, and only those: every
-    declaration costs parsing, verification and an intrinsic-attribute
-    lookup in each module (with all of them declared, about a fifth of a
-    small module's compile time)."""
-    if "@llvm." not in body:
+def on_demand(text: str) -> None:
+    """Register the declarations and definitions in ``text`` by the name
+    each starts with: ``declare`` and ``@name = ...`` lines, ``define``
+    bodies up to their closing ``}`` line."""
+    lines = iter(text.splitlines())
+    for line in lines:
+        if not line.strip():
+            continue
+        item = [line]
+        if line.startswith("define"):
+            for more in lines:
+                item.append(more)
+                if more == "}":
+                    break
+        name = _NAMED.search(line) or re.search(r"@([\w.]+)", line)
+        ON_DEMAND[name.group(1)] = "\n".join(item) + "\n"
+
+
+def _on_demand_text(body: str) -> str:
+    """What ``body`` names from ON_DEMAND, and what that names in turn."""
+    if "@llvm." not in body and "@tcgpy_mod_" not in body:
         return ""
-    if not _decls:
-        for line in (INTRINSIC_DECLS + FP_DECLS + VEC_ARITH_DECLS).splitlines():
-            if line.startswith("declare"):
-                _decls[_INTRINSIC_CALL.search(line).group(1)] = line + "\n"
-    return "".join(_decls.get(n, "") for n in set(_INTRINSIC_CALL.findall(body)))
+    seen: dict[str, str] = {}
+    todo = [body]
+    while todo:
+        for name in set(_NAMED.findall(todo.pop())):
+            if name not in seen:
+                seen[name] = ON_DEMAND.get(name, "")
+                todo.append(seen[name])
+    return "".join(seen.values())
 
 
 def module_text(funcs: list[LoweredBlock], extra: str = "") -> str:
     body = "\n".join(f.text for f in funcs)
-    return _intrinsic_decls(body) + extra + body + "\n" + MODULE_TAIL
+    return _on_demand_text(body) + extra + body + "\n" + MODULE_TAIL
 
 
 from . import lower_vec  # noqa: E402,F401  (registers the vec op's lowering)
 from .lower_fp import DECLS as FP_DECLS  # noqa: E402
 from .lower_vec_arith import DECLS as VEC_ARITH_DECLS  # noqa: E402
+
+on_demand(INTRINSIC_DECLS + FP_DECLS + VEC_ARITH_DECLS)

@@ -340,3 +340,4 @@ def lower_widen(v: V) -> None:
 
 
 from . import lower_vec_arith  # noqa: E402,F401  (registers the saturating/rounding/narrowing ops)
+from . import lower_vec_crypto, lower_vec_lanes  # noqa: E402,F401  (they register more lowerings)

@@ -24,7 +24,7 @@ from ...ir.vector import QC, VecOp
 from .lower_vec import V, lowers_vec
 
 # Intrinsics on every vector type up to 256 bits the lowerings below use
-# (a module declares only those its code calls: lower._intrinsic_decls).
+# (a module declares only those its code calls: lower.on_demand).
 _BINARY_INTRINSICS = ("sadd.sat", "uadd.sat", "ssub.sat", "usub.sat", "smin", "smax", "umin", "umax")
 DECLS = "".join(
     f"declare <{n} x i{bits}> @llvm.{name}.v{n}i{bits}(<{n} x i{bits}>, <{n} x i{bits}>)\n"
