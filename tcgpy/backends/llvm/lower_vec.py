@@ -335,3 +335,6 @@ def lower_widen(v: V) -> None:
         p = v.emit(f"{ext} {narrow} {v.load(v.a, v.esz, 8)} to {wide}")
     q = v.emit(f"{ext} {narrow} {v.load(v.b, v.esz, 8)} to {wide}")
     v.store(v.emit(f"{_WIDEN[v.kind]} {wide} {p}, {q}"), v.esz + 1, 16)
+
+
+from . import lower_vec_fp2  # noqa: E402,F401  (registers the rarer FP ops with lower_fp)
