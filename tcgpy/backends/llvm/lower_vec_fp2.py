@@ -265,19 +265,27 @@ def gen_step(v, f: F):
     near the subnormal range (|a*b| >= safe, or a zero product): r is then
     normal or an exact zero (c - a*b below 1 needs a*b near c, whose bits
     are no finer than 2^(2 - 2p)), so neither tininess nor halving it can go
-    wrong.  It is exact when q = c - r is (TwoSum error zero: true near the
-    Newton fixpoints, where Sterbenz applies) and a*b - q, computed by one
-    more FMA, is zero: with |a*b| >= safe both are multiples of the smallest
-    subnormal, so that difference rounds to zero only when it is zero."""
+    wrong.  Whether r is exact compares two error-free pairs: a*b = ph + pl
+    (product and FMA residual) and c - r = q + eq (TwoSum).  Both highs are
+    round-to-nearest of their sums, so a*b == c - r exactly when ph == q
+    and pl == eq."""
     a, b = f.load("a"), f.load("b")
     c = f.const(3.0 if v.kind is VecOp.frsqrts else 2.0)
     r = f.call("fma", f.neg(a), b, c)
-    q, _, q_inexact = addsub(f, c, r, negate_b=True)
-    residual = f.call("fma", a, b, f.neg(q))
-    p = f.emit(f"fmul {f.t} {a}, {b}")
-    tame = f.or_(f.at_least(p, f.safe), f.or_(f.is_zero(a), f.is_zero(b)))
+    q = f.emit(f"fsub {f.t} {c}, {r}")
+    eq = _two_sum_err(f, c, f.neg(r), q)
+    ph = f.emit(f"fmul {f.t} {a}, {b}")
+    pl = f.call("fma", a, b, f.neg(ph))
+    tame = f.or_(f.at_least(ph, f.safe), f.or_(f.is_zero(a), f.is_zero(b)))
     ok = f.and_(tame, f.finite(r))
-    ok = f.and_(ok, _not(f, q_inexact))
+    inexact = f.or_(f.fcmp("une", ph, q), f.fcmp("une", pl, eq))
     if v.kind is VecOp.frsqrts:
         r = f.emit(f"fmul {f.t} {r}, {f.const(0.5)}")
-    return emit_store(v, r, f.t, v.oprsz), ok, status_ixc(f, f.nonzero(residual))
+    return emit_store(v, r, f.t, v.oprsz), ok, status_ixc(f, inexact)
+
+
+def _two_sum_err(f: F, a: str, b: str, s: str) -> str:
+    """(a + b) - s exactly, for s = a + b rounded (TwoSum; no overflow)."""
+    bv = f.emit(f"fsub {f.t} {s}, {a}")
+    av = f.emit(f"fsub {f.t} {s}, {bv}")
+    return f.emit(f"fadd {f.t} {f.emit(f'fsub {f.t} {a}, {av}')}, {f.emit(f'fsub {f.t} {b}, {bv}')}")
