@@ -12,7 +12,7 @@ import struct
 import pytest
 
 import tcgpy
-from tcgpy.backends.llvm import lower_fp
+from tcgpy.backends.llvm import lower_fp, lower_vec  # noqa: F401  (lower_vec registers every FP generator)
 from tcgpy.ir import fp, randgen, vector
 from tcgpy.ir.builder import Builder
 from tcgpy.ir.core import Block
@@ -24,10 +24,17 @@ ARCH = tcgpy.frontends.get_arch("aarch64")
 Q = [ARCH.layout.offsets[f"q{i}"] for i in range(32)]
 
 
+_PACK = {1: ("<e", "<H"), 2: ("<f", "<I"), 3: ("<d", "<Q")}
+
+
 def _bits(value: float, esz: int) -> int:
-    if esz == 3:
-        return struct.unpack("<Q", struct.pack("<d", value))[0]
-    return struct.unpack("<I", struct.pack("<f", value))[0]
+    f, i = _PACK[esz]
+    return struct.unpack(i, struct.pack(f, value))[0]
+
+
+def _float(bits: int, esz: int) -> float:
+    f, i = _PACK[esz]
+    return struct.unpack(f, struct.pack(i, bits))[0]
 
 
 def _value(rng: random.Random, esz: int, plain: bool = False) -> int:
@@ -35,21 +42,49 @@ def _value(rng: random.Random, esz: int, plain: bool = False) -> int:
     emin, prec = fmt.min_exp, fmt.fbits + 1
     r = rng.random() * (0.55 if plain else 1.0)
     if r < 0.45:                                   # ordinary values
-        v = rng.uniform(-1e3, 1e3) * 2.0 ** rng.randrange(-20, 20)
+        v = rng.uniform(-1e3, 1e3) * 2.0 ** (rng.randrange(-22, 6) if esz == 1 else rng.randrange(-20, 20))
     elif r < 0.55:                                 # small integers
         v = float(rng.randrange(-50, 50))
     elif r < 0.75:                                 # near the shortcut's thresholds
         e = rng.choice((emin, emin + 1, emin + prec, emin + prec + 1, emin + prec + 2,
                         emin // 2, emin // 2 + prec // 2, -emin - 2, -emin - 1))
         v = rng.choice((1.0, -1.0)) * rng.uniform(1.0, 2.0) * 2.0 ** e
-        if esz == 2:
-            v = struct.unpack("<f", struct.pack("<f", max(min(v, 3e38), -3e38)))[0]
     else:                                          # special encodings
         return rng.choice((0, 1 << (fmt.bits - 1), fmt.inf(0), fmt.inf(1), fmt.default_nan,
                            fmt.default_nan | 1 << (fmt.bits - 1), fmt.inf(0) | 1,     # sNaN
                            1, (1 << fmt.fbits) - 1, fmt.max_normal(0), fmt.max_normal(1),
                            1 << fmt.fbits, (1 << fmt.fbits) | 1))
+    if esz < 3:
+        top = _float(fmt.max_normal(0), esz)
+        v = max(min(v, top), -top)
     return _bits(v, esz)
+
+
+def _narrowable(rng: random.Random, esz: int) -> int:
+    """A value of ``esz`` that the next narrower format holds but for random
+    low bits: rounding (ties included) near every value, the narrow
+    format's subnormals and its largest values."""
+    narrow = _value(rng, esz - 1, plain=rng.random() < 0.5)
+    shift = fp.FMTS[esz].fbits - fp.FMTS[esz - 1].fbits
+    wide = _bits(_float(narrow, esz - 1), esz)
+    low = rng.choice((0, 1 << (shift - 1), rng.getrandbits(shift), (1 << shift) - 1))
+    return wide ^ low if wide & ((1 << fp.FMTS[esz].bits - 1) - 1) else wide
+
+
+def _lanes(v: int, esz: int) -> list[int]:
+    n = 1 << esz
+    return [int.from_bytes(v.to_bytes(16, "little")[i:i + n], "little") for i in range(0, 16, n)]
+
+
+def _near_reciprocal(rng: random.Random, a: int, esz: int) -> int:
+    """About 1/a, so that a*b is about 1: a Newton step's operands."""
+    x = _float(a, esz)
+    if x == 0 or x != x or abs(x) == float("inf"):
+        return a
+    try:
+        return _bits(1 / x, esz) ^ rng.choice((0, 1, 2, 3))
+    except OverflowError:
+        return a
 
 
 def _int_value(rng: random.Random, bits: int) -> int:
@@ -65,12 +100,26 @@ def _fpcr(rng: random.Random) -> int:
 
 
 SHAPES = {2: (4, 8, 16), 3: (8, 16)}
+# The shapes the frontend emits where they differ from SHAPES: esz is the
+# narrow lane size of conversions; half precision where it has a shortcut.
+KIND_SHAPES = {
+    VecOp.fcvtl: {1: (16,), 2: (16,)},
+    VecOp.fcvtn: {1: (8,), 2: (8,)},
+    VecOp.fcvtxn: {2: (4, 8)},
+    VecOp.frecpx: {1: (2,), 2: (4,), 3: (8,)},
+    VecOp.frecpe: {1: (2, 8, 16), **SHAPES},
+    VecOp.frsqrte: {1: (2, 8, 16), **SHAPES},
+}
+
+
+def _source_esz(kind, esz: int) -> int:
+    return esz + 1 if kind in (VecOp.fcvtn, VecOp.fcvtxn) else esz
 
 
 def _cases():
     """(kind, esz, oprsz, imm, source lane size) for every shape lowered natively."""
     for kind in sorted(lower_fp.NATIVE, key=lambda k: k.value.name):
-        for esz, sizes in SHAPES.items():
+        for esz, sizes in KIND_SHAPES.get(kind, SHAPES).items():
             for oprsz in sizes:
                 if kind is VecOp.fcmp and oprsz != 1 << esz:
                     continue
@@ -96,7 +145,7 @@ def _cases():
                     for neg in (0, 0x1000, 0x2000, 0x3000):
                         yield kind, esz, oprsz, Q[5] | neg, esz
                 else:
-                    yield kind, esz, oprsz, 0, esz
+                    yield kind, esz, oprsz, 0, _source_esz(kind, esz)
 
 
 CASES = list(_cases())
@@ -125,12 +174,18 @@ def _state(rng, esz, oprsz, src_esz, kind):
             lanes = [_int_value(rng, 8 << src_esz) for _ in range(16 >> src_esz)]
             state[f"q{i}"] = int.from_bytes(b"".join(v.to_bytes(1 << src_esz, "little") for v in lanes), "little")
             continue
-        lanes = [_value(rng, esz, plain) for _ in range(16 >> esz)]
-        if kind in (VecOp.fcvti, VecOp.fsqrt) and rng.random() < 0.7:   # mostly in the domain
-            lanes = [v & ~(1 << ((8 << esz) - 1)) for v in lanes]
+        fe = src_esz
+        if kind in (VecOp.fcvtn, VecOp.fcvtxn) and plain:
+            lanes = [_narrowable(rng, fe) for _ in range(16 >> fe)]
+        else:
+            lanes = [_value(rng, fe, plain) for _ in range(16 >> fe)]
+        if kind in (VecOp.fcvti, VecOp.fsqrt, VecOp.frsqrte) and rng.random() < 0.7:   # mostly in the domain
+            lanes = [v & ~(1 << ((8 << fe) - 1)) for v in lanes]
         if rng.random() < 0.2:
             lanes = [lanes[0]] * len(lanes)
-        state[f"q{i}"] = int.from_bytes(b"".join(v.to_bytes(1 << esz, "little") for v in lanes), "little")
+        if kind in (VecOp.frecps, VecOp.frsqrts) and i == 2 and rng.random() < 0.5:
+            lanes = [_near_reciprocal(rng, a, fe) for a in _lanes(state["q1"], fe)]
+        state[f"q{i}"] = int.from_bytes(b"".join(v.to_bytes(1 << fe, "little") for v in lanes), "little")
     state["x1"] = _fpcr(rng)
     state["x3"] = rng.choice((0, fp.IXC, fp.IXC, fp.IXC))
     return state
@@ -207,3 +262,111 @@ def test_fused_multiply_add_of_zeros_is_native_and_signed_right(esz, oprsz):
                     runs += 1
                     native += calls.n == 1
     assert native == runs
+
+
+# -- the rarer operations (lower_vec_fp2) ------------------------------------------------------
+
+GROUP2 = {VecOp.faddp, VecOp.fmaxp, VecOp.fminp, VecOp.fmaxnmp, VecOp.fminnmp, VecOp.fcvtl,
+          VecOp.fcvtn, VecOp.fcvtxn, VecOp.fmulx, VecOp.frecpe, VecOp.frsqrte, VecOp.frecpx,
+          VecOp.frecps, VecOp.frsqrts}
+
+
+def _edges(esz: int) -> list[int]:
+    """Every class of operand the shortcuts tell apart, of both signs."""
+    fmt = fp.FMTS[esz]
+    one = _bits(1.0, esz)
+    mags = [0, 1, (1 << fmt.fbits) - 1, 1 << fmt.fbits, (1 << fmt.fbits) | 1, one, one | 1,
+            _bits(1.5, esz), fmt.max_normal(0), fmt.max_normal(0) - 1, fmt.inf(0), fmt.default_nan,
+            fmt.inf(0) | 1, (fmt.emax_field - 2) << fmt.fbits, (2 * fmt.bias - 1) << fmt.fbits,
+            (2 * fmt.bias - 2) << fmt.fbits | 0x3, 2 << fmt.fbits]
+    if esz > 1:
+        # the next narrower format's limits, as conversions to it see them
+        nar = fp.FMTS[esz - 1]
+        shift = fmt.fbits - nar.fbits
+        top = _bits(_float(nar.max_normal(0), esz - 1), esz)
+        low = _bits(_float(1 << nar.fbits, esz - 1), esz)
+        mags += [top, top + (1 << (shift - 1)) - 1, top + (1 << (shift - 1)), top + (1 << shift) - 1,
+                 low, low - 1, low + (1 << (shift - 1)), low - (1 << shift)]
+    return mags + [m | 1 << (fmt.bits - 1) for m in mags]
+
+
+def _packed(values: list[int], esz: int) -> int:
+    return int.from_bytes(b"".join(v.to_bytes(1 << esz, "little") for v in values), "little")
+
+
+FPCRS = (0, fp.FPCR_DN, fp.FPCR_FZ, fp.FPCR_FZ | fp.FPCR_FZ16, fp.RZ << fp.RMODE_SHIFT,
+         fp.RP << fp.RMODE_SHIFT | fp.FPCR_AHP, fp.FPCR_AHP)
+
+
+@pytest.mark.parametrize("case", [c for c in CASES if c[0] in GROUP2],
+                         ids=lambda c: f"{c[0].value.name}-e{c[1]}-{c[2]}")
+def test_rarer_fp_on_edge_operands(case):
+    """Each edge operand in a lane of ordinary ones, in turn in each lane
+    position, with another edge in the second operand (the pairwise ops see
+    neighbours of both), under FPCRs that allow and forbid the shortcut:
+    both paths run."""
+    kind, esz, oprsz, imm, src_esz = case
+    rng = random.Random(repr(case))
+    edges = _edges(src_esz)
+    lanes = 16 >> src_esz
+    block = _block(kind, esz, oprsz, imm, False)
+    paths = set()
+    for hot in (False, True):
+        for i, edge in enumerate(edges):
+            p, q = [_bits(1.5, src_esz)] * lanes, [_bits(-1.25, src_esz)] * lanes
+            p[i % lanes], q[(i + 1) % lanes] = edge, edges[(i * 7) % len(edges)]
+            state = randgen.random_state(rng)
+            state["q1"], state["q2"] = _packed(p, src_esz), _packed(q, src_esz)
+            state["x1"] = FPCRS[i % len(FPCRS)] if (i + hot) % 2 else 0
+            with _PythonCalls(kind) as calls:
+                check_block(block, state, randgen.random_memory(rng), hot=hot)
+            paths.add(calls.n)
+    assert paths == {1, 2}, paths          # native (interpreter only) and fallback
+
+
+@pytest.mark.parametrize("kind", [VecOp.frecpe, VecOp.frsqrte])
+@pytest.mark.parametrize("esz", [1, 2, 3])
+def test_estimates_on_every_table_input(kind, esz):
+    """The estimate of every 8-bit fraction prefix, at an even and an odd
+    exponent (frsqrte's two tables), against the pseudocode's loop."""
+    fmt = fp.FMTS[esz]
+    lanes = 16 >> esz
+    g = ARCH.ir_globals
+    block = Block(0x1000, globals=g)
+    b = Builder(block)
+    b.insn_start(0x1000)
+    for i in range(8):
+        out = b.new_local()
+        b.emit(Op.vec, out, g["x1"], consts=(kind, Q[16 + i], Q[i], 0, esz, 16, 0))
+        b.mov(g[f"x{10 + i}"], out)
+    b.goto_tb(0x2000)
+    inputs = [(fmt.bias + parity) << fmt.fbits | top << (fmt.fbits - 8)
+              for parity in (0, 1) for top in range(256)]
+    rng = random.Random(esz)
+    for chunk in range(0, len(inputs), 8 * lanes):
+        state = randgen.random_state(rng)
+        vals = inputs[chunk:chunk + 8 * lanes]
+        for i in range(8):
+            state[f"q{i}"] = _packed((vals[i * lanes:(i + 1) * lanes] + vals[:lanes])[:lanes], esz)
+        state["x1"] = 0
+        with _PythonCalls(kind) as calls:
+            check_block(block, state, randgen.random_memory(rng), hot=chunk % 2 == 0)
+        assert calls.n == 8                  # the interpreter's only: every lane native
+
+
+@pytest.mark.parametrize("kind", [VecOp.frecps, VecOp.frsqrts])
+@pytest.mark.parametrize("esz", [2, 3])
+def test_newton_step_exact_zero_is_native(kind, esz):
+    """a*b == 2 (3 for frsqrts): an exact +0, no flag, on the shortcut."""
+    c = 3.0 if kind is VecOp.frsqrts else 2.0
+    for k in (-3, 0, 5):
+        a, b = 2.0 ** k, c * 2.0 ** -k
+        block = _block(kind, esz, 16, 0, False)
+        rng = random.Random(k)
+        state = randgen.random_state(rng)
+        state["q1"] = _packed([_bits(a, esz)] * (16 >> esz), esz)
+        state["q2"] = _packed([_bits(b, esz)] * (16 >> esz), esz)
+        state["x1"] = 0
+        with _PythonCalls(kind) as calls:
+            check_block(block, state, randgen.random_memory(rng), hot=k > 0)
+        assert calls.n == 1

@@ -16,10 +16,12 @@ size itself (a scalar FP operation).  Operations with other shapes say so
 in their row (``zero_upper=False``: they write only what their doc says).
 
 The meaning of each VecOp is one small Python function below (``@semantics``)
-over the env bytes: the interpreter runs it, and the JIT calls it too for
-the operations ``tcgpy.backends.llvm.lower_vec`` does not lower to LLVM
-vector code (all floating point: Arm's rounding, NaN and flag rules are
-not LLVM's).  Everything floating point goes through :mod:`tcgpy.ir.fp`.
+over the env bytes: the interpreter runs it, the JIT's native lowerings
+(``tcgpy.backends.llvm.lower_vec*``, ``lower_fp``) are tested against it,
+and JIT code calls it (helper ``vec_env``) where floating point leaves the
+common case that lower_fp computes natively (NaNs, subnormals, directed
+rounding, flush-to-zero, half-precision arithmetic).  Everything floating
+point goes through :mod:`tcgpy.ir.fp`.
 """
 from __future__ import annotations
 

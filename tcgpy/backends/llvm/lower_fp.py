@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import struct
 import threading
+from typing import Callable
 
 from ...ir import fp, vector
 from ...ir.helpers import BY_NAME
@@ -38,9 +39,11 @@ FPCR_SLOW = (3 << fp.RMODE_SHIFT) | fp.FPCR_FZ
 # Operations whose FPCR operand tells whether FPSR.IXC is already set.
 KNOWN_IXC, KNOWN_IXC_BIT = vector.KNOWN_IXC_OPS, vector.KNOWN_IXC_BIT
 
-# LLVM FP type per element size (half precision always takes the Python path).
-_FTY = {2: "float", 3: "double"}
-_SUFFIX = {2: "f32", 3: "f64"}
+# LLVM FP type per element size.  Half-precision arithmetic would be
+# library calls on generic x86-64 (no F16C), so only operations that treat
+# half lanes as integers (``lowers_fp(..., half=True)``) have a shortcut for them.
+_FTY = {1: "half", 2: "float", 3: "double"}
+_SUFFIX = {1: "f16", 2: "f32", 3: "f64"}
 
 DECLS = "".join(
     f"declare {ty} @llvm.{name}.{sfx}({', '.join([ty] * n)})\n"
@@ -50,7 +53,7 @@ DECLS = "".join(
                      _SUFFIX[esz] if lanes == 1 else f"v{lanes}{_SUFFIX[esz]}")]
     for name, n in (("fma", 3), ("fabs", 1), ("sqrt", 1), ("floor", 1), ("ceil", 1),
                     ("trunc", 1), ("round", 1), ("roundeven", 1))
-) + "".join(
+) + "declare <8 x float> @llvm.sqrt.v8f32(<8 x float>)\n" + "".join(
     f"declare {ty} @llvm.ctlz.{sfx}({ty}, i1)\n"
     for ty, sfx in (("i32", "i32"), ("<2 x i32>", "v2i32"), ("<4 x i32>", "v4i32"),
                     ("<2 x i64>", "v2i64"))
@@ -143,18 +146,51 @@ class F:
         return 2.0 ** (self.emin + self.prec + 1)
 
 
-def _status_ixc(f: F, inexact_lanes: str | None) -> str:
+def status_ixc(f: F, inexact_lanes: str | None) -> str:
     if inexact_lanes is None:
         return "0"
     any_ = f.reduce(inexact_lanes, all_=False)
     return f.emit(f"select i1 {any_}, i64 {fp.IXC}, i64 0")
 
 
+# -- the registry -----------------------------------------------------------------
+# A generator ``gen(v, f) -> (store, ok, status) | None`` emits an operation's
+# native code: ``store()`` writes the result, ``ok`` has a bit per lane of
+# ``f`` (the operation's source lanes) that is set where the shortcut holds,
+# ``status`` is the status word; None: this shape always takes the Python path.
+
+def _same_lanes(esz: int, oprsz: int) -> tuple[int, int]:
+    return esz, oprsz >> esz
+
+
+# kind -> (generator, (esz, oprsz) -> (element size, count) of its source lanes)
+_GENERATORS: dict[VecOp, tuple[Callable, Callable]] = {}
+_HALF: set[VecOp] = set()
+# The natively lowered kinds (lower_vec asks; modules registering later add to it).
+NATIVE = _GENERATORS.keys()
+
+
+def lowers_fp(*kinds: VecOp, source: Callable = _same_lanes, half: bool = False):
+    """Register a generator for ``kinds``; ``half``: it also takes half
+    precision, treating those lanes as integers only."""
+    def register(gen):
+        for kind in kinds:
+            _GENERATORS[kind] = (gen, source)
+            if half:
+                _HALF.add(kind)
+        return gen
+    return register
+
+
+def _has_shortcut(kind: VecOp, esz: int) -> bool:
+    return kind in _GENERATORS and (esz in (2, 3) or (esz == 1 and kind in _HALF))
+
+
 # -- the operations ---------------------------------------------------------------
 # Each returns (result, lanes where the shortcut holds, status word) or None
 # when this shape always takes the Python path.
 
-def _addsub(f: F, a: str, b: str, negate_b: bool):
+def addsub(f: F, a: str, b: str, negate_b: bool):
     if negate_b:
         b = f.neg(b)
     s = f.emit(f"fadd {f.t} {a}, {b}")
@@ -168,7 +204,7 @@ def _addsub(f: F, a: str, b: str, negate_b: bool):
     return s, f.finite(s), f.nonzero(err)
 
 
-def _mul(f: F, a: str, b: str):
+def mul(f: F, a: str, b: str):
     r = f.emit(f"fmul {f.t} {a}, {b}")
     e = f.call("fma", a, b, f.neg(r))
     exact_zero = f.or_(f.is_zero(a), f.is_zero(b))
@@ -194,7 +230,7 @@ def _sqrt(f: F, a: str):
     return r, ok, f.nonzero(e)
 
 
-def _minmax(f: F, a: str, b: str, is_max: bool):
+def minmax(f: F, a: str, b: str, is_max: bool):
     """No NaN: the larger (smaller) value; of +0 and -0, +0 (-0): the AND (OR) of their bits."""
     gt, lt = f.fcmp("ogt", a, b), f.fcmp("olt", a, b)
     ai, bi = f.emit(f"bitcast {f.t} {a} to {f.it}"), f.emit(f"bitcast {f.t} {b} to {f.it}")
@@ -239,13 +275,11 @@ def emit_shortcut(v) -> str | None:
     """Emit the shortcut for ``v`` with the Python path as its fallback and
     return the status word, or None when this shape always takes the Python
     path."""
-    kind, esz = v.kind, v.esz
-    if esz not in _FTY:
+    kind = v.kind
+    if not _has_shortcut(kind, v.esz):
         return None
-    gen = _GENERATORS.get(kind)
-    if gen is None:
-        return None
-    f = F(v, esz, v.oprsz >> esz)
+    gen, source = _GENERATORS[kind]
+    f = F(v, *source(v.esz, v.oprsz))
     produced = gen(v, f)
     if produced is None:
         return None
@@ -284,7 +318,7 @@ LIBRARY_CODEGEN_OPT = 1
 
 
 def _library_key(v) -> tuple | None:
-    if v.esz not in _FTY or v.kind not in _GENERATORS:
+    if not _has_shortcut(v.kind, v.esz):
         return None
     return (v.kind, v.esz, v.oprsz, v.imm & _VARIANT_IMM.get(v.kind, 0))
 
@@ -363,7 +397,7 @@ def library_function_for(key, rt) -> int:
     if not isinstance(key, list) or len(key) != 4 or not all(type(k) is int for k in key[1:]):
         return 0
     kind = VecOp.__members__.get(key[0]) if isinstance(key[0], str) else None
-    if kind not in _GENERATORS or key[1] not in _FTY:
+    if not _has_shortcut(kind, key[1]):
         return 0
     return _library_function((kind, *key[1:]), rt)
 
@@ -392,7 +426,7 @@ def _library_function(key: tuple, rt) -> int:
     return _library[key]
 
 
-def _emit_store(v, value: str, ty: str, nbytes: int):
+def emit_store(v, value: str, ty: str, nbytes: int):
     """Store ``nbytes`` of ``value`` (LLVM type ``ty``) at d and zero the
     rest of the 16-byte register, as the Python semantics do."""
     def store():
@@ -407,18 +441,19 @@ def _gen_arith(v, f: F):
     a, b = f.load("a"), f.load("b")
     kind = v.kind
     if kind in (VecOp.fadd, VecOp.fsub, VecOp.fabd):
-        r, ok, inexact = _addsub(f, a, b, negate_b=kind is not VecOp.fadd)
+        r, ok, inexact = addsub(f, a, b, negate_b=kind is not VecOp.fadd)
         if kind is VecOp.fabd:
             r = f.abs(r)
-    elif kind in (VecOp.fmul, VecOp.fnmul):
-        r, ok, inexact = _mul(f, a, b)
+    elif kind in (VecOp.fmul, VecOp.fnmul, VecOp.fmulx):
+        # fmulx differs from fmul only for infinity times zero: never here
+        r, ok, inexact = mul(f, a, b)
         if kind is VecOp.fnmul:
             r = f.neg(r)
     elif kind is VecOp.fdiv:
         r, ok, inexact = _div(f, a, b)
     else:
-        r, ok, inexact = _minmax(f, a, b, kind in (VecOp.fmax, VecOp.fmaxnm))
-    return _emit_store(v, r, f.t, v.oprsz), ok, _status_ixc(f, inexact)
+        r, ok, inexact = minmax(f, a, b, kind in (VecOp.fmax, VecOp.fmaxnm))
+    return emit_store(v, r, f.t, v.oprsz), ok, status_ixc(f, inexact)
 
 
 def _gen_fmla(v, f: F):
@@ -436,19 +471,19 @@ def _gen_fmla(v, f: F):
     exact_zero = f.and_(f.is_zero(c), f.or_(f.is_zero(a), f.is_zero(b)))
     ok = f.and_(f.finite(r), f.or_(f.at_least(r, f.safe), exact_zero))
     ok = f.and_(ok, f.and_(f.finite(a), f.finite(b)))
-    return _emit_store(v, r, f.t, v.oprsz), ok, str(fp.IXC)
+    return emit_store(v, r, f.t, v.oprsz), ok, str(fp.IXC)
 
 
 def _gen_sqrt(v, f: F):
     r, ok, inexact = _sqrt(f, f.load("a"))
-    return _emit_store(v, r, f.t, v.oprsz), ok, _status_ixc(f, inexact)
+    return emit_store(v, r, f.t, v.oprsz), ok, status_ixc(f, inexact)
 
 
 def _gen_frint(v, f: F):
     a = f.load("a")
     r = f.call(_ROUND[_mode(v.imm & 7)], a)
     inexact = f.fcmp("une", r, a) if v.imm & 8 else None
-    return _emit_store(v, r, f.t, v.oprsz), f.fcmp("ord", a, a), _status_ixc(f, inexact)
+    return emit_store(v, r, f.t, v.oprsz), f.fcmp("ord", a, a), status_ixc(f, inexact)
 
 
 def _gen_fcmp(v, f: F):
@@ -470,26 +505,26 @@ def _gen_fcm(v, f: F):
         a, b = f.abs(a), f.abs(b)
     c = f.fcmp(_FCMP_LANES[v.kind], a, b)
     r = f.emit(f"sext {f.bt} {c} to {f.it}")
-    return _emit_store(v, r, f.it, v.oprsz), f.fcmp("ord", a, b), "0"
+    return emit_store(v, r, f.it, v.oprsz), f.fcmp("ord", a, b), "0"
 
 
 def _gen_fcvt(v, f: F):
     """Between single and double precision (half takes the Python path)."""
     to = v.imm
-    if to not in _FTY or to == f.esz:
+    if to not in (2, 3) or to == f.esz:     # half: fcvtl/fcvtn's integer code (lower_vec_fp2)
         return None
     g = F(v, to, f.lanes)
     a = f.load("a")
     if to > f.esz:                  # widening is exact for every non-NaN
         r = v.emit(f"fpext {f.t} {a} to {g.t}")
-        return _emit_store(v, r, g.t, f.lanes << to), f.fcmp("ord", a, a), "0"
+        return emit_store(v, r, g.t, f.lanes << to), f.fcmp("ord", a, a), "0"
     r = v.emit(f"fptrunc {f.t} {a} to {g.t}")
     back = v.emit(f"fpext {g.t} {r} to {f.t}")
     # Narrowed results stay clear of the subnormal range (tininess), and
     # overflow to infinity shows as a non-finite result.
     ok = f.and_(f.finite(back),
                 f.or_(f.at_least(back, 2.0 ** (g.emin + 1)), f.is_zero(a)))
-    return _emit_store(v, r, g.t, f.lanes << to), ok, _status_ixc(f, f.fcmp("une", back, a))
+    return emit_store(v, r, g.t, f.lanes << to), ok, status_ixc(f, f.fcmp("une", back, a))
 
 
 def _int_ty(lanes: int, bits: int) -> str:
@@ -526,7 +561,7 @@ def _gen_cvtf(v, f: F):
         lost = v.emit(f"and {ity} {m}, {low}")
         inexact = v.emit(f"icmp ne {ity} {lost}, {splat(0)}")
     true = "true" if f.lanes == 1 else "<" + ", ".join(["i1 true"] * f.lanes) + ">"
-    return _emit_store(v, r, f.t, v.oprsz), true, _status_ixc(f, inexact)
+    return emit_store(v, r, f.t, v.oprsz), true, status_ixc(f, inexact)
 
 
 def _gen_fcvti(v, f: F):
@@ -543,20 +578,20 @@ def _gen_fcvti(v, f: F):
     ity = _int_ty(f.lanes, bits)
     i = v.emit(f"{'fptoui' if unsigned else 'fptosi'} {f.t} {r} to {ity}")
     inexact = f.fcmp("une", r, a)
-    return _emit_store(v, i, ity, f.lanes << isz), ok, _status_ixc(f, inexact)
+    return emit_store(v, i, ity, f.lanes << isz), ok, status_ixc(f, inexact)
 
 
-_GENERATORS = {
+for _kind, _gen in {
     VecOp.fadd: _gen_arith, VecOp.fsub: _gen_arith, VecOp.fabd: _gen_arith,
     VecOp.fmul: _gen_arith, VecOp.fnmul: _gen_arith, VecOp.fdiv: _gen_arith,
     VecOp.fmax: _gen_arith, VecOp.fmin: _gen_arith, VecOp.fmaxnm: _gen_arith,
-    VecOp.fminnm: _gen_arith,
+    VecOp.fminnm: _gen_arith, VecOp.fmulx: _gen_arith,
     VecOp.fmla: _gen_fmla, VecOp.fsqrt: _gen_sqrt, VecOp.frint: _gen_frint,
     VecOp.fcmp: _gen_fcmp, VecOp.fcvt: _gen_fcvt, VecOp.cvtf: _gen_cvtf,
     VecOp.fcvti: _gen_fcvti,
     VecOp.fcmeq: _gen_fcm, VecOp.fcmge: _gen_fcm, VecOp.fcmgt: _gen_fcm,
     VecOp.facge: _gen_fcm, VecOp.facgt: _gen_fcm,
-}
-NATIVE = frozenset(_GENERATORS)
+}.items():
+    lowers_fp(_kind)(_gen)
 
 MODULE_TAIL = '!1 = !{!"branch_weights", i32 1000, i32 1}\n'

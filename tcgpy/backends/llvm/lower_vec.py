@@ -4,11 +4,14 @@ each loading its operands from env as LLVM vectors (``<16 x i8>`` ...
 
 The saturating, halving, rounding, narrowing and inserting integer ones
 are in lower_vec_arith (their lowerings return the status word, FPSR.QC).
-Floating point, whose Arm semantics LLVM does not have, goes to lower_fp
+The integer ops with more code live in lower_vec_lanes (across lanes, bit
+counts, permutes, tbl, polynomial), lower_vec_crypto (AES, SHA) and
+lower_vec_arith (saturating, halving, rounding, narrowing).  Floating point,
+whose Arm semantics LLVM does not have, goes to lower_fp and lower_vec_fp2
 (native code for the common case, the Python semantics otherwise).  A VecOp
-with neither (a few rare integer ones and the rarer FP ones) calls its
-Python semantics in tcgpy.ir.vector through the ``vec_env`` helper with the
-env pointer; a test lists which ones do.
+with neither would call its Python semantics in tcgpy.ir.vector through the
+``vec_env`` helper with the env pointer; tests/test_a64_simd_vec.py lists
+those (none today).
 """
 from __future__ import annotations
 
@@ -341,3 +344,4 @@ def lower_widen(v: V) -> None:
 
 from . import lower_vec_arith  # noqa: E402,F401  (registers the saturating/rounding/narrowing ops)
 from . import lower_vec_crypto, lower_vec_lanes  # noqa: E402,F401  (they register more lowerings)
+from . import lower_vec_fp2  # noqa: E402,F401  (registers the rarer FP ops with lower_fp)
