@@ -726,10 +726,17 @@ class TBCache:
             self.invalidate(tb)
 
     def invalidate_range(self, start: int, end: int) -> None:
-        page = start & PAGE_MASK
-        while page < end:
+        """Drop the blocks on the pages of [start, end): by walking the pages
+        holding code when they are fewer than the range's pages (a munmap of
+        a 1 TiB reservation must not visit every page)."""
+        first = start & PAGE_MASK
+        known = len(self.page_blocks) + len(self.pcache_tried) + len(self.page_hashes)
+        if (end - first) >> PAGE_BITS > known:
+            pages = [p for p in {*self.page_blocks, *self.pcache_tried, *self.page_hashes} if first <= p < end]
+        else:
+            pages = range(first, end, 1 << PAGE_BITS)
+        for page in pages:
             self.invalidate_page(page)
-            page += 1 << 12
 
     def invalidate_containing(self, addr: int) -> None:
         """Drop blocks that start at or run over ``addr`` (a new stop address)."""

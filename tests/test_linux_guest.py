@@ -474,3 +474,37 @@ def test_guest_program_without_cache(case: Case):
     expected = (REF / f"{case.name}.out").read_bytes()
     assert res.stdout.decode(errors="replace") == expected.decode(), res.stderr.decode(errors="replace")
     assert res.returncode == case.status, res.stderr.decode(errors="replace")
+
+
+# -- the address space at scale (issue 19: mapping cost, lazy memory) -----------------------
+
+def test_thousands_of_mappings(native_bin):
+    case = Case("", "libc_maps", ("many", "3000"))
+    ref = _run_with(case, [], native_bin("libc_maps"))
+    res = run_case(case, tcgpy_cmd())
+    assert res.stdout == ref.stdout and res.returncode == ref.returncode == 0, res.stderr
+    assert res.stdout.startswith(b"3000 mappings") and b"failures 0" in res.stdout
+
+
+def test_huge_reservations_and_private_device_mappings_cost_nothing_until_touched():
+    """1 TiB PROT_NONE/MAP_NORESERVE reservations succeed, and a 4 GiB private
+    mapping of /dev/zero touched every 256 MiB stays small (it was copied
+    eagerly: 4 GB of RSS)."""
+    import threading
+    cmd = tcgpy_cmd("--no-cache", str(BIN / "libc_maps"), "huge")
+    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT,
+                         env={**os.environ, "PYTHONPATH": str(ROOT)})
+    guard = threading.Timer(TIMEOUT, p.kill)        # a hang fails the test, it does not stall it
+    guard.start()
+    try:
+        _, status, usage = os.wait4(p.pid, 0)       # the output is small: the pipes cannot fill
+    finally:
+        guard.cancel()
+    out, err = p.stdout.read(), p.stderr.read()
+    p.returncode = os.waitstatus_to_exitcode(status)
+    assert p.returncode == 0, err
+    assert out == (b"reserve 32 GiB: ok, window ok, unmap 0\n"
+                   b"reserve 64 GiB: ok, window ok, unmap 0\n"
+                   b"reserve 1 TiB: ok, window ok, unmap 0\n"
+                   b"/dev/zero 4 GiB: ok, sum 112, unmap 0\n"), err
+    assert usage.ru_maxrss < 1 << 20, f"peak RSS {usage.ru_maxrss} KiB"      # < 1 GiB

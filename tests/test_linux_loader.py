@@ -71,7 +71,7 @@ def test_stack_layout_static():
     assert aux[AT["AT_ENTRY"]] == info.entry == emu.reg_read("pc")
     assert aux[AT["AT_PAGESZ"]] == PAGE
     assert aux[AT["AT_PHENT"]] == 56 and aux[AT["AT_PHNUM"]] == info.phnum
-    assert emu.mem_read(aux[AT["AT_PHDR"]], 56) == info.data[info.phoff:info.phoff + 56]
+    assert emu.mem_read(aux[AT["AT_PHDR"]], 56) == (BIN / "fs_args").read_bytes()[info.phoff:info.phoff + 56]
     assert aux[AT["AT_BASE"]] == 0 and aux[AT["AT_FLAGS"]] == 0 and aux[AT["AT_SECURE"]] == 0
     assert cstr(emu, aux[AT["AT_PLATFORM"]]) == b"aarch64"
     assert cstr(emu, aux[AT["AT_EXECFN"]]) == b"/some/path/fs_args"
@@ -92,7 +92,7 @@ def test_static_pie_is_relocated():
     aux = dict(auxv)
     bias = aux[AT["AT_ENTRY"]] - info.entry
     assert bias > 0 and bias % PAGE == 0
-    assert emu.mem_read(aux[AT["AT_PHDR"]], 56) == info.data[info.phoff:info.phoff + 56]
+    assert emu.mem_read(aux[AT["AT_PHDR"]], 56) == (BIN / "fs_args_pie").read_bytes()[info.phoff:info.phoff + 56]
 
 
 def test_segments_permissions_and_brk():
@@ -102,7 +102,7 @@ def test_segments_permissions_and_brk():
     for p_type, flags, off, vaddr, filesz, memsz, _ in info.phdrs:
         if p_type != 1:
             continue
-        assert emu.mem_read(vaddr, filesz) == info.data[off:off + filesz]
+        assert emu.mem_read(vaddr, filesz) == (BIN / "fs_mem").read_bytes()[off:off + filesz]
         assert emu.mem_read(vaddr + filesz, memsz - filesz) == bytes(memsz - filesz)   # bss zeroed
         perms = next(p for s, e, p in regions if s <= vaddr < e)
         assert ("x" in perms) == bool(flags & 1) and ("r" in perms) == bool(flags & 4)
@@ -129,6 +129,92 @@ def test_truncated_segment(tmp_path):
     p.write_bytes(data[:len(data) // 3])
     with pytest.raises(LoadError, match="truncated"):
         read_elf(str(p))
+
+
+def _patched(tmp_path, name: str, patch) -> Path:
+    """A copy of guest binary ``name`` with ``patch(bytearray, phdrs)`` applied
+    (phdrs: (file offset of the header, its fields) of each program header)."""
+    data = bytearray((BIN / name).read_bytes())
+    phoff, = struct.unpack_from("<Q", data, 32)
+    phnum, = struct.unpack_from("<H", data, 56)
+    phdrs = [(phoff + 56 * i, list(struct.unpack_from("<IIQQQQQQ", data, phoff + 56 * i)))
+             for i in range(phnum)]
+    patch(data, phdrs)
+    p = tmp_path / f"{name}-patched"
+    p.write_bytes(bytes(data))
+    p.chmod(0o755)
+    return p
+
+
+def _set_phdr(data, at, fields):
+    struct.pack_into("<IIQQQQQQ", data, at, *fields)
+
+
+def test_devices_and_fifos_are_not_read(tmp_path):
+    import os
+    for path in ("/dev/zero", "/dev/urandom"):
+        with pytest.raises(LoadError, match="not a regular file"):
+            read_elf(path)
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    with pytest.raises(LoadError, match="not a regular file"):
+        read_elf(str(fifo))         # without waiting for a writer
+
+
+def test_interpreter_on_a_device_is_refused(tmp_path):
+    """PT_INTERP resolving to /dev/zero through the sysroot: refused without reading it."""
+    root = tmp_path / "root"
+    info = read_elf(str(BIN / "libc_hello_dyn"))
+    target = root / info.interp.lstrip("/")
+    target.parent.mkdir(parents=True)
+    target.symlink_to("/dev/zero")
+    emu = Emulator("aarch64")
+    proc = LinuxProcess(emu, LINUX_ARCH, Options(sysroot=str(root)))
+    with pytest.raises(LoadError, match="not a regular file"):
+        proc.load(str(BIN / "libc_hello_dyn"), [b"x"], [])
+
+
+def test_interp_of_only_a_nul_byte_is_refused(tmp_path):
+    def patch(data, phdrs):
+        for at, f in phdrs:
+            if f[0] == 3:                       # PT_INTERP
+                data[f[2]] = 0
+    with pytest.raises(LoadError, match="names no interpreter"):
+        read_elf(str(_patched(tmp_path, "libc_hello_dyn", patch)))
+
+
+def test_a_terabyte_of_bss_is_reserved_not_walked(tmp_path):
+    def patch(data, phdrs):
+        at, f = [(at, f) for at, f in phdrs if f[0] == 1][-1]      # the data segment
+        f[6] = 1 << 40
+        _set_phdr(data, at, f)
+    path = _patched(tmp_path, "fs_args", patch)
+    emu = Emulator("aarch64")
+    proc = LinuxProcess(emu, LINUX_ARCH, Options())
+    proc.load(str(path), [b"x"], [])
+    assert sum(e - s for s, e, _ in emu.mem_regions()) >= 1 << 40
+
+
+def test_overlapping_segments_later_replaces_earlier(tmp_path):
+    """A read-write segment over the text's last page leaves that page
+    read-write and not executable, as the kernel's second mmap does."""
+    def patch(data, phdrs):
+        loads = [(at, f) for at, f in phdrs if f[0] == 1]
+        (_, text), (at, rw) = loads[0], loads[-1]
+        text_end = text[3] + text[5]
+        rw[3] = rw[4] = (text_end - 1) & ~(PAGE - 1)            # vaddr, paddr: the text's last page
+        rw[2] = rw[3] - text[3] + text[2]                      # file offset congruent with it
+        rw[5], rw[6] = 16, PAGE                                  # filesz, memsz
+        _set_phdr(data, at, rw)
+        return text
+    text = []
+    path = _patched(tmp_path, "fs_args", lambda d, p: text.append(patch(d, p)))
+    emu = Emulator("aarch64")
+    proc = LinuxProcess(emu, LINUX_ARCH, Options())
+    proc.load(str(path), [b"x"], [])
+    last = (text[0][3] + text[0][5] - 1) & ~(PAGE - 1)
+    perms = {s: p for s, e, p in emu.mem_regions() for s in [s] if s <= last < e}
+    assert list(perms.values()) == ["rw-"], emu.mem_regions()
 
 
 def test_wrong_architecture():
@@ -180,3 +266,16 @@ def test_sigframe_offsets_match_the_kernel():
 def test_guest_open_flags_are_not_the_hosts():
     f = kernel_consts.OPEN_FLAGS
     assert f["O_DIRECTORY"] == 0o40000 and f["O_NOFOLLOW"] == 0o100000 and f["O_DIRECT"] == 0o200000
+
+
+def test_entry_point_at_the_top_of_the_address_space_faults_in_the_guest(tmp_path):
+    import subprocess
+    import sys
+
+    def patch(data, phdrs):
+        struct.pack_into("<Q", data, 24, (1 << 64) - 1)          # e_entry
+    path = _patched(tmp_path, "fs_args_pie", patch)
+    res = subprocess.run([sys.executable, "-m", "tcgpy", "run", "--no-cache", str(path)],
+                         capture_output=True, timeout=120)
+    assert res.returncode == -11, res.stderr                      # SIGSEGV, as under Linux
+    assert b"internal error" not in res.stderr and b"Traceback" not in res.stderr

@@ -9,14 +9,16 @@ is a :class:`LoadError` with a one-line message.
 from __future__ import annotations
 
 import os
+import stat
 import struct
 from dataclasses import dataclass
 
-
+from ..softmmu.memory import MapError
 from .abi import LinuxArch, get_linux_arch
 from .memory import PAGE, AddressSpace, page_down, page_up, perms_str
 
 ET_DYN_BASE = 0x5555_5555_4000
+MASK64 = (1 << 64) - 1
 PT_LOAD, PT_INTERP, PT_PHDR, PT_GNU_STACK = 1, 3, 6, 0x6474E551
 PF_X, PF_W, PF_R = 1, 2, 4
 PHDR_FMT = struct.Struct("<IIQQQQQQ")   # Elf64_Phdr
@@ -37,7 +39,6 @@ class LoadError(Exception):
 @dataclass
 class ElfInfo:
     path: str
-    data: bytes
     arch: LinuxArch
     e_type: str
     entry: int
@@ -62,21 +63,42 @@ class LoadedImage:
     auxv: bytes = b""           # as /proc/self/auxv shows it
 
 
+# Longest PT_INTERP path read (the kernel's limit is PATH_MAX).
+PATH_MAX = 4096
+
+
 def read_elf(path: str, expect_arch: LinuxArch | None = None) -> ElfInfo:
-    """Parse and validate an ELF file; raises LoadError with a one-line reason."""
+    """Parse and validate an ELF file; raises LoadError with a one-line reason.
+    Reads the headers only, each within the file's size (segments are read
+    when loaded): a device, a FIFO or a lying header cannot make it read or
+    allocate without bound."""
     try:
-        with open(path, "rb") as f:
-            data = f.read()
+        # O_NONBLOCK: opening a FIFO must not wait for a writer
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK)
     except OSError as e:
         raise LoadError(f"{path}: {e.strerror}") from None
-    if data[:4] != b"\x7fELF":
+    try:
+        return _read_elf(fd, path, expect_arch)
+    except OSError as e:
+        raise LoadError(f"{path}: {e.strerror}") from None
+    finally:
+        os.close(fd)
+
+
+def _read_elf(fd: int, path: str, expect_arch: LinuxArch | None) -> ElfInfo:
+    st = os.fstat(fd)
+    if not stat.S_ISREG(st.st_mode):
+        raise LoadError(f"{path}: not a regular file")       # execve: EACCES
+    size = st.st_size
+    head = os.pread(fd, 64, 0)
+    if head[:4] != b"\x7fELF":
         raise LoadError(f"{path}: not an ELF file")
-    if len(data) < 64:
+    if len(head) < 64:
         raise LoadError(f"{path}: truncated ELF header")
-    if data[4] != 2 or data[5] != 1:
+    if head[4] != 2 or head[5] != 1:
         raise LoadError(f"{path}: only 64-bit little-endian ELF files are supported")
     e_type_n, e_machine, _version, entry, phoff, _shoff, _flags, _ehsize, phentsize, phnum = \
-        EHDR_FMT.unpack_from(data, 16)
+        EHDR_FMT.unpack_from(head, 16)
     machine = EM_NAMES.get(e_machine, e_machine)
     e_type = ET_NAMES.get(e_type_n, e_type_n)
     arch = get_linux_arch(machine)
@@ -87,51 +109,69 @@ def read_elf(path: str, expect_arch: LinuxArch | None = None) -> ElfInfo:
         raise LoadError(f"{path}: architecture {arch.name} does not match {expect_arch.name}")
     if e_type not in ("ET_EXEC", "ET_DYN"):
         raise LoadError(f"{path}: not an executable (ELF type {e_type})")
-    if phentsize != PHDR_FMT.size or phnum == 0 or phoff + phnum * phentsize > len(data):
+    if phentsize != PHDR_FMT.size or phnum == 0 or phoff + phnum * phentsize > size:
         raise LoadError(f"{path}: truncated or malformed program headers")
+    table = os.pread(fd, phnum * phentsize, phoff)
     phdrs = []
     interp = None
     for i in range(phnum):
-        p_type, p_flags, off, vaddr, _paddr, filesz, memsz, align = PHDR_FMT.unpack_from(data, phoff + i * phentsize)
+        p_type, p_flags, off, vaddr, _paddr, filesz, memsz, align = PHDR_FMT.unpack_from(table, i * phentsize)
         if p_type == PT_LOAD:
-            if filesz and off + filesz > len(data):
+            if filesz and off + filesz > size:
                 raise LoadError(f"{path}: truncated (segment {i} extends past the end of the file)")
-            if filesz > memsz or (vaddr - off) % PAGE:
+            if filesz > memsz or (vaddr - off) % PAGE or vaddr + memsz > 1 << 64:
                 raise LoadError(f"{path}: malformed segment {i}")
         if p_type == PT_INTERP:
-            if off + filesz > len(data) or filesz == 0:
+            if off + filesz > size or filesz == 0:
                 raise LoadError(f"{path}: truncated PT_INTERP")
-            interp = data[off:off + filesz].split(b"\0")[0].decode("utf-8", "replace")
+            name = os.pread(fd, min(filesz, PATH_MAX), off).split(b"\0")[0]
+            if not name:
+                raise LoadError(f"{path}: PT_INTERP names no interpreter")
+            interp = name.decode("utf-8", "replace")
         phdrs.append((p_type, p_flags, off, vaddr, filesz, memsz, align))
     if not any(p[0] == PT_LOAD for p in phdrs):
         raise LoadError(f"{path}: no loadable segments")
-    return ElfInfo(path, data, arch, e_type, entry, phoff, phentsize, phnum, phdrs, interp)
+    return ElfInfo(path, arch, e_type, entry, phoff, phentsize, phnum, phdrs, interp)
 
 
 def _load_segments(space: AddressSpace, info: ElfInfo, bias: int) -> int:
-    """Map PT_LOAD segments (page-rounded, union of permissions where two
-    segments share a page), copy file bytes, leave bss zero; returns the end."""
-    pages: dict[int, set[str]] = {}
+    """Map the PT_LOAD segments page-rounded, in order, a later segment's
+    pages replacing an earlier one's where they share pages (as the kernel's
+    successive mmaps do); copy the file bytes, leave bss zero; returns the
+    end.  Works on intervals: a segment's size costs nothing until touched."""
     loads = [p for p in info.phdrs if p[0] == PT_LOAD]
+    spans: list[tuple[int, int, str]] = []          # disjoint, in address order
     for _t, flags, _off, vaddr, _fs, memsz, _al in loads:
+        lo, hi = page_down(bias + vaddr), page_up(bias + vaddr + memsz)
         perm = perms_str(bool(flags & PF_R), bool(flags & PF_W), bool(flags & PF_X))
-        for pg in range(page_down(bias + vaddr), page_up(bias + vaddr + memsz), PAGE):
-            pages.setdefault(pg, set()).update(perm)
-    run_start = None
-    ordered = sorted(pages)
-    for i, pg in enumerate(ordered):
-        if run_start is None:
-            run_start = pg
-        nxt = ordered[i + 1] if i + 1 < len(ordered) else None
-        if nxt != pg + PAGE or pages[nxt] != pages[pg]:
-            perm = "".join(c for c in "rwx" if c in pages[pg])
-            space.map(run_start, pg + PAGE - run_start, perm, os.path.basename(info.path))
-            run_start = None
+        kept = []
+        for a, b, p in spans:
+            if a < lo:
+                kept.append((a, min(b, lo), p))
+            if b > hi:
+                kept.append((max(a, hi), b, p))
+        spans = sorted(kept + [(lo, hi, perm)])
+    merged: list[list] = []
+    for a, b, p in spans:
+        if merged and merged[-1][1] == a and merged[-1][2] == p:
+            merged[-1][1] = b
+        else:
+            merged.append([a, b, p])
+    name = os.path.basename(info.path)
+    try:
+        for a, b, p in merged:
+            space.map(a, b - a, p, name)
+    except MapError as e:
+        raise LoadError(f"{info.path}: {e}") from None
     end = 0
-    for _t, _flags, off, vaddr, filesz, memsz, _al in loads:
-        if filesz:
-            space.emu.mem_write(bias + vaddr, info.data[off:off + filesz])
-        end = max(end, bias + vaddr + memsz)
+    with open(info.path, "rb") as f:
+        for _t, _flags, off, vaddr, filesz, memsz, _al in loads:
+            if filesz:
+                data = os.pread(f.fileno(), filesz, off)
+                if len(data) != filesz:
+                    raise LoadError(f"{info.path}: truncated (the file shrank while loading)")
+                space.emu.mem_write(bias + vaddr, data)
+            end = max(end, bias + vaddr + memsz)
     return end
 
 
@@ -161,7 +201,7 @@ def load_program(space: AddressSpace, info: ElfInfo, sysroot: str | None) -> Loa
     if not space.is_free(bias + lo, bias + hi) or bias + hi > space.LIMIT:
         raise LoadError(f"{info.path}: segments overlap the emulator's reserved address range")
     end = _load_segments(space, info, bias)
-    img = LoadedImage(bias=bias, entry=info.entry + bias, phdr=_phdr_addr(info, bias),
+    img = LoadedImage(bias=bias, entry=(info.entry + bias) & MASK64, phdr=_phdr_addr(info, bias),
                       phent=info.phentsize, phnum=info.phnum, end=end)
     img.exec_stack = any(p[0] == PT_GNU_STACK and p[1] & PF_X for p in info.phdrs)
     img.start_pc = img.entry
@@ -180,7 +220,7 @@ def load_program(space: AddressSpace, info: ElfInfo, sysroot: str | None) -> Loa
         ibias = (ibase - ilo) if interp.e_type == "ET_DYN" else 0
         _load_segments(space, interp, ibias)
         img.interp_bias = ibias
-        img.start_pc = interp.entry + ibias
+        img.start_pc = (interp.entry + ibias) & MASK64
     space.set_brk_start(end)
     return img
 

@@ -22,6 +22,10 @@ from . import busguard
 PAGE = 4096
 
 
+def _start(v: "VMA") -> int:
+    return v.start
+
+
 def page_down(x: int) -> int:
     return x & ~(PAGE - 1)
 
@@ -81,16 +85,27 @@ class AddressSpace:
 
     def __init__(self, emu):
         self.emu = emu
-        self.vmas: list[VMA] = []
+        self.vmas: list[VMA] = []          # sorted by start, disjoint
         self.brk_start = 0
         self.brk = 0
         self.next_serial = 1
         # The files behind shared mappings (each alive while a VMA holds it).
         self.files: weakref.WeakSet[FileMap] = weakref.WeakSet()
+        # [packed_from, MMAP_TOP) holds no free page: find_free's top-down
+        # search starts below it, so a process that maps and maps again does
+        # not walk all its mappings each time (as the kernel's gap tree avoids).
+        self.packed_from = self.MMAP_TOP
 
     # -- queries -------------------------------------------------------------
     def _index(self, addr: int) -> int:
-        return bisect.bisect_right(self.vmas, addr, key=lambda v: v.start) - 1
+        return bisect.bisect_right(self.vmas, addr, key=_start) - 1
+
+    def _range(self, start: int, end: int) -> tuple[int, int]:
+        """Index range of the VMAs meeting [start, end)."""
+        i = self._index(start)
+        if i < 0 or self.vmas[i].end <= start:
+            i += 1
+        return i, max(i, bisect.bisect_left(self.vmas, end, key=_start))
 
     def inaccessible(self, addr: int, size: int, write: bool) -> int | None:
         """The first address of [addr, addr + size) that a kernel access
@@ -112,33 +127,39 @@ class AddressSpace:
             return self.vmas[i]
         return None
 
+    def overlapping(self, start: int, end: int) -> list[VMA]:
+        i, j = self._range(start, end)
+        return self.vmas[i:j]
+
     def covers(self, start: int, end: int) -> bool:
         """Whether mappings (of any permissions) cover all of [start, end)."""
-        return end - start == sum(min(v.end, end) - max(v.start, start) for v in self.vmas
-                                  if v.end > start and v.start < end)
+        return end - start == sum(min(v.end, end) - max(v.start, start) for v in self.overlapping(start, end))
 
     def is_free(self, start: int, end: int) -> bool:
-        return all(v.end <= start or v.start >= end for v in self.vmas)
+        i, j = self._range(start, end)
+        return i == j
 
     def find_free(self, length: int, hint: int = 0) -> int | None:
-        """A free page-aligned range of ``length`` bytes: at ``hint`` if free, else top-down."""
+        """A free page-aligned range of ``length`` bytes: at ``hint`` if free,
+        else the highest below MMAP_TOP (the kernel's top-down layout)."""
         length = page_up(length)
         if hint and page_down(hint) + length <= self.MMAP_TOP and self.is_free(page_down(hint), page_down(hint) + length):
             return page_down(hint)
-        top = self.MMAP_TOP
-        for v in sorted(self.vmas, key=lambda v: -v.start):
-            if v.start >= top:
-                continue
+        top = self.packed_from
+        i = bisect.bisect_left(self.vmas, top, key=_start) - 1
+        while i >= 0:
+            v = self.vmas[i]
             if v.end <= top - length:
-                return top - length
-            top = v.start
+                break
+            top = min(top, v.start)
+            i -= 1
         return top - length if top - length >= self.MMAP_BOTTOM else None
 
     # -- changes ---------------------------------------------------------------
     def _split(self, addr: int) -> None:
-        v = self.find(addr)
-        if v is not None and v.start < addr:
-            i = self.vmas.index(v)
+        i = self._index(addr)
+        if i >= 0 and self.vmas[i].start < addr < self.vmas[i].end:
+            v = self.vmas[i]
             self.vmas.insert(i + 1, v.piece(addr, v.end))
             v.end = addr
 
@@ -154,7 +175,12 @@ class AddressSpace:
                              backing=_view(vma.backing, start - vma.bbase, end - start))
         else:
             self.emu.mem_map(start, end - start, "" if vma.hole else perms)
-        self.vmas.insert(self._index(start) + 1, vma)
+        i = self._index(start) + 1
+        self.vmas.insert(i, vma)
+        # grow the packed run down over this mapping and those right below it
+        while i >= 0 and self.vmas[i].start < self.packed_from <= self.vmas[i].end:
+            self.packed_from = self.vmas[i].start
+            i -= 1
 
     def map_shared(self, start: int, size: int, perms: str, name: str, fd: int = -1, offset: int = 0,
                    may_write: bool = True, file: FileMap | None = None) -> None:
@@ -186,9 +212,12 @@ class AddressSpace:
         start, end = page_down(start), page_up(start + length)
         self._split(start)
         self._split(end)
-        for v in [v for v in self.vmas if start <= v.start and v.end <= end]:
+        i, j = self._range(start, end)
+        for v in self.vmas[i:j]:
             self.emu.mem_unmap(v.start, v.end - v.start)
-            self.vmas.remove(v)
+        del self.vmas[i:j]
+        if i != j and end > self.packed_from:
+            self.packed_from = min(max(self.packed_from, end), self.MMAP_TOP)
 
     def protect(self, start: int, length: int, perms: str) -> bool:
         """mprotect; False (ENOMEM) when part of the range is unmapped."""
@@ -197,8 +226,8 @@ class AddressSpace:
             return False
         self._split(start)
         self._split(end)
-        for v in self.vmas:
-            if start <= v.start and v.end <= end and v.perms != perms:
+        for v in self.overlapping(start, end):
+            if v.perms != perms:
                 if not v.hole:
                     self.emu.mem_protect(v.start, v.end - v.start, perms)
                 v.perms = perms
@@ -206,8 +235,7 @@ class AddressSpace:
 
     def may_protect(self, start: int, length: int, write: bool) -> bool:
         """False (EACCES) when asking for write access to a read-only shared file."""
-        end = page_up(start + length)
-        return not write or all(v.may_write for v in self.vmas if v.end > start and v.start < end)
+        return not write or all(v.may_write for v in self.overlapping(start, page_up(start + length)))
 
     def fault_in(self, addr: int) -> bool:
         """A guest access faulted at ``addr``: True when it was a hole of a shared
@@ -284,7 +312,7 @@ def _view(backing, offset: int, size: int):
     if offset == 0:
         return backing
     from ..softmmu.memory import Backing
-    view = Backing(None, backing.host + offset, size)
+    view = Backing(None, backing.host + offset, size, private=backing.private)
     view.parent = backing           # keeps the host mapping alive
     return view
 

@@ -1,10 +1,12 @@
 """Memory syscalls: brk, mmap, munmap, mprotect, mremap, madvise."""
 from __future__ import annotations
 
+import errno
 import fcntl
 import os
 import stat
 
+from ..softmmu.memory import MapError
 from .memory import PAGE, page_up, perms_str
 from .syscalls import s32, syscall
 
@@ -67,16 +69,45 @@ def sys_mmap(proc, addr, length, prot, flags, fd, offset):
         start = space.find_free(size, addr)
         if start is None:
             return proc.err("ENOMEM")
-    if shared:
-        space.map_shared(start, size, _perms(proc, prot), "mmap", -1 if anon else hfd, 0 if anon else offset,
-                         may_write)
-        return start
-    # Private file mappings are copies: the file's later changes are not seen.
-    data = b"" if anon else os.pread(hfd, length, offset)
-    space.map(start, size, _perms(proc, prot), "mmap")
-    if data:
-        proc.emu.mem_write(start, data)
+    try:
+        if shared:
+            space.map_shared(start, size, _perms(proc, prot), "mmap", -1 if anon else hfd, 0 if anon else offset,
+                             may_write)
+        elif anon or _is_dev_zero(hfd):
+            space.map(start, size, _perms(proc, prot), "mmap")
+        else:
+            error = _map_private_file(space, start, size, _perms(proc, prot), hfd, offset)
+            if error:
+                return proc.err(error)
+    except MapError:
+        return proc.err("ENOMEM")
     return start
+
+
+def _is_dev_zero(fd: int) -> bool:
+    """A private mapping of /dev/zero is anonymous memory (as in the kernel)."""
+    st = os.fstat(fd)
+    return stat.S_ISCHR(st.st_mode) and os.major(st.st_rdev) == 1 and os.minor(st.st_rdev) == 5
+
+
+def _map_private_file(space, start: int, size: int, perms: str, fd: int, offset: int) -> str | None:
+    """MAP_PRIVATE of a file: the host maps it copy-on-write too, so pages
+    are read when the guest touches them; pages past the end of the file
+    are zeros.  Returns an errno name for a file that cannot be mapped."""
+    st = os.fstat(fd)
+    if not stat.S_ISREG(st.st_mode):
+        return "ENODEV"             # devices other than /dev/zero have no private mapping here
+    data = min(size, page_up(st.st_size - offset)) if st.st_size > offset else 0
+    if data:
+        from ..softmmu.memory import host_backing
+        try:
+            b = host_backing(data, fd, offset, shared=False)
+        except OSError as e:
+            return errno.errorcode.get(e.errno, "ENOMEM")
+        space.map(start, data, perms, "mmap", backing=b, bbase=start)
+    if data < size:
+        space.map(start + data, size - data, perms, "mmap")
+    return None
 
 
 @syscall("munmap", "p u")

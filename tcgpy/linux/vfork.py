@@ -45,8 +45,8 @@ def _private_ranges(emu):
             yield start, end, None
         return
     for r in aspace.regions:
-        # Shared backings (mm None) are the same memory in both processes already.
-        if r.backing is not None and r.backing.mm is not None:
+        # Shared backings are the same memory in both processes already.
+        if r.backing is not None and r.backing.private:
             yield r.start, r.end, r.host
 
 

@@ -23,6 +23,11 @@ from ..cpustate import (FAST_READ, FAST_WRITE, PAGE_MASK, PAGE_SIZE, REGION_ENTR
                         RegionEntry, RegionTable, TLBEntry)
 
 MASK64 = (1 << 64) - 1
+# Guest memory is reserved, not committed, as qemu-user does: a guest that
+# reserves 1 TiB for a heap or a sanitizer's shadow touches a little of it,
+# and Linux's overcommit heuristic refuses large private mappings without
+# this flag (Python < 3.13 does not export it; its value on Linux hosts).
+MAP_NORESERVE = getattr(mmap, "MAP_NORESERVE", 0x4000)
 _ENTRY = struct.Struct("<4Q")        # cpustate.RegionEntry
 NO_TAG = MASK64          # a tag no (page-aligned) address compares equal to
 
@@ -58,6 +63,9 @@ class Backing:
     mm: mmap.mmap | None
     host: int
     size: int
+    # a private copy (anonymous, or a MAP_PRIVATE file mapping) that a fork
+    # duplicates, rather than memory shared with other processes
+    private: bool = True
 
 
 def host_backing(size: int, fd: int = -1, offset: int = 0, shared: bool = False) -> Backing:
@@ -68,7 +76,8 @@ def host_backing(size: int, fd: int = -1, offset: int = 0, shared: bool = False)
     because it keeps a dup of ``fd``, which would be visible in the guest's
     descriptor numbering.  The host mapping goes away with the last region
     that uses it.  OSError carries the host mmap's errno."""
-    flags = (mmap.MAP_SHARED if shared else mmap.MAP_PRIVATE) | (mmap.MAP_ANONYMOUS if fd < 0 else 0)
+    flags = ((mmap.MAP_SHARED if shared else mmap.MAP_PRIVATE | MAP_NORESERVE)
+             | (mmap.MAP_ANONYMOUS if fd < 0 else 0))
     if fd < 0 and not shared:
         mm = mmap.mmap(-1, size, flags=flags)
         return Backing(mm, ctypes.addressof(ctypes.c_char.from_buffer(mm)), size)
@@ -77,7 +86,7 @@ def host_backing(size: int, fd: int = -1, offset: int = 0, shared: bool = False)
     if host in (None, MASK64):            # MAP_FAILED
         err = ctypes.get_errno()
         raise OSError(err, os.strerror(err))
-    b = Backing(None, host, size)
+    b = Backing(None, host, size, private=not shared)
     weakref.finalize(b, libc.munmap, host, size)
     return b
 
@@ -128,6 +137,10 @@ class Region:
     @property
     def is_mmio(self) -> bool:
         return self.backing is None
+
+
+class MapError(ValueError):
+    """The host could not provide memory for a mapping (a guest mmap gets ENOMEM)."""
 
 
 class AddressSpace:
@@ -227,14 +240,8 @@ class AddressSpace:
         return None
 
     def overlapping(self, start: int, end: int) -> list[Region]:
-        i = max(bisect.bisect_right(self._starts, start) - 1, 0)
-        out = []
-        for r in self.regions[i:]:
-            if r.start >= end:
-                break
-            if r.end > start:
-                out.append(r)
-        return out
+        i, j = self._touching(self._starts, lambda k: self.regions[k].end, start, end)
+        return self.regions[i:j]
 
     @staticmethod
     def check_range(addr: int, size: int) -> None:
@@ -255,7 +262,11 @@ class AddressSpace:
                 raise ValueError(f"backing of {backing.size:#x} bytes for a {size:#x}-byte mapping")
             region = Region(addr, addr + size, p, backing)
         elif mmio is None:
-            mm = mmap.mmap(-1, size, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
+            try:
+                mm = mmap.mmap(-1, size, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS | MAP_NORESERVE)
+            except (OSError, OverflowError, MemoryError) as e:
+                why = e.strerror if isinstance(e, OSError) else "too large for this host"
+                raise MapError(f"cannot map {size:#x} bytes at {addr:#x}: {why}") from None
             host = ctypes.addressof(ctypes.c_char.from_buffer(mm))
             region = Region(addr, addr + size, p, Backing(mm, host, size))
         else:
