@@ -8,6 +8,7 @@ import fcntl
 import importlib
 import json
 import os
+import signal
 import sys
 
 # Modules that provide add_parser(subparsers) and main(args) -> int.
@@ -34,6 +35,7 @@ def add_run_parser(subparsers) -> argparse.ArgumentParser:
     items = "\n  ".join(f"{k:8} {v}" for k, v in _log_items().items())
     p = subparsers.add_parser(
         "run", help="run a Linux program of another architecture (like qemu-aarch64)",
+        usage="%(prog)s [options] PROG [ARGS...]",
         description="Run a static (or, with -L, dynamic) Linux ELF program of a foreign "
                     "architecture, translating it with tcgpy's JIT.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -62,9 +64,10 @@ def add_run_parser(subparsers) -> argparse.ArgumentParser:
     # one that can start Python.
     p.add_argument("--exec-environ-fd", type=int, help=argparse.SUPPRESS)
     p.add_argument("--execfn", help=argparse.SUPPRESS)
-    p.add_argument("prog", metavar="PROG", help="the guest program")
+    # PROG is checked by run_main: argparse would call the optional ARGS required too.
+    p.add_argument("prog", metavar="PROG", nargs="?", help="the guest program")
     p.add_argument("args", metavar="ARGS", nargs=argparse.REMAINDER, help="its arguments")
-    p.set_defaults(_main=run_main)
+    p.set_defaults(_main=run_main, _parser=p)
     return p
 
 
@@ -87,10 +90,41 @@ def _cache_dir(args, items: set[str]) -> str | None:
     return args.cache_dir or default_dir()
 
 
+def _say(line: str) -> None:
+    """One line to stderr, if tcgpy was given one (``2>&-`` leaves it None)."""
+    if sys.stderr is not None:
+        sys.stderr.write(line + "\n")
+        sys.stderr.flush()
+
+
 def _error(msg: str) -> int:
-    sys.stderr.write(f"tcgpy: {msg}\n")
-    sys.stderr.flush()
+    _say(f"tcgpy: {msg}")
     return 1
+
+
+class _Discard:
+    """The log when stderr was closed: qemu's writes to it fail unseen too."""
+    def write(self, text: str) -> int:
+        return len(text)
+
+    def flush(self) -> None:
+        pass
+
+
+def _given_environ() -> dict[bytes, bytes]:
+    """The environment tcgpy was started with.  When the locale is C or
+    unset, Python's start-up (PEP 538) adds LC_CTYPE=C.UTF-8 to its own
+    environment; the guest must not inherit that.  /proc/self/environ still
+    holds the block execve passed, which setenv never rewrites."""
+    env = dict(os.environb)
+    try:
+        with open("/proc/self/environ", "rb") as f:
+            given = {e.partition(b"=")[0] for e in f.read().split(b"\0") if e}
+    except OSError:
+        return env
+    if b"LC_CTYPE" in env and b"LC_CTYPE" not in given:
+        del env[b"LC_CTYPE"]
+    return env
 
 
 def _guest_environ(args) -> list[bytes]:
@@ -99,7 +133,7 @@ def _guest_environ(args) -> list[bytes]:
         os.lseek(fd, 0, os.SEEK_SET)
         with os.fdopen(fd, "rb") as f:
             return [os.fsencode(e) for e in json.loads(f.read())]
-    env = dict(os.environb)
+    env = _given_environ()
     for name in _split_list(args.U):
         env.pop(os.fsencode(name), None)
     for item in _split_list(args.E):
@@ -132,9 +166,11 @@ def run_main(args, emulator_factory=None, exec_prefix: list[str] | None = None) 
     """``tcgpy run``.  ``emulator_factory(arch_name)`` and ``exec_prefix`` (the
     host command a guest execve of a guest program re-runs) let tests put the
     same Linux layer on another CPU."""
-    from .linux.loader import LoadError, read_elf
+    from .linux.loader import LoadError, check_executable, read_elf
     from .log import Logger
 
+    if args.prog is None:
+        args._parser.error("the following argument is required: PROG")
     items = set(_split_list(args.d))
     if "help" in items:
         for k, v in _log_items().items():
@@ -144,11 +180,13 @@ def run_main(args, emulator_factory=None, exec_prefix: list[str] | None = None) 
     if unknown:
         return _error(f"unknown -d item(s): {', '.join(sorted(unknown))} (try -d help)")
     try:
+        if args.execfn is None:     # a guest execve checked this itself
+            check_executable(args.prog)
         info = read_elf(args.prog)
     except LoadError as e:
         return _error(str(e))
 
-    log = sys.stderr
+    log = sys.stderr if sys.stderr is not None else _Discard()
     if args.D:
         try:
             # A guest execve re-runs tcgpy with the same -D: keep the parent's lines.
@@ -196,7 +234,7 @@ def run_main(args, emulator_factory=None, exec_prefix: list[str] | None = None) 
             # in a detached process unless asked to wait (tests, benchmarks)
             emu.save_cache(background=os.environ.get("TCGPY_CACHE_SYNC", "0") in ("", "0"))
         if args.stats:
-            sys.stderr.write(f"tcgpy: JIT statistics\n{emu.stats.format()}\n")
+            _say(f"tcgpy: JIT statistics\n{emu.stats.format()}")
         proc.flush_logs()
 
     try:
@@ -207,8 +245,7 @@ def run_main(args, emulator_factory=None, exec_prefix: list[str] | None = None) 
     except ProcessKilled as e:
         finish()
         if e.message:
-            sys.stderr.write(e.message + "\n")
-            sys.stderr.flush()
+            _say(e.message)
         kill_self(host_signo(proc, e.signo))
     return 0
 
@@ -245,10 +282,18 @@ def _add_broken(sub, module: str, err: Exception) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    # Python's handler turns a Ctrl-C while tcgpy imports or loads into a
+    # KeyboardInterrupt traceback; the default action ends tcgpy as a Ctrl-C
+    # at any later time does (the Linux layer takes SIGINT over for the guest).
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
         return args._main(args) or 0
+    except BrokenPipeError:
+        # A log reader went away: qemu dies of SIGPIPE there.
+        from .linux.hostsig import kill_self
+        kill_self(signal.SIGPIPE)
     except Exception as e:  # a tcgpy bug, not the guest's doing: one line unless asked
         if os.environ.get("TCGPY_TRACEBACK"):
             raise

@@ -62,6 +62,13 @@ class LoadedImage:
     auxv: bytes = b""           # as /proc/self/auxv shows it
 
 
+def check_executable(path: str) -> None:
+    """execve's permission rule: a program needs search and execute permission
+    (for root, any execute bit), and is not a directory."""
+    if os.path.exists(path) and (os.path.isdir(path) or not os.access(path, os.X_OK)):
+        raise LoadError(f"{path}: Permission denied")
+
+
 def read_elf(path: str, expect_arch: LinuxArch | None = None) -> ElfInfo:
     """Parse and validate an ELF file; raises LoadError with a one-line reason."""
     try:

@@ -255,8 +255,13 @@ class LinuxProcess:
         self.deliver_pending()
 
     def _trace(self, text: str) -> None:
-        self.log.write(text)
-        self.log.flush()
+        try:
+            self.log.write(text)
+            self.log.flush()
+        except BrokenPipeError:
+            # qemu-user's log writes hit a default SIGPIPE: die of it, not of Python.
+            from .hostsig import kill_self
+            kill_self(host_signal.SIGPIPE)
 
     # -- signals ---------------------------------------------------------------------
     def drain_host_signals(self) -> None:
@@ -353,6 +358,8 @@ class LinuxProcess:
 
     def flush_logs(self) -> None:
         for f in (self.log, sys.stdout, sys.stderr):
+            if f is None:           # the descriptor was closed when tcgpy started
+                continue
             try:
                 f.flush()
             except (OSError, ValueError):

@@ -544,6 +544,8 @@ def sys_execve(proc, path, argv, envp):
         return proc.err("E2BIG")
     if not os.path.exists(hpath):
         return proc.err("ENOENT")
+    if os.path.isdir(hpath) or not os.access(hpath, os.X_OK):
+        return proc.err("EACCES")
     guest = False
     try:
         with open(hpath, "rb") as f:
