@@ -15,6 +15,23 @@ import sys
 SUBCOMMAND_MODULES = ("tcgpy.commands.difftest", "tcgpy.commands.bench", "tcgpy.commands.cache")
 LOG_FD_MIN = 200
 
+# qemu-user's options (qemu-aarch64 -h); those tcgpy run lacks are named as
+# unsupported instead of argparse's "unrecognized arguments".
+QEMU_FLAGS = ("-h", "-help", "-g", "-L", "-s", "-cpu", "-E", "-U", "-0", "-r", "-B", "-R", "-d",
+              "-dfilter", "-D", "-p", "-singlestep", "-one-insn-per-tb", "-strace", "-seed", "-trace",
+              "-plugin", "-version")
+
+# Options a binfmt_misc-started run (no command line) takes from the
+# environment: dest -> variables, tcgpy's name first, then qemu's.
+ENV_OPTIONS = {
+    "cpu": ("TCGPY_CPU", "QEMU_CPU"),
+    "stack_size": ("TCGPY_STACK_SIZE", "QEMU_STACK_SIZE"),
+    "uname": ("TCGPY_UNAME", "QEMU_UNAME"),
+    "seed": ("TCGPY_RAND_SEED", "QEMU_RAND_SEED"),
+    "one_insn_per_tb": ("TCGPY_ONE_INSN_PER_TB", "QEMU_ONE_INSN_PER_TB", "QEMU_SINGLESTEP"),
+    "d": ("TCGPY_LOG", "QEMU_LOG"),
+}
+
 RUN_EPILOG = """\
 Exit status is the guest's.  When the guest dies of a signal, tcgpy dies of
 the same signal (a shell sees 128+N); for signals whose default action dumps
@@ -53,6 +70,17 @@ def add_run_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("-L", metavar="PATH", dest="sysroot",
                    help="sysroot for the ELF interpreter and absolute guest paths "
                         "(e.g. /usr/aarch64-linux-gnu)")
+    p.add_argument("-cpu", metavar="MODEL", help="CPU model: the features guest code may use "
+                   "('-cpu help' lists them; default max)")
+    p.add_argument("-s", metavar="SIZE", dest="stack_size", type=_size,
+                   help="main thread stack size in bytes (suffix k, M or G; default 8M)")
+    p.add_argument("-r", metavar="RELEASE", dest="uname", help="kernel release uname(2) reports")
+    p.add_argument("-seed", metavar="SEED", type=lambda v: int(v, 0),
+                   help="seed AT_RANDOM and getrandom(2) so that runs repeat")
+    p.add_argument("-one-insn-per-tb", "-singlestep", dest="one_insn_per_tb", action="store_true",
+                   help="translate one guest instruction per block")
+    p.add_argument("-version", action="version", version=_version_line(),
+                   help="print tcgpy's version and exit")
     p.add_argument("--stats", action="store_true", help="print JIT statistics to stderr at exit")
     p.add_argument("--cache-dir", metavar="DIR",
                    help="persistent translation cache directory (default: $TCGPY_CACHE_DIR, "
@@ -69,6 +97,68 @@ def add_run_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("args", metavar="ARGS", nargs=argparse.REMAINDER, help="its arguments")
     p.set_defaults(_main=run_main, _parser=p)
     return p
+
+
+def _version_line() -> str:
+    from . import __version__
+    return f"tcgpy {__version__} (qemu-user compatible command line)"
+
+
+def _size(text: str) -> int:
+    """qemu's -s: bytes, or with a k/M/G suffix; rounded up to whole pages."""
+    scale = {"k": 1 << 10, "m": 1 << 20, "g": 1 << 30}.get(text[-1:].lower(), 1)
+    digits = text[:-1] if scale != 1 else text
+    try:
+        n = int(digits, 0) * scale
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid size {text!r}") from None
+    if n <= 0:
+        raise argparse.ArgumentTypeError(f"invalid size {text!r}")
+    return -(-n // 4096) * 4096
+
+
+def _from_environment(args, parser) -> None:
+    """Fill options not given on the command line from ENV_OPTIONS."""
+    for dest, names in ENV_OPTIONS.items():
+        if getattr(args, dest) not in (None, False):
+            continue
+        name = next((n for n in names if os.environ.get(n)), None)
+        if name is None:
+            continue
+        value = os.environ[name]
+        action = next(a for a in parser._actions if a.dest == dest)
+        if isinstance(action, argparse._StoreTrueAction):
+            setattr(args, dest, value != "0")
+        elif isinstance(action, argparse._AppendAction):
+            setattr(args, dest, [value])
+        else:
+            try:
+                setattr(args, dest, action.type(value) if action.type else value)
+            except (argparse.ArgumentTypeError, ValueError):
+                parser.error(f"{name}={value}: invalid value for {action.option_strings[0]}")
+
+
+def _unsupported_flag(argv: list[str], parser) -> str | None:
+    """The first qemu-user option before PROG that ``tcgpy run`` lacks."""
+    known = parser._option_string_actions
+    i = 0
+    while i < len(argv) and argv[i].startswith("-"):
+        flag = argv[i].split("=", 1)[0]
+        if flag not in known:
+            return flag if flag in QEMU_FLAGS else None
+        takes_value = known[flag].nargs != 0 and "=" not in argv[i]
+        i += 2 if takes_value else 1
+    return None
+
+
+def _cpu_help(arch_name: str) -> int:
+    from .frontends import get_arch
+    arch = get_arch(arch_name)
+    print(f"Available CPUs ({arch.name}):")
+    for name, model in arch.cpu_models.items():
+        print(f"  {name:12} {model.description}")
+        print(f"  {'':12} features: {' '.join(model.features)}")
+    return 0
 
 
 def _log_items() -> dict[str, str]:
@@ -154,6 +244,16 @@ def _exec_argv(args) -> list[str]:
         out += ["-L", args.sysroot]
     if args.stats:
         out.append("--stats")
+    if args.cpu:
+        out += ["-cpu", args.cpu]
+    if args.stack_size is not None:
+        out += ["-s", str(args.stack_size)]
+    if args.uname is not None:
+        out += ["-r", args.uname]
+    if args.seed is not None:
+        out += ["-seed", str(args.seed)]
+    if args.one_insn_per_tb:
+        out.append("-one-insn-per-tb")
     # A guest's environment is its own: the cache choice travels as flags.
     if args.no_cache:
         out.append("--no-cache")
@@ -169,6 +269,9 @@ def run_main(args, emulator_factory=None, exec_prefix: list[str] | None = None) 
     from .linux.loader import LoadError, check_executable, read_elf
     from .log import Logger
 
+    _from_environment(args, args._parser)
+    if args.cpu == "help":
+        return _cpu_help("aarch64")
     if args.prog is None:
         args._parser.error("the following argument is required: PROG")
     items = set(_split_list(args.d))
@@ -209,10 +312,15 @@ def run_main(args, emulator_factory=None, exec_prefix: list[str] | None = None) 
     # nothing here runs a counted number of instructions.
     cache_dir = _cache_dir(args, items)
     cache_warn = (lambda m: log.write(m + "\n")) if "cache" in items else None
-    emu = (emulator_factory(info.arch.name) if emulator_factory
-           else Emulator(info.arch.name, tbi=True, icount=False, cache_dir=cache_dir, cache_warn=cache_warn))
+    try:
+        emu = (emulator_factory(info.arch.name) if emulator_factory
+               else Emulator(info.arch.name, tbi=True, icount=False, cache_dir=cache_dir, cache_warn=cache_warn,
+                             cpu=args.cpu, one_insn_per_tb=args.one_insn_per_tb))
+    except ValueError as e:         # an unknown -cpu model
+        return _error(f"-cpu: {e} ('-cpu help' lists them)")
     opts = Options(strace=args.strace or "strace" in items, sysroot=args.sysroot, log=log,
-                   exec_argv=_exec_argv(args))
+                   exec_argv=_exec_argv(args), stack_size=args.stack_size, uname_release=args.uname,
+                   seed=args.seed)
     if exec_prefix is not None:
         opts.exec_prefix = list(exec_prefix)
     proc = LinuxProcess(emu, info.arch, opts)
@@ -253,6 +361,7 @@ def run_main(args, emulator_factory=None, exec_prefix: list[str] | None = None) 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="tcgpy", description="tcgpy: a QEMU-TCG-style dynamic binary translator in Python")
+    parser.add_argument("--version", action="version", version=_version_line())
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
     add_run_parser(sub)
@@ -287,6 +396,11 @@ def main(argv: list[str] | None = None) -> int:
     # at any later time does (the Linux layer takes SIGINT over for the guest).
     signal.signal(signal.SIGINT, signal.SIG_DFL)
     parser = build_parser()
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["run"]:
+        flag = _unsupported_flag(argv[1:], parser._subparsers._group_actions[0].choices["run"])
+        if flag is not None:
+            return _error(f"run: qemu option {flag} is not supported by tcgpy (see tcgpy run --help)")
     args = parser.parse_args(argv)
     try:
         return args._main(args) or 0

@@ -243,3 +243,35 @@ def test_program_without_execute_permission_is_refused(tmp_path):
     res = tcgpy("run", str(prog))
     assert res.returncode == 1 and res.stdout == b""
     assert res.stderr.decode() == f"tcgpy: {prog}: Permission denied\n"
+
+
+# -- qemu-user flags (issue 17) -------------------------------------------------------
+
+def test_version_both_spellings():
+    for args in (["--version"], ["run", "-version"]):
+        res = tcgpy(*args)
+        assert res.returncode == 0 and res.stdout.decode().startswith("tcgpy 0.1.0"), args
+
+
+@pytest.mark.parametrize("flag", ["-B", "-R", "-p", "-plugin"])
+def test_unsupported_qemu_flag_is_named(flag):
+    res = tcgpy("run", flag, "0x10000", f"{BIN}/asm_hello")
+    assert res.returncode == 1 and res.stdout == b""
+    assert res.stderr.decode() == (f"tcgpy: run: qemu option {flag} is not supported by tcgpy "
+                                   "(see tcgpy run --help)\n")
+
+
+@pytest.mark.parametrize("how,env", [(["-s", "1M"], {}), ([], {"QEMU_STACK_SIZE": "1048576"}),
+                                     ([], {"TCGPY_STACK_SIZE": "1024k"})])
+def test_stack_size(how, env):
+    res = tcgpy("run", *how, f"{BIN}/fs_cat", "/proc/self/maps", env=env)
+    [line] = [ln for ln in res.stdout.decode().splitlines() if ln.endswith("[stack]")]
+    lo, hi = (int(x, 16) for x in line.split()[0].split("-"))
+    assert hi - lo == 1 << 20
+
+
+def test_one_insn_per_tb():
+    res = tcgpy("run", "-one-insn-per-tb", "-d", "in_asm", f"{BIN}/asm_hello")
+    assert res.returncode == 0 and res.stdout == b"hello from aarch64\n"
+    blocks = res.stderr.decode().split("IN: ")[1:]
+    assert len(blocks) > 3 and all(b.count("\n0x") == 1 for b in blocks)

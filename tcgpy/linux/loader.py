@@ -193,8 +193,10 @@ def load_program(space: AddressSpace, info: ElfInfo, sysroot: str | None) -> Loa
 
 
 def build_stack(space: AddressSpace, arch: LinuxArch, img: LoadedImage, argv: list[bytes],
-                envp: list[bytes], execfn: bytes, random16: bytes | None = None) -> int:
-    """Map the stack and write the initial process stack; returns sp."""
+                envp: list[bytes], execfn: bytes, random16: bytes | None = None,
+                features: tuple[str, ...] | None = None) -> int:
+    """Map the stack and write the initial process stack; returns sp.
+    ``features``: the CPU model's, for AT_HWCAP (default: all implemented)."""
     top = space.STACK_TOP
     space.map(top - space.STACK_SIZE, space.STACK_SIZE, "rwx" if img.exec_stack else "rw", "[stack]")
     emu = space.emu
@@ -213,7 +215,7 @@ def build_stack(space: AddressSpace, arch: LinuxArch, img: LoadedImage, argv: li
     platform_addr = push_bytes(arch.platform.encode() + b"\0")
     p &= ~15
     random_addr = push_bytes(random16 if random16 is not None else os.urandom(16))
-    hwcap, hwcap2 = arch.hwcaps()
+    hwcap, hwcap2 = arch.hwcaps() if features is None else arch.hwcaps(features)
     a = arch.consts.AUXV
     auxv = [
         (a["AT_MINSIGSTKSZ"], arch.minsigstksz),
