@@ -4,10 +4,18 @@ Guest machine code is decoded by a frontend into a TCG-like IR, optimized,
 compiled by LLVM (through llvmlite) into chained host code, and run against a
 software MMU.
 """
-from .emulator import Emulator
 from .errors import (AlignmentFault, EmulationError, GuestTrap, IllegalInstruction, MemoryFault,
                      UnhandledSyscall)
 
 __all__ = ["Emulator", "EmulationError", "MemoryFault", "AlignmentFault", "IllegalInstruction",
            "GuestTrap", "UnhandledSyscall"]
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str):
+    # Emulator pulls in LLVM (most of a run's start-up): loaded on first use,
+    # so the command line can set up (signals, argument errors) before that.
+    if name == "Emulator":
+        from .emulator import Emulator
+        return Emulator
+    raise AttributeError(f"module 'tcgpy' has no attribute {name!r}")

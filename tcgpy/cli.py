@@ -8,11 +8,29 @@ import fcntl
 import importlib
 import json
 import os
+import signal
 import sys
 
 # Modules that provide add_parser(subparsers) and main(args) -> int.
 SUBCOMMAND_MODULES = ("tcgpy.commands.difftest", "tcgpy.commands.bench", "tcgpy.commands.cache")
 LOG_FD_MIN = 200
+
+# qemu-user's options (qemu-aarch64 -h); those tcgpy run lacks are named as
+# unsupported instead of argparse's "unrecognized arguments".
+QEMU_FLAGS = ("-h", "-help", "-g", "-L", "-s", "-cpu", "-E", "-U", "-0", "-r", "-B", "-R", "-d",
+              "-dfilter", "-D", "-p", "-singlestep", "-one-insn-per-tb", "-strace", "-seed", "-trace",
+              "-plugin", "-version")
+
+# Options a binfmt_misc-started run (no command line) takes from the
+# environment: dest -> variables, tcgpy's name first, then qemu's.
+ENV_OPTIONS = {
+    "cpu": ("TCGPY_CPU", "QEMU_CPU"),
+    "stack_size": ("TCGPY_STACK_SIZE", "QEMU_STACK_SIZE"),
+    "uname": ("TCGPY_UNAME", "QEMU_UNAME"),
+    "seed": ("TCGPY_RAND_SEED", "QEMU_RAND_SEED"),
+    "one_insn_per_tb": ("TCGPY_ONE_INSN_PER_TB", "QEMU_ONE_INSN_PER_TB", "QEMU_SINGLESTEP"),
+    "d": ("TCGPY_LOG", "QEMU_LOG"),
+}
 
 RUN_EPILOG = """\
 Exit status is the guest's.  When the guest dies of a signal, tcgpy dies of
@@ -34,6 +52,7 @@ def add_run_parser(subparsers) -> argparse.ArgumentParser:
     items = "\n  ".join(f"{k:8} {v}" for k, v in _log_items().items())
     p = subparsers.add_parser(
         "run", help="run a Linux program of another architecture (like qemu-aarch64)",
+        usage="%(prog)s [options] PROG [ARGS...]",
         description="Run a static (or, with -L, dynamic) Linux ELF program of a foreign "
                     "architecture, translating it with tcgpy's JIT.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -51,6 +70,17 @@ def add_run_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("-L", metavar="PATH", dest="sysroot",
                    help="sysroot for the ELF interpreter and absolute guest paths "
                         "(e.g. /usr/aarch64-linux-gnu)")
+    p.add_argument("-cpu", metavar="MODEL", help="CPU model: the features guest code may use "
+                   "('-cpu help' lists them; default max)")
+    p.add_argument("-s", metavar="SIZE", dest="stack_size", type=_size,
+                   help="main thread stack size in bytes (suffix k, M or G; default 8M)")
+    p.add_argument("-r", metavar="RELEASE", dest="uname", help="kernel release uname(2) reports")
+    p.add_argument("-seed", metavar="SEED", type=lambda v: int(v, 0),
+                   help="seed AT_RANDOM and getrandom(2) so that runs repeat")
+    p.add_argument("-one-insn-per-tb", "-singlestep", dest="one_insn_per_tb", action="store_true",
+                   help="translate one guest instruction per block")
+    p.add_argument("-version", action="version", version=_version_line(),
+                   help="print tcgpy's version and exit")
     p.add_argument("--stats", action="store_true", help="print JIT statistics to stderr at exit")
     p.add_argument("--cache-dir", metavar="DIR",
                    help="persistent translation cache directory (default: $TCGPY_CACHE_DIR, "
@@ -62,10 +92,73 @@ def add_run_parser(subparsers) -> argparse.ArgumentParser:
     # one that can start Python.
     p.add_argument("--exec-environ-fd", type=int, help=argparse.SUPPRESS)
     p.add_argument("--execfn", help=argparse.SUPPRESS)
-    p.add_argument("prog", metavar="PROG", help="the guest program")
+    # PROG is checked by run_main: argparse would call the optional ARGS required too.
+    p.add_argument("prog", metavar="PROG", nargs="?", help="the guest program")
     p.add_argument("args", metavar="ARGS", nargs=argparse.REMAINDER, help="its arguments")
-    p.set_defaults(_main=run_main)
+    p.set_defaults(_main=run_main, _parser=p)
     return p
+
+
+def _version_line() -> str:
+    from . import __version__
+    return f"tcgpy {__version__} (qemu-user compatible command line)"
+
+
+def _size(text: str) -> int:
+    """qemu's -s: bytes, or with a k/M/G suffix; rounded up to whole pages."""
+    scale = {"k": 1 << 10, "m": 1 << 20, "g": 1 << 30}.get(text[-1:].lower(), 1)
+    digits = text[:-1] if scale != 1 else text
+    try:
+        n = int(digits, 0) * scale
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid size {text!r}") from None
+    if n <= 0:
+        raise argparse.ArgumentTypeError(f"invalid size {text!r}")
+    return -(-n // 4096) * 4096
+
+
+def _from_environment(args, parser) -> None:
+    """Fill options not given on the command line from ENV_OPTIONS."""
+    for dest, names in ENV_OPTIONS.items():
+        if getattr(args, dest) not in (None, False):
+            continue
+        name = next((n for n in names if os.environ.get(n)), None)
+        if name is None:
+            continue
+        value = os.environ[name]
+        action = next(a for a in parser._actions if a.dest == dest)
+        if isinstance(action, argparse._StoreTrueAction):
+            setattr(args, dest, value != "0")
+        elif isinstance(action, argparse._AppendAction):
+            setattr(args, dest, [value])
+        else:
+            try:
+                setattr(args, dest, action.type(value) if action.type else value)
+            except (argparse.ArgumentTypeError, ValueError):
+                parser.error(f"{name}={value}: invalid value for {action.option_strings[0]}")
+
+
+def _unsupported_flag(argv: list[str], parser) -> str | None:
+    """The first qemu-user option before PROG that ``tcgpy run`` lacks."""
+    known = parser._option_string_actions
+    i = 0
+    while i < len(argv) and argv[i].startswith("-"):
+        flag = argv[i].split("=", 1)[0]
+        if flag not in known:
+            return flag if flag in QEMU_FLAGS else None
+        takes_value = known[flag].nargs != 0 and "=" not in argv[i]
+        i += 2 if takes_value else 1
+    return None
+
+
+def _cpu_help(arch_name: str) -> int:
+    from .frontends import get_arch
+    arch = get_arch(arch_name)
+    print(f"Available CPUs ({arch.name}):")
+    for name, model in arch.cpu_models.items():
+        print(f"  {name:12} {model.description}")
+        print(f"  {'':12} features: {' '.join(model.features)}")
+    return 0
 
 
 def _log_items() -> dict[str, str]:
@@ -87,10 +180,41 @@ def _cache_dir(args, items: set[str]) -> str | None:
     return args.cache_dir or default_dir()
 
 
+def _say(line: str) -> None:
+    """One line to stderr, if tcgpy was given one (``2>&-`` leaves it None)."""
+    if sys.stderr is not None:
+        sys.stderr.write(line + "\n")
+        sys.stderr.flush()
+
+
 def _error(msg: str) -> int:
-    sys.stderr.write(f"tcgpy: {msg}\n")
-    sys.stderr.flush()
+    _say(f"tcgpy: {msg}")
     return 1
+
+
+class _Discard:
+    """The log when stderr was closed: qemu's writes to it fail unseen too."""
+    def write(self, text: str) -> int:
+        return len(text)
+
+    def flush(self) -> None:
+        pass
+
+
+def _given_environ() -> dict[bytes, bytes]:
+    """The environment tcgpy was started with.  When the locale is C or
+    unset, Python's start-up (PEP 538) adds LC_CTYPE=C.UTF-8 to its own
+    environment; the guest must not inherit that.  /proc/self/environ still
+    holds the block execve passed, which setenv never rewrites."""
+    env = dict(os.environb)
+    try:
+        with open("/proc/self/environ", "rb") as f:
+            given = {e.partition(b"=")[0] for e in f.read().split(b"\0") if e}
+    except OSError:
+        return env
+    if b"LC_CTYPE" in env and b"LC_CTYPE" not in given:
+        del env[b"LC_CTYPE"]
+    return env
 
 
 def _guest_environ(args) -> list[bytes]:
@@ -99,7 +223,7 @@ def _guest_environ(args) -> list[bytes]:
         os.lseek(fd, 0, os.SEEK_SET)
         with os.fdopen(fd, "rb") as f:
             return [os.fsencode(e) for e in json.loads(f.read())]
-    env = dict(os.environb)
+    env = _given_environ()
     for name in _split_list(args.U):
         env.pop(os.fsencode(name), None)
     for item in _split_list(args.E):
@@ -120,6 +244,16 @@ def _exec_argv(args) -> list[str]:
         out += ["-L", args.sysroot]
     if args.stats:
         out.append("--stats")
+    if args.cpu:
+        out += ["-cpu", args.cpu]
+    if args.stack_size is not None:
+        out += ["-s", str(args.stack_size)]
+    if args.uname is not None:
+        out += ["-r", args.uname]
+    if args.seed is not None:
+        out += ["-seed", str(args.seed)]
+    if args.one_insn_per_tb:
+        out.append("-one-insn-per-tb")
     # A guest's environment is its own: the cache choice travels as flags.
     if args.no_cache:
         out.append("--no-cache")
@@ -132,9 +266,14 @@ def run_main(args, emulator_factory=None, exec_prefix: list[str] | None = None) 
     """``tcgpy run``.  ``emulator_factory(arch_name)`` and ``exec_prefix`` (the
     host command a guest execve of a guest program re-runs) let tests put the
     same Linux layer on another CPU."""
-    from .linux.loader import LoadError, read_elf
+    from .linux.loader import LoadError, check_executable, read_elf
     from .log import Logger
 
+    _from_environment(args, args._parser)
+    if args.cpu == "help":
+        return _cpu_help("aarch64")
+    if args.prog is None:
+        args._parser.error("the following argument is required: PROG")
     items = set(_split_list(args.d))
     if "help" in items:
         for k, v in _log_items().items():
@@ -144,11 +283,13 @@ def run_main(args, emulator_factory=None, exec_prefix: list[str] | None = None) 
     if unknown:
         return _error(f"unknown -d item(s): {', '.join(sorted(unknown))} (try -d help)")
     try:
+        if args.execfn is None:     # a guest execve checked this itself
+            check_executable(args.prog)
         info = read_elf(args.prog)
     except LoadError as e:
         return _error(str(e))
 
-    log = sys.stderr
+    log = sys.stderr if sys.stderr is not None else _Discard()
     if args.D:
         try:
             # A guest execve re-runs tcgpy with the same -D: keep the parent's lines.
@@ -171,10 +312,15 @@ def run_main(args, emulator_factory=None, exec_prefix: list[str] | None = None) 
     # nothing here runs a counted number of instructions.
     cache_dir = _cache_dir(args, items)
     cache_warn = (lambda m: log.write(m + "\n")) if "cache" in items else None
-    emu = (emulator_factory(info.arch.name) if emulator_factory
-           else Emulator(info.arch.name, tbi=True, icount=False, cache_dir=cache_dir, cache_warn=cache_warn))
+    try:
+        emu = (emulator_factory(info.arch.name) if emulator_factory
+               else Emulator(info.arch.name, tbi=True, icount=False, cache_dir=cache_dir, cache_warn=cache_warn,
+                             cpu=args.cpu, one_insn_per_tb=args.one_insn_per_tb))
+    except ValueError as e:         # an unknown -cpu model
+        return _error(f"-cpu: {e} ('-cpu help' lists them)")
     opts = Options(strace=args.strace or "strace" in items, sysroot=args.sysroot, log=log,
-                   exec_argv=_exec_argv(args))
+                   exec_argv=_exec_argv(args), stack_size=args.stack_size, uname_release=args.uname,
+                   seed=args.seed)
     if exec_prefix is not None:
         opts.exec_prefix = list(exec_prefix)
     proc = LinuxProcess(emu, info.arch, opts)
@@ -196,7 +342,7 @@ def run_main(args, emulator_factory=None, exec_prefix: list[str] | None = None) 
             # in a detached process unless asked to wait (tests, benchmarks)
             emu.save_cache(background=os.environ.get("TCGPY_CACHE_SYNC", "0") in ("", "0"))
         if args.stats:
-            sys.stderr.write(f"tcgpy: JIT statistics\n{emu.stats.format()}\n")
+            _say(f"tcgpy: JIT statistics\n{emu.stats.format()}")
         proc.flush_logs()
 
     try:
@@ -207,8 +353,7 @@ def run_main(args, emulator_factory=None, exec_prefix: list[str] | None = None) 
     except ProcessKilled as e:
         finish()
         if e.message:
-            sys.stderr.write(e.message + "\n")
-            sys.stderr.flush()
+            _say(e.message)
         kill_self(host_signo(proc, e.signo))
     return 0
 
@@ -216,6 +361,7 @@ def run_main(args, emulator_factory=None, exec_prefix: list[str] | None = None) 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="tcgpy", description="tcgpy: a QEMU-TCG-style dynamic binary translator in Python")
+    parser.add_argument("--version", action="version", version=_version_line())
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
     add_run_parser(sub)
@@ -245,10 +391,23 @@ def _add_broken(sub, module: str, err: Exception) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    # Python's handler turns a Ctrl-C while tcgpy imports or loads into a
+    # KeyboardInterrupt traceback; the default action ends tcgpy as a Ctrl-C
+    # at any later time does (the Linux layer takes SIGINT over for the guest).
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
     parser = build_parser()
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["run"]:
+        flag = _unsupported_flag(argv[1:], parser._subparsers._group_actions[0].choices["run"])
+        if flag is not None:
+            return _error(f"run: qemu option {flag} is not supported by tcgpy (see tcgpy run --help)")
     args = parser.parse_args(argv)
     try:
         return args._main(args) or 0
+    except BrokenPipeError:
+        # A log reader went away: qemu dies of SIGPIPE there.
+        from .linux.hostsig import kill_self
+        kill_self(signal.SIGPIPE)
     except Exception as e:  # a tcgpy bug, not the guest's doing: one line unless asked
         if os.environ.get("TCGPY_TRACEBACK"):
             raise

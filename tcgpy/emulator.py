@@ -79,7 +79,8 @@ class Emulator:
 
     def __init__(self, arch: str = "aarch64", *, passes: Iterable[str] | None = None,
                  tbi: bool = False, icount: bool = True, cache_dir: str | None = None,
-                 cache_warn: Callable[[str], None] | None = None):
+                 cache_warn: Callable[[str], None] | None = None, cpu: str | None = None,
+                 one_insn_per_tb: bool = False):
         """``passes`` limits the optimizer to the named passes; ``tbi`` makes
         data accesses ignore the top address byte, as Linux sets up for user
         mode (off by default, as in Unicorn).  ``icount=False`` leaves the
@@ -93,8 +94,18 @@ class Emulator:
         Off by default for the library: a script that maps code of its own
         for one run should not leave files behind unasked (``tcgpy run``
         uses it by default).  ``cache_warn`` receives a line for each cache
-        file that could not be used or written."""
+        file that could not be used or written.
+
+        ``cpu`` names a CPU model of the architecture (``arch.cpu_models``;
+        default: every feature implemented): instructions of features it
+        lacks are undefined.  ``one_insn_per_tb`` translates one guest
+        instruction per block (qemu's ``-one-insn-per-tb``, for logs)."""
         self.arch = get_arch(arch)
+        self.cpu = cpu or self.arch.default_cpu
+        if self.arch.cpu_models and self.cpu not in self.arch.cpu_models:
+            raise ValueError(f"unknown CPU model {self.cpu!r} for {self.arch.name} "
+                             f"(known: {', '.join(self.arch.cpu_models)})")
+        self._one_insn_per_tb = one_insn_per_tb
         lay = self.arch.layout
         self.env = lay.struct()
         self.env_addr = ctypes.addressof(self.env)
@@ -112,6 +123,9 @@ class Emulator:
         self.cache.pcache = self.cache.rt.store = pcache
         self.cache.set_slow_paths(_SLOW_LD_ADDR, _SLOW_ST_ADDR)
         self.cache.tbi = tbi
+        self.cache.refuses = self.arch.refusal(self.cpu) if self.arch.cpu_models else None
+        if one_insn_per_tb:
+            self.cache.block_insns = 1
         self.cache.rt.icount = icount
         # The cold tier (coldtier.py): not with exact instruction counts.
         self.cache.cold_runs = 0 if icount else COLD_RUNS
@@ -149,8 +163,9 @@ class Emulator:
     def _persistent_cache(self, cache_dir: str, warn, tbi: bool, icount: bool):
         from .pcache import PersistentCache, namespace
         from .persist import namespace_parts
-        return PersistentCache(cache_dir, namespace(namespace_parts(self.arch.name, tbi, icount,
-                                                                    self._pass_names)), warn)
+        return PersistentCache(cache_dir, namespace(namespace_parts(
+            self.arch.name, tbi, icount, self._pass_names, cpu=self.cpu,
+            one_insn_per_tb=self._one_insn_per_tb)), warn)
 
     def save_cache(self, background: bool = False) -> int:
         """Write the blocks this emulator ran to its persistent cache (as

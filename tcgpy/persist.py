@@ -58,13 +58,16 @@ def content_hash(data: bytes) -> str:
     return hashlib.blake2b(data, digest_size=16).hexdigest()
 
 
-def namespace_parts(arch: str, tbi: bool, icount: bool, passes: list[str] | None) -> dict:
-    """Everything translated code depends on besides the guest's bytes."""
+def namespace_parts(arch: str, tbi: bool, icount: bool, passes: list[str] | None,
+                    cpu: str = "", one_insn_per_tb: bool = False) -> dict:
+    """Everything translated code depends on besides the guest's bytes (the
+    CPU model decides which words translate at all; one_insn_per_tb the
+    block boundaries)."""
     from . import __version__
     from .pcache import source_digest
     return {"tcgpy": __version__, "source": source_digest(), "arch": arch, "tbi": tbi,
             "icount": icount, "passes": passes, "target": jit.target_description(), "page": PAGE_SIZE,
-            "format": 2}
+            "cpu": cpu, "one_insn_per_tb": one_insn_per_tb, "format": 2}
 
 
 # -- loading ----------------------------------------------------------------------------

@@ -228,6 +228,8 @@ class TBCache:
         self.pipeline = pipeline           # callable(block) -> block
         self.log = log                     # optional logger with .enabled(item)/.write
         self.tbi = False                   # translate with Top Byte Ignore (set by the Emulator)
+        self.refuses = None                # words the CPU model lacks features for (set by the Emulator)
+        self.block_insns = MAX_BLOCK_INSNS  # 1 with -one-insn-per-tb
         self.stats = Stats()
         self.miss_stub = jit.miss_stub()
         self.slots = (ctypes.c_uint64 * MAX_SLOTS)()
@@ -344,8 +346,8 @@ class TBCache:
         t0 = time.perf_counter()
         log = self.log
         d0 = self.stats.time_decode
-        block = translate_block(self.arch, self._fetch, pc, max_insns=max_insns, stop_pc=stop_pc,
-                                stats=self.stats, tbi=self.tbi)
+        block = translate_block(self.arch, self._fetch, pc, max_insns=min(max_insns, self.block_insns),
+                                stop_pc=stop_pc, stats=self.stats, tbi=self.tbi, refuses=self.refuses)
         t1 = time.perf_counter()
         # translate_block interleaves decoding and IR building; it reports the
         # decode share itself, the rest is IR building.

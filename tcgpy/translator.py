@@ -27,12 +27,14 @@ class FetchFault(Exception):
 
 def translate_block(arch, fetch, pc: int, max_insns: int = MAX_BLOCK_INSNS,
                     stop_pc: int | None = None, log_insn=None, stats=None,
-                    tbi: bool = False) -> Block:
+                    tbi: bool = False, refuses=None) -> Block:
     """Translate guest code at ``pc`` into an IR block.
 
     ``fetch(pc)`` returns the instruction word or None when ``pc`` is not
     executable.  ``stop_pc`` ends the block before that address (``run(until=)``).
     ``tbi`` makes data accesses ignore the address's top byte (Linux user mode).
+    ``refuses(word)``, when given, names words undefined on the chosen CPU
+    model (features it lacks).
     """
     block = Block(pc, globals=arch.ir_globals)
     b = Builder(block)
@@ -59,7 +61,8 @@ def translate_block(arch, fetch, pc: int, max_insns: int = MAX_BLOCK_INSNS,
         if log_insn is not None:
             log_insn(cur, word)
         t0 = clock()
-        candidates = [(p, p.extract(word)) for p in lookup(word)]
+        candidates = ([] if refuses is not None and refuses(word)
+                      else [(p, p.extract(word)) for p in lookup(word)])
         t_decode += clock() - t0
         mark = len(block.insns)
         for p, args in candidates:

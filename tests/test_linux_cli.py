@@ -2,8 +2,10 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -33,6 +35,7 @@ def test_help_documents_every_option():
 def test_bad_program_is_one_line_error(tmp_path, content, message):
     p = tmp_path / "prog"
     p.write_bytes(content)
+    p.chmod(0o755)
     res = tcgpy("run", str(p))
     assert res.returncode == 1
     err = res.stderr.decode()
@@ -165,3 +168,110 @@ def test_first_guest_descriptor_is_3(tmp_path):
     res = tcgpy("run", "-strace", f"{BIN}/fs_files", str(tmp_path))
     first = next(line for line in res.stderr.decode().splitlines() if " openat(" in line)
     assert first.endswith(" = 3"), first
+
+
+# -- rough edges a new user hit (issue 17) --------------------------------------------
+
+def test_no_program_names_only_PROG():
+    res = tcgpy("run")
+    err = res.stderr.decode()
+    assert res.returncode == 2 and "required: PROG" in err and "ARGS" not in err.splitlines()[-1]
+
+
+def test_guest_environment_is_exactly_the_given_one():
+    # With no locale variables Python's start-up coerces LC_CTYPE=C.UTF-8 into
+    # its own environment (PEP 538); the guest sees only what tcgpy was given.
+    bare = {"PYTHONPATH": str(ROOT), "TCGPY_CACHE": "0"}
+    res = subprocess.run([sys.executable, "-m", "tcgpy", "run", "-E", "A=1", "-U", "TCGPY_CACHE",
+                          f"{BIN}/fs_env"], capture_output=True, cwd=ROOT, env=bare, timeout=120)
+    assert res.returncode == 0, res.stderr
+    assert sorted(res.stdout.decode().splitlines()) == ["A=1", f"PYTHONPATH={ROOT}"]
+
+
+def _closing(fd: int):
+    return lambda: os.close(fd)
+
+
+@pytest.mark.parametrize("fd,how,status", [(1, "", 0), (2, "", 0), (1, "segv", -11), (2, "segv", -11)])
+def test_closed_stdout_or_stderr_gives_the_guest_status(fd, how, status):
+    # as `tcgpy run prog >&-` / `2>&-`: qemu gives the guest's own status
+    e = {**os.environ, "PYTHONPATH": str(ROOT)}
+    res = subprocess.run([sys.executable, "-m", "tcgpy", "run", f"{BIN}/fs_die", how], capture_output=True,
+                         cwd=ROOT, env=e, timeout=120, preexec_fn=_closing(fd))
+    assert res.returncode == status, res.stderr
+    if fd == 1:
+        assert b"internal error" not in res.stderr
+
+
+def _wait_for_mapping(pid: int, name: str) -> None:
+    for _ in range(6000):
+        with open(f"/proc/{pid}/maps") as f:
+            if name in f.read():
+                return
+        time.sleep(0.01)
+    raise AssertionError(f"{name} never mapped")
+
+
+def test_ctrl_c_during_start_up_is_a_plain_sigint():
+    # SIGINT lands while tcgpy is still importing: llvmlite's library is
+    # mapped as the JIT is imported, before the guest is loaded.  (A Ctrl-C at
+    # any later time also ends tcgpy by SIGINT: fs_spin leaves it at default.)
+    e = {**os.environ, "PYTHONPATH": str(ROOT)}
+    p = subprocess.Popen([sys.executable, "-m", "tcgpy", "run", f"{BIN}/fs_spin", "wait"], cwd=ROOT, env=e,
+                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _wait_for_mapping(p.pid, "llvmlite")
+    p.send_signal(signal.SIGINT)
+    _, err = p.communicate(timeout=120)
+    assert p.returncode == -signal.SIGINT and b"Traceback" not in err, err
+
+
+def test_strace_to_a_closed_pipe_dies_of_sigpipe():
+    # `tcgpy run -strace prog 2>&1 >/dev/null | head -2`: qemu dies of SIGPIPE.
+    e = {**os.environ, "PYTHONPATH": str(ROOT)}
+    p = subprocess.Popen([sys.executable, "-m", "tcgpy", "run", "-strace", f"{BIN}/fs_cat", "/dev/zero"],
+                         cwd=ROOT, env=e, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    p.stderr.readline()
+    p.stderr.readline()
+    p.stderr.close()
+    assert p.wait(timeout=120) == -signal.SIGPIPE
+
+
+def test_program_without_execute_permission_is_refused(tmp_path):
+    prog = tmp_path / "hello"
+    prog.write_bytes((ROOT / BIN / "asm_hello").read_bytes())
+    prog.chmod(0o644)
+    res = tcgpy("run", str(prog))
+    assert res.returncode == 1 and res.stdout == b""
+    assert res.stderr.decode() == f"tcgpy: {prog}: Permission denied\n"
+
+
+# -- qemu-user flags (issue 17) -------------------------------------------------------
+
+def test_version_both_spellings():
+    for args in (["--version"], ["run", "-version"]):
+        res = tcgpy(*args)
+        assert res.returncode == 0 and res.stdout.decode().startswith("tcgpy 0.1.0"), args
+
+
+@pytest.mark.parametrize("flag", ["-B", "-R", "-p", "-plugin"])
+def test_unsupported_qemu_flag_is_named(flag):
+    res = tcgpy("run", flag, "0x10000", f"{BIN}/asm_hello")
+    assert res.returncode == 1 and res.stdout == b""
+    assert res.stderr.decode() == (f"tcgpy: run: qemu option {flag} is not supported by tcgpy "
+                                   "(see tcgpy run --help)\n")
+
+
+@pytest.mark.parametrize("how,env", [(["-s", "1M"], {}), ([], {"QEMU_STACK_SIZE": "1048576"}),
+                                     ([], {"TCGPY_STACK_SIZE": "1024k"})])
+def test_stack_size(how, env):
+    res = tcgpy("run", *how, f"{BIN}/fs_cat", "/proc/self/maps", env=env)
+    [line] = [ln for ln in res.stdout.decode().splitlines() if ln.endswith("[stack]")]
+    lo, hi = (int(x, 16) for x in line.split()[0].split("-"))
+    assert hi - lo == 1 << 20
+
+
+def test_one_insn_per_tb():
+    res = tcgpy("run", "-one-insn-per-tb", "-d", "in_asm", f"{BIN}/asm_hello")
+    assert res.returncode == 0 and res.stdout == b"hello from aarch64\n"
+    blocks = res.stderr.decode().split("IN: ")[1:]
+    assert len(blocks) > 3 and all(b.count("\n0x") == 1 for b in blocks)

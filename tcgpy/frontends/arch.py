@@ -32,6 +32,11 @@ class ArchInfo:
     unicorn_names: tuple[str, str]
     elf_machine: str                       # pyelftools e_machine name
     ir_globals: dict[str, Temp] = field(default_factory=dict)
+    # CPU models by name (each with a .features tuple and a .description),
+    # and for a model, None or a predicate on instruction words it refuses
+    cpu_models: dict[str, object] = field(default_factory=dict)
+    default_cpu: str = ""
+    refusal: Callable[[str], Callable[[int], bool] | None] = lambda name: None
 
     @property
     def capstone(self) -> tuple[int, int]:

@@ -28,11 +28,11 @@ class LinuxArch:
     abi: SyscallABI
     consts: ModuleType                  # generated kernel_consts module
     structs: dict[str, Layout]
-    hwcaps: Callable[[], tuple[int, int]]   # (AT_HWCAP, AT_HWCAP2)
+    hwcaps: Callable[..., tuple[int, int]]  # (features=all) -> (AT_HWCAP, AT_HWCAP2)
     minsigstksz: int                    # AT_MINSIGSTKSZ
     sigframe: ModuleType                # setup_rt_frame / restore_rt_frame / TRAMPOLINE
     start_thread: Callable[[object, int, int], None]   # (emu, pc, sp): registers at process entry
-    cpuinfo: Callable[[int], str] = lambda ncpus: ""   # /proc/cpuinfo text
+    cpuinfo: Callable[..., str] = lambda ncpus, features=(): ""   # /proc/cpuinfo text
     # clone(2)'s argument order differs between architectures (x86_64 puts
     # child_tid before tls); names for the registers after flags and newsp.
     clone_args: tuple[str, str, str] = ("ptid", "tls", "ctid")

@@ -63,6 +63,13 @@ class LoadedImage:
     auxv: bytes = b""           # as /proc/self/auxv shows it
 
 
+def check_executable(path: str) -> None:
+    """execve's permission rule: a program needs search and execute permission
+    (for root, any execute bit), and is not a directory."""
+    if os.path.exists(path) and (os.path.isdir(path) or not os.access(path, os.X_OK)):
+        raise LoadError(f"{path}: Permission denied")
+
+
 # Longest PT_INTERP path read (the kernel's limit is PATH_MAX).
 PATH_MAX = 4096
 
@@ -226,8 +233,10 @@ def load_program(space: AddressSpace, info: ElfInfo, sysroot: str | None) -> Loa
 
 
 def build_stack(space: AddressSpace, arch: LinuxArch, img: LoadedImage, argv: list[bytes],
-                envp: list[bytes], execfn: bytes, random16: bytes | None = None) -> int:
-    """Map the stack and write the initial process stack; returns sp."""
+                envp: list[bytes], execfn: bytes, random16: bytes | None = None,
+                features: tuple[str, ...] | None = None) -> int:
+    """Map the stack and write the initial process stack; returns sp.
+    ``features``: the CPU model's, for AT_HWCAP (default: all implemented)."""
     top = space.STACK_TOP
     space.map(top - space.STACK_SIZE, space.STACK_SIZE, "rwx" if img.exec_stack else "rw", "[stack]")
     emu = space.emu
@@ -246,7 +255,7 @@ def build_stack(space: AddressSpace, arch: LinuxArch, img: LoadedImage, argv: li
     platform_addr = push_bytes(arch.platform.encode() + b"\0")
     p &= ~15
     random_addr = push_bytes(random16 if random16 is not None else os.urandom(16))
-    hwcap, hwcap2 = arch.hwcaps()
+    hwcap, hwcap2 = arch.hwcaps() if features is None else arch.hwcaps(features)
     a = arch.consts.AUXV
     auxv = [
         (a["AT_MINSIGSTKSZ"], arch.minsigstksz),

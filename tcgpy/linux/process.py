@@ -54,6 +54,9 @@ class Options:
     # command line to re-run tcgpy for a guest execve: the program, then options
     exec_prefix: list[str] = field(default_factory=lambda: [sys.executable, "-m", "tcgpy", "run"])
     exec_argv: list[str] = field(default_factory=list)
+    stack_size: int | None = None      # -s: bytes of main-thread stack (default: the AddressSpace's)
+    uname_release: str | None = None   # -r: what uname(2) says the kernel release is
+    seed: int | None = None            # -seed: AT_RANDOM and getrandom(2) repeat from this seed
 
 
 def first_inaccessible(exc: MemoryFault, space: AddressSpace) -> int:
@@ -101,6 +104,17 @@ class LinuxProcess:
         self.opts = options
         self.log = options.log or sys.stderr
         self.space = AddressSpace(emu)
+        if options.stack_size is not None:
+            self.space.STACK_SIZE = options.stack_size
+        # The model's features, for AT_HWCAP and /proc/cpuinfo (an engine
+        # without models, such as the tests' Unicorn one, has them all).
+        models = getattr(emu.arch, "cpu_models", None) or {}
+        model = models.get(getattr(emu, "cpu", None))
+        self.cpu_features: tuple[str, ...] | None = model.features if model is not None else None
+        self._rng = None
+        if options.seed is not None:
+            import random
+            self._rng = random.Random(options.seed)
         self.table = TABLE.for_arch(arch.consts.SYSCALLS)
         self.names = {v: k for k, v in arch.consts.SYSCALLS.items()}
         self.signals = SignalState(arch.consts)
@@ -196,10 +210,15 @@ class LinuxProcess:
         self.image = img
         self.exe_path = os.path.abspath(path)
         sp = build_stack(self.space, self.arch, img, argv, envp,
-                         execfn if execfn is not None else os.fsencode(path))
+                         execfn if execfn is not None else os.fsencode(path),
+                         random16=self.random_bytes(16), features=self.cpu_features)
         self.space.map(SIGTRAMP_ADDR, PAGE, "rx", "[sigtramp]")
         self.emu.mem_write(SIGTRAMP_ADDR, self.arch.sigframe.TRAMPOLINE)
         self.arch.start_thread(self.emu, img.start_pc, sp)
+
+    def random_bytes(self, n: int) -> bytes:
+        """Randomness the guest is given: repeatable under -seed."""
+        return os.urandom(n) if self._rng is None else self._rng.randbytes(n)
 
     # -- syscalls --------------------------------------------------------------------
     def on_syscall(self, emu) -> None:
@@ -255,8 +274,13 @@ class LinuxProcess:
         self.deliver_pending()
 
     def _trace(self, text: str) -> None:
-        self.log.write(text)
-        self.log.flush()
+        try:
+            self.log.write(text)
+            self.log.flush()
+        except BrokenPipeError:
+            # qemu-user's log writes hit a default SIGPIPE: die of it, not of Python.
+            from .hostsig import kill_self
+            kill_self(host_signal.SIGPIPE)
 
     # -- signals ---------------------------------------------------------------------
     def drain_host_signals(self) -> None:
@@ -353,6 +377,8 @@ class LinuxProcess:
 
     def flush_logs(self) -> None:
         for f in (self.log, sys.stdout, sys.stderr):
+            if f is None:           # the descriptor was closed when tcgpy started
+                continue
             try:
                 f.flush()
             except (OSError, ValueError):

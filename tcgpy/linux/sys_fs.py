@@ -80,7 +80,10 @@ def _proc_maps(proc) -> bytes:
 
 
 def _proc_cpuinfo(proc) -> bytes:
-    return proc.arch.cpuinfo(len(os.sched_getaffinity(0))).encode()
+    ncpus = len(os.sched_getaffinity(0))
+    if proc.cpu_features is None:
+        return proc.arch.cpuinfo(ncpus).encode()
+    return proc.arch.cpuinfo(ncpus, proc.cpu_features).encode()
 
 
 # Files under /proc that must describe the guest, not the Python process.

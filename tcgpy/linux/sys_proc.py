@@ -169,7 +169,7 @@ def sys_getresgid(proc, r, e, s):
 def sys_uname(proc, buf):
     u = os.uname()
     proc.write(buf, proc.layout("utsname").pack(
-        sysname=b"Linux", nodename=u.nodename.encode(), release=u.release.encode(),
+        sysname=b"Linux", nodename=u.nodename.encode(), release=(proc.opts.uname_release or u.release).encode(),
         version=u.version.encode(), machine=proc.arch.uname_machine.encode(), domainname=b"(none)"))
     return 0
 
@@ -314,7 +314,7 @@ def sys_sysinfo(proc, info):
 
 @syscall("getrandom", "p u x")
 def sys_getrandom(proc, buf, length, flags):
-    data = os.urandom(min(length, 1 << 20))
+    data = proc.random_bytes(min(length, 1 << 20))
     proc.write(buf, data)
     return len(data)
 
@@ -544,6 +544,8 @@ def sys_execve(proc, path, argv, envp):
         return proc.err("E2BIG")
     if not os.path.exists(hpath):
         return proc.err("ENOENT")
+    if os.path.isdir(hpath) or not os.access(hpath, os.X_OK):
+        return proc.err("EACCES")
     guest = False
     try:
         with open(hpath, "rb") as f:

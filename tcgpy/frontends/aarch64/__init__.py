@@ -7,6 +7,7 @@ from . import insn_fp, insn_simd, insn_simd_ldst  # noqa: F401  (FP/SIMD pattern
 from . import insn_fp16  # noqa: F401  (FEAT_FP16 Advanced SIMD)
 from . import insn_atomic  # noqa: F401  (LSE atomics)
 from .cpu import LAYOUT, nzcv_pack, nzcv_unpack
+from .features import CPU_MODELS, DEFAULT_CPU, refusal
 from .decode import A64
 from .translate import DisasContext
 
@@ -29,6 +30,9 @@ def _masked(name: str, mask: int) -> PseudoReg:
 
 A64.compile()
 
+# FEAT_FP16 Advanced SIMD is exactly what insn_fp16 decodes.
+_FP16_ENCODINGS = tuple((p.mask, p.value) for p in A64.patterns if p.trans.__module__ == insn_fp16.__name__)
+
 ARCH = ArchInfo(
     name="aarch64",
     aliases=("arm64",),
@@ -42,4 +46,7 @@ ARCH = ArchInfo(
     capstone_names=("CS_ARCH_ARM64", "CS_MODE_ARM"),
     unicorn_names=("UC_ARCH_ARM64", "UC_MODE_ARM"),
     elf_machine="EM_AARCH64",
+    cpu_models=CPU_MODELS,
+    default_cpu=DEFAULT_CPU,
+    refusal=lambda name: refusal(CPU_MODELS[name], _FP16_ENCODINGS),
 )

@@ -45,3 +45,65 @@ FEATURES: tuple[Feature, ...] = (
 )
 
 IMPLEMENTED: tuple[str, ...] = tuple(f.name for f in FEATURES if f.implemented)
+
+
+# -- what a CPU model without a feature refuses ----------------------------------------
+# (mask, value) of each instruction class an optional feature adds, from the
+# Arm ARM's A64 encoding index.  A model lacking the feature makes these
+# words undefined (a guest SIGILL), as a core without it would.
+FEATURE_ENCODINGS: dict[str, tuple[tuple[int, int], ...]] = {
+    "crc32": ((0x7FE0F000, 0x1AC04000),),                # CRC32{B,H,W,X} / CRC32C*
+    "aes": ((0xFFFFCC00, 0x4E284800),),                  # AESE AESD AESMC AESIMC
+    "pmull": ((0xBFE0FC00, 0x0EE0E000),),                # PMULL{2} .1q (size 11; .8h is base)
+    "sha1": ((0xFF20CC00, 0x5E000000),                   # SHA1C SHA1P SHA1M SHA1SU0
+             (0xFFFFFC00, 0x5E280800), (0xFFFFFC00, 0x5E281800)),   # SHA1H SHA1SU1
+    "sha2": ((0xFF20CC00, 0x5E004000),                   # SHA256H SHA256H2 SHA256SU1
+             (0xFFFFFC00, 0x5E282800)),                  # SHA256SU0
+    "atomics": ((0x3F200C00, 0x38200000),                # LDADD..LDUMIN, SWP (and LDAPR, ST64B*)
+                (0x3FA00000, 0x08A00000),                # CAS*
+                (0xBFA00000, 0x08200000)),               # CASP*
+    "fphp": ((0x7FE00000, 0x1EE00000),                   # scalar FP data processing, ftype=11
+             (0xFFC00000, 0x1FC00000),                   # FMADD.. on h registers
+             (0x7FE00000, 0x1EC00000)),                  # FP<->fixed conversions of h
+    "asimdrdm": ((0xBF20F400, 0x2E008400), (0xFF20F400, 0x7E008400),   # SQRDMLAH/SH vector, scalar
+                 (0xBF00D400, 0x2F00D000), (0xFF00D400, 0x7F00D000)),  # by element
+    # "asimdhp" is every pattern insn_fp16 registers (fp16_encodings below).
+}
+# FCVT between half and single/double is Armv8.0, though its ftype is 11.
+BASE_IN_FPHP = (0xFFFE7C00, 0x1EE24000)
+
+
+@dataclass(frozen=True)
+class CpuModel:
+    """A named feature set, chosen with ``tcgpy run -cpu NAME``."""
+    name: str
+    features: tuple[str, ...]
+    description: str
+
+
+CPU_MODELS: dict[str, CpuModel] = {m.name: m for m in (
+    CpuModel("max", IMPLEMENTED, "every feature tcgpy implements (the default)"),
+    CpuModel("cortex-a53", ("fp", "asimd", "crc32", "aes", "pmull", "sha1", "sha2"),
+             "Armv8.0 with CRC32 and the crypto extension"),
+    CpuModel("armv8.0", ("fp", "asimd"),
+             "baseline Armv8.0-A: no CRC32, crypto, LSE atomics, FP16 or RDM"),
+)}
+DEFAULT_CPU = "max"
+
+
+def refusal(model: CpuModel, fp16_encodings: tuple[tuple[int, int], ...]):
+    """None when ``model`` has every implemented feature, else a predicate on
+    an instruction word: True when the word belongs to a feature it lacks."""
+    missing = [f for f in IMPLEMENTED if f not in model.features]
+    rows = [enc for f in missing for enc in FEATURE_ENCODINGS.get(f, ())]
+    if "asimdhp" in missing:
+        rows += fp16_encodings
+    if not rows:
+        return None
+    base_mask, base_value = BASE_IN_FPHP
+
+    def refuses(word: int) -> bool:
+        if word & base_mask == base_value:
+            return False
+        return any(word & m == v for m, v in rows)
+    return refuses

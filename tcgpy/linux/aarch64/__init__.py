@@ -18,16 +18,16 @@ HWCAP_BITS = {"fp": 0, "asimd": 1, "evtstrm": 2, "aes": 3, "pmull": 4, "sha1": 5
 IMPLEMENTED_FEATURES: tuple[str, ...] = features.IMPLEMENTED
 
 
-def aarch64_hwcaps() -> tuple[int, int]:
-    """(AT_HWCAP, AT_HWCAP2) advertising exactly IMPLEMENTED_FEATURES."""
+def aarch64_hwcaps(features: tuple[str, ...] = IMPLEMENTED_FEATURES) -> tuple[int, int]:
+    """(AT_HWCAP, AT_HWCAP2) advertising exactly ``features`` (the CPU model's)."""
     hwcap = 0
-    for name in IMPLEMENTED_FEATURES:
+    for name in features:
         hwcap |= 1 << HWCAP_BITS[name]
     return hwcap, 0
 
 
-def aarch64_cpuinfo(ncpus: int) -> str:
-    hwcap, _ = aarch64_hwcaps()
+def aarch64_cpuinfo(ncpus: int, features: tuple[str, ...] = IMPLEMENTED_FEATURES) -> str:
+    hwcap, _ = aarch64_hwcaps(features)
     feats = " ".join(n for n, b in HWCAP_BITS.items() if hwcap >> b & 1)
     return "".join(f"processor\t: {i}\nFeatures\t: {feats}\nCPU implementer\t: 0x00\n"
                    f"CPU architecture: 8\n\n" for i in range(ncpus))
