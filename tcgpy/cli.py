@@ -62,6 +62,7 @@ def add_run_parser(subparsers) -> argparse.ArgumentParser:
     # one that can start Python.
     p.add_argument("--exec-environ-fd", type=int, help=argparse.SUPPRESS)
     p.add_argument("--execfn", help=argparse.SUPPRESS)
+    p.add_argument("--exec-ignored", default="", help=argparse.SUPPRESS)   # guest signal numbers
     p.add_argument("prog", metavar="PROG", help="the guest program")
     p.add_argument("args", metavar="ARGS", nargs=argparse.REMAINDER, help="its arguments")
     p.set_defaults(_main=run_main)
@@ -174,7 +175,8 @@ def run_main(args, emulator_factory=None, exec_prefix: list[str] | None = None) 
     emu = (emulator_factory(info.arch.name) if emulator_factory
            else Emulator(info.arch.name, tbi=True, icount=False, cache_dir=cache_dir, cache_warn=cache_warn))
     opts = Options(strace=args.strace or "strace" in items, sysroot=args.sysroot, log=log,
-                   exec_argv=_exec_argv(args))
+                   exec_argv=_exec_argv(args),
+                   ignored=frozenset(int(n) for n in _split_list([args.exec_ignored])))
     if exec_prefix is not None:
         opts.exec_prefix = list(exec_prefix)
     proc = LinuxProcess(emu, info.arch, opts)

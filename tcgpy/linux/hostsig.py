@@ -67,10 +67,20 @@ class SignalWatcher:
             self._set.words[(hs - 1) // 64] |= 1 << ((hs - 1) % 64)
         self._libc = ctypes.CDLL(None, use_errno=True)
 
-    def start(self) -> None:
-        """Call on the main thread before the guest runs."""
+    def start(self, ignored: frozenset[int] = frozenset()) -> None:
+        """Call on the main thread before the guest runs.  Signals ignored
+        when tcgpy started (nohup, a shell's background job) stay ignored
+        for the guest, as execve leaves them; so do the guest signals in
+        ``ignored`` (those an exec'ing guest ignored: CPython sets SIGPIPE and
+        SIGXFSZ to SIG_IGN at startup, so a host disposition cannot say)."""
+        sigs = self.proc.signals
         for hs in self.host:
+            g = sigs.from_host(hs)
+            if g is not None and (g in ignored or signal.getsignal(hs) == signal.SIG_IGN):
+                sigs.actions[g].handler = SIG_IGN
             signal.signal(hs, signal.SIG_DFL)
+        for g in ignored - {sigs.from_host(hs) for hs in self.host}:
+            sigs.actions[g].handler = SIG_IGN
         signal.pthread_sigmask(signal.SIG_BLOCK, self.host)
         self._spawn()
 

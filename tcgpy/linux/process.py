@@ -54,6 +54,8 @@ class Options:
     # command line to re-run tcgpy for a guest execve: the program, then options
     exec_prefix: list[str] = field(default_factory=lambda: [sys.executable, "-m", "tcgpy", "run"])
     exec_argv: list[str] = field(default_factory=list)
+    # guest signals the guest that exec'd this program ignored (execve keeps them ignored)
+    ignored: frozenset[int] = frozenset()
 
 
 def first_inaccessible(exc: MemoryFault, space: AddressSpace) -> int:
@@ -349,7 +351,7 @@ class LinuxProcess:
     def start_signal_watcher(self) -> None:
         from .hostsig import SignalWatcher
         self.watcher = SignalWatcher(self)
-        self.watcher.start()
+        self.watcher.start(self.opts.ignored)
 
     def flush_logs(self) -> None:
         for f in (self.log, sys.stdout, sys.stderr):
@@ -407,6 +409,9 @@ class LinuxProcess:
         os.set_inheritable(fd, True)
         cmd = [*self.opts.exec_prefix, *self.opts.exec_argv,
                "--exec-environ-fd", str(fd), "--execfn", os.fsdecode(execfn)]
+        ignored = sorted(g for g, act in self.signals.actions.items() if act.handler == SIG_IGN)
+        if ignored:
+            cmd += ["--exec-ignored", ",".join(map(str, ignored))]
         if dec:
             cmd += ["-0", dec[0]]
         return cmd + ["--", path, *dec[1:]]
