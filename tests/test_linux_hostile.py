@@ -89,7 +89,7 @@ def native(tmp_path_factory):
     return exe
 
 
-CASES = [("sigign", EXPECTED_SIGIGN, _ignore_hup_int)]
+CASES = [("proc", EXPECTED_PROC, None), ("sigign", EXPECTED_SIGIGN, _ignore_hup_int)]
 
 
 @pytest.mark.parametrize("mode,expected,preexec", CASES, ids=[c[0] for c in CASES])

@@ -19,7 +19,7 @@ from .loader import LoadError, build_stack, load_program, read_elf
 from .memory import PAGE, AddressSpace, page_down
 from .signals import (BUS_ADRALN, BUS_ADRERR, ILL_ILLOPC, SEGV_ACCERR, SEGV_MAPERR, SI_KERNEL, SIG_DFL, SIG_IGN,
                       TRAP_BRKPT, PendingSignal, SignalState, host_signal_name)
-from .syscalls import MASK64, NORETURN, TABLE, host_to_guest_errno, strace_call, strace_result
+from .syscalls import MASK64, NORETURN, TABLE, GuestErrno, host_to_guest_errno, strace_call, strace_result
 from .threads import FD_WAITS, wait_instead
 
 SIGTRAMP_ADDR = 0xFFFF_0000        # where the rt_sigreturn trampoline page lives
@@ -38,12 +38,6 @@ class ProcessKilled(Exception):
         super().__init__(message or f"signal {signo}")
         self.signo = signo
         self.message = message
-
-
-class GuestErrno(Exception):
-    def __init__(self, name: str):
-        super().__init__(name)
-        self.name = name
 
 
 @dataclass
@@ -116,6 +110,9 @@ class LinuxProcess:
         self.wakeup = threading.Event()    # set when a host signal is queued
         self.dirstate: dict[int, list] = {}   # getdents64 position per directory fd
         self.epolls: dict[int, tuple] = {}    # epoll fd -> (host epoll, fd -> guest data)
+        self.vfiles: dict[int, object] = {}   # guest fd -> procfs.VirtualFile (/proc/self/mem)
+        self.comm = b""                       # /proc/self/comm, prctl(PR_SET_NAME)
+        self.arg_span = self.env_span = (0, 0)   # where argv and envp strings sit on the guest stack
         self.vfork_pipe: int | None = None    # in a CLONE_VFORK child: the parent waits for its EOF
         self.vfork_vm: int | None = None      # ... and CLONE_VM: the parent gets our stores and
                                               # mappings; the first VMA serial made after the fork
@@ -197,8 +194,13 @@ class LinuxProcess:
         img = load_program(self.space, info, self.opts.sysroot)
         self.image = img
         self.exe_path = os.path.abspath(path)
-        sp = build_stack(self.space, self.arch, img, argv, envp,
-                         execfn if execfn is not None else os.fsencode(path))
+        execfn = execfn if execfn is not None else os.fsencode(path)
+        sp = build_stack(self.space, self.arch, img, argv, envp, execfn)
+        # The strings lie end to end, argv's then envp's (as the kernel lays them out).
+        arg_start = self.read_u64(sp + 8) if argv else 0
+        self.arg_span = (arg_start, arg_start + sum(len(a) + 1 for a in argv))
+        self.env_span = (self.arg_span[1], self.arg_span[1] + sum(len(e) + 1 for e in envp))
+        self.comm = os.path.basename(execfn)[:15]      # the kernel's: the name execve was given
         self.space.map(SIGTRAMP_ADDR, PAGE, "rx", "[sigtramp]")
         self.emu.mem_write(SIGTRAMP_ADDR, self.arch.sigframe.TRAMPOLINE)
         self.arch.start_thread(self.emu, img.start_pc, sp)

@@ -25,6 +25,14 @@ class NoReturn:
 NORETURN = NoReturn()
 
 
+class GuestErrno(Exception):
+    """Raised by a handler (or what it calls): the syscall fails with errno ``name``."""
+
+    def __init__(self, name: str):
+        super().__init__(name)
+        self.name = name
+
+
 @dataclass(frozen=True)
 class Syscall:
     name: str
