@@ -4,7 +4,6 @@ and further subcommands plug in through :data:`SUBCOMMAND_MODULES`."""
 from __future__ import annotations
 
 import argparse
-import fcntl
 import importlib
 import json
 import os
@@ -12,7 +11,6 @@ import sys
 
 # Modules that provide add_parser(subparsers) and main(args) -> int.
 SUBCOMMAND_MODULES = ("tcgpy.commands.difftest", "tcgpy.commands.bench", "tcgpy.commands.cache")
-LOG_FD_MIN = 200
 
 RUN_EPILOG = """\
 Exit status is the guest's.  When the guest dies of a signal, tcgpy dies of
@@ -149,7 +147,14 @@ def run_main(args, emulator_factory=None, exec_prefix: list[str] | None = None) 
     except LoadError as e:
         return _error(str(e))
 
-    log = sys.stderr
+    from .linux.ownfile import OwnFile
+    # tcgpy's stderr and log are descriptors of its own, out of the guest's
+    # reach (ownfile.py): a guest that closes or redirects fd 2 changes
+    # neither where -strace goes nor where tcgpy's last words go.
+    diag = OwnFile.dup_of(2)
+    if diag is not None:
+        sys.stderr = diag
+    log = diag if diag is not None else sys.stderr
     if args.D:
         try:
             # A guest execve re-runs tcgpy with the same -D: keep the parent's lines.
@@ -157,11 +162,10 @@ def run_main(args, emulator_factory=None, exec_prefix: list[str] | None = None) 
                          | (os.O_APPEND if args.execfn is not None else os.O_TRUNC), 0o644)
         except OSError as e:
             return _error(f"-D {args.D}: {e.strerror}")
-        # Keep the log out of the low descriptors the guest expects to get
-        # from its own open() calls (guest fds are host fds).
-        high = fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, LOG_FD_MIN)
+        log = OwnFile.dup_of(fd)
         os.close(fd)
-        log = os.fdopen(high, "w", buffering=1)
+        if log is None:
+            return _error(f"-D {args.D}: no descriptor left")
 
     from . import Emulator
     from .linux.hostsig import kill_self
@@ -174,7 +178,7 @@ def run_main(args, emulator_factory=None, exec_prefix: list[str] | None = None) 
     cache_warn = (lambda m: log.write(m + "\n")) if "cache" in items else None
     emu = (emulator_factory(info.arch.name) if emulator_factory
            else Emulator(info.arch.name, tbi=True, icount=False, cache_dir=cache_dir, cache_warn=cache_warn))
-    opts = Options(strace=args.strace or "strace" in items, sysroot=args.sysroot, log=log,
+    opts = Options(strace=args.strace or "strace" in items, sysroot=args.sysroot, log=log, diag=diag,
                    exec_argv=_exec_argv(args),
                    ignored=frozenset(int(n) for n in _split_list([args.exec_ignored])))
     if exec_prefix is not None:

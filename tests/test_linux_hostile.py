@@ -89,7 +89,7 @@ def native(tmp_path_factory):
     return exe
 
 
-CASES = [("proc", EXPECTED_PROC, None), ("sigign", EXPECTED_SIGIGN, _ignore_hup_int)]
+CASES = [("proc", EXPECTED_PROC, None), ("fds", EXPECTED_FDS, None), ("sigign", EXPECTED_SIGIGN, _ignore_hup_int)]
 
 
 @pytest.mark.parametrize("mode,expected,preexec", CASES, ids=[c[0] for c in CASES])
@@ -102,3 +102,24 @@ def test_expectation_is_the_kernels(mode, expected, preexec, native):
 def test_guest_sees_only_itself(mode, expected, preexec):
     res = tcgpy(mode, preexec=preexec)
     assert (res.stdout.decode(), res.returncode) == (expected, 0), res.stderr.decode()
+
+
+LOGGED = [("-strace",), ("-strace", "-D", "{log}"), ("-d", "in_asm", "-D", "{log}")]
+
+
+@pytest.mark.parametrize("options", LOGGED, ids=[" ".join(o) for o in LOGGED])
+@pytest.mark.parametrize("mode,expected", [("proc", EXPECTED_PROC), ("fds", EXPECTED_FDS)], ids=["proc", "fds"])
+def test_logs_are_out_of_the_guests_way(mode, expected, options, tmp_path):
+    """The guest closes, reuses and dup2s over every descriptor and lists
+    /proc/self/fd: tcgpy's log goes on, unseen."""
+    log = tmp_path / "log"
+    res = tcgpy(*(o.format(log=log) for o in options), mode)
+    assert (res.stdout.decode(), res.returncode) == (expected, 0), res.stderr.decode()
+    text = log.read_text() if "-D" in options else res.stderr.decode()
+    assert "internal error" not in text
+    if "-strace" in options:
+        # the calls the guest made after closing everything are logged
+        assert "pipe2(" in text or mode == "proc", text[-2000:]
+        assert "exit_group(0)" in text, text[-2000:]
+    else:
+        assert "IN:" in text

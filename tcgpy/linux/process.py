@@ -14,12 +14,13 @@ from ..errors import AlignmentFault, EmulationError, GuestTrap, IllegalInstructi
 from . import busguard
 from . import sys_events, sys_fs, sys_mem, sys_net, sys_proc, sys_signal, sys_xattr  # noqa: F401  (register rows)
 from .abi import LinuxArch
-from .forkshare import ForkShare
+from .forkshare import ForkShare, move_high
+from .ownfile import OwnFile
 from .loader import LoadError, build_stack, load_program, read_elf
 from .memory import PAGE, AddressSpace, page_down
 from .signals import (BUS_ADRALN, BUS_ADRERR, ILL_ILLOPC, SEGV_ACCERR, SEGV_MAPERR, SI_KERNEL, SIG_DFL, SIG_IGN,
                       TRAP_BRKPT, PendingSignal, SignalState, host_signal_name)
-from .syscalls import MASK64, NORETURN, TABLE, GuestErrno, host_to_guest_errno, strace_call, strace_result
+from .syscalls import MASK64, NORETURN, TABLE, GuestErrno, host_to_guest_errno, s32, strace_call, strace_result
 from .threads import FD_WAITS, wait_instead
 
 SIGTRAMP_ADDR = 0xFFFF_0000        # where the rt_sigreturn trampoline page lives
@@ -45,6 +46,7 @@ class Options:
     strace: bool = False
     sysroot: str | None = None
     log: object = None                 # file-like for -strace / -d output
+    diag: object = None                # tcgpy's own stderr (an OwnFile), when it has one
     # command line to re-run tcgpy for a guest execve: the program, then options
     exec_prefix: list[str] = field(default_factory=lambda: [sys.executable, "-m", "tcgpy", "run"])
     exec_argv: list[str] = field(default_factory=list)
@@ -226,7 +228,9 @@ class LinuxProcess:
                 loads = self.sched.loads
             try:
                 ret = None
-                if row.name in FD_WAITS:
+                if row.fd_args and self._names_own_fd(row, args):
+                    ret = self.err("EBADF")       # tcgpy's descriptors are not the guest's
+                elif row.name in FD_WAITS:
                     ret = wait_instead(self, row.name, args)
                 if ret is None:
                     ret = row.handler(self, *args[:len(row.args)])
@@ -374,13 +378,38 @@ class LinuxProcess:
             self.forkshare.after_fork_child(self.emu.cache)
 
     def own_fds(self) -> set[int]:
-        """The host descriptors tcgpy itself has open in this process."""
+        """The host descriptors tcgpy itself has open in this process: to the
+        guest they are closed numbers, absent from /proc/self/fd."""
         fds = {fm.fd for fm in self.space.files}
-        if self.log not in (sys.stderr, sys.stdout) and hasattr(self.log, "fileno"):
-            fds.add(self.log.fileno())
+        for f in (self.log, self.opts.diag):
+            if isinstance(f, OwnFile):
+                fds.add(f.fd)
         if self.vfork_pipe is not None:
             fds.add(self.vfork_pipe)
         return fds | self.forkshare.fds()
+
+    def _names_own_fd(self, row, args) -> bool:
+        own = self.own_fds()
+        # dup3 onto one of our numbers is allowed: ours moves out of the way
+        fd_args = row.fd_args[:1] if row.name == "dup3" else row.fd_args
+        return any(s32(args[i]) in own for i in fd_args)
+
+    def move_own_fd(self, fd: int) -> None:
+        """Give descriptor number ``fd`` up to the guest: whatever of tcgpy's
+        uses it moves to another number above the guest's usual range."""
+        if fd not in self.own_fds():
+            return
+        new = move_high(os.dup(fd))
+        for f in (self.log, self.opts.diag):
+            if isinstance(f, OwnFile) and f.fd == fd:
+                f.fd = new
+        if self.vfork_pipe == fd:
+            self.vfork_pipe = new
+        for fm in self.space.files:
+            if fm.fd == fd:
+                fm.fd = new
+        self.forkshare.renumber(fd, new)
+        os.close(fd)
 
     def vfork_send(self) -> None:
         """About to exec or exit: a vfork child's parent gets our stores, and

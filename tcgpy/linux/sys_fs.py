@@ -127,7 +127,7 @@ def _inheritable_unless(proc, fd: int, flags: int) -> int:
     return fd
 
 
-@syscall("close", "i")
+@syscall("close", "fd")
 def sys_close(proc, fd):
     proc.dirstate.pop(s32(fd), None)
     proc.vfiles.pop(s32(fd), None)
@@ -165,7 +165,7 @@ def sys_close_range(proc, first, last, flags):
     return 0
 
 
-@syscall("read", "i p u")
+@syscall("read", "fd p u")
 def sys_read(proc, fd, buf, count):
     vf = proc.vfiles.get(s32(fd))
     data = vf.read(min(count, MAX_IO)) if vf else os.read(s32(fd), min(count, MAX_IO))
@@ -189,14 +189,14 @@ def _write(proc, fn):
         return proc.err("EPIPE")
 
 
-@syscall("write", "i buf u")
+@syscall("write", "fd buf u")
 def sys_write(proc, fd, buf, count):
     data = proc.read(buf, min(count, MAX_IO))
     vf = proc.vfiles.get(s32(fd))
     return vf.write(data) if vf else _write(proc, lambda: os.write(s32(fd), data))
 
 
-@syscall("pread64", "i p u d")
+@syscall("pread64", "fd p u d")
 def sys_pread64(proc, fd, buf, count, offset):
     vf = proc.vfiles.get(s32(fd))
     if vf and not vf.readable:
@@ -206,7 +206,7 @@ def sys_pread64(proc, fd, buf, count, offset):
     return len(data)
 
 
-@syscall("pwrite64", "i buf u d")
+@syscall("pwrite64", "fd buf u d")
 def sys_pwrite64(proc, fd, buf, count, offset):
     data = proc.read(buf, min(count, MAX_IO))
     vf = proc.vfiles.get(s32(fd))
@@ -223,7 +223,7 @@ def _iovecs(proc, iov, iovcnt):
     return [(e["iov_base"], e["iov_len"]) for e in (lay.unpack(raw[i * lay.size:]) for i in range(iovcnt))]
 
 
-@syscall("readv", "i p i")
+@syscall("readv", "fd p i")
 def sys_readv(proc, fd, iov, iovcnt):
     total = 0
     for base, length in _iovecs(proc, iov, iovcnt):
@@ -238,28 +238,28 @@ def sys_readv(proc, fd, iov, iovcnt):
     return total
 
 
-@syscall("writev", "i p i")
+@syscall("writev", "fd p i")
 def sys_writev(proc, fd, iov, iovcnt):
     data = b"".join(proc.read(base, length) for base, length in _iovecs(proc, iov, iovcnt))
     vf = proc.vfiles.get(s32(fd))
     return vf.write(data) if vf else _write(proc, lambda: os.write(s32(fd), data))
 
 
-@syscall("preadv", "i p i d")
+@syscall("preadv", "fd p i d")
 def sys_preadv(proc, fd, iov, iovcnt, offset):
     if s64(offset) < 0:
         return proc.err("EINVAL")       # only preadv2 reads at the file position
     return sys_preadv2(proc, fd, iov, iovcnt, offset, 0, 0)
 
 
-@syscall("pwritev", "i p i d")
+@syscall("pwritev", "fd p i d")
 def sys_pwritev(proc, fd, iov, iovcnt, offset):
     if s64(offset) < 0:
         return proc.err("EINVAL")
     return sys_pwritev2(proc, fd, iov, iovcnt, offset, 0, 0)
 
 
-@syscall("preadv2", "i p i d x x")
+@syscall("preadv2", "fd p i d x x")
 def sys_preadv2(proc, fd, iov, iovcnt, offset, offset_high, flags):
     """At ``offset``, or at the file position (as readv) with offset -1.
     (``offset_high`` is for 32-bit ABIs: a 64-bit one has it all in ``offset``.)"""
@@ -278,7 +278,7 @@ def sys_preadv2(proc, fd, iov, iovcnt, offset, offset_high, flags):
     return n
 
 
-@syscall("pwritev2", "i p i d x x")
+@syscall("pwritev2", "fd p i d x x")
 def sys_pwritev2(proc, fd, iov, iovcnt, offset, offset_high, flags):
     if s64(offset) == -1:
         return sys_writev(proc, fd, iov, iovcnt)
@@ -300,7 +300,7 @@ def _vf_preadv(proc, vf, vecs, offset: int) -> int:
     return len(data)
 
 
-@syscall("lseek", "i d d")
+@syscall("lseek", "fd d d")
 def sys_lseek(proc, fd, offset, whence):
     vf = proc.vfiles.get(s32(fd))
     if vf:
@@ -321,7 +321,7 @@ def _stat_at(proc, dirfd, path, flags) -> os.stat_result:
     return os.stat(p, dir_fd=dfd, follow_symlinks=follow)
 
 
-@syscall("fstat", "i p")
+@syscall("fstat", "fd p")
 def sys_fstat(proc, fd, buf):
     proc.write(buf, pack_stat(proc, os.fstat(s32(fd))))
     return 0
@@ -362,7 +362,7 @@ def sys_statfs(proc, path, buf):
     return 0
 
 
-@syscall("fstatfs", "i p")
+@syscall("fstatfs", "fd p")
 def sys_fstatfs(proc, fd, buf):
     proc.write(buf, _pack_statfs(proc, os.fstatvfs(s32(fd))))
     return 0
@@ -402,7 +402,7 @@ DT = ((host_stat.S_ISDIR, 4), (host_stat.S_ISREG, 8), (host_stat.S_ISLNK, 10), (
       (host_stat.S_ISBLK, 6), (host_stat.S_ISFIFO, 1), (host_stat.S_ISSOCK, 12))
 
 
-@syscall("getdents64", "i p u")
+@syscall("getdents64", "fd p u")
 def sys_getdents64(proc, fd, buf, count):
     fd = s32(fd)
     state = proc.dirstate.get(fd)
@@ -518,7 +518,7 @@ def sys_linkat(proc, olddirfd, oldpath, newdirfd, newpath, flags):
     return 0
 
 
-@syscall("fchmod", "i o")
+@syscall("fchmod", "fd o")
 def sys_fchmod(proc, fd, mode):
     os.chmod(s32(fd), mode & 0o7777)
     return 0
@@ -531,7 +531,7 @@ def sys_fchmodat(proc, dirfd, path, mode):
     return 0
 
 
-@syscall("fchown", "i d d")
+@syscall("fchown", "fd d d")
 def sys_fchown(proc, fd, uid, gid):
     os.chown(s32(fd), s32(uid), s32(gid))
     return 0
@@ -580,20 +580,20 @@ def sys_truncate(proc, path, length):
     return 0
 
 
-@syscall("ftruncate", "i d")
+@syscall("ftruncate", "fd d")
 def sys_ftruncate(proc, fd, length):
     os.ftruncate(s32(fd), s64(length))
     proc.space.refresh_file_holes()
     return 0
 
 
-@syscall("fsync", "i")
+@syscall("fsync", "fd")
 def sys_fsync(proc, fd):
     os.fsync(s32(fd))
     return 0
 
 
-@syscall("fdatasync", "i")
+@syscall("fdatasync", "fd")
 def sys_fdatasync(proc, fd):
     os.fdatasync(s32(fd))
     return 0
@@ -620,7 +620,7 @@ def sys_chdir(proc, path):
     return 0
 
 
-@syscall("fchdir", "i")
+@syscall("fchdir", "fd")
 def sys_fchdir(proc, fd):
     os.fchdir(s32(fd))
     return 0
@@ -633,7 +633,7 @@ def sys_umask(proc, mask):
 
 # -- descriptors ------------------------------------------------------------------------
 
-@syscall("dup", "i")
+@syscall("dup", "fd")
 def sys_dup(proc, fd):
     new = os.dup(s32(fd))
     os.set_inheritable(new, True)
@@ -650,11 +650,12 @@ def _dup_virtual(proc, old: int, new: int) -> None:
         proc.vfiles.pop(new, None)
 
 
-@syscall("dup3", "i i x")
+@syscall("dup3", "fd fd x")
 def sys_dup3(proc, old, new, flags):
     if s32(old) == s32(new):
         return proc.err("EINVAL")
     cloexec = bool(flags & proc.arch.consts.OPEN_FLAGS["O_CLOEXEC"])
+    proc.move_own_fd(s32(new))
     fd = os.dup2(s32(old), s32(new), inheritable=not cloexec)
     _dup_virtual(proc, s32(old), fd)
     return fd
@@ -667,7 +668,7 @@ def sys_pipe2(proc, fds, flags):
     return 0
 
 
-@syscall("fcntl", "i i x")
+@syscall("fcntl", "fd i x")
 def sys_fcntl(proc, fd, cmd, arg):
     F = proc.arch.consts.FCNTL
     fd = s32(fd)
@@ -711,7 +712,7 @@ IOCTLS = {
 }
 
 
-@syscall("ioctl", "i x x")
+@syscall("ioctl", "fd x x")
 def sys_ioctl(proc, fd, request, arg):
     names = proc.ioctl_names
     name = names.get(request & 0xFFFFFFFF)
@@ -725,7 +726,7 @@ def sys_ioctl(proc, fd, request, arg):
     return 0
 
 
-@syscall("sendfile", "i i p u")
+@syscall("sendfile", "fd fd p u")
 def sys_sendfile(proc, out_fd, in_fd, offset, count):
     if offset:
         off = struct.unpack("<q", proc.read(offset, 8))[0]
@@ -735,7 +736,7 @@ def sys_sendfile(proc, out_fd, in_fd, offset, count):
     return os.sendfile(s32(out_fd), s32(in_fd), None, count)
 
 
-@syscall("copy_file_range", "i p i p u x")
+@syscall("copy_file_range", "fd p fd p u x")
 def sys_copy_file_range(proc, fd_in, off_in, fd_out, off_out, length, flags):
     oi = struct.unpack("<q", proc.read(off_in, 8))[0] if off_in else None
     oo = struct.unpack("<q", proc.read(off_out, 8))[0] if off_out else None
@@ -904,7 +905,7 @@ def sys_epoll_create1(proc, flags):
     return fd
 
 
-@syscall("epoll_ctl", "i i i p")
+@syscall("epoll_ctl", "fd i fd p")
 def sys_epoll_ctl(proc, epfd, op, fd, event):
     entry = proc.epolls.get(s32(epfd))
     if entry is None:
@@ -925,7 +926,7 @@ def sys_epoll_ctl(proc, epfd, op, fd, event):
     return 0
 
 
-@syscall("epoll_pwait", "i p i i p u")
+@syscall("epoll_pwait", "fd p i i p u")
 def sys_epoll_pwait(proc, epfd, events, maxevents, timeout, sigmask, sigsetsize):
     entry = proc.epolls.get(s32(epfd))
     if entry is None:
@@ -943,7 +944,7 @@ def sys_epoll_pwait(proc, epfd, events, maxevents, timeout, sigmask, sigsetsize)
 
 # -- advice and locks ---------------------------------------------------------------------
 
-@syscall("flock", "i x")
+@syscall("flock", "fd x")
 def sys_flock(proc, fd, op):
     import fcntl as f
     host = {1: f.LOCK_SH, 2: f.LOCK_EX, 8: f.LOCK_UN}.get(op & ~4)   # LOCK_NB is 4 everywhere
@@ -953,7 +954,7 @@ def sys_flock(proc, fd, op):
     return 0
 
 
-@syscall("fallocate", "i i d d")
+@syscall("fallocate", "fd i d d")
 def sys_fallocate(proc, fd, mode, offset, length):
     if mode:
         return proc.err("EOPNOTSUPP")
@@ -961,19 +962,19 @@ def sys_fallocate(proc, fd, mode, offset, length):
     return 0
 
 
-@syscall("fadvise64", "i d d i")
+@syscall("fadvise64", "fd d d i")
 def sys_fadvise64(proc, fd, offset, length, advice):
     os.fstat(s32(fd))               # EBADF for a bad descriptor, as the kernel
     return 0
 
 
-@syscall("sync_file_range", "i d d x")
+@syscall("sync_file_range", "fd d d x")
 def sys_sync_file_range(proc, fd, offset, nbytes, flags):
     os.fdatasync(s32(fd))
     return 0
 
 
-@syscall("syncfs", "i")
+@syscall("syncfs", "fd")
 def sys_syncfs(proc, fd):
     os.sync()
     return 0

@@ -42,6 +42,11 @@ class Syscall:
     args: tuple[str, ...]
     ret: str = "d"
 
+    @property
+    def fd_args(self) -> tuple[int, ...]:
+        """Which arguments are descriptors (kind "fd")."""
+        return tuple(i for i, kind in enumerate(self.args) if kind == "fd")
+
 
 class SyscallTable:
     """The explicit registry: name -> Syscall, filled by the sys_* modules."""
