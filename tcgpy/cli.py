@@ -4,7 +4,6 @@ and further subcommands plug in through :data:`SUBCOMMAND_MODULES`."""
 from __future__ import annotations
 
 import argparse
-import fcntl
 import importlib
 import json
 import os
@@ -13,7 +12,6 @@ import sys
 
 # Modules that provide add_parser(subparsers) and main(args) -> int.
 SUBCOMMAND_MODULES = ("tcgpy.commands.difftest", "tcgpy.commands.bench", "tcgpy.commands.cache")
-LOG_FD_MIN = 200
 
 # qemu-user's options (qemu-aarch64 -h); those tcgpy run lacks are named as
 # unsupported instead of argparse's "unrecognized arguments".
@@ -92,6 +90,7 @@ def add_run_parser(subparsers) -> argparse.ArgumentParser:
     # one that can start Python.
     p.add_argument("--exec-environ-fd", type=int, help=argparse.SUPPRESS)
     p.add_argument("--execfn", help=argparse.SUPPRESS)
+    p.add_argument("--exec-ignored", default="", help=argparse.SUPPRESS)   # guest signal numbers
     # PROG is checked by run_main: argparse would call the optional ARGS required too.
     p.add_argument("prog", metavar="PROG", nargs="?", help="the guest program")
     p.add_argument("args", metavar="ARGS", nargs=argparse.REMAINDER, help="its arguments")
@@ -289,7 +288,14 @@ def run_main(args, emulator_factory=None, exec_prefix: list[str] | None = None) 
     except LoadError as e:
         return _error(str(e))
 
-    log = sys.stderr if sys.stderr is not None else _Discard()
+    from .linux.ownfile import OwnFile
+    # tcgpy's stderr and log are descriptors of its own, out of the guest's
+    # reach (ownfile.py): a guest that closes or redirects fd 2 changes
+    # neither where -strace goes nor where tcgpy's last words go.
+    diag = OwnFile.dup_of(2)
+    if diag is not None:
+        sys.stderr = diag
+    log = diag if diag is not None else (sys.stderr if sys.stderr is not None else _Discard())
     if args.D:
         try:
             # A guest execve re-runs tcgpy with the same -D: keep the parent's lines.
@@ -297,11 +303,10 @@ def run_main(args, emulator_factory=None, exec_prefix: list[str] | None = None) 
                          | (os.O_APPEND if args.execfn is not None else os.O_TRUNC), 0o644)
         except OSError as e:
             return _error(f"-D {args.D}: {e.strerror}")
-        # Keep the log out of the low descriptors the guest expects to get
-        # from its own open() calls (guest fds are host fds).
-        high = fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, LOG_FD_MIN)
+        log = OwnFile.dup_of(fd)
         os.close(fd)
-        log = os.fdopen(high, "w", buffering=1)
+        if log is None:
+            return _error(f"-D {args.D}: no descriptor left")
 
     from . import Emulator
     from .linux.hostsig import kill_self
@@ -318,9 +323,9 @@ def run_main(args, emulator_factory=None, exec_prefix: list[str] | None = None) 
                              cpu=args.cpu, one_insn_per_tb=args.one_insn_per_tb))
     except ValueError as e:         # an unknown -cpu model
         return _error(f"-cpu: {e} ('-cpu help' lists them)")
-    opts = Options(strace=args.strace or "strace" in items, sysroot=args.sysroot, log=log,
+    opts = Options(strace=args.strace or "strace" in items, sysroot=args.sysroot, log=log, diag=diag,
                    exec_argv=_exec_argv(args), stack_size=args.stack_size, uname_release=args.uname,
-                   seed=args.seed)
+                   seed=args.seed, ignored=frozenset(int(n) for n in _split_list([args.exec_ignored])))
     if exec_prefix is not None:
         opts.exec_prefix = list(exec_prefix)
     proc = LinuxProcess(emu, info.arch, opts)
@@ -394,7 +399,10 @@ def main(argv: list[str] | None = None) -> int:
     # Python's handler turns a Ctrl-C while tcgpy imports or loads into a
     # KeyboardInterrupt traceback; the default action ends tcgpy as a Ctrl-C
     # at any later time does (the Linux layer takes SIGINT over for the guest).
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    # (Python installs its handler only where SIGINT was not ignored: an
+    # ignored SIGINT stays ignored, for the guest to inherit.)
+    if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
     parser = build_parser()
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["run"]:

@@ -21,7 +21,7 @@ import fcntl
 import os
 import struct
 
-FD_MIN = 200         # with the log and vfork descriptors (cli.LOG_FD_MIN)
+FD_MIN = 200         # tcgpy's own descriptors go here and above (ownfile.py)
 CHUNK = 4096         # PIPE_BUF: one write of whole records is never interleaved
 MAX_TEACH = 4096     # pcs a child sends at most (its first: the way back from fork)
 
@@ -76,6 +76,13 @@ class ForkShare:
         if self.parent is not None:
             fds.add(self.parent[0])
         return fds
+
+    def renumber(self, old: int, new: int) -> None:
+        """Our pipe end ``old`` is now ``new`` (the guest wants the number)."""
+        if self.pipe is not None:
+            self.pipe = tuple(new if i < 2 and fd == old else fd for i, fd in enumerate(self.pipe))
+        if self.parent is not None and self.parent[0] == old:
+            self.parent = (new, self.parent[1])
 
     def before_fork(self, cache) -> None:
         """In the parent: learn what earlier children translated, and make

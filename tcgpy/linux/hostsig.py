@@ -66,11 +66,24 @@ class SignalWatcher:
         for hs in self.host:
             self._set.words[(hs - 1) // 64] |= 1 << ((hs - 1) % 64)
         self._libc = ctypes.CDLL(None, use_errno=True)
+        # held while a host signal is taken and forwarded: drain() then sees
+        # every signal that arrived before it, forwarded or still pending
+        self._forwarding = threading.Lock()
 
-    def start(self) -> None:
-        """Call on the main thread before the guest runs."""
+    def start(self, ignored: frozenset[int] = frozenset()) -> None:
+        """Call on the main thread before the guest runs.  Signals ignored
+        when tcgpy started (nohup, a shell's background job) stay ignored
+        for the guest, as execve leaves them; so do the guest signals in
+        ``ignored`` (those an exec'ing guest ignored: CPython sets SIGPIPE and
+        SIGXFSZ to SIG_IGN at startup, so a host disposition cannot say)."""
+        sigs = self.proc.signals
         for hs in self.host:
+            g = sigs.from_host(hs)
+            if g is not None and (g in ignored or signal.getsignal(hs) == signal.SIG_IGN):
+                sigs.actions[g].handler = SIG_IGN
             signal.signal(hs, signal.SIG_DFL)
+        for g in ignored - {sigs.from_host(hs) for hs in self.host}:
+            sigs.actions[g].handler = SIG_IGN
         signal.pthread_sigmask(signal.SIG_BLOCK, self.host)
         self._spawn()
 
@@ -111,6 +124,25 @@ class SignalWatcher:
             else:
                 hs = self._libc.sigwaitinfo(ctypes.byref(self._set), info)
             if hs > 0:
+                with self._forwarding:
+                    self.forward(hs, info.raw)
+
+    def drain(self) -> None:
+        """Forward the host signals that arrived and are still pending, now,
+        under the guest's current dispositions and mask.  Called before the
+        guest changes those: a signal is discarded or queued as things stood
+        when it was generated (a SIGCHLD that arrived while SIGCHLD was at its
+        default must not reach a handler installed after it, which the watcher
+        thread, when it runs late, would otherwise deliver it to)."""
+        if self.thread is None:
+            return
+        zero = _TimeSpec(0, 0)
+        with self._forwarding:
+            while True:
+                info = ctypes.create_string_buffer(SIGINFO)
+                hs = self._libc.sigtimedwait(ctypes.byref(self._set), info, ctypes.byref(zero))
+                if hs <= 0:
+                    return
                 self.forward(hs, info.raw)
 
     def forward(self, hs: int, info: bytes = b"") -> None:

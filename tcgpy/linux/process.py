@@ -14,12 +14,13 @@ from ..errors import AlignmentFault, EmulationError, GuestTrap, IllegalInstructi
 from . import busguard
 from . import sys_events, sys_fs, sys_mem, sys_net, sys_proc, sys_signal, sys_xattr  # noqa: F401  (register rows)
 from .abi import LinuxArch
-from .forkshare import ForkShare
+from .forkshare import ForkShare, move_high
+from .ownfile import OwnFile
 from .loader import LoadError, build_stack, load_program, read_elf
 from .memory import PAGE, AddressSpace, page_down
 from .signals import (BUS_ADRALN, BUS_ADRERR, ILL_ILLOPC, SEGV_ACCERR, SEGV_MAPERR, SI_KERNEL, SIG_DFL, SIG_IGN,
                       TRAP_BRKPT, PendingSignal, SignalState, host_signal_name)
-from .syscalls import MASK64, NORETURN, TABLE, host_to_guest_errno, strace_call, strace_result
+from .syscalls import MASK64, NORETURN, TABLE, GuestErrno, host_to_guest_errno, s32, strace_call, strace_result
 from .threads import FD_WAITS, wait_instead
 
 SIGTRAMP_ADDR = 0xFFFF_0000        # where the rt_sigreturn trampoline page lives
@@ -40,23 +41,20 @@ class ProcessKilled(Exception):
         self.message = message
 
 
-class GuestErrno(Exception):
-    def __init__(self, name: str):
-        super().__init__(name)
-        self.name = name
-
-
 @dataclass
 class Options:
     strace: bool = False
     sysroot: str | None = None
     log: object = None                 # file-like for -strace / -d output
+    diag: object = None                # tcgpy's own stderr (an OwnFile), when it has one
     # command line to re-run tcgpy for a guest execve: the program, then options
     exec_prefix: list[str] = field(default_factory=lambda: [sys.executable, "-m", "tcgpy", "run"])
     exec_argv: list[str] = field(default_factory=list)
     stack_size: int | None = None      # -s: bytes of main-thread stack (default: the AddressSpace's)
     uname_release: str | None = None   # -r: what uname(2) says the kernel release is
     seed: int | None = None            # -seed: AT_RANDOM and getrandom(2) repeat from this seed
+    # guest signals the guest that exec'd this program ignored (execve keeps them ignored)
+    ignored: frozenset[int] = frozenset()
 
 
 def first_inaccessible(exc: MemoryFault, space: AddressSpace) -> int:
@@ -128,6 +126,9 @@ class LinuxProcess:
         self.wakeup = threading.Event()    # set when a host signal is queued
         self.dirstate: dict[int, list] = {}   # getdents64 position per directory fd
         self.epolls: dict[int, tuple] = {}    # epoll fd -> (host epoll, fd -> guest data)
+        self.vfiles: dict[int, object] = {}   # guest fd -> procfs.VirtualFile (/proc/self/mem)
+        self.comm = b""                       # /proc/self/comm, prctl(PR_SET_NAME)
+        self.arg_span = self.env_span = (0, 0)   # where argv and envp strings sit on the guest stack
         self.vfork_pipe: int | None = None    # in a CLONE_VFORK child: the parent waits for its EOF
         self.vfork_vm: int | None = None      # ... and CLONE_VM: the parent gets our stores and
                                               # mappings; the first VMA serial made after the fork
@@ -209,9 +210,14 @@ class LinuxProcess:
         img = load_program(self.space, info, self.opts.sysroot)
         self.image = img
         self.exe_path = os.path.abspath(path)
-        sp = build_stack(self.space, self.arch, img, argv, envp,
-                         execfn if execfn is not None else os.fsencode(path),
+        execfn = execfn if execfn is not None else os.fsencode(path)
+        sp = build_stack(self.space, self.arch, img, argv, envp, execfn,
                          random16=self.random_bytes(16), features=self.cpu_features)
+        # The strings lie end to end, argv's then envp's (as the kernel lays them out).
+        arg_start = self.read_u64(sp + 8) if argv else 0
+        self.arg_span = (arg_start, arg_start + sum(len(a) + 1 for a in argv))
+        self.env_span = (self.arg_span[1], self.arg_span[1] + sum(len(e) + 1 for e in envp))
+        self.comm = os.path.basename(execfn)[:15]      # the kernel's: the name execve was given
         self.space.map(SIGTRAMP_ADDR, PAGE, "rx", "[sigtramp]")
         self.emu.mem_write(SIGTRAMP_ADDR, self.arch.sigframe.TRAMPOLINE)
         self.arch.start_thread(self.emu, img.start_pc, sp)
@@ -241,7 +247,9 @@ class LinuxProcess:
                 loads = self.sched.loads
             try:
                 ret = None
-                if row.name in FD_WAITS:
+                if row.fd_args and self._names_own_fd(row, args):
+                    ret = self.err("EBADF")       # tcgpy's descriptors are not the guest's
+                elif row.name in FD_WAITS:
                     ret = wait_instead(self, row.name, args)
                 if ret is None:
                     ret = row.handler(self, *args[:len(row.args)])
@@ -373,7 +381,7 @@ class LinuxProcess:
     def start_signal_watcher(self) -> None:
         from .hostsig import SignalWatcher
         self.watcher = SignalWatcher(self)
-        self.watcher.start()
+        self.watcher.start(self.opts.ignored)
 
     def flush_logs(self) -> None:
         for f in (self.log, sys.stdout, sys.stderr):
@@ -396,13 +404,38 @@ class LinuxProcess:
             self.forkshare.after_fork_child(self.emu.cache)
 
     def own_fds(self) -> set[int]:
-        """The host descriptors tcgpy itself has open in this process."""
+        """The host descriptors tcgpy itself has open in this process: to the
+        guest they are closed numbers, absent from /proc/self/fd."""
         fds = {fm.fd for fm in self.space.files}
-        if self.log not in (sys.stderr, sys.stdout) and hasattr(self.log, "fileno"):
-            fds.add(self.log.fileno())
+        for f in (self.log, self.opts.diag):
+            if isinstance(f, OwnFile):
+                fds.add(f.fd)
         if self.vfork_pipe is not None:
             fds.add(self.vfork_pipe)
         return fds | self.forkshare.fds()
+
+    def _names_own_fd(self, row, args) -> bool:
+        own = self.own_fds()
+        # dup3 onto one of our numbers is allowed: ours moves out of the way
+        fd_args = row.fd_args[:1] if row.name == "dup3" else row.fd_args
+        return any(s32(args[i]) in own for i in fd_args)
+
+    def move_own_fd(self, fd: int) -> None:
+        """Give descriptor number ``fd`` up to the guest: whatever of tcgpy's
+        uses it moves to another number above the guest's usual range."""
+        if fd not in self.own_fds():
+            return
+        new = move_high(os.dup(fd))
+        for f in (self.log, self.opts.diag):
+            if isinstance(f, OwnFile) and f.fd == fd:
+                f.fd = new
+        if self.vfork_pipe == fd:
+            self.vfork_pipe = new
+        for fm in self.space.files:
+            if fm.fd == fd:
+                fm.fd = new
+        self.forkshare.renumber(fd, new)
+        os.close(fd)
 
     def vfork_send(self) -> None:
         """About to exec or exit: a vfork child's parent gets our stores, and
@@ -433,6 +466,9 @@ class LinuxProcess:
         os.set_inheritable(fd, True)
         cmd = [*self.opts.exec_prefix, *self.opts.exec_argv,
                "--exec-environ-fd", str(fd), "--execfn", os.fsdecode(execfn)]
+        ignored = sorted(g for g, act in self.signals.actions.items() if act.handler == SIG_IGN)
+        if ignored:
+            cmd += ["--exec-ignored", ",".join(map(str, ignored))]
         if dec:
             cmd += ["-0", dec[0]]
         return cmd + ["--", path, *dec[1:]]

@@ -27,7 +27,7 @@ def sys_timerfd_create(proc, clockid, flags):
     return libc_call(_libc.timerfd_create, s32(clockid), s32(flags))
 
 
-@syscall("timerfd_settime", "i x p p")
+@syscall("timerfd_settime", "fd x p p")
 def sys_timerfd_settime(proc, fd, flags, new, old):
     new_buf = ctypes.create_string_buffer(proc.read(new, ITIMERSPEC), ITIMERSPEC)
     old_buf = ctypes.create_string_buffer(ITIMERSPEC)
@@ -37,7 +37,7 @@ def sys_timerfd_settime(proc, fd, flags, new, old):
     return 0
 
 
-@syscall("timerfd_gettime", "i p")
+@syscall("timerfd_gettime", "fd p")
 def sys_timerfd_gettime(proc, fd, cur):
     buf = ctypes.create_string_buffer(ITIMERSPEC)
     libc_call(_libc.timerfd_gettime, s32(fd), buf)
@@ -50,11 +50,11 @@ def sys_inotify_init1(proc, flags):
     return libc_call(_libc.inotify_init1, s32(flags))
 
 
-@syscall("inotify_add_watch", "i s x")
+@syscall("inotify_add_watch", "fd s x")
 def sys_inotify_add_watch(proc, fd, path, mask):
     return libc_call(_libc.inotify_add_watch, s32(fd), guest_path(proc, path), ctypes.c_uint32(mask))
 
 
-@syscall("inotify_rm_watch", "i i")
+@syscall("inotify_rm_watch", "fd i")
 def sys_inotify_rm_watch(proc, fd, wd):
     return libc_call(_libc.inotify_rm_watch, s32(fd), s32(wd))

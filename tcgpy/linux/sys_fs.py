@@ -10,12 +10,13 @@ import struct
 import termios
 import fcntl as host_fcntl
 
+from . import procfs
+from .procfs import Entry
 from .signals import PendingSignal
-from .syscalls import NORETURN, s32, s64, syscall
+from .syscalls import NORETURN, GuestErrno, s32, s64, syscall
 
 MAX_IO = 1 << 24               # cap on one read: the kernel may always return less
 UTIME_NOW, UTIME_OMIT = (1 << 30) - 1, (1 << 30) - 2
-PROC_SELF_EXE = (b"/proc/self/exe", b"/proc/%d/exe")
 
 
 # -- conversions ------------------------------------------------------------------
@@ -47,20 +48,45 @@ def pack_stat(proc, st: os.stat_result) -> bytes:
         st_ctime_sec=st.st_ctime_ns // 10**9, st_ctime_nsec=st.st_ctime_ns % 10**9)
 
 
-def guest_path(proc, addr: int) -> bytes:
-    path = proc.read_cstr(addr)
-    if path in PROC_SELF_EXE[:1] or path == PROC_SELF_EXE[1] % proc.pid:
-        return os.fsencode(proc.exe_path)
-    return proc.host_path(path)
+def _resolve(proc, path: bytes, dfd: int | None, follow: bool) -> tuple[bytes, int | None, Entry | None]:
+    """(host path, dir_fd, the /proc/<pid> entry it names or None).  The
+    guest's own /proc directory is the guest's (procfs.py): its exe is the
+    guest program, tcgpy's descriptors are not in its fd/, what shows host
+    memory is refused, and so is another process's memory."""
+    entry = procfs.lookup(path, dfd, follow)
+    if entry is None:
+        return path, dfd, None
+    if not entry.own:
+        if entry.rest == "mem":
+            raise GuestErrno("EACCES")
+        return path, dfd, None
+    if entry.fd is not None and entry.fd in proc.own_fds():
+        raise GuestErrno("ENOENT")
+    refused = procfs.REFUSED.get(entry.rest.split("/", 1)[0])
+    if refused is not None:
+        raise GuestErrno(refused)
+    if entry.rest == "exe" and follow:
+        return os.fsencode(proc.exe_path), None, entry
+    return path, dfd, entry
 
 
-def at(proc, dirfd: int, addr: int) -> tuple[bytes, int | None]:
+def guest_path(proc, addr: int, follow: bool = True) -> bytes:
+    return _resolve(proc, proc.host_path(proc.read_cstr(addr)), None, follow)[0]
+
+
+def at(proc, dirfd: int, addr: int, follow: bool = True) -> tuple[bytes, int | None]:
     """(host path, dir_fd or None) for a *at syscall's (dirfd, path)."""
-    path = guest_path(proc, addr)
+    return at_entry(proc, dirfd, addr, follow)[:2]
+
+
+def at_entry(proc, dirfd: int, addr: int, follow: bool = True) -> tuple[bytes, int | None, Entry | None]:
+    path = proc.host_path(proc.read_cstr(addr))
     fd = s32(dirfd)
     if path.startswith(b"/") or fd == proc.arch.consts.AT_FLAGS["AT_FDCWD"]:
-        return path, None
-    return path, fd
+        fd = None
+    elif fd in proc.own_fds():
+        raise GuestErrno("EBADF")
+    return _resolve(proc, path, fd, follow)
 
 
 def _atflag(proc, flags: int, name: str) -> bool:
@@ -69,51 +95,27 @@ def _atflag(proc, flags: int, name: str) -> bool:
 
 # -- open / close / read / write ------------------------------------------------------
 
-def _proc_maps(proc) -> bytes:
-    lines = []
-    for v in proc.space.vmas:
-        perms = "".join(c if c in v.perms else "-" for c in "rwx") + ("s" if v.shared else "p")
-        name = v.name if v.name.startswith("[") else (proc.exe_path if v.name == os.path.basename(proc.exe_path)
-                                                       else "")
-        lines.append(f"{v.start:08x}-{v.end:08x} {perms} 00000000 00:00 0".ljust(73) + f" {name}".rstrip())
-    return ("\n".join(lines) + "\n").encode()
-
-
-def _proc_cpuinfo(proc) -> bytes:
-    ncpus = len(os.sched_getaffinity(0))
-    if proc.cpu_features is None:
-        return proc.arch.cpuinfo(ncpus).encode()
-    return proc.arch.cpuinfo(ncpus, proc.cpu_features).encode()
-
-
-# Files under /proc that must describe the guest, not the Python process.
-PROC_FILES = {
-    b"/proc/self/maps": _proc_maps,
-    b"/proc/self/auxv": lambda proc: proc.auxv_bytes,
-    b"/proc/cpuinfo": _proc_cpuinfo,
-}
-
-
-def _open_synthetic(proc, path: bytes) -> int | None:
-    path = path.replace(b"/proc/%d/" % proc.pid, b"/proc/self/")
-    make = PROC_FILES.get(path)
-    if make is None:
-        return None
-    fd = os.memfd_create(os.fsdecode(path.rsplit(b"/", 1)[-1]), os.MFD_CLOEXEC)
-    os.write(fd, make(proc))
+def _memfd(name: str, data: bytes) -> int:
+    fd = os.memfd_create(name, os.MFD_CLOEXEC)
+    os.write(fd, data)
     os.lseek(fd, 0, os.SEEK_SET)
     return fd
 
 
 @syscall("openat", "fd s oflags o")
 def sys_openat(proc, dirfd, path, flags, mode):
-    p, dfd = at(proc, dirfd, path)
-    fd = _open_synthetic(proc, p) if p.startswith(b"/proc/") else None
-    if fd is not None:
-        if not flags & proc.arch.consts.OPEN_FLAGS["O_CLOEXEC"]:
-            os.set_inheritable(fd, True)
-        return fd
-    fd = os.open(p, open_flags_to_host(proc, flags), mode & 0o7777, dir_fd=dfd)
+    O = proc.arch.consts.OPEN_FLAGS
+    p, dfd, entry = at_entry(proc, dirfd, path, follow=not flags & O["O_NOFOLLOW"])
+    fd = None
+    if entry is not None and entry.rest in procfs.SYNTHETIC:
+        fd = _memfd(entry.rest, procfs.SYNTHETIC[entry.rest](proc))
+    elif entry is not None and entry.rest in procfs.VIRTUAL:
+        fd = _memfd(entry.rest, b"")
+        proc.vfiles[fd] = procfs.open_virtual(proc, entry, flags & 3)
+    elif p in procfs.MACHINE:
+        fd = _memfd(os.fsdecode(p.rsplit(b"/", 1)[-1]), procfs.MACHINE[p](proc))
+    if fd is None:
+        fd = os.open(p, open_flags_to_host(proc, flags), mode & 0o7777, dir_fd=dfd)
     return _inheritable_unless(proc, fd, flags)
 
 
@@ -125,9 +127,10 @@ def _inheritable_unless(proc, fd: int, flags: int) -> int:
     return fd
 
 
-@syscall("close", "i")
+@syscall("close", "fd")
 def sys_close(proc, fd):
     proc.dirstate.pop(s32(fd), None)
+    proc.vfiles.pop(s32(fd), None)
     ep = proc.epolls.pop(s32(fd), None)
     if ep is not None:
         ep[0].close()          # the epoll object owns the descriptor
@@ -162,9 +165,10 @@ def sys_close_range(proc, first, last, flags):
     return 0
 
 
-@syscall("read", "i p u")
+@syscall("read", "fd p u")
 def sys_read(proc, fd, buf, count):
-    data = os.read(s32(fd), min(count, MAX_IO))
+    vf = proc.vfiles.get(s32(fd))
+    data = vf.read(min(count, MAX_IO)) if vf else os.read(s32(fd), min(count, MAX_IO))
     proc.write(buf, data)
     return len(data)
 
@@ -185,23 +189,30 @@ def _write(proc, fn):
         return proc.err("EPIPE")
 
 
-@syscall("write", "i buf u")
+@syscall("write", "fd buf u")
 def sys_write(proc, fd, buf, count):
     data = proc.read(buf, min(count, MAX_IO))
-    return _write(proc, lambda: os.write(s32(fd), data))
+    vf = proc.vfiles.get(s32(fd))
+    return vf.write(data) if vf else _write(proc, lambda: os.write(s32(fd), data))
 
 
-@syscall("pread64", "i p u d")
+@syscall("pread64", "fd p u d")
 def sys_pread64(proc, fd, buf, count, offset):
-    data = os.pread(s32(fd), min(count, MAX_IO), s64(offset))
+    vf = proc.vfiles.get(s32(fd))
+    if vf and not vf.readable:
+        return proc.err("EBADF")
+    data = vf.pread(min(count, MAX_IO), offset) if vf else os.pread(s32(fd), min(count, MAX_IO), s64(offset))
     proc.write(buf, data)
     return len(data)
 
 
-@syscall("pwrite64", "i buf u d")
+@syscall("pwrite64", "fd buf u d")
 def sys_pwrite64(proc, fd, buf, count, offset):
     data = proc.read(buf, min(count, MAX_IO))
-    return _write(proc, lambda: os.pwrite(s32(fd), data, s64(offset)))
+    vf = proc.vfiles.get(s32(fd))
+    if vf and not vf.writable:
+        return proc.err("EBADF")
+    return vf.pwrite(data, offset) if vf else _write(proc, lambda: os.pwrite(s32(fd), data, s64(offset)))
 
 
 def _iovecs(proc, iov, iovcnt):
@@ -212,13 +223,14 @@ def _iovecs(proc, iov, iovcnt):
     return [(e["iov_base"], e["iov_len"]) for e in (lay.unpack(raw[i * lay.size:]) for i in range(iovcnt))]
 
 
-@syscall("readv", "i p i")
+@syscall("readv", "fd p i")
 def sys_readv(proc, fd, iov, iovcnt):
     total = 0
     for base, length in _iovecs(proc, iov, iovcnt):
         if length == 0:
             continue
-        data = os.read(s32(fd), min(length, MAX_IO))
+        vf = proc.vfiles.get(s32(fd))
+        data = vf.read(min(length, MAX_IO)) if vf else os.read(s32(fd), min(length, MAX_IO))
         proc.write(base, data)
         total += len(data)
         if len(data) < length:
@@ -226,33 +238,37 @@ def sys_readv(proc, fd, iov, iovcnt):
     return total
 
 
-@syscall("writev", "i p i")
+@syscall("writev", "fd p i")
 def sys_writev(proc, fd, iov, iovcnt):
     data = b"".join(proc.read(base, length) for base, length in _iovecs(proc, iov, iovcnt))
-    return _write(proc, lambda: os.write(s32(fd), data))
+    vf = proc.vfiles.get(s32(fd))
+    return vf.write(data) if vf else _write(proc, lambda: os.write(s32(fd), data))
 
 
-@syscall("preadv", "i p i d")
+@syscall("preadv", "fd p i d")
 def sys_preadv(proc, fd, iov, iovcnt, offset):
     if s64(offset) < 0:
         return proc.err("EINVAL")       # only preadv2 reads at the file position
     return sys_preadv2(proc, fd, iov, iovcnt, offset, 0, 0)
 
 
-@syscall("pwritev", "i p i d")
+@syscall("pwritev", "fd p i d")
 def sys_pwritev(proc, fd, iov, iovcnt, offset):
     if s64(offset) < 0:
         return proc.err("EINVAL")
     return sys_pwritev2(proc, fd, iov, iovcnt, offset, 0, 0)
 
 
-@syscall("preadv2", "i p i d x x")
+@syscall("preadv2", "fd p i d x x")
 def sys_preadv2(proc, fd, iov, iovcnt, offset, offset_high, flags):
     """At ``offset``, or at the file position (as readv) with offset -1.
     (``offset_high`` is for 32-bit ABIs: a 64-bit one has it all in ``offset``.)"""
     vecs = _iovecs(proc, iov, iovcnt)
     if s64(offset) == -1:
         return sys_readv(proc, fd, iov, iovcnt)
+    vf = proc.vfiles.get(s32(fd))
+    if vf:
+        return _vf_preadv(proc, vf, vecs, offset)
     buffers = [bytearray(min(length, MAX_IO)) for _, length in vecs]
     n = os.preadv(s32(fd), buffers, s64(offset), flags)
     left = n
@@ -262,16 +278,33 @@ def sys_preadv2(proc, fd, iov, iovcnt, offset, offset_high, flags):
     return n
 
 
-@syscall("pwritev2", "i p i d x x")
+@syscall("pwritev2", "fd p i d x x")
 def sys_pwritev2(proc, fd, iov, iovcnt, offset, offset_high, flags):
     if s64(offset) == -1:
         return sys_writev(proc, fd, iov, iovcnt)
     data = b"".join(proc.read(base, length) for base, length in _iovecs(proc, iov, iovcnt))
+    vf = proc.vfiles.get(s32(fd))
+    if vf:
+        return vf.pwrite(data, offset) if vf.writable else proc.err("EBADF")
     return _write(proc, lambda: os.pwritev(s32(fd), [data], s64(offset), flags))
 
 
-@syscall("lseek", "i d d")
+def _vf_preadv(proc, vf, vecs, offset: int) -> int:
+    if not vf.readable:
+        return proc.err("EBADF")
+    data = vf.pread(min(sum(length for _, length in vecs), MAX_IO), offset)
+    done = 0
+    for base, length in vecs:
+        proc.write(base, data[done:done + length])
+        done += min(length, len(data) - done)
+    return len(data)
+
+
+@syscall("lseek", "fd d d")
 def sys_lseek(proc, fd, offset, whence):
+    vf = proc.vfiles.get(s32(fd))
+    if vf:
+        return vf.lseek(s64(offset), whence)
     pos = os.lseek(s32(fd), s64(offset), whence)
     if pos == 0:
         proc.dirstate.pop(s32(fd), None)
@@ -283,11 +316,12 @@ def sys_lseek(proc, fd, offset, whence):
 def _stat_at(proc, dirfd, path, flags) -> os.stat_result:
     if path == 0 or (_atflag(proc, flags, "AT_EMPTY_PATH") and proc.read_cstr(path) == b""):
         return os.fstat(s32(dirfd))
-    p, dfd = at(proc, dirfd, path)
-    return os.stat(p, dir_fd=dfd, follow_symlinks=not _atflag(proc, flags, "AT_SYMLINK_NOFOLLOW"))
+    follow = not _atflag(proc, flags, "AT_SYMLINK_NOFOLLOW")
+    p, dfd = at(proc, dirfd, path, follow)
+    return os.stat(p, dir_fd=dfd, follow_symlinks=follow)
 
 
-@syscall("fstat", "i p")
+@syscall("fstat", "fd p")
 def sys_fstat(proc, fd, buf):
     proc.write(buf, pack_stat(proc, os.fstat(s32(fd))))
     return 0
@@ -328,7 +362,7 @@ def sys_statfs(proc, path, buf):
     return 0
 
 
-@syscall("fstatfs", "i p")
+@syscall("fstatfs", "fd p")
 def sys_fstatfs(proc, fd, buf):
     proc.write(buf, _pack_statfs(proc, os.fstatvfs(s32(fd))))
     return 0
@@ -336,22 +370,39 @@ def sys_fstatfs(proc, fd, buf):
 
 @syscall("readlinkat", "fd s p u")
 def sys_readlinkat(proc, dirfd, path, buf, size):
-    raw = proc.read_cstr(path)
-    if raw in PROC_SELF_EXE[:1] or raw == PROC_SELF_EXE[1] % proc.pid:
+    p, dfd, entry = at_entry(proc, dirfd, path, follow=False)
+    if entry is not None and entry.rest == "exe":
         target = os.fsencode(proc.exe_path)
     else:
-        p, dfd = at(proc, dirfd, path)
         target = os.readlink(p, dir_fd=dfd)
     target = target[:size]
     proc.write(buf, target)
     return len(target)
 
 
+def _lists_fds(proc, fd: int) -> bool:
+    """Whether directory ``fd`` is our /proc/<pid>/fd or fdinfo (whose
+    listing leaves tcgpy's descriptors out)."""
+    where = os.readlink(f"/proc/self/fd/{fd}")
+    entry = procfs.lookup(os.fsencode(where), None, follow=False) if where.startswith("/proc/") else None
+    return entry is not None and entry.own and entry.rest in ("fd", "fdinfo")
+
+
+def _guest_fd(proc, name: bytes) -> bool:
+    """A /proc/self/fd name that is the guest's: open once the listing is
+    made (not scandir's own descriptor) and not tcgpy's."""
+    try:
+        host_fcntl.fcntl(int(name), host_fcntl.F_GETFD)
+    except (OSError, ValueError):
+        return False
+    return int(name) not in proc.own_fds()
+
+
 DT = ((host_stat.S_ISDIR, 4), (host_stat.S_ISREG, 8), (host_stat.S_ISLNK, 10), (host_stat.S_ISCHR, 2),
       (host_stat.S_ISBLK, 6), (host_stat.S_ISFIFO, 1), (host_stat.S_ISSOCK, 12))
 
 
-@syscall("getdents64", "i p u")
+@syscall("getdents64", "fd p u")
 def sys_getdents64(proc, fd, buf, count):
     fd = s32(fd)
     state = proc.dirstate.get(fd)
@@ -368,6 +419,8 @@ def sys_getdents64(proc, fd, buf, count):
                 except OSError:
                     dtype = 0
                 entries.append((e.inode(), dtype, os.fsencode(e.name)))
+        if _lists_fds(proc, fd):
+            entries = entries[:2] + [e for e in entries[2:] if _guest_fd(proc, e[2])]
         state = proc.dirstate[fd] = [entries, 0]
     entries, pos = state
     head = proc.layout("dirent64_head")
@@ -465,7 +518,7 @@ def sys_linkat(proc, olddirfd, oldpath, newdirfd, newpath, flags):
     return 0
 
 
-@syscall("fchmod", "i o")
+@syscall("fchmod", "fd o")
 def sys_fchmod(proc, fd, mode):
     os.chmod(s32(fd), mode & 0o7777)
     return 0
@@ -478,7 +531,7 @@ def sys_fchmodat(proc, dirfd, path, mode):
     return 0
 
 
-@syscall("fchown", "i d d")
+@syscall("fchown", "fd d d")
 def sys_fchown(proc, fd, uid, gid):
     os.chown(s32(fd), s32(uid), s32(gid))
     return 0
@@ -527,20 +580,20 @@ def sys_truncate(proc, path, length):
     return 0
 
 
-@syscall("ftruncate", "i d")
+@syscall("ftruncate", "fd d")
 def sys_ftruncate(proc, fd, length):
     os.ftruncate(s32(fd), s64(length))
     proc.space.refresh_file_holes()
     return 0
 
 
-@syscall("fsync", "i")
+@syscall("fsync", "fd")
 def sys_fsync(proc, fd):
     os.fsync(s32(fd))
     return 0
 
 
-@syscall("fdatasync", "i")
+@syscall("fdatasync", "fd")
 def sys_fdatasync(proc, fd):
     os.fdatasync(s32(fd))
     return 0
@@ -567,7 +620,7 @@ def sys_chdir(proc, path):
     return 0
 
 
-@syscall("fchdir", "i")
+@syscall("fchdir", "fd")
 def sys_fchdir(proc, fd):
     os.fchdir(s32(fd))
     return 0
@@ -580,19 +633,32 @@ def sys_umask(proc, mask):
 
 # -- descriptors ------------------------------------------------------------------------
 
-@syscall("dup", "i")
+@syscall("dup", "fd")
 def sys_dup(proc, fd):
     new = os.dup(s32(fd))
     os.set_inheritable(new, True)
+    _dup_virtual(proc, s32(fd), new)
     return new
 
 
-@syscall("dup3", "i i x")
+def _dup_virtual(proc, old: int, new: int) -> None:
+    """A duplicate shares the open file (and its position), as the kernel's."""
+    vf = proc.vfiles.get(old)
+    if vf is not None:
+        proc.vfiles[new] = vf
+    else:
+        proc.vfiles.pop(new, None)
+
+
+@syscall("dup3", "fd fd x")
 def sys_dup3(proc, old, new, flags):
     if s32(old) == s32(new):
         return proc.err("EINVAL")
     cloexec = bool(flags & proc.arch.consts.OPEN_FLAGS["O_CLOEXEC"])
-    return os.dup2(s32(old), s32(new), inheritable=not cloexec)
+    proc.move_own_fd(s32(new))
+    fd = os.dup2(s32(old), s32(new), inheritable=not cloexec)
+    _dup_virtual(proc, s32(old), fd)
+    return fd
 
 
 @syscall("pipe2", "p oflags")
@@ -602,13 +668,15 @@ def sys_pipe2(proc, fds, flags):
     return 0
 
 
-@syscall("fcntl", "i i x")
+@syscall("fcntl", "fd i x")
 def sys_fcntl(proc, fd, cmd, arg):
     F = proc.arch.consts.FCNTL
     fd = s32(fd)
     if cmd in (F["F_DUPFD"], F["F_DUPFD_CLOEXEC"]):
         hostcmd = host_fcntl.F_DUPFD if cmd == F["F_DUPFD"] else host_fcntl.F_DUPFD_CLOEXEC
-        return host_fcntl.fcntl(fd, hostcmd, s32(arg))
+        new = host_fcntl.fcntl(fd, hostcmd, s32(arg))
+        _dup_virtual(proc, fd, new)
+        return new
     if cmd == F["F_GETFD"]:
         return host_fcntl.fcntl(fd, host_fcntl.F_GETFD)
     if cmd == F["F_SETFD"]:
@@ -644,7 +712,7 @@ IOCTLS = {
 }
 
 
-@syscall("ioctl", "i x x")
+@syscall("ioctl", "fd x x")
 def sys_ioctl(proc, fd, request, arg):
     names = proc.ioctl_names
     name = names.get(request & 0xFFFFFFFF)
@@ -658,7 +726,7 @@ def sys_ioctl(proc, fd, request, arg):
     return 0
 
 
-@syscall("sendfile", "i i p u")
+@syscall("sendfile", "fd fd p u")
 def sys_sendfile(proc, out_fd, in_fd, offset, count):
     if offset:
         off = struct.unpack("<q", proc.read(offset, 8))[0]
@@ -668,7 +736,7 @@ def sys_sendfile(proc, out_fd, in_fd, offset, count):
     return os.sendfile(s32(out_fd), s32(in_fd), None, count)
 
 
-@syscall("copy_file_range", "i p i p u x")
+@syscall("copy_file_range", "fd p fd p u x")
 def sys_copy_file_range(proc, fd_in, off_in, fd_out, off_out, length, flags):
     oi = struct.unpack("<q", proc.read(off_in, 8))[0] if off_in else None
     oo = struct.unpack("<q", proc.read(off_out, 8))[0] if off_out else None
@@ -712,7 +780,6 @@ def _read_sigmask(proc, addr: int, size: int) -> int | None:
     if not addr:
         return None
     if size != 8:
-        from .process import GuestErrno
         raise GuestErrno("EINVAL")
     return struct.unpack("<Q", proc.read(addr, 8))[0]
 
@@ -838,7 +905,7 @@ def sys_epoll_create1(proc, flags):
     return fd
 
 
-@syscall("epoll_ctl", "i i i p")
+@syscall("epoll_ctl", "fd i fd p")
 def sys_epoll_ctl(proc, epfd, op, fd, event):
     entry = proc.epolls.get(s32(epfd))
     if entry is None:
@@ -859,7 +926,7 @@ def sys_epoll_ctl(proc, epfd, op, fd, event):
     return 0
 
 
-@syscall("epoll_pwait", "i p i i p u")
+@syscall("epoll_pwait", "fd p i i p u")
 def sys_epoll_pwait(proc, epfd, events, maxevents, timeout, sigmask, sigsetsize):
     entry = proc.epolls.get(s32(epfd))
     if entry is None:
@@ -877,7 +944,7 @@ def sys_epoll_pwait(proc, epfd, events, maxevents, timeout, sigmask, sigsetsize)
 
 # -- advice and locks ---------------------------------------------------------------------
 
-@syscall("flock", "i x")
+@syscall("flock", "fd x")
 def sys_flock(proc, fd, op):
     import fcntl as f
     host = {1: f.LOCK_SH, 2: f.LOCK_EX, 8: f.LOCK_UN}.get(op & ~4)   # LOCK_NB is 4 everywhere
@@ -887,7 +954,7 @@ def sys_flock(proc, fd, op):
     return 0
 
 
-@syscall("fallocate", "i i d d")
+@syscall("fallocate", "fd i d d")
 def sys_fallocate(proc, fd, mode, offset, length):
     if mode:
         return proc.err("EOPNOTSUPP")
@@ -895,19 +962,19 @@ def sys_fallocate(proc, fd, mode, offset, length):
     return 0
 
 
-@syscall("fadvise64", "i d d i")
+@syscall("fadvise64", "fd d d i")
 def sys_fadvise64(proc, fd, offset, length, advice):
     os.fstat(s32(fd))               # EBADF for a bad descriptor, as the kernel
     return 0
 
 
-@syscall("sync_file_range", "i d d x")
+@syscall("sync_file_range", "fd d d x")
 def sys_sync_file_range(proc, fd, offset, nbytes, flags):
     os.fdatasync(s32(fd))
     return 0
 
 
-@syscall("syncfs", "i")
+@syscall("syncfs", "fd")
 def sys_syncfs(proc, fd):
     os.sync()
     return 0

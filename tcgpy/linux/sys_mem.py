@@ -53,6 +53,8 @@ def sys_mmap(proc, addr, length, prot, flags, fd, offset):
     anon = bool(flags & m["MAP_ANONYMOUS"])
     hfd = s32(fd)
     may_write = True
+    if not anon and hfd in proc.vfiles:
+        return proc.err("ENODEV")         # /proc/self/mem has no mmap, as in the kernel
     if not anon:
         error, may_write = _file_access(proc, hfd, shared, prot)
         if error:

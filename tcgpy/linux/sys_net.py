@@ -62,17 +62,17 @@ def sys_socketpair(proc, domain, type_, protocol, sv):
     return 0
 
 
-@syscall("bind", "i p u")
+@syscall("bind", "fd p u")
 def sys_bind(proc, fd, addr, addrlen):
     return libc_call(_libc.bind, s32(fd), _in_buf(proc, addr, addrlen), ctypes.c_uint(addrlen))
 
 
-@syscall("connect", "i p u")
+@syscall("connect", "fd p u")
 def sys_connect(proc, fd, addr, addrlen):
     return libc_call(_libc.connect, s32(fd), _in_buf(proc, addr, addrlen), ctypes.c_uint(addrlen))
 
 
-@syscall("listen", "i i")
+@syscall("listen", "fd i")
 def sys_listen(proc, fd, backlog):
     return libc_call(_libc.listen, s32(fd), s32(backlog))
 
@@ -86,7 +86,7 @@ def _addr_query(proc, fn, fd, addr, lenp) -> int:
     return r
 
 
-@syscall("accept4", "i p p x")
+@syscall("accept4", "fd p p x")
 def sys_accept4(proc, fd, addr, lenp, flags):
     room = _socklen(proc, lenp) if lenp else 0
     buf = ctypes.create_string_buffer(max(room, 128))
@@ -96,17 +96,17 @@ def sys_accept4(proc, fd, addr, lenp, flags):
     return r
 
 
-@syscall("accept", "i p p")
+@syscall("accept", "fd p p")
 def sys_accept(proc, fd, addr, lenp):
     return sys_accept4(proc, fd, addr, lenp, 0)
 
 
-@syscall("getsockname", "i p p")
+@syscall("getsockname", "fd p p")
 def sys_getsockname(proc, fd, addr, lenp):
     return _addr_query(proc, _libc.getsockname, fd, addr, lenp)
 
 
-@syscall("getpeername", "i p p")
+@syscall("getpeername", "fd p p")
 def sys_getpeername(proc, fd, addr, lenp):
     return _addr_query(proc, _libc.getpeername, fd, addr, lenp)
 
@@ -169,13 +169,13 @@ def _sock_type(fd: int) -> int:
         s.detach()
 
 
-@syscall("sendto", "i buf u x p u")
+@syscall("sendto", "fd buf u x p u")
 def sys_sendto(proc, fd, buf, length, flags, addr, addrlen):
     data = proc.read(buf, length)
     return _send(proc, fd, flags, data, _in_buf(proc, addr, addrlen), addrlen if addr else 0)
 
 
-@syscall("recvfrom", "i p u x p p")
+@syscall("recvfrom", "fd p u x p p")
 def sys_recvfrom(proc, fd, buf, length, flags, addr, lenp):
     length = min(length, 1 << 24)
     if flags & MSG_WAITALL and _blocking(s32(fd), flags) and _sock_type(s32(fd)) == socket.SOCK_STREAM:
@@ -227,18 +227,18 @@ def _blocking(fd: int, flags: int) -> bool:
     return not flags & MSG_DONTWAIT and not fcntl.fcntl(fd, fcntl.F_GETFL) & os.O_NONBLOCK
 
 
-@syscall("shutdown", "i i")
+@syscall("shutdown", "fd i")
 def sys_shutdown(proc, fd, how):
     return libc_call(_libc.shutdown, s32(fd), s32(how))
 
 
-@syscall("setsockopt", "i i i p u")
+@syscall("setsockopt", "fd i i p u")
 def sys_setsockopt(proc, fd, level, name, val, vlen):
     return libc_call(_libc.setsockopt, s32(fd), s32(level), s32(name), _in_buf(proc, val, vlen),
                  ctypes.c_uint(vlen))
 
 
-@syscall("getsockopt", "i i i p p")
+@syscall("getsockopt", "fd i i p p")
 def sys_getsockopt(proc, fd, level, name, val, lenp):
     room = _socklen(proc, lenp)
     buf = ctypes.create_string_buffer(max(room, 1))
@@ -283,14 +283,14 @@ def _host_msghdr(proc, msg: int, for_recv: bool):
     return m, h, keep, name, ctl, guest_iov
 
 
-@syscall("sendmsg", "i p x")
+@syscall("sendmsg", "fd p x")
 def sys_sendmsg(proc, fd, msg, flags):
     m, h, keep, name, ctl, _ = _host_msghdr(proc, msg, False)
     return _send(proc, fd, flags, b"".join(b.raw for b in keep), name if m["msg_name"] else None,
                  m["msg_namelen"], ctl if m["msg_control"] else None, m["msg_controllen"])
 
 
-@syscall("recvmsg", "i p x")
+@syscall("recvmsg", "fd p x")
 def sys_recvmsg(proc, fd, msg, flags):
     m, h, keep, name, ctl, guest_iov = _host_msghdr(proc, msg, True)
     fd = s32(fd)

@@ -198,7 +198,7 @@ def sys_prctl(proc, option, a2, a3, a4, a5):
         proc.comm = proc.read_cstr(a2, 16)[:15]
         return 0
     if option == PR_GET_NAME:
-        proc.write(a2, getattr(proc, "comm", b"")[:15].ljust(16, b"\0"))
+        proc.write(a2, proc.comm[:15].ljust(16, b"\0"))
         return 0
     return proc.err("EINVAL")
 

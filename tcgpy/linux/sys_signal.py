@@ -39,9 +39,18 @@ def sys_rt_sigaction(proc, signo, act, oldact, sigsetsize):
         proc.write(oldact, lay.pack(sa_handler=cur.handler, sa_flags=cur.flags,
                                     sa_restorer=cur.restorer, sa_mask=cur.mask))
     if new is not None:
+        _drain_host_signals(proc)
         proc.signals.actions[signo] = SigAction(new["sa_handler"], new["sa_flags"],
                                                 new["sa_restorer"], new["sa_mask"])
     return 0
+
+
+def _drain_host_signals(proc) -> None:
+    """Host signals that arrived before this change are judged by the
+    dispositions and mask they arrived under (hostsig.SignalWatcher.drain)."""
+    watcher = getattr(proc, "watcher", None)
+    if watcher is not None:
+        watcher.drain()
 
 
 @syscall("rt_sigprocmask", "i p p u")
@@ -52,6 +61,7 @@ def sys_rt_sigprocmask(proc, how, nset, oset, sigsetsize):
     old = sigs.blocked
     if nset:
         (mask,) = struct.unpack("<Q", proc.read(nset, 8))
+        _drain_host_signals(proc)
         h = proc.arch.consts.SIG_HOW
         if how == h["SIG_BLOCK"]:
             sigs.blocked |= mask

@@ -58,5 +58,5 @@ def _register(kind: str, arg: str) -> None:
     syscall(f"{prefix}removexattr", f"{arg} s")(removexattr)
 
 
-for _kind, _arg in (("-", "s"), ("l", "s"), ("f", "i")):
+for _kind, _arg in (("-", "s"), ("l", "s"), ("f", "fd")):
     _register(_kind, _arg)

@@ -25,6 +25,14 @@ class NoReturn:
 NORETURN = NoReturn()
 
 
+class GuestErrno(Exception):
+    """Raised by a handler (or what it calls): the syscall fails with errno ``name``."""
+
+    def __init__(self, name: str):
+        super().__init__(name)
+        self.name = name
+
+
 @dataclass(frozen=True)
 class Syscall:
     name: str
@@ -33,6 +41,11 @@ class Syscall:
     # kind of the result: "d" decimal, "x" address, "0" no interesting value.
     args: tuple[str, ...]
     ret: str = "d"
+
+    @property
+    def fd_args(self) -> tuple[int, ...]:
+        """Which arguments are descriptors (kind "fd")."""
+        return tuple(i for i, kind in enumerate(self.args) if kind == "fd")
 
 
 class SyscallTable:
