@@ -139,6 +139,9 @@ def run_steps(prefix: list[str], steps: list[list[str]], env: dict[str, str], cw
             timer.start()
             try:
                 _, wst, usage = os.wait4(p.pid, 0)
+            except BaseException:          # ^C: the command is in its own session, take it along
+                kill()
+                raise
             finally:
                 timer.cancel()
             dt = time.perf_counter() - t0

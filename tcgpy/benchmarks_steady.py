@@ -123,6 +123,12 @@ class Ctx:
         n = int(mib * MiB)
         return self._file(f"mixed-{n}.bin", lambda: mixed_bytes(n))
 
+    def spread(self, make: Callable[[int], str], total: int, unit: int) -> list[str]:
+        """``total`` (MiB, lines) as files of ``unit`` made by ``make``: the
+        same file named again and again, and one for the remainder; fixed
+        work at any scale without one huge file."""
+        return [make(unit)] * (total // unit) + ([make(total % unit)] if total % unit else [])
+
     def big(self, mib: int) -> str:
         """The 16 MiB mixed file repeated to ``mib`` MiB: for hashes and
         ciphers, whose speed does not depend on the bytes."""
@@ -137,10 +143,10 @@ class Ctx:
         src = self.mixed(mib)
         return self._file(src + ".xz", lambda: lzma.compress((self.work / src).read_bytes(), preset=1))
 
-    def zst(self) -> str:
-        """The 16 MiB mixed file compressed by the sysroot's zstd (-3), run
-        untimed by the reference (Python has no zstd in its standard library)."""
-        src = self.mixed(16.0)
+    def zst(self, mib: int) -> str:
+        """The mixed file compressed by the sysroot's zstd (-3), run untimed
+        by the reference (Python has no zstd in its standard library)."""
+        src = self.mixed(float(mib))
         dst = self.work / (src + ".zst")
         if not dst.exists():
             self.prepare([self.s("/usr/bin/zstd"), "-3", "-q", "-c", src], dst)
@@ -172,7 +178,7 @@ class Workload:
 
 
 def _dgst(alg: str) -> Callable[[Ctx, float], list[list[str]]]:
-    return lambda c, repeats: [["dgst", "-" + alg, *[c.big(64)] * repeats]]
+    return lambda c, mib: [["dgst", "-" + alg, *c.spread(c.big, mib, 64)]]
 
 
 def _enc(cipher: str, key: str, c: Ctx, mib: float) -> list[str]:
@@ -183,9 +189,8 @@ def _mac(c: Ctx, mib: float, *args: str) -> list[str]:
     return ["mac", "-in", c.big(mib), *args]
 
 
-def _same_file(c: Ctx, repeats: int) -> list[list[str]]:
-    # the same 16 MiB file named `repeats` times: fixed work without a big file
-    return [[*[c.mixed(16.0)] * repeats]]
+def _files(c: Ctx, mib: int) -> list[list[str]]:
+    return [c.spread(lambda m: c.mixed(float(m)), mib, 16)]
 
 
 SQL = """\
@@ -242,9 +247,9 @@ def _code(template: str, n: int) -> str:
 # was calibrated on (numbers in each row's note would go stale; the table
 # prints the qemu time of every run).
 WORKLOADS = [
-    Workload("openssl-sha256", "/usr/bin/openssl", _dgst("sha256"), 3, note="a 64 MiB file x N"),
-    Workload("openssl-sha512", "/usr/bin/openssl", _dgst("sha512"), 3, note="a 64 MiB file x N"),
-    Workload("openssl-md5", "/usr/bin/openssl", _dgst("md5"), 16, note="a 64 MiB file x N"),
+    Workload("openssl-sha256", "/usr/bin/openssl", _dgst("sha256"), 192, note="N MiB"),
+    Workload("openssl-sha512", "/usr/bin/openssl", _dgst("sha512"), 192, note="N MiB"),
+    Workload("openssl-md5", "/usr/bin/openssl", _dgst("md5"), 1024, note="N MiB"),
     Workload("openssl-aes-128-cbc", "/usr/bin/openssl", lambda c, m: [_enc("aes-128-cbc", KEY128, c, m)], 128,
              note="N MiB"),
     Workload("openssl-aes-256-gcm", "/usr/bin/openssl", lambda c, m: [
@@ -257,8 +262,8 @@ WORKLOADS = [
     Workload("xz-9", "/usr/bin/xz", lambda c, m: [["-9", "-T1", "-c", c.mixed(m)]], 3.0, note="N MiB"),
     Workload("xz-d", "/usr/bin/xz", lambda c, m: [["-d", "-c", c.xz(m)]], 20.0, note="N MiB"),
     Workload("zstd-19", "/usr/bin/zstd", lambda c, m: [["-19", "-T1", "-q", "-c", c.mixed(m)]], 3.0, note="N MiB"),
-    Workload("zstd-d", "/usr/bin/zstd", lambda c, r: [["-d", "-q", "-c", *[c.zst()] * r]], 30,
-             note="16 MiB x N"),
+    Workload("zstd-d", "/usr/bin/zstd", lambda c, m: [["-d", "-q", "-c", *c.spread(c.zst, m, 16)]], 480,
+             note="N MiB"),
     Workload("gzip-9", "/bin/gzip", lambda c, m: [["-9", "-c", c.mixed(m)]], 20.0, note="N MiB"),
     Workload("bzip2", "/bin/bzip2", lambda c, m: [["-9", "-c", c.mixed(m)]], 12.0, note="N MiB"),
     Workload("sqlite3", "/usr/bin/sqlite3", lambda c, n: [[]], 150_000, note="N rows",
@@ -268,11 +273,11 @@ WORKLOADS = [
     Workload("perl", "/usr/bin/perl", lambda c, n: [["-e", _code(PERL_LOOP, n)]], 1_000_000,
              note="N iterations"),
     Workload("sort", "/usr/bin/sort", lambda c, n: [[c.lines(n)]], 1_500_000, note="N lines"),
-    Workload("grep-E", "/bin/grep", lambda c, r: [["-E", "-c", "-h", GREP_RE, *[c.lines(1_000_000)] * r]], 12,
-             note="a 1M-line file x N"),
-    Workload("sha256sum", "/usr/bin/sha256sum", _same_file, 20, note="a 16 MiB file x N"),
-    Workload("b2sum", "/usr/bin/b2sum", _same_file, 48, note="a 16 MiB file x N"),
-    Workload("md5sum", "/usr/bin/md5sum", _same_file, 64, note="a 16 MiB file x N"),
+    Workload("grep-E", "/bin/grep", lambda c, n: [["-E", "-c", "-h", GREP_RE, *c.spread(c.lines, n, 1_000_000)]],
+             12_000_000, note="N lines"),
+    Workload("sha256sum", "/usr/bin/sha256sum", _files, 320, note="N MiB"),
+    Workload("b2sum", "/usr/bin/b2sum", _files, 768, note="N MiB"),
+    Workload("md5sum", "/usr/bin/md5sum", _files, 1024, note="N MiB"),
     Workload("gawk", "/usr/bin/gawk", lambda c, n: [[GAWK_AGG, c.lines(n)]], 500_000, note="N lines"),
     Workload("lua5.4", "/usr/bin/lua5.4", lambda c, n: [["-e", _code(LUA_LOOP, n)]], 700_000,
              note="N iterations"),
