@@ -353,10 +353,13 @@ def bench_workload(w: Workload, ctx: Ctx, size: float, tcgpy: list[str], qemu: s
                         if row["tcgpy_rss_mib"] and row["qemu_rss_mib"] else None)
     ref = outcomes.get("qemu")
     row["reference"] = "qemu-aarch64" if ref else None
-    row["differs"] = sorted({k.rstrip("#") for k, o in outcomes.items()
-                             if ref and not k.startswith("qemu") and (o.stdout, o.status) != (ref.stdout, ref.status)})
-    row["same_output"] = None if ref is None else not row["differs"]
-    row["status"] = {k: first_failure(o) for k, o in outcomes.items() if not k.endswith("#")}
+    # a run killed at the timeout has no output to compare (it is reported as a timeout)
+    finished = {k: o for k, o in outcomes.items() if o.seconds is not None}
+    compared = [k for k in finished if ref and not k.startswith("qemu")]
+    row["differs"] = sorted({k.rstrip("#") for k in compared
+                             if (finished[k].stdout, finished[k].status) != (ref.stdout, ref.status)})
+    row["same_output"] = not row["differs"] if compared else None
+    row["status"] = {k: first_failure(o) for k, o in finished.items() if not k.endswith("#")}
     if row["differs"] or any(row["status"].values()):
         row["stderr_tail"] = {k: o.stderr.decode(errors="replace")[-400:]
                               for k, o in outcomes.items() if not k.endswith("#") and o.stderr}
@@ -403,10 +406,12 @@ def run_steady(names: list[str] | None = None, runs: int = 3, scale: float = 1.0
                          f"({time.perf_counter() - t0:.0f} s)")
     if cache.problem:
         notes.append(cache.problem)
+    big_rss = [f"{r['workload']} {r['tcgpy_rss_mib']:.0f}/{r['qemu_rss_mib']:.0f}" for r in rows
+               if r["rss_ratio"] and r["rss_ratio"] > RSS_NOTE_FACTOR]
+    if big_rss:
+        notes.append(f"tcgpy's peak RSS is more than {RSS_NOTE_FACTOR:g}x qemu-aarch64's (MiB, tcgpy/qemu) in "
+                     f"{len(big_rss)} of {len(rows)} workloads: {', '.join(big_rss)}")
     for r in rows:
-        if r["rss_ratio"] and r["rss_ratio"] > RSS_NOTE_FACTOR:
-            notes.append(f"{r['workload']}: tcgpy's peak RSS is {r['rss_ratio']:.1f}x qemu-aarch64's "
-                         f"({r['tcgpy_rss_mib']:.0f} vs {r['qemu_rss_mib']:.0f} MiB)")
         if r["timeouts"]:
             notes.append(f"{r['workload']}: timed out ({', '.join(r['timeouts'])}) after {timeout:.0f} s")
         if r["differs"]:

@@ -97,3 +97,36 @@ def test_sizes_scale_and_stay_whole():
     assert bst.runs_and_scale(True, 3, None) == (1, bst.QUICK_SCALE)
     assert bst.runs_and_scale(False, 2, None) == (2, 1.0)
     assert len(set(bst.WORKLOAD_NAMES)) == len(bst.WORKLOADS)
+
+
+# A stand-in for ``python -m tcgpy``: ``run PROG ARGS`` runs PROG natively,
+# after FAKE_SLEEP seconds and with FAKE_EXTRA appended to its arguments.
+FAKE_TCGPY = [sys.executable, "-c", "import os, sys, time; time.sleep(float(os.environ.get('FAKE_SLEEP', 0))); "
+                                    "os.execv(sys.argv[2], sys.argv[2:] + os.environ.get('FAKE_EXTRA', '').split())"]
+ECHO = bst.Workload("echo", "echo", lambda c, n: [["hi"] * n], 2, dynamic=False)
+
+
+def _bench_fake(tmp_path, timeout: float, **env: str) -> dict:
+    ctx = bst.Ctx(tmp_path, Path("/bin"), tmp_path)
+    cache = rp.CacheCtl(FAKE_TCGPY, {})
+    cache.available = False                            # nothing to wait for
+    return bst.bench_workload(ECHO, ctx, ECHO.size, FAKE_TCGPY, "/usr/bin/env", 2, timeout,
+                              {"PATH": "/usr/bin:/bin", **env}, cache, tmp_path)
+
+
+def test_a_timed_out_warm_up_is_a_lower_bound_not_a_difference(tmp_path):
+    row = _bench_fake(tmp_path, 2.0, FAKE_SLEEP="60")
+    assert row["timeouts"] == ["tcgpy"] and row["tcgpy_s"] is None and row["ratio"] is None
+    assert row["qemu_s"] > 0 and row["ratio_at_least"] == pytest.approx(2.0 / row["qemu_s"])
+    assert row["differs"] == [] and row["same_output"] is None
+    res = {"runs": 2, "scale": 1.0, "rows": [row], "skipped": [], "notes": [],
+           "geomean": {"ratio": row["ratio_at_least"], "workloads": 1, "lower_bound": True, "over_2x": []}}
+    line = next(x for x in bst.format_steady_report(res).splitlines() if x.startswith("echo "))
+    assert ">2.00" in line and "TIMEOUT(tcgpy)" in line
+
+
+def test_outputs_are_checked_against_qemu(tmp_path):
+    row = _bench_fake(tmp_path, 60.0)
+    assert row["same_output"] is True and row["ratio"] == pytest.approx(row["tcgpy_s"] / row["qemu_s"])
+    row = _bench_fake(tmp_path, 60.0, FAKE_EXTRA="x")
+    assert row["differs"] == ["tcgpy"] and row["same_output"] is False

@@ -42,6 +42,9 @@ def add_parser(subparsers):
     s.add_argument("--steady", action="store_true", help="the steady-state table instead of the above")
     s.add_argument("--steady-scale", type=float, default=None,
                    help="work multiplier (default 1: qemu-aarch64 takes ~2-5 s per workload)")
+    s.add_argument("--steady-timeout", type=float, default=None,
+                   help="seconds allowed to each command (default 900); a workload whose warm-up "
+                        "runs out of time is reported as a lower bound")
     return p
 
 
@@ -68,7 +71,7 @@ def steady_main(args) -> int:
               f"(choose from {', '.join(bst.WORKLOAD_NAMES)})")
         return 2
     runs, scale = bst.runs_and_scale(args.quick, args.runs, args.steady_scale)
-    res = bst.run_steady(names, runs, scale, args.sysroot, args.qemu,
+    res = bst.run_steady(names, runs, scale, args.sysroot, args.qemu, args.steady_timeout or bst.DEFAULT_TIMEOUT,
                          progress=None if args.json else lambda s: print(s, flush=True))
     print(json.dumps(res, indent=2) if args.json else bst.format_steady_report(res))
     return 0
