@@ -160,7 +160,7 @@ class Workload:
     # (ctx, size) -> the program's arguments for each command, run one after
     # the other in the work directory: their times add up, outputs concatenate
     args: Callable[[Ctx, float], list[list[str]]]
-    size: float                       # the full size: MiB, lines, loop iterations, repeats
+    size: float                       # at scale 1: MiB, lines, rows or loop iterations
     dynamic: bool = True              # run with -L SYSROOT
     stdin: Callable[[Ctx, float], str] | None = None   # makes a file of the work directory
     note: str = ""
@@ -243,9 +243,9 @@ def _code(template: str, n: int) -> str:
     return template.replace("@N@", str(n))
 
 
-# Sizes: qemu-aarch64 takes ~2-5 s at scale 1 on the 2-core machine this
-# was calibrated on (numbers in each row's note would go stale; the table
-# prints the qemu time of every run).
+# Sizes at scale 1: qemu-aarch64 took 1-4 s for each (most 2-3 s) when
+# calibrated on the 2-core development machine, 2026-12-07; every table
+# prints the qemu time it measured.
 WORKLOADS = [
     Workload("openssl-sha256", "/usr/bin/openssl", _dgst("sha256"), 192, note="N MiB"),
     Workload("openssl-sha512", "/usr/bin/openssl", _dgst("sha512"), 192, note="N MiB"),
