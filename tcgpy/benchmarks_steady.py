@@ -454,7 +454,8 @@ def format_steady_report(res: dict) -> str:
                    f"{ratio:>10} {rss[0]:>9} {rss[1]:>8}  {mark}")
     g = res["geomean"]
     if res["rows"]:
-        out.append(f"{'geomean':<26} {'':>10} {'':>8} {'':>7} {('>' if g['lower_bound'] else '') + fmt_x(g['ratio']):>10}  "
+        geo = (">" if g["lower_bound"] else "") + fmt_x(g["ratio"])
+        out.append(f"{'geomean':<26} {'':>10} {'':>8} {'':>7} {geo:>10}  "
                    f"(over {g['workloads']} workloads; above 2.0x: {', '.join(g['over_2x']) or 'none'})")
     for s in res["skipped"]:
         out.append(f"skipped {s['workload']}: {s['reason']}")
