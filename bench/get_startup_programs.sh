@@ -1,11 +1,13 @@
 #!/bin/sh
 # Fetch real AArch64 Linux programs nobody here wrote, from Debian 12's
-# (bookworm) arm64 archive, into a sysroot for the start-up benchmark
-# (bench/startup_bench.py, tcgpy bench --startup):
+# (bookworm) arm64 archive, into one sysroot for the start-up benchmark
+# (bench/startup_bench.py, tcgpy bench --startup) and the steady-state one
+# (bench/steady_bench.py, tcgpy bench --steady):
 #   static           busybox-static, bash-static
 #   dynamic (-L)     python3.11 (minimal), perl-base, sqlite3, gawk, git, lua5.4,
-#                    coreutils (sort, sha256sum), xz-utils, file (+ magic database),
-#                    make, dash
+#                    coreutils (sort, sha256sum, b2sum, md5sum), xz-utils,
+#                    file (+ magic database), make, dash; and for the steady
+#                    state openssl, zstd, gzip, bzip2, grep
 # with glibc and every shared library they load.
 #
 #   bench/get_startup_programs.sh [DIR]
@@ -43,6 +45,9 @@ coreutils libacl1 libattr1 libselinux1
 xz-utils liblzma5
 file libmagic1 libmagic-mgc libbz2-1.0
 make dash
+openssl
+zstd libzstd1 liblz4-1 libstdc++6
+gzip bzip2 grep
 "
 
 if [ ! -e "$dir/apt/updated" ] || [ "${TCGPY_BENCH_APT_UPDATE:-0}" = 1 ]; then
@@ -83,7 +88,8 @@ if command -v qemu-aarch64 >/dev/null 2>&1; then
     missing=0
     for prog in usr/bin/python3.11 usr/bin/perl usr/bin/sqlite3 usr/bin/gawk usr/bin/git \
                 usr/bin/lua5.4 usr/bin/sort usr/bin/sha256sum usr/bin/xz usr/bin/file \
-                usr/bin/make bin/dash; do
+                usr/bin/make bin/dash usr/bin/openssl usr/bin/zstd bin/gzip bin/bzip2 \
+                bin/grep; do
         [ -e "$sys/$prog" ] || prog=$(echo "$prog" | sed 's,^usr/,,')
         if [ ! -e "$sys/$prog" ]; then
             echo "missing: /$prog"; missing=1; continue
@@ -97,7 +103,7 @@ if command -v qemu-aarch64 >/dev/null 2>&1; then
     [ $missing = 0 ] && echo "every program finds its shared libraries in the sysroot"
 fi
 if [ "$dir" = "$(cd "${XDG_CACHE_HOME:-$HOME/.cache}" 2>/dev/null && pwd)/tcgpy-bench" ]; then
-    echo "run: python bench/startup_bench.py   (or tcgpy bench --startup)"
+    echo "run: python bench/startup_bench.py, bench/steady_bench.py   (or tcgpy bench --startup, --steady)"
 else
-    echo "run: python bench/startup_bench.py --sysroot $sys   (or tcgpy bench --startup --sysroot ...)"
+    echo "run: python bench/startup_bench.py (or steady_bench.py) --sysroot $sys   (or tcgpy bench --startup/--steady --sysroot ...)"
 fi

@@ -29,23 +29,20 @@ aarch64 (the shell loop); their output is checked against the known answer.
 from __future__ import annotations
 
 import argparse
-import math
 import os
 import shutil
-import signal
-import subprocess
 import sys
 import tempfile
-import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-PKG_DIR = Path(__file__).resolve().parent               # .../tcgpy
-ROOT = PKG_DIR.parent                                    # a source checkout, or site-packages
+from .benchmarks_realprog import (FETCH_SCRIPT, RATIO_DIRECTION, ROOT, CacheCtl, Outcome, best, default_sysroot,
+                                  dir_bytes, fetch_hint, find_qemu, first_failure, fmt_s, fmt_x, geomean,
+                                  guest_env, run_steps, tcgpy_command)
+
 GUEST_BIN = ROOT / "tests" / "guest" / "bin"
-FETCH_SCRIPT = "bench/get_startup_programs.sh"
 DEFAULT_TIMEOUT = 300.0
 DEFAULT_SPAWN = 200
 
@@ -147,11 +144,6 @@ CASES = [
 CASE_NAMES = [c.name for c in CASES]
 
 
-def default_sysroot() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "tcgpy-bench" / "sysroot"
-
-
 def binfmt_runs_aarch64() -> bool:
     """Whether the host kernel hands aarch64 ELF files to an enabled qemu
     (binfmt_misc): only then can qemu-user run a guest that execve()s guest
@@ -173,105 +165,6 @@ def binfmt_runs_aarch64() -> bool:
 
 
 # ---------------------------------------------------------------- running
-
-@dataclass
-class Outcome:
-    seconds: float | None          # None: timed out
-    status: list[int]              # one exit status per step (negative: killed by that signal)
-    stdout: bytes
-    stderr: bytes
-
-
-def run_steps(prefix: list[str], steps: list[list[str]], env: dict[str, str], cwd: Path,
-              stdin: Path | None, timeout: float) -> Outcome:
-    """Run ``prefix + step`` for each step in turn; the time of each is from
-    the start to the exit of that process (stdout and stderr go to files, so a
-    detached child holding them open cannot stretch it)."""
-    total, statuses, out, err = 0.0, [], b"", b""
-    for step in steps:
-        with tempfile.TemporaryFile() as fo, tempfile.TemporaryFile() as fe, \
-                (open(stdin, "rb") if stdin else open(os.devnull, "rb")) as fi:
-            t0 = time.perf_counter()
-            p = subprocess.Popen(prefix + step, stdin=fi, stdout=fo, stderr=fe, cwd=cwd, env=env,
-                                 start_new_session=True)
-            # A blocking wait (Popen.wait(timeout) polls, which rounds times
-            # up by as much as 50 ms), with a timer to kill the whole session.
-            killed = []
-
-            def kill(pid=p.pid):
-                killed.append(True)
-                try:
-                    os.killpg(pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
-            timer = threading.Timer(timeout, kill)
-            timer.start()
-            try:
-                _, wst, _ = os.wait4(p.pid, 0)
-            finally:
-                timer.cancel()
-            dt = time.perf_counter() - t0
-            st = p.returncode = os.waitstatus_to_exitcode(wst)
-            if killed:
-                dt = None
-            fo.seek(0)
-            fe.seek(0)
-            out += fo.read()
-            err += fe.read()
-        statuses.append(st)
-        if dt is None:
-            return Outcome(None, statuses, out, err)
-        total += dt
-    return Outcome(total, statuses, out, err)
-
-
-class CacheCtl:
-    """``tcgpy cache wait`` in a cache directory, tolerating a tcgpy without
-    the subcommand (then there is nothing to wait for)."""
-
-    def __init__(self, tcgpy: list[str], env: dict[str, str]):
-        self.tcgpy, self.env, self.available, self.problem = tcgpy, env, True, ""
-
-    def wait(self, cache_dir: Path, timeout: float) -> float:
-        if not self.available:
-            return 0.0
-        t0 = time.perf_counter()
-        try:
-            r = subprocess.run(self.tcgpy + ["cache", "wait"], env={**self.env, "TCGPY_CACHE_DIR": str(cache_dir)},
-                               capture_output=True, timeout=timeout)
-        except subprocess.TimeoutExpired:
-            self.problem = f"tcgpy cache wait did not return within {timeout:.0f} s"
-            return time.perf_counter() - t0
-        if r.returncode != 0:
-            text = r.stderr.decode(errors="replace")
-            if "invalid choice" in text:
-                self.available = False
-                self.problem = ("tcgpy has no `cache` subcommand yet: no wait between cold and warm runs "
-                                "(and presumably no persistent cache: cold ~ warm)")
-                return 0.0
-            self.problem = f"tcgpy cache wait exited {r.returncode}: {text.strip()[-300:]}"
-        return time.perf_counter() - t0
-
-
-def dir_bytes(d: Path) -> int:
-    n = 0
-    for root, _, files in os.walk(d):
-        for f in files:
-            try:
-                n += os.lstat(os.path.join(root, f)).st_size
-            except OSError:
-                pass
-    return n
-
-
-def _best(vals: list[float | None]) -> float | None:
-    vals = [v for v in vals if v is not None]
-    return min(vals) if vals else None
-
-
-def _status(o: Outcome) -> int:
-    return next((s for s in o.status if s != 0), 0)
-
 
 def bench_case(case: Case, ctx: Ctx, tcgpy: list[str], qemu: str | None, runs: int,
                timeout: float, base_env: dict[str, str], cache: CacheCtl, scratch: Path,
@@ -325,8 +218,8 @@ def bench_case(case: Case, ctx: Ctx, tcgpy: list[str], qemu: str | None, runs: i
     row: dict = {"program": case.name, "command": " ; ".join(" ".join(s) for s in steps),
                  "runs": runs, "note": case.note}
     for k in ("cold", "warm", "nocache"):
-        row[f"{k}_s"] = _best(times[k])
-    row["qemu_s"] = _best(times["qemu"]) if use_qemu_time else None
+        row[f"{k}_s"] = best(times[k])
+    row["qemu_s"] = best(times["qemu"]) if use_qemu_time else None
     q = row["qemu_s"]
     for k in ("cold", "warm", "nocache"):
         row[f"{k}_ratio"] = row[f"{k}_s"] / q if q and row[f"{k}_s"] else None
@@ -352,16 +245,11 @@ def bench_case(case: Case, ctx: Ctx, tcgpy: list[str], qemu: str | None, runs: i
                 differs.append(k.rstrip("#"))
     row["differs"] = sorted(set(differs))
     row["same_output"] = None if ref is None else not differs
-    row["status"] = {k: _status(o) for k, o in outcomes.items() if not k.endswith("#")}
+    row["status"] = {k: first_failure(o) for k, o in outcomes.items() if not k.endswith("#")}
     if differs or any(row["status"].values()):
         row["stderr_tail"] = {k: o.stderr.decode(errors="replace")[-400:]
                               for k, o in outcomes.items() if not k.endswith("#") and o.stderr}
     return row
-
-
-def _geomean(vals: list[float]) -> float | None:
-    vals = [v for v in vals if v]
-    return math.exp(sum(math.log(v) for v in vals) / len(vals)) if vals else None
 
 
 def select_cases(programs: list[str] | None, quick: bool, smoke: bool) -> list[Case]:
@@ -386,29 +274,10 @@ def run_startup(programs: list[str] | None = None, runs: int = 3, quick: bool = 
     spawn = spawn if spawn is not None else (40 if quick else DEFAULT_SPAWN)
     sysroot = Path(sysroot) if sysroot else default_sysroot()
     notes: list[str] = []
-    if qemu and not shutil.which(qemu):
-        notes.append(f"--qemu {qemu}: not an executable")
-        qemu = None
-    else:
-        qemu = shutil.which(qemu or "qemu-aarch64")
+    qemu = find_qemu(qemu, notes)
     binfmt = binfmt_runs_aarch64()
-    if qemu is None and not notes:
-        notes.append("qemu-aarch64 not installed: no qemu column and no ratios "
-                     "(apt-get install qemu-user)")
-    tcgpy = [sys.executable, "-m", "tcgpy"]
-    base_env = {k: v for k, v in os.environ.items()
-                if k not in ("TCGPY_CACHE", "TCGPY_CACHE_DIR", "LANG", "LANGUAGE") and not k.startswith("LC_")}
-    base_env["PYTHONPATH"] = os.pathsep.join([str(ROOT)] + ([base_env["PYTHONPATH"]]
-                                                            if base_env.get("PYTHONPATH") else []))
-    base_env.update({"PATH": "/usr/bin:/bin", "LC_ALL": "C", "TZ": "UTC"})
-    # Every guest process is a new Python: without bytecode (say
-    # PYTHONDONTWRITEBYTECODE=1 and a fresh tree) each would compile
-    # tcgpy's source first, ~0.1 s that an installed tcgpy does not pay.
-    r = subprocess.run([sys.executable, "-m", "compileall", "-q", str(PKG_DIR)],
-                       capture_output=True, timeout=timeout, env={**base_env, "PYTHONDONTWRITEBYTECODE": ""})
-    if r.returncode != 0:
-        notes.append(f"could not write tcgpy's bytecode ({PKG_DIR}): each tcgpy process compiles its "
-                     "source first (~0.1 s more)")
+    tcgpy = tcgpy_command()
+    base_env = guest_env(timeout, notes)
     cache = CacheCtl(tcgpy, base_env)
     rows, skipped = [], []
     cases = select_cases(programs, quick, smoke)
@@ -426,7 +295,7 @@ def run_startup(programs: list[str] | None = None, runs: int = 3, quick: bool = 
             missing = [str(p) for p in needs if not p.exists()]
             if missing:
                 where = ("build tests/guest (tests/guest/build.sh)" if case.name == "hello"
-                         else f"run {FETCH_SCRIPT}" + (f" {sysroot.parent}" if sysroot != default_sysroot() else ""))
+                         else fetch_hint(sysroot))
                 skipped.append({"program": case.name, "missing": missing,
                                 "reason": f"missing {missing[0]}" + (f" (+{len(missing) - 1})" if len(missing) > 1 else "")
                                           + f": {where}"})
@@ -439,7 +308,7 @@ def run_startup(programs: list[str] | None = None, runs: int = 3, quick: bool = 
             rows.append(row)
             if progress:
                 progress(f"[{i + 1}/{len(cases)}] {case.name}: " + ", ".join(
-                    f"{k} {_fmt_s(row[k + '_s'])}" for k in ("cold", "warm", "nocache", "qemu"))
+                    f"{k} {fmt_s(row[k + '_s'])}" for k in ("cold", "warm", "nocache", "qemu"))
                     + f" ({time.perf_counter() - t0:.0f} s)")
     if cache.problem:
         notes.append(cache.problem)
@@ -464,10 +333,10 @@ def run_startup(programs: list[str] | None = None, runs: int = 3, quick: bool = 
     with_q = [r for r in rows if r["qemu_s"] and r["cold_s"] and r["warm_s"]]
     geo = {
         "programs_with_qemu": len(with_q),
-        "cold_ratio": _geomean([r["cold_ratio"] for r in with_q]),
-        "warm_ratio": _geomean([r["warm_ratio"] for r in with_q]),
-        "nocache_ratio": _geomean([r["nocache_ratio"] for r in with_q if r["nocache_ratio"]]),
-        "warm_speedup": _geomean([r["warm_speedup"] for r in rows if r["warm_speedup"]]),
+        "cold_ratio": geomean([r["cold_ratio"] for r in with_q]),
+        "warm_ratio": geomean([r["warm_ratio"] for r in with_q]),
+        "nocache_ratio": geomean([r["nocache_ratio"] for r in with_q if r["nocache_ratio"]]),
+        "warm_speedup": geomean([r["warm_speedup"] for r in rows if r["warm_speedup"]]),
         "programs": len([r for r in rows if r["warm_speedup"]]),
     }
     return {"runs": runs, "sysroot": str(sysroot), "qemu": qemu, "binfmt_aarch64": binfmt,
@@ -475,21 +344,12 @@ def run_startup(programs: list[str] | None = None, runs: int = 3, quick: bool = 
             "rows": rows, "skipped": skipped, "geomean": geo, "notes": notes}
 
 
-def _fmt_s(v: float | None) -> str:
-    return "-" if v is None else f"{v:.2f}"
-
-
-def _fmt_x(v: float | None) -> str:
-    return "-" if v is None else (f"{v:.0f}x" if v >= 100 else f"{v:.1f}x")
-
-
 def format_startup_report(res: dict) -> str:
     spawn = any(r["program"] == "spawn" for r in res["rows"])
     out = [f"Start-up of real programs: wall seconds, best of {res['runs']}" + (" (spawn: 1 run)" if spawn else ""),
            "  cold = empty TCGPY_CACHE_DIR, warm = same dir again after `tcgpy cache wait`, "
            "nocache = TCGPY_CACHE=0",
-           "  ratios = tcgpy time / qemu-aarch64 time: >1 means tcgpy is slower (lower is better); "
-           "cold/warm >1 means the cache helps",
+           f"  {RATIO_DIRECTION}; cold/warm >1 means the cache helps",
            "",
            f"{'program':<12} {'cold s':>8} {'warm s':>8} {'nocache s':>9} {'qemu s':>7} "
            f"{'cold/qemu':>9} {'warm/qemu':>9} {'cold/warm':>9}  output"]
@@ -502,15 +362,15 @@ def format_startup_report(res: dict) -> str:
             mark = "DIFFERS (" + ",".join(r["differs"]) + ")"
         if r["timeouts"]:
             mark += " TIMEOUT(" + ",".join(r["timeouts"]) + ")"
-        out.append(f"{r['program']:<12} {_fmt_s(r['cold_s']):>8} {_fmt_s(r['warm_s']):>8} "
-                   f"{_fmt_s(r['nocache_s']):>9} {_fmt_s(r['qemu_s']):>7} {_fmt_x(r['cold_ratio']):>9} "
-                   f"{_fmt_x(r['warm_ratio']):>9} {_fmt_x(r['warm_speedup']):>9}  {mark}")
+        out.append(f"{r['program']:<12} {fmt_s(r['cold_s']):>8} {fmt_s(r['warm_s']):>8} "
+                   f"{fmt_s(r['nocache_s']):>9} {fmt_s(r['qemu_s']):>7} {fmt_x(r['cold_ratio']):>9} "
+                   f"{fmt_x(r['warm_ratio']):>9} {fmt_x(r['warm_speedup']):>9}  {mark}")
     g = res["geomean"]
     if res["rows"]:
-        out.append(f"{'geomean':<12} {'':>8} {'':>8} {'':>9} {'':>7} {_fmt_x(g['cold_ratio']):>9} "
-                   f"{_fmt_x(g['warm_ratio']):>9} {_fmt_x(g['warm_speedup']):>9}"
+        out.append(f"{'geomean':<12} {'':>8} {'':>8} {'':>9} {'':>7} {fmt_x(g['cold_ratio']):>9} "
+                   f"{fmt_x(g['warm_ratio']):>9} {fmt_x(g['warm_speedup']):>9}"
                    f"  (qemu ratios over {g['programs_with_qemu']} programs; "
-                   f"nocache/qemu {_fmt_x(g['nocache_ratio'])})")
+                   f"nocache/qemu {fmt_x(g['nocache_ratio'])})")
     for s in res["skipped"]:
         out.append(f"skipped {s['program']}: {s['reason']}")
     if res["notes"]:

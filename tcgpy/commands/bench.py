@@ -32,7 +32,19 @@ def add_parser(subparsers):
     g.add_argument("--sysroot", help="the sysroot bench/get_startup_programs.sh made "
                                      "(default ~/.cache/tcgpy-bench/sysroot)")
     g.add_argument("--runs", type=int, default=3, help="best of N runs (default 3)")
-    g.add_argument("--quick", action="store_true", help="1 run each, fewer programs")
+    g.add_argument("--quick", action="store_true", help="1 run each, fewer programs (--steady: scale 0.1)")
+    s = p.add_argument_group(
+        "steady state", "--steady times long runs of real programs (openssl, xz, zstd, gzip, bzip2, "
+                        "sqlite3, python3, perl, sort, grep, sha256sum, b2sum, md5sum, gawk, lua; the same "
+                        "fetch script) with a warm translation cache, and under qemu-aarch64; ratios are "
+                        "tcgpy time / qemu time (>1: tcgpy slower). --programs then names workloads; "
+                        "--sysroot, --runs, --quick, --qemu apply")
+    s.add_argument("--steady", action="store_true", help="the steady-state table instead of the above")
+    s.add_argument("--steady-scale", type=float, default=None,
+                   help="work multiplier (default 1: qemu-aarch64 takes ~2-5 s per workload)")
+    s.add_argument("--steady-timeout", type=float, default=None,
+                   help="seconds allowed to each command (default 900); a workload whose warm-up "
+                        "runs out of time is reported as a lower bound")
     return p
 
 
@@ -50,9 +62,26 @@ def startup_main(args) -> int:
     return 0
 
 
+def steady_main(args) -> int:
+    from .. import benchmarks_steady as bst
+    names = args.programs or None
+    unknown = [n for n in names or () if n not in bst.WORKLOAD_NAMES]
+    if unknown:
+        print(f"tcgpy bench --steady: unknown workload(s) {', '.join(unknown)} "
+              f"(choose from {', '.join(bst.WORKLOAD_NAMES)})")
+        return 2
+    runs, scale = bst.runs_and_scale(args.quick, args.runs, args.steady_scale)
+    res = bst.run_steady(names, runs, scale, args.sysroot, args.qemu, args.steady_timeout or bst.DEFAULT_TIMEOUT,
+                         progress=None if args.json else lambda s: print(s, flush=True))
+    print(json.dumps(res, indent=2) if args.json else bst.format_steady_report(res))
+    return 0
+
+
 def main(args) -> int:
     if args.startup:
         return startup_main(args)
+    if args.steady:
+        return steady_main(args)
     from .. import benchmarks
     if args.programs is None:
         programs = [] if args.smoke else benchmarks.default_programs()
