@@ -232,6 +232,9 @@ class ChunkExecutor(Protocol):
     case files, the resume record) is the same for all of them."""
 
     jobs: int                      # chunks that run at once
+    # Whether a lost chunk has already been rerun elsewhere (and killed its
+    # worker there too): then isolation goes straight to single cases.
+    reruns_lost: bool
 
     def chunk_size(self, count: int) -> int:
         """Cases per chunk for a campaign of ``count`` cases."""
@@ -253,9 +256,10 @@ class ChunkExecutor(Protocol):
 def _isolate(spec: Spec, chunk: range, ex: ChunkExecutor) -> ChunkResult:
     """Rerun a chunk whose worker died; when it kills its worker again, run
     each case alone and report each case that does as a crash finding."""
-    [alone] = ex.run_alone(spec, [chunk])
-    if alone is not None:
-        return alone
+    if not ex.reruns_lost:
+        [alone] = ex.run_alone(spec, [chunk])
+        if alone is not None:
+            return alone
     out = ChunkResult()
     singles = [range(i, i + 1) for i in chunk]
     for one, r in zip(singles, ex.run_alone(spec, singles)):

@@ -38,6 +38,10 @@ CHUNK = 200
 # Chunks in flight per worker thread: one running, one queued on the worker
 # while the result of the previous one travels back, spare for stragglers.
 WINDOW_PER_THREAD = 3
+# Seconds to wait for a first worker (a batch system may take a while to
+# start one); reaching the scheduler is bounded by Dask's own
+# distributed.comm.timeouts.connect.
+FIRST_WORKER_TIMEOUT = 300.0
 
 
 class VersionMismatch(Exception):
@@ -109,6 +113,11 @@ def run_chunk(spec: Spec, indices: range, client_versions: dict[str, str]) -> Ch
 
 class DaskPool:
     """Campaign executor on the cluster a ``distributed.Client`` talks to."""
+
+    # Dask reruns the task of a dead worker on another one, up to the
+    # scheduler's distributed.scheduler.allowed-failures (3 by default;
+    # a cluster that often meets crashing cases runs faster with 0 or 1).
+    reruns_lost = True
 
     def __init__(self, client, where: str):
         self.client = client
@@ -191,7 +200,8 @@ def _for_workers(spec: Spec) -> Spec:
 
 
 @contextlib.contextmanager
-def connect(address: str, jobs: int = 2, timeout: float = 60.0) -> Iterator[DaskPool]:
+def connect(address: str, jobs: int = 2,
+            timeout: float = FIRST_WORKER_TIMEOUT) -> Iterator[DaskPool]:
     """A DaskPool on the scheduler at ``address`` (``tcp://HOST:8786``), or on a
     LocalCluster of ``jobs`` single-threaded worker processes for ``local``.
     Waits up to ``timeout`` seconds for a first worker, then checks versions."""
@@ -211,10 +221,10 @@ def _open(stack: contextlib.ExitStack, distributed, address: str, jobs: int,
         cluster = stack.enter_context(distributed.LocalCluster(
             n_workers=jobs, threads_per_worker=1, processes=True,
             dashboard_address=None, silence_logs=50))
-        client = stack.enter_context(distributed.Client(cluster, timeout=timeout))
+        client = stack.enter_context(distributed.Client(cluster))
         where = "dask local"
     else:
-        client = stack.enter_context(distributed.Client(address, timeout=timeout))
+        client = stack.enter_context(distributed.Client(address))
         where = f"dask {address}"
     client.wait_for_workers(1, timeout=timeout)
     return DaskPool(client, where)

@@ -26,6 +26,7 @@ class InProcess:
 
     where = "local"
     jobs = 1
+    reruns_lost = False
 
     def __init__(self, worker: Worker):
         self.worker = worker
@@ -76,6 +77,7 @@ class LocalPool:
     reported, not fatal."""
 
     where = "local"
+    reruns_lost = False
 
     def __init__(self, jobs: int):
         self.jobs = max(jobs, 1)
