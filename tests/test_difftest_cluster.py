@@ -204,3 +204,22 @@ def test_cli_says_what_to_do_when_the_cluster_is_unreachable():
     p = difftest(ARCH, "--cluster", f"tcp://127.0.0.1:{free_port()}", "--count", "4",
                  env={"DASK_DISTRIBUTED__COMM__TIMEOUTS__CONNECT": "2s"})
     assert p.returncode == 2 and "cannot use the Dask cluster" in p.stderr, p.stderr
+
+
+def test_a_case_that_kills_its_worker_is_a_crash_finding_and_the_campaign_goes_on(tmp_path):
+    # Seed 15: cases 0-1 (code with udiv/sdiv) kill the process that
+    # translates them; cases 2-3 (movz/movk only) do not.  allowed-failures
+    # 0: the scheduler gives up on a task at its first dead worker, so the
+    # test restarts three workers rather than twelve.
+    p = difftest(ARCH, "--cluster", "local", "--jobs", "2", "--count", "4", "--states", "2",
+                 "--length", "3", "--seed", "15", "--classes", "div,movw",
+                 "--out", str(tmp_path), "--json",
+                 env={ENV_VAR: "a64-div-kills-host",
+                      "DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES": "0"})
+    assert p.returncode == 1, p.stdout + p.stderr
+    doc = json.loads(p.stdout)
+    assert doc["count"] == doc["ran"] == 4
+    assert [f["index"] for f in doc["findings"]] == [0, 1]
+    assert all("process died" in f["summary"] for f in doc["findings"])
+    assert doc["passed"] + doc["known"] == 2
+    assert sorted(f.name[:6] for f in tmp_path.glob("*.json")) == ["000000", "000001"]
