@@ -236,6 +236,11 @@ def main(args) -> int:
         except ClusterError as e:
             print(f"tcgpy difftest: {e}", file=sys.stderr)
             return 2
+        except KeyboardInterrupt:
+            again = (f"; tcgpy difftest --resume {spec.out} continues it" if spec.out
+                     else " (give --out DIR to be able to --resume)")
+            print(f"\ntcgpy difftest: interrupted{again}", file=sys.stderr)
+            return 130
         if args.json:
             print(json.dumps(summary.to_json(), indent=1))
         else:

@@ -220,7 +220,7 @@ def _open(stack: contextlib.ExitStack, distributed, address: str, jobs: int,
     if address == "local":
         cluster = stack.enter_context(distributed.LocalCluster(
             n_workers=jobs, threads_per_worker=1, processes=True,
-            dashboard_address=None, silence_logs=50))
+            dashboard_address=":0", silence_logs=50))  # any free port: never clash
         client = stack.enter_context(distributed.Client(cluster))
         where = "dask local"
     else:
