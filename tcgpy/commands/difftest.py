@@ -47,7 +47,16 @@ def configure_parser(p: argparse.ArgumentParser) -> None:
     p.add_argument("--jobs", "-j", type=int, default=os.cpu_count() or 1,
                    help="worker processes (default: one per CPU)")
     p.add_argument("--out", "-o", default=None, metavar="DIR",
-                   help="write a minimized case file for every mismatch into DIR")
+                   help="write a minimized case file for every mismatch into DIR, and record "
+                        "the campaign's progress there (DIR/.campaign) for --resume")
+    p.add_argument("--resume", default=None, metavar="DIR",
+                   help="continue the campaign recorded in DIR by --out: run only the cases "
+                        "it has no result for (arch, seed, count and case options come "
+                        "from DIR; --jobs/--cluster may differ)")
+    p.add_argument("--cluster", default=None, metavar="ADDRESS",
+                   help="run on a Dask distributed cluster: tcp://HOST:8786 for a running "
+                        "scheduler, or 'local' for a LocalCluster of --jobs workers "
+                        "(needs pip install 'tcgpy[cluster]')")
     p.add_argument("--replay", nargs="+", default=None, metavar="FILE",
                    help="rerun case files instead of a campaign")
     p.add_argument("--no-minimize", dest="minimize", action="store_false",
@@ -134,10 +143,31 @@ def _print_summary(summary) -> None:
     if stages:
         split += "; of tcgpy: " + ", ".join(
             f"{k} {v:.1f}s" for k, v in sorted(stages.items(), key=lambda kv: -kv[1]))
-    print(f"{summary.count} cases ({summary.length} instructions each, seed {summary.seed}) "
-          f"in {summary.elapsed:.1f}s with {summary.jobs} job(s): {summary.cases_per_s:.0f} cases/s; "
+    resumed = (f", {summary.count - summary.ran} of them resumed from the record"
+               if summary.ran != summary.count else "")
+    print(f"{summary.count} cases ({summary.length} instructions each, seed {summary.seed}{resumed}) "
+          f"in {summary.elapsed:.1f}s with {summary.jobs} job(s) ({summary.where}): "
+          f"{summary.cases_per_s:.0f} cases/s; "
           f"{summary.mismatches} mismatches, {sum(summary.known.values())} known differences")
     print(f"time by stage (summed over workers): {split}")
+
+
+class ClusterError(Exception):
+    """The cluster cannot run this campaign (Dask missing, versions differ)."""
+
+
+@contextlib.contextmanager
+def _executor(args):
+    """The Dask executor for --cluster, or None for the local pool."""
+    if not args.cluster:
+        yield None
+        return
+    from ..difftest import cluster
+    try:
+        with cluster.connect(args.cluster, args.jobs) as pool:
+            yield pool
+    except (cluster.MissingDask, cluster.Unavailable, cluster.VersionMismatch) as e:
+        raise ClusterError(str(e)) from None
 
 
 def main(args) -> int:
@@ -145,7 +175,7 @@ def main(args) -> int:
     from ..difftest.campaign import Spec, print_progress, run_campaign
     from ..difftest.engine import FormError, select_classes
     from ..difftest.testing import install_from_env
-    if args.arch is None and not args.replay:
+    if args.arch is None and not (args.replay or args.resume):
         print("tcgpy difftest: give the guest architecture (e.g. tcgpy difftest aarch64)",
               file=sys.stderr)
         return 2
@@ -167,26 +197,50 @@ def main(args) -> int:
             print("tcgpy difftest: --count must be >= 0; --length, --jobs, --states >= 1",
                   file=sys.stderr)
             return 2
+        if args.resume:
+            from ..difftest.journal import load_header
+            try:
+                spec, count = load_header(args.resume)
+            except ValueError as e:
+                print(f"tcgpy difftest: {e}", file=sys.stderr)
+                return 2
+        else:
+            try:
+                classes = select_classes(args.arch, args.classes, args.exclude)
+            except ValueError as e:
+                print(f"tcgpy difftest: {e}", file=sys.stderr)
+                return 2
+            if not classes:
+                print(f"tcgpy difftest: no instruction classes selected for {args.arch}",
+                      file=sys.stderr)
+                return 2
+            seed = args.seed if args.seed is not None else random.randrange(1 << 32)
+            spec = Spec(args.arch, seed, args.length, tuple(c.name for c in classes),
+                        args.out, args.minimize, states_per_code=args.states)
+            count = args.count
         try:
-            classes = select_classes(args.arch, args.classes, args.exclude)
-        except ValueError as e:
-            print(f"tcgpy difftest: {e}", file=sys.stderr)
-            return 2
-        if not classes:
-            print(f"tcgpy difftest: no instruction classes selected for {args.arch}", file=sys.stderr)
-            return 2
-        seed = args.seed if args.seed is not None else random.randrange(1 << 32)
-        spec = Spec(args.arch, seed, args.length, tuple(c.name for c in classes),
-                    args.out, args.minimize, states_per_code=args.states)
-        if not args.quiet:
-            print(f"difftest {args.arch}: {args.count} cases of {args.length} instructions, "
-                  f"seed {seed}, {len(classes)} classes, {args.jobs} job(s)", file=sys.stderr)
-        try:
-            summary = run_campaign(spec, args.count, args.jobs,
-                                   None if args.quiet else print_progress(sys.stderr))
+            with _executor(args) as executor:
+                if not args.quiet:
+                    where = executor.where if executor else "local"
+                    jobs = executor.jobs if executor else args.jobs
+                    print(f"difftest {spec.arch}: {count} cases of {spec.length} instructions, "
+                          f"seed {spec.seed}, {len(spec.classes)} classes, {jobs} job(s) "
+                          f"({where}){', resuming ' + args.resume if args.resume else ''}",
+                          file=sys.stderr)
+                summary = run_campaign(spec, count, args.jobs,
+                                       None if args.quiet else print_progress(sys.stderr),
+                                       executor=executor, resume=bool(args.resume))
         except FormError as e:
             print(f"\ntcgpy difftest: {e}", file=sys.stderr)
             return 2
+        except ClusterError as e:
+            print(f"tcgpy difftest: {e}", file=sys.stderr)
+            return 2
+        except KeyboardInterrupt:
+            again = (f"; tcgpy difftest --resume {spec.out} continues it" if spec.out
+                     else " (give --out DIR to be able to --resume)")
+            print(f"\ntcgpy difftest: interrupted{again}", file=sys.stderr)
+            return 130
         if args.json:
             print(json.dumps(summary.to_json(), indent=1))
         else:

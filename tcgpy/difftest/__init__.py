@@ -9,12 +9,18 @@ Modules, in data-flow order:
 - ``known_differences``: Unicorn deviations from the architecture, with proof.
 - ``minimize``: shrink a failing case (instructions, register values, data).
 - ``casefile``: self-contained JSON case files and ``replay``.
-- ``campaign``: many cases over worker processes, per-class statistics.
+- ``campaign``: many cases in chunks, per-class statistics; one driver for
+  every executor.
+- ``pools``: executors on this machine (in process, forked worker processes).
+- ``cluster``: the executor on a Dask cluster (optional extra ``cluster``).
+- ``journal``: a campaign's record in its ``--out`` directory, for ``--resume``.
 - ``testing``: test-only injection of a broken translation.
 
 From the command line::
 
     tcgpy difftest aarch64 --count 10000 --jobs 2 --out cases/
+    tcgpy difftest aarch64 --count 100000000 --cluster tcp://HOST:8786 --out cases/
+    tcgpy difftest --resume cases/
     tcgpy difftest --replay cases/000123-addsub_imm-....json
 
 From Python::

@@ -1,26 +1,22 @@
-"""Difftest campaigns: many cases, optionally over worker processes, each with
-its own pair of emulators; mismatches minimized and written as case files.
+"""Difftest campaigns: many cases in chunks, run in this process, in local
+worker processes (:mod:`.pools`) or on a Dask cluster (:mod:`.cluster`), each
+worker with its own pair of emulators; mismatches minimized by the worker and
+written as case files by the campaign.
 
 Case ``i`` of seed ``s`` is generated from (arch, s, i) alone, so a campaign
-gives the same cases whatever the number of workers, and a finding's label
-("seed 7 case 1234") regenerates it.
+gives the same cases whatever the number of workers or the chunking, and a
+finding's label ("seed 7 case 1234") regenerates it.
 """
 from __future__ import annotations
 
-import contextlib
-import multiprocessing
-from concurrent.futures import ProcessPoolExecutor, as_completed
-from concurrent.futures.process import BrokenProcessPool
+import os
 import sys
 import time
 from dataclasses import asdict, dataclass, field, replace
-from typing import Callable
+from typing import Callable, Protocol
 
-from .casefile import write_case
 from .engine import Engine, campaign_case, select_classes
 from .minimize import minimize_result
-
-CHUNK = 20          # cases per work item: small enough for a smooth progress line
 
 
 @dataclass(frozen=True)
@@ -71,6 +67,9 @@ class ChunkResult:
     known: dict[str, int] = field(default_factory=dict)    # known-difference name -> count
     times: dict[str, float] = field(default_factory=dict)  # seconds, by stage
     cases: int = 0
+    # Case files of the findings, index -> (file name, text): made where the
+    # case ran, written by the campaign (a cluster worker's disk is not ours).
+    case_files: dict[int, tuple[str, str]] = field(default_factory=dict)
 
     def merge(self, other: "ChunkResult") -> None:
         for k, v in other.stats.items():
@@ -81,6 +80,19 @@ class ChunkResult:
         for k, v in other.times.items():
             self.times[k] = self.times.get(k, 0.0) + v
         self.cases += other.cases
+        self.case_files.update(other.case_files)
+
+    def to_json(self) -> dict:
+        """The result without its case files (the campaign writes those)."""
+        return {"cases": self.cases, "stats": {k: asdict(v) for k, v in self.stats.items()},
+                "findings": [asdict(f) for f in self.findings], "known": self.known,
+                "times": self.times}
+
+    @staticmethod
+    def from_json(d: dict) -> "ChunkResult":
+        return ChunkResult({k: ClassStats(**v) for k, v in d["stats"].items()},
+                           [Finding(**f) for f in d["findings"]], dict(d["known"]),
+                           dict(d["times"]), d["cases"])
 
 
 @dataclass
@@ -97,6 +109,12 @@ class Summary:
     known: dict[str, int]
     times: dict[str, float]
     elapsed: float
+    ran: int = -1                  # cases run by this call (the rest resumed); -1: all
+    where: str = "local"           # "local" or the Dask cluster's address
+
+    def __post_init__(self) -> None:
+        if self.ran < 0:
+            self.ran = self.count
 
     @property
     def mismatches(self) -> int:
@@ -104,7 +122,7 @@ class Summary:
 
     @property
     def cases_per_s(self) -> float:
-        return self.count / self.elapsed if self.elapsed > 0 else 0.0
+        return self.ran / self.elapsed if self.elapsed > 0 else 0.0
 
     @property
     def exit_status(self) -> int:
@@ -114,7 +132,8 @@ class Summary:
         return {
             "arch": self.arch, "seed": self.seed, "count": self.count, "length": self.length,
             "states_per_code": self.states_per_code,
-            "jobs": self.jobs, "classes": self.classes, "elapsed_s": round(self.elapsed, 3),
+            "jobs": self.jobs, "where": self.where, "ran": self.ran,
+            "classes": self.classes, "elapsed_s": round(self.elapsed, 3),
             "cases_per_s": round(self.cases_per_s, 1),
             "passed": sum(s.passed for s in self.stats.values()),
             "mismatches": self.mismatches,
@@ -159,7 +178,7 @@ class Worker:
                 t0 = time.perf_counter()
                 small = minimize_result(eng, r, spec.budget) if spec.minimize else r
                 t_min += time.perf_counter() - t0
-                out.findings.append(self._finding(i, r, small))
+                self._finding(out, i, r, small)
         out.times = dict(eng.times)
         out.times["generate"] = t_gen
         out.times["minimize"] = t_min
@@ -173,82 +192,23 @@ class Worker:
         sub = self.engine.subject
         return sub.stage_times() if hasattr(sub, "stage_times") else {}
 
-    def _finding(self, index: int, original, small) -> Finding:
-        from .casefile import disassemble
-        path = None
-        if self.spec.out:
-            path = write_case(self.spec.out, small, index=index,
-                              note=f"minimized from {len(original.case.words)} instructions "
-                                   f"({original.case.label})")
-        return Finding(index, original.case.label, original.case.primary,
-                       sorted(set(small.case.classes)), len(small.case.words),
-                       len(original.case.words), small.mismatch.names, str(small.mismatch),
-                       disassemble(small.case.arch, small.case), path, minimized=self.spec.minimize)
+    def _finding(self, out: ChunkResult, index: int, original, small) -> None:
+        from .casefile import case_file_name, case_to_json, disassemble, dumps
+        note = (f"minimized from {len(original.case.words)} instructions ({original.case.label})"
+                if self.spec.minimize else f"not minimized ({original.case.label})")
+        out.case_files[index] = (case_file_name(small, index),
+                                 dumps(case_to_json(small, note)) + "\n")
+        out.findings.append(Finding(
+            index, original.case.label, original.case.primary, sorted(set(small.case.classes)),
+            len(small.case.words), len(original.case.words), small.mismatch.names,
+            str(small.mismatch), disassemble(small.case.arch, small.case),
+            minimized=self.spec.minimize))
 
 
-# Worker-process state: one Worker per process, built by the pool initializer
-# (engines cannot be pickled, and building them per chunk would waste the
-# translations they cache).
-_PROCESS_WORKER: list[Worker] = []
-_PROCESS_HOOKS = contextlib.ExitStack()
-
-
-def _init_process(spec: Spec) -> None:
-    from .testing import install_from_env
-    install_from_env(_PROCESS_HOOKS)
-    _PROCESS_WORKER.append(Worker(spec))
-
-
-def _run_in_process(indices: range) -> ChunkResult:
-    return _PROCESS_WORKER[0].run(indices)
-
-
-def _mp_context():
-    # fork is much faster to start than spawn and the parent holds no
-    # emulator, JIT or thread at this point; spawn where fork does not exist.
-    methods = multiprocessing.get_all_start_methods()
-    return multiprocessing.get_context("fork" if "fork" in methods else "spawn")
-
-
-def _run_in_pool(spec: Spec, chunks: list[range], jobs: int,
-                 merge: Callable[[ChunkResult], None]) -> list[range]:
-    """Run ``chunks`` over ``jobs`` processes; returns the chunks lost to a
-    worker process that died (all those pending at that moment)."""
-    lost = []
-    with ProcessPoolExecutor(jobs, mp_context=_mp_context(), initializer=_init_process,
-                             initargs=(spec,)) as ex:
-        futures = {ex.submit(_run_in_process, ch): ch for ch in chunks}
-        for fut in as_completed(futures):
-            try:
-                merge(fut.result())
-            except BrokenProcessPool:
-                lost.append(futures[fut])
-    return sorted(lost, key=lambda r: r.start)
-
-
-def _isolate(spec: Spec, chunk: range) -> ChunkResult:
-    """Rerun a chunk whose worker died, one process per case when the chunk
-    kills its process again, and report each case that does as a finding."""
-    got: list[ChunkResult] = []
-    if not _run_in_pool(spec, [chunk], 1, got.append):
-        return got[0]
-    out = ChunkResult()
-    for i in chunk:
-        got.clear()
-        if _run_in_pool(spec, [range(i, i + 1)], 1, got.append):
-            out.findings.append(_host_crash_finding(spec, i))
-            cls = out.findings[-1].primary
-            st = out.stats.setdefault(cls, ClassStats())
-            st.cases += 1
-            st.mismatched += 1
-            out.cases += 1
-        else:
-            out.merge(got[0])
-    return out
-
-
-def _host_crash_finding(spec: Spec, index: int) -> Finding:
-    from .casefile import disassemble
+def host_crash_result(spec: Spec, index: int) -> ChunkResult:
+    """Case ``index`` as a finding: its tcgpy run killed the process that ran it.
+    Unicorn's side is rerun here, so the case file shows what was expected."""
+    from .casefile import case_file_name, case_to_json, disassemble, dumps
     from .engine import Event, FieldDiff, Mismatch, Outcome, Result, UnicornRunner, case_cpu
     case = campaign_case(spec.arch, select_classes(spec.arch, spec.classes), spec.seed, index,
                          spec.length, spec.states_per_code)
@@ -256,57 +216,138 @@ def _host_crash_finding(spec: Spec, index: int) -> Finding:
     sub = Outcome(Event("crash", detail="the tcgpy worker process died running this case"),
                   {}, b"")
     r = Result(case, ref, sub, Mismatch([FieldDiff("event", str(ref.event), str(sub.event))]))
-    path = write_case(spec.out, r, index=index, note="not minimized: host crash") if spec.out else None
-    return Finding(index, case.label, case.primary, sorted(set(case.classes)), len(case.words),
-                   len(case.words), ["event"], str(r.mismatch), disassemble(case.arch, case), path)
+    out = ChunkResult(cases=1)
+    out.stats[case.primary] = ClassStats(cases=1, mismatched=1)
+    out.findings.append(Finding(index, case.label, case.primary, sorted(set(case.classes)),
+                                len(case.words), len(case.words), ["event"], str(r.mismatch),
+                                disassemble(case.arch, case), minimized=False))
+    out.case_files[index] = (case_file_name(r, index),
+                             dumps(case_to_json(r, "not minimized: host crash")) + "\n")
+    return out
+
+
+class ChunkExecutor(Protocol):
+    """Where chunks run: in this process, in local worker processes, on a
+    Dask cluster.  The campaign driver (chunking, merging, crash isolation,
+    case files, the resume record) is the same for all of them."""
+
+    jobs: int                      # chunks that run at once
+    # Whether a lost chunk has already been rerun elsewhere (and killed its
+    # worker there too): then isolation goes straight to single cases.
+    reruns_lost: bool
+
+    def chunk_size(self, count: int) -> int:
+        """Cases per chunk for a campaign of ``count`` cases."""
+
+    def run(self, spec: Spec, chunks: list[range],
+            merge: Callable[[range, ChunkResult], None]) -> list[range]:
+        """Run ``chunks``, merging each result as it arrives; returns the
+        chunks lost to a worker process that died."""
+
+    def suspects(self, lost: list[range]) -> tuple[list[range], list[range]]:
+        """Split lost chunks into those that may have killed their worker
+        (to isolate) and those that were only caught by the death (to rerun)."""
+
+    def run_alone(self, spec: Spec, chunks: list[range]) -> list[ChunkResult | None]:
+        """Run each chunk where its crash cannot take another one down; None
+        for a chunk whose worker died."""
+
+
+def _isolate(spec: Spec, chunk: range, ex: ChunkExecutor) -> ChunkResult:
+    """Rerun a chunk whose worker died; when it kills its worker again, run
+    each case alone and report each case that does as a crash finding."""
+    if not ex.reruns_lost:
+        [alone] = ex.run_alone(spec, [chunk])
+        if alone is not None:
+            return alone
+    out = ChunkResult()
+    singles = [range(i, i + 1) for i in chunk]
+    for one, r in zip(singles, ex.run_alone(spec, singles)):
+        out.merge(r if r is not None else host_crash_result(spec, one.start))
+    return out
+
+
+def chunked(todo: list[range], step: int) -> list[range]:
+    """``todo`` cut into chunks of ``step`` cases; a chunk never straddles a
+    code group (``step`` is a multiple of the group size and ranges start on one)."""
+    return [range(i, min(i + step, r.stop)) for r in todo for i in range(r.start, r.stop, step)]
 
 
 Progress = Callable[[int, int, int, int, float], None]   # done, total, mismatches, known, elapsed
 
 
 def run_campaign(spec: Spec, count: int, jobs: int = 1, progress: Progress | None = None,
-                 engine: Engine | None = None) -> Summary:
-    """Run cases 0..count-1 of ``spec`` over ``jobs`` worker processes, or in
-    this process on ``engine`` when one is given (tests supply their runners)."""
+                 engine: Engine | None = None, executor: ChunkExecutor | None = None,
+                 resume: bool = False) -> Summary:
+    """Run cases 0..count-1 of ``spec``: on ``executor`` when one is given (a
+    Dask cluster: :mod:`tcgpy.difftest.cluster`), else in this process on
+    ``engine`` when one is given (tests supply their runners), else over
+    ``jobs`` local worker processes.
+
+    With ``spec.out`` the campaign is recorded there as it goes (case files
+    and :mod:`tcgpy.difftest.journal`); ``resume`` then runs only the cases
+    that record does not hold yet.
+    """
+    from . import journal
+    from .pools import InProcess, LocalPool
     classes = select_classes(spec.arch, spec.classes)
     if not classes:
         raise ValueError(f"no form classes selected for {spec.arch}")
     spec = replace(spec, classes=tuple(c.name for c in classes))
+    if executor is None:
+        executor = InProcess(Worker(spec, engine)) if engine is not None else LocalPool(jobs)
+    total = ChunkResult()
+    todo = [range(0, count)]
+    record = None
+    if spec.out:
+        if resume:
+            done = journal.load(spec.out, spec, count)
+            for r in done.values():
+                total.merge(r)
+            todo = journal.remaining(done, count)
+        else:
+            journal.start(spec.out, spec, count)
+        record = journal.Recorder(spec.out)
+    elif resume:
+        raise ValueError("resume needs the campaign's output directory (spec.out)")
+    resumed = total.cases
     # Chunks hold whole groups of cases sharing code, so that one worker
     # translates each code sequence once.
-    step = -(-CHUNK // spec.states_per_code) * spec.states_per_code
-    chunks = [range(i, min(i + step, count)) for i in range(0, count, step)]
-    total = ChunkResult()
+    group = spec.states_per_code
+    step = -(-executor.chunk_size(count - resumed) // group) * group
     start = time.perf_counter()
 
-    def merge(cr: ChunkResult) -> None:
+    def merge(chunk: range, cr: ChunkResult) -> None:
+        if spec.out:
+            for f in cr.findings:
+                name, text = cr.case_files[f.index]
+                f.path = os.path.join(spec.out, name)
+                with open(f.path, "w") as fh:
+                    fh.write(text)
+        cr.case_files = {}
+        if record is not None:
+            record.add(chunk, cr)
         total.merge(cr)
         if progress:
             progress(total.cases, count, len(total.findings), sum(total.known.values()),
                      time.perf_counter() - start)
 
-    if engine is not None:
-        worker = Worker(spec, engine)
-        for ch in chunks:
-            merge(worker.run(ch))
-    else:
-        # Worker processes even for one job: a case that kills the host
-        # process (a JIT bug can) is then found and reported, not fatal.
-        # When a worker dies every pending chunk fails; the executor runs
-        # chunks in order, so the culprit is among the first jobs + 1 (those
-        # running or queued): isolate those, resubmit the rest.
-        jobs = max(jobs, 1)
-        pending = chunks
+    try:
+        pending = chunked(todo, step)
         while pending:
-            lost = _run_in_pool(spec, pending, jobs, merge)
-            suspects, pending = lost[:jobs + 1], lost[jobs + 1:]
+            lost = executor.run(spec, pending, merge)
+            suspects, pending = executor.suspects(lost)
             for ch in suspects:
-                merge(_isolate(spec, ch))
+                merge(ch, _isolate(spec, ch, executor))
+    finally:
+        if record is not None:
+            record.close()
     elapsed = time.perf_counter() - start
     total.findings.sort(key=lambda f: f.index)
-    return Summary(spec.arch, spec.seed, count, spec.length, spec.states_per_code, max(jobs, 1),
-                   list(spec.classes),
-                   total.stats, total.findings, total.known, total.times, elapsed)
+    return Summary(spec.arch, spec.seed, count, spec.length, spec.states_per_code,
+                   executor.jobs, list(spec.classes), total.stats, total.findings, total.known,
+                   total.times, elapsed, ran=total.cases - resumed,
+                   where=getattr(executor, "where", "local"))
 
 
 def format_table(summary: Summary) -> str:
