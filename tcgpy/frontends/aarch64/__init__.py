@@ -8,6 +8,7 @@ from . import insn_fp16  # noqa: F401  (FEAT_FP16 Advanced SIMD)
 from . import insn_atomic  # noqa: F401  (LSE atomics)
 from .cpu import LAYOUT, nzcv_pack, nzcv_unpack
 from .decode import A64
+from .gdb import GDB
 from .translate import DisasContext
 
 
@@ -42,4 +43,5 @@ ARCH = ArchInfo(
     capstone_names=("CS_ARCH_ARM64", "CS_MODE_ARM"),
     unicorn_names=("UC_ARCH_ARM64", "UC_MODE_ARM"),
     elf_machine="EM_AARCH64",
+    gdb=GDB,
 )
