@@ -95,19 +95,20 @@ def unescape(data: bytes) -> bytes:
 
 class Connection:
     """One gdb connection.  A reader thread takes everything off the socket,
-    so that a Ctrl-C (a bare 0x03 byte) reaches ``on_interrupt`` while the
-    main thread runs the guest; packets are read from the bytes it queues."""
+    so that a Ctrl-C (a 0x03 byte outside a packet) reaches ``on_interrupt``
+    while the main thread runs the guest, even when it comes before the
+    guest started; packets are read from the bytes it queues."""
 
     def __init__(self, sock: socket.socket, on_interrupt: Callable[[], None]):
         self.sock = sock
         self.acks = True
-        self.running = False              # set while the guest runs: 0x03 interrupts it
         self._on_interrupt = on_interrupt
         self._bytes: queue.Queue[bytes] = queue.Queue()
         self._buf = bytearray()
         threading.Thread(target=self._reader, name="tcgpy-gdb-reader", daemon=True).start()
 
     def _reader(self) -> None:
+        state = 0          # 0: between packets, 1: in a payload, 2 and 3: in its checksum
         while True:
             try:
                 data = self.sock.recv(4096)
@@ -116,10 +117,20 @@ class Connection:
             if not data:
                 self._bytes.put(b"")
                 return
-            if self.running and INTERRUPT in data:
-                self._on_interrupt()
-                data = data.replace(bytes((INTERRUPT,)), b"")
-            self._bytes.put(data)
+            keep = bytearray()
+            for b in data:
+                if state == 0 and b == INTERRUPT:
+                    self._on_interrupt()
+                    continue
+                if state == 0:
+                    state = 1 if b == 0x24 else 0          # '$'
+                elif state == 1:
+                    state = 2 if b == 0x23 else 1          # '#'
+                else:
+                    state = 3 if state == 2 else 0
+                keep.append(b)
+            if keep:                      # b"" in the queue means end of connection
+                self._bytes.put(bytes(keep))
 
     def _more(self) -> None:
         data = self._bytes.get()
@@ -128,18 +139,14 @@ class Connection:
         self._buf += data
 
     def read_packet(self) -> bytes:
-        """The next packet's payload (acknowledged); a stray 0x03 is an empty
-        interrupt packet, returned as b"\\x03"."""
+        """The next packet's payload (acknowledged)."""
         while True:
             buf = self._buf
-            while buf and buf[0] not in b"$\x03":
-                del buf[0]                # acks ('+'/'-') and noise
+            while buf and buf[0] != 0x24:  # acks ('+'/'-') and noise before a '$'
+                del buf[0]
             if not buf:
                 self._more()
                 continue
-            if buf[0] == INTERRUPT:
-                del buf[0]
-                return b"\x03"
             end = buf.find(b"#")
             if end < 0 or len(buf) < end + 3:
                 self._more()
@@ -241,8 +248,6 @@ class GdbStub:
 
     def handle(self, packet: bytes) -> bytes | None:
         """The reply to one packet (None: no reply)."""
-        if packet == b"\x03":
-            return self.stop_reply(Stop("SIGINT"))
         handler, args = self._BY_LETTER.get(packet[:1]), packet[1:]
         for prefix, fn in self._BY_PREFIX:
             if packet.startswith(prefix):
@@ -271,12 +276,8 @@ class GdbStub:
         return out + b"thread:%x;" % self.dbg.current_thread()
 
     def _resume(self, step: bool, signal: str | None) -> bytes | None:
-        self._interrupt.clear()
-        self.conn.running = True
-        try:
-            stop = self.dbg.resume(step, signal, self._interrupt.is_set)
-        finally:
-            self.conn.running = False
+        # A Ctrl-C already seen (gdb may send it right after the packet) counts.
+        stop = self.dbg.resume(step, signal, self._interrupt.is_set)
         self._interrupt.clear()
         self.last_stop = stop
         if stop.exit_status is not None or stop.killed_by is not None:
