@@ -309,3 +309,28 @@ def test_gdb_segfault_and_exit_status():
     assert re.search(r"main \(argc=2.*gdb_demo.c:30", out), out
     assert "= 11" in out and "(void *) 0x10" in out, out
     assert "Program terminated with signal SIGSEGV" in out and status == -signal.SIGSEGV, out
+
+
+def test_emulator_breakpoint_inside_chained_loop():
+    """A breakpoint added after the loop was translated and chained still stops it."""
+    from tcgpy import Emulator
+    code = b"".join(w.to_bytes(4, "little") for w in (
+        0xD2800000,      # 0x1000  mov  x0, #0
+        0x91000400,      # 0x1004  add  x0, x0, #1
+        0xF100141F,      # 0x1008  cmp  x0, #5
+        0x54FFFFC1,      # 0x100c  b.ne 0x1004
+        0xD503201F,      # 0x1010  nop
+    ))
+    emu = Emulator("aarch64", icount=True)
+    emu.mem_map(0x1000, 0x1000, "rx")
+    emu.mem_write(0x1000, code)
+    emu.run(0x1000, until=0x1010)
+    assert emu.reg_read("x0") == 5
+    emu.add_breakpoint(0x1008)
+    emu.run(0x1000, until=0x1010)
+    assert (emu.hit_breakpoint, emu.reg_read("pc"), emu.reg_read("x0")) == (0x1008, 0x1008, 1)
+    emu.run(emu.reg_read("pc"), until=0x1010)           # resuming at it runs it
+    assert (emu.hit_breakpoint, emu.reg_read("x0")) == (0x1008, 2)
+    emu.remove_breakpoint(0x1008)
+    emu.run(emu.reg_read("pc"), until=0x1010)
+    assert (emu.hit_breakpoint, emu.reg_read("pc"), emu.reg_read("x0")) == (None, 0x1010, 5)
