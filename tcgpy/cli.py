@@ -79,6 +79,10 @@ def add_run_parser(subparsers) -> argparse.ArgumentParser:
                    help="translate one guest instruction per block")
     p.add_argument("-version", action="version", version=_version_line(),
                    help="print tcgpy's version and exit")
+    p.add_argument("-g", metavar="PORT", dest="gdb_port", type=int,
+                   help="wait for gdb on TCP port PORT before the first instruction "
+                        "(gdb-multiarch: target remote :PORT; 0: a free port, said on stderr; "
+                        "also: TCGPY_GDB=PORT)")
     p.add_argument("--stats", action="store_true", help="print JIT statistics to stderr at exit")
     p.add_argument("--cache-dir", metavar="DIR",
                    help="persistent translation cache directory (default: $TCGPY_CACHE_DIR, "
@@ -171,10 +175,20 @@ def _log_items() -> dict[str, str]:
 CACHE_NEUTRAL_ITEMS = frozenset({"strace", "cache"})
 
 
+def _gdb_port(args) -> int | None:
+    if args.gdb_port is not None:
+        return args.gdb_port
+    env = os.environ.get("TCGPY_GDB", "")
+    return int(env) if env.isdigit() else None
+
+
 def _cache_dir(args, items: set[str]) -> str | None:
-    """Where the persistent translation cache is, or None when it is off."""
+    """Where the persistent translation cache is, or None when it is off
+    (also under gdb: a debugging session does not need its startup speed,
+    and its exact instruction counts are another translation)."""
     from .pcache import default_dir, enabled_by_env
-    if args.no_cache or not enabled_by_env() or items - CACHE_NEUTRAL_ITEMS:
+    if (args.no_cache or not enabled_by_env() or items - CACHE_NEUTRAL_ITEMS
+            or _gdb_port(args) is not None):
         return None
     return args.cache_dir or default_dir()
 
@@ -314,13 +328,14 @@ def run_main(args, emulator_factory=None, exec_prefix: list[str] | None = None) 
     from .linux.sys_signal import host_signo
 
     # Linux gives user mode Top Byte Ignore on data addresses (as qemu-user does);
-    # nothing here runs a counted number of instructions.
+    # only gdb's single steps run a counted number of instructions.
+    gdb_port = _gdb_port(args)
     cache_dir = _cache_dir(args, items)
     cache_warn = (lambda m: log.write(m + "\n")) if "cache" in items else None
     try:
         emu = (emulator_factory(info.arch.name) if emulator_factory
-               else Emulator(info.arch.name, tbi=True, icount=False, cache_dir=cache_dir, cache_warn=cache_warn,
-                             cpu=args.cpu, one_insn_per_tb=args.one_insn_per_tb))
+               else Emulator(info.arch.name, tbi=True, icount=gdb_port is not None, cache_dir=cache_dir,
+                             cache_warn=cache_warn, cpu=args.cpu, one_insn_per_tb=args.one_insn_per_tb))
     except ValueError as e:         # an unknown -cpu model
         return _error(f"-cpu: {e} ('-cpu help' lists them)")
     opts = Options(strace=args.strace or "strace" in items, sysroot=args.sysroot, log=log, diag=diag,
@@ -351,7 +366,11 @@ def run_main(args, emulator_factory=None, exec_prefix: list[str] | None = None) 
         proc.flush_logs()
 
     try:
-        proc.run()
+        if gdb_port is not None:
+            from .linux.debuggee import run_with_gdb
+            run_with_gdb(proc, gdb_port)
+        else:
+            proc.run()
     except ProcessExit as e:
         finish()
         os._exit(e.status)

@@ -8,10 +8,12 @@ import weakref
 from time import perf_counter
 from typing import Callable, Iterable
 
-from .errors import AlignmentFault, EmulationError, GuestTrap, IllegalInstruction, MemoryFault, UnhandledSyscall
+from .errors import (AlignmentFault, EmulationError, GuestTrap, IllegalInstruction, MemoryFault, UnhandledSyscall,
+                     WatchpointHit)
 from .backends.llvm import jit
 from .frontends import get_arch
 from .ir.ops import EXIT_REQUESTED, Exit, MemOp
+from .cpustate import PAGE_MASK, PAGE_SIZE
 from .softmmu.memory import AddressSpace, Fault
 from .tbcache import TBCache
 from .translator import FetchFault
@@ -20,7 +22,8 @@ MASK64 = (1 << 64) - 1
 UNLIMITED = 1 << 62
 
 ACCESS_NAMES = ("read", "write", "fetch")
-EXC_NONE, EXC_FAULT, EXC_INTERNAL = 0, 1, 2
+EXC_NONE, EXC_FAULT, EXC_INTERNAL, EXC_WATCH = 0, 1, 2, 3
+WATCH_KINDS = ("write", "read", "access")
 
 # The JIT calls these two for every TLB miss, MMIO access and faulting access.
 # They are created once and find their emulator from the env pointer.
@@ -138,6 +141,12 @@ class Emulator:
         # Guest instructions run by the last ``run`` (blocks entered count in
         # full, a faulting block up to its end: exact when it stopped cleanly).
         self.last_run_insns = 0
+        # Debugging (tcgpy/gdbstub.py): run stops before these addresses, and
+        # at accesses that the watchpoints, (address, size, kind), cover.
+        self.breakpoints: set[int] = set()
+        self.watchpoints: list[tuple[int, int, str]] = []
+        self.hit_breakpoint: int | None = None      # where the last run stopped, if at one
+        self._watch_kind = ""
 
     # -- logging (tcgpy run -d) ----------------------------------------------------------
     def set_log(self, log) -> None:
@@ -266,11 +275,79 @@ class Emulator:
         """Drop every translated block (e.g. after changing passes)."""
         self.cache.flush()
 
+    # -- debugging -----------------------------------------------------------------------
+    def add_breakpoint(self, address: int) -> None:
+        """Make ``run`` stop before executing the instruction at ``address``
+        (with ``hit_breakpoint`` set to it), unless the run starts there."""
+        address &= MASK64
+        self.breakpoints.add(address)
+        # Blocks that run over it, and hot loops holding one of those, would
+        # carry execution past it without returning to the dispatcher.
+        cache = self.cache
+        for tb in list(cache.page_blocks.get(address & PAGE_MASK, ())):
+            if tb.hot or tb.region or tb.pc <= address < tb.pc + tb.size:
+                cache.invalidate(tb)
+
+    def remove_breakpoint(self, address: int) -> None:
+        self.breakpoints.discard(address & MASK64)
+
+    def add_watchpoint(self, address: int, size: int, kind: str = "write") -> None:
+        """Make guest loads (``kind`` "read"), stores ("write") or both
+        ("access") of any byte of [address, address + size) stop ``run``
+        before the accessing instruction with :class:`WatchpointHit`.
+        Accesses made by system calls on the guest's behalf are not seen."""
+        if kind not in WATCH_KINDS:
+            raise ValueError(f"watchpoint kind must be one of {WATCH_KINDS}")
+        if size <= 0:
+            raise ValueError("watchpoint size must be positive")
+        self.watchpoints.append((address & MASK64, size, kind))
+        # The cold tier's interpreter reads memory without the slow path.
+        self.cache.cold_runs = 0
+        self._watch_changed()
+
+    def remove_watchpoint(self, address: int, size: int, kind: str = "write") -> None:
+        try:
+            self.watchpoints.remove((address & MASK64, size, kind))
+        except ValueError:
+            raise ValueError(f"no {kind} watchpoint at {address:#x}+{size}") from None
+        self._watch_changed()
+
+    def gdb_serve(self, port: int, host: str = "127.0.0.1") -> None:
+        """Wait for gdb (``target remote :PORT``; 0: a free port, said on
+        stderr) and let it debug this emulator from the current pc until it
+        detaches or kills (tcgpy/gdbstub.py).  Needs ``icount=True``."""
+        from . import gdbstub
+        dbg = gdbstub.BareDebuggee(self)
+        try:
+            gdbstub.serve(dbg, gdbstub.listen(port, host))
+        except gdbstub.Kill:
+            pass
+
+    def _watch_changed(self) -> None:
+        pages = set()
+        for a, n, _ in self.watchpoints:
+            pages.update(range(a & PAGE_MASK, a + n, PAGE_SIZE))
+        self.aspace.set_watched_pages(pages)
+
+    def _watch_hit(self, addr: int, size: int, write: bool) -> int | None:
+        """The address to report for an access the watchpoints cover, or None."""
+        for a, n, kind in self.watchpoints:
+            if addr < a + n and a < addr + size and kind != ("read" if write else "write"):
+                self._watch_kind = kind
+                return max(a, addr)
+        return None
+
     # -- slow path (called from JIT code through ctypes) ----------------------------------
     def _slow_access(self, addr: int, memop: int, value: int | None) -> int:
         size = 1 << (memop & MemOp.SIZE_MASK)
         env = self.env
         self.cache.stats.slow_accesses += 1
+        if self.watchpoints:
+            hit = self._watch_hit(addr, size, value is not None)
+            if hit is not None:
+                env.fault_addr = hit
+                env.exception = EXC_WATCH
+                return 0
         try:
             if memop & MemOp.ALIGN and addr & (size - 1):
                 raise Fault(addr, "read" if value is None else "write", align=True)
@@ -306,7 +383,9 @@ class Emulator:
 
         Guest faults raise :class:`MemoryFault`, :class:`IllegalInstruction`,
         :class:`GuestTrap` or :class:`UnhandledSyscall` with the state precise
-        at the faulting instruction.
+        at the faulting instruction, a watched access :class:`WatchpointHit`.
+        A breakpoint ends the run before its instruction, with
+        ``hit_breakpoint`` set, except at ``begin`` (resuming from it).
         """
         env = self.env
         cache = self.cache
@@ -319,9 +398,13 @@ class Emulator:
         if count is not None and not cache.rt.icount:
             raise ValueError("run(count=...) needs an Emulator made with icount=True")
         env.icount_left = UNLIMITED if count is None else count
+        self.hit_breakpoint = None
+        stops = self.breakpoints
         if until is not None:
             until &= MASK64
             cache.invalidate_containing(until)
+            stops = stops | {until}
+        first = True
         timer = None
         if timeout is not None:
             timer = threading.Timer(timeout, self.request_exit)
@@ -337,12 +420,21 @@ class Emulator:
                 left = env.icount_left
                 if left <= 0 and count is not None:
                     break
+                resume = first and pc in stops
+                if pc in stops and not resume:
+                    self.hit_breakpoint = pc
+                    break
+                first = False
                 try:
-                    tb = cache.lookup(pc, until)
+                    if resume:
+                        # Its instruction alone, in a block nothing chains into.
+                        tb = cache.translate_partial(pc, 1, stops)
+                    else:
+                        tb = cache.lookup(pc, stops)
+                        if tb.n_insns > left:
+                            tb = cache.translate_partial(pc, left, stops)
                 except FetchFault:
                     raise MemoryFault(pc, pc, "fetch") from None
-                if tb.n_insns > left:
-                    tb = cache.translate_partial(pc, left, until)
                 if log is not None and log.wants_exec:
                     log.exec_block(self, tb)
                 if tb.ir is not None:
@@ -382,6 +474,8 @@ class Emulator:
         if code == Exit.FAULT:
             exc = env.exception
             env.exception = EXC_NONE
+            if exc == EXC_WATCH:
+                raise WatchpointHit(pc, env.fault_addr, self._watch_kind)
             if exc == EXC_INTERNAL and self._pending_error is not None:
                 err, self._pending_error = self._pending_error, None
                 raise err

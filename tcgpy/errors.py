@@ -40,6 +40,19 @@ class GuestTrap(EmulationError):
         self.word = word
 
 
+class WatchpointHit(EmulationError):
+    """An access to memory under a watchpoint (``Emulator.add_watchpoint``),
+    stopped before it happened: pc is the accessing instruction, as an
+    AArch64 hardware watchpoint reports it (a debugger steps over it with
+    the watchpoint removed)."""
+
+    def __init__(self, pc: int, address: int, kind: str):
+        super().__init__(f"{kind} watchpoint at {address:#x} (pc {pc:#x})")
+        self.pc = pc
+        self.address = address    # within both the access and the watched range
+        self.kind = kind          # "write" | "read" | "access"
+
+
 class UnhandledSyscall(EmulationError):
     """The guest made a system call and no ``on_syscall`` handler is set."""
 

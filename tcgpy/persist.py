@@ -106,7 +106,7 @@ def _valid_meta(meta: dict, page: int | None) -> bool:
     return True
 
 
-def load_page(cache, pc: int, stop_pc: int | None):
+def load_page(cache, pc: int, stops):
     """Install the cached blocks of ``pc``'s page, if the persistent cache
     has them for its current content; returns the TB at ``pc`` or None."""
     from .tbcache import TB
@@ -153,8 +153,8 @@ def load_page(cache, pc: int, stop_pc: int | None):
     for pc_b, size, n, fn, slots, ctrs, deps in blocks:
         if not addrs.get(fn) or pc_b in cache.blocks:
             continue
-        if stop_pc is not None and pc_b <= stop_pc < pc_b + size:
-            continue                 # run(until=) stops there: not chained into, or translated shorter
+        if any(pc_b <= s < pc_b + size for s in stops):
+            continue                 # run(until=) or a breakpoint stops there: not chained into
         ok = True
         for dep_page, h in deps:
             if dep_page not in hashes:
@@ -272,7 +272,7 @@ def _symbols(cache, meta: dict) -> dict[str, int] | None:
 def _save_hot(cache, key: str, header: int, pcs: list[tuple[int, int]]) -> bool:
     from .backends.llvm.lower_region import optimize as optimize_region
     from .tbcache import lower_hot
-    blocks = [cache._translate(pc, n, None) for pc, n in pcs]
+    blocks = [cache._translate(pc, n, ()) for pc, n in pcs]
     tag = os.urandom(8).hex()          # names the module's own symbols, unique in an engine
     rt = dataclasses.replace(cache.rt, tag=tag, imports={})
     next_slot, names = itertools.count(), itertools.count()
@@ -342,7 +342,7 @@ def _save_page(cache, page: int, data: bytes, key: str, pcs: list[int]) -> bool:
     blocks, deps = [], []
     for pc in pcs:
         try:
-            block = cache._translate(pc, MAX_BLOCK_INSNS, None)
+            block = cache._translate(pc, MAX_BLOCK_INSNS, ())
         except FetchFault:
             continue
         dep = []

@@ -23,6 +23,7 @@ import dataclasses
 import os
 import struct
 import time
+from collections.abc import Container
 from dataclasses import dataclass, field
 
 from .backends.llvm import jit, native_helpers, refill
@@ -342,12 +343,12 @@ class TBCache:
             return None
         return self.aspace.fetch32(pc)
 
-    def _translate(self, pc: int, max_insns: int, stop_pc: int | None):
+    def _translate(self, pc: int, max_insns: int, stops: Container[int]):
         t0 = time.perf_counter()
         log = self.log
         d0 = self.stats.time_decode
         block = translate_block(self.arch, self._fetch, pc, max_insns=min(max_insns, self.block_insns),
-                                stop_pc=stop_pc, stats=self.stats, tbi=self.tbi, refuses=self.refuses)
+                                stops=stops, stats=self.stats, tbi=self.tbi, refuses=self.refuses)
         t1 = time.perf_counter()
         # translate_block interleaves decoding and IR building; it reports the
         # decode share itself, the rest is IR building.
@@ -474,9 +475,12 @@ class TBCache:
         self.jmp_table[i] = tb.pc
         self.jmp_table[i + 1] = tb.fn_addr
 
-    def lookup(self, pc: int, stop_pc: int | None) -> TB:
+    def lookup(self, pc: int, stops: Container[int] = ()) -> TB:
         """The block at ``pc``, translating it (and what it jumps to) on a miss;
-        with a cold tier, a cold block (``tb.ir``) for its first ``cold_runs`` runs."""
+        with a cold tier, a cold block (``tb.ir``) for its first ``cold_runs`` runs.
+        Translation ends blocks before ``stops`` (run's ``until`` and
+        breakpoints) and does not start blocks there: the dispatcher must
+        see those addresses, so nothing may chain into them."""
         tb = self.blocks.get(pc)
         if tb is not None:
             if not self.nochain:
@@ -484,14 +488,14 @@ class TBCache:
             return tb
         if (self.pcache is not None and (pc & PAGE_MASK) not in self.pcache_tried
                 and pc not in self.cold):
-            tb = persist.load_page(self, pc, stop_pc)
+            tb = persist.load_page(self, pc, stops)
             if tb is not None:
                 return tb
         warm = None
         if self.cold_runs:
             tb = self.cold.get(pc)
             if tb is None:
-                block = self._translate(pc, MAX_BLOCK_INSNS, stop_pc)
+                block = self._translate(pc, MAX_BLOCK_INSNS, stops)
                 tb = TB(block.pc, block.guest_size, block.guest_insns, block.insn_pcs, ir=block,
                         plan=block_plan(block), pages=_pages(block))
                 self.cold[pc] = tb
@@ -522,7 +526,7 @@ class TBCache:
         # a batch does not run past the cap (the block missed always fits)
         cap = max(1, min(MAX_BATCH, MAX_BLOCKS - self.generation_blocks))
         limit = min(limit, cap)
-        blocks = [warm or self._translate(pc, MAX_BLOCK_INSNS, stop_pc)]
+        blocks = [warm or self._translate(pc, MAX_BLOCK_INSNS, stops)]
         seen = {pc}
         frontier = set()
         i = 0
@@ -532,14 +536,14 @@ class TBCache:
             # that joins the batch past the limit.
             room = cap if len(targets) == 1 else limit
             for t in targets:
-                if t in seen or t in self.blocks or t == stop_pc or self._fetch(t) is None:
+                if t in seen or t in self.blocks or t in stops or self._fetch(t) is None:
                     continue
                 seen.add(t)
                 if len(blocks) >= room:
                     frontier.add(t)
                     continue
                 cold = self.cold.get(t)
-                blocks.append(cold.ir if cold is not None else self._translate(t, MAX_BLOCK_INSNS, stop_pc))
+                blocks.append(cold.ir if cold is not None else self._translate(t, MAX_BLOCK_INSNS, stops))
             i += 1
         self.frontier = frontier
         # Cold blocks halfway to their compile come along: fewer modules.
@@ -565,17 +569,17 @@ class TBCache:
             blocks = []
             for pc in todo[i:i + MAX_BATCH]:
                 try:
-                    blocks.append(self._translate(pc, MAX_BLOCK_INSNS, None))
+                    blocks.append(self._translate(pc, MAX_BLOCK_INSNS, ()))
                 except FetchFault:
                     continue
             if blocks:
                 for tb in self._compile(blocks, chain=True):
                     self._register(tb)
 
-    def translate_partial(self, pc: int, max_insns: int, stop_pc: int | None) -> TB:
+    def translate_partial(self, pc: int, max_insns: int, stops: Container[int] = ()) -> TB:
         """An uncached block of at most ``max_insns`` instructions (exact counts):
         its direct exits return to the dispatcher instead of chaining."""
-        block = self._translate(pc, max_insns, stop_pc)
+        block = self._translate(pc, max_insns, stops)
         for i, insn in enumerate(block.insns):
             if insn.op is Op.goto_tb:
                 target = Temp(Kind.CONST, -1, value=insn.consts[0])
@@ -628,7 +632,7 @@ class TBCache:
                 return
         # Same pc, same instruction count: the same guest code (the blocks
         # are still valid, so their bytes have not changed).
-        blocks = [self._translate(tb.pc, tb.n_insns, None) for tb in region]
+        blocks = [self._translate(tb.pc, tb.n_insns, ()) for tb in region]
         if HOT_REGIONS and not region_possible(blocks, self.rt):
             # No region for this loop: keep the hot code (and the regions)
             # of its inner loops as they are.

@@ -3,11 +3,13 @@
 A frontend supplies a ``DisasContext`` class; this loop fetches one guest
 instruction at a time through the softmmu's execute permission, lets the
 frontend emit IR for it, and ends the block on a branch, a page boundary, the
-size cap, a stop address or an instruction that cannot be fetched.
+size cap, a stop address (breakpoint) or an instruction that cannot be fetched.
 """
 from __future__ import annotations
 
 import time
+
+from collections.abc import Container
 
 from .cpustate import PAGE_MASK
 from .ir.builder import Builder
@@ -26,12 +28,13 @@ class FetchFault(Exception):
 
 
 def translate_block(arch, fetch, pc: int, max_insns: int = MAX_BLOCK_INSNS,
-                    stop_pc: int | None = None, log_insn=None, stats=None,
+                    stops: Container[int] = (), log_insn=None, stats=None,
                     tbi: bool = False, refuses=None) -> Block:
     """Translate guest code at ``pc`` into an IR block.
 
     ``fetch(pc)`` returns the instruction word or None when ``pc`` is not
-    executable.  ``stop_pc`` ends the block before that address (``run(until=)``).
+    executable.  ``stops`` end the block before those addresses (``run(until=)``,
+    breakpoints).
     ``tbi`` makes data accesses ignore the address's top byte (Linux user mode).
     ``refuses(word)``, when given, names words undefined on the chosen CPU
     model (features it lacks).
@@ -77,7 +80,7 @@ def translate_block(arch, fetch, pc: int, max_insns: int = MAX_BLOCK_INSNS,
             break
         cur += isz
         if (block.guest_insns >= max_insns or (cur & PAGE_MASK) != page
-                or (stop_pc is not None and cur == stop_pc)):
+                or cur in stops):
             b.goto_tb(cur)
             break
     block.guest_size = cur + isz - pc if ctx.ended else cur - pc

@@ -175,7 +175,7 @@ def test_without_icount_blocks_carry_no_budget():
         emu.run(CODE, until=CODE + 12)
         results.append((emu.reg_read("x0"), emu.reg_read("nzcv"), emu.reg_read("pc")))
         budget = str(emu.env_addr + emu.arch.layout.offsets["icount_left"])
-        text, _ = emu.cache._lower([emu.cache._translate(CODE + 4, 8, None)], chain=True, hot=False)
+        text, _ = emu.cache._lower([emu.cache._translate(CODE + 4, 8, ())], chain=True, hot=False)
         assert (f"i64 {budget} to ptr" in text) == icount
     assert results[0] == results[1] == (0, 0x60000000, CODE + 12)
     with pytest.raises(ValueError, match="icount"):

@@ -305,6 +305,6 @@ def test_loop_with_an_indirect_call_keeps_its_inner_region():
     assert emu.cache.blocks[inner].hot         # not demoted when the outer loop turned hot
     assert emu.cache.blocks[call].hot          # the outer loop was promoted, block by block
     from tcgpy.backends.llvm.lower_region import region_possible
-    blocks = [emu.cache._translate(pc, emu.cache.blocks[pc].n_insns, None) for pc in (inner, call)]
+    blocks = [emu.cache._translate(pc, emu.cache.blocks[pc].n_insns, ()) for pc in (inner, call)]
     assert region_possible(blocks[:1], emu.cache.rt)
     assert not region_possible(blocks, emu.cache.rt)    # blr leaves on every pass

@@ -273,7 +273,7 @@ def test_native_table_follows_random_map_unmap_protect():
         except (ValueError, tcgpy.EmulationError):
             continue                      # overlapping map, protect of a hole: refused, nothing changed
         changed += 1
-        expected = [struct.unpack("<4Q", AddressSpace._entry(r)) for r in space.regions]
+        expected = [struct.unpack("<4Q", space._entry(r)) for r in space.regions]
         assert _native_table(space) == expected, step
         starts = [r.start for r in space.regions]
         assert starts == sorted(starts) == space._starts

@@ -16,6 +16,43 @@ class PseudoReg:
     write: Callable[[object, int], None]   # env, value
 
 
+@dataclass(frozen=True)
+class GdbReg:
+    """A register as gdb's target description names it; ``source`` is the
+    Emulator register (or pseudo register) that holds it, when named otherwise."""
+    name: str
+    bits: int
+    type: str = "int"
+    source: str = ""
+
+    @property
+    def emu_name(self) -> str:
+        return self.source or self.name
+
+
+@dataclass(frozen=True)
+class GdbFeature:
+    """One ``<feature>`` of a target description: gdb recognises the
+    architecture's registers by the feature's name; ``types`` is the XML of
+    the types its registers use."""
+    name: str
+    regs: tuple[GdbReg, ...]
+    types: str = ""
+
+
+@dataclass(frozen=True)
+class GdbTarget:
+    """What the gdbstub (tcgpy/gdbstub.py) needs to know of an architecture."""
+    architecture: str                      # <architecture> in the description
+    features: tuple[GdbFeature, ...]
+    breakpoint_kinds: frozenset[int]       # the Z0/Z1 "kind" values gdb may send
+
+    @property
+    def regs(self) -> tuple[GdbReg, ...]:
+        """In gdb's register numbering (the order of the description)."""
+        return tuple(r for f in self.features for r in f.regs)
+
+
 @dataclass
 class ArchInfo:
     name: str
@@ -31,6 +68,7 @@ class ArchInfo:
     capstone_names: tuple[str, str]
     unicorn_names: tuple[str, str]
     elf_machine: str                       # pyelftools e_machine name
+    gdb: GdbTarget | None = None           # the gdbstub's view; None: not debuggable
     ir_globals: dict[str, Temp] = field(default_factory=dict)
     # CPU models by name (each with a .features tuple and a .description),
     # and for a model, None or a predicate on instruction words it refuses

@@ -10,7 +10,7 @@ import sys
 import threading
 from dataclasses import dataclass, field
 
-from ..errors import AlignmentFault, EmulationError, GuestTrap, IllegalInstruction, MemoryFault
+from ..errors import AlignmentFault, EmulationError, GuestTrap, IllegalInstruction, MemoryFault, WatchpointHit
 from . import busguard
 from . import sys_events, sys_fs, sys_mem, sys_net, sys_proc, sys_signal, sys_xattr  # noqa: F401  (register rows)
 from .abi import LinuxArch
@@ -506,27 +506,47 @@ class LinuxProcess:
         return True
 
     def _run(self) -> None:
-        emu = self.emu
         while True:
-            self.fault_info = None
-            try:
-                emu.run(emu.reg_read(self.arch.pc))
-            except EmulationError as exc:
-                if self._host_bus_fault():
-                    continue
-                if (isinstance(exc, MemoryFault) and not isinstance(exc, AlignmentFault)
-                        and self.space.fault_in(first_inaccessible(exc, self.space))):
-                    continue
-                self.fault_info = exc
-                sig = _guest_signal_for_fault(self.signals, exc, self.space)
-                sig.tid = self.sched.current.tid
-                self.signals.pending.insert(0, sig)
-                self.deliver_pending(force=sig.signo)
-                continue
-            # run() came back without a fault: a time slice ended, a host
-            # signal asked us to stop, or busguard caught a host SIGBUS.
+            sig = self.run_once()
+            if sig is not None:
+                self.deliver_fault(sig)
+
+    def run_once(self, count: int | None = None) -> PendingSignal | None:
+        """Run the current thread until a fault, the end of its time slice,
+        a host signal's stop, a breakpoint or ``count`` instructions (which
+        needs an Emulator with icount).  A fault that is a guest signal is
+        returned, not delivered yet: a debugger sees it first (linux/debuggee.py).
+        ``retried`` says the guest did not run (a page faulted in, a host
+        SIGBUS turned into a guest one): the same instruction is next."""
+        emu = self.emu
+        self.fault_info = None
+        self.retried = False
+        try:
+            emu.run(emu.reg_read(self.arch.pc), count=count)
+        except WatchpointHit:
+            raise
+        except EmulationError as exc:
+            self.retried = True
             if self._host_bus_fault():
-                continue
-            if self.sched.need_resched:
-                self.sched.preempt()
-            self.deliver_pending()
+                return None
+            if (isinstance(exc, MemoryFault) and not isinstance(exc, AlignmentFault)
+                    and self.space.fault_in(first_inaccessible(exc, self.space))):
+                return None
+            self.retried = False
+            self.fault_info = exc
+            sig = _guest_signal_for_fault(self.signals, exc, self.space)
+            sig.tid = self.sched.current.tid
+            return sig
+        # run() came back without a fault: a time slice ended, a host
+        # signal asked us to stop, or busguard caught a host SIGBUS.
+        if self._host_bus_fault():
+            return None
+        if self.sched.need_resched:
+            self.sched.preempt()
+        self.deliver_pending()
+        return None
+
+    def deliver_fault(self, sig: PendingSignal) -> None:
+        """Deliver the signal of a fault (run_once's) ahead of any other."""
+        self.signals.pending.insert(0, sig)
+        self.deliver_pending(force=sig.signo)

@@ -151,6 +151,10 @@ class AddressSpace:
         # Pages holding translated code: stores to them must take the slow
         # path so that the translated blocks are invalidated (QEMU's NOTDIRTY).
         self.code_pages: set[int] = set()
+        # Pages under a watchpoint: every access to them goes through Python
+        # (Emulator._slow_access checks the watchpoints), so they are kept
+        # out of the TLB and their regions out of the native refill.
+        self.watched_pages: frozenset[int] = frozenset()
         self.on_code_write: Callable[[int, int], None] | None = None
         self.table = RegionTable()
         self.table_address = ctypes.addressof(self.table)
@@ -172,9 +176,8 @@ class AddressSpace:
         self.regions.insert(i, region)
         self._starts.insert(i, region.start)
 
-    @staticmethod
-    def _entry(r: Region) -> bytes:
-        if r.is_mmio:
+    def _entry(self, r: Region) -> bytes:
+        if r.is_mmio or any(r.start <= p < r.end for p in self.watched_pages):
             return _ENTRY.pack(r.start, r.end, 0, 0)
         fast = ((FAST_READ if r.perms & PERM_R else 0)
                 | (FAST_WRITE if r.perms & PERM_W and not r.has_code else 0))
@@ -225,6 +228,18 @@ class AddressSpace:
         if r is not None and not r.has_code:
             r.has_code = True
             if r.perms & PERM_W:
+                self._publish(r.start, r.end)
+
+    def set_watched_pages(self, pages) -> None:
+        """Make every access to ``pages`` take the Python slow path (and
+        those to the rest of their regions miss the native refill: the
+        region table has no finer grain than a region; Python still fills
+        the TLB for the unwatched pages)."""
+        old, self.watched_pages = self.watched_pages, frozenset(pages)
+        for page in old ^ self.watched_pages:
+            self.tlb_flush_page(page)
+            r = self.find(page)
+            if r is not None:
                 self._publish(r.start, r.end)
 
     def remove_code_page(self, page: int) -> None:
@@ -356,6 +371,8 @@ class AddressSpace:
         if r is None or r.is_mmio:
             return
         page = addr & PAGE_MASK
+        if page in self.watched_pages:
+            return
         e: TLBEntry = self.tlb[(page >> 12) & (TLB_SIZE - 1)]
         e.addr_read = page if r.perms & PERM_R else NO_TAG
         e.addr_write = page if (r.perms & PERM_W and page not in self.code_pages) else NO_TAG

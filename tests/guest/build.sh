@@ -5,6 +5,7 @@
 #   asm_*.S  hand-written assembly
 #   libc_*.c glibc programs (static, -O2); static-PIE and dynamic variants
 #   bench_*.c glibc programs for bench/
+#   gdb_demo.c freestanding, -g -O0, unstripped: what the gdbstub tests debug
 set -e
 cd "$(dirname "$0")"
 CC=${CC:-aarch64-linux-gnu-gcc}
@@ -25,3 +26,6 @@ $CC $LDFLAGS -static-pie -fPIE -O2 -o bin/libc_hello_pie libc_hello.c
 $CC $LDFLAGS -O2 -o bin/libc_hello_dyn libc_hello.c
 $CC $FREE -static-pie -fPIE -o bin/fs_args_pie fs_args.c
 $STRIP bin/*
+# for the gdbstub tests: debug information, not stripped
+$CC $LDFLAGS -nostdlib -static -ffreestanding -fno-builtin -mgeneral-regs-only -fno-stack-protector \
+    -g -O0 -o bin/gdb_demo gdb_demo.c

@@ -9,6 +9,7 @@ from . import insn_atomic  # noqa: F401  (LSE atomics)
 from .cpu import LAYOUT, nzcv_pack, nzcv_unpack
 from .features import CPU_MODELS, DEFAULT_CPU, refusal
 from .decode import A64
+from .gdb import GDB
 from .translate import DisasContext
 
 
@@ -49,4 +50,5 @@ ARCH = ArchInfo(
     cpu_models=CPU_MODELS,
     default_cpu=DEFAULT_CPU,
     refusal=lambda name: refusal(CPU_MODELS[name], _FP16_ENCODINGS),
+    gdb=GDB,
 )
