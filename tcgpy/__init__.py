@@ -10,6 +10,7 @@ from .errors import (AlignmentFault, EmulationError, GuestTrap, IllegalInstructi
 __all__ = ["Emulator", "EmulationError", "MemoryFault", "AlignmentFault", "IllegalInstruction",
            "GuestTrap", "UnhandledSyscall"]
 __version__ = "0.1.0"
+_SUBPACKAGES = ("frontends", "backends", "ir", "linux", "softmmu", "difftest")
 
 
 def __getattr__(name: str):
@@ -18,4 +19,7 @@ def __getattr__(name: str):
     if name == "Emulator":
         from .emulator import Emulator
         return Emulator
+    if name in _SUBPACKAGES:            # tcgpy.frontends.get_arch(...) as before
+        import importlib
+        return importlib.import_module(f"{__name__}.{name}")
     raise AttributeError(f"module 'tcgpy' has no attribute {name!r}")
