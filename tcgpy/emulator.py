@@ -434,7 +434,9 @@ class Emulator:
                         if tb.n_insns > left:
                             tb = cache.translate_partial(pc, left, stops)
                 except FetchFault:
-                    raise MemoryFault(pc, pc, "fetch") from None
+                    # a misaligned pc is an alignment fault (Linux: SIGBUS, BUS_ADRALN)
+                    cls = AlignmentFault if pc & (self.arch.insn_size - 1) else MemoryFault
+                    raise cls(pc, pc, "fetch") from None
                 if log is not None and log.wants_exec:
                     log.exec_block(self, tb)
                 if tb.ir is not None:

@@ -20,7 +20,8 @@ class MemoryFault(EmulationError):
 
 
 class AlignmentFault(MemoryFault):
-    """A misaligned exclusive or atomic access (SIGBUS in Linux user mode)."""
+    """A misaligned exclusive or atomic access, or a misaligned pc (SIGBUS,
+    BUS_ADRALN, in Linux user mode)."""
 
 
 class IllegalInstruction(EmulationError):

@@ -484,3 +484,13 @@ def test_top_byte_ignore_in_hot_code(monkeypatch):
     assert emu.reg_read("x0") == total
     assert emu.mem_read(DATA + 0x1000, 0x800) == bytes(sums)
     assert emu.reg_read("x1") == (0xA5 << 56) | (DATA + 0x800)
+
+
+def test_misaligned_pc_is_an_alignment_fault():
+    """A branch to pc % 4 != 0 faults on the fetch with an alignment fault
+    (Linux: SIGBUS/BUS_ADRALN, as under qemu-aarch64), not a segfault."""
+    emu = make(asm("br x0"))
+    emu.reg_write("x0", CODE + 0x102)
+    with pytest.raises(tcgpy.AlignmentFault) as ei:
+        emu.run(CODE)
+    assert (ei.value.pc, ei.value.address, ei.value.access) == (CODE + 0x102, CODE + 0x102, "fetch")
