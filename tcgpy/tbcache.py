@@ -615,9 +615,13 @@ class TBCache:
         # are on: the outer loop then runs as one function around them.
         region = self._blocks_between(lo, hi, HOT_REGION_MAX + 1)
         if len(region) > HOT_REGION_MAX:
-            # a long way back: keep the two ends, where the loop runs
-            region = [tb for tb in {self.blocks.get(target), self.blocks.get(src.pc)}
-                      if tb is not None and (HOT_REGIONS or not tb.hot)]
+            # A long way back, or a loop through a call (the hot edge is the
+            # return): the blocks on direct-jump paths from the target back
+            # to the edge's source are what runs (the callee's body too),
+            # and always the two ends.
+            ends = [tb for tb in (self.blocks.get(target), src) if tb is not None]
+            region = list({tb.pc: tb for tb in self._paths_between(target, src, HOT_REGION_MAX) + ends
+                           if HOT_REGIONS or not tb.hot}.values())
         region.sort(key=lambda tb: tb.pc)
         if not region:
             return
@@ -665,6 +669,39 @@ class TBCache:
                 continue
             self._register(new)
         self.stats.blocks_promoted += len(news)
+
+    def _paths_between(self, target: int, src: TB, limit: int) -> list[TB]:
+        """Up to ``limit`` registered blocks that lie on a path of direct
+        jumps (jump slots) from the block at ``target`` to ``src``: the body
+        of a loop wherever its blocks lie (code laid out far from the loop's
+        ends).  When no such path exists -- the loop goes back through a
+        return, as when the hot edge is a call to a function below its
+        caller -- the blocks reachable from ``target``, nearest first: the
+        callee's body.  Explores at most 4 * ``limit`` blocks."""
+        first = self.blocks.get(target)
+        if first is None:
+            return []
+        found = {target: first}
+        order = [first]
+        succ: dict[int, list[int]] = {}
+        for tb in order:
+            succ[tb.pc] = outs = [t for _, t in tb.slots]
+            for t in outs:
+                nb = self.blocks.get(t)
+                if t not in found and nb is not None and nb.valid and len(found) < 4 * limit:
+                    found[t] = nb
+                    order.append(nb)
+        if src.pc not in found:
+            return order[:limit]
+        back = {src.pc}                 # the blocks src is reachable from
+        grew = True
+        while grew:
+            grew = False
+            for pc, outs in succ.items():
+                if pc not in back and any(t in back for t in outs):
+                    back.add(pc)
+                    grew = True
+        return [found[pc] for pc in sorted(back) if pc in found][:limit]
 
     def _blocks_between(self, lo: int, hi: int, limit: int) -> list[TB]:
         """The registered blocks whose pc is in [lo, hi] (hot ones only with

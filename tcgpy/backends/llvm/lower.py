@@ -153,6 +153,12 @@ class LoweredBlock:
     counters: list[int] = field(default_factory=list)            # hotness counters it uses
 
 
+# First-tier blocks of at least this many instructions count their entries
+# (loop_edge at the block's start); shorter ones would pay the count on too
+# little work, and are promoted with the loops they lie in.
+ENTRY_COUNT_MIN_INSNS = 8
+
+
 def _c(v: int) -> str:
     """An i64 constant as LLVM text (signed, as LLVM prints it)."""
     v &= MASK64
@@ -368,6 +374,15 @@ class _FnLowering:
         # Instruction budget at block entry (QEMU's icount decrement), for
         # exact counts; exit requests are checked on loop edges (loop_edge).
         self.start_bb(entry_bb)
+        if self.alloc_counter is not None and blk.guest_insns >= ENTRY_COUNT_MIN_INSNS:
+            # First tier: count entries too, so that a hot block is recompiled
+            # optimised wherever the loop around it runs -- through a call
+            # and a return, say, which no counted loop edge spans (a hash
+            # function's straight-line body called once per input block).
+            # Before the instruction budget: leaving here runs nothing.
+            self.sync_globals()
+            self.store_pc(_c(blk.pc))
+            self.loop_edge()
         if self.rt.icount:
             ic = self.rt.offsets["icount_left"]
             n, n2, neg = self.tmp(), self.tmp(), self.tmp()
