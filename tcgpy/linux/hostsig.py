@@ -92,6 +92,9 @@ class SignalWatcher:
         self.thread.start()
 
     def after_fork_child(self) -> None:
+        # The parent's watcher thread may have held the lock when the CPU
+        # thread forked: the child's copy would stay locked for ever.
+        self._forwarding = threading.Lock()
         self._spawn()
 
     def prepare_exec(self) -> None:
