@@ -232,3 +232,13 @@ def fmt_s(v: float | None) -> str:
 
 def fmt_x(v: float | None) -> str:
     return "-" if v is None else (f"{v:.0f}x" if v >= 100 else f"{v:.1f}x")
+
+
+def report_tail(res: dict, what: str) -> list[str]:
+    """The skipped ``what``s (res rows' key: program, workload) and the notes
+    that end a report."""
+    out = [f"skipped {s[what]}: {s['reason']}" for s in res["skipped"]]
+    if res["notes"]:
+        out.append("")
+        out += [f"note: {n}" for n in res["notes"]]
+    return out

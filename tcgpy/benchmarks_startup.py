@@ -40,7 +40,7 @@ from typing import Callable
 
 from .benchmarks_realprog import (FETCH_SCRIPT, RATIO_DIRECTION, ROOT, CacheCtl, Outcome, best, default_sysroot,
                                   dir_bytes, fetch_hint, find_qemu, first_failure, fmt_s, fmt_x, geomean,
-                                  guest_env, run_steps, tcgpy_command)
+                                  guest_env, report_tail, run_steps, tcgpy_command)
 
 GUEST_BIN = ROOT / "tests" / "guest" / "bin"
 DEFAULT_TIMEOUT = 300.0
@@ -371,11 +371,7 @@ def format_startup_report(res: dict) -> str:
                    f"{fmt_x(g['warm_ratio']):>9} {fmt_x(g['warm_speedup']):>9}"
                    f"  (qemu ratios over {g['programs_with_qemu']} programs; "
                    f"nocache/qemu {fmt_x(g['nocache_ratio'])})")
-    for s in res["skipped"]:
-        out.append(f"skipped {s['program']}: {s['reason']}")
-    if res["notes"]:
-        out.append("")
-        out += [f"note: {n}" for n in res["notes"]]
+    out += report_tail(res, "program")
     return "\n".join(out)
 
 

@@ -43,7 +43,7 @@ from typing import Callable
 
 from .benchmarks_realprog import (FETCH_SCRIPT, RATIO_DIRECTION, ROOT, CacheCtl, Outcome, best, default_sysroot,
                                   fetch_hint, find_qemu, first_failure, fmt_s, fmt_x, geomean, guest_env,
-                                  run_steps, tcgpy_command)
+                                  report_tail, run_steps, tcgpy_command)
 
 GUEST_BIN = ROOT / "tests" / "guest" / "bin"
 DEFAULT_TIMEOUT = 900.0
@@ -469,16 +469,12 @@ def format_steady_report(res: dict) -> str:
         geo = (">" if g["lower_bound"] else "") + fmt_x(g["ratio"])
         out.append(f"{'geomean':<26} {'':>10} {'':>8} {'':>7} {geo:>10}  "
                    f"(over {g['workloads']} workloads; above 2.0x: {', '.join(g['over_2x']) or 'none'})")
-    for s in res["skipped"]:
-        out.append(f"skipped {s['workload']}: {s['reason']}")
-    if res["notes"]:
-        out.append("")
-        out += [f"note: {n}" for n in res["notes"]]
+    out += report_tail(res, "workload")
     return "\n".join(out)
 
 
 def add_arguments(ap: argparse.ArgumentParser) -> None:
-    ap.add_argument("--runs", type=int, default=3, help="best of N timed runs after the warm-up (default 3)")
+    ap.add_argument("--runs", type=int, default=3, help="best of N timed runs after the warm-up runs (default 3)")
     ap.add_argument("--quick", action="store_true", help=f"1 run, scale {QUICK_SCALE} (for development)")
     ap.add_argument("--scale", type=float, default=None,
                     help="work multiplier (default 1: qemu-aarch64 takes ~2-5 s per workload)")

@@ -283,9 +283,10 @@ class _FnLowering:
         self.tail_edges.append((fn, self.current_bb))
         self.emit("br label %tail")
 
-    def loop_edge(self) -> None:
+    def loop_edge(self, exit_pc: int | None = None) -> None:
         """Checks on a loop-closing edge (a backward direct jump or an
-        indirect jump), with pc already holding the target.  Every cycle of
+        indirect jump), with pc already holding the target (or, given
+        ``exit_pc``, stored on the exit path only: a block's entry).  Every cycle of
         guest code passes through one, so two things need doing only here,
         not on every block entry:
 
@@ -317,6 +318,8 @@ class _FnLowering:
             self.emit(f"{test} = icmp sle i64 {c1}, {er}")
         self.emit(f"br i1 {test}, label %{stop_bb}, label %{go_bb}, !prof !0")
         self.start_bb(stop_bb)
+        if exit_pc is not None:
+            self.store_pc(_c(exit_pc))      # only on the way out: not on every pass
         if idx < 0:
             self.ret_exit(Exit.BUDGET)
         else:
@@ -381,8 +384,7 @@ class _FnLowering:
             # function's straight-line body called once per input block).
             # Before the instruction budget: leaving here runs nothing.
             self.sync_globals()
-            self.store_pc(_c(blk.pc))
-            self.loop_edge()
+            self.loop_edge(exit_pc=blk.pc)
         if self.rt.icount:
             ic = self.rt.offsets["icount_left"]
             n, n2, neg = self.tmp(), self.tmp(), self.tmp()
