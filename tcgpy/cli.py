@@ -279,9 +279,11 @@ def run_main(args, emulator_factory=None, exec_prefix: list[str] | None = None) 
     """``tcgpy run``.  ``emulator_factory(arch_name)`` and ``exec_prefix`` (the
     host command a guest execve of a guest program re-runs) let tests put the
     same Linux layer on another CPU."""
+    from .linux.forkshare import grow_fd_table
     from .linux.loader import LoadError, check_executable, read_elf
     from .log import Logger
 
+    grow_fd_table()
     _from_environment(args, args._parser)
     if args.cpu == "help":
         return _cpu_help("aarch64")

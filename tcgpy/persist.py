@@ -210,6 +210,52 @@ def hot_key(cache, header: int, region) -> str | None:
     return h.hexdigest()
 
 
+def _choice_key(cache, header: int, src_pc: int) -> str | None:
+    """The key of the region chosen for the loop closed by the edge from
+    the block at ``src_pc`` to ``header`` (keyed by the content of both pages)."""
+    from .tbcache import HOT_REGIONS
+    h = hashlib.blake2b(cache.pcache.key + b"choice\0", digest_size=20)
+    h.update(struct.pack("<QQ?", header, src_pc, HOT_REGIONS))
+    for p in sorted({header & PAGE_MASK, src_pc & PAGE_MASK}):
+        ph = _page_hash(cache, p)
+        if ph is None:
+            return None
+        h.update(bytes.fromhex(ph))
+    return h.hexdigest()
+
+
+def chosen_region(cache, header: int, src_pc: int):
+    """The TBs of the region an earlier run chose for this loop, when every
+    one of them is registered here with the same instruction count (the
+    hot loop's own key then checks every page's content), else None."""
+    from .tbcache import HOT_REGION_MAX
+    key = _choice_key(cache, header, src_pc)
+    entry = cache.pcache.read(key, count=False) if key else None
+    if entry is None:
+        return None
+    pcs = entry.meta.get("region")
+    if entry.meta.get("choice") is not True or type(pcs) is not list or not 0 < len(pcs) <= HOT_REGION_MAX + 2:
+        return None
+    region = []
+    for item in pcs:
+        if type(item) is not list or len(item) != 2:
+            return None
+        tb = cache.blocks.get(item[0])
+        if tb is None or not tb.valid or tb.n_insns != item[1]:
+            return None
+        region.append(tb)
+    return region
+
+
+def _save_choices(cache) -> int:
+    written = 0
+    for (header, src_pc), pcs in list(cache.hot_choices.items()):
+        key = _choice_key(cache, header, src_pc)
+        if key and cache.pcache.read(key, count=False) is None:
+            written += cache.pcache.write(key, {"choice": True, "region": [list(p) for p in pcs]}, b"")
+    return written
+
+
 def _pages_of(pc: int, size: int) -> tuple[int, ...]:
     return tuple(sorted({pc & PAGE_MASK, (pc + max(size, 1) - 1) & PAGE_MASK}))
 
@@ -312,6 +358,7 @@ def save(cache, deadline: float | None = None) -> int:
                 written += _save_hot(cache, key, header, pcs)
             except Exception as e:        # this loop is not cached
                 pcache._note(f"hot loop at {header:#x} not saved: {type(e).__name__}: {e}")
+    written += _save_choices(cache)
     for page, pcs in sorted(_block_pcs(cache).items()):
         if deadline is not None and time.monotonic() > deadline:
             break

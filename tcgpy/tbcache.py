@@ -246,6 +246,7 @@ class TBCache:
         self.pcache_pages: dict[int, tuple[str, set[int]]] = {}   # page -> (key, pcs) loaded
         self.page_hashes: dict[int, str | None] = {}   # content hash of code pages (persist.py)
         self.hot_records: dict[str, tuple] = {}        # hot loops compiled here: key -> (header, blocks)
+        self.hot_choices: dict[tuple, list] = {}       # (header, edge source) -> region chosen here
         self.pcache_slot_base = self.pcache_ctr_base = 0   # of the entry persist.py loaded last
         self.counter_owner: dict[int, TB] = {}
         self.blocks: dict[int, TB] = {}
@@ -610,19 +611,16 @@ class TBCache:
         src = self.counter_owner.get(counter)
         if src is None or not src.valid:
             return
-        lo, hi = min(target, src.pc), max(target, src.pc)
-        # Inner loops that are hot already are taken in again when regions
-        # are on: the outer loop then runs as one function around them.
-        region = self._blocks_between(lo, hi, HOT_REGION_MAX + 1)
-        if len(region) > HOT_REGION_MAX:
-            # A long way back, or a loop through a call (the hot edge is the
-            # return): the blocks on direct-jump paths from the target back
-            # to the edge's source are what runs (the callee's body too),
-            # and always the two ends.
-            ends = [tb for tb in (self.blocks.get(target), src) if tb is not None]
-            region = list({tb.pc: tb for tb in self._paths_between(target, src, HOT_REGION_MAX) + ends
-                           if HOT_REGIONS or not tb.hot}.values())
-        region.sort(key=lambda tb: tb.pc)
+        # The region an earlier run chose for this loop, when its blocks are
+        # all here: a run that loaded whole pages from the persistent cache
+        # has blocks the first run had not translated yet when the loop
+        # turned hot, and would choose another region (another key:
+        # compiled again).
+        region = persist.chosen_region(self, target, src.pc) if self.pcache is not None else None
+        if region is None:
+            region = self._form_region(target, src)
+            if self.pcache is not None and region:
+                self.hot_choices[(target, src.pc)] = [(tb.pc, tb.n_insns) for tb in region]
         if not region:
             return
         hot_key = None
@@ -650,6 +648,23 @@ class TBCache:
             # for the persistent cache: compiled again as relocatable code when saving
             self.hot_records[hot_key] = (target, [(b.pc, b.guest_insns) for b in blocks])
         self._install_hot(region, news, target)
+
+    def _form_region(self, target: int, src: TB) -> list[TB]:
+        """The blocks of the loop closed by ``src``'s edge to ``target``, by pc."""
+        lo, hi = min(target, src.pc), max(target, src.pc)
+        # Inner loops that are hot already are taken in again when regions
+        # are on: the outer loop then runs as one function around them.
+        region = self._blocks_between(lo, hi, HOT_REGION_MAX + 1)
+        if len(region) > HOT_REGION_MAX:
+            # A long way back, or a loop through a call (the hot edge is the
+            # return): the blocks on direct-jump paths from the target back
+            # to the edge's source are what runs (the callee's body too),
+            # and always the two ends.
+            ends = [tb for tb in (self.blocks.get(target), src) if tb is not None]
+            region = list({tb.pc: tb for tb in self._paths_between(target, src, HOT_REGION_MAX) + ends
+                           if HOT_REGIONS or not tb.hot}.values())
+        region.sort(key=lambda tb: tb.pc)
+        return region
 
     def _install_hot(self, region: list[TB], news: list[TB], target: int) -> None:
         """Replace a loop's ``region`` blocks by their hot versions ``news``."""

@@ -304,6 +304,37 @@ def test_hot_loop_comes_from_the_cache(tmp_path):
     assert s.modules_loaded > s.pcache_hits             # the pages' modules and the loop's
 
 
+# A loop whose address range holds a block that runs only after the loop:
+# the first run had not translated it when the loop turned hot, a warm run
+# has it (the whole page is loaded), and must still choose the first run's
+# region (whose compiled code is in the cache) rather than compile another.
+LOOP_AROUND = bytes.fromhex(
+    "20 14 00 91"      # 0x10000: add  x0, x1, #5
+    "00 04 00 f1"      # 0x10004: subs x0, x0, #1       (header)
+    "61 00 00 54"      # 0x10008: b.ne 0x10014
+    "42 10 00 91"      # 0x1000c: add  x2, x2, #4       (after the loop)
+    "00 00 20 d4"      # 0x10010: brk  #0
+    "fc ff ff 17")     # 0x10014: b    0x10004          (the loop's back edge)
+
+
+def test_warm_run_chooses_the_hot_region_the_first_run_compiled(tmp_path):
+    def run(emu):
+        with pytest.raises(tcgpy.GuestTrap) as e:
+            emu.run(CODE)
+        assert e.value.pc == 0x10010
+        return emu.reg_read("x0"), emu.reg_read("x2")
+
+    first = _emu(tmp_path, code=LOOP_AROUND, x1=100_000)
+    assert run(first) == (0, 4)
+    assert first.stats.blocks_promoted > 0
+    first.save_cache()
+    warm = _emu(tmp_path, code=LOOP_AROUND, x1=100_000)
+    assert run(warm) == (0, 4)
+    s = warm.stats
+    assert s.blocks_promoted > 0 and s.hot_regions_loaded + s.modules_loaded > s.pcache_hits
+    assert s.modules_compiled == 0 and s.blocks_translated == 0
+
+
 # Vec ops whose lowering names module-internal functions and constant tables
 # (lower_vec_lanes, lower_vec_crypto: @tcgpy_mod_*), in a loop that gets hot.
 VEC_LOOP = bytes.fromhex(

@@ -26,6 +26,28 @@ CHUNK = 4096         # PIPE_BUF: one write of whole records is never interleaved
 MAX_TEACH = 4096     # pcs a child sends at most (its first: the way back from fork)
 
 
+def grow_fd_table() -> None:
+    """Size the descriptor table for tcgpy's own numbers now, while the
+    process has one thread: growing it later, with the signal watcher
+    running, waits for an RCU grace period (10-20 ms each time: a warm
+    run's first file mapping paid it).  Up to 1,024 or the soft limit."""
+    import resource
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    top = min(1024, soft if soft != resource.RLIM_INFINITY else 1024) - 1
+    if top < FD_MIN:
+        return
+    try:
+        fd = os.open("/", os.O_RDONLY | os.O_CLOEXEC)
+    except OSError:
+        return
+    try:
+        os.close(fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, top))
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
 def move_high(fd: int) -> int:
     """``fd`` moved (close-on-exec) to FD_MIN or above, out of the range the
     guest allocates from; OSError when the descriptor limit leaves no room."""
