@@ -27,7 +27,6 @@ waits for it; ``TCGPY_CACHE_SYNC=1`` saves before exiting instead.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import itertools
 import os
 import re
@@ -38,6 +37,7 @@ import time
 from .backends.llvm import jit
 from .backends.llvm.lower import lower_batch, lower_block, module_text, runtime_symbol
 from .cpustate import PAGE_MASK, PAGE_SIZE
+from .pcache import blake2b
 from .softmmu.memory import PERM_X
 from .translator import MAX_BLOCK_INSNS
 
@@ -55,7 +55,7 @@ def page_bytes(aspace, page: int) -> bytes | None:
 
 
 def content_hash(data: bytes) -> str:
-    return hashlib.blake2b(data, digest_size=16).hexdigest()
+    return blake2b(data, digest_size=16).hexdigest()
 
 
 def namespace_parts(arch: str, tbi: bool, icount: bool, passes: list[str] | None,
@@ -196,7 +196,7 @@ def _page_hash(cache, page: int) -> str | None:
 def hot_key(cache, header: int, region) -> str | None:
     """The key of hot loop ``region`` (TBs) entered at ``header``, or None."""
     from .tbcache import HOT_REGIONS
-    h = hashlib.blake2b(cache.pcache.key + b"hot\0", digest_size=20)
+    h = blake2b(cache.pcache.key + b"hot\0", digest_size=20)
     h.update(struct.pack("<Q?", header, HOT_REGIONS))
     pages = set()
     for tb in region:
@@ -214,7 +214,7 @@ def _choice_key(cache, header: int, src_pc: int) -> str | None:
     """The key of the region chosen for the loop closed by the edge from
     the block at ``src_pc`` to ``header`` (keyed by the content of both pages)."""
     from .tbcache import HOT_REGIONS
-    h = hashlib.blake2b(cache.pcache.key + b"choice\0", digest_size=20)
+    h = blake2b(cache.pcache.key + b"choice\0", digest_size=20)
     h.update(struct.pack("<QQ?", header, src_pc, HOT_REGIONS))
     for p in sorted({header & PAGE_MASK, src_pc & PAGE_MASK}):
         ph = _page_hash(cache, p)

@@ -5,7 +5,6 @@ host's libc as they are; only pointers inside struct msghdr are translated."""
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import fcntl
 import os
 import select
@@ -18,7 +17,9 @@ from .threads import MSG_DONTWAIT, step_or_wait
 
 MSG_WAITALL = 0x100         # the same on every Linux architecture
 
-_libc = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
+# The process's own symbols, libc's among them (find_library would run
+# ldconfig in a subprocess: 5 ms of every run).
+_libc = ctypes.CDLL(None, use_errno=True)
 
 
 def libc_call(fn, *args) -> int:

@@ -18,8 +18,6 @@ import os
 import threading
 import time
 
-import platform
-
 import llvmlite
 
 from ...cpustate import COMMON_ROWS
@@ -331,5 +329,6 @@ def target_description() -> str:
     """What translated code is generated for (part of the persistent cache's
     key): the host, llvmlite's version (which fixes LLVM's), the codegen
     level and model, and the generic CPU every target machine here uses."""
-    return (f"{platform.machine()}-{platform.system().lower()} llvmlite {llvmlite.__version__} "
+    sysname, _, _, _, machine = os.uname()
+    return (f"{machine}-{sysname.lower()} llvmlite {llvmlite.__version__} "
             f"O{CODEGEN_OPT}/O{HOT_CODEGEN_OPT} {OBJECT_CODE_MODEL} cpu=generic")

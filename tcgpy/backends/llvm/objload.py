@@ -54,8 +54,11 @@ def process_symbol(name: str) -> int:
     if name.startswith("tcgpy_") or not name.isidentifier():
         return 0
     if _libm is None:
-        from ctypes.util import find_library
-        _libm = ctypes.CDLL(find_library("m") or "libm.so.6")
+        try:
+            _libm = ctypes.CDLL("libm.so.6")
+        except OSError:         # not glibc's name: ask (find_library runs ldconfig)
+            from ctypes.util import find_library
+            _libm = ctypes.CDLL(find_library("m"))
     for lib in (_libc, _libm):
         try:
             return ctypes.cast(getattr(lib, name), ctypes.c_void_p).value or 0
