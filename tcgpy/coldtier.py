@@ -6,7 +6,8 @@ For such a block LLVM costs far more than it saves: compiling takes about
 a millisecond, interpreting its IR about 30 microseconds a run.  So with a
 cold tier a missed block is translated and optimised as usual but kept as
 IR, and the dispatcher interprets it (tcgpy.ir.interp, the reference both
-JIT tiers are tested against) on the emulator's own env and guest memory;
+JIT tiers are tested against, from its third run on with each op bound into
+a closure: tcgpy.ir.interp_fast) on the emulator's own env and guest memory;
 the run that reaches ``TBCache.cold_runs`` (emulator.COLD_RUNS) compiles it like any miss
 (with what it jumps to), and it is chained from then on.
 
@@ -21,9 +22,14 @@ from __future__ import annotations
 import ctypes
 
 from .errors import AlignmentFault, MemoryFault
+from .ir import interp_fast
 from .ir.interp import InterpFault, interpret
 from .ir.ops import Exit
 from .softmmu.memory import Fault
+
+# A block's first runs go through the oracle itself: planning a block costs
+# about what two oracle runs do, and most blocks run once or twice.
+PLAN_RUNS = 3
 
 
 class _Env:
@@ -31,6 +37,7 @@ class _Env:
 
     def __init__(self, env):
         self.env = memoryview((ctypes.c_char * ctypes.sizeof(env)).from_address(ctypes.addressof(env))).cast("B")
+        self.words = self.env.cast("Q")       # the same bytes as the u64 globals
 
 
 class _GuestMemory:
@@ -60,7 +67,13 @@ class ColdRunner:
     def run(self, tb) -> int:
         """Interpret cold block ``tb``; its exit code (MISS to go on at env.pc),
         or the guest fault raised as the JIT's dispatcher raises it."""
-        info = interpret(tb.ir, self.state, self.mem, plan=tb.plan)
+        if tb.plan is not None:
+            info = interp_fast.run(tb.plan, self.state.env, self.state.words, self.mem)
+        elif tb.runs < PLAN_RUNS:
+            info = interpret(tb.ir, self.state, self.mem)
+        else:
+            tb.plan = interp_fast.plan(tb.ir)
+            info = interp_fast.run(tb.plan, self.state.env, self.state.words, self.mem)
         if info.kind == "exit_tb":
             return info.code
         if info.kind == "fault":

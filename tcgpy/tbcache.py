@@ -35,7 +35,6 @@ from .backends.llvm.lower_region import optimize as optimize_region
 from . import persist
 from .cpustate import PAGE_BITS, PAGE_MASK
 from .ir.core import Insn, Kind, Temp
-from .ir.interp import block_plan
 from .ir.ops import Exit, Op
 from .translator import MAX_BLOCK_INSNS, FetchFault, translate_block
 
@@ -190,7 +189,7 @@ class TB:
     hot: bool = False
     region: bool = False      # a hot loop's function entered at its header (lower_region)
     ir: object = None         # a cold block: its IR, interpreted (coldtier.py), no host code
-    plan: tuple | None = None  # ... and ir.interp.block_plan(ir)
+    plan: object = None        # ... planned for the cold tier's interpreter (ir.interp_fast) once run twice
     runs: int = 0
 
 
@@ -498,7 +497,7 @@ class TBCache:
             if tb is None:
                 block = self._translate(pc, MAX_BLOCK_INSNS, stops)
                 tb = TB(block.pc, block.guest_size, block.guest_insns, block.insn_pcs, ir=block,
-                        plan=block_plan(block), pages=_pages(block))
+                        pages=_pages(block))
                 self.cold[pc] = tb
                 self._track_pages(tb)
                 self.stats.cold_blocks += 1
