@@ -11,6 +11,8 @@ from .core import Block, Insn, Kind, Temp
 from .ops import MASK64, Cond, Op
 
 _LOCAL = Kind.LOCAL
+_MOV = Op.mov
+_INSN_START = Op.insn_start
 
 
 class Builder:
@@ -60,7 +62,8 @@ class Builder:
         return out
 
     def mov(self, dst: Temp, src) -> None:
-        self.emit(Op.mov, dst, src)
+        # the op frontends emit most (every register write)
+        self.block.insns.append(Insn(_MOV, (dst,), (src if src.__class__ is Temp else self.const(src),), ()))
 
     def setcond(self, cond: Cond, a, b) -> Temp:
         return self._value_op(Op.setcond, a, b, consts=(cond,))
@@ -81,7 +84,7 @@ class Builder:
         return self._value_op(Op.call, a, b, c, consts=(helper_id,))
 
     def insn_start(self, pc: int) -> None:
-        self.emit(Op.insn_start, consts=(pc,))
+        self.block.insns.append(Insn(_INSN_START, (), (), (pc,)))     # once per guest instruction
 
     def set_label(self, label: int) -> None:
         self.emit(Op.set_label, consts=(label,))
@@ -103,14 +106,33 @@ class Builder:
 
 
 def _make_value_method(op: Op):
-    def method(self: Builder, *ins) -> Temp:
-        block = self.block
-        out = Temp(_LOCAL, block.n_locals)
-        block.n_locals += 1
-        const = self.const
-        block.insns.append(Insn(op, (out,), tuple([a if a.__class__ is Temp else const(a) for a in ins]),
-                                ()))
-        return out
+    # One- and two-input ops (nearly all of them) without building a list:
+    # these run for most ops a frontend emits.
+    nin = op.value.nin
+    if nin == 1:
+        def method(self: Builder, a) -> Temp:
+            block = self.block
+            out = Temp(_LOCAL, block.n_locals)
+            block.n_locals += 1
+            block.insns.append(Insn(op, (out,), (a if a.__class__ is Temp else self.const(a),), ()))
+            return out
+    elif nin == 2:
+        def method(self: Builder, a, b) -> Temp:
+            block = self.block
+            out = Temp(_LOCAL, block.n_locals)
+            block.n_locals += 1
+            block.insns.append(Insn(op, (out,), (a if a.__class__ is Temp else self.const(a),
+                                                 b if b.__class__ is Temp else self.const(b)), ()))
+            return out
+    else:
+        def method(self: Builder, *ins) -> Temp:
+            block = self.block
+            out = Temp(_LOCAL, block.n_locals)
+            block.n_locals += 1
+            const = self.const
+            block.insns.append(Insn(op, (out,), tuple([a if a.__class__ is Temp else const(a) for a in ins]),
+                                    ()))
+            return out
     method.__name__ = op.value.name
     method.__doc__ = f"Emit ``{op.value.name}`` into a fresh local and return it."
     return method
