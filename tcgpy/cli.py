@@ -11,7 +11,8 @@ import signal
 import sys
 
 # Modules that provide add_parser(subparsers) and main(args) -> int.
-SUBCOMMAND_MODULES = ("tcgpy.commands.difftest", "tcgpy.commands.bench", "tcgpy.commands.cache")
+SUBCOMMAND_MODULES = ("tcgpy.commands.difftest", "tcgpy.commands.bench", "tcgpy.commands.cache",
+                      "tcgpy.commands.binfmt")
 
 # qemu-user's options (qemu-aarch64 -h); those tcgpy run lacks are named as
 # unsupported instead of argparse's "unrecognized arguments".
@@ -28,6 +29,9 @@ ENV_OPTIONS = {
     "seed": ("TCGPY_RAND_SEED", "QEMU_RAND_SEED"),
     "one_insn_per_tb": ("TCGPY_ONE_INSN_PER_TB", "QEMU_ONE_INSN_PER_TB", "QEMU_SINGLESTEP"),
     "d": ("TCGPY_LOG", "QEMU_LOG"),
+    "D": ("TCGPY_LOG_FILENAME", "QEMU_LOG_FILENAME"),
+    "strace": ("TCGPY_STRACE", "QEMU_STRACE"),
+    "sysroot": ("TCGPY_LD_PREFIX", "QEMU_LD_PREFIX"),
 }
 
 RUN_EPILOG = """\

@@ -214,8 +214,12 @@ def load_program(space: AddressSpace, info: ElfInfo, sysroot: str | None) -> Loa
     img.start_pc = img.entry
     if info.interp:
         if not sysroot:
-            raise LoadError(f"{info.path}: dynamically linked (interpreter {info.interp}); "
-                            f"pass -L SYSROOT, e.g. -L /usr/aarch64-linux-gnu")
+            # As qemu-user without -L: the interpreter of this file system,
+            # when it has one (a foreign chroot, a multiarch host).
+            if not os.path.exists(info.interp):
+                raise LoadError(f"{info.path}: dynamically linked (interpreter {info.interp}); "
+                                f"pass -L SYSROOT, e.g. -L /usr/aarch64-linux-gnu")
+            sysroot = "/"
         ipath = os.path.join(sysroot, info.interp.lstrip("/"))
         interp = read_elf(ipath, info.arch)
         if interp.interp:
