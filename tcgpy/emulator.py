@@ -146,6 +146,9 @@ class Emulator:
         self.breakpoints: set[int] = set()
         self.watchpoints: list[tuple[int, int, str]] = []
         self.hit_breakpoint: int | None = None      # where the last run stopped, if at one
+        # Why the last run returned: "until", "count", "timeout", "stop"
+        # (request_exit/emu_stop), "breakpoint"; None when it raised.
+        self.stop_reason: str | None = None
         self._watch_kind = ""
 
     # -- logging (tcgpy run -d) ----------------------------------------------------------
@@ -200,6 +203,15 @@ class Emulator:
         self.aspace.map(address, size, perms, mmio=(read, write))
 
     def mem_unmap(self, address: int, size: int) -> None:
+        """Unmap a range that is mapped throughout (as Unicorn's uc_mem_unmap,
+        which fails with UC_ERR_NOMEM otherwise: ValueError here)."""
+        self.aspace.check_range(address, size)
+        if not self.aspace.is_mapped(address, size):
+            raise ValueError(f"mem_unmap: [{address:#x}, {address + size:#x}) is not mapped throughout")
+        self.unmap_any(address, size)
+
+    def unmap_any(self, address: int, size: int) -> None:
+        """Unmap whatever is mapped in a range (munmap(2)'s rule: holes are fine)."""
         self.aspace.check_range(address, size)
         self.cache.invalidate_range(address, address + size)
         self.aspace.unmap(address, size)
@@ -223,14 +235,14 @@ class Emulator:
         try:
             self.aspace.write(address, bytes(data), need=0)
         except Fault as f:
-            raise MemoryFault(self.env.pc, f.address, "write") from None
+            raise MemoryFault(None, f.address, "write") from None
 
     def mem_read(self, address: int, size: int) -> bytes:
         """Read bytes regardless of page permissions (the mapping must exist)."""
         try:
             return self.aspace.read(address, size, need=0)
         except Fault as f:
-            raise MemoryFault(self.env.pc, f.address, "read") from None
+            raise MemoryFault(None, f.address, "read") from None
 
     # -- registers -----------------------------------------------------------------------
     def _reg(self, name: str):
@@ -250,7 +262,12 @@ class Emulator:
         return v
 
     def reg_write(self, name: str, value: int) -> None:
+        """Set a register; a negative value is its two's complement.  A value
+        that does not fit is a ValueError (Unicorn would keep its low bits)."""
         pseudo = self.arch.pseudo_regs.get(name.lower())
+        size = 8 if pseudo is not None else self._reg(name).size
+        if not -(1 << (8 * size - 1)) <= value < 1 << (8 * size):
+            raise ValueError(f"{name}: {value:#x} does not fit in {8 * size} bits")
         if pseudo is not None:
             pseudo.write(self.env, value & MASK64)
             return
@@ -376,6 +393,8 @@ class Emulator:
         """Make ``run`` return at the next block boundary (thread-safe)."""
         self.env.exit_request = EXIT_REQUESTED
 
+    emu_stop = request_exit         # Unicorn's name
+
     def run(self, begin: int, until: int | None = None, count: int | None = None,
             timeout: float | None = None) -> None:
         """Execute from ``begin`` until the instruction at ``until`` is reached (not
@@ -406,8 +425,14 @@ class Emulator:
             stops = stops | {until}
         first = True
         timer = None
+        self.stop_reason = None
+        timed_out = []
+
+        def time_up():
+            timed_out.append(True)
+            self.request_exit()
         if timeout is not None:
-            timer = threading.Timer(timeout, self.request_exit)
+            timer = threading.Timer(timeout, time_up)
             timer.daemon = True
             timer.start()
         log = self.log
@@ -415,14 +440,20 @@ class Emulator:
         try:
             while True:
                 pc = env.pc
-                if pc == until or env.exit_request:
+                if pc == until:
+                    self.stop_reason = "until"
+                    break
+                if env.exit_request:
+                    self.stop_reason = "timeout" if timed_out else "stop"
                     break
                 left = env.icount_left
                 if left <= 0 and count is not None:
+                    self.stop_reason = "count"
                     break
                 resume = first and pc in stops
                 if pc in stops and not resume:
                     self.hit_breakpoint = pc
+                    self.stop_reason = "breakpoint"
                     break
                 first = False
                 try:

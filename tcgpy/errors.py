@@ -12,8 +12,9 @@ class EmulationError(Exception):
 class MemoryFault(EmulationError):
     """A guest access to unmapped memory or against the page permissions."""
 
-    def __init__(self, pc: int, address: int, access: str):
-        super().__init__(f"{access} fault at {address:#x} (pc {pc:#x})")
+    def __init__(self, pc: int | None, address: int, access: str):
+        # pc None: an access by the library user (mem_read/mem_write), not by guest code
+        super().__init__(f"{access} fault at {address:#x}" + ("" if pc is None else f" (pc {pc:#x})"))
         self.pc = pc
         self.address = address
         self.access = access      # "read" | "write" | "fetch"

@@ -64,6 +64,14 @@ class UnicornEmulator:
     def mem_unmap(self, address, size):
         self.uc.mem_unmap(address, size)
 
+    def unmap_any(self, address, size):
+        """munmap(2)'s rule: the mapped parts of the range (tcgpy.Emulator.unmap_any)."""
+        end = address + size
+        for s, e, _ in list(self.uc.mem_regions()):
+            lo, hi = max(s, address), min(e + 1, end)
+            if lo < hi:
+                self.uc.mem_unmap(lo, hi - lo)
+
     def mem_protect(self, address, size, perms):
         self.uc.mem_protect(address, size, _perms(perms))
 

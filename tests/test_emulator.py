@@ -4,6 +4,8 @@ from __future__ import annotations
 import random
 import struct
 
+import threading
+
 import pytest
 
 import tcgpy
@@ -67,9 +69,35 @@ def test_mem_map_rules():
     emu.mem_write(0x10ffe, b"abcd")           # across a page boundary
     assert emu.mem_read(0x10ffe, 4) == b"abcd"
     emu.mem_unmap(0x11000, 0x1000)
-    with pytest.raises(tcgpy.MemoryFault):
+    with pytest.raises(tcgpy.MemoryFault) as e:
         emu.mem_read(0x11000, 1)
+    # the library's own access: no guest pc to name
+    assert str(e.value) == "read fault at 0x11000" and e.value.pc is None
+    with pytest.raises(tcgpy.MemoryFault, match=r"^write fault at 0x11000$"):
+        emu.mem_write(0x10fff, b"ab")
     assert emu.mem_regions() == [(0x10000, 0x11000, "rw-")]
+    # as Unicorn's uc_mem_unmap (UC_ERR_NOMEM): not mapped throughout is an error
+    with pytest.raises(ValueError, match="not mapped throughout"):
+        emu.mem_unmap(0x11000, 0x1000)
+    with pytest.raises(ValueError, match="not mapped throughout"):
+        emu.mem_unmap(0x10000, 0x2000)
+    assert emu.mem_regions() == [(0x10000, 0x11000, "rw-")]
+    emu.unmap_any(0x10000, 0x2000)            # munmap(2)'s rule
+    assert emu.mem_regions() == []
+
+
+def test_reg_write_refuses_values_that_do_not_fit():
+    emu = tcgpy.Emulator("aarch64")
+    emu.reg_write("x0", -1)                   # two's complement
+    assert emu.reg_read("x0") == (1 << 64) - 1
+    emu.reg_write("x1", (1 << 64) - 1)
+    for name, value in (("x0", 1 << 70), ("x0", 1 << 64), ("x0", -(1 << 63) - 1), ("nzcv", 1 << 64),
+                        ("q0", 1 << 128)):
+        with pytest.raises(ValueError, match="does not fit"):
+            emu.reg_write(name, value)
+    assert emu.reg_read("x0") == (1 << 64) - 1
+    emu.reg_write("q0", (1 << 128) - 1)
+    assert emu.reg_read("q0") == (1 << 128) - 1
 
 
 def test_simple_block_and_flags():
@@ -160,8 +188,27 @@ def test_count_in_a_loop():
 def test_timeout_stops_an_infinite_loop():
     emu = make(asm("loop: add x0, x0, #1; b loop"))
     emu.run(CODE, timeout=0.2)
+    assert emu.stop_reason == "timeout"
     assert emu.reg_read("x0") > 1000
     assert emu.reg_read("pc") in (CODE, CODE + 4)
+
+
+def test_stop_reason_says_why_run_returned():
+    emu = make(asm("add x0, x0, #1; add x0, x0, #1; loop: add x1, x1, #1; b loop"))
+    emu.run(CODE, until=CODE + 8)
+    assert emu.stop_reason == "until"
+    emu.add_breakpoint(CODE + 4)
+    emu.run(CODE)
+    assert (emu.stop_reason, emu.hit_breakpoint) == ("breakpoint", CODE + 4)
+    emu.remove_breakpoint(CODE + 4)
+    stopper = threading.Timer(0.2, emu.emu_stop)       # Unicorn's name for request_exit
+    stopper.start()
+    emu.run(CODE)                                      # the loop ends only when stopped
+    stopper.join()
+    assert emu.stop_reason == "stop"
+    counted = make(asm("loop: add x1, x1, #1; b loop"), icount=True)
+    counted.run(CODE, count=10)
+    assert counted.stop_reason == "count" and counted.last_run_insns == 10
 
 
 def test_without_icount_blocks_carry_no_budget():

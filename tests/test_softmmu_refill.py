@@ -264,7 +264,7 @@ def test_native_table_follows_random_map_unmap_protect():
             if op < 0.35:
                 emu.mem_map(addr, size, rng.choice(["r", "rw", "rx", "rwx"]))
             elif op < 0.6:
-                emu.mem_unmap(addr, size)
+                emu.unmap_any(addr, size)
             elif op < 0.95:
                 emu.mem_protect(addr, size, rng.choice(["r", "rw", "-", "rwx"]))
             else:

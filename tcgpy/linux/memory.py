@@ -214,7 +214,7 @@ class AddressSpace:
         self._split(end)
         i, j = self._range(start, end)
         for v in self.vmas[i:j]:
-            self.emu.mem_unmap(v.start, v.end - v.start)
+            self.emu.unmap_any(v.start, v.end - v.start)
         del self.vmas[i:j]
         if i != j and end > self.packed_from:
             self.packed_from = min(max(self.packed_from, end), self.MMAP_TOP)
