@@ -112,12 +112,18 @@ def exec_workloads(scale: float = 1.0) -> list[Workload]:
     ]
 
 
+def install_hint(extra: str) -> str:
+    """How to install an optional dependency group, from an index or from a
+    checkout (an editable install)."""
+    return f"pip install 'tcgpy[{extra}]' (from a checkout: pip install -e '.[{extra}]')"
+
+
 def _keystone():
     try:
         import keystone
     except ImportError:
         raise SystemExit("tcgpy bench assembles its workloads with keystone: "
-                         "pip install 'tcgpy[bench]'") from None
+                         f"{install_hint('bench')}") from None
     return keystone.Ks(keystone.KS_ARCH_ARM64, keystone.KS_MODE_LITTLE_ENDIAN)
 
 
@@ -200,7 +206,7 @@ def bench_exec(scale: float = 1.0, repeat: int = 3) -> list[dict]:
         rows.append({
             "workload": w.name, "guest_insns": insns,
             "tcgpy_mips": insns / t_tcg / 1e6, "unicorn_mips": insns / t_uc / 1e6,
-            "ratio": t_uc / t_tcg,
+            "ratio": t_tcg / t_uc,            # time ratio: >1 means tcgpy is slower
             # translating and compiling (both tiers) inside tcgpy's timed run:
             # the measured time includes it, as Unicorn's includes its own
             "tcgpy_translate_s": warmup,
@@ -260,7 +266,7 @@ def bench_translate(n_blocks: int = 2000) -> dict:
         "tcgpy_blocks_per_s": s.blocks_translated / t_tcg,
         "tcgpy_insns_per_s": s.insns_translated / t_tcg,
         "unicorn_blocks_per_s": n_blocks / t_uc,
-        "ratio": t_uc / t_tcg,
+        "ratio": t_tcg / t_uc,            # time ratio: >1 means tcgpy is slower
         "stages_s": {k: getattr(s, f"time_{k}") for k in STAGES},
         "wall_s": t_tcg,
     }
@@ -311,8 +317,12 @@ def run_all(scale: float = 1.0, blocks: int = 2000, programs=(), qemu=None, repe
             "programs": bench_programs(list(programs), qemu)}
 
 
+RATIO_DIRECTION = "ratios = tcgpy time / peer time (Unicorn, qemu-aarch64): >1 means tcgpy is slower (lower is better)"
+
+
 def format_report(res: dict) -> str:
-    out = [f"{'workload':<10} {'insns':>12} {'tcgpy MIPS':>11} {'unicorn MIPS':>13} {'ratio':>7} "
+    out = [RATIO_DIRECTION, "",
+           f"{'workload':<10} {'insns':>12} {'tcgpy MIPS':>11} {'unicorn MIPS':>13} {'ratio':>7} "
            f"{'returns':>8} {'tcgpy JIT time':>15}"]
     for r in res["exec"]:
         share = r["tcgpy_translate_s"] * r["tcgpy_mips"] * 1e6 / r["guest_insns"]
@@ -322,7 +332,7 @@ def format_report(res: dict) -> str:
     tr = res["translate"]
     out += ["", f"translation: {tr['blocks']} blocks, {tr['guest_insns']} insns",
             f"  tcgpy   {tr['tcgpy_blocks_per_s']:>9.0f} blocks/s {tr['tcgpy_insns_per_s']:>9.0f} insns/s",
-            f"  unicorn {tr['unicorn_blocks_per_s']:>9.0f} blocks/s   ratio {tr['ratio']:.3f}x"]
+            f"  unicorn {tr['unicorn_blocks_per_s']:>9.0f} blocks/s   ratio {tr['ratio']:.1f}x"]
     total = sum(tr["stages_s"].values()) or 1.0
     out.append("  stages: " + ", ".join(f"{k} {v * 1e3:.0f} ms ({v / total:.0%})"
                                         for k, v in tr["stages_s"].items()))
@@ -338,8 +348,8 @@ def format_report(res: dict) -> str:
 
 
 def plot(res: dict, path: str) -> None:
-    """Bar chart of tcgpy's speed relative to its peers (log scale: the
-    ratios span from translation, where Unicorn's C translator is far ahead,
+    """Bar chart of the report's ratios, tcgpy time / peer time (log scale:
+    they span from translation, where Unicorn's C translator is far ahead,
     to memory-heavy loops, where tcgpy is)."""
     import matplotlib
     matplotlib.use("Agg")
@@ -348,7 +358,7 @@ def plot(res: dict, path: str) -> None:
     bars.append(("translate", res["translate"]["ratio"], "vs Unicorn"))
     for p in res.get("programs", []):
         if "ratio" in p:
-            bars.append((p["program"], 1.0 / p["ratio"], "vs qemu-aarch64"))
+            bars.append((p["program"], p["ratio"], "vs qemu-aarch64"))
     colors = {"vs Unicorn": "tab:blue", "vs qemu-aarch64": "tab:orange"}
     fig, ax = plt.subplots(figsize=(max(6, 0.9 * len(bars)), 4))
     for i, (name, ratio, peer) in enumerate(bars):
@@ -357,7 +367,7 @@ def plot(res: dict, path: str) -> None:
     ax.set_xticks(range(len(bars)), [b[0] for b in bars], rotation=30, ha="right", fontsize=8)
     ax.set_yscale("log")
     ax.axhline(1.0, color="k", lw=0.8)
-    ax.set_ylabel("tcgpy speed / peer speed")
+    ax.set_ylabel("tcgpy time / peer time (lower is better)")
     handles, labels = ax.get_legend_handles_labels()
     uniq = dict(zip(labels, handles))
     ax.legend(uniq.values(), uniq.keys(), fontsize=8)

@@ -6,6 +6,8 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 import tcgpy
 from tcgpy.log import Logger, parse_items
 
@@ -24,12 +26,25 @@ def test_bench_smoke_json_has_every_field():
         assert set(row) >= {"guest_insns", "tcgpy_mips", "unicorn_mips", "ratio",
                             "tcgpy_blocks_per_s", "dispatcher_returns", "tcgpy_translate_s"}
         assert row["guest_insns"] > 0 and row["tcgpy_mips"] > 0 and row["unicorn_mips"] > 0
+        # one direction everywhere: tcgpy time / peer time
+        assert row["ratio"] == pytest.approx(row["unicorn_mips"] / row["tcgpy_mips"])
         # every workload is translated and compiled inside the timed run
         assert 0 < row["tcgpy_translate_s"] < row["guest_insns"] / row["tcgpy_mips"] / 1e6
     tr = res["translate"]
     assert set(tr["stages_s"]) == {"decode", "ir_build", "passes", "llvm_lower", "llvm_compile"}
     assert tr["blocks"] == 50 and tr["tcgpy_blocks_per_s"] > 0 and tr["unicorn_blocks_per_s"] > 0
     assert res["programs"] == []
+    assert tr["ratio"] == pytest.approx(tr["unicorn_blocks_per_s"] / tr["tcgpy_blocks_per_s"], rel=0.05)
+
+
+def test_bench_plot_without_matplotlib_is_refused_before_running(tmp_path):
+    import importlib.util
+    if importlib.util.find_spec("matplotlib") is not None:
+        pytest.skip("matplotlib is installed here: --plot works")
+    r = subprocess.run([sys.executable, "-m", "tcgpy", "bench", "--smoke", "--programs", "--plot",
+                        str(tmp_path / "x.png")], capture_output=True, text=True, timeout=600)
+    assert r.returncode == 1 and r.stdout == ""          # no benchmark ran
+    assert "pip install -e '.[plot]'" in r.stderr and not (tmp_path / "x.png").exists()
 
 
 def _logged_loop(passes: int, items: str) -> tuple[tcgpy.Emulator, str]:

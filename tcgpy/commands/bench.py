@@ -2,7 +2,9 @@
 whole programs), measured in one run so that ratios hold on a noisy machine."""
 from __future__ import annotations
 
+import importlib.util
 import json
+import sys
 
 
 def add_parser(subparsers):
@@ -83,6 +85,10 @@ def main(args) -> int:
     if args.steady:
         return steady_main(args)
     from .. import benchmarks
+    if args.plot and importlib.util.find_spec("matplotlib") is None:
+        # refused before the benchmark runs, not after it
+        print(f"tcgpy bench: --plot needs matplotlib: {benchmarks.install_hint('plot')}", file=sys.stderr)
+        return 1
     if args.programs is None:
         programs = [] if args.smoke else benchmarks.default_programs()
     else:
@@ -94,9 +100,5 @@ def main(args) -> int:
     else:
         print(benchmarks.format_report(res))
     if args.plot:
-        try:
-            benchmarks.plot(res, args.plot)
-        except ImportError:
-            print("tcgpy bench: --plot needs matplotlib (pip install 'tcgpy[plot]')")
-            return 1
+        benchmarks.plot(res, args.plot)
     return 0
