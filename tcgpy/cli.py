@@ -12,7 +12,7 @@ import sys
 
 # Modules that provide add_parser(subparsers) and main(args) -> int.
 SUBCOMMAND_MODULES = ("tcgpy.commands.difftest", "tcgpy.commands.bench", "tcgpy.commands.cache",
-                      "tcgpy.commands.binfmt")
+                      "tcgpy.commands.binfmt", "tcgpy.commands.fuzz")
 
 # qemu-user's options (qemu-aarch64 -h); those tcgpy run lacks are named as
 # unsupported instead of argparse's "unrecognized arguments".

@@ -1,0 +1,284 @@
+"""Fuzzing tcgpy from the outside: mutated ELF files through ``tcgpy run``
+and random code through the library API.
+
+Nothing a file contains or a guest does may crash tcgpy: every outcome must
+be one a user can read.  Each run is classified:
+
+* ``ran``      -- the program ran and exited with a status of its own;
+* ``signal``   -- the guest died of a signal (tcgpy's one-line report, then
+  the same signal, as qemu-user does);
+* ``error``    -- a clean one-line ``tcgpy:`` error (a bad ELF, say);
+* ``timeout``  -- still running at the time cap (a mutated program may loop
+  for ever, as it does under qemu: only a failure when qemu does not);
+
+and these are failures: ``traceback`` (a Python traceback or an internal
+error), ``crash`` (killed by a signal without the guest-signal report: the
+host process itself faulted), ``memory`` (over the memory cap).
+
+Mutations start from a shipped static program and change the ELF header
+(entry, program-header offset, count and entry size, type, machine, class),
+program headers (type, flags, offset, address, file and memory sizes,
+alignment), the ``PT_INTERP`` string, or truncate the file; each one is
+named, so a failure can be replayed from its seed.
+
+``tcgpy fuzz elf|code`` runs a campaign (see ``--help``); the test suite
+runs a small smoke campaign of each (tests/test_fuzz.py), and longer ones
+under ``-m slow``.
+"""
+from __future__ import annotations
+
+import os
+import random
+import shutil
+import signal
+import struct
+import subprocess
+import sys
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+
+EHDR = struct.Struct("<16sHHIQQQIHHHHHH")
+PHDR = struct.Struct("<IIQQQQQQ")
+PT_LOAD, PT_INTERP = 1, 3
+
+FAILURES = ("traceback", "crash", "memory")
+MEMORY_CAP = 2 << 30            # bytes of peak RSS a run may use
+GUEST_SIGNAL_LINE = "tcgpy: uncaught target signal"
+
+
+@dataclass
+class Outcome:
+    kind: str
+    status: int | None = None
+    detail: str = ""
+    rss: int = 0                 # peak, bytes
+    seconds: float = 0.0
+
+
+@dataclass
+class Report:
+    runs: int = 0
+    kinds: Counter = field(default_factory=Counter)
+    vs_qemu: Counter = field(default_factory=Counter)   # (tcgpy kind, qemu kind)
+    failures: list = field(default_factory=list)         # (seed, mutation, Outcome)
+
+    def format(self) -> str:
+        out = [f"{self.runs} runs: " + ", ".join(f"{k} {n}" for k, n in sorted(self.kinds.items()))]
+        if self.vs_qemu:
+            out.append("vs qemu-aarch64 (tcgpy / qemu): " +
+                       ", ".join(f"{a}/{b} {n}" for (a, b), n in sorted(self.vs_qemu.items())))
+        for seed, what, o in self.failures[:20]:
+            out.append(f"FAIL seed {seed} ({what}): {o.kind} status {o.status}: {o.detail}")
+        return "\n".join(out)
+
+
+# -- ELF mutations -------------------------------------------------------------------
+
+def _edge(rng: random.Random, bits: int) -> int:
+    top = (1 << bits) - 1
+    return rng.choice((0, 1, 2, 7, 0x40, 0x1000, 0xFFF, top, top >> 1, (top >> 1) + 1,
+                       rng.getrandbits(bits), rng.getrandbits(bits) & ~0xFFF))
+
+
+def mutate_elf(data: bytes, rng: random.Random) -> tuple[bytes, str]:
+    """One to three named mutations of ELF file ``data``."""
+    buf = bytearray(data)
+    names = []
+    ident, e_type, e_machine, e_version, e_entry, e_phoff, e_shoff, e_flags, e_ehsize, e_phentsize, \
+        e_phnum, e_shentsize, e_shnum, e_shstrndx = EHDR.unpack_from(buf)
+    for _ in range(rng.randint(1, 3)):
+        what = rng.choice(("entry", "phoff", "phnum", "phentsize", "type", "machine", "class",
+                           "ph_field", "ph_field", "ph_field", "interp", "truncate", "bytes"))
+        if what == "entry":
+            e_entry = _edge(rng, 64)
+        elif what == "phoff":
+            e_phoff = _edge(rng, 64) if rng.random() < 0.5 else rng.randrange(len(buf) + 64)
+        elif what == "phnum":
+            e_phnum = rng.choice((0, 1, 0xFFFF, e_phnum + 1, rng.getrandbits(16)))
+        elif what == "phentsize":
+            e_phentsize = rng.choice((0, 1, 55, 57, 64, 0xFFFF))
+        elif what == "type":
+            e_type = rng.choice((0, 1, 3, 4, 0xFFFF))
+        elif what == "machine":
+            e_machine = rng.choice((0, 62, 243, 0xFFFF))
+        elif what == "class":
+            ident = ident[:4] + bytes([rng.choice((0, 1, 3))]) + ident[5:]
+        elif what in ("ph_field", "interp") and e_phnum and e_phoff + PHDR.size <= len(buf):
+            i = rng.randrange(min(e_phnum, (len(buf) - e_phoff) // PHDR.size) or 1)
+            off = e_phoff + i * PHDR.size
+            if off + PHDR.size > len(buf):
+                continue
+            ph = list(PHDR.unpack_from(buf, off))
+            if what == "interp":
+                # make it a PT_INTERP naming something (or nothing) in the file
+                ph[0] = PT_INTERP
+                ph[2] = rng.randrange(len(buf))
+                ph[5] = rng.choice((0, 1, 2, 16, 4096, 1 << 40))
+                what = "interp"
+            else:
+                k = rng.randrange(8)
+                ph[k] = rng.choice((_edge(rng, 32), PT_LOAD, PT_INTERP, 0x6474E551)) if k < 2 else _edge(rng, 64)
+                what = f"ph{i}.{('type', 'flags', 'offset', 'vaddr', 'paddr', 'filesz', 'memsz', 'align')[k]}"
+            PHDR.pack_into(buf, off, *ph)
+        elif what == "truncate":
+            del buf[rng.randrange(len(buf)):]
+        elif what == "bytes":
+            for _ in range(rng.randint(1, 16)):
+                if buf:
+                    buf[rng.randrange(len(buf))] = rng.getrandbits(8)
+        names.append(what)
+    if len(buf) >= EHDR.size:
+        EHDR.pack_into(buf, 0, ident, e_type & 0xFFFF, e_machine & 0xFFFF, e_version, e_entry & (2**64 - 1),
+                       e_phoff & (2**64 - 1), e_shoff, e_flags, e_ehsize, e_phentsize & 0xFFFF, e_phnum & 0xFFFF,
+                       e_shentsize, e_shnum, e_shstrndx)
+    return bytes(buf), "+".join(names)
+
+
+# -- running -------------------------------------------------------------------------
+
+def _run_capped(argv: list[str], timeout: float, env: dict | None = None) -> tuple[int | None, str, int, float]:
+    """(status, stderr, peak RSS bytes, seconds) of one run: status is
+    negative for a signal, None when the time cap killed it (its whole
+    session: a guest's children too)."""
+    import tempfile
+    t0 = time.monotonic()
+    with tempfile.TemporaryFile() as err:
+        p = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err,
+                             env=env, start_new_session=True)
+        timed_out = False
+        while True:
+            pid, wstatus, usage = os.wait4(p.pid, os.WNOHANG)
+            if pid:
+                break
+            if time.monotonic() - t0 > timeout:
+                timed_out = True
+                try:
+                    os.killpg(p.pid, signal.SIGKILL)
+                except OSError:
+                    pass
+                _, wstatus, usage = os.wait4(p.pid, 0)
+                break
+            time.sleep(0.01)
+        p.returncode = 0          # reaped here: Popen must not wait for it again
+        err.seek(0)
+        text = err.read().decode(errors="replace")
+    status = None if timed_out else os.waitstatus_to_exitcode(wstatus)
+    return status, text, usage.ru_maxrss * 1024, time.monotonic() - t0
+
+
+def classify(status: int | None, stderr: str, rss: int, cap: int = MEMORY_CAP) -> Outcome:
+    lines = [ln for ln in stderr.splitlines() if ln.strip()]
+    if status is None:
+        return Outcome("timeout", None)
+    if "Traceback (most recent call last)" in stderr or "internal error" in stderr:
+        return Outcome("traceback", status, (lines or [""])[-1][:200])
+    if rss > cap:
+        return Outcome("memory", status, f"peak RSS {rss >> 20} MiB")
+    if status < 0:
+        signo = -status
+        dumps = signo in (signal.SIGSEGV, signal.SIGBUS, signal.SIGILL, signal.SIGFPE, signal.SIGABRT,
+                          signal.SIGTRAP, signal.SIGSYS, signal.SIGQUIT)
+        if dumps and not any(GUEST_SIGNAL_LINE in ln for ln in lines):
+            return Outcome("crash", status, f"host signal {signo} without the guest-signal report")
+        return Outcome("signal", status)
+    if status == 1 and lines and lines[-1].startswith("tcgpy: ") and len(lines) <= 2:
+        return Outcome("error", status, lines[-1][:200])
+    return Outcome("ran", status)
+
+
+def classify_qemu(status: int | None, stderr: str) -> str:
+    if status is None:
+        return "timeout"
+    if status < 0:
+        return "signal"
+    lines = [ln for ln in stderr.splitlines() if ln.strip()]
+    if status in (1, 255) and lines and lines[-1].startswith(("qemu-aarch64:", "qemu:")):
+        return "error"
+    return "ran"
+
+
+def fuzz_elf(seeds: range, base: str, workdir: str, timeout: float = 20.0, qemu: str | None = None,
+             tcgpy: list[str] | None = None, cap: int = MEMORY_CAP, progress=None) -> Report:
+    """Run a mutation of ``base`` per seed under ``tcgpy run`` (and qemu)."""
+    tcgpy = tcgpy or [sys.executable, "-m", "tcgpy", "run", "--no-cache"]
+    data = open(base, "rb").read()
+    report = Report()
+    env = {**os.environ, "TCGPY_CACHE": "0"}
+    for seed in seeds:
+        rng = random.Random(seed)
+        mutated, what = mutate_elf(data, rng)
+        path = os.path.join(workdir, f"elf-{seed}")
+        with open(path, "wb") as f:
+            f.write(mutated)
+        os.chmod(path, 0o755)
+        status, err, rss, secs = _run_capped([*tcgpy, path], timeout, env)
+        o = classify(status, err, rss, cap)
+        o.seconds, o.rss = secs, rss
+        report.runs += 1
+        report.kinds[o.kind] += 1
+        if qemu:
+            q_status, q_err, _, _ = _run_capped([qemu, path], timeout)
+            q = classify_qemu(q_status, q_err)
+            report.vs_qemu[(o.kind, q)] += 1
+            if o.kind == "timeout" and q != "timeout":
+                o = Outcome("timeout", None, "qemu-aarch64 finished")
+                report.failures.append((seed, what, o))
+        if o.kind in FAILURES:
+            report.failures.append((seed, what, o))
+        os.unlink(path)
+        if progress:
+            progress(seed, what, o)
+    return report
+
+
+# -- random code through the library API ---------------------------------------------
+
+CODE, DATA = 0x10000, 0x40000
+
+
+def fuzz_code_one(seed: int) -> str:
+    """Run random (and mutated real) words through ``tcgpy.Emulator`` with an
+    instruction budget; returns how it ended.  Anything but a tcgpy error or
+    a normal stop propagates (a failure)."""
+    import tcgpy
+    rng = random.Random(seed)
+    emu = tcgpy.Emulator("aarch64", icount=True)
+    emu.mem_map(CODE, 0x4000, "rwx" if rng.random() < 0.3 else "rx")
+    emu.mem_map(DATA, 0x4000, rng.choice(("rw", "r", "-")))
+    words = []
+    for _ in range(rng.randint(1, 64)):
+        if rng.random() < 0.5:
+            words.append(rng.getrandbits(32))
+        else:
+            # a common encoding group with random fields
+            words.append(rng.choice((0x8B000000, 0xF9400000, 0xF9000000, 0x54000000, 0x14000000, 0xD63F0000,
+                                     0x4E000000, 0x1E200000, 0xC8000000, 0xB8200000)) | rng.getrandbits(24))
+    emu.mem_write(CODE, b"".join(w.to_bytes(4, "little") for w in words))
+    for i in range(31):
+        emu.reg_write(f"x{i}", rng.choice((0, DATA, DATA + rng.randrange(0x4000), rng.getrandbits(64))))
+    emu.reg_write("sp", DATA + 0x2000)
+    try:
+        emu.run(CODE, count=rng.randint(1, 2000))
+        return "stopped"
+    except tcgpy.EmulationError as e:
+        return type(e).__name__
+
+
+def fuzz_code(seeds: range, progress=None) -> Report:
+    report = Report()
+    for seed in seeds:
+        try:
+            kind = fuzz_code_one(seed)
+        except Exception as e:       # noqa: BLE001 -- exactly what a fuzz run must catch
+            kind = "traceback"
+            report.failures.append((seed, "code", Outcome("traceback", None, f"{type(e).__name__}: {e}"[:200])))
+        report.runs += 1
+        report.kinds[kind] += 1
+        if progress:
+            progress(seed, "code", kind)
+    return report
+
+
+def find_qemu() -> str | None:
+    return shutil.which("qemu-aarch64")

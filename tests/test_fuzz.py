@@ -1,0 +1,67 @@
+"""The fuzz harness (tcgpy/fuzz.py): its classification, and smoke
+campaigns -- mutated ELF files through ``tcgpy run``, random code through
+the API -- that must end in no traceback, host crash, runaway memory or
+hang.  Longer campaigns run under ``-m slow`` (and ``tcgpy fuzz``)."""
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import pytest
+
+from tcgpy import fuzz
+
+ROOT = Path(__file__).resolve().parent.parent
+BASES = [ROOT / "tests" / "guest" / "bin" / p for p in ("fs_args", "libc_hello", "fs_args_pie")]
+
+
+def test_classification():
+    assert fuzz.classify(1, "tcgpy: prog: truncated or malformed program headers\n", 0).kind == "error"
+    assert fuzz.classify(0, "", 0).kind == "ran" and fuzz.classify(3, "guest's own text\n", 0).kind == "ran"
+    assert fuzz.classify(None, "", 0).kind == "timeout"
+    tb = "Traceback (most recent call last):\n  File \"x\", line 1\nValueError: boom\n"
+    assert fuzz.classify(1, tb, 0).kind == "traceback"
+    assert fuzz.classify(1, "tcgpy: internal error: KeyError: 3 (x.py:1; TCGPY_TRACEBACK=1 ...)\n", 0).kind == "traceback"
+    # a SIGSEGV with the guest-signal report is the guest's; without it, tcgpy's own
+    assert fuzz.classify(-11, "tcgpy: uncaught target signal 11 (Segmentation fault)\n", 0).kind == "signal"
+    assert fuzz.classify(-11, "", 0).kind == "crash"
+    assert fuzz.classify(-15, "", 0).kind == "signal"       # a terminating signal prints nothing
+    assert fuzz.classify(0, "", fuzz.MEMORY_CAP + 1).kind == "memory"
+
+
+def test_mutations_are_named_and_replay_from_their_seed():
+    data = BASES[0].read_bytes()
+    a = fuzz.mutate_elf(data, random.Random(42))
+    assert a == fuzz.mutate_elf(data, random.Random(42)) and a[0] != data and a[1]
+    kinds = {part.split(".")[0].rstrip("0123456789") for s in range(300)
+             for part in fuzz.mutate_elf(data, random.Random(s))[1].split("+")}
+    assert kinds >= {"entry", "phoff", "phnum", "phentsize", "type", "machine", "class", "ph", "interp",
+                     "truncate", "bytes"}
+
+
+@pytest.mark.parametrize("base", BASES, ids=lambda p: p.name)
+def test_mutated_elf_smoke(base, tmp_path):
+    report = fuzz.fuzz_elf(range(1000, 1008), str(base), str(tmp_path), timeout=60)
+    assert report.runs == 8 and not report.failures, report.format()
+    assert set(report.kinds) <= {"ran", "signal", "error", "timeout"}
+
+
+def test_random_code_smoke():
+    report = fuzz.fuzz_code(range(0, 150))
+    assert report.runs == 150 and not report.failures, report.format()
+    assert set(report.kinds) <= {"stopped", "IllegalInstruction", "MemoryFault", "AlignmentFault", "GuestTrap",
+                                 "UnhandledSyscall"}
+
+
+@pytest.mark.slow
+def test_mutated_elf_campaign(tmp_path):
+    report = fuzz.fuzz_elf(range(0, 600), str(BASES[1]), str(tmp_path), timeout=60, qemu=fuzz.find_qemu())
+    print(report.format())
+    assert not report.failures, report.format()
+
+
+@pytest.mark.slow
+def test_random_code_campaign():
+    report = fuzz.fuzz_code(range(0, 20_000))
+    print(report.format())
+    assert not report.failures, report.format()
