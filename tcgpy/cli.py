@@ -30,6 +30,7 @@ ENV_OPTIONS = {
     "one_insn_per_tb": ("TCGPY_ONE_INSN_PER_TB", "QEMU_ONE_INSN_PER_TB", "QEMU_SINGLESTEP"),
     "d": ("TCGPY_LOG", "QEMU_LOG"),
     "D": ("TCGPY_LOG_FILENAME", "QEMU_LOG_FILENAME"),
+    "dfilter": ("TCGPY_DFILTER", "QEMU_DFILTER"),
     "strace": ("TCGPY_STRACE", "QEMU_STRACE"),
     "sysroot": ("TCGPY_LD_PREFIX", "QEMU_LD_PREFIX"),
 }
@@ -64,6 +65,9 @@ def add_run_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("-d", metavar="ITEMS", action="append",
                    help="comma-separated debug log items (see below; '-d help' lists them)")
     p.add_argument("-D", metavar="FILE", help="write -d and -strace logs to FILE instead of stderr")
+    p.add_argument("-dfilter", metavar="RANGES",
+                   help="log -d in_asm,op,op_opt,out_asm,exec,cpu only for blocks in these address ranges "
+                        "(START+SIZE, END-SIZE or START..END, comma-separated)")
     p.add_argument("-E", metavar="VAR=VALUE", action="append",
                    help="set a guest environment variable (repeatable, or comma-separated)")
     p.add_argument("-U", metavar="VAR", action="append",
@@ -170,13 +174,18 @@ def _cpu_help(arch_name: str) -> int:
 
 def _log_items() -> dict[str, str]:
     from .log import ITEMS
-    return {**ITEMS, "strace": "same as -strace",
+    return {**ITEMS, **_linux_log_items(), "strace": "same as -strace",
             "cache": "a line for each persistent-cache file that could not be used or written"}
+
+
+def _linux_log_items() -> dict[str, str]:
+    from .linux.process import LOG_ITEMS
+    return LOG_ITEMS
 
 
 # -d items that do not look at translation: the persistent cache stays on
 # with them (the others log or change what is translated, so they turn it off).
-CACHE_NEUTRAL_ITEMS = frozenset({"strace", "cache"})
+CACHE_NEUTRAL_ITEMS = frozenset({"strace", "cache", "unimp", "guest_errors", "page", "int"})
 
 
 def _gdb_port(args) -> int | None:
@@ -301,6 +310,13 @@ def run_main(args, emulator_factory=None, exec_prefix: list[str] | None = None) 
     unknown = items - set(_log_items())
     if unknown:
         return _error(f"unknown -d item(s): {', '.join(sorted(unknown))} (try -d help)")
+    ranges = None
+    if args.dfilter:
+        from .log import parse_ranges
+        try:
+            ranges = parse_ranges(args.dfilter)
+        except ValueError as e:
+            return _error(f"-dfilter: {e}")
     try:
         if args.execfn is None:     # a guest execve checked this itself
             check_executable(args.prog)
@@ -346,7 +362,8 @@ def run_main(args, emulator_factory=None, exec_prefix: list[str] | None = None) 
         return _error(f"-cpu: {e} ('-cpu help' lists them)")
     opts = Options(strace=args.strace or "strace" in items, sysroot=args.sysroot, log=log, diag=diag,
                    exec_argv=_exec_argv(args), stack_size=args.stack_size, uname_release=args.uname,
-                   seed=args.seed, ignored=frozenset(int(n) for n in _split_list([args.exec_ignored])))
+                   seed=args.seed, ignored=frozenset(int(n) for n in _split_list([args.exec_ignored])),
+                   log_items=frozenset(items & set(_linux_log_items())))
     if exec_prefix is not None:
         opts.exec_prefix = list(exec_prefix)
     proc = LinuxProcess(emu, info.arch, opts)
@@ -358,7 +375,7 @@ def run_main(args, emulator_factory=None, exec_prefix: list[str] | None = None) 
     except LoadError as e:
         return _error(str(e))
     if items - CACHE_NEUTRAL_ITEMS and hasattr(emu, "set_log"):
-        emu.set_log(Logger(items - CACHE_NEUTRAL_ITEMS, log, emu.arch))
+        emu.set_log(Logger(items - CACHE_NEUTRAL_ITEMS, log, emu.arch, ranges=ranges))
     if emulator_factory is not None and hasattr(emu, "set_cache_dir"):
         emu.set_cache_dir(cache_dir, warn=cache_warn)
     proc.start_signal_watcher()

@@ -390,7 +390,7 @@ class TBCache:
             text = module_text(lowered)
         self.stats.time_llvm_lower += time.perf_counter() - t0
         if self.log is not None:
-            self.log.llvm("out_asm", text, hot)
+            self.log.llvm("out_asm", text, hot, [b.pc for b in blocks])
         return text, lowered
 
     def _compile(self, blocks, chain: bool, hot: bool = False) -> list[TB]:
@@ -411,7 +411,7 @@ class TBCache:
         if region:
             text = optimize_region(text)
         if self.log is not None:
-            self.log.llvm("out_asm", text, True)
+            self.log.llvm("out_asm", text, True, [b.pc for b in blocks])
         addrs, _ = self.code.compile(text, [lb.name for lb in lowered], hot=True)
         self.stats.time_llvm_compile += time.perf_counter() - t1     # optimisation included
         tbs = self._make_tbs(order, lowered, addrs, True)

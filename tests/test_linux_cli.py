@@ -275,3 +275,56 @@ def test_one_insn_per_tb():
     assert res.returncode == 0 and res.stdout == b"hello from aarch64\n"
     blocks = res.stderr.decode().split("IN: ")[1:]
     assert len(blocks) > 3 and all(b.count("\n0x") == 1 for b in blocks)
+
+
+def test_dfilter_limits_block_logs_to_its_ranges(tmp_path):
+    everything, filtered = tmp_path / "all.log", tmp_path / "filtered.log"
+    assert tcgpy("run", "--no-cache", "-d", "in_asm", "-D", str(everything), f"{BIN}/fs_args").returncode == 0
+    starts = [int(line.split(":")[0], 16) for line in everything.read_text().splitlines()
+              if line.startswith("0x")]
+    lo = min(starts)
+    # START+SIZE, END-SIZE and START..END name the same 0x200 bytes
+    for spec in (f"{lo:#x}+0x200", f"{lo + 0x1ff:#x}-0x200", f"{lo:#x}..{lo + 0x1ff:#x}"):
+        res = tcgpy("run", "--no-cache", "-d", "in_asm", "-dfilter", spec, "-D", str(filtered), f"{BIN}/fs_args")
+        assert res.returncode == 0, res.stderr
+        blocks = [b for b in filtered.read_text().split("IN: ")[1:]]
+        firsts = [int(b.split(":")[0], 16) for b in blocks]
+        assert firsts and all(lo <= pc < lo + 0x200 for pc in firsts), spec
+        assert len(firsts) < everything.read_text().count("IN: ")
+    res = tcgpy("run", "-dfilter", "0x1000", f"{BIN}/fs_args")
+    assert res.returncode == 1 and res.stderr.count(b"\n") == 1 and b"-dfilter" in res.stderr
+
+
+def test_d_page_int_unimp(tmp_path):
+    log = tmp_path / "d.log"
+    res = tcgpy("run", "-d", "page,int,unimp", "-D", str(log), f"{BIN}/fs_signals")
+    assert res.returncode == 0, res.stderr
+    text = log.read_text()
+    assert "page layout changed following binary load" in text
+    assert " rx  fs_signals\n" in text and " rw  [stack]\n" in text and "\nentry       0x" in text
+    assert "signal 10 (SIGUSR1) code 0 " in text and ": handler 0x" in text
+    # the undefined instruction fs_signals runs, then the SIGILL it raises
+    assert "undefined instruction 0x00000000 at pc 0x" in text
+    assert "signal 4 (SIGILL) code 1 " in text and "(synchronous)" in text
+
+
+def test_d_unimp_and_guest_errors_name_the_syscall():
+    import io
+
+    from tcgpy import Emulator
+    from tcgpy.linux.aarch64 import LINUX_ARCH
+    from tcgpy.linux.process import LinuxProcess, Options
+    log = io.StringIO()
+    emu = Emulator("aarch64")
+    proc = LinuxProcess(emu, LINUX_ARCH, Options(log=log, log_items=frozenset({"unimp", "guest_errors"})))
+    proc.load(str(ROOT / BIN / "fs_args"), [b"fs_args"], [])
+    emu.reg_write("x8", 999)
+    proc.on_syscall(emu)
+    assert emu.reg_read("x0") == (-38) & (2**64 - 1)          # ENOSYS
+    emu.reg_write("x8", LINUX_ARCH.nr("write"))
+    for reg, value in (("x0", 1), ("x1", 0x10), ("x2", 5)):
+        emu.reg_write(reg, value)
+    proc.on_syscall(emu)
+    assert emu.reg_read("x0") == (-14) & (2**64 - 1)          # EFAULT
+    assert log.getvalue() == ("Unsupported syscall: 999 (syscall_999)\n"
+                              "write: bad address 0x10 (read): EFAULT\n")

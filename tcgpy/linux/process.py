@@ -55,6 +55,17 @@ class Options:
     seed: int | None = None            # -seed: AT_RANDOM and getrandom(2) repeat from this seed
     # guest signals the guest that exec'd this program ignored (execve keeps them ignored)
     ignored: frozenset[int] = frozenset()
+    # -d items the Linux layer logs (LOG_ITEMS), to ``log``
+    log_items: frozenset[str] = frozenset()
+
+
+# -d items of the Linux layer (qemu-user's names): item -> what it logs
+LOG_ITEMS = {
+    "unimp": "syscalls tcgpy does not implement (ENOSYS) and undefined instructions (SIGILL)",
+    "guest_errors": "bad addresses the guest passed to syscalls (EFAULT)",
+    "page": "the guest's memory map after loading the program",
+    "int": "every signal delivered to the guest: number, code, address, and what it does",
+}
 
 
 def first_inaccessible(exc: MemoryFault, space: AddressSpace) -> int:
@@ -221,6 +232,22 @@ class LinuxProcess:
         self.space.map(SIGTRAMP_ADDR, PAGE, "rx", "[sigtramp]")
         self.emu.mem_write(SIGTRAMP_ADDR, self.arch.sigframe.TRAMPOLINE)
         self.arch.start_thread(self.emu, img.start_pc, sp)
+        if "page" in self.opts.log_items:
+            self._log_page_layout(img, sp)
+
+    def _dlog(self, item: str, text: str) -> None:
+        """A -d line of the Linux layer's ``item``, if it was asked for."""
+        if item in self.opts.log_items:
+            self._trace(text)
+
+    def _log_page_layout(self, img, sp: int) -> None:
+        lines = ["page layout changed following binary load",
+                 f"{'start':<16} {'end':<16} {'size':<16} prot"]
+        for v in self.space.vmas:
+            lines.append(f"{v.start:016x}-{v.end:016x} {v.end - v.start:016x} {v.perms:<3} {v.name}".rstrip())
+        lines += [f"start_brk   0x{self.space.brk_start:016x}", f"brk         0x{self.space.brk:016x}",
+                  f"start_stack 0x{sp:016x}", f"entry       0x{img.entry:016x}"]
+        self._trace("\n".join(lines) + "\n")
 
     def random_bytes(self, n: int) -> bytes:
         """Randomness the guest is given: repeatable under -seed."""
@@ -239,6 +266,7 @@ class LinuxProcess:
         if row is None:
             name = self.names.get(nr, f"syscall_{nr}")
             ret = self.err("ENOSYS")
+            self._dlog("unimp", f"Unsupported syscall: {nr} ({name})\n")
             if trace:
                 self._trace(f"{self.sched.current.tid} {name}(...) [unimplemented]" + strace_result(self, None, ret) + "\n")
         else:
@@ -263,8 +291,9 @@ class LinuxProcess:
                 ret = -host_to_guest_errno(e.errno or 0, self.errno) if e.errno else self.err("EINVAL")
             except GuestErrno as e:
                 ret = self.err(e.name)
-            except MemoryFault:
+            except MemoryFault as e:
                 ret = self.err("EFAULT")
+                self._dlog("guest_errors", f"{row.name}: bad address {e.address:#x} ({e.access}): EFAULT\n")
             except (ValueError, OverflowError):
                 ret = self.err("EINVAL")
             except Exception as e:   # a tcgpy bug: say so in one line, let the guest see EINVAL
@@ -326,6 +355,13 @@ class LinuxProcess:
         signo = sig.signo
         act = sigs.actions[signo]
         blocked = bool(sigs.blocked & (1 << (signo - 1)))
+        if "int" in self.opts.log_items:
+            code, addr = struct.unpack_from("<8xi4xQ", sig.siginfo)
+            how = ("ignored" if act.handler == SIG_IGN and not synchronous else
+                   "default action" if act.handler in (SIG_DFL, SIG_IGN) or (synchronous and blocked) else
+                   f"handler {act.handler:#x}")
+            self._trace(f"signal {signo} ({sigs.name(signo)}) code {code} addr {addr:#x} at pc "
+                        f"{self.emu.reg_read(self.arch.pc):#x}{' (synchronous)' if synchronous else ''}: {how}\n")
         if act.handler == SIG_IGN and not synchronous:
             return False
         if act.handler in (SIG_DFL, SIG_IGN) or (synchronous and blocked):
@@ -534,6 +570,8 @@ class LinuxProcess:
                 return None
             self.retried = False
             self.fault_info = exc
+            if isinstance(exc, IllegalInstruction):
+                self._dlog("unimp", f"undefined instruction {exc.word:#010x} at pc {exc.pc:#x}\n")
             sig = _guest_signal_for_fault(self.signals, exc, self.space)
             sig.tid = self.sched.current.tid
             return sig
