@@ -8,7 +8,6 @@ import ctypes
 import fcntl
 import os
 import select
-import socket
 import struct
 
 from .sys_fs import post_sigpipe
@@ -121,6 +120,7 @@ def _send(proc, fd: int, flags: int, data: bytes, name=None, namelen: int = 0, c
     as it needs (the address and ancillary data go with the first), a
     datagram socket all at once; SO_SNDTIMEO ends the wait with EAGAIN, or
     with the count sent so far, as a signal does."""
+    import socket
     fd = s32(fd)
     buf = ctypes.create_string_buffer(data, max(1, len(data)))
     done = 0
@@ -163,6 +163,7 @@ def _send(proc, fd: int, flags: int, data: bytes, name=None, namelen: int = 0, c
 
 
 def _sock_type(fd: int) -> int:
+    import socket
     s = socket.socket(fileno=fd)        # OSError (ENOTSOCK) for anything else
     try:
         return s.type
@@ -178,6 +179,7 @@ def sys_sendto(proc, fd, buf, length, flags, addr, addrlen):
 
 @syscall("recvfrom", "fd p u x p p")
 def sys_recvfrom(proc, fd, buf, length, flags, addr, lenp):
+    import socket
     length = min(length, 1 << 24)
     if flags & MSG_WAITALL and _blocking(s32(fd), flags) and _sock_type(s32(fd)) == socket.SOCK_STREAM:
         if addr and lenp:
@@ -199,6 +201,7 @@ def _recv_waitall(proc, fd: int, buf: int, length: int, flags: int):
     the guest as it comes, the thread waiting in the scheduler in between,
     until ``length`` bytes, end of stream, an error, a signal or SO_RCVTIMEO
     (then the bytes so far, or EINTR/EAGAIN with none)."""
+    import socket
     done = 0
 
     def step():
@@ -293,6 +296,7 @@ def sys_sendmsg(proc, fd, msg, flags):
 
 @syscall("recvmsg", "fd p x")
 def sys_recvmsg(proc, fd, msg, flags):
+    import socket
     m, h, keep, name, ctl, guest_iov = _host_msghdr(proc, msg, True)
     fd = s32(fd)
     if (flags & MSG_WAITALL and any(v["iov_len"] for v in guest_iov) and _blocking(fd, flags)
@@ -324,6 +328,7 @@ def _recvmsg_out(proc, msg, m, h, keep, name, ctl, guest_iov, n: int) -> None:
 def _recvmsg_waitall(proc, fd: int, msg: int, flags: int, m, h, keep, name, ctl, guest_iov):
     """recvmsg's MSG_WAITALL on a blocking stream socket, as _recv_waitall;
     the address and ancillary data come with the first part."""
+    import socket
     total = sum(v["iov_len"] for v in guest_iov)
     done = 0
     first = None            # the first part's msghdr as the host filled it

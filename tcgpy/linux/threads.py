@@ -17,7 +17,6 @@ from __future__ import annotations
 import fcntl
 import os
 import select
-import socket
 import stat
 import struct
 import threading
@@ -431,6 +430,7 @@ def wait_instead(proc, name: str, args: tuple):
         return _stream_write(proc, fd, PIPE_WRITES[name](proc, args), *send)
     # A socket's SO_RCVTIMEO/SO_SNDTIMEO ends the wait with EAGAIN; a signal
     # then ends it with EINTR even under SA_RESTART (sock_intr_errno).
+    import socket           # here: the common cases above run for every write and read
     timeout = sock_timeout(fd, socket.SO_RCVTIMEO if events == select.POLLIN else socket.SO_SNDTIMEO)
     proc.sched.block_io([(fd, events)], deadline=time.monotonic() + timeout if timeout else None,
                         timeout_result=proc.err("EAGAIN"), sa_restart=not timeout)
@@ -439,6 +439,7 @@ def wait_instead(proc, name: str, args: tuple):
 
 def sock_timeout(fd: int, option: int) -> float:
     """A socket's SO_RCVTIMEO or SO_SNDTIMEO in seconds (0: none, or not a socket)."""
+    import socket
     try:
         s = socket.socket(fileno=fd)
     except OSError:
@@ -453,6 +454,7 @@ def sock_timeout(fd: int, option: int) -> float:
 def _stream_sender(fd: int):
     """(send(bytes) -> count without blocking, bytes per call) for a write to
     a pipe or a stream socket; None for anything else."""
+    import socket
     mode = os.fstat(fd).st_mode
     if stat.S_ISFIFO(mode):
         # poll's POLLOUT on a pipe means PIPE_BUF bytes fit
@@ -509,6 +511,7 @@ def _stream_write(proc, fd: int, data: bytes, send, chunk: int):
     signal or the socket's SO_SNDTIMEO comes first: then the bytes written
     so far (EINTR or EAGAIN with none).  EPIPE, and its SIGPIPE, only when
     nothing was written."""
+    import socket
     from .sys_fs import post_sigpipe
     done = 0
 
