@@ -293,7 +293,7 @@ def run_main(args, emulator_factory=None, exec_prefix: list[str] | None = None) 
     host command a guest execve of a guest program re-runs) let tests put the
     same Linux layer on another CPU."""
     from .linux.forkshare import grow_fd_table
-    from .linux.loader import LoadError, check_executable, read_elf
+    from .linux.loader import LoadError, check_executable, printable, read_elf
     from .log import Logger
 
     grow_fd_table()
@@ -322,7 +322,7 @@ def run_main(args, emulator_factory=None, exec_prefix: list[str] | None = None) 
             check_executable(args.prog)
         info = read_elf(args.prog)
     except LoadError as e:
-        return _error(str(e))
+        return _error(printable(str(e)))
 
     from .linux.ownfile import OwnFile
     # tcgpy's stderr and log are descriptors of its own, out of the guest's
@@ -373,7 +373,7 @@ def run_main(args, emulator_factory=None, exec_prefix: list[str] | None = None) 
     try:
         proc.load(args.prog, argv, _guest_environ(args), execfn)
     except LoadError as e:
-        return _error(str(e))
+        return _error(printable(str(e)))
     if items - CACHE_NEUTRAL_ITEMS and hasattr(emu, "set_log"):
         emu.set_log(Logger(items - CACHE_NEUTRAL_ITEMS, log, emu.arch, ranges=ranges))
     if emulator_factory is not None and hasattr(emu, "set_cache_dir"):

@@ -280,3 +280,28 @@ def test_entry_point_at_the_top_of_the_address_space_faults_in_the_guest(tmp_pat
     # the wrapped entry is misaligned: a pc alignment fault, SIGBUS, as under Linux
     assert res.returncode == -7, res.stderr
     assert b"internal error" not in res.stderr and b"Traceback" not in res.stderr
+
+
+def test_interp_must_be_nul_terminated_and_messages_stay_one_line(tmp_path):
+    import subprocess
+    import sys
+
+    def unterminated(data, phdrs):
+        at, f = next((at, f) for at, f in phdrs if f[0] == 1)       # a PT_LOAD's bytes as the path
+        f[0], f[2], f[5] = 3, 0x200, 64                              # 64 bytes of code, past the headers
+        _set_phdr(data, at, f)
+        data[0x200:0x240] = b"/lib/ld" + b"A" * 57                    # no NUL at its end
+    path = _patched(tmp_path, "fs_args", unterminated)
+    with pytest.raises(LoadError, match="invalid PT_INTERP"):
+        read_elf(str(path))
+
+    def control_chars(data, phdrs):
+        at, f = next((at, f) for at, f in phdrs if f[0] == 1)
+        f[0], f[2], f[5] = 3, 0x200, 9
+        data[0x200:0x209] = b"/x\n\ty\x1b\x7f\xff\0"
+        _set_phdr(data, at, f)
+    path = _patched(tmp_path, "fs_args", control_chars)
+    res = subprocess.run([sys.executable, "-m", "tcgpy", "run", "--no-cache", str(path)], capture_output=True,
+                         timeout=120)
+    assert res.returncode == 1 and res.stderr.count(b"\n") == 1, res.stderr
+    assert b"interpreter /x\\n\\ty\\x1b\\x7f" in res.stderr

@@ -36,6 +36,12 @@ class LoadError(Exception):
     """The program cannot be loaded; str() is the one-line reason."""
 
 
+def printable(text: str) -> str:
+    """``text`` for a one-line message: control characters escaped (a path
+    from a file may hold anything but NUL)."""
+    return "".join(c if c.isprintable() else ascii(c)[1:-1] for c in text)
+
+
 @dataclass
 class ElfInfo:
     path: str
@@ -131,9 +137,13 @@ def _read_elf(fd: int, path: str, expect_arch: LinuxArch | None) -> ElfInfo:
         if p_type == PT_INTERP:
             if off + filesz > size or filesz == 0:
                 raise LoadError(f"{path}: truncated PT_INTERP")
-            name = os.pread(fd, min(filesz, PATH_MAX), off).split(b"\0")[0]
+            raw = os.pread(fd, min(filesz, PATH_MAX), off)
+            name = raw.split(b"\0")[0]
             if not name:
                 raise LoadError(f"{path}: PT_INTERP names no interpreter")
+            if filesz > PATH_MAX or raw[-1:] != b"\0":
+                # Linux's rule (binfmt_elf: the last byte must be the NUL): ENOEXEC
+                raise LoadError(f"{path}: invalid PT_INTERP (not a NUL-terminated path)")
             interp = name.decode("utf-8", "replace")
         phdrs.append((p_type, p_flags, off, vaddr, filesz, memsz, align))
     if not any(p[0] == PT_LOAD for p in phdrs):
@@ -217,7 +227,7 @@ def load_program(space: AddressSpace, info: ElfInfo, sysroot: str | None) -> Loa
             # As qemu-user without -L: the interpreter of this file system,
             # when it has one (a foreign chroot, a multiarch host).
             if not os.path.exists(info.interp):
-                raise LoadError(f"{info.path}: dynamically linked (interpreter {info.interp}); "
+                raise LoadError(f"{info.path}: dynamically linked (interpreter {printable(info.interp)}); "
                                 f"pass -L SYSROOT, e.g. -L /usr/aarch64-linux-gnu")
             sysroot = "/"
         ipath = os.path.join(sysroot, info.interp.lstrip("/"))
