@@ -8,6 +8,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -132,7 +133,11 @@ def test_foreign_chroot_runs_its_programs(tmp_path):
     chroot = shutil.which("chroot") or shutil.which("chroot", path="/usr/sbin:/sbin")
     if chroot is None:
         pytest.skip("no chroot command")
-    root, launchers = tmp_path / "root", tmp_path / "libexec"
+    # Not under tmp_path: pytest deletes old tmp_paths with rmtree, which
+    # must never meet a bind mount of the host's /usr (they are read-only
+    # and unmounted below, and this directory is removed only once they are).
+    base = Path(tempfile.mkdtemp(prefix="tcgpy-chroot-"))
+    root, launchers = base / "root", base / "libexec"
     (root / "bin").mkdir(parents=True)
     (root / "tmp").mkdir()
     for prog in ("fs_args", "libc_hello"):
@@ -149,6 +154,9 @@ def test_foreign_chroot_runs_its_programs(tmp_path):
             if m.returncode != 0:
                 pytest.skip(f"cannot bind-mount {path}: {m.stderr.strip()}")
             mounted.append(inside)
+            ro = subprocess.run(["mount", "-o", "remount,bind,ro", inside], capture_output=True, text=True)
+            if ro.returncode != 0:
+                pytest.skip(f"cannot make the bind mount of {path} read-only: {ro.stderr.strip()}")
         env = {"PATH": "/bin", "TCGPY_CACHE": "0"}
         out = subprocess.run([chroot, str(root), "/bin/fs_args", "in", "chroot"], capture_output=True,
                              text=True, timeout=120, env=env)
@@ -161,4 +169,7 @@ def test_foreign_chroot_runs_its_programs(tmp_path):
         for inside in reversed(mounted):
             subprocess.run(["umount", "-l", inside], capture_output=True)
         _tcgpy("binfmt", "uninstall", "--target", "aarch64", "--launcher-dir", str(launchers))
+        if not any(os.path.ismount(m) for m in mounted):
+            shutil.rmtree(base, ignore_errors=True)
+    assert not any(os.path.ismount(m) for m in mounted), "bind mounts left in place"
     assert not os.path.exists(os.path.join(binfmt.MOUNT, "tcgpy-aarch64"))
