@@ -150,23 +150,29 @@ def load_page(cache, pc: int, stops):
     hashes = {page: content_hash(data)}
     found = None
     installed = set()
+    # (runs for every block a warm run loads: the common cases -- no stop
+    # addresses, no second page, no counter -- cost nothing extra)
+    registered = cache.blocks
+    one_page = (page,)
     for pc_b, size, n, fn, slots, ctrs, deps in blocks:
-        if not addrs.get(fn) or pc_b in cache.blocks:
+        fn_addr = addrs.get(fn)
+        if not fn_addr or pc_b in registered:
             continue
-        if any(pc_b <= s < pc_b + size for s in stops):
+        if stops and any(pc_b <= s < pc_b + size for s in stops):
             continue                 # run(until=) or a breakpoint stops there: not chained into
-        ok = True
-        for dep_page, h in deps:
-            if dep_page not in hashes:
-                d = page_bytes(cache.aspace, dep_page)
-                hashes[dep_page] = None if d is None else content_hash(d)
-            ok = ok and hashes[dep_page] == h
-        if not ok:
-            continue
-        ctr_ids = [base_ctr + c for c in ctrs]
-        tb = TB(pc_b, size, n, (), addrs[fn],
-                [(base_slot + k, target) for k, target in slots],
-                tuple(sorted({page, *(d for d, _ in deps)})) if deps else (page,), counters=ctr_ids)
+        pages = one_page
+        if deps:
+            ok = True
+            for dep_page, h in deps:
+                if dep_page not in hashes:
+                    d = page_bytes(cache.aspace, dep_page)
+                    hashes[dep_page] = None if d is None else content_hash(d)
+                ok = ok and hashes[dep_page] == h
+            if not ok:
+                continue
+            pages = tuple(sorted({page, *(d for d, _ in deps)}))
+        tb = TB(pc_b, size, n, (), fn_addr, [(base_slot + k, target) for k, target in slots], pages,
+                counters=[base_ctr + c for c in ctrs] if ctrs else [])
         cache.install_loaded(tb)
         installed.add(pc_b)
         if pc_b == pc:
