@@ -237,24 +237,42 @@ def fuzz_elf(seeds: range, base: str, workdir: str, timeout: float = 20.0, qemu:
 CODE, DATA = 0x10000, 0x40000
 
 
-def fuzz_code_one(seed: int) -> str:
-    """Run random (and mutated real) words through ``tcgpy.Emulator`` with an
-    instruction budget; returns how it ended.  Anything but a tcgpy error or
-    a normal stop propagates (a failure)."""
+def code_pool(path: str) -> bytes:
+    """The executable bytes of a (static) ELF program: real instructions to
+    take windows from and mutate (b"" when it cannot be read)."""
+    try:
+        data = open(path, "rb").read()
+        ident, _, _, _, _, phoff, _, _, _, phentsize, phnum, _, _, _ = EHDR.unpack_from(data)
+        out = b""
+        for i in range(phnum):
+            p_type, p_flags, off, _, _, filesz, _, _ = PHDR.unpack_from(data, phoff + i * phentsize)
+            if p_type == PT_LOAD and p_flags & 1:
+                out += data[off:off + filesz]
+        return out[:len(out) & ~3]
+    except (OSError, struct.error):
+        return b""
+
+
+def fuzz_code_one(seed: int, pool: bytes = b"") -> str:
+    """Run code through ``tcgpy.Emulator`` with an instruction budget: a
+    window of real instructions from ``pool`` with a few bits flipped, or
+    random words; returns how it ended.  Anything but a tcgpy error or a
+    normal stop propagates (a failure)."""
     import tcgpy
     rng = random.Random(seed)
     emu = tcgpy.Emulator("aarch64", icount=True)
     emu.mem_map(CODE, 0x4000, "rwx" if rng.random() < 0.3 else "rx")
     emu.mem_map(DATA, 0x4000, rng.choice(("rw", "r", "-")))
-    words = []
-    for _ in range(rng.randint(1, 64)):
-        if rng.random() < 0.5:
-            words.append(rng.getrandbits(32))
-        else:
-            # a common encoding group with random fields
-            words.append(rng.choice((0x8B000000, 0xF9400000, 0xF9000000, 0x54000000, 0x14000000, 0xD63F0000,
-                                     0x4E000000, 0x1E200000, 0xC8000000, 0xB8200000)) | rng.getrandbits(24))
-    emu.mem_write(CODE, b"".join(w.to_bytes(4, "little") for w in words))
+    n = rng.randint(1, 64)
+    if pool and rng.random() < 0.7:
+        at = rng.randrange(0, len(pool) - 4 * n + 1, 4) if len(pool) >= 4 * n else 0
+        code = bytearray(pool[at:at + 4 * n])
+        for _ in range(rng.randint(0, 3)):
+            if code:
+                code[rng.randrange(len(code))] ^= 1 << rng.randrange(8)
+    else:
+        code = b"".join(rng.getrandbits(32).to_bytes(4, "little") for _ in range(n))
+    emu.mem_write(CODE, bytes(code))
     for i in range(31):
         emu.reg_write(f"x{i}", rng.choice((0, DATA, DATA + rng.randrange(0x4000), rng.getrandbits(64))))
     emu.reg_write("sp", DATA + 0x2000)
@@ -265,11 +283,11 @@ def fuzz_code_one(seed: int) -> str:
         return type(e).__name__
 
 
-def fuzz_code(seeds: range, progress=None) -> Report:
+def fuzz_code(seeds: range, progress=None, pool: bytes = b"") -> Report:
     report = Report()
     for seed in seeds:
         try:
-            kind = fuzz_code_one(seed)
+            kind = fuzz_code_one(seed, pool)
         except Exception as e:       # noqa: BLE001 -- exactly what a fuzz run must catch
             kind = "traceback"
             report.failures.append((seed, "code", Outcome("traceback", None, f"{type(e).__name__}: {e}"[:200])))

@@ -47,7 +47,9 @@ def test_mutated_elf_smoke(base, tmp_path):
 
 
 def test_random_code_smoke():
-    report = fuzz.fuzz_code(range(0, 150))
+    pool = fuzz.code_pool(str(BASES[1]))
+    assert len(pool) > 100_000                 # libc_hello's text
+    report = fuzz.fuzz_code(range(0, 150), pool=pool)
     assert report.runs == 150 and not report.failures, report.format()
     assert set(report.kinds) <= {"stopped", "IllegalInstruction", "MemoryFault", "AlignmentFault", "GuestTrap",
                                  "UnhandledSyscall"}
@@ -62,6 +64,6 @@ def test_mutated_elf_campaign(tmp_path):
 
 @pytest.mark.slow
 def test_random_code_campaign():
-    report = fuzz.fuzz_code(range(0, 20_000))
+    report = fuzz.fuzz_code(range(0, 20_000), pool=fuzz.code_pool(str(BASES[1])))
     print(report.format())
     assert not report.failures, report.format()

@@ -25,7 +25,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("what", choices=("elf", "code"))
     p.add_argument("--runs", type=int, default=200)
     p.add_argument("--seed", type=int, default=0, help="first seed (run i uses seed + i)")
-    p.add_argument("--base", default=_BASE, help="elf: the program to mutate (default: tests/guest/bin/fs_args)")
+    p.add_argument("--base", default=_BASE, help="the program to mutate (elf) or whose code to take windows of "
+                                                 "(code); default: tests/guest/bin/fs_args")
     p.add_argument("--timeout", type=float, default=20.0, help="elf: seconds a run may take (default 20)")
     p.add_argument("--no-qemu", action="store_true", help="elf: do not compare with qemu-aarch64")
     p.add_argument("-v", "--verbose", action="store_true", help="a line per run")
@@ -36,7 +37,8 @@ def main(args) -> int:
     from .. import fuzz
     seeds = range(args.seed, args.seed + args.runs)
     if args.what == "code":
-        report = fuzz.fuzz_code(seeds, progress=(lambda s, w, k: print(s, k)) if args.verbose else None)
+        report = fuzz.fuzz_code(seeds, progress=(lambda s, w, k: print(s, k)) if args.verbose else None,
+                                pool=fuzz.code_pool(args.base))
     else:
         if not os.path.isfile(args.base):
             print(f"tcgpy fuzz: {args.base}: no such file")
