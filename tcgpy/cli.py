@@ -334,7 +334,7 @@ def run_main(args, emulator_factory=None, exec_prefix: list[str] | None = None) 
     cache_warn = (lambda m: log.write(m + "\n")) if "cache" in items else None
     try:
         emu = (emulator_factory(info.arch.name) if emulator_factory
-               else Emulator(info.arch.name, tbi=True, icount=gdb_port is not None, cache_dir=cache_dir,
+               else Emulator(info.arch.name, tbi=info.arch.tbi, icount=gdb_port is not None, cache_dir=cache_dir,
                              cache_warn=cache_warn, cpu=args.cpu, one_insn_per_tb=args.one_insn_per_tb))
     except ValueError as e:         # an unknown -cpu model
         return _error(f"-cpu: {e} ('-cpu help' lists them)")

@@ -435,7 +435,7 @@ class Emulator:
                             tb = cache.translate_partial(pc, left, stops)
                 except FetchFault:
                     # a misaligned pc is an alignment fault (Linux: SIGBUS, BUS_ADRALN)
-                    cls = AlignmentFault if pc & (self.arch.insn_size - 1) else MemoryFault
+                    cls = AlignmentFault if pc & (self.arch.insn_align - 1) else MemoryFault
                     raise cls(pc, pc, "fetch") from None
                 if log is not None and log.wants_exec:
                     log.exec_block(self, tb)

@@ -29,88 +29,14 @@ from .forms import CODE_BASE, CODE_SIZE, DATA_BASE, DATA_SIZE, PTR_REGS, SMALL_R
 MASK64 = (1 << 64) - 1
 CODE_PAGE = 0x1000          # the prologue page mapped just below CODE_BASE
 
-# Values that break arithmetic more often than random ones: carries out of 32
-# and 64 bits, sign boundaries, all-ones, small shifts.
-EDGE_VALUES = (
-    0, 1, 2, 3, 0x7F, 0x80, 0xFF, 0x100, 0x7FFF, 0x8000, 0xFFFF,
-    (1 << 31) - 1, 1 << 31, (1 << 32) - 1, 1 << 32, (1 << 32) + 1,
-    (1 << 63) - 1, 1 << 63, (1 << 63) + 1, MASK64, MASK64 - 1,
-    0xFFFF_FFFF_8000_0000, 0xFFFF_FFFF_0000_0000, 0x0000_0000_8000_0001,
-    0x5555_5555_5555_5555, 0xAAAA_AAAA_AAAA_AAAA, 63, 64, 32, 31,
-)
-
-
-# -- per-architecture difftest description -------------------------------------
-
-def random_value(rng: random.Random) -> int:
-    r = rng.random()
-    if r < 0.35:
-        return rng.choice(EDGE_VALUES)
-    if r < 0.5:
-        return rng.randrange(0, 256)
-    if r < 0.65:
-        v = rng.getrandbits(32)
-        return v | 0xFFFF_FFFF_0000_0000 if rng.random() < 0.3 else v
-    return rng.getrandbits(64)
-
-
-def data_pointer(rng: random.Random) -> int:
-    """A pointer into the middle of the data page (usually 16-byte aligned)."""
-    off = rng.randrange(-512, 512)
-    if rng.random() < 0.75:
-        off &= ~15
-    return DATA_BASE + DATA_SIZE // 2 + off
-
-
-@dataclass(frozen=True)
-class ArchDef:
-    """The difftest facts of one architecture that its register table does not give."""
-    gprs: tuple[str, ...]                  # general registers, by number (forms' PTR_REGS etc.)
-    # Unicorn's register ids: the id of ``name`` is unicorn_consts.PREFIX + NAME.upper()
-    unicorn_consts: tuple[str, str]
-    # Unicorn's interrupt numbers (QEMU's EXCP_*) as difftest events
-    unicorn_intr: dict[int, str]
-    # Words run just before every case, falling through into CODE_BASE: they
-    # reset state that persists in a reused emulator and neither API can write.
-    prologue: tuple[int, ...]
-    # How non-GPR start values are drawn (registers not listed start at 0)
-    start: dict[str, Callable[[random.Random], int]]
-    # Unicorn CPU models a form class may ask for (FormClass.unicorn_cpu):
-    # name -> constant in unicorn_consts' module.  Others run on the default.
-    unicorn_cpus: dict[str, str] = field(default_factory=dict)
-
-
-ARCH_DEFS: dict[str, ArchDef] = {
-    "aarch64": ArchDef(
-        gprs=tuple(f"x{i}" for i in range(31)),
-        unicorn_consts=("unicorn.arm64_const", "UC_ARM64_REG_"),
-        unicorn_intr={1: "illegal", 2: "syscall", 3: "fault", 4: "fault", 7: "trap", 22: "fault"},
-        # clrex: the exclusive monitor starts open, as in a fresh process;
-        # otherwise a stxr could succeed on a previous case's ldxr.
-        prologue=(0xD503305F,),
-        start={
-            # SP is a base register of memory forms too; aligned as Linux keeps it.
-            "sp": lambda rng: data_pointer(rng) & ~15,
-            "nzcv": lambda rng: rng.getrandbits(4) << 28,
-            "tpidr_el0": random_value,
-            # Only the bits defined for an implementation without FP exception
-            # trapping: FPCR AHP/DN/FZ/RMode (26..22); FPSR NZCV/QC (31..27) and
-            # the cumulative flags IDC/IXC/UFC/OFC/DZC/IOC.  The rest is RES0.
-            # Half the cases run under the default FPCR (round to nearest, no
-            # flush-to-zero): the only one the JIT's native FP shortcut takes.
-            "fpcr": lambda rng: rng.getrandbits(5) << 22 if rng.getrandbits(1) else 0,
-            "fpsr": lambda rng: (rng.getrandbits(5) << 27) | (rng.getrandbits(8) & 0b1001_1111),
-        },
-        # The default Cortex-A72 lacks FEAT_LSE (and FP16, RDM, ...).
-        unicorn_cpus={"max": "UC_CPU_ARM64_MAX"},
-    ),
-}
+from .archdef import EDGE_VALUES, ArchDef, data_pointer, random_value  # noqa: F401  (public names)
 
 
 @dataclass(frozen=True)
 class DiffArch:
     """What the difftest needs to know about one guest architecture: derived
-    from the frontend's ArchInfo (register table), ARCH_DEFS and Unicorn."""
+    from the frontend's ArchInfo (register table), the target's ArchDef
+    (its difftest module, tcgpy.targets.Target.difftest) and Unicorn."""
     name: str
     info: object                           # tcgpy.frontends.arch.ArchInfo
     defs: ArchDef
@@ -138,7 +64,7 @@ def diff_arch(name: str) -> DiffArch:
     cached = _DIFF_ARCHES.get(info.name)
     if cached is not None:
         return cached
-    defs = ARCH_DEFS[info.name]
+    defs = info.target.diff_def
     regs = [r.name for r in info.layout.rows if r.user and r.compare and r.name != "pc"]
     regs += list(info.pseudo_regs)
     module, prefix = defs.unicorn_consts
@@ -167,11 +93,25 @@ class Case:
     @property
     def end(self) -> int:
         """Where the run stops (``run(until=)``): after the last word by default."""
-        return CODE_BASE + 4 * len(self.words) if self.stop is None else self.stop
+        return CODE_BASE + len(self.code) if self.stop is None else self.stop
 
     @property
     def code(self) -> bytes:
-        return b"".join(w.to_bytes(4, "little") for w in self.words)
+        """The words as bytes, each as long as the target's length rule says."""
+        from ..targets import lookup
+        encode = lookup(self.arch).encode
+        return b"".join(encode(w) for w in self.words)
+
+    @property
+    def addresses(self) -> list[int]:
+        """The address of each word."""
+        from ..targets import lookup
+        encode = lookup(self.arch).encode
+        out, a = [], CODE_BASE
+        for w in self.words:
+            out.append(a)
+            a += len(encode(w))
+        return out
 
     def with_(self, **changes) -> "Case":
         return replace(self, **changes)

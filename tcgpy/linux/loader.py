@@ -14,6 +14,7 @@ import struct
 from dataclasses import dataclass
 
 from ..softmmu.memory import MapError
+from ..targets import names as target_names
 from .abi import LinuxArch, get_linux_arch
 from .memory import PAGE, AddressSpace, page_down, page_up, perms_str
 
@@ -111,7 +112,7 @@ def _read_elf(fd: int, path: str, expect_arch: LinuxArch | None) -> ElfInfo:
     arch = get_linux_arch(machine)
     if arch is None:
         name = machine[3:].lower() if str(machine).startswith("EM_") else f"(e_machine {machine})"
-        raise LoadError(f"{path}: unsupported guest architecture {name} (tcgpy emulates: aarch64)")
+        raise LoadError(f"{path}: unsupported guest architecture {name} (tcgpy emulates: {', '.join(target_names())})")
     if expect_arch is not None and arch is not expect_arch:
         raise LoadError(f"{path}: architecture {arch.name} does not match {expect_arch.name}")
     if e_type not in ("ET_EXEC", "ET_DYN"):
