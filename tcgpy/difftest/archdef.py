@@ -58,3 +58,19 @@ class ArchDef:
     # Unicorn CPU models a form class may ask for (FormClass.unicorn_cpu):
     # name -> constant in unicorn_consts' module.  Others run on the default.
     unicorn_cpus: dict[str, str] = field(default_factory=dict)
+    # General registers (by number) that start as data pointers and as small
+    # values; None: forms.PTR_REGS / forms.SMALL_REGS
+    ptr_regs: tuple[int, ...] | None = None
+    small_regs: tuple[int, ...] | None = None
+    # Unicorn registers written once when its CPU is created (by name, as
+    # unicorn_consts spells them): machine state Linux user mode has set
+    unicorn_init: dict[str, int] = field(default_factory=dict)
+    # Unicorn's pc after an exception it reports through the interrupt hook,
+    # less the faulting instruction's pc (riscv64: +4 whatever the length,
+    # Unicorn's step over an ecall applied to every cause)
+    unicorn_intr_pc_skew: int = 0
+    # UcError codes (as str(UcError) names them) that are events, not crashes
+    unicorn_errors: dict[str, str] = field(default_factory=dict)
+    # Known differences with Unicorn, each with its proof
+    # (tcgpy.difftest.known_differences.KnownDifference)
+    known: tuple = ()

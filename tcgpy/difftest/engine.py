@@ -133,6 +133,8 @@ def default_bound(length: int) -> int:
 def random_start_regs(da: DiffArch, rng: random.Random) -> dict[str, int]:
     """Start registers by the forms conventions (see tcgpy.difftest.forms)."""
     gpr_number = {n: i for i, n in enumerate(da.defs.gprs)}
+    ptr_regs = PTR_REGS if da.defs.ptr_regs is None else da.defs.ptr_regs
+    small_regs = SMALL_REGS if da.defs.small_regs is None else da.defs.small_regs
     regs = {}
     for name in da.state_regs:
         n = gpr_number.get(name)
@@ -144,9 +146,9 @@ def random_start_regs(da: DiffArch, rng: random.Random) -> dict[str, int]:
         elif n is None:
             gen = da.defs.start.get(name)
             regs[name] = gen(rng) if gen else 0
-        elif n in PTR_REGS:
+        elif n in ptr_regs:
             regs[name] = data_pointer(rng)
-        elif n in SMALL_REGS:
+        elif n in small_regs:
             regs[name] = rng.randrange(0, 256)
         else:
             regs[name] = random_value(rng)
@@ -368,6 +370,11 @@ class UnicornRunner:
         if cpu is not None:
             consts = importlib.import_module(self.da.defs.unicorn_consts[0])
             uc.ctl_set_cpu_model(getattr(consts, self.da.defs.unicorn_cpus[cpu]))
+        if self.da.defs.unicorn_init:
+            consts = importlib.import_module(self.da.defs.unicorn_consts[0])
+            prefix = self.da.defs.unicorn_consts[1]
+            for name, value in self.da.defs.unicorn_init.items():
+                uc.reg_write(getattr(consts, prefix + name.upper()), value)
         uc.mem_map(CODE_BASE - CODE_PAGE, CODE_PAGE + CODE_SIZE,
                    unicorn.UC_PROT_READ | unicorn.UC_PROT_EXEC)
         uc.mem_write(CODE_BASE - CODE_PAGE, self.da.prologue_code)
@@ -387,6 +394,7 @@ class UnicornRunner:
     def _on_intr(self, uc, intno, user_data):
         kind = self.da.defs.unicorn_intr.get(intno, f"exception {intno}")
         self._event = Event(kind)
+        self._intr = True
         uc.emu_stop()
 
     def _on_mem(self, uc, access, address, size, value, user_data):
@@ -413,15 +421,21 @@ class UnicornRunner:
         get = case.regs.get
         uc.reg_write_batch([(rid, get(name, 0)) for name, rid in self._ids])
         self._event = None
+        self._intr = False
         try:
             uc.emu_start(self.da.prologue_base, case.end,
                          count=case.bound + len(self.da.defs.prologue))
         except self._uc_mod.UcError as e:
             if self._event is None:
-                self._event = Event("fault" if "UNMAPPED" in str(e) or "PROT" in str(e)
-                                    else "crash", detail=str(e))
+                known = [k for c, k in self.da.defs.unicorn_errors.items() if c in str(e)]
+                self._event = (Event(known[0]) if known else
+                               Event("fault" if "UNMAPPED" in str(e) or "PROT" in str(e)
+                                     else "crash", detail=str(e)))
         values = uc.reg_read_batch([rid for _, rid in self._cmp_ids])
         regs = dict(zip((name for name, _ in self._cmp_ids), values))
+        skew = self.da.defs.unicorn_intr_pc_skew
+        if skew and self._intr:
+            regs["pc"] = (regs["pc"] - skew) & MASK64
         return Outcome(self._event or END, regs, bytes(uc.mem_read(DATA_BASE, DATA_SIZE)))
 
 
@@ -630,7 +644,7 @@ class Engine:
         known = None
         if mm is not None:
             known = classify(case, mm, ref, sub, self.arch,
-                             KNOWN if self._known is None else self._known)
+                             KNOWN + self.da.defs.known if self._known is None else self._known)
             if known is not None and known.diverges_at is not None:
                 # The entry explains the engines parting at one instruction;
                 # everything up to it must still agree, or the case shows a

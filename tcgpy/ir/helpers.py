@@ -43,3 +43,14 @@ CNTFRQ_HZ = 62_500_000
 @helper("cntvct")
 def helper_cntvct(a: int, b: int, c: int) -> int:
     return (time.monotonic_ns() * CNTFRQ_HZ // 1_000_000_000) & MASK64
+
+
+# RISC-V's time CSR: 10 MHz, the timebase-frequency of QEMU's virt machine
+# (Linux user space learns it from the device tree; only monotonicity and
+# that rate matter).
+RISCV_TIMEBASE_HZ = 10_000_000
+
+
+@helper("rv_time")
+def helper_rv_time(a: int, b: int, c: int) -> int:
+    return (time.monotonic_ns() * RISCV_TIMEBASE_HZ // 1_000_000_000) & MASK64
