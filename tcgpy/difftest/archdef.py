@@ -66,11 +66,15 @@ class ArchDef:
     # unicorn_consts spells them): machine state Linux user mode has set
     unicorn_init: dict[str, int] = field(default_factory=dict)
     # Unicorn's pc after an exception it reports through the interrupt hook,
-    # less the faulting instruction's pc (riscv64: +4 whatever the length,
-    # Unicorn's step over an ecall applied to every cause)
+    # less the faulting instruction's pc (a target's Unicorn may step over a
+    # syscall instruction for every cause of exception)
     unicorn_intr_pc_skew: int = 0
     # UcError codes (as str(UcError) names them) that are events, not crashes
     unicorn_errors: dict[str, str] = field(default_factory=dict)
+    # A last pass over a generated sequence (words -> words), for what a form
+    # generator cannot know alone (e.g. branch targets on instruction
+    # boundaries when instruction lengths differ); None: none
+    finish_code: Callable[[list[int]], list[int]] | None = None
     # Known differences with Unicorn, each with its proof
     # (tcgpy.difftest.known_differences.KnownDifference)
     known: tuple = ()

@@ -188,6 +188,9 @@ def generate_code(classes: Sequence[FormClass], rng: random.Random,
             raise FormError(f"form class {fc.arch}/{fc.name} generated {word:#x}, not a 32-bit word")
         words.append(word)
         names.append(fc.name)
+    finish = diff_arch(primary.arch).defs.finish_code
+    if finish is not None:
+        words = finish(words)
     return tuple(words), tuple(names), primary.name
 
 
@@ -650,7 +653,8 @@ class Engine:
                 # everything up to it must still agree, or the case shows a
                 # real difference before the known one.
                 pc = known.diverges_at(case, mm, ref, sub)
-                if pc is None or (case.stop != pc and self.run(case.with_(stop=pc)).mismatch):
+                # (explained by another entry: several known differences in one case)
+                if pc is None or (case.stop != pc and self.run(case.with_(stop=pc)).status == "mismatch"):
                     known = None
         return Result(case, ref, sub, mm, known)
 

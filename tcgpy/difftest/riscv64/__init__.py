@@ -48,5 +48,6 @@ DIFF_ARCH = ArchDef(
     unicorn_errors={"UC_ERR_INSN_INVALID": "trap"},
     ptr_regs=forms.PTR_REGS,
     small_regs=forms.SMALL_REGS,
+    finish_code=forms.finish_code,
     known=KNOWN,
 )

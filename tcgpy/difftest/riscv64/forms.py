@@ -263,3 +263,65 @@ def gen_rvc_any(rng: random.Random, pos: Pos) -> int:
         w = rng.getrandbits(16)
         if w & 3 != 3:
             return w
+
+
+# -- branch targets on instruction boundaries ------------------------------------------
+# A generator draws a branch offset knowing only the instruction's index; with
+# 2- and 4-byte instructions mixed, the target may fall inside an instruction,
+# whose second half then runs as an instruction nobody chose (often an FP
+# operation, which tcgpy does not implement).  ``finish_code`` moves such
+# targets to the instruction start below them.
+
+def _offset(w: int) -> tuple[str, int] | None:
+    """(kind, byte offset) of a pc-relative branch or jump, else None."""
+    def sx(v: int, bits: int) -> int:
+        return v - (1 << bits) if v >> (bits - 1) & 1 else v
+    if w & 3 == 3:
+        op = w & 0x7F
+        if op == 0b1100011:
+            return "b", sx((w >> 31 & 1) << 12 | (w >> 7 & 1) << 11 | (w >> 25 & 0x3F) << 5
+                           | (w >> 8 & 0xF) << 1, 13)
+        if op == 0b1101111:
+            return "j", sx((w >> 31 & 1) << 20 | (w >> 12 & 0xFF) << 12 | (w >> 20 & 1) << 11
+                           | (w >> 21 & 0x3FF) << 1, 21)
+        return None
+    if w & 3 == 1 and w >> 13 == 0b101:
+        return "cj", sx(_gather(w, (12, 8, 10, 9, 6, 7, 2, 11, 5, 4, 3), (11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1)), 12)
+    if w & 3 == 1 and w >> 13 in (0b110, 0b111):
+        return "cb", sx(_gather(w, (12, 6, 5, 2, 11, 10, 4, 3), (8, 7, 6, 5, 4, 3, 2, 1)), 9)
+    return None
+
+
+def _gather(w: int, src: tuple[int, ...], dst: tuple[int, ...]) -> int:
+    """Bits of ``w`` at positions ``src`` placed at offset bits ``dst``."""
+    return sum((w >> s & 1) << d for s, d in zip(src, dst))
+
+
+def _with_offset(w: int, kind: str, off: int) -> int:
+    if kind == "b":
+        return E.b_type(off, w >> 20 & 31, w >> 15 & 31, w >> 12 & 7)
+    if kind == "j":
+        return E.j_type(off, w >> 7 & 31)
+    if kind == "cj":
+        return E.cj(0b101, off)
+    return E.cb_branch(w >> 13, off, 8 + (w >> 7 & 7))
+
+
+def finish_code(words: list[int]) -> list[int]:
+    from ...targets import lookup
+    encode = lookup(ARCH).encode
+    addrs, a = [], 0
+    for w in words:
+        addrs.append(a)
+        a += len(encode(w))
+    starts = set(addrs)
+    out = list(words)
+    for i, w in enumerate(words):
+        br = _offset(w)
+        if br is None:
+            continue
+        kind, off = br
+        target = addrs[i] + off
+        if 0 <= target < a and target not in starts:
+            out[i] = _with_offset(w, kind, off - 2)     # the instruction it fell into
+    return out

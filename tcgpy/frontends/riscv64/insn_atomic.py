@@ -80,7 +80,9 @@ def trans_SC(ctx, a):
     fail, done = b.new_label(), b.new_label()
     b.brcond(Cond.ne, addr, excl_addr, fail)
     cur = b.ld(addr, MemOp.make(size, sign=size == 2, align=True))
-    ok = b.setcond(Cond.eq, cur, excl_val)
+    # compared at the access size, as QEMU's cmpxchg extends its compare
+    # value (an sc.w after an lr.d of the same address compares the low word)
+    ok = b.setcond(Cond.eq, cur, b.ext32s(excl_val) if size == 2 else excl_val)
     b.st(b.movcond(Cond.ne, ok, 0, value, cur), addr, MemOp.make(size, align=True))
     b.mov(result, b.xor(ok, 1))
     b.br(done)
