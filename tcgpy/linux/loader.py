@@ -253,7 +253,7 @@ def build_stack(space: AddressSpace, arch: LinuxArch, img: LoadedImage, argv: li
     env_addrs = [push_bytes(e + b"\0") for e in reversed(envp)][::-1]
     arg_addrs = [push_bytes(a + b"\0") for a in reversed(argv)][::-1]
     p &= ~15
-    platform_addr = push_bytes(arch.platform.encode() + b"\0")
+    platform_addr = push_bytes(arch.platform.encode() + b"\0") if arch.platform else 0
     p &= ~15
     random_addr = push_bytes(random16 if random16 is not None else os.urandom(16))
     hwcap, hwcap2 = arch.hwcaps() if features is None else arch.hwcaps(features)
@@ -277,7 +277,7 @@ def build_stack(space: AddressSpace, arch: LinuxArch, img: LoadedImage, argv: li
         (a["AT_RANDOM"], random_addr),
         (a["AT_HWCAP2"], hwcap2),
         (a["AT_EXECFN"], execfn_addr),
-        (a["AT_PLATFORM"], platform_addr),
+        *(((a["AT_PLATFORM"], platform_addr),) if arch.platform else ()),
         (a["AT_NULL"], 0),
     ]
     words = [len(argv), *arg_addrs, 0, *env_addrs, 0]

@@ -1,0 +1,17 @@
+#!/bin/sh
+# Build the riscv64 guest test programs (static, stripped).  The binaries are
+# committed so that the test suite needs no cross compiler.  The libc_*
+# programs are the AArch64 suite's portable sources (../libc_*.c); rv_*.c
+# are riscv64's own (signal frames).  No static-PIE: the Debian 12 cross
+# glibc has no rcrt1.o for riscv64.
+set -e
+cd "$(dirname "$0")"
+CC=${CC:-riscv64-linux-gnu-gcc}
+STRIP=${STRIP:-riscv64-linux-gnu-strip}
+mkdir -p bin
+LDFLAGS="-Wl,-z,max-page-size=4096 -Wl,--gc-sections"
+for src in ../libc_*.c rv_*.c; do
+    name=$(basename "${src%.c}")
+    $CC $LDFLAGS -static -O2 -pthread -o "bin/$name" "$src"
+done
+$STRIP bin/*
