@@ -227,7 +227,8 @@ def _emu(code: bytes):
     (b"\x01\x65", "c.lui a0, 0 (reserved)"),
     (b"\x02\x80", "c.jr zero (reserved)"),
     (b"\x73\x25\x00\xc0", "csrr a0, cycle (Linux refuses it)"),
-    (b"\x53\x05\xb5\x00", "fadd.s (FP arithmetic not implemented)"),
+    (b"\x53\x55\xb5\x00", "fadd.s with the reserved rounding mode 5"),
+    (b"\x53\x05\xb5\x04", "fadd.h (Zfh not implemented)"),
 ])
 def test_illegal(code, name):
     emu = _emu(code)
@@ -309,3 +310,19 @@ def test_self_modifying_code_after_fence_i():
     emu.reg_write("a1", 0x0001_4609)           # c.li a2,2 ; c.nop
     emu.run(CODE, until=CODE + 12)
     assert emu.reg_read("a2") == 2
+
+
+def test_dynamic_rounding_mode_reserved_frm_is_illegal():
+    emu = _emu(b"\x53\x75\xb5\x00")      # 100000: 00b57553  fadd.s fa0,fa0,fa1 (rm dyn)
+    emu.reg_write("frm", 5)
+    with pytest.raises(tcgpy.IllegalInstruction):
+        emu.run(CODE, count=1)
+    emu.reg_write("frm", 0)
+    emu.reg_write("fa0", BOX | 0x3F80_0000)     # 1.0f
+    emu.reg_write("fa1", BOX | 0x3380_0000)     # 2**-24: 1 + 2**-24 rounds to 1 (RNE), inexact
+    emu.run(CODE, count=1)
+    assert emu.reg_read("fa0") == BOX | 0x3F80_0000 and emu.reg_read("fflags") == 1
+    emu.reg_write("frm", 3)                     # RUP: rounds up to 1 + 2**-23
+    emu.reg_write("fa0", BOX | 0x3F80_0000)
+    emu.run(CODE, count=1)
+    assert emu.reg_read("fa0") == BOX | 0x3F80_0001

@@ -325,3 +325,36 @@ def finish_code(words: list[int]) -> list[int]:
         if 0 <= target < a and target not in starts:
             out[i] = _with_offset(w, kind, off - 2)     # the instruction it fell into
     return out
+
+
+# -- F/D arithmetic ------------------------------------------------------------------------
+
+FP_RM = (0, 1, 2, 3, 4, 7, 7, 7)        # static modes and dynamic (frm) often
+
+
+@form_class(ARCH, "fparith")
+def gen_fparith(rng: random.Random, pos: Pos) -> int:
+    """F/D arithmetic: add sub mul div sqrt min max, feq flt fle, fclass,
+    conversions (int <-> float, s <-> d), fmadd fmsub fnmsub fnmadd, every
+    rounding mode, static and dynamic"""
+    fmt = rng.randrange(2)
+    fd, fs1, fs2, fs3 = (rng.randrange(32) for _ in range(4))
+    rm = rng.choice(FP_RM)
+    k = rng.randrange(10)
+    if k < 3:
+        return E.r_type(rng.randrange(4) << 2 | fmt, fs2, fs1, rm, fd, 0b1010011)
+    if k == 3:
+        return E.r_type(0b01011 << 2 | fmt, 0, fs1, rm, fd, 0b1010011)
+    if k == 4:
+        return E.r_type(0b00101 << 2 | fmt, fs2, fs1, rng.randrange(2), fd, 0b1010011)
+    if k == 5:
+        return E.r_type(0b10100 << 2 | fmt, fs2, fs1, rng.randrange(3), _rd(rng), 0b1010011)
+    if k == 6:
+        if rng.random() < 0.3:
+            return E.r_type(0b11100 << 2 | fmt, 0, fs1, 1, _rd(rng), 0b1010011)     # fclass
+        return E.r_type(0b01000 << 2 | fmt, 1 - fmt, fs1, rm, fd, 0b1010011)         # fcvt.s.d/.d.s
+    if k == 7:
+        return E.r_type(0b11000 << 2 | fmt, rng.randrange(4), fs1, rm, _rd(rng), 0b1010011)
+    if k == 8:
+        return E.r_type(0b11010 << 2 | fmt, rng.randrange(4), _rs(rng), rm, fd, 0b1010011)
+    return fs3 << 27 | fmt << 25 | fs2 << 20 | fs1 << 15 | rm << 12 | fd << 7 | 0b1000011 | rng.randrange(4) << 2

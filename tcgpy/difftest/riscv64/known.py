@@ -19,8 +19,45 @@ def _is_unboxed_write(w: int) -> bool:
     return w & 0xFFF0_707F == 0xF000_0053
 
 
+def _single_arith(w: int):
+    """A single-precision F instruction other than the moves and sign
+    injections: (single f-register inputs, f-register result or None,
+    whether that result is a single)."""
+    op, f5, fmt = w & 0x7F, w >> 27, w >> 25 & 3
+    rd, rs1, rs2, rs3 = w >> 7 & 31, w >> 15 & 31, w >> 20 & 31, w >> 27
+    if op in (0b1000011, 0b1000111, 0b1001011, 0b1001111):
+        return ((rs1, rs2, w >> 27 & 31), rd, True) if fmt == 0 else None
+    if op != 0b1010011 or f5 in (0b00100, 0b11110) or (f5 == 0b11100 and (w >> 12 & 7) == 0):
+        return None                     # sign injections, fmv.w.x, fmv.x.w: the entries above
+    if f5 == 0b01000:                   # fcvt.s.d (fmt 0): double in; fcvt.d.s: single in
+        return ((), rd, True) if fmt == 0 else ((rs1,), rd, False)
+    if fmt != 0:
+        return None
+    if f5 == 0b11010:                   # fcvt.s.{w,wu,l,lu}: integer in
+        return (), rd, True
+    if f5 in (0b10100, 0b11100, 0b11000):   # compares, fclass, fcvt to integer: x result
+        return ((rs1, rs2) if f5 == 0b10100 else (rs1,)), None, False
+    return ((rs1,) if f5 == 0b01011 else (rs1, rs2)), rd, True
+
+
+def _is_fminmax(w: int) -> bool:
+    return w & 0x7F == 0b1010011 and w >> 27 == 0b00101 and (w >> 25 & 3) < 2 and (w >> 12 & 7) < 2
+
+
+def _fminmax_snan_fixup(emu, w: int, x: int, y: int) -> None:
+    """Unicorn's fmin/fmax (QEMU 5.0: IEEE 754-2008 minNum/maxNum) give the
+    canonical NaN when an operand is a signalling NaN, where the ISA's
+    (2.2 on: minimumNumber/maximumNumber) give the other operand."""
+    from ...frontends.riscv64 import softfloat as sf
+    f = sf.D if w >> 25 & 1 else sf.S
+    if f is sf.S:
+        x, y = x & 0xFFFF_FFFF, y & 0xFFFF_FFFF
+    if sf.is_snan(f, x) or sf.is_snan(f, y):
+        emu.reg_write(f"f{w >> 7 & 31}", f.qnan)
+
+
 def _touches_single(w: int) -> bool:
-    return _is_fsgnj_s(w) or _is_unboxed_write(w)
+    return _is_fsgnj_s(w) or _is_unboxed_write(w) or _single_arith(w) is not None
 
 
 def _is_sc_w(w: int) -> bool:
@@ -28,7 +65,7 @@ def _is_sc_w(w: int) -> bool:
 
 
 def _replayed(w: int) -> bool:
-    return _touches_single(w) or _is_sc_w(w)
+    return _touches_single(w) or _is_sc_w(w) or _is_fminmax(w)
 
 
 def _unicorn_fsgnj_s(w: int, x: int, y: int) -> int:
@@ -83,6 +120,29 @@ def _replay(case):
                 emu.run(pc, count=1)            # tcgpy's own sc (faults as it does)
                 if reserved and emu.reg_read(f"x{rd}") == 0 and val != _sext32(val):
                     emu.reg_write(f"x{rd}", 1)
+            elif _is_fminmax(w) and (w >> 25 & 1):          # .d (the .s ones below)
+                x, y = emu.reg_read(f"f{rs1}"), emu.reg_read(f"f{rs2}")
+                emu.run(pc, count=1)
+                _fminmax_snan_fixup(emu, w, x, y)
+                emu.reg_write("pc", pc)
+            elif _single_arith(w) is not None:
+                # QEMU 5.0 takes a single's low word whatever the upper one
+                # holds, and writes a single result zero-extended
+                ins, out, single_out = _single_arith(w)
+                saved = {r: emu.reg_read(f"f{r}") for r in ins}
+                for r, v in saved.items():
+                    emu.reg_write(f"f{r}", v | BOX)
+                try:
+                    emu.run(pc, count=1)
+                finally:
+                    for r, v in saved.items():
+                        if r != out or emu.reg_read("pc") == pc:
+                            emu.reg_write(f"f{r}", v)
+                if single_out and emu.reg_read("pc") != pc:
+                    if _is_fminmax(w):
+                        _fminmax_snan_fixup(emu, w, saved[rs1], saved[rs2])
+                    emu.reg_write(f"f{out}", emu.reg_read(f"f{out}") & 0xFFFF_FFFF)
+                emu.reg_write("pc", pc)
             else:
                 emu.reg_write(f"f{rd}", emu.reg_read(f"x{rs1}"))
             begin, budget = pc + 4, budget - 1
@@ -156,7 +216,9 @@ KNOWN: tuple[KnownDifference, ...] = (
         name="rv64-single-no-nan-boxing",
         arch="riscv64",
         matches=_replay_explains(_touches_single),
-        unicorn="fmv.w.x copies all 64 bits of rs1 into rd; fsgnj.s/fsgnjn.s/fsgnjx.s "
+        unicorn="single-precision arithmetic, comparisons, conversions and fclass take the "
+                "operands' low words whatever their upper words hold and write single results "
+                "zero-extended; fmv.w.x copies all 64 bits of rs1 into rd; fsgnj.s/fsgnjn.s/fsgnjx.s "
                 "use the operands' raw bits and leave the result's upper 32 bits as they come "
                 "from an operand (QEMU 5.0's trans_rvf.inc.c, which Unicorn 2.1 is built from)",
         architecture="an operand not NaN-boxed (bits 63:32 not all ones) is the canonical NaN "
@@ -164,10 +226,11 @@ KNOWN: tuple[KnownDifference, ...] = (
                      "'NaN Boxing of Narrower Values')",
         proof="QEMU commits 'target/riscv: Generate nanboxed results from trans_rvf.inc.c' and "
               "'Check nanboxed inputs in trans_rvf.inc.c' (Richard Henderson, 2020, in QEMU "
-              "5.2) add gen_nanbox_s to fmv.w.x and gen_check_nanbox_s to the three sign "
+              "5.2) add gen_nanbox_s to fmv.w.x, 'Generate nanboxed results from fp helpers' and 'Check nanboxed inputs to fp helpers' to the helpers, and gen_check_nanbox_s to the three sign "
               "injections; the replay "
               "substitutes the pre-5.2 formulas and must reproduce Unicorn's state exactly; "
-              "qemu-riscv64 8.x gives tcgpy's results (tests/test_rv64_difftest.py)",
+              "qemu-riscv64 7.2 gives tcgpy's results (tests/guest/riscv64/rv_fp.c, "
+              "ref/rv_fp.out: fsgnj.s and fadd.s of an unboxed operand, fmv.w.x)",
         why="tcgpy follows the ISA, as current QEMU and hardware do"),
     KnownDifference(
         name="rv64-sc-w-after-lr-d-reports-failure",
@@ -184,4 +247,18 @@ KNOWN: tuple[KnownDifference, ...] = (
               "tcg_gen_setcond_tl(TCG_COND_NE, dat, src1, load_val) on the cmpxchg result",
         why="a success flag that disagrees with memory is no behaviour a program can rely on; "
             "tcgpy keeps store and flag consistent"),
+    KnownDifference(
+        name="rv64-fmin-fmax-signalling-nan",
+        arch="riscv64",
+        matches=_replay_explains(_is_fminmax),
+        unicorn="fmin/fmax with a signalling NaN operand return the canonical NaN (IEEE "
+                "754-2008 minNum/maxNum, QEMU 5.0's float*_minnum)",
+        architecture="since ISA 2.2 fmin/fmax are IEEE 754-2019 minimumNumber/"
+                     "maximumNumber: a NaN operand, signalling or quiet, yields the other "
+                     "operand (and a signalling one raises NV)",
+        proof="QEMU commit 'target/riscv: change the api for RVF/RVD fmin/fmax' (Chih-Min Chao, "
+              "QEMU 6.1) moves to float*_minimum_number; the replay substitutes the canonical "
+              "NaN exactly there and must reproduce Unicorn's state; qemu-riscv64 7.2 returns "
+              "the other operand with NV (tests/guest/riscv64/ref/rv_fp.out, fmin.s snan,2)",
+        why="tcgpy follows the ratified ISA, as current QEMU does"),
 )

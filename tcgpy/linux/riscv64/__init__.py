@@ -7,10 +7,9 @@ from ..structs import GENERIC_64, Layout
 from . import kernel_consts, signal_frame
 
 # AT_HWCAP has one bit per single-letter extension, bit (letter - 'A')
-# (arch/riscv/include/uapi/asm/hwcap.h).  Only what the frontend implements:
-# I, M, A and C.  F and D are not advertised (their arithmetic is not
-# implemented; only their loads, stores and moves are).
-IMPLEMENTED_FEATURES: tuple[str, ...] = ("i", "m", "a", "c")
+# (arch/riscv/include/uapi/asm/hwcap.h): what the frontend implements,
+# RV64IMAFDC (no Zb*, no V: those have no letter bit anyway).
+IMPLEMENTED_FEATURES: tuple[str, ...] = ("i", "m", "a", "f", "d", "c")
 
 
 def riscv64_hwcaps(features: tuple[str, ...] = IMPLEMENTED_FEATURES) -> tuple[int, int]:
