@@ -58,8 +58,10 @@ class Target:
     frontend: str                          # module with ARCH (frontends.arch.ArchInfo)
     linux: str                             # module with LINUX_ARCH (linux.abi.LinuxArch)
     difftest: str                          # module with DIFF_ARCH and its form classes
+    bench: str                             # module with bench_workloads and bench_blocks
     qemu_user: str                         # qemu-user binary of the bench comparisons
     gnu_triplet: str                       # cross toolchain prefix (guest test programs)
+    guest_bin: str                         # its guest test programs in a source checkout
 
     def fetch(self, read: Callable[[int, int], int | None], pc: int) -> tuple[int, int] | None:
         """The instruction at ``pc`` as (word, length in bytes), or None when
@@ -119,6 +121,11 @@ class Target:
         return self._load(self.linux, "LINUX_ARCH")
 
     @property
+    def bench_module(self):
+        """The module with the target's ``tcgpy bench`` loops and blocks."""
+        return importlib.import_module(self.bench)
+
+    @property
     def diff_def(self):
         """The difftest's description (difftest.engine.ArchDef); importing
         the module registers the target's form classes."""
@@ -136,8 +143,10 @@ TARGETS: tuple[Target, ...] = (
         frontend="tcgpy.frontends.aarch64",
         linux="tcgpy.linux.aarch64",
         difftest="tcgpy.difftest.aarch64",
+        bench="tcgpy.benchmarks",
         qemu_user="qemu-aarch64",
         gnu_triplet="aarch64-linux-gnu",
+        guest_bin="tests/guest/bin",
     ),
     Target(
         name="riscv64", aliases=("rv64", "rv64gc"),
@@ -149,8 +158,10 @@ TARGETS: tuple[Target, ...] = (
         frontend="tcgpy.frontends.riscv64",
         linux="tcgpy.linux.riscv64",
         difftest="tcgpy.difftest.riscv64",
+        bench="tcgpy.difftest.riscv64.bench",
         qemu_user="qemu-riscv64",
         gnu_triplet="riscv64-linux-gnu",
+        guest_bin="tests/guest/riscv64/bin",
     ),
 )
 

@@ -326,3 +326,15 @@ def test_dynamic_rounding_mode_reserved_frm_is_illegal():
     emu.reg_write("fa0", BOX | 0x3F80_0000)
     emu.run(CODE, count=1)
     assert emu.reg_read("fa0") == BOX | 0x3F80_0001
+
+
+def test_zero_sums_keep_ieee_signs():
+    # fadd.d fa0,fa1,fa2 with rm=rdn: +0 + +0 is +0 even rounding down (x + x
+    # keeps x's sign); 1 - 1 is -0 rounding down, +0 otherwise (IEEE 754 6.3)
+    for rm, a, b, want in ((2, 0, 0, 0), (2, 1 << 63, 1 << 63, 1 << 63), (2, 0, 1 << 63, 1 << 63),
+                           (2, 0x3FF0 << 48, 0xBFF0 << 48, 1 << 63), (0, 0x3FF0 << 48, 0xBFF0 << 48, 0)):
+        emu = _emu((0x02C58553 | rm << 12).to_bytes(4, "little"))    # fadd.d fa0,fa1,fa2,<rm>
+        emu.reg_write("fa1", a)
+        emu.reg_write("fa2", b)
+        emu.run(CODE, count=1)
+        assert emu.reg_read("fa0") == want, (rm, hex(a), hex(b))

@@ -188,9 +188,11 @@ def add(f: Fmt, a: int, b: int, rm: int, sub: bool = False) -> tuple[int, int]:
         return (a if is_inf(f, a) else b), 0
     v = value(f, a) + value(f, b)
     if v == 0:
-        # an exact zero sum: -0 only from two -0s, or in RDN
-        both_neg_zeros = value_is_zero(f, a) and value_is_zero(f, b) and a & b & f.sign_bit
-        return round_pack(f, v, rm, 1 if both_neg_zeros or rm == RDN else 0)
+        # an exact zero sum (IEEE 754 6.3): x + x keeps x's sign (two zeros of
+        # one sign); otherwise +0, or -0 when rounding toward negative
+        if value_is_zero(f, a) and value_is_zero(f, b) and not (a ^ b) & f.sign_bit:
+            return round_pack(f, v, rm, 1 if a & f.sign_bit else 0)
+        return round_pack(f, v, rm, 1 if rm == RDN else 0)
     return round_pack(f, v, rm)
 
 

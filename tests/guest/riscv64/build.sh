@@ -2,7 +2,8 @@
 # Build the riscv64 guest test programs (static, stripped).  The binaries are
 # committed so that the test suite needs no cross compiler.  The libc_*
 # programs are the AArch64 suite's portable sources (../libc_*.c); rv_*.c
-# are riscv64's own (signal frames).  No static-PIE: the Debian 12 cross
+# are riscv64's own (signal frames, F/D rules); fs_bench and bench_fp are
+# tcgpy bench's kernels.  No static-PIE: the Debian 12 cross
 # glibc has no rcrt1.o for riscv64.
 set -e
 cd "$(dirname "$0")"
@@ -14,4 +15,8 @@ for src in ../libc_*.c rv_*.c; do
     name=$(basename "${src%.c}")
     $CC $LDFLAGS -static -O2 -pthread -o "bin/$name" "$src"
 done
+# freestanding (../mini.h), without F/D: the integer kernels of tcgpy bench
+FREE="$LDFLAGS -nostdlib -static -ffreestanding -fno-builtin -fno-stack-protector -O2 -march=rv64imac -mabi=lp64"
+$CC $FREE -o bin/fs_bench ../fs_bench.c
+$CC $LDFLAGS -static -O2 -o bin/bench_fp ../bench_fp.c
 $STRIP bin/*
