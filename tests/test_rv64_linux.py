@@ -51,3 +51,12 @@ def test_riscv64_hwcap():
     from tcgpy.linux.riscv64 import riscv64_hwcaps
     hwcap, _ = riscv64_hwcaps()
     assert hwcap == sum(1 << (ord(c) - ord("A")) for c in "IMAFDC")
+
+
+def test_riscv64_hwprobe_and_flush_icache():
+    """riscv_hwprobe answers the keys Linux 6.4 defines with what tcgpy
+    implements (IMA base, FD and C, fast misaligned accesses) and -1 for an
+    unknown key; riscv_flush_icache succeeds (code stores invalidate)."""
+    res = subprocess.run(tcgpy_cmd(str(RV_BIN / "rv_hwprobe")), capture_output=True, cwd=ROOT, timeout=120)
+    assert res.returncode == 0, res.stderr.decode(errors="replace")
+    assert res.stdout == b"hwprobe 0: 0=0 1=0 2=0 3=1 4=3 5=3 -1=0\nflush_icache 0\n"

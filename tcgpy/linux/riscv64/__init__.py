@@ -2,9 +2,17 @@
 layouts, hwcaps, the signal frame and the registers at process entry."""
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 from ..abi import LinuxArch, SyscallABI
 from ..structs import GENERIC_64, Layout
 from . import kernel_consts, signal_frame
+from . import syscalls  # noqa: F401  (riscv_hwprobe, riscv_flush_icache)
+
+# The generated constants come from the cross toolchain's Linux 6.1 headers,
+# older than riscv_hwprobe (Linux 6.4: __NR_arch_specific_syscall + 14).
+CONSTS = SimpleNamespace(**{k: v for k, v in vars(kernel_consts).items() if k.isupper()})
+CONSTS.SYSCALLS = {**kernel_consts.SYSCALLS, "riscv_hwprobe": 258}
 
 # AT_HWCAP has one bit per single-letter extension, bit (letter - 'A')
 # (arch/riscv/include/uapi/asm/hwcap.h): what the frontend implements,
@@ -55,7 +63,7 @@ LINUX_ARCH = LinuxArch(
     uname_machine="riscv64",
     platform="",                        # riscv Linux gives no AT_PLATFORM
     abi=SyscallABI(number="a7", args=("a0", "a1", "a2", "a3", "a4", "a5"), ret="a0"),
-    consts=kernel_consts,
+    consts=CONSTS,
     structs=STRUCTS,
     hwcaps=riscv64_hwcaps,
     minsigstksz=signal_frame.MINSIGSTKSZ,
