@@ -14,6 +14,7 @@ a host-code version is future work.
 from __future__ import annotations
 
 import math
+import struct
 from dataclasses import dataclass
 from fractions import Fraction
 
@@ -364,9 +365,128 @@ def _out(f: Fmt, x: int) -> int:
     return x | BOX if f is S else x
 
 
+_D = struct.Struct("<d")
+_Q = struct.Struct("<Q")
+_F = struct.Struct("<f")
+_I = struct.Struct("<I")
+_MIN_NORMAL = {0: 2.0 ** -126, 1: 2.0 ** -1022}
+
+
+def _host(op: int, fmt: int, a: int, b: int) -> tuple[int, int] | None:
+    """The common case on the host's doubles: round to nearest even, finite
+    operands, a finite result above the smallest normal (so neither
+    overflow, underflow nor a zero's sign is in question).  None: not that
+    case, the exact path decides.  Doubles are the host's own rounding;
+    singles are computed in double (exact for products, and one rounding
+    of a correctly rounded double is correct for + - * / sqrt of singles:
+    53 >= 2 * 24 + 2) and rounded to single once more by the conversion.
+    NX is exactness, checked on the integer ratios."""
+    if fmt:
+        x = _D.unpack(_Q.pack(a))[0]
+        y = _D.unpack(_Q.pack(b))[0]
+    else:
+        if a >> 32 != 0xFFFF_FFFF or b >> 32 != 0xFFFF_FFFF:
+            return None
+        x = _F.unpack(_I.pack(a & 0xFFFF_FFFF))[0]
+        y = _F.unpack(_I.pack(b & 0xFFFF_FFFF))[0]
+    if not (math.isfinite(x) and math.isfinite(y)):
+        return None
+    try:
+        if op == OP_ADD:
+            r = x + y
+        elif op == OP_SUB:
+            r = x - y
+        elif op == OP_MUL:
+            r = x * y
+        elif op == OP_DIV:
+            r = x / y
+        else:
+            if x < 0:
+                return None
+            r = math.sqrt(x)
+    except (ZeroDivisionError, OverflowError, ValueError):
+        return None
+    if not math.isfinite(r) or abs(r) <= _MIN_NORMAL[fmt]:
+        return None
+    if fmt == 0:
+        try:
+            bits = _I.unpack(_F.pack(r))[0]
+        except OverflowError:
+            return None
+        rs = _F.unpack(_I.pack(bits))[0]
+        if math.isinf(rs) or abs(rs) <= _MIN_NORMAL[0]:
+            return None
+        out = bits | BOX
+    else:
+        rs = r
+        out = _Q.unpack(_D.pack(r))[0]
+    # exact value == the result?  (on integer ratios: no rounding anywhere)
+    rn, rd = rs.as_integer_ratio()
+    xn, xd = x.as_integer_ratio()
+    yn, yd = y.as_integer_ratio()
+    if op == OP_ADD:
+        exact = rn * xd * yd == rd * (xn * yd + yn * xd)
+    elif op == OP_SUB:
+        exact = rn * xd * yd == rd * (xn * yd - yn * xd)
+    elif op == OP_MUL:
+        exact = rn * xd * yd == rd * xn * yn
+    elif op == OP_DIV:
+        exact = rn * xd * yn == rd * xn * yd
+    else:
+        exact = rn * rn * xd == rd * rd * xn
+    return out, 0 if exact else NX
+
+
+def _host_fma_d(a: int, b: int, c: int) -> tuple[int, int] | None:
+    """fmadd.d in RNE on finite operands, result a normal double: the exact
+    a * b + c on integer ratios, rounded by one correctly rounded integer
+    division (CPython's int / int).  None: the exact path decides."""
+    x, y, z = (_D.unpack(_Q.pack(v))[0] for v in (a, b, c))
+    if not (math.isfinite(x) and math.isfinite(y) and math.isfinite(z)):
+        return None
+    (xn, xd), (yn, yd), (zn, zd) = x.as_integer_ratio(), y.as_integer_ratio(), z.as_integer_ratio()
+    num, den = xn * yn * zd + zn * xd * yd, xd * yd * zd
+    if num == 0:
+        return None
+    try:
+        r = num / den
+    except OverflowError:
+        return None
+    if not math.isfinite(r) or abs(r) <= _MIN_NORMAL[1]:
+        return None
+    rn, rd = r.as_integer_ratio()
+    return _Q.unpack(_D.pack(r))[0], 0 if rn * den == rd * num else NX
+
+
+def _host_compare(op: int, fmt: int, a: int, b: int) -> tuple[int, int] | None:
+    """feq/flt/fle of two non-NaN operands (no flags): the host's compare."""
+    f = FMTS[fmt]
+    x, y = _in(f, a), _in(f, b)
+    if is_nan(f, x) or is_nan(f, y):
+        return None
+    if fmt:
+        u, v = _D.unpack(_Q.pack(x))[0], _D.unpack(_Q.pack(y))[0]
+    else:
+        u, v = _F.unpack(_I.pack(x))[0], _F.unpack(_I.pack(y))[0]
+    return int(u == v if op == OP_FEQ else u < v if op == OP_FLT else u <= v), 0
+
+
 def operate(a: int, b: int, c: int) -> tuple[int, int]:
     """The operation ``c`` (a ctl word) on register values a, b: (register value, flags)."""
     op, f, rm, kind = c & 15, FMTS[c >> 4 & 1], c >> 8 & 7, c >> 12 & 3
+    if op <= OP_SQRT and rm == RNE:
+        fast = _host(op, c >> 4 & 1, a, b)
+        if fast is not None:
+            return fast
+    elif OP_FEQ <= op <= OP_FLE:
+        fast = _host_compare(op, c >> 4 & 1, a, b)
+        if fast is not None:
+            return fast
+    return exact_operate(op, f, rm, kind, a, b)
+
+
+def exact_operate(op: int, f: Fmt, rm: int, kind: int, a: int, b: int) -> tuple[int, int]:
+    """``operate`` without the host fast path: exact arithmetic, rounded once."""
     if op in (OP_ADD, OP_SUB):
         r, fl = add(f, _in(f, a), _in(f, b), rm, op == OP_SUB)
     elif op == OP_MUL:
@@ -393,5 +513,9 @@ def operate(a: int, b: int, c: int) -> tuple[int, int]:
 
 def operate_fma(a: int, b: int, c: int, control: int) -> tuple[int, int]:
     f, rm = FMTS[control >> 4 & 1], control >> 8 & 7
+    if f is D and rm == RNE:
+        fast = _host_fma_d(a, b, c)
+        if fast is not None:
+            return fast
     r, fl = fma(f, _in(f, a), _in(f, b), _in(f, c), rm)
     return _out(f, r), fl
