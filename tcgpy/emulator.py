@@ -494,6 +494,9 @@ class Emulator:
         raise EmulationError(f"unexpected exit code {code} at pc {pc:#x}")
 
     def _word_at(self, pc: int) -> int:
+        fetched = self.cache._fetch(pc)       # by the target's length rule
+        if fetched is not None:
+            return fetched[0]
         try:
             return int.from_bytes(self.aspace.read(pc, 4, need=0), "little")
         except Fault:
