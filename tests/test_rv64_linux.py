@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -60,3 +61,19 @@ def test_riscv64_hwprobe_and_flush_icache():
     res = subprocess.run(tcgpy_cmd(str(RV_BIN / "rv_hwprobe")), capture_output=True, cwd=ROOT, timeout=120)
     assert res.returncode == 0, res.stderr.decode(errors="replace")
     assert res.stdout == b"hwprobe 0: 0=0 1=0 2=0 3=1 4=3 5=3 -1=0\nflush_icache 0\n"
+
+
+SYSROOT = Path("/usr/riscv64-linux-gnu")
+
+
+@pytest.mark.skipif(not (SYSROOT / "lib" / "ld-linux-riscv64-lp64d.so.1").exists(),
+                    reason="needs the riscv64 glibc sysroot /usr/riscv64-linux-gnu "
+                           "(Debian/Ubuntu package libc6-riscv64-cross)")
+def test_riscv64_dynamic_glibc_with_sysroot(native_bin):
+    """A dynamically linked PIE through its interpreter ld-linux-riscv64-lp64d.so.1."""
+    case = dataclasses.replace(next(c for c in LIBC_CASES if c.name == "libc_hello"),
+                               binary="libc_hello_dyn", options=("-L", str(SYSROOT)))
+    ref = _run_with(case, [], native_bin("libc_hello"))
+    res = run_case(_rv(case), tcgpy_cmd(*case.options))
+    assert res.stdout == ref.stdout, res.stderr.decode(errors="replace")
+    assert res.returncode == ref.returncode == case.status

@@ -15,6 +15,8 @@ for src in ../libc_*.c rv_*.c; do
     name=$(basename "${src%.c}")
     $CC $LDFLAGS -static -O2 -pthread -o "bin/$name" "$src"
 done
+# dynamic (PIE): tcgpy run -L /usr/riscv64-linux-gnu
+$CC $LDFLAGS -O2 -o bin/libc_hello_dyn ../libc_hello.c
 # freestanding (../mini.h), without F/D: the integer kernels of tcgpy bench
 FREE="$LDFLAGS -nostdlib -static -ffreestanding -fno-builtin -fno-stack-protector -O2 -march=rv64imac -mabi=lp64"
 $CC $FREE -o bin/fs_bench ../fs_bench.c
