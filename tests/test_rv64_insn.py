@@ -338,3 +338,21 @@ def test_zero_sums_keep_ieee_signs():
         emu.reg_write("fa2", b)
         emu.run(CODE, count=1)
         assert emu.reg_read("fa0") == want, (rm, hex(a), hex(b))
+
+
+# Zbb/Zba (objdump -M no-aliases, -march=rv64gc_zba_zbb_zbs); Unicorn has none of them
+@pytest.mark.parametrize("word, a0, a1, want", [
+    (0x6015151B, 1 << 63, 0, 32),                  # 6015151b  ctzw a0,a0: the low word is zero
+    (0x6005151B, 0x8000, 0, 16),                   # 6005151b  clzw a0,a0
+    (0x60251513, M64, 0, 64),                      # 60251513  cpop a0,a0
+    (0x2875D513, 0, 0x0100_0000_0000_0011, 0xFF00_0000_0000_00FF),   # 2875d513  orc.b a0,a1
+    (0x6B85D513, 0, 0x0102_0304_0506_0708, 0x0807_0605_0403_0201),   # 6b85d513  rev8 a0,a1
+    (0x08B5053B, 0xFFFF_FFFF_0000_0002, 3, 5),     # 08b5053b  add.uw a0,a0,a1
+    (0x20B54533, 1, 10, 14),                       # 20b54533  sh2add a0,a0,a1
+])
+def test_bitmanip(word, a0, a1, want):
+    emu = _emu(word.to_bytes(4, "little"))
+    emu.reg_write("a0", a0)
+    emu.reg_write("a1", a1)
+    emu.run(CODE, count=1)
+    assert emu.reg_read("a0") == want

@@ -35,16 +35,31 @@ def test_riscv64_glibc_program(case, native_bin):
     assert res.returncode == ref.returncode == case.status
 
 
-@pytest.mark.parametrize("name", ["rv_sigctx", "rv_fp"])
+# Where qemu-riscv64 7.2 (the recording) is not the ISA: these lines are what
+# the ISA gives (and tcgpy prints) instead.
+QEMU_DEVIATIONS = {
+    # ctzw counts trailing zeros of the low word, 32 when it is zero (Zbb,
+    # "ctzw"); qemu 7.2 counts in all 64 bits: ctzw of 0x8000000000000000 is
+    # 63 there (tests/test_rv64_insn.py holds that case on its own).
+    "rv_bitmanip": [(b"ctzw       b620b1461a6b5e9b", b"ctzw       bb5b814820e407d0")],
+}
+
+
+@pytest.mark.parametrize("name", ["rv_sigctx", "rv_fp", "rv_bitmanip"])
 def test_riscv64_program_as_qemu(name):
     """rv_sigctx: handlers read pc, a0, fs0 and fcsr from the ucontext, change
     them and return: SIGILL (c.unimp), SIGSEGV (si_addr), SIGBUS (misaligned
     AMO), SIGTRAP (ebreak, c.ebreak).  rv_fp: NaN-boxing, fmin/fmax with a
     signalling NaN, saturating conversions, the five rounding modes static
-    and dynamic, flags."""
+    and dynamic, flags.  rv_bitmanip: every Zba/Zbb/Zbs instruction on a grid
+    of operands."""
     res = subprocess.run(tcgpy_cmd(str(RV_BIN / name)), capture_output=True, cwd=ROOT, timeout=120)
     assert res.returncode == 0, res.stderr.decode(errors="replace")
-    assert res.stdout == (RV_REF / f"{name}.out").read_bytes()
+    expected = (RV_REF / f"{name}.out").read_bytes()
+    for qemu, isa in QEMU_DEVIATIONS.get(name, ()):
+        assert qemu in expected
+        expected = expected.replace(qemu, isa)
+    assert res.stdout == expected
 
 
 def test_riscv64_hwcap():
@@ -56,11 +71,11 @@ def test_riscv64_hwcap():
 
 def test_riscv64_hwprobe_and_flush_icache():
     """riscv_hwprobe answers the keys Linux 6.4 defines with what tcgpy
-    implements (IMA base, FD and C, fast misaligned accesses) and -1 for an
+    implements (IMA base, FD, C, Zba, Zbb, Zbs, fast misaligned accesses) and -1 for an
     unknown key; riscv_flush_icache succeeds (code stores invalidate)."""
     res = subprocess.run(tcgpy_cmd(str(RV_BIN / "rv_hwprobe")), capture_output=True, cwd=ROOT, timeout=120)
     assert res.returncode == 0, res.stderr.decode(errors="replace")
-    assert res.stdout == b"hwprobe 0: 0=0 1=0 2=0 3=1 4=3 5=3 -1=0\nflush_icache 0\n"
+    assert res.stdout == b"hwprobe 0: 0=0 1=0 2=0 3=1 4=59 5=3 -1=0\nflush_icache 0\n"
 
 
 SYSROOT = Path("/usr/riscv64-linux-gnu")

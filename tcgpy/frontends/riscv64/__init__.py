@@ -1,10 +1,9 @@
-"""The RISC-V 64 frontend: RV64I, M, A, C, Zicsr, Zifencei, and the
-register-moving part of F/D (insn_fp says what is and is not there)."""
+"""The RISC-V 64 frontend: RV64I, M, A, F, D, C, Zicsr, Zifencei, Zba, Zbb, Zbs."""
 from __future__ import annotations
 
 from ...targets import lookup
 from ..arch import ArchInfo, PseudoReg
-from . import insn_atomic, insn_base, insn_fp, insn_rvc, insn_system  # noqa: F401  (register patterns)
+from . import insn_atomic, insn_base, insn_bitmanip, insn_fp, insn_rvc, insn_system  # noqa: F401  (register patterns)
 from .cpu import LAYOUT
 from .decode import RV
 from .translate import DisasContext

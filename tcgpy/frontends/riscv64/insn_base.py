@@ -193,9 +193,14 @@ OPS_W = {
 }
 
 
+# OP-32 forms whose result is all 64 bits (Zba's add.uw, shNadd.uw), not a sign-extended word
+OPS_W_64: set[tuple[int, int]] = set()
+
+
 @RV32.pattern("f7:7 rs2:5 rs1:5 f3:3 rd:5 0111011")
 def trans_OP_32(ctx, a):
-    op = OPS_W.get((a.f7, a.f3))
+    key = (a.f7, a.f3)
+    op = OPS_W.get(key)
     if op is None:
         return False
-    ctx.gen_arith(a.rd, ctx.read_reg(a.rs1), ctx.read_reg(a.rs2), op, word=True)
+    ctx.gen_arith(a.rd, ctx.read_reg(a.rs1), ctx.read_reg(a.rs2), op, word=key not in OPS_W_64)

@@ -16,7 +16,7 @@ CONSTS.SYSCALLS = {**kernel_consts.SYSCALLS, "riscv_hwprobe": 258}
 
 # AT_HWCAP has one bit per single-letter extension, bit (letter - 'A')
 # (arch/riscv/include/uapi/asm/hwcap.h): what the frontend implements,
-# RV64IMAFDC (no Zb*, no V: those have no letter bit anyway).
+# RV64IMAFDC (Zba/Zbb/Zbs have no letter bit: riscv_hwprobe says them).
 IMPLEMENTED_FEATURES: tuple[str, ...] = ("i", "m", "a", "f", "d", "c")
 
 

@@ -11,7 +11,7 @@ HWPROBE_KEYS = {
     1: 0,           # MARCHID
     2: 0,           # MIMPID
     3: 1,           # BASE_BEHAVIOR: IMA (the rv64 user ISA)
-    4: 1 | 2,       # IMA_EXT_0: FD and C (no Zba/Zbb/Zbs, no V)
+    4: 1 | 2 | 8 | 16 | 32,     # IMA_EXT_0: FD, C, Zba, Zbb, Zbs (no V)
     5: 3,           # CPUPERF_0: misaligned accesses are FAST (done in host code, as qemu-user says)
 }
 PAIR = struct.Struct("<qQ")

@@ -11,10 +11,12 @@ CC=${CC:-riscv64-linux-gnu-gcc}
 STRIP=${STRIP:-riscv64-linux-gnu-strip}
 mkdir -p bin
 LDFLAGS="-Wl,-z,max-page-size=4096 -Wl,--gc-sections"
-for src in ../libc_*.c rv_*.c; do
+for src in ../libc_*.c rv_sigctx.c rv_fp.c rv_hwprobe.c; do
     name=$(basename "${src%.c}")
     $CC $LDFLAGS -static -O2 -pthread -o "bin/$name" "$src"
 done
+# the bit-manipulation extensions for rv_bitmanip alone (glibc is rv64gc)
+$CC $LDFLAGS -static -O1 -march=rv64gc_zba_zbb_zbs -o bin/rv_bitmanip rv_bitmanip.c
 # dynamic (PIE): tcgpy run -L /usr/riscv64-linux-gnu
 $CC $LDFLAGS -O2 -o bin/libc_hello_dyn ../libc_hello.c
 # freestanding (../mini.h), without F/D: the integer kernels of tcgpy bench
