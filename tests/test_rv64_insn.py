@@ -356,3 +356,13 @@ def test_bitmanip(word, a0, a1, want):
     emu.reg_write("a1", a1)
     emu.run(CODE, count=1)
     assert emu.reg_read("a0") == want
+
+
+def test_ecall_drops_the_reservation():
+    emu = _emu(b"\x2f\xb5\x05\x10"     # 100000: 1005b52f  lr.d a0,(a1)
+               b"\x73\x00\x00\x00"     # 100004: 00000073  ecall
+               b"\x2f\xb6\xd5\x18")    # 100008: 18d5b62f  sc.d a2,a3,(a1)
+    emu.on_syscall = lambda e: None
+    emu.reg_write("a1", DATA)
+    emu.run(CODE, until=CODE + 12)
+    assert emu.reg_read("a2") == 1

@@ -17,6 +17,9 @@ from .decode import RV32
 
 @RV32.pattern("000000000000 00000 000 00000 1110011")
 def trans_ECALL(ctx, a):
+    # Linux's return from a trap invalidates the reservation (an sc in
+    # ret_from_exception), so an lr before the ecall pairs with no sc after it.
+    ctx.b.mov(ctx.g["excl_addr"], -1)
     # pc points after the ecall when the syscall handler runs (Linux's
     # sepc + 4), as on AArch64; a restarted syscall steps back 4 bytes.
     ctx.gen_exit(ctx.next_pc, Exit.SYSCALL)
