@@ -154,8 +154,9 @@ def _prepare(code: bytes, labels: dict[str, int]) -> bytes:
     return code
 
 
-def run_tcgpy(code: bytes, regs: dict[str, int], end: int) -> tuple[float, int, tcgpy.Emulator]:
-    emu = tcgpy.Emulator("aarch64")
+def run_tcgpy(code: bytes, regs: dict[str, int], end: int,
+              arch: str = "aarch64") -> tuple[float, int, tcgpy.Emulator]:
+    emu = tcgpy.Emulator(arch)
     emu.mem_map(CODE, 0x10000, "rwx")
     emu.mem_map(DATA, DATA_SIZE, "rw")
     emu.mem_map(STACK - 0x10000, 0x10000, "rw")
@@ -168,15 +169,29 @@ def run_tcgpy(code: bytes, regs: dict[str, int], end: int) -> tuple[float, int, 
     return dt, emu.last_run_insns, emu
 
 
-def run_unicorn(code: bytes, regs: dict[str, int], end: int) -> float:
-    from unicorn import UC_ARCH_ARM64, UC_MODE_ARM, Uc, arm64_const
-    uc = Uc(UC_ARCH_ARM64, UC_MODE_ARM)
+def _unicorn(arch: str):
+    """A Unicorn CPU of ``arch`` as the difftest sets it up, and its register ids by name."""
+    import importlib
+    from unicorn import Uc
+    from .targets import lookup
+    t = lookup(arch)
+    defs = t.diff_def
+    consts = importlib.import_module(defs.unicorn_consts[0])
+    prefix = defs.unicorn_consts[1]
+    uc = Uc(*t.unicorn)
+    for name, value in defs.unicorn_init.items():
+        uc.reg_write(getattr(consts, prefix + name.upper()), value)
+    return uc, lambda name: getattr(consts, prefix + name.upper())
+
+
+def run_unicorn(code: bytes, regs: dict[str, int], end: int, arch: str = "aarch64") -> float:
+    uc, reg_id = _unicorn(arch)
     uc.mem_map(CODE, 0x10000)
     uc.mem_map(DATA, DATA_SIZE)
     uc.mem_map(STACK - 0x10000, 0x10000)
     uc.mem_write(CODE, code)
     for k, v in regs.items():
-        uc.reg_write(getattr(arm64_const, f"UC_ARM64_REG_{k.upper()}"), v)
+        uc.reg_write(reg_id(k), v)
     t0 = time.perf_counter()
     uc.emu_start(CODE, end)
     return time.perf_counter() - t0
@@ -189,22 +204,35 @@ def translation_seconds(stats) -> float:
     return sum(getattr(stats, f"time_{k}") for k in STAGES)
 
 
-def bench_exec(scale: float = 1.0, repeat: int = 3) -> list[dict]:
+def bench_workloads(scale: float, code_base: int = CODE, data: int = DATA,
+                    stack: int = STACK) -> list[tuple[str, bytes, int, dict[str, int]]]:
+    """AArch64's loops as (name, code, end address, start registers): this
+    module is AArch64's ``bench`` module in the target registry."""
+    out = []
+    for w in exec_workloads(scale):
+        code, labels = assemble(w.source, code_base)
+        out.append((w.name, _prepare(code, labels), labels["end"], w.regs))
+    return out
+
+
+def bench_blocks(n_blocks: int, code_base: int = CODE, seed: int = 1) -> tuple[bytes, int, int]:
+    return translation_code(n_blocks, seed)
+
+
+def bench_exec(scale: float = 1.0, repeat: int = 3, arch: str = "aarch64") -> list[dict]:
     """Each workload ``repeat`` times on each engine, alternating; the best
     time of each is kept (the usual defence against a noisy machine)."""
+    from .targets import lookup
     rows = []
-    for w in exec_workloads(scale):
-        code, labels = assemble(w.source)
-        code = _prepare(code, labels)
-        end = labels["end"]
+    for name, code, end, regs in lookup(arch).bench_module.bench_workloads(scale, CODE, DATA, STACK):
         t_tcg = t_uc = float("inf")
         for _ in range(repeat):
-            t, insns, emu = run_tcgpy(code, w.regs, end)
+            t, insns, emu = run_tcgpy(code, regs, end, arch)
             if t < t_tcg:
                 t_tcg, warmup = t, translation_seconds(emu.stats)
-            t_uc = min(t_uc, run_unicorn(code, w.regs, end))
+            t_uc = min(t_uc, run_unicorn(code, regs, end, arch))
         rows.append({
-            "workload": w.name, "guest_insns": insns,
+            "workload": name, "guest_insns": insns,
             "tcgpy_mips": insns / t_tcg / 1e6, "unicorn_mips": insns / t_uc / 1e6,
             "ratio": t_tcg / t_uc,            # time ratio: >1 means tcgpy is slower
             # translating and compiling (both tiers) inside tcgpy's timed run:
@@ -245,16 +273,16 @@ def translation_code(n_blocks: int, seed: int = 1) -> tuple[bytes, int, int]:
     return code, CODE + len(code) - 4, n_insns
 
 
-def bench_translate(n_blocks: int = 2000) -> dict:
-    code, end, n_insns = translation_code(n_blocks)
-    emu = tcgpy.Emulator("aarch64")
+def bench_translate(n_blocks: int = 2000, arch: str = "aarch64") -> dict:
+    from .targets import lookup
+    code, end, n_insns = lookup(arch).bench_module.bench_blocks(n_blocks, CODE)
+    emu = tcgpy.Emulator(arch)
     emu.mem_map(CODE, (len(code) + 0xFFFF) & ~0xFFFF, "rwx")
     emu.mem_write(CODE, code)
     t0 = time.perf_counter()
     emu.run(CODE, until=end)
     t_tcg = time.perf_counter() - t0
-    from unicorn import UC_ARCH_ARM64, UC_MODE_ARM, Uc
-    uc = Uc(UC_ARCH_ARM64, UC_MODE_ARM)
+    uc, _ = _unicorn(arch)
     uc.mem_map(CODE, (len(code) + 0xFFFF) & ~0xFFFF)
     uc.mem_write(CODE, code)
     t0 = time.perf_counter()
@@ -272,12 +300,13 @@ def bench_translate(n_blocks: int = 2000) -> dict:
     }
 
 
-def default_programs() -> list[list[str]]:
-    """Guest programs of a source checkout (tests/guest/bin): hello worlds
-    and the compute kernels of tests/guest/fs_bench.c and bench_fp.c at a
-    medium size."""
+def default_programs(arch: str = "aarch64") -> list[list[str]]:
+    """Guest programs of a source checkout: hello worlds and the compute
+    kernels of tests/guest/fs_bench.c and bench_fp.c at a medium size (the
+    target's build, Target.guest_bin)."""
     import os
-    root = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "guest", "bin")
+    from .targets import lookup
+    root = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", lookup(arch).guest_bin)
     progs = [["asm_hello"], ["libc_hello"], ["fs_bench", "hash", "20000000"],
              ["fs_bench", "sort", "6"], ["fs_bench", "matmul", "200"], ["fs_bench", "string", "2000"],
              ["bench_fp", "10"]]
@@ -289,12 +318,13 @@ def default_programs() -> list[list[str]]:
     return out
 
 
-def bench_programs(programs: list[list[str]], qemu: str | None) -> list[dict]:
+def bench_programs(programs: list[list[str]], qemu: str | None, arch: str = "aarch64") -> list[dict]:
     """Wall time of whole guest programs (argv lists) under ``tcgpy run`` and qemu-user."""
     import shutil
     import subprocess
     import sys
-    qemu = qemu or shutil.which("qemu-aarch64")
+    from .targets import lookup
+    qemu = qemu or shutil.which(lookup(arch).qemu_user)
     rows = []
     for argv in programs:
         row = {"program": " ".join([argv[0].rsplit("/", 1)[-1]] + argv[1:])}
@@ -312,15 +342,17 @@ def bench_programs(programs: list[list[str]], qemu: str | None) -> list[dict]:
     return rows
 
 
-def run_all(scale: float = 1.0, blocks: int = 2000, programs=(), qemu=None, repeat: int = 3) -> dict:
-    return {"exec": bench_exec(scale, repeat), "translate": bench_translate(blocks),
-            "programs": bench_programs(list(programs), qemu)}
+def run_all(scale: float = 1.0, blocks: int = 2000, programs=(), qemu=None, repeat: int = 3,
+            arch: str = "aarch64") -> dict:
+    return {"arch": arch, "exec": bench_exec(scale, repeat, arch), "translate": bench_translate(blocks, arch),
+            "programs": bench_programs(list(programs), qemu, arch)}
 
 
-RATIO_DIRECTION = "ratios = tcgpy time / peer time (Unicorn, qemu-aarch64): >1 means tcgpy is slower (lower is better)"
+RATIO_DIRECTION = "ratios = tcgpy time / peer time (Unicorn, qemu-user): >1 means tcgpy is slower (lower is better)"
 
 
 def format_report(res: dict) -> str:
+    from .targets import lookup
     out = [RATIO_DIRECTION, "",
            f"{'workload':<10} {'insns':>12} {'tcgpy MIPS':>11} {'unicorn MIPS':>13} {'ratio':>7} "
            f"{'returns':>8} {'tcgpy JIT time':>15}"]
@@ -343,7 +375,8 @@ def format_report(res: dict) -> str:
                 out.append(f"{p['program']}: tcgpy {p['tcgpy_s']:.3f} s, qemu {p['qemu_s']:.3f} s, "
                            f"ratio {p['ratio']:.2f} (same output: {p['same_output']})")
             else:
-                out.append(f"{p['program']}: tcgpy {p['tcgpy_s']:.3f} s (qemu-aarch64 not installed: no ratio)")
+                qemu = lookup(res.get("arch", "aarch64")).qemu_user
+                out.append(f"{p['program']}: tcgpy {p['tcgpy_s']:.3f} s ({qemu} not installed: no ratio)")
     return "\n".join(out)
 
 

@@ -1,5 +1,5 @@
 """The ``tcgpy`` command line: ``tcgpy run [options] PROG [ARGS...]`` runs a
-foreign Linux program the way ``qemu-aarch64`` does (same option spellings),
+foreign Linux program the way qemu-user (``qemu-aarch64``, ...) does (same option spellings),
 and further subcommands plug in through :data:`SUBCOMMAND_MODULES`."""
 from __future__ import annotations
 
@@ -54,7 +54,7 @@ def _split_list(values: list[str] | None) -> list[str]:
 def add_run_parser(subparsers) -> argparse.ArgumentParser:
     items = "\n  ".join(f"{k:8} {v}" for k, v in _log_items().items())
     p = subparsers.add_parser(
-        "run", help="run a Linux program of another architecture (like qemu-aarch64)",
+        "run", help="run a Linux program of another architecture (like qemu-user)",
         usage="%(prog)s [options] PROG [ARGS...]",
         description="Run a static (or, with -L, dynamic) Linux ELF program of a foreign "
                     "architecture, translating it with tcgpy's JIT.",
@@ -162,13 +162,20 @@ def _unsupported_flag(argv: list[str], parser) -> str | None:
     return None
 
 
-def _cpu_help(arch_name: str) -> int:
+def _cpu_help() -> int:
+    """The CPU models of every target (a target without models has one: all
+    it implements)."""
     from .frontends import get_arch
-    arch = get_arch(arch_name)
-    print(f"Available CPUs ({arch.name}):")
-    for name, model in arch.cpu_models.items():
-        print(f"  {name:12} {model.description}")
-        print(f"  {'':12} features: {' '.join(model.features)}")
+    from .targets import names
+    for target in names():
+        arch = get_arch(target)
+        if not arch.cpu_models:
+            print(f"Available CPUs ({arch.name}): one model, every implemented feature")
+            continue
+        print(f"Available CPUs ({arch.name}):")
+        for name, model in arch.cpu_models.items():
+            print(f"  {name:12} {model.description}")
+            print(f"  {'':12} features: {' '.join(model.features)}")
     return 0
 
 
@@ -299,7 +306,7 @@ def run_main(args, emulator_factory=None, exec_prefix: list[str] | None = None) 
     grow_fd_table()
     _from_environment(args, args._parser)
     if args.cpu == "help":
-        return _cpu_help("aarch64")
+        return _cpu_help()
     if args.prog is None:
         args._parser.error("the following argument is required: PROG")
     items = set(_split_list(args.d))
@@ -356,7 +363,7 @@ def run_main(args, emulator_factory=None, exec_prefix: list[str] | None = None) 
     cache_warn = (lambda m: log.write(m + "\n")) if "cache" in items else None
     try:
         emu = (emulator_factory(info.arch.name) if emulator_factory
-               else Emulator(info.arch.name, tbi=True, icount=gdb_port is not None, cache_dir=cache_dir,
+               else Emulator(info.arch.name, tbi=info.arch.tbi, icount=gdb_port is not None, cache_dir=cache_dir,
                              cache_warn=cache_warn, cpu=args.cpu, one_insn_per_tb=args.one_insn_per_tb))
     except ValueError as e:         # an unknown -cpu model
         return _error(f"-cpu: {e} ('-cpu help' lists them)")

@@ -466,7 +466,7 @@ class Emulator:
                             tb = cache.translate_partial(pc, left, stops)
                 except FetchFault:
                     # a misaligned pc is an alignment fault (Linux: SIGBUS, BUS_ADRALN)
-                    cls = AlignmentFault if pc & (self.arch.insn_size - 1) else MemoryFault
+                    cls = AlignmentFault if pc & (self.arch.insn_align - 1) else MemoryFault
                     raise cls(pc, pc, "fetch") from None
                 if log is not None and log.wants_exec:
                     log.exec_block(self, tb)
@@ -525,6 +525,9 @@ class Emulator:
         raise EmulationError(f"unexpected exit code {code} at pc {pc:#x}")
 
     def _word_at(self, pc: int) -> int:
+        fetched = self.cache._fetch(pc)       # by the target's length rule
+        if fetched is not None:
+            return fetched[0]
         try:
             return int.from_bytes(self.aspace.read(pc, 4, need=0), "little")
         except Fault:

@@ -89,11 +89,12 @@ class Logger:
             return
         out = ["-" * 40, "IN: "]
         for pc in block.insn_pcs:
-            word = fetch(pc)
-            code = (word or 0).to_bytes(4, "little")
+            word, size = fetch(pc) or (0, 4)
+            code = word.to_bytes(size, "little")
             insn = next(self._cs.disasm(code, pc), None) if self._cs else None
-            text = f"{insn.mnemonic} {insn.op_str}".strip() if insn else f".word {word:#010x}"
-            out.append(f"0x{pc:016x}:  {word:08x}      {text}")
+            hexw = f"{word:0{2 * size}x}"
+            text = f"{insn.mnemonic} {insn.op_str}".strip() if insn else f".{'half' if size == 2 else 'word'} {word:#0{2 * size + 2}x}"
+            out.append(f"0x{pc:016x}:  {hexw:8}      {text}")
         self.write("\n".join(out) + "\n\n")
 
     def block_ir(self, item: str, block) -> None:

@@ -223,6 +223,7 @@ def _pages(block) -> tuple[int, ...]:
 class TBCache:
     def __init__(self, arch, env, aspace, pipeline, log=None):
         self.arch = arch
+        self._target_fetch = arch.target.fetch
         self.env = env
         self.aspace = aspace
         self.pipeline = pipeline           # callable(block) -> block
@@ -338,10 +339,9 @@ class TBCache:
         return self.next_slot - 1
 
     # -- translation -----------------------------------------------------------------
-    def _fetch(self, pc: int):
-        if pc & (self.arch.insn_size - 1):
-            return None
-        return self.aspace.fetch32(pc)
+    def _fetch(self, pc: int) -> tuple[int, int] | None:
+        """(instruction word, length) at ``pc`` by the target's fetch rule, or None."""
+        return self._target_fetch(self.aspace.fetch, pc)
 
     def _translate(self, pc: int, max_insns: int, stops: Container[int]):
         t0 = time.perf_counter()

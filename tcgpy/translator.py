@@ -32,8 +32,9 @@ def translate_block(arch, fetch, pc: int, max_insns: int = MAX_BLOCK_INSNS,
                     tbi: bool = False, refuses=None) -> Block:
     """Translate guest code at ``pc`` into an IR block.
 
-    ``fetch(pc)`` returns the instruction word or None when ``pc`` is not
-    executable.  ``stops`` end the block before those addresses (``run(until=)``,
+    ``fetch(pc)`` returns the instruction as (word, length in bytes), or None
+    when it cannot be fetched (not executable, misaligned): the target's
+    fetch rule (tcgpy.targets.Target.fetch) says how long an instruction is.  ``stops`` end the block before those addresses (``run(until=)``,
     breakpoints).
     ``tbi`` makes data accesses ignore the address's top byte (Linux user mode).
     ``refuses(word)``, when given, names words undefined on the chosen CPU
@@ -45,17 +46,17 @@ def translate_block(arch, fetch, pc: int, max_insns: int = MAX_BLOCK_INSNS,
     ctx.tbi = tbi
     page = pc & PAGE_MASK
     cur = pc
-    isz = arch.insn_size
     lookup = arch.decoder.lookup
     clock = time.perf_counter
     t_decode = 0.0
     while True:
-        word = fetch(cur)
-        if word is None:
+        fetched = fetch(cur)
+        if fetched is None:
             if block.guest_insns == 0:
                 raise FetchFault(cur)
             b.goto_tb(cur)
             break
+        word, isz = fetched
         b.insn_start(cur)
         block.insn_pcs.append(cur)
         block.guest_insns += 1

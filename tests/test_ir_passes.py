@@ -453,7 +453,7 @@ WORDS = [
 def translated() -> Block:
     def fetch(pc):
         i = (pc - CODE) // 4
-        return WORDS[i] if 0 <= i < len(WORDS) else None
+        return (WORDS[i], 4) if 0 <= i < len(WORDS) else None
     return translate_block(ARCH, fetch, CODE)
 
 

@@ -165,7 +165,7 @@ def _frontend_decodes(word: int) -> bool:
     from tcgpy.ir.ops import Exit, Op
     from tcgpy.translator import translate_block
     arch = get_arch("aarch64")
-    block = translate_block(arch, lambda a: word if a == 0x1000 else None, 0x1000)
+    block = translate_block(arch, lambda a: (word, 4) if a == 0x1000 else None, 0x1000)
     return not any(i.op is Op.exit_tb and i.consts[0] == Exit.ILLEGAL for i in block.insns)
 
 

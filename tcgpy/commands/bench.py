@@ -22,6 +22,9 @@ def add_parser(subparsers):
                         "hello worlds and compute kernels of tests/guest/bin in a source checkout; "
                         "give no value to skip whole programs)")
     p.add_argument("--qemu", help="path of qemu-aarch64 (default: from PATH; skipped if absent)")
+    p.add_argument("--arch", default="aarch64",
+                   help="guest architecture of the loops, the translation benchmark and the default "
+                        "programs (default aarch64; qemu-user is the target's)")
     p.add_argument("--smoke", action="store_true", help="tiny sizes, for tests")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.add_argument("--plot", metavar="FILE.png", help="bar chart of the ratios (needs matplotlib)")
@@ -90,11 +93,12 @@ def main(args) -> int:
         print(f"tcgpy bench: --plot needs matplotlib: {benchmarks.install_hint('plot')}", file=sys.stderr)
         return 1
     if args.programs is None:
-        programs = [] if args.smoke else benchmarks.default_programs()
+        programs = [] if args.smoke else benchmarks.default_programs(args.arch)
     else:
         programs = [[p] for p in args.programs]
     scale, blocks = (0.01, 50) if args.smoke else (args.scale, args.blocks)
-    res = benchmarks.run_all(scale, blocks, programs, args.qemu, repeat=1 if args.smoke else 3)
+    res = benchmarks.run_all(scale, blocks, programs, args.qemu, repeat=1 if args.smoke else 3,
+                             arch=args.arch)
     if args.json:
         print(json.dumps(res, indent=2))
     else:

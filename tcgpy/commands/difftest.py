@@ -12,6 +12,8 @@ import os
 import random
 import sys
 
+from ..targets import names as target_names
+
 
 def _names(text: str) -> list[str]:
     return [n.strip() for n in text.split(",") if n.strip()]
@@ -31,7 +33,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 
 def configure_parser(p: argparse.ArgumentParser) -> None:
     p.add_argument("arch", nargs="?", default=None,
-                   help="guest architecture (aarch64); not needed with --replay")
+                   help=f"guest architecture ({', '.join(target_names())}); not needed with --replay")
     p.add_argument("--count", "-n", type=int, default=1000, help="number of cases (default 1000)")
     p.add_argument("--seed", "-s", type=int, default=None,
                    help="campaign seed; the same seed gives the same cases (default: random, printed)")

@@ -24,12 +24,14 @@ def disassemble(arch: str, case: Case) -> list[str]:
     import capstone
     md = capstone.Cs(*diff_arch(arch).info.capstone)
     lines = []
-    for i, w in enumerate(case.words):
-        addr = CODE_BASE + 4 * i
-        insn = next(md.disasm(w.to_bytes(4, "little"), addr), None)
-        text = f"{insn.mnemonic} {insn.op_str}".strip() if insn else f".inst {w:#010x}"
+    encode = diff_arch(arch).info.target.encode
+    for i, (w, addr) in enumerate(zip(case.words, case.addresses)):
+        code = encode(w)
+        insn = next(md.disasm(code, addr), None)
+        hexw = f"{w:0{2 * len(code)}x}"
+        text = f"{insn.mnemonic} {insn.op_str}".strip() if insn else f".inst {w:#0{2 * len(code) + 2}x}"
         cls = f"   ; {case.classes[i]}" if i < len(case.classes) else ""
-        lines.append(f"{addr:#x}:  {w:08x}  {text}{cls}")
+        lines.append(f"{addr:#x}:  {hexw:8}  {text}{cls}")
     return lines
 
 
@@ -89,7 +91,7 @@ def case_from_json(d: dict) -> Case:
     if d.get("format") != FORMAT:
         raise ValueError(f"not a tcgpy difftest case file (format {d.get('format')!r})")
     code = bytes.fromhex(d["code"]["hex"])
-    words = tuple(int.from_bytes(code[i:i + 4], "little") for i in range(0, len(code), 4))
+    words = tuple(diff_arch(d["arch"]).info.target.words(code))
     start = d["start"]
     dd = start["data"]
     if int(dd["base"], 0) != DATA_BASE or dd["size"] != DATA_SIZE:

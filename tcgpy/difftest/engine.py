@@ -29,88 +29,14 @@ from .forms import CODE_BASE, CODE_SIZE, DATA_BASE, DATA_SIZE, PTR_REGS, SMALL_R
 MASK64 = (1 << 64) - 1
 CODE_PAGE = 0x1000          # the prologue page mapped just below CODE_BASE
 
-# Values that break arithmetic more often than random ones: carries out of 32
-# and 64 bits, sign boundaries, all-ones, small shifts.
-EDGE_VALUES = (
-    0, 1, 2, 3, 0x7F, 0x80, 0xFF, 0x100, 0x7FFF, 0x8000, 0xFFFF,
-    (1 << 31) - 1, 1 << 31, (1 << 32) - 1, 1 << 32, (1 << 32) + 1,
-    (1 << 63) - 1, 1 << 63, (1 << 63) + 1, MASK64, MASK64 - 1,
-    0xFFFF_FFFF_8000_0000, 0xFFFF_FFFF_0000_0000, 0x0000_0000_8000_0001,
-    0x5555_5555_5555_5555, 0xAAAA_AAAA_AAAA_AAAA, 63, 64, 32, 31,
-)
-
-
-# -- per-architecture difftest description -------------------------------------
-
-def random_value(rng: random.Random) -> int:
-    r = rng.random()
-    if r < 0.35:
-        return rng.choice(EDGE_VALUES)
-    if r < 0.5:
-        return rng.randrange(0, 256)
-    if r < 0.65:
-        v = rng.getrandbits(32)
-        return v | 0xFFFF_FFFF_0000_0000 if rng.random() < 0.3 else v
-    return rng.getrandbits(64)
-
-
-def data_pointer(rng: random.Random) -> int:
-    """A pointer into the middle of the data page (usually 16-byte aligned)."""
-    off = rng.randrange(-512, 512)
-    if rng.random() < 0.75:
-        off &= ~15
-    return DATA_BASE + DATA_SIZE // 2 + off
-
-
-@dataclass(frozen=True)
-class ArchDef:
-    """The difftest facts of one architecture that its register table does not give."""
-    gprs: tuple[str, ...]                  # general registers, by number (forms' PTR_REGS etc.)
-    # Unicorn's register ids: the id of ``name`` is unicorn_consts.PREFIX + NAME.upper()
-    unicorn_consts: tuple[str, str]
-    # Unicorn's interrupt numbers (QEMU's EXCP_*) as difftest events
-    unicorn_intr: dict[int, str]
-    # Words run just before every case, falling through into CODE_BASE: they
-    # reset state that persists in a reused emulator and neither API can write.
-    prologue: tuple[int, ...]
-    # How non-GPR start values are drawn (registers not listed start at 0)
-    start: dict[str, Callable[[random.Random], int]]
-    # Unicorn CPU models a form class may ask for (FormClass.unicorn_cpu):
-    # name -> constant in unicorn_consts' module.  Others run on the default.
-    unicorn_cpus: dict[str, str] = field(default_factory=dict)
-
-
-ARCH_DEFS: dict[str, ArchDef] = {
-    "aarch64": ArchDef(
-        gprs=tuple(f"x{i}" for i in range(31)),
-        unicorn_consts=("unicorn.arm64_const", "UC_ARM64_REG_"),
-        unicorn_intr={1: "illegal", 2: "syscall", 3: "fault", 4: "fault", 7: "trap", 22: "fault"},
-        # clrex: the exclusive monitor starts open, as in a fresh process;
-        # otherwise a stxr could succeed on a previous case's ldxr.
-        prologue=(0xD503305F,),
-        start={
-            # SP is a base register of memory forms too; aligned as Linux keeps it.
-            "sp": lambda rng: data_pointer(rng) & ~15,
-            "nzcv": lambda rng: rng.getrandbits(4) << 28,
-            "tpidr_el0": random_value,
-            # Only the bits defined for an implementation without FP exception
-            # trapping: FPCR AHP/DN/FZ/RMode (26..22); FPSR NZCV/QC (31..27) and
-            # the cumulative flags IDC/IXC/UFC/OFC/DZC/IOC.  The rest is RES0.
-            # Half the cases run under the default FPCR (round to nearest, no
-            # flush-to-zero): the only one the JIT's native FP shortcut takes.
-            "fpcr": lambda rng: rng.getrandbits(5) << 22 if rng.getrandbits(1) else 0,
-            "fpsr": lambda rng: (rng.getrandbits(5) << 27) | (rng.getrandbits(8) & 0b1001_1111),
-        },
-        # The default Cortex-A72 lacks FEAT_LSE (and FP16, RDM, ...).
-        unicorn_cpus={"max": "UC_CPU_ARM64_MAX"},
-    ),
-}
+from .archdef import EDGE_VALUES, ArchDef, data_pointer, random_value  # noqa: F401  (public names)
 
 
 @dataclass(frozen=True)
 class DiffArch:
     """What the difftest needs to know about one guest architecture: derived
-    from the frontend's ArchInfo (register table), ARCH_DEFS and Unicorn."""
+    from the frontend's ArchInfo (register table), the target's ArchDef
+    (its difftest module, tcgpy.targets.Target.difftest) and Unicorn."""
     name: str
     info: object                           # tcgpy.frontends.arch.ArchInfo
     defs: ArchDef
@@ -138,7 +64,7 @@ def diff_arch(name: str) -> DiffArch:
     cached = _DIFF_ARCHES.get(info.name)
     if cached is not None:
         return cached
-    defs = ARCH_DEFS[info.name]
+    defs = info.target.diff_def
     regs = [r.name for r in info.layout.rows if r.user and r.compare and r.name != "pc"]
     regs += list(info.pseudo_regs)
     module, prefix = defs.unicorn_consts
@@ -167,11 +93,25 @@ class Case:
     @property
     def end(self) -> int:
         """Where the run stops (``run(until=)``): after the last word by default."""
-        return CODE_BASE + 4 * len(self.words) if self.stop is None else self.stop
+        return CODE_BASE + len(self.code) if self.stop is None else self.stop
 
     @property
     def code(self) -> bytes:
-        return b"".join(w.to_bytes(4, "little") for w in self.words)
+        """The words as bytes, each as long as the target's length rule says."""
+        from ..targets import lookup
+        encode = lookup(self.arch).encode
+        return b"".join(encode(w) for w in self.words)
+
+    @property
+    def addresses(self) -> list[int]:
+        """The address of each word."""
+        from ..targets import lookup
+        encode = lookup(self.arch).encode
+        out, a = [], CODE_BASE
+        for w in self.words:
+            out.append(a)
+            a += len(encode(w))
+        return out
 
     def with_(self, **changes) -> "Case":
         return replace(self, **changes)
@@ -193,6 +133,8 @@ def default_bound(length: int) -> int:
 def random_start_regs(da: DiffArch, rng: random.Random) -> dict[str, int]:
     """Start registers by the forms conventions (see tcgpy.difftest.forms)."""
     gpr_number = {n: i for i, n in enumerate(da.defs.gprs)}
+    ptr_regs = PTR_REGS if da.defs.ptr_regs is None else da.defs.ptr_regs
+    small_regs = SMALL_REGS if da.defs.small_regs is None else da.defs.small_regs
     regs = {}
     for name in da.state_regs:
         n = gpr_number.get(name)
@@ -204,9 +146,9 @@ def random_start_regs(da: DiffArch, rng: random.Random) -> dict[str, int]:
         elif n is None:
             gen = da.defs.start.get(name)
             regs[name] = gen(rng) if gen else 0
-        elif n in PTR_REGS:
+        elif n in ptr_regs:
             regs[name] = data_pointer(rng)
-        elif n in SMALL_REGS:
+        elif n in small_regs:
             regs[name] = rng.randrange(0, 256)
         else:
             regs[name] = random_value(rng)
@@ -246,6 +188,9 @@ def generate_code(classes: Sequence[FormClass], rng: random.Random,
             raise FormError(f"form class {fc.arch}/{fc.name} generated {word:#x}, not a 32-bit word")
         words.append(word)
         names.append(fc.name)
+    finish = diff_arch(primary.arch).defs.finish_code
+    if finish is not None:
+        words = finish(words)
     return tuple(words), tuple(names), primary.name
 
 
@@ -428,6 +373,11 @@ class UnicornRunner:
         if cpu is not None:
             consts = importlib.import_module(self.da.defs.unicorn_consts[0])
             uc.ctl_set_cpu_model(getattr(consts, self.da.defs.unicorn_cpus[cpu]))
+        if self.da.defs.unicorn_init:
+            consts = importlib.import_module(self.da.defs.unicorn_consts[0])
+            prefix = self.da.defs.unicorn_consts[1]
+            for name, value in self.da.defs.unicorn_init.items():
+                uc.reg_write(getattr(consts, prefix + name.upper()), value)
         uc.mem_map(CODE_BASE - CODE_PAGE, CODE_PAGE + CODE_SIZE,
                    unicorn.UC_PROT_READ | unicorn.UC_PROT_EXEC)
         uc.mem_write(CODE_BASE - CODE_PAGE, self.da.prologue_code)
@@ -447,6 +397,7 @@ class UnicornRunner:
     def _on_intr(self, uc, intno, user_data):
         kind = self.da.defs.unicorn_intr.get(intno, f"exception {intno}")
         self._event = Event(kind)
+        self._intr = True
         uc.emu_stop()
 
     def _on_mem(self, uc, access, address, size, value, user_data):
@@ -473,15 +424,21 @@ class UnicornRunner:
         get = case.regs.get
         uc.reg_write_batch([(rid, get(name, 0)) for name, rid in self._ids])
         self._event = None
+        self._intr = False
         try:
             uc.emu_start(self.da.prologue_base, case.end,
                          count=case.bound + len(self.da.defs.prologue))
         except self._uc_mod.UcError as e:
             if self._event is None:
-                self._event = Event("fault" if "UNMAPPED" in str(e) or "PROT" in str(e)
-                                    else "crash", detail=str(e))
+                known = [k for c, k in self.da.defs.unicorn_errors.items() if c in str(e)]
+                self._event = (Event(known[0]) if known else
+                               Event("fault" if "UNMAPPED" in str(e) or "PROT" in str(e)
+                                     else "crash", detail=str(e)))
         values = uc.reg_read_batch([rid for _, rid in self._cmp_ids])
         regs = dict(zip((name for name, _ in self._cmp_ids), values))
+        skew = self.da.defs.unicorn_intr_pc_skew
+        if skew and self._intr:
+            regs["pc"] = (regs["pc"] - skew) & MASK64
         return Outcome(self._event or END, regs, bytes(uc.mem_read(DATA_BASE, DATA_SIZE)))
 
 
@@ -690,13 +647,14 @@ class Engine:
         known = None
         if mm is not None:
             known = classify(case, mm, ref, sub, self.arch,
-                             KNOWN if self._known is None else self._known)
+                             KNOWN + self.da.defs.known if self._known is None else self._known)
             if known is not None and known.diverges_at is not None:
                 # The entry explains the engines parting at one instruction;
                 # everything up to it must still agree, or the case shows a
                 # real difference before the known one.
                 pc = known.diverges_at(case, mm, ref, sub)
-                if pc is None or (case.stop != pc and self.run(case.with_(stop=pc)).mismatch):
+                # (explained by another entry: several known differences in one case)
+                if pc is None or (case.stop != pc and self.run(case.with_(stop=pc)).status == "mismatch"):
                     known = None
         return Result(case, ref, sub, mm, known)
 

@@ -73,11 +73,7 @@ def form_class(arch: str, name: str, unicorn_cpu: str | None = None):
 def classes(arch: str) -> dict[str, FormClass]:
     """All form classes of ``arch`` or an alias of it (imports the arch's
     generator modules)."""
-    from ..frontends import get_arch
-    arch = get_arch(arch).name
-    if arch == "aarch64":
-        from . import a64_forms_dp, a64_forms_ls  # noqa: F401
-        from . import a64_forms_simd  # noqa: F401
-        from . import a64_forms_atomic  # noqa: F401
-        from . import a64_forms_fp16  # noqa: F401
-    return FORMS.get(arch, {})
+    from ..targets import lookup
+    target = lookup(arch)
+    target.diff_def                 # importing the target's difftest module registers its forms
+    return FORMS.get(target.name, {})

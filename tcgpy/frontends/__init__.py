@@ -1,12 +1,10 @@
-"""Architecture frontends, by name."""
+"""Architecture frontends, by name (through the target registry, tcgpy.targets)."""
 from __future__ import annotations
 
+from ..targets import lookup
 from .arch import ArchInfo
 
 
 def get_arch(name: str) -> ArchInfo:
-    key = name.lower()
-    if key in ("aarch64", "arm64"):
-        from .aarch64 import ARCH
-        return ARCH
-    raise ValueError(f"unsupported guest architecture {name!r} (supported: aarch64/arm64)")
+    """The frontend of the target called ``name`` (or an alias)."""
+    return lookup(name).arch

@@ -6,6 +6,7 @@ from typing import Callable
 
 from ..cpustate import CPUStateLayout
 from ..ir.core import Kind, Temp
+from ..targets import Target
 from .decodetree import Decoder
 
 
@@ -55,19 +56,14 @@ class GdbTarget:
 
 @dataclass
 class ArchInfo:
-    name: str
-    aliases: tuple[str, ...]
+    """A target's frontend: its CPU state, decoder and translation context.
+    The facts that need no frontend (names, ELF id, fetch rule, peer ids) are
+    the registry's (``target``, tcgpy.targets)."""
+    target: Target
     layout: CPUStateLayout
     decoder: Decoder
     DisasContext: type
-    insn_size: int
     pseudo_regs: dict[str, PseudoReg]
-    # capstone's CS_ARCH_*/CS_MODE_* and unicorn's UC_ARCH_*/UC_MODE_* names:
-    # resolved on use (the ``capstone``/``unicorn`` properties) so that
-    # ``tcgpy run`` does not pay for importing either (about 40 ms)
-    capstone_names: tuple[str, str]
-    unicorn_names: tuple[str, str]
-    elf_machine: str                       # pyelftools e_machine name
     gdb: GdbTarget | None = None           # the gdbstub's view; None: not debuggable
     ir_globals: dict[str, Temp] = field(default_factory=dict)
     # CPU models by name (each with a .features tuple and a .description),
@@ -77,16 +73,32 @@ class ArchInfo:
     refusal: Callable[[str], Callable[[int], bool] | None] = lambda name: None
 
     @property
+    def name(self) -> str:
+        return self.target.name
+
+    @property
+    def aliases(self) -> tuple[str, ...]:
+        return self.target.aliases
+
+    @property
+    def elf_machine(self) -> str:
+        return self.target.elf_machine
+
+    @property
+    def insn_align(self) -> int:
+        """Instruction alignment (the fetch unit): a pc off it cannot be fetched."""
+        return self.target.fetch_unit
+
+    @property
     def capstone(self) -> tuple[int, int]:
-        """(CS_ARCH_*, CS_MODE_*) for ``capstone.Cs``."""
-        import capstone
-        return tuple(getattr(capstone, n) for n in self.capstone_names)
+        """(CS_ARCH_*, CS_MODE_*) for ``capstone.Cs``; resolved on use so that
+        ``tcgpy run`` does not pay for importing capstone (about 40 ms)."""
+        return self.target.capstone
 
     @property
     def unicorn(self) -> tuple[int, int]:
         """(UC_ARCH_*, UC_MODE_*) for ``unicorn.Uc``."""
-        import unicorn
-        return tuple(getattr(unicorn, n) for n in self.unicorn_names)
+        return self.target.unicorn
 
     def __post_init__(self):
         for i, r in enumerate(self.layout.ir_globals):

@@ -53,6 +53,8 @@ class Pattern:
     fixed_args: tuple[tuple[str, int], ...]
     trans: Callable
     order: int
+    keep_word: bool = False
+
 
     @property
     def specificity(self) -> int:
@@ -68,6 +70,8 @@ class Pattern:
             d[f.name] = v
         for k, v in self.fixed_args:
             d[k] = v
+        if self.keep_word:
+            d["word"] = word
         return a
 
 
@@ -114,9 +118,14 @@ class Decoder:
 
     LEAF_SIZE = 6
 
-    def __init__(self, name: str, width: int = 32):
+    def __init__(self, name: str, width: int = 32, keep_word: bool = False):
+        """``keep_word``: translators also get the whole word as ``a.word``
+        (for immediates scattered over the word in pieces, as RISC-V's
+        compressed formats have them, assembled by the frontend's %field
+        functions)."""
         self.name = name
         self.width = width
+        self.keep_word = keep_word
         self.patterns: list[Pattern] = []
         self._root: _Node | None = None
 
@@ -133,7 +142,7 @@ class Decoder:
 
         def register(fn):
             self.patterns.append(Pattern(text, mask, value, fields, tuple(fixed.items()),
-                                         fn, len(self.patterns)))
+                                         fn, len(self.patterns), self.keep_word))
             self._root = None
             return fn
         return register

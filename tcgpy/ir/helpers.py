@@ -8,6 +8,7 @@ still kept in program order because it is marked SIDE_EFFECTS).
 """
 from __future__ import annotations
 
+import threading
 import time
 from dataclasses import dataclass
 from typing import Callable
@@ -43,3 +44,54 @@ CNTFRQ_HZ = 62_500_000
 @helper("cntvct")
 def helper_cntvct(a: int, b: int, c: int) -> int:
     return (time.monotonic_ns() * CNTFRQ_HZ // 1_000_000_000) & MASK64
+
+
+# RISC-V's time CSR: 10 MHz, the timebase-frequency of QEMU's virt machine
+# (Linux user space learns it from the device tree; only monotonicity and
+# that rate matter).
+RISCV_TIMEBASE_HZ = 10_000_000
+
+
+@helper("rv_time")
+def helper_rv_time(a: int, b: int, c: int) -> int:
+    return (time.monotonic_ns() * RISCV_TIMEBASE_HZ // 1_000_000_000) & MASK64
+
+
+# RISC-V F/D arithmetic (tcgpy/frontends/riscv64/softfloat.py).  A helper has
+# one result, an FP instruction two (the value and its exception flags), and
+# an FMA takes three operands besides the operation: ``rv_fp_ctl`` hands the
+# operation to the ``rv_fma`` that follows it and ``rv_fp_flags`` returns the
+# flags of the operation before it.  The calls are SIDE_EFFECTS ops, emitted
+# back to back in one instruction's IR, so no pass reorders or separates them
+# and no other guest code runs between them (one guest thread at a time per
+# host thread); the hand-over lives per host thread.
+_rv_fp_state = threading.local()
+
+
+def _rv_fp():
+    from ..frontends.riscv64 import softfloat
+    return softfloat
+
+
+@helper("rv_fp")
+def helper_rv_fp(a: int, b: int, c: int) -> int:
+    r, _rv_fp_state.flags = _rv_fp().operate(a, b, c)
+    return r
+
+
+@helper("rv_fp_ctl")
+def helper_rv_fp_ctl(a: int, b: int, c: int) -> int:
+    _rv_fp_state.ctl = a
+    return 0
+
+
+@helper("rv_fma")
+def helper_rv_fma(a: int, b: int, c: int) -> int:
+    r, _rv_fp_state.flags = _rv_fp().operate_fma(a, b, c, _rv_fp_state.ctl)
+    return r
+
+
+@helper("rv_fp_flags")
+def helper_rv_fp_flags(a: int, b: int, c: int) -> int:
+    flags, _rv_fp_state.flags = getattr(_rv_fp_state, "flags", 0), 0
+    return flags

@@ -44,6 +44,9 @@ class LinuxArch:
     syscall_insn_size: int = 4          # a restarted syscall runs its instruction again
     tls_register: str = ""
     elf_flags: int = 0
+    # data accesses ignore the address's top byte (AArch64 Linux sets TCR.TBI0
+    # for user space; tcgpy.ir.ops.MemOp.TBI)
+    tbi: bool = False
     extra: dict = field(default_factory=dict)
 
     def nr(self, name: str) -> int:
@@ -51,8 +54,8 @@ class LinuxArch:
 
 
 def get_linux_arch(elf_machine: str) -> LinuxArch | None:
-    """The Linux user-mode description for an ELF e_machine, or None."""
-    if elf_machine == "EM_AARCH64":
-        from .aarch64 import LINUX_ARCH
-        return LINUX_ARCH
-    return None
+    """The Linux user-mode description for an ELF e_machine, or None
+    (through the target registry, tcgpy.targets)."""
+    from ..targets import from_elf
+    target = from_elf(elf_machine)
+    return None if target is None else target.linux_arch

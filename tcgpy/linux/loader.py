@@ -14,6 +14,7 @@ import struct
 from dataclasses import dataclass
 
 from ..softmmu.memory import MapError
+from ..targets import names as target_names
 from .abi import LinuxArch, get_linux_arch
 from .memory import PAGE, AddressSpace, page_down, page_up, perms_str
 
@@ -117,7 +118,7 @@ def _read_elf(fd: int, path: str, expect_arch: LinuxArch | None) -> ElfInfo:
     arch = get_linux_arch(machine)
     if arch is None:
         name = machine[3:].lower() if str(machine).startswith("EM_") else f"(e_machine {machine})"
-        raise LoadError(f"{path}: unsupported guest architecture {name} (tcgpy emulates: aarch64)")
+        raise LoadError(f"{path}: unsupported guest architecture {name} (tcgpy emulates: {', '.join(target_names())})")
     if expect_arch is not None and arch is not expect_arch:
         raise LoadError(f"{path}: architecture {arch.name} does not match {expect_arch.name}")
     if e_type not in ("ET_EXEC", "ET_DYN"):
@@ -266,7 +267,7 @@ def build_stack(space: AddressSpace, arch: LinuxArch, img: LoadedImage, argv: li
     env_addrs = [push_bytes(e + b"\0") for e in reversed(envp)][::-1]
     arg_addrs = [push_bytes(a + b"\0") for a in reversed(argv)][::-1]
     p &= ~15
-    platform_addr = push_bytes(arch.platform.encode() + b"\0")
+    platform_addr = push_bytes(arch.platform.encode() + b"\0") if arch.platform else 0
     p &= ~15
     random_addr = push_bytes(random16 if random16 is not None else os.urandom(16))
     hwcap, hwcap2 = arch.hwcaps() if features is None else arch.hwcaps(features)
@@ -290,7 +291,7 @@ def build_stack(space: AddressSpace, arch: LinuxArch, img: LoadedImage, argv: li
         (a["AT_RANDOM"], random_addr),
         (a["AT_HWCAP2"], hwcap2),
         (a["AT_EXECFN"], execfn_addr),
-        (a["AT_PLATFORM"], platform_addr),
+        *(((a["AT_PLATFORM"], platform_addr),) if arch.platform else ()),
         (a["AT_NULL"], 0),
     ]
     words = [len(argv), *arg_addrs, 0, *env_addrs, 0]

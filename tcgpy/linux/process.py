@@ -383,7 +383,9 @@ class LinuxProcess:
         ss_sp, ss_flags, ss_size = sigs.altstack
         if act.flags & sa["SA_ONSTACK"] and ss_flags == 0 and not (ss_sp <= sp < ss_sp + ss_size):
             sp = ss_sp + ss_size
-        restorer = act.restorer if act.flags & sa["SA_RESTORER"] else SIGTRAMP_ADDR
+        # (SA_RESTORER is not on every architecture: without it the return is
+        # through the trampoline, as through the vDSO)
+        restorer = act.restorer if act.flags & sa.get("SA_RESTORER", 0) else SIGTRAMP_ADDR
         try:
             # After a ppoll's EINTR the handler runs with the call's mask,
             # and sigreturn goes back to the mask from before the call.

@@ -36,12 +36,14 @@ def sys_rt_sigaction(proc, signo, act, oldact, sigsetsize):
     if new is not None and proc.signals.names.get(signo) in UNCATCHABLE:
         return proc.err("EINVAL")
     if oldact:
+        # (an architecture without SA_RESTORER has no sa_restorer field)
+        restorer = {"sa_restorer": cur.restorer} if any(n == "sa_restorer" for n, _ in lay.fields) else {}
         proc.write(oldact, lay.pack(sa_handler=cur.handler, sa_flags=cur.flags,
-                                    sa_restorer=cur.restorer, sa_mask=cur.mask))
+                                    sa_mask=cur.mask, **restorer))
     if new is not None:
         _drain_host_signals(proc)
         proc.signals.actions[signo] = SigAction(new["sa_handler"], new["sa_flags"],
-                                                new["sa_restorer"], new["sa_mask"])
+                                                new.get("sa_restorer", 0), new["sa_mask"])
     return 0
 
 

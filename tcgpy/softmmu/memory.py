@@ -446,9 +446,11 @@ class AddressSpace:
         self.write(addr, (value & ((1 << (8 * size)) - 1)).to_bytes(size, "little"))
         self.tlb_fill(addr)
 
-    def fetch32(self, addr: int) -> int | None:
-        """An instruction word for the translator, or None when not executable."""
+    def fetch(self, addr: int, size: int) -> int | None:
+        """``size`` bytes of code for the translator (little-endian), or None
+        when they are not all executable (a target's fetch rule reads an
+        instruction in units: tcgpy.targets.Target.fetch)."""
         r = self.find(addr)
-        if r is None or r.is_mmio or not r.perms & PERM_X or addr + 4 > r.end:
+        if r is None or r.is_mmio or not r.perms & PERM_X or addr + size > r.end:
             return None
-        return int.from_bytes(ctypes.string_at(r.host + (addr - r.start), 4), "little")
+        return int.from_bytes(ctypes.string_at(r.host + (addr - r.start), size), "little")

@@ -1,5 +1,5 @@
 /* A tiny freestanding runtime for guest tests that must run on tcgpy's
- * integer frontend alone: raw AArch64 Linux syscalls, no libc, built with
+ * integer frontend alone: raw AArch64 (or riscv64) Linux syscalls, no libc, built with
  * -nostdlib -ffreestanding -mgeneral-regs-only (so the compiler emits no
  * FP/SIMD instructions).  Syscall numbers are asm-generic's. */
 #ifndef MINI_H
@@ -23,6 +23,21 @@ enum {
     NR_mprotect = 226, NR_wait4 = 260, NR_prlimit64 = 261, NR_getrandom = 278,
 };
 
+#if defined(__riscv)
+static inline long sys6(long n, long a, long b, long c, long d, long e, long f)
+{
+    register long a7 __asm__("a7") = n;
+    register long a0 __asm__("a0") = a;
+    register long a1 __asm__("a1") = b;
+    register long a2 __asm__("a2") = c;
+    register long a3 __asm__("a3") = d;
+    register long a4 __asm__("a4") = e;
+    register long a5 __asm__("a5") = f;
+    __asm__ volatile("ecall" : "+r"(a0) : "r"(a7), "r"(a1), "r"(a2), "r"(a3), "r"(a4), "r"(a5)
+                     : "memory");
+    return a0;
+}
+#else
 static inline long sys6(long n, long a, long b, long c, long d, long e, long f)
 {
     register long x8 __asm__("x8") = n;
@@ -36,6 +51,8 @@ static inline long sys6(long n, long a, long b, long c, long d, long e, long f)
                      : "memory");
     return x0;
 }
+#endif
+
 #define sys0(n) sys6(n, 0, 0, 0, 0, 0, 0)
 #define sys1(n, a) sys6(n, (long)(a), 0, 0, 0, 0, 0)
 #define sys2(n, a, b) sys6(n, (long)(a), (long)(b), 0, 0, 0, 0)
@@ -116,6 +133,18 @@ struct ksiginfo { int si_signo, si_errno, si_code, pad; unsigned long addr; };
 int main(int argc, char **argv, char **envp);
 
 /* _start: the kernel's initial stack is argc, argv..., 0, envp..., 0, auxv. */
+#if defined(__riscv)
+/* gp first: the linker relaxes accesses near __global_pointer$ to it */
+__asm__(".global _start\n"
+        "_start:\n"
+        "  .option push\n  .option norelax\n  la gp, __global_pointer$\n  .option pop\n"
+        "  ld a0, 0(sp)\n"
+        "  addi a1, sp, 8\n"
+        "  slli a2, a0, 3\n"
+        "  add a2, a1, a2\n"
+        "  addi a2, a2, 8\n"
+        "  call start_c\n");
+#else
 __asm__(".global _start\n"
         "_start:\n"
         "  mov x29, #0\n"
@@ -124,6 +153,7 @@ __asm__(".global _start\n"
         "  add x2, x1, x0, lsl #3\n"
         "  add x2, x2, #8\n"
         "  bl  start_c\n");
+#endif
 
 unsigned long *mini_auxv;
 

@@ -1,6 +1,7 @@
 """The AArch64 (A64) frontend."""
 from __future__ import annotations
 
+from ...targets import lookup
 from ..arch import ArchInfo, PseudoReg
 from . import insn_branch, insn_dp_imm, insn_dp_reg, insn_ldst, insn_system  # noqa: F401  (register patterns)
 from . import insn_fp, insn_simd, insn_simd_ldst  # noqa: F401  (FP/SIMD patterns)
@@ -35,18 +36,13 @@ A64.compile()
 _FP16_ENCODINGS = tuple((p.mask, p.value) for p in A64.patterns if p.trans.__module__ == insn_fp16.__name__)
 
 ARCH = ArchInfo(
-    name="aarch64",
-    aliases=("arm64",),
+    target=lookup("aarch64"),
     layout=LAYOUT,
     decoder=A64,
     DisasContext=DisasContext,
-    insn_size=4,
     pseudo_regs={"nzcv": PseudoReg(_nzcv_read, _nzcv_write),
                  "fpcr": _masked("fpcr", insn_system.FPCR_MASK),
                  "fpsr": _masked("fpsr", insn_system.FPSR_MASK)},
-    capstone_names=("CS_ARCH_ARM64", "CS_MODE_ARM"),
-    unicorn_names=("UC_ARCH_ARM64", "UC_MODE_ARM"),
-    elf_machine="EM_AARCH64",
     cpu_models=CPU_MODELS,
     default_cpu=DEFAULT_CPU,
     refusal=lambda name: refusal(CPU_MODELS[name], _FP16_ENCODINGS),

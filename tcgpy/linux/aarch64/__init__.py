@@ -70,4 +70,5 @@ LINUX_ARCH = LinuxArch(
     context_regs=CONTEXT_REGS,
     clear_exclusive=clear_exclusive,
     tls_register="tpidr_el0",
+    tbi=True,
 )
