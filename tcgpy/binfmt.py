@@ -66,16 +66,12 @@ class Target:
 
 
 def targets() -> list[Target]:
-    """Every target tcgpy runs Linux programs of (from the ELF machine names
-    the loader knows and the Linux layer's targets)."""
-    from .linux.abi import get_linux_arch
-    from .linux.loader import EM_NAMES
-    out = []
-    for number, em in sorted(EM_NAMES.items()):
-        arch = get_linux_arch(em)
-        if arch is not None:
-            out.append(Target(arch.name, number))
-    return out
+    """Every foreign target tcgpy runs Linux programs of (the registry's,
+    less the host's own architecture: the kernel runs those itself)."""
+    from .targets import TARGETS
+    host = os.uname().machine
+    return [Target(t.name, t.elf_machine_number) for t in TARGETS
+            if t.linux and host not in (t.name, *t.aliases)]
 
 
 def select(names: list[str] | None) -> list[Target]:

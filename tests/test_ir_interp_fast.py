@@ -92,7 +92,7 @@ CODE = 0x400000
 
 def _translate(words: list[int], pc: int = CODE) -> Block:
     data = b"".join(w.to_bytes(4, "little") for w in words)
-    fetch = (lambda a: int.from_bytes(data[a - pc:a - pc + 4], "little")
+    fetch = (lambda a: (int.from_bytes(data[a - pc:a - pc + 4], "little"), 4)
              if pc <= a < pc + len(data) else None)
     return translate_block(ARCH, fetch, pc, tbi=True)
 

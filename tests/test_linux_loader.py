@@ -233,7 +233,11 @@ def test_dynamic_needs_sysroot():
 # -- declared ABI data -------------------------------------------------------------------
 
 def test_every_registered_syscall_exists_in_the_kernel_table():
-    missing = sorted(set(TABLE.rows) - set(kernel_consts.SYSCALLS))
+    # (a target's own syscalls -- riscv_hwprobe -- are registered when its
+    # Linux layer is loaded: every name must be some target's)
+    from tcgpy.targets import TARGETS
+    known = set().union(*(t.linux_arch.consts.SYSCALLS for t in TARGETS if t.linux))
+    missing = sorted(set(TABLE.rows) - known)
     assert not missing, f"handlers registered under names the kernel does not have: {missing}"
 
 
