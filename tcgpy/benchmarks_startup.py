@@ -17,8 +17,7 @@ is better).  Each tcgpy run's stdout and exit status must equal qemu's.
 
 Two rows run many guest processes: a busybox shell loop executing busybox
 ``expr`` and ``sed`` 200 times by full path (each guest execve starts a new
-tcgpy), and ``make`` on a three-rule Makefile whose recipes run under dash
-(7 processes).  qemu-user starts a guest's execve'd guest program only
+tcgpy), and ``make`` running 20 recipes under dash (42 processes).  qemu-user starts a guest's execve'd guest program only
 through binfmt_misc, and runs the execve'd ``/bin/dash`` of the host (no
 ``-L`` for exec), so these rows have no qemu time unless binfmt_misc serves
 aarch64 (the shell loop); their output is checked against the known answer.
@@ -57,18 +56,17 @@ select f.name, sum(s.n), round(sum(s.n) * f.price, 2) from fruit f join sale s u
   group by f.name order by 3 desc;
 select count(*), max(qty), group_concat(name, ',') from fruit where price < 2;
 """
-MAKEFILE = """\
-all: count.txt
-sorted.txt: small.txt
-\tsort $< > $@
-sums.txt: sorted.txt
-\tsha256sum $< > $@
-count.txt: sums.txt
-\twc -l < $< > $@
-\tcat $@
-"""
+# make running 20 recipes: a chain of three (sort, sha256sum, wc) and 17
+# more that each run a program of their own, all under dash (41 processes).
+MAKE_EXTRA = [f"x{i}.txt" for i in range(17)]
+MAKEFILE = (f"all: count.txt {' '.join(MAKE_EXTRA)}\n"
+            "sorted.txt: small.txt\n\tsort $< > $@\n"
+            "sums.txt: sorted.txt\n\tsha256sum $< > $@\n"
+            "count.txt: sums.txt\n\twc -l < $< > $@\n\tcat $@\n"
+            + "".join(f"{x}: small.txt\n\tcut -c{i % 5 + 1}- $< > $@\n" for i, x in enumerate(MAKE_EXTRA)))
 MAKE_EXPECT = (b"sort small.txt > sorted.txt\nsha256sum sorted.txt > sums.txt\n"
-               b"wc -l < sums.txt > count.txt\ncat count.txt\n1\n")
+               b"wc -l < sums.txt > count.txt\ncat count.txt\n1\n"
+               + b"".join(f"cut -c{i % 5 + 1}- small.txt > {x}\n".encode() for i, x in enumerate(MAKE_EXTRA)))
 GIT_ENV = {"GIT_CONFIG_NOSYSTEM": "1", "GIT_AUTHOR_DATE": "2000-01-01T00:00:00Z",
            "GIT_COMMITTER_DATE": "2000-01-01T00:00:00Z"}
 GIT_ID = ["-c", "user.name=Bench", "-c", "user.email=bench@example.org"]
@@ -133,9 +131,10 @@ CASES = [
          needs=lambda c: [Path(c.s("/usr/bin/file")), Path(c.s("/usr/lib/file/magic.mgc"))]),
     Case("make", lambda c: [[c.s("/usr/bin/make"), "SHELL=/bin/dash"]], fresh_dir=True, qemu="no",
          needs=lambda c: [Path(c.s(p)) for p in ("/usr/bin/make", "/bin/dash", "/usr/bin/sort",
-                                                 "/usr/bin/sha256sum", "/usr/bin/wc", "/bin/cat")],
+                                                 "/usr/bin/sha256sum", "/usr/bin/wc", "/bin/cat",
+                                                 "/usr/bin/cut")],
          expect=lambda c: MAKE_EXPECT, quick=False,
-         note="make + 3 dash + 3 coreutils processes"),
+         note="20 recipes: make + 20 dash + 21 coreutils processes"),
     Case("spawn", lambda c: [[c.s("/bin/busybox"), "sh", "-c", _spawn_script(c)]], dynamic=False,
          qemu="binfmt", spawn=True,
          expect=lambda c: f"{c.spawn // 2} {SMALL_TXT.count(chr(10))}\n".encode(),
