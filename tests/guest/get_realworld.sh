@@ -7,6 +7,9 @@
 #   mksh-musl, mksh-diet, mksh-klibc
 #                    mksh linked statically against three other libcs
 #   shfmt            a Go program (static; goroutines on threads, futexes, signals)
+# and a RISC-V 64 one from Debian 13's riscv64 archive (bookworm, which the
+# apt sources name, has no riscv64):
+#   busybox-riscv64  busybox-static (glibc, static)
 # Uses a private apt state directory: the host's apt configuration and
 # architecture list are left alone.
 set -e
@@ -30,4 +33,13 @@ cp "$x/usr/lib/aarch64-linux-musl/bin/mksh" "$here/ext/mksh-musl"
 cp "$x/usr/lib/diet/bin/mksh" "$here/ext/mksh-diet"
 cp "$x/usr/lib/klibc/bin/mksh" "$here/ext/mksh-klibc"
 cp "$x/usr/bin/shfmt" "$here/ext/shfmt"
+# riscv64: straight from the archive's index (no apt architecture to add)
+mirror=http://deb.debian.org/debian
+curl -fsS "$mirror/dists/trixie/main/binary-riscv64/Packages.xz" | xz -dc > "$work/Packages.riscv64"
+deb=$(awk '/^Package: busybox-static$/ {p=1} p && /^Filename:/ {print $2; exit}' "$work/Packages.riscv64")
+curl -fsS -o "$work/bb-rv64.deb" "$mirror/$deb"
+mkdir -p "$work/rv"
+dpkg-deb -x "$work/bb-rv64.deb" "$work/rv"
+echo "busybox-static:riscv64 $(dpkg-deb -f "$work/bb-rv64.deb" Version)"
+cp "$work/rv/usr/bin/busybox" "$here/ext/busybox-riscv64"
 ls "$here/ext"
