@@ -42,6 +42,7 @@ from .benchmarks_realprog import (FETCH_SCRIPT, RATIO_DIRECTION, ROOT, CacheCtl,
                                   guest_env, report_tail, run_steps, tcgpy_command)
 
 GUEST_BIN = ROOT / "tests" / "guest" / "bin"
+RV64_BUSYBOX = ROOT / "tests" / "guest" / "ext" / "busybox-riscv64"
 DEFAULT_TIMEOUT = 300.0
 DEFAULT_SPAWN = 200
 
@@ -101,6 +102,8 @@ class Case:
     quick: bool = True                            # part of --quick
     spawn: bool = False                           # the long shell loop: one run, a longer timeout
     note: str = ""
+    qemu_binary: str | None = None                # another target's qemu-user (default: qemu-aarch64)
+    fetch: str | None = None                      # how to get its program, when not the sysroot's script
 
 
 def _spawn_script(c: Ctx) -> str:
@@ -113,6 +116,9 @@ CASES = [
     Case("hello", lambda c: [[str(c.bin / "libc_hello")]], dynamic=False,
          note="glibc static hello (tests/guest/bin)"),
     Case("busybox-sh", lambda c: [[c.s("/bin/busybox"), "sh", "-c", "echo hi"]], dynamic=False),
+    Case("busybox-rv64", lambda c: [[str(RV64_BUSYBOX), "sh", "-c", "echo hi; seq 3 | sort -r | head -1"]],
+         dynamic=False, qemu_binary="qemu-riscv64", fetch="tests/guest/get_realworld.sh",
+         note="Debian 13's riscv64 busybox-static, vs qemu-riscv64"),
     Case("bash", lambda c: [[c.s("/bin/bash-static"), "-c", "echo hi"]], dynamic=False),
     Case("python3", lambda c: [[c.s("/usr/bin/python3.11"), "-S", "-c", "print(1)"]], quick=False),
     Case("perl", lambda c: [[c.s("/usr/bin/perl"), "-e", "print 1"]]),
@@ -170,6 +176,8 @@ def bench_case(case: Case, ctx: Ctx, tcgpy: list[str], qemu: str | None, runs: i
                use_qemu_time: bool) -> dict:
     steps = case.steps(ctx)
     lflag = ["-L", str(ctx.sysroot)] if case.dynamic else []
+    if case.qemu_binary:
+        qemu = shutil.which(case.qemu_binary)
     env = {**base_env, **case.env}
     if case.spawn:
         runs = 1
@@ -232,7 +240,8 @@ def bench_case(case: Case, ctx: Ctx, tcgpy: list[str], qemu: str | None, runs: i
     if case.expect is not None:
         ref, ref_status, row["reference"] = case.expect(ctx), [0] * len(steps), "expected output"
     elif "qemu" in outcomes:
-        ref, ref_status, row["reference"] = outcomes["qemu"].stdout, outcomes["qemu"].status, "qemu-aarch64"
+        ref, ref_status, row["reference"] = (outcomes["qemu"].stdout, outcomes["qemu"].status,
+                                             case.qemu_binary or "qemu-aarch64")
     else:
         ref, ref_status, row["reference"] = None, None, None
     differs = []
@@ -294,14 +303,15 @@ def run_startup(programs: list[str] | None = None, runs: int = 3, quick: bool = 
             missing = [str(p) for p in needs if not p.exists()]
             if missing:
                 where = ("build tests/guest (tests/guest/build.sh)" if case.name == "hello"
-                         else fetch_hint(sysroot))
+                         else f"run {case.fetch}" if case.fetch else fetch_hint(sysroot))
                 skipped.append({"program": case.name, "missing": missing,
                                 "reason": f"missing {missing[0]}" + (f" (+{len(missing) - 1})" if len(missing) > 1 else "")
                                           + f": {where}"})
                 if progress:
                     progress(f"[{i + 1}/{len(cases)}] {case.name}: skipped ({skipped[-1]['reason']})")
                 continue
-            use_qemu_time = qemu is not None and (case.qemu == "yes" or (case.qemu == "binfmt" and binfmt))
+            case_qemu = shutil.which(case.qemu_binary) if case.qemu_binary else qemu
+            use_qemu_time = case_qemu is not None and (case.qemu == "yes" or (case.qemu == "binfmt" and binfmt))
             t0 = time.perf_counter()
             row = bench_case(case, ctx, tcgpy, qemu, runs, timeout, base_env, cache, scratch, use_qemu_time)
             rows.append(row)
@@ -356,7 +366,7 @@ def format_startup_report(res: dict) -> str:
         if r["same_output"] is None:
             mark = "?"
         elif r["same_output"]:
-            mark = "same" if r["reference"] == "qemu-aarch64" else "ok (expected)"
+            mark = "same" if r["reference"].startswith("qemu-") else "ok (expected)"
         else:
             mark = "DIFFERS (" + ",".join(r["differs"]) + ")"
         if r["timeouts"]:
