@@ -66,7 +66,7 @@ class Report:
     def format(self) -> str:
         out = [f"{self.runs} runs: " + ", ".join(f"{k} {n}" for k, n in sorted(self.kinds.items()))]
         if self.vs_qemu:
-            out.append("vs qemu-aarch64 (tcgpy / qemu): " +
+            out.append("vs qemu-user (tcgpy / qemu): " +
                        ", ".join(f"{a}/{b} {n}" for (a, b), n in sorted(self.vs_qemu.items())))
         for seed, what, o in self.failures[:20]:
             out.append(f"FAIL seed {seed} ({what}): {o.kind} status {o.status}: {o.detail}")
@@ -193,7 +193,7 @@ def classify_qemu(status: int | None, stderr: str) -> str:
     if status < 0:
         return "signal"
     lines = [ln for ln in stderr.splitlines() if ln.strip()]
-    if status in (1, 255) and lines and lines[-1].startswith(("qemu-aarch64:", "qemu:")):
+    if status in (1, 255) and lines and lines[-1].startswith("qemu"):
         return "error"
     return "ran"
 
@@ -298,5 +298,17 @@ def fuzz_code(seeds: range, progress=None, pool: bytes = b"") -> Report:
     return report
 
 
-def find_qemu() -> str | None:
-    return shutil.which("qemu-aarch64")
+def find_qemu(base: str | None = None) -> str | None:
+    """The qemu-user of ``base``'s architecture (qemu-aarch64 by default), if installed."""
+    name = "qemu-aarch64"
+    if base is not None:
+        from .targets import from_elf
+        try:
+            with open(base, "rb") as f:
+                machine = EHDR.unpack(f.read(EHDR.size))[2]
+        except (OSError, struct.error):
+            machine = None
+        target = from_elf(machine) if machine is not None else None
+        if target is not None and target.qemu_user:
+            name = target.qemu_user
+    return shutil.which(name)

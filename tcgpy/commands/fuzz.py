@@ -43,7 +43,7 @@ def main(args) -> int:
         if not os.path.isfile(args.base):
             print(f"tcgpy fuzz: {args.base}: no such file")
             return 2
-        qemu = None if args.no_qemu else fuzz.find_qemu()
+        qemu = None if args.no_qemu else fuzz.find_qemu(args.base)
         with tempfile.TemporaryDirectory(prefix="tcgpy-fuzz-") as work:
             report = fuzz.fuzz_elf(seeds, args.base, work, args.timeout, qemu,
                                    progress=(lambda s, w, o: print(s, w, o.kind, o.status, o.detail))
