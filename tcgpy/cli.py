@@ -83,6 +83,9 @@ def add_run_parser(subparsers) -> argparse.ArgumentParser:
                    help="wait for gdb on TCP port PORT before the first instruction "
                         "(gdb-multiarch: target remote :PORT; 0: a free port, said on stderr; "
                         "also: TCGPY_GDB=PORT)")
+    p.add_argument("--accel", choices=("auto", "kvm", "tcg"), default="auto",
+                   help="execution engine: kvm (x86_64 guests on an x86_64 host, natively), tcg "
+                        "(translation), auto (kvm where it can run the guest; the default)")
     p.add_argument("--stats", action="store_true", help="print JIT statistics to stderr at exit")
     p.add_argument("--cache-dir", metavar="DIR",
                    help="persistent translation cache directory (default: $TCGPY_CACHE_DIR, "
@@ -257,6 +260,8 @@ def _exec_argv(args) -> list[str]:
         out += ["-L", args.sysroot]
     if args.stats:
         out.append("--stats")
+    if args.accel != "auto":
+        out += ["--accel", args.accel]
     if args.cpu:
         out += ["-cpu", args.cpu]
     if args.stack_size is not None:
@@ -332,10 +337,16 @@ def run_main(args, emulator_factory=None, exec_prefix: list[str] | None = None) 
     gdb_port = _gdb_port(args)
     cache_dir = _cache_dir(args, items)
     cache_warn = (lambda m: log.write(m + "\n")) if "cache" in items else None
+    from .accel import AccelUnavailable
     try:
         emu = (emulator_factory(info.arch.name) if emulator_factory
                else Emulator(info.arch.name, tbi=True, icount=gdb_port is not None, cache_dir=cache_dir,
-                             cache_warn=cache_warn, cpu=args.cpu, one_insn_per_tb=args.one_insn_per_tb))
+                             cache_warn=cache_warn, cpu=args.cpu, one_insn_per_tb=args.one_insn_per_tb,
+                             accel=args.accel))
+    except AccelUnavailable as e:
+        return _error(str(e))
+    except OSError as e:            # /dev/kvm went away or refused a VM between the check and now
+        return _error(f"KVM: {e.strerror or e}")
     except ValueError as e:         # an unknown -cpu model
         return _error(f"-cpu: {e} ('-cpu help' lists them)")
     opts = Options(strace=args.strace or "strace" in items, sysroot=args.sysroot, log=log, diag=diag,

@@ -13,8 +13,6 @@ import os
 import platform
 
 ACCELS = ("auto", "kvm", "tcg")
-# Guest architectures each engine runs (TCG: those with a frontend).
-TCG_ARCHS = frozenset({"aarch64"})
 KVM_ARCHS = frozenset({"x86_64"})
 _ALIASES = {"arm64": "aarch64", "x86-64": "x86_64", "amd64": "x86_64"}
 KVM_API_VERSION = 12
@@ -65,13 +63,23 @@ def kvm_status() -> str:
         os.close(fd)
 
 
+def has_frontend(arch: str) -> bool:
+    """Whether TCG can run ``arch`` (the frontends registry knows it)."""
+    from ..frontends import get_arch
+    try:
+        get_arch(arch)
+    except ValueError:
+        return False
+    return True
+
+
 def resolve(arch: str, accel: str = "auto") -> str:
     """The engine ("tcg" or "kvm") that runs ``arch`` for an ``accel`` request."""
     arch = guest_arch(arch)
     if accel not in ACCELS:
         raise AccelUnavailable(f"unknown accelerator {accel!r} (choose from {', '.join(ACCELS)})")
     if accel == "tcg":
-        if arch not in TCG_ARCHS:
+        if not has_frontend(arch):
             why = " (x86_64 guests run only under KVM)" if arch in KVM_ARCHS else ""
             raise AccelUnavailable(f"no TCG frontend for {arch} guests{why}")
         return "tcg"
@@ -88,10 +96,10 @@ def resolve(arch: str, accel: str = "auto") -> str:
         problem = kvm_status()
         if not problem:
             return "kvm"
-        if arch not in TCG_ARCHS:
+        if not has_frontend(arch):
             raise AccelUnavailable(f"{arch} guests need KVM, and {problem} "
                                    f"(there is no x86_64 TCG frontend yet)")
-    if arch not in TCG_ARCHS:
-        raise AccelUnavailable(f"unsupported guest architecture {arch!r} "
-                               f"(tcgpy runs: {', '.join(sorted(TCG_ARCHS | KVM_ARCHS))})")
+    if not has_frontend(arch):
+        raise AccelUnavailable(f"unsupported guest architecture {arch!r} (TCG frontends: see "
+                               f"tcgpy.frontends; KVM: {', '.join(sorted(KVM_ARCHS))})")
     return "tcg"

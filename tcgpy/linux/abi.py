@@ -55,4 +55,7 @@ def get_linux_arch(elf_machine: str) -> LinuxArch | None:
     if elf_machine == "EM_AARCH64":
         from .aarch64 import LINUX_ARCH
         return LINUX_ARCH
+    if elf_machine == "EM_X86_64":
+        from .x86_64 import LINUX_ARCH as X86_64
+        return X86_64
     return None

@@ -21,6 +21,7 @@ import ctypes
 import errno
 import os
 import signal
+import struct
 import threading
 
 from ...errors import EmulationError, GuestTrap, IllegalInstruction, MemoryFault, UnhandledSyscall
@@ -352,6 +353,26 @@ class KvmEmulator:
             raise ValueError(f"unknown register {name!r}")
         self._fpu_dirty = True
 
+    def fxsave(self) -> bytes:
+        """The x87/SSE state as the 512-byte ``fxsave`` image (signal frames)."""
+        f = self._fetch_fpu()
+        img = bytearray(512)
+        struct.pack_into("<HHBxHQQII", img, 0, f.fcw, f.fsw, f.ftwx, f.last_opcode, f.last_ip, f.last_dp,
+                         f.mxcsr, 0xFFFF)
+        img[32:160] = bytes(f.fpr)
+        img[160:416] = bytes(f.xmm)
+        return bytes(img)
+
+    def fxrstor(self, img: bytes) -> None:
+        """Load the x87/SSE state from a 512-byte ``fxsave`` image (reserved MXCSR bits are dropped)."""
+        f = self._fetch_fpu()
+        f.fcw, f.fsw, f.ftwx, f.last_opcode, f.last_ip, f.last_dp, mxcsr = \
+            struct.unpack_from("<HHBxHQQI", img, 0)
+        f.mxcsr = mxcsr & 0xFFFF
+        f.fpr[:] = img[32:160]
+        f.xmm[:] = img[160:416]
+        self._fpu_dirty = True
+
     # -- execution -------------------------------------------------------------------------------
     def request_exit(self) -> None:
         """Make ``run`` return soon (thread-safe): the vCPU is kicked out of KVM_RUN."""
@@ -545,8 +566,18 @@ class KvmEmulator:
             code = frame[0]
             pos = 1
         rip, cs, rflags, rsp = frame[pos], frame[pos + 1], frame[pos + 2], frame[pos + 3]
-        if port == 1 and cs == M.KERNEL_CS and rip == M.KERNEL_VA + M.STUB_OFF + M.STUB_SYSCALL:
+        entry = M.KERNEL_VA + M.STUB_OFF + M.STUB_SYSCALL
+        if port == 1 and cs == M.KERNEL_CS and rip == entry:
             # A single step over syscall traps at its entry, in ring 0.
+            k.rsp = rsp
+            return self._syscall(k)
+        if port == 14 and cs == M.USER_CS and rip == entry:
+            # syscall reached its entry without leaving ring 3: under nested
+            # virtualisation on AMD (this machine: EPYC, KVM in a VM) the
+            # instruction is emulated and loads rip, rcx and r11 but not CS,
+            # so the supervisor-only entry page faults.  rcx and r11 hold
+            # what syscall saved, as in the ring-0 path; rsp is the frame's.
+            k.rsp = rsp
             return self._syscall(k)
         if cs != M.USER_CS:
             raise EmulationError(f"exception {port} in tcgpy's ring-0 stub (rip {rip:#x})")
