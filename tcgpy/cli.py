@@ -349,7 +349,10 @@ def run_main(args, emulator_factory=None, exec_prefix: list[str] | None = None) 
         return _error(f"KVM: {e.strerror or e}")
     except ValueError as e:         # an unknown -cpu model
         return _error(f"-cpu: {e} ('-cpu help' lists them)")
-    opts = Options(strace=args.strace or "strace" in items, sysroot=args.sysroot, log=log, diag=diag,
+    # A guest of the host's own architecture run natively (KVM) finds its
+    # libraries where the host's are, as if run directly: -L / by default.
+    sysroot = args.sysroot if args.sysroot or not getattr(emu, "native", False) else "/"
+    opts = Options(strace=args.strace or "strace" in items, sysroot=sysroot, log=log, diag=diag,
                    exec_argv=_exec_argv(args), stack_size=args.stack_size, uname_release=args.uname,
                    seed=args.seed, ignored=frozenset(int(n) for n in _split_list([args.exec_ignored])))
     if exec_prefix is not None:

@@ -23,6 +23,7 @@ import os
 import signal
 import struct
 import threading
+import weakref
 
 from ...errors import EmulationError, GuestTrap, IllegalInstruction, MemoryFault, UnhandledSyscall
 from . import kvmapi as K
@@ -42,6 +43,18 @@ KICK_SIGNAL = 16                   # SIGSTKFLT: unused by Linux and not forwarde
 XCR0_WANTED = 0x7 | 0xE0           # x87, SSE, AVX, and the AVX-512 states when the CPU has them
 
 _kick_installed = False
+_live: "weakref.WeakSet[KvmEmulator]" = weakref.WeakSet()
+
+
+def _before_fork() -> None:
+    # A forked child cannot use its parent's vCPU: fetch what is still in
+    # it (the FP state is read lazily) while the parent can.
+    for emu in list(_live):
+        if emu._vcpu_thread is None:
+            emu._fetch_fpu()
+
+
+os.register_at_fork(before=_before_fork)
 
 
 class _SigAction(ctypes.Structure):
@@ -74,6 +87,8 @@ class KvmArch:
 
 class KvmEmulator:
     """An x86-64 guest CPU running on KVM, with its own address space."""
+
+    native = True        # the guest runs on the host's own CPU and ABI (tcgpy run: -L / by default)
 
     def __init__(self, arch: str = "x86_64"):
         from .. import kvm_status
@@ -110,6 +125,7 @@ class KvmEmulator:
         self._kstack_frame = self._kernel_host + M.KSTACK_TOP_OFF - 40
         _install_kick_handler()
         self._open_vm()
+        _live.add(self)
 
     # -- the VM and its vCPU (again in a forked child: KVM belongs to one process) --------------
     def _open_vm(self) -> None:
@@ -136,6 +152,7 @@ class KvmEmulator:
         M.long_mode_sregs(sregs, xsave)
         self._sregs = sregs
         self._segs_dirty = True
+        self._fresh_sregs = True            # _sregs is to be loaded as it is (a new vCPU)
         if xsave:
             xcrs = K.Xcrs()
             xcrs.nr_xcrs = 1
@@ -165,7 +182,6 @@ class KvmEmulator:
     def after_fork_child(self) -> None:
         """In a forked child: the parent's VM is not usable here; build one
         over this process's (copy-on-write) copy of the same memory."""
-        self._fetch_fpu()
         for fd in (self._vcpu, self._vm, self._kvm):
             try:
                 os.close(fd)
@@ -411,8 +427,10 @@ class KvmEmulator:
     def _enter(self) -> None:
         """Load the stopped guest state into the vCPU before KVM_RUN."""
         if self._segs_dirty:
-            if self._in_user:
+            # The segments the vCPU has now (ring 3 or the stub's ring 0), with our fs/gs bases.
+            if not self._fresh_sregs:
                 K.ioctl(self._vcpu, K.GET_SREGS, self._sregs)
+            self._fresh_sregs = False
             self._sregs.fs.base = self._fs_base
             self._sregs.gs.base = self._gs_base
             K.ioctl(self._vcpu, K.SET_SREGS, self._sregs)
