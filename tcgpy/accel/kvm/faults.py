@@ -4,6 +4,7 @@ exceptions, each with the signal native Linux delivers for it
 from __future__ import annotations
 
 from ...errors import EmulationError, GuestTrap, IllegalInstruction, MemoryFault
+from .machine import USER_GATES
 
 SI_KERNEL = 0x80
 ILL_ILLOPN = 2
@@ -12,6 +13,7 @@ TRAP_TRACE = 2
 BUS_ADRALN = 1
 
 PF_WRITE, PF_FETCH = 1 << 1, 1 << 4
+
 
 # vector -> (name, Linux signal, si_code, whether si_addr is the faulting rip (else 0))
 VECTORS = {
@@ -64,6 +66,13 @@ def exception_for(vector: int, error_code: int | None, rip: int, cr2: int, emu) 
             word = int.from_bytes(emu.mem_read(rip, 4), "little")
         except MemoryFault:
             word = 0
+        if word & 0xFF == 0xCD and (word >> 8) & 0xFF not in USER_GATES:
+            # "int n" through a gate ring 3 may not use is #GP on the CPU, but
+            # under nested virtualisation on AMD (KVM in a VM, as here) the
+            # instruction is emulated and comes back as #UD: report the #GP.
+            vector, error_code = 13, ((word >> 8) & 0xFF) * 8 + 2
+            name, signame, code, _ = VECTORS[13]
+            return CpuException(rip, vector, error_code, (signame, code, 0))
         exc = IllegalInstruction(rip, word)
         exc.linux_signal = ("SIGILL", ILL_ILLOPN, rip)
         return exc

@@ -253,7 +253,8 @@ def long_mode_sregs(sregs: K.Sregs, xsave: bool) -> None:
     ldt.type = 2
     sregs.ldt = ldt
     sregs.gdt.base, sregs.gdt.limit = KERNEL_VA + GDT_OFF, TSS_SEL + 15
-    sregs.idt.base, sregs.idt.limit = KERNEL_VA + IDT_OFF, 16 * NVECTORS - 1
+    # All 256 gates: those past the exceptions are not present, so a ring-3 "int n" is #GP.
+    sregs.idt.base, sregs.idt.limit = KERNEL_VA + IDT_OFF, 16 * 256 - 1
     sregs.cr0 = CR0_PE | CR0_MP | CR0_ET | CR0_NE | CR0_WP | CR0_AM | CR0_PG
     sregs.cr4 = CR4_PAE | CR4_OSFXSR | CR4_OSXMMEXCPT | (CR4_OSXSAVE if xsave else 0)
     sregs.cr3 = PT_GPA
