@@ -24,6 +24,7 @@ import signal
 import struct
 import threading
 import weakref
+from array import array
 
 from ...errors import EmulationError, GuestTrap, IllegalInstruction, MemoryFault, UnhandledSyscall
 from . import kvmapi as K
@@ -39,6 +40,11 @@ RFLAGS_USER = 0x0DD5 | 0x40000 | 0x200000 | 0x10000   # flags ring 3 may hold (C
 RFLAGS_IF = 0x200
 RFLAGS_TF = 0x100                  # single-step: #DB after each instruction (run with count)
 RFLAGS_RF = 0x10000                # resume: the breakpoint at rip does not fire again
+# The fxsave image (the start of the XSAVE area): field offsets and sizes.
+FX_FIELDS = {"fcw": (0, 2), "fsw": (2, 2), "ftw": (4, 1), "fop": (6, 2), "mxcsr": (24, 4)}
+FX_XMM = 160
+XSTATE_BV = 512                    # the XSAVE header's component bitmap
+XSTATE_X87_SSE = 0x3
 KICK_SIGNAL = 16                   # SIGSTKFLT: unused by Linux and not forwarded to guests (hostsig.py)
 XCR0_WANTED = 0x7 | 0xE0           # x87, SSE, AVX, and the AVX-512 states when the CPU has them
 
@@ -104,7 +110,7 @@ class KvmEmulator:
         self.regs.rflags = RFLAGS_FIXED | RFLAGS_IF
         self._fs_base = self._gs_base = 0
         self._segs_dirty = False
-        self._fpu: K.Fpu | None = None      # fetched on demand while stopped
+        self._fpu: K.Xsave | None = None    # the XSAVE area, fetched on demand while stopped
         self._fpu_dirty = False
         self._in_user = False               # the vCPU stopped in ring 3 (not in the stub)
         self._patched: dict[int, bytes] = {}   # int3 written for a run's stops: original bytes
@@ -122,6 +128,8 @@ class KvmEmulator:
         M.build_kernel_pages(self._kernel_host)
         self._pt.set_kernel(M.KERNEL_VA, M.KERNEL_SIZE // M.PAGE, M.KERNEL_GPA, executable=False)
         self._pt.set_kernel(M.KERNEL_VA + M.STUB_OFF, 1, M.KERNEL_GPA + M.STUB_OFF, executable=True)
+        self._pt.set_kernel(M.PT_VA, M.PT_SIZE // M.PAGE, M.PT_GPA, executable=False)
+        self._pt.changed = False
         self._kstack_frame = self._kernel_host + M.KSTACK_TOP_OFF - 40
         _install_kick_handler()
         self._open_vm()
@@ -170,9 +178,9 @@ class KvmEmulator:
         self._in_user = False
         self._pt.changed = True
         if self._fpu is None:
-            self._fpu = K.Fpu()
-            K.ioctl(self._vcpu, K.GET_FPU, self._fpu)
-            self._fpu.fcw, self._fpu.mxcsr = 0x37F, 0x1F80      # the state Linux starts a process with
+            # the state Linux starts a process with
+            self.reg_write("fcw", 0x37F)
+            self.reg_write("mxcsr", 0x1F80)
         self._fpu_dirty = True
 
     def _set_slot(self, index: int, gpa: int, size: int, host: int) -> None:
@@ -318,11 +326,22 @@ class KvmEmulator:
             pos += n
 
     # -- registers -----------------------------------------------------------------------------
-    def _fetch_fpu(self) -> K.Fpu:
+    def _fetch_fpu(self) -> bytearray:
+        """The vCPU's XSAVE area (its first 512 bytes: the fxsave image), read
+        once per stop.  KVM_SET_FPU would leave XSTATE_BV alone, and a state
+        component whose bit is clear is loaded as its initial value: writes
+        go through KVM_SET_XSAVE with the x87 and SSE bits set."""
         if self._fpu is None:
-            self._fpu = K.Fpu()
-            K.ioctl(self._vcpu, K.GET_FPU, self._fpu)
-        return self._fpu
+            x = K.Xsave()
+            K.ioctl(self._vcpu, K.GET_XSAVE, x)
+            self._fpu = x
+        return memoryview(self._fpu.region).cast("B")
+
+    def _fpu_changed(self) -> None:
+        area = self._fetch_fpu()
+        bv = int.from_bytes(area[XSTATE_BV:XSTATE_BV + 8], "little") | XSTATE_X87_SSE
+        area[XSTATE_BV:XSTATE_BV + 8] = bv.to_bytes(8, "little")
+        self._fpu_dirty = True
 
     def reg_read(self, name: str) -> int:
         n = ALIASES.get(name.lower(), name.lower())
@@ -333,12 +352,11 @@ class KvmEmulator:
         if n == "gs_base":
             return self._gs_base
         if n.startswith("xmm") and n[3:].isdigit() and int(n[3:]) < 16:
-            i = int(n[3:])
-            return int.from_bytes(bytes(self._fetch_fpu().xmm[16 * i:16 * i + 16]), "little")
-        if n == "mxcsr":
-            return self._fetch_fpu().mxcsr
-        if n == "fcw":
-            return self._fetch_fpu().fcw
+            off = FX_XMM + 16 * int(n[3:])
+            return int.from_bytes(self._fetch_fpu()[off:off + 16], "little")
+        if n in FX_FIELDS:
+            off, size = FX_FIELDS[n]
+            return int.from_bytes(self._fetch_fpu()[off:off + size], "little")
         raise ValueError(f"unknown register {name!r}")
 
     def reg_write(self, name: str, value: int) -> None:
@@ -354,40 +372,40 @@ class KvmEmulator:
             setattr(self, "_" + n, value & MASK64)
             self._segs_dirty = True
             return
-        fpu = None
         if n.startswith("xmm") and n[3:].isdigit() and int(n[3:]) < 16:
-            fpu = self._fetch_fpu()
-            i = int(n[3:])
-            fpu.xmm[16 * i:16 * i + 16] = (value & ((1 << 128) - 1)).to_bytes(16, "little")
-        elif n == "mxcsr":
-            fpu = self._fetch_fpu()
-            fpu.mxcsr = value & 0xFFFF
-        elif n == "fcw":
-            fpu = self._fetch_fpu()
-            fpu.fcw = value & 0xFFFF
-        if fpu is None:
+            off, size = FX_XMM + 16 * int(n[3:]), 16
+        elif n in FX_FIELDS:
+            off, size = FX_FIELDS[n]
+            if n == "mxcsr":
+                value &= 0xFFFF             # reserved bits would make the load fail
+        else:
             raise ValueError(f"unknown register {name!r}")
-        self._fpu_dirty = True
+        self._fetch_fpu()[off:off + size] = (value & ((1 << (8 * size)) - 1)).to_bytes(size, "little")
+        self._fpu_changed()
 
     def fxsave(self) -> bytes:
         """The x87/SSE state as the 512-byte ``fxsave`` image (signal frames)."""
-        f = self._fetch_fpu()
-        img = bytearray(512)
-        struct.pack_into("<HHBxHQQII", img, 0, f.fcw, f.fsw, f.ftwx, f.last_opcode, f.last_ip, f.last_dp,
-                         f.mxcsr, 0xFFFF)
-        img[32:160] = bytes(f.fpr)
-        img[160:416] = bytes(f.xmm)
+        img = bytearray(self._fetch_fpu()[:512])
+        img[28:32] = (0xFFFF).to_bytes(4, "little")           # MXCSR_MASK: every bit writable
+        img[464:512] = bytes(48)                               # no software-reserved data
         return bytes(img)
 
     def fxrstor(self, img: bytes) -> None:
         """Load the x87/SSE state from a 512-byte ``fxsave`` image (reserved MXCSR bits are dropped)."""
-        f = self._fetch_fpu()
-        f.fcw, f.fsw, f.ftwx, f.last_opcode, f.last_ip, f.last_dp, mxcsr = \
-            struct.unpack_from("<HHBxHQQI", img, 0)
-        f.mxcsr = mxcsr & 0xFFFF
-        f.fpr[:] = img[32:160]
-        f.xmm[:] = img[160:416]
-        self._fpu_dirty = True
+        area = self._fetch_fpu()
+        area[0:24] = img[0:24]
+        area[24:28] = (int.from_bytes(img[24:28], "little") & 0xFFFF).to_bytes(4, "little")
+        area[32:416] = img[32:416]
+        self._fpu_changed()
+
+    # -- debugging -------------------------------------------------------------------------------
+    def add_breakpoint(self, address: int) -> None:
+        """Make ``run`` stop before executing the instruction at ``address``
+        (with ``hit_breakpoint`` set to it), unless the run starts there."""
+        self.breakpoints.add(address & MASK64)
+
+    def remove_breakpoint(self, address: int) -> None:
+        self.breakpoints.discard(address & MASK64)
 
     # -- execution -------------------------------------------------------------------------------
     def request_exit(self) -> None:
@@ -436,7 +454,7 @@ class KvmEmulator:
             K.ioctl(self._vcpu, K.SET_SREGS, self._sregs)
             self._segs_dirty = False
         if self._fpu_dirty:
-            K.ioctl(self._vcpu, K.SET_FPU, self._fpu)
+            K.ioctl(self._vcpu, K.SET_XSAVE, self._fpu)
             self._fpu_dirty = False
         self._fpu = None
         r = self.regs
@@ -455,8 +473,35 @@ class KvmEmulator:
         k.rsp = M.KERNEL_VA + M.KSTACK_TOP_OFF - 40
         k.rip = M.KERNEL_VA + M.STUB_OFF + (M.STUB_IRET_FLUSH if self._pt.changed else M.STUB_IRET)
         k.rflags = RFLAGS_FIXED
+        if self._pt.changed:
+            self._write_runs()
         self._pt.changed = False
         K.ioctl(self._vcpu, K.SET_REGS, k)
+
+    def _write_runs(self) -> None:
+        """Add the page-table writes queued since the last entry to the
+        flush stub's queue (after what an interrupted stub left of it)."""
+        new = self._pt.runs
+        base = self._kernel_host + M.RUNS_OFF
+        head = (ctypes.c_uint64 * 2).from_address(base)
+        left, cursor = head[0], head[1]
+        old = []
+        if left:
+            start = base + (cursor - (M.KERNEL_VA + M.RUNS_OFF))
+            flat = (ctypes.c_uint64 * (4 * left)).from_address(start)
+            old = [tuple(flat[4 * i:4 * i + 4]) for i in range(left)]
+        runs = old + new
+        new.clear()
+        if len(runs) > M.MAX_RUNS:
+            # More than the queue holds (4 GiB of changes at once): make KVM
+            # forget every shadow of the tables instead, by re-adding their slot.
+            self._set_slot(M.SLOT_PT, M.PT_GPA, 0, self._pt_host)
+            self._set_slot(M.SLOT_PT, M.PT_GPA, M.PT_SIZE, self._pt_host)
+            runs = []
+        if runs:
+            flat = array("Q", [v for run in runs for v in run])
+            ctypes.memmove(base + 16, flat.buffer_info()[0], 8 * len(flat))
+        head[0], head[1] = len(runs), M.KERNEL_VA + M.RUNS_OFF + 16
 
     def _leave_user(self) -> None:
         """Put the vCPU in ring 0 (segments as after an exception entry) so that it re-enters through the stub."""
@@ -553,7 +598,7 @@ class KvmEmulator:
         off = k.rip - (M.KERNEL_VA + M.STUB_OFF)
         if off < M.STUB_SYSCALL:
             # Not yet back in ring 3: the state is still what we wrote (the
-            # TLB flush, if one was due, may not have happened: do it again).
+            # flush stub, if interrupted, goes on where it stopped).
             if off < M.STUB_IRET:
                 self._pt.changed = True
             return 0

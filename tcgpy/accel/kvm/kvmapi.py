@@ -46,13 +46,6 @@ class Sregs(ctypes.Structure):
                 ("interrupt_bitmap", ctypes.c_uint64 * 4)]
 
 
-class Fpu(ctypes.Structure):
-    _fields_ = [("fpr", ctypes.c_uint8 * 128), ("fcw", ctypes.c_uint16), ("fsw", ctypes.c_uint16),
-                ("ftwx", ctypes.c_uint8), ("pad1", ctypes.c_uint8), ("last_opcode", ctypes.c_uint16),
-                ("last_ip", ctypes.c_uint64), ("last_dp", ctypes.c_uint64),
-                ("xmm", ctypes.c_uint8 * 256), ("mxcsr", ctypes.c_uint32), ("pad2", ctypes.c_uint32)]
-
-
 class Xsave(ctypes.Structure):
     _fields_ = [("region", ctypes.c_uint8 * 4096)]
 
@@ -114,8 +107,6 @@ SET_REGS = _ioc(_WRITE, 0x82, ctypes.sizeof(Regs))
 GET_SREGS = _ioc(_READ, 0x83, ctypes.sizeof(Sregs))
 SET_SREGS = _ioc(_WRITE, 0x84, ctypes.sizeof(Sregs))
 SET_MSRS = _ioc(_WRITE, 0x89, 8)
-GET_FPU = _ioc(_READ, 0x8C, ctypes.sizeof(Fpu))
-SET_FPU = _ioc(_WRITE, 0x8D, ctypes.sizeof(Fpu))
 SET_CPUID2 = _ioc(_WRITE, 0x90, 8)
 GET_XSAVE = _ioc(_READ, 0xA4, ctypes.sizeof(Xsave))
 SET_XSAVE = _ioc(_WRITE, 0xA5, ctypes.sizeof(Xsave))

@@ -32,7 +32,7 @@ from . import kvmapi as K
 PAGE = 4096
 
 # -- guest-physical layout -----------------------------------------------------------------
-KERNEL_GPA, KERNEL_SIZE = 0, 16 * PAGE
+KERNEL_GPA, KERNEL_SIZE = 0, 32 * PAGE
 PT_GPA, PT_SIZE = 1 << 24, 1 << 28                  # 64 Ki tables: 128 GiB of mapped guest memory
 ARENA_GPA, ARENA_SIZE = 1 << 32, 1 << 37            # anonymous guest memory
 SLOTS_GPA = ARENA_GPA + ARENA_SIZE                  # shared host mappings, each a slot of its own
@@ -42,6 +42,9 @@ SLOT_KERNEL, SLOT_PT, SLOT_ARENA, FIRST_EXTRA_SLOT = 0, 1, 2, 3
 KERNEL_VA = 0xFFFF_FF80_0000_0000
 GDT_OFF, TSS_OFF, IDT_OFF, STUB_OFF = 0x0, 0x800, PAGE, 2 * PAGE
 KSTACK_TOP_OFF = 8 * PAGE                          # pages 3..7: kernel stack
+RUNS_OFF, RUNS_SIZE = 16 * PAGE, 16 * PAGE         # page-table writes for the stub to make
+MAX_RUNS = (RUNS_SIZE - 16) // 32
+PT_VA = KERNEL_VA + (1 << 30)                      # the page-table pool, for the stub's writes
 
 # Selectors as Linux lays out its GDT (glibc and signal frames see the same
 # cs/ss values as on Linux): STAR makes syscall/sysret use them.
@@ -55,10 +58,10 @@ GDT = {
 }
 
 # Stub layout (offsets in the stub page) and the ports its exits use.
-STUB_IRET_FLUSH = 0x00      # push rax; mov rax, cr3; mov cr3, rax; pop rax; iretq
-STUB_IRET = 0x10            # iretq
-STUB_SYSCALL = 0x20         # out 0x80, al; hlt
-STUB_VECTORS = 0x40         # vector n at +8n: out n, al; hlt
+STUB_IRET_FLUSH = 0x00      # make the queued page-table writes, reload cr3, iretq
+STUB_IRET = 0x70            # iretq
+STUB_SYSCALL = 0x80         # out 0x80, al; hlt
+STUB_VECTORS = 0xA0         # vector n at +8n: out n, al; hlt
 PORT_SYSCALL = 0x80
 NVECTORS = 32
 # Vectors whose entry pushes an error code.
@@ -151,6 +154,8 @@ class PageTables:
         self.next_free = PAGE            # page 0 is the PML4
         self.pts: dict[int, int] = {}    # va >> 21 -> host address of its page table
         self.changed = False             # entries changed or removed since the last TLB flush
+        # Leaf writes the guest has not made yet (flush_stub): (pte va, value, count, step).
+        self.runs: list[tuple[int, int, int, int]] = []
 
     @property
     def root_gpa(self) -> int:
@@ -179,9 +184,10 @@ class PageTables:
         self.pts[key] = table
         return table
 
-    def set(self, va: int, npages: int, gpa: int, flags: int) -> None:
+    def set(self, va: int, npages: int, gpa: int, flags: int, queue: bool = True) -> None:
         """Map ``npages`` pages from ``va`` to consecutive guest-physical pages
-        from ``gpa`` with ``flags`` (0: unmap them)."""
+        from ``gpa`` with ``flags`` (0: unmap them).  ``queue``: the guest
+        makes the same writes before it runs again (flush_stub)."""
         end = va + npages * PAGE
         while va < end:
             chunk_end = min(end, (va | 0x1FFFFF) + 1)
@@ -192,14 +198,68 @@ class PageTables:
                 entries = array("Q", range(first, first + n * PAGE, PAGE))
             else:
                 entries = array("Q", bytes(8 * n))
+            # Entries that stay not present need no guest write: a shadow
+            # never caches a not-present entry (fresh PROT_NONE reservations
+            # are often large).
+            if queue and not flags:
+                queue_this = any(ctypes.cast(pt, ctypes.POINTER(ctypes.c_uint64 * n)).contents)
+            else:
+                queue_this = queue
             ctypes.memmove(pt, entries.buffer_info()[0], 8 * n)
+            if queue_this:
+                self.runs.append((PT_VA + (pt - self.host), (gpa | flags) if flags else 0, n,
+                                  PAGE if flags else 0))
             gpa += n * PAGE
             va = chunk_end
         self.changed = True
 
     def set_kernel(self, va: int, npages: int, gpa: int, executable: bool) -> None:
+        """Supervisor-only pages (made before the VM first runs: no queued writes)."""
         flags = PTE_P | PTE_W | PTE_A | PTE_D | (0 if executable else PTE_NX)
-        self.set(va, npages, gpa, flags)
+        self.set(va, npages, gpa, flags, queue=False)
+
+
+def flush_stub(runs_va: int) -> bytes:
+    """Ring-0 code that makes the page-table writes queued at ``runs_va``,
+    reloads cr3 and returns to ring 3.  The queue is a header (runs left,
+    address of the current run) and runs of (pte address, value, count,
+    step); the stub records its progress after every write, so that a kick
+    out of the VM in the middle loses nothing and repeats nothing.
+
+    The writes are the guest's own so that a KVM that shadows the guest's
+    page tables (shadow paging, no EPT/NPT: this machine's nested KVM) sees
+    them: it write-protects the tables it shadows and would never notice
+    tcgpy's host-side stores to a present entry.  On EPT/NPT hardware they
+    repeat tcgpy's stores, harmlessly."""
+    return bytes.fromhex(
+        "50 51 52 56 57 53"     # 00: push rax; push rcx; push rdx; push rsi; push rdi; push rbx
+        "48bb") + runs_va.to_bytes(8, "little") + bytes.fromhex(   # 06: movabs rbx, queue
+        "488b0b"                # 10: mov rcx, [rbx]           runs left
+        "4885c9"                # 13: test rcx, rcx
+        "743f"                  # 16: je 57
+        "488b7308"              # 18: mov rsi, [rbx+8]         current run
+        "488b3e"                # 1c: mov rdi, [rsi]           pte address
+        "488b4608"              # 1f: mov rax, [rsi+8]         value
+        "488b5610"              # 23: mov rdx, [rsi+16]        count
+        "4885d2"                # 27: test rdx, rdx
+        "741b"                  # 2a: je 47
+        "488907"                # 2c: mov [rdi], rax
+        "4883c708"              # 2f: add rdi, 8
+        "48034618"              # 33: add rax, [rsi+24]        step
+        "48ffca"                # 37: dec rdx
+        "48893e"                # 3a: mov [rsi], rdi           progress
+        "48894608"              # 3d: mov [rsi+8], rax
+        "48895610"              # 41: mov [rsi+16], rdx
+        "75e5"                  # 45: jne 2c
+        "4883c620"              # 47: add rsi, 32
+        "48897308"              # 4b: mov [rbx+8], rsi
+        "48ffc9"                # 4f: dec rcx
+        "48890b"                # 52: mov [rbx], rcx
+        "ebb9"                  # 55: jmp 10
+        "0f20d8"                # 57: mov rax, cr3
+        "0f22d8"                # 5a: mov cr3, rax
+        "5b 5f 5e 5a 59 58"     # 5d: pop rbx; pop rdi; pop rsi; pop rdx; pop rcx; pop rax
+        "48cf".replace(" ", ""))  # 63: iretq
 
 
 def build_kernel_pages(host: int) -> None:
@@ -223,7 +283,7 @@ def build_kernel_pages(host: int) -> None:
         gate = (target & 0xFFFF) | KERNEL_CS << 16 | attr << 40 | ((target >> 16) & 0xFFFF) << 48
         put(IDT_OFF + 16 * n, gate.to_bytes(8, "little") + (target >> 32).to_bytes(8, "little"))
         put(STUB_OFF + STUB_VECTORS + 8 * n, bytes([0xE6, n, 0xF4]))
-    put(STUB_OFF + STUB_IRET_FLUSH, bytes.fromhex("50 0f20d8 0f22d8 58 48cf"))
+    put(STUB_OFF + STUB_IRET_FLUSH, flush_stub(KERNEL_VA + RUNS_OFF))
     put(STUB_OFF + STUB_IRET, bytes.fromhex("48cf"))
     put(STUB_OFF + STUB_SYSCALL, bytes([0xE6, PORT_SYSCALL, 0xF4]))
 

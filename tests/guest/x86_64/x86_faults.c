@@ -110,8 +110,15 @@ int main(void)
     CASE("read PROT_NONE page", "", "mov (%[p]), %%rax");
     mprotect(ptr, 4096, PROT_READ | PROT_WRITE);
     CASE("write after mprotect", "", "mov %%rax, (%[p])");
+    mprotect(ptr, 4096, PROT_READ);            /* a downgrade of a page just written */
+    CASE("write after RW->R", "", "mov %%rax, (%[p])");
     munmap(ptr, 4096);
     CASE("read unmapped page", "", "mov (%[p]), %%rax");
+    /* the same address again, other contents: no stale translation may remain */
+    void *again = mmap(ptr, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+    *(volatile long *)again = 0x5eed;
+    printf("remapped page reads %#lx\n", *(volatile long *)ptr);
+    munmap(again, 4096);
     ptr = mmap(0, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     *(volatile char *)ptr = (char)0xc3;         /* ret, in a page that is not executable */
     CASE("call non-exec page", "", "call *%[p]");
