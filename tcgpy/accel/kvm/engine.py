@@ -79,7 +79,6 @@ def _install_kick_handler() -> None:
     sa = _SigAction(ctypes.cast(libc.getpid, ctypes.c_void_p).value, (ctypes.c_uint64 * 16)(), 0, None)
     if libc.sigaction(KICK_SIGNAL, ctypes.byref(sa), None) != 0:
         raise OSError(ctypes.get_errno(), "sigaction")
-    signal.pthread_sigmask(signal.SIG_UNBLOCK, {KICK_SIGNAL})
     _kick_installed = True
 
 
@@ -112,7 +111,6 @@ class KvmEmulator:
         self._segs_dirty = False
         self._fpu: K.Xsave | None = None    # the XSAVE area, fetched on demand while stopped
         self._fpu_dirty = False
-        self._in_user = False               # the vCPU stopped in ring 3 (not in the stub)
         self._patched: dict[int, bytes] = {}   # int3 written for a run's stops: original bytes
         self._step = False                  # single-stepping (TF) for run(count=...)
         self._exit_requested = False
@@ -146,6 +144,7 @@ class KvmEmulator:
         for s in self._extra_slots.values():
             self._set_slot(s.index, s.gpa, s.size, s.host)
         self._vcpu = K.ioctl(self._vm, K.CREATE_VCPU, 0)
+        self._vcpu_sigmask = None
         size = K.ioctl(self._kvm, K.GET_VCPU_MMAP_SIZE, 0)
         self._run_page = K.map_run_page(self._vcpu, size)
         self._run = K.RunHead.from_buffer(self._run_page)
@@ -182,6 +181,15 @@ class KvmEmulator:
             self.reg_write("fcw", 0x37F)
             self.reg_write("mxcsr", 0x1F80)
         self._fpu_dirty = True
+
+    def _kvm_run(self) -> int:
+        """KVM_RUN: 0 or the errno.  A kick (blocked outside KVM_RUN) that
+        ended it is still pending afterwards: take it, or the next KVM_RUN
+        would end at once too."""
+        err = K.run_vcpu(self._vcpu)
+        if err == errno.EINTR:
+            signal.sigtimedwait({KICK_SIGNAL}, 0)
+        return err
 
     def _set_slot(self, index: int, gpa: int, size: int, host: int) -> None:
         r = K.MemoryRegion(index, 0, gpa, size, host)
@@ -351,6 +359,8 @@ class KvmEmulator:
             return self._fs_base
         if n == "gs_base":
             return self._gs_base
+        if n == "xsave":
+            return bytes(self._fetch_fpu())
         if n.startswith("xmm") and n[3:].isdigit() and int(n[3:]) < 16:
             off = FX_XMM + 16 * int(n[3:])
             return int.from_bytes(self._fetch_fpu()[off:off + 16], "little")
@@ -371,6 +381,11 @@ class KvmEmulator:
                 raise ValueError(f"{n} {value:#x} is not a canonical address")
             setattr(self, "_" + n, value & MASK64)
             self._segs_dirty = True
+            return
+        if n == "xsave":
+            # the whole XSAVE area (x87, SSE, AVX...): a thread's FP context
+            self._fetch_fpu()[:] = bytes(value)
+            self._fpu_dirty = True
             return
         if n.startswith("xmm") and n[3:].isdigit() and int(n[3:]) < 16:
             off, size = FX_XMM + 16 * int(n[3:]), 16
@@ -443,39 +458,35 @@ class KvmEmulator:
         self._patched.clear()
 
     def _enter(self) -> None:
-        """Load the stopped guest state into the vCPU before KVM_RUN."""
-        if self._segs_dirty:
-            # The segments the vCPU has now (ring 3 or the stub's ring 0), with our fs/gs bases.
-            if not self._fresh_sregs:
-                K.ioctl(self._vcpu, K.GET_SREGS, self._sregs)
-            self._fresh_sregs = False
-            self._sregs.fs.base = self._fs_base
-            self._sregs.gs.base = self._gs_base
+        """Load the stopped guest state into the vCPU before KVM_RUN.  The
+        vCPU is in the stub (ring 0): it returns to ring 3 through iretq
+        from a frame written on the kernel stack, first loading new fs/gs
+        bases and making queued page-table writes when there are any."""
+        if self._fresh_sregs:
             K.ioctl(self._vcpu, K.SET_SREGS, self._sregs)
-            self._segs_dirty = False
+            self._fresh_sregs = False
         if self._fpu_dirty:
             K.ioctl(self._vcpu, K.SET_XSAVE, self._fpu)
             self._fpu_dirty = False
         self._fpu = None
         r = self.regs
-        rflags = r.rflags | (RFLAGS_TF if self._step else 0)
-        if self._in_user and not self._pt.changed:
-            k = K.Regs.from_buffer_copy(r)
-            k.rflags = rflags
-            K.ioctl(self._vcpu, K.SET_REGS, k)
-            return
-        if self._in_user:
-            # Page tables changed while stopped in ring 3: go back through the stub's flush.
-            self._leave_user()
         frame = (ctypes.c_uint64 * 5).from_address(self._kstack_frame)
-        frame[:] = [r.rip, M.USER_CS, rflags, r.rsp, M.USER_DS]
+        frame[:] = [r.rip, M.USER_CS, r.rflags | (RFLAGS_TF if self._step else 0), r.rsp, M.USER_DS]
         k = K.Regs.from_buffer_copy(r)
         k.rsp = M.KERNEL_VA + M.KSTACK_TOP_OFF - 40
-        k.rip = M.KERNEL_VA + M.STUB_OFF + (M.STUB_IRET_FLUSH if self._pt.changed else M.STUB_IRET)
         k.rflags = RFLAGS_FIXED
-        if self._pt.changed:
+        if self._segs_dirty:
+            segs = (ctypes.c_uint64 * 2).from_address(self._kernel_host + M.SEGS_OFF)
+            segs[0], segs[1] = self._fs_base, self._gs_base
+            entry = M.STUB_SETSEG
+        elif self._pt.changed:
+            entry = M.STUB_IRET_FLUSH
+        else:
+            entry = M.STUB_IRET
+        k.rip = M.KERNEL_VA + M.STUB_OFF + entry
+        if self._pt.changed or self._segs_dirty:
             self._write_runs()
-        self._pt.changed = False
+        self._pt.changed = self._segs_dirty = False
         K.ioctl(self._vcpu, K.SET_REGS, k)
 
     def _write_runs(self) -> None:
@@ -503,15 +514,6 @@ class KvmEmulator:
             ctypes.memmove(base + 16, flat.buffer_info()[0], 8 * len(flat))
         head[0], head[1] = len(runs), M.KERNEL_VA + M.RUNS_OFF + 16
 
-    def _leave_user(self) -> None:
-        """Put the vCPU in ring 0 (segments as after an exception entry) so that it re-enters through the stub."""
-        K.ioctl(self._vcpu, K.GET_SREGS, self._sregs)
-        fs, gs = self._sregs.fs.base, self._sregs.gs.base
-        M.long_mode_sregs(self._sregs, bool(self._sregs.cr4 & M.CR4_OSXSAVE))
-        self._sregs.fs.base, self._sregs.gs.base = fs, gs
-        K.ioctl(self._vcpu, K.SET_SREGS, self._sregs)
-        self._in_user = False
-
     def run(self, begin: int, until: int | None = None, count: int | None = None,
             timeout: float | None = None) -> None:
         """Execute from ``begin`` until the instruction at ``until`` is reached
@@ -526,6 +528,13 @@ class KvmEmulator:
         self.regs.rip = begin & MASK64
         self._exit_requested = False
         self._run.immediate_exit = 0
+        # The kick stays blocked in this thread, and is let in only inside
+        # KVM_RUN: a kick that arrives while Python serves a syscall must not
+        # interrupt the host calls made for it; it ends the next KVM_RUN.
+        blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {KICK_SIGNAL}) | {KICK_SIGNAL}
+        if blocked != self._vcpu_sigmask:
+            K.set_vcpu_signal_mask(self._vcpu, blocked - {KICK_SIGNAL})
+            self._vcpu_sigmask = blocked
         self._vcpu_thread = threading.get_ident()
         self.hit_breakpoint = None
         stops = set(self.breakpoints)
@@ -571,7 +580,7 @@ class KvmEmulator:
     def _run_once(self) -> int:
         """One KVM_RUN and the handling of its exit; instructions completed (when single-stepping)."""
         self._enter()
-        err = K.run_vcpu(self._vcpu)
+        err = self._kvm_run()
         run = self._run
         if err == errno.EINTR or (err == 0 and run.exit_reason == K.EXIT_INTR):
             run.immediate_exit = 0
@@ -592,21 +601,47 @@ class KvmEmulator:
         k = K.Regs()
         K.ioctl(self._vcpu, K.GET_REGS, k)
         if not self._stub_va(k.rip):
-            self._take_regs(k)
-            self._in_user = True
-            return 0
+            return self._preempt()
         off = k.rip - (M.KERNEL_VA + M.STUB_OFF)
-        if off < M.STUB_SYSCALL:
+        if off < M.STUB_SYSCALL or off >= M.STUB_SETSEG:
             # Not yet back in ring 3: the state is still what we wrote (the
-            # flush stub, if interrupted, goes on where it stopped).
-            if off < M.STUB_IRET:
+            # flush stub, if interrupted, goes on where it stopped; fs/gs are
+            # loaded again).
+            if off >= M.STUB_SETSEG:
+                self._segs_dirty = True
+            elif off < M.STUB_IRET:
                 self._pt.changed = True
             return 0
         # At a syscall or exception entry: take that exit now.
-        err = K.run_vcpu(self._vcpu)
+        err = self._kvm_run()
         if err == 0 and self._run.exit_reason == K.EXIT_IO:
             return self._from_stub(self._run.io_port)
         raise EmulationError(f"VM stopped unexpectedly in the stub (pc {k.rip:#x})")
+
+    def _preempt(self) -> int:
+        """A kick stopped the vCPU in ring 3: take it into the stub the way
+        a kernel preempts a task, with an interrupt (PREEMPT_VECTOR), whose
+        frame and registers are the task's.  (The registers KVM_GET_REGS
+        gives while the vCPU sits in ring 3 are not trustworthy under this
+        machine's nested KVM: threads preempted that way resumed with
+        another value in a register now and then.)"""
+        run = self._run
+        injected = False
+        while True:
+            if not injected and run.ready_for_interrupt_injection and run.if_flag:
+                K.ioctl(self._vcpu, K.INTERRUPT, ctypes.c_uint32(M.PREEMPT_VECTOR))
+                injected = True
+            run.request_interrupt_window = 0 if injected else 1
+            err = self._kvm_run()
+            if err == errno.EINTR or (err == 0 and run.exit_reason in (K.EXIT_INTR, K.EXIT_IRQ_WINDOW_OPEN)):
+                run.immediate_exit = 0
+                continue
+            run.request_interrupt_window = 0
+            if err == 0 and run.exit_reason == K.EXIT_IO:
+                # An exception or syscall may come first: the interrupt then
+                # stays pending, and is taken (a stop with nothing to do) later.
+                return self._from_stub(run.io_port)
+            raise EmulationError(f"VM did not stop for preemption (pc {self.regs.rip:#x})")
 
     def _take_regs(self, k: K.Regs) -> None:
         ctypes.memmove(ctypes.addressof(self.regs), ctypes.addressof(k), ctypes.sizeof(k))
@@ -617,10 +652,9 @@ class KvmEmulator:
         Returns the instructions completed (1 for a syscall or a step)."""
         k = K.Regs()
         K.ioctl(self._vcpu, K.GET_REGS, k)
-        self._in_user = False
         if port == M.PORT_SYSCALL:
             return self._syscall(k)
-        if port >= M.NVECTORS:
+        if port >= M.NVECTORS and port != M.PREEMPT_VECTOR:
             raise EmulationError(f"VM exit on unknown port {port:#x}")
         frame = (ctypes.c_uint64 * 6).from_address(self._kernel_host + (k.rsp - M.KERNEL_VA))
         code = None
@@ -647,6 +681,8 @@ class KvmEmulator:
         self._take_regs(k)
         self.regs.rip, self.regs.rsp = rip, rsp
         self.regs.rflags = rflags & ~(RFLAGS_TF | RFLAGS_RF)
+        if port == M.PREEMPT_VECTOR:
+            return 0                       # preempted (_preempt): the state is saved, nothing to do
         if port == 1 and self._step:
             return 1                       # our single step: the instruction ran
         if port == 3 and rip - 1 in self._patched:

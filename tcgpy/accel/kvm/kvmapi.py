@@ -174,3 +174,31 @@ def host_zero(addr: int, size: int) -> None:
     """Give pages back to the host: they read as zero next time."""
     _madvise(addr, size, MADV_DONTNEED)
 
+
+
+class VcpuEvents(ctypes.Structure):
+    _fields_ = [("exc_injected", ctypes.c_uint8), ("exc_nr", ctypes.c_uint8),
+                ("exc_has_error_code", ctypes.c_uint8), ("exc_pending", ctypes.c_uint8),
+                ("exc_error_code", ctypes.c_uint32),
+                ("int_injected", ctypes.c_uint8), ("int_nr", ctypes.c_uint8), ("int_soft", ctypes.c_uint8),
+                ("int_shadow", ctypes.c_uint8), ("nmi", ctypes.c_uint8 * 4), ("sipi_vector", ctypes.c_uint32),
+                ("flags", ctypes.c_uint32), ("smi", ctypes.c_uint8 * 4), ("triple_fault", ctypes.c_uint8),
+                ("reserved", ctypes.c_uint8 * 26), ("exception_has_payload", ctypes.c_uint8),
+                ("exception_payload", ctypes.c_uint64)]
+
+
+GET_VCPU_EVENTS = _ioc(_READ, 0x9F, ctypes.sizeof(VcpuEvents))
+INTERRUPT = _ioc(_WRITE, 0x86, 4)
+EXIT_IRQ_WINDOW_OPEN = 7
+SET_SIGNAL_MASK = _ioc(_WRITE, 0x8B, 4)
+
+
+def set_vcpu_signal_mask(fd: int, blocked: set[int]) -> None:
+    """KVM_SET_SIGNAL_MASK: the signals blocked while the vCPU runs (KVM_RUN)."""
+    bits = 0
+    for s in blocked:
+        bits |= 1 << (s - 1)
+    buf = ctypes.create_string_buffer(12)
+    ctypes.c_uint32.from_buffer(buf, 0).value = 8
+    ctypes.c_uint64.from_buffer(buf, 4).value = bits
+    ioctl(fd, SET_SIGNAL_MASK, buf)

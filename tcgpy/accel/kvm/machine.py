@@ -62,12 +62,17 @@ STUB_IRET_FLUSH = 0x00      # make the queued page-table writes, reload cr3, ire
 STUB_IRET = 0x70            # iretq
 STUB_SYSCALL = 0x80         # out 0x80, al; hlt
 STUB_VECTORS = 0xA0         # vector n at +8n: out n, al; hlt
+STUB_SETSEG = 0x240         # load fs/gs bases from SEGS_OFF (wrmsr), then STUB_IRET_FLUSH
+SEGS_OFF = 0x900            # in the GDT page: the fs and gs bases STUB_SETSEG loads
 PORT_SYSCALL = 0x80
 NVECTORS = 32
 # Vectors whose entry pushes an error code.
 ERROR_CODE_VECTORS = frozenset({8, 10, 11, 12, 13, 14, 17, 21, 29, 30})
 # int3 and into are allowed from ring 3 (as Linux's IDT does); any other int n is #GP.
 USER_GATES = frozenset({3, 4})
+# The interrupt tcgpy injects to take a running vCPU out of ring 3 (a kick):
+# its gate is DPL 0, so "int 0x20" from ring 3 is still #GP.
+PREEMPT_VECTOR = 0x20
 
 # -- control registers and MSRs --------------------------------------------------------------
 CR0_PE, CR0_MP, CR0_ET, CR0_NE, CR0_WP, CR0_AM, CR0_PG = 1, 2, 0x10, 0x20, 1 << 16, 1 << 18, 1 << 31
@@ -262,6 +267,22 @@ def flush_stub(runs_va: int) -> bytes:
         "48cf".replace(" ", ""))  # 63: iretq
 
 
+def setseg_stub(segs_va: int, at: int, then: int) -> bytes:
+    """Ring-0 code that loads the fs and gs bases (two qwords at
+    ``segs_va``) with wrmsr, as a kernel does on a thread switch, and jumps
+    to ``then``.  A nested KVM that keeps ring-3 state of its own (this
+    machine's) takes the bases from these MSR writes: set from outside with
+    KVM_SET_SREGS while the vCPU was in ring 0 they were sometimes lost on
+    the way back to ring 3 (a thread then read another thread's TLS)."""
+    code = (bytes.fromhex("505152" "48a1") + segs_va.to_bytes(8, "little")   # push rax/rcx/rdx; mov rax, [fs]
+            + bytes.fromhex("4889c2" "48c1ea20" "b9000100c0" "0f30"          # rdx = rax >> 32; MSR_FS_BASE; wrmsr
+                            "48a1") + (segs_va + 8).to_bytes(8, "little")    # mov rax, [gs]
+            + bytes.fromhex("4889c2" "48c1ea20" "b9010100c0" "0f30"          # MSR_GS_BASE; wrmsr
+                            "5a5958"))                                       # pop rdx/rcx/rax
+    rel = then - (at + len(code) + 5)
+    return code + b"\xe9" + (rel & 0xFFFFFFFF).to_bytes(4, "little")       # jmp then
+
+
 def build_kernel_pages(host: int) -> None:
     """Write the GDT, TSS, IDT and stub into the kernel pages at ``host``."""
     def put(off: int, data: bytes) -> None:
@@ -277,7 +298,7 @@ def build_kernel_pages(host: int) -> None:
     put(TSS_OFF + 4, (KERNEL_VA + KSTACK_TOP_OFF).to_bytes(8, "little"))
     put(TSS_OFF + 102, (0x68).to_bytes(2, "little"))
     stub = KERNEL_VA + STUB_OFF
-    for n in range(NVECTORS):
+    for n in (*range(NVECTORS), PREEMPT_VECTOR):
         target = stub + STUB_VECTORS + 8 * n
         attr = 0xEE if n in USER_GATES else 0x8E          # present 64-bit interrupt gate, DPL
         gate = (target & 0xFFFF) | KERNEL_CS << 16 | attr << 40 | ((target >> 16) & 0xFFFF) << 48
@@ -285,6 +306,7 @@ def build_kernel_pages(host: int) -> None:
         put(STUB_OFF + STUB_VECTORS + 8 * n, bytes([0xE6, n, 0xF4]))
     put(STUB_OFF + STUB_IRET_FLUSH, flush_stub(KERNEL_VA + RUNS_OFF))
     put(STUB_OFF + STUB_IRET, bytes.fromhex("48cf"))
+    put(STUB_OFF + STUB_SETSEG, setseg_stub(KERNEL_VA + SEGS_OFF, STUB_SETSEG, STUB_IRET_FLUSH))
     put(STUB_OFF + STUB_SYSCALL, bytes([0xE6, PORT_SYSCALL, 0xF4]))
 
 

@@ -71,8 +71,10 @@ def start_thread(emu, pc: int, sp: int) -> None:
     emu.reg_write("rip", pc)
 
 
+# "xsave" is the whole FP/vector state (x87, SSE, AVX): glibc's string
+# functions keep data in the upper halves of the ymm registers.
 CONTEXT_REGS = ("rax", "rbx", "rcx", "rdx", "rsi", "rdi", "rbp", "rsp", *(f"r{i}" for i in range(8, 16)),
-                "rip", "rflags", "fs_base", "gs_base", *(f"xmm{i}" for i in range(16)), "mxcsr", "fcw")
+                "rip", "rflags", "fs_base", "gs_base", "xsave")
 
 LINUX_ARCH = LinuxArch(
     name="x86_64",
