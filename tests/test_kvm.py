@@ -387,3 +387,12 @@ def test_host_program_matches_native(name, cmd):
     native, _ = _run_in_fresh_dir(cmd)
     kvm, _ = _run_in_fresh_dir([sys.executable, "-m", "tcgpy", "run", *cmd])
     assert (kvm.stdout, kvm.stderr, kvm.returncode) == (native.stdout, native.stderr, native.returncode)
+
+
+def test_both_engines_implement_the_interface():
+    from tcgpy import Emulator
+    from tcgpy.accel.engine import Engine
+    assert isinstance(Emulator("aarch64"), Engine)
+    if KVM_PROBLEM:
+        pytest.skip(f"KVM cannot run here: {KVM_PROBLEM}")
+    assert isinstance(Emulator("x86_64"), Engine)
