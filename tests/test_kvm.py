@@ -396,3 +396,14 @@ def test_both_engines_implement_the_interface():
     if KVM_PROBLEM:
         pytest.skip(f"KVM cannot run here: {KVM_PROBLEM}")
     assert isinstance(Emulator("x86_64"), Engine)
+
+
+def test_truncated_x86_64_program_is_one_line(tmp_path):
+    data = (BIN / "libc_hello_static").read_bytes()
+    for n in (100, 3000):
+        bad = tmp_path / f"trunc{n}"
+        bad.write_bytes(data[:n])
+        bad.chmod(0o755)
+        res = _tcgpy_run(str(bad))
+        assert res.returncode == 1
+        assert res.stderr.count(b"\n") == 1 and res.stderr.startswith(b"tcgpy: "), res.stderr
