@@ -676,6 +676,12 @@ class KvmEmulator:
             # what syscall saved, as in the ring-0 path; rsp is the frame's.
             k.rsp = rsp
             return self._syscall(k)
+        if port == M.PREEMPT_VECTOR and cs == M.KERNEL_CS:
+            # The preemption interrupt, injected while the vCPU was in ring 3
+            # but overtaken by a syscall or fault, arrived in the stub on the
+            # way back (an injected event ignores IF): go back out again.
+            self._segs_dirty = self._pt.changed = True
+            return 0
         if cs != M.USER_CS:
             raise EmulationError(f"exception {port} in tcgpy's ring-0 stub (rip {rip:#x})")
         self._take_regs(k)
