@@ -25,7 +25,7 @@ from pathlib import Path
 PKG_DIR = Path(__file__).resolve().parent               # .../tcgpy
 ROOT = PKG_DIR.parent                                    # a source checkout, or site-packages
 FETCH_SCRIPT = "bench/get_startup_programs.sh"
-RATIO_DIRECTION = "ratios = tcgpy time / qemu-user time (the program's own qemu-aarch64 or qemu-riscv64): >1 means tcgpy is slower (lower is better)"
+RATIO_DIRECTION = "ratios = tcgpy time / qemu-user time (the program's own target's): >1 means tcgpy is slower (lower is better)"
 
 
 def default_sysroot() -> Path:

@@ -42,7 +42,7 @@ from .benchmarks_realprog import (FETCH_SCRIPT, RATIO_DIRECTION, ROOT, CacheCtl,
                                   guest_env, report_tail, run_steps, tcgpy_command)
 
 GUEST_BIN = ROOT / "tests" / "guest" / "bin"
-RV64_BUSYBOX = ROOT / "tests" / "guest" / "ext" / "busybox-riscv64"
+EXT = ROOT / "tests" / "guest" / "ext"           # tests/guest/get_realworld.sh's programs
 DEFAULT_TIMEOUT = 300.0
 DEFAULT_SPAWN = 200
 
@@ -116,9 +116,6 @@ CASES = [
     Case("hello", lambda c: [[str(c.bin / "libc_hello")]], dynamic=False,
          note="glibc static hello (tests/guest/bin)"),
     Case("busybox-sh", lambda c: [[c.s("/bin/busybox"), "sh", "-c", "echo hi"]], dynamic=False),
-    Case("busybox-rv64", lambda c: [[str(RV64_BUSYBOX), "sh", "-c", "echo hi; seq 3 | sort -r | head -1"]],
-         dynamic=False, qemu_binary="qemu-riscv64", fetch="tests/guest/get_realworld.sh",
-         note="Debian 13's riscv64 busybox-static, vs qemu-riscv64"),
     Case("bash", lambda c: [[c.s("/bin/bash-static"), "-c", "echo hi"]], dynamic=False),
     Case("python3", lambda c: [[c.s("/usr/bin/python3.11"), "-S", "-c", "print(1)"]], quick=False),
     Case("perl", lambda c: [[c.s("/usr/bin/perl"), "-e", "print 1"]]),
@@ -146,6 +143,21 @@ CASES = [
          expect=lambda c: f"{c.spawn // 2} {SMALL_TXT.count(chr(10))}\n".encode(),
          note="busybox sh loop: N busybox expr/sed processes"),
 ]
+
+
+def _other_targets_busybox() -> list[Case]:
+    """A busybox ``sh -c`` row for every other target with a frontend, where
+    get_realworld.sh fetched Debian's busybox-static for it
+    (tests/guest/ext/busybox-NAME), against that target's qemu-user."""
+    from .targets import TARGETS
+    return [Case(f"busybox-{t.name}",
+                 lambda c, t=t: [[str(EXT / f"busybox-{t.name}"), "sh", "-c", "echo hi; seq 3 | sort -r | head -1"]],
+                 dynamic=False, qemu_binary=t.qemu_user, fetch="tests/guest/get_realworld.sh",
+                 note=f"Debian's {t.name} busybox-static, vs {t.qemu_user}")
+            for t in TARGETS if t.frontend and t.name != "aarch64"]
+
+
+CASES[2:2] = _other_targets_busybox()
 CASE_NAMES = [c.name for c in CASES]
 
 

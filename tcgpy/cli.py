@@ -91,6 +91,9 @@ def add_run_parser(subparsers) -> argparse.ArgumentParser:
                    help="wait for gdb on TCP port PORT before the first instruction "
                         "(gdb-multiarch: target remote :PORT; 0: a free port, said on stderr; "
                         "also: TCGPY_GDB=PORT)")
+    p.add_argument("--accel", choices=("auto", "kvm", "tcg"), default="auto",
+                   help="execution engine: kvm (x86_64 guests on an x86_64 host, natively), tcg "
+                        "(translation), auto (kvm where it can run the guest; the default)")
     p.add_argument("--stats", action="store_true", help="print JIT statistics to stderr at exit")
     p.add_argument("--cache-dir", metavar="DIR",
                    help="persistent translation cache directory (default: $TCGPY_CACHE_DIR, "
@@ -167,7 +170,7 @@ def _cpu_help() -> int:
     it implements)."""
     from .frontends import get_arch
     from .targets import names
-    for target in names():
+    for target in names(tcg=True):
         arch = get_arch(target)
         if not arch.cpu_models:
             print(f"Available CPUs ({arch.name}): one model, every implemented feature")
@@ -277,6 +280,8 @@ def _exec_argv(args) -> list[str]:
         out += ["-L", args.sysroot]
     if args.stats:
         out.append("--stats")
+    if args.accel != "auto":
+        out += ["--accel", args.accel]
     if args.cpu:
         out += ["-cpu", args.cpu]
     if args.stack_size is not None:
@@ -361,13 +366,22 @@ def run_main(args, emulator_factory=None, exec_prefix: list[str] | None = None) 
     gdb_port = _gdb_port(args)
     cache_dir = _cache_dir(args, items)
     cache_warn = (lambda m: log.write(m + "\n")) if "cache" in items else None
+    from .accel import AccelUnavailable
     try:
         emu = (emulator_factory(info.arch.name) if emulator_factory
                else Emulator(info.arch.name, tbi=info.arch.tbi, icount=gdb_port is not None, cache_dir=cache_dir,
-                             cache_warn=cache_warn, cpu=args.cpu, one_insn_per_tb=args.one_insn_per_tb))
+                             cache_warn=cache_warn, cpu=args.cpu, one_insn_per_tb=args.one_insn_per_tb,
+                             accel=args.accel))
+    except AccelUnavailable as e:
+        return _error(str(e))
+    except OSError as e:            # /dev/kvm went away or refused a VM between the check and now
+        return _error(f"KVM: {e.strerror or e}")
     except ValueError as e:         # an unknown -cpu model
         return _error(f"-cpu: {e} ('-cpu help' lists them)")
-    opts = Options(strace=args.strace or "strace" in items, sysroot=args.sysroot, log=log, diag=diag,
+    # A guest of the host's own architecture run natively (KVM) finds its
+    # libraries where the host's are, as if run directly: -L / by default.
+    sysroot = args.sysroot if args.sysroot or not getattr(emu, "native", False) else "/"
+    opts = Options(strace=args.strace or "strace" in items, sysroot=sysroot, log=log, diag=diag,
                    exec_argv=_exec_argv(args), stack_size=args.stack_size, uname_release=args.uname,
                    seed=args.seed, ignored=frozenset(int(n) for n in _split_list([args.exec_ignored])),
                    log_items=frozenset(items & set(_linux_log_items())))

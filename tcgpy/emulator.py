@@ -80,10 +80,20 @@ class Emulator:
     >>> emu.mem_map(0x10000, 0x1000, perms="rwx")
     """
 
+    def __new__(cls, arch: str = "aarch64", *args, accel: str = "auto", **kwargs):
+        """``accel`` picks the execution engine (tcgpy/accel): "tcg", "kvm",
+        or "auto" (KVM for a guest of the host's architecture when
+        /dev/kvm is usable).  A KVM guest is a KvmEmulator, with this API."""
+        from .accel import resolve
+        if resolve(arch, accel) == "kvm":
+            from .accel.kvm.engine import KvmEmulator
+            return KvmEmulator(arch)
+        return super().__new__(cls)
+
     def __init__(self, arch: str = "aarch64", *, passes: Iterable[str] | None = None,
                  tbi: bool = False, icount: bool = True, cache_dir: str | None = None,
                  cache_warn: Callable[[str], None] | None = None, cpu: str | None = None,
-                 one_insn_per_tb: bool = False):
+                 one_insn_per_tb: bool = False, accel: str = "auto"):
         """``passes`` limits the optimizer to the named passes; ``tbi`` makes
         data accesses ignore the top address byte, as Linux sets up for user
         mode (off by default, as in Unicorn).  ``icount=False`` leaves the

@@ -55,13 +55,14 @@ class Target:
     max_insn_length: int
     unicorn_names: tuple[str, str]         # UC_ARCH_*, UC_MODE_*
     capstone_names: tuple[str, str]        # CS_ARCH_*, CS_MODE_* (modes joined by "|")
-    frontend: str                          # module with ARCH (frontends.arch.ArchInfo)
+    frontend: str                          # module with ARCH (frontends.arch.ArchInfo); "": no TCG frontend
     linux: str                             # module with LINUX_ARCH (linux.abi.LinuxArch)
     difftest: str                          # module with DIFF_ARCH and its form classes
     bench: str                             # module with bench_workloads and bench_blocks
     qemu_user: str                         # qemu-user binary of the bench comparisons
     gnu_triplet: str                       # cross toolchain prefix (guest test programs)
     guest_bin: str                         # its guest test programs in a source checkout
+    kvm: bool = False                      # runs natively under KVM on a host of its own architecture
 
     def fetch(self, read: Callable[[int, int], int | None], pc: int) -> tuple[int, int] | None:
         """The instruction at ``pc`` as (word, length in bytes), or None when
@@ -163,6 +164,24 @@ TARGETS: tuple[Target, ...] = (
         gnu_triplet="riscv64-linux-gnu",
         guest_bin="tests/guest/riscv64/bin",
     ),
+    # No TCG frontend yet: x86-64 guests run on an x86-64 host under KVM
+    # (tcgpy/accel/kvm), with this Linux layer.
+    Target(
+        name="x86_64", aliases=("x86-64", "amd64"),
+        elf_machine="EM_X86_64", elf_machine_number=62,
+        page_size=4096, endianness="little",
+        fetch_unit=1, insn_length=_fixed_length(1), max_insn_length=15,
+        unicorn_names=("UC_ARCH_X86", "UC_MODE_64"),
+        capstone_names=("CS_ARCH_X86", "CS_MODE_64"),
+        frontend="",
+        linux="tcgpy.linux.x86_64",
+        difftest="",
+        bench="",
+        qemu_user="qemu-x86_64",
+        gnu_triplet="x86_64-linux-gnu",
+        guest_bin="tests/guest/bin-x86_64",
+        kvm=True,
+    ),
 )
 
 _BY_NAME: dict[str, Target] = {}
@@ -173,9 +192,9 @@ _BY_ELF: dict[str, Target] = {t.elf_machine: t for t in TARGETS}
 _BY_ELF_NUMBER: dict[int, Target] = {t.elf_machine_number: t for t in TARGETS}
 
 
-def names() -> tuple[str, ...]:
-    """The targets' canonical names."""
-    return tuple(t.name for t in TARGETS)
+def names(tcg: bool = False) -> tuple[str, ...]:
+    """The targets' canonical names (``tcg``: only those with a frontend)."""
+    return tuple(t.name for t in TARGETS if t.frontend or not tcg)
 
 
 def lookup(name: str) -> Target:

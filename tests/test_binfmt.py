@@ -76,6 +76,16 @@ def test_launcher_refuses_to_run_outside_binfmt(tmp_path):
     assert r.returncode == 1 and "started by binfmt_misc" in r.stderr
 
 
+@pytest.fixture
+def binfmt_lock():
+    """One real registration at a time: the kernel's table is shared by every
+    test worker (and name tcgpy-aarch64 by both tests that register it)."""
+    import fcntl
+    with open(os.path.join(tempfile.gettempdir(), "tcgpy-binfmt-test.lock"), "w") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        yield
+
+
 def _binfmt_usable() -> str | None:
     if os.geteuid() != 0:
         return "binfmt_misc registration needs root"
@@ -88,7 +98,7 @@ def _binfmt_usable() -> str | None:
     return None
 
 
-def test_registered_for_real_runs_a_guest_program_by_its_path(tmp_path):
+def test_registered_for_real_runs_a_guest_program_by_its_path(tmp_path, binfmt_lock):
     why = _binfmt_usable()
     if why:
         pytest.skip(why)
@@ -123,7 +133,7 @@ def _python_paths() -> list[str]:
     return sorted(p for p in paths if os.path.isdir(p))
 
 
-def test_foreign_chroot_runs_its_programs(tmp_path):
+def test_foreign_chroot_runs_its_programs(tmp_path, binfmt_lock):
     """The README's recipe: the chroot holds foreign (here: the shipped
     static) programs, and this Python and tcgpy bind-mounted at their own
     paths; the kernel runs /bin/* inside it through tcgpy."""

@@ -20,16 +20,23 @@ def test_lookup_by_name_alias_and_elf():
     assert targets.lookup("RV64").name == "riscv64"
     assert targets.from_elf("EM_RISCV").name == "riscv64"
     assert targets.from_elf(183).name == "aarch64"
-    assert targets.from_elf("EM_X86_64") is None
-    with pytest.raises(ValueError, match="supported: aarch64/arm64, riscv64"):
+    assert targets.from_elf("EM_X86_64").kvm                  # a KVM-only target
+    assert targets.from_elf("EM_MIPS") is None
+    with pytest.raises(ValueError, match="supported: aarch64/arm64, riscv64/rv64/rv64gc, x86_64"):
         targets.lookup("mips")
+    assert targets.names(tcg=True) == ("aarch64", "riscv64")
 
 
 def test_every_target_provides_its_pieces():
     for t in targets.TARGETS:
+        assert get_linux_arch(t.elf_machine).name == t.name
+        if not t.frontend:           # KVM only: no frontend, no difftest against Unicorn's TCG yet
+            assert t.kvm
+            with pytest.raises(ValueError, match="no TCG frontend"):
+                get_arch(t.name)
+            continue
         arch = get_arch(t.name)
         assert arch.target is t and arch.name == t.name
-        assert get_linux_arch(t.elf_machine).name == t.name
         assert t.diff_def.gprs
 
 

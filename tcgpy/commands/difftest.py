@@ -33,7 +33,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 
 def configure_parser(p: argparse.ArgumentParser) -> None:
     p.add_argument("arch", nargs="?", default=None,
-                   help=f"guest architecture ({', '.join(target_names())}); not needed with --replay")
+                   help=f"guest architecture ({', '.join(target_names(tcg=True))}); not needed with --replay")
     p.add_argument("--count", "-n", type=int, default=1000, help="number of cases (default 1000)")
     p.add_argument("--seed", "-s", type=int, default=None,
                    help="campaign seed; the same seed gives the same cases (default: random, printed)")

@@ -7,4 +7,7 @@ from .arch import ArchInfo
 
 def get_arch(name: str) -> ArchInfo:
     """The frontend of the target called ``name`` (or an alias)."""
-    return lookup(name).arch
+    target = lookup(name)
+    if not target.frontend:
+        raise ValueError(f"no TCG frontend for {target.name} guests (they run under KVM)")
+    return target.arch

@@ -83,6 +83,11 @@ def first_inaccessible(exc: MemoryFault, space: AddressSpace) -> int:
 
 def _guest_signal_for_fault(sigs: SignalState, exc: EmulationError, space: AddressSpace) -> PendingSignal:
     n = sigs.numbers
+    fixed = getattr(exc, "linux_signal", None)
+    if fixed is not None:
+        # The engine knows the signal Linux gives for this CPU exception (x86 #GP, #DE...).
+        name, code, addr = fixed
+        return _fault_signal(n[name], code, addr)
     if isinstance(exc, MemoryFault) and not isinstance(exc, AlignmentFault):
         addr = first_inaccessible(exc, space)
     if isinstance(exc, AlignmentFault):
@@ -438,6 +443,8 @@ class LinuxProcess:
         self.wakeup.clear()
         if getattr(self, "watcher", None) is not None:
             self.watcher.after_fork_child()
+        if hasattr(self.emu, "after_fork_child"):
+            self.emu.after_fork_child()       # an engine whose CPU belongs to one process (KVM)
         if hasattr(self.emu, "cache"):
             self.forkshare.after_fork_child(self.emu.cache)
 

@@ -551,8 +551,12 @@ def sys_execve(proc, path, argv, envp):
         with open(hpath, "rb") as f:
             magic = f.read(4)
         if magic == b"\x7fELF":
-            read_elf(os.fsdecode(hpath))
-            guest = True
+            info = read_elf(os.fsdecode(hpath))
+            # A program of the host's own architecture exec'd by a translated
+            # guest runs natively, as before there was a KVM engine; under the
+            # KVM engine it stays a guest of tcgpy's kernel.
+            from ..accel import host_arch
+            guest = info.arch.name != host_arch() or getattr(proc.emu, "native", False)
     except LoadError:
         guest = False
     except OSError as e:

@@ -1,0 +1,54 @@
+"""The execution-engine interface: what the library API's users, the Linux
+layer, the difftest and the benchmarks may ask of an engine.
+
+Two engines implement it: the TCG one (``tcgpy.emulator.Emulator``:
+translation, block cache, softmmu) and the KVM one
+(``tcgpy.accel.kvm.engine.KvmEmulator``: guest code native in a VM).
+``tcgpy.Emulator(arch, accel=...)`` picks one (tcgpy/accel/__init__.py).
+
+Stop reasons of ``run`` are its return (``until`` reached, ``count``
+instructions run, ``timeout`` or ``request_exit``, with ``hit_breakpoint``
+set at a breakpoint) and its exceptions (tcgpy.errors: MemoryFault,
+AlignmentFault, IllegalInstruction, GuestTrap, UnhandledSyscall, and the
+KVM engine's CpuException), each with every register as before the
+faulting instruction.  A syscall calls ``on_syscall(engine)`` with the
+program counter after the syscall instruction.  ``linux_signal`` on an
+exception, where present, is the (signal name, si_code, si_addr) Linux
+gives for it.
+
+Engine-specific, optional hooks the Linux layer looks for:
+``after_fork_child()`` (a KVM vCPU belongs to the process that made it)
+and ``native`` (the guest runs on the host's own ABI: ``-L /`` by default).
+"""
+from __future__ import annotations
+
+from typing import Callable, Protocol, runtime_checkable
+
+
+@runtime_checkable
+class Engine(Protocol):
+    arch: object                         # .name: the guest architecture
+    on_syscall: Callable[["Engine"], None] | None
+    last_run_insns: int
+    breakpoints: set[int]
+    hit_breakpoint: int | None
+
+    # memory: page-aligned mappings, their permissions, and access regardless of them
+    def mem_map(self, address: int, size: int, perms="rwx", backing=None) -> None: ...
+    def mem_unmap(self, address: int, size: int) -> None: ...
+    def unmap_any(self, address: int, size: int) -> None: ...
+    def mem_protect(self, address: int, size: int, perms) -> None: ...
+    def mem_regions(self) -> list[tuple[int, int, str]]: ...
+    def mem_read(self, address: int, size: int) -> bytes: ...
+    def mem_write(self, address: int, data: bytes) -> None: ...
+
+    # registers by name (the architecture's; a thread's context is a set of them)
+    def reg_read(self, name: str) -> int: ...
+    def reg_write(self, name: str, value: int) -> None: ...
+
+    # execution
+    def run(self, begin: int, until: int | None = None, count: int | None = None,
+            timeout: float | None = None) -> None: ...
+    def request_exit(self) -> None: ...
+    def add_breakpoint(self, address: int) -> None: ...
+    def remove_breakpoint(self, address: int) -> None: ...

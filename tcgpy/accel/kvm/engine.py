@@ -1,0 +1,739 @@
+"""The KVM engine: x86-64 guest code runs natively in ring 3 of a VM
+(machine.py) and every syscall, exception and page fault comes back here.
+
+It offers the same surface as the TCG ``Emulator`` (tcgpy/accel/engine.py):
+memory (``mem_map``/``mem_unmap``/``mem_protect``/``mem_read``/``mem_write``),
+registers by name, ``run(begin, until, count, timeout)`` with the same
+exceptions, ``on_syscall`` and ``request_exit``, so the Linux layer and the
+library API run on it unchanged.
+
+Registers.  While the vCPU is stopped, ``self.regs`` holds the guest's
+user-visible registers.  Entering writes an ``iretq`` frame (rip, cs,
+rflags, rsp, ss) on the kernel stack and points the vCPU at the stub's
+``iretq``; a VM exit from the stub gives the registers back (rip, rflags
+and rsp from the exception frame, or from rcx/r11 after ``syscall``).
+When the vCPU stopped in ring 3 instead (a breakpoint, a single step, a
+kick), the registers are set directly.
+"""
+from __future__ import annotations
+
+import ctypes
+import errno
+import os
+import signal
+import threading
+import weakref
+from array import array
+
+from ...errors import EmulationError, GuestTrap, IllegalInstruction, MemoryFault, UnhandledSyscall
+from . import kvmapi as K
+from . import machine as M
+from .faults import CpuException, exception_for
+
+MASK64 = (1 << 64) - 1
+GPRS = ("rax", "rbx", "rcx", "rdx", "rsi", "rdi", "rsp", "rbp",
+        "r8", "r9", "r10", "r11", "r12", "r13", "r14", "r15", "rip", "rflags")
+ALIASES = {"pc": "rip", "sp": "rsp"}
+RFLAGS_FIXED = 0x2                 # bit 1 always reads as 1
+RFLAGS_USER = 0x0DD5 | 0x40000 | 0x200000 | 0x10000   # flags ring 3 may hold (CF..OF, AC, ID, RF)
+RFLAGS_IF = 0x200
+RFLAGS_TF = 0x100                  # single-step: #DB after each instruction (run with count)
+RFLAGS_RF = 0x10000                # resume: the breakpoint at rip does not fire again
+# The fxsave image (the start of the XSAVE area): field offsets and sizes.
+FX_FIELDS = {"fcw": (0, 2), "fsw": (2, 2), "ftw": (4, 1), "fop": (6, 2), "mxcsr": (24, 4)}
+FX_XMM = 160
+XSTATE_BV = 512                    # the XSAVE header's component bitmap
+XSTATE_X87_SSE = 0x3
+KICK_SIGNAL = 16                   # SIGSTKFLT: unused by Linux and not forwarded to guests (hostsig.py)
+XCR0_WANTED = 0x7 | 0xE0           # x87, SSE, AVX, and the AVX-512 states when the CPU has them
+
+_kick_installed = False
+_live: "weakref.WeakSet[KvmEmulator]" = weakref.WeakSet()
+
+
+def _before_fork() -> None:
+    # A forked child cannot use its parent's vCPU: fetch what is still in
+    # it (the FP state is read lazily) while the parent can.
+    for emu in list(_live):
+        if emu._vcpu_thread is None:
+            emu._fetch_fpu()
+
+
+os.register_at_fork(before=_before_fork)
+
+
+class _SigAction(ctypes.Structure):
+    _fields_ = [("handler", ctypes.c_void_p), ("mask", ctypes.c_uint64 * 16), ("flags", ctypes.c_int),
+                ("restorer", ctypes.c_void_p)]
+
+
+def _install_kick_handler() -> None:
+    """A handler that does nothing for KICK_SIGNAL: its only job is to make
+    KVM_RUN return EINTR.  It is libc's getpid, so no Python runs in the
+    signal (the vCPU thread need not be the main thread)."""
+    global _kick_installed
+    if _kick_installed:
+        return
+    libc = ctypes.CDLL(None, use_errno=True)
+    sa = _SigAction(ctypes.cast(libc.getpid, ctypes.c_void_p).value, (ctypes.c_uint64 * 16)(), 0, None)
+    if libc.sigaction(KICK_SIGNAL, ctypes.byref(sa), None) != 0:
+        raise OSError(ctypes.get_errno(), "sigaction")
+    _kick_installed = True
+
+
+class KvmArch:
+    """What the library API reports as ``emu.arch`` for an x86-64 KVM guest."""
+    name = "x86_64"
+    insn_size = 1
+    cpu_models = None
+    pseudo_regs: dict = {}
+
+
+class KvmEmulator:
+    """An x86-64 guest CPU running on KVM, with its own address space."""
+
+    native = True        # the guest runs on the host's own CPU and ABI (tcgpy run: -L / by default)
+
+    def __init__(self, arch: str = "x86_64"):
+        from .. import kvm_status
+        problem = kvm_status()
+        if problem:
+            raise OSError(errno.ENODEV, problem)
+        self.arch = KvmArch()
+        self.on_syscall = None
+        self.last_run_insns = 0
+        self.breakpoints: set[int] = set()
+        self.hit_breakpoint: int | None = None
+        self.regs = K.Regs()
+        self.regs.rflags = RFLAGS_FIXED | RFLAGS_IF
+        self._fs_base = self._gs_base = 0
+        self._segs_dirty = False
+        self._fpu: K.Xsave | None = None    # the XSAVE area, fetched on demand while stopped
+        self._fpu_dirty = False
+        self._patched: dict[int, bytes] = {}   # int3 written for a run's stops: original bytes
+        self._step = False                  # single-stepping (TF) for run(count=...)
+        self._exit_requested = False
+        self._vcpu_thread = None
+        self._regions: list[M.Region] = []  # sorted by start, disjoint
+        self._extra_slots: dict[int, M.ExtraSlot] = {}
+        self._next_slot_gpa = M.SLOTS_GPA
+        self._kernel_host = K.host_alloc(M.KERNEL_SIZE)
+        self._pt_host = K.host_alloc(M.PT_SIZE)
+        self._arena_host = K.host_alloc(M.ARENA_SIZE)
+        self._arena = M.Arena(M.ARENA_GPA, M.ARENA_SIZE)
+        self._pt = M.PageTables(self._pt_host)
+        M.build_kernel_pages(self._kernel_host)
+        self._pt.set_kernel(M.KERNEL_VA, M.KERNEL_SIZE // M.PAGE, M.KERNEL_GPA, executable=False)
+        self._pt.set_kernel(M.KERNEL_VA + M.STUB_OFF, 1, M.KERNEL_GPA + M.STUB_OFF, executable=True)
+        self._pt.set_kernel(M.PT_VA, M.PT_SIZE // M.PAGE, M.PT_GPA, executable=False)
+        self._pt.changed = False
+        self._kstack_frame = self._kernel_host + M.KSTACK_TOP_OFF - 40
+        _install_kick_handler()
+        self._open_vm()
+        _live.add(self)
+
+    # -- the VM and its vCPU (again in a forked child: KVM belongs to one process) --------------
+    def _open_vm(self) -> None:
+        self._kvm = os.open("/dev/kvm", os.O_RDWR | os.O_CLOEXEC)
+        self._vm = K.ioctl(self._kvm, K.CREATE_VM, 0)
+        K.ioctl(self._vm, K.SET_TSS_ADDR, 0xFFFBD000)
+        self._set_slot(M.SLOT_KERNEL, M.KERNEL_GPA, M.KERNEL_SIZE, self._kernel_host)
+        self._set_slot(M.SLOT_PT, M.PT_GPA, M.PT_SIZE, self._pt_host)
+        self._set_slot(M.SLOT_ARENA, M.ARENA_GPA, M.ARENA_SIZE, self._arena_host)
+        for s in self._extra_slots.values():
+            self._set_slot(s.index, s.gpa, s.size, s.host)
+        self._vcpu = K.ioctl(self._vm, K.CREATE_VCPU, 0)
+        self._vcpu_sigmask = None
+        size = K.ioctl(self._kvm, K.GET_VCPU_MMAP_SIZE, 0)
+        self._run_page = K.map_run_page(self._vcpu, size)
+        self._run = K.RunHead.from_buffer(self._run_page)
+        cpuid = K.Cpuid()
+        cpuid.nent = K.MAX_CPUID
+        K.ioctl(self._kvm, K.GET_SUPPORTED_CPUID, cpuid)
+        self.cpuid = {(e.function, e.index): (e.eax, e.ebx, e.ecx, e.edx) for e in cpuid.entries[:cpuid.nent]}
+        K.ioctl(self._vcpu, K.SET_CPUID2, cpuid)
+        xsave = bool(self.cpuid.get((1, 0), (0, 0, 0, 0))[2] & (1 << 26))
+        sregs = K.Sregs()
+        K.ioctl(self._vcpu, K.GET_SREGS, sregs)
+        M.long_mode_sregs(sregs, xsave)
+        self._sregs = sregs
+        self._segs_dirty = True
+        self._fresh_sregs = True            # _sregs is to be loaded as it is (a new vCPU)
+        if xsave:
+            xcrs = K.Xcrs()
+            xcrs.nr_xcrs = 1
+            xcrs.xcrs[0].xcr = 0
+            xcrs.xcrs[0].value = self.cpuid.get((0xD, 0), (0x3,))[0] & XCR0_WANTED
+            K.ioctl(self._vcpu, K.SET_XCRS, xcrs)
+        msrs = M.syscall_msrs()
+        blob = ctypes.create_string_buffer(8 + 16 * len(msrs))
+        ctypes.c_uint32.from_buffer(blob, 0).value = len(msrs)
+        for i, (index, value) in enumerate(msrs):
+            e = K.MsrEntry.from_buffer(blob, 8 + 16 * i)
+            e.index, e.data = index, value
+        if K.ioctl(self._vcpu, K.SET_MSRS, blob) != len(msrs):
+            raise OSError(errno.EINVAL, "KVM refused the syscall MSRs")
+        self._in_user = False
+        self._pt.changed = True
+        if self._fpu is None:
+            # the state Linux starts a process with
+            self.reg_write("fcw", 0x37F)
+            self.reg_write("mxcsr", 0x1F80)
+        self._fpu_dirty = True
+
+    def _kvm_run(self) -> int:
+        """KVM_RUN: 0 or the errno.  A kick (blocked outside KVM_RUN) that
+        ended it is still pending afterwards: take it, or the next KVM_RUN
+        would end at once too."""
+        err = K.run_vcpu(self._vcpu)
+        if err == errno.EINTR:
+            signal.sigtimedwait({KICK_SIGNAL}, 0)
+        return err
+
+    def _set_slot(self, index: int, gpa: int, size: int, host: int) -> None:
+        r = K.MemoryRegion(index, 0, gpa, size, host)
+        K.ioctl(self._vm, K.SET_USER_MEMORY_REGION, r)
+
+    def after_fork_child(self) -> None:
+        """In a forked child: the parent's VM is not usable here; build one
+        over this process's (copy-on-write) copy of the same memory."""
+        for fd in (self._vcpu, self._vm, self._kvm):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+        self._run = None
+        self._run_page = None
+        self._open_vm()
+
+    # -- memory ------------------------------------------------------------------------------
+    def _index(self, addr: int) -> int:
+        lo, hi = 0, len(self._regions)
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if self._regions[mid].start <= addr:
+                lo = mid + 1
+            else:
+                hi = mid
+        return lo - 1
+
+    def _find(self, addr: int) -> M.Region | None:
+        i = self._index(addr)
+        if i >= 0 and addr < self._regions[i].end:
+            return self._regions[i]
+        return None
+
+    def _overlapping(self, start: int, end: int) -> list[M.Region]:
+        i = max(self._index(start), 0)
+        out = []
+        while i < len(self._regions) and self._regions[i].start < end:
+            r = self._regions[i]
+            if r.end > start:
+                out.append(r)
+            i += 1
+        return out
+
+    @staticmethod
+    def _check(address: int, size: int) -> None:
+        if address & (M.PAGE - 1) or size & (M.PAGE - 1) or size <= 0:
+            raise ValueError(f"address {address:#x} and size {size:#x} must be page-aligned and size > 0")
+        if address + size > M.USER_LIMIT:
+            raise ValueError(f"range {address:#x}+{size:#x} is beyond the 47-bit user address space")
+
+    def mem_map(self, address: int, size: int, perms="rwx", backing=None) -> None:
+        """Map ``size`` bytes of zeroed memory at ``address`` (page-aligned), or
+        the host memory of ``backing`` (tcgpy.softmmu.memory.host_backing)."""
+        self._check(address, size)
+        perms = _perms(perms)
+        if self._overlapping(address, address + size):
+            raise ValueError(f"range {address:#x}+{size:#x} overlaps an existing mapping")
+        if backing is None:
+            gpa = self._arena.alloc(size)
+            region = M.Region(address, address + size, perms, gpa, self._arena_host + (gpa - M.ARENA_GPA))
+        else:
+            if backing.host & (M.PAGE - 1) or backing.size < size:
+                raise ValueError("a backing must be page-aligned and cover the mapping")
+            slot = self._new_slot(backing, size)
+            region = M.Region(address, address + size, perms, slot.gpa, slot.host, slot)
+        self._regions.insert(self._index(address) + 1, region)
+        self._pt.set(address, size // M.PAGE, region.gpa, M.leaf_flags(perms))
+
+    def _new_slot(self, backing, size: int) -> M.ExtraSlot:
+        used = {s.index for s in self._extra_slots.values()}
+        index = next(i for i in range(M.FIRST_EXTRA_SLOT, 1 << 15) if i not in used)
+        slot = M.ExtraSlot(index, self._next_slot_gpa, size, backing.host, backing, users=1)
+        self._next_slot_gpa += (size + 0x1FFFFF) & ~0x1FFFFF
+        self._set_slot(index, slot.gpa, size, slot.host)
+        self._extra_slots[index] = slot
+        return slot
+
+    def _split(self, addr: int) -> None:
+        r = self._find(addr)
+        if r is None or r.start == addr:
+            return
+        off = addr - r.start
+        piece = M.Region(addr, r.end, r.perms, r.gpa + off, r.host + off, r.slot)
+        if r.slot is not None:
+            r.slot.users += 1
+        r.end = addr
+        self._regions.insert(self._regions.index(r) + 1, piece)
+
+    def mem_unmap(self, address: int, size: int) -> None:
+        """Unmap a range mapped throughout (ValueError otherwise, as the TCG
+        Emulator and Unicorn refuse it); ``unmap_any`` is munmap's rule."""
+        self._check(address, size)
+        covered = address
+        for r in self._overlapping(address, address + size):
+            if r.start > covered:
+                break
+            covered = r.end
+        if covered < address + size:
+            raise ValueError(f"mem_unmap: [{address:#x}, {address + size:#x}) is not mapped throughout")
+        self.unmap_any(address, size)
+
+    def unmap_any(self, address: int, size: int) -> None:
+        """Unmap whatever is mapped in a range (munmap(2)'s rule: holes are fine)."""
+        self._check(address, size)
+        end = address + size
+        self._split(address)
+        self._split(end)
+        for r in self._overlapping(address, end):
+            self._regions.remove(r)
+            self._pt.set(r.start, (r.end - r.start) // M.PAGE, 0, 0)
+            if r.slot is None:
+                K.host_zero(r.host, r.end - r.start)
+                self._arena.release(r.gpa, r.end - r.start)
+            else:
+                r.slot.users -= 1
+                if r.slot.users == 0:
+                    self._set_slot(r.slot.index, r.slot.gpa, 0, r.slot.host)
+                    del self._extra_slots[r.slot.index]
+
+    def mem_protect(self, address: int, size: int, perms) -> None:
+        self._check(address, size)
+        end = address + size
+        perms = _perms(perms)
+        self._split(address)
+        self._split(end)
+        for r in self._overlapping(address, end):
+            r.perms = perms
+            self._pt.set(r.start, (r.end - r.start) // M.PAGE, r.gpa, M.leaf_flags(perms))
+
+    def mem_regions(self) -> list[tuple[int, int, str]]:
+        return [(r.start, r.end, "".join(c if c in r.perms else "-" for c in "rwx")) for r in self._regions]
+
+    def _host_ranges(self, address: int, size: int, access: str):
+        out = []
+        while size > 0:
+            r = self._find(address)
+            if r is None:
+                raise MemoryFault(self.regs.rip, address, access)
+            n = min(size, r.end - address)
+            out.append((r.host + (address - r.start), n))
+            address += n
+            size -= n
+        return out
+
+    def mem_read(self, address: int, size: int) -> bytes:
+        """Read bytes regardless of page permissions (the mapping must exist)."""
+        return b"".join(ctypes.string_at(h, n) for h, n in self._host_ranges(address, size, "read"))
+
+    def mem_write(self, address: int, data: bytes) -> None:
+        """Write bytes regardless of page permissions (the mapping must exist)."""
+        data = bytes(data)
+        pos = 0
+        for h, n in self._host_ranges(address, len(data), "write"):
+            ctypes.memmove(h, data[pos:pos + n], n)
+            pos += n
+
+    # -- registers -----------------------------------------------------------------------------
+    def _fetch_fpu(self) -> bytearray:
+        """The vCPU's XSAVE area (its first 512 bytes: the fxsave image), read
+        once per stop.  KVM_SET_FPU would leave XSTATE_BV alone, and a state
+        component whose bit is clear is loaded as its initial value: writes
+        go through KVM_SET_XSAVE with the x87 and SSE bits set."""
+        if self._fpu is None:
+            x = K.Xsave()
+            K.ioctl(self._vcpu, K.GET_XSAVE, x)
+            self._fpu = x
+        return memoryview(self._fpu.region).cast("B")
+
+    def _fpu_changed(self) -> None:
+        area = self._fetch_fpu()
+        bv = int.from_bytes(area[XSTATE_BV:XSTATE_BV + 8], "little") | XSTATE_X87_SSE
+        area[XSTATE_BV:XSTATE_BV + 8] = bv.to_bytes(8, "little")
+        self._fpu_dirty = True
+
+    def reg_read(self, name: str) -> int:
+        n = ALIASES.get(name.lower(), name.lower())
+        if n in GPRS:
+            return getattr(self.regs, n)
+        if n == "fs_base":
+            return self._fs_base
+        if n == "gs_base":
+            return self._gs_base
+        if n == "xsave":
+            return bytes(self._fetch_fpu())
+        if n.startswith("xmm") and n[3:].isdigit() and int(n[3:]) < 16:
+            off = FX_XMM + 16 * int(n[3:])
+            return int.from_bytes(self._fetch_fpu()[off:off + 16], "little")
+        if n in FX_FIELDS:
+            off, size = FX_FIELDS[n]
+            return int.from_bytes(self._fetch_fpu()[off:off + size], "little")
+        raise ValueError(f"unknown register {name!r}")
+
+    def reg_write(self, name: str, value: int) -> None:
+        n = ALIASES.get(name.lower(), name.lower())
+        if n in GPRS:
+            if n == "rflags":
+                value = (value & RFLAGS_USER) | RFLAGS_FIXED | RFLAGS_IF
+            setattr(self.regs, n, value & MASK64)
+            return
+        if n in ("fs_base", "gs_base"):
+            if value >= M.USER_LIMIT and value < (MASK64 - M.USER_LIMIT + 1):
+                raise ValueError(f"{n} {value:#x} is not a canonical address")
+            setattr(self, "_" + n, value & MASK64)
+            self._segs_dirty = True
+            return
+        if n == "xsave":
+            # the whole XSAVE area (x87, SSE, AVX...): a thread's FP context
+            self._fetch_fpu()[:] = bytes(value)
+            self._fpu_dirty = True
+            return
+        if n.startswith("xmm") and n[3:].isdigit() and int(n[3:]) < 16:
+            off, size = FX_XMM + 16 * int(n[3:]), 16
+        elif n in FX_FIELDS:
+            off, size = FX_FIELDS[n]
+            if n == "mxcsr":
+                value &= 0xFFFF             # reserved bits would make the load fail
+        else:
+            raise ValueError(f"unknown register {name!r}")
+        self._fetch_fpu()[off:off + size] = (value & ((1 << (8 * size)) - 1)).to_bytes(size, "little")
+        self._fpu_changed()
+
+    def fxsave(self) -> bytes:
+        """The x87/SSE state as the 512-byte ``fxsave`` image (signal frames)."""
+        img = bytearray(self._fetch_fpu()[:512])
+        img[28:32] = (0xFFFF).to_bytes(4, "little")           # MXCSR_MASK: every bit writable
+        img[464:512] = bytes(48)                               # no software-reserved data
+        return bytes(img)
+
+    def fxrstor(self, img: bytes) -> None:
+        """Load the x87/SSE state from a 512-byte ``fxsave`` image (reserved MXCSR bits are dropped)."""
+        area = self._fetch_fpu()
+        area[0:24] = img[0:24]
+        area[24:28] = (int.from_bytes(img[24:28], "little") & 0xFFFF).to_bytes(4, "little")
+        area[32:416] = img[32:416]
+        self._fpu_changed()
+
+    # -- debugging -------------------------------------------------------------------------------
+    def add_breakpoint(self, address: int) -> None:
+        """Make ``run`` stop before executing the instruction at ``address``
+        (with ``hit_breakpoint`` set to it), unless the run starts there."""
+        self.breakpoints.add(address & MASK64)
+
+    def remove_breakpoint(self, address: int) -> None:
+        self.breakpoints.discard(address & MASK64)
+
+    # -- execution -------------------------------------------------------------------------------
+    def request_exit(self) -> None:
+        """Make ``run`` return soon (thread-safe): the vCPU is kicked out of KVM_RUN."""
+        self._exit_requested = True
+        run = self._run
+        if run is not None:
+            run.immediate_exit = 1
+        t = self._vcpu_thread
+        if t is not None:
+            try:
+                signal.pthread_kill(t, KICK_SIGNAL)
+            except (ProcessLookupError, OSError):
+                pass
+
+
+    emu_stop = request_exit         # Unicorn's name (as tcgpy.Emulator)
+
+    def _patch_stops(self, stops: set[int]) -> None:
+        """Put an ``int3`` at each address the run stops at.  (The debug
+        registers would leave guest memory alone, but DR0-DR7 breakpoints do
+        not fire under nested virtualisation, where tcgpy's CI runs.)"""
+        for addr in stops:
+            r = self._find(addr)
+            if r is None or addr in self._patched:
+                continue
+            if r.slot is not None:
+                raise ValueError(f"cannot stop at {addr:#x}: it is in a shared mapping")
+            host = r.host + (addr - r.start)
+            self._patched[addr] = ctypes.string_at(host, 1)
+            ctypes.memmove(host, b"\xcc", 1)
+
+    def _unpatch_stops(self) -> None:
+        for addr, orig in self._patched.items():
+            r = self._find(addr)
+            if r is not None and r.slot is None:
+                ctypes.memmove(r.host + (addr - r.start), orig, 1)
+        self._patched.clear()
+
+    def _enter(self) -> None:
+        """Load the stopped guest state into the vCPU before KVM_RUN.  The
+        vCPU is in the stub (ring 0): it returns to ring 3 through iretq
+        from a frame written on the kernel stack, first loading new fs/gs
+        bases and making queued page-table writes when there are any."""
+        if self._fresh_sregs:
+            K.ioctl(self._vcpu, K.SET_SREGS, self._sregs)
+            self._fresh_sregs = False
+        if self._fpu_dirty:
+            K.ioctl(self._vcpu, K.SET_XSAVE, self._fpu)
+            self._fpu_dirty = False
+        self._fpu = None
+        r = self.regs
+        frame = (ctypes.c_uint64 * 5).from_address(self._kstack_frame)
+        frame[:] = [r.rip, M.USER_CS, r.rflags | (RFLAGS_TF if self._step else 0), r.rsp, M.USER_DS]
+        k = K.Regs.from_buffer_copy(r)
+        k.rsp = M.KERNEL_VA + M.KSTACK_TOP_OFF - 40
+        k.rflags = RFLAGS_FIXED
+        if self._segs_dirty:
+            segs = (ctypes.c_uint64 * 2).from_address(self._kernel_host + M.SEGS_OFF)
+            segs[0], segs[1] = self._fs_base, self._gs_base
+            entry = M.STUB_SETSEG
+        elif self._pt.changed:
+            entry = M.STUB_IRET_FLUSH
+        else:
+            entry = M.STUB_IRET
+        k.rip = M.KERNEL_VA + M.STUB_OFF + entry
+        if self._pt.changed or self._segs_dirty:
+            self._write_runs()
+        self._pt.changed = self._segs_dirty = False
+        K.ioctl(self._vcpu, K.SET_REGS, k)
+
+    def _write_runs(self) -> None:
+        """Add the page-table writes queued since the last entry to the
+        flush stub's queue (after what an interrupted stub left of it)."""
+        new = self._pt.runs
+        base = self._kernel_host + M.RUNS_OFF
+        head = (ctypes.c_uint64 * 2).from_address(base)
+        left, cursor = head[0], head[1]
+        old = []
+        if left:
+            start = base + (cursor - (M.KERNEL_VA + M.RUNS_OFF))
+            flat = (ctypes.c_uint64 * (4 * left)).from_address(start)
+            old = [tuple(flat[4 * i:4 * i + 4]) for i in range(left)]
+        runs = old + new
+        new.clear()
+        if len(runs) > M.MAX_RUNS:
+            # More than the queue holds (4 GiB of changes at once): make KVM
+            # forget every shadow of the tables instead, by re-adding their slot.
+            self._set_slot(M.SLOT_PT, M.PT_GPA, 0, self._pt_host)
+            self._set_slot(M.SLOT_PT, M.PT_GPA, M.PT_SIZE, self._pt_host)
+            runs = []
+        if runs:
+            flat = array("Q", [v for run in runs for v in run])
+            ctypes.memmove(base + 16, flat.buffer_info()[0], 8 * len(flat))
+        head[0], head[1] = len(runs), M.KERNEL_VA + M.RUNS_OFF + 16
+
+    def run(self, begin: int, until: int | None = None, count: int | None = None,
+            timeout: float | None = None) -> None:
+        """Execute from ``begin`` until the instruction at ``until`` is reached
+        (not executed), ``count`` instructions have run (single-stepped), or
+        ``timeout`` seconds pass.  Faults raise :class:`MemoryFault`,
+        :class:`IllegalInstruction`, :class:`GuestTrap` or a
+        :class:`CpuException` with every register as before the faulting
+        instruction; a syscall calls ``on_syscall`` (or raises
+        :class:`UnhandledSyscall`)."""
+        if count is not None and count < 0:
+            raise ValueError("count must be >= 0")
+        self.regs.rip = begin & MASK64
+        self._exit_requested = False
+        self._run.immediate_exit = 0
+        # The kick stays blocked in this thread, and is let in only inside
+        # KVM_RUN: a kick that arrives while Python serves a syscall must not
+        # interrupt the host calls made for it; it ends the next KVM_RUN.
+        blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {KICK_SIGNAL}) | {KICK_SIGNAL}
+        if blocked != self._vcpu_sigmask:
+            K.set_vcpu_signal_mask(self._vcpu, blocked - {KICK_SIGNAL})
+            self._vcpu_sigmask = blocked
+        self._vcpu_thread = threading.get_ident()
+        self.hit_breakpoint = None
+        stops = set(self.breakpoints)
+        if until is not None:
+            stops.add(until & MASK64)
+        timer = None
+        if timeout is not None:
+            timer = threading.Timer(timeout, self.request_exit)
+            timer.daemon = True
+            timer.start()
+        done = 0
+        first = True
+        try:
+            while True:
+                rip = self.regs.rip
+                if until is not None and rip == until & MASK64:
+                    break
+                if rip in self.breakpoints and not first:
+                    self.hit_breakpoint = rip
+                    break
+                if count is not None and done >= count:
+                    break
+                if self._exit_requested:
+                    break
+                # Resuming from a breakpoint: its instruction runs alone, unpatched.
+                resume = first and rip in stops
+                first = False
+                self._step = count is not None or resume
+                if not resume:
+                    self._patch_stops(stops)
+                done += self._run_once()
+                if resume and count is None:
+                    done = 0
+        finally:
+            if timer is not None:
+                timer.cancel()
+            self._vcpu_thread = None
+            self._exit_requested = False
+            self._step = False
+            self._unpatch_stops()
+            self.last_run_insns = done
+
+    def _run_once(self) -> int:
+        """One KVM_RUN and the handling of its exit; instructions completed (when single-stepping)."""
+        self._enter()
+        err = self._kvm_run()
+        run = self._run
+        if err == errno.EINTR or (err == 0 and run.exit_reason == K.EXIT_INTR):
+            run.immediate_exit = 0
+            return self._stopped_anywhere()
+        if err:
+            raise EmulationError(f"KVM_RUN failed: {os.strerror(err)} (pc {self.regs.rip:#x})")
+        reason = run.exit_reason
+        if reason == K.EXIT_IO:
+            return self._from_stub(run.io_port)
+        raise EmulationError(f"VM stopped unexpectedly (KVM exit {reason}) near pc {self.regs.rip:#x}")
+
+    def _stub_va(self, rip: int) -> bool:
+        return M.KERNEL_VA + M.STUB_OFF <= rip < M.KERNEL_VA + M.STUB_OFF + M.PAGE
+
+    def _stopped_anywhere(self) -> int:
+        """A kick stopped the vCPU: in ring 3, in the stub about to enter
+        ring 3, or at a stub entry whose exit is still to come."""
+        k = K.Regs()
+        K.ioctl(self._vcpu, K.GET_REGS, k)
+        if not self._stub_va(k.rip):
+            return self._preempt()
+        off = k.rip - (M.KERNEL_VA + M.STUB_OFF)
+        if off < M.STUB_SYSCALL or off >= M.STUB_SETSEG:
+            # Not yet back in ring 3: the state is still what we wrote (the
+            # flush stub, if interrupted, goes on where it stopped; fs/gs are
+            # loaded again).
+            if off >= M.STUB_SETSEG:
+                self._segs_dirty = True
+            elif off < M.STUB_IRET:
+                self._pt.changed = True
+            return 0
+        # At a syscall or exception entry: take that exit now.
+        err = self._kvm_run()
+        if err == 0 and self._run.exit_reason == K.EXIT_IO:
+            return self._from_stub(self._run.io_port)
+        raise EmulationError(f"VM stopped unexpectedly in the stub (pc {k.rip:#x})")
+
+    def _preempt(self) -> int:
+        """A kick stopped the vCPU in ring 3: take it into the stub the way
+        a kernel preempts a task, with an interrupt (PREEMPT_VECTOR), whose
+        frame and registers are the task's.  (The registers KVM_GET_REGS
+        gives while the vCPU sits in ring 3 are not trustworthy under this
+        machine's nested KVM: threads preempted that way resumed with
+        another value in a register now and then.)"""
+        run = self._run
+        injected = False
+        while True:
+            if not injected and run.ready_for_interrupt_injection and run.if_flag:
+                K.ioctl(self._vcpu, K.INTERRUPT, ctypes.c_uint32(M.PREEMPT_VECTOR))
+                injected = True
+            run.request_interrupt_window = 0 if injected else 1
+            err = self._kvm_run()
+            if err == errno.EINTR or (err == 0 and run.exit_reason in (K.EXIT_INTR, K.EXIT_IRQ_WINDOW_OPEN)):
+                run.immediate_exit = 0
+                continue
+            run.request_interrupt_window = 0
+            if err == 0 and run.exit_reason == K.EXIT_IO:
+                # An exception or syscall may come first: the interrupt then
+                # stays pending, and is taken (a stop with nothing to do) later.
+                return self._from_stub(run.io_port)
+            raise EmulationError(f"VM did not stop for preemption (pc {self.regs.rip:#x})")
+
+    def _take_regs(self, k: K.Regs) -> None:
+        ctypes.memmove(ctypes.addressof(self.regs), ctypes.addressof(k), ctypes.sizeof(k))
+        self.regs.rflags &= ~(RFLAGS_TF | RFLAGS_RF)
+
+    def _from_stub(self, port: int) -> int:
+        """A VM exit from the stub: a syscall, or exception ``port``.
+        Returns the instructions completed (1 for a syscall or a step)."""
+        k = K.Regs()
+        K.ioctl(self._vcpu, K.GET_REGS, k)
+        if port == M.PORT_SYSCALL:
+            return self._syscall(k)
+        if port >= M.NVECTORS and port != M.PREEMPT_VECTOR:
+            raise EmulationError(f"VM exit on unknown port {port:#x}")
+        frame = (ctypes.c_uint64 * 6).from_address(self._kernel_host + (k.rsp - M.KERNEL_VA))
+        code = None
+        pos = 0
+        if port in M.ERROR_CODE_VECTORS:
+            code = frame[0]
+            pos = 1
+        rip, cs, rflags, rsp = frame[pos], frame[pos + 1], frame[pos + 2], frame[pos + 3]
+        entry = M.KERNEL_VA + M.STUB_OFF + M.STUB_SYSCALL
+        if port == 1 and cs == M.KERNEL_CS and rip == entry:
+            # A single step over syscall traps at its entry, in ring 0.
+            k.rsp = rsp
+            return self._syscall(k)
+        if port == 14 and cs == M.USER_CS and rip == entry:
+            # syscall reached its entry without leaving ring 3: under nested
+            # virtualisation on AMD (this machine: EPYC, KVM in a VM) the
+            # instruction is emulated and loads rip, rcx and r11 but not CS,
+            # so the supervisor-only entry page faults.  rcx and r11 hold
+            # what syscall saved, as in the ring-0 path; rsp is the frame's.
+            k.rsp = rsp
+            return self._syscall(k)
+        if port == M.PREEMPT_VECTOR and cs == M.KERNEL_CS:
+            # The preemption interrupt, injected while the vCPU was in ring 3
+            # but overtaken by a syscall or fault, arrived in the stub on the
+            # way back (an injected event ignores IF): go back out again.
+            self._segs_dirty = self._pt.changed = True
+            return 0
+        if cs != M.USER_CS:
+            raise EmulationError(f"exception {port} in tcgpy's ring-0 stub (rip {rip:#x})")
+        self._take_regs(k)
+        self.regs.rip, self.regs.rsp = rip, rsp
+        self.regs.rflags = rflags & ~(RFLAGS_TF | RFLAGS_RF)
+        if port == M.PREEMPT_VECTOR:
+            return 0                       # preempted (_preempt): the state is saved, nothing to do
+        if port == 1 and self._step:
+            return 1                       # our single step: the instruction ran
+        if port == 3 and rip - 1 in self._patched:
+            self.regs.rip = rip - 1        # our int3: its instruction is still to run
+            return 0
+        cr2 = 0
+        if port == 14:
+            K.ioctl(self._vcpu, K.GET_SREGS, self._sregs)
+            cr2 = self._sregs.cr2
+        raise exception_for(port, code, rip, cr2, self)
+
+    def _syscall(self, k: K.Regs) -> int:
+        self._take_regs(k)
+        self.regs.rip = k.rcx
+        self.regs.rflags = k.r11 & ~(RFLAGS_TF | RFLAGS_RF)
+        if self.on_syscall is None:
+            self.regs.rip -= 2
+            raise UnhandledSyscall(self.regs.rip)
+        self.on_syscall(self)
+        return 1
+
+
+def _perms(p) -> str:
+    if isinstance(p, int):
+        return "".join(c for c, b in (("r", 1), ("w", 2), ("x", 4)) if p & b)
+    bad = set(p) - set("rwx")
+    if bad:
+        raise ValueError(f"bad permissions {p!r}")
+    return "".join(c for c in "rwx" if c in p)
+
+
+__all__ = ["KvmEmulator", "CpuException", "GuestTrap", "IllegalInstruction"]

@@ -1,0 +1,23 @@
+#!/bin/sh
+# Build the x86-64 guest test programs (run by the KVM engine) with the
+# host's gcc into ../bin-x86_64.  The binaries are committed; the tests
+# compare each one under tcgpy with the same binary run natively, so a
+# dynamic one needs only the host's own glibc.
+#   libc_*.c       the shared glibc programs, dynamically linked (-L / is the default for KVM guests)
+#   *_static       a few of them statically linked
+#   x86_faults.c   privileged instructions and bad accesses -> signals (static)
+set -e
+cd "$(dirname "$0")"
+CC=${CC:-gcc}
+OUT=../bin-x86_64
+mkdir -p $OUT
+LDFLAGS="-Wl,-z,max-page-size=4096 -Wl,--gc-sections"
+for src in ../libc_*.c; do
+    name=$(basename "${src%.c}")
+    $CC $LDFLAGS -O2 -pthread -o "$OUT/$name" "$src"
+done
+for name in libc_hello libc_threads libc_sys; do
+    $CC $LDFLAGS -static -O2 -pthread -o "$OUT/${name}_static" "../$name.c"
+done
+$CC $LDFLAGS -static -O1 -o $OUT/x86_faults x86_faults.c
+strip $OUT/*
