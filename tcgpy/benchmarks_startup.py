@@ -372,7 +372,7 @@ def format_startup_report(res: dict) -> str:
            "nocache = TCGPY_CACHE=0",
            f"  {RATIO_DIRECTION}; cold/warm >1 means the cache helps",
            "",
-           f"{'program':<12} {'cold s':>8} {'warm s':>8} {'nocache s':>9} {'qemu s':>7} "
+           f"{'program':<16} {'cold s':>8} {'warm s':>8} {'nocache s':>9} {'qemu s':>7} "
            f"{'cold/qemu':>9} {'warm/qemu':>9} {'cold/warm':>9}  output"]
     for r in res["rows"]:
         if r["same_output"] is None:
@@ -383,12 +383,12 @@ def format_startup_report(res: dict) -> str:
             mark = "DIFFERS (" + ",".join(r["differs"]) + ")"
         if r["timeouts"]:
             mark += " TIMEOUT(" + ",".join(r["timeouts"]) + ")"
-        out.append(f"{r['program']:<12} {fmt_s(r['cold_s']):>8} {fmt_s(r['warm_s']):>8} "
+        out.append(f"{r['program']:<16} {fmt_s(r['cold_s']):>8} {fmt_s(r['warm_s']):>8} "
                    f"{fmt_s(r['nocache_s']):>9} {fmt_s(r['qemu_s']):>7} {fmt_x(r['cold_ratio']):>9} "
                    f"{fmt_x(r['warm_ratio']):>9} {fmt_x(r['warm_speedup']):>9}  {mark}")
     g = res["geomean"]
     if res["rows"]:
-        out.append(f"{'geomean':<12} {'':>8} {'':>8} {'':>9} {'':>7} {fmt_x(g['cold_ratio']):>9} "
+        out.append(f"{'geomean':<16} {'':>8} {'':>8} {'':>9} {'':>7} {fmt_x(g['cold_ratio']):>9} "
                    f"{fmt_x(g['warm_ratio']):>9} {fmt_x(g['warm_speedup']):>9}"
                    f"  (qemu ratios over {g['programs_with_qemu']} programs; "
                    f"nocache/qemu {fmt_x(g['nocache_ratio'])})")
