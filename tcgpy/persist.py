@@ -64,10 +64,13 @@ def namespace_parts(arch: str, tbi: bool, icount: bool, passes: list[str] | None
     CPU model decides which words translate at all; one_insn_per_tb the
     block boundaries)."""
     from . import __version__
+    from .ir.helpers import HELPERS
     from .pcache import source_digest
     return {"tcgpy": __version__, "source": source_digest(), "arch": arch, "tbi": tbi,
             "icount": icount, "passes": passes, "target": jit.target_description(), "page": PAGE_SIZE,
-            "cpu": cpu, "one_insn_per_tb": one_insn_per_tb, "format": 2}
+            "cpu": cpu, "one_insn_per_tb": one_insn_per_tb, "format": 2,
+            # helper ids are registration order, and code calls them by id
+            "helpers": [h.name for h in HELPERS]}
 
 
 # -- loading ----------------------------------------------------------------------------

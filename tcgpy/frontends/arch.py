@@ -2,12 +2,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from ..cpustate import CPUStateLayout
 from ..ir.core import Kind, Temp
 from ..targets import Target
-from .decodetree import Decoder
+
+if TYPE_CHECKING:          # the decoder is the translator's, imported when something is translated
+    from .decodetree import Decoder
 
 
 @dataclass
@@ -61,8 +63,10 @@ class ArchInfo:
     the registry's (``target``, tcgpy.targets)."""
     target: Target
     layout: CPUStateLayout
-    decoder: Decoder
-    DisasContext: type
+    # () -> (decoder, DisasContext): the translator's modules are imported on
+    # first use, so that a run whose code all comes from the persistent cache
+    # does not import them (15 ms of a warm run)
+    translator: Callable[[], tuple[Decoder, type]]
     pseudo_regs: dict[str, PseudoReg]
     gdb: GdbTarget | None = None           # the gdbstub's view; None: not debuggable
     ir_globals: dict[str, Temp] = field(default_factory=dict)
@@ -71,6 +75,20 @@ class ArchInfo:
     cpu_models: dict[str, object] = field(default_factory=dict)
     default_cpu: str = ""
     refusal: Callable[[str], Callable[[int], bool] | None] = lambda name: None
+
+    @property
+    def decoder(self) -> Decoder:
+        return self._translation()[0]
+
+    @property
+    def DisasContext(self) -> type:
+        return self._translation()[1]
+
+    def _translation(self) -> tuple[Decoder, type]:
+        t = self.__dict__.get("_translator_pair")
+        if t is None:
+            t = self.__dict__["_translator_pair"] = self.translator()
+        return t
 
     @property
     def name(self) -> str:

@@ -3,15 +3,28 @@ from __future__ import annotations
 
 from ...targets import lookup
 from ..arch import ArchInfo, PseudoReg
-from . import insn_branch, insn_dp_imm, insn_dp_reg, insn_ldst, insn_system  # noqa: F401  (register patterns)
-from . import insn_fp, insn_simd, insn_simd_ldst  # noqa: F401  (FP/SIMD patterns)
-from . import insn_fp16  # noqa: F401  (FEAT_FP16 Advanced SIMD)
-from . import insn_atomic  # noqa: F401  (LSE atomics)
-from .cpu import LAYOUT, nzcv_pack, nzcv_unpack
+from .cpu import FPCR_MASK, FPSR_MASK, LAYOUT, nzcv_pack, nzcv_unpack
 from .features import CPU_MODELS, DEFAULT_CPU, refusal
-from .decode import A64
 from .gdb import GDB
-from .translate import DisasContext
+
+
+def _translator():
+    """The decoder and the translation context: the instruction modules
+    register their patterns on import (only when something is translated)."""
+    from . import insn_branch, insn_dp_imm, insn_dp_reg, insn_ldst, insn_system  # noqa: F401
+    from . import insn_fp, insn_simd, insn_simd_ldst  # noqa: F401  (FP/SIMD patterns)
+    from . import insn_fp16  # noqa: F401  (FEAT_FP16 Advanced SIMD)
+    from . import insn_atomic  # noqa: F401  (LSE atomics)
+    from .decode import A64
+    from .translate import DisasContext
+    A64.compile()
+    return A64, DisasContext
+
+
+def _fp16_encodings() -> tuple[tuple[int, int], ...]:
+    """FEAT_FP16 Advanced SIMD is exactly what insn_fp16 decodes."""
+    decoder, _ = ARCH._translation()
+    return tuple((p.mask, p.value) for p in decoder.patterns if p.trans.__module__.endswith(".insn_fp16"))
 
 
 def _nzcv_read(env) -> int:
@@ -30,21 +43,15 @@ def _masked(name: str, mask: int) -> PseudoReg:
     return PseudoReg(lambda env: getattr(env, name), write)
 
 
-A64.compile()
-
-# FEAT_FP16 Advanced SIMD is exactly what insn_fp16 decodes.
-_FP16_ENCODINGS = tuple((p.mask, p.value) for p in A64.patterns if p.trans.__module__ == insn_fp16.__name__)
-
 ARCH = ArchInfo(
     target=lookup("aarch64"),
     layout=LAYOUT,
-    decoder=A64,
-    DisasContext=DisasContext,
+    translator=_translator,
     pseudo_regs={"nzcv": PseudoReg(_nzcv_read, _nzcv_write),
-                 "fpcr": _masked("fpcr", insn_system.FPCR_MASK),
-                 "fpsr": _masked("fpsr", insn_system.FPSR_MASK)},
+                 "fpcr": _masked("fpcr", FPCR_MASK),
+                 "fpsr": _masked("fpsr", FPSR_MASK)},
     cpu_models=CPU_MODELS,
     default_cpu=DEFAULT_CPU,
-    refusal=lambda name: refusal(CPU_MODELS[name], _FP16_ENCODINGS),
+    refusal=lambda name: refusal(CPU_MODELS[name], _fp16_encodings),
     gdb=GDB,
 )

@@ -43,3 +43,11 @@ def nzcv_pack(nf: int, zf: int, cf: int, vf: int) -> int:
 
 def nzcv_unpack(value: int) -> tuple[int, int, int, int]:
     return (value >> 31) & 1, (value >> 30) & 1, (value >> 29) & 1, (value >> 28) & 1
+
+
+# FPCR: AHP DN FZ RMode Stride FZ16 Len (Len/Stride are kept for AArch32
+# context switches, ignored in AArch64; FZ16 is FEAT_FP16's).  The trap
+# enables IOE..IDE need trapped-exception support, not implemented: RAZ/WI.
+FPCR_MASK = 0x07FF_0000
+# FPSR: N Z C V (AArch32 state), QC, IDC, and the cumulative IXC UFC OFC DZC IOC.
+FPSR_MASK = 0xF800_009F

@@ -91,13 +91,15 @@ CPU_MODELS: dict[str, CpuModel] = {m.name: m for m in (
 DEFAULT_CPU = "max"
 
 
-def refusal(model: CpuModel, fp16_encodings: tuple[tuple[int, int], ...]):
+def refusal(model: CpuModel, fp16_encodings):
     """None when ``model`` has every implemented feature, else a predicate on
-    an instruction word: True when the word belongs to a feature it lacks."""
+    an instruction word: True when the word belongs to a feature it lacks.
+    ``fp16_encodings()``: the (mask, value) rows of FEAT_FP16 Advanced SIMD
+    (called only for a model without it: it needs the decoder)."""
     missing = [f for f in IMPLEMENTED if f not in model.features]
     rows = [enc for f in missing for enc in FEATURE_ENCODINGS.get(f, ())]
     if "asimdhp" in missing:
-        rows += fp16_encodings
+        rows += fp16_encodings()
     if not rows:
         return None
     base_mask, base_value = BASE_IN_FPHP

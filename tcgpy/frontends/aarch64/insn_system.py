@@ -17,6 +17,7 @@ from typing import Callable
 from ...ir import helpers
 from ...ir.ops import Exit
 from .decode import A64
+from .cpu import FPCR_MASK, FPSR_MASK
 
 # -- exception generation -----------------------------------------------------------
 
@@ -114,12 +115,6 @@ class SysReg:
     write: Callable | None = None
 
 
-# FPCR: AHP DN FZ RMode Stride FZ16 Len (Len/Stride are kept for AArch32
-# context switches, ignored in AArch64; FZ16 is FEAT_FP16's).  The trap
-# enables IOE..IDE need trapped-exception support, not implemented: RAZ/WI.
-FPCR_MASK = 0x07FF_0000
-# FPSR: N Z C V (AArch32 state), QC, IDC, and the cumulative IXC UFC OFC DZC IOC.
-FPSR_MASK = 0xF800_009F
 
 # Cortex-A72 r0p3, as Unicorn's default CPU reports them.
 MIDR_EL1 = 0x410F_D083

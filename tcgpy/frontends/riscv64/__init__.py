@@ -36,8 +36,7 @@ def _fcsr() -> PseudoReg:
 ARCH = ArchInfo(
     target=lookup("riscv64"),
     layout=LAYOUT,
-    decoder=RV,
-    DisasContext=DisasContext,
+    translator=lambda: (RV, DisasContext),
     pseudo_regs={"x0": _zero(), "zero": _zero(), "fcsr": _fcsr(),
                  "fflags": _fcsr_field(0, 5), "frm": _fcsr_field(5, 3)},
 )
