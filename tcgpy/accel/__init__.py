@@ -10,10 +10,9 @@ from __future__ import annotations
 
 import errno
 import os
-import platform
 
 ACCELS = ("auto", "kvm", "tcg")
-_HOST_ALIASES = {"arm64": "aarch64", "amd64": "x86_64"}        # platform.machine() spellings
+_HOST_ALIASES = {"arm64": "aarch64", "amd64": "x86_64"}        # uname -m spellings
 KVM_API_VERSION = 12
 
 
@@ -22,7 +21,7 @@ class AccelUnavailable(ValueError):
 
 
 def host_arch() -> str:
-    m = platform.machine().lower()
+    m = os.uname().machine.lower()
     return _HOST_ALIASES.get(m, m)
 
 
