@@ -121,8 +121,14 @@ def test_run_until_and_registers(emu):
         "90"))              # 40000a: nop
     emu.reg_write("rbx", 100)
     emu.run(CODE, until=end - 1)
-    assert emu.reg_read("rax") == 142
+    assert emu.reg_read("rax") == 142 and emu.stop_reason == "until"
     assert emu.reg_read("rip") == end - 1 == emu.reg_read("pc")
+    # as tcgpy.Emulator: two's complement for negatives, an error past the register
+    emu.reg_write("rbx", -1)
+    assert emu.reg_read("rbx") == (1 << 64) - 1
+    for name, value in (("rbx", 1 << 64), ("rax", 1 << 70), ("xmm0", 1 << 128)):
+        with pytest.raises(ValueError, match="does not fit"):
+            emu.reg_write(name, value)
 
 
 @needs_kvm
@@ -131,7 +137,7 @@ def test_count_is_exact(emu):
         "48ffc0"            # 400000: inc rax
         "ebfb"))            # 400003: jmp 400000
     emu.run(CODE, count=7)
-    assert emu.last_run_insns == 7
+    assert emu.last_run_insns == 7 and emu.stop_reason == "count"
     assert emu.reg_read("rax") == 4
     assert emu.reg_read("rip") == CODE + 3
 
@@ -140,7 +146,7 @@ def test_count_is_exact(emu):
 def test_timeout_stops_an_endless_loop(emu):
     load(emu, bytes.fromhex("ebfe"))        # 400000: jmp 400000
     emu.run(CODE, timeout=0.2)
-    assert emu.reg_read("rip") == CODE
+    assert emu.reg_read("rip") == CODE and emu.stop_reason == "timeout"
 
 
 @needs_kvm
@@ -158,6 +164,7 @@ def test_request_exit_from_another_thread(emu):
     t.start()
     emu.run(CODE, timeout=60)
     t.join()
+    assert emu.stop_reason == "stop"
     assert emu.reg_read("rip") == CODE
 
 

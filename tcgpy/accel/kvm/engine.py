@@ -102,6 +102,7 @@ class KvmEmulator:
         self.arch = KvmArch()
         self.on_syscall = None
         self.last_run_insns = 0
+        self.stop_reason: str | None = None      # why the last run returned (as tcgpy.Emulator)
         self.breakpoints: set[int] = set()
         self.hit_breakpoint: int | None = None
         self.regs = K.Regs()
@@ -384,6 +385,12 @@ class KvmEmulator:
 
     def reg_write(self, name: str, value: int) -> None:
         n = ALIASES.get(name.lower(), name.lower())
+        if n != "xsave":
+            # as tcgpy.Emulator: two's complement for a negative value, an
+            # error for one that does not fit the register
+            bits = 128 if n.startswith("xmm") else 64
+            if not -(1 << (bits - 1)) <= value < 1 << bits:
+                raise ValueError(f"{name}: {value:#x} does not fit in {bits} bits")
         if n in GPRS:
             if n == "rflags":
                 value = (value & RFLAGS_USER) | RFLAGS_FIXED | RFLAGS_IF
@@ -557,8 +564,14 @@ class KvmEmulator:
         if until is not None:
             stops.add(until & MASK64)
         timer = None
+        self.stop_reason = None
+        timed_out = []
+
+        def time_up():
+            timed_out.append(True)
+            self.request_exit()
         if timeout is not None:
-            timer = threading.Timer(timeout, self.request_exit)
+            timer = threading.Timer(timeout, time_up)
             timer.daemon = True
             timer.start()
         done = 0
@@ -567,13 +580,17 @@ class KvmEmulator:
             while True:
                 rip = self.regs.rip
                 if until is not None and rip == until & MASK64:
+                    self.stop_reason = "until"
                     break
                 if rip in self.breakpoints and not first:
                     self.hit_breakpoint = rip
+                    self.stop_reason = "breakpoint"
                     break
                 if count is not None and done >= count:
+                    self.stop_reason = "count"
                     break
                 if self._exit_requested:
+                    self.stop_reason = "timeout" if timed_out else "stop"
                     break
                 # Resuming from a breakpoint: its instruction runs alone, unpatched.
                 resume = first and rip in stops
