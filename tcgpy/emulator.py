@@ -3,11 +3,11 @@ from __future__ import annotations
 
 import ctypes
 import os
-import threading
 import weakref
 from time import perf_counter
 from typing import Callable, Iterable
 
+from .accel.engine import RunTimer
 from .errors import (AlignmentFault, EmulationError, GuestTrap, IllegalInstruction, MemoryFault, UnhandledSyscall,
                      WatchpointHit)
 from .backends.llvm import jit
@@ -434,17 +434,8 @@ class Emulator:
             cache.invalidate_containing(until)
             stops = stops | {until}
         first = True
-        timer = None
         self.stop_reason = None
-        timed_out = []
-
-        def time_up():
-            timed_out.append(True)
-            self.request_exit()
-        if timeout is not None:
-            timer = threading.Timer(timeout, time_up)
-            timer.daemon = True
-            timer.start()
+        timer = RunTimer(self.request_exit, timeout)
         log = self.log
         enter = jit.enter
         try:
@@ -454,7 +445,7 @@ class Emulator:
                     self.stop_reason = "until"
                     break
                 if env.exit_request:
-                    self.stop_reason = "timeout" if timed_out else "stop"
+                    self.stop_reason = "timeout" if timer.fired else "stop"
                     break
                 left = env.icount_left
                 if left <= 0 and count is not None:
@@ -497,8 +488,7 @@ class Emulator:
                     continue
                 self._handle_exit(code)
         finally:
-            if timer is not None:
-                timer.cancel()
+            timer.cancel()
             env.exit_request = 0
             self.last_run_insns = (UNLIMITED if count is None else count) - env.icount_left
 

@@ -76,10 +76,10 @@ def workdir(tmp_path):
     return tmp_path
 
 
-def _run(prefix: list[str], cmd: str, cwd: Path) -> subprocess.CompletedProcess:
+def _run(prefix: list[str], cmd: str, cwd: Path, busybox: Path = BUSYBOX) -> subprocess.CompletedProcess:
     import shlex
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    return subprocess.run(prefix + [str(BUSYBOX), *shlex.split(cmd)], input=b"stdin line\n",
+    return subprocess.run(prefix + [str(busybox), *shlex.split(cmd)], input=b"stdin line\n",
                           capture_output=True, cwd=cwd, env=env, timeout=300)
 
 

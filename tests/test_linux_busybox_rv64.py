@@ -6,16 +6,13 @@ AArch64 busybox (tests/test_linux_busybox.py).  Opt-in: needs
 (tests/guest/ext/busybox-riscv64) and qemu-riscv64 as the reference."""
 from __future__ import annotations
 
-import os
-import shlex
 import shutil
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from tests.test_linux_busybox import COMMANDS, KERNEL_EXPECTED
+from tests.test_linux_busybox import COMMANDS, KERNEL_EXPECTED, _run, workdir  # noqa: F401  (a fixture)
 
 ROOT = Path(__file__).resolve().parent.parent
 BUSYBOX = ROOT / "tests" / "guest" / "ext" / "busybox-riscv64"
@@ -28,26 +25,14 @@ pytestmark = [
 ]
 
 
-@pytest.fixture
-def workdir(tmp_path):
-    (tmp_path / "in.txt").write_text("b 2\na 1\nc 3\n")
-    return tmp_path
-
-
-def _run(prefix: list[str], cmd: str, cwd: Path) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    return subprocess.run(prefix + [str(BUSYBOX), *shlex.split(cmd)], input=b"stdin line\n",
-                          capture_output=True, cwd=cwd, env=env, timeout=300)
-
-
 @pytest.mark.parametrize("cmd", COMMANDS)
 def test_riscv64_busybox_matches_qemu(cmd, workdir):
-    ref = _run([QEMU], cmd, workdir)
-    res = _run([sys.executable, "-m", "tcgpy", "run"], cmd, workdir)
+    ref = _run([QEMU], cmd, workdir, BUSYBOX)
+    res = _run([sys.executable, "-m", "tcgpy", "run"], cmd, workdir, BUSYBOX)
     assert (res.stdout, res.returncode) == (ref.stdout, ref.returncode), res.stderr
 
 
 @pytest.mark.parametrize("cmd,stdout,status", KERNEL_EXPECTED)
 def test_riscv64_busybox_kernel_behaviour(cmd, stdout, status, workdir):
-    res = _run([sys.executable, "-m", "tcgpy", "run"], cmd, workdir)
+    res = _run([sys.executable, "-m", "tcgpy", "run"], cmd, workdir, BUSYBOX)
     assert (res.stdout, res.returncode) == (stdout, status), res.stderr

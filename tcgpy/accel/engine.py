@@ -7,8 +7,8 @@ translation, block cache, softmmu) and the KVM one
 ``tcgpy.Emulator(arch, accel=...)`` picks one (tcgpy/accel/__init__.py).
 
 Stop reasons of ``run`` are its return (``until`` reached, ``count``
-instructions run, ``timeout`` or ``request_exit``, with ``hit_breakpoint``
-set at a breakpoint) and its exceptions (tcgpy.errors: MemoryFault,
+instructions run, ``timeout`` or ``request_exit``, said by ``stop_reason``,
+with ``hit_breakpoint`` set at a breakpoint) and its exceptions (tcgpy.errors: MemoryFault,
 AlignmentFault, IllegalInstruction, GuestTrap, UnhandledSyscall, and the
 KVM engine's CpuException), each with every register as before the
 faulting instruction.  A syscall calls ``on_syscall(engine)`` with the
@@ -22,7 +22,29 @@ and ``native`` (the guest runs on the host's own ABI: ``-L /`` by default).
 """
 from __future__ import annotations
 
+import threading
 from typing import Callable, Protocol, runtime_checkable
+
+
+class RunTimer:
+    """``run(timeout=)``: ``request_exit()`` after ``timeout`` seconds (None:
+    never), remembering that the timer did it (``stop_reason`` "timeout",
+    not "stop")."""
+
+    def __init__(self, request_exit: Callable[[], None], timeout: float | None):
+        self.fired = False
+        self._timer = None
+        if timeout is not None:
+            def fire() -> None:
+                self.fired = True
+                request_exit()
+            self._timer = threading.Timer(timeout, fire)
+            self._timer.daemon = True
+            self._timer.start()
+
+    def cancel(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
 
 
 @runtime_checkable

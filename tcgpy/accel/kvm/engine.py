@@ -26,6 +26,7 @@ import weakref
 from array import array
 
 from ...errors import EmulationError, GuestTrap, IllegalInstruction, MemoryFault, UnhandledSyscall
+from ..engine import RunTimer
 from . import kvmapi as K
 from . import machine as M
 from .faults import CpuException, exception_for
@@ -563,17 +564,8 @@ class KvmEmulator:
         stops = set(self.breakpoints)
         if until is not None:
             stops.add(until & MASK64)
-        timer = None
         self.stop_reason = None
-        timed_out = []
-
-        def time_up():
-            timed_out.append(True)
-            self.request_exit()
-        if timeout is not None:
-            timer = threading.Timer(timeout, time_up)
-            timer.daemon = True
-            timer.start()
+        timer = RunTimer(self.request_exit, timeout)
         done = 0
         first = True
         try:
@@ -590,7 +582,7 @@ class KvmEmulator:
                     self.stop_reason = "count"
                     break
                 if self._exit_requested:
-                    self.stop_reason = "timeout" if timed_out else "stop"
+                    self.stop_reason = "timeout" if timer.fired else "stop"
                     break
                 # Resuming from a breakpoint: its instruction runs alone, unpatched.
                 resume = first and rip in stops
@@ -602,8 +594,7 @@ class KvmEmulator:
                 if resume and count is None:
                     done = 0
         finally:
-            if timer is not None:
-                timer.cancel()
+            timer.cancel()
             self._vcpu_thread = None
             self._exit_requested = False
             self._step = False
