@@ -288,13 +288,15 @@ def load_hot(cache, key: str):
         addrs, _ = cache.code.load_object(entry.obj, tag, symbols, sorted({b[3] for b in meta["blocks"]}))
     except ValueError:
         return None
-    base_slot = cache.pcache_slot_base
+    base_slot, base_ctr = cache.pcache_slot_base, cache.pcache_ctr_base
     tbs = []
-    for pc, size, n, fn, slots, _, _ in meta["blocks"]:
+    for pc, size, n, fn, slots, ctrs, _ in meta["blocks"]:
         if not addrs.get(fn):
             return None
         tbs.append(TB(pc, size, n, (), addrs[fn], [(base_slot + k, t) for k, t in slots],
-                      _pages_of(pc, size), hot=True))
+                      _pages_of(pc, size), counters=[base_ctr + c for c in ctrs], hot=True))
+        for idx in tbs[-1].counters:
+            cache.counter_owner[idx] = tbs[-1]
     if meta["region"]:
         mark_region(tbs)
         cache.stats.hot_regions_loaded += 1
@@ -330,9 +332,9 @@ def _save_hot(cache, key: str, header: int, pcs: list[tuple[int, int]]) -> bool:
     blocks = [cache._translate(pc, n, ()) for pc, n in pcs]
     tag = os.urandom(8).hex()          # names the module's own symbols, unique in an engine
     rt = dataclasses.replace(cache.rt, tag=tag, imports={})
-    next_slot, names = itertools.count(), itertools.count()
+    next_slot, next_ctr, names = itertools.count(), itertools.count(), itertools.count()
     text, order, lowered, region = lower_hot(blocks, header, rt, lambda: f"tb_{tag}_{next(names)}",
-                                             next_slot.__next__)
+                                             next_slot.__next__, next_ctr.__next__)
     text = rt.import_decls() + text
     if region:
         text = optimize_region(text)
@@ -340,8 +342,8 @@ def _save_hot(cache, key: str, header: int, pcs: list[tuple[int, int]]) -> bool:
     metas = []
     for block, lb in zip(order, lowered):
         metas.append([block.pc, block.guest_size, block.guest_insns, lb.name,
-                      [list(sl) for sl in lb.slots], [], []])
-    meta = {"hot": True, "region": region, "tag": tag, "nslots": next(next_slot), "nctr": 0,
+                      [list(sl) for sl in lb.slots], list(lb.counters), []])
+    meta = {"hot": True, "region": region, "tag": tag, "nslots": next(next_slot), "nctr": next(next_ctr),
             "imports": rt.imports, "blocks": metas, "page": None}
     return cache.pcache.write(key, meta, obj)
 

@@ -193,17 +193,18 @@ class TB:
     runs: int = 0
 
 
-def lower_hot(blocks, header_pc: int, rt: Runtime, fn_name, alloc_slot):
+def lower_hot(blocks, header_pc: int, rt: Runtime, fn_name, alloc_slot, alloc_counter=None):
     """LLVM IR for a hot loop: (text, blocks in function order, their
     lowerings, whether the last is the loop's region function).  Each block
     gets its own hot-tier function and, when the loop's header is among
-    them, the whole loop is also one function entered there."""
+    them, the whole loop is also one function entered there.  The blocks'
+    indirect jumps count with ``alloc_counter`` (lower.lower_goto_ptr)."""
     header = next((b for b in blocks if b.pc == header_pc), None)
     if header is None or not HOT_REGIONS or not region_possible(blocks, rt):
-        lowered = [lower_block(b, rt, fn_name(), alloc_slot, None, True) for b in blocks]
+        lowered = [lower_block(b, rt, fn_name(), alloc_slot, alloc_counter, True) for b in blocks]
         return module_text(lowered), list(blocks), lowered, False
     others = [b for b in blocks if b is not header]
-    lowered = [lower_block(b, rt, fn_name(), alloc_slot, None, True) for b in others]
+    lowered = [lower_block(b, rt, fn_name(), alloc_slot, alloc_counter, True) for b in others]
     lowered.append(lower_region([header] + others, rt, fn_name(), alloc_slot))
     return module_text(lowered), others + [header], lowered, True
 
@@ -405,7 +406,8 @@ class TBCache:
         is among them, the whole loop as one function entered there
         (lower_region), optimised by LLVM."""
         t0 = time.perf_counter()
-        text, order, lowered, region = lower_hot(blocks, header_pc, self.rt, self._fn_name, self._alloc_slot)
+        text, order, lowered, region = lower_hot(blocks, header_pc, self.rt, self._fn_name, self._alloc_slot,
+                                                 self._alloc_counter)
         t1 = time.perf_counter()
         self.stats.time_llvm_lower += t1 - t0
         if region:
@@ -610,6 +612,12 @@ class TBCache:
         src = self.counter_owner.get(counter)
         if src is None or not src.valid:
             return
+        if src.hot:
+            # Hot code's indirect jump (the only edge it counts): the code
+            # it reaches is what to promote, unless that is hot already.
+            dst = self.blocks.get(target)
+            if dst is None or dst.hot:
+                return
         # The region an earlier run chose for this loop, when its blocks are
         # all here: a run that loaded whole pages from the persistent cache
         # has blocks the first run had not translated yet when the loop
@@ -617,7 +625,7 @@ class TBCache:
         # compiled again).
         region = persist.chosen_region(self, target, src.pc) if self.pcache is not None else None
         if region is None:
-            region = self._form_region(target, src)
+            region = self._form_region(target, src) if not src.hot else self._callee_region(target)
             if self.pcache is not None and region:
                 self.hot_choices[(target, src.pc)] = [(tb.pc, tb.n_insns) for tb in region]
         if not region:
@@ -665,6 +673,34 @@ class TBCache:
         region.sort(key=lambda tb: tb.pc)
         return region
 
+    def _callee_region(self, target: int) -> list[TB]:
+        """What hot code's indirect jump to ``target`` runs (a function it
+        calls through a PLT stub or a pointer, the code it returns to): the
+        first-tier blocks reachable from ``target`` by direct jumps, nearest
+        first.  Not the paths back to the jump: they run through hot code
+        already, and the function's own body would be left out."""
+        first = self.blocks.get(target)
+        if first is None:
+            return []
+        region = [tb for tb in self._reachable(first, 4 * HOT_REGION_MAX)[0] if not tb.hot][:HOT_REGION_MAX]
+        region.sort(key=lambda tb: tb.pc)
+        return region
+
+    def _reachable(self, first: TB, limit: int) -> tuple[list[TB], dict[int, list[int]]]:
+        """Up to ``limit`` valid registered blocks reachable from ``first`` by
+        its jump slots, nearest first, and each visited block's slot targets."""
+        found = {first.pc}
+        order = [first]
+        succ: dict[int, list[int]] = {}
+        for tb in order:
+            succ[tb.pc] = outs = [t for _, t in tb.slots]
+            for t in outs:
+                nb = self.blocks.get(t)
+                if t not in found and nb is not None and nb.valid and len(found) < limit:
+                    found.add(t)
+                    order.append(nb)
+        return order, succ
+
     def _install_hot(self, region: list[TB], news: list[TB], target: int) -> None:
         """Replace a loop's ``region`` blocks by their hot versions ``news``."""
         # An inner loop's region stays the way into that loop: the outer
@@ -695,16 +731,8 @@ class TBCache:
         first = self.blocks.get(target)
         if first is None:
             return []
-        found = {target: first}
-        order = [first]
-        succ: dict[int, list[int]] = {}
-        for tb in order:
-            succ[tb.pc] = outs = [t for _, t in tb.slots]
-            for t in outs:
-                nb = self.blocks.get(t)
-                if t not in found and nb is not None and nb.valid and len(found) < 4 * limit:
-                    found[t] = nb
-                    order.append(nb)
+        order, succ = self._reachable(first, 4 * limit)
+        found = {tb.pc: tb for tb in order}
         if src.pc not in found:
             return order[:limit]
         back = {src.pc}                 # the blocks src is reachable from

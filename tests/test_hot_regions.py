@@ -308,3 +308,58 @@ def test_loop_with_an_indirect_call_keeps_its_inner_region():
     blocks = [emu.cache._translate(pc, emu.cache.blocks[pc].n_insns, ()) for pc in (inner, call)]
     assert region_possible(blocks[:1], emu.cache.rt)
     assert not region_possible(blocks, emu.cache.rt)    # blr leaves on every pass
+
+
+# A loop calling a short function through a PLT-style stub below it.
+THROUGH_STUB = """
+    b start
+stub:
+    ldr x17, [x16]
+    br x17
+start:
+    mov x6, #0
+loop:
+    mov x0, x1
+    bl stub
+    add x6, x6, x0
+    subs x1, x1, #1
+    b.ne loop
+    b end
+f:
+    and x2, x0, #2
+    cbz x2, even
+    add x0, x0, #3
+    ret
+even:
+    sub x0, x0, #1
+    ret
+end:
+    nop
+"""
+
+
+def test_function_reached_only_from_hot_code_turns_hot(monkeypatch):
+    """Hot code counts its indirect jumps: a function that hot code calls
+    through a stub (glibc's memcmp from sort's hot loop, by its PLT entry,
+    after the loop's ``bl`` edge had made the stub hot) is compiled hot too,
+    not left in first-tier code.  The stub is made hot here the way that
+    edge did it; a region limit of 2 stands in for the distance between a
+    program and its libc (the function's own returns do not bring its entry
+    in)."""
+    monkeypatch.setattr(tbcache, "HOT_REGION_MAX", 2)
+    monkeypatch.setattr(tbcache, "HOT_THRESHOLD", 1 << 40)
+    code = asm(THROUGH_STUB)
+    f = CODE + code.index(asm("and x2, x0, #2"))
+    stub, loop = CODE + 4, CODE + 16
+    end = CODE + len(code) - 4
+    emu = _tcgpy(code, {"x1": 10, "x16": DATA}, f.to_bytes(8, "little"))
+    emu.run(CODE, until=end)
+    monkeypatch.setattr(tbcache, "HOT_THRESHOLD", 100)
+    caller = emu.cache.blocks[loop]
+    (bl_edge,) = caller.counters
+    emu.cache.promote(bl_edge, stub)
+    assert emu.cache.blocks[stub].hot and not emu.cache.blocks[f].hot
+    emu.reg_write("x1", 1000)
+    emu.run(CODE, until=end)
+    assert emu.reg_read("x6") == sum(n - 1 if n & 2 == 0 else n + 3 for n in range(1, 1001))
+    assert emu.cache.blocks[f].hot

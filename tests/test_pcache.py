@@ -17,6 +17,8 @@ import pytest
 import tcgpy
 from tcgpy import pcache
 
+from .asm import asm
+
 ROOT = Path(__file__).resolve().parent.parent
 HELLO = ROOT / "tests" / "guest" / "bin" / "libc_hello"
 CODE = 0x10000
@@ -405,3 +407,35 @@ def test_vec_ops_with_module_tables_and_functions_load_from_the_cache(tmp_path):
     assert s.pcache_hits > 0 and s.modules_compiled == 0 and s.blocks_translated == 0
     assert s.blocks_promoted > 0
     assert _unicorn_vec_loop(n) == want
+
+
+def test_hot_code_loaded_from_the_cache_counts_its_indirect_jumps(tmp_path):
+    """Hot code counts its indirect jumps (what hot code calls through a
+    pointer or a PLT stub turns hot too); the counters are part of what the
+    cache keeps, so a warm run's loaded hot code counts them as well."""
+    code = asm("""
+        movz x5, #0x1, lsl #16
+        movk x5, #0x1004
+    loop:
+        blr x5
+        subs x1, x1, #1
+        b.ne loop
+        brk #0
+    """)
+    first = _emu(tmp_path, code=code, x1=100_000)
+    assert _run_to_brk(first, CODE + len(code) - 4) == 400_000
+    call = CODE + 8
+    assert first.cache.blocks[call].hot and first.cache.blocks[call].counters
+    first.save_cache()
+    warm = _emu(tmp_path, code=code, x1=100_000)
+    assert _run_to_brk(warm, CODE + len(code) - 4) == 400_000
+    tb = warm.cache.blocks[call]
+    assert tb.hot and tb.counters and all(warm.cache.counter_owner[i] is tb for i in tb.counters)
+    assert warm.stats.modules_compiled == 0
+
+
+def _run_to_brk(emu, brk_pc: int) -> int:
+    with pytest.raises(tcgpy.GuestTrap) as e:
+        emu.run(CODE)
+    assert e.value.pc == brk_pc
+    return emu.reg_read("x2")

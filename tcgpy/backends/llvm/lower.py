@@ -283,7 +283,7 @@ class _FnLowering:
         self.tail_edges.append((fn, self.current_bb))
         self.emit("br label %tail")
 
-    def loop_edge(self, exit_pc: int | None = None) -> None:
+    def loop_edge(self, exit_pc: int | None = None, count: bool = True) -> None:
         """Checks on a loop-closing edge (a backward direct jump or an
         indirect jump), with pc already holding the target (or, given
         ``exit_pc``, stored on the exit path only: a block's entry).  Every cycle of
@@ -301,7 +301,7 @@ class _FnLowering:
         catches either, and the dispatcher tells them apart.  (Two checks cost
         the first tier a sixth of its LLVM code: an edge in almost every block.)
         """
-        idx = -1 if self.alloc_counter is None else self.alloc_counter()
+        idx = -1 if self.alloc_counter is None or not count else self.alloc_counter()
         er = self.tmp()
         self.emit(f"{er} = load i64, ptr {self.env_ptr(self.rt.offsets['exit_request'])}")
         stop_bb, go_bb = self.new_bb("request"), self.new_bb("go")
@@ -377,7 +377,7 @@ class _FnLowering:
         # Instruction budget at block entry (QEMU's icount decrement), for
         # exact counts; exit requests are checked on loop edges (loop_edge).
         self.start_bb(entry_bb)
-        if self.alloc_counter is not None and blk.guest_insns >= ENTRY_COUNT_MIN_INSNS:
+        if self.alloc_counter is not None and not self.hot and blk.guest_insns >= ENTRY_COUNT_MIN_INSNS:
             # First tier: count entries too, so that a hot block is recompiled
             # optimised wherever the loop around it runs -- through a call
             # and a return, say, which no counted loop edge spans (a hash
@@ -1092,7 +1092,8 @@ def lower_goto_tb(fl, insn):
     fl.sync_globals()
     fl.store_pc(_c(target))
     if target <= fl.insn_pc:
-        fl.loop_edge()
+        # hot code counts only its indirect jumps (lower_goto_ptr)
+        fl.loop_edge(count=not fl.hot)
     f = fl.tmp()
     fl.emit(f"{f} = load ptr, ptr {fl.rt.slot_ref(slot)}")
     fl.tail_call(f)
@@ -1104,6 +1105,10 @@ def lower_goto_ptr(fl, insn):
     target = fl.get(insn.ins[0])
     fl.sync_globals()
     fl.store_pc(target)
+    # Counted in hot code too: a function reached from hot code through a
+    # PLT stub, a pointer or a return turns hot through this edge alone
+    # (sort's memcmp, called from a hot loop by way of its PLT stub, stayed
+    # first tier and took a third of the run).
     fl.loop_edge()
     h, i, o, ep, epc, hit, fp, f, r = (fl.tmp() for _ in range(9))
     fl.emit(f"{h} = lshr i64 {target}, 2")

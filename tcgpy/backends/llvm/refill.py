@@ -8,7 +8,10 @@ on every map, unmap and protect), fill the TLB entry as
 ``AddressSpace.tlb_fill`` would and do the access.  Everything the table does
 not clear for the fast path goes to the Python slow path, unchanged: faults
 (unmapped, permissions, alignment), MMIO, stores to regions holding
-translated code, and accesses that cross a page.  Without this a program
+translated code.  An access that crosses into the next page is done here
+too when both pages lie in one region (its host memory is contiguous and its
+permissions are the region's): unaligned 8-byte loads in string and sort code
+cross a page every 512 bytes on average.  Without this a program
 whose working set outgrows the TLB's reach called into Python on every
 access to a new page (QEMU's tlb_fill is native for the same reason).
 """
@@ -28,10 +31,11 @@ _TAB = {name: getattr(RegionTable, name).offset for name, _ in RegionTable._fiel
 
 
 def _refill(rt: Runtime, mem_table_offset: int) -> str:
-    """``i1 refill(env, addr, need)``: fill ``addr``'s TLB entry from the
-    region table if the region grants ``need`` (FAST_READ or FAST_WRITE)."""
+    """``i1 refill(env, addr, last, need)``: fill ``addr``'s TLB entry from
+    the region table if one region holds ``addr`` through ``last`` (the
+    access's last byte) and grants ``need`` (FAST_READ or FAST_WRITE)."""
     return f"""\
-define internal i1 @refill(ptr %env, i64 %addr, i64 %need) {{
+define internal i1 @refill(ptr %env, i64 %addr, i64 %last, i64 %need) {{
 entry:
   %tpp = getelementptr i8, ptr %env, i64 {mem_table_offset}
   %tab = load ptr, ptr %tpp
@@ -65,7 +69,7 @@ check:
   %rp = getelementptr i8, ptr %ents, i64 %ro
   %endp = getelementptr i8, ptr %rp, i64 {_ENT['end']}
   %end = load i64, ptr %endp
-  %inside = icmp ult i64 %addr, %end
+  %inside = icmp ult i64 %last, %end
   %fastp = getelementptr i8, ptr %rp, i64 {_ENT['fast']}
   %fast = load i64, ptr %fastp
   %granted = and i64 %fast, %need
@@ -104,8 +108,9 @@ fail:
 
 
 def _fast_ok(memop: str) -> str:
-    """Instructions computing %fits: the access lies in one page and is
-    aligned if the memop asks (else Python reports the fault or splits it)."""
+    """Instructions computing %fits (the access is aligned if the memop asks,
+    else Python reports the fault) and %last, its last byte (an access
+    wrapping around the top of the address space is not one region's)."""
     return f"""\
   %sl = and i64 {memop}, {MemOp.SIZE_MASK}
   %size = shl i64 1, %sl
@@ -115,10 +120,9 @@ def _fast_ok(memop: str) -> str:
   %needal = icmp ne i64 %alb, 0
   %misal = icmp ne i64 %mis, 0
   %bad = and i1 %needal, %misal
-  %po = and i64 %addr, {PAGE_SIZE - 1}
-  %pe = add i64 %po, %size
-  %cross = icmp ugt i64 %pe, {PAGE_SIZE}
-  %no = or i1 %bad, %cross
+  %last = add i64 %addr, %szm
+  %wraps = icmp ult i64 %last, %addr
+  %no = or i1 %bad, %wraps
   %fits = xor i1 %no, 1
 """
 
@@ -159,7 +163,7 @@ define i64 @{REFILL_LD}(ptr %env, i64 %addr, i64 %memop) {{
 entry:
 {_fast_ok('%memop')}  br i1 %fits, label %try, label %python, !prof !1
 try:
-  %ok = call i1 @refill(ptr %env, i64 %addr, i64 {FAST_READ})
+  %ok = call i1 @refill(ptr %env, i64 %addr, i64 %last, i64 {FAST_READ})
   br i1 %ok, label %hit, label %python, !prof !1
 hit:
 {_host(rt)}  %shape = and i64 %memop, {MemOp.SIZE_MASK | MemOp.SIGN}
@@ -173,7 +177,7 @@ define void @{REFILL_ST}(ptr %env, i64 %addr, i64 %val, i64 %memop) {{
 entry:
 {_fast_ok('%memop')}  br i1 %fits, label %try, label %python, !prof !1
 try:
-  %ok = call i1 @refill(ptr %env, i64 %addr, i64 {FAST_WRITE})
+  %ok = call i1 @refill(ptr %env, i64 %addr, i64 %last, i64 {FAST_WRITE})
   br i1 %ok, label %hit, label %python, !prof !1
 hit:
 {_host(rt)}  %sz = and i64 %memop, {MemOp.SIZE_MASK}
