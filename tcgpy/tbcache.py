@@ -198,14 +198,14 @@ def lower_hot(blocks, header_pc: int, rt: Runtime, fn_name, alloc_slot, alloc_co
     lowerings, whether the last is the loop's region function).  Each block
     gets its own hot-tier function and, when the loop's header is among
     them, the whole loop is also one function entered there.  The blocks'
-    indirect jumps count with ``alloc_counter`` (lower.lower_goto_ptr)."""
+    backward and indirect jumps out count with ``alloc_counter``."""
     header = next((b for b in blocks if b.pc == header_pc), None)
     if header is None or not HOT_REGIONS or not region_possible(blocks, rt):
         lowered = [lower_block(b, rt, fn_name(), alloc_slot, alloc_counter, True) for b in blocks]
         return module_text(lowered), list(blocks), lowered, False
     others = [b for b in blocks if b is not header]
     lowered = [lower_block(b, rt, fn_name(), alloc_slot, alloc_counter, True) for b in others]
-    lowered.append(lower_region([header] + others, rt, fn_name(), alloc_slot))
+    lowered.append(lower_region([header] + others, rt, fn_name(), alloc_slot, alloc_counter))
     return module_text(lowered), others + [header], lowered, True
 
 
@@ -613,8 +613,8 @@ class TBCache:
         if src is None or not src.valid:
             return
         if src.hot:
-            # Hot code's indirect jump (the only edge it counts): the code
-            # it reaches is what to promote, unless that is hot already.
+            # A way out of hot code: what it reaches is promoted, unless
+            # that is hot already.
             dst = self.blocks.get(target)
             if dst is None or dst.hot:
                 return
@@ -625,7 +625,12 @@ class TBCache:
         # compiled again).
         region = persist.chosen_region(self, target, src.pc) if self.pcache is not None else None
         if region is None:
-            region = self._form_region(target, src) if not src.hot else self._callee_region(target)
+            if not src.hot:
+                region = self._form_region(target, src)
+            elif any(t == target for _, t in src.slots):
+                region = self._loop_by_paths(target, src)
+            else:
+                region = self._callee_region(target)
             if self.pcache is not None and region:
                 self.hot_choices[(target, src.pc)] = [(tb.pc, tb.n_insns) for tb in region]
         if not region:
@@ -667,9 +672,19 @@ class TBCache:
             # return): the blocks on direct-jump paths from the target back
             # to the edge's source are what runs (the callee's body too),
             # and always the two ends.
-            ends = [tb for tb in (self.blocks.get(target), src) if tb is not None]
-            region = list({tb.pc: tb for tb in self._paths_between(target, src, HOT_REGION_MAX) + ends
-                           if HOT_REGIONS or not tb.hot}.values())
+            return self._loop_by_paths(target, src)
+        region.sort(key=lambda tb: tb.pc)
+        return region
+
+    def _loop_by_paths(self, target: int, src: TB) -> list[TB]:
+        """The loop closed by ``src``'s jump to ``target`` as the blocks on
+        direct-jump paths between them (_paths_between) and both ends, by
+        pc: when the pc range is too long, or when ``src`` is hot code (the
+        range would miss the part of the loop that lies above a hot inner
+        region's header)."""
+        ends = [tb for tb in (self.blocks.get(target), src) if tb is not None]
+        region = list({tb.pc: tb for tb in self._paths_between(target, src, HOT_REGION_MAX) + ends
+                       if HOT_REGIONS or not tb.hot}.values())
         region.sort(key=lambda tb: tb.pc)
         return region
 

@@ -363,3 +363,77 @@ def test_function_reached_only_from_hot_code_turns_hot(monkeypatch):
     emu.run(CODE, until=end)
     assert emu.reg_read("x6") == sum(n - 1 if n & 2 == 0 else n + 3 for n in range(1, 1001))
     assert emu.cache.blocks[f].hot
+
+
+# A loop closed by a long block (long blocks count their entries, to turn
+# hot wherever the loop around them runs) with short blocks before it.
+CLOSED_BY_A_LONG_BLOCK = """
+    mov x2, #0
+loop:
+    tbz x1, #0, odd
+    add x2, x2, #3
+odd:
+    add x3, x3, x2
+    eor x4, x4, x3
+    add x5, x5, x4
+    eor x6, x6, x5
+    add x7, x7, x6
+    eor x8, x8, x7
+    add x9, x9, x8
+    subs x1, x1, #1
+    b.ne loop
+    nop
+"""
+
+
+def test_loop_closed_by_a_long_block_becomes_one_region():
+    """The closing block counts its loop edge, not its entries: counting
+    both, the entry count ran out first on the same pass, the block turned
+    hot alone, and the short blocks before it stayed first tier."""
+    code = asm(CLOSED_BY_A_LONG_BLOCK)
+    end = CODE + len(code) - 4
+    emu, uc = _both_until(code, {"x1": 1000, "nzcv": 0}, end)
+    assert _regs(emu) == _uc_regs(uc)
+    loop = CODE + 4
+    assert emu.cache.blocks[loop].region
+    assert all(emu.cache.blocks[pc].hot for pc in (loop, loop + 4, loop + 8))
+
+
+# The shape of zstd's sequence decoder: an inner loop turns hot first, and
+# the outer loop's closing jump lies in the inner loop's region, whose
+# blocks reach above the outer loop's header and back.
+AROUND_A_HOT_INNER_LOOP = """
+    mov x2, #0
+outer:
+    add x2, x2, #1
+    tbz x1, #0, up
+    add x2, x2, #3
+up:
+    b high
+mid:
+    add x3, x3, x2
+    subs x4, x4, #1
+    b.ne high
+    subs x1, x1, #1
+    b.ne outer
+    b end
+high:
+    eor x5, x5, x3
+    cbnz x4, mid
+    mov x4, #5
+    b mid
+end:
+    nop
+"""
+
+
+def test_loop_around_a_hot_inner_loop_becomes_one_region():
+    """Hot code counts its backward ways out: the outer loop, which runs
+    through the inner loop's region, turns hot around it."""
+    code = asm(AROUND_A_HOT_INNER_LOOP)
+    end = CODE + len(code) - 4
+    emu, uc = _both_until(code, {"x1": 3000, "x4": 5, "nzcv": 0}, end)
+    assert _regs(emu) == _uc_regs(uc)
+    outer = CODE + 4
+    assert emu.cache.blocks[outer].region
+    assert all(emu.cache.blocks[pc].hot for pc in (outer, outer + 8, outer + 12))

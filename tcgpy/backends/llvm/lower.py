@@ -153,6 +153,16 @@ class LoweredBlock:
     counters: list[int] = field(default_factory=list)            # hotness counters it uses
 
 
+def _closes_a_loop(blk: Block) -> bool:
+    """Whether ``blk`` jumps back (a counted loop edge, lower_goto_tb).  Such
+    a block does not count its entries as well: that count would run out
+    first, on the same pass, and make the block hot alone, after which its
+    loop edge no longer counts and the loop around it never becomes one
+    region (zstd's sequence decoder: its short blocks stayed first tier)."""
+    last = blk.insn_pcs[-1] if blk.insn_pcs else blk.pc
+    return any(i.op is Op.goto_tb and i.consts[0] <= last for i in blk.insns)
+
+
 # First-tier blocks of at least this many instructions count their entries
 # (loop_edge at the block's start); shorter ones would pay the count on too
 # little work, and are promoted with the loops they lie in.
@@ -377,7 +387,8 @@ class _FnLowering:
         # Instruction budget at block entry (QEMU's icount decrement), for
         # exact counts; exit requests are checked on loop edges (loop_edge).
         self.start_bb(entry_bb)
-        if self.alloc_counter is not None and not self.hot and blk.guest_insns >= ENTRY_COUNT_MIN_INSNS:
+        if (self.alloc_counter is not None and not self.hot and blk.guest_insns >= ENTRY_COUNT_MIN_INSNS
+                and not _closes_a_loop(blk)):
             # First tier: count entries too, so that a hot block is recompiled
             # optimised wherever the loop around it runs -- through a call
             # and a return, say, which no counted loop edge spans (a hash
@@ -1092,8 +1103,11 @@ def lower_goto_tb(fl, insn):
     fl.sync_globals()
     fl.store_pc(_c(target))
     if target <= fl.insn_pc:
-        # hot code counts only its indirect jumps (lower_goto_ptr)
-        fl.loop_edge(count=not fl.hot)
+        # Hot code counts these too: a loop around hot code (an inner loop,
+        # or a block that turned hot by its entry count) turns hot through
+        # them (zstd's sequence decoder, a cycle of 25 blocks, stayed
+        # first tier around its hot inner part).
+        fl.loop_edge()
     f = fl.tmp()
     fl.emit(f"{f} = load ptr, ptr {fl.rt.slot_ref(slot)}")
     fl.tail_call(f)

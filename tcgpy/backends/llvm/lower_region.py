@@ -47,8 +47,9 @@ _PURE = frozenset({Op.add, Op.sub, Op.mul, Op.and_, Op.or_, Op.xor, Op.shl, Op.s
 
 class _RegionLowering(_FnLowering):
 
-    def __init__(self, blocks: list[Block], rt: Runtime, name: str, alloc_slot: Callable[[], int]):
-        super().__init__(blocks[0], rt, name, alloc_slot, None, hot=True)
+    def __init__(self, blocks: list[Block], rt: Runtime, name: str, alloc_slot: Callable[[], int],
+                 alloc_counter: Callable[[], int] | None = None):
+        super().__init__(blocks[0], rt, name, alloc_slot, alloc_counter, hot=True)
         self.blocks = blocks
         self.index = {b.pc: i for i, b in enumerate(blocks)}
         self.bi = 0
@@ -329,7 +330,8 @@ class _RegionLowering(_FnLowering):
         self.sync_globals()
         self.store_pc(_c(target))
         if target <= self.insn_pc:
-            self.loop_edge()            # exit requests; pc is already set
+            # exit requests only (pc is already set): the loop is hot
+            self.loop_edge(count=False)
         self.emit(f"br label %R{self.index[target]}")
 
     def lower(self) -> LoweredBlock:
@@ -366,7 +368,7 @@ class _RegionLowering(_FnLowering):
             body = self._fill_reads(body)
             tail += self._flags_function()
         head.append("  br label %R0")
-        return LoweredBlock(self.name, "\n".join(head + body + tail), self.slots, [])
+        return LoweredBlock(self.name, "\n".join(head + body + tail), self.slots, self.counters)
 
 
 def region_possible(blocks: list[Block], rt: Runtime) -> bool:
@@ -391,10 +393,12 @@ def region_possible(blocks: list[Block], rt: Runtime) -> bool:
     return not (glob | {rt.offsets["icount_left"], rt.offsets["pc"]}) & raw
 
 
-def lower_region(blocks: list[Block], rt: Runtime, name: str,
-                 alloc_slot: Callable[[], int]) -> LoweredBlock:
-    """One function for ``blocks`` (the first is the entry, the loop header)."""
-    return _RegionLowering(blocks, rt, name, alloc_slot).lower()
+def lower_region(blocks: list[Block], rt: Runtime, name: str, alloc_slot: Callable[[], int],
+                 alloc_counter: Callable[[], int] | None = None) -> LoweredBlock:
+    """One function for ``blocks`` (the first is the entry, the loop header).
+    Its ways out count with ``alloc_counter`` where they jump back or
+    indirectly (the loop around this one, the function it calls)."""
+    return _RegionLowering(blocks, rt, name, alloc_slot, alloc_counter).lower()
 
 
 # -- LLVM's optimisation pipeline for region modules --------------------------------------
