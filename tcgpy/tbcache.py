@@ -27,8 +27,8 @@ from collections.abc import Container
 from dataclasses import dataclass, field
 
 from .backends.llvm import jit, native_helpers, refill
-from .backends.llvm.lower import (ACCESS_KEYS, SYM_SLOW_LD, SYM_SLOW_ST, Runtime, access_fn_name,
-                                  access_function_text,
+from .backends.llvm.lower import (ACCESS_KEYS, JMP_WAYS, SYM_SLOW_LD, SYM_SLOW_ST, Runtime, access_fn_name,
+                                  access_function_text, jmp_index,
                                   lower_batch, lower_block, module_text)
 from .backends.llvm.lower_region import lower_region, region_possible
 from .backends.llvm.lower_region import optimize as optimize_region
@@ -40,6 +40,7 @@ from .translator import MAX_BLOCK_INSNS, FetchFault, translate_block
 
 
 JMP_TABLE_BITS = 14
+_NO_PC = 0xFFFF_FFFF_FFFF_FFFF       # an empty indirect-jump table entry (no pc is all ones)
 # The cap is about memory (~8 KB per compiled block, host code and MCJIT's
 # bookkeeping); a program that needs more blocks than it allows retranslates
 # everything after each flush.  CPython's start-up alone runs ~45,000: with
@@ -235,8 +236,9 @@ class TBCache:
         self.stats = Stats()
         self.miss_stub = jit.miss_stub()
         self.slots = (ctypes.c_uint64 * MAX_SLOTS)()
-        self.jmp_table = (ctypes.c_uint64 * (2 << JMP_TABLE_BITS))()
+        self.jmp_table = (ctypes.c_uint64 * (2 * ((1 << JMP_TABLE_BITS) + JMP_WAYS - 1)))()
         self.jmp_mask = (1 << JMP_TABLE_BITS) - 1
+        self._jmp_victim = 0
         self.counters = (ctypes.c_uint64 * (N_COUNTERS + LOADED_COUNTERS))()
         self.free_counters = list(range(N_COUNTERS - 1, -1, -1))
         self.next_loaded_counter = N_COUNTERS
@@ -298,7 +300,7 @@ class TBCache:
         ctypes.memmove(self.slots, stub * MAX_SLOTS, ctypes.sizeof(self.slots))
         # Empty entries still hold a callable (the miss stub): any pc value,
         # even the filler, may be looked up by an indirect jump.
-        entry = struct.pack("<Q", 0xFFFF_FFFF_FFFF_FFFF) + stub
+        entry = struct.pack("<Q", _NO_PC) + stub
         ctypes.memmove(self.jmp_table, entry * (len(self.jmp_table) // 2), ctypes.sizeof(self.jmp_table))
 
     def alloc_slot_range(self, n: int) -> int | None:
@@ -473,9 +475,24 @@ class TBCache:
         self._jmp_set(tb)
 
     def _jmp_set(self, tb: TB) -> None:
-        i = ((tb.pc >> 2) & self.jmp_mask) * 2
-        self.jmp_table[i] = tb.pc
-        self.jmp_table[i + 1] = tb.fn_addr
+        """Enter ``tb`` in its window of the indirect-jump table
+        (lower.jmp_index): where its pc is already, else in a free entry,
+        else over the entries in turn."""
+        table, pc = self.jmp_table, tb.pc
+        first = jmp_index(pc, self.jmp_mask) * 2
+        window = range(first, first + 2 * JMP_WAYS, 2)
+        for i in window:
+            if table[i] == pc:
+                break
+        else:
+            for i in window:
+                if table[i] == _NO_PC:
+                    break
+            else:
+                self._jmp_victim = (self._jmp_victim + 1) % JMP_WAYS
+                i = first + 2 * self._jmp_victim
+        table[i] = pc
+        table[i + 1] = tb.fn_addr
 
     def lookup(self, pc: int, stops: Container[int] = ()) -> TB:
         """The block at ``pc``, translating it (and what it jumps to) on a miss;
@@ -814,10 +831,11 @@ class TBCache:
             self.counter_owner.pop(idx, None)
             self.free_counters.append(idx)
         tb.counters = []
-        i = ((tb.pc >> 2) & self.jmp_mask) * 2
-        if self.jmp_table[i] == tb.pc and self.jmp_table[i + 1] == tb.fn_addr:
-            self.jmp_table[i] = 0xFFFF_FFFF_FFFF_FFFF
-            self.jmp_table[i + 1] = stub
+        first = jmp_index(tb.pc, self.jmp_mask) * 2
+        for i in range(first, first + 2 * JMP_WAYS, 2):
+            if self.jmp_table[i] == tb.pc and self.jmp_table[i + 1] == tb.fn_addr:
+                self.jmp_table[i] = _NO_PC
+                self.jmp_table[i + 1] = stub
 
     def invalidate_page(self, page: int, size: int = 0) -> None:
         self.pcache_tried.discard(page)        # new content: look it up again

@@ -151,6 +151,34 @@ def test_indirect_branch_uses_jump_table():
     assert emu.stats.dispatcher_returns < 50
 
 
+def test_indirect_jumps_to_targets_a_power_of_two_apart_stay_in_host_code():
+    """Two functions 64 KiB apart (the jump table's reach) called by turns:
+    each has its entry in the table at once, so the calls and the returns
+    do not go back to the dispatcher (CPython's interpreter called two
+    functions 0xa0000 apart this way, 400,000 dispatcher returns a run)."""
+    emu = tcgpy.Emulator("aarch64")
+    emu.mem_map(CODE, 0x20000, "rx")
+    f, g = CODE + 0x1000, CODE + 0x11000
+    loop = asm("""
+        mov x0, #0
+        mov x6, #30000
+    loop:
+        blr x5
+        blr x7
+        subs x6, x6, #1
+        b.ne loop
+        nop
+    """)
+    emu.mem_write(CODE, loop)
+    emu.mem_write(f, asm("add x0, x0, #3; ret"))
+    emu.mem_write(g, asm("add x0, x0, #5; ret"))
+    emu.reg_write("x5", f)
+    emu.reg_write("x7", g)
+    emu.run(CODE, until=CODE + len(loop) - 4)
+    assert emu.reg_read("x0") == 30000 * 8
+    assert emu.stats.dispatcher_returns < 50
+
+
 # -- exact counts and stop addresses ------------------------------------------------------
 
 STRAIGHT = "; ".join(f"add x{i}, x{i}, #{i + 1}" for i in range(10))

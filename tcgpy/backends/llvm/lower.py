@@ -1113,6 +1113,20 @@ def lower_goto_tb(fl, insn):
     fl.tail_call(f)
 
 
+# The indirect-jump table (TBCache.jmp_table): (pc, host function) pairs,
+# a pc's entry in a window of JMP_WAYS from jmp_index(pc) (the table has
+# JMP_WAYS - 1 entries past its mask for the last windows).  A window, not one
+# entry: CPython's interpreter jumps to two functions 0xa0000 apart by turns
+# from one call site, which one entry per index thrashed through the
+# dispatcher 400,000 times a run.  The high bits are folded in for the same
+# reason: code laid out a power of two apart would share every index.
+JMP_WAYS = 4
+
+
+def jmp_index(pc: int, mask: int) -> int:
+    return ((pc >> 2) ^ (pc >> (2 + mask.bit_length()))) & mask
+
+
 @lowers(Op.goto_ptr)
 def lower_goto_ptr(fl, insn):
     rt = fl.rt
@@ -1124,20 +1138,25 @@ def lower_goto_ptr(fl, insn):
     # (sort's memcmp, called from a hot loop by way of its PLT stub, stayed
     # first tier and took a third of the run).
     fl.loop_edge()
-    h, i, o, ep, epc, hit, fp, f, r = (fl.tmp() for _ in range(9))
+    h, hh, x, i, o, ep = (fl.tmp() for _ in range(6))
     fl.emit(f"{h} = lshr i64 {target}, 2")
-    fl.emit(f"{i} = and i64 {h}, {rt.jmp_table_mask}")
+    fl.emit(f"{hh} = lshr i64 {target}, {2 + rt.jmp_table_mask.bit_length()}")
+    fl.emit(f"{x} = xor i64 {h}, {hh}")
+    fl.emit(f"{i} = and i64 {x}, {rt.jmp_table_mask}")
     fl.emit(f"{o} = shl i64 {i}, 4")
     fl.emit(f"{ep} = getelementptr i8, ptr {rt.ref(SYM_JMP_TABLE, rt.jmp_table)}, i64 {o}")
-    fl.emit(f"{epc} = load i64, ptr {ep}")
-    fl.emit(f"{hit} = icmp eq i64 {epc}, {target}")
-    hit_bb, miss_bb = fl.new_bb("jhit"), fl.new_bb("jmiss")
-    fl.emit(f"br i1 {hit}, label %{hit_bb}, label %{miss_bb}, !prof !1")
-    fl.start_bb(hit_bb)
-    fl.emit(f"{fp} = getelementptr i8, ptr {ep}, i64 8")
-    fl.emit(f"{f} = load ptr, ptr {fp}")
-    fl.tail_call(f)
-    fl.start_bb(miss_bb)
+    for way in range(JMP_WAYS):
+        wp, epc, hit, fp, f = (fl.tmp() for _ in range(5))
+        fl.emit(f"{wp} = getelementptr i8, ptr {ep}, i64 {16 * way}")
+        fl.emit(f"{epc} = load i64, ptr {wp}")
+        fl.emit(f"{hit} = icmp eq i64 {epc}, {target}")
+        hit_bb, miss_bb = fl.new_bb("jhit"), fl.new_bb("jmiss")
+        fl.emit(f"br i1 {hit}, label %{hit_bb}, label %{miss_bb}, !prof !1")
+        fl.start_bb(hit_bb)
+        fl.emit(f"{fp} = getelementptr i8, ptr {wp}, i64 8")
+        fl.emit(f"{f} = load ptr, ptr {fp}")
+        fl.tail_call(f)
+        fl.start_bb(miss_bb)
     fl.ret_exit(Exit.MISS)
 
 
