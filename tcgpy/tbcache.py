@@ -472,7 +472,10 @@ class TBCache:
             if dst is not None:
                 self.slots[slot] = dst.fn_addr
                 self.stats.chain_patches += 1
-        self._jmp_set(tb)
+        # (not entered in the indirect-jump table here: an indirect jump's
+        # first miss does that, in lookup; a warm run registers 35,000
+        # blocks at once, most of which no indirect jump reaches, and each
+        # would have pushed a live entry out)
 
     def _jmp_set(self, tb: TB) -> None:
         """Enter ``tb`` in its window of the indirect-jump table
