@@ -1,0 +1,409 @@
+"""Unicorn-style hooks and native instrumentation (tcgpy/hooks.py), each
+kind compared with the same hook on Unicorn where Unicorn has it."""
+from __future__ import annotations
+
+import os
+import struct
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import tcgpy
+from tcgpy import Emulator, IllegalInstruction, MemoryFault
+
+unicorn = pytest.importorskip("unicorn")
+from unicorn import arm64_const as UCA  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+CODE, DATA = 0x10000, 0x20000
+
+# A counted loop with a load and a store (GNU as, checked with objdump):
+LOOP = [
+    0xd2800000,  # 0x10000  mov  x0, #0
+    0xd28000a2,  # 0x10004  mov  x2, #5
+    0xf9400023,  # 0x10008  ldr  x3, [x1]
+    0x8b020063,  # 0x1000c  add  x3, x3, x2
+    0xf9000423,  # 0x10010  str  x3, [x1, #8]
+    0x91000400,  # 0x10014  add  x0, x0, #1
+    0xf1000442,  # 0x10018  subs x2, x2, #1
+    0x54ffff61,  # 0x1001c  b.ne 0x10008
+    0xd503201f,  # 0x10020  nop
+]
+LOOP_END = CODE + 4 * len(LOOP)
+# Accesses of several sizes:
+ACCESSES = [
+    0x39000c22,  # 0x10000  strb w2, [x1, #3]
+    0xa9010c22,  # 0x10004  stp  x2, x3, [x1, #16]
+    0x39400c26,  # 0x10008  ldrb w6, [x1, #3]
+    0xf9400023,  # 0x1000c  ldr  x3, [x1]
+    0xd503201f,  # 0x10010  nop
+]
+ADD1 = 0x91000400   # add x0, x0, #1
+LDR_X4_X5 = 0xf94000a4  # ldr x4, [x5]
+SVC = 0xd4000001    # svc #0
+BRK = 0xd4200000    # brk #0
+UDF = 0x00000000    # udf #0 (undefined)
+NOP = 0xd503201f
+
+
+def code(words: list[int]) -> bytes:
+    return b"".join(struct.pack("<I", w) for w in words)
+
+
+def ours(words, **kw) -> Emulator:
+    emu = Emulator("aarch64", **kw)
+    emu.mem_map(CODE, 0x1000, "rx")
+    emu.mem_map(DATA, 0x1000, "rw")
+    emu.mem_write(CODE, code(words))
+    emu.mem_write(DATA, struct.pack("<Q", 0x1234))
+    emu.reg_write("x1", DATA)
+    emu.reg_write("x3", 0x77)
+    return emu
+
+
+def theirs(words):
+    uc = unicorn.Uc(unicorn.UC_ARCH_ARM64, unicorn.UC_MODE_ARM)
+    uc.mem_map(CODE, 0x1000, unicorn.UC_PROT_READ | unicorn.UC_PROT_EXEC)
+    uc.mem_map(DATA, 0x1000)
+    uc.mem_write(CODE, code(words))
+    uc.mem_write(DATA, struct.pack("<Q", 0x1234))
+    uc.reg_write(UCA.UC_ARM64_REG_X1, DATA)
+    uc.reg_write(UCA.UC_ARM64_REG_X3, 0x77)
+    return uc
+
+
+def both(words, kind, uckind, until, make_cb, **hook_kw):
+    """The events each engine's hook of ``kind`` records over one run."""
+    seen = {}
+    emu = ours(words)
+    seen["tcgpy"] = []
+    emu.hook_add(kind, make_cb(seen["tcgpy"]), **hook_kw)
+    emu.run(CODE, until=until)
+    uc = theirs(words)
+    seen["unicorn"] = []
+    uc.hook_add(uckind, make_cb(seen["unicorn"]), **hook_kw)
+    uc.emu_start(CODE, until)
+    return seen["tcgpy"], seen["unicorn"]
+
+
+def code_events(out):
+    return lambda emu, address, size, user_data: out.append((address, size))
+
+
+def mem_events(out):
+    return lambda emu, access, address, size, value, user_data: out.append((access, address, size, value))
+
+
+def test_constants_are_unicorns():
+    assert tcgpy.HOOK_CODE == unicorn.UC_HOOK_CODE and tcgpy.HOOK_BLOCK == unicorn.UC_HOOK_BLOCK
+    assert tcgpy.HOOK_MEM_UNMAPPED == unicorn.UC_HOOK_MEM_UNMAPPED
+    assert tcgpy.HOOK_MEM_PROT == unicorn.UC_HOOK_MEM_PROT
+    assert tcgpy.HOOK_INSN_INVALID == unicorn.UC_HOOK_INSN_INVALID
+    assert (tcgpy.MEM_READ, tcgpy.MEM_WRITE, tcgpy.MEM_FETCH, tcgpy.MEM_READ_UNMAPPED, tcgpy.MEM_WRITE_PROT) == (
+        unicorn.UC_MEM_READ, unicorn.UC_MEM_WRITE, unicorn.UC_MEM_FETCH, unicorn.UC_MEM_READ_UNMAPPED,
+        unicorn.UC_MEM_WRITE_PROT)
+
+
+def test_code_hook_sequence_matches_unicorn():
+    mine, uc = both(LOOP, tcgpy.HOOK_CODE, unicorn.UC_HOOK_CODE, LOOP_END, code_events)
+    assert len(mine) == 2 + 6 * 5 + 1
+    assert mine == uc
+
+
+def test_block_hook_sequence_matches_unicorn():
+    mine, uc = both(LOOP, tcgpy.HOOK_BLOCK, unicorn.UC_HOOK_BLOCK, LOOP_END, code_events)
+    assert mine == uc and len(mine) == 6
+
+
+def test_code_hook_range_matches_unicorn():
+    # only the loop's store and add, as Unicorn checks the instruction's address
+    mine, uc = both(LOOP, tcgpy.HOOK_CODE, unicorn.UC_HOOK_CODE, LOOP_END, code_events,
+                    begin=CODE + 0x10, end=CODE + 0x14)
+    assert mine == uc == [(CODE + 0x10, 4), (CODE + 0x14, 4)] * 5
+
+
+def test_memory_hooks_match_unicorn():
+    for words, until in ((LOOP, LOOP_END), (ACCESSES, CODE + 0x10)):
+        mine, uc = both(words, tcgpy.HOOK_MEM_READ | tcgpy.HOOK_MEM_WRITE,
+                        unicorn.UC_HOOK_MEM_READ | unicorn.UC_HOOK_MEM_WRITE, until, mem_events)
+        assert mine == uc and mine
+
+
+def test_memory_hook_range_is_the_accessed_address():
+    mine, uc = both(ACCESSES, tcgpy.HOOK_MEM_WRITE, unicorn.UC_HOOK_MEM_WRITE, CODE + 0x10, mem_events,
+                    begin=DATA + 0x10, end=DATA + 0x17)
+    assert mine == uc == [(tcgpy.MEM_WRITE, DATA + 0x10, 8, 0)]     # stp's first half (x2)
+
+
+def test_memory_hook_sees_the_accessing_pc():
+    pcs = []
+    emu = ours(ACCESSES)
+    emu.hook_add(tcgpy.HOOK_MEM_READ | tcgpy.HOOK_MEM_WRITE,
+                 lambda e, acc, a, s, v, u: pcs.append(e.reg_read("pc")))
+    emu.run(CODE, until=CODE + 0x10)
+    assert pcs == [CODE, CODE + 4, CODE + 4, CODE + 8, CODE + 0xc]
+
+
+def test_read_after_gives_the_value():
+    emu = ours(ACCESSES)
+    got = []
+    emu.hook_add(tcgpy.HOOK_MEM_READ_AFTER, mem_events(got))
+    emu.run(CODE, until=CODE + 0x10)
+    assert got == [(tcgpy.MEM_READ_AFTER, DATA + 3, 1, 0), (tcgpy.MEM_READ_AFTER, DATA, 8, 0x1234)]
+
+
+def test_unmapped_read_retried_after_mapping():
+    words = [LDR_X4_X5, NOP]
+    for engine in ("tcgpy", "unicorn"):
+        calls = []
+        if engine == "tcgpy":
+            emu = ours(words)
+            emu.reg_write("x5", 0x40008)
+
+            def fix(e, access, address, size, value, user_data):
+                calls.append((access, address, size, value, e.reg_read("pc")))
+                e.mem_map(0x40000, 0x1000)
+                e.mem_write(0x40008, struct.pack("<Q", 0xfeed))
+                return True
+            emu.hook_add(tcgpy.HOOK_MEM_UNMAPPED, fix)
+            emu.run(CODE, until=CODE + 4)
+            result = emu.reg_read("x4")
+        else:
+            uc = theirs(words)
+            uc.reg_write(UCA.UC_ARM64_REG_X5, 0x40008)
+
+            def ucfix(u, access, address, size, value, user_data):
+                calls.append((access, address, size, value, u.reg_read(UCA.UC_ARM64_REG_PC)))
+                u.mem_map(0x40000, 0x1000)
+                u.mem_write(0x40008, struct.pack("<Q", 0xfeed))
+                return True
+            uc.hook_add(unicorn.UC_HOOK_MEM_UNMAPPED, ucfix)
+            uc.emu_start(CODE, CODE + 4)
+            result = uc.reg_read(UCA.UC_ARM64_REG_X4)
+        assert result == 0xfeed
+        assert calls == [(tcgpy.MEM_READ_UNMAPPED, 0x40008, 8, 0, CODE)]
+
+
+def test_unmapped_hook_returning_false_faults():
+    emu = ours([LDR_X4_X5, NOP])
+    emu.reg_write("x5", 0x40008)
+    emu.hook_add(tcgpy.HOOK_MEM_UNMAPPED, lambda *a: False)
+    with pytest.raises(MemoryFault) as e:
+        emu.run(CODE, until=CODE + 4)
+    assert e.value.pc == CODE
+
+
+def test_prot_hook_reprotects_and_retries():
+    emu = ours([0xf9000023, NOP])        # str x3, [x1]
+    emu.mem_protect(DATA, 0x1000, "r")
+    seen = []
+
+    def allow(e, access, address, size, value, user_data):
+        seen.append((access, address, size, value))
+        e.mem_protect(DATA, 0x1000, "rw")
+        return True
+    emu.hook_add(tcgpy.HOOK_MEM_PROT, allow)
+    emu.run(CODE, until=CODE + 4)
+    assert seen == [(tcgpy.MEM_WRITE_PROT, DATA, 8, 0x77)]
+    assert emu.mem_read(DATA, 8) == struct.pack("<Q", 0x77)
+
+
+def test_fetch_unmapped_maps_code():
+    emu = Emulator("aarch64")
+
+    def load(e, access, address, size, value, user_data):
+        e.mem_map(0x50000, 0x1000, "rx")
+        e.mem_write(0x50000, code([ADD1, ADD1, NOP]))
+        return access == tcgpy.MEM_FETCH_UNMAPPED and address == 0x50000
+    emu.hook_add(tcgpy.HOOK_MEM_FETCH_UNMAPPED, load)
+    emu.run(0x50000, until=0x50008)
+    assert emu.reg_read("x0") == 2
+
+
+@pytest.mark.parametrize("insn,intno,pc_after", [(SVC, 2, CODE + 8), (BRK, 7, CODE + 4)])
+def test_intr_hook_matches_unicorn(insn, intno, pc_after):
+    words = [ADD1, insn, ADD1, NOP]
+
+    def record(out, pc, set_pc):
+        def cb(engine, n, user_data):
+            out.append((n, pc(engine)))
+            if insn == BRK:                  # both re-run brk, as QEMU leaves pc at it: step over
+                set_pc(engine, CODE + 8)
+        return cb
+    mine, uc = [], []
+    emu = ours(words)
+    emu.hook_add(tcgpy.HOOK_INTR, record(mine, lambda e: e.reg_read("pc"), lambda e, v: e.reg_write("pc", v)))
+    emu.run(CODE, until=CODE + 12)
+    u = theirs(words)
+    u.hook_add(unicorn.UC_HOOK_INTR, record(uc, lambda e: e.reg_read(UCA.UC_ARM64_REG_PC),
+                                            lambda e, v: e.reg_write(UCA.UC_ARM64_REG_PC, v)))
+    u.emu_start(CODE, CODE + 12)
+    assert mine == uc == [(intno, pc_after)]
+    assert emu.reg_read("x0") == u.reg_read(UCA.UC_ARM64_REG_X0) == 2
+
+
+def test_insn_invalid_skips_or_raises():
+    emu = ours([ADD1, UDF, ADD1, NOP])
+    calls = []
+    emu.hook_add(tcgpy.HOOK_INSN_INVALID, lambda e, u: calls.append(e.reg_read("pc")) or True)
+    emu.run(CODE, until=CODE + 12)
+    assert calls == [CODE + 4] and emu.reg_read("x0") == 2
+    emu = ours([ADD1, UDF, ADD1, NOP])
+    emu.hook_add(tcgpy.HOOK_INSN_INVALID, lambda e, u: False)
+    with pytest.raises(IllegalInstruction):
+        emu.run(CODE, until=CODE + 12)
+
+
+def test_emu_stop_in_code_hook_matches_unicorn():
+    words = [ADD1, ADD1, ADD1, ADD1, NOP]
+
+    def stopper(engine, address, size, user_data):
+        if address == CODE + 8:
+            engine.emu_stop()
+    emu = ours(words)
+    emu.hook_add(tcgpy.HOOK_CODE, stopper)
+    emu.run(CODE, until=CODE + 16)
+    u = theirs(words)
+    u.hook_add(unicorn.UC_HOOK_CODE, stopper)
+    u.emu_start(CODE, CODE + 16)
+    # Unicorn stops before the instruction whose hook asked
+    assert (emu.reg_read("pc"), emu.reg_read("x0")) == (u.reg_read(UCA.UC_ARM64_REG_PC),
+                                                        u.reg_read(UCA.UC_ARM64_REG_X0)) == (CODE + 8, 2)
+    assert emu.stop_reason == "stop"
+
+
+def test_pc_write_in_code_hook_jumps():
+    emu = ours([ADD1, ADD1, ADD1, ADD1, NOP])
+    emu.hook_add(tcgpy.HOOK_CODE, lambda e, a, s, u: e.reg_write("pc", CODE + 12) if a == CODE + 4 else None)
+    emu.run(CODE, until=CODE + 16)
+    assert emu.reg_read("x0") == 2
+
+
+def test_several_hooks_and_hook_del_inside_a_callback():
+    emu = ours(LOOP)
+    first, second = [], []
+    handle = {}
+
+    def once_a_while(e, address, size, user_data):
+        first.append(address)
+        if len(first) == 3:
+            e.hook_del(handle["h"])
+    handle["h"] = emu.hook_add(tcgpy.HOOK_CODE, once_a_while)
+    emu.hook_add(tcgpy.HOOK_CODE, lambda e, a, s, u: second.append(a))
+    emu.run(CODE, until=LOOP_END)
+    assert len(first) == 3 and len(second) == 33
+
+
+def test_exception_in_a_hook_reaches_the_caller():
+    emu = ours(LOOP)
+
+    def boom(*args):
+        raise KeyError("from the hook")
+    emu.hook_add(tcgpy.HOOK_CODE, boom, begin=CODE + 8, end=CODE + 8)
+    with pytest.raises(KeyError):
+        emu.run(CODE, until=LOOP_END)
+
+
+def test_hook_del_retranslates_only_the_range():
+    # two pages of code: a jump from the first to the second and back to a nop
+    emu = Emulator("aarch64")
+    emu.mem_map(CODE, 0x2000, "rx")
+    emu.mem_write(CODE, code([ADD1, 0x14000400]))     # 0x10004: b 0x11004
+    emu.mem_write(CODE + 0x1004, code([ADD1, ADD1, NOP]))
+    emu.run(CODE, until=CODE + 0x100c)
+    base = emu.stats.blocks_translated
+    h = emu.hook_add(tcgpy.HOOK_CODE, lambda *a: None, begin=CODE + 0x1000, end=CODE + 0x1fff)
+    emu.run(CODE, until=CODE + 0x100c)
+    assert emu.stats.blocks_translated == base + 1       # the second page's block only
+    emu.hook_del(h)
+    emu.run(CODE, until=CODE + 0x100c)
+    assert emu.stats.blocks_translated == base + 2
+    assert emu.reg_read("x0") == 9
+
+
+def test_context_round_trip():
+    emu = ours(LOOP)
+    emu.reg_write("x7", 0x1122334455667788)
+    emu.reg_write("v3", 0xaabb << 64 | 0xccdd)
+    emu.reg_write("nzcv", 0x60000000)
+    emu.reg_write("fpcr", 0x03000000)
+    emu.reg_write("pc", CODE)
+    ctx = emu.context_save()
+    emu.run(CODE, until=LOOP_END)
+    for reg in ("x7", "v3", "nzcv", "fpcr"):
+        emu.reg_write(reg, 0)
+    emu.context_restore(ctx)
+    assert (emu.reg_read("x7"), emu.reg_read("v3"), emu.reg_read("nzcv"), emu.reg_read("fpcr"),
+            emu.reg_read("x0"), emu.reg_read("pc")) == (0x1122334455667788, 0xaabb << 64 | 0xccdd,
+                                                        0x60000000, 0x03000000, 0, CODE)
+    assert ctx.reg_read("x7") == 0x1122334455667788
+
+
+@pytest.mark.parametrize("icount", [True, False], ids=["jit", "cold-tier"])
+def test_counters_exact_against_hooks(icount):
+    emu = ours(LOOP, icount=icount)
+    insns, blocks, reads, writes = [], [], [], []
+    emu.hook_add(tcgpy.HOOK_CODE, lambda e, a, s, u: insns.append(a))
+    emu.hook_add(tcgpy.HOOK_BLOCK, lambda e, a, s, u: blocks.append(a))
+    emu.hook_add(tcgpy.HOOK_MEM_READ, lambda *a: reads.append(a[2]))
+    emu.hook_add(tcgpy.HOOK_MEM_WRITE, lambda *a: writes.append(a[2]))
+    counters = {k: emu.counter_add(k) for k in ("insns", "blocks", "mem_reads", "mem_writes")}
+    in_loop = emu.counter_add("insns", CODE + 8, CODE + 0x1c)
+    for _ in range(3):          # the cold tier runs a block 32 times before compiling it
+        emu.run(CODE, until=LOOP_END)
+    assert [counters[k].value for k in ("insns", "blocks", "mem_reads", "mem_writes")] == [
+        len(insns), len(blocks), len(reads), len(writes)] == [99, 18, 15, 15]
+    assert in_loop.value == 3 * 30
+
+
+def test_counters_alone_keep_python_out():
+    emu = ours(LOOP)
+    c = emu.counter_add("insns")
+    emu.run(CODE, until=LOOP_END)
+    assert c.value == 33
+    assert emu.stats.slow_accesses == 0
+
+
+def test_trace_ring():
+    emu = ours(LOOP)
+    blocks = []
+    emu.hook_add(tcgpy.HOOK_BLOCK, lambda e, a, s, u: blocks.append(a))
+    trace = emu.trace_add(capacity=4)
+    emu.run(CODE, until=LOOP_END)
+    assert trace.total == len(blocks) == 6
+    assert trace.addresses() == blocks[-4:]
+    big = emu.trace_add()
+    emu.run(CODE, until=LOOP_END)
+    assert big.addresses() == blocks[:6]
+
+
+def test_hooked_code_does_not_come_from_the_persistent_cache(tmp_path):
+    emu = ours(LOOP, cache_dir=str(tmp_path))
+    emu.run(CODE, until=LOOP_END)
+    emu.save_cache()
+    emu = ours(LOOP, cache_dir=str(tmp_path))
+    seen = []
+    emu.hook_add(tcgpy.HOOK_CODE, lambda e, a, s, u: seen.append(a))
+    c = emu.counter_add("insns")
+    emu.run(CODE, until=LOOP_END)
+    assert len(seen) == c.value == 33
+    assert emu.stats.pcache_blocks == 0
+
+
+def test_cli_count_and_trace(tmp_path):
+    prog = ROOT / "tests" / "guest" / "bin" / "asm_hello"
+    trace = tmp_path / "trace.txt"
+    env = dict(os.environ, PYTHONPATH=str(ROOT), TCGPY_CACHE_DIR=str(tmp_path / "cache"))
+    r = subprocess.run([sys.executable, "-m", "tcgpy", "run", "--count", "--trace", str(trace), str(prog)],
+                       capture_output=True, text=True, env=env, timeout=300)
+    assert r.returncode == 0, r.stderr
+    lines = dict(line.split(":", 1) for line in r.stderr.splitlines() if line.startswith("tcgpy count"))
+    insns = int(lines["tcgpy count insns"])
+    blocks = int(lines["tcgpy count blocks"])
+    assert insns > 0 and 0 < blocks <= insns
+    addrs = [int(a, 16) for a in trace.read_text().split()]
+    assert len(addrs) == blocks
+    assert addrs[0] == int(subprocess.run(["aarch64-linux-gnu-readelf", "-h", str(prog)], capture_output=True,
+                                          text=True).stdout.split("Entry point address:")[1].split()[0], 16)
