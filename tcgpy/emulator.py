@@ -15,7 +15,7 @@ from .backends.llvm import jit
 from .frontends import get_arch
 from .ir.ops import EXIT_REQUESTED, Exit, MemOp
 from .cpustate import PAGE_MASK, PAGE_SIZE
-from .softmmu.memory import AddressSpace, Fault
+from .softmmu.memory import PERM_R, PERM_W, AddressSpace, Fault
 from .tbcache import TBCache
 from .translator import FetchFault
 
@@ -46,15 +46,19 @@ def _slow_st(env_addr, addr, value, memop):
         emu._slow_access(addr, memop, value)
 
 
-def _hook(env_addr, kind, pc, size):
-    emu = _by_env.get(env_addr)
-    return 0 if emu is None else emu._on_hook(kind, pc, size)
-
-
 # Op.hook's call (tcgpy/hooks.py): nonzero makes the block leave at env pc.
+# One per emulator, which finds it without the lookup by env the slow paths
+# make: it runs before every hooked instruction.
 HOOK = ctypes.CFUNCTYPE(ctypes.c_uint64, ctypes.c_void_p, ctypes.c_uint64, ctypes.c_uint64, ctypes.c_uint64)
-_HOOK_CB = HOOK(_hook)
-_HOOK_ADDR = ctypes.cast(_HOOK_CB, ctypes.c_void_p).value
+
+
+def _hook_function(emu: "Emulator"):
+    ref = weakref.ref(emu)
+
+    def on_hook(env_addr, kind, pc, size):
+        e = ref()
+        return 0 if e is None else e._on_hook(kind, pc, size)
+    return HOOK(on_hook)
 
 _SLOW_LD_CB = SLOW_LD(_slow_ld)
 _SLOW_ST_CB = SLOW_ST(_slow_st)
@@ -193,7 +197,8 @@ class Emulator:
         self._instr = hk.Instrumentation()
         self._mem_hooked = False        # data-access or invalid-access hooks: the slow path calls them
         self._cold_runs = 0             # the cold tier's setting while memory hooks turn it off
-        self.cache.rt.hook_fn = _HOOK_ADDR
+        self._hook_fn = _hook_function(self)
+        self.cache.rt.hook_fn = ctypes.cast(self._hook_fn, ctypes.c_void_p).value
 
     # -- logging (tcgpy run -d) ----------------------------------------------------------
     def set_log(self, log) -> None:
@@ -501,7 +506,7 @@ class Emulator:
         env = self.env
         try:
             for h in self._hooks.of(kind):
-                if h.covers(pc):
+                if h.live and (h.begin > h.end or h.begin <= pc <= h.end):     # h.covers, inline
                     if kind == hk.HOOK_MEM_FETCH:
                         h.callback(self, hk.MEM_FETCH, pc, size, 0, h.user_data)
                     else:
@@ -543,27 +548,26 @@ class Emulator:
             env.pc = saved
 
     def _hooked_access(self, addr: int, size: int, sign: bool, value: int | None) -> int:
-        """A guest access with the memory hooks (raises Fault)."""
+        """A guest access with the memory hooks (raises Fault), in Unicorn's
+        order: an invalid access goes to the UNMAPPED/PROT hooks first
+        (retried once when one handled it), then READ or WRITE hooks see
+        the valid access before it happens, READ_AFTER after."""
         write = value is not None
+        access = "write" if write else "read"
+        for retry in (False, True):
+            if self.aspace.accessible(addr, size, PERM_W if write else PERM_R):
+                break
+            if retry or not self._fault_event(access, addr, size, value or 0):
+                raise Fault(addr, access)
         if write:
             value &= (1 << (8 * size)) - 1
             self._mem_event(hk.HOOK_MEM_WRITE, hk.MEM_WRITE, addr, size, value)
-        else:
-            self._mem_event(hk.HOOK_MEM_READ, hk.MEM_READ, addr, size, 0)
-        result = 0
-        for retry in (False, True):
-            try:
-                if write:
-                    self.aspace.store(addr, size, value)
-                else:
-                    result = self.aspace.load(addr, size, sign)
-                break
-            except Fault as f:
-                if retry or f.align or not self._fault_event(f.access, addr, size, value or 0):
-                    raise
-        if not write:
-            self._mem_event(hk.HOOK_MEM_READ_AFTER, hk.MEM_READ_AFTER, addr, size,
-                            result & ((1 << (8 * size)) - 1))
+            self.aspace.store(addr, size, value)
+            return 0
+        self._mem_event(hk.HOOK_MEM_READ, hk.MEM_READ, addr, size, 0)
+        result = self.aspace.load(addr, size, sign)
+        self._mem_event(hk.HOOK_MEM_READ_AFTER, hk.MEM_READ_AFTER, addr, size,
+                        result & ((1 << (8 * size)) - 1))
         return result
 
     # -- context (Unicorn's context_save / context_restore) ----------------------------------

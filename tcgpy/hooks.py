@@ -109,7 +109,7 @@ def to_signed(v: int) -> int:
     return v - (1 << 64) if v >> 63 else v
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class Hook:
     kinds: int
     callback: Callable
@@ -278,6 +278,16 @@ class Instrumentation:
                 i = index.get(pc)
                 if i is None:
                     continue
+                # Hooks first: one that stops the run leaves before the
+                # block or instruction is traced or counted.
+                if first and hooked.get(HOOK_BLOCK, [False])[0]:
+                    out.append(Insn(Op.hook, (), (), (HOOK_BLOCK, block.pc, block.guest_size, n)))
+                    level = 2
+                for bit in (HOOK_MEM_FETCH, HOOK_CODE):     # the fetch, then the instruction
+                    if hooked.get(bit, [False] * n)[i]:
+                        out.append(Insn(Op.hook, (), (), (bit, pc, sizes[i], n - i)))
+                        pending.clear()
+                        level = 2
                 if first:
                     first = False
                     for t in self.traces:
@@ -288,19 +298,10 @@ class Instrumentation:
                         if in_range(c.begin, c.end, block.pc):
                             _count(out, pending, c.address, 1)
                             level = max(level, 1)
-                    if hooked.get(HOOK_BLOCK, [False])[0]:
-                        out.append(Insn(Op.hook, (), (), (HOOK_BLOCK, block.pc, block.guest_size, n)))
-                        pending.clear()
-                        level = 2
                 for c in counts[COUNT_INSNS]:
                     if in_range(c.begin, c.end, pc):
                         _count(out, pending, c.address, 1)
                         level = max(level, 1)
-                for bit in (HOOK_MEM_FETCH, HOOK_CODE):     # the fetch, then the instruction
-                    if hooked.get(bit, [False] * n)[i]:
-                        out.append(Insn(Op.hook, (), (), (bit, pc, sizes[i], n - i)))
-                        pending.clear()
-                        level = 2
                 owner = i
                 continue
             flags = op.value.flags

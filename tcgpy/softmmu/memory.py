@@ -395,6 +395,15 @@ class AddressSpace:
             yield r, addr, n
             addr += n
 
+    def accessible(self, addr: int, size: int, need: int) -> bool:
+        """Is all of [addr, addr + size) mapped with ``need`` permissions?"""
+        try:
+            for _ in self._chunks(addr, size, need, ""):
+                pass
+        except Fault:
+            return False
+        return True
+
     def read(self, addr: int, size: int, *, need: int = PERM_R, access: str = "read") -> bytes:
         out = bytearray()
         for r, a, n in self._chunks(addr, size, need, access):
