@@ -450,3 +450,46 @@ def test_hooks_bench_counts_agree():
     for r in res["hooks"]:
         assert r["counters_exact"] and r["same_hook_calls"] and r["code_hook_insns"] > 0, r
     assert "counters/plain" in benchmarks_hooks.format_hooks_report(res)
+
+
+def test_riscv64_code_hook_and_counter_match_unicorn():
+    from unicorn import riscv_const
+    words = [0x00150513, 0x00150513, 0x00000013]     # addi a0, a0, 1 (twice); nop
+    emu = Emulator("riscv64")
+    emu.mem_map(CODE, 0x1000, "rx")
+    emu.mem_write(CODE, code(words))
+    mine, theirs_ = [], []
+    emu.hook_add(tcgpy.HOOK_CODE, code_events(mine))
+    counter = emu.counter_add("insns")
+    emu.run(CODE, until=CODE + 12)
+    uc = unicorn.Uc(unicorn.UC_ARCH_RISCV, unicorn.UC_MODE_RISCV64)
+    uc.mem_map(CODE, 0x1000)
+    uc.mem_write(CODE, code(words))
+    uc.hook_add(unicorn.UC_HOOK_CODE, code_events(theirs_))
+    uc.emu_start(CODE, CODE + 12)
+    assert mine == theirs_ == [(CODE, 4), (CODE + 4, 4), (CODE + 8, 4)] and counter.value == 3
+    assert emu.reg_read("a0") == uc.reg_read(riscv_const.UC_RISCV_REG_A0) == 2
+
+
+def test_fetch_hook_sees_each_instruction_run():
+    emu = ours(LOOP)
+    fetches, insns = [], []
+    emu.hook_add(tcgpy.HOOK_MEM_FETCH, mem_events(fetches))
+    emu.hook_add(tcgpy.HOOK_CODE, code_events(insns))
+    emu.run(CODE, until=LOOP_END)
+    assert fetches == [(tcgpy.MEM_FETCH, a, s, 0) for a, s in insns] and len(insns) == 33
+
+
+def test_block_hook_range_is_the_block_start():
+    # the loop's block starts at 0x10008; the first block (0x10000) runs over it
+    mine, uc = both(LOOP, tcgpy.HOOK_BLOCK, unicorn.UC_HOOK_BLOCK, LOOP_END, code_events,
+                    begin=CODE + 8, end=CODE + 8)
+    assert mine == uc == [(CODE + 8, 24)] * 4
+
+
+def test_bad_kinds_and_handles():
+    emu = ours(LOOP)
+    with pytest.raises(ValueError):
+        emu.hook_add(1 << 20, lambda *a: None)
+    with pytest.raises(ValueError):
+        emu.hook_del(12345)
