@@ -23,7 +23,7 @@ MASK64 = (1 << 64) - 1
 UNLIMITED = 1 << 62
 
 ACCESS_NAMES = ("read", "write", "fetch")
-EXC_NONE, EXC_FAULT, EXC_INTERNAL, EXC_WATCH = 0, 1, 2, 3
+EXC_NONE, EXC_FAULT, EXC_INTERNAL, EXC_WATCH, EXC_STOP = 0, 1, 2, 3, 4
 WATCH_KINDS = ("write", "read", "access")
 
 # The JIT calls these two for every TLB miss, MMIO access and faulting access.
@@ -198,6 +198,9 @@ class Emulator:
         self._mem_hooked = False        # data-access or invalid-access hooks: the slow path calls them
         self._cold_runs = 0             # the cold tier's setting while memory hooks turn it off
         self._hook_fn = _hook_function(self)
+        self._env_words = memoryview((ctypes.c_char * ctypes.sizeof(self.env)).from_address(
+            self.env_addr)).cast("B").cast("Q")
+        self._pc_word, self._exit_request_word = lay.offsets["pc"] >> 3, lay.offsets["exit_request"] >> 3
         self.cache.rt.hook_fn = ctypes.cast(self._hook_fn, ctypes.c_void_p).value
 
     # -- logging (tcgpy run -d) ----------------------------------------------------------
@@ -424,9 +427,11 @@ class Emulator:
           instruction; True skips it (unless the callback moved pc), False
           raises IllegalInstruction; no range.
 
-        ``emu_stop()`` in a callback ends ``run`` before the instruction (as
-        in Unicorn); a callback may write registers, pc included (execution
-        goes on there).  Returns a handle for :meth:`hook_del`."""
+        ``emu_stop()`` in a callback ends ``run`` with pc at the instruction,
+        as in Unicorn: before it from a code or block hook, with its access
+        done from a memory hook (resuming runs it again).  A code or block
+        hook may write registers, pc included (execution goes on there).
+        Returns a handle for :meth:`hook_del`."""
         if not kind or kind & ~hk.ALL_KINDS:
             raise ValueError(f"unknown hook kind {kind:#x}")
         hook = hk.Hook(kind, callback, user_data, begin & MASK64, end & MASK64)
@@ -502,10 +507,10 @@ class Emulator:
     def _on_hook(self, kind: int, pc: int, size: int) -> int:
         """Op.hook: the code, block or fetch hooks covering ``pc``; nonzero
         when the block must leave (a stop was asked, pc was moved, or a
-        callback raised: re-raised by ``run``)."""
-        env = self.env
+        callback raised: re-raised by ``run``).  It runs before every hooked
+        instruction: env is read as words, not through ctypes fields."""
         try:
-            for h in self._hooks.of(kind):
+            for h in self._hooks.by_kind.get(kind, ()):
                 if h.live and (h.begin > h.end or h.begin <= pc <= h.end):     # h.covers, inline
                     if kind == hk.HOOK_MEM_FETCH:
                         h.callback(self, hk.MEM_FETCH, pc, size, 0, h.user_data)
@@ -513,9 +518,10 @@ class Emulator:
                         h.callback(self, pc, size, h.user_data)
         except BaseException as e:
             self._pending_error = e
-            env.exit_request = EXIT_REQUESTED
+            self.env.exit_request = EXIT_REQUESTED
             return 1
-        return 1 if env.exit_request or env.pc != pc else 0
+        words = self._env_words
+        return 1 if words[self._exit_request_word] or words[self._pc_word] != pc else 0
 
     def _mem_event(self, kind: int, access: int, addr: int, size: int, value: int) -> None:
         hooks = [h for h in self._hooks.of(kind) if h.covers(addr)]
@@ -610,7 +616,12 @@ class Emulator:
             if memop & MemOp.ALIGN and addr & (size - 1):
                 raise Fault(addr, "read" if value is None else "write", align=True)
             if self._mem_hooked:
-                return self._hooked_access(addr, size, bool(memop & MemOp.SIGN), value)
+                result = self._hooked_access(addr, size, bool(memop & MemOp.SIGN), value)
+                if env.exit_request:
+                    # a hook asked to stop: leave at this instruction, its
+                    # access done (as Unicorn does), through the fault exit
+                    env.exception = EXC_STOP
+                return result
             if value is None:
                 return self.aspace.load(addr, size, bool(memop & MemOp.SIGN))
             self.aspace.store(addr, size, value)
@@ -753,6 +764,8 @@ class Emulator:
             env.exception = EXC_NONE
             if exc == EXC_WATCH:
                 raise WatchpointHit(pc, env.fault_addr, self._watch_kind)
+            if exc == EXC_STOP:
+                return          # run sees the exit request
             if exc == EXC_INTERNAL and self._pending_error is not None:
                 err, self._pending_error = self._pending_error, None
                 raise err

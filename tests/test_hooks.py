@@ -303,6 +303,24 @@ def test_emu_stop_in_code_hook_matches_unicorn():
     assert emu.stop_reason == "stop"
 
 
+def test_emu_stop_in_memory_hook_matches_unicorn():
+    words = [ADD1, 0xf9000023, ADD1, ADD1, NOP]     # 0x10004: str x3, [x1]
+
+    def stopper(engine, access, address, size, value, user_data):
+        engine.emu_stop()
+    emu = ours(words)
+    emu.hook_add(tcgpy.HOOK_MEM_WRITE, stopper)
+    emu.run(CODE, until=CODE + 16)
+    u = theirs(words)
+    u.hook_add(unicorn.UC_HOOK_MEM_WRITE, stopper)
+    u.emu_start(CODE, CODE + 16)
+    # at the store, which has been done (resuming does it again)
+    assert (emu.reg_read("pc"), emu.reg_read("x0"), emu.mem_read(DATA, 8)) == (
+        u.reg_read(UCA.UC_ARM64_REG_PC), u.reg_read(UCA.UC_ARM64_REG_X0), bytes(u.mem_read(DATA, 8))) == (
+        CODE + 4, 1, struct.pack("<Q", 0x77))
+    assert emu.stop_reason == "stop"
+
+
 def test_pc_write_in_code_hook_jumps():
     emu = ours([ADD1, ADD1, ADD1, ADD1, NOP])
     emu.hook_add(tcgpy.HOOK_CODE, lambda e, a, s, u: e.reg_write("pc", CODE + 12) if a == CODE + 4 else None)
