@@ -14,7 +14,7 @@ from .errors import (AlignmentFault, EmulationError, GuestTrap, IllegalInstructi
 from .backends.llvm import jit
 from .frontends import get_arch
 from .ir.ops import EXIT_REQUESTED, Exit, MemOp
-from .cpustate import PAGE_MASK, PAGE_SIZE
+from .cpustate import PAGE_BITS, PAGE_MASK, PAGE_SIZE
 from .softmmu.memory import PERM_R, PERM_W, AddressSpace, Fault
 from .tbcache import TBCache
 from .translator import FetchFault
@@ -59,6 +59,7 @@ def _hook_function(emu: "Emulator"):
         e = ref()
         return 0 if e is None else e._on_hook(kind, pc, size)
     return HOOK(on_hook)
+
 
 _SLOW_LD_CB = SLOW_LD(_slow_ld)
 _SLOW_ST_CB = SLOW_ST(_slow_st)
@@ -398,7 +399,7 @@ class Emulator:
             pages.update(range(a & PAGE_MASK, a + n, PAGE_SIZE))
         everywhere = False
         for begin, end in self._hooks.ranges(hk.DATA_KINDS):
-            if begin > end or (end - begin) >> 12 > WATCH_PAGES_MAX:
+            if begin > end or (end - begin) >> PAGE_BITS > WATCH_PAGES_MAX:
                 everywhere = True
                 break
             pages.update(range(begin & PAGE_MASK, end + 1, PAGE_SIZE))
@@ -490,18 +491,18 @@ class Emulator:
             self._instr_changed(hook.begin, hook.end, not hook.kinds & (hk.HOOK_CODE | hk.HOOK_MEM_FETCH))
         if hook.kinds & hk.DATA_KINDS:
             self._watch_changed()
-            data = hooks.any(hk.DATA_KINDS)
-            if data and not self.cache.no_hot:
-                # hot code keeps registers out of env across accesses
-                self.cache.invalidate_hot()
-            self.cache.no_hot = data
         mem_hooked = hooks.any(hk.DATA_KINDS | hk.HOOK_MEM_INVALID)
         if mem_hooked != self._mem_hooked:
-            # The cold tier's interpreter cannot tell memory hooks the pc.
+            # Memory hooks read the registers and pc at the accessing
+            # instruction: first-tier code has them in env (and passes the
+            # pc), hot code keeps registers in host registers across
+            # accesses, and the cold tier's interpreter cannot tell the pc.
             if mem_hooked:
+                self.cache.invalidate_hot()
                 self._cold_runs, self.cache.cold_runs = self.cache.cold_runs, 0
             elif not self.watchpoints:
                 self.cache.cold_runs = self._cold_runs
+            self.cache.no_hot = mem_hooked
         self._mem_hooked = mem_hooked
 
     def _on_hook(self, kind: int, pc: int, size: int) -> int:

@@ -511,3 +511,59 @@ def test_bad_kinds_and_handles():
         emu.hook_add(1 << 20, lambda *a: None)
     with pytest.raises(ValueError):
         emu.hook_del(12345)
+
+
+def test_code_outside_every_range_is_translated_as_without_hooks():
+    emu = ours(LOOP)
+
+    def ir(pc):
+        return str(emu.cache._translate(pc, 64, ()))
+    plain = ir(CODE)
+    emu.hook_add(tcgpy.HOOK_CODE, lambda *a: None, begin=0x7000_0000, end=0x7000_0fff)
+    emu.hook_add(tcgpy.HOOK_BLOCK, lambda *a: None, begin=CODE + 4, end=CODE + 0xfff)   # no block starts there
+    emu.counter_add("insns", 0x7000_0000, 0x7000_0fff)
+    assert ir(CODE) == plain and "hook" not in plain
+    emu.hook_add(tcgpy.HOOK_CODE, lambda *a: None, begin=CODE + 8, end=CODE + 8)
+    assert ir(CODE).count(" hook ") == 1
+
+
+def test_instruction_budget_with_hooks():
+    emu = ours(LOOP)
+    seen = []
+    emu.hook_add(tcgpy.HOOK_CODE, lambda e, a, s, u: seen.append(a))
+    emu.run(CODE, count=7)
+    assert len(seen) == 7 and emu.last_run_insns == 7 and emu.stop_reason == "count"
+    emu = ours(LOOP)
+    emu.hook_add(tcgpy.HOOK_CODE, lambda e, a, s, u: e.emu_stop() if a == CODE + 12 else None)
+    emu.run(CODE)
+    # stopped before the fourth instruction: three ran, the rest of the block was given back
+    assert emu.last_run_insns == 3 and emu.reg_read("pc") == CODE + 12
+
+
+def test_memory_hooks_on_a_loop_already_hot():
+    emu = ours(LOOP)
+    emu.reg_write("x2", 10_000)          # past the hot threshold: the loop is recompiled hot
+    emu.run(CODE + 8, until=LOOP_END)
+    assert emu.stats.blocks_promoted > 0
+    events = []
+    emu.hook_add(tcgpy.HOOK_MEM_READ | tcgpy.HOOK_MEM_WRITE,
+                 lambda e, access, address, size, value, u: events.append((access, e.reg_read("pc"),
+                                                                           e.reg_read("x2"))))
+    emu.reg_write("x2", 3)
+    emu.run(CODE + 8, until=LOOP_END)
+    assert events == [(tcgpy.MEM_READ, CODE + 8, 3), (tcgpy.MEM_WRITE, CODE + 0x10, 3),
+                      (tcgpy.MEM_READ, CODE + 8, 2), (tcgpy.MEM_WRITE, CODE + 0x10, 2),
+                      (tcgpy.MEM_READ, CODE + 8, 1), (tcgpy.MEM_WRITE, CODE + 0x10, 1)]
+
+
+def test_code_hook_on_a_loop_already_hot():
+    emu = ours(LOOP)
+    emu.reg_write("x2", 10_000)
+    emu.run(CODE + 8, until=LOOP_END)
+    assert emu.stats.blocks_promoted > 0
+    seen = []
+    emu.hook_add(tcgpy.HOOK_CODE, lambda e, a, s, u: seen.append(e.reg_read("x2")), begin=CODE + 0x18,
+                 end=CODE + 0x18)                                    # subs x2, x2, #1
+    emu.reg_write("x2", 3)
+    emu.run(CODE + 8, until=LOOP_END)
+    assert seen == [3, 2, 1]

@@ -241,11 +241,14 @@ class AddressSpace:
             self.tlb_flush()
             self._publish()
         old, self.watched_pages = self.watched_pages, frozenset(pages)
+        changed = {}
         for page in old ^ self.watched_pages:
             self.tlb_flush_page(page)
             r = self.find(page)
             if r is not None:
-                self._publish(r.start, r.end)
+                changed[r.start] = r        # each region once (a hook may cover thousands of pages)
+        for r in changed.values():
+            self._publish(r.start, r.end)
 
     def remove_code_page(self, page: int) -> None:
         self.code_pages.discard(page)
