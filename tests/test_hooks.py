@@ -3,6 +3,7 @@ kind compared with the same hook on Unicorn where Unicorn has it."""
 from __future__ import annotations
 
 import os
+import re
 import struct
 import subprocess
 import sys
@@ -445,20 +446,22 @@ def test_hooked_code_does_not_come_from_the_persistent_cache(tmp_path):
 
 
 def test_cli_count_and_trace(tmp_path):
-    prog = ROOT / "tests" / "guest" / "bin" / "asm_hello"
-    trace = tmp_path / "trace.txt"
+    """--count and --trace agree with -d exec's log of every block run."""
+    prog = ROOT / "tests" / "guest" / "bin" / "libc_hello"
+    trace, log = tmp_path / "trace.txt", tmp_path / "exec.log"
     env = dict(os.environ, PYTHONPATH=str(ROOT), TCGPY_CACHE_DIR=str(tmp_path / "cache"))
-    r = subprocess.run([sys.executable, "-m", "tcgpy", "run", "--count", "--trace", str(trace), str(prog)],
+    r = subprocess.run([sys.executable, "-m", "tcgpy", "run", "--count", "--trace", str(trace),
+                        "-d", "exec", "-D", str(log), str(prog)],
                        capture_output=True, text=True, env=env, timeout=300)
     assert r.returncode == 0, r.stderr
-    lines = dict(line.split(":", 1) for line in r.stderr.splitlines() if line.startswith("tcgpy count"))
-    insns = int(lines["tcgpy count insns"])
-    blocks = int(lines["tcgpy count blocks"])
-    assert insns > 0 and 0 < blocks <= insns
-    addrs = [int(a, 16) for a in trace.read_text().split()]
-    assert len(addrs) == blocks
-    assert addrs[0] == int(subprocess.run(["aarch64-linux-gnu-readelf", "-h", str(prog)], capture_output=True,
-                                          text=True).stdout.split("Entry point address:")[1].split()[0], 16)
+    assert r.stdout.startswith("hello, world\n")
+    counts = {k: int(v) for k, v in (line[len("tcgpy count "):].split(": ")
+                                     for line in r.stderr.splitlines() if line.startswith("tcgpy count "))}
+    blocks = [(int(a, 16), int(n)) for a, n in re.findall(r"/([0-9a-f]+)\] (\d+) insns", log.read_text())]
+    assert counts["blocks"] == len(blocks) > 1000
+    assert counts["insns"] == sum(n for _, n in blocks)
+    assert counts["mem_reads"] > 0 and counts["mem_writes"] > 0
+    assert [int(a, 16) for a in trace.read_text().split()] == [a for a, _ in blocks]
 
 
 def test_hooks_bench_counts_agree():
