@@ -198,6 +198,9 @@ class Emulator:
         self._instr = hk.Instrumentation()
         self._mem_hooked = False        # data-access or invalid-access hooks: the slow path calls them
         self._cold_runs = 0             # the cold tier's setting while memory hooks turn it off
+        # Counters and traces removed: their memory outlives the emulator's
+        # code, which a callback may have removed them from while it ran.
+        self._retired: list = []
         self._hook_fn = _hook_function(self)
         self._env_words = memoryview((ctypes.c_char * ctypes.sizeof(self.env)).from_address(
             self.env_addr)).cast("B").cast("Q")
@@ -460,6 +463,7 @@ class Emulator:
 
     def counter_del(self, counter: "hk.Counter") -> None:
         self._instr.counters.remove(counter)
+        self._retired.append(counter)
         self._instr_changed(counter.begin, counter.end, counter.kind == hk.COUNT_BLOCKS)
 
     def trace_add(self, capacity: int = 1 << 16, begin: int = 1, end: int = 0) -> "hk.BlockTrace":
@@ -473,6 +477,7 @@ class Emulator:
 
     def trace_del(self, trace: "hk.BlockTrace") -> None:
         self._instr.traces.remove(trace)
+        self._retired.append(trace)
         self._instr_changed(trace.begin, trace.end, True)
 
     def _instr_changed(self, begin: int, end: int, starts_only: bool) -> None:
