@@ -102,6 +102,9 @@ def test_constants_are_unicorns():
     assert tcgpy.HOOK_MEM_UNMAPPED == unicorn.UC_HOOK_MEM_UNMAPPED
     assert tcgpy.HOOK_MEM_PROT == unicorn.UC_HOOK_MEM_PROT
     assert tcgpy.HOOK_INSN_INVALID == unicorn.UC_HOOK_INSN_INVALID
+    for name in ("MEM_INVALID", "MEM_VALID", "MEM_READ_INVALID", "MEM_WRITE_INVALID", "MEM_FETCH_INVALID",
+                 "MEM_READ_AFTER", "INTR", "MEM_FETCH"):
+        assert getattr(tcgpy, "HOOK_" + name) == getattr(unicorn, "UC_HOOK_" + name), name
     assert (tcgpy.MEM_READ, tcgpy.MEM_WRITE, tcgpy.MEM_FETCH, tcgpy.MEM_READ_UNMAPPED, tcgpy.MEM_WRITE_PROT) == (
         unicorn.UC_MEM_READ, unicorn.UC_MEM_WRITE, unicorn.UC_MEM_FETCH, unicorn.UC_MEM_READ_UNMAPPED,
         unicorn.UC_MEM_WRITE_PROT)
