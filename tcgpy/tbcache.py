@@ -608,6 +608,10 @@ class TBCache:
         left = self.counters[counter]
         if 0 < left < 1 << 63:
             return
+        if self.no_hot:
+            # not now (memory hooks: hooks.py), perhaps once they are gone
+            self.counters[counter] = HOT_THRESHOLD
+            return
         self.promote(counter, target)
         if counter in self.counter_owner:
             # not promoted (and still counting): this edge stays first tier
@@ -620,7 +624,7 @@ class TBCache:
         its source (the source itself for a forward indirect jump), which
         covers the usual loop laid out in address order."""
         src = self.counter_owner.get(counter)
-        if src is None or not src.valid or self.no_hot or src.instr > 1:
+        if src is None or not src.valid or src.instr > 1:
             return
         # The region an earlier run chose for this loop, when its blocks are
         # all here: a run that loaded whole pages from the persistent cache

@@ -573,3 +573,15 @@ def test_code_hook_on_a_loop_already_hot():
     emu.reg_write("x2", 3)
     emu.run(CODE + 8, until=LOOP_END)
     assert seen == [3, 2, 1]
+
+
+def test_loops_turn_hot_again_once_memory_hooks_are_gone():
+    emu = ours(LOOP)
+    h = emu.hook_add(tcgpy.HOOK_MEM_WRITE, lambda *a: None)
+    emu.reg_write("x2", 10_000)
+    emu.run(CODE + 8, until=LOOP_END)
+    assert emu.stats.blocks_promoted == 0
+    emu.hook_del(h)
+    emu.reg_write("x2", 10_000)
+    emu.run(CODE + 8, until=LOOP_END)
+    assert emu.stats.blocks_promoted > 0
