@@ -151,6 +151,7 @@ def test_memory_hook_sees_the_accessing_pc():
 
 
 def test_read_after_gives_the_value():
+    # (Unicorn's Python binding has no handler for UC_HOOK_MEM_READ_AFTER to compare with)
     emu = ours(ACCESSES)
     got = []
     emu.hook_add(tcgpy.HOOK_MEM_READ_AFTER, mem_events(got))
@@ -585,3 +586,13 @@ def test_loops_turn_hot_again_once_memory_hooks_are_gone():
     emu.reg_write("x2", 10_000)
     emu.run(CODE + 8, until=LOOP_END)
     assert emu.stats.blocks_promoted > 0
+
+
+def test_exception_in_a_memory_hook_reaches_the_caller():
+    emu = ours(ACCESSES)
+
+    def boom(*args):
+        raise KeyError("from the memory hook")
+    emu.hook_add(tcgpy.HOOK_MEM_READ, boom)
+    with pytest.raises(KeyError):
+        emu.run(CODE, until=CODE + 0x10)
