@@ -12,7 +12,7 @@ have no range (Unicorn's cpu_handle_exception calls them all).
 Where the work happens:
 
 * HOOK_CODE, HOOK_BLOCK and HOOK_MEM_FETCH are compiled into the translated
-  code (``instrument``: an ``Op.hook`` after the covered instructions'
+  code (``Instrumentation.apply``: an ``Op.hook`` after the covered instructions'
   ``insn_start``), so code outside every range is translated as without
   hooks.  Adding or removing one invalidates the blocks its range covers.
 * The data-access kinds need no retranslation: the pages they cover are kept
@@ -51,6 +51,7 @@ _KINDS = (
     ("INSN_INVALID", 1 << 14),
 )
 KIND_BITS: dict[str, int] = dict(_KINDS)
+KIND_NAMES: dict[int, str] = {bit: name for name, bit in _KINDS}
 HOOK_INTR, HOOK_CODE, HOOK_BLOCK = KIND_BITS["INTR"], KIND_BITS["CODE"], KIND_BITS["BLOCK"]
 HOOK_MEM_READ_UNMAPPED = KIND_BITS["MEM_READ_UNMAPPED"]
 HOOK_MEM_WRITE_UNMAPPED = KIND_BITS["MEM_WRITE_UNMAPPED"]
