@@ -596,3 +596,23 @@ def test_exception_in_a_memory_hook_reaches_the_caller():
     emu.hook_add(tcgpy.HOOK_MEM_READ, boom)
     with pytest.raises(KeyError):
         emu.run(CODE, until=CODE + 0x10)
+
+
+def test_memory_hook_values_are_signed_as_unicorns():
+    words = [0xf9000023,   # 0x10000  str  x3, [x1]
+             0x39000023,   # 0x10004  strb w3, [x1]
+             NOP]
+    out = {}
+    for engine in ("tcgpy", "unicorn"):
+        seen = out[engine] = []
+        if engine == "tcgpy":
+            emu = ours(words)
+            emu.reg_write("x3", -2)
+            emu.hook_add(tcgpy.HOOK_MEM_WRITE, mem_events(seen))
+            emu.run(CODE, until=CODE + 8)
+        else:
+            uc = theirs(words)
+            uc.reg_write(UCA.UC_ARM64_REG_X3, (1 << 64) - 2)
+            uc.hook_add(unicorn.UC_HOOK_MEM_WRITE, mem_events(seen))
+            uc.emu_start(CODE, CODE + 8)
+    assert out["tcgpy"] == out["unicorn"] == [(tcgpy.MEM_WRITE, DATA, 8, -2), (tcgpy.MEM_WRITE, DATA, 1, 0xfe)]
