@@ -129,7 +129,9 @@ def test_code_hook_range_matches_unicorn():
 
 
 def test_memory_hooks_match_unicorn():
-    for words, until in ((LOOP, LOOP_END), (ACCESSES, CODE + 0x10)):
+    q_regs = [0x3dc00020,   # 0x10000  ldr q0, [x1]
+              0x3d800020]   # 0x10004  str q0, [x1]   (each as two 8-byte accesses, on both)
+    for words, until in ((LOOP, LOOP_END), (ACCESSES, CODE + 0x10), (q_regs + [NOP], CODE + 8)):
         mine, uc = both(words, tcgpy.HOOK_MEM_READ | tcgpy.HOOK_MEM_WRITE,
                         unicorn.UC_HOOK_MEM_READ | unicorn.UC_HOOK_MEM_WRITE, until, mem_events)
         assert mine == uc and mine
