@@ -618,3 +618,21 @@ def test_memory_hook_values_are_signed_as_unicorns():
             uc.hook_add(unicorn.UC_HOOK_MEM_WRITE, mem_events(seen))
             uc.emu_start(CODE, CODE + 8)
     assert out["tcgpy"] == out["unicorn"] == [(tcgpy.MEM_WRITE, DATA, 8, -2), (tcgpy.MEM_WRITE, DATA, 1, 0xfe)]
+
+
+def test_riscv64_ecall_intr_matches_unicorn():
+    from unicorn import riscv_const
+    words = [0x00150513, 0x00000073, 0x00150513, 0x00000013]   # addi a0, a0, 1; ecall; addi; nop
+    emu = Emulator("riscv64")
+    emu.mem_map(CODE, 0x1000, "rx")
+    emu.mem_write(CODE, code(words))
+    mine, theirs_ = [], []
+    emu.hook_add(tcgpy.HOOK_INTR, lambda e, n, u: mine.append((n, e.reg_read("pc"))))
+    emu.run(CODE, until=CODE + 12)
+    uc = unicorn.Uc(unicorn.UC_ARCH_RISCV, unicorn.UC_MODE_RISCV64)
+    uc.mem_map(CODE, 0x1000)
+    uc.mem_write(CODE, code(words))
+    uc.hook_add(unicorn.UC_HOOK_INTR, lambda u, n, d: theirs_.append((n, u.reg_read(riscv_const.UC_RISCV_REG_PC))))
+    uc.emu_start(CODE, CODE + 12)
+    assert mine == theirs_ == [(8, CODE + 8)]       # RISCV_EXCP_U_ECALL, pc after the ecall
+    assert emu.reg_read("a0") == uc.reg_read(riscv_const.UC_RISCV_REG_A0) == 2
