@@ -636,3 +636,46 @@ def test_riscv64_ecall_intr_matches_unicorn():
     uc.emu_start(CODE, CODE + 12)
     assert mine == theirs_ == [(8, CODE + 8)]       # RISCV_EXCP_U_ECALL, pc after the ecall
     assert emu.reg_read("a0") == uc.reg_read(riscv_const.UC_RISCV_REG_A0) == 2
+
+
+def recorders(out):
+    """Code, block and memory callbacks that record into one list."""
+    return (lambda e, a, s, u: out.append(("insn", a, s)),
+            lambda e, a, s, u: out.append(("block", a, s)),
+            lambda e, acc, a, s, v, u: out.append(("mem", acc, a, s, v)))
+
+
+@pytest.mark.parametrize("workload", ["arith", "memory", "indirect", "callret"])
+def test_chained_loops_hook_events_match_unicorn(workload):
+    """Code, block and memory events, interleaved, over tcgpy bench's loops
+    (calls through a table, returns, pair stores): the same on both."""
+    pytest.importorskip("keystone")
+    from tcgpy import benchmarks as b
+    name, prog, end, regs = next(w for w in b.bench_workloads(0.0001) if w[0] == workload)
+    events = {}
+    for engine in ("tcgpy", "unicorn"):
+        on_code, on_block, on_mem = recorders(events.setdefault(engine, []))
+        if engine == "tcgpy":
+            emu = Emulator("aarch64")
+            for base, size in ((b.CODE, 0x10000), (b.DATA, b.DATA_SIZE), (b.STACK - 0x10000, 0x10000)):
+                emu.mem_map(base, size, "rwx")
+            emu.mem_write(b.CODE, prog)
+            for k, v in regs.items():
+                emu.reg_write(k, v)
+            for kind, cb in ((tcgpy.HOOK_CODE, on_code), (tcgpy.HOOK_BLOCK, on_block),
+                             (tcgpy.HOOK_MEM_READ | tcgpy.HOOK_MEM_WRITE, on_mem)):
+                emu.hook_add(kind, cb)
+            emu.run(b.CODE, until=end)
+        else:
+            uc, reg_id = b._unicorn("aarch64")
+            for base, size in ((b.CODE, 0x10000), (b.DATA, b.DATA_SIZE), (b.STACK - 0x10000, 0x10000)):
+                uc.mem_map(base, size)
+            uc.mem_write(b.CODE, prog)
+            for k, v in regs.items():
+                uc.reg_write(reg_id(k), v)
+            for kind, cb in ((unicorn.UC_HOOK_CODE, on_code), (unicorn.UC_HOOK_BLOCK, on_block),
+                             (unicorn.UC_HOOK_MEM_READ | unicorn.UC_HOOK_MEM_WRITE, on_mem)):
+                uc.hook_add(kind, cb)
+            uc.emu_start(b.CODE, end)
+    assert len(events["tcgpy"]) > 500
+    assert events["tcgpy"] == events["unicorn"]
