@@ -19,6 +19,11 @@ def __getattr__(name: str):
     if name == "Emulator":
         from .emulator import Emulator
         return Emulator
+    if name.startswith(("HOOK_", "MEM_", "COUNT_")):
+        # Unicorn's UC_HOOK_* / UC_MEM_* under tcgpy's names (tcgpy/hooks.py)
+        from . import hooks
+        if hasattr(hooks, name):
+            return getattr(hooks, name)
     if name in _SUBPACKAGES:            # tcgpy.frontends.get_arch(...) as before
         import importlib
         return importlib.import_module(f"{__name__}.{name}")

@@ -16,6 +16,8 @@ SUBCOMMAND_MODULES = ("tcgpy.commands.difftest", "tcgpy.commands.bench", "tcgpy.
 
 # qemu-user's options (qemu-aarch64 -h); those tcgpy run lacks are named as
 # unsupported instead of argparse's "unrecognized arguments".
+# --trace keeps the last this many blocks (a ring of 8 MiB in host memory).
+TRACE_BLOCKS = 1 << 20
 QEMU_FLAGS = ("-h", "-help", "-g", "-L", "-s", "-cpu", "-E", "-U", "-0", "-r", "-B", "-R", "-d",
               "-dfilter", "-D", "-p", "-singlestep", "-one-insn-per-tb", "-strace", "-seed", "-trace",
               "-plugin", "-version")
@@ -95,6 +97,12 @@ def add_run_parser(subparsers) -> argparse.ArgumentParser:
                    help="execution engine: kvm (x86_64 guests on an x86_64 host, natively), tcg "
                         "(translation), auto (kvm where it can run the guest; the default)")
     p.add_argument("--stats", action="store_true", help="print JIT statistics to stderr at exit")
+    p.add_argument("--count", action="store_true",
+                   help="count the guest instructions, blocks, loads and stores run (native counters "
+                        "in the translated code) and print them to stderr at exit")
+    p.add_argument("--trace", metavar="FILE",
+                   help="write the addresses of the last %d blocks run to FILE at exit, one per "
+                        "line, oldest first" % TRACE_BLOCKS)
     p.add_argument("--cache-dir", metavar="DIR",
                    help="persistent translation cache directory (default: $TCGPY_CACHE_DIR, "
                         "else $XDG_CACHE_HOME/tcgpy or ~/.cache/tcgpy)")
@@ -280,6 +288,8 @@ def _exec_argv(args) -> list[str]:
         out += ["-L", args.sysroot]
     if args.stats:
         out.append("--stats")
+    if args.count:
+        out.append("--count")
     if args.accel != "auto":
         out += ["--accel", args.accel]
     if args.cpu:
@@ -400,6 +410,15 @@ def run_main(args, emulator_factory=None, exec_prefix: list[str] | None = None) 
     if emulator_factory is not None and hasattr(emu, "set_cache_dir"):
         emu.set_cache_dir(cache_dir, warn=cache_warn)
     proc.start_signal_watcher()
+    counters, trace = {}, None
+    if args.count or args.trace:
+        if not hasattr(emu, "counter_add"):
+            return _error("--count and --trace need the TCG engine (--accel tcg)")
+        if args.count:
+            from .hooks import COUNT_KINDS
+            counters = {kind: emu.counter_add(kind) for kind in COUNT_KINDS}
+        if args.trace:
+            trace = emu.trace_add(TRACE_BLOCKS)
 
     def finish():
         if cache_dir is not None and hasattr(emu, "save_cache"):
@@ -407,6 +426,14 @@ def run_main(args, emulator_factory=None, exec_prefix: list[str] | None = None) 
             emu.save_cache(background=os.environ.get("TCGPY_CACHE_SYNC", "0") in ("", "0"))
         if args.stats:
             _say(f"tcgpy: JIT statistics\n{emu.stats.format()}")
+        for kind, counter in counters.items():
+            _say(f"tcgpy count {kind}: {counter.value}")
+        if trace is not None:
+            try:
+                with open(args.trace, "w") as f:
+                    f.writelines(f"{a:#x}\n" for a in trace.addresses())
+            except OSError as e:
+                _say(f"tcgpy: --trace {args.trace}: {e.strerror}")
         proc.flush_logs()
 
     try:

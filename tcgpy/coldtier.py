@@ -41,10 +41,14 @@ class _Env:
 
 
 class _GuestMemory:
-    """Guest memory for the interpreter, with the JIT's access checks."""
+    """Guest memory for the interpreter, with the JIT's access checks, and
+    the emulator's code and block hooks (Op.hook: tcgpy/hooks.py).  Memory
+    hooks turn the cold tier off while they exist, as watchpoints do: they
+    report the accessing instruction's pc, which this interface lacks."""
 
-    def __init__(self, aspace):
-        self.aspace = aspace
+    def __init__(self, emu):
+        self.emu = emu
+        self.aspace = emu.aspace
 
     def load(self, addr: int, size: int) -> int:
         try:
@@ -58,11 +62,14 @@ class _GuestMemory:
         except Fault:
             raise InterpFault(addr, "write") from None
 
+    def hook(self, kind: int, pc: int, size: int) -> bool:
+        return bool(self.emu._on_hook(kind, pc, size))
+
 
 class ColdRunner:
     def __init__(self, emu):
         self.state = _Env(emu.env)
-        self.mem = _GuestMemory(emu.aspace)
+        self.mem = _GuestMemory(emu)
 
     def run(self, tb) -> int:
         """Interpret cold block ``tb``; its exit code (MISS to go on at env.pc),

@@ -7,14 +7,15 @@ import weakref
 from time import perf_counter
 from typing import Callable, Iterable
 
+from . import hooks as hk
 from .accel.engine import RunTimer
 from .errors import (AlignmentFault, EmulationError, GuestTrap, IllegalInstruction, MemoryFault, UnhandledSyscall,
                      WatchpointHit)
 from .backends.llvm import jit
 from .frontends import get_arch
 from .ir.ops import EXIT_REQUESTED, Exit, MemOp
-from .cpustate import PAGE_MASK, PAGE_SIZE
-from .softmmu.memory import AddressSpace, Fault
+from .cpustate import PAGE_BITS, PAGE_MASK, PAGE_SIZE
+from .softmmu.memory import PERM_R, PERM_W, AddressSpace, Fault
 from .tbcache import TBCache
 from .translator import FetchFault
 
@@ -22,7 +23,7 @@ MASK64 = (1 << 64) - 1
 UNLIMITED = 1 << 62
 
 ACCESS_NAMES = ("read", "write", "fetch")
-EXC_NONE, EXC_FAULT, EXC_INTERNAL, EXC_WATCH = 0, 1, 2, 3
+EXC_NONE, EXC_FAULT, EXC_INTERNAL, EXC_WATCH, EXC_STOP = 0, 1, 2, 3, 4
 WATCH_KINDS = ("write", "read", "access")
 
 # The JIT calls these two for every TLB miss, MMIO access and faulting access.
@@ -45,10 +46,42 @@ def _slow_st(env_addr, addr, value, memop):
         emu._slow_access(addr, memop, value)
 
 
+# Op.hook's call (tcgpy/hooks.py): nonzero makes the block leave at env pc.
+# One per emulator, which finds it without the lookup by env the slow paths
+# make: it runs before every hooked instruction.
+HOOK = ctypes.CFUNCTYPE(ctypes.c_uint64, ctypes.c_void_p, ctypes.c_uint64, ctypes.c_uint64, ctypes.c_uint64)
+
+
+def _hook_function(emu: "Emulator"):
+    ref = weakref.ref(emu)
+
+    def on_hook(env_addr, kind, pc, size):
+        e = ref()
+        return 0 if e is None else e._on_hook(kind, pc, size)
+    return HOOK(on_hook)
+
+
 _SLOW_LD_CB = SLOW_LD(_slow_ld)
 _SLOW_ST_CB = SLOW_ST(_slow_st)
 _SLOW_LD_ADDR = ctypes.cast(_SLOW_LD_CB, ctypes.c_void_p).value
 _SLOW_ST_ADDR = ctypes.cast(_SLOW_ST_CB, ctypes.c_void_p).value
+
+
+# A memory hook over more pages than this watches every page (one flag)
+# rather than a set of them.
+WATCH_PAGES_MAX = 1 << 16
+
+
+class Context:
+    """Saved CPU registers (``Emulator.context_save``), by register row."""
+
+    def __init__(self, arch, data: dict[str, bytes]):
+        self.arch = arch
+        self.data = data
+
+    def reg_read(self, name: str) -> int:
+        """A saved register (by its row name, e.g. ``x0``, ``pc``, ``v3``)."""
+        return int.from_bytes(self.data[name.lower()], "little")
 
 
 def python_calls() -> dict[str, int]:
@@ -160,6 +193,19 @@ class Emulator:
         # (request_exit/emu_stop), "breakpoint"; None when it raised.
         self.stop_reason: str | None = None
         self._watch_kind = ""
+        # Unicorn-style hooks and native instruments (tcgpy/hooks.py)
+        self._hooks = hk.HookTable()
+        self._instr = hk.Instrumentation()
+        self._mem_hooked = False        # data-access or invalid-access hooks: the slow path calls them
+        self._cold_runs = 0             # the cold tier's setting while memory hooks turn it off
+        # Counters and traces removed: their memory outlives the emulator's
+        # code, which a callback may have removed them from while it ran.
+        self._retired: list = []
+        self._hook_fn = _hook_function(self)
+        self._env_words = memoryview((ctypes.c_char * ctypes.sizeof(self.env)).from_address(
+            self.env_addr)).cast("B").cast("Q")
+        self._pc_word, self._exit_request_word = lay.offsets["pc"] >> 3, lay.offsets["exit_request"] >> 3
+        self.cache.rt.hook_fn = ctypes.cast(self._hook_fn, ctypes.c_void_p).value
 
     # -- logging (tcgpy run -d) ----------------------------------------------------------
     def set_log(self, log) -> None:
@@ -354,7 +400,204 @@ class Emulator:
         pages = set()
         for a, n, _ in self.watchpoints:
             pages.update(range(a & PAGE_MASK, a + n, PAGE_SIZE))
-        self.aspace.set_watched_pages(pages)
+        everywhere = False
+        for begin, end in self._hooks.ranges(hk.DATA_KINDS):
+            if begin > end or (end - begin) >> PAGE_BITS > WATCH_PAGES_MAX:
+                everywhere = True
+                break
+            pages.update(range(begin & PAGE_MASK, end + 1, PAGE_SIZE))
+        self.aspace.set_watched_pages(pages, everywhere)
+
+    # -- hooks (tcgpy/hooks.py) -----------------------------------------------------------
+    def hook_add(self, kind: int, callback: Callable, user_data=None, begin: int = 1, end: int = 0) -> int:
+        """Call ``callback`` on the events of ``kind`` (a ``tcgpy.HOOK_*``, or
+        several or-ed together) at addresses in [begin, end] (inclusive;
+        ``begin > end``, the default, means everywhere), as Unicorn's
+        ``hook_add`` does, with Unicorn's callback signatures:
+
+        * HOOK_CODE, HOOK_BLOCK: ``callback(emu, address, size, user_data)``
+          before each instruction / block whose (first) address is in range;
+        * HOOK_MEM_READ, _WRITE, _READ_AFTER, _FETCH: ``callback(emu, access,
+          address, size, value, user_data)`` for accesses whose address is in
+          range (``access`` a ``tcgpy.MEM_*``; reads give 0 before the access,
+          READ_AFTER the value read; a fetch is each instruction executed);
+        * HOOK_MEM_UNMAPPED, HOOK_MEM_PROT (and their READ/WRITE/FETCH parts):
+          the same signature; returning True retries the access (the
+          callback mapped or re-protected memory), else the access faults;
+        * HOOK_INTR: ``callback(emu, intno, user_data)`` on a system call or
+          breakpoint instruction (Unicorn's interrupt numbers), instead of
+          ``on_syscall`` or GuestTrap; no range;
+        * HOOK_INSN_INVALID: ``callback(emu, user_data)`` on an undefined
+          instruction; True skips it (unless the callback moved pc), False
+          raises IllegalInstruction; no range.
+
+        ``emu_stop()`` in a callback ends ``run`` with pc at the instruction,
+        as in Unicorn: before it from a code or block hook, with its access
+        done from a memory hook (resuming runs it again).  A code or block
+        hook may write registers, pc included (execution goes on there).
+        Returns a handle for :meth:`hook_del`."""
+        if not kind or kind & ~hk.ALL_KINDS:
+            raise ValueError(f"unknown hook kind {kind:#x}")
+        hook = hk.Hook(kind, callback, user_data, begin & MASK64, end & MASK64)
+        handle = self._hooks.add(hook)
+        self._hooks_changed(hook)
+        return handle
+
+    def hook_del(self, handle: int) -> None:
+        """Remove a hook (also from inside a callback: it is not called again)."""
+        try:
+            hook = self._hooks.remove(handle)
+        except KeyError:
+            raise ValueError(f"no hook with handle {handle!r}") from None
+        self._hooks_changed(hook)
+
+    def counter_add(self, kind: str, begin: int = 1, end: int = 0) -> "hk.Counter":
+        """A native counter (no Python while it counts) of the instructions
+        (``"insns"``), blocks (``"blocks"``, by first address), or loads and
+        stores (``"mem_reads"``, ``"mem_writes"``) that instructions at
+        addresses in [begin, end] execute; read its ``value``."""
+        counter = hk.Counter(kind, begin, end)
+        self._instr.counters.append(counter)
+        self._instr_changed(counter.begin, counter.end, kind == hk.COUNT_BLOCKS)
+        return counter
+
+    def counter_del(self, counter: "hk.Counter") -> None:
+        self._instr.counters.remove(counter)
+        self._retired.append(counter)
+        self._instr_changed(counter.begin, counter.end, counter.kind == hk.COUNT_BLOCKS)
+
+    def trace_add(self, capacity: int = 1 << 16, begin: int = 1, end: int = 0) -> "hk.BlockTrace":
+        """Record the address of every block entered whose first address is
+        in [begin, end] into a native ring buffer of ``capacity`` (a power
+        of two) entries: ``.addresses()``, ``.total``."""
+        trace = hk.BlockTrace(capacity, begin, end)
+        self._instr.traces.append(trace)
+        self._instr_changed(trace.begin, trace.end, True)
+        return trace
+
+    def trace_del(self, trace: "hk.BlockTrace") -> None:
+        self._instr.traces.remove(trace)
+        self._retired.append(trace)
+        self._instr_changed(trace.begin, trace.end, True)
+
+    def _instr_changed(self, begin: int, end: int, starts_only: bool) -> None:
+        """What translation inserts changed for code in [begin, end]: those
+        blocks (by their first address with ``starts_only``) are translated
+        again when next run, the rest stay as they are."""
+        self.cache.instr = None if self._instr.empty else self._instr
+        self.cache.invalidate_code(begin, end, starts_only)
+
+    def _hooks_changed(self, hook: "hk.Hook") -> None:
+        hooks = self._hooks
+        if hook.kinds & hk.CODE_KINDS:
+            self._instr.code_ranges = {bit: [(h.begin, h.end) for h in hooks.of(bit)]
+                                       for bit in (hk.HOOK_CODE, hk.HOOK_BLOCK, hk.HOOK_MEM_FETCH)
+                                       if hooks.of(bit)}
+            self._instr_changed(hook.begin, hook.end, not hook.kinds & (hk.HOOK_CODE | hk.HOOK_MEM_FETCH))
+        if hook.kinds & hk.DATA_KINDS:
+            self._watch_changed()
+        mem_hooked = hooks.any(hk.DATA_KINDS | hk.HOOK_MEM_INVALID)
+        if mem_hooked != self._mem_hooked:
+            # Memory hooks read the registers and pc at the accessing
+            # instruction: first-tier code has them in env (and passes the
+            # pc), hot code keeps registers in host registers across
+            # accesses, and the cold tier's interpreter cannot tell the pc.
+            if mem_hooked:
+                self.cache.invalidate_hot()
+                self._cold_runs, self.cache.cold_runs = self.cache.cold_runs, 0
+            elif not self.watchpoints:
+                self.cache.cold_runs = self._cold_runs
+            self.cache.no_hot = mem_hooked
+        self._mem_hooked = mem_hooked
+
+    def _on_hook(self, kind: int, pc: int, size: int) -> int:
+        """Op.hook: the code, block or fetch hooks covering ``pc``; nonzero
+        when the block must leave (a stop was asked, pc was moved, or a
+        callback raised: re-raised by ``run``).  It runs before every hooked
+        instruction: env is read as words, not through ctypes fields."""
+        try:
+            for h in self._hooks.by_kind.get(kind, ()):
+                if h.live and (h.begin > h.end or h.begin <= pc <= h.end):     # h.covers, inline
+                    if kind == hk.HOOK_MEM_FETCH:
+                        h.callback(self, hk.MEM_FETCH, pc, size, 0, h.user_data)
+                    else:
+                        h.callback(self, pc, size, h.user_data)
+        except BaseException as e:
+            self._pending_error = e
+            self.env.exit_request = EXIT_REQUESTED
+            return 1
+        words = self._env_words
+        return 1 if words[self._exit_request_word] or words[self._pc_word] != pc else 0
+
+    def _mem_event(self, kind: int, access: int, addr: int, size: int, value: int) -> None:
+        hooks = [h for h in self._hooks.of(kind) if h.covers(addr)]
+        if hooks:
+            self._at_access_pc(lambda: [h.callback(self, access, addr, size, hk.to_signed(value), h.user_data)
+                                        for h in hooks])
+
+    def _fault_event(self, access: str, addr: int, size: int, value: int) -> bool:
+        """Offer a faulting access to the UNMAPPED/PROT hooks: True when one
+        of them handled it (the access is retried)."""
+        reason = "unmapped" if not self.aspace.is_mapped(addr, size) else "prot"
+        code, kind = hk.FAULT_EVENTS[(access, reason)]
+        hooks = [h for h in self._hooks.of(kind) if h.covers(addr)]
+        if not hooks:
+            return False
+        if access == "fetch":           # pc is the fetch address already
+            return any(h.callback(self, code, addr, size, 0, h.user_data) for h in hooks)
+        return self._at_access_pc(lambda: any(h.callback(self, code, addr, size, hk.to_signed(value), h.user_data)
+                                              for h in hooks))
+
+    def _at_access_pc(self, call):
+        """Run ``call`` with env pc at the accessing instruction (translated
+        code passes it in env exit_info on the slow path: lower.py's access
+        functions), then put back the pc the block's IR holds."""
+        env = self.env
+        saved, env.pc = env.pc, env.exit_info
+        try:
+            return call()
+        finally:
+            env.pc = saved
+
+    def _hooked_access(self, addr: int, size: int, sign: bool, value: int | None) -> int:
+        """A guest access with the memory hooks (raises Fault), in Unicorn's
+        order: an invalid access goes to the UNMAPPED/PROT hooks first
+        (retried once when one handled it), then READ or WRITE hooks see
+        the valid access before it happens, READ_AFTER after."""
+        write = value is not None
+        access = "write" if write else "read"
+        for retry in (False, True):
+            if self.aspace.accessible(addr, size, PERM_W if write else PERM_R):
+                break
+            if retry or not self._fault_event(access, addr, size, value or 0):
+                raise Fault(addr, access)
+        if write:
+            value &= (1 << (8 * size)) - 1
+            self._mem_event(hk.HOOK_MEM_WRITE, hk.MEM_WRITE, addr, size, value)
+            self.aspace.store(addr, size, value)
+            return 0
+        self._mem_event(hk.HOOK_MEM_READ, hk.MEM_READ, addr, size, 0)
+        result = self.aspace.load(addr, size, sign)
+        self._mem_event(hk.HOOK_MEM_READ_AFTER, hk.MEM_READ_AFTER, addr, size,
+                        result & ((1 << (8 * size)) - 1))
+        return result
+
+    # -- context (Unicorn's context_save / context_restore) ----------------------------------
+    def context_save(self) -> "Context":
+        """The CPU's registers (general, FP/SIMD, flags, pc, the exclusive
+        monitor), to restore later with :meth:`context_restore`."""
+        return Context(self.arch, {r.name: ctypes.string_at(self.env_addr + self.arch.layout.offsets[r.name], r.size)
+                                   for r in self.arch.layout.rows if r.ir or r.user})
+
+    def context_update(self, ctx: "Context") -> None:
+        """Store the current registers into ``ctx``."""
+        ctx.data = self.context_save().data
+
+    def context_restore(self, ctx: "Context") -> None:
+        if ctx.arch is not self.arch:
+            raise ValueError(f"context of {ctx.arch.name}, not {self.arch.name}")
+        for name, raw in ctx.data.items():
+            ctypes.memmove(self.env_addr + self.arch.layout.offsets[name], raw, len(raw))
 
     def _watch_hit(self, addr: int, size: int, write: bool) -> int | None:
         """The address to report for an access the watchpoints cover, or None."""
@@ -378,6 +621,13 @@ class Emulator:
         try:
             if memop & MemOp.ALIGN and addr & (size - 1):
                 raise Fault(addr, "read" if value is None else "write", align=True)
+            if self._mem_hooked:
+                result = self._hooked_access(addr, size, bool(memop & MemOp.SIGN), value)
+                if env.exit_request:
+                    # a hook asked to stop: leave at this instruction, its
+                    # access done (as Unicorn does), through the fault exit
+                    env.exception = EXC_STOP
+                return result
             if value is None:
                 return self.aspace.load(addr, size, bool(memop & MemOp.SIGN))
             self.aspace.store(addr, size, value)
@@ -434,6 +684,7 @@ class Emulator:
             cache.invalidate_containing(until)
             stops = stops | {until}
         first = True
+        fetch_retry = None
         self.stop_reason = None
         timer = RunTimer(self.request_exit, timeout)
         log = self.log
@@ -445,6 +696,9 @@ class Emulator:
                     self.stop_reason = "until"
                     break
                 if env.exit_request:
+                    if self._pending_error is not None:         # a hook raised
+                        err, self._pending_error = self._pending_error, None
+                        raise err
                     self.stop_reason = "timeout" if timer.fired else "stop"
                     break
                 left = env.icount_left
@@ -466,6 +720,11 @@ class Emulator:
                         if tb.n_insns > left:
                             tb = cache.translate_partial(pc, left, stops)
                 except FetchFault:
+                    if (fetch_retry != pc and not pc & (self.arch.insn_align - 1)
+                            and self._hooks.any(hk.HOOK_MEM_FETCH_UNMAPPED | hk.HOOK_MEM_FETCH_PROT)
+                            and self._fault_event("fetch", pc, self.arch.target.max_insn_length, 0)):
+                        fetch_retry = pc        # once: the hook mapped it, or it faults
+                        continue
                     # a misaligned pc is an alignment fault (Linux: SIGBUS, BUS_ADRALN)
                     cls = AlignmentFault if pc & (self.arch.insn_align - 1) else MemoryFault
                     raise cls(pc, pc, "fetch") from None
@@ -495,6 +754,8 @@ class Emulator:
     def _handle_exit(self, code: int) -> None:
         env = self.env
         pc = env.pc
+        if self._hooks.by_kind and self._hook_exit(code, pc):
+            return
         if code == Exit.SYSCALL:
             if self.on_syscall is None:
                 raise UnhandledSyscall(pc)
@@ -509,6 +770,8 @@ class Emulator:
             env.exception = EXC_NONE
             if exc == EXC_WATCH:
                 raise WatchpointHit(pc, env.fault_addr, self._watch_kind)
+            if exc == EXC_STOP:
+                return          # run sees the exit request
             if exc == EXC_INTERNAL and self._pending_error is not None:
                 err, self._pending_error = self._pending_error, None
                 raise err
@@ -523,6 +786,25 @@ class Emulator:
         if code == Exit.HALT:
             raise GuestTrap(pc, "hlt", word)
         raise EmulationError(f"unexpected exit code {code} at pc {pc:#x}")
+
+    def _hook_exit(self, code: int, pc: int) -> bool:
+        """An interrupt or undefined instruction the hooks handle (True: go on at env pc)."""
+        if code in (Exit.SYSCALL, Exit.TRAP) and self._hooks.of(hk.HOOK_INTR):
+            intno = dict(self.arch.target.interrupts).get(Exit(code).name)
+            if intno is None:
+                return False
+            for h in self._hooks.of(hk.HOOK_INTR):
+                if h.live:
+                    h.callback(self, intno, h.user_data)
+            return True
+        if code == Exit.ILLEGAL:
+            for h in self._hooks.of(hk.HOOK_INSN_INVALID):
+                if h.live and h.callback(self, h.user_data):
+                    if self.env.pc == pc:
+                        fetched = self.cache._fetch(pc)
+                        self.env.pc = pc + (fetched[1] if fetched else self.arch.target.fetch_unit)
+                    return True
+        return False
 
     def _word_at(self, pc: int) -> int:
         fetched = self.cache._fetch(pc)       # by the target's length rule

@@ -329,7 +329,7 @@ def _symbols(cache, meta: dict) -> dict[str, int] | None:
 def _save_hot(cache, key: str, header: int, pcs: list[tuple[int, int]]) -> bool:
     from .backends.llvm.lower_region import optimize as optimize_region
     from .tbcache import lower_hot
-    blocks = [cache._translate(pc, n, ()) for pc, n in pcs]
+    blocks = [cache._translate(pc, n, (), plain=True) for pc, n in pcs]
     tag = os.urandom(8).hex()          # names the module's own symbols, unique in an engine
     rt = dataclasses.replace(cache.rt, tag=tag, imports={})
     next_slot, next_ctr, names = itertools.count(), itertools.count(), itertools.count()
@@ -400,7 +400,7 @@ def _save_page(cache, page: int, data: bytes, key: str, pcs: list[int]) -> bool:
     blocks, deps = [], []
     for pc in pcs:
         try:
-            block = cache._translate(pc, MAX_BLOCK_INSNS, ())
+            block = cache._translate(pc, MAX_BLOCK_INSNS, (), plain=True)
         except FetchFault:
             continue
         dep = []

@@ -63,6 +63,9 @@ class Target:
     gnu_triplet: str                       # cross toolchain prefix (guest test programs)
     guest_bin: str                         # its guest test programs in a source checkout
     kvm: bool = False                      # runs natively under KVM on a host of its own architecture
+    # Exit kind (tcgpy.ir.ops.Exit name) -> the interrupt number Unicorn's
+    # UC_HOOK_INTR callbacks receive for it (QEMU's EXCP_* of the target)
+    interrupts: tuple[tuple[str, int], ...] = ()
 
     def fetch(self, read: Callable[[int, int], int | None], pc: int) -> tuple[int, int] | None:
         """The instruction at ``pc`` as (word, length in bytes), or None when
@@ -148,6 +151,7 @@ TARGETS: tuple[Target, ...] = (
         qemu_user="qemu-aarch64",
         gnu_triplet="aarch64-linux-gnu",
         guest_bin="tests/guest/bin",
+        interrupts=(("SYSCALL", 2), ("TRAP", 7)),          # EXCP_SWI, EXCP_BKPT
     ),
     Target(
         name="riscv64", aliases=("rv64", "rv64gc"),
@@ -163,6 +167,7 @@ TARGETS: tuple[Target, ...] = (
         qemu_user="qemu-riscv64",
         gnu_triplet="riscv64-linux-gnu",
         guest_bin="tests/guest/riscv64/bin",
+        interrupts=(("SYSCALL", 8), ("TRAP", 3)),          # RISCV_EXCP_U_ECALL, _BREAKPOINT
     ),
     # No TCG frontend yet: x86-64 guests run on an x86-64 host under KVM
     # (tcgpy/accel/kvm), with this Linux layer.

@@ -192,6 +192,7 @@ class TB:
     ir: object = None         # a cold block: its IR, interpreted (coldtier.py), no host code
     plan: object = None        # ... planned for the cold tier's interpreter (ir.interp_fast) once run twice
     runs: int = 0
+    instr: int = 0             # its instrumentation (ir.core.Block.instr)
 
 
 def lower_hot(blocks, header_pc: int, rt: Runtime, fn_name, alloc_slot, alloc_counter=None):
@@ -233,6 +234,11 @@ class TBCache:
         self.tbi = False                   # translate with Top Byte Ignore (set by the Emulator)
         self.refuses = None                # words the CPU model lacks features for (set by the Emulator)
         self.block_insns = MAX_BLOCK_INSNS  # 1 with -one-insn-per-tb
+        # Hooks and counters compiled into code (hooks.Instrumentation, set by
+        # the Emulator while it has any); ``no_hot``: no hot tier meanwhile
+        # (memory hooks read registers that hot code keeps in host registers).
+        self.instr = None
+        self.no_hot = False
         self.stats = Stats()
         self.miss_stub = jit.miss_stub()
         self.slots = (ctypes.c_uint64 * MAX_SLOTS)()
@@ -346,7 +352,10 @@ class TBCache:
         """(instruction word, length) at ``pc`` by the target's fetch rule, or None."""
         return self._target_fetch(self.aspace.fetch, pc)
 
-    def _translate(self, pc: int, max_insns: int, stops: Container[int]):
+    def _translate(self, pc: int, max_insns: int, stops: Container[int], plain: bool = False):
+        """IR for the block at ``pc``, optimised, with the instrumentation
+        ``instr`` asks for (hooks, counters) unless ``plain`` (code for the
+        persistent cache, which never holds instrumented code)."""
         t0 = time.perf_counter()
         log = self.log
         d0 = self.stats.time_decode
@@ -356,6 +365,8 @@ class TBCache:
         # translate_block interleaves decoding and IR building; it reports the
         # decode share itself, the rest is IR building.
         self.stats.time_ir_build += (t1 - t0) - (self.stats.time_decode - d0)
+        if self.instr is not None and not plain:
+            self.instr.apply(block)
         if log is not None:
             log.block_in(block, self._fetch)
             log.block_ir("op", block)
@@ -434,7 +445,8 @@ class TBCache:
         tbs = []
         for block, lb in zip(blocks, lowered):
             tb = TB(block.pc, block.guest_size, block.guest_insns, block.insn_pcs,
-                    addrs[lb.name], lb.slots, _pages(block), counters=lb.counters, hot=hot)
+                    addrs[lb.name], lb.slots, _pages(block), counters=lb.counters, hot=hot,
+                    instr=block.instr)
             for idx in lb.counters:
                 self.counter_owner[idx] = tb
             tbs.append(tb)
@@ -509,7 +521,7 @@ class TBCache:
                 self._jmp_set(tb)
             return tb
         if (self.pcache is not None and (pc & PAGE_MASK) not in self.pcache_tried
-                and pc not in self.cold):
+                and pc not in self.cold and not (self.instr is not None and self.instr.covers_page(pc))):
             tb = persist.load_page(self, pc, stops)
             if tb is not None:
                 return tb
@@ -519,7 +531,7 @@ class TBCache:
             if tb is None:
                 block = self._translate(pc, MAX_BLOCK_INSNS, stops)
                 tb = TB(block.pc, block.guest_size, block.guest_insns, block.insn_pcs, ir=block,
-                        pages=_pages(block))
+                        pages=_pages(block), instr=block.instr)
                 self.cold[pc] = tb
                 self._track_pages(tb)
                 self.stats.cold_blocks += 1
@@ -618,6 +630,10 @@ class TBCache:
         left = self.counters[counter]
         if 0 < left < 1 << 63:
             return
+        if self.no_hot:
+            # not now (memory hooks: hooks.py), perhaps once they are gone
+            self.counters[counter] = HOT_THRESHOLD
+            return
         self.promote(counter, target)
         if counter in self.counter_owner:
             # not promoted (and still counting): this edge stays first tier
@@ -630,7 +646,7 @@ class TBCache:
         its source (the source itself for a forward indirect jump), which
         covers the usual loop laid out in address order."""
         src = self.counter_owner.get(counter)
-        if src is None or not src.valid:
+        if src is None or not src.valid or src.instr > 1:
             return
         if src.hot:
             # A way out of hot code: what it reaches is promoted, unless
@@ -653,10 +669,14 @@ class TBCache:
                 region = self._callee_region(target)
             if self.pcache is not None and region:
                 self.hot_choices[(target, src.pc)] = [(tb.pc, tb.n_insns) for tb in region]
+        # Python hooks run in first-tier code only (its registers are in env
+        # at every hook); counted code may be hot, but not from the
+        # persistent cache, which holds none.
+        region = [tb for tb in region if tb.instr < 2]
         if not region:
             return
         hot_key = None
-        if self.pcache is not None:
+        if self.pcache is not None and not any(tb.instr for tb in region):
             hot_key = persist.hot_key(self, target, region)
             news = persist.load_hot(self, hot_key) if hot_key else None
             if news is not None:
@@ -858,6 +878,32 @@ class TBCache:
             pages = range(first, end, 1 << PAGE_BITS)
         for page in pages:
             self.invalidate_page(page)
+
+    def invalidate_code(self, begin: int, end: int, starts_only: bool = False) -> int:
+        """Drop the blocks with code in [begin, end] (inclusive; begin > end:
+        all), or with ``starts_only`` those that start there, and any hot
+        loop holding one (a hook's range changed: hooks.py); returns how
+        many.  Safe from inside translated code: only jump slots change."""
+        everywhere = begin > end
+        if everywhere or (end - begin) >> PAGE_BITS > len(self.page_blocks):
+            pages = [p for p in self.page_blocks if everywhere or (begin & PAGE_MASK) <= p <= end]
+        else:
+            pages = range(begin & PAGE_MASK, end + 1, 1 << PAGE_BITS)
+        doomed = set()
+        for page in pages:
+            for tb in self.page_blocks.get(page, ()):
+                hit = (begin <= tb.pc <= end) if starts_only else (tb.pc <= end and begin < tb.pc + tb.size)
+                if everywhere or hit or tb.region:
+                    doomed.add(tb)
+        for tb in doomed:
+            self.invalidate(tb)
+        return len(doomed)
+
+    def invalidate_hot(self) -> None:
+        """Drop every hot-tier block and region (their code keeps registers
+        in host registers across memory accesses)."""
+        for tb in [tb for s in self.page_blocks.values() for tb in s if tb.hot or tb.region]:
+            self.invalidate(tb)
 
     def invalidate_containing(self, addr: int) -> None:
         """Drop blocks that start at or run over ``addr`` (a new stop address)."""

@@ -50,7 +50,21 @@ def add_parser(subparsers):
     s.add_argument("--steady-timeout", type=float, default=None,
                    help="seconds allowed to each command (default 900); a workload whose warm-up "
                         "runs out of time is reported as a lower bound")
+    h = p.add_argument_group(
+        "hooks", "--hooks times the execution loops with a Python code hook on every instruction "
+                 "(and the same hook on Unicorn), with the native counters on, and with a hook on "
+                 "other code; ratios are time ratios (>1: the first named slower). --scale, "
+                 "--arch, --runs, --smoke, --json apply")
+    h.add_argument("--hooks", action="store_true", help="the hooks table instead of the above")
     return p
+
+
+def hooks_main(args) -> int:
+    from .. import benchmarks_hooks as bh
+    scale, hook_scale = (0.01, 0.002) if args.smoke else (args.scale, args.scale / 400)
+    res = bh.run_hooks(scale, hook_scale, 1 if args.smoke else args.runs, args.arch)
+    print(json.dumps(res, indent=2) if args.json else bh.format_hooks_report(res))
+    return 0
 
 
 def startup_main(args) -> int:
@@ -87,6 +101,8 @@ def main(args) -> int:
         return startup_main(args)
     if args.steady:
         return steady_main(args)
+    if args.hooks:
+        return hooks_main(args)
     from .. import benchmarks
     if args.plot and importlib.util.find_spec("matplotlib") is None:
         # refused before the benchmark runs, not after it

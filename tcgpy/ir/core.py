@@ -80,10 +80,11 @@ class Block:
     guest_insns: int = 0           # guest instructions covered
     guest_size: int = 0            # bytes of guest code covered
     insn_pcs: list[int] = field(default_factory=list)
+    instr: int = 0                 # instrumentation (tcgpy/hooks.py): 0 none, 1 native, 2 Python hooks
 
     def copy(self) -> "Block":
         b = Block(self.pc, [i.copy() for i in self.insns], self.globals, self.n_locals,
-                  self.n_labels, self.guest_insns, self.guest_size, list(self.insn_pcs))
+                  self.n_labels, self.guest_insns, self.guest_size, list(self.insn_pcs), self.instr)
         return b
 
     def new_local(self) -> Temp:

@@ -14,11 +14,12 @@ Each op's meaning is one small function registered by op:
 """
 from __future__ import annotations
 
+import ctypes
 from dataclasses import dataclass
 from typing import Callable, Mapping, Protocol
 
 from .core import Block, Insn, Kind, Temp
-from .ops import MASK64, MemOp, Op, eval_cond, memop_size, pair_upper_first, tbi_address, to_signed
+from .ops import MASK64, Exit, MemOp, Op, eval_cond, memop_size, pair_upper_first, tbi_address, to_signed
 from .verify import IRError
 
 INT64_MIN = 1 << 63
@@ -431,6 +432,35 @@ def interp_st_env(m: Machine, insn: Insn) -> None:
 def interp_call(m: Machine, insn: Insn) -> None:
     fn = m.helpers[insn.consts[0]].fn
     m.set(insn.outs[0], fn(*(m.get(t) for t in insn.ins)))
+
+
+# -- instrumentation (tcgpy/hooks.py) ------------------------------------------------
+
+@executes(Op.hook)
+def interp_hook(m: Machine, insn: Insn) -> None:
+    """The memory's ``hook(kind, pc, size)`` runs the hooks (a memory
+    without one, as in tests of the passes, has none to run); when it says
+    stop, the block is left at the pc they left in env."""
+    kind, pc, size, _ = insn.consts
+    pc_global = m.block.globals["pc"]
+    m.set(pc_global, pc)
+    hook = getattr(m.mem, "hook", None)
+    if hook is not None and hook(kind, pc, size):
+        m.exit = ExitInfo("exit_tb", m.get(pc_global), int(Exit.BUDGET))
+
+
+@executes(Op.count)
+def interp_count(m: Machine, insn: Insn) -> None:
+    c = ctypes.c_uint64.from_address(insn.consts[0])
+    c.value = (c.value + m.get(insn.ins[0])) & MASK64
+
+
+@executes(Op.trace)
+def interp_trace(m: Machine, insn: Insn) -> None:
+    ring, mask, value = insn.consts
+    written = ctypes.c_uint64.from_address(ring)
+    ctypes.c_uint64.from_address(ring + 8 + 8 * (written.value & mask)).value = value & MASK64
+    written.value = (written.value + 1) & MASK64
 
 
 # -- control flow -------------------------------------------------------------------

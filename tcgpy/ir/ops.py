@@ -92,6 +92,19 @@ class Op(enum.Enum):
     vec      = OpDef("vec",      1, 1, 7, F.SIDE_EFFECTS)
     # helper call: const 0 is a helper id from tcgpy.ir.helpers
     call     = OpDef("call",     1, 3, 1, F.CALL | F.SIDE_EFFECTS)
+    # instrumentation (tcgpy/hooks.py), inserted only where a hook or counter
+    # covers the code.  hook: consts (kind, guest pc, size, instructions left
+    # in the block from here); sets env pc to the guest pc, calls the
+    # emulator's Python hooks of that kind, and leaves the block (Exit.BUDGET,
+    # at whatever pc they left) when they asked to stop or moved the pc.  It
+    # may change any global: the passes forget what they knew of them there.
+    hook       = OpDef("hook",       0, 0, 4, F.CALL | F.SIDE_EFFECTS)
+    # host memory, at fixed addresses the instrumentation owns: the u64 at
+    # const 0 += a0 (QEMU plugins' inline add) ...
+    count      = OpDef("count",      0, 1, 1, F.SIDE_EFFECTS)
+    # ... and a ring buffer at const 0 (u64 entries written, then const 1 + 1
+    # u64 entries): entry[written & const 1] = const 2, written += 1
+    trace      = OpDef("trace",      0, 0, 3, F.SIDE_EFFECTS)
     # control flow inside the block
     insn_start = OpDef("insn_start", 0, 0, 1, F.SIDE_EFFECTS)         # const: guest pc
     set_label  = OpDef("set_label",  0, 0, 1, F.SIDE_EFFECTS)         # const: label id

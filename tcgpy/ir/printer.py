@@ -19,6 +19,9 @@ def _fmt_const(op: Op, i: int, c: int) -> str:
         return Exit(c).name.lower()
     if op is Op.vec and i == 0:
         return c.value.name
+    if op is Op.hook and i == 0:
+        from ..hooks import KIND_NAMES
+        return KIND_NAMES.get(c, f"{c:#x}").lower()
     if op is Op.call:
         from .helpers import HELPERS
         return HELPERS[c].name if 0 <= c < len(HELPERS) else f"helper{c}"

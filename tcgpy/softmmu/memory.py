@@ -155,6 +155,7 @@ class AddressSpace:
         # (Emulator._slow_access checks the watchpoints), so they are kept
         # out of the TLB and their regions out of the native refill.
         self.watched_pages: frozenset[int] = frozenset()
+        self.watch_all = False          # every page watched (a memory hook without a range)
         self.on_code_write: Callable[[int, int], None] | None = None
         self.table = RegionTable()
         self.table_address = ctypes.addressof(self.table)
@@ -177,7 +178,7 @@ class AddressSpace:
         self._starts.insert(i, region.start)
 
     def _entry(self, r: Region) -> bytes:
-        if r.is_mmio or any(r.start <= p < r.end for p in self.watched_pages):
+        if r.is_mmio or self.watch_all or any(r.start <= p < r.end for p in self.watched_pages):
             return _ENTRY.pack(r.start, r.end, 0, 0)
         fast = ((FAST_READ if r.perms & PERM_R else 0)
                 | (FAST_WRITE if r.perms & PERM_W and not r.has_code else 0))
@@ -230,17 +231,24 @@ class AddressSpace:
             if r.perms & PERM_W:
                 self._publish(r.start, r.end)
 
-    def set_watched_pages(self, pages) -> None:
-        """Make every access to ``pages`` take the Python slow path (and
-        those to the rest of their regions miss the native refill: the
-        region table has no finer grain than a region; Python still fills
-        the TLB for the unwatched pages)."""
+    def set_watched_pages(self, pages, everywhere: bool = False) -> None:
+        """Make every access to ``pages`` (or with ``everywhere``, to all)
+        take the Python slow path (and those to the rest of their regions
+        miss the native refill: the region table has no finer grain than a
+        region; Python still fills the TLB for the unwatched pages)."""
+        if everywhere != self.watch_all:
+            self.watch_all = everywhere
+            self.tlb_flush()
+            self._publish()
         old, self.watched_pages = self.watched_pages, frozenset(pages)
+        changed = {}
         for page in old ^ self.watched_pages:
             self.tlb_flush_page(page)
             r = self.find(page)
             if r is not None:
-                self._publish(r.start, r.end)
+                changed[r.start] = r        # each region once (a hook may cover thousands of pages)
+        for r in changed.values():
+            self._publish(r.start, r.end)
 
     def remove_code_page(self, page: int) -> None:
         self.code_pages.discard(page)
@@ -371,7 +379,7 @@ class AddressSpace:
         if r is None or r.is_mmio:
             return
         page = addr & PAGE_MASK
-        if page in self.watched_pages:
+        if self.watch_all or page in self.watched_pages:
             return
         e: TLBEntry = self.tlb[(page >> 12) & (TLB_SIZE - 1)]
         e.addr_read = page if r.perms & PERM_R else NO_TAG
@@ -389,6 +397,15 @@ class AddressSpace:
             n = min(end, r.end) - addr
             yield r, addr, n
             addr += n
+
+    def accessible(self, addr: int, size: int, need: int) -> bool:
+        """Is all of [addr, addr + size) mapped with ``need`` permissions?"""
+        try:
+            for _ in self._chunks(addr, size, need, ""):
+                pass
+        except Fault:
+            return False
+        return True
 
     def read(self, addr: int, size: int, *, need: int = PERM_R, access: str = "read") -> bytes:
         out = bytearray()

@@ -76,6 +76,8 @@ class Runtime:
     # Blocks count the instructions they run against env icount_left (for
     # run(count=...)); without it they carry no budget check at all.
     icount: bool = True
+    # u64 hook(env, kind, pc, size): the emulator's Python hooks (Op.hook)
+    hook_fn: int = 0
     # Non-empty: relocatable code for the persistent cache (tcgpy/pcache.py).
     # Every address above is then named by a symbol (``ref``) that the
     # loader maps to this run's value, and ``tag`` makes the module's own
@@ -960,6 +962,11 @@ def access_function_text(rt: Runtime, memop: int, kind: str) -> str:
     hp = _host_ptr(fl, addr, entp)
     name = access_fn_name(memop, kind)
     ok = None               # what the slow path's end does when it did not fault
+    # The slow path finds the accessing instruction's pc in env exit_info
+    # (memory hooks report it; first-tier code has written the registers
+    # back).  Not in env pc: that holds the IR's pc global, which the block
+    # may still read.
+    pc_store = [f"  %pcm = getelementptr i8, ptr %env, i64 {rt.offsets['exit_info']}", "  store i64 %pc, ptr %pcm"]
 
     def slow_st(a: str, v: str, then: str) -> None:
         exc, bad = fl.tmp(), fl.tmp()
@@ -971,7 +978,7 @@ def access_function_text(rt: Runtime, memop: int, kind: str) -> str:
     if kind == STORE:
         _store_fast(fl, hp, "%val", memop)
         fl.emit("ret void")
-        fl.lines.append("miss:")
+        fl.lines += ["miss:"] + pc_store
         fl.emit(f"call void {rt.ref(SYM_SLOW_ST, rt.slow_st)}(ptr %env, i64 {addr}, i64 %val, i64 {memop})")
         ok = "ret void"
         head = f"define void @{name}(ptr noalias %env, i64 %arg, i64 %val, i64 %pc) {{"
@@ -982,7 +989,7 @@ def access_function_text(rt: Runtime, memop: int, kind: str) -> str:
         _store_fast(fl, hp, "%lo", memop)
         _store_fast(fl, hp2, "%hi", memop)
         fl.emit("ret void")
-        fl.lines.append("miss:")
+        fl.lines += ["miss:"] + pc_store
         fl.lines.append(f"  %excp = getelementptr i8, ptr %env, i64 {rt.offsets['exception']}")
         upper = fl.tmp()
         fl.emit(f"{upper} = add i64 {addr}, {size}")
@@ -999,7 +1006,7 @@ def access_function_text(rt: Runtime, memop: int, kind: str) -> str:
         head = f"define void @{name}(ptr noalias %env, i64 %arg, i64 %lo, i64 %hi, i64 %pc) {{"
     else:
         fl.emit(f"ret i64 {_value_fast(fl, hp, memop)}")
-        fl.lines.append("miss:")
+        fl.lines += ["miss:"] + pc_store
         fl.emit(f"%s = call i64 {rt.ref(SYM_SLOW_LD, rt.slow_ld)}(ptr %env, i64 {addr}, i64 {memop})")
         ok = "ret i64 %s"
         head = f"define i64 @{name}(ptr noalias %env, i64 %arg, i64 %pc) {{"
@@ -1058,6 +1065,58 @@ def lower_call(fl, insn):
     d = fl.tmp()
     fl.emit(f"{d} = call i64 {fl.rt.helper_ref(insn.consts[0])}(i64 {a}, i64 {b}, i64 {c})")
     fl.set(insn.outs[0], d)
+
+
+# --- instrumentation (tcgpy/hooks.py) --------------------------------------------
+# Instrumented code is never relocatable (never stored in the persistent
+# cache): it names the hook function and its counters by address.
+
+@lowers(Op.hook)
+def lower_hook(fl, insn):
+    kind, pc, size, left = insn.consts
+    fl.sync_globals()
+    fl.store_pc(_c(pc))
+    r, stop = fl.tmp(), fl.tmp()
+    fl.emit(f"{r} = call i64 inttoptr (i64 {fl.rt.hook_fn} to ptr)(ptr %env, i64 {kind}, i64 {_c(pc)}, i64 {size})")
+    fl.emit(f"{stop} = icmp ne i64 {r}, 0")
+    stop_bb, go_bb = fl.new_bb("hookstop"), fl.new_bb("hookgo")
+    fl.emit(f"br i1 {stop}, label %{stop_bb}, label %{go_bb}, !prof !0")
+    fl.start_bb(stop_bb)
+    if fl.rt.icount:
+        # the instructions from here on were charged at the block's entry
+        ic, n, n2 = fl.env_ptr(fl.rt.offsets["icount_left"]), fl.tmp(), fl.tmp()
+        fl.emit(f"{n} = load i64, ptr {ic}")
+        fl.emit(f"{n2} = add i64 {n}, {left}")
+        fl.emit(f"store i64 {n2}, ptr {ic}")
+    fl.ret_exit(Exit.BUDGET)        # at the pc the hooks left in env
+    fl.start_bb(go_bb)
+    # the hooks may have written any register: read them again
+    for t in fl.block.globals.values():
+        fl.vals.pop(id(t), None)
+
+
+@lowers(Op.count)
+def lower_count(fl, insn):
+    n = fl.get(insn.ins[0])
+    p, c, c1 = f"inttoptr (i64 {insn.consts[0]} to ptr)", fl.tmp(), fl.tmp()
+    fl.emit(f"{c} = load i64, ptr {p}")
+    fl.emit(f"{c1} = add i64 {c}, {n}")
+    fl.emit(f"store i64 {c1}, ptr {p}")
+
+
+@lowers(Op.trace)
+def lower_trace(fl, insn):
+    ring, mask, value = insn.consts
+    p = f"inttoptr (i64 {ring} to ptr)"
+    w, i, o, a, e, w1 = (fl.tmp() for _ in range(6))
+    fl.emit(f"{w} = load i64, ptr {p}")
+    fl.emit(f"{i} = and i64 {w}, {mask}")
+    fl.emit(f"{o} = shl i64 {i}, 3")
+    fl.emit(f"{a} = add i64 {o}, {ring + 8}")
+    fl.emit(f"{e} = inttoptr i64 {a} to ptr")
+    fl.emit(f"store i64 {_c(value)}, ptr {e}")
+    fl.emit(f"{w1} = add i64 {w}, 1")
+    fl.emit(f"store i64 {w1}, ptr {p}")
 
 
 # --- control flow ---------------------------------------------------------------

@@ -20,4 +20,7 @@ ADD = Op.add
 BR = Op.br
 BRCOND = Op.brcond
 SET_LABEL = Op.set_label
+# Python hooks may change any global (tcgpy/hooks.py): what a pass knows of
+# values does not survive one, as at a label.
+HOOK = Op.hook
 INSN_START = Op.insn_start

@@ -31,7 +31,7 @@ from typing import Callable
 from ..core import Block, Insn, Kind, Temp
 from ..interp import VALUE_SEMANTICS
 from ..ops import MASK64, Cond, F, MemOp, Op, eval_cond
-from ._opclass import ADD as _ADD, BR, BRCOND, MOV, SET_LABEL
+from ._opclass import ADD as _ADD, BR, BRCOND, HOOK, MOV, SET_LABEL
 
 _SHR, _XOR = Op.shr, Op.xor
 _SIGN = int(MemOp.SIGN)
@@ -461,7 +461,7 @@ def run(block: Block) -> Block:
     append = out.append
     for insn in block.insns:
         op = insn.op
-        if op is SET_LABEL:
+        if op is SET_LABEL or op is HOOK:
             known.clear()
             zmask.clear()
             offset.clear()

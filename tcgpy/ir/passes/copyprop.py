@@ -3,14 +3,14 @@ for as long as neither is reassigned.
 
 Locals are not SSA, so a copy dies when either side is written again; a
 reverse map (source -> copies of it) makes that invalidation cheap.  Knowledge
-is dropped at every label, where other paths join.  Rewriting a read never
+is dropped at every label, where other paths join, and at a hook.  Rewriting a read never
 changes a value, so no op that may exit needs special care; the movs stay for
 DCE/deadglobals to judge, except ``mov x, x`` which is a no-op.
 """
 from __future__ import annotations
 
 from ..core import Block, Kind
-from ._opclass import MOV, SET_LABEL
+from ._opclass import HOOK, MOV, SET_LABEL
 
 _CONST = Kind.CONST
 
@@ -32,7 +32,7 @@ def run(block: Block) -> Block:
     append = out.append
     for insn in block.insns:
         op = insn.op
-        if op is SET_LABEL:
+        if op is SET_LABEL or op is HOOK:
             copy_of.clear()
             copies.clear()
             append(insn)
