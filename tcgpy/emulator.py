@@ -317,6 +317,21 @@ class Emulator:
             return int.from_bytes(bytes(v), "little")
         return v
 
+    def plain_reg_fields(self, names) -> list[str] | None:
+        """The env fields holding registers ``names``, when each is a plain
+        64-bit register (not a pseudo register, not a vector), else None:
+        for callers that read the same registers very often (the Linux
+        layer's syscall number and arguments)."""
+        fields = []
+        for name in names:
+            if name.lower() in self.arch.pseudo_regs:
+                return None
+            r = self.arch.layout.by_name.get(name.lower())
+            if r is None or not r.user or r.size != 8:
+                return None
+            fields.append(r.name)
+        return fields
+
     def reg_write(self, name: str, value: int) -> None:
         """Set a register; a negative value is its two's complement.  A value
         that does not fit is a ValueError (Unicorn would keep its low bits)."""

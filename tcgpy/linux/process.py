@@ -3,6 +3,8 @@ entry point, signal delivery, and the CPU loop that turns guest faults into
 guest signals and host signals into guest signals at block boundaries."""
 from __future__ import annotations
 
+import functools
+import operator
 import os
 import signal as host_signal
 import struct
@@ -111,6 +113,28 @@ def _fault_signal(signo: int, code: int, addr: int) -> PendingSignal:
     return PendingSignal(signo, info, fault_address=addr)
 
 
+# Syscalls after which a descriptor number may name another file than before.
+FD_REUSE = frozenset({"close", "close_range", "dup2", "dup3", "execve", "execveat"})
+
+
+def _syscall_registers(emu, abi):
+    """(number(), arguments(), set_result(value)) for ``emu``: straight from
+    the env's fields where they are plain 64-bit registers (one C call for
+    all six arguments: reg_read by name cost a sixth of a read(2)'s time in
+    Python), else through reg_read/reg_write (the KVM engine)."""
+    env, names = getattr(emu, "env", None), (abi.number, *abi.args, abi.ret)
+    fields = getattr(emu, "plain_reg_fields", lambda _: None)(names) if env is not None else None
+    if fields is None:
+        return (lambda: emu.reg_read(abi.number),
+                lambda: tuple(emu.reg_read(r) for r in abi.args),
+                lambda v: emu.reg_write(abi.ret, v))
+    nr_field, *arg_fields, ret_field = fields
+    get_args = operator.attrgetter(*arg_fields)
+    return (functools.partial(getattr, env, nr_field),
+            (lambda: get_args(env)) if len(arg_fields) > 1 else (lambda: (get_args(env),)),
+            functools.partial(setattr, env, ret_field))
+
+
 class LinuxProcess:
     def __init__(self, emu, arch: LinuxArch, options: Options):
         self.emu = emu
@@ -154,6 +178,11 @@ class LinuxProcess:
         from .threads import Scheduler
         self.sched = Scheduler(self)
         self.ioctl_names = {v: k for k, v in arch.consts.IOCTLS.items() if k in IOCTLS}
+        # descriptors that never wait (regular files, /dev/null...): the
+        # FD_WAITS syscalls on them run at once (threads.wait_instead);
+        # forgotten whenever a number may come to name another file
+        self.never_wait_fds: set[int] = set()
+        self._regs = _syscall_registers(emu, arch.abi)
         emu.on_syscall = self.on_syscall
 
     # -- guest memory helpers (used by every handler) ------------------------------
@@ -260,9 +289,9 @@ class LinuxProcess:
 
     # -- syscalls --------------------------------------------------------------------
     def on_syscall(self, emu) -> None:
-        abi = self.arch.abi
-        nr = emu.reg_read(abi.number)
-        args = tuple(emu.reg_read(r) for r in abi.args)
+        read_nr, read_args, write_ret = self._regs
+        nr = read_nr()
+        args = read_args()
         row = self.table.get(nr)
         trace = self.opts.strace
         files = self.space.files
@@ -286,6 +315,8 @@ class LinuxProcess:
                     ret = wait_instead(self, row.name, args)
                 if ret is None:
                     ret = row.handler(self, *args[:len(row.args)])
+                if row.name in FD_REUSE:
+                    self.never_wait_fds.clear()
                 if not isinstance(ret, int) and ret is not NORETURN:
                     raise TypeError(f"handler returned {ret!r}")
             except (ProcessExit, ProcessKilled):
@@ -307,7 +338,7 @@ class LinuxProcess:
             if trace:
                 self._trace(strace_result(self, row, ret, waited=self.sched.loads != loads) + "\n")
         if ret is not NORETURN:
-            emu.reg_write(abi.ret, ret & MASK64)
+            write_ret(ret & MASK64)
         if files:
             # Another process may have shrunk a mapped file while this one
             # waited: its pages past the end must be holes before the guest
@@ -451,7 +482,7 @@ class LinuxProcess:
     def own_fds(self) -> set[int]:
         """The host descriptors tcgpy itself has open in this process: to the
         guest they are closed numbers, absent from /proc/self/fd."""
-        fds = {fm.fd for fm in self.space.files}
+        fds = {fm.fd for fm in self.space.files} if self.space.files else set()
         for f in (self.log, self.opts.diag):
             if isinstance(f, OwnFile):
                 fds.add(f.fd)

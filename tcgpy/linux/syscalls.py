@@ -11,6 +11,8 @@ under a name the kernel does not have is an error found by the tests.
 """
 from __future__ import annotations
 
+import functools
+
 import errno as host_errno
 from dataclasses import dataclass
 from typing import Callable
@@ -42,7 +44,7 @@ class Syscall:
     args: tuple[str, ...]
     ret: str = "d"
 
-    @property
+    @functools.cached_property
     def fd_args(self) -> tuple[int, ...]:
         """Which arguments are descriptors (kind "fd")."""
         return tuple(i for i, kind in enumerate(self.args) if kind == "fd")

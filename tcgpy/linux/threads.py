@@ -398,6 +398,9 @@ FD_WAITS = {
     "write": (0, select.POLLOUT, None), "writev": (0, select.POLLOUT, None),
 }
 MSG_DONTWAIT = 0x40
+# Character devices that never make a reader or writer wait: /dev/null,
+# /dev/zero, /dev/full, /dev/random, /dev/urandom (Linux's mem major 1).
+NEVER_WAIT_DEVICES = frozenset(os.makedev(1, minor) for minor in (3, 5, 7, 8, 9))
 PIPE_BUF = 4096
 
 
@@ -407,12 +410,24 @@ def wait_instead(proc, name: str, args: tuple):
     syscall runs again).  The host call must not block even with one guest
     thread: host signals are blocked on the CPU thread, so a guest signal
     could not end the wait as it ends the kernel's."""
-    from .syscalls import NORETURN
     index, events, flags_index = FD_WAITS[name]
     fd = args[index] & 0xFFFFFFFF
     fd = fd - (1 << 32) if fd >> 31 else fd
+    if fd in proc.never_wait_fds:
+        return None
+    from .syscalls import NORETURN
     if flags_index is not None and args[flags_index] & MSG_DONTWAIT:
         return None
+    try:
+        # A regular file or a device that never blocks: run the syscall, and
+        # remember (a read(2) of a file paid a poll every time).
+        st = os.fstat(fd)
+        if stat.S_ISREG(st.st_mode) or stat.S_ISBLK(st.st_mode) or (
+                stat.S_ISCHR(st.st_mode) and st.st_rdev in NEVER_WAIT_DEVICES):
+            proc.never_wait_fds.add(fd)
+            return None
+    except OSError:
+        return None             # the syscall itself reports EBADF
     try:
         # Ready (regular files always are; a bad descriptor too: the syscall
         # reports EBADF) and not more than a ready pipe or socket surely

@@ -35,6 +35,9 @@
  *            SCM_RIGHTS and an addressed sendto larger than the socket
  *            buffer, and a send to a full datagram socket, wait while
  *            another thread reads; a MSG_WAITALL recv while another sends
+ *   fdreuse  a descriptor number that named a regular file (a read never
+ *            waits) names a pipe after close or dup2: a read of it waits
+ *            while another thread writes
  * With no mode argument, every mode but busdie runs in turn. */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -1084,6 +1087,60 @@ static void mode_socket(void)
     close(sv[1]);
 }
 
+static void *write_later(void *arg)
+{
+    int fd = *(int *)arg;
+    usleep(50 * 1000);
+    if (write(fd, "late", 4) != 4)
+        perror("write");
+    return NULL;
+}
+
+static void reread_as_pipe(int fd, const char *how)
+{
+    char buf[16];
+    int p[2];
+    if (pipe(p)) {
+        perror("pipe");
+        return;
+    }
+    if (!strcmp(how, "close")) {
+        /* the lowest free numbers: fd itself is one of them */
+        if (p[0] != fd) {
+            printf("fdreuse %s: pipe got %d, not %d\n", how, p[0], fd);
+            return;
+        }
+    } else if (dup2(p[0], fd) != fd) {
+        perror("dup2");
+        return;
+    } else {
+        close(p[0]);
+    }
+    pthread_t t;
+    pthread_create(&t, NULL, write_later, &p[1]);
+    ssize_t n = read(fd, buf, sizeof buf);
+    pthread_join(t, NULL);
+    printf("fdreuse %s: read %zd bytes \"%.*s\"\n", how, n, n > 0 ? (int)n : 0, buf);
+    close(fd);
+    close(p[1]);
+}
+
+static void mode_fdreuse(void)
+{
+    char buf[16];
+    const char *how[] = {"close", "dup2"};
+    for (int i = 0; i < 2; i++) {
+        int fd = open("/proc/self/exe", O_RDONLY);
+        if (fd < 0 || read(fd, buf, 4) != 4) {
+            perror("open/read");
+            return;
+        }
+        if (i == 0)
+            close(fd);
+        reread_as_pipe(fd, how[i]);
+    }
+}
+
 int main(int argc, char **argv)
 {
     setvbuf(stdout, NULL, _IOLBF, 0);
@@ -1120,5 +1177,7 @@ int main(int argc, char **argv)
         mode_sigpipe();
     if (all || !strcmp(mode, "socket"))
         mode_socket();
+    if (all || !strcmp(mode, "fdreuse"))
+        mode_fdreuse();
     return 0;
 }
