@@ -23,7 +23,6 @@ import os
 import signal
 import threading
 import weakref
-from array import array
 
 from ...errors import EmulationError, GuestTrap, IllegalInstruction, MemoryFault, UnhandledSyscall
 from ..engine import RunTimer
@@ -125,6 +124,7 @@ class KvmEmulator:
         self._arena = M.Arena(M.ARENA_GPA, M.ARENA_SIZE)
         self._pt = M.PageTables(self._pt_host)
         M.build_kernel_pages(self._kernel_host)
+        self._queue = M.RunQueue(self._kernel_host + M.RUNS_OFF, M.KERNEL_VA + M.RUNS_OFF)
         self._pt.set_kernel(M.KERNEL_VA, M.KERNEL_SIZE // M.PAGE, M.KERNEL_GPA, executable=False)
         self._pt.set_kernel(M.KERNEL_VA + M.STUB_OFF, 1, M.KERNEL_GPA + M.STUB_OFF, executable=True)
         self._pt.set_kernel(M.PT_VA, M.PT_SIZE // M.PAGE, M.PT_GPA, executable=False)
@@ -514,29 +514,17 @@ class KvmEmulator:
         K.ioctl(self._vcpu, K.SET_REGS, k)
 
     def _write_runs(self) -> None:
-        """Add the page-table writes queued since the last entry to the
-        flush stub's queue (after what an interrupted stub left of it)."""
-        new = self._pt.runs
-        base = self._kernel_host + M.RUNS_OFF
-        head = (ctypes.c_uint64 * 2).from_address(base)
-        left, cursor = head[0], head[1]
-        old = []
-        if left:
-            start = base + (cursor - (M.KERNEL_VA + M.RUNS_OFF))
-            flat = (ctypes.c_uint64 * (4 * left)).from_address(start)
-            old = [tuple(flat[4 * i:4 * i + 4]) for i in range(left)]
-        runs = old + new
-        new.clear()
+        """Queue the page-table writes made since the last entry for the
+        flush stub, after what an interrupted stub left of its queue."""
+        runs = self._queue.pending() + self._pt.runs
+        self._pt.runs.clear()
         if len(runs) > M.MAX_RUNS:
             # More than the queue holds (4 GiB of changes at once): make KVM
             # forget every shadow of the tables instead, by re-adding their slot.
             self._set_slot(M.SLOT_PT, M.PT_GPA, 0, self._pt_host)
             self._set_slot(M.SLOT_PT, M.PT_GPA, M.PT_SIZE, self._pt_host)
             runs = []
-        if runs:
-            flat = array("Q", [v for run in runs for v in run])
-            ctypes.memmove(base + 16, flat.buffer_info()[0], 8 * len(flat))
-        head[0], head[1] = len(runs), M.KERNEL_VA + M.RUNS_OFF + 16
+        self._queue.load(runs)
 
     def run(self, begin: int, until: int | None = None, count: int | None = None,
             timeout: float | None = None) -> None:
