@@ -33,6 +33,7 @@ from .faults import CpuException, exception_for
 MASK64 = (1 << 64) - 1
 GPRS = ("rax", "rbx", "rcx", "rdx", "rsi", "rdi", "rsp", "rbp",
         "r8", "r9", "r10", "r11", "r12", "r13", "r14", "r15", "rip", "rflags")
+GPR_SET = frozenset(GPRS)
 ALIASES = {"pc": "rip", "sp": "rsp"}
 RFLAGS_FIXED = 0x2                 # bit 1 always reads as 1
 RFLAGS_USER = 0x0DD5 | 0x40000 | 0x200000 | 0x10000   # flags ring 3 may hold (CF..OF, AC, ID, RF)
@@ -149,6 +150,10 @@ class KvmEmulator:
         size = K.ioctl(self._kvm, K.GET_VCPU_MMAP_SIZE, 0)
         self._run_page = K.map_run_page(self._vcpu, size)
         self._run = K.RunHead.from_buffer(self._run_page)
+        self._sync = None
+        if K.ioctl(self._kvm, K.CHECK_EXTENSION, K.CAP_SYNC_REGS) & K.SYNC_X86_REGS:
+            self._sync = K.RunSync.from_buffer(self._run_page, K.RUN_SYNC_OFFSET)
+            self._sync.valid_regs = K.SYNC_X86_REGS
         cpuid = K.Cpuid()
         cpuid.nent = K.MAX_CPUID
         K.ioctl(self._kvm, K.GET_SUPPORTED_CPUID, cpuid)
@@ -204,7 +209,7 @@ class KvmEmulator:
                 os.close(fd)
             except OSError:
                 pass
-        self._run = None
+        self._run = self._sync = None
         self._run_page = None
         self._open_vm()
 
@@ -367,6 +372,8 @@ class KvmEmulator:
         self._fpu_dirty = True
 
     def reg_read(self, name: str) -> int:
+        if name in GPR_SET:                 # the common case (each syscall reads seven), first
+            return getattr(self.regs, name)
         n = ALIASES.get(name.lower(), name.lower())
         if n in GPRS:
             return getattr(self.regs, n)
@@ -385,6 +392,9 @@ class KvmEmulator:
         raise ValueError(f"unknown register {name!r}")
 
     def reg_write(self, name: str, value: int) -> None:
+        if name in GPR_SET and name != "rflags" and 0 <= value <= MASK64:
+            setattr(self.regs, name, value)
+            return
         n = ALIASES.get(name.lower(), name.lower())
         if n != "xsave":
             # as tcgpy.Emulator: two's complement for a negative value, an
@@ -511,7 +521,23 @@ class KvmEmulator:
         if self._pt.changed or self._segs_dirty:
             self._write_runs()
         self._pt.changed = self._segs_dirty = False
-        K.ioctl(self._vcpu, K.SET_REGS, k)
+        self._set_regs(k)
+
+    def _get_regs(self) -> K.Regs:
+        """The vCPU's registers (those KVM stored in kvm_run at the exit, with sync regs)."""
+        if self._sync is not None:
+            return K.Regs.from_buffer_copy(self._sync.regs)
+        k = K.Regs()
+        K.ioctl(self._vcpu, K.GET_REGS, k)
+        return k
+
+    def _set_regs(self, k: K.Regs) -> None:
+        """Registers for the next KVM_RUN (loaded by it, with sync regs)."""
+        if self._sync is not None:
+            self._sync.regs = k
+            self._sync.dirty_regs |= K.SYNC_X86_REGS
+        else:
+            K.ioctl(self._vcpu, K.SET_REGS, k)
 
     def _write_runs(self) -> None:
         """Queue the page-table writes made since the last entry for the
@@ -610,8 +636,12 @@ class KvmEmulator:
     def _stopped_anywhere(self) -> int:
         """A kick stopped the vCPU: in ring 3, in the stub about to enter
         ring 3, or at a stub entry whose exit is still to come."""
-        k = K.Regs()
-        K.ioctl(self._vcpu, K.GET_REGS, k)
+        if self._sync is not None and self._sync.dirty_regs & K.SYNC_X86_REGS:
+            # Kicked before KVM_RUN loaded what _enter wrote: nothing ran.
+            # Enter again the long way (fs/gs bases and the flush queue).
+            self._segs_dirty = self._pt.changed = True
+            return 0
+        k = self._get_regs()
         if not self._stub_va(k.rip):
             return self._preempt()
         off = k.rip - (M.KERNEL_VA + M.STUB_OFF)
@@ -662,8 +692,7 @@ class KvmEmulator:
     def _from_stub(self, port: int) -> int:
         """A VM exit from the stub: a syscall, or exception ``port``.
         Returns the instructions completed (1 for a syscall or a step)."""
-        k = K.Regs()
-        K.ioctl(self._vcpu, K.GET_REGS, k)
+        k = self._get_regs()
         if port == M.PORT_SYSCALL:
             return self._syscall(k)
         if port >= M.NVECTORS and port != M.PREEMPT_VECTOR:
