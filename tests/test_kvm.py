@@ -418,3 +418,18 @@ def test_truncated_x86_64_program_is_one_line(tmp_path):
         res = _tcgpy_run(str(bad))
         assert res.returncode == 1
         assert res.stderr.count(b"\n") == 1 and res.stderr.startswith(b"tcgpy: "), res.stderr
+
+
+def test_kvm_bench_smoke_reports_every_loop():
+    """`tcgpy bench --kvm --smoke`: the table's structure (times are not asserted)."""
+    import json
+    r = subprocess.run([sys.executable, "-m", "tcgpy", "bench", "--kvm", "--smoke", "--json"],
+                       capture_output=True, timeout=TIMEOUT, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert r.returncode == 0, r.stderr
+    res = json.loads(r.stdout)
+    assert [row["loop"] for row in res["rows"]] == ["getppid", "pipe 4 KiB", "compute"]
+    runners = ["native"] + (["kvm"] if not KVM_PROBLEM else []) + (["qemu"] if shutil.which("qemu-x86_64") else [])
+    for row in res["rows"]:
+        for runner in runners:
+            assert row[runner]["wall_us"] >= 0 and row[runner]["cpu_us"] >= 0
+    assert ("kvm" in res["skipped"]) == bool(KVM_PROBLEM)
