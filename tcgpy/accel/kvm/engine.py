@@ -444,6 +444,25 @@ class KvmEmulator:
         area[32:416] = img[32:416]
         self._fpu_changed()
 
+    # -- what the Linux layer asks of an engine (accel/engine.py) ------------------------------
+    counts_instructions = True          # run(count=) single-steps
+
+    # Native code is not translated: nothing for forked children to share.
+    def prefetch_code(self, pcs) -> None:
+        pass
+
+    def learn_code(self) -> None:
+        pass
+
+    def code_learned(self) -> list[int]:
+        return []
+
+    def watch_host_bus(self, backing) -> None:
+        """Nothing to do: no tcgpy code touches a file mapping while the guest runs."""
+
+    def take_host_bus_fault(self) -> int | None:
+        return None
+
     # -- debugging -------------------------------------------------------------------------------
     def add_breakpoint(self, address: int) -> None:
         """Make ``run`` stop before executing the instruction at ``address``
