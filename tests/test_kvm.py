@@ -203,6 +203,46 @@ def test_protect_and_remap_take_effect(emu):
 
 
 @needs_kvm
+def test_large_protect_and_remap_take_effect(emu):
+    """The same for 2,048 pages at once, all used by the vCPU before the
+    change (a change that size is more than the flush stub writes one by one)."""
+    big, pages = 0x1000000, 2048
+    emu.mem_map(big, pages * 0x1000, "rw")
+    code = load(emu, bytes.fromhex(
+        "48c7c700000001"        # 400000: mov rdi, 0x1000000
+        "48c7c100080000"        # 400007: mov rcx, 2048
+        "48890f"                # 40000e: mov [rdi], rcx       each page gets its countdown
+        "4881c700100000"        # 400011: add rdi, 0x1000
+        "48ffc9"                # 400018: dec rcx
+        "75f1"                  # 40001b: jne 40000e
+        "488b1e"                # 40001d: mov rbx, [rsi]
+        "488906"                # 400020: mov [rsi], rax
+        "90"))                  # 400023: nop
+    probe = big + 1000 * 0x1000
+    emu.reg_write("rsi", probe)
+    emu.run(CODE, until=CODE + 0x1D)
+    emu.run(CODE + 0x1D, until=CODE + 0x20)
+    assert emu.reg_read("rbx") == pages - 1000
+    emu.mem_protect(big, pages * 0x1000, "r")
+    with pytest.raises(MemoryFault) as e:
+        emu.run(CODE + 0x20, until=code - 1)
+    assert (e.value.pc, e.value.access) == (CODE + 0x20, "write")
+    emu.mem_unmap(big, pages * 0x1000)
+    # The memory the old entries point at now backs another mapping, with
+    # other data; the range itself gets fresh (zero) pages.
+    other = 0x5000000
+    emu.mem_map(other, pages * 0x1000, "rw")
+    emu.mem_write(other + 1000 * 0x1000, b"\x55" * 8)
+    emu.mem_map(big, pages * 0x1000, "rw")
+    emu.run(CODE + 0x1D, until=CODE + 0x20)
+    assert emu.reg_read("rbx") == 0
+    emu.mem_unmap(big, pages * 0x1000)
+    with pytest.raises(MemoryFault) as e:
+        emu.run(CODE + 0x1D, until=CODE + 0x20)
+    assert (e.value.pc, e.value.access) == (CODE + 0x1D, "read")
+
+
+@needs_kvm
 def test_illegal_instruction(emu):
     load(emu, bytes.fromhex("90" "0f0b"))   # 400000: nop ; 400001: ud2
     with pytest.raises(IllegalInstruction) as e:

@@ -563,9 +563,11 @@ class KvmEmulator:
         flush stub, after what an interrupted stub left of its queue."""
         runs = self._queue.pending() + self._pt.runs
         self._pt.runs.clear()
-        if len(runs) > M.MAX_RUNS:
-            # More than the queue holds (4 GiB of changes at once): make KVM
-            # forget every shadow of the tables instead, by re-adding their slot.
+        if len(runs) > M.MAX_RUNS or sum(run[2] for run in runs) > M.RESHADOW_ENTRIES:
+            # Many changes (or more than the queue holds): make KVM forget
+            # every shadow of the tables instead, by re-adding their slot.
+            # The tables' memory already holds every change: tcgpy stored
+            # them, and a stub interrupted before made older writes first.
             self._set_slot(M.SLOT_PT, M.PT_GPA, 0, self._pt_host)
             self._set_slot(M.SLOT_PT, M.PT_GPA, M.PT_SIZE, self._pt_host)
             runs = []
