@@ -363,6 +363,38 @@ class Emulator:
         """Drop every translated block (e.g. after changing passes)."""
         self.cache.flush()
 
+    # -- what the Linux layer asks of an engine (accel/engine.py) ---------------------------
+    @property
+    def counts_instructions(self) -> bool:
+        """Whether run(count=) works (made with icount=True)."""
+        return self.cache.rt.icount
+
+    def prefetch_code(self, pcs) -> None:
+        """Translate the blocks at ``pcs`` now (what forked children needed)."""
+        self.cache.prefetch(pcs)
+
+    def learn_code(self) -> None:
+        """Record the blocks translated or run cold from now on (a forked child's)."""
+        self.cache.new_pcs = {}
+
+    def code_learned(self) -> list[int]:
+        """The pcs recorded since learn_code or the last call (none if not recording)."""
+        pcs = list(self.cache.new_pcs or ())
+        if self.cache.new_pcs is not None:
+            self.cache.new_pcs = {}
+        return pcs
+
+    def watch_host_bus(self, backing) -> None:
+        """Survive a host SIGBUS in ``backing``'s memory (a file mapping another
+        process may truncate) while JIT code runs (busguard.py)."""
+        from . import busguard
+        busguard.watch_backing(self, backing)
+
+    def take_host_bus_fault(self) -> int | None:
+        """The host address of a SIGBUS busguard caught since the last call."""
+        from . import busguard
+        return busguard.take_fault()
+
     # -- debugging -----------------------------------------------------------------------
     def add_breakpoint(self, address: int) -> None:
         """Make ``run`` stop before executing the instruction at ``address``

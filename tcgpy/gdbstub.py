@@ -532,7 +532,7 @@ class BareDebuggee:
     THREAD = 1
 
     def __init__(self, emu):
-        if not emu.cache.rt.icount:
+        if not emu.counts_instructions:
             raise ValueError("gdb needs an Emulator made with icount=True (single steps)")
         self.emu = emu
 

@@ -96,6 +96,26 @@ class UnicornEmulator:
     def reg_write(self, name, value):
         self.uc.reg_write(_REGS[name], value)
 
+    # The engine interface's hooks for the Linux layer (tcgpy/accel/engine.py):
+    # Unicorn's CPU shares no translations with forked children, and a host
+    # SIGBUS in its own code is not caught (tests/test_linux_guest.py: bushot).
+    counts_instructions = True
+
+    def prefetch_code(self, pcs):
+        pass
+
+    def learn_code(self):
+        pass
+
+    def code_learned(self):
+        return []
+
+    def watch_host_bus(self, backing):
+        pass
+
+    def take_host_bus_fault(self):
+        return None
+
     def request_exit(self):
         # Another thread: must not overwrite a syscall the hook just recorded.
         self._exit_requested = True

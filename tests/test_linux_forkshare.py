@@ -15,14 +15,23 @@ CODE = 0x10000
 
 
 class Recorder:
-    """The part of a TBCache that ForkShare uses."""
+    """The part of an engine that ForkShare uses (accel/engine.py)."""
 
     def __init__(self):
         self.new_pcs = None
         self.prefetched = []
 
-    def prefetch(self, pcs):
+    def prefetch_code(self, pcs):
         self.prefetched += list(pcs)
+
+    def learn_code(self):
+        self.new_pcs = {}
+
+    def code_learned(self):
+        pcs = list(self.new_pcs or ())
+        if self.new_pcs is not None:
+            self.new_pcs = {}
+        return pcs
 
 
 def _child(share: ForkShare, cache: Recorder, pcs, before_teach=None) -> int:
@@ -145,10 +154,11 @@ def test_a_child_notes_the_cold_blocks_it_runs_and_the_parent_compiles_them():
     emu.run(CODE, until=CODE + 8)
     assert CODE in emu.cache.cold and emu.stats.blocks_translated == 0
     share = ForkShare()
-    share.after_fork_child(emu.cache)           # as in a child: from now on, noted
+    share.after_fork_child(emu)                 # as in a child: from now on, noted
     emu.run(CODE, until=CODE + 8)
-    assert list(emu.cache.new_pcs) == [CODE]
-    emu.cache.prefetch(list(emu.cache.new_pcs))
+    learned = emu.code_learned()
+    assert learned == [CODE] and emu.code_learned() == []
+    emu.prefetch_code(learned)
     assert CODE in emu.cache.blocks and CODE not in emu.cache.cold
     emu.reg_write("x0", 0)
     emu.run(CODE, until=CODE + 8)

@@ -209,7 +209,7 @@ LIBC_CASES = [
     Case("libc_edge_bus", "libc_edge", ("bus",), tmpdir_arg=True),
     # ... by another process while this one runs a loop that makes no
     # syscall: the host's SIGBUS in JIT code becomes the guest's
-    # (tcgpy/linux/busguard.py; qemu-aarch64 7.2 agrees). Not on the Unicorn
+    # (tcgpy/busguard.py; qemu-aarch64 7.2 agrees). Not on the Unicorn
     # CPU, whose own code takes that host SIGBUS.
     Case("libc_edge_bushot", "libc_edge", ("bushot",), tmpdir_arg=True, unicorn=False),
     # Pipe writes and writevs interrupted by SIGALRM: the bytes written so

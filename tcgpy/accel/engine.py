@@ -16,7 +16,11 @@ program counter after the syscall instruction.  ``linux_signal`` on an
 exception, where present, is the (signal name, si_code, si_addr) Linux
 gives for it.
 
-Engine-specific, optional hooks the Linux layer looks for:
+Nothing outside an engine touches its internals: the Linux layer asks for
+what it needs through the methods below (tests/test_engine_seam.py checks
+that no module outside the TCG engine imports the LLVM backend or reaches
+into its block cache).  Engine-specific, optional hooks the Linux layer
+looks for:
 ``after_fork_child()`` (a KVM vCPU belongs to the process that made it)
 and ``native`` (the guest runs on the host's own ABI: ``-L /`` by default).
 """
@@ -74,3 +78,15 @@ class Engine(Protocol):
     def request_exit(self) -> None: ...
     def add_breakpoint(self, address: int) -> None: ...
     def remove_breakpoint(self, address: int) -> None: ...
+    counts_instructions: bool            # run(count=) works
+
+    # for the Linux layer: code forked children translated, to translate
+    # before the next fork (linux/forkshare.py; no-ops where nothing is translated)
+    def prefetch_code(self, pcs) -> None: ...
+    def learn_code(self) -> None: ...
+    def code_learned(self) -> list[int]: ...
+
+    # a host SIGBUS from a file mapping another process truncated, caught
+    # while guest code runs (the TCG engine's busguard.py)
+    def watch_host_bus(self, backing) -> None: ...
+    def take_host_bus_fault(self) -> int | None: ...

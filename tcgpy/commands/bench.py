@@ -47,6 +47,12 @@ def add_parser(subparsers):
     s.add_argument("--steady", action="store_true", help="the steady-state table instead of the above")
     s.add_argument("--steady-scale", type=float, default=None,
                    help="work multiplier (default 1: qemu-aarch64 takes ~2-5 s per workload)")
+    k = p.add_argument_group(
+        "KVM", "--kvm times a syscall loop, 4 KiB pipe round trips and a compute loop "
+               "(tests/guest/x86_64/kvm_bench.c) natively, under the KVM engine and under "
+               "qemu-x86_64, per iteration in wall and CPU time; --qemu names qemu-x86_64, "
+               "--runs and --smoke apply")
+    k.add_argument("--kvm", action="store_true", help="the KVM table instead of the above")
     s.add_argument("--steady-timeout", type=float, default=None,
                    help="seconds allowed to each command (default 900); a workload whose warm-up "
                         "runs out of time is reported as a lower bound")
@@ -96,7 +102,16 @@ def steady_main(args) -> int:
     return 0
 
 
+def kvm_main(args) -> int:
+    from .. import benchmarks_kvm as bk
+    res = bk.run_kvm_bench(qemu=args.qemu, smoke=args.smoke, runs=args.runs)
+    print(json.dumps(res, indent=2) if args.json else bk.format_kvm_report(res))
+    return 0
+
+
 def main(args) -> int:
+    if args.kvm:
+        return kvm_main(args)
     if args.startup:
         return startup_main(args)
     if args.steady:

@@ -33,7 +33,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 
 def configure_parser(p: argparse.ArgumentParser) -> None:
     p.add_argument("arch", nargs="?", default=None,
-                   help=f"guest architecture ({', '.join(target_names(tcg=True))}); not needed with --replay")
+                   help=f"guest architecture ({', '.join(target_names(tcg=True))}; x86_64: the KVM "
+                        "engine against Unicorn, --count/--seed/--length only); not needed with --replay")
     p.add_argument("--count", "-n", type=int, default=1000, help="number of cases (default 1000)")
     p.add_argument("--seed", "-s", type=int, default=None,
                    help="campaign seed; the same seed gives the same cases (default: random, printed)")
@@ -181,6 +182,10 @@ def main(args) -> int:
         print("tcgpy difftest: give the guest architecture (e.g. tcgpy difftest aarch64)",
               file=sys.stderr)
         return 2
+    if args.arch == "x86_64":
+        # KVM (the host CPU) against Unicorn: a campaign of its own (difftest/x86_64.py)
+        from ..difftest.x86_64 import main as x86_64_main
+        return x86_64_main(args)
     if args.arch is not None:
         from ..frontends import get_arch
         try:

@@ -106,7 +106,7 @@ class ForkShare:
         if self.parent is not None and self.parent[0] == old:
             self.parent = (new, self.parent[1])
 
-    def before_fork(self, cache) -> None:
+    def before_fork(self, emu) -> None:
         """In the parent: learn what earlier children translated, and make
         sure the children about to be made can tell us theirs."""
         if self.pipe is None or self.owner != os.getpid():
@@ -133,11 +133,11 @@ class ForkShare:
             else:
                 self.taught.add(pc)
         if again:
-            cache.prefetch(again)
+            emu.prefetch_code(again)
 
-    def after_fork_child(self, cache) -> None:
+    def after_fork_child(self, emu) -> None:
         """In the child: what it translates or runs cold from now on goes to the parent."""
-        cache.new_pcs = {}
+        emu.learn_code()
         self.taught = set()
         if self.pipe is None:
             self.parent = None
@@ -147,9 +147,9 @@ class ForkShare:
             os.close(r)
         self.parent, self.pipe = (w, ident), None
 
-    def teach_parent(self, cache) -> None:
+    def teach_parent(self, emu) -> None:
         """In a child about to exit or exec: send the pcs it translated or ran cold."""
-        pcs, cache.new_pcs = list(cache.new_pcs or ()), {} if cache.new_pcs is not None else None
+        pcs = emu.code_learned()
         if not pcs or self.parent is None or not _still(*self.parent):
             return
         pcs = pcs[:MAX_TEACH]

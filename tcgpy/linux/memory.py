@@ -17,7 +17,6 @@ import stat
 import weakref
 from dataclasses import dataclass
 
-from . import busguard
 
 PAGE = 4096
 
@@ -202,8 +201,7 @@ class AddressSpace:
         fields = dict(shared=True, may_write=may_write, file=fm)
         if data:
             b = host_backing(data, fm.fd, offset, shared=fm.host_shared)
-            if busguard.watch(self.emu, b.host, b.host + b.size):
-                weakref.finalize(b, busguard.unwatch, b.host, b.host + b.size)
+            self.emu.watch_host_bus(b)      # another process may truncate the file under it
             self.map(start, data, perms, name, foff=offset, backing=b, bbase=start, **fields)
         if data < size:
             self.map(start + data, size - data, perms, name, foff=offset + data, hole=True, **fields)

@@ -13,7 +13,6 @@ import threading
 from dataclasses import dataclass, field
 
 from ..errors import AlignmentFault, EmulationError, GuestTrap, IllegalInstruction, MemoryFault, WatchpointHit
-from . import busguard
 from . import sys_events, sys_fs, sys_mem, sys_net, sys_proc, sys_signal, sys_xattr  # noqa: F401  (register rows)
 from .abi import LinuxArch
 from .forkshare import ForkShare, move_high
@@ -476,8 +475,7 @@ class LinuxProcess:
             self.watcher.after_fork_child()
         if hasattr(self.emu, "after_fork_child"):
             self.emu.after_fork_child()       # an engine whose CPU belongs to one process (KVM)
-        if hasattr(self.emu, "cache"):
-            self.forkshare.after_fork_child(self.emu.cache)
+        self.forkshare.after_fork_child(self.emu)
 
     def own_fds(self) -> set[int]:
         """The host descriptors tcgpy itself has open in this process: to the
@@ -519,8 +517,7 @@ class LinuxProcess:
         if self.vfork_pipe is not None and self.vfork_vm is not None:
             from .vfork import send_changes
             send_changes(self.emu, self.space, self.vfork_vm, self.vfork_pipe)
-        if hasattr(self.emu, "cache"):
-            self.forkshare.teach_parent(self.emu.cache)
+        self.forkshare.teach_parent(self.emu)
 
     def prepare_host_exec(self) -> None:
         if getattr(self, "watcher", None) is not None:
@@ -559,9 +556,10 @@ class LinuxProcess:
             raise
 
     def _host_bus_fault(self) -> bool:
-        """A host SIGBUS from a file another process truncated (busguard.py):
-        the pages past its end become holes and the guest gets its SIGBUS."""
-        host = busguard.take_fault()
+        """A host SIGBUS from a file another process truncated (the engine's
+        watch_host_bus): the pages past its end become holes and the guest
+        gets its SIGBUS."""
+        host = self.emu.take_host_bus_fault()
         if host is None:
             return False
         addr = self.space.guest_address(host)

@@ -473,8 +473,7 @@ def sys_clone(proc, flags, newsp, a2, a3, a4):
                 proc.write(addr, struct.pack("<i", t.tid))
         return t.tid
     proc.flush_logs()
-    if hasattr(proc.emu, "cache"):
-        proc.forkshare.before_fork(proc.emu.cache)
+    proc.forkshare.before_fork(proc.emu)
     vfork_fd = None
     if flags & CLONE_VFORK:
         # The parent of a vfork sleeps until the child execs or exits: a

@@ -23,7 +23,6 @@ import os
 import signal
 import threading
 import weakref
-from array import array
 
 from ...errors import EmulationError, GuestTrap, IllegalInstruction, MemoryFault, UnhandledSyscall
 from ..engine import RunTimer
@@ -34,6 +33,7 @@ from .faults import CpuException, exception_for
 MASK64 = (1 << 64) - 1
 GPRS = ("rax", "rbx", "rcx", "rdx", "rsi", "rdi", "rsp", "rbp",
         "r8", "r9", "r10", "r11", "r12", "r13", "r14", "r15", "rip", "rflags")
+GPR_SET = frozenset(GPRS)
 ALIASES = {"pc": "rip", "sp": "rsp"}
 RFLAGS_FIXED = 0x2                 # bit 1 always reads as 1
 RFLAGS_USER = 0x0DD5 | 0x40000 | 0x200000 | 0x10000   # flags ring 3 may hold (CF..OF, AC, ID, RF)
@@ -125,6 +125,7 @@ class KvmEmulator:
         self._arena = M.Arena(M.ARENA_GPA, M.ARENA_SIZE)
         self._pt = M.PageTables(self._pt_host)
         M.build_kernel_pages(self._kernel_host)
+        self._queue = M.RunQueue(self._kernel_host + M.RUNS_OFF, M.KERNEL_VA + M.RUNS_OFF)
         self._pt.set_kernel(M.KERNEL_VA, M.KERNEL_SIZE // M.PAGE, M.KERNEL_GPA, executable=False)
         self._pt.set_kernel(M.KERNEL_VA + M.STUB_OFF, 1, M.KERNEL_GPA + M.STUB_OFF, executable=True)
         self._pt.set_kernel(M.PT_VA, M.PT_SIZE // M.PAGE, M.PT_GPA, executable=False)
@@ -149,6 +150,10 @@ class KvmEmulator:
         size = K.ioctl(self._kvm, K.GET_VCPU_MMAP_SIZE, 0)
         self._run_page = K.map_run_page(self._vcpu, size)
         self._run = K.RunHead.from_buffer(self._run_page)
+        self._sync = None
+        if K.ioctl(self._kvm, K.CHECK_EXTENSION, K.CAP_SYNC_REGS) & K.SYNC_X86_REGS:
+            self._sync = K.RunSync.from_buffer(self._run_page, K.RUN_SYNC_OFFSET)
+            self._sync.valid_regs = K.SYNC_X86_REGS
         cpuid = K.Cpuid()
         cpuid.nent = K.MAX_CPUID
         K.ioctl(self._kvm, K.GET_SUPPORTED_CPUID, cpuid)
@@ -204,7 +209,7 @@ class KvmEmulator:
                 os.close(fd)
             except OSError:
                 pass
-        self._run = None
+        self._run = self._sync = None
         self._run_page = None
         self._open_vm()
 
@@ -367,6 +372,8 @@ class KvmEmulator:
         self._fpu_dirty = True
 
     def reg_read(self, name: str) -> int:
+        if name in GPR_SET:                 # the common case (each syscall reads seven), first
+            return getattr(self.regs, name)
         n = ALIASES.get(name.lower(), name.lower())
         if n in GPRS:
             return getattr(self.regs, n)
@@ -385,6 +392,9 @@ class KvmEmulator:
         raise ValueError(f"unknown register {name!r}")
 
     def reg_write(self, name: str, value: int) -> None:
+        if name in GPR_SET and name != "rflags" and 0 <= value <= MASK64:
+            setattr(self.regs, name, value)
+            return
         n = ALIASES.get(name.lower(), name.lower())
         if n != "xsave":
             # as tcgpy.Emulator: two's complement for a negative value, an
@@ -433,6 +443,25 @@ class KvmEmulator:
         area[24:28] = (int.from_bytes(img[24:28], "little") & 0xFFFF).to_bytes(4, "little")
         area[32:416] = img[32:416]
         self._fpu_changed()
+
+    # -- what the Linux layer asks of an engine (accel/engine.py) ------------------------------
+    counts_instructions = True          # run(count=) single-steps
+
+    # Native code is not translated: nothing for forked children to share.
+    def prefetch_code(self, pcs) -> None:
+        pass
+
+    def learn_code(self) -> None:
+        pass
+
+    def code_learned(self) -> list[int]:
+        return []
+
+    def watch_host_bus(self, backing) -> None:
+        """Nothing to do: no tcgpy code touches a file mapping while the guest runs."""
+
+    def take_host_bus_fault(self) -> int | None:
+        return None
 
     # -- debugging -------------------------------------------------------------------------------
     def add_breakpoint(self, address: int) -> None:
@@ -511,32 +540,38 @@ class KvmEmulator:
         if self._pt.changed or self._segs_dirty:
             self._write_runs()
         self._pt.changed = self._segs_dirty = False
-        K.ioctl(self._vcpu, K.SET_REGS, k)
+        self._set_regs(k)
+
+    def _get_regs(self) -> K.Regs:
+        """The vCPU's registers (those KVM stored in kvm_run at the exit, with sync regs)."""
+        if self._sync is not None:
+            return K.Regs.from_buffer_copy(self._sync.regs)
+        k = K.Regs()
+        K.ioctl(self._vcpu, K.GET_REGS, k)
+        return k
+
+    def _set_regs(self, k: K.Regs) -> None:
+        """Registers for the next KVM_RUN (loaded by it, with sync regs)."""
+        if self._sync is not None:
+            self._sync.regs = k
+            self._sync.dirty_regs |= K.SYNC_X86_REGS
+        else:
+            K.ioctl(self._vcpu, K.SET_REGS, k)
 
     def _write_runs(self) -> None:
-        """Add the page-table writes queued since the last entry to the
-        flush stub's queue (after what an interrupted stub left of it)."""
-        new = self._pt.runs
-        base = self._kernel_host + M.RUNS_OFF
-        head = (ctypes.c_uint64 * 2).from_address(base)
-        left, cursor = head[0], head[1]
-        old = []
-        if left:
-            start = base + (cursor - (M.KERNEL_VA + M.RUNS_OFF))
-            flat = (ctypes.c_uint64 * (4 * left)).from_address(start)
-            old = [tuple(flat[4 * i:4 * i + 4]) for i in range(left)]
-        runs = old + new
-        new.clear()
-        if len(runs) > M.MAX_RUNS:
-            # More than the queue holds (4 GiB of changes at once): make KVM
-            # forget every shadow of the tables instead, by re-adding their slot.
+        """Queue the page-table writes made since the last entry for the
+        flush stub, after what an interrupted stub left of its queue."""
+        runs = self._queue.pending() + self._pt.runs
+        self._pt.runs.clear()
+        if len(runs) > M.MAX_RUNS or sum(run[2] for run in runs) > M.RESHADOW_ENTRIES:
+            # Many changes (or more than the queue holds): make KVM forget
+            # every shadow of the tables instead, by re-adding their slot.
+            # The tables' memory already holds every change: tcgpy stored
+            # them, and a stub interrupted before made older writes first.
             self._set_slot(M.SLOT_PT, M.PT_GPA, 0, self._pt_host)
             self._set_slot(M.SLOT_PT, M.PT_GPA, M.PT_SIZE, self._pt_host)
             runs = []
-        if runs:
-            flat = array("Q", [v for run in runs for v in run])
-            ctypes.memmove(base + 16, flat.buffer_info()[0], 8 * len(flat))
-        head[0], head[1] = len(runs), M.KERNEL_VA + M.RUNS_OFF + 16
+        self._queue.load(runs)
 
     def run(self, begin: int, until: int | None = None, count: int | None = None,
             timeout: float | None = None) -> None:
@@ -622,8 +657,12 @@ class KvmEmulator:
     def _stopped_anywhere(self) -> int:
         """A kick stopped the vCPU: in ring 3, in the stub about to enter
         ring 3, or at a stub entry whose exit is still to come."""
-        k = K.Regs()
-        K.ioctl(self._vcpu, K.GET_REGS, k)
+        if self._sync is not None and self._sync.dirty_regs & K.SYNC_X86_REGS:
+            # Kicked before KVM_RUN loaded what _enter wrote: nothing ran.
+            # Enter again the long way (fs/gs bases and the flush queue).
+            self._segs_dirty = self._pt.changed = True
+            return 0
+        k = self._get_regs()
         if not self._stub_va(k.rip):
             return self._preempt()
         off = k.rip - (M.KERNEL_VA + M.STUB_OFF)
@@ -674,8 +713,7 @@ class KvmEmulator:
     def _from_stub(self, port: int) -> int:
         """A VM exit from the stub: a syscall, or exception ``port``.
         Returns the instructions completed (1 for a syscall or a step)."""
-        k = K.Regs()
-        K.ioctl(self._vcpu, K.GET_REGS, k)
+        k = self._get_regs()
         if port == M.PORT_SYSCALL:
             return self._syscall(k)
         if port >= M.NVECTORS and port != M.PREEMPT_VECTOR:

@@ -93,6 +93,18 @@ class RunHead(ctypes.Structure):
                 ("u24", ctypes.c_uint64)]
 
 
+class RunSync(ctypes.Structure):
+    """``struct kvm_run`` from ``kvm_valid_regs`` on (after the 256-byte exit
+    union): with KVM_CAP_SYNC_REGS, KVM stores the registers here at every
+    exit and loads them at the next KVM_RUN when marked dirty, which saves
+    the KVM_GET_REGS and KVM_SET_REGS ioctls of each exit."""
+    _fields_ = [("valid_regs", ctypes.c_uint64), ("dirty_regs", ctypes.c_uint64), ("regs", Regs)]
+
+
+RUN_SYNC_OFFSET = 32 + 256          # after the header (RunHead up to the union) and the exit union
+CAP_SYNC_REGS = 74
+SYNC_X86_REGS = 1
+
 GET_API_VERSION = _ioc(0, 0x00)
 CREATE_VM = _ioc(0, 0x01)
 CHECK_EXTENSION = _ioc(0, 0x03)

@@ -43,7 +43,16 @@ KERNEL_VA = 0xFFFF_FF80_0000_0000
 GDT_OFF, TSS_OFF, IDT_OFF, STUB_OFF = 0x0, 0x800, PAGE, 2 * PAGE
 KSTACK_TOP_OFF = 8 * PAGE                          # pages 3..7: kernel stack
 RUNS_OFF, RUNS_SIZE = 16 * PAGE, 16 * PAGE         # page-table writes for the stub to make
-MAX_RUNS = (RUNS_SIZE - 16) // 32
+RUNS_HEAD = 32                                     # end, current run, entries of it written (flush_stub)
+MAX_RUNS = (RUNS_SIZE - RUNS_HEAD) // 32
+# More queued entry writes than this, and it is cheaper to make KVM drop every
+# shadow of the page tables (their memory slot removed and added again) and
+# rebuild them on the next accesses: each guest write to a shadowed table
+# traps (~5 us under kvm_pvm), and a thread's 8 MiB stack is 2,048 of them.
+# One table's worth (measured: libc_threads 0.84 -> 0.27 s of CPU, a Python
+# program with four threads 0.77 -> 0.54 s; 64 made a memory-heavy Python
+# run slower, rebuilding shadows too often).
+RESHADOW_ENTRIES = 512
 PT_VA = KERNEL_VA + (1 << 30)                      # the page-table pool, for the stub's writes
 
 # Selectors as Linux lays out its GDT (glibc and signal frames see the same
@@ -226,10 +235,20 @@ class PageTables:
 
 def flush_stub(runs_va: int) -> bytes:
     """Ring-0 code that makes the page-table writes queued at ``runs_va``,
-    reloads cr3 and returns to ring 3.  The queue is a header (runs left,
-    address of the current run) and runs of (pte address, value, count,
-    step); the stub records its progress after every write, so that a kick
-    out of the VM in the middle loses nothing and repeats nothing.
+    reloads cr3 and returns to ring 3.  The queue is a header (end of the
+    runs, current run, entries of it written) and runs of (first pte
+    address, first value, count, step), which the stub never changes.
+
+    A kick can take the vCPU out of the VM between any two instructions,
+    and the stub then starts again from its first byte, so its progress is
+    always one store: the count of entries written in the current run, or
+    the move to the next run (after that count is reset: a kick between the
+    two repeats the current run, which is harmless, as each entry's value
+    is computed from the run, never carried in a register).  Progress kept
+    in several stores (address, value and count of the current run) is not
+    resumable: a kick between them shifted a run's values by one page or
+    wrote one entry past its end, mapping a neighbouring page to the wrong
+    memory (threads preempted on a time slice read another page's data).
 
     The writes are the guest's own so that a KVM that shadows the guest's
     page tables (shadow paging, no EPT/NPT: this machine's nested KVM) sees
@@ -239,32 +258,63 @@ def flush_stub(runs_va: int) -> bytes:
     return bytes.fromhex(
         "50 51 52 56 57 53"     # 00: push rax; push rcx; push rdx; push rsi; push rdi; push rbx
         "48bb") + runs_va.to_bytes(8, "little") + bytes.fromhex(   # 06: movabs rbx, queue
-        "488b0b"                # 10: mov rcx, [rbx]           runs left
-        "4885c9"                # 13: test rcx, rcx
-        "743f"                  # 16: je 57
-        "488b7308"              # 18: mov rsi, [rbx+8]         current run
-        "488b3e"                # 1c: mov rdi, [rsi]           pte address
-        "488b4608"              # 1f: mov rax, [rsi+8]         value
-        "488b5610"              # 23: mov rdx, [rsi+16]        count
-        "4885d2"                # 27: test rdx, rdx
-        "741b"                  # 2a: je 47
-        "488907"                # 2c: mov [rdi], rax
-        "4883c708"              # 2f: add rdi, 8
-        "48034618"              # 33: add rax, [rsi+24]        step
-        "48ffca"                # 37: dec rdx
-        "48893e"                # 3a: mov [rsi], rdi           progress
-        "48894608"              # 3d: mov [rsi+8], rax
-        "48895610"              # 41: mov [rsi+16], rdx
-        "75e5"                  # 45: jne 2c
+        "488b7308"              # 10: mov rsi, [rbx+8]         current run
+        "483b33"                # 14: cmp rsi, [rbx]           end of the runs?
+        "7338"                  # 17: jae 51
+        "488b4b10"              # 19: mov rcx, [rbx+16]        entries written
+        "483b4e10"              # 1d: cmp rcx, [rsi+16]        count
+        "731c"                  # 21: jae 3f
+        "488b4618"              # 23: mov rax, [rsi+24]        step
+        "480fafc1"              # 27: imul rax, rcx
+        "48034608"              # 2b: add rax, [rsi+8]         value of entry rcx
+        "488b3e"                # 2f: mov rdi, [rsi]
+        "488904cf"              # 32: mov [rdi+rcx*8], rax
+        "48ffc1"                # 36: inc rcx
+        "48894b10"              # 39: mov [rbx+16], rcx        progress: one store
+        "ebde"                  # 3d: jmp 1d
+        "48c7431000000000"      # 3f: mov qword [rbx+16], 0
         "4883c620"              # 47: add rsi, 32
-        "48897308"              # 4b: mov [rbx+8], rsi
-        "48ffc9"                # 4f: dec rcx
-        "48890b"                # 52: mov [rbx], rcx
-        "ebb9"                  # 55: jmp 10
-        "0f20d8"                # 57: mov rax, cr3
-        "0f22d8"                # 5a: mov cr3, rax
-        "5b 5f 5e 5a 59 58"     # 5d: pop rbx; pop rdi; pop rsi; pop rdx; pop rcx; pop rax
-        "48cf".replace(" ", ""))  # 63: iretq
+        "48897308"              # 4b: mov [rbx+8], rsi         next run: one store
+        "ebc3"                  # 4f: jmp 14
+        "0f20d8"                # 51: mov rax, cr3
+        "0f22d8"                # 54: mov cr3, rax
+        "5b 5f 5e 5a 59 58"     # 57: pop rbx; pop rdi; pop rsi; pop rdx; pop rcx; pop rax
+        "48cf".replace(" ", ""))  # 5d: iretq
+
+
+class RunQueue:
+    """The flush stub's queue (flush_stub) at host address ``host``, which
+    the guest sees at ``va``: written only while the vCPU is stopped."""
+
+    def __init__(self, host: int, va: int):
+        self.host, self.va = host, va
+
+    def _head(self):
+        return (ctypes.c_uint64 * 3).from_address(self.host)
+
+    def pending(self) -> list[tuple[int, int, int, int]]:
+        """The writes an interrupted stub has still to make: the rest of its
+        current run and the runs after it."""
+        end, cursor, done = self._head()
+        if cursor >= end:
+            return []
+        n = (end - cursor) // 32
+        flat = (ctypes.c_uint64 * (4 * n)).from_address(self.host + (cursor - self.va))
+        runs = [tuple(flat[4 * i:4 * i + 4]) for i in range(n)]
+        pte, value, count, step = runs[0]
+        runs[0] = (pte + 8 * done, (value + step * done) & (2 ** 64 - 1), count - done, step)
+        return runs
+
+    def load(self, runs: list[tuple[int, int, int, int]]) -> None:
+        """Make ``runs`` the queue (at most MAX_RUNS)."""
+        if len(runs) > MAX_RUNS:
+            raise ValueError(f"{len(runs)} page-table runs do not fit the queue")
+        if runs:
+            flat = array("Q", [v for run in runs for v in run])
+            ctypes.memmove(self.host + RUNS_HEAD, flat.buffer_info()[0], 8 * len(flat))
+        first = self.va + RUNS_HEAD
+        head = self._head()
+        head[0], head[1], head[2] = first + 32 * len(runs), first, 0
 
 
 def setseg_stub(segs_va: int, at: int, then: int) -> bytes:

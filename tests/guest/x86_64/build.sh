@@ -6,6 +6,7 @@
 #   libc_*.c       the shared glibc programs, dynamically linked (-L / is the default for KVM guests)
 #   *_static       a few of them statically linked
 #   x86_faults.c   privileged instructions and bad accesses -> signals (static)
+#   kvm_bench.c    syscall and compute loops for `tcgpy bench --kvm` (static)
 set -e
 cd "$(dirname "$0")"
 CC=${CC:-gcc}
@@ -20,4 +21,5 @@ for name in libc_hello libc_threads libc_sys; do
     $CC $LDFLAGS -static -O2 -pthread -o "$OUT/${name}_static" "../$name.c"
 done
 $CC $LDFLAGS -static -O1 -o $OUT/x86_faults x86_faults.c
+$CC $LDFLAGS -static -O2 -o $OUT/kvm_bench kvm_bench.c
 strip $OUT/*

@@ -1,4 +1,6 @@
-"""A host SIGBUS from a page of a file mapping that another process truncated away.
+"""A host SIGBUS from a page of a file mapping that another process truncated away
+(the TCG engine's: JIT code touches the host mapping; the Linux layer asks
+through ``Emulator.watch_host_bus`` and ``take_host_bus_fault``).
 
 AddressSpace.refresh_file_holes turns the pages past the end of a shrunk
 file into guest holes at every syscall.  A file shrunk while the guest runs
@@ -21,8 +23,9 @@ from __future__ import annotations
 
 import ctypes
 import mmap
+import weakref
 
-from ..ir.ops import EXIT_REQUESTED
+from .ir.ops import EXIT_REQUESTED
 
 SLOTS = 256                 # host ranges watched at once (more go unwatched)
 PAGE = 4096
@@ -104,7 +107,7 @@ def _install(store) -> None:
     global _installed
     import signal
 
-    from ..backends.llvm.jit import add_process_symbol, runtime_functions
+    from .backends.llvm.jit import add_process_symbol, runtime_functions
     for name, var in _SYMBOLS.items():
         add_process_symbol(name, ctypes.addressof(var))
     fn = runtime_functions(_handler_ir(), ["tcgpy_sigbus"], store)["tcgpy_sigbus"]
@@ -130,6 +133,14 @@ def watch(emu, lo: int, hi: int) -> bool:
             _used.value = max(_used.value, i + 1)
             return True
     return False
+
+
+def watch_backing(emu, backing) -> None:
+    """Watch ``backing``'s host memory (softmmu.memory.host_backing) for
+    ``emu`` while the backing lives."""
+    lo, hi = backing.host, backing.host + backing.size
+    if watch(emu, lo, hi):
+        weakref.finalize(backing, unwatch, lo, hi)
 
 
 def unwatch(lo: int, hi: int) -> None:

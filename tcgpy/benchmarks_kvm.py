@@ -1,0 +1,110 @@
+"""``tcgpy bench --kvm``: the KVM engine against native execution and
+qemu-x86_64 on the loops of tests/guest/x86_64/kvm_bench.c: a syscall loop
+(getppid), 4 KiB pipe round trips (a write and a read) and a compute loop.
+
+Each loop runs at N iterations and at 0 (start-up alone) under each runner;
+the difference divided by N is the cost of one iteration, both in wall time
+and in CPU time (user + system of the process and its children: on a loaded
+machine the wall time includes waiting for a CPU, the CPU time does not).
+Ratios are KVM / native and KVM / qemu-x86_64 (>1: the KVM engine slower).
+Only ratios are printed; nothing here is asserted."""
+from __future__ import annotations
+
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import time
+
+# (name, kvm_bench arguments, iterations at full size, iterations for --smoke, whether
+# native and qemu-x86_64 run SYSCALL_SCALE times as many: their syscalls are
+# hundreds of times cheaper, and too few would be lost in the start-up's noise)
+LOOPS = [("getppid", "getppid", 20000, 20, True), ("pipe 4 KiB", "pipe", 10000, 10, True),
+         ("compute", "compute", 300_000_000, 1000, False)]
+SYSCALL_SCALE = 50
+
+
+def default_program() -> str | None:
+    """kvm_bench of a source checkout (tests/guest/bin-x86_64), if built."""
+    path = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..",
+                                         "tests", "guest", "bin-x86_64", "kvm_bench"))
+    return path if os.access(path, os.X_OK) else None
+
+
+def runners(qemu: str | None) -> dict[str, list[str] | None]:
+    """The command prefix of each runner (None: not available here, with the reason printed)."""
+    return {"native": [],
+            "kvm": [sys.executable, "-m", "tcgpy", "run", "--accel", "kvm"],
+            "qemu": [qemu] if qemu else None}
+
+
+def _time(cmd: list[str]) -> tuple[float, float]:
+    """(wall, CPU) seconds of one run of ``cmd`` (CPU: its and its children's user + system)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t = time.perf_counter()
+    res = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=900)
+    wall = time.perf_counter() - t
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if res.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)} failed ({res.returncode}): {res.stderr.decode(errors='replace')[-300:]}")
+    return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+
+
+def _per_iteration(prefix: list[str], program: str, mode: str, n: int, runs: int) -> tuple[float, float]:
+    """Best-of-``runs`` (wall, CPU) seconds per iteration, start-up subtracted."""
+    base = [min(x) for x in zip(*(_time(prefix + [program, mode, "0"]) for _ in range(runs)))]
+    full = [min(x) for x in zip(*(_time(prefix + [program, mode, str(n)]) for _ in range(runs)))]
+    return max(full[0] - base[0], 0.0) / n, max(full[1] - base[1], 0.0) / n
+
+
+def run_kvm_bench(program: str | None = None, qemu: str | None = None, smoke: bool = False,
+                  runs: int = 3) -> dict:
+    from .accel import kvm_status
+    program = program or default_program()
+    out: dict = {"rows": [], "skipped": {}}
+    if program is None:
+        out["skipped"]["all"] = "no kvm_bench: build it with tests/guest/x86_64/build.sh"
+        return out
+    problem = kvm_status()
+    qemu = qemu or shutil.which("qemu-x86_64")
+    avail = runners(qemu)
+    if problem:
+        avail["kvm"] = None
+        out["skipped"]["kvm"] = f"KVM cannot run here: {problem}"
+    if avail["qemu"] is None:
+        out["skipped"]["qemu"] = "no qemu-x86_64 (the qemu-user package)"
+    runs = 1 if smoke else runs
+    for name, mode, n, n_smoke, scaled in LOOPS:
+        n = n_smoke if smoke else n
+        row = {"loop": name}
+        for runner, prefix in avail.items():
+            if prefix is not None:
+                iters = n * SYSCALL_SCALE if scaled and runner != "kvm" else n
+                wall, cpu = _per_iteration(prefix, program, mode, iters, runs)
+                row[runner] = {"iterations": iters, "wall_us": wall * 1e6, "cpu_us": cpu * 1e6}
+        out["rows"].append(row)
+    return out
+
+
+def _ratio(a: dict | None, b: dict | None, key: str) -> str:
+    if not a or not b or b[key] <= 0:
+        return "-"
+    return f"{a[key] / b[key]:.2f}x"
+
+
+def format_kvm_report(res: dict) -> str:
+    lines = [__doc__.split("\n\n")[0].replace("\n", " "), ""]
+    head = f"{'loop':<12} {'per iteration (us, wall / CPU)':<52} {'KVM/native':>12} {'KVM/qemu':>12}"
+    lines += [head, f"{'':<12} {'native':<17} {'KVM':<17} {'qemu-x86_64':<17} {'(CPU)':>12} {'(CPU)':>12}"]
+    for row in res["rows"]:
+        cells = []
+        for runner in ("native", "kvm", "qemu"):
+            r = row.get(runner)
+            cells.append(f"{r['wall_us']:.3g} / {r['cpu_us']:.3g}" if r else "-")
+        lines.append(f"{row['loop']:<12} {cells[0]:<17} {cells[1]:<17} {cells[2]:<17} "
+                     f"{_ratio(row.get('kvm'), row.get('native'), 'cpu_us'):>12} "
+                     f"{_ratio(row.get('kvm'), row.get('qemu'), 'cpu_us'):>12}")
+    for what, why in res["skipped"].items():
+        lines.append(f"skipped {what}: {why}")
+    return "\n".join(lines)
