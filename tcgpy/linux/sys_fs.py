@@ -168,6 +168,10 @@ def sys_close_range(proc, first, last, flags):
 @syscall("read", "fd p u")
 def sys_read(proc, fd, buf, count):
     vf = proc.vfiles.get(s32(fd))
+    if vf is None:
+        view = proc.host_buffer(buf, min(count, MAX_IO), write=True)
+        if view is not None:
+            return os.readv(s32(fd), [view])
     data = vf.read(min(count, MAX_IO)) if vf else os.read(s32(fd), min(count, MAX_IO))
     proc.write(buf, data)
     return len(data)
@@ -191,8 +195,10 @@ def _write(proc, fn):
 
 @syscall("write", "fd buf u")
 def sys_write(proc, fd, buf, count):
-    data = proc.read(buf, min(count, MAX_IO))
     vf = proc.vfiles.get(s32(fd))
+    data = None if vf else proc.host_buffer(buf, min(count, MAX_IO), write=False)
+    if data is None:
+        data = proc.read(buf, min(count, MAX_IO))
     return vf.write(data) if vf else _write(proc, lambda: os.write(s32(fd), data))
 
 
@@ -201,6 +207,10 @@ def sys_pread64(proc, fd, buf, count, offset):
     vf = proc.vfiles.get(s32(fd))
     if vf and not vf.readable:
         return proc.err("EBADF")
+    if vf is None:
+        view = proc.host_buffer(buf, min(count, MAX_IO), write=True)
+        if view is not None:
+            return os.preadv(s32(fd), [view], s64(offset))
     data = vf.pread(min(count, MAX_IO), offset) if vf else os.pread(s32(fd), min(count, MAX_IO), s64(offset))
     proc.write(buf, data)
     return len(data)
@@ -208,8 +218,10 @@ def sys_pread64(proc, fd, buf, count, offset):
 
 @syscall("pwrite64", "fd buf u d")
 def sys_pwrite64(proc, fd, buf, count, offset):
-    data = proc.read(buf, min(count, MAX_IO))
     vf = proc.vfiles.get(s32(fd))
+    data = None if vf else proc.host_buffer(buf, min(count, MAX_IO), write=False)
+    if data is None:
+        data = proc.read(buf, min(count, MAX_IO))
     if vf and not vf.writable:
         return proc.err("EBADF")
     return vf.pwrite(data, offset) if vf else _write(proc, lambda: os.pwrite(s32(fd), data, s64(offset)))

@@ -35,6 +35,8 @@
  *            SCM_RIGHTS and an addressed sendto larger than the socket
  *            buffer, and a send to a full datagram socket, wait while
  *            another thread reads; a MSG_WAITALL recv while another sends
+ *   readcode read(2) from a file into code that ran already: the new code
+ *            runs (the translation of the old one is dropped)
  *   fdreuse  a descriptor number that named a regular file (a read never
  *            waits) names a pipe after close or dup2: a read of it waits
  *            while another thread writes
@@ -1087,6 +1089,48 @@ static void mode_socket(void)
     close(sv[1]);
 }
 
+/* "return N" for this CPU, N < 16 */
+static size_t ret_code(unsigned char *p, int n)
+{
+#if defined(__aarch64__)
+    unsigned int w[2] = {0x52800000u | (unsigned)n << 5, 0xd65f03c0u};   /* mov w0, #n; ret */
+#elif defined(__riscv)
+    unsigned int w[2] = {0x00000513u | (unsigned)n << 20, 0x00008067u};  /* li a0, n; ret */
+#elif defined(__x86_64__)
+    unsigned char w[8] = {0xb8, (unsigned char)n, 0, 0, 0, 0xc3, 0x90, 0x90};  /* mov eax, n; ret */
+#endif
+    memcpy(p, w, 8);
+    return 8;
+}
+
+static void mode_readcode(const char *dir)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/readcode.bin", dir);
+    unsigned char *code = mmap(NULL, 4096, PROT_READ | PROT_WRITE | PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (code == MAP_FAILED) {
+        perror("mmap");
+        return;
+    }
+    int (*fn)(void) = (int (*)(void))code;
+    ret_code(code, 1);
+    __builtin___clear_cache((char *)code, (char *)code + 8);
+    int first = 0;
+    for (int i = 0; i < 100; i++)       /* long enough to be translated */
+        first += fn();
+    unsigned char next[8];
+    ret_code(next, 2);
+    int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+    if (fd < 0 || write(fd, next, 8) != 8 || lseek(fd, 0, SEEK_SET) != 0 || read(fd, code, 8) != 8) {
+        perror("readcode file");
+        return;
+    }
+    close(fd);
+    unlink(path);
+    __builtin___clear_cache((char *)code, (char *)code + 8);
+    printf("readcode: %d then %d\n", first, fn());
+}
+
 static void *write_later(void *arg)
 {
     int fd = *(int *)arg;
@@ -1179,5 +1223,7 @@ int main(int argc, char **argv)
         mode_socket();
     if (all || !strcmp(mode, "fdreuse"))
         mode_fdreuse();
+    if (all || !strcmp(mode, "readcode"))
+        mode_readcode(dir);
     return 0;
 }
