@@ -45,7 +45,7 @@ def assert_same(before: Block, after: Block, state: InterpState, mem: FlatMemory
 
 def check_pipeline(seed: int, passes) -> None:
     rng = random.Random(seed)
-    block = randgen.random_block(rng, ARCH, n_ops=rng.randrange(5, 60), calls=True)
+    block = randgen.random_block(rng, ARCH, n_ops=rng.randrange(5, 60), calls=True, fp=True)
     state, mem = randgen.random_state(rng, ARCH), randgen.random_memory(rng)
     verify(block)
     after = optimize(block.copy(), enabled=passes)
@@ -84,7 +84,7 @@ def test_pipeline_is_a_fixpoint_on_its_output_semantics():
     # Running the pipeline twice is as correct as once (passes accept their own output).
     for seed in range(100):
         rng = random.Random(seed)
-        block = randgen.random_block(rng, ARCH, n_ops=40, calls=True)
+        block = randgen.random_block(rng, ARCH, n_ops=40, calls=True, fp=True)
         twice = optimize(optimize(block.copy()))
         verify(twice)
         assert_same(block, twice, randgen.random_state(rng, ARCH), randgen.random_memory(rng))

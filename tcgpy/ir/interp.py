@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Callable, Mapping, Protocol
 
 from .core import Block, Insn, Kind, Temp
+from .helpers import rvfp_semantics
 from .ops import MASK64, MemOp, Op, eval_cond, memop_size, pair_upper_first, tbi_address, to_signed
 from .verify import IRError
 
@@ -425,6 +426,14 @@ def interp_st_env(m: Machine, insn: Insn) -> None:
     size = memop_size(memop)
     value = m.get(insn.ins[0]) & ((1 << (8 * size)) - 1)
     m.env[off:off + size] = value.to_bytes(size, "little")
+
+
+@executes(Op.rvfp)
+def interp_rvfp(m: Machine, insn: Insn) -> None:
+    a, b, c, fcsr = (m.get(t) for t in insn.ins)
+    value, fcsr = rvfp_semantics(insn.consts[0], a, b, c, fcsr)
+    m.set(insn.outs[0], value)
+    m.set(insn.outs[1], fcsr & MASK64)
 
 
 @executes(Op.call)

@@ -90,6 +90,14 @@ class Op(enum.Enum):
     # scalar operand or the FPCR, the output a status word (FPSR exception
     # bits, compare NZCV).  Like ld_env/st_env it never touches IR globals.
     vec      = OpDef("vec",      1, 1, 7, F.SIDE_EFFECTS)
+    # RISC-V F/D arithmetic by the RISC-V ISA manual's rules (canonical NaN
+    # results, tininess after rounding, saturating conversions, NaN-boxed
+    # singles): outputs the result and fcsr with the raised flags accrued;
+    # inputs a, b, c (the addend of a fused multiply-add) and fcsr (whose frm
+    # a dynamic rounding mode reads); const: the operation (op, format,
+    # rounding mode, integer kind: tcgpy/ir/rvfp.py).
+    # No side effects, but two outputs: not PURE, so passes keep it in place.
+    rvfp     = OpDef("rvfp",     2, 4, 1)
     # helper call: const 0 is a helper id from tcgpy.ir.helpers
     call     = OpDef("call",     1, 3, 1, F.CALL | F.SIDE_EFFECTS)
     # control flow inside the block

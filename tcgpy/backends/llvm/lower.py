@@ -1194,6 +1194,7 @@ def module_text(funcs: list[LoweredBlock], extra: str = "") -> str:
 
 
 from . import lower_vec  # noqa: E402,F401  (registers the vec op's lowering)
+from . import lower_rvfp  # noqa: E402,F401  (registers the rvfp op's lowering)
 from .lower_fp import DECLS as FP_DECLS  # noqa: E402
 from .lower_vec_arith import DECLS as VEC_ARITH_DECLS  # noqa: E402
 

@@ -212,7 +212,7 @@ def mul(f: F, a: str, b: str):
     return r, ok, f.nonzero(e)
 
 
-def _div(f: F, a: str, b: str):
+def div(f: F, a: str, b: str):
     r = f.emit(f"fdiv {f.t} {a}, {b}")
     e = f.call("fma", f.neg(r), b, a)
     # The residual a - r*b is representable when e(r) + e(b) >= emin + p - 1,
@@ -222,7 +222,7 @@ def _div(f: F, a: str, b: str):
     return r, ok, f.nonzero(e)
 
 
-def _sqrt(f: F, a: str):
+def sqrt(f: F, a: str):
     r = f.call("sqrt", a)
     e = f.call("fma", f.neg(r), r, a)
     ok = f.or_(f.fcmp("oge", a, f.const(f.safe)), f.is_zero(a))
@@ -450,7 +450,7 @@ def _gen_arith(v, f: F):
         if kind is VecOp.fnmul:
             r = f.neg(r)
     elif kind is VecOp.fdiv:
-        r, ok, inexact = _div(f, a, b)
+        r, ok, inexact = div(f, a, b)
     else:
         r, ok, inexact = minmax(f, a, b, kind in (VecOp.fmax, VecOp.fmaxnm))
     return emit_store(v, r, f.t, v.oprsz), ok, status_ixc(f, inexact)
@@ -475,7 +475,7 @@ def _gen_fmla(v, f: F):
 
 
 def _gen_sqrt(v, f: F):
-    r, ok, inexact = _sqrt(f, f.load("a"))
+    r, ok, inexact = sqrt(f, f.load("a"))
     return emit_store(v, r, f.t, v.oprsz), ok, status_ixc(f, inexact)
 
 

@@ -2,9 +2,9 @@
 (fmv.x.w/.w.x/.x.d/.d.x) and the sign injections (fsgnj, fsgnjn, fsgnjx;
 fmv.s/fneg/fabs are their aliases), which move bits in IR; and the
 arithmetic, comparisons, conversions, min/max, fclass and the fused
-multiply-adds, which call softfloat.py (exact results rounded once, in the
-instruction's static rounding mode or frm's) through the rv_fp helpers, and
-accrue the flags they raise into fflags.
+multiply-adds, which are one ``rvfp`` IR op each: softfloat.py's operation
+(exact results rounded once, in the instruction's static rounding mode or
+frm's), with the flags it raises accrued into fflags.
 
 A rounding-mode field of 5 or 6, or dynamic with frm holding 5..7, is an
 illegal instruction (ISA manual, "Floating-Point Control and Status
@@ -17,7 +17,6 @@ manual, "NaN Boxing of Narrower Values").
 """
 from __future__ import annotations
 
-from ...ir import helpers
 from ...ir.ops import Cond, Exit
 from . import softfloat as sf
 from .decode import RV32, imm_s
@@ -88,41 +87,31 @@ def trans_FSGNJ(ctx, a):
     b.mov(ctx.fregs[a.rd], res)
 
 
-# -- arithmetic through softfloat -----------------------------------------------------------
+# -- arithmetic: the rvfp op -----------------------------------------------------------------
 
-def _rm(ctx, rm: int):
-    """The rounding mode as an IR value, or None when the field is reserved.
-    Dynamic (7): frm, checked at run time (frm >= 5 is illegal)."""
+def _legal_rm(ctx, rm: int) -> bool:
+    """Is rounding-mode field ``rm`` usable?  Reserved (5, 6): no.  Dynamic
+    (7): frm is checked at run time (frm >= 5 is illegal)."""
     if rm in (5, 6):
+        return False
+    if rm == sf.DYN:
+        b = ctx.b
+        frm = b.and_(b.shr(ctx.fcsr, sf.FRM_SHIFT), 7)
+        ok = b.new_label()
+        b.brcond(Cond.leu, frm, 4, ok)
+        b.exit_tb(ctx.pc, Exit.ILLEGAL)
+        b.set_label(ok)
+    return True
+
+
+def gen_fp(ctx, op: int, fmt: int, rm: int, a, bv=0, c=0, kind: int = 0):
+    """softfloat operation ``op`` on register values a, bv (c: the addend
+    of an FMA), its flags accrued; returns the result temp (None: reserved
+    rounding mode)."""
+    if not _legal_rm(ctx, rm):
         return None
-    if rm != 7:
-        return ctx.b.const(rm)
-    b = ctx.b
-    frm = b.and_(b.shr(ctx.fcsr, 5), 7)
-    ok = b.new_label()
-    b.brcond(Cond.leu, frm, 4, ok)
-    b.exit_tb(ctx.pc, Exit.ILLEGAL)
-    b.set_label(ok)
-    return frm
-
-
-def _accrue(ctx) -> None:
-    b = ctx.b
-    flags = b.call(helpers.BY_NAME["rv_fp_flags"].id)
-    b.mov(ctx.fcsr, b.or_(ctx.fcsr, flags))
-
-
-def gen_fp(ctx, op: int, fmt: int, rm: int, a, bv=0, kind: int = 0):
-    """softfloat op on register values a, bv; returns the result temp (None:
-    reserved rounding mode)."""
-    b = ctx.b
-    rmv = _rm(ctx, rm)
-    if rmv is None:
-        return None
-    control = b.or_(sf.ctl(op, fmt, 0, kind), b.shl(rmv, 8)) if not rmv.is_const \
-        else b.const(sf.ctl(op, fmt, rmv.value, kind))
-    r = b.call(helpers.BY_NAME["rv_fp"].id, a, bv, control)
-    _accrue(ctx)
+    r, fcsr = ctx.b.rvfp(sf.ctl(op, fmt, rm, kind), ctx.fcsr, a, bv, c)
+    ctx.b.mov(ctx.fcsr, fcsr)
     return r
 
 
@@ -174,17 +163,13 @@ def trans_FMA(ctx, a):
     if a.fmt > 1:
         return False
     b = ctx.b
-    rmv = _rm(ctx, a.rm)
-    if rmv is None:
-        return False
     sign = 1 << 31 if a.fmt == 0 else 1 << 63
     x, y, z = ctx.fregs[a.rs1], ctx.fregs[a.rs2], ctx.fregs[a.rs3]
     if a.op & 2:
         x = b.xor(x, sign)
     if a.op in (1, 3):
         z = b.xor(z, sign)
-    control = b.or_(sf.ctl(0, a.fmt), b.shl(rmv, 8))
-    b.call(helpers.BY_NAME["rv_fp_ctl"].id, control)
-    r = b.call(helpers.BY_NAME["rv_fma"].id, x, y, z)
-    _accrue(ctx)
+    r = gen_fp(ctx, sf.OP_FMA, a.fmt, a.rm, x, y, z)
+    if r is None:
+        return False
     b.mov(ctx.fregs[a.rd], r)

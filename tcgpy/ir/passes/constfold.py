@@ -487,6 +487,15 @@ def run(block: Block) -> Block:
                     insn.ins = f.compare_through(cond, *insn.ins)
             append(insn)
             continue
+        if len(outs) > 1:
+            # (rvfp) never folded: every output's facts end here
+            for dst in outs:
+                if offset and (dst in offset or dst in users):
+                    f.forget(dst)
+                known.pop(dst, None)
+                zmask.pop(dst, None)
+            append(insn)
+            continue
         dst = outs[0]
         if op is not MOV:
             fold, rule = rules[op._name_]
