@@ -192,3 +192,30 @@ def test_common_cases_stay_in_host_code(rm, monkeypatch):
             state[name] = v
         jit_enter(jit_compile(_block(control), True), state, MEM)
     assert calls == []
+
+
+def _specials(fmt: int) -> list[int]:
+    f = sf.FMTS[fmt]
+    v = [0, f.sign_bit, f.inf, f.inf | f.sign_bit, f.qnan, f.inf | 1, 1, (1 << f.mbits) - 1,
+         1 << f.mbits, f.inf - 1, _bits(1.0, fmt), _bits(-3.0, fmt), _bits(0.1, fmt)]
+    return v if fmt else [sf.BOX | x for x in v] + [_bits(1.0, 0)]          # (and one unboxed)
+
+
+@pytest.mark.parametrize("fmt", [0, 1], ids=["s", "d"])
+def test_every_pair_of_special_values(fmt):
+    """Each two-operand operation on every pair of special values (hypothesis
+    samples them too, but a pair such as 0 / inf is one in hundreds)."""
+    ops = (rvfp.OP_ADD, rvfp.OP_SUB, rvfp.OP_MUL, rvfp.OP_DIV, rvfp.OP_MIN, rvfp.OP_MAX,
+           rvfp.OP_FEQ, rvfp.OP_FLT, rvfp.OP_FLE)
+    values = _specials(fmt)
+    for op in ops:
+        control = rvfp.ctl(op, fmt, rvfp.DYN if op in ROUNDED else 0)
+        tb = jit_compile(_block(control), True)
+        for a in values:
+            for b in values:
+                state = InterpState(ARCH.layout)
+                for name, v in zip(IN, (a, b, 0, rvfp.NV)):
+                    state[name] = v
+                got, _, _ = jit_enter(tb, state, MEM)
+                assert (got["x4"], got["x5"]) == _exact(control, a, b, 0, rvfp.NV), \
+                    _describe(control, a, b, 0, rvfp.NV)

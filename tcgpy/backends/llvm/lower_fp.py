@@ -219,7 +219,9 @@ def div(f: F, a: str, b: str):
     # which |a| >= safe ensures; |r| >= 2*min_normal keeps it clear of tininess.
     normal = f.and_(f.at_least(a, f.safe), f.at_least(r, 2.0 ** (f.emin + 1)))
     ok = f.and_(f.finite(r), f.or_(normal, f.and_(f.is_zero(a), f.nonzero(b))))
-    return r, ok, f.nonzero(e)
+    # A zero dividend's quotient is exact; its residual is a NaN (0 * inf)
+    # when the divisor is infinite.
+    return r, ok, f.and_(f.nonzero(e), f.nonzero(a))
 
 
 def sqrt(f: F, a: str):
