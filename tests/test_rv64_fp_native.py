@@ -22,7 +22,6 @@ from tcgpy.ir.builder import Builder
 from tcgpy.ir.core import Block
 from tcgpy.ir.helpers import HELPERS
 from tcgpy.ir.interp import FlatMemory, InterpState, interpret
-from tcgpy.ir.ops import Op
 from tests.test_backend import check_block, jit_compile, jit_enter
 
 # The op is target-neutral IR: it runs on the AArch64 harness's globals.

@@ -17,8 +17,8 @@ manual, "NaN Boxing of Narrower Values").
 """
 from __future__ import annotations
 
+from ...ir import rvfp
 from ...ir.ops import Cond, Exit
-from . import softfloat as sf
 from .decode import RV32, imm_s
 
 BOX = 0xFFFF_FFFF_0000_0000
@@ -94,9 +94,9 @@ def _legal_rm(ctx, rm: int) -> bool:
     (7): frm is checked at run time (frm >= 5 is illegal)."""
     if rm in (5, 6):
         return False
-    if rm == sf.DYN:
+    if rm == rvfp.DYN:
         b = ctx.b
-        frm = b.and_(b.shr(ctx.fcsr, sf.FRM_SHIFT), 7)
+        frm = b.and_(b.shr(ctx.fcsr, rvfp.FRM_SHIFT), 7)
         ok = b.new_label()
         b.brcond(Cond.leu, frm, 4, ok)
         b.exit_tb(ctx.pc, Exit.ILLEGAL)
@@ -110,12 +110,12 @@ def gen_fp(ctx, op: int, fmt: int, rm: int, a, bv=0, c=0, kind: int = 0):
     rounding mode)."""
     if not _legal_rm(ctx, rm):
         return None
-    r, fcsr = ctx.b.rvfp(sf.ctl(op, fmt, rm, kind), ctx.fcsr, a, bv, c)
+    r, fcsr = ctx.b.rvfp(rvfp.ctl(op, fmt, rm, kind), ctx.fcsr, a, bv, c)
     ctx.b.mov(ctx.fcsr, fcsr)
     return r
 
 
-BINOPS = {0b00000: sf.OP_ADD, 0b00001: sf.OP_SUB, 0b00010: sf.OP_MUL, 0b00011: sf.OP_DIV}
+BINOPS = {0b00000: rvfp.OP_ADD, 0b00001: rvfp.OP_SUB, 0b00010: rvfp.OP_MUL, 0b00011: rvfp.OP_DIV}
 
 
 @RV32.pattern("f5:5 fmt:2 rs2:5 rs1:5 rm:3 rd:5 1010011")
@@ -127,20 +127,20 @@ def trans_FP_OP(ctx, a):
     if a.f5 in BINOPS:
         r = gen_fp(ctx, BINOPS[a.f5], a.fmt, a.rm, f[a.rs1], f[a.rs2])
     elif a.f5 == 0b01011 and a.rs2 == 0:
-        r = gen_fp(ctx, sf.OP_SQRT, a.fmt, a.rm, f[a.rs1])
+        r = gen_fp(ctx, rvfp.OP_SQRT, a.fmt, a.rm, f[a.rs1])
     elif a.f5 == 0b00101 and a.rm < 2:
-        r = gen_fp(ctx, (sf.OP_MIN, sf.OP_MAX)[a.rm], a.fmt, 0, f[a.rs1], f[a.rs2])
+        r = gen_fp(ctx, (rvfp.OP_MIN, rvfp.OP_MAX)[a.rm], a.fmt, 0, f[a.rs1], f[a.rs2])
     elif a.f5 == 0b01000 and a.rs2 == 1 - a.fmt:
-        r = gen_fp(ctx, sf.OP_CVT, a.fmt, a.rm, f[a.rs1])        # fcvt.s.d / fcvt.d.s
+        r = gen_fp(ctx, rvfp.OP_CVT, a.fmt, a.rm, f[a.rs1])        # fcvt.s.d / fcvt.d.s
     elif a.f5 == 0b10100 and a.rm < 3:
-        r = gen_fp(ctx, (sf.OP_FLE, sf.OP_FLT, sf.OP_FEQ)[a.rm], a.fmt, 0, f[a.rs1], f[a.rs2])
+        r = gen_fp(ctx, (rvfp.OP_FLE, rvfp.OP_FLT, rvfp.OP_FEQ)[a.rm], a.fmt, 0, f[a.rs1], f[a.rs2])
         return _to_x(ctx, a.rd, r)
     elif a.f5 == 0b11100 and a.rs2 == 0 and a.rm == 1:
-        return _to_x(ctx, a.rd, gen_fp(ctx, sf.OP_CLASS, a.fmt, 0, f[a.rs1]))
+        return _to_x(ctx, a.rd, gen_fp(ctx, rvfp.OP_CLASS, a.fmt, 0, f[a.rs1]))
     elif a.f5 == 0b11000 and a.rs2 < 4:
-        return _to_x(ctx, a.rd, gen_fp(ctx, sf.OP_TO_INT, a.fmt, a.rm, f[a.rs1], kind=a.rs2))
+        return _to_x(ctx, a.rd, gen_fp(ctx, rvfp.OP_TO_INT, a.fmt, a.rm, f[a.rs1], kind=a.rs2))
     elif a.f5 == 0b11010 and a.rs2 < 4:
-        r = gen_fp(ctx, sf.OP_FROM_INT, a.fmt, a.rm, x(a.rs1), kind=a.rs2)
+        r = gen_fp(ctx, rvfp.OP_FROM_INT, a.fmt, a.rm, x(a.rs1), kind=a.rs2)
     else:
         return False
     if r is None:
@@ -169,7 +169,7 @@ def trans_FMA(ctx, a):
         x = b.xor(x, sign)
     if a.op in (1, 3):
         z = b.xor(z, sign)
-    r = gen_fp(ctx, sf.OP_FMA, a.fmt, a.rm, x, y, z)
+    r = gen_fp(ctx, rvfp.OP_FMA, a.fmt, a.rm, x, y, z)
     if r is None:
         return False
     b.mov(ctx.fregs[a.rd], r)

@@ -20,10 +20,9 @@ import struct
 from dataclasses import dataclass
 from fractions import Fraction
 
-from ...ir.rvfp import (DYN, DZ, FRM_SHIFT, NV, NX, OF, OP_ADD, OP_CLASS, OP_CVT, OP_DIV,  # noqa: F401
-                        OP_FEQ, OP_FLE, OP_FLT, OP_FMA, OP_FROM_INT, OP_MAX, OP_MIN, OP_MUL,
-                        OP_SQRT, OP_SUB, OP_TO_INT, RDN, RM_SHIFT, RMM, RNE, RTZ, RUP, UF, ctl,
-                        resolve_rm)
+from ...ir.rvfp import (DZ, NV, NX, OF, OP_ADD, OP_CLASS, OP_DIV, OP_FEQ, OP_FLE, OP_FLT, OP_FMA,
+                        OP_FROM_INT, OP_MAX, OP_MIN, OP_MUL, OP_SQRT, OP_SUB, OP_TO_INT, RDN, RMM,
+                        RNE, RTZ, RUP, UF, resolve_rm)
 
 BOX = 0xFFFF_FFFF_0000_0000
 M64 = (1 << 64) - 1
