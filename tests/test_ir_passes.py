@@ -131,7 +131,8 @@ def fold_one(op: Op, *ins, consts=()):
 @pytest.mark.parametrize("op,ins,consts,expected", [
     # all-constant operands evaluate through the interpreter's semantics
     (Op.add, (M, 2), (), "mov x0,$0x1"),
-    (Op.divs, (1 << 63, M), (), "mov x0,$0x8000000000000000"),
+    (Op.divs_arm, (1 << 63, M), (), "mov x0,$0x8000000000000000"),
+    (Op.rems_rv, (1 << 63, M), (), "mov x0,$0x0"),
     (Op.clz, (0,), (), "mov x0,$0x40"),
     (Op.bitrev, (1,), (), "mov x0,$0x8000000000000000"),
     (Op.ext32s, (0x8000_0000,), (), "mov x0,$0xffffffff80000000"),
@@ -157,8 +158,13 @@ def fold_one(op: Op, *ins, consts=()):
     (Op.shr, ("x1", 65), (), "shr x0,x1,$0x1"),
     (Op.sar, (M, "x1"), (), "mov x0,$0xffffffffffffffff"),
     (Op.rotr, (0, "x1"), (), "mov x0,$0x0"),
-    (Op.divu, ("x1", 0), (), "mov x0,$0x0"),          # x / 0 == 0
-    (Op.divs, ("x1", 1), (), "mov x0,x1"),
+    (Op.divu_arm, ("x1", 0), (), "mov x0,$0x0"),      # Arm: x / 0 == 0
+    (Op.divs_arm, ("x1", 1), (), "mov x0,x1"),
+    (Op.divu_rv, ("x1", 0), (), "mov x0,$0xffffffffffffffff"),    # RISC-V: all ones
+    (Op.divs_rv, ("x1", 0), (), "mov x0,$0xffffffffffffffff"),
+    (Op.divs_rv, ("x1", 1), (), "mov x0,x1"),
+    (Op.remu_rv, ("x1", 0), (), "mov x0,x1"),         # RISC-V: x % 0 == x
+    (Op.rems_rv, ("x1", 1), (), "mov x0,$0x0"),
     (Op.muluh, ("x1", 0), (), "mov x0,$0x0"),
     (Op.setcond, ("x1", "x1"), (Cond.le,), "mov x0,$0x1"),
     (Op.setcond, ("x1", "x1"), (Cond.gtu,), "mov x0,$0x0"),

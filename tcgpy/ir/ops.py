@@ -58,9 +58,18 @@ class Op(enum.Enum):
     not_     = OpDef("not",      1, 1, 0)
     muluh    = OpDef("muluh",    1, 2, 0)   # high 64 bits of the unsigned 128-bit product
     mulsh    = OpDef("mulsh",    1, 2, 0)   # high 64 bits of the signed 128-bit product
-    # division with AArch64 semantics: x/0 == 0, INT64_MIN/-1 == INT64_MIN
-    divu     = OpDef("divu",     1, 2, 0)
-    divs     = OpDef("divs",     1, 2, 0)
+    # Division never traps; what x / 0 and INT64_MIN / -1 give is the
+    # guest architecture's rule, so each rule is its own op.
+    # Arm's (SDIV/UDIV): x / 0 == 0, INT64_MIN / -1 == INT64_MIN
+    divu_arm = OpDef("divu_arm", 1, 2, 0)
+    divs_arm = OpDef("divs_arm", 1, 2, 0)
+    # RISC-V's (M extension): x / 0 is all ones, x % 0 == x,
+    # INT64_MIN / -1 == INT64_MIN with remainder 0; remainders take the
+    # dividend's sign (quotients truncate toward zero)
+    divu_rv  = OpDef("divu_rv",  1, 2, 0)
+    divs_rv  = OpDef("divs_rv",  1, 2, 0)
+    remu_rv  = OpDef("remu_rv",  1, 2, 0)
+    rems_rv  = OpDef("rems_rv",  1, 2, 0)
     # extensions from the low bits
     ext8s    = OpDef("ext8s",    1, 1, 0)
     ext8u    = OpDef("ext8u",    1, 1, 0)
