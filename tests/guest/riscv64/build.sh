@@ -25,3 +25,6 @@ FREE="$LDFLAGS -nostdlib -static -ffreestanding -fno-builtin -fno-stack-protecto
 $CC $FREE -o bin/fs_bench ../fs_bench.c
 $CC $LDFLAGS -static -O2 -o bin/bench_fp ../bench_fp.c
 $STRIP bin/*
+# for the gdbstub tests (tests/test_gdbstub_rv64.py): debug information, not stripped
+$CC $LDFLAGS -nostdlib -static -ffreestanding -fno-builtin -fno-stack-protector -g -O0 \
+    -o bin/gdb_demo ../gdb_demo.c
