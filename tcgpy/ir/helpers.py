@@ -62,8 +62,8 @@ def helper_rv_time(a: int, b: int, c: int) -> int:
 # needs no import of a frontend).
 def rvfp_semantics(control: int, a: int, b: int, c: int, fcsr: int) -> tuple[int, int]:
     """The rvfp op: (result, fcsr | flags) of RISC-V F/D operation
-    ``control`` (tcgpy/frontends/riscv64/softfloat.py ``ctl``: op, format,
-    rounding mode -- 7 reads frm from fcsr --, integer kind)."""
+    ``control`` (tcgpy/ir/rvfp.py's control word: op, format, rounding mode
+    -- DYN reads frm from fcsr --, integer kind)."""
     return _rv_fp().evaluate(control, a, b, c, fcsr)
 
 
