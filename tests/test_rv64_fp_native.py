@@ -174,25 +174,39 @@ def test_host_code_and_interpreters_equal_softfloat(op, fmt):
     check()
 
 
-@pytest.mark.parametrize("rm", [rvfp.RNE, rvfp.DYN])
-def test_common_cases_stay_in_host_code(rm, monkeypatch):
-    """Ordinary operands in round-to-nearest never call softfloat: the host
-    code decides them (a guard against a fast path that never fires)."""
+@pytest.mark.parametrize("rm,frm", [(rvfp.RNE, 0), (rvfp.RTZ, 0), (rvfp.RDN, 0), (rvfp.RUP, 0),
+                                    (rvfp.RMM, 0), *((rvfp.DYN, m) for m in range(5))])
+def test_common_cases_stay_in_host_code(rm, frm, monkeypatch):
+    """Ordinary operands, exact and inexact, never call softfloat in any
+    rounding mode (fused multiply-add: in round-to-nearest-even with NX
+    set; fcvt to an integer: in frm's mode only when that is
+    round-to-nearest-even): the host code decides them -- a guard against a
+    fast path that never fires."""
     calls = []
     monkeypatch.setattr(sf, "operate", lambda *a: calls.append(a) or (0, 0))
     monkeypatch.setattr(sf, "operate_fma", lambda *a: calls.append(a) or (0, 0))
-    one, three = _bits(1.0, 1), _bits(3.0, 1)
-    for op in (rvfp.OP_ADD, rvfp.OP_SUB, rvfp.OP_MUL, rvfp.OP_DIV, rvfp.OP_SQRT, rvfp.OP_FMA,
-               rvfp.OP_MIN, rvfp.OP_FLT, rvfp.OP_CLASS, rvfp.OP_TO_INT, rvfp.OP_CVT):
-        # doubles (fcvt: to single, from the double 1.0)
-        control = rvfp.ctl(op, int(op != rvfp.OP_CVT), rm if op in ROUNDED else 0)
-        state = InterpState(ARCH.layout)
-        for name, v in zip(IN, (one, three, three, rvfp.NX)):
-            state[name] = v
-        jit_enter(jit_compile(_block(control), True), state, MEM)
-    assert calls == []
-
-
+    ops = [rvfp.OP_ADD, rvfp.OP_SUB, rvfp.OP_MUL, rvfp.OP_DIV, rvfp.OP_SQRT, rvfp.OP_MIN,
+           rvfp.OP_FLT, rvfp.OP_CLASS, rvfp.OP_CVT]
+    if rm != rvfp.DYN or frm == rvfp.RNE:       # a dynamic directed fcvt to an integer: softfloat
+        ops.append(rvfp.OP_TO_INT)
+    if (rm, frm) in ((rvfp.RNE, 0), (rvfp.DYN, 0)):
+        ops.append(rvfp.OP_FMA)
+    for fmt in (0, 1):
+        for a, b in ((1.0, 3.0), (0.1, -3.0), (-2.5, 0.7)):
+            for op in ops:
+                control = rvfp.ctl(op, fmt, rm if op in ROUNDED else 0)
+                # fcvt: to the format from the other one
+                src = 1 - fmt if op == rvfp.OP_CVT else fmt
+                x = _bits(abs(a) if op == rvfp.OP_SQRT else a, src) | (0 if src else sf.BOX)
+                y = _bits(b, fmt) | (0 if fmt else sf.BOX)
+                state = InterpState(ARCH.layout)
+                for name, v in zip(IN, (x, y, y, frm << rvfp.FRM_SHIFT | rvfp.NX)):
+                    state[name] = v
+                tb = _COMPILED.get((control, True))
+                if tb is None:
+                    tb = _COMPILED[control, True] = jit_compile(_block(control), True)
+                jit_enter(tb, state, MEM)
+                assert calls == [], _describe(control, x, y, y, frm << rvfp.FRM_SHIFT)
 def _specials(fmt: int) -> list[int]:
     f = sf.FMTS[fmt]
     v = [0, f.sign_bit, f.inf, f.inf | f.sign_bit, f.qnan, f.inf | 1, 1, (1 << f.mbits) - 1,

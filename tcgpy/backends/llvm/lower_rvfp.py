@@ -12,13 +12,18 @@ through the ``rv_fp*`` helpers.  The edges that take that path:
   overflow, and results close enough to the subnormal range that underflow
   (tininess after rounding, and inexact) could be in question;
 * a single operand that is not NaN-boxed (it reads as the canonical NaN);
-* a rounding mode other than round-to-nearest-even (the host's), for
-  results that are not exact: exact results are the same in every mode;
-  conversions to an integer take the instruction's static mode natively
-  (floor, ceil, trunc, round, roundeven);
-* fused multiply-add while fflags.NX is still clear: whether it is exact
-  is not cheap to tell, and once NX is set (it is sticky, and nearly every
-  program sets it early) it does not matter.
+* fused multiply-add while fflags.NX is still clear (whether it is exact
+  is not cheap to tell, and once NX is set -- it is sticky, and nearly
+  every program sets it early -- it does not matter), and in a rounding
+  mode other than round-to-nearest-even;
+* inexact conversions from an integer in another rounding mode, and
+  conversions to an integer in frm's when that is not
+  round-to-nearest-even (a static mode is native: floor, ceil, trunc,
+  round, roundeven).
+
+The other modes come from the round-to-nearest-even result and the sign of
+its exact error (``_directed``): the directed result is that result or its
+neighbour.
 
 Flags on the fast path are NX alone (exactness from TwoSum or an FMA
 residual, or a comparison with the operand), so fcsr's other bits never
@@ -40,7 +45,7 @@ _ESZ = (2, 3)                        # log2 bytes of a single, a double
 ANY = "any"
 # Valid in round-to-nearest-even only (when not exact).
 RNE_ONLY = "rne"
-_NEEDS_RNE = {rvfp.OP_ADD, rvfp.OP_SUB, rvfp.OP_MUL, rvfp.OP_DIV, rvfp.OP_SQRT, rvfp.OP_FMA}
+_NEEDS_RNE = {rvfp.OP_FMA}
 # llvm rounding intrinsic per rounding mode (conversions to an integer)
 _ROUND = {rvfp.RNE: "roundeven", rvfp.RTZ: "trunc", rvfp.RDN: "floor", rvfp.RUP: "ceil",
           rvfp.RMM: "round"}
@@ -107,14 +112,100 @@ def _arith(e, op, fmt, rm, kind, a, b, c, fcsr):
         r, ok, inexact = lower_fp.mul(f, x, y)
     else:
         r, ok, inexact = lower_fp.div(f, x, y)
-    return _register(e, fmt, r), _nx(e, inexact), _all(e, ok, bx, by), RNE_ONLY
+    r, ok = _directed(e, f, op, rm, fcsr, r, ok, lambda: _error_sign(e, f, op, x, y, r))
+    return _register(e, fmt, r), _nx(e, inexact), _all(e, ok, bx, by), ANY
 
 
 def _sqrt(e, op, fmt, rm, kind, a, b, c, fcsr):
     f = F(e, _ESZ[fmt], 1)
     x, bx = _operand(e, fmt, a)
     r, ok, inexact = lower_fp.sqrt(f, x)
-    return _register(e, fmt, r), _nx(e, inexact), _all(e, ok, bx), RNE_ONLY
+    r, ok = _directed(e, f, op, rm, fcsr, r, ok, lambda: _error_sign(e, f, op, x, x, r))
+    return _register(e, fmt, r), _nx(e, inexact), _all(e, ok, bx), ANY
+
+
+# -- directed rounding -------------------------------------------------------------
+# Where the fast path holds, r = RNE(v) is finite, clear of the subnormal
+# range, and the error v - r is exactly known (TwoSum, or the FMA residual
+# of a product, quotient or root): when it is not zero, v lies strictly
+# between r and a neighbour of r, so every other mode's result is r or that
+# neighbour, one step of r's bits away from zero ("away") or toward it.
+# RMM differs from RNE only at a tie, which a quotient or a root never is
+# (its odd significand would need more than the format's bits).
+
+def _error_sign(e, f: F, op: int, x: str, y: str, r: str) -> tuple[str, str, str]:
+    """(v > r, v < r, |v - r| is half the gap to r's neighbour away from
+    zero) as i1s, for the exact result v of ``op`` on x, y."""
+    if op in (rvfp.OP_ADD, rvfp.OP_SUB):
+        yy = f.neg(y) if op == rvfp.OP_SUB else y
+        bv = e.emit(f"fsub {f.t} {r}, {x}")             # TwoSum, as lower_fp.addsub
+        av = e.emit(f"fsub {f.t} {r}, {bv}")
+        db = e.emit(f"fsub {f.t} {yy}, {bv}")
+        da = e.emit(f"fsub {f.t} {x}, {av}")
+        err = e.emit(f"fadd {f.t} {da}, {db}")
+    elif op == rvfp.OP_MUL:
+        err = f.call("fma", x, y, f.neg(r))
+    elif op == rvfp.OP_DIV:
+        err = f.call("fma", f.neg(r), y, x)             # x - r*y: v - r times y
+        err = e.emit(f"select i1 {f.fcmp('olt', y, f.const(0.0))}, {f.t} {f.neg(err)}, {f.t} {err}")
+    else:
+        err = f.call("fma", f.neg(r), r, x)             # x - r*r: the sign of v - r
+    if op in (rvfp.OP_DIV, rvfp.OP_SQRT):
+        return f.fcmp("ogt", err, f.const(0.0)), f.fcmp("olt", err, f.const(0.0)), "false"
+    return _signs(e, f, f, err, r, r)
+
+
+def _signs(e, f: F, g: F, err: str, r: str, r_g: str) -> tuple[str, str, str]:
+    """_error_sign's i1s from the exact error ``err`` (in format ``g``) of
+    result r (format ``f``; r_g: r in format ``g``)."""
+    above, below = g.fcmp("ogt", err, g.const(0.0)), g.fcmp("olt", err, g.const(0.0))
+    bits = e.emit(f"bitcast {f.t} {r} to {f.it}")
+    next_bits = e.emit(f"add {f.it} {bits}, 1")
+    away = e.emit(f"bitcast {f.it} {next_bits} to {f.t}")
+    if g is not f:
+        away = e.emit(f"fpext {f.t} {away} to {g.t}")
+    gap = e.emit(f"fsub {g.t} {g.abs(away)}, {g.abs(r_g)}")     # exact (Sterbenz)
+    half = e.emit(f"fmul {g.t} {gap}, {g.const(0.5)}")
+    return above, below, g.fcmp("oeq", g.abs(err), half)
+
+
+def _directed(e, f: F, op: int, rm: int, fcsr: str, r: str, ok: str, signs) -> tuple[str, str]:
+    """The fast result r (round-to-nearest-even) and its ``ok`` in rounding
+    mode ``rm`` (DYN: fcsr's frm); ``signs()`` emits _error_sign's i1s."""
+    if rm == rvfp.RNE:
+        return r, ok
+    above, below, tie = signs()
+    bits = e.emit(f"bitcast {f.t} {r} to {f.it}")
+    neg = e.emit(f"icmp slt {f.it} {bits}, 0")
+    pos = e.emit(f"xor i1 {neg}, true")
+    # v farther from zero than r, or nearer
+    outward = e.emit(f"or i1 {_all(e, above, pos)}, {_all(e, below, neg)}")
+    inward = e.emit(f"or i1 {_all(e, above, neg)}, {_all(e, below, pos)}")
+    frm = None
+    if rm == rvfp.DYN:
+        frm = e.emit(f"lshr i64 {fcsr}, {rvfp.FRM_SHIFT}")
+        frm = e.emit(f"and i64 {frm}, 7")
+
+    def mode(m: int) -> str:
+        if frm is None:
+            return "true" if rm == m else "false"
+        return e.emit(f"icmp eq i64 {frm}, {m}")
+    rtz, rdn, rup, rmm = mode(rvfp.RTZ), mode(rvfp.RDN), mode(rvfp.RUP), mode(rvfp.RMM)
+    # away from zero: up from a positive r, down from a negative one, or RMM's tie
+    away = e.emit(f"or i1 {_all(e, rup, above, pos)}, {_all(e, rdn, below, neg)}")
+    away = e.emit(f"or i1 {away}, {_all(e, rmm, tie, outward)}")
+    # toward zero: RTZ whenever v is nearer zero; RUP/RDN from the other side
+    toward = e.emit(f"or i1 {_all(e, rtz, inward)}, {_all(e, rup, above, neg)}")
+    toward = e.emit(f"or i1 {toward}, {_all(e, rdn, below, pos)}")
+    step = e.emit(f"select i1 {away}, {f.it} 1, {f.it} 0")
+    step = e.emit(f"select i1 {toward}, {f.it} -1, {f.it} {step}")
+    moved = e.emit(f"add {f.it} {bits}, {step}")
+    result = e.emit(f"bitcast {f.it} {moved} to {f.t}")
+    ok = _all(e, ok, f.finite(result))                          # one step past the largest: overflow
+    if op in (rvfp.OP_ADD, rvfp.OP_SUB):
+        # an exact zero sum is -0 in RDN (IEEE 754 6.3), +0 from the host
+        ok = _all(e, ok, e.emit(f"xor i1 {_all(e, rdn, f.is_zero(r))}, true"))
+    return result, ok
 
 
 def _fma(e, op, fmt, rm, kind, a, b, c, fcsr):
@@ -241,8 +332,10 @@ def _convert(e, op, fmt, rm, kind, a, b, c, fcsr):
     # overflow (or a NaN) shows as a non-finite result.
     ok = d.and_(d.finite(back), d.or_(d.at_least(back, 2.0 ** (s.emin + 1)), d.is_zero(x)))
     inexact = d.fcmp("une", back, x)
-    exact = d.fcmp("oeq", back, x)
-    return _register(e, 0, r), _nx(e, inexact), ok, exact
+    # the error x - r, exact in double (the two are within a factor of 2)
+    err = e.emit(f"fsub double {x}, {back}")
+    r, ok = _directed(e, s, op, rm, fcsr, r, ok, lambda: _signs(e, s, d, err, r, back))
+    return _register(e, 0, r), _nx(e, inexact), ok, ANY
 
 
 _FAST = {
