@@ -178,17 +178,16 @@ def test_host_code_and_interpreters_equal_softfloat(op, fmt):
                                     (rvfp.RMM, 0), *((rvfp.DYN, m) for m in range(5))])
 def test_common_cases_stay_in_host_code(rm, frm, monkeypatch):
     """Ordinary operands, exact and inexact, never call softfloat in any
-    rounding mode (fused multiply-add: in round-to-nearest-even with NX
-    set; fcvt to an integer: in frm's mode only when that is
-    round-to-nearest-even): the host code decides them -- a guard against a
-    fast path that never fires."""
+    static rounding mode or with frm round-to-nearest-even (fused
+    multiply-add: in round-to-nearest-even with NX set): the host code
+    decides them -- a guard against a fast path that never fires."""
     calls = []
     monkeypatch.setattr(sf, "operate", lambda *a: calls.append(a) or (0, 0))
     monkeypatch.setattr(sf, "operate_fma", lambda *a: calls.append(a) or (0, 0))
-    ops = [rvfp.OP_ADD, rvfp.OP_SUB, rvfp.OP_MUL, rvfp.OP_DIV, rvfp.OP_SQRT, rvfp.OP_MIN,
-           rvfp.OP_FLT, rvfp.OP_CLASS, rvfp.OP_CVT]
-    if rm != rvfp.DYN or frm == rvfp.RNE:       # a dynamic directed fcvt to an integer: softfloat
-        ops.append(rvfp.OP_TO_INT)
+    ops = [rvfp.OP_MIN, rvfp.OP_FLT, rvfp.OP_CLASS]
+    if rm != rvfp.DYN or frm == rvfp.RNE:       # frm's directed modes: softfloat
+        ops += [rvfp.OP_ADD, rvfp.OP_SUB, rvfp.OP_MUL, rvfp.OP_DIV, rvfp.OP_SQRT, rvfp.OP_CVT,
+                rvfp.OP_TO_INT]
     if (rm, frm) in ((rvfp.RNE, 0), (rvfp.DYN, 0)):
         ops.append(rvfp.OP_FMA)
     for fmt in (0, 1):
