@@ -179,8 +179,8 @@ def test_host_code_and_interpreters_equal_softfloat(op, fmt):
 def test_common_cases_stay_in_host_code(rm, frm, monkeypatch):
     """Ordinary operands, exact and inexact, never call softfloat in any
     static rounding mode or with frm round-to-nearest-even (fused
-    multiply-add: in round-to-nearest-even with NX set): the host code
-    decides them -- a guard against a fast path that never fires."""
+    multiply-add: in round-to-nearest-even, doubles with NX set): the host
+    code decides them -- a guard against a fast path that never fires."""
     calls = []
     monkeypatch.setattr(sf, "operate", lambda *a: calls.append(a) or (0, 0))
     monkeypatch.setattr(sf, "operate_fma", lambda *a: calls.append(a) or (0, 0))
@@ -199,13 +199,15 @@ def test_common_cases_stay_in_host_code(rm, frm, monkeypatch):
                 x = _bits(abs(a) if op == rvfp.OP_SQRT else a, src) | (0 if src else sf.BOX)
                 y = _bits(b, fmt) | (0 if fmt else sf.BOX)
                 state = InterpState(ARCH.layout)
-                for name, v in zip(IN, (x, y, y, frm << rvfp.FRM_SHIFT | rvfp.NX)):
+                # NX set only for doubles: a double fma needs it, a single none
+                fcsr = frm << rvfp.FRM_SHIFT | (rvfp.NX if fmt else 0)
+                for name, v in zip(IN, (x, y, y, fcsr)):
                     state[name] = v
                 tb = _COMPILED.get((control, True))
                 if tb is None:
                     tb = _COMPILED[control, True] = jit_compile(_block(control), True)
                 jit_enter(tb, state, MEM)
-                assert calls == [], _describe(control, x, y, y, frm << rvfp.FRM_SHIFT)
+                assert calls == [], _describe(control, x, y, y, fcsr)
 def _specials(fmt: int) -> list[int]:
     f = sf.FMTS[fmt]
     v = [0, f.sign_bit, f.inf, f.inf | f.sign_bit, f.qnan, f.inf | 1, 1, (1 << f.mbits) - 1,
@@ -231,3 +233,18 @@ def test_every_pair_of_special_values(fmt):
                 got, _, _ = jit_enter(tb, state, MEM)
                 assert (got["x4"], got["x5"]) == _exact(control, a, b, 0, rvfp.NV), \
                     _describe(control, a, b, 0, rvfp.NV)
+
+
+@pytest.mark.parametrize("a,b,c", [
+    (2.0 ** -30, 2.0 ** -30, 1.0),      # a*b + c is 1 + 2^-60: a double rounds it to 1.0
+    (1.5, 2.0, 0.25),                   # exact
+    (3.0, 1 / 3, -1.0),                 # the product's rounding error is all that is left
+    (2.0 ** 20 + 1, 2.0 ** 20 - 1, -(2.0 ** 40)),   # exact cancellation to -1
+    (1.0 + 2.0 ** -23, 1.0 + 2.0 ** -23, -1.0),
+])
+def test_single_fma_exactness(a, b, c):
+    """Single fused multiply-adds with NX clear, where the double sum and
+    the single result agree but the exact value is neither."""
+    for neg in (0, sf.S.sign_bit):
+        x, y, z = (sf.BOX | _bits(v, 0) for v in (a, b, c))
+        _three_ways(rvfp.ctl(rvfp.OP_FMA, 0, rvfp.RNE), x ^ neg, y, z ^ neg, 0)

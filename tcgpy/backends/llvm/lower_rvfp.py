@@ -12,10 +12,10 @@ through the ``rv_fp*`` helpers.  The edges that take that path:
   overflow, and results close enough to the subnormal range that underflow
   (tininess after rounding, and inexact) could be in question;
 * a single operand that is not NaN-boxed (it reads as the canonical NaN);
-* fused multiply-add while fflags.NX is still clear (whether it is exact
-  is not cheap to tell, and once NX is set -- it is sticky, and nearly
-  every program sets it early -- it does not matter), and in a rounding
-  mode other than round-to-nearest-even;
+* double fused multiply-add while fflags.NX is still clear (whether it is
+  exact is not cheap to tell, and once NX is set -- it is sticky, and
+  nearly every program sets it early -- it does not matter), and any fused
+  multiply-add in a rounding mode other than round-to-nearest-even;
 * inexact results in a dynamic rounding mode (frm) other than
   round-to-nearest-even, and inexact conversions from an integer in any
   mode but that one (a static mode is native elsewhere: see below, and
@@ -210,18 +210,30 @@ def _directed(e, f: F, op: int, rm: int, r: str, ok: str, signs) -> tuple[str, s
 
 
 def _fma(e, op, fmt, rm, kind, a, b, c, fcsr):
-    """Only with NX already set in fcsr: the flags then are fcsr's own."""
+    """Singles: the exact a*b + c is a double-double (the product of two
+    singles is exact in double, TwoSum adds c), so whether the host's
+    result is exact is known.  Doubles: only with NX already set in fcsr,
+    whose flags then are the operation's."""
     f = F(e, _ESZ[fmt], 1)
     (x, bx), (y, by), (z, bz) = (_operand(e, fmt, v) for v in (a, b, c))
     r = f.call("fma", x, y, z)
-    nx = e.emit(f"and i64 {fcsr}, {rvfp.NX}")
-    nx_set = e.emit(f"icmp ne i64 {nx}, 0")
     # An exact zero (zero product, zero addend: a sum starting from zero) is
     # no underflow, and the host gives its sign by the same IEEE rule.
     exact_zero = f.and_(f.is_zero(z), f.or_(f.is_zero(x), f.is_zero(y)))
     ok = f.and_(f.finite(r), f.or_(f.at_least(r, f.safe), exact_zero))
-    ok = _all(e, ok, f.finite(x), f.finite(y), nx_set, bx, by, bz)
-    return _register(e, fmt, r), "0", ok, RNE_ONLY
+    ok = _all(e, ok, f.finite(x), f.finite(y), bx, by, bz)
+    if fmt:
+        nx = e.emit(f"and i64 {fcsr}, {rvfp.NX}")
+        return _register(e, fmt, r), "0", _all(e, ok, e.emit(f"icmp ne i64 {nx}, 0")), RNE_ONLY
+    d = F(e, 3, 1)
+    xd, yd, zd, rd = (e.emit(f"fpext float {v} to double") for v in (x, y, z, r))
+    p = e.emit(f"fmul double {xd}, {yd}")                # exact: 24 + 24 bits
+    s = e.emit(f"fadd double {p}, {zd}")
+    bv = e.emit(f"fsub double {s}, {p}")                 # TwoSum: s + err == p + z
+    av = e.emit(f"fsub double {s}, {bv}")
+    err = e.emit(f"fadd double {e.emit(f'fsub double {p}, {av}')}, {e.emit(f'fsub double {zd}, {bv}')}")
+    inexact = d.or_(d.nonzero(err), d.fcmp("une", rd, s))
+    return _register(e, fmt, r), _nx(e, inexact), ok, RNE_ONLY
 
 
 def _minmax(e, op, fmt, rm, kind, a, b, c, fcsr):
