@@ -154,5 +154,5 @@ def test_conditions_and_memops_match_the_interpreter():
 def test_random_blocks_jit_equals_interpreter(seed, hot):
     """Both tiers: codegen level 0 with shared tail block, and the hot tier."""
     rng = random.Random(seed)
-    block = randgen.random_block(rng, n_ops=40)
+    block = randgen.random_block(rng, n_ops=40, fp=True)
     check_block(block, randgen.random_state(rng), randgen.random_memory(rng), hot)

@@ -25,16 +25,16 @@ SIGTRAP, SIGINT, SIGSEGV = 5, 2, 11
 REG_X0, REG_SP, REG_PC, REG_CPSR = 0, 31, 32, 33
 
 
-def symbols() -> dict[str, int]:
-    with open(DEMO, "rb") as f:
+def symbols(demo: Path = DEMO) -> dict[str, int]:
+    with open(demo, "rb") as f:
         tab = ELFFile(f).get_section_by_name(".symtab")
         return {s.name: s["st_value"] for s in tab.iter_symbols() if s.name}
 
 
-def start_tcgpy(*args: str) -> tuple[subprocess.Popen, int]:
+def start_tcgpy(*args: str, demo: Path = DEMO) -> tuple[subprocess.Popen, int]:
     """tcgpy run -g 0 DEMO ARGS, and the port it says it waits on."""
     env = dict(os.environ, PYTHONPATH=str(ROOT), TCGPY_CACHE="0")
-    proc = subprocess.Popen([sys.executable, "-m", "tcgpy", "run", "-g", "0", str(DEMO), *args],
+    proc = subprocess.Popen([sys.executable, "-m", "tcgpy", "run", "-g", "0", str(demo), *args],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, cwd=ROOT)
     line = proc.stderr.readline().decode()
     m = re.search(r"waiting for gdb on port (\d+)", line)
@@ -236,11 +236,11 @@ def test_detach_runs_on():
 
 
 # -- the real gdb ------------------------------------------------------------------------------
-def run_gdb(commands: list[str], *args: str) -> tuple[str, int]:
+def run_gdb(commands: list[str], *args: str, demo: Path = DEMO) -> tuple[str, int]:
     """gdb-multiarch -batch with ``commands`` against tcgpy -g; (gdb's output, guest status)."""
-    proc, port = start_tcgpy(*args)
+    proc, port = start_tcgpy(*args, demo=demo)
     try:
-        cmd = [GDB, "-batch", "-nx", "-ex", "set pagination off", "-ex", f"file {DEMO}",
+        cmd = [GDB, "-batch", "-nx", "-ex", "set pagination off", "-ex", f"file {demo}",
                "-ex", f"target remote :{port}"]
         for c in commands:
             cmd += ["-ex", c]

@@ -73,17 +73,33 @@ VALUE_CASES = [
     (Op.mulsh, (M, 1), M),                # -1 * 1: high half all ones
     (Op.mulsh, (MIN, MIN), 1 << 62),
     (Op.mulsh, (MIN, 2), M),
-    (Op.divu, (7, 2), 3),
-    (Op.divu, (7, 0), 0),
-    (Op.divu, (M, 1), M),
-    (Op.divu, (M, M), 1),
-    (Op.divs, (7, 2), 3),
-    (Op.divs, (-7 & M, 2), -3 & M),       # truncates toward zero (Python floors)
-    (Op.divs, (7, -2 & M), -3 & M),
-    (Op.divs, (-7 & M, -2 & M), 3),
-    (Op.divs, (5, 0), 0),
-    (Op.divs, (MIN, M), MIN),             # INT64_MIN / -1 overflows to itself
-    (Op.divs, (MIN, 1), MIN),
+    # Arm's rule: x / 0 == 0
+    (Op.divu_arm, (7, 2), 3),
+    (Op.divu_arm, (7, 0), 0),
+    (Op.divu_arm, (M, 1), M),
+    (Op.divu_arm, (M, M), 1),
+    (Op.divs_arm, (7, 2), 3),
+    (Op.divs_arm, (-7 & M, 2), -3 & M),       # truncates toward zero (Python floors)
+    (Op.divs_arm, (7, -2 & M), -3 & M),
+    (Op.divs_arm, (-7 & M, -2 & M), 3),
+    (Op.divs_arm, (5, 0), 0),
+    (Op.divs_arm, (MIN, M), MIN),             # INT64_MIN / -1 overflows to itself
+    (Op.divs_arm, (MIN, 1), MIN),
+    # RISC-V's rule: x / 0 is all ones, x % 0 == x, INT64_MIN % -1 == 0
+    (Op.divu_rv, (7, 2), 3),
+    (Op.divu_rv, (7, 0), M),
+    (Op.divu_rv, (M, M), 1),
+    (Op.divs_rv, (-7 & M, 2), -3 & M),
+    (Op.divs_rv, (5, 0), M),
+    (Op.divs_rv, (MIN, M), MIN),
+    (Op.remu_rv, (7, 2), 1),
+    (Op.remu_rv, (7, 0), 7),
+    (Op.remu_rv, (M, 10), 5),
+    (Op.rems_rv, (-7 & M, 2), M),             # the dividend's sign: -7 % 2 == -1
+    (Op.rems_rv, (7, -2 & M), 1),
+    (Op.rems_rv, (-7 & M, 0), -7 & M),
+    (Op.rems_rv, (MIN, M), 0),
+    (Op.rems_rv, (MIN, 3), -2 & M),
     (Op.ext8s, (0x80,), M - 0x7F),
     (Op.ext8s, (0x17F,), 0x7F),
     (Op.ext8u, (0x1FF,), 0xFF),

@@ -41,7 +41,7 @@ def both(block: Block, state: InterpState, mem: FlatMemory, helpers=HELPERS):
 @pytest.mark.parametrize("seed", range(300))
 def test_random_blocks_match_the_oracle(seed):
     rng = random.Random(seed)
-    block = randgen.random_block(rng, ARCH, n_ops=rng.randrange(5, 80), calls=True,
+    block = randgen.random_block(rng, ARCH, n_ops=rng.randrange(5, 80), calls=True, fp=True,
                                  fault_rate=rng.choice((0.0, 0.03, 0.2)))
     state, mem = randgen.random_state(rng, ARCH), randgen.random_memory(rng)
     both(block, state, mem)
@@ -52,7 +52,7 @@ def test_random_blocks_cover_every_exit_kind():
     kinds = set()
     for seed in range(300):
         rng = random.Random(seed)
-        block = randgen.random_block(rng, ARCH, n_ops=rng.randrange(5, 80), calls=True,
+        block = randgen.random_block(rng, ARCH, n_ops=rng.randrange(5, 80), calls=True, fp=True,
                                      fault_rate=rng.choice((0.0, 0.03, 0.2)))
         kinds.add(both(block, randgen.random_state(rng, ARCH), randgen.random_memory(rng)).kind)
     assert kinds == {"goto_tb", "goto_ptr", "exit_tb", "fault"}

@@ -45,7 +45,7 @@ def assert_same(before: Block, after: Block, state: InterpState, mem: FlatMemory
 
 def check_pipeline(seed: int, passes) -> None:
     rng = random.Random(seed)
-    block = randgen.random_block(rng, ARCH, n_ops=rng.randrange(5, 60), calls=True)
+    block = randgen.random_block(rng, ARCH, n_ops=rng.randrange(5, 60), calls=True, fp=True)
     state, mem = randgen.random_state(rng, ARCH), randgen.random_memory(rng)
     verify(block)
     after = optimize(block.copy(), enabled=passes)
@@ -84,7 +84,7 @@ def test_pipeline_is_a_fixpoint_on_its_output_semantics():
     # Running the pipeline twice is as correct as once (passes accept their own output).
     for seed in range(100):
         rng = random.Random(seed)
-        block = randgen.random_block(rng, ARCH, n_ops=40, calls=True)
+        block = randgen.random_block(rng, ARCH, n_ops=40, calls=True, fp=True)
         twice = optimize(optimize(block.copy()))
         verify(twice)
         assert_same(block, twice, randgen.random_state(rng, ARCH), randgen.random_memory(rng))
@@ -131,7 +131,8 @@ def fold_one(op: Op, *ins, consts=()):
 @pytest.mark.parametrize("op,ins,consts,expected", [
     # all-constant operands evaluate through the interpreter's semantics
     (Op.add, (M, 2), (), "mov x0,$0x1"),
-    (Op.divs, (1 << 63, M), (), "mov x0,$0x8000000000000000"),
+    (Op.divs_arm, (1 << 63, M), (), "mov x0,$0x8000000000000000"),
+    (Op.rems_rv, (1 << 63, M), (), "mov x0,$0x0"),
     (Op.clz, (0,), (), "mov x0,$0x40"),
     (Op.bitrev, (1,), (), "mov x0,$0x8000000000000000"),
     (Op.ext32s, (0x8000_0000,), (), "mov x0,$0xffffffff80000000"),
@@ -157,8 +158,13 @@ def fold_one(op: Op, *ins, consts=()):
     (Op.shr, ("x1", 65), (), "shr x0,x1,$0x1"),
     (Op.sar, (M, "x1"), (), "mov x0,$0xffffffffffffffff"),
     (Op.rotr, (0, "x1"), (), "mov x0,$0x0"),
-    (Op.divu, ("x1", 0), (), "mov x0,$0x0"),          # x / 0 == 0
-    (Op.divs, ("x1", 1), (), "mov x0,x1"),
+    (Op.divu_arm, ("x1", 0), (), "mov x0,$0x0"),      # Arm: x / 0 == 0
+    (Op.divs_arm, ("x1", 1), (), "mov x0,x1"),
+    (Op.divu_rv, ("x1", 0), (), "mov x0,$0xffffffffffffffff"),    # RISC-V: all ones
+    (Op.divs_rv, ("x1", 0), (), "mov x0,$0xffffffffffffffff"),
+    (Op.divs_rv, ("x1", 1), (), "mov x0,x1"),
+    (Op.remu_rv, ("x1", 0), (), "mov x0,x1"),         # RISC-V: x % 0 == x
+    (Op.rems_rv, ("x1", 1), (), "mov x0,$0x0"),
     (Op.muluh, ("x1", 0), (), "mov x0,$0x0"),
     (Op.setcond, ("x1", "x1"), (Cond.le,), "mov x0,$0x1"),
     (Op.setcond, ("x1", "x1"), (Cond.gtu,), "mov x0,$0x0"),

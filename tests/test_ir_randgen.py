@@ -28,7 +28,7 @@ def generated(**kw):
 
 def test_covers_every_op_cond_and_memop():
     ops, conds, ld_memops, st_sizes = set(), set(), set(), set()
-    for _, block in generated(calls=True):
+    for _, block in generated(calls=True, fp=True):
         for insn in block.insns:
             ops.add(insn.op)
             if insn.op in (Op.setcond, Op.movcond, Op.brcond):

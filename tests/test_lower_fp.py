@@ -370,3 +370,19 @@ def test_newton_step_exact_zero_is_native(kind, esz):
         with _PythonCalls(kind) as calls:
             check_block(block, state, randgen.random_memory(rng), hot=k > 0)
         assert calls.n == 1
+
+
+@pytest.mark.parametrize("esz,oprsz", [(3, 8), (2, 16)])
+def test_zero_divided_by_infinity_is_exact(esz, oprsz):
+    """0 / inf is an exact zero (the shortcut's residual is 0 * inf, a NaN:
+    it once reported Inexact for it)."""
+    zero, inf = 0, fp.FMTS[esz].inf(0)
+    for a, b in ((zero, inf), (zero | 1 << ((8 << esz) - 1), fp.FMTS[esz].inf(1))):
+        state = _state(random.Random(esz), esz, oprsz, esz, VecOp.fdiv)
+        lanes = oprsz >> esz
+        for i, v in ((1, a), (2, b)):
+            state[f"q{i}"] = int.from_bytes(v.to_bytes(1 << esz, "little") * lanes, "little")
+        state["x1"] = 0
+        for hot in (False, True):
+            check_block(_block(VecOp.fdiv, esz, oprsz, 0, False), state,
+                        randgen.random_memory(random.Random(0)), hot=hot)

@@ -45,13 +45,16 @@ QEMU_DEVIATIONS = {
 }
 
 
-@pytest.mark.parametrize("name", ["rv_sigctx", "rv_fp", "rv_bitmanip"])
+@pytest.mark.parametrize("name", ["rv_sigctx", "rv_fp", "rv_fpgrid", "rv_bitmanip"])
 def test_riscv64_program_as_qemu(name):
     """rv_sigctx: handlers read pc, a0, fs0 and fcsr from the ucontext, change
     them and return: SIGILL (c.unimp), SIGSEGV (si_addr), SIGBUS (misaligned
     AMO), SIGTRAP (ebreak, c.ebreak).  rv_fp: NaN-boxing, fmin/fmax with a
     signalling NaN, saturating conversions, the five rounding modes static
-    and dynamic, flags.  rv_bitmanip: every Zba/Zbb/Zbs instruction on a grid
+    and dynamic, flags.  rv_fpgrid: every F/D arithmetic, fused, compare,
+    min/max, fclass and conversion instruction on a grid of special and
+    ordinary values in the five rounding modes (hashes of result bits and
+    flags), then FP kernels (the native code's common path).  rv_bitmanip: every Zba/Zbb/Zbs instruction on a grid
     of operands."""
     res = subprocess.run(tcgpy_cmd(str(RV_BIN / name)), capture_output=True, cwd=ROOT, timeout=120)
     assert res.returncode == 0, res.stderr.decode(errors="replace")

@@ -83,6 +83,14 @@ class Builder:
     def call(self, helper_id: int, a=0, b=0, c=0) -> Temp:
         return self._value_op(Op.call, a, b, c, consts=(helper_id,))
 
+    def rvfp(self, control: int, fcsr, a, b=0, c=0) -> tuple[Temp, Temp]:
+        """RISC-V F/D operation ``control``: (result, fcsr with its flags accrued)."""
+        block = self.block
+        outs = (Temp(_LOCAL, block.n_locals), Temp(_LOCAL, block.n_locals + 1))
+        block.n_locals += 2
+        self.emit(Op.rvfp, *outs, a, b, c, fcsr, consts=(control,))
+        return outs
+
     def insn_start(self, pc: int) -> None:
         self.block.insns.append(Insn(_INSN_START, (), (), (pc,)))     # once per guest instruction
 

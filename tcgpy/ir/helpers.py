@@ -57,14 +57,25 @@ def helper_rv_time(a: int, b: int, c: int) -> int:
     return (time.monotonic_ns() * RISCV_TIMEBASE_HZ // 1_000_000_000) & MASK64
 
 
-# RISC-V F/D arithmetic (tcgpy/frontends/riscv64/softfloat.py).  A helper has
-# one result, an FP instruction two (the value and its exception flags), and
-# an FMA takes three operands besides the operation: ``rv_fp_ctl`` hands the
-# operation to the ``rv_fma`` that follows it and ``rv_fp_flags`` returns the
-# flags of the operation before it.  The calls are SIDE_EFFECTS ops, emitted
-# back to back in one instruction's IR, so no pass reorders or separates them
-# and no other guest code runs between them (one guest thread at a time per
-# host thread); the hand-over lives per host thread.
+# RISC-V F/D arithmetic: the rvfp IR op means softfloat.evaluate (this is
+# the one module outside the target's folders that names it, so that the IR
+# needs no import of a frontend).
+def rvfp_semantics(control: int, a: int, b: int, c: int, fcsr: int) -> tuple[int, int]:
+    """The rvfp op: (result, fcsr | flags) of RISC-V F/D operation
+    ``control`` (tcgpy/ir/rvfp.py's control word: op, format, rounding mode
+    -- DYN reads frm from fcsr --, integer kind)."""
+    return _rv_fp().evaluate(control, a, b, c, fcsr)
+
+
+# The LLVM backend's slow path for rvfp (what its host code does not decide
+# calls softfloat).  A helper has one result, an FP instruction two (the
+# value and its exception flags), and an FMA takes three operands besides the
+# operation: ``rv_fp_ctl`` hands the operation to the ``rv_fma`` that follows
+# it and ``rv_fp_flags`` returns the flags of the operation before it.  The
+# lowering emits the calls back to back in one op's code, so no other guest
+# code runs between them (one guest thread at a time per host thread); the
+# hand-over lives per host thread.  The control words have their rounding
+# mode resolved (never dynamic).
 _rv_fp_state = threading.local()
 
 

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Callable, Mapping, Protocol
 
 from .core import Block, Insn, Kind, Temp
+from .helpers import rvfp_semantics
 from .ops import MASK64, Exit, MemOp, Op, eval_cond, memop_size, pair_upper_first, tbi_address, to_signed
 from .verify import IRError
 
@@ -297,20 +298,43 @@ def interp_mulsh(a, b):
     return ((to_signed(a) * to_signed(b)) >> 64) & MASK64
 
 
-@interprets(Op.divu)
-def interp_divu(a, b):
+def _quotient(a: int, b: int) -> int:
+    """a / b signed, truncated toward zero (Python's // floors); the one
+    overflowing case, INT64_MIN / -1, wraps back to INT64_MIN.  b != 0."""
+    sa, sb = to_signed(a), to_signed(b)
+    q = abs(sa) // abs(sb)
+    return (-q if (sa < 0) != (sb < 0) else q) & MASK64
+
+
+@interprets(Op.divu_arm)
+def interp_divu_arm(a, b):
     return a // b if b else 0
 
 
-@interprets(Op.divs)
-def interp_divs(a, b):
-    if b == 0:
-        return 0
-    sa, sb = to_signed(a), to_signed(b)
-    # Python's // floors; the architecture truncates toward zero.  The one
-    # overflowing case, INT64_MIN / -1, wraps back to INT64_MIN.
-    q = abs(sa) // abs(sb)
-    return (-q if (sa < 0) != (sb < 0) else q) & MASK64
+@interprets(Op.divs_arm)
+def interp_divs_arm(a, b):
+    return _quotient(a, b) if b else 0
+
+
+@interprets(Op.divu_rv)
+def interp_divu_rv(a, b):
+    return a // b if b else MASK64
+
+
+@interprets(Op.divs_rv)
+def interp_divs_rv(a, b):
+    return _quotient(a, b) if b else MASK64
+
+
+@interprets(Op.remu_rv)
+def interp_remu_rv(a, b):
+    return a % b if b else a
+
+
+@interprets(Op.rems_rv)
+def interp_rems_rv(a, b):
+    # a - (a / b) * b: the dividend's sign; INT64_MIN % -1 == 0
+    return (a - _quotient(a, b) * b) & MASK64 if b else a
 
 
 def _sext(bits: int):
@@ -426,6 +450,14 @@ def interp_st_env(m: Machine, insn: Insn) -> None:
     size = memop_size(memop)
     value = m.get(insn.ins[0]) & ((1 << (8 * size)) - 1)
     m.env[off:off + size] = value.to_bytes(size, "little")
+
+
+@executes(Op.rvfp)
+def interp_rvfp(m: Machine, insn: Insn) -> None:
+    a, b, c, fcsr = (m.get(t) for t in insn.ins)
+    value, fcsr = rvfp_semantics(insn.consts[0], a, b, c, fcsr)
+    m.set(insn.outs[0], value)
+    m.set(insn.outs[1], fcsr & MASK64)
 
 
 @executes(Op.call)

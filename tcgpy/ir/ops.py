@@ -58,9 +58,18 @@ class Op(enum.Enum):
     not_     = OpDef("not",      1, 1, 0)
     muluh    = OpDef("muluh",    1, 2, 0)   # high 64 bits of the unsigned 128-bit product
     mulsh    = OpDef("mulsh",    1, 2, 0)   # high 64 bits of the signed 128-bit product
-    # division with AArch64 semantics: x/0 == 0, INT64_MIN/-1 == INT64_MIN
-    divu     = OpDef("divu",     1, 2, 0)
-    divs     = OpDef("divs",     1, 2, 0)
+    # Division never traps; what x / 0 and INT64_MIN / -1 give is the
+    # guest architecture's rule, so each rule is its own op.
+    # Arm's (SDIV/UDIV): x / 0 == 0, INT64_MIN / -1 == INT64_MIN
+    divu_arm = OpDef("divu_arm", 1, 2, 0)
+    divs_arm = OpDef("divs_arm", 1, 2, 0)
+    # RISC-V's (M extension): x / 0 is all ones, x % 0 == x,
+    # INT64_MIN / -1 == INT64_MIN with remainder 0; remainders take the
+    # dividend's sign (quotients truncate toward zero)
+    divu_rv  = OpDef("divu_rv",  1, 2, 0)
+    divs_rv  = OpDef("divs_rv",  1, 2, 0)
+    remu_rv  = OpDef("remu_rv",  1, 2, 0)
+    rems_rv  = OpDef("rems_rv",  1, 2, 0)
     # extensions from the low bits
     ext8s    = OpDef("ext8s",    1, 1, 0)
     ext8u    = OpDef("ext8u",    1, 1, 0)
@@ -90,6 +99,14 @@ class Op(enum.Enum):
     # scalar operand or the FPCR, the output a status word (FPSR exception
     # bits, compare NZCV).  Like ld_env/st_env it never touches IR globals.
     vec      = OpDef("vec",      1, 1, 7, F.SIDE_EFFECTS)
+    # RISC-V F/D arithmetic by the RISC-V ISA manual's rules (canonical NaN
+    # results, tininess after rounding, saturating conversions, NaN-boxed
+    # singles): outputs the result and fcsr with the raised flags accrued;
+    # inputs a, b, c (the addend of a fused multiply-add) and fcsr (whose frm
+    # a dynamic rounding mode reads); const: the operation (op, format,
+    # rounding mode, integer kind: tcgpy/ir/rvfp.py).
+    # No side effects, but two outputs: not PURE, so passes keep it in place.
+    rvfp     = OpDef("rvfp",     2, 4, 1)
     # helper call: const 0 is a helper id from tcgpy.ir.helpers
     call     = OpDef("call",     1, 3, 1, F.CALL | F.SIDE_EFFECTS)
     # instrumentation (tcgpy/hooks.py), inserted only where a hook or counter

@@ -22,6 +22,7 @@ import random
 from .builder import Builder
 from .core import Block, Temp
 from .interp import FlatMemory, InterpState
+from . import rvfp
 from .ops import F, MASK64, Cond, Exit, MemOp, Op
 
 INT64_MIN = 1 << 63
@@ -65,7 +66,7 @@ class _Gen:
     """State of one generation: the builder plus, per path, which locals are
     defined, and the open (branched-to, not yet placed) labels."""
 
-    def __init__(self, rng, arch, data_base, data_size, fault_rate, calls, global_names):
+    def __init__(self, rng, arch, data_base, data_size, fault_rate, calls, global_names, fp=False):
         self.rng = rng
         self.block = Block(0x400000 + 4 * rng.randrange(0x1000), globals=arch.ir_globals)
         self.b = Builder(self.block)
@@ -74,6 +75,7 @@ class _Gen:
         self.data_size = data_size
         self.fault_rate = fault_rate
         self.calls = calls
+        self.fp = fp
         off = arch.layout.offsets
         self.env_lo = off["q0"]
         self.env_hi = off["q3"] + 16
@@ -186,6 +188,17 @@ class _Gen:
         self.b.emit(Op.call, out, self.operand(), self.operand(), self.operand(), consts=(0,))
         self.wrote(out)
 
+    def rvfp_op(self) -> None:
+        """A RISC-V F/D operation (two outputs) of any kind, format, rounding
+        mode (dynamic ones read whatever frm the fcsr operand holds)."""
+        rng = self.rng
+        control = rvfp.ctl(rng.randrange(len(rvfp.OP_NAMES)), rng.randrange(2),
+                           rng.choice((0, 1, 2, 3, 4, rvfp.DYN)), rng.randrange(4))
+        outs = self.dest(), self.dest()
+        self.b.emit(Op.rvfp, *outs, *(self.operand() for _ in range(4)), consts=(control,))
+        for t in outs:
+            self.wrote(t)
+
     def insn_start(self) -> None:
         self.next_pc += 4
         self.b.insn_start(self.next_pc)
@@ -250,23 +263,26 @@ class _Gen:
             self.place_label()
         elif r < 0.96 and self.calls:
             self.call_op()
+        elif r < 0.975 and self.fp:
+            self.rvfp_op()
         else:
             self.value_op()
 
 
 def random_block(rng: random.Random, arch=None, *, n_ops: int = 30,
                  data_base: int = DATA_BASE, data_size: int = DATA_SIZE,
-                 fault_rate: float = 0.03, calls: bool = False,
+                 fault_rate: float = 0.03, calls: bool = False, fp: bool = False,
                  global_names: tuple[str, ...] = DEFAULT_GLOBALS) -> Block:
     """A random well-formed block of about ``n_ops`` generation steps.
 
     ``data_size`` must be a power of two >= 8.  ``calls`` adds ``call`` ops to
     helper 0, which is not deterministic (cntvct): interpret such blocks with
-    a ``helpers=`` table of your own.
+    a ``helpers=`` table of your own.  ``fp`` adds ``rvfp`` ops (two
+    outputs, any operation, format and rounding mode).
     """
     if data_size < 8 or data_size & (data_size - 1):
         raise ValueError("data_size must be a power of two >= 8")
-    g = _Gen(rng, arch or _default_arch(), data_base, data_size, fault_rate, calls, global_names)
+    g = _Gen(rng, arch or _default_arch(), data_base, data_size, fault_rate, calls, global_names, fp)
     g.b.insn_start(g.block.pc)
     for _ in range(n_ops):
         g.step()

@@ -629,30 +629,32 @@ def lower_mulh(fl, insn):
     fl.set(insn.outs[0], d)
 
 
-@lowers(Op.divu)
-def lower_divu(fl, insn):
+# Division: (LLVM instruction, signed, the result for a zero divisor: a
+# constant or "a", the dividend).  LLVM's x / 0 and INT64_MIN / -1 are
+# undefined behaviour, so both divide by 1 instead and the zero case is
+# selected after; INT64_MIN / 1 is INT64_MIN and INT64_MIN % 1 is 0, which
+# is what every rule here gives for the overflow.
+_DIVISION = {Op.divu_arm: ("udiv", False, "0"), Op.divs_arm: ("sdiv", True, "0"),
+             Op.divu_rv: ("udiv", False, "-1"), Op.divs_rv: ("sdiv", True, "-1"),
+             Op.remu_rv: ("urem", False, "a"), Op.rems_rv: ("srem", True, "a")}
+
+
+@lowers(*_DIVISION)
+def lower_division(fl, insn):
+    llop, signed, by_zero = _DIVISION[insn.op]
     a, b = fl.get(insn.ins[0]), fl.get(insn.ins[1])
     z, sb, q, d = fl.tmp(), fl.tmp(), fl.tmp(), fl.tmp()
     fl.emit(f"{z} = icmp eq i64 {b}, 0")
-    fl.emit(f"{sb} = select i1 {z}, i64 1, i64 {b}")
-    fl.emit(f"{q} = udiv i64 {a}, {sb}")
-    fl.emit(f"{d} = select i1 {z}, i64 0, i64 {q}")
-    fl.set(insn.outs[0], d)
-
-
-@lowers(Op.divs)
-def lower_divs(fl, insn):
-    # x/0 == 0 and INT64_MIN/-1 == INT64_MIN, without LLVM's undefined behaviour.
-    a, b = fl.get(insn.ins[0]), fl.get(insn.ins[1])
-    z, m, n1, ov, bad, sb, q, d = (fl.tmp() for _ in range(8))
-    fl.emit(f"{z} = icmp eq i64 {b}, 0")
-    fl.emit(f"{m} = icmp eq i64 {a}, -9223372036854775808")
-    fl.emit(f"{n1} = icmp eq i64 {b}, -1")
-    fl.emit(f"{ov} = and i1 {m}, {n1}")
-    fl.emit(f"{bad} = or i1 {z}, {ov}")
+    bad = z
+    if signed:
+        m, n1, ov, bad = fl.tmp(), fl.tmp(), fl.tmp(), fl.tmp()
+        fl.emit(f"{m} = icmp eq i64 {a}, -9223372036854775808")
+        fl.emit(f"{n1} = icmp eq i64 {b}, -1")
+        fl.emit(f"{ov} = and i1 {m}, {n1}")
+        fl.emit(f"{bad} = or i1 {z}, {ov}")
     fl.emit(f"{sb} = select i1 {bad}, i64 1, i64 {b}")
-    fl.emit(f"{q} = sdiv i64 {a}, {sb}")
-    fl.emit(f"{d} = select i1 {z}, i64 0, i64 {q}")
+    fl.emit(f"{q} = {llop} i64 {a}, {sb}")
+    fl.emit(f"{d} = select i1 {z}, i64 {a if by_zero == 'a' else by_zero}, i64 {q}")
     fl.set(insn.outs[0], d)
 
 
@@ -1291,6 +1293,7 @@ def module_text(funcs: list[LoweredBlock], extra: str = "") -> str:
 
 
 from . import lower_vec  # noqa: E402,F401  (registers the vec op's lowering)
+from . import lower_rvfp  # noqa: E402,F401  (registers the rvfp op's lowering)
 from .lower_fp import DECLS as FP_DECLS  # noqa: E402
 from .lower_vec_arith import DECLS as VEC_ARITH_DECLS  # noqa: E402
 

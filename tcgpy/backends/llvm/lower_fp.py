@@ -212,17 +212,19 @@ def mul(f: F, a: str, b: str):
     return r, ok, f.nonzero(e)
 
 
-def _div(f: F, a: str, b: str):
+def div(f: F, a: str, b: str):
     r = f.emit(f"fdiv {f.t} {a}, {b}")
     e = f.call("fma", f.neg(r), b, a)
     # The residual a - r*b is representable when e(r) + e(b) >= emin + p - 1,
     # which |a| >= safe ensures; |r| >= 2*min_normal keeps it clear of tininess.
     normal = f.and_(f.at_least(a, f.safe), f.at_least(r, 2.0 ** (f.emin + 1)))
     ok = f.and_(f.finite(r), f.or_(normal, f.and_(f.is_zero(a), f.nonzero(b))))
-    return r, ok, f.nonzero(e)
+    # A zero dividend's quotient is exact; its residual is a NaN (0 * inf)
+    # when the divisor is infinite.
+    return r, ok, f.and_(f.nonzero(e), f.nonzero(a))
 
 
-def _sqrt(f: F, a: str):
+def sqrt(f: F, a: str):
     r = f.call("sqrt", a)
     e = f.call("fma", f.neg(r), r, a)
     ok = f.or_(f.fcmp("oge", a, f.const(f.safe)), f.is_zero(a))
@@ -450,7 +452,7 @@ def _gen_arith(v, f: F):
         if kind is VecOp.fnmul:
             r = f.neg(r)
     elif kind is VecOp.fdiv:
-        r, ok, inexact = _div(f, a, b)
+        r, ok, inexact = div(f, a, b)
     else:
         r, ok, inexact = minmax(f, a, b, kind in (VecOp.fmax, VecOp.fmaxnm))
     return emit_store(v, r, f.t, v.oprsz), ok, status_ixc(f, inexact)
@@ -475,7 +477,7 @@ def _gen_fmla(v, f: F):
 
 
 def _gen_sqrt(v, f: F):
-    r, ok, inexact = _sqrt(f, f.load("a"))
+    r, ok, inexact = sqrt(f, f.load("a"))
     return emit_store(v, r, f.t, v.oprsz), ok, status_ixc(f, inexact)
 
 

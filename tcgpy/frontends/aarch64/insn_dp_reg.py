@@ -158,18 +158,18 @@ def trans_MULH(ctx, a):
 
 @A64.pattern("sf:1 0 0 11010110 rm:5 00001 signed:1 rn:5 rd:5")
 def trans_DIV(ctx, a):
-    # The IR's divu/divs already give x/0 == 0 and MIN/-1 == MIN at 64 bits;
+    # The IR's divu_arm/divs_arm give x/0 == 0 and MIN/-1 == MIN at 64 bits;
     # at 32 bits the operands are extended and MIN32/-1 == 2**31 truncates to MIN32.
     b = ctx.b
     n, m = ctx.read_reg(a.rn), ctx.read_reg(a.rm)
     if a.signed:
         if not a.sf:
             n, m = b.ext32s(n), b.ext32s(m)
-        res = b.divs(n, m)
+        res = b.divs_arm(n, m)
     else:
         if not a.sf:
             n, m = b.ext32u(n), b.ext32u(m)
-        res = b.divu(n, m)
+        res = b.divu_arm(n, m)
     ctx.write_reg(a.rd, res, a.sf)
 
 

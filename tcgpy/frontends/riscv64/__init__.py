@@ -6,6 +6,7 @@ from ..arch import ArchInfo, PseudoReg
 from . import insn_atomic, insn_base, insn_bitmanip, insn_fp, insn_rvc, insn_system  # noqa: F401  (register patterns)
 from .cpu import LAYOUT
 from .decode import RV
+from .gdb import GDB
 from .translate import DisasContext
 
 RV.compile()
@@ -39,4 +40,5 @@ ARCH = ArchInfo(
     translator=lambda: (RV, DisasContext),
     pseudo_regs={"x0": _zero(), "zero": _zero(), "fcsr": _fcsr(),
                  "fflags": _fcsr_field(0, 5), "frm": _fcsr_field(5, 3)},
+    gdb=GDB,
 )

@@ -3,9 +3,8 @@
 Division follows RISC-V's rules (ISA manual, "Division Operations", table
 "Semantics for division by zero and division overflow"): x / 0 is all ones
 (-1 signed, 2**XLEN-1 unsigned), x % 0 is x, and the signed overflow
-INT_MIN / -1 is INT_MIN with remainder 0.  The IR's divs/divu follow Arm's
-rule (x / 0 == 0; INT_MIN / -1 == INT_MIN), so ``gen_div``/``gen_rem`` say
-how RISC-V's results come out of them, in one place.
+INT_MIN / -1 is INT_MIN with remainder 0 -- the IR's divu_rv, divs_rv,
+remu_rv and rems_rv.
 """
 from __future__ import annotations
 
@@ -135,20 +134,6 @@ def _mulhsu(b: Builder, x: Temp, y: Temp) -> Temp:
     return b.sub(b.muluh(x, y), b.and_(b.sar(x, 63), y))
 
 
-def gen_div(b: Builder, x: Temp, y: Temp, signed: bool) -> Temp:
-    """x / y by RISC-V's rule: all ones when y == 0 (the IR's divs/divu give
-    0 there); INT_MIN / -1 == INT_MIN as divs gives it."""
-    q = b.divs(x, y) if signed else b.divu(x, y)
-    return b.movcond(Cond.eq, y, 0, b.const(M64), q)
-
-
-def gen_rem(b: Builder, x: Temp, y: Temp, signed: bool) -> Temp:
-    """x % y by RISC-V's rule, as x - (x / y) * y with the IR's divs/divu:
-    y == 0 gives x (their quotient is 0), INT_MIN % -1 gives 0."""
-    q = b.divs(x, y) if signed else b.divu(x, y)
-    return b.sub(x, b.mul(q, y))
-
-
 OPS = {
     (0b0000000, 0b000): Builder.add, (0b0100000, 0b000): Builder.sub,
     (0b0000000, 0b001): _shift(Builder.shl, 64), (0b0000000, 0b010): _slt,
@@ -158,10 +143,8 @@ OPS = {
     # M
     (0b0000001, 0b000): Builder.mul, (0b0000001, 0b001): Builder.mulsh,
     (0b0000001, 0b010): _mulhsu, (0b0000001, 0b011): Builder.muluh,
-    (0b0000001, 0b100): lambda b, x, y: gen_div(b, x, y, True),
-    (0b0000001, 0b101): lambda b, x, y: gen_div(b, x, y, False),
-    (0b0000001, 0b110): lambda b, x, y: gen_rem(b, x, y, True),
-    (0b0000001, 0b111): lambda b, x, y: gen_rem(b, x, y, False),
+    (0b0000001, 0b100): Builder.divs_rv, (0b0000001, 0b101): Builder.divu_rv,
+    (0b0000001, 0b110): Builder.rems_rv, (0b0000001, 0b111): Builder.remu_rv,
 }
 
 
@@ -173,14 +156,14 @@ def trans_OP(ctx, a):
     ctx.gen_arith(a.rd, ctx.read_reg(a.rs1), ctx.read_reg(a.rs2), op)
 
 
-def _word_div(div):
+def _word_div(div, signed: bool):
     """The *W divisions: 64-bit division of the sign- or zero-extended low
     words gives the 32-bit result in its low half (INT32_MIN / -1 becomes
-    2**31, whose low word is INT32_MIN again); the caller sign-extends."""
-    def gen(signed: bool):
-        ext = Builder.ext32s if signed else Builder.ext32u
-        return lambda b, x, y: div(b, ext(b, x), ext(b, y), signed)
-    return gen
+    2**31, whose low word is INT32_MIN again; a zero divisor gives all ones
+    or the extended dividend, whose low words are the 32-bit results); the
+    caller sign-extends."""
+    ext = Builder.ext32s if signed else Builder.ext32u
+    return lambda b, x, y: div(b, ext(b, x), ext(b, y))
 
 
 OPS_W = {
@@ -188,8 +171,10 @@ OPS_W = {
     (0b0000000, 0b001): _shift(Builder.shl, 32), (0b0000000, 0b101): _shift(_srlw, 32),
     (0b0100000, 0b101): _shift(_sraw, 32),
     (0b0000001, 0b000): Builder.mul,
-    (0b0000001, 0b100): _word_div(gen_div)(True), (0b0000001, 0b101): _word_div(gen_div)(False),
-    (0b0000001, 0b110): _word_div(gen_rem)(True), (0b0000001, 0b111): _word_div(gen_rem)(False),
+    (0b0000001, 0b100): _word_div(Builder.divs_rv, True),
+    (0b0000001, 0b101): _word_div(Builder.divu_rv, False),
+    (0b0000001, 0b110): _word_div(Builder.rems_rv, True),
+    (0b0000001, 0b111): _word_div(Builder.remu_rv, False),
 }
 
 

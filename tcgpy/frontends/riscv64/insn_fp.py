@@ -2,9 +2,9 @@
 (fmv.x.w/.w.x/.x.d/.d.x) and the sign injections (fsgnj, fsgnjn, fsgnjx;
 fmv.s/fneg/fabs are their aliases), which move bits in IR; and the
 arithmetic, comparisons, conversions, min/max, fclass and the fused
-multiply-adds, which call softfloat.py (exact results rounded once, in the
-instruction's static rounding mode or frm's) through the rv_fp helpers, and
-accrue the flags they raise into fflags.
+multiply-adds, which are one ``rvfp`` IR op each: softfloat.py's operation
+(exact results rounded once, in the instruction's static rounding mode or
+frm's), with the flags it raises accrued into fflags.
 
 A rounding-mode field of 5 or 6, or dynamic with frm holding 5..7, is an
 illegal instruction (ISA manual, "Floating-Point Control and Status
@@ -17,9 +17,8 @@ manual, "NaN Boxing of Narrower Values").
 """
 from __future__ import annotations
 
-from ...ir import helpers
+from ...ir import rvfp
 from ...ir.ops import Cond, Exit
-from . import softfloat as sf
 from .decode import RV32, imm_s
 
 BOX = 0xFFFF_FFFF_0000_0000
@@ -88,45 +87,35 @@ def trans_FSGNJ(ctx, a):
     b.mov(ctx.fregs[a.rd], res)
 
 
-# -- arithmetic through softfloat -----------------------------------------------------------
+# -- arithmetic: the rvfp op -----------------------------------------------------------------
 
-def _rm(ctx, rm: int):
-    """The rounding mode as an IR value, or None when the field is reserved.
-    Dynamic (7): frm, checked at run time (frm >= 5 is illegal)."""
+def _legal_rm(ctx, rm: int) -> bool:
+    """Is rounding-mode field ``rm`` usable?  Reserved (5, 6): no.  Dynamic
+    (7): frm is checked at run time (frm >= 5 is illegal)."""
     if rm in (5, 6):
+        return False
+    if rm == rvfp.DYN:
+        b = ctx.b
+        frm = b.and_(b.shr(ctx.fcsr, rvfp.FRM_SHIFT), 7)
+        ok = b.new_label()
+        b.brcond(Cond.leu, frm, 4, ok)
+        b.exit_tb(ctx.pc, Exit.ILLEGAL)
+        b.set_label(ok)
+    return True
+
+
+def gen_fp(ctx, op: int, fmt: int, rm: int, a, bv=0, c=0, kind: int = 0):
+    """softfloat operation ``op`` on register values a, bv (c: the addend
+    of an FMA), its flags accrued; returns the result temp (None: reserved
+    rounding mode)."""
+    if not _legal_rm(ctx, rm):
         return None
-    if rm != 7:
-        return ctx.b.const(rm)
-    b = ctx.b
-    frm = b.and_(b.shr(ctx.fcsr, 5), 7)
-    ok = b.new_label()
-    b.brcond(Cond.leu, frm, 4, ok)
-    b.exit_tb(ctx.pc, Exit.ILLEGAL)
-    b.set_label(ok)
-    return frm
-
-
-def _accrue(ctx) -> None:
-    b = ctx.b
-    flags = b.call(helpers.BY_NAME["rv_fp_flags"].id)
-    b.mov(ctx.fcsr, b.or_(ctx.fcsr, flags))
-
-
-def gen_fp(ctx, op: int, fmt: int, rm: int, a, bv=0, kind: int = 0):
-    """softfloat op on register values a, bv; returns the result temp (None:
-    reserved rounding mode)."""
-    b = ctx.b
-    rmv = _rm(ctx, rm)
-    if rmv is None:
-        return None
-    control = b.or_(sf.ctl(op, fmt, 0, kind), b.shl(rmv, 8)) if not rmv.is_const \
-        else b.const(sf.ctl(op, fmt, rmv.value, kind))
-    r = b.call(helpers.BY_NAME["rv_fp"].id, a, bv, control)
-    _accrue(ctx)
+    r, fcsr = ctx.b.rvfp(rvfp.ctl(op, fmt, rm, kind), ctx.fcsr, a, bv, c)
+    ctx.b.mov(ctx.fcsr, fcsr)
     return r
 
 
-BINOPS = {0b00000: sf.OP_ADD, 0b00001: sf.OP_SUB, 0b00010: sf.OP_MUL, 0b00011: sf.OP_DIV}
+BINOPS = {0b00000: rvfp.OP_ADD, 0b00001: rvfp.OP_SUB, 0b00010: rvfp.OP_MUL, 0b00011: rvfp.OP_DIV}
 
 
 @RV32.pattern("f5:5 fmt:2 rs2:5 rs1:5 rm:3 rd:5 1010011")
@@ -138,20 +127,20 @@ def trans_FP_OP(ctx, a):
     if a.f5 in BINOPS:
         r = gen_fp(ctx, BINOPS[a.f5], a.fmt, a.rm, f[a.rs1], f[a.rs2])
     elif a.f5 == 0b01011 and a.rs2 == 0:
-        r = gen_fp(ctx, sf.OP_SQRT, a.fmt, a.rm, f[a.rs1])
+        r = gen_fp(ctx, rvfp.OP_SQRT, a.fmt, a.rm, f[a.rs1])
     elif a.f5 == 0b00101 and a.rm < 2:
-        r = gen_fp(ctx, (sf.OP_MIN, sf.OP_MAX)[a.rm], a.fmt, 0, f[a.rs1], f[a.rs2])
+        r = gen_fp(ctx, (rvfp.OP_MIN, rvfp.OP_MAX)[a.rm], a.fmt, 0, f[a.rs1], f[a.rs2])
     elif a.f5 == 0b01000 and a.rs2 == 1 - a.fmt:
-        r = gen_fp(ctx, sf.OP_CVT, a.fmt, a.rm, f[a.rs1])        # fcvt.s.d / fcvt.d.s
+        r = gen_fp(ctx, rvfp.OP_CVT, a.fmt, a.rm, f[a.rs1])        # fcvt.s.d / fcvt.d.s
     elif a.f5 == 0b10100 and a.rm < 3:
-        r = gen_fp(ctx, (sf.OP_FLE, sf.OP_FLT, sf.OP_FEQ)[a.rm], a.fmt, 0, f[a.rs1], f[a.rs2])
+        r = gen_fp(ctx, (rvfp.OP_FLE, rvfp.OP_FLT, rvfp.OP_FEQ)[a.rm], a.fmt, 0, f[a.rs1], f[a.rs2])
         return _to_x(ctx, a.rd, r)
     elif a.f5 == 0b11100 and a.rs2 == 0 and a.rm == 1:
-        return _to_x(ctx, a.rd, gen_fp(ctx, sf.OP_CLASS, a.fmt, 0, f[a.rs1]))
+        return _to_x(ctx, a.rd, gen_fp(ctx, rvfp.OP_CLASS, a.fmt, 0, f[a.rs1]))
     elif a.f5 == 0b11000 and a.rs2 < 4:
-        return _to_x(ctx, a.rd, gen_fp(ctx, sf.OP_TO_INT, a.fmt, a.rm, f[a.rs1], kind=a.rs2))
+        return _to_x(ctx, a.rd, gen_fp(ctx, rvfp.OP_TO_INT, a.fmt, a.rm, f[a.rs1], kind=a.rs2))
     elif a.f5 == 0b11010 and a.rs2 < 4:
-        r = gen_fp(ctx, sf.OP_FROM_INT, a.fmt, a.rm, x(a.rs1), kind=a.rs2)
+        r = gen_fp(ctx, rvfp.OP_FROM_INT, a.fmt, a.rm, x(a.rs1), kind=a.rs2)
     else:
         return False
     if r is None:
@@ -174,17 +163,13 @@ def trans_FMA(ctx, a):
     if a.fmt > 1:
         return False
     b = ctx.b
-    rmv = _rm(ctx, a.rm)
-    if rmv is None:
-        return False
     sign = 1 << 31 if a.fmt == 0 else 1 << 63
     x, y, z = ctx.fregs[a.rs1], ctx.fregs[a.rs2], ctx.fregs[a.rs3]
     if a.op & 2:
         x = b.xor(x, sign)
     if a.op in (1, 3):
         z = b.xor(z, sign)
-    control = b.or_(sf.ctl(0, a.fmt), b.shl(rmv, 8))
-    b.call(helpers.BY_NAME["rv_fp_ctl"].id, control)
-    r = b.call(helpers.BY_NAME["rv_fma"].id, x, y, z)
-    _accrue(ctx)
+    r = gen_fp(ctx, rvfp.OP_FMA, a.fmt, a.rm, x, y, z)
+    if r is None:
+        return False
     b.mov(ctx.fregs[a.rd], r)

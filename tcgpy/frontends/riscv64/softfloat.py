@@ -8,8 +8,10 @@ RISC-V detects tininess), NX (inexact).  NaN results are always the
 canonical NaN; single-precision operands that are not NaN-boxed in their
 64-bit register read as the canonical NaN (the caller unboxes: ``unbox``).
 
-These run as IR helper calls (tcgpy/ir/helpers.py ``rv_fp*``): correct first;
-a host-code version is future work.
+This is the meaning of the ``rvfp`` IR op (``evaluate``): the interpreters
+run it, and the LLVM backend (tcgpy/backends/llvm/lower_rvfp.py) emits host
+code for the common cases and calls it, through the ``rv_fp*`` helpers, for
+the rest; tests hold the two to each other.
 """
 from __future__ import annotations
 
@@ -18,8 +20,10 @@ import struct
 from dataclasses import dataclass
 from fractions import Fraction
 
-NV, DZ, OF, UF, NX = 16, 8, 4, 2, 1
-RNE, RTZ, RDN, RUP, RMM = 0, 1, 2, 3, 4
+from ...ir.rvfp import (DZ, NV, NX, OF, OP_ADD, OP_CLASS, OP_DIV, OP_FEQ, OP_FLE, OP_FLT, OP_FMA,
+                        OP_FROM_INT, OP_MAX, OP_MIN, OP_MUL, OP_SQRT, OP_SUB, OP_TO_INT, RDN, RMM,
+                        RNE, RTZ, RUP, UF, resolve_rm)
+
 BOX = 0xFFFF_FFFF_0000_0000
 M64 = (1 << 64) - 1
 
@@ -346,15 +350,21 @@ def convert(src: Fmt, dst: Fmt, a: int, rm: int) -> tuple[int, int]:
     return round_pack(dst, value(src, a), rm, 1 if a & src.sign_bit else 0)
 
 
-# -- the helper interface (tcgpy/ir/helpers.py rv_fp, rv_fma) ---------------------------
-# ctl: op (bits 3:0), fmt (bit 4: 0 S, 1 D), rm (bits 10:8), kind (bits 13:12:
-# the integer type of a conversion: w, wu, l, lu)
-OP_ADD, OP_SUB, OP_MUL, OP_DIV, OP_SQRT, OP_MIN, OP_MAX, OP_FEQ, OP_FLT, OP_FLE, OP_CLASS, \
-    OP_TO_INT, OP_FROM_INT, OP_CVT = range(14)
+# -- the rvfp op and the helper interface (tcgpy/ir/helpers.py rv_fp, rv_fma) ----------
+# The control word is tcgpy/ir/rvfp.py's.
 
-
-def ctl(op: int, fmt: int, rm: int = 0, kind: int = 0) -> int:
-    return op | fmt << 4 | rm << 8 | kind << 12
+def evaluate(control: int, a: int, b: int, c: int, fcsr: int) -> tuple[int, int]:
+    """The rvfp IR op: operation ``control`` on register values a, b (and c,
+    the addend of OP_FMA) in the rounding mode it names or fcsr's frm;
+    returns (the result, fcsr with the raised flags accrued).  A result
+    bound for an x register (compare, class, fcvt to an integer) is that
+    register's value; an S result is NaN-boxed."""
+    control = resolve_rm(control, fcsr)
+    if control & 15 == OP_FMA:
+        r, flags = operate_fma(a, b, c, control)
+    else:
+        r, flags = operate(a, b, control)
+    return r, fcsr | flags
 
 
 def _in(f: Fmt, x: int) -> int:

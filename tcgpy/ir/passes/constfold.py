@@ -273,13 +273,33 @@ def fold_mulh(f: Folder, insn: Insn) -> FoldResult:
     return f.evaluate(insn)
 
 
-@folds(Op.divu, Op.divs)
-def fold_div(f: Folder, insn: Insn) -> FoldResult:
+@folds(Op.divu_arm, Op.divs_arm)
+def fold_div_arm(f: Folder, insn: Insn) -> FoldResult:
     a, b = insn.ins
     if _is(b, 0):
-        return b        # x / 0 == 0 (AArch64)
+        return b        # x / 0 == 0
     if _is(b, 1):
         return a
+    return f.evaluate(insn)
+
+
+@folds(Op.divu_rv, Op.divs_rv)
+def fold_div_rv(f: Folder, insn: Insn) -> FoldResult:
+    a, b = insn.ins
+    if _is(b, 0):
+        return f.const(MASK64)      # x / 0 is all ones
+    if _is(b, 1):
+        return a
+    return f.evaluate(insn)
+
+
+@folds(Op.remu_rv, Op.rems_rv)
+def fold_rem_rv(f: Folder, insn: Insn) -> FoldResult:
+    a, b = insn.ins
+    if _is(b, 0):
+        return a                    # x % 0 == x
+    if _is(b, 1):
+        return f.const(0)
     return f.evaluate(insn)
 
 
@@ -485,6 +505,15 @@ def run(block: Block) -> Block:
                     insn = Insn(BR, (), (), (insn.consts[1],))
                 elif offset:
                     insn.ins = f.compare_through(cond, *insn.ins)
+            append(insn)
+            continue
+        if len(outs) > 1:
+            # (rvfp) never folded: every output's facts end here
+            for dst in outs:
+                if offset and (dst in offset or dst in users):
+                    f.forget(dst)
+                known.pop(dst, None)
+                zmask.pop(dst, None)
             append(insn)
             continue
         dst = outs[0]
