@@ -126,6 +126,7 @@ class LinuxProcess:
         model = models.get(getattr(emu, "cpu", None))
         self.cpu_features: tuple[str, ...] | None = model.features if model is not None else None
         self._rng = None
+        self._regs_reader = None        # (emu, reader of the syscall registers)
         if options.seed is not None:
             import random
             self._rng = random.Random(options.seed)
@@ -261,8 +262,8 @@ class LinuxProcess:
     # -- syscalls --------------------------------------------------------------------
     def on_syscall(self, emu) -> None:
         abi = self.arch.abi
-        nr = emu.reg_read(abi.number)
-        args = tuple(emu.reg_read(r) for r in abi.args)
+        regs = self._syscall_regs(emu)
+        nr, args = regs[0], regs[1:]
         row = self.table.get(nr)
         trace = self.opts.strace
         files = self.space.files
@@ -314,6 +315,17 @@ class LinuxProcess:
             # touches them (a host SIGBUS would kill tcgpy).
             self.space.refresh_file_holes()
         self.deliver_pending()
+
+    def _syscall_regs(self, emu) -> tuple[int, ...]:
+        """The syscall number and the six argument registers."""
+        cached = self._regs_reader
+        if cached is None or cached[0] is not emu:
+            abi = self.arch.abi
+            names = (abi.number, *abi.args)
+            reader = getattr(emu, "reg_reader", None)
+            read = reader(names) if reader else lambda: tuple(emu.reg_read(r) for r in names)
+            cached = self._regs_reader = (emu, read)
+        return cached[1]()
 
     def _trace(self, text: str) -> None:
         try:
@@ -460,10 +472,13 @@ class LinuxProcess:
         return fds | self.forkshare.fds()
 
     def _names_own_fd(self, row, args) -> bool:
-        own = self.own_fds()
         # dup3 onto one of our numbers is allowed: ours moves out of the way
         fd_args = row.fd_args[:1] if row.name == "dup3" else row.fd_args
-        return any(s32(args[i]) in own for i in fd_args)
+        fds = [fd for fd in (s32(args[i]) for i in fd_args) if fd >= 0]
+        if not fds:
+            return False        # AT_FDCWD, mmap's -1: none of ours (and own_fds costs an mmap a tenth)
+        own = self.own_fds()
+        return any(fd in own for fd in fds)
 
     def move_own_fd(self, fd: int) -> None:
         """Give descriptor number ``fd`` up to the guest: whatever of tcgpy's
