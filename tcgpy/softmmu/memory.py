@@ -178,7 +178,8 @@ class AddressSpace:
         self._starts.insert(i, region.start)
 
     def _entry(self, r: Region) -> bytes:
-        if r.is_mmio or self.watch_all or any(r.start <= p < r.end for p in self.watched_pages):
+        if (r.backing is None or self.watch_all
+                or self.watched_pages and any(r.start <= p < r.end for p in self.watched_pages)):
             return _ENTRY.pack(r.start, r.end, 0, 0)
         fast = ((FAST_READ if r.perms & PERM_R else 0)
                 | (FAST_WRITE if r.perms & PERM_W and not r.has_code else 0))
@@ -222,13 +223,14 @@ class AddressSpace:
         moving the entries before ``i`` or those from ``k`` on; returns the
         new index of the table's first entry in the buffer."""
         size, n = REGION_ENTRY_SIZE, self.table.count
-        first, cap = self._first, len(self._buf)
-        if grow > 0 and (first < grow and first + n + grow > cap):
+        prefix = i <= n - k             # the entries before i are the fewer: they move
+        if grow > 0 and (self._first < grow if prefix else self._first + n + grow > len(self._buf)):
+            # No room on the short side: recentre (in a larger buffer)
+            # rather than move the long side, which at every insert until
+            # the other end filled up too would be quadratic again.
             self._regrow(n + grow)
-            first, cap = self._first, len(self._buf)
-        base = ctypes.addressof(self._buf)
-        # the prefix moves when it is the shorter side and there is room (or it shrinks)
-        if (i <= n - k and first >= grow) or first + n + grow > cap:
+        first, base = self._first, ctypes.addressof(self._buf)
+        if prefix:
             ctypes.memmove(base + (first - grow) * size, base + first * size, i * size)
             first -= grow
             self._first = first
