@@ -312,6 +312,7 @@ GUEST_PROBES = (
     ("guest signal dispositions", ["libc_hostile", "sigign"]),
     ("guest 2,000 mappings", ["libc_maps", "many", "2000"]),
     ("guest huge mappings", ["libc_maps", "huge"]),
+    ("guest 50 forked children", ["libc_forks", "50", "100"]),
 )
 
 
