@@ -12,6 +12,7 @@ under a name the kernel does not have is an error found by the tests.
 from __future__ import annotations
 
 import errno as host_errno
+import functools
 from dataclasses import dataclass
 from typing import Callable
 
@@ -42,9 +43,9 @@ class Syscall:
     args: tuple[str, ...]
     ret: str = "d"
 
-    @property
+    @functools.cached_property
     def fd_args(self) -> tuple[int, ...]:
-        """Which arguments are descriptors (kind "fd")."""
+        """Which arguments are descriptors (kind "fd"): asked at every syscall."""
         return tuple(i for i, kind in enumerate(self.args) if kind == "fd")
 
 
