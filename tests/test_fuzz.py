@@ -90,3 +90,15 @@ def test_probe_table_counts_every_run_once_per_probe(tmp_path, monkeypatch):
     text = fuzz.format_probe_table(rows, qemu is not None).splitlines()
     assert text[0].split()[:2] == ["probe", "runs"] and len(text) == len(rows) + 4
     assert text[-1].split()[:2] == ["total", str(4 + 6 + 1)]
+
+
+def test_fuzz_table_command_prints_the_table():
+    import subprocess
+    import sys
+    r = subprocess.run([sys.executable, "-m", "tcgpy", "fuzz", "table", "--runs", "2", "--code-runs", "3",
+                        "--guest-runs", "0", "--no-qemu"], capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert lines[0].split()[:2] == ["probe", "runs"] and "qemu" not in lines[0]
+    assert any(ln.startswith("code via the API") for ln in lines)
+    assert lines[-1].split()[:2] == ["total", "5"]
