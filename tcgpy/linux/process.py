@@ -476,7 +476,7 @@ class LinuxProcess:
         fd_args = row.fd_args[:1] if row.name == "dup3" else row.fd_args
         fds = [fd for fd in (s32(args[i]) for i in fd_args) if fd >= 0]
         if not fds:
-            return False        # AT_FDCWD, mmap's -1: none of ours (and own_fds costs an mmap a tenth)
+            return False        # AT_FDCWD, anonymous mmap's -1: not ours, and own_fds' set is not built
         own = self.own_fds()
         return any(fd in own for fd in fds)
 

@@ -178,7 +178,7 @@ class AddressSpace:
         self._starts.insert(i, region.start)
 
     def _entry(self, r: Region) -> bytes:
-        if (r.backing is None or self.watch_all
+        if (r.is_mmio or self.watch_all
                 or self.watched_pages and any(r.start <= p < r.end for p in self.watched_pages)):
             return _ENTRY.pack(r.start, r.end, 0, 0)
         fast = ((FAST_READ if r.perms & PERM_R else 0)
