@@ -340,8 +340,10 @@ class LinuxProcess:
     # -- signals ---------------------------------------------------------------------
     def drain_host_signals(self) -> None:
         # Cleared before the queue is read: a signal queued meanwhile sets it
-        # again, so none is left queued with nothing to say so.
-        self.wakeup.clear()
+        # again, so none is left queued with nothing to say so.  (clear()
+        # takes a lock; at every syscall there is usually nothing to clear.)
+        if self.wakeup.is_set():
+            self.wakeup.clear()
         q = self.signals.host_queue
         while q:
             info = q.popleft()
