@@ -298,6 +298,133 @@ def fuzz_code(seeds: range, progress=None, pool: bytes = b"") -> Report:
     return report
 
 
+# -- the statistics table: runs per probe and outcomes ---------------------------------
+
+# The columns: what each engine's outcome kinds count as.
+COLUMNS = ("error", "signal", "ran", "timeout", "failure")
+_CODE_KIND = {"stopped": "ran"}        # code runs: an EmulationError is the guest's fault (its signal)
+
+# Misbehaving guest programs (tests/guest/bin; tests/test_linux_hostile.py,
+# tests/test_linux_guest.py check their output): probe name, argv.
+GUEST_PROBES = (
+    ("guest /proc probing", ["libc_hostile", "proc"]),
+    ("guest fd games", ["libc_hostile", "fds"]),
+    ("guest signal dispositions", ["libc_hostile", "sigign"]),
+    ("guest 2,000 mappings", ["libc_maps", "many", "2000"]),
+    ("guest huge mappings", ["libc_maps", "huge"]),
+    ("guest 50 forked children", ["libc_forks", "50", "100"]),
+)
+
+
+@dataclass
+class ProbeRow:
+    probe: str
+    runs: int = 0
+    tcgpy: Counter = field(default_factory=Counter)     # column -> runs
+    qemu: Counter = field(default_factory=Counter)
+
+
+def _column(kind: str) -> str:
+    kind = _CODE_KIND.get(kind, kind)
+    if kind in FAILURES:
+        return "failure"
+    return kind if kind in COLUMNS else "signal"
+
+
+def probe_table(elf_runs: int, code_runs: int, guest_runs: int, base: str, workdir: str, seed: int = 0,
+                timeout: float = 20.0, qemu: str | None = None, progress=None) -> tuple[list[ProbeRow], list]:
+    """Outcome counts per probe: the ELF campaign by the kind of each
+    run's first mutation (``ph3.filesz`` counts as ``ph.filesz``), the code
+    campaign as one row, and ``guest_runs`` runs of each GUEST_PROBES
+    program; qemu's outcomes beside tcgpy's where ``qemu`` is given (the
+    code campaign goes through the library API: no qemu).  Returns the
+    rows and the failures, as Report.failures."""
+    import re
+    rows: dict[str, ProbeRow] = {}
+    failures = []
+
+    def row(name: str) -> ProbeRow:
+        return rows.setdefault(name, ProbeRow(name))
+
+    def elf_progress(s, what, o):
+        r = row("elf " + re.sub(r"^ph\d+", "ph", what.split("+")[0]))
+        r.runs += 1
+        r.tcgpy[_column(o.kind)] += 1
+        if progress:
+            progress(r.probe, o.kind)
+    if elf_runs:
+        report = fuzz_elf(range(seed, seed + elf_runs), base, workdir, timeout, None, progress=elf_progress)
+        failures += report.failures
+        if qemu:
+            # the same mutations again (a seed makes its mutation), under qemu
+            data = open(base, "rb").read()
+            for s in range(seed, seed + elf_runs):
+                mutated, what = mutate_elf(data, random.Random(s))
+                path = os.path.join(workdir, f"elf-q{s}")
+                with open(path, "wb") as f:
+                    f.write(mutated)
+                os.chmod(path, 0o755)
+                status, err, _, _ = _run_capped([qemu, path], timeout)
+                os.unlink(path)
+                row("elf " + re.sub(r"^ph\d+", "ph", what.split("+")[0])).qemu[_column(classify_qemu(status, err))] += 1
+    if code_runs:
+        r = row("code via the API")
+        pool = code_pool(base)
+        for s in range(seed, seed + code_runs):
+            try:
+                kind = fuzz_code_one(s, pool)
+            except Exception as e:       # noqa: BLE001 -- a failure, counted
+                kind = "traceback"
+                failures.append((s, "code", Outcome("traceback", None, f"{type(e).__name__}: {e}"[:200])))
+            r.runs += 1
+            r.tcgpy[_column(kind)] += 1
+    bindir = os.path.dirname(os.path.abspath(base))       # the guest programs sit beside it
+    env = {**os.environ, "TCGPY_CACHE": "0"}
+    tcgpy = [sys.executable, "-m", "tcgpy", "run", "--no-cache"]
+    for name, argv in GUEST_PROBES if guest_runs else ():
+        prog = os.path.join(bindir, argv[0])
+        if not os.access(prog, os.X_OK):
+            continue
+        r = row(name)
+        for _ in range(guest_runs):
+            status, err, rss, _ = _run_capped([*tcgpy, prog, *argv[1:]], timeout, env)
+            o = classify(status, err, rss)
+            r.runs += 1
+            r.tcgpy[_column(o.kind)] += 1
+            if o.kind in FAILURES:
+                failures.append((0, name, o))
+            if qemu:
+                status, err, _, _ = _run_capped([qemu, prog, *argv[1:]], timeout)
+                r.qemu[_column(classify_qemu(status, err))] += 1
+            if progress:
+                progress(name, "")
+    return sorted(rows.values(), key=lambda r: (r.probe.split()[0] != "elf", r.probe)), failures
+
+
+def format_probe_table(rows: list[ProbeRow], qemu: bool) -> str:
+    """One line per probe: runs, then tcgpy's outcome counts (and qemu's)."""
+    heads = ["clean error", "guest signal", "ran", "timeout", "failure"]
+    width = max([len(r.probe) for r in rows] + [5])
+    head = f"{'probe':<{width}} {'runs':>5} | " + " ".join(f"{h:>12}" for h in heads)
+    if qemu:
+        head += " | qemu-aarch64: " + " ".join(f"{h:>12}" for h in heads[:4])
+    out = [head, "-" * len(head)]
+    total = ProbeRow("total")
+    for r in [*rows, None]:
+        if r is None:
+            r = total
+            out.append("-" * len(head))
+        else:
+            total.runs += r.runs
+            total.tcgpy.update(r.tcgpy)
+            total.qemu.update(r.qemu)
+        line = f"{r.probe:<{width}} {r.runs:>5} | " + " ".join(f"{r.tcgpy[c]:>12}" for c in COLUMNS)
+        if qemu:
+            line += " | " + " " * 14 + " ".join(f"{r.qemu[c] if r.qemu else '-':>12}" for c in COLUMNS[:4])
+        out.append(line)
+    return "\n".join(out)
+
+
 def find_qemu(base: str | None = None) -> str | None:
     """The qemu-user of ``base``'s architecture (qemu-aarch64 by default), if installed."""
     name = "qemu-aarch64"

@@ -37,6 +37,32 @@ def test_bench_smoke_json_has_every_field():
     assert tr["ratio"] == pytest.approx(tr["unicorn_blocks_per_s"] / tr["tcgpy_blocks_per_s"], rel=0.05)
 
 
+def test_bench_program_rows_time_wall_and_cpu_against_qemu():
+    """The whole-program rows (the mappings benchmark among the defaults)
+    give wall and CPU time of both engines, their ratios and whether the
+    outputs agree."""
+    import os
+    import shutil
+    from tcgpy import benchmarks
+    maps = [argv for argv in benchmarks.default_programs() if os.path.basename(argv[0]) == "libc_maps"]
+    assert maps == [[maps[0][0], "many", "100000"]]
+    qemu = shutil.which("qemu-aarch64")
+    [row] = benchmarks.bench_programs([[maps[0][0], "many", "300"]], qemu)
+    assert row["program"] == "libc_maps many 300" and row["tcgpy_status"] == 0
+    assert row["tcgpy_s"] > 0 and row["tcgpy_cpu_s"] > 0
+    if qemu is None:
+        assert "ratio" not in row
+    else:
+        assert row["same_output"] is True
+        assert row["ratio"] == pytest.approx(row["tcgpy_s"] / row["qemu_s"])
+        assert row["cpu_ratio"] == pytest.approx(row["tcgpy_cpu_s"] / max(row["qemu_cpu_s"], 1e-3))
+        assert "libc_maps many 300: tcgpy" in benchmarks.format_report(
+            {"exec": [], "translate": {"blocks": 0, "guest_insns": 0, "tcgpy_blocks_per_s": 0,
+                                       "tcgpy_insns_per_s": 0, "unicorn_blocks_per_s": 0, "ratio": 0,
+                                       "stages_s": {}},
+             "programs": [row]})
+
+
 def test_bench_plot_without_matplotlib_is_refused_before_running(tmp_path):
     import importlib.util
     if importlib.util.find_spec("matplotlib") is not None:

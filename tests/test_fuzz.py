@@ -67,3 +67,38 @@ def test_random_code_campaign():
     report = fuzz.fuzz_code(range(0, 20_000), pool=fuzz.code_pool(str(BASES[1])))
     print(report.format())
     assert not report.failures, report.format()
+
+
+def test_probe_table_counts_every_run_once_per_probe(tmp_path, monkeypatch):
+    """``tcgpy fuzz table``: each ELF run counts under its first mutation's
+    kind, the code campaign is one row, each guest program one row; the
+    counts of a row add up to its runs, for tcgpy and for qemu alike."""
+    import shutil
+    monkeypatch.setattr(fuzz, "GUEST_PROBES", (("guest fd games", ["libc_hostile", "fds"]),))
+    qemu = shutil.which("qemu-aarch64")
+    rows, failures = fuzz.probe_table(4, 6, 1, str(BASES[0]), str(tmp_path), seed=3, timeout=60, qemu=qemu)
+    assert failures == []
+    by = {r.probe: r for r in rows}
+    assert sum(r.runs for r in rows if r.probe.startswith("elf ")) == 4
+    assert by["code via the API"].runs == 6 and not by["code via the API"].qemu
+    guest = by["guest fd games"]
+    assert guest.runs == 1 and guest.tcgpy["ran"] == 1
+    for r in rows:
+        assert sum(r.tcgpy.values()) == r.runs and set(r.tcgpy) <= set(fuzz.COLUMNS)
+        if qemu and r.probe != "code via the API":
+            assert sum(r.qemu.values()) == r.runs
+    text = fuzz.format_probe_table(rows, qemu is not None).splitlines()
+    assert text[0].split()[:2] == ["probe", "runs"] and len(text) == len(rows) + 4
+    assert text[-1].split()[:2] == ["total", str(4 + 6 + 1)]
+
+
+def test_fuzz_table_command_prints_the_table():
+    import subprocess
+    import sys
+    r = subprocess.run([sys.executable, "-m", "tcgpy", "fuzz", "table", "--runs", "2", "--code-runs", "3",
+                        "--guest-runs", "0", "--no-qemu"], capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert lines[0].split()[:2] == ["probe", "runs"] and "qemu" not in lines[0]
+    assert any(ln.startswith("code via the API") for ln in lines)
+    assert lines[-1].split()[:2] == ["total", "5"]

@@ -163,3 +163,33 @@ def test_a_child_notes_the_cold_blocks_it_runs_and_the_parent_compiles_them():
     emu.reg_write("x0", 0)
     emu.run(CODE, until=CODE + 8)
     assert emu.reg_read("x0") == 1
+
+
+def test_a_forked_child_keeps_what_it_inherited_out_of_its_collector(tmp_path):
+    """A full collection in a forked child would write to every object it
+    inherited, copying the parent's heap page by page: the child freezes
+    them as it starts (gc.freeze), so its collector walks only its own."""
+    import subprocess
+    import sys
+    from pathlib import Path
+    prog = Path(__file__).parent / "guest" / "bin" / "libc_forks"
+    out = tmp_path / "counts"
+    script = f"""
+import gc, sys
+from tcgpy import cli
+from tcgpy.linux.process import LinuxProcess
+inherited = LinuxProcess.after_fork_child
+def after(self):
+    inherited(self)
+    with open({str(out)!r}, "a") as f:
+        f.write(f"{{gc.get_freeze_count()}} {{len(gc.get_objects())}}\\n")
+LinuxProcess.after_fork_child = after
+sys.exit(cli.main(["run", "--no-cache", {str(prog)!r}, "2", "0"]))
+"""
+    r = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300,
+                       env={**os.environ, "TCGPY_CACHE": "0"})
+    assert r.returncode == 0 and r.stdout == "2 children, 2 exited 0\n", r.stderr
+    counts = [tuple(map(int, line.split())) for line in out.read_text().splitlines()]
+    assert len(counts) == 2
+    for frozen, collectable in counts:
+        assert frozen > 10_000 and collectable < frozen // 10

@@ -337,3 +337,37 @@ def test_native_table_follows_random_map_unmap_protect():
         assert starts == sorted(starts) == space._starts
         assert all(a.end <= b.start for a, b in zip(space.regions, space.regions[1:]))
     assert changed > 800 and len(space.regions) > 20
+
+
+def test_native_table_grows_at_both_ends():
+    """Mappings made top-down insert at the table's front, bottom-up at its
+    back, and unmaps in any order remove from anywhere: the table moves the
+    shorter side and regrows past its capacity, and stays equal to a table
+    built from scratch."""
+    import struct
+
+    rng = random.Random(7)
+    emu = tcgpy.Emulator("aarch64")
+    space = emu.aspace
+    mid = 0x4000_0000
+
+    def check():
+        expected = [struct.unpack("<4Q", space._entry(r)) for r in space.regions]
+        assert _native_table(space) == expected
+
+    pages = []
+    for i in range(300):                # alternating permissions: neighbours never merge
+        for addr in (mid - (i + 1) * PAGE, mid + i * PAGE):
+            emu.mem_map(addr, PAGE, "rw" if i % 2 else "rwx")
+            pages.append(addr)
+        if i % 37 == 0:
+            check()
+    check()
+    assert len(space.regions) == 600
+    rng.shuffle(pages)
+    for n, addr in enumerate(pages):
+        emu.unmap_any(addr, PAGE)
+        if n % 41 == 0:
+            check()
+    check()
+    assert space.table.count == 0

@@ -12,6 +12,7 @@ in on the fault if the file has grown since."""
 from __future__ import annotations
 
 import bisect
+import operator
 import os
 import stat
 import weakref
@@ -21,8 +22,7 @@ from dataclasses import dataclass
 PAGE = 4096
 
 
-def _start(v: "VMA") -> int:
-    return v.start
+_start = operator.attrgetter("start")      # bisect's key: a C call, not a Python one per probe
 
 
 def page_down(x: int) -> int:
@@ -208,6 +208,9 @@ class AddressSpace:
 
     def unmap(self, start: int, length: int) -> None:
         start, end = page_down(start), page_up(start + length)
+        i, j = self._range(start, end)
+        if i == j:
+            return          # nothing there (map's usual case: a range find_free chose)
         self._split(start)
         self._split(end)
         i, j = self._range(start, end)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import functools
 
 import errno as host_errno
+import functools
 from dataclasses import dataclass
 from typing import Callable
 
@@ -46,7 +47,7 @@ class Syscall:
 
     @functools.cached_property
     def fd_args(self) -> tuple[int, ...]:
-        """Which arguments are descriptors (kind "fd")."""
+        """Which arguments are descriptors (kind "fd"): asked at every syscall."""
         return tuple(i for i, kind in enumerate(self.args) if kind == "fd")
 
 

@@ -159,12 +159,12 @@ class AddressSpace:
         self.on_code_write: Callable[[int, int], None] | None = None
         self.table = RegionTable()
         self.table_address = ctypes.addressof(self.table)
-        # the published table: RegionEntry array (with room to grow) and the
-        # (start, end) of each entry, to find what a change replaces
-        self._entries = (RegionEntry * 64)()
-        self._pub_starts: list[int] = []
-        self._pub_ends: list[int] = []
-        self.table.entries = ctypes.addressof(self._entries)
+        # The published table lives inside a larger RegionEntry array with
+        # room at both ends: entries [_first, _first + count) of _buf.
+        self._buf = (RegionEntry * 64)()
+        self._first = 32
+        self._words = memoryview(self._buf).cast("B").cast("Q")    # the entries' fields as integers
+        self.table.entries = ctypes.addressof(self._buf) + self._first * REGION_ENTRY_SIZE
         self.tlb_flush()
 
     @property
@@ -178,7 +178,8 @@ class AddressSpace:
         self._starts.insert(i, region.start)
 
     def _entry(self, r: Region) -> bytes:
-        if r.is_mmio or self.watch_all or any(r.start <= p < r.end for p in self.watched_pages):
+        if (r.is_mmio or self.watch_all
+                or self.watched_pages and any(r.start <= p < r.end for p in self.watched_pages)):
             return _ENTRY.pack(r.start, r.end, 0, 0)
         fast = ((FAST_READ if r.perms & PERM_R else 0)
                 | (FAST_WRITE if r.perms & PERM_W and not r.has_code else 0))
@@ -195,30 +196,60 @@ class AddressSpace:
     def _publish(self, start: int = 0, end: int = 1 << 64) -> None:
         """Bring the native table the host refill searches up to date after a
         change confined to [start, end): the entries meeting it (or its
-        neighbours, which a merge may have joined) are replaced, the rest
-        moved, so a change costs a memmove, not a Python loop over every
-        region."""
+        neighbours, which a merge may have joined) are replaced.  The
+        entries before them or those after move, whichever are fewer (the
+        table has room at both ends), so a change costs a short memmove:
+        mmap's top-down layout inserts near the front of the table, and
+        moving every entry after that made 100,000 mappings quadratic."""
         a, b = max(start - 1, 0), end + 1
-        ps, pe = self._pub_starts, self._pub_ends
-        i0, j0 = self._touching(ps, pe.__getitem__, a, b)
-        i1, j1 = self._touching(self._starts, lambda i: self.regions[i].end, a, b)
-        assert i0 == i1, "a region change reached outside its span"
-        new = self.regions[i1:j1]
-        n_old, size = len(ps), REGION_ENTRY_SIZE
-        n = n_old - (j0 - i0) + len(new)
-        if n > len(self._entries):
-            grown = (RegionEntry * (2 * n))()
-            ctypes.memmove(grown, self._entries, n_old * size)
-            self._entries = grown
-            self.table.entries = ctypes.addressof(grown)
-        base = ctypes.addressof(self._entries)
-        if j0 - i0 != len(new):
-            ctypes.memmove(base + (i0 + len(new)) * size, base + j0 * size, (n_old - j0) * size)
+        i, j = self._touching(self._starts, lambda k: self.regions[k].end, a, b)
+        new = self.regions[i:j]
+        # The regions before i are unchanged, so they are the table's first
+        # i entries; the old entries meeting [a, b) follow them.
+        words, first, n_old = self._words, self._first, self.table.count
+        k = i
+        while k < n_old and words[4 * (first + k)] < b:
+            k += 1
+        grow = len(new) - (k - i)
+        if grow:
+            first = self._move(i, k, grow)
         data = b"".join(map(self._entry, new))
-        ctypes.memmove(base + i0 * size, data, len(data))
-        ps[i0:j0] = [r.start for r in new]
-        pe[i0:j0] = [r.end for r in new]
-        self.table.count = n
+        size = REGION_ENTRY_SIZE
+        ctypes.memmove(ctypes.addressof(self._buf) + (first + i) * size, data, len(data))
+        self.table.count = n_old + grow
+
+    def _move(self, i: int, k: int, grow: int) -> int:
+        """Make entries [i, k) of the table ``grow`` longer (or shorter) by
+        moving the entries before ``i`` or those from ``k`` on; returns the
+        new index of the table's first entry in the buffer."""
+        size, n = REGION_ENTRY_SIZE, self.table.count
+        prefix = i <= n - k             # the entries before i are the fewer: they move
+        if grow > 0 and (self._first < grow if prefix else self._first + n + grow > len(self._buf)):
+            # No room on the short side: recentre (in a larger buffer)
+            # rather than move the long side, which at every insert until
+            # the other end filled up too would be quadratic again.
+            self._regrow(n + grow)
+        first, base = self._first, ctypes.addressof(self._buf)
+        if prefix:
+            ctypes.memmove(base + (first - grow) * size, base + first * size, i * size)
+            first -= grow
+            self._first = first
+            self.table.entries = base + first * size
+        else:
+            ctypes.memmove(base + (first + k + grow) * size, base + (first + k) * size, (n - k) * size)
+        return first
+
+    def _regrow(self, need: int) -> None:
+        """A buffer twice as large as ``need`` entries, the table in its middle."""
+        n, size = self.table.count, REGION_ENTRY_SIZE
+        buf = (RegionEntry * (2 * need + 64))()
+        first = (len(buf) - n) // 2
+        ctypes.memmove(ctypes.addressof(buf) + first * size,
+                       ctypes.addressof(self._buf) + self._first * size, n * size)
+        self._words.release()
+        self._buf, self._first = buf, first
+        self._words = memoryview(buf).cast("B").cast("Q")
+        self.table.entries = ctypes.addressof(buf) + first * size
 
     def add_code_page(self, page: int) -> None:
         """Translated code now comes from ``page``: stores to it go through
