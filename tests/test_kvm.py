@@ -296,6 +296,34 @@ def test_vector_and_segment_registers(emu):
 
 
 @needs_kvm
+def test_x87_and_selector_registers(emu):
+    """The x87 registers come from the fxsave image (st0-st7 in stack
+    order; not fip/fdp/fop here: AMD CPUs save them only while an x87
+    exception is pending); the segment registers are ring 3's, as the
+    guest itself reads them."""
+    end = load(emu, bytes.fromhex(
+        "d9e8"              # 400000: fld1
+        "d9ee"              # 400002: fldz
+        "8cd8"              # 400004: mov eax, ds
+        "8ccb"              # 400006: mov ebx, cs
+        "8cd1"              # 400008: mov ecx, ss
+        "8ce2"              # 40000a: mov edx, fs
+        "90"))              # 40000c: nop
+    emu.run(CODE, until=end - 1)
+    assert emu.reg_read("st0") == 0                                  # +0.0 on top
+    assert emu.reg_read("st1") == 0x3FFF << 64 | 1 << 63             # 1.0 (80-bit)
+    assert emu.reg_read("fsw") >> 11 & 7 == 6                        # two pushed: top 6
+    assert emu.reg_read("ftw") == 0b1100_0000                        # physical 6 and 7 in use
+    assert [emu.reg_read(r) for r in ("rax", "rbx", "rcx", "rdx")] == [
+        emu.reg_read(s) for s in ("ds", "cs", "ss", "fs")] == [0, 0x33, 0x2B, 0]
+    emu.reg_write("st7", 0x4000 << 64 | 1 << 63)                      # 2.0
+    assert emu.reg_read("st7") == 0x4000 << 64 | 1 << 63
+    emu.reg_write("cs", 0x33)                                        # what it is: accepted
+    with pytest.raises(ValueError, match="cannot be changed"):
+        emu.reg_write("cs", 0x23)
+
+
+@needs_kvm
 def test_guest_cannot_touch_the_stub_or_run_privileged_code(emu):
     from tcgpy.accel.kvm import machine as M
     for va in (M.KERNEL_VA, M.KERNEL_VA + M.STUB_OFF, M.KERNEL_VA + M.KSTACK_TOP_OFF - 8):

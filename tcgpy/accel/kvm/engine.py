@@ -40,9 +40,18 @@ RFLAGS_USER = 0x0DD5 | 0x40000 | 0x200000 | 0x10000   # flags ring 3 may hold (C
 RFLAGS_IF = 0x200
 RFLAGS_TF = 0x100                  # single-step: #DB after each instruction (run with count)
 RFLAGS_RF = 0x10000                # resume: the breakpoint at rip does not fire again
-# The fxsave image (the start of the XSAVE area): field offsets and sizes.
-FX_FIELDS = {"fcw": (0, 2), "fsw": (2, 2), "ftw": (4, 1), "fop": (6, 2), "mxcsr": (24, 4)}
-FX_XMM = 160
+# The fxsave image (the start of the XSAVE area, 64-bit format): field
+# offsets and sizes ("ftw" is the abridged tag: one bit per physical x87
+# register), and the register arrays, 16 bytes apart: st0-st7 (80 bits, in
+# stack order) and xmm0-xmm15.
+FX_FIELDS = {"fcw": (0, 2), "fsw": (2, 2), "ftw": (4, 1), "fop": (6, 2), "fip": (8, 8), "fdp": (16, 8),
+             "mxcsr": (24, 4)}
+FX_ARRAYS = {"st": (32, 8, 10), "xmm": (160, 16, 16)}          # prefix: (offset, count, size)
+FX_STRIDE = 16
+# Ring 3's segment registers: the GDT's user code and data selectors, and
+# ds/es/fs/gs null (iretq to ring 3 nulls a data segment register holding a
+# ring-0 selector; fs and gs are used through their bases), as under Linux.
+USER_SELECTORS = {"cs": M.USER_CS, "ss": M.USER_DS, "ds": 0, "es": 0, "fs": 0, "gs": 0}
 XSTATE_BV = 512                    # the XSAVE header's component bitmap
 XSTATE_X87_SSE = 0x3
 KICK_SIGNAL = 16                   # SIGSTKFLT: unused by Linux and not forwarded to guests (hostsig.py)
@@ -88,6 +97,12 @@ class KvmArch:
     insn_size = 1
     cpu_models = None
     pseudo_regs: dict = {}
+
+    @property
+    def gdb(self):
+        """The gdbstub's description of x86-64 (accel/kvm/gdb.py), loaded when gdb connects."""
+        from .gdb import GDB
+        return GDB
 
 
 class KvmEmulator:
@@ -371,6 +386,17 @@ class KvmEmulator:
         area[XSTATE_BV:XSTATE_BV + 8] = bv.to_bytes(8, "little")
         self._fpu_dirty = True
 
+    @staticmethod
+    def _fx_place(name: str) -> tuple[int, int] | None:
+        """(offset, size) of register ``name`` in the fxsave image, or None."""
+        if name in FX_FIELDS:
+            return FX_FIELDS[name]
+        for prefix, (base, count, size) in FX_ARRAYS.items():
+            index = name[len(prefix):]
+            if name.startswith(prefix) and index.isdigit() and int(index) < count:
+                return base + FX_STRIDE * int(index), size
+        return None
+
     def reg_read(self, name: str) -> int:
         if name in GPR_SET:                 # the common case (each syscall reads seven), first
             return getattr(self.regs, name)
@@ -381,13 +407,13 @@ class KvmEmulator:
             return self._fs_base
         if n == "gs_base":
             return self._gs_base
+        if n in USER_SELECTORS:
+            return USER_SELECTORS[n]
         if n == "xsave":
             return bytes(self._fetch_fpu())
-        if n.startswith("xmm") and n[3:].isdigit() and int(n[3:]) < 16:
-            off = FX_XMM + 16 * int(n[3:])
-            return int.from_bytes(self._fetch_fpu()[off:off + 16], "little")
-        if n in FX_FIELDS:
-            off, size = FX_FIELDS[n]
+        place = self._fx_place(n)
+        if place is not None:
+            off, size = place
             return int.from_bytes(self._fetch_fpu()[off:off + size], "little")
         raise ValueError(f"unknown register {name!r}")
 
@@ -396,10 +422,11 @@ class KvmEmulator:
             setattr(self.regs, name, value)
             return
         n = ALIASES.get(name.lower(), name.lower())
+        place = self._fx_place(n)
         if n != "xsave":
             # as tcgpy.Emulator: two's complement for a negative value, an
             # error for one that does not fit the register
-            bits = 128 if n.startswith("xmm") else 64
+            bits = max(64, 8 * place[1]) if place is not None else 64
             if not -(1 << (bits - 1)) <= value < 1 << bits:
                 raise ValueError(f"{name}: {value:#x} does not fit in {bits} bits")
         if n in GPRS:
@@ -413,19 +440,20 @@ class KvmEmulator:
             setattr(self, "_" + n, value & MASK64)
             self._segs_dirty = True
             return
+        if n in USER_SELECTORS:
+            if value != USER_SELECTORS[n]:
+                raise ValueError(f"{n} is {USER_SELECTORS[n]:#x} in ring 3 and cannot be changed")
+            return
         if n == "xsave":
             # the whole XSAVE area (x87, SSE, AVX...): a thread's FP context
             self._fetch_fpu()[:] = bytes(value)
             self._fpu_dirty = True
             return
-        if n.startswith("xmm") and n[3:].isdigit() and int(n[3:]) < 16:
-            off, size = FX_XMM + 16 * int(n[3:]), 16
-        elif n in FX_FIELDS:
-            off, size = FX_FIELDS[n]
-            if n == "mxcsr":
-                value &= 0xFFFF             # reserved bits would make the load fail
-        else:
+        if place is None:
             raise ValueError(f"unknown register {name!r}")
+        off, size = place
+        if n == "mxcsr":
+            value &= 0xFFFF             # reserved bits would make the load fail
         self._fetch_fpu()[off:off + size] = (value & ((1 << (8 * size)) - 1)).to_bytes(size, "little")
         self._fpu_changed()
 
@@ -471,6 +499,16 @@ class KvmEmulator:
 
     def remove_breakpoint(self, address: int) -> None:
         self.breakpoints.discard(address & MASK64)
+
+    # No add_watchpoint: the debug registers do not fire under nested KVM
+    # (docs/kvm.md), and guest code does not go through tcgpy to reach memory.
+
+    def gdb_serve(self, port: int, host: str = "127.0.0.1") -> None:
+        """Wait for gdb (``target remote :PORT``; 0: a free port, said on
+        stderr) and let it debug this guest from the current pc until it
+        detaches or kills (tcgpy/gdbstub.py)."""
+        from ... import gdbstub
+        gdbstub.serve_emulator(self, port, host)
 
     # -- execution -------------------------------------------------------------------------------
     def request_exit(self) -> None:
