@@ -361,8 +361,8 @@ class GdbStub:
         if kind in (0, 1):
             mine, other = (self.sw_breaks, self.hw_breaks) if kind == 0 else (self.hw_breaks, self.sw_breaks)
             if insert:
+                self.emu.add_breakpoint(addr)      # ValueError (E01): the engine cannot stop there
                 mine.add(addr)
-                self.emu.add_breakpoint(addr)
             else:
                 mine.discard(addr)
                 if addr not in other:

@@ -20,7 +20,7 @@ import pytest
 from elftools.elf.elffile import ELFFile
 
 from tcgpy.accel import kvm_status
-from tests.test_gdbstub import ROOT, SIGTRAP, SIGSEGV, TIMEOUT, Client, needs_gdb, run_gdb, start_tcgpy, stop, \
+from tests.test_gdbstub import ROOT, SIGINT, SIGTRAP, SIGSEGV, TIMEOUT, Client, needs_gdb, run_gdb, start_tcgpy, stop, \
     stop_fields, symbols
 
 KVM_PROBLEM = kvm_status()
@@ -131,6 +131,37 @@ def test_segfault_stop_and_signal_delivery():
         stop(proc)
 
 
+def test_interrupt_kill_and_detach():
+    """Ctrl-C (0x03) stops a guest spinning in ring 3; k ends it; a
+    detached guest runs on to its end."""
+    sym = symbols(DEMO)
+    proc, port = start_tcgpy(demo=DEMO)
+    try:
+        c = Client(port)
+        assert c.ask(b"Z0,%x,1" % sym["main"]) == b"OK"
+        stop_fields(c.ask(b"c"))
+        assert c.ask(b"z0,%x,1" % sym["main"]) == b"OK"
+        assert c.ask(b"M%x,2:ebfe" % sym["main"]) == b"OK"          # jmp . (wherever the interrupt comes)
+        c.send(b"c")
+        c.sock.sendall(b"\x03")
+        sig, _ = stop_fields(c.reply())
+        assert sig == SIGINT and c.reg(REG_RIP) == sym["main"]
+        c.sock.sendall(b"$k#6b")
+        proc.communicate(timeout=TIMEOUT)
+        assert proc.returncode == 0
+    finally:
+        stop(proc)
+    proc, port = start_tcgpy(demo=DEMO)
+    try:
+        c = Client(port)
+        assert c.ask(b"Z0,%x,1" % sym["leaf"]) == b"OK"
+        assert c.ask(b"D") == b"OK"
+        out, _ = proc.communicate(timeout=TIMEOUT)
+        assert out == b"hello from gdb_demo\n" and proc.returncode == 8
+    finally:
+        stop(proc)
+
+
 def unescape_reply(reply: bytes) -> bytes:
     from tcgpy.gdbstub import unescape
     assert reply[:1] == b"l", reply
@@ -226,6 +257,18 @@ def test_gdb_break_registers_memory_backtrace_next():
                      r".*\n#3\s+0x\w+ in main", out), out
     assert re.search(r"\n\d+\s+return counter \* 2;", out) and "$1 = 3" in out, out
     assert "exited with code 010" in out and status == 8, out
+
+
+@needs_gdb
+def test_gdb_dynamic_program_in_its_libraries():
+    """A dynamic program (the host's ld.so and libc, -L /): gdb follows the
+    library loads (its breakpoint in ld.so) and stops in libc's write."""
+    out, status = run_gdb(["set breakpoint pending on", "break write", "continue", "info sharedlibrary", "bt",
+                           "continue"], demo=DEMO.parent / "libc_hello")
+    assert re.search(r"Breakpoint 1, (0x\w+ in )?\S*write", out), out
+    assert re.search(r"^0x\w+\s+0x\w+\s+Yes.*\s/\S*libc\.so\.6$", out, re.M), out
+    assert "__libc_start_main" in out, out
+    assert "exited normally" in out and status == 0, out
 
 
 @needs_gdb

@@ -54,6 +54,7 @@ FX_STRIDE = 16
 USER_SELECTORS = {"cs": M.USER_CS, "ss": M.USER_DS, "ds": 0, "es": 0, "fs": 0, "gs": 0}
 XSTATE_BV = 512                    # the XSAVE header's component bitmap
 XSTATE_X87_SSE = 0x3
+INT3 = b"\xcc"
 KICK_SIGNAL = 16                   # SIGSTKFLT: unused by Linux and not forwarded to guests (hostsig.py)
 XCR0_WANTED = 0x7 | 0xE0           # x87, SSE, AVX, and the AVX-512 states when the CPU has them
 
@@ -317,6 +318,8 @@ class KvmEmulator:
         """Unmap whatever is mapped in a range (munmap(2)'s rule: holes are fine)."""
         self._check(address, size)
         end = address + size
+        for addr in [a for a in self._patched if address <= a < end]:
+            del self._patched[addr]         # its int3 goes with the memory: nothing to restore
         self._split(address)
         self._split(end)
         for r in self._overlapping(address, end):
@@ -358,7 +361,15 @@ class KvmEmulator:
 
     def mem_read(self, address: int, size: int) -> bytes:
         """Read bytes regardless of page permissions (the mapping must exist)."""
-        return b"".join(ctypes.string_at(h, n) for h, n in self._host_ranges(address, size, "read"))
+        data = b"".join(ctypes.string_at(h, n) for h, n in self._host_ranges(address, size, "read"))
+        if self._patched:
+            # a syscall of the running guest reads its code as it is, without our int3s
+            out = bytearray(data)
+            for addr, orig in self._patched.items():
+                if address <= addr < address + size:
+                    out[addr - address] = orig[0]
+            data = bytes(out)
+        return data
 
     def mem_write(self, address: int, data: bytes) -> None:
         """Write bytes regardless of page permissions (the mapping must exist)."""
@@ -367,6 +378,12 @@ class KvmEmulator:
         for h, n in self._host_ranges(address, len(data), "write"):
             ctypes.memmove(h, data[pos:pos + n], n)
             pos += n
+        if self._patched:
+            # A syscall wrote over an int3 of the running guest's stops: what
+            # it wrote is what the stop gives back, and the int3 stays.
+            for addr in [a for a in self._patched if address <= a < address + len(data)]:
+                self._patched[addr] = data[addr - address:addr - address + 1]
+                self._patch_byte(addr)
 
     # -- registers -----------------------------------------------------------------------------
     def _fetch_fpu(self) -> bytearray:
@@ -494,8 +511,12 @@ class KvmEmulator:
     # -- debugging -------------------------------------------------------------------------------
     def add_breakpoint(self, address: int) -> None:
         """Make ``run`` stop before executing the instruction at ``address``
-        (with ``hit_breakpoint`` set to it), unless the run starts there."""
-        self.breakpoints.add(address & MASK64)
+        (with ``hit_breakpoint`` set to it), unless the run starts there.
+        ValueError for an address in memory shared with other processes."""
+        address &= MASK64
+        if self._shared(address):
+            raise ValueError(f"cannot stop at {address:#x}: it is in a shared mapping")
+        self.breakpoints.add(address)
 
     def remove_breakpoint(self, address: int) -> None:
         self.breakpoints.discard(address & MASK64)
@@ -527,6 +548,13 @@ class KvmEmulator:
 
     emu_stop = request_exit         # Unicorn's name (as tcgpy.Emulator)
 
+    def _shared(self, addr: int) -> bool:
+        """Whether ``addr`` is in memory other processes see (a MAP_SHARED
+        mapping): no int3 may go there.  A private file mapping (a library's
+        code) is this process's copy-on-write copy."""
+        r = self._find(addr)
+        return r is not None and r.slot is not None and not r.slot.backing.private
+
     def _patch_stops(self, stops: set[int]) -> None:
         """Put an ``int3`` at each address the run stops at.  (The debug
         registers would leave guest memory alone, but DR0-DR7 breakpoints do
@@ -535,16 +563,19 @@ class KvmEmulator:
             r = self._find(addr)
             if r is None or addr in self._patched:
                 continue
-            if r.slot is not None:
+            if self._shared(addr):
                 raise ValueError(f"cannot stop at {addr:#x}: it is in a shared mapping")
-            host = r.host + (addr - r.start)
-            self._patched[addr] = ctypes.string_at(host, 1)
-            ctypes.memmove(host, b"\xcc", 1)
+            self._patched[addr] = ctypes.string_at(r.host + (addr - r.start), 1)
+            self._patch_byte(addr)
+
+    def _patch_byte(self, addr: int) -> None:
+        r = self._find(addr)
+        ctypes.memmove(r.host + (addr - r.start), INT3, 1)
 
     def _unpatch_stops(self) -> None:
         for addr, orig in self._patched.items():
             r = self._find(addr)
-            if r is not None and r.slot is None:
+            if r is not None:
                 ctypes.memmove(r.host + (addr - r.start), orig, 1)
         self._patched.clear()
 
