@@ -437,11 +437,7 @@ class Emulator:
         stderr) and let it debug this emulator from the current pc until it
         detaches or kills (tcgpy/gdbstub.py).  Needs ``icount=True``."""
         from . import gdbstub
-        dbg = gdbstub.BareDebuggee(self)
-        try:
-            gdbstub.serve(dbg, gdbstub.listen(port, host))
-        except gdbstub.Kill:
-            pass
+        gdbstub.serve_emulator(self, port, host)
 
     def _watch_changed(self) -> None:
         pages = set()

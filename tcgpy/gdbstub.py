@@ -4,13 +4,18 @@
 :PORT``) before the first instruction.
 
 The stub is all-stop and architecture-neutral: registers come from the
-target's ``ArchInfo.gdb`` description (frontends/<arch>/gdb.py), execution
+target's ``arch.gdb`` description (frontends/<arch>/gdb.py; x86-64 on the
+KVM engine: accel/kvm/gdb.py), execution
 from a *debuggee* — :class:`BareDebuggee` for a library Emulator,
 tcgpy/linux/debuggee.py for a Linux process — whose ``resume(step,
 signal, interrupted)`` runs the guest and returns a :class:`Stop`.
-Breakpoints (Z0/Z1) stop the translator's blocks before their address
-(``Emulator.add_breakpoint``), watchpoints (Z2-Z4) go through the softmmu
-slow path (``Emulator.add_watchpoint``); neither writes to guest memory.
+Breakpoints (Z0/Z1) are the engine's ``add_breakpoint``: the translator
+ends its blocks before their address, the KVM engine puts an ``int3`` there
+only while the guest runs, so gdb never sees one in memory.  Watchpoints
+(Z2-Z4) go through the TCG engine's softmmu slow path
+(``Emulator.add_watchpoint``); an engine without ``add_watchpoint`` (KVM)
+answers them as unsupported, so gdb says so or, with ``set
+can-use-hw-watchpoints 0``, single-steps to watch.
 """
 from __future__ import annotations
 
@@ -21,7 +26,8 @@ import threading
 from dataclasses import dataclass
 from typing import Callable, Protocol
 
-from .errors import AlignmentFault, GuestTrap, IllegalInstruction, MemoryFault, UnhandledSyscall, WatchpointHit
+from .errors import (AlignmentFault, EmulationError, GuestTrap, IllegalInstruction, MemoryFault, UnhandledSyscall,
+                     WatchpointHit)
 
 # gdb's own signal numbering (include/gdb/signals.def), which the protocol
 # uses whatever the target's numbers are; only its first, POSIX, part.
@@ -67,6 +73,16 @@ class Detach(Exception):
 
 class Kill(Exception):
     """gdb killed the guest."""
+
+
+def has_watchpoints(emu) -> bool:
+    """Whether the engine can watch data accesses (the TCG engine's softmmu can)."""
+    return hasattr(emu, "add_watchpoint")
+
+
+def forget_watchpoints(emu) -> None:
+    for w in list(getattr(emu, "watchpoints", ())):
+        emu.remove_watchpoint(*w)
 
 
 # -- packet framing ---------------------------------------------------------------------
@@ -243,8 +259,7 @@ class GdbStub:
     def _forget_debug_state(self) -> None:
         for a in self.sw_breaks | self.hw_breaks:
             self.emu.remove_breakpoint(a)
-        for w in list(self.emu.watchpoints):
-            self.emu.remove_watchpoint(*w)
+        forget_watchpoints(self.emu)
 
     def handle(self, packet: bytes) -> bytes | None:
         """The reply to one packet (None: no reply)."""
@@ -286,11 +301,10 @@ class GdbStub:
 
     # -- registers -----------------------------------------------------------------------
     def _reg_hex(self, r) -> bytes:
-        v = self.emu.reg_read(r.emu_name)
-        return v.to_bytes(r.bits // 8, "little").hex().encode()
+        return r.get(self.emu).to_bytes(r.bits // 8, "little").hex().encode()
 
     def _reg_set(self, r, text: bytes) -> None:
-        self.emu.reg_write(r.emu_name, int.from_bytes(bytes.fromhex(text.decode()), "little"))
+        r.set(self.emu, int.from_bytes(bytes.fromhex(text.decode()), "little"))
 
     def cmd_g(self, _args: bytes) -> bytes:
         return b"".join(self._reg_hex(r) for r in self.regs)
@@ -347,14 +361,14 @@ class GdbStub:
         if kind in (0, 1):
             mine, other = (self.sw_breaks, self.hw_breaks) if kind == 0 else (self.hw_breaks, self.sw_breaks)
             if insert:
+                self.emu.add_breakpoint(addr)      # ValueError (E01): the engine cannot stop there
                 mine.add(addr)
-                self.emu.add_breakpoint(addr)
             else:
                 mine.discard(addr)
                 if addr not in other:
                     self.emu.remove_breakpoint(addr)
             return b"OK"
-        if kind in WATCH_TYPES:
+        if kind in WATCH_TYPES and has_watchpoints(self.emu):
             if insert:
                 self.emu.add_watchpoint(addr, size, WATCH_TYPES[kind])
             else:
@@ -519,10 +533,28 @@ def serve(debuggee: Debuggee, srv: socket.socket) -> Stop | None:
     return GdbStub(debuggee, conn).serve()
 
 
+def serve_emulator(emu, port: int, host: str = "127.0.0.1") -> None:
+    """``gdb_serve`` of an engine: a library Emulator (no operating system)
+    debugged from its current pc until gdb detaches or kills."""
+    dbg = BareDebuggee(emu)
+    try:
+        serve(dbg, listen(port, host))
+    except Kill:
+        pass
+
+
 # -- a library Emulator as a debuggee ------------------------------------------------------
-# what each guest exception is, as a signal (as Linux would deliver it)
+# what each guest exception is, as a signal (as Linux would deliver it), where
+# the engine does not say (its ``linux_signal``: the KVM engine's CPU exceptions)
 _FAULT_SIGNALS = ((AlignmentFault, "SIGBUS"), (MemoryFault, "SIGSEGV"), (IllegalInstruction, "SIGILL"),
                   (GuestTrap, "SIGTRAP"), (UnhandledSyscall, "SIGSYS"))
+
+
+def _fault_signal(exc: EmulationError) -> str | None:
+    given = getattr(exc, "linux_signal", None)
+    if given is not None:
+        return given[0]
+    return next((name for cls, name in _FAULT_SIGNALS if isinstance(exc, cls)), None)
 
 
 class BareDebuggee:
@@ -549,8 +581,11 @@ class BareDebuggee:
                     return Stop("SIGTRAP")
         except WatchpointHit as w:
             return Stop("SIGTRAP", watch=(w.kind, w.address))
-        except tuple(cls for cls, _ in _FAULT_SIGNALS) as e:
-            return Stop(next(name for cls, name in _FAULT_SIGNALS if isinstance(e, cls)))
+        except EmulationError as e:
+            name = _fault_signal(e)
+            if name is None:
+                raise
+            return Stop(name)
 
     def threads(self) -> list[int]:
         return [self.THREAD]

@@ -236,15 +236,17 @@ def test_detach_runs_on():
 
 
 # -- the real gdb ------------------------------------------------------------------------------
-def run_gdb(commands: list[str], *args: str, demo: Path = DEMO) -> tuple[str, int]:
-    """gdb-multiarch -batch with ``commands`` against tcgpy -g; (gdb's output, guest status)."""
+def run_gdb(commands: list[str], *args: str, demo: Path = DEMO, errors: bool = False) -> tuple[str, int]:
+    """gdb-multiarch -batch with ``commands`` against tcgpy -g; (gdb's output, guest status).
+    ``errors``: gdb's error messages (its stderr) follow the output."""
     proc, port = start_tcgpy(*args, demo=demo)
     try:
         cmd = [GDB, "-batch", "-nx", "-ex", "set pagination off", "-ex", f"file {demo}",
                "-ex", f"target remote :{port}"]
         for c in commands:
             cmd += ["-ex", c]
-        out = subprocess.run(cmd, capture_output=True, text=True, timeout=TIMEOUT).stdout
+        done = subprocess.run(cmd, capture_output=True, text=True, timeout=TIMEOUT)
+        out = done.stdout + (done.stderr if errors else "")
         proc.communicate(timeout=TIMEOUT)
         return out, proc.returncode
     finally:

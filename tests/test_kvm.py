@@ -296,6 +296,34 @@ def test_vector_and_segment_registers(emu):
 
 
 @needs_kvm
+def test_x87_and_selector_registers(emu):
+    """The x87 registers come from the fxsave image (st0-st7 in stack
+    order; not fip/fdp/fop here: AMD CPUs save them only while an x87
+    exception is pending); the segment registers are ring 3's, as the
+    guest itself reads them."""
+    end = load(emu, bytes.fromhex(
+        "d9e8"              # 400000: fld1
+        "d9ee"              # 400002: fldz
+        "8cd8"              # 400004: mov eax, ds
+        "8ccb"              # 400006: mov ebx, cs
+        "8cd1"              # 400008: mov ecx, ss
+        "8ce2"              # 40000a: mov edx, fs
+        "90"))              # 40000c: nop
+    emu.run(CODE, until=end - 1)
+    assert emu.reg_read("st0") == 0                                  # +0.0 on top
+    assert emu.reg_read("st1") == 0x3FFF << 64 | 1 << 63             # 1.0 (80-bit)
+    assert emu.reg_read("fsw") >> 11 & 7 == 6                        # two pushed: top 6
+    assert emu.reg_read("ftw") == 0b1100_0000                        # physical 6 and 7 in use
+    assert [emu.reg_read(r) for r in ("rax", "rbx", "rcx", "rdx")] == [
+        emu.reg_read(s) for s in ("ds", "cs", "ss", "fs")] == [0, 0x33, 0x2B, 0]
+    emu.reg_write("st7", 0x4000 << 64 | 1 << 63)                      # 2.0
+    assert emu.reg_read("st7") == 0x4000 << 64 | 1 << 63
+    emu.reg_write("cs", 0x33)                                        # what it is: accepted
+    with pytest.raises(ValueError, match="cannot be changed"):
+        emu.reg_write("cs", 0x23)
+
+
+@needs_kvm
 def test_guest_cannot_touch_the_stub_or_run_privileged_code(emu):
     from tcgpy.accel.kvm import machine as M
     for va in (M.KERNEL_VA, M.KERNEL_VA + M.STUB_OFF, M.KERNEL_VA + M.KSTACK_TOP_OFF - 8):
@@ -325,6 +353,56 @@ def test_breakpoint_stops_and_resumes(emu):
     assert emu.mem_read(CODE + 3, 1) == b"\x48"           # no int3 left behind
     emu.run(CODE + 3, until=end - 1)
     assert emu.hit_breakpoint is None and emu.reg_read("rax") == 3
+
+
+@needs_kvm
+def test_breakpoint_hidden_from_syscalls(emu):
+    """While the guest runs, its stops' int3s are tcgpy's: a syscall reads
+    the code as it is, and what one writes over a stop is what runs there
+    after it, the stop still in place."""
+    end = load(emu, bytes.fromhex(
+        "48ffc0"            # 400000: inc rax
+        "0f05"              # 400003: syscall
+        "48ffc0"            # 400005: inc rax   (the syscall makes it inc rbx)
+        "90"))              # 400008: nop
+    seen = []
+
+    def on_syscall(e):
+        seen.append(e.mem_read(CODE + 5, 3))
+        e.mem_write(CODE + 5, bytes.fromhex("48ffc3"))       # inc rbx
+    emu.on_syscall = on_syscall
+    emu.add_breakpoint(CODE + 5)
+    emu.run(CODE, until=end - 1)
+    assert seen == [bytes.fromhex("48ffc0")] and emu.hit_breakpoint == CODE + 5
+    assert emu.mem_read(CODE + 5, 3) == bytes.fromhex("48ffc3")
+    emu.run(CODE + 5, until=end - 1)
+    assert (emu.reg_read("rax"), emu.reg_read("rbx")) == (1, 1)
+
+
+@needs_kvm
+def test_breakpoint_in_a_private_file_mapping_not_a_shared_one(emu, tmp_path):
+    """A library's code is a private copy-on-write file mapping: a stop's
+    int3 may go there (and never reaches the file); not into memory other
+    processes share."""
+    from tcgpy.softmmu.memory import host_backing
+    code = bytes.fromhex(
+        "48ffc0"            # 500000: inc rax
+        "48ffc0"            # 500003: inc rax
+        "90")               # 500006: nop
+    path = tmp_path / "code"
+    path.write_bytes(code.ljust(0x1000, b"\x90"))
+    fd = os.open(path, os.O_RDWR)
+    try:
+        emu.mem_map(0x500000, 0x1000, "rx", backing=host_backing(0x1000, fd, 0, shared=False))
+        emu.mem_map(0x510000, 0x1000, "rx", backing=host_backing(0x1000, fd, 0, shared=True))
+    finally:
+        os.close(fd)
+    emu.add_breakpoint(0x500003)
+    emu.run(0x500000, until=0x500006)
+    assert (emu.hit_breakpoint, emu.reg_read("rax")) == (0x500003, 1)
+    assert emu.mem_read(0x500003, 1) == b"\x48" and path.read_bytes()[:len(code)] == code
+    with pytest.raises(ValueError, match="shared mapping"):
+        emu.add_breakpoint(0x510003)
 
 
 # -- guest programs against native execution --------------------------------------------

@@ -22,7 +22,10 @@ that no module outside the TCG engine imports the LLVM backend or reaches
 into its block cache).  Engine-specific, optional hooks the Linux layer
 looks for:
 ``after_fork_child()`` (a KVM vCPU belongs to the process that made it)
-and ``native`` (the guest runs on the host's own ABI: ``-L /`` by default).
+and ``native`` (the guest runs on the host's own ABI: ``-L /`` by default);
+and the gdbstub's: ``add_watchpoint``/``remove_watchpoint``/``watchpoints``
+(data watchpoints, the TCG engine's softmmu; without them gdb is told
+watchpoints are unsupported).
 """
 from __future__ import annotations
 

@@ -22,15 +22,30 @@ class PseudoReg:
 @dataclass(frozen=True)
 class GdbReg:
     """A register as gdb's target description names it; ``source`` is the
-    Emulator register (or pseudo register) that holds it, when named otherwise."""
+    engine register (or pseudo register) that holds it, when named otherwise.
+    A register gdb sees otherwise than the engine holds it (part of one, a
+    conversion, a constant) has ``read(engine) -> int`` and ``write(engine, value)``."""
     name: str
     bits: int
     type: str = "int"
     source: str = ""
+    read: Callable[[object], int] | None = None
+    write: Callable[[object, int], None] | None = None
 
     @property
     def emu_name(self) -> str:
         return self.source or self.name
+
+    def get(self, emu) -> int:
+        """The register's value in ``emu``, as gdb sees it."""
+        v = self.read(emu) if self.read is not None else emu.reg_read(self.emu_name)
+        return v & ((1 << self.bits) - 1)
+
+    def set(self, emu, value: int) -> None:
+        if self.write is not None:
+            self.write(emu, value)
+        else:
+            emu.reg_write(self.emu_name, value)
 
 
 @dataclass(frozen=True)

@@ -110,5 +110,4 @@ def run_with_gdb(proc: LinuxProcess, port: int) -> None:
 
 def _forget(emu) -> None:
     emu.breakpoints.clear()
-    for w in list(emu.watchpoints):
-        emu.remove_watchpoint(*w)
+    gdbstub.forget_watchpoints(emu)

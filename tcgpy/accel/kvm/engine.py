@@ -40,11 +40,21 @@ RFLAGS_USER = 0x0DD5 | 0x40000 | 0x200000 | 0x10000   # flags ring 3 may hold (C
 RFLAGS_IF = 0x200
 RFLAGS_TF = 0x100                  # single-step: #DB after each instruction (run with count)
 RFLAGS_RF = 0x10000                # resume: the breakpoint at rip does not fire again
-# The fxsave image (the start of the XSAVE area): field offsets and sizes.
-FX_FIELDS = {"fcw": (0, 2), "fsw": (2, 2), "ftw": (4, 1), "fop": (6, 2), "mxcsr": (24, 4)}
-FX_XMM = 160
+# The fxsave image (the start of the XSAVE area, 64-bit format): field
+# offsets and sizes ("ftw" is the abridged tag: one bit per physical x87
+# register), and the register arrays, 16 bytes apart: st0-st7 (80 bits, in
+# stack order) and xmm0-xmm15.
+FX_FIELDS = {"fcw": (0, 2), "fsw": (2, 2), "ftw": (4, 1), "fop": (6, 2), "fip": (8, 8), "fdp": (16, 8),
+             "mxcsr": (24, 4)}
+FX_ARRAYS = {"st": (32, 8, 10), "xmm": (160, 16, 16)}          # prefix: (offset, count, size)
+FX_STRIDE = 16
+# Ring 3's segment registers: the GDT's user code and data selectors, and
+# ds/es/fs/gs null (iretq to ring 3 nulls a data segment register holding a
+# ring-0 selector; fs and gs are used through their bases), as under Linux.
+USER_SELECTORS = {"cs": M.USER_CS, "ss": M.USER_DS, "ds": 0, "es": 0, "fs": 0, "gs": 0}
 XSTATE_BV = 512                    # the XSAVE header's component bitmap
 XSTATE_X87_SSE = 0x3
+INT3 = b"\xcc"
 KICK_SIGNAL = 16                   # SIGSTKFLT: unused by Linux and not forwarded to guests (hostsig.py)
 XCR0_WANTED = 0x7 | 0xE0           # x87, SSE, AVX, and the AVX-512 states when the CPU has them
 
@@ -88,6 +98,12 @@ class KvmArch:
     insn_size = 1
     cpu_models = None
     pseudo_regs: dict = {}
+
+    @property
+    def gdb(self):
+        """The gdbstub's description of x86-64 (accel/kvm/gdb.py), loaded when gdb connects."""
+        from .gdb import GDB
+        return GDB
 
 
 class KvmEmulator:
@@ -302,6 +318,8 @@ class KvmEmulator:
         """Unmap whatever is mapped in a range (munmap(2)'s rule: holes are fine)."""
         self._check(address, size)
         end = address + size
+        for addr in [a for a in self._patched if address <= a < end]:
+            del self._patched[addr]         # its int3 goes with the memory: nothing to restore
         self._split(address)
         self._split(end)
         for r in self._overlapping(address, end):
@@ -343,7 +361,15 @@ class KvmEmulator:
 
     def mem_read(self, address: int, size: int) -> bytes:
         """Read bytes regardless of page permissions (the mapping must exist)."""
-        return b"".join(ctypes.string_at(h, n) for h, n in self._host_ranges(address, size, "read"))
+        data = b"".join(ctypes.string_at(h, n) for h, n in self._host_ranges(address, size, "read"))
+        if self._patched:
+            # a syscall of the running guest reads its code as it is, without our int3s
+            out = bytearray(data)
+            for addr, orig in self._patched.items():
+                if address <= addr < address + size:
+                    out[addr - address] = orig[0]
+            data = bytes(out)
+        return data
 
     def mem_write(self, address: int, data: bytes) -> None:
         """Write bytes regardless of page permissions (the mapping must exist)."""
@@ -352,6 +378,12 @@ class KvmEmulator:
         for h, n in self._host_ranges(address, len(data), "write"):
             ctypes.memmove(h, data[pos:pos + n], n)
             pos += n
+        if self._patched:
+            # A syscall wrote over an int3 of the running guest's stops: what
+            # it wrote is what the stop gives back, and the int3 stays.
+            for addr in [a for a in self._patched if address <= a < address + len(data)]:
+                self._patched[addr] = data[addr - address:addr - address + 1]
+                self._patch_byte(addr)
 
     # -- registers -----------------------------------------------------------------------------
     def _fetch_fpu(self) -> bytearray:
@@ -371,6 +403,17 @@ class KvmEmulator:
         area[XSTATE_BV:XSTATE_BV + 8] = bv.to_bytes(8, "little")
         self._fpu_dirty = True
 
+    @staticmethod
+    def _fx_place(name: str) -> tuple[int, int] | None:
+        """(offset, size) of register ``name`` in the fxsave image, or None."""
+        if name in FX_FIELDS:
+            return FX_FIELDS[name]
+        for prefix, (base, count, size) in FX_ARRAYS.items():
+            index = name[len(prefix):]
+            if name.startswith(prefix) and index.isdigit() and int(index) < count:
+                return base + FX_STRIDE * int(index), size
+        return None
+
     def reg_read(self, name: str) -> int:
         if name in GPR_SET:                 # the common case (each syscall reads seven), first
             return getattr(self.regs, name)
@@ -381,13 +424,13 @@ class KvmEmulator:
             return self._fs_base
         if n == "gs_base":
             return self._gs_base
+        if n in USER_SELECTORS:
+            return USER_SELECTORS[n]
         if n == "xsave":
             return bytes(self._fetch_fpu())
-        if n.startswith("xmm") and n[3:].isdigit() and int(n[3:]) < 16:
-            off = FX_XMM + 16 * int(n[3:])
-            return int.from_bytes(self._fetch_fpu()[off:off + 16], "little")
-        if n in FX_FIELDS:
-            off, size = FX_FIELDS[n]
+        place = self._fx_place(n)
+        if place is not None:
+            off, size = place
             return int.from_bytes(self._fetch_fpu()[off:off + size], "little")
         raise ValueError(f"unknown register {name!r}")
 
@@ -396,10 +439,11 @@ class KvmEmulator:
             setattr(self.regs, name, value)
             return
         n = ALIASES.get(name.lower(), name.lower())
+        place = self._fx_place(n)
         if n != "xsave":
             # as tcgpy.Emulator: two's complement for a negative value, an
             # error for one that does not fit the register
-            bits = 128 if n.startswith("xmm") else 64
+            bits = max(64, 8 * place[1]) if place is not None else 64
             if not -(1 << (bits - 1)) <= value < 1 << bits:
                 raise ValueError(f"{name}: {value:#x} does not fit in {bits} bits")
         if n in GPRS:
@@ -413,19 +457,20 @@ class KvmEmulator:
             setattr(self, "_" + n, value & MASK64)
             self._segs_dirty = True
             return
+        if n in USER_SELECTORS:
+            if value != USER_SELECTORS[n]:
+                raise ValueError(f"{n} is {USER_SELECTORS[n]:#x} in ring 3 and cannot be changed")
+            return
         if n == "xsave":
             # the whole XSAVE area (x87, SSE, AVX...): a thread's FP context
             self._fetch_fpu()[:] = bytes(value)
             self._fpu_dirty = True
             return
-        if n.startswith("xmm") and n[3:].isdigit() and int(n[3:]) < 16:
-            off, size = FX_XMM + 16 * int(n[3:]), 16
-        elif n in FX_FIELDS:
-            off, size = FX_FIELDS[n]
-            if n == "mxcsr":
-                value &= 0xFFFF             # reserved bits would make the load fail
-        else:
+        if place is None:
             raise ValueError(f"unknown register {name!r}")
+        off, size = place
+        if n == "mxcsr":
+            value &= 0xFFFF             # reserved bits would make the load fail
         self._fetch_fpu()[off:off + size] = (value & ((1 << (8 * size)) - 1)).to_bytes(size, "little")
         self._fpu_changed()
 
@@ -466,11 +511,25 @@ class KvmEmulator:
     # -- debugging -------------------------------------------------------------------------------
     def add_breakpoint(self, address: int) -> None:
         """Make ``run`` stop before executing the instruction at ``address``
-        (with ``hit_breakpoint`` set to it), unless the run starts there."""
-        self.breakpoints.add(address & MASK64)
+        (with ``hit_breakpoint`` set to it), unless the run starts there.
+        ValueError for an address in memory shared with other processes."""
+        address &= MASK64
+        if self._shared(address):
+            raise ValueError(f"cannot stop at {address:#x}: it is in a shared mapping")
+        self.breakpoints.add(address)
 
     def remove_breakpoint(self, address: int) -> None:
         self.breakpoints.discard(address & MASK64)
+
+    # No add_watchpoint: the debug registers do not fire under nested KVM
+    # (docs/kvm.md), and guest code does not go through tcgpy to reach memory.
+
+    def gdb_serve(self, port: int, host: str = "127.0.0.1") -> None:
+        """Wait for gdb (``target remote :PORT``; 0: a free port, said on
+        stderr) and let it debug this guest from the current pc until it
+        detaches or kills (tcgpy/gdbstub.py)."""
+        from ... import gdbstub
+        gdbstub.serve_emulator(self, port, host)
 
     # -- execution -------------------------------------------------------------------------------
     def request_exit(self) -> None:
@@ -489,6 +548,13 @@ class KvmEmulator:
 
     emu_stop = request_exit         # Unicorn's name (as tcgpy.Emulator)
 
+    def _shared(self, addr: int) -> bool:
+        """Whether ``addr`` is in memory other processes see (a MAP_SHARED
+        mapping): no int3 may go there.  A private file mapping (a library's
+        code) is this process's copy-on-write copy."""
+        r = self._find(addr)
+        return r is not None and r.slot is not None and not r.slot.backing.private
+
     def _patch_stops(self, stops: set[int]) -> None:
         """Put an ``int3`` at each address the run stops at.  (The debug
         registers would leave guest memory alone, but DR0-DR7 breakpoints do
@@ -497,16 +563,19 @@ class KvmEmulator:
             r = self._find(addr)
             if r is None or addr in self._patched:
                 continue
-            if r.slot is not None:
+            if self._shared(addr):
                 raise ValueError(f"cannot stop at {addr:#x}: it is in a shared mapping")
-            host = r.host + (addr - r.start)
-            self._patched[addr] = ctypes.string_at(host, 1)
-            ctypes.memmove(host, b"\xcc", 1)
+            self._patched[addr] = ctypes.string_at(r.host + (addr - r.start), 1)
+            self._patch_byte(addr)
+
+    def _patch_byte(self, addr: int) -> None:
+        r = self._find(addr)
+        ctypes.memmove(r.host + (addr - r.start), INT3, 1)
 
     def _unpatch_stops(self) -> None:
         for addr, orig in self._patched.items():
             r = self._find(addr)
-            if r is not None and r.slot is None:
+            if r is not None:
                 ctypes.memmove(r.host + (addr - r.start), orig, 1)
         self._patched.clear()
 
