@@ -236,13 +236,16 @@ def test_detach_runs_on():
 
 
 # -- the real gdb ------------------------------------------------------------------------------
-def run_gdb(commands: list[str], *args: str, demo: Path = DEMO, errors: bool = False) -> tuple[str, int]:
+def run_gdb(commands: list[str], *args: str, demo: Path = DEMO, errors: bool = False,
+            sources: Path = ROOT / "tests" / "guest") -> tuple[str, int]:
     """gdb-multiarch -batch with ``commands`` against tcgpy -g; (gdb's output, guest status).
-    ``errors``: gdb's error messages (its stderr) follow the output."""
+    ``errors``: gdb's error messages (its stderr) follow the output.  ``sources``:
+    where gdb finds the demo's source (its debug information names the
+    directory it was built in, which a clone does not have)."""
     proc, port = start_tcgpy(*args, demo=demo)
     try:
-        cmd = [GDB, "-batch", "-nx", "-ex", "set pagination off", "-ex", f"file {demo}",
-               "-ex", f"target remote :{port}"]
+        cmd = [GDB, "-batch", "-nx", "-ex", "set pagination off", "-ex", f"directory {sources}",
+               "-ex", f"file {demo}", "-ex", f"target remote :{port}"]
         for c in commands:
             cmd += ["-ex", c]
         done = subprocess.run(cmd, capture_output=True, text=True, timeout=TIMEOUT)

@@ -27,6 +27,7 @@ KVM_PROBLEM = kvm_status()
 pytestmark = pytest.mark.skipif(bool(KVM_PROBLEM), reason=f"KVM cannot run here: {KVM_PROBLEM}")
 
 DEMO = ROOT / "tests" / "guest" / "bin-x86_64" / "gdb_demo"
+SOURCES = ROOT / "tests" / "guest" / "x86_64"
 SIGFPE = 8
 # gdb's register numbers (the order of the description, tcgpy/accel/kvm/gdb.py)
 REG_RSP, REG_RDI, REG_RIP, REG_EFLAGS, REG_CS, REG_SS, REG_DS, REG_GS = 7, 5, 16, 17, 18, 19, 20, 23
@@ -241,7 +242,7 @@ def test_library_gdb_serve_on_kvm():
 def test_gdb_break_registers_memory_backtrace_next():
     out, status = run_gdb(["break main", "continue", "info registers", "info registers fs_base orig_rax",
                            "info registers float", "x/s &greeting", "break leaf",
-                           "continue", "bt", "next", "print counter", "continue"], demo=DEMO)
+                           "continue", "bt", "next", "print counter", "continue"], demo=DEMO, sources=SOURCES)
     assert re.search(r"Breakpoint 1, main \(argc=1", out), out
     assert re.search(r"^rip\s+0x\w+\s+0x\w+ <main\+\d+>", out, re.M), out
     rsp = int(re.search(r"^rsp\s+(0x\w+)", out, re.M).group(1), 16)
@@ -276,7 +277,7 @@ def test_gdb_stepi_into_a_call():
     sym = symbols(DEMO)
     call, size = call_in("middle", "leaf")
     out, status = run_gdb([f"break *{call:#x}", "continue", "print/x $pc", "stepi", "print/x $pc",
-                           "print/x *(long *)$sp", "stepi", "print/x $pc", "continue"], demo=DEMO)
+                           "print/x *(long *)$sp", "stepi", "print/x $pc", "continue"], demo=DEMO, sources=SOURCES)
     assert f"$1 = {call:#x}" in out and f"$2 = {sym['leaf']:#x}" in out, out
     assert f"$3 = {call + size:#x}" in out and f"$4 = {sym['leaf'] + 1:#x}" in out, out   # push %rbp
     assert status == 8, out
@@ -288,7 +289,7 @@ def test_gdb_watchpoints_unsupported_then_software():
     software watchpoints (single steps) work."""
     out, status = run_gdb(["break main", "continue", "watch counter", "continue", "delete",
                            "set can-use-hw-watchpoints 0", "watch counter", "continue", "print counter",
-                           "delete", "continue"], demo=DEMO, errors=True)
+                           "delete", "continue"], demo=DEMO, errors=True, sources=SOURCES)
     assert "Could not insert hardware watchpoint 2." in out, out
     assert re.search(r"Watchpoint \d+: counter\s+Old value = 0\s+New value = 3", out), out
     assert "$1 = 3" in out and status == 8, out
@@ -297,7 +298,7 @@ def test_gdb_watchpoints_unsupported_then_software():
 @needs_gdb
 def test_gdb_segfault_and_exit_status():
     out, status = run_gdb(["continue", "print $_siginfo.si_signo", "print $_siginfo._sifields._sigfault.si_addr",
-                           "continue"], "segv", demo=DEMO)
+                           "continue"], "segv", demo=DEMO, sources=SOURCES)
     assert "Program received signal SIGSEGV, Segmentation fault." in out, out
     assert re.search(r"main \(argc=2.*gdb_demo.c:\d+", out), out
     assert "= 11" in out and "(void *) 0x10" in out, out
