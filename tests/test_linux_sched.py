@@ -59,3 +59,38 @@ def test_kill_of_the_process_switches_only_when_the_sender_blocks_it(two_threads
     proc.signals.blocked |= 1 << (SIGUSR1 - 1)
     sys_kill(proc, proc.pid, SIGUSR1)
     assert switch_asked(proc)
+
+
+def test_late_sigchld_of_a_child_reaped_at_the_default_is_discarded():
+    """The kernel discards a SIGCHLD while SIGCHLD is at its default.  When
+    the host's reaches the signal watcher only after the guest reaped that
+    child and installed a handler (a loaded machine: the watcher thread runs
+    late), it must not reach the handler (libc_events failed so once); the
+    SIGCHLD of a child reaped under a handler still does."""
+    import os
+    import struct
+    from tcgpy.linux.hostsig import SignalWatcher
+    from tcgpy.linux.signals import SigAction
+    from tcgpy.linux.sys_proc import sys_wait4
+    emu = Emulator("aarch64")
+    proc = LinuxProcess(emu, LINUX_ARCH, Options())
+    watcher = SignalWatcher(proc)          # not started: forward() is called as the thread would
+    chld = proc.signals.numbers["SIGCHLD"]
+
+    def exited_child() -> tuple[int, bytes]:
+        pid = os.fork()
+        if pid == 0:
+            os._exit(7)
+        while not os.waitid(os.P_PID, pid, os.WEXITED | os.WNOWAIT):
+            pass
+        return pid, struct.pack("<iiiiiii", 17, 0, 1, 0, pid, os.getuid(), 7).ljust(128, b"\0")
+
+    pid, info = exited_child()
+    assert sys_wait4(proc, pid, 0, 0, 0) == pid               # reaped at SIGCHLD's default
+    proc.signals.actions[chld] = SigAction(0x1000, 0, 0, 0)   # then a handler
+    watcher.forward(17, info)                                 # ... and the host's SIGCHLD, late
+    assert not proc.signals.host_queue
+    pid, info = exited_child()
+    assert sys_wait4(proc, pid, 0, 0, 0) == pid               # reaped under the handler
+    watcher.forward(17, info)
+    assert len(proc.signals.host_queue) == 1

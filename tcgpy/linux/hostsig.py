@@ -160,6 +160,13 @@ class SignalWatcher:
             # A wait4/waitid waiting in the scheduler looks again now, not at
             # its next periodic retry, whatever the guest does with SIGCHLD.
             proc.wakeup.set()
+            # The SIGCHLD of a child the guest reaped with SIGCHLD at its
+            # default, which arrives late (this thread ran late: a loaded
+            # machine): the kernel had discarded it.
+            pid = struct.unpack_from("<i", info, 16)[0] if len(info) >= 20 else 0
+            if pid in getattr(proc, "reaped_at_default", ()):
+                proc.reaped_at_default.discard(pid)
+                return
         act = sigs.actions[g]
         blocked = sigs.blocked & (1 << (g - 1))
         if act.handler == SIG_IGN:

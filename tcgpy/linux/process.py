@@ -184,6 +184,7 @@ class LinuxProcess:
         # FD_WAITS syscalls on them run at once (threads.wait_instead);
         # forgotten whenever a number may come to name another file
         self.never_wait_fds: set[int] = set()
+        self.reaped_at_default: set[int] = set()   # see sys_proc._reaped
         self._regs = _syscall_registers(emu, arch.abi)
         emu.on_syscall = self.on_syscall
 

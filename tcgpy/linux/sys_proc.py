@@ -7,6 +7,7 @@ import struct
 import sys
 import time
 
+from .signals import SIG_DFL, SIG_IGN
 from .syscalls import NORETURN, s32, syscall
 
 RLIM_INFINITY = (1 << 64) - 1
@@ -595,11 +596,24 @@ def sys_wait4(proc, pid, wstatus, options, rusage):
         if not got and not options & os.WNOHANG:
             return None
         if got:
+            _reaped(proc, got)
             _write_status(proc, wstatus, status)
             if rusage:
                 proc.write(rusage, pack_rusage(proc, ru))
         return got
     return _wait_child(proc, check)
+
+
+def _reaped(proc, pid: int) -> None:
+    """A child reaped while SIGCHLD is at its default or ignored: the kernel
+    discarded its SIGCHLD when the child exited.  The host's may still be on
+    its way to the signal watcher, which must not hand it to a handler the
+    guest installs later (hostsig.SignalWatcher.forward)."""
+    sigs = proc.signals
+    if sigs.actions[sigs.numbers["SIGCHLD"]].handler in (SIG_DFL, SIG_IGN):
+        if len(proc.reaped_at_default) > 4096:
+            proc.reaped_at_default.clear()
+        proc.reaped_at_default.add(pid)
 
 
 def _wait_child(proc, check):
@@ -620,6 +634,8 @@ def sys_waitid(proc, idtype, id_, infop, options, rusage):
             return proc.err("ECHILD")
         if res is None and not options & os.WNOHANG:
             return None
+        if res is not None and not options & os.WNOWAIT:
+            _reaped(proc, res.si_pid)
         lay = proc.layout("siginfo_chld")
         if infop:
             if res is None:
