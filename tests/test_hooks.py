@@ -10,12 +10,11 @@ import sys
 from pathlib import Path
 
 import pytest
+import unicorn
+from unicorn import arm64_const as UCA
 
 import tcgpy
 from tcgpy import Emulator, IllegalInstruction, MemoryFault
-
-unicorn = pytest.importorskip("unicorn")
-from unicorn import arm64_const as UCA  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 CODE, DATA = 0x10000, 0x20000
@@ -649,7 +648,6 @@ def recorders(out):
 def test_chained_loops_hook_events_match_unicorn(workload):
     """Code, block and memory events, interleaved, over tcgpy bench's loops
     (calls through a table, returns, pair stores): the same on both."""
-    pytest.importorskip("keystone")
     from tcgpy import benchmarks as b
     name, prog, end, regs = next(w for w in b.bench_workloads(0.0001) if w[0] == workload)
     events = {}

@@ -20,7 +20,7 @@ needs_kvm = pytest.mark.skipif(bool(KVM_PROBLEM), reason=f"KVM cannot run here: 
 
 def test_every_form_encodes_what_it_says():
     """Each encoder's bytes disassemble (capstone) to its own mnemonic and registers."""
-    capstone = pytest.importorskip("capstone")
+    import capstone
     md = capstone.Cs(capstone.CS_ARCH_X86, capstone.CS_MODE_64)
     rng = random.Random(1)
     byte_names = {**{g: g for g in X.GPRS}, "rax": "al", "rcx": "cl", "rdx": "dl", "rbx": "bl",
@@ -65,7 +65,6 @@ def test_no_instruction_reads_a_flag_left_undefined():
 
 @needs_kvm
 def test_a_campaign_finds_no_unexplained_mismatch():
-    pytest.importorskip("unicorn")
     r = subprocess.run([sys.executable, "-m", "tcgpy", "difftest", "x86_64", "--count", "300",
                         "--seed", "11", "--length", "8", "--json"],
                        capture_output=True, timeout=300, env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
@@ -77,7 +76,6 @@ def test_a_campaign_finds_no_unexplained_mismatch():
 @needs_kvm
 def test_a_mismatch_is_reported_and_fails_the_campaign(monkeypatch):
     """The comparison itself: Unicorn started from other registers disagrees."""
-    pytest.importorskip("unicorn")
     real = X.Runners.run_unicorn
 
     def off_by_one(self, case, code):

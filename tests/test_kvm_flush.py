@@ -12,11 +12,11 @@ import ctypes
 
 import pytest
 
-unicorn = pytest.importorskip("unicorn")
-from unicorn import x86_const as X  # noqa: E402
+import unicorn
+from unicorn import x86_const as X
 
-from tcgpy.accel.kvm import kvmapi as K  # noqa: E402
-from tcgpy.accel.kvm import machine as M  # noqa: E402
+from tcgpy.accel.kvm import kvmapi as K
+from tcgpy.accel.kvm import machine as M
 
 PAGE = M.PAGE
 # Low addresses stand in for the kernel pages' (Unicorn does not run code
