@@ -436,6 +436,8 @@ def run_main(args, emulator_factory=None, exec_prefix: list[str] | None = None) 
                 _say(f"tcgpy: --trace {args.trace}: {e.strerror}")
         proc.flush_logs()
 
+    from .gcpolicy import tune_for_run
+    tune_for_run()
     try:
         if gdb_port is not None:
             from .linux.debuggee import run_with_gdb
