@@ -407,6 +407,8 @@ def run_main(args, emulator_factory=None, exec_prefix: list[str] | None = None) 
         return _error(printable(str(e)))
     if items - CACHE_NEUTRAL_ITEMS and hasattr(emu, "set_log"):
         emu.set_log(Logger(items - CACHE_NEUTRAL_ITEMS, log, emu.arch, ranges=ranges))
+    if hasattr(emu, "set_background_compile") and os.environ.get("TCGPY_COMPILE_THREAD", "1") != "0":
+        emu.set_background_compile(True)
     if emulator_factory is not None and hasattr(emu, "set_cache_dir"):
         emu.set_cache_dir(cache_dir, warn=cache_warn)
     proc.start_signal_watcher()

@@ -363,6 +363,20 @@ class Emulator:
         """Drop every translated block (e.g. after changing passes)."""
         self.cache.flush()
 
+    def set_background_compile(self, on: bool) -> None:
+        """Run LLVM on a second host thread while the cold tier interprets
+        the blocks waiting for it (backends/llvm/background.py).  ``tcgpy
+        run`` turns it on; the library's default is off, so that the code
+        a ``run`` compiled is in place when it returns, whatever the
+        threads' timing (statistics, chaining and hot regions a caller looks
+        at do not vary from run to run)."""
+        if on and self.cache.background is None:
+            from .backends.llvm.background import BackgroundCompiler
+            self.cache.background = BackgroundCompiler()
+        elif not on and self.cache.background is not None:
+            self.cache.wait_compiled()
+            self.cache.background = None
+
     # -- what the Linux layer asks of an engine (accel/engine.py) ---------------------------
     @property
     def counts_instructions(self) -> bool:

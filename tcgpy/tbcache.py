@@ -27,6 +27,7 @@ from collections.abc import Container
 from dataclasses import dataclass, field
 
 from .backends.llvm import jit, native_helpers, refill
+from .backends.llvm.background import Job
 from .backends.llvm.lower import (ACCESS_KEYS, JMP_WAYS, SYM_SLOW_LD, SYM_SLOW_ST, Runtime, access_fn_name,
                                   access_function_text, jmp_index,
                                   lower_batch, lower_block, module_text)
@@ -193,6 +194,7 @@ class TB:
     plan: object = None        # ... planned for the cold tier's interpreter (ir.interp_fast) once run twice
     runs: int = 0
     instr: int = 0             # its instrumentation (ir.core.Block.instr)
+    compiling: bool = False    # in a job of the background compiler (a cold block, or hot code being replaced)
 
 
 def lower_hot(blocks, header_pc: int, rt: Runtime, fn_name, alloc_slot, alloc_counter=None):
@@ -275,6 +277,9 @@ class TBCache:
         self.next_slot = 0
         self.free_slots: list[int] = []
         self._fn_counter = 0
+        # LLVM on another thread (backends/llvm/background.py) when set:
+        # only with a cold tier, which runs the blocks meanwhile.
+        self.background = None
         lay = arch.layout
         self.rt = Runtime(offsets=lay.offsets, tlb_offset=lay.tlb_offset,
                           slot_base=ctypes.addressof(self.slots),
@@ -407,6 +412,82 @@ class TBCache:
             self.log.llvm("out_asm", text, hot, [b.pc for b in blocks])
         return text, lowered
 
+    # -- compiling on the background thread ------------------------------------------
+    def _compile_in_background(self, blocks) -> None:
+        """Compile a first-tier batch on the background thread; its blocks
+        stay cold (interpreted) until the code is installed."""
+        colds = [self._cold_tb(b) for b in blocks]
+        for c in colds:
+            c.compiling = True
+        text, lowered = self._lower(blocks, True, False)
+        code = self.code
+        code.prepare(False)
+        names = [lb.name for lb in lowered]
+        self.background.submit(Job(lambda: code.compile(text, names), kind="first", code=code,
+                                   blocks=blocks, lowered=lowered, colds=colds))
+
+    def _cold_tb(self, block) -> TB:
+        """The cold block holding ``block``'s IR, made if it has none yet (a
+        batch's block that has not run)."""
+        tb = self.cold.get(block.pc)
+        if tb is not None and tb.ir is block:
+            return tb
+        tb = TB(block.pc, block.guest_size, block.guest_insns, block.insn_pcs, ir=block,
+                pages=_pages(block), instr=block.instr)
+        self.cold[block.pc] = tb
+        self._track_pages(tb)
+        self.stats.cold_blocks += 1
+        return tb
+
+    def _install_compiled(self) -> None:
+        """Install what the background thread has finished, unless what it
+        was compiled from changed meanwhile (a store to the code, an unmap, a
+        flush: its blocks are no longer valid)."""
+        for job in self.background.take():
+            info = job.info
+            if job.error is not None:
+                raise job.error
+            if info["code"] is not self.code:
+                continue                # flushed: its slots and counters went with it
+            addrs, elapsed = job.result
+            self.stats.time_llvm_compile += elapsed
+            if info["kind"] == "first":
+                tbs = self._make_tbs(info["blocks"], info["lowered"], addrs, False)
+                for tb, cold in zip(tbs, info["colds"]):
+                    cold.compiling = False
+                    if cold.valid and tb.pc not in self.blocks:
+                        self._register(tb)      # in the cold block's place
+                    else:
+                        self._discard(tb)
+            else:
+                region = info["region"]
+                for tb in region:
+                    tb.compiling = False
+                news = self._finish_hot(info, addrs)
+                if all(tb.valid for tb in region):
+                    if info["hot_key"]:
+                        self.hot_records[info["hot_key"]] = info["record"]
+                    self._install_hot(region, news, info["target"])
+                else:
+                    for tb in news:
+                        self._discard(tb)
+
+    def _discard(self, tb: TB) -> None:
+        """Drop compiled code that was never registered: its slots and
+        counters go back (nothing jumps to it)."""
+        tb.valid = False
+        self.free_slots.extend(slot for slot, _ in tb.slots)
+        for idx in tb.counters:
+            self.counter_owner.pop(idx, None)
+            self.free_counters.append(idx)
+        tb.counters = []
+
+    def wait_compiled(self) -> None:
+        """Install every job the background thread has (waiting for them)."""
+        if self.background is not None:
+            self.background.wait_all()
+            self._install_compiled()
+
     def _compile(self, blocks, chain: bool, hot: bool = False) -> list[TB]:
         """Lower and compile ``blocks`` as one module, synchronously."""
         text, lowered = self._lower(blocks, chain, hot)
@@ -418,22 +499,48 @@ class TBCache:
         """The hot tier: each block's own function and, when the loop's header
         is among them, the whole loop as one function entered there
         (lower_region), optimised by LLVM."""
-        t0 = time.perf_counter()
-        text, order, lowered, region = lower_hot(blocks, header_pc, self.rt, self._fn_name, self._alloc_slot,
-                                                 self._alloc_counter)
+        info = self._lower_hot(blocks, header_pc)
         t1 = time.perf_counter()
-        self.stats.time_llvm_lower += t1 - t0
-        if region:
+        text = info["text"]
+        if info["is_region"]:
             text = optimize_region(text)
         if self.log is not None:
             self.log.llvm("out_asm", text, True, [b.pc for b in blocks])
-        addrs, _ = self.code.compile(text, [lb.name for lb in lowered], hot=True)
+        addrs, _ = self.code.compile(text, [lb.name for lb in info["lowered"]], hot=True)
         self.stats.time_llvm_compile += time.perf_counter() - t1     # optimisation included
-        tbs = self._make_tbs(order, lowered, addrs, True)
-        if region:
+        return self._finish_hot(info, addrs)
+
+    def _lower_hot(self, blocks, header_pc: int) -> dict:
+        t0 = time.perf_counter()
+        text, order, lowered, is_region = lower_hot(blocks, header_pc, self.rt, self._fn_name, self._alloc_slot,
+                                                    self._alloc_counter)
+        self.stats.time_llvm_lower += time.perf_counter() - t0
+        return {"text": text, "order": order, "lowered": lowered, "is_region": is_region}
+
+    def _finish_hot(self, info: dict, addrs) -> list[TB]:
+        tbs = self._make_tbs(info["order"], info["lowered"], addrs, True)
+        if info["is_region"]:
             mark_region(tbs)
             self.stats.hot_regions += 1
         return tbs
+
+    def _compile_hot_in_background(self, blocks, header_pc: int, region: list[TB], hot_key) -> None:
+        info = self._lower_hot(blocks, header_pc)
+        text, is_region = info["text"], info["is_region"]
+        names = [lb.name for lb in info["lowered"]]
+        code = self.code
+        code.prepare(True)
+
+        def work():
+            t0 = time.perf_counter()
+            addrs, _ = code.compile(optimize_region(text) if is_region else text, names, hot=True)
+            return addrs, time.perf_counter() - t0
+
+        for tb in region:
+            tb.compiling = True
+        self.background.submit(Job(work, kind="hot", code=code, region=region, target=header_pc,
+                                   hot_key=hot_key, record=(header_pc, [(b.pc, b.guest_insns) for b in blocks]),
+                                   **info))
 
     def _fn_name(self) -> str:
         self._fn_counter += 1
@@ -515,6 +622,8 @@ class TBCache:
         Translation ends blocks before ``stops`` (run's ``until`` and
         breakpoints) and does not start blocks there: the dispatcher must
         see those addresses, so nothing may chain into them."""
+        if self.background is not None and self.background.done:
+            self._install_compiled()
         tb = self.blocks.get(pc)
         if tb is not None:
             if not self.nochain:
@@ -538,12 +647,13 @@ class TBCache:
             if self.new_pcs is not None:
                 self.new_pcs[pc] = None
             tb.runs += 1
-            if tb.runs < self.cold_runs:
+            if tb.runs < self.cold_runs or tb.compiling:
                 self.stats.cold_runs += 1
                 if tb.runs == self.cold_runs // 2:
                     self.lukewarm.append(tb)
                 return tb
-            self.invalidate(tb)         # warm now: compiled below, from the same IR
+            if self.background is None:
+                self.invalidate(tb)     # warm now: compiled below, from the same IR
             warm = tb.ir
         # The cap counts every block compiled since the last flush, live or
         # invalidated: their machine code is only released with the code space.
@@ -577,15 +687,21 @@ class TBCache:
                     frontier.add(t)
                     continue
                 cold = self.cold.get(t)
+                if cold is not None and cold.compiling:
+                    continue            # in another batch on its way
                 blocks.append(cold.ir if cold is not None else self._translate(t, MAX_BLOCK_INSNS, stops))
             i += 1
         self.frontier = frontier
         # Cold blocks halfway to their compile come along: fewer modules.
         while self.lukewarm and len(blocks) < MAX_BATCH and self.generation_blocks + len(blocks) < MAX_BLOCKS:
             cold = self.lukewarm.pop()
-            if cold.valid and cold.pc not in seen:
+            if cold.valid and not cold.compiling and cold.pc not in seen:
                 seen.add(cold.pc)
                 blocks.append(cold.ir)
+        if warm is not None and self.background is not None:
+            self._compile_in_background(blocks)
+            self.stats.cold_runs += 1
+            return self.cold[pc]        # interpreted until its code is in
         tbs = self._compile(blocks, chain=True)
         for tb in tbs:
             self._register(tb)
@@ -673,8 +789,8 @@ class TBCache:
         # at every hook); counted code may be hot, but not from the
         # persistent cache, which holds none.
         region = [tb for tb in region if tb.instr < 2]
-        if not region:
-            return
+        if not region or any(tb.compiling for tb in region):
+            return                      # (a region of it on its way from the background thread)
         hot_key = None
         if self.pcache is not None and not any(tb.instr for tb in region):
             hot_key = persist.hot_key(self, target, region)
@@ -695,6 +811,9 @@ class TBCache:
             blocks = [blocks[i] for i in keep]
             if not region:
                 return
+        if self.background is not None and self.log is None:
+            self._compile_hot_in_background(blocks, target, region, hot_key)
+            return
         news = self._compile_hot(blocks, target)
         if hot_key:
             # for the persistent cache: compiled again as relocatable code when saving
@@ -915,6 +1034,12 @@ class TBCache:
         """Drop every block and its host code (only called from the dispatcher,
         when no JIT frame is live)."""
         self.stats.cache_flushes += 1
+        if self.background is not None:
+            # Nothing may still compile into the code space about to go.
+            self.background.wait_all()
+            self.background.take()
+            for tb in self.blocks.values():
+                tb.compiling = False
         for tb in self.blocks.values():
             tb.valid = False
         self.blocks.clear()

@@ -197,6 +197,13 @@ class CodeSpace:
                 ee = self._engines[hot] = llvm.create_mcjit_compiler(llvm.parse_assembly(""), tm)
         return ee
 
+    def prepare(self, hot: bool = False) -> None:
+        """Load LLVM and make the tier's engine now, on the calling thread:
+        for a compile on another thread (background.py), which must not open
+        files (loading the library does) while the guest's own descriptor
+        calls run: the guest would see their numbers."""
+        self._engine(hot)
+
     def compile(self, text: str, names: list[str], hot: bool = False):
         """Compile LLVM IR text; returns ({name: address}, seconds)."""
         ee = self._engine(hot)

@@ -1,0 +1,154 @@
+"""LLVM on the background thread (tcgpy/backends/llvm/background.py, what
+``tcgpy run`` uses): blocks waiting for their code are interpreted, and code
+compiled from guest code that changed meanwhile is never installed."""
+from __future__ import annotations
+
+import os
+import struct
+
+import tcgpy
+
+from .asm import asm
+
+CODE = 0x10000
+DATA = 0x20000
+
+# x0 = sum over i < n of (i + 1) * x5: the loop's constant lives in x5 so
+# that a test can rewrite the instruction that uses it.
+LOOP = """
+    mov x0, #0
+    mov x1, #0
+    mov x6, #{n}
+loop:
+    add x1, x1, #1
+    madd x0, x1, x5, x0
+    cmp x1, x6
+    b.ne loop
+    str x0, [x4]
+"""
+
+
+def make(code: bytes, cold_runs: int = 2) -> tcgpy.Emulator:
+    emu = tcgpy.Emulator("aarch64", icount=False)
+    emu.cache.cold_runs = cold_runs
+    emu.set_background_compile(True)
+    emu.mem_map(CODE, 0x4000, "rwx")
+    emu.mem_map(DATA, 0x4000, "rw")
+    emu.mem_write(CODE, code)
+    return emu
+
+
+def run(emu, code, n, x5=1):
+    emu.reg_write("x4", DATA)
+    emu.reg_write("x5", x5)
+    emu.run(CODE, until=CODE + len(code))
+    return struct.unpack("<Q", emu.mem_read(DATA, 8))[0]
+
+
+def expect(n, x5=1):
+    return sum((i + 1) * x5 for i in range(n))
+
+
+def test_results_do_not_depend_on_when_the_code_comes():
+    code = asm(LOOP.format(n=500))
+    emu = make(code)
+    assert run(emu, code, 500, 3) == expect(500, 3)
+    emu.cache.wait_compiled()
+    assert emu.stats.blocks_translated > 0
+    assert not any(tb.compiling for tb in emu.cache.cold.values())
+    assert run(emu, code, 500, 5) == expect(500, 5)      # now compiled code
+    assert all(tb.ir is None for tb in emu.cache.blocks.values())
+
+
+def test_code_rewritten_while_compiling_is_not_installed():
+    code = asm(LOOP.format(n=50))
+    emu = make(code)
+    bg = emu.cache.background
+    bg._busy.acquire()          # the worker takes no job meanwhile
+    try:
+        assert run(emu, code, 50) == expect(50)
+        assert bg.queue, "the loop's blocks should be waiting for the worker"
+        # madd -> msub: x0 -= x1 * x5 (the stale code would still add)
+        offset = code.index(asm("madd x0, x1, x5, x0"))
+        emu.mem_write(CODE + offset, asm("msub x0, x1, x5, x0"))
+    finally:
+        bg._busy.release()
+    emu.cache.wait_compiled()
+    want = (-expect(50)) & (2**64 - 1)
+    assert run(emu, code, 50) == want
+    assert run(emu, code, 50) == want
+
+
+def test_a_flush_drops_what_is_still_compiling():
+    code = asm(LOOP.format(n=50))
+    emu = make(code)
+    bg = emu.cache.background
+    bg._busy.acquire()
+    try:
+        assert run(emu, code, 50) == expect(50)
+        assert bg.queue
+    finally:
+        bg._busy.release()
+    emu.flush_cache()
+    assert bg.pending == 0 and not emu.cache.blocks
+    assert run(emu, code, 50, 2) == expect(50, 2)
+
+
+def test_a_forked_child_compiles_what_its_parent_left_queued():
+    code = asm(LOOP.format(n=200))
+    emu = make(code)
+    bg = emu.cache.background
+    bg._busy.acquire()
+    try:
+        assert run(emu, code, 200) == expect(200)
+        assert bg.queue
+    finally:
+        bg._busy.release()
+    # (the fork waits for the job in hand: never a child whose llvmlite lock is held)
+    pid = os.fork()
+    if pid == 0:
+        try:
+            emu.cache.wait_compiled()
+            ok = run(emu, code, 200, 7) == expect(200, 7) and emu.stats.blocks_translated > 0
+        except BaseException:
+            ok = False
+        os._exit(0 if ok else 1)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    emu.cache.wait_compiled()
+    assert run(emu, code, 200, 4) == expect(200, 4)
+
+
+def test_switching_it_off_installs_what_is_pending():
+    code = asm(LOOP.format(n=100))
+    emu = make(code)
+    assert run(emu, code, 100) == expect(100)
+    emu.set_background_compile(False)
+    assert emu.cache.background is None
+    assert not any(tb.compiling for tb in emu.cache.cold.values())
+    assert run(emu, code, 100, 9) == expect(100, 9)
+
+
+def test_a_hot_loop_rewritten_while_compiling_keeps_its_new_code():
+    from tcgpy.tbcache import HOT_THRESHOLD
+    n = 3 * HOT_THRESHOLD
+    code = asm(LOOP.format(n=n))
+    emu = make(code)
+    bg = emu.cache.background
+    with bg._busy:                              # interpreted throughout: nothing counts
+        assert run(emu, code, n) == expect(n)
+    emu.cache.wait_compiled()                   # first tier now
+    assert not any(tb.hot for tb in emu.cache.blocks.values())
+    bg._busy.acquire()
+    try:
+        assert run(emu, code, n) == expect(n)
+        hot_jobs = [job for job in bg.queue if job.info["kind"] == "hot"]
+        assert hot_jobs, "the loop should have turned hot"
+        offset = code.index(asm("madd x0, x1, x5, x0"))
+        emu.mem_write(CODE + offset, asm("msub x0, x1, x5, x0"))
+    finally:
+        bg._busy.release()
+    emu.cache.wait_compiled()
+    assert not any(tb.hot for tb in emu.cache.blocks.values())
+    want = (-expect(n)) & (2**64 - 1)
+    assert run(emu, code, n) == want
