@@ -25,7 +25,12 @@ from .errors import AlignmentFault, MemoryFault
 from .ir import interp_fast
 from .ir.interp import InterpFault, interpret
 from .ir.ops import Exit
+from .cpustate import PAGE_BITS, PAGE_MASK, PAGE_SIZE, TLBEntry
 from .softmmu.memory import Fault
+
+_TLB_WORDS = ctypes.sizeof(TLBEntry) // 8          # addr_read, addr_write, addend, pad
+_IN_PAGE = PAGE_SIZE - 1
+_MASK64 = (1 << 64) - 1
 
 # A block's first runs go through the oracle itself: planning a block costs
 # about what two oracle runs do, and most blocks run once or twice.
@@ -44,21 +49,37 @@ class _GuestMemory:
     """Guest memory for the interpreter, with the JIT's access checks, and
     the emulator's code and block hooks (Op.hook: tcgpy/hooks.py).  Memory
     hooks turn the cold tier off while they exist, as watchpoints do: they
-    report the accessing instruction's pc, which this interface lacks."""
+    report the accessing instruction's pc, which this interface lacks.
+
+    An access within one page that the softmmu TLB allows (the entries the
+    JIT's inline path and native refill use, in env) goes to host memory
+    directly, as the JIT's does; any other takes the softmmu's slow path
+    (permissions, MMIO, stores to translated code, faults), which fills the
+    TLB for the next."""
 
     def __init__(self, emu):
         self.emu = emu
         self.aspace = emu.aspace
+        tlb = emu.env.tlb
+        self.tlb = (ctypes.c_uint64 * (len(tlb) * _TLB_WORDS)).from_address(ctypes.addressof(tlb))
+        self.tlb_mask = len(tlb) - 1
 
     def load(self, addr: int, size: int) -> int:
+        i = ((addr >> PAGE_BITS) & self.tlb_mask) * _TLB_WORDS
+        if self.tlb[i] == addr & PAGE_MASK and (addr & _IN_PAGE) + size <= PAGE_SIZE:
+            return int.from_bytes(ctypes.string_at((addr + self.tlb[i + 2]) & _MASK64, size), "little")
         try:
-            return int.from_bytes(self.aspace.read(addr, size), "little")
+            return self.aspace.load(addr, size)
         except Fault:
             raise InterpFault(addr, "read") from None
 
     def store(self, addr: int, size: int, value: int) -> None:
+        i = ((addr >> PAGE_BITS) & self.tlb_mask) * _TLB_WORDS
+        if self.tlb[i + 1] == addr & PAGE_MASK and (addr & _IN_PAGE) + size <= PAGE_SIZE:
+            ctypes.memmove((addr + self.tlb[i + 2]) & _MASK64, value.to_bytes(size, "little"), size)
+            return
         try:
-            self.aspace.write(addr, value.to_bytes(size, "little"))
+            self.aspace.store(addr, size, value)
         except Fault:
             raise InterpFault(addr, "write") from None
 
