@@ -89,6 +89,7 @@ class _GuestMemory:
 
 class ColdRunner:
     def __init__(self, emu):
+        self.cache = emu.cache
         self.state = _Env(emu.env)
         self.mem = _GuestMemory(emu)
 
@@ -100,7 +101,7 @@ class ColdRunner:
         elif tb.runs < PLAN_RUNS:
             info = interpret(tb.ir, self.state, self.mem)
         else:
-            tb.plan = interp_fast.plan(tb.ir)
+            tb.plan = interp_fast.plan(self.cache.cold_ir(tb))
             info = interp_fast.run(tb.plan, self.state.env, self.state.words, self.mem)
         if info.kind == "exit_tb":
             return info.code

@@ -195,6 +195,7 @@ class TB:
     runs: int = 0
     instr: int = 0             # its instrumentation (ir.core.Block.instr)
     compiling: bool = False    # in a job of the background compiler (a cold block, or hot code being replaced)
+    raw: bool = False          # a cold block whose IR the optimiser has not seen yet (TBCache.cold_ir)
 
 
 def lower_hot(blocks, header_pc: int, rt: Runtime, fn_name, alloc_slot, alloc_counter=None):
@@ -357,10 +358,12 @@ class TBCache:
         """(instruction word, length) at ``pc`` by the target's fetch rule, or None."""
         return self._target_fetch(self.aspace.fetch, pc)
 
-    def _translate(self, pc: int, max_insns: int, stops: Container[int], plain: bool = False):
-        """IR for the block at ``pc``, optimised, with the instrumentation
-        ``instr`` asks for (hooks, counters) unless ``plain`` (code for the
-        persistent cache, which never holds instrumented code)."""
+    def _translate(self, pc: int, max_insns: int, stops: Container[int], plain: bool = False,
+                   optimize: bool = True):
+        """IR for the block at ``pc``, optimised unless not ``optimize``,
+        with the instrumentation ``instr`` asks for (hooks, counters) unless
+        ``plain`` (code for the persistent cache, which never holds
+        instrumented code)."""
         t0 = time.perf_counter()
         log = self.log
         d0 = self.stats.time_decode
@@ -375,7 +378,8 @@ class TBCache:
         if log is not None:
             log.block_in(block, self._fetch)
             log.block_ir("op", block)
-        block = self.pipeline(block)
+        if optimize:
+            block = self.pipeline(block)
         self.stats.time_passes += time.perf_counter() - t1
         if log is not None:
             log.block_ir("op_opt", block)
@@ -425,6 +429,16 @@ class TBCache:
         names = [lb.name for lb in lowered]
         self.background.submit(Job(lambda: code.compile(text, names), kind="first", code=code,
                                    blocks=blocks, lowered=lowered, colds=colds))
+
+    def cold_ir(self, tb: TB):
+        """Cold block ``tb``'s IR, optimised (once: before it is planned for
+        the fast interpreter or compiled)."""
+        if tb.raw:
+            t0 = time.perf_counter()
+            tb.ir = self.pipeline(tb.ir)
+            tb.raw = False
+            self.stats.time_passes += time.perf_counter() - t0
+        return tb.ir
 
     def _cold_tb(self, block) -> TB:
         """The cold block holding ``block``'s IR, made if it has none yet (a
@@ -638,9 +652,13 @@ class TBCache:
         if self.cold_runs:
             tb = self.cold.get(pc)
             if tb is None:
-                block = self._translate(pc, MAX_BLOCK_INSNS, stops)
+                # Not optimised until it runs a few times (cold_ir): most
+                # cold blocks run once or twice, and the passes cost more
+                # than interpreting the ops they would remove.
+                raw = self.log is None
+                block = self._translate(pc, MAX_BLOCK_INSNS, stops, optimize=not raw)
                 tb = TB(block.pc, block.guest_size, block.guest_insns, block.insn_pcs, ir=block,
-                        pages=_pages(block), instr=block.instr)
+                        pages=_pages(block), instr=block.instr, raw=raw)
                 self.cold[pc] = tb
                 self._track_pages(tb)
                 self.stats.cold_blocks += 1
@@ -652,9 +670,9 @@ class TBCache:
                 if tb.runs == self.cold_runs // 2:
                     self.lukewarm.append(tb)
                 return tb
+            warm = self.cold_ir(tb)
             if self.background is None:
                 self.invalidate(tb)     # warm now: compiled below, from the same IR
-            warm = tb.ir
         # The cap counts every block compiled since the last flush, live or
         # invalidated: their machine code is only released with the code space.
         if self.generation_blocks >= MAX_BLOCKS or self.next_slot >= MAX_SLOTS - 4096:
@@ -689,7 +707,7 @@ class TBCache:
                 cold = self.cold.get(t)
                 if cold is not None and cold.compiling:
                     continue            # in another batch on its way
-                blocks.append(cold.ir if cold is not None else self._translate(t, MAX_BLOCK_INSNS, stops))
+                blocks.append(self.cold_ir(cold) if cold is not None else self._translate(t, MAX_BLOCK_INSNS, stops))
             i += 1
         self.frontier = frontier
         # Cold blocks halfway to their compile come along: fewer modules.
@@ -697,7 +715,7 @@ class TBCache:
             cold = self.lukewarm.pop()
             if cold.valid and not cold.compiling and cold.pc not in seen:
                 seen.add(cold.pc)
-                blocks.append(cold.ir)
+                blocks.append(self.cold_ir(cold))
         if warm is not None and self.background is not None:
             self._compile_in_background(blocks)
             self.stats.cold_runs += 1
