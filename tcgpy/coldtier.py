@@ -23,6 +23,7 @@ import ctypes
 
 from .errors import AlignmentFault, MemoryFault
 from .ir import interp_fast
+from .ir.helpers import HELPERS
 from .ir.interp import InterpFault, interpret
 from .ir.ops import Exit
 from .cpustate import PAGE_BITS, PAGE_MASK, PAGE_SIZE, TLBEntry
@@ -89,6 +90,7 @@ class _GuestMemory:
 
 class ColdRunner:
     def __init__(self, emu):
+        self.helpers = HELPERS          # (interpret would import it again at every run)
         self.cache = emu.cache
         self.state = _Env(emu.env)
         self.mem = _GuestMemory(emu)
@@ -97,12 +99,12 @@ class ColdRunner:
         """Interpret cold block ``tb``; its exit code (MISS to go on at env.pc),
         or the guest fault raised as the JIT's dispatcher raises it."""
         if tb.plan is not None:
-            info = interp_fast.run(tb.plan, self.state.env, self.state.words, self.mem)
+            info = interp_fast.run(tb.plan, self.state.env, self.state.words, self.mem, self.helpers)
         elif tb.runs < PLAN_RUNS:
-            info = interpret(tb.ir, self.state, self.mem)
+            info = interpret(tb.ir, self.state, self.mem, helpers=self.helpers)
         else:
             tb.plan = interp_fast.plan(self.cache.cold_ir(tb))
-            info = interp_fast.run(tb.plan, self.state.env, self.state.words, self.mem)
+            info = interp_fast.run(tb.plan, self.state.env, self.state.words, self.mem, self.helpers)
         if info.kind == "exit_tb":
             return info.code
         if info.kind == "fault":

@@ -99,6 +99,11 @@ def python_calls() -> dict[str, int]:
 # block never costs more than twice the better choice.  glibc hello 0.46 s at
 # 8, 0.40 s at 32; perl -e 7.3 s at 8, 7.1 s at 32, 6.8 s at 100.
 COLD_RUNS = int(os.environ.get("TCGPY_COLD_RUNS", "32"))
+# With LLVM on a background thread a compile costs the guest's thread only
+# the lowering (~0.1 ms a block), so blocks are handed over sooner
+# (2026-12-07, main thread's CPU for a first run, loaded machine: perl -e
+# 2.2-2.3 s at 8 or 16, 2.5-2.7 s at 32 or 64; gawk 1.45-1.65 at 16, 1.65-1.75 at 32).
+COLD_RUNS_BACKGROUND = int(os.environ.get("TCGPY_COLD_RUNS", "16"))
 
 
 def default_pipeline():
@@ -373,9 +378,13 @@ class Emulator:
         if on and self.cache.background is None:
             from .backends.llvm.background import BackgroundCompiler
             self.cache.background = BackgroundCompiler()
+            if self.cache.cold_runs:
+                self.cache.cold_runs = COLD_RUNS_BACKGROUND
         elif not on and self.cache.background is not None:
             self.cache.wait_compiled()
             self.cache.background = None
+            if self.cache.cold_runs:
+                self.cache.cold_runs = COLD_RUNS
 
     # -- what the Linux layer asks of an engine (accel/engine.py) ---------------------------
     @property

@@ -30,8 +30,8 @@ loop:
 
 def make(code: bytes, cold_runs: int = 2) -> tcgpy.Emulator:
     emu = tcgpy.Emulator("aarch64", icount=False)
-    emu.cache.cold_runs = cold_runs
     emu.set_background_compile(True)
+    emu.cache.cold_runs = cold_runs
     emu.mem_map(CODE, 0x4000, "rwx")
     emu.mem_map(DATA, 0x4000, "rw")
     emu.mem_write(CODE, code)
@@ -125,6 +125,7 @@ def test_switching_it_off_installs_what_is_pending():
     assert run(emu, code, 100) == expect(100)
     emu.set_background_compile(False)
     assert emu.cache.background is None
+    assert emu.cache.cold_runs == tcgpy.emulator.COLD_RUNS
     assert not any(tb.compiling for tb in emu.cache.cold.values())
     assert run(emu, code, 100, 9) == expect(100, 9)
 
