@@ -57,7 +57,7 @@ class Target:
     capstone_names: tuple[str, str]        # CS_ARCH_*, CS_MODE_* (modes joined by "|")
     frontend: str                          # module with ARCH (frontends.arch.ArchInfo); "": no TCG frontend
     linux: str                             # module with LINUX_ARCH (linux.abi.LinuxArch)
-    difftest: str                          # module with DIFF_ARCH and its form classes
+    difftest: str                          # module with DIFF_ARCH (difftest.ArchDef or StandaloneDifftest)
     bench: str                             # module with bench_workloads and bench_blocks
     qemu_user: str                         # qemu-user binary of the bench comparisons
     gnu_triplet: str                       # cross toolchain prefix (guest test programs)
@@ -131,8 +131,9 @@ class Target:
 
     @property
     def diff_def(self):
-        """The difftest's description (difftest.engine.ArchDef); importing
-        the module registers the target's form classes."""
+        """The difftest's description (tcgpy.difftest.ArchDef, or
+        StandaloneDifftest for a campaign of its own); importing the module
+        registers the target's form classes."""
         return self._load(self.difftest, "DIFF_ARCH")
 
 
@@ -180,7 +181,7 @@ TARGETS: tuple[Target, ...] = (
         capstone_names=("CS_ARCH_X86", "CS_MODE_64"),
         frontend="",
         linux="tcgpy.linux.x86_64",
-        difftest="",
+        difftest="tcgpy.difftest.x86_64",
         bench="",
         qemu_user="qemu-x86_64",
         gnu_triplet="x86_64-linux-gnu",

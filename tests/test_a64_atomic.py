@@ -19,7 +19,7 @@ import pytest
 
 import tcgpy
 from tcgpy.difftest import engine as dt
-from tcgpy.difftest.a64_forms_atomic import (LDOP_NAMES, enc_cas, enc_casp, enc_ldop, is_lse,
+from tcgpy.difftest.aarch64.forms_atomic import (LDOP_NAMES, enc_cas, enc_casp, enc_ldop, is_lse,
                                              known_differences)
 from tcgpy.difftest.forms import CODE_BASE, CODE_SIZE, DATA_BASE, DATA_SIZE, classes
 

@@ -16,8 +16,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tcgpy.difftest import engine as dt
-from tcgpy.difftest.a64_forms_ls import BRANCH_CLASSES, pack
-from tcgpy.difftest.forms import CODE_BASE, DATA_SIZE, PTR_REGS, Pos, classes
+from tcgpy.difftest.aarch64.conventions import PTR_REGS
+from tcgpy.difftest.aarch64.forms_ls import BRANCH_CLASSES, pack
+from tcgpy.difftest.forms import CODE_BASE, DATA_SIZE, Pos, classes
 
 CODE = CODE_BASE
 N, Z, C, V = 8 << 28, 4 << 28, 2 << 28, 1 << 28        # NZCV as mrs nzcv reads it

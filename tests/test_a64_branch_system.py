@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 import tcgpy
 from tcgpy.difftest import engine as dt
-from tcgpy.difftest.a64_forms_ls import SYSTEM_CLASSES
+from tcgpy.difftest.aarch64.forms_ls import SYSTEM_CLASSES
 from tcgpy.difftest.forms import CODE_BASE, CODE_SIZE, DATA_BASE, DATA_SIZE, Pos, classes
 from tcgpy.ir.helpers import CNTFRQ_HZ
 

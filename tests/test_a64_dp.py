@@ -17,8 +17,9 @@ from hypothesis import strategies as st
 
 import tcgpy
 from tcgpy.difftest import engine as dt
-from tcgpy.difftest.a64_forms_dp import DP_CLASSES
-from tcgpy.difftest.forms import CODE_BASE, PTR_REGS, Pos, classes
+from tcgpy.difftest.aarch64.conventions import PTR_REGS
+from tcgpy.difftest.aarch64.forms_dp import DP_CLASSES
+from tcgpy.difftest.forms import CODE_BASE, Pos, classes
 
 CODE = CODE_BASE              # the hand cases are annotated at this address too
 M64 = (1 << 64) - 1

@@ -1,7 +1,7 @@
 """A64 half precision (FEAT_FP16): hand-written cases (checked on Unicorn's
 max model too), and a hypothesis difftest of every FP16 form class against
 Unicorn's max model with half-precision special values and FPCR.FZ16 set
-up often (tcgpy.difftest.a64_forms_fp16).
+up often (tcgpy.difftest.aarch64.forms_fp16).
 
 Hand cases hold byte literals annotated with address and disassembly, the
 start state (unlisted registers are 0) and the expected registers after the
@@ -16,8 +16,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tcgpy.difftest import a64_forms_fp16 as f16
 from tcgpy.difftest import engine as dt
+from tcgpy.difftest.aarch64 import forms_fp16 as f16
 from tcgpy.difftest.forms import DATA_BASE, DATA_SIZE, Pos, classes
 from tcgpy.ir import fp
 
@@ -45,7 +45,7 @@ class T:
     regs: dict
     expect: dict
     name: str = field(default="")
-    unicorn_deviates: bool = False      # a known difference (a64_forms_fp16.KNOWN_ROWS)
+    unicorn_deviates: bool = False      # a known difference (aarch64.forms_fp16.KNOWN_ROWS)
 
 
 def t(*code: bytes, regs=None, expect=None, name="", unicorn_deviates=False):

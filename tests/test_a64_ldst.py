@@ -19,10 +19,11 @@ from hypothesis import strategies as st
 
 import tcgpy
 from tcgpy.difftest import engine as dt
-from tcgpy.difftest.a64_forms_atomic import is_lse
-from tcgpy.difftest.a64_forms_dp import DP_CLASSES
-from tcgpy.difftest.a64_forms_fp16 import known_differences as fp16_known_differences
-from tcgpy.difftest.a64_forms_ls import LDST_CLASSES, LOAD_DEST, LS_CLASSES, _excl, known_differences
+from tcgpy.difftest.aarch64.conventions import PTR_REGS
+from tcgpy.difftest.aarch64.forms_atomic import is_lse
+from tcgpy.difftest.aarch64.forms_dp import DP_CLASSES
+from tcgpy.difftest.aarch64.forms_fp16 import known_differences as fp16_known_differences
+from tcgpy.difftest.aarch64.forms_ls import LDST_CLASSES, LOAD_DEST, LS_CLASSES, _excl, known_differences
 from tcgpy.difftest.forms import CODE_BASE, CODE_SIZE, DATA_BASE, DATA_SIZE, Pos, classes
 
 CODE = CODE_BASE
@@ -638,7 +639,7 @@ def _random_ldst_word(rng: random.Random) -> int | None:
     LSE atomic (Unicorn's default model lacks them: tests/test_a64_atomic.py
     difftests them on its "max" model)."""
     w = (rng.getrandbits(32) | 1 << 27) & ~(1 << 26) & ~(1 << 25)
-    return None if (w & 31) in dt.PTR_REGS or is_lse(w) else w
+    return None if (w & 31) in PTR_REGS or is_lse(w) else w
 
 
 @given(seed=st.integers(0, 2 ** 64 - 1))

@@ -17,7 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tcgpy.difftest import engine as dt
-from tcgpy.difftest.a64_forms_simd import SIMD_CLASSES
+from tcgpy.difftest.aarch64.forms_simd import SIMD_CLASSES
 from tcgpy.difftest.forms import DATA_BASE, DATA_SIZE, Pos, classes
 from tcgpy.ir import fp
 

@@ -14,6 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tcgpy.difftest import forms
+from tcgpy.difftest.aarch64.testing import broken_add_imm
 from tcgpy.difftest.campaign import Spec, run_campaign
 from tcgpy.difftest.casefile import case_from_json, case_to_json, replay, write_case
 from tcgpy.difftest.engine import (CODE_BASE, DATA_BASE, DATA_SIZE, END, Case, Engine, Event,
@@ -22,7 +23,7 @@ from tcgpy.difftest.engine import (CODE_BASE, DATA_BASE, DATA_SIZE, END, Case, E
                                    select_classes)
 from tcgpy.difftest.known_differences import KnownDifference, any_word, only_fields
 from tcgpy.difftest.minimize import minimize, minimize_result
-from tcgpy.difftest.testing import ENV_VAR, broken_add_imm
+from tcgpy.difftest.testing import ENV_VAR
 
 from .asm import asm
 
@@ -62,11 +63,13 @@ def test_campaign_cases_are_reproducible_and_share_code_in_groups():
 
 def test_start_state_follows_the_forms_conventions():
     classes = select_classes(ARCH)
+    defs = diff_arch(ARCH).defs
+    assert defs.ptr_regs and defs.small_regs
     for i in range(50):
         c = campaign_case(ARCH, classes, 1, i, 3)
-        for n in forms.PTR_REGS:
+        for n in defs.ptr_regs:
             assert DATA_BASE + 0x100 <= c.regs[f"x{n}"] < DATA_BASE + DATA_SIZE - 0x100
-        for n in forms.SMALL_REGS:
+        for n in defs.small_regs:
             assert c.regs[f"x{n}"] < 256
         assert c.regs["sp"] % 16 == 0 and DATA_BASE < c.regs["sp"] < DATA_BASE + DATA_SIZE
         assert c.regs["nzcv"] & 0x0FFF_FFFF == 0

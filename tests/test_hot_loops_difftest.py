@@ -31,8 +31,8 @@ from hypothesis import strategies as st
 
 from tcgpy import tbcache
 from tcgpy.difftest import engine as dt
-from tcgpy.difftest.a64_forms_atomic import _is_narrow_signed_minmax
-from tcgpy.difftest.a64_forms_fp16 import _is_fcvtzs_h_fixed
+from tcgpy.difftest.aarch64.forms_atomic import is_narrow_signed_minmax
+from tcgpy.difftest.aarch64.forms_fp16 import is_fcvtzs_h_fixed
 from tcgpy.difftest.forms import Pos, classes
 
 ARCH = "aarch64"
@@ -41,7 +41,7 @@ INNER, OUTER = 28, 29          # loop counter registers
 BODY_CLASSES = tuple(sorted(n for n in classes(ARCH) if n != "exc_gen"))
 # Words of known Unicorn bugs whose known-difference entries replay a case
 # as straight-line code (each word once, in order): in a loop they become nops.
-UNICORN_BUGS_NOT_IN_LOOPS = (_is_narrow_signed_minmax, _is_fcvtzs_h_fixed)
+UNICORN_BUGS_NOT_IN_LOOPS = (is_narrow_signed_minmax, is_fcvtzs_h_fixed)
 NOP = 0xD503201F
 # Memory forms mixed into every body (all run on either Unicorn model).
 MEMORY_CLASSES = ("ldst_uimm", "ldst_reg", "ldst_prepost", "ldst_pair", "ldst_unscaled",

@@ -1,4 +1,4 @@
-"""`tcgpy difftest x86_64` (tcgpy/difftest/x86_64.py): the KVM engine (the
+"""`tcgpy difftest x86_64` (tcgpy/difftest/x86_64/): the KVM engine (the
 host CPU) against Unicorn's x86-64 CPU on random integer ALU sequences."""
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from tcgpy.accel import kvm_status
-from tcgpy.difftest import x86_64 as X
+from tcgpy.difftest.x86_64 import campaign as C
+from tcgpy.difftest.x86_64 import forms as X
 
 ROOT = Path(__file__).resolve().parent.parent
 KVM_PROBLEM = kvm_status()
@@ -76,12 +77,12 @@ def test_a_campaign_finds_no_unexplained_mismatch():
 @needs_kvm
 def test_a_mismatch_is_reported_and_fails_the_campaign(monkeypatch):
     """The comparison itself: Unicorn started from other registers disagrees."""
-    real = X.Runners.run_unicorn
+    real = C.Runners.run_unicorn
 
     def off_by_one(self, case, code):
         case = {**case, "regs": {n: (v + 1) & (2 ** 64 - 1) for n, v in case["regs"].items()}}
         return real(self, case, code)
-    monkeypatch.setattr(X.Runners, "run_unicorn", off_by_one)
-    res = X.run_campaign(5, 3, 4)
+    monkeypatch.setattr(C.Runners, "run_unicorn", off_by_one)
+    res = C.run_campaign(5, 3, 4)
     assert len(res["mismatches"]) == 5
-    assert "MISMATCH case 0" in X.format_report(res)
+    assert "MISMATCH case 0" in C.format_report(res)

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from tcgpy import targets
+from tcgpy.difftest import ArchDef, StandaloneDifftest
 from tcgpy.frontends import get_arch
 from tcgpy.linux.abi import get_linux_arch
 
@@ -30,14 +31,15 @@ def test_lookup_by_name_alias_and_elf():
 def test_every_target_provides_its_pieces():
     for t in targets.TARGETS:
         assert get_linux_arch(t.elf_machine).name == t.name
-        if not t.frontend:           # KVM only: no frontend, no difftest against Unicorn's TCG yet
+        if not t.frontend:           # KVM only: no frontend; its difftest puts the host CPU against Unicorn
             assert t.kvm
             with pytest.raises(ValueError, match="no TCG frontend"):
                 get_arch(t.name)
+            assert isinstance(t.diff_def, StandaloneDifftest)
             continue
         arch = get_arch(t.name)
         assert arch.target is t and arch.name == t.name
-        assert t.diff_def.gprs
+        assert isinstance(t.diff_def, ArchDef) and t.diff_def.gprs
 
 
 def test_fetch_rule():

@@ -12,6 +12,8 @@ import os
 import random
 import sys
 
+from ..targets import TARGETS
+from ..targets import lookup as lookup_target
 from ..targets import names as target_names
 
 
@@ -31,10 +33,17 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     return p
 
 
+def _arch_help() -> str:
+    # From the registry alone: importing the targets' difftest modules would
+    # load the difftest for every tcgpy command line that builds this parser.
+    engine = [t.name for t in TARGETS if t.difftest and t.frontend]
+    kvm = [t.name for t in TARGETS if t.difftest and t.kvm and not t.frontend]
+    notes = "".join(f"; {n}: the KVM engine against Unicorn, --count/--seed/--length only" for n in kvm)
+    return f"guest architecture ({', '.join(engine)}{notes}); not needed with --replay"
+
+
 def configure_parser(p: argparse.ArgumentParser) -> None:
-    p.add_argument("arch", nargs="?", default=None,
-                   help=f"guest architecture ({', '.join(target_names(tcg=True))}; x86_64: the KVM "
-                        "engine against Unicorn, --count/--seed/--length only); not needed with --replay")
+    p.add_argument("arch", nargs="?", default=None, help=_arch_help())
     p.add_argument("--count", "-n", type=int, default=1000, help="number of cases (default 1000)")
     p.add_argument("--seed", "-s", type=int, default=None,
                    help="campaign seed; the same seed gives the same cases (default: random, printed)")
@@ -179,20 +188,26 @@ def main(args) -> int:
     from ..difftest.engine import FormError, select_classes
     from ..difftest.testing import install_from_env
     if args.arch is None and not (args.replay or args.resume):
-        print("tcgpy difftest: give the guest architecture (e.g. tcgpy difftest aarch64)",
+        example = target_names(tcg=True)[0]
+        print(f"tcgpy difftest: give the guest architecture (e.g. tcgpy difftest {example})",
               file=sys.stderr)
         return 2
-    if args.arch == "x86_64":
-        # KVM (the host CPU) against Unicorn: a campaign of its own (difftest/x86_64.py)
-        from ..difftest.x86_64 import main as x86_64_main
-        return x86_64_main(args)
     if args.arch is not None:
+        from ..difftest import StandaloneDifftest
         from ..frontends import get_arch
         try:
-            get_arch(args.arch)
+            target = lookup_target(args.arch)
+            defs = target.diff_def if target.difftest else None
+            if not isinstance(defs, StandaloneDifftest):
+                get_arch(args.arch)
+                if defs is None:
+                    raise ValueError(f"no difftest for {target.name} guests")
         except ValueError as e:
             print(f"tcgpy difftest: {e}", file=sys.stderr)
             return 2
+        if isinstance(defs, StandaloneDifftest):
+            # a campaign of its own (a KVM-only target: the host CPU against Unicorn)
+            return defs.main(args)
     if args.list_classes:
         return _list_classes(args.arch, args.json)
     hooks = contextlib.ExitStack()

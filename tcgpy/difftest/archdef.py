@@ -1,11 +1,18 @@
-"""What a target's difftest module declares (tcgpy.targets.Target.difftest
-names it): the facts its register table does not give, and the random-value
-helpers start states are drawn with."""
+"""What a target's difftest module declares as ``DIFF_ARCH``
+(tcgpy.targets.Target.difftest names the module): an :class:`ArchDef`, the
+facts its register table does not give, for a target the engine runs against
+Unicorn; or a :class:`StandaloneDifftest`, for a target whose difftest is a
+campaign of its own.  And the random-value helpers start states are drawn
+with."""
 from __future__ import annotations
 
 import random
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
+
+if TYPE_CHECKING:
+    import argparse
+    import contextlib
 
 from .forms import DATA_BASE, DATA_SIZE
 
@@ -55,13 +62,13 @@ class ArchDef:
     prologue: tuple[int, ...]
     # How non-GPR start values are drawn (registers not listed start at 0)
     start: dict[str, Callable[[random.Random], int]]
+    # General registers (by number) that start as data pointers (the forms'
+    # base registers) and as small values (their index registers)
+    ptr_regs: tuple[int, ...]
+    small_regs: tuple[int, ...]
     # Unicorn CPU models a form class may ask for (FormClass.unicorn_cpu):
     # name -> constant in unicorn_consts' module.  Others run on the default.
     unicorn_cpus: dict[str, str] = field(default_factory=dict)
-    # General registers (by number) that start as data pointers and as small
-    # values; None: forms.PTR_REGS / forms.SMALL_REGS
-    ptr_regs: tuple[int, ...] | None = None
-    small_regs: tuple[int, ...] | None = None
     # Unicorn registers written once when its CPU is created (by name, as
     # unicorn_consts spells them): machine state Linux user mode has set
     unicorn_init: dict[str, int] = field(default_factory=dict)
@@ -78,3 +85,18 @@ class ArchDef:
     # Known differences with Unicorn, each with its proof
     # (tcgpy.difftest.known_differences.KnownDifference)
     known: tuple = ()
+    # tcgpy's GuestTrap kinds that are not a "trap" event (what the kernel
+    # delivers for them decides): kind -> event kind
+    trap_events: dict[str, str] = field(default_factory=dict)
+    # Test-only broken translations (tcgpy.difftest.testing), by the name
+    # $TCGPY_DIFFTEST_INJECT gives: name -> () -> context manager
+    injections: dict[str, Callable[[], contextlib.AbstractContextManager]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class StandaloneDifftest:
+    """A target whose difftest is not the engine's cases and runners but a
+    campaign of its own (a KVM-only target has no TCG frontend to put against
+    Unicorn: its campaign puts the host CPU there): ``tcgpy difftest NAME``
+    hands it the parsed command line."""
+    main: Callable[[argparse.Namespace], int]   # parsed ``tcgpy difftest`` options -> exit status

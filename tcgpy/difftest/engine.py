@@ -3,9 +3,9 @@
 A :class:`Case` is a short instruction sequence plus a full start state (general
 registers, flags, a random data page).  :class:`Engine` runs it on Unicorn (the
 reference) and on tcgpy (the subject), compares every register the CPU-state
-table marks ``compare`` plus the pseudo registers (nzcv) and the data page, and
-classifies a difference as known (listed, with proof, in
-:mod:`tcgpy.difftest.known_differences`) or not.
+table marks ``compare`` plus the frontend's pseudo registers and the data page,
+and classifies a difference as known (listed, with proof, in the target's
+``ArchDef.known``; :mod:`tcgpy.difftest.known_differences`) or not.
 
 Both emulators are created once per :class:`Engine` and reused across cases:
 creating them is cheap next to translating code, but mapping per case is not
@@ -20,16 +20,14 @@ import random
 import threading
 import time
 import traceback
-from dataclasses import dataclass, field, replace
-from typing import Callable, Sequence
+from dataclasses import dataclass, replace
+from typing import Sequence
 
 from . import forms
-from .forms import CODE_BASE, CODE_SIZE, DATA_BASE, DATA_SIZE, PTR_REGS, SMALL_REGS, FormClass, Pos
+from .archdef import EDGE_VALUES, MASK64, ArchDef, data_pointer, random_value  # noqa: F401  (public names)
+from .forms import CODE_BASE, CODE_SIZE, DATA_BASE, DATA_SIZE, FormClass, Pos
 
-MASK64 = (1 << 64) - 1
 CODE_PAGE = 0x1000          # the prologue page mapped just below CODE_BASE
-
-from .archdef import EDGE_VALUES, ArchDef, data_pointer, random_value  # noqa: F401  (public names)
 
 
 @dataclass(frozen=True)
@@ -45,14 +43,19 @@ class DiffArch:
     uc_ids: dict[str, int]
 
     @property
+    def prologue_bytes(self) -> bytes:
+        """The prologue's words, each as long as the target's length rule says."""
+        encode = self.info.target.encode
+        return b"".join(encode(w) for w in self.defs.prologue)
+
+    @property
     def prologue_base(self) -> int:
-        return CODE_BASE - 4 * len(self.defs.prologue)
+        return CODE_BASE - len(self.prologue_bytes)
 
     @property
     def prologue_code(self) -> bytes:
         """The page before CODE_BASE, ending with the prologue."""
-        words = b"".join(w.to_bytes(4, "little") for w in self.defs.prologue)
-        return words.rjust(CODE_PAGE, b"\0")
+        return self.prologue_bytes.rjust(CODE_PAGE, b"\0")
 
 
 _DIFF_ARCHES: dict[str, DiffArch] = {}
@@ -133,8 +136,7 @@ def default_bound(length: int) -> int:
 def random_start_regs(da: DiffArch, rng: random.Random) -> dict[str, int]:
     """Start registers by the forms conventions (see tcgpy.difftest.forms)."""
     gpr_number = {n: i for i, n in enumerate(da.defs.gprs)}
-    ptr_regs = PTR_REGS if da.defs.ptr_regs is None else da.defs.ptr_regs
-    small_regs = SMALL_REGS if da.defs.small_regs is None else da.defs.small_regs
+    ptr_regs, small_regs = da.defs.ptr_regs, da.defs.small_regs
     regs = {}
     for name in da.state_regs:
         n = gpr_number.get(name)
@@ -162,7 +164,7 @@ def random_data(rng: random.Random) -> bytes:
 
 
 class FormError(Exception):
-    """A form-class generator is broken (a bug in a64_forms_*.py, not in tcgpy)."""
+    """A form-class generator is broken (a bug in a target's difftest forms, not in tcgpy)."""
 
 
 def generate_code(classes: Sequence[FormClass], rng: random.Random,
@@ -176,6 +178,7 @@ def generate_code(classes: Sequence[FormClass], rng: random.Random,
     primary = rng.choice(classes)
     # Classes that need another Unicorn model than the primary's stay out.
     mixable = [c for c in classes if c.unicorn_cpu == primary.unicorn_cpu]
+    limit = 1 << 8 * diff_arch(primary.arch).info.target.max_insn_length
     words, names = [], []
     for i in range(length):
         fc = primary if rng.random() < 0.75 else rng.choice(mixable)
@@ -184,8 +187,8 @@ def generate_code(classes: Sequence[FormClass], rng: random.Random,
         except Exception as e:
             raise FormError(f"form class {fc.arch}/{fc.name} failed to generate: "
                             f"{type(e).__name__}: {e}") from e
-        if not 0 <= word < 1 << 32:
-            raise FormError(f"form class {fc.arch}/{fc.name} generated {word:#x}, not a 32-bit word")
+        if not 0 <= word < limit:
+            raise FormError(f"form class {fc.arch}/{fc.name} generated {word:#x}, not an instruction word")
         words.append(word)
         names.append(fc.name)
     finish = diff_arch(primary.arch).defs.finish_code
@@ -302,7 +305,7 @@ class Outcome:
 
 @dataclass(frozen=True)
 class FieldDiff:
-    name: str          # "x3", "nzcv", "pc", "event", "mem@0x208010"
+    name: str          # a register's name, "pc", "event", "mem@0x208010"
     reference: str     # Unicorn's value, formatted
     subject: str       # tcgpy's value, formatted
 
@@ -411,7 +414,7 @@ class UnicornRunner:
             uc.mem_write(CODE_BASE, code)
             # Unicorn 2.1 does not always drop translated blocks when code is
             # rewritten through mem_write (seen after a block that ended in an
-            # svc stopped by emu_stop): stale code would run.  Drop them.
+            # system call stopped by emu_stop): stale code would run.  Drop them.
             uc.ctl_remove_cache(CODE_BASE, CODE_BASE + CODE_SIZE)
             self._code = code
             self._end = case.end
@@ -459,7 +462,9 @@ def case_emulator(case):
     return emu, da
 
 
-def _tcgpy_event(exc) -> Event:
+def tcgpy_event(exc: Exception, da: DiffArch) -> Event:
+    """The event a tcgpy ``EmulationError`` stands for (runs that replay a
+    case for a known difference report their stop as TcgpyRunner does)."""
     import tcgpy
     if isinstance(exc, tcgpy.MemoryFault):
         return Event("fault", exc.access, exc.address)
@@ -469,9 +474,7 @@ def _tcgpy_event(exc) -> Event:
         return Event("syscall")
     trap = getattr(tcgpy, "GuestTrap", None) or getattr(tcgpy.errors, "GuestTrap", None)
     if trap is not None and isinstance(exc, trap):
-        # HLT at EL0 without halting debug is UNDEFINED (Arm ARM, HLT): Linux
-        # delivers SIGILL, so it compares as an illegal instruction.
-        return Event("illegal" if getattr(exc, "kind", "") == "hlt" else "trap")
+        return Event(da.defs.trap_events.get(getattr(exc, "kind", ""), "trap"))
     return Event("crash", detail=f"{type(exc).__name__}: {exc}")
 
 
@@ -554,7 +557,7 @@ class TcgpyRunner:
             if self._watchdog.fired:
                 event = Event("timeout", detail=f"still running after {self.TIMEOUT:.0f}s")
         except self._tcgpy.EmulationError as e:
-            event = _tcgpy_event(e)
+            event = tcgpy_event(e, self.da)
         except Exception as e:  # noqa: BLE001 - a tcgpy bug must become a report, not a crash
             tb = traceback.extract_tb(e.__traceback__)[-1]
             event = Event("crash", detail=f"{type(e).__name__}: {e} "
@@ -596,7 +599,7 @@ class Engine:
     runs on a reference runner of that model, unless a reference was given.
     """
 
-    def __init__(self, arch: str = "aarch64", *, reference=None, subject=None,
+    def __init__(self, arch: str, *, reference=None, subject=None,
                  known: Sequence | None = None):
         self.da = diff_arch(arch)
         self.arch = self.da.name
@@ -631,7 +634,7 @@ class Engine:
         return runner
 
     def run(self, case: Case) -> Result:
-        from .known_differences import KNOWN, classify
+        from .known_differences import classify
         self.runs += 1
         reference, subject = self.reference_for(case), self.subject
         t0 = time.perf_counter()
@@ -647,7 +650,7 @@ class Engine:
         known = None
         if mm is not None:
             known = classify(case, mm, ref, sub, self.arch,
-                             KNOWN + self.da.defs.known if self._known is None else self._known)
+                             self.da.defs.known if self._known is None else self._known)
             if known is not None and known.diverges_at is not None:
                 # The entry explains the engines parting at one instruction;
                 # everything up to it must still agree, or the case shows a
@@ -660,8 +663,8 @@ class Engine:
 
 
 __all__ = [
-    "Case", "DiffArch", "Engine", "Event", "FieldDiff", "Mismatch", "Outcome", "Result",
-    "TcgpyRunner", "UnicornRunner", "campaign_case", "case_cpu", "compare", "diff_arch",
-    "FormError", "generate_case", "generate_code", "random_data", "random_start_regs",
-    "select_classes",
+    "Case", "DiffArch", "END", "Engine", "Event", "FieldDiff", "Mismatch", "Outcome", "Result",
+    "TcgpyRunner", "UnicornRunner", "campaign_case", "case_cpu", "case_emulator", "compare",
+    "diff_arch", "FormError", "generate_case", "generate_code", "random_data",
+    "random_start_regs", "select_classes", "tcgpy_event",
 ]

@@ -1,27 +1,29 @@
 """Registry of random instruction-form generators, by architecture and class.
 
 A form class is a named generator of random, *valid* encodings of the forms a
-frontend claims (``gen(rng, pos) -> int``, one 32-bit word).  The difftest draws
-sequences from these classes; ``--classes``/``--list-classes`` name them.
+frontend claims (``gen(rng, pos) -> int``, one instruction word, as long as
+the target's length rule says).  The difftest draws sequences from these
+classes; ``--classes``/``--list-classes`` name them.  A target's difftest
+module (tcgpy.targets.Target.difftest) registers its classes on import.
 
 Conventions shared by generators and the difftest engine (tcgpy/difftest):
 - The data page is mapped read/write at DATA_BASE, DATA_SIZE bytes, random content.
-- Registers in PTR_REGS start as pointers into the middle of the data page
-  (DATA_BASE + DATA_SIZE//2 + a small random offset); memory forms use them as
-  base registers, with offsets that stay inside the page.
-- Registers in SMALL_REGS start with small values (0..255): index registers.
-- SP starts as a 16-byte aligned pointer into the middle of the data page, so
-  forms may use it as a base register too.  Pointers in PTR_REGS are 16-byte
-  aligned three times out of four, any byte otherwise (within +-512 of the middle).
+- General registers the target's ArchDef lists in ``ptr_regs`` start as
+  pointers into the middle of the data page (DATA_BASE + DATA_SIZE//2 + a small
+  random offset, 16-byte aligned three times out of four, any byte otherwise,
+  within +-512 of the middle); memory forms use them as base registers, with
+  offsets that stay inside the page.
+- General registers in ``small_regs`` start with small values (0..255): index registers.
 - Other general registers hold random values, edge values (0, 1, -1, INT64_MIN,
-  2**31, 2**32-1, ...) drawn often; NZCV and tpidr_el0 are random; FPCR and FPSR
-  hold random values of their defined bits.
-- A class may name the Unicorn CPU model it needs (``unicorn_cpu``: "max" for
-  extensions Unicorn's default Cortex-A72 lacks).  Its cases run on that model
-  and mix only with classes naming the same model: the models differ in more
-  than the extensions (MIDR_EL1, writable FPCR bits), so the other classes stay
-  on the default, as they were difftested.
-- The code sequence is at CODE_BASE; the run stops at CODE_BASE + 4*length (the
+  2**31, 2**32-1, ...) drawn often; vector registers hold FP special values
+  often (tcgpy.difftest.fpvalues); the other registers are drawn as the
+  ArchDef's ``start`` says (the target's folder documents its choices).
+- A class may name the Unicorn CPU model it needs (``unicorn_cpu``, a key of
+  the ArchDef's ``unicorn_cpus``: extensions Unicorn's default model lacks).
+  Its cases run on that model and mix only with classes naming the same
+  model: models differ in more than the extensions, so the other classes
+  stay on the default, as they were difftested.
+- The code sequence is at CODE_BASE; the run stops after the last word (the
   "end") or after a bounded instruction count.  A branch generator picks its
   target from ``pos`` (index of this instruction, length of the sequence).
 """
@@ -32,11 +34,9 @@ from dataclasses import dataclass
 from typing import Callable
 
 CODE_BASE = 0x100000
-CODE_SIZE = 0x1000          # mapped r-x; the bytes after the sequence are zero (udf)
+CODE_SIZE = 0x1000          # mapped r-x; the bytes after the sequence are zero
 DATA_BASE = 0x200000
 DATA_SIZE = 0x10000
-PTR_REGS = tuple(range(20, 28))
-SMALL_REGS = (18, 19)
 
 
 @dataclass(frozen=True)
@@ -58,7 +58,7 @@ FORMS: dict[str, dict[str, FormClass]] = {}
 
 
 def form_class(arch: str, name: str, unicorn_cpu: str | None = None):
-    """Decorator registering ``gen(rng, pos) -> word`` as form class ``name``,
+    """Decorator registering ``gen(rng, pos) -> word`` as form class ``name`` of ``arch``,
     difftested on Unicorn's CPU model ``unicorn_cpu`` (None: the default)."""
     def register(fn):
         table = FORMS.setdefault(arch, {})

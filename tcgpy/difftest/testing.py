@@ -8,6 +8,7 @@ code keeps them: use a fresh Engine inside the ``with``).
 
 ``TCGPY_DIFFTEST_INJECT=<name>`` makes ``tcgpy difftest`` (and its worker
 processes) install the named injection, for end-to-end tests of the command.
+Each target declares its injections (ArchDef.injections) in its own folder.
 """
 from __future__ import annotations
 
@@ -48,33 +49,16 @@ def patched_translation(arch: str, word: int, after: Callable) -> Iterator[objec
         pat.trans = original
 
 
-def _add_one_to_rd(ctx, a) -> None:
-    # Only the plain ADD form (op and S clear when the pattern has them), and
-    # never SP: the bug must look like an ordinary off-by-one in one instruction.
-    if getattr(a, "op", 0) or getattr(a, "S", 0) or a.rd == 31:
-        return
-    ctx.write_reg(a.rd, ctx.b.add(ctx.read_reg(a.rd), 1), getattr(a, "sf", 1))
-
-
-def broken_add_imm() -> contextlib.AbstractContextManager:
-    """A64 ``ADD (immediate)`` (non-flag-setting, rd != sp) adds one too many."""
-    return patched_translation("aarch64", 0x91000420, _add_one_to_rd)  # add x0, x1, #1
-
-
-def _kill_process(ctx, a) -> None:
-    os._exit(70)
-
-
-def host_crash_on_div() -> contextlib.AbstractContextManager:
-    """Translating A64 ``UDIV``/``SDIV`` kills the process, as a JIT bug that
-    crashes the host would (the campaign must report the case, not die)."""
-    return patched_translation("aarch64", 0x9AC20820, _kill_process)  # udiv x0, x1, x2
-
-
-INJECTIONS: dict[str, Callable[[], contextlib.AbstractContextManager]] = {
-    "a64-add-imm-plus-one": broken_add_imm,
-    "a64-div-kills-host": host_crash_on_div,
-}
+def injections() -> dict[str, Callable[[], contextlib.AbstractContextManager]]:
+    """Every target's injections, by name (imports the targets' difftest modules)."""
+    from ..targets import TARGETS
+    from .archdef import ArchDef
+    out = {}
+    for target in TARGETS:
+        defs = target.diff_def if target.difftest else None
+        if isinstance(defs, ArchDef):
+            out.update(defs.injections)
+    return out
 
 
 def install_from_env(stack: contextlib.ExitStack) -> str | None:
@@ -82,8 +66,9 @@ def install_from_env(stack: contextlib.ExitStack) -> str | None:
     name = os.environ.get(ENV_VAR)
     if not name:
         return None
-    if name not in INJECTIONS:
+    known = injections()
+    if name not in known:
         raise ValueError(f"{ENV_VAR}={name!r}: unknown injection "
-                         f"(known: {', '.join(sorted(INJECTIONS))})")
-    stack.enter_context(INJECTIONS[name]())
+                         f"(known: {', '.join(sorted(known))})")
+    stack.enter_context(known[name]())
     return name

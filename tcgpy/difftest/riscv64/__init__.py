@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 
-from ..archdef import ArchDef, random_value
+from .. import ArchDef, random_value
 from . import forms
 from .known import KNOWN
 

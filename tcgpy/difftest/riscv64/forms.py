@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import random
 
-from ..forms import Pos, form_class
+from .. import Pos, form_class
 from . import encode as E
 
 ARCH = "riscv64"

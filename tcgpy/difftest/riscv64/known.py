@@ -2,7 +2,8 @@
 proof (tcgpy.difftest.known_differences.KnownDifference)."""
 from __future__ import annotations
 
-from ..known_differences import KnownDifference
+from .. import (CODE_BASE, DATA_BASE, DATA_SIZE, END, KnownDifference, Outcome, case_emulator,
+                compare, diff_arch, tcgpy_event)
 
 M64 = (1 << 64) - 1
 BOX = 0xFFFF_FFFF_0000_0000
@@ -88,8 +89,6 @@ def _replay(case):
     """tcgpy's outcome with each of Unicorn's replayable deviations (the
     entries below) substituted where they apply."""
     import tcgpy
-    from ..engine import END, Outcome, _tcgpy_event, case_emulator
-    from ..forms import DATA_BASE, DATA_SIZE
     emu, da = case_emulator(case)
     stops = {a for a, w in zip(case.addresses, case.words) if _replayed(w)}
     words = dict(zip(case.addresses, case.words))
@@ -149,7 +148,7 @@ def _replay(case):
             emu.reg_write("pc", begin)
             pc = begin if begin in stops and budget > 0 else None
     except tcgpy.EmulationError as e:
-        event = _tcgpy_event(e)
+        event = tcgpy_event(e, da)
     regs = {n: emu.reg_read(n) for n in da.compare_regs}
     return Outcome(event, regs, bytes(emu.mem_read(DATA_BASE, DATA_SIZE)))
 
@@ -164,7 +163,6 @@ def _replay_explains(gate):
     reproduces all of Unicorn's outcome (registers the values flowed into,
     memory they were stored to, the event)."""
     def matches(case, mismatch, reference, subject) -> bool:
-        from ..engine import compare, diff_arch
         if not any(gate(w) for w in case.words):
             return False
         return compare(diff_arch(case.arch), reference, _replay(case)) is None
@@ -188,7 +186,6 @@ def _reserved_c_pc(case, mismatch, reference, subject) -> int | None:
                                           and reference.regs.get("pc") == pc):
         return None
     # the halfword at pc (a branch may land inside a 4-byte instruction)
-    from ..forms import CODE_BASE
     off = (pc or 0) - CODE_BASE
     code = case.code
     if not 0 <= off <= len(code) - 2:

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 class Feature:
     name: str                       # the Linux hwcap name (arch/arm64 hwcap.h, cpuinfo)
     implemented: bool
-    difftest: tuple[str, ...] = ()  # form classes (tcgpy.difftest.a64_forms_*) covering it
+    difftest: tuple[str, ...] = ()  # form classes (tcgpy.difftest.aarch64.forms_*) covering it
     note: str = ""
 
 

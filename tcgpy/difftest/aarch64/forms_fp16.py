@@ -20,8 +20,9 @@ from __future__ import annotations
 
 import random
 
-from .a64_forms_simd import GPR_DEST, _b, _pack, _v, _x
-from .forms import Pos, form_class
+from .. import (CODE_BASE, DATA_BASE, DATA_SIZE, END, KnownDifference, Outcome, Pos, case_cpu,
+                case_emulator, compare, diff_arch, form_class, tcgpy_event)
+from .forms_simd import GPR_DEST, _b, _pack, _v, _x
 
 ARCH = "aarch64"
 CPU = "max"
@@ -267,7 +268,7 @@ def gen_fp16_fz16(rng: random.Random, pos: Pos) -> int:
 _FCVTZS_H_FIXED = (0xFFF0FC00, 0x5F10FC00)
 
 
-def _is_fcvtzs_h_fixed(word: int) -> bool:
+def is_fcvtzs_h_fixed(word: int) -> bool:
     return word & _FCVTZS_H_FIXED[0] == _FCVTZS_H_FIXED[1]
 
 
@@ -275,11 +276,9 @@ def _replay_sign_extended(case):
     """tcgpy's outcome of ``case`` with Unicorn's fcvtzs h, h, #fbits applied
     (a negative result sign-extended to 32 bits); None if none was negative."""
     import tcgpy
-    from .engine import END, Outcome, _tcgpy_event, case_emulator
-    from .forms import CODE_BASE, DATA_BASE, DATA_SIZE
     emu, da = case_emulator(case)
     # The FP16 classes have no branches: each word runs once, in order.
-    stops = [CODE_BASE + 4 * i for i, w in enumerate(case.words) if _is_fcvtzs_h_fixed(w)]
+    stops = [CODE_BASE + 4 * i for i, w in enumerate(case.words) if is_fcvtzs_h_fixed(w)]
     applied = False
     begin = da.prologue_base
     event = END
@@ -297,7 +296,7 @@ def _replay_sign_extended(case):
         if begin != case.end:
             emu.run(begin, until=case.end, count=case.bound)
     except tcgpy.EmulationError as e:
-        event = _tcgpy_event(e)
+        event = tcgpy_event(e, da)
     if not applied:
         return None
     regs = {n: emu.reg_read(n) for n in da.compare_regs}
@@ -307,8 +306,7 @@ def _replay_sign_extended(case):
 def _fcvtzs_h_sign_extended(case, mismatch, reference, subject) -> bool:
     """Unicorn's outcome is tcgpy's with every negative fcvtzs h, h, #fbits
     result sign-extended (later instructions may read the upper lanes)."""
-    from .engine import compare, diff_arch
-    if not any(_is_fcvtzs_h_fixed(w) for w in case.words):
+    if not any(is_fcvtzs_h_fixed(w) for w in case.words):
         return False
     replay = _replay_sign_extended(case)
     return replay is not None and compare(diff_arch(case.arch), reference, replay) is None
@@ -321,7 +319,6 @@ def _fz16_on_default_cpu(case, mismatch, reference, subject) -> bool:
     """A case on Unicorn's default model wrote FPCR.FZ16: the only
     difference is that bit, in fpcr and in the 64-bit registers an mrs of
     fpcr can reach (general registers, and tpidr_el0 through msr)."""
-    from .engine import case_cpu
     if case_cpu(case) is not None or not mismatch.fields:
         return False
     for f in mismatch.fields:
@@ -367,5 +364,4 @@ KNOWN_ROWS: tuple[dict, ...] = (
 
 def known_differences():
     """KNOWN_ROWS as tcgpy.difftest.known_differences.KnownDifference rows."""
-    from .known_differences import KnownDifference
     return tuple(KnownDifference(**row) for row in KNOWN_ROWS)

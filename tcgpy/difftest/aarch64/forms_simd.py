@@ -5,14 +5,15 @@ claims, with random vector registers and fields.  General-register
 destinations are never the pointer registers (PTR_REGS) memory forms use;
 memory forms use PTR_REGS or SP as their base, with offsets that stay in
 the data page.  Half precision (FEAT_FP16) is not generated here: its
-classes are in a64_forms_fp16, run on Unicorn's "max" CPU (the default
+classes are in forms_fp16, run on Unicorn's "max" CPU (the default
 Cortex-A72 has no FEAT_FP16).
 """
 from __future__ import annotations
 
 import random
 
-from .forms import PTR_REGS, SMALL_REGS, Pos, form_class
+from .. import Pos, form_class
+from .conventions import PTR_REGS, SMALL_REGS
 
 ARCH = "aarch64"
 GPR_DEST = tuple(r for r in range(32) if r not in PTR_REGS)
@@ -501,7 +502,7 @@ _EDGE_REG = (2, 0, 1, 2)          # by lane size
 
 def _edge_setup(rng: random.Random) -> int:
     """movi/mvni of an edge pattern, or dup/ins of a general register (edge
-    values often, tcgpy.difftest.engine.EDGE_VALUES), into the register of
+    values often, tcgpy.difftest.EDGE_VALUES), into the register of
     its lane size."""
     esz = rng.choice((0, 1, 1, 2, 2, 3))
     rd = _EDGE_REG[esz]

@@ -24,8 +24,10 @@ from __future__ import annotations
 
 import random
 
-from .a64_forms_ls import pack
-from .forms import CODE_BASE, PTR_REGS, Pos, form_class
+from .. import (CODE_BASE, DATA_BASE, DATA_SIZE, END, KnownDifference, Outcome, Pos, case_emulator,
+                compare, diff_arch, form_class, tcgpy_event)
+from .conventions import PTR_REGS
+from .forms_ls import pack
 
 ARCH = "aarch64"
 SP = ZR = 31
@@ -143,13 +145,13 @@ def gen_atomic(rng: random.Random, pos: Pos) -> int:
 # when the replay then ends exactly as Unicorn did: any other difference,
 # before or after, stays a mismatch.
 
-def _is_narrow_signed_minmax(word: int) -> bool:
+def is_narrow_signed_minmax(word: int) -> bool:
     # size 111 0 00 A R 1 Rs 0 opc 00 Rn Rt with opc 10x, size != 11
     return (word & 0x3F20_8C00 == 0x3820_0000 and (word >> 12) & 0b110 == 0b100
             and word >> 30 != 3)
 
 
-def _unicorn_minmax(word: int, old: int, value: int) -> int | None:
+def unicorn_minmax(word: int, old: int, value: int) -> int | None:
     """What Unicorn stores for a narrow ldsmax/ldsmin when it differs from
     the architecture, else None."""
     size = word >> 30
@@ -169,9 +171,8 @@ def _replay_with_unicorn_minmax(case, reference):
     """tcgpy's outcome of ``case`` with Unicorn's ldsmax/ldsmin semantics
     applied; None when no such instruction met operands of differing sign."""
     import tcgpy
-    from .engine import END, DATA_BASE, DATA_SIZE, Outcome, _tcgpy_event, case_emulator
     emu, da = case_emulator(case)
-    stops = [CODE_BASE + 4 * i for i, w in enumerate(case.words) if _is_narrow_signed_minmax(w)]
+    stops = [CODE_BASE + 4 * i for i, w in enumerate(case.words) if is_narrow_signed_minmax(w)]
     applied = False
     begin, budget = da.prologue_base, case.bound + len(da.defs.prologue)
     try:
@@ -190,7 +191,7 @@ def _replay_with_unicorn_minmax(case, reference):
                 continue        # faults on both: run it
             old = int.from_bytes(emu.mem_read(addr, size), "little")
             value = 0 if rs == ZR else emu.reg_read(f"x{rs}")
-            uni = _unicorn_minmax(word, old, value)
+            uni = unicorn_minmax(word, old, value)
             if uni is None:
                 continue
             emu.mem_write(addr, uni.to_bytes(size, "little"))
@@ -200,7 +201,7 @@ def _replay_with_unicorn_minmax(case, reference):
             applied = True
         event = END
     except tcgpy.EmulationError as e:
-        event = _tcgpy_event(e)
+        event = tcgpy_event(e, da)
     if not applied:
         return None
     regs = {n: emu.reg_read(n) for n in da.compare_regs}
@@ -208,8 +209,7 @@ def _replay_with_unicorn_minmax(case, reference):
 
 
 def _narrow_signed_minmax(case, mm, ref, sub) -> bool:
-    from .engine import compare, diff_arch
-    if not any(_is_narrow_signed_minmax(w) for w in case.words):
+    if not any(is_narrow_signed_minmax(w) for w in case.words):
         return False
     replay = _replay_with_unicorn_minmax(case, ref)
     return replay is not None and compare(diff_arch(case.arch), ref, replay) is None
@@ -236,5 +236,4 @@ KNOWN_ROWS: tuple[dict, ...] = (
 
 def known_differences():
     """KNOWN_ROWS as tcgpy.difftest.known_differences.KnownDifference rows."""
-    from .known_differences import KnownDifference
     return tuple(KnownDifference(**row) for row in KNOWN_ROWS)

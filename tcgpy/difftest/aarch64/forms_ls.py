@@ -27,7 +27,8 @@ from __future__ import annotations
 
 import random
 
-from .forms import CODE_BASE, CODE_SIZE, FORMS, PTR_REGS, SMALL_REGS, Pos, form_class
+from .. import CODE_BASE, CODE_SIZE, FORMS, KnownDifference, Pos, form_class
+from .conventions import PTR_REGS, SMALL_REGS
 
 ARCH = "aarch64"
 SP = 31
@@ -397,5 +398,4 @@ KNOWN_ROWS: tuple[dict, ...] = (
 
 def known_differences():
     """KNOWN_ROWS as tcgpy.difftest.known_differences.KnownDifference rows."""
-    from .known_differences import KnownDifference
     return tuple(KnownDifference(**row) for row in KNOWN_ROWS)

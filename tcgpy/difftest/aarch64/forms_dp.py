@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import random
 
-from .forms import FORMS, PTR_REGS, Pos, form_class
+from .. import FORMS, Pos, form_class
+from .conventions import PTR_REGS
 
 ARCH = "aarch64"
 DEST_REGS = tuple(r for r in range(32) if r not in PTR_REGS)

@@ -1,9 +1,14 @@
-"""AArch64's difftest: the facts its register table does not give, and its
-form classes (the a64_forms_* modules, registered on import)."""
+"""AArch64's difftest: the facts its register table does not give
+(``DIFF_ARCH``), its form classes (the ``forms_*`` modules, registered on
+import), its start-state choices (``conventions``), its known differences
+with Unicorn (``known``) and its test-only broken translations (``testing``)."""
 from __future__ import annotations
 
-from . import a64_forms_atomic, a64_forms_dp, a64_forms_fp16, a64_forms_ls, a64_forms_simd  # noqa: F401  (register forms)
-from .archdef import ArchDef, data_pointer, random_value
+from .. import ArchDef, data_pointer, random_value
+from . import forms_atomic, forms_dp, forms_fp16, forms_ls, forms_simd  # noqa: F401  (register forms)
+from .conventions import PTR_REGS, SMALL_REGS
+from .known import KNOWN
+from .testing import INJECTIONS
 
 DIFF_ARCH = ArchDef(
     gprs=tuple(f"x{i}" for i in range(31)),
@@ -25,6 +30,13 @@ DIFF_ARCH = ArchDef(
         "fpcr": lambda rng: rng.getrandbits(5) << 22 if rng.getrandbits(1) else 0,
         "fpsr": lambda rng: (rng.getrandbits(5) << 27) | (rng.getrandbits(8) & 0b1001_1111),
     },
+    ptr_regs=PTR_REGS,
+    small_regs=SMALL_REGS,
     # The default Cortex-A72 lacks FEAT_LSE (and FP16, RDM, ...).
     unicorn_cpus={"max": "UC_CPU_ARM64_MAX"},
+    known=KNOWN,
+    # HLT at EL0 without halting debug is UNDEFINED (Arm ARM, HLT): Linux
+    # delivers SIGILL, so it compares as an illegal instruction.
+    trap_events={"hlt": "illegal"},
+    injections=INJECTIONS,
 )
