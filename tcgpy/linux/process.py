@@ -15,7 +15,6 @@ import threading
 from dataclasses import dataclass, field
 
 from ..errors import AlignmentFault, EmulationError, GuestTrap, IllegalInstruction, MemoryFault, WatchpointHit
-from . import sys_events, sys_fs, sys_mem, sys_net, sys_proc, sys_signal, sys_xattr  # noqa: F401  (register rows)
 from .abi import LinuxArch
 from .forkshare import ForkShare, move_high
 from .ownfile import OwnFile
@@ -24,7 +23,7 @@ from ..softmmu.memory import PERM_R, PERM_W
 from .memory import PAGE, AddressSpace, page_down
 from .signals import (BUS_ADRALN, BUS_ADRERR, ILL_ILLOPC, SEGV_ACCERR, SEGV_MAPERR, SI_KERNEL, SIG_DFL, SIG_IGN,
                       TRAP_BRKPT, PendingSignal, SignalState, host_signal_name)
-from .syscalls import MASK64, NORETURN, TABLE, GuestErrno, host_to_guest_errno, s32, strace_call, strace_result
+from .syscalls.table import MASK64, NORETURN, TABLE, GuestErrno, host_to_guest_errno, s32, strace_call, strace_result
 from .threads import FD_WAITS, wait_instead
 
 SIGTRAMP_ADDR = 0xFFFF_0000        # where the rt_sigreturn trampoline page lives
@@ -175,7 +174,7 @@ class LinuxProcess:
         self.vfork_vm: int | None = None      # ... and CLONE_VM: the parent gets our stores and
                                               # mappings; the first VMA serial made after the fork
         self.forkshare = ForkShare()          # blocks forked children translated, for the next ones
-        from .sys_fs import IOCTLS
+        from .syscalls.fs import IOCTLS
         # Several names share a number (FIONREAD == TIOCINQ): keep the one we handle.
         from .threads import Scheduler
         self.sched = Scheduler(self)
@@ -184,7 +183,7 @@ class LinuxProcess:
         # FD_WAITS syscalls on them run at once (threads.wait_instead);
         # forgotten whenever a number may come to name another file
         self.never_wait_fds: set[int] = set()
-        self.reaped_at_default: set[int] = set()   # see sys_proc._reaped
+        self.reaped_at_default: set[int] = set()   # see syscalls/proc.py, _reaped
         self._regs = _syscall_registers(emu, arch.abi)
         emu.on_syscall = self.on_syscall
 

@@ -192,7 +192,7 @@ class Scheduler:
         """Run a resume/on_timeout/on_signal hook: host and guest-memory errors
         become the syscall's errno, as they would in its handler."""
         from ..errors import MemoryFault
-        from .syscalls import host_to_guest_errno
+        from .syscalls.table import host_to_guest_errno
         try:
             return fn()
         except MemoryFault:
@@ -390,7 +390,7 @@ def _ready(io: list, timeout: float | None = 0.0) -> bool:
 
 # Syscalls that block on one descriptor: (index of the fd argument, poll
 # events it waits for, index of a MSG_* flags argument or None).  sendto
-# and sendmsg wait in their handlers (sys_net._send).
+# and sendmsg wait in their handlers (syscalls/net.py, _send).
 FD_WAITS = {
     "read": (0, select.POLLIN, None), "readv": (0, select.POLLIN, None),
     "recvfrom": (0, select.POLLIN, 3), "recvmsg": (0, select.POLLIN, 2),
@@ -415,7 +415,7 @@ def wait_instead(proc, name: str, args: tuple):
     fd = fd - (1 << 32) if fd >> 31 else fd
     if fd in proc.never_wait_fds:
         return None
-    from .syscalls import NORETURN
+    from .syscalls.table import NORETURN
     if flags_index is not None and args[flags_index] & MSG_DONTWAIT:
         return None
     try:
@@ -493,12 +493,12 @@ def _stream_sender(fd: int):
 
 
 def _write_data(proc, args) -> bytes:
-    from .sys_fs import MAX_IO
+    from .syscalls.fs import MAX_IO
     return proc.read(args[1], min(args[2], MAX_IO))
 
 
 def _writev_data(proc, args) -> bytes:
-    from .sys_fs import _iovecs
+    from .syscalls.fs import _iovecs
     return b"".join(proc.read(base, length) for base, length in _iovecs(proc, args[1], args[2]))
 
 
@@ -512,7 +512,7 @@ def _write_size(proc, name: str, args: tuple) -> int:
     if name == "write":
         return args[2]
     from ..errors import MemoryFault
-    from .sys_fs import _iovecs
+    from .syscalls.fs import _iovecs
     try:
         return sum(length for _, length in _iovecs(proc, args[1], args[2]))
     except (MemoryFault, OSError):
@@ -527,7 +527,7 @@ def _stream_write(proc, fd: int, data: bytes, send, chunk: int):
     so far (EINTR or EAGAIN with none).  EPIPE, and its SIGPIPE, only when
     nothing was written."""
     import socket
-    from .sys_fs import post_sigpipe
+    from .syscalls.fs import post_sigpipe
     done = 0
 
     def step():
@@ -555,7 +555,7 @@ def step_or_wait(proc, fd: int, events: int, option: int, step, sofar):
     ``sofar()`` (the result for what moved so far, or None: nothing moved,
     EINTR or a restart); the socket's ``option`` timeout (SO_RCVTIMEO or
     SO_SNDTIMEO) with it, or EAGAIN."""
-    from .syscalls import NORETURN
+    from .syscalls.table import NORETURN
     result = step()
     if result is not None:
         return result

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import os
 
-from .sys_fs import guest_path
-from .syscalls import s32, syscall
+from .fs import guest_path
+from .table import s32, syscall
 
 XATTR_SIZE_MAX = 65536
 

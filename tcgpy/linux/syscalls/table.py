@@ -52,7 +52,7 @@ class Syscall:
 
 
 class SyscallTable:
-    """The explicit registry: name -> Syscall, filled by the sys_* modules."""
+    """The explicit registry: name -> Syscall, filled by the topic modules of this package."""
 
     def __init__(self):
         self.rows: dict[str, Syscall] = {}

@@ -10,10 +10,10 @@ import struct
 import termios
 import fcntl as host_fcntl
 
-from . import procfs
-from .procfs import Entry
-from .signals import PendingSignal
-from .syscalls import NORETURN, GuestErrno, s32, s64, syscall
+from .. import procfs
+from ..procfs import Entry
+from ..signals import PendingSignal
+from .table import NORETURN, GuestErrno, s32, s64, syscall
 
 MAX_IO = 1 << 24               # cap on one read: the kernel may always return less
 UTIME_NOW, UTIME_OMIT = (1 << 30) - 1, (1 << 30) - 2
