@@ -8,7 +8,8 @@ import stat
 
 from ...softmmu.memory import MapError
 from ..memory import PAGE, page_up, perms_str
-from .table import s32, syscall
+from .args import s32
+from .table import syscall
 
 
 def _perms(proc, prot: int) -> str:

@@ -7,7 +7,8 @@ import os
 import struct
 
 from ..signals import SI_TKILL, SI_USER, UNCATCHABLE, PendingSignal, SigAction
-from .table import NORETURN, s32, syscall
+from .args import s32
+from .table import NORETURN, syscall
 
 NSIG = 64
 SS_ONSTACK, SS_DISABLE = 1, 2

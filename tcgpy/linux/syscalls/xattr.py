@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import os
 
-from .fs import guest_path
-from .table import s32, syscall
+from .args import s32
+from .paths import guest_path
+from .table import syscall
 
 XATTR_SIZE_MAX = 65536
 
