@@ -368,8 +368,9 @@ def run_main(args, emulator_factory=None, exec_prefix: list[str] | None = None) 
 
     from . import Emulator
     from .linux.hostsig import kill_self
-    from .linux.process import LinuxProcess, Options, ProcessExit, ProcessKilled
-    from .linux.sys_signal import host_signo
+    from .linux.exits import ProcessExit, ProcessKilled
+    from .linux.process import LinuxProcess, Options
+    from .linux.syscalls.signal import host_signo
 
     # Linux gives user mode Top Byte Ignore on data addresses (as qemu-user does);
     # only gdb's single steps run a counted number of instructions.

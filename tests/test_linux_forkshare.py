@@ -129,7 +129,7 @@ def test_no_room_above_the_guest_descriptors_means_no_sharing():
 def test_vfork_pipe_stays_low_when_the_limit_leaves_no_room():
     """posix_spawn under a guest's RLIMIT_NOFILE of 64 used to fail with EINVAL."""
     import resource
-    from tcgpy.linux.sys_proc import _high_fd
+    from tcgpy.linux.syscalls.proc import _high_fd
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     r, w = os.pipe2(os.O_CLOEXEC)
     resource.setrlimit(resource.RLIMIT_NOFILE, (64, hard))

@@ -11,7 +11,7 @@ from tcgpy import Emulator
 from tcgpy.ir.ops import EXIT_REQUESTED
 from tcgpy.linux.aarch64 import LINUX_ARCH
 from tcgpy.linux.process import LinuxProcess, Options
-from tcgpy.linux.sys_signal import sys_kill, sys_tgkill
+from tcgpy.linux.syscalls.signal import sys_kill, sys_tgkill
 
 BIN = Path(__file__).resolve().parent / "guest" / "bin"
 SIGUSR1 = 10
@@ -71,7 +71,7 @@ def test_late_sigchld_of_a_child_reaped_at_the_default_is_discarded():
     import struct
     from tcgpy.linux.hostsig import SignalWatcher
     from tcgpy.linux.signals import SigAction
-    from tcgpy.linux.sys_proc import sys_wait4
+    from tcgpy.linux.syscalls.proc import sys_wait4
     emu = Emulator("aarch64")
     proc = LinuxProcess(emu, LINUX_ARCH, Options())
     watcher = SignalWatcher(proc)          # not started: forward() is called as the thread would

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Callable
 
+from ..targets import from_elf
 from .structs import Layout
 
 
@@ -53,9 +54,8 @@ class LinuxArch:
         return self.consts.SYSCALLS[name]
 
 
-def get_linux_arch(elf_machine: str) -> LinuxArch | None:
-    """The Linux user-mode description for an ELF e_machine, or None
-    (through the target registry, tcgpy.targets)."""
-    from ..targets import from_elf
+def get_linux_arch(elf_machine: str | int) -> LinuxArch | None:
+    """The Linux user-mode description for an ELF e_machine (pyelftools'
+    name or the number), or None (through the target registry, tcgpy.targets)."""
     target = from_elf(elf_machine)
     return None if target is None else target.linux_arch

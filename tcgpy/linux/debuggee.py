@@ -11,7 +11,8 @@ from typing import Callable
 
 from .. import gdbstub
 from ..errors import WatchpointHit
-from .process import LinuxProcess, ProcessExit, ProcessKilled
+from .exits import ProcessExit, ProcessKilled
+from .process import LinuxProcess
 from .signals import PendingSignal
 
 SI_USER = 0

@@ -14,7 +14,7 @@ import struct
 from dataclasses import dataclass
 
 from ..softmmu.memory import MapError
-from ..targets import names as target_names
+from ..targets import lookup as lookup_target, names as target_names
 from .abi import LinuxArch, get_linux_arch
 from .memory import PAGE, AddressSpace, page_down, page_up, perms_str
 
@@ -28,9 +28,10 @@ PHDR_FMT = struct.Struct("<IIQQQQQQ")   # Elf64_Phdr
 # run ~25 ms of imports for these ten fields)
 EHDR_FMT = struct.Struct("<HHIQQQIHHH")
 ET_NAMES = {2: "ET_EXEC", 3: "ET_DYN", 1: "ET_REL", 4: "ET_CORE"}
-# e_machine numbers as pyelftools (and the targets' elf_machine) name them
-EM_NAMES = {3: "EM_386", 8: "EM_MIPS", 20: "EM_PPC", 21: "EM_PPC64", 22: "EM_S390", 40: "EM_ARM",
-            62: "EM_X86_64", 183: "EM_AARCH64", 243: "EM_RISCV", 258: "EM_LOONGARCH"}
+# e_machine numbers of machines no target emulates, as pyelftools names
+# them, for the message that refuses them (the targets' own are in the registry)
+OTHER_MACHINES = {3: "EM_386", 8: "EM_MIPS", 20: "EM_PPC", 21: "EM_PPC64", 22: "EM_S390", 40: "EM_ARM",
+                  258: "EM_LOONGARCH"}
 
 
 class LoadError(Exception):
@@ -113,11 +114,11 @@ def _read_elf(fd: int, path: str, expect_arch: LinuxArch | None) -> ElfInfo:
         raise LoadError(f"{path}: only 64-bit little-endian ELF files are supported")
     e_type_n, e_machine, _version, entry, phoff, _shoff, _flags, _ehsize, phentsize, phnum = \
         EHDR_FMT.unpack_from(head, 16)
-    machine = EM_NAMES.get(e_machine, e_machine)
     e_type = ET_NAMES.get(e_type_n, e_type_n)
-    arch = get_linux_arch(machine)
+    arch = get_linux_arch(e_machine)
     if arch is None:
-        name = machine[3:].lower() if str(machine).startswith("EM_") else f"(e_machine {machine})"
+        machine = OTHER_MACHINES.get(e_machine)
+        name = machine[3:].lower() if machine else f"(e_machine {e_machine})"
         raise LoadError(f"{path}: unsupported guest architecture {name} (tcgpy emulates: {', '.join(target_names())})")
     if expect_arch is not None and arch is not expect_arch:
         raise LoadError(f"{path}: architecture {arch.name} does not match {expect_arch.name}")
@@ -229,7 +230,7 @@ def load_program(space: AddressSpace, info: ElfInfo, sysroot: str | None) -> Loa
             # when it has one (a foreign chroot, a multiarch host).
             if not os.path.exists(info.interp):
                 raise LoadError(f"{info.path}: dynamically linked (interpreter {printable(info.interp)}); "
-                                f"pass -L SYSROOT, e.g. -L /usr/aarch64-linux-gnu")
+                                f"pass -L SYSROOT, e.g. -L /usr/{lookup_target(info.arch.name).gnu_triplet}")
             sysroot = "/"
         ipath = os.path.join(sysroot, info.interp.lstrip("/"))
         interp = read_elf(ipath, info.arch)

@@ -16,6 +16,7 @@ import os
 import signal
 
 from .forkshare import move_high
+from .hostsig import kill_self
 
 
 class OwnFile:
@@ -36,7 +37,6 @@ class OwnFile:
             while data:
                 data = data[os.write(self.fd, data):]
         except BrokenPipeError:
-            from .hostsig import kill_self
             kill_self(signal.SIGPIPE)
         except OSError:
             pass

@@ -3,7 +3,6 @@ entry point, signal delivery, and the CPU loop that turns guest faults into
 guest signals and host signals into guest signals at block boundaries."""
 from __future__ import annotations
 
-import ctypes
 import functools
 import operator
 import gc
@@ -15,34 +14,26 @@ import threading
 from dataclasses import dataclass, field
 
 from ..errors import AlignmentFault, EmulationError, GuestTrap, IllegalInstruction, MemoryFault, WatchpointHit
-from . import sys_events, sys_fs, sys_mem, sys_net, sys_proc, sys_signal, sys_xattr  # noqa: F401  (register rows)
 from .abi import LinuxArch
+from .errnos import GuestErrno, host_to_guest_errno
+from .exits import ProcessExit, ProcessKilled
 from .forkshare import ForkShare, move_high
-from .ownfile import OwnFile
+from .guestmem import GuestMemory
+from .hostsig import SignalWatcher, kill_self
 from .loader import LoadError, build_stack, load_program, read_elf
-from ..softmmu.memory import PERM_R, PERM_W
 from .memory import PAGE, AddressSpace, page_down
+from .ownfile import OwnFile
 from .signals import (BUS_ADRALN, BUS_ADRERR, ILL_ILLOPC, SEGV_ACCERR, SEGV_MAPERR, SI_KERNEL, SIG_DFL, SIG_IGN,
                       TRAP_BRKPT, PendingSignal, SignalState, host_signal_name)
-from .syscalls import MASK64, NORETURN, TABLE, GuestErrno, host_to_guest_errno, s32, strace_call, strace_result
-from .threads import FD_WAITS, wait_instead
+from .syscalls import TABLE
+from .syscalls.args import MASK64, s32
+from .syscalls.blocking import FD_WAITS, wait_instead
+from .syscalls.fs import IOCTLS
+from .syscalls.strace import strace_call, strace_result
+from .syscalls.table import NORETURN
+from .threads import Scheduler
 
 SIGTRAMP_ADDR = 0xFFFF_0000        # where the rt_sigreturn trampoline page lives
-
-
-class ProcessExit(Exception):
-    def __init__(self, status: int):
-        super().__init__(f"exit {status}")
-        self.status = status
-
-
-class ProcessKilled(Exception):
-    """The guest died of a signal; ``message`` is printed (qemu-user style) if set."""
-
-    def __init__(self, signo: int, message: str = ""):
-        super().__init__(message or f"signal {signo}")
-        self.signo = signo
-        self.message = message
 
 
 @dataclass
@@ -137,7 +128,7 @@ def _syscall_registers(emu, abi):
             functools.partial(setattr, env, ret_field))
 
 
-class LinuxProcess:
+class LinuxProcess(GuestMemory):
     def __init__(self, emu, arch: LinuxArch, options: Options):
         self.emu = emu
         self.arch = arch
@@ -175,80 +166,16 @@ class LinuxProcess:
         self.vfork_vm: int | None = None      # ... and CLONE_VM: the parent gets our stores and
                                               # mappings; the first VMA serial made after the fork
         self.forkshare = ForkShare()          # blocks forked children translated, for the next ones
-        from .sys_fs import IOCTLS
         # Several names share a number (FIONREAD == TIOCINQ): keep the one we handle.
-        from .threads import Scheduler
         self.sched = Scheduler(self)
         self.ioctl_names = {v: k for k, v in arch.consts.IOCTLS.items() if k in IOCTLS}
         # descriptors that never wait (regular files, /dev/null...): the
-        # FD_WAITS syscalls on them run at once (threads.wait_instead);
+        # FD_WAITS syscalls on them run at once (syscalls/blocking.py, wait_instead);
         # forgotten whenever a number may come to name another file
         self.never_wait_fds: set[int] = set()
-        self.reaped_at_default: set[int] = set()   # see sys_proc._reaped
+        self.reaped_at_default: set[int] = set()   # see syscalls/proc.py, _reaped
         self._regs = _syscall_registers(emu, arch.abi)
         emu.on_syscall = self.on_syscall
-
-    # -- guest memory helpers (used by every handler) ------------------------------
-    def read(self, addr: int, size: int) -> bytes:
-        """Guest memory as a syscall reads it: EFAULT (MemoryFault) where the
-        kernel's copy_from_user would fault, whatever the softmmu allows."""
-        if size == 0:
-            return b""
-        bad = self.space.inaccessible(addr, size, write=False)
-        if bad is not None:
-            raise MemoryFault(self.emu.reg_read(self.arch.pc), bad, "read")
-        return self.emu.mem_read(addr, size)
-
-    def write(self, addr: int, data: bytes) -> None:
-        if data:
-            bad = self.space.inaccessible(addr, len(data), write=True)
-            if bad is not None:
-                raise MemoryFault(self.emu.reg_read(self.arch.pc), bad, "write")
-            self.emu.mem_write(addr, data)
-
-    def host_buffer(self, addr: int, size: int, write: bool) -> memoryview | None:
-        """Guest memory [addr, addr+size) in place, for a host read(2) to
-        fill (``write``) or a write(2) to drain: where it is one plain
-        region of the TCG engine's that the guest may access so; else None
-        (then ``read``/``write`` copy, and report EFAULT).  Translated code
-        in the range is dropped first, as a store would drop it.  (A read(2)
-        went through two copies and four layers of Python: a sixth of its
-        time.)"""
-        aspace = getattr(self.emu, "aspace", None)
-        if aspace is None or size <= 0 or self.space.inaccessible(addr, size, write=write) is not None:
-            return None
-        r = aspace.find(addr)
-        if r is None or r.is_mmio or addr + size > r.end or not r.perms & (PERM_W if write else PERM_R):
-            return None
-        if write:
-            aspace.notify_code_write(addr, size)
-        return memoryview((ctypes.c_char * size).from_address(r.host + (addr - r.start))).cast("B")
-
-    def read_cstr(self, addr: int, limit: int = 4096) -> bytes:
-        out = bytearray()
-        while len(out) < limit:
-            # Read up to the end of the page so that a string ending right
-            # before an unmapped page does not fault.
-            chunk = min(PAGE - ((addr + len(out)) & (PAGE - 1)), limit - len(out))
-            data = self.read(addr + len(out), chunk)
-            i = data.find(b"\0")
-            if i >= 0:
-                return bytes(out + data[:i])
-            out += data
-        raise GuestErrno("ENAMETOOLONG")
-
-    def read_u64(self, addr: int) -> int:
-        return struct.unpack("<Q", self.read(addr, 8))[0]
-
-    def read_ptr_array(self, addr: int) -> list[int]:
-        out = []
-        while addr:
-            p = self.read_u64(addr)
-            if p == 0:
-                break
-            out.append(p)
-            addr += 8
-        return out
 
     @property
     def auxv_bytes(self) -> bytes:
@@ -373,7 +300,6 @@ class LinuxProcess:
             self.log.flush()
         except BrokenPipeError:
             # qemu-user's log writes hit a default SIGPIPE: die of it, not of Python.
-            from .hostsig import kill_self
             kill_self(host_signal.SIGPIPE)
 
     # -- signals ---------------------------------------------------------------------
@@ -476,7 +402,6 @@ class LinuxProcess:
 
     # -- host process plumbing (fork, exec, logs) ---------------------------------------
     def start_signal_watcher(self) -> None:
-        from .hostsig import SignalWatcher
         self.watcher = SignalWatcher(self)
         self.watcher.start(self.opts.ignored)
 
@@ -550,7 +475,7 @@ class LinuxProcess:
         """About to exec or exit: a vfork child's parent gets our stores, and
         a forked child's parent the blocks we translated (forkshare.py)."""
         if self.vfork_pipe is not None and self.vfork_vm is not None:
-            from .vfork import send_changes
+            from .vfork import send_changes   # lazy: pickle, for CLONE_VFORK children only
             send_changes(self.emu, self.space, self.vfork_vm, self.vfork_pipe)
         self.forkshare.teach_parent(self.emu)
 

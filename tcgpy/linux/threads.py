@@ -6,7 +6,8 @@ return at a block boundary).  Memory is shared because there is one guest
 address space.  Syscalls that would block in the host (read on an empty
 pipe, accept, poll...) do not block the host thread: the caller waits in the
 scheduler for its descriptors to become ready and then executes its syscall
-instruction again, as the kernel restarts an interrupted syscall.  That holds
+instruction again, as the kernel restarts an interrupted syscall
+(syscalls/blocking.py decides which wait).  That holds
 with a single guest thread too, because host signals are blocked on the CPU
 thread: the scheduler's wait is what a guest signal can end (with EINTR, a
 partial result or a restart, as the kernel decides).  wait4/waitid for a
@@ -14,14 +15,15 @@ running child look again periodically in the scheduler, for the same reason.
 """
 from __future__ import annotations
 
-import fcntl
-import os
 import select
-import stat
 import struct
 import threading
 import time
 from dataclasses import dataclass, field
+
+from ..errors import MemoryFault
+from .errnos import host_to_guest_errno
+from .signals import SIG_DFL, SIG_IGN
 
 TIME_SLICE = 0.01
 # How often a wait without a descriptor (wait4) looks again, besides when
@@ -191,8 +193,6 @@ class Scheduler:
     def _call(self, fn):
         """Run a resume/on_timeout/on_signal hook: host and guest-memory errors
         become the syscall's errno, as they would in its handler."""
-        from ..errors import MemoryFault
-        from .syscalls import host_to_guest_errno
         try:
             return fn()
         except MemoryFault:
@@ -249,7 +249,6 @@ class Scheduler:
         stands; with nothing done it fails with EINTR when a handler runs,
         except that SA_RESTART restarts the syscalls that allow it; with no
         handler (a stop, say) it restarts."""
-        from .signals import SIG_DFL, SIG_IGN
         result = self._call(t.on_signal) if t.on_signal is not None else None
         if result is None:
             act = self.proc.signals.actions[signo]
@@ -310,7 +309,7 @@ class Scheduler:
     def _runnable(self, t: GuestThread, now: float) -> bool:
         if t.waiting is None:
             return True
-        if t.waiting in ("check", "poll") or (t.waiting == "io" and _ready(t.io)):
+        if t.waiting in ("check", "poll") or (t.waiting == "io" and ready(t.io)):
             if t.resume is None:
                 self._restart(t)
                 self._end_wait(t)
@@ -353,7 +352,7 @@ class Scheduler:
                 # at it between bounded polls.  (A pipe for the watcher to
                 # write to would take a descriptor number the guest expects
                 # to get from its first open.)
-                _ready(io, IDLE_POLL if timeout is None else min(timeout, IDLE_POLL))
+                ready(io, IDLE_POLL if timeout is None else min(timeout, IDLE_POLL))
             else:
                 self.proc.wakeup.wait(timeout)
 
@@ -372,7 +371,7 @@ class Scheduler:
         self._ticker.start()
 
 
-def _ready(io: list, timeout: float | None = 0.0) -> bool:
+def ready(io: list, timeout: float | None = 0.0) -> bool:
     """Whether any (fd, events) is ready, waiting up to ``timeout`` seconds
     (None: no limit); a closed descriptor counts: the restarted syscall
     reports EBADF."""
@@ -386,181 +385,3 @@ def _ready(io: list, timeout: float | None = 0.0) -> bool:
         return bool(p.poll(None if timeout is None else timeout * 1000))
     except InterruptedError:
         return False
-
-
-# Syscalls that block on one descriptor: (index of the fd argument, poll
-# events it waits for, index of a MSG_* flags argument or None).  sendto
-# and sendmsg wait in their handlers (sys_net._send).
-FD_WAITS = {
-    "read": (0, select.POLLIN, None), "readv": (0, select.POLLIN, None),
-    "recvfrom": (0, select.POLLIN, 3), "recvmsg": (0, select.POLLIN, 2),
-    "accept": (0, select.POLLIN, None), "accept4": (0, select.POLLIN, None),
-    "write": (0, select.POLLOUT, None), "writev": (0, select.POLLOUT, None),
-}
-MSG_DONTWAIT = 0x40
-# Character devices that never make a reader or writer wait: /dev/null,
-# /dev/zero, /dev/full, /dev/random, /dev/urandom (Linux's mem major 1).
-NEVER_WAIT_DEVICES = frozenset(os.makedev(1, minor) for minor in (3, 5, 7, 8, 9))
-PIPE_BUF = 4096
-
-
-def wait_instead(proc, name: str, args: tuple):
-    """Before a FD_WAITS syscall: None to run it as usual, else its result or
-    NORETURN (the caller waits for its descriptor in the scheduler, then the
-    syscall runs again).  The host call must not block even with one guest
-    thread: host signals are blocked on the CPU thread, so a guest signal
-    could not end the wait as it ends the kernel's."""
-    index, events, flags_index = FD_WAITS[name]
-    fd = args[index] & 0xFFFFFFFF
-    fd = fd - (1 << 32) if fd >> 31 else fd
-    if fd in proc.never_wait_fds:
-        return None
-    from .syscalls import NORETURN
-    if flags_index is not None and args[flags_index] & MSG_DONTWAIT:
-        return None
-    try:
-        # A regular file or a device that never blocks: run the syscall, and
-        # remember (a read(2) of a file paid a poll every time).
-        st = os.fstat(fd)
-        if stat.S_ISREG(st.st_mode) or stat.S_ISBLK(st.st_mode) or (
-                stat.S_ISCHR(st.st_mode) and st.st_rdev in NEVER_WAIT_DEVICES):
-            proc.never_wait_fds.add(fd)
-            return None
-    except OSError:
-        return None             # the syscall itself reports EBADF
-    try:
-        # Ready (regular files always are; a bad descriptor too: the syscall
-        # reports EBADF) and not more than a ready pipe or socket surely
-        # takes: run it.  The common case costs one poll.
-        send = None
-        if name in PIPE_WRITES and _write_size(proc, name, args) > PIPE_BUF:
-            send = _stream_sender(fd)
-        if send is None and _ready([(fd, events)]):
-            return None
-        if fcntl.fcntl(fd, fcntl.F_GETFL) & os.O_NONBLOCK:
-            return None
-    except OSError:
-        return None             # the syscall itself reports EBADF
-    if send is not None:
-        return _stream_write(proc, fd, PIPE_WRITES[name](proc, args), *send)
-    # A socket's SO_RCVTIMEO/SO_SNDTIMEO ends the wait with EAGAIN; a signal
-    # then ends it with EINTR even under SA_RESTART (sock_intr_errno).
-    import socket           # here: the common cases above run for every write and read
-    timeout = sock_timeout(fd, socket.SO_RCVTIMEO if events == select.POLLIN else socket.SO_SNDTIMEO)
-    proc.sched.block_io([(fd, events)], deadline=time.monotonic() + timeout if timeout else None,
-                        timeout_result=proc.err("EAGAIN"), sa_restart=not timeout)
-    return NORETURN
-
-
-def sock_timeout(fd: int, option: int) -> float:
-    """A socket's SO_RCVTIMEO or SO_SNDTIMEO in seconds (0: none, or not a socket)."""
-    import socket
-    try:
-        s = socket.socket(fileno=fd)
-    except OSError:
-        return 0.0
-    try:
-        sec, usec = struct.unpack("@ll", s.getsockopt(socket.SOL_SOCKET, option, struct.calcsize("@ll")))
-    finally:
-        s.detach()
-    return sec + usec / 1e6
-
-
-def _stream_sender(fd: int):
-    """(send(bytes) -> count without blocking, bytes per call) for a write to
-    a pipe or a stream socket; None for anything else."""
-    import socket
-    mode = os.fstat(fd).st_mode
-    if stat.S_ISFIFO(mode):
-        # poll's POLLOUT on a pipe means PIPE_BUF bytes fit
-        return (lambda chunk: os.write(fd, chunk)), PIPE_BUF
-    if not stat.S_ISSOCK(mode):
-        return None
-    sock = socket.socket(fileno=fd)
-    try:
-        if sock.type != socket.SOCK_STREAM:
-            return None
-    finally:
-        sock.detach()
-
-    def send(chunk: bytes) -> int:
-        s = socket.socket(fileno=fd)
-        try:
-            return s.send(chunk, socket.MSG_DONTWAIT)
-        finally:
-            s.detach()
-    return send, 1 << 16
-
-
-def _write_data(proc, args) -> bytes:
-    from .sys_fs import MAX_IO
-    return proc.read(args[1], min(args[2], MAX_IO))
-
-
-def _writev_data(proc, args) -> bytes:
-    from .sys_fs import _iovecs
-    return b"".join(proc.read(base, length) for base, length in _iovecs(proc, args[1], args[2]))
-
-
-# The blocking writes _stream_write does: the bytes each one writes.
-PIPE_WRITES = {"write": _write_data, "writev": _writev_data}
-
-
-def _write_size(proc, name: str, args: tuple) -> int:
-    """How many bytes a write/writev asks for (0 for a bad iovec array: the
-    syscall itself reports it)."""
-    if name == "write":
-        return args[2]
-    from ..errors import MemoryFault
-    from .sys_fs import _iovecs
-    try:
-        return sum(length for _, length in _iovecs(proc, args[1], args[2]))
-    except (MemoryFault, OSError):
-        return 0
-
-
-def _stream_write(proc, fd: int, data: bytes, send, chunk: int):
-    """A blocking write to a pipe or a stream socket, ``chunk`` bytes at a
-    time without blocking (``send``), waiting in the scheduler when it is
-    full; all of it is written before it returns, as in the kernel, unless a
-    signal or the socket's SO_SNDTIMEO comes first: then the bytes written
-    so far (EINTR or EAGAIN with none).  EPIPE, and its SIGPIPE, only when
-    nothing was written."""
-    import socket
-    from .sys_fs import post_sigpipe
-    done = 0
-
-    def step():
-        nonlocal done
-        while done < len(data) and _ready([(fd, select.POLLOUT)]):
-            try:
-                done += send(data[done:done + chunk])
-            except BlockingIOError:      # less room than poll promised: wait
-                break
-            except OSError as e:
-                if done:
-                    return done
-                if isinstance(e, BrokenPipeError):
-                    post_sigpipe(proc)
-                raise
-        return done if done == len(data) else None
-
-    return step_or_wait(proc, fd, select.POLLOUT, socket.SO_SNDTIMEO, step, lambda: done or None)
-
-
-def step_or_wait(proc, fd: int, events: int, option: int, step, sofar):
-    """A blocking transfer that moves data in non-blocking steps: ``step()``
-    makes progress and returns the syscall's result, or None to wait for
-    ``events`` on ``fd`` and step again.  A signal ends the wait with
-    ``sofar()`` (the result for what moved so far, or None: nothing moved,
-    EINTR or a restart); the socket's ``option`` timeout (SO_RCVTIMEO or
-    SO_SNDTIMEO) with it, or EAGAIN."""
-    from .syscalls import NORETURN
-    result = step()
-    if result is not None:
-        return result
-    timeout = sock_timeout(fd, option)
-    proc.sched.block_io([(fd, events)], deadline=time.monotonic() + timeout if timeout else None,
-                        on_timeout=lambda: sofar() or proc.err("EAGAIN"), resume=step,
-                        on_signal=sofar, sa_restart=not timeout)
-    return NORETURN

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import struct
 
-from ..syscalls import syscall
+from ..syscalls.table import syscall
 
 # arch/riscv/include/uapi/asm/hwprobe.h (Linux 6.4+)
 HWPROBE_KEYS = {

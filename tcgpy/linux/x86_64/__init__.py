@@ -6,7 +6,7 @@ import functools
 
 from ..abi import LinuxArch, SyscallABI
 from ..structs import GENERIC_64, Layout
-from . import kernel_consts, signal_frame, sys_legacy  # noqa: F401  (sys_legacy registers its rows)
+from . import kernel_consts, signal_frame, syscalls  # noqa: F401  (syscalls registers its rows)
 
 STRUCTS: dict[str, Layout] = {**GENERIC_64, **{lay.name: lay for lay in (
     # arch/x86/include/uapi/asm/stat.h (64-bit): st_nlink before st_mode, 64-bit blksize

@@ -10,10 +10,13 @@ import struct
 import termios
 import fcntl as host_fcntl
 
-from . import procfs
-from .procfs import Entry
-from .signals import PendingSignal
-from .syscalls import NORETURN, GuestErrno, s32, s64, syscall
+from .. import procfs
+from ..guestmem import iovecs
+from ..signals import PendingSignal
+from ..errnos import GuestErrno
+from .args import s32, s64
+from .paths import at, at_entry, atflag, guest_path
+from .table import NORETURN, syscall
 
 MAX_IO = 1 << 24               # cap on one read: the kernel may always return less
 UTIME_NOW, UTIME_OMIT = (1 << 30) - 1, (1 << 30) - 2
@@ -46,51 +49,6 @@ def pack_stat(proc, st: os.stat_result) -> bytes:
         st_atime_sec=st.st_atime_ns // 10**9, st_atime_nsec=st.st_atime_ns % 10**9,
         st_mtime_sec=st.st_mtime_ns // 10**9, st_mtime_nsec=st.st_mtime_ns % 10**9,
         st_ctime_sec=st.st_ctime_ns // 10**9, st_ctime_nsec=st.st_ctime_ns % 10**9)
-
-
-def _resolve(proc, path: bytes, dfd: int | None, follow: bool) -> tuple[bytes, int | None, Entry | None]:
-    """(host path, dir_fd, the /proc/<pid> entry it names or None).  The
-    guest's own /proc directory is the guest's (procfs.py): its exe is the
-    guest program, tcgpy's descriptors are not in its fd/, what shows host
-    memory is refused, and so is another process's memory."""
-    entry = procfs.lookup(path, dfd, follow)
-    if entry is None:
-        return path, dfd, None
-    if not entry.own:
-        if entry.rest == "mem":
-            raise GuestErrno("EACCES")
-        return path, dfd, None
-    if entry.fd is not None and entry.fd in proc.own_fds():
-        raise GuestErrno("ENOENT")
-    refused = procfs.REFUSED.get(entry.rest.split("/", 1)[0])
-    if refused is not None:
-        raise GuestErrno(refused)
-    if entry.rest == "exe" and follow:
-        return os.fsencode(proc.exe_path), None, entry
-    return path, dfd, entry
-
-
-def guest_path(proc, addr: int, follow: bool = True) -> bytes:
-    return _resolve(proc, proc.host_path(proc.read_cstr(addr)), None, follow)[0]
-
-
-def at(proc, dirfd: int, addr: int, follow: bool = True) -> tuple[bytes, int | None]:
-    """(host path, dir_fd or None) for a *at syscall's (dirfd, path)."""
-    return at_entry(proc, dirfd, addr, follow)[:2]
-
-
-def at_entry(proc, dirfd: int, addr: int, follow: bool = True) -> tuple[bytes, int | None, Entry | None]:
-    path = proc.host_path(proc.read_cstr(addr))
-    fd = s32(dirfd)
-    if path.startswith(b"/") or fd == proc.arch.consts.AT_FLAGS["AT_FDCWD"]:
-        fd = None
-    elif fd in proc.own_fds():
-        raise GuestErrno("EBADF")
-    return _resolve(proc, path, fd, follow)
-
-
-def _atflag(proc, flags: int, name: str) -> bool:
-    return bool(flags & proc.arch.consts.AT_FLAGS[name])
 
 
 # -- open / close / read / write ------------------------------------------------------
@@ -227,18 +185,10 @@ def sys_pwrite64(proc, fd, buf, count, offset):
     return vf.pwrite(data, offset) if vf else _write(proc, lambda: os.pwrite(s32(fd), data, s64(offset)))
 
 
-def _iovecs(proc, iov, iovcnt):
-    if iovcnt > 1024:
-        raise OSError(22, "iovcnt")
-    lay = proc.layout("iovec")
-    raw = proc.read(iov, lay.size * iovcnt)
-    return [(e["iov_base"], e["iov_len"]) for e in (lay.unpack(raw[i * lay.size:]) for i in range(iovcnt))]
-
-
 @syscall("readv", "fd p i")
 def sys_readv(proc, fd, iov, iovcnt):
     total = 0
-    for base, length in _iovecs(proc, iov, iovcnt):
+    for base, length in iovecs(proc, iov, iovcnt):
         if length == 0:
             continue
         vf = proc.vfiles.get(s32(fd))
@@ -252,7 +202,7 @@ def sys_readv(proc, fd, iov, iovcnt):
 
 @syscall("writev", "fd p i")
 def sys_writev(proc, fd, iov, iovcnt):
-    data = b"".join(proc.read(base, length) for base, length in _iovecs(proc, iov, iovcnt))
+    data = b"".join(proc.read(base, length) for base, length in iovecs(proc, iov, iovcnt))
     vf = proc.vfiles.get(s32(fd))
     return vf.write(data) if vf else _write(proc, lambda: os.write(s32(fd), data))
 
@@ -275,7 +225,7 @@ def sys_pwritev(proc, fd, iov, iovcnt, offset):
 def sys_preadv2(proc, fd, iov, iovcnt, offset, offset_high, flags):
     """At ``offset``, or at the file position (as readv) with offset -1.
     (``offset_high`` is for 32-bit ABIs: a 64-bit one has it all in ``offset``.)"""
-    vecs = _iovecs(proc, iov, iovcnt)
+    vecs = iovecs(proc, iov, iovcnt)
     if s64(offset) == -1:
         return sys_readv(proc, fd, iov, iovcnt)
     vf = proc.vfiles.get(s32(fd))
@@ -294,7 +244,7 @@ def sys_preadv2(proc, fd, iov, iovcnt, offset, offset_high, flags):
 def sys_pwritev2(proc, fd, iov, iovcnt, offset, offset_high, flags):
     if s64(offset) == -1:
         return sys_writev(proc, fd, iov, iovcnt)
-    data = b"".join(proc.read(base, length) for base, length in _iovecs(proc, iov, iovcnt))
+    data = b"".join(proc.read(base, length) for base, length in iovecs(proc, iov, iovcnt))
     vf = proc.vfiles.get(s32(fd))
     if vf:
         return vf.pwrite(data, offset) if vf.writable else proc.err("EBADF")
@@ -326,9 +276,9 @@ def sys_lseek(proc, fd, offset, whence):
 # -- stat -------------------------------------------------------------------------
 
 def _stat_at(proc, dirfd, path, flags) -> os.stat_result:
-    if path == 0 or (_atflag(proc, flags, "AT_EMPTY_PATH") and proc.read_cstr(path) == b""):
+    if path == 0 or (atflag(proc, flags, "AT_EMPTY_PATH") and proc.read_cstr(path) == b""):
         return os.fstat(s32(dirfd))
-    follow = not _atflag(proc, flags, "AT_SYMLINK_NOFOLLOW")
+    follow = not atflag(proc, flags, "AT_SYMLINK_NOFOLLOW")
     p, dfd = at(proc, dirfd, path, follow)
     return os.stat(p, dir_fd=dfd, follow_symlinks=follow)
 
@@ -463,15 +413,15 @@ def sys_faccessat(proc, dirfd, path, mode):
 @syscall("faccessat2", "fd s o x")
 def sys_faccessat2(proc, dirfd, path, mode, flags):
     p, dfd = at(proc, dirfd, path)
-    ok = os.access(p, mode, dir_fd=dfd, effective_ids=_atflag(proc, flags, "AT_EACCESS"),
-                   follow_symlinks=not _atflag(proc, flags, "AT_SYMLINK_NOFOLLOW"))
+    ok = os.access(p, mode, dir_fd=dfd, effective_ids=atflag(proc, flags, "AT_EACCESS"),
+                   follow_symlinks=not atflag(proc, flags, "AT_SYMLINK_NOFOLLOW"))
     return 0 if ok else proc.err("EACCES" if os.path.lexists(p) or dfd else "ENOENT")
 
 
 @syscall("unlinkat", "fd s x")
 def sys_unlinkat(proc, dirfd, path, flags):
     p, dfd = at(proc, dirfd, path)
-    if _atflag(proc, flags, "AT_REMOVEDIR"):
+    if atflag(proc, flags, "AT_REMOVEDIR"):
         os.rmdir(p, dir_fd=dfd)
     else:
         os.unlink(p, dir_fd=dfd)
@@ -526,7 +476,7 @@ def sys_symlinkat(proc, target, newdirfd, linkpath):
 def sys_linkat(proc, olddirfd, oldpath, newdirfd, newpath, flags):
     a, adfd = at(proc, olddirfd, oldpath)
     b, bdfd = at(proc, newdirfd, newpath)
-    os.link(a, b, src_dir_fd=adfd, dst_dir_fd=bdfd, follow_symlinks=_atflag(proc, flags, "AT_SYMLINK_FOLLOW"))
+    os.link(a, b, src_dir_fd=adfd, dst_dir_fd=bdfd, follow_symlinks=atflag(proc, flags, "AT_SYMLINK_FOLLOW"))
     return 0
 
 
@@ -551,10 +501,10 @@ def sys_fchown(proc, fd, uid, gid):
 
 @syscall("fchownat", "fd s d d x")
 def sys_fchownat(proc, dirfd, path, uid, gid, flags):
-    if _atflag(proc, flags, "AT_EMPTY_PATH") and proc.read_cstr(path) == b"":
+    if atflag(proc, flags, "AT_EMPTY_PATH") and proc.read_cstr(path) == b"":
         return sys_fchown(proc, dirfd, uid, gid)
     p, dfd = at(proc, dirfd, path)
-    os.chown(p, s32(uid), s32(gid), dir_fd=dfd, follow_symlinks=not _atflag(proc, flags, "AT_SYMLINK_NOFOLLOW"))
+    os.chown(p, s32(uid), s32(gid), dir_fd=dfd, follow_symlinks=not atflag(proc, flags, "AT_SYMLINK_NOFOLLOW"))
     return 0
 
 
@@ -563,7 +513,7 @@ def sys_utimensat(proc, dirfd, path, times, flags):
     target = s32(dirfd) if path == 0 else None
     if target is None:
         p, dfd = at(proc, dirfd, path)
-        st = os.stat(p, dir_fd=dfd, follow_symlinks=not _atflag(proc, flags, "AT_SYMLINK_NOFOLLOW"))
+        st = os.stat(p, dir_fd=dfd, follow_symlinks=not atflag(proc, flags, "AT_SYMLINK_NOFOLLOW"))
     else:
         st = os.fstat(target)
     now = None
@@ -580,7 +530,7 @@ def sys_utimensat(proc, dirfd, path, times, flags):
     if target is not None:
         os.utime(target, ns=ns) if ns else os.utime(target)
     else:
-        kw = dict(dir_fd=dfd, follow_symlinks=not _atflag(proc, flags, "AT_SYMLINK_NOFOLLOW"))
+        kw = dict(dir_fd=dfd, follow_symlinks=not atflag(proc, flags, "AT_SYMLINK_NOFOLLOW"))
         os.utime(p, ns=ns, **kw) if ns else os.utime(p, **kw)
     return 0
 

@@ -9,9 +9,10 @@ from __future__ import annotations
 import ctypes
 import os
 
-from .sys_fs import guest_path
-from .sys_net import libc_call
-from .syscalls import s32, syscall
+from .args import s32
+from .net import libc_call
+from .paths import guest_path
+from .table import syscall
 
 _libc = ctypes.CDLL(None, use_errno=True)
 ITIMERSPEC = 32         # two struct timespec

@@ -6,8 +6,9 @@ import ctypes
 import os
 import struct
 
-from .signals import SI_TKILL, SI_USER, UNCATCHABLE, PendingSignal, SigAction
-from .syscalls import NORETURN, s32, syscall
+from ..signals import SI_TKILL, SI_USER, UNCATCHABLE, PendingSignal, SigAction
+from .args import s32
+from .table import NORETURN, syscall
 
 NSIG = 64
 SS_ONSTACK, SS_DISABLE = 1, 2

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import os
 
-from .sys_fs import guest_path
-from .syscalls import s32, syscall
+from .args import s32
+from .paths import guest_path
+from .table import syscall
 
 XATTR_SIZE_MAX = 65536
 

@@ -7,8 +7,8 @@ import os
 import struct
 import time
 
-from .. import sys_fs, sys_proc
-from ..syscalls import syscall
+from ..syscalls import fs as sys_fs, proc as sys_proc
+from ..syscalls.table import syscall
 
 ARCH_SET_GS, ARCH_SET_FS, ARCH_GET_FS, ARCH_GET_GS = 0x1001, 0x1002, 0x1003, 0x1004
 ARCH_GET_CPUID, ARCH_SET_CPUID = 0x1011, 0x1012

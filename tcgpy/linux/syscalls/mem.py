@@ -6,9 +6,10 @@ import fcntl
 import os
 import stat
 
-from ..softmmu.memory import MapError
-from .memory import PAGE, page_up, perms_str
-from .syscalls import s32, syscall
+from ...softmmu.memory import MapError
+from ..memory import PAGE, page_up, perms_str
+from .args import s32
+from .table import syscall
 
 
 def _perms(proc, prot: int) -> str:
@@ -101,7 +102,7 @@ def _map_private_file(space, start: int, size: int, perms: str, fd: int, offset:
         return "ENODEV"             # devices other than /dev/zero have no private mapping here
     data = min(size, page_up(st.st_size - offset)) if st.st_size > offset else 0
     if data:
-        from ..softmmu.memory import host_backing
+        from ...softmmu.memory import host_backing
         try:
             b = host_backing(data, fd, offset, shared=False)
         except OSError as e:
@@ -228,7 +229,7 @@ MS_ASYNC, MS_INVALIDATE, MS_SYNC = 1, 2, 4
 
 @syscall("msync", "p u x")
 def sys_msync(proc, addr, length, flags):
-    from ..softmmu.memory import backing_sync
+    from ...softmmu.memory import backing_sync
     if addr & (PAGE - 1) or flags & ~(MS_ASYNC | MS_INVALIDATE | MS_SYNC) or \
             (flags & MS_ASYNC and flags & MS_SYNC):
         return proc.err("EINVAL")

@@ -10,9 +10,10 @@ import os
 import select
 import struct
 
-from .sys_fs import post_sigpipe
-from .syscalls import s32, syscall
-from .threads import MSG_DONTWAIT, step_or_wait
+from .args import s32
+from .blocking import MSG_DONTWAIT, step_or_wait
+from .fs import post_sigpipe
+from .table import syscall
 
 MSG_WAITALL = 0x100         # the same on every Linux architecture
 

@@ -7,8 +7,14 @@ import struct
 import sys
 import time
 
-from .signals import SIG_DFL, SIG_IGN
-from .syscalls import NORETURN, s32, syscall
+from ..errnos import GuestErrno
+from ..exits import ProcessExit
+from ..forkshare import move_high
+from ..loader import LoadError, read_elf
+from ..signals import SIG_DFL, SIG_IGN
+from .args import s32
+from .paths import guest_path
+from .table import NORETURN, syscall
 
 RLIM_INFINITY = (1 << 64) - 1
 CLONE_VM, CLONE_VFORK, CLONE_THREAD = 0x100, 0x4000, 0x10000
@@ -26,7 +32,6 @@ def sys_exit(proc, status):
     if proc.sched.multi:             # only this thread ends
         proc.sched.exit_current()
         return NORETURN
-    from .process import ProcessExit
     raise ProcessExit(status & 0xFF)
 
 
@@ -37,7 +42,6 @@ def sys_gettid(proc):
 
 @syscall("exit_group", "d")
 def sys_exit_group(proc, status):
-    from .process import ProcessExit
     raise ProcessExit(status & 0xFF)
 
 
@@ -502,7 +506,7 @@ def sys_clone(proc, flags, newsp, a2, a3, a4):
             proc.write(ctid, struct.pack("<i", proc.pid))
         return 0
     if vfork_fd:
-        from .vfork import apply_changes, receive_changes
+        from ..vfork import apply_changes, receive_changes   # lazy: pickle, for CLONE_VFORK only
         os.close(vfork_fd[1])
         changes = receive_changes(vfork_fd[0])
         os.close(vfork_fd[0])
@@ -517,7 +521,6 @@ def _high_fd(fd: int) -> int:
     """Move a descriptor of tcgpy's own out of the range the guest allocates
     from (where the guest's descriptor limit leaves room for that: the pipe
     lives only until the child execs or exits)."""
-    from .forkshare import move_high
     try:
         return move_high(fd)
     except OSError:
@@ -531,11 +534,8 @@ def sys_clone3(proc, args, size):
 
 @syscall("execve", "s p p")
 def sys_execve(proc, path, argv, envp):
-    from .loader import LoadError, read_elf
-    from .sys_fs import guest_path
     gpath = proc.read_cstr(path)
     hpath = guest_path(proc, path)          # sysroot, and /proc/self/exe is the guest program
-    from .process import GuestErrno
     try:
         # MAX_ARG_STRLEN: one argument or environment string is at most 32 pages.
         args = [proc.read_cstr(a, 1 << 17) for a in proc.read_ptr_array(argv)]
@@ -555,7 +555,7 @@ def sys_execve(proc, path, argv, envp):
             # A program of the host's own architecture exec'd by a translated
             # guest runs natively, as before there was a KVM engine; under the
             # KVM engine it stays a guest of tcgpy's kernel.
-            from ..accel import host_arch
+            from ...accel import host_arch
             guest = info.arch.name != host_arch() or getattr(proc.emu, "native", False)
     except LoadError:
         guest = False
