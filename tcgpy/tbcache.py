@@ -645,7 +645,10 @@ class TBCache:
         Translation ends blocks before ``stops`` (run's ``until`` and
         breakpoints) and does not start blocks there: the dispatcher must
         see those addresses, so nothing may chain into them."""
-        if self.background is not None and self.background.done:
+        bg = self.background
+        if bg is not None and (bg.done or bg.orphaned):
+            if bg.orphaned:
+                bg.resume()         # (a forked child's first lookup)
             self._install_compiled()
         tb = self.blocks.get(pc)
         if tb is not None:

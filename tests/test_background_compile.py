@@ -153,3 +153,29 @@ def test_a_hot_loop_rewritten_while_compiling_keeps_its_new_code():
     assert not any(tb.hot for tb in emu.cache.blocks.values())
     want = (-expect(n)) & (2**64 - 1)
     assert run(emu, code, n) == want
+
+
+def test_a_forked_child_compiles_only_once_it_looks_up_code():
+    # (the persistent cache's saver is such a child: it never runs guest
+    # code again, and must not spend a core on its parent's queue)
+    code = asm(LOOP.format(n=200))
+    emu = make(code)
+    bg = emu.cache.background
+    with bg._busy:
+        assert run(emu, code, 200) == expect(200)
+        assert bg.queue
+    # (the worker may take some of the queue before the fork)
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.close(r)
+        left = bool(bg.queue)
+        idle = bg._thread is None and bg.orphaned == left
+        emu.cache.lookup(CODE)
+        resumed = not bg.orphaned and (bg._thread is not None or not left)
+        os.write(w, bytes([idle, resumed]))
+        os._exit(0)
+    os.close(w)
+    got = os.read(r, 2)
+    os.waitpid(pid, 0)
+    assert got == bytes([1, 1])

@@ -42,16 +42,30 @@ class BackgroundCompiler:
         self._cv = threading.Condition()
         self._busy = threading.Lock()       # held while a job runs (and across fork)
         self._thread: threading.Thread | None = None
+        # A forked child's jobs wait until the child's block cache looks for
+        # them (resume): a child that never runs guest code again (the
+        # persistent cache's saver) does not compile them.
+        self.orphaned = False
         _all.add(self)
 
     def submit(self, job: Job) -> None:
         with self._cv:
             self.queue.append(job)
             self.pending += 1
-            if self._thread is None:
-                self._thread = threading.Thread(target=self._work, name="tcgpy-llvm", daemon=True)
-                self._thread.start()
+            self._start()
             self._cv.notify()
+
+    def _start(self) -> None:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._work, name="tcgpy-llvm", daemon=True)
+            self._thread.start()
+        self.orphaned = False
+
+    def resume(self) -> None:
+        with self._cv:
+            if self.queue:
+                self._start()
+            self.orphaned = False
 
     def _work(self) -> None:
         while True:
@@ -82,6 +96,8 @@ class BackgroundCompiler:
     def wait_all(self) -> None:
         """Until every submitted job has finished (not taken)."""
         with self._cv:
+            if self.queue:
+                self._start()
             while self.pending - len(self.done) > 0:
                 self._cv.wait()
 
@@ -93,14 +109,12 @@ class BackgroundCompiler:
         self._busy.release()
 
     def _after_fork_child(self) -> None:
-        # The worker is not in the child: a new one starts for the jobs
-        # still queued (the one in hand had finished: _busy was held).
+        # The worker is not in the child (the job it had in hand finished:
+        # _busy was held); a new one starts when the child resumes.
         self._cv = threading.Condition()
         self._busy = threading.Lock()
         self._thread = None
-        if self.queue:
-            self._thread = threading.Thread(target=self._work, name="tcgpy-llvm", daemon=True)
-            self._thread.start()
+        self.orphaned = bool(self.queue)
 
 
 _all: weakref.WeakSet[BackgroundCompiler] = weakref.WeakSet()
