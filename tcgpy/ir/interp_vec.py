@@ -1,8 +1,8 @@
-"""Interpreter of the ``vec`` op: the lane semantics of tcgpy.ir.vector on
+"""Interpreter of the ``vec`` op: the lane semantics of tcgpy.frontends.aarch64.vecsem on
 the interpreter's env image."""
 from __future__ import annotations
 
-from . import vector
+from ..frontends.aarch64 import vecsem as vector
 from .core import Insn
 from .interp import Machine, executes
 from .ops import Op

@@ -95,7 +95,7 @@ class Op(enum.Enum):
     ld_env   = OpDef("ld_env",   1, 0, 2)
     st_env   = OpDef("st_env",   0, 1, 2, F.SIDE_EFFECTS)
     # vector/FP operation on env bytes (QEMU's gvec): consts (kind, dofs, aofs,
-    # bofs, esz, oprsz, imm) with kind a tcgpy.ir.vector.VecOp; the input is a
+    # bofs, esz, oprsz, imm) with kind a tcgpy.frontends.aarch64.vecsem.VecOp; the input is a
     # scalar operand or the FPCR, the output a status word (FPSR exception
     # bits, compare NZCV).  Like ld_env/st_env it never touches IR globals.
     vec      = OpDef("vec",      1, 1, 7, F.SIDE_EFFECTS)

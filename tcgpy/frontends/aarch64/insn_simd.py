@@ -4,7 +4,7 @@ and FP), across lanes, copy (dup/ins/umov/smov), modified immediate, shifts
 by immediate, ext/zip/uzp/trn/tbl/tbx, the scalar forms of these, AES,
 SHA-1/SHA-256 and CRC32.
 
-Each form is one vec op (tcgpy.ir.vector) on the register file in env, or a
+Each form is one vec op (tcgpy.frontends.aarch64.vecsem) on the register file in env, or a
 few; saturating forms accumulate FPSR.QC, FP forms FPSR's exception flags.
 FEAT_RDM (sqrdmlah/sqrdmlsh) is here too; FEAT_FP16 arithmetic is in
 insn_fp16.  Not implemented: the optional dot products (FEAT_DotProd) and
@@ -12,9 +12,10 @@ the later extensions (SHA-3, SHA-512, SM3/SM4, complex numbers).
 """
 from __future__ import annotations
 
-from ...ir import fp, helpers
+from ...ir import helpers
+from . import fpsem as fp
 from ...ir.ops import MemOp, Op
-from ...ir.vector import VecOp
+from .vecsem import VecOp
 from .decode import A64
 from .vreg import (VTMP, gen_fp, gen_to_high_half, gen_vec, qofs, read_v, write_v_elem,
                    write_v_scalar, zero_tmp)

@@ -2,9 +2,9 @@
 arithmetic, conversions between precisions (half included), the reciprocal
 and reciprocal square root estimates and their Newton steps.
 
-They follow lower_fp's model and are registered with it (``lowers_fp``):
+They follow lower_arm_fp's model and are registered with it (``lowers_fp``):
 the result is kept only when every lane is provably the one the Arm
-pseudocode (tcgpy.ir.fp) gives, under FPCR round-to-nearest without
+pseudocode (tcgpy.frontends.aarch64.fpsem) gives, under FPCR round-to-nearest without
 flush-to-zero; otherwise the whole operation runs its Python semantics.
 
 * Conversions and estimates work on the lanes' bits as integers: exact by
@@ -19,9 +19,9 @@ flush-to-zero; otherwise the whole operation runs its Python semantics.
 """
 from __future__ import annotations
 
-from ...ir import fp
-from ...ir.vector import VecOp
-from .lower_fp import F, addsub, emit_store, lowers_fp, minmax, status_ixc
+from ...frontends.aarch64 import fpsem as fp
+from ...frontends.aarch64.vecsem import VecOp
+from .lower_arm_fp import F, addsub, emit_store, lowers_fp, minmax, status_ixc
 
 
 class Ints:

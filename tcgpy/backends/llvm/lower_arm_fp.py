@@ -19,8 +19,8 @@ lane is provably one the Arm pseudocode gives too:
   ``gen_fp`` passes that bit in, see ``KNOWN_IXC``; the status word then
   reports Inexact whatever the operation, as the Python semantics do).
 
-Otherwise the block calls the exact Python semantics (tcgpy.ir.vector,
-tcgpy.ir.fp) for the whole operation, as it always did: they stay the
+Otherwise the block calls the exact Python semantics (tcgpy.frontends.aarch64.vecsem,
+tcgpy.frontends.aarch64.fpsem) for the whole operation, as it always did: they stay the
 definition, this is a shortcut the JIT-versus-interpreter tests hold to them.
 """
 from __future__ import annotations
@@ -29,9 +29,9 @@ import struct
 import threading
 from typing import Callable
 
-from ...ir import fp, vector
+from ...frontends.aarch64 import fpsem as fp, vecsem as vector
 from ...ir.helpers import BY_NAME
-from ...ir.vector import VecOp
+from ...frontends.aarch64.vecsem import VecOp
 from .lower import SYM_FPLIB
 
 # FPCR fields the shortcut needs at zero: RMode (round to nearest) and FZ.
@@ -166,7 +166,7 @@ def _same_lanes(esz: int, oprsz: int) -> tuple[int, int]:
 # kind -> (generator, (esz, oprsz) -> (element size, count) of its source lanes)
 _GENERATORS: dict[VecOp, tuple[Callable, Callable]] = {}
 _HALF: set[VecOp] = set()
-# The natively lowered kinds (lower_vec asks; modules registering later add to it).
+# The natively lowered kinds (lower_arm_vec asks; modules registering later add to it).
 NATIVE = _GENERATORS.keys()
 
 
@@ -252,7 +252,7 @@ def _mode(imm_mode: int) -> int:
 
 # -- lowering ------------------------------------------------------------------------
 
-def lower_fp(v) -> str | None:
+def lower_arm_fp(v) -> str | None:
     """The status word of FP vec insn ``v``, or None to leave it to the
     Python path.  Hot-tier code gets the shortcut inline; first-tier code
     calls the same shortcut compiled once into the FP library, which keeps
@@ -350,7 +350,7 @@ class _LibFn:
 
 
 class _LibOperands:
-    """The vec-insn view (see lower_vec.V) the generators use, with env
+    """The vec-insn view (see lower_arm_vec.V) the generators use, with env
     offsets taken from the packed word at run time."""
 
     def __init__(self, key: tuple, fl: _LibFn):
@@ -513,7 +513,7 @@ def _gen_fcm(v, f: F):
 def _gen_fcvt(v, f: F):
     """Between single and double precision (half takes the Python path)."""
     to = v.imm
-    if to not in (2, 3) or to == f.esz:     # half: fcvtl/fcvtn's integer code (lower_vec_fp2)
+    if to not in (2, 3) or to == f.esz:     # half: fcvtl/fcvtn's integer code (lower_arm_vec_fp2)
         return None
     g = F(v, to, f.lanes)
     a = f.load("a")

@@ -1,5 +1,5 @@
 """Native lowering of the AES and SHA-1/SHA-256 vec ops, bit-exact with
-their Python semantics in tcgpy.ir.vector (the definition).
+their Python semantics in tcgpy.frontends.aarch64.vecsem (the definition).
 
 No host AES-NI or SHA instructions: translated code targets generic x86-64
 (it may be loaded from the persistent cache on any such host).  AESE/AESD
@@ -11,9 +11,9 @@ code needs no symbol for them.
 """
 from __future__ import annotations
 
-from ...ir.vector import AES_INV_SBOX, AES_SBOX, INV_SHIFT_ROWS, SHA_OPS, SHIFT_ROWS, VecOp
+from ...frontends.aarch64.vecsem import AES_INV_SBOX, AES_SBOX, INV_SHIFT_ROWS, SHA_OPS, SHIFT_ROWS, VecOp
 from .lower import on_demand
-from .lower_vec import V, lowers_vec
+from .lower_arm_vec import V, lowers_vec
 
 V16 = "<16 x i8>"
 

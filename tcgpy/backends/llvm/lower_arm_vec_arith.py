@@ -2,7 +2,7 @@
 widen, narrow or insert (issue 14: run through the Python semantics, a C
 SHA-256 that gcc vectorised ran 30 times slower than under qemu-aarch64).
 
-Each function computes exactly what its ``@semantics`` in tcgpy.ir.vector
+Each function computes exactly what its ``@semantics`` in tcgpy.frontends.aarch64.vecsem
 computes, which stays the definition (the JIT-versus-interpreter tests
 hold these to it); the status word is FPSR.QC (``vector.QC``) when some
 lane saturated.  The ways to stay exact without a wider type:
@@ -20,8 +20,8 @@ semantics instead, so a lowering is never wrong, only slow, off that path.
 """
 from __future__ import annotations
 
-from ...ir.vector import QC, VecOp
-from .lower_vec import V, lowers_vec
+from ...frontends.aarch64.vecsem import QC, VecOp
+from .lower_arm_vec import V, lowers_vec
 
 # Intrinsics on every vector type up to 256 bits the lowerings below use
 # (a module declares only those its code calls: lower.on_demand).
@@ -407,7 +407,7 @@ def lower_qshrn(v: V) -> str:
 @lowers_vec(VecOp.urecpe)
 def lower_urecpe(v: V) -> None:
     """urecpe/ursqrte: Arm's RecipEstimate / RecipSqrtEstimate of the top
-    nine bits (tcgpy.ir.fp), all-ones for lanes below the input range."""
+    nine bits (tcgpy.frontends.aarch64.fpsem), all-ones for lanes below the input range."""
     ln = Lanes(v, 2, v.oprsz >> 2)
     p = ln.load(v.a)
     a = ln.op("lshr", p, ln.const(23))
