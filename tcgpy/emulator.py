@@ -88,9 +88,10 @@ def python_calls() -> dict[str, int]:
     """Helper name (vec ops: ``vec_env:KIND``) -> calls from translated code
     into its Python function in this process, most called first."""
     from .ir.helpers import HELPERS
-    from .frontends.aarch64.vecsem import KINDS, VEC_ENV_CALLS
+    from .ir.semantics import lookup
+    arm_vec = lookup("arm_vec")         # vec ops are Arm's; it counts their calls by kind
     counts = {h.name: n for h, n in zip(HELPERS, jit.helper_calls) if n and h.name != "vec_env"}
-    counts.update((f"vec_env:{k.value.name}", n) for k, n in zip(KINDS, VEC_ENV_CALLS) if n)
+    counts.update((f"vec_env:{k.value.name}", n) for k, n in zip(arm_vec.KINDS, arm_vec.VEC_ENV_CALLS) if n)
     return dict(sorted(counts.items(), key=lambda kv: -kv[1]))
 
 

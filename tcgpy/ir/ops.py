@@ -94,10 +94,12 @@ class Op(enum.Enum):
     # Must not overlap an IR global's field (the verifier checks).
     ld_env   = OpDef("ld_env",   1, 0, 2)
     st_env   = OpDef("st_env",   0, 1, 2, F.SIDE_EFFECTS)
-    # vector/FP operation on env bytes (QEMU's gvec): consts (kind, dofs, aofs,
-    # bofs, esz, oprsz, imm) with kind a tcgpy.frontends.aarch64.vecsem.VecOp; the input is a
-    # scalar operand or the FPCR, the output a status word (FPSR exception
-    # bits, compare NZCV).  Like ld_env/st_env it never touches IR globals.
+    # Arm's vector/FP/crypto operation on env bytes (QEMU's gvec), by Arm's
+    # rules: the "arm_vec" semantics the AArch64 target declares
+    # (tcgpy.ir.semantics).  consts (kind, dofs, aofs, bofs, esz, oprsz, imm)
+    # with kind one of those semantics' VecOp; the input is a scalar operand
+    # or the FP control word, the output a status word (cumulative exception
+    # bits, compare flags).  Like ld_env/st_env it never touches IR globals.
     vec      = OpDef("vec",      1, 1, 7, F.SIDE_EFFECTS)
     # RISC-V F/D arithmetic by the RISC-V ISA manual's rules (canonical NaN
     # results, tininess after rounding, saturating conversions, NaN-boxed

@@ -29,15 +29,19 @@ import struct
 import threading
 from typing import Callable
 
-from ...frontends.aarch64 import fpsem as fp, vecsem as vector
+from ...ir import semantics
 from ...ir.helpers import BY_NAME
-from ...frontends.aarch64.vecsem import VecOp
 from .lower import SYM_FPLIB
 
+# Arm's FP pseudocode (FPCR, FPSR) and vec-op semantics: the AArch64
+# target's definitions, found by name (tcgpy.ir.semantics).
+arm_fp, arm_vec = semantics.lookup("arm_fp"), semantics.lookup("arm_vec")
+VecOp = arm_vec.VecOp
+
 # FPCR fields the shortcut needs at zero: RMode (round to nearest) and FZ.
-FPCR_SLOW = (3 << fp.RMODE_SHIFT) | fp.FPCR_FZ
+FPCR_SLOW = (3 << arm_fp.RMODE_SHIFT) | arm_fp.FPCR_FZ
 # Operations whose FPCR operand tells whether FPSR.IXC is already set.
-KNOWN_IXC, KNOWN_IXC_BIT = vector.KNOWN_IXC_OPS, vector.KNOWN_IXC_BIT
+KNOWN_IXC, KNOWN_IXC_BIT = arm_vec.KNOWN_IXC_OPS, arm_vec.KNOWN_IXC_BIT
 
 # LLVM FP type per element size.  Half-precision arithmetic would be
 # library calls on generic x86-64 (no F16C), so only operations that treat
@@ -78,7 +82,7 @@ class F:
         self.it = f"<{lanes} x i{8 << esz}>" if vec else f"i{8 << esz}"
         self.bt = f"<{lanes} x i1>" if vec else "i1"
         self.sfx = f"v{lanes}{_SUFFIX[esz]}" if vec else _SUFFIX[esz]
-        fmt = fp.FMTS[esz]
+        fmt = arm_fp.FMTS[esz]
         self.prec = fmt.fbits + 1
         self.emin = fmt.min_exp              # exponent of the smallest normal
 
@@ -150,7 +154,7 @@ def status_ixc(f: F, inexact_lanes: str | None) -> str:
     if inexact_lanes is None:
         return "0"
     any_ = f.reduce(inexact_lanes, all_=False)
-    return f.emit(f"select i1 {any_}, i64 {fp.IXC}, i64 0")
+    return f.emit(f"select i1 {any_}, i64 {arm_fp.IXC}, i64 0")
 
 
 # -- the registry -----------------------------------------------------------------
@@ -243,11 +247,11 @@ def minmax(f: F, a: str, b: str, is_max: bool):
     return r, f.fcmp("ord", a, b), None
 
 
-_ROUND = {fp.RN: "roundeven", fp.RP: "ceil", fp.RM: "floor", fp.RZ: "trunc", fp.RA: "round"}
+_ROUND = {arm_fp.RN: "roundeven", arm_fp.RP: "ceil", arm_fp.RM: "floor", arm_fp.RZ: "trunc", arm_fp.RA: "round"}
 
 
 def _mode(imm_mode: int) -> int:
-    return fp.RN if imm_mode == 7 else imm_mode     # FPCR's, known to be RN here
+    return arm_fp.RN if imm_mode == 7 else imm_mode     # FPCR's, known to be RN here
 
 
 # -- lowering ------------------------------------------------------------------------
@@ -364,11 +368,11 @@ class _LibOperands:
         return t
 
     def ptr(self, operand: str, extra: int = 0) -> str:
-        shift = {"d": vector.PACK_D, "a": vector.PACK_A, "b": vector.PACK_B, "c": vector.PACK_IMM}[operand]
+        shift = {"d": arm_vec.PACK_D, "a": arm_vec.PACK_A, "b": arm_vec.PACK_B, "c": arm_vec.PACK_IMM}[operand]
         off = self.offs.get(operand)
         if off is None:
             sh = self.emit(f"lshr i64 %packed, {shift}")
-            off = self.offs[operand] = self.emit(f"and i64 {sh}, {vector.ENV_VIEW_SIZE - 1}")
+            off = self.offs[operand] = self.emit(f"and i64 {sh}, {arm_vec.ENV_VIEW_SIZE - 1}")
         if extra:
             off = self.emit(f"add i64 {off}, {extra}")
         return self.emit(f"getelementptr i8, ptr %env, i64 {off}")
@@ -473,7 +477,7 @@ def _gen_fmla(v, f: F):
     exact_zero = f.and_(f.is_zero(c), f.or_(f.is_zero(a), f.is_zero(b)))
     ok = f.and_(f.finite(r), f.or_(f.at_least(r, f.safe), exact_zero))
     ok = f.and_(ok, f.and_(f.finite(a), f.finite(b)))
-    return emit_store(v, r, f.t, v.oprsz), ok, str(fp.IXC)
+    return emit_store(v, r, f.t, v.oprsz), ok, str(arm_fp.IXC)
 
 
 def _gen_sqrt(v, f: F):

@@ -17,12 +17,17 @@ from __future__ import annotations
 
 from typing import Callable
 
+from ...ir import semantics
 from ...ir.helpers import BY_NAME
 from ...ir.ops import Op
-from ...frontends.aarch64.vecsem import VecOp, pack
 from .lower import _c, lowers
 from .lower_arm_fp import NATIVE as FP_NATIVE
 from .lower_arm_fp import lower_arm_fp
+
+# Arm's vec-op semantics: the AArch64 target's definitions, found by name
+# (tcgpy.ir.semantics).
+arm_vec = semantics.lookup("arm_vec")
+VecOp, pack = arm_vec.VecOp, arm_vec.pack
 
 VEC_LOWERERS: dict[VecOp, Callable] = {}
 

@@ -16,6 +16,7 @@ from ...ir import helpers
 from . import fpsem as fp
 from ...ir.ops import MemOp, Op
 from .vecsem import VecOp
+from . import crc32  # noqa: F401  (registers the crc32 helper trans_CRC32 calls)
 from .decode import A64
 from .vreg import (VTMP, gen_fp, gen_to_high_half, gen_vec, qofs, read_v, write_v_elem,
                    write_v_scalar, zero_tmp)
@@ -860,29 +861,6 @@ def trans_TBL_TBX(ctx, a):
 
 
 # -- CRC32 --------------------------------------------------------------------------------------
-
-def _crc32_table(poly: int) -> tuple[int, ...]:
-    table = []
-    for i in range(256):
-        c = i
-        for _ in range(8):
-            c = (c >> 1) ^ poly if c & 1 else c >> 1
-        table.append(c)
-    return tuple(table)
-
-
-CRC_TABLES = (_crc32_table(0xEDB88320), _crc32_table(0x82F63B78))
-
-
-@helpers.helper("crc32")
-def helper_crc32(acc: int, value: int, desc: int) -> int:
-    """CRC32 (desc bit 2: CRC32C) of the low 1 << (desc & 3) bytes of value."""
-    table = CRC_TABLES[desc >> 2 & 1]
-    crc = acc & 0xFFFF_FFFF
-    for i in range(1 << (desc & 3)):
-        crc = table[(crc ^ (value >> (8 * i))) & 0xFF] ^ (crc >> 8)
-    return crc
-
 
 @A64.pattern("sf:1 00 11010110 rm:5 010 C:1 sz:2 rn:5 rd:5")
 def trans_CRC32(ctx, a):
