@@ -134,11 +134,12 @@ class Emulator:
                  cache_warn: Callable[[str], None] | None = None, cpu: str | None = None,
                  one_insn_per_tb: bool = False, accel: str = "auto"):
         """``passes`` limits the optimizer to the named passes; ``tbi`` makes
-        data accesses ignore the top address byte, as Linux sets up for user
-        mode (off by default, as in Unicorn).  ``icount=False`` leaves the
-        instruction budget out of the translated code (a load, a compare and
-        a store per block, and a sixth of a small block's LLVM code): ``run``
-        then takes no ``count`` and ``last_run_insns`` stays 0.
+        data accesses ignore the top address byte where the target's Linux
+        ABI has it (AArch64's; ``tcgpy run`` follows the ABI; off by default,
+        as in Unicorn).  ``icount=False`` leaves the instruction budget out
+        of the translated code (a load, a compare and a store per block, and
+        a sixth of a small block's LLVM code): ``run`` then takes no
+        ``count`` and ``last_run_insns`` stays 0.
 
         ``cache_dir`` turns on the persistent translation cache there
         (tcgpy/pcache.py): blocks missed are looked up on disk before being

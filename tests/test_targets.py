@@ -152,3 +152,27 @@ def test_arm_fp_and_crypto_names_stay_with_aarch64():
                 leaks.append(f"{rel}: {ident}")
     assert not leaks, "\n".join(leaks)
     assert all((ROOT / rel).exists() for rel in ARM_NAMES_ALLOWED)
+
+
+def test_top_byte_ignore_is_the_aarch64_linux_setting():
+    """MemOp.TBI is a mechanism (ignore the address's top byte); turning it
+    on is AArch64 Linux's choice: only an aarch64 folder sets ``tbi=True``,
+    and no line elsewhere that speaks of it explains it as Arm's."""
+    setters, arm_talk = [], []
+    arm = re.compile(r"aarch64|\barm\b|\bEL0\b|\bTCR", re.IGNORECASE)
+    for path in sorted(ROOT.rglob("*.py")):
+        rel = path.relative_to(ROOT).as_posix()
+        if "/aarch64/" in f"/{rel}":
+            continue
+        text = path.read_text()
+        for node in ast.walk(ast.parse(text, str(path))):
+            if (isinstance(node, ast.keyword) and node.arg == "tbi"
+                    and isinstance(node.value, ast.Constant) and node.value.value is True):
+                setters.append(f"{rel}:{node.value.lineno}")
+        for n, line in enumerate(text.splitlines(), 1):
+            if re.search(r"tbi|top.byte", line, re.IGNORECASE) and arm.search(line):
+                arm_talk.append(f"{rel}:{n}: {line.strip()}")
+    assert not setters, setters
+    assert not arm_talk, "\n".join(arm_talk)
+    on = {t.name for t in targets.TARGETS if t.linux_arch.tbi}
+    assert on == {"aarch64"}

@@ -171,7 +171,7 @@ class MemOp:
     SIZE_MASK = 0x3
     SIGN = 0x4        # sign-extend loads
     ALIGN = 0x8       # fault unless naturally aligned (exclusives, atomics)
-    TBI = 0x10        # Top Byte Ignore: the access uses tbi_address(addr)
+    TBI = 0x10        # top byte ignored: the access uses tbi_address(addr)
 
     @staticmethod
     def make(size_log2: int, sign: bool = False, align: bool = False, tbi: bool = False) -> int:
@@ -192,9 +192,11 @@ def pair_upper_first(addr: int, size: int) -> bool:
 
 
 def tbi_address(addr: int) -> int:
-    """The address a TBI access uses: bit 55 copied over bits 63:56, so a
-    tagged user pointer works and a kernel-half address still faults (AArch64
-    Linux enables TBI for EL0 data accesses).  Carried by the MemOp rather
+    """The address an access with MemOp.TBI uses: bit 55 copied over bits
+    63:56, so a pointer with a tag in its top byte reaches the memory of the
+    untagged one and an upper-half address stays an upper-half one.  A
+    target's Linux ABI says whether user space has it (LinuxArch.tbi), the
+    frontend which accesses carry the flag.  Carried by the MemOp rather
     than computed in the IR: the backend applies it inside its out-of-line
     access functions, which keeps two instructions per access out of every
     block's code."""
