@@ -113,7 +113,7 @@ def run_steps(prefix: list[str], steps: list[list[str]], env: dict[str, str], cw
     the outputs are kept as one SHA-256 (for outputs of many MiB); with
     ``rss`` each step runs under LAUNCHER, which also measures its time."""
     total, statuses, out, err, maxrss = 0.0, [], b"", b"", 0
-    sha = hashlib.sha256()
+    hasher = hashlib.sha256()
     for step in steps:
         with tempfile.TemporaryFile() as fo, tempfile.TemporaryFile() as fe, \
                 tempfile.TemporaryFile() as fr, \
@@ -159,7 +159,7 @@ def run_steps(prefix: list[str], steps: list[list[str]], env: dict[str, str], cw
             fe.seek(0)
             if digest:
                 while chunk := fo.read(1 << 20):
-                    sha.update(chunk)
+                    hasher.update(chunk)
             else:
                 out += fo.read()
             err += fe.read()
@@ -168,7 +168,7 @@ def run_steps(prefix: list[str], steps: list[list[str]], env: dict[str, str], cw
             break
         total += dt
     if digest:
-        out = sha.hexdigest().encode()
+        out = hasher.hexdigest().encode()
     return Outcome(None if dt is None else total, statuses, out, err, maxrss)
 
 

@@ -88,9 +88,10 @@ def python_calls() -> dict[str, int]:
     """Helper name (vec ops: ``vec_env:KIND``) -> calls from translated code
     into its Python function in this process, most called first."""
     from .ir.helpers import HELPERS
-    from .ir.vector import KINDS, VEC_ENV_CALLS
+    from .ir.semantics import lookup
+    arm_vec = lookup("arm_vec")         # vec ops are Arm's; it counts their calls by kind
     counts = {h.name: n for h, n in zip(HELPERS, jit.helper_calls) if n and h.name != "vec_env"}
-    counts.update((f"vec_env:{k.value.name}", n) for k, n in zip(KINDS, VEC_ENV_CALLS) if n)
+    counts.update((f"vec_env:{k.value.name}", n) for k, n in zip(arm_vec.KINDS, arm_vec.VEC_ENV_CALLS) if n)
     return dict(sorted(counts.items(), key=lambda kv: -kv[1]))
 
 
@@ -133,11 +134,12 @@ class Emulator:
                  cache_warn: Callable[[str], None] | None = None, cpu: str | None = None,
                  one_insn_per_tb: bool = False, accel: str = "auto"):
         """``passes`` limits the optimizer to the named passes; ``tbi`` makes
-        data accesses ignore the top address byte, as Linux sets up for user
-        mode (off by default, as in Unicorn).  ``icount=False`` leaves the
-        instruction budget out of the translated code (a load, a compare and
-        a store per block, and a sixth of a small block's LLVM code): ``run``
-        then takes no ``count`` and ``last_run_insns`` stays 0.
+        data accesses ignore the top address byte where the target's Linux
+        ABI has it (AArch64's; ``tcgpy run`` follows the ABI; off by default,
+        as in Unicorn).  ``icount=False`` leaves the instruction budget out
+        of the translated code (a load, a compare and a store per block, and
+        a sixth of a small block's LLVM code): ``run`` then takes no
+        ``count`` and ``last_run_insns`` stays 0.
 
         ``cache_dir`` turns on the persistent translation cache there
         (tcgpy/pcache.py): blocks missed are looked up on disk before being

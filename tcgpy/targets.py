@@ -66,6 +66,10 @@ class Target:
     # Exit kind (tcgpy.ir.ops.Exit name) -> the interrupt number Unicorn's
     # UC_HOOK_INTR callbacks receive for it (QEMU's EXCP_* of the target)
     interrupts: tuple[tuple[str, int], ...] = ()
+    # The IR semantics this target defines (tcgpy.ir.semantics): name ->
+    # module.  Target-specific IR ops (vec, rvfp) name these, so the IR and
+    # the backends reach the definitions without importing the frontend.
+    semantics: tuple[tuple[str, str], ...] = ()
 
     def fetch(self, read: Callable[[int, int], int | None], pc: int) -> tuple[int, int] | None:
         """The instruction at ``pc`` as (word, length in bytes), or None when
@@ -153,6 +157,9 @@ TARGETS: tuple[Target, ...] = (
         gnu_triplet="aarch64-linux-gnu",
         guest_bin="tests/guest/bin",
         interrupts=(("SYSCALL", 2), ("TRAP", 7)),          # EXCP_SWI, EXCP_BKPT
+        semantics=(("arm_fp", "tcgpy.frontends.aarch64.fpsem"),      # the FP pseudocode
+                   ("arm_vec", "tcgpy.frontends.aarch64.vecsem"),    # the vec op
+                   ("arm_crc32", "tcgpy.frontends.aarch64.crc32")),  # the crc32 helper
     ),
     Target(
         name="riscv64", aliases=("rv64", "rv64gc"),
@@ -169,6 +176,7 @@ TARGETS: tuple[Target, ...] = (
         gnu_triplet="riscv64-linux-gnu",
         guest_bin="tests/guest/riscv64/bin",
         interrupts=(("SYSCALL", 8), ("TRAP", 3)),          # RISCV_EXCP_U_ECALL, _BREAKPOINT
+        semantics=(("riscv_fp", "tcgpy.frontends.riscv64.softfloat"),),  # the rvfp op
     ),
     # No TCG frontend yet: x86-64 guests run on an x86-64 host under KVM
     # (tcgpy/accel/kvm), with this Linux layer.
@@ -201,6 +209,15 @@ _BY_ELF_NUMBER: dict[int, Target] = {t.elf_machine_number: t for t in TARGETS}
 def names(tcg: bool = False) -> tuple[str, ...]:
     """The targets' canonical names (``tcg``: only those with a frontend)."""
     return tuple(t.name for t in TARGETS if t.frontend or not tcg)
+
+
+def semantics_provider(name: str) -> str:
+    """The module that defines the IR semantics called ``name``."""
+    for t in TARGETS:
+        for provided, module in t.semantics:
+            if provided == name:
+                return module
+    raise LookupError(f"no target defines the IR semantics {name!r}")
 
 
 def lookup(name: str) -> Target:

@@ -59,7 +59,7 @@ LOADED_COUNTERS = 1 << 16
 # out-of-line memory accesses) compiling what may never run stopped paying:
 # on glibc's hello, string and float programs 1 beats 2, 4 and 8 by 2-10%
 # (instructions executed, callgrind).  Rechecked once blocks got smaller
-# still (no instruction budget in tcgpy run's blocks, TBI in the access
+# still (no instruction budget in tcgpy run's blocks, top-byte-ignore in the access
 # functions): 3 saves hello 1.3% but costs string 1.6% and float 3%.
 # Streaming batches capped at 4 instead of 64: hello -6.2%, string -3.8%,
 # float -6.1%, zsh -c (a loop, a pipe to sort) -3.1%; 2, 8 and 16 are in
@@ -236,7 +236,7 @@ class TBCache:
         self.aspace = aspace
         self.pipeline = pipeline           # callable(block) -> block
         self.log = log                     # optional logger with .enabled(item)/.write
-        self.tbi = False                   # translate with Top Byte Ignore (set by the Emulator)
+        self.tbi = False                   # data accesses ignore the address's top byte (set by the Emulator)
         self.refuses = None                # words the CPU model lacks features for (set by the Emulator)
         self.block_insns = MAX_BLOCK_INSNS  # 1 with -one-insn-per-tb
         # Hooks and counters compiled into code (hooks.Instrumentation, set by

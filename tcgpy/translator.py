@@ -36,7 +36,8 @@ def translate_block(arch, fetch, pc: int, max_insns: int = MAX_BLOCK_INSNS,
     when it cannot be fetched (not executable, misaligned): the target's
     fetch rule (tcgpy.targets.Target.fetch) says how long an instruction is.  ``stops`` end the block before those addresses (``run(until=)``,
     breakpoints).
-    ``tbi`` makes data accesses ignore the address's top byte (Linux user mode).
+    ``tbi`` makes data accesses ignore the address's top byte (MemOp.TBI),
+    where the frontend implements it (the target's Linux ABI turns it on).
     ``refuses(word)``, when given, names words undefined on the chosen CPU
     model (features it lacks).
     """

@@ -13,7 +13,7 @@ import tcgpy
 from tcgpy.ir.builder import Builder
 from tcgpy.ir.core import Block
 from tcgpy.ir.ops import Op
-from tcgpy.ir.vector import VecOp
+from tcgpy.frontends.aarch64.vecsem import VecOp
 
 ARCH = tcgpy.frontends.get_arch("aarch64")
 _REGISTERS = {"rd": 1, "rn": 2, "rm": 3, "ra": 4}

@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from tcgpy.difftest import engine as dt
 from tcgpy.difftest.aarch64.forms_simd import SIMD_CLASSES
 from tcgpy.difftest.forms import DATA_BASE, DATA_SIZE, Pos, classes
-from tcgpy.ir import fp
+from tcgpy.frontends.aarch64 import fpsem as fp
 
 DA = dt.diff_arch("aarch64")
 PTR = DATA_BASE + DATA_SIZE // 2

@@ -1,4 +1,4 @@
-"""The FP vec ops with native shortcuts of tcgpy/backends/llvm/lower_vec_fp2.py
+"""The FP vec ops with native shortcuts of tcgpy/backends/llvm/lower_arm_vec_fp2.py
 (pairwise, conversions, estimates, Newton steps; issue 14) on real
 instruction encodings: hand cases on ordinary operands, checked on
 Unicorn's max model too, that must run without calling the Python
@@ -21,8 +21,8 @@ from hypothesis import strategies as st
 
 from tcgpy.difftest import engine as dt
 from tcgpy.difftest.forms import Pos, classes
-from tcgpy.ir import fp, vector
-from tcgpy.ir.vector import VecOp
+from tcgpy.frontends.aarch64 import fpsem as fp, vecsem as vector
+from tcgpy.frontends.aarch64.vecsem import VecOp
 from tests.test_a64_simd import DATA, T, _case, _want, dt_disasm, t
 
 DA = dt.diff_arch("aarch64")

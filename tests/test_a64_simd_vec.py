@@ -1,5 +1,5 @@
 """The vec op: every VecOp lowered by the LLVM backend agrees with the
-interpreter (tcgpy.ir.vector's semantics) on random register contents, and
+interpreter (tcgpy.frontends.aarch64.vecsem's semantics) on random register contents, and
 the table/semantics/lowering registries cover each other."""
 from __future__ import annotations
 
@@ -8,13 +8,13 @@ import random
 import pytest
 
 import tcgpy
-from tcgpy.backends.llvm.lower_fp import NATIVE as FP_NATIVE
-from tcgpy.backends.llvm.lower_vec import VEC_LOWERERS
+from tcgpy.backends.llvm.lower_arm_fp import NATIVE as FP_NATIVE
+from tcgpy.backends.llvm.lower_arm_vec import VEC_LOWERERS
 from tcgpy.ir import randgen
 from tcgpy.ir.builder import Builder
 from tcgpy.ir.core import Block
 from tcgpy.ir.ops import Op
-from tcgpy.ir.vector import KINDS, SEMANTICS, SHA_OPS, VecOp, pack, unpack
+from tcgpy.frontends.aarch64.vecsem import KINDS, SEMANTICS, SHA_OPS, VecOp, pack, unpack
 from tests.a64_vec_consts import frontend_vec_consts
 from tests.test_backend import check_block
 from tests.test_lower_vec_arith import NATIVE as ARITH_NATIVE
@@ -23,7 +23,7 @@ ARCH = tcgpy.frontends.get_arch("aarch64")
 Q = [ARCH.layout.offsets[f"q{i}"] for i in range(32)]
 
 # Operations the JIT runs only through the Python semantics (vec_env helper):
-# none.  Integer ops have a lowering here; floating point has lower_fp's
+# none.  Integer ops have a lowering here; floating point has lower_arm_fp's
 # shortcuts (native code on the common path, these semantics on the rest:
 # tests/test_lower_fp.py).  An op added to the IR without either lands here
 # and must be justified as rare.
@@ -44,7 +44,7 @@ def test_pack_roundtrip():
         assert unpack(pack(*c)) == c
 
 
-# What insn_simd/insn_simd_ldst emit for the lower_vec_lanes operations:
+# What insn_simd/insn_simd_ldst emit for the lower_arm_vec_lanes operations:
 # every (esz, oprsz) and every imm.
 _VEC = [(e, o) for e in range(4) for o in (8, 16) if (e, o) != (3, 8)]        # .1d is no arrangement
 _ACROSS = [(e, o) for e in range(3) for o in (8, 16) if (e, o) != (2, 8)]     # .2s has no across form
@@ -142,7 +142,7 @@ def test_llvm_lowering_matches_semantics(kind):
             check_block(block, state, randgen.random_memory(rng))
 
 
-# -- lower_vec_lanes on edge values ------------------------------------------------------------
+# -- lower_arm_vec_lanes on edge values ------------------------------------------------------------
 # Three random registers per shape miss most of what these operations can get
 # wrong: lanes at 0, all-ones, INT_MIN and INT_MAX (reductions, cls, the
 # carries of addlp), table indices at and past the table's end, polynomial

@@ -1,4 +1,4 @@
-"""Native floating point (backends/llvm/lower_fp.py) against the Python
+"""Native floating point (backends/llvm/lower_arm_fp.py) against the Python
 semantics it short-cuts: every natively lowered FP vec op, on both tiers (the
 first tier calls the FP library, the hot tier inlines), on values chosen to
 sit on both sides of every condition the shortcut checks (zeros, subnormals,
@@ -12,12 +12,13 @@ import struct
 import pytest
 
 import tcgpy
-from tcgpy.backends.llvm import lower_fp, lower_vec  # noqa: F401  (lower_vec registers every FP generator)
-from tcgpy.ir import fp, randgen, vector
+from tcgpy.backends.llvm import lower_arm_fp, lower_arm_vec  # noqa: F401  (lower_arm_vec registers every FP generator)
+from tcgpy.frontends.aarch64 import fpsem as fp, vecsem as vector
+from tcgpy.ir import randgen
 from tcgpy.ir.builder import Builder
 from tcgpy.ir.core import Block
 from tcgpy.ir.ops import Op
-from tcgpy.ir.vector import VecOp
+from tcgpy.frontends.aarch64.vecsem import VecOp
 from tests.test_backend import check_block
 
 ARCH = tcgpy.frontends.get_arch("aarch64")
@@ -118,7 +119,7 @@ def _source_esz(kind, esz: int) -> int:
 
 def _cases():
     """(kind, esz, oprsz, imm, source lane size) for every shape lowered natively."""
-    for kind in sorted(lower_fp.NATIVE, key=lambda k: k.value.name):
+    for kind in sorted(lower_arm_fp.NATIVE, key=lambda k: k.value.name):
         for esz, sizes in KIND_SHAPES.get(kind, SHAPES).items():
             for oprsz in sizes:
                 if kind is VecOp.fcmp and oprsz != 1 << esz:
@@ -158,7 +159,7 @@ def _block(kind, esz, oprsz, imm, with_ixc: bool):
     b.insn_start(0x1000)
     x = g["x1"]
     if with_ixc:
-        x = b.or_(x, b.shl(b.and_(g["x3"], fp.IXC), lower_fp.KNOWN_IXC_BIT - 4))
+        x = b.or_(x, b.shl(b.and_(g["x3"], fp.IXC), lower_arm_fp.KNOWN_IXC_BIT - 4))
     out = b.new_local()
     b.emit(Op.vec, out, x, consts=(kind, Q[0], Q[1], Q[2], esz, oprsz, imm))
     b.mov(g["x2"], out)
@@ -215,7 +216,7 @@ class _PythonCalls:
 def test_native_fp_matches_semantics(case):
     kind, esz, oprsz, imm, src_esz = case
     rng = random.Random(repr(case))
-    block = _block(kind, esz, oprsz, imm, kind in lower_fp.KNOWN_IXC)
+    block = _block(kind, esz, oprsz, imm, kind in lower_arm_fp.KNOWN_IXC)
     native = 0
     runs = 0
     for hot in (False, True):
@@ -230,12 +231,12 @@ def test_native_fp_matches_semantics(case):
 
 
 def test_fp_library_function_per_shape_is_reused():
-    before = len(lower_fp._library)
+    before = len(lower_arm_fp._library)
     for hot in (False, False):
         block = _block(VecOp.fadd, 3, 16, 0, False)
         state = _state(random.Random(1), 3, 16, 3, VecOp.fadd)
         check_block(block, state, randgen.random_memory(random.Random(1)), hot=hot)
-    assert len(lower_fp._library) <= before + 1
+    assert len(lower_arm_fp._library) <= before + 1
 
 
 @pytest.mark.parametrize("esz,oprsz", [(3, 8), (3, 16), (2, 4), (2, 16)])
@@ -264,7 +265,7 @@ def test_fused_multiply_add_of_zeros_is_native_and_signed_right(esz, oprsz):
     assert native == runs
 
 
-# -- the rarer operations (lower_vec_fp2) ------------------------------------------------------
+# -- the rarer operations (lower_arm_vec_fp2) ------------------------------------------------------
 
 GROUP2 = {VecOp.faddp, VecOp.fmaxp, VecOp.fminp, VecOp.fmaxnmp, VecOp.fminnmp, VecOp.fcvtl,
           VecOp.fcvtn, VecOp.fcvtxn, VecOp.fmulx, VecOp.frecpe, VecOp.frsqrte, VecOp.frecpx,

@@ -1,5 +1,5 @@
 """The saturating, halving, rounding, widening, narrowing and inserting
-integer vec ops lowered natively (tcgpy/backends/llvm/lower_vec_arith.py):
+integer vec ops lowered natively (tcgpy/backends/llvm/lower_arm_vec_arith.py):
 for every (esz, oprsz, imm) the A64 frontend emits them with
 (tests/a64_vec_consts.py), the JIT and the interpreter (the Python
 semantics) agree, status word (FPSR.QC) included, on registers full of edge
@@ -12,13 +12,13 @@ import random
 import pytest
 
 import tcgpy
-from tcgpy.backends.llvm import lower_vec
-from tcgpy.backends.llvm.lower_vec import VEC_LOWERERS
+from tcgpy.backends.llvm import lower_arm_vec
+from tcgpy.backends.llvm.lower_arm_vec import VEC_LOWERERS
 from tcgpy.ir import randgen
 from tcgpy.ir.builder import Builder
 from tcgpy.ir.core import Block
 from tcgpy.ir.ops import Op
-from tcgpy.ir.vector import VecOp
+from tcgpy.frontends.aarch64.vecsem import VecOp
 from tests.a64_vec_consts import frontend_vec_consts
 from tests.test_backend import check_block, jit_compile
 
@@ -109,7 +109,7 @@ def no_python(monkeypatch):
     """Lowering fails if it falls back to the Python semantics."""
     def refuse(v):
         raise AssertionError(f"{v.kind} {v.esz} {v.oprsz} {v.imm:#x} calls Python")
-    monkeypatch.setattr(lower_vec.V, "call_python", refuse)
+    monkeypatch.setattr(lower_arm_vec.V, "call_python", refuse)
 
 
 @pytest.mark.parametrize("hot", [False, True], ids=["first_tier", "hot_tier"])

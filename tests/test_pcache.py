@@ -338,7 +338,7 @@ def test_warm_run_chooses_the_hot_region_the_first_run_compiled(tmp_path):
 
 
 # Vec ops whose lowering names module-internal functions and constant tables
-# (lower_vec_lanes, lower_vec_crypto: @tcgpy_mod_*), in a loop that gets hot.
+# (lower_arm_vec_lanes, lower_arm_vec_crypto: @tcgpy_mod_*), in a loop that gets hot.
 VEC_LOOP = bytes.fromhex(
     "20 48 28 4e"      # 0x10000: aese    v0.16b, v1.16b             (S-box table)
     "00 68 28 4e"      # 0x10004: aesmc   v0.16b, v0.16b

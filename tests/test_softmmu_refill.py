@@ -272,7 +272,7 @@ def test_stats_count_calls_from_translated_code_into_python():
     from tcgpy.ir.core import Block
     from tcgpy.ir.helpers import BY_NAME
     from tcgpy.ir.ops import Op
-    from tcgpy.ir.vector import VecOp, pack
+    from tcgpy.frontends.aarch64.vecsem import VecOp, pack
 
     from . import test_backend
     if test_backend.EMU is None:

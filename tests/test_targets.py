@@ -3,6 +3,7 @@ header, and the boundary it keeps (nothing outside a target's folders names
 it)."""
 from __future__ import annotations
 
+import ast
 import re
 from pathlib import Path
 
@@ -75,3 +76,103 @@ def test_riscv64_stays_in_its_folders():
             if pattern.search(line):
                 leaks.append(f"{rel}:{n}: {line.strip()}")
     assert not leaks, "\n".join(leaks)
+
+
+# -- target semantics live with the target -------------------------------------------
+
+def test_ir_and_backends_import_no_target_folder():
+    """The IR and the backends reach a target's semantics through
+    tcgpy.ir.semantics (the target declares the module), never by importing
+    a frontend, function-local imports included."""
+    from tests.test_linux_layering import import_graph
+    target_pkgs = {f"tcgpy.frontends.{t.name}" for t in targets.TARGETS}
+    leaks = [f"{mod} imports {dep}"
+             for mod, deps in import_graph(ROOT).items()
+             if mod.startswith(("tcgpy.ir.", "tcgpy.backends."))
+             for dep in deps if dep in target_pkgs or dep.startswith(tuple(p + "." for p in target_pkgs))]
+    assert not leaks, "\n".join(leaks)
+
+
+def test_the_import_check_sees_a_target_import(tmp_path):
+    from tests.test_linux_layering import import_graph
+    pkg = tmp_path / "tcgpy"
+    for d in ("ir", "frontends/aarch64"):
+        (pkg / d).mkdir(parents=True)
+    for f in ("__init__.py", "ir/__init__.py", "frontends/__init__.py", "frontends/aarch64/__init__.py",
+              "frontends/aarch64/fpsem.py"):
+        (pkg / f).write_text("")
+    (pkg / "ir" / "x.py").write_text("def f():\n    from ..frontends.aarch64 import fpsem\n")
+    assert "tcgpy.frontends.aarch64.fpsem" in import_graph(pkg)["tcgpy.ir.x"]
+
+
+def test_semantics_are_found_through_the_declaring_target():
+    from tcgpy.ir import semantics
+    for t in targets.TARGETS:
+        for name, module in t.semantics:
+            assert semantics.lookup(name).__name__ == module
+            assert module.startswith(t.frontend + "."), (name, module)
+    with pytest.raises(LookupError):
+        semantics.lookup("no_such_semantics")
+
+
+# Arm's FP control and status registers and its crypto instructions, as
+# words of Python identifiers (FPCR_FZ, sem_sha, AES_SBOX, fpsr).
+ARM_WORDS = {"fpcr", "fpsr", "aes", "sha"}
+# Modules outside the Arm target's folders (frontends/, linux/, difftest/
+# aarch64) allowed to name them, and why: the host-code lowerings of Arm's
+# semantics, which test FPCR fields for their fast path and compute AES/SHA.
+ARM_NAMES_ALLOWED = {
+    "backends/llvm/lower_arm_fp.py": "the native FP shortcut holds only under FPCR round-to-nearest, no FZ",
+    "backends/llvm/lower_arm_vec_crypto.py": "host code for Arm's AES and SHA instructions",
+}
+
+
+def _identifiers(tree: ast.AST):
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name):
+            yield node.id
+        elif isinstance(node, ast.Attribute):
+            yield node.attr
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            yield node.name
+        elif isinstance(node, ast.arg):
+            yield node.arg
+        elif isinstance(node, ast.alias):
+            yield from (node.name.rsplit(".", 1)[-1], node.asname or "")
+
+
+def test_arm_fp_and_crypto_names_stay_with_aarch64():
+    leaks = []
+    for path in sorted(ROOT.rglob("*.py")):
+        rel = path.relative_to(ROOT).as_posix()
+        if rel in ARM_NAMES_ALLOWED or "/aarch64/" in f"/{rel}":
+            continue
+        for ident in set(_identifiers(ast.parse(path.read_text(), str(path)))):
+            if {w.lower() for w in ident.split("_")} & ARM_WORDS:
+                leaks.append(f"{rel}: {ident}")
+    assert not leaks, "\n".join(leaks)
+    assert all((ROOT / rel).exists() for rel in ARM_NAMES_ALLOWED)
+
+
+def test_top_byte_ignore_is_the_aarch64_linux_setting():
+    """MemOp.TBI is a mechanism (ignore the address's top byte); turning it
+    on is AArch64 Linux's choice: only an aarch64 folder sets ``tbi=True``,
+    and no line elsewhere that speaks of it explains it as Arm's."""
+    setters, arm_talk = [], []
+    arm = re.compile(r"aarch64|\barm\b|\bEL0\b|\bTCR", re.IGNORECASE)
+    for path in sorted(ROOT.rglob("*.py")):
+        rel = path.relative_to(ROOT).as_posix()
+        if "/aarch64/" in f"/{rel}":
+            continue
+        text = path.read_text()
+        for node in ast.walk(ast.parse(text, str(path))):
+            if (isinstance(node, ast.keyword) and node.arg == "tbi"
+                    and isinstance(node.value, ast.Constant) and node.value.value is True):
+                setters.append(f"{rel}:{node.value.lineno}")
+        for n, line in enumerate(text.splitlines(), 1):
+            if re.search(r"tbi|top.byte", line, re.IGNORECASE) and arm.search(line):
+                arm_talk.append(f"{rel}:{n}: {line.strip()}")
+    assert not setters, setters
+    assert not arm_talk, "\n".join(arm_talk)
+    on = {t.name for t in targets.TARGETS if t.linux_arch.tbi}
+    assert on == {"aarch64"}

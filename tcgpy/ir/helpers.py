@@ -13,6 +13,8 @@ import time
 from dataclasses import dataclass
 from typing import Callable
 
+from . import semantics
+
 MASK64 = (1 << 64) - 1
 
 
@@ -57,9 +59,8 @@ def helper_rv_time(a: int, b: int, c: int) -> int:
     return (time.monotonic_ns() * RISCV_TIMEBASE_HZ // 1_000_000_000) & MASK64
 
 
-# RISC-V F/D arithmetic: the rvfp IR op means softfloat.evaluate (this is
-# the one module outside the target's folders that names it, so that the IR
-# needs no import of a frontend).
+# RISC-V F/D arithmetic: the rvfp IR op means the evaluate function of the
+# "riscv_fp" semantics the riscv64 target declares (tcgpy.ir.semantics).
 def rvfp_semantics(control: int, a: int, b: int, c: int, fcsr: int) -> tuple[int, int]:
     """The rvfp op: (result, fcsr | flags) of RISC-V F/D operation
     ``control`` (tcgpy/ir/rvfp.py's control word: op, format, rounding mode
@@ -80,8 +81,7 @@ _rv_fp_state = threading.local()
 
 
 def _rv_fp():
-    from ..frontends.riscv64 import softfloat
-    return softfloat
+    return semantics.lookup("riscv_fp")
 
 
 @helper("rv_fp")

@@ -1,14 +1,17 @@
-"""Interpreter of the ``vec`` op: the lane semantics of tcgpy.ir.vector on
-the interpreter's env image."""
+"""Interpreter of the ``vec`` op: Arm's lane semantics (the "arm_vec"
+definitions the AArch64 target declares, tcgpy.ir.semantics) on the
+interpreter's env image."""
 from __future__ import annotations
 
-from . import vector
+from . import semantics
 from .core import Insn
 from .interp import Machine, executes
 from .ops import Op
+
+arm_vec = semantics.lookup("arm_vec")
 
 
 @executes(Op.vec)
 def interp_vec(m: Machine, insn: Insn) -> None:
     kind, d, a, b, esz, oprsz, imm = insn.consts
-    m.set(insn.outs[0], vector.run(m.env, kind, d, a, b, esz, oprsz, imm, m.get(insn.ins[0])))
+    m.set(insn.outs[0], arm_vec.run(m.env, kind, d, a, b, esz, oprsz, imm, m.get(insn.ins[0])))

@@ -94,10 +94,12 @@ class Op(enum.Enum):
     # Must not overlap an IR global's field (the verifier checks).
     ld_env   = OpDef("ld_env",   1, 0, 2)
     st_env   = OpDef("st_env",   0, 1, 2, F.SIDE_EFFECTS)
-    # vector/FP operation on env bytes (QEMU's gvec): consts (kind, dofs, aofs,
-    # bofs, esz, oprsz, imm) with kind a tcgpy.ir.vector.VecOp; the input is a
-    # scalar operand or the FPCR, the output a status word (FPSR exception
-    # bits, compare NZCV).  Like ld_env/st_env it never touches IR globals.
+    # Arm's vector/FP/crypto operation on env bytes (QEMU's gvec), by Arm's
+    # rules: the "arm_vec" semantics the AArch64 target declares
+    # (tcgpy.ir.semantics).  consts (kind, dofs, aofs, bofs, esz, oprsz, imm)
+    # with kind one of those semantics' VecOp; the input is a scalar operand
+    # or the FP control word, the output a status word (cumulative exception
+    # bits, compare flags).  Like ld_env/st_env it never touches IR globals.
     vec      = OpDef("vec",      1, 1, 7, F.SIDE_EFFECTS)
     # RISC-V F/D arithmetic by the RISC-V ISA manual's rules (canonical NaN
     # results, tininess after rounding, saturating conversions, NaN-boxed
@@ -169,7 +171,7 @@ class MemOp:
     SIZE_MASK = 0x3
     SIGN = 0x4        # sign-extend loads
     ALIGN = 0x8       # fault unless naturally aligned (exclusives, atomics)
-    TBI = 0x10        # Top Byte Ignore: the access uses tbi_address(addr)
+    TBI = 0x10        # top byte ignored: the access uses tbi_address(addr)
 
     @staticmethod
     def make(size_log2: int, sign: bool = False, align: bool = False, tbi: bool = False) -> int:
@@ -190,9 +192,11 @@ def pair_upper_first(addr: int, size: int) -> bool:
 
 
 def tbi_address(addr: int) -> int:
-    """The address a TBI access uses: bit 55 copied over bits 63:56, so a
-    tagged user pointer works and a kernel-half address still faults (AArch64
-    Linux enables TBI for EL0 data accesses).  Carried by the MemOp rather
+    """The address an access with MemOp.TBI uses: bit 55 copied over bits
+    63:56, so a pointer with a tag in its top byte reaches the memory of the
+    untagged one and an upper-half address stays an upper-half one.  A
+    target's Linux ABI says whether user space has it (LinuxArch.tbi), the
+    frontend which accesses carry the flag.  Carried by the MemOp rather
     than computed in the IR: the backend applies it inside its out-of-line
     access functions, which keeps two instructions per access out of every
     block's code."""

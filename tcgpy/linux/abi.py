@@ -45,8 +45,8 @@ class LinuxArch:
     syscall_insn_size: int = 4          # a restarted syscall runs its instruction again
     tls_register: str = ""
     elf_flags: int = 0
-    # data accesses ignore the address's top byte (AArch64 Linux sets TCR.TBI0
-    # for user space; tcgpy.ir.ops.MemOp.TBI)
+    # user space's data accesses ignore the address's top byte (a tag):
+    # tcgpy.ir.ops.MemOp.TBI, on the accesses the frontend marks
     tbi: bool = False
     extra: dict = field(default_factory=dict)
 

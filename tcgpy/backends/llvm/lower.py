@@ -139,7 +139,7 @@ def runtime_symbol(rt: Runtime, sym: str, extra=None) -> int:
         i = sym[len(SYM_HELPER):]
         return rt.helpers[int(i)] if i.isdigit() and int(i) < len(rt.helpers) else 0
     if sym.startswith(SYM_FPLIB):
-        from .lower_fp import library_function_for
+        from .lower_arm_fp import library_function_for
         return library_function_for(extra, rt)
     key = ACCESS_BY_NAME.get(sym)
     if key is not None:
@@ -1292,9 +1292,9 @@ def module_text(funcs: list[LoweredBlock], extra: str = "") -> str:
     return _on_demand_text(body) + extra + body + "\n" + MODULE_TAIL
 
 
-from . import lower_vec  # noqa: E402,F401  (registers the vec op's lowering)
+from . import lower_arm_vec  # noqa: E402,F401  (registers the vec op's lowering)
 from . import lower_rvfp  # noqa: E402,F401  (registers the rvfp op's lowering)
-from .lower_fp import DECLS as FP_DECLS  # noqa: E402
-from .lower_vec_arith import DECLS as VEC_ARITH_DECLS  # noqa: E402
+from .lower_arm_fp import DECLS as FP_DECLS  # noqa: E402
+from .lower_arm_vec_arith import DECLS as VEC_ARITH_DECLS  # noqa: E402
 
 on_demand(INTRINSIC_DECLS + FP_DECLS + VEC_ARITH_DECLS)

@@ -1,7 +1,7 @@
 """Host code for the ``rvfp`` op (RISC-V F/D arithmetic) on its common path.
 
 The op's meaning is softfloat.py's (``helpers.rvfp_semantics``).  As for
-Arm's FP (lower_fp.py, whose error-free transformations this reuses), the
+Arm's FP (lower_arm_fp.py, whose error-free transformations this reuses), the
 host's IEEE operations in round-to-nearest-even give RISC-V's result and
 flags except at the edges, so the code computes with them and keeps the
 result only when it provably is softfloat's; otherwise it calls softfloat
@@ -38,9 +38,9 @@ from __future__ import annotations
 from ...ir import rvfp
 from ...ir.helpers import BY_NAME
 from ...ir.ops import Op
-from . import lower_fp
+from . import lower_arm_fp
 from .lower import _c, lowers
-from .lower_fp import F
+from .lower_arm_fp import F
 
 BOX = 0xFFFF_FFFF_0000_0000
 CANONICAL_NAN_S = 0x7FC0_0000
@@ -58,7 +58,7 @@ _KINDS = {0: (32, True), 1: (32, False), 2: (64, True), 3: (64, False)}
 
 
 class _Emitter:
-    """What lower_fp.F needs of its operation: ``emit`` into a fresh value."""
+    """What lower_arm_fp.F needs of its operation: ``emit`` into a fresh value."""
 
     def __init__(self, fl):
         self.fl = fl
@@ -111,11 +111,11 @@ def _arith(e, op, fmt, rm, kind, a, b, c, fcsr):
     x, bx = _operand(e, fmt, a)
     y, by = _operand(e, fmt, b)
     if op in (rvfp.OP_ADD, rvfp.OP_SUB):
-        r, ok, inexact = lower_fp.addsub(f, x, y, negate_b=op == rvfp.OP_SUB)
+        r, ok, inexact = lower_arm_fp.addsub(f, x, y, negate_b=op == rvfp.OP_SUB)
     elif op == rvfp.OP_MUL:
-        r, ok, inexact = lower_fp.mul(f, x, y)
+        r, ok, inexact = lower_arm_fp.mul(f, x, y)
     else:
-        r, ok, inexact = lower_fp.div(f, x, y)
+        r, ok, inexact = lower_arm_fp.div(f, x, y)
     ok = _all(e, ok, bx, by)
     if rm == rvfp.DYN:
         return _register(e, fmt, r), _nx(e, inexact), ok, RNE_ONLY
@@ -126,7 +126,7 @@ def _arith(e, op, fmt, rm, kind, a, b, c, fcsr):
 def _sqrt(e, op, fmt, rm, kind, a, b, c, fcsr):
     f = F(e, _ESZ[fmt], 1)
     x, bx = _operand(e, fmt, a)
-    r, ok, inexact = lower_fp.sqrt(f, x)
+    r, ok, inexact = lower_arm_fp.sqrt(f, x)
     ok = _all(e, ok, bx)
     if rm == rvfp.DYN:
         return _register(e, fmt, r), _nx(e, inexact), ok, RNE_ONLY
@@ -148,7 +148,7 @@ def _error_sign(e, f: F, op: int, x: str, y: str, r: str) -> tuple[str, str, str
     zero) as i1s, for the exact result v of ``op`` on x, y."""
     if op in (rvfp.OP_ADD, rvfp.OP_SUB):
         yy = f.neg(y) if op == rvfp.OP_SUB else y
-        bv = e.emit(f"fsub {f.t} {r}, {x}")             # TwoSum, as lower_fp.addsub
+        bv = e.emit(f"fsub {f.t} {r}, {x}")             # TwoSum, as lower_arm_fp.addsub
         av = e.emit(f"fsub {f.t} {r}, {bv}")
         db = e.emit(f"fsub {f.t} {yy}, {bv}")
         da = e.emit(f"fsub {f.t} {x}, {av}")
@@ -242,7 +242,7 @@ def _minmax(e, op, fmt, rm, kind, a, b, c, fcsr):
     f = F(e, _ESZ[fmt], 1)
     x, bx = _operand(e, fmt, a)
     y, by = _operand(e, fmt, b)
-    r, ordered, _ = lower_fp.minmax(f, x, y, op == rvfp.OP_MAX)
+    r, ordered, _ = lower_arm_fp.minmax(f, x, y, op == rvfp.OP_MAX)
     return _register(e, fmt, r), "0", _all(e, ordered, bx, by), ANY
 
 

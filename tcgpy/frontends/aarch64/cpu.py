@@ -23,7 +23,7 @@ ROWS: tuple[RegDef, ...] = (
     RegDef("excl_val", user=False, compare=False),
     RegDef("excl_val2", user=False, compare=False),
     # Advanced SIMD / FP registers: 128 bits each, accessed by the IR through
-    # ld_env/st_env and the vec op (tcgpy.ir.vector), not as IR globals.
+    # ld_env/st_env and the vec op (tcgpy.frontends.aarch64.vecsem), not as IR globals.
     *(RegDef(f"q{i}", size=16, aliases=(f"v{i}",), ir=False) for i in range(32)),
     # Scratch for vector operands that are no register (zero vectors, tbl
     # tables, narrowing into the top half, FP <-> general conversions).

@@ -3,17 +3,17 @@ precision: fmov (register, general, top half, immediate), arithmetic, fused
 multiply-add, min/max, fabs/fneg/fsqrt, frint*, fcmp/fcmpe/fccmp/fccmpe,
 fcsel, fcvt between h, s and d, and conversions to/from general registers
 (incl. fixed point).  One translator serves every precision: the format is
-the ftype field (tcgpy.ir.fp is parametrized by it, FPCR.FZ16 included).
+the ftype field (tcgpy.frontends.aarch64.fpsem is parametrized by it, FPCR.FZ16 included).
 
 Every operation that can raise a floating-point exception is a vec op whose
-semantics are Arm's pseudocode (tcgpy.ir.fp): FPCR rounding, FZ and DN are
+semantics are Arm's pseudocode (tcgpy.frontends.aarch64.fpsem): FPCR rounding, FZ and DN are
 honoured and the FPSR cumulative flags are set as the architecture says.
 """
 from __future__ import annotations
 
-from ...ir import fp
+from . import fpsem as fp
 from ...ir.ops import Cond, MemOp, Op
-from ...ir.vector import VecOp
+from .vecsem import VecOp
 from .decode import A64
 from .vreg import VTMP, gen_fp, gen_vec, qofs, read_v, write_v_elem, write_v_scalar, zero_tmp
 

@@ -7,13 +7,13 @@ insn_fp: the same translators as single and double.)
 The FP16 groups reuse the single/double operation tables of insn_simd: an
 FP16 opcode is the low bits of the single/double one and its ``a`` bit is
 the top bit of their ``size`` field, so only the lane size differs (1).
-Every operation is a vec op whose semantics are tcgpy.ir.fp's pseudocode
+Every operation is a vec op whose semantics are tcgpy.frontends.aarch64.fpsem's pseudocode
 with FPCR.FZ16 in place of FZ.
 """
 from __future__ import annotations
 
-from ...ir import fp
-from ...ir.vector import VecOp
+from . import fpsem as fp
+from .vecsem import VecOp
 from .decode import A64
 from .insn_fp import vfp_expand_imm
 from .insn_simd import (FP_2MISC, FP_CMP_ZERO, FP_PAIRWISE, FP_THREE_SAME, SCALAR_FP_3SAME,

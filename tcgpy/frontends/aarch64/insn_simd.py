@@ -4,7 +4,7 @@ and FP), across lanes, copy (dup/ins/umov/smov), modified immediate, shifts
 by immediate, ext/zip/uzp/trn/tbl/tbx, the scalar forms of these, AES,
 SHA-1/SHA-256 and CRC32.
 
-Each form is one vec op (tcgpy.ir.vector) on the register file in env, or a
+Each form is one vec op (tcgpy.frontends.aarch64.vecsem) on the register file in env, or a
 few; saturating forms accumulate FPSR.QC, FP forms FPSR's exception flags.
 FEAT_RDM (sqrdmlah/sqrdmlsh) is here too; FEAT_FP16 arithmetic is in
 insn_fp16.  Not implemented: the optional dot products (FEAT_DotProd) and
@@ -12,9 +12,11 @@ the later extensions (SHA-3, SHA-512, SM3/SM4, complex numbers).
 """
 from __future__ import annotations
 
-from ...ir import fp, helpers
+from ...ir import helpers
+from . import fpsem as fp
 from ...ir.ops import MemOp, Op
-from ...ir.vector import VecOp
+from .vecsem import VecOp
+from . import crc32  # noqa: F401  (registers the crc32 helper trans_CRC32 calls)
 from .decode import A64
 from .vreg import (VTMP, gen_fp, gen_to_high_half, gen_vec, qofs, read_v, write_v_elem,
                    write_v_scalar, zero_tmp)
@@ -859,29 +861,6 @@ def trans_TBL_TBX(ctx, a):
 
 
 # -- CRC32 --------------------------------------------------------------------------------------
-
-def _crc32_table(poly: int) -> tuple[int, ...]:
-    table = []
-    for i in range(256):
-        c = i
-        for _ in range(8):
-            c = (c >> 1) ^ poly if c & 1 else c >> 1
-        table.append(c)
-    return tuple(table)
-
-
-CRC_TABLES = (_crc32_table(0xEDB88320), _crc32_table(0x82F63B78))
-
-
-@helpers.helper("crc32")
-def helper_crc32(acc: int, value: int, desc: int) -> int:
-    """CRC32 (desc bit 2: CRC32C) of the low 1 << (desc & 3) bytes of value."""
-    table = CRC_TABLES[desc >> 2 & 1]
-    crc = acc & 0xFFFF_FFFF
-    for i in range(1 << (desc & 3)):
-        crc = table[(crc ^ (value >> (8 * i))) & 0xFF] ^ (crc >> 8)
-    return crc
-
 
 @A64.pattern("sf:1 00 11010110 rm:5 010 C:1 sz:2 rn:5 rd:5")
 def trans_CRC32(ctx, a):

@@ -12,7 +12,7 @@ rt == rt2 (CONSTRAINED UNPREDICTABLE): rt then rt2 is written, rt2 wins.
 from __future__ import annotations
 
 from ...ir.ops import MemOp, Op
-from ...ir.vector import VecOp
+from .vecsem import VecOp
 from .decode import A64
 from .insn_dp_reg import gen_extend
 from .insn_ldst import OFFSET, PAIR_MODE, POST, PRE

@@ -24,7 +24,9 @@ class DisasContext:
         self.pc = block.pc          # pc of the instruction being translated
         self.next_pc = block.pc + 4
         self.ended = False          # set by instructions that end the block
-        self.tbi = False            # Top Byte Ignore for data addresses
+        # Top Byte Ignore for data accesses: Linux turns it on for EL0 (the
+        # translator sets it from the Linux ABI through the Emulator)
+        self.tbi = False
 
     # -- general registers ---------------------------------------------------
     def read_reg(self, n: int, sp: bool = False) -> Temp:

@@ -4,10 +4,10 @@ vec op.  Every write of a b/h/s/d scalar or of a 64-bit vector zeroes the
 rest of the 128-bit register (Arm ARM: V[] and the scalar views)."""
 from __future__ import annotations
 
-from ...ir import fp
+from . import fpsem as fp
 from ...ir.core import Temp
 from ...ir.ops import MemOp, Op
-from ...ir.vector import KNOWN_IXC_BIT, KNOWN_IXC_OPS, VecOp
+from .vecsem import KNOWN_IXC_BIT, KNOWN_IXC_OPS, VecOp
 from .cpu import LAYOUT
 
 QOFF = tuple(LAYOUT.offsets[f"q{i}"] for i in range(32))

@@ -28,7 +28,6 @@ class DisasContext:
         self.pc = block.pc          # pc of the instruction being translated
         self.next_pc = block.pc + 4  # set by the translator from the instruction's length
         self.ended = False
-        self.tbi = False            # no address tagging on RISC-V
 
     # -- registers -------------------------------------------------------------------
     def read_reg(self, n: int) -> Temp:

@@ -70,5 +70,5 @@ LINUX_ARCH = LinuxArch(
     context_regs=CONTEXT_REGS,
     clear_exclusive=clear_exclusive,
     tls_register="tpidr_el0",
-    tbi=True,
+    tbi=True,           # Linux sets TCR_EL1.TBI0: EL0 data accesses ignore the top byte (Top Byte Ignore)
 )

@@ -3,13 +3,13 @@ each loading its operands from env as LLVM vectors (``<16 x i8>`` ...
 ``<2 x i64>``), computing with vector instructions and storing the result.
 
 The saturating, halving, rounding, narrowing and inserting integer ones
-are in lower_vec_arith (their lowerings return the status word, FPSR.QC).
-The integer ops with more code live in lower_vec_lanes (across lanes, bit
-counts, permutes, tbl, polynomial), lower_vec_crypto (AES, SHA) and
-lower_vec_arith (saturating, halving, rounding, narrowing).  Floating point,
-whose Arm semantics LLVM does not have, goes to lower_fp and lower_vec_fp2
+are in lower_arm_vec_arith (their lowerings return the status word, FPSR.QC).
+The integer ops with more code live in lower_arm_vec_lanes (across lanes, bit
+counts, permutes, tbl, polynomial), lower_arm_vec_crypto (AES, SHA) and
+lower_arm_vec_arith (saturating, halving, rounding, narrowing).  Floating point,
+whose Arm semantics LLVM does not have, goes to lower_arm_fp and lower_arm_vec_fp2
 (native code for the common case, the Python semantics otherwise).  A VecOp
-with neither would call its Python semantics in tcgpy.ir.vector through the
+with neither would call its Python semantics in tcgpy.frontends.aarch64.vecsem through the
 ``vec_env`` helper with the env pointer; tests/test_a64_simd_vec.py lists
 those (none today).
 """
@@ -17,12 +17,17 @@ from __future__ import annotations
 
 from typing import Callable
 
+from ...ir import semantics
 from ...ir.helpers import BY_NAME
 from ...ir.ops import Op
-from ...ir.vector import VecOp, pack
 from .lower import _c, lowers
-from .lower_fp import NATIVE as FP_NATIVE
-from .lower_fp import lower_fp
+from .lower_arm_fp import NATIVE as FP_NATIVE
+from .lower_arm_fp import lower_arm_fp
+
+# Arm's vec-op semantics: the AArch64 target's definitions, found by name
+# (tcgpy.ir.semantics).
+arm_vec = semantics.lookup("arm_vec")
+VecOp, pack = arm_vec.VecOp, arm_vec.pack
 
 VEC_LOWERERS: dict[VecOp, Callable] = {}
 
@@ -36,14 +41,14 @@ def lowers_vec(*ops: VecOp):
 
 
 @lowers(Op.vec)
-def lower_vec(fl, insn):
+def lower_arm_vec(fl, insn):
     v = V(fl, insn)
     fn = VEC_LOWERERS.get(v.kind)
     if fn is not None:
         # a lowering returns its status word (saturation: FPSR.QC), or None for 0
         fl.set(insn.outs[0], fn(v) or "0")
         return
-    status = lower_fp(v) if v.kind in FP_NATIVE else None
+    status = lower_arm_fp(v) if v.kind in FP_NATIVE else None
     fl.set(insn.outs[0], status if status is not None else v.call_python())
 
 
@@ -65,14 +70,14 @@ class V:
         return self.fl.get(self.insn.ins[0])
 
     def call_python(self) -> str:
-        """Run the op's Python semantics (tcgpy.ir.vector) through the
+        """Run the op's Python semantics (tcgpy.frontends.aarch64.vecsem) through the
         ``vec_env`` helper; returns the status word."""
         return self.call_native(self.fl.rt.helper_ref(BY_NAME["vec_env"].id))
 
     def call_native(self, fn: str) -> str:
         """Call ``i64 fn(env, packed constants, x)`` (an LLVM pointer
         constant): the Python semantics' helper, or a function of the FP
-        library (lower_fp)."""
+        library (lower_arm_fp)."""
         packed = pack(self.kind, self.d, self.a, self.b, self.esz, self.oprsz, self.imm)
         return self.emit(f"call i64 {fn}(ptr %env, i64 {_c(packed)}, i64 {self.x()})")
 
@@ -342,6 +347,6 @@ def lower_widen(v: V) -> None:
     v.store(v.emit(f"{_WIDEN[v.kind]} {wide} {p}, {q}"), v.esz + 1, 16)
 
 
-from . import lower_vec_arith  # noqa: E402,F401  (registers the saturating/rounding/narrowing ops)
-from . import lower_vec_crypto, lower_vec_lanes  # noqa: E402,F401  (they register more lowerings)
-from . import lower_vec_fp2  # noqa: E402,F401  (registers the rarer FP ops with lower_fp)
+from . import lower_arm_vec_arith  # noqa: E402,F401  (registers the saturating/rounding/narrowing ops)
+from . import lower_arm_vec_crypto, lower_arm_vec_lanes  # noqa: E402,F401  (they register more lowerings)
+from . import lower_arm_vec_fp2  # noqa: E402,F401  (registers the rarer FP ops with lower_arm_fp)

@@ -2,9 +2,9 @@
 widen, narrow or insert (issue 14: run through the Python semantics, a C
 SHA-256 that gcc vectorised ran 30 times slower than under qemu-aarch64).
 
-Each function computes exactly what its ``@semantics`` in tcgpy.ir.vector
+Each function computes exactly what its ``@semantics`` in tcgpy.frontends.aarch64.vecsem
 computes, which stays the definition (the JIT-versus-interpreter tests
-hold these to it); the status word is FPSR.QC (``vector.QC``) when some
+hold these to it); the status word is FPSR.QC (``arm_vec.QC``) when some
 lane saturated.  The ways to stay exact without a wider type:
 
 * saturation is detected by comparing LLVM's saturating result with the
@@ -20,8 +20,13 @@ semantics instead, so a lowering is never wrong, only slow, off that path.
 """
 from __future__ import annotations
 
-from ...ir.vector import QC, VecOp
-from .lower_vec import V, lowers_vec
+from ...ir import semantics
+from .lower_arm_vec import V, lowers_vec
+
+# Arm's vec-op semantics: the AArch64 target's definitions, found by name
+# (tcgpy.ir.semantics).
+arm_vec = semantics.lookup("arm_vec")
+QC, VecOp = arm_vec.QC, arm_vec.VecOp
 
 # Intrinsics on every vector type up to 256 bits the lowerings below use
 # (a module declares only those its code calls: lower.on_demand).
@@ -407,7 +412,7 @@ def lower_qshrn(v: V) -> str:
 @lowers_vec(VecOp.urecpe)
 def lower_urecpe(v: V) -> None:
     """urecpe/ursqrte: Arm's RecipEstimate / RecipSqrtEstimate of the top
-    nine bits (tcgpy.ir.fp), all-ones for lanes below the input range."""
+    nine bits (tcgpy.frontends.aarch64.fpsem), all-ones for lanes below the input range."""
     ln = Lanes(v, 2, v.oprsz >> 2)
     p = ln.load(v.a)
     a = ln.op("lshr", p, ln.const(23))

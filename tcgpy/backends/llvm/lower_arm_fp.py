@@ -19,8 +19,8 @@ lane is provably one the Arm pseudocode gives too:
   ``gen_fp`` passes that bit in, see ``KNOWN_IXC``; the status word then
   reports Inexact whatever the operation, as the Python semantics do).
 
-Otherwise the block calls the exact Python semantics (tcgpy.ir.vector,
-tcgpy.ir.fp) for the whole operation, as it always did: they stay the
+Otherwise the block calls the exact Python semantics (tcgpy.frontends.aarch64.vecsem,
+tcgpy.frontends.aarch64.fpsem) for the whole operation, as it always did: they stay the
 definition, this is a shortcut the JIT-versus-interpreter tests hold to them.
 """
 from __future__ import annotations
@@ -29,15 +29,19 @@ import struct
 import threading
 from typing import Callable
 
-from ...ir import fp, vector
+from ...ir import semantics
 from ...ir.helpers import BY_NAME
-from ...ir.vector import VecOp
 from .lower import SYM_FPLIB
 
+# Arm's FP pseudocode (FPCR, FPSR) and vec-op semantics: the AArch64
+# target's definitions, found by name (tcgpy.ir.semantics).
+arm_fp, arm_vec = semantics.lookup("arm_fp"), semantics.lookup("arm_vec")
+VecOp = arm_vec.VecOp
+
 # FPCR fields the shortcut needs at zero: RMode (round to nearest) and FZ.
-FPCR_SLOW = (3 << fp.RMODE_SHIFT) | fp.FPCR_FZ
+FPCR_SLOW = (3 << arm_fp.RMODE_SHIFT) | arm_fp.FPCR_FZ
 # Operations whose FPCR operand tells whether FPSR.IXC is already set.
-KNOWN_IXC, KNOWN_IXC_BIT = vector.KNOWN_IXC_OPS, vector.KNOWN_IXC_BIT
+KNOWN_IXC, KNOWN_IXC_BIT = arm_vec.KNOWN_IXC_OPS, arm_vec.KNOWN_IXC_BIT
 
 # LLVM FP type per element size.  Half-precision arithmetic would be
 # library calls on generic x86-64 (no F16C), so only operations that treat
@@ -78,7 +82,7 @@ class F:
         self.it = f"<{lanes} x i{8 << esz}>" if vec else f"i{8 << esz}"
         self.bt = f"<{lanes} x i1>" if vec else "i1"
         self.sfx = f"v{lanes}{_SUFFIX[esz]}" if vec else _SUFFIX[esz]
-        fmt = fp.FMTS[esz]
+        fmt = arm_fp.FMTS[esz]
         self.prec = fmt.fbits + 1
         self.emin = fmt.min_exp              # exponent of the smallest normal
 
@@ -150,7 +154,7 @@ def status_ixc(f: F, inexact_lanes: str | None) -> str:
     if inexact_lanes is None:
         return "0"
     any_ = f.reduce(inexact_lanes, all_=False)
-    return f.emit(f"select i1 {any_}, i64 {fp.IXC}, i64 0")
+    return f.emit(f"select i1 {any_}, i64 {arm_fp.IXC}, i64 0")
 
 
 # -- the registry -----------------------------------------------------------------
@@ -166,7 +170,7 @@ def _same_lanes(esz: int, oprsz: int) -> tuple[int, int]:
 # kind -> (generator, (esz, oprsz) -> (element size, count) of its source lanes)
 _GENERATORS: dict[VecOp, tuple[Callable, Callable]] = {}
 _HALF: set[VecOp] = set()
-# The natively lowered kinds (lower_vec asks; modules registering later add to it).
+# The natively lowered kinds (lower_arm_vec asks; modules registering later add to it).
 NATIVE = _GENERATORS.keys()
 
 
@@ -243,16 +247,16 @@ def minmax(f: F, a: str, b: str, is_max: bool):
     return r, f.fcmp("ord", a, b), None
 
 
-_ROUND = {fp.RN: "roundeven", fp.RP: "ceil", fp.RM: "floor", fp.RZ: "trunc", fp.RA: "round"}
+_ROUND = {arm_fp.RN: "roundeven", arm_fp.RP: "ceil", arm_fp.RM: "floor", arm_fp.RZ: "trunc", arm_fp.RA: "round"}
 
 
 def _mode(imm_mode: int) -> int:
-    return fp.RN if imm_mode == 7 else imm_mode     # FPCR's, known to be RN here
+    return arm_fp.RN if imm_mode == 7 else imm_mode     # FPCR's, known to be RN here
 
 
 # -- lowering ------------------------------------------------------------------------
 
-def lower_fp(v) -> str | None:
+def lower_arm_fp(v) -> str | None:
     """The status word of FP vec insn ``v``, or None to leave it to the
     Python path.  Hot-tier code gets the shortcut inline; first-tier code
     calls the same shortcut compiled once into the FP library, which keeps
@@ -350,7 +354,7 @@ class _LibFn:
 
 
 class _LibOperands:
-    """The vec-insn view (see lower_vec.V) the generators use, with env
+    """The vec-insn view (see lower_arm_vec.V) the generators use, with env
     offsets taken from the packed word at run time."""
 
     def __init__(self, key: tuple, fl: _LibFn):
@@ -364,11 +368,11 @@ class _LibOperands:
         return t
 
     def ptr(self, operand: str, extra: int = 0) -> str:
-        shift = {"d": vector.PACK_D, "a": vector.PACK_A, "b": vector.PACK_B, "c": vector.PACK_IMM}[operand]
+        shift = {"d": arm_vec.PACK_D, "a": arm_vec.PACK_A, "b": arm_vec.PACK_B, "c": arm_vec.PACK_IMM}[operand]
         off = self.offs.get(operand)
         if off is None:
             sh = self.emit(f"lshr i64 %packed, {shift}")
-            off = self.offs[operand] = self.emit(f"and i64 {sh}, {vector.ENV_VIEW_SIZE - 1}")
+            off = self.offs[operand] = self.emit(f"and i64 {sh}, {arm_vec.ENV_VIEW_SIZE - 1}")
         if extra:
             off = self.emit(f"add i64 {off}, {extra}")
         return self.emit(f"getelementptr i8, ptr %env, i64 {off}")
@@ -473,7 +477,7 @@ def _gen_fmla(v, f: F):
     exact_zero = f.and_(f.is_zero(c), f.or_(f.is_zero(a), f.is_zero(b)))
     ok = f.and_(f.finite(r), f.or_(f.at_least(r, f.safe), exact_zero))
     ok = f.and_(ok, f.and_(f.finite(a), f.finite(b)))
-    return emit_store(v, r, f.t, v.oprsz), ok, str(fp.IXC)
+    return emit_store(v, r, f.t, v.oprsz), ok, str(arm_fp.IXC)
 
 
 def _gen_sqrt(v, f: F):
@@ -513,7 +517,7 @@ def _gen_fcm(v, f: F):
 def _gen_fcvt(v, f: F):
     """Between single and double precision (half takes the Python path)."""
     to = v.imm
-    if to not in (2, 3) or to == f.esz:     # half: fcvtl/fcvtn's integer code (lower_vec_fp2)
+    if to not in (2, 3) or to == f.esz:     # half: fcvtl/fcvtn's integer code (lower_arm_vec_fp2)
         return None
     g = F(v, to, f.lanes)
     a = f.load("a")

@@ -2,7 +2,7 @@
 structure (de)interleaves of ld2-ld4/st2-st4 (uzpn, zipn), the reductions
 across lanes, bit counts (cnt, clz, cls, rbit), pairwise add long (addlp),
 table lookups (tbl/tbx) and polynomial multiplies (pmul, pmull).  Each is
-bit-exact with its Python semantics in tcgpy.ir.vector, which stay the
+bit-exact with its Python semantics in tcgpy.frontends.aarch64.vecsem, which stay the
 definition (tests/test_a64_simd_vec.py holds one to the other); none of
 them can saturate or raise an FP exception, so their status word is 0.
 
@@ -16,9 +16,14 @@ that every module using them carries (lower.on_demand).
 """
 from __future__ import annotations
 
-from ...ir.vector import VecOp
+from ...ir import semantics
 from .lower import on_demand
-from .lower_vec import V, lowers_vec
+from .lower_arm_vec import V, lowers_vec
+
+# Arm's vec-op semantics: the AArch64 target's definitions, found by name
+# (tcgpy.ir.semantics).
+arm_vec = semantics.lookup("arm_vec")
+VecOp = arm_vec.VecOp
 
 _SIZES = [(n, bits) for n in (1, 2, 4, 8, 16, 32, 64) for bits in (8, 16, 32, 64) if n * bits <= 128]
 
@@ -137,7 +142,7 @@ _REDUCE = {VecOp.addv: "add", VecOp.smaxv: "sgt", VecOp.sminv: "slt", VecOp.umax
 
 @lowers_vec(*_REDUCE)
 def lower_across(v: V) -> None:
-    """A tree of halving shuffles (LLVM's vector.reduce intrinsics cost
+    """A tree of halving shuffles (LLVM's arm_vec.reduce intrinsics cost
     twice as much to compile); the long forms add the halves of the
     register widened to 2*esz first (at most 16 lanes: no overflow)."""
     esz, lanes = v.esz, v.lanes

@@ -2,9 +2,9 @@
 arithmetic, conversions between precisions (half included), the reciprocal
 and reciprocal square root estimates and their Newton steps.
 
-They follow lower_fp's model and are registered with it (``lowers_fp``):
+They follow lower_arm_fp's model and are registered with it (``lowers_fp``):
 the result is kept only when every lane is provably the one the Arm
-pseudocode (tcgpy.ir.fp) gives, under FPCR round-to-nearest without
+pseudocode (tcgpy.frontends.aarch64.fpsem) gives, under FPCR round-to-nearest without
 flush-to-zero; otherwise the whole operation runs its Python semantics.
 
 * Conversions and estimates work on the lanes' bits as integers: exact by
@@ -19,9 +19,13 @@ flush-to-zero; otherwise the whole operation runs its Python semantics.
 """
 from __future__ import annotations
 
-from ...ir import fp
-from ...ir.vector import VecOp
-from .lower_fp import F, addsub, emit_store, lowers_fp, minmax, status_ixc
+from ...ir import semantics
+from .lower_arm_fp import F, addsub, emit_store, lowers_fp, minmax, status_ixc
+
+# Arm's FP pseudocode (FPCR, FPSR) and vec-op semantics: the AArch64
+# target's definitions, found by name (tcgpy.ir.semantics).
+arm_fp, arm_vec = semantics.lookup("arm_fp"), semantics.lookup("arm_vec")
+VecOp = arm_vec.VecOp
 
 
 class Ints:
@@ -99,7 +103,7 @@ def widen(v, f: F, to: int) -> tuple[str, str, str]:
     moved up to the wider fraction field and read as a number are its value
     times 2^(src bias - dst bias), subnormals included, and one exact
     multiplication by a power of two rebiases them."""
-    src, dst = fp.FMTS[f.esz], fp.FMTS[to]
+    src, dst = arm_fp.FMTS[f.esz], arm_fp.FMTS[to]
     narrow = _ints(f)
     x = narrow.load("a")
     wide_x, wide = narrow.cast(x, 8 << to)
@@ -119,7 +123,7 @@ def narrow(v, f: F, to: int, odd: bool) -> tuple[str, str, str, str]:
     ok, inexact).  The shortcut covers zeros and results in the normal
     range, where Arm's rounding is the integer one on the magnitude's bits:
     no tininess (Arm's, before rounding, or any other), no overflow."""
-    src, dst = fp.FMTS[f.esz], fp.FMTS[to]
+    src, dst = arm_fp.FMTS[f.esz], arm_fp.FMTS[to]
     ints = _ints(f)
     x = ints.load("a")
     mag = ints.op("and", x, _sign_bit(f) - 1)
@@ -205,7 +209,7 @@ def gen_estimate(v, f: F):
     """Shortcut lanes: normal operands whose result is normal too (frecpe:
     exponent field below 2*bias - 1; frsqrte: positive); then neither the
     rounding mode nor FZ matters and no exception is raised."""
-    fmt = fp.FMTS[f.esz]
+    fmt = arm_fp.FMTS[f.esz]
     x_ints = _ints(f)
     x = x_ints.load("a")
     exp_w = x_ints.op("and", x_ints.op("lshr", x, fmt.fbits), fmt.emax_field)
@@ -239,7 +243,7 @@ def gen_estimate(v, f: F):
 def gen_frecpx(v, f: F):
     """The exponent field inverted (zero's becomes the largest finite one),
     the fraction cleared; only NaNs take the Python path."""
-    fmt = fp.FMTS[f.esz]
+    fmt = arm_fp.FMTS[f.esz]
     ints = _ints(f)
     x = ints.load("a")
     exp = ints.op("and", ints.op("lshr", x, fmt.fbits), fmt.emax_field)

@@ -17,11 +17,11 @@ in their row (``zero_upper=False``: they write only what their doc says).
 
 The meaning of each VecOp is one small Python function below (``@semantics``)
 over the env bytes: the interpreter runs it, the JIT's native lowerings
-(``tcgpy.backends.llvm.lower_vec*``, ``lower_fp``) are tested against it,
+(``tcgpy.backends.llvm.lower_arm_vec*``, ``lower_arm_fp``) are tested against it,
 and JIT code calls it (helper ``vec_env``) where floating point leaves the
-common case that lower_fp computes natively (NaNs, subnormals, directed
+common case that lower_arm_fp computes natively (NaNs, subnormals, directed
 rounding, flush-to-zero, half-precision arithmetic).  Everything floating
-point goes through :mod:`tcgpy.ir.fp`.
+point goes through :mod:`tcgpy.frontends.aarch64.fpsem`.
 """
 from __future__ import annotations
 
@@ -29,8 +29,8 @@ import enum
 from dataclasses import dataclass
 from typing import Callable
 
-from . import fp
-from .helpers import helper
+from . import fpsem as fp
+from ...ir.helpers import helper
 
 MASK64 = (1 << 64) - 1
 

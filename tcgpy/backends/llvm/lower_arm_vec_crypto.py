@@ -1,5 +1,5 @@
 """Native lowering of the AES and SHA-1/SHA-256 vec ops, bit-exact with
-their Python semantics in tcgpy.ir.vector (the definition).
+their Python semantics in tcgpy.frontends.aarch64.vecsem (the definition).
 
 No host AES-NI or SHA instructions: translated code targets generic x86-64
 (it may be loaded from the persistent cache on any such host).  AESE/AESD
@@ -11,9 +11,16 @@ code needs no symbol for them.
 """
 from __future__ import annotations
 
-from ...ir.vector import AES_INV_SBOX, AES_SBOX, INV_SHIFT_ROWS, SHA_OPS, SHIFT_ROWS, VecOp
+from ...ir import semantics
 from .lower import on_demand
-from .lower_vec import V, lowers_vec
+from .lower_arm_vec import V, lowers_vec
+
+# Arm's vec-op semantics: the AArch64 target's definitions, found by name
+# (tcgpy.ir.semantics).
+arm_vec = semantics.lookup("arm_vec")
+VecOp, SHA_OPS = arm_vec.VecOp, arm_vec.SHA_OPS
+AES_SBOX, AES_INV_SBOX = arm_vec.AES_SBOX, arm_vec.AES_INV_SBOX
+SHIFT_ROWS, INV_SHIFT_ROWS = arm_vec.SHIFT_ROWS, arm_vec.INV_SHIFT_ROWS
 
 V16 = "<16 x i8>"
 
@@ -92,7 +99,7 @@ def lower_aesmc(v: V) -> None:
 
 class _Words:
     """Scalar i32 code of one out-of-line function, written like the Python
-    semantics it mirrors (vector.py's _sha1_hash, _sha256_hash, sem_sha)."""
+    semantics it mirrors (arm_vec.py's _sha1_hash, _sha256_hash, sem_sha)."""
 
     def __init__(self):
         self.lines: list[str] = []
