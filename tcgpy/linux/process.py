@@ -25,7 +25,7 @@ from .memory import PAGE, AddressSpace, page_down
 from .signals import (BUS_ADRALN, BUS_ADRERR, ILL_ILLOPC, SEGV_ACCERR, SEGV_MAPERR, SI_KERNEL, SIG_DFL, SIG_IGN,
                       TRAP_BRKPT, PendingSignal, SignalState, host_signal_name)
 from .syscalls import MASK64, NORETURN, TABLE, GuestErrno, host_to_guest_errno, s32, strace_call, strace_result
-from .threads import FD_WAITS, wait_instead
+from .threads import FD_WAITS, ThreadExit, wait_instead
 
 SIGTRAMP_ADDR = 0xFFFF_0000        # where the rt_sigreturn trampoline page lives
 
@@ -615,10 +615,34 @@ class LinuxProcess:
         return True
 
     def _run(self) -> None:
-        while True:
-            sig = self.run_once()
-            if sig is not None:
-                self.deliver_fault(sig)
+        try:
+            while True:
+                sig = self.run_once()
+                if sig is not None:
+                    self.deliver_fault(sig)
+        except ThreadExit:
+            # The main thread exited with others running on their own vCPUs
+            # (threads.py, parallel): the process ends when they do.
+            self.sched.main_thread_exited()
+
+    def end_host_process(self, e: BaseException) -> None:
+        """End this host process as the guest process ended (``e``:
+        ProcessExit or ProcessKilled), where no caller of ``run`` is left
+        to do it: a forked child whose only thread is not the host's main
+        one (threads.py, parallel)."""
+        from .hostsig import kill_self
+        from .sys_signal import host_signo
+        self.vfork_send()
+        self.flush_logs()
+        if isinstance(e, ProcessExit):
+            os._exit(e.status)
+        if e.message:
+            try:
+                sys.stderr.write(e.message + "\n")
+                sys.stderr.flush()
+            except (OSError, ValueError):
+                pass
+        kill_self(host_signo(self, e.signo))
 
     def run_once(self, count: int | None = None) -> PendingSignal | None:
         """Run the current thread until a fault, the end of its time slice,

@@ -277,9 +277,10 @@ class KvmEmulator:
         return cpu
 
     def retire_vcpu(self, cpu: Vcpu) -> None:
-        """``cpu``'s guest thread ended (KVM cannot destroy a vCPU: it waits for the next thread)."""
+        """``cpu``'s guest thread ended (KVM cannot destroy a vCPU: it waits
+        for the next thread).  Called with the kernel lock held, before
+        ``drop_kernel``: nobody takes it over before its thread is done."""
         cpu.idle = True
-        cpu._holds_kernel = False
 
     # -- the kernel lock ------------------------------------------------------------------------
     def hold_kernel(self) -> None:
