@@ -37,9 +37,12 @@ under shadow paging (this machine's nested KVM), the TLBs of the vCPUs
 (KVM flushes them on a memslot removal) with EPT/NPT.  No vCPU can then use
 an old entry, and none ran guest code while the slot was gone (a walk of
 absent tables would have been a spurious page fault).  New entries are
-published lazily: each vCPU replays them through its flush stub on its
-next entry, and one that meets a new entry before that walks the tables
-again (no TLB or shadow keeps a not-present entry).
+published lazily: each vCPU makes the same writes through its flush stub
+on its next entry.  The changing thread's vCPU makes them before its
+syscall returns to the guest, so before the guest can tell another thread
+of the mapping: with EPT/NPT the walker sees tcgpy's stores anyway and no
+TLB keeps a not-present entry; under shadow paging those guest writes are
+what makes KVM update its shadow, which all vCPUs share.
 """
 from __future__ import annotations
 
@@ -152,10 +155,10 @@ class _OfVcpu:
     def __get__(self, emu, owner=None):
         if emu is None:
             return self
-        return getattr(emu.vcpu, self.name)
+        return getattr(emu._solo or emu.vcpu, self.name)
 
     def __set__(self, emu, value) -> None:
-        setattr(emu.vcpu, self.name, value)
+        setattr(emu._solo or emu.vcpu, self.name, value)
 
 
 def _before_fork() -> None:
@@ -238,6 +241,7 @@ class KvmEmulator:
         self._pt.changed = self._pt.stale = False
         self._pt.runs.clear()
         self._vcpus = [Vcpu(0, self._area_host)]
+        self._solo: Vcpu | None = self._vcpus[0]     # the only vCPU, while there is one (fast path)
         _install_kick_handler()
         self._open_vm()
         self._start_vcpu(self._vcpus[0])
@@ -269,9 +273,11 @@ class KvmEmulator:
             if cpu.idle:
                 cpu.idle = False
                 return cpu
-        if len(self._vcpus) >= M.MAX_VCPUS:
+        free = sorted(set(range(M.MAX_VCPUS)) - {c.index for c in self._vcpus})
+        if not free:
             raise OSError(errno.EAGAIN, "no vCPU left")
-        cpu = Vcpu(len(self._vcpus), self._area_host)
+        cpu = Vcpu(free[0], self._area_host)
+        self._solo = None                   # from now on each thread sees its own
         self._start_vcpu(cpu)
         self._vcpus.append(cpu)
         return cpu
@@ -468,6 +474,7 @@ class KvmEmulator:
             c._run = c._sync = None
             c._run_page = None
         self._vcpus = [me]
+        self._solo = me
         self._open_vm()
         self._start_vcpu(me)
 
