@@ -37,9 +37,9 @@ KERNEL_GPA, KERNEL_SIZE = 0, 32 * PAGE               # one vCPU's kernel pages
 # apart in both address spaces: its TSS names its own kernel stack, its stub
 # its own flush queue and fs/gs slots, so vCPUs never share a byte of ring-0
 # state.  The page tables are one for all (one address space).
-MAX_VCPUS = 64
+MAX_VCPUS = 256
 KERNEL_AREA = MAX_VCPUS * KERNEL_SIZE
-PT_GPA, PT_SIZE = 1 << 24, 1 << 28                  # 64 Ki tables: 128 GiB of mapped guest memory
+PT_GPA, PT_SIZE = 1 << 26, 1 << 28                  # 64 Ki tables: 128 GiB of mapped guest memory
 ARENA_GPA, ARENA_SIZE = 1 << 32, 1 << 37            # anonymous guest memory
 SLOTS_GPA = ARENA_GPA + ARENA_SIZE                  # shared host mappings, each a slot of its own
 SLOT_KERNEL, SLOT_PT, SLOT_ARENA, FIRST_EXTRA_SLOT = 0, 1, 2, 3
