@@ -160,6 +160,7 @@ class SignalWatcher:
             # A wait4/waitid waiting in the scheduler looks again now, not at
             # its next periodic retry, whatever the guest does with SIGCHLD.
             proc.wakeup.set()
+            proc.sched.host_signal()
             # The SIGCHLD of a child the guest reaped with SIGCHLD at its
             # default, which arrives late (this thread ran late: a loaded
             # machine): the kernel had discarded it.
@@ -183,4 +184,5 @@ class SignalWatcher:
         info = info or struct.pack("<iiii", g, 0, 0, 0)          # SI_USER
         sigs.host_queue.append(struct.pack("<i", g) + info[4:].ljust(SIGINFO - 4, b"\0"))
         proc.wakeup.set()
+        proc.sched.host_signal()
         proc.emu.request_exit()

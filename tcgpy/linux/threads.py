@@ -19,10 +19,11 @@ run at the same time.  Everything outside the guest is serialised by the
 engine's kernel lock, as a big-kernel-lock kernel would: a thread that
 serves a syscall, takes a signal or handles a fault holds it, so the rest
 of this module (and the Linux layer) still sees one ``current`` thread.
-A wait lets go of the lock and sleeps on the thread's own event (woken by
-futex wakes and signals, with a bounded sleep to see host signals, I/O and
-deadlines); exit_group or a fatal signal in any thread ends the process
-through the host thread that runs ``LinuxProcess.run``.
+A wait lets go of the lock and sleeps on the thread's own event, which
+futex wakes, signals and host signals set (a wait for I/O or for a
+condition looks again every IDLE_POLL too); exit_group or a fatal signal
+in any thread ends the process through the host thread that runs
+``LinuxProcess.run``.
 """
 from __future__ import annotations
 
@@ -41,6 +42,10 @@ TIME_SLICE = 0.01
 RETRY_INTERVAL = 0.005
 IDLE_POLL = 0.02                # longest host poll before looking at pending host signals
 FIRST_TID = 1 << 22            # above the kernel's pid_max: never a host process
+# Waits that only a wake, a signal or their deadline ends: a parallel
+# thread sleeps on its event for them without looking again periodically
+# (100 idle threads each looking every IDLE_POLL kept a CPU busy).
+EVENT_WAITS = frozenset({"futex", "sleep", "sigsuspend"})
 MASK64 = (1 << 64) - 1
 
 
@@ -518,6 +523,13 @@ class Scheduler:
             t.event.set()
         self.proc.emu.request_exit()
 
+    def host_signal(self) -> None:
+        """Thread-safe: a host signal was queued for the guest; waiting
+        threads look at it (parallel)."""
+        for t in list(self.threads.values()):
+            if t.waiting is not None:
+                t.event.set()
+
     def main_thread_exited(self) -> None:
         """The main host thread's guest thread ended (exit, others run on):
         it waits for the process to end, and ends it."""
@@ -538,9 +550,11 @@ class Scheduler:
             now = time.monotonic()
             if self._runnable(t, now):
                 break
-            timeout = IDLE_POLL if t.waiting != "poll" else RETRY_INTERVAL
+            timeout = (None if t.waiting in EVENT_WAITS else
+                       RETRY_INTERVAL if t.waiting == "poll" else IDLE_POLL)
             if t.deadline is not None:
-                timeout = max(0.0, min(timeout, t.deadline - now))
+                left = max(0.0, t.deadline - now)
+                timeout = left if timeout is None else min(timeout, left)
             io = list(t.io) if t.waiting == "io" else None
             emu.release_kernel()
             try:

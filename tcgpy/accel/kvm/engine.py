@@ -27,18 +27,21 @@ ioctl, which ctypes makes without the GIL, so the vCPUs compute in
 parallel while syscalls are served one at a time.
 
 TLB shootdown.  When a present page-table entry changes (munmap,
-mprotect, a remap) while other vCPUs exist, the change is published
-before the changing thread leaves the kernel (``_publish``): every other
-vCPU is kicked out of KVM_RUN (a signal, as an IPI) and waited for (it
-cannot go back in: that needs the kernel lock), then the page-table memory
-slot is removed and added again.  That makes KVM itself drop every
+mprotect, a remap) while another vCPU is *live* (its ring-3 state in the
+CPU: running, or stopped by a kick and not yet taken into the stub), the
+change is published before the changing thread leaves the kernel
+(``_publish``): every other vCPU is kicked out of KVM_RUN (a signal, as an
+IPI) and waited for (it cannot go back in: that needs the kernel lock),
+then the page-table memory slot is removed and added again.  That makes KVM itself drop every
 translation derived from the tables, for all vCPUs: the shadow page tables
 under shadow paging (this machine's nested KVM), the TLBs of the vCPUs
 (KVM flushes them on a memslot removal) with EPT/NPT.  No vCPU can then use
 an old entry, and none ran guest code while the slot was gone (a walk of
 absent tables would have been a spurious page fault).  New entries are
 published lazily: each vCPU makes the same writes through its flush stub
-on its next entry.  The changing thread's vCPU makes them before its
+on its next entry, and so are changed ones while no other vCPU is live:
+each of those returns to ring 3 only through the stub, which makes the
+writes and reloads cr3 (a TLB flush) first.  The changing thread's vCPU makes them before its
 syscall returns to the guest, so before the guest can tell another thread
 of the mapping: with EPT/NPT the walker sees tcgpy's stores anyway and no
 TLB keeps a not-present entry; under shadow paging those guest writes are
@@ -130,6 +133,7 @@ class Vcpu:
         self._runs_overflow = False         # ... more than its queue holds: re-shadow instead
         self._queue_stale = False           # what an interrupted stub left queued is superseded
         self._in_guest = False              # inside KVM_RUN (without the kernel lock)
+        self._live = False                  # its ring-3 state is in the CPU, not saved by the stub
         self._holds_kernel = False          # its host thread serialises with the kernel lock
         self.idle = False                   # its guest thread ended: free for the next one
 
@@ -325,7 +329,7 @@ class KvmEmulator:
         pt = self._pt
         if not pt.changed:
             return
-        if pt.stale and len(self._vcpus) > 1:
+        if pt.stale and any(c._live for c in self._vcpus if c is not self.vcpu):
             self._shootdown()
         else:
             for cpu in self._vcpus:
@@ -340,7 +344,8 @@ class KvmEmulator:
 
     def _shootdown(self) -> None:
         """Every other vCPU out of KVM_RUN, then KVM forgets every
-        translation made from the page tables (module docstring)."""
+        translation made from the page tables (module docstring); the
+        queued writes are then superseded."""
         me = self.vcpu
         others = [c for c in self._vcpus if c is not me]
         last_kick = 0.0
@@ -885,10 +890,7 @@ class KvmEmulator:
             # The tables' memory already holds every change: tcgpy stored
             # them, and a stub interrupted before made older writes first.
             # No other vCPU may be inside the VM meanwhile (a shootdown).
-            if len(self._vcpus) > 1:
-                self._shootdown()
-            else:
-                self._reshadow()
+            self._shootdown()
             cpu._queue_stale = False
             runs = []
         cpu._queue.load(runs)
@@ -959,6 +961,7 @@ class KvmEmulator:
     def _run_once(self) -> int:
         """One KVM_RUN and the handling of its exit; instructions completed (when single-stepping)."""
         self._enter()
+        self.vcpu._live = True
         err = self._kvm_run()
         run = self._run
         if err == errno.EINTR or (err == 0 and run.exit_reason == K.EXIT_INTR):
@@ -982,6 +985,7 @@ class KvmEmulator:
             # Kicked before KVM_RUN loaded what _enter wrote: nothing ran.
             # Enter again the long way (fs/gs bases and the flush queue).
             self._segs_dirty = self._flush_due = True
+            self.vcpu._live = False
             return 0
         k = self._get_regs()
         if not self._stub_va(k.rip):
@@ -995,6 +999,7 @@ class KvmEmulator:
                 self._segs_dirty = True
             elif off < M.STUB_IRET:
                 self._flush_due = True
+            self.vcpu._live = False
             return 0
         # At a syscall or exception entry: take that exit now (another kick
         # may end this KVM_RUN first: the entry is still to run then).
@@ -1040,6 +1045,7 @@ class KvmEmulator:
     def _from_stub(self, port: int) -> int:
         """A VM exit from the stub: a syscall, or exception ``port``.
         Returns the instructions completed (1 for a syscall or a step)."""
+        self.vcpu._live = False             # ring 3's state is in the stub's frame or registers
         k = self._get_regs()
         if port == M.PORT_SYSCALL:
             return self._syscall(k)
