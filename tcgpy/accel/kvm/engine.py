@@ -291,6 +291,7 @@ class KvmEmulator:
         for the next thread).  Called with the kernel lock held, before
         ``drop_kernel``: nobody takes it over before its thread is done."""
         cpu.idle = True
+        cpu._live = False       # whatever ring 3 had is gone: the next thread's state replaces it
 
     # -- the kernel lock ------------------------------------------------------------------------
     def hold_kernel(self) -> None:
