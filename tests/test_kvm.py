@@ -541,6 +541,17 @@ HOST_PROGRAMS = [
                          "for i in range(4)]\n[t.start() for t in ts]\n[t.join() for t in ts]\n"
                          "print(sorted(out)); import os; print(os.uname().machine)"],
                  id="python3-threads"),
+    # subprocess from threads: each a vfork (CLONE_VM) whose child closes every
+    # descriptor but its own, while the other threads run on their vCPUs
+    pytest.param("python3-subprocess-threads", ["/usr/bin/python3", "-c",
+                         "import threading, subprocess\nout=[]\n"
+                         "def run(i): out.append(subprocess.run(['/bin/echo', str(i)], capture_output=True,"
+                         " text=True).stdout)\n"
+                         "ts=[threading.Thread(target=run, args=(i,)) for i in range(4)]\n"
+                         "[t.start() for t in ts]\n[t.join() for t in ts]\nprint(sorted(out))"],
+                 id="python3-subprocess-threads"),
+    # the engine's descriptors (/dev/kvm, the VM, vCPUs) are not the guest's
+    pytest.param("ls-fds", ["/bin/ls", "/proc/self/fd"], id="ls-fds"),
 ]
 
 

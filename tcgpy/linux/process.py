@@ -30,6 +30,15 @@ from .threads import FD_WAITS, ThreadExit, wait_instead
 SIGTRAMP_ADDR = 0xFFFF_0000        # where the rt_sigreturn trampoline page lives
 
 
+def _high_if_room(fd: int) -> int:
+    """``fd`` moved above the guest's descriptor range, or left where it is
+    when the descriptor limit leaves no room there."""
+    try:
+        return move_high(fd)
+    except OSError:
+        return fd
+
+
 class ProcessExit(Exception):
     def __init__(self, status: int):
         super().__init__(f"exit {status}")
@@ -187,6 +196,10 @@ class LinuxProcess:
         self.reaped_at_default: set[int] = set()   # see sys_proc._reaped
         self._regs = _syscall_registers(emu, arch.abi)
         emu.on_syscall = self.on_syscall
+        if hasattr(emu, "relocate_fds"):
+            # The engine's descriptors (KVM's) out of the numbers the guest
+            # expects its opens to get, as tcgpy's others are.
+            emu.relocate_fds(_high_if_room)
 
     # -- guest memory helpers (used by every handler) ------------------------------
     def read(self, addr: int, size: int) -> bytes:
@@ -518,6 +531,8 @@ class LinuxProcess:
                 fds.add(f.fd)
         if self.vfork_pipe is not None:
             fds.add(self.vfork_pipe)
+        if hasattr(self.emu, "host_fds"):
+            fds |= self.emu.host_fds()
         return fds | self.forkshare.fds()
 
     def _names_own_fd(self, row, args) -> bool:

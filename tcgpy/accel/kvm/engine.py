@@ -227,6 +227,7 @@ class KvmEmulator:
         self._bound = threading.local()     # .vcpu: the vCPU this host thread drives
         self._kernel = threading.Lock()     # the kernel lock (hold_kernel)
         self.kernel_hooks = None            # (leave, enter): called as a thread lets go of / takes it
+        self._place_fd = lambda fd: fd      # relocate_fds
         self._regions: list[M.Region] = []  # sorted by start, disjoint
         self._extra_slots: dict[int, M.ExtraSlot] = {}
         self._next_slot_gpa = M.SLOTS_GPA
@@ -343,10 +344,10 @@ class KvmEmulator:
         pt.runs.clear()
         pt.changed = pt.stale = False
 
-    def _shootdown(self) -> None:
-        """Every other vCPU out of KVM_RUN, then KVM forgets every
-        translation made from the page tables (module docstring); the
-        queued writes are then superseded."""
+    def stop_others(self) -> None:
+        """Take every other vCPU out of KVM_RUN and wait for it; with the
+        kernel lock held, none runs guest code again until it is let go of
+        (a vfork parent's wait: the child's memory is copied back then)."""
         me = self.vcpu
         others = [c for c in self._vcpus if c is not me]
         last_kick = 0.0
@@ -360,6 +361,12 @@ class KvmEmulator:
                     c.kick()
                 last_kick = now
             time.sleep(SHOOTDOWN_POLL)
+
+    def _shootdown(self) -> None:
+        """Every other vCPU out of KVM_RUN, then KVM forgets every
+        translation made from the page tables (module docstring); the
+        queued writes are then superseded."""
+        self.stop_others()
         self._reshadow()
         for cpu in self._vcpus:
             cpu._pending_runs = []
@@ -378,9 +385,24 @@ class KvmEmulator:
         self._set_slot(M.SLOT_PT, M.PT_GPA, M.PT_SIZE, self._pt_host)
 
     # -- the VM and its vCPU (again in a forked child: KVM belongs to one process) --------------
+    def host_fds(self) -> set[int]:
+        """The host descriptors the engine holds (/dev/kvm, the VM, its vCPUs):
+        not the guest's to see or close."""
+        return {self._kvm, self._vm, *(c._vcpu for c in self._vcpus)}
+
+    def relocate_fds(self, place) -> None:
+        """From now on put each descriptor the engine opens where ``place(fd)``
+        moves it (the Linux layer: above the guest's range), starting with
+        those it has."""
+        self._place_fd = place
+        self._kvm, self._vm = place(self._kvm), place(self._vm)
+        for c in self._vcpus:
+            c._vcpu = place(c._vcpu)
+
     def _open_vm(self) -> None:
-        self._kvm = os.open("/dev/kvm", os.O_RDWR | os.O_CLOEXEC)
-        self._vm = K.ioctl(self._kvm, K.CREATE_VM, 0)
+        place = self._place_fd
+        self._kvm = place(os.open("/dev/kvm", os.O_RDWR | os.O_CLOEXEC))
+        self._vm = place(K.ioctl(self._kvm, K.CREATE_VM, 0))
         K.ioctl(self._vm, K.SET_TSS_ADDR, 0xFFFBD000)
         self._set_slot(M.SLOT_KERNEL, M.KERNEL_GPA, M.KERNEL_AREA, self._area_host)
         self._set_slot(M.SLOT_PT, M.PT_GPA, M.PT_SIZE, self._pt_host)
@@ -397,13 +419,13 @@ class KvmEmulator:
 
     def _start_vcpu(self, cpu: Vcpu) -> None:
         """KVM_CREATE_VCPU for ``cpu`` and its long-mode ring-0 state (its own kernel pages)."""
-        cpu._vcpu = K.ioctl(self._vm, K.CREATE_VCPU, cpu.index)
+        cpu._vcpu = self._place_fd(K.ioctl(self._vm, K.CREATE_VCPU, cpu.index))
         cpu._vcpu_sigmask = None
         cpu._run_page = K.map_run_page(cpu._vcpu, self._run_size)
-        cpu._run = K.RunHead.from_buffer(cpu._run_page)
+        cpu._run = K.RunHead.from_address(cpu._run_page)
         cpu._sync = None
         if self._has_sync:
-            cpu._sync = K.RunSync.from_buffer(cpu._run_page, K.RUN_SYNC_OFFSET)
+            cpu._sync = K.RunSync.from_address(cpu._run_page + K.RUN_SYNC_OFFSET)
             cpu._sync.valid_regs = K.SYNC_X86_REGS
         K.ioctl(cpu._vcpu, K.SET_CPUID2, self._cpuid)
         xsave = bool(self.cpuid.get((1, 0), (0, 0, 0, 0))[2] & (1 << 26))
@@ -478,6 +500,8 @@ class KvmEmulator:
                 pass
         for c in self._vcpus:
             c._run = c._sync = None
+            if c._run_page is not None:
+                K.host_free(c._run_page, self._run_size)     # the parent's vCPU's: dead here
             c._run_page = None
         self._vcpus = [me]
         self._solo = me
