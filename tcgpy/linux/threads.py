@@ -504,7 +504,12 @@ class Scheduler:
                     proc.deliver_fault(sig)
         except ThreadExit:
             pass
-        except (ProcessExit, ProcessKilled) as e:
+        except (ProcessExit, ProcessKilled, Exception) as e:
+            if not isinstance(e, (ProcessExit, ProcessKilled)):
+                # A tcgpy bug: one line, and the process ends, rather than a
+                # traceback from this host thread and a guest waiting for ever.
+                e = ProcessKilled(proc.signals.numbers["SIGABRT"],
+                                  f"tcgpy: internal error in thread {t.tid}: {type(e).__name__}: {e}")
             if threading.get_ident() == self.main_ident:
                 proc.end_host_process(e)      # a forked child's only thread
             self.end_process(e)
