@@ -550,6 +550,12 @@ HOST_PROGRAMS = [
                          "ts=[threading.Thread(target=run, args=(i,)) for i in range(4)]\n"
                          "[t.start() for t in ts]\n[t.join() for t in ts]\nprint(sorted(out))"],
                  id="python3-subprocess-threads"),
+    # execve from a thread that is not the main one (its own host thread)
+    pytest.param("python3-exec-in-thread", ["/usr/bin/python3", "-c",
+                         "import threading, os, time\n"
+                         "threading.Thread(target=lambda: os.execv('/bin/echo', ['echo', 'exec'])).start()\n"
+                         "time.sleep(30)"],
+                 id="python3-exec-in-thread"),
     # the engine's descriptors (/dev/kvm, the VM, vCPUs) are not the guest's
     pytest.param("ls-fds", ["/bin/ls", "/proc/self/fd"], id="ls-fds"),
 ]

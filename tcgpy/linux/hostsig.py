@@ -97,21 +97,28 @@ class SignalWatcher:
         self._forwarding = threading.Lock()
         self._spawn()
 
+    def _disposition(self, hs: int, handler: int) -> None:
+        """SIG_DFL or SIG_IGN for host signal ``hs``, from any thread (Python's
+        signal.signal works only in the main one, and a guest thread on a
+        vCPU of its own may exec: threads.py)."""
+        self._libc.signal.argtypes = (ctypes.c_int, ctypes.c_void_p)
+        self._libc.signal(hs, int(handler))
+
     def prepare_exec(self) -> None:
         """Before execve: the new image starts with the guest's ignored signals
         ignored and everything else at the default, unblocked."""
         sigs = self.proc.signals
         for name in ("SIGPIPE", "SIGXFSZ"):
-            signal.signal(getattr(signal, name), signal.SIG_DFL)
+            self._disposition(getattr(signal, name), signal.SIG_DFL)
         for hs in self.host | {signal.SIGPIPE}:
             g = sigs.from_host(hs)
             if g and sigs.actions[g].handler == SIG_IGN:
-                signal.signal(hs, signal.SIG_IGN)
+                self._disposition(hs, signal.SIG_IGN)
         signal.pthread_sigmask(signal.SIG_UNBLOCK, self.host)
 
     def undo_prepare_exec(self) -> None:
         signal.pthread_sigmask(signal.SIG_BLOCK, self.host)
-        signal.signal(signal.SIGPIPE, signal.SIG_IGN)
+        self._disposition(signal.SIGPIPE, signal.SIG_IGN)
 
     def _loop(self) -> None:
         while True:
