@@ -31,7 +31,7 @@
 #include <unistd.h>
 
 #define PAGE 4096
-#define PINGPONG 2000
+#define PINGPONG 200     /* handoffs: each may wait for a host time slice on a loaded machine */
 
 static volatile int flag[2];
 static volatile long ball;
