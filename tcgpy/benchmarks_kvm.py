@@ -7,7 +7,13 @@ the difference divided by N is the cost of one iteration, both in wall time
 and in CPU time (user + system of the process and its children: on a loaded
 machine the wall time includes waiting for a CPU, the CPU time does not).
 Ratios are KVM / native and KVM / qemu-x86_64 (>1: the KVM engine slower).
-Only ratios are printed; nothing here is asserted."""
+Only ratios are printed; nothing here is asserted.
+
+Threads: the compute kernel of tests/guest/x86_64/kvm_threads.c on one
+thread and on two (each thread the same rounds), natively and under KVM,
+start-up subtracted: the speed-up is twice the one-thread time over the
+two-thread time (2.0x: the two threads ran side by side throughout; on a
+machine whose other load takes a core, native falls short of 2 as much)."""
 from __future__ import annotations
 
 import os
@@ -23,12 +29,13 @@ import time
 LOOPS = [("getppid", "getppid", 20000, 20, True), ("pipe 4 KiB", "pipe", 10000, 10, True),
          ("compute", "compute", 300_000_000, 1000, False)]
 SYSCALL_SCALE = 50
+THREAD_ROUNDS, THREAD_ROUNDS_SMOKE = 300_000_000, 1000     # rounds of each thread
 
 
-def default_program() -> str | None:
-    """kvm_bench of a source checkout (tests/guest/bin-x86_64), if built."""
+def default_program(name: str = "kvm_bench") -> str | None:
+    """A program of a source checkout's tests/guest/bin-x86_64, if built."""
     path = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..",
-                                         "tests", "guest", "bin-x86_64", "kvm_bench"))
+                                         "tests", "guest", "bin-x86_64", name))
     return path if os.access(path, os.X_OK) else None
 
 
@@ -84,7 +91,26 @@ def run_kvm_bench(program: str | None = None, qemu: str | None = None, smoke: bo
                 wall, cpu = _per_iteration(prefix, program, mode, iters, runs)
                 row[runner] = {"iterations": iters, "wall_us": wall * 1e6, "cpu_us": cpu * 1e6}
         out["rows"].append(row)
+    threads = default_program("kvm_threads")
+    if threads is None:
+        out["skipped"]["threads"] = "no kvm_threads: build it with tests/guest/x86_64/build.sh"
+    else:
+        out["threads"] = {}
+        for runner in ("native", "kvm"):
+            if avail[runner] is not None:
+                out["threads"][runner] = thread_speedup(avail[runner], threads,
+                                                        THREAD_ROUNDS_SMOKE if smoke else THREAD_ROUNDS, runs)
     return out
+
+
+def thread_speedup(prefix: list[str], program: str, rounds: int, runs: int) -> dict:
+    """Best-of-``runs`` wall seconds of the compute kernel on one and on two
+    threads (start-up subtracted), and the speed-up of two."""
+    def best(threads: int, n: int) -> float:
+        return min(_time(prefix + [program, "compute", str(threads), str(n)])[0] for _ in range(runs))
+    one = max(best(1, rounds) - best(1, 0), 0.0)
+    two = max(best(2, rounds) - best(2, 0), 0.0)
+    return {"rounds": rounds, "one_s": one, "two_s": two, "speedup": 2 * one / two if two > 0 else 0.0}
 
 
 def _ratio(a: dict | None, b: dict | None, key: str) -> str:
@@ -105,6 +131,11 @@ def format_kvm_report(res: dict) -> str:
         lines.append(f"{row['loop']:<12} {cells[0]:<17} {cells[1]:<17} {cells[2]:<17} "
                      f"{_ratio(row.get('kvm'), row.get('native'), 'cpu_us'):>12} "
                      f"{_ratio(row.get('kvm'), row.get('qemu'), 'cpu_us'):>12}")
+    threads = res.get("threads") or {}
+    if threads:
+        lines += ["", "two compute threads (each the same rounds), wall s: one thread / two threads -> speed-up"]
+        for runner, r in threads.items():
+            lines.append(f"  {runner:<8} {r['one_s']:.3g} / {r['two_s']:.3g} -> {r['speedup']:.2f}x")
     for what, why in res["skipped"].items():
         lines.append(f"skipped {what}: {why}")
     return "\n".join(lines)

@@ -418,13 +418,20 @@ PROGRAMS = [
     ("libc_sys_static", ("{tmp}",)),
     ("libc_maps", ()),
     ("libc_proc", ()),
-    ("libc_events", ()),
+    ("libc_events", ("{tmp}",)),       # its own directory: /tmp sees other tests' files come and go (inotify)
     ("libc_blocking", ()),
     ("libc_spawn", ()),
     ("libc_threads", ()),
     ("libc_threads_static", ()),
     ("libc_hostile", ()),
     ("x86_faults", ()),
+    # threads on vCPUs of their own (tests/guest/x86_64/kvm_threads.c)
+    ("kvm_threads", ("memory",)),
+    ("kvm_threads", ("signal",)),
+    ("kvm_threads", ("fork",)),
+    ("kvm_threads", ("exit",)),
+    ("kvm_threads", ("last",)),
+    ("kvm_threads", ("compute", "3", "100000")),
 ]
 
 
@@ -473,6 +480,35 @@ def test_threads_under_preemption_repeatedly():
 
 
 @needs_kvm
+def test_threads_run_at_the_same_time():
+    """Two threads each spin until they see the other's flag, then hand a
+    counter back and forth 200 times by spinning, with no syscall: under
+    KVM there is no time slice (each thread is a vCPU of its own, threads.py),
+    so threads that took turns, or a KVM_RUN that kept the GIL, would never
+    get past the first spin and the run would hit the timeout.  However
+    loaded the machine, the host schedules both vCPU threads eventually."""
+    exe = str(BIN / "kvm_threads")
+    kvm, _ = _run_in_fresh_dir([sys.executable, "-m", "tcgpy", "run", "--accel", "kvm", exe, "handshake"])
+    assert (kvm.stdout, kvm.stderr, kvm.returncode) == (b"handshake done, ball 400\n", b"", 0)
+
+
+@needs_kvm
+def test_another_thread_sees_unmap_and_protect_at_once():
+    """One thread reads a region in user code (its vCPU holds the
+    translations) while another unmaps a page of it, makes another read-only
+    and maps the first again: each change holds as soon as its syscall has
+    returned (SIGSEGV with the kernel's code and address, then the new
+    page's contents), as natively; several rounds, as the vCPUs land
+    anywhere when the changes come."""
+    exe = str(BIN / "kvm_threads")
+    native, _ = _run_in_fresh_dir([exe, "memory"])
+    assert b"SIGSEGV SEGV_MAPERR at page 1" in native.stdout and b"SEGV_ACCERR at page 2" in native.stdout
+    for _ in range(3):
+        kvm, _ = _run_in_fresh_dir([sys.executable, "-m", "tcgpy", "run", "--accel", "kvm", exe, "memory"])
+        assert (kvm.stdout, kvm.stderr, kvm.returncode) == (native.stdout, native.stderr, native.returncode)
+
+
+@needs_kvm
 def test_privileged_instructions_are_sigsegv():
     """Independently of the native run: what Linux gives for each case."""
     res, _ = _run_in_fresh_dir([sys.executable, "-m", "tcgpy", "run", str(BIN / "x86_faults")])
@@ -505,6 +541,23 @@ HOST_PROGRAMS = [
                          "for i in range(4)]\n[t.start() for t in ts]\n[t.join() for t in ts]\n"
                          "print(sorted(out)); import os; print(os.uname().machine)"],
                  id="python3-threads"),
+    # subprocess from threads: each a vfork (CLONE_VM) whose child closes every
+    # descriptor but its own, while the other threads run on their vCPUs
+    pytest.param("python3-subprocess-threads", ["/usr/bin/python3", "-c",
+                         "import threading, subprocess\nout=[]\n"
+                         "def run(i): out.append(subprocess.run(['/bin/echo', str(i)], capture_output=True,"
+                         " text=True).stdout)\n"
+                         "ts=[threading.Thread(target=run, args=(i,)) for i in range(4)]\n"
+                         "[t.start() for t in ts]\n[t.join() for t in ts]\nprint(sorted(out))"],
+                 id="python3-subprocess-threads"),
+    # execve from a thread that is not the main one (its own host thread)
+    pytest.param("python3-exec-in-thread", ["/usr/bin/python3", "-c",
+                         "import threading, os, time\n"
+                         "threading.Thread(target=lambda: os.execv('/bin/echo', ['echo', 'exec'])).start()\n"
+                         "time.sleep(30)"],
+                 id="python3-exec-in-thread"),
+    # the engine's descriptors (/dev/kvm, the VM, vCPUs) are not the guest's
+    pytest.param("ls-fds", ["/bin/ls", "/proc/self/fd"], id="ls-fds"),
 ]
 
 
@@ -551,3 +604,6 @@ def test_kvm_bench_smoke_reports_every_loop():
         for runner in runners:
             assert row[runner]["wall_us"] >= 0 and row[runner]["cpu_us"] >= 0
     assert ("kvm" in res["skipped"]) == bool(KVM_PROBLEM)
+    assert sorted(res["threads"]) == sorted(["native"] + (["kvm"] if not KVM_PROBLEM else []))
+    for r in res["threads"].values():
+        assert r["one_s"] >= 0 and r["two_s"] >= 0 and r["speedup"] >= 0

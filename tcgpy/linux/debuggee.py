@@ -26,6 +26,9 @@ class LinuxDebuggee:
     def __init__(self, proc: LinuxProcess):
         self.proc = proc
         self.emu = proc.emu
+        # gdb sees one thread stop at a time: threads take turns on one CPU
+        # (threads.py), even on an engine that could run them in parallel.
+        proc.sched.parallel = False
         self.pending: PendingSignal | None = None    # a fault's signal, gdb not asked yet
         self.ended: BaseException | None = None      # the guest's ProcessExit / ProcessKilled
         self._pid = os.getpid()

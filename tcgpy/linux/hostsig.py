@@ -28,6 +28,17 @@ FORWARDED = ("SIGHUP", "SIGINT", "SIGQUIT", "SIGUSR1", "SIGUSR2", "SIGALRM", "SI
 POKE_INTERVAL = 0.002
 
 
+_libc_signal = ctypes.CDLL(None, use_errno=True).signal
+_libc_signal.argtypes = (ctypes.c_int, ctypes.c_void_p)
+
+
+def set_disposition(host_signo: int, handler: int) -> None:
+    """SIG_DFL or SIG_IGN for a host signal, from any thread (Python's
+    signal.signal works only in the main one, and a guest thread on a vCPU
+    of its own runs on a host thread of its own: threads.py)."""
+    _libc_signal(host_signo, int(handler))
+
+
 def kill_self(host_signo: int) -> None:
     """Die of ``host_signo`` with the default action and no core file."""
     try:
@@ -35,8 +46,8 @@ def kill_self(host_signo: int) -> None:
     except (ValueError, OSError):
         pass
     # SIGKILL's disposition cannot be changed (nor needs to be).
-    if threading.current_thread() is threading.main_thread() and host_signo != signal.SIGKILL:
-        signal.signal(host_signo, signal.SIG_DFL)
+    if host_signo != signal.SIGKILL:
+        set_disposition(host_signo, signal.SIG_DFL)
     signal.pthread_sigmask(signal.SIG_UNBLOCK, {host_signo})
     signal.pthread_kill(threading.get_ident(), host_signo)
     time.sleep(0.05)
@@ -102,16 +113,16 @@ class SignalWatcher:
         ignored and everything else at the default, unblocked."""
         sigs = self.proc.signals
         for name in ("SIGPIPE", "SIGXFSZ"):
-            signal.signal(getattr(signal, name), signal.SIG_DFL)
+            set_disposition(getattr(signal, name), signal.SIG_DFL)
         for hs in self.host | {signal.SIGPIPE}:
             g = sigs.from_host(hs)
             if g and sigs.actions[g].handler == SIG_IGN:
-                signal.signal(hs, signal.SIG_IGN)
+                set_disposition(hs, signal.SIG_IGN)
         signal.pthread_sigmask(signal.SIG_UNBLOCK, self.host)
 
     def undo_prepare_exec(self) -> None:
         signal.pthread_sigmask(signal.SIG_BLOCK, self.host)
-        signal.signal(signal.SIGPIPE, signal.SIG_IGN)
+        set_disposition(signal.SIGPIPE, signal.SIG_IGN)
 
     def _loop(self) -> None:
         while True:
@@ -160,6 +171,7 @@ class SignalWatcher:
             # A wait4/waitid waiting in the scheduler looks again now, not at
             # its next periodic retry, whatever the guest does with SIGCHLD.
             proc.wakeup.set()
+            proc.sched.host_signal()
             # The SIGCHLD of a child the guest reaped with SIGCHLD at its
             # default, which arrives late (this thread ran late: a loaded
             # machine): the kernel had discarded it.
@@ -183,4 +195,5 @@ class SignalWatcher:
         info = info or struct.pack("<iiii", g, 0, 0, 0)          # SI_USER
         sigs.host_queue.append(struct.pack("<i", g) + info[4:].ljust(SIGINFO - 4, b"\0"))
         proc.wakeup.set()
+        proc.sched.host_signal()
         proc.emu.request_exit()

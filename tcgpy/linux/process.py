@@ -29,11 +29,21 @@ from .syscalls import TABLE
 from .syscalls.args import MASK64, s32
 from .syscalls.blocking import FD_WAITS, wait_instead
 from .syscalls.fs import IOCTLS
+from .syscalls.signal import host_signo
 from .syscalls.strace import strace_call, strace_result
 from .syscalls.table import NORETURN
-from .threads import Scheduler
+from .threads import Scheduler, ThreadExit
 
 SIGTRAMP_ADDR = 0xFFFF_0000        # where the rt_sigreturn trampoline page lives
+
+
+def _high_if_room(fd: int) -> int:
+    """``fd`` moved above the guest's descriptor range, or left where it is
+    when the descriptor limit leaves no room there."""
+    try:
+        return move_high(fd)
+    except OSError:
+        return fd
 
 
 @dataclass
@@ -176,6 +186,10 @@ class LinuxProcess(GuestMemory):
         self.reaped_at_default: set[int] = set()   # see syscalls/proc.py, _reaped
         self._regs = _syscall_registers(emu, arch.abi)
         emu.on_syscall = self.on_syscall
+        if hasattr(emu, "relocate_fds"):
+            # The engine's descriptors (KVM's) out of the numbers the guest
+            # expects its opens to get, as tcgpy's others are.
+            emu.relocate_fds(_high_if_room)
 
     @property
     def auxv_bytes(self) -> bytes:
@@ -443,6 +457,8 @@ class LinuxProcess(GuestMemory):
                 fds.add(f.fd)
         if self.vfork_pipe is not None:
             fds.add(self.vfork_pipe)
+        if hasattr(self.emu, "host_fds"):
+            fds |= self.emu.host_fds()
         return fds | self.forkshare.fds()
 
     def _names_own_fd(self, row, args) -> bool:
@@ -540,10 +556,32 @@ class LinuxProcess(GuestMemory):
         return True
 
     def _run(self) -> None:
-        while True:
-            sig = self.run_once()
-            if sig is not None:
-                self.deliver_fault(sig)
+        try:
+            while True:
+                sig = self.run_once()
+                if sig is not None:
+                    self.deliver_fault(sig)
+        except ThreadExit:
+            # The main thread exited with others running on their own vCPUs
+            # (threads.py, parallel): the process ends when they do.
+            self.sched.main_thread_exited()
+
+    def end_host_process(self, e: BaseException) -> None:
+        """End this host process as the guest process ended (``e``:
+        ProcessExit or ProcessKilled), where no caller of ``run`` is left
+        to do it: a forked child whose only thread is not the host's main
+        one (threads.py, parallel)."""
+        self.vfork_send()
+        self.flush_logs()
+        if isinstance(e, ProcessExit):
+            os._exit(e.status)
+        if e.message:
+            try:
+                sys.stderr.write(e.message + "\n")
+                sys.stderr.flush()
+            except (OSError, ValueError):
+                pass
+        kill_self(host_signo(self, e.signo))
 
     def run_once(self, count: int | None = None) -> PendingSignal | None:
         """Run the current thread until a fault, the end of its time slice,

@@ -12,9 +12,23 @@ with a single guest thread too, because host signals are blocked on the CPU
 thread: the scheduler's wait is what a guest signal can end (with EINTR, a
 partial result or a restart, as the kernel decides).  wait4/waitid for a
 running child look again periodically in the scheduler, for the same reason.
+
+On an engine whose CPUs run in parallel (KVM: ``emu.parallel_threads``)
+the scheduler is not a uniprocessor one: from the first clone, each guest
+thread is a vCPU of its own driven by a host thread of its own, and they
+run at the same time.  Everything outside the guest is serialised by the
+engine's kernel lock, as a big-kernel-lock kernel would: a thread that
+serves a syscall, takes a signal or handles a fault holds it, so the rest
+of this module (and the Linux layer) still sees one ``current`` thread.
+A wait lets go of the lock and sleeps on the thread's own event, which
+futex wakes, signals and host signals set (a wait for I/O or for a
+condition looks again every IDLE_POLL too); exit_group or a fatal signal
+in any thread ends the process through the host thread that runs
+``LinuxProcess.run``.
 """
 from __future__ import annotations
 
+import os
 import select
 import struct
 import threading
@@ -23,6 +37,7 @@ from dataclasses import dataclass, field
 
 from ..errors import MemoryFault
 from .errnos import host_to_guest_errno
+from .exits import ProcessExit, ProcessKilled
 from .signals import SIG_DFL, SIG_IGN
 
 TIME_SLICE = 0.01
@@ -31,7 +46,17 @@ TIME_SLICE = 0.01
 RETRY_INTERVAL = 0.005
 IDLE_POLL = 0.02                # longest host poll before looking at pending host signals
 FIRST_TID = 1 << 22            # above the kernel's pid_max: never a host process
+# Waits that only a wake, a signal or their deadline ends: a parallel
+# thread sleeps on its event for them without looking again periodically
+# (100 idle threads each looking every IDLE_POLL kept a CPU busy).
+EVENT_WAITS = frozenset({"futex", "sleep", "sigsuspend"})
 MASK64 = (1 << 64) - 1
+
+
+class ThreadExit(BaseException):
+    """The calling host thread's guest thread has ended (or the process has):
+    the host thread stops.  Not an Exception: the syscall layer's handlers
+    must let it through."""
 
 
 @dataclass
@@ -56,6 +81,12 @@ class GuestThread:
     # temporary mask and its frame records this one (the kernel's
     # TIF_RESTORE_SIGMASK).
     saved_mask: int | None = None
+    # parallel engines: the thread's vCPU, the event its waits sleep on, and
+    # a restart owed to the syscall it waits in (its registers are in its
+    # vCPU, not in ``context``)
+    vcpu: object = None
+    event: threading.Event = field(default_factory=threading.Event)
+    restart: bool = False
 
 
 @dataclass
@@ -68,12 +99,19 @@ class Scheduler:
     _next_tid: int = FIRST_TID
     _ticker: threading.Thread | None = None
     loads: int = 0                  # context loads so far (-strace: did a syscall wait?)
+    parallel: bool = False          # threads are vCPUs of their own (module docstring)
+    held: bool = False              # ... and the kernel lock is in use (a second thread was made)
+    main_ident: int = 0             # the host thread that runs LinuxProcess.run (parallel)
+    final: BaseException | None = None     # how the process ends (parallel: any thread may say)
+    final_event: threading.Event = field(default_factory=threading.Event)
 
     def __post_init__(self):
         main = GuestThread(self.proc.pid)
         self.threads[main.tid] = main
         self.order.append(main.tid)
         self.current = main
+        self.parallel = bool(getattr(self.proc.emu, "parallel_threads", False))
+        self._local = threading.local()       # .thread: the guest thread of this host thread
 
     @property
     def multi(self) -> bool:
@@ -104,6 +142,8 @@ class Scheduler:
     # -- creation and exit ---------------------------------------------------------------
     def spawn(self, sp: int, tls: int | None, clear_child_tid: int) -> GuestThread:
         """A new runnable thread: a copy of the caller, returning 0 from clone on ``sp``."""
+        if self.parallel:
+            return self._spawn_parallel(sp, tls, clear_child_tid)
         arch = self.proc.arch
         t = GuestThread(self._next_tid)
         self._next_tid += 1
@@ -125,7 +165,8 @@ class Scheduler:
 
     def exit_current(self) -> None:
         """The running thread ends (exit, not exit_group); CLONE_CHILD_CLEARTID
-        is honoured so that pthread_join wakes up."""
+        is honoured so that pthread_join wakes up.  (Parallel: ThreadExit
+        ends its host thread.)"""
         t = self.current
         if t.clear_child_tid:
             try:
@@ -136,6 +177,8 @@ class Scheduler:
         i = self.order.index(t.tid)
         del self.threads[t.tid]
         self.order.remove(t.tid)
+        if self.held:
+            raise ThreadExit()
         self.current = None
         self._run_next(start=i)
 
@@ -146,6 +189,10 @@ class Scheduler:
         self.threads = {pid: t}
         self.order = [pid]
         self._ticker = None
+        # The forking host thread is the child's only one: it ends the process.
+        self.main_ident = threading.get_ident()
+        self.final = None
+        self.final_event = threading.Event()
 
     # -- blocking ---------------------------------------------------------------------------
     def block(self, waiting: str, addr: int = 0, bitset: int = 0, deadline: float | None = None,
@@ -159,6 +206,9 @@ class Scheduler:
         t.waiting, t.wait_addr, t.wait_bitset, t.deadline = waiting, addr, bitset, deadline
         t.wake_result = timeout_result
         t.on_timeout, t.on_signal, t.sa_restart = on_timeout, on_signal, sa_restart
+        if self.held:
+            self._wait(t)
+            return
         self._save(t)
         self._run_next(start=self.order.index(t.tid) + 1)
 
@@ -181,11 +231,15 @@ class Scheduler:
         self.block("poll" if periodic else "check", deadline=deadline, timeout_result=timeout_result, **kw)
 
     def _restart(self, t: GuestThread) -> None:
-        t.context[self.proc.arch.pc] -= self.proc.arch.syscall_insn_size
+        if t.context is None:
+            t.restart = True            # parallel: its registers are in its vCPU (_resume)
+        else:
+            t.context[self.proc.arch.pc] -= self.proc.arch.syscall_insn_size
         t.wake_result = None
 
     def _end_wait(self, t: GuestThread, interrupted: bool = False) -> None:
         t.waiting, t.deadline, t.resume = None, None, None
+        t.event.set()                   # parallel: its host thread runs on
         t.on_timeout = t.on_signal = None
         if t.saved_mask is not None and not interrupted:
             t.blocked, t.saved_mask = t.saved_mask, None
@@ -208,6 +262,7 @@ class Scheduler:
                 break
             if t.waiting == "futex" and t.wait_addr == addr and t.wait_bitset & bitset:
                 t.waiting, t.deadline, t.wake_result = None, None, 0
+                t.event.set()
                 n += 1
         return n
 
@@ -238,6 +293,17 @@ class Scheduler:
         cur = self.current
         if tid is None and not self.proc.signals.blocked & (1 << (signo - 1)):
             return                  # the current thread takes it on the way out
+        if self.held:
+            # Threads on other vCPUs: a waiting one looks at its signals, a
+            # running one is kicked out of the guest to take it.
+            for t in list(self.threads.values()):
+                if t is cur or tid not in (None, t.tid):
+                    continue
+                if t.waiting is not None:
+                    t.event.set()
+                elif t.vcpu is not None:
+                    self.proc.emu.request_exit(t.vcpu)
+            return
         if any(t is not cur and t.waiting is not None and tid in (None, t.tid)
                for t in self.threads.values()):
             self.need_resched = True
@@ -263,6 +329,7 @@ class Scheduler:
         # the wait's mask still in force, as the kernel's get_signal does;
         # deliver_pending then puts the thread's own mask back.
         self._end_wait(t, interrupted=True)
+        t.event.set()
 
     def _signal_target(self, signo: int, tid: int | None) -> GuestThread | None:
         """The thread a pending signal goes to: the one it names, else (as the
@@ -299,6 +366,17 @@ class Scheduler:
     def preempt(self) -> None:
         """Time slice over: the running thread stays runnable, the next one runs."""
         self.need_resched = False
+        if self.held:
+            # Every thread has a CPU of its own: give the host CPU away once.
+            t = self.current
+            emu = self.proc.emu
+            emu.release_kernel()
+            try:
+                os.sched_yield()
+            finally:
+                emu.acquire_kernel()
+            self._resume(t)
+            return
         if not self.multi:
             return
         t = self.current
@@ -355,6 +433,157 @@ class Scheduler:
                 ready(io, IDLE_POLL if timeout is None else min(timeout, IDLE_POLL))
             else:
                 self.proc.wakeup.wait(timeout)
+
+    # -- parallel threads (one vCPU each) ---------------------------------------------------------
+    def _spawn_parallel(self, sp: int, tls: int | None, clear_child_tid: int) -> GuestThread:
+        """A new thread on a vCPU of its own, started at once on a host thread of its own."""
+        arch, emu = self.proc.arch, self.proc.emu
+        if not self.held:
+            self._start_parallel()
+        cpu = emu.add_vcpu()
+        ctx = {r: emu.reg_read(r) for r in arch.context_regs}
+        ctx[arch.abi.ret] = 0
+        if sp:
+            ctx[arch.stack_pointer] = sp
+        if tls is not None and arch.tls_register:
+            ctx[arch.tls_register] = tls
+        t = GuestThread(self._next_tid, vcpu=cpu)
+        self._next_tid += 1
+        t.blocked = self.proc.signals.blocked
+        t.clear_child_tid = clear_child_tid
+        self.threads[t.tid] = t
+        self.order.append(t.tid)
+        threading.Thread(target=self._runner, args=(t, ctx), name=f"tcgpy-vcpu{cpu.index}", daemon=True).start()
+        return t
+
+    def _start_parallel(self) -> None:
+        """The second thread is coming: the calling (only) thread starts to
+        hold the kernel lock, and its state moves with the lock from now on."""
+        emu = self.proc.emu
+        self.current.vcpu = emu.vcpu
+        emu.bind_vcpu(emu.vcpu)
+        self._local.thread = self.current
+        self.main_ident = threading.get_ident()
+        emu.hold_kernel()
+        emu.kernel_hooks = (self._leave_kernel, self._enter_kernel)
+        self.held = True
+
+    def _leave_kernel(self) -> None:
+        t = getattr(self._local, "thread", None)
+        if t is not None:
+            t.blocked = self.proc.signals.blocked
+            t.altstack = self.proc.signals.altstack
+
+    def _enter_kernel(self) -> None:
+        t = getattr(self._local, "thread", None)
+        if t is None:
+            return
+        self.current = t
+        self.proc.signals.blocked = t.blocked
+        self.proc.signals.altstack = t.altstack
+        if self.final is not None:
+            # The process is ending (exit_group, a fatal signal elsewhere): no
+            # thread does anything more; the main one ends it.
+            if threading.get_ident() == self.main_ident:
+                raise self.final
+            raise ThreadExit()
+
+    def _runner(self, t: GuestThread, ctx: dict) -> None:
+        """The host thread of guest thread ``t``: its CPU loop."""
+        proc, emu = self.proc, self.proc.emu
+        emu.bind_vcpu(t.vcpu)
+        self._local.thread = t
+        emu.hold_kernel()
+        try:
+            self._enter_kernel()
+            for r, v in ctx.items():
+                emu.reg_write(r, v)
+            while True:
+                sig = proc.run_once()
+                if sig is not None:
+                    proc.deliver_fault(sig)
+        except ThreadExit:
+            pass
+        except (ProcessExit, ProcessKilled, Exception) as e:
+            if not isinstance(e, (ProcessExit, ProcessKilled)):
+                # A tcgpy bug: one line, and the process ends, rather than a
+                # traceback from this host thread and a guest waiting for ever.
+                e = ProcessKilled(proc.signals.numbers["SIGABRT"],
+                                  f"tcgpy: internal error in thread {t.tid}: {type(e).__name__}: {e}")
+            if threading.get_ident() == self.main_ident:
+                proc.end_host_process(e)      # a forked child's only thread
+            self.end_process(e)
+        finally:
+            emu.retire_vcpu(t.vcpu)
+            emu.drop_kernel()
+
+    def end_process(self, e: BaseException) -> None:
+        """Thread-safe: the process ends with ``e`` (ProcessExit or
+        ProcessKilled), raised by the main host thread; every other thread
+        stops where it is."""
+        if self.final is None:
+            self.final = e
+        self.final_event.set()
+        for t in list(self.threads.values()):
+            t.event.set()
+        self.proc.emu.request_exit()
+
+    def host_signal(self) -> None:
+        """Thread-safe: a host signal was queued for the guest; waiting
+        threads look at it (parallel)."""
+        for t in list(self.threads.values()):
+            if t.waiting is not None:
+                t.event.set()
+
+    def main_thread_exited(self) -> None:
+        """The main host thread's guest thread ended (exit, others run on):
+        it waits for the process to end, and ends it."""
+        emu = self.proc.emu
+        emu.retire_vcpu(emu.vcpu)
+        emu.drop_kernel()
+        self._local.thread = None
+        self.final_event.wait()
+        emu.acquire_kernel()            # the others stay stopped while the process ends
+        raise self.final
+
+    def _wait(self, t: GuestThread) -> None:
+        """Parallel ``block``: sleep without the kernel lock until ``t`` may run."""
+        emu = self.proc.emu
+        while True:
+            t.event.clear()
+            self._interrupt_waiters()
+            now = time.monotonic()
+            if self._runnable(t, now):
+                break
+            timeout = (None if t.waiting in EVENT_WAITS else
+                       RETRY_INTERVAL if t.waiting == "poll" else IDLE_POLL)
+            if t.deadline is not None:
+                left = max(0.0, t.deadline - now)
+                timeout = left if timeout is None else min(timeout, left)
+            io = list(t.io) if t.waiting == "io" else None
+            emu.release_kernel()
+            try:
+                if io:
+                    ready(io, timeout)
+                else:
+                    t.event.wait(timeout)
+            finally:
+                emu.acquire_kernel()
+        self._resume(t)
+
+    def _resume(self, t: GuestThread) -> None:
+        """``t`` runs on: what its wait left for its registers and mask."""
+        emu, arch = self.proc.emu, self.proc.arch
+        self.current = t
+        self.loads += 1
+        self.proc.signals.blocked = t.blocked
+        self.proc.signals.altstack = t.altstack
+        if t.restart:
+            emu.reg_write(arch.pc, emu.reg_read(arch.pc) - arch.syscall_insn_size)
+            t.restart = False
+        if t.wake_result is not None:
+            emu.reg_write(arch.abi.ret, t.wake_result & MASK64)
+            t.wake_result = None
 
     # -- preemption ------------------------------------------------------------------------------
     def _start_ticker(self) -> None:

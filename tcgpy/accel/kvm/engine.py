@@ -14,6 +14,38 @@ rflags, rsp, ss) on the kernel stack and points the vCPU at the stub's
 and rsp from the exception frame, or from rcx/r11 after ``syscall``).
 When the vCPU stopped in ring 3 instead (a breakpoint, a single step, a
 kick), the registers are set directly.
+
+Threads.  A guest thread is a vCPU of its own (``add_vcpu``, made when the
+guest clones a thread), driven by a host thread of its own: every
+per-vCPU attribute of this class (``regs``, the FPU state, the kvm_run
+page...) is the one of the vCPU the calling host thread is bound to
+(``bind_vcpu``; unbound threads see the first vCPU).  The memory, the page
+tables and the memory slots are the VM's, one for all vCPUs.  A Linux
+process with several threads serialises everything outside KVM_RUN with
+the *kernel lock* (``hold_kernel``): a vCPU lets go of it only for the
+ioctl, which ctypes makes without the GIL, so the vCPUs compute in
+parallel while syscalls are served one at a time.
+
+TLB shootdown.  When a present page-table entry changes (munmap,
+mprotect, a remap) while another vCPU is *live* (its ring-3 state in the
+CPU: running, or stopped by a kick and not yet taken into the stub), the
+change is published before the changing thread leaves the kernel
+(``_publish``): every other vCPU is kicked out of KVM_RUN (a signal, as an
+IPI) and waited for (it cannot go back in: that needs the kernel lock),
+then the page-table memory slot is removed and added again.  That makes KVM itself drop every
+translation derived from the tables, for all vCPUs: the shadow page tables
+under shadow paging (this machine's nested KVM), the TLBs of the vCPUs
+(KVM flushes them on a memslot removal) with EPT/NPT.  No vCPU can then use
+an old entry, and none ran guest code while the slot was gone (a walk of
+absent tables would have been a spurious page fault).  New entries are
+published lazily: each vCPU makes the same writes through its flush stub
+on its next entry, and so are changed ones while no other vCPU is live:
+each of those returns to ring 3 only through the stub, which makes the
+writes and reloads cr3 (a TLB flush) first.  The changing thread's vCPU makes them before its
+syscall returns to the guest, so before the guest can tell another thread
+of the mapping: with EPT/NPT the walker sees tcgpy's stores anyway and no
+TLB keeps a not-present entry; under shadow paging those guest writes are
+what makes KVM update its shadow, which all vCPUs share.
 """
 from __future__ import annotations
 
@@ -21,7 +53,9 @@ import ctypes
 import errno
 import os
 import signal
+import contextlib
 import threading
+import time
 import weakref
 
 from ...errors import EmulationError, GuestTrap, IllegalInstruction, MemoryFault, UnhandledSyscall
@@ -60,6 +94,75 @@ XCR0_WANTED = 0x7 | 0xE0           # x87, SSE, AVX, and the AVX-512 states when 
 
 _kick_installed = False
 _live: "weakref.WeakSet[KvmEmulator]" = weakref.WeakSet()
+SHOOTDOWN_POLL = 0.0002            # seconds between looks at whether kicked vCPUs have left KVM_RUN
+SHOOTDOWN_REKICK = 0.05            # ... and between kicks, should one be lost
+
+
+class Vcpu:
+    """One vCPU's own state: its KVM descriptors and kvm_run page, its
+    kernel pages (machine.kernel_va), and the guest registers while it is
+    stopped."""
+
+    def __init__(self, index: int, area_host: int):
+        self.index = index
+        self._kernel_va = M.kernel_va(index)
+        self._kernel_host = area_host + index * M.KERNEL_SIZE
+        self._kstack_frame = self._kernel_host + M.KSTACK_TOP_OFF - 40
+        self._queue = M.RunQueue(self._kernel_host + M.RUNS_OFF, self._kernel_va + M.RUNS_OFF)
+        M.build_kernel_pages(self._kernel_host, self._kernel_va)
+        self.regs = K.Regs()
+        self.regs.rflags = RFLAGS_FIXED | RFLAGS_IF
+        self._fs_base = self._gs_base = 0
+        self._segs_dirty = False
+        self._fpu: K.Xsave | None = None    # the XSAVE area, fetched on demand while stopped
+        self._fpu_dirty = False
+        self._step = False                  # single-stepping (TF) for run(count=...)
+        self._exit_requested = False
+        self._vcpu_thread = None            # the host thread in run(), for kicks
+        self._vcpu = -1
+        self._vcpu_sigmask = None
+        self._run_page = self._run = self._sync = None
+        self._sregs = None
+        self._fresh_sregs = False
+        self._in_user = False
+        self.last_run_insns = 0
+        self.stop_reason: str | None = None
+        self.hit_breakpoint: int | None = None
+        self._flush_due = False             # enter through the flush stub (page-table writes, cr3)
+        self._pending_runs: list = []       # page-table writes this vCPU has still to make
+        self._runs_overflow = False         # ... more than its queue holds: re-shadow instead
+        self._queue_stale = False           # what an interrupted stub left queued is superseded
+        self._in_guest = False              # inside KVM_RUN (without the kernel lock)
+        self._live = False                  # its ring-3 state is in the CPU, not saved by the stub
+        self._holds_kernel = False          # its host thread serialises with the kernel lock
+        self.idle = False                   # its guest thread ended: free for the next one
+
+    def kick(self) -> None:
+        """Take the vCPU out of KVM_RUN soon (any thread)."""
+        run = self._run
+        if run is not None:
+            run.immediate_exit = 1
+        t = self._vcpu_thread
+        if t is not None:
+            try:
+                signal.pthread_kill(t, KICK_SIGNAL)
+            except (ProcessLookupError, OSError):
+                pass
+
+
+class _OfVcpu:
+    """An attribute of the vCPU the calling host thread drives (KvmEmulator.vcpu)."""
+
+    def __init__(self, name: str):
+        self.name = name
+
+    def __get__(self, emu, owner=None):
+        if emu is None:
+            return self
+        return getattr(emu._solo or emu.vcpu, self.name)
+
+    def __set__(self, emu, value) -> None:
+        setattr(emu._solo or emu.vcpu, self.name, value)
 
 
 def _before_fork() -> None:
@@ -110,6 +213,7 @@ class KvmEmulator:
     """An x86-64 guest CPU running on KVM, with its own address space."""
 
     native = True        # the guest runs on the host's own CPU and ABI (tcgpy run: -L / by default)
+    parallel_threads = True     # guest threads are vCPUs that run at the same time (linux/threads.py)
 
     def __init__(self, arch: str = "x86_64"):
         from .. import kvm_status
@@ -118,97 +222,264 @@ class KvmEmulator:
             raise OSError(errno.ENODEV, problem)
         self.arch = KvmArch()
         self.on_syscall = None
-        self.last_run_insns = 0
-        self.stop_reason: str | None = None      # why the last run returned (as tcgpy.Emulator)
         self.breakpoints: set[int] = set()
-        self.hit_breakpoint: int | None = None
-        self.regs = K.Regs()
-        self.regs.rflags = RFLAGS_FIXED | RFLAGS_IF
-        self._fs_base = self._gs_base = 0
-        self._segs_dirty = False
-        self._fpu: K.Xsave | None = None    # the XSAVE area, fetched on demand while stopped
-        self._fpu_dirty = False
         self._patched: dict[int, bytes] = {}   # int3 written for a run's stops: original bytes
-        self._step = False                  # single-stepping (TF) for run(count=...)
-        self._exit_requested = False
-        self._vcpu_thread = None
+        self._bound = threading.local()     # .vcpu: the vCPU this host thread drives
+        self._kernel = threading.Lock()     # the kernel lock (hold_kernel)
+        self.kernel_hooks = None            # (leave, enter): called as a thread lets go of / takes it
+        self._place_fd = lambda fd: fd      # relocate_fds
         self._regions: list[M.Region] = []  # sorted by start, disjoint
         self._extra_slots: dict[int, M.ExtraSlot] = {}
         self._next_slot_gpa = M.SLOTS_GPA
-        self._kernel_host = K.host_alloc(M.KERNEL_SIZE)
+        self._area_host = K.host_alloc(M.KERNEL_AREA)
         self._pt_host = K.host_alloc(M.PT_SIZE)
         self._arena_host = K.host_alloc(M.ARENA_SIZE)
         self._arena = M.Arena(M.ARENA_GPA, M.ARENA_SIZE)
         self._pt = M.PageTables(self._pt_host)
-        M.build_kernel_pages(self._kernel_host)
-        self._queue = M.RunQueue(self._kernel_host + M.RUNS_OFF, M.KERNEL_VA + M.RUNS_OFF)
-        self._pt.set_kernel(M.KERNEL_VA, M.KERNEL_SIZE // M.PAGE, M.KERNEL_GPA, executable=False)
-        self._pt.set_kernel(M.KERNEL_VA + M.STUB_OFF, 1, M.KERNEL_GPA + M.STUB_OFF, executable=True)
+        # Every vCPU's kernel pages are mapped from the start: a vCPU made
+        # later changes no page-table entry another vCPU may be using.
+        self._pt.set_kernel(M.KERNEL_VA, M.KERNEL_AREA // M.PAGE, M.KERNEL_GPA, executable=False)
+        for i in range(M.MAX_VCPUS):
+            self._pt.set_kernel(M.kernel_va(i) + M.STUB_OFF, 1, M.KERNEL_GPA + i * M.KERNEL_SIZE + M.STUB_OFF,
+                                executable=True)
         self._pt.set_kernel(M.PT_VA, M.PT_SIZE // M.PAGE, M.PT_GPA, executable=False)
-        self._pt.changed = False
-        self._kstack_frame = self._kernel_host + M.KSTACK_TOP_OFF - 40
+        self._pt.changed = self._pt.stale = False
+        self._pt.runs.clear()
+        self._vcpus = [Vcpu(0, self._area_host)]
+        self._solo: Vcpu | None = self._vcpus[0]     # the only vCPU, while there is one (fast path)
         _install_kick_handler()
         self._open_vm()
+        self._start_vcpu(self._vcpus[0])
         _live.add(self)
 
+    # -- vCPUs: one per guest thread ---------------------------------------------------------
+    @property
+    def vcpu(self) -> Vcpu:
+        """The vCPU the calling host thread drives."""
+        return getattr(self._bound, "vcpu", None) or self._vcpus[0]
+
+    def bind_vcpu(self, cpu: Vcpu) -> None:
+        """Make the calling host thread the one that drives ``cpu``."""
+        self._bound.vcpu = cpu
+
+    @contextlib.contextmanager
+    def _as(self, cpu: Vcpu):
+        before = getattr(self._bound, "vcpu", None)
+        self._bound.vcpu = cpu
+        try:
+            yield
+        finally:
+            self._bound.vcpu = before
+
+    def add_vcpu(self) -> Vcpu:
+        """A vCPU for a new guest thread: one whose thread ended, or a new
+        one (KVM_CREATE_VCPU); OSError(EAGAIN) past MAX_VCPUS."""
+        for cpu in self._vcpus:
+            if cpu.idle:
+                cpu.idle = False
+                return cpu
+        free = sorted(set(range(M.MAX_VCPUS)) - {c.index for c in self._vcpus})
+        if not free:
+            raise OSError(errno.EAGAIN, "no vCPU left")
+        cpu = Vcpu(free[0], self._area_host)
+        self._solo = None                   # from now on each thread sees its own
+        self._start_vcpu(cpu)
+        self._vcpus.append(cpu)
+        return cpu
+
+    def retire_vcpu(self, cpu: Vcpu) -> None:
+        """``cpu``'s guest thread ended (KVM cannot destroy a vCPU: it waits
+        for the next thread).  Called with the kernel lock held, before
+        ``drop_kernel``: nobody takes it over before its thread is done."""
+        cpu.idle = True
+        cpu._live = False       # whatever ring 3 had is gone: the next thread's state replaces it
+
+    # -- the kernel lock ------------------------------------------------------------------------
+    def hold_kernel(self) -> None:
+        """From now on the calling thread (its vCPU) holds the kernel lock
+        whenever it is not in KVM_RUN: called when a second thread appears."""
+        self._kernel.acquire()
+        self.vcpu._holds_kernel = True
+
+    def release_kernel(self) -> None:
+        """Let go of the kernel lock (to wait, or to run the guest): page-table
+        changes are published first."""
+        self._publish()
+        hooks = self.kernel_hooks
+        if hooks is not None:
+            hooks[0]()
+        self._kernel.release()
+
+    def acquire_kernel(self) -> None:
+        self._kernel.acquire()
+        hooks = self.kernel_hooks
+        if hooks is not None:
+            hooks[1]()
+
+    def drop_kernel(self) -> None:
+        """The calling thread's guest thread ended: let go of the lock for good."""
+        cpu = self.vcpu
+        if cpu._holds_kernel:
+            self._publish()
+            cpu._holds_kernel = False
+            self._kernel.release()
+
+    def _publish(self) -> None:
+        """Hand the page-table changes made since the last call to every
+        vCPU: queued writes for their next entry, or, when a present entry
+        changed and other vCPUs may be using it, a shootdown."""
+        pt = self._pt
+        if not pt.changed:
+            return
+        if pt.stale and any(c._live for c in self._vcpus if c is not self.vcpu):
+            self._shootdown()
+        else:
+            for cpu in self._vcpus:
+                if len(cpu._pending_runs) + len(pt.runs) > M.MAX_RUNS:
+                    cpu._runs_overflow = True
+                    cpu._pending_runs = []
+                elif not cpu._runs_overflow:
+                    cpu._pending_runs.extend(pt.runs)
+                cpu._flush_due = True
+        pt.runs.clear()
+        pt.changed = pt.stale = False
+
+    def stop_others(self) -> None:
+        """Take every other vCPU out of KVM_RUN and wait for it; with the
+        kernel lock held, none runs guest code again until it is let go of
+        (a vfork parent's wait: the child's memory is copied back then)."""
+        me = self.vcpu
+        others = [c for c in self._vcpus if c is not me]
+        last_kick = 0.0
+        while True:
+            inside = [c for c in others if c._in_guest]
+            if not inside:
+                break
+            now = time.monotonic()
+            if now - last_kick >= SHOOTDOWN_REKICK:
+                for c in inside:
+                    c.kick()
+                last_kick = now
+            time.sleep(SHOOTDOWN_POLL)
+
+    def _shootdown(self) -> None:
+        """Every other vCPU out of KVM_RUN, then KVM forgets every
+        translation made from the page tables (module docstring); the
+        queued writes are then superseded."""
+        self.stop_others()
+        self._reshadow()
+        for cpu in self._vcpus:
+            cpu._pending_runs = []
+            cpu._runs_overflow = False
+            cpu._queue_stale = True
+            cpu._flush_due = True
+        self._pt.runs.clear()
+        self._pt.changed = self._pt.stale = False
+
+    def _reshadow(self) -> None:
+        """Make KVM drop every shadow of the page tables and the TLB entries
+        made from them, on every vCPU, by removing their memory slot and
+        adding it again; the next accesses rebuild them from the tables,
+        which hold every change (tcgpy stores them)."""
+        self._set_slot(M.SLOT_PT, M.PT_GPA, 0, self._pt_host)
+        self._set_slot(M.SLOT_PT, M.PT_GPA, M.PT_SIZE, self._pt_host)
+
     # -- the VM and its vCPU (again in a forked child: KVM belongs to one process) --------------
+    def host_fds(self) -> set[int]:
+        """The host descriptors the engine holds (/dev/kvm, the VM, its vCPUs):
+        not the guest's to see or close."""
+        return {self._kvm, self._vm, *(c._vcpu for c in self._vcpus)}
+
+    def relocate_fds(self, place) -> None:
+        """From now on put each descriptor the engine opens where ``place(fd)``
+        moves it (the Linux layer: above the guest's range), starting with
+        those it has."""
+        self._place_fd = place
+        self._kvm, self._vm = place(self._kvm), place(self._vm)
+        for c in self._vcpus:
+            c._vcpu = place(c._vcpu)
+
     def _open_vm(self) -> None:
-        self._kvm = os.open("/dev/kvm", os.O_RDWR | os.O_CLOEXEC)
-        self._vm = K.ioctl(self._kvm, K.CREATE_VM, 0)
+        place = self._place_fd
+        self._kvm = place(os.open("/dev/kvm", os.O_RDWR | os.O_CLOEXEC))
+        self._vm = place(K.ioctl(self._kvm, K.CREATE_VM, 0))
         K.ioctl(self._vm, K.SET_TSS_ADDR, 0xFFFBD000)
-        self._set_slot(M.SLOT_KERNEL, M.KERNEL_GPA, M.KERNEL_SIZE, self._kernel_host)
+        self._set_slot(M.SLOT_KERNEL, M.KERNEL_GPA, M.KERNEL_AREA, self._area_host)
         self._set_slot(M.SLOT_PT, M.PT_GPA, M.PT_SIZE, self._pt_host)
         self._set_slot(M.SLOT_ARENA, M.ARENA_GPA, M.ARENA_SIZE, self._arena_host)
         for s in self._extra_slots.values():
             self._set_slot(s.index, s.gpa, s.size, s.host)
-        self._vcpu = K.ioctl(self._vm, K.CREATE_VCPU, 0)
-        self._vcpu_sigmask = None
-        size = K.ioctl(self._kvm, K.GET_VCPU_MMAP_SIZE, 0)
-        self._run_page = K.map_run_page(self._vcpu, size)
-        self._run = K.RunHead.from_buffer(self._run_page)
-        self._sync = None
-        if K.ioctl(self._kvm, K.CHECK_EXTENSION, K.CAP_SYNC_REGS) & K.SYNC_X86_REGS:
-            self._sync = K.RunSync.from_buffer(self._run_page, K.RUN_SYNC_OFFSET)
-            self._sync.valid_regs = K.SYNC_X86_REGS
+        self._run_size = K.ioctl(self._kvm, K.GET_VCPU_MMAP_SIZE, 0)
+        self._has_sync = bool(K.ioctl(self._kvm, K.CHECK_EXTENSION, K.CAP_SYNC_REGS) & K.SYNC_X86_REGS)
         cpuid = K.Cpuid()
         cpuid.nent = K.MAX_CPUID
         K.ioctl(self._kvm, K.GET_SUPPORTED_CPUID, cpuid)
+        self._cpuid = cpuid
         self.cpuid = {(e.function, e.index): (e.eax, e.ebx, e.ecx, e.edx) for e in cpuid.entries[:cpuid.nent]}
-        K.ioctl(self._vcpu, K.SET_CPUID2, cpuid)
+
+    def _start_vcpu(self, cpu: Vcpu) -> None:
+        """KVM_CREATE_VCPU for ``cpu`` and its long-mode ring-0 state (its own kernel pages)."""
+        cpu._vcpu = self._place_fd(K.ioctl(self._vm, K.CREATE_VCPU, cpu.index))
+        cpu._vcpu_sigmask = None
+        cpu._run_page = K.map_run_page(cpu._vcpu, self._run_size)
+        cpu._run = K.RunHead.from_address(cpu._run_page)
+        cpu._sync = None
+        if self._has_sync:
+            cpu._sync = K.RunSync.from_address(cpu._run_page + K.RUN_SYNC_OFFSET)
+            cpu._sync.valid_regs = K.SYNC_X86_REGS
+        K.ioctl(cpu._vcpu, K.SET_CPUID2, self._cpuid)
         xsave = bool(self.cpuid.get((1, 0), (0, 0, 0, 0))[2] & (1 << 26))
         sregs = K.Sregs()
-        K.ioctl(self._vcpu, K.GET_SREGS, sregs)
-        M.long_mode_sregs(sregs, xsave)
-        self._sregs = sregs
-        self._segs_dirty = True
-        self._fresh_sregs = True            # _sregs is to be loaded as it is (a new vCPU)
+        K.ioctl(cpu._vcpu, K.GET_SREGS, sregs)
+        M.long_mode_sregs(sregs, xsave, cpu._kernel_va)
+        cpu._sregs = sregs
+        cpu._segs_dirty = True
+        cpu._fresh_sregs = True             # _sregs is to be loaded as it is (a new vCPU)
         if xsave:
             xcrs = K.Xcrs()
             xcrs.nr_xcrs = 1
             xcrs.xcrs[0].xcr = 0
             xcrs.xcrs[0].value = self.cpuid.get((0xD, 0), (0x3,))[0] & XCR0_WANTED
-            K.ioctl(self._vcpu, K.SET_XCRS, xcrs)
-        msrs = M.syscall_msrs()
+            K.ioctl(cpu._vcpu, K.SET_XCRS, xcrs)
+        msrs = M.syscall_msrs(cpu._kernel_va)
         blob = ctypes.create_string_buffer(8 + 16 * len(msrs))
         ctypes.c_uint32.from_buffer(blob, 0).value = len(msrs)
         for i, (index, value) in enumerate(msrs):
             e = K.MsrEntry.from_buffer(blob, 8 + 16 * i)
             e.index, e.data = index, value
-        if K.ioctl(self._vcpu, K.SET_MSRS, blob) != len(msrs):
+        if K.ioctl(cpu._vcpu, K.SET_MSRS, blob) != len(msrs):
             raise OSError(errno.EINVAL, "KVM refused the syscall MSRs")
-        self._in_user = False
-        self._pt.changed = True
-        if self._fpu is None:
-            # the state Linux starts a process with
-            self.reg_write("fcw", 0x37F)
-            self.reg_write("mxcsr", 0x1F80)
-        self._fpu_dirty = True
+        cpu._in_user = False
+        cpu._flush_due = True
+        # The tables' memory holds every change: a new VM or vCPU has no
+        # shadow to bring up to date, and an interrupted stub's queue is past.
+        cpu._pending_runs = []
+        cpu._queue_stale = True
+        with self._as(cpu):
+            if cpu._fpu is None:
+                # the state Linux starts a process with
+                self.reg_write("fcw", 0x37F)
+                self.reg_write("mxcsr", 0x1F80)
+            cpu._fpu_dirty = True
 
     def _kvm_run(self) -> int:
         """KVM_RUN: 0 or the errno.  A kick (blocked outside KVM_RUN) that
         ended it is still pending afterwards: take it, or the next KVM_RUN
-        would end at once too."""
-        err = K.run_vcpu(self._vcpu)
+        would end at once too.  A thread that holds the kernel lock lets
+        go of it for the ioctl only."""
+        cpu = self.vcpu
+        if cpu._holds_kernel:
+            # _in_guest is set before the lock is let go of: a shootdown that
+            # takes the lock next waits for this KVM_RUN to end.
+            cpu._in_guest = True
+            self.release_kernel()
+            try:
+                err = K.run_vcpu(cpu._vcpu)
+            finally:
+                cpu._in_guest = False
+                self.acquire_kernel()
+        else:
+            err = K.run_vcpu(cpu._vcpu)
         if err == errno.EINTR:
             signal.sigtimedwait({KICK_SIGNAL}, 0)
         return err
@@ -219,15 +490,23 @@ class KvmEmulator:
 
     def after_fork_child(self) -> None:
         """In a forked child: the parent's VM is not usable here; build one
-        over this process's (copy-on-write) copy of the same memory."""
-        for fd in (self._vcpu, self._vm, self._kvm):
+        over this process's (copy-on-write) copy of the same memory, with
+        one vCPU: the forking thread's."""
+        me = self.vcpu
+        for fd in [c._vcpu for c in self._vcpus] + [self._vm, self._kvm]:
             try:
                 os.close(fd)
             except OSError:
                 pass
-        self._run = self._sync = None
-        self._run_page = None
+        for c in self._vcpus:
+            c._run = c._sync = None
+            if c._run_page is not None:
+                K.host_free(c._run_page, self._run_size)     # the parent's vCPU's: dead here
+            c._run_page = None
+        self._vcpus = [me]
+        self._solo = me
         self._open_vm()
+        self._start_vcpu(me)
 
     # -- memory ------------------------------------------------------------------------------
     def _index(self, addr: int) -> int:
@@ -532,18 +811,13 @@ class KvmEmulator:
         gdbstub.serve_emulator(self, port, host)
 
     # -- execution -------------------------------------------------------------------------------
-    def request_exit(self) -> None:
-        """Make ``run`` return soon (thread-safe): the vCPU is kicked out of KVM_RUN."""
-        self._exit_requested = True
-        run = self._run
-        if run is not None:
-            run.immediate_exit = 1
-        t = self._vcpu_thread
-        if t is not None:
-            try:
-                signal.pthread_kill(t, KICK_SIGNAL)
-            except (ProcessLookupError, OSError):
-                pass
+    def request_exit(self, cpu: Vcpu | None = None) -> None:
+        """Make ``run`` return soon (thread-safe): the vCPU is kicked out of
+        KVM_RUN.  ``cpu``: that vCPU's run only; by default every vCPU's (a
+        host signal, a timeout: whichever thread comes out takes it)."""
+        for c in [cpu] if cpu is not None else list(self._vcpus):
+            c._exit_requested = True
+            c.kick()
 
 
     emu_stop = request_exit         # Unicorn's name (as tcgpy.Emulator)
@@ -584,6 +858,7 @@ class KvmEmulator:
         vCPU is in the stub (ring 0): it returns to ring 3 through iretq
         from a frame written on the kernel stack, first loading new fs/gs
         bases and making queued page-table writes when there are any."""
+        self._publish()
         if self._fresh_sregs:
             K.ioctl(self._vcpu, K.SET_SREGS, self._sregs)
             self._fresh_sregs = False
@@ -595,20 +870,20 @@ class KvmEmulator:
         frame = (ctypes.c_uint64 * 5).from_address(self._kstack_frame)
         frame[:] = [r.rip, M.USER_CS, r.rflags | (RFLAGS_TF if self._step else 0), r.rsp, M.USER_DS]
         k = K.Regs.from_buffer_copy(r)
-        k.rsp = M.KERNEL_VA + M.KSTACK_TOP_OFF - 40
+        k.rsp = self._kernel_va + M.KSTACK_TOP_OFF - 40
         k.rflags = RFLAGS_FIXED
         if self._segs_dirty:
             segs = (ctypes.c_uint64 * 2).from_address(self._kernel_host + M.SEGS_OFF)
             segs[0], segs[1] = self._fs_base, self._gs_base
             entry = M.STUB_SETSEG
-        elif self._pt.changed:
+        elif self._flush_due:
             entry = M.STUB_IRET_FLUSH
         else:
             entry = M.STUB_IRET
-        k.rip = M.KERNEL_VA + M.STUB_OFF + entry
-        if self._pt.changed or self._segs_dirty:
+        k.rip = self._kernel_va + M.STUB_OFF + entry
+        if self._flush_due or self._segs_dirty:
             self._write_runs()
-        self._pt.changed = self._segs_dirty = False
+        self._flush_due = self._segs_dirty = False
         self._set_regs(k)
 
     def _get_regs(self) -> K.Regs:
@@ -628,19 +903,22 @@ class KvmEmulator:
             K.ioctl(self._vcpu, K.SET_REGS, k)
 
     def _write_runs(self) -> None:
-        """Queue the page-table writes made since the last entry for the
-        flush stub, after what an interrupted stub left of its queue."""
-        runs = self._queue.pending() + self._pt.runs
-        self._pt.runs.clear()
-        if len(runs) > M.MAX_RUNS or sum(run[2] for run in runs) > M.RESHADOW_ENTRIES:
+        """Queue the page-table writes made since this vCPU's last entry for
+        its flush stub, after what an interrupted stub left of its queue."""
+        cpu = self.vcpu
+        runs = ([] if cpu._queue_stale else cpu._queue.pending()) + cpu._pending_runs
+        overflow = cpu._runs_overflow
+        cpu._pending_runs, cpu._runs_overflow, cpu._queue_stale = [], False, False
+        if overflow or len(runs) > M.MAX_RUNS or sum(run[2] for run in runs) > M.RESHADOW_ENTRIES:
             # Many changes (or more than the queue holds): make KVM forget
             # every shadow of the tables instead, by re-adding their slot.
             # The tables' memory already holds every change: tcgpy stored
             # them, and a stub interrupted before made older writes first.
-            self._set_slot(M.SLOT_PT, M.PT_GPA, 0, self._pt_host)
-            self._set_slot(M.SLOT_PT, M.PT_GPA, M.PT_SIZE, self._pt_host)
+            # No other vCPU may be inside the VM meanwhile (a shootdown).
+            self._shootdown()
+            cpu._queue_stale = False
             runs = []
-        self._queue.load(runs)
+        cpu._queue.load(runs)
 
     def run(self, begin: int, until: int | None = None, count: int | None = None,
             timeout: float | None = None) -> None:
@@ -708,6 +986,7 @@ class KvmEmulator:
     def _run_once(self) -> int:
         """One KVM_RUN and the handling of its exit; instructions completed (when single-stepping)."""
         self._enter()
+        self.vcpu._live = True
         err = self._kvm_run()
         run = self._run
         if err == errno.EINTR or (err == 0 and run.exit_reason == K.EXIT_INTR):
@@ -721,7 +1000,8 @@ class KvmEmulator:
         raise EmulationError(f"VM stopped unexpectedly (KVM exit {reason}) near pc {self.regs.rip:#x}")
 
     def _stub_va(self, rip: int) -> bool:
-        return M.KERNEL_VA + M.STUB_OFF <= rip < M.KERNEL_VA + M.STUB_OFF + M.PAGE
+        base = self._kernel_va + M.STUB_OFF
+        return base <= rip < base + M.PAGE
 
     def _stopped_anywhere(self) -> int:
         """A kick stopped the vCPU: in ring 3, in the stub about to enter
@@ -729,12 +1009,13 @@ class KvmEmulator:
         if self._sync is not None and self._sync.dirty_regs & K.SYNC_X86_REGS:
             # Kicked before KVM_RUN loaded what _enter wrote: nothing ran.
             # Enter again the long way (fs/gs bases and the flush queue).
-            self._segs_dirty = self._pt.changed = True
+            self._segs_dirty = self._flush_due = True
+            self.vcpu._live = False
             return 0
         k = self._get_regs()
         if not self._stub_va(k.rip):
             return self._preempt()
-        off = k.rip - (M.KERNEL_VA + M.STUB_OFF)
+        off = k.rip - (self._kernel_va + M.STUB_OFF)
         if off < M.STUB_SYSCALL or off >= M.STUB_SETSEG:
             # Not yet back in ring 3: the state is still what we wrote (the
             # flush stub, if interrupted, goes on where it stopped; fs/gs are
@@ -742,10 +1023,17 @@ class KvmEmulator:
             if off >= M.STUB_SETSEG:
                 self._segs_dirty = True
             elif off < M.STUB_IRET:
-                self._pt.changed = True
+                self._flush_due = True
+            self.vcpu._live = False
             return 0
-        # At a syscall or exception entry: take that exit now.
-        err = self._kvm_run()
+        # At a syscall or exception entry: take that exit now (another kick
+        # may end this KVM_RUN first: the entry is still to run then).
+        while True:
+            err = self._kvm_run()
+            if err == errno.EINTR or (err == 0 and self._run.exit_reason == K.EXIT_INTR):
+                self._run.immediate_exit = 0
+                continue
+            break
         if err == 0 and self._run.exit_reason == K.EXIT_IO:
             return self._from_stub(self._run.io_port)
         raise EmulationError(f"VM stopped unexpectedly in the stub (pc {k.rip:#x})")
@@ -782,19 +1070,20 @@ class KvmEmulator:
     def _from_stub(self, port: int) -> int:
         """A VM exit from the stub: a syscall, or exception ``port``.
         Returns the instructions completed (1 for a syscall or a step)."""
+        self.vcpu._live = False             # ring 3's state is in the stub's frame or registers
         k = self._get_regs()
         if port == M.PORT_SYSCALL:
             return self._syscall(k)
         if port >= M.NVECTORS and port != M.PREEMPT_VECTOR:
             raise EmulationError(f"VM exit on unknown port {port:#x}")
-        frame = (ctypes.c_uint64 * 6).from_address(self._kernel_host + (k.rsp - M.KERNEL_VA))
+        frame = (ctypes.c_uint64 * 6).from_address(self._kernel_host + (k.rsp - self._kernel_va))
         code = None
         pos = 0
         if port in M.ERROR_CODE_VECTORS:
             code = frame[0]
             pos = 1
         rip, cs, rflags, rsp = frame[pos], frame[pos + 1], frame[pos + 2], frame[pos + 3]
-        entry = M.KERNEL_VA + M.STUB_OFF + M.STUB_SYSCALL
+        entry = self._kernel_va + M.STUB_OFF + M.STUB_SYSCALL
         if port == 1 and cs == M.KERNEL_CS and rip == entry:
             # A single step over syscall traps at its entry, in ring 0.
             k.rsp = rsp
@@ -811,7 +1100,7 @@ class KvmEmulator:
             # The preemption interrupt, injected while the vCPU was in ring 3
             # but overtaken by a syscall or fault, arrived in the stub on the
             # way back (an injected event ignores IF): go back out again.
-            self._segs_dirty = self._pt.changed = True
+            self._segs_dirty = self._flush_due = True
             return 0
         if cs != M.USER_CS:
             raise EmulationError(f"exception {port} in tcgpy's ring-0 stub (rip {rip:#x})")
@@ -840,6 +1129,16 @@ class KvmEmulator:
             raise UnhandledSyscall(self.regs.rip)
         self.on_syscall(self)
         return 1
+
+
+# KvmEmulator's attributes that are its vCPUs' own (Vcpu): each host thread sees its vCPU's.
+VCPU_ATTRS = ("regs", "_fs_base", "_gs_base", "_segs_dirty", "_fpu", "_fpu_dirty", "_step", "_exit_requested",
+              "_vcpu_thread", "_vcpu", "_vcpu_sigmask", "_run_page", "_run", "_sync", "_sregs", "_fresh_sregs",
+              "_in_user", "_kstack_frame", "_queue", "_kernel_host", "_kernel_va", "_flush_due",
+              "last_run_insns", "stop_reason", "hit_breakpoint")
+for _name in VCPU_ATTRS:
+    setattr(KvmEmulator, _name, _OfVcpu(_name))
+del _name
 
 
 def _perms(p) -> str:

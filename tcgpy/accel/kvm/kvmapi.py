@@ -152,16 +152,23 @@ def run_vcpu(fd: int) -> int:
     return ctypes.get_errno() if r < 0 else 0
 
 
-def map_run_page(fd: int, size: int) -> mmap.mmap:
-    return mmap.mmap(fd, size, mmap.MAP_SHARED, mmap.PROT_READ | mmap.PROT_WRITE)
-
-
-# -- anonymous host memory (guest RAM), with its address ---------------------------------
+# -- host memory: guest RAM (anonymous), vCPU run pages, with their addresses -------------
 _mmap = _libc.mmap
 _mmap.restype = ctypes.c_void_p
 _mmap.argtypes = (ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_long)
 _munmap = _libc.munmap
 _munmap.argtypes = (ctypes.c_void_p, ctypes.c_size_t)
+
+
+def map_run_page(fd: int, size: int) -> int:
+    """The address of a vCPU's ``struct kvm_run`` mapped from ``fd``.  (Through
+    libc, not Python's mmap module, which keeps a duplicate of the
+    descriptor open: a number in the guest's range it could see and close.)"""
+    addr = _mmap(None, size, mmap.PROT_READ | mmap.PROT_WRITE, mmap.MAP_SHARED, fd, 0)
+    if addr in (None, ctypes.c_void_p(-1).value):
+        e = ctypes.get_errno()
+        raise KvmError(e, os.strerror(e))
+    return addr
 _madvise = _libc.madvise
 _madvise.argtypes = (ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int)
 MAP_NORESERVE = 0x4000

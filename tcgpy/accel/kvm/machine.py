@@ -32,8 +32,14 @@ from . import kvmapi as K
 PAGE = 4096
 
 # -- guest-physical layout -----------------------------------------------------------------
-KERNEL_GPA, KERNEL_SIZE = 0, 32 * PAGE
-PT_GPA, PT_SIZE = 1 << 24, 1 << 28                  # 64 Ki tables: 128 GiB of mapped guest memory
+KERNEL_GPA, KERNEL_SIZE = 0, 32 * PAGE               # one vCPU's kernel pages
+# Each vCPU (one per guest thread) has kernel pages of its own, KERNEL_SIZE
+# apart in both address spaces: its TSS names its own kernel stack, its stub
+# its own flush queue and fs/gs slots, so vCPUs never share a byte of ring-0
+# state.  The page tables are one for all (one address space).
+MAX_VCPUS = 256
+KERNEL_AREA = MAX_VCPUS * KERNEL_SIZE
+PT_GPA, PT_SIZE = 1 << 26, 1 << 28                  # 64 Ki tables: 128 GiB of mapped guest memory
 ARENA_GPA, ARENA_SIZE = 1 << 32, 1 << 37            # anonymous guest memory
 SLOTS_GPA = ARENA_GPA + ARENA_SIZE                  # shared host mappings, each a slot of its own
 SLOT_KERNEL, SLOT_PT, SLOT_ARENA, FIRST_EXTRA_SLOT = 0, 1, 2, 3
@@ -168,6 +174,12 @@ class PageTables:
         self.next_free = PAGE            # page 0 is the PML4
         self.pts: dict[int, int] = {}    # va >> 21 -> host address of its page table
         self.changed = False             # entries changed or removed since the last TLB flush
+        # A present entry changed (unmapped, protected, remapped) since the
+        # last flush: another vCPU may hold a translation it must not use.
+        # (New entries need no one else's flush: no TLB, nor KVM's shadow of
+        # the tables, keeps a not-present entry, so a vCPU that meets one
+        # walks the tables again.)
+        self.stale = False
         # Leaf writes the guest has not made yet (flush_stub): (pte va, value, count, step).
         self.runs: list[tuple[int, int, int, int]] = []
 
@@ -212,13 +224,14 @@ class PageTables:
                 entries = array("Q", range(first, first + n * PAGE, PAGE))
             else:
                 entries = array("Q", bytes(8 * n))
+            old = array("Q", ctypes.string_at(pt, 8 * n))
+            was_present = any(old)
+            if was_present and not self.stale:
+                self.stale = any(o and o != e for o, e in zip(old, entries))
             # Entries that stay not present need no guest write: a shadow
             # never caches a not-present entry (fresh PROT_NONE reservations
             # are often large).
-            if queue and not flags:
-                queue_this = any(ctypes.cast(pt, ctypes.POINTER(ctypes.c_uint64 * n)).contents)
-            else:
-                queue_this = queue
+            queue_this = queue and (was_present or bool(flags))
             ctypes.memmove(pt, entries.buffer_info()[0], 8 * n)
             if queue_this:
                 self.runs.append((PT_VA + (pt - self.host), (gpa | flags) if flags else 0, n,
@@ -333,30 +346,36 @@ def setseg_stub(segs_va: int, at: int, then: int) -> bytes:
     return code + b"\xe9" + (rel & 0xFFFFFFFF).to_bytes(4, "little")       # jmp then
 
 
-def build_kernel_pages(host: int) -> None:
-    """Write the GDT, TSS, IDT and stub into the kernel pages at ``host``."""
+def kernel_va(index: int) -> int:
+    """Where vCPU ``index``'s kernel pages are (KERNEL_GPA + the same offset, physically)."""
+    return KERNEL_VA + index * KERNEL_SIZE
+
+
+def build_kernel_pages(host: int, va: int = KERNEL_VA) -> None:
+    """Write the GDT, TSS, IDT and stub into the kernel pages at ``host``,
+    which the vCPU sees at ``va``."""
     def put(off: int, data: bytes) -> None:
         ctypes.memmove(host + off, data, len(data))
 
     for sel, desc in GDT.items():
         put(GDT_OFF + (sel & ~7), desc.to_bytes(8, "little"))
-    tss_va = KERNEL_VA + TSS_OFF
+    tss_va = va + TSS_OFF
     tss_limit = 0x67
     low = (tss_limit & 0xFFFF) | (tss_va & 0xFFFFFF) << 16 | 0x89 << 40 | ((tss_va >> 24) & 0xFF) << 56
     put(GDT_OFF + TSS_SEL, low.to_bytes(8, "little") + (tss_va >> 32).to_bytes(8, "little"))
     # TSS: rsp0 at +4; the I/O bitmap base past the limit, so no port is allowed in ring 3.
-    put(TSS_OFF + 4, (KERNEL_VA + KSTACK_TOP_OFF).to_bytes(8, "little"))
+    put(TSS_OFF + 4, (va + KSTACK_TOP_OFF).to_bytes(8, "little"))
     put(TSS_OFF + 102, (0x68).to_bytes(2, "little"))
-    stub = KERNEL_VA + STUB_OFF
+    stub = va + STUB_OFF
     for n in (*range(NVECTORS), PREEMPT_VECTOR):
         target = stub + STUB_VECTORS + 8 * n
         attr = 0xEE if n in USER_GATES else 0x8E          # present 64-bit interrupt gate, DPL
         gate = (target & 0xFFFF) | KERNEL_CS << 16 | attr << 40 | ((target >> 16) & 0xFFFF) << 48
         put(IDT_OFF + 16 * n, gate.to_bytes(8, "little") + (target >> 32).to_bytes(8, "little"))
         put(STUB_OFF + STUB_VECTORS + 8 * n, bytes([0xE6, n, 0xF4]))
-    put(STUB_OFF + STUB_IRET_FLUSH, flush_stub(KERNEL_VA + RUNS_OFF))
+    put(STUB_OFF + STUB_IRET_FLUSH, flush_stub(va + RUNS_OFF))
     put(STUB_OFF + STUB_IRET, bytes.fromhex("48cf"))
-    put(STUB_OFF + STUB_SETSEG, setseg_stub(KERNEL_VA + SEGS_OFF, STUB_SETSEG, STUB_IRET_FLUSH))
+    put(STUB_OFF + STUB_SETSEG, setseg_stub(va + SEGS_OFF, STUB_SETSEG, STUB_IRET_FLUSH))
     put(STUB_OFF + STUB_SYSCALL, bytes([0xE6, PORT_SYSCALL, 0xF4]))
 
 
@@ -370,31 +389,31 @@ def _segment(selector: int, code: bool, dpl: int, long: bool = True) -> K.Segmen
     return s
 
 
-def long_mode_sregs(sregs: K.Sregs, xsave: bool) -> None:
-    """Fill ``sregs`` for 64-bit ring 0 with this machine's tables."""
+def long_mode_sregs(sregs: K.Sregs, xsave: bool, va: int = KERNEL_VA) -> None:
+    """Fill ``sregs`` for 64-bit ring 0 with the tables of the kernel pages at ``va``."""
     sregs.cs = _segment(KERNEL_CS, True, 0)
     for name in ("ds", "es", "ss"):
         setattr(sregs, name, _segment(KERNEL_DS, False, 0))
     sregs.fs = _segment(0, False, 0)
     sregs.gs = _segment(0, False, 0)
     tr = K.Segment()
-    tr.base, tr.limit, tr.selector, tr.type, tr.present = KERNEL_VA + TSS_OFF, 0x67, TSS_SEL, 0xB, 1
+    tr.base, tr.limit, tr.selector, tr.type, tr.present = va + TSS_OFF, 0x67, TSS_SEL, 0xB, 1
     sregs.tr = tr
     ldt = K.Segment()
     ldt.unusable = 1
     ldt.type = 2
     sregs.ldt = ldt
-    sregs.gdt.base, sregs.gdt.limit = KERNEL_VA + GDT_OFF, TSS_SEL + 15
+    sregs.gdt.base, sregs.gdt.limit = va + GDT_OFF, TSS_SEL + 15
     # All 256 gates: those past the exceptions are not present, so a ring-3 "int n" is #GP.
-    sregs.idt.base, sregs.idt.limit = KERNEL_VA + IDT_OFF, 16 * 256 - 1
+    sregs.idt.base, sregs.idt.limit = va + IDT_OFF, 16 * 256 - 1
     sregs.cr0 = CR0_PE | CR0_MP | CR0_ET | CR0_NE | CR0_WP | CR0_AM | CR0_PG
     sregs.cr4 = CR4_PAE | CR4_OSFXSR | CR4_OSXMMEXCPT | (CR4_OSXSAVE if xsave else 0)
     sregs.cr3 = PT_GPA
     sregs.efer = EFER_SCE | EFER_LME | EFER_LMA | EFER_NXE
 
 
-def syscall_msrs() -> list[tuple[int, int]]:
+def syscall_msrs(va: int = KERNEL_VA) -> list[tuple[int, int]]:
     # sysret to 64-bit code takes CS = STAR[63:48] + 16 and SS = + 8.
     star = (USER32_CS << 48) | (KERNEL_CS << 32)
-    return [(MSR_STAR, star), (MSR_LSTAR, KERNEL_VA + STUB_OFF + STUB_SYSCALL),
-            (MSR_CSTAR, KERNEL_VA + STUB_OFF + STUB_SYSCALL), (MSR_SFMASK, SFMASK)]
+    return [(MSR_STAR, star), (MSR_LSTAR, va + STUB_OFF + STUB_SYSCALL),
+            (MSR_CSTAR, va + STUB_OFF + STUB_SYSCALL), (MSR_SFMASK, SFMASK)]

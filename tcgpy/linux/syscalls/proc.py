@@ -485,6 +485,11 @@ def sys_clone(proc, flags, newsp, a2, a3, a4):
         # close-on-exec pipe reaches EOF at exactly those two moments.
         r, w = os.pipe2(os.O_CLOEXEC)
         vfork_fd = (_high_fd(r), _high_fd(w))
+        if flags & CLONE_VM and hasattr(proc.emu, "stop_others"):
+            # The child's stores are copied back over the parent's memory
+            # (vfork.py): threads running on other CPUs meanwhile would
+            # have theirs overwritten, so they wait with the parent.
+            proc.emu.stop_others()
     pid = os.fork()
     if pid == 0:
         if proc.vfork_pipe is not None:

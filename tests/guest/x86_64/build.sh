@@ -7,6 +7,8 @@
 #   *_static       a few of them statically linked
 #   x86_faults.c   privileged instructions and bad accesses -> signals (static)
 #   kvm_bench.c    syscall and compute loops for `tcgpy bench --kvm` (static)
+#   kvm_threads.c  threads that must run at the same time, and a compute kernel on
+#                  T threads for `tcgpy bench --kvm` (static)
 #   gdb_demo.c     what the gdbstub tests debug (static, -g -O0, not stripped)
 set -e
 cd "$(dirname "$0")"
@@ -23,6 +25,7 @@ for name in libc_hello libc_threads libc_sys; do
 done
 $CC $LDFLAGS -static -O1 -o $OUT/x86_faults x86_faults.c
 $CC $LDFLAGS -static -O2 -o $OUT/kvm_bench kvm_bench.c
+$CC $LDFLAGS -static -O2 -pthread -o $OUT/kvm_threads kvm_threads.c
 strip $OUT/*
 # for the gdbstub tests (tests/test_gdbstub_x86_64.py): debug information, not stripped
 $CC $LDFLAGS -static -g -O0 -o $OUT/gdb_demo gdb_demo.c
