@@ -382,6 +382,7 @@ class Emulator:
             self.cache.background = BackgroundCompiler()
             if self.cache.cold_runs:
                 self.cache.cold_runs = COLD_RUNS_BACKGROUND
+            self.cache.prepare_access_functions()
         elif not on and self.cache.background is not None:
             self.cache.wait_compiled()
             self.cache.background = None

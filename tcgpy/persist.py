@@ -499,6 +499,7 @@ def save_now(emu, log_figures: bool = True, lock=_TAKE) -> int:
     written = 0
     if lock is not None:
         try:
+            cache.keep_access_functions()
             written = save(cache)
             evict(str(pcache.root), cap_from_env())
         finally:

@@ -36,7 +36,7 @@ from .backends.llvm.lower_region import optimize as optimize_region
 from . import persist
 from .cpustate import PAGE_BITS, PAGE_MASK
 from .ir.core import Insn, Kind, Temp
-from .ir.ops import Exit, Op
+from .ir.ops import Exit, MemOp, Op
 from .translator import MAX_BLOCK_INSNS, FetchFault, translate_block
 
 
@@ -170,11 +170,23 @@ class _AccessFunctions(dict):
         fn = dict.get(self, key)
         if fn is None and key in ACCESS_KEYS:
             name = access_fn_name(*key)
-            # named by process symbols, not addresses: the persistent cache
-            # keeps its object code for the next process
-            text = access_function_text(dataclasses.replace(self.rt, tag="runtime", imports={}), *key)
-            fn = self[key] = jit.runtime_functions(text, [name], self.rt.store)[name]
+            fn = self[key] = jit.runtime_functions(self.text(key), [name], self.rt.store)[name]
         return default if fn is None else fn
+
+    def text(self, key) -> str:
+        # named by process symbols, not addresses: the persistent cache
+        # keeps its object code for the next process
+        return access_function_text(dataclasses.replace(self.rt, tag="runtime", imports={}), *key)
+
+    def stored(self, key) -> bool:
+        """Whether ``key``'s function is made, or loaded now from the persistent cache."""
+        if dict.get(self, key) is not None:
+            return True
+        fns = jit.stored_runtime_functions(self.text(key), [access_fn_name(*key)], self.rt.store)
+        if fns is None:
+            return False
+        self[key] = fns[access_fn_name(*key)]
+        return True
 
 
 @dataclass(eq=False)
@@ -449,6 +461,48 @@ class TBCache:
             self.stats.time_passes += time.perf_counter() - t0
         return tb.ir
 
+    def prepare_access_functions(self) -> None:
+        """Compile on the background thread the out-of-line access functions
+        first-tier code may call (those of this cache's TBI setting; those
+        not in the persistent cache): a first run would otherwise compile
+        them on the guest's thread, each when a batch first needs it (perl
+        -e: 21, 0.11 s).  A batch that needs one before the job is done
+        compiles it itself."""
+        fns = self.rt.access_fns
+        todo = [key for key in sorted(ACCESS_KEYS)
+                if bool(key[0] & MemOp.TBI) == self.tbi and not fns.stored(key)]
+        if not todo:
+            return
+        texts = {key: fns.text(key) for key in todo}
+
+        def work():
+            return {key: jit.compile_runtime_functions(texts[key], [access_fn_name(*key)]) for key in todo}
+        self.background.submit(Job(work, kind="access", texts=texts))
+
+    def keep_access_functions(self) -> None:
+        """Put the access functions of a background job that was not
+        installed yet in the persistent cache (when saving: a run often ends
+        before its lookups install that job, and the next run would then
+        compile them on its guest's thread).  A job still waiting is done
+        here."""
+        bg = self.background
+        if bg is None:
+            return
+        for job in list(bg.done) + list(bg.queue):
+            if job.info["kind"] == "access" and not job.info.get("kept"):
+                result = job.result if job.result is not None and job.error is None else job.work()
+                self._install_access_functions(job.info, result)
+
+    def _install_access_functions(self, info: dict, result: dict) -> None:
+        info["kept"] = True
+        fns = self.rt.access_fns
+        for key, (addrs, obj) in result.items():
+            if dict.get(fns, key) is None:
+                fns[key] = addrs[access_fn_name(*key)]
+            # (its file written here, on the guest's thread: the guest never
+            # sees a descriptor of tcgpy's come and go while it runs)
+            jit.store_runtime_functions(info["texts"][key], obj, self.rt.store)
+
     def _cold_tb(self, block) -> TB:
         """The cold block holding ``block``'s IR, made if it has none yet (a
         batch's block that has not run)."""
@@ -470,6 +524,9 @@ class TBCache:
             info = job.info
             if job.error is not None:
                 raise job.error
+            if info["kind"] == "access":
+                self._install_access_functions(info, job.result)
+                continue
             if info["code"] is not self.code:
                 continue                # flushed: its slots and counters went with it
             addrs, elapsed = job.result

@@ -179,3 +179,33 @@ def test_a_forked_child_compiles_only_once_it_looks_up_code():
     got = os.read(r, 2)
     os.waitpid(pid, 0)
     assert got == bytes([1, 1])
+
+
+def test_access_functions_are_made_in_the_background_and_kept(tmp_path, monkeypatch):
+    # A fresh process's access functions: compiled by the background thread
+    # and written to the persistent cache when saving, even when no lookup
+    # installed the job first; a later run loads them (no LLVM).
+    from tcgpy.backends.llvm import jit
+    from tcgpy.backends.llvm.lower import ACCESS_KEYS
+    from tcgpy.ir.ops import MemOp
+    monkeypatch.setattr(jit, "_runtime_fns", {})          # as in a new process
+    emu = tcgpy.Emulator("aarch64", icount=False, cache_dir=str(tmp_path))
+    emu.set_background_compile(True)
+    jobs = [job for job in list(emu.cache.background.queue) + list(emu.cache.background.done)
+            if job.info["kind"] == "access"]
+    assert len(jobs) == 1
+    keys = [key for key in ACCESS_KEYS if not key[0] & MemOp.TBI]
+    assert sorted(jobs[0].info["texts"]) == sorted(keys)
+    emu.cache.background.wait_all()
+    import tcgpy.persist as persist
+    persist.save_now(emu)
+    assert jobs[0].info.get("kept")
+    monkeypatch.setattr(jit, "_runtime_fns", {})
+    compiled = []
+    monkeypatch.setattr(jit, "compile_runtime_functions", lambda *a, **k: compiled.append(a))
+    monkeypatch.setattr(jit, "_target_machine", lambda *a: compiled.append(a))
+    later = tcgpy.Emulator("aarch64", icount=False, cache_dir=str(tmp_path))
+    later.set_background_compile(True)
+    assert not later.cache.background.queue and not later.cache.background.pending
+    fns = later.cache.rt.access_fns
+    assert all(dict.get(fns, key) for key in keys) and not compiled

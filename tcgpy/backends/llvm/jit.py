@@ -279,13 +279,55 @@ def runtime_functions(text: str, names: list[str], store=None, opt: int = 2) -> 
     return _runtime_functions(text, names, store, opt)
 
 
-def _runtime_functions(text: str, names: list[str], store, opt: int) -> dict[str, int]:
+def stored_runtime_functions(text: str, names: list[str], store, opt: int = 2) -> dict[str, int] | None:
+    """``runtime_functions`` if they are made already or in ``store``, else
+    None (nothing compiled)."""
+    fns = _runtime_fns.get((text, opt))
+    if fns is not None or store is None:
+        return fns
+    base()
+    return _stored_runtime_functions(text, names, store, opt)
+
+
+def _stored_runtime_functions(text: str, names: list[str], store, opt: int) -> dict[str, int] | None:
     obj = store.get(f"O{opt}\n{text}") if store is not None else None
     if obj is not None:
         defined = objload.load(obj, _process_symbols, _runtime_loaded)
         if defined is not None and all(defined.get(n) for n in names):
             fns = _runtime_fns[text, opt] = {n: defined[n] for n in names}
             return fns
+    return None
+
+
+def compile_runtime_functions(text: str, names: list[str], opt: int = 2) -> tuple[dict[str, int], bytes]:
+    """Compile ``runtime_functions`` (for another thread: no file is
+    touched): their addresses and their object code, which the caller may
+    keep in the persistent cache (``store_runtime_functions``)."""
+    made = []
+    tm = _target_machine(opt)
+    with _lock:
+        ee = llvm.create_mcjit_compiler(llvm.parse_assembly(""), tm)
+        mod = llvm.parse_assembly(text)
+        mod.name = "tcgpy_runtime"
+        ee.set_object_cache(lambda m, buf: made.append(bytes(buf)) if m.name == mod.name else None)
+        ee.add_module(mod)
+        ee.finalize_object()
+        fns = {n: ee.get_function_address(n) for n in names}
+        _runtime_engines.append(ee)
+    _runtime_fns.setdefault((text, opt), fns)
+    return fns, made[0] if made else b""
+
+
+def store_runtime_functions(text: str, obj: bytes, store, opt: int = 2) -> None:
+    if obj and store is not None:
+        store.put(f"O{opt}\n{text}", obj)
+
+
+def _runtime_functions(text: str, names: list[str], store, opt: int) -> dict[str, int]:
+    # (base() calls this, holding its lock: nothing here may call base())
+    fns = _stored_runtime_functions(text, names, store, opt)
+    if fns is not None:
+        return fns
     made = []
     tm = _target_machine(opt)
     with _lock:
