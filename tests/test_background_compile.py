@@ -209,3 +209,24 @@ def test_access_functions_are_made_in_the_background_and_kept(tmp_path, monkeypa
     assert not later.cache.background.queue and not later.cache.background.pending
     fns = later.cache.rt.access_fns
     assert all(dict.get(fns, key) for key in keys) and not compiled
+
+
+def test_the_worker_blocks_every_host_signal():
+    # Started before tcgpy run blocks host signals on the guest's thread
+    # (its first job is queued at start-up): a SIGALRM for the guest must
+    # not be handed to it (the default action would kill tcgpy).
+    import signal
+    import threading
+    emu = tcgpy.Emulator("aarch64", icount=False)
+    before = signal.pthread_sigmask(signal.SIG_BLOCK, [])
+    emu.set_background_compile(True)
+    bg = emu.cache.background
+    bg.submit(__import__("tcgpy.backends.llvm.background", fromlist=["Job"]).Job(lambda: None, kind="test"))
+    bg.wait_all()
+    bg.take()
+    assert signal.pthread_sigmask(signal.SIG_BLOCK, []) == before      # the caller's mask is back
+    worker = next(t for t in threading.enumerate() if t is bg._thread)
+    with open(f"/proc/self/task/{worker.native_id}/status") as f:
+        blocked = int(next(line for line in f if line.startswith("SigBlk:")).split()[1], 16)
+    for sig in (signal.SIGALRM, signal.SIGCHLD, signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGUSR1):
+        assert blocked >> (sig - 1) & 1, signal.Signals(sig).name

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import collections
 import os
+import signal
 import threading
 import weakref
 
@@ -57,8 +58,17 @@ class BackgroundCompiler:
 
     def _start(self) -> None:
         if self._thread is None:
-            self._thread = threading.Thread(target=self._work, name="tcgpy-llvm", daemon=True)
-            self._thread.start()
+            # The worker takes no host signal, whatever the mask of the
+            # thread starting it (a new thread inherits that): signals are
+            # the guest's thread's and the signal watcher's business
+            # (linux/hostsig.py), and one the kernel handed to the worker
+            # would be lost, or kill the process (SIGALRM's default).
+            old = signal.pthread_sigmask(signal.SIG_BLOCK, signal.valid_signals())
+            try:
+                self._thread = threading.Thread(target=self._work, name="tcgpy-llvm", daemon=True)
+                self._thread.start()
+            finally:
+                signal.pthread_sigmask(signal.SIG_SETMASK, old)
         self.orphaned = False
 
     def resume(self) -> None:

@@ -659,7 +659,30 @@ def sys_fcntl(proc, fd, cmd, arg):
     return proc.err("EINVAL")
 
 
-# Guest ioctl request name -> (host request, bytes copied in, bytes copied out)
+def _host_ioc(direction: int, nr: int, size: int) -> int:
+    """A 'T' ioctl number in Linux's generic encoding (x86, Arm and RISC-V
+    hosts), for the requests Python's termios module does not name."""
+    return direction << 30 | size << 16 | ord("T") << 8 | nr
+
+
+_IOC_NONE, _IOC_WRITE, _IOC_READ = 0, 1, 2
+
+
+def _ioctl_ptpeer(proc, fd: int, flags: int) -> int:
+    """The pty slave of master ``fd``, opened with open(2) ``flags``: a new
+    descriptor, as from open."""
+    peer = host_fcntl.ioctl(s32(fd), _host_ioc(_IOC_NONE, 0x41, 0), open_flags_to_host(proc, flags))
+    return _inheritable_unless(proc, peer, flags)
+
+
+def _by_value(host_req: int):
+    """The handler of a request that takes a plain integer argument (a
+    flag, a queue selector) and returns the host call's result."""
+    return lambda proc, fd, arg: host_fcntl.ioctl(s32(fd), host_req, s32(arg))
+
+
+# Guest ioctl request name -> (host request, bytes copied in, bytes copied
+# out), or the handler of a request whose argument is a value, not a buffer.
 IOCTLS = {
     "TCGETS": (termios.TCGETS, 0, 36),
     "TCSETS": (termios.TCSETS, 36, 0),
@@ -671,6 +694,24 @@ IOCTLS = {
     "TIOCSPGRP": (termios.TIOCSPGRP, 4, 0),
     "FIONREAD": (termios.FIONREAD, 0, 4),
     "FIONBIO": (termios.FIONBIO, 4, 0),
+    "FIOCLEX": (termios.FIOCLEX, 0, 0),
+    "FIONCLEX": (termios.FIONCLEX, 0, 0),
+    # a /dev/ptmx master: glibc's ptsname, unlockpt, openpty
+    "TIOCGPTN": (_host_ioc(_IOC_READ, 0x30, 4), 0, 4),
+    "TIOCSPTLCK": (_host_ioc(_IOC_WRITE, 0x31, 4), 4, 0),
+    "TIOCGPTLCK": (_host_ioc(_IOC_READ, 0x39, 4), 0, 4),
+    "TIOCGPTPEER": _ioctl_ptpeer,
+    # controlling terminals and queues: login_tty (forkpty), tcdrain,
+    # tcflush, tcflow, tcsendbreak
+    "TIOCSCTTY": _by_value(termios.TIOCSCTTY),
+    "TIOCNOTTY": (termios.TIOCNOTTY, 0, 0),
+    "TIOCGSID": (_host_ioc(_IOC_NONE, 0x29, 0), 0, 4),
+    "TIOCOUTQ": (termios.TIOCOUTQ, 0, 4),
+    "TIOCEXCL": (termios.TIOCEXCL, 0, 0),
+    "TIOCNXCL": (termios.TIOCNXCL, 0, 0),
+    "TCSBRK": _by_value(termios.TCSBRK),
+    "TCXONC": _by_value(termios.TCXONC),
+    "TCFLSH": _by_value(termios.TCFLSH),
 }
 
 
@@ -680,12 +721,46 @@ def sys_ioctl(proc, fd, request, arg):
     name = names.get(request & 0xFFFFFFFF)
     if name not in IOCTLS:
         return proc.err("ENOTTY")
+    if callable(IOCTLS[name]):
+        return IOCTLS[name](proc, fd, arg)
     host_req, size_in, size_out = IOCTLS[name]
     buf = proc.read(arg, max(size_in, size_out)) if (size_in or size_out) else b""
     res = host_fcntl.ioctl(s32(fd), host_req, buf if buf else 0)
     if size_out:
         proc.write(arg, res[:size_out])
     return 0
+
+
+SPLICE_F_NONBLOCK = 0x02    # include/linux/splice.h: the same on every architecture
+
+
+@syscall("splice", "fd p fd p u x")
+def sys_splice(proc, fd_in, off_in, fd_out, off_out, length, flags):
+    """The host's splice, never blocking the CPU thread (host signals are
+    blocked there): where the kernel would wait for the input pipe or
+    socket to fill or the output one to drain, the thread waits in the
+    scheduler and the call runs again (EINTR, or a restart under
+    SA_RESTART, as the kernel's)."""
+    fd_in, fd_out = s32(fd_in), s32(fd_out)
+    oi = struct.unpack("<q", proc.read(off_in, 8))[0] if off_in else None
+    oo = struct.unpack("<q", proc.read(off_out, 8))[0] if off_out else None
+    try:
+        n = os.splice(fd_in, fd_out, length, oi, oo, flags | SPLICE_F_NONBLOCK)
+    except BlockingIOError:
+        if flags & SPLICE_F_NONBLOCK or any(host_fcntl.fcntl(fd, host_fcntl.F_GETFL) & os.O_NONBLOCK
+                                            for fd in (fd_in, fd_out)):
+            raise
+        # wait for the side that holds it up: no input yet, else no room
+        if not select.select([fd_in], [], [], 0)[0]:
+            proc.sched.block_io([(fd_in, select.POLLIN)], sa_restart=True)
+        else:
+            proc.sched.block_io([(fd_out, select.POLLOUT)], sa_restart=True)
+        return NORETURN
+    if off_in:
+        proc.write(off_in, struct.pack("<q", oi + n))
+    if off_out:
+        proc.write(off_out, struct.pack("<q", oo + n))
+    return n
 
 
 @syscall("sendfile", "fd fd p u")
