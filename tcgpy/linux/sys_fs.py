@@ -709,7 +709,24 @@ def sys_fcntl(proc, fd, cmd, arg):
     return proc.err("EINVAL")
 
 
-# Guest ioctl request name -> (host request, bytes copied in, bytes copied out)
+def _host_ioc(direction: int, nr: int, size: int) -> int:
+    """A 'T' ioctl number in Linux's generic encoding (x86, Arm and RISC-V
+    hosts), for the requests Python's termios module does not name."""
+    return direction << 30 | size << 16 | ord("T") << 8 | nr
+
+
+_IOC_NONE, _IOC_WRITE, _IOC_READ = 0, 1, 2
+
+
+def _ioctl_ptpeer(proc, fd: int, flags: int) -> int:
+    """The pty slave of master ``fd``, opened with open(2) ``flags``: a new
+    descriptor, as from open."""
+    peer = host_fcntl.ioctl(s32(fd), _host_ioc(_IOC_NONE, 0x41, 0), open_flags_to_host(proc, flags))
+    return _inheritable_unless(proc, peer, flags)
+
+
+# Guest ioctl request name -> (host request, bytes copied in, bytes copied
+# out), or the handler of a request whose argument is a value, not a buffer.
 IOCTLS = {
     "TCGETS": (termios.TCGETS, 0, 36),
     "TCSETS": (termios.TCSETS, 36, 0),
@@ -721,6 +738,13 @@ IOCTLS = {
     "TIOCSPGRP": (termios.TIOCSPGRP, 4, 0),
     "FIONREAD": (termios.FIONREAD, 0, 4),
     "FIONBIO": (termios.FIONBIO, 4, 0),
+    "FIOCLEX": (termios.FIOCLEX, 0, 0),
+    "FIONCLEX": (termios.FIONCLEX, 0, 0),
+    # a /dev/ptmx master: glibc's ptsname, unlockpt, openpty
+    "TIOCGPTN": (_host_ioc(_IOC_READ, 0x30, 4), 0, 4),
+    "TIOCSPTLCK": (_host_ioc(_IOC_WRITE, 0x31, 4), 4, 0),
+    "TIOCGPTLCK": (_host_ioc(_IOC_READ, 0x39, 4), 0, 4),
+    "TIOCGPTPEER": _ioctl_ptpeer,
 }
 
 
@@ -730,6 +754,8 @@ def sys_ioctl(proc, fd, request, arg):
     name = names.get(request & 0xFFFFFFFF)
     if name not in IOCTLS:
         return proc.err("ENOTTY")
+    if callable(IOCTLS[name]):
+        return IOCTLS[name](proc, fd, arg)
     host_req, size_in, size_out = IOCTLS[name]
     buf = proc.read(arg, max(size_in, size_out)) if (size_in or size_out) else b""
     res = host_fcntl.ioctl(s32(fd), host_req, buf if buf else 0)

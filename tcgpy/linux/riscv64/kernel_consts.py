@@ -720,6 +720,7 @@ IOCTLS: dict[str, int] = {
     'TCSETXF': 0x5434,
     'TCSETXW': 0x5435,
     'TIOCVHANGUP': 0x5437,
+    'TIOCGPTPEER': 0x5441,
     'FIONCLEX': 0x5450,
     'FIOCLEX': 0x5451,
     'FIOASYNC': 0x5452,
@@ -735,6 +736,13 @@ IOCTLS: dict[str, int] = {
     'TIOCMIWAIT': 0x545c,
     'TIOCGICOUNT': 0x545d,
     'FIOQSIZE': 0x5460,
+    'TIOCSPTLCK': 0x40045431,
+    'TIOCSIG': 0x40045436,
+    'TIOCGPTN': 0x80045430,
+    'TIOCGDEV': 0x80045432,
+    'TIOCGPKT': 0x80045438,
+    'TIOCGPTLCK': 0x80045439,
+    'TIOCGEXCL': 0x80045440,
 }
 
 AUXV: dict[str, int] = {
