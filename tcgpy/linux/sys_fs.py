@@ -725,6 +725,12 @@ def _ioctl_ptpeer(proc, fd: int, flags: int) -> int:
     return _inheritable_unless(proc, peer, flags)
 
 
+def _by_value(host_req: int):
+    """The handler of a request that takes a plain integer argument (a
+    flag, a queue selector) and returns the host call's result."""
+    return lambda proc, fd, arg: host_fcntl.ioctl(s32(fd), host_req, s32(arg))
+
+
 # Guest ioctl request name -> (host request, bytes copied in, bytes copied
 # out), or the handler of a request whose argument is a value, not a buffer.
 IOCTLS = {
@@ -745,6 +751,17 @@ IOCTLS = {
     "TIOCSPTLCK": (_host_ioc(_IOC_WRITE, 0x31, 4), 4, 0),
     "TIOCGPTLCK": (_host_ioc(_IOC_READ, 0x39, 4), 0, 4),
     "TIOCGPTPEER": _ioctl_ptpeer,
+    # controlling terminals and queues: login_tty (forkpty), tcdrain,
+    # tcflush, tcflow, tcsendbreak
+    "TIOCSCTTY": _by_value(termios.TIOCSCTTY),
+    "TIOCNOTTY": (termios.TIOCNOTTY, 0, 0),
+    "TIOCGSID": (_host_ioc(_IOC_NONE, 0x29, 0), 0, 4),
+    "TIOCOUTQ": (termios.TIOCOUTQ, 0, 4),
+    "TIOCEXCL": (termios.TIOCEXCL, 0, 0),
+    "TIOCNXCL": (termios.TIOCNXCL, 0, 0),
+    "TCSBRK": _by_value(termios.TCSBRK),
+    "TCXONC": _by_value(termios.TCXONC),
+    "TCFLSH": _by_value(termios.TCFLSH),
 }
 
 

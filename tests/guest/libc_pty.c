@@ -2,7 +2,8 @@
  * (Python's os.openpty and pty.fork, script(1), expect): /dev/ptmx, then
  * ioctls TIOCGPTN (ptsname), TIOCSPTLCK (unlockpt), TIOCGPTLCK and
  * TIOCGPTPEER (the peer without a path lookup), and FIOCLEX/FIONCLEX (how
- * CPython sets close-on-exec).  Prints only what is the same on any Linux:
+ * CPython sets close-on-exec); forkpty()'s child on its new controlling
+ * terminal (login_tty: setsid, TIOCSCTTY), tcdrain/tcflush/tcflow.  Prints only what is the same on any Linux:
  * no pty numbers. */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -12,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/wait.h>
 #include <termios.h>
 #include <unistd.h>
 
@@ -73,5 +75,35 @@ int main(void)
     int fd = open("/dev/null", O_RDONLY);
     r = ioctl(fd, TIOCGPTN, &n);
     printf("TIOCGPTN on /dev/null: %d %s\n", r, strerror(errno));
+
+    /* a child in a new session whose controlling terminal is the pty */
+    fflush(stdout);
+    pid_t pid = forkpty(&m, NULL, NULL, NULL);
+    if (pid == 0) {
+        pid_t sid = 0;
+        ioctl(0, TIOCGSID, &sid);
+        printf("child: stdin a tty %d, session leader %d, TIOCGSID %d, foreground %d\n",
+               isatty(0), getsid(0) == getpid(), sid == getpid(), tcgetpgrp(0) == getpgrp());
+        fflush(stdout);
+        tcdrain(1);
+        _exit(3);
+    }
+    char buf[256];
+    size_t got = 0;
+    ssize_t k;
+    while (got < sizeof buf - 1 && (k = read(m, buf + got, sizeof buf - 1 - got)) > 0)
+        got += k;                           /* EIO once the child has gone */
+    buf[got] = 0;
+    for (char *c = buf; *c; c++)
+        if (*c == '\r')
+            *c = '^';
+    int status;
+    waitpid(pid, &status, 0);
+    printf("forkpty: %s", buf);
+    printf("forkpty child exit %d\n", WEXITSTATUS(status));
+
+    int q = -1, fl = tcflush(s, TCIOFLUSH), off = tcflow(s, TCOOFF), on = tcflow(s, TCOON);
+    r = ioctl(s, TIOCOUTQ, &q);
+    printf("tcflush %d tcflow %d %d TIOCOUTQ %d %d\n", fl, off, on, r, q);
     return 0;
 }
