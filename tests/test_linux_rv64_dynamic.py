@@ -198,10 +198,10 @@ def _run_case(prefix: list[str], steps: list[list[str]], cwd: Path) -> list[tupl
     env = {**ENV, "HOME": str(cwd), "PWD": str(cwd)}
     if "TCGPY_CACHE_DIR" in os.environ:
         env["TCGPY_CACHE_DIR"] = os.environ["TCGPY_CACHE_DIR"]
-    env["PYTHONPATH"] = str(ROOT)   # for tcgpy's own interpreter (the guest's python3 runs with -S)
+    env["PYTHONPATH"] = str(ROOT)   # for tcgpy's own interpreter, not the guest's python3 (-U)
     results = []
     for argv in steps:
-        p = subprocess.run([*prefix, "-L", str(SYSROOT), str(SYSROOT / argv[0]), *argv[1:]],
+        p = subprocess.run([*prefix, "-U", "PYTHONPATH", "-L", str(SYSROOT), str(SYSROOT / argv[0]), *argv[1:]],
                            stdin=subprocess.DEVNULL, capture_output=True, cwd=cwd, env=env, timeout=600)
         results.append((argv[0], p.stdout.decode(errors="replace"), p.stderr.decode(errors="replace"),
                         p.returncode))
