@@ -781,6 +781,38 @@ def sys_ioctl(proc, fd, request, arg):
     return 0
 
 
+SPLICE_F_NONBLOCK = 0x02    # include/linux/splice.h: the same on every architecture
+
+
+@syscall("splice", "fd p fd p u x")
+def sys_splice(proc, fd_in, off_in, fd_out, off_out, length, flags):
+    """The host's splice, never blocking the CPU thread (host signals are
+    blocked there): where the kernel would wait for the input pipe or
+    socket to fill or the output one to drain, the thread waits in the
+    scheduler and the call runs again (EINTR, or a restart under
+    SA_RESTART, as the kernel's)."""
+    fd_in, fd_out = s32(fd_in), s32(fd_out)
+    oi = struct.unpack("<q", proc.read(off_in, 8))[0] if off_in else None
+    oo = struct.unpack("<q", proc.read(off_out, 8))[0] if off_out else None
+    try:
+        n = os.splice(fd_in, fd_out, length, oi, oo, flags | SPLICE_F_NONBLOCK)
+    except BlockingIOError:
+        if flags & SPLICE_F_NONBLOCK or any(host_fcntl.fcntl(fd, host_fcntl.F_GETFL) & os.O_NONBLOCK
+                                            for fd in (fd_in, fd_out)):
+            raise
+        # wait for the side that holds it up: no input yet, else no room
+        if not select.select([fd_in], [], [], 0)[0]:
+            proc.sched.block_io([(fd_in, select.POLLIN)], sa_restart=True)
+        else:
+            proc.sched.block_io([(fd_out, select.POLLOUT)], sa_restart=True)
+        return NORETURN
+    if off_in:
+        proc.write(off_in, struct.pack("<q", oi + n))
+    if off_out:
+        proc.write(off_out, struct.pack("<q", oo + n))
+    return n
+
+
 @syscall("sendfile", "fd fd p u")
 def sys_sendfile(proc, out_fd, in_fd, offset, count):
     if offset:
