@@ -197,6 +197,9 @@ LIBC_CASES = [
     # blocking splice another thread ends (qemu-aarch64 7.2 agrees); a
     # thread, so not on the Unicorn CPU (see libc_threads).
     Case("libc_splice", "libc_splice", unicorn=False),
+    # pidfd_open, poll on a pidfd, pidfd_send_signal (a child, this
+    # process), waitid(P_PIDFD) (qemu-aarch64 7.2 agrees).
+    Case("libc_pidfd", "libc_pidfd"),
     # The kernel's vfork (the native build's behaviour); qemu-aarch64 7.2 loses
     # the child's stores (CLONE_VFORK as fork) and reports posix_spawn success.
     Case("libc_spawn", "libc_spawn"),

@@ -647,6 +647,17 @@ def sys_waitid(proc, idtype, id_, infop, options, rusage):
     return _wait_child(proc, check)
 
 
+@syscall("pidfd_open", "i x")
+def sys_pidfd_open(proc, pid, flags):
+    """Guest processes are host processes (fork is the host's), so a pidfd
+    is the host's: poll reports the exit, waitid(P_PIDFD) reaps through it.
+    Always close-on-exec, as the kernel's; PIDFD_NONBLOCK is O_NONBLOCK."""
+    nonblock = proc.arch.consts.OPEN_FLAGS["O_NONBLOCK"]
+    if flags & ~nonblock:
+        return proc.err("EINVAL")
+    return os.pidfd_open(s32(pid), os.O_NONBLOCK if flags & nonblock else 0)
+
+
 @syscall("getpriority", "i i")
 def sys_getpriority(proc, which, who):
     # The raw syscall returns 20 - nice (never negative); glibc converts back.

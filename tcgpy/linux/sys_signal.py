@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ctypes
 import os
+import signal
 import struct
 
 from .signals import SI_TKILL, SI_USER, UNCATCHABLE, PendingSignal, SigAction
@@ -149,6 +150,32 @@ def sys_kill(proc, pid, signo):
     # our share comes back through the signal watcher thread.
     os.kill(pid, hs)
     return 0
+
+
+@syscall("pidfd_send_signal", "fd sig p x")
+def sys_pidfd_send_signal(proc, pidfd, signo, info, flags):
+    """kill(2) through a pidfd (a host one: see pidfd_open).  Only with no
+    siginfo of the caller's: that form is not implemented (EINVAL)."""
+    pidfd, signo = s32(pidfd), s32(signo)
+    if info or flags or not 0 <= signo <= NSIG:
+        return proc.err("EINVAL")
+    if _pidfd_pid(pidfd) == proc.pid:
+        return _post_self(proc, signo, SI_USER)
+    signal.pidfd_send_signal(pidfd, host_signo(proc, signo) if signo else 0)
+    return 0
+
+
+def _pidfd_pid(pidfd: int) -> int | None:
+    """The process a pidfd names, from its fdinfo's Pid: line (None: not
+    a pidfd, which the host call then refuses with EBADF)."""
+    try:
+        with open(f"/proc/self/fdinfo/{pidfd}") as f:
+            for line in f:
+                if line.startswith("Pid:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return None
 
 
 @syscall("tgkill", "i i sig")
