@@ -92,7 +92,8 @@ END {
 """
 
 # A child on a pseudo-terminal (forkpty: ptmx ioctls, a new session with
-# its controlling terminal), threads, a timer signal and a socket pair.
+# its controlling terminal), threads, a timer signal, a socket pair, splice,
+# and a child signalled and reaped through a pidfd.
 PYTHON_OS = r"""
 import os, pty, signal, socket, threading, time
 pid, fd = pty.fork()
@@ -125,6 +126,15 @@ while not got:
 a, b = socket.socketpair()
 a.sendall(b"ping")
 print(results, got, b.recv(4))
+r, w = os.pipe()
+print(os.splice(os.open("in.txt", os.O_RDONLY), w, 8, offset_src=2), os.read(r, 8))
+pid = os.fork()
+if pid == 0:
+    signal.pause()
+    os._exit(0)
+pidfd = os.pidfd_open(pid)
+signal.pidfd_send_signal(pidfd, signal.SIGTERM)
+print(os.waitid(os.P_PIDFD, pidfd, os.WEXITED).si_status)
 """
 
 IN_TXT = "b 2\na 1\nc 3\nb 4\nthe quick brown fox jumps 5\n"
