@@ -6,6 +6,13 @@ through ``tcgpy run -L SYSROOT`` and through ``qemu-riscv64 -L SYSROOT``;
 every command's stdout, stderr and exit status must agree, and so must the
 files the commands leave behind (an xz archive, a git object store).
 
+What the cases leave out, because qemu-riscv64 7.2 is no reference there:
+a program that executes another by its absolute path (git's sub-commands
+and maintenance, python's multiprocessing forkserver, perl's qx//) gets the
+host's program under qemu-user, which does not apply -L to execve (tcgpy
+runs the sysroot's); and a guest killed by a core-dumping signal, where
+tcgpy says so on stderr and qemu-user, with RLIMIT_CORE at 0, says nothing.
+
 Opt-in (``-m realworld``, not in the default run): needs
 ``tests/guest/get_riscv64_sysroot.sh`` (or ``get_realworld.sh``, which runs
 it) to have built tests/guest/ext/riscv64/sysroot, and qemu-riscv64 as the
