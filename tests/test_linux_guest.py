@@ -189,6 +189,17 @@ LIBC_CASES = [
     # priorities, sigqueue to this process, a thread and a child, and the
     # siginfo of signals other processes send (si_pid, SIGCHLD's status).
     Case("libc_events", "libc_events", tmpdir_arg=True),
+    # Pseudo-terminals as glibc's openpty/posix_openpt make them: the ptmx
+    # ioctls (TIOCGPTN, TIOCSPTLCK, TIOCGPTLCK, TIOCGPTPEER) and FIOCLEX
+    # (qemu-aarch64 7.2 lacks TIOCGPTLCK).
+    Case("libc_pty", "libc_pty"),
+    # splice between files and pipes, offsets, EAGAIN, EINVAL, and a
+    # blocking splice another thread ends (qemu-aarch64 7.2 agrees); a
+    # thread, so not on the Unicorn CPU (see libc_threads).
+    Case("libc_splice", "libc_splice", unicorn=False),
+    # pidfd_open, poll on a pidfd, pidfd_send_signal (a child, this
+    # process), waitid(P_PIDFD) (qemu-aarch64 7.2 agrees).
+    Case("libc_pidfd", "libc_pidfd"),
     # The kernel's vfork (the native build's behaviour); qemu-aarch64 7.2 loses
     # the child's stores (CLONE_VFORK as fork) and reports posix_spawn success.
     Case("libc_spawn", "libc_spawn"),
