@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import ctypes
 import os
+import sys
 import weakref
 from time import perf_counter
 from typing import Callable, Iterable
@@ -105,6 +106,7 @@ COLD_RUNS = int(os.environ.get("TCGPY_COLD_RUNS", "32"))
 # (2026-12-07, main thread's CPU for a first run, loaded machine: perl -e
 # 2.2-2.3 s at 8 or 16, 2.5-2.7 s at 32 or 64; gawk 1.45-1.65 at 16, 1.65-1.75 at 32).
 COLD_RUNS_BACKGROUND = int(os.environ.get("TCGPY_COLD_RUNS", "16"))
+SWITCH_INTERVAL = 0.0002       # seconds (sys.setswitchinterval) with the background compiler
 
 
 def default_pipeline():
@@ -380,6 +382,13 @@ class Emulator:
         if on and self.cache.background is None:
             from .backends.llvm.background import BackgroundCompiler
             self.cache.background = BackgroundCompiler()
+            # The LLVM thread needs the GIL between its LLVM calls, a few
+            # dozen times a job; a guest's thread running Python (the cold
+            # tier, translation) gives it up every switch interval only: at
+            # CPython's 5 ms a job took a large part of a second, and the
+            # blocks waiting for it were interpreted all that time (file's
+            # first run 7 s instead of 4).
+            sys.setswitchinterval(min(sys.getswitchinterval(), SWITCH_INTERVAL))
             if self.cache.cold_runs:
                 self.cache.cold_runs = COLD_RUNS_BACKGROUND
             self.cache.prepare_access_functions()

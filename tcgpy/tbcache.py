@@ -85,6 +85,10 @@ MAX_BATCH = 64
 # loop becomes a region around the partition loops, which the partition's
 # other paths enter mid-way.)
 HOT_THRESHOLD = int(os.environ.get("TCGPY_HOT_THRESHOLD", "3000"))
+# A cold block whose compile is on the background thread (background.py)
+# is interpreted meanwhile, up to this many times cold_runs: then the guest
+# waits for the code.
+WAIT_RUNS = 4
 HOT_REGION_MAX = 64    # blocks recompiled together for one hot edge
 COUNTER_NEVER = 1 << 62  # a count that does not run out
 # A hot loop's blocks also become one function entered at its header
@@ -734,6 +738,12 @@ class TBCache:
             if self.new_pcs is not None:
                 self.new_pcs[pc] = None
             tb.runs += 1
+            if tb.compiling and tb.runs >= WAIT_RUNS * self.cold_runs:
+                # Still waiting for its code: a hot loop would go on being
+                # interpreted, 50-100 times slower; the guest waits instead.
+                self.wait_compiled()
+                if self.blocks.get(pc) is not None:
+                    return self.blocks[pc]
             if tb.runs < self.cold_runs or tb.compiling:
                 self.stats.cold_runs += 1
                 if tb.runs == self.cold_runs // 2:
