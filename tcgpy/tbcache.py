@@ -531,8 +531,8 @@ class TBCache:
             if info["kind"] == "access":
                 self._install_access_functions(info, job.result)
                 continue
-            if info["code"] is not self.code:
-                continue                # flushed: its slots and counters went with it
+            if info["kind"] not in ("first", "hot") or info["code"] is not self.code:
+                continue                # (flushed: its slots and counters went with it)
             addrs, elapsed = job.result
             self.stats.time_llvm_compile += elapsed
             if info["kind"] == "first":

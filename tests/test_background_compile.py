@@ -6,7 +6,11 @@ from __future__ import annotations
 import os
 import struct
 
+import pytest
+
 import tcgpy
+from tcgpy import tbcache
+from tcgpy.backends.llvm.background import Job
 
 from .asm import asm
 
@@ -26,6 +30,14 @@ loop:
     b.ne loop
     str x0, [x4]
 """
+
+
+@pytest.fixture(autouse=True)
+def _patient(monkeypatch, request):
+    # Tests that hold the worker (its _busy lock) let blocks be interpreted
+    # for as long as they like: waiting for the worker would never end.
+    if "waits" not in request.node.name:
+        monkeypatch.setattr(tbcache, "WAIT_RUNS", 10**9)
 
 
 def make(code: bytes, cold_runs: int = 2) -> tcgpy.Emulator:
@@ -221,7 +233,7 @@ def test_the_worker_blocks_every_host_signal():
     before = signal.pthread_sigmask(signal.SIG_BLOCK, [])
     emu.set_background_compile(True)
     bg = emu.cache.background
-    bg.submit(__import__("tcgpy.backends.llvm.background", fromlist=["Job"]).Job(lambda: None, kind="test"))
+    bg.submit(Job(lambda: None, kind="test"))
     bg.wait_all()
     bg.take()
     assert signal.pthread_sigmask(signal.SIG_BLOCK, []) == before      # the caller's mask is back
@@ -230,3 +242,22 @@ def test_the_worker_blocks_every_host_signal():
         blocked = int(next(line for line in f if line.startswith("SigBlk:")).split()[1], 16)
     for sig in (signal.SIGALRM, signal.SIGCHLD, signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGUSR1):
         assert blocked >> (sig - 1) & 1, signal.Signals(sig).name
+
+
+def test_a_block_waiting_too_long_for_its_code_waits_for_it():
+    # The worker is busy (a job that takes a while): the loop's blocks are
+    # interpreted up to WAIT_RUNS x cold_runs times, then the guest waits
+    # for their code instead of interpreting a hot loop all along.
+    import threading
+    code = asm(LOOP.format(n=2000))
+    emu = make(code)
+    bg = emu.cache.background
+    gate = threading.Event()
+    bg.submit(Job(lambda: gate.wait(), kind="test"))
+    threading.Timer(0.2, gate.set).start()
+    assert run(emu, code, 2000) == expect(2000)
+    bg.take()
+    loop_pc = CODE + 12
+    tb = emu.cache.blocks.get(loop_pc)
+    assert tb is not None and tb.ir is None          # compiled
+    assert emu.stats.cold_runs < 3 * tbcache.WAIT_RUNS * emu.cache.cold_runs
