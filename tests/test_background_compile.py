@@ -91,31 +91,27 @@ def test_code_rewritten_while_compiling_is_not_installed():
     assert run(emu, code, 50) == want
 
 
-def test_a_flush_drops_what_is_still_compiling():
-    code = asm(LOOP.format(n=50))
+def queued(n: int):
+    """An emulator that ran the loop while the worker was held: its
+    blocks' compiles are queued, not done (the worker may take them now)."""
+    code = asm(LOOP.format(n=n))
     emu = make(code)
     bg = emu.cache.background
-    bg._busy.acquire()
-    try:
-        assert run(emu, code, 50) == expect(50)
+    with bg._busy:
+        assert run(emu, code, n) == expect(n)
         assert bg.queue
-    finally:
-        bg._busy.release()
+    return emu, code, bg
+
+
+def test_a_flush_drops_what_is_still_compiling():
+    emu, code, bg = queued(50)
     emu.flush_cache()
     assert bg.pending == 0 and not emu.cache.blocks
     assert run(emu, code, 50, 2) == expect(50, 2)
 
 
 def test_a_forked_child_compiles_what_its_parent_left_queued():
-    code = asm(LOOP.format(n=200))
-    emu = make(code)
-    bg = emu.cache.background
-    bg._busy.acquire()
-    try:
-        assert run(emu, code, 200) == expect(200)
-        assert bg.queue
-    finally:
-        bg._busy.release()
+    emu, code, bg = queued(200)
     # (the fork waits for the job in hand: never a child whose llvmlite lock is held)
     pid = os.fork()
     if pid == 0:
@@ -170,12 +166,7 @@ def test_a_hot_loop_rewritten_while_compiling_keeps_its_new_code():
 def test_a_forked_child_compiles_only_once_it_looks_up_code():
     # (the persistent cache's saver is such a child: it never runs guest
     # code again, and must not spend a core on its parent's queue)
-    code = asm(LOOP.format(n=200))
-    emu = make(code)
-    bg = emu.cache.background
-    with bg._busy:
-        assert run(emu, code, 200) == expect(200)
-        assert bg.queue
+    emu, code, bg = queued(200)
     # (the worker may take some of the queue before the fork)
     r, w = os.pipe()
     pid = os.fork()
