@@ -81,6 +81,8 @@ class Target:
         first = read(pc, unit)
         if first is None:
             return None
+        if self.max_insn_length == unit:
+            return first, unit          # (one length: no rule to ask, once per instruction translated)
         n = self.insn_length(first)
         if n == unit:
             return first, n

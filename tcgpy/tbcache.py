@@ -246,8 +246,6 @@ class TBCache:
     def __init__(self, arch, env, aspace, pipeline, log=None):
         self.arch = arch
         self._target_fetch = arch.target.fetch
-        target = arch.target
-        self._fixed_length = target.fetch_unit if target.max_insn_length == target.fetch_unit else 0
         self.env = env
         self.aspace = aspace
         self.pipeline = pipeline           # callable(block) -> block
@@ -374,13 +372,6 @@ class TBCache:
     # -- translation -----------------------------------------------------------------
     def _fetch(self, pc: int) -> tuple[int, int] | None:
         """(instruction word, length) at ``pc`` by the target's fetch rule, or None."""
-        unit = self._fixed_length
-        if unit:
-            # (the rule, for instructions of one length: aligned, executable)
-            if pc & (unit - 1):
-                return None
-            word = self.aspace.fetch(pc, unit)
-            return None if word is None else (word, unit)
         return self._target_fetch(self.aspace.fetch, pc)
 
     def _translate(self, pc: int, max_insns: int, stops: Container[int], plain: bool = False,
