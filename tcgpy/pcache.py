@@ -16,8 +16,9 @@ a file renamed into another namespace fails too): a truncated, corrupted or
 foreign file is a miss.  Writes go to a temporary file renamed into place,
 so readers see a whole file or none; a full disk or a read-only directory
 makes writes fail quietly (a miss for the next run).  At most one writer
-process works on a cache directory at a time (writer.lock); the others
-leave their pages to a later run.
+process works on a cache directory at a time (writer.lock); up to
+``QUEUE_SLOTS`` others wait for it (writer.queueN), and the rest leave their
+pages to a later run.
 """
 from __future__ import annotations
 
@@ -225,12 +226,20 @@ class PersistentCache:
 
 # -- the directory as a whole (tcgpy cache, the writer) ----------------------------------
 
-class WriterLock:
-    """Held by the one process writing to a cache directory; ``acquire``
-    does not wait unless asked to."""
+# Savers that may queue behind the writer.  A short process's saver that
+# found the writer busy used to give up, so of ``git init; git add; git
+# commit`` only the first process's pages were kept; an unbounded queue would
+# leave a copy of tcgpy waiting behind each process of a 200-process script.
+QUEUE_SLOTS = 4
 
-    def __init__(self, root: str):
-        self.path = os.path.join(root, "writer.lock")
+
+class WriterLock:
+    """Held by the one process writing to a cache directory (or, named
+    ``writer.queueN``, by a saver waiting for it); ``acquire`` does not wait
+    unless asked to."""
+
+    def __init__(self, root: str, name: str = "writer.lock"):
+        self.path = os.path.join(root, name)
         self.fd = -1
 
     def acquire(self, wait: bool = False) -> bool:
@@ -256,16 +265,36 @@ class WriterLock:
             self.fd = -1
 
 
+def queue_slot(root: str) -> WriterLock | None:
+    """A free place in the writer's queue, held until its owner holds the
+    writer lock; None when every place is taken."""
+    for i in range(QUEUE_SLOTS):
+        slot = WriterLock(root, f"writer.queue{i}")
+        if slot.acquire(wait=False):
+            return slot
+    return None
+
+
+def _free(lock: WriterLock) -> bool:
+    if lock.acquire(wait=False):
+        lock.release()
+        return True
+    return False
+
+
 def wait_for_writers(root: str, timeout: float | None = None) -> bool:
-    """Block until no process writes to the cache at ``root`` (True), or
-    ``timeout`` seconds pass (False)."""
+    """Block until no process writes to the cache at ``root`` or waits to
+    (True), or ``timeout`` seconds pass (False)."""
     if not os.path.isdir(root):
         return True
     end = None if timeout is None else time.monotonic() + timeout
-    lock = WriterLock(root)
+    queue = [WriterLock(root, f"writer.queue{i}") for i in range(QUEUE_SLOTS)]
+    writer = WriterLock(root)
     while True:
-        if lock.acquire(wait=False):
-            lock.release()
+        # The queue first: a waiting saver leaves its place only once it
+        # holds the writer lock, so an empty queue then a free writer lock
+        # means every saver that was waiting has finished.
+        if all(_free(q) for q in queue) and _free(writer):
             return True
         if end is not None and time.monotonic() >= end:
             return False

@@ -439,8 +439,9 @@ def _save_page(cache, page: int, data: bytes, key: str, pcs: list[int]) -> bool:
 
 
 def save_in_background(emu, log_figures: bool = True) -> None:
-    """Save ``emu``'s blocks in a detached process that gives up when
-    another process is writing to the same cache.  Returns at once in the
+    """Save ``emu``'s blocks in a detached process that queues behind
+    another process writing to the same cache, or gives up when the queue is
+    full.  Returns at once in the
     caller, which must be about to exit: the child is then reparented, and
     no guest can see it as a child of its own.  (A double fork would not
     need that, but waiting for the middle process, a copy of all of tcgpy,
@@ -456,22 +457,31 @@ def save_in_background(emu, log_figures: bool = True) -> None:
         return
     try:
         os.setsid()
-        # The writer lock is taken before our caller's descriptors close:
-        # whoever waits for those to close and then for the lock (a test,
-        # ``tcgpy cache wait``) waits for this save too.  Another writer at
-        # work: this run's pages are left to a later run rather than
-        # queueing (a script of 200 short processes would otherwise leave
-        # 200 waiting copies of tcgpy behind it).
+        # The writer lock (or a place in its queue) is taken before our
+        # caller's descriptors close: whoever waits for those to close and
+        # then for the cache's writers (a test, ``tcgpy cache wait``) waits
+        # for this save too.  With the queue full, this run's pages are left
+        # to a later run (pcache.QUEUE_SLOTS says why the queue is short).
         lock = _writer_lock(cache.pcache, wait=False)
-        _detach_descriptors(keep=lock.fd if lock is not None else -1)
+        slot = _queue_slot(cache.pcache) if lock is None else None
+        held = lock or slot
+        _detach_descriptors(keep=held.fd if held is not None else -1)
         try:
             os.nice(10)
         except OSError:
             pass
+        if slot is not None:
+            lock = _writer_lock(cache.pcache, wait=True)
+            slot.release()
         save_now(emu, log_figures, lock=lock)
     except BaseException:
         pass
     os._exit(0)
+
+
+def _queue_slot(pcache):
+    from .pcache import queue_slot
+    return queue_slot(str(pcache.root)) if pcache.usable() else None
 
 
 def _writer_lock(pcache, wait: bool):

@@ -10,6 +10,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -226,6 +227,52 @@ def test_eight_processes_share_one_empty_cache(tmp_path, sync):
     assert out.startswith(b"hello, world\n") and warm.returncode == 0
     stats = {k.strip(): v for k, v in (line.split(":") for line in err.decode().splitlines()[1:] if ":" in line)}
     assert int(stats["pcache_hits"]) > 0 and int(stats["pcache_misses"]) == 0, err
+
+
+def _warm_hello_stats(cache_dir) -> dict:
+    warm = _tcgpy("run", "--stats", str(HELLO), cache_dir=cache_dir)
+    out, err = warm.communicate(timeout=120)
+    assert out.startswith(b"hello, world\n") and warm.returncode == 0, err
+    return {k.strip(): int(v) for k, v in (line.split(":", 1) for line in err.decode().splitlines()[1:]
+                                           if ":" in line and line.split(":", 1)[1].strip().isdigit())}
+
+
+def test_a_saver_queues_behind_another_writer(tmp_path):
+    """A short process's saver that finds another process writing waits for
+    it (``git init; git add`` keeps the second process's pages too)."""
+    writer = pcache.WriterLock(str(tmp_path))
+    assert writer.acquire()
+    try:
+        p = _tcgpy("run", str(HELLO), cache_dir=tmp_path, sync=False)
+        assert p.communicate(timeout=120)[0].startswith(b"hello")
+        # its saver holds a place in the queue before the run's pipes close
+        assert not pcache.wait_for_writers(str(tmp_path), timeout=0.1)
+        before = set(_entries(tmp_path))      # (the runtime functions the run itself stored)
+    finally:
+        writer.release()
+    assert pcache.wait_for_writers(str(tmp_path), timeout=120)
+    assert set(_entries(tmp_path)) - before
+    s = _warm_hello_stats(tmp_path)
+    assert s["pcache_hits"] > 0 and s["pcache_misses"] == 0
+
+
+def test_a_saver_gives_up_when_the_queue_is_full(tmp_path):
+    held = [pcache.WriterLock(str(tmp_path))] + [pcache.WriterLock(str(tmp_path), f"writer.queue{i}")
+                                                 for i in range(pcache.QUEUE_SLOTS)]
+    assert all(lock.acquire() for lock in held)
+    try:
+        p = _tcgpy("run", str(HELLO), cache_dir=tmp_path, sync=False)
+        assert p.communicate(timeout=120)[0].startswith(b"hello")
+        log = tmp_path / "runs.log"
+        for _ in range(6000):                 # the saver logs its run as it leaves
+            if log.exists() and log.read_text().endswith("\n"):
+                break
+            time.sleep(0.02)
+        assert log.read_text().split()[-1] == "0"      # no pages written
+    finally:
+        for lock in held:
+            lock.release()
+    assert _warm_hello_stats(tmp_path)["pcache_misses"] > 0
 
 
 def test_cache_command(tmp_path):
