@@ -202,17 +202,24 @@ def _page_hash(cache, page: int) -> str | None:
     return h
 
 
-def hot_key(cache, header: int, region) -> str | None:
-    """The key of hot loop ``region`` (TBs) entered at ``header``, or None."""
+def hot_key(cache, header: int, region, fresh: bool = False) -> str | None:
+    """The key of hot loop ``region`` ((pc, instructions, size) of each
+    block) entered at ``header``, or None; ``fresh`` hashes the pages as
+    they are now instead of taking the hashes kept since the block cache
+    last saw them change."""
     from .tbcache import HOT_REGIONS
     h = blake2b(cache.pcache.key + b"hot\0", digest_size=20)
     h.update(struct.pack("<Q?", header, HOT_REGIONS))
     pages = set()
-    for tb in region:
-        h.update(struct.pack("<QI", tb.pc, tb.n_insns))
-        pages.update(_pages_of(tb.pc, tb.size))
+    for pc, n, size in region:
+        h.update(struct.pack("<QI", pc, n))
+        pages.update(_pages_of(pc, size))
     for p in sorted(pages):
-        ph = _page_hash(cache, p)
+        if fresh:
+            data = page_bytes(cache.aspace, p)
+            ph = None if data is None else content_hash(data)
+        else:
+            ph = _page_hash(cache, p)
         if ph is None:
             return None
         h.update(struct.pack("<Q", p) + bytes.fromhex(ph))
@@ -326,9 +333,13 @@ def _symbols(cache, meta: dict) -> dict[str, int] | None:
     return symbols
 
 
-def _save_hot(cache, key: str, header: int, pcs: list[tuple[int, int]]) -> bool:
+def _save_hot(cache, key: str, header: int, pcs: list[tuple[int, int]], keyed) -> bool:
     from .backends.llvm.lower_region import optimize as optimize_region
     from .tbcache import lower_hot
+    # The key was taken when the loop turned hot; code that changed since
+    # (self-modifying, or a page mapped anew) must not be saved under it.
+    if hot_key(cache, header, keyed, fresh=True) != key:
+        return False
     blocks = [cache._translate(pc, n, (), plain=True) for pc, n in pcs]
     tag = os.urandom(8).hex()          # names the module's own symbols, unique in an engine
     rt = dataclasses.replace(cache.rt, tag=tag, imports={})
@@ -363,10 +374,10 @@ def save(cache, deadline: float | None = None) -> int:
     the cache lacks any of them; returns the number of pages written."""
     pcache = cache.pcache
     written = 0
-    for key, (header, pcs) in list(cache.hot_records.items()):
+    for key, (header, pcs, keyed) in list(cache.hot_records.items()):
         if pcache.read(key, count=False) is None:
             try:
-                written += _save_hot(cache, key, header, pcs)
+                written += _save_hot(cache, key, header, pcs, keyed)
             except Exception as e:        # this loop is not cached
                 pcache._note(f"hot loop at {header:#x} not saved: {type(e).__name__}: {e}")
     written += _save_choices(cache)

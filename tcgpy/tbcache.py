@@ -273,7 +273,7 @@ class TBCache:
         self.pcache_tried: set[int] = set()            # pages looked up since their last change
         self.pcache_pages: dict[int, tuple[str, set[int]]] = {}   # page -> (key, pcs) loaded
         self.page_hashes: dict[int, str | None] = {}   # content hash of code pages (persist.py)
-        self.hot_records: dict[str, tuple] = {}        # hot loops compiled here: key -> (header, blocks)
+        self.hot_records: dict[str, tuple] = {}        # hot loops compiled here: key -> (header, blocks, keyed)
         self.hot_choices: dict[tuple, list] = {}       # (header, edge source) -> region chosen here
         self.pcache_slot_base = self.pcache_ctr_base = 0   # of the entry persist.py loaded last
         self.counter_owner: dict[int, TB] = {}
@@ -540,8 +540,6 @@ class TBCache:
                     tb.compiling = False
                 news = self._finish_hot(info, addrs)
                 if all(tb.valid for tb in region):
-                    if info["hot_key"]:
-                        self.hot_records[info["hot_key"]] = info["record"]
                     self._install_hot(region, news, info["target"])
                 else:
                     for tb in news:
@@ -599,7 +597,7 @@ class TBCache:
             self.stats.hot_regions += 1
         return tbs
 
-    def _compile_hot_in_background(self, blocks, header_pc: int, region: list[TB], hot_key) -> None:
+    def _compile_hot_in_background(self, blocks, header_pc: int, region: list[TB]) -> None:
         info = self._lower_hot(blocks, header_pc)
         text, is_region = info["text"], info["is_region"]
         names = [lb.name for lb in info["lowered"]]
@@ -613,9 +611,7 @@ class TBCache:
 
         for tb in region:
             tb.compiling = True
-        self.background.submit(Job(work, kind="hot", code=code, region=region, target=header_pc,
-                                   hot_key=hot_key, record=(header_pc, [(b.pc, b.guest_insns) for b in blocks]),
-                                   **info))
+        self.background.submit(Job(work, kind="hot", code=code, region=region, target=header_pc, **info))
 
     def _fn_name(self) -> str:
         self._fn_counter += 1
@@ -879,9 +875,10 @@ class TBCache:
         region = [tb for tb in region if tb.instr < 2]
         if not region or any(tb.compiling for tb in region):
             return                      # (a region of it on its way from the background thread)
-        hot_key = None
+        hot_key = keyed = None
         if self.pcache is not None and not any(tb.instr for tb in region):
-            hot_key = persist.hot_key(self, target, region)
+            keyed = [(tb.pc, tb.n_insns, tb.size) for tb in region]
+            hot_key = persist.hot_key(self, target, keyed)
             news = persist.load_hot(self, hot_key) if hot_key else None
             if news is not None:
                 # (the blocks it was compiled from: region_possible may have left some out)
@@ -899,13 +896,18 @@ class TBCache:
             blocks = [blocks[i] for i in keep]
             if not region:
                 return
+        if hot_key:
+            # For the persistent cache, compiled again as relocatable code
+            # when saving (persist._save_hot checks the key against the code
+            # as it is then).  Recorded now, not once installed: a loop that
+            # turns hot near the end of a run is still on the background
+            # thread when the guest exits, and the next run would compile
+            # it again.
+            self.hot_records[hot_key] = (target, [(b.pc, b.guest_insns) for b in blocks], keyed)
         if self.background is not None and self.log is None:
-            self._compile_hot_in_background(blocks, target, region, hot_key)
+            self._compile_hot_in_background(blocks, target, region)
             return
         news = self._compile_hot(blocks, target)
-        if hot_key:
-            # for the persistent cache: compiled again as relocatable code when saving
-            self.hot_records[hot_key] = (target, [(b.pc, b.guest_insns) for b in blocks])
         self._install_hot(region, news, target)
 
     def _form_region(self, target: int, src: TB) -> list[TB]:

@@ -252,3 +252,57 @@ def test_a_block_waiting_too_long_for_its_code_waits_for_it():
     tb = emu.cache.blocks.get(loop_pc)
     assert tb is not None and tb.ir is None          # compiled
     assert emu.stats.cold_runs < 3 * tbcache.WAIT_RUNS * emu.cache.cold_runs
+
+
+def _hot_while_held(tmp_path, n):
+    """A run whose loop turns hot while the worker is held: its hot code
+    is still on the queue when the run ends."""
+    code = asm(LOOP.format(n=n))
+    emu = tcgpy.Emulator("aarch64", icount=False, cache_dir=str(tmp_path))
+    emu.set_background_compile(True)
+    emu.cache.cold_runs = 2
+    emu.mem_map(CODE, 0x4000, "rwx")
+    emu.mem_map(DATA, 0x4000, "rw")
+    emu.mem_write(CODE, code)
+    bg = emu.cache.background
+    with bg._busy:
+        assert run(emu, code, n) == expect(n)
+    emu.cache.wait_compiled()
+    bg._busy.acquire()
+    assert run(emu, code, n) == expect(n)
+    assert [job for job in bg.queue if job.info["kind"] == "hot"], "the loop should have turned hot"
+    return emu, code, bg
+
+
+def test_a_loop_still_compiling_when_the_run_ends_is_saved(tmp_path):
+    from tcgpy import persist
+    from tcgpy.tbcache import HOT_THRESHOLD
+    n = 3 * HOT_THRESHOLD
+    emu, code, bg = _hot_while_held(tmp_path, n)
+    try:
+        assert persist.save(emu.cache) > 0        # (the saver: the hot job never ran)
+    finally:
+        bg._busy.release()
+    later = tcgpy.Emulator("aarch64", icount=False, cache_dir=str(tmp_path))
+    later.mem_map(CODE, 0x4000, "rwx")
+    later.mem_map(DATA, 0x4000, "rw")
+    later.mem_write(CODE, code)
+    assert run(later, code, n) == expect(n)
+    s = later.stats
+    assert s.blocks_promoted > 0 and s.hot_regions_loaded + s.modules_loaded > s.pcache_hits
+    assert s.modules_compiled == 0 and s.blocks_translated == 0
+
+
+def test_a_hot_loop_whose_code_changed_is_not_saved_under_its_old_key(tmp_path):
+    from tcgpy import persist
+    from tcgpy.tbcache import HOT_THRESHOLD
+    n = 3 * HOT_THRESHOLD
+    emu, code, bg = _hot_while_held(tmp_path, n)
+    try:
+        (key, _), = emu.cache.hot_records.items()
+        offset = code.index(asm("madd x0, x1, x5, x0"))
+        emu.mem_write(CODE + offset, asm("msub x0, x1, x5, x0"))
+        persist.save(emu.cache)
+    finally:
+        bg._busy.release()
+    assert emu.cache.pcache.read(key, count=False) is None
