@@ -73,7 +73,7 @@ COMMON_ROWS: tuple[RegDef, ...] = (
     RegDef("fault_access", ir=False, user=False, compare=False),  # 0 read, 1 write, 2 fetch
     RegDef("exception", ir=False, user=False, compare=False),     # set by slow paths
     # detail of an exit (HOT: its counter), and in a slow-path access the
-    # accessing instruction's pc (for memory hooks: lower.access_function_text)
+    # accessing instruction's pc (for memory hooks: access.access_function_text)
     RegDef("exit_info", ir=False, user=False, compare=False),
     # where a faulting out-of-line access leaves translated code (set by jit.enter)
     RegDef("jmp_buf", ir=False, user=False, compare=False),

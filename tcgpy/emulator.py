@@ -110,7 +110,16 @@ SWITCH_INTERVAL = 0.0002       # seconds (sys.setswitchinterval) with the backgr
 
 
 def default_pipeline():
-    from .ir.passes import optimize
+    """The optimiser (ir.passes.optimize), imported when a block first needs
+    it: a run whose code all comes from the persistent cache never does, and
+    the passes import the IR interpreter and the targets' semantics with it."""
+    run = None
+
+    def optimize(block, enabled=None):
+        nonlocal run
+        if run is None:
+            from .ir.passes import optimize as run
+        return run(block, enabled=enabled)
     return optimize
 
 
@@ -628,7 +637,7 @@ class Emulator:
 
     def _at_access_pc(self, call):
         """Run ``call`` with env pc at the accessing instruction (translated
-        code passes it in env exit_info on the slow path: lower.py's access
+        code passes it in env exit_info on the slow path: access.py's access
         functions), then put back the pc the block's IR holds."""
         env = self.env
         saved, env.pc = env.pc, env.exit_info

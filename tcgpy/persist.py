@@ -5,7 +5,7 @@ by the cold tier) are grouped by the guest page they start on, translated
 again from guest memory and compiled as first-tier code, one module per
 page, into **relocatable** object code: every address that differs from run
 to run (env, the jump slots and counters, helpers, access functions, exit
-stubs) is a symbol (lower.Runtime.ref), so the code does not depend on where
+stubs) is a symbol (runtime.Runtime.ref), so the code does not depend on where
 this run put tcgpy's own structures.  Guest addresses are constants in it:
 the page's key holds the address it was translated at, and tcgpy lays out a
 program the same way every run (no address-space randomisation: the loader,
@@ -35,7 +35,7 @@ import sys
 import time
 
 from .backends.llvm import jit
-from .backends.llvm.lower import lower_batch, lower_block, module_text, runtime_symbol
+from .backends.llvm.runtime import runtime_symbol
 from .cpustate import PAGE_MASK, PAGE_SIZE
 from .pcache import blake2b
 from .softmmu.memory import PERM_X
@@ -406,6 +406,7 @@ def save(cache, deadline: float | None = None) -> int:
 
 
 def _save_page(cache, page: int, data: bytes, key: str, pcs: list[int]) -> bool:
+    from .backends.llvm.lower import lower_batch, lower_block, module_text
     from .tbcache import _pages
     from .translator import FetchFault
     blocks, deps = [], []

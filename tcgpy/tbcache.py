@@ -28,11 +28,11 @@ from dataclasses import dataclass, field
 
 from .backends.llvm import jit, native_helpers, refill
 from .backends.llvm.background import Job
-from .backends.llvm.lower import (ACCESS_KEYS, JMP_WAYS, SYM_SLOW_LD, SYM_SLOW_ST, Runtime, access_fn_name,
-                                  access_function_text, jmp_index,
-                                  lower_batch, lower_block, module_text)
-from .backends.llvm.lower_region import lower_region, region_possible
-from .backends.llvm.lower_region import optimize as optimize_region
+# The lowering (backends/llvm/lower.py, lower_region.py) is imported where
+# blocks are lowered: a run whose code all comes from the persistent cache
+# lowers none, and importing it is ~10 ms of a warm start's ~80.
+from .backends.llvm.access import access_function_text
+from .backends.llvm.runtime import ACCESS_KEYS, JMP_WAYS, SYM_SLOW_LD, SYM_SLOW_ST, Runtime, access_fn_name, jmp_index
 from . import persist
 from .cpustate import PAGE_BITS, PAGE_MASK
 from .ir.core import Insn, Kind, Temp
@@ -220,6 +220,8 @@ def lower_hot(blocks, header_pc: int, rt: Runtime, fn_name, alloc_slot, alloc_co
     gets its own hot-tier function and, when the loop's header is among
     them, the whole loop is also one function entered there.  The blocks'
     backward and indirect jumps out count with ``alloc_counter``."""
+    from .backends.llvm.lower import lower_block, module_text
+    from .backends.llvm.lower_region import lower_region, region_possible
     header = next((b for b in blocks if b.pc == header_pc), None)
     if header is None or not HOT_REGIONS or not region_possible(blocks, rt):
         lowered = [lower_block(b, rt, fn_name(), alloc_slot, alloc_counter, True) for b in blocks]
@@ -411,6 +413,7 @@ class TBCache:
     def _lower(self, blocks, chain: bool, hot: bool):
         """LLVM IR text for ``blocks`` as one module.  ``chain`` blocks count
         their loop-closing edges unless they are already the ``hot`` tier."""
+        from .backends.llvm.lower import lower_batch, lower_block, module_text
         t0 = time.perf_counter()
         lowered = []
         counting = self._alloc_counter if chain and not hot else None
@@ -572,6 +575,7 @@ class TBCache:
         """The hot tier: each block's own function and, when the loop's header
         is among them, the whole loop as one function entered there
         (lower_region), optimised by LLVM."""
+        from .backends.llvm.lower_region import optimize as optimize_region
         info = self._lower_hot(blocks, header_pc)
         t1 = time.perf_counter()
         text = info["text"]
@@ -598,6 +602,7 @@ class TBCache:
         return tbs
 
     def _compile_hot_in_background(self, blocks, header_pc: int, region: list[TB]) -> None:
+        from .backends.llvm.lower_region import optimize as optimize_region
         info = self._lower_hot(blocks, header_pc)
         text, is_region = info["text"], info["is_region"]
         names = [lb.name for lb in info["lowered"]]
@@ -669,7 +674,7 @@ class TBCache:
 
     def _jmp_set(self, tb: TB) -> None:
         """Enter ``tb`` in its window of the indirect-jump table
-        (lower.jmp_index): where its pc is already, else in a free entry,
+        (runtime.jmp_index): where its pc is already, else in a free entry,
         else over the entries in turn."""
         table, pc = self.jmp_table, tb.pc
         first = jmp_index(pc, self.jmp_mask) * 2
@@ -888,6 +893,7 @@ class TBCache:
         # Same pc, same instruction count: the same guest code (the blocks
         # are still valid, so their bytes have not changed).
         blocks = [self._translate(tb.pc, tb.n_insns, ()) for tb in region]
+        from .backends.llvm.lower_region import region_possible
         if HOT_REGIONS and not region_possible(blocks, self.rt):
             # No region for this loop: keep the hot code (and the regions)
             # of its inner loops as they are.

@@ -189,7 +189,7 @@ def test_access_functions_are_made_in_the_background_and_kept(tmp_path, monkeypa
     # and written to the persistent cache when saving, even when no lookup
     # installed the job first; a later run loads them (no LLVM).
     from tcgpy.backends.llvm import jit
-    from tcgpy.backends.llvm.lower import ACCESS_KEYS
+    from tcgpy.backends.llvm.runtime import ACCESS_KEYS
     from tcgpy.ir.ops import MemOp
     monkeypatch.setattr(jit, "_runtime_fns", {})          # as in a new process
     emu = tcgpy.Emulator("aarch64", icount=False, cache_dir=str(tmp_path))

@@ -24,7 +24,7 @@ from ...cpustate import COMMON_ROWS
 from ...ir.helpers import HELPERS
 from ...ir.ops import Exit
 from . import objload
-from .lower import CC
+from .runtime import CC
 
 _lock = threading.Lock()
 _base = False
@@ -150,7 +150,7 @@ def base() -> None:
             cf = _make_helper(h)
             _keepalive.append(cf)
             _helper_addrs.append(ctypes.cast(cf, ctypes.c_void_p).value)
-        # the names relocatable code uses for them (lower.Runtime.ref)
+        # the names relocatable code uses for them (runtime.Runtime.ref)
         for i, addr in enumerate(_helper_addrs):
             add_process_symbol(f"tcgpy_helper_{i}", addr)
         names = ["tcgpy_miss_stub", "tcgpy_enter"] + [f"tcgpy_exit_{int(c)}" for c in Exit]

@@ -16,17 +16,11 @@ import re
 from dataclasses import dataclass, field
 from typing import Callable
 
-from ...cpustate import PAGE_MASK, PAGE_SIZE, TLB_ENTRY_SIZE, TLB_SIZE
 from ...ir.core import Block, Insn, Temp
 from ...ir.ops import F, Cond, Exit, MemOp, Op
-
-MASK64 = (1 << 64) - 1
-
-# Blocks call each other only through tail calls, so no register needs to
-# survive a call: preserve_none drops the callee-saved pushes and pops that
-# the C convention would put around every block.  Python enters through a
-# C-convention trampoline (jit.enter).
-CC = "preserve_nonecc"
+from .access import host_ptr, pair_upper_first, store_fast, tlb_lookup, untag, value_fast
+from .runtime import (CC, JMP_WAYS, LOAD, MODULE_TAIL, STORE, STORE_PAIR, SYM_ENV, SYM_EXIT, SYM_JMP_TABLE,
+                      SYM_SLOW_LD, SYM_SLOW_ST, Runtime, _c)
 
 LOWERERS: dict[Op, Callable] = {}
 
@@ -56,98 +50,6 @@ declare i64 @llvm.fshr.i64(i64, i64, i64)
 
 
 @dataclass
-class Runtime:
-    """Addresses the generated code needs, fixed for the emulator's lifetime."""
-    offsets: dict[str, int]          # env field offsets
-    tlb_offset: int
-    slot_base: int                   # address of the jump-slot array (u64 each)
-    jmp_table: int                   # address of the pc -> host fn table (pc, fn) pairs
-    jmp_table_mask: int
-    slow_ld: int                     # u64 slow_ld(env, addr, memop)
-    slow_st: int                     # void slow_st(env, addr, value, memop)
-    helpers: list[int]               # helper id -> callable address
-    counters: int = 0                # address of the per-block hotness counters (u64 each)
-    env_addr: int = 0                # address of the env structure
-    # (memop, kind) -> address of the out-of-line access function
-    # (access_module_text); empty: every access is inlined
-    access_fns: dict = field(default_factory=dict)
-    # exit code -> a function returning it (jit.exit_stubs); empty: plain returns
-    exit_fns: dict = field(default_factory=dict)
-    # Blocks count the instructions they run against env icount_left (for
-    # run(count=...)); without it they carry no budget check at all.
-    icount: bool = True
-    # u64 hook(env, kind, pc, size): the emulator's Python hooks (Op.hook)
-    hook_fn: int = 0
-    # Non-empty: relocatable code for the persistent cache (tcgpy/pcache.py).
-    # Every address above is then named by a symbol (``ref``) that the
-    # loader maps to this run's value, and ``tag`` makes the module's own
-    # symbols (its jump slots, counters and functions) unique in an engine.
-    tag: str = ""
-    imports: dict = field(default_factory=dict)   # symbol -> extra (fplib: its key)
-    # Where runtime functions' object code is kept between processes
-    # (jit.runtime_functions' store: the persistent cache), or None.
-    store: object = None
-
-    def ref(self, sym: str, addr: int, offset: int = 0) -> str:
-        """The address ``addr + offset`` as an LLVM constant: a number, or in
-        relocatable code symbol ``sym`` plus ``offset``."""
-        if not self.tag:
-            return f"inttoptr (i64 {addr + offset} to ptr)"
-        self.imports.setdefault(sym, None)
-        return f"getelementptr (i8, ptr @{sym}, i64 {offset})" if offset else f"@{sym}"
-
-    def import_decls(self) -> str:
-        """Declarations of the symbols relocatable code named (``ref``), for
-        the module text: the loader maps each to this run's address."""
-        return "".join(f"@{sym} = external global i8\n" for sym in self.imports)
-
-    def slot_ref(self, slot: int) -> str:
-        return self.ref(f"tcgpy_slots_{self.tag}", self.slot_base, 8 * slot)
-
-    def counter_ref(self, idx: int) -> str:
-        return self.ref(f"tcgpy_ctr_{self.tag}", self.counters, 8 * idx)
-
-    def helper_ref(self, helper_id: int) -> str:
-        return self.ref(f"tcgpy_helper_{helper_id}", self.helpers[helper_id])
-
-    def access_ref(self, key) -> str | None:
-        """The out-of-line access function for (memop, kind), if there is one."""
-        fn = self.access_fns.get(key)
-        return None if fn is None else self.ref(access_fn_name(*key), fn)
-
-
-# Symbols of relocatable code that name the same thing in every module
-# (the per-module ones carry the module's tag: Runtime.slot_ref/counter_ref).
-SYM_ENV, SYM_JMP_TABLE, SYM_SLOW_LD, SYM_SLOW_ST = "tcgpy_env", "tcgpy_jmp_table", "tcgpy_slow_ld", "tcgpy_slow_st"
-SYM_EXIT, SYM_HELPER, SYM_FPLIB = "tcgpy_exit_", "tcgpy_helper_", "tcgpy_fplib_"
-
-
-def runtime_symbol(rt: Runtime, sym: str, extra=None) -> int:
-    """The address relocatable code's shared symbol ``sym`` stands for in
-    ``rt``'s run (0: unknown, the code must not be loaded)."""
-    if sym == SYM_ENV:
-        return rt.env_addr
-    if sym == SYM_JMP_TABLE:
-        return rt.jmp_table
-    if sym == SYM_SLOW_LD:
-        return rt.slow_ld
-    if sym == SYM_SLOW_ST:
-        return rt.slow_st
-    if sym.startswith(SYM_EXIT):
-        return rt.exit_fns.get(int(sym[len(SYM_EXIT):]), 0) if sym[len(SYM_EXIT):].isdigit() else 0
-    if sym.startswith(SYM_HELPER):
-        i = sym[len(SYM_HELPER):]
-        return rt.helpers[int(i)] if i.isdigit() and int(i) < len(rt.helpers) else 0
-    if sym.startswith(SYM_FPLIB):
-        from .lower_arm_fp import library_function_for
-        return library_function_for(extra, rt)
-    key = ACCESS_BY_NAME.get(sym)
-    if key is not None:
-        return rt.access_fns.get(key) or 0
-    return 0
-
-
-@dataclass
 class LoweredBlock:
     name: str
     text: str
@@ -169,12 +71,6 @@ def _closes_a_loop(blk: Block) -> bool:
 # (loop_edge at the block's start); shorter ones would pay the count on too
 # little work, and are promoted with the loops they lie in.
 ENTRY_COUNT_MIN_INSNS = 8
-
-
-def _c(v: int) -> str:
-    """An i64 constant as LLVM text (signed, as LLVM prints it)."""
-    v &= MASK64
-    return str(v - (1 << 64) if v >> 63 else v)
 
 
 class _FnLowering:
@@ -715,43 +611,6 @@ def lower_movcond(fl, insn):
 
 # --- guest memory: inline TLB hit path, Python slow path ----------------------
 
-def _tlb_lookup(fl, addr: str, memop: int, write: bool, span: int = 0) -> tuple[str, str]:
-    """Emit the TLB compare for an access of ``span`` bytes (the memop's size
-    unless given); returns (hit i1, entry pointer)."""
-    size = span or 1 << (memop & MemOp.SIZE_MASK)
-    rt = fl.rt
-    idx, off, ent, tagp, tag, cmpa, page, hit = (fl.tmp() for _ in range(8))
-    fl.emit(f"{idx} = lshr i64 {addr}, 12")
-    fl.emit(f"{off} = and i64 {idx}, {TLB_SIZE - 1}")
-    fl.emit(f"{ent} = mul i64 {off}, {TLB_ENTRY_SIZE}")
-    e = fl.tmp()
-    fl.emit(f"{e} = add i64 {ent}, {rt.tlb_offset}")
-    entp = fl.tmp()
-    fl.emit(f"{entp} = getelementptr i8, ptr %env, i64 {e}")
-    fl.emit(f"{tagp} = getelementptr i8, ptr {entp}, i64 {8 if write else 0}")
-    fl.emit(f"{tag} = load i64, ptr {tagp}")
-    if memop & MemOp.ALIGN:
-        # Misaligned addresses keep low bits set and so never match the tag.
-        fl.emit(f"{cmpa} = and i64 {addr}, {_c(PAGE_MASK | (size - 1))}")
-        fl.emit(f"{page} = add i64 {cmpa}, 0")
-    else:
-        # Compare the page of the last byte: an access crossing into the next
-        # page misses and the slow path splits it.
-        fl.emit(f"{cmpa} = add i64 {addr}, {size - 1}")
-        fl.emit(f"{page} = and i64 {cmpa}, {_c(PAGE_MASK)}")
-    fl.emit(f"{hit} = icmp eq i64 {page}, {tag}")
-    return hit, entp
-
-
-def _host_ptr(fl, addr: str, entp: str) -> str:
-    ap, add, h, hp = fl.tmp(), fl.tmp(), fl.tmp(), fl.tmp()
-    fl.emit(f"{ap} = getelementptr i8, ptr {entp}, i64 16")
-    fl.emit(f"{add} = load i64, ptr {ap}")
-    fl.emit(f"{h} = add i64 {addr}, {add}")
-    fl.emit(f"{hp} = inttoptr i64 {h} to ptr")
-    return hp
-
-
 def _fault_check(fl, ok_bb: str) -> None:
     """After a slow-path call: leave the block precisely if it reported a fault."""
     exc = fl.tmp()
@@ -771,40 +630,17 @@ def _guest_access(fl, memop: int, addr: str, write: bool, fast, slow):
     path ``fast(host_ptr)`` and the slow-path call ``slow()`` with its fault
     exit.  Returns the hit path's and the slow path's results (or None) with
     the blocks they come from, for the caller's phi."""
-    hit, entp = _tlb_lookup(fl, addr, memop, write=write)
+    hit, entp = tlb_lookup(fl, addr, memop, write=write)
     hit_bb, miss_bb, cont_bb = fl.new_bb("hit"), fl.new_bb("miss"), fl.new_bb("cont")
     fl.emit(f"br i1 {hit}, label %{hit_bb}, label %{miss_bb}, !prof !1")
     fl.start_bb(hit_bb)
-    fast_val = fast(_host_ptr(fl, addr, entp))
+    fast_val = fast(host_ptr(fl, addr, entp))
     fl.emit(f"br label %{cont_bb}")
     fl.start_bb(miss_bb)
     slow_val = slow()
     _fault_check(fl, cont_bb)
     fl.start_bb(cont_bb)
     return (fast_val, hit_bb), (slow_val, miss_bb)
-
-
-def _value_fast(fl, hp: str, memop: int) -> str:
-    """The hit-path load of a guest value from host pointer ``hp``."""
-    size_log2 = memop & MemOp.SIZE_MASK
-    ty = f"i{8 << size_log2}"
-    raw = fl.tmp()
-    fl.emit(f"{raw} = load {ty}, ptr {hp}, align 1")
-    if size_log2 == 3:
-        return raw
-    v = fl.tmp()
-    fl.emit(f"{v} = {'sext' if memop & MemOp.SIGN else 'zext'} {ty} {raw} to i64")
-    return v
-
-
-def _store_fast(fl, hp: str, val: str, memop: int) -> None:
-    size_log2 = memop & MemOp.SIZE_MASK
-    ty = f"i{8 << size_log2}"
-    v = val
-    if size_log2 != 3:
-        v = fl.tmp()
-        fl.emit(f"{v} = trunc i64 {val} to {ty}")
-    fl.emit(f"store {ty} {v}, ptr {hp}, align 1")
 
 
 def _call_access(fl, fn: int, addr: str, *vals: str) -> str | None:
@@ -827,16 +663,6 @@ def _call_access(fl, fn: int, addr: str, *vals: str) -> str | None:
     return None
 
 
-def _untag(fl, addr: str, memop: int) -> str:
-    """The address an access uses (ops.tbi_address, for MemOp.TBI)."""
-    if not memop & MemOp.TBI:
-        return addr
-    s, d = fl.tmp(), fl.tmp()
-    fl.emit(f"{s} = shl i64 {addr}, 8")
-    fl.emit(f"{d} = ashr i64 {s}, 8")
-    return d
-
-
 @lowers(Op.ld)
 def lower_ld(fl, insn):
     memop = insn.consts[0]
@@ -845,7 +671,7 @@ def lower_ld(fl, insn):
     if fn is not None:
         fl.set(insn.outs[0], _call_access(fl, fn, addr))
         return
-    addr = _untag(fl, addr, memop)
+    addr = untag(fl, addr, memop)
 
     def slow():
         v = fl.tmp()
@@ -853,7 +679,7 @@ def lower_ld(fl, insn):
         return v
 
     (fv, fbb), (sv, sbb) = _guest_access(fl, memop, addr, False,
-                                         lambda hp: _value_fast(fl, hp, memop), slow)
+                                         lambda hp: value_fast(fl, hp, memop), slow)
     d = fl.tmp()
     fl.emit(f"{d} = phi i64 [ {fv}, %{fbb} ], [ {sv}, %{sbb} ]")
     fl.set(insn.outs[0], d)
@@ -868,7 +694,7 @@ def lower_st(fl, insn):
     if fn is not None:
         _call_access(fl, fn, addr, val)
         return
-    _inline_store(fl, memop, _untag(fl, addr, memop), val)
+    _inline_store(fl, memop, untag(fl, addr, memop), val)
 
 
 def _inline_store(fl, memop: int, addr: str, val: str) -> None:
@@ -876,16 +702,7 @@ def _inline_store(fl, memop: int, addr: str, val: str) -> None:
         fl.emit(f"call void {fl.rt.ref(SYM_SLOW_ST, fl.rt.slow_st)}"
                 f"(ptr %env, i64 {addr}, i64 {val}, i64 {memop})")
 
-    _guest_access(fl, memop, addr, True, lambda hp: _store_fast(fl, hp, val, memop), slow)
-
-
-def _pair_upper_first(fl, addr: str, size: int) -> str:
-    """i1: ops.pair_upper_first(addr, size)."""
-    end, off, up = fl.tmp(), fl.tmp(), fl.tmp()
-    fl.emit(f"{end} = add i64 {addr}, {2 * size - 1}")
-    fl.emit(f"{off} = and i64 {end}, {PAGE_SIZE - 1}")
-    fl.emit(f"{up} = icmp ult i64 {off}, {size}")
-    return up
+    _guest_access(fl, memop, addr, True, lambda hp: store_fast(fl, hp, val, memop), slow)
 
 
 @lowers(Op.st2)
@@ -899,8 +716,8 @@ def lower_st2(fl, insn):
         return
     # inline (the hot tier): the two stores in pair_upper_first's order
     size = 1 << (memop & MemOp.SIZE_MASK)
-    addr = _untag(fl, addr, memop)
-    up = _pair_upper_first(fl, addr, size)
+    addr = untag(fl, addr, memop)
+    up = pair_upper_first(fl, addr, size)
     upper = fl.tmp()
     fl.emit(f"{upper} = add i64 {addr}, {size}")
     picks = []
@@ -910,127 +727,6 @@ def lower_st2(fl, insn):
         picks.append(v)
     _inline_store(fl, memop, picks[0], picks[1])
     _inline_store(fl, memop, picks[2], picks[3])
-
-
-class _TextFn:
-    """Just enough of the lowering state to emit a runtime function's body."""
-
-    def __init__(self, rt: Runtime):
-        self.rt = rt
-        self.lines: list[str] = []
-        self.n = 0
-
-    def tmp(self) -> str:
-        self.n += 1
-        return f"%t{self.n}"
-
-    def emit(self, line: str) -> None:
-        self.lines.append("  " + line)
-
-
-# The kinds of out-of-line access function, and the (memop, kind) pairs
-# there is one for: the MemOps frontends use (a 64-bit load has no sign;
-# pairs are never aligned); any other (random IR in the tests) is lowered
-# inline.
-LOAD, STORE, STORE_PAIR = "ld", "st", "st2"
-ACCESS_KEYS = frozenset(
-    [(MemOp.make(size, sign, align, tbi), kind)
-     for size in range(4) for align in (False, True) for tbi in (False, True)
-     for kind, sign in ((LOAD, False), (LOAD, True), (STORE, False))
-     if not (sign and size == 3)]
-    + [(MemOp.make(size, tbi=tbi), STORE_PAIR) for size in range(4) for tbi in (False, True)])
-
-
-def access_fn_name(memop: int, kind: str) -> str:
-    return f"tcgpy_{kind}_{memop}"
-
-
-ACCESS_BY_NAME = {access_fn_name(*key): key for key in ACCESS_KEYS}
-
-
-def access_function_text(rt: Runtime, memop: int, kind: str) -> str:
-    """A module with the out-of-line guest access function first-tier code
-    calls for ``memop``: ``i64 ld(env, addr, pc)``, ``void st(env, addr, val,
-    pc)`` or ``void st2(env, addr, lo, hi, pc)`` (Op.st2).  A fault sets env
-    ``pc`` to the faulting instruction's and leaves through env ``jmp_buf``;
-    the slow path has filled in the rest."""
-    fl = _TextFn(rt)
-    size = 1 << (memop & MemOp.SIZE_MASK)
-    # %arg is the guest's address as the instruction computed it
-    addr = _untag(fl, "%arg", memop)
-    hit, entp = _tlb_lookup(fl, addr, memop, kind != LOAD, 2 * size if kind == STORE_PAIR else 0)
-    fl.emit(f"br i1 {hit}, label %hit, label %miss, !prof !1")
-    fl.lines.append("hit:")
-    hp = _host_ptr(fl, addr, entp)
-    name = access_fn_name(memop, kind)
-    ok = None               # what the slow path's end does when it did not fault
-    # The slow path finds the accessing instruction's pc in env exit_info
-    # (memory hooks report it; first-tier code has written the registers
-    # back).  Not in env pc: that holds the IR's pc global, which the block
-    # may still read.
-    pc_store = [f"  %pcm = getelementptr i8, ptr %env, i64 {rt.offsets['exit_info']}", "  store i64 %pc, ptr %pcm"]
-
-    def slow_st(a: str, v: str, then: str) -> None:
-        exc, bad = fl.tmp(), fl.tmp()
-        fl.emit(f"call void {rt.ref(SYM_SLOW_ST, rt.slow_st)}(ptr %env, i64 {a}, i64 {v}, i64 {memop})")
-        fl.emit(f"{exc} = load i64, ptr %excp")
-        fl.emit(f"{bad} = icmp ne i64 {exc}, 0")
-        fl.emit(f"br i1 {bad}, label %fault, label %{then}, !prof !0")
-
-    if kind == STORE:
-        _store_fast(fl, hp, "%val", memop)
-        fl.emit("ret void")
-        fl.lines += ["miss:"] + pc_store
-        fl.emit(f"call void {rt.ref(SYM_SLOW_ST, rt.slow_st)}(ptr %env, i64 {addr}, i64 %val, i64 {memop})")
-        ok = "ret void"
-        head = f"define void @{name}(ptr noalias %env, i64 %arg, i64 %val, i64 %pc) {{"
-    elif kind == STORE_PAIR:
-        # the pair is in one page and it hits: both stores, no fault possible
-        hp2 = fl.tmp()
-        fl.emit(f"{hp2} = getelementptr i8, ptr {hp}, i64 {size}")
-        _store_fast(fl, hp, "%lo", memop)
-        _store_fast(fl, hp2, "%hi", memop)
-        fl.emit("ret void")
-        fl.lines += ["miss:"] + pc_store
-        fl.lines.append(f"  %excp = getelementptr i8, ptr %env, i64 {rt.offsets['exception']}")
-        upper = fl.tmp()
-        fl.emit(f"{upper} = add i64 {addr}, {size}")
-        fl.emit(f"br i1 {_pair_upper_first(fl, addr, size)}, label %upfirst, label %lofirst")
-        fl.lines.append("upfirst:")
-        slow_st(upper, "%hi", "up2")
-        fl.lines.append("up2:")
-        slow_st(addr, "%lo", "done")
-        fl.lines.append("lofirst:")
-        slow_st(addr, "%lo", "lo2")
-        fl.lines.append("lo2:")
-        slow_st(upper, "%hi", "done")
-        fl.lines += ["done:", "  ret void"]
-        head = f"define void @{name}(ptr noalias %env, i64 %arg, i64 %lo, i64 %hi, i64 %pc) {{"
-    else:
-        fl.emit(f"ret i64 {_value_fast(fl, hp, memop)}")
-        fl.lines += ["miss:"] + pc_store
-        fl.emit(f"%s = call i64 {rt.ref(SYM_SLOW_LD, rt.slow_ld)}(ptr %env, i64 {addr}, i64 {memop})")
-        ok = "ret i64 %s"
-        head = f"define i64 @{name}(ptr noalias %env, i64 %arg, i64 %pc) {{"
-    off = rt.offsets
-    if ok is not None:
-        fl.lines += [
-            f"  %excp = getelementptr i8, ptr %env, i64 {off['exception']}",
-            "  %exc = load i64, ptr %excp",
-            "  %bad = icmp ne i64 %exc, 0",
-            "  br i1 %bad, label %fault, label %ok, !prof !0",
-            "ok:", "  " + ok]
-    fl.lines += [
-        "fault:",
-        f"  %pcp = getelementptr i8, ptr %env, i64 {off['pc']}",
-        "  store i64 %pc, ptr %pcp",
-        f"  %jbp = getelementptr i8, ptr %env, i64 {off['jmp_buf']}",
-        "  %jb = load ptr, ptr %jbp",
-        "  call void @llvm.eh.sjlj.longjmp(ptr %jb)",
-        "  unreachable",
-    ]
-    return "\n".join(["declare void @llvm.eh.sjlj.longjmp(ptr)", rt.import_decls(), head, "entry:"]
-                     + fl.lines + ["}", MODULE_TAIL])
 
 
 @lowers(Op.ld_env)
@@ -1174,20 +870,6 @@ def lower_goto_tb(fl, insn):
     fl.tail_call(f)
 
 
-# The indirect-jump table (TBCache.jmp_table): (pc, host function) pairs,
-# a pc's entry in a window of JMP_WAYS from jmp_index(pc) (the table has
-# JMP_WAYS - 1 entries past its mask for the last windows).  A window, not one
-# entry: CPython's interpreter jumps to two functions 0xa0000 apart by turns
-# from one call site, which one entry per index thrashed through the
-# dispatcher 400,000 times a run.  The high bits are folded in for the same
-# reason: code laid out a power of two apart would share every index.
-JMP_WAYS = 4
-
-
-def jmp_index(pc: int, mask: int) -> int:
-    return ((pc >> 2) ^ (pc >> (2 + mask.bit_length()))) & mask
-
-
 @lowers(Op.goto_ptr)
 def lower_goto_ptr(fl, insn):
     rt = fl.rt
@@ -1232,9 +914,6 @@ def lower_exit_tb(fl, insn):
 @lowers(Op.set_label)
 def lower_set_label(fl, insn):   # handled by _FnLowering.lower (control merges)
     raise AssertionError("set_label is lowered by the block walker")
-
-
-MODULE_TAIL = '!0 = !{!"branch_weights", i32 1, i32 1000}\n!1 = !{!"branch_weights", i32 1000, i32 1}\n'
 
 
 def lower_block(block: Block, rt: Runtime, name: str, alloc_slot: Callable[[], int],
@@ -1292,9 +971,12 @@ def module_text(funcs: list[LoweredBlock], extra: str = "") -> str:
     return _on_demand_text(body) + extra + body + "\n" + MODULE_TAIL
 
 
+# The target lowerings register with this module as they load, whichever of
+# them was imported first (each imports this module before using it; the
+# vec lowering's helpers register their own declarations; lower_arm_fp
+# imports nothing of this module, so it is complete here).
 from . import lower_arm_vec  # noqa: E402,F401  (registers the vec op's lowering)
 from . import lower_rvfp  # noqa: E402,F401  (registers the rvfp op's lowering)
 from .lower_arm_fp import DECLS as FP_DECLS  # noqa: E402
-from .lower_arm_vec_arith import DECLS as VEC_ARITH_DECLS  # noqa: E402
 
-on_demand(INTRINSIC_DECLS + FP_DECLS + VEC_ARITH_DECLS)
+on_demand(INTRINSIC_DECLS + FP_DECLS)

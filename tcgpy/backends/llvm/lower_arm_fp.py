@@ -31,7 +31,7 @@ from typing import Callable
 
 from ...ir import semantics
 from ...ir.helpers import BY_NAME
-from .lower import SYM_FPLIB
+from .runtime import SYM_FPLIB
 
 # Arm's FP pseudocode (FPCR, FPSR) and vec-op semantics: the AArch64
 # target's definitions, found by name (tcgpy.ir.semantics).

@@ -20,7 +20,8 @@ from typing import Callable
 from ...ir import semantics
 from ...ir.helpers import BY_NAME
 from ...ir.ops import Op
-from .lower import _c, lowers
+from .lower import lowers
+from .runtime import _c
 from .lower_arm_fp import NATIVE as FP_NATIVE
 from .lower_arm_fp import lower_arm_fp
 

@@ -21,6 +21,7 @@ semantics instead, so a lowering is never wrong, only slow, off that path.
 from __future__ import annotations
 
 from ...ir import semantics
+from .lower import on_demand
 from .lower_arm_vec import V, lowers_vec
 
 # Arm's vec-op semantics: the AArch64 target's definitions, found by name
@@ -35,6 +36,7 @@ DECLS = "".join(
     f"declare <{n} x i{bits}> @llvm.{name}.v{n}i{bits}(<{n} x i{bits}>, <{n} x i{bits}>)\n"
     for n in (1, 2, 4, 8, 16) for bits in (8, 16, 32, 64) for name in _BINARY_INTRINSICS
 ) + "".join(f"declare <{n} x double> @llvm.sqrt.v{n}f64(<{n} x double>)\n" for n in (1, 2, 4))
+on_demand(DECLS)
 
 
 def _signed(value: int, bits: int) -> int:

@@ -31,7 +31,8 @@ from typing import Callable
 
 from ...ir.core import Block, Insn, Kind, Temp
 from ...ir.ops import Op
-from .lower import LOWERERS, LoweredBlock, Runtime, _c, _FnLowering, block_fn_header
+from .lower import LOWERERS, LoweredBlock, _FnLowering, block_fn_header
+from .runtime import Runtime, _c
 
 # The globals carried lazily in a region (when the architecture has them):
 # the condition flags, each 0 or 1, all four set by every flag-setting

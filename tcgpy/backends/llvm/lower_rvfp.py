@@ -39,7 +39,8 @@ from ...ir import rvfp
 from ...ir.helpers import BY_NAME
 from ...ir.ops import Op
 from . import lower_arm_fp
-from .lower import _c, lowers
+from .lower import lowers
+from .runtime import _c
 from .lower_arm_fp import F
 
 BOX = 0xFFFF_FFFF_0000_0000

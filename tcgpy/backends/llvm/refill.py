@@ -1,7 +1,7 @@
 """The softmmu slow path in host code: a TLB miss is refilled natively.
 
 Translated code calls ``slow_ld(env, addr, memop)`` / ``slow_st(env, addr,
-value, memop)`` (lower.SYM_SLOW_LD/ST) when its inline TLB compare misses.
+value, memop)`` (runtime.SYM_SLOW_LD/ST) when its inline TLB compare misses.
 Those are the two functions below.  They binary-search the address space's
 region table (cpustate.RegionTable, published by softmmu.memory.AddressSpace
 on every map, unmap and protect), fill the TLB entry as
@@ -20,7 +20,7 @@ from __future__ import annotations
 from ...cpustate import (FAST_READ, FAST_WRITE, PAGE_MASK, PAGE_SIZE, REGION_ENTRY_SIZE, TLB_ENTRY_SIZE,
                          TLB_SIZE, RegionEntry, RegionTable)
 from ...ir.ops import MemOp
-from .lower import MODULE_TAIL, Runtime, _c
+from .runtime import MODULE_TAIL, Runtime, _c
 
 REFILL_LD, REFILL_ST = "tcgpy_refill_ld", "tcgpy_refill_st"
 # the Python slow paths (emulator._slow_ld/_slow_st), as process symbols
