@@ -176,3 +176,26 @@ def test_top_byte_ignore_is_the_aarch64_linux_setting():
     assert not arm_talk, "\n".join(arm_talk)
     on = {t.name for t in targets.TARGETS if t.linux_arch.tbi}
     assert on == {"aarch64"}
+
+
+def test_every_helper_is_declared_before_any_target_semantics_loads():
+    """Translated code calls helpers by index, and the persistent cache's
+    code names them by index: the table (jit.base) is made once per process,
+    before a run whose code all comes from the cache has imported any
+    target's semantics, so no semantics module may add a helper."""
+    import subprocess
+    import sys
+    code = (
+        "from tcgpy.ir.helpers import HELPERS\n"
+        "before = [h.name for h in HELPERS]\n"
+        "from tcgpy import targets\n"
+        "from tcgpy.ir import semantics\n"
+        "for t in targets.TARGETS:\n"
+        "    for name, _ in t.semantics:\n"
+        "        semantics.lookup(name)\n"
+        "import tcgpy.backends.llvm.lower\n"
+        "assert [h.name for h in HELPERS] == before, (before, [h.name for h in HELPERS])\n"
+        "assert 'vec_env' in before\n")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                       cwd=ROOT.parent, timeout=120)
+    assert r.returncode == 0, r.stderr

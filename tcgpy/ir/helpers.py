@@ -59,6 +59,22 @@ def helper_rv_time(a: int, b: int, c: int) -> int:
     return (time.monotonic_ns() * RISCV_TIMEBASE_HZ // 1_000_000_000) & MASK64
 
 
+# Arm's vec ops that have no host code, and its CRC32 instructions, call the
+# "arm_vec" and "arm_crc32" semantics (the AArch64 target's,
+# tcgpy.ir.semantics), looked up when called.  Every helper is declared
+# here, none by a target: the table translated code calls through (and that
+# the persistent cache's code names by index) is made before a run whose
+# code all comes from the cache has imported any target's semantics.
+@helper("vec_env")
+def helper_vec_env(env_addr: int, packed: int, x: int) -> int:
+    return semantics.lookup("arm_vec").vec_env(env_addr, packed, x)
+
+
+@helper("crc32")
+def helper_crc32(acc: int, value: int, desc: int) -> int:
+    return semantics.lookup("arm_crc32").crc32(acc, value, desc)
+
+
 # RISC-V F/D arithmetic: the rvfp IR op means the evaluate function of the
 # "riscv_fp" semantics the riscv64 target declares (tcgpy.ir.semantics).
 def rvfp_semantics(control: int, a: int, b: int, c: int, fcsr: int) -> tuple[int, int]:

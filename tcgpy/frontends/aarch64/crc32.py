@@ -1,10 +1,8 @@
-"""Arm's CRC32 and CRC32C instructions (FEAT_CRC32): the ``crc32`` helper
-they call, and its tables, the "arm_crc32" semantics the AArch64 target
+"""Arm's CRC32 and CRC32C instructions (FEAT_CRC32): what the ``crc32``
+helper they call computes (tcgpy.ir.helpers declares it), and its tables, the "arm_crc32" semantics the AArch64 target
 declares (tcgpy.ir.semantics) so that the backend's host code reads the
 same tables."""
 from __future__ import annotations
-
-from ...ir import helpers
 
 
 def _crc32_table(poly: int) -> tuple[int, ...]:
@@ -20,8 +18,7 @@ def _crc32_table(poly: int) -> tuple[int, ...]:
 CRC_TABLES = (_crc32_table(0xEDB88320), _crc32_table(0x82F63B78))
 
 
-@helpers.helper("crc32")
-def helper_crc32(acc: int, value: int, desc: int) -> int:
+def crc32(acc: int, value: int, desc: int) -> int:
     """CRC32 (desc bit 2: CRC32C) of the low 1 << (desc & 3) bytes of value."""
     table = CRC_TABLES[desc >> 2 & 1]
     crc = acc & 0xFFFF_FFFF

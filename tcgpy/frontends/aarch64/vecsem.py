@@ -30,7 +30,6 @@ from dataclasses import dataclass
 from typing import Callable
 
 from . import fpsem as fp
-from ...ir.helpers import helper
 
 MASK64 = (1 << 64) - 1
 
@@ -1174,8 +1173,9 @@ def _env_view(addr: int) -> memoryview:
 VEC_ENV_CALLS = [0] * len(KINDS)
 
 
-@helper("vec_env")
-def helper_vec_env(env_addr: int, packed: int, x: int) -> int:
+def vec_env(env_addr: int, packed: int, x: int) -> int:
+    """The ``vec_env`` helper (tcgpy.ir.helpers): a vec op with no host code,
+    on the guest's env in place."""
     VEC_ENV_CALLS[packed & 0xFF] += 1
     kind, d, a, b, esz, oprsz, imm = unpack(packed)
     return SEMANTICS[kind](_env_view(env_addr), d, a, b, esz, oprsz, imm, x)
