@@ -261,6 +261,8 @@ class LinuxProcess(GuestMemory):
         files = self.space.files.data
         if files:
             self.space.refresh_file_holes()
+        if self.forkshare.early:
+            self.forkshare.at_syscall(self.emu)
         if row is None:
             name = self.names.get(nr, f"syscall_{nr}")
             ret = self.err("ENOSYS")
