@@ -67,11 +67,13 @@ class Intervals:
             return 0, -1
         return c, bisect.bisect_right(self._keys[c], addr) - 1
 
+    # find() and meeting() repeat _floor inline: they run several times a
+    # syscall, and most meet one item of one chunk.
     def find(self, addr: int):
         """The item containing ``addr``, or None."""
-        c, i = self._floor(addr)
-        if i >= 0:
-            item = self._chunks[c][i]
+        c = bisect.bisect_right(self._firsts, addr) - 1
+        if c >= 0:
+            item = self._chunks[c][bisect.bisect_right(self._keys[c], addr) - 1]
             if addr < item.end:
                 return item
         return None
@@ -79,11 +81,19 @@ class Intervals:
     def meeting(self, a: int, b: int) -> list:
         """The items meeting [a, b), in order."""
         chunks, keys = self._chunks, self._keys
-        c, i = self._floor(a)
-        if i >= 0 and chunks[c][i].end <= a:
-            i += 1
-        elif i < 0:
-            i = 0
+        c = bisect.bisect_right(self._firsts, a) - 1
+        if c < 0:
+            if not chunks:
+                return []
+            c = i = 0
+        else:
+            i = bisect.bisect_right(keys[c], a) - 1
+            if chunks[c][i].end <= a:
+                i += 1
+        chunk = chunks[c]
+        j = bisect.bisect_left(keys[c], b, i)
+        if j < len(chunk):
+            return chunk[i:j]           # all in this chunk
         out = []
         while c < len(chunks):
             chunk = chunks[c]

@@ -41,6 +41,8 @@ NO_TAG = MASK64          # a tag no (page-aligned) address compares equal to
 HOST = memoryview((ctypes.c_ubyte * (1 << 62)).from_address(0)).cast("B")
 
 PERM_R, PERM_W, PERM_X = 1, 2, 4
+_PERM_STRINGS = {r + w + x: (PERM_R if r else 0) | (PERM_W if w else 0) | (PERM_X if x else 0)
+                 for r in ("", "r") for w in ("", "w") for x in ("", "x")}
 
 
 def _host_move(dst: int, src: int, n: int) -> None:
@@ -50,6 +52,9 @@ def _host_move(dst: int, src: int, n: int) -> None:
 
 
 def parse_perms(perms) -> int:
+    bits = _PERM_STRINGS.get(perms) if isinstance(perms, str) else None
+    if bits is not None:
+        return bits                 # the usual spellings: no loop (mprotect passes one each call)
     if isinstance(perms, int):
         if perms & ~7:
             raise ValueError(f"bad permission bits {perms:#x}")
