@@ -72,3 +72,22 @@ def test_remove_of_an_absent_object_is_refused():
     with pytest.raises(IndexError):
         seq[2]
     assert len(seq) == 2
+
+
+def test_mapping_records_have_no_instance_dict():
+    """A process may hold 100,000 mappings, each a VMA, a Region and a
+    Backing: slots, not a dict per instance (807 -> 693 traced bytes a
+    one-page mapping)."""
+    import weakref
+
+    import tcgpy
+    from tcgpy.linux.memory import AddressSpace
+    emu = tcgpy.Emulator("aarch64")
+    space = AddressSpace(emu)
+    space.map(0x40000, 0x2000, "rw", "mmap")
+    space.protect(0x41000, 0x1000, "r")             # a split: the pieces share one backing
+    vma, region = space.find(0x41000), emu.aspace.find(0x41000)
+    for obj in (vma, region, region.backing):
+        assert not hasattr(obj, "__dict__"), type(obj).__name__
+    weakref.ref(region.backing)                       # busguard and host_backing finalize backings
+    assert emu.aspace.find(0x40000).backing is region.backing

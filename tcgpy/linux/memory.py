@@ -50,7 +50,7 @@ class FileMap:
         return st.st_size if (st.st_dev, st.st_ino) == self.dev_ino else None
 
 
-@dataclass
+@dataclass(slots=True)
 class VMA:
     start: int
     end: int
@@ -294,9 +294,7 @@ def _view(backing, offset: int, size: int):
     if offset == 0:
         return backing
     from ..softmmu.memory import Backing
-    view = Backing(None, backing.host + offset, size, private=backing.private)
-    view.parent = backing           # keeps the host mapping alive
-    return view
+    return Backing(None, backing.host + offset, size, private=backing.private, parent=backing)
 
 
 def _file_map(fd: int, may_write: bool) -> FileMap:

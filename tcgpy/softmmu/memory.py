@@ -77,7 +77,9 @@ class Fault(Exception):
         self.align = align
 
 
-@dataclass
+# Backing, Region (and linux.memory.VMA) have slots: a process may hold
+# 100,000 of each, and an instance dict cost more than its fields.
+@dataclass(slots=True, weakref_slot=True)
 class Backing:
     """Host memory shared by the regions split from one mapping."""
     mm: mmap.mmap | None
@@ -86,6 +88,7 @@ class Backing:
     # a private copy (anonymous, or a MAP_PRIVATE file mapping) that a fork
     # duplicates, rather than memory shared with other processes
     private: bool = True
+    parent: "Backing | None" = None     # a view's whole backing, kept alive (linux.memory._view)
 
 
 def host_backing(size: int, fd: int = -1, offset: int = 0, shared: bool = False) -> Backing:
@@ -134,7 +137,7 @@ def _libc():
     return _LIBC
 
 
-@dataclass
+@dataclass(slots=True)
 class Region:
     start: int
     end: int                 # exclusive
