@@ -408,11 +408,17 @@ def run_main(args, emulator_factory=None, exec_prefix: list[str] | None = None) 
         return _error(printable(str(e)))
     if items - CACHE_NEUTRAL_ITEMS and hasattr(emu, "set_log"):
         emu.set_log(Logger(items - CACHE_NEUTRAL_ITEMS, log, emu.arch, ranges=ranges))
+    # The signal watcher before the LLVM thread: glibc gives each thread a
+    # malloc arena of its own, and a forked child's first new thread (its
+    # watcher: hostsig.py) takes over the parent's oldest one, so the oldest
+    # should be the watcher's few blocks, not LLVM's 20 MiB, whose free
+    # lists the child's first malloc would sort: 0.6 MiB of each sleeping
+    # child's 3.2 MiB of its own (bench/fork_footprint.py).
+    proc.start_signal_watcher()
     if hasattr(emu, "set_background_compile") and os.environ.get("TCGPY_COMPILE_THREAD", "1") != "0":
         emu.set_background_compile(True)
     if emulator_factory is not None and hasattr(emu, "set_cache_dir"):
         emu.set_cache_dir(cache_dir, warn=cache_warn)
-    proc.start_signal_watcher()
     counters, trace = {}, None
     if args.count or args.trace:
         if not hasattr(emu, "counter_add"):

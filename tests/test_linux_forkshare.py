@@ -193,3 +193,69 @@ sys.exit(cli.main(["run", "--no-cache", {str(prog)!r}, "2", "0"]))
     assert len(counts) == 2
     for frozen, collectable in counts:
         assert frozen > 10_000 and collectable < frozen // 10
+
+
+def test_a_child_teaches_at_its_first_syscalls_while_it_still_runs():
+    """A parent that forks its children before the first one exits (50
+    children that sleep) learns from them at their first syscalls: the
+    children after the second then start with their way back from fork."""
+    from tcgpy.linux.forkshare import EARLY_SYSCALLS
+    share, cache = ForkShare(), Recorder()
+    share.before_fork(cache)
+    kids = []
+    for pcs in ([0x1000, 0x2000], [0x2000, 0x3000]):
+        taught_r, taught_w = os.pipe()
+        go_r, go_w = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            try:
+                share.after_fork_child(cache)
+                cache.new_pcs.update(dict.fromkeys(pcs))
+                for _ in range(EARLY_SYSCALLS + 2):
+                    if share.early:
+                        share.at_syscall(cache)
+                cache.new_pcs.update({0x9000: None})          # after the early syscalls: taught at exit
+                os.write(taught_w, b"x")
+                os.read(go_r, 1)                               # still running while the parent forks
+                share.teach_parent(cache)
+            finally:
+                os._exit(0)
+        os.close(taught_w)
+        assert os.read(taught_r, 1) == b"x"
+        os.close(taught_r)
+        kids.append((pid, go_w))
+    share.before_fork(cache)
+    assert cache.prefetched == [0x2000]          # both children still run, and taught already
+    for pid, go_w in kids:
+        os.write(go_w, b"x")
+        os.waitpid(pid, 0)
+    share.before_fork(cache)
+    assert cache.prefetched == [0x2000, 0x9000]  # what they translated later came at exit
+
+
+def test_the_signal_watcher_starts_before_the_llvm_thread(tmp_path):
+    """A forked child's signal watcher takes over the parent's oldest malloc
+    arena (glibc): that must be the watcher's, not LLVM's 20 MiB, whose free
+    lists the child's first malloc would otherwise sort into pages of its own."""
+    import subprocess
+    import sys
+    from pathlib import Path
+    prog = Path(__file__).parent / "guest" / "bin" / "asm_hello"
+    out = tmp_path / "seen"
+    script = f"""
+import sys, threading
+from tcgpy import cli
+from tcgpy.emulator import Emulator
+inherited = Emulator.set_background_compile
+def recording(self, on):
+    with open({str(out)!r}, "a") as f:
+        f.write(f"{{on}} {{sorted(t.name for t in threading.enumerate())}}\\n")
+    inherited(self, on)
+Emulator.set_background_compile = recording
+sys.exit(cli.main(["run", "--no-cache", {str(prog)!r}]))
+"""
+    r = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300,
+                       env={**os.environ, "TCGPY_CACHE": "0"})
+    assert r.returncode == 0 and r.stdout == "hello from aarch64\n", r.stderr
+    first = out.read_text().splitlines()[0]
+    assert first.startswith("True") and "tcgpy-signals" in first and "tcgpy-llvm" not in first

@@ -6,10 +6,14 @@ fork and execve, its exit) dies with it, so a shell that forks in a loop
 compiles the same blocks in every child (zsh: 0.3-0.4 s per subshell).
 Each child sends the pcs of the blocks it translated or ran cold (the cold
 tier's blocks that the parent has not run often enough to compile) through a
-pipe to its parent when it exits or execs; before its next fork the parent
-compiles those that two children have needed (a child doing work of its own
-is not copied into the parent), so the children after the second start with
-them.
+pipe to its parent at its first few syscalls and when it exits or execs;
+before its next fork the parent compiles those that two children have
+needed (a child doing work of its own is not copied into the parent), so
+the children after the second start with them.  Sending at exit alone
+taught nothing to a parent that forks its children before the first one
+exits (50 children that sleep: each translated its way back from fork, and
+a translation writes to the frontend's objects all over the inherited heap:
+a quarter of each child's own memory).
 
 The pipe's ends sit above the descriptors the guest allocates from, but a
 guest can still close or dup2 over any number: each end is checked to be
@@ -23,7 +27,8 @@ import struct
 
 FD_MIN = 200         # tcgpy's own descriptors go here and above (ownfile.py)
 CHUNK = 4096         # PIPE_BUF: one write of whole records is never interleaved
-MAX_TEACH = 4096     # pcs a child sends at most (its first: the way back from fork)
+MAX_TEACH = 4096     # pcs a child sends at most at once (its first: the way back from fork)
+EARLY_SYSCALLS = 4   # a child teaches at each of its first syscalls (its way back from fork ends at one)
 
 
 def grow_fd_table() -> None:
@@ -91,6 +96,7 @@ class ForkShare:
         self.owner = 0                                     # the pid that made self.pipe
         self.parent: tuple[int, tuple] | None = None       # (write end, ident) to our parent
         self.taught: set[int] = set()                      # pcs one child has sent so far
+        self.early = 0                                     # syscalls left at which a child teaches
 
     def fds(self) -> set[int]:
         """The pipe ends this process holds."""
@@ -140,12 +146,18 @@ class ForkShare:
         emu.learn_code()
         self.taught = set()
         if self.pipe is None:
-            self.parent = None
+            self.parent, self.early = None, 0
             return
         r, w, ident = self.pipe
         if _still(r, ident):
             os.close(r)
-        self.parent, self.pipe = (w, ident), None
+        self.parent, self.pipe, self.early = (w, ident), None, EARLY_SYSCALLS
+
+    def at_syscall(self, emu) -> None:
+        """In a child, at one of its first syscalls (while ``early``): send
+        what it translated so far, so that a parent still forking uses it."""
+        self.early -= 1
+        self.teach_parent(emu)
 
     def teach_parent(self, emu) -> None:
         """In a child about to exit or exec: send the pcs it translated or ran cold."""

@@ -11,18 +11,14 @@ are "holes": inaccessible in the softmmu, SIGBUS for the guest, and mapped
 in on the fault if the file has grown since."""
 from __future__ import annotations
 
-import bisect
-import operator
 import os
 import stat
 import weakref
 from dataclasses import dataclass
 
+from ..softmmu.intervals import Intervals
 
 PAGE = 4096
-
-
-_start = operator.attrgetter("start")      # bisect's key: a C call, not a Python one per probe
 
 
 def page_down(x: int) -> int:
@@ -54,7 +50,7 @@ class FileMap:
         return st.st_size if (st.st_dev, st.st_ino) == self.dev_ino else None
 
 
-@dataclass
+@dataclass(slots=True)
 class VMA:
     start: int
     end: int
@@ -84,7 +80,7 @@ class AddressSpace:
 
     def __init__(self, emu):
         self.emu = emu
-        self.vmas: list[VMA] = []          # sorted by start, disjoint
+        self.vmas = Intervals()            # of VMA: sorted by start, disjoint
         self.brk_start = 0
         self.brk = 0
         self.next_serial = 1
@@ -96,47 +92,31 @@ class AddressSpace:
         self.packed_from = self.MMAP_TOP
 
     # -- queries -------------------------------------------------------------
-    def _index(self, addr: int) -> int:
-        return bisect.bisect_right(self.vmas, addr, key=_start) - 1
-
-    def _range(self, start: int, end: int) -> tuple[int, int]:
-        """Index range of the VMAs meeting [start, end)."""
-        i = self._index(start)
-        if i < 0 or self.vmas[i].end <= start:
-            i += 1
-        return i, max(i, bisect.bisect_left(self.vmas, end, key=_start))
-
     def inaccessible(self, addr: int, size: int, write: bool) -> int | None:
         """The first address of [addr, addr + size) that a kernel access
         (copy_from_user/copy_to_user) would fault on: unmapped, a hole past
         the end of a file, PROT_NONE, or read-only for a write; else None."""
         end = addr + size
-        i = self._index(addr)
-        while addr < end:
-            v = self.vmas[i] if 0 <= i < len(self.vmas) else None
-            if v is None or not v.start <= addr < v.end or v.hole or not v.perms or (write and "w" not in v.perms):
+        if size <= 0:
+            return None
+        for v in self.vmas.meeting(addr, end):
+            if v.start > addr or v.hole or not v.perms or (write and "w" not in v.perms):
                 return addr
             addr = v.end
-            i += 1
-        return None
+        return None if addr >= end else addr
 
     def find(self, addr: int) -> VMA | None:
-        i = self._index(addr)
-        if i >= 0 and self.vmas[i].start <= addr < self.vmas[i].end:
-            return self.vmas[i]
-        return None
+        return self.vmas.find(addr)
 
     def overlapping(self, start: int, end: int) -> list[VMA]:
-        i, j = self._range(start, end)
-        return self.vmas[i:j]
+        return self.vmas.meeting(start, end)
 
     def covers(self, start: int, end: int) -> bool:
         """Whether mappings (of any permissions) cover all of [start, end)."""
         return end - start == sum(min(v.end, end) - max(v.start, start) for v in self.overlapping(start, end))
 
     def is_free(self, start: int, end: int) -> bool:
-        i, j = self._range(start, end)
-        return i == j
+        return not self.vmas.meeting(start, end)
 
     def find_free(self, length: int, hint: int = 0) -> int | None:
         """A free page-aligned range of ``length`` bytes: at ``hint`` if free,
@@ -145,22 +125,19 @@ class AddressSpace:
         if hint and page_down(hint) + length <= self.MMAP_TOP and self.is_free(page_down(hint), page_down(hint) + length):
             return page_down(hint)
         top = self.packed_from
-        i = bisect.bisect_left(self.vmas, top, key=_start) - 1
-        while i >= 0:
-            v = self.vmas[i]
+        for v in self.vmas.below(top):
             if v.end <= top - length:
                 break
             top = min(top, v.start)
-            i -= 1
         return top - length if top - length >= self.MMAP_BOTTOM else None
 
     # -- changes ---------------------------------------------------------------
     def _split(self, addr: int) -> None:
-        i = self._index(addr)
-        if i >= 0 and self.vmas[i].start < addr < self.vmas[i].end:
-            v = self.vmas[i]
-            self.vmas.insert(i + 1, v.piece(addr, v.end))
+        v = self.vmas.find(addr)
+        if v is not None and v.start < addr:
+            tail = v.piece(addr, v.end)
             v.end = addr
+            self.vmas.insert(tail)
 
     def map(self, start: int, length: int, perms: str, name: str = "", **shared) -> None:
         """Map fresh zeroed pages; any existing mapping in the range is replaced.
@@ -174,12 +151,12 @@ class AddressSpace:
                              backing=_view(vma.backing, start - vma.bbase, end - start))
         else:
             self.emu.mem_map(start, end - start, "" if vma.hole else perms)
-        i = self._index(start) + 1
-        self.vmas.insert(i, vma)
+        self.vmas.insert(vma)
         # grow the packed run down over this mapping and those right below it
-        while i >= 0 and self.vmas[i].start < self.packed_from <= self.vmas[i].end:
-            self.packed_from = self.vmas[i].start
-            i -= 1
+        for v in self.vmas.below(vma.start + 1):
+            if not v.start < self.packed_from <= v.end:
+                break
+            self.packed_from = v.start
 
     def map_shared(self, start: int, size: int, perms: str, name: str, fd: int = -1, offset: int = 0,
                    may_write: bool = True, file: FileMap | None = None) -> None:
@@ -208,26 +185,30 @@ class AddressSpace:
 
     def unmap(self, start: int, length: int) -> None:
         start, end = page_down(start), page_up(start + length)
-        i, j = self._range(start, end)
-        if i == j:
+        old = self.vmas.meeting(start, end)
+        if not old:
             return          # nothing there (map's usual case: a range find_free chose)
-        self._split(start)
-        self._split(end)
-        i, j = self._range(start, end)
-        for v in self.vmas[i:j]:
+        if old[0].start < start or old[-1].end > end:
+            self._split(start)
+            self._split(end)
+            old = self.vmas.meeting(start, end)
+        for v in old:
             self.emu.unmap_any(v.start, v.end - v.start)
-        del self.vmas[i:j]
-        if i != j and end > self.packed_from:
+            self.vmas.remove(v)
+        if end > self.packed_from:
             self.packed_from = min(max(self.packed_from, end), self.MMAP_TOP)
 
     def protect(self, start: int, length: int, perms: str) -> bool:
         """mprotect; False (ENOMEM) when part of the range is unmapped."""
         start, end = page_down(start), page_up(start + length)
-        if not self.covers(start, end):
-            return False
-        self._split(start)
-        self._split(end)
-        for v in self.overlapping(start, end):
+        old = self.vmas.meeting(start, end)
+        if end - start != sum(min(v.end, end) - max(v.start, start) for v in old):
+            return False            # not all mapped
+        if old and old[0].start < start or old[-1].end > end:
+            self._split(start)
+            self._split(end)
+            old = self.vmas.meeting(start, end)
+        for v in old:
             if v.perms != perms:
                 if not v.hole:
                     self.emu.mem_protect(v.start, v.end - v.start, perms)
@@ -313,9 +294,7 @@ def _view(backing, offset: int, size: int):
     if offset == 0:
         return backing
     from ..softmmu.memory import Backing
-    view = Backing(None, backing.host + offset, size, private=backing.private)
-    view.parent = backing           # keeps the host mapping alive
-    return view
+    return Backing(None, backing.host + offset, size, private=backing.private, parent=backing)
 
 
 def _file_map(fd: int, may_write: bool) -> FileMap:

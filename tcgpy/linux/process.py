@@ -256,9 +256,13 @@ class LinuxProcess(GuestMemory):
         args = read_args()
         row = self.table.get(nr)
         trace = self.opts.strace
-        files = self.space.files
+        # The WeakSet's own set: its len() is a Python call, twice a syscall
+        # (a dead entry not yet removed costs only a needless refresh).
+        files = self.space.files.data
         if files:
             self.space.refresh_file_holes()
+        if self.forkshare.early:
+            self.forkshare.at_syscall(self.emu)
         if row is None:
             name = self.names.get(nr, f"syscall_{nr}")
             ret = self.err("ENOSYS")
@@ -306,7 +310,9 @@ class LinuxProcess(GuestMemory):
             # waited: its pages past the end must be holes before the guest
             # touches them (a host SIGBUS would kill tcgpy).
             self.space.refresh_file_holes()
-        self.deliver_pending()
+        sigs = self.signals
+        if sigs.pending or sigs.host_queue or self.wakeup.is_set() or self.sched.current.saved_mask is not None:
+            self.deliver_pending()          # (else it would find nothing to do)
 
     def _trace(self, text: str) -> None:
         try:

@@ -19,6 +19,7 @@ import weakref
 from dataclasses import dataclass
 from typing import Callable
 
+from .intervals import Intervals
 from ..cpustate import (FAST_READ, FAST_WRITE, PAGE_MASK, PAGE_SIZE, REGION_ENTRY_SIZE, TLB_SIZE,
                         RegionEntry, RegionTable, TLBEntry)
 
@@ -40,9 +41,20 @@ NO_TAG = MASK64          # a tag no (page-aligned) address compares equal to
 HOST = memoryview((ctypes.c_ubyte * (1 << 62)).from_address(0)).cast("B")
 
 PERM_R, PERM_W, PERM_X = 1, 2, 4
+_PERM_STRINGS = {r + w + x: (PERM_R if r else 0) | (PERM_W if w else 0) | (PERM_X if x else 0)
+                 for r in ("", "r") for w in ("", "w") for x in ("", "x")}
+
+
+def _host_move(dst: int, src: int, n: int) -> None:
+    """memmove between host addresses (memoryview copies overlapping
+    contiguous buffers as memmove does)."""
+    HOST[dst:dst + n] = HOST[src:src + n]
 
 
 def parse_perms(perms) -> int:
+    bits = _PERM_STRINGS.get(perms) if isinstance(perms, str) else None
+    if bits is not None:
+        return bits                 # the usual spellings: no loop (mprotect passes one each call)
     if isinstance(perms, int):
         if perms & ~7:
             raise ValueError(f"bad permission bits {perms:#x}")
@@ -65,7 +77,9 @@ class Fault(Exception):
         self.align = align
 
 
-@dataclass
+# Backing, Region (and linux.memory.VMA) have slots: a process may hold
+# 100,000 of each, and an instance dict cost more than its fields.
+@dataclass(slots=True, weakref_slot=True)
 class Backing:
     """Host memory shared by the regions split from one mapping."""
     mm: mmap.mmap | None
@@ -74,6 +88,7 @@ class Backing:
     # a private copy (anonymous, or a MAP_PRIVATE file mapping) that a fork
     # duplicates, rather than memory shared with other processes
     private: bool = True
+    parent: "Backing | None" = None     # a view's whole backing, kept alive (linux.memory._view)
 
 
 def host_backing(size: int, fd: int = -1, offset: int = 0, shared: bool = False) -> Backing:
@@ -122,7 +137,7 @@ def _libc():
     return _LIBC
 
 
-@dataclass
+@dataclass(slots=True)
 class Region:
     start: int
     end: int                 # exclusive
@@ -153,8 +168,7 @@ class MapError(ValueError):
 
 class AddressSpace:
     def __init__(self, tlb: ctypes.Array):
-        self.regions: list[Region] = []
-        self._starts: list[int] = []
+        self.regions = Intervals()      # of Region
         self.tlb = tlb
         # Pages holding translated code: stores to them must take the slow
         # path so that the translated blocks are invalidated (QEMU's NOTDIRTY).
@@ -172,6 +186,7 @@ class AddressSpace:
         self._buf = (RegionEntry * 64)()
         self._first = 32
         self._words = memoryview(self._buf).cast("B").cast("Q")    # the entries' fields as integers
+        self.table_base = ctypes.addressof(self._buf)
         self.table.entries = ctypes.addressof(self._buf) + self._first * REGION_ENTRY_SIZE
         self.tlb_flush()
 
@@ -180,11 +195,6 @@ class AddressSpace:
         return self.table.refills
 
     # -- region bookkeeping ------------------------------------------------------
-    def _insert(self, region: Region) -> None:
-        i = bisect.bisect_left(self._starts, region.start)
-        self.regions.insert(i, region)
-        self._starts.insert(i, region.start)
-
     def _entry(self, r: Region) -> bytes:
         if (r.is_mmio or self.watch_all
                 or self.watched_pages and any(r.start <= p < r.end for p in self.watched_pages)):
@@ -193,37 +203,33 @@ class AddressSpace:
                 | (FAST_WRITE if r.perms & PERM_W and not r.has_code else 0))
         return _ENTRY.pack(r.start, r.end, (r.host - r.start) & MASK64, fast)
 
-    @staticmethod
-    def _touching(starts: list[int], end_of, a: int, b: int) -> tuple[int, int]:
-        """Index range of the (sorted, disjoint) intervals meeting [a, b)."""
-        i = bisect.bisect_right(starts, a) - 1
-        if i < 0 or end_of(i) <= a:
-            i += 1
-        return i, max(i, bisect.bisect_left(starts, b))
-
-    def _publish(self, start: int = 0, end: int = 1 << 64) -> None:
+    def _publish(self, start: int = 0, end: int = 1 << 64, new: list[Region] | None = None) -> None:
         """Bring the native table the host refill searches up to date after a
         change confined to [start, end): the entries meeting it (or its
-        neighbours, which a merge may have joined) are replaced.  The
+        neighbours, which a merge may have joined) are replaced, by ``new``
+        when the caller knows what now lies where the entries meeting
+        [start, end) were (then the neighbours are left alone).  The
         entries before them or those after move, whichever are fewer (the
         table has room at both ends), so a change costs a short memmove:
         mmap's top-down layout inserts near the front of the table, and
         moving every entry after that made 100,000 mappings quadratic."""
-        a, b = max(start - 1, 0), end + 1
-        i, j = self._touching(self._starts, lambda k: self.regions[k].end, a, b)
-        new = self.regions[i:j]
-        # The regions before i are unchanged, so they are the table's first
-        # i entries; the old entries meeting [a, b) follow them.
+        if new is None:
+            a, b = max(start - 1, 0), end + 1
+            new = self.regions.meeting(a, b)
+        else:
+            a, b = start, end
+        # The entries wholly below a (their ends are sorted as their starts
+        # are) are the unchanged regions below the change; the old entries
+        # meeting [a, b) follow them, up to the first starting at b or above.
         words, first, n_old = self._words, self._first, self.table.count
-        k = i
-        while k < n_old and words[4 * (first + k)] < b:
-            k += 1
+        i = bisect.bisect_right(words[4 * first + 1:4 * (first + n_old):4], a)
+        k = bisect.bisect_left(words[4 * first:4 * (first + n_old):4], b, lo=i)
         grow = len(new) - (k - i)
         if grow:
             first = self._move(i, k, grow)
-        data = b"".join(map(self._entry, new))
-        size = REGION_ENTRY_SIZE
-        ctypes.memmove(ctypes.addressof(self._buf) + (first + i) * size, data, len(data))
+        data = self._entry(new[0]) if len(new) == 1 else b"".join(map(self._entry, new))
+        at = self.table_base + (first + i) * REGION_ENTRY_SIZE
+        HOST[at:at + len(data)] = data          # no ctypes call (see HOST)
         self.table.count = n_old + grow
 
     def _move(self, i: int, k: int, grow: int) -> int:
@@ -237,14 +243,14 @@ class AddressSpace:
             # rather than move the long side, which at every insert until
             # the other end filled up too would be quadratic again.
             self._regrow(n + grow)
-        first, base = self._first, ctypes.addressof(self._buf)
+        first, base = self._first, self.table_base
         if prefix:
-            ctypes.memmove(base + (first - grow) * size, base + first * size, i * size)
+            _host_move(base + (first - grow) * size, base + first * size, i * size)
             first -= grow
             self._first = first
             self.table.entries = base + first * size
         else:
-            ctypes.memmove(base + (first + k + grow) * size, base + (first + k) * size, (n - k) * size)
+            _host_move(base + (first + k + grow) * size, base + (first + k) * size, (n - k) * size)
         return first
 
     def _regrow(self, need: int) -> None:
@@ -256,6 +262,7 @@ class AddressSpace:
                        ctypes.addressof(self._buf) + self._first * size, n * size)
         self._words.release()
         self._buf, self._first = buf, first
+        self.table_base = ctypes.addressof(buf)
         self._words = memoryview(buf).cast("B").cast("Q")
         self.table.entries = ctypes.addressof(buf) + first * size
 
@@ -294,16 +301,10 @@ class AddressSpace:
         self.tlb_flush_page(page)
 
     def find(self, addr: int) -> Region | None:
-        i = bisect.bisect_right(self._starts, addr) - 1
-        if i >= 0:
-            r = self.regions[i]
-            if addr < r.end:
-                return r
-        return None
+        return self.regions.find(addr)
 
     def overlapping(self, start: int, end: int) -> list[Region]:
-        i, j = self._touching(self._starts, lambda k: self.regions[k].end, start, end)
-        return self.regions[i:j]
+        return self.regions.meeting(start, end)
 
     @staticmethod
     def check_range(addr: int, size: int) -> None:
@@ -316,7 +317,7 @@ class AddressSpace:
         """Map zeroed private memory, or MMIO callbacks (``mmio=(read, write)``),
         or the host memory of ``backing`` (see host_backing; at least ``size`` bytes)."""
         self.check_range(addr, size)
-        if self.overlapping(addr, addr + size):
+        if self.regions.meeting(addr, addr + size):
             raise ValueError(f"range {addr:#x}+{size:#x} overlaps an existing mapping")
         p = parse_perms(perms)
         if backing is not None:
@@ -334,9 +335,9 @@ class AddressSpace:
         else:
             read, write = mmio
             region = Region(addr, addr + size, p, None, mmio_read=read, mmio_write=write, mmio_base=addr)
-        self._insert(region)
-        self._publish(addr, addr + size)
-        self.tlb_flush_range(addr, size)
+        self.regions.insert(region)
+        self._publish(addr, addr + size, [region])
+        # No TLB flush: nothing was mapped here, and unmap flushed what was.
 
     def _split(self, at: int) -> None:
         r = self.find(at)
@@ -345,16 +346,26 @@ class AddressSpace:
         tail = Region(at, r.end, r.perms, r.backing, r.offset + (at - r.start) if r.backing else 0,
                       r.mmio_read, r.mmio_write, r.mmio_base, r.has_code)
         r.end = at
-        self._insert(tail)
+        self.regions.insert(tail)
 
     def unmap(self, addr: int, size: int) -> None:
         self.check_range(addr, size)
-        self._split(addr)
-        self._split(addr + size)
-        i, j = self._touching(self._starts, lambda k: self.regions[k].end, addr, addr + size)
-        del self.regions[i:j]
-        del self._starts[i:j]
-        self._publish(addr, addr + size)
+        end = addr + size
+        old = self.regions.meeting(addr, end)
+        if not old:
+            return          # nothing to drop from the table, and the TLB holds no unmapped page
+        # What is left of the regions at either end (one region, when the
+        # range is inside it: its tail is cut before its end moves).
+        head, tail, left = old[0], old[-1], []
+        if tail.end > end:
+            left.append(Region(end, tail.end, tail.perms, tail.backing,
+                               tail.offset + (end - tail.start) if tail.backing else 0,
+                               tail.mmio_read, tail.mmio_write, tail.mmio_base, tail.has_code))
+        if head.start < addr:
+            head.end = addr
+            left.insert(0, head)
+        self.regions.replace(old, left)
+        self._publish(addr, end, left)      # the table's entries meeting the range are ``old``
         self.tlb_flush_range(addr, size)
 
     def protect(self, addr: int, size: int, perms) -> None:
@@ -372,9 +383,9 @@ class AddressSpace:
         """Coalesce the regions meeting [start, end) and their neighbours where
         they became one again (keeps lookups short).  Only there: the rest
         was merged when it last changed, and _publish relies on that."""
-        i, j = self._touching(self._starts, lambda k: self.regions[k].end, max(start - 1, 0), end + 1)
+        old = self.regions.meeting(max(start - 1, 0), end + 1)
         out: list[Region] = []
-        for r in self.regions[i:j]:
+        for r in old:
             prev = out[-1] if out else None
             if (prev is not None and prev.end == r.start and prev.perms == r.perms
                     and prev.backing is not None and prev.backing is r.backing
@@ -383,8 +394,7 @@ class AddressSpace:
                 prev.has_code |= r.has_code
             else:
                 out.append(r)
-        self.regions[i:j] = out
-        self._starts[i:j] = [r.start for r in out]
+        self.regions.replace(old, out)
 
     def is_mapped(self, addr: int, size: int) -> bool:
         covered = addr

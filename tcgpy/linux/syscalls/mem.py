@@ -218,7 +218,7 @@ def sys_madvise(proc, addr, length, advice):
         # host memory for what the guest just gave back).  Shared pages
         # keep their contents (they are the file's, or the children's).
         start, end = addr & ~(PAGE - 1), page_up(addr + length)
-        for v in [v for v in proc.space.vmas if v.end > start and v.start < end and not v.shared]:
+        for v in [v for v in proc.space.overlapping(start, end) if not v.shared]:
             lo, hi = max(v.start, start), min(v.end, end)
             proc.space.map(lo, hi - lo, v.perms, v.name)
     return 0
@@ -234,7 +234,7 @@ def sys_msync(proc, addr, length, flags):
             (flags & MS_ASYNC and flags & MS_SYNC):
         return proc.err("EINVAL")
     start, end = addr, page_up(addr + length)
-    vmas = [v for v in proc.space.vmas if v.end > start and v.start < end]
+    vmas = proc.space.overlapping(start, end)
     if sum(min(v.end, end) - max(v.start, start) for v in vmas) != end - start:
         return proc.err("ENOMEM")
     if flags & MS_SYNC:
