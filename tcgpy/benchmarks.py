@@ -442,7 +442,9 @@ def plot(res: dict, path: str) -> None:
     bars.append(("translate", res["translate"]["ratio"], "vs Unicorn"))
     for p in res.get("programs", []):
         if "ratio" in p:
-            label = p["program"] if p.get("target", res.get("arch")) == res.get("arch") else f"{p['program']} ({p['target']})"
+            label = p["program"]
+            if p.get("target", res.get("arch")) != res.get("arch"):
+                label += f" ({p['target']})"
             bars.append((label, p["ratio"], f"vs {p.get('peer', 'qemu-aarch64')}"))
     palette = iter(["tab:orange", "tab:green", "tab:red", "tab:purple"])
     colors = {"vs Unicorn": "tab:blue"}
