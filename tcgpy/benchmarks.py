@@ -300,36 +300,61 @@ def bench_translate(n_blocks: int = 2000, arch: str = "aarch64") -> dict:
     }
 
 
+# The compute kernels (tests/guest/fs_bench.c, bench_fp.c) at a medium size;
+# bench/linux_bench.py runs them at full size.
+KERNELS = [["fs_bench", "hash", "20000000"], ["fs_bench", "sort", "6"], ["fs_bench", "matmul", "200"],
+           ["fs_bench", "string", "2000"], ["bench_fp", "10"]]
+
+
 def default_programs(arch: str = "aarch64") -> list[list[str]]:
-    """Guest programs of a source checkout: hello worlds and the compute
-    kernels of tests/guest/fs_bench.c and bench_fp.c at a medium size (the
-    target's build, Target.guest_bin)."""
+    """Guest programs of a source checkout: for ``arch``, the hello worlds,
+    the compute kernels and the mappings benchmark; for every other target
+    with a frontend, its build of the compute kernels (each target's
+    Target.guest_bin), so that one run compares every target with its
+    qemu-user."""
     import os
-    from .targets import lookup
-    root = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", lookup(arch).guest_bin)
-    progs = [["asm_hello"], ["libc_hello"], ["fs_bench", "hash", "20000000"],
-             ["fs_bench", "sort", "6"], ["fs_bench", "matmul", "200"], ["fs_bench", "string", "2000"],
-             ["bench_fp", "10"],
-             # 100,000 one-page mmaps, a third mprotected, all unmapped: the
-             # syscall and address-space cost (issue 19)
-             ["libc_maps", "many", "100000"]]
+    from .targets import TARGETS, lookup
+    top = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
+    mine = [["asm_hello"], ["libc_hello"], *KERNELS,
+            # 100,000 one-page mmaps, a third mprotected, all unmapped: the
+            # syscall and address-space cost (issue 19)
+            ["libc_maps", "many", "100000"]]
+    plan = [(lookup(arch), mine)] + [(t, KERNELS) for t in TARGETS if t.frontend and t.name != lookup(arch).name]
     out = []
-    for argv in progs:
-        path = os.path.normpath(os.path.join(root, argv[0]))
-        if os.access(path, os.X_OK):
-            out.append([path] + argv[1:])
+    for target, progs in plan:
+        for argv in progs:
+            path = os.path.normpath(os.path.join(top, target.guest_bin, argv[0]))
+            if os.access(path, os.X_OK):
+                out.append([path] + argv[1:])
     return out
 
 
-def bench_programs(programs: list[list[str]], qemu: str | None, arch: str = "aarch64") -> list[dict]:
-    """Wall time of whole guest programs (argv lists) under ``tcgpy run`` and qemu-user."""
+def program_target(path: str):
+    """The target (tcgpy.targets) of the ELF program at ``path``, or None
+    when it is no ELF file of a target tcgpy knows."""
+    from .targets import from_elf
+    try:
+        with open(path, "rb") as f:
+            ident = f.read(20)
+    except OSError:
+        return None
+    if len(ident) < 20 or ident[:4] != b"\x7fELF":
+        return None
+    return from_elf(int.from_bytes(ident[18:20], "little" if ident[5] == 1 else "big"))
+
+
+def bench_programs(programs: list[list[str]], qemu: str | None, arch: str = "aarch64",
+                   runs: int = 1) -> list[dict]:
+    """Wall time of whole guest programs (argv lists) under ``tcgpy run`` and
+    under the qemu-user of each program's target (``qemu``, where given, for
+    programs of ``arch``): the best of ``runs``, the two taking turns so that
+    a busy spell of the machine falls on both."""
+    import os
     import shutil
     import subprocess
     import sys
-    from .targets import lookup
-    qemu = qemu or shutil.which(lookup(arch).qemu_user)
-    import os
     import tempfile
+    from .targets import lookup
 
     def timed(cmd):
         """(wall s, user + system CPU s, stdout, exit status): CPU time
@@ -342,24 +367,35 @@ def bench_programs(programs: list[list[str]], qemu: str | None, arch: str = "aar
             out.seek(0)
             return wall, usage.ru_utime + usage.ru_stime, out.read(), os.waitstatus_to_exitcode(status)
 
-    rows = []
+    def best(rows):
+        """The fastest wall time and the least CPU time of several runs, with the last run's output."""
+        return min(r[0] for r in rows), min(r[1] for r in rows), rows[-1][2], rows[-1][3]
+
+    out_rows = []
     for argv in programs:
-        row = {"program": " ".join([argv[0].rsplit("/", 1)[-1]] + argv[1:])}
-        row["tcgpy_s"], row["tcgpy_cpu_s"], out, row["tcgpy_status"] = timed(
-            [sys.executable, "-m", "tcgpy", "run", *argv])
-        if qemu:
-            row["qemu_s"], row["qemu_cpu_s"], qout, qstatus = timed([qemu, *argv])
+        target = program_target(argv[0]) or lookup(arch)
+        peer = qemu if qemu and target.name == lookup(arch).name else shutil.which(target.qemu_user)
+        row = {"program": " ".join([argv[0].rsplit("/", 1)[-1]] + argv[1:]), "target": target.name,
+               "peer": target.qemu_user, "runs": runs}
+        mine, theirs = [], []
+        for _ in range(runs):
+            mine.append(timed([sys.executable, "-m", "tcgpy", "run", *argv]))
+            if peer:
+                theirs.append(timed([peer, *argv]))
+        row["tcgpy_s"], row["tcgpy_cpu_s"], out, row["tcgpy_status"] = best(mine)
+        if peer:
+            row["qemu_s"], row["qemu_cpu_s"], qout, qstatus = best(theirs)
             row["same_output"] = qout == out and qstatus == row["tcgpy_status"]
             row["ratio"] = row["tcgpy_s"] / row["qemu_s"]
             row["cpu_ratio"] = row["tcgpy_cpu_s"] / max(row["qemu_cpu_s"], 1e-3)
-        rows.append(row)
-    return rows
+        out_rows.append(row)
+    return out_rows
 
 
 def run_all(scale: float = 1.0, blocks: int = 2000, programs=(), qemu=None, repeat: int = 3,
-            arch: str = "aarch64") -> dict:
+            arch: str = "aarch64", runs: int = 1) -> dict:
     return {"arch": arch, "exec": bench_exec(scale, repeat, arch), "translate": bench_translate(blocks, arch),
-            "programs": bench_programs(list(programs), qemu, arch)}
+            "programs": bench_programs(list(programs), qemu, arch, runs)}
 
 
 RATIO_DIRECTION = "ratios = tcgpy time / peer time (Unicorn, qemu-user): >1 means tcgpy is slower (lower is better)"
@@ -385,13 +421,13 @@ def format_report(res: dict) -> str:
     if res["programs"]:
         out.append("")
         for p in res["programs"]:
+            peer = p.get("peer") or lookup(res.get("arch", "aarch64")).qemu_user
             if "qemu_s" in p:
-                out.append(f"{p['program']}: tcgpy {p['tcgpy_s']:.3f} s, qemu {p['qemu_s']:.3f} s, "
-                           f"ratio {p['ratio']:.2f}; CPU tcgpy {p['tcgpy_cpu_s']:.3f} s, qemu "
+                out.append(f"{p['program']}: tcgpy {p['tcgpy_s']:.3f} s, {peer} {p['qemu_s']:.3f} s, "
+                           f"ratio {p['ratio']:.2f}; CPU tcgpy {p['tcgpy_cpu_s']:.3f} s, {peer} "
                            f"{p['qemu_cpu_s']:.3f} s, ratio {p['cpu_ratio']:.2f} (same output: {p['same_output']})")
             else:
-                qemu = lookup(res.get("arch", "aarch64")).qemu_user
-                out.append(f"{p['program']}: tcgpy {p['tcgpy_s']:.3f} s ({qemu} not installed: no ratio)")
+                out.append(f"{p['program']}: tcgpy {p['tcgpy_s']:.3f} s ({peer} not installed: no ratio)")
     return "\n".join(out)
 
 
@@ -406,8 +442,14 @@ def plot(res: dict, path: str) -> None:
     bars.append(("translate", res["translate"]["ratio"], "vs Unicorn"))
     for p in res.get("programs", []):
         if "ratio" in p:
-            bars.append((p["program"], p["ratio"], "vs qemu-aarch64"))
-    colors = {"vs Unicorn": "tab:blue", "vs qemu-aarch64": "tab:orange"}
+            label = p["program"]
+            if p.get("target", res.get("arch")) != res.get("arch"):
+                label += f" ({p['target']})"
+            bars.append((label, p["ratio"], f"vs {p.get('peer', 'qemu-aarch64')}"))
+    palette = iter(["tab:orange", "tab:green", "tab:red", "tab:purple"])
+    colors = {"vs Unicorn": "tab:blue"}
+    for _, _, peer in bars:
+        colors.setdefault(peer, next(palette, "tab:gray"))
     fig, ax = plt.subplots(figsize=(max(6, 0.9 * len(bars)), 4))
     for i, (name, ratio, peer) in enumerate(bars):
         ax.bar(i, ratio, color=colors[peer], label=peer)
@@ -419,7 +461,7 @@ def plot(res: dict, path: str) -> None:
     handles, labels = ax.get_legend_handles_labels()
     uniq = dict(zip(labels, handles))
     ax.legend(uniq.values(), uniq.keys(), fontsize=8)
-    ax.set_title("tcgpy relative to Unicorn and qemu-aarch64 (same run)")
+    ax.set_title("tcgpy relative to Unicorn and qemu-user (same run)")
     fig.tight_layout()
     fig.savefig(path)
 

@@ -63,6 +63,37 @@ def test_bench_program_rows_time_wall_and_cpu_against_qemu():
              "programs": [row]})
 
 
+def test_bench_program_rows_of_every_target_run_against_its_own_qemu():
+    """The default programs hold every frontend target's compute kernels;
+    each row is timed against the qemu-user of the program's own target
+    (from its ELF header), the best of the runs taken in turns."""
+    import os
+    import shutil
+    from tcgpy import benchmarks
+    from tcgpy.targets import lookup
+    progs = benchmarks.default_programs("aarch64")
+    rv = [argv for argv in progs if "riscv64" in argv[0]]
+    assert [[os.path.basename(argv[0])] + argv[1:] for argv in rv] == benchmarks.KERNELS
+    assert benchmarks.program_target(rv[0][0]) is lookup("riscv64")
+    assert benchmarks.program_target(progs[0][0]) is lookup("aarch64")
+    assert benchmarks.program_target(__file__) is None
+    # an explicit --qemu is --arch's: the riscv64 program still gets qemu-riscv64
+    [row] = benchmarks.bench_programs([[rv[0][0], "hash", "1000"]], "/nonexistent/qemu-aarch64",
+                                      arch="aarch64", runs=2)
+    assert row["target"] == "riscv64" and row["peer"] == "qemu-riscv64" and row["runs"] == 2
+    assert row["tcgpy_status"] == 0 and row["tcgpy_s"] > 0
+    if shutil.which("qemu-riscv64") is None:
+        assert "ratio" not in row
+    else:
+        assert row["same_output"] is True
+        assert row["ratio"] == pytest.approx(row["tcgpy_s"] / row["qemu_s"])
+        text = benchmarks.format_report({"arch": "aarch64", "exec": [], "programs": [row],
+                                         "translate": {"blocks": 0, "guest_insns": 0, "tcgpy_blocks_per_s": 0,
+                                                       "tcgpy_insns_per_s": 0, "unicorn_blocks_per_s": 0,
+                                                       "ratio": 0, "stages_s": {}}})
+        assert "fs_bench hash 1000: tcgpy" in text and "qemu-riscv64" in text
+
+
 def test_bench_plot_without_matplotlib_is_refused_before_running(tmp_path):
     import importlib.util
     if importlib.util.find_spec("matplotlib") is not None:

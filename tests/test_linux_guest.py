@@ -194,11 +194,16 @@ LIBC_CASES = [
     # (qemu-aarch64 7.2 lacks TIOCGPTLCK).
     Case("libc_pty", "libc_pty"),
     # splice between files and pipes, offsets, EAGAIN, EINVAL, and a
-    # blocking splice another thread ends (qemu-aarch64 7.2 agrees); a
-    # thread, so not on the Unicorn CPU (see libc_threads).
+    # blocking splice another thread ends; tee and vmsplice (into a pipe and
+    # out of one) with EAGAIN, EPIPE and a blocking call another thread ends
+    # (qemu-aarch64 7.2 agrees); a thread, so not on the Unicorn CPU (see
+    # libc_threads).
     Case("libc_splice", "libc_splice", unicorn=False),
     # pidfd_open, poll on a pidfd, pidfd_send_signal (a child, this
-    # process), waitid(P_PIDFD) (qemu-aarch64 7.2 agrees).
+    # process), waitid(P_PIDFD) (qemu-aarch64 7.2 agrees); pidfd_send_signal
+    # with a siginfo, to this process and a child, and its EINVAL/EPERM
+    # (qemu-aarch64 7.2 refuses a code >= 0 sent to the caller itself,
+    # which the kernel allows).
     Case("libc_pidfd", "libc_pidfd"),
     # The kernel's vfork (the native build's behaviour); qemu-aarch64 7.2 loses
     # the child's stores (CLONE_VFORK as fork) and reports posix_spawn success.

@@ -248,3 +248,46 @@ def test_single_fma_exactness(a, b, c):
     for neg in (0, sf.S.sign_bit):
         x, y, z = (sf.BOX | _bits(v, 0) for v in (a, b, c))
         _three_ways(rvfp.ctl(rvfp.OP_FMA, 0, rvfp.RNE), x ^ neg, y, z ^ neg, 0)
+
+
+def _cancelling(fmt: int) -> list[tuple[int, int, int]]:
+    """(a, b, c) register values whose a*b + c cancels: exactly (the product
+    representable, c its negation), and where the product's last bit is
+    finer than the smallest subnormal (the zero a double rounds to may hide
+    an underflow)."""
+    f = sf.FMTS[fmt]
+    emin, prec = 1 - f.bias, f.mbits + 1
+    fine = (1 + 2.0 ** -(prec - 1)) * 2.0 ** ((emin - prec) // 2 + 1)   # its square: last bit < 2^(emin-prec+1)
+    box = 0 if fmt else sf.BOX
+    out = []
+    for a, b in ((-1.0, 0.95), (-1.0, -0.3), (1.5, 2.0), (2.0 ** 40, 3.0), (fine, fine), (fine, -fine)):
+        p = struct.unpack("<d" if fmt else "<f", struct.pack("<d" if fmt else "<f", a * b))[0]
+        out.append(tuple(box | _bits(v, fmt) for v in (a, b, -p)))
+    return out
+
+
+@pytest.mark.parametrize("fmt", [0, 1], ids=["s", "d"])
+def test_fma_cancelling_to_zero(fmt, monkeypatch):
+    """a*b + c == 0 (compilers' x - x as an FMA of -1, x, x: bench_fp's
+    mandelbrot has one per row) equals softfloat three ways with fflags.NX
+    clear and set, and stays in host code where the zero is exact; where the
+    product is finer than the smallest subnormal, softfloat decides."""
+    cases = _cancelling(fmt)
+    for a, b, c in cases:
+        for fcsr in (0, rvfp.NX):
+            for rm in (rvfp.RNE, rvfp.DYN, rvfp.RDN):
+                _three_ways(rvfp.ctl(rvfp.OP_FMA, fmt, rm), a, b, c, fcsr)
+    calls = []
+    monkeypatch.setattr(sf, "operate_fma", lambda *a: calls.append(a) or (0, 0))
+    control = rvfp.ctl(rvfp.OP_FMA, fmt, rvfp.RNE)
+    tb = jit_compile(_block(control), True)
+    for i, (a, b, c) in enumerate(cases):
+        state = InterpState(ARCH.layout)
+        for name, v in zip(IN, (a, b, c, 0)):
+            state[name] = v
+        got, _, _ = jit_enter(tb, state, MEM)
+        exact = i < 4
+        assert (calls == []) == exact, _describe(control, a, b, c, 0)
+        if exact:
+            assert got["x4"] == (0 if fmt else sf.BOX) and got["x5"] == 0     # +0, no flags
+        calls.clear()

@@ -52,3 +52,14 @@ def test_startup_missing_programs_are_skipped_with_a_note(tmp_path):
     [s] = res["skipped"]
     assert s["program"] == "perl" and "get_startup_programs.sh" in s["reason"]
     assert "skipped perl" in bs.format_startup_report(res)
+
+
+def test_busybox_rows_of_every_target_run_one_command_line(tmp_path):
+    """The rows compare targets: each busybox row runs the same shell
+    command, only the program (and its qemu-user) differ."""
+    ctx = bs.Ctx(sysroot=tmp_path, bin=tmp_path, work=tmp_path)
+    rows = {c.name: c for c in bs.CASES if c.name.startswith("busybox-")}
+    assert "busybox-sh" in rows and "busybox-riscv64" in rows
+    commands = {name: [argv[1:] for argv in c.steps(ctx)] for name, c in rows.items()}
+    assert all(steps == [bs.BUSYBOX_SH] for steps in commands.values()), commands
+    assert rows["busybox-riscv64"].qemu_binary == "qemu-riscv64"

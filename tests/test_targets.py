@@ -199,3 +199,19 @@ def test_every_helper_is_declared_before_any_target_semantics_loads():
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                        cwd=ROOT.parent, timeout=120)
     assert r.returncode == 0, r.stderr
+
+
+@pytest.mark.parametrize("name", targets.names(tcg=True))
+def test_frontend_builds_its_decoder_only_when_something_is_translated(name):
+    """A run whose blocks all come from the persistent cache translates
+    nothing: importing a frontend (its registers, gdb view) must not import
+    its instruction modules or build its decoder; asking for the decoder does."""
+    import subprocess
+    import sys
+    code = ("import sys; from tcgpy.targets import lookup; a = lookup(%r).arch; "
+            "insn = lambda: sorted(m for m in sys.modules if m.startswith(a.target.frontend + '.insn_')); "
+            "print(insn()); a.decoder; print(bool(insn()))" % name)
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                       cwd=ROOT.parent)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split("\n")[:2] == ["[]", "True"]

@@ -18,10 +18,13 @@ def add_parser(subparsers):
     p.add_argument("--blocks", type=int, default=2000,
                    help="distinct blocks in the translation benchmark")
     p.add_argument("--programs", nargs="*", default=None,
-                   help="guest programs to time under tcgpy run and qemu-aarch64 (default: the "
-                        "hello worlds and compute kernels of tests/guest/bin in a source checkout; "
-                        "give no value to skip whole programs)")
-    p.add_argument("--qemu", help="path of qemu-aarch64 (default: from PATH; skipped if absent)")
+                   help="guest programs to time under tcgpy run and the qemu-user of each one's "
+                        "target, best of --runs taking turns (default: in a source checkout, the "
+                        "hello worlds, compute kernels and mappings benchmark of --arch, and every "
+                        "other target's build of the compute kernels; give no value to skip whole "
+                        "programs)")
+    p.add_argument("--qemu", help="path of --arch's qemu-user (default: from PATH; other targets' "
+                                  "programs use theirs; a program whose qemu is absent gets no ratio)")
     p.add_argument("--arch", default="aarch64",
                    help="guest architecture of the loops, the translation benchmark and the default "
                         "programs (default aarch64; qemu-user is the target's)")
@@ -36,7 +39,8 @@ def add_parser(subparsers):
     g.add_argument("--startup", action="store_true", help="the start-up table instead of the above")
     g.add_argument("--sysroot", help="the sysroot bench/get_startup_programs.sh made "
                                      "(default ~/.cache/tcgpy-bench/sysroot)")
-    g.add_argument("--runs", type=int, default=3, help="best of N runs (default 3)")
+    g.add_argument("--runs", type=int, default=3, help="best of N runs (default 3; also the whole "
+                                                       "programs of the default table)")
     g.add_argument("--quick", action="store_true", help="1 run each, fewer programs (--steady: scale 0.1)")
     s = p.add_argument_group(
         "steady state", "--steady times long runs of real programs (openssl, xz, zstd, gzip, bzip2, "
@@ -130,7 +134,7 @@ def main(args) -> int:
         programs = [[p] for p in args.programs]
     scale, blocks = (0.01, 50) if args.smoke else (args.scale, args.blocks)
     res = benchmarks.run_all(scale, blocks, programs, args.qemu, repeat=1 if args.smoke else 3,
-                             arch=args.arch)
+                             arch=args.arch, runs=1 if args.smoke or args.quick else args.runs)
     if args.json:
         print(json.dumps(res, indent=2))
     else:

@@ -214,18 +214,27 @@ def _fma(e, op, fmt, rm, kind, a, b, c, fcsr):
     """Singles: the exact a*b + c is a double-double (the product of two
     singles is exact in double, TwoSum adds c), so whether the host's
     result is exact is known.  Doubles: only with NX already set in fcsr,
-    whose flags then are the operation's."""
+    whose flags then are the operation's, or for a zero from cancellation,
+    which is exact (below)."""
     f = F(e, _ESZ[fmt], 1)
     (x, bx), (y, by), (z, bz) = (_operand(e, fmt, v) for v in (a, b, c))
     r = f.call("fma", x, y, z)
     # An exact zero (zero product, zero addend: a sum starting from zero) is
     # no underflow, and the host gives its sign by the same IEEE rule.
     exact_zero = f.and_(f.is_zero(z), f.or_(f.is_zero(x), f.is_zero(y)))
-    ok = f.and_(f.finite(r), f.or_(f.at_least(r, f.safe), exact_zero))
-    ok = _all(e, ok, f.finite(x), f.finite(y), bx, by, bz)
+    # So is a zero from cancellation, a*b == -c, where the product's last bit
+    # is no finer than the smallest subnormal (|RN(a*b)| >= safe ensures it,
+    # as for an FMA residual): a sum that is not zero is then a multiple of
+    # the smallest subnormal and rounds to no zero.  Compilers make these
+    # (x - x as fnmsub(1, x, x)), and with fflags.NX clear -- glibc's libm
+    # clears it in its functions -- each took softfloat.
+    cancelled = f.and_(f.is_zero(r), f.at_least(f.emit(f"fmul {f.t} {x}, {y}"), f.safe))
+    operands = _all(e, f.finite(x), f.finite(y), bx, by, bz)
+    ok = _all(e, f.and_(f.finite(r), f.or_(f.or_(f.at_least(r, f.safe), exact_zero), cancelled)), operands)
     if fmt:
-        nx = e.emit(f"and i64 {fcsr}, {rvfp.NX}")
-        return _register(e, fmt, r), "0", _all(e, ok, e.emit(f"icmp ne i64 {nx}, 0")), RNE_ONLY
+        nx = e.emit(f"icmp ne i64 {e.emit(f'and i64 {fcsr}, {rvfp.NX}')}, 0")
+        ok = e.emit(f"or i1 {_all(e, ok, nx)}, {_all(e, cancelled, operands)}")
+        return _register(e, fmt, r), "0", ok, RNE_ONLY
     d = F(e, 3, 1)
     xd, yd, zd, rd = (e.emit(f"fpext float {v} to double") for v in (x, y, z, r))
     p = e.emit(f"fmul double {xd}, {yd}")                # exact: 24 + 24 bits

@@ -3,13 +3,20 @@ from __future__ import annotations
 
 from ...targets import lookup
 from ..arch import ArchInfo, PseudoReg
-from . import insn_atomic, insn_base, insn_bitmanip, insn_fp, insn_rvc, insn_system  # noqa: F401  (register patterns)
 from .cpu import LAYOUT
-from .decode import RV
 from .gdb import GDB
-from .translate import DisasContext
 
-RV.compile()
+
+def _translator():
+    """The decoder and the translation context, built when something is
+    translated: a run whose blocks all come from the persistent cache needs
+    neither (importing the instruction modules and building the decoder was
+    a tenth of a warm busybox run's imports)."""
+    from . import insn_atomic, insn_base, insn_bitmanip, insn_fp, insn_rvc, insn_system  # noqa: F401  (register patterns)
+    from .decode import RV
+    from .translate import DisasContext
+    RV.compile()
+    return RV, DisasContext
 
 
 def _zero() -> PseudoReg:
@@ -37,7 +44,7 @@ def _fcsr() -> PseudoReg:
 ARCH = ArchInfo(
     target=lookup("riscv64"),
     layout=LAYOUT,
-    translator=lambda: (RV, DisasContext),
+    translator=_translator,
     pseudo_regs={"x0": _zero(), "zero": _zero(), "fcsr": _fcsr(),
                  "fflags": _fcsr_field(0, 5), "frm": _fcsr_field(5, 3)},
     gdb=GDB,

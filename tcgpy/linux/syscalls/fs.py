@@ -3,6 +3,7 @@
 between the guest's kernel ABI and the host's."""
 from __future__ import annotations
 
+import ctypes
 import os
 import select
 import stat as host_stat
@@ -13,6 +14,7 @@ import fcntl as host_fcntl
 from .. import procfs
 from ..guestmem import iovecs
 from ..signals import PendingSignal
+from ..threads import ready
 from ..errnos import GuestErrno
 from .args import s32, s64
 from .paths import at, at_entry, atflag, guest_path
@@ -732,35 +734,112 @@ def sys_ioctl(proc, fd, request, arg):
 
 
 SPLICE_F_NONBLOCK = 0x02    # include/linux/splice.h: the same on every architecture
+_libc = ctypes.CDLL(None, use_errno=True)
+_libc.tee.argtypes = (ctypes.c_int, ctypes.c_int, ctypes.c_size_t, ctypes.c_uint)
+_libc.tee.restype = ctypes.c_ssize_t
+_libc.vmsplice.argtypes = (ctypes.c_int, ctypes.c_void_p, ctypes.c_size_t, ctypes.c_uint)
+_libc.vmsplice.restype = ctypes.c_ssize_t
+
+
+def _libc_call(fn, *args) -> int:
+    """A libc call that sets errno, its failure as OSError (BlockingIOError for EAGAIN)."""
+    n = fn(*args)
+    if n < 0:
+        e = ctypes.get_errno()
+        raise OSError(e, os.strerror(e))
+    return n
+
+
+def _pipe_transfer(proc, flags: int, fds: tuple[int, ...], waits: list[tuple[int, int]], move):
+    """splice, tee and vmsplice as the host runs them with SPLICE_F_NONBLOCK,
+    never blocking the CPU thread (host signals are blocked there): where
+    the kernel would wait (``move()`` raises EAGAIN), a call the guest made
+    blocking (no SPLICE_F_NONBLOCK, no O_NONBLOCK on ``fds``) waits in the
+    scheduler for the first of ``waits`` (fd, poll events) not ready and runs
+    again (EINTR, or a restart under SA_RESTART, as the kernel's)."""
+    try:
+        return move()
+    except BlockingIOError:
+        if flags & SPLICE_F_NONBLOCK or any(host_fcntl.fcntl(fd, host_fcntl.F_GETFL) & os.O_NONBLOCK
+                                            for fd in fds):
+            raise
+        pending = [w for w in waits if not ready([w])] or waits[-1:]
+        proc.sched.block_io(pending[:1], sa_restart=True)
+        return NORETURN
 
 
 @syscall("splice", "fd p fd p u x")
 def sys_splice(proc, fd_in, off_in, fd_out, off_out, length, flags):
-    """The host's splice, never blocking the CPU thread (host signals are
-    blocked there): where the kernel would wait for the input pipe or
-    socket to fill or the output one to drain, the thread waits in the
-    scheduler and the call runs again (EINTR, or a restart under
-    SA_RESTART, as the kernel's)."""
+    """The host's splice; it waits for input, else for room (_pipe_transfer)."""
     fd_in, fd_out = s32(fd_in), s32(fd_out)
     oi = struct.unpack("<q", proc.read(off_in, 8))[0] if off_in else None
     oo = struct.unpack("<q", proc.read(off_out, 8))[0] if off_out else None
-    try:
-        n = os.splice(fd_in, fd_out, length, oi, oo, flags | SPLICE_F_NONBLOCK)
-    except BlockingIOError:
-        if flags & SPLICE_F_NONBLOCK or any(host_fcntl.fcntl(fd, host_fcntl.F_GETFL) & os.O_NONBLOCK
-                                            for fd in (fd_in, fd_out)):
-            raise
-        # wait for the side that holds it up: no input yet, else no room
-        if not select.select([fd_in], [], [], 0)[0]:
-            proc.sched.block_io([(fd_in, select.POLLIN)], sa_restart=True)
-        else:
-            proc.sched.block_io([(fd_out, select.POLLOUT)], sa_restart=True)
-        return NORETURN
+    n = _pipe_transfer(proc, flags, (fd_in, fd_out), [(fd_in, select.POLLIN), (fd_out, select.POLLOUT)],
+                       lambda: os.splice(fd_in, fd_out, length, oi, oo, flags | SPLICE_F_NONBLOCK))
+    if n is NORETURN:
+        return n
     if off_in:
         proc.write(off_in, struct.pack("<q", oi + n))
     if off_out:
         proc.write(off_out, struct.pack("<q", oo + n))
     return n
+
+
+@syscall("tee", "fd fd u x")
+def sys_tee(proc, fd_in, fd_out, length, flags):
+    """The host's tee (pipe to pipe, the input left unread); it waits for
+    input, else for room (_pipe_transfer); no reader: EPIPE and SIGPIPE."""
+    fd_in, fd_out = s32(fd_in), s32(fd_out)
+    return _write(proc, lambda: _pipe_transfer(
+        proc, flags, (fd_in, fd_out), [(fd_in, select.POLLIN), (fd_out, select.POLLOUT)],
+        lambda: _libc_call(_libc.tee, fd_in, fd_out, length, flags | SPLICE_F_NONBLOCK)))
+
+
+@syscall("vmsplice", "fd p u x")
+def sys_vmsplice(proc, fd, iov, nr_segs, flags):
+    """Guest memory into a pipe (its write end) or out of one (its read end,
+    as readv).  Into a pipe, the host's vmsplice references the pages it is
+    given rather than copying them, so it is given a private copy of the
+    guest's bytes in a mapping unmapped right after the call: the pipe holds
+    the only reference, and the reader gets the bytes as they were at the
+    call (SPLICE_F_GIFT is a hint the kernel may ignore, and here does).
+    No reader: EPIPE and SIGPIPE."""
+    import mmap
+    fd = s32(fd)
+    vecs = [(base, length) for base, length in iovecs(proc, iov, nr_segs) if length]
+    mode = host_fcntl.fcntl(fd, host_fcntl.F_GETFL) & os.O_ACCMODE
+    if mode == os.O_RDONLY:
+        size = min(sum(length for _, length in vecs), MAX_IO)
+        if size == 0:
+            return 0
+        buf = ctypes.create_string_buffer(size)
+        one = (ctypes.c_void_p * 2)(ctypes.addressof(buf), size)
+        n = _pipe_transfer(proc, flags, (fd,), [(fd, select.POLLIN)],
+                           lambda: _libc_call(_libc.vmsplice, fd, one, 1, flags | SPLICE_F_NONBLOCK))
+        if n is NORETURN:
+            return n
+        data, at_ = buf.raw[:n], 0
+        for base, length in vecs:
+            proc.write(base, data[at_:at_ + length])
+            at_ += length
+            if at_ >= n:
+                break
+        return n
+    data = b"".join(proc.read(base, length) for base, length in vecs)
+    if not data:
+        return 0
+
+    def move():
+        m = mmap.mmap(-1, len(data))
+        m.write(data)
+        view = ctypes.c_char.from_buffer(m)
+        try:
+            one = (ctypes.c_void_p * 2)(ctypes.addressof(view), len(data))
+            return _libc_call(_libc.vmsplice, fd, one, 1, flags | SPLICE_F_NONBLOCK)
+        finally:
+            del view            # the mapping closes only without exported pointers
+            m.close()
+    return _write(proc, lambda: _pipe_transfer(proc, flags, (fd,), [(fd, select.POLLOUT)], move))
 
 
 @syscall("sendfile", "fd fd p u")
