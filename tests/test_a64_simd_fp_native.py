@@ -219,3 +219,44 @@ def test_difftest_class_on_ordinary_values(engine, form, seed):
     case = dt.Case("aarch64", (form.gen(rng, Pos(0, 1)),), regs, DATA, dt.default_bound(1), (form.name,))
     res = engine.run(case)
     assert res.status != "mismatch", (dt_disasm(case.code), str(res.mismatch))
+
+
+# -- fused multiply-add whose terms cancel ---------------------------------------------------------
+# A zero that is exact, from cancellation a*b == -c with the product's last
+# bit no finer than the smallest subnormal, raises nothing and stays in host
+# code whatever FPSR.IXC (glibc's libm clears it); a cancellation of tinier
+# terms takes the Python path (the case marked None: compared only).
+FMLA_CASES = [
+    (t(b"\x20\xcc\x62\x4e",  # 100000: fmla v0.2d, v1.2d, v2.2d
+       regs={"q0": Dv(-15.0, 0.75), "q1": Dv(3.0, -0.25), "q2": Dv(5.0, 3.0)},
+       expect={"q0": Dv(0.0, 0.0)}, name="fmla: both lanes cancel exactly, FPSR clear"), True),
+    (t(b"\x20\x0c\x42\x1f",  # 100000: fmadd d0, d1, d2, d3
+       regs={"q1": D(0.1), "q2": D(3.0), "q3": D(-0.1 * 3.0)},
+       name="fmadd: the product's residual, inexact"), None),
+    (t(b"\x20\x8c\x42\x1f",  # 100000: fmsub d0, d1, d2, d3
+       regs={"q0": GARBAGE, "q1": D(1.25), "q2": D(1.25), "q3": D(1.5625)},
+       expect={"q0": D(0.0)}, name="fmsub: x - x"), True),
+    (t(b"\x20\x0c\x42\x1f",  # 100000: fmadd d0, d1, d2, d3
+       regs={"q1": D(2.0 ** -600), "q2": D(2.0 ** -500), "q3": D(-(2.0 ** -1100))},
+       expect={"q0": D(0.0)}, name="fmadd: tiny terms cancel: not shown exact"), False),
+]
+
+
+@pytest.mark.parametrize("h,native", FMLA_CASES, ids=[h.name for h, _ in FMLA_CASES])
+@pytest.mark.parametrize("ixc", [False, True], ids=["ixc-clear", "ixc-set"])
+def test_fma_cancelling_to_zero(engine, h, native, ixc):
+    regs = dict(h.regs, fpsr=IXC) if ixc else h.regs
+    case = _case(T(h.code, regs, h.expect, h.name))
+    ref = dt.UnicornRunner("aarch64", "max").run(case)
+    calls = []
+    orig = vector.SEMANTICS[VecOp.fmla]
+    vector.SEMANTICS[VecOp.fmla] = lambda *a: calls.append(1) or orig(*a)
+    try:
+        out = engine.subject.run(case)
+    finally:
+        vector.SEMANTICS[VecOp.fmla] = orig
+    assert out.event == dt.END
+    assert {k: hex(v) for k, v in out.regs.items()} == {k: hex(v) for k, v in ref.regs.items()}
+    if native is not None:
+        assert out.regs["q0"] == h.expect["q0"]
+        assert bool(calls) == (not native)

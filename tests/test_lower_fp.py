@@ -265,6 +265,37 @@ def test_fused_multiply_add_of_zeros_is_native_and_signed_right(esz, oprsz):
     assert native == runs
 
 
+@pytest.mark.parametrize("esz,oprsz", [(3, 8), (3, 16), (2, 4), (2, 16)])
+def test_fused_multiply_add_cancelling_exactly_is_native_with_ixc_clear(esz, oprsz):
+    """c + a*b == 0 exactly, every negation, FPSR.IXC clear or set: native
+    (one Python call counted is the interpreter's reference run), with the
+    interpreter's status word; tiny terms whose zero could hide an
+    underflow keep the Python path."""
+    products = [(1.5, -2.25), (3.0, 0.75), (-5.0, 7.0)]      # exact products
+    runs = native = 0
+    for neg in (0, 0x1000, 0x2000, 0x3000):
+        block = _block(VecOp.fmla, esz, oprsz, Q[5] | neg, True)
+        for (a, b) in products + [(2.0 ** -70, 2.0 ** -70)]:
+            for ixc in (0, fp.IXC):
+                p = struct.unpack("<f", struct.pack("<f", a * b))[0] if esz == 2 else a * b
+                sign = -1 if bool(neg & 0x1000) == bool(neg & 0x2000) else 1
+                c = sign * p                      # (c ^ neg_c) + (a ^ neg_a) * b == 0
+                rng = random.Random(f"{a}{b}{neg}{ixc}")
+                state = _state(rng, esz, oprsz, esz, VecOp.fmla)
+                lanes = 16 >> esz
+                for i, v in ((1, a), (2, b), (5, c)):
+                    state[f"q{i}"] = int.from_bytes(_bits(v, esz).to_bytes(1 << esz, "little") * lanes, "little")
+                state["x1"], state["x3"] = 0, ixc
+                with _PythonCalls(VecOp.fmla) as calls:
+                    check_block(block, state, randgen.random_memory(rng), hot=bool(neg & 0x1000))
+                tiny = a == 2.0 ** -70
+                if esz == 3 and tiny:
+                    continue                      # a normal double product: not tiny for doubles
+                runs += 1
+                native += (calls.n == 1) != tiny
+    assert native == runs
+
+
 # -- the rarer operations (lower_arm_vec_fp2) ------------------------------------------------------
 
 GROUP2 = {VecOp.faddp, VecOp.fmaxp, VecOp.fminp, VecOp.fmaxnmp, VecOp.fminnmp, VecOp.fcvtl,

@@ -158,10 +158,12 @@ def status_ixc(f: F, inexact_lanes: str | None) -> str:
 
 
 # -- the registry -----------------------------------------------------------------
-# A generator ``gen(v, f) -> (store, ok, status) | None`` emits an operation's
-# native code: ``store()`` writes the result, ``ok`` has a bit per lane of
-# ``f`` (the operation's source lanes) that is set where the shortcut holds,
-# ``status`` is the status word; None: this shape always takes the Python path.
+# A generator ``gen(v, f) -> (store, ok, status[, exact]) | None`` emits an
+# operation's native code: ``store()`` writes the result, ``ok`` has a bit per
+# lane of ``f`` (the operation's source lanes) that is set where the shortcut
+# holds, ``status`` is the status word, and ``exact`` (KNOWN_IXC operations)
+# the lanes whose result is known exact; None: this shape always takes the
+# Python path.
 
 def _same_lanes(esz: int, oprsz: int) -> tuple[int, int]:
     return esz, oprsz >> esz
@@ -289,12 +291,22 @@ def emit_shortcut(v) -> str | None:
     produced = gen(v, f)
     if produced is None:
         return None
-    store, ok, status = produced
+    store, ok, status, *exact = produced
     fl = v.fl
     x = v.x()
     want = 1 << KNOWN_IXC_BIT if kind in KNOWN_IXC else 0
     cr = v.emit(f"and i64 {x}, {FPCR_SLOW | want}")
     cr_ok = v.emit(f"icmp eq i64 {cr}, {want}")
+    if want and exact:
+        # A generator of a KNOWN_IXC operation may name the lanes whose
+        # result it knows to be exact: with every lane exact the shortcut
+        # holds whatever FPSR.IXC is, and raises nothing (the status word is
+        # then the Python path's: IXC only if it was known set).
+        all_exact = f.reduce(exact[0], all_=True)
+        plain = v.emit(f"icmp eq i64 {v.emit(f'and i64 {x}, {FPCR_SLOW}')}, 0")
+        cr_ok = v.emit(f"or i1 {cr_ok}, {v.emit(f'and i1 {plain}, {all_exact}')}")
+        known = v.emit(f"icmp ne i64 {v.emit(f'and i64 {x}, {want}')}, 0")
+        status = v.emit(f"select i1 {known}, i64 {status}, i64 0")
     go = v.emit(f"and i1 {cr_ok}, {f.reduce(ok, all_=True)}")
     fast_bb, slow_bb, join_bb = fl.new_bb("fpfast"), fl.new_bb("fpslow"), fl.new_bb("fpjoin")
     fl.emit(f"br i1 {go}, label %{fast_bb}, label %{slow_bb}, !prof !1")
@@ -463,8 +475,9 @@ def _gen_arith(v, f: F):
 
 
 def _gen_fmla(v, f: F):
-    """c + a*b fused (imm bit 12 negates a, bit 13 negates c); only with
-    FPSR.IXC already set, so its exactness need not be known."""
+    """c + a*b fused (imm bit 12 negates a, bit 13 negates c); with FPSR.IXC
+    already set, so its exactness need not be known, or where every lane's
+    zero is exact (below)."""
     a, b, c = f.load("a"), f.load("b"), f.load("c")
     if v.imm & 0x1000:
         a = f.neg(a)
@@ -475,9 +488,15 @@ def _gen_fmla(v, f: F):
     # starts from zero) is no underflow; its sign follows the same IEEE rule
     # (FPMulAdd's) on both sides.
     exact_zero = f.and_(f.is_zero(c), f.or_(f.is_zero(a), f.is_zero(b)))
-    ok = f.and_(f.finite(r), f.or_(f.at_least(r, f.safe), exact_zero))
+    # So is a zero from cancellation, a*b == -c, where the product's last
+    # bit is no finer than the smallest subnormal (|RN(a*b)| >= safe ensures
+    # it, as for an FMA residual): a sum that is not zero is then a multiple
+    # of the smallest subnormal and rounds to no zero.  Compilers make these
+    # (x - x as fmsub), and glibc's libm runs with FPSR.IXC clear.
+    cancelled = f.and_(f.is_zero(r), f.at_least(f.emit(f"fmul {f.t} {a}, {b}"), f.safe))
+    ok = f.and_(f.finite(r), f.or_(f.or_(f.at_least(r, f.safe), exact_zero), cancelled))
     ok = f.and_(ok, f.and_(f.finite(a), f.finite(b)))
-    return emit_store(v, r, f.t, v.oprsz), ok, str(arm_fp.IXC)
+    return emit_store(v, r, f.t, v.oprsz), ok, str(arm_fp.IXC), f.or_(exact_zero, cancelled)
 
 
 def _gen_sqrt(v, f: F):
