@@ -153,6 +153,7 @@ def load_page(cache, pc: int, stops):
     hashes = {page: content_hash(data)}
     found = None
     installed = set()
+    tbs = []
     # (runs for every block a warm run loads: the common cases -- no stop
     # addresses, no second page, no counter -- cost nothing extra)
     registered = cache.blocks
@@ -176,10 +177,11 @@ def load_page(cache, pc: int, stops):
             pages = tuple(sorted({page, *(d for d, _ in deps)}))
         tb = TB(pc_b, size, n, (), fn_addr, [(base_slot + k, target) for k, target in slots], pages,
                 counters=[base_ctr + c for c in ctrs] if ctrs else [])
-        cache.install_loaded(tb)
+        tbs.append(tb)
         installed.add(pc_b)
         if pc_b == pc:
             found = tb
+    cache.install_loaded(tbs)
     cache.pcache_pages[page] = (key, installed)
     stats.pcache_hits += 1
     stats.pcache_blocks += len(installed)

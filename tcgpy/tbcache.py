@@ -356,12 +356,60 @@ class TBCache:
     def counter_address(self, idx: int) -> int:
         return ctypes.addressof(self.counters) + 8 * idx
 
-    def install_loaded(self, tb: TB) -> None:
-        """Register a block loaded from the persistent cache."""
-        for idx in tb.counters:
-            self.counter_owner[idx] = tb
-        self.generation_blocks += 1
-        self._register(tb)
+    def install_loaded(self, tbs: list[TB]) -> None:
+        """Register blocks loaded from the persistent cache (a page's).  What
+        ``_register`` does for one block, for many at once: a warm python3
+        registers 32,000, and this was half of its start-up's CPU."""
+        self.generation_blocks += len(tbs)
+        blocks, cold, owner = self.blocks, self.cold, self.counter_owner
+        chain = not self.nochain
+        waiting, slot_owner, slots = self.waiting, self.slot_owner, self.slots
+        patches = 0
+        by_pages: dict[tuple, list[TB]] = {}
+        for tb in tbs:
+            pc = tb.pc
+            for idx in tb.counters:
+                owner[idx] = tb
+            if cold:
+                c = cold.get(pc)
+                if c is not None:
+                    self.invalidate(c)
+            blocks[pc] = tb
+            group = by_pages.get(tb.pages)
+            if group is None:
+                by_pages[tb.pages] = [tb]
+            else:
+                group.append(tb)
+            if not chain:
+                continue
+            w = waiting.get(pc)
+            if w:
+                fn = tb.fn_addr
+                for slot in w:
+                    slots[slot] = fn
+                patches += len(w)
+            for slot, target in tb.slots:
+                slot_owner[slot] = tb
+                w = waiting.get(target)
+                if w is None:
+                    waiting[target] = {slot}
+                else:
+                    w.add(slot)
+                dst = blocks.get(target)
+                if dst is not None:
+                    slots[slot] = dst.fn_addr
+                    patches += 1
+        self.stats.chain_patches += patches
+        page_blocks, code_pages = self.page_blocks, self.aspace.code_pages
+        for pages, group in by_pages.items():
+            for page in pages:
+                s = page_blocks.get(page)
+                if s is None:
+                    page_blocks[page] = set(group)
+                else:
+                    s.update(group)
+                if page not in code_pages:
+                    self.aspace.add_code_page(page)
 
     def _alloc_slot(self) -> int:
         if self.free_slots:
