@@ -12,6 +12,11 @@ from ..targets import from_elf
 from .structs import Layout
 
 
+class BadSignalFrame(Exception):
+    """A ``sigframe.restore_rt_frame`` found a frame the kernel would not
+    restore: rt_sigreturn then gives SIGSEGV."""
+
+
 @dataclass(frozen=True)
 class SyscallABI:
     """Qiling-style: where a syscall's number, arguments and result live."""
@@ -31,7 +36,7 @@ class LinuxArch:
     structs: dict[str, Layout]
     hwcaps: Callable[..., tuple[int, int]]  # (features=all) -> (AT_HWCAP, AT_HWCAP2)
     minsigstksz: int                    # AT_MINSIGSTKSZ
-    sigframe: ModuleType                # setup_rt_frame / restore_rt_frame / TRAMPOLINE
+    sigframe: ModuleType                # setup_rt_frame / restore_rt_frame (BadSignalFrame) / TRAMPOLINE
     start_thread: Callable[[object, int, int], None]   # (emu, pc, sp): registers at process entry
     cpuinfo: Callable[..., str] = lambda ncpus, features=(): ""   # /proc/cpuinfo text
     # clone(2)'s argument order differs between architectures (x86_64 puts

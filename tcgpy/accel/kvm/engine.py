@@ -62,7 +62,9 @@ from ...errors import EmulationError, GuestTrap, IllegalInstruction, MemoryFault
 from ..engine import RunTimer
 from . import kvmapi as K
 from . import machine as M
+from . import xstate as X
 from .faults import CpuException, exception_for
+from .xstate import FX_ARRAYS, FX_FIELDS, FX_STRIDE, XSTATE_BV, XSTATE_X87_SSE
 
 MASK64 = (1 << 64) - 1
 GPRS = ("rax", "rbx", "rcx", "rdx", "rsi", "rdi", "rsp", "rbp",
@@ -74,23 +76,12 @@ RFLAGS_USER = 0x0DD5 | 0x40000 | 0x200000 | 0x10000   # flags ring 3 may hold (C
 RFLAGS_IF = 0x200
 RFLAGS_TF = 0x100                  # single-step: #DB after each instruction (run with count)
 RFLAGS_RF = 0x10000                # resume: the breakpoint at rip does not fire again
-# The fxsave image (the start of the XSAVE area, 64-bit format): field
-# offsets and sizes ("ftw" is the abridged tag: one bit per physical x87
-# register), and the register arrays, 16 bytes apart: st0-st7 (80 bits, in
-# stack order) and xmm0-xmm15.
-FX_FIELDS = {"fcw": (0, 2), "fsw": (2, 2), "ftw": (4, 1), "fop": (6, 2), "fip": (8, 8), "fdp": (16, 8),
-             "mxcsr": (24, 4)}
-FX_ARRAYS = {"st": (32, 8, 10), "xmm": (160, 16, 16)}          # prefix: (offset, count, size)
-FX_STRIDE = 16
 # Ring 3's segment registers: the GDT's user code and data selectors, and
 # ds/es/fs/gs null (iretq to ring 3 nulls a data segment register holding a
 # ring-0 selector; fs and gs are used through their bases), as under Linux.
 USER_SELECTORS = {"cs": M.USER_CS, "ss": M.USER_DS, "ds": 0, "es": 0, "fs": 0, "gs": 0}
-XSTATE_BV = 512                    # the XSAVE header's component bitmap
-XSTATE_X87_SSE = 0x3
 INT3 = b"\xcc"
 KICK_SIGNAL = 16                   # SIGSTKFLT: unused by Linux and not forwarded to guests (hostsig.py)
-XCR0_WANTED = 0x7 | 0xE0           # x87, SSE, AVX, and the AVX-512 states when the CPU has them
 
 _kick_installed = False
 _live: "weakref.WeakSet[KvmEmulator]" = weakref.WeakSet()
@@ -416,6 +407,16 @@ class KvmEmulator:
         K.ioctl(self._kvm, K.GET_SUPPORTED_CPUID, cpuid)
         self._cpuid = cpuid
         self.cpuid = {(e.function, e.index): (e.eax, e.ebx, e.ecx, e.edx) for e in cpuid.entries[:cpuid.nent]}
+        self.xstate = X.layout_from_cpuid(self.cpuid)     # the vCPUs' XSAVE area (XCR0, layout)
+        if self.xstate.features:
+            # This machine's KVM (kvm_pvm) gives XSAVE state components in
+            # leaf 0xD but clears XSAVE in leaf 1, and then refuses
+            # CR4.OSXSAVE; the guest's own cpuid sees the host CPU (with
+            # XSAVE and AVX), so without OSXSAVE its glibc found no usable
+            # AVX and a signal frame had no XSAVE area to hold it.
+            for e in cpuid.entries[:cpuid.nent]:
+                if e.function == 1:
+                    e.ecx |= X.CPUID_XSAVE
 
     def _start_vcpu(self, cpu: Vcpu) -> None:
         """KVM_CREATE_VCPU for ``cpu`` and its long-mode ring-0 state (its own kernel pages)."""
@@ -428,7 +429,7 @@ class KvmEmulator:
             cpu._sync = K.RunSync.from_address(cpu._run_page + K.RUN_SYNC_OFFSET)
             cpu._sync.valid_regs = K.SYNC_X86_REGS
         K.ioctl(cpu._vcpu, K.SET_CPUID2, self._cpuid)
-        xsave = bool(self.cpuid.get((1, 0), (0, 0, 0, 0))[2] & (1 << 26))
+        xsave = bool(self.xstate.features)
         sregs = K.Sregs()
         K.ioctl(cpu._vcpu, K.GET_SREGS, sregs)
         M.long_mode_sregs(sregs, xsave, cpu._kernel_va)
@@ -439,7 +440,7 @@ class KvmEmulator:
             xcrs = K.Xcrs()
             xcrs.nr_xcrs = 1
             xcrs.xcrs[0].xcr = 0
-            xcrs.xcrs[0].value = self.cpuid.get((0xD, 0), (0x3,))[0] & XCR0_WANTED
+            xcrs.xcrs[0].value = self.xstate.features
             K.ioctl(cpu._vcpu, K.SET_XCRS, xcrs)
         msrs = M.syscall_msrs(cpu._kernel_va)
         blob = ctypes.create_string_buffer(8 + 16 * len(msrs))
@@ -753,20 +754,24 @@ class KvmEmulator:
         self._fetch_fpu()[off:off + size] = (value & ((1 << (8 * size)) - 1)).to_bytes(size, "little")
         self._fpu_changed()
 
-    def fxsave(self) -> bytes:
-        """The x87/SSE state as the 512-byte ``fxsave`` image (signal frames)."""
-        img = bytearray(self._fetch_fpu()[:512])
-        img[28:32] = (0xFFFF).to_bytes(4, "little")           # MXCSR_MASK: every bit writable
-        img[464:512] = bytes(48)                               # no software-reserved data
-        return bytes(img)
+    # -- the FP state as signal frames hold it (linux/x86_64/signal_frame.py) ------------------
+    def xsave(self) -> bytes:
+        """The FP and vector state as XSAVE writes it for every component the
+        guest may use (``xstate.features``; ``xstate.size`` bytes, standard
+        form; without XSAVE the 512-byte fxsave image)."""
+        return X.user_image(self._fetch_fpu(), self.xstate)
 
-    def fxrstor(self, img: bytes) -> None:
-        """Load the x87/SSE state from a 512-byte ``fxsave`` image (reserved MXCSR bits are dropped)."""
+    def xrstor(self, img: bytes, features: int) -> None:
+        """XRSTOR of ``img`` for the components in ``features``, the others
+        keeping their state (xstate.BadXstate for an image the CPU refuses)."""
         area = self._fetch_fpu()
-        area[0:24] = img[0:24]
-        area[24:28] = (int.from_bytes(img[24:28], "little") & 0xFFFF).to_bytes(4, "little")
-        area[32:416] = img[32:416]
-        self._fpu_changed()
+        X.load_image(area, img, features, self.xstate)
+        self._fpu_dirty = True
+
+    def fpu_init(self) -> None:
+        """Every FP/vector register in its initial state (fninit's x87, MXCSR 0x1f80, zero vectors)."""
+        X.init_state(self._fetch_fpu(), self.xstate)
+        self._fpu_dirty = True
 
     # -- what the Linux layer asks of an engine (accel/engine.py) ------------------------------
     counts_instructions = True          # run(count=) single-steps
