@@ -424,6 +424,7 @@ PROGRAMS = [
     ("libc_threads", ()),
     ("libc_threads_static", ()),
     ("libc_hostile", ()),
+    ("libc_pshared", ()),              # futexes two processes share (linux/hostfutex.py)
     ("x86_faults", ()),
     # threads on vCPUs of their own (tests/guest/x86_64/kvm_threads.c)
     ("kvm_threads", ("memory",)),
