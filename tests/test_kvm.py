@@ -516,8 +516,15 @@ def test_privileged_instructions_are_sigsegv():
     out = res.stdout.decode().splitlines()
     lines = {line[:24].strip(): line[24:].split() for line in out if " sig " in line}
     for case in ("hlt", "cli", "in al,dx", "out dx,al", "wrmsr", "mov cr3,rax", "lgdt", "int 0x21",
-                 "read non-canonical"):
+                 "read non-canonical", "mov cr0,rax", "mov dr7,rax", "clts", "wbinvd", "invd", "lmsw", "ltr",
+                 "lldt", "xsetbv", "swapgs", "sysret", "rdpmc"):
         assert lines[case][:6] == ["sig", "11", "code", "128", "addr", "0"], case
+    for case in ("monitor", "mwait", "sysenter"):       # #UD: SIGILL ILL_ILLOPN at the instruction
+        assert lines[case][:6] == ["sig", "4", "code", "2", "addr", "rip"], case
+    for case in ("sgdt", "sidt", "smsw"):               # UMIP or not, Linux lets these run
+        assert lines[case][:2] == ["sig", "0"], case
+    assert lines["int1"][:4] == ["sig", "5", "code", "1"]                        # TRAP_BRKPT
+    assert lines["trap flag"][:4] == ["sig", "5", "code", "2"] and lines["trap flag"][8:10] == ["tf", "1"]
     for case in ("read kernel space", "write kernel space", "jump to kernel space", "read vsyscall page"):
         assert lines[case][:6] == ["sig", "11", "code", "1", "addr", "ptr"], case
     assert lines["ud2"][:4] == ["sig", "4", "code", "2"]

@@ -1111,11 +1111,22 @@ class KvmEmulator:
             raise EmulationError(f"exception {port} in tcgpy's ring-0 stub (rip {rip:#x})")
         self._take_regs(k)
         self.regs.rip, self.regs.rsp = rip, rsp
-        self.regs.rflags = rflags & ~(RFLAGS_TF | RFLAGS_RF)
+        # TF is the guest's own unless run(count=) set it (a program that
+        # traces itself keeps it in its signal frame, as natively)
+        self.regs.rflags = rflags & ~(RFLAGS_RF | (RFLAGS_TF if self._step else 0))
         if port == M.PREEMPT_VECTOR:
             return 0                       # preempted (_preempt): the state is saved, nothing to do
         if port == 1 and self._step:
             return 1                       # our single step: the instruction ran
+        single_step = True
+        if port == 1:
+            # DR6 tells a step of the guest's own TF from int1; the CPU
+            # never clears it, so it is cleared for the next #DB.
+            dbg = K.DebugRegs()
+            K.ioctl(self._vcpu, K.GET_DEBUGREGS, dbg)
+            single_step = bool(dbg.dr6 & K.DR6_BS)
+            dbg.dr6 = K.DR6_INIT
+            K.ioctl(self._vcpu, K.SET_DEBUGREGS, dbg)
         if port == 3 and rip - 1 in self._patched:
             self.regs.rip = rip - 1        # our int3: its instruction is still to run
             return 0
@@ -1123,7 +1134,7 @@ class KvmEmulator:
         if port == 14:
             K.ioctl(self._vcpu, K.GET_SREGS, self._sregs)
             cr2 = self._sregs.cr2
-        raise exception_for(port, code, rip, cr2, self)
+        raise exception_for(port, code, rip, cr2, self, single_step)
 
     def _syscall(self, k: K.Regs) -> int:
         self._take_regs(k)
