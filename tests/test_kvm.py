@@ -426,6 +426,7 @@ PROGRAMS = [
     ("libc_hostile", ()),
     ("libc_pshared", ()),              # futexes two processes share (linux/hostfutex.py)
     ("x86_faults", ()),
+    ("x86_hostile", ()),
     # threads on vCPUs of their own (tests/guest/x86_64/kvm_threads.c)
     ("kvm_threads", ("memory",)),
     ("kvm_threads", ("signal",)),
@@ -602,6 +603,21 @@ def test_xsave_layout_and_xrstor_checks():
         bad[offset:offset + 4] = (int.from_bytes(bad[offset:offset + 4], "little") | value).to_bytes(4, "little")
         with pytest.raises(X.BadXstate):
             X.load_image(area, bytes(bad), layout.features, layout)
+
+
+@needs_kvm
+def test_guest_finds_nothing_of_the_vm():
+    """A scan of the address space finds what /proc/self/maps lists and
+    nothing else (the kernel pages, page tables), and memory mapped at the
+    virtual addresses where the VM's own pages are in guest-physical space
+    is the guest's: filled with 0xff, the machine runs on (syscalls, faults,
+    a second vCPU, fork).  What Linux gives, independently of the native run."""
+    res, _ = _run_in_fresh_dir([sys.executable, "-m", "tcgpy", "run", str(BIN / "x86_hostile")])
+    assert res.stdout.decode().splitlines() == [
+        "scan: over 2000 probes, 0 disagree with /proc/self/maps",
+        "gpa: 5 of 5 mapped, 5 filled, contents kept 1; then: getppid ok, new page 0x600d, "
+        "write after mprotect sig 11, thread 1275, child exit 3"], res.stderr
+    assert res.returncode == 0
 
 
 HOST_PROGRAMS = [
