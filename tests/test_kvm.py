@@ -181,6 +181,26 @@ def test_memory_fault_is_precise(emu):
 
 
 @needs_kvm
+def test_memory_across_arena_chunks(emu):
+    """The arena is registered with KVM a chunk at a time, as far as it is
+    used (machine.ARENA_CHUNK): guest code reaches a mapping that spans
+    chunks, at its far end too, and a later mapping in a fresh chunk."""
+    from tcgpy.accel.kvm import machine as M
+    assert emu._arena_chunks == 1
+    big, size = 0x1_0000_0000, 2 * M.ARENA_CHUNK
+    emu.mem_map(big, size, "rw")                       # past the fixture's pages: into a third chunk
+    assert emu._arena_chunks == 3
+    emu.mem_map(big + size, M.ARENA_CHUNK, "rw")
+    assert emu._arena_chunks == 4
+    for addr in (big + M.ARENA_CHUNK - 8, big + size - 8, big + size + M.ARENA_CHUNK - 8):
+        end = load(emu, bytes.fromhex("48b8") + addr.to_bytes(8, "little")   # mov rax, addr
+                   + bytes.fromhex("488908"))                                # mov [rax], rcx
+        emu.reg_write("rcx", addr ^ 0x5A5A)
+        emu.run(CODE, until=end)
+        assert emu.mem_read(addr, 8) == (addr ^ 0x5A5A).to_bytes(8, "little")
+
+
+@needs_kvm
 def test_protect_and_remap_take_effect(emu):
     """Permission and mapping changes reach a vCPU that has used the old
     page-table entries (the TLB is flushed)."""
@@ -693,6 +713,11 @@ def test_kvm_bench_smoke_reports_every_loop():
         for runner in runners:
             assert row[runner]["wall_us"] >= 0 and row[runner]["cpu_us"] >= 0
     assert ("kvm" in res["skipped"]) == bool(KVM_PROBLEM)
+    assert sorted(res["startup"]) == sorted(
+        ["static hello"] + (["python3 -c pass"] if os.access("/usr/bin/python3", os.X_OK) else []))
+    for by_runner in res["startup"].values():
+        assert sorted(by_runner) == sorted(runners)
+        assert all(r["wall_s"] > 0 and r["cpu_s"] >= 0 for r in by_runner.values())
     assert sorted(res["threads"]) == sorted(["native"] + (["kvm"] if not KVM_PROBLEM else []))
     for r in res["threads"].values():
         assert r["one_s"] >= 0 and r["two_s"] >= 0 and r["speedup"] >= 0

@@ -226,6 +226,7 @@ class KvmEmulator:
         self._pt_host = K.host_alloc(M.PT_SIZE)
         self._arena_host = K.host_alloc(M.ARENA_SIZE)
         self._arena = M.Arena(M.ARENA_GPA, M.ARENA_SIZE)
+        self._arena_chunks = 0              # chunks of the arena registered as memory slots
         self._pt = M.PageTables(self._pt_host)
         # Every vCPU's kernel pages are mapped from the start: a vCPU made
         # later changes no page-table entry another vCPU may be using.
@@ -397,7 +398,8 @@ class KvmEmulator:
         K.ioctl(self._vm, K.SET_TSS_ADDR, 0xFFFBD000)
         self._set_slot(M.SLOT_KERNEL, M.KERNEL_GPA, M.KERNEL_AREA, self._area_host)
         self._set_slot(M.SLOT_PT, M.PT_GPA, M.PT_SIZE, self._pt_host)
-        self._set_slot(M.SLOT_ARENA, M.ARENA_GPA, M.ARENA_SIZE, self._arena_host)
+        for i in range(self._arena_chunks):
+            self._set_arena_chunk(i)
         for s in self._extra_slots.values():
             self._set_slot(s.index, s.gpa, s.size, s.host)
         self._run_size = K.ioctl(self._kvm, K.GET_VCPU_MMAP_SIZE, 0)
@@ -485,6 +487,17 @@ class KvmEmulator:
             signal.sigtimedwait({KICK_SIGNAL}, 0)
         return err
 
+    def _set_arena_chunk(self, i: int) -> None:
+        off = i * M.ARENA_CHUNK
+        self._set_slot(M.SLOT_ARENA + i, M.ARENA_GPA + off, M.ARENA_CHUNK, self._arena_host + off)
+
+    def _arena_reaches(self, end: int) -> None:
+        """Register the arena's chunks up to guest-physical ``end`` (before
+        anything maps memory there: a vCPU may use it once it is mapped)."""
+        while M.ARENA_GPA + self._arena_chunks * M.ARENA_CHUNK < end:
+            self._set_arena_chunk(self._arena_chunks)
+            self._arena_chunks += 1
+
     def _set_slot(self, index: int, gpa: int, size: int, host: int) -> None:
         r = K.MemoryRegion(index, 0, gpa, size, host)
         K.ioctl(self._vm, K.SET_USER_MEMORY_REGION, r)
@@ -552,6 +565,7 @@ class KvmEmulator:
             raise ValueError(f"range {address:#x}+{size:#x} overlaps an existing mapping")
         if backing is None:
             gpa = self._arena.alloc(size)
+            self._arena_reaches(gpa + size)
             region = M.Region(address, address + size, perms, gpa, self._arena_host + (gpa - M.ARENA_GPA))
         else:
             if backing.host & (M.PAGE - 1) or backing.size < size:
