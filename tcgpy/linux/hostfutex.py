@@ -16,16 +16,24 @@ from __future__ import annotations
 
 import ctypes
 import errno
-import os
+import functools
+import importlib
 import threading
 import time
 
-# The host's futex syscall number (host architecture -> number).
-SYS_FUTEX = {"x86_64": 202, "aarch64": 98, "riscv64": 98}
 FUTEX_WAKE_BITSET, FUTEX_WAIT_BITSET = 10, 9      # shared (not FUTEX_PRIVATE_FLAG) operations
 SLICE = 0.02
 
 _libc = ctypes.CDLL(None, use_errno=True)
+
+
+@functools.lru_cache(maxsize=1)
+def _sys_futex() -> int:
+    """The host's futex syscall number: from the kernel constants of the
+    target that is the host's architecture (the host runs Linux on one)."""
+    from ..accel import host_arch
+    from ..targets import lookup
+    return importlib.import_module(lookup(host_arch()).linux).LINUX_ARCH.nr("futex")
 
 
 class _Timespec(ctypes.Structure):
@@ -44,7 +52,7 @@ def host_address(space, addr: int) -> int | None:
 
 def _futex(host: int, op: int, val: int, timeout, bitset: int) -> int:
     """The host's futex(2): its result, or -errno."""
-    r = _libc.syscall(SYS_FUTEX[os.uname().machine], ctypes.c_void_p(host), op, ctypes.c_uint32(val),
+    r = _libc.syscall(_sys_futex(), ctypes.c_void_p(host), op, ctypes.c_uint32(val),
                       timeout, None, ctypes.c_uint32(bitset))
     return r if r >= 0 else -ctypes.get_errno()
 
