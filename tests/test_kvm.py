@@ -597,6 +597,16 @@ def test_avx_state_survives_a_signal_handler():
                                        "after return: zmm16 kept, k1 kept"]
 
 
+@needs_kvm
+def test_minsigstksz_holds_a_frame(emu):
+    """AT_MINSIGSTKSZ follows the XSAVE size (linux/x86_64/signal_frame.frame_size):
+    a frame, its FP area and their alignment fit, whatever the CPU's state components."""
+    from tcgpy.linux.x86_64 import signal_frame as F
+    need = F.FRAME_SIZE + len(F.fpstate_image(emu)) + 63 + 15
+    assert need <= F.frame_size(emu) <= need + 16 + F.FSAVE_HEADER
+    assert F.frame_size(emu) % 16 == 0
+
+
 def test_xsave_layout_and_xrstor_checks():
     """The XSAVE area's layout from CPUID leaf 0xD, and the images XRSTOR refuses
     (no KVM needed: tcgpy/accel/kvm/xstate.py on a buffer)."""

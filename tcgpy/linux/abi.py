@@ -35,7 +35,7 @@ class LinuxArch:
     consts: ModuleType                  # generated kernel_consts module
     structs: dict[str, Layout]
     hwcaps: Callable[..., tuple[int, int]]  # (features=all) -> (AT_HWCAP, AT_HWCAP2)
-    minsigstksz: int                    # AT_MINSIGSTKSZ
+    minsigstksz: int                    # MINSIGSTKSZ (sigaltstack's least size), and AT_MINSIGSTKSZ ...
     sigframe: ModuleType                # setup_rt_frame / restore_rt_frame (BadSignalFrame) / TRAMPOLINE
     start_thread: Callable[[object, int, int], None]   # (emu, pc, sp): registers at process entry
     cpuinfo: Callable[..., str] = lambda ncpus, features=(): ""   # /proc/cpuinfo text
@@ -49,6 +49,8 @@ class LinuxArch:
     pc: str = "pc"
     syscall_insn_size: int = 4          # a restarted syscall runs its instruction again
     tls_register: str = ""
+    # ... unless the CPU decides the signal frame's size (x86: the XSAVE area): (emu) -> AT_MINSIGSTKSZ
+    frame_size: Callable[[object], int] | None = None
     elf_flags: int = 0
     # user space's data accesses ignore the address's top byte (a tag):
     # tcgpy.ir.ops.MemOp.TBI, on the accesses the frontend marks

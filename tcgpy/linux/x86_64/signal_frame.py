@@ -53,6 +53,7 @@ FIX_EFLAGS = 0x1 | 0x4 | 0x10 | 0x40 | 0x80 | 0x100 | 0x400 | 0x800 | 0x10000 | 
 SW_BYTES, SW_FORMAT = 464, "<IIQI"
 FP_XSTATE_MAGIC1, FP_XSTATE_MAGIC2 = 0x46505853, 0x46505845
 MAGIC2_SIZE = 4
+FSAVE_HEADER = 112                      # struct fregs_state (the kernel counts it with IA32 emulation)
 
 # mov $15, %eax (rt_sigreturn) ; syscall -- for a guest that gives no SA_RESTORER
 # (x86-64 glibc always does; the kernel then refuses, we are kinder).
@@ -92,6 +93,14 @@ def restore_fpstate(emu, fpstate: int) -> None:
         emu.xrstor(img, features)
     except X.BadXstate as e:
         raise BadSignalFrame(str(e)) from None
+
+
+def frame_size(emu) -> int:
+    """AT_MINSIGSTKSZ: the largest frame with its alignment, as the kernel's
+    init_sigframe_size computes it from the XSAVE size (and the legacy
+    fsave header it allows for 32-bit processes)."""
+    fp = emu.xstate.size + (MAGIC2_SIZE if emu.xstate.features else 0) + FSAVE_HEADER
+    return (FRAME_SIZE + 15 + fp + 63 + 15) & ~15
 
 
 def setup_rt_frame(emu, sp: int, signo: int, siginfo: bytes, handler: int, restorer: int,
