@@ -179,6 +179,34 @@ HOST_COMMANDS = [
                  "if __name__ == \"__main__\":\n"
                  "    with mp.Pool(2) as p: print(p.map(sq, range(10)))'",
                  id="python3-multiprocessing"),
+    # shared memory a child writes, a Manager (a server process and sockets), a spawn-context pool
+    pytest.param(("python3",), "python3 -c 'import multiprocessing as mp\n"
+                 "from multiprocessing import shared_memory\n"
+                 "def child(name, q):\n"
+                 "    s = shared_memory.SharedMemory(name=name); s.buf[0] = 42; s.close(); q.put(\"done\")\n"
+                 "if __name__ == \"__main__\":\n"
+                 "    s = shared_memory.SharedMemory(create=True, size=4096); q = mp.Queue()\n"
+                 "    p = mp.Process(target=child, args=(s.name, q)); p.start(); print(q.get(), s.buf[0]); "
+                 "p.join(); print(p.exitcode); s.close(); s.unlink()\n"
+                 "    with mp.Manager() as m:\n"
+                 "        d = m.dict(); d[\"x\"] = 1; print(dict(d))\n"
+                 "    with mp.get_context(\"spawn\").Pool(2) as pool: print(pool.map(abs, [-1, -2, 3]))'",
+                 id="python3-processes"),
+    # an interval timer's signals, a socket pair with select, a shell pipeline, an mmap a fork shares
+    pytest.param(("python3",), "python3 -c 'import signal, time, socket, select, os, subprocess, mmap\n"
+                 "hits = []\n"
+                 "signal.signal(signal.SIGALRM, lambda *a: hits.append(1))\n"
+                 "signal.setitimer(signal.ITIMER_REAL, 0.01, 0.01)\n"
+                 "while len(hits) < 5: time.sleep(0.001)\n"
+                 "signal.setitimer(signal.ITIMER_REAL, 0)\n"
+                 "a, b = socket.socketpair(); a.sendall(b\"ping\"); r, _, _ = select.select([b], [], [], 1)\n"
+                 "print(len(hits) >= 5, b.recv(4), r == [b])\n"
+                 "print(subprocess.run(\"echo a | tr a b | cat\", shell=True, capture_output=True, "
+                 "text=True).stdout.strip())\n"
+                 "m = mmap.mmap(-1, 4096); m[0:3] = b\"abc\"; pid = os.fork()\n"
+                 "if pid == 0:\n    m[0:3] = b\"xyz\"; os._exit(0)\n"
+                 "os.waitpid(pid, 0); print(m[0:3])'",
+                 id="python3-signals-sockets"),
     pytest.param(("python3",), "python3 -c 'import asyncio\n"
                  "async def f(i):\n    await asyncio.sleep(0.01 * i); return i * i\n"
                  "async def main(): print(await asyncio.gather(*(f(i) for i in range(5))))\n"
