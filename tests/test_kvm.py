@@ -565,8 +565,8 @@ def test_avx_state_survives_a_signal_handler():
     """ymm0-15 (and zmm16, k1 with AVX-512) across a SIGILL handler that
     clobbers them: the frame's XSAVE area as Linux lays it out, the handler
     starting with zeroed vector registers, its changes to the frame taking
-    effect, a frame with bad magic numbers restoring the fxsave image alone
-    and one XRSTOR refuses a SIGSEGV (tests/guest/x86_64/x86_avx_signal.c).
+    effect, a frame with bad magic numbers restoring the fxsave image alone,
+    one without an FP area the initial state, and one XRSTOR refuses a SIGSEGV (tests/guest/x86_64/x86_avx_signal.c).
     The same as native, and what Linux gives independently of it."""
     exe = str(BIN / "x86_avx_signal")
     native, _ = _run_in_fresh_dir([exe])
@@ -591,6 +591,7 @@ def test_avx_state_survives_a_signal_handler():
         lambda i: {3: "kept/0x33", 4: "0x44/kept"}.get(i, "kept/kept"))
     for name in ("clear XSTATE_BV.AVX", "bad magic1", "bad magic2"):
         assert cases[name][-1] == "after return: " + regs(lambda i: "kept/zero"), name
+    assert cases["no FP area"][-1] == "after return: " + regs(lambda i: "zero/zero")
     assert cases["reserved header bits"][-1] == "rt_sigreturn failed: sig 11 code 0x80"
     if "avx512" in cases:
         assert cases["avx512"][1:] == ["handler: zmm16 in frame 1, k1 in frame 1, starts with ymm0-15 zero 1",

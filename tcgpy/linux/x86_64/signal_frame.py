@@ -151,4 +151,6 @@ def restore_rt_frame(emu) -> int:
     emu.reg_write("rflags", (old & ~FIX_EFLAGS) | (eflags & FIX_EFLAGS))
     if fpstate:
         restore_fpstate(emu, fpstate)
+    else:
+        emu.fpu_init()              # no FP area: the initial state (fpu__restore_sig with buf NULL)
     return mask

@@ -29,10 +29,10 @@
 #define FP_XSTATE_MAGIC2 0x46505845u
 #endif
 
-enum edit { KEEP, CHANGE_YMM, CLEAR_AVX_BIT, BAD_MAGIC1, BAD_MAGIC2, BAD_HEADER };
+enum edit { KEEP, CHANGE_YMM, CLEAR_AVX_BIT, BAD_MAGIC1, BAD_MAGIC2, NO_FP_AREA, BAD_HEADER };
 
 static const char *const edit_names[] = { "keep", "change ymm3 and xmm4", "clear XSTATE_BV.AVX",
-                                          "bad magic1", "bad magic2", "reserved header bits" };
+                                          "bad magic1", "bad magic2", "no FP area", "reserved header bits" };
 
 static uint8_t before[16][32], after[16][32], at_entry[16][32];
 static uint8_t zmm_before[64], zmm_after[64];
@@ -119,6 +119,9 @@ static void handler(int sig, siginfo_t *si, void *ctx)
     case BAD_MAGIC2:
         memset(fp + sw->xstate_size, 0, 4);
         break;
+    case NO_FP_AREA:
+        uc->uc_mcontext.fpregs = NULL;      /* rt_sigreturn then gives the initial FP state */
+        break;
     case BAD_HEADER:
         fp[512 + 20] = 1;           /* XRSTOR refuses it: rt_sigreturn fails with SIGSEGV */
         break;
@@ -148,10 +151,11 @@ static void run_case(enum edit e)
                        "xmm10", "xmm11", "xmm12", "xmm13", "xmm14", "xmm15", "memory");
     printf("  after return:");
     for (int i = 0; i < 16; i++) {
-        const char *low = !memcmp(after[i], before[i], 16) ? "kept" : after[i][0] == 0x44 ? "0x44" : "LOST";
-        int hi_zero = 1;
-        for (int j = 16; j < 32; j++)
-            hi_zero &= after[i][j] == 0;
+        int lo_zero = 1, hi_zero = 1;
+        for (int j = 0; j < 32; j++)
+            *(j < 16 ? &lo_zero : &hi_zero) &= after[i][j] == 0;
+        const char *low = !memcmp(after[i], before[i], 16) ? "kept" : lo_zero ? "zero"
+                          : after[i][0] == 0x44 ? "0x44" : "LOST";
         const char *high = !memcmp(after[i] + 16, before[i] + 16, 16) ? "kept"
                            : hi_zero ? "zero" : after[i][16] == 0x33 ? "0x33" : "LOST";
         printf(" ymm%d %s/%s", i, low, high);
