@@ -9,7 +9,8 @@
  * known values, then executes ud2; the handler inspects the registers it
  * starts with and the frame, clobbers every vector register, edits the
  * frame as the case says and moves rip past the ud2.  What comes back is
- * printed.  The output is compared with native execution of the same
+ * printed; then timer signals interrupt a loop that keeps values in
+ * ymm0-15.  The output is compared with native execution of the same
  * binary (tests/test_kvm.py); it prints "no AVX" and exits 77 on a CPU
  * without AVX. */
 #define _GNU_SOURCE
@@ -19,6 +20,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/time.h>
 #include <ucontext.h>
 
 
@@ -177,6 +179,49 @@ static void run_avx512_case(void)
            k1_after == k1_before ? "kept" : "LOST");
 }
 
+/* Asynchronous signals: a timer's SIGALRM lands anywhere in a loop that
+ * keeps values in ymm0-15 and checks them; the handler clobbers every
+ * vector register (and glibc's memset uses them too). */
+static volatile int alarms;
+static uint8_t scratch[1 << 16];
+
+static void on_alarm(int sig)
+{
+    (void)sig;
+    alarms++;
+    memset(scratch, alarms & 0xff, sizeof scratch);
+    __asm__ volatile("vpcmpeqd %%ymm0, %%ymm0, %%ymm0\n\tvmovdqa %%ymm0, %%ymm5\n\tvmovdqa %%ymm0, %%ymm15"
+                     ::: "xmm0", "xmm5", "xmm15");
+}
+
+static void run_async(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_alarm;
+    sa.sa_flags = SA_RESTART;
+    sigaction(SIGALRM, &sa, NULL);
+    struct itimerval it = { { 0, 1000 }, { 0, 1000 } };
+    setitimer(ITIMER_REAL, &it, NULL);
+    int bad = 0, rounds = 0;
+    for (int i = 0; i < 16; i++)
+        pattern(before[i], 32, 200 + i);
+    while (alarms < 100) {
+        /* load, spin a while (the alarm lands somewhere in here), store, compare */
+        __asm__ volatile(ALL_YMM(LOAD_YMM, "%1") "mov $20000, %%ecx\n1:\tdec %%ecx\n\tjnz 1b\n\t"
+                         ALL_YMM(SAVE_YMM, "%0")
+                         : "=m"(after) : "m"(before)
+                         : "rcx", "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8",
+                           "xmm9", "xmm10", "xmm11", "xmm12", "xmm13", "xmm14", "xmm15", "memory");
+        bad += memcmp(before, after, sizeof after) != 0;
+        rounds++;
+    }
+    struct itimerval off = { { 0, 0 }, { 0, 0 } };
+    setitimer(ITIMER_REAL, &off, NULL);
+    printf("timer signals: 100 or more taken, ymm0-15 changed in %d rounds\n", bad);
+    (void)rounds;
+}
+
 int main(void)
 {
     unsigned a, b, c, d;
@@ -210,5 +255,6 @@ int main(void)
         run_case(e);
     if (has_avx512)
         run_avx512_case();
+    run_async();
     return 0;
 }
