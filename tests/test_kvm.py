@@ -361,6 +361,33 @@ def test_guest_cannot_touch_the_stub_or_run_privileged_code(emu):
 
 
 @needs_kvm
+def test_descriptor_table_instructions_give_linux_answers(emu):
+    """With UMIP the vCPU refuses sgdt/sidt/smsw/str/sldt in ring 3 and the
+    engine answers as Linux's umip.c: dummy bases, its CR0 and TSS selector,
+    a register's bytes past the operand size kept."""
+    if not emu.umip:
+        pytest.skip("the CPU (as KVM gives it) has no UMIP")
+    end = load(emu, bytes.fromhex(
+        "0f01042500006000"      # 400000: sgdt [0x600000]
+        "0f010c250a006000"      # 400008: sidt [0x60000a]
+        "660f01e0"              # 400010: smsw ax
+        "0f00cb"                # 400014: str ebx
+        "480f00c1"))            # 400017: sldt rcx
+    for r in ("rax", "rbx", "rcx"):
+        emu.reg_write(r, 0x1111_2222_3333_4444)
+    emu.run(CODE, until=end)
+    assert emu.mem_read(DATA, 20) == (bytes(2) + (0xFFFF_FFFF_FFFE_0000).to_bytes(8, "little")
+                                      + bytes(2) + (0xFFFF_FFFF_FFFF_0000).to_bytes(8, "little"))
+    assert emu.reg_read("rax") == 0x1111_2222_3333_0033
+    assert emu.reg_read("rbx") == 0x1111_2222_0000_0040
+    assert emu.reg_read("rcx") == 0
+    end = load(emu, bytes.fromhex("0f01042500100000"))    # sgdt [0x1000]: unmapped
+    with pytest.raises(MemoryFault) as e:
+        emu.run(CODE, until=end)
+    assert e.value.linux_signal == ("SIGSEGV", 1, 0x1000) and emu.reg_read("rip") == CODE
+
+
+@needs_kvm
 def test_breakpoint_stops_and_resumes(emu):
     end = load(emu, bytes.fromhex(
         "48ffc0"            # 400000: inc rax
@@ -646,12 +673,19 @@ def test_guest_finds_nothing_of_the_vm():
     nothing else (the kernel pages, page tables), and memory mapped at the
     virtual addresses where the VM's own pages are in guest-physical space
     is the guest's: filled with 0xff, the machine runs on (syscalls, faults,
-    a second vCPU, fork).  What Linux gives, independently of the native run."""
+    a second vCPU, fork); sgdt and sidt tell Linux's made-up answers with UMIP
+    (accel/kvm/umip.py), kernel addresses without.  What Linux gives,
+    independently of the native run."""
     res, _ = _run_in_fresh_dir([sys.executable, "-m", "tcgpy", "run", str(BIN / "x86_hostile")])
+    umip = " umip " in " ".join(line for line in open("/proc/cpuinfo") if line.startswith("flags")) + " "
+    tables = ("gdt limit 0 base linux-dummy, idt limit 0 base linux-dummy" if umip
+              else "gdt limit nonzero base kernel-address, idt limit nonzero base kernel-address")
     assert res.stdout.decode().splitlines() == [
         "scan: over 2000 probes, 0 disagree with /proc/self/maps",
         "gpa: 5 of 5 mapped, 5 filled, contents kept 1; then: getppid ok, new page 0x600d, "
-        "write after mprotect sig 11, thread 1275, child exit 3"], res.stderr
+        "write after mprotect sig 11, thread 1275, child exit 3",
+        f"tables: {tables}, msw 0x80050033 0x33, str 0x40 0x40, sldt 0",
+        "tables: sgdt to a read-only page: signal 11"], res.stderr
     assert res.returncode == 0
 
 

@@ -62,6 +62,7 @@ from ...errors import EmulationError, GuestTrap, IllegalInstruction, MemoryFault
 from ..engine import RunTimer
 from . import kvmapi as K
 from . import machine as M
+from . import umip
 from . import xstate as X
 from .faults import CpuException, exception_for
 from .xstate import FX_ARRAYS, FX_FIELDS, FX_STRIDE, XSTATE_BV, XSTATE_X87_SSE
@@ -410,6 +411,7 @@ class KvmEmulator:
         self._cpuid = cpuid
         self.cpuid = {(e.function, e.index): (e.eax, e.ebx, e.ecx, e.edx) for e in cpuid.entries[:cpuid.nent]}
         self.xstate = X.layout_from_cpuid(self.cpuid)     # the vCPUs' XSAVE area (XCR0, layout)
+        self.umip = bool(self.cpuid.get((7, 0), (0, 0, 0, 0))[2] & umip.CPUID_UMIP)
         if self.xstate.features:
             # This machine's KVM (kvm_pvm) gives XSAVE state components in
             # leaf 0xD but clears XSAVE in leaf 1, and then refuses
@@ -435,6 +437,8 @@ class KvmEmulator:
         sregs = K.Sregs()
         K.ioctl(cpu._vcpu, K.GET_SREGS, sregs)
         M.long_mode_sregs(sregs, xsave, cpu._kernel_va)
+        if self.umip:
+            sregs.cr4 |= umip.CR4_UMIP          # ring 3 may not read the descriptor tables (umip.py)
         cpu._sregs = sregs
         cpu._segs_dirty = True
         cpu._fresh_sregs = True             # _sregs is to be loaded as it is (a new vCPU)
@@ -538,6 +542,16 @@ class KvmEmulator:
         if i >= 0 and addr < self._regions[i].end:
             return self._regions[i]
         return None
+
+    def guest_may_write(self, address: int, size: int) -> bool:
+        """Whether guest code may store ``size`` bytes at ``address`` (its mappings' permissions)."""
+        end = address + size
+        while address < end:
+            r = self._find(address)
+            if r is None or "w" not in r.perms:
+                return False
+            address = r.end
+        return True
 
     def _overlapping(self, start: int, end: int) -> list[M.Region]:
         i = max(self._index(start), 0)
@@ -1148,6 +1162,8 @@ class KvmEmulator:
         if port == 14:
             K.ioctl(self._vcpu, K.GET_SREGS, self._sregs)
             cr2 = self._sregs.cr2
+        if port == 13 and self.umip and umip.emulate(self, rip):
+            return 1 if self._step else 0          # done as Linux does it: the guest runs on
         raise exception_for(port, code, rip, cr2, self, single_step)
 
     def _syscall(self, k: K.Regs) -> int:

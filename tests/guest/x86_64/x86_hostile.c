@@ -14,7 +14,9 @@
  *            the page tables and the guest's memory live in guest-physical
  *            space, fills it with 0xff (were it the VM's own pages, the VM
  *            would be wrecked), and then still makes syscalls, maps,
- *            faults, runs a second thread, forks and reads back what it wrote.
+ *            faults, runs a second thread, forks and reads back what it wrote;
+ *   tables   asks where the descriptor tables are (sgdt, sidt, smsw, str,
+ *            sldt): Linux's made-up answers where the CPU has UMIP.
  * Every line is the same under a kernel; compared with native runs. */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -201,6 +203,38 @@ static void gpa(void)
            getppid() > 0 ? "ok" : "failed", (unsigned long)*q, fault, sum, WIFEXITED(st) ? WEXITSTATUS(st) : -1);
 }
 
+/* What the descriptor-table instructions tell: with UMIP, Linux's made-up
+ * answers (a limit of 0, dummy bases, its CR0 and TSS selector); without, a
+ * kernel address either way.  A destination that cannot be written is SIGSEGV. */
+static const char *base_kind(uint64_t base, uint64_t dummy)
+{
+    return base == dummy ? "linux-dummy" : base >= 0xffff800000000000ul ? "kernel-address" : "other";
+}
+
+static void tables(void)
+{
+    struct __attribute__((packed)) { uint16_t limit; uint64_t base; } gdt, idt;
+    uint64_t msw = 0x1234567812345678ul, tr = 0x1111222233334444ul, ldt = 0x5555666677778888ul;
+    uint16_t msw16 = 0x5555, tr16 = 0x6666;
+    __asm__ volatile("sgdt %0" : "=m"(gdt));
+    __asm__ volatile("sidt %0" : "=m"(idt));
+    __asm__ volatile("smsw %0" : "+r"(msw));
+    __asm__ volatile("smsw %0" : "=m"(msw16));
+    __asm__ volatile("str %k0" : "+r"(tr));          /* a 32-bit destination */
+    __asm__ volatile("str %0" : "=m"(tr16));
+    __asm__ volatile("sldt %w0" : "+r"(ldt));        /* a 16-bit destination */
+    printf("tables: gdt limit %s base %s, idt limit %s base %s, msw %#lx %#x, str %#lx %#x, sldt %#lx\n",
+           gdt.limit ? "nonzero" : "0", base_kind(gdt.base, 0xfffffffffffe0000ul), idt.limit ? "nonzero" : "0",
+           base_kind(idt.base, 0xffffffffffff0000ul), (unsigned long)msw, msw16, (unsigned long)(tr & 0xffff),
+           tr16, (unsigned long)(ldt & 0xffff));
+    void *ro = mmap(NULL, PAGE, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    probe_sig = 0;
+    if (sigsetjmp(probe_env, 1) == 0)
+        __asm__ volatile("sgdt (%0)" : : "r"(ro) : "memory");
+    printf("tables: sgdt to a read-only page: signal %d\n", probe_sig);
+    munmap(ro, PAGE);
+}
+
 int main(void)
 {
     struct sigaction sa;
@@ -212,5 +246,6 @@ int main(void)
     setvbuf(stdout, NULL, _IONBF, 0);
     scan();
     gpa();
+    tables();
     return 0;
 }
