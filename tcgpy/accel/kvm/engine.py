@@ -790,8 +790,9 @@ class KvmEmulator:
         return X.user_image(self._fetch_fpu(), self.xstate)
 
     def xrstor(self, img: bytes, features: int) -> None:
-        """XRSTOR of ``img`` for the components in ``features``, the others
-        keeping their state (xstate.BadXstate for an image the CPU refuses)."""
+        """Load ``img`` as rt_sigreturn does: XRSTOR of the components in
+        ``features``, the others put in their initial state
+        (xstate.BadXstate for an image the CPU refuses)."""
         area = self._fetch_fpu()
         X.load_image(area, img, features, self.xstate)
         self._fpu_dirty = True

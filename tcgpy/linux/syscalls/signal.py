@@ -88,7 +88,7 @@ def sys_rt_sigreturn(proc):
     try:
         proc.signals.blocked = proc.arch.sigframe.restore_rt_frame(proc.emu)
     except (MemoryFault, BadSignalFrame):
-        proc.signal_fault()         # arch/x86/kernel/signal.c's badframe: SIGSEGV, SI_KERNEL
+        proc.signal_fault()         # the kernel's badframe path (arch/*/kernel/signal.c): SIGSEGV
     return NORETURN
 
 
