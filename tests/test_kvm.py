@@ -316,6 +316,26 @@ def test_vector_and_segment_registers(emu):
 
 
 @needs_kvm
+def test_ymm_registers(emu):
+    """ymm0-ymm15 by name where the CPU has AVX: xmm<i> and the XSAVE area's upper half."""
+    from tcgpy.accel.kvm import xstate as X
+    if not emu.xstate.features & X.AVX:
+        pytest.skip("the CPU (as KVM gives it) has no AVX")
+    value = int.from_bytes(bytes(range(32)), "little")
+    emu.reg_write("ymm0", value)
+    emu.mem_write(DATA + 0x20, bytes(range(100, 132)))
+    end = load(emu, bytes.fromhex(
+        "c5fe7f042500006000"    # 400000: vmovdqu [0x600000], ymm0
+        "c5fe6f0c2520006000"))  # 400009: vmovdqu ymm1, [0x600020]
+    emu.run(CODE, until=end)
+    assert emu.mem_read(DATA, 32) == bytes(range(32))
+    assert emu.reg_read("ymm1") == int.from_bytes(bytes(range(100, 132)), "little")
+    assert emu.reg_read("xmm1") == int.from_bytes(bytes(range(100, 116)), "little")
+    with pytest.raises(ValueError):
+        emu.reg_write("ymm2", 1 << 256)
+
+
+@needs_kvm
 def test_x87_and_selector_registers(emu):
     """The x87 registers come from the fxsave image (st0-st7 in stack
     order; not fip/fdp/fop here: AMD CPUs save them only while an x87

@@ -705,9 +705,9 @@ class KvmEmulator:
             self._fpu = x
         return memoryview(self._fpu.region).cast("B")
 
-    def _fpu_changed(self) -> None:
+    def _fpu_changed(self, components: int = 0) -> None:
         area = self._fetch_fpu()
-        bv = int.from_bytes(area[XSTATE_BV:XSTATE_BV + 8], "little") | XSTATE_X87_SSE
+        bv = int.from_bytes(area[XSTATE_BV:XSTATE_BV + 8], "little") | XSTATE_X87_SSE | components
         area[XSTATE_BV:XSTATE_BV + 8] = bv.to_bytes(8, "little")
         self._fpu_dirty = True
 
@@ -740,6 +740,11 @@ class KvmEmulator:
         if place is not None:
             off, size = place
             return int.from_bytes(self._fetch_fpu()[off:off + size], "little")
+        halves = X.ymm_halves(self.xstate, n)
+        if halves is not None:
+            area, (low, high) = self._fetch_fpu(), halves
+            return (int.from_bytes(area[low:low + 16], "little")
+                    | int.from_bytes(area[high:high + 16], "little") << 128)
         raise ValueError(f"unknown register {name!r}")
 
     def reg_write(self, name: str, value: int) -> None:
@@ -748,6 +753,15 @@ class KvmEmulator:
             return
         n = ALIASES.get(name.lower(), name.lower())
         place = self._fx_place(n)
+        halves = X.ymm_halves(self.xstate, n)
+        if halves is not None:
+            if not -(1 << 255) <= value < 1 << 256:
+                raise ValueError(f"{name}: {value:#x} does not fit in 256 bits")
+            area, (low, high) = self._fetch_fpu(), halves
+            area[low:low + 16] = (value & ((1 << 128) - 1)).to_bytes(16, "little")
+            area[high:high + 16] = (value >> 128 & ((1 << 128) - 1)).to_bytes(16, "little")
+            self._fpu_changed(X.AVX)
+            return
         if n != "xsave":
             # as tcgpy.Emulator: two's complement for a negative value, an
             # error for one that does not fit the register

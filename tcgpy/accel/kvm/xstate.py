@@ -66,6 +66,22 @@ def layout_from_cpuid(cpuid: dict) -> Layout:
     return Layout(features, size, tuple(components))
 
 
+YMM_COUNT = 16
+
+
+def ymm_halves(layout: Layout, name: str) -> tuple[int, int] | None:
+    """(offset of its low half, of its high half) of register ``name``
+    ("ymm0".."ymm15") in the area, or None (another name, or no AVX)."""
+    index = name[3:]
+    if not name.startswith("ymm") or not index.isdigit() or int(index) >= YMM_COUNT:
+        return None
+    high = next((off for bit, off, _ in layout.components if bit == 2), None)
+    if high is None:
+        return None
+    base, _, size = FX_ARRAYS["xmm"]
+    return base + FX_STRIDE * int(index), high + size * int(index)
+
+
 def _mxcsr_mask(area) -> int:
     return int.from_bytes(area[MXCSR_MASK_OFF:MXCSR_MASK_OFF + 4], "little") or MXCSR_MASK_DEFAULT
 
