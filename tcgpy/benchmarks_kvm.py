@@ -13,7 +13,13 @@ Threads: the compute kernel of tests/guest/x86_64/kvm_threads.c on one
 thread and on two (each thread the same rounds), natively and under KVM,
 start-up subtracted: the speed-up is twice the one-thread time over the
 two-thread time (2.0x: the two threads ran side by side throughout; on a
-machine whose other load takes a core, native falls short of 2 as much)."""
+machine whose other load takes a core, native falls short of 2 as much).
+
+Start-up: the best of ``runs`` wall (and CPU) times of a whole run of a
+static hello (tests/guest/bin-x86_64/libc_hello_static) and of the host's
+``python3 -c pass`` (dynamically linked: ld.so, libc, the interpreter's
+start-up), natively, under KVM (which includes starting tcgpy's own Python)
+and under qemu-x86_64."""
 from __future__ import annotations
 
 import os
@@ -30,6 +36,9 @@ LOOPS = [("getppid", "getppid", 20000, 20, True), ("pipe 4 KiB", "pipe", 10000, 
          ("compute", "compute", 300_000_000, 1000, False)]
 SYSCALL_SCALE = 50
 THREAD_ROUNDS, THREAD_ROUNDS_SMOKE = 300_000_000, 1000     # rounds of each thread
+# (name, program, arguments): whole runs timed for start-up; the program is a
+# path, or a name of tests/guest/bin-x86_64 (default_program)
+STARTUP = [("static hello", "libc_hello_static", ()), ("python3 -c pass", "/usr/bin/python3", ("-c", "pass"))]
 
 
 def default_program(name: str = "kvm_bench") -> str | None:
@@ -91,6 +100,7 @@ def run_kvm_bench(program: str | None = None, qemu: str | None = None, smoke: bo
                 wall, cpu = _per_iteration(prefix, program, mode, iters, runs)
                 row[runner] = {"iterations": iters, "wall_us": wall * 1e6, "cpu_us": cpu * 1e6}
         out["rows"].append(row)
+    out["startup"] = startup_times(avail, 1 if smoke else max(runs, 5), out["skipped"])
     threads = default_program("kvm_threads")
     if threads is None:
         out["skipped"]["threads"] = "no kvm_threads: build it with tests/guest/x86_64/build.sh"
@@ -100,6 +110,22 @@ def run_kvm_bench(program: str | None = None, qemu: str | None = None, smoke: bo
             if avail[runner] is not None:
                 out["threads"][runner] = thread_speedup(avail[runner], threads,
                                                         THREAD_ROUNDS_SMOKE if smoke else THREAD_ROUNDS, runs)
+    return out
+
+
+def startup_times(avail: dict, runs: int, skipped: dict) -> dict:
+    """{program: {runner: {"wall_s", "cpu_s"}}}: best of ``runs`` whole runs each."""
+    out = {}
+    for name, program, args in STARTUP:
+        path = program if os.path.isabs(program) else default_program(program)
+        if path is None or not os.access(path, os.X_OK):
+            skipped[name] = f"no {program} here"
+            continue
+        out[name] = {}
+        for runner, prefix in avail.items():
+            if prefix is not None:
+                wall, cpu = (min(x) for x in zip(*(_time(prefix + [path, *args]) for _ in range(runs))))
+                out[name][runner] = {"wall_s": wall, "cpu_s": cpu}
     return out
 
 
@@ -131,6 +157,16 @@ def format_kvm_report(res: dict) -> str:
         lines.append(f"{row['loop']:<12} {cells[0]:<17} {cells[1]:<17} {cells[2]:<17} "
                      f"{_ratio(row.get('kvm'), row.get('native'), 'cpu_us'):>12} "
                      f"{_ratio(row.get('kvm'), row.get('qemu'), 'cpu_us'):>12}")
+    startup = res.get("startup") or {}
+    if startup:
+        lines += ["", f"{'start-up':<16} {'best wall s (CPU s)':<52} {'KVM/native':>12} {'KVM/qemu':>12}",
+                  f"{'':<16} {'native':<17} {'KVM':<17} {'qemu-x86_64':<17} {'(wall)':>12} {'(wall)':>12}"]
+        for name, by_runner in startup.items():
+            cells = [f"{r['wall_s']:.3f} ({r['cpu_s']:.3f})" if r else "-"
+                     for r in (by_runner.get(x) for x in ("native", "kvm", "qemu"))]
+            lines.append(f"{name:<16} {cells[0]:<17} {cells[1]:<17} {cells[2]:<17} "
+                         f"{_ratio(by_runner.get('kvm'), by_runner.get('native'), 'wall_s'):>12} "
+                         f"{_ratio(by_runner.get('kvm'), by_runner.get('qemu'), 'wall_s'):>12}")
     threads = res.get("threads") or {}
     if threads:
         lines += ["", "two compute threads (each the same rounds), wall s: one thread / two threads -> speed-up"]

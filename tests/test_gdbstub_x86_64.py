@@ -31,8 +31,8 @@ SOURCES = ROOT / "tests" / "guest" / "x86_64"
 SIGFPE = 8
 # gdb's register numbers (the order of the description, tcgpy/accel/kvm/gdb.py)
 REG_RSP, REG_RDI, REG_RIP, REG_EFLAGS, REG_CS, REG_SS, REG_DS, REG_GS = 7, 5, 16, 17, 18, 19, 20, 23
-REG_FCTRL, REG_FTAG, REG_XMM0, REG_MXCSR, REG_ORIG_RAX, REG_FS_BASE = 32, 34, 40, 56, 57, 58
-G_BYTES = 16 * 8 + 8 + 4 + 6 * 4 + 8 * 10 + 8 * 4 + 16 * 16 + 4 + 3 * 8
+REG_FCTRL, REG_FTAG, REG_XMM0, REG_MXCSR, REG_ORIG_RAX, REG_FS_BASE, REG_YMM0H = 32, 34, 40, 56, 57, 58, 60
+G_BYTES = 16 * 8 + 8 + 4 + 6 * 4 + 8 * 10 + 8 * 4 + 16 * 16 + 4 + 3 * 8 + 16 * 16
 
 
 def _text(demo: Path = DEMO) -> tuple[bytes, int]:
@@ -55,7 +55,7 @@ def call_in(caller: str, callee: str) -> tuple[int, int]:
 
 
 def test_protocol_registers_breakpoints_and_steps():
-    """The description is i386:x86-64's; g carries the 60 registers; the
+    """The description is i386:x86-64's; g carries the 76 registers; the
     segment registers are ring 3's; a Z0 at main stops there with argc in
     rdi while memory shows main's own bytes; a step runs one instruction;
     Z2 is unsupported; the exit status arrives."""
@@ -68,7 +68,8 @@ def test_protocol_registers_breakpoints_and_steps():
         assert xml[:1] == b"l"
         for needle in (b"<architecture>i386:x86-64</architecture>", b'feature name="org.gnu.gdb.i386.core"',
                        b'feature name="org.gnu.gdb.i386.sse"', b'feature name="org.gnu.gdb.i386.linux"',
-                       b'feature name="org.gnu.gdb.i386.segments"', b'<reg name="st7" bitsize="80" type="i387_ext"',
+                       b'feature name="org.gnu.gdb.i386.segments"', b'feature name="org.gnu.gdb.i386.avx"',
+                       b'<reg name="st7" bitsize="80" type="i387_ext"',
                        b'<reg name="eflags" bitsize="32" type="i386_eflags"', b'<reg name="orig_rax" bitsize="64"'):
             assert needle in xml, needle
         assert len(bytes.fromhex(c.ask(b"g").decode())) == G_BYTES
@@ -96,6 +97,10 @@ def test_protocol_registers_breakpoints_and_steps():
         assert c.ask(b"m0,4").startswith(b"E")
         xmm = bytes(range(16))
         assert c.ask(b"P%x=%s" % (REG_XMM0, xmm.hex().encode())) == b"OK"
+        assert bytes.fromhex(c.ask(b"p%x" % REG_XMM0).decode()) == xmm
+        ymmh = bytes(range(16, 32))                   # ymm0's upper half (org.gnu.gdb.i386.avx)
+        assert c.ask(b"P%x=%s" % (REG_YMM0H, ymmh.hex().encode())) == b"OK"
+        assert bytes.fromhex(c.ask(b"p%x" % REG_YMM0H).decode()) == ymmh
         assert bytes.fromhex(c.ask(b"p%x" % REG_XMM0).decode()) == xmm
 
         # main starts with push %rbp (one byte): a step runs it alone
@@ -258,6 +263,15 @@ def test_gdb_break_registers_memory_backtrace_next():
                      r".*\n#3\s+0x\w+ in main", out), out
     assert re.search(r"\n\d+\s+return counter \* 2;", out) and "$1 = 3" in out, out
     assert "exited with code 010" in out and status == 8, out
+
+
+@needs_gdb
+def test_gdb_ymm_registers():
+    """gdb makes ymm0-ymm15 of xmm<i> and org.gnu.gdb.i386.avx's ymm<i>h:
+    a value set through $ymm3 reads back whole, its low half as $xmm3."""
+    out, _ = run_gdb(["break main", "continue", "set var $ymm3.v4_int64 = {1, 2, 0x33, 0x44}",
+                      "p/x $ymm3.v4_int64", "p/x $xmm3.v2_int64", "continue"], demo=DEMO, sources=SOURCES)
+    assert "= {0x1, 0x2, 0x33, 0x44}" in out and "= {0x1, 0x2}" in out, out
 
 
 @needs_gdb

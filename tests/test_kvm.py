@@ -181,6 +181,26 @@ def test_memory_fault_is_precise(emu):
 
 
 @needs_kvm
+def test_memory_across_arena_chunks(emu):
+    """The arena is registered with KVM a chunk at a time, as far as it is
+    used (machine.ARENA_CHUNK): guest code reaches a mapping that spans
+    chunks, at its far end too, and a later mapping in a fresh chunk."""
+    from tcgpy.accel.kvm import machine as M
+    assert emu._arena_chunks == 1
+    big, size = 0x1_0000_0000, 2 * M.ARENA_CHUNK
+    emu.mem_map(big, size, "rw")                       # past the fixture's pages: into a third chunk
+    assert emu._arena_chunks == 3
+    emu.mem_map(big + size, M.ARENA_CHUNK, "rw")
+    assert emu._arena_chunks == 4
+    for addr in (big + M.ARENA_CHUNK - 8, big + size - 8, big + size + M.ARENA_CHUNK - 8):
+        end = load(emu, bytes.fromhex("48b8") + addr.to_bytes(8, "little")   # mov rax, addr
+                   + bytes.fromhex("488908"))                                # mov [rax], rcx
+        emu.reg_write("rcx", addr ^ 0x5A5A)
+        emu.run(CODE, until=end)
+        assert emu.mem_read(addr, 8) == (addr ^ 0x5A5A).to_bytes(8, "little")
+
+
+@needs_kvm
 def test_protect_and_remap_take_effect(emu):
     """Permission and mapping changes reach a vCPU that has used the old
     page-table entries (the TLB is flushed)."""
@@ -296,6 +316,26 @@ def test_vector_and_segment_registers(emu):
 
 
 @needs_kvm
+def test_ymm_registers(emu):
+    """ymm0-ymm15 by name where the CPU has AVX: xmm<i> and the XSAVE area's upper half."""
+    from tcgpy.accel.kvm import xstate as X
+    if not emu.xstate.features & X.AVX:
+        pytest.skip("the CPU (as KVM gives it) has no AVX")
+    value = int.from_bytes(bytes(range(32)), "little")
+    emu.reg_write("ymm0", value)
+    emu.mem_write(DATA + 0x20, bytes(range(100, 132)))
+    end = load(emu, bytes.fromhex(
+        "c5fe7f042500006000"    # 400000: vmovdqu [0x600000], ymm0
+        "c5fe6f0c2520006000"))  # 400009: vmovdqu ymm1, [0x600020]
+    emu.run(CODE, until=end)
+    assert emu.mem_read(DATA, 32) == bytes(range(32))
+    assert emu.reg_read("ymm1") == int.from_bytes(bytes(range(100, 132)), "little")
+    assert emu.reg_read("xmm1") == int.from_bytes(bytes(range(100, 116)), "little")
+    with pytest.raises(ValueError):
+        emu.reg_write("ymm2", 1 << 256)
+
+
+@needs_kvm
 def test_x87_and_selector_registers(emu):
     """The x87 registers come from the fxsave image (st0-st7 in stack
     order; not fip/fdp/fop here: AMD CPUs save them only while an x87
@@ -338,6 +378,33 @@ def test_guest_cannot_touch_the_stub_or_run_privileged_code(emu):
             emu.run(CODE)
         assert getattr(e.value, "linux_signal", None) == ("SIGSEGV", 0x80, 0), insn
         assert emu.reg_read("rip") == CODE
+
+
+@needs_kvm
+def test_descriptor_table_instructions_give_linux_answers(emu):
+    """With UMIP the vCPU refuses sgdt/sidt/smsw/str/sldt in ring 3 and the
+    engine answers as Linux's umip.c: dummy bases, its CR0 and TSS selector,
+    a register's bytes past the operand size kept."""
+    if not emu.umip:
+        pytest.skip("the CPU (as KVM gives it) has no UMIP")
+    end = load(emu, bytes.fromhex(
+        "0f01042500006000"      # 400000: sgdt [0x600000]
+        "0f010c250a006000"      # 400008: sidt [0x60000a]
+        "660f01e0"              # 400010: smsw ax
+        "0f00cb"                # 400014: str ebx
+        "480f00c1"))            # 400017: sldt rcx
+    for r in ("rax", "rbx", "rcx"):
+        emu.reg_write(r, 0x1111_2222_3333_4444)
+    emu.run(CODE, until=end)
+    assert emu.mem_read(DATA, 20) == (bytes(2) + (0xFFFF_FFFF_FFFE_0000).to_bytes(8, "little")
+                                      + bytes(2) + (0xFFFF_FFFF_FFFF_0000).to_bytes(8, "little"))
+    assert emu.reg_read("rax") == 0x1111_2222_3333_0033
+    assert emu.reg_read("rbx") == 0x1111_2222_0000_0040
+    assert emu.reg_read("rcx") == 0
+    end = load(emu, bytes.fromhex("0f01042500100000"))    # sgdt [0x1000]: unmapped
+    with pytest.raises(MemoryFault) as e:
+        emu.run(CODE, until=end)
+    assert e.value.linux_signal == ("SIGSEGV", 1, 0x1000) and emu.reg_read("rip") == CODE
 
 
 @needs_kvm
@@ -424,7 +491,9 @@ PROGRAMS = [
     ("libc_threads", ()),
     ("libc_threads_static", ()),
     ("libc_hostile", ()),
+    ("libc_pshared", ()),              # futexes two processes share (linux/hostfutex.py)
     ("x86_faults", ()),
+    ("x86_hostile", ()),
     # threads on vCPUs of their own (tests/guest/x86_64/kvm_threads.c)
     ("kvm_threads", ("memory",)),
     ("kvm_threads", ("signal",)),
@@ -515,8 +584,15 @@ def test_privileged_instructions_are_sigsegv():
     out = res.stdout.decode().splitlines()
     lines = {line[:24].strip(): line[24:].split() for line in out if " sig " in line}
     for case in ("hlt", "cli", "in al,dx", "out dx,al", "wrmsr", "mov cr3,rax", "lgdt", "int 0x21",
-                 "read non-canonical"):
+                 "read non-canonical", "mov cr0,rax", "mov dr7,rax", "clts", "wbinvd", "invd", "lmsw", "ltr",
+                 "lldt", "xsetbv", "swapgs", "sysret", "rdpmc"):
         assert lines[case][:6] == ["sig", "11", "code", "128", "addr", "0"], case
+    for case in ("monitor", "mwait", "sysenter"):       # #UD: SIGILL ILL_ILLOPN at the instruction
+        assert lines[case][:6] == ["sig", "4", "code", "2", "addr", "rip"], case
+    for case in ("sgdt", "sidt", "smsw"):               # UMIP or not, Linux lets these run
+        assert lines[case][:2] == ["sig", "0"], case
+    assert lines["int1"][:4] == ["sig", "5", "code", "1"]                        # TRAP_BRKPT
+    assert lines["trap flag"][:4] == ["sig", "5", "code", "2"] and lines["trap flag"][8:10] == ["tf", "1"]
     for case in ("read kernel space", "write kernel space", "jump to kernel space", "read vsyscall page"):
         assert lines[case][:6] == ["sig", "11", "code", "1", "addr", "ptr"], case
     assert lines["ud2"][:4] == ["sig", "4", "code", "2"]
@@ -528,6 +604,108 @@ def test_privileged_instructions_are_sigsegv():
     assert lines["read unmapped page"][:6] == ["sig", "11", "code", "1", "addr", "ptr"]
     assert "remapped page reads 0x5eed" in out
     assert all(v[-4:] == ["xmm7", "kept", "rbx", "kept"] for v in lines.values())
+    assert res.returncode == 0
+
+
+@needs_kvm
+def test_avx_state_survives_a_signal_handler():
+    """ymm0-15 (and zmm16, k1 with AVX-512) across a SIGILL handler that
+    clobbers them: the frame's XSAVE area as Linux lays it out, the handler
+    starting with zeroed vector registers, its changes to the frame taking
+    effect, a frame with bad magic numbers restoring the fxsave image alone,
+    one without an FP area the initial state, and one XRSTOR refuses a SIGSEGV;
+    then timer signals interrupting a loop that keeps values in ymm0-15 (tests/guest/x86_64/x86_avx_signal.c).
+    The same as native, and what Linux gives independently of it."""
+    exe = str(BIN / "x86_avx_signal")
+    native, _ = _run_in_fresh_dir([exe])
+    if native.returncode == 77:
+        pytest.skip(f"the host CPU has no AVX ({native.stdout.decode().strip()})")
+    kvm, _ = _run_in_fresh_dir([sys.executable, "-m", "tcgpy", "run", "--accel", "kvm", exe])
+    assert (kvm.stdout, kvm.stderr, kvm.returncode) == (native.stdout, native.stderr, native.returncode)
+    *out, timer = kvm.stdout.decode().splitlines()
+    # a timer's signals landing anywhere in a loop that keeps values in ymm0-15
+    assert timer == "timer signals: 100 or more taken, ymm0-15 changed in 0 rounds"
+    cases, name = {}, ""
+    for line in out:
+        if line.startswith("  "):
+            cases[name].append(line.strip())
+        else:
+            name = line
+            cases[name] = []
+    for lines in cases.values():
+        assert lines[0].endswith("uc_flags 0x7, 64-byte aligned fpstate 1, magic1 1, extended_size = xstate_size + 4 1, "
+                                 "xfeatures has x87 SSE AVX 1, magic2 1")
+        assert "starts with ymm0-15 zero 1" in lines[1]
+    regs = lambda state: " ".join(f"ymm{i} {state(i)}" for i in range(16))    # noqa: E731
+    assert cases["keep"][-1] == "after return: " + regs(lambda i: "kept/kept")
+    assert cases["change ymm3 and xmm4"][-1] == "after return: " + regs(
+        lambda i: {3: "kept/0x33", 4: "0x44/kept"}.get(i, "kept/kept"))
+    for name in ("clear XSTATE_BV.AVX", "bad magic1", "bad magic2"):
+        assert cases[name][-1] == "after return: " + regs(lambda i: "kept/zero"), name
+    assert cases["no FP area"][-1] == "after return: " + regs(lambda i: "zero/zero")
+    assert cases["reserved header bits"][-1] == "rt_sigreturn failed: sig 11 code 0x80"
+    if "avx512" in cases:
+        assert cases["avx512"][1:] == ["handler: zmm16 in frame 1, k1 in frame 1, starts with ymm0-15 zero 1",
+                                       "after return: zmm16 kept, k1 kept"]
+
+
+@needs_kvm
+def test_minsigstksz_holds_a_frame(emu):
+    """AT_MINSIGSTKSZ follows the XSAVE size (linux/x86_64/signal_frame.frame_size):
+    a frame, its FP area and their alignment fit, whatever the CPU's state components."""
+    from tcgpy.linux.x86_64 import signal_frame as F
+    need = F.FRAME_SIZE + len(F.fpstate_image(emu)) + 63 + 15
+    assert need <= F.frame_size(emu) <= need + 16 + F.FSAVE_HEADER
+    assert F.frame_size(emu) % 16 == 0
+
+
+def test_xsave_layout_and_xrstor_checks():
+    """The XSAVE area's layout from CPUID leaf 0xD, and the images XRSTOR refuses
+    (no KVM needed: tcgpy/accel/kvm/xstate.py on a buffer)."""
+    from tcgpy.accel.kvm import xstate as X
+    cpuid = {(0xD, 0): (0x2E7, 0xA88, 0xA88, 0), (0xD, 2): (256, 576, 0, 0), (0xD, 5): (64, 832, 0, 0),
+             (0xD, 6): (512, 896, 0, 0), (0xD, 7): (1024, 1408, 0, 0), (0xD, 9): (8, 2432, 0, 0)}
+    layout = X.layout_from_cpuid(cpuid)
+    assert layout.features == 0xE7          # PKRU (bit 9) is not enabled
+    assert layout.size == 2432 and [c[0] for c in layout.components] == [2, 5, 6, 7]
+    assert X.layout_from_cpuid({}).features == 0
+    area = bytearray(4096)
+    area[X.MXCSR_MASK_OFF:X.MXCSR_MASK_OFF + 4] = (0xFFFF).to_bytes(4, "little")
+    X.init_state(area, layout)
+    img = bytearray(X.user_image(area, layout))
+    assert len(img) == 2432 and img[X.XSTATE_BV] == X.XSTATE_X87_SSE and img[0:2] == b"\x7f\x03"
+    img[576:592] = b"\x11" * 16                                        # ymm0's upper half
+    img[X.XSTATE_BV] |= X.AVX
+    X.load_image(area, bytes(img), layout.features, layout)
+    assert area[576:592] == b"\x11" * 16 and area[X.XSTATE_BV] & X.AVX
+    X.load_image(area, bytes(img), X.XSTATE_X87_SSE, layout)            # AVX not named: initial state
+    assert area[576:592] == bytes(16) and not area[X.XSTATE_BV] & X.AVX
+    for offset, value in ((24, 0x10000), (X.XSTATE_BV, 1 << 9), (X.XSTATE_BV + 20, 1)):
+        bad = bytearray(img)
+        bad[offset:offset + 4] = (int.from_bytes(bad[offset:offset + 4], "little") | value).to_bytes(4, "little")
+        with pytest.raises(X.BadXstate):
+            X.load_image(area, bytes(bad), layout.features, layout)
+
+
+@needs_kvm
+def test_guest_finds_nothing_of_the_vm():
+    """A scan of the address space finds what /proc/self/maps lists and
+    nothing else (the kernel pages, page tables), and memory mapped at the
+    virtual addresses where the VM's own pages are in guest-physical space
+    is the guest's: filled with 0xff, the machine runs on (syscalls, faults,
+    a second vCPU, fork); sgdt and sidt tell Linux's made-up answers with UMIP
+    (accel/kvm/umip.py), kernel addresses without.  What Linux gives,
+    independently of the native run."""
+    res, _ = _run_in_fresh_dir([sys.executable, "-m", "tcgpy", "run", str(BIN / "x86_hostile")])
+    umip = " umip " in " ".join(line for line in open("/proc/cpuinfo") if line.startswith("flags")) + " "
+    tables = ("gdt limit 0 base linux-dummy, idt limit 0 base linux-dummy" if umip
+              else "gdt limit nonzero base kernel-address, idt limit nonzero base kernel-address")
+    assert res.stdout.decode().splitlines() == [
+        "scan: over 2000 probes, 0 disagree with /proc/self/maps",
+        "gpa: 5 of 5 mapped, 5 filled, contents kept 1; then: getppid ok, new page 0x600d, "
+        "write after mprotect sig 11, thread 1275, child exit 3",
+        f"tables: {tables}, msw 0x80050033 0x33, str 0x40 0x40, sldt 0",
+        "tables: sgdt to a read-only page: signal 11"], res.stderr
     assert res.returncode == 0
 
 
@@ -604,6 +782,11 @@ def test_kvm_bench_smoke_reports_every_loop():
         for runner in runners:
             assert row[runner]["wall_us"] >= 0 and row[runner]["cpu_us"] >= 0
     assert ("kvm" in res["skipped"]) == bool(KVM_PROBLEM)
+    assert sorted(res["startup"]) == sorted(
+        ["static hello"] + (["python3 -c pass"] if os.access("/usr/bin/python3", os.X_OK) else []))
+    for by_runner in res["startup"].values():
+        assert sorted(by_runner) == sorted(runners)
+        assert all(r["wall_s"] > 0 and r["cpu_s"] >= 0 for r in by_runner.values())
     assert sorted(res["threads"]) == sorted(["native"] + (["kvm"] if not KVM_PROBLEM else []))
     for r in res["threads"].values():
         assert r["one_s"] >= 0 and r["two_s"] >= 0 and r["speedup"] >= 0

@@ -212,6 +212,11 @@ LIBC_CASES = [
     # not diagnosed: Unicorn's exclusive monitor cannot be cleared on a thread
     # switch from outside, tcgpy's is), so threads are checked on tcgpy only.
     Case("libc_threads", "libc_threads", unicorn=False),
+    # A process-shared semaphore, mutex and condition variable between a
+    # parent and its child, in shared anonymous memory and a MAP_SHARED file:
+    # non-private futexes are the host's (tcgpy/linux/hostfutex.py)
+    # (qemu-aarch64 7.2 agrees).
+    Case("libc_pshared", "libc_pshared"),
     # Threads blocked in read/write/poll/recv/waitpid while others run.
     Case("libc_blocking", "libc_blocking", unicorn=False),
     # select/pselect6/ppoll result sets and the time left written back, on

@@ -56,7 +56,8 @@ def add_parser(subparsers):
                "(tests/guest/x86_64/kvm_bench.c) natively, under the KVM engine and under "
                "qemu-x86_64, per iteration in wall and CPU time, and the speed-up of a compute "
                "kernel on two threads over one (tests/guest/x86_64/kvm_threads.c), natively and "
-               "under KVM; --qemu names qemu-x86_64, --runs and --smoke apply")
+               "under KVM, and the start-up of a static hello and of python3 -c pass (best of "
+               "--runs, at least 5) under all three; --qemu names qemu-x86_64, --runs and --smoke apply")
     k.add_argument("--kvm", action="store_true", help="the KVM table instead of the above")
     s.add_argument("--steady-timeout", type=float, default=None,
                    help="seconds allowed to each command (default 900); a workload whose warm-up "

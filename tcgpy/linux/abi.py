@@ -12,6 +12,11 @@ from ..targets import from_elf
 from .structs import Layout
 
 
+class BadSignalFrame(Exception):
+    """A ``sigframe.restore_rt_frame`` found a frame the kernel would not
+    restore: rt_sigreturn then gives SIGSEGV."""
+
+
 @dataclass(frozen=True)
 class SyscallABI:
     """Qiling-style: where a syscall's number, arguments and result live."""
@@ -30,8 +35,8 @@ class LinuxArch:
     consts: ModuleType                  # generated kernel_consts module
     structs: dict[str, Layout]
     hwcaps: Callable[..., tuple[int, int]]  # (features=all) -> (AT_HWCAP, AT_HWCAP2)
-    minsigstksz: int                    # AT_MINSIGSTKSZ
-    sigframe: ModuleType                # setup_rt_frame / restore_rt_frame / TRAMPOLINE
+    minsigstksz: int                    # MINSIGSTKSZ (sigaltstack's least size), and AT_MINSIGSTKSZ ...
+    sigframe: ModuleType                # setup_rt_frame / restore_rt_frame (BadSignalFrame) / TRAMPOLINE
     start_thread: Callable[[object, int, int], None]   # (emu, pc, sp): registers at process entry
     cpuinfo: Callable[..., str] = lambda ncpus, features=(): ""   # /proc/cpuinfo text
     # clone(2)'s argument order differs between architectures (x86_64 puts
@@ -44,6 +49,8 @@ class LinuxArch:
     pc: str = "pc"
     syscall_insn_size: int = 4          # a restarted syscall runs its instruction again
     tls_register: str = ""
+    # ... unless the CPU decides the signal frame's size (x86: the XSAVE area): (emu) -> AT_MINSIGSTKSZ
+    frame_size: Callable[[object], int] | None = None
     elf_flags: int = 0
     # user space's data accesses ignore the address's top byte (a tag):
     # tcgpy.ir.ops.MemOp.TBI, on the accesses the frontend marks

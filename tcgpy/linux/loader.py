@@ -274,7 +274,7 @@ def build_stack(space: AddressSpace, arch: LinuxArch, img: LoadedImage, argv: li
     hwcap, hwcap2 = arch.hwcaps() if features is None else arch.hwcaps(features)
     a = arch.consts.AUXV
     auxv = [
-        (a["AT_MINSIGSTKSZ"], arch.minsigstksz),
+        (a["AT_MINSIGSTKSZ"], arch.minsigstksz if arch.frame_size is None else arch.frame_size(emu)),
         (a["AT_HWCAP"], hwcap),
         (a["AT_PAGESZ"], PAGE),
         (a["AT_CLKTCK"], 100),

@@ -630,3 +630,10 @@ class LinuxProcess(GuestMemory):
         """Deliver the signal of a fault (run_once's) ahead of any other."""
         self.signals.pending.insert(0, sig)
         self.deliver_pending(force=sig.signo)
+
+    def signal_fault(self) -> None:
+        """The SIGSEGV the kernel forces on a thread whose signal frame it
+        could not read or restore (si_code SI_KERNEL, no address)."""
+        sig = _fault_signal(self.signals.numbers["SIGSEGV"], SI_KERNEL, 0)
+        sig.tid = self.sched.current.tid
+        self.deliver_fault(sig)

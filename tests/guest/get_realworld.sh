@@ -10,6 +10,8 @@
 # and a RISC-V 64 one from Debian 13's riscv64 archive (bookworm, which the
 # apt sources name, has no riscv64):
 #   busybox-riscv64  busybox-static (glibc, static)
+# and, with get_busybox_amd64.sh, Debian's amd64 busybox-static for the
+# KVM engine (tests/test_kvm_realworld.py);
 # and then, with get_riscv64_sysroot.sh, a riscv64 sysroot of dynamic
 # programs (python3, perl, sqlite3, coreutils, gawk, xz, git) in ext/riscv64.
 # Uses a private apt state directory: the host's apt configuration and
@@ -44,5 +46,6 @@ mkdir -p "$work/rv"
 dpkg-deb -x "$work/bb-rv64.deb" "$work/rv"
 echo "busybox-static:riscv64 $(dpkg-deb -f "$work/bb-rv64.deb" Version)"
 cp "$work/rv/usr/bin/busybox" "$here/ext/busybox-riscv64"
+"$here/get_busybox_amd64.sh"
 ls "$here/ext"
 "$here/get_riscv64_sysroot.sh" "$here/ext/riscv64"

@@ -62,7 +62,10 @@ from ...errors import EmulationError, GuestTrap, IllegalInstruction, MemoryFault
 from ..engine import RunTimer
 from . import kvmapi as K
 from . import machine as M
+from . import umip
+from . import xstate as X
 from .faults import CpuException, exception_for
+from .xstate import FX_ARRAYS, FX_FIELDS, FX_STRIDE, XSTATE_BV, XSTATE_X87_SSE
 
 MASK64 = (1 << 64) - 1
 GPRS = ("rax", "rbx", "rcx", "rdx", "rsi", "rdi", "rsp", "rbp",
@@ -74,23 +77,12 @@ RFLAGS_USER = 0x0DD5 | 0x40000 | 0x200000 | 0x10000   # flags ring 3 may hold (C
 RFLAGS_IF = 0x200
 RFLAGS_TF = 0x100                  # single-step: #DB after each instruction (run with count)
 RFLAGS_RF = 0x10000                # resume: the breakpoint at rip does not fire again
-# The fxsave image (the start of the XSAVE area, 64-bit format): field
-# offsets and sizes ("ftw" is the abridged tag: one bit per physical x87
-# register), and the register arrays, 16 bytes apart: st0-st7 (80 bits, in
-# stack order) and xmm0-xmm15.
-FX_FIELDS = {"fcw": (0, 2), "fsw": (2, 2), "ftw": (4, 1), "fop": (6, 2), "fip": (8, 8), "fdp": (16, 8),
-             "mxcsr": (24, 4)}
-FX_ARRAYS = {"st": (32, 8, 10), "xmm": (160, 16, 16)}          # prefix: (offset, count, size)
-FX_STRIDE = 16
 # Ring 3's segment registers: the GDT's user code and data selectors, and
 # ds/es/fs/gs null (iretq to ring 3 nulls a data segment register holding a
 # ring-0 selector; fs and gs are used through their bases), as under Linux.
 USER_SELECTORS = {"cs": M.USER_CS, "ss": M.USER_DS, "ds": 0, "es": 0, "fs": 0, "gs": 0}
-XSTATE_BV = 512                    # the XSAVE header's component bitmap
-XSTATE_X87_SSE = 0x3
 INT3 = b"\xcc"
 KICK_SIGNAL = 16                   # SIGSTKFLT: unused by Linux and not forwarded to guests (hostsig.py)
-XCR0_WANTED = 0x7 | 0xE0           # x87, SSE, AVX, and the AVX-512 states when the CPU has them
 
 _kick_installed = False
 _live: "weakref.WeakSet[KvmEmulator]" = weakref.WeakSet()
@@ -235,6 +227,7 @@ class KvmEmulator:
         self._pt_host = K.host_alloc(M.PT_SIZE)
         self._arena_host = K.host_alloc(M.ARENA_SIZE)
         self._arena = M.Arena(M.ARENA_GPA, M.ARENA_SIZE)
+        self._arena_chunks = 0              # chunks of the arena registered as memory slots
         self._pt = M.PageTables(self._pt_host)
         # Every vCPU's kernel pages are mapped from the start: a vCPU made
         # later changes no page-table entry another vCPU may be using.
@@ -406,7 +399,8 @@ class KvmEmulator:
         K.ioctl(self._vm, K.SET_TSS_ADDR, 0xFFFBD000)
         self._set_slot(M.SLOT_KERNEL, M.KERNEL_GPA, M.KERNEL_AREA, self._area_host)
         self._set_slot(M.SLOT_PT, M.PT_GPA, M.PT_SIZE, self._pt_host)
-        self._set_slot(M.SLOT_ARENA, M.ARENA_GPA, M.ARENA_SIZE, self._arena_host)
+        for i in range(self._arena_chunks):
+            self._set_arena_chunk(i)
         for s in self._extra_slots.values():
             self._set_slot(s.index, s.gpa, s.size, s.host)
         self._run_size = K.ioctl(self._kvm, K.GET_VCPU_MMAP_SIZE, 0)
@@ -416,6 +410,17 @@ class KvmEmulator:
         K.ioctl(self._kvm, K.GET_SUPPORTED_CPUID, cpuid)
         self._cpuid = cpuid
         self.cpuid = {(e.function, e.index): (e.eax, e.ebx, e.ecx, e.edx) for e in cpuid.entries[:cpuid.nent]}
+        self.xstate = X.layout_from_cpuid(self.cpuid)     # the vCPUs' XSAVE area (XCR0, layout)
+        self.umip = bool(self.cpuid.get((7, 0), (0, 0, 0, 0))[2] & umip.CPUID_UMIP)
+        if self.xstate.features:
+            # This machine's KVM (kvm_pvm) gives XSAVE state components in
+            # leaf 0xD but clears XSAVE in leaf 1, and then refuses
+            # CR4.OSXSAVE; the guest's own cpuid sees the host CPU (with
+            # XSAVE and AVX), so without OSXSAVE its glibc found no usable
+            # AVX and a signal frame had no XSAVE area to hold it.
+            for e in cpuid.entries[:cpuid.nent]:
+                if e.function == 1:
+                    e.ecx |= X.CPUID_XSAVE
 
     def _start_vcpu(self, cpu: Vcpu) -> None:
         """KVM_CREATE_VCPU for ``cpu`` and its long-mode ring-0 state (its own kernel pages)."""
@@ -428,10 +433,12 @@ class KvmEmulator:
             cpu._sync = K.RunSync.from_address(cpu._run_page + K.RUN_SYNC_OFFSET)
             cpu._sync.valid_regs = K.SYNC_X86_REGS
         K.ioctl(cpu._vcpu, K.SET_CPUID2, self._cpuid)
-        xsave = bool(self.cpuid.get((1, 0), (0, 0, 0, 0))[2] & (1 << 26))
+        xsave = bool(self.xstate.features)
         sregs = K.Sregs()
         K.ioctl(cpu._vcpu, K.GET_SREGS, sregs)
         M.long_mode_sregs(sregs, xsave, cpu._kernel_va)
+        if self.umip:
+            sregs.cr4 |= umip.CR4_UMIP          # ring 3 may not read the descriptor tables (umip.py)
         cpu._sregs = sregs
         cpu._segs_dirty = True
         cpu._fresh_sregs = True             # _sregs is to be loaded as it is (a new vCPU)
@@ -439,7 +446,7 @@ class KvmEmulator:
             xcrs = K.Xcrs()
             xcrs.nr_xcrs = 1
             xcrs.xcrs[0].xcr = 0
-            xcrs.xcrs[0].value = self.cpuid.get((0xD, 0), (0x3,))[0] & XCR0_WANTED
+            xcrs.xcrs[0].value = self.xstate.features
             K.ioctl(cpu._vcpu, K.SET_XCRS, xcrs)
         msrs = M.syscall_msrs(cpu._kernel_va)
         blob = ctypes.create_string_buffer(8 + 16 * len(msrs))
@@ -484,6 +491,17 @@ class KvmEmulator:
             signal.sigtimedwait({KICK_SIGNAL}, 0)
         return err
 
+    def _set_arena_chunk(self, i: int) -> None:
+        off = i * M.ARENA_CHUNK
+        self._set_slot(M.SLOT_ARENA + i, M.ARENA_GPA + off, M.ARENA_CHUNK, self._arena_host + off)
+
+    def _arena_reaches(self, end: int) -> None:
+        """Register the arena's chunks up to guest-physical ``end`` (before
+        anything maps memory there: a vCPU may use it once it is mapped)."""
+        while M.ARENA_GPA + self._arena_chunks * M.ARENA_CHUNK < end:
+            self._set_arena_chunk(self._arena_chunks)
+            self._arena_chunks += 1
+
     def _set_slot(self, index: int, gpa: int, size: int, host: int) -> None:
         r = K.MemoryRegion(index, 0, gpa, size, host)
         K.ioctl(self._vm, K.SET_USER_MEMORY_REGION, r)
@@ -525,6 +543,16 @@ class KvmEmulator:
             return self._regions[i]
         return None
 
+    def guest_may_write(self, address: int, size: int) -> bool:
+        """Whether guest code may store ``size`` bytes at ``address`` (its mappings' permissions)."""
+        end = address + size
+        while address < end:
+            r = self._find(address)
+            if r is None or "w" not in r.perms:
+                return False
+            address = r.end
+        return True
+
     def _overlapping(self, start: int, end: int) -> list[M.Region]:
         i = max(self._index(start), 0)
         out = []
@@ -551,6 +579,7 @@ class KvmEmulator:
             raise ValueError(f"range {address:#x}+{size:#x} overlaps an existing mapping")
         if backing is None:
             gpa = self._arena.alloc(size)
+            self._arena_reaches(gpa + size)
             region = M.Region(address, address + size, perms, gpa, self._arena_host + (gpa - M.ARENA_GPA))
         else:
             if backing.host & (M.PAGE - 1) or backing.size < size:
@@ -676,9 +705,9 @@ class KvmEmulator:
             self._fpu = x
         return memoryview(self._fpu.region).cast("B")
 
-    def _fpu_changed(self) -> None:
+    def _fpu_changed(self, components: int = 0) -> None:
         area = self._fetch_fpu()
-        bv = int.from_bytes(area[XSTATE_BV:XSTATE_BV + 8], "little") | XSTATE_X87_SSE
+        bv = int.from_bytes(area[XSTATE_BV:XSTATE_BV + 8], "little") | XSTATE_X87_SSE | components
         area[XSTATE_BV:XSTATE_BV + 8] = bv.to_bytes(8, "little")
         self._fpu_dirty = True
 
@@ -711,6 +740,11 @@ class KvmEmulator:
         if place is not None:
             off, size = place
             return int.from_bytes(self._fetch_fpu()[off:off + size], "little")
+        halves = X.ymm_halves(self.xstate, n)
+        if halves is not None:
+            area, (low, high) = self._fetch_fpu(), halves
+            return (int.from_bytes(area[low:low + 16], "little")
+                    | int.from_bytes(area[high:high + 16], "little") << 128)
         raise ValueError(f"unknown register {name!r}")
 
     def reg_write(self, name: str, value: int) -> None:
@@ -719,6 +753,15 @@ class KvmEmulator:
             return
         n = ALIASES.get(name.lower(), name.lower())
         place = self._fx_place(n)
+        halves = X.ymm_halves(self.xstate, n)
+        if halves is not None:
+            if not -(1 << 255) <= value < 1 << 256:
+                raise ValueError(f"{name}: {value:#x} does not fit in 256 bits")
+            area, (low, high) = self._fetch_fpu(), halves
+            area[low:low + 16] = (value & ((1 << 128) - 1)).to_bytes(16, "little")
+            area[high:high + 16] = (value >> 128 & ((1 << 128) - 1)).to_bytes(16, "little")
+            self._fpu_changed(X.AVX)
+            return
         if n != "xsave":
             # as tcgpy.Emulator: two's complement for a negative value, an
             # error for one that does not fit the register
@@ -753,20 +796,25 @@ class KvmEmulator:
         self._fetch_fpu()[off:off + size] = (value & ((1 << (8 * size)) - 1)).to_bytes(size, "little")
         self._fpu_changed()
 
-    def fxsave(self) -> bytes:
-        """The x87/SSE state as the 512-byte ``fxsave`` image (signal frames)."""
-        img = bytearray(self._fetch_fpu()[:512])
-        img[28:32] = (0xFFFF).to_bytes(4, "little")           # MXCSR_MASK: every bit writable
-        img[464:512] = bytes(48)                               # no software-reserved data
-        return bytes(img)
+    # -- the FP state as signal frames hold it (linux/x86_64/signal_frame.py) ------------------
+    def xsave(self) -> bytes:
+        """The FP and vector state as XSAVE writes it for every component the
+        guest may use (``xstate.features``; ``xstate.size`` bytes, standard
+        form; without XSAVE the 512-byte fxsave image)."""
+        return X.user_image(self._fetch_fpu(), self.xstate)
 
-    def fxrstor(self, img: bytes) -> None:
-        """Load the x87/SSE state from a 512-byte ``fxsave`` image (reserved MXCSR bits are dropped)."""
+    def xrstor(self, img: bytes, features: int) -> None:
+        """Load ``img`` as rt_sigreturn does: XRSTOR of the components in
+        ``features``, the others put in their initial state
+        (xstate.BadXstate for an image the CPU refuses)."""
         area = self._fetch_fpu()
-        area[0:24] = img[0:24]
-        area[24:28] = (int.from_bytes(img[24:28], "little") & 0xFFFF).to_bytes(4, "little")
-        area[32:416] = img[32:416]
-        self._fpu_changed()
+        X.load_image(area, img, features, self.xstate)
+        self._fpu_dirty = True
+
+    def fpu_init(self) -> None:
+        """Every FP/vector register in its initial state (fninit's x87, MXCSR 0x1f80, zero vectors)."""
+        X.init_state(self._fetch_fpu(), self.xstate)
+        self._fpu_dirty = True
 
     # -- what the Linux layer asks of an engine (accel/engine.py) ------------------------------
     counts_instructions = True          # run(count=) single-steps
@@ -1106,11 +1154,22 @@ class KvmEmulator:
             raise EmulationError(f"exception {port} in tcgpy's ring-0 stub (rip {rip:#x})")
         self._take_regs(k)
         self.regs.rip, self.regs.rsp = rip, rsp
-        self.regs.rflags = rflags & ~(RFLAGS_TF | RFLAGS_RF)
+        # TF is the guest's own unless run(count=) set it (a program that
+        # traces itself keeps it in its signal frame, as natively)
+        self.regs.rflags = rflags & ~(RFLAGS_RF | (RFLAGS_TF if self._step else 0))
         if port == M.PREEMPT_VECTOR:
             return 0                       # preempted (_preempt): the state is saved, nothing to do
         if port == 1 and self._step:
             return 1                       # our single step: the instruction ran
+        single_step = True
+        if port == 1:
+            # DR6 tells a step of the guest's own TF from int1; the CPU
+            # never clears it, so it is cleared for the next #DB.
+            dbg = K.DebugRegs()
+            K.ioctl(self._vcpu, K.GET_DEBUGREGS, dbg)
+            single_step = bool(dbg.dr6 & K.DR6_BS)
+            dbg.dr6 = K.DR6_INIT
+            K.ioctl(self._vcpu, K.SET_DEBUGREGS, dbg)
         if port == 3 and rip - 1 in self._patched:
             self.regs.rip = rip - 1        # our int3: its instruction is still to run
             return 0
@@ -1118,7 +1177,9 @@ class KvmEmulator:
         if port == 14:
             K.ioctl(self._vcpu, K.GET_SREGS, self._sregs)
             cr2 = self._sregs.cr2
-        raise exception_for(port, code, rip, cr2, self)
+        if port == 13 and self.umip and umip.emulate(self, rip):
+            return 1 if self._step else 0          # done as Linux does it: the guest runs on
+        raise exception_for(port, code, rip, cr2, self, single_step)
 
     def _syscall(self, k: K.Regs) -> int:
         self._take_regs(k)

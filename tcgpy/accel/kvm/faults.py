@@ -9,7 +9,7 @@ from .machine import USER_GATES
 SI_KERNEL = 0x80
 ILL_ILLOPN = 2
 FPE_INTDIV, FPE_FLTDIV, FPE_FLTOVF, FPE_FLTUND, FPE_FLTRES, FPE_FLTINV = 1, 3, 4, 5, 6, 7
-TRAP_TRACE = 2
+TRAP_BRKPT, TRAP_TRACE = 1, 2
 BUS_ADRALN = 1
 
 PF_WRITE, PF_FETCH = 1 << 1, 1 << 4
@@ -57,15 +57,22 @@ def _simd_code(mxcsr: int) -> int:
     return 0
 
 
-def exception_for(vector: int, error_code: int | None, rip: int, cr2: int, emu) -> EmulationError:
+# Instructions ring 3 may not run that the CPU refuses with #UD (so Linux
+# gives SIGILL) but that come back as #GP under nested virtualisation (KVM
+# intercepts them before the privilege check): monitor, mwait.
+UD_WHEN_PRIVILEGED = (bytes.fromhex("0f01c8"), bytes.fromhex("0f01c9"))
+
+
+def exception_for(vector: int, error_code: int | None, rip: int, cr2: int, emu,
+                  single_step: bool = True) -> EmulationError:
+    """The exception of ``vector`` at ``rip`` (for #DB, ``single_step``: DR6 says TF caused it)."""
+    if vector == 13 and _code_at(emu, rip, 3) in UD_WHEN_PRIVILEGED:
+        vector = 6
     if vector == 14:
         access = "fetch" if error_code & PF_FETCH else "write" if error_code & PF_WRITE else "read"
         return MemoryFault(rip, cr2, access)
     if vector == 6:
-        try:
-            word = int.from_bytes(emu.mem_read(rip, 4), "little")
-        except MemoryFault:
-            word = 0
+        word = int.from_bytes(_code_at(emu, rip, 4), "little")
         if word & 0xFF == 0xCD and (word >> 8) & 0xFF not in USER_GATES:
             # "int n" through a gate ring 3 may not use is #GP on the CPU, but
             # under nested virtualisation on AMD (KVM in a VM, as here) the
@@ -81,6 +88,15 @@ def exception_for(vector: int, error_code: int | None, rip: int, cr2: int, emu) 
         exc.linux_signal = ("SIGTRAP", SI_KERNEL, 0)
         return exc
     name, signame, code, at_rip = VECTORS.get(vector, ("", "SIGSEGV", SI_KERNEL, False))
+    if vector == 1 and not single_step:
+        code = TRAP_BRKPT                   # int1 (icebp), as Linux's get_si_code gives without DR6.BS
     if vector in (16, 19):
         code = _simd_code(emu.reg_read("mxcsr")) if vector == 19 else FPE_FLTINV
     return CpuException(rip, vector, error_code, (signame, code, rip if at_rip else 0))
+
+
+def _code_at(emu, rip: int, n: int) -> bytes:
+    try:
+        return bytes(emu.mem_read(rip, n))
+    except MemoryFault:
+        return bytes(n)

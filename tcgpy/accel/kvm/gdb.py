@@ -1,7 +1,8 @@
 """x86-64 as gdb sees it: the features of an ``i386:x86-64`` target
 description with the register names, sizes and types of gdb's own
-features/i386/64bit-core.xml, 64bit-sse.xml, 64bit-linux.xml and
-64bit-segments.xml, in that order (gdb's numbering for amd64 GNU/Linux).
+features/i386/64bit-core.xml, 64bit-sse.xml, 64bit-linux.xml,
+64bit-segments.xml and 64bit-avx.xml, in that order (gdb's numbering for
+amd64 GNU/Linux).
 
 gdb insists on every register of org.gnu.gdb.i386.core, the x87 ones
 included, and wants org.gnu.gdb.i386.sse for x86-64; without
@@ -126,6 +127,21 @@ def _fop_write(emu, value: int) -> None:
     emu.reg_write("fop", value & ((1 << FOP_BITS) - 1))
 
 
+def _ymm_high(i: int) -> dict:
+    """read/write of gdb's ymm<i>h, the upper half of ymm<i> (0 on a CPU
+    without AVX, whose upper halves do not exist)."""
+    def read(emu) -> int:
+        try:
+            return emu.reg_read(f"ymm{i}") >> 128
+        except ValueError:
+            return 0
+
+    def write(emu, value: int) -> None:
+        low = emu.reg_read(f"xmm{i}")
+        emu.reg_write(f"ymm{i}", (value & ((1 << 128) - 1)) << 128 | low)
+    return {"read": read, "write": write}
+
+
 def _orig_rax_read(emu) -> int:
     # The syscall number Linux restarts an interrupted call with; gdb sets
     # it to -1 with the pc so that none is.  The guest never stops for gdb
@@ -166,6 +182,9 @@ GDB = GdbTarget(
             GdbReg("fs_base", 64),
             GdbReg("gs_base", 64),
         )),
+        # gdb's 64bit-avx.xml: it shows ymm0-ymm15 made of xmm<i> and ymm<i>h
+        GdbFeature("org.gnu.gdb.i386.avx", tuple(
+            GdbReg(f"ymm{i}h", 128, "uint128", **_ymm_high(i)) for i in range(16))),
     ),
     breakpoint_kinds=frozenset({1}),       # int3, one byte
 )

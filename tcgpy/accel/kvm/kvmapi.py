@@ -207,6 +207,17 @@ class VcpuEvents(ctypes.Structure):
 
 
 GET_VCPU_EVENTS = _ioc(_READ, 0x9F, ctypes.sizeof(VcpuEvents))
+
+
+class DebugRegs(ctypes.Structure):
+    _fields_ = [("db", ctypes.c_uint64 * 4), ("dr6", ctypes.c_uint64), ("dr7", ctypes.c_uint64),
+                ("flags", ctypes.c_uint64), ("reserved", ctypes.c_uint64 * 9)]
+
+
+GET_DEBUGREGS = _ioc(_READ, 0xA1, ctypes.sizeof(DebugRegs))
+SET_DEBUGREGS = _ioc(_WRITE, 0xA2, ctypes.sizeof(DebugRegs))
+DR6_BS = 1 << 14                    # the #DB came from a single step (TF)
+DR6_INIT = 0xFFFF0FF0               # DR6 with no cause recorded
 INTERRUPT = _ioc(_WRITE, 0x86, 4)
 EXIT_IRQ_WINDOW_OPEN = 7
 SET_SIGNAL_MASK = _ioc(_WRITE, 0x8B, 4)

@@ -9,6 +9,7 @@ import time
 
 from ..errnos import GuestErrno
 from ..exits import ProcessExit
+from .. import hostfutex
 from ..forkshare import move_high
 from ..loader import LoadError, read_elf
 from ..signals import SIG_DFL, SIG_IGN
@@ -423,6 +424,7 @@ def sys_getitimer(proc, which, cur):
 FUTEX_WAIT, FUTEX_WAKE, FUTEX_REQUEUE, FUTEX_CMP_REQUEUE = 0, 1, 3, 4
 FUTEX_WAIT_BITSET, FUTEX_WAKE_BITSET = 9, 10
 FUTEX_CLOCK_REALTIME = 256
+FUTEX_PRIVATE_FLAG = 128
 ALL_BITS = 0xFFFFFFFF
 
 
@@ -444,6 +446,9 @@ def sys_futex(proc, uaddr, op, val, timeout, uaddr2, val3):
                 clock = time.CLOCK_REALTIME if op & FUTEX_CLOCK_REALTIME else time.CLOCK_MONOTONIC
                 wait -= time.clock_gettime(clock)
             wait = max(0.0, wait)
+        host = None if op & FUTEX_PRIVATE_FLAG else hostfutex.host_address(proc.space, uaddr)
+        if host is not None:
+            return _shared_futex_wait(proc, host, val & ALL_BITS, bitset, wait)
         if proc.sched.multi:
             # Without a timeout the kernel's futex_wait returns -ERESTARTSYS.
             proc.sched.block("futex", uaddr, bitset, None if wait is None else time.monotonic() + wait,
@@ -454,12 +459,44 @@ def sys_futex(proc, uaddr, op, val, timeout, uaddr2, val3):
         return r if r or wait is None else proc.err("ETIMEDOUT")
     if cmd in (FUTEX_WAKE, FUTEX_WAKE_BITSET):
         bitset = ALL_BITS if cmd == FUTEX_WAKE else val3 & ALL_BITS
-        return proc.sched.wake(uaddr, val, bitset)
+        host = None if op & FUTEX_PRIVATE_FLAG else hostfutex.host_address(proc.space, uaddr)
+        woken = 0 if host is None else hostfutex.wake(host, val, bitset)
+        return woken + proc.sched.wake(uaddr, val - woken, bitset)
     if cmd in (FUTEX_REQUEUE, FUTEX_CMP_REQUEUE):
         if cmd == FUTEX_CMP_REQUEUE and struct.unpack("<I", proc.read(uaddr, 4))[0] != val3 & ALL_BITS:
             return proc.err("EAGAIN")
         return proc.sched.requeue(uaddr, val, uaddr2, timeout & 0x7FFFFFFF)
     return proc.err("ENOSYS")
+
+
+def _shared_futex_wait(proc, host: int, val: int, bitset: int, wait: float | None) -> int:
+    """A futex wait other processes may end (hostfutex.py): ``wait`` seconds at most."""
+    deadline = None if wait is None else time.monotonic() + wait
+    timed_out = proc.err("ETIMEDOUT")
+    if proc.sched.multi:
+        t = proc.sched.current
+
+        def notify():
+            t.event.set()               # a thread with a vCPU of its own
+            proc.wakeup.set()           # threads taking turns: the scheduler's idle wait
+
+        w = hostfutex.Waiter(host, val, bitset, notify)
+
+        def stop(result):
+            w.cancel()
+            return result
+        proc.sched.block_check(lambda: 0 if w.done else None, deadline, timeout_result=timed_out,
+                               on_timeout=lambda: stop(timed_out), on_signal=lambda: stop(None),
+                               sa_restart=wait is None)
+        return NORETURN
+    while not hostfutex.wait_slice(host, val, bitset, hostfutex.SLICE if deadline is None
+                                   else min(hostfutex.SLICE, max(0.0, deadline - time.monotonic()))):
+        proc.drain_host_signals()
+        if proc.signals.pending:
+            return proc.err("EINTR")
+        if deadline is not None and time.monotonic() >= deadline:
+            return timed_out
+    return 0
 
 
 # -- processes ------------------------------------------------------------------------

@@ -7,6 +7,8 @@ import os
 import signal
 import struct
 
+from ...errors import MemoryFault
+from ..abi import BadSignalFrame
 from ..signals import SI_TKILL, SI_USER, UNCATCHABLE, PendingSignal, SigAction
 from .args import s32
 from .table import NORETURN, syscall
@@ -83,7 +85,10 @@ def sys_rt_sigprocmask(proc, how, nset, oset, sigsetsize):
 
 @syscall("rt_sigreturn", "")
 def sys_rt_sigreturn(proc):
-    proc.signals.blocked = proc.arch.sigframe.restore_rt_frame(proc.emu)
+    try:
+        proc.signals.blocked = proc.arch.sigframe.restore_rt_frame(proc.emu)
+    except (MemoryFault, BadSignalFrame):
+        proc.signal_fault()         # the kernel's badframe path (arch/*/kernel/signal.c): SIGSEGV
     return NORETURN
 
 

@@ -95,4 +95,5 @@ LINUX_ARCH = LinuxArch(
     pc="rip",
     syscall_insn_size=2,
     tls_register="fs_base",
+    frame_size=signal_frame.frame_size,
 )

@@ -6,6 +6,9 @@
 #   libc_*.c       the shared glibc programs, dynamically linked (-L / is the default for KVM guests)
 #   *_static       a few of them statically linked
 #   x86_faults.c   privileged instructions and bad accesses -> signals (static)
+#   x86_avx_signal.c  AVX/AVX-512 state across a signal handler, the frame's XSAVE area (static)
+#   x86_hostile.c  a scan of the address space, writes where the VM's own pages are in
+#                  guest-physical space (static)
 #   kvm_bench.c    syscall and compute loops for `tcgpy bench --kvm` (static)
 #   kvm_threads.c  threads that must run at the same time, and a compute kernel on
 #                  T threads for `tcgpy bench --kvm` (static)
@@ -24,6 +27,8 @@ for name in libc_hello libc_threads libc_sys; do
     $CC $LDFLAGS -static -O2 -pthread -o "$OUT/${name}_static" "../$name.c"
 done
 $CC $LDFLAGS -static -O1 -o $OUT/x86_faults x86_faults.c
+$CC $LDFLAGS -static -O1 -o $OUT/x86_avx_signal x86_avx_signal.c
+$CC $LDFLAGS -static -O1 -pthread -o $OUT/x86_hostile x86_hostile.c
 $CC $LDFLAGS -static -O2 -o $OUT/kvm_bench kvm_bench.c
 $CC $LDFLAGS -static -O2 -pthread -o $OUT/kvm_threads kvm_threads.c
 strip $OUT/*

@@ -1,5 +1,7 @@
-/* x86-64 faults as Linux reports them: privileged instructions, kernel
- * addresses, bad pointers, ud2, int3, division by zero.  Each case runs in
+/* x86-64 faults as Linux reports them: privileged instructions (control,
+ * debug and descriptor-table registers, MSRs, port I/O, cache control,
+ * swapgs/sysret, monitor/mwait...), kernel addresses, bad pointers, ud2,
+ * int3, int1, a trap flag the program sets, division by zero.  Each case runs in
  * a handler that records signo, si_code and si_addr, moves rip past the
  * faulting instruction (its length is known) and returns, so sigreturn and
  * the saved context are exercised too; an XMM register and a callee-saved
@@ -17,6 +19,7 @@ static volatile int is_call;
 static volatile uintptr_t resume_at;
 static volatile int got_sig, got_code;
 static volatile uintptr_t got_addr, got_rip;
+static volatile int got_tf;
 
 static void handler(int sig, siginfo_t *si, void *ctx)
 {
@@ -25,6 +28,9 @@ static void handler(int sig, siginfo_t *si, void *ctx)
     got_code = si->si_code;
     got_addr = (uintptr_t)si->si_addr;
     got_rip = uc->uc_mcontext.gregs[REG_RIP];
+    /* a trap flag the program set itself is in the saved context: clear it, or it traces on */
+    got_tf = (uc->uc_mcontext.gregs[REG_EFL] >> 8) & 1;
+    uc->uc_mcontext.gregs[REG_EFL] &= ~0x100;
     /* clobber the FP state: sigreturn must restore the interrupted one */
     volatile double d = 1.0;
     for (int i = 0; i < 10; i++)
@@ -43,7 +49,8 @@ static void handler(int sig, siginfo_t *si, void *ctx)
  * with xmm7 and rbx holding a value that must come back intact. */
 #define CASE(name, setup, insn)                                                        \
     do {                                                                               \
-        got_sig = 0;                                                                   \
+        got_sig = got_tf = got_code = 0;                                               \
+        got_addr = 0;                                                                  \
         is_call = !strncmp(insn, "call", 4);                                           \
         uintptr_t start;                                                               \
         uint64_t keep = 0x1122334455667788ull, xmm_out;                                \
@@ -54,11 +61,11 @@ static void handler(int sig, siginfo_t *si, void *ctx)
                            [resume] "=m"(resume_at)                                    \
                          : [p] "r"(ptr)                                                \
                          : "rax", "rbx", "rcx", "rdx", "xmm7", "memory");              \
-        printf("%-24s sig %2d code %3d addr %-5s rip %-9s xmm7 %s rbx %s\n", name,     \
+        printf("%-24s sig %2d code %3d addr %-5s rip %-9s tf %d xmm7 %s rbx %s\n", name, \
                got_sig, got_code, got_addr == 0 ? "0" : got_addr == (uintptr_t)ptr ? "ptr" \
                : got_addr == start ? "rip" : "other",                                  \
                got_sig == 0 ? "-" : got_rip == start ? "at-insn"                       \
-               : got_rip == (uintptr_t)ptr ? "at-target" : "other",                    \
+               : got_rip == (uintptr_t)ptr ? "at-target" : "other", got_tf,            \
                xmm_out == 0x1122334455667788ull ? "kept" : "LOST",                    \
                keep == 0x1122334455667788ull ? "kept" : "LOST");                       \
     } while (0)
@@ -88,9 +95,32 @@ int main(void)
     CASE("lgdt", "", "lgdt (%%rsp)");
     CASE("lidt", "", "lidt (%%rsp)");
     CASE("invlpg", "", "invlpg (%%rsp)");
+    CASE("mov cr0,rax", "xor %%eax, %%eax", "mov %%rax, %%cr0");
+    CASE("mov dr7,rax", "xor %%eax, %%eax", "mov %%rax, %%dr7");
+    CASE("clts", "", "clts");
+    CASE("wbinvd", "", "wbinvd");
+    CASE("invd", "", "invd");
+    CASE("lmsw", "xor %%eax, %%eax", "lmsw %%ax");
+    CASE("ltr", "xor %%eax, %%eax", "ltr %%ax");
+    CASE("lldt", "xor %%eax, %%eax", "lldt %%ax");
+    CASE("xsetbv", "xor %%ecx, %%ecx\n\tmov $7, %%eax\n\txor %%edx, %%edx", "xsetbv");
+    CASE("swapgs", "", "swapgs");
+    CASE("sysret", "", "sysretq");
+    CASE("rdpmc", "xor %%ecx, %%ecx", "rdpmc");
+    CASE("monitor", "mov %%rsp, %%rax\n\txor %%ecx, %%ecx\n\txor %%edx, %%edx", "monitor");
+    CASE("mwait", "xor %%eax, %%eax\n\txor %%ecx, %%ecx", "mwait");
+    CASE("sysenter", "", "sysenter");
+    /* Linux gives 64-bit processes made-up descriptor-table answers where
+     * the CPU has UMIP; without UMIP they are the machine's: no signal either way */
+    CASE("sgdt", "sub $16, %%rsp", "sgdt (%%rsp)\n\tadd $16, %%rsp");
+    CASE("sidt", "sub $16, %%rsp", "sidt (%%rsp)\n\tadd $16, %%rsp");
+    CASE("smsw", "", "smsw %%eax");
     CASE("int 0x21", "", "int $0x21");
     CASE("ud2", "", "ud2");
     CASE("int3", "", "int3");
+    CASE("int1", "", ".byte 0xf1");
+    /* TF set by popf: a trace trap after the next instruction */
+    CASE("trap flag", "pushf\n\torq $0x100, (%%rsp)\n\tpopf", "nop");
     CASE("divide by zero", "xor %%edx, %%edx\n\tmov $1, %%eax\n\txor %%ecx, %%ecx", "div %%ecx");
 
     ptr = (void *)0;
