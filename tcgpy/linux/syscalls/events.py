@@ -10,11 +10,10 @@ import ctypes
 import os
 
 from .args import s32
-from .net import libc_call
+from .hostlibc import libc, libc_call
 from .paths import guest_path
 from .table import syscall
 
-_libc = ctypes.CDLL(None, use_errno=True)
 ITIMERSPEC = 32         # two struct timespec
 
 
@@ -25,14 +24,14 @@ def sys_memfd_create(proc, name, flags):
 
 @syscall("timerfd_create", "i x")
 def sys_timerfd_create(proc, clockid, flags):
-    return libc_call(_libc.timerfd_create, s32(clockid), s32(flags))
+    return libc_call(libc.timerfd_create, s32(clockid), s32(flags))
 
 
 @syscall("timerfd_settime", "fd x p p")
 def sys_timerfd_settime(proc, fd, flags, new, old):
     new_buf = ctypes.create_string_buffer(proc.read(new, ITIMERSPEC), ITIMERSPEC)
     old_buf = ctypes.create_string_buffer(ITIMERSPEC)
-    libc_call(_libc.timerfd_settime, s32(fd), s32(flags), new_buf, old_buf)
+    libc_call(libc.timerfd_settime, s32(fd), s32(flags), new_buf, old_buf)
     if old:
         proc.write(old, old_buf.raw)
     return 0
@@ -41,21 +40,21 @@ def sys_timerfd_settime(proc, fd, flags, new, old):
 @syscall("timerfd_gettime", "fd p")
 def sys_timerfd_gettime(proc, fd, cur):
     buf = ctypes.create_string_buffer(ITIMERSPEC)
-    libc_call(_libc.timerfd_gettime, s32(fd), buf)
+    libc_call(libc.timerfd_gettime, s32(fd), buf)
     proc.write(cur, buf.raw)
     return 0
 
 
 @syscall("inotify_init1", "x")
 def sys_inotify_init1(proc, flags):
-    return libc_call(_libc.inotify_init1, s32(flags))
+    return libc_call(libc.inotify_init1, s32(flags))
 
 
 @syscall("inotify_add_watch", "fd s x")
 def sys_inotify_add_watch(proc, fd, path, mask):
-    return libc_call(_libc.inotify_add_watch, s32(fd), guest_path(proc, path), ctypes.c_uint32(mask))
+    return libc_call(libc.inotify_add_watch, s32(fd), guest_path(proc, path), ctypes.c_uint32(mask))
 
 
 @syscall("inotify_rm_watch", "fd i")
 def sys_inotify_rm_watch(proc, fd, wd):
-    return libc_call(_libc.inotify_rm_watch, s32(fd), s32(wd))
+    return libc_call(libc.inotify_rm_watch, s32(fd), s32(wd))

@@ -17,6 +17,7 @@ from ..signals import PendingSignal
 from ..threads import ready
 from ..errnos import GuestErrno
 from .args import s32, s64
+from .hostlibc import libc, libc_call
 from .paths import at, at_entry, atflag, guest_path
 from .table import NORETURN, syscall
 
@@ -734,20 +735,10 @@ def sys_ioctl(proc, fd, request, arg):
 
 
 SPLICE_F_NONBLOCK = 0x02    # include/linux/splice.h: the same on every architecture
-_libc = ctypes.CDLL(None, use_errno=True)
-_libc.tee.argtypes = (ctypes.c_int, ctypes.c_int, ctypes.c_size_t, ctypes.c_uint)
-_libc.tee.restype = ctypes.c_ssize_t
-_libc.vmsplice.argtypes = (ctypes.c_int, ctypes.c_void_p, ctypes.c_size_t, ctypes.c_uint)
-_libc.vmsplice.restype = ctypes.c_ssize_t
-
-
-def _libc_call(fn, *args) -> int:
-    """A libc call that sets errno, its failure as OSError (BlockingIOError for EAGAIN)."""
-    n = fn(*args)
-    if n < 0:
-        e = ctypes.get_errno()
-        raise OSError(e, os.strerror(e))
-    return n
+libc.tee.argtypes = (ctypes.c_int, ctypes.c_int, ctypes.c_size_t, ctypes.c_uint)
+libc.tee.restype = ctypes.c_ssize_t
+libc.vmsplice.argtypes = (ctypes.c_int, ctypes.c_void_p, ctypes.c_size_t, ctypes.c_uint)
+libc.vmsplice.restype = ctypes.c_ssize_t
 
 
 def _pipe_transfer(proc, flags: int, fds: tuple[int, ...], waits: list[tuple[int, int]], move):
@@ -792,7 +783,7 @@ def sys_tee(proc, fd_in, fd_out, length, flags):
     fd_in, fd_out = s32(fd_in), s32(fd_out)
     return _write(proc, lambda: _pipe_transfer(
         proc, flags, (fd_in, fd_out), [(fd_in, select.POLLIN), (fd_out, select.POLLOUT)],
-        lambda: _libc_call(_libc.tee, fd_in, fd_out, length, flags | SPLICE_F_NONBLOCK)))
+        lambda: libc_call(libc.tee, fd_in, fd_out, length, flags | SPLICE_F_NONBLOCK)))
 
 
 @syscall("vmsplice", "fd p u x")
@@ -815,7 +806,7 @@ def sys_vmsplice(proc, fd, iov, nr_segs, flags):
         buf = ctypes.create_string_buffer(size)
         one = (ctypes.c_void_p * 2)(ctypes.addressof(buf), size)
         n = _pipe_transfer(proc, flags, (fd,), [(fd, select.POLLIN)],
-                           lambda: _libc_call(_libc.vmsplice, fd, one, 1, flags | SPLICE_F_NONBLOCK))
+                           lambda: libc_call(libc.vmsplice, fd, one, 1, flags | SPLICE_F_NONBLOCK))
         if n is NORETURN:
             return n
         data, at_ = buf.raw[:n], 0
@@ -835,7 +826,7 @@ def sys_vmsplice(proc, fd, iov, nr_segs, flags):
         view = ctypes.c_char.from_buffer(m)
         try:
             one = (ctypes.c_void_p * 2)(ctypes.addressof(view), len(data))
-            return _libc_call(_libc.vmsplice, fd, one, 1, flags | SPLICE_F_NONBLOCK)
+            return libc_call(libc.vmsplice, fd, one, 1, flags | SPLICE_F_NONBLOCK)
         finally:
             del view            # the mapping closes only without exported pointers
             m.close()

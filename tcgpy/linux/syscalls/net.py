@@ -13,22 +13,10 @@ import struct
 from .args import s32
 from .blocking import MSG_DONTWAIT, step_or_wait
 from .fs import post_sigpipe
+from .hostlibc import libc, libc_call
 from .table import syscall
 
 MSG_WAITALL = 0x100         # the same on every Linux architecture
-
-# The process's own symbols, libc's among them (find_library would run
-# ldconfig in a subprocess: 5 ms of every run).
-_libc = ctypes.CDLL(None, use_errno=True)
-
-
-def libc_call(fn, *args) -> int:
-    """A libc function that returns -1 and sets errno: its result, or OSError."""
-    r = fn(*args)
-    if r < 0:
-        e = ctypes.get_errno()
-        raise OSError(e, os.strerror(e))
-    return r
 
 
 
@@ -52,30 +40,30 @@ def _out_addr(proc, buf, addr: int, lenp: int, got: int) -> None:
 
 @syscall("socket", "i i i")
 def sys_socket(proc, domain, type_, protocol):
-    return libc_call(_libc.socket, s32(domain), s32(type_), s32(protocol))
+    return libc_call(libc.socket, s32(domain), s32(type_), s32(protocol))
 
 
 @syscall("socketpair", "i i i p")
 def sys_socketpair(proc, domain, type_, protocol, sv):
     fds = (ctypes.c_int * 2)()
-    libc_call(_libc.socketpair, s32(domain), s32(type_), s32(protocol), fds)
+    libc_call(libc.socketpair, s32(domain), s32(type_), s32(protocol), fds)
     proc.write(sv, struct.pack("<ii", fds[0], fds[1]))
     return 0
 
 
 @syscall("bind", "fd p u")
 def sys_bind(proc, fd, addr, addrlen):
-    return libc_call(_libc.bind, s32(fd), _in_buf(proc, addr, addrlen), ctypes.c_uint(addrlen))
+    return libc_call(libc.bind, s32(fd), _in_buf(proc, addr, addrlen), ctypes.c_uint(addrlen))
 
 
 @syscall("connect", "fd p u")
 def sys_connect(proc, fd, addr, addrlen):
-    return libc_call(_libc.connect, s32(fd), _in_buf(proc, addr, addrlen), ctypes.c_uint(addrlen))
+    return libc_call(libc.connect, s32(fd), _in_buf(proc, addr, addrlen), ctypes.c_uint(addrlen))
 
 
 @syscall("listen", "fd i")
 def sys_listen(proc, fd, backlog):
-    return libc_call(_libc.listen, s32(fd), s32(backlog))
+    return libc_call(libc.listen, s32(fd), s32(backlog))
 
 
 def _addr_query(proc, fn, fd, addr, lenp) -> int:
@@ -92,7 +80,7 @@ def sys_accept4(proc, fd, addr, lenp, flags):
     room = _socklen(proc, lenp) if lenp else 0
     buf = ctypes.create_string_buffer(max(room, 128))
     n = ctypes.c_uint(len(buf))
-    r = libc_call(_libc.accept4, s32(fd), buf if addr else None, ctypes.byref(n) if addr else None, s32(flags))
+    r = libc_call(libc.accept4, s32(fd), buf if addr else None, ctypes.byref(n) if addr else None, s32(flags))
     _out_addr(proc, buf, addr, lenp, n.value)
     return r
 
@@ -104,12 +92,12 @@ def sys_accept(proc, fd, addr, lenp):
 
 @syscall("getsockname", "fd p p")
 def sys_getsockname(proc, fd, addr, lenp):
-    return _addr_query(proc, _libc.getsockname, fd, addr, lenp)
+    return _addr_query(proc, libc.getsockname, fd, addr, lenp)
 
 
 @syscall("getpeername", "fd p p")
 def sys_getpeername(proc, fd, addr, lenp):
-    return _addr_query(proc, _libc.getpeername, fd, addr, lenp)
+    return _addr_query(proc, libc.getpeername, fd, addr, lenp)
 
 
 def _send(proc, fd: int, flags: int, data: bytes, name=None, namelen: int = 0, ctl=None, ctllen: int = 0):
@@ -132,7 +120,7 @@ def _send(proc, fd: int, flags: int, data: bytes, name=None, namelen: int = 0, c
         h = _MsgHdr(ctypes.addressof(name) if first and name is not None else None, namelen if first else 0,
                     ctypes.pointer(iov), 1, ctypes.addressof(ctl) if first and ctl is not None else None,
                     ctllen if first else 0, 0)
-        return libc_call(_libc.sendmsg, fd, ctypes.byref(h), s32(flags | MSG_DONTWAIT))
+        return libc_call(libc.sendmsg, fd, ctypes.byref(h), s32(flags | MSG_DONTWAIT))
 
     def step():
         nonlocal done
@@ -190,7 +178,7 @@ def sys_recvfrom(proc, fd, buf, length, flags, addr, lenp):
     room = _socklen(proc, lenp) if lenp else 0
     abuf = ctypes.create_string_buffer(max(room, 128))
     n = ctypes.c_uint(len(abuf))
-    r = libc_call(_libc.recvfrom, s32(fd), data, ctypes.c_size_t(length), s32(flags),
+    r = libc_call(libc.recvfrom, s32(fd), data, ctypes.c_size_t(length), s32(flags),
               abuf if addr else None, ctypes.byref(n) if addr else None)
     proc.write(buf, data.raw[:r])
     _out_addr(proc, abuf, addr, lenp, n.value)
@@ -210,7 +198,7 @@ def _recv_waitall(proc, fd: int, buf: int, length: int, flags: int):
         while done < length:
             data = ctypes.create_string_buffer(length - done)
             try:
-                n = libc_call(_libc.recvfrom, fd, data, ctypes.c_size_t(length - done), s32(flags | MSG_DONTWAIT),
+                n = libc_call(libc.recvfrom, fd, data, ctypes.c_size_t(length - done), s32(flags | MSG_DONTWAIT),
                           None, None)
             except BlockingIOError:
                 return None
@@ -234,12 +222,12 @@ def _blocking(fd: int, flags: int) -> bool:
 
 @syscall("shutdown", "fd i")
 def sys_shutdown(proc, fd, how):
-    return libc_call(_libc.shutdown, s32(fd), s32(how))
+    return libc_call(libc.shutdown, s32(fd), s32(how))
 
 
 @syscall("setsockopt", "fd i i p u")
 def sys_setsockopt(proc, fd, level, name, val, vlen):
-    return libc_call(_libc.setsockopt, s32(fd), s32(level), s32(name), _in_buf(proc, val, vlen),
+    return libc_call(libc.setsockopt, s32(fd), s32(level), s32(name), _in_buf(proc, val, vlen),
                  ctypes.c_uint(vlen))
 
 
@@ -248,7 +236,7 @@ def sys_getsockopt(proc, fd, level, name, val, lenp):
     room = _socklen(proc, lenp)
     buf = ctypes.create_string_buffer(max(room, 1))
     n = ctypes.c_uint(room)
-    r = libc_call(_libc.getsockopt, s32(fd), s32(level), s32(name), buf, ctypes.byref(n))
+    r = libc_call(libc.getsockopt, s32(fd), s32(level), s32(name), buf, ctypes.byref(n))
     proc.write(val, buf.raw[:min(room, n.value)])
     proc.write(lenp, struct.pack("<I", n.value))
     return r
@@ -303,7 +291,7 @@ def sys_recvmsg(proc, fd, msg, flags):
     if (flags & MSG_WAITALL and any(v["iov_len"] for v in guest_iov) and _blocking(fd, flags)
             and _sock_type(fd) == socket.SOCK_STREAM):
         return _recvmsg_waitall(proc, fd, msg, flags & ~MSG_WAITALL, m, h, keep, name, ctl, guest_iov)
-    n = libc_call(_libc.recvmsg, fd, ctypes.byref(h), s32(flags))
+    n = libc_call(libc.recvmsg, fd, ctypes.byref(h), s32(flags))
     _recvmsg_out(proc, msg, m, h, keep, name, ctl, guest_iov, n)
     return n
 
@@ -345,7 +333,7 @@ def _recvmsg_waitall(proc, fd: int, msg: int, flags: int, m, h, keep, name, ctl,
             part = h if first is None else _MsgHdr(None, 0, None, 0, None, 0, 0)
             part.iov, part.iovlen = (_IOVec * len(rest))(*rest), len(rest)
             try:
-                n = libc_call(_libc.recvmsg, fd, ctypes.byref(part), s32(flags | MSG_DONTWAIT))
+                n = libc_call(libc.recvmsg, fd, ctypes.byref(part), s32(flags | MSG_DONTWAIT))
             except BlockingIOError:
                 return None
             except OSError:
