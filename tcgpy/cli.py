@@ -420,6 +420,9 @@ def run_main(args, emulator_factory=None, exec_prefix: list[str] | None = None) 
     if emulator_factory is not None and hasattr(emu, "set_cache_dir"):
         emu.set_cache_dir(cache_dir, warn=cache_warn)
     counters, trace = {}, None
+    if args.stats and not hasattr(emu, "stats"):
+        return _error("--stats shows the TCG engine's translation statistics: the KVM engine translates "
+                      "nothing (--accel tcg)")
     if args.count or args.trace:
         if not hasattr(emu, "counter_add"):
             return _error("--count and --trace need the TCG engine (--accel tcg)")

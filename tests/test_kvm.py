@@ -111,6 +111,14 @@ def test_cli_accel_errors_are_one_line():
         assert res.stderr.count(b"\n") == 1 and b"KVM runs only guests" in res.stderr
 
 
+@needs_kvm
+@pytest.mark.parametrize("flag", ["--stats", "--count"])
+def test_cli_tcg_only_flags_are_refused_in_one_line_before_the_guest_runs(flag):
+    res = _tcgpy_run("--accel", "kvm", flag, str(BIN / "libc_hello_static"))
+    assert res.returncode == 1 and res.stdout == b""
+    assert res.stderr.count(b"\n") == 1 and b"TCG engine" in res.stderr and b"Traceback" not in res.stderr
+
+
 # -- the library API on KVM -------------------------------------------------------------
 
 @needs_kvm
