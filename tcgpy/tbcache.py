@@ -357,59 +357,14 @@ class TBCache:
         return ctypes.addressof(self.counters) + 8 * idx
 
     def install_loaded(self, tbs: list[TB]) -> None:
-        """Register blocks loaded from the persistent cache (a page's).  What
-        ``_register`` does for one block, for many at once: a warm python3
-        registers 32,000, and this was half of its start-up's CPU."""
-        self.generation_blocks += len(tbs)
-        blocks, cold, owner = self.blocks, self.cold, self.counter_owner
-        chain = not self.nochain
-        waiting, slot_owner, slots = self.waiting, self.slot_owner, self.slots
-        patches = 0
-        by_pages: dict[tuple, list[TB]] = {}
+        """Register blocks loaded from the persistent cache (a page's), with
+        their hotness counters."""
+        owner = self.counter_owner
         for tb in tbs:
-            pc = tb.pc
             for idx in tb.counters:
                 owner[idx] = tb
-            if cold:
-                c = cold.get(pc)
-                if c is not None:
-                    self.invalidate(c)
-            blocks[pc] = tb
-            group = by_pages.get(tb.pages)
-            if group is None:
-                by_pages[tb.pages] = [tb]
-            else:
-                group.append(tb)
-            if not chain:
-                continue
-            w = waiting.get(pc)
-            if w:
-                fn = tb.fn_addr
-                for slot in w:
-                    slots[slot] = fn
-                patches += len(w)
-            for slot, target in tb.slots:
-                slot_owner[slot] = tb
-                w = waiting.get(target)
-                if w is None:
-                    waiting[target] = {slot}
-                else:
-                    w.add(slot)
-                dst = blocks.get(target)
-                if dst is not None:
-                    slots[slot] = dst.fn_addr
-                    patches += 1
-        self.stats.chain_patches += patches
-        page_blocks, code_pages = self.page_blocks, self.aspace.code_pages
-        for pages, group in by_pages.items():
-            for page in pages:
-                s = page_blocks.get(page)
-                if s is None:
-                    page_blocks[page] = set(group)
-                else:
-                    s.update(group)
-                if page not in code_pages:
-                    self.aspace.add_code_page(page)
+        self.generation_blocks += len(tbs)
+        self._register_all(tbs)
 
     def _alloc_slot(self) -> int:
         if self.free_slots:
@@ -697,24 +652,62 @@ class TBCache:
                 self.aspace.add_code_page(page)
 
     def _register(self, tb: TB) -> None:
-        cold = self.cold.get(tb.pc)
-        if cold is not None:
-            self.invalidate(cold)       # compiled with a batch before its time
-        self.blocks[tb.pc] = tb
-        self._track_pages(tb)
-        if self.nochain:
-            return
-        # slots waiting for this block, then this block's own slots
-        for slot in self.waiting.get(tb.pc, ()):
-            self.slots[slot] = tb.fn_addr
-            self.stats.chain_patches += 1
-        for slot, target in tb.slots:
-            self.slot_owner[slot] = tb
-            self.waiting.setdefault(target, set()).add(slot)
-            dst = self.blocks.get(target)
-            if dst is not None:
-                self.slots[slot] = dst.fn_addr
-                self.stats.chain_patches += 1
+        self._register_all((tb,))
+
+    def _register_all(self, tbs) -> None:
+        """Make ``tbs`` the blocks at their pcs: tracked by page, chained to
+        and from.  Many at once for a warm run, which registers a page's
+        blocks together (python3: 32,000; one at a time this was half of its
+        start-up's CPU)."""
+        blocks, cold = self.blocks, self.cold
+        chain = not self.nochain
+        waiting, slot_owner, slots = self.waiting, self.slot_owner, self.slots
+        patches = 0
+        by_pages: dict[tuple, list[TB]] = {}
+        for tb in tbs:
+            pc = tb.pc
+            if cold:
+                c = cold.get(pc)
+                if c is not None:
+                    self.invalidate(c)       # compiled with a batch before its time
+            blocks[pc] = tb
+            group = by_pages.get(tb.pages)
+            if group is None:
+                by_pages[tb.pages] = [tb]
+            else:
+                group.append(tb)
+            if not chain:
+                continue
+            # slots waiting for this block, then this block's own slots
+            w = waiting.get(pc)
+            if w:
+                fn = tb.fn_addr
+                for slot in w:
+                    slots[slot] = fn
+                patches += len(w)
+            for slot, target in tb.slots:
+                slot_owner[slot] = tb
+                w = waiting.get(target)
+                if w is None:
+                    waiting[target] = {slot}
+                else:
+                    w.add(slot)
+                dst = blocks.get(target)
+                if dst is not None:
+                    slots[slot] = dst.fn_addr
+                    patches += 1
+        self.stats.chain_patches += patches
+        # Stores to these pages take the slow path, which invalidates the blocks.
+        page_blocks, code_pages = self.page_blocks, self.aspace.code_pages
+        for pages, group in by_pages.items():
+            for page in pages:
+                s = page_blocks.get(page)
+                if s is None:
+                    page_blocks[page] = set(group)
+                else:
+                    s.update(group)
+                if page not in code_pages:
+                    self.aspace.add_code_page(page)
         # (not entered in the indirect-jump table here: an indirect jump's
         # first miss does that, in lookup; a warm run registers 35,000
         # blocks at once, most of which no indirect jump reaches, and each
