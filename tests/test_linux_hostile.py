@@ -52,6 +52,11 @@ pipe: 3 4 x
 fds at end: mask 0x1f, 0 above 63
 """
 
+EXPECTED_FDMAP = """\
+dup2 failures: 0
+still open after munmap: 990
+"""
+
 EXPECTED_SIGIGN = """\
 SIGHUP ignored, SIGINT ignored, SIGTERM default, SIGUSR1 default
 survived
@@ -89,7 +94,8 @@ def native(tmp_path_factory):
     return exe
 
 
-CASES = [("proc", EXPECTED_PROC, None), ("fds", EXPECTED_FDS, None), ("sigign", EXPECTED_SIGIGN, _ignore_hup_int)]
+CASES = [("proc", EXPECTED_PROC, None), ("fds", EXPECTED_FDS, None), ("fdmap", EXPECTED_FDMAP, None),
+         ("sigign", EXPECTED_SIGIGN, _ignore_hup_int)]
 
 
 @pytest.mark.parametrize("mode,expected,preexec", CASES, ids=[c[0] for c in CASES])

@@ -40,6 +40,14 @@ class FileMap:
     dev_ino: tuple          # to notice the guest replacing that descriptor number
     host_shared: bool       # False for a read-only file: the guest cannot write it anyway
     seen_size: int = 0      # the size its mapped pages were last laid out for
+    closer: object = None   # the finalizer that closes ``fd`` with the last VMA
+
+    def renumber(self, new: int) -> None:
+        """Our descriptor is now ``new`` (the guest wanted the old number):
+        the one closed with the last VMA is ``new`` too, not the guest's."""
+        self.closer.detach()
+        self.fd = new
+        self.closer = weakref.finalize(self, _close_quietly, new)
 
     def size(self) -> int | None:
         """The file's current size, or None when the descriptor is no longer ours."""
@@ -104,6 +112,13 @@ class AddressSpace:
                 return addr
             addr = v.end
         return None if addr >= end else addr
+
+    def file_fds(self) -> set[int]:
+        """tcgpy's descriptors of the files behind mappings.  (Through the
+        WeakSet's own weak references: iterating the WeakSet enters and
+        leaves a guard object, a dozen Python calls at every syscall that
+        names a descriptor.)"""
+        return {fm.fd for fm in map(_deref, self.files.data) if fm is not None}
 
     def find(self, addr: int) -> VMA | None:
         return self.vmas.find(addr)
@@ -306,8 +321,12 @@ def _file_map(fd: int, may_write: bool) -> FileMap:
     except OSError:         # RLIMIT_NOFILE at 256 or below
         own = fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 0)
     fm = FileMap(own, (st.st_dev, st.st_ino), may_write)
-    weakref.finalize(fm, _close_quietly, own)
+    fm.closer = weakref.finalize(fm, _close_quietly, own)
     return fm
+
+
+def _deref(ref):
+    return ref()
 
 
 def _close_quietly(fd: int) -> None:

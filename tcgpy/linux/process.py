@@ -118,6 +118,14 @@ def _fault_signal(signo: int, code: int, addr: int) -> PendingSignal:
 
 # Syscalls after which a descriptor number may name another file than before.
 FD_REUSE = frozenset({"close", "close_range", "dup2", "dup3", "execve", "execveat"})
+# Syscalls after which a file behind a shared mapping may be shorter: those
+# that shrink files, and waits for another process, which may have.  Then
+# its pages past the end become holes (AddressSpace.refresh_file_holes), as
+# they do when a wait in the scheduler ends (threads.py).  Not at every
+# syscall: two fstat(2)s per mapped file made dd's read/write twice as
+# expensive, and busguard.py catches the host SIGBUS of a shrink no
+# syscall saw.
+FILES_MAY_SHRINK = frozenset({"truncate", "ftruncate", "openat", "fallocate", "wait4", "waitid"})
 
 
 def _syscall_registers(emu, abi):
@@ -256,11 +264,6 @@ class LinuxProcess(GuestMemory):
         args = read_args()
         row = self.table.get(nr)
         trace = self.opts.strace
-        # The WeakSet's own set: its len() is a Python call, twice a syscall
-        # (a dead entry not yet removed costs only a needless refresh).
-        files = self.space.files.data
-        if files:
-            self.space.refresh_file_holes()
         if self.forkshare.early:
             self.forkshare.at_syscall(self.emu)
         if row is None:
@@ -305,10 +308,7 @@ class LinuxProcess(GuestMemory):
                 self._trace(strace_result(self, row, ret, waited=self.sched.loads != loads) + "\n")
         if ret is not NORETURN:
             write_ret(ret & MASK64)
-        if files:
-            # Another process may have shrunk a mapped file while this one
-            # waited: its pages past the end must be holes before the guest
-            # touches them (a host SIGBUS would kill tcgpy).
+        if row is not None and row.name in FILES_MAY_SHRINK and self.space.files.data:
             self.space.refresh_file_holes()
         sigs = self.signals
         if sigs.pending or sigs.host_queue or self.wakeup.is_set() or self.sched.current.saved_mask is not None:
@@ -457,7 +457,7 @@ class LinuxProcess(GuestMemory):
     def own_fds(self) -> set[int]:
         """The host descriptors tcgpy itself has open in this process: to the
         guest they are closed numbers, absent from /proc/self/fd."""
-        fds = {fm.fd for fm in self.space.files} if self.space.files else set()
+        fds = self.space.file_fds()
         for f in (self.log, self.opts.diag):
             if isinstance(f, OwnFile):
                 fds.add(f.fd)
@@ -470,7 +470,11 @@ class LinuxProcess(GuestMemory):
     def _names_own_fd(self, row, args) -> bool:
         # dup3 onto one of our numbers is allowed: ours moves out of the way
         fd_args = row.fd_args[:1] if row.name == "dup3" else row.fd_args
-        fds = [fd for fd in (s32(args[i]) for i in fd_args) if fd >= 0]
+        # A number in never_wait_fds is the guest's: it was checked here
+        # before it got there, and it leaves there when it is closed or
+        # replaced (FD_REUSE); meanwhile tcgpy cannot get that number.
+        never_wait = self.never_wait_fds
+        fds = [fd for fd in (s32(args[i]) for i in fd_args) if fd >= 0 and fd not in never_wait]
         if not fds:
             return False        # AT_FDCWD, anonymous mmap's -1: not ours, and own_fds' set is not built
         own = self.own_fds()
@@ -489,7 +493,7 @@ class LinuxProcess(GuestMemory):
             self.vfork_pipe = new
         for fm in self.space.files:
             if fm.fd == fd:
-                fm.fd = new
+                fm.renumber(new)
         self.forkshare.renumber(fd, new)
         os.close(fd)
 

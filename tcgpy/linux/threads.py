@@ -124,6 +124,15 @@ class Scheduler:
         t.blocked = self.proc.signals.blocked
         t.altstack = self.proc.signals.altstack
 
+    def _running(self, t: GuestThread) -> None:
+        self.current = t
+        self.loads += 1
+        # After a wait or another thread's time: a file behind a shared
+        # mapping may have shrunk meanwhile (process.FILES_MAY_SHRINK).
+        space = self.proc.space
+        if space.files.data:
+            space.refresh_file_holes()
+
     def _load(self, t: GuestThread) -> None:
         emu = self.proc.emu
         for r, v in t.context.items():
@@ -133,8 +142,7 @@ class Scheduler:
         self.proc.signals.blocked = t.blocked
         self.proc.signals.altstack = t.altstack
         t.context = None
-        self.current = t
-        self.loads += 1
+        self._running(t)
         if t.wake_result is not None:
             emu.reg_write(self.proc.arch.abi.ret, t.wake_result & MASK64)
             t.wake_result = None
@@ -574,8 +582,7 @@ class Scheduler:
     def _resume(self, t: GuestThread) -> None:
         """``t`` runs on: what its wait left for its registers and mask."""
         emu, arch = self.proc.emu, self.proc.arch
-        self.current = t
-        self.loads += 1
+        self._running(t)
         self.proc.signals.blocked = t.blocked
         self.proc.signals.altstack = t.altstack
         if t.restart:

@@ -2,6 +2,8 @@
  *   proc       /proc must describe this program, however the path is spelled,
  *              and /proc/self/mem must reach only its own memory
  *   fds        closing, reusing and dup2-ing onto descriptors it did not open
+ *   fdmap      dup2 onto every number while a shared file mapping is alive,
+ *              then unmap it: every descriptor it made stays open
  *   sigign     signals ignored by whoever started it stay ignored (execve(2)),
  *              also across its own execve
  * Every line printed is a verdict that is the same under a kernel, so the
@@ -19,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/auxv.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -278,6 +281,33 @@ static int do_fds(void)
     return 0;
 }
 
+static int do_fdmap(void)
+{
+    /* An emulator keeps a descriptor of a shared file mapping's file
+     * somewhere above the guest's usual numbers; dup2 onto all of them
+     * while it is alive, and when it goes, the guest's must not go too. */
+    FILE *f = tmpfile();
+    if (f == NULL || ftruncate(fileno(f), 4096) != 0)
+        return 1;
+    char *p = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fileno(f), 0);
+    if (p == MAP_FAILED)
+        return 1;
+    p[0] = 'x';
+    int bad = 0;
+    for (int n = 10; n < 1000; n++)
+        if (dup2(1, n) != n)
+            bad++;
+    printf("dup2 failures: %d\n", bad);
+    munmap(p, 4096);
+    fclose(f);
+    int open_fds = 0;
+    for (int n = 10; n < 1000; n++)
+        if (fcntl(n, F_GETFD) >= 0)
+            open_fds++;
+    printf("still open after munmap: %d\n", open_fds);
+    return 0;
+}
+
 static const char *disposition(int sig)
 {
     struct sigaction sa;
@@ -317,8 +347,10 @@ int main(int argc, char **argv)
         return do_proc(argc, argv);
     if (argc > 1 && strcmp(argv[1], "fds") == 0)
         return do_fds();
+    if (argc > 1 && strcmp(argv[1], "fdmap") == 0)
+        return do_fdmap();
     if (argc > 1 && strcmp(argv[1], "sigign") == 0)
         return do_sigign(argc, argv);
-    fprintf(stderr, "usage: libc_hostile proc|fds|sigign\n");
+    fprintf(stderr, "usage: libc_hostile proc|fds|fdmap|sigign\n");
     return 2;
 }

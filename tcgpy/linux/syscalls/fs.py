@@ -541,14 +541,12 @@ def sys_utimensat(proc, dirfd, path, times, flags):
 @syscall("truncate", "s d")
 def sys_truncate(proc, path, length):
     os.truncate(guest_path(proc, path), s64(length))
-    proc.space.refresh_file_holes()
     return 0
 
 
 @syscall("ftruncate", "fd d")
 def sys_ftruncate(proc, fd, length):
     os.ftruncate(s32(fd), s64(length))
-    proc.space.refresh_file_holes()
     return 0
 
 
