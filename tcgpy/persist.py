@@ -245,7 +245,10 @@ def _choice_key(cache, header: int, src_pc: int) -> str | None:
 def chosen_region(cache, header: int, src_pc: int):
     """The TBs of the region an earlier run chose for this loop, when every
     one of them is registered here with the same instruction count (the
-    hot loop's own key then checks every page's content), else None."""
+    hot loop's own key then checks every page's content), else None.
+    Blocks on pages this run has not entered yet come from the persistent
+    cache: else a region reaching into such a page was chosen anew, from
+    what was here, and compiled again in every run."""
     from .tbcache import HOT_REGION_MAX
     key = _choice_key(cache, header, src_pc)
     entry = cache.pcache.read(key, count=False) if key else None
@@ -259,6 +262,8 @@ def chosen_region(cache, header: int, src_pc: int):
         if type(item) is not list or len(item) != 2:
             return None
         tb = cache.blocks.get(item[0])
+        if tb is None and cache.may_load(item[0]):
+            tb = load_page(cache, item[0], ())
         if tb is None or not tb.valid or tb.n_insns != item[1]:
             return None
         region.append(tb)

@@ -733,6 +733,13 @@ class TBCache:
         table[i] = pc
         table[i + 1] = tb.fn_addr
 
+    def may_load(self, pc: int) -> bool:
+        """Whether to look for ``pc``'s page in the persistent cache: not
+        looked for since it last changed, not translated here already, and
+        no instrumentation there (the persistent cache holds none)."""
+        return (self.pcache is not None and (pc & PAGE_MASK) not in self.pcache_tried
+                and pc not in self.cold and not (self.instr is not None and self.instr.covers_page(pc)))
+
     def lookup(self, pc: int, stops: Container[int] = ()) -> TB:
         """The block at ``pc``, translating it (and what it jumps to) on a miss;
         with a cold tier, a cold block (``tb.ir``) for its first ``cold_runs`` runs.
@@ -749,8 +756,7 @@ class TBCache:
             if not self.nochain:
                 self._jmp_set(tb)
             return tb
-        if (self.pcache is not None and (pc & PAGE_MASK) not in self.pcache_tried
-                and pc not in self.cold and not (self.instr is not None and self.instr.covers_page(pc))):
+        if self.may_load(pc):
             tb = persist.load_page(self, pc, stops)
             if tb is not None:
                 return tb
@@ -880,32 +886,38 @@ class TBCache:
             # not now (memory hooks: hooks.py), perhaps once they are gone
             self.counters[counter] = HOT_THRESHOLD
             return
-        self.promote(counter, target)
+        later = self.promote(counter, target)
         if counter in self.counter_owner:
-            # not promoted (and still counting): this edge stays first tier
-            self.counters[counter] = COUNTER_NEVER
+            # Not promoted (and still counting): this edge stays first tier,
+            # unless its loop had a block on its way from the background
+            # thread: then it counts again (left for good, a first run kept
+            # such loops first tier to its end, and the next run compiled
+            # them again).
+            self.counters[counter] = HOT_THRESHOLD if later else COUNTER_NEVER
 
-    def promote(self, counter: int, target: int) -> None:
+    def promote(self, counter: int, target: int) -> bool:
         """A loop-closing edge became hot: recompile its loop at the hot tier.
 
         The loop is taken to be the valid blocks from the edge's target up to
         its source (the source itself for a forward indirect jump), which
-        covers the usual loop laid out in address order."""
+        covers the usual loop laid out in address order.  True when it
+        could not be promoted now but may be later."""
         src = self.counter_owner.get(counter)
         if src is None or not src.valid or src.instr > 1:
-            return
+            return False
         if src.hot:
             # A way out of hot code: what it reaches is promoted, unless
             # that is hot already.
             dst = self.blocks.get(target)
             if dst is None or dst.hot:
-                return
+                return False
         # The region an earlier run chose for this loop, when its blocks are
         # all here: a run that loaded whole pages from the persistent cache
         # has blocks the first run had not translated yet when the loop
         # turned hot, and would choose another region (another key:
         # compiled again).
         region = persist.chosen_region(self, target, src.pc) if self.pcache is not None else None
+        choice = None
         if region is None:
             if not src.hot:
                 region = self._form_region(target, src)
@@ -914,13 +926,19 @@ class TBCache:
             else:
                 region = self._callee_region(target)
             if self.pcache is not None and region:
-                self.hot_choices[(target, src.pc)] = [(tb.pc, tb.n_insns) for tb in region]
+                # kept once the loop is promoted (below): the next run takes
+                # this region only to find its code in the persistent cache
+                choice = [(tb.pc, tb.n_insns) for tb in region]
         # Python hooks run in first-tier code only (its registers are in env
         # at every hook); counted code may be hot, but not from the
         # persistent cache, which holds none.
         region = [tb for tb in region if tb.instr < 2]
-        if not region or any(tb.compiling for tb in region):
-            return                      # (a region of it on its way from the background thread)
+        if not region:
+            return False
+        if any(tb.compiling for tb in region):
+            return True                 # (a region of it on its way from the background thread)
+        if choice is not None:
+            self.hot_choices[(target, src.pc)] = choice
         hot_key = keyed = None
         if self.pcache is not None and not any(tb.instr for tb in region):
             keyed = [(tb.pc, tb.n_insns, tb.size) for tb in region]
@@ -930,7 +948,7 @@ class TBCache:
                 # (the blocks it was compiled from: region_possible may have left some out)
                 pcs = {tb.pc for tb in news}
                 self._install_hot([tb for tb in region if tb.pc in pcs], news, target)
-                return
+                return False
         # Same pc, same instruction count: the same guest code (the blocks
         # are still valid, so their bytes have not changed).
         blocks = [self._translate(tb.pc, tb.n_insns, ()) for tb in region]
@@ -942,7 +960,7 @@ class TBCache:
             region = [region[i] for i in keep]
             blocks = [blocks[i] for i in keep]
             if not region:
-                return
+                return False
         if hot_key:
             # For the persistent cache, compiled again as relocatable code
             # when saving (persist._save_hot checks the key against the code
@@ -953,9 +971,10 @@ class TBCache:
             self.hot_records[hot_key] = (target, [(b.pc, b.guest_insns) for b in blocks], keyed)
         if self.background is not None and self.log is None:
             self._compile_hot_in_background(blocks, target, region)
-            return
+            return False
         news = self._compile_hot(blocks, target)
         self._install_hot(region, news, target)
+        return False
 
     def _form_region(self, target: int, src: TB) -> list[TB]:
         """The blocks of the loop closed by ``src``'s edge to ``target``, by pc."""

@@ -6,6 +6,8 @@ fault in the middle of the loop, a timeout, and code that rewrites a block
 of the loop after it became hot."""
 from __future__ import annotations
 
+import ctypes
+
 import pytest
 import unicorn
 from unicorn import arm64_const as U
@@ -437,3 +439,28 @@ def test_loop_around_a_hot_inner_loop_becomes_one_region():
     outer = CODE + 4
     assert emu.cache.blocks[outer].region
     assert all(emu.cache.blocks[pc].hot for pc in (outer, outer + 8, outer + 12))
+
+
+def test_loop_with_a_block_still_compiling_turns_hot_later(monkeypatch):
+    """A loop edge that runs out while a block of its loop is still on its
+    way from the background thread counts again.  It used to stay first
+    tier for the rest of the run: a first run kept such loops slow to its
+    end, and the next run compiled them."""
+    monkeypatch.setattr(tbcache, "HOT_THRESHOLD", 1 << 40)
+    code = asm(NESTED)
+    end = CODE + len(code) - 4
+    emu = _tcgpy(code, START, DATA_BYTES)
+    emu.run(CODE, until=end)
+    cache = emu.cache
+    inner = cache.blocks[CODE + 8]
+    (edge,) = [c for c in inner.counters if cache.counter_owner.get(c) is inner]
+    monkeypatch.setattr(tbcache, "HOT_THRESHOLD", 100)
+    inner.compiling = True
+    cache.counters[edge] = 0
+    cache.hot_edge(ctypes.addressof(cache.counters) + 8 * edge, inner.pc)
+    assert not cache.blocks[inner.pc].hot
+    assert cache.counters[edge] == 100          # counting again, not given up
+    inner.compiling = False
+    emu.reg_write("x1", START["x1"])
+    emu.run(CODE, until=end)
+    assert cache.blocks[inner.pc].hot

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 import tcgpy
-from tcgpy import pcache
+from tcgpy import pcache, persist
 
 from .asm import asm
 
@@ -486,3 +486,37 @@ def _run_to_brk(emu, brk_pc: int) -> int:
         emu.run(CODE)
     assert e.value.pc == brk_pc
     return emu.reg_read("x2")
+
+
+# A loop across a page boundary: its header at the end of one page, the
+# block with its back edge at the start of the next.
+ACROSS = {0x10FF4: "20 14 00 91"       # add  x0, x1, #5
+                   "00 04 00 f1"       # subs x0, x0, #1       (header, 0x10ff8)
+                   "42 04 00 91",      # add  x2, x2, #1
+          0x11000: "c1 ff ff 54"       # b.ne 0x10ff8
+                   "00 00 20 d4"}      # brk  #0
+
+
+def test_chosen_region_loads_the_pages_of_its_blocks(tmp_path):
+    """The region an earlier run chose is taken even when a page of it has
+    not been entered yet in this run (its blocks come from the persistent
+    cache): else the loop got another region, and was compiled again, in
+    every run."""
+    def emu():
+        e = tcgpy.Emulator("aarch64", cache_dir=str(tmp_path))
+        e.mem_map(CODE, 0x3000, perms="rx")
+        for addr, hexcode in ACROSS.items():
+            e.mem_write(addr, bytes.fromhex(hexcode))
+        e.reg_write("x1", 100_000)
+        return e
+
+    first = emu()
+    with pytest.raises(tcgpy.GuestTrap):
+        first.run(0x10FF4)
+    assert first.reg_read("x2") == 100_005 and first.stats.blocks_promoted > 0
+    first.save_cache()
+    warm = emu()
+    warm.cache.lookup(0x10FF8)                      # the header's page only
+    assert 0x11000 not in warm.cache.blocks
+    region = persist.chosen_region(warm.cache, 0x10FF8, 0x11000)
+    assert region is not None and [tb.pc for tb in region] == [0x10FF8, 0x11000]
