@@ -275,6 +275,11 @@ def queue_slot(root: str) -> WriterLock | None:
     return None
 
 
+def writer_busy(root: str) -> bool:
+    """Whether another process is writing to the cache at ``root`` now."""
+    return not _free(WriterLock(root))
+
+
 def _free(lock: WriterLock) -> bool:
     if lock.acquire(wait=False):
         lock.release()

@@ -109,9 +109,10 @@ def _valid_meta(meta: dict, page: int | None) -> bool:
     return True
 
 
-def load_page(cache, pc: int, stops):
+def load_page(cache, pc: int, stops, again: bool = False):
     """Install the cached blocks of ``pc``'s page, if the persistent cache
-    has them for its current content; returns the TB at ``pc`` or None."""
+    has them for its current content; returns the TB at ``pc`` or None.
+    ``again``: a page that missed before (counted then)."""
     from .tbcache import TB
     page = pc & PAGE_MASK
     cache.pcache_tried.add(page)
@@ -126,7 +127,8 @@ def load_page(cache, pc: int, stops):
     if entry is not None:
         stats.pcache_bytes += entry.size
     if entry is None:
-        stats.pcache_misses += 1
+        stats.pcache_misses += not again
+        cache.note_miss_while_written(page)
         stats.time_pcache_load += time.perf_counter() - t0
         return None
     meta = entry.meta

@@ -90,6 +90,7 @@ HOT_THRESHOLD = int(os.environ.get("TCGPY_HOT_THRESHOLD", "3000"))
 # waits for the code.
 WAIT_RUNS = 4
 HOT_REGION_MAX = 64    # blocks recompiled together for one hot edge
+WRITER_POLL = 0.05      # seconds between looks at whether another process writes the persistent cache
 COUNTER_NEVER = 1 << 62  # a count that does not run out
 # A hot loop's blocks also become one function entered at its header
 # (TCGPY_HOT_REGIONS=0 turns that off, to compare).
@@ -111,6 +112,7 @@ class Stats:
     cold_runs: int = 0                # runs of them
     pcache_hits: int = 0              # guest pages whose blocks came from the persistent cache
     pcache_misses: int = 0            # guest pages looked up there and not found
+    pcache_late: int = 0              # ... found later: another process was writing them
     pcache_blocks: int = 0            # blocks installed from it
     pcache_bytes: int = 0             # bytes of it read
     modules_loaded: int = 0           # object-code modules loaded (no LLVM codegen)
@@ -273,6 +275,12 @@ class TBCache:
         # The persistent cache (pcache.py, persist.py), when the emulator has one:
         self.pcache = None
         self.pcache_tried: set[int] = set()            # pages looked up since their last change
+        # Pages missed while another process was writing the cache (an
+        # earlier run's saver, still at work when the same program runs
+        # again), with when: looked up again, WRITER_POLL later at the
+        # soonest, before their blocks are compiled here.
+        self.pcache_retry: dict[int, float] = {}
+        self._writer_seen = (-1.0, False)               # (when, busy): looked at once per WRITER_POLL
         self.pcache_pages: dict[int, tuple[str, set[int]]] = {}   # page -> (key, pcs) loaded
         self.page_hashes: dict[int, str | None] = {}   # content hash of code pages (persist.py)
         self.hot_records: dict[str, tuple] = {}        # hot loops compiled here: key -> (header, blocks, keyed)
@@ -733,6 +741,32 @@ class TBCache:
         table[i] = pc
         table[i + 1] = tb.fn_addr
 
+    def note_miss_while_written(self, page: int) -> None:
+        """``page`` was not in the persistent cache: worth another look if
+        another process is writing the cache meanwhile."""
+        now = time.monotonic()
+        when, busy = self._writer_seen
+        if now - when > WRITER_POLL:
+            from .pcache import writer_busy
+            busy = writer_busy(self.pcache.root)
+            self._writer_seen = (now, busy)
+        if busy:
+            self.pcache_retry[page] = now
+
+    def _load_late(self, tb: TB, stops) -> TB | None:
+        """Cold block ``tb``'s page from the persistent cache, where it
+        missed while another process was writing the cache and has been
+        written since; the block there, or None."""
+        page = tb.pc & PAGE_MASK
+        if time.monotonic() - self.pcache_retry[page] < WRITER_POLL:
+            return None
+        del self.pcache_retry[page]
+        self.pcache_tried.discard(page)
+        loaded = persist.load_page(self, tb.pc, stops, again=True)
+        if loaded is not None:
+            self.stats.pcache_late += 1
+        return loaded
+
     def may_load(self, pc: int) -> bool:
         """Whether to look for ``pc``'s page in the persistent cache: not
         looked for since it last changed, not translated here already, and
@@ -777,6 +811,11 @@ class TBCache:
             if self.new_pcs is not None:
                 self.new_pcs[pc] = None
             tb.runs += 1
+            if self.pcache_retry and tb.runs == self.cold_runs // 2 and (pc & PAGE_MASK) in self.pcache_retry:
+                # (halfway: when it would join another block's batch)
+                loaded = self._load_late(tb, stops)
+                if loaded is not None:
+                    return loaded
             if tb.compiling and tb.runs >= WAIT_RUNS * self.cold_runs:
                 # Still waiting for its code: a hot loop would go on being
                 # interpreted, 50-100 times slower; the guest waits instead.

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 import tcgpy
-from tcgpy import pcache, persist
+from tcgpy import pcache, persist, tbcache
 
 from .asm import asm
 
@@ -37,8 +37,8 @@ CALLEE = bytes.fromhex(
     "c0 03 5f d6")     # 0x11008: ret
 
 
-def _emu(cache_dir, code=LOOP, x1=1000) -> tcgpy.Emulator:
-    emu = tcgpy.Emulator("aarch64", cache_dir=str(cache_dir))
+def _emu(cache_dir, code=LOOP, x1=1000, **kw) -> tcgpy.Emulator:
+    emu = tcgpy.Emulator("aarch64", cache_dir=str(cache_dir), **kw)
     emu.mem_map(CODE, 0x3000, perms="rx")
     emu.mem_map(DATA, 0x1000, perms="rw")
     emu.mem_write(CODE, code)
@@ -520,3 +520,36 @@ def test_chosen_region_loads_the_pages_of_its_blocks(tmp_path):
     assert 0x11000 not in warm.cache.blocks
     region = persist.chosen_region(warm.cache, 0x10FF8, 0x11000)
     assert region is not None and [tb.pc for tb in region] == [0x10FF8, 0x11000]
+
+
+def test_a_page_another_process_was_writing_is_looked_up_again(tmp_path, monkeypatch):
+    """A run that misses a page while another process writes the cache
+    (the same program's previous run, whose saver is still at work) looks
+    for it again before compiling its blocks, and loads them."""
+    monkeypatch.setattr(tbcache, "WRITER_POLL", 0.0)     # (no wait between the looks)
+    lock = pcache.WriterLock(str(tmp_path))
+    assert lock.acquire()                       # a saver at work
+    late = _emu(tmp_path, x1=2, icount=False)   # (the cold tier: not with exact counts)
+    late.run(CODE, until=0x1000C)               # the loop's block ran 7 times, interpreted
+    assert late.stats.pcache_misses == 1 and late.stats.pcache_late == 0
+    lock.release()
+    first = _emu(tmp_path, x1=1000, icount=False)
+    assert _run(first) == (0, 4)
+    first.save_cache()                          # the page is there now
+    late.reg_write("x0", 100)
+    late.run(0x10004, until=0x1000C)
+    s = late.stats
+    assert late.reg_read("x0") == 0
+    assert s.pcache_late == 1 and s.modules_compiled == 0
+
+
+def test_a_page_missed_with_no_writer_at_work_is_not_looked_up_again(tmp_path, monkeypatch):
+    monkeypatch.setattr(tbcache, "WRITER_POLL", 0.0)
+    late = _emu(tmp_path, x1=2, icount=False)
+    late.run(CODE, until=0x1000C)
+    first = _emu(tmp_path, x1=1000, icount=False)
+    _run(first)
+    first.save_cache()
+    late.reg_write("x0", 100)
+    late.run(0x10004, until=0x1000C)
+    assert late.stats.pcache_late == 0 and late.stats.modules_compiled > 0
