@@ -390,7 +390,11 @@ def save(cache, deadline: float | None = None) -> int:
             except Exception as e:        # this loop is not cached
                 pcache._note(f"hot loop at {header:#x} not saved: {type(e).__name__}: {e}")
     written += _save_choices(cache)
-    for page, pcs in sorted(_block_pcs(cache).items()):
+    # Pages with compiled blocks first: the blocks that ran most, which a
+    # run of the same program started meanwhile would compile first (it
+    # looks for such pages again: TBCache.note_miss_while_written).
+    compiled = {pc & PAGE_MASK for pc in cache.blocks}
+    for page, pcs in sorted(_block_pcs(cache).items(), key=lambda item: (item[0] not in compiled, item[0])):
         if deadline is not None and time.monotonic() > deadline:
             break
         data = page_bytes(cache.aspace, page)
