@@ -818,8 +818,11 @@ class TBCache:
                     return loaded
             if tb.compiling and tb.runs >= WAIT_RUNS * self.cold_runs:
                 # Still waiting for its code: a hot loop would go on being
-                # interpreted, 50-100 times slower; the guest waits instead.
-                self.wait_compiled()
+                # interpreted, 50-100 times slower; the guest waits instead
+                # (for that code, not for every job queued after it).
+                while tb.compiling and self.background.pending:
+                    self.background.wait_any()
+                    self._install_compiled()
                 if self.blocks.get(pc) is not None:
                     return self.blocks[pc]
             if tb.runs < self.cold_runs or tb.compiling:

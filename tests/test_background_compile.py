@@ -306,3 +306,43 @@ def test_a_hot_loop_whose_code_changed_is_not_saved_under_its_old_key(tmp_path):
     finally:
         bg._busy.release()
     assert emu.cache.pcache.read(key, count=False) is None
+
+
+def test_hot_loops_queue_behind_the_code_blocks_wait_for():
+    """A block waiting for its first-tier code is interpreted meanwhile (and
+    then the guest waits); a hot loop runs first-tier code meanwhile: its
+    job goes behind theirs."""
+    from tcgpy.backends.llvm.background import BackgroundCompiler
+    bc = BackgroundCompiler()
+    order = []
+    jobs = [Job(lambda k=k: order.append(k), kind=kind) for k, kind in
+            enumerate(["hot", "first", "hot", "access", "first"])]
+    with bc._busy:                  # the worker takes nothing meanwhile
+        for job in jobs:
+            bc.submit(job)
+        assert [j.info["kind"] for j in bc.queue] == ["first", "access", "first", "hot", "hot"]
+    bc.wait_all()
+    assert order == [1, 3, 4, 0, 2]
+
+
+def test_a_block_that_waits_for_its_code_does_not_wait_for_later_jobs(monkeypatch):
+    """The guest waits for the job with its block's code, not for every
+    job queued after it (a hot loop's compile can take a tenth of a second)."""
+    monkeypatch.setattr(tbcache, "WAIT_RUNS", 1)
+    import threading
+    code = asm(LOOP.format(n=300))
+    emu = make(code)
+    bg = emu.cache.background
+    gate = threading.Event()
+    later = Job(lambda: gate.wait(30), kind="other")   # (waited for: the test fails after 30 s)
+    real_submit = bg.submit
+
+    def submit(job):                # every compile gets a slow job queued behind it
+        real_submit(job)
+        if job.info.get("kind") == "first":
+            real_submit(later)
+    monkeypatch.setattr(bg, "submit", submit)
+    assert run(emu, code, 300) == expect(300)
+    assert bg.pending >= 1          # the slow job was not waited for
+    gate.set()
+    bg.wait_all()
