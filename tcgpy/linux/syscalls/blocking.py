@@ -53,7 +53,7 @@ def wait_instead(proc, name: str, args: tuple):
         st = os.fstat(fd)
         if stat.S_ISREG(st.st_mode) or stat.S_ISBLK(st.st_mode) or (
                 stat.S_ISCHR(st.st_mode) and st.st_rdev in NEVER_WAIT_DEVICES):
-            proc.never_wait_fds.add(fd)
+            proc.never_waits(fd)
             return None
     except OSError:
         return None             # the syscall itself reports EBADF
