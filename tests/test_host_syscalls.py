@@ -1,0 +1,119 @@
+"""Syscalls served in host code (tcgpy/hostsyscalls.py,
+backends/llvm/syscall.py), through the Emulator API: which calls host code
+takes and which it leaves to ``on_syscall``, whatever the state of the
+descriptor table, the buffer's region and the hooks.  (End to end, against
+the kernel: tests/test_linux_guest.py, libc_edge's hostio mode.)"""
+from __future__ import annotations
+
+import os
+
+import pytest
+
+import tcgpy
+
+from .asm import asm
+
+CODE = 0x10000
+DATA = 0x40000
+MMIO = 0x80000
+N = 300
+# AArch64's numbers and registers (the Linux layer passes its ABI's)
+NUMBERS = {"read": 63, "write": 64, "pread64": 67, "pwrite64": 68}
+REGS = ("x8", ("x0", "x1", "x2", "x3", "x4", "x5"), "x0")
+# x19 times: x0 = read(x20, x21, 16)
+LOOP = asm("loop: mov x8, #63; mov x0, x20; mov x1, x21; mov x2, #16; svc #0; subs x19, x19, #1; b.ne loop")
+
+
+@pytest.fixture
+def zero_fd():
+    fd = os.open("/dev/zero", os.O_RDONLY)
+    yield fd
+    os.close(fd)
+
+
+def _emu(fd: int, buf: int = DATA):
+    emu = tcgpy.Emulator("aarch64")
+    emu.mem_map(CODE, 0x4000, "rx")
+    emu.mem_map(DATA, 0x4000, "rw")
+    emu.mem_write(CODE, LOOP)
+    emu.mem_write(DATA, b"\xff" * 0x4000)
+    emu.reg_write("x19", N)
+    emu.reg_write("x20", fd)
+    emu.reg_write("x21", buf)
+    python = []
+
+    def on_syscall(e):
+        python.append(e.reg_read("x1"))
+        e.reg_write("x0", 7777)
+    emu.on_syscall = on_syscall
+    hs = emu.host_syscalls(REGS, NUMBERS, 1 << 24)
+    hs.allow(fd)
+    return emu, hs, python
+
+
+def _run(emu):
+    emu.run(CODE, until=CODE + len(LOOP))
+
+
+def test_served_in_host_code(zero_fd):
+    emu, hs, python = _emu(zero_fd)
+    _run(emu)
+    # the first runs of the loop are interpreted (the cold tier), the rest host code
+    assert hs.served >= N // 2
+    assert hs.served + len(python) == N
+    assert emu.stats.syscalls_native == hs.served
+    assert emu.mem_read(DATA, 17) == bytes(16) + b"\xff"
+    assert emu.reg_read("x0") == 16
+
+
+def test_off_when_not_wanted_or_the_descriptor_not_listed(zero_fd):
+    emu, hs, python = _emu(zero_fd)
+    hs.want(False)
+    _run(emu)
+    assert (hs.served, len(python)) == (0, N)
+    assert emu.reg_read("x0") == 7777
+    emu, hs, python = _emu(zero_fd)
+    hs.forget_fds()
+    _run(emu)
+    assert (hs.served, len(python)) == (0, N)
+
+
+def test_interrupt_hooks_see_every_syscall(zero_fd):
+    emu, hs, python = _emu(zero_fd)
+    seen = []
+    h = emu.hook_add(tcgpy.HOOK_INTR, lambda e, intno, data: seen.append(intno))
+    _run(emu)
+    assert (len(seen), hs.served, len(python)) == (N, 0, 0)
+    emu.hook_del(h)
+    emu.reg_write("x19", N)
+    _run(emu)
+    assert hs.served > 0
+
+
+def test_host_error_goes_to_python():
+    fd = os.open("/dev/null", os.O_WRONLY)      # read(2) of it: EBADF
+    try:
+        emu, hs, python = _emu(fd)
+        _run(emu)
+    finally:
+        os.close(fd)
+    assert (hs.served, len(python)) == (0, N)
+
+
+@pytest.mark.parametrize("where", ["unmapped", "read-only", "code", "crossing", "watched", "mmio"])
+def test_buffers_host_code_leaves_to_python(zero_fd, where):
+    """Guest memory host code must not fill: not mapped, not writable, over
+    translated code (stores there drop it), crossing out of its region, under
+    a memory hook, or device memory."""
+    buf = {"unmapped": 0x90000, "read-only": CODE + 0x2000, "code": CODE + 0x40,
+           "crossing": DATA + 0x4000 - 8, "watched": DATA, "mmio": MMIO}[where]
+    emu, hs, python = _emu(zero_fd, buf)
+    if where == "watched":
+        emu.hook_add(tcgpy.HOOK_MEM_WRITE, lambda *a: None, begin=DATA, end=DATA + 15)
+    if where == "mmio":
+        emu.mmio_map(MMIO, 0x1000, lambda off, size: 0, lambda off, size, value: None)
+    if where == "code":
+        emu.mem_protect(CODE, 0x4000, "rwx")
+    _run(emu)
+    assert (hs.served, len(python)) == (0, N)
+    assert python == [buf] * N
