@@ -266,6 +266,8 @@ class LinuxProcess(GuestMemory):
 
     # -- syscalls --------------------------------------------------------------------
     def on_syscall(self, emu) -> None:
+        if self.signals.host_queue and self.signal_first():
+            return
         read_nr, read_args, write_ret = self._regs
         nr = read_nr()
         args = read_args()
@@ -322,6 +324,24 @@ class LinuxProcess(GuestMemory):
             self.deliver_pending()          # (else it would find nothing to do)
         if self.host_syscalls is not None:
             self.host_syscalls.want(self.host_syscalls_wanted())
+
+    def signal_first(self) -> bool:
+        """A host signal the watcher thread queued while the guest ran up to
+        this syscall instruction is delivered before the syscall, as Linux
+        delivers one that comes while user code runs: the handler returns to
+        the instruction, and the syscall runs then.  True when a handler
+        frame was pushed.  (Run after it, a sigaction(SIG_DFL) or a mask the
+        syscall sets judged the signal instead: a timer's last SIGALRM killed
+        a guest that had just stopped the timer and reset the action; more
+        often once reads and writes stopped coming to Python, which left the
+        watcher more room to queue a signal just before a syscall.)"""
+        emu, pc = self.emu, self.arch.pc
+        at = emu.reg_read(pc)
+        emu.reg_write(pc, at - self.arch.syscall_insn_size)
+        if self.deliver_pending():
+            return True
+        emu.reg_write(pc, at)
+        return False
 
     def host_syscalls_wanted(self) -> bool:
         """Whether host code may serve syscalls now: not while -strace, a
