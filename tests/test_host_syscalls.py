@@ -20,8 +20,9 @@ N = 300
 # AArch64's numbers and registers (the Linux layer passes its ABI's)
 NUMBERS = {"read": 63, "write": 64, "pread64": 67, "pwrite64": 68}
 REGS = ("x8", ("x0", "x1", "x2", "x3", "x4", "x5"), "x0")
-# x19 times: x0 = read(x20, x21, 16)
-LOOP = asm("loop: mov x8, #63; mov x0, x20; mov x1, x21; mov x2, #16; svc #0; subs x19, x19, #1; b.ne loop")
+# x19 times: x0 = read(x20, x21, 16); x22 += x0
+LOOP = asm("loop: mov x8, #63; mov x0, x20; mov x1, x21; mov x2, #16; svc #0; add x22, x22, x0;"
+           "subs x19, x19, #1; b.ne loop")
 
 
 @pytest.fixture
@@ -55,15 +56,21 @@ def _run(emu):
     emu.run(CODE, until=CODE + len(LOOP))
 
 
-def test_served_in_host_code(zero_fd):
+@pytest.mark.parametrize("n", [N, 20 * N])
+def test_served_in_host_code(zero_fd, n):
+    """Served, and the code after the syscall sees its result: in blocks,
+    and (the longer loop) in a hot region, which keeps x0 in a host register
+    around the call (lower_region: after_host_call)."""
     emu, hs, python = _emu(zero_fd)
+    emu.reg_write("x19", n)
     _run(emu)
-    # the first runs of the loop are interpreted (the cold tier), the rest host code
-    assert hs.served >= N // 2
-    assert hs.served + len(python) == N
+    assert hs.served >= n // 2
+    assert hs.served + len(python) == n
     assert emu.stats.syscalls_native == hs.served
     assert emu.mem_read(DATA, 17) == bytes(16) + b"\xff"
     assert emu.reg_read("x0") == 16
+    assert emu.reg_read("x22") == 16 * hs.served + 7777 * len(python)
+    assert emu.stats.hot_regions >= (n > N)
 
 
 def test_off_when_not_wanted_or_the_descriptor_not_listed(zero_fd):
