@@ -124,3 +124,60 @@ def test_buffers_host_code_leaves_to_python(zero_fd, where):
     _run(emu)
     assert (hs.served, len(python)) == (0, N)
     assert python == [buf] * N
+
+
+# -- the Linux layer's descriptor table --------------------------------------------------
+
+@pytest.fixture
+def proc():
+    from pathlib import Path
+
+    from tcgpy.linux.aarch64 import LINUX_ARCH
+    from tcgpy.linux.process import LinuxProcess, Options
+    p = LinuxProcess(tcgpy.Emulator("aarch64"), LINUX_ARCH, Options())
+    p.load(str(Path(__file__).resolve().parent / "guest" / "bin" / "libc_hello"), [b"libc_hello"], [])
+    return p
+
+
+def _listed(proc, fd: int) -> bool:
+    return bool(proc.host_syscalls.state.fds[fd >> 6] >> (fd & 63) & 1)
+
+
+def _syscall(proc, name: str, *args: int) -> int:
+    """Run syscall ``name`` through the Linux layer as at a syscall exit."""
+    emu = proc.emu
+    emu.reg_write("x8", proc.arch.nr(name))
+    for reg, value in zip(("x0", "x1", "x2", "x3"), args):
+        emu.reg_write(reg, value)
+    emu.reg_write("pc", 0x400004)
+    proc.on_syscall(emu)
+    return emu.reg_read("x0")
+
+
+@pytest.mark.parametrize("call", ["read", "pread64"])
+def test_a_file_is_listed_at_its_first_call_and_forgotten_at_a_close(proc, tmp_path, call):
+    """read (FD_WAITS) and pread64 (FD_POSITIONED: a database's only calls)
+    list a regular file; a close forgets every listed number (it may come
+    to name a pipe)."""
+    path = tmp_path / "f"
+    path.write_bytes(b"x" * 64)
+    fd, other = os.open(path, os.O_RDONLY), os.open(path, os.O_RDONLY)
+    buf = (proc.emu.reg_read("sp") - 0x1000) & ~15
+    assert not _listed(proc, fd)
+    assert _syscall(proc, call, fd, buf, 16, 0) == 16
+    assert _listed(proc, fd) and fd in proc.never_wait_fds
+    assert _syscall(proc, "close", other) == 0
+    assert not _listed(proc, fd) and not proc.never_wait_fds
+    os.close(fd)
+
+
+@pytest.mark.parametrize("call", ["read", "pread64"])
+def test_a_proc_file_tcgpy_answers_is_not_listed(proc, call):
+    """/proc/self/mem reads guest memory through tcgpy (procfs.VirtualFile),
+    not the memfd behind its number."""
+    path = (proc.emu.reg_read("sp") - 0x2000) & ~15
+    proc.emu.mem_write(path, b"/proc/self/mem\0")
+    fd = _syscall(proc, "openat", (1 << 64) - 100, path, os.O_RDONLY, 0)
+    assert fd in proc.vfiles
+    _syscall(proc, call, fd, path + 0x100, 8, path)
+    assert fd in proc.never_wait_fds and not _listed(proc, fd)

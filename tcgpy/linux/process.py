@@ -27,7 +27,7 @@ from .signals import (BUS_ADRALN, BUS_ADRERR, ILL_ILLOPC, SEGV_ACCERR, SEGV_MAPE
                       TRAP_BRKPT, PendingSignal, SignalState, host_signal_name)
 from .syscalls import TABLE
 from .syscalls.args import MASK64, s32
-from .syscalls.blocking import FD_WAITS, wait_instead
+from .syscalls.blocking import FD_POSITIONED, FD_WAITS, remember_positioned, wait_instead
 from .syscalls.fs import IOCTLS, MAX_IO
 from .syscalls.signal import host_signo
 from .syscalls.strace import strace_call, strace_result
@@ -291,6 +291,8 @@ class LinuxProcess(GuestMemory):
                     ret = self.err("EBADF")       # tcgpy's descriptors are not the guest's
                 elif row.name in FD_WAITS:
                     ret = wait_instead(self, row.name, args)
+                elif row.name in FD_POSITIONED:
+                    remember_positioned(self, s32(args[row.fd_args[0]]))
                 if ret is None:
                     ret = row.handler(self, *args[:len(row.args)])
                 if row.name in FD_REUSE:
