@@ -6,6 +6,7 @@ the kernel: tests/test_linux_guest.py, libc_edge's hostio mode.)"""
 from __future__ import annotations
 
 import os
+import struct
 
 import pytest
 
@@ -181,3 +182,16 @@ def test_a_proc_file_tcgpy_answers_is_not_listed(proc, call):
     assert fd in proc.vfiles
     _syscall(proc, call, fd, path + 0x100, 8, path)
     assert fd in proc.never_wait_fds and not _listed(proc, fd)
+
+
+def test_off_while_a_signal_waits_to_be_delivered(proc):
+    """A signal left pending (behind a handler that runs, say) is delivered
+    at the next syscall that reaches Python: host code serves none until
+    then.  One the guest blocks does not stop it."""
+    from tcgpy.linux.signals import PendingSignal
+    sigusr1 = proc.signals.numbers["SIGUSR1"]
+    proc.signals.pending.append(PendingSignal(sigusr1, struct.pack("<i", sigusr1).ljust(128, b"\0")))
+    proc.signals.blocked |= 1 << (sigusr1 - 1)
+    assert proc.host_syscalls_wanted()
+    proc.signals.blocked = 0
+    assert not proc.host_syscalls_wanted()

@@ -348,9 +348,13 @@ class LinuxProcess(GuestMemory):
     def host_syscalls_wanted(self) -> bool:
         """Whether host code may serve syscalls now: not while -strace, a
         debugger or a forked child's first syscalls (forkshare.py) must see
-        each, nor while a signal is pending (it is delivered at the next
-        syscall that reaches here, or the next return to the dispatcher)."""
-        return not (self.opts.strace or self.debugged or self.forkshare.early or self.signals.pending)
+        each, nor while a signal that is not blocked is pending (it is
+        delivered at the next syscall that reaches here, or the next return
+        to the dispatcher; one left pending behind a handler that is running
+        would wait for the next of those)."""
+        sigs = self.signals
+        return not (self.opts.strace or self.debugged or self.forkshare.early
+                    or sigs.pending and sigs.pending_mask() & ~sigs.blocked)
 
     def never_waits(self, fd: int) -> None:
         """Descriptor ``fd`` is a file or device that never makes a reader
