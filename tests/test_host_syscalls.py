@@ -195,3 +195,22 @@ def test_off_while_a_signal_waits_to_be_delivered(proc):
     assert proc.host_syscalls_wanted()
     proc.signals.blocked = 0
     assert not proc.host_syscalls_wanted()
+
+
+@pytest.mark.parametrize("who", ["strace", "debugger", "forked child"])
+def test_off_while_every_syscall_must_reach_python(proc, who):
+    """-strace traces each syscall, gdb may stop at each, and a forked
+    child's first syscalls teach its parent the code it translated
+    (linux/forkshare.py)."""
+    assert proc.host_syscalls_wanted() and proc.host_syscalls.active
+    if who == "strace":
+        proc.opts.strace = True
+    elif who == "debugger":
+        from tcgpy.linux.debuggee import LinuxDebuggee
+        LinuxDebuggee(proc)
+        assert not proc.host_syscalls.active
+    else:
+        proc.forkshare.early = 4
+    assert not proc.host_syscalls_wanted()
+    _syscall(proc, "getpid")
+    assert not proc.host_syscalls.active
