@@ -88,6 +88,8 @@ class CPUStateLayout:
     by_name: dict[str, RegDef] = field(default_factory=dict)
     tlb_offset: int = 0
     mem_table_offset: int = 0
+    syscall_fn_offset: int = 0
+    syscall_state_offset: int = 0
 
     @property
     def ir_globals(self) -> list[RegDef]:
@@ -105,6 +107,12 @@ def make_layout(arch_name: str, arch_rows: tuple[RegDef, ...]) -> CPUStateLayout
     # tests' env copies): the address space's RegionTable, which the native
     # TLB refill searches.
     fields.append(("mem_table", ctypes.c_void_p))
+    # The host-code syscall path (backends/llvm/syscall.py): translated code
+    # calls ``syscall_fn`` at a syscall exit when it is not 0, and that
+    # function finds what it may serve in ``syscall_state``.  A pointer in
+    # env, not in the code: the same code runs with the path on or off.
+    fields.append(("syscall_fn", ctypes.c_void_p))
+    fields.append(("syscall_state", ctypes.c_void_p))
     struct = type(f"{arch_name.capitalize()}Env", (ctypes.Structure,), {"_fields_": fields})
     layout = CPUStateLayout(rows, struct)
     for r in rows:
@@ -114,4 +122,6 @@ def make_layout(arch_name: str, arch_rows: tuple[RegDef, ...]) -> CPUStateLayout
             layout.by_name[a] = r
     layout.tlb_offset = struct.tlb.offset
     layout.mem_table_offset = struct.mem_table.offset
+    layout.syscall_fn_offset = struct.syscall_fn.offset
+    layout.syscall_state_offset = struct.syscall_state.offset
     return layout

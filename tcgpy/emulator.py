@@ -196,6 +196,7 @@ class Emulator:
         self._cold = None
         _by_env[self.env_addr] = self
         self.on_syscall: Callable[["Emulator"], None] | None = None
+        self._host_syscalls = None      # tcgpy/hostsyscalls.py, when a Linux layer asked for it
         self._pending_error: BaseException | None = None
         self.env.excl_addr = MASK64 if hasattr(self.env, "excl_addr") else 0
         self.log = None
@@ -374,8 +375,24 @@ class Emulator:
         helpers, the latter counted for the whole process)."""
         s = self.cache.stats
         s.tlb_refills_native = self.aspace.native_refills
+        s.syscalls_native = self._host_syscalls.served if self._host_syscalls is not None else 0
         s.python_calls = python_calls()
         return s
+
+    def host_syscalls(self, regs: tuple, numbers: dict, max_io: int):
+        """Serve ``read``, ``write``, ``pread64`` and ``pwrite64`` on the
+        descriptors the caller allows in host code, without returning from
+        translated code (tcgpy/hostsyscalls.py).  ``regs``: the syscall ABI's
+        (number, argument registers, result) names; ``numbers``: the
+        target's syscall table.  Returns the handle the caller keeps up to
+        date, or None where this target's registers do not allow it."""
+        from .hostsyscalls import HostSyscalls, spec_for
+        spec = spec_for(self, regs, numbers, max_io)
+        if spec is None:
+            return None
+        hs = self._host_syscalls = HostSyscalls(self, spec, self.cache.pcache)
+        hs.block(bool(self._hooks.of(hk.HOOK_INTR)))
+        return hs
 
     def flush_cache(self) -> None:
         """Drop every translated block (e.g. after changing passes)."""
@@ -583,6 +600,9 @@ class Emulator:
             self._instr_changed(hook.begin, hook.end, not hook.kinds & (hk.HOOK_CODE | hk.HOOK_MEM_FETCH))
         if hook.kinds & hk.DATA_KINDS:
             self._watch_changed()
+        if hook.kinds & hk.HOOK_INTR and self._host_syscalls is not None:
+            # interrupt hooks see every syscall instead of on_syscall
+            self._host_syscalls.block(bool(hooks.of(hk.HOOK_INTR)))
         mem_hooked = hooks.any(hk.DATA_KINDS | hk.HOOK_MEM_INVALID)
         if mem_hooked != self._mem_hooked:
             # Memory hooks read the registers and pc at the accessing

@@ -128,6 +128,7 @@ class Stats:
     # Where translated code went back to Python (a cliff when it is in a loop):
     slow_accesses: int = 0            # Python slow path: faults, MMIO, code-page stores, page crossings
     tlb_refills_native: int = 0       # TLB misses refilled in host code (refill.py)
+    syscalls_native: int = 0          # syscalls served in host code (backends/llvm/syscall.py)
     # helper (vec ops as "vec_env:KIND") -> calls from translated code, most first
     python_calls: dict = field(default_factory=dict)
 
@@ -313,7 +314,8 @@ class TBCache:
                           jmp_table=ctypes.addressof(self.jmp_table), jmp_table_mask=self.jmp_mask,
                           slow_ld=0, slow_st=0, helpers=_Helpers(jit.helper_addresses()),
                           counters=ctypes.addressof(self.counters),
-                          env_addr=ctypes.addressof(env), exit_fns=jit.exit_stubs())
+                          env_addr=ctypes.addressof(env), exit_fns=jit.exit_stubs(),
+                          syscall_fn_offset=lay.syscall_fn_offset)
         self._reset_slots()
         aspace.on_code_write = self.invalidate_page
 

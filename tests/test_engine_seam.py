@@ -12,8 +12,10 @@ from pathlib import Path
 PKG = Path(__file__).resolve().parent.parent / "tcgpy"
 
 # The TCG engine's internals, and the modules of the TCG engine allowed to use them.
-INTERNALS = ("tcgpy.backends", "tcgpy.tbcache", "tcgpy.coldtier", "tcgpy.persist", "tcgpy.busguard")
+INTERNALS = ("tcgpy.backends", "tcgpy.tbcache", "tcgpy.coldtier", "tcgpy.persist", "tcgpy.busguard",
+             "tcgpy.hostsyscalls")
 TCG_ENGINE = {"tcgpy.emulator", "tcgpy.tbcache", "tcgpy.coldtier", "tcgpy.persist", "tcgpy.busguard",
+              "tcgpy.hostsyscalls",
               "tcgpy.log"}      # log: -d out_asm disassembles the JIT's host code
 
 

@@ -279,6 +279,14 @@ LIBC_CASES = [
     # Not on the Unicorn CPU: its uc_mem_write (what the Linux layer's
     # syscalls store with there) leaves the old translation in use.
     Case("libc_edge_readcode", "libc_edge", ("readcode",), tmpdir_arg=True, unicorn=False),
+    # read/write/pread64/pwrite64 in loops that run translated, which tcgpy
+    # serves in host code on a file, /dev/zero, /dev/null and /dev/full
+    # (backends/llvm/syscall.py), and what must still go by the kernel's
+    # rules: partial reads at the end, ENOSPC, EFAULT for unmapped, PROT_NONE
+    # and read-only buffers, a pipe, a read into code that ran (with read hot
+    # on that descriptor), SIGALRM handlers during a loop of reads.  Not on
+    # the Unicorn CPU, for the read into code (see libc_edge_readcode).
+    Case("libc_edge_hostio", "libc_edge", ("hostio",), tmpdir_arg=True, unicorn=False),
 ]
 
 
@@ -337,7 +345,8 @@ def test_glibc_program(case: Case, native_bin):
 # above otherwise mix them.
 TIERS = {"interpreted": "1000000000", "compiled": "0"}
 TIER_LIBC = [c for c in LIBC_CASES if c.name in ("libc_hello", "libc_float", "libc_string", "libc_io",
-                                                  "libc_proc", "libc_spawn", "libc_edge_crossing")]
+                                                  "libc_proc", "libc_spawn", "libc_edge_crossing",
+                                                  "libc_edge_hostio")]
 
 
 def _one_tier(case: Case, tier: str) -> Case:
@@ -360,6 +369,35 @@ def test_glibc_program_one_tier(case: Case, tier: str, native_bin):
     res = run_case(_one_tier(case, tier), tcgpy_cmd(*case.options))
     assert res.stdout == ref.stdout, res.stderr.decode(errors="replace")
     assert res.returncode == ref.returncode == case.status
+
+
+def native_syscalls(res: subprocess.CompletedProcess) -> int:
+    """``--stats``' count of syscalls served in host code."""
+    m = re.search(rb"syscalls_native: (\d+)", res.stderr)
+    assert m is not None, res.stderr.decode(errors="replace")[-3000:]
+    return int(m.group(1))
+
+
+HOSTIO = next(c for c in LIBC_CASES if c.name == "libc_edge_hostio")
+
+
+@pytest.mark.parametrize("options", [(), ("-strace",), ("-d", "strace")], ids=["host", "strace", "d_strace"])
+def test_syscalls_in_host_code(options, native_bin):
+    """The reads and writes of libc_edge's hostio mode give what the kernel
+    gives whether host code serves them (most of them: --stats counts them)
+    or Python does: under -strace (and -d strace) every syscall reaches
+    Python, to be traced."""
+    ref = _run_with(HOSTIO, [], native_bin("libc_edge"))
+    res = run_case(HOSTIO, tcgpy_cmd("--stats", *options))
+    assert res.stdout == ref.stdout, res.stderr.decode(errors="replace")[-3000:]
+    assert res.returncode == ref.returncode == 0
+    if options:
+        assert native_syscalls(res) == 0
+        assert res.stderr.count(b"pread64(") >= 2000       # each one traced
+    else:
+        # 2,500 writes, 2 x 2,000 pwrite/pread, 6,000 on the devices, the
+        # alarm loop's reads: all but the first runs of each (interpreted)
+        assert native_syscalls(res) >= 10_000
 
 
 def _run_with(case: Case, runner: list[str], exe: Path) -> subprocess.CompletedProcess:

@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_linux_guest import LIBC_CASES, ROOT, _run_with, native_bin, run_case, tcgpy_cmd  # noqa: F401
+from tests.test_linux_guest import (HOSTIO, LIBC_CASES, ROOT, _run_with, native_bin, native_syscalls,  # noqa: F401
+                                    run_case, tcgpy_cmd)
 
 RV_BIN = ROOT / "tests" / "guest" / "riscv64" / "bin"
 RV_REF = ROOT / "tests" / "guest" / "riscv64" / "ref"
@@ -33,6 +34,15 @@ def test_riscv64_glibc_program(case, native_bin):
     res = run_case(_rv(case), tcgpy_cmd(*case.options))
     assert res.stdout == ref.stdout, res.stderr.decode(errors="replace")
     assert res.returncode == ref.returncode == case.status
+
+
+def test_riscv64_syscalls_in_host_code(native_bin):
+    """riscv64's read/write/pread64/pwrite64 (its own registers and
+    numbers) are served in host code too, with the kernel's results."""
+    ref = _run_with(HOSTIO, [], native_bin("libc_edge"))
+    res = run_case(_rv(HOSTIO), tcgpy_cmd("--stats"))
+    assert res.stdout == ref.stdout, res.stderr.decode(errors="replace")[-3000:]
+    assert native_syscalls(res) >= 10_000
 
 
 # Where qemu-riscv64 7.2 (the recording) is not the ISA: these lines are what

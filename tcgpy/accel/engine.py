@@ -21,8 +21,11 @@ what it needs through the methods below (tests/test_engine_seam.py checks
 that no module outside the TCG engine imports the LLVM backend or reaches
 into its block cache).  Engine-specific, optional hooks the Linux layer
 looks for:
-``after_fork_child()`` (a KVM vCPU belongs to the process that made it)
-and ``native`` (the guest runs on the host's own ABI: ``-L /`` by default);
+``after_fork_child()`` (a KVM vCPU belongs to the process that made it),
+``native`` (the guest runs on the host's own ABI: ``-L /`` by default)
+and ``host_syscalls(regs, numbers, max_io)`` (the TCG engine's: reads and
+writes of the descriptors the Linux layer lists served without leaving
+translated code, tcgpy/hostsyscalls.py);
 and the gdbstub's: ``add_watchpoint``/``remove_watchpoint``/``watchpoints``
 (data watchpoints, the TCG engine's softmmu; without them gdb is told
 watchpoints are unsupported).

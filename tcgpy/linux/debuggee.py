@@ -29,6 +29,10 @@ class LinuxDebuggee:
         # gdb sees one thread stop at a time: threads take turns on one CPU
         # (threads.py), even on an engine that could run them in parallel.
         proc.sched.parallel = False
+        # ... and every syscall comes back to Python, where gdb can stop it
+        proc.debugged = True
+        if proc.host_syscalls is not None:
+            proc.host_syscalls.want(False)
         self.pending: PendingSignal | None = None    # a fault's signal, gdb not asked yet
         self.ended: BaseException | None = None      # the guest's ProcessExit / ProcessKilled
         self._pid = os.getpid()
@@ -109,6 +113,7 @@ def run_with_gdb(proc: LinuxProcess, port: int) -> None:
         raise dbg.ended
     if dbg.pending is not None:
         proc.deliver_fault(dbg.pending)
+    proc.debugged = False           # the guest runs on by itself
     proc.run()
 
 

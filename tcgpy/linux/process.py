@@ -27,8 +27,8 @@ from .signals import (BUS_ADRALN, BUS_ADRERR, ILL_ILLOPC, SEGV_ACCERR, SEGV_MAPE
                       TRAP_BRKPT, PendingSignal, SignalState, host_signal_name)
 from .syscalls import TABLE
 from .syscalls.args import MASK64, s32
-from .syscalls.blocking import FD_WAITS, wait_instead
-from .syscalls.fs import IOCTLS
+from .syscalls.blocking import FD_POSITIONED, FD_WAITS, remember_positioned, wait_instead
+from .syscalls.fs import IOCTLS, MAX_IO
 from .syscalls.signal import host_signo
 from .syscalls.strace import strace_call, strace_result
 from .syscalls.table import NORETURN
@@ -193,6 +193,13 @@ class LinuxProcess(GuestMemory):
         self.never_wait_fds: set[int] = set()
         self.reaped_at_default: set[int] = set()   # see syscalls/proc.py, _reaped
         self._regs = _syscall_registers(emu, arch.abi)
+        # read/write/pread64/pwrite64 on never_wait_fds served in host code
+        # without coming here (the TCG engine's; None elsewhere), while
+        # nothing needs to see every syscall (host_syscalls_wanted)
+        make = getattr(emu, "host_syscalls", None)
+        abi = arch.abi
+        self.host_syscalls = make((abi.number, abi.args, abi.ret), arch.consts.SYSCALLS, MAX_IO) if make else None
+        self.debugged = False                 # a debugger (linux/debuggee.py) sees every syscall
         emu.on_syscall = self.on_syscall
         if hasattr(emu, "relocate_fds"):
             # The engine's descriptors (KVM's) out of the numbers the guest
@@ -259,6 +266,8 @@ class LinuxProcess(GuestMemory):
 
     # -- syscalls --------------------------------------------------------------------
     def on_syscall(self, emu) -> None:
+        if self.signals.host_queue and self.signal_first():
+            return
         read_nr, read_args, write_ret = self._regs
         nr = read_nr()
         args = read_args()
@@ -282,10 +291,12 @@ class LinuxProcess(GuestMemory):
                     ret = self.err("EBADF")       # tcgpy's descriptors are not the guest's
                 elif row.name in FD_WAITS:
                     ret = wait_instead(self, row.name, args)
+                elif row.name in FD_POSITIONED:
+                    remember_positioned(self, s32(args[row.fd_args[0]]))
                 if ret is None:
                     ret = row.handler(self, *args[:len(row.args)])
                 if row.name in FD_REUSE:
-                    self.never_wait_fds.clear()
+                    self.forget_never_wait_fds()
                 if not isinstance(ret, int) and ret is not NORETURN:
                     raise TypeError(f"handler returned {ret!r}")
             except (ProcessExit, ProcessKilled):
@@ -313,6 +324,49 @@ class LinuxProcess(GuestMemory):
         sigs = self.signals
         if sigs.pending or sigs.host_queue or self.wakeup.is_set() or self.sched.current.saved_mask is not None:
             self.deliver_pending()          # (else it would find nothing to do)
+        if self.host_syscalls is not None:
+            self.host_syscalls.want(self.host_syscalls_wanted())
+
+    def signal_first(self) -> bool:
+        """A host signal the watcher thread queued while the guest ran up to
+        this syscall instruction is delivered before the syscall, as Linux
+        delivers one that comes while user code runs: the handler returns to
+        the instruction, and the syscall runs then.  True when a handler
+        frame was pushed.  (Run after it, a sigaction(SIG_DFL) or a mask the
+        syscall sets judged the signal instead: a timer's last SIGALRM killed
+        a guest that had just stopped the timer and reset the action; more
+        often once reads and writes stopped coming to Python, which left the
+        watcher more room to queue a signal just before a syscall.)"""
+        emu, pc = self.emu, self.arch.pc
+        at = emu.reg_read(pc)
+        emu.reg_write(pc, at - self.arch.syscall_insn_size)
+        if self.deliver_pending():
+            return True
+        emu.reg_write(pc, at)
+        return False
+
+    def host_syscalls_wanted(self) -> bool:
+        """Whether host code may serve syscalls now: not while -strace, a
+        debugger or a forked child's first syscalls (forkshare.py) must see
+        each, nor while a signal that is not blocked is pending (it is
+        delivered at the next syscall that reaches here, or the next return
+        to the dispatcher; one left pending behind a handler that is running
+        would wait for the next of those)."""
+        sigs = self.signals
+        return not (self.opts.strace or self.debugged or self.forkshare.early
+                    or sigs.pending and sigs.pending_mask() & ~sigs.blocked)
+
+    def never_waits(self, fd: int) -> None:
+        """Descriptor ``fd`` is a file or device that never makes a reader
+        or writer wait (syscalls/blocking.py) until FD_REUSE."""
+        self.never_wait_fds.add(fd)
+        if self.host_syscalls is not None and fd not in self.vfiles:
+            self.host_syscalls.allow(fd)     # (a /proc file tcgpy answers itself is not)
+
+    def forget_never_wait_fds(self) -> None:
+        self.never_wait_fds.clear()
+        if self.host_syscalls is not None:
+            self.host_syscalls.forget_fds()
 
     def _trace(self, text: str) -> None:
         try:
@@ -628,6 +682,8 @@ class LinuxProcess(GuestMemory):
         if self.sched.need_resched:
             self.sched.preempt()
         self.deliver_pending()
+        if self.host_syscalls is not None:
+            self.host_syscalls.want(self.host_syscalls_wanted())
         return None
 
     def deliver_fault(self, sig: PendingSignal) -> None:

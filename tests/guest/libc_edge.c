@@ -40,6 +40,14 @@
  *   fdreuse  a descriptor number that named a regular file (a read never
  *            waits) names a pipe after close or dup2: a read of it waits
  *            while another thread writes
+ *   hostio   read/write/pread64/pwrite64 in loops long enough to run
+ *            translated (tcgpy serves these in host code on files and
+ *            devices that never wait): a regular file, partial reads at its
+ *            end, /dev/zero, /dev/null, /dev/full (ENOSPC), counts of 0; and
+ *            what must still reach the kernel's own rules: EFAULT for
+ *            unmapped, PROT_NONE and read-only buffers, a pipe (ESPIPE for
+ *            pread), a read into code that ran, SIGALRM handlers during a
+ *            loop of reads
  * With no mode argument, every mode but busdie runs in turn. */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -1131,6 +1139,155 @@ static void mode_readcode(const char *dir)
     printf("readcode: %d then %d\n", first, fn());
 }
 
+static volatile sig_atomic_t hostio_alarms;
+static int hostio_null = -1;
+
+static void hostio_alarm(int sig)
+{
+    (void)sig;
+    hostio_alarms++;
+    if (write(hostio_null, "x", 1) != 1)       /* served in the handler too */
+        hostio_alarms = 1000;
+}
+
+static void hostio_result(const char *what, ssize_t r)
+{
+    if (r < 0)
+        printf("hostio %s: -1 %s\n", what, strerror(errno));
+    else
+        printf("hostio %s: %zd\n", what, r);
+}
+
+static void mode_hostio(const char *dir)
+{
+    char path[4096];
+    static unsigned char buf[8192];
+    snprintf(path, sizeof path, "%s/hostio.bin", dir);
+    int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+    if (fd < 0) {
+        perror("hostio open");
+        return;
+    }
+    long total = 0;
+    for (int i = 0; i < 2500; i++) {
+        unsigned char b[4] = {(unsigned char)i, (unsigned char)(i >> 8), (unsigned char)(i * 7), 0x5a};
+        total += write(fd, b, 4);
+    }
+    printf("hostio file written: %ld\n", total);
+    /* 10000 bytes in 4096-byte reads: two full, a partial one, then EOF */
+    lseek(fd, 0, SEEK_SET);
+    unsigned sum = 0;
+    ssize_t r;
+    printf("hostio file reads:");
+    while ((r = read(fd, buf, 4096)) > 0) {
+        printf(" %zd", r);
+        for (ssize_t i = 0; i < r; i++)
+            sum = sum * 31 + buf[i];
+    }
+    printf(" %zd, sum %08x\n", r, sum);
+    lseek(fd, 9990, SEEK_SET);
+    printf("hostio reads at the end:");
+    for (int i = 0; i < 5; i++)
+        printf(" %zd", read(fd, buf, 3));
+    printf("\n");
+    long written = 0, ok = 0;
+    for (int i = 0; i < 2000; i++)
+        written += pwrite(fd, &i, sizeof i, 20000 + 4 * i);
+    for (int i = 0; i < 2000; i++) {
+        int v = -1;
+        ok += pread(fd, &v, sizeof v, 20000 + 4 * i) == sizeof v && v == i;
+    }
+    printf("hostio pwrite %ld, pread back %ld\n", written, ok);
+    hostio_result("pread past the end", pread(fd, buf, 16, 1 << 20));
+    hostio_result("pread over the end", pread(fd, buf, 16, 27996));
+    long offset = lseek(fd, 0, SEEK_CUR);
+    printf("hostio file offset %ld, size %ld\n", offset, (long)lseek(fd, 0, SEEK_END));
+    hostio_result("read of 0", read(fd, buf, 0));
+    hostio_result("write of 0", write(fd, buf, 0));
+
+    int zero = open("/dev/zero", O_RDONLY), full = open("/dev/full", O_WRONLY);
+    hostio_null = open("/dev/null", O_RDWR);
+    long zeros = 0, nulls = 0, enospc = 0;
+    int stray = 0;
+    for (int i = 0; i < 3000; i++) {
+        memset(buf, 0xa5, sizeof buf);
+        zeros += read(zero, buf, sizeof buf);
+        stray |= buf[0] | buf[sizeof buf - 1];
+        nulls += write(hostio_null, buf, sizeof buf);
+    }
+    for (int i = 0; i < 500; i++)
+        enospc += write(full, buf, 16) == -1 && errno == ENOSPC;
+    printf("hostio /dev/zero %ld (stray %d), /dev/null %ld, /dev/full ENOSPC %ld\n", zeros, stray, nulls, enospc);
+    hostio_result("read /dev/null", read(hostio_null, buf, 16));
+
+    /* bad buffers, with read and pread hot by now */
+    unsigned char *none = mmap(NULL, 8192, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    unsigned char *ro = mmap(NULL, 4096, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    unsigned char *gone = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    munmap(gone, 4096);
+    hostio_result("read /dev/zero into unmapped", read(zero, gone, 16));
+    hostio_result("read /dev/zero into PROT_NONE", read(zero, none, 16));
+    hostio_result("read /dev/zero into read-only", read(zero, ro, 16));
+    hostio_result("pread file into read-only", pread(fd, ro, 16, 0));
+    hostio_result("pread file into unmapped", pread(fd, gone, 16, 0));
+    hostio_result("write file from PROT_NONE", write(fd, none, 16));
+    hostio_result("pwrite file from unmapped", pwrite(fd, gone, 16, 0));
+    hostio_result("read-only buffer still zero", ro[0] | ro[15]);
+
+    /* a pipe: never one of the descriptors served in host code */
+    int p[2];
+    if (pipe(p) == 0) {
+        long piped = 0;
+        for (int i = 0; i < 200; i++) {
+            piped += write(p[1], "abc", 3);
+            piped += read(p[0], buf, 3);
+        }
+        printf("hostio pipe %ld\n", piped);
+        hostio_result("pread pipe", pread(p[0], buf, 3, 0));
+        hostio_result("pwrite pipe", pwrite(p[1], buf, 3, 0));
+        close(p[0]);
+        close(p[1]);
+    }
+
+    /* SIGALRM every 2 ms during a loop of reads: the handlers run */
+    struct sigaction sa = {0};
+    sa.sa_handler = hostio_alarm;
+    sigaction(SIGALRM, &sa, NULL);
+    struct itimerval it = {{0, 2000}, {0, 2000}}, off = {{0, 0}, {0, 0}};
+    setitimer(ITIMER_REAL, &it, NULL);
+    long reads = 0;
+    while (hostio_alarms < 20 && read(zero, buf, 4096) == 4096)
+        reads++;
+    /* (the handler stays: a last alarm may still be on its way) */
+    setitimer(ITIMER_REAL, &off, NULL);
+    printf("hostio alarms during reads: %s\n", hostio_alarms >= 20 && hostio_alarms < 1000 ? "delivered" : "lost");
+
+    /* read(2), hot and on a descriptor it serves, into code that ran */
+    unsigned char *code = mmap(NULL, 4096, PROT_READ | PROT_WRITE | PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    int (*fn)(void) = (int (*)(void))code;
+    ret_code(code, 1);
+    __builtin___clear_cache((char *)code, (char *)code + 8);
+    int first = 0;
+    for (int i = 0; i < 100; i++)
+        first += fn();
+    unsigned char next[8];
+    ret_code(next, 3);
+    if (pwrite(fd, next, 8, 0) != 8)
+        perror("hostio code");
+    for (int i = 0; i < 50; i++)       /* the closes above made fd new to tcgpy again */
+        if (lseek(fd, 0, SEEK_SET) != 0 || read(fd, buf, 8) != 8)
+            perror("hostio code");
+    if (lseek(fd, 0, SEEK_SET) != 0 || read(fd, code, 8) != 8)
+        perror("hostio code");
+    __builtin___clear_cache((char *)code, (char *)code + 8);
+    printf("hostio readcode: %d then %d\n", first, fn());
+    close(zero);
+    close(full);
+    close(hostio_null);
+    close(fd);
+    unlink(path);
+}
+
 static void *write_later(void *arg)
 {
     int fd = *(int *)arg;
@@ -1225,5 +1382,7 @@ int main(int argc, char **argv)
         mode_fdreuse();
     if (all || !strcmp(mode, "readcode"))
         mode_readcode(dir);
+    if (all || !strcmp(mode, "hostio"))
+        mode_hostio(dir);
     return 0;
 }

@@ -331,6 +331,16 @@ class _FnLowering:
     def lower_insn(self, insn: Insn) -> None:
         LOWERERS[insn.op](self, insn)
 
+    def before_host_call(self) -> None:
+        """Make env hold the guest state before host code reads it (the
+        globals are synced already: nothing to do here; a region keeps more)."""
+
+    def after_host_call(self) -> None:
+        """Host code may have written guest registers in env: forget the
+        values cached from before."""
+        for t in self.block.globals.values():
+            self.vals.pop(id(t), None)
+
     def fall_through(self, pc: int) -> None:
         """Leave for the next guest block at ``pc``, through the dispatcher."""
         self.sync_globals()
@@ -908,7 +918,37 @@ def lower_exit_tb(fl, insn):
     pc = fl.get(insn.ins[0])
     fl.sync_globals()
     fl.store_pc(pc)
-    fl.ret_exit(insn.consts[0])
+    code = insn.consts[0]
+    if code == Exit.SYSCALL and insn.ins[0].is_const and fl.rt.syscall_fn_offset:
+        host_syscall(fl, insn.ins[0].value)
+    fl.ret_exit(code)
+
+
+def host_syscall(fl, next_pc: int) -> None:
+    """Offer the syscall to host code first: env ``syscall_fn`` when it is
+    not 0 (backends/llvm/syscall.py; 0 while the Linux layer wants every
+    syscall in Python).  When that served it, the guest goes on at
+    ``next_pc`` as after a direct jump, chained through a jump slot: no
+    dispatcher.  Else the exit returns to the dispatcher as it always did.
+    The host function sees the guest registers in env."""
+    fp, on, r, done = (fl.tmp() for _ in range(4))
+    fl.emit(f"{fp} = load ptr, ptr {fl.env_ptr(fl.rt.syscall_fn_offset)}")
+    fl.emit(f"{on} = icmp ne ptr {fp}, null")
+    call_bb, served_bb, exit_bb = fl.new_bb("sys"), fl.new_bb("served"), fl.new_bb("sysexit")
+    fl.emit(f"br i1 {on}, label %{call_bb}, label %{exit_bb}")
+    fl.start_bb(call_bb)
+    fl.before_host_call()
+    fl.emit(f"{r} = call i64 {fp}(ptr %env)")
+    fl.emit(f"{done} = icmp ne i64 {r}, 0")
+    fl.emit(f"br i1 {done}, label %{served_bb}, label %{exit_bb}, !prof !1")
+    fl.start_bb(served_bb)
+    fl.after_host_call()
+    # A host signal that came during the call (the watcher thread set
+    # exit_request) is delivered now, as Linux delivers it on the way back
+    # from the syscall; a loop of reads would take it at its next edge anyway.
+    fl.loop_edge(count=False)
+    fl.lower_insn(Insn(Op.goto_tb, consts=(next_pc,)))
+    fl.start_bb(exit_bb)
 
 
 @lowers(Op.set_label)

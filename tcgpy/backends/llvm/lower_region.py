@@ -300,6 +300,18 @@ class _RegionLowering(_FnLowering):
         self._flush()
         super().ret_exit(code)
 
+    def before_host_call(self) -> None:
+        self._flush()
+
+    def after_host_call(self) -> None:
+        # what the host code wrote (a syscall's result) into the allocas,
+        # which the next flush would otherwise write back over it
+        for off in self.promoted:
+            v = self.tmp()
+            self.emit(f"{v} = load i64, ptr {super().env_ptr(off)}")
+            self.emit(f"store i64 {v}, ptr %a{off}")
+        super().after_host_call()
+
     def tail_call(self, fn: str) -> None:
         self._flush()
         super().tail_call(fn)

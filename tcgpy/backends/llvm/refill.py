@@ -30,12 +30,12 @@ _ENT = {name: getattr(RegionEntry, name).offset for name, _ in RegionEntry._fiel
 _TAB = {name: getattr(RegionTable, name).offset for name, _ in RegionTable._fields_}
 
 
-def _refill(rt: Runtime, mem_table_offset: int) -> str:
-    """``i1 refill(env, addr, last, need)``: fill ``addr``'s TLB entry from
-    the region table if one region holds ``addr`` through ``last`` (the
-    access's last byte) and grants ``need`` (FAST_READ or FAST_WRITE)."""
+def region_search(mem_table_offset: int) -> str:
+    """``ptr @region_of(env, addr)``: the region table's entry
+    (cpustate.RegionEntry) of the region holding ``addr``, or null (the
+    table: env at ``mem_table_offset``).  Internal to each module using it."""
     return f"""\
-define internal i1 @refill(ptr %env, i64 %addr, i64 %last, i64 %need) {{
+define internal ptr @region_of(ptr %env, i64 %addr) {{
 entry:
   %tpp = getelementptr i8, ptr %env, i64 {mem_table_offset}
   %tab = load ptr, ptr %tpp
@@ -69,6 +69,29 @@ check:
   %rp = getelementptr i8, ptr %ents, i64 %ro
   %endp = getelementptr i8, ptr %rp, i64 {_ENT['end']}
   %end = load i64, ptr %endp
+  %inside = icmp ult i64 %addr, %end
+  br i1 %inside, label %hit, label %fail
+hit:
+  ret ptr %rp
+fail:
+  ret ptr null
+}}
+"""
+
+
+def _refill(rt: Runtime, mem_table_offset: int) -> str:
+    """``i1 refill(env, addr, last, need)``: fill ``addr``'s TLB entry from
+    the region table if one region holds ``addr`` through ``last`` (the
+    access's last byte) and grants ``need`` (FAST_READ or FAST_WRITE)."""
+    return region_search(mem_table_offset) + f"""\
+define internal i1 @refill(ptr %env, i64 %addr, i64 %last, i64 %need) {{
+entry:
+  %rp = call ptr @region_of(ptr %env, i64 %addr)
+  %none = icmp eq ptr %rp, null
+  br i1 %none, label %fail, label %check
+check:
+  %endp = getelementptr i8, ptr %rp, i64 {_ENT['end']}
+  %end = load i64, ptr %endp
   %inside = icmp ult i64 %last, %end
   %fastp = getelementptr i8, ptr %rp, i64 {_ENT['fast']}
   %fast = load i64, ptr %fastp
@@ -96,6 +119,8 @@ fill:
   store i64 %wtag, ptr %wp
   %tap = getelementptr i8, ptr %tlb, i64 16
   store i64 %addend, ptr %tap
+  %tpp = getelementptr i8, ptr %env, i64 {mem_table_offset}
+  %tab = load ptr, ptr %tpp
   %cp = getelementptr i8, ptr %tab, i64 {_TAB['refills']}
   %c = load i64, ptr %cp
   %c1 = add i64 %c, 1

@@ -46,6 +46,10 @@ class Runtime:
     icount: bool = True
     # u64 hook(env, kind, pc, size): the emulator's Python hooks (Op.hook)
     hook_fn: int = 0
+    # env offset of ``syscall_fn`` (cpustate.make_layout): a syscall exit
+    # first calls it when it is not 0 (lower.lower_exit_tb); 0 here: the
+    # exit goes straight to the dispatcher (code for tests' bare runtimes)
+    syscall_fn_offset: int = 0
     # Non-empty: relocatable code for the persistent cache (tcgpy/pcache.py).
     # Every address above is then named by a symbol (``ref``) that the
     # loader maps to this run's value, and ``tag`` makes the module's own

@@ -28,6 +28,11 @@ FD_WAITS = {
     "accept": (0, select.POLLIN, None), "accept4": (0, select.POLLIN, None),
     "write": (0, select.POLLOUT, None), "writev": (0, select.POLLOUT, None),
 }
+# Syscalls at a file offset (never waiting themselves): their descriptor is
+# remembered in never_wait_fds as the FD_WAITS ones' are, so that a program
+# that only preads and pwrites (a database) has them served in host code
+# too (backends/llvm/syscall.py).
+FD_POSITIONED = frozenset({"pread64", "pwrite64"})
 MSG_DONTWAIT = 0x40
 # Character devices that never make a reader or writer wait: /dev/null,
 # /dev/zero, /dev/full, /dev/random, /dev/urandom (Linux's mem major 1).
@@ -50,10 +55,7 @@ def wait_instead(proc, name: str, args: tuple):
     try:
         # A regular file or a device that never blocks: run the syscall, and
         # remember (a read(2) of a file paid a poll every time).
-        st = os.fstat(fd)
-        if stat.S_ISREG(st.st_mode) or stat.S_ISBLK(st.st_mode) or (
-                stat.S_ISCHR(st.st_mode) and st.st_rdev in NEVER_WAIT_DEVICES):
-            proc.never_wait_fds.add(fd)
+        if remember_never_wait(proc, fd):
             return None
     except OSError:
         return None             # the syscall itself reports EBADF
@@ -79,6 +81,27 @@ def wait_instead(proc, name: str, args: tuple):
     proc.sched.block_io([(fd, events)], deadline=time.monotonic() + timeout if timeout else None,
                         timeout_result=proc.err("EAGAIN"), sa_restart=not timeout)
     return NORETURN
+
+
+def remember_never_wait(proc, fd: int) -> bool:
+    """Whether ``fd`` is a regular file or a device that never makes a
+    reader or writer wait; if so it goes into ``proc.never_wait_fds``.
+    OSError for a bad descriptor."""
+    st = os.fstat(fd)
+    if stat.S_ISREG(st.st_mode) or stat.S_ISBLK(st.st_mode) or (
+            stat.S_ISCHR(st.st_mode) and st.st_rdev in NEVER_WAIT_DEVICES):
+        proc.never_waits(fd)
+        return True
+    return False
+
+
+def remember_positioned(proc, fd: int) -> None:
+    """Before a FD_POSITIONED syscall on ``fd``: remember it if it never waits."""
+    if fd not in proc.never_wait_fds:
+        try:
+            remember_never_wait(proc, fd)
+        except OSError:
+            pass                # the syscall itself reports EBADF
 
 
 def sock_timeout(fd: int, option: int) -> float:

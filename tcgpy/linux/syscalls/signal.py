@@ -45,18 +45,23 @@ def sys_rt_sigaction(proc, signo, act, oldact, sigsetsize):
         proc.write(oldact, lay.pack(sa_handler=cur.handler, sa_flags=cur.flags,
                                     sa_mask=cur.mask, **restorer))
     if new is not None:
-        _drain_host_signals(proc)
+        if _drain_host_signals(proc):
+            return NORETURN
         proc.signals.actions[signo] = SigAction(new["sa_handler"], new["sa_flags"],
                                                 new.get("sa_restorer", 0), new["sa_mask"])
     return 0
 
 
-def _drain_host_signals(proc) -> None:
+def _drain_host_signals(proc) -> bool:
     """Host signals that arrived before this change are judged by the
-    dispositions and mask they arrived under (hostsig.SignalWatcher.drain)."""
+    dispositions and mask they arrived under (hostsig.SignalWatcher.drain),
+    and delivered before it, as Linux would have delivered them before the
+    syscall: True when a handler now runs first (it returns to the syscall
+    instruction; the caller changes nothing and returns NORETURN)."""
     watcher = getattr(proc, "watcher", None)
     if watcher is not None:
         watcher.drain()
+    return bool(proc.signals.host_queue) and proc.signal_first()
 
 
 @syscall("rt_sigprocmask", "i p p u")
@@ -67,7 +72,8 @@ def sys_rt_sigprocmask(proc, how, nset, oset, sigsetsize):
     old = sigs.blocked
     if nset:
         (mask,) = struct.unpack("<Q", proc.read(nset, 8))
-        _drain_host_signals(proc)
+        if _drain_host_signals(proc):
+            return NORETURN
         h = proc.arch.consts.SIG_HOW
         if how == h["SIG_BLOCK"]:
             sigs.blocked |= mask
