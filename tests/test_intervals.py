@@ -58,6 +58,8 @@ def test_matches_a_sorted_list(ops, chunk):
                 want = next((x for x in model if x.start <= addr < x.end), None)
                 assert seq.find(addr) is want
                 assert list(seq.below(addr)) == [x for x in reversed(model) if x.start < addr]
+                assert seq.last_below(addr) is next((x for x in reversed(model) if x.start < addr), None)
+                assert seq.is_free(addr, addr + 5) == (not _model_meeting(model, addr, addr + 5))
             assert seq.meeting(5, 100) == _model_meeting(model, 5, 100)
             if model:
                 assert seq[0] is model[0] and seq[-1] is model[-1]

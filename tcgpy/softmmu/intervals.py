@@ -78,6 +78,18 @@ class Intervals:
                 return item
         return None
 
+    def last_below(self, addr: int):
+        """The item starting highest below ``addr``, or None."""
+        c = bisect.bisect_right(self._firsts, addr - 1) - 1
+        if c < 0:
+            return None
+        return self._chunks[c][bisect.bisect_right(self._keys[c], addr - 1) - 1]
+
+    def is_free(self, a: int, b: int) -> bool:
+        """Whether no item meets [a, b) (one probe, no list built)."""
+        item = self.last_below(b)
+        return item is None or item.end <= a
+
     def meeting(self, a: int, b: int) -> list:
         """The items meeting [a, b), in order."""
         chunks, keys = self._chunks, self._keys
@@ -161,11 +173,14 @@ class Intervals:
     def replace(self, old: list, new: list) -> None:
         """Take out the items ``old`` and put in ``new`` (as after meeting():
         the pieces a change left of a run of items)."""
-        keep = {id(x) for x in new}
+        # A few items (one mmap, munmap or mprotect): lists of ids are
+        # cheaper to build than sets, and as quick to search.
+        ids = set if len(old) + len(new) > 8 else list
+        keep, kept = ids(map(id, new)), ids(map(id, old))
         for item in old:
             if id(item) not in keep:
                 self.remove(item)
-        kept = {id(x) for x in old}
         for item in new:
             if id(item) not in kept:
                 self.insert(item)
+
