@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import errno
 import fcntl
+import functools
 import os
 import stat
 
@@ -13,8 +14,21 @@ from .table import syscall
 
 
 def _perms(proc, prot: int) -> str:
-    m = proc.arch.consts.MMAN
-    return perms_str(bool(prot & m["PROT_READ"]), bool(prot & m["PROT_WRITE"]), bool(prot & m["PROT_EXEC"]))
+    perms = _prot_perms(proc.arch.consts).get(prot)
+    if perms is None:           # with bits beyond r/w/x (PROT_GROWSDOWN...): those alone count
+        m = proc.arch.consts.MMAN
+        perms = perms_str(bool(prot & m["PROT_READ"]), bool(prot & m["PROT_WRITE"]), bool(prot & m["PROT_EXEC"]))
+    return perms
+
+
+@functools.cache
+def _prot_perms(consts) -> dict[int, str]:
+    """PROT_* combinations of read, write and execute -> permission string
+    (mmap and mprotect ask at every call)."""
+    m = consts.MMAN
+    bits = (m["PROT_READ"], m["PROT_WRITE"], m["PROT_EXEC"])
+    return {r | w | x: perms_str(bool(r), bool(w), bool(x))
+            for r in (0, bits[0]) for w in (0, bits[1]) for x in (0, bits[2])}
 
 
 @syscall("brk", "p", ret="x")
@@ -127,9 +141,8 @@ def sys_mprotect(proc, addr, length, prot):
         return proc.err("EINVAL")
     if length == 0:
         return 0
-    if not proc.space.may_protect(addr, length, bool(prot & proc.arch.consts.MMAN["PROT_WRITE"])):
-        return proc.err("EACCES")
-    return 0 if proc.space.protect(addr, length, _perms(proc, prot)) else proc.err("ENOMEM")
+    error = proc.space.protect(addr, length, _perms(proc, prot))
+    return proc.err(error) if error else 0
 
 
 @syscall("mremap", "p u u x p", ret="x")
