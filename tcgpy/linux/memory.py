@@ -190,22 +190,24 @@ class AddressSpace:
 
     def unmap(self, start: int, length: int) -> None:
         start, end = page_down(start), page_up(start + length)
-        old = self.vmas.meeting(start, end)
+        vmas = self.vmas
+        old = vmas.take(start, end)
         if not old:
             return
-        if old[0].start < start or old[-1].end > end:
-            self._split(start)
-            self._split(end)
-            old = self.vmas.meeting(start, end)
+        # the engine unmaps each run of adjacent mappings at once
         if len(old) == 1:                   # (the usual case, without the generator)
-            v = old[0]
-            self.emu.unmap_any(v.start, v.end - v.start)
-            self.vmas.remove(v)
+            runs = ((max(old[0].start, start), min(old[0].end, end)),)
         else:
-            # the engine unmaps each run of adjacent mappings at once
-            for a, b in _runs(old):
-                self.emu.unmap_any(a, b - a)
-            self.vmas.replace(old, [])
+            runs = [(max(a, start), min(b, end)) for a, b in _runs(old)]
+        # what is left of the mappings at either end goes back
+        head, tail = old[0], old[-1]
+        if tail.end > end:
+            vmas.insert(tail.piece(end, tail.end))      # (first: head may be tail)
+        if head.start < start:
+            head.end = start
+            vmas.insert(head)
+        for a, b in runs:
+            self.emu.unmap_any(a, b - a)
         if end > self.packed_from:
             self.packed_from = min(max(self.packed_from, end), self.MMAP_TOP)
 

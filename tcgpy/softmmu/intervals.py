@@ -116,6 +116,39 @@ class Intervals:
             c, i = c + 1, 0
         return out
 
+    def take(self, a: int, b: int) -> list:
+        """Take out the items meeting [a, b) and return them, in order (as
+        meeting() then remove() of each, with the lookups done once)."""
+        chunks, keys, firsts = self._chunks, self._keys, self._firsts
+        c = bisect.bisect_right(firsts, a) - 1
+        if c < 0:
+            if not chunks:
+                return []
+            c = i = 0
+        else:
+            i = bisect.bisect_right(keys[c], a) - 1
+            if chunks[c][i].end <= a:
+                i += 1
+        out = []
+        while c < len(chunks):
+            chunk, k = chunks[c], keys[c]
+            n = len(chunk)
+            j = bisect.bisect_left(k, b, i)
+            if i < j:
+                out += chunk[i:j]
+                del chunk[i:j], k[i:j]
+                self._len -= j - i
+                if not chunk:
+                    del chunks[c], keys[c], firsts[c]
+                elif i == 0:
+                    firsts[c] = k[0]
+            if j < n:
+                break           # an item at or above b: the run ends here
+            if chunk:
+                c += 1          # (else the next chunk moved down to c)
+            i = 0
+        return out
+
     def below(self, addr: int) -> Iterator:
         """The items starting below ``addr``, highest first (the sequence
         must not change while this is consumed)."""

@@ -379,7 +379,7 @@ class AddressSpace:
         permissions the regions there had between them (0: nothing was)."""
         self.check_range(addr, size)
         end = addr + size
-        old = self.regions.meeting(addr, end)
+        old = self.regions.take(addr, end)
         if not old:
             return 0        # nothing to drop from the table, and the TLB holds no unmapped page
         # What is left of the regions at either end (one region, when the
@@ -390,7 +390,8 @@ class AddressSpace:
         if head.start < addr:
             head.end = addr
             left.insert(0, head)
-        self.regions.replace(old, left)
+        for r in left:
+            self.regions.insert(r)
         self._splice(head.start, len(old), left)
         self.tlb_flush_range(addr, size)
         had = 0
