@@ -125,10 +125,13 @@ class AddressSpace:
         if hint and page_down(hint) + length <= self.MMAP_TOP and self.is_free(page_down(hint), page_down(hint) + length):
             return page_down(hint)
         top = self.packed_from
-        for v in self.vmas.below(top):
-            if v.end <= top - length:
-                break
-            top = min(top, v.start)
+        v = self.vmas.last_below(top)
+        if v is not None and v.end > top - length:
+            # (the usual case, room right below the packed run, makes no generator)
+            for v in self.vmas.below(top):
+                if v.end <= top - length:
+                    break
+                top = min(top, v.start)
         return top - length if top - length >= self.MMAP_BOTTOM else None
 
     # -- changes ---------------------------------------------------------------
@@ -139,12 +142,13 @@ class AddressSpace:
             v.end = addr
             self.vmas.insert(tail)
 
-    def map(self, start: int, length: int, perms: str, name: str = "", **shared) -> None:
-        """Map fresh zeroed pages; any existing mapping in the range is replaced.
+    def map(self, start: int, length: int, perms: str, name: str = "", free: bool = False, **shared) -> None:
+        """Map fresh zeroed pages; any existing mapping in the range is replaced
+        (``free``: the caller knows there is none, as find_free's ranges).
         ``shared`` holds VMA fields of a shared mapping (backing, bbase, file, hole...)."""
         start, end = page_down(start), page_up(start + length)
         vmas = self.vmas
-        if not vmas.is_free(start, end):
+        if not free and not vmas.is_free(start, end):
             self.unmap(start, end - start)
         vma = VMA(start, end, perms, name, **shared, serial=self.next_serial)
         self.next_serial += 1

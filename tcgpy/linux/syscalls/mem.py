@@ -91,7 +91,7 @@ def sys_mmap(proc, addr, length, prot, flags, fd, offset):
             space.map_shared(start, size, _perms(proc, prot), "mmap", -1 if anon else hfd, 0 if anon else offset,
                              may_write)
         elif anon or _is_dev_zero(hfd):
-            space.map(start, size, _perms(proc, prot), "mmap")
+            space.map(start, size, _perms(proc, prot), "mmap", free=not fixed)
         else:
             error = _map_private_file(space, start, size, _perms(proc, prot), hfd, offset)
             if error:
