@@ -14,21 +14,20 @@ from .table import syscall
 
 
 def _perms(proc, prot: int) -> str:
-    perms = _prot_perms(proc.arch.consts).get(prot)
+    m = proc.arch.consts.MMAN
+    read, write, execute = m["PROT_READ"], m["PROT_WRITE"], m["PROT_EXEC"]
+    perms = _prot_perms(read, write, execute).get(prot)
     if perms is None:           # with bits beyond r/w/x (PROT_GROWSDOWN...): those alone count
-        m = proc.arch.consts.MMAN
-        perms = perms_str(bool(prot & m["PROT_READ"]), bool(prot & m["PROT_WRITE"]), bool(prot & m["PROT_EXEC"]))
+        perms = perms_str(bool(prot & read), bool(prot & write), bool(prot & execute))
     return perms
 
 
 @functools.cache
-def _prot_perms(consts) -> dict[int, str]:
+def _prot_perms(read: int, write: int, execute: int) -> dict[int, str]:
     """PROT_* combinations of read, write and execute -> permission string
     (mmap and mprotect ask at every call)."""
-    m = consts.MMAN
-    bits = (m["PROT_READ"], m["PROT_WRITE"], m["PROT_EXEC"])
     return {r | w | x: perms_str(bool(r), bool(w), bool(x))
-            for r in (0, bits[0]) for w in (0, bits[1]) for x in (0, bits[2])}
+            for r in (0, read) for w in (0, write) for x in (0, execute)}
 
 
 @syscall("brk", "p", ret="x")
