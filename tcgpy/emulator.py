@@ -16,7 +16,7 @@ from .backends.llvm import jit
 from .frontends import get_arch
 from .ir.ops import EXIT_REQUESTED, Exit, MemOp
 from .cpustate import PAGE_BITS, PAGE_MASK, PAGE_SIZE
-from .softmmu.memory import PERM_R, PERM_W, AddressSpace, Fault
+from .softmmu.memory import PERM_R, PERM_W, PERM_X, AddressSpace, Fault
 from .tbcache import TBCache
 from .translator import FetchFault
 
@@ -285,17 +285,22 @@ class Emulator:
             raise ValueError(f"mem_unmap: [{address:#x}, {address + size:#x}) is not mapped throughout")
         self.unmap_any(address, size)
 
+    # Translated code exists only on executable pages: the translator
+    # fetches through the permissions, and taking execute permission away
+    # drops it (below).  So a change that takes none away has no blocks to
+    # drop, and skips the block cache (a third of a one-page munmap's
+    # Python).  (The cache's note that a page was looked up in the
+    # persistent cache may outlive a page that was never executable; a later
+    # lookup there is skipped, which is only a miss.)
     def unmap_any(self, address: int, size: int) -> None:
         """Unmap whatever is mapped in a range (munmap(2)'s rule: holes are fine)."""
-        self.aspace.check_range(address, size)
-        self.cache.invalidate_range(address, address + size)
-        self.aspace.unmap(address, size)
+        if self.aspace.unmap(address, size) & PERM_X:
+            self.cache.invalidate_range(address, address + size)
 
     def mem_protect(self, address: int, size: int, perms) -> None:
-        self.aspace.check_range(address, size)
         # Blocks on pages losing execute permission must not run again.
-        self.cache.invalidate_range(address, address + size)
-        self.aspace.protect(address, size, perms)
+        if self.aspace.protect(address, size, perms) & PERM_X:
+            self.cache.invalidate_range(address, address + size)
 
     def mem_regions(self) -> list[tuple[int, int, str]]:
         """(start, end, perms) of every mapping, in address order."""

@@ -21,7 +21,7 @@ def _model_meeting(model, a, b):
 
 
 # (op, slot, width): slots are 8 apart, so intervals of width 1..8 never overlap
-OPS = st.lists(st.tuples(st.sampled_from("irR"), st.integers(0, 40), st.integers(1, 8)), max_size=150)
+OPS = st.lists(st.tuples(st.sampled_from("irRt"), st.integers(0, 40), st.integers(1, 8)), max_size=150)
 
 
 @settings(max_examples=150, deadline=None)
@@ -53,11 +53,20 @@ def test_matches_a_sorted_list(ops, chunk):
                 seq.replace(old, new)
                 for x in old[1:]:
                     model.remove(x)
+            elif op == "t":
+                # take out the items meeting a window of up to 8 slots
+                a, b = start + width - 4, start + 8 * width
+                want = _model_meeting(model, a, b)
+                assert seq.take(a, b) == want
+                for x in want:
+                    model.remove(x)
             assert list(seq) == model and len(seq) == len(model) and bool(seq) == bool(model)
             for addr in range(-1, 8 * 42, 3):
                 want = next((x for x in model if x.start <= addr < x.end), None)
                 assert seq.find(addr) is want
                 assert list(seq.below(addr)) == [x for x in reversed(model) if x.start < addr]
+                assert seq.last_below(addr) is next((x for x in reversed(model) if x.start < addr), None)
+                assert seq.is_free(addr, addr + 5) == (not _model_meeting(model, addr, addr + 5))
             assert seq.meeting(5, 100) == _model_meeting(model, 5, 100)
             if model:
                 assert seq[0] is model[0] and seq[-1] is model[-1]

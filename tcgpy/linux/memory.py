@@ -140,10 +140,13 @@ class AddressSpace:
         if hint and page_down(hint) + length <= self.MMAP_TOP and self.is_free(page_down(hint), page_down(hint) + length):
             return page_down(hint)
         top = self.packed_from
-        for v in self.vmas.below(top):
-            if v.end <= top - length:
-                break
-            top = min(top, v.start)
+        v = self.vmas.last_below(top)
+        if v is not None and v.end > top - length:
+            # (the usual case, room right below the packed run, makes no generator)
+            for v in self.vmas.below(top):
+                if v.end <= top - length:
+                    break
+                top = min(top, v.start)
         return top - length if top - length >= self.MMAP_BOTTOM else None
 
     # -- changes ---------------------------------------------------------------
@@ -154,11 +157,14 @@ class AddressSpace:
             v.end = addr
             self.vmas.insert(tail)
 
-    def map(self, start: int, length: int, perms: str, name: str = "", **shared) -> None:
-        """Map fresh zeroed pages; any existing mapping in the range is replaced.
+    def map(self, start: int, length: int, perms: str, name: str = "", free: bool = False, **shared) -> None:
+        """Map fresh zeroed pages; any existing mapping in the range is replaced
+        (``free``: the caller knows there is none, as find_free's ranges).
         ``shared`` holds VMA fields of a shared mapping (backing, bbase, file, hole...)."""
         start, end = page_down(start), page_up(start + length)
-        self.unmap(start, end - start)
+        vmas = self.vmas
+        if not free and not vmas.is_free(start, end):
+            self.unmap(start, end - start)
         vma = VMA(start, end, perms, name, **shared, serial=self.next_serial)
         self.next_serial += 1
         if vma.backing is not None:
@@ -166,12 +172,15 @@ class AddressSpace:
                              backing=_view(vma.backing, start - vma.bbase, end - start))
         else:
             self.emu.mem_map(start, end - start, "" if vma.hole else perms)
-        self.vmas.insert(vma)
+        vmas.insert(vma)
         # grow the packed run down over this mapping and those right below it
-        for v in self.vmas.below(vma.start + 1):
-            if not v.start < self.packed_from <= v.end:
-                break
-            self.packed_from = v.start
+        if start < self.packed_from <= end:
+            low = start
+            below = vmas.last_below(low)
+            while below is not None and below.end == low:
+                low = below.start
+                below = vmas.last_below(low)
+            self.packed_from = low
 
     def map_shared(self, start: int, size: int, perms: str, name: str, fd: int = -1, offset: int = 0,
                    may_write: bool = True, file: FileMap | None = None) -> None:
@@ -200,39 +209,55 @@ class AddressSpace:
 
     def unmap(self, start: int, length: int) -> None:
         start, end = page_down(start), page_up(start + length)
-        old = self.vmas.meeting(start, end)
+        vmas = self.vmas
+        old = vmas.take(start, end)
         if not old:
-            return          # nothing there (map's usual case: a range find_free chose)
+            return
+        # the engine unmaps each run of adjacent mappings at once
+        if len(old) == 1:                   # (the usual case, without the generator)
+            runs = ((max(old[0].start, start), min(old[0].end, end)),)
+        else:
+            runs = [(max(a, start), min(b, end)) for a, b in _runs(old)]
+        # what is left of the mappings at either end goes back
+        head, tail = old[0], old[-1]
+        if tail.end > end:
+            vmas.insert(tail.piece(end, tail.end))      # (first: head may be tail)
+        if head.start < start:
+            head.end = start
+            vmas.insert(head)
+        for a, b in runs:
+            self.emu.unmap_any(a, b - a)
+        if end > self.packed_from:
+            self.packed_from = min(max(self.packed_from, end), self.MMAP_TOP)
+
+    def protect(self, start: int, length: int, perms: str) -> str | None:
+        """mprotect: None, or the errno name of a refusal (then nothing
+        changed): EACCES for write access to a shared file opened read-only,
+        ENOMEM when part of the range is unmapped."""
+        start, end = page_down(start), page_up(start + length)
+        old = self.vmas.meeting(start, end)
+        if "w" in perms:
+            for v in old:
+                if not v.may_write:
+                    return "EACCES"
+        covered = start
+        for v in old:
+            if v.start > covered:
+                return "ENOMEM"
+            covered = v.end
+        if covered < end:
+            return "ENOMEM"
         if old[0].start < start or old[-1].end > end:
             self._split(start)
             self._split(end)
             old = self.vmas.meeting(start, end)
-        for v in old:
-            self.emu.unmap_any(v.start, v.end - v.start)
-            self.vmas.remove(v)
-        if end > self.packed_from:
-            self.packed_from = min(max(self.packed_from, end), self.MMAP_TOP)
-
-    def protect(self, start: int, length: int, perms: str) -> bool:
-        """mprotect; False (ENOMEM) when part of the range is unmapped."""
-        start, end = page_down(start), page_up(start + length)
-        old = self.vmas.meeting(start, end)
-        if end - start != sum(min(v.end, end) - max(v.start, start) for v in old):
-            return False            # not all mapped
-        if old and old[0].start < start or old[-1].end > end:
-            self._split(start)
-            self._split(end)
-            old = self.vmas.meeting(start, end)
-        for v in old:
-            if v.perms != perms:
-                if not v.hole:
-                    self.emu.mem_protect(v.start, v.end - v.start, perms)
-                v.perms = perms
-        return True
-
-    def may_protect(self, start: int, length: int, write: bool) -> bool:
-        """False (EACCES) when asking for write access to a read-only shared file."""
-        return not write or all(v.may_write for v in self.overlapping(start, page_up(start + length)))
+        changing = [v for v in old if v.perms != perms]
+        for v in changing:
+            v.perms = perms
+        # holes stay inaccessible in the engine whatever their permissions
+        for a, b in _runs(v for v in changing if not v.hole):
+            self.emu.mem_protect(a, b - a, perms)
+        return None
 
     def fault_in(self, addr: int) -> bool:
         """A guest access faulted at ``addr``: True when it was a hole of a shared
@@ -302,6 +327,19 @@ class AddressSpace:
             self.unmap(new_top, old_top - new_top)
         self.brk = new
         return self.brk
+
+
+def _runs(vmas):
+    """(start, end) of each run of adjacent mappings among ``vmas`` (in order)."""
+    a = b = None
+    for v in vmas:
+        if v.start != b:
+            if b is not None:
+                yield a, b
+            a = v.start
+        b = v.end
+    if b is not None:
+        yield a, b
 
 
 def _view(backing, offset: int, size: int):

@@ -19,17 +19,18 @@ import weakref
 from dataclasses import dataclass
 from typing import Callable
 
+from .arena import LARGEST, MAP_NORESERVE, Arena
 from .intervals import Intervals
-from ..cpustate import (FAST_READ, FAST_WRITE, PAGE_MASK, PAGE_SIZE, REGION_ENTRY_SIZE, TLB_SIZE,
+from ..cpustate import (FAST_READ, FAST_WRITE, PAGE_BITS, PAGE_MASK, PAGE_SIZE, REGION_ENTRY_SIZE, TLB_SIZE,
                         RegionEntry, RegionTable, TLBEntry)
 
 MASK64 = (1 << 64) - 1
 # Guest memory is reserved, not committed, as qemu-user does: a guest that
 # reserves 1 TiB for a heap or a sanitizer's shadow touches a little of it,
 # and Linux's overcommit heuristic refuses large private mappings without
-# this flag (Python < 3.13 does not export it; its value on Linux hosts).
-MAP_NORESERVE = getattr(mmap, "MAP_NORESERVE", 0x4000)
+# MAP_NORESERVE.
 _ENTRY = struct.Struct("<4Q")        # cpustate.RegionEntry
+_TLB_WORDS = ctypes.sizeof(TLBEntry) // 8
 NO_TAG = MASK64          # a tag no (page-aligned) address compares equal to
 
 # The host's whole address space as one buffer, for Python's accesses to
@@ -89,6 +90,15 @@ class Backing:
     # duplicates, rather than memory shared with other processes
     private: bool = True
     parent: "Backing | None" = None     # a view's whole backing, kept alive (linux.memory._view)
+
+
+class ArenaPiece(Backing):
+    """Private memory that is a piece of the address space's arena (small
+    mappings: arena.py), given back when the last region using it goes."""
+    __slots__ = ("arena",)
+
+    def __del__(self):
+        self.arena.give(self.host, self.size)
 
 
 def host_backing(size: int, fd: int = -1, offset: int = 0, shared: bool = False) -> Backing:
@@ -169,7 +179,9 @@ class MapError(ValueError):
 class AddressSpace:
     def __init__(self, tlb: ctypes.Array):
         self.regions = Intervals()      # of Region
+        self.arena = Arena()            # host memory of small private mappings
         self.tlb = tlb
+        self._tlb_words = memoryview(tlb).cast("B").cast("Q")     # TLBEntry fields as integers
         # Pages holding translated code: stores to them must take the slow
         # path so that the translated blocks are invalidated (QEMU's NOTDIRTY).
         self.code_pages: set[int] = set()
@@ -196,28 +208,25 @@ class AddressSpace:
 
     # -- region bookkeeping ------------------------------------------------------
     def _entry(self, r: Region) -> bytes:
-        if (r.is_mmio or self.watch_all
+        # (r.is_mmio and r.host spelled out: this runs for every entry a change writes)
+        b = r.backing
+        if (b is None or self.watch_all
                 or self.watched_pages and any(r.start <= p < r.end for p in self.watched_pages)):
             return _ENTRY.pack(r.start, r.end, 0, 0)
         fast = ((FAST_READ if r.perms & PERM_R else 0)
                 | (FAST_WRITE if r.perms & PERM_W and not r.has_code else 0))
-        return _ENTRY.pack(r.start, r.end, (r.host - r.start) & MASK64, fast)
+        return _ENTRY.pack(r.start, r.end, (b.host + r.offset - r.start) & MASK64, fast)
 
-    def _publish(self, start: int = 0, end: int = 1 << 64, new: list[Region] | None = None) -> None:
+    def _publish(self, start: int = 0, end: int = 1 << 64) -> None:
         """Bring the native table the host refill searches up to date after a
-        change confined to [start, end): the entries meeting it (or its
-        neighbours, which a merge may have joined) are replaced, by ``new``
-        when the caller knows what now lies where the entries meeting
-        [start, end) were (then the neighbours are left alone).  The
+        change confined to [start, end): the entries meeting it or its
+        neighbours (which a merge may have joined) are replaced.  The
         entries before them or those after move, whichever are fewer (the
         table has room at both ends), so a change costs a short memmove:
         mmap's top-down layout inserts near the front of the table, and
         moving every entry after that made 100,000 mappings quadratic."""
-        if new is None:
-            a, b = max(start - 1, 0), end + 1
-            new = self.regions.meeting(a, b)
-        else:
-            a, b = start, end
+        a, b = max(start - 1, 0), end + 1
+        new = self.regions.meeting(a, b)
         # The entries wholly below a (their ends are sorted as their starts
         # are) are the unchanged regions below the change; the old entries
         # meeting [a, b) follow them, up to the first starting at b or above.
@@ -231,6 +240,21 @@ class AddressSpace:
         at = self.table_base + (first + i) * REGION_ENTRY_SIZE
         HOST[at:at + len(data)] = data          # no ctypes call (see HOST)
         self.table.count = n_old + grow
+
+    def _splice(self, start: int, old: int, new: list[Region]) -> None:
+        """_publish for a caller that knows the change: the ``old`` entries
+        from the first starting at or above ``start`` become ``new`` (one
+        bisect, where _publish needs two over the whole table)."""
+        words, first, n = self._words, self._first, self.table.count
+        i = bisect.bisect_left(words[4 * first:4 * (first + n):4], start)
+        grow = len(new) - old
+        if grow:
+            first = self._move(i, i + old, grow)
+        if new:
+            data = self._entry(new[0]) if len(new) == 1 else b"".join(map(self._entry, new))
+            at = self.table_base + (first + i) * REGION_ENTRY_SIZE
+            HOST[at:at + len(data)] = data
+        self.table.count = n + grow
 
     def _move(self, i: int, k: int, grow: int) -> int:
         """Make entries [i, k) of the table ``grow`` longer (or shorter) by
@@ -317,84 +341,121 @@ class AddressSpace:
         """Map zeroed private memory, or MMIO callbacks (``mmio=(read, write)``),
         or the host memory of ``backing`` (see host_backing; at least ``size`` bytes)."""
         self.check_range(addr, size)
-        if self.regions.meeting(addr, addr + size):
+        end = addr + size
+        if not self.regions.is_free(addr, end):
             raise ValueError(f"range {addr:#x}+{size:#x} overlaps an existing mapping")
         p = parse_perms(perms)
         if backing is not None:
             if backing.size < size:
                 raise ValueError(f"backing of {backing.size:#x} bytes for a {size:#x}-byte mapping")
-            region = Region(addr, addr + size, p, backing)
+            region = Region(addr, end, p, backing)
         elif mmio is None:
             try:
-                mm = mmap.mmap(-1, size, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS | MAP_NORESERVE)
+                if size <= LARGEST:
+                    backing = ArenaPiece(None, self.arena.take(size), size)
+                    backing.arena = self.arena
+                else:
+                    mm = mmap.mmap(-1, size, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS | MAP_NORESERVE)
+                    backing = Backing(mm, ctypes.addressof(ctypes.c_char.from_buffer(mm)), size)
             except (OSError, OverflowError, MemoryError) as e:
                 why = e.strerror if isinstance(e, OSError) else "too large for this host"
                 raise MapError(f"cannot map {size:#x} bytes at {addr:#x}: {why}") from None
-            host = ctypes.addressof(ctypes.c_char.from_buffer(mm))
-            region = Region(addr, addr + size, p, Backing(mm, host, size))
+            region = Region(addr, end, p, backing)
         else:
             read, write = mmio
-            region = Region(addr, addr + size, p, None, mmio_read=read, mmio_write=write, mmio_base=addr)
+            region = Region(addr, end, p, None, mmio_read=read, mmio_write=write, mmio_base=addr)
         self.regions.insert(region)
-        self._publish(addr, addr + size, [region])
+        self._splice(addr, 0, [region])
         # No TLB flush: nothing was mapped here, and unmap flushed what was.
 
-    def _split(self, at: int) -> None:
-        r = self.find(at)
-        if r is None or r.start == at:
-            return
-        tail = Region(at, r.end, r.perms, r.backing, r.offset + (at - r.start) if r.backing else 0,
+    @staticmethod
+    def _piece(r: Region, start: int, end: int, perms: int) -> Region:
+        """The part [start, end) of ``r`` as a region of its own."""
+        return Region(start, end, perms, r.backing, r.offset + (start - r.start) if r.backing else 0,
                       r.mmio_read, r.mmio_write, r.mmio_base, r.has_code)
-        r.end = at
-        self.regions.insert(tail)
 
-    def unmap(self, addr: int, size: int) -> None:
+    def unmap(self, addr: int, size: int) -> int:
+        """Unmap whatever is mapped in [addr, addr + size); returns the
+        permissions the regions there had between them (0: nothing was)."""
         self.check_range(addr, size)
         end = addr + size
-        old = self.regions.meeting(addr, end)
+        old = self.regions.take(addr, end)
         if not old:
-            return          # nothing to drop from the table, and the TLB holds no unmapped page
+            return 0        # nothing to drop from the table, and the TLB holds no unmapped page
         # What is left of the regions at either end (one region, when the
         # range is inside it: its tail is cut before its end moves).
         head, tail, left = old[0], old[-1], []
         if tail.end > end:
-            left.append(Region(end, tail.end, tail.perms, tail.backing,
-                               tail.offset + (end - tail.start) if tail.backing else 0,
-                               tail.mmio_read, tail.mmio_write, tail.mmio_base, tail.has_code))
+            left.append(self._piece(tail, end, tail.end, tail.perms))
         if head.start < addr:
             head.end = addr
             left.insert(0, head)
-        self.regions.replace(old, left)
-        self._publish(addr, end, left)      # the table's entries meeting the range are ``old``
+        for r in left:
+            self.regions.insert(r)
+        self._splice(head.start, len(old), left)
         self.tlb_flush_range(addr, size)
+        had = 0
+        for r in old:
+            had |= r.perms
+        return had
 
-    def protect(self, addr: int, size: int, perms) -> None:
+    def protect(self, addr: int, size: int, perms) -> int:
+        """Give the mapped parts of [addr, addr + size) permissions
+        ``perms``; returns the permission bits some part of it lost (the
+        engine drops translated code when execute is among them).
+
+        One walk over the regions meeting the range and its two neighbours
+        splits the regions at its ends, sets the permissions and joins
+        pieces that became one again (which keeps lookups short); the table
+        and the TLB change only where something did.  Permissions that only
+        grow leave the TLB alone: an entry grants no more than before, and a
+        refill finds the rest."""
         self.check_range(addr, size)
         p = parse_perms(perms)
-        self._split(addr)
-        self._split(addr + size)
-        for r in self.overlapping(addr, addr + size):
-            r.perms = p
-        self._merge(addr, addr + size)
-        self._publish(addr, addr + size)
-        self.tlb_flush_range(addr, size)
+        end = addr + size
+        run = self.regions.meeting(max(addr - 1, 0), end + 1)
+        lost, changed, out = 0, False, []
+        for r in run:
+            if r.perms == p or r.end <= addr or r.start >= end:
+                out.append(r)               # a neighbour, or already so
+                continue
+            lost |= r.perms & ~p
+            changed = True
+            tail = self._piece(r, end, r.end, r.perms) if r.end > end else None
+            if r.start < addr:              # r keeps its head
+                mid = self._piece(r, addr, min(r.end, end), p)
+                r.end = addr
+                out += (r, mid)
+            else:
+                r.end = min(r.end, end)
+                r.perms = p
+                out.append(r)
+            if tail is not None:
+                out.append(tail)
+        if not changed:
+            return 0
+        lo = run[0].start
+        self._merge_pieces(out)
+        self.regions.replace(run, out)
+        self._splice(lo, len(run), out)
+        if lost & (PERM_R | PERM_W):
+            self.tlb_flush_range(addr, size)
+        return lost
 
-    def _merge(self, start: int, end: int) -> None:
-        """Coalesce the regions meeting [start, end) and their neighbours where
-        they became one again (keeps lookups short).  Only there: the rest
-        was merged when it last changed, and _publish relies on that."""
-        old = self.regions.meeting(max(start - 1, 0), end + 1)
-        out: list[Region] = []
-        for r in old:
-            prev = out[-1] if out else None
-            if (prev is not None and prev.end == r.start and prev.perms == r.perms
+    @staticmethod
+    def _merge_pieces(out: list[Region]) -> None:
+        """Join neighbours of ``out`` (in place) that are one mapping again."""
+        i = 1
+        while i < len(out):
+            prev, r = out[i - 1], out[i]
+            if (prev.end == r.start and prev.perms == r.perms
                     and prev.backing is not None and prev.backing is r.backing
                     and prev.offset + (prev.end - prev.start) == r.offset):
                 prev.end = r.end
                 prev.has_code |= r.has_code
+                del out[i]
             else:
-                out.append(r)
-        self.regions.replace(old, out)
+                i += 1
 
     def is_mapped(self, addr: int, size: int) -> bool:
         covered = addr
@@ -418,9 +479,11 @@ class AddressSpace:
             self.tlb_flush_page(page)
 
     def tlb_flush_page(self, page: int) -> None:
-        e = self.tlb[(page >> 12) & (TLB_SIZE - 1)]
-        if e.addr_read == page or e.addr_write == page:
-            e.addr_read = e.addr_write = NO_TAG
+        # (through the words, not a TLBEntry: indexing the ctypes array
+        # makes an object per call, a third of an munmap's flush)
+        w, i = self._tlb_words, ((page >> PAGE_BITS) & (TLB_SIZE - 1)) * _TLB_WORDS
+        if w[i] == page or w[i + 1] == page:
+            w[i] = w[i + 1] = NO_TAG
 
     def tlb_fill(self, addr: int) -> None:
         """Make the fast path hit for ``addr``'s page where permissions allow."""
@@ -430,10 +493,10 @@ class AddressSpace:
         page = addr & PAGE_MASK
         if self.watch_all or page in self.watched_pages:
             return
-        e: TLBEntry = self.tlb[(page >> 12) & (TLB_SIZE - 1)]
-        e.addr_read = page if r.perms & PERM_R else NO_TAG
-        e.addr_write = page if (r.perms & PERM_W and page not in self.code_pages) else NO_TAG
-        e.addend = (r.host - r.start) & MASK64
+        w, i = self._tlb_words, ((page >> PAGE_BITS) & (TLB_SIZE - 1)) * _TLB_WORDS
+        w[i] = page if r.perms & PERM_R else NO_TAG
+        w[i + 1] = page if (r.perms & PERM_W and page not in self.code_pages) else NO_TAG
+        w[i + 2] = (r.host - r.start) & MASK64
 
     # -- slow-path access (also used by the API) ---------------------------------
     def _chunks(self, addr: int, size: int, need: int, access: str):

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import errno
 import fcntl
+import functools
 import os
 import stat
 
@@ -14,7 +15,19 @@ from .table import syscall
 
 def _perms(proc, prot: int) -> str:
     m = proc.arch.consts.MMAN
-    return perms_str(bool(prot & m["PROT_READ"]), bool(prot & m["PROT_WRITE"]), bool(prot & m["PROT_EXEC"]))
+    read, write, execute = m["PROT_READ"], m["PROT_WRITE"], m["PROT_EXEC"]
+    perms = _prot_perms(read, write, execute).get(prot)
+    if perms is None:           # with bits beyond r/w/x (PROT_GROWSDOWN...): those alone count
+        perms = perms_str(bool(prot & read), bool(prot & write), bool(prot & execute))
+    return perms
+
+
+@functools.cache
+def _prot_perms(read: int, write: int, execute: int) -> dict[int, str]:
+    """PROT_* combinations of read, write and execute -> permission string
+    (mmap and mprotect ask at every call)."""
+    return {r | w | x: perms_str(bool(r), bool(w), bool(x))
+            for r in (0, read) for w in (0, write) for x in (0, execute)}
 
 
 @syscall("brk", "p", ret="x")
@@ -77,7 +90,7 @@ def sys_mmap(proc, addr, length, prot, flags, fd, offset):
             space.map_shared(start, size, _perms(proc, prot), "mmap", -1 if anon else hfd, 0 if anon else offset,
                              may_write)
         elif anon or _is_dev_zero(hfd):
-            space.map(start, size, _perms(proc, prot), "mmap")
+            space.map(start, size, _perms(proc, prot), "mmap", free=not fixed)
         else:
             error = _map_private_file(space, start, size, _perms(proc, prot), hfd, offset)
             if error:
@@ -127,9 +140,8 @@ def sys_mprotect(proc, addr, length, prot):
         return proc.err("EINVAL")
     if length == 0:
         return 0
-    if not proc.space.may_protect(addr, length, bool(prot & proc.arch.consts.MMAN["PROT_WRITE"])):
-        return proc.err("EACCES")
-    return 0 if proc.space.protect(addr, length, _perms(proc, prot)) else proc.err("ENOMEM")
+    error = proc.space.protect(addr, length, _perms(proc, prot))
+    return proc.err(error) if error else 0
 
 
 @syscall("mremap", "p u u x p", ret="x")
