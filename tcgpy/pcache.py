@@ -28,7 +28,8 @@ import marshal
 import os
 import struct
 import time
-from dataclasses import dataclass
+
+from .record import record
 
 try:
     from _blake2 import blake2b                 # hashlib's, without loading OpenSSL's _hashlib (2 ms)
@@ -85,7 +86,7 @@ def namespace(parts: dict) -> str:
     return blake2b(json.dumps(parts, sort_keys=True).encode(), digest_size=16).hexdigest()
 
 
-@dataclass
+@record
 class Entry:
     meta: dict
     obj: bytes

@@ -26,7 +26,6 @@ waits for it; ``TCGPY_CACHE_SYNC=1`` saves before exiting instead.
 """
 from __future__ import annotations
 
-import dataclasses
 import itertools
 import os
 import re
@@ -38,6 +37,7 @@ from .backends.llvm import jit
 from .backends.llvm.runtime import runtime_symbol
 from .cpustate import PAGE_MASK, PAGE_SIZE
 from .pcache import blake2b
+from .record import replace as replace_record
 from .softmmu.memory import PERM_X
 from .translator import MAX_BLOCK_INSNS
 
@@ -344,7 +344,7 @@ def _save_hot(cache, key: str, header: int, pcs: list[tuple[int, int]], keyed) -
         return False
     blocks = [cache._translate(pc, n, (), plain=True) for pc, n in pcs]
     tag = os.urandom(8).hex()          # names the module's own symbols, unique in an engine
-    rt = dataclasses.replace(cache.rt, tag=tag, imports={})
+    rt = replace_record(cache.rt, tag=tag, imports={})
     next_slot, next_ctr, names = itertools.count(), itertools.count(), itertools.count()
     text, order, lowered, region = lower_hot(blocks, header, rt, lambda: f"tb_{tag}_{next(names)}",
                                              next_slot.__next__, next_ctr.__next__)
@@ -430,7 +430,7 @@ def _save_page(cache, page: int, data: bytes, key: str, pcs: list[int]) -> bool:
     if not blocks:
         return False
     tag = os.urandom(8).hex()          # names the module's own symbols, unique in an engine
-    rt = dataclasses.replace(cache.rt, tag=tag, imports={})
+    rt = replace_record(cache.rt, tag=tag, imports={})
     next_slot, next_ctr = itertools.count(), itertools.count()
     lowered, metas = [], []
     for i in range(0, len(blocks), BATCH):

@@ -19,12 +19,10 @@
 from __future__ import annotations
 
 import ctypes
-import dataclasses
 import os
 import struct
 import time
 from collections.abc import Container
-from dataclasses import dataclass, field
 
 from .backends.llvm import jit, native_helpers, refill
 from .backends.llvm.background import Job
@@ -37,6 +35,7 @@ from . import persist
 from .cpustate import PAGE_BITS, PAGE_MASK
 from .ir.core import Insn, Kind, Temp
 from .ir.ops import Exit, MemOp, Op
+from .record import factory, record, replace as replace_record
 from .translator import MAX_BLOCK_INSNS, FetchFault, translate_block
 
 
@@ -96,7 +95,7 @@ COUNTER_NEVER = 1 << 62  # a count that does not run out
 HOT_REGIONS = os.environ.get("TCGPY_HOT_REGIONS", "1") != "0"
 
 
-@dataclass
+@record
 class Stats:
     blocks_translated: int = 0
     insns_translated: int = 0
@@ -127,7 +126,7 @@ class Stats:
     slow_accesses: int = 0            # Python slow path: faults, MMIO, code-page stores, page crossings
     tlb_refills_native: int = 0       # TLB misses refilled in host code (refill.py)
     # helper (vec ops as "vec_env:KIND") -> calls from translated code, most first
-    python_calls: dict = field(default_factory=dict)
+    python_calls: dict = factory(dict)
 
     def as_dict(self) -> dict:
         return dict(self.__dict__)
@@ -180,7 +179,7 @@ class _AccessFunctions(dict):
     def text(self, key) -> str:
         # named by process symbols, not addresses: the persistent cache
         # keeps its object code for the next process
-        return access_function_text(dataclasses.replace(self.rt, tag="runtime", imports={}), *key)
+        return access_function_text(replace_record(self.rt, tag="runtime", imports={}), *key)
 
     def stored(self, key) -> bool:
         """Whether ``key``'s function is made, or loaded now from the persistent cache."""
@@ -193,17 +192,17 @@ class _AccessFunctions(dict):
         return True
 
 
-@dataclass(eq=False)
+@record(eq=False)
 class TB:
     pc: int
     size: int
     n_insns: int
     insn_pcs: list[int]
     fn_addr: int = 0
-    slots: list[tuple[int, int]] = field(default_factory=list)
+    slots: list[tuple[int, int]] = factory(list)
     pages: tuple[int, ...] = ()
     valid: bool = True
-    counters: list[int] = field(default_factory=list)   # hotness counters on its edges
+    counters: list[int] = factory(list)   # hotness counters on its edges
     hot: bool = False
     region: bool = False      # a hot loop's function entered at its header (lower_region)
     ir: object = None         # a cold block: its IR, interpreted (coldtier.py), no host code
@@ -316,7 +315,7 @@ class TBCache:
         jit.add_process_symbol(refill.PY_SLOW_LD, ld)
         jit.add_process_symbol(refill.PY_SLOW_ST, st)
         self.env.mem_table = self.aspace.table_address
-        text = refill.slow_path_text(dataclasses.replace(self.rt, tag="runtime", imports={}),
+        text = refill.slow_path_text(replace_record(self.rt, tag="runtime", imports={}),
                                      self.arch.layout.mem_table_offset)
         fns = jit.runtime_functions(text, [refill.REFILL_LD, refill.REFILL_ST], self.rt.store)
         self.rt.slow_ld, self.rt.slow_st = fns[refill.REFILL_LD], fns[refill.REFILL_ST]
