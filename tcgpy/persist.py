@@ -452,6 +452,16 @@ def _save_page(cache, page: int, data: bytes, key: str, pcs: list[int]) -> bool:
     return cache.pcache.write(key, meta, obj)
 
 
+def made_anything(cache) -> bool:
+    """Whether this run has anything the persistent cache may lack: a block
+    it translated (compiled or cold), a loop it made hot or the region it
+    chose for one, or background work not taken yet (access functions
+    among it).  False when all its code came from the cache."""
+    s, bg = cache.stats, cache.background
+    return bool(s.blocks_translated or s.cold_blocks or s.modules_compiled or cache.hot_records
+                or cache.hot_choices or bg is not None and (bg.pending or bg.queue or bg.done))
+
+
 def save_in_background(emu, log_figures: bool = True) -> None:
     """Save ``emu``'s blocks in a detached process that queues behind
     another process writing to the same cache, or gives up when the queue is
@@ -462,6 +472,15 @@ def save_in_background(emu, log_figures: bool = True) -> None:
     to exit costs tens of milliseconds.)"""
     cache = emu.cache
     if cache.pcache is None:
+        return
+    if not made_anything(cache):
+        # a fork costs the parent 10-30 ms with tcgpy and the guest mapped:
+        # a warm run's biggest item after its imports, for a save that
+        # would write nothing
+        if log_figures and cache.pcache.usable():
+            from .pcache import log_run
+            s = cache.stats
+            log_run(str(cache.pcache.root), s.pcache_hits, s.pcache_misses, cache.pcache.bytes_loaded, 0)
         return
     try:
         pid = os.fork()

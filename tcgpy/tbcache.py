@@ -192,8 +192,9 @@ class _AccessFunctions(dict):
         return True
 
 
-@record(eq=False)
+@record(eq=False, slots=True)
 class TB:
+    # slots: a warm python3 creates 38,000 of these at start-up
     pc: int
     size: int
     n_insns: int
@@ -298,6 +299,7 @@ class TBCache:
         # LLVM on another thread (backends/llvm/background.py) when set:
         # only with a cold tier, which runs the blocks meanwhile.
         self.background = None
+        self._access_wanted = False    # prepare_access_functions, at the first translation
         lay = arch.layout
         self.rt = Runtime(offsets=lay.offsets, tlb_offset=lay.tlb_offset,
                           slot_base=ctypes.addressof(self.slots),
@@ -384,6 +386,8 @@ class TBCache:
         with the instrumentation ``instr`` asks for (hooks, counters) unless
         ``plain`` (code for the persistent cache, which never holds
         instrumented code)."""
+        if self._access_wanted and not plain:
+            self._submit_access_functions()
         t0 = time.perf_counter()
         log = self.log
         d0 = self.stats.time_decode
@@ -467,7 +471,16 @@ class TBCache:
         not in the persistent cache): a first run would otherwise compile
         them on the guest's thread, each when a batch first needs it (perl
         -e: 21, 0.11 s).  A batch that needs one before the job is done
-        compiles it itself."""
+        compiles it itself.  Done when this cache first translates a block:
+        code from the persistent cache loads the ones it calls, and a run
+        that translates nothing would have made and looked up all 26 for
+        nothing (a fifth of a warm hello's time after its imports)."""
+        self._access_wanted = True
+
+    def _submit_access_functions(self) -> None:
+        self._access_wanted = False
+        if self.background is None:
+            return
         fns = self.rt.access_fns
         todo = [key for key in sorted(ACCESS_KEYS)
                 if bool(key[0] & MemOp.TBI) == self.tbi and not fns.stored(key)]

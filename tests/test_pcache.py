@@ -486,3 +486,29 @@ def _run_to_brk(emu, brk_pc: int) -> int:
         emu.run(CODE)
     assert e.value.pc == brk_pc
     return emu.reg_read("x2")
+
+
+def test_a_run_that_made_nothing_new_forks_no_saver(tmp_path, monkeypatch):
+    """A run whose code all came from the cache has nothing to save: no
+    saver process (the fork costs a warm run 10-30 ms), and its figures
+    still go to runs.log."""
+    from tcgpy import persist
+    forks = []
+    monkeypatch.setattr(persist.os, "fork", lambda: forks.append(1) or 1)   # "the parent"
+    cold = _emu(tmp_path)
+    _run(cold)
+    assert persist.made_anything(cold.cache)
+    persist.save_in_background(cold)
+    assert forks == [1]
+    cold.save_cache()
+    warm = _emu(tmp_path)
+    assert _run(warm) == (0, 4)
+    assert not persist.made_anything(warm.cache)
+    log = tmp_path / "runs.log"
+    before = log.read_text().splitlines() if log.exists() else []
+    persist.save_in_background(warm)
+    assert forks == [1]
+    after = log.read_text().splitlines()
+    assert len(after) == len(before) + 1
+    _, hits, misses, loaded, written = after[-1].split()
+    assert (int(hits), int(misses), int(written)) == (2, 0, 0) and int(loaded) > 0

@@ -116,21 +116,23 @@ def _load(obj, symbols, owner):
     if not place:
         return None
     total = (max(size, 1) + mmap.PAGESIZE - 1) & -mmap.PAGESIZE
-    image = bytearray(total)
-    for i, start in place.items():
-        _, sh_type, _, _, off, sz, _, _, _, _ = shdrs[i]
-        if sh_type != SHT_NOBITS:
-            image[start:start + sz] = obj[off:off + sz]
     base = _libc.mmap(None, total, mmap.PROT_READ | mmap.PROT_WRITE,
                       mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS, -1, 0)
     if base in (None, MAP_FAILED):
         return None
     ok = False
     try:
+        # sections straight into the fresh (zeroed) mapping, and relocated
+        # there: no staging copy of the image (python3's warm start-up
+        # loads 17 MB of objects)
+        for i, start in place.items():
+            _, sh_type, _, _, off, sz, _, _, _, _ = shdrs[i]
+            if sh_type != SHT_NOBITS:
+                ctypes.memmove(base + start, obj[off:off + sz], sz)
         addrs, defined = _symbols(obj, shdrs, place, base, symbols)
+        image = (ctypes.c_char * total).from_address(base)
         if addrs is None or not _relocate(obj, shdrs, place, base, addrs, image):
             return None
-        ctypes.memmove(base, bytes(image), total)
         if _libc.mprotect(base, total, mmap.PROT_READ | mmap.PROT_EXEC) != 0:
             return None
         ok = True
