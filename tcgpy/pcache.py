@@ -23,7 +23,6 @@ pages to a later run.
 from __future__ import annotations
 
 import fcntl
-import json
 import marshal
 import os
 import struct
@@ -82,8 +81,10 @@ def source_digest() -> str:
 
 
 def namespace(parts: dict) -> str:
-    """The namespace key of a set of translation options (JSON-able values)."""
-    return blake2b(json.dumps(parts, sort_keys=True).encode(), digest_size=16).hexdigest()
+    """The namespace key of a set of translation options (values: strings,
+    numbers, booleans, None and lists of them, whose repr is canonical; not
+    json, which every run would import for this one call)."""
+    return blake2b(repr(sorted(parts.items())).encode(), digest_size=16).hexdigest()
 
 
 @record

@@ -676,6 +676,7 @@ class TBCache:
         waiting, slot_owner, slots = self.waiting, self.slot_owner, self.slots
         patches = 0
         by_pages: dict[tuple, list[TB]] = {}
+        pages = group = None
         for tb in tbs:
             pc = tb.pc
             if cold:
@@ -683,11 +684,12 @@ class TBCache:
                 if c is not None:
                     self.invalidate(c)       # compiled with a batch before its time
             blocks[pc] = tb
-            group = by_pages.get(tb.pages)
-            if group is None:
-                by_pages[tb.pages] = [tb]
-            else:
-                group.append(tb)
+            if tb.pages is not pages:        # (a loaded page's blocks share one tuple)
+                pages = tb.pages
+                group = by_pages.get(pages)
+                if group is None:
+                    group = by_pages[pages] = []
+            group.append(tb)
             if not chain:
                 continue
             # slots waiting for this block, then this block's own slots

@@ -512,3 +512,22 @@ def test_a_run_that_made_nothing_new_forks_no_saver(tmp_path, monkeypatch):
     assert len(after) == len(before) + 1
     _, hits, misses, loaded, written = after[-1].split()
     assert (int(hits), int(misses), int(written)) == (2, 0, 0) and int(loaded) > 0
+
+
+def test_a_warm_run_imports_no_translator_and_no_unneeded_stdlib(tmp_path):
+    """A run whose code all comes from the cache neither translates (no
+    decoder, no passes, no LLVM) nor imports what only other paths need:
+    json (the namespace key is a repr), shutil with lzma and bz2 (argparse's
+    help formatter asks it the terminal's width), unicorn, capstone."""
+    for _ in range(2):
+        p = _tcgpy("run", str(HELLO), cache_dir=tmp_path)
+        assert p.communicate(timeout=240)[0].startswith(b"hello")
+    env = {**os.environ, "TCGPY_CACHE_DIR": str(tmp_path), "PYTHONPATH": str(ROOT)}
+    p = subprocess.run([sys.executable, "-X", "importtime", "-m", "tcgpy", "run", "--stats", str(HELLO)],
+                       env=env, cwd=ROOT, capture_output=True, text=True, timeout=240)
+    assert p.stdout.startswith("hello") and p.returncode == 0, p.stderr
+    imported = {line.rsplit("|", 1)[1].strip() for line in p.stderr.splitlines() if line.startswith("import time:")}
+    assert "tcgpy.emulator" in imported and "blocks_translated: 0" in p.stderr
+    unwanted = {"llvmlite.binding", "tcgpy.frontends.decodetree", "tcgpy.ir.passes", "tcgpy.backends.llvm.lower",
+                "json", "shutil", "lzma", "bz2", "unicorn", "capstone"}
+    assert imported & unwanted == set()
