@@ -473,8 +473,8 @@ class TBCache:
         -e: 21, 0.11 s).  A batch that needs one before the job is done
         compiles it itself.  Done when this cache first translates a block:
         code from the persistent cache loads the ones it calls, and a run
-        that translates nothing would have made and looked up all 26 for
-        nothing (a fifth of a warm hello's time after its imports)."""
+        that translates nothing would have made the text of all 26 and
+        looked each up in the cache for nothing."""
         self._access_wanted = True
 
     def _submit_access_functions(self) -> None:
