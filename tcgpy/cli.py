@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import json
 import os
 import signal
 import sys
@@ -53,6 +52,38 @@ def _split_list(values: list[str] | None) -> list[str]:
     return out
 
 
+def _columns() -> int:
+    """The terminal's width as shutil.get_terminal_size gives it (COLUMNS,
+    else stdout's terminal, else 80), without importing shutil, which
+    imports lzma, bz2 and zlib: ~2 ms of every run, for argparse, whose
+    add_argument makes a help formatter for each option."""
+    try:
+        columns = int(os.environ.get("COLUMNS", "0"))
+    except ValueError:
+        columns = 0
+    if columns <= 0:
+        try:
+            columns = os.get_terminal_size(sys.__stdout__.fileno()).columns
+        except (AttributeError, ValueError, OSError):
+            columns = 0
+    return columns or 80
+
+
+class _Width:
+    """A help formatter that takes the width from _columns()."""
+
+    def __init__(self, prog, indent_increment=2, max_help_position=24, width=None):
+        super().__init__(prog, indent_increment, max_help_position, _columns() if width is None else width)
+
+
+class HelpFormatter(_Width, argparse.HelpFormatter):
+    pass
+
+
+class RawDescriptionHelpFormatter(_Width, argparse.RawDescriptionHelpFormatter):
+    pass
+
+
 def add_run_parser(subparsers) -> argparse.ArgumentParser:
     items = "\n  ".join(f"{k:8} {v}" for k, v in _log_items().items())
     p = subparsers.add_parser(
@@ -60,7 +91,7 @@ def add_run_parser(subparsers) -> argparse.ArgumentParser:
         usage="%(prog)s [options] PROG [ARGS...]",
         description="Run a static (or, with -L, dynamic) Linux ELF program of a foreign "
                     "architecture, translating it with tcgpy's JIT.",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=RawDescriptionHelpFormatter,
         epilog=RUN_EPILOG.format(items="\n  " + items))
     p.add_argument("-strace", action="store_true",
                    help="log every system call with decoded arguments and result (to stderr or -D)")
@@ -266,6 +297,7 @@ def _guest_environ(args) -> list[bytes]:
         fd = args.exec_environ_fd
         os.lseek(fd, 0, os.SEEK_SET)
         with os.fdopen(fd, "rb") as f:
+            import json
             return [os.fsencode(e) for e in json.loads(f.read())]
     env = _given_environ()
     for name in _split_list(args.U):
@@ -471,7 +503,8 @@ def build_parser(run_only: bool = False) -> argparse.ArgumentParser:
     """The command line's parser; ``run_only``: with the ``run`` subcommand
     alone (a guest's start-up does not import the others: 4 ms)."""
     parser = argparse.ArgumentParser(
-        prog="tcgpy", description="tcgpy: a QEMU-TCG-style dynamic binary translator in Python")
+        prog="tcgpy", description="tcgpy: a QEMU-TCG-style dynamic binary translator in Python",
+        formatter_class=HelpFormatter)
     parser.add_argument("--version", action="version", version=_version_line())
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True

@@ -6,7 +6,8 @@ the logs (archinfo-style: declare once, derive everything).
 from __future__ import annotations
 
 import ctypes
-from dataclasses import dataclass, field
+
+from .record import factory, record
 
 # 16,384 entries (64 MiB of reach, 512 KiB of env): a miss is refilled in
 # host code (backends/llvm/refill.py), so the size only has to keep conflict
@@ -18,7 +19,7 @@ PAGE_SIZE = 1 << PAGE_BITS
 PAGE_MASK = ~(PAGE_SIZE - 1) & ((1 << 64) - 1)
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class RegDef:
     """One architectural (or internal) register."""
     name: str
@@ -80,12 +81,12 @@ COMMON_ROWS: tuple[RegDef, ...] = (
 )
 
 
-@dataclass
+@record
 class CPUStateLayout:
     rows: tuple[RegDef, ...]
     struct: type
-    offsets: dict[str, int] = field(default_factory=dict)
-    by_name: dict[str, RegDef] = field(default_factory=dict)
+    offsets: dict[str, int] = factory(dict)
+    by_name: dict[str, RegDef] = factory(dict)
     tlb_offset: int = 0
     mem_table_offset: int = 0
     syscall_fn_offset: int = 0

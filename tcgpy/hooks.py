@@ -24,12 +24,12 @@ Where the work happens:
 from __future__ import annotations
 
 import ctypes
-from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from .cpustate import PAGE_MASK, PAGE_SIZE
 from .ir.core import Insn, Kind, Temp
 from .ir.ops import F, Op
+from .record import factory, record
 
 MASK64 = (1 << 64) - 1
 
@@ -113,7 +113,7 @@ def to_signed(v: int) -> int:
     return v - (1 << 64) if v >> 63 else v
 
 
-@dataclass(eq=False, slots=True)
+@record(eq=False, slots=True)
 class Hook:
     kinds: int
     callback: Callable
@@ -228,13 +228,13 @@ class BlockTrace:
 
 # -- the IR pass ---------------------------------------------------------------------
 
-@dataclass
+@record
 class Instrumentation:
     """What translation inserts, from the hooks and native instruments an
     emulator has; consulted for every block translated while any exists."""
-    code_ranges: dict[int, list[tuple[int, int]]] = field(default_factory=dict)   # hook bit -> ranges
-    counters: list[Counter] = field(default_factory=list)
-    traces: list[BlockTrace] = field(default_factory=list)
+    code_ranges: dict[int, list[tuple[int, int]]] = factory(dict)   # hook bit -> ranges
+    counters: list[Counter] = factory(list)
+    traces: list[BlockTrace] = factory(list)
 
     @property
     def empty(self) -> bool:

@@ -23,12 +23,12 @@ pages to a later run.
 from __future__ import annotations
 
 import fcntl
-import json
 import marshal
 import os
 import struct
 import time
-from dataclasses import dataclass
+
+from .record import record
 
 try:
     from _blake2 import blake2b                 # hashlib's, without loading OpenSSL's _hashlib (2 ms)
@@ -81,11 +81,13 @@ def source_digest() -> str:
 
 
 def namespace(parts: dict) -> str:
-    """The namespace key of a set of translation options (JSON-able values)."""
-    return blake2b(json.dumps(parts, sort_keys=True).encode(), digest_size=16).hexdigest()
+    """The namespace key of a set of translation options (values: strings,
+    numbers, booleans, None and lists of them, whose repr is canonical; not
+    json, which every run would import for this one call)."""
+    return blake2b(repr(sorted(parts.items())).encode(), digest_size=16).hexdigest()
 
 
-@dataclass
+@record
 class Entry:
     meta: dict
     obj: bytes

@@ -26,7 +26,6 @@ waits for it; ``TCGPY_CACHE_SYNC=1`` saves before exiting instead.
 """
 from __future__ import annotations
 
-import dataclasses
 import itertools
 import os
 import re
@@ -38,6 +37,7 @@ from .backends.llvm import jit
 from .backends.llvm.runtime import runtime_symbol
 from .cpustate import PAGE_MASK, PAGE_SIZE
 from .pcache import blake2b
+from .record import replace as replace_record
 from .softmmu.memory import PERM_X
 from .translator import MAX_BLOCK_INSNS
 
@@ -351,7 +351,7 @@ def _save_hot(cache, key: str, header: int, pcs: list[tuple[int, int]], keyed) -
         return False
     blocks = [cache._translate(pc, n, (), plain=True) for pc, n in pcs]
     tag = os.urandom(8).hex()          # names the module's own symbols, unique in an engine
-    rt = dataclasses.replace(cache.rt, tag=tag, imports={})
+    rt = replace_record(cache.rt, tag=tag, imports={})
     next_slot, next_ctr, names = itertools.count(), itertools.count(), itertools.count()
     text, order, lowered, region = lower_hot(blocks, header, rt, lambda: f"tb_{tag}_{next(names)}",
                                              next_slot.__next__, next_ctr.__next__)
@@ -441,7 +441,7 @@ def _save_page(cache, page: int, data: bytes, key: str, pcs: list[int]) -> bool:
     if not blocks:
         return False
     tag = os.urandom(8).hex()          # names the module's own symbols, unique in an engine
-    rt = dataclasses.replace(cache.rt, tag=tag, imports={})
+    rt = replace_record(cache.rt, tag=tag, imports={})
     next_slot, next_ctr = itertools.count(), itertools.count()
     lowered, metas = [], []
     for i in range(0, len(blocks), BATCH):
@@ -463,6 +463,16 @@ def _save_page(cache, page: int, data: bytes, key: str, pcs: list[int]) -> bool:
     return cache.pcache.write(key, meta, obj)
 
 
+def made_anything(cache) -> bool:
+    """Whether this run has anything the persistent cache may lack: a block
+    it translated (compiled or cold), a loop it made hot or the region it
+    chose for one, or background work not taken yet (access functions
+    among it).  False when all its code came from the cache."""
+    s, bg = cache.stats, cache.background
+    return bool(s.blocks_translated or s.cold_blocks or s.modules_compiled or cache.hot_records
+                or cache.hot_choices or bg is not None and (bg.pending or bg.queue or bg.done))
+
+
 def save_in_background(emu, log_figures: bool = True) -> None:
     """Save ``emu``'s blocks in a detached process that queues behind
     another process writing to the same cache, or gives up when the queue is
@@ -473,6 +483,15 @@ def save_in_background(emu, log_figures: bool = True) -> None:
     to exit costs tens of milliseconds.)"""
     cache = emu.cache
     if cache.pcache is None:
+        return
+    if not made_anything(cache):
+        # a fork costs the parent 10-30 ms with tcgpy and the guest mapped:
+        # a warm run's biggest item after its imports, for a save that
+        # would write nothing
+        if log_figures and cache.pcache.usable():
+            from .pcache import log_run
+            s = cache.stats
+            log_run(str(cache.pcache.root), s.pcache_hits, s.pcache_misses, cache.pcache.bytes_loaded, 0)
         return
     try:
         pid = os.fork()

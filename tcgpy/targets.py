@@ -16,8 +16,9 @@ an if-chain on architecture names.
 from __future__ import annotations
 
 import importlib
-from dataclasses import dataclass
 from typing import Callable
+
+from .record import record
 
 
 def _fixed_length(unit: int) -> Callable[[int], int]:
@@ -41,7 +42,7 @@ def _or_names(module, names: str) -> int:
     return v
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Target:
     """One guest architecture as the rest of tcgpy sees it."""
     name: str

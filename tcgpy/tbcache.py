@@ -19,12 +19,10 @@
 from __future__ import annotations
 
 import ctypes
-import dataclasses
 import os
 import struct
 import time
 from collections.abc import Container
-from dataclasses import dataclass, field
 
 from .backends.llvm import jit, native_helpers, refill
 from .backends.llvm.background import Job
@@ -37,6 +35,7 @@ from . import persist
 from .cpustate import PAGE_BITS, PAGE_MASK
 from .ir.core import Insn, Kind, Temp
 from .ir.ops import Exit, MemOp, Op
+from .record import factory, record, replace as replace_record
 from .translator import MAX_BLOCK_INSNS, FetchFault, translate_block
 
 
@@ -97,7 +96,7 @@ COUNTER_NEVER = 1 << 62  # a count that does not run out
 HOT_REGIONS = os.environ.get("TCGPY_HOT_REGIONS", "1") != "0"
 
 
-@dataclass
+@record
 class Stats:
     blocks_translated: int = 0
     insns_translated: int = 0
@@ -130,7 +129,7 @@ class Stats:
     tlb_refills_native: int = 0       # TLB misses refilled in host code (refill.py)
     syscalls_native: int = 0          # syscalls served in host code (backends/llvm/syscall.py)
     # helper (vec ops as "vec_env:KIND") -> calls from translated code, most first
-    python_calls: dict = field(default_factory=dict)
+    python_calls: dict = factory(dict)
 
     def as_dict(self) -> dict:
         return dict(self.__dict__)
@@ -183,7 +182,7 @@ class _AccessFunctions(dict):
     def text(self, key) -> str:
         # named by process symbols, not addresses: the persistent cache
         # keeps its object code for the next process
-        return access_function_text(dataclasses.replace(self.rt, tag="runtime", imports={}), *key)
+        return access_function_text(replace_record(self.rt, tag="runtime", imports={}), *key)
 
     def stored(self, key) -> bool:
         """Whether ``key``'s function is made, or loaded now from the persistent cache."""
@@ -196,17 +195,18 @@ class _AccessFunctions(dict):
         return True
 
 
-@dataclass(eq=False)
+@record(eq=False, slots=True)
 class TB:
+    # slots: a warm python3 creates 38,000 of these at start-up
     pc: int
     size: int
     n_insns: int
     insn_pcs: list[int]
     fn_addr: int = 0
-    slots: list[tuple[int, int]] = field(default_factory=list)
+    slots: list[tuple[int, int]] = factory(list)
     pages: tuple[int, ...] = ()
     valid: bool = True
-    counters: list[int] = field(default_factory=list)   # hotness counters on its edges
+    counters: list[int] = factory(list)   # hotness counters on its edges
     hot: bool = False
     region: bool = False      # a hot loop's function entered at its header (lower_region)
     ir: object = None         # a cold block: its IR, interpreted (coldtier.py), no host code
@@ -308,6 +308,7 @@ class TBCache:
         # LLVM on another thread (backends/llvm/background.py) when set:
         # only with a cold tier, which runs the blocks meanwhile.
         self.background = None
+        self._access_wanted = False    # prepare_access_functions, at the first translation
         lay = arch.layout
         self.rt = Runtime(offsets=lay.offsets, tlb_offset=lay.tlb_offset,
                           slot_base=ctypes.addressof(self.slots),
@@ -326,7 +327,7 @@ class TBCache:
         jit.add_process_symbol(refill.PY_SLOW_LD, ld)
         jit.add_process_symbol(refill.PY_SLOW_ST, st)
         self.env.mem_table = self.aspace.table_address
-        text = refill.slow_path_text(dataclasses.replace(self.rt, tag="runtime", imports={}),
+        text = refill.slow_path_text(replace_record(self.rt, tag="runtime", imports={}),
                                      self.arch.layout.mem_table_offset)
         fns = jit.runtime_functions(text, [refill.REFILL_LD, refill.REFILL_ST], self.rt.store)
         self.rt.slow_ld, self.rt.slow_st = fns[refill.REFILL_LD], fns[refill.REFILL_ST]
@@ -395,6 +396,8 @@ class TBCache:
         with the instrumentation ``instr`` asks for (hooks, counters) unless
         ``plain`` (code for the persistent cache, which never holds
         instrumented code)."""
+        if self._access_wanted and not plain:
+            self._submit_access_functions()
         t0 = time.perf_counter()
         log = self.log
         d0 = self.stats.time_decode
@@ -478,7 +481,16 @@ class TBCache:
         not in the persistent cache): a first run would otherwise compile
         them on the guest's thread, each when a batch first needs it (perl
         -e: 21, 0.11 s).  A batch that needs one before the job is done
-        compiles it itself."""
+        compiles it itself.  Done when this cache first translates a block:
+        code from the persistent cache loads the ones it calls, and a run
+        that translates nothing would have made the text of all 26 and
+        looked each up in the cache for nothing."""
+        self._access_wanted = True
+
+    def _submit_access_functions(self) -> None:
+        self._access_wanted = False
+        if self.background is None:
+            return
         fns = self.rt.access_fns
         todo = [key for key in sorted(ACCESS_KEYS)
                 if bool(key[0] & MemOp.TBI) == self.tbi and not fns.stored(key)]
@@ -674,6 +686,7 @@ class TBCache:
         waiting, slot_owner, slots = self.waiting, self.slot_owner, self.slots
         patches = 0
         by_pages: dict[tuple, list[TB]] = {}
+        pages = group = None
         for tb in tbs:
             pc = tb.pc
             if cold:
@@ -681,11 +694,12 @@ class TBCache:
                 if c is not None:
                     self.invalidate(c)       # compiled with a batch before its time
             blocks[pc] = tb
-            group = by_pages.get(tb.pages)
-            if group is None:
-                by_pages[tb.pages] = [tb]
-            else:
-                group.append(tb)
+            if tb.pages is not pages:        # (a loaded page's blocks share one tuple)
+                pages = tb.pages
+                group = by_pages.get(pages)
+                if group is None:
+                    group = by_pages[pages] = []
+            group.append(tb)
             if not chain:
                 continue
             # slots waiting for this block, then this block's own slots

@@ -553,3 +553,48 @@ def test_a_page_missed_with_no_writer_at_work_is_not_looked_up_again(tmp_path, m
     late.reg_write("x0", 100)
     late.run(0x10004, until=0x1000C)
     assert late.stats.pcache_late == 0 and late.stats.modules_compiled > 0
+
+
+def test_a_run_that_made_nothing_new_forks_no_saver(tmp_path, monkeypatch):
+    """A run whose code all came from the cache has nothing to save: no
+    saver process (the fork costs a warm run 10-30 ms), and its figures
+    still go to runs.log."""
+    from tcgpy import persist
+    forks = []
+    monkeypatch.setattr(persist.os, "fork", lambda: forks.append(1) or 1)   # "the parent"
+    cold = _emu(tmp_path)
+    _run(cold)
+    assert persist.made_anything(cold.cache)
+    persist.save_in_background(cold)
+    assert forks == [1]
+    cold.save_cache()
+    warm = _emu(tmp_path)
+    assert _run(warm) == (0, 4)
+    assert not persist.made_anything(warm.cache)
+    log = tmp_path / "runs.log"
+    before = log.read_text().splitlines() if log.exists() else []
+    persist.save_in_background(warm)
+    assert forks == [1]
+    after = log.read_text().splitlines()
+    assert len(after) == len(before) + 1
+    _, hits, misses, loaded, written = after[-1].split()
+    assert (int(hits), int(misses), int(written)) == (2, 0, 0) and int(loaded) > 0
+
+
+def test_a_warm_run_imports_no_translator_and_no_unneeded_stdlib(tmp_path):
+    """A run whose code all comes from the cache neither translates (no
+    decoder, no passes, no LLVM) nor imports what only other paths need:
+    json (the namespace key is a repr), shutil with lzma and bz2 (argparse's
+    help formatter asks it the terminal's width), unicorn, capstone."""
+    for _ in range(2):
+        p = _tcgpy("run", str(HELLO), cache_dir=tmp_path)
+        assert p.communicate(timeout=240)[0].startswith(b"hello")
+    env = {**os.environ, "TCGPY_CACHE_DIR": str(tmp_path), "PYTHONPATH": str(ROOT)}
+    p = subprocess.run([sys.executable, "-X", "importtime", "-m", "tcgpy", "run", "--stats", str(HELLO)],
+                       env=env, cwd=ROOT, capture_output=True, text=True, timeout=240)
+    assert p.stdout.startswith("hello") and p.returncode == 0, p.stderr
+    imported = {line.rsplit("|", 1)[1].strip() for line in p.stderr.splitlines() if line.startswith("import time:")}
+    assert "tcgpy.emulator" in imported and "blocks_translated: 0" in p.stderr
+    unwanted = {"llvmlite.binding", "tcgpy.frontends.decodetree", "tcgpy.ir.passes", "tcgpy.backends.llvm.lower",
+                "json", "shutil", "lzma", "bz2", "unicorn", "capstone"}
+    assert imported & unwanted == set()

@@ -1,25 +1,25 @@
 """What an architecture frontend provides to the rest of tcgpy."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Callable
 
 from ..cpustate import CPUStateLayout
 from ..ir.core import Kind, Temp
+from ..record import factory, record
 from ..targets import Target
 
 if TYPE_CHECKING:          # the decoder is the translator's, imported when something is translated
     from .decodetree import Decoder
 
 
-@dataclass
+@record
 class PseudoReg:
     """A user-visible register composed from state fields (e.g. AArch64 nzcv)."""
     read: Callable[[object], int]          # env -> value
     write: Callable[[object, int], None]   # env, value
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class GdbReg:
     """A register as gdb's target description names it; ``source`` is the
     engine register (or pseudo register) that holds it, when named otherwise.
@@ -48,7 +48,7 @@ class GdbReg:
             emu.reg_write(self.emu_name, value)
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class GdbFeature:
     """One ``<feature>`` of a target description: gdb recognises the
     architecture's registers by the feature's name; ``types`` is the XML of
@@ -58,7 +58,7 @@ class GdbFeature:
     types: str = ""
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class GdbTarget:
     """What the gdbstub (tcgpy/gdbstub.py) needs to know of an architecture."""
     architecture: str                      # <architecture> in the description
@@ -71,7 +71,7 @@ class GdbTarget:
         return tuple(r for f in self.features for r in f.regs)
 
 
-@dataclass
+@record
 class ArchInfo:
     """A target's frontend: its CPU state, decoder and translation context.
     The facts that need no frontend (names, ELF id, fetch rule, peer ids) are
@@ -84,10 +84,10 @@ class ArchInfo:
     translator: Callable[[], tuple[Decoder, type]]
     pseudo_regs: dict[str, PseudoReg]
     gdb: GdbTarget | None = None           # the gdbstub's view; None: not debuggable
-    ir_globals: dict[str, Temp] = field(default_factory=dict)
+    ir_globals: dict[str, Temp] = factory(dict)
     # CPU models by name (each with a .features tuple and a .description),
     # and for a model, None or a predicate on instruction words it refuses
-    cpu_models: dict[str, object] = field(default_factory=dict)
+    cpu_models: dict[str, object] = factory(dict)
     default_cpu: str = ""
     refusal: Callable[[str], Callable[[int], bool] | None] = lambda name: None
 

@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field
 
+from ..record import factory, record
 from .ops import Op
 
 
@@ -45,7 +45,7 @@ class Temp:
         return f"tmp{self.index}"
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class GlobalDef:
     """A CPU-state field the IR can name: all are 64-bit."""
     name: str
@@ -69,17 +69,17 @@ class Insn:
         return format_insn(self)
 
 
-@dataclass
+@record
 class Block:
     """One translation block of IR: straight-line code with labels, ending in a BB_END op."""
     pc: int
-    insns: list[Insn] = field(default_factory=list)
-    globals: dict[str, Temp] = field(default_factory=dict)
+    insns: list[Insn] = factory(list)
+    globals: dict[str, Temp] = factory(dict)
     n_locals: int = 0
     n_labels: int = 0
     guest_insns: int = 0           # guest instructions covered
     guest_size: int = 0            # bytes of guest code covered
-    insn_pcs: list[int] = field(default_factory=list)
+    insn_pcs: list[int] = factory(list)
     instr: int = 0                 # instrumentation (tcgpy/hooks.py): 0 none, 1 native, 2 Python hooks
 
     def copy(self) -> "Block":

@@ -10,15 +10,15 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass
 from typing import Callable
 
 from . import semantics
+from ..record import record
 
 MASK64 = (1 << 64) - 1
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class HelperDef:
     id: int
     name: str

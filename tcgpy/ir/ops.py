@@ -10,9 +10,9 @@ half the size of TCG's split _i32/_i64 tables.
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
 
 from ..cpustate import PAGE_SIZE
+from ..record import record
 
 
 class F(enum.IntFlag):
@@ -25,7 +25,7 @@ class F(enum.IntFlag):
     CALL = enum.auto()          # calls a helper
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class OpDef:
     name: str
     nout: int

@@ -4,10 +4,10 @@ constants, struct layouts, the auxv hardware capabilities and its signal
 frame.  Everything else in tcgpy.linux is architecture-neutral."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Callable
 
+from ..record import factory, record
 from ..targets import from_elf
 from .structs import Layout
 
@@ -17,7 +17,7 @@ class BadSignalFrame(Exception):
     restore: rt_sigreturn then gives SIGSEGV."""
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class SyscallABI:
     """Qiling-style: where a syscall's number, arguments and result live."""
     number: str
@@ -25,7 +25,7 @@ class SyscallABI:
     ret: str
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class LinuxArch:
     name: str                           # tcgpy.frontends arch name
     elf_machine: str                    # pyelftools e_machine
@@ -55,7 +55,7 @@ class LinuxArch:
     # user space's data accesses ignore the address's top byte (a tag):
     # tcgpy.ir.ops.MemOp.TBI, on the accesses the frontend marks
     tbi: bool = False
-    extra: dict = field(default_factory=dict)
+    extra: dict = factory(dict)
 
     def nr(self, name: str) -> int:
         return self.consts.SYSCALLS[name]

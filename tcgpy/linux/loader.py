@@ -11,8 +11,8 @@ from __future__ import annotations
 import os
 import stat
 import struct
-from dataclasses import dataclass
 
+from ..record import record
 from ..softmmu.memory import MapError
 from ..targets import lookup as lookup_target, names as target_names
 from .abi import LinuxArch, get_linux_arch
@@ -44,7 +44,7 @@ def printable(text: str) -> str:
     return "".join(c if c.isprintable() else ascii(c)[1:-1] for c in text)
 
 
-@dataclass
+@record
 class ElfInfo:
     path: str
     arch: LinuxArch
@@ -57,7 +57,7 @@ class ElfInfo:
     interp: str | None
 
 
-@dataclass
+@record
 class LoadedImage:
     bias: int
     entry: int                  # biased program entry (AT_ENTRY)

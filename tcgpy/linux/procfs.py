@@ -19,15 +19,15 @@ from __future__ import annotations
 import os
 import stat as host_stat
 import struct
-from dataclasses import dataclass
 
 from ..errors import MemoryFault
+from ..record import record
 from .memory import PAGE
 
 MAX_LINKS = 40          # the kernel's MAXSYMLINKS
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Entry:
     """A path below /proc/<pid>/ ("" for the directory itself, "fd/3", "maps"),
     and whether <pid> is this process."""

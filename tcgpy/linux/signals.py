@@ -6,7 +6,8 @@ from __future__ import annotations
 import collections
 import signal as host_signal
 import threading
-from dataclasses import dataclass
+
+from ..record import record
 
 SIG_DFL, SIG_IGN = 0, 1
 
@@ -24,7 +25,7 @@ SEGV_MAPERR, SEGV_ACCERR, BUS_ADRALN, BUS_ADRERR, ILL_ILLOPC, TRAP_BRKPT = 1, 2,
 CLD_EXITED, CLD_KILLED, CLD_DUMPED = 1, 2, 3
 
 
-@dataclass
+@record
 class SigAction:
     handler: int = SIG_DFL
     flags: int = 0
@@ -32,7 +33,7 @@ class SigAction:
     mask: int = 0
 
 
-@dataclass
+@record
 class PendingSignal:
     signo: int
     siginfo: bytes

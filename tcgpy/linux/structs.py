@@ -9,16 +9,17 @@ architecture overrides a layout by name in its ``LinuxArch.structs``.
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass, field
+
+from ..record import record
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Layout:
     name: str
     fields: tuple[tuple[str, str], ...]      # (name, struct format char(s)); "_" names are padding
-    _st: struct.Struct = field(init=False, repr=False, compare=False)
 
     def __post_init__(self):
+        # the packer: derived from ``fields``, so not a field of its own
         object.__setattr__(self, "_st", struct.Struct("<" + "".join(f for _, f in self.fields)))
 
     @property

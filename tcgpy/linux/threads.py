@@ -33,9 +33,9 @@ import select
 import struct
 import threading
 import time
-from dataclasses import dataclass, field
 
 from ..errors import MemoryFault
+from ..record import factory, record
 from .errnos import host_to_guest_errno
 from .exits import ProcessExit, ProcessKilled
 from .signals import SIG_DFL, SIG_IGN
@@ -59,7 +59,7 @@ class ThreadExit(BaseException):
     must let it through."""
 
 
-@dataclass
+@record
 class GuestThread:
     tid: int
     context: dict | None = None     # saved registers while not running
@@ -67,7 +67,7 @@ class GuestThread:
     altstack: tuple = (0, 2, 0)
     clear_child_tid: int = 0
     waiting: str | None = None      # None (runnable), "futex", "sleep", "io", "sigsuspend", "check", "poll"
-    io: list = field(default_factory=list)   # (host fd, poll events) an "io" wait ends on
+    io: list = factory(list)   # (host fd, poll events) an "io" wait ends on
     resume: object = None           # "io": called when ready, "check"/"poll": at each look; result or None
     wait_addr: int = 0
     wait_bitset: int = 0
@@ -85,15 +85,15 @@ class GuestThread:
     # a restart owed to the syscall it waits in (its registers are in its
     # vCPU, not in ``context``)
     vcpu: object = None
-    event: threading.Event = field(default_factory=threading.Event)
+    event: threading.Event = factory(threading.Event)
     restart: bool = False
 
 
-@dataclass
+@record
 class Scheduler:
     proc: object
-    threads: dict[int, GuestThread] = field(default_factory=dict)
-    order: list[int] = field(default_factory=list)
+    threads: dict[int, GuestThread] = factory(dict)
+    order: list[int] = factory(list)
     current: GuestThread | None = None
     need_resched: bool = False
     _next_tid: int = FIRST_TID
@@ -103,7 +103,7 @@ class Scheduler:
     held: bool = False              # ... and the kernel lock is in use (a second thread was made)
     main_ident: int = 0             # the host thread that runs LinuxProcess.run (parallel)
     final: BaseException | None = None     # how the process ends (parallel: any thread may say)
-    final_event: threading.Event = field(default_factory=threading.Event)
+    final_event: threading.Event = factory(threading.Event)
 
     def __post_init__(self):
         main = GuestThread(self.proc.pid)

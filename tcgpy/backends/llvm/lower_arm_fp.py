@@ -426,14 +426,14 @@ def _library_function(key: tuple, rt) -> int:
     addr = _library.get(key)
     if addr is not None:
         return addr
-    import dataclasses
+    from ...record import replace as replace_record
     from . import jit
     with _library_lock:
         if key not in _library:
             name = "tcgpy_fp_" + "_".join([key[0].name] + [str(k) for k in key[1:]])
             # helpers named by process symbols: the text (and so the cached
             # object code) is the same in every process
-            sym_rt = dataclasses.replace(rt, tag="runtime", imports={})
+            sym_rt = replace_record(rt, tag="runtime", imports={})
             text = library_text(key, sym_rt, name)
             if text is None:
                 _library[key] = 0

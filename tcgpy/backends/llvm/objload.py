@@ -116,21 +116,25 @@ def _load(obj, symbols, owner):
     if not place:
         return None
     total = (max(size, 1) + mmap.PAGESIZE - 1) & -mmap.PAGESIZE
-    image = bytearray(total)
-    for i, start in place.items():
-        _, sh_type, _, _, off, sz, _, _, _, _ = shdrs[i]
-        if sh_type != SHT_NOBITS:
-            image[start:start + sz] = obj[off:off + sz]
     base = _libc.mmap(None, total, mmap.PROT_READ | mmap.PROT_WRITE,
                       mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS, -1, 0)
     if base in (None, MAP_FAILED):
         return None
     ok = False
     try:
+        # sections straight into the fresh (zeroed) mapping, and relocated
+        # there: no staging copy of the image (python3's warm start-up
+        # loads 17 MB of objects)
+        for i, start in place.items():
+            _, sh_type, _, _, off, sz, _, _, _, _ = shdrs[i]
+            if sh_type != SHT_NOBITS:
+                ctypes.memmove(base + start, obj[off:off + sz], sz)
         addrs, defined = _symbols(obj, shdrs, place, base, symbols)
+        # (pack_into through a memoryview: 40% cheaper than through the
+        # ctypes array or a bytearray)
+        image = memoryview((ctypes.c_char * total).from_address(base)).cast("B")
         if addrs is None or not _relocate(obj, shdrs, place, base, addrs, image):
             return None
-        ctypes.memmove(base, bytes(image), total)
         if _libc.mprotect(base, total, mmap.PROT_READ | mmap.PROT_EXEC) != 0:
             return None
         ok = True
@@ -187,16 +191,23 @@ def _relocate(obj, shdrs, place, base, addrs, image) -> bool:
         if entsize != RELA.size or off + sz > len(obj) or sz % RELA.size:
             return False
         tstart, tsize = place[target], shdrs[target][5]
+        last64 = tsize - 8
         for r_offset, r_info, addend in RELA.iter_unpack(obj[off:off + sz]):
             sym = r_info >> 32
+            if r_info & 0xFFFFFFFF == 1 and r_offset <= last64 and sym < n_addrs:
+                # R_X86_64_64 against a resolved symbol: nearly all of them
+                # (python3's warm start-up patches 170,000)
+                s = addrs[sym]
+                if s:
+                    put64(image, tstart + r_offset, (s + addend) & 0xFFFF_FFFF_FFFF_FFFF)
+                    continue
             if sym >= n_addrs or r_offset + 8 > tsize + 4:
                 return False
             where = tstart + r_offset
-            if r_info & 0xFFFFFFFF == 1:                 # R_X86_64_64: nearly all of them
-                s = addrs[sym]
-                if not s and sym or r_offset + 8 > tsize:
+            if r_info & 0xFFFFFFFF == 1:                 # (against nothing: the addend alone)
+                if sym or r_offset + 8 > tsize:
                     return False
-                put64(image, where, (s + addend) & 0xFFFF_FFFF_FFFF_FFFF)
+                put64(image, where, addend & 0xFFFF_FFFF_FFFF_FFFF)
                 continue
             kind = R_X86_64.get(r_info & 0xFFFFFFFF)
             if kind is None or (sym and not addrs[sym]):

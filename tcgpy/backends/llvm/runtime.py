@@ -10,9 +10,9 @@ registers: ~10 ms of a warm start's ~80).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 
 from ...ir.ops import MemOp
+from ...record import factory, record
 
 MASK64 = (1 << 64) - 1
 
@@ -23,7 +23,7 @@ MASK64 = (1 << 64) - 1
 CC = "preserve_nonecc"
 
 
-@dataclass
+@record
 class Runtime:
     """Addresses the generated code needs, fixed for the emulator's lifetime."""
     offsets: dict[str, int]          # env field offsets
@@ -38,9 +38,9 @@ class Runtime:
     env_addr: int = 0                # address of the env structure
     # (memop, kind) -> address of the out-of-line access function
     # (access_module_text); empty: every access is inlined
-    access_fns: dict = field(default_factory=dict)
+    access_fns: dict = factory(dict)
     # exit code -> a function returning it (jit.exit_stubs); empty: plain returns
-    exit_fns: dict = field(default_factory=dict)
+    exit_fns: dict = factory(dict)
     # Blocks count the instructions they run against env icount_left (for
     # run(count=...)); without it they carry no budget check at all.
     icount: bool = True
@@ -55,7 +55,7 @@ class Runtime:
     # loader maps to this run's value, and ``tag`` makes the module's own
     # symbols (its jump slots, counters and functions) unique in an engine.
     tag: str = ""
-    imports: dict = field(default_factory=dict)   # symbol -> extra (fplib: its key)
+    imports: dict = factory(dict)   # symbol -> extra (fplib: its key)
     # Where runtime functions' object code is kept between processes
     # (jit.runtime_functions' store: the persistent cache), or None.
     store: object = None

@@ -11,10 +11,10 @@ testing the bits, so they are advertised with the forms implemented so far
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from ...record import record
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Feature:
     name: str                       # the Linux hwcap name (arch/arm64 hwcap.h, cpuinfo)
     implemented: bool
@@ -73,7 +73,7 @@ FEATURE_ENCODINGS: dict[str, tuple[tuple[int, int], ...]] = {
 BASE_IN_FPHP = (0xFFFE7C00, 0x1EE24000)
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class CpuModel:
     """A named feature set, chosen with ``tcgpy run -cpu NAME``."""
     name: str

@@ -13,8 +13,9 @@ under a name the kernel does not have is an error found by the tests.
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
 from typing import Callable
+
+from ...record import record
 
 
 class NoReturn:
@@ -24,7 +25,7 @@ class NoReturn:
 NORETURN = NoReturn()
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Syscall:
     name: str
     handler: Callable[..., object]
