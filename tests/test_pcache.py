@@ -585,7 +585,8 @@ def test_a_warm_run_imports_no_translator_and_no_unneeded_stdlib(tmp_path):
     """A run whose code all comes from the cache neither translates (no
     decoder, no passes, no LLVM) nor imports what only other paths need:
     json (the namespace key is a repr), shutil with lzma and bz2 (argparse's
-    help formatter asks it the terminal's width), unicorn, capstone."""
+    help formatter asks it the terminal's width), unicorn, capstone,
+    dataclasses with inspect (tcgpy/record.py says why)."""
     for _ in range(2):
         p = _tcgpy("run", str(HELLO), cache_dir=tmp_path)
         assert p.communicate(timeout=240)[0].startswith(b"hello")
@@ -596,5 +597,5 @@ def test_a_warm_run_imports_no_translator_and_no_unneeded_stdlib(tmp_path):
     imported = {line.rsplit("|", 1)[1].strip() for line in p.stderr.splitlines() if line.startswith("import time:")}
     assert "tcgpy.emulator" in imported and "blocks_translated: 0" in p.stderr
     unwanted = {"llvmlite.binding", "tcgpy.frontends.decodetree", "tcgpy.ir.passes", "tcgpy.backends.llvm.lower",
-                "json", "shutil", "lzma", "bz2", "unicorn", "capstone"}
+                "json", "shutil", "lzma", "bz2", "unicorn", "capstone", "dataclasses", "inspect"}
     assert imported & unwanted == set()

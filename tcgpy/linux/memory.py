@@ -14,8 +14,8 @@ from __future__ import annotations
 import os
 import stat
 import weakref
-from dataclasses import dataclass
 
+from ..record import record
 from ..softmmu.intervals import Intervals
 
 PAGE = 4096
@@ -33,7 +33,7 @@ def perms_str(read: bool, write: bool, execute: bool) -> str:
     return ("r" if read else "") + ("w" if write else "") + ("x" if execute else "")
 
 
-@dataclass(eq=False)
+@record(eq=False)
 class FileMap:
     """The file behind a shared mapping (shared by the VMAs split or moved from it)."""
     fd: int                 # tcgpy's own close-on-exec dup, closed with the last VMA
@@ -58,7 +58,7 @@ class FileMap:
         return st.st_size if (st.st_dev, st.st_ino) == self.dev_ino else None
 
 
-@dataclass(slots=True)
+@record(slots=True)
 class VMA:
     start: int
     end: int

@@ -11,9 +11,9 @@ import signal as host_signal
 import struct
 import sys
 import threading
-from dataclasses import dataclass, field
 
 from ..errors import AlignmentFault, EmulationError, GuestTrap, IllegalInstruction, MemoryFault, WatchpointHit
+from ..record import factory, record
 from .abi import LinuxArch
 from .errnos import GuestErrno, host_to_guest_errno
 from .exits import ProcessExit, ProcessKilled
@@ -46,15 +46,15 @@ def _high_if_room(fd: int) -> int:
         return fd
 
 
-@dataclass
+@record
 class Options:
     strace: bool = False
     sysroot: str | None = None
     log: object = None                 # file-like for -strace / -d output
     diag: object = None                # tcgpy's own stderr (an OwnFile), when it has one
     # command line to re-run tcgpy for a guest execve: the program, then options
-    exec_prefix: list[str] = field(default_factory=lambda: [sys.executable, "-m", "tcgpy", "run"])
-    exec_argv: list[str] = field(default_factory=list)
+    exec_prefix: list[str] = factory(lambda: [sys.executable, "-m", "tcgpy", "run"])
+    exec_argv: list[str] = factory(list)
     stack_size: int | None = None      # -s: bytes of main-thread stack (default: the AddressSpace's)
     uname_release: str | None = None   # -r: what uname(2) says the kernel release is
     seed: int | None = None            # -seed: AT_RANDOM and getrandom(2) repeat from this seed

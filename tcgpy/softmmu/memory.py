@@ -16,9 +16,9 @@ import mmap
 import os
 import struct
 import weakref
-from dataclasses import dataclass
 from typing import Callable
 
+from ..record import record
 from .arena import LARGEST, MAP_NORESERVE, Arena
 from .intervals import Intervals
 from ..cpustate import (FAST_READ, FAST_WRITE, PAGE_BITS, PAGE_MASK, PAGE_SIZE, REGION_ENTRY_SIZE, TLB_SIZE,
@@ -80,7 +80,7 @@ class Fault(Exception):
 
 # Backing, Region (and linux.memory.VMA) have slots: a process may hold
 # 100,000 of each, and an instance dict cost more than its fields.
-@dataclass(slots=True, weakref_slot=True)
+@record(slots=True, weakref_slot=True)
 class Backing:
     """Host memory shared by the regions split from one mapping."""
     mm: mmap.mmap | None
@@ -147,7 +147,7 @@ def _libc():
     return _LIBC
 
 
-@dataclass(slots=True)
+@record(slots=True)
 class Region:
     start: int
     end: int                 # exclusive
