@@ -90,9 +90,13 @@ def python_calls() -> dict[str, int]:
     into its Python function in this process, most called first."""
     from .ir.helpers import HELPERS
     from .ir.semantics import lookup
-    arm_vec = lookup("arm_vec")         # vec ops are Arm's; it counts their calls by kind
-    counts = {h.name: n for h, n in zip(HELPERS, jit.helper_calls) if n and h.name != "vec_env"}
-    counts.update((f"vec_env:{k.value.name}", n) for k, n in zip(arm_vec.KINDS, arm_vec.VEC_ENV_CALLS) if n)
+    calls = dict(zip((h.name for h in HELPERS), jit.helper_calls))
+    counts = {name: n for name, n in calls.items() if n and name != "vec_env"}
+    if calls.get("vec_env"):
+        # vec ops are Arm's; it counts their calls by kind (and is not
+        # imported, with its FP library, when none was called)
+        arm_vec = lookup("arm_vec")
+        counts.update((f"vec_env:{k.value.name}", n) for k, n in zip(arm_vec.KINDS, arm_vec.VEC_ENV_CALLS) if n)
     return dict(sorted(counts.items(), key=lambda kv: -kv[1]))
 
 

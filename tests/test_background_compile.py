@@ -194,8 +194,15 @@ def test_access_functions_are_made_in_the_background_and_kept(tmp_path, monkeypa
     monkeypatch.setattr(jit, "_runtime_fns", {})          # as in a new process
     emu = tcgpy.Emulator("aarch64", icount=False, cache_dir=str(tmp_path))
     emu.set_background_compile(True)
-    jobs = [job for job in list(emu.cache.background.queue) + list(emu.cache.background.done)
-            if job.info["kind"] == "access"]
+
+    def access_jobs():
+        return [job for job in list(emu.cache.background.queue) + list(emu.cache.background.done)
+                if job.info["kind"] == "access"]
+    assert access_jobs() == []          # not before anything is translated (a warm run never is)
+    emu.mem_map(CODE, 0x1000, "rx")
+    emu.mem_write(CODE, asm("nop\nbrk #0"))
+    emu.cache.lookup(CODE)
+    jobs = access_jobs()
     assert len(jobs) == 1
     keys = [key for key in ACCESS_KEYS if not key[0] & MemOp.TBI]
     assert sorted(jobs[0].info["texts"]) == sorted(keys)
@@ -209,9 +216,12 @@ def test_access_functions_are_made_in_the_background_and_kept(tmp_path, monkeypa
     monkeypatch.setattr(jit, "_target_machine", lambda *a: compiled.append(a))
     later = tcgpy.Emulator("aarch64", icount=False, cache_dir=str(tmp_path))
     later.set_background_compile(True)
+    later.mem_map(CODE, 0x1000, "rx")
+    later.mem_write(CODE, asm("nop\nbrk #0"))
+    later.cache.lookup(CODE)                # (its first translation: the access functions are looked for)
     assert not later.cache.background.queue and not later.cache.background.pending
     fns = later.cache.rt.access_fns
-    assert all(dict.get(fns, key) for key in keys) and not compiled
+    assert all(fns.get(key) for key in keys) and not compiled
 
 
 def test_the_worker_blocks_every_host_signal():

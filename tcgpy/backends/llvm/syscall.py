@@ -23,9 +23,9 @@ code is kept in the persistent cache as the other runtime functions' are.
 from __future__ import annotations
 
 import ctypes
-from dataclasses import dataclass
 
 from ...cpustate import FAST_READ, FAST_WRITE, RegionEntry
+from ...record import record
 from .refill import region_search
 
 # Descriptors the table can list: the guest's usual ones (RLIMIT_NOFILE's
@@ -49,7 +49,7 @@ CALLS = {
 }
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class SyscallSpec:
     """Where one target's syscalls sit in its env, and their numbers."""
     name: str                       # the function's name (unique per target)
