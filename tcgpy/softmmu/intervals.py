@@ -92,18 +92,25 @@ class Intervals:
         item = self.last_below(b)
         return item is None or item.end <= a
 
-    def meeting(self, a: int, b: int) -> list:
-        """The items meeting [a, b), in order."""
+    def _first_meeting(self, a: int) -> tuple[int, int] | None:
+        """(chunk, index) of the first item ending above ``a`` (it may be
+        just past a chunk's end), or None when there are no items."""
         chunks, keys = self._chunks, self._keys
         c = bisect.bisect_right(self._firsts, a) - 1
         if c < 0:
-            if not chunks:
-                return []
-            c = i = 0
-        else:
-            i = bisect.bisect_right(keys[c], a) - 1
-            if chunks[c][i].end <= a:
-                i += 1
+            return (0, 0) if chunks else None
+        i = bisect.bisect_right(keys[c], a) - 1
+        if chunks[c][i].end <= a:
+            i += 1
+        return c, i
+
+    def meeting(self, a: int, b: int) -> list:
+        """The items meeting [a, b), in order."""
+        start = self._first_meeting(a)
+        if start is None:
+            return []
+        chunks, keys = self._chunks, self._keys
+        c, i = start
         chunk = chunks[c]
         j = bisect.bisect_left(keys[c], b, i)
         if j < len(chunk):
@@ -121,16 +128,11 @@ class Intervals:
     def take(self, a: int, b: int) -> list:
         """Take out the items meeting [a, b) and return them, in order (as
         meeting() then remove() of each, with the lookups done once)."""
+        start = self._first_meeting(a)
+        if start is None:
+            return []
         chunks, keys, firsts = self._chunks, self._keys, self._firsts
-        c = bisect.bisect_right(firsts, a) - 1
-        if c < 0:
-            if not chunks:
-                return []
-            c = i = 0
-        else:
-            i = bisect.bisect_right(keys[c], a) - 1
-            if chunks[c][i].end <= a:
-                i += 1
+        c, i = start
         out = []
         while c < len(chunks):
             chunk, k = chunks[c], keys[c]

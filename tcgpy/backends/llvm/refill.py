@@ -17,7 +17,7 @@ access to a new page (QEMU's tlb_fill is native for the same reason).
 """
 from __future__ import annotations
 
-from ...cpustate import (FAST_READ, FAST_WRITE, PAGE_MASK, PAGE_SIZE, REGION_ENTRY_SIZE, TLB_ENTRY_SIZE,
+from ...cpustate import (FAST_READ, FAST_WRITE, PAGE_MASK, REGION_ENTRY_SIZE, TLB_ENTRY_SIZE,
                          TLB_SIZE, RegionEntry, RegionTable)
 from ...ir.ops import MemOp
 from .runtime import MODULE_TAIL, Runtime, _c
@@ -33,8 +33,32 @@ _TAB = {name: getattr(RegionTable, name).offset for name, _ in RegionTable._fiel
 def region_search(mem_table_offset: int) -> str:
     """``ptr @region_of(env, addr)``: the region table's entry
     (cpustate.RegionEntry) of the region holding ``addr``, or null (the
-    table: env at ``mem_table_offset``).  Internal to each module using it."""
+    table: env at ``mem_table_offset``); ``ptr @region_granting(env, addr,
+    last, need)``: that entry if the region holds ``addr`` through ``last``
+    and grants ``need`` (FAST_READ or FAST_WRITE) from host code, or null.
+    Internal to each module using them."""
     return f"""\
+define internal ptr @region_granting(ptr %env, i64 %addr, i64 %last, i64 %need) {{
+entry:
+  %rp = call ptr @region_of(ptr %env, i64 %addr)
+  %none = icmp eq ptr %rp, null
+  br i1 %none, label %fail, label %check
+check:
+  %endp = getelementptr i8, ptr %rp, i64 {_ENT['end']}
+  %end = load i64, ptr %endp
+  %inside = icmp ult i64 %last, %end
+  %fastp = getelementptr i8, ptr %rp, i64 {_ENT['fast']}
+  %fast = load i64, ptr %fastp
+  %granted = and i64 %fast, %need
+  %allowed = icmp eq i64 %granted, %need
+  %ok = and i1 %inside, %allowed
+  br i1 %ok, label %hit, label %fail
+hit:
+  ret ptr %rp
+fail:
+  ret ptr null
+}}
+
 define internal ptr @region_of(ptr %env, i64 %addr) {{
 entry:
   %tpp = getelementptr i8, ptr %env, i64 {mem_table_offset}
@@ -86,20 +110,12 @@ def _refill(rt: Runtime, mem_table_offset: int) -> str:
     return region_search(mem_table_offset) + f"""\
 define internal i1 @refill(ptr %env, i64 %addr, i64 %last, i64 %need) {{
 entry:
-  %rp = call ptr @region_of(ptr %env, i64 %addr)
+  %rp = call ptr @region_granting(ptr %env, i64 %addr, i64 %last, i64 %need)
   %none = icmp eq ptr %rp, null
-  br i1 %none, label %fail, label %check
-check:
-  %endp = getelementptr i8, ptr %rp, i64 {_ENT['end']}
-  %end = load i64, ptr %endp
-  %inside = icmp ult i64 %last, %end
+  br i1 %none, label %fail, label %fill
+fill:
   %fastp = getelementptr i8, ptr %rp, i64 {_ENT['fast']}
   %fast = load i64, ptr %fastp
-  %granted = and i64 %fast, %need
-  %allowed = icmp eq i64 %granted, %need
-  %ok = and i1 %inside, %allowed
-  br i1 %ok, label %fill, label %fail
-fill:
   %addp = getelementptr i8, ptr %rp, i64 {_ENT['addend']}
   %addend = load i64, ptr %addp
   %page = and i64 %addr, {_c(PAGE_MASK)}

@@ -124,19 +124,9 @@ buffer:
   %skip = or i1 %empty, %wraps
   br i1 %skip, label %python, label %search
 search:
-  %rp = call ptr @region_of(ptr %env, i64 %addr)
+  %rp = call ptr @region_granting(ptr %env, i64 %addr, i64 %last, i64 %need)
   %none = icmp eq ptr %rp, null
-  br i1 %none, label %python, label %region
-region:
-  %endp = getelementptr i8, ptr %rp, i64 {_ENT['end']}
-  %end = load i64, ptr %endp
-  %inside = icmp ult i64 %last, %end
-  %fastp = getelementptr i8, ptr %rp, i64 {_ENT['fast']}
-  %fast = load i64, ptr %fastp
-  %granted = and i64 %fast, %need
-  %allowed = icmp eq i64 %granted, %need
-  %ok = and i1 %inside, %allowed
-  br i1 %ok, label %call, label %python
+  br i1 %none, label %python, label %call
 call:
   %addp = getelementptr i8, ptr %rp, i64 {_ENT['addend']}
   %addend = load i64, ptr %addp
