@@ -18,15 +18,8 @@ def tlb_lookup(fl, addr: str, memop: int, write: bool, span: int = 0) -> tuple[s
     """Emit the TLB compare for an access of ``span`` bytes (the memop's size
     unless given); returns (hit i1, entry pointer)."""
     size = span or 1 << (memop & MemOp.SIZE_MASK)
-    rt = fl.rt
-    idx, off, ent, tagp, tag, cmpa, page, hit = (fl.tmp() for _ in range(8))
-    fl.emit(f"{idx} = lshr i64 {addr}, 12")
-    fl.emit(f"{off} = and i64 {idx}, {TLB_SIZE - 1}")
-    fl.emit(f"{ent} = mul i64 {off}, {TLB_ENTRY_SIZE}")
-    e = fl.tmp()
-    fl.emit(f"{e} = add i64 {ent}, {rt.tlb_offset}")
-    entp = fl.tmp()
-    fl.emit(f"{entp} = getelementptr i8, ptr %env, i64 {e}")
+    entp = tlb_entry(fl, addr)
+    tagp, tag, cmpa, page, hit = (fl.tmp() for _ in range(5))
     fl.emit(f"{tagp} = getelementptr i8, ptr {entp}, i64 {8 if write else 0}")
     fl.emit(f"{tag} = load i64, ptr {tagp}")
     if memop & MemOp.ALIGN:
@@ -40,6 +33,17 @@ def tlb_lookup(fl, addr: str, memop: int, write: bool, span: int = 0) -> tuple[s
         fl.emit(f"{page} = and i64 {cmpa}, {_c(PAGE_MASK)}")
     fl.emit(f"{hit} = icmp eq i64 {page}, {tag}")
     return hit, entp
+
+
+def tlb_entry(fl, addr: str) -> str:
+    """Pointer to the TLB entry of ``addr``'s page."""
+    idx, off, ent, e, entp = (fl.tmp() for _ in range(5))
+    fl.emit(f"{idx} = lshr i64 {addr}, 12")
+    fl.emit(f"{off} = and i64 {idx}, {TLB_SIZE - 1}")
+    fl.emit(f"{ent} = mul i64 {off}, {TLB_ENTRY_SIZE}")
+    fl.emit(f"{e} = add i64 {ent}, {fl.rt.tlb_offset}")
+    fl.emit(f"{entp} = getelementptr i8, ptr %env, i64 {e}")
+    return entp
 
 
 def host_ptr(fl, addr: str, entp: str) -> str:

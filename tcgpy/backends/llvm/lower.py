@@ -18,6 +18,7 @@ from typing import Callable
 
 from ...ir.core import Block, Insn, Temp
 from ...ir.ops import F, Cond, Exit, MemOp, Op
+from . import access_groups
 from .access import host_ptr, pair_upper_first, store_fast, tlb_lookup, untag, value_fast
 from .runtime import (CC, JMP_WAYS, LOAD, MODULE_TAIL, STORE, STORE_PAIR, SYM_ENV, SYM_EXIT, SYM_JMP_TABLE,
                       SYM_SLOW_LD, SYM_SLOW_ST, Runtime, _c)
@@ -98,6 +99,7 @@ class _FnLowering:
         self.env_offsets: set[int] = set()
         self.current_bb = "entry"
         self.tag = ""                      # prefix of this block's fixed names in a batch
+        self.groups: dict[int, access_groups.Member] = {}   # hot code: id(access insn) -> its group
 
     def tmp(self) -> str:
         self.n += 1
@@ -308,6 +310,7 @@ class _FnLowering:
             self.start_bb(body_bb)
             self.emit(f"store i64 {n2}, ptr {self.env_ptr(ic)}")
         self.insn_pc = blk.pc
+        self.groups = access_groups.plan(blk) if self.hot else {}
         terminated = False
         for insn in blk.insns:
             op = insn.op
@@ -681,18 +684,49 @@ def lower_ld(fl, insn):
     if fn is not None:
         fl.set(insn.outs[0], _call_access(fl, fn, addr))
         return
-    addr = untag(fl, addr, memop)
 
-    def slow():
-        v = fl.tmp()
-        fl.emit(f"{v} = call i64 {fl.rt.ref(SYM_SLOW_LD, fl.rt.slow_ld)}(ptr %env, i64 {addr}, i64 {memop})")
-        return v
+    def full():
+        a = untag(fl, addr, memop)
 
-    (fv, fbb), (sv, sbb) = _guest_access(fl, memop, addr, False,
-                                         lambda hp: value_fast(fl, hp, memop), slow)
+        def slow():
+            v = fl.tmp()
+            fl.emit(f"{v} = call i64 {fl.rt.ref(SYM_SLOW_LD, fl.rt.slow_ld)}(ptr %env, i64 {a}, i64 {memop})")
+            return v
+
+        (fv, fbb), (sv, sbb) = _guest_access(fl, memop, a, False,
+                                             lambda hp: value_fast(fl, hp, memop), slow)
+        d = fl.tmp()
+        fl.emit(f"{d} = phi i64 [ {fv}, %{fbb} ], [ {sv}, %{sbb} ]")
+        return d
+
+    fl.set(insn.outs[0], _grouped(fl, insn, lambda hp: value_fast(fl, hp, memop), full))
+
+
+def _grouped(fl, insn, fast, full):
+    """An access of a group (access_groups) takes ``fast(host pointer)``
+    where its group's check passed, ``full()`` (its own TLB compare) where
+    not; any other access just ``full()``.  Returns the value, for loads."""
+    m = fl.groups.get(id(insn))
+    if m is None:
+        return full()
+    g = m.group
+    if m.first:
+        access_groups.emit_check(fl, g)
+    fast_bb, full_bb, join_bb = fl.new_bb("gfast"), fl.new_bb("gfull"), fl.new_bb("gjoin")
+    fl.emit(f"br i1 {g.ok}, label %{fast_bb}, label %{full_bb}, !prof !1")
+    fl.start_bb(fast_bb)
+    v1 = fast(access_groups.member_ptr(fl, m))
+    fl.emit(f"br label %{join_bb}")
+    fl.start_bb(full_bb)
+    v2 = full()
+    from_bb = fl.current_bb
+    fl.emit(f"br label %{join_bb}")
+    fl.start_bb(join_bb)
+    if v1 is None:
+        return None
     d = fl.tmp()
-    fl.emit(f"{d} = phi i64 [ {fv}, %{fbb} ], [ {sv}, %{sbb} ]")
-    fl.set(insn.outs[0], d)
+    fl.emit(f"{d} = phi i64 [ {v1}, %{fast_bb} ], [ {v2}, %{from_bb} ]")
+    return d
 
 
 @lowers(Op.st)
@@ -704,7 +738,8 @@ def lower_st(fl, insn):
     if fn is not None:
         _call_access(fl, fn, addr, val)
         return
-    _inline_store(fl, memop, untag(fl, addr, memop), val)
+    _grouped(fl, insn, lambda hp: store_fast(fl, hp, val, memop),
+             lambda: _inline_store(fl, memop, untag(fl, addr, memop), val))
 
 
 def _inline_store(fl, memop: int, addr: str, val: str) -> None:
@@ -724,19 +759,30 @@ def lower_st2(fl, insn):
     if fn is not None:
         _call_access(fl, fn, addr, lo, hi)
         return
-    # inline (the hot tier): the two stores in pair_upper_first's order
     size = 1 << (memop & MemOp.SIZE_MASK)
-    addr = untag(fl, addr, memop)
-    up = pair_upper_first(fl, addr, size)
-    upper = fl.tmp()
-    fl.emit(f"{upper} = add i64 {addr}, {size}")
-    picks = []
-    for if_up, otherwise in ((upper, addr), (hi, lo), (addr, upper), (lo, hi)):
-        v = fl.tmp()
-        fl.emit(f"{v} = select i1 {up}, i64 {if_up}, i64 {otherwise}")
-        picks.append(v)
-    _inline_store(fl, memop, picks[0], picks[1])
-    _inline_store(fl, memop, picks[2], picks[3])
+
+    def both(hp):
+        # the pair is in one page that the check granted: no fault possible
+        hp2 = fl.tmp()
+        fl.emit(f"{hp2} = getelementptr i8, ptr {hp}, i64 {size}")
+        store_fast(fl, hp, lo, memop)
+        store_fast(fl, hp2, hi, memop)
+
+    def full():
+        # inline (the hot tier): the two stores in pair_upper_first's order
+        a = untag(fl, addr, memop)
+        up = pair_upper_first(fl, a, size)
+        upper = fl.tmp()
+        fl.emit(f"{upper} = add i64 {a}, {size}")
+        picks = []
+        for if_up, otherwise in ((upper, a), (hi, lo), (a, upper), (lo, hi)):
+            v = fl.tmp()
+            fl.emit(f"{v} = select i1 {up}, i64 {if_up}, i64 {otherwise}")
+            picks.append(v)
+        _inline_store(fl, memop, picks[0], picks[1])
+        _inline_store(fl, memop, picks[2], picks[3])
+
+    _grouped(fl, insn, both, full)
 
 
 @lowers(Op.ld_env)
