@@ -25,6 +25,11 @@ UNLIMITED = 1 << 62
 
 ACCESS_NAMES = ("read", "write", "fetch")
 EXC_NONE, EXC_FAULT, EXC_INTERNAL, EXC_WATCH, EXC_STOP = 0, 1, 2, 3, 4
+# The exit codes the dispatcher tests after every block, as plain ints:
+# reading a member off an IntEnum class goes through EnumType.__getattr__'s
+# slot (~200 ns in Python 3.11), four times a syscall's return, a tenth of
+# the dispatch of a getppid loop (callgrind).
+EXIT_MISS, EXIT_BUDGET, EXIT_SYSCALL, EXIT_HOT = int(Exit.MISS), int(Exit.BUDGET), int(Exit.SYSCALL), int(Exit.HOT)
 WATCH_KINDS = ("write", "read", "access")
 
 # The JIT calls these two for every TLB miss, MMIO access and faulting access.
@@ -817,15 +822,20 @@ class Emulator:
                         raise err
                     self.stop_reason = "timeout" if timer.fired else "stop"
                     break
-                left = env.icount_left
-                if left <= 0 and count is not None:
-                    self.stop_reason = "count"
-                    break
-                resume = first and pc in stops
-                if pc in stops and not resume:
-                    self.hit_breakpoint = pc
-                    self.stop_reason = "breakpoint"
-                    break
+                # (without a count or stops, no ctypes read of the budget
+                # and no set lookups: a syscall's return comes here)
+                if count is not None:
+                    left = env.icount_left
+                    if left <= 0:
+                        self.stop_reason = "count"
+                        break
+                resume = False
+                if stops and pc in stops:
+                    if not first:
+                        self.hit_breakpoint = pc
+                        self.stop_reason = "breakpoint"
+                        break
+                    resume = True
                 first = False
                 try:
                     if resume:
@@ -833,7 +843,7 @@ class Emulator:
                         tb = cache.translate_partial(pc, 1, stops)
                     else:
                         tb = cache.lookup(pc, stops)
-                        if tb.n_insns > left:
+                        if count is not None and tb.n_insns > left:
                             tb = cache.translate_partial(pc, left, stops)
                 except FetchFault:
                     if (fetch_retry != pc and not pc & (self.arch.insn_align - 1)
@@ -856,10 +866,18 @@ class Emulator:
                 else:
                     code = enter(self.env_addr, tb.fn_addr)
                 stats.dispatcher_returns += 1
-                if code == Exit.MISS or code == Exit.BUDGET:
+                if code == EXIT_MISS or code == EXIT_BUDGET:
                     continue
-                if code == Exit.HOT:
+                if code == EXIT_HOT:
                     cache.hot_edge(env.exit_info, env.pc)
+                    continue
+                if code == EXIT_SYSCALL and self.on_syscall is not None and not self._hooks.by_kind:
+                    # (_handle_exit's first case, without its call: every syscall comes here)
+                    t0 = perf_counter()
+                    try:
+                        self.on_syscall(self)
+                    finally:
+                        stats.time_syscalls += perf_counter() - t0
                     continue
                 self._handle_exit(code)
         finally:
@@ -872,7 +890,7 @@ class Emulator:
         pc = env.pc
         if self._hooks.by_kind and self._hook_exit(code, pc):
             return
-        if code == Exit.SYSCALL:
+        if code == EXIT_SYSCALL:
             if self.on_syscall is None:
                 raise UnhandledSyscall(pc)
             t0 = perf_counter()

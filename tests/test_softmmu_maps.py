@@ -180,3 +180,47 @@ def test_linux_mprotect_refuses_before_changing_anything():
     assert space.protect(BASE + PAGE, PAGE, "rw") is None
     assert [(v.start, v.perms) for v in space.vmas][:3] == [(BASE, "r"), (BASE + PAGE, "rw"), (BASE + 2 * PAGE, "r")]
     assert emu.mem_regions()[:2] == [(BASE, BASE + PAGE, "r--"), (BASE + PAGE, BASE + 2 * PAGE, "rw-")]
+
+
+def test_protection_of_whole_regions_rewrites_only_their_entries(monkeypatch):
+    """An mprotect of whole regions that joins none keeps the list of
+    regions (no replace) and rewrites their own entries of the native
+    table; one that splits or joins goes through the list."""
+    from .test_softmmu_refill import _native_table
+    emu = tcgpy.Emulator("aarch64")
+    space = emu.aspace
+    for i in range(3):
+        emu.mem_map(BASE + i * PAGE, PAGE, "r" if i != 1 else "rw")     # three backings: never joined
+    before = _native_table(space)
+    from tcgpy.softmmu.intervals import Intervals
+    monkeypatch.setattr(Intervals, "replace", lambda *a: pytest.fail("whole regions went through replace"))
+    emu.mem_protect(BASE + PAGE, PAGE, "r")
+    after = _native_table(space)
+    assert after[0] == before[0] and after[2] == before[2]
+    assert after[1][:3] == before[1][:3] and after[1][3] != before[1][3]      # its fast bits: no writes now
+    assert emu.mem_regions() == [(BASE + i * PAGE, BASE + (i + 1) * PAGE, "r--") for i in range(3)]
+    monkeypatch.undo()
+    emu.mem_protect(BASE + PAGE, PAGE, "rw")                 # the same page back: whole again
+    emu.mem_map(BASE + 4 * PAGE, 2 * PAGE, "r")
+    emu.mem_protect(BASE + 4 * PAGE, PAGE, "rw")             # a split, then the halves join again
+    emu.mem_protect(BASE + 4 * PAGE, PAGE, "r")
+    assert emu.mem_regions()[-1] == (BASE + 4 * PAGE, BASE + 6 * PAGE, "r--")
+    import struct
+    assert _native_table(space) == [struct.unpack("<4Q", space._entry(r)) for r in space.regions]
+
+
+def test_linux_mprotect_of_one_whole_mapping_keeps_the_rules():
+    """The one-mapping path of AddressSpace.protect refuses and changes as the general one does."""
+    emu = tcgpy.Emulator("aarch64")
+    space = AddressSpace(emu)
+    space.map(BASE, PAGE, "r", "file", may_write=False, shared=True)
+    space.map(BASE + 2 * PAGE, PAGE, "r", "file", shared=True, hole=True)
+    space.map(BASE + 4 * PAGE, PAGE, "rw", "mmap")
+    assert space.protect(BASE, PAGE, "rw") == "EACCES"
+    assert space.protect(BASE, PAGE - 1, "rx") is None          # a length in the page: the whole page
+    assert space.protect(BASE + 2 * PAGE, PAGE, "rw") is None    # a hole: its VMA changes...
+    assert space.protect(BASE + 4 * PAGE, PAGE, "r") is None
+    assert [(v.start, v.perms) for v in space.vmas] == [(BASE, "rx"), (BASE + 2 * PAGE, "rw"), (BASE + 4 * PAGE, "r")]
+    # ...and the engine's page stays inaccessible (SIGBUS for the guest)
+    assert emu.mem_regions() == [(BASE, BASE + PAGE, "r-x"), (BASE + 2 * PAGE, BASE + 3 * PAGE, "---"),
+                                 (BASE + 4 * PAGE, BASE + 5 * PAGE, "r--")]

@@ -136,7 +136,7 @@ class AddressSpace:
     def find_free(self, length: int, hint: int = 0) -> int | None:
         """A free page-aligned range of ``length`` bytes: at ``hint`` if free,
         else the highest below MMAP_TOP (the kernel's top-down layout)."""
-        length = page_up(length)
+        length = (length + PAGE - 1) & ~(PAGE - 1)
         if hint and page_down(hint) + length <= self.MMAP_TOP and self.is_free(page_down(hint), page_down(hint) + length):
             return page_down(hint)
         top = self.packed_from
@@ -161,12 +161,14 @@ class AddressSpace:
         """Map fresh zeroed pages; any existing mapping in the range is replaced
         (``free``: the caller knows there is none, as find_free's ranges).
         ``shared`` holds VMA fields of a shared mapping (backing, bbase, file, hole...)."""
-        start, end = page_down(start), page_up(start + length)
+        start, end = start & ~(PAGE - 1), (start + length + PAGE - 1) & ~(PAGE - 1)
         vmas = self.vmas
         if not free and not vmas.is_free(start, end):
             self.unmap(start, end - start)
-        vma = VMA(start, end, perms, name, **shared, serial=self.next_serial)
-        self.next_serial += 1
+        serial = self.next_serial
+        self.next_serial = serial + 1
+        vma = VMA(start, end, perms, name, **shared, serial=serial) if shared else \
+            VMA(start, end, perms, name, serial=serial)
         if vma.backing is not None:
             self.emu.mem_map(start, end - start, "" if vma.hole else perms,
                              backing=_view(vma.backing, start - vma.bbase, end - start))
@@ -208,7 +210,7 @@ class AddressSpace:
             self.map(start + data, size - data, perms, name, foff=offset + data, hole=True, **fields)
 
     def unmap(self, start: int, length: int) -> None:
-        start, end = page_down(start), page_up(start + length)
+        start, end = start & ~(PAGE - 1), (start + length + PAGE - 1) & ~(PAGE - 1)
         vmas = self.vmas
         old = vmas.take(start, end)
         if not old:
@@ -235,6 +237,16 @@ class AddressSpace:
         changed): EACCES for write access to a shared file opened read-only,
         ENOMEM when part of the range is unmapped."""
         start, end = page_down(start), page_up(start + length)
+        v = self.vmas.find(start)
+        if v is not None and v.start == start and v.end == end:
+            # One whole mapping (the usual mprotect): the rules below, without their lists.
+            if "w" in perms and not v.may_write:
+                return "EACCES"
+            if v.perms != perms:
+                v.perms = perms
+                if not v.hole:
+                    self.emu.mem_protect(start, end - start, perms)
+            return None
         old = self.vmas.meeting(start, end)
         if "w" in perms:
             for v in old:

@@ -127,6 +127,19 @@ FD_REUSE = frozenset({"close", "close_range", "dup2", "dup3", "execve", "execvea
 # syscall saw.
 FILES_MAY_SHRINK = frozenset({"truncate", "ftruncate", "openat", "fallocate", "wait4", "waitid"})
 
+# What on_syscall does for a syscall besides calling its handler, as bits
+# worked out once per row (dispatch_table) rather than four set lookups a call.
+CHECK_OWN_FD, CHECK_WAITS, CHECK_POSITIONED, CHECK_REUSE, CHECK_SHRINK = 1, 2, 4, 8, 16
+
+
+def dispatch_table(table: dict) -> dict:
+    """syscall number -> (row, number of arguments, CHECK_* bits)."""
+    def checks(row) -> int:
+        return ((CHECK_OWN_FD if row.fd_args else 0) | (CHECK_WAITS if row.name in FD_WAITS else 0)
+                | (CHECK_POSITIONED if row.name in FD_POSITIONED else 0)
+                | (CHECK_REUSE if row.name in FD_REUSE else 0) | (CHECK_SHRINK if row.name in FILES_MAY_SHRINK else 0))
+    return {nr: (row, len(row.args), checks(row)) for nr, row in table.items()}
+
 
 def _syscall_registers(emu, abi):
     """(number(), arguments(), set_result(value)) for ``emu``: straight from
@@ -165,6 +178,7 @@ class LinuxProcess(GuestMemory):
             import random
             self._rng = random.Random(options.seed)
         self.table = TABLE.for_arch(arch.consts.SYSCALLS)
+        self.dispatch = dispatch_table(self.table)
         self.names = {v: k for k, v in arch.consts.SYSCALLS.items()}
         self.signals = SignalState(arch.consts)
         self.errno = arch.consts.ERRNO
@@ -271,33 +285,35 @@ class LinuxProcess(GuestMemory):
         read_nr, read_args, write_ret = self._regs
         nr = read_nr()
         args = read_args()
-        row = self.table.get(nr)
+        entry = self.dispatch.get(nr)
         trace = self.opts.strace
         if self.forkshare.early:
             self.forkshare.at_syscall(self.emu)
-        if row is None:
+        if entry is None:
+            checks = 0
             name = self.names.get(nr, f"syscall_{nr}")
             ret = self.err("ENOSYS")
             self._dlog("unimp", f"Unsupported syscall: {nr} ({name})\n")
             if trace:
                 self._trace(f"{self.sched.current.tid} {name}(...) [unimplemented]" + strace_result(self, None, ret) + "\n")
         else:
+            row, nargs, checks = entry
             if trace:
                 self._trace(strace_call(self, row, args))
                 loads = self.sched.loads
             try:
                 ret = None
-                if row.fd_args and self._names_own_fd(row, args):
+                if checks & CHECK_OWN_FD and self._names_own_fd(row, args):
                     ret = self.err("EBADF")       # tcgpy's descriptors are not the guest's
-                elif row.name in FD_WAITS:
+                elif checks & CHECK_WAITS:
                     ret = wait_instead(self, row.name, args)
-                elif row.name in FD_POSITIONED:
+                elif checks & CHECK_POSITIONED:
                     remember_positioned(self, s32(args[row.fd_args[0]]))
                 if ret is None:
-                    ret = row.handler(self, *args[:len(row.args)])
-                if row.name in FD_REUSE:
+                    ret = row.handler(self, *args[:nargs])
+                if checks & CHECK_REUSE:
                     self.forget_never_wait_fds()
-                if not isinstance(ret, int) and ret is not NORETURN:
+                if ret.__class__ is not int and not isinstance(ret, int) and ret is not NORETURN:
                     raise TypeError(f"handler returned {ret!r}")
             except (ProcessExit, ProcessKilled):
                 if trace:
@@ -319,13 +335,16 @@ class LinuxProcess(GuestMemory):
                 self._trace(strace_result(self, row, ret, waited=self.sched.loads != loads) + "\n")
         if ret is not NORETURN:
             write_ret(ret & MASK64)
-        if row is not None and row.name in FILES_MAY_SHRINK and self.space.files.data:
+        if checks & CHECK_SHRINK and self.space.files.data:
             self.space.refresh_file_holes()
         sigs = self.signals
         if sigs.pending or sigs.host_queue or self.wakeup.is_set() or self.sched.current.saved_mask is not None:
             self.deliver_pending()          # (else it would find nothing to do)
-        if self.host_syscalls is not None:
-            self.host_syscalls.want(self.host_syscalls_wanted())
+        hs = self.host_syscalls
+        if hs is not None:
+            wanted = self.host_syscalls_wanted()
+            if wanted != hs.wanted:
+                hs.want(wanted)
 
     def signal_first(self) -> bool:
         """A host signal the watcher thread queued while the guest ran up to
@@ -528,6 +547,9 @@ class LinuxProcess(GuestMemory):
         # before it got there, and it leaves there when it is closed or
         # replaced (FD_REUSE); meanwhile tcgpy cannot get that number.
         never_wait = self.never_wait_fds
+        if len(fd_args) == 1:           # (most: without the lists)
+            fd = s32(args[fd_args[0]])
+            return fd >= 0 and fd not in never_wait and fd in self.own_fds()
         fds = [fd for fd in (s32(args[i]) for i in fd_args) if fd >= 0 and fd not in never_wait]
         if not fds:
             return False        # AT_FDCWD, anonymous mmap's -1: not ours, and own_fds' set is not built

@@ -46,12 +46,6 @@ _PERM_STRINGS = {r + w + x: (PERM_R if r else 0) | (PERM_W if w else 0) | (PERM_
                  for r in ("", "r") for w in ("", "w") for x in ("", "x")}
 
 
-def _host_move(dst: int, src: int, n: int) -> None:
-    """memmove between host addresses (memoryview copies overlapping
-    contiguous buffers as memmove does)."""
-    HOST[dst:dst + n] = HOST[src:src + n]
-
-
 def parse_perms(perms) -> int:
     bits = _PERM_STRINGS.get(perms) if isinstance(perms, str) else None
     if bits is not None:
@@ -198,6 +192,7 @@ class AddressSpace:
         self._buf = (RegionEntry * 64)()
         self._first = 32
         self._words = memoryview(self._buf).cast("B").cast("Q")    # the entries' fields as integers
+        self._count = 0                 # table.count, read here without a ctypes call
         self.table_base = ctypes.addressof(self._buf)
         self.table.entries = ctypes.addressof(self._buf) + self._first * REGION_ENTRY_SIZE
         self.tlb_flush()
@@ -230,7 +225,7 @@ class AddressSpace:
         # The entries wholly below a (their ends are sorted as their starts
         # are) are the unchanged regions below the change; the old entries
         # meeting [a, b) follow them, up to the first starting at b or above.
-        words, first, n_old = self._words, self._first, self.table.count
+        words, first, n_old = self._words, self._first, self._count
         i = bisect.bisect_right(words[4 * first + 1:4 * (first + n_old):4], a)
         k = bisect.bisect_left(words[4 * first:4 * (first + n_old):4], b, lo=i)
         grow = len(new) - (k - i)
@@ -239,28 +234,29 @@ class AddressSpace:
         data = self._entry(new[0]) if len(new) == 1 else b"".join(map(self._entry, new))
         at = self.table_base + (first + i) * REGION_ENTRY_SIZE
         HOST[at:at + len(data)] = data          # no ctypes call (see HOST)
-        self.table.count = n_old + grow
+        if grow:
+            self._count = self.table.count = n_old + grow
 
     def _splice(self, start: int, old: int, new: list[Region]) -> None:
         """_publish for a caller that knows the change: the ``old`` entries
         from the first starting at or above ``start`` become ``new`` (one
         bisect, where _publish needs two over the whole table)."""
-        words, first, n = self._words, self._first, self.table.count
+        words, first, n = self._words, self._first, self._count
         i = bisect.bisect_left(words[4 * first:4 * (first + n):4], start)
         grow = len(new) - old
         if grow:
             first = self._move(i, i + old, grow)
+            self._count = self.table.count = n + grow
         if new:
             data = self._entry(new[0]) if len(new) == 1 else b"".join(map(self._entry, new))
             at = self.table_base + (first + i) * REGION_ENTRY_SIZE
             HOST[at:at + len(data)] = data
-        self.table.count = n + grow
 
     def _move(self, i: int, k: int, grow: int) -> int:
         """Make entries [i, k) of the table ``grow`` longer (or shorter) by
         moving the entries before ``i`` or those from ``k`` on; returns the
         new index of the table's first entry in the buffer."""
-        size, n = REGION_ENTRY_SIZE, self.table.count
+        size, n = REGION_ENTRY_SIZE, self._count
         prefix = i <= n - k             # the entries before i are the fewer: they move
         if grow > 0 and (self._first < grow if prefix else self._first + n + grow > len(self._buf)):
             # No room on the short side: recentre (in a larger buffer)
@@ -268,18 +264,23 @@ class AddressSpace:
             # the other end filled up too would be quadratic again.
             self._regrow(n + grow)
         first, base = self._first, self.table_base
+        # (memmove through HOST: memoryview copies overlapping contiguous
+        # buffers as memmove does; no call: this runs at every mmap and munmap)
         if prefix:
-            _host_move(base + (first - grow) * size, base + first * size, i * size)
+            if i:
+                dst, src = base + (first - grow) * size, base + first * size
+                HOST[dst:dst + i * size] = HOST[src:src + i * size]
             first -= grow
             self._first = first
             self.table.entries = base + first * size
-        else:
-            _host_move(base + (first + k + grow) * size, base + (first + k) * size, (n - k) * size)
+        elif k < n:
+            dst, src, m = base + (first + k + grow) * size, base + (first + k) * size, (n - k) * size
+            HOST[dst:dst + m] = HOST[src:src + m]
         return first
 
     def _regrow(self, need: int) -> None:
         """A buffer twice as large as ``need`` entries, the table in its middle."""
-        n, size = self.table.count, REGION_ENTRY_SIZE
+        n, size = self._count, REGION_ENTRY_SIZE
         buf = (RegionEntry * (2 * need + 64))()
         first = (len(buf) - n) // 2
         ctypes.memmove(ctypes.addressof(buf) + first * size,
@@ -393,7 +394,10 @@ class AddressSpace:
         for r in left:
             self.regions.insert(r)
         self._splice(head.start, len(old), left)
-        self.tlb_flush_range(addr, size)
+        if size == PAGE_SIZE:
+            self.tlb_flush_page(addr)       # (one page, the usual munmap: no loop)
+        else:
+            self.tlb_flush_range(addr, size)
         had = 0
         for r in old:
             had |= r.perms
@@ -414,30 +418,39 @@ class AddressSpace:
         p = parse_perms(perms)
         end = addr + size
         run = self.regions.meeting(max(addr - 1, 0), end + 1)
-        lost, changed, out = 0, False, []
+        lost, changed, split, out = 0, [], False, []
         for r in run:
             if r.perms == p or r.end <= addr or r.start >= end:
                 out.append(r)               # a neighbour, or already so
                 continue
             lost |= r.perms & ~p
-            changed = True
+            changed.append(r)
             tail = self._piece(r, end, r.end, r.perms) if r.end > end else None
             if r.start < addr:              # r keeps its head
                 mid = self._piece(r, addr, min(r.end, end), p)
                 r.end = addr
                 out += (r, mid)
+                split = True
             else:
                 r.end = min(r.end, end)
                 r.perms = p
                 out.append(r)
             if tail is not None:
                 out.append(tail)
+                split = True
         if not changed:
             return 0
-        lo = run[0].start
+        n = len(out)
         self._merge_pieces(out)
-        self.regions.replace(run, out)
-        self._splice(lo, len(run), out)
+        if split or len(out) != n:
+            self.regions.replace(run, out)
+            self._splice(run[0].start, len(run), out)
+        else:
+            # Whole regions changed permissions and joined none (an
+            # mprotect of whole mappings, the usual kind): the list of
+            # regions stays, and only their own entries are rewritten.
+            for r in changed:
+                self._splice(r.start, 1, [r])
         if lost & (PERM_R | PERM_W):
             self.tlb_flush_range(addr, size)
         return lost

@@ -13,21 +13,35 @@ from .args import s32
 from .table import syscall
 
 
-def _perms(proc, prot: int) -> str:
-    m = proc.arch.consts.MMAN
-    read, write, execute = m["PROT_READ"], m["PROT_WRITE"], m["PROT_EXEC"]
-    perms = _prot_perms(read, write, execute).get(prot)
-    if perms is None:           # with bits beyond r/w/x (PROT_GROWSDOWN...): those alone count
-        perms = perms_str(bool(prot & read), bool(prot & write), bool(prot & execute))
-    return perms
+class _Mman:
+    """An architecture's mmap/mprotect constants, looked up once (mmap and
+    mprotect ask at every call: a dozen dict lookups by name were a tenth
+    of an anonymous mmap's handler)."""
+    __slots__ = ("read", "write", "execute", "perms", "type_mask", "shared", "private", "shared_validate",
+                 "anonymous", "fixed", "fixed_noreplace")
+
+    def __init__(self, m: dict[str, int]):
+        self.read, self.write, self.execute = m["PROT_READ"], m["PROT_WRITE"], m["PROT_EXEC"]
+        # PROT_* combinations of read, write and execute -> permission string
+        self.perms = {r | w | x: perms_str(bool(r), bool(w), bool(x))
+                      for r in (0, self.read) for w in (0, self.write) for x in (0, self.execute)}
+        self.type_mask, self.shared, self.private = m["MAP_TYPE"], m["MAP_SHARED"], m["MAP_PRIVATE"]
+        self.shared_validate, self.anonymous = m["MAP_SHARED_VALIDATE"], m["MAP_ANONYMOUS"]
+        self.fixed, self.fixed_noreplace = m["MAP_FIXED"], m["MAP_FIXED_NOREPLACE"]
 
 
 @functools.cache
-def _prot_perms(read: int, write: int, execute: int) -> dict[int, str]:
-    """PROT_* combinations of read, write and execute -> permission string
-    (mmap and mprotect ask at every call)."""
-    return {r | w | x: perms_str(bool(r), bool(w), bool(x))
-            for r in (0, read) for w in (0, write) for x in (0, execute)}
+def _mman(consts) -> _Mman:
+    """The _Mman of a generated kernel-constants module."""
+    return _Mman(consts.MMAN)
+
+
+def _perms(proc, prot: int) -> str:
+    m = _mman(proc.arch.consts)
+    perms = m.perms.get(prot)
+    if perms is None:           # with bits beyond r/w/x (PROT_GROWSDOWN...): those alone count
+        perms = perms_str(bool(prot & m.read), bool(prot & m.write), bool(prot & m.execute))
+    return perms
 
 
 @syscall("brk", "p", ret="x")
@@ -56,15 +70,15 @@ def _file_access(proc, fd: int, shared: bool, prot: int) -> tuple[str | None, bo
 
 @syscall("mmap", "p u prot mapflags fd x", ret="x")
 def sys_mmap(proc, addr, length, prot, flags, fd, offset):
-    m = proc.arch.consts.MMAN
+    m = _mman(proc.arch.consts)
     space = proc.space
     if length == 0 or offset & (PAGE - 1) or length > space.LIMIT:
         return proc.err("EINVAL")
-    kind = flags & m["MAP_TYPE"]
-    if kind not in (m["MAP_SHARED"], m["MAP_PRIVATE"], m["MAP_SHARED_VALIDATE"]):
+    kind = flags & m.type_mask
+    if kind != m.private and kind != m.shared and kind != m.shared_validate:
         return proc.err("EINVAL")
-    shared = kind != m["MAP_PRIVATE"]
-    anon = bool(flags & m["MAP_ANONYMOUS"])
+    shared = kind != m.private
+    anon = bool(flags & m.anonymous)
     hfd = s32(fd)
     may_write = True
     if not anon and hfd in proc.vfiles:
@@ -74,11 +88,11 @@ def sys_mmap(proc, addr, length, prot, flags, fd, offset):
         if error:
             return proc.err(error)
     size = page_up(length)
-    fixed = flags & (m["MAP_FIXED"] | m["MAP_FIXED_NOREPLACE"])
+    fixed = flags & (m.fixed | m.fixed_noreplace)
     if fixed:
         if addr & (PAGE - 1) or addr + size > space.LIMIT:
             return proc.err("EINVAL")
-        if flags & m["MAP_FIXED_NOREPLACE"] and not flags & m["MAP_FIXED"] and not space.is_free(addr, addr + size):
+        if flags & m.fixed_noreplace and not flags & m.fixed and not space.is_free(addr, addr + size):
             return proc.err("EEXIST")
         start = addr
     else:
