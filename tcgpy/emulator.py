@@ -427,7 +427,9 @@ class Emulator:
             if self.cache.cold_runs:
                 self.cache.cold_runs = COLD_RUNS_BACKGROUND
             self.cache.prepare_access_functions()
+            self.cache.hold_llvm()
         elif not on and self.cache.background is not None:
+            self.cache.release_llvm()
             self.cache.wait_compiled()
             self.cache.background = None
             if self.cache.cold_runs:

@@ -117,6 +117,11 @@ def _llvm():
     return llvm
 
 
+def loaded() -> bool:
+    """Whether this process has loaded LLVM (tbcache's hold_llvm asks)."""
+    return llvm is not None
+
+
 def _target_machine(opt: int):
     # Each engine takes ownership of its target machine: a new one per engine.
     return _llvm().Target.from_default_triple().create_target_machine(opt=opt, codemodel="jitdefault")
