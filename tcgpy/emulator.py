@@ -856,7 +856,8 @@ class Emulator:
                     code = self._cold.run(tb)
                     stats.time_interp += perf_counter() - t0
                 else:
-                    code = enter(self.env_addr, tb.fn_addr)
+                    # (made with the first host code: maybe during this run)
+                    code = (enter or jit.enter)(self.env_addr, tb.fn_addr)
                 stats.dispatcher_returns += 1
                 if code == Exit.MISS or code == Exit.BUDGET:
                     continue

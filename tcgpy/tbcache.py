@@ -281,7 +281,14 @@ class TBCache:
         self.instr = None
         self.no_hot = False
         self.stats = Stats()
-        self.miss_stub = jit.miss_stub()
+        # The host code everything else calls (base code, TLB refill; and
+        # what native_waiters make, the host-code syscalls) is made when
+        # a block is first lowered or loaded (native): a run that only
+        # interprets never needs it, and with nothing in the persistent
+        # cache making it is LLVM at -O2 (~35 MB of a first hello's peak).
+        self.native_ready = False
+        self.native_waiters: list = []
+        self.miss_stub = 0
         self.slots = (ctypes.c_uint64 * MAX_SLOTS)()
         self.jmp_table = (ctypes.c_uint64 * (2 * ((1 << JMP_TABLE_BITS) + JMP_WAYS - 1)))()
         self.jmp_mask = (1 << JMP_TABLE_BITS) - 1
@@ -337,10 +344,36 @@ class TBCache:
                           jmp_table=ctypes.addressof(self.jmp_table), jmp_table_mask=self.jmp_mask,
                           slow_ld=0, slow_st=0, helpers=_Helpers(jit.helper_addresses()),
                           counters=ctypes.addressof(self.counters),
-                          env_addr=ctypes.addressof(env), exit_fns=jit.exit_stubs(),
+                          env_addr=ctypes.addressof(env), exit_fns={},
                           syscall_fn_offset=lay.syscall_fn_offset)
-        self._reset_slots()
         aspace.on_code_write = self.invalidate_page
+
+    def native(self) -> None:
+        """Make the host code blocks rely on, once, before the first block
+        is lowered or loaded (on the guest's thread: it may load LLVM,
+        which opens files)."""
+        if self.native_ready:
+            return
+        self.native_ready = True
+        self.miss_stub = jit.miss_stub()
+        self.rt.exit_fns.update(jit.exit_stubs())
+        self._reset_slots()
+        text = refill.slow_path_text(replace_record(self.rt, tag="runtime", imports={}),
+                                     self.arch.layout.mem_table_offset)
+        fns = jit.runtime_functions(text, [refill.REFILL_LD, refill.REFILL_ST], self.rt.store)
+        self.rt.slow_ld, self.rt.slow_st = fns[refill.REFILL_LD], fns[refill.REFILL_ST]
+        jit.add_process_symbol(SYM_SLOW_LD, self.rt.slow_ld)
+        jit.add_process_symbol(SYM_SLOW_ST, self.rt.slow_st)
+        waiters, self.native_waiters = self.native_waiters, []
+        for make in waiters:
+            make()
+
+    def when_native(self, make) -> None:
+        """Call ``make`` once the host code is made (now, if it is)."""
+        if self.native_ready:
+            make()
+        else:
+            self.native_waiters.append(make)
 
     def set_slow_paths(self, ld: int, st: int) -> None:
         """Install the Python slow paths (``ld(env, addr, memop)``, ``st(env,
@@ -349,12 +382,6 @@ class TBCache:
         jit.add_process_symbol(refill.PY_SLOW_LD, ld)
         jit.add_process_symbol(refill.PY_SLOW_ST, st)
         self.env.mem_table = self.aspace.table_address
-        text = refill.slow_path_text(replace_record(self.rt, tag="runtime", imports={}),
-                                     self.arch.layout.mem_table_offset)
-        fns = jit.runtime_functions(text, [refill.REFILL_LD, refill.REFILL_ST], self.rt.store)
-        self.rt.slow_ld, self.rt.slow_st = fns[refill.REFILL_LD], fns[refill.REFILL_ST]
-        jit.add_process_symbol(SYM_SLOW_LD, self.rt.slow_ld)
-        jit.add_process_symbol(SYM_SLOW_ST, self.rt.slow_st)
         self.rt.access_fns = _AccessFunctions(self.rt)
         self.rt.helpers.store = self.rt.store
 
@@ -452,6 +479,7 @@ class TBCache:
         """LLVM IR text for ``blocks`` as one module.  ``chain`` blocks count
         their loop-closing edges unless they are already the ``hot`` tier."""
         from .backends.llvm.lower import lower_batch, lower_block, module_text
+        self.native()
         t0 = time.perf_counter()
         lowered = []
         counting = self._alloc_counter if chain and not hot else None
@@ -547,6 +575,7 @@ class TBCache:
     def _access_todo(self) -> list:
         """The access functions of this cache's TBI setting that are neither
         made nor in the persistent cache."""
+        self.native()             # (their code names the refill's symbols)
         fns = self.rt.access_fns
         return [key for key in sorted(ACCESS_KEYS)
                 if bool(key[0] & MemOp.TBI) == self.tbi and not fns.stored(key)]
@@ -667,6 +696,7 @@ class TBCache:
         return self._finish_hot(info, addrs)
 
     def _lower_hot(self, blocks, header_pc: int) -> dict:
+        self.native()
         t0 = time.perf_counter()
         text, order, lowered, is_region = lower_hot(blocks, header_pc, self.rt, self._fn_name, self._alloc_slot,
                                                     self._alloc_counter)

@@ -442,3 +442,21 @@ def test_access_functions_held_with_llvm_are_still_kept(tmp_path, monkeypatch):
     keys = [key for key in ACCESS_KEYS if not key[0] & MemOp.TBI]
     fns = later.cache.rt.access_fns
     assert all(fns.get(key) for key in keys) and not compiled
+
+
+@pytest.mark.parametrize("start,loads", [("10000", False), ("0", True)], ids=["held", "not-held"])
+def test_a_short_first_run_never_loads_llvm(tmp_path, start, loads):
+    """glibc's hello, with nothing in a persistent cache (none at all here):
+    its blocks are interpreted, held back from LLVM, and no host code is
+    needed, so llvmlite's LLVM is never imported (-X importtime lists every
+    import); with the hold off, the same run imports it."""
+    import subprocess
+    import sys
+    from pathlib import Path
+    root = Path(__file__).resolve().parent.parent
+    env = {**os.environ, "PYTHONPATH": str(root), "TCGPY_CACHE": "0", "TCGPY_LLVM_START": start}
+    res = subprocess.run([sys.executable, "-X", "importtime", "-m", "tcgpy", "run",
+                          str(root / "tests" / "guest" / "bin" / "libc_hello")],
+                         env=env, capture_output=True, timeout=300)
+    assert res.returncode == 0 and res.stdout.startswith(b"hello, world\n")
+    assert (b"| llvmlite.binding\n" in res.stderr) == loads
