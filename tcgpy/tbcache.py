@@ -528,10 +528,12 @@ class TBCache:
         for c in colds:
             c.compiling = True
         if self.held is not None:
-            if self.log is None:
+            if self.log is None and not jit.loaded():
                 self.held.append((blocks, colds))
                 return
-            self.release_llvm()         # -d out_asm and the like show what LLVM makes
+            # LLVM is here already (a hot loop's compile loaded it), or -d
+            # out_asm and the like want to show what it makes
+            self.release_llvm()
         text, lowered = self._lower(blocks, True, False)
         code = self.code
         code.prepare(False)
@@ -717,6 +719,7 @@ class TBCache:
         names = [lb.name for lb in info["lowered"]]
         code = self.code
         code.prepare(True)
+        self.release_llvm()           # LLVM is loaded now: the held batches need not wait
 
         def work():
             t0 = time.perf_counter()

@@ -406,6 +406,27 @@ def test_held_blocks_whose_code_changed_are_not_compiled(monkeypatch):
     assert run(emu, new, 20, 1) == sum(range(2, 41, 2))
 
 
+def test_held_batches_go_once_llvm_is_loaded_anyway(monkeypatch):
+    # (a hot loop's compile, or a fork's prefetch, loaded it): the next
+    # batch that earns compiling takes the held ones along
+    code = asm(LOOP.format(n=20))
+    emu = make_held(monkeypatch, code, 10**9)
+    assert run(emu, code, 20, 3) == expect(20, 3)
+    held = [c for _, colds in emu.cache.held for c in colds]
+    assert held and emu.stats.modules_compiled == 0
+    monkeypatch.setattr(tbcache.jit, "loaded", lambda: True)
+    other = asm(LOOP.format(n=20).replace("x0", "x7").replace("str x7, [x4]", "str x7, [x4, #8]"))
+    emu.mem_write(CODE + 0x1000, other)
+    emu.reg_write("x4", DATA)
+    emu.reg_write("x5", 2)
+    emu.run(CODE + 0x1000, until=CODE + 0x1000 + len(other))
+    assert struct.unpack("<Q", emu.mem_read(DATA + 8, 8))[0] == expect(20, 2)
+    assert emu.cache.held is None
+    emu.cache.wait_compiled()
+    assert all(not c.compiling for c in held)
+    assert all(emu.cache.blocks.get(c.pc) is not None for c in held)
+
+
 def test_switching_it_off_compiles_what_was_held(monkeypatch):
     code = asm(LOOP.format(n=20))
     emu = make_held(monkeypatch, code, 10**9)
