@@ -95,10 +95,13 @@ WAIT_RUNS = 4
 # (libLLVM's pages, ~45 MB, and its heap) and ~0.1 s of CPU, which a short
 # run never earns back; its blocks reach the persistent cache all the same
 # (the saver translates and compiles them after the guest exits).  A held
-# run is a planned run of the cold tier (~10-30 us), so a program that
-# goes on to load LLVM pays at most ~0.1-0.3 s for the wait.  2026-12-07,
-# runs past cold_runs a first run would hold: glibc hello ~4,800, busybox
-# sh -c ~11,900, perl -e far more (TCGPY_LLVM_START; 0: no hold).
+# run is a planned run of the cold tier (~10-30 us), but a program that
+# loads LLVM in the end pays for them: busybox sh -c with no persistent
+# cache, which crosses the threshold near its end, 17% more instructions
+# under callgrind at 10,000 (10% at 6,000).  2026-12-07, runs a first run
+# would hold: glibc hello 5,500-6,000 (so not less than 10,000: other
+# arguments and environments take more), busybox sh -c and perl -e more
+# than 10,000 (TCGPY_LLVM_START; 0: no hold).
 LLVM_START = int(os.environ.get("TCGPY_LLVM_START", "10000"))
 HOT_REGION_MAX = 64    # blocks recompiled together for one hot edge
 WRITER_POLL = 0.05      # seconds between looks at whether another process writes the persistent cache
