@@ -432,7 +432,9 @@ class Emulator:
             if self.cache.cold_runs:
                 self.cache.cold_runs = COLD_RUNS_BACKGROUND
             self.cache.prepare_access_functions()
+            self.cache.hold_llvm()
         elif not on and self.cache.background is not None:
+            self.cache.release_llvm()
             self.cache.wait_compiled()
             self.cache.background = None
             if self.cache.cold_runs:
@@ -864,7 +866,8 @@ class Emulator:
                     code = self._cold.run(tb)
                     stats.time_interp += perf_counter() - t0
                 else:
-                    code = enter(self.env_addr, tb.fn_addr)
+                    # (made with the first host code: maybe during this run)
+                    code = (enter or jit.enter)(self.env_addr, tb.fn_addr)
                 stats.dispatcher_returns += 1
                 if code == EXIT_MISS or code == EXIT_BUDGET:
                     continue

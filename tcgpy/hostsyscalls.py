@@ -23,11 +23,16 @@ class HostSyscalls:
         self._emu = emu
         self.state = SyscallState()
         self._words = self.state.fds
-        self._fn = jit.runtime_functions(syscall_text(spec), [spec.name], store)[spec.name]
+        self._fn = 0                # made with the rest of the block cache's host code
         emu.env.syscall_state = ctypes.addressof(self.state)
         self.wanted = True
         self.blocked = False        # the engine's say (HOOK_INTR hooks)
         self._apply()
+
+        def make():
+            self._fn = jit.runtime_functions(syscall_text(spec), [spec.name], store)[spec.name]
+            self._apply()
+        emu.cache.when_native(make)
 
     @property
     def served(self) -> int:

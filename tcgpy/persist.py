@@ -326,6 +326,7 @@ def _symbols(cache, meta: dict) -> dict[str, int] | None:
     here: their bases are left in cache.pcache_slot_base/_ctr_base)."""
     tag = meta["tag"]
     own = (f"tcgpy_slots_{tag}", f"tcgpy_ctr_{tag}")
+    cache.native()
     symbols = {}
     for sym, extra in meta["imports"].items():
         addr = 1 if sym in own else runtime_symbol(cache.rt, sym, extra)
@@ -383,6 +384,7 @@ def save(cache, deadline: float | None = None) -> int:
     the cache lacks any of them; returns the number of pages written."""
     pcache = cache.pcache
     written = 0
+    cache.native()              # (lowering copies cache.rt: its addresses first)
     for key, (header, pcs, keyed) in list(cache.hot_records.items()):
         if pcache.read(key, count=False) is None:
             try:

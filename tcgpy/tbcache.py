@@ -88,6 +88,21 @@ HOT_THRESHOLD = int(os.environ.get("TCGPY_HOT_THRESHOLD", "3000"))
 # is interpreted meanwhile, up to this many times cold_runs: then the guest
 # waits for the code.
 WAIT_RUNS = 4
+# With the background compiler, a process that has not loaded LLVM holds
+# the first batches that earn compiling back: they stay interpreted until
+# their runs past cold_runs add up to this many.  Loading LLVM and
+# compiling its first modules is ~65 MB of a first glibc hello's 96 MB peak
+# (libLLVM's pages, ~45 MB, and its heap) and ~0.1 s of CPU, which a short
+# run never earns back; its blocks reach the persistent cache all the same
+# (the saver translates and compiles them after the guest exits).  A held
+# run is a planned run of the cold tier (~10-30 us), but a program that
+# loads LLVM in the end pays for them: busybox sh -c with no persistent
+# cache, which crosses the threshold near its end, 17% more instructions
+# under callgrind at 10,000 (10% at 6,000).  2026-12-07, runs a first run
+# would hold: glibc hello 5,500-6,000 (so not less than 10,000: other
+# arguments and environments take more), busybox sh -c and perl -e more
+# than 10,000 (TCGPY_LLVM_START; 0: no hold).
+LLVM_START = int(os.environ.get("TCGPY_LLVM_START", "10000"))
 HOT_REGION_MAX = 64    # blocks recompiled together for one hot edge
 WRITER_POLL = 0.05      # seconds between looks at whether another process writes the persistent cache
 COUNTER_NEVER = 1 << 62  # a count that does not run out
@@ -235,6 +250,11 @@ def lower_hot(blocks, header_pc: int, rt: Runtime, fn_name, alloc_slot, alloc_co
     return module_text(lowered), others + [header], lowered, True
 
 
+def _compile_access_functions(texts: dict) -> dict:
+    """(addresses, object code) of each access function in ``texts`` (key -> its text)."""
+    return {key: jit.compile_runtime_functions(text, [access_fn_name(*key)]) for key, text in texts.items()}
+
+
 def mark_region(tbs: list["TB"]) -> None:
     """The last of a hot loop's TBs is its region: it runs every block's
     code, so any of their pages invalidates it."""
@@ -264,7 +284,14 @@ class TBCache:
         self.instr = None
         self.no_hot = False
         self.stats = Stats()
-        self.miss_stub = jit.miss_stub()
+        # The host code everything else calls (base code, TLB refill; and
+        # what native_waiters make, the host-code syscalls) is made when
+        # a block is first lowered or loaded (native): a run that only
+        # interprets never needs it, and with nothing in the persistent
+        # cache making it is LLVM at -O2 (~35 MB of a first hello's peak).
+        self.native_ready = False
+        self.native_waiters: list = []
+        self.miss_stub = 0
         self.slots = (ctypes.c_uint64 * MAX_SLOTS)()
         self.jmp_table = (ctypes.c_uint64 * (2 * ((1 << JMP_TABLE_BITS) + JMP_WAYS - 1)))()
         self.jmp_mask = (1 << JMP_TABLE_BITS) - 1
@@ -309,16 +336,47 @@ class TBCache:
         # only with a cold tier, which runs the blocks meanwhile.
         self.background = None
         self._access_wanted = False    # prepare_access_functions, at the first translation
+        # First-tier batches held back until LLVM_START (with the background
+        # compiler, while this process has not loaded LLVM): (blocks, their
+        # cold TBs), and the interpreted runs of those past cold_runs.
+        self.held: list[tuple[list, list[TB]]] | None = None
+        self.held_runs = 0
         lay = arch.layout
         self.rt = Runtime(offsets=lay.offsets, tlb_offset=lay.tlb_offset,
                           slot_base=ctypes.addressof(self.slots),
                           jmp_table=ctypes.addressof(self.jmp_table), jmp_table_mask=self.jmp_mask,
                           slow_ld=0, slow_st=0, helpers=_Helpers(jit.helper_addresses()),
                           counters=ctypes.addressof(self.counters),
-                          env_addr=ctypes.addressof(env), exit_fns=jit.exit_stubs(),
+                          env_addr=ctypes.addressof(env), exit_fns={},
                           syscall_fn_offset=lay.syscall_fn_offset)
-        self._reset_slots()
         aspace.on_code_write = self.invalidate_page
+
+    def native(self) -> None:
+        """Make the host code blocks rely on, once, before the first block
+        is lowered or loaded (on the guest's thread: it may load LLVM,
+        which opens files)."""
+        if self.native_ready:
+            return
+        self.native_ready = True
+        self.miss_stub = jit.miss_stub()
+        self.rt.exit_fns.update(jit.exit_stubs())
+        self._reset_slots()
+        text = refill.slow_path_text(replace_record(self.rt, tag="runtime", imports={}),
+                                     self.arch.layout.mem_table_offset)
+        fns = jit.runtime_functions(text, [refill.REFILL_LD, refill.REFILL_ST], self.rt.store)
+        self.rt.slow_ld, self.rt.slow_st = fns[refill.REFILL_LD], fns[refill.REFILL_ST]
+        jit.add_process_symbol(SYM_SLOW_LD, self.rt.slow_ld)
+        jit.add_process_symbol(SYM_SLOW_ST, self.rt.slow_st)
+        waiters, self.native_waiters = self.native_waiters, []
+        for make in waiters:
+            make()
+
+    def when_native(self, make) -> None:
+        """Call ``make`` once the host code is made (now, if it is)."""
+        if self.native_ready:
+            make()
+        else:
+            self.native_waiters.append(make)
 
     def set_slow_paths(self, ld: int, st: int) -> None:
         """Install the Python slow paths (``ld(env, addr, memop)``, ``st(env,
@@ -327,12 +385,6 @@ class TBCache:
         jit.add_process_symbol(refill.PY_SLOW_LD, ld)
         jit.add_process_symbol(refill.PY_SLOW_ST, st)
         self.env.mem_table = self.aspace.table_address
-        text = refill.slow_path_text(replace_record(self.rt, tag="runtime", imports={}),
-                                     self.arch.layout.mem_table_offset)
-        fns = jit.runtime_functions(text, [refill.REFILL_LD, refill.REFILL_ST], self.rt.store)
-        self.rt.slow_ld, self.rt.slow_st = fns[refill.REFILL_LD], fns[refill.REFILL_ST]
-        jit.add_process_symbol(SYM_SLOW_LD, self.rt.slow_ld)
-        jit.add_process_symbol(SYM_SLOW_ST, self.rt.slow_st)
         self.rt.access_fns = _AccessFunctions(self.rt)
         self.rt.helpers.store = self.rt.store
 
@@ -396,7 +448,7 @@ class TBCache:
         with the instrumentation ``instr`` asks for (hooks, counters) unless
         ``plain`` (code for the persistent cache, which never holds
         instrumented code)."""
-        if self._access_wanted and not plain:
+        if self._access_wanted and not plain and self.held is None:
             self._submit_access_functions()
         t0 = time.perf_counter()
         log = self.log
@@ -430,6 +482,7 @@ class TBCache:
         """LLVM IR text for ``blocks`` as one module.  ``chain`` blocks count
         their loop-closing edges unless they are already the ``hot`` tier."""
         from .backends.llvm.lower import lower_batch, lower_block, module_text
+        self.native()
         t0 = time.perf_counter()
         lowered = []
         counting = self._alloc_counter if chain and not hot else None
@@ -452,12 +505,38 @@ class TBCache:
         return text, lowered
 
     # -- compiling on the background thread ------------------------------------------
+    def hold_llvm(self) -> None:
+        """Hold first-tier batches back (interpreted) until their runs reach
+        LLVM_START, if LLVM is not loaded in this process yet."""
+        if LLVM_START > 0 and not jit.loaded() and self.held is None:
+            self.held = []
+
+    def release_llvm(self) -> None:
+        """Stop holding: the held batches' blocks that are still valid go to
+        the background compiler (the access functions' job first)."""
+        held, self.held = self.held, None
+        if held is None:
+            return
+        if self._access_wanted:
+            self._submit_access_functions()
+        for blocks, colds in held:
+            live = [b for b, c in zip(blocks, colds) if c.valid and self.cold.get(c.pc) is c]
+            if live:
+                self._compile_in_background(live)
+
     def _compile_in_background(self, blocks) -> None:
         """Compile a first-tier batch on the background thread; its blocks
         stay cold (interpreted) until the code is installed."""
         colds = [self._cold_tb(b) for b in blocks]
         for c in colds:
             c.compiling = True
+        if self.held is not None:
+            if self.log is None and not jit.loaded():
+                self.held.append((blocks, colds))
+                return
+            # LLVM is here already (a hot loop's compile loaded it), or -d
+            # out_asm and the like want to show what it makes
+            self.release_llvm()
         text, lowered = self._lower(blocks, True, False)
         code = self.code
         code.prepare(False)
@@ -492,15 +571,19 @@ class TBCache:
         if self.background is None:
             return
         fns = self.rt.access_fns
-        todo = [key for key in sorted(ACCESS_KEYS)
-                if bool(key[0] & MemOp.TBI) == self.tbi and not fns.stored(key)]
+        todo = self._access_todo()
         if not todo:
             return
         texts = {key: fns.text(key) for key in todo}
+        self.background.submit(Job(lambda: _compile_access_functions(texts), kind="access", texts=texts))
 
-        def work():
-            return {key: jit.compile_runtime_functions(texts[key], [access_fn_name(*key)]) for key in todo}
-        self.background.submit(Job(work, kind="access", texts=texts))
+    def _access_todo(self) -> list:
+        """The access functions of this cache's TBI setting that are neither
+        made nor in the persistent cache."""
+        self.native()             # (their code names the refill's symbols)
+        fns = self.rt.access_fns
+        return [key for key in sorted(ACCESS_KEYS)
+                if bool(key[0] & MemOp.TBI) == self.tbi and not fns.stored(key)]
 
     def keep_access_functions(self) -> None:
         """Put the access functions of a background job that was not
@@ -511,6 +594,11 @@ class TBCache:
         bg = self.background
         if bg is None:
             return
+        if self._access_wanted and self.stats.cold_blocks:
+            # LLVM was held back all run (hold_llvm): the job was never made
+            self._access_wanted = False
+            texts = {key: self.rt.access_fns.text(key) for key in self._access_todo()}
+            self._install_access_functions({"texts": texts}, _compile_access_functions(texts))
         for job in list(bg.done) + list(bg.queue):
             if job.info["kind"] == "access" and not job.info.get("kept"):
                 result = job.result if job.result is not None and job.error is None else job.work()
@@ -613,6 +701,7 @@ class TBCache:
         return self._finish_hot(info, addrs)
 
     def _lower_hot(self, blocks, header_pc: int) -> dict:
+        self.native()
         t0 = time.perf_counter()
         text, order, lowered, is_region = lower_hot(blocks, header_pc, self.rt, self._fn_name, self._alloc_slot,
                                                     self._alloc_counter)
@@ -633,6 +722,7 @@ class TBCache:
         names = [lb.name for lb in info["lowered"]]
         code = self.code
         code.prepare(True)
+        self.release_llvm()           # LLVM is loaded now: the held batches need not wait
 
         def work():
             t0 = time.perf_counter()
@@ -841,6 +931,10 @@ class TBCache:
                     self._install_compiled()
                 if self.blocks.get(pc) is not None:
                     return self.blocks[pc]
+            if tb.compiling and self.held is not None:
+                self.held_runs += 1
+                if self.held_runs >= LLVM_START:
+                    self.release_llvm()
             if tb.runs < self.cold_runs or tb.compiling:
                 self.stats.cold_runs += 1
                 if tb.runs == self.cold_runs // 2:
@@ -1259,6 +1353,8 @@ class TBCache:
         self.blocks.clear()
         self.cold.clear()
         self.lukewarm.clear()
+        if self.held is not None:
+            self.held.clear()
         for page in self.page_blocks:
             self.aspace.code_pages.discard(page)
         self.page_blocks.clear()

@@ -38,6 +38,9 @@ def _patient(monkeypatch, request):
     # for as long as they like: waiting for the worker would never end.
     if "waits" not in request.node.name:
         monkeypatch.setattr(tbcache, "WAIT_RUNS", 10**9)
+    # LLVM from the first batch on, whether or not this process loaded it
+    # yet (make_held turns the hold on)
+    monkeypatch.setattr(tbcache, "LLVM_START", 0)
 
 
 def make(code: bytes, cold_runs: int = 2) -> tcgpy.Emulator:
@@ -356,3 +359,125 @@ def test_a_block_that_waits_for_its_code_does_not_wait_for_later_jobs(monkeypatc
     assert bg.pending >= 1          # the slow job was not waited for
     gate.set()
     bg.wait_all()
+
+
+# -- LLVM held back until enough work waits for it (tbcache.hold_llvm) ----------------------
+
+def make_held(monkeypatch, code: bytes, start: int) -> tcgpy.Emulator:
+    """An emulator of a process that has not loaded LLVM (the test process
+    has), holding its first-tier batches until ``start`` runs."""
+    monkeypatch.setattr(tbcache, "LLVM_START", start)
+    monkeypatch.setattr(tbcache.jit, "loaded", lambda: False)
+    return make(code)
+
+
+def test_llvm_waits_until_enough_interpreted_runs(monkeypatch):
+    code = asm(LOOP.format(n=20))
+    emu = make_held(monkeypatch, code, 200)
+    assert run(emu, code, 20, 3) == expect(20, 3)
+    cache = emu.cache
+    # blocks past cold_runs, held: nothing went to LLVM
+    assert cache.held and 0 < cache.held_runs < 200
+    assert cache.background.pending == 0 and emu.stats.modules_compiled == 0
+    emu.cache.wait_compiled()
+    assert emu.stats.modules_compiled == 0
+    for _ in range(10):
+        assert run(emu, code, 20, 5) == expect(20, 5)
+    assert cache.held is None            # 200 runs: handed to the background compiler
+    emu.cache.wait_compiled()
+    assert emu.stats.modules_compiled > 0
+    assert run(emu, code, 20, 7) == expect(20, 7)
+    assert all(tb.ir is None for tb in cache.blocks.values())
+
+
+def test_held_blocks_whose_code_changed_are_not_compiled(monkeypatch):
+    code = asm(LOOP.format(n=20))
+    emu = make_held(monkeypatch, code, 10**9)
+    assert run(emu, code, 20, 3) == expect(20, 3)
+    held = [c for _, colds in emu.cache.held for c in colds]
+    assert held
+    # the loop's add becomes an add of 2: the held blocks of that page go
+    new = asm(LOOP.format(n=20).replace("add x1, x1, #1", "add x1, x1, #2").replace("#20", "#40"))
+    emu.mem_write(CODE, new)
+    assert not any(c.valid for c in held)
+    emu.cache.release_llvm()
+    emu.cache.wait_compiled()
+    assert emu.stats.modules_compiled == 0       # nothing left to compile of them
+    assert run(emu, new, 20, 1) == sum(range(2, 41, 2))
+
+
+def test_held_batches_go_once_llvm_is_loaded_anyway(monkeypatch):
+    # (a hot loop's compile, or a fork's prefetch, loaded it): the next
+    # batch that earns compiling takes the held ones along
+    code = asm(LOOP.format(n=20))
+    emu = make_held(monkeypatch, code, 10**9)
+    assert run(emu, code, 20, 3) == expect(20, 3)
+    held = [c for _, colds in emu.cache.held for c in colds]
+    assert held and emu.stats.modules_compiled == 0
+    monkeypatch.setattr(tbcache.jit, "loaded", lambda: True)
+    other = asm(LOOP.format(n=20).replace("x0", "x7").replace("str x7, [x4]", "str x7, [x4, #8]"))
+    emu.mem_write(CODE + 0x1000, other)
+    emu.reg_write("x4", DATA)
+    emu.reg_write("x5", 2)
+    emu.run(CODE + 0x1000, until=CODE + 0x1000 + len(other))
+    assert struct.unpack("<Q", emu.mem_read(DATA + 8, 8))[0] == expect(20, 2)
+    assert emu.cache.held is None
+    emu.cache.wait_compiled()
+    assert all(not c.compiling for c in held)
+    assert all(emu.cache.blocks.get(c.pc) is not None for c in held)
+
+
+def test_switching_it_off_compiles_what_was_held(monkeypatch):
+    code = asm(LOOP.format(n=20))
+    emu = make_held(monkeypatch, code, 10**9)
+    assert run(emu, code, 20, 3) == expect(20, 3)
+    assert emu.cache.held
+    emu.set_background_compile(False)
+    assert emu.cache.held is None and emu.stats.modules_compiled > 0
+    assert run(emu, code, 20, 5) == expect(20, 5)
+
+
+def test_access_functions_held_with_llvm_are_still_kept(tmp_path, monkeypatch):
+    # A run that never loaded LLVM makes no access-function job; its save
+    # compiles and keeps those the cache lacks, so the next run loads them.
+    from tcgpy.backends.llvm import jit
+    from tcgpy.backends.llvm.runtime import ACCESS_KEYS
+    from tcgpy.ir.ops import MemOp
+    monkeypatch.setattr(jit, "_runtime_fns", {})          # as in a new process
+    monkeypatch.setattr(tbcache, "LLVM_START", 10**9)
+    monkeypatch.setattr(tbcache.jit, "loaded", lambda: False)
+    emu = tcgpy.Emulator("aarch64", icount=False, cache_dir=str(tmp_path))
+    emu.set_background_compile(True)
+    emu.cache.cold_runs = 2
+    emu.mem_map(CODE, 0x1000, "rx")
+    emu.mem_write(CODE, asm("nop\nbrk #0"))
+    emu.cache.lookup(CODE)
+    assert not emu.cache.background.queue and not emu.cache.background.pending
+    import tcgpy.persist as persist
+    persist.save_now(emu)
+    monkeypatch.setattr(jit, "_runtime_fns", {})
+    compiled = []
+    monkeypatch.setattr(jit, "compile_runtime_functions", lambda *a, **k: compiled.append(a))
+    monkeypatch.setattr(jit, "_target_machine", lambda *a: compiled.append(a))
+    later = tcgpy.Emulator("aarch64", icount=False, cache_dir=str(tmp_path))
+    keys = [key for key in ACCESS_KEYS if not key[0] & MemOp.TBI]
+    fns = later.cache.rt.access_fns
+    assert all(fns.get(key) for key in keys) and not compiled
+
+
+@pytest.mark.parametrize("start,loads", [("10000", False), ("0", True)], ids=["held", "not-held"])
+def test_a_short_first_run_never_loads_llvm(tmp_path, start, loads):
+    """glibc's hello, with nothing in a persistent cache (none at all here):
+    its blocks are interpreted, held back from LLVM, and no host code is
+    needed, so llvmlite's LLVM is never imported (-X importtime lists every
+    import); with the hold off, the same run imports it."""
+    import subprocess
+    import sys
+    from pathlib import Path
+    root = Path(__file__).resolve().parent.parent
+    env = {**os.environ, "PYTHONPATH": str(root), "TCGPY_CACHE": "0", "TCGPY_LLVM_START": start}
+    res = subprocess.run([sys.executable, "-X", "importtime", "-m", "tcgpy", "run",
+                          str(root / "tests" / "guest" / "bin" / "libc_hello")],
+                         env=env, capture_output=True, timeout=300)
+    assert res.returncode == 0 and res.stdout.startswith(b"hello, world\n")
+    assert (b"| llvmlite.binding\n" in res.stderr) == loads

@@ -135,8 +135,11 @@ def proc():
 
     from tcgpy.linux.aarch64 import LINUX_ARCH
     from tcgpy.linux.process import LinuxProcess, Options
-    p = LinuxProcess(tcgpy.Emulator("aarch64"), LINUX_ARCH, Options())
+    emu = tcgpy.Emulator("aarch64")
+    p = LinuxProcess(emu, LINUX_ARCH, Options())
     p.load(str(Path(__file__).resolve().parent / "guest" / "bin" / "libc_hello"), [b"libc_hello"], [])
+    # the host code a first translated block makes (the syscall function among it)
+    emu.cache.native()
     return p
 
 
@@ -214,3 +217,18 @@ def test_off_while_every_syscall_must_reach_python(proc, who):
     assert not proc.host_syscalls_wanted()
     _syscall(proc, "getpid")
     assert not proc.host_syscalls.active
+
+
+def test_made_with_the_first_host_code():
+    """Until a block is lowered or loaded (a run that only interprets), the
+    syscall function is not made and translated code has none to call."""
+    from pathlib import Path
+
+    from tcgpy.linux.aarch64 import LINUX_ARCH
+    from tcgpy.linux.process import LinuxProcess, Options
+    emu = tcgpy.Emulator("aarch64")
+    p = LinuxProcess(emu, LINUX_ARCH, Options())
+    p.load(str(Path(__file__).resolve().parent / "guest" / "bin" / "libc_hello"), [b"libc_hello"], [])
+    assert p.host_syscalls_wanted() and not p.host_syscalls.active
+    emu.cache.native()
+    assert p.host_syscalls.active

@@ -252,6 +252,11 @@ LIBC_CASES = [
     # child forked before; pages grown past the original object are SIGBUS,
     # moved or in place (qemu-aarch64 7.2 agrees).
     Case("libc_edge_mremap", "libc_edge", ("mremap",)),
+    # MADV_DONTNEED on a private file mapping: the pages read the file again
+    # (zeros past its end) and see later writes to it, for the whole mapping
+    # and for one piece of it split by mprotect; anonymous pages read zeros
+    # (qemu-aarch64 and qemu-riscv64 7.2 agree).
+    Case("libc_edge_madvise", "libc_edge", ("madvise",), tmpdir_arg=True),
     # Loads and stores crossing into a PROT_NONE or unmapped page: si_addr is
     # the first byte they cannot access (qemu-aarch64 7.2 agrees). Not on
     # the Unicorn CPU: Unicorn 2 lets such a load read the PROT_NONE page

@@ -125,6 +125,15 @@ def backing_sync(backing: Backing, offset: int, size: int, flags: int) -> None:
         raise OSError(err, os.strerror(err))
 
 
+def backing_discard(backing: Backing, offset: int, size: int) -> None:
+    """madvise(MADV_DONTNEED) part of a host_backing: a private file
+    mapping's pages are the file's again (the copies its writes made are
+    dropped), anonymous pages zeros."""
+    if _libc().madvise(backing.host + offset, size, mmap.MADV_DONTNEED):
+        err = ctypes.get_errno()
+        raise OSError(err, os.strerror(err))
+
+
 _LIBC = None
 
 
@@ -137,6 +146,7 @@ def _libc():
                               ctypes.c_long]
         libc.munmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t]
         libc.msync.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
+        libc.madvise.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
         _LIBC = libc
     return _LIBC
 

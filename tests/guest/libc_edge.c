@@ -25,6 +25,10 @@
  *            runs while they wait; EINTR, or a restart under SA_RESTART
  *   mremap   a moved MAP_SHARED anonymous mapping stays shared with a
  *            forked child; growing one gives SIGBUS pages past the object
+ *   madvise  MADV_DONTNEED on a private file mapping drops the process's own
+ *            copies: the pages read the file again (zeros past its end), and
+ *            later writes to the file show through them; anonymous private
+ *            pages read zeros
  *   vfork    a vfork child's mmap/munmap/brk are the parent's
  *   crossing loads and stores crossing into an inaccessible page: si_addr is
  *            the first byte they cannot access
@@ -794,6 +798,57 @@ static void mode_mremap(void)
     probe("shrunk, page 0", q, 0, 0);
 }
 
+static void show_pages(const char *what, const char *p)
+{
+    printf("%s: [%.6s] [%.6s] [%.6s] tail %d\n", what, p, p + PG, p + 2 * PG, p[2 * PG + 200]);
+}
+
+static void mode_madvise(const char *dir)
+{
+    char path[4096], text[2 * PG + 100];
+    snprintf(path, sizeof path, "%s/private", dir);
+    int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+    memset(text, '.', sizeof text);
+    memcpy(text, "file-0", 6);
+    memcpy(text + PG, "file-1", 6);
+    memcpy(text + 2 * PG, "file-2", 6);
+    if (fd < 0 || write(fd, text, sizeof text) != (long)sizeof text) {
+        perror("open/write");
+        exit(1);
+    }
+    /* Three pages of a file of two and a bit: the third reads zeros past its end. */
+    char *p = mmap(NULL, 3 * PG, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
+    if (p == MAP_FAILED) {
+        perror("mmap");
+        exit(1);
+    }
+    show_pages("mapped", p);
+    for (int i = 0; i < 3; i++)
+        memcpy(p + i * PG, "mine-", 5);
+    p[2 * PG + 200] = 7;
+    show_pages("written", p);
+    printf("madvise all: %d\n", madvise(p, 3 * PG, MADV_DONTNEED));
+    show_pages("dropped", p);
+    /* Pages that are the file's again see a later write to it. */
+    pwrite(fd, "FILE-1", 6, PG);
+    show_pages("file written", p);
+    /* One page of three, after mprotect split the mapping. */
+    for (int i = 0; i < 3; i++)
+        memcpy(p + i * PG, "again", 5);
+    mprotect(p + PG, PG, PROT_READ);
+    printf("madvise page 2: %d\n", madvise(p + 2 * PG, PG, MADV_DONTNEED));
+    show_pages("page 2 dropped", p);
+    munmap(p, 3 * PG);
+    close(fd);
+    unlink(path);
+    /* Anonymous private pages come back zeroed. */
+    char *a = mmap(NULL, PG, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    memcpy(a, "anon", 4);
+    madvise(a, PG, MADV_DONTNEED);
+    printf("anonymous after madvise: %d %d\n", a[0], a[3]);
+    munmap(a, PG);
+}
+
 /* Accesses that cross from an accessible page into an inaccessible one: the
  * fault address is the first byte that cannot be accessed, not the start. */
 static void cross(const char *what, volatile char *base, long off, int kind)
@@ -1370,6 +1425,8 @@ int main(int argc, char **argv)
         mode_waitsig();
     if (all || !strcmp(mode, "mremap"))
         mode_mremap();
+    if (all || !strcmp(mode, "madvise"))
+        mode_madvise(dir);
     if (all || !strcmp(mode, "vfork"))
         mode_vfork();
     if (all || !strcmp(mode, "crossing"))

@@ -2,9 +2,11 @@
 
 Process-wide *base* code holds what never changes: the miss stub every
 empty jump slot points at, the C-convention trampoline Python enters blocks
-through, and the helper callbacks.  LLVM itself is imported and set up only
-when something is compiled: a run whose code all comes from the persistent
-cache (base code included) never loads it.  Translated blocks live in a
+through, and the helper callbacks.  It is made when a block cache first
+needs host code (tbcache.TBCache.native), and LLVM itself is imported and
+set up only when something is compiled: a run whose code all comes from
+the persistent cache (base code included), or that only ever interprets,
+never loads it.  Translated blocks live in a
 :class:`CodeSpace` owned by one block cache: MCJIT releases machine code only
 when its engine is disposed (``remove_module`` frees the IR, not the code), so
 a cache flush drops its whole code space and starts a new one.  That bounds
@@ -117,6 +119,11 @@ def _llvm():
     return llvm
 
 
+def loaded() -> bool:
+    """Whether this process has loaded LLVM (tbcache's hold_llvm asks)."""
+    return llvm is not None
+
+
 def _target_machine(opt: int):
     # Each engine takes ownership of its target machine: a new one per engine.
     return _llvm().Target.from_default_triple().create_target_machine(opt=opt, codemodel="jitdefault")
@@ -136,14 +143,10 @@ _BASE_TEXT = (f"define {CC} i32 @tcgpy_miss_stub(ptr %env) {{\n  ret i32 0\n}}\n
                         for c in Exit))
 
 
-def base() -> None:
-    """Make the process-wide base code: the miss stub, the exit stubs, the
-    entry trampoline and the helper callbacks."""
-    global _base, _miss_stub, enter
-    if _base:
-        return
+def _helpers() -> None:
+    """Make the helper callbacks (ctypes, no LLVM) and their process symbols."""
     with _base_lock:
-        if _base:
+        if _helper_addrs:
             return
         helper_calls[:] = [0] * len(HELPERS)
         for h in HELPERS:
@@ -153,6 +156,18 @@ def base() -> None:
         # the names relocatable code uses for them (runtime.Runtime.ref)
         for i, addr in enumerate(_helper_addrs):
             add_process_symbol(f"tcgpy_helper_{i}", addr)
+
+
+def base() -> None:
+    """Make the process-wide base code: the miss stub, the exit stubs, the
+    entry trampoline and the helper callbacks."""
+    global _base, _miss_stub, enter
+    if _base:
+        return
+    _helpers()
+    with _base_lock:
+        if _base:
+            return
         names = ["tcgpy_miss_stub", "tcgpy_enter"] + [f"tcgpy_exit_{int(c)}" for c in Exit]
         fns = _runtime_functions(_BASE_TEXT, names, _default_store, CODEGEN_OPT)
         _miss_stub = fns["tcgpy_miss_stub"]
@@ -175,7 +190,7 @@ def miss_stub() -> int:
 
 
 def helper_addresses() -> list[int]:
-    base()
+    _helpers()
     return _helper_addrs
 
 
@@ -183,7 +198,6 @@ class CodeSpace:
     """One generation of translated code: a first-tier and a hot-tier engine."""
 
     def __init__(self):
-        base()
         self._engines = {}             # tier (hot?) -> MCJIT engine, made on first compile
         self.modules = 0
         self.loaded = objload.LoadedCode()                # persistent-cache modules' memory
@@ -206,6 +220,7 @@ class CodeSpace:
 
     def compile(self, text: str, names: list[str], hot: bool = False):
         """Compile LLVM IR text; returns ({name: address}, seconds)."""
+        base()
         ee = self._engine(hot)
         t0 = time.perf_counter()
         with _lock:
@@ -228,6 +243,7 @@ class CodeSpace:
         LLVM.  ``tag`` names the module: one is loaded once per space."""
         if tag in self.loaded_tags:
             raise ValueError(f"module {tag} is loaded already")
+        base()
         t0 = time.perf_counter()
         defined = objload.load(obj, symbols, self.loaded)
         if defined is None:

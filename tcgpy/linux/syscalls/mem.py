@@ -7,7 +7,7 @@ import functools
 import os
 import stat
 
-from ...softmmu.memory import MapError
+from ...softmmu.memory import MapError, backing_discard
 from ..memory import PAGE, page_up, perms_str
 from .args import s32
 from .table import syscall
@@ -239,14 +239,22 @@ def sys_mincore(proc, addr, length, vec):
 @syscall("madvise", "p u d")
 def sys_madvise(proc, addr, length, advice):
     if advice == proc.arch.consts.MMAN["MADV_DONTNEED"] and length:
-        # Private pages read back as zero-fill after MADV_DONTNEED: give the
-        # range fresh pages rather than writing zeros (which would commit
-        # host memory for what the guest just gave back).  Shared pages
-        # keep their contents (they are the file's, or the children's).
+        # Private pages lose what the process wrote: anonymous ones read
+        # back as zero-fill, so the range gets fresh pages rather than
+        # written zeros (which would commit host memory for what the guest
+        # just gave back); a private file mapping's read the file again,
+        # which the host's own MADV_DONTNEED on its host mapping (MAP_PRIVATE
+        # of the same file) does.  Mapped again either way, so that code
+        # translated from the old bytes goes.  Shared pages keep their
+        # contents (they are the file's, or the children's).
         start, end = addr & ~(PAGE - 1), page_up(addr + length)
         for v in [v for v in proc.space.overlapping(start, end) if not v.shared]:
             lo, hi = max(v.start, start), min(v.end, end)
-            proc.space.map(lo, hi - lo, v.perms, v.name)
+            if v.backing is None:
+                proc.space.map(lo, hi - lo, v.perms, v.name)
+            else:
+                backing_discard(v.backing, lo - v.bbase, hi - lo)
+                proc.space.map(lo, hi - lo, v.perms, v.name, backing=v.backing, bbase=v.bbase)
     return 0
 
 
