@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import errno
 import fcntl
-import functools
 import os
 import stat
 
@@ -30,10 +29,16 @@ class _Mman:
         self.fixed, self.fixed_noreplace = m["MAP_FIXED"], m["MAP_FIXED_NOREPLACE"]
 
 
-@functools.cache
+_MMAN: dict[int, tuple[object, _Mman]] = {}
+
+
 def _mman(consts) -> _Mman:
-    """The _Mman of a generated kernel-constants module."""
-    return _Mman(consts.MMAN)
+    """The _Mman of an architecture's kernel constants (a module, or a
+    namespace, which is not hashable: keyed by identity, and kept alive)."""
+    got = _MMAN.get(id(consts))
+    if got is None:
+        got = _MMAN[id(consts)] = (consts, _Mman(consts.MMAN))
+    return got[1]
 
 
 def _perms(proc, prot: int) -> str:
