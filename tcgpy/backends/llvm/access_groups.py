@@ -17,7 +17,11 @@ The check may run before accesses that come later in the block because
 nothing between them can change what it found: guest memory mappings change
 only in syscalls and hooks (both reset the grouping here) and a TLB eviction
 by another access's refill leaves the page mapped where it was.  Groups end
-at labels, which other paths may join.
+at labels, which other paths may join.  One thing could break that: a
+library user's MMIO callback (Emulator.mmio_map) that unmaps or
+re-protects memory while hot code runs; the rest of that block's grouped
+accesses would still use what their check found.  A Linux guest cannot do
+it: its mappings change only in syscalls.
 """
 from __future__ import annotations
 
