@@ -464,3 +464,31 @@ def test_loop_with_a_block_still_compiling_turns_hot_later(monkeypatch):
     emu.reg_write("x1", START["x1"])
     emu.run(CODE, until=end)
     assert cache.blocks[inner.pc].hot
+
+
+IRREDUCIBLE = """
+    cbz x2, second
+first:
+    add x3, x3, #1
+    eor x4, x4, x3, ror #5
+second:
+    add x4, x4, x3, lsl #1
+    ldr x5, [x0, x1, lsl #3]
+    add x6, x6, x5
+    subs x1, x1, #1
+    b.ne first
+    nop
+"""
+
+
+@pytest.mark.parametrize("entry", [0, 1])
+def test_irreducible_loop_turns_hot_and_matches_unicorn(entry):
+    """A cycle with two ways in (falling into ``first``, jumping to
+    ``second``): no single header dominates it.  It must still turn hot
+    whichever way it was entered, and compute what Unicorn computes."""
+    code = asm(IRREDUCIBLE)
+    end = CODE + len(code) - 4
+    regs = {"x0": DATA, "x1": 1500, "x2": entry, "x3": 7, "x4": 9, "x6": 0}
+    emu, uc = _both_until(code, regs, end, DATA_BYTES)
+    assert emu.stats.hot_regions + emu.stats.blocks_promoted >= 1
+    assert _regs(emu) == _uc_regs(uc)
