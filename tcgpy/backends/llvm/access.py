@@ -19,9 +19,7 @@ def tlb_lookup(fl, addr: str, memop: int, write: bool, span: int = 0) -> tuple[s
     unless given); returns (hit i1, entry pointer)."""
     size = span or 1 << (memop & MemOp.SIZE_MASK)
     entp = tlb_entry(fl, addr)
-    tagp, tag, cmpa, page, hit = (fl.tmp() for _ in range(5))
-    fl.emit(f"{tagp} = getelementptr i8, ptr {entp}, i64 {8 if write else 0}")
-    fl.emit(f"{tag} = load i64, ptr {tagp}")
+    cmpa, page = fl.tmp(), fl.tmp()
     if memop & MemOp.ALIGN:
         # Misaligned addresses keep low bits set and so never match the tag.
         fl.emit(f"{cmpa} = and i64 {addr}, {_c(PAGE_MASK | (size - 1))}")
@@ -31,8 +29,16 @@ def tlb_lookup(fl, addr: str, memop: int, write: bool, span: int = 0) -> tuple[s
         # page misses and the slow path splits it.
         fl.emit(f"{cmpa} = add i64 {addr}, {size - 1}")
         fl.emit(f"{page} = and i64 {cmpa}, {_c(PAGE_MASK)}")
+    return tag_hit(fl, entp, page, write), entp
+
+
+def tag_hit(fl, entp: str, page: str, write: bool) -> str:
+    """i1: TLB entry ``entp`` grants page ``page`` for reading (or writing)."""
+    tagp, tag, hit = fl.tmp(), fl.tmp(), fl.tmp()
+    fl.emit(f"{tagp} = getelementptr i8, ptr {entp}, i64 {8 if write else 0}")
+    fl.emit(f"{tag} = load i64, ptr {tagp}")
     fl.emit(f"{hit} = icmp eq i64 {page}, {tag}")
-    return hit, entp
+    return hit
 
 
 def tlb_entry(fl, addr: str) -> str:
@@ -76,6 +82,14 @@ def store_fast(fl, hp: str, val: str, memop: int) -> None:
         v = fl.tmp()
         fl.emit(f"{v} = trunc i64 {val} to {ty}")
     fl.emit(f"store {ty} {v}, ptr {hp}, align 1")
+
+
+def store_pair_fast(fl, hp: str, lo: str, hi: str, memop: int) -> None:
+    """The hit-path stores of a pair in one page (Op.st2): nothing can fault."""
+    hp2 = fl.tmp()
+    fl.emit(f"{hp2} = getelementptr i8, ptr {hp}, i64 {1 << (memop & MemOp.SIZE_MASK)}")
+    store_fast(fl, hp, lo, memop)
+    store_fast(fl, hp2, hi, memop)
 
 
 def untag(fl, addr: str, memop: int) -> str:
@@ -151,10 +165,7 @@ def access_function_text(rt: Runtime, memop: int, kind: str) -> str:
         head = f"define void @{name}(ptr noalias %env, i64 %arg, i64 %val, i64 %pc) {{"
     elif kind == STORE_PAIR:
         # the pair is in one page and it hits: both stores, no fault possible
-        hp2 = fl.tmp()
-        fl.emit(f"{hp2} = getelementptr i8, ptr {hp}, i64 {size}")
-        store_fast(fl, hp, "%lo", memop)
-        store_fast(fl, hp2, "%hi", memop)
+        store_pair_fast(fl, hp, "%lo", "%hi", memop)
         fl.emit("ret void")
         fl.lines += ["miss:"] + pc_store
         fl.lines.append(f"  %excp = getelementptr i8, ptr %env, i64 {rt.offsets['exception']}")

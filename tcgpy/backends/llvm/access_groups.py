@@ -28,7 +28,7 @@ from __future__ import annotations
 from ...cpustate import PAGE_MASK, PAGE_SIZE
 from ...ir.core import Block, Insn
 from ...ir.ops import F, MemOp, Op
-from .access import host_ptr, tlb_entry, untag
+from .access import host_ptr, tag_hit, tlb_entry, untag
 from .runtime import _c
 
 # A group's accesses span at most this many bytes: a wider span crosses a
@@ -163,15 +163,11 @@ def emit_check(fl, g: Group) -> None:
     entp = tlb_entry(fl, lo)
     page = fl.tmp()
     fl.emit(f"{page} = and i64 {lo}, {_c(PAGE_MASK)}")
-    for want, at in ((g.read, 0), (g.write, 8)):
-        if not want:
-            continue
-        tp, tag, hit, both = fl.tmp(), fl.tmp(), fl.tmp(), fl.tmp()
-        fl.emit(f"{tp} = getelementptr i8, ptr {entp}, i64 {at}")
-        fl.emit(f"{tag} = load i64, ptr {tp}")
-        fl.emit(f"{hit} = icmp eq i64 {page}, {tag}")
-        fl.emit(f"{both} = and i1 {ok}, {hit}")
-        ok = both
+    for want, write in ((g.read, False), (g.write, True)):
+        if want:
+            both = fl.tmp()
+            fl.emit(f"{both} = and i1 {ok}, {tag_hit(fl, entp, page, write)}")
+            ok = both
     g.ok, g.host = ok, host_ptr(fl, lo, entp)
 
 

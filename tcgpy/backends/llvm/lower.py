@@ -19,7 +19,8 @@ from typing import Callable
 from ...ir.core import Block, Insn, Temp
 from ...ir.ops import F, Cond, Exit, MemOp, Op
 from . import access_groups
-from .access import host_ptr, pair_upper_first, store_fast, tlb_lookup, untag, value_fast
+from .access import (host_ptr, pair_upper_first, store_fast, store_pair_fast, tlb_lookup, untag,
+                     value_fast)
 from .runtime import (CC, JMP_WAYS, LOAD, MODULE_TAIL, STORE, STORE_PAIR, SYM_ENV, SYM_EXIT, SYM_JMP_TABLE,
                       SYM_SLOW_LD, SYM_SLOW_ST, Runtime, _c)
 
@@ -761,13 +762,6 @@ def lower_st2(fl, insn):
         return
     size = 1 << (memop & MemOp.SIZE_MASK)
 
-    def both(hp):
-        # the pair is in one page that the check granted: no fault possible
-        hp2 = fl.tmp()
-        fl.emit(f"{hp2} = getelementptr i8, ptr {hp}, i64 {size}")
-        store_fast(fl, hp, lo, memop)
-        store_fast(fl, hp2, hi, memop)
-
     def full():
         # inline (the hot tier): the two stores in pair_upper_first's order
         a = untag(fl, addr, memop)
@@ -782,7 +776,7 @@ def lower_st2(fl, insn):
         _inline_store(fl, memop, picks[0], picks[1])
         _inline_store(fl, memop, picks[2], picks[3])
 
-    _grouped(fl, insn, both, full)
+    _grouped(fl, insn, lambda hp: store_pair_fast(fl, hp, lo, hi, memop), full)
 
 
 @lowers(Op.ld_env)
