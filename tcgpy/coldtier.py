@@ -5,9 +5,10 @@ enters 789 blocks, 624 of them once and all of them 6,122 times in all.
 For such a block LLVM costs far more than it saves: compiling takes about
 a millisecond, interpreting its IR about 30 microseconds a run.  So with a
 cold tier a missed block is translated and optimised as usual but kept as
-IR, and the dispatcher interprets it (tcgpy.ir.interp, the reference both
-JIT tiers are tested against, from its third run on with each op bound into
-a closure: tcgpy.ir.interp_fast) on the emulator's own env and guest memory;
+IR, and the dispatcher interprets it with the semantics of tcgpy.ir.interp,
+the reference both JIT tiers are tested against (tcgpy.ir.interp_fast: its
+first run over the IR as it is, from its second with each op bound into a
+closure) on the emulator's own env and guest memory;
 the run that reaches ``TBCache.cold_runs`` (emulator.COLD_RUNS) compiles it like any miss
 (with what it jumps to), and it is chained from then on.
 
@@ -24,7 +25,7 @@ import ctypes
 from .errors import AlignmentFault, MemoryFault
 from .ir import interp_fast
 from .ir.helpers import HELPERS
-from .ir.interp import InterpFault, interpret
+from .ir.interp import InterpFault
 from .ir.ops import Exit
 from .cpustate import PAGE_BITS, PAGE_MASK, PAGE_SIZE, TLBEntry
 from .softmmu.memory import HOST, Fault
@@ -33,7 +34,8 @@ _TLB_WORDS = ctypes.sizeof(TLBEntry) // 8          # addr_read, addr_write, adde
 _IN_PAGE = PAGE_SIZE - 1
 _MASK64 = (1 << 64) - 1
 
-# A block's first run goes through the oracle itself: planning a block costs
+# A block's first run goes over its IR unplanned (interp_fast.run_once, the
+# oracle's run without its per-op bookkeeping): planning a block costs
 # about what an oracle run does (perl -e's first run, 2026-12-07: 34 us a
 # plan, 31 us an oracle run of unoptimised IR, 8 us a planned run), and most
 # blocks run once (7,949 blocks: 731 ran exactly twice, 3,813 more often).
@@ -41,7 +43,8 @@ PLAN_RUNS = 2
 
 
 class _Env:
-    """The env image ``interpret`` works on: the emulator's own, in place."""
+    """The env the interpreter works on: the emulator's own, in place, as
+    bytes and as 64-bit words."""
 
     def __init__(self, env):
         self.env = memoryview((ctypes.c_char * ctypes.sizeof(env)).from_address(ctypes.addressof(env))).cast("B")
@@ -94,7 +97,7 @@ class _GuestMemory:
 
 class ColdRunner:
     def __init__(self, emu):
-        self.helpers = HELPERS          # (interpret would import it again at every run)
+        self.helpers = HELPERS          # (the interpreter would import it again at every run)
         self.cache = emu.cache
         self.state = _Env(emu.env)
         self.mem = _GuestMemory(emu)
@@ -105,7 +108,7 @@ class ColdRunner:
         if tb.plan is not None:
             info = interp_fast.run(tb.plan, self.state.env, self.state.words, self.mem, self.helpers)
         elif tb.runs < PLAN_RUNS:
-            info = interpret(tb.ir, self.state, self.mem, helpers=self.helpers)
+            info = interp_fast.run_once(tb.ir, self.state.env, self.state.words, self.mem, self.helpers)
         else:
             tb.plan = interp_fast.plan(self.cache.cold_ir(tb))
             info = interp_fast.run(tb.plan, self.state.env, self.state.words, self.mem, self.helpers)

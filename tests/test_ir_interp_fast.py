@@ -1,4 +1,5 @@
-"""The cold tier's interpreter (tcgpy.ir.interp_fast) against the oracle
+"""The cold tier's interpreter (tcgpy.ir.interp_fast: planned, and a
+block's first run, run_once) against the oracle
 (tcgpy.ir.interp.interpret): the same exit, env image and memory, on random
 blocks (every value op, memory sizes and signs, misaligned ALIGN accesses,
 faults, branches, calls, mid-block exits) and on real translated AArch64
@@ -31,10 +32,17 @@ def both(block: Block, state: InterpState, mem: FlatMemory, helpers=HELPERS):
     env = memoryview(s1.env)
     got = interp_fast.run(interp_fast.plan(block), env, env.cast("Q"), m1, helpers=helpers)
     env.release()
+    s2, m2 = state.copy(), mem.copy()
+    env = memoryview(s2.env)
+    once = interp_fast.run_once(block, env, env.cast("Q"), m2, helpers=helpers)
+    env.release()
     context = f"\n{block}"
     assert got == want, context
     assert s1.env == s0.env, f"{s0.diff(s1)}{context}"
     assert m1.data == m0.data, context
+    assert once == want, "run_once" + context
+    assert s2.env == s0.env, f"run_once {s0.diff(s2)}{context}"
+    assert m2.data == m0.data, "run_once" + context
     return want
 
 

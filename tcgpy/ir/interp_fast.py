@@ -296,3 +296,99 @@ def run(p: Plan, env, words, mem, helpers=None) -> ExitInfo:
         pc = p.owner[i]
         words[p.pc_word] = pc & MASK64
         return ExitInfo("fault", pc, fault_addr=f.addr & MASK64, fault_access=f.access, fault_align=f.align)
+
+
+# -- a block's first run ---------------------------------------------------------------
+# Most cold blocks run once (perl -e's first run: 3,400 of 7,900), so their
+# first run goes over the unoptimised IR as it is, unplanned: planning costs
+# about what one run through the oracle does.  ``run_once`` is the oracle's
+# run without its per-op bookkeeping for the ops most of such IR is (perl
+# -e: insn_start and mov two fifths, value ops, goto_tb and brcond most of
+# the rest): operands read in line instead of Machine.get/set calls, mov and
+# add written out, the other value ops' own VALUE_SEMANTICS functions called
+# directly; every other op (loads, stores, calls, exits) is the oracle's.
+
+_ONCE_VALUE = {op: fn for op, fn in VALUE_SEMANTICS.items() if op is not Op.call}
+_INSN_START, _SET_LABEL, _GOTO_TB, _BRCOND, _MOV, _ADD = (
+    Op.insn_start, Op.set_label, Op.goto_tb, Op.brcond, Op.mov, Op.add)
+
+
+def run_once(block: Block, env, words, mem, helpers=None) -> ExitInfo:
+    """Run ``block`` (unplanned) as ``run(plan(block), ...)`` would: the
+    same state, memory, exit and precise faults."""
+    if helpers is None:
+        from .helpers import HELPERS as helpers
+    insns = block.insns
+    L = [0] * block.n_locals
+    m = _Machine(block, env, L, mem, helpers)
+    labels = None
+    i = jumps = 0
+    try:
+        while True:
+            insn = insns[i]
+            op = insn.op
+            if op is _INSN_START or op is _SET_LABEL:
+                i += 1
+                continue
+            sem = _ONCE_VALUE.get(op)
+            if sem is not None:
+                vals = []
+                for t in insn.ins:
+                    k = t.kind
+                    vals.append(L[t.index] if k is _LOCAL else
+                                t.value & MASK64 if k is _CONST else words[t.offset >> 3])
+                if op is _MOV:          # (mov and add: two thirds of the value ops)
+                    v = vals[0]
+                elif op is _ADD:
+                    v = (vals[0] + vals[1]) & MASK64
+                else:
+                    v = sem(*insn.consts, *vals) & MASK64
+            else:
+                if op is _GOTO_TB:
+                    target = insn.consts[0] & MASK64
+                    words[block.globals["pc"].offset >> 3] = target
+                    return ExitInfo("goto_tb", target)
+                if op is _BRCOND:
+                    a, b = insn.ins
+                    x = L[a.index] if a.kind is _LOCAL else a.value & MASK64 if a.kind is _CONST else words[a.offset >> 3]
+                    y = L[b.index] if b.kind is _LOCAL else b.value & MASK64 if b.kind is _CONST else words[b.offset >> 3]
+                    cond, label = insn.consts
+                    if COND_FUNCS[cond](x, y, x - 0x10000000000000000 if x >> 63 else x,
+                                        y - 0x10000000000000000 if y >> 63 else y):
+                        m.jump = label
+                else:
+                    INTERPRETERS[op](m, insn)
+                    if m.exit is not None:
+                        return m.exit
+                if m.jump is None:
+                    i += 1
+                else:
+                    jumps += 1
+                    if jumps > MAX_JUMPS:
+                        raise IRError(f"block did not exit within {MAX_JUMPS} jumps")
+                    if labels is None:
+                        labels = {x.consts[0]: j for j, x in enumerate(insns) if x.op is _SET_LABEL}
+                    try:
+                        i = labels[m.jump]
+                    except KeyError:
+                        raise IRError(f"branch to unset label $L{m.jump}") from None
+                    m.jump = None
+                continue
+            o = insn.outs[0]
+            k = o.kind
+            if k is _LOCAL:
+                L[o.index] = v
+            elif k is _CONST:
+                raise IRError(f"write to constant {o!r}")
+            else:
+                words[o.offset >> 3] = v
+            i += 1
+    except IndexError:
+        if i >= len(insns):
+            raise IRError("control fell off the end of the block") from None
+        raise
+    except InterpFault as f:
+        # the op's guest instruction: the insn_start before it in program order
+        pc = next((x.consts[0] for x in reversed(insns[:i]) if x.op is _INSN_START), block.pc)
+        words[block.globals["pc"].offset >> 3] = pc & MASK64
+        return ExitInfo("fault", pc, fault_addr=f.addr & MASK64, fault_access=f.access, fault_align=f.align)
