@@ -19,6 +19,7 @@
 from __future__ import annotations
 
 import ctypes
+import functools
 import os
 import struct
 import time
@@ -336,6 +337,7 @@ class TBCache:
         # only with a cold tier, which runs the blocks meanwhile.
         self.background = None
         self._access_wanted = False    # prepare_access_functions, at the first translation
+        self._access_job = None        # the background job making them, until installed
         # First-tier batches held back until LLVM_START (with the background
         # compiler, while this process has not loaded LLVM): (blocks, their
         # cold TBs), and the interpreted runs of those past cold_runs.
@@ -453,7 +455,8 @@ class TBCache:
         t0 = time.perf_counter()
         log = self.log
         d0 = self.stats.time_decode
-        block = translate_block(self.arch, self._fetch, pc, max_insns=min(max_insns, self.block_insns),
+        block = translate_block(self.arch, functools.partial(self._target_fetch, self.aspace.code_reader()),
+                                pc, max_insns=min(max_insns, self.block_insns),
                                 stops=stops, stats=self.stats, tbi=self.tbi, refuses=self.refuses)
         t1 = time.perf_counter()
         # translate_block interleaves decoding and IR building; it reports the
@@ -513,12 +516,18 @@ class TBCache:
 
     def release_llvm(self) -> None:
         """Stop holding: the held batches' blocks that are still valid go to
-        the background compiler (the access functions' job first)."""
-        held, self.held = self.held, None
-        if held is None:
+        the background compiler, once the access functions' job is installed.
+        (Their code calls those functions: lowered before, a batch would make
+        each it needs again, on the guest's thread; perl -e's first run spent
+        3% of that thread so.  Meanwhile they are interpreted.)"""
+        if self.held is None:
             return
         if self._access_wanted:
             self._submit_access_functions()
+        job = self._access_job
+        if job is not None and not job.info.get("kept") and job.error is None:
+            return                      # (_install_compiled calls again)
+        held, self.held = self.held, None
         for blocks, colds in held:
             live = [b for b, c in zip(blocks, colds) if c.valid and self.cold.get(c.pc) is c]
             if live:
@@ -575,7 +584,8 @@ class TBCache:
         if not todo:
             return
         texts = {key: fns.text(key) for key in todo}
-        self.background.submit(Job(lambda: _compile_access_functions(texts), kind="access", texts=texts))
+        self._access_job = Job(lambda: _compile_access_functions(texts), kind="access", texts=texts)
+        self.background.submit(self._access_job)
 
     def _access_todo(self) -> list:
         """The access functions of this cache's TBI setting that are neither
@@ -637,6 +647,8 @@ class TBCache:
                 raise job.error
             if info["kind"] == "access":
                 self._install_access_functions(info, job.result)
+                if self.held is not None and self.held_runs >= LLVM_START:
+                    self.release_llvm()         # (it waited for this job)
                 continue
             if info["kind"] not in ("first", "hot") or info["code"] is not self.code:
                 continue                # (flushed: its slots and counters went with it)

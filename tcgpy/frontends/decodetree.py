@@ -61,18 +61,27 @@ class Pattern:
         return bin(self.mask).count("1")
 
     def extract(self, word: int) -> Args:
-        a = Args()
-        d = a.__dict__
-        for f in self.fields:
-            v = (word >> f.shift) & ((1 << f.width) - 1)
-            if f.signed and v >> (f.width - 1):
-                v -= 1 << f.width
-            d[f.name] = v
-        for k, v in self.fixed_args:
-            d[k] = v
-        if self.keep_word:
-            d["word"] = word
-        return a
+        """The fields of ``word``: the first call compiles this pattern's
+        own extractor (every field a shift and a mask written out), which
+        then replaces this method on the instance."""
+        self.extract = _extractor(self)
+        return self.extract(word)
+
+
+def _extractor(p: Pattern):
+    items = []
+    for f in p.fields:
+        v = f"(word >> {f.shift}) & {(1 << f.width) - 1:#x}"
+        if f.signed:
+            sign = 1 << (f.width - 1)
+            v = f"(({v}) ^ {sign:#x}) - {sign:#x}"
+        items.append(f"{f.name!r}: {v}")
+    items += [f"{k!r}: {v!r}" for k, v in p.fixed_args]
+    if p.keep_word:
+        items.append("'word': word")
+    ns = {"Args": Args}
+    exec(f"def extract(word):\n    a = Args()\n    a.__dict__ = {{{', '.join(items)}}}\n    return a\n", ns)
+    return ns["extract"]
 
 
 def parse_pattern(text: str, width: int = 32) -> tuple[int, int, tuple[Field, ...]]:
@@ -180,7 +189,7 @@ class Decoder:
             node = node.children.get(word & node.mask)
             if node is None:
                 return ()
-        return tuple(p for p in node.patterns if word & p.mask == p.value)
+        return tuple([p for p in node.patterns if word & p.mask == p.value])
 
     # Words decoded since the cache was last emptied, at most.  A program's
     # start-up translates tens of thousands of blocks, and the same words

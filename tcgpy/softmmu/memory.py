@@ -611,3 +611,23 @@ class AddressSpace:
             return None
         h = r.host + (addr - r.start)
         return int.from_bytes(HOST[h:h + size], "little")
+
+    def code_reader(self):
+        """``fetch`` for translating one block: it remembers the region it
+        last read from (a block's instructions are nearly always in one), so
+        that each instruction costs no region lookup.  Only while no guest
+        code runs and no mapping changes: the regions it remembers are
+        those of the moment."""
+        last = None
+
+        def read(addr: int, size: int) -> int | None:
+            nonlocal last
+            r = last
+            if r is None or addr < r.start or addr + size > r.end:
+                r = self.find(addr)
+                if r is None or r.is_mmio or not r.perms & PERM_X or addr + size > r.end:
+                    return None
+                last = r
+            h = r.host + (addr - r.start)
+            return int.from_bytes(HOST[h:h + size], "little")
+        return read
