@@ -112,10 +112,11 @@ def _value_source(inline, nconst: int, kinds: str, okind: str) -> str:
 
 def _value(insn):
     op = insn.op
-    kinds, slots = _operands(insn.ins)
-    okind, (out,) = _operands(insn.outs)
-    if okind == "C":
+    o = insn.outs[0]
+    if o.kind is _CONST:
         return None
+    okind, out = ("L", o.index) if o.kind is _LOCAL else ("G", o.offset >> 3)
+    kinds, slots = _operands(insn.ins)
     consts = insn.consts
     key = ("value", op if op in _INLINE else None, len(consts), kinds, okind)
     make = _FACTORIES.get(key)
