@@ -479,14 +479,19 @@ def tcgpy_event(exc: Exception, da: DiffArch) -> Event:
 
 
 class _Watchdog:
-    """Stops a run that takes longer than ``limit`` seconds (a tcgpy bug that
-    ignores the instruction count must fail the case, not hang the campaign).
-    One daemon thread per runner: a threading.Timer per run would start a
-    thread per case, which costs more than the case."""
+    """Stops a run whose thread has spent more than ``limit`` seconds of CPU
+    (a tcgpy bug that ignores the instruction count must fail the case, not
+    hang the campaign), or that has waited ten times that long: CPU time, so
+    that a long case on a loaded machine is not a timeout (the hot-loop
+    campaign's slowest, 7.5 s of CPU, took over 20 s of wall time beside
+    other work).  One daemon thread per runner: a threading.Timer per run
+    would start a thread per case, which costs more than the case."""
+
+    WALL_FACTOR = 10
 
     def __init__(self, limit: float):
         self.limit = limit
-        self._run: tuple[float, object] | None = None     # (start time, emulator)
+        self._run: tuple[float, int, float, object] | None = None  # (start, CPU clock, its start, emulator)
         self.fired = False
         threading.Thread(target=self._loop, name="difftest-watchdog", daemon=True).start()
 
@@ -494,13 +499,22 @@ class _Watchdog:
         while True:
             time.sleep(self.limit / 4)
             run = self._run
-            if run is not None and time.perf_counter() - run[0] > self.limit and self._run is run:
+            if run is None:
+                continue
+            start, clock, cpu_start, emu = run
+            try:
+                cpu = time.clock_gettime(clock) - cpu_start
+            except OSError:             # (the thread is gone: its run too)
+                continue
+            if (cpu > self.limit or time.perf_counter() - start > self.WALL_FACTOR * self.limit) \
+                    and self._run is run:
                 self.fired = True
-                run[1].request_exit()
+                emu.request_exit()
 
     def arm(self, emu) -> None:
         self.fired = False
-        self._run = (time.perf_counter(), emu)
+        clock = time.pthread_getcpuclockid(threading.get_ident())
+        self._run = (time.perf_counter(), clock, time.clock_gettime(clock), emu)
 
     def disarm(self) -> None:
         self._run = None
@@ -510,7 +524,7 @@ class TcgpyRunner:
     """Runs cases on tcgpy, the subject, through its public Emulator API."""
 
     name = "tcgpy"
-    TIMEOUT = 20.0      # seconds; a case runs in well under a millisecond
+    TIMEOUT = 20.0      # seconds of CPU; a case runs in well under a millisecond
 
     def __init__(self, arch: str):
         self.da = diff_arch(arch)
@@ -555,7 +569,7 @@ class TcgpyRunner:
             emu.run(self.da.prologue_base, until=case.end,
                     count=case.bound + len(self.da.defs.prologue))
             if self._watchdog.fired:
-                event = Event("timeout", detail=f"still running after {self.TIMEOUT:.0f}s")
+                event = Event("timeout", detail=f"still running after {self.TIMEOUT:.0f}s of CPU")
         except self._tcgpy.EmulationError as e:
             event = tcgpy_event(e, self.da)
         except Exception as e:  # noqa: BLE001 - a tcgpy bug must become a report, not a crash
