@@ -647,8 +647,8 @@ class TBCache:
                 raise job.error
             if info["kind"] == "access":
                 self._install_access_functions(info, job.result)
-                if self.held is not None and self.held_runs >= LLVM_START:
-                    self.release_llvm()         # (it waited for this job)
+                if self.held is not None:
+                    self.release_llvm()         # (asked for, it waited for this job)
                 continue
             if info["kind"] not in ("first", "hot") or info["code"] is not self.code:
                 continue                # (flushed: its slots and counters went with it)

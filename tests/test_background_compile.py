@@ -434,6 +434,41 @@ def test_held_batches_go_once_llvm_is_loaded_anyway(monkeypatch):
     assert all(emu.cache.blocks.get(c.pc) is not None for c in held)
 
 
+def test_held_batches_wait_for_the_access_functions_job(monkeypatch):
+    # Released while the access functions' job is still at the worker, the
+    # held batches stay held (interpreted): lowered then, each would make
+    # the access functions its code calls again, on the guest's thread.
+    from tcgpy.backends.llvm import jit
+    from tcgpy.backends.llvm.runtime import ACCESS_KEYS, access_fn_name
+    monkeypatch.setattr(jit, "_runtime_fns", {})          # as in a new process
+    access_names = {access_fn_name(*key) for key in ACCESS_KEYS}
+    made_here = []                  # access functions made on the guest's thread
+    runtime_functions = jit.runtime_functions
+
+    def spy(text, names, *rest):
+        made_here.extend(n for n in names if n in access_names)
+        return runtime_functions(text, names, *rest)
+    monkeypatch.setattr(jit, "runtime_functions", spy)
+    code = asm(LOOP.format(n=20))
+    emu = make_held(monkeypatch, code, 10**9)
+    cache, bg = emu.cache, emu.cache.background
+    with bg._busy:
+        assert run(emu, code, 20, 3) == expect(20, 3)
+        assert cache.held and not bg.queue
+        cache.release_llvm()
+        assert [job.info["kind"] for job in bg.queue] == ["access"]
+        assert cache.held, "the held batches should wait for the access functions"
+        assert run(emu, code, 20, 5) == expect(20, 5)        # interpreted meanwhile
+        assert [job.info["kind"] for job in bg.queue] == ["access"]
+    bg.wait_all()
+    assert run(emu, code, 20, 7) == expect(20, 7)            # its lookups install the job
+    assert cache.held is None
+    cache.wait_compiled()
+    assert emu.stats.modules_compiled > 0 and not made_here
+    assert run(emu, code, 20, 9) == expect(20, 9)
+    assert all(tb.ir is None for tb in cache.blocks.values())
+
+
 def test_switching_it_off_compiles_what_was_held(monkeypatch):
     code = asm(LOOP.format(n=20))
     emu = make_held(monkeypatch, code, 10**9)
