@@ -257,6 +257,11 @@ LIBC_CASES = [
     # and for one piece of it split by mprotect; anonymous pages read zeros
     # (qemu-aarch64 and qemu-riscv64 7.2 agree).
     Case("libc_edge_madvise", "libc_edge", ("madvise",), tmpdir_arg=True),
+    # A private file mapping moved or grown by mremap is still the file's:
+    # pages not written show later writes to it, grown pages are its next
+    # ones, MADV_DONTNEED reads it again; pages past its end are SIGBUS,
+    # mapped, grown or moved there (qemu-aarch64 7.2 agrees).
+    Case("libc_edge_mremapfile", "libc_edge", ("mremapfile",), tmpdir_arg=True),
     # Loads and stores crossing into a PROT_NONE or unmapped page: si_addr is
     # the first byte they cannot access (qemu-aarch64 7.2 agrees). Not on
     # the Unicorn CPU: Unicorn 2 lets such a load read the PROT_NONE page

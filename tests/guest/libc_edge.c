@@ -29,6 +29,10 @@
  *            copies: the pages read the file again (zeros past its end), and
  *            later writes to the file show through them; anonymous private
  *            pages read zeros
+ *   mremapfile  a private file mapping moved or grown by mremap keeps its
+ *            file: pages not written are the file's (later writes to it show),
+ *            the grown ones are its next pages, MADV_DONTNEED reads it again;
+ *            pages past its end are SIGBUS (mapped, grown or moved there)
  *   vfork    a vfork child's mmap/munmap/brk are the parent's
  *   crossing loads and stores crossing into an inaccessible page: si_addr is
  *            the first byte they cannot access
@@ -849,6 +853,89 @@ static void mode_madvise(const char *dir)
     munmap(a, PG);
 }
 
+static void show_file_pages(const char *what, const char *p, int n)
+{
+    printf("%s:", what);
+    for (int i = 0; i < n; i++)
+        printf(" [%.6s]", p + i * PG);
+    printf("\n");
+}
+
+/* Three pages reserved, the top two freed, the bottom one ``page`` of fd. */
+static char *map_below_room(int fd, long page)
+{
+    char *r = mmap(NULL, 3 * PG, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    munmap(r + PG, 2 * PG);
+    return mmap(r, PG, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_FIXED, fd, page * PG);
+}
+
+static void mode_mremapfile(const char *dir)
+{
+    catch_faults();
+    char path[4096], text[4 * PG + 100];
+    snprintf(path, sizeof path, "%s/mremapfile", dir);
+    int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+    memset(text, '.', sizeof text);
+    for (int i = 0; i < 5; i++) {
+        char tag[8];
+        snprintf(tag, sizeof tag, "file-%d", i);
+        memcpy(text + i * PG, tag, 6);
+    }
+    if (fd < 0 || write(fd, text, sizeof text) != (long)sizeof text) {
+        perror("open/write");
+        exit(1);
+    }
+    /* Moved (grown by a page, the page after it taken): the page written
+     * moves, the others are the file's, MADV_DONTNEED reads the file again. */
+    char *p = mmap(NULL, 2 * PG, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
+    void *blocker = mmap(p + 2 * PG, PG, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+    (void)blocker;
+    memcpy(p, "mine-0", 6);
+    char *q = mremap(p, 2 * PG, 3 * PG, MREMAP_MAYMOVE);
+    printf("mremapfile moved: %d\n", q != p && q != MAP_FAILED);
+    show_file_pages("moved", q, 3);
+    pwrite(fd, "FILE-1", 6, PG);
+    show_file_pages("moved, file written", q, 3);
+    memcpy(q + PG, "mine-1", 6);
+    memcpy(q + 2 * PG, "mine-2", 6);
+    show_file_pages("moved, written", q, 3);
+    printf("madvise moved: %d\n", madvise(q, 3 * PG, MADV_DONTNEED));
+    show_file_pages("moved, dropped", q, 3);
+    pwrite(fd, "file-1", 6, PG);
+    munmap(q, 3 * PG);
+    /* Grown in place: the new page is the file's next one. */
+    char *r = map_below_room(fd, 1);
+    memcpy(r, "mine-1", 6);
+    printf("mremapfile grown in place: %d\n", mremap(r, PG, 2 * PG, 0) == r);
+    show_file_pages("grown in place", r, 2);
+    memcpy(r + PG, "mine-2", 6);
+    madvise(r, 2 * PG, MADV_DONTNEED);
+    show_file_pages("grown in place, dropped", r, 2);
+    munmap(r, 2 * PG);
+    /* Grown past the end of the file: zeros after the end in its last page,
+     * SIGBUS in the pages after that, in place or moved. */
+    char *s = map_below_room(fd, 3);
+    printf("mremapfile grown past the end: %d\n", mremap(s, PG, 3 * PG, 0) == s);
+    show_file_pages("past the end", s, 2);
+    probe("past the end, after the end", s, PG + 100, 0);
+    probe("past the end, next page", s, 2 * PG, 0);
+    munmap(s, 3 * PG);
+    s = mmap(NULL, PG, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 3 * PG);
+    blocker = mmap(s + PG, PG, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+    char *t = mremap(s, PG, 3 * PG, MREMAP_MAYMOVE);
+    printf("mremapfile moved past the end: %d\n", t != s && t != MAP_FAILED);
+    show_file_pages("moved past the end", t, 2);
+    probe("moved past the end, next page", t, 2 * PG, 0);
+    munmap(t, 3 * PG);
+    /* Mapped past the end from the start. */
+    s = mmap(NULL, 3 * PG, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 3 * PG);
+    show_file_pages("mapped past the end", s, 2);
+    probe("mapped past the end, next page", s, 2 * PG, 0);
+    munmap(s, 3 * PG);
+    close(fd);
+    unlink(path);
+}
+
 /* Accesses that cross from an accessible page into an inaccessible one: the
  * fault address is the first byte that cannot be accessed, not the start. */
 static void cross(const char *what, volatile char *base, long off, int kind)
@@ -1427,6 +1514,8 @@ int main(int argc, char **argv)
         mode_mremap();
     if (all || !strcmp(mode, "madvise"))
         mode_madvise(dir);
+    if (all || !strcmp(mode, "mremapfile"))
+        mode_mremapfile(dir);
     if (all || !strcmp(mode, "vfork"))
         mode_vfork();
     if (all || !strcmp(mode, "crossing"))
