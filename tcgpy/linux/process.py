@@ -567,7 +567,7 @@ class LinuxProcess(GuestMemory):
                 f.fd = new
         if self.vfork_pipe == fd:
             self.vfork_pipe = new
-        for fm in self.space.files:
+        for fm in self.space.all_file_maps():
             if fm.fd == fd:
                 fm.renumber(new)
         self.forkshare.renumber(fd, new)
@@ -629,7 +629,7 @@ class LinuxProcess(GuestMemory):
         if addr is None:
             return False            # not a guest mapping any more
         v = self.space.find(addr)
-        if v is not None and not v.hole and v.file is not None:
+        if v is not None and not v.hole and v.shared and v.file is not None:
             # The file grew back meanwhile: the page busguard replaced is the file's again.
             page = page_down(addr)
             self.space.map_shared(page, PAGE, v.perms, v.name, offset=v.foff + (page - v.start),

@@ -903,8 +903,12 @@ static void mode_mremapfile(const char *dir)
     show_file_pages("moved, dropped", q, 3);
     pwrite(fd, "file-1", 6, PG);
     munmap(q, 3 * PG);
-    /* Grown in place: the new page is the file's next one. */
+    /* Grown in place: the new page is the file's next one.  (Before it, the
+     * numbers an emulator's own descriptors would have are taken and freed.) */
     char *r = map_below_room(fd, 1);
+    for (int i = 256; i < 260; i++)
+        if (dup2(2, i) == i)
+            close(i);
     memcpy(r, "mine-1", 6);
     printf("mremapfile grown in place: %d\n", mremap(r, PG, 2 * PG, 0) == r);
     show_file_pages("grown in place", r, 2);
