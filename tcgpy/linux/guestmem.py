@@ -35,7 +35,7 @@ class GuestMemory:
                 raise MemoryFault(self.emu.reg_read(self.arch.pc), bad, "write")
             self.emu.mem_write(addr, data)
 
-    def io_buffers(self, vecs: list[tuple[int, int]], fill: bool, limit: int) -> "IoBuffers":
+    def io_buffers(self, vecs: list[tuple[int, int]], fill: bool, limit: int) -> tuple[list, list]:
         """Host buffers for a host readv (``fill``) or writev of the guest
         buffers ``vecs`` (at most ``limit`` bytes in all): guest memory in
         place where it can be (else a copy), up to the first byte the
@@ -43,8 +43,23 @@ class GuestMemory:
         too.  The host kernel then gives the guest what Linux would: a count
         up to the fault (the file position moved by that much), EFAULT when
         nothing was copied, and the file's own answer where it copies
-        nothing (0 at the end of a file, a whole count for /dev/null)."""
-        io = IoBuffers()
+        nothing (0 at the end of a file, a whole count for /dev/null).
+        Returns (buffers, copies): the copies among the buffers, with their
+        guest addresses, for ``copy_back`` after a read."""
+        aspace = getattr(self.emu, "aspace", None)
+        if len(vecs) == 1 and aspace is not None:
+            # (the usual: one good buffer inside one region, in as few steps as can be)
+            addr, length = vecs[0]
+            length = min(length, limit)
+            r = aspace.find(addr)
+            if (length > 0 and r is not None and addr + length <= r.end and not r.is_mmio
+                    and r.perms & (PERM_W if fill else PERM_R)
+                    and self.space.inaccessible(addr, length, write=fill) is None):
+                if fill:
+                    aspace.notify_code_write(addr, length)
+                return [_view(r.host + (addr - r.start), length)], []
+        views: list = []
+        copies: list = []
         left = limit
         for i, (addr, length) in enumerate(vecs):
             length = min(length, left)
@@ -53,20 +68,19 @@ class GuestMemory:
             bad = self.space.inaccessible(addr, length, write=fill)
             ok = length if bad is None else bad - addr
             if ok:
-                self._add_in_place(io, addr, ok, fill)
+                self._add_in_place(views, copies, aspace, addr, ok, fill)
             left -= length
             if bad is not None:
                 # (as long as the rest: /dev/null's count is all of it)
                 rest = length - ok + min(left, sum(n for _, n in vecs[i + 1:]))
-                io.views.append(_faulting(rest))
+                views.append(_view(_faulting_base(), min(rest, _FAULTING_SIZE)))
                 break
-        return io
+        return views, copies
 
-    def _add_in_place(self, io: "IoBuffers", addr: int, size: int, fill: bool) -> None:
+    def _add_in_place(self, views: list, copies: list, aspace, addr: int, size: int, fill: bool) -> None:
         """[addr, addr + size), accessible, as views of the engine's regions;
         a copy for what is not plain memory of the engine (MMIO, a region
         without host access so, an engine without regions)."""
-        aspace = getattr(self.emu, "aspace", None)
         end = addr + size
         while addr < end:
             r = aspace.find(addr) if aspace is not None else None
@@ -74,17 +88,27 @@ class GuestMemory:
                 # (to the end of that region, or all that is left)
                 stop = min(end, r.end) if r is not None else end
                 data = bytearray(stop - addr) if fill else bytearray(self.emu.mem_read(addr, stop - addr))
-                io.views.append(data)
+                views.append(data)
                 if fill:
-                    io.copies.append((addr, data))
+                    copies.append((addr, data))
                 addr = stop
                 continue
             stop = min(end, r.end)
             if fill:
                 aspace.notify_code_write(addr, stop - addr)
-            io.views.append(memoryview((ctypes.c_char * (stop - addr)).from_address(r.host + (addr - r.start)))
-                            .cast("B"))
+            views.append(_view(r.host + (addr - r.start), stop - addr))
             addr = stop
+
+    def copy_back(self, views: list, copies: list, n: int) -> None:
+        """A host read put ``n`` bytes into ``views``: the copies' share goes to guest memory."""
+        done = 0
+        for v in views:
+            if done >= n:
+                break
+            for addr, data in copies:
+                if data is v:
+                    self.emu.mem_write(addr, bytes(data[:n - done]))
+            done += len(v)
 
     def read_cstr(self, addr: int, limit: int = 4096) -> bytes:
         out = bytearray()
@@ -113,29 +137,6 @@ class GuestMemory:
         return out
 
 
-class IoBuffers:
-    """What ``io_buffers`` made: ``views`` for the host call, and the copies
-    whose bytes go to guest memory after a read (``filled``)."""
-    __slots__ = ("views", "copies")
-
-    def __init__(self):
-        self.views: list = []
-        self.copies: list[tuple[int, bytearray]] = []
-
-    def filled(self, proc, n: int) -> int:
-        """The host read ``n`` bytes into ``views``: the copies' share goes to guest memory."""
-        if self.copies:
-            done = 0
-            for v in self.views:
-                if done >= n:
-                    break
-                for addr, data in self.copies:
-                    if data is v:
-                        proc.emu.mem_write(addr, bytes(data[:n - done]))
-                done += len(v)
-        return n
-
-
 # Host memory no access reaches, for the tail of a buffer from the guest's
 # first inaccessible byte on (syscalls ask at most MAX_IO bytes of it).
 _FAULTING_SIZE = 1 << 24
@@ -153,8 +154,9 @@ def _faulting_base() -> int:
     return base
 
 
-def _faulting(size: int) -> memoryview:
-    return memoryview((ctypes.c_char * min(size, _FAULTING_SIZE)).from_address(_faulting_base())).cast("B")
+def _view(host: int, size: int) -> memoryview:
+    """Host memory [host, host + size) as a buffer (nothing reads it here)."""
+    return memoryview((ctypes.c_char * size).from_address(host)).cast("B")
 
 
 def iovecs(proc, iov, iovcnt) -> list[tuple[int, int]]:

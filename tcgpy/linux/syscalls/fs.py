@@ -140,17 +140,21 @@ def _host_read(proc, fd: int, vecs, offset: int | None = None, flags: int = 0, r
     guest buffers ``vecs``, by the host kernel's rules for bad buffers too
     (guestmem.io_buffers).  (``read_call``: read(2) and pread64(2) of 0
     bytes still ask the file, which may refuse: a directory's EISDIR.)"""
-    io = proc.io_buffers(vecs, True, MAX_IO)
-    if not io.views and read_call:
+    views, copies = proc.io_buffers(vecs, True, MAX_IO)
+    if not views and read_call:
         return len(os.read(fd, 0) if offset is None else os.pread(fd, 0, offset))
-    views = io.views[:IOV_MAX]
-    return io.filled(proc, os.readv(fd, views) if offset is None else os.preadv(fd, views, offset, flags))
+    if len(views) > IOV_MAX:
+        views = views[:IOV_MAX]
+    n = os.readv(fd, views) if offset is None else os.preadv(fd, views, offset, flags)
+    if copies:
+        proc.copy_back(views, copies, n)
+    return n
 
 
 def _host_write(proc, fd: int, vecs, offset: int | None = None, flags: int = 0) -> int:
     """write/writev (pwritev at ``offset``) of the guest buffers ``vecs`` to
     host descriptor ``fd``: as _host_read, and EPIPE with its SIGPIPE."""
-    views = proc.io_buffers(vecs, False, MAX_IO).views[:IOV_MAX]
+    views = proc.io_buffers(vecs, False, MAX_IO)[0][:IOV_MAX]
     if offset is None:
         return _write(proc, lambda: os.writev(fd, views))
     return _write(proc, lambda: os.pwritev(fd, views, offset, flags))
