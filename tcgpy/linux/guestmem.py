@@ -18,6 +18,10 @@ from .memory import PAGE
 
 
 class GuestMemory:
+    # (address, access) of the first bad byte io_buffers found last, for
+    # ``-d guest_errors`` when the host kernel's answer is EFAULT
+    bad_buffer: tuple[int, str] | None = None
+
     def read(self, addr: int, size: int) -> bytes:
         """Guest memory as a syscall reads it: EFAULT (MemoryFault) where the
         kernel's copy_from_user would fault, whatever the softmmu allows."""
@@ -61,6 +65,7 @@ class GuestMemory:
         views: list = []
         copies: list = []
         left = limit
+        self.bad_buffer = None
         for i, (addr, length) in enumerate(vecs):
             length = min(length, left)
             if length <= 0:
@@ -73,6 +78,7 @@ class GuestMemory:
             if bad is not None:
                 # (as long as the rest: /dev/null's count is all of it)
                 rest = length - ok + min(left, sum(n for _, n in vecs[i + 1:]))
+                self.bad_buffer = (bad, "write" if fill else "read")
                 views.append(_view(_faulting_base(), min(rest, _FAULTING_SIZE)))
                 break
         return views, copies

@@ -3,6 +3,7 @@ entry point, signal delivery, and the CPU loop that turns guest faults into
 guest signals and host signals into guest signals at block boundaries."""
 from __future__ import annotations
 
+import errno
 import functools
 import operator
 import gc
@@ -321,6 +322,10 @@ class LinuxProcess(GuestMemory):
                 raise
             except OSError as e:
                 ret = -host_to_guest_errno(e.errno or 0, self.errno) if e.errno else self.err("EINVAL")
+                if e.errno == errno.EFAULT and self.bad_buffer is not None:
+                    # (a read or write whose buffer the host kernel faulted on: guestmem.io_buffers)
+                    (bad, access), self.bad_buffer = self.bad_buffer, None
+                    self._dlog("guest_errors", f"{row.name}: bad address {bad:#x} ({access}): EFAULT\n")
             except GuestErrno as e:
                 ret = self.err(e.name)
             except MemoryFault as e:
