@@ -888,8 +888,8 @@ static void mode_mremapfile(const char *dir)
         memcpy(text + i * PG, tag, 6);
     }
     if (fd < 0 || write(fd, text, sizeof text) != (long)sizeof text) {
-        perror("open/write");
-        exit(1);
+        perror("mremapfile open/write");
+        return;
     }
     /* Moved (grown by a page, the page after it taken): the page written
      * moves, the others are the file's, MADV_DONTNEED reads the file again. */
