@@ -1534,6 +1534,17 @@ static void mode_efault(const char *dir)
         close(p[0]);
         close(p[1]);
     }
+    /* a blocking pipe, a write larger than PIPE_BUF: the pages before the fault */
+    if (pipe(p) == 0) {
+        efault_result("write blocking pipe over the edge, page-aligned", write(p[1], ok, 2 * PG), -1);
+        efault_result("write blocking pipe over the edge", write(p[1], ok + 10, 2 * PG), -1);
+        struct iovec two_pages[2] = {{ok, PG}, {gone, PG}};
+        efault_result("writev blocking pipe ok then unmapped", writev(p[1], two_pages, 2), -1);
+        efault_result("write blocking pipe from unmapped", write(p[1], gone, 2 * PG), -1);
+        efault_result("read blocking pipe", read(p[0], text, sizeof text), -1);
+        close(p[0]);
+        close(p[1]);
+    }
     /* the same reads and writes hot (tcgpy serves good buffers in host code) */
     int same = 1;
     for (int i = 0; i < 2000; i++) {
