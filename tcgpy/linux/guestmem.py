@@ -39,7 +39,8 @@ class GuestMemory:
                 raise MemoryFault(self.emu.reg_read(self.arch.pc), bad, "write")
             self.emu.mem_write(addr, data)
 
-    def io_buffers(self, vecs: list[tuple[int, int]], fill: bool, limit: int) -> tuple[list, list]:
+    def io_buffers(self, vecs: list[tuple[int, int]], fill: bool, limit: int,
+                   copy: bool = False) -> tuple[list, list]:
         """Host buffers for a host readv (``fill``) or writev of the guest
         buffers ``vecs`` (at most ``limit`` bytes in all): guest memory in
         place where it can be (else a copy), up to the first byte the
@@ -49,8 +50,10 @@ class GuestMemory:
         nothing was copied, and the file's own answer where it copies
         nothing (0 at the end of a file, a whole count for /dev/null).
         Returns (buffers, copies): the copies among the buffers, with their
-        guest addresses, for ``copy_back`` after a read."""
-        aspace = getattr(self.emu, "aspace", None)
+        guest addresses, for ``copy_back`` after a read.  ``copy``: a write's
+        bytes copied now, none in place (for a write that may wait while
+        other threads change or unmap them)."""
+        aspace = None if copy else getattr(self.emu, "aspace", None)
         if len(vecs) == 1 and aspace is not None:
             # (the usual: one good buffer inside one region, in as few steps as can be)
             addr, length = vecs[0]

@@ -145,10 +145,11 @@ def _stream_sender(fd: int):
 
 
 class _Buffers:
-    """A write's host buffers (guestmem.io_buffers: guest memory, then memory
-    that faults from the guest's first bad byte) as one sequence that
-    _stream_write sends in slices, so that the host kernel's copy stops
-    where the guest's would: the pages before it written, EFAULT when none."""
+    """A write's host buffers (guestmem.io_buffers: the guest's bytes, copied
+    as the write may wait while other threads run, then memory that faults
+    from the guest's first bad byte) as one sequence that _stream_write
+    sends in slices, so that the host kernel's copy stops where the guest's
+    would: the pages before it written, EFAULT when none."""
     __slots__ = ("views", "size")
 
     def __init__(self, views: list):
@@ -169,11 +170,11 @@ class _Buffers:
 
 
 def _write_data(proc, args) -> _Buffers:
-    return _Buffers(proc.io_buffers([(args[1], args[2])], False, MAX_IO)[0])
+    return _Buffers(proc.io_buffers([(args[1], args[2])], False, MAX_IO, copy=True)[0])
 
 
 def _writev_data(proc, args) -> _Buffers:
-    return _Buffers(proc.io_buffers(iovecs(proc, args[1], args[2]), False, MAX_IO)[0])
+    return _Buffers(proc.io_buffers(iovecs(proc, args[1], args[2]), False, MAX_IO, copy=True)[0])
 
 
 # The blocking writes _stream_write does: the bytes each one writes.
