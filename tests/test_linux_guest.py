@@ -18,7 +18,7 @@ import signal
 import subprocess
 import sys
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -257,6 +257,11 @@ LIBC_CASES = [
     # and for one piece of it split by mprotect; anonymous pages read zeros
     # (qemu-aarch64 and qemu-riscv64 7.2 agree).
     Case("libc_edge_madvise", "libc_edge", ("madvise",), tmpdir_arg=True),
+    # A private file mapping moved or grown by mremap is still the file's:
+    # pages not written show later writes to it, grown pages are its next
+    # ones, MADV_DONTNEED reads it again; pages past its end are SIGBUS,
+    # mapped, grown or moved there (qemu-aarch64 7.2 agrees).
+    Case("libc_edge_mremapfile", "libc_edge", ("mremapfile",), tmpdir_arg=True),
     # Loads and stores crossing into a PROT_NONE or unmapped page: si_addr is
     # the first byte they cannot access (qemu-aarch64 7.2 agrees). Not on
     # the Unicorn CPU: Unicorn 2 lets such a load read the PROT_NONE page
@@ -292,6 +297,13 @@ LIBC_CASES = [
     # on that descriptor), SIGALRM handlers during a loop of reads.  Not on
     # the Unicorn CPU, for the read into code (see libc_edge_readcode).
     Case("libc_edge_hostio", "libc_edge", ("hostio",), tmpdir_arg=True, unicorn=False),
+    # read/write/pread64/pwrite64/readv/writev/preadv/pwritev with buffers
+    # that are unmapped, read-only, PROT_NONE or run into an unmapped page:
+    # EFAULT when nothing was copied (the file position unmoved), else the
+    # count up to the fault; /dev/null copies nothing (its whole count), a
+    # pipe keeps what a faulting read did not take.  (qemu-aarch64 7.2
+    # refuses any buffer with a bad byte, /dev/null's included.)
+    Case("libc_edge_efault", "libc_edge", ("efault",), tmpdir_arg=True),
 ]
 
 
@@ -351,7 +363,7 @@ def test_glibc_program(case: Case, native_bin):
 TIERS = {"interpreted": "1000000000", "compiled": "0"}
 TIER_LIBC = [c for c in LIBC_CASES if c.name in ("libc_hello", "libc_float", "libc_string", "libc_io",
                                                   "libc_proc", "libc_spawn", "libc_edge_crossing",
-                                                  "libc_edge_hostio")]
+                                                  "libc_edge_hostio", "libc_edge_efault")]
 
 
 def _one_tier(case: Case, tier: str) -> Case:
@@ -403,6 +415,22 @@ def test_syscalls_in_host_code(options, native_bin):
         # 2,500 writes, 2 x 2,000 pwrite/pread, 6,000 on the devices, the
         # alarm loop's reads: all but the first runs of each (interpreted)
         assert native_syscalls(res) >= 10_000
+
+
+EFAULT = next(c for c in LIBC_CASES if c.name == "libc_edge_efault")
+
+
+@pytest.mark.parametrize("options", [("--stats",), ("--stats", "-strace")], ids=["host", "python"])
+def test_efault_with_and_without_host_code(options, native_bin):
+    """Bad buffers get the kernel's answers whether host code serves the
+    calls around them (every block compiled at once, so that it does from
+    the start; it serves the good buffers and leaves the bad ones to
+    Python) or every call reaches Python (-strace turns host code off)."""
+    ref = _run_with(EFAULT, [], native_bin("libc_edge"))
+    res = run_case(_one_tier(EFAULT, "compiled"), tcgpy_cmd(*options))
+    assert res.stdout == ref.stdout, res.stderr.decode(errors="replace")[-3000:]
+    assert res.returncode == ref.returncode == 0
+    assert (native_syscalls(res) >= 1000) == (options == ("--stats",))
 
 
 def _run_with(case: Case, runner: list[str], exe: Path) -> subprocess.CompletedProcess:

@@ -1,11 +1,14 @@
 """Guest memory as a syscall sees it: reads and writes fault (EFAULT) where
 the kernel's copy_from_user/copy_to_user would, whatever the softmmu allows;
-C strings, pointer arrays and iovec arrays read from guest memory.  A
-mixin of :class:`~tcgpy.linux.process.LinuxProcess` (``space``, ``emu``,
-``arch``), so handlers call ``proc.read(addr, n)``."""
+the host buffers a read(2) or write(2) of guest buffers hands the host
+kernel (``io_buffers``); C strings, pointer arrays and iovec arrays read
+from guest memory.  A mixin of :class:`~tcgpy.linux.process.LinuxProcess`
+(``space``, ``emu``, ``arch``), so handlers call ``proc.read(addr, n)``."""
 from __future__ import annotations
 
 import ctypes
+import functools
+import mmap
 import struct
 
 from ..errors import MemoryFault
@@ -15,6 +18,10 @@ from .memory import PAGE
 
 
 class GuestMemory:
+    # (address, access) of the first bad byte io_buffers found last, for
+    # ``-d guest_errors`` when the host kernel's answer is EFAULT
+    bad_buffer: tuple[int, str] | None = None
+
     def read(self, addr: int, size: int) -> bytes:
         """Guest memory as a syscall reads it: EFAULT (MemoryFault) where the
         kernel's copy_from_user would fault, whatever the softmmu allows."""
@@ -32,23 +39,85 @@ class GuestMemory:
                 raise MemoryFault(self.emu.reg_read(self.arch.pc), bad, "write")
             self.emu.mem_write(addr, data)
 
-    def host_buffer(self, addr: int, size: int, write: bool) -> memoryview | None:
-        """Guest memory [addr, addr+size) in place, for a host read(2) to
-        fill (``write``) or a write(2) to drain: where it is one plain
-        region of the TCG engine's that the guest may access so; else None
-        (then ``read``/``write`` copy, and report EFAULT).  Translated code
-        in the range is dropped first, as a store would drop it.  (A read(2)
-        went through two copies and four layers of Python: a sixth of its
-        time.)"""
-        aspace = getattr(self.emu, "aspace", None)
-        if aspace is None or size <= 0 or self.space.inaccessible(addr, size, write=write) is not None:
-            return None
-        r = aspace.find(addr)
-        if r is None or r.is_mmio or addr + size > r.end or not r.perms & (PERM_W if write else PERM_R):
-            return None
-        if write:
-            aspace.notify_code_write(addr, size)
-        return memoryview((ctypes.c_char * size).from_address(r.host + (addr - r.start))).cast("B")
+    def io_buffers(self, vecs: list[tuple[int, int]], fill: bool, limit: int,
+                   copy: bool = False) -> tuple[list, list]:
+        """Host buffers for a host readv (``fill``) or writev of the guest
+        buffers ``vecs`` (at most ``limit`` bytes in all): guest memory in
+        place where it can be (else a copy), up to the first byte the
+        kernel's copy would fault on, and from there host memory that faults
+        too.  The host kernel then gives the guest what Linux would: a count
+        up to the fault (the file position moved by that much), EFAULT when
+        nothing was copied, and the file's own answer where it copies
+        nothing (0 at the end of a file, a whole count for /dev/null).
+        Returns (buffers, copies): the copies among the buffers, with their
+        guest addresses, for ``copy_back`` after a read.  ``copy``: a write's
+        bytes copied now, none in place (for a write that may wait while
+        other threads change or unmap them)."""
+        aspace = None if copy else getattr(self.emu, "aspace", None)
+        if len(vecs) == 1 and aspace is not None:
+            # (the usual: one good buffer inside one region, in as few steps as can be)
+            addr, length = vecs[0]
+            length = min(length, limit)
+            r = aspace.find(addr)
+            if (length > 0 and r is not None and addr + length <= r.end and not r.is_mmio
+                    and r.perms & (PERM_W if fill else PERM_R)
+                    and self.space.inaccessible(addr, length, write=fill) is None):
+                if fill:
+                    aspace.notify_code_write(addr, length)
+                return [_view(r.host + (addr - r.start), length)], []
+        views: list = []
+        copies: list = []
+        left = limit
+        self.bad_buffer = None
+        for i, (addr, length) in enumerate(vecs):
+            length = min(length, left)
+            if length <= 0:
+                continue
+            bad = self.space.inaccessible(addr, length, write=fill)
+            ok = length if bad is None else bad - addr
+            if ok:
+                self._add_in_place(views, copies, aspace, addr, ok, fill)
+            left -= length
+            if bad is not None:
+                # (as long as the rest: /dev/null's count is all of it)
+                rest = length - ok + min(left, sum(n for _, n in vecs[i + 1:]))
+                self.bad_buffer = (bad, "write" if fill else "read")
+                views.append(_view(_faulting_base(), min(rest, _FAULTING_SIZE)))
+                break
+        return views, copies
+
+    def _add_in_place(self, views: list, copies: list, aspace, addr: int, size: int, fill: bool) -> None:
+        """[addr, addr + size), accessible, as views of the engine's regions;
+        a copy for what is not plain memory of the engine (MMIO, a region
+        without host access so, an engine without regions)."""
+        end = addr + size
+        while addr < end:
+            r = aspace.find(addr) if aspace is not None else None
+            if r is None or r.is_mmio or not r.perms & (PERM_W if fill else PERM_R):
+                # (to the end of that region, or all that is left)
+                stop = min(end, r.end) if r is not None else end
+                data = bytearray(stop - addr) if fill else bytearray(self.emu.mem_read(addr, stop - addr))
+                views.append(data)
+                if fill:
+                    copies.append((addr, data))
+                addr = stop
+                continue
+            stop = min(end, r.end)
+            if fill:
+                aspace.notify_code_write(addr, stop - addr)
+            views.append(_view(r.host + (addr - r.start), stop - addr))
+            addr = stop
+
+    def copy_back(self, views: list, copies: list, n: int) -> None:
+        """A host read put ``n`` bytes into ``views``: the copies' share goes to guest memory."""
+        done = 0
+        for v in views:
+            if done >= n:
+                break
+            for addr, data in copies:
+                if data is v:
+                    self.emu.mem_write(addr, bytes(data[:n - done]))
+            done += len(v)
 
     def read_cstr(self, addr: int, limit: int = 4096) -> bytes:
         out = bytearray()
@@ -75,6 +144,28 @@ class GuestMemory:
             out.append(p)
             addr += 8
         return out
+
+
+# Host memory no access reaches, for the tail of a buffer from the guest's
+# first inaccessible byte on (syscalls ask at most MAX_IO bytes of it).
+_FAULTING_SIZE = 1 << 24
+
+
+@functools.cache
+def _faulting_base() -> int:
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.mmap.restype = ctypes.c_void_p
+    libc.mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_long]
+    prot_none = 0                       # (which commits no memory)
+    base = libc.mmap(None, _FAULTING_SIZE, prot_none, mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS, -1, 0)
+    if base in (None, ctypes.c_void_p(-1).value):
+        raise MemoryError("no host address space for a faulting buffer")
+    return base
+
+
+def _view(host: int, size: int) -> memoryview:
+    """Host memory [host, host + size) as a buffer (nothing reads it here)."""
+    return memoryview((ctypes.c_char * size).from_address(host)).cast("B")
 
 
 def iovecs(proc, iov, iovcnt) -> list[tuple[int, int]]:

@@ -2,13 +2,14 @@
 mappings (VMAs) with permissions, kept in step with the emulator's softmmu,
 plus the brk heap and a top-down allocator for mmap without MAP_FIXED.
 
-Private mappings are softmmu memory of their own (file contents copied in).
-Shared mappings are backed by a host mapping of the same kind (the file with
-MAP_SHARED, or shared anonymous memory), so that guest stores reach the
-file, other processes and forked children exactly as the host kernel makes
-them.  Pages of a shared file mapping that lie beyond the end of the file
-are "holes": inaccessible in the softmmu, SIGBUS for the guest, and mapped
-in on the fault if the file has grown since."""
+Private anonymous mappings are softmmu memory of their own.  File mappings
+and shared anonymous ones are backed by a host mapping of the same kind (the
+file with MAP_SHARED or MAP_PRIVATE, or shared anonymous memory), so that
+guest stores reach the file, other processes and forked children, and a
+private mapping's pages are the file's until written, exactly as the host
+kernel makes them.  Pages of a file mapping that lie beyond the end of the
+file are "holes": inaccessible in the softmmu, SIGBUS for the guest, and
+mapped in on the fault if the file has grown since."""
 from __future__ import annotations
 
 import os
@@ -35,7 +36,8 @@ def perms_str(read: bool, write: bool, execute: bool) -> str:
 
 @record(eq=False)
 class FileMap:
-    """The file behind a shared mapping (shared by the VMAs split or moved from it)."""
+    """The file behind a file mapping (shared by the VMAs split or moved from
+    it; a private one, by every private mapping of that file)."""
     fd: int                 # tcgpy's own close-on-exec dup, closed with the last VMA
     dev_ino: tuple          # to notice the guest replacing that descriptor number
     host_shared: bool       # False for a read-only file: the guest cannot write it anyway
@@ -66,10 +68,10 @@ class VMA:
     name: str = ""
     shared: bool = False
     may_write: bool = True       # mprotect(PROT_WRITE) allowed (a shared file needs O_RDWR)
-    file: FileMap | None = None
+    file: FileMap | None = None  # (a private mapping's too: mremap grows it with the file's pages)
     foff: int = 0                # file offset at ``start``
     hole: bool = False           # beyond the end of ``file``: SIGBUS
-    backing: object = None       # host memory of a shared mapping (softmmu Backing)
+    backing: object = None       # host memory of a file or shared mapping (softmmu Backing)
     bbase: int = 0               # guest address of ``backing`` offset 0
     serial: int = 0              # which map() made it (its pieces keep it): see vfork.py
 
@@ -94,6 +96,10 @@ class AddressSpace:
         self.next_serial = 1
         # The files behind shared mappings (each alive while a VMA holds it).
         self.files: weakref.WeakSet[FileMap] = weakref.WeakSet()
+        # The files behind private mappings, one FileMap (one descriptor of
+        # ours) per file, by (st_dev, st_ino).  Not in ``files``: nothing
+        # checks them for shrinking at each syscall.
+        self.private_files: weakref.WeakValueDictionary[tuple, FileMap] = weakref.WeakValueDictionary()
         # [packed_from, MMAP_TOP) holds no free page: find_free's top-down
         # search starts below it, so a process that maps and maps again does
         # not walk all its mappings each time (as the kernel's gap tree avoids).
@@ -118,7 +124,13 @@ class AddressSpace:
         WeakSet's own weak references: iterating the WeakSet enters and
         leaves a guard object, a dozen Python calls at every syscall that
         names a descriptor.)"""
-        return {fm.fd for fm in map(_deref, self.files.data) if fm is not None}
+        fds = {fm.fd for fm in map(_deref, self.files.data) if fm is not None}
+        if self.private_files.data:
+            fds.update(fm.fd for fm in map(_deref, self.private_files.data.values()) if fm is not None)
+        return fds
+
+    def all_file_maps(self) -> list[FileMap]:
+        return [*self.files, *self.private_files.values()]
 
     def find(self, addr: int) -> VMA | None:
         return self.vmas.find(addr)
@@ -189,22 +201,42 @@ class AddressSpace:
         """A MAP_SHARED mapping of host descriptor ``fd`` (or of ``file``) at
         ``offset``, or shared anonymous memory with neither (OSError with the
         host's errno; nothing changes then)."""
-        from ..softmmu.memory import host_backing
         if fd < 0 and file is None:
+            from ..softmmu.memory import host_backing
             self.map(start, size, perms, name, shared=True, backing=host_backing(size, shared=True),
                      bbase=start)
             return
-        fm = file or _file_map(fd, may_write)
+        self.map_file(start, size, perms, name, file or _file_map(fd, may_write), offset, True, may_write)
+
+    def map_private_file(self, start: int, size: int, perms: str, name: str, fd: int, offset: int) -> None:
+        """A MAP_PRIVATE mapping of regular file ``fd`` at ``offset`` (OSError
+        with the host's errno; nothing changes then)."""
+        st = os.fstat(fd)
+        key = (st.st_dev, st.st_ino)
+        fm = self.private_files.get(key)
+        if fm is None or fm.size() is None:
+            fm = self.private_files[key] = _file_map(fd, False)
+        self.map_file(start, size, perms, name, fm, offset, False)
+
+    def map_file(self, start: int, size: int, perms: str, name: str, fm: FileMap, offset: int, shared: bool,
+                 may_write: bool = True) -> None:
+        """``size`` bytes of ``fm``'s file from ``offset`` at ``start``,
+        MAP_SHARED or MAP_PRIVATE: the host maps the file the same way (a
+        private mapping's pages are read when touched, copied when written);
+        pages past the end of a regular file are holes."""
+        from ..softmmu.memory import host_backing
         data = size
         st = os.fstat(fm.fd)
         if stat.S_ISREG(st.st_mode):
             data = min(size, page_up(st.st_size - offset) if st.st_size > offset else 0)
-            fm.seen_size = st.st_size
-            self.files.add(fm)
-        fields = dict(shared=True, may_write=may_write, file=fm)
+            if shared:
+                fm.seen_size = st.st_size
+                self.files.add(fm)
+        fields = dict(shared=shared, may_write=may_write, file=fm)
         if data:
-            b = host_backing(data, fm.fd, offset, shared=fm.host_shared)
-            self.emu.watch_host_bus(b)      # another process may truncate the file under it
+            b = host_backing(data, fm.fd, offset, shared=shared and fm.host_shared)
+            if shared:
+                self.emu.watch_host_bus(b)      # another process may truncate the file under it
             self.map(start, data, perms, name, foff=offset, backing=b, bbase=start, **fields)
         if data < size:
             self.map(start + data, size - data, perms, name, foff=offset + data, hole=True, **fields)
@@ -272,8 +304,8 @@ class AddressSpace:
         return None
 
     def fault_in(self, addr: int) -> bool:
-        """A guest access faulted at ``addr``: True when it was a hole of a shared
-        file that has grown meanwhile (now mapped: run the access again)."""
+        """A guest access faulted at ``addr``: True when it was a hole of a file
+        mapping whose file has grown meanwhile (now mapped: run the access again)."""
         v = self.find(addr)
         if v is None or not v.hole or v.file is None:
             return False
@@ -282,8 +314,7 @@ class AddressSpace:
         size = v.file.size()
         if size is None or v.foff + (page_down(addr) - v.start) >= size:
             return False
-        self.map_shared(v.start, v.end - v.start, v.perms, v.name, offset=v.foff, may_write=v.may_write,
-                        file=v.file)
+        self.map_file(v.start, v.end - v.start, v.perms, v.name, v.file, v.foff, v.shared, v.may_write)
         return True
 
     def refresh_file_holes(self) -> None:
@@ -302,7 +333,7 @@ class AddressSpace:
                 fm.seen_size = size
         if not shrunk:
             return
-        for v in [v for v in self.vmas if v.file in shrunk and not v.hole]:
+        for v in [v for v in self.vmas if v.shared and v.file in shrunk and not v.hole]:
             gone = max(v.start, v.start + page_up(v.file.seen_size) - v.foff)
             if gone < v.end:
                 self.map(gone, v.end - gone, v.perms, v.name, shared=True, may_write=v.may_write, file=v.file,

@@ -3,6 +3,7 @@ entry point, signal delivery, and the CPU loop that turns guest faults into
 guest signals and host signals into guest signals at block boundaries."""
 from __future__ import annotations
 
+import errno
 import functools
 import operator
 import gc
@@ -321,6 +322,10 @@ class LinuxProcess(GuestMemory):
                 raise
             except OSError as e:
                 ret = -host_to_guest_errno(e.errno or 0, self.errno) if e.errno else self.err("EINVAL")
+                if e.errno == errno.EFAULT and self.bad_buffer is not None:
+                    # (a read or write whose buffer the host kernel faulted on: guestmem.io_buffers)
+                    (bad, access), self.bad_buffer = self.bad_buffer, None
+                    self._dlog("guest_errors", f"{row.name}: bad address {bad:#x} ({access}): EFAULT\n")
             except GuestErrno as e:
                 ret = self.err(e.name)
             except MemoryFault as e:
@@ -567,7 +572,7 @@ class LinuxProcess(GuestMemory):
                 f.fd = new
         if self.vfork_pipe == fd:
             self.vfork_pipe = new
-        for fm in self.space.files:
+        for fm in self.space.all_file_maps():
             if fm.fd == fd:
                 fm.renumber(new)
         self.forkshare.renumber(fd, new)
@@ -629,7 +634,7 @@ class LinuxProcess(GuestMemory):
         if addr is None:
             return False            # not a guest mapping any more
         v = self.space.find(addr)
-        if v is not None and not v.hole and v.file is not None:
+        if v is not None and not v.hole and v.shared and v.file is not None:
             # The file grew back meanwhile: the page busguard replaced is the file's again.
             page = page_down(addr)
             self.space.map_shared(page, PAGE, v.perms, v.name, offset=v.foff + (page - v.start),

@@ -29,6 +29,10 @@
  *            copies: the pages read the file again (zeros past its end), and
  *            later writes to the file show through them; anonymous private
  *            pages read zeros
+ *   mremapfile  a private file mapping moved or grown by mremap keeps its
+ *            file: pages not written are the file's (later writes to it show),
+ *            the grown ones are its next pages, MADV_DONTNEED reads it again;
+ *            pages past its end are SIGBUS (mapped, grown or moved there)
  *   vfork    a vfork child's mmap/munmap/brk are the parent's
  *   crossing loads and stores crossing into an inaccessible page: si_addr is
  *            the first byte they cannot access
@@ -52,6 +56,12 @@
  *            unmapped, PROT_NONE and read-only buffers, a pipe (ESPIPE for
  *            pread), a read into code that ran, SIGALRM handlers during a
  *            loop of reads
+ *   efault   read/write/pread64/pwrite64/readv/writev/preadv/pwritev with
+ *            buffers that are unmapped, read-only, PROT_NONE or run into an
+ *            unmapped page: EFAULT where nothing was copied (the file
+ *            position unmoved), the count up to the fault otherwise; a
+ *            regular file, /dev/null (which copies nothing), /dev/zero, a
+ *            pipe; the same again in a loop long enough to run translated
  * With no mode argument, every mode but busdie runs in turn. */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -849,6 +859,93 @@ static void mode_madvise(const char *dir)
     munmap(a, PG);
 }
 
+static void show_file_pages(const char *what, const char *p, int n)
+{
+    printf("%s:", what);
+    for (int i = 0; i < n; i++)
+        printf(" [%.6s]", p + i * PG);
+    printf("\n");
+}
+
+/* Three pages reserved, the top two freed, the bottom one ``page`` of fd. */
+static char *map_below_room(int fd, long page)
+{
+    char *r = mmap(NULL, 3 * PG, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    munmap(r + PG, 2 * PG);
+    return mmap(r, PG, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_FIXED, fd, page * PG);
+}
+
+static void mode_mremapfile(const char *dir)
+{
+    catch_faults();
+    char path[4096], text[4 * PG + 100];
+    snprintf(path, sizeof path, "%s/mremapfile", dir);
+    int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+    memset(text, '.', sizeof text);
+    for (int i = 0; i < 5; i++) {
+        char tag[8];
+        snprintf(tag, sizeof tag, "file-%d", i);
+        memcpy(text + i * PG, tag, 6);
+    }
+    if (fd < 0 || write(fd, text, sizeof text) != (long)sizeof text) {
+        perror("mremapfile open/write");
+        return;
+    }
+    /* Moved (grown by a page, the page after it taken): the page written
+     * moves, the others are the file's, MADV_DONTNEED reads the file again. */
+    char *p = mmap(NULL, 2 * PG, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
+    void *blocker = mmap(p + 2 * PG, PG, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+    (void)blocker;
+    memcpy(p, "mine-0", 6);
+    char *q = mremap(p, 2 * PG, 3 * PG, MREMAP_MAYMOVE);
+    printf("mremapfile moved: %d\n", q != p && q != MAP_FAILED);
+    show_file_pages("moved", q, 3);
+    pwrite(fd, "FILE-1", 6, PG);
+    show_file_pages("moved, file written", q, 3);
+    memcpy(q + PG, "mine-1", 6);
+    memcpy(q + 2 * PG, "mine-2", 6);
+    show_file_pages("moved, written", q, 3);
+    printf("madvise moved: %d\n", madvise(q, 3 * PG, MADV_DONTNEED));
+    show_file_pages("moved, dropped", q, 3);
+    pwrite(fd, "file-1", 6, PG);
+    munmap(q, 3 * PG);
+    /* Grown in place: the new page is the file's next one.  (Before it, the
+     * numbers an emulator's own descriptors would have are taken and freed.) */
+    char *r = map_below_room(fd, 1);
+    for (int i = 256; i < 260; i++)
+        if (dup2(2, i) == i)
+            close(i);
+    memcpy(r, "mine-1", 6);
+    printf("mremapfile grown in place: %d\n", mremap(r, PG, 2 * PG, 0) == r);
+    show_file_pages("grown in place", r, 2);
+    memcpy(r + PG, "mine-2", 6);
+    madvise(r, 2 * PG, MADV_DONTNEED);
+    show_file_pages("grown in place, dropped", r, 2);
+    munmap(r, 2 * PG);
+    /* Grown past the end of the file: zeros after the end in its last page,
+     * SIGBUS in the pages after that, in place or moved. */
+    char *s = map_below_room(fd, 3);
+    printf("mremapfile grown past the end: %d\n", mremap(s, PG, 3 * PG, 0) == s);
+    show_file_pages("past the end", s, 2);
+    probe("past the end, after the end", s, PG + 100, 0);
+    probe("past the end, next page", s, 2 * PG, 0);
+    munmap(s, 3 * PG);
+    s = mmap(NULL, PG, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 3 * PG);
+    blocker = mmap(s + PG, PG, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+    char *t = mremap(s, PG, 3 * PG, MREMAP_MAYMOVE);
+    printf("mremapfile moved past the end: %d\n", t != s && t != MAP_FAILED);
+    show_file_pages("moved past the end", t, 2);
+    probe("moved past the end, next page", t, 2 * PG, 0);
+    munmap(t, 3 * PG);
+    /* Mapped past the end from the start. */
+    s = mmap(NULL, 3 * PG, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 3 * PG);
+    show_file_pages("mapped past the end", s, 2);
+    probe("mapped past the end, next page", s, 2 * PG, 0);
+    munmap(s, 3 * PG);
+    close(fd);
+    unlink(path);
+}
+
 /* Accesses that cross from an accessible page into an inaccessible one: the
  * fault address is the first byte that cannot be accessed, not the start. */
 static void cross(const char *what, volatile char *base, long off, int kind)
@@ -1343,6 +1440,128 @@ static void mode_hostio(const char *dir)
     unlink(path);
 }
 
+/* One result, and the file position after it. */
+static void efault_result(const char *what, ssize_t r, int fd)
+{
+    if (r < 0)
+        printf("efault %s: -1 %s", what, strerror(errno));
+    else
+        printf("efault %s: %zd", what, r);
+    if (fd >= 0)
+        printf(", at %ld", (long)lseek(fd, 0, SEEK_CUR));
+    printf("\n");
+}
+
+static void mode_efault(const char *dir)
+{
+    /* Five pages, made before any test so that nothing is mapped into the
+     * holes: read-write, unmapped, read-only, unmapped, PROT_NONE. */
+    char *base = mmap(NULL, 5 * PG, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    munmap(base + PG, PG);
+    mprotect(base + 2 * PG, PG, PROT_READ);
+    munmap(base + 3 * PG, PG);
+    mprotect(base + 4 * PG, PG, PROT_NONE);
+    char *ok = base, *gone = base + PG, *ro = base + 2 * PG, *none = base + 4 * PG;
+    char *edge = base + PG - 10;        /* 10 bytes, then the unmapped page */
+    char path[4096];
+    static char text[3 * PG];
+    snprintf(path, sizeof path, "%s/efault.bin", dir);
+    int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+    for (int i = 0; i < 3 * PG; i++)
+        text[i] = 'a' + i % 26;
+    if (fd < 0 || write(fd, text, sizeof text) != (long)sizeof text) {
+        perror("efault open/write");
+        return;
+    }
+    struct iovec ok_gone[2] = {{ok, 16}, {gone, 16}}, gone_ok[2] = {{gone, 16}, {ok, 16}};
+    struct iovec at_edge[2] = {{ok + 100, 16}, {edge, 100}};
+    /* reads of a regular file: EFAULT moves nothing, a partial read moves by its count */
+    lseek(fd, 0, SEEK_SET);
+    efault_result("read into unmapped", read(fd, gone, 100), fd);
+    efault_result("read into read-only", read(fd, ro, 100), fd);
+    efault_result("read into PROT_NONE", read(fd, none, 100), fd);
+    efault_result("read over the edge, page-aligned", read(fd, ok, 2 * PG), fd);
+    efault_result("read over the edge", read(fd, edge, 100), fd);
+    printf("efault read over the edge got: %.10s\n", edge);
+    lseek(fd, 0, SEEK_END);
+    efault_result("read into unmapped at the end", read(fd, gone, 100), fd);
+    lseek(fd, 0, SEEK_SET);
+    efault_result("pread into unmapped", pread(fd, gone, 100, 0), fd);
+    efault_result("pread into read-only", pread(fd, ro, 100, 0), fd);
+    efault_result("pread over the edge", pread(fd, edge, 100, 26), fd);
+    efault_result("pread into unmapped past the end", pread(fd, gone, 100, 1 << 20), fd);
+    efault_result("readv ok then unmapped", readv(fd, ok_gone, 2), fd);
+    efault_result("readv unmapped then ok", readv(fd, gone_ok, 2), fd);
+    efault_result("readv over the edge", readv(fd, at_edge, 2), fd);
+    efault_result("preadv over the edge", preadv(fd, at_edge, 2, 0), fd);
+    efault_result("preadv unmapped then ok", preadv(fd, gone_ok, 2, 0), fd);
+    /* writes to a regular file: the bytes up to the fault */
+    lseek(fd, 0, SEEK_SET);
+    memset(ok, 'W', PG);
+    efault_result("write from unmapped", write(fd, gone, 100), fd);
+    efault_result("write from PROT_NONE", write(fd, none, 100), fd);
+    efault_result("write over the edge", write(fd, edge, 100), fd);
+    efault_result("pwrite over the edge", pwrite(fd, edge, 100, 1000), fd);
+    efault_result("pwrite from unmapped", pwrite(fd, gone, 100, 1000), fd);
+    efault_result("writev ok then unmapped", writev(fd, ok_gone, 2), fd);
+    efault_result("writev unmapped then ok", writev(fd, gone_ok, 2), fd);
+    efault_result("pwritev over the edge", pwritev(fd, at_edge, 2, 2000), fd);
+    efault_result("write from read-only", write(fd, ro, 10), fd);
+    unsigned sum = 0;
+    ssize_t r;
+    lseek(fd, 0, SEEK_SET);
+    while ((r = read(fd, text, sizeof text)) > 0)
+        for (ssize_t i = 0; i < r; i++)
+            sum = sum * 31 + (unsigned char)text[i];
+    printf("efault file: size %ld, sum %08x\n", (long)lseek(fd, 0, SEEK_END), sum);
+    /* devices: /dev/null copies nothing, /dev/zero up to the fault */
+    int null = open("/dev/null", O_RDWR), zero = open("/dev/zero", O_RDONLY);
+    efault_result("write /dev/null from unmapped", write(null, gone, 100), -1);
+    efault_result("writev /dev/null unmapped then ok", writev(null, gone_ok, 2), -1);
+    efault_result("pwrite /dev/null from unmapped", pwrite(null, gone, 100, 0), -1);
+    efault_result("read /dev/null into unmapped", read(null, gone, 100), -1);
+    efault_result("read /dev/zero into unmapped", read(zero, gone, 100), -1);
+    efault_result("read /dev/zero over the edge", read(zero, edge, 100), -1);
+    /* a pipe: a read that faults takes nothing from it */
+    int p[2];
+    if (pipe2(p, O_NONBLOCK) == 0) {
+        efault_result("write pipe over the edge", write(p[1], edge, 100), -1);
+        efault_result("write pipe from unmapped", write(p[1], gone, 100), -1);
+        efault_result("write pipe", write(p[1], ok, 100), -1);
+        efault_result("read pipe into unmapped", read(p[0], gone, 100), -1);
+        efault_result("read pipe over the edge", read(p[0], edge, 100), -1);
+        efault_result("read pipe, all of it", read(p[0], ok, 100), -1);
+        close(p[0]);
+        close(p[1]);
+    }
+    /* a blocking pipe, a write larger than PIPE_BUF: the pages before the fault */
+    if (pipe(p) == 0) {
+        efault_result("write blocking pipe over the edge, page-aligned", write(p[1], ok, 2 * PG), -1);
+        efault_result("write blocking pipe over the edge", write(p[1], ok + 10, 2 * PG), -1);
+        struct iovec two_pages[2] = {{ok, PG}, {gone, PG}};
+        efault_result("writev blocking pipe ok then unmapped", writev(p[1], two_pages, 2), -1);
+        efault_result("write blocking pipe from unmapped", write(p[1], gone, 2 * PG), -1);
+        efault_result("read blocking pipe", read(p[0], text, sizeof text), -1);
+        close(p[0]);
+        close(p[1]);
+    }
+    /* the same reads and writes hot (tcgpy serves good buffers in host code) */
+    int same = 1;
+    for (int i = 0; i < 2000; i++) {
+        same &= pread(fd, gone, 16, 0) == -1 && errno == EFAULT;
+        same &= pread(fd, edge, 100, 0) == 10;
+        same &= pread(fd, ok, 16, 0) == 16;
+        same &= pwrite(fd, edge, 100, 0) == 10;
+        same &= write(null, gone, 16) == 16;
+        same &= read(zero, ro, 16) == -1 && errno == EFAULT;
+    }
+    printf("efault hot: %s\n", same ? "same" : "DIFFERENT");
+    close(null);
+    close(zero);
+    close(fd);
+    unlink(path);
+}
+
 static void *write_later(void *arg)
 {
     int fd = *(int *)arg;
@@ -1427,6 +1646,8 @@ int main(int argc, char **argv)
         mode_mremap();
     if (all || !strcmp(mode, "madvise"))
         mode_madvise(dir);
+    if (all || !strcmp(mode, "mremapfile"))
+        mode_mremapfile(dir);
     if (all || !strcmp(mode, "vfork"))
         mode_vfork();
     if (all || !strcmp(mode, "crossing"))
@@ -1441,5 +1662,7 @@ int main(int argc, char **argv)
         mode_readcode(dir);
     if (all || !strcmp(mode, "hostio"))
         mode_hostio(dir);
+    if (all || !strcmp(mode, "efault"))
+        mode_efault(dir);
     return 0;
 }

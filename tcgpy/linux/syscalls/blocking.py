@@ -125,7 +125,7 @@ def _stream_sender(fd: int):
     mode = os.fstat(fd).st_mode
     if stat.S_ISFIFO(mode):
         # poll's POLLOUT on a pipe means PIPE_BUF bytes fit
-        return (lambda chunk: os.write(fd, chunk)), PIPE_BUF
+        return (lambda chunk: os.writev(fd, chunk)), PIPE_BUF
     if not stat.S_ISSOCK(mode):
         return None
     sock = socket.socket(fileno=fd)
@@ -135,21 +135,46 @@ def _stream_sender(fd: int):
     finally:
         sock.detach()
 
-    def send(chunk: bytes) -> int:
+    def send(chunk: list) -> int:
         s = socket.socket(fileno=fd)
         try:
-            return s.send(chunk, socket.MSG_DONTWAIT)
+            return s.sendmsg(chunk, [], socket.MSG_DONTWAIT)
         finally:
             s.detach()
     return send, 1 << 16
 
 
-def _write_data(proc, args) -> bytes:
-    return proc.read(args[1], min(args[2], MAX_IO))
+class _Buffers:
+    """A write's host buffers (guestmem.io_buffers: the guest's bytes, copied
+    as the write may wait while other threads run, then memory that faults
+    from the guest's first bad byte) as one sequence that _stream_write
+    sends in slices, so that the host kernel's copy stops where the guest's
+    would: the pages before it written, EFAULT when none."""
+    __slots__ = ("views", "size")
+
+    def __init__(self, views: list):
+        self.views = [memoryview(v) for v in views]
+        self.size = sum(len(v) for v in self.views)
+
+    def __len__(self) -> int:
+        return self.size
+
+    def __getitem__(self, part: slice) -> list[memoryview]:
+        out, at = [], 0
+        for v in self.views:
+            lo, hi = max(part.start - at, 0), min(part.stop - at, len(v))
+            if lo < hi:
+                out.append(v[lo:hi])
+            at += len(v)
+        return out
 
 
-def _writev_data(proc, args) -> bytes:
-    return b"".join(proc.read(base, length) for base, length in iovecs(proc, args[1], args[2]))
+def _write_data(proc, args) -> _Buffers:
+    return _Buffers(proc.io_buffers([(args[1], args[2])], False, MAX_IO, copy=True)[0])
+
+
+def _writev_data(proc, args) -> _Buffers:
+    return _Buffers(proc.io_buffers(iovecs(proc, args[1], args[2]), False, MAX_IO, copy=True)[0])
 
 
 # The blocking writes _stream_write does: the bytes each one writes.
@@ -167,7 +192,7 @@ def _write_size(proc, name: str, args: tuple) -> int:
         return 0
 
 
-def _stream_write(proc, fd: int, data: bytes, send, chunk: int):
+def _stream_write(proc, fd: int, data: _Buffers, send, chunk: int):
     """A blocking write to a pipe or a stream socket, ``chunk`` bytes at a
     time without blocking (``send``), waiting in the scheduler when it is
     full; all of it is written before it returns, as in the kernel, unless a

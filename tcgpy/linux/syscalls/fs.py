@@ -22,6 +22,7 @@ from .paths import at, at_entry, atflag, guest_path
 from .table import NORETURN, syscall
 
 MAX_IO = 1 << 24               # cap on one read: the kernel may always return less
+IOV_MAX = 1024                 # the host's cap on readv/writev's buffers
 UTIME_NOW, UTIME_OMIT = (1 << 30) - 1, (1 << 30) - 2
 
 
@@ -129,13 +130,77 @@ def sys_close_range(proc, first, last, flags):
 @syscall("read", "fd p u")
 def sys_read(proc, fd, buf, count):
     vf = proc.vfiles.get(s32(fd))
-    if vf is None:
-        view = proc.host_buffer(buf, min(count, MAX_IO), write=True)
-        if view is not None:
-            return os.readv(s32(fd), [view])
-    data = vf.read(min(count, MAX_IO)) if vf else os.read(s32(fd), min(count, MAX_IO))
-    proc.write(buf, data)
-    return len(data)
+    if vf is not None:
+        return _vf_read(proc, vf, [(buf, count)], None)
+    return _host_read(proc, s32(fd), [(buf, count)], read_call=True)
+
+
+def _host_read(proc, fd: int, vecs, offset: int | None = None, flags: int = 0, read_call: bool = False) -> int:
+    """read/readv (preadv at ``offset``) of host descriptor ``fd`` into the
+    guest buffers ``vecs``, by the host kernel's rules for bad buffers too
+    (guestmem.io_buffers).  (``read_call``: read(2) and pread64(2) of 0
+    bytes still ask the file, which may refuse: a directory's EISDIR.)"""
+    views, copies = proc.io_buffers(vecs, True, MAX_IO)
+    if not views and read_call:
+        return len(os.read(fd, 0) if offset is None else os.pread(fd, 0, offset))
+    if len(views) > IOV_MAX:
+        views = views[:IOV_MAX]
+    n = os.readv(fd, views) if offset is None else os.preadv(fd, views, offset, flags)
+    if copies:
+        proc.copy_back(views, copies, n)
+    return n
+
+
+def _host_write(proc, fd: int, vecs, offset: int | None = None, flags: int = 0) -> int:
+    """write/writev (pwritev at ``offset``) of the guest buffers ``vecs`` to
+    host descriptor ``fd``: as _host_read, and EPIPE with its SIGPIPE."""
+    views = proc.io_buffers(vecs, False, MAX_IO)[0][:IOV_MAX]
+    if offset is None:
+        return _write(proc, lambda: os.writev(fd, views))
+    return _write(proc, lambda: os.pwritev(fd, views, offset, flags))
+
+
+def _vf_read(proc, vf, vecs, offset: int | None) -> int:
+    """A virtual file read into guest buffers (at ``offset``, or at and
+    moving its position): as far as the buffers are writable, EFAULT when
+    that is not a byte of what there was to read."""
+    if not vf.readable:
+        return proc.err("EBADF")
+    data = vf.pread(min(sum(n for _, n in vecs), MAX_IO), vf.pos if offset is None else offset)
+    done = 0
+    for base, length in vecs:
+        part = data[done:done + length]
+        bad = proc.space.inaccessible(base, len(part), write=True)
+        ok = len(part) if bad is None else bad - base
+        proc.write(base, part[:ok])
+        done += ok
+        if bad is not None or len(part) < length:
+            break
+    if data and not done:
+        return proc.err("EFAULT")
+    if offset is None:
+        vf.pos += done
+    return done
+
+
+def _vf_write(proc, vf, vecs, offset: int | None) -> int:
+    """A virtual file written from guest buffers: the bytes up to the first
+    one the guest cannot read (EFAULT when that is the first)."""
+    if not vf.writable:
+        return proc.err("EBADF")
+    pieces = []
+    for base, length in vecs:
+        bad = proc.space.inaccessible(base, min(length, MAX_IO), write=False)
+        pieces.append(proc.read(base, min(length, MAX_IO) if bad is None else bad - base))
+        if bad is not None:
+            break
+    data = b"".join(pieces)[:MAX_IO]
+    if not data and any(n for _, n in vecs):
+        return proc.err("EFAULT")
+    n = vf.pwrite(data, vf.pos if offset is None else offset)
+    if offset is None:
+        vf.pos += n
+    return n
 
 
 def post_sigpipe(proc) -> None:
@@ -157,57 +222,43 @@ def _write(proc, fn):
 @syscall("write", "fd buf u")
 def sys_write(proc, fd, buf, count):
     vf = proc.vfiles.get(s32(fd))
-    data = None if vf else proc.host_buffer(buf, min(count, MAX_IO), write=False)
-    if data is None:
-        data = proc.read(buf, min(count, MAX_IO))
-    return vf.write(data) if vf else _write(proc, lambda: os.write(s32(fd), data))
+    if vf is not None:
+        return _vf_write(proc, vf, [(buf, count)], None)
+    if count == 0:
+        return _write(proc, lambda: os.write(s32(fd), b""))     # (a file may refuse even that)
+    return _host_write(proc, s32(fd), [(buf, count)])
 
 
 @syscall("pread64", "fd p u d")
 def sys_pread64(proc, fd, buf, count, offset):
     vf = proc.vfiles.get(s32(fd))
-    if vf and not vf.readable:
-        return proc.err("EBADF")
-    if vf is None:
-        view = proc.host_buffer(buf, min(count, MAX_IO), write=True)
-        if view is not None:
-            return os.preadv(s32(fd), [view], s64(offset))
-    data = vf.pread(min(count, MAX_IO), offset) if vf else os.pread(s32(fd), min(count, MAX_IO), s64(offset))
-    proc.write(buf, data)
-    return len(data)
+    if vf is not None:
+        return _vf_read(proc, vf, [(buf, count)], offset)
+    return _host_read(proc, s32(fd), [(buf, count)], s64(offset), read_call=True)
 
 
 @syscall("pwrite64", "fd buf u d")
 def sys_pwrite64(proc, fd, buf, count, offset):
     vf = proc.vfiles.get(s32(fd))
-    data = None if vf else proc.host_buffer(buf, min(count, MAX_IO), write=False)
-    if data is None:
-        data = proc.read(buf, min(count, MAX_IO))
-    if vf and not vf.writable:
-        return proc.err("EBADF")
-    return vf.pwrite(data, offset) if vf else _write(proc, lambda: os.pwrite(s32(fd), data, s64(offset)))
+    if vf is not None:
+        return _vf_write(proc, vf, [(buf, count)], offset)
+    if count == 0:
+        return _write(proc, lambda: os.pwrite(s32(fd), b"", s64(offset)))
+    return _host_write(proc, s32(fd), [(buf, count)], s64(offset))
 
 
 @syscall("readv", "fd p i")
 def sys_readv(proc, fd, iov, iovcnt):
-    total = 0
-    for base, length in iovecs(proc, iov, iovcnt):
-        if length == 0:
-            continue
-        vf = proc.vfiles.get(s32(fd))
-        data = vf.read(min(length, MAX_IO)) if vf else os.read(s32(fd), min(length, MAX_IO))
-        proc.write(base, data)
-        total += len(data)
-        if len(data) < length:
-            break
-    return total
+    vecs = iovecs(proc, iov, iovcnt)
+    vf = proc.vfiles.get(s32(fd))
+    return _vf_read(proc, vf, vecs, None) if vf is not None else _host_read(proc, s32(fd), vecs)
 
 
 @syscall("writev", "fd p i")
 def sys_writev(proc, fd, iov, iovcnt):
-    data = b"".join(proc.read(base, length) for base, length in iovecs(proc, iov, iovcnt))
+    vecs = iovecs(proc, iov, iovcnt)
     vf = proc.vfiles.get(s32(fd))
-    return vf.write(data) if vf else _write(proc, lambda: os.write(s32(fd), data))
+    return _vf_write(proc, vf, vecs, None) if vf is not None else _host_write(proc, s32(fd), vecs)
 
 
 @syscall("preadv", "fd p i d")
@@ -228,41 +279,24 @@ def sys_pwritev(proc, fd, iov, iovcnt, offset):
 def sys_preadv2(proc, fd, iov, iovcnt, offset, offset_high, flags):
     """At ``offset``, or at the file position (as readv) with offset -1.
     (``offset_high`` is for 32-bit ABIs: a 64-bit one has it all in ``offset``.)"""
-    vecs = iovecs(proc, iov, iovcnt)
     if s64(offset) == -1:
         return sys_readv(proc, fd, iov, iovcnt)
+    vecs = iovecs(proc, iov, iovcnt)
     vf = proc.vfiles.get(s32(fd))
-    if vf:
-        return _vf_preadv(proc, vf, vecs, offset)
-    buffers = [bytearray(min(length, MAX_IO)) for _, length in vecs]
-    n = os.preadv(s32(fd), buffers, s64(offset), flags)
-    left = n
-    for (base, _), b in zip(vecs, buffers):
-        proc.write(base, bytes(b[:left]))
-        left -= min(left, len(b))
-    return n
+    if vf is not None:
+        return _vf_read(proc, vf, vecs, offset)
+    return _host_read(proc, s32(fd), vecs, s64(offset), flags)
 
 
 @syscall("pwritev2", "fd p i d x x")
 def sys_pwritev2(proc, fd, iov, iovcnt, offset, offset_high, flags):
     if s64(offset) == -1:
         return sys_writev(proc, fd, iov, iovcnt)
-    data = b"".join(proc.read(base, length) for base, length in iovecs(proc, iov, iovcnt))
+    vecs = iovecs(proc, iov, iovcnt)
     vf = proc.vfiles.get(s32(fd))
-    if vf:
-        return vf.pwrite(data, offset) if vf.writable else proc.err("EBADF")
-    return _write(proc, lambda: os.pwritev(s32(fd), [data], s64(offset), flags))
-
-
-def _vf_preadv(proc, vf, vecs, offset: int) -> int:
-    if not vf.readable:
-        return proc.err("EBADF")
-    data = vf.pread(min(sum(length for _, length in vecs), MAX_IO), offset)
-    done = 0
-    for base, length in vecs:
-        proc.write(base, data[done:done + length])
-        done += min(length, len(data) - done)
-    return len(data)
+    if vf is not None:
+        return _vf_write(proc, vf, vecs, offset)
+    return _host_write(proc, s32(fd), vecs, s64(offset), flags)
 
 
 @syscall("lseek", "fd d d")

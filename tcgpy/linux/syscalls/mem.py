@@ -128,20 +128,13 @@ def _is_dev_zero(fd: int) -> bool:
 def _map_private_file(space, start: int, size: int, perms: str, fd: int, offset: int) -> str | None:
     """MAP_PRIVATE of a file: the host maps it copy-on-write too, so pages
     are read when the guest touches them; pages past the end of the file
-    are zeros.  Returns an errno name for a file that cannot be mapped."""
-    st = os.fstat(fd)
-    if not stat.S_ISREG(st.st_mode):
+    are SIGBUS.  Returns an errno name for a file that cannot be mapped."""
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
         return "ENODEV"             # devices other than /dev/zero have no private mapping here
-    data = min(size, page_up(st.st_size - offset)) if st.st_size > offset else 0
-    if data:
-        from ...softmmu.memory import host_backing
-        try:
-            b = host_backing(data, fd, offset, shared=False)
-        except OSError as e:
-            return errno.errorcode.get(e.errno, "ENOMEM")
-        space.map(start, data, perms, "mmap", backing=b, bbase=start)
-    if data < size:
-        space.map(start + data, size - data, perms, "mmap")
+    try:
+        space.map_private_file(start, size, perms, "mmap", fd, offset)
+    except OSError as e:
+        return errno.errorcode.get(e.errno, "ENOMEM")
     return None
 
 
@@ -180,37 +173,48 @@ def sys_mremap(proc, old, old_size, new_size, flags, new_addr):
             space.unmap(old + new_size, old_size - new_size)
         return old
     if space.is_free(old + old_size, old + new_size):
-        _extend(space, vma, old, old_size, new_size, old + old_size)
+        _extend(space, space.find(old + old_size - 1) or vma, old + old_size, new_size - old_size, old + old_size)
         return old
     if not flags & m["MREMAP_MAYMOVE"]:
         return proc.err("ENOMEM")
     start = space.find_free(new_size)
     if start is None:
         return proc.err("ENOMEM")
-    if vma.file is not None:
-        # The same pages of the same file, at the new address.
-        space.map_shared(start, new_size, vma.perms, vma.name, offset=vma.foff + (old - vma.start),
-                         may_write=vma.may_write, file=vma.file)
-    elif vma.shared:
-        # The same host memory at the new address, so still shared with
-        # children forked before the move.
-        _map_shared_anon(space, vma, start, new_size, old - vma.bbase)
-    else:
-        data = proc.emu.mem_read(old, old_size)
-        space.map(start, new_size, vma.perms, vma.name)
-        proc.emu.mem_write(start, data)
+    last = space.find(old + old_size - 1) or vma
+    _move(proc, old, old_size, start)
+    _extend(space, last, old + old_size, new_size - old_size, start + old_size)
     space.unmap(old, old_size)
     return start
 
 
-def _extend(space, vma, old: int, old_size: int, new_size: int, at: int) -> None:
-    """Grow a mapping in place with pages of the same kind."""
-    grow = new_size - old_size
+def _move(proc, old: int, size: int, new: int) -> None:
+    """The mappings of [old, old + size) at ``new`` as well: the same host
+    memory where they have their own (file and shared mappings: the same
+    pages of the file, the private copies made of them, the memory shared
+    with children), a copy of private anonymous memory."""
+    space = proc.space
+    for v in space.overlapping(old, old + size):
+        lo, hi = max(v.start, old), min(v.end, old + size)
+        at = new + (lo - old)
+        if v.backing is None and not v.hole:
+            data = proc.emu.mem_read(lo, hi - lo)
+            space.map(at, hi - lo, v.perms, v.name)
+            proc.emu.mem_write(at, data)
+        else:
+            space.map(at, hi - lo, v.perms, v.name, shared=v.shared, may_write=v.may_write, file=v.file,
+                      foff=v.foff + (lo - v.start), hole=v.hole, backing=v.backing,
+                      bbase=v.bbase + (at - lo))
+
+
+def _extend(space, vma, end: int, grow: int, at: int) -> None:
+    """``grow`` bytes at ``at`` that continue mapping ``vma``, which ends at
+    ``end`` (in place: ``at`` is ``end``): the file's next pages, more of the
+    same shared memory, or fresh private pages."""
     if vma.file is not None:
-        space.map_shared(at, grow, vma.perms, vma.name, offset=vma.foff + (at - vma.start),
-                         may_write=vma.may_write, file=vma.file)
+        space.map_file(at, grow, vma.perms, vma.name, vma.file, vma.foff + (end - vma.start), vma.shared,
+                       vma.may_write)
     elif vma.shared:
-        _map_shared_anon(space, vma, at, grow, at - vma.bbase)
+        _map_shared_anon(space, vma, at, grow, end - vma.bbase)
     else:
         space.map(at, grow, vma.perms, vma.name)
 
@@ -251,9 +255,10 @@ def sys_madvise(proc, addr, length, advice):
         # which the host's own MADV_DONTNEED on its host mapping (MAP_PRIVATE
         # of the same file) does.  Mapped again either way, so that code
         # translated from the old bytes goes.  Shared pages keep their
-        # contents (they are the file's, or the children's).
+        # contents (they are the file's, or the children's); holes past the
+        # end of a file stay SIGBUS.
         start, end = addr & ~(PAGE - 1), page_up(addr + length)
-        for v in [v for v in proc.space.overlapping(start, end) if not v.shared]:
+        for v in [v for v in proc.space.overlapping(start, end) if not v.shared and not v.hole]:
             lo, hi = max(v.start, start), min(v.end, end)
             if v.backing is None:
                 proc.space.map(lo, hi - lo, v.perms, v.name)
