@@ -895,10 +895,11 @@ class TBCache:
             self._install_compiled()
         tb = self.blocks.get(pc)
         if tb is not None:
-            if not self.nochain:
-                # (still where it was entered last, the usual case: a
-                # syscall's return comes here, and the window's search was
-                # a tenth of a one-page mmap's dispatch)
+            log = self.log
+            if log is None or not log.nochain:      # (nochain without its property's call)
+                # Still where it was entered last, the usual case (a
+                # syscall's return comes here): two reads, where the
+                # search of its window made a range and hashed the pc.
                 table, i = self.jmp_table, tb.jmp
                 if table[i] != pc or table[i + 1] != tb.fn_addr:
                     self._jmp_set(tb)

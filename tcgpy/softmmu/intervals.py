@@ -146,7 +146,7 @@ class Intervals:
             if chunk[i].end <= a:
                 i += 1
             j = bisect.bisect_left(k, b, i)
-            if j < len(chunk) or c == len(chunks) - 1:
+            if j < len(chunk) or c + 1 == len(chunks) or firsts[c + 1] >= b:
                 out = chunk[i:j]
                 if out:
                     del chunk[i:j], k[i:j]
