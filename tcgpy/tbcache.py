@@ -231,6 +231,7 @@ class TB:
     instr: int = 0             # its instrumentation (ir.core.Block.instr)
     compiling: bool = False    # in a job of the background compiler (a cold block, or hot code being replaced)
     raw: bool = False          # a cold block whose IR the optimiser has not seen yet (TBCache.cold_ir)
+    jmp: int = 0               # where _jmp_set last entered it in the indirect-jump table
 
 
 def lower_hot(blocks, header_pc: int, rt: Runtime, fn_name, alloc_slot, alloc_counter=None):
@@ -858,6 +859,7 @@ class TBCache:
                 i = first + 2 * self._jmp_victim
         table[i] = pc
         table[i + 1] = tb.fn_addr
+        tb.jmp = i
 
     def note_miss_while_written(self, page: int) -> None:
         """``page`` was not in the persistent cache: worth another look if
@@ -905,8 +907,14 @@ class TBCache:
             self._install_compiled()
         tb = self.blocks.get(pc)
         if tb is not None:
-            if not self.nochain:
-                self._jmp_set(tb)
+            log = self.log
+            if log is None or not log.nochain:      # (nochain without its property's call)
+                # Still where it was entered last, the usual case (a
+                # syscall's return comes here): two reads, where the
+                # search of its window made a range and hashed the pc.
+                table, i = self.jmp_table, tb.jmp
+                if table[i] != pc or table[i + 1] != tb.fn_addr:
+                    self._jmp_set(tb)
             return tb
         if self.may_load(pc):
             tb = persist.load_page(self, pc, stops)

@@ -21,7 +21,7 @@ def _model_meeting(model, a, b):
 
 
 # (op, slot, width): slots are 8 apart, so intervals of width 1..8 never overlap
-OPS = st.lists(st.tuples(st.sampled_from("irRt"), st.integers(0, 40), st.integers(1, 8)), max_size=150)
+OPS = st.lists(st.tuples(st.sampled_from("irRto"), st.integers(0, 40), st.integers(1, 8)), max_size=150)
 
 
 @settings(max_examples=150, deadline=None)
@@ -53,6 +53,14 @@ def test_matches_a_sorted_list(ops, chunk):
                 seq.replace(old, new)
                 for x in old[1:]:
                     model.remove(x)
+            elif op == "o":
+                # an insert over items present is refused and changes nothing
+                iv = Iv(start - 3, start + width)
+                met = _model_meeting(model, iv.start, iv.end)
+                if met:
+                    with pytest.raises(intervals.Overlap) as e:
+                        seq.insert(iv)
+                    assert e.value.item in met
             elif op == "t":
                 # take out the items meeting a window of up to 8 slots
                 a, b = start + width - 4, start + 8 * width

@@ -375,3 +375,40 @@ def test_native_table_grows_at_both_ends():
             check()
     check()
     assert space.table.count == 0
+
+
+def test_native_table_follows_mappings_made_protected_and_unmapped_in_turn():
+    """libc_maps' order (each mapping below the last, a third protected,
+    then unmapped from the top), which a change finds at or next to the
+    last change's index, and single changes elsewhere between them (which
+    move that index far away): after each, the table equals one built from
+    scratch."""
+    import struct
+
+    emu = tcgpy.Emulator("aarch64")
+    space = emu.aspace
+    emu.mem_map(0x10000, PAGE, "rx")            # below, and above: entries on both sides
+    emu.mem_map(0x7000_0000, PAGE, "rw")
+    top = 0x4000_0000
+
+    def check():
+        expected = [struct.unpack("<4Q", space._entry(r)) for r in space.regions]
+        assert _native_table(space) == expected
+
+    pages = [top - (i + 1) * PAGE for i in range(120)]
+    for i, addr in enumerate(pages):
+        emu.mem_map(addr, PAGE, "rw" if i % 2 else "rwx")
+        check()
+        if i % 25 == 0:
+            emu.mem_map(0x20000 + i * PAGE, PAGE, "r")      # far from the last change
+            check()
+    for addr in pages[::3]:
+        emu.mem_protect(addr, PAGE, "r")
+        check()
+    for i, addr in enumerate(pages):
+        emu.unmap_any(addr, PAGE)
+        check()
+        if i % 25 == 0:
+            emu.unmap_any(0x20000 + i * PAGE, PAGE)
+            check()
+    assert [(r.start, r.end) for r in space.regions] == [(0x10000, 0x11000), (0x7000_0000, 0x7000_1000)]

@@ -26,6 +26,14 @@ from typing import Iterator
 CHUNK = 128
 
 
+class Overlap(ValueError):
+    """An item inserted over one present (``item``)."""
+
+    def __init__(self, item):
+        super().__init__(f"[{item.start:#x}, {item.end:#x}) is there")
+        self.item = item
+
+
 class Intervals:
     __slots__ = ("_chunks", "_keys", "_firsts", "_len")
 
@@ -128,10 +136,29 @@ class Intervals:
     def take(self, a: int, b: int) -> list:
         """Take out the items meeting [a, b) and return them, in order (as
         meeting() then remove() of each, with the lookups done once)."""
+        chunks, keys, firsts = self._chunks, self._keys, self._firsts
+        c = bisect.bisect_right(firsts, a) - 1
+        if c >= 0:
+            # (the usual case first, with _first_meeting inline: a run
+            # that ends inside the chunk it starts in)
+            chunk, k = chunks[c], keys[c]
+            i = bisect.bisect_right(k, a) - 1
+            if chunk[i].end <= a:
+                i += 1
+            j = bisect.bisect_left(k, b, i)
+            if j < len(chunk) or c + 1 == len(chunks) or firsts[c + 1] >= b:
+                out = chunk[i:j]
+                if out:
+                    del chunk[i:j], k[i:j]
+                    self._len -= j - i
+                    if not chunk:
+                        del chunks[c], keys[c], firsts[c]
+                    elif i == 0:
+                        firsts[c] = k[0]
+                return out
         start = self._first_meeting(a)
         if start is None:
             return []
-        chunks, keys, firsts = self._chunks, self._keys, self._firsts
         c, i = start
         out = []
         while c < len(chunks):
@@ -169,17 +196,25 @@ class Intervals:
 
     # -- changes ---------------------------------------------------------------
     def insert(self, item) -> None:
-        """Add ``item`` (which must not overlap any item present)."""
+        """Add ``item``; Overlap (and no change) if it meets an item present.
+        (The check is two comparisons with the neighbours the insert finds
+        anyway, so a caller need not look the range up first.)"""
         chunks, firsts, s = self._chunks, self._firsts, item.start
-        self._len += 1
         if not chunks:
             chunks.append([item])
             self._keys.append([s])
             firsts.append(s)
+            self._len += 1
             return
         c = max(bisect.bisect_right(firsts, s) - 1, 0)
         chunk, keys = chunks[c], self._keys[c]
         i = bisect.bisect_right(keys, s)
+        if i and chunk[i - 1].end > s:
+            raise Overlap(chunk[i - 1])
+        after = chunk[i] if i < len(chunk) else chunks[c + 1][0] if c + 1 < len(chunks) else None
+        if after is not None and after.start < item.end:
+            raise Overlap(after)
+        self._len += 1
         chunk.insert(i, item)
         keys.insert(i, s)
         if i == 0:

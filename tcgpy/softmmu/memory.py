@@ -20,7 +20,7 @@ from typing import Callable
 
 from ..record import record
 from .arena import LARGEST, MAP_NORESERVE, Arena
-from .intervals import Intervals
+from .intervals import Intervals, Overlap
 from ..cpustate import (FAST_READ, FAST_WRITE, PAGE_BITS, PAGE_MASK, PAGE_SIZE, REGION_ENTRY_SIZE, TLB_SIZE,
                         RegionEntry, RegionTable, TLBEntry)
 
@@ -203,6 +203,7 @@ class AddressSpace:
         self._first = 32
         self._words = memoryview(self._buf).cast("B").cast("Q")    # the entries' fields as integers
         self._count = 0                 # table.count, read here without a ctypes call
+        self._finger = 0                # the index of the entry _splice last changed
         self.table_base = ctypes.addressof(self._buf)
         self.table.entries = ctypes.addressof(self._buf) + self._first * REGION_ENTRY_SIZE
         self.tlb_flush()
@@ -252,7 +253,19 @@ class AddressSpace:
         from the first starting at or above ``start`` become ``new`` (one
         bisect, where _publish needs two over the whole table)."""
         words, first, n = self._words, self._first, self._count
-        i = bisect.bisect_left(words[4 * first:4 * (first + n):4], start)
+        # Where the last change was, or next to it, is the usual place:
+        # mmap's top-down layout inserts each mapping below the last, and
+        # a program unmaps or protects in the order it mapped.  Checked
+        # against the two neighbours' starts (two reads) before the bisect
+        # (~17 reads through the memoryview, each an int: 2-3 us).
+        i = self._finger
+        if not (i <= n and (i == 0 or words[4 * (first + i - 1)] < start)
+                and (i == n or words[4 * (first + i)] >= start)):
+            i -= 1          # (an munmap after the one of the entry above)
+            if not (0 <= i < n and (i == 0 or words[4 * (first + i - 1)] < start)
+                    and words[4 * (first + i)] >= start):
+                i = bisect.bisect_left(words[4 * first:4 * (first + n):4], start)
+        self._finger = i
         grow = len(new) - old
         if grow:
             first = self._move(i, i + old, grow)
@@ -353,8 +366,6 @@ class AddressSpace:
         or the host memory of ``backing`` (see host_backing; at least ``size`` bytes)."""
         self.check_range(addr, size)
         end = addr + size
-        if not self.regions.is_free(addr, end):
-            raise ValueError(f"range {addr:#x}+{size:#x} overlaps an existing mapping")
         p = parse_perms(perms)
         if backing is not None:
             if backing.size < size:
@@ -375,7 +386,12 @@ class AddressSpace:
         else:
             read, write = mmio
             region = Region(addr, end, p, None, mmio_read=read, mmio_write=write, mmio_base=addr)
-        self.regions.insert(region)
+        try:
+            # (which refuses a range that is not free: no lookup before;
+            # the backing made for it goes with the region)
+            self.regions.insert(region)
+        except Overlap:
+            raise ValueError(f"range {addr:#x}+{size:#x} overlaps an existing mapping") from None
         self._splice(addr, 0, [region])
         # No TLB flush: nothing was mapped here, and unmap flushed what was.
 

@@ -41,8 +41,7 @@ def _mman(consts) -> _Mman:
     return got[1]
 
 
-def _perms(proc, prot: int) -> str:
-    m = _mman(proc.arch.consts)
+def _perms(m: _Mman, prot: int) -> str:
     perms = m.perms.get(prot)
     if perms is None:           # with bits beyond r/w/x (PROT_GROWSDOWN...): those alone count
         perms = perms_str(bool(prot & m.read), bool(prot & m.write), bool(prot & m.execute))
@@ -106,12 +105,12 @@ def sys_mmap(proc, addr, length, prot, flags, fd, offset):
             return proc.err("ENOMEM")
     try:
         if shared:
-            space.map_shared(start, size, _perms(proc, prot), "mmap", -1 if anon else hfd, 0 if anon else offset,
+            space.map_shared(start, size, _perms(m, prot), "mmap", -1 if anon else hfd, 0 if anon else offset,
                              may_write)
         elif anon or _is_dev_zero(hfd):
-            space.map(start, size, _perms(proc, prot), "mmap", free=not fixed)
+            space.map(start, size, _perms(m, prot), "mmap", free=not fixed)
         else:
-            error = _map_private_file(space, start, size, _perms(proc, prot), hfd, offset)
+            error = _map_private_file(space, start, size, _perms(m, prot), hfd, offset)
             if error:
                 return proc.err(error)
     except MapError:
@@ -152,7 +151,7 @@ def sys_mprotect(proc, addr, length, prot):
         return proc.err("EINVAL")
     if length == 0:
         return 0
-    error = proc.space.protect(addr, length, _perms(proc, prot))
+    error = proc.space.protect(addr, length, _perms(_mman(proc.arch.consts), prot))
     return proc.err(error) if error else 0
 
 
