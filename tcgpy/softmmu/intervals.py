@@ -147,15 +147,7 @@ class Intervals:
                 i += 1
             j = bisect.bisect_left(k, b, i)
             if j < len(chunk) or c + 1 == len(chunks) or firsts[c + 1] >= b:
-                out = chunk[i:j]
-                if out:
-                    del chunk[i:j], k[i:j]
-                    self._len -= j - i
-                    if not chunk:
-                        del chunks[c], keys[c], firsts[c]
-                    elif i == 0:
-                        firsts[c] = k[0]
-                return out
+                return self._cut(c, i, j) if i < j else []
         start = self._first_meeting(a)
         if start is None:
             return []
@@ -166,18 +158,25 @@ class Intervals:
             n = len(chunk)
             j = bisect.bisect_left(k, b, i)
             if i < j:
-                out += chunk[i:j]
-                del chunk[i:j], k[i:j]
-                self._len -= j - i
-                if not chunk:
-                    del chunks[c], keys[c], firsts[c]
-                elif i == 0:
-                    firsts[c] = k[0]
+                out += self._cut(c, i, j)
             if j < n:
                 break           # an item at or above b: the run ends here
             if chunk:
                 c += 1          # (else the next chunk moved down to c)
             i = 0
+        return out
+
+    def _cut(self, c: int, i: int, j: int) -> list:
+        """Items i..j (i < j) of chunk ``c``, taken out (the chunk with them
+        if none is left)."""
+        chunk, k = self._chunks[c], self._keys[c]
+        out = chunk[i:j]
+        del chunk[i:j], k[i:j]
+        self._len -= j - i
+        if not chunk:
+            del self._chunks[c], self._keys[c], self._firsts[c]
+        elif i == 0:
+            self._firsts[c] = k[0]
         return out
 
     def below(self, addr: int) -> Iterator:
