@@ -262,6 +262,11 @@ LIBC_CASES = [
     # ones, MADV_DONTNEED reads it again; pages past its end are SIGBUS,
     # mapped, grown or moved there (qemu-aarch64 7.2 agrees).
     Case("libc_edge_mremapfile", "libc_edge", ("mremapfile",), tmpdir_arg=True),
+    # mremap(MREMAP_FIXED): moved to the given address, replacing what was
+    # there, grown or shrunk on the way; EINVAL without MREMAP_MAYMOVE, at a
+    # misaligned address or onto its own range, and for an unknown flag
+    # (qemu-aarch64 7.2 and a native x86-64 build agree).
+    Case("libc_edge_mremapfixed", "libc_edge", ("mremapfixed",)),
     # Loads and stores crossing into a PROT_NONE or unmapped page: si_addr is
     # the first byte they cannot access (qemu-aarch64 7.2 agrees). Not on
     # the Unicorn CPU: Unicorn 2 lets such a load read the PROT_NONE page

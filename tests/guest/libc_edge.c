@@ -29,6 +29,10 @@
  *            copies: the pages read the file again (zeros past its end), and
  *            later writes to the file show through them; anonymous private
  *            pages read zeros
+ *   mremapfixed  mremap(MREMAP_FIXED) moves a mapping to a given address,
+ *            replacing what was there, growing or shrinking it on the way;
+ *            EINVAL without MREMAP_MAYMOVE, at a misaligned address or onto
+ *            the old range; unknown flags are EINVAL
  *   mremapfile  a private file mapping moved or grown by mremap keeps its
  *            file: pages not written are the file's (later writes to it show),
  *            the grown ones are its next pages, MADV_DONTNEED reads it again;
@@ -806,6 +810,39 @@ static void mode_mremap(void)
     /* Shrinking keeps the first page. */
     q = mremap(q, 3 * PG, PG, 0);
     probe("shrunk, page 0", q, 0, 0);
+}
+
+static void mode_mremapfixed(void)
+{
+    catch_faults();
+    char *src = mmap(NULL, 2 * PG, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    memset(src, 'a', PG);
+    memset(src + PG, 'b', PG);
+    char *dst = mmap(NULL, 5 * PG, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    memset(dst, 'z', 5 * PG);
+    /* grown while moved onto pages mapped already: they are replaced */
+    char *q = mremap(src, 2 * PG, 3 * PG, MREMAP_MAYMOVE | MREMAP_FIXED, dst + PG);
+    printf("fixed grown: at target %d, pages %c %c %d, neighbours %c %c\n", q == dst + PG,
+           q[0], q[PG], q[2 * PG], dst[0], dst[4 * PG]);
+    probe("fixed grown, old address", src, 0, 0);
+    int e;
+    errno = 0;
+    e = mremap(q, 3 * PG, 3 * PG, MREMAP_FIXED, dst + 8 * PG) == MAP_FAILED ? errno : 0;
+    printf("without MREMAP_MAYMOVE: %s\n", strerror(e));
+    e = mremap(q, 3 * PG, 3 * PG, MREMAP_MAYMOVE | MREMAP_FIXED, dst + 8 * PG + 1) == MAP_FAILED ? errno : 0;
+    printf("misaligned target: %s\n", strerror(e));
+    e = mremap(q, 3 * PG, 3 * PG, MREMAP_MAYMOVE | MREMAP_FIXED, q + PG) == MAP_FAILED ? errno : 0;
+    printf("onto its own range: %s\n", strerror(e));
+    e = mremap(q, 3 * PG, 3 * PG, MREMAP_MAYMOVE | 0x100) == MAP_FAILED ? errno : 0;
+    printf("unknown flag: %s\n", strerror(e));
+    /* shrunk while moved: the tail is gone from the old range too */
+    char *far = mmap(NULL, 3 * PG, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    char *r = mremap(q, 3 * PG, PG, MREMAP_MAYMOVE | MREMAP_FIXED, far + PG);
+    printf("fixed shrunk: at target %d, page %c\n", r == far + PG, r[0]);
+    probe("fixed shrunk, old first page", q, 0, 0);
+    probe("fixed shrunk, old second page", q, PG, 0);
+    probe("fixed shrunk, reservation below", far, 0, 0);
+    probe("fixed shrunk, reservation above", far, 2 * PG, 0);
 }
 
 static void show_pages(const char *what, const char *p)
@@ -1646,6 +1683,8 @@ int main(int argc, char **argv)
         mode_mremap();
     if (all || !strcmp(mode, "madvise"))
         mode_madvise(dir);
+    if (all || !strcmp(mode, "mremapfixed"))
+        mode_mremapfixed();
     if (all || !strcmp(mode, "mremapfile"))
         mode_mremapfile(dir);
     if (all || !strcmp(mode, "vfork"))

@@ -159,14 +159,27 @@ def sys_mprotect(proc, addr, length, prot):
 def sys_mremap(proc, old, old_size, new_size, flags, new_addr):
     m = proc.arch.consts.MMAN
     space = proc.space
-    if old & (PAGE - 1) or new_size == 0:
+    maymove, fixed = flags & m["MREMAP_MAYMOVE"], flags & m["MREMAP_FIXED"]
+    # (MREMAP_DONTUNMAP, Linux 5.7, is not implemented: refused as by an
+    # older kernel, not taken as a move that unmaps)
+    if flags & ~(maymove | fixed) or (fixed and not maymove) or old & (PAGE - 1) or new_size == 0:
         return proc.err("EINVAL")
+    old_size, new_size = page_up(old_size), page_up(new_size)
+    if fixed:
+        if (new_addr & (PAGE - 1) or new_addr + new_size > space.LIMIT
+                or (old < new_addr + new_size and new_addr < old + old_size)):
+            return proc.err("EINVAL")
+        if space.find(old) is None:
+            return proc.err("EFAULT")
+        # as the kernel: what is at the target goes first, then a shrink's tail
+        space.unmap(new_addr, new_size)
+        if new_size < old_size:
+            space.unmap(old + new_size, old_size - new_size)
+            old_size = new_size
+        return _move_and_grow(proc, old, old_size, new_size, new_addr)
     vma = space.find(old)
     if vma is None:
         return proc.err("EFAULT")
-    old_size, new_size = page_up(old_size), page_up(new_size)
-    if flags & m["MREMAP_FIXED"]:
-        return proc.err("EINVAL")
     if new_size <= old_size:
         if new_size < old_size:
             space.unmap(old + new_size, old_size - new_size)
@@ -179,9 +192,17 @@ def sys_mremap(proc, old, old_size, new_size, flags, new_addr):
     start = space.find_free(new_size)
     if start is None:
         return proc.err("ENOMEM")
-    last = space.find(old + old_size - 1) or vma
+    return _move_and_grow(proc, old, old_size, new_size, start)
+
+
+def _move_and_grow(proc, old: int, old_size: int, new_size: int, start: int) -> int:
+    """[old, old + old_size) moved to ``start`` and grown there to
+    ``new_size`` (as its last mapping continues); returns ``start``."""
+    space = proc.space
+    last = space.find(old + old_size - 1) or space.find(old)
     _move(proc, old, old_size, start)
-    _extend(space, last, old + old_size, new_size - old_size, start + old_size)
+    if new_size > old_size:
+        _extend(space, last, old + old_size, new_size - old_size, start + old_size)
     space.unmap(old, old_size)
     return start
 
