@@ -378,6 +378,14 @@ def make_held(monkeypatch, code: bytes, start: int) -> tcgpy.Emulator:
     return make(code)
 
 
+def compiled_from_now_on(emu, code: bytes, x5: int) -> None:
+    """Once what was released is compiled, the loop runs compiled code only."""
+    emu.cache.wait_compiled()
+    assert emu.stats.modules_compiled > 0
+    assert run(emu, code, 20, x5) == expect(20, x5)
+    assert all(tb.ir is None for tb in emu.cache.blocks.values())
+
+
 def test_llvm_waits_until_enough_interpreted_runs(monkeypatch):
     code = asm(LOOP.format(n=20))
     emu = make_held(monkeypatch, code, 200)
@@ -391,10 +399,7 @@ def test_llvm_waits_until_enough_interpreted_runs(monkeypatch):
     for _ in range(10):
         assert run(emu, code, 20, 5) == expect(20, 5)
     assert cache.held is None            # 200 runs: handed to the background compiler
-    emu.cache.wait_compiled()
-    assert emu.stats.modules_compiled > 0
-    assert run(emu, code, 20, 7) == expect(20, 7)
-    assert all(tb.ir is None for tb in cache.blocks.values())
+    compiled_from_now_on(emu, code, 7)
 
 
 def test_held_blocks_whose_code_changed_are_not_compiled(monkeypatch):
@@ -463,10 +468,8 @@ def test_held_batches_wait_for_the_access_functions_job(monkeypatch):
     bg.wait_all()
     assert run(emu, code, 20, 7) == expect(20, 7)            # its lookups install the job
     assert cache.held is None
-    cache.wait_compiled()
-    assert emu.stats.modules_compiled > 0 and not made_here
-    assert run(emu, code, 20, 9) == expect(20, 9)
-    assert all(tb.ir is None for tb in cache.blocks.values())
+    compiled_from_now_on(emu, code, 9)
+    assert not made_here
 
 
 def test_switching_it_off_compiles_what_was_held(monkeypatch):
