@@ -461,11 +461,14 @@ class Emulator:
             self.cache.new_pcs = {}
         return pcs
 
-    def watch_host_bus(self, backing) -> None:
+    def watch_host_bus(self, backing, lazy: bool = False) -> None:
         """Survive a host SIGBUS in ``backing``'s memory (a file mapping another
-        process may truncate) while JIT code runs (busguard.py)."""
+        process may truncate) while JIT code runs (busguard.py).  ``lazy``
+        (the many private mappings of shared libraries): the catcher is made
+        when the engine first makes host code, not now; until then a SIGBUS
+        there is the host's."""
         from . import busguard
-        busguard.watch_backing(self, backing)
+        busguard.watch_backing(self, backing, lazy)
 
     def take_host_bus_fault(self) -> int | None:
         """The host address of a SIGBUS busguard caught since the last call."""
