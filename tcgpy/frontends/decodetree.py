@@ -18,7 +18,7 @@ word that no translator accepts is undefined.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from ..record import record
 from typing import Callable
 
 _TOKEN = re.compile(r"([01]+)|(-+)|([a-zA-Z_][a-zA-Z0-9_]*):(s?)(\d+)")
@@ -28,7 +28,7 @@ class DecodeError(Exception):
     pass
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Field:
     name: str
     shift: int
@@ -44,7 +44,7 @@ class Args:
         return "Args(" + ", ".join(f"{k}={v}" for k, v in self.__dict__.items()) + ")"
 
 
-@dataclass
+@record
 class Pattern:
     text: str
     mask: int

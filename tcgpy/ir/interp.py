@@ -15,7 +15,7 @@ Each op's meaning is one small function registered by op:
 from __future__ import annotations
 
 import ctypes
-from dataclasses import dataclass
+from ..record import record
 from typing import Callable, Mapping, Protocol
 
 from .core import Block, Insn, Kind, Temp
@@ -140,7 +140,7 @@ class InterpState:
         return {k: (a[k], b[k]) for k in a if a[k] != b[k]}
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class ExitInfo:
     """How a block left.  ``pc`` is the next guest pc (goto_tb/goto_ptr/exit_tb)
     or the pc of the faulting guest instruction (fault); either way it is also

@@ -13,7 +13,7 @@ cheaper than building an in-memory IR in Python.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from ...record import factory, record
 from typing import Callable
 
 from ...ir.core import Block, Insn, Temp
@@ -51,12 +51,12 @@ declare i64 @llvm.fshr.i64(i64, i64, i64)
 """
 
 
-@dataclass
+@record
 class LoweredBlock:
     name: str
     text: str
-    slots: list[tuple[int, int]] = field(default_factory=list)   # (slot index, target pc)
-    counters: list[int] = field(default_factory=list)            # hotness counters it uses
+    slots: list[tuple[int, int]] = factory(list)   # (slot index, target pc)
+    counters: list[int] = factory(list)            # hotness counters it uses
 
 
 def _closes_a_loop(blk: Block) -> bool:
@@ -409,7 +409,7 @@ def _search_tree(cases: list[tuple[int, str]]) -> list[str]:
     return ["  br label %s1"] + out
 
 
-@dataclass
+@record
 class LoweredBatch:
     """First-tier blocks compiled as one function that finds the entered
     block's code from env ``pc``."""

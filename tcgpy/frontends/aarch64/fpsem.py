@@ -20,7 +20,7 @@ Formats are identified by the log2 of their size in bytes (``esz``): 1 half,
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from ...record import record
 from fractions import Fraction
 
 # FPSR cumulative exception bits (FPProcessException).
@@ -36,7 +36,7 @@ RMODE_SHIFT = 22
 RN, RP, RM, RZ, RA = 0, 1, 2, 3, 4
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Fmt:
     ebits: int
     fbits: int

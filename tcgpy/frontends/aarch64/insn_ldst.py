@@ -28,7 +28,7 @@ as QEMU ignores them.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from ...record import record
 
 from ...ir.ops import Cond, Exit, MemOp, Op
 from .cpu import LAYOUT
@@ -39,7 +39,7 @@ from .insn_dp_reg import gen_extend
 OFFSET, POST, PRE = 0, 1, 3
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Access:
     """One general-register access: log2 size, direction, and for loads the
     sign extension and destination width (sf 0: a W register)."""

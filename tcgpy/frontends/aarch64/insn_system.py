@@ -11,7 +11,7 @@ and for the PSTATE fields of features not implemented (SSBS, DIT, TCO, PAN...).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from ...record import record
 from typing import Callable
 
 from ...ir import helpers
@@ -106,7 +106,7 @@ def trans_SYS(ctx, a):
 
 # -- mrs / msr ------------------------------------------------------------------------------
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class SysReg:
     """A system register visible at EL0.  ``read(ctx)`` returns its value as
     a temp; ``write(ctx, value)`` is None for read-only registers."""

@@ -26,7 +26,7 @@ point goes through :mod:`tcgpy.frontends.aarch64.fpsem`.
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+from ...record import record
 from typing import Callable
 
 from . import fpsem as fp
@@ -34,7 +34,7 @@ from . import fpsem as fp
 MASK64 = (1 << 64) - 1
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class VecDef:
     name: str
     nsrc: int                 # vector sources used: aofs (1), aofs and bofs (2)
