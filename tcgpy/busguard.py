@@ -103,37 +103,27 @@ class _SigAction(ctypes.Structure):
                 ("restorer", ctypes.c_void_p)]
 
 
-def _install(store, compile: bool = True) -> None:
-    """Make and install the handler; without ``compile``, only if that needs
-    no LLVM (it is loaded already, or the handler's code is in ``store``)."""
+def _install(store) -> None:
     global _installed
     import signal
 
-    from .backends.llvm import jit
+    from .backends.llvm.jit import add_process_symbol, runtime_functions
     for name, var in _SYMBOLS.items():
-        jit.add_process_symbol(name, ctypes.addressof(var))
-    if compile or jit.loaded():
-        fn = jit.runtime_functions(_handler_ir(), ["tcgpy_sigbus"], store)["tcgpy_sigbus"]
-    else:
-        fns = jit.stored_runtime_functions(_handler_ir(), ["tcgpy_sigbus"], store, need_base=False)
-        if fns is None:
-            return
-        fn = fns["tcgpy_sigbus"]
+        add_process_symbol(name, ctypes.addressof(var))
+    fn = runtime_functions(_handler_ir(), ["tcgpy_sigbus"], store)["tcgpy_sigbus"]
     sa = _SigAction(fn, (ctypes.c_uint64 * 16)(), SA_SIGINFO, None)
     if ctypes.CDLL(None, use_errno=True).sigaction(int(signal.SIGBUS), ctypes.byref(sa), None) == 0:
         _installed = True
 
 
-def watch(emu, lo: int, hi: int, lazy: bool = False) -> bool:
+def watch(emu, lo: int, hi: int) -> bool:
     """Catch SIGBUS in host memory [lo, hi) of a file mapping for ``emu``
-    (an emulator running JIT code); False when there is no room.  ``lazy``:
-    the handler is not made now if that would load LLVM (install_pending
-    makes it when the engine makes its own host code)."""
+    (an emulator running JIT code); False when there is no room."""
     if not hasattr(emu, "env"):
         return False
     if not _installed:
-        _install(getattr(getattr(emu, "cache", None), "pcache", None), compile=not lazy)
-        if not _installed and not lazy:
+        _install(getattr(getattr(emu, "cache", None), "pcache", None))
+        if not _installed:
             return False
     _exit_request.value = ctypes.addressof(emu.env) + type(emu.env).exit_request.offset
     for i in range(SLOTS):
@@ -145,21 +135,12 @@ def watch(emu, lo: int, hi: int, lazy: bool = False) -> bool:
     return False
 
 
-def watch_backing(emu, backing, lazy: bool = False) -> None:
+def watch_backing(emu, backing) -> None:
     """Watch ``backing``'s host memory (softmmu.memory.host_backing) for
     ``emu`` while the backing lives."""
     lo, hi = backing.host, backing.host + backing.size
-    if watch(emu, lo, hi, lazy):
+    if watch(emu, lo, hi):
         weakref.finalize(backing, unwatch, lo, hi)
-
-
-def install_pending(store) -> None:
-    """Make the handler for ranges watched lazily, if that needs no LLVM
-    (the engine calls this once it has made its own host code: a run that
-    compiles has loaded LLVM then, a warm one finds the handler in
-    ``store``, the persistent cache, where a run that compiled it put it)."""
-    if not _installed and any(_ranges[2 * i + 1] for i in range(_used.value)):
-        _install(store, compile=False)
 
 
 def unwatch(lo: int, hi: int) -> None:

@@ -461,14 +461,11 @@ class Emulator:
             self.cache.new_pcs = {}
         return pcs
 
-    def watch_host_bus(self, backing, lazy: bool = False) -> None:
+    def watch_host_bus(self, backing) -> None:
         """Survive a host SIGBUS in ``backing``'s memory (a file mapping another
-        process may truncate) while JIT code runs (busguard.py).  ``lazy``
-        (the many private mappings of shared libraries): the catcher is made
-        when the engine first makes host code, not now; until then a SIGBUS
-        there is the host's."""
+        process may truncate) while JIT code runs (busguard.py)."""
         from . import busguard
-        busguard.watch_backing(self, backing, lazy)
+        busguard.watch_backing(self, backing)
 
     def take_host_bus_fault(self) -> int | None:
         """The host address of a SIGBUS busguard caught since the last call."""

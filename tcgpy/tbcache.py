@@ -32,7 +32,7 @@ from .backends.llvm.background import Job
 # lowers none, and importing it is ~10 ms of a warm start's ~80.
 from .backends.llvm.access import access_function_text
 from .backends.llvm.runtime import ACCESS_KEYS, JMP_WAYS, SYM_SLOW_LD, SYM_SLOW_ST, Runtime, access_fn_name, jmp_index
-from . import busguard, persist
+from . import persist
 from .cpustate import PAGE_BITS, PAGE_MASK
 from .ir.core import Insn, Kind, Temp
 from .ir.ops import Exit, MemOp, Op
@@ -370,7 +370,6 @@ class TBCache:
         self.rt.slow_ld, self.rt.slow_st = fns[refill.REFILL_LD], fns[refill.REFILL_ST]
         jit.add_process_symbol(SYM_SLOW_LD, self.rt.slow_ld)
         jit.add_process_symbol(SYM_SLOW_ST, self.rt.slow_st)
-        busguard.install_pending(self.rt.store)
         waiters, self.native_waiters = self.native_waiters, []
         for make in waiters:
             make()

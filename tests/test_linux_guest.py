@@ -233,14 +233,6 @@ LIBC_CASES = [
     # (tcgpy/busguard.py; qemu-aarch64 7.2 agrees). Not on the Unicorn
     # CPU, whose own code takes that host SIGBUS.
     Case("libc_edge_bushot", "libc_edge", ("bushot",), tmpdir_arg=True, unicorn=False),
-    # Both with a MAP_PRIVATE mapping: the kernel takes even the pages the
-    # process wrote (its own copies) away, so the same answers.  Before,
-    # tcgpy died of the host's SIGBUS (exit 135).  (bushot's truncation by
-    # another process is caught here because the hot loop before it made
-    # host code: until a run first does, or where the persistent cache
-    # has no handler, such a SIGBUS under a private mapping is still the
-    # host's: busguard.watch's ``lazy``.)
-    Case("libc_edge_busprivate", "libc_edge", ("busprivate",), tmpdir_arg=True, unicorn=False),
     # Pipe writes and writevs interrupted by SIGALRM: the bytes written so
     # far, or EINTR when none were; uninterrupted, all of 1 MiB to a reader;
     # an SA_RESTART read restarted; alone and with a second thread

@@ -97,10 +97,8 @@ class AddressSpace:
         # The files behind shared mappings (each alive while a VMA holds it).
         self.files: weakref.WeakSet[FileMap] = weakref.WeakSet()
         # The files behind private mappings, one FileMap (one descriptor of
-        # ours) per file, by (st_dev, st_ino).  Not in ``files``: a shrink is
-        # looked for only after the syscalls that may shrink a file (every
-        # shared library is one of these; busguard.py catches the host SIGBUS
-        # of a shrink by another process).
+        # ours) per file, by (st_dev, st_ino).  Not in ``files``: nothing
+        # checks them for shrinking at each syscall.
         self.private_files: weakref.WeakValueDictionary[tuple, FileMap] = weakref.WeakValueDictionary()
         # [packed_from, MMAP_TOP) holds no free page: find_free's top-down
         # search starts below it, so a process that maps and maps again does
@@ -231,17 +229,14 @@ class AddressSpace:
         st = os.fstat(fm.fd)
         if stat.S_ISREG(st.st_mode):
             data = min(size, page_up(st.st_size - offset) if st.st_size > offset else 0)
-            fm.seen_size = st.st_size
             if shared:
+                fm.seen_size = st.st_size
                 self.files.add(fm)
         fields = dict(shared=shared, may_write=may_write, file=fm)
         if data:
             b = host_backing(data, fm.fd, offset, shared=shared and fm.host_shared)
-            # Another process may truncate the file under it.  (A private
-            # mapping too: the kernel takes even its copied pages away.
-            # Every shared library is one: making the catcher must not load
-            # LLVM into a run that would not otherwise.)
-            self.emu.watch_host_bus(b, lazy=not shared)
+            if shared:
+                self.emu.watch_host_bus(b)      # another process may truncate the file under it
             self.map(start, data, perms, name, foff=offset, backing=b, bbase=start, **fields)
         if data < size:
             self.map(start + data, size - data, perms, name, foff=offset + data, hole=True, **fields)
@@ -315,27 +310,22 @@ class AddressSpace:
         if v is None or not v.hole or v.file is None:
             return False
         # A shrink since the last syscall must not be hidden by the size seen now.
-        self.refresh_file_holes(private=True)
+        self.refresh_file_holes()
         size = v.file.size()
         if size is None or v.foff + (page_down(addr) - v.start) >= size:
             return False
         self.map_file(v.start, v.end - v.start, v.perms, v.name, v.file, v.foff, v.shared, v.may_write)
         return True
 
-    def refresh_file_holes(self, private: bool = False) -> None:
-        """Pages of file mappings wholly past the end of a file that shrank
+    def refresh_file_holes(self) -> None:
+        """Pages of shared mappings wholly past the end of a file that shrank
         (this process truncated it, or another one did) become holes, so
         that touching them is a guest SIGBUS rather than a host one.  Called
-        for shared mappings after the syscalls that may shrink a file and
-        after waits (FILES_MAY_SHRINK), and after busguard caught the host's
-        SIGBUS for a file shrunk while the guest made no syscall; with
-        ``private``, for private mappings too (Linux's truncate takes their
-        pages away, the copies of written pages included)."""
+        at every syscall's entry and exit while shared file mappings exist,
+        and after busguard caught the host's SIGBUS for a file shrunk while
+        the guest made no syscall."""
         shrunk = []
-        fms = list(self.files)
-        if private:
-            fms += self.private_files.values()
-        for fm in fms:
+        for fm in list(self.files):
             size = fm.size()
             if size is not None and size < fm.seen_size:
                 shrunk.append(fm)
@@ -343,10 +333,10 @@ class AddressSpace:
                 fm.seen_size = size
         if not shrunk:
             return
-        for v in [v for v in self.vmas if v.file in shrunk and not v.hole]:
+        for v in [v for v in self.vmas if v.shared and v.file in shrunk and not v.hole]:
             gone = max(v.start, v.start + page_up(v.file.seen_size) - v.foff)
             if gone < v.end:
-                self.map(gone, v.end - gone, v.perms, v.name, shared=v.shared, may_write=v.may_write, file=v.file,
+                self.map(gone, v.end - gone, v.perms, v.name, shared=True, may_write=v.may_write, file=v.file,
                          foff=v.foff + (gone - v.start), hole=True)
 
     def guest_address(self, host: int) -> int | None:

@@ -340,8 +340,8 @@ class LinuxProcess(GuestMemory):
                 self._trace(strace_result(self, row, ret, waited=self.sched.loads != loads) + "\n")
         if ret is not NORETURN:
             write_ret(ret & MASK64)
-        if checks & CHECK_SHRINK and (self.space.files.data or self.space.private_files.data):
-            self.space.refresh_file_holes(private=True)
+        if checks & CHECK_SHRINK and self.space.files.data:
+            self.space.refresh_file_holes()
         sigs = self.signals
         if sigs.pending or sigs.host_queue or self.wakeup.is_set() or self.sched.current.saved_mask is not None:
             self.deliver_pending()          # (else it would find nothing to do)
@@ -630,15 +630,15 @@ class LinuxProcess(GuestMemory):
         if host is None:
             return False
         addr = self.space.guest_address(host)
-        self.space.refresh_file_holes(private=True)
+        self.space.refresh_file_holes()
         if addr is None:
             return False            # not a guest mapping any more
         v = self.space.find(addr)
-        if v is not None and not v.hole and v.file is not None:
+        if v is not None and not v.hole and v.shared and v.file is not None:
             # The file grew back meanwhile: the page busguard replaced is the file's again.
             page = page_down(addr)
-            self.space.map_file(page, PAGE, v.perms, v.name, v.file, v.foff + (page - v.start), v.shared,
-                                v.may_write)
+            self.space.map_shared(page, PAGE, v.perms, v.name, offset=v.foff + (page - v.start),
+                                  may_write=v.may_write, file=v.file)
         self.fault_info = MemoryFault(self.emu.reg_read(self.arch.pc), addr, "read")
         sig = _fault_signal(self.signals.numbers["SIGBUS"], BUS_ADRERR, addr)
         sig.tid = self.sched.current.tid

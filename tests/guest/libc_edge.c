@@ -9,9 +9,6 @@
  *   bushot   another process truncates while this one runs a loop that
  *            makes no syscall: SIGBUS all the same
  *   busdie   the same access with SIGBUS at its default action
- *   busprivate  bus, then bushot, with a MAP_PRIVATE mapping: the same
- *            (truncation takes the process's own copies of written pages
- *            away too)
  *   select   select/pselect6/ppoll: result sets cleared on a timeout, the
  *            remaining time written back; EINTR for a signal, even with
  *            SA_RESTART; alone and with a second thread
@@ -151,8 +148,6 @@ static long spin_sum(volatile char *p, int n)
     return s;
 }
 
-static int map_flags = MAP_SHARED;       /* MAP_PRIVATE for busprivate, bushotprivate */
-
 static char *map_file(const char *dir, int *fdp)
 {
     char path[4096];
@@ -162,7 +157,7 @@ static char *map_file(const char *dir, int *fdp)
         perror("open/ftruncate");
         exit(1);
     }
-    char *p = mmap(NULL, 3 * PG, PROT_READ | PROT_WRITE, map_flags, fd, 0);
+    char *p = mmap(NULL, 3 * PG, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
     if (p == MAP_FAILED) {
         perror("mmap");
         exit(1);
@@ -1676,12 +1671,6 @@ int main(int argc, char **argv)
         mode_bus(dir);
     if (all || !strcmp(mode, "bushot"))
         mode_bushot(dir);
-    if (all || !strcmp(mode, "busprivate")) {
-        map_flags = MAP_PRIVATE;
-        mode_bus(dir);
-        mode_bushot(dir);
-        map_flags = MAP_SHARED;
-    }
     if (all || !strcmp(mode, "select"))
         mode_select();
     if (all || !strcmp(mode, "eintr"))

@@ -295,17 +295,13 @@ def runtime_functions(text: str, names: list[str], store=None, opt: int = 2) -> 
     return _runtime_functions(text, names, store, opt)
 
 
-def stored_runtime_functions(text: str, names: list[str], store, opt: int = 2,
-                             need_base: bool = True) -> dict[str, int] | None:
+def stored_runtime_functions(text: str, names: list[str], store, opt: int = 2) -> dict[str, int] | None:
     """``runtime_functions`` if they are made already or in ``store``, else
-    None (nothing compiled).  ``need_base=False``: ``text`` names none of
-    the base code's symbols, so the base code need not be made (nor LLVM
-    loaded to make it)."""
+    None (nothing compiled)."""
     fns = _runtime_fns.get((text, opt))
     if fns is not None or store is None:
         return fns
-    if need_base:
-        base()
+    base()
     return _stored_runtime_functions(text, names, store, opt)
 
 
