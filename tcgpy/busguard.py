@@ -27,7 +27,7 @@ import weakref
 
 from .ir.ops import EXIT_REQUESTED
 
-SLOTS = 1024                # host ranges watched at once (more go unwatched)
+SLOTS = 256                 # host ranges watched at once (more go unwatched)
 PAGE = 4096
 MAP_FIXED = 0x10            # the same on every Linux architecture tcgpy hosts on
 SIGINFO_ADDR = 16           # offsetof(siginfo_t, si_addr) on 64-bit Linux
