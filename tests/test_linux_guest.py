@@ -309,6 +309,14 @@ LIBC_CASES = [
     # pipe keeps what a faulting read did not take.  (qemu-aarch64 7.2
     # refuses any buffer with a bad byte, /dev/null's included.)
     Case("libc_edge_efault", "libc_edge", ("efault",), tmpdir_arg=True),
+    # recv/recvfrom/recvmsg/read/readv and send/sendto/sendmsg/write/writev
+    # with bad buffers on a unix stream and datagram socketpair, UDP and TCP
+    # on the loopback: EFAULT, with a stream's bytes kept for the next read
+    # and a datagram dropped, as the host kernel does them; a bad recvfrom
+    # address length is EFAULT after the data was taken.  Not on the
+    # Unicorn CPU: its memory is copied for the host call, so the bytes the
+    # kernel stores before the fault of a recv that fails are not the guest's.
+    Case("libc_edge_sockfault", "libc_edge", ("sockfault",), unicorn=False),
 ]
 
 

@@ -168,6 +168,32 @@ def _view(host: int, size: int) -> memoryview:
     return memoryview((ctypes.c_char * size).from_address(host)).cast("B")
 
 
+class Buffers:
+    """Host buffers (``GuestMemory.io_buffers``: the guest's bytes in place
+    or copied, then memory that faults from its first bad byte) as one
+    sequence that a transfer in steps takes in slices, so that the host
+    kernel's copy stops where the guest's would: the pages before it
+    moved, EFAULT when none."""
+    __slots__ = ("views", "size")
+
+    def __init__(self, views: list):
+        self.views = [memoryview(v) for v in views]
+        self.size = sum(len(v) for v in self.views)
+
+    def __len__(self) -> int:
+        return self.size
+
+    def __getitem__(self, part: slice) -> list[memoryview]:
+        out, at = [], 0
+        stop = self.size if part.stop is None else part.stop
+        for v in self.views:
+            lo, hi = max(part.start - at, 0), min(stop - at, len(v))
+            if lo < hi:
+                out.append(v[lo:hi])
+            at += len(v)
+        return out
+
+
 def iovecs(proc, iov, iovcnt) -> list[tuple[int, int]]:
     """The (base, length) pairs of a guest ``struct iovec`` array (readv, writev...)."""
     if iovcnt > 1024:
