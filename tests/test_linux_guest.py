@@ -317,6 +317,10 @@ LIBC_CASES = [
     # Unicorn CPU: its memory is copied for the host call, so the bytes the
     # kernel stores before the fault of a recv that fails are not the guest's.
     Case("libc_edge_sockfault", "libc_edge", ("sockfault",), unicorn=False),
+    # getdents64 into bad buffers: EFAULT with the position unmoved, or the
+    # records before the fault (the rest still to come); readlink(at): all
+    # or nothing, EINVAL for a size <= 0.
+    Case("libc_edge_dirfault", "libc_edge", ("dirfault",), tmpdir_arg=True),
 ]
 
 

@@ -11,6 +11,7 @@ import struct
 import termios
 import fcntl as host_fcntl
 
+from ...errors import MemoryFault
 from .. import procfs
 from ..guestmem import iovecs
 from ..signals import PendingSignal
@@ -369,6 +370,8 @@ def sys_fstatfs(proc, fd, buf):
 
 @syscall("readlinkat", "fd s p u")
 def sys_readlinkat(proc, dirfd, path, buf, size):
+    if s32(size) <= 0:
+        return proc.err("EINVAL")       # (the kernel's bufsiz is an int, checked first)
     p, dfd, entry = at_entry(proc, dirfd, path, follow=False)
     if entry is not None and entry.rest == "exe":
         target = os.fsencode(proc.exe_path)
@@ -424,17 +427,29 @@ def sys_getdents64(proc, fd, buf, count):
     entries, pos = state
     head = proc.layout("dirent64_head")
     out = bytearray()
-    while pos < len(entries):
-        ino, dtype, name = entries[pos]
+    stores = []         # per record: (its start, where the kernel's stores into it end: its name's NUL)
+    while pos + len(stores) < len(entries):
+        ino, dtype, name = entries[pos + len(stores)]
         reclen = (head.size + len(name) + 1 + 7) & ~7
         if len(out) + reclen > count:
             if not out:
                 return proc.err("EINVAL")
             break
-        rec = head.pack(d_ino=ino, d_off=pos + 1, d_reclen=reclen, d_type=dtype) + name
+        stores.append((len(out), len(out) + head.size + len(name) + 1))
+        rec = head.pack(d_ino=ino, d_off=pos + len(stores), d_reclen=reclen, d_type=dtype) + name
         out += rec.ljust(reclen, b"\0")
-        pos += 1
-    state[1] = pos
+    # As the kernel's filldir64: the records before the first one it cannot
+    # store are listed (and passed); EFAULT, the position unmoved, when that
+    # is the first.
+    bad = proc.space.inaccessible(buf, len(out), write=True) if out else None
+    if bad is not None:
+        fit = sum(1 for _, end in stores if end <= bad - buf)
+        if fit == 0:
+            raise MemoryFault(proc.emu.reg_read(proc.arch.pc), bad, "write")
+        if fit < len(stores):
+            out = out[:stores[fit][0]]
+            stores = stores[:fit]
+    state[1] = pos + len(stores)
     proc.write(buf, bytes(out))
     return len(out)
 
