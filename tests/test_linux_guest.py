@@ -321,6 +321,11 @@ LIBC_CASES = [
     # records before the fault (the rest still to come); readlink(at): all
     # or nothing, EINVAL for a size <= 0.
     Case("libc_edge_dirfault", "libc_edge", ("dirfault",), tmpdir_arg=True),
+    # mremap(MREMAP_DONTUNMAP): private anonymous pages move, the old range
+    # stays (zeros, its protection); a private file mapping reads the file
+    # there again, shared ones are the same memory at both; EINVAL without
+    # MREMAP_MAYMOVE or with a new size, EFAULT across two mappings.
+    Case("libc_edge_dontunmap", "libc_edge", ("dontunmap",), tmpdir_arg=True),
 ]
 
 
