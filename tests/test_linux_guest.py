@@ -326,6 +326,11 @@ LIBC_CASES = [
     # there again, shared ones are the same memory at both; EINVAL without
     # MREMAP_MAYMOVE or with a new size, EFAULT across two mappings.
     Case("libc_edge_dontunmap", "libc_edge", ("dontunmap",), tmpdir_arg=True),
+    # vmsplice into a pipe from bad buffers: the bytes before the fault
+    # (EFAULT when none); out of a pipe into bad ones: EFAULT, the pipe's
+    # bytes kept; splice with a bad offset pointer: EFAULT before the
+    # transfer, or after it for a read-only one.
+    Case("libc_edge_splicefault", "libc_edge", ("splicefault",), tmpdir_arg=True),
 ]
 
 

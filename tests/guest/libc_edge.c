@@ -77,6 +77,9 @@
  *   dontunmap mremap(MREMAP_DONTUNMAP): the pages move, the old range stays
  *            (anonymous: zeros; a private file: the file; shared: the same
  *            memory); its refusals
+ *   splicefault vmsplice into a pipe from bad buffers (the bytes before the
+ *            fault) and out of one into bad buffers (EFAULT, the bytes kept);
+ *            splice with bad offset pointers
  * With no mode argument, every mode but busdie runs in turn. */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -2015,6 +2018,90 @@ static void mode_dontunmap(const char *dir)
     unlink(path);
 }
 
+static void splicefault_result(const char *what, ssize_t r)
+{
+    if (r < 0)
+        printf("splicefault %s: -1 %s\n", what, strerror(errno));
+    else
+        printf("splicefault %s: %zd\n", what, r);
+}
+
+/* What a pipe holds: its bytes in runs of the same byte. */
+static void splicefault_left(int rd)
+{
+    static char buf[16 * PG];
+    ssize_t r = read(rd, buf, sizeof buf);
+    printf("splicefault left:");
+    for (ssize_t i = 0, j; i < r; i = j) {
+        for (j = i; j < r && buf[j] == buf[i]; j++)
+            ;
+        printf(" %c*%zd", buf[i] ? buf[i] : '0', j - i);
+    }
+    printf("\n");
+}
+
+static void mode_splicefault(const char *dir)
+{
+    struct bad_bufs b = bad_bufs();
+    int p[2];
+    if (pipe2(p, O_NONBLOCK)) {
+        perror("pipe2");
+        return;
+    }
+    memset(b.ok, 'v', PG);
+    struct iovec ok_gone[2] = {{b.ok, 16}, {b.gone, 16}}, gone_ok[2] = {{b.gone, 16}, {b.ok, 16}};
+    struct iovec one[1];
+    /* into the pipe: the pages before the fault */
+    one[0] = (struct iovec){b.gone, 100};
+    splicefault_result("vmsplice from unmapped", vmsplice(p[1], one, 1, 0));
+    one[0] = (struct iovec){b.none, 100};
+    splicefault_result("vmsplice from PROT_NONE", vmsplice(p[1], one, 1, 0));
+    one[0] = (struct iovec){b.ro, 100};
+    splicefault_result("vmsplice from read-only", vmsplice(p[1], one, 1, 0));
+    one[0] = (struct iovec){b.edge, 100};
+    splicefault_result("vmsplice over the edge", vmsplice(p[1], one, 1, 0));
+    one[0] = (struct iovec){b.ok, 2 * PG};
+    splicefault_result("vmsplice over the edge, page-aligned", vmsplice(p[1], one, 1, 0));
+    splicefault_result("vmsplice ok then unmapped", vmsplice(p[1], ok_gone, 2, 0));
+    splicefault_result("vmsplice unmapped then ok", vmsplice(p[1], gone_ok, 2, 0));
+    splicefault_left(p[0]);
+    /* out of the pipe: the bytes before the fault, the rest left in it */
+    static char fill[PG];
+    memset(fill, 'p', sizeof fill);
+    struct { const char *what; struct iovec *iov; int n; } outs[] = {
+        {"vmsplice to unmapped", (struct iovec[]){{b.gone, 100}}, 1},
+        {"vmsplice to read-only", (struct iovec[]){{b.ro, 100}}, 1},
+        {"vmsplice to PROT_NONE", (struct iovec[]){{b.none, 100}}, 1},
+        {"vmsplice to over the edge", (struct iovec[]){{b.edge, 100}}, 1},
+        {"vmsplice to ok then unmapped", ok_gone, 2},
+        {"vmsplice to unmapped then ok", gone_ok, 2},
+    };
+    for (size_t i = 0; i < sizeof outs / sizeof outs[0]; i++) {
+        if (write(p[1], fill, 100) != 100)
+            perror("write");
+        splicefault_result(outs[i].what, vmsplice(p[0], outs[i].iov, outs[i].n, 0));
+        splicefault_left(p[0]);
+    }
+    /* splice and its offsets: read before the transfer, written after it */
+    char path[4096];
+    snprintf(path, sizeof path, "%s/splicefault", dir);
+    int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+    if (fd < 0 || write(fd, fill, sizeof fill) != (ssize_t)sizeof fill) {
+        perror("splicefault open/write");
+        return;
+    }
+    *(loff_t *)b.ok = 0;
+    splicefault_result("splice from an unmapped offset", splice(fd, (loff_t *)b.gone, p[1], NULL, 100, 0));
+    splicefault_result("splice from a read-only offset", splice(fd, (loff_t *)b.ro, p[1], NULL, 100, 0));
+    splicefault_result("splice from an offset over the edge", splice(fd, (loff_t *)(b.gone - 4), p[1], NULL, 100, 0));
+    splicefault_left(p[0]);
+    splicefault_result("splice to an unmapped offset", splice(p[0], NULL, fd, (loff_t *)b.gone, 100, 0));
+    close(fd);
+    unlink(path);
+    close(p[0]);
+    close(p[1]);
+}
+
 int main(int argc, char **argv)
 {
     setvbuf(stdout, NULL, _IOLBF, 0);
@@ -2071,5 +2158,7 @@ int main(int argc, char **argv)
         mode_dirfault(dir);
     if (all || !strcmp(mode, "dontunmap"))
         mode_dontunmap(dir);
+    if (all || !strcmp(mode, "splicefault"))
+        mode_splicefault(dir);
     return 0;
 }

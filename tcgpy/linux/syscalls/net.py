@@ -11,9 +11,9 @@ import select
 import struct
 
 from .args import s32
-from ..guestmem import Buffers
+from ..guestmem import Buffers, HostIovec, host_iov
 from .blocking import MSG_DONTWAIT, step_or_wait
-from .fs import MAX_IO, post_sigpipe
+from .fs import IOV_MAX, MAX_IO, post_sigpipe
 from .hostlibc import libc, libc_call
 from .table import syscall
 
@@ -120,7 +120,7 @@ def _send(proc, fd: int, flags: int, data: Buffers, name=None, namelen: int = 0,
         first = done == 0
         rest = data[done:len(data)]
         h = _MsgHdr(ctypes.addressof(name) if first and name is not None else None, namelen if first else 0,
-                    _host_iov(rest), len(rest), ctypes.addressof(ctl) if first and ctl is not None else None,
+                    host_iov(rest), len(rest), ctypes.addressof(ctl) if first and ctl is not None else None,
                     ctllen if first else 0, 0)
         return libc_call(libc.sendmsg, fd, ctypes.byref(h), s32(flags | MSG_DONTWAIT))
 
@@ -199,14 +199,6 @@ def _move_addr_out(proc, name, got: int, addr: int, lenp: int) -> None:
     proc.write(lenp, struct.pack("<I", got))
 
 
-def _host_iov(views: list):
-    """A host ``struct iovec`` array over ``views`` (buffers of guestmem.io_buffers)."""
-    iov = (_IOVec * max(1, len(views)))()
-    for i, v in enumerate(views):
-        iov[i] = _IOVec(ctypes.addressof(ctypes.c_char.from_buffer(v)), len(v))
-    return iov
-
-
 def _recv_into(proc, fd: int, flags: int, vecs: list, h) -> int:
     """A host recvmsg with header ``h`` (its name and control buffers set)
     into the guest buffers ``vecs``: in place up to the first byte the
@@ -214,7 +206,8 @@ def _recv_into(proc, fd: int, flags: int, vecs: list, h) -> int:
     that what is lost or kept of a bad buffer's data (a datagram dropped, a
     stream's bytes left for the next read) and the count are the kernel's."""
     views, copies = proc.io_buffers(vecs, True, MAX_IO)
-    h.iov, h.iovlen = _host_iov(views), len(views)
+    views = views[:IOV_MAX]             # (more only where the guest's buffers cross regions)
+    h.iov, h.iovlen = host_iov(views), len(views)
     n = libc_call(libc.recvmsg, fd, ctypes.byref(h), s32(flags))
     if copies:
         proc.copy_back(views, copies, n)
@@ -248,12 +241,8 @@ def sys_getsockopt(proc, fd, level, name, val, lenp):
     return r
 
 
-class _IOVec(ctypes.Structure):
-    _fields_ = [("base", ctypes.c_void_p), ("len", ctypes.c_size_t)]
-
-
 class _MsgHdr(ctypes.Structure):
-    _fields_ = [("name", ctypes.c_void_p), ("namelen", ctypes.c_uint), ("iov", ctypes.POINTER(_IOVec)),
+    _fields_ = [("name", ctypes.c_void_p), ("namelen", ctypes.c_uint), ("iov", ctypes.POINTER(HostIovec)),
                 ("iovlen", ctypes.c_size_t), ("control", ctypes.c_void_p), ("controllen", ctypes.c_size_t),
                 ("flags", ctypes.c_int)]
 
@@ -331,7 +320,7 @@ def _recvmsg_waitall(proc, fd: int, flags: int, vecs: list, h, header_out):
         while done < total:
             rest = buffers[done:total]
             part = h if first else _MsgHdr()
-            part.iov, part.iovlen = _host_iov(rest), len(rest)
+            part.iov, part.iovlen = host_iov(rest), len(rest)
             try:
                 n = libc_call(libc.recvmsg, fd, ctypes.byref(part), s32(flags | MSG_DONTWAIT))
             except BlockingIOError:
