@@ -10,7 +10,12 @@ handler (LLVM IR, compiled once per process or taken from the persistent cache) 
 inside their host memory: it puts a zero page where the vanished one was,
 so that the access completes, notes the address and asks the emulator to
 return at the next block boundary.  There the process turns the pages into
-holes and delivers the guest its SIGBUS (BUS_ADRERR, si_addr).
+holes and delivers the guest its SIGBUS (BUS_ADRERR, si_addr).  Shared
+mappings are watched at once; private ones (every library of a dynamic
+program) from when the emulator makes host code, or at once when the
+handler is in place already, so that a run that only interprets loads no
+LLVM for them (such a run still dies of the host's SIGBUS when another
+process truncates a private mapping's file during a loop with no syscall).
 
 Unlike the kernel's, that SIGBUS arrives at the end of the faulting block,
 after the access read zeros (or stored into the zero page): the default
@@ -114,6 +119,11 @@ def _install(store) -> None:
     sa = _SigAction(fn, (ctypes.c_uint64 * 16)(), SA_SIGINFO, None)
     if ctypes.CDLL(None, use_errno=True).sigaction(int(signal.SIGBUS), ctypes.byref(sa), None) == 0:
         _installed = True
+
+
+def installed() -> bool:
+    """Whether the handler is in place (watching more ranges costs nothing more)."""
+    return _installed
 
 
 def watch(emu, lo: int, hi: int) -> bool:

@@ -80,6 +80,11 @@
  *   splicefault vmsplice into a pipe from bad buffers (the bytes before the
  *            fault) and out of one into bad buffers (EFAULT, the bytes kept);
  *            splice with bad offset pointers
+ *   privbus  a private file mapping whose file shrinks (this process, or
+ *            another one truncates it): SIGBUS past the new end, written
+ *            pages too; EFAULT for a syscall
+ *   privbushot  another process truncates it while a loop that makes no
+ *            syscall reads it: SIGBUS all the same
  * With no mode argument, every mode but busdie runs in turn. */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -2102,6 +2107,92 @@ static void mode_splicefault(const char *dir)
     close(p[1]);
 }
 
+/* A private file mapping of a file that shrinks: the pages past its new
+ * end are SIGBUS (EFAULT for a syscall), whoever truncated it, those this
+ * process wrote (its own copies) too; the page holding the end stays. */
+static void mode_privbus(const char *dir)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/private", dir);
+    int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+    if (fd < 0 || ftruncate(fd, 3 * PG) != 0) {
+        perror("privbus open/ftruncate");
+        return;
+    }
+    pwrite(fd, "file", 4, PG);
+    char *p = mmap(NULL, 3 * PG, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
+    catch_faults();
+    p[0] = 'A';                         /* page 0: written, a private copy */
+    printf("privbus before: page 1 reads %c\n", p[PG]);       /* page 1: read only */
+    ftruncate(fd, PG + 100);
+    probe("privbus own truncate, written page", p, 0, 0);
+    probe("privbus own truncate, page with EOF", p, PG, 0);
+    probe("privbus own truncate, past EOF in that page", p, PG + 200, 0);
+    probe("privbus own truncate, next page read", p, 2 * PG, 0);
+    probe("privbus own truncate, next page write", p, 2 * PG + 8, 1);
+    int sink[2];
+    pipe(sink);
+    errno = 0;
+    long w = write(sink[1], p + 2 * PG, 16);
+    printf("privbus write from past EOF: %ld %s\n", w, w < 0 ? strerror(errno) : "");
+    /* another process truncates to nothing: the written page stays */
+    pid_t pid = fork();
+    if (pid == 0) {
+        ftruncate(fd, 0);
+        _exit(0);
+    }
+    waitpid(pid, NULL, 0);
+    probe("privbus other's truncate, written page", p, 0, 0);
+    probe("privbus other's truncate, page 1", p, PG, 0);
+    ftruncate(fd, 3 * PG);
+    probe("privbus grown again, page 1", p, PG, 0);
+    munmap(p, 3 * PG);
+    close(fd);
+    close(sink[0]);
+    close(sink[1]);
+    unlink(path);
+}
+
+/* Another process truncates the file of a private mapping while a loop
+ * that makes no syscall reads a page of it: SIGBUS all the same.  (A
+ * shared file mapping made first, as a program may have: tcgpy then
+ * catches the host's SIGBUS in private mappings from the start, where
+ * otherwise it does from when it runs host code.) */
+static void mode_privbushot(const char *dir)
+{
+    int sfd;
+    char *shared = map_file(dir, &sfd);
+    char path[4096];
+    snprintf(path, sizeof path, "%s/private", dir);
+    int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+    if (fd < 0 || ftruncate(fd, 3 * PG) != 0) {
+        perror("privbushot open/ftruncate");
+        return;
+    }
+    char *p = mmap(NULL, 3 * PG, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
+    catch_faults();
+    pid_t pid = fork();
+    if (pid == 0) {
+        usleep(50000);
+        ftruncate(fd, PG);
+        _exit(0);
+    }
+    got_sig = 0;
+    if (sigsetjmp(probe_jb, 1) == 0) {
+        volatile char *v = p;
+        for (long sum = 0;; sum += v[PG + 8])
+            ;
+    }
+    printf("privbushot: %s code=%d at +%ld\n", got_sig == SIGBUS ? "SIGBUS" : "other", got_code,
+           (long)((volatile char *)got_addr - p));
+    waitpid(pid, NULL, 0);
+    munmap(p, 3 * PG);
+    munmap(shared, 3 * PG);
+    close(fd);
+    close(sfd);
+    unlink(path);
+}
+
 int main(int argc, char **argv)
 {
     setvbuf(stdout, NULL, _IOLBF, 0);
@@ -2160,5 +2251,9 @@ int main(int argc, char **argv)
         mode_dontunmap(dir);
     if (all || !strcmp(mode, "splicefault"))
         mode_splicefault(dir);
+    if (all || !strcmp(mode, "privbus"))
+        mode_privbus(dir);
+    if (all || !strcmp(mode, "privbushot"))
+        mode_privbushot(dir);
     return 0;
 }
