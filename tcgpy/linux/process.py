@@ -340,7 +340,11 @@ class LinuxProcess(GuestMemory):
                 self._trace(strace_result(self, row, ret, waited=self.sched.loads != loads) + "\n")
         if ret is not NORETURN:
             write_ret(ret & MASK64)
-        if checks & CHECK_SHRINK and self.space.files.data:
+        if checks & CHECK_SHRINK and self.space.files.data and (
+                row.name != "openat" or args[2] & self.arch.consts.OPEN_FLAGS["O_TRUNC"]):
+            # (an openat shrinks a file only with O_TRUNC: a dynamic
+            # program's libraries are private file mappings, so the other
+            # openats would pay an fstat for each, ~2 us)
             self.space.refresh_file_holes()
         sigs = self.signals
         if sigs.pending or sigs.host_queue or self.wakeup.is_set() or self.sched.current.saved_mask is not None:
