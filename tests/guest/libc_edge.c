@@ -1498,6 +1498,24 @@ static void mode_hostio(const char *dir)
     unlink(path);
 }
 
+/* Five pages for the bad-buffer modes, made before any test so that nothing
+ * is mapped into the holes: read-write, unmapped, read-only, unmapped,
+ * PROT_NONE; ``edge`` is 10 bytes before the unmapped page. */
+struct bad_bufs {
+    char *ok, *gone, *ro, *none, *edge;
+};
+
+static struct bad_bufs bad_bufs(void)
+{
+    char *base = mmap(NULL, 5 * PG, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    munmap(base + PG, PG);
+    mprotect(base + 2 * PG, PG, PROT_READ);
+    munmap(base + 3 * PG, PG);
+    mprotect(base + 4 * PG, PG, PROT_NONE);
+    struct bad_bufs b = {base, base + PG, base + 2 * PG, base + 4 * PG, base + PG - 10};
+    return b;
+}
+
 /* One result, and the file position after it. */
 static void efault_result(const char *what, ssize_t r, int fd)
 {
@@ -1512,15 +1530,8 @@ static void efault_result(const char *what, ssize_t r, int fd)
 
 static void mode_efault(const char *dir)
 {
-    /* Five pages, made before any test so that nothing is mapped into the
-     * holes: read-write, unmapped, read-only, unmapped, PROT_NONE. */
-    char *base = mmap(NULL, 5 * PG, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    munmap(base + PG, PG);
-    mprotect(base + 2 * PG, PG, PROT_READ);
-    munmap(base + 3 * PG, PG);
-    mprotect(base + 4 * PG, PG, PROT_NONE);
-    char *ok = base, *gone = base + PG, *ro = base + 2 * PG, *none = base + 4 * PG;
-    char *edge = base + PG - 10;        /* 10 bytes, then the unmapped page */
+    struct bad_bufs b = bad_bufs();
+    char *ok = b.ok, *gone = b.gone, *ro = b.ro, *none = b.none, *edge = b.edge;
     char path[4096];
     static char text[3 * PG];
     snprintf(path, sizeof path, "%s/efault.bin", dir);
@@ -1672,24 +1683,6 @@ static void mode_fdreuse(void)
             close(fd);
         reread_as_pipe(fd, how[i]);
     }
-}
-
-/* Five pages for the bad-buffer modes, made before any test so that nothing
- * is mapped into the holes: read-write, unmapped, read-only, unmapped,
- * PROT_NONE. */
-struct bad_bufs {
-    char *ok, *gone, *ro, *none, *edge;
-};
-
-static struct bad_bufs bad_bufs(void)
-{
-    char *base = mmap(NULL, 5 * PG, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    munmap(base + PG, PG);
-    mprotect(base + 2 * PG, PG, PROT_READ);
-    munmap(base + 3 * PG, PG);
-    mprotect(base + 4 * PG, PG, PROT_NONE);
-    struct bad_bufs b = {base, base + PG, base + 2 * PG, base + 4 * PG, base + PG - 10};
-    return b;
 }
 
 static void sockfault_result(const char *kind, const char *what, ssize_t r)
