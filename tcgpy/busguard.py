@@ -32,7 +32,9 @@ import weakref
 
 from .ir.ops import EXIT_REQUESTED
 
-SLOTS = 256                 # host ranges watched at once (more go unwatched)
+# Host ranges watched at once (more go unwatched): one per file mapping,
+# and a dynamic program maps each of its libraries privately in a few.
+SLOTS = 4096
 PAGE = 4096
 MAP_FIXED = 0x10            # the same on every Linux architecture tcgpy hosts on
 SIGINFO_ADDR = 16           # offsetof(siginfo_t, si_addr) on 64-bit Linux
@@ -43,6 +45,8 @@ _used = ctypes.c_uint64(0)                      # slots in use or freed, from th
 _fault = ctypes.c_uint64(0)                     # host address of the first fault not yet taken
 _exit_request = ctypes.c_uint64(0)              # address of the running emulator's exit_request
 _installed = False
+_free: list[int] = []                           # slots below _used given back, to take again
+_slots: dict[tuple[int, int], list[int]] = {}   # [lo, hi) -> the slots watching it
 
 
 # The handler names the state above and libc's functions by symbol: its text
@@ -136,13 +140,17 @@ def watch(emu, lo: int, hi: int) -> bool:
         if not _installed:
             return False
     _exit_request.value = ctypes.addressof(emu.env) + type(emu.env).exit_request.offset
-    for i in range(SLOTS):
-        if i == _used.value or not _ranges[2 * i + 1]:
-            _ranges[2 * i] = lo
-            _ranges[2 * i + 1] = hi
-            _used.value = max(_used.value, i + 1)
-            return True
-    return False
+    if _free:
+        i = _free.pop()
+    elif _used.value < SLOTS:
+        i = _used.value
+    else:
+        return False
+    _ranges[2 * i] = lo
+    _ranges[2 * i + 1] = hi         # (after lo: the handler takes a slot with hi 0 for free)
+    _used.value = max(_used.value, i + 1)
+    _slots.setdefault((lo, hi), []).append(i)
+    return True
 
 
 def watch_backing(emu, backing) -> None:
@@ -154,10 +162,14 @@ def watch_backing(emu, backing) -> None:
 
 
 def unwatch(lo: int, hi: int) -> None:
-    for i in range(_used.value):
-        if _ranges[2 * i] == lo and _ranges[2 * i + 1] == hi:
-            _ranges[2 * i + 1] = 0
-            return
+    slots = _slots.get((lo, hi))
+    if not slots:
+        return
+    i = slots.pop()
+    if not slots:
+        del _slots[lo, hi]
+    _ranges[2 * i + 1] = 0
+    _free.append(i)
 
 
 def take_fault() -> int | None:
