@@ -1769,6 +1769,14 @@ static void sockfault_pair(const char *kind, int tx, int rx, int stream, struct 
     sockfault_feed(tx, 100, 'k');
     SOCKFAULT("readv ok then unmapped", readv(rx, ok_gone, 2));
     sockfault_left(kind, rx, stream);
+    if (stream) {
+        sockfault_feed(tx, 100, 'l');
+        SOCKFAULT("recv MSG_WAITALL over the edge", recv(rx, b->edge, 100, MSG_WAITALL));
+        sockfault_feed(tx, 100, 'm');
+        m.msg_iov = ok_gone;
+        SOCKFAULT("recvmsg MSG_WAITALL ok then unmapped", recvmsg(rx, &m, MSG_WAITALL));
+        sockfault_left(kind, rx, stream);
+    }
     /* sends: what reaches the other end */
     memset(b->ok, 'S', PG);
     sockfault_result(kind, "send from unmapped", send(tx, b->gone, 100, 0));

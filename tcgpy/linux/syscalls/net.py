@@ -214,6 +214,16 @@ def _recv_into(proc, fd: int, flags: int, vecs: list, h) -> int:
     return n
 
 
+def _after(vecs: list, skip: int) -> list:
+    """The guest buffers ``vecs`` without their first ``skip`` bytes."""
+    out = []
+    for base, length in vecs:
+        if skip < length:
+            out.append((base + skip, length - skip))
+        skip = max(0, skip - length)
+    return out
+
+
 def _blocking(fd: int, flags: int) -> bool:
     """Whether a socket call may block (OSError EBADF for a bad descriptor)."""
     return not flags & MSG_DONTWAIT and not fcntl.fcntl(fd, fcntl.F_GETFL) & os.O_NONBLOCK
@@ -309,8 +319,6 @@ def _recvmsg_waitall(proc, fd: int, flags: int, vecs: list, h, header_out):
     EINTR/EAGAIN with none).  The header ``h`` (address, ancillary data) is
     the first part's, given to ``header_out`` with the count at the end."""
     import socket
-    views, copies = proc.io_buffers(vecs, True, MAX_IO)
-    buffers = Buffers(views)
     total = sum(min(length, MAX_IO) for _, length in vecs)
     done = 0
     first = True
@@ -318,9 +326,12 @@ def _recvmsg_waitall(proc, fd: int, flags: int, vecs: list, h, header_out):
     def step():
         nonlocal done, first
         while done < total:
-            rest = buffers[done:total]
+            # (the buffers found again at each step: other threads run
+            # during a wait, and may unmap or protect them meanwhile)
+            views, copies = proc.io_buffers(_after(vecs, done), True, total - done)
+            views = views[:IOV_MAX]
             part = h if first else _MsgHdr()
-            part.iov, part.iovlen = host_iov(rest), len(rest)
+            part.iov, part.iovlen = host_iov(views), len(views)
             try:
                 n = libc_call(libc.recvmsg, fd, ctypes.byref(part), s32(flags | MSG_DONTWAIT))
             except BlockingIOError:
@@ -332,12 +343,12 @@ def _recvmsg_waitall(proc, fd: int, flags: int, vecs: list, h, header_out):
             first = False
             if n == 0:
                 break                   # end of stream
+            if copies:
+                proc.copy_back(views, copies, n)
             done += n
         return finish()
 
     def finish():
-        if copies:
-            proc.copy_back(views, copies, done)
         header_out(done)
         return done
 
