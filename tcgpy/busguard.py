@@ -10,7 +10,12 @@ handler (LLVM IR, compiled once per process or taken from the persistent cache) 
 inside their host memory: it puts a zero page where the vanished one was,
 so that the access completes, notes the address and asks the emulator to
 return at the next block boundary.  There the process turns the pages into
-holes and delivers the guest its SIGBUS (BUS_ADRERR, si_addr).
+holes and delivers the guest its SIGBUS (BUS_ADRERR, si_addr).  Shared
+mappings are watched at once; private ones (every library of a dynamic
+program) from when the emulator makes host code, or at once when the
+handler is in place already, so that a run that only interprets loads no
+LLVM for them (such a run still dies of the host's SIGBUS when another
+process truncates a private mapping's file during a loop with no syscall).
 
 Unlike the kernel's, that SIGBUS arrives at the end of the faulting block,
 after the access read zeros (or stored into the zero page): the default
@@ -27,7 +32,9 @@ import weakref
 
 from .ir.ops import EXIT_REQUESTED
 
-SLOTS = 256                 # host ranges watched at once (more go unwatched)
+# Host ranges watched at once (more go unwatched): one per file mapping,
+# and a dynamic program maps each of its libraries privately in a few.
+SLOTS = 4096
 PAGE = 4096
 MAP_FIXED = 0x10            # the same on every Linux architecture tcgpy hosts on
 SIGINFO_ADDR = 16           # offsetof(siginfo_t, si_addr) on 64-bit Linux
@@ -38,6 +45,8 @@ _used = ctypes.c_uint64(0)                      # slots in use or freed, from th
 _fault = ctypes.c_uint64(0)                     # host address of the first fault not yet taken
 _exit_request = ctypes.c_uint64(0)              # address of the running emulator's exit_request
 _installed = False
+_free: list[int] = []                           # slots below _used given back, to take again
+_slots: dict[tuple[int, int], list[int]] = {}   # [lo, hi) -> the slots watching it
 
 
 # The handler names the state above and libc's functions by symbol: its text
@@ -116,6 +125,11 @@ def _install(store) -> None:
         _installed = True
 
 
+def installed() -> bool:
+    """Whether the handler is in place (watching more ranges costs nothing more)."""
+    return _installed
+
+
 def watch(emu, lo: int, hi: int) -> bool:
     """Catch SIGBUS in host memory [lo, hi) of a file mapping for ``emu``
     (an emulator running JIT code); False when there is no room."""
@@ -126,13 +140,17 @@ def watch(emu, lo: int, hi: int) -> bool:
         if not _installed:
             return False
     _exit_request.value = ctypes.addressof(emu.env) + type(emu.env).exit_request.offset
-    for i in range(SLOTS):
-        if i == _used.value or not _ranges[2 * i + 1]:
-            _ranges[2 * i] = lo
-            _ranges[2 * i + 1] = hi
-            _used.value = max(_used.value, i + 1)
-            return True
-    return False
+    if _free:
+        i = _free.pop()
+    elif _used.value < SLOTS:
+        i = _used.value
+    else:
+        return False
+    _ranges[2 * i] = lo
+    _ranges[2 * i + 1] = hi         # (after lo: the handler takes a slot with hi 0 for free)
+    _used.value = max(_used.value, i + 1)
+    _slots.setdefault((lo, hi), []).append(i)
+    return True
 
 
 def watch_backing(emu, backing) -> None:
@@ -144,10 +162,14 @@ def watch_backing(emu, backing) -> None:
 
 
 def unwatch(lo: int, hi: int) -> None:
-    for i in range(_used.value):
-        if _ranges[2 * i] == lo and _ranges[2 * i + 1] == hi:
-            _ranges[2 * i + 1] = 0
-            return
+    slots = _slots.get((lo, hi))
+    if not slots:
+        return
+    i = slots.pop()
+    if not slots:
+        del _slots[lo, hi]
+    _ranges[2 * i + 1] = 0
+    _free.append(i)
 
 
 def take_fault() -> int | None:

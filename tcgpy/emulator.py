@@ -461,11 +461,24 @@ class Emulator:
             self.cache.new_pcs = {}
         return pcs
 
-    def watch_host_bus(self, backing) -> None:
+    def watch_host_bus(self, backing, lazy: bool = False) -> None:
         """Survive a host SIGBUS in ``backing``'s memory (a file mapping another
-        process may truncate) while JIT code runs (busguard.py)."""
+        process may truncate) while JIT code runs (busguard.py).  ``lazy``:
+        only once this emulator makes host code (TBCache.native), as the
+        handler is host code too: a run that only interprets does not load
+        LLVM for it (private file mappings are common: every library a
+        dynamic program loads), unless the handler is there already."""
         from . import busguard
-        busguard.watch_backing(self, backing)
+        if not lazy or busguard.installed():
+            busguard.watch_backing(self, backing)
+            return
+        ref = weakref.ref(backing)
+
+        def watch() -> None:
+            b = ref()
+            if b is not None:
+                busguard.watch_backing(self, b)
+        self.cache.when_native(watch)
 
     def take_host_bus_fault(self) -> int | None:
         """The host address of a SIGBUS busguard caught since the last call."""

@@ -110,7 +110,7 @@ class UnicornEmulator:
     def code_learned(self):
         return []
 
-    def watch_host_bus(self, backing):
+    def watch_host_bus(self, backing, lazy=False):
         pass
 
     def take_host_bus_fault(self):

@@ -309,6 +309,39 @@ LIBC_CASES = [
     # pipe keeps what a faulting read did not take.  (qemu-aarch64 7.2
     # refuses any buffer with a bad byte, /dev/null's included.)
     Case("libc_edge_efault", "libc_edge", ("efault",), tmpdir_arg=True),
+    # recv/recvfrom/recvmsg/read/readv and send/sendto/sendmsg/write/writev
+    # with bad buffers on a unix stream and datagram socketpair, UDP and TCP
+    # on the loopback: EFAULT, with a stream's bytes kept for the next read
+    # and a datagram dropped, as the host kernel does them; a bad recvfrom
+    # address length is EFAULT after the data was taken.  Not on the
+    # Unicorn CPU: its memory is copied for the host call, so the bytes the
+    # kernel stores before the fault of a recv that fails are not the guest's.
+    Case("libc_edge_sockfault", "libc_edge", ("sockfault",), unicorn=False),
+    # getdents64 into bad buffers: EFAULT with the position unmoved, or the
+    # records before the fault (the rest still to come); readlink(at): all
+    # or nothing, EINVAL for a size <= 0.
+    Case("libc_edge_dirfault", "libc_edge", ("dirfault",), tmpdir_arg=True),
+    # mremap(MREMAP_DONTUNMAP): private anonymous pages move, the old range
+    # stays (zeros, its protection); a private file mapping reads the file
+    # there again, shared ones are the same memory at both; EINVAL without
+    # MREMAP_MAYMOVE or with a new size, EFAULT across two mappings.
+    Case("libc_edge_dontunmap", "libc_edge", ("dontunmap",), tmpdir_arg=True),
+    # vmsplice into a pipe from bad buffers: the bytes before the fault
+    # (EFAULT when none); out of a pipe into bad ones: EFAULT, the pipe's
+    # bytes kept; splice with a bad offset pointer: EFAULT before the
+    # transfer, or after it for a read-only one.
+    Case("libc_edge_splicefault", "libc_edge", ("splicefault",), tmpdir_arg=True),
+    # A private file mapping whose file this process or another one
+    # truncates: SIGBUS past the new end, for pages it wrote too (the
+    # kernel drops its copies), EFAULT for a syscall; the page holding the
+    # end stays (tcgpy died of the host's SIGBUS).
+    Case("libc_edge_privbus", "libc_edge", ("privbus",), tmpdir_arg=True),
+    # ... by another process while a loop that makes no syscall reads it:
+    # SIGBUS all the same (busguard.py; a shared file mapping made first, so
+    # that tcgpy watches the private one from the start: without one it
+    # does from when it makes host code).  Not on the Unicorn CPU, whose own
+    # code takes that host SIGBUS.
+    Case("libc_edge_privbushot", "libc_edge", ("privbushot",), tmpdir_arg=True, unicorn=False),
 ]
 
 

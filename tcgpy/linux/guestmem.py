@@ -119,6 +119,19 @@ class GuestMemory:
                     self.emu.mem_write(addr, bytes(data[:n - done]))
             done += len(v)
 
+    def read_good(self, vecs: list[tuple[int, int]], limit: int) -> bytes:
+        """The bytes of the guest buffers ``vecs`` (at most ``limit``) up to
+        the first one the kernel's copy_from_user would fault on."""
+        pieces = []
+        for base, length in vecs:
+            length = min(length, limit)
+            bad = self.space.inaccessible(base, length, write=False)
+            pieces.append(self.read(base, length if bad is None else bad - base))
+            limit -= length
+            if bad is not None or limit <= 0:
+                break
+        return b"".join(pieces)
+
     def read_cstr(self, addr: int, limit: int = 4096) -> bytes:
         out = bytearray()
         while len(out) < limit:
@@ -166,6 +179,44 @@ def _faulting_base() -> int:
 def _view(host: int, size: int) -> memoryview:
     """Host memory [host, host + size) as a buffer (nothing reads it here)."""
     return memoryview((ctypes.c_char * size).from_address(host)).cast("B")
+
+
+class Buffers:
+    """Host buffers (``GuestMemory.io_buffers``: the guest's bytes in place
+    or copied, then memory that faults from its first bad byte) as one
+    sequence that a transfer in steps takes in slices, so that the host
+    kernel's copy stops where the guest's would: the pages before it
+    moved, EFAULT when none."""
+    __slots__ = ("views", "size")
+
+    def __init__(self, views: list):
+        self.views = [memoryview(v) for v in views]
+        self.size = sum(len(v) for v in self.views)
+
+    def __len__(self) -> int:
+        return self.size
+
+    def __getitem__(self, part: slice) -> list[memoryview]:
+        out, at = [], 0
+        stop = self.size if part.stop is None else part.stop
+        for v in self.views:
+            lo, hi = max(part.start - at, 0), min(stop - at, len(v))
+            if lo < hi:
+                out.append(v[lo:hi])
+            at += len(v)
+        return out
+
+
+class HostIovec(ctypes.Structure):
+    _fields_ = [("base", ctypes.c_void_p), ("len", ctypes.c_size_t)]
+
+
+def host_iov(views: list):
+    """A host ``struct iovec`` array over ``views`` (buffers of ``io_buffers``)."""
+    iov = (HostIovec * max(1, len(views)))()
+    for i, v in enumerate(views):
+        iov[i] = HostIovec(ctypes.addressof(ctypes.c_char.from_buffer(v)), len(v))
+    return iov
 
 
 def iovecs(proc, iov, iovcnt) -> list[tuple[int, int]]:

@@ -94,11 +94,12 @@ class AddressSpace:
         self.brk_start = 0
         self.brk = 0
         self.next_serial = 1
-        # The files behind shared mappings (each alive while a VMA holds it).
+        # The regular files behind file mappings, shared and private (each
+        # alive while a VMA holds it): checked for shrinking
+        # (refresh_file_holes).
         self.files: weakref.WeakSet[FileMap] = weakref.WeakSet()
         # The files behind private mappings, one FileMap (one descriptor of
-        # ours) per file, by (st_dev, st_ino).  Not in ``files``: nothing
-        # checks them for shrinking at each syscall.
+        # ours) per file, by (st_dev, st_ino).
         self.private_files: weakref.WeakValueDictionary[tuple, FileMap] = weakref.WeakValueDictionary()
         # [packed_from, MMAP_TOP) holds no free page: find_free's top-down
         # search starts below it, so a process that maps and maps again does
@@ -130,7 +131,7 @@ class AddressSpace:
         return fds
 
     def all_file_maps(self) -> list[FileMap]:
-        return [*self.files, *self.private_files.values()]
+        return list(dict.fromkeys([*self.files, *self.private_files.values()]))
 
     def find(self, addr: int) -> VMA | None:
         return self.vmas.find(addr)
@@ -227,16 +228,19 @@ class AddressSpace:
         from ..softmmu.memory import host_backing
         data = size
         st = os.fstat(fm.fd)
-        if stat.S_ISREG(st.st_mode):
+        regular = stat.S_ISREG(st.st_mode)
+        if regular:
             data = min(size, page_up(st.st_size - offset) if st.st_size > offset else 0)
-            if shared:
-                fm.seen_size = st.st_size
-                self.files.add(fm)
+            fm.seen_size = st.st_size
+            self.files.add(fm)
         fields = dict(shared=shared, may_write=may_write, file=fm)
         if data:
             b = host_backing(data, fm.fd, offset, shared=shared and fm.host_shared)
-            if shared:
-                self.emu.watch_host_bus(b)      # another process may truncate the file under it
+            if regular or shared:
+                # Another process may truncate the file under it: the host
+                # mapping's pages past the new end then fault, a private
+                # mapping's copies among them (the kernel drops those too).
+                self.emu.watch_host_bus(b, lazy=not shared)
             self.map(start, data, perms, name, foff=offset, backing=b, bbase=start, **fields)
         if data < size:
             self.map(start + data, size - data, perms, name, foff=offset + data, hole=True, **fields)
@@ -318,12 +322,15 @@ class AddressSpace:
         return True
 
     def refresh_file_holes(self) -> None:
-        """Pages of shared mappings wholly past the end of a file that shrank
+        """Pages of file mappings wholly past the end of a file that shrank
         (this process truncated it, or another one did) become holes, so
-        that touching them is a guest SIGBUS rather than a host one.  Called
-        at every syscall's entry and exit while shared file mappings exist,
-        and after busguard caught the host's SIGBUS for a file shrunk while
-        the guest made no syscall."""
+        that touching them is a guest SIGBUS rather than a host one: shared
+        ones, and private ones whether or not the guest wrote the page (the
+        kernel's truncate drops a private mapping's copies past the end
+        too).  Called after the syscalls that may shrink a file
+        (process.FILES_MAY_SHRINK) and waits while file mappings exist, and
+        after busguard caught the host's SIGBUS for a file shrunk while the
+        guest made no syscall."""
         shrunk = []
         for fm in list(self.files):
             size = fm.size()
@@ -333,14 +340,14 @@ class AddressSpace:
                 fm.seen_size = size
         if not shrunk:
             return
-        for v in [v for v in self.vmas if v.shared and v.file in shrunk and not v.hole]:
+        for v in [v for v in self.vmas if v.file in shrunk and not v.hole]:
             gone = max(v.start, v.start + page_up(v.file.seen_size) - v.foff)
             if gone < v.end:
-                self.map(gone, v.end - gone, v.perms, v.name, shared=True, may_write=v.may_write, file=v.file,
+                self.map(gone, v.end - gone, v.perms, v.name, shared=v.shared, may_write=v.may_write, file=v.file,
                          foff=v.foff + (gone - v.start), hole=True)
 
     def guest_address(self, host: int) -> int | None:
-        """The guest address of host memory inside a shared mapping's backing."""
+        """The guest address of host memory inside a file or shared mapping's backing."""
         for v in self.vmas:
             b = v.backing
             if b is not None and b.host <= host < b.host + b.size:

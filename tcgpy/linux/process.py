@@ -119,7 +119,7 @@ def _fault_signal(signo: int, code: int, addr: int) -> PendingSignal:
 
 # Syscalls after which a descriptor number may name another file than before.
 FD_REUSE = frozenset({"close", "close_range", "dup2", "dup3", "execve", "execveat"})
-# Syscalls after which a file behind a shared mapping may be shorter: those
+# Syscalls after which a file behind a file mapping may be shorter: those
 # that shrink files, and waits for another process, which may have.  Then
 # its pages past the end become holes (AddressSpace.refresh_file_holes), as
 # they do when a wait in the scheduler ends (threads.py).  Not at every
@@ -340,7 +340,11 @@ class LinuxProcess(GuestMemory):
                 self._trace(strace_result(self, row, ret, waited=self.sched.loads != loads) + "\n")
         if ret is not NORETURN:
             write_ret(ret & MASK64)
-        if checks & CHECK_SHRINK and self.space.files.data:
+        if checks & CHECK_SHRINK and self.space.files.data and (
+                row.name != "openat" or args[2] & self.arch.consts.OPEN_FLAGS["O_TRUNC"]):
+            # (an openat shrinks a file only with O_TRUNC: a dynamic
+            # program's libraries are private file mappings, so the other
+            # openats would pay an fstat for each, ~2 us)
             self.space.refresh_file_holes()
         sigs = self.signals
         if sigs.pending or sigs.host_queue or self.wakeup.is_set() or self.sched.current.saved_mask is not None:
@@ -634,11 +638,11 @@ class LinuxProcess(GuestMemory):
         if addr is None:
             return False            # not a guest mapping any more
         v = self.space.find(addr)
-        if v is not None and not v.hole and v.shared and v.file is not None:
+        if v is not None and not v.hole and v.file is not None:
             # The file grew back meanwhile: the page busguard replaced is the file's again.
             page = page_down(addr)
-            self.space.map_shared(page, PAGE, v.perms, v.name, offset=v.foff + (page - v.start),
-                                  may_write=v.may_write, file=v.file)
+            self.space.map_file(page, PAGE, v.perms, v.name, v.file, v.foff + (page - v.start), v.shared,
+                                v.may_write)
         self.fault_info = MemoryFault(self.emu.reg_read(self.arch.pc), addr, "read")
         sig = _fault_signal(self.signals.numbers["SIGBUS"], BUS_ADRERR, addr)
         sig.tid = self.sched.current.tid

@@ -127,7 +127,7 @@ class Scheduler:
     def _running(self, t: GuestThread) -> None:
         self.current = t
         self.loads += 1
-        # After a wait or another thread's time: a file behind a shared
+        # After a wait or another thread's time: a file behind a file
         # mapping may have shrunk meanwhile (process.FILES_MAY_SHRINK).
         space = self.proc.space
         if space.files.data:

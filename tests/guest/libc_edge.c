@@ -66,6 +66,25 @@
  *            position unmoved), the count up to the fault otherwise; a
  *            regular file, /dev/null (which copies nothing), /dev/zero, a
  *            pipe; the same again in a loop long enough to run translated
+ *   sockfault recv/recvfrom/recvmsg/read/readv and send/sendto/sendmsg/
+ *            write/writev with bad buffers on unix stream and datagram
+ *            socketpairs, UDP and TCP: EFAULT; what the socket keeps (a
+ *            stream's bytes) or drops (a datagram); recvfrom's bad address
+ *            length after the data was taken
+ *   dirfault getdents64 into bad buffers (EFAULT, the position unmoved, or
+ *            the records before the fault); readlink(at) into bad buffers
+ *            (all or nothing) and of size 0 (EINVAL)
+ *   dontunmap mremap(MREMAP_DONTUNMAP): the pages move, the old range stays
+ *            (anonymous: zeros; a private file: the file; shared: the same
+ *            memory); its refusals
+ *   splicefault vmsplice into a pipe from bad buffers (the bytes before the
+ *            fault) and out of one into bad buffers (EFAULT, the bytes kept);
+ *            splice with bad offset pointers
+ *   privbus  a private file mapping whose file shrinks (this process, or
+ *            another one truncates it): SIGBUS past the new end, written
+ *            pages too; EFAULT for a syscall
+ *   privbushot  another process truncates it while a loop that makes no
+ *            syscall reads it: SIGBUS all the same
  * With no mode argument, every mode but busdie runs in turn. */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -79,12 +98,14 @@
 #include <sys/epoll.h>
 #include <sys/mman.h>
 #include <sys/select.h>
+#include <sys/stat.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/time.h>
 #include <sys/uio.h>
 #include <sys/un.h>
 #include <netinet/in.h>
+#include <arpa/inet.h>
 #include <sys/wait.h>
 #include <poll.h>
 #include <time.h>
@@ -1477,6 +1498,24 @@ static void mode_hostio(const char *dir)
     unlink(path);
 }
 
+/* Five pages for the bad-buffer modes, made before any test so that nothing
+ * is mapped into the holes: read-write, unmapped, read-only, unmapped,
+ * PROT_NONE; ``edge`` is 10 bytes before the unmapped page. */
+struct bad_bufs {
+    char *ok, *gone, *ro, *none, *edge;
+};
+
+static struct bad_bufs bad_bufs(void)
+{
+    char *base = mmap(NULL, 5 * PG, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    munmap(base + PG, PG);
+    mprotect(base + 2 * PG, PG, PROT_READ);
+    munmap(base + 3 * PG, PG);
+    mprotect(base + 4 * PG, PG, PROT_NONE);
+    struct bad_bufs b = {base, base + PG, base + 2 * PG, base + 4 * PG, base + PG - 10};
+    return b;
+}
+
 /* One result, and the file position after it. */
 static void efault_result(const char *what, ssize_t r, int fd)
 {
@@ -1491,15 +1530,8 @@ static void efault_result(const char *what, ssize_t r, int fd)
 
 static void mode_efault(const char *dir)
 {
-    /* Five pages, made before any test so that nothing is mapped into the
-     * holes: read-write, unmapped, read-only, unmapped, PROT_NONE. */
-    char *base = mmap(NULL, 5 * PG, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    munmap(base + PG, PG);
-    mprotect(base + 2 * PG, PG, PROT_READ);
-    munmap(base + 3 * PG, PG);
-    mprotect(base + 4 * PG, PG, PROT_NONE);
-    char *ok = base, *gone = base + PG, *ro = base + 2 * PG, *none = base + 4 * PG;
-    char *edge = base + PG - 10;        /* 10 bytes, then the unmapped page */
+    struct bad_bufs b = bad_bufs();
+    char *ok = b.ok, *gone = b.gone, *ro = b.ro, *none = b.none, *edge = b.edge;
     char path[4096];
     static char text[3 * PG];
     snprintf(path, sizeof path, "%s/efault.bin", dir);
@@ -1653,6 +1685,515 @@ static void mode_fdreuse(void)
     }
 }
 
+static void sockfault_result(const char *kind, const char *what, ssize_t r)
+{
+    if (r < 0)
+        printf("sockfault %s %s: -1 %s\n", kind, what, strerror(errno));
+    else
+        printf("sockfault %s %s: %zd\n", kind, what, r);
+}
+
+/* ``len`` bytes of ``c`` sent (a datagram, on a datagram socket). */
+static void sockfault_feed(int tx, size_t len, char c)
+{
+    static char msg[4 * PG];
+    memset(msg, c, len);
+    if (send(tx, msg, len, 0) != (ssize_t)len)
+        perror("sockfault send");
+}
+
+/* What the socket holds now: the receives that drain it, by first byte and size. */
+static void sockfault_left(const char *kind, int rx, int stream)
+{
+    static char buf[8 * PG];
+    struct pollfd pfd = {rx, POLLIN, 0};
+    printf("sockfault %s left:", kind);
+    /* (a loopback TCP segment is there when send returns; a short wait all the same) */
+    if (poll(&pfd, 1, stream ? 100 : 0) == 1) {
+        ssize_t r;
+        while ((r = recv(rx, buf, sizeof buf, MSG_DONTWAIT)) > 0) {
+            if (stream) {
+                /* a stream's bytes in runs of the same byte */
+                for (ssize_t i = 0, j; i < r; i = j) {
+                    for (j = i; j < r && buf[j] == buf[i]; j++)
+                        ;
+                    printf(" %c*%zd", buf[i] ? buf[i] : '0', j - i);
+                }
+            } else {
+                printf(" [%c*%zd]", buf[0] ? buf[0] : '0', r);
+            }
+        }
+    }
+    printf("\n");
+}
+
+/* The receives and sends of one kind of socket pair with bad buffers. */
+static void sockfault_pair(const char *kind, int tx, int rx, int stream, struct bad_bufs *b)
+{
+    struct iovec ok_gone[2] = {{b->ok, 16}, {b->gone, 16}}, gone_ok[2] = {{b->gone, 16}, {b->ok, 16}};
+    struct sockaddr_storage sa;
+    socklen_t salen = sizeof sa;
+    struct msghdr m;
+    struct pollfd pfd = {rx, POLLIN, 0};
+#define SOCKFAULT(what, call) do { poll(&pfd, 1, 1000); sockfault_result(kind, what, call); } while (0)
+    sockfault_feed(tx, 100, 'a');
+    SOCKFAULT("recv into unmapped", recv(rx, b->gone, 100, 0));
+    sockfault_feed(tx, 100, 'b');
+    SOCKFAULT("recv into read-only", recv(rx, b->ro, 100, 0));
+    sockfault_feed(tx, 100, 'c');
+    SOCKFAULT("recv into PROT_NONE", recv(rx, b->none, 100, 0));
+    sockfault_feed(tx, 100, 'd');
+    memset(b->edge, '.', 10);
+    SOCKFAULT("recv over the edge", recv(rx, b->edge, 100, 0));
+    printf("sockfault %s recv over the edge got: %.10s\n", kind, b->edge);
+    sockfault_left(kind, rx, stream);
+    sockfault_feed(tx, 2 * PG, 'e');
+    SOCKFAULT("recv over the edge, page-aligned", recv(rx, b->ok, 2 * PG, 0));
+    sockfault_left(kind, rx, stream);
+    sockfault_feed(tx, 100, 'f');
+    SOCKFAULT("recvfrom to an unmapped address", recvfrom(rx, b->ok, 100, 0, (struct sockaddr *)b->gone, &salen));
+    sockfault_feed(tx, 100, 'g');
+    SOCKFAULT("recvfrom with an unmapped length", recvfrom(rx, b->ok, 100, 0, (struct sockaddr *)&sa,
+                                                           (socklen_t *)b->gone));
+    sockfault_left(kind, rx, stream);
+    sockfault_feed(tx, 100, 'h');
+    memset(&m, 0, sizeof m);
+    m.msg_iov = ok_gone;
+    m.msg_iovlen = 2;
+    SOCKFAULT("recvmsg ok then unmapped", recvmsg(rx, &m, 0));
+    sockfault_feed(tx, 100, 'i');
+    m.msg_iov = gone_ok;
+    SOCKFAULT("recvmsg unmapped then ok", recvmsg(rx, &m, 0));
+    sockfault_feed(tx, 100, 'j');
+    SOCKFAULT("read into unmapped", read(rx, b->gone, 100));
+    sockfault_feed(tx, 100, 'k');
+    SOCKFAULT("readv ok then unmapped", readv(rx, ok_gone, 2));
+    sockfault_left(kind, rx, stream);
+    if (stream) {
+        sockfault_feed(tx, 100, 'l');
+        SOCKFAULT("recv MSG_WAITALL over the edge", recv(rx, b->edge, 100, MSG_WAITALL));
+        sockfault_feed(tx, 100, 'm');
+        m.msg_iov = ok_gone;
+        SOCKFAULT("recvmsg MSG_WAITALL ok then unmapped", recvmsg(rx, &m, MSG_WAITALL));
+        sockfault_left(kind, rx, stream);
+    }
+    /* sends: what reaches the other end */
+    memset(b->ok, 'S', PG);
+    sockfault_result(kind, "send from unmapped", send(tx, b->gone, 100, 0));
+    sockfault_result(kind, "send from PROT_NONE", send(tx, b->none, 100, 0));
+    sockfault_result(kind, "send over the edge", send(tx, b->edge, 100, 0));
+    sockfault_result(kind, "send over the edge, page-aligned", send(tx, b->ok, 2 * PG, 0));
+    sockfault_result(kind, "sendto from read-only", sendto(tx, b->ro, 10, 0, NULL, 0));
+    memset(&m, 0, sizeof m);
+    m.msg_iov = ok_gone;
+    m.msg_iovlen = 2;
+    sockfault_result(kind, "sendmsg ok then unmapped", sendmsg(tx, &m, 0));
+    m.msg_iov = gone_ok;
+    sockfault_result(kind, "sendmsg unmapped then ok", sendmsg(tx, &m, 0));
+    sockfault_result(kind, "write over the edge", write(tx, b->edge, 100));
+    sockfault_result(kind, "writev ok then unmapped", writev(tx, ok_gone, 2));
+    sockfault_left(kind, rx, stream);
+#undef SOCKFAULT
+}
+
+/* Two connected sockets of ``type`` on the loopback (TCP through a listener). */
+static int inet_pair(int type, int sv[2])
+{
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t alen = sizeof a;
+    int one = socket(AF_INET, type, 0), two = socket(AF_INET, type, 0);
+    if (one < 0 || two < 0 || bind(one, (struct sockaddr *)&a, sizeof a) || getsockname(one, (struct sockaddr *)&a, &alen))
+        return -1;
+    if (type == SOCK_STREAM) {
+        if (listen(one, 1) || connect(two, (struct sockaddr *)&a, sizeof a))
+            return -1;
+        sv[0] = two;
+        sv[1] = accept(one, NULL, NULL);
+        close(one);
+        return sv[1] < 0 ? -1 : 0;
+    }
+    struct sockaddr_in b = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t blen = sizeof b;
+    if (bind(two, (struct sockaddr *)&b, sizeof b) || getsockname(two, (struct sockaddr *)&b, &blen)
+        || connect(one, (struct sockaddr *)&b, sizeof b) || connect(two, (struct sockaddr *)&a, sizeof a))
+        return -1;
+    sv[0] = one;
+    sv[1] = two;
+    return 0;
+}
+
+static void mode_sockfault(void)
+{
+    struct bad_bufs b = bad_bufs();
+    int sv[2];
+    if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0) {
+        sockfault_pair("unix stream", sv[0], sv[1], 1, &b);
+        close(sv[0]);
+        close(sv[1]);
+    }
+    if (socketpair(AF_UNIX, SOCK_DGRAM, 0, sv) == 0) {
+        sockfault_pair("unix dgram", sv[0], sv[1], 0, &b);
+        close(sv[0]);
+        close(sv[1]);
+    }
+    if (inet_pair(SOCK_DGRAM, sv) == 0) {
+        sockfault_pair("udp", sv[0], sv[1], 0, &b);
+        close(sv[0]);
+        close(sv[1]);
+    } else {
+        perror("udp pair");
+    }
+    if (inet_pair(SOCK_STREAM, sv) == 0) {
+        sockfault_pair("tcp", sv[0], sv[1], 1, &b);
+        close(sv[0]);
+        close(sv[1]);
+    } else {
+        perror("tcp pair");
+    }
+}
+
+static void dirfault_result(const char *what, long r)
+{
+    if (r < 0)
+        printf("dirfault %s: -1 %s\n", what, strerror(errno));
+    else
+        printf("dirfault %s: %ld\n", what, r);
+}
+
+/* How many records (every name, "." and ".." among them) a getdents64 gave in ``n`` bytes of ``buf``. */
+static int dirfault_records(const char *buf, long n)
+{
+    int count = 0;
+    for (long off = 0; off < n; count++) {
+        unsigned short reclen;
+        memcpy(&reclen, buf + off + 16, 2);
+        off += reclen;
+    }
+    return count;
+}
+
+/* How many records are still to come: the rest of a listing. */
+static int dirfault_left(int d)
+{
+    static char buf[8 * PG];
+    int n = 0;
+    long r;
+    while ((r = syscall(SYS_getdents64, d, buf, sizeof buf)) > 0)
+        n += dirfault_records(buf, r);
+    return n;
+}
+
+static void mode_dirfault(const char *dir)
+{
+    struct bad_bufs b = bad_bufs();
+    char sub[4096], path[4200];
+    snprintf(sub, sizeof sub, "%s/dirfault", dir);
+    mkdir(sub, 0700);
+    for (int i = 0; i < 20; i++) {
+        snprintf(path, sizeof path, "%s/e%02d", sub, i);
+        close(open(path, O_CREAT | O_WRONLY, 0600));
+    }
+    int d = open(sub, O_RDONLY | O_DIRECTORY);
+    /* getdents64: EFAULT with nothing listed (the position unmoved), the
+     * entries that fit before the fault otherwise (the rest still to come).
+     * Every record is 24 bytes (names of up to 4 bytes), so the counts do
+     * not depend on the order the file system lists them in. */
+    struct { const char *what; char *buf; long size; } calls[] = {
+        {"getdents64 into unmapped", b.gone, PG},
+        {"getdents64 into read-only", b.ro, PG},
+        {"getdents64 into PROT_NONE", b.none, PG},
+        {"getdents64 over the edge, 10 bytes", b.edge, PG},
+        {"getdents64 over the edge, 100 bytes", b.ok + PG - 100, PG},
+        {"getdents64 over the edge, 200 bytes", b.ok + PG - 200, PG},
+        {"getdents64 too small for one", b.ok, 10},
+    };
+    for (size_t i = 0; i < sizeof calls / sizeof calls[0]; i++) {
+        lseek(d, 0, SEEK_SET);
+        long r = syscall(SYS_getdents64, d, calls[i].buf, calls[i].size);
+        dirfault_result(calls[i].what, r);
+        int got = r > 0 ? dirfault_records(calls[i].buf, r) : 0;
+        printf("dirfault %s: %d listed, %d of 22 still to come\n", calls[i].what, got, dirfault_left(d));
+    }
+    close(d);
+    /* readlink/readlinkat: all or nothing, EINVAL for a size of 0 */
+    char target[] = "a-target-of-forty-bytes-0123456789abcdef";
+    snprintf(path, sizeof path, "%s/link", sub);
+    symlink(target, path);
+    memset(b.ok, '.', PG);
+    dirfault_result("readlink into unmapped", readlink(path, b.gone, 100));
+    dirfault_result("readlink into read-only", readlink(path, b.ro, 100));
+    dirfault_result("readlink over the edge", readlink(path, b.edge, 100));
+    dirfault_result("readlink over the edge, cut to fit", readlink(path, b.edge, 10));
+    printf("dirfault readlink cut to fit got: %.10s\n", b.edge);
+    dirfault_result("readlink of size 0", readlink(path, b.ok, 0));
+    dirfault_result("readlink of size 0 into unmapped", readlink(path, b.gone, 0));
+    dirfault_result("readlink of a negative size", syscall(SYS_readlinkat, AT_FDCWD, path, b.ok, (size_t)-1));
+    dirfault_result("readlinkat into unmapped", readlinkat(AT_FDCWD, path, b.gone, 100));
+    dirfault_result("readlink of /proc/self/exe into unmapped", readlink("/proc/self/exe", b.gone, 100));
+    dirfault_result("readlink of /proc/self/exe of size 0", readlink("/proc/self/exe", b.ok, 0));
+    dirfault_result("readlink from an unmapped path", readlink(b.gone, b.ok, 100));
+    unlink(path);
+    for (int i = 0; i < 20; i++) {
+        snprintf(path, sizeof path, "%s/e%02d", sub, i);
+        unlink(path);
+    }
+    rmdir(sub);
+}
+
+#ifndef MREMAP_DONTUNMAP
+#define MREMAP_DONTUNMAP 4
+#endif
+
+static void dontunmap_errno(const char *what, void *r)
+{
+    printf("dontunmap %s: %s\n", what, r == MAP_FAILED ? strerror(errno) : "ok");
+}
+
+static void mode_dontunmap(const char *dir)
+{
+    catch_faults();
+    /* (glibc 2.36 reads new_address for MREMAP_DONTUNMAP too: NULL, none) */
+    int e = MREMAP_MAYMOVE | MREMAP_DONTUNMAP;
+    /* private anonymous: the pages move, the old range stays, zero-filled */
+    char *p = mmap(NULL, 2 * PG, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    memset(p, 'a', PG);
+    memset(p + PG, 'b', PG);
+    char *q = mremap(p, 2 * PG, 2 * PG, e, NULL);
+    printf("dontunmap anonymous: moved %d, new %c %c, old %d %d\n", q != p && q != MAP_FAILED,
+           q[0], q[PG], p[0], p[PG]);
+    p[0] = 'x';
+    printf("dontunmap anonymous: old written %c, new %c\n", p[0], q[0]);
+    /* the old range keeps its protection */
+    char *r = mmap(NULL, PG, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    char *s = mremap(r, PG, PG, e, NULL);
+    probe("dontunmap read-only, old page read", r, 0, 0);
+    probe("dontunmap read-only, old page written", r, 0, 1);
+    probe("dontunmap read-only, new page written", s, 0, 1);
+    /* the refusals */
+    dontunmap_errno("without MREMAP_MAYMOVE", mremap(q, 2 * PG, 2 * PG, MREMAP_DONTUNMAP, NULL));
+    dontunmap_errno("grown", mremap(q, 2 * PG, 3 * PG, e, NULL));
+    dontunmap_errno("shrunk", mremap(q, 2 * PG, PG, e, NULL));
+    char *hole = mmap(NULL, PG, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    munmap(hole, PG);
+    dontunmap_errno("unmapped", mremap(hole, PG, PG, e, NULL));
+    char *two = mmap(NULL, 2 * PG, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    mprotect(two + PG, PG, PROT_READ);
+    dontunmap_errno("across two mappings", mremap(two, 2 * PG, 2 * PG, e, NULL));
+    /* with MREMAP_FIXED, onto pages mapped already */
+    char *dst = mmap(NULL, 2 * PG, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    memset(dst, 'z', 2 * PG);
+    char *f = mremap(q, 2 * PG, 2 * PG, e | MREMAP_FIXED, dst);
+    printf("dontunmap fixed: at target %d, new %c %c, old %d\n", f == dst, dst[0], dst[PG], q[0]);
+    /* a private file mapping: written pages move, the old range is the file's again */
+    char path[4096];
+    snprintf(path, sizeof path, "%s/dontunmap", dir);
+    int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+    static char text[2 * PG];
+    memset(text, 'f', sizeof text);
+    if (fd < 0 || write(fd, text, sizeof text) != (long)sizeof text) {
+        perror("dontunmap open/write");
+        return;
+    }
+    char *fp = mmap(NULL, 2 * PG, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
+    fp[0] = 'W';
+    char *fq = mremap(fp, 2 * PG, 2 * PG, e, NULL);
+    printf("dontunmap private file: moved %d, new %c %c, old %c %c\n", fq != fp && fq != MAP_FAILED,
+           fq[0], fq[PG], fp[0], fp[PG]);
+    pwrite(fd, "g", 1, PG);
+    printf("dontunmap private file, file written: new %c, old %c\n", fq[PG], fp[PG]);
+    /* shared mappings: the same memory at both addresses */
+    char *sp = mmap(NULL, PG, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    sp[0] = 's';
+    char *sq = mremap(sp, PG, PG, e, NULL);
+    if (sq == MAP_FAILED) {
+        dontunmap_errno("shared anonymous", sq);
+    } else {
+        printf("dontunmap shared anonymous: new %c, old %c\n", sq[0], sp[0]);
+        sq[0] = 't';
+        printf("dontunmap shared anonymous, new written: old %c\n", sp[0]);
+    }
+    char *ff = mmap(NULL, PG, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    char *fg = mremap(ff, PG, PG, e, NULL);
+    if (fg == MAP_FAILED) {
+        dontunmap_errno("shared file", fg);
+    } else {
+        fg[1] = 'n';
+        printf("dontunmap shared file: new %c%c, old %c%c\n", fg[0], fg[1], ff[0], ff[1]);
+    }
+    close(fd);
+    unlink(path);
+}
+
+static void splicefault_result(const char *what, ssize_t r)
+{
+    if (r < 0)
+        printf("splicefault %s: -1 %s\n", what, strerror(errno));
+    else
+        printf("splicefault %s: %zd\n", what, r);
+}
+
+/* What a pipe holds: its bytes in runs of the same byte. */
+static void splicefault_left(int rd)
+{
+    static char buf[16 * PG];
+    ssize_t r = read(rd, buf, sizeof buf);
+    printf("splicefault left:");
+    for (ssize_t i = 0, j; i < r; i = j) {
+        for (j = i; j < r && buf[j] == buf[i]; j++)
+            ;
+        printf(" %c*%zd", buf[i] ? buf[i] : '0', j - i);
+    }
+    printf("\n");
+}
+
+static void mode_splicefault(const char *dir)
+{
+    struct bad_bufs b = bad_bufs();
+    int p[2];
+    if (pipe2(p, O_NONBLOCK)) {
+        perror("pipe2");
+        return;
+    }
+    memset(b.ok, 'v', PG);
+    struct iovec ok_gone[2] = {{b.ok, 16}, {b.gone, 16}}, gone_ok[2] = {{b.gone, 16}, {b.ok, 16}};
+    struct iovec one[1];
+    /* into the pipe: the pages before the fault */
+    one[0] = (struct iovec){b.gone, 100};
+    splicefault_result("vmsplice from unmapped", vmsplice(p[1], one, 1, 0));
+    one[0] = (struct iovec){b.none, 100};
+    splicefault_result("vmsplice from PROT_NONE", vmsplice(p[1], one, 1, 0));
+    one[0] = (struct iovec){b.ro, 100};
+    splicefault_result("vmsplice from read-only", vmsplice(p[1], one, 1, 0));
+    one[0] = (struct iovec){b.edge, 100};
+    splicefault_result("vmsplice over the edge", vmsplice(p[1], one, 1, 0));
+    one[0] = (struct iovec){b.ok, 2 * PG};
+    splicefault_result("vmsplice over the edge, page-aligned", vmsplice(p[1], one, 1, 0));
+    splicefault_result("vmsplice ok then unmapped", vmsplice(p[1], ok_gone, 2, 0));
+    splicefault_result("vmsplice unmapped then ok", vmsplice(p[1], gone_ok, 2, 0));
+    splicefault_left(p[0]);
+    /* out of the pipe: the bytes before the fault, the rest left in it */
+    static char fill[PG];
+    memset(fill, 'p', sizeof fill);
+    struct { const char *what; struct iovec *iov; int n; } outs[] = {
+        {"vmsplice to unmapped", (struct iovec[]){{b.gone, 100}}, 1},
+        {"vmsplice to read-only", (struct iovec[]){{b.ro, 100}}, 1},
+        {"vmsplice to PROT_NONE", (struct iovec[]){{b.none, 100}}, 1},
+        {"vmsplice to over the edge", (struct iovec[]){{b.edge, 100}}, 1},
+        {"vmsplice to ok then unmapped", ok_gone, 2},
+        {"vmsplice to unmapped then ok", gone_ok, 2},
+    };
+    for (size_t i = 0; i < sizeof outs / sizeof outs[0]; i++) {
+        if (write(p[1], fill, 100) != 100)
+            perror("write");
+        splicefault_result(outs[i].what, vmsplice(p[0], outs[i].iov, outs[i].n, 0));
+        splicefault_left(p[0]);
+    }
+    /* splice and its offsets: read before the transfer, written after it */
+    char path[4096];
+    snprintf(path, sizeof path, "%s/splicefault", dir);
+    int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+    if (fd < 0 || write(fd, fill, sizeof fill) != (ssize_t)sizeof fill) {
+        perror("splicefault open/write");
+        return;
+    }
+    *(loff_t *)b.ok = 0;
+    splicefault_result("splice from an unmapped offset", splice(fd, (loff_t *)b.gone, p[1], NULL, 100, 0));
+    splicefault_result("splice from a read-only offset", splice(fd, (loff_t *)b.ro, p[1], NULL, 100, 0));
+    splicefault_result("splice from an offset over the edge", splice(fd, (loff_t *)(b.gone - 4), p[1], NULL, 100, 0));
+    splicefault_left(p[0]);
+    splicefault_result("splice to an unmapped offset", splice(p[0], NULL, fd, (loff_t *)b.gone, 100, 0));
+    close(fd);
+    unlink(path);
+    close(p[0]);
+    close(p[1]);
+}
+
+/* A private file mapping of a file that shrinks: the pages past its new
+ * end are SIGBUS (EFAULT for a syscall), whoever truncated it, those this
+ * process wrote (its own copies) too; the page holding the end stays. */
+static void mode_privbus(const char *dir)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/private", dir);
+    int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+    if (fd < 0 || ftruncate(fd, 3 * PG) != 0) {
+        perror("privbus open/ftruncate");
+        return;
+    }
+    pwrite(fd, "file", 4, PG);
+    char *p = mmap(NULL, 3 * PG, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
+    catch_faults();
+    p[0] = 'A';                         /* page 0: written, a private copy */
+    printf("privbus before: page 1 reads %c\n", p[PG]);       /* page 1: read only */
+    ftruncate(fd, PG + 100);
+    probe("privbus own truncate, written page", p, 0, 0);
+    probe("privbus own truncate, page with EOF", p, PG, 0);
+    probe("privbus own truncate, past EOF in that page", p, PG + 200, 0);
+    probe("privbus own truncate, next page read", p, 2 * PG, 0);
+    probe("privbus own truncate, next page write", p, 2 * PG + 8, 1);
+    int sink[2];
+    pipe(sink);
+    errno = 0;
+    long w = write(sink[1], p + 2 * PG, 16);
+    printf("privbus write from past EOF: %ld %s\n", w, w < 0 ? strerror(errno) : "");
+    /* another process truncates to nothing: the written page stays */
+    pid_t pid = fork();
+    if (pid == 0) {
+        ftruncate(fd, 0);
+        _exit(0);
+    }
+    waitpid(pid, NULL, 0);
+    probe("privbus other's truncate, written page", p, 0, 0);
+    probe("privbus other's truncate, page 1", p, PG, 0);
+    ftruncate(fd, 3 * PG);
+    probe("privbus grown again, page 1", p, PG, 0);
+    munmap(p, 3 * PG);
+    close(fd);
+    close(sink[0]);
+    close(sink[1]);
+    unlink(path);
+}
+
+/* Another process truncates the file of a private mapping while a loop
+ * that makes no syscall reads a page of it: SIGBUS all the same.  (A
+ * shared file mapping made first, as a program may have: tcgpy then
+ * catches the host's SIGBUS in private mappings from the start, where
+ * otherwise it does from when it runs host code.) */
+static void mode_privbushot(const char *dir)
+{
+    int sfd;
+    char *shared = map_file(dir, &sfd);
+    char path[4096];
+    snprintf(path, sizeof path, "%s/private", dir);
+    int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+    if (fd < 0 || ftruncate(fd, 3 * PG) != 0) {
+        perror("privbushot open/ftruncate");
+        return;
+    }
+    char *p = mmap(NULL, 3 * PG, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
+    catch_faults();
+    pid_t pid = fork();
+    if (pid == 0) {
+        usleep(50000);
+        ftruncate(fd, PG);
+        _exit(0);
+    }
+    got_sig = 0;
+    if (sigsetjmp(probe_jb, 1) == 0) {
+        volatile char *v = p;
+        for (long sum = 0;; sum += v[PG + 8])
+            ;
+    }
+    printf("privbushot: %s code=%d at +%ld\n", got_sig == SIGBUS ? "SIGBUS" : "other", got_code,
+           (long)((volatile char *)got_addr - p));
+    waitpid(pid, NULL, 0);
+    munmap(p, 3 * PG);
+    munmap(shared, 3 * PG);
+    close(fd);
+    close(sfd);
+    unlink(path);
+}
+
 int main(int argc, char **argv)
 {
     setvbuf(stdout, NULL, _IOLBF, 0);
@@ -1703,5 +2244,17 @@ int main(int argc, char **argv)
         mode_hostio(dir);
     if (all || !strcmp(mode, "efault"))
         mode_efault(dir);
+    if (all || !strcmp(mode, "sockfault"))
+        mode_sockfault();
+    if (all || !strcmp(mode, "dirfault"))
+        mode_dirfault(dir);
+    if (all || !strcmp(mode, "dontunmap"))
+        mode_dontunmap(dir);
+    if (all || !strcmp(mode, "splicefault"))
+        mode_splicefault(dir);
+    if (all || !strcmp(mode, "privbus"))
+        mode_privbus(dir);
+    if (all || !strcmp(mode, "privbushot"))
+        mode_privbushot(dir);
     return 0;
 }

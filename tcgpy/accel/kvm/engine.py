@@ -829,7 +829,7 @@ class KvmEmulator:
     def code_learned(self) -> list[int]:
         return []
 
-    def watch_host_bus(self, backing) -> None:
+    def watch_host_bus(self, backing, lazy: bool = False) -> None:
         """Nothing to do: no tcgpy code touches a file mapping while the guest runs."""
 
     def take_host_bus_fault(self) -> int | None:

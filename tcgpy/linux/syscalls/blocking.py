@@ -12,7 +12,7 @@ import struct
 import time
 
 from ...errors import MemoryFault
-from ..guestmem import iovecs
+from ..guestmem import Buffers, iovecs
 from ..threads import ready
 from .args import s32
 from .fs import MAX_IO, post_sigpipe
@@ -144,37 +144,12 @@ def _stream_sender(fd: int):
     return send, 1 << 16
 
 
-class _Buffers:
-    """A write's host buffers (guestmem.io_buffers: the guest's bytes, copied
-    as the write may wait while other threads run, then memory that faults
-    from the guest's first bad byte) as one sequence that _stream_write
-    sends in slices, so that the host kernel's copy stops where the guest's
-    would: the pages before it written, EFAULT when none."""
-    __slots__ = ("views", "size")
-
-    def __init__(self, views: list):
-        self.views = [memoryview(v) for v in views]
-        self.size = sum(len(v) for v in self.views)
-
-    def __len__(self) -> int:
-        return self.size
-
-    def __getitem__(self, part: slice) -> list[memoryview]:
-        out, at = [], 0
-        for v in self.views:
-            lo, hi = max(part.start - at, 0), min(part.stop - at, len(v))
-            if lo < hi:
-                out.append(v[lo:hi])
-            at += len(v)
-        return out
+def _write_data(proc, args) -> Buffers:
+    return Buffers(proc.io_buffers([(args[1], args[2])], False, MAX_IO, copy=True)[0])
 
 
-def _write_data(proc, args) -> _Buffers:
-    return _Buffers(proc.io_buffers([(args[1], args[2])], False, MAX_IO, copy=True)[0])
-
-
-def _writev_data(proc, args) -> _Buffers:
-    return _Buffers(proc.io_buffers(iovecs(proc, args[1], args[2]), False, MAX_IO, copy=True)[0])
+def _writev_data(proc, args) -> Buffers:
+    return Buffers(proc.io_buffers(iovecs(proc, args[1], args[2]), False, MAX_IO, copy=True)[0])
 
 
 # The blocking writes _stream_write does: the bytes each one writes.
@@ -192,7 +167,7 @@ def _write_size(proc, name: str, args: tuple) -> int:
         return 0
 
 
-def _stream_write(proc, fd: int, data: _Buffers, send, chunk: int):
+def _stream_write(proc, fd: int, data: Buffers, send, chunk: int):
     """A blocking write to a pipe or a stream socket, ``chunk`` bytes at a
     time without blocking (``send``), waiting in the scheduler when it is
     full; all of it is written before it returns, as in the kernel, unless a

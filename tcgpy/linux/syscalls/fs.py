@@ -11,8 +11,9 @@ import struct
 import termios
 import fcntl as host_fcntl
 
+from ...errors import MemoryFault
 from .. import procfs
-from ..guestmem import iovecs
+from ..guestmem import host_iov, iovecs
 from ..signals import PendingSignal
 from ..threads import ready
 from ..errnos import GuestErrno
@@ -188,13 +189,7 @@ def _vf_write(proc, vf, vecs, offset: int | None) -> int:
     one the guest cannot read (EFAULT when that is the first)."""
     if not vf.writable:
         return proc.err("EBADF")
-    pieces = []
-    for base, length in vecs:
-        bad = proc.space.inaccessible(base, min(length, MAX_IO), write=False)
-        pieces.append(proc.read(base, min(length, MAX_IO) if bad is None else bad - base))
-        if bad is not None:
-            break
-    data = b"".join(pieces)[:MAX_IO]
+    data = proc.read_good(vecs, MAX_IO)
     if not data and any(n for _, n in vecs):
         return proc.err("EFAULT")
     n = vf.pwrite(data, vf.pos if offset is None else offset)
@@ -369,6 +364,8 @@ def sys_fstatfs(proc, fd, buf):
 
 @syscall("readlinkat", "fd s p u")
 def sys_readlinkat(proc, dirfd, path, buf, size):
+    if s32(size) <= 0:
+        return proc.err("EINVAL")       # (the kernel's bufsiz is an int, checked first)
     p, dfd, entry = at_entry(proc, dirfd, path, follow=False)
     if entry is not None and entry.rest == "exe":
         target = os.fsencode(proc.exe_path)
@@ -424,17 +421,29 @@ def sys_getdents64(proc, fd, buf, count):
     entries, pos = state
     head = proc.layout("dirent64_head")
     out = bytearray()
-    while pos < len(entries):
-        ino, dtype, name = entries[pos]
+    stores = []         # per record: (its start, where the kernel's stores into it end: its name's NUL)
+    while pos + len(stores) < len(entries):
+        ino, dtype, name = entries[pos + len(stores)]
         reclen = (head.size + len(name) + 1 + 7) & ~7
         if len(out) + reclen > count:
             if not out:
                 return proc.err("EINVAL")
             break
-        rec = head.pack(d_ino=ino, d_off=pos + 1, d_reclen=reclen, d_type=dtype) + name
+        stores.append((len(out), len(out) + head.size + len(name) + 1))
+        rec = head.pack(d_ino=ino, d_off=pos + len(stores), d_reclen=reclen, d_type=dtype) + name
         out += rec.ljust(reclen, b"\0")
-        pos += 1
-    state[1] = pos
+    # As the kernel's filldir64: the records before the first one it cannot
+    # store are listed (and passed); EFAULT, the position unmoved, when that
+    # is the first.
+    bad = proc.space.inaccessible(buf, len(out), write=True) if out else None
+    if bad is not None:
+        fit = sum(1 for _, end in stores if end <= bad - buf)
+        if fit == 0:
+            raise MemoryFault(proc.emu.reg_read(proc.arch.pc), bad, "write")
+        if fit < len(stores):
+            out = out[:stores[fit][0]]
+            stores = stores[:fit]
+    state[1] = pos + len(stores)
     proc.write(buf, bytes(out))
     return len(out)
 
@@ -821,36 +830,33 @@ def sys_tee(proc, fd_in, fd_out, length, flags):
 @syscall("vmsplice", "fd p u x")
 def sys_vmsplice(proc, fd, iov, nr_segs, flags):
     """Guest memory into a pipe (its write end) or out of one (its read end,
-    as readv).  Into a pipe, the host's vmsplice references the pages it is
-    given rather than copying them, so it is given a private copy of the
-    guest's bytes in a mapping unmapped right after the call: the pipe holds
-    the only reference, and the reader gets the bytes as they were at the
-    call (SPLICE_F_GIFT is a hint the kernel may ignore, and here does).
-    No reader: EPIPE and SIGPIPE."""
+    as readv), with the kernel's answers for bad buffers: into a pipe, the
+    bytes before the first bad one (EFAULT when none); out of one, the host
+    kernel's copy into the guest's buffers in place, which leaves in the
+    pipe what it could not copy (guestmem.io_buffers).  Into a pipe, the
+    host's vmsplice references the pages it is given rather than copying
+    them, so it is given a private copy of the guest's bytes in a mapping
+    unmapped right after the call: the pipe holds the only reference, and
+    the reader gets the bytes as they were at the call (SPLICE_F_GIFT is a
+    hint the kernel may ignore, and here does).  No reader: EPIPE and SIGPIPE."""
     import mmap
     fd = s32(fd)
     vecs = [(base, length) for base, length in iovecs(proc, iov, nr_segs) if length]
+    if not vecs:
+        return 0
     mode = host_fcntl.fcntl(fd, host_fcntl.F_GETFL) & os.O_ACCMODE
     if mode == os.O_RDONLY:
-        size = min(sum(length for _, length in vecs), MAX_IO)
-        if size == 0:
-            return 0
-        buf = ctypes.create_string_buffer(size)
-        one = (ctypes.c_void_p * 2)(ctypes.addressof(buf), size)
+        views, copies = proc.io_buffers(vecs, True, MAX_IO)
+        views = views[:IOV_MAX]
+        iov_out = host_iov(views)
         n = _pipe_transfer(proc, flags, (fd,), [(fd, select.POLLIN)],
-                           lambda: libc_call(libc.vmsplice, fd, one, 1, flags | SPLICE_F_NONBLOCK))
-        if n is NORETURN:
-            return n
-        data, at_ = buf.raw[:n], 0
-        for base, length in vecs:
-            proc.write(base, data[at_:at_ + length])
-            at_ += length
-            if at_ >= n:
-                break
+                           lambda: libc_call(libc.vmsplice, fd, iov_out, len(views), flags | SPLICE_F_NONBLOCK))
+        if n is not NORETURN and copies:
+            proc.copy_back(views, copies, n)
         return n
-    data = b"".join(proc.read(base, length) for base, length in vecs)
+    data = proc.read_good(vecs, MAX_IO)
     if not data:
-        return 0
+        return proc.err("EFAULT")
 
     def move():
         m = mmap.mmap(-1, len(data))

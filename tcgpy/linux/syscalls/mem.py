@@ -159,16 +159,19 @@ def sys_mprotect(proc, addr, length, prot):
 def sys_mremap(proc, old, old_size, new_size, flags, new_addr):
     m = proc.arch.consts.MMAN
     space = proc.space
-    maymove, fixed = flags & m["MREMAP_MAYMOVE"], flags & m["MREMAP_FIXED"]
-    # (MREMAP_DONTUNMAP, Linux 5.7, is not implemented: refused as by an
-    # older kernel, not taken as a move that unmaps)
-    if flags & ~(maymove | fixed) or (fixed and not maymove) or old & (PAGE - 1) or new_size == 0:
+    maymove, fixed, dontunmap = flags & m["MREMAP_MAYMOVE"], flags & m["MREMAP_FIXED"], flags & m["MREMAP_DONTUNMAP"]
+    if flags & ~(maymove | fixed | dontunmap) or old & (PAGE - 1) or new_size == 0:
         return proc.err("EINVAL")
     old_size, new_size = page_up(old_size), page_up(new_size)
-    if fixed:
-        if (new_addr & (PAGE - 1) or new_addr + new_size > space.LIMIT
+    if fixed or dontunmap:
+        # (the kernel's order: a new address is checked even as a hint, for MREMAP_DONTUNMAP)
+        if (new_addr & (PAGE - 1) or not maymove or (dontunmap and old_size != new_size)
+                or new_addr + new_size > space.LIMIT
                 or (old < new_addr + new_size and new_addr < old + old_size)):
             return proc.err("EINVAL")
+    if dontunmap:
+        return _move_keeping_old(proc, old, new_size, new_addr if fixed else None, new_addr)
+    if fixed:
         if space.find(old) is None:
             return proc.err("EFAULT")
         # as the kernel: what is at the target goes first, then a shrink's tail
@@ -193,6 +196,52 @@ def sys_mremap(proc, old, old_size, new_size, flags, new_addr):
     if start is None:
         return proc.err("ENOMEM")
     return _move_and_grow(proc, old, old_size, new_size, start)
+
+
+def _move_keeping_old(proc, old: int, size: int, fixed: int | None, hint: int) -> int:
+    """mremap(MREMAP_DONTUNMAP) (Linux 5.7; any mapping but a device's since
+    5.13): [old, old + size), which must be one mapping (EFAULT), moves to
+    ``fixed`` (replacing what is there) or a free range (near ``hint``), and
+    the old range stays mapped with its protection, its pages gone: private
+    anonymous memory reads zeros, a private file mapping reads the file
+    again, a shared mapping is the same memory at both addresses."""
+    space = proc.space
+    parts = space.overlapping(old, old + size)
+    if not _one_mapping(parts, old, old + size):
+        return proc.err("EFAULT")
+    if fixed is not None:
+        space.unmap(fixed, size)
+        start = fixed
+    else:
+        start = space.find_free(size, hint)
+        if start is None:
+            return proc.err("ENOMEM")
+    _move(proc, old, size, start)
+    for v in parts:
+        lo, hi = max(v.start, old), min(v.end, old + size)
+        if v.shared or v.hole:
+            continue
+        if v.file is not None:
+            space.map_file(lo, hi - lo, v.perms, v.name, v.file, v.foff + (lo - v.start), False, v.may_write)
+        else:
+            space.map(lo, hi - lo, v.perms, v.name)
+    return start
+
+
+def _one_mapping(parts: list, start: int, end: int) -> bool:
+    """Whether the VMAs ``parts`` cover [start, end) as one mapping of the
+    kernel's would: no gap, and pieces that differ only where tcgpy splits
+    what the kernel keeps whole (the end of a file, how they were made)."""
+    at = start
+    for a, b in zip(parts, parts[1:]):
+        if (a.end != b.start or (a.perms, a.shared, a.file) != (b.perms, b.shared, b.file)
+                or (a.file is not None and a.foff + (a.end - a.start) != b.foff)):
+            return False
+    for v in parts:
+        if v.start > at:
+            return False
+        at = v.end
+    return bool(parts) and at >= end
 
 
 def _move_and_grow(proc, old: int, old_size: int, new_size: int, start: int) -> int:

@@ -11,8 +11,9 @@ import select
 import struct
 
 from .args import s32
+from ..guestmem import Buffers, HostIovec, host_iov
 from .blocking import MSG_DONTWAIT, step_or_wait
-from .fs import post_sigpipe
+from .fs import IOV_MAX, MAX_IO, post_sigpipe
 from .hostlibc import libc, libc_call
 from .table import syscall
 
@@ -100,25 +101,26 @@ def sys_getpeername(proc, fd, addr, lenp):
     return _addr_query(proc, libc.getpeername, fd, addr, lenp)
 
 
-def _send(proc, fd: int, flags: int, data: bytes, name=None, namelen: int = 0, ctl=None, ctllen: int = 0):
-    """sendto and sendmsg (a host sendmsg either way).  EPIPE comes with
-    SIGPIPE unless MSG_NOSIGNAL (the MSG_ flags are the same on every Linux
-    architecture).  A blocking send never blocks the host (threads.py says
-    why): the host call is non-blocking and the thread waits in the
+def _send(proc, fd: int, flags: int, data: Buffers, name=None, namelen: int = 0, ctl=None, ctllen: int = 0):
+    """sendto and sendmsg (a host sendmsg either way) of ``data`` (the
+    guest's bytes copied, then memory that faults from its first bad byte:
+    the host kernel sends what Linux would of a bad buffer).  EPIPE comes
+    with SIGPIPE unless MSG_NOSIGNAL (the MSG_ flags are the same on every
+    Linux architecture).  A blocking send never blocks the host (threads.py
+    says why): the host call is non-blocking and the thread waits in the
     scheduler for room.  A stream socket takes the data in parts, as many
     as it needs (the address and ancillary data go with the first), a
     datagram socket all at once; SO_SNDTIMEO ends the wait with EAGAIN, or
     with the count sent so far, as a signal does."""
     import socket
     fd = s32(fd)
-    buf = ctypes.create_string_buffer(data, max(1, len(data)))
     done = 0
 
     def part() -> int:
         first = done == 0
-        iov = _IOVec(ctypes.addressof(buf) + done, len(data) - done)
+        rest = data[done:len(data)]
         h = _MsgHdr(ctypes.addressof(name) if first and name is not None else None, namelen if first else 0,
-                    ctypes.pointer(iov), 1, ctypes.addressof(ctl) if first and ctl is not None else None,
+                    host_iov(rest), len(rest), ctypes.addressof(ctl) if first and ctl is not None else None,
                     ctllen if first else 0, 0)
         return libc_call(libc.sendmsg, fd, ctypes.byref(h), s32(flags | MSG_DONTWAIT))
 
@@ -162,57 +164,64 @@ def _sock_type(fd: int) -> int:
 
 @syscall("sendto", "fd buf u x p u")
 def sys_sendto(proc, fd, buf, length, flags, addr, addrlen):
-    data = proc.read(buf, length)
+    data = Buffers(proc.io_buffers([(buf, length)], False, MAX_IO, copy=True)[0])
     return _send(proc, fd, flags, data, _in_buf(proc, addr, addrlen), addrlen if addr else 0)
 
 
 @syscall("recvfrom", "fd p u x p p")
 def sys_recvfrom(proc, fd, buf, length, flags, addr, lenp):
     import socket
-    length = min(length, 1 << 24)
-    if flags & MSG_WAITALL and _blocking(s32(fd), flags) and _sock_type(s32(fd)) == socket.SOCK_STREAM:
+    fd = s32(fd)
+    if flags & MSG_WAITALL and _blocking(fd, flags) and _sock_type(fd) == socket.SOCK_STREAM:
         if addr and lenp:
             proc.write(lenp, struct.pack("<I", 0))      # a stream has no source address
-        return _recv_waitall(proc, s32(fd), buf, length, flags & ~MSG_WAITALL)
-    data = ctypes.create_string_buffer(length)
-    room = _socklen(proc, lenp) if lenp else 0
-    abuf = ctypes.create_string_buffer(max(room, 128))
-    n = ctypes.c_uint(len(abuf))
-    r = libc_call(libc.recvfrom, s32(fd), data, ctypes.c_size_t(length), s32(flags),
-              abuf if addr else None, ctypes.byref(n) if addr else None)
-    proc.write(buf, data.raw[:r])
-    _out_addr(proc, abuf, addr, lenp, n.value)
-    return r
+        return _recvmsg_waitall(proc, fd, flags & ~MSG_WAITALL, [(buf, length)], _MsgHdr(), lambda n: None)
+    name = ctypes.create_string_buffer(_SOCKADDR_MAX)
+    h = _MsgHdr(ctypes.addressof(name) if addr else None, len(name) if addr else 0)
+    n = _recv_into(proc, fd, flags, [(buf, length)], h)
+    if addr:
+        _move_addr_out(proc, name, h.namelen, addr, lenp)
+    return n
 
 
-def _recv_waitall(proc, fd: int, buf: int, length: int, flags: int):
-    """A blocking MSG_WAITALL recv on a stream socket: what arrives goes to
-    the guest as it comes, the thread waiting in the scheduler in between,
-    until ``length`` bytes, end of stream, an error, a signal or SO_RCVTIMEO
-    (then the bytes so far, or EINTR/EAGAIN with none)."""
-    import socket
-    done = 0
+_SOCKADDR_MAX = 128         # sizeof(struct sockaddr_storage): the kernel's bound on an address
 
-    def step():
-        nonlocal done
-        while done < length:
-            data = ctypes.create_string_buffer(length - done)
-            try:
-                n = libc_call(libc.recvfrom, fd, data, ctypes.c_size_t(length - done), s32(flags | MSG_DONTWAIT),
-                          None, None)
-            except BlockingIOError:
-                return None
-            except OSError:
-                if done:
-                    return done
-                raise
-            if n == 0:
-                return done             # end of stream
-            proc.write(buf + done, data.raw[:n])
-            done += n
-        return done
 
-    return step_or_wait(proc, fd, select.POLLIN, socket.SO_RCVTIMEO, step, lambda: done or None)
+def _move_addr_out(proc, name, got: int, addr: int, lenp: int) -> None:
+    """A received source address to the guest as the kernel's
+    move_addr_to_user does it, after the data was taken: the room read from
+    ``*lenp`` then (EFAULT, or EINVAL when negative, with the data lost),
+    the address cut to it, its whole length written back."""
+    room = struct.unpack("<i", proc.read(lenp, 4))[0]
+    if room < 0:
+        raise OSError(22, "addrlen")
+    proc.write(addr, name.raw[:min(room, got)])
+    proc.write(lenp, struct.pack("<I", got))
+
+
+def _recv_into(proc, fd: int, flags: int, vecs: list, h) -> int:
+    """A host recvmsg with header ``h`` (its name and control buffers set)
+    into the guest buffers ``vecs``: in place up to the first byte the
+    kernel's copy would fault on, and from there memory that faults too, so
+    that what is lost or kept of a bad buffer's data (a datagram dropped, a
+    stream's bytes left for the next read) and the count are the kernel's."""
+    views, copies = proc.io_buffers(vecs, True, MAX_IO)
+    views = views[:IOV_MAX]             # (more only where the guest's buffers cross regions)
+    h.iov, h.iovlen = host_iov(views), len(views)
+    n = libc_call(libc.recvmsg, fd, ctypes.byref(h), s32(flags))
+    if copies:
+        proc.copy_back(views, copies, n)
+    return n
+
+
+def _after(vecs: list, skip: int) -> list:
+    """The guest buffers ``vecs`` without their first ``skip`` bytes."""
+    out = []
+    for base, length in vecs:
+        if skip < length:
+            out.append((base + skip, length - skip))
+        skip = max(0, skip - length)
+    return out
 
 
 def _blocking(fd: int, flags: int) -> bool:
@@ -242,96 +251,87 @@ def sys_getsockopt(proc, fd, level, name, val, lenp):
     return r
 
 
-class _IOVec(ctypes.Structure):
-    _fields_ = [("base", ctypes.c_void_p), ("len", ctypes.c_size_t)]
-
-
 class _MsgHdr(ctypes.Structure):
-    _fields_ = [("name", ctypes.c_void_p), ("namelen", ctypes.c_uint), ("iov", ctypes.POINTER(_IOVec)),
+    _fields_ = [("name", ctypes.c_void_p), ("namelen", ctypes.c_uint), ("iov", ctypes.POINTER(HostIovec)),
                 ("iovlen", ctypes.c_size_t), ("control", ctypes.c_void_p), ("controllen", ctypes.c_size_t),
                 ("flags", ctypes.c_int)]
 
 
 def _host_msghdr(proc, msg: int, for_recv: bool):
+    """The guest's ``struct msghdr`` at ``msg``: (its fields, a host header
+    with host name and control buffers, those buffers, the guest's iovecs)."""
     lay = proc.layout("msghdr")
     m = lay.unpack(proc.read(msg, lay.size))
     if m["msg_iovlen"] > 1024:
         raise OSError(22, "iovlen")
     iov_lay = proc.layout("iovec")
     raw = proc.read(m["msg_iov"], iov_lay.size * m["msg_iovlen"])
-    guest_iov = [iov_lay.unpack(raw[i * iov_lay.size:]) for i in range(m["msg_iovlen"])]
-    keep = []
-    iov = (_IOVec * max(1, len(guest_iov)))()
-    for i, v in enumerate(guest_iov):
-        b = ctypes.create_string_buffer(b"" if for_recv else proc.read(v["iov_base"], v["iov_len"]),
-                                        v["iov_len"])
-        keep.append(b)
-        iov[i] = _IOVec(ctypes.addressof(b), v["iov_len"])
+    vecs = [(v["iov_base"], v["iov_len"]) for v in (iov_lay.unpack(raw[i * iov_lay.size:])
+                                                    for i in range(m["msg_iovlen"]))]
     name = ctypes.create_string_buffer(proc.read(m["msg_name"], m["msg_namelen"]) if m["msg_name"] and not for_recv
                                        else b"", max(m["msg_namelen"], 1))
     ctl = ctypes.create_string_buffer(proc.read(m["msg_control"], m["msg_controllen"])
                                       if m["msg_control"] and not for_recv else b"", max(m["msg_controllen"], 1))
-    h = _MsgHdr(ctypes.addressof(name) if m["msg_name"] else None, m["msg_namelen"], iov, len(guest_iov),
+    h = _MsgHdr(ctypes.addressof(name) if m["msg_name"] else None, m["msg_namelen"], None, 0,
                 ctypes.addressof(ctl) if m["msg_control"] else None, m["msg_controllen"], 0)
-    return m, h, keep, name, ctl, guest_iov
+    return m, h, name, ctl, vecs
 
 
 @syscall("sendmsg", "fd p x")
 def sys_sendmsg(proc, fd, msg, flags):
-    m, h, keep, name, ctl, _ = _host_msghdr(proc, msg, False)
-    return _send(proc, fd, flags, b"".join(b.raw for b in keep), name if m["msg_name"] else None,
+    m, h, name, ctl, vecs = _host_msghdr(proc, msg, False)
+    data = Buffers(proc.io_buffers(vecs, False, MAX_IO, copy=True)[0])
+    return _send(proc, fd, flags, data, name if m["msg_name"] else None,
                  m["msg_namelen"], ctl if m["msg_control"] else None, m["msg_controllen"])
 
 
 @syscall("recvmsg", "fd p x")
 def sys_recvmsg(proc, fd, msg, flags):
     import socket
-    m, h, keep, name, ctl, guest_iov = _host_msghdr(proc, msg, True)
+    m, h, name, ctl, vecs = _host_msghdr(proc, msg, True)
     fd = s32(fd)
-    if (flags & MSG_WAITALL and any(v["iov_len"] for v in guest_iov) and _blocking(fd, flags)
+
+    def header_out(n: int) -> None:
+        """The source address, the ancillary data and the flags to the guest."""
+        if m["msg_name"]:
+            proc.write(m["msg_name"], name.raw[:h.namelen])
+        if m["msg_control"]:
+            # SCM_RIGHTS carries host fds, which are the guest's fds too.
+            proc.write(m["msg_control"], ctl.raw[:h.controllen])
+        lay = proc.layout("msghdr")
+        proc.write(msg + lay.offset("msg_namelen"), struct.pack("<I", h.namelen))
+        proc.write(msg + lay.offset("msg_controllen"), struct.pack("<Q", h.controllen))
+        proc.write(msg + lay.offset("msg_flags"), struct.pack("<i", h.flags))
+
+    if (flags & MSG_WAITALL and any(length for _, length in vecs) and _blocking(fd, flags)
             and _sock_type(fd) == socket.SOCK_STREAM):
-        return _recvmsg_waitall(proc, fd, msg, flags & ~MSG_WAITALL, m, h, keep, name, ctl, guest_iov)
-    n = libc_call(libc.recvmsg, fd, ctypes.byref(h), s32(flags))
-    _recvmsg_out(proc, msg, m, h, keep, name, ctl, guest_iov, n)
+        return _recvmsg_waitall(proc, fd, flags & ~MSG_WAITALL, vecs, h, header_out)
+    n = _recv_into(proc, fd, flags, vecs, h)
+    header_out(n)
     return n
 
 
-def _recvmsg_out(proc, msg, m, h, keep, name, ctl, guest_iov, n: int) -> None:
-    """The first ``n`` bytes received, the source address and the ancillary data to the guest."""
-    left = n
-    for b, v in zip(keep, guest_iov):
-        take = min(left, v["iov_len"])
-        proc.write(v["iov_base"], b.raw[:take])
-        left -= take
-    if m["msg_name"]:
-        proc.write(m["msg_name"], name.raw[:h.namelen])
-    if m["msg_control"]:
-        # SCM_RIGHTS carries host fds, which are the guest's fds too.
-        proc.write(m["msg_control"], ctl.raw[:h.controllen])
-    lay = proc.layout("msghdr")
-    proc.write(msg + lay.offset("msg_namelen"), struct.pack("<I", h.namelen))
-    proc.write(msg + lay.offset("msg_controllen"), struct.pack("<Q", h.controllen))
-    proc.write(msg + lay.offset("msg_flags"), struct.pack("<i", h.flags))
-
-
-def _recvmsg_waitall(proc, fd: int, msg: int, flags: int, m, h, keep, name, ctl, guest_iov):
-    """recvmsg's MSG_WAITALL on a blocking stream socket, as _recv_waitall;
-    the address and ancillary data come with the first part."""
+def _recvmsg_waitall(proc, fd: int, flags: int, vecs: list, h, header_out):
+    """A blocking MSG_WAITALL recv on a stream socket: what arrives goes to
+    the guest buffers ``vecs`` as it comes (in place, as _recv_into), the
+    thread waiting in the scheduler in between, until they are full, end of
+    stream, an error, a signal or SO_RCVTIMEO (then the bytes so far, or
+    EINTR/EAGAIN with none).  The header ``h`` (address, ancillary data) is
+    the first part's, given to ``header_out`` with the count at the end."""
     import socket
-    total = sum(v["iov_len"] for v in guest_iov)
+    total = sum(min(length, MAX_IO) for _, length in vecs)
     done = 0
-    first = None            # the first part's msghdr as the host filled it
+    first = True
 
     def step():
         nonlocal done, first
         while done < total:
-            rest, skip = [], done
-            for b, v in zip(keep, guest_iov):
-                if skip < v["iov_len"]:
-                    rest.append(_IOVec(ctypes.addressof(b) + skip, v["iov_len"] - skip))
-                skip = max(0, skip - v["iov_len"])
-            part = h if first is None else _MsgHdr(None, 0, None, 0, None, 0, 0)
-            part.iov, part.iovlen = (_IOVec * len(rest))(*rest), len(rest)
+            # (the buffers found again at each step: other threads run
+            # during a wait, and may unmap or protect them meanwhile)
+            views, copies = proc.io_buffers(_after(vecs, done), True, total - done)
+            views = views[:IOV_MAX]
+            part = h if first else _MsgHdr()
+            part.iov, part.iovlen = host_iov(views), len(views)
             try:
                 n = libc_call(libc.recvmsg, fd, ctypes.byref(part), s32(flags | MSG_DONTWAIT))
             except BlockingIOError:
@@ -340,14 +340,16 @@ def _recvmsg_waitall(proc, fd: int, msg: int, flags: int, m, h, keep, name, ctl,
                 if done:
                     break
                 raise
-            first = h
+            first = False
             if n == 0:
                 break                   # end of stream
+            if copies:
+                proc.copy_back(views, copies, n)
             done += n
         return finish()
 
     def finish():
-        _recvmsg_out(proc, msg, m, h, keep, name, ctl, guest_iov, done)
+        header_out(done)
         return done
 
     return step_or_wait(proc, fd, select.POLLIN, socket.SO_RCVTIMEO, step, lambda: finish() if done else None)
