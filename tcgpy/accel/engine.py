@@ -94,6 +94,7 @@ class Engine(Protocol):
 
     # a host SIGBUS from a file mapping another process truncated, caught
     # while guest code runs (the TCG engine's busguard.py); ``lazy``: from
-    # when the engine runs host code (not worth loading it for)
+    # when the engine runs host code (not worth loading it for).  The take
+    # gives its host address, 0 where the engine cannot tell (KVM), or None
     def watch_host_bus(self, backing, lazy: bool = False) -> None: ...
     def take_host_bus_fault(self) -> int | None: ...

@@ -321,7 +321,7 @@ class AddressSpace:
         self.map_file(v.start, v.end - v.start, v.perms, v.name, v.file, v.foff, v.shared, v.may_write)
         return True
 
-    def refresh_file_holes(self) -> None:
+    def refresh_file_holes(self) -> bool:
         """Pages of file mappings wholly past the end of a file that shrank
         (this process truncated it, or another one did) become holes, so
         that touching them is a guest SIGBUS rather than a host one: shared
@@ -330,7 +330,7 @@ class AddressSpace:
         too).  Called after the syscalls that may shrink a file
         (process.FILES_MAY_SHRINK) and waits while file mappings exist, and
         after busguard caught the host's SIGBUS for a file shrunk while the
-        guest made no syscall."""
+        guest made no syscall.  True when a page became a hole."""
         shrunk = []
         for fm in list(self.files):
             size = fm.size()
@@ -339,12 +339,15 @@ class AddressSpace:
             if size is not None:
                 fm.seen_size = size
         if not shrunk:
-            return
+            return False
+        holes = False
         for v in [v for v in self.vmas if v.file in shrunk and not v.hole]:
             gone = max(v.start, v.start + page_up(v.file.seen_size) - v.foff)
             if gone < v.end:
                 self.map(gone, v.end - gone, v.perms, v.name, shared=v.shared, may_write=v.may_write, file=v.file,
                          foff=v.foff + (gone - v.start), hole=True)
+                holes = True
+        return holes
 
     def guest_address(self, host: int) -> int | None:
         """The guest address of host memory inside a file or shared mapping's backing."""

@@ -633,6 +633,11 @@ class LinuxProcess(GuestMemory):
         host = self.emu.take_host_bus_fault()
         if host is None:
             return False
+        if not host:
+            # The engine cannot say where (KVM): the shrunk files' pages
+            # become holes, and the access, run again, faults in one (a
+            # SIGBUS there, as for any hole).
+            return self.space.refresh_file_holes()
         addr = self.space.guest_address(host)
         self.space.refresh_file_holes()
         if addr is None:

@@ -215,6 +215,9 @@ class Scheduler:
         t.wake_result = timeout_result
         t.on_timeout, t.on_signal, t.sa_restart = on_timeout, on_signal, sa_restart
         if self.held:
+            # The mask the wait is under (ppoll's, pselect6's) decides at
+            # once which pending signal ends it, even with no time to wait.
+            t.blocked = self.proc.signals.blocked
             self._wait(t)
             return
         self._save(t)

@@ -110,6 +110,10 @@ class Vcpu:
         self._fpu_dirty = False
         self._step = False                  # single-stepping (TF) for run(count=...)
         self._exit_requested = False
+        # KVM_RUN failed with EFAULT: host memory behind the guest's is gone
+        # (take_host_bus_fault); _efault_again: the run before failed so too
+        self._bus_fault = False
+        self._efault_again = False
         self._vcpu_thread = None            # the host thread in run(), for kicks
         self._vcpu = -1
         self._vcpu_sigmask = None
@@ -833,7 +837,12 @@ class KvmEmulator:
         """Nothing to do: no tcgpy code touches a file mapping while the guest runs."""
 
     def take_host_bus_fault(self) -> int | None:
-        return None
+        """0 after a KVM_RUN that failed for host memory that is gone (where,
+        KVM does not say), else None."""
+        if not self._bus_fault:
+            return None
+        self._bus_fault = False
+        return 0
 
     # -- debugging -------------------------------------------------------------------------------
     def add_breakpoint(self, address: int) -> None:
@@ -1040,8 +1049,20 @@ class KvmEmulator:
         if err == errno.EINTR or (err == 0 and run.exit_reason == K.EXIT_INTR):
             run.immediate_exit = 0
             return self._stopped_anywhere()
+        if err == errno.EFAULT and not self._efault_again:
+            # KVM could not fault in the host page behind a guest access:
+            # another process truncated a file the guest maps, under a loop
+            # that made no syscall (KVM says no more on this kernel: no
+            # KVM_EXIT_MEMORY_FAULT).  The instruction has not run; stop,
+            # so that the Linux layer makes the pages past the file's end
+            # holes (take_host_bus_fault) and runs it again: it faults then,
+            # a SIGBUS.  A second EFAULT in a row is not that.  (Stopped as a
+            # kick stops it: the state is the vCPU's, in ring 3.)
+            self._efault_again = self._bus_fault = self._exit_requested = True
+            return self._stopped_anywhere()
         if err:
             raise EmulationError(f"KVM_RUN failed: {os.strerror(err)} (pc {self.regs.rip:#x})")
+        self._efault_again = False
         reason = run.exit_reason
         if reason == K.EXIT_IO:
             return self._from_stub(run.io_port)
@@ -1194,6 +1215,7 @@ class KvmEmulator:
 
 # KvmEmulator's attributes that are its vCPUs' own (Vcpu): each host thread sees its vCPU's.
 VCPU_ATTRS = ("regs", "_fs_base", "_gs_base", "_segs_dirty", "_fpu", "_fpu_dirty", "_step", "_exit_requested",
+              "_bus_fault", "_efault_again",
               "_vcpu_thread", "_vcpu", "_vcpu_sigmask", "_run_page", "_run", "_sync", "_sregs", "_fresh_sregs",
               "_in_user", "_kstack_frame", "_queue", "_kernel_host", "_kernel_va", "_flush_due",
               "last_run_insns", "stop_reason", "hit_breakpoint")
