@@ -21,6 +21,9 @@ class GuestMemory:
     # (address, access) of the first bad byte io_buffers found last, for
     # ``-d guest_errors`` when the host kernel's answer is EFAULT
     bad_buffer: tuple[int, str] | None = None
+    # the copies io_buffers made of a faulting read's buffers, holding the
+    # guest's own bytes (copy_back_faulted)
+    faulting_copies: list | None = None
 
     def read(self, addr: int, size: int) -> bytes:
         """Guest memory as a syscall reads it: EFAULT (MemoryFault) where the
@@ -68,7 +71,7 @@ class GuestMemory:
         views: list = []
         copies: list = []
         left = limit
-        self.bad_buffer = None
+        self.bad_buffer = self.faulting_copies = None
         for i, (addr, length) in enumerate(vecs):
             length = min(length, left)
             if length <= 0:
@@ -83,6 +86,15 @@ class GuestMemory:
                 rest = length - ok + min(left, sum(n for _, n in vecs[i + 1:]))
                 self.bad_buffer = (bad, "write" if fill else "read")
                 views.append(_view(_faulting_base(), min(rest, _FAULTING_SIZE)))
+                if fill and aspace is None:
+                    # An engine without views of guest memory (KVM): the
+                    # host kernel may fill a copy in part and then fault
+                    # (EFAULT), which natively leaves those bytes in the
+                    # guest's buffer.  Copies of the guest's own bytes can
+                    # all go back then (copy_back_faulted).
+                    for a, data in copies:
+                        data[:] = self.emu.mem_read(a, len(data))
+                    self.faulting_copies = copies
                 break
         return views, copies
 
@@ -118,6 +130,16 @@ class GuestMemory:
                 if data is v:
                     self.emu.mem_write(addr, bytes(data[:n - done]))
             done += len(v)
+
+    def copy_back_faulted(self, copies: list) -> None:
+        """A host read into buffers of ``io_buffers`` failed with EFAULT:
+        the copies it may have filled in part before the fault go back to
+        guest memory, where natively its bytes are (only copies io_buffers
+        made of the guest's own bytes for that: ``faulting_copies``)."""
+        if copies and copies is self.faulting_copies:
+            for addr, data in copies:
+                self.emu.mem_write(addr, bytes(data))
+        self.faulting_copies = None
 
     def read_good(self, vecs: list[tuple[int, int]], limit: int) -> bytes:
         """The bytes of the guest buffers ``vecs`` (at most ``limit``) up to

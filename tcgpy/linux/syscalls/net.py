@@ -5,6 +5,7 @@ host's libc as they are; only pointers inside struct msghdr are translated."""
 from __future__ import annotations
 
 import ctypes
+import errno
 import fcntl
 import os
 import select
@@ -208,7 +209,12 @@ def _recv_into(proc, fd: int, flags: int, vecs: list, h) -> int:
     views, copies = proc.io_buffers(vecs, True, MAX_IO)
     views = views[:IOV_MAX]             # (more only where the guest's buffers cross regions)
     h.iov, h.iovlen = host_iov(views), len(views)
-    n = libc_call(libc.recvmsg, fd, ctypes.byref(h), s32(flags))
+    try:
+        n = libc_call(libc.recvmsg, fd, ctypes.byref(h), s32(flags))
+    except OSError as e:
+        if e.errno == errno.EFAULT:
+            proc.copy_back_faulted(copies)
+        raise
     if copies:
         proc.copy_back(views, copies, n)
     return n
@@ -336,7 +342,9 @@ def _recvmsg_waitall(proc, fd: int, flags: int, vecs: list, h, header_out):
                 n = libc_call(libc.recvmsg, fd, ctypes.byref(part), s32(flags | MSG_DONTWAIT))
             except BlockingIOError:
                 return None
-            except OSError:
+            except OSError as e:
+                if e.errno == errno.EFAULT:
+                    proc.copy_back_faulted(copies)
                 if done:
                     break
                 raise
