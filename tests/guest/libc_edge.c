@@ -70,7 +70,9 @@
  *            write/writev with bad buffers on unix stream and datagram
  *            socketpairs, UDP and TCP: EFAULT; what the socket keeps (a
  *            stream's bytes) or drops (a datagram); recvfrom's bad address
- *            length after the data was taken
+ *            length after the data was taken; accept4's bad or missing
+ *            address length: EFAULT (EINVAL if negative), the connection
+ *            taken and closed
  *   dirfault getdents64 into bad buffers (EFAULT, the position unmoved, or
  *            the records before the fault); readlink(at) into bad buffers
  *            (all or nothing) and of size 0 (EINVAL)
@@ -1822,6 +1824,44 @@ static int inet_pair(int type, int sv[2])
     return 0;
 }
 
+/* accept4 with a bad address length pointer: the kernel takes the
+ * connection, then fails to write the peer's address out (EFAULT, or EINVAL
+ * for a negative length) and closes it; the client sees its peer gone. */
+static void sockfault_accept(const char *what, socklen_t *lenp, socklen_t len, struct bad_bufs *b)
+{
+    int s = socket(AF_UNIX, SOCK_STREAM, 0);
+    struct sockaddr_un a = {AF_UNIX};
+    snprintf(a.sun_path + 1, sizeof a.sun_path - 1, "tcgpy-acc-%d", (int)getpid());
+    socklen_t al = (socklen_t)(sizeof(sa_family_t) + 1 + strlen(a.sun_path + 1));
+    if (s < 0 || bind(s, (struct sockaddr *)&a, al) != 0 || listen(s, 4) != 0) {
+        perror("accept listener");
+        return;
+    }
+    int c = socket(AF_UNIX, SOCK_STREAM, 0);
+    connect(c, (struct sockaddr *)&a, al);
+    struct sockaddr_un peer;
+    if (lenp != NULL && lenp != (socklen_t *)b->gone)
+        *lenp = len;
+    errno = 0;
+    long r = syscall(SYS_accept4, s, &peer, lenp, 0);
+    int e = errno;
+    signal(SIGPIPE, SIG_IGN);
+    errno = 0;
+    long w = write(c, "x", 1);
+    int we = errno;
+    signal(SIGPIPE, SIG_DFL);
+    fcntl(s, F_SETFL, O_NONBLOCK);
+    long again = syscall(SYS_accept4, s, NULL, NULL, 0);
+    printf("sockfault accept4 %s: %s, client write %s, another connection: %s\n", what,
+           r < 0 ? strerror(e) : "accepted", w < 0 ? strerror(we) : "ok", again >= 0 ? "yes" : "no");
+    if (r >= 0)
+        close(r);
+    if (again >= 0)
+        close(again);
+    close(c);
+    close(s);
+}
+
 static void mode_sockfault(void)
 {
     struct bad_bufs b = bad_bufs();
@@ -1850,6 +1890,11 @@ static void mode_sockfault(void)
     } else {
         perror("tcp pair");
     }
+    socklen_t len;
+    sockfault_accept("address, NULL length", NULL, 0, &b);
+    sockfault_accept("address, unmapped length", (socklen_t *)b.gone, 0, &b);
+    sockfault_accept("address, length -1", &len, (socklen_t)-1, &b);
+    sockfault_accept("address, length 0", &len, 0, &b);
 }
 
 static void dirfault_result(const char *what, long r)

@@ -11,6 +11,7 @@ import os
 import select
 import struct
 
+from ..errnos import GuestErrno
 from .args import s32
 from ..guestmem import Buffers, HostIovec, host_iov
 from .blocking import MSG_DONTWAIT, step_or_wait
@@ -79,11 +80,23 @@ def _addr_query(proc, fn, fd, addr, lenp) -> int:
 
 @syscall("accept4", "fd p p x")
 def sys_accept4(proc, fd, addr, lenp, flags):
-    room = _socklen(proc, lenp) if lenp else 0
-    buf = ctypes.create_string_buffer(max(room, 128))
+    """The host's accept4; the peer's address goes out after it, as the
+    kernel's move_addr_to_user does it: an address wanted with a missing or
+    bad length pointer, or a bad address buffer, is EFAULT (a negative
+    length EINVAL), and the connection is taken and closed all the same."""
+    buf = ctypes.create_string_buffer(128)          # (a sockaddr_storage)
     n = ctypes.c_uint(len(buf))
     r = libc_call(libc.accept4, s32(fd), buf if addr else None, ctypes.byref(n) if addr else None, s32(flags))
-    _out_addr(proc, buf, addr, lenp, n.value)
+    if addr:
+        try:
+            room = s32(struct.unpack("<I", proc.read(lenp, 4))[0])     # (a NULL lenp faults)
+            if room < 0:
+                raise GuestErrno("EINVAL")
+            proc.write(addr, buf.raw[:min(room, n.value)])
+            proc.write(lenp, struct.pack("<I", n.value))
+        except BaseException:
+            os.close(r)
+            raise
     return r
 
 
