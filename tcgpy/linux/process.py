@@ -142,22 +142,44 @@ def dispatch_table(table: dict) -> dict:
     return {nr: (row, len(row.args), checks(row)) for nr, row in table.items()}
 
 
+def plain_table(dispatch: dict, args_of) -> dict:
+    """syscall number -> (row, arguments(), index of its descriptor argument
+    or -1) for the rows on_syscall's lean path serves: those that need none
+    of the CHECK_* work, or only CHECK_OWN_FD of one descriptor argument,
+    which a negative number (an anonymous mmap's -1) passes without the
+    descriptor lists.  ``args_of(n)`` reads the first n argument registers
+    (getppid reads none, munmap two: not all six for each)."""
+    plain = {}
+    for nr, (row, nargs, checks) in dispatch.items():
+        if checks == 0:
+            plain[nr] = (row, args_of(nargs), -1)
+        elif checks == CHECK_OWN_FD and len(row.fd_args) == 1:
+            plain[nr] = (row, args_of(nargs), row.fd_args[0])
+    return plain
+
+
 def _syscall_registers(emu, abi):
-    """(number(), arguments(), set_result(value)) for ``emu``: straight from
-    the env's fields where they are plain 64-bit registers (one C call for
-    all six arguments: reg_read by name cost a sixth of a read(2)'s time in
+    """(number(), args_of(n), set_result(value)) for ``emu``: args_of(n) is a
+    function reading the first n argument registers.  Straight from the
+    env's fields where they are plain 64-bit registers (one C call for
+    all of them: reg_read by name cost a sixth of a read(2)'s time in
     Python), else through reg_read/reg_write (the KVM engine)."""
     env, names = getattr(emu, "env", None), (abi.number, *abi.args, abi.ret)
     fields = getattr(emu, "plain_reg_fields", lambda _: None)(names) if env is not None else None
     if fields is None:
-        return (lambda: emu.reg_read(abi.number),
-                lambda: tuple(emu.reg_read(r) for r in abi.args),
-                lambda v: emu.reg_write(abi.ret, v))
+        def args_of(n: int):
+            return lambda: tuple(emu.reg_read(r) for r in abi.args[:n])
+        return (lambda: emu.reg_read(abi.number), args_of, lambda v: emu.reg_write(abi.ret, v))
     nr_field, *arg_fields, ret_field = fields
-    get_args = operator.attrgetter(*arg_fields)
-    return (functools.partial(getattr, env, nr_field),
-            (lambda: get_args(env)) if len(arg_fields) > 1 else (lambda: (get_args(env),)),
-            functools.partial(setattr, env, ret_field))
+
+    def args_of(n: int):
+        if n == 0:
+            return tuple
+        if n == 1:
+            one = operator.attrgetter(arg_fields[0])
+            return lambda: (one(env),)
+        return functools.partial(operator.attrgetter(*arg_fields[:n]), env)
+    return functools.partial(getattr, env, nr_field), args_of, functools.partial(setattr, env, ret_field)
 
 
 class LinuxProcess(GuestMemory):
@@ -207,7 +229,10 @@ class LinuxProcess(GuestMemory):
         # forgotten whenever a number may come to name another file
         self.never_wait_fds: set[int] = set()
         self.reaped_at_default: set[int] = set()   # see syscalls/proc.py, _reaped
-        self._regs = _syscall_registers(emu, arch.abi)
+        self._read_nr, args_of, self._write_ret = _syscall_registers(emu, arch.abi)
+        self._read_args = args_of(len(arch.abi.args))
+        # The syscalls on_syscall serves without its generic bookkeeping
+        self.plain = plain_table(self.dispatch, args_of)
         # read/write/pread64/pwrite64 on never_wait_fds served in host code
         # without coming here (the TCG engine's; None elsewhere), while
         # nothing needs to see every syscall (host_syscalls_wanted)
@@ -283,9 +308,32 @@ class LinuxProcess(GuestMemory):
     def on_syscall(self, emu) -> None:
         if self.signals.host_queue and self.signal_first():
             return
-        read_nr, read_args, write_ret = self._regs
-        nr = read_nr()
-        args = read_args()
+        nr = self._read_nr()
+        plain = self.plain.get(nr)
+        if plain is not None and not (self.forkshare.early or self.opts.strace):
+            # The lean path (most calls): the handler with the arguments it
+            # takes, and no check it does not need.
+            row, read_args, fd_at = plain
+            args = read_args()
+            if fd_at >= 0 and not args[fd_at] & 0x8000_0000:
+                self._syscall(nr, self._read_args())   # a descriptor: it may be one of tcgpy's
+                return
+            try:
+                ret = row.handler(self, *args)
+                if ret.__class__ is not int and ret is not NORETURN:
+                    self._check_result(ret)
+            except (ProcessExit, ProcessKilled):
+                raise
+            except Exception as e:
+                ret = self._failed(row, e)
+            if ret is not NORETURN:
+                self._write_ret(ret & MASK64)
+            self._after_syscall()
+        else:
+            self._syscall(nr, self._read_args())
+
+    def _syscall(self, nr: int, args: tuple) -> None:
+        """A syscall by the generic path: -strace, the CHECK_* work, unknown numbers."""
         entry = self.dispatch.get(nr)
         trace = self.opts.strace
         if self.forkshare.early:
@@ -314,43 +362,60 @@ class LinuxProcess(GuestMemory):
                     ret = row.handler(self, *args[:nargs])
                 if checks & CHECK_REUSE:
                     self.forget_never_wait_fds()
-                if ret.__class__ is not int and not isinstance(ret, int) and ret is not NORETURN:
-                    raise TypeError(f"handler returned {ret!r}")
+                if ret.__class__ is not int and ret is not NORETURN:
+                    self._check_result(ret)
             except (ProcessExit, ProcessKilled):
                 if trace:
                     self._trace("\n")
                 raise
-            except OSError as e:
-                ret = -host_to_guest_errno(e.errno or 0, self.errno) if e.errno else self.err("EINVAL")
-                if e.errno == errno.EFAULT and self.bad_buffer is not None:
-                    # (a read or write whose buffer the host kernel faulted on: guestmem.io_buffers)
-                    (bad, access), self.bad_buffer = self.bad_buffer, None
-                    self._dlog("guest_errors", f"{row.name}: bad address {bad:#x} ({access}): EFAULT\n")
-            except GuestErrno as e:
-                ret = self.err(e.name)
-            except MemoryFault as e:
-                ret = self.err("EFAULT")
-                self._dlog("guest_errors", f"{row.name}: bad address {e.address:#x} ({e.access}): EFAULT\n")
-            except (ValueError, OverflowError):
-                ret = self.err("EINVAL")
-            except Exception as e:   # a tcgpy bug: say so in one line, let the guest see EINVAL
-                sys.stderr.write(f"tcgpy: internal error in {row.name}: {type(e).__name__}: {e}\n")
-                ret = self.err("EINVAL")
+            except Exception as e:
+                ret = self._failed(row, e)
             if trace:
                 self._trace(strace_result(self, row, ret, waited=self.sched.loads != loads) + "\n")
         if ret is not NORETURN:
-            write_ret(ret & MASK64)
+            self._write_ret(ret & MASK64)
         if checks & CHECK_SHRINK and self.space.files.data and (
                 row.name != "openat" or args[2] & self.arch.consts.OPEN_FLAGS["O_TRUNC"]):
             # (an openat shrinks a file only with O_TRUNC: a dynamic
             # program's libraries are private file mappings, so the other
             # openats would pay an fstat for each, ~2 us)
             self.space.refresh_file_holes()
+        self._after_syscall()
+
+    @staticmethod
+    def _check_result(ret) -> None:
+        if not isinstance(ret, int):
+            raise TypeError(f"handler returned {ret!r}")
+
+    def _failed(self, row, e: Exception) -> int:
+        """The guest's result of a handler that raised ``e``."""
+        if isinstance(e, OSError):
+            if e.errno == errno.EFAULT and self.bad_buffer is not None:
+                # (a read or write whose buffer the host kernel faulted on: guestmem.io_buffers)
+                (bad, access), self.bad_buffer = self.bad_buffer, None
+                self._dlog("guest_errors", f"{row.name}: bad address {bad:#x} ({access}): EFAULT\n")
+            return -host_to_guest_errno(e.errno or 0, self.errno) if e.errno else self.err("EINVAL")
+        if isinstance(e, GuestErrno):
+            return self.err(e.name)
+        if isinstance(e, MemoryFault):
+            self._dlog("guest_errors", f"{row.name}: bad address {e.address:#x} ({e.access}): EFAULT\n")
+            return self.err("EFAULT")
+        if isinstance(e, (ValueError, OverflowError)):
+            return self.err("EINVAL")
+        # a tcgpy bug: say so in one line, let the guest see EINVAL
+        sys.stderr.write(f"tcgpy: internal error in {row.name}: {type(e).__name__}: {e}\n")
+        return self.err("EINVAL")
+
+    def _after_syscall(self) -> None:
+        """Signals the call made deliverable, and whether host code may now
+        serve syscalls: asked only when the answer may be no or may have
+        changed (a signal pending, -strace, a forked child's first
+        syscalls, or host code held off, as a debugger holds it)."""
         sigs = self.signals
         if sigs.pending or sigs.host_queue or self.wakeup.is_set() or self.sched.current.saved_mask is not None:
             self.deliver_pending()          # (else it would find nothing to do)
         hs = self.host_syscalls
-        if hs is not None:
+        if hs is not None and (sigs.pending or not hs.wanted or self.forkshare.early or self.opts.strace):
             wanted = self.host_syscalls_wanted()
             if wanted != hs.wanted:
                 hs.want(wanted)
