@@ -246,7 +246,10 @@ LIBC_CASES = [
     Case("libc_edge_sigmask", "libc_edge", ("sigmask",)),
     # waitpid/waitid for a child that outlives a periodic SIGALRM: the
     # handler runs while they wait, EINTR without SA_RESTART, a restart with
-    # it (qemu-aarch64 7.2 agrees).
+    # it (qemu-aarch64 7.2 agrees).  The child goes only when told (after
+    # the EINTR, or by the SA_RESTART handler): it slept 400 ms before, and
+    # a native reference run on a loaded machine once reached its wait
+    # after the child had exited.
     Case("libc_edge_waitsig", "libc_edge", ("waitsig",)),
     # A MAP_SHARED anonymous mapping moved by mremap stays shared with a
     # child forked before; pages grown past the original object are SIGBUS,

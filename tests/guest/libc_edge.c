@@ -288,7 +288,14 @@ static void mode_busdie(const char *dir)
 }
 
 static volatile int alarms;
-static void on_alarm(int sig) { (void)sig; alarms++; }
+static int alarm_tell = -1;     /* a pipe on_alarm writes a byte to (waitsig), or -1 */
+static void on_alarm(int sig)
+{
+    (void)sig;
+    alarms++;
+    if (alarm_tell >= 0)
+        write(alarm_tell, "x", 1);
+}
 
 /* SIGALRM every ``ms`` until alarm_off(): one that comes before the syscall
  * under test has started (a slow emulator) is followed by one that finds it
@@ -754,24 +761,53 @@ static pid_t sleepy_child(long ms, int status)
     return pid;
 }
 
+/* A child that exits with ``status`` when told (a byte on the pipe *tell
+ * writes to), or after 10 s: a wait for it is still waiting when the next
+ * periodic alarm comes, however long the parent took to get to the wait. */
+static pid_t told_child(int status, int *tell)
+{
+    int p[2];
+    if (pipe(p) != 0) {
+        perror("pipe");
+        exit(1);
+    }
+    pid_t pid = fork();
+    if (pid == 0) {
+        close(p[1]);
+        struct pollfd pf = {p[0], POLLIN, 0};
+        poll(&pf, 1, 10000);
+        _exit(status);
+    }
+    close(p[0]);
+    *tell = p[1];
+    return pid;
+}
+
 static void mode_waitsig(void)
 {
     for (int restart = 0; restart < 2; restart++) {
         const char *how = restart ? "SA_RESTART" : "no SA_RESTART";
-        pid_t pid = sleepy_child(400, 7);
+        /* Without SA_RESTART the child goes once the wait was interrupted;
+         * with it, the handler lets it go and the wait goes on to reap it. */
+        int tell;
+        pid_t pid = told_child(7, &tell);
+        alarm_tell = restart ? tell : -1;
         alarm_in(50, restart);
         int st = 0;
         errno = 0;
         pid_t got = waitpid(pid, &st, 0);
         int e = errno;
         const char *ran = alarm_off();
+        alarm_tell = -1;
+        close(tell);
         printf("waitpid, %s: %s %s, handler ran: %s\n", how, got == pid ? "the child" : got < 0 ? "-1" : "WRONG",
                got < 0 ? strerror(e) : "", ran);
         if (got < 0)
             got = waitpid(pid, &st, 0);
         printf("waitpid, %s: then %s, exit status %d\n", how, got == pid ? "the child" : "WRONG",
                WIFEXITED(st) ? WEXITSTATUS(st) : -1);
-        pid = sleepy_child(400, 9);
+        pid = told_child(9, &tell);
+        alarm_tell = restart ? tell : -1;
         alarm_in(50, restart);
         siginfo_t si;
         memset(&si, 0, sizeof si);
@@ -779,6 +815,8 @@ static void mode_waitsig(void)
         int n = waitid(P_PID, pid, &si, WEXITED);
         e = errno;
         ran = alarm_off();
+        alarm_tell = -1;
+        close(tell);
         printf("waitid, %s: %d %s, handler ran: %s\n", how, n, n < 0 ? strerror(e) : "", ran);
         if (n < 0)
             n = waitid(P_PID, pid, &si, WEXITED);
