@@ -7,6 +7,7 @@ from guest memory.  A mixin of :class:`~tcgpy.linux.process.LinuxProcess`
 from __future__ import annotations
 
 import ctypes
+import errno
 import functools
 import mmap
 import struct
@@ -130,6 +131,20 @@ class GuestMemory:
                 if data is v:
                     self.emu.mem_write(addr, bytes(data[:n - done]))
             done += len(v)
+
+    def host_fill(self, views: list, copies: list, read) -> int:
+        """``read()``, a host read into buffers of ``io_buffers``: its count,
+        with the copies' share of it put into guest memory (after an EFAULT
+        too: what it wrote before the fault, copy_back_faulted)."""
+        try:
+            n = read()
+        except OSError as e:
+            if e.errno == errno.EFAULT:
+                self.copy_back_faulted(copies)
+            raise
+        if copies:
+            self.copy_back(views, copies, n)
+        return n
 
     def copy_back_faulted(self, copies: list) -> None:
         """A host read into buffers of ``io_buffers`` failed with EFAULT:

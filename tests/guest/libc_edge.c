@@ -761,12 +761,13 @@ static pid_t sleepy_child(long ms, int status)
     return pid;
 }
 
-/* A child that exits with ``status`` when told (a byte on the pipe *tell
- * writes to), or after 10 s: a wait for it is still waiting when the next
- * periodic alarm comes, however long the parent took to get to the wait. */
-static pid_t told_child(int status, int *tell)
+/* A child that exits with ``status`` when told (a byte on the pipe ``p``,
+ * or its write end closed), or after 10 s: a wait for it is still waiting
+ * when the next periodic alarm comes, however long the parent took to get
+ * to the wait.  The parent keeps the read end open until the alarms are
+ * off: an alarm after the child has gone then writes no SIGPIPE. */
+static pid_t told_child(int status, int p[2])
 {
-    int p[2];
     if (pipe(p) != 0) {
         perror("pipe");
         exit(1);
@@ -778,8 +779,6 @@ static pid_t told_child(int status, int *tell)
         poll(&pf, 1, 10000);
         _exit(status);
     }
-    close(p[0]);
-    *tell = p[1];
     return pid;
 }
 
@@ -789,9 +788,9 @@ static void mode_waitsig(void)
         const char *how = restart ? "SA_RESTART" : "no SA_RESTART";
         /* Without SA_RESTART the child goes once the wait was interrupted;
          * with it, the handler lets it go and the wait goes on to reap it. */
-        int tell;
-        pid_t pid = told_child(7, &tell);
-        alarm_tell = restart ? tell : -1;
+        int tell[2];
+        pid_t pid = told_child(7, tell);
+        alarm_tell = restart ? tell[1] : -1;
         alarm_in(50, restart);
         int st = 0;
         errno = 0;
@@ -799,15 +798,16 @@ static void mode_waitsig(void)
         int e = errno;
         const char *ran = alarm_off();
         alarm_tell = -1;
-        close(tell);
+        close(tell[1]);
+        close(tell[0]);
         printf("waitpid, %s: %s %s, handler ran: %s\n", how, got == pid ? "the child" : got < 0 ? "-1" : "WRONG",
                got < 0 ? strerror(e) : "", ran);
         if (got < 0)
             got = waitpid(pid, &st, 0);
         printf("waitpid, %s: then %s, exit status %d\n", how, got == pid ? "the child" : "WRONG",
                WIFEXITED(st) ? WEXITSTATUS(st) : -1);
-        pid = told_child(9, &tell);
-        alarm_tell = restart ? tell : -1;
+        pid = told_child(9, tell);
+        alarm_tell = restart ? tell[1] : -1;
         alarm_in(50, restart);
         siginfo_t si;
         memset(&si, 0, sizeof si);
@@ -816,7 +816,8 @@ static void mode_waitsig(void)
         e = errno;
         ran = alarm_off();
         alarm_tell = -1;
-        close(tell);
+        close(tell[1]);
+        close(tell[0]);
         printf("waitid, %s: %d %s, handler ran: %s\n", how, n, n < 0 ? strerror(e) : "", ran);
         if (n < 0)
             n = waitid(P_PID, pid, &si, WEXITED);

@@ -4,7 +4,6 @@ between the guest's kernel ABI and the host's."""
 from __future__ import annotations
 
 import ctypes
-import errno
 import os
 import select
 import stat as host_stat
@@ -147,15 +146,8 @@ def _host_read(proc, fd: int, vecs, offset: int | None = None, flags: int = 0, r
         return len(os.read(fd, 0) if offset is None else os.pread(fd, 0, offset))
     if len(views) > IOV_MAX:
         views = views[:IOV_MAX]
-    try:
-        n = os.readv(fd, views) if offset is None else os.preadv(fd, views, offset, flags)
-    except OSError as e:
-        if e.errno == errno.EFAULT:
-            proc.copy_back_faulted(copies)
-        raise
-    if copies:
-        proc.copy_back(views, copies, n)
-    return n
+    return proc.host_fill(views, copies,
+                          lambda: os.readv(fd, views) if offset is None else os.preadv(fd, views, offset, flags))
 
 
 def _host_write(proc, fd: int, vecs, offset: int | None = None, flags: int = 0) -> int:

@@ -222,15 +222,7 @@ def _recv_into(proc, fd: int, flags: int, vecs: list, h) -> int:
     views, copies = proc.io_buffers(vecs, True, MAX_IO)
     views = views[:IOV_MAX]             # (more only where the guest's buffers cross regions)
     h.iov, h.iovlen = host_iov(views), len(views)
-    try:
-        n = libc_call(libc.recvmsg, fd, ctypes.byref(h), s32(flags))
-    except OSError as e:
-        if e.errno == errno.EFAULT:
-            proc.copy_back_faulted(copies)
-        raise
-    if copies:
-        proc.copy_back(views, copies, n)
-    return n
+    return proc.host_fill(views, copies, lambda: libc_call(libc.recvmsg, fd, ctypes.byref(h), s32(flags)))
 
 
 def _after(vecs: list, skip: int) -> list:
