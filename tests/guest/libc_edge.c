@@ -189,6 +189,29 @@ static char *map_file(const char *dir, int *fdp)
     return p;
 }
 
+/* write(2) to a pipe from ``src`` (past the end of a mapped file: EFAULT). */
+static void write_from(const char *what, const char *src)
+{
+    int sink[2];
+    pipe(sink);
+    errno = 0;
+    long w = write(sink[1], src, 16);
+    printf("%s: %ld %s\n", what, w, w < 0 ? strerror(errno) : "");
+    close(sink[0]);
+    close(sink[1]);
+}
+
+/* Another process truncates ``fd`` to ``len``; back once it has. */
+static void truncate_elsewhere(int fd, off_t len)
+{
+    pid_t pid = fork();
+    if (pid == 0) {
+        ftruncate(fd, len);
+        _exit(0);
+    }
+    waitpid(pid, NULL, 0);
+}
+
 static void mode_bus(const char *dir)
 {
     int fd;
@@ -205,28 +228,14 @@ static void mode_bus(const char *dir)
     probe("own truncate, next page read", p, 2 * PG, 0);
     probe("own truncate, next page write", p, 2 * PG + 8, 1);
     /* (/dev/null would not read the buffer at all.) */
-    int sink[2];
-    pipe(sink);
-    errno = 0;
-    long w = write(sink[1], p + 2 * PG, 16);
-    printf("write from past EOF: %ld %s\n", w, w < 0 ? strerror(errno) : "");
+    write_from("write from past EOF", p + 2 * PG);
     /* Another process truncates: pages this one used a moment ago go. */
-    pid_t pid = fork();
-    if (pid == 0) {
-        ftruncate(fd, 100);
-        _exit(0);
-    }
-    waitpid(pid, NULL, 0);
+    truncate_elsewhere(fd, 100);
     probe("other's truncate, page 1", p, PG + 60, 0);
     probe("other's truncate, page 0", p, 50, 0);
     /* ... while a loop runs hot over page 0. */
     printf("hot: sum=%ld\n", spin_sum(p, 200000));
-    pid = fork();
-    if (pid == 0) {
-        ftruncate(fd, 0);
-        _exit(0);
-    }
-    waitpid(pid, NULL, 0);
+    truncate_elsewhere(fd, 0);
     got_sig = 0;
     if (sigsetjmp(probe_jb, 1) == 0)
         printf("hot after truncate to 0: sum=%ld\n", spin_sum(p, 200000));
@@ -245,8 +254,6 @@ static void mode_bus(const char *dir)
     close(fd2);
     munmap(p, 3 * PG);
     close(fd);
-    close(sink[0]);
-    close(sink[1]);
 }
 
 static void mode_bushot(const char *dir)
@@ -2215,26 +2222,15 @@ static void mode_privbus(const char *dir)
     probe("privbus own truncate, past EOF in that page", p, PG + 200, 0);
     probe("privbus own truncate, next page read", p, 2 * PG, 0);
     probe("privbus own truncate, next page write", p, 2 * PG + 8, 1);
-    int sink[2];
-    pipe(sink);
-    errno = 0;
-    long w = write(sink[1], p + 2 * PG, 16);
-    printf("privbus write from past EOF: %ld %s\n", w, w < 0 ? strerror(errno) : "");
+    write_from("privbus write from past EOF", p + 2 * PG);
     /* another process truncates to nothing: the written page stays */
-    pid_t pid = fork();
-    if (pid == 0) {
-        ftruncate(fd, 0);
-        _exit(0);
-    }
-    waitpid(pid, NULL, 0);
+    truncate_elsewhere(fd, 0);
     probe("privbus other's truncate, written page", p, 0, 0);
     probe("privbus other's truncate, page 1", p, PG, 0);
     ftruncate(fd, 3 * PG);
     probe("privbus grown again, page 1", p, PG, 0);
     munmap(p, 3 * PG);
     close(fd);
-    close(sink[0]);
-    close(sink[1]);
     unlink(path);
 }
 
