@@ -83,3 +83,18 @@ def test_nothing_deliverable_the_syscall_runs_at_once(proc):
     assert proc.emu.reg_read("x0") == 0
     assert proc.signals.actions[SIGALRM].handler == SIG_DFL
     assert [s.signo for s in proc.signals.pending] == [SIGALRM]     # blocked: it waits
+
+
+def test_sigpending_sees_a_signal_the_watcher_has_not_taken_yet(proc):
+    """A blocked timer signal the host generated is pending, however late
+    the watcher thread runs (libc_edge sigmask: ``sigpending`` right after a
+    wait that outlasted the alarm missed it once on a loaded machine)."""
+    proc.watcher = _Watcher(proc, TIMER_INFO)
+    proc.signals.blocked |= 1 << (SIGALRM - 1)
+    emu = proc.emu
+    setp = (emu.reg_read("sp") - 0x400) & ~15
+    for reg, value in (("x8", LINUX_ARCH.nr("rt_sigpending")), ("x0", setp), ("x1", 8), ("pc", SVC + 4)):
+        emu.reg_write(reg, value)
+    proc.on_syscall(emu)
+    assert emu.reg_read("x0") == 0
+    assert struct.unpack("<Q", emu.mem_read(setp, 8))[0] == 1 << (SIGALRM - 1)

@@ -481,6 +481,15 @@ class LinuxProcess(GuestMemory):
             info = q.popleft()
             self.signals.post(PendingSignal(struct.unpack_from("<i", info)[0], info))
 
+    def take_host_signals(self) -> None:
+        """drain_host_signals, with the host signals that arrived and the
+        watcher thread has not taken yet (it may not have run since: a
+        loaded machine): for the syscalls that report what is pending."""
+        watcher = getattr(self, "watcher", None)
+        if watcher is not None:
+            watcher.drain()
+        self.drain_host_signals()
+
     def deliver_pending(self, force: int = 0) -> bool:
         """Deliver what can be delivered; True when a guest handler frame was pushed."""
         self.drain_host_signals()

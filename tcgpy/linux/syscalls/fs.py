@@ -929,7 +929,7 @@ def _read_sigmask(proc, addr: int, size: int) -> int | None:
 
 def _signal_pending(proc) -> bool:
     """Whether a signal the running thread does not block is pending for it."""
-    proc.drain_host_signals()
+    proc.take_host_signals()
     tid, blocked = proc.sched.current.tid, proc.signals.blocked
     return any(p.tid in (None, tid) and not blocked >> (p.signo - 1) & 1 for p in proc.signals.pending)
 
