@@ -93,6 +93,12 @@ class _GuestMemory:
         except Fault:
             raise InterpFault(addr, "write") from None
 
+    def cmpxchg(self, addr: int, size: int, expected: int, new: int) -> int:
+        try:
+            return self.aspace.cmpxchg(addr, size, expected, new)
+        except Fault as f:
+            raise InterpFault(addr, f.access) from None
+
     def hook(self, kind: int, pc: int, size: int) -> bool:
         return bool(self.emu._on_hook(kind, pc, size))
 

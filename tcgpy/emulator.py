@@ -36,6 +36,8 @@ WATCH_KINDS = ("write", "read", "access")
 # They are created once and find their emulator from the env pointer.
 SLOW_LD = ctypes.CFUNCTYPE(ctypes.c_uint64, ctypes.c_void_p, ctypes.c_uint64, ctypes.c_uint64)
 SLOW_ST = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_uint64, ctypes.c_uint64, ctypes.c_uint64)
+SLOW_CAS = ctypes.CFUNCTYPE(ctypes.c_uint64, ctypes.c_void_p, ctypes.c_uint64, ctypes.c_uint64, ctypes.c_uint64,
+                            ctypes.c_uint64)
 _by_env: "weakref.WeakValueDictionary[int, Emulator]" = weakref.WeakValueDictionary()
 
 
@@ -50,6 +52,13 @@ def _slow_st(env_addr, addr, value, memop):
     emu = _by_env.get(env_addr)
     if emu is not None:
         emu._slow_access(addr, memop, value)
+
+
+def _slow_cas(env_addr, addr, expected, new, memop):
+    emu = _by_env.get(env_addr)
+    if emu is None:
+        return 0
+    return emu._slow_access(addr, memop, new, expected)
 
 
 # Op.hook's call (tcgpy/hooks.py): nonzero makes the block leave at env pc.
@@ -71,6 +80,8 @@ _SLOW_LD_CB = SLOW_LD(_slow_ld)
 _SLOW_ST_CB = SLOW_ST(_slow_st)
 _SLOW_LD_ADDR = ctypes.cast(_SLOW_LD_CB, ctypes.c_void_p).value
 _SLOW_ST_ADDR = ctypes.cast(_SLOW_ST_CB, ctypes.c_void_p).value
+_SLOW_CAS_CB = SLOW_CAS(_slow_cas)
+_SLOW_CAS_ADDR = ctypes.cast(_SLOW_CAS_CB, ctypes.c_void_p).value
 
 
 # A memory hook over more pages than this watches every page (one flag)
@@ -194,7 +205,7 @@ class Emulator:
         self.cache = TBCache(self.arch, self.env, self.aspace,
                              (lambda b: optimize(b, enabled=names)) if names is not None else optimize)
         self.cache.pcache = self.cache.rt.store = pcache
-        self.cache.set_slow_paths(_SLOW_LD_ADDR, _SLOW_ST_ADDR)
+        self.cache.set_slow_paths(_SLOW_LD_ADDR, _SLOW_ST_ADDR, _SLOW_CAS_ADDR)
         self.cache.tbi = tbi
         self.cache.refuses = self.arch.refusal(self.cpu) if self.arch.cpu_models else None
         if one_insn_per_tb:
@@ -744,7 +755,10 @@ class Emulator:
         return None
 
     # -- slow path (called from JIT code through ctypes) ----------------------------------
-    def _slow_access(self, addr: int, memop: int, value: int | None) -> int:
+    def _slow_access(self, addr: int, memop: int, value: int | None, expected: int | None = None) -> int:
+        """A load (``value`` None), a store of ``value`` or, with ``expected``,
+        a compare-and-swap (Op.cmpxchg: the old value; atomic where other
+        processes share the memory) that translated code could not do."""
         size = 1 << (memop & MemOp.SIZE_MASK)
         env = self.env
         self.cache.stats.slow_accesses += 1
@@ -756,9 +770,20 @@ class Emulator:
                 return 0
         try:
             if memop & MemOp.ALIGN and addr & (size - 1):
-                raise Fault(addr, "read" if value is None else "write", align=True)
+                # (a compare-and-swap's as its load's: Arm's rule for atomics)
+                raise Fault(addr, "read" if value is None or expected is not None else "write", align=True)
+            if expected is not None:
+                mask = (1 << (8 * size)) - 1
+                expected, value = expected & mask, value & mask
+                if not self._mem_hooked:
+                    return self.aspace.cmpxchg(addr, size, expected, value)
+                # (hooks see a read, then a write: no other process shares hooked memory)
+                old = self._hooked_access(addr, size, False, None)
+                value = value if old == expected else old
             if self._mem_hooked:
                 result = self._hooked_access(addr, size, bool(memop & MemOp.SIGN), value)
+                if expected is not None:
+                    result = old
                 if env.exit_request:
                     # a hook asked to stop: leave at this instruction, its
                     # access done (as Unicorn does), through the fault exit

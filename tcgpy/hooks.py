@@ -322,7 +322,8 @@ class Instrumentation:
 
 
 # load/store ops -> (the counter kind they feed, accesses per op)
-_ACCESSES = {Op.ld: (COUNT_MEM_READS, 1), Op.st: (COUNT_MEM_WRITES, 1), Op.st2: (COUNT_MEM_WRITES, 2)}
+_ACCESSES = {Op.ld: (COUNT_MEM_READS, 1), Op.st: (COUNT_MEM_WRITES, 1), Op.st2: (COUNT_MEM_WRITES, 2),
+             Op.cmpxchg: (COUNT_MEM_WRITES, 1)}
 
 
 def _const(v: int) -> Temp:

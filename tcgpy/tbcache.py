@@ -31,7 +31,8 @@ from .backends.llvm.background import Job
 # blocks are lowered: a run whose code all comes from the persistent cache
 # lowers none, and importing it is ~10 ms of a warm start's ~80.
 from .backends.llvm.access import access_function_text
-from .backends.llvm.runtime import ACCESS_KEYS, JMP_WAYS, SYM_SLOW_LD, SYM_SLOW_ST, Runtime, access_fn_name, jmp_index
+from .backends.llvm.runtime import (ACCESS_KEYS, JMP_WAYS, SYM_SLOW_CAS, SYM_SLOW_LD, SYM_SLOW_ST, Runtime,
+                                    access_fn_name, jmp_index)
 from . import persist
 from .cpustate import PAGE_BITS, PAGE_MASK
 from .ir.core import Insn, Kind, Temp
@@ -381,12 +382,16 @@ class TBCache:
         else:
             self.native_waiters.append(make)
 
-    def set_slow_paths(self, ld: int, st: int) -> None:
+    def set_slow_paths(self, ld: int, st: int, cas: int = 0) -> None:
         """Install the Python slow paths (``ld(env, addr, memop)``, ``st(env,
         addr, value, memop)``) behind the native TLB refill (refill.py), which
-        is what translated code calls on a miss."""
+        is what translated code calls on a miss, and ``cas(env, addr,
+        expected, new, memop)``, which a compare-and-swap calls on one."""
         jit.add_process_symbol(refill.PY_SLOW_LD, ld)
         jit.add_process_symbol(refill.PY_SLOW_ST, st)
+        if cas:
+            self.rt.slow_cas = cas
+            jit.add_process_symbol(SYM_SLOW_CAS, cas)
         self.env.mem_table = self.aspace.table_address
         self.rt.access_fns = _AccessFunctions(self.rt)
         self.rt.helpers.store = self.rt.store

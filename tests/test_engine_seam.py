@@ -16,6 +16,7 @@ INTERNALS = ("tcgpy.backends", "tcgpy.tbcache", "tcgpy.coldtier", "tcgpy.persist
              "tcgpy.hostsyscalls")
 TCG_ENGINE = {"tcgpy.emulator", "tcgpy.tbcache", "tcgpy.coldtier", "tcgpy.persist", "tcgpy.busguard",
               "tcgpy.hostsyscalls",
+              "tcgpy.hostatomic",   # the compare-and-swap the TCG engine's Python paths do
               "tcgpy.log"}      # log: -d out_asm disassembles the JIT's host code
 
 

@@ -80,6 +80,9 @@ class Builder:
     def st2(self, lo, hi, addr, memop: int) -> None:
         self.emit(Op.st2, lo, hi, addr, consts=(memop,))
 
+    def cmpxchg(self, addr, expected, new, memop: int) -> Temp:
+        return self._value_op(Op.cmpxchg, addr, expected, new, consts=(memop,))
+
     def call(self, helper_id: int, a=0, b=0, c=0) -> Temp:
         return self._value_op(Op.call, a, b, c, consts=(helper_id,))
 

@@ -437,6 +437,24 @@ def interp_st2(m: Machine, insn: Insn) -> None:
         m.mem.store(a, size, v & mask)
 
 
+@executes(Op.cmpxchg)
+def interp_cmpxchg(m: Machine, insn: Insn) -> None:
+    memop = insn.consts[0]
+    addr = _address(m.get(insn.ins[0]), memop)
+    _check_align(addr, memop, "read")       # (as the load would: Arm's rule for atomics)
+    size = memop_size(memop)
+    mask = (1 << (8 * size)) - 1
+    expected, new = m.get(insn.ins[1]) & mask, m.get(insn.ins[2]) & mask
+    cas = getattr(m.mem, "cmpxchg", None)
+    if cas is not None:         # (atomically where other processes share the memory)
+        m.set(insn.outs[0], cas(addr, size, expected, new))
+        return
+    old = m.mem.load(addr, size)
+    # the store whatever the compare says: a write for permissions
+    m.mem.store(addr, size, new if old == expected else old)
+    m.set(insn.outs[0], old)
+
+
 @executes(Op.ld_env)
 def interp_ld_env(m: Machine, insn: Insn) -> None:
     off, memop = insn.consts

@@ -89,6 +89,11 @@ class Op(enum.Enum):
     st       = OpDef("st",       0, 2, 1, F.MEMORY | F.SIDE_EFFECTS)   # mem[a1] = a0
     # a pair: mem[a2] = a0, mem[a2 + size] = a1, in the order pair_upper_first says
     st2      = OpDef("st2",      0, 3, 1, F.MEMORY | F.SIDE_EFFECTS)
+    # atomic compare-and-swap: d = mem[a0]; if d == a1 (at the access size)
+    # then mem[a0] = a2.  Atomic for other host threads and processes too
+    # (memory a fork or a MAP_SHARED mapping shares); needs write permission
+    # even when the compare fails (as Arm's CAS and QEMU's cmpxchg do).
+    cmpxchg  = OpDef("cmpxchg",  1, 3, 1, F.MEMORY | F.SIDE_EFFECTS)
     # raw env access for state that is not an IR global (vector registers,
     # internal fields): const 0 is the byte offset, const 1 a MemOp (size/sign).
     # Must not overlap an IR global's field (the verifier checks).

@@ -25,7 +25,7 @@ def _fmt_const(op: Op, i: int, c: int) -> str:
     if op is Op.call:
         from .helpers import HELPERS
         return HELPERS[c].name if 0 <= c < len(HELPERS) else f"helper{c}"
-    if op in (Op.ld, Op.st, Op.st2):
+    if op in (Op.ld, Op.st, Op.st2, Op.cmpxchg):
         from .ops import MemOp
         s = f"m{8 << (c & MemOp.SIZE_MASK)}"
         if c & MemOp.SIGN:

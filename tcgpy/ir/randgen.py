@@ -167,6 +167,13 @@ class _Gen:
             out = self.dest()
             b.emit(Op.ld, out, addr, consts=(memop,))
             self.wrote(out)
+        elif kind < 0.6 and not pair:
+            # a compare-and-swap, half of them expecting what is there
+            memop = MemOp.make(size_log2, align=align, tbi=tbi)
+            expected = b.ld(addr, memop) if rng.random() < 0.5 else self.operand()
+            out = self.dest()
+            b.emit(Op.cmpxchg, out, addr, expected, self.operand(), consts=(memop,))
+            self.wrote(out)
         elif not pair:
             b.st(self.operand(), addr, MemOp.make(size_log2, align=align, tbi=tbi))
         else:

@@ -64,7 +64,7 @@ def _check_consts(i: int, insn: Insn, n_helpers: int) -> None:
     op, c = insn.op, insn.consts
     if op in (Op.setcond, Op.movcond, Op.brcond) and c[0] not in Cond._value2member_map_:
         raise IRError(f"{_where(i, insn)}: {c[0]} is not a Cond")
-    if op in (Op.ld, Op.st, Op.st2) and c[0] & ~_VALID_MEMOP:
+    if op in (Op.ld, Op.st, Op.st2, Op.cmpxchg) and c[0] & ~_VALID_MEMOP:
         raise IRError(f"{_where(i, insn)}: {c[0]:#x} is not a MemOp")
     if op is Op.st2 and c[0] & MemOp.ALIGN:
         raise IRError(f"{_where(i, insn)}: st2 has no aligned form")

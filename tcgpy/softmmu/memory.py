@@ -618,6 +618,30 @@ class AddressSpace:
         self.write(addr, (value & ((1 << (8 * size)) - 1)).to_bytes(size, "little"))
         self.tlb_fill(addr)
 
+    def cmpxchg(self, addr: int, size: int, expected: int, new: int) -> int:
+        """One guest compare-and-swap (Op.cmpxchg; slow path): the value
+        at ``addr``, replaced by ``new`` if it was ``expected``.  Atomic
+        (hostatomic.cas) in memory other processes share; elsewhere no other
+        host thread touches guest memory meanwhile.  Needs read and write
+        permission whatever the compare gives."""
+        r = self.find(addr)
+        if (r is not None and not r.is_mmio and addr + size <= r.end and r.perms & PERM_R
+                and r.perms & PERM_W and (addr & PAGE_MASK) not in self.code_pages):
+            h = r.host + (addr - r.start)
+            if r.backing.private:
+                old = int.from_bytes(HOST[h:h + size], "little")
+                if old == expected:
+                    HOST[h:h + size] = new.to_bytes(size, "little")
+            else:
+                from ..hostatomic import cas
+                old = cas(h, size, expected, new)
+            self.tlb_fill(addr)
+            return old
+        # MMIO, a page holding translated code, or a fault
+        old = self.load(addr, size)
+        self.store(addr, size, new if old == expected else old)
+        return old
+
     def fetch(self, addr: int, size: int) -> int | None:
         """``size`` bytes of code for the translator (little-endian), or None
         when they are not all executable (a target's fetch rule reads an

@@ -4,7 +4,12 @@
  *   a POSIX semaphore in shared anonymous memory (the child waits first),
  *   a process-shared mutex and condition variable (the child waits for a flag),
  *   a semaphore in a MAP_SHARED file mapping,
- * and sem_timedwait on a shared semaphore nobody posts times out.
+ * and sem_timedwait on a shared semaphore nobody posts times out; then both
+ * increment counters in shared memory at once with atomic read-modify-writes
+ * (fetch-add, a compare-exchange loop, and on AArch64 an ldaxr/stlxr loop):
+ * none may be lost (tcgpy's stores of atomics are the host's
+ * compare-and-swap; a load and a store lost some).  With the argument
+ * "futexes", only the futexes.
  * Every line is the same under a kernel: compared with native runs (x86-64)
  * and with its reference output. */
 #define _GNU_SOURCE
@@ -14,6 +19,7 @@
 #include <semaphore.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -24,7 +30,11 @@ struct shared {
     pthread_mutex_t lock;
     pthread_cond_t cond;
     int flag;
+    long added, exchanged, exclusive;
+    int ready;
 };
+
+#define ROUNDS 100000L
 
 static void nap(long ms)
 {
@@ -86,12 +96,54 @@ static void condition(struct shared *s)
     printf("condition variable: flag %d, child exit %d\n", s->flag, child_status(pid));
 }
 
-int main(void)
+static void exclusive_add(long *p)
+{
+#if defined(__aarch64__)
+    long v;
+    int failed;
+    __asm__ volatile("1: ldaxr %0, [%2]\n"
+                     "   add %0, %0, #1\n"
+                     "   stlxr %w1, %0, [%2]\n"
+                     "   cbnz %w1, 1b\n"
+                     : "=&r"(v), "=&r"(failed) : "r"(p) : "memory");
+#else
+    __atomic_fetch_add(p, 1, __ATOMIC_SEQ_CST);
+#endif
+}
+
+static void counters(struct shared *s)
+{
+    s->added = s->exchanged = s->exclusive = 0;
+    s->ready = 0;
+    pid_t pid = fork();
+    /* both start together: the parent waits until the child runs */
+    if (pid == 0)
+        __atomic_store_n(&s->ready, 1, __ATOMIC_SEQ_CST);
+    else
+        while (!__atomic_load_n(&s->ready, __ATOMIC_SEQ_CST))
+            ;
+    for (long i = 0; i < ROUNDS; i++) {
+        __atomic_fetch_add(&s->added, 1, __ATOMIC_SEQ_CST);
+        long v = __atomic_load_n(&s->exchanged, __ATOMIC_RELAXED);
+        while (!__atomic_compare_exchange_n(&s->exchanged, &v, v + 1, 1, __ATOMIC_SEQ_CST, __ATOMIC_RELAXED))
+            ;
+        exclusive_add(&s->exclusive);
+    }
+    if (pid == 0)
+        _exit(0);
+    int st = child_status(pid);
+    printf("atomic counters (two processes, %ld each): fetch-add %ld, compare-exchange %ld, exclusive %ld, "
+           "child exit %d\n", ROUNDS, s->added, s->exchanged, s->exclusive, st);
+}
+
+int main(int argc, char **argv)
 {
     setvbuf(stdout, NULL, _IONBF, 0);
     struct shared *anon = mmap(NULL, sizeof *anon, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     semaphores(anon, "anonymous");
     condition(anon);
+    if (argc < 2 || strcmp(argv[1], "futexes") != 0)
+        counters(anon);
 
     char path[] = "/tmp/tcgpy-pshared-XXXXXX";
     int fd = mkstemp(path);

@@ -84,6 +84,27 @@ def store_fast(fl, hp: str, val: str, memop: int) -> None:
     fl.emit(f"store {ty} {v}, ptr {hp}, align 1")
 
 
+def cmpxchg_fast(fl, hp: str, expected: str, new: str, memop: int) -> str:
+    """The hit path of a compare-and-swap (Op.cmpxchg): the host's atomic
+    instruction, so that other processes sharing the page see it whole.
+    Returns the old value."""
+    size_log2 = memop & MemOp.SIZE_MASK
+    ty = f"i{8 << size_log2}"
+    e, n = expected, new
+    if size_log2 != 3:
+        e, n = fl.tmp(), fl.tmp()
+        fl.emit(f"{e} = trunc i64 {expected} to {ty}")
+        fl.emit(f"{n} = trunc i64 {new} to {ty}")
+    r, old = fl.tmp(), fl.tmp()
+    fl.emit(f"{r} = cmpxchg ptr {hp}, {ty} {e}, {ty} {n} seq_cst seq_cst")
+    fl.emit(f"{old} = extractvalue {{ {ty}, i1 }} {r}, 0")
+    if size_log2 == 3:
+        return old
+    v = fl.tmp()
+    fl.emit(f"{v} = zext {ty} {old} to i64")
+    return v
+
+
 def store_pair_fast(fl, hp: str, lo: str, hi: str, memop: int) -> None:
     """The hit-path stores of a pair in one page (Op.st2): nothing can fault."""
     hp2 = fl.tmp()

@@ -19,10 +19,10 @@ from typing import Callable
 from ...ir.core import Block, Insn, Temp
 from ...ir.ops import F, Cond, Exit, MemOp, Op
 from . import access_groups
-from .access import (host_ptr, pair_upper_first, store_fast, store_pair_fast, tlb_lookup, untag,
-                     value_fast)
+from .access import (cmpxchg_fast, host_ptr, pair_upper_first, store_fast, store_pair_fast, tlb_lookup,
+                     untag, value_fast)
 from .runtime import (CC, JMP_WAYS, LOAD, MODULE_TAIL, STORE, STORE_PAIR, SYM_ENV, SYM_EXIT, SYM_JMP_TABLE,
-                      SYM_SLOW_LD, SYM_SLOW_ST, Runtime, _c)
+                      SYM_SLOW_CAS, SYM_SLOW_LD, SYM_SLOW_ST, Runtime, _c)
 
 LOWERERS: dict[Op, Callable] = {}
 
@@ -749,6 +749,25 @@ def _inline_store(fl, memop: int, addr: str, val: str) -> None:
                 f"(ptr %env, i64 {addr}, i64 {val}, i64 {memop})")
 
     _guest_access(fl, memop, addr, True, lambda hp: store_fast(fl, hp, val, memop), slow)
+
+
+@lowers(Op.cmpxchg)
+def lower_cmpxchg(fl, insn):
+    memop = insn.consts[0]
+    addr, expected, new = (fl.get(t) for t in insn.ins)
+    a = untag(fl, addr, memop)
+
+    def slow():
+        v = fl.tmp()
+        fl.emit(f"{v} = call i64 {fl.rt.ref(SYM_SLOW_CAS, fl.rt.slow_cas)}"
+                f"(ptr %env, i64 {a}, i64 {expected}, i64 {new}, i64 {memop})")
+        return v
+
+    (fv, fbb), (sv, sbb) = _guest_access(fl, memop, a, True,
+                                         lambda hp: cmpxchg_fast(fl, hp, expected, new, memop), slow)
+    d = fl.tmp()
+    fl.emit(f"{d} = phi i64 [ {fv}, %{fbb} ], [ {sv}, %{sbb} ]")
+    fl.set(insn.outs[0], d)
 
 
 @lowers(Op.st2)

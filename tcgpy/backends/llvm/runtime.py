@@ -35,6 +35,7 @@ class Runtime:
     slow_st: int                     # void slow_st(env, addr, value, memop)
     helpers: list[int]               # helper id -> callable address
     counters: int = 0                # address of the per-block hotness counters (u64 each)
+    slow_cas: int = 0                # u64 slow_cas(env, addr, expected, new, memop) (Op.cmpxchg)
     env_addr: int = 0                # address of the env structure
     # (memop, kind) -> address of the out-of-line access function
     # (access_module_text); empty: every access is inlined
@@ -91,6 +92,7 @@ class Runtime:
 # Symbols of relocatable code that name the same thing in every module
 # (the per-module ones carry the module's tag: Runtime.slot_ref/counter_ref).
 SYM_ENV, SYM_JMP_TABLE, SYM_SLOW_LD, SYM_SLOW_ST = "tcgpy_env", "tcgpy_jmp_table", "tcgpy_slow_ld", "tcgpy_slow_st"
+SYM_SLOW_CAS = "tcgpy_slow_cas"
 SYM_EXIT, SYM_HELPER, SYM_FPLIB = "tcgpy_exit_", "tcgpy_helper_", "tcgpy_fplib_"
 
 
@@ -105,6 +107,8 @@ def runtime_symbol(rt: Runtime, sym: str, extra=None) -> int:
         return rt.slow_ld
     if sym == SYM_SLOW_ST:
         return rt.slow_st
+    if sym == SYM_SLOW_CAS:
+        return rt.slow_cas
     if sym.startswith(SYM_EXIT):
         return rt.exit_fns.get(int(sym[len(SYM_EXIT):]), 0) if sym[len(SYM_EXIT):].isdigit() else 0
     if sym.startswith(SYM_HELPER):

@@ -2,12 +2,18 @@
 family (add, clr, eor, set, smax, smin, umax, umin; the st<op> aliases are the
 same encodings with rt = zr), every size and every ordering.
 
-Atomicity: guest threads run one at a time on one host thread and a block is
-never left between a load and the store that follows it, so a load, the
-operation and a store in IR are one single-copy-atomic access.  The ordering
-bits (A, R/L, o0) need nothing for the same reason.
+Atomicity: guest threads of a process run one at a time, but other processes
+may share the memory (MAP_SHARED, or shared anonymous memory after a fork)
+and run at the same time on other host cores.  So the store is a
+compare-and-swap (Op.cmpxchg, the host's atomic instruction): cas is one;
+swp and ld<op> load, compute and swap in what they loaded, and run again
+from the instruction when another process changed it meanwhile (the block
+exits to it).  The ordering bits (A, R/L, o0) need nothing more: the host's
+compare-and-swap is sequentially consistent.  Not atomic across processes:
+casp of two doublewords (a 16-byte access: two loads and two stores).
 
-Every form loads, then stores unconditionally, then writes registers:
+Every form loads, then stores (a compare-and-swap needs write permission
+whatever it compares), then writes registers:
 - Precise faults: a fault in either access leaves registers and memory as
   they were.  An unmapped address faults on the load (reported as a read, as
   the Arm ARM's ESR.WnR rule for atomics says: 0 when a read of the address
@@ -31,7 +37,7 @@ from typing import Callable
 
 from ...ir.builder import Builder
 from ...ir.core import Temp
-from ...ir.ops import Cond
+from ...ir.ops import Cond, Exit
 from .decode import A64
 from .insn_ldst import ACCESS_READ, gen_check_align
 
@@ -80,7 +86,13 @@ def gen_atomic_rmw(ctx, size: int, rs: int, rt: int, rn: int,
     addr = ctx.read_reg(rn, sp=True)
     value = ctx.read_reg(rs)
     old = ctx.gen_ld(addr, size, align=True)
-    ctx.gen_st(op(b, old, value, size), addr, size)
+    seen = ctx.gen_cmpxchg(addr, old, op(b, old, value, size), size)
+    swapped = b.new_label()
+    b.brcond(Cond.eq, seen, old, swapped)
+    # another process wrote it between the load and the swap: run the
+    # instruction again (nothing of it is done yet)
+    b.exit_tb(ctx.pc, Exit.MISS)
+    b.set_label(swapped)
     ctx.write_reg(rt, old)
 
 
@@ -108,9 +120,7 @@ def trans_CAS(ctx, a):
     addr = ctx.read_reg(a.rn, sp=True)
     expected = _zext(b, ctx.read_reg(a.rs), size)
     new = ctx.read_reg(a.rt)
-    old = ctx.gen_ld(addr, size, align=True)
-    ctx.gen_st(b.movcond(Cond.eq, old, expected, new, old), addr, size)
-    ctx.write_reg(a.rs, old)
+    ctx.write_reg(a.rs, ctx.gen_cmpxchg(addr, expected, new, size))
 
 
 @A64.pattern("0 sz:1 001000 0 L:1 1 rs:5 o0:1 11111 rn:5 rt:5")
@@ -128,8 +138,7 @@ def trans_CASP(ctx, a):
         # low half (little-endian).
         expected = b.or_(b.ext32u(s1), b.shl(s2, 32))
         new = b.or_(b.ext32u(t1), b.shl(t2, 32))
-        old = ctx.gen_ld(addr, 3, align=True)
-        ctx.gen_st(b.movcond(Cond.eq, old, expected, new, old), addr, 3)
+        old = ctx.gen_cmpxchg(addr, expected, new, 3)
         ctx.write_reg(a.rs, old, sf=0)
         ctx.write_reg(a.rs + 1, b.shr(old, 32))
         return

@@ -260,12 +260,23 @@ def gen_store_exclusive(ctx, rs: int, rn: int, size: int, align: int, values) ->
     fail, done = b.new_label(), b.new_label()
     status = b.new_local()
     b.brcond(Cond.ne, addr, ctx.g["excl_addr"], fail)
-    addrs = [addr] + [b.add(addr, 8 * i) for i in range(1, len(values))]
-    expected = (ctx.g["excl_val"], ctx.g["excl_val2"])
-    for i, ad in enumerate(addrs):
-        b.brcond(Cond.ne, ctx.gen_ld(ad, size), expected[i], fail)
-    for v, ad in zip(values, addrs):
-        ctx.gen_st(v, ad, size)
+    if len(values) == 1:
+        # one compare-and-swap: atomic for other processes sharing the memory
+        # too.  A monitored value wider than the store never matches.
+        excl = ctx.g["excl_val"]
+        if size < 3:
+            b.brcond(Cond.gtu, excl, (1 << (8 << size)) - 1, fail)
+        seen = ctx.gen_cmpxchg(addr, excl, values[0], size, align=False)
+        b.brcond(Cond.ne, seen, excl, fail)
+    else:
+        # (a pair of doublewords: two loads and two stores, atomic for this
+        # process's threads only)
+        addrs = [addr, b.add(addr, 8)]
+        expected = (ctx.g["excl_val"], ctx.g["excl_val2"])
+        for i, ad in enumerate(addrs):
+            b.brcond(Cond.ne, ctx.gen_ld(ad, size), expected[i], fail)
+        for v, ad in zip(values, addrs):
+            ctx.gen_st(v, ad, size)
     b.mov(status, 0)
     b.br(done)
     b.set_label(fail)

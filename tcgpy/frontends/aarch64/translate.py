@@ -151,6 +151,11 @@ class DisasContext:
     def gen_st(self, value, addr, size_log2: int, align: bool = False) -> None:
         self.b.st(value, addr, MemOp.make(size_log2, False, align, self.tbi))
 
+    def gen_cmpxchg(self, addr, expected, new, size_log2: int, align: bool = True) -> Temp:
+        """The old value at addr, replaced by ``new`` if it was ``expected``
+        (zero-extended at the size), atomically (Op.cmpxchg)."""
+        return self.b.cmpxchg(addr, expected, new, MemOp.make(size_log2, False, align, self.tbi))
+
     def gen_st2(self, lo, hi, addr, size_log2: int) -> None:
         """A pair of elements at addr and addr + size (ops.pair_upper_first
         says which one is stored first)."""

@@ -1,26 +1,29 @@
 """The A extension: lr/sc with a reservation, and the AMOs, word and
 doubleword, every aq/rl combination.
 
-Atomicity as for AArch64's atomics: guest threads run one at a time and a
-block is never left between a load and the store after it, so load, operate,
-store in IR is one atomic access; aq/rl order nothing more.
+Atomicity as for AArch64's atomics (frontends/aarch64/insn_atomic.py):
+guest threads of a process run one at a time, but other processes sharing
+the memory run at the same time, so every store here is a compare-and-swap
+(Op.cmpxchg, sequentially consistent: aq/rl order nothing more).
 
 - Alignment: every form must be naturally aligned, else a misaligned-address
   exception (Linux: SIGBUS, BUS_ADRALN), as QEMU's linux-user raises it.
 - The reservation is QEMU's: lr records the address (excl_addr) and the value
   loaded (excl_val); sc fails without accessing memory when its address is
-  not the reserved one, else it compares memory with the recorded value and
-  stores (the new value on a match, the old one otherwise, so the access is a
-  write either way, as QEMU's non-parallel cmpxchg makes it); every sc clears
-  the reservation.  rd = 0 on success, 1 on failure.
-- AMOs load, store, then write rd (the old value, sign-extended for .w):
-  a fault in either access leaves registers as they were.
+  not the reserved one, else it swaps in its value if memory still holds the
+  recorded one (the access needs write permission either way, as QEMU's
+  cmpxchg makes it); every sc clears the reservation.  rd = 0 on success, 1
+  on failure.
+- AMOs load, swap in the result if memory still holds what they loaded (else
+  run again from the instruction: another process wrote it), then write rd
+  (the old value, sign-extended for .w): a fault in either access leaves
+  registers as they were.
 """
 from __future__ import annotations
 
 from ...ir.builder import Builder
 from ...ir.core import Temp
-from ...ir.ops import Cond, MemOp
+from ...ir.ops import Cond, Exit, MemOp
 from .decode import RV32
 
 
@@ -55,7 +58,11 @@ def trans_AMO(ctx, a):
     size = 2 + a.d
     addr = ctx.read_reg(a.rs1)
     old = b.ld(addr, MemOp.make(size, sign=size == 2, align=True))
-    b.st(op(b, old, ctx.read_reg(a.rs2), not a.d), addr, MemOp.make(size, align=True))
+    seen = b.cmpxchg(addr, old, op(b, old, ctx.read_reg(a.rs2), not a.d), MemOp.make(size, align=True))
+    swapped = b.new_label()
+    b.brcond(Cond.eq, seen, b.ext32u(old) if size == 2 else old, swapped)
+    b.exit_tb(ctx.pc, Exit.MISS)
+    b.set_label(swapped)
     ctx.write_reg(a.rd, old)
 
 
@@ -79,12 +86,10 @@ def trans_SC(ctx, a):
     result = b.new_local()
     fail, done = b.new_label(), b.new_label()
     b.brcond(Cond.ne, addr, excl_addr, fail)
-    cur = b.ld(addr, MemOp.make(size, sign=size == 2, align=True))
     # compared at the access size, as QEMU's cmpxchg extends its compare
     # value (an sc.w after an lr.d of the same address compares the low word)
-    ok = b.setcond(Cond.eq, cur, b.ext32s(excl_val) if size == 2 else excl_val)
-    b.st(b.movcond(Cond.ne, ok, 0, value, cur), addr, MemOp.make(size, align=True))
-    b.mov(result, b.xor(ok, 1))
+    seen = b.cmpxchg(addr, excl_val, value, MemOp.make(size, align=True))
+    b.mov(result, b.setcond(Cond.ne, seen, b.ext32u(excl_val) if size == 2 else excl_val))
     b.br(done)
     b.set_label(fail)
     b.mov(result, 1)
