@@ -953,6 +953,10 @@ class Emulator:
             acc = env.fault_access
             cls = AlignmentFault if acc & 8 else MemoryFault
             raise cls(pc, env.fault_addr, ACCESS_NAMES[acc & 3])
+        if code == Exit.SYNC:
+            # (ic ivau: insn_system.gen_ic_ivau)
+            self.cache.invalidate_page(env.exit_info & PAGE_MASK)
+            return
         word = self._word_at(pc)
         if code == Exit.ILLEGAL:
             raise IllegalInstruction(pc, word)

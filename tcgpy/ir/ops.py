@@ -223,6 +223,8 @@ class Exit(enum.IntEnum):
     TRAP = 5       # breakpoint-style trap (brk), pc is the insn
     HALT = 6       # guest asked to stop (hlt), pc is the insn
     HOT = 7        # at a counted loop edge to pc: its counter ran out, or an exit was requested
+    SYNC = 8       # instruction-cache invalidation (ic ivau): translated code of the page at
+                   # env exit_info goes; pc is the next insn
 
 
 # env exit_request when set: above any hotness count, so a counted loop edge

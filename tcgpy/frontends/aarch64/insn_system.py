@@ -15,9 +15,9 @@ from ...record import record
 from typing import Callable
 
 from ...ir import helpers
-from ...ir.ops import Exit
+from ...ir.ops import Exit, Op
 from .decode import A64
-from .cpu import FPCR_MASK, FPSR_MASK
+from .cpu import FPCR_MASK, FPSR_MASK, LAYOUT
 
 # -- exception generation -----------------------------------------------------------
 
@@ -79,10 +79,22 @@ def gen_dc_zva(ctx, rt: int) -> None:
 
 
 def gen_cache_nop(ctx, rt: int) -> None:
-    # dc cvau/cvac/civac and ic ivau: no caches to maintain (self-modifying code
-    # is caught by the block cache's page tracking).  Real hardware would
+    # dc cvau/cvac/civac: no caches to maintain (stores to translated code
+    # are caught by the block cache's page tracking).  Real hardware would
     # fault on an unmapped address; QEMU/Unicorn do not either.
     return None
+
+
+def gen_ic_ivau(ctx, rt: int) -> None:
+    # Code written through another mapping of the same memory (a JIT's
+    # writable view of its executable one, W^X by double mapping) is no
+    # store to the executable page: the page tracking cannot see it, so the
+    # instruction-cache invalidation __clear_cache issues for the executable
+    # address drops what was translated on that page (the dispatcher does,
+    # at Exit.SYNC), as it makes the new instructions visible on hardware.
+    # qemu-aarch64 ignores it and runs the old code.
+    ctx.b.emit(Op.st_env, ctx.read_reg(rt), consts=(LAYOUT.offsets["exit_info"], 3))
+    ctx.gen_exit(ctx.next_pc, Exit.SYNC)
 
 
 # (op1, CRn, CRm, op2) of SYS -> translator; Linux enables all of these at EL0
@@ -92,7 +104,7 @@ SYS_OPS: dict[tuple[int, int, int, int], Callable] = {
     (3, 7, 11, 1): gen_cache_nop,    # dc cvau
     (3, 7, 10, 1): gen_cache_nop,    # dc cvac
     (3, 7, 14, 1): gen_cache_nop,    # dc civac
-    (3, 7, 5, 1): gen_cache_nop,     # ic ivau
+    (3, 7, 5, 1): gen_ic_ivau,       # ic ivau
 }
 
 
