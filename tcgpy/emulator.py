@@ -423,6 +423,12 @@ class Emulator:
         """Drop every translated block (e.g. after changing passes)."""
         self.cache.flush()
 
+    def invalidate_code(self, addr: int, size: int) -> None:
+        """Drop what was translated from the pages of [addr, addr + size)
+        (Unicorn's ctl_remove_cache): code changed there in a way no store
+        to those pages shows (another mapping of the same memory)."""
+        self.cache.invalidate_range(addr & PAGE_MASK, min(addr + max(size, 1), 1 << 64))
+
     def set_background_compile(self, on: bool) -> None:
         """Run LLVM on a second host thread while the cold tier interprets
         the blocks waiting for it (backends/llvm/background.py).  ``tcgpy
@@ -955,7 +961,7 @@ class Emulator:
             raise cls(pc, env.fault_addr, ACCESS_NAMES[acc & 3])
         if code == Exit.SYNC:
             # (ic ivau: insn_system.gen_ic_ivau)
-            self.cache.invalidate_page(env.exit_info & PAGE_MASK)
+            self.invalidate_code(env.exit_info, 1)
             return
         word = self._word_at(pc)
         if code == Exit.ILLEGAL:

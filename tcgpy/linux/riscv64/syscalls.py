@@ -19,10 +19,16 @@ PAIR = struct.Struct("<qQ")
 
 @syscall("riscv_flush_icache", "x x x")
 def sys_riscv_flush_icache(proc, start, end, flags):
-    """Nothing to flush: a store to guest code invalidates its translations
-    (the block cache tracks code pages), in every thread."""
+    """A store to guest code invalidates its translations (the block cache
+    tracks code pages); code written through another mapping of the same
+    memory (a JIT's W^X double mapping) is not such a store, so what was
+    translated from [start, end) goes here (Linux flushes the whole
+    instruction cache whatever the range says)."""
     if flags & ~1:
         return proc.err("EINVAL")
+    invalidate = getattr(proc.emu, "invalidate_code", None)
+    if invalidate is not None and end > start:
+        invalidate(start, end - start)
     return 0
 
 
