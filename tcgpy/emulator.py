@@ -426,8 +426,21 @@ class Emulator:
     def invalidate_code(self, addr: int, size: int) -> None:
         """Drop what was translated from the pages of [addr, addr + size)
         (Unicorn's ctl_remove_cache): code changed there in a way no store
-        to those pages shows (another mapping of the same memory)."""
-        self.cache.invalidate_range(addr & PAGE_MASK, min(addr + max(size, 1), 1 << 64))
+        to those pages shows (another mapping of the same memory).
+
+        Hardware invalidates the memory's cache lines whichever address
+        names them: a range in shared memory that is not executable where
+        it is named (a JIT, libffi, writing through one view and flushing
+        that view) may be code at another address, so what was translated
+        from every shared executable mapping goes too."""
+        end = min(addr + max(size, 1), 1 << 64)
+        self.cache.invalidate_range(addr & PAGE_MASK, end)
+        r = self.aspace.find(addr)
+        if r is None or r.backing is None or r.backing.private or r.perms & PERM_X:
+            return
+        for other in self.aspace.overlapping(0, 1 << 64):
+            if other.perms & PERM_X and other.backing is not None and not other.backing.private:
+                self.cache.invalidate_range(other.start, other.end)
 
     def set_background_compile(self, on: bool) -> None:
         """Run LLVM on a second host thread while the cold tier interprets

@@ -1,8 +1,7 @@
 /* Code written through one mapping and run through another of the same
  * memory (a JIT's W^X double mapping: a writable view and an executable
- * view of one memfd), made visible by __builtin___clear_cache on the
- * executable address, as on hardware: each round rewrites the function
- * and calls it.  tcgpy drops what it translated on the page at ic ivau
+ * view of one memfd), made visible by __builtin___clear_cache on either
+ * address, as on hardware: each round rewrites the function and calls it.  tcgpy drops what it translated on the page at ic ivau
  * (frontends/aarch64/insn_system.py); qemu-aarch64 7.2 runs the first
  * round's code every time.  The reference runs natively (x86-64: no
  * instruction to invalidate, coherent caches). */
@@ -41,13 +40,16 @@ int main(void)
         return 1;
     }
     long (*f)(void) = (long (*)(void))x;
-    for (int round = 1; round <= 3; round++) {
+    /* the cache flushed through the executable view (most JITs), then
+     * through the writable one (libffi's closures): either names the memory */
+    for (int round = 1; round <= 6; round++) {
         size_t n = emit_return(w, 10 * round);
-        __builtin___clear_cache((char *)x, (char *)x + n);
+        char *flush = (char *)(round <= 3 ? x : w);
+        __builtin___clear_cache(flush, flush + n);
         long r = 0;
         for (int i = 0; i < 100; i++)       /* long enough to be compiled */
             r = f();
-        printf("round %d: %ld\n", round, r);
+        printf("round %d (flushed through the %s view): %ld\n", round, round <= 3 ? "executable" : "writable", r);
     }
     return 0;
 }

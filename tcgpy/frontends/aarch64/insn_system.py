@@ -89,9 +89,10 @@ def gen_ic_ivau(ctx, rt: int) -> None:
     # Code written through another mapping of the same memory (a JIT's
     # writable view of its executable one, W^X by double mapping) is no
     # store to the executable page: the page tracking cannot see it, so the
-    # instruction-cache invalidation __clear_cache issues for the executable
-    # address drops what was translated on that page (the dispatcher does,
-    # at Exit.SYNC), as it makes the new instructions visible on hardware.
+    # instruction-cache invalidation __clear_cache issues drops what was
+    # translated there (the dispatcher does, at Exit.SYNC:
+    # Emulator.invalidate_code, which also covers a flush through the
+    # writable view), as it makes the new instructions visible on hardware.
     # qemu-aarch64 ignores it and runs the old code.
     ctx.b.emit(Op.st_env, ctx.read_reg(rt), consts=(LAYOUT.offsets["exit_info"], 3))
     ctx.gen_exit(ctx.next_pc, Exit.SYNC)
