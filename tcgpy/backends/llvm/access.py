@@ -61,27 +61,35 @@ def host_ptr(fl, addr: str, entp: str) -> str:
     return hp
 
 
-def value_fast(fl, hp: str, memop: int) -> str:
-    """The hit-path load of a guest value from host pointer ``hp``."""
-    size_log2 = memop & MemOp.SIZE_MASK
-    ty = f"i{8 << size_log2}"
-    raw = fl.tmp()
-    fl.emit(f"{raw} = load {ty}, ptr {hp}, align 1")
+def _narrow(fl, val: str, size_log2: int) -> str:
+    """i64 ``val`` as the access's integer type."""
+    if size_log2 == 3:
+        return val
+    v = fl.tmp()
+    fl.emit(f"{v} = trunc i64 {val} to i{8 << size_log2}")
+    return v
+
+
+def _widen(fl, raw: str, size_log2: int, sign: bool = False) -> str:
+    """The access's integer ``raw`` as an i64, sign- or zero-extended."""
     if size_log2 == 3:
         return raw
     v = fl.tmp()
-    fl.emit(f"{v} = {'sext' if memop & MemOp.SIGN else 'zext'} {ty} {raw} to i64")
+    fl.emit(f"{v} = {'sext' if sign else 'zext'} i{8 << size_log2} {raw} to i64")
     return v
+
+
+def value_fast(fl, hp: str, memop: int) -> str:
+    """The hit-path load of a guest value from host pointer ``hp``."""
+    size_log2 = memop & MemOp.SIZE_MASK
+    raw = fl.tmp()
+    fl.emit(f"{raw} = load i{8 << size_log2}, ptr {hp}, align 1")
+    return _widen(fl, raw, size_log2, bool(memop & MemOp.SIGN))
 
 
 def store_fast(fl, hp: str, val: str, memop: int) -> None:
     size_log2 = memop & MemOp.SIZE_MASK
-    ty = f"i{8 << size_log2}"
-    v = val
-    if size_log2 != 3:
-        v = fl.tmp()
-        fl.emit(f"{v} = trunc i64 {val} to {ty}")
-    fl.emit(f"store {ty} {v}, ptr {hp}, align 1")
+    fl.emit(f"store i{8 << size_log2} {_narrow(fl, val, size_log2)}, ptr {hp}, align 1")
 
 
 def cmpxchg_fast(fl, hp: str, expected: str, new: str, memop: int) -> str:
@@ -90,19 +98,11 @@ def cmpxchg_fast(fl, hp: str, expected: str, new: str, memop: int) -> str:
     Returns the old value."""
     size_log2 = memop & MemOp.SIZE_MASK
     ty = f"i{8 << size_log2}"
-    e, n = expected, new
-    if size_log2 != 3:
-        e, n = fl.tmp(), fl.tmp()
-        fl.emit(f"{e} = trunc i64 {expected} to {ty}")
-        fl.emit(f"{n} = trunc i64 {new} to {ty}")
+    e, n = _narrow(fl, expected, size_log2), _narrow(fl, new, size_log2)
     r, old = fl.tmp(), fl.tmp()
     fl.emit(f"{r} = cmpxchg ptr {hp}, {ty} {e}, {ty} {n} seq_cst seq_cst")
     fl.emit(f"{old} = extractvalue {{ {ty}, i1 }} {r}, 0")
-    if size_log2 == 3:
-        return old
-    v = fl.tmp()
-    fl.emit(f"{v} = zext {ty} {old} to i64")
-    return v
+    return _widen(fl, old, size_log2)
 
 
 def store_pair_fast(fl, hp: str, lo: str, hi: str, memop: int) -> None:
