@@ -8,7 +8,7 @@ Plain ints are accepted wherever a temp is and become constants.
 from __future__ import annotations
 
 from .core import Block, Insn, Kind, Temp
-from .ops import MASK64, Cond, Op
+from .ops import MASK64, Cond, Exit, Op, memop_size
 
 _LOCAL = Kind.LOCAL
 _MOV = Op.mov
@@ -82,6 +82,19 @@ class Builder:
 
     def cmpxchg(self, addr, expected, new, memop: int) -> Temp:
         return self._value_op(Op.cmpxchg, addr, expected, new, consts=(memop,))
+
+    def swap_or_retry(self, addr, old, new, memop: int, pc: int) -> None:
+        """The store of an atomic read-modify-write that loaded ``old``:
+        ``new`` swapped in if memory still holds ``old`` (at the access
+        size), else the block is left to run the instruction at ``pc`` again
+        (another process wrote it in between; nothing of the instruction
+        may be done yet)."""
+        size = memop_size(memop)
+        seen = self.cmpxchg(addr, old, new, memop)
+        swapped = self.new_label()
+        self.brcond(Cond.eq, seen, old if size == 8 else self.and_(old, (1 << (8 * size)) - 1), swapped)
+        self.exit_tb(pc, Exit.MISS)
+        self.set_label(swapped)
 
     def call(self, helper_id: int, a=0, b=0, c=0) -> Temp:
         return self._value_op(Op.call, a, b, c, consts=(helper_id,))

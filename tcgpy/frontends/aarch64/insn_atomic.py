@@ -37,7 +37,7 @@ from typing import Callable
 
 from ...ir.builder import Builder
 from ...ir.core import Temp
-from ...ir.ops import Cond, Exit
+from ...ir.ops import Cond
 from .decode import A64
 from .insn_ldst import ACCESS_READ, gen_check_align
 
@@ -86,13 +86,7 @@ def gen_atomic_rmw(ctx, size: int, rs: int, rt: int, rn: int,
     addr = ctx.read_reg(rn, sp=True)
     value = ctx.read_reg(rs)
     old = ctx.gen_ld(addr, size, align=True)
-    seen = ctx.gen_cmpxchg(addr, old, op(b, old, value, size), size)
-    swapped = b.new_label()
-    b.brcond(Cond.eq, seen, old, swapped)
-    # another process wrote it between the load and the swap: run the
-    # instruction again (nothing of it is done yet)
-    b.exit_tb(ctx.pc, Exit.MISS)
-    b.set_label(swapped)
+    ctx.gen_swap_or_retry(addr, old, op(b, old, value, size), size)
     ctx.write_reg(rt, old)
 
 

@@ -154,7 +154,14 @@ class DisasContext:
     def gen_cmpxchg(self, addr, expected, new, size_log2: int, align: bool = True) -> Temp:
         """The old value at addr, replaced by ``new`` if it was ``expected``
         (zero-extended at the size), atomically (Op.cmpxchg)."""
-        return self.b.cmpxchg(addr, expected, new, MemOp.make(size_log2, False, align, self.tbi))
+        return self.b.cmpxchg(addr, expected, new, self._atomic_memop(size_log2, align))
+
+    def gen_swap_or_retry(self, addr, old, new, size_log2: int) -> None:
+        """An aligned read-modify-write's store (Builder.swap_or_retry)."""
+        self.b.swap_or_retry(addr, old, new, self._atomic_memop(size_log2, True), self.pc)
+
+    def _atomic_memop(self, size_log2: int, align: bool) -> int:
+        return MemOp.make(size_log2, False, align, self.tbi)
 
     def gen_st2(self, lo, hi, addr, size_log2: int) -> None:
         """A pair of elements at addr and addr + size (ops.pair_upper_first

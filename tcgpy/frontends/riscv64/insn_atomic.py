@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from ...ir.builder import Builder
 from ...ir.core import Temp
-from ...ir.ops import Cond, Exit, MemOp
+from ...ir.ops import Cond, MemOp
 from .decode import RV32
 
 
@@ -58,11 +58,7 @@ def trans_AMO(ctx, a):
     size = 2 + a.d
     addr = ctx.read_reg(a.rs1)
     old = b.ld(addr, MemOp.make(size, sign=size == 2, align=True))
-    seen = b.cmpxchg(addr, old, op(b, old, ctx.read_reg(a.rs2), not a.d), MemOp.make(size, align=True))
-    swapped = b.new_label()
-    b.brcond(Cond.eq, seen, b.ext32u(old) if size == 2 else old, swapped)
-    b.exit_tb(ctx.pc, Exit.MISS)
-    b.set_label(swapped)
+    b.swap_or_retry(addr, old, op(b, old, ctx.read_reg(a.rs2), not a.d), MemOp.make(size, align=True), ctx.pc)
     ctx.write_reg(a.rd, old)
 
 
