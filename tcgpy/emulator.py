@@ -12,6 +12,7 @@ from . import hooks as hk
 from .accel.engine import RunTimer
 from .errors import (AlignmentFault, EmulationError, GuestTrap, IllegalInstruction, MemoryFault, UnhandledSyscall,
                      WatchpointHit)
+from .backends import baseline as _baseline
 from .backends.llvm import jit
 from .frontends import get_arch
 from .ir.ops import EXIT_REQUESTED, Exit, MemOp
@@ -923,8 +924,10 @@ class Emulator:
                     code = self._cold.run(tb)
                     stats.time_interp += perf_counter() - t0
                 else:
-                    # (made with the first host code: maybe during this run)
-                    code = (enter or jit.enter)(self.env_addr, tb.fn_addr)
+                    # (LLVM's trampoline once this process has one: made with the
+                    # first LLVM code, maybe during this run; the baseline
+                    # tier's before, when no block needs its jmp_buf)
+                    code = (enter or jit.enter or _baseline.enter)(self.env_addr, tb.fn_addr)
                 stats.dispatcher_returns += 1
                 if code == EXIT_MISS or code == EXIT_BUDGET:
                     continue

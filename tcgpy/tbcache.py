@@ -25,6 +25,7 @@ import struct
 import time
 from collections.abc import Container
 
+from .backends import baseline
 from .backends.llvm import jit, native_helpers, refill
 from .backends.llvm.background import Job
 # The lowering (backends/llvm/lower.py, lower_region.py) is imported where
@@ -126,6 +127,7 @@ class Stats:
     hot_regions: int = 0              # hot loops compiled as one function (lower_region)
     cold_blocks: int = 0              # blocks translated for the cold tier (interpreted)
     cold_runs: int = 0                # runs of them
+    baseline_blocks: int = 0          # blocks emitted by the baseline tier (backends/baseline)
     pcache_hits: int = 0              # guest pages whose blocks came from the persistent cache
     pcache_misses: int = 0            # guest pages looked up there and not found
     pcache_late: int = 0              # ... found later: another process was writing them
@@ -140,6 +142,7 @@ class Stats:
     time_llvm_lower: float = 0.0
     time_llvm_compile: float = 0.0
     time_interp: float = 0.0          # running cold blocks (coldtier.py)
+    time_baseline: float = 0.0        # emitting baseline code
     time_syscalls: float = 0.0        # in the syscall handler (Linux user mode)
     # Where translated code went back to Python (a cliff when it is in a loop):
     slow_accesses: int = 0            # Python slow path: faults, MMIO, code-page stores, page crossings
@@ -338,6 +341,11 @@ class TBCache:
         # LLVM on another thread (backends/llvm/background.py) when set:
         # only with a cold tier, which runs the blocks meanwhile.
         self.background = None
+        # The baseline tier (backends/baseline), made at the first block it
+        # emits; the Python slow paths its code calls before native() made
+        # the host-code refill (set_slow_paths).
+        self.baseline = None
+        self.py_slow_ld = self.py_slow_st = 0
         self._access_wanted = False    # prepare_access_functions, at the first translation
         self._access_job = None        # the background job making them, until installed
         # First-tier batches held back until LLVM_START (with the background
@@ -362,15 +370,19 @@ class TBCache:
         if self.native_ready:
             return
         self.native_ready = True
-        self.miss_stub = jit.miss_stub()
+        if not self.miss_stub:
+            # (else the baseline tier's, in the slots already: the same code)
+            self.miss_stub = jit.miss_stub()
+            self._reset_slots()
         self.rt.exit_fns.update(jit.exit_stubs())
-        self._reset_slots()
         text = refill.slow_path_text(replace_record(self.rt, tag="runtime", imports={}),
                                      self.arch.layout.mem_table_offset)
         fns = jit.runtime_functions(text, [refill.REFILL_LD, refill.REFILL_ST], self.rt.store)
         self.rt.slow_ld, self.rt.slow_st = fns[refill.REFILL_LD], fns[refill.REFILL_ST]
         jit.add_process_symbol(SYM_SLOW_LD, self.rt.slow_ld)
         jit.add_process_symbol(SYM_SLOW_ST, self.rt.slow_st)
+        if self.baseline is not None:
+            self.baseline.use_slow_paths(self.rt.slow_ld, self.rt.slow_st)
         waiters, self.native_waiters = self.native_waiters, []
         for make in waiters:
             make()
@@ -389,6 +401,7 @@ class TBCache:
         expected, new, memop)``, which a compare-and-swap calls on one."""
         jit.add_process_symbol(refill.PY_SLOW_LD, ld)
         jit.add_process_symbol(refill.PY_SLOW_ST, st)
+        self.py_slow_ld, self.py_slow_st = ld, st
         if cas:
             self.rt.slow_cas = cas
             jit.add_process_symbol(SYM_SLOW_CAS, cas)
@@ -629,6 +642,30 @@ class TBCache:
             # (its file written here, on the guest's thread: the guest never
             # sees a descriptor of tcgpy's come and go while it runs)
             jit.store_runtime_functions(info["texts"][key], obj, self.rt.store)
+
+    def _baseline_tb(self, block) -> TB | None:
+        """``block`` as baseline code (backends/baseline), or None when that
+        tier leaves it to the interpreter."""
+        t0 = time.perf_counter()
+        bl = self.baseline
+        if bl is None:
+            bl = self.baseline = baseline.Baseline(self)
+            if not self.miss_stub:
+                # the slots' stub before native() makes LLVM's (the same code)
+                self.miss_stub = baseline.miss_stub()
+                self._reset_slots()
+        made = bl.make(block)
+        self.stats.time_baseline += time.perf_counter() - t0
+        if made is None:
+            return None
+        addr, slots, counters = made
+        tb = TB(block.pc, block.guest_size, block.guest_insns, block.insn_pcs, addr, slots,
+                _pages(block), counters=counters)
+        for idx in counters:
+            self.counter_owner[idx] = tb
+        self.generation_blocks += 1
+        self.stats.baseline_blocks += 1
+        return tb
 
     def _cold_tb(self, block) -> TB:
         """The cold block holding ``block``'s IR, made if it has none yet (a
@@ -934,6 +971,13 @@ class TBCache:
                 # than interpreting the ops they would remove.
                 raw = self.log is None
                 block = self._translate(pc, MAX_BLOCK_INSNS, stops, optimize=not raw)
+                if raw and baseline.ENABLED and self.py_slow_ld:
+                    tb = self._baseline_tb(block)
+                    if tb is not None:
+                        self._register(tb)
+                        if self.new_pcs is not None:
+                            self.new_pcs[pc] = None
+                        return tb
                 tb = TB(block.pc, block.guest_size, block.guest_insns, block.insn_pcs, ir=block,
                         pages=_pages(block), instr=block.instr, raw=raw)
                 self.cold[pc] = tb
@@ -1392,6 +1436,8 @@ class TBCache:
         # Nothing points into the old code any more: release it all.
         self.code.close()
         self.code = jit.CodeSpace()
+        if self.baseline is not None:
+            self.baseline.arena = baseline.Arena()
         self.generation_blocks = 0
         self.free_counters = list(range(N_COUNTERS - 1, -1, -1))
         self.next_loaded_counter = N_COUNTERS

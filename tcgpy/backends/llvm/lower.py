@@ -17,17 +17,16 @@ from ...record import factory, record
 from typing import Callable
 
 from ...ir.core import Block, Insn, Temp
-from ...ir.ops import F, Cond, Exit, MemOp, Op
+from ...ir.ops import Cond, Exit, MemOp, Op
 from . import access_groups
 from .access import (cmpxchg_fast, host_ptr, pair_upper_first, store_fast, store_pair_fast, tlb_lookup,
                      untag, value_fast)
-from .runtime import (CC, JMP_WAYS, LOAD, MODULE_TAIL, STORE, STORE_PAIR, SYM_ENV, SYM_EXIT, SYM_JMP_TABLE,
+from .runtime import (CC, ENDS_FLOW, ENTRY_COUNT_MIN_INSNS, JMP_WAYS, closes_a_loop, LOAD, MODULE_TAIL, STORE, STORE_PAIR,
+                      SYM_ENV, SYM_EXIT, SYM_JMP_TABLE,
                       SYM_SLOW_CAS, SYM_SLOW_LD, SYM_SLOW_ST, Runtime, _c)
 
 LOWERERS: dict[Op, Callable] = {}
 
-# Ops after which control does not fall through to the next op.
-_ENDS_FLOW = frozenset(op for op in Op if op.value.flags & F.BB_END) | {Op.br}
 
 
 def lowers(*ops: Op):
@@ -59,20 +58,6 @@ class LoweredBlock:
     counters: list[int] = factory(list)            # hotness counters it uses
 
 
-def _closes_a_loop(blk: Block) -> bool:
-    """Whether ``blk`` jumps back (a counted loop edge, lower_goto_tb).  Such
-    a block does not count its entries as well: that count would run out
-    first, on the same pass, and make the block hot alone, after which its
-    loop edge no longer counts and the loop around it never becomes one
-    region (zstd's sequence decoder: its short blocks stayed first tier)."""
-    last = blk.insn_pcs[-1] if blk.insn_pcs else blk.pc
-    return any(i.op is Op.goto_tb and i.consts[0] <= last for i in blk.insns)
-
-
-# First-tier blocks of at least this many instructions count their entries
-# (loop_edge at the block's start); shorter ones would pay the count on too
-# little work, and are promoted with the loops they lie in.
-ENTRY_COUNT_MIN_INSNS = 8
 
 
 class _FnLowering:
@@ -289,7 +274,7 @@ class _FnLowering:
         # exact counts; exit requests are checked on loop edges (loop_edge).
         self.start_bb(entry_bb)
         if (self.alloc_counter is not None and not self.hot and blk.guest_insns >= ENTRY_COUNT_MIN_INSNS
-                and not _closes_a_loop(blk)):
+                and not closes_a_loop(blk)):
             # First tier: count entries too, so that a hot block is recompiled
             # optimised wherever the loop around it runs -- through a call
             # and a return, say, which no counted loop edge spans (a hash
@@ -327,7 +312,7 @@ class _FnLowering:
             if terminated:
                 continue      # unreachable code after a block end (verifier forbids it)
             self.lower_insn(insn)
-            if op in _ENDS_FLOW:
+            if op in ENDS_FLOW:
                 terminated = True
         if not terminated:
             self.fall_through(blk.pc + blk.guest_size)

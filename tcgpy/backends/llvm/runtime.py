@@ -11,7 +11,7 @@ registers: ~10 ms of a warm start's ~80).
 from __future__ import annotations
 
 
-from ...ir.ops import MemOp
+from ...ir.ops import F, MemOp, Op
 from ...record import factory, record
 
 MASK64 = (1 << 64) - 1
@@ -147,6 +147,26 @@ def access_fn_name(memop: int, kind: str) -> str:
 
 
 ACCESS_BY_NAME = {access_fn_name(*key): key for key in ACCESS_KEYS}
+
+
+# Ops after which control does not fall through to the next op.
+ENDS_FLOW = frozenset(op for op in Op if op.value.flags & F.BB_END) | {Op.br}
+
+
+def closes_a_loop(blk) -> bool:
+    """Whether ``blk`` jumps back (a counted loop edge, lower_goto_tb).  Such
+    a block does not count its entries as well: that count would run out
+    first, on the same pass, and make the block hot alone, after which its
+    loop edge no longer counts and the loop around it never becomes one
+    region (zstd's sequence decoder: its short blocks stayed first tier)."""
+    last = blk.insn_pcs[-1] if blk.insn_pcs else blk.pc
+    return any(i.op is Op.goto_tb and i.consts[0] <= last for i in blk.insns)
+
+
+# First-tier blocks of at least this many instructions count their entries
+# (loop_edge at the block's start); shorter ones would pay the count on too
+# little work, and are promoted with the loops they lie in.
+ENTRY_COUNT_MIN_INSNS = 8
 
 
 # The indirect-jump table (TBCache.jmp_table): (pc, host function) pairs,
