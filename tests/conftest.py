@@ -34,3 +34,15 @@ def pytest_unconfigure(config):
         from tcgpy.pcache import wait_for_writers
         wait_for_writers(d, timeout=60)
         shutil.rmtree(d, ignore_errors=True)
+
+
+import pytest  # noqa: E402
+
+
+@pytest.fixture
+def no_baseline(monkeypatch):
+    """Missed blocks go to the cold tier's interpreter and then LLVM, as
+    without the baseline tier (TCGPY_BASELINE=0): for the tests of that
+    machinery, which the baseline tier bypasses for the blocks it emits."""
+    from tcgpy.backends import baseline
+    monkeypatch.setattr(baseline, "ENABLED", False)

@@ -31,6 +31,9 @@ loop:
     str x0, [x4]
 """
 
+# (the cold tier and the LLVM first tier: what the baseline tier bypasses)
+pytestmark = pytest.mark.usefixtures("no_baseline")
+
 
 @pytest.fixture(autouse=True)
 def _patient(monkeypatch, request):

@@ -7,6 +7,7 @@ from __future__ import annotations
 import ctypes
 import os
 import random
+import struct
 
 import pytest
 
@@ -19,6 +20,7 @@ from tcgpy.ir.core import Block
 from tcgpy.ir.interp import FlatMemory, InterpState, interpret
 from tcgpy.ir.ops import Cond, Exit, MemOp, Op
 
+from .asm import asm
 from .test_backend import EDGES, ROWS
 
 pytestmark = pytest.mark.skipif(not baseline.ENABLED, reason="the baseline tier emits x86-64 only")
@@ -151,3 +153,51 @@ def test_a_forked_child_writing_code_leaves_the_parents_alone():
     assert ctypes.string_at(addr, 64) == b"\x90" * 64
     nxt = arena.put(b"\x91" * 64)
     assert ctypes.string_at(nxt, 64) == b"\x91" * 64
+
+
+def test_a_loop_runs_as_baseline_code_and_turns_hot(monkeypatch):
+    """A first run's blocks are emitted by the baseline tier (none
+    interpreted, none compiled by LLVM's first tier), chained, and the loop
+    goes to the hot tier through its counted edge, with the same result."""
+    from tcgpy import tbcache
+    from .test_coldtier import DATA, run_loop
+    monkeypatch.setattr(tbcache, "HOT_THRESHOLD", 200)
+    n = 1000
+    emu = run_loop(n, 32)
+    assert struct.unpack("<Q", emu.mem_read(DATA + 0x2000, 8))[0] == sum(i + 3 * i + 1 for i in range(n))
+    assert emu.reg_read("x2") == DATA + 8 * n
+    s = emu.stats
+    assert s.baseline_blocks > 0 and s.cold_blocks == 0
+    assert s.blocks_promoted > 0
+    # chained: the loop did not come back to the dispatcher on every pass
+    assert s.dispatcher_returns < n // 10
+
+
+def test_a_block_rewritten_by_the_guest_runs_its_new_code():
+    """The store rewrites an instruction after it in the same block: that run
+    finishes the code it started (as the other tiers and QEMU do), the next
+    one runs the new instruction."""
+    from .test_coldtier import CODE, make
+    code = asm("str w1, [x2]; mov x0, #1; mov x0, #2")
+    emu = make(code, cold_runs=32)
+    emu.reg_write("x1", struct.unpack("<I", asm("mov x0, #7"))[0])
+    emu.reg_write("x2", CODE + 8)
+    emu.run(CODE, until=CODE + 12)
+    assert emu.reg_read("x0") == 2 and emu.stats.baseline_blocks == 1
+    emu.run(CODE, until=CODE + 12)
+    assert emu.reg_read("x0") == 7 and emu.stats.baseline_blocks == 2
+
+
+def test_a_fault_in_baseline_code_is_precise():
+    """The registers an instruction before the fault wrote are in place, the
+    pc is the faulting instruction's."""
+    from tcgpy.errors import MemoryFault
+    from .test_coldtier import CODE, make
+    code = asm("mov x3, #5; add x4, x3, #1; ldr x0, [x1]; mov x5, #9")
+    emu = make(code, cold_runs=32)
+    emu.reg_write("x1", 0x10)
+    with pytest.raises(MemoryFault) as e:
+        emu.run(CODE, until=CODE + 16)
+    assert e.value.pc == CODE + 8 and e.value.address == 0x10
+    assert emu.reg_read("x4") == 6 and emu.reg_read("x5") == 0
+    assert emu.stats.baseline_blocks == 1

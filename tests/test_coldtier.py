@@ -28,6 +28,9 @@ loop:
     str x0, [x4]
 """
 
+# (the cold tier and the LLVM first tier: what the baseline tier bypasses)
+pytestmark = pytest.mark.usefixtures("no_baseline")
+
 
 def make(code: bytes, cold_runs: int) -> tcgpy.Emulator:
     emu = tcgpy.Emulator("aarch64", icount=False)

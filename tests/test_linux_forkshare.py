@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import os
 
+import pytest
+
 import tcgpy
 from tcgpy.linux.forkshare import ForkShare
 
@@ -143,6 +145,7 @@ def test_vfork_pipe_stays_low_when_the_limit_leaves_no_room():
     os.close(high)
 
 
+@pytest.mark.usefixtures("no_baseline")
 def test_a_child_notes_the_cold_blocks_it_runs_and_the_parent_compiles_them():
     # The parent ran the block cold (too few times to compile it); a child
     # that runs it notes it too, and a prefetch replaces the cold block by

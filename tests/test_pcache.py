@@ -522,6 +522,7 @@ def test_chosen_region_loads_the_pages_of_its_blocks(tmp_path):
     assert region is not None and [tb.pc for tb in region] == [0x10FF8, 0x11000]
 
 
+@pytest.mark.usefixtures("no_baseline")
 def test_a_page_another_process_was_writing_is_looked_up_again(tmp_path, monkeypatch):
     """A run that misses a page while another process writes the cache
     (the same program's previous run, whose saver is still at work) looks
@@ -543,6 +544,7 @@ def test_a_page_another_process_was_writing_is_looked_up_again(tmp_path, monkeyp
     assert s.pcache_late == 1 and s.modules_compiled == 0
 
 
+@pytest.mark.usefixtures("no_baseline")
 def test_a_page_missed_with_no_writer_at_work_is_not_looked_up_again(tmp_path, monkeypatch):
     monkeypatch.setattr(tbcache, "WRITER_POLL", 0.0)
     late = _emu(tmp_path, x1=2, icount=False)

@@ -47,6 +47,7 @@ def _addresses(rng: random.Random, n: int, earlier: list[int]) -> list[int]:
     return out
 
 
+@pytest.mark.usefixtures("no_baseline")      # (its code calls the Python slow path until LLVM is loaded)
 @pytest.mark.parametrize("icount", [True, False], ids=["jit", "cold-tier-then-jit"])
 def test_random_access_over_1gib_with_mprotect_and_munmap(icount):
     rng = random.Random(14)
@@ -176,6 +177,7 @@ def test_mmio_still_reaches_python():
 CROSS = "ldr x0, [x1]; str x3, [x2]; ldrh w5, [x4]"
 
 
+@pytest.mark.usefixtures("no_baseline")      # (its code calls the Python slow path until LLVM is loaded)
 @pytest.mark.parametrize("icount", [True, False], ids=["jit", "cold-tier-then-jit"])
 def test_page_crossing_accesses_within_one_mapping_stay_in_host_code(icount):
     """Unaligned loads and stores over a page boundary inside one mapping
