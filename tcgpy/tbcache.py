@@ -87,6 +87,16 @@ MAX_BATCH = 64
 # loop becomes a region around the partition loops, which the partition's
 # other paths enter mid-way.)
 HOT_THRESHOLD = int(os.environ.get("TCGPY_HOT_THRESHOLD", "3000"))
+# While the process has not loaded LLVM and the baseline tier runs its
+# code, a loop is promoted only once loop edges have run out this many
+# times in all: the first hot loop costs LLVM's loading, its -O2 runtime
+# code and the loop's compile (~0.2-0.3 s), which a short run's loops do
+# not earn back (lua -e at 1: 0.88 s; with no promotion 0.64 s).  Not in a
+# run whose code comes from the persistent cache, which has its hot loops
+# there too: promoted later, a loop takes other blocks into its region,
+# whose key the cache does not have (perl's loop, second run: 2.1 s
+# against 1.4).
+HOT_WAITS = int(os.environ.get("TCGPY_HOT_WAITS", "10"))
 # A cold block whose compile is on the background thread (background.py)
 # is interpreted meanwhile, up to this many times cold_runs: then the guest
 # waits for the code.
@@ -346,6 +356,7 @@ class TBCache:
         # the host-code refill (set_slow_paths).
         self.baseline = None
         self.py_slow_ld = self.py_slow_st = 0
+        self.hot_waits = 0             # loop edges run out before LLVM is loaded (HOT_WAITS)
         self._access_wanted = False    # prepare_access_functions, at the first translation
         self._access_job = None        # the background job making them, until installed
         # First-tier batches held back until LLVM_START (with the background
@@ -1105,6 +1116,11 @@ class TBCache:
             return
         if self.no_hot:
             # not now (memory hooks: hooks.py), perhaps once they are gone
+            self.counters[counter] = HOT_THRESHOLD
+            return
+        if (self.baseline is not None and self.hot_waits < HOT_WAITS and not jit.loaded()
+                and not self.stats.pcache_hits):
+            self.hot_waits += 1
             self.counters[counter] = HOT_THRESHOLD
             return
         later = self.promote(counter, target)

@@ -162,6 +162,7 @@ def test_a_loop_runs_as_baseline_code_and_turns_hot(monkeypatch):
     from tcgpy import tbcache
     from .test_coldtier import DATA, run_loop
     monkeypatch.setattr(tbcache, "HOT_THRESHOLD", 200)
+    monkeypatch.setattr(tbcache, "HOT_WAITS", 2)
     n = 1000
     emu = run_loop(n, 32)
     assert struct.unpack("<Q", emu.mem_read(DATA + 0x2000, 8))[0] == sum(i + 3 * i + 1 for i in range(n))
