@@ -95,7 +95,8 @@ HOT_THRESHOLD = int(os.environ.get("TCGPY_HOT_THRESHOLD", "3000"))
 # run whose code comes from the persistent cache, which has its hot loops
 # there too: promoted later, a loop takes other blocks into its region,
 # whose key the cache does not have (perl's loop, second run: 2.1 s
-# against 1.4).
+# against 1.4).  A loop that waits is recorded for the cache's saver as if
+# promoted (hot_records), so that the next run has its hot code.
 HOT_WAITS = int(os.environ.get("TCGPY_HOT_WAITS", "10"))
 # A cold block whose compile is on the background thread (background.py)
 # is interpreted meanwhile, up to this many times cold_runs: then the guest
@@ -1118,11 +1119,6 @@ class TBCache:
             # not now (memory hooks: hooks.py), perhaps once they are gone
             self.counters[counter] = HOT_THRESHOLD
             return
-        if (self.baseline is not None and self.hot_waits < HOT_WAITS and not jit.loaded()
-                and not self.stats.pcache_hits):
-            self.hot_waits += 1
-            self.counters[counter] = HOT_THRESHOLD
-            return
         later = self.promote(counter, target)
         if counter in self.counter_owner:
             # Not promoted (and still counting): this edge stays first tier,
@@ -1206,6 +1202,12 @@ class TBCache:
             # thread when the guest exits, and the next run would compile
             # it again.
             self.hot_records[hot_key] = (target, [(b.pc, b.guest_insns) for b in blocks], keyed)
+        if (self.baseline is not None and self.hot_waits < HOT_WAITS and not jit.loaded()
+                and not self.stats.pcache_hits):
+            # Not yet (HOT_WAITS), but the persistent cache's saver compiles
+            # it for the next run (hot_records) all the same.
+            self.hot_waits += 1
+            return True
         if self.background is not None and self.log is None:
             self._compile_hot_in_background(blocks, target, region)
             return False

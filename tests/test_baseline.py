@@ -202,3 +202,26 @@ def test_a_fault_in_baseline_code_is_precise():
     assert e.value.pc == CODE + 8 and e.value.address == 0x10
     assert emu.reg_read("x4") == 6 and emu.reg_read("x5") == 0
     assert emu.stats.baseline_blocks == 1
+
+
+def test_a_loop_that_waits_for_llvm_is_saved_hot_for_the_next_run(tmp_path, monkeypatch):
+    """A first run that has not loaded LLVM leaves its first hot loops in
+    baseline code (HOT_WAITS), but records them for the persistent cache,
+    whose saver compiles them: the next run loads them, compiling nothing."""
+    from tcgpy import tbcache
+    from tcgpy.backends.llvm import jit
+    from .test_pcache import _emu, _run
+    monkeypatch.setattr(tbcache, "HOT_THRESHOLD", 100)
+    monkeypatch.setattr(tbcache, "HOT_WAITS", 1 << 30)
+    monkeypatch.setattr(jit, "loaded", lambda: False)      # (another test of this process may have loaded it)
+    cold = _emu(tmp_path, x1=5000, icount=False)
+    assert _run(cold) == (0, 4)
+    s = cold.stats
+    assert s.baseline_blocks > 0 and s.hot_regions == 0 and s.blocks_promoted == 0
+    assert cold.cache.hot_waits > 0 and len(cold.cache.hot_records) == 1
+    monkeypatch.undo()
+    assert cold.save_cache() > 0
+    warm = _emu(tmp_path, x1=5000, icount=False)
+    assert _run(warm) == (0, 4)
+    w = warm.stats
+    assert w.hot_regions_loaded == 1 and w.modules_compiled == 0 and w.baseline_blocks == 0

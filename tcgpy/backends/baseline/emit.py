@@ -29,6 +29,7 @@ interpreter and goes to LLVM as before.
 from __future__ import annotations
 
 import functools
+import operator
 
 from ...cpustate import PAGE_BITS, PAGE_SIZE, TLB_ENTRY_SIZE, TLB_SIZE
 from ...ir.core import Kind
@@ -91,7 +92,9 @@ class _Emitter:
     def get(self, reg: int, t) -> None:
         k = t.kind
         if k is _LOCAL:
-            self.code += load(reg, RSP, 8 * t.index)
+            tab = _LOAD_LOCAL[reg]
+            i = t.index
+            self.code += tab[i] if i < len(tab) else _grow(tab, load, reg, i)
         elif k is _CONST:
             self.code += mov_imm(reg, t.value)
         else:
@@ -99,7 +102,9 @@ class _Emitter:
 
     def put(self, t, reg: int) -> None:
         if t.kind is _LOCAL:
-            self.code += store(reg, RSP, 8 * t.index)
+            tab = _STORE_LOCAL[reg]
+            i = t.index
+            self.code += tab[i] if i < len(tab) else _grow(tab, store, reg, i)
         else:
             self.code += store(reg, R12, t.offset)
 
@@ -310,9 +315,6 @@ class _Emitter:
         self.put(insn.outs[0], RAX)
 
     # -- control flow --------------------------------------------------------------
-    def op_insn_start(self, insn) -> None:
-        self.pc = insn.consts[0]
-
     def op_set_label(self, insn) -> None:
         self.labels[insn.consts[0]] = len(self.code)
 
@@ -369,9 +371,13 @@ class _Emitter:
             # counts its entries, as the first tier's (lower.walk_block)
             self.loop_edge(exit_pc=blk.pc)
         terminated = False
+        insn_start, set_label = Op.insn_start, Op.set_label
         for insn in blk.insns:
             op = insn.op
-            if op is Op.set_label:
+            if op is insn_start:
+                self.pc = insn.consts[0]
+                continue
+            if op is set_label:
                 terminated = False
             elif terminated:
                 continue        # unreachable after a block end (the verifier forbids it)
@@ -458,6 +464,18 @@ def _access(ctx: Context, kind: str, memop: int, frame: int) -> bytes:
     return c + _skip_if(x86.CC_NE, hit) + miss
 
 
+# register -> [the bytes of loading (storing) it from (to) local i's stack
+# slot]: what get/put use most, without the encoders' cache keys
+_LOAD_LOCAL: list[list[bytes]] = [[] for _ in range(16)]
+_STORE_LOCAL: list[list[bytes]] = [[] for _ in range(16)]
+
+
+def _grow(tab: list[bytes], encode, reg: int, i: int) -> bytes:
+    while len(tab) <= i:
+        tab.append(encode(reg, RSP, 8 * len(tab)))
+    return tab[i]
+
+
 def _signed(v: int) -> int:
     return v - (1 << 64) if v >> 63 else v
 
@@ -469,22 +487,22 @@ _HANDLERS = {
     Op.setcond: _Emitter.op_setcond, Op.movcond: _Emitter.op_movcond,
     Op.ld: _Emitter.op_ld, Op.st: _Emitter.op_st, Op.st2: _Emitter.op_st2,
     Op.ld_env: _Emitter.op_ld_env, Op.st_env: _Emitter.op_st_env, Op.call: _Emitter.op_call,
-    Op.insn_start: _Emitter.op_insn_start, Op.set_label: _Emitter.op_set_label, Op.br: _Emitter.op_br,
+    Op.insn_start: None, Op.set_label: _Emitter.op_set_label, Op.br: _Emitter.op_br,
     Op.brcond: _Emitter.op_brcond, Op.goto_tb: _Emitter.op_goto_tb, Op.goto_ptr: _Emitter.op_goto_ptr,
     Op.exit_tb: _Emitter.op_exit_tb,
     **{op: _Emitter.op_alu for op in _ALU}, **{op: _Emitter.op_shift for op in _SHIFT},
     **{op: _Emitter.op_ext for op in _EXT}, **{op: _Emitter.op_div for op in _DIV},
 }
 SUPPORTED = frozenset(_HANDLERS)
+_OP = operator.attrgetter("op")
 
 
 def emit(block, ctx: Context):
     """(machine code, jump slots [(slot, target pc)], counters) for ``block``,
     or None when it has an op the baseline tier leaves to the interpreter
     (checked before any slot or counter is taken)."""
-    if block.instr or any(insn.op not in SUPPORTED for insn in block.insns):
+    if block.instr or not SUPPORTED.issuperset(map(_OP, block.insns)):
         return None
-
     e = _Emitter(block, ctx)
     code = e.emit()
     return code, e.slots, e.counters
