@@ -8,6 +8,7 @@ import ctypes
 import os
 import random
 import struct
+from pathlib import Path
 
 import pytest
 
@@ -225,3 +226,51 @@ def test_a_loop_that_waits_for_llvm_is_saved_hot_for_the_next_run(tmp_path, monk
     assert _run(warm) == (0, 4)
     w = warm.stats
     assert w.hot_regions_loaded == 1 and w.modules_compiled == 0 and w.baseline_blocks == 0
+
+
+def _random_code_run(seed: int, pool: bytes, on: bool, monkeypatch):
+    """fuzz.fuzz_code_one's random code (real instructions with flipped bits,
+    or random words) on an emulator without an instruction budget, with the
+    baseline tier on or off: how it ended, the registers and the data."""
+    from tcgpy import fuzz
+    monkeypatch.setattr(baseline, "ENABLED", on)
+    rng = random.Random(seed)
+    emu = tcgpy.Emulator("aarch64", icount=False)
+    emu.mem_map(fuzz.CODE, 0x4000, "rwx" if rng.random() < 0.3 else "rx")
+    emu.mem_map(fuzz.DATA, 0x4000, rng.choice(("rw", "rw", "r", "-")))
+    n = rng.randint(1, 64)
+    at = rng.randrange(0, len(pool) - 4 * n + 1, 4)
+    code = bytearray(pool[at:at + 4 * n])
+    for _ in range(rng.randint(0, 3)):
+        code[rng.randrange(len(code))] ^= 1 << rng.randrange(8)
+    emu.mem_write(fuzz.CODE, bytes(code))
+    for i in range(31):
+        emu.reg_write(f"x{i}", rng.choice((0, fuzz.DATA, fuzz.DATA + rng.randrange(0x4000), rng.getrandbits(64))))
+    emu.reg_write("sp", fuzz.DATA + 0x2000)
+    try:
+        emu.run(fuzz.CODE, until=fuzz.CODE + 4 * n, timeout=0.3)
+        end = emu.stop_reason
+    except tcgpy.EmulationError as e:
+        end = f"{type(e).__name__}: {e}"
+    if end == "timeout":
+        return None                 # (a loop: where it stopped is the machine's timing)
+    regs = [emu.reg_read(f"x{i}") for i in range(31)] + [emu.reg_read(r) for r in ("sp", "pc", "nzcv")]
+    data = emu.mem_read(fuzz.DATA, 0x4000)
+    return end, regs, data, emu.stats.baseline_blocks
+
+
+def test_random_code_ends_the_same_with_and_without_the_baseline_tier(monkeypatch):
+    """Real instructions with flipped bits: the same fault, registers and
+    memory from baseline code as from the cold tier and LLVM."""
+    from tcgpy import fuzz
+    pool = fuzz.code_pool(str(Path(__file__).parent / "guest" / "bin" / "libc_hello"))
+    compared = used = 0
+    for seed in range(60):
+        with_it = _random_code_run(seed, pool, True, monkeypatch)
+        without = _random_code_run(seed, pool, False, monkeypatch)
+        if with_it is None or without is None:
+            continue
+        compared += 1
+        used += with_it[3] > 0
+        assert with_it[:3] == without[:3], f"seed {seed}: {with_it[0]} / {without[0]}"
+    assert compared >= 40 and used >= compared - 5
