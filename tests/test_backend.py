@@ -106,31 +106,43 @@ EDGES = [0, 1, 2, 31, 32, 63, 64, 65, 0x7FFF_FFFF, 0x8000_0000, 0xFFFF_FFFF,
          (1 << 63) - 1, 1 << 63, (1 << 64) - 1, 0x0123_4567_89AB_CDEF]
 
 
-def test_every_value_op_matches_the_interpreter_on_edge_values():
-    arch = tcgpy.frontends.get_arch("aarch64")
-    g = arch.ir_globals
-    ops = [op for op in Op if op.value.nout == 1 and op.value.nconst == 0 and op.value.flags == 0]
+def edge_value_blocks(ops, immediates: bool = False):
+    """Blocks computing each of ``ops`` (one output, no constants) on every
+    pair of EDGES, 25 pairs a block; the operands come from globals so that
+    nothing is folded away (with ``immediates``, the second one also as a
+    constant: a backend's immediate forms)."""
+    g = tcgpy.frontends.get_arch("aarch64").ir_globals
     pairs = list(itertools.product(EDGES, repeat=2))
-    rng = random.Random(7)
     for op in ops:
         for chunk in range(0, len(pairs), 25):
             block = Block(0x1000, globals=g)
             b = Builder(block)
             b.insn_start(0x1000)
-            # operands come from globals so that nothing is folded away
             for i, (x, y) in enumerate(pairs[chunk:chunk + 25]):
                 ins = [g["x1"], g["x2"]][:op.value.nin]
                 b.mov(g["x1"], x)
                 b.mov(g["x2"], y)
                 b.emit(op, g[f"x{3 + i}"], *ins)
+                if immediates and op.value.nin == 2:
+                    b.emit(op, g["x30"], g["x1"], y)
             b.goto_tb(0x2000)
-            check_block(block, randgen.random_state(rng), randgen.random_memory(rng))
+            yield block
 
 
-def test_conditions_and_memops_match_the_interpreter():
-    arch = tcgpy.frontends.get_arch("aarch64")
-    g = arch.ir_globals
-    rng = random.Random(9)
+def value_ops(ops=Op):
+    return [op for op in ops if op.value.nout == 1 and op.value.nconst == 0 and op.value.flags == 0]
+
+
+def test_every_value_op_matches_the_interpreter_on_edge_values():
+    rng = random.Random(7)
+    for block in edge_value_blocks(value_ops()):
+        check_block(block, randgen.random_state(rng), randgen.random_memory(rng))
+
+
+def conditions_and_memops_block(immediates: bool = False) -> Block:
+    """Every condition by setcond and movcond (with ``immediates``, setcond
+    against a constant too), every load size and sign and store size."""
+    g = tcgpy.frontends.get_arch("aarch64").ir_globals
     block = Block(0x1000, globals=g)
     b = Builder(block)
     b.insn_start(0x1000)
@@ -138,6 +150,8 @@ def test_conditions_and_memops_match_the_interpreter():
     for cond in Cond:
         b.emit(Op.setcond, g[f"x{i}"], g["x1"], g["x2"], consts=(cond,))
         b.emit(Op.movcond, g[f"x{i + 1}"], g["x1"], g["x2"], g["x0"], g["x2"], consts=(cond,))
+        if immediates:
+            b.emit(Op.setcond, g[f"x{i + 2}"], g["x1"], 5, consts=(cond,))
         i = 3 + (i - 1) % 24
     for size in range(4):
         for sign in (False, True):
@@ -145,6 +159,12 @@ def test_conditions_and_memops_match_the_interpreter():
             b.emit(Op.ld, g[f"x{5 + size * 2 + sign}"], addr, consts=(MemOp.make(size, sign),))
             b.st(g["x2"], b.add(addr, 1 + size), MemOp.make(size))
     b.goto_tb(0x2000)
+    return block
+
+
+def test_conditions_and_memops_match_the_interpreter():
+    rng = random.Random(9)
+    block = conditions_and_memops_block()
     for _ in range(20):
         st_ = randgen.random_state(rng)
         check_block(block, st_, randgen.random_memory(rng))

@@ -16,13 +16,12 @@ import tcgpy
 from tcgpy.backends import baseline
 from tcgpy.backends.baseline.emit import SUPPORTED
 from tcgpy.ir import randgen
-from tcgpy.ir.builder import Builder
 from tcgpy.ir.core import Block
 from tcgpy.ir.interp import FlatMemory, InterpState, interpret
-from tcgpy.ir.ops import Cond, Exit, MemOp, Op
+from tcgpy.ir.ops import Exit
 
 from .asm import asm
-from .test_backend import EDGES, ROWS
+from .test_backend import ROWS, conditions_and_memops_block, edge_value_blocks, value_ops
 
 pytestmark = pytest.mark.skipif(not baseline.ENABLED, reason="the baseline tier emits x86-64 only")
 
@@ -84,45 +83,14 @@ def check_block(block, state, mem):
 
 
 def test_every_value_op_matches_the_interpreter_on_edge_values():
-    g = tcgpy.frontends.get_arch("aarch64").ir_globals
-    ops = [op for op in SUPPORTED if op.value.nout == 1 and op.value.nconst == 0 and op.value.flags == 0]
-    pairs = [(x, y) for x in EDGES for y in EDGES]
     rng = random.Random(7)
-    for op in ops:
-        for chunk in range(0, len(pairs), 25):
-            block = Block(0x1000, globals=g)
-            b = Builder(block)
-            b.insn_start(0x1000)
-            for i, (x, y) in enumerate(pairs[chunk:chunk + 25]):
-                ins = [g["x1"], g["x2"]][:op.value.nin]
-                b.mov(g["x1"], x)
-                b.mov(g["x2"], y)
-                b.emit(op, g[f"x{3 + i}"], *ins)
-                # and with a constant second operand (the immediate forms)
-                if op.value.nin == 2:
-                    b.emit(op, g["x30"], g["x1"], y)
-            b.goto_tb(0x2000)
-            check_block(block, randgen.random_state(rng), randgen.random_memory(rng))
+    for block in edge_value_blocks(value_ops(SUPPORTED), immediates=True):
+        check_block(block, randgen.random_state(rng), randgen.random_memory(rng))
 
 
 def test_conditions_and_memops_match_the_interpreter():
-    g = tcgpy.frontends.get_arch("aarch64").ir_globals
     rng = random.Random(9)
-    block = Block(0x1000, globals=g)
-    b = Builder(block)
-    b.insn_start(0x1000)
-    i = 3
-    for cond in Cond:
-        b.emit(Op.setcond, g[f"x{i}"], g["x1"], g["x2"], consts=(cond,))
-        b.emit(Op.movcond, g[f"x{i + 1}"], g["x1"], g["x2"], g["x0"], g["x2"], consts=(cond,))
-        b.emit(Op.setcond, g[f"x{i + 2}"], g["x1"], 5, consts=(cond,))
-        i = 3 + (i - 1) % 24
-    for size in range(4):
-        for sign in (False, True):
-            addr = b.add(b.and_(g["x0"], DATA_SIZE - 16), DATA_BASE + 3)   # unaligned on purpose
-            b.emit(Op.ld, g[f"x{5 + size * 2 + sign}"], addr, consts=(MemOp.make(size, sign),))
-            b.st(g["x2"], b.add(addr, 1 + size), MemOp.make(size))
-    b.goto_tb(0x2000)
+    block = conditions_and_memops_block(immediates=True)
     for _ in range(20):
         check_block(block, randgen.random_state(rng), randgen.random_memory(rng))
 
