@@ -242,3 +242,14 @@ def test_random_code_ends_the_same_with_and_without_the_baseline_tier(monkeypatc
         used += with_it[3] > 0
         assert with_it[:3] == without[:3], f"seed {seed}: {with_it[0]} / {without[0]}"
     assert compared >= 40 and used >= compared - 5
+
+
+def test_a_helper_call_from_baseline_code():
+    """``mrs x0, cntvct_el0`` calls the timer helper: its Python function
+    (no LLVM for its host-code version), from baseline code."""
+    from .test_coldtier import CODE, make
+    emu = make(asm("mrs x0, cntvct_el0; mrs x1, cntvct_el0; sub x2, x1, x0"), cold_runs=32)
+    emu.run(CODE, until=CODE + 12)
+    assert emu.reg_read("x0") > 0 and emu.reg_read("x2") < 1 << 40
+    assert emu.stats.baseline_blocks == 1
+    assert emu.stats.python_calls

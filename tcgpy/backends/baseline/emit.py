@@ -311,7 +311,12 @@ class _Emitter:
         self.get(RDI, a)
         self.get(RSI, b)
         self.get(RDX, c)
-        self.code += mov_imm(RAX, self.ctx.helpers[insn.consts[0]]) + x86.call_reg(RAX)
+        helpers, i = self.ctx.helpers, insn.consts[0]
+        # The Python function's callback while its host-code version is not
+        # made: making it is LLVM (tbcache._Helpers), which a run of
+        # baseline code need not load for one call
+        fn = list.__getitem__(helpers, i) if i in getattr(helpers, "pending", ()) else helpers[i]
+        self.code += mov_imm(RAX, fn) + x86.call_reg(RAX)
         self.put(insn.outs[0], RAX)
 
     # -- control flow --------------------------------------------------------------
