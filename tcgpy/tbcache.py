@@ -659,14 +659,19 @@ class TBCache:
         """``block`` as baseline code (backends/baseline), or None when that
         tier leaves it to the interpreter."""
         t0 = time.perf_counter()
-        bl = self.baseline
-        if bl is None:
-            bl = self.baseline = baseline.Baseline(self)
-            if not self.miss_stub:
-                # the slots' stub before native() makes LLVM's (the same code)
-                self.miss_stub = baseline.miss_stub()
-                self._reset_slots()
-        made = bl.make(block)
+        try:
+            bl = self.baseline
+            if bl is None:
+                bl = self.baseline = baseline.Baseline(self)
+                if not self.miss_stub:
+                    # the slots' stub before native() makes LLVM's (the same code)
+                    self.miss_stub = baseline.miss_stub()
+                    self._reset_slots()
+            made = bl.make(block)
+        except OSError:
+            # no executable memory for it (a hardened host, or none left):
+            # the block goes to the other tiers
+            made = None
         self.stats.time_baseline += time.perf_counter() - t0
         if made is None:
             return None

@@ -253,3 +253,17 @@ def test_a_helper_call_from_baseline_code():
     assert emu.reg_read("x0") > 0 and emu.reg_read("x2") < 1 << 40
     assert emu.stats.baseline_blocks == 1
     assert emu.stats.python_calls
+
+
+def test_no_executable_memory_leaves_blocks_to_the_other_tiers(monkeypatch):
+    """A host that refuses executable anonymous memory (or has none left):
+    the block is interpreted, then compiled, as without the tier."""
+    from .test_coldtier import CODE, make
+
+    def refuse(self, code):
+        raise PermissionError(13, "Permission denied")
+    monkeypatch.setattr(baseline.Arena, "put", refuse)
+    emu = make(asm("mov x3, #5; add x4, x3, #1"), cold_runs=32)
+    emu.run(CODE, until=CODE + 8)
+    assert emu.reg_read("x4") == 6
+    assert emu.stats.baseline_blocks == 0 and emu.stats.cold_blocks == 1

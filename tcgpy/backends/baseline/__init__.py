@@ -71,17 +71,19 @@ def _process_code() -> None:
     global _process_arena, enter
     if _process_arena is not None:
         return
-    _process_arena = Arena()
+    arena = Arena()
     # enter(env, fn): save what the C convention has callees keep, env in
     # r12, call the block (16-byte aligned), return its exit code
     saved = (x86.RBX, x86.RBP, x86.R12, x86.R13, x86.R14, x86.R15)
     code = b"".join(x86.push(r) for r in saved) + x86.alu_imm(x86.SUB, x86.RSP, 8)
     code += x86.mov(x86.R12, x86.RDI) + x86.call_reg(x86.RSI) + x86.alu_imm(x86.ADD, x86.RSP, 8)
     code += b"".join(x86.pop(r) for r in reversed(saved)) + x86.RET
-    _stubs["enter"] = _process_arena.put(code)
-    enter = ENTER_FN(_stubs["enter"])
+    entry = arena.put(code)
     # a jump slot's target before its block exists: return Exit.MISS
-    _stubs["miss"] = _process_arena.put(x86.mov_imm(x86.RAX, 0) + x86.RET)
+    miss = arena.put(x86.mov_imm(x86.RAX, 0) + x86.RET)
+    _stubs["enter"], _stubs["miss"] = entry, miss
+    enter = ENTER_FN(entry)
+    _process_arena = arena          # (last: an arena that could not be made is tried again)
 
 
 def miss_stub() -> int:
@@ -98,8 +100,8 @@ class Baseline:
         self.arena = Arena()
         # the slow paths code calls through: (load, store), the Python ones
         # until the native TLB refill exists (TBCache.native)
-        self.cells = (ctypes.c_uint64 * 2)(cache.py_slow_ld, cache.py_slow_st)
         rt = cache.rt
+        self.cells = (ctypes.c_uint64 * 2)(rt.slow_ld or cache.py_slow_ld, rt.slow_st or cache.py_slow_st)
         self.ctx = Context(rt.offsets, rt.tlb_offset, ctypes.addressof(self.cells), rt.jmp_table,
                            rt.jmp_table_mask, cache.slot_address, cache.counter_address,
                            cache._alloc_slot, cache._alloc_counter, rt.helpers)
