@@ -24,7 +24,9 @@ import platform
 from . import x86
 from .emit import Context, emit
 
-ENABLED = os.environ.get("TCGPY_BASELINE", "1") != "0" and platform.machine() in ("x86_64", "AMD64")
+# (it emits x86-64 machine code)
+HOST_SUPPORTED = platform.machine() in ("x86_64", "AMD64")
+ENABLED = HOST_SUPPORTED and os.environ.get("TCGPY_BASELINE", "1") != "0"
 
 _CHUNK = 8 << 20
 
